@@ -1,0 +1,279 @@
+"""The tour's report: one self-contained HTML page of captioned figures plus their numbers as JSON.
+
+A :class:`Report` holds sections; a section holds figures; a figure is a PNG (rendered from a
+matplotlib figure), a caption in the lecture's terms, and the numbers the caption's claim rests
+on. :meth:`Report.write` produces
+
+- ``report.html``: every PNG embedded as a base64 ``data:`` URI, so the single file can be
+  mailed, attached to a CI run or opened offline; a responsive layout (figures scale down to
+  the width of a phone, nothing scrolls sideways);
+- ``report.json``: the same sections, captions and numbers, machine-readable;
+- ``figures/<section>-<figure>.png``: the PNGs beside it, for slides and notebooks.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+import html
+import io
+import json
+import math
+import pathlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Figure", "Report", "Section", "to_jsonable"]
+
+_DPI = 100
+
+
+def to_jsonable(value: Any) -> Any:
+    """Converts NumPy/JAX scalars and arrays, tuples and mappings to plain JSON values.
+
+    Non-finite floats become ``None``: strict JSON has no NaN, and a reader should see that a
+    number is missing rather than parse a made-up one.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, str | bool) or value is None:
+        return value
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, Sequence):
+        return [to_jsonable(v) for v in value]
+    if hasattr(value, "__array__"):
+        array = np.asarray(value)
+        if array.dtype == bool:
+            return array.tolist() if array.ndim else bool(array)
+        if np.issubdtype(array.dtype, np.integer):
+            return array.tolist() if array.ndim else int(array)
+        return to_jsonable(array.astype(np.float64).tolist() if array.ndim else float(array))
+    raise TypeError(f"cannot store {type(value).__name__} in report.json: {value!r}")
+
+
+def _png_bytes(fig: Any) -> tuple[bytes, int, int]:
+    """Renders a matplotlib figure to PNG bytes and closes it; returns (bytes, width, height)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight", facecolor="white")
+    plt.close(fig)
+    data = buffer.getvalue()
+    # The PNG header stores the pixel size big-endian at bytes 16..24 (IHDR chunk).
+    width = int.from_bytes(data[16:20], "big")
+    height = int.from_bytes(data[20:24], "big")
+    return data, width, height
+
+
+@dataclasses.dataclass
+class Figure:
+    """One claim of the lecture: a picture, its caption and the numbers behind it."""
+
+    id: str
+    caption: str
+    png: bytes
+    width: int
+    height: int
+    numbers: dict[str, Any]
+
+    def file_name(self, section_id: str) -> str:
+        """The PNG's name inside ``figures/``."""
+        return f"{section_id}-{self.id}.png"
+
+
+@dataclasses.dataclass
+class Section:
+    """A lecture section: a title, a one-paragraph summary of its idea and its figures."""
+
+    id: str
+    title: str
+    summary: str
+    figures: list[Figure] = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+
+    def add_figure(
+        self, id: str, fig: Any, caption: str, numbers: Mapping[str, Any] | None = None
+    ) -> Figure:
+        """Renders ``fig`` (a matplotlib figure, closed afterwards) and appends it.
+
+        Args:
+          id: short name, unique within the section (``"toy_saddle"``).
+          fig: the matplotlib figure.
+          caption: one or two sentences in the lecture's terms, carrying the numbers.
+          numbers: the values the caption's claim rests on, stored in ``report.json``.
+
+        Returns:
+          The stored :class:`Figure`.
+        """
+        if any(existing.id == id for existing in self.figures):
+            raise ValueError(f"section {self.id!r} already has a figure {id!r}")
+        png, width, height = _png_bytes(fig)
+        figure = Figure(id, caption, png, width, height, to_jsonable(dict(numbers or {})))
+        self.figures.append(figure)
+        return figure
+
+
+_CSS = """
+:root { --ink: #1d2430; --muted: #5b6575; --line: #d9dee7; --accent: #2f5fb3; }
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
+body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+       color: var(--ink); background: #f6f7fa; overflow-wrap: anywhere; }
+main { max-width: 1400px; margin: 0 auto; padding: 1rem clamp(0.5rem, 3vw, 2rem) 3rem; }
+header h1 { margin: 0.5rem 0 0.25rem; font-size: clamp(1.4rem, 4vw, 2rem); }
+.meta { color: var(--muted); font-size: 0.9rem; margin: 0; }
+nav ol { display: flex; flex-wrap: wrap; gap: 0.25rem 1.25rem; padding-left: 1.25rem; }
+nav a, a { color: var(--accent); }
+section { margin-top: 2rem; }
+section > h2 { font-size: clamp(1.15rem, 3vw, 1.5rem); margin: 0 0 0.25rem;
+               border-bottom: 2px solid var(--line); padding-bottom: 0.25rem; }
+section > p { max-width: 75ch; margin: 0.25rem 0 1rem; }
+.grid { display: grid; gap: 1rem;
+        grid-template-columns: repeat(auto-fill, minmax(min(100%, 440px), 1fr)); }
+figure { margin: 0; min-width: 0; background: #fff; border: 1px solid var(--line);
+         border-radius: 8px; padding: 0.75rem; display: flex; flex-direction: column; }
+figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
+figcaption { font-size: 0.92rem; margin-top: 0.5rem; }
+figcaption b { font-weight: 600; }
+details { margin-top: 0.5rem; font-size: 0.8rem; color: var(--muted); }
+details dl { display: grid; grid-template-columns: minmax(0, max-content) minmax(0, 1fr);
+             gap: 0 0.75rem; margin: 0.25rem 0 0; }
+details dt { font-family: ui-monospace, monospace; }
+details dd { margin: 0; font-family: ui-monospace, monospace; }
+footer { margin-top: 2rem; color: var(--muted); font-size: 0.85rem; }
+"""
+
+
+def _format_number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        shown = ", ".join(_format_number(v) for v in value[:8])
+        return f"[{shown}{', …' if len(value) > 8 else ''}]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_format_number(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+class Report:
+    """A titled list of :class:`Section` s that writes ``report.html`` and ``report.json``.
+
+    Args:
+      title: the page title.
+      meta: run facts shown under the title and stored in ``report.json`` (backend, devices,
+        quick or not, versions).
+    """
+
+    def __init__(self, title: str, meta: Mapping[str, Any] | None = None):
+        self.title = title
+        self.meta = dict(meta or {})
+        self.sections: list[Section] = []
+
+    def section(self, id: str, title: str, summary: str) -> Section:
+        """Appends and returns a new, empty section."""
+        if any(existing.id == id for existing in self.sections):
+            raise ValueError(f"the report already has a section {id!r}")
+        section = Section(id, title, summary)
+        self.sections.append(section)
+        return section
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as plain JSON values (what ``report.json`` holds)."""
+        return {
+            "title": self.title,
+            "meta": to_jsonable(self.meta),
+            "sections": {
+                section.id: {
+                    "title": section.title,
+                    "summary": section.summary,
+                    "seconds": round(section.seconds, 3),
+                    "figures": {
+                        figure.id: {
+                            "file": f"figures/{figure.file_name(section.id)}",
+                            "caption": figure.caption,
+                            "numbers": figure.numbers,
+                        }
+                        for figure in section.figures
+                    },
+                }
+                for section in self.sections
+            },
+        }
+
+    def to_html(self) -> str:
+        """The whole page, figures embedded as base64 PNG."""
+        esc = html.escape
+        meta_text = " · ".join(f"{esc(str(k))}: {esc(str(v))}" for k, v in self.meta.items())
+        nav = "".join(
+            f'<li><a href="#{esc(s.id)}">{esc(s.title)}</a></li>' for s in self.sections
+        )
+        parts = [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{esc(self.title)}</title><style>{_CSS}</style></head><body><main>",
+            f'<header><h1>{esc(self.title)}</h1><p class="meta">{meta_text}</p></header>',
+            f'<nav aria-label="sections"><ol>{nav}</ol></nav>',
+        ]
+        for section in self.sections:
+            parts.append(
+                f'<section id="{esc(section.id)}"><h2>{esc(section.title)}</h2>'
+                f"<p>{esc(section.summary)}</p>"
+                f'<p class="meta">{len(section.figures)} figures, {section.seconds:.1f} s</p>'
+                '<div class="grid">'
+            )
+            for figure in section.figures:
+                encoded = base64.b64encode(figure.png).decode("ascii")
+                numbers = "".join(
+                    f"<dt>{esc(k)}</dt><dd>{esc(_format_number(v))}</dd>"
+                    for k, v in figure.numbers.items()
+                )
+                details = (
+                    f"<details><summary>numbers</summary><dl>{numbers}</dl></details>"
+                    if numbers
+                    else ""
+                )
+                parts.append(
+                    f'<figure id="{esc(section.id)}-{esc(figure.id)}">'
+                    f'<img src="data:image/png;base64,{encoded}" width="{figure.width}" '
+                    f'height="{figure.height}" alt="{esc(figure.caption)}">'
+                    f"<figcaption>{esc(figure.caption)}</figcaption>{details}</figure>"
+                )
+            parts.append("</div></section>")
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        parts.append(
+            f"<footer>Written by <code>jaxtrain tour</code> on {stamp}. The numbers behind "
+            "every caption are in <code>report.json</code>.</footer></main></body></html>"
+        )
+        return "\n".join(parts)
+
+    def write(self, out_dir: str | pathlib.Path) -> dict[str, pathlib.Path]:
+        """Writes ``report.html``, ``report.json`` and ``figures/*.png`` into ``out_dir``.
+
+        Returns:
+          ``{"html": path, "json": path, "figures": folder}``.
+        """
+        out = pathlib.Path(out_dir)
+        figures_dir = out / "figures"
+        figures_dir.mkdir(parents=True, exist_ok=True)
+        for section in self.sections:
+            for figure in section.figures:
+                (figures_dir / figure.file_name(section.id)).write_bytes(figure.png)
+        json_path = out / "report.json"
+        html_path = out / "report.html"
+        # Write to a temporary name first so a reader never sees half a report.
+        for path, text in (
+            (json_path, json.dumps(self.to_json(), indent=2, allow_nan=False)),
+            (html_path, self.to_html()),
+        ):
+            partial = path.with_suffix(path.suffix + ".partial")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(path)
+        return {"html": html_path, "json": json_path, "figures": figures_dir}

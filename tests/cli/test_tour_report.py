@@ -1,0 +1,118 @@
+"""The tour's report writer: JSON conversion, HTML embedding, files on disk, bad input."""
+
+import base64
+import json
+import re
+
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from jaxtrain.cli._report import Report, to_jsonable
+
+
+def _figure(width=4.0, height=3.0):
+    fig, ax = plt.subplots(figsize=(width, height))
+    ax.plot([0, 1, 2], [1.0, 0.5, 0.25])
+    return fig
+
+
+def _report():
+    report = Report("a <test> report", {"backend": "cpu", "quick": True})
+    section = report.section("critical_points", "2. Critical points", "H = ∇²L; λ < 0 → escape.")
+    section.add_figure(
+        "toy_saddle",
+        _figure(),
+        "Saddle at θ = (0, 0): eigenvalues −2 and 2 & escape along (1, 1)/√2.",
+        {"eigenvalues": jnp.array([-2.0, 2.0]), "steps": np.int32(3), "ok": np.bool_(True)},
+    )
+    section.add_figure("wide", _figure(12.0, 3.0), "A wide figure.", {"ratio": 0.5})
+    return report
+
+
+def test_to_jsonable_converts_numpy_jax_and_nested_values():
+    value = {
+        "a": np.float32(0.5),
+        "b": jnp.arange(3),
+        "c": (1, 2.5, "x"),
+        "d": {"e": np.array([[1.0, 2.0]])},
+        "f": jnp.bool_(True),
+        "g": None,
+    }
+    assert to_jsonable(value) == {
+        "a": 0.5,
+        "b": [0, 1, 2],
+        "c": [1, 2.5, "x"],
+        "d": {"e": [[1.0, 2.0]]},
+        "f": True,
+        "g": None,
+    }
+
+
+def test_to_jsonable_maps_non_finite_to_none():
+    assert to_jsonable([float("nan"), np.inf, jnp.float32(-jnp.inf), 1.0]) == [
+        None,
+        None,
+        None,
+        1.0,
+    ]
+
+
+def test_to_jsonable_rejects_unknown_objects():
+    with pytest.raises(TypeError, match="cannot store object"):
+        to_jsonable(object())
+
+
+def test_duplicate_ids_are_rejected():
+    report = _report()
+    with pytest.raises(ValueError, match="already has a section 'critical_points'"):
+        report.section("critical_points", "again", "")
+    with pytest.raises(ValueError, match="already has a figure 'toy_saddle'"):
+        report.sections[0].add_figure("toy_saddle", _figure(), "again")
+    # The rejected figure is closed nowhere else: close it so matplotlib does not warn later.
+    plt.close("all")
+
+
+def test_add_figure_closes_the_matplotlib_figure():
+    before = len(plt.get_fignums())
+    _report()
+    assert len(plt.get_fignums()) == before
+
+
+def test_write_produces_self_contained_html_json_and_pngs(tmp_path):
+    paths = _report().write(tmp_path / "out")
+    page = paths["html"].read_text(encoding="utf-8")
+    data = json.loads(paths["json"].read_text(encoding="utf-8"))
+
+    # Every figure is embedded as a decodable PNG; no external resource is referenced.
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert len(sources) == 2
+    for source in sources:
+        assert source.startswith("data:image/png;base64,")
+        assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "http://" not in page and "https://" not in page
+    # Text is escaped, captions are shown, the layout is responsive.
+    assert "a &lt;test&gt; report" in page
+    assert "eigenvalues −2 and 2 &amp; escape" in page
+    assert 'name="viewport"' in page and "max-width: 100%" in page
+
+    section = data["sections"]["critical_points"]
+    assert data["meta"] == {"backend": "cpu", "quick": True}
+    assert section["figures"]["toy_saddle"]["numbers"] == {
+        "eigenvalues": [-2.0, 2.0],
+        "steps": 3,
+        "ok": True,
+    }
+    for figure in section["figures"].values():
+        png = tmp_path / "out" / figure["file"]
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list((tmp_path / "out").glob("*.partial"))
+
+
+def test_png_size_is_recorded_in_the_img_tag(tmp_path):
+    report = _report()
+    figure = report.sections[0].figures[1]
+    assert figure.width > 2.5 * figure.height  # the 12 × 3 inch figure stays wide
+    page = report.to_html()
+    assert f'width="{figure.width}" height="{figure.height}"' in page
