@@ -1,0 +1,50 @@
+"""Data for the lecture's §1: augmentation, splits, standardization, data sets and checks.
+
+Arrays in, arrays out: every function takes NumPy (or JAX) arrays and returns NumPy arrays,
+except the augmentations, which are pure JAX functions ``aug(key, x) -> x`` of ONE example
+(shape (H, W, C) or (H, W)) applied to a batch with :func:`augment_batch`.
+"""
+
+from jaxtrain.data._augment import (
+    additive_noise,
+    augment_batch,
+    compose,
+    horizontal_flip,
+    random_crop,
+    random_zoom,
+    vertical_flip,
+)
+from jaxtrain.data._datasets import (
+    load_digits,
+    make_blobs,
+    make_regression_curve,
+    make_spirals,
+)
+from jaxtrain.data._splits import (
+    Splits,
+    Standardizer,
+    fit_standardizer,
+    kfold_indices,
+    standardize,
+    train_val_test_split,
+)
+
+__all__ = [
+    "Splits",
+    "Standardizer",
+    "additive_noise",
+    "augment_batch",
+    "compose",
+    "fit_standardizer",
+    "horizontal_flip",
+    "kfold_indices",
+    "load_digits",
+    "make_blobs",
+    "make_regression_curve",
+    "make_spirals",
+    "random_crop",
+    "random_zoom",
+    "standardize",
+    "train_val_test_split",
+    "vertical_flip",
+]
