@@ -1,0 +1,93 @@
+"""The bundled digits and the synthetic generators: shapes, ranges, reproducibility, errors."""
+
+import numpy as np
+import pytest
+
+from jaxtrain.data import load_digits, make_blobs, make_regression_curve, make_spirals
+
+
+def test_digits_flat_and_image_forms():
+    x, y = load_digits()
+    assert x.shape == (1797, 64) and x.dtype == np.float32
+    assert y.shape == (1797,) and y.dtype == np.int32
+    assert x.min() == 0.0 and x.max() == 1.0
+    np.testing.assert_array_equal(np.bincount(y) >= 170, True)
+    images, labels = load_digits(flatten=False, dtype=np.float64)
+    assert images.shape == (1797, 8, 8, 1) and images.dtype == np.float64
+    np.testing.assert_allclose(images.reshape(1797, 64), x, atol=1e-7)
+    np.testing.assert_array_equal(labels, y)
+
+
+@pytest.mark.parametrize("classes", [2, 3, 5])
+def test_spirals(classes):
+    uneven_counts = np.bincount(make_spirals(301, classes=classes, seed=0)[1])
+    assert uneven_counts.sum() == 301 and uneven_counts.max() - uneven_counts.min() == 1
+    x, y = make_spirals(300, classes=classes, noise=0.0, seed=0)
+    assert x.shape == (300, 2) and x.dtype == np.float32 and y.dtype == np.int32
+    counts = np.bincount(y)
+    assert counts.tolist() == [300 // classes] * classes
+    radius = np.linalg.norm(x, axis=1)
+    assert radius.min() >= 0.1 - 1e-6 and radius.max() <= 1.0 + 1e-6
+    # Noise-free arms are rotations of each other by 2π/classes.
+    angle = 2 * np.pi / classes
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    arm0 = x[y == 0][np.argsort(np.linalg.norm(x[y == 0], axis=1))]
+    arm1 = x[y == 1][np.argsort(np.linalg.norm(x[y == 1], axis=1))]
+    np.testing.assert_allclose(arm0 @ rot.T, arm1, atol=1e-5)
+
+
+def test_spirals_noise_and_seed():
+    a = make_spirals(200, noise=0.2, seed=1)
+    b = make_spirals(200, noise=0.2, seed=1)
+    c = make_spirals(200, noise=0.2, seed=2)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert not np.array_equal(a[0], c[0])
+    clean = make_spirals(200, noise=0.0, seed=1)
+    assert not np.allclose(np.sort(a[0], axis=0), np.sort(clean[0], axis=0))
+
+
+def test_blobs_random_and_given_centres():
+    x, y = make_blobs(300, centers=4, dim=5, spread=0.01, seed=0)
+    assert x.shape == (300, 5) and np.bincount(y).tolist() == [75] * 4
+    assert np.abs(x).max() <= 5.1  # centres inside the default box
+    for c in range(4):
+        assert x[y == c].std(0).max() < 0.02
+    centres = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]])
+    x, y = make_blobs(3000, centers=centres, spread=0.5, seed=1)
+    for c in range(3):
+        np.testing.assert_allclose(x[y == c].mean(0), centres[c], atol=0.06)
+        np.testing.assert_allclose(x[y == c].std(0), 0.5, atol=0.05)
+    np.testing.assert_array_equal(make_blobs(50, seed=3)[0], make_blobs(50, seed=3)[0])
+
+
+def test_regression_curve():
+    x, y = make_regression_curve(5000, noise=0.3, seed=0)
+    assert x.shape == y.shape == (5000, 1) and x.dtype == y.dtype == np.float32
+    assert x.min() >= -3 and x.max() <= 3
+    residual = (y - np.sin(x.astype(np.float64)))[:, 0]
+    assert abs(residual.mean()) < 0.02 and abs(residual.std() - 0.3) < 0.02
+    x, y = make_regression_curve(40, noise=0.0, seed=1, fn=np.square, x_range=(0, 2))
+    np.testing.assert_allclose(y, x.astype(np.float64) ** 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: make_spirals(1, classes=2, seed=0), "`n`"),
+        (lambda: make_spirals(10, classes=1, seed=0), "`classes`"),
+        (lambda: make_spirals(10, noise=-1.0, seed=0), "`noise`"),
+        (lambda: make_blobs(2, centers=3, seed=0), "`n`"),
+        (lambda: make_blobs(10, centers=0, seed=0), "`centers`"),
+        (lambda: make_blobs(10, centers=np.zeros(3), seed=0), "`centers`"),
+        (lambda: make_blobs(10, dim=0, seed=0), "`dim`"),
+        (lambda: make_blobs(10, spread=-0.5, seed=0), "`spread`"),
+        (lambda: make_regression_curve(0, seed=0), "`n`"),
+        (lambda: make_regression_curve(10, noise=-0.1, seed=0), "`noise`"),
+        (lambda: make_regression_curve(10, seed=0, x_range=(1, 1)), "`x_range`"),
+        (lambda: make_regression_curve(10, seed=0, fn=np.log, x_range=(-1, 1)), "`fn`"),
+        (lambda: make_regression_curve(10, seed=0, fn=lambda x: x[:3]), "`fn`"),
+    ],
+)
+def test_bad_arguments(call, match):
+    with pytest.raises(ValueError, match=match), np.errstate(all="ignore"):
+        call()

@@ -1,0 +1,179 @@
+"""Splits, k-fold indices and standardization fitted on the training split only."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxtrain.data import (
+    Splits,
+    Standardizer,
+    fit_standardizer,
+    kfold_indices,
+    standardize,
+    train_val_test_split,
+)
+
+
+def _data(n=100, classes=(0, 1, 2), weights=(0.6, 0.3, 0.1)):
+    counts = np.round(np.asarray(weights) * n).astype(int)
+    y = np.repeat(np.asarray(classes), counts)
+    x = np.arange(len(y) * 2, dtype=np.float32).reshape(len(y), 2)
+    return x, y
+
+
+def test_split_sizes_partition_and_pairing():
+    x, y = _data()
+    train, val, test = train_val_test_split(x, y, val_fraction=0.2, test_fraction=0.1, seed=0)
+    assert (len(train[0]), len(val[0]), len(test[0])) == (70, 20, 10)
+    rows = np.concatenate([train[0][:, 0], val[0][:, 0], test[0][:, 0]])
+    np.testing.assert_array_equal(np.sort(rows), x[:, 0])  # every example exactly once
+    for xs, ys in (train, val, test):
+        np.testing.assert_array_equal(y[(xs[:, 0] / 2).astype(int)], ys)  # x and y stay paired
+
+
+def test_split_is_stratified():
+    x, y = _data(n=200)
+    splits = train_val_test_split(x, y, val_fraction=0.25, test_fraction=0.25, seed=3)
+    for _, ys in splits:
+        np.testing.assert_allclose(np.bincount(ys, minlength=3) / len(ys), [0.6, 0.3, 0.1])
+
+
+def test_stratifies_one_hot_targets_and_keeps_them():
+    x, y = _data(n=200)
+    onehot = np.eye(3, dtype=np.float32)[y]
+    _, val, _ = train_val_test_split(x, onehot, val_fraction=0.25, seed=1)
+    assert val[1].shape == (50, 3)
+    np.testing.assert_array_equal(val[1].sum(0), [30, 15, 5])
+
+
+def test_unstratified_and_regression_splits():
+    x, y = _data(n=200)
+    splits = train_val_test_split(x, y, val_fraction=0.3, stratify=False, seed=0)
+    assert isinstance(splits, Splits) and splits.test is None and len(splits.val[0]) == 60
+    targets = np.linspace(0, 1, 50, dtype=np.float32)[:, None]
+    train, val, test = train_val_test_split(targets, targets, val_fraction=0.2, seed=0)
+    assert len(val[0]) == 10 and test is None
+    np.testing.assert_array_equal(train[0], train[1])
+
+
+def test_split_reproducible_per_seed():
+    x, y = _data()
+    a = train_val_test_split(x, y, val_fraction=0.2, seed=7)
+    b = train_val_test_split(x, y, val_fraction=0.2, seed=7)
+    c = train_val_test_split(x, y, val_fraction=0.2, seed=8)
+    np.testing.assert_array_equal(a.val[0], b.val[0])
+    assert not np.array_equal(a.val[0], c.val[0])
+
+
+def test_split_accepts_jax_arrays_and_zero_val():
+    x, y = _data(n=20)
+    train, val, test = train_val_test_split(jnp.asarray(x), jnp.asarray(y), val_fraction=0, seed=0)
+    assert isinstance(train[0], np.ndarray) and len(train[0]) == 20
+    assert val is None and test is None
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"val_fraction": 1.0}, "`val_fraction`"),
+        ({"val_fraction": -0.1}, "`val_fraction`"),
+        ({"val_fraction": 0.2, "test_fraction": 1.2}, "`test_fraction`"),
+        ({"val_fraction": 0.5, "test_fraction": 0.5}, "below 1"),
+        ({"val_fraction": 0.6, "test_fraction": 0.39}, "no training example"),
+    ],
+)
+def test_split_bad_fractions(kwargs, match):
+    x, y = _data(n=10, classes=(0, 1), weights=(0.5, 0.5))
+    with pytest.raises(ValueError, match=match):
+        train_val_test_split(x, y, seed=0, **kwargs)
+
+
+def test_split_bad_data():
+    with pytest.raises(ValueError, match="same length"):
+        train_val_test_split(np.zeros((5, 2)), np.zeros(4), val_fraction=0.2, seed=0)
+    with pytest.raises(ValueError, match="empty"):
+        train_val_test_split(np.zeros((0, 2)), np.zeros(0), val_fraction=0.2, seed=0)
+
+
+@pytest.mark.parametrize("n,k", [(10, 2), (10, 3), (101, 5), (7, 7)])
+def test_kfold_val_folds_partition(n, k):
+    folds = kfold_indices(n, k, seed=0)
+    assert len(folds) == k
+    counts = np.zeros(n, dtype=int)
+    for train_idx, val_idx in folds:
+        counts[val_idx] += 1
+        np.testing.assert_array_equal(np.sort(np.concatenate([train_idx, val_idx])), np.arange(n))
+        assert np.intersect1d(train_idx, val_idx).size == 0
+    np.testing.assert_array_equal(counts, 1)  # every index is in exactly one val fold
+    sizes = [len(v) for _, v in folds]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_kfold_stratified_and_reproducible():
+    _, y = _data(n=100)
+    folds = kfold_indices(100, 5, seed=0, stratify_labels=y)
+    for _, val_idx in folds:
+        np.testing.assert_array_equal(np.bincount(y[val_idx], minlength=3), [12, 6, 2])
+    again = kfold_indices(100, 5, seed=0, stratify_labels=y)
+    other = kfold_indices(100, 5, seed=1, stratify_labels=y)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again, strict=True))
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(folds, other, strict=True))
+    onehot = kfold_indices(100, 5, seed=0, stratify_labels=np.eye(3)[y])
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, onehot, strict=True))
+
+
+@pytest.mark.parametrize(
+    "args,kwargs,match",
+    [
+        ((0, 2), {}, "`n`"),
+        ((10, 1), {}, "`k`"),
+        ((3, 4), {}, "`k`"),
+        ((10, 2), {"stratify_labels": np.zeros(9)}, "`stratify_labels`"),
+    ],
+)
+def test_kfold_bad_arguments(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        kfold_indices(*args, seed=0, **kwargs)
+
+
+def test_standardizer_uses_training_statistics_only():
+    rng = np.random.default_rng(0)
+    x_train = rng.normal(5.0, 3.0, size=(500, 4)).astype(np.float32)
+    x_train[:, 2] = 7.0  # a constant feature must not divide by zero
+    x_val = rng.normal(5.0, 3.0, size=(50, 4)).astype(np.float32)
+    st = fit_standardizer(x_train)
+    assert isinstance(st, Standardizer) and st.mean.shape == (4,) and st.mean.dtype == np.float32
+    z = st.transform(x_train)
+    np.testing.assert_allclose(z.mean(0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(z.std(0), [1.0, 1.0, 0.0, 1.0], atol=1e-5)
+    mean, std = st
+    expected = (x_val.astype(np.float64) - x_train.mean(0)) / np.where(
+        x_train.std(0) > 0, x_train.std(0), 1.0
+    )
+    np.testing.assert_allclose(standardize(x_val, mean, std), expected, rtol=1e-5, atol=1e-5)
+    assert np.all(np.isfinite(standardize(x_val, mean, std)))
+    np.testing.assert_allclose(st.inverse_transform(st.transform(x_val)), x_val, rtol=1e-5)
+
+
+def test_standardizer_per_channel_images():
+    x = np.random.default_rng(1).uniform(size=(10, 4, 4, 3)).astype(np.float32)
+    x[..., 1] *= 100.0
+    mean, std = fit_standardizer(x, axis=(0, 1, 2))
+    assert mean.shape == (1, 1, 3)
+    z = standardize(x, mean, std)
+    np.testing.assert_allclose(z.reshape(-1, 3).std(0), 1.0, rtol=1e-4)
+
+
+def test_standardizer_integer_input_gives_float32():
+    st = fit_standardizer(np.array([[0, 10], [2, 10]], dtype=np.uint8))
+    assert st.mean.dtype == np.float32
+    np.testing.assert_array_equal(st.transform(np.array([[1, 10]], np.uint8)), [[0.0, 0.0]])
+
+
+def test_standardizer_bad_inputs():
+    with pytest.raises(ValueError, match="empty"):
+        fit_standardizer(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        fit_standardizer(np.array([[1.0, np.nan]]))
+    with pytest.raises(ValueError, match="`std`"):
+        standardize(np.ones(2), np.zeros(2), np.array([1.0, 0.0]))
