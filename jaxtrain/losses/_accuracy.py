@@ -1,0 +1,57 @@
+"""Classification accuracy, the metric the losses stand in for (§5)."""
+
+import jax
+import jax.numpy as jnp
+
+from jaxtrain.losses import _checks
+from jaxtrain.losses._checks import Reduction
+
+
+def accuracy(
+    logits: jax.typing.ArrayLike,
+    labels: jax.typing.ArrayLike,
+    *,
+    reduction: Reduction = "mean",
+) -> jax.Array:
+    r"""Fraction of examples whose highest logit is the label's class.
+
+    .. math::
+
+        \text{acc} = \frac{1}{N} \sum_n [\arg\max_i z_{n,i} = c_n]
+
+    with cₙ the label, or the argmax of the one-hot / soft target. Accuracy is what one wants;
+    it is piecewise constant in the parameters (zero gradient almost everywhere), which is why
+    training minimizes cross-entropy instead.
+
+    Args:
+        logits: scores z of shape ``[..., C]`` (logits or probabilities; only the order counts).
+        labels: integer class indices of shape ``[...]`` in ``[0, C)``, or one-hot / soft targets
+            of shape ``[..., C]``.
+        reduction: ``"mean"``, ``"sum"`` (number correct) or ``"none"`` (1.0 where correct).
+
+    Returns:
+        The accuracy (float32 scalar) or per-example correctness.
+
+    Raises:
+        ValueError: non-float logits, labels of the wrong shape or dtype, labels outside
+            ``[0, C)`` (checked only outside ``jit``), or an unknown ``reduction``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxtrain.losses import accuracy
+        >>> logits = jnp.array([[2.0, 0.0], [0.0, 1.0], [3.0, -1.0]])
+        >>> print(accuracy(logits, jnp.array([0, 1, 1])).round(4))
+        0.6667
+    """
+    _checks.check_reduction(reduction)
+    logits = _checks.as_float(logits, "logits")
+    if logits.ndim < 1:
+        raise ValueError(f"logits must have a class axis, got shape {logits.shape}")
+    labels = jnp.asarray(labels)
+    if _checks.is_integer_labels(labels):
+        _checks.check_class_labels(labels, logits)
+    else:
+        _checks.check_targets(labels, logits)
+        labels = jnp.argmax(labels, axis=-1)
+    correct = (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)
+    return _checks.reduce(correct, reduction)

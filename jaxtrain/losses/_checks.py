@@ -1,0 +1,102 @@
+"""Input checks shared by the losses: shapes and dtypes always, values only when concrete.
+
+Shape and dtype checks are Python-level, so they run once at trace time and cost nothing inside
+``jax.jit``. Value checks (a label outside ``[0, classes)``) need the numbers, so they run only on
+concrete arrays and are skipped under tracing, where reading a value would fail.
+"""
+
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Reduction = Literal["mean", "sum", "none"]
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def is_concrete(x: jax.typing.ArrayLike) -> bool:
+    """Whether ``x`` holds readable values (not a tracer inside ``jit``/``grad``/``vmap``)."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def check_reduction(reduction: str) -> None:
+    """Raises ``ValueError`` unless ``reduction`` is ``"mean"``, ``"sum"`` or ``"none"``."""
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def reduce(values: jax.Array, reduction: str) -> jax.Array:
+    """Reduces per-example ``values`` by ``reduction`` (checked by :func:`check_reduction`)."""
+    if reduction == "mean":
+        return jnp.mean(values)
+    if reduction == "sum":
+        return jnp.sum(values)
+    return values
+
+
+def as_float(x: jax.typing.ArrayLike, name: str) -> jax.Array:
+    """``x`` as a JAX array, raising ``ValueError`` unless it is floating point."""
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise ValueError(
+            f"{name} must be a floating-point array, got dtype {x.dtype}; "
+            f"cast it with {name}.astype(jnp.float32)"
+        )
+    return x
+
+
+def is_integer_labels(labels: jax.Array) -> bool:
+    """Whether ``labels`` hold class indices (integer dtype) rather than targets (float)."""
+    return jnp.issubdtype(labels.dtype, jnp.integer)
+
+
+def check_class_labels(labels: jax.Array, logits: jax.Array, name: str = "labels") -> None:
+    """Checks integer class labels against ``logits`` of shape ``[..., classes]``."""
+    if logits.ndim < 1:
+        raise ValueError(f"logits must have a class axis, got a scalar of shape {logits.shape}")
+    if labels.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"integer {name} must have shape logits.shape[:-1] = {logits.shape[:-1]}, "
+            f"got {labels.shape}"
+        )
+    if is_concrete(labels) and labels.size:
+        values = np.asarray(labels)
+        classes = logits.shape[-1]
+        low, high = int(values.min()), int(values.max())
+        if low < 0 or high >= classes:
+            raise ValueError(
+                f"{name} must lie in [0, {classes}) for {classes} classes, "
+                f"got values in [{low}, {high}]"
+            )
+
+
+def check_targets(targets: jax.Array, logits: jax.Array, name: str = "labels") -> None:
+    """Checks one-hot or soft targets: same shape as ``logits``, float, no negative entry."""
+    if targets.shape != logits.shape:
+        raise ValueError(
+            f"one-hot/soft {name} must have the logits' shape {logits.shape}, got "
+            f"{targets.shape}; integer class labels must have shape {logits.shape[:-1]}"
+        )
+    if not jnp.issubdtype(targets.dtype, jnp.floating):
+        raise ValueError(
+            f"{name} must be integer class indices or floating-point targets, got dtype "
+            f"{targets.dtype}"
+        )
+    if is_concrete(targets) and targets.size and float(np.min(np.asarray(targets))) < 0:
+        raise ValueError(f"{name} are probabilities and must not be negative")
+
+
+def check_unit_interval(labels: jax.Array, name: str = "labels") -> None:
+    """Checks binary labels (bool, integer or float) lie in [0, 1] when concrete."""
+    if not (
+        jnp.issubdtype(labels.dtype, jnp.floating)
+        or jnp.issubdtype(labels.dtype, jnp.integer)
+        or labels.dtype == jnp.bool_
+    ):
+        raise ValueError(f"{name} must be bool, integer or float, got dtype {labels.dtype}")
+    if is_concrete(labels) and labels.size:
+        values = np.asarray(labels, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        if low < 0 or high > 1:
+            raise ValueError(f"binary {name} must lie in [0, 1], got values in [{low}, {high}]")

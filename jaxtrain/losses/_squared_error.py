@@ -1,0 +1,68 @@
+"""Mean squared error, the lecture's foil for cross-entropy (§5)."""
+
+import jax
+import jax.numpy as jnp
+
+from jaxtrain.losses import _checks
+from jaxtrain.losses._checks import Reduction
+
+
+def mse(
+    predictions: jax.typing.ArrayLike,
+    targets: jax.typing.ArrayLike,
+    *,
+    reduction: Reduction = "mean",
+) -> jax.Array:
+    r"""Squared error (ŷ − y)², averaged over every element by default.
+
+    .. math::
+
+        e = \frac{1}{n} \sum_k (\hat y_k - y_k)^2
+
+    over all n elements. For classification the lecture feeds it softmax probabilities ŷ and
+    one-hot targets y; there its gradient with respect to the logits is multiplied by the
+    softmax Jacobian, which vanishes when the softmax saturates, so a bad start sits on a flat
+    plateau (see ``examples/mse_vs_cross_entropy.py``). Integer class labels are one-hot
+    encoded for that use.
+
+    Args:
+        predictions: ŷ, floating point, any shape ``[..., C]``.
+        targets: y of the same shape, or integer class labels of shape ``[...]`` (one-hot
+            encoded to C = ``predictions.shape[-1]`` classes).
+        reduction: ``"mean"`` over all elements (so over examples and outputs), ``"sum"``, or
+            ``"none"`` for elementwise values (equal to ``optax.losses.squared_error``).
+
+    Returns:
+        The reduced loss (a scalar) or elementwise squared errors of the predictions' shape.
+
+    Raises:
+        ValueError: non-float predictions, targets of another shape, integer labels outside
+            ``[0, C)`` (checked only outside ``jit``), or an unknown ``reduction``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxtrain.losses import mse
+        >>> print(mse(jnp.array([1.0, 2.0, 4.0]), jnp.array([1.0, 0.0, 1.0])).round(4))
+        4.3333
+        >>> probs = jnp.array([[0.9, 0.1], [0.2, 0.8]])
+        >>> print(mse(probs, jnp.array([0, 0]), reduction="none").round(4))
+        [[0.01 0.01]
+         [0.64 0.64]]
+
+    References:
+        Hui and Belkin, `Evaluation of Neural Architectures Trained with Square Loss vs
+        Cross-Entropy in Classification Tasks <https://arxiv.org/abs/2006.07322>`_, 2021.
+    """
+    _checks.check_reduction(reduction)
+    predictions = _checks.as_float(predictions, "predictions")
+    targets = jnp.asarray(targets)
+    if _checks.is_integer_labels(targets) and targets.shape != predictions.shape:
+        _checks.check_class_labels(targets, predictions, name="targets")
+        targets = jax.nn.one_hot(targets, predictions.shape[-1], dtype=predictions.dtype)
+    elif targets.shape != predictions.shape:
+        raise ValueError(
+            f"targets must have the predictions' shape {predictions.shape}, got "
+            f"{targets.shape} (integer class labels need shape {predictions.shape[:-1]})"
+        )
+    errors = predictions - targets.astype(predictions.dtype)
+    return _checks.reduce(errors**2, reduction)

@@ -1,0 +1,40 @@
+"""accuracy: integer labels, one-hot/soft targets, reductions, errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxtrain.losses import accuracy
+
+
+def test_integer_and_one_hot_labels_agree_with_numpy():
+    logits = jax.random.normal(jax.random.key(0), (64, 7))
+    labels = jax.random.randint(jax.random.key(1), (64,), 0, 7)
+    expected = np.mean(np.argmax(np.asarray(logits), -1) == np.asarray(labels))
+    np.testing.assert_allclose(jax.jit(accuracy)(logits, labels), expected, rtol=1e-6)
+    np.testing.assert_allclose(accuracy(logits, jax.nn.one_hot(labels, 7)), expected, rtol=1e-6)
+    per = accuracy(logits, labels, reduction="none")
+    assert per.shape == (64,) and per.dtype == jnp.float32
+    np.testing.assert_allclose(accuracy(logits, labels, reduction="sum"), per.sum())
+
+
+def test_soft_targets_use_their_argmax():
+    logits = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+    targets = jnp.array([[0.7, 0.3], [0.6, 0.4]])
+    np.testing.assert_allclose(accuracy(logits, targets), 0.5)
+
+
+@pytest.mark.parametrize(
+    ("logits", "labels", "kwargs", "match"),
+    [
+        (jnp.zeros((4, 3)), jnp.array([0, 1, 3, 0]), {}, r"\[0, 3\)"),
+        (jnp.zeros((4,)), jnp.array([0, 1, 1, 0]), {}, "shape"),
+        (jnp.zeros((4, 3), jnp.int32), jnp.array([0, 1, 1, 0]), {}, "floating-point"),
+        (jnp.zeros((4, 3)), -jnp.ones((4, 3)), {}, "negative"),
+        (jnp.zeros((4, 3)), jnp.array([0, 1, 1, 0]), {"reduction": "batch"}, "reduction"),
+    ],
+)
+def test_bad_input(logits, labels, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        accuracy(logits, labels, **kwargs)

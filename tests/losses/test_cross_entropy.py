@@ -1,0 +1,172 @@
+"""softmax_cross_entropy and sigmoid_binary_cross_entropy: optax equality, stability, errors."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxtrain.losses import sigmoid_binary_cross_entropy, softmax_cross_entropy
+
+RTOL = 1e-6
+
+
+def _logits(shape=(16, 5), seed=0, scale=3.0):
+    return scale * jax.random.normal(jax.random.key(seed), shape)
+
+
+def _labels(shape=(16,), classes=5, seed=1):
+    return jax.random.randint(jax.random.key(seed), shape, 0, classes)
+
+
+def test_integer_labels_equal_optax():
+    logits, labels = _logits(), _labels()
+    ours = jax.jit(lambda z, y: softmax_cross_entropy(z, y, reduction="none"))(logits, labels)
+    ref = optax.losses.softmax_cross_entropy_with_integer_labels(logits, labels)
+    np.testing.assert_allclose(ours, ref, rtol=RTOL)
+
+
+def test_soft_targets_equal_optax():
+    logits = _logits()
+    targets = jax.nn.softmax(_logits(seed=3))
+    ours = softmax_cross_entropy(logits, targets, reduction="none")
+    ref = optax.losses.softmax_cross_entropy(logits, targets)
+    np.testing.assert_allclose(ours, ref, rtol=RTOL)
+
+
+def test_one_hot_equals_integer_labels():
+    logits, labels = _logits(), _labels()
+    one_hot = jax.nn.one_hot(labels, 5)
+    np.testing.assert_allclose(
+        softmax_cross_entropy(logits, one_hot), softmax_cross_entropy(logits, labels), rtol=RTOL
+    )
+
+
+@pytest.mark.parametrize("alpha", [0.1, 0.5])
+def test_label_smoothing_equals_optax(alpha):
+    logits, labels = _logits(), _labels()
+    smoothed = optax.smooth_labels(jax.nn.one_hot(labels, 5), alpha)
+    ref = optax.losses.softmax_cross_entropy(logits, smoothed)
+    for lab in (labels, jax.nn.one_hot(labels, 5)):
+        ours = softmax_cross_entropy(logits, lab, label_smoothing=alpha, reduction="none")
+        np.testing.assert_allclose(ours, ref, rtol=1e-5)
+
+
+def test_reductions_and_extra_batch_axes():
+    logits, labels = _logits((2, 3, 4), seed=4), _labels((2, 3), classes=4, seed=5)
+    per = softmax_cross_entropy(logits, labels, reduction="none")
+    assert per.shape == (2, 3)
+    np.testing.assert_allclose(softmax_cross_entropy(logits, labels), per.mean(), rtol=RTOL)
+    np.testing.assert_allclose(
+        softmax_cross_entropy(logits, labels, reduction="sum"), per.sum(), rtol=RTOL
+    )
+
+
+def test_stable_for_huge_logits():
+    logits = jnp.array([[-1e4, 1e4, 0.0], [1e4, 1e4, -1e4]])
+    labels = jnp.array([0, 1])
+    per = softmax_cross_entropy(logits, labels, reduction="none")
+    np.testing.assert_allclose(per, [2e4, np.log(2.0)], rtol=1e-6)
+    grads = jax.grad(softmax_cross_entropy)(logits, labels)
+    assert np.all(np.isfinite(grads))
+    soft = softmax_cross_entropy(logits, jax.nn.one_hot(labels, 3), reduction="none")
+    np.testing.assert_allclose(soft, per, rtol=1e-6)
+
+
+def test_gradient_is_softmax_minus_target():
+    logits, labels = _logits(), _labels()
+    grads = jax.grad(lambda z: softmax_cross_entropy(z, labels, reduction="sum"))(logits)
+    np.testing.assert_allclose(grads, jax.nn.softmax(logits) - jax.nn.one_hot(labels, 5), atol=1e-6)
+
+
+def test_sigmoid_bce_equals_optax():
+    logits = _logits((8, 3))
+    labels = jax.random.uniform(jax.random.key(2), (8, 3))
+    ours = jax.jit(lambda z, y: sigmoid_binary_cross_entropy(z, y, reduction="none"))(
+        logits, labels
+    )
+    np.testing.assert_allclose(
+        ours, optax.losses.sigmoid_binary_cross_entropy(logits, labels), rtol=RTOL
+    )
+    bool_labels = labels > 0.5
+    np.testing.assert_allclose(
+        sigmoid_binary_cross_entropy(logits, bool_labels, reduction="none"),
+        optax.losses.sigmoid_binary_cross_entropy(logits, bool_labels.astype(jnp.float32)),
+        rtol=RTOL,
+    )
+
+
+def test_sigmoid_bce_stable_for_huge_logits():
+    logits = jnp.array([1e4, -1e4, 1e4, -1e4])
+    labels = jnp.array([1.0, 0.0, 0.0, 1.0])
+    per = sigmoid_binary_cross_entropy(logits, labels, reduction="none")
+    np.testing.assert_allclose(per, [0.0, 0.0, 1e4, 1e4], rtol=1e-6)
+    assert np.all(np.isfinite(jax.grad(sigmoid_binary_cross_entropy)(logits, labels)))
+
+
+def test_two_class_softmax_is_sigmoid_of_logit_difference():
+    """The lecture's claim: softmax over (z₀, z₁) is the sigmoid of z₁ − z₀, loss and gradient."""
+    logits = _logits((32, 2), seed=7)
+    labels = _labels((32,), classes=2, seed=8)
+
+    def softmax_loss(z):
+        return softmax_cross_entropy(z, labels)
+
+    def sigmoid_loss(z):
+        return sigmoid_binary_cross_entropy(z[:, 1] - z[:, 0], labels)
+
+    np.testing.assert_allclose(softmax_loss(logits), sigmoid_loss(logits), rtol=1e-6)
+    np.testing.assert_allclose(
+        jax.grad(softmax_loss)(logits), jax.grad(sigmoid_loss)(logits), atol=1e-7
+    )
+
+
+def test_no_retrace_on_second_call():
+    @jax.jit
+    @chex.assert_max_traces(n=1)
+    def loss(z, y):
+        return softmax_cross_entropy(z, y)
+
+    loss(_logits(), _labels())
+    loss(_logits(seed=9), _labels(seed=10))
+
+
+def test_value_checks_skipped_under_jit():
+    # Out-of-range labels cannot be read inside jit, so the check is skipped, not crashed.
+    out = jax.jit(softmax_cross_entropy)(_logits(), jnp.full((16,), 7))
+    assert out.shape == ()
+
+
+@pytest.mark.parametrize(
+    ("logits", "labels", "kwargs", "match"),
+    [
+        (jnp.zeros((4, 3)), jnp.array([0, 1, 3, 0]), {}, r"\[0, 3\)"),
+        (jnp.zeros((4, 3)), jnp.array([0, -1, 2, 0]), {}, r"\[0, 3\)"),
+        (jnp.zeros((4, 3)), jnp.array([0, 1, 2]), {}, "shape"),
+        (jnp.zeros((4, 3)), jnp.zeros((4, 2)), {}, "shape"),
+        (jnp.zeros((4, 3), jnp.int32), jnp.array([0, 1, 2, 0]), {}, "floating-point"),
+        (jnp.zeros((4, 3)), -jnp.ones((4, 3)), {}, "negative"),
+        (jnp.zeros((4, 3)), jnp.zeros((4, 3), jnp.bool_), {}, "dtype"),
+        (jnp.zeros((4, 3)), jnp.array([0, 1, 2, 0]), {"reduction": "avg"}, "reduction"),
+        (jnp.zeros((4, 3)), jnp.array([0, 1, 2, 0]), {"label_smoothing": 1.5}, "smoothing"),
+        (jnp.zeros(()), jnp.array(0), {}, "class axis"),
+    ],
+)
+def test_softmax_cross_entropy_bad_input(logits, labels, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        softmax_cross_entropy(logits, labels, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("logits", "labels", "match"),
+    [
+        (jnp.zeros((4, 1)), jnp.zeros((4,)), "shape"),
+        (jnp.zeros((4,), jnp.int32), jnp.zeros((4,)), "floating-point"),
+        (jnp.zeros((4,)), jnp.array([0.0, 1.0, 2.0, 0.0]), r"\[0, 1\]"),
+        (jnp.zeros((4,)), jnp.array([0, -1, 1, 0]), r"\[0, 1\]"),
+    ],
+)
+def test_sigmoid_bce_bad_input(logits, labels, match):
+    with pytest.raises(ValueError, match=match):
+        sigmoid_binary_cross_entropy(logits, labels)

@@ -1,0 +1,53 @@
+"""mse: optax equality, integer labels, the softmax plateau, errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxtrain.losses import mse, softmax_cross_entropy
+
+
+def test_equals_optax_squared_error():
+    predictions = jax.random.normal(jax.random.key(0), (6, 4))
+    targets = jax.random.normal(jax.random.key(1), (6, 4))
+    per = jax.jit(lambda p, t: mse(p, t, reduction="none"))(predictions, targets)
+    ref = optax.losses.squared_error(predictions, targets)
+    np.testing.assert_allclose(per, ref, rtol=1e-6)
+    np.testing.assert_allclose(mse(predictions, targets), ref.mean(), rtol=1e-6)
+    np.testing.assert_allclose(mse(predictions, targets, reduction="sum"), ref.sum(), rtol=1e-6)
+
+
+def test_integer_labels_are_one_hot():
+    probs = jax.nn.softmax(jax.random.normal(jax.random.key(2), (5, 3)))
+    labels = jnp.array([0, 2, 1, 1, 0])
+    np.testing.assert_allclose(mse(probs, labels), mse(probs, jax.nn.one_hot(labels, 3)))
+
+
+def test_gradient_vanishes_on_the_softmax_plateau():
+    """REFERENCES.md: at logits (−10, 10, −1000), target 0, MSE's gradient ~1e-8, CE's ~1.4."""
+    logits = jnp.array([[-10.0, 10.0, -1000.0]])
+    labels = jnp.array([0])
+
+    def mse_of_softmax(z):
+        return mse(jax.nn.softmax(z), labels, reduction="sum")
+
+    g_mse = jnp.linalg.norm(jax.grad(mse_of_softmax)(logits))
+    g_ce = jnp.linalg.norm(jax.grad(softmax_cross_entropy)(logits, labels))
+    assert g_mse < 1e-7
+    np.testing.assert_allclose(g_ce, np.sqrt(2.0), rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("predictions", "targets", "kwargs", "match"),
+    [
+        (jnp.zeros((4, 3)), jnp.zeros((4, 2)), {}, "shape"),
+        (jnp.zeros((4, 3), jnp.int32), jnp.zeros((4, 3), jnp.int32), {}, "floating-point"),
+        (jnp.zeros((4, 3)), jnp.array([0, 1, 5, 0]), {}, r"\[0, 3\)"),
+        (jnp.zeros((4, 3)), jnp.zeros((4, 3)), {"reduction": "max"}, "reduction"),
+    ],
+)
+def test_bad_input(predictions, targets, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        mse(predictions, targets, **kwargs)
