@@ -127,7 +127,8 @@ def sigmoid_binary_cross_entropy(
         >>> from jaxtrain.losses import sigmoid_binary_cross_entropy
         >>> z = jnp.array([2.0, -1.0, 0.0])
         >>> y = jnp.array([1, 0, 1])
-        >>> print([round(float(v), 4) for v in sigmoid_binary_cross_entropy(z, y, reduction="none")])
+        >>> per_element = sigmoid_binary_cross_entropy(z, y, reduction="none")
+        >>> print([round(float(v), 4) for v in per_element])
         [0.1269, 0.3133, 0.6931]
 
     References:
