@@ -14,12 +14,15 @@ from jaxtrain.data._augment import (
     random_zoom,
     vertical_flip,
 )
+from jaxtrain.data._checks import check_dataset
+from jaxtrain.data._cifar import load_cifar10
 from jaxtrain.data._datasets import (
     load_digits,
     make_blobs,
     make_regression_curve,
     make_spirals,
 )
+from jaxtrain.data._mnist import load_idx, load_mnist
 from jaxtrain.data._splits import (
     Splits,
     Standardizer,
@@ -34,11 +37,15 @@ __all__ = [
     "Standardizer",
     "additive_noise",
     "augment_batch",
+    "check_dataset",
     "compose",
     "fit_standardizer",
     "horizontal_flip",
     "kfold_indices",
+    "load_cifar10",
     "load_digits",
+    "load_idx",
+    "load_mnist",
     "make_blobs",
     "make_regression_curve",
     "make_spirals",

@@ -1,0 +1,178 @@
+"""Input checks run before training: bad data fail here with a fix, not as a NaN loss later."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask.reshape(len(mask), -1).any(axis=1))[0])
+
+
+def _check_finite(values: np.ndarray, what: str) -> None:
+    if not np.issubdtype(values.dtype, np.inexact):
+        return
+    nan, inf = np.isnan(values), np.isinf(values)
+    if nan.any() or inf.any():
+        bad = nan | inf
+        raise ValueError(
+            f"{what} hold {int(nan.sum())} NaN and {int(inf.sum())} inf values (first in "
+            f"example {_first(bad)}); drop or impute those examples before training."
+        )
+
+
+def _check_num_classes(num_classes: Any) -> int:
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, int | np.integer)
+        or num_classes < 1
+    ):
+        raise ValueError(f"`num_classes` must be a positive int or None; got {num_classes!r}.")
+    return int(num_classes)
+
+
+def _check_class_indices(y: np.ndarray, num_classes: int, where: str) -> None:
+    if not (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
+        if np.issubdtype(y.dtype, np.floating):
+            _check_finite(y, f"{where} labels")
+            fractional = y != np.round(y)
+            if fractional.any():
+                i = int(np.flatnonzero(fractional)[0])
+                raise ValueError(
+                    f"{where} labels hold non-integer values (e.g. {y[i].item()!r} at index "
+                    f"{i}) but a classification with num_classes={num_classes} was asked; "
+                    f"labels must be integer class indices 0..{num_classes - 1} (for a "
+                    "regression target pass num_classes=None)."
+                )
+        raise ValueError(
+            f"{where} labels have dtype {y.dtype.name}; a classification needs integer class "
+            f"indices 0..{num_classes - 1}: cast them with y.astype(np.int32)."
+        )
+    y = y.astype(np.int64)
+    negative = y < 0
+    if negative.any():
+        i = int(np.flatnonzero(negative)[0])
+        raise ValueError(
+            f"{where} labels are negative (e.g. {int(y[i])} at index {i}); class indices must "
+            f"be in 0..{num_classes - 1}. Drop unlabelled (-1) examples or re-map the labels."
+        )
+    too_big = y >= num_classes
+    if too_big.any():
+        i = int(np.flatnonzero(too_big)[0])
+        hint = (
+            " They look 1-based: subtract 1."
+            if y.min() >= 1 and y.max() == num_classes
+            else " Increase num_classes or re-map the labels."
+        )
+        raise ValueError(
+            f"{where} labels go out of range (e.g. {int(y[i])} at index {i}) for "
+            f"num_classes={num_classes}; class indices must be in 0..{num_classes - 1}.{hint}"
+        )
+
+
+def _check_target_rows(y: np.ndarray, num_classes: int, where: str) -> None:
+    if y.shape[1] != num_classes:
+        raise ValueError(
+            f"{where} targets have {y.shape[1]} columns but num_classes={num_classes}; one-hot "
+            "or soft targets need one column per class (or pass integer labels of shape (N,))."
+        )
+    _check_finite(y, f"{where} targets")
+    if (y < 0).any():
+        raise ValueError(
+            f"{where} one-hot/soft targets hold negative values; each row must be a "
+            "probability distribution over the classes."
+        )
+    sums = y.astype(np.float64).sum(axis=1)
+    off = np.abs(sums - 1.0) > 1e-3
+    if off.any():
+        i = int(np.flatnonzero(off)[0])
+        raise ValueError(
+            f"{where} one-hot/soft targets must sum to 1 per row; row {i} sums to "
+            f"{sums[i]:.4g}. Normalize them (y / y.sum(1, keepdims=True)) or pass class indices."
+        )
+
+
+def check_dataset(x: Any, y: Any, *, num_classes: int | None = None, name: str = "data") -> None:
+    """Checks a data set ``(x, y)`` before training and raises a ValueError with the fix.
+
+    A NaN in one input turns the loss into NaN after the first step; a label equal to
+    ``num_classes`` makes a one-hot row of zeros and a silently wrong cross-entropy. These
+    checks run once on the host (NumPy), outside the jitted step.
+
+    Checked: both are arrays with the examples on axis 0; there is at least one example;
+    x and y have the same length; x is numeric and free of NaN/inf (float y too). With
+    ``num_classes``, y must be integer class indices of shape (N,) in 0..num_classes − 1,
+    or one-hot/soft targets of shape (N, num_classes) whose rows are distributions.
+
+    Args:
+      x: inputs, N examples on axis 0.
+      y: targets, N on axis 0.
+      num_classes: the number of classes of a classification task; ``None`` for regression
+        (no label checks).
+      name: what to call the data in messages (``"train_data"``, ``"val_data"``).
+
+    Returns:
+      None; the data are fine when no error is raised.
+
+    Raises:
+      ValueError: naming the problem and the fix, for each failed check.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxtrain.data import check_dataset
+      >>> check_dataset(np.zeros((3, 2)), np.array([0, 2, 1]), num_classes=3)
+      >>> try:
+      ...     check_dataset(np.zeros((3, 2)), np.array([0, 3, 1]), num_classes=3)
+      ... except ValueError as error:
+      ...     print(str(error).split(";")[0])
+      data labels go out of range (e.g. 3 at index 1) for num_classes=3
+
+    References:
+      Karpathy, *A Recipe for Training Neural Networks*, 2019 ("become one with the data"),
+      https://karpathy.github.io/2019/04/25/recipe/
+    """
+    if num_classes is not None:
+        num_classes = _check_num_classes(num_classes)
+    x, y = np.asarray(x), np.asarray(y)
+    for array, label in ((x, "inputs x"), (y, "targets y")):
+        if array.ndim == 0:
+            raise ValueError(
+                f"{name}: {label} is a scalar; pass an array with the examples on axis 0."
+            )
+    if len(x) == 0 or len(y) == 0:
+        raise ValueError(
+            f"{name} is empty (x has {len(x)} examples, y has {len(y)}); check the loading "
+            "and the split fractions."
+        )
+    if len(x) != len(y):
+        raise ValueError(
+            f"{name}: x has {len(x)} examples but y has {len(y)}; they must have the same "
+            "length on axis 0 (was one of them shuffled, filtered or transposed alone?)."
+        )
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+        raise ValueError(
+            f"{name}: inputs x have dtype {x.dtype}; they must be numeric (convert strings or "
+            "objects to numbers first)."
+        )
+    _check_finite(x, f"{name} inputs x")
+    if num_classes is None:
+        if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_):
+            raise ValueError(f"{name}: targets y have dtype {y.dtype}; they must be numeric.")
+        _check_finite(y, f"{name} targets y")
+        return
+    if y.ndim == 1:
+        _check_class_indices(y, num_classes, name)
+    elif y.ndim == 2 and y.shape[1] == 1:
+        raise ValueError(
+            f"{name} labels have shape {y.shape}; class indices must be 1-D of shape "
+            f"({len(y)},): use y.reshape(-1)."
+        )
+    elif y.ndim == 2:
+        _check_target_rows(y, num_classes, name)
+    else:
+        raise ValueError(
+            f"{name} targets have shape {y.shape}; a classification takes class indices (N,) "
+            f"or one-hot/soft targets (N, {num_classes})."
+        )

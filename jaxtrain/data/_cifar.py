@@ -1,0 +1,112 @@
+"""Reader for the binary version of CIFAR-10 (``cifar-10-binary.tar.gz``), without pickle.
+
+Each file is a sequence of 3,073-byte records: one label byte (0–9), then the 32×32 image
+as 1,024 red, 1,024 green and 1,024 blue bytes (channel-major, rows top to bottom). The file
+length, every label and the record count are checked, so a truncated file or the wrong data
+set fails loudly with the file's name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+_SIDE = 32
+_CHANNELS = 3
+_RECORD = 1 + _CHANNELS * _SIDE * _SIDE
+_CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
+
+
+def _read_cifar_file(path: Path, records_per_file: int | None) -> tuple[np.ndarray, np.ndarray]:
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no such file. Download and extract the *binary* version "
+            f"(cifar-10-binary.tar.gz) from {_CIFAR_URL}."
+        )
+    raw = np.fromfile(path, dtype=np.uint8)
+    if raw.size == 0:
+        raise ValueError(f"{path}: the file is empty; download it again.")
+    if raw.size % _RECORD:
+        raise ValueError(
+            f"{path}: {raw.size} bytes is not a whole number of {_RECORD}-byte records "
+            f"(1 label byte + 3072 pixel bytes): the file is truncated or is not the CIFAR-10 "
+            "binary format (the Python version is pickled and is not read here)."
+        )
+    records = raw.reshape(-1, _RECORD)
+    if records_per_file is not None and len(records) != records_per_file:
+        raise ValueError(
+            f"{path}: holds {len(records)} records, expected {records_per_file}; the file is "
+            "truncated or not from CIFAR-10 (pass records_per_file=None to accept any count)."
+        )
+    labels = records[:, 0]
+    bad = np.flatnonzero(labels > 9)
+    if bad.size:
+        raise ValueError(
+            f"{path}: label byte {int(labels[bad[0]])} in record {int(bad[0])} is outside "
+            "0–9: not CIFAR-10 binary data (CIFAR-100 records have two label bytes)."
+        )
+    chw = records[:, 1:].reshape(-1, _CHANNELS, _SIDE, _SIDE)
+    return np.ascontiguousarray(chw.transpose(0, 2, 3, 1)), labels
+
+
+def load_cifar10(
+    directory: str | os.PathLike,
+    split: str = "train",
+    *,
+    records_per_file: int | None = 10_000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loads CIFAR-10 from its binary files ``data_batch_1.bin`` … ``data_batch_5.bin``.
+
+    Split ``"train"`` reads the five training batches (50,000 images), ``"test"`` reads
+    ``test_batch.bin`` (10,000). ``directory`` is the extracted ``cifar-10-batches-bin`` folder
+    or its parent. Images are converted from the file's CHW to NHWC. Nothing is downloaded
+    and nothing is unpickled.
+
+    Args:
+      directory: the folder with the ``.bin`` files (or the folder containing
+        ``cifar-10-batches-bin``).
+      split: ``"train"`` or ``"test"``.
+      records_per_file: the number of records each file must hold (10,000 in the real data
+        set); ``None`` accepts any whole number of records.
+
+    Returns:
+      ``(x, y)``: x uint8 of shape (N, 32, 32, 3), y int32 of shape (N,) in 0–9.
+
+    Raises:
+      FileNotFoundError: if a file is missing.
+      ValueError: naming the file, for a bad ``split``, an empty file, a length that is not a
+        whole number of 3,073-byte records, a wrong record count, or a label outside 0–9.
+
+    Examples:
+      >>> import tempfile, pathlib
+      >>> import numpy as np
+      >>> from jaxtrain.data import load_cifar10
+      >>> folder = pathlib.Path(tempfile.mkdtemp())
+      >>> record = np.concatenate([[7], np.repeat([10, 20, 30], 1024)]).astype(np.uint8)
+      >>> _ = (folder / "test_batch.bin").write_bytes(record.tobytes())
+      >>> x, y = load_cifar10(folder, split="test", records_per_file=None)
+      >>> x.shape, y.tolist(), x[0, 0, 0].tolist()
+      ((1, 32, 32, 3), [7], [10, 20, 30])
+
+    References:
+      Krizhevsky, *Learning Multiple Layers of Features from Tiny Images*, 2009,
+      https://www.cs.toronto.edu/~kriz/learning-features-2009-TR.pdf
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f'`split` must be "train" or "test"; got {split!r}.')
+    if records_per_file is not None and (
+        not isinstance(records_per_file, int) or records_per_file < 1
+    ):
+        raise ValueError(
+            f"`records_per_file` must be a positive int or None; got {records_per_file!r}."
+        )
+    directory = Path(directory)
+    if (directory / "cifar-10-batches-bin").is_dir():
+        directory = directory / "cifar-10-batches-bin"
+    names = [f"data_batch_{i}.bin" for i in range(1, 6)] if split == "train" else ["test_batch.bin"]
+    parts = [_read_cifar_file(directory / name, records_per_file) for name in names]
+    x = np.concatenate([images for images, _ in parts])
+    y = np.concatenate([labels for _, labels in parts]).astype(np.int32)
+    return x, y

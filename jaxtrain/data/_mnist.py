@@ -1,0 +1,185 @@
+"""Readers for the IDX format of MNIST (and Fashion-MNIST, KMNIST), gzip-compressed or not.
+
+An IDX file is a 4-byte magic number — two zero bytes, a type code, the number of dimensions
+d — then d big-endian uint32 sizes, then the values in big-endian row-major order. Every
+field is checked against the file's length, so a truncated download or a wrong file fails
+with a message naming the file and the problem instead of returning garbage. No pickle.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+_IDX_TYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_GZIP_MAGIC = b"\x1f\x8b"
+_MNIST_URL = "https://yann.lecun.com/exdb/mnist/"
+
+
+def _read_maybe_gzip(path: Path) -> bytes:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file.")
+    raw = path.read_bytes()
+    if raw[:2] == _GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as error:
+            raise ValueError(
+                f"{path}: corrupt or truncated gzip data ({error}); download the file again."
+            ) from None
+    return raw
+
+
+def load_idx(path: str | os.PathLike) -> np.ndarray:
+    """Reads one IDX file (``.gz`` or uncompressed) into a NumPy array.
+
+    Args:
+      path: the file, e.g. ``train-images-idx3-ubyte.gz``; gzip is detected from the content.
+
+    Returns:
+      The array with the file's shape, in native byte order: uint8 for MNIST images (N, H, W)
+      and labels (N,).
+
+    Raises:
+      FileNotFoundError: if the file does not exist.
+      ValueError: naming the file, for corrupt gzip data, a bad magic number (non-zero
+        leading bytes, an unknown type code, zero dimensions), a truncated header, or a data
+        length that does not match the header's shape (truncated file or trailing bytes).
+
+    Examples:
+      >>> import tempfile, pathlib, struct
+      >>> from jaxtrain.data import load_idx
+      >>> path = pathlib.Path(tempfile.mkdtemp()) / "labels-idx1-ubyte"
+      >>> _ = path.write_bytes(struct.pack(">4BI", 0, 0, 0x08, 1, 3) + bytes([7, 0, 9]))
+      >>> load_idx(path).tolist()
+      [7, 0, 9]
+
+    References:
+      LeCun, Cortes and Burges, *The MNIST database of handwritten digits* (file format),
+      https://yann.lecun.com/exdb/mnist/
+    """
+    path = Path(path)
+    raw = _read_maybe_gzip(path)
+    if len(raw) < 4:
+        raise ValueError(f"{path}: {len(raw)} bytes is too short for an IDX header (4 bytes).")
+    if raw[0] != 0 or raw[1] != 0:
+        raise ValueError(
+            f"{path}: bad magic number 0x{raw[:4].hex()}; an IDX file starts with two zero "
+            "bytes. Is this an MNIST IDX file (not HTML from a failed download)?"
+        )
+    code, ndim = raw[2], raw[3]
+    if code not in _IDX_TYPES:
+        raise ValueError(
+            f"{path}: bad magic number 0x{raw[:4].hex()}: unknown IDX type code 0x{code:02x} "
+            f"(known: {', '.join(f'0x{c:02x}' for c in _IDX_TYPES)})."
+        )
+    if ndim == 0:
+        raise ValueError(f"{path}: bad magic number 0x{raw[:4].hex()}: zero dimensions.")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(
+            f"{path}: truncated header: {ndim} dimensions need {header} bytes, the file has "
+            f"{len(raw)}."
+        )
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = _IDX_TYPES[code]
+    expected = math.prod(shape) * dtype.itemsize
+    found = len(raw) - header
+    if found != expected:
+        problem = "truncated" if found < expected else "has trailing bytes"
+        raise ValueError(
+            f"{path}: the header promises shape {shape} of {dtype.name} ({expected} data "
+            f"bytes) but the file holds {found}: it is {problem}. Download it again."
+        )
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return data.astype(dtype.newbyteorder("="))
+
+
+def _find(directory: Path, stem: str, kind: str) -> Path:
+    # The official names, plus the dotted spelling some mirrors use.
+    names = [
+        f"{stem}-{kind}-idx{3 if kind == 'images' else 1}-ubyte",
+        f"{stem}-{kind}.idx{3 if kind == 'images' else 1}-ubyte",
+    ]
+    candidates = [directory / (name + suffix) for name in names for suffix in (".gz", "")]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"no MNIST {kind} file in {directory}: looked for {[c.name for c in candidates]}. "
+        f"Download them from {_MNIST_URL} (or a mirror) into that directory."
+    )
+
+
+def load_mnist(directory: str | os.PathLike, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Loads MNIST (or Fashion-MNIST, same files) from its IDX files in ``directory``.
+
+    Reads ``train-images-idx3-ubyte[.gz]`` and ``train-labels-idx1-ubyte[.gz]`` (split
+    ``"train"``) or the ``t10k-…`` pair (``"test"``), checks both, and returns images in NHWC
+    layout so they go straight into convolutions and augmentations. Nothing is downloaded.
+
+    Args:
+      directory: the folder holding the four files.
+      split: ``"train"`` or ``"test"``.
+
+    Returns:
+      ``(x, y)``: x uint8 of shape (N, H, W, 1) (28×28 for MNIST), y int32 of shape (N,).
+      Divide x by 255 for pixels in [0, 1].
+
+    Raises:
+      FileNotFoundError: if a file is missing (the message lists the names tried).
+      ValueError: for a bad ``split``, a corrupt file (see :func:`load_idx`), images that are
+        not (N, H, W) uint8, labels that are not (N,) uint8, or different counts.
+
+    Examples:
+      >>> import tempfile, pathlib, struct
+      >>> from jaxtrain.data import load_mnist
+      >>> folder = pathlib.Path(tempfile.mkdtemp())
+      >>> _ = (folder / "t10k-images-idx3-ubyte").write_bytes(
+      ...     struct.pack(">4B3I", 0, 0, 8, 3, 2, 2, 2) + bytes(range(8)))
+      >>> _ = (folder / "t10k-labels-idx1-ubyte").write_bytes(
+      ...     struct.pack(">4BI", 0, 0, 8, 1, 2) + bytes([3, 5]))
+      >>> x, y = load_mnist(folder, split="test")
+      >>> x.shape, y.tolist()
+      ((2, 2, 2, 1), [3, 5])
+
+    References:
+      LeCun, Bottou, Bengio and Haffner, *Gradient-Based Learning Applied to Document
+      Recognition*, Proc. IEEE 86(11), 1998, https://doi.org/10.1109/5.726791
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f'`split` must be "train" or "test"; got {split!r}.')
+    directory = Path(directory)
+    stem = "train" if split == "train" else "t10k"
+    images_path = _find(directory, stem, "images")
+    labels_path = _find(directory, stem, "labels")
+    images, labels = load_idx(images_path), load_idx(labels_path)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise ValueError(
+            f"{images_path}: expected uint8 images of shape (N, H, W) (magic 0x00000803), got "
+            f"{images.dtype.name} of shape {images.shape}. Are the images and labels swapped?"
+        )
+    if labels.ndim != 1 or labels.dtype != np.uint8:
+        raise ValueError(
+            f"{labels_path}: expected uint8 labels of shape (N,) (magic 0x00000801), got "
+            f"{labels.dtype.name} of shape {labels.shape}. Are the images and labels swapped?"
+        )
+    if len(images) != len(labels):
+        raise ValueError(
+            f"{images_path.name} holds {len(images)} images but {labels_path.name} holds "
+            f"{len(labels)} labels; the two files come from different downloads."
+        )
+    return images[..., None], labels.astype(np.int32)

@@ -1,0 +1,88 @@
+"""check_dataset: every bad input raises a ValueError that names the problem and the fix."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxtrain.data import check_dataset
+
+X = np.zeros((4, 3), np.float32)
+
+
+@pytest.mark.parametrize(
+    "y,num_classes",
+    [
+        (np.array([0, 1, 2, 1]), 3),
+        (np.array([0, 1, 1, 0], np.uint8), 2),
+        (np.array([True, False, True, True]), 2),
+        (np.eye(3, dtype=np.float32)[[0, 1, 2, 0]], 3),
+        (np.full((4, 3), 1 / 3, np.float32), 3),
+        (np.linspace(-1, 1, 4, dtype=np.float32), None),
+        (np.linspace(-1, 1, 8, dtype=np.float32).reshape(4, 2), None),
+        (jnp.array([0, 1, 2, 1]), 3),
+    ],
+)
+def test_valid_data_pass(y, num_classes):
+    assert check_dataset(X, y, num_classes=num_classes) is None
+
+
+def test_integer_and_image_inputs_pass():
+    check_dataset(np.zeros((2, 8, 8, 1), np.uint8), np.array([3, 9]), num_classes=10)
+
+
+@pytest.mark.parametrize(
+    "x,y,kwargs,match",
+    [
+        (np.zeros((0, 3)), np.zeros(0, int), {}, "is empty"),
+        (X, np.zeros(3, int), {}, "x has 4 examples but y has 3"),
+        (np.float32(1.0), np.zeros(1), {}, "scalar"),
+        (np.array([["a"], ["b"]]), np.zeros(2), {}, "numeric"),
+        (X, np.array(["a", "b", "c", "d"]), {}, "numeric"),
+        (np.zeros((4, 3), dtype=object), np.zeros(4), {}, "numeric"),
+    ],
+)
+def test_structural_problems(x, y, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        check_dataset(x, y, **kwargs)
+
+
+def test_non_finite_inputs_and_targets():
+    x = X.copy()
+    x[2, 1] = np.nan
+    x[3, 0] = np.inf
+    with pytest.raises(ValueError, match=r"1 NaN and 1 inf values \(first in example 2\)"):
+        check_dataset(x, np.zeros(4, int), num_classes=2, name="train_data")
+    with pytest.raises(ValueError, match="train_data inputs x"):
+        check_dataset(x, np.zeros(4, int), name="train_data")
+    y = np.zeros(4, np.float32)
+    y[1] = np.inf
+    with pytest.raises(ValueError, match="targets y hold 0 NaN and 1 inf"):
+        check_dataset(X, y)
+    with pytest.raises(ValueError, match="NaN"):
+        check_dataset(X, np.array([0.0, np.nan, 1.0, 0.0]), num_classes=2)
+
+
+@pytest.mark.parametrize(
+    "y,num_classes,match",
+    [
+        (np.array([0, -1, 1, 0]), 2, r"negative \(e\.g\. -1 at index 1\)"),
+        (np.array([0, 1, 3, 0]), 3, r"out of range \(e\.g\. 3 at index 2\).*0\.\.2"),
+        (np.array([1, 2, 3, 3]), 3, "look 1-based: subtract 1"),
+        (np.array([0, 0.5, 1, 0]), 2, r"non-integer values \(e\.g\. 0\.5 at index 1\)"),
+        (np.array([0.0, 1.0, 1.0, 0.0]), 2, r"dtype float64.*y\.astype\(np\.int32\)"),
+        (np.array([[0], [1], [1], [0]]), 2, r"use y\.reshape\(-1\)"),
+        (np.eye(3)[[0, 1, 2, 0]], 4, "3 columns but num_classes=4"),
+        (np.array([[0.5, 0.6], [1, 0], [0, 1], [1, 0]]), 2, "row 0 sums to 1.1"),
+        (np.array([[1.5, -0.5], [1, 0], [0, 1], [1, 0]]), 2, "negative values"),
+        (np.zeros((4, 2, 2)), 2, "shape"),
+    ],
+)
+def test_label_problems(y, num_classes, match):
+    with pytest.raises(ValueError, match=match):
+        check_dataset(X, y, num_classes=num_classes)
+
+
+@pytest.mark.parametrize("num_classes", [0, -3, 2.5, True, "10"])
+def test_bad_num_classes(num_classes):
+    with pytest.raises(ValueError, match="`num_classes`"):
+        check_dataset(X, np.zeros(4, int), num_classes=num_classes)

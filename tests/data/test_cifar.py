@@ -1,0 +1,79 @@
+"""The CIFAR-10 binary reader on small files written here: round trips and failures."""
+
+import numpy as np
+import pytest
+
+from jaxtrain.data import load_cifar10
+
+
+def cifar_records(n, seed=0, labels=None):
+    rng = np.random.default_rng(seed)
+    images_hwc = rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8)
+    y = rng.integers(0, 10, size=n).astype(np.uint8) if labels is None else np.asarray(labels)
+    chw = images_hwc.transpose(0, 3, 1, 2).reshape(n, -1)
+    records = np.concatenate([y.astype(np.uint8)[:, None], chw], axis=1)
+    return records.tobytes(), images_hwc, y
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_cifar10_round_trip(tmp_path, nested):
+    folder = tmp_path / "cifar-10-batches-bin" if nested else tmp_path
+    folder.mkdir(exist_ok=True)
+    expected_x, expected_y = [], []
+    for i in range(1, 6):
+        payload, images, labels = cifar_records(3, seed=i)
+        (folder / f"data_batch_{i}.bin").write_bytes(payload)
+        expected_x.append(images)
+        expected_y.append(labels)
+    payload, test_images, test_labels = cifar_records(2, seed=9)
+    (folder / "test_batch.bin").write_bytes(payload)
+    x, y = load_cifar10(tmp_path, "train", records_per_file=3)
+    assert x.shape == (15, 32, 32, 3) and x.dtype == np.uint8 and y.dtype == np.int32
+    assert x.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(x, np.concatenate(expected_x))
+    np.testing.assert_array_equal(y, np.concatenate(expected_y))
+    x, y = load_cifar10(tmp_path, split="test", records_per_file=None)
+    np.testing.assert_array_equal(x, test_images)
+    np.testing.assert_array_equal(y, test_labels)
+
+
+def test_cifar10_channel_layout(tmp_path):
+    # Red plane first in the file: pixel (row 0, col 1) of the red channel is byte 1 + 1.
+    record = np.zeros(3073, np.uint8)
+    record[0] = 4
+    record[1 + 1] = 11  # R at (0, 1)
+    record[1 + 1024 + 32] = 22  # G at (1, 0)
+    record[1 + 2048 + 1023] = 33  # B at (31, 31)
+    (tmp_path / "test_batch.bin").write_bytes(record.tobytes())
+    x, y = load_cifar10(tmp_path, "test", records_per_file=1)
+    assert y.tolist() == [4]
+    assert (x[0, 0, 1, 0], x[0, 1, 0, 1], x[0, 31, 31, 2]) == (11, 22, 33)
+    assert int(x.sum()) == 66
+
+
+@pytest.mark.parametrize(
+    "payload,kwargs,match",
+    [
+        (b"", {"records_per_file": None}, "empty"),
+        (cifar_records(2)[0][:-1], {"records_per_file": None}, "not a whole number of 3073"),
+        (cifar_records(2)[0] + b"\x00", {"records_per_file": None}, "not a whole number"),
+        (cifar_records(2)[0], {}, "holds 2 records, expected 10000"),
+        (cifar_records(3)[0], {"records_per_file": 2}, "holds 3 records, expected 2"),
+        (cifar_records(3, labels=[1, 57, 2])[0], {"records_per_file": None}, "57 in record 1"),
+    ],
+)
+def test_cifar10_corrupt_files_raise(tmp_path, payload, kwargs, match):
+    (tmp_path / "test_batch.bin").write_bytes(payload)
+    with pytest.raises(ValueError, match=match) as info:
+        load_cifar10(tmp_path, "test", **kwargs)
+    assert "test_batch.bin" in str(info.value)
+
+
+def test_cifar10_argument_and_missing_file_errors(tmp_path):
+    with pytest.raises(ValueError, match="`split`"):
+        load_cifar10(tmp_path, "val")
+    with pytest.raises(ValueError, match="`records_per_file`"):
+        load_cifar10(tmp_path, "test", records_per_file=0)
+    (tmp_path / "data_batch_1.bin").write_bytes(cifar_records(1)[0])
+    with pytest.raises(FileNotFoundError, match=r"data_batch_2\.bin"):
+        load_cifar10(tmp_path, "train", records_per_file=None)

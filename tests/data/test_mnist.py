@@ -1,0 +1,115 @@
+"""The IDX (MNIST) reader on small files written here: round trips and every failure."""
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from jaxtrain.data import load_idx, load_mnist
+
+IDX_CODES = {
+    np.uint8: 0x08,
+    np.int8: 0x09,
+    np.int16: 0x0B,
+    np.int32: 0x0C,
+    np.float32: 0x0D,
+    np.float64: 0x0E,
+}
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    header = struct.pack(">4B", 0, 0, IDX_CODES[array.dtype.type], array.ndim)
+    header += struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+
+def write(path, payload: bytes, compress: bool = False):
+    path.write_bytes(gzip.compress(payload) if compress else payload)
+    return path
+
+
+@pytest.mark.parametrize("dtype", list(IDX_CODES))
+@pytest.mark.parametrize("compress", [False, True])
+def test_idx_round_trip(tmp_path, dtype, compress):
+    array = (np.arange(2 * 3 * 4) - 5).reshape(2, 3, 4).astype(dtype)
+    if dtype == np.uint8:
+        array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    loaded = load_idx(write(tmp_path / "a-idx3-ubyte", idx_bytes(array), compress))
+    assert loaded.dtype == np.dtype(dtype) and loaded.dtype.isnative
+    np.testing.assert_array_equal(loaded, array)
+
+
+@pytest.mark.parametrize(
+    "payload,match",
+    [
+        (b"\x00\x00", "too short"),
+        (b"<htm" + bytes(20), "bad magic number 0x3c68746d"),
+        (b"\x00\x00\x07\x01" + bytes(8), "unknown IDX type code 0x07"),
+        (b"\x00\x00\x08\x00" + bytes(8), "zero dimensions"),
+        (b"\x00\x00\x08\x03" + bytes(8), "truncated header"),
+        (idx_bytes(np.zeros((3, 4), np.uint8))[:-1], "truncated"),
+        (idx_bytes(np.zeros((3, 4), np.uint8)) + b"\x00", "trailing bytes"),
+        (idx_bytes(np.zeros((3,), np.int32))[:-2], r"\(3,\) of int32"),
+    ],
+)
+def test_idx_corrupt_files_raise(tmp_path, payload, match):
+    path = write(tmp_path / "bad-idx-ubyte", payload)
+    with pytest.raises(ValueError, match=match) as info:
+        load_idx(path)
+    assert "bad-idx-ubyte" in str(info.value)  # the message names the file
+
+
+def test_idx_corrupt_gzip(tmp_path):
+    full = gzip.compress(idx_bytes(np.zeros((50, 5), np.uint8)))
+    path = write(tmp_path / "cut.gz", full[: len(full) // 2])
+    with pytest.raises(ValueError, match=r"cut\.gz: corrupt or truncated gzip"):
+        load_idx(path)
+    broken = bytearray(full)
+    broken[12:20] = b"\xff" * 8
+    with pytest.raises(ValueError, match="gzip"):
+        load_idx(write(tmp_path / "flip.gz", bytes(broken)))
+
+
+def test_idx_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope"):
+        load_idx(tmp_path / "nope")
+
+
+def make_mnist(folder, stem, n=5, side=4, compress=True, dotted=False):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(n, side, side), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=n).astype(np.uint8)
+    sep = "." if dotted else "-"
+    suffix = ".gz" if compress else ""
+    write(folder / f"{stem}-images{sep}idx3-ubyte{suffix}", idx_bytes(images), compress)
+    write(folder / f"{stem}-labels{sep}idx1-ubyte{suffix}", idx_bytes(labels), compress)
+    return images, labels
+
+
+@pytest.mark.parametrize("compress,dotted", [(True, False), (False, False), (False, True)])
+def test_mnist_round_trip(tmp_path, compress, dotted):
+    train = make_mnist(tmp_path, "train", n=6, compress=compress, dotted=dotted)
+    test = make_mnist(tmp_path, "t10k", n=3, compress=compress, dotted=dotted)
+    for split, (images, labels) in (("train", train), ("test", test)):
+        x, y = load_mnist(tmp_path, split=split)
+        assert x.shape == (*images.shape, 1) and x.dtype == np.uint8 and y.dtype == np.int32
+        np.testing.assert_array_equal(x[..., 0], images)
+        np.testing.assert_array_equal(y, labels)
+
+
+def test_mnist_errors(tmp_path):
+    with pytest.raises(ValueError, match="`split`"):
+        load_mnist(tmp_path, split="validation")
+    with pytest.raises(FileNotFoundError, match=r"train-images-idx3-ubyte\.gz"):
+        load_mnist(tmp_path)
+    make_mnist(tmp_path, "train", n=5)
+    write(tmp_path / "train-labels-idx1-ubyte.gz", idx_bytes(np.zeros(4, np.uint8)), True)
+    with pytest.raises(ValueError, match=r"5 images but train-labels-idx1-ubyte\.gz holds 4"):
+        load_mnist(tmp_path)
+    write(tmp_path / "train-labels-idx1-ubyte.gz", idx_bytes(np.zeros((5, 2, 2), np.uint8)), True)
+    with pytest.raises(ValueError, match="expected uint8 labels of shape"):
+        load_mnist(tmp_path)
+    write(tmp_path / "train-images-idx3-ubyte.gz", idx_bytes(np.zeros(5, np.uint8)), True)
+    with pytest.raises(ValueError, match="expected uint8 images of shape"):
+        load_mnist(tmp_path)
