@@ -4,4 +4,8 @@ Each function takes arrays (or jaxtrain results) and an optional matplotlib ``Ax
 the ``Axes`` it drew on, so figures compose in notebooks and in the ``jaxtrain tour`` report.
 """
 
-__all__: list[str] = []
+from jaxtrain.plot._augment import plot_augmentations
+
+__all__: list[str] = [
+    "plot_augmentations",
+]
