@@ -1,0 +1,129 @@
+"""The yardstick of "large": the loss of the best prediction that ignores the input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["baseline_loss", "default_loss", "infer_task"]
+
+_TASKS = ("classification", "regression")
+
+
+def infer_task(y: Any) -> str:
+    """``"classification"`` for integer (or boolean) targets, ``"regression"`` for floats.
+
+    Args:
+      y: the training targets.
+
+    Returns:
+      ``"classification"`` or ``"regression"``.
+
+    Raises:
+      ValueError: for targets that are neither integers nor floats.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxtrain.diagnose import infer_task
+      >>> infer_task(np.array([0, 2, 1])), infer_task(np.array([[0.5], [1.5]]))
+      ('classification', 'regression')
+    """
+    kind = np.asarray(y).dtype.kind
+    if kind in "biu":
+        return "classification"
+    if kind == "f":
+        return "regression"
+    raise ValueError(
+        f"targets must be integer class labels or float regression targets; got dtype "
+        f"{np.asarray(y).dtype}."
+    )
+
+
+def default_loss(task: str) -> Callable[..., Any]:
+    """Softmax cross-entropy for classification, mean squared error for regression.
+
+    Args:
+      task: ``"classification"`` or ``"regression"``.
+
+    Returns:
+      :func:`jaxtrain.losses.softmax_cross_entropy` or :func:`jaxtrain.losses.mse`.
+
+    Raises:
+      ValueError: for another task.
+
+    Examples:
+      >>> from jaxtrain.diagnose import default_loss
+      >>> default_loss("regression").__name__
+      'mse'
+    """
+    from jaxtrain import losses
+
+    if task == "classification":
+        return losses.softmax_cross_entropy
+    if task == "regression":
+        return losses.mse
+    raise ValueError(f"unknown task {task!r}; choose from {_TASKS}.")
+
+
+def baseline_loss(
+    loss: Callable[..., Any],
+    y_train: Any,
+    *,
+    task: str,
+    num_classes: int | None = None,
+) -> float:
+    """B: the loss of the best constant prediction, the unit in which "large" is measured.
+
+    A model that ignores its input can at best predict the label statistics. For
+    classification that is the class prior πₖ = nₖ/N, as logits zₖ = log πₖ, whose
+    cross-entropy is the label entropy H(π) = −Σₖ πₖ log πₖ; for regression the target mean
+    ȳ, whose MSE is the target variance. ``loss`` is evaluated on that constant prediction,
+    so any loss taking logits (or predictions shaped like the targets) works. L/B ≈ 1 means
+    nothing learned beyond the label statistics, L/B ≈ 0 a perfect fit.
+
+    Args:
+      loss: ``loss(predictions, targets) -> scalar``.
+      y_train: the training targets (int labels, or float targets (N,) or (N, d)).
+      task: ``"classification"`` or ``"regression"``.
+      num_classes: K, the width of the logits (default: the largest label + 1).
+
+    Returns:
+      B as a Python float; a tiny positive floor replaces 0 (a single class, constant
+      targets) so that ratios L/B stay defined.
+
+    Raises:
+      ValueError: for an unknown task, empty targets or negative labels.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxtrain import losses
+      >>> from jaxtrain.diagnose import baseline_loss
+      >>> y = np.array([0, 0, 1, 1])
+      >>> round(baseline_loss(losses.softmax_cross_entropy, y, task="classification"), 4)
+      0.6931
+      >>> baseline_loss(losses.mse, np.array([[1.0], [3.0]]), task="regression")
+      1.0
+    """
+    y = np.asarray(y_train)
+    if y.shape[0] == 0:
+        raise ValueError("`y_train` is empty: there is no baseline without training targets.")
+    if task == "classification":
+        labels = y.astype(np.int64).reshape(-1)
+        if labels.min() < 0:
+            raise ValueError(f"class labels must be >= 0; got {int(labels.min())}.")
+        k = int(labels.max()) + 1 if num_classes is None else int(num_classes)
+        prior = np.bincount(labels, minlength=k)[:k] / labels.size
+        # An absent class gets a finite, very negative logit: −inf would turn 0·log 0 into NaN.
+        logits = np.log(np.maximum(prior, 1e-12)).astype(np.float32)
+        predictions = np.broadcast_to(logits, (labels.size, k))
+        value = float(loss(jnp.asarray(predictions), jnp.asarray(y)))
+    elif task == "regression":
+        mean = y.astype(np.float64).mean(axis=0)
+        predictions = np.broadcast_to(mean, y.shape).astype(np.float32)
+        value = float(loss(jnp.asarray(predictions), jnp.asarray(y, dtype=jnp.float32)))
+    else:
+        raise ValueError(f"unknown task {task!r}; choose from {_TASKS}.")
+    return max(value, 1e-12)

@@ -1,0 +1,343 @@
+"""The result of :func:`jaxtrain.diagnose.diagnose`: verdict, evidence, remedies, pictures."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import pathlib
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from jaxtrain.diagnose._results import CandidateResult
+from jaxtrain.diagnose._thresholds import Thresholds
+
+__all__ = ["HEADLINES", "Diagnosis"]
+
+HEADLINES: Mapping[str, str] = {
+    "model_bias": (
+        "Model bias: the model is too simple for the data; no setting of its parameters fits "
+        "the training data well."
+    ),
+    "optimization": (
+        "Optimization issue: a simpler model trains better, so good parameters exist but the "
+        "optimizer does not find them."
+    ),
+    "overfitting": (
+        "Overfitting: the training loss is small, but new data from the same distribution get "
+        "a large loss."
+    ),
+    "mismatch": (
+        "Mismatch: the model generalizes within its training distribution, but the "
+        "validation/test data come from a different one."
+    ),
+    "ok": "OK: the training loss is small and the model generalizes to the validation data.",
+}
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types: NumPy scalars/arrays unwrapped, non-finite floats as ``None``."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(float(value)) else None
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def _cell(value: float, baseline: float) -> str:
+    if not math.isfinite(value):
+        return "–"
+    return f"{value:.4g} ({value / baseline:.3g}×B)"
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "candidate"
+
+
+@dataclasses.dataclass(frozen=True)
+class Diagnosis:
+    """What :func:`~jaxtrain.diagnose.diagnose` found: a verdict and everything behind it.
+
+    Every number the flowchart compared is kept, so a reader can check the verdict and a
+    program can re-decide it (:func:`~jaxtrain.diagnose.decide` with other thresholds).
+    Render it with :meth:`to_markdown` or :meth:`to_json`, draw the training curves with
+    :meth:`plot_curves`, or write all of it to a folder with :meth:`save`.
+
+    Attributes:
+      verdict: ``"model_bias"``, ``"optimization"``, ``"overfitting"``, ``"mismatch"`` or
+        ``"ok"``.
+      reasons: the flowchart's questions and answers, in words with numbers.
+      remedies: what to do, most specific first.
+      candidates: the measured :class:`~jaxtrain.diagnose.CandidateResult` s, in order of
+        increasing capacity.
+      primary: the name of the user's model among them.
+      baseline: B, the loss of the best constant prediction (the unit of "large").
+      task: ``"classification"`` or ``"regression"``.
+      numbers: the compared quantities (relative losses, gaps, paired differences).
+      stall: where the primary's training stalled and what the gradient and the Hessian said
+        there (``None`` if not analyzed).
+      thresholds: the :class:`~jaxtrain.diagnose.Thresholds` used.
+      budget: the training budget used, as a dict.
+      seconds: wall time of the whole diagnosis.
+
+    Examples:
+      >>> from jaxtrain.diagnose import CandidateResult, Diagnosis
+      >>> r = CandidateResult("mlp", 10, [0.01], [0.02], [0.9], curves=[[1.0, 0.1, 0.01]])
+      >>> d = Diagnosis("mismatch", ("val much worse",), ("collect target data",), (r,),
+      ...               "mlp", 1.0, "classification")
+      >>> d.to_dict()["verdict"], d.to_markdown().splitlines()[0]
+      ('mismatch', '# Diagnosis: mismatch')
+    """
+
+    verdict: str
+    reasons: tuple[str, ...]
+    remedies: tuple[str, ...]
+    candidates: tuple[CandidateResult, ...]
+    primary: str
+    baseline: float
+    task: str
+    numbers: dict[str, Any] = dataclasses.field(default_factory=dict)
+    stall: dict[str, Any] | None = None
+    thresholds: Thresholds = dataclasses.field(default_factory=Thresholds)
+    budget: dict[str, Any] = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def headline(self) -> str:
+        """One sentence naming the verdict and what it means."""
+        return HEADLINES.get(self.verdict, self.verdict)
+
+    def candidate(self, name: str) -> CandidateResult:
+        """The measurements of the candidate called ``name``."""
+        for result in self.candidates:
+            if result.name == name:
+                return result
+        raise KeyError(f"no candidate {name!r}; have {[c.name for c in self.candidates]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as JSON-ready Python values (NaN/inf become ``None``)."""
+        return _jsonable(
+            {
+                "verdict": self.verdict,
+                "headline": self.headline,
+                "reasons": list(self.reasons),
+                "remedies": list(self.remedies),
+                "task": self.task,
+                "baseline": self.baseline,
+                "primary": self.primary,
+                "candidates": [c.to_dict() for c in self.candidates],
+                "numbers": self.numbers,
+                "stall": self.stall,
+                "thresholds": self.thresholds.to_dict(),
+                "budget": self.budget,
+                "seconds": round(float(self.seconds), 3),
+            }
+        )
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as a JSON string (strict JSON: no NaN)."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
+
+    def to_markdown(self, *, images: Sequence[str] = ()) -> str:
+        """A readable report: verdict, reasons, the loss table, the stall, the remedies.
+
+        Args:
+          images: relative paths of PNGs to embed (as written by :meth:`save`).
+
+        Returns:
+          The report as Markdown text.
+        """
+        B = self.baseline
+        base_what = (
+            "cross-entropy of predicting the class prior"
+            if self.task == "classification"
+            else "loss of predicting the target mean"
+        )
+        seeds = len(self.candidates[0].train_loss) if self.candidates else 0
+        lines = [f"# Diagnosis: {self.verdict}", "", f"**{self.headline}**", "", "## Why", ""]
+        lines += [f"{i}. {reason}" for i, reason in enumerate(self.reasons, 1)]
+        has_test = any(c.test_loss for c in self.candidates)
+        lines += [
+            "",
+            "## Losses",
+            "",
+            f"Baseline B = {B:.4g} ({base_what}). Medians over {seeds} seed(s); per-seed "
+            "values are in diagnosis.json. The primary model is marked ★.",
+            "",
+            "| candidate | parameters | train | held-out (same distribution) | validation"
+            + (" | test |" if has_test else " |"),
+            "|---|---:|---:|---:|---:" + ("|---:|" if has_test else "|"),
+        ]
+        for c in self.candidates:
+            star = " ★" if c.name == self.primary else ""
+            row = (
+                f"| {c.name}{star} | {c.n_params:,} | {_cell(c.median('train'), B)} | "
+                f"{_cell(c.median('heldout'), B)} | {_cell(c.median('val'), B)} |"
+            )
+            if has_test:
+                row += f" {_cell(c.median('test'), B)} |"
+            lines.append(row)
+        comparisons = self.numbers.get("comparisons") or []
+        if comparisons:
+            lines += [
+                "",
+                "## Candidates compared with the primary (training loss)",
+                "",
+                "Δ = mean over seeds of (primary − candidate) / B; it counts when Δ > "
+                f"{self.thresholds.min_difference:g} and Δ > {self.thresholds.noise_factor:g} "
+                "standard errors (SE).",
+                "",
+                "| candidate | role | Δ | SE | trains better |",
+                "|---|---|---:|---:|---|",
+            ]
+            for cmp in comparisons:
+                se = cmp.get("standard_error")
+                diff = cmp.get("difference")
+                lines.append(
+                    f"| {cmp['candidate']} | {cmp['role'].replace('_', ' ')} | "
+                    f"{'–' if diff is None else f'{diff:.3g}'} | "
+                    f"{'–' if se is None else f'{se:.2g}'} | {'yes' if cmp['better'] else 'no'} |"
+                )
+        gaps = self.numbers.get("gaps")
+        if gaps:
+            parts = [f"{k} {v:.3g}" for k, v in gaps.items() if v is not None and k != "external"]
+            lines += ["", f"Gaps (loss − training loss, × B): {', '.join(parts)}."]
+        if self.stall:
+            lines += ["", f"## Where training stalled ({self.primary})", "", self.stall["summary"]]
+            curvature = self.stall.get("curvature")
+            if curvature:
+                lines += ["", curvature["summary"]]
+        lines += ["", "## Remedies", ""]
+        lines += [f"{i}. {remedy}" for i, remedy in enumerate(self.remedies, 1)]
+        for image in images:
+            lines += ["", f"![{pathlib.Path(image).stem}]({image})"]
+        budget = ", ".join(f"{k}={v}" for k, v in self.budget.items())
+        thresholds = ", ".join(f"{k}={v}" for k, v in self.thresholds.to_dict().items())
+        lines += [
+            "",
+            "## Settings",
+            "",
+            f"- budget: {budget or 'n/a'}",
+            f"- thresholds: {thresholds}",
+            f"- took {self.seconds:.1f} s",
+            "",
+        ]
+        return "\n".join(lines)
+
+    def plot_curves(self, ax: Any = None) -> Any:
+        """Training loss / B of every candidate against the step: median over seeds, range shaded.
+
+        Args:
+          ax: a matplotlib ``Axes`` to draw on (default: a new figure).
+
+        Returns:
+          The ``Axes``.
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4.2))
+        for c in self.candidates:
+            if not c.curves:
+                continue
+            length = min(len(curve) for curve in c.curves)
+            stack = np.stack([curve[:length] for curve in c.curves]) / self.baseline
+            steps = np.arange(1, length + 1)
+            style = "-" if c.name == self.primary else "--"
+            label = f"{c.name} ({c.n_params:,} params)" + (" ★" if c.name == self.primary else "")
+            (line,) = ax.plot(steps, np.median(stack, axis=0), style, label=label, lw=1.5)
+            ax.fill_between(
+                steps, stack.min(axis=0), stack.max(axis=0), color=line.get_color(), alpha=0.2
+            )
+        ax.axhline(
+            self.thresholds.large_train_loss, color="gray", ls=":", lw=1, label="'large' threshold"
+        )
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("training loss / baseline")
+        ax.set_title(f"Training curves — verdict: {self.verdict}")
+        ax.legend(fontsize=8)
+        return ax
+
+    def plot_candidate(self, name: str, ax: Any = None) -> Any:
+        """One candidate's training loss per step for every seed, and its held-out loss per epoch.
+
+        Args:
+          name: the candidate's name.
+          ax: a matplotlib ``Axes`` (default: a new figure).
+
+        Returns:
+          The ``Axes``.
+        """
+        import matplotlib.pyplot as plt
+
+        c = self.candidate(name)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.8))
+        for i, curve in enumerate(c.curves):
+            seed = c.seeds[i] if i < len(c.seeds) else i
+            steps = np.arange(1, len(curve) + 1)
+            (line,) = ax.plot(steps, curve / self.baseline, lw=1, label=f"train, seed {seed}")
+            if i < len(c.heldout_curves) and len(c.heldout_curves[i]):
+                held = c.heldout_curves[i]
+                at = np.linspace(len(curve) / len(held), len(curve), len(held))
+                ax.plot(at, held / self.baseline, "o--", ms=3, color=line.get_color(), lw=1)
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss / baseline")
+        ax.set_title(f"{c.name}: training (lines) and held-out (dots) loss")
+        ax.legend(fontsize=7)
+        return ax
+
+    def save(self, out_dir: str | pathlib.Path) -> list[pathlib.Path]:
+        """Writes diagnosis.json, diagnosis.md and the training-curve PNGs into ``out_dir``.
+
+        The PNGs are ``training_curves.png`` (all candidates) and ``curves_<name>.png`` (one
+        per candidate with curves); the folder is created if missing.
+
+        Args:
+          out_dir: the output folder.
+
+        Returns:
+          The written paths.
+        """
+        import matplotlib.pyplot as plt
+
+        out = pathlib.Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written: list[pathlib.Path] = []
+        images: list[str] = []
+        if any(c.curves for c in self.candidates):
+            ax = self.plot_curves()
+            path = out / "training_curves.png"
+            ax.figure.savefig(path, dpi=110, bbox_inches="tight")
+            plt.close(ax.figure)
+            written.append(path)
+            images.append(path.name)
+            for c in self.candidates:
+                if not c.curves:
+                    continue
+                ax = self.plot_candidate(c.name)
+                path = out / f"curves_{_safe_name(c.name)}.png"
+                ax.figure.savefig(path, dpi=110, bbox_inches="tight")
+                plt.close(ax.figure)
+                written.append(path)
+                images.append(path.name)
+        json_path = out / "diagnosis.json"
+        json_path.write_text(self.to_json() + "\n", encoding="utf-8")
+        md_path = out / "diagnosis.md"
+        md_path.write_text(self.to_markdown(images=images), encoding="utf-8")
+        return [json_path, md_path, *written]

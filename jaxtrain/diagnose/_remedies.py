@@ -1,0 +1,106 @@
+"""What to do about each verdict: the lecture's remedies, sharpened by the measured evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["REMEDIES", "remedies"]
+
+REMEDIES: Mapping[str, tuple[str, ...]] = {
+    "model_bias": (
+        "Make the model more flexible: more hidden units or layers, or a family that fits the "
+        "data's structure (a CNN for images).",
+        "Give it better features: inputs that carry the information the target depends on "
+        "(e.g. polar coordinates for spirals, more days of history for a time series).",
+        "Check the training loss again after each change: model bias is gone when a candidate "
+        "gets it well below the baseline.",
+    ),
+    "optimization": (
+        "Use a better optimizer: Adam or RMSProp (adaptive learning rates, §4) with momentum "
+        "instead of plain SGD, and tune the learning rate.",
+        "Add normalization (BatchNorm, §6) so every layer sees well-scaled inputs.",
+        "Add residual connections: a deep network then starts close to its shallow version "
+        "(He et al. 2016).",
+        "Use a learning-rate schedule with warmup, then decay (§4).",
+        "Prefer ReLU-like activations to sigmoid/tanh in deep plain networks (no saturation).",
+        "Start from the shallow model that trains and deepen it step by step.",
+    ),
+    "overfitting": (
+        "Get more training data from the same distribution.",
+        "Augment the data (flips, crops, zooms, noise that keep the label, "
+        "`jaxtrain.data.compose`).",
+        "Constrain the model: fewer parameters, shared parameters (a CNN), weight decay "
+        "(`jaxtrain.optim.adamw`), dropout.",
+        "Stop early: keep the parameters of the epoch with the lowest validation loss.",
+        "Select the model by k-fold cross-validation (`jaxtrain.diagnose.cross_validate`), not "
+        "by the public test set.",
+    ),
+    "mismatch": (
+        "Collect training data from the target distribution (the one the validation/test data "
+        "come from): more data of the old kind will not help.",
+        "Check the preprocessing of both sets: the same scaling, crop and label encoding.",
+        "If the shift is known (rescaled inputs, re-weighted classes), correct it: standardize "
+        "with statistics of the target data, re-weight the training loss by class.",
+        "Look at examples from both distributions side by side to find what differs.",
+    ),
+    "ok": (
+        "Nothing to fix: the training loss is small and the model generalizes.",
+        "Report the test loss once, after all choices are made on validation data.",
+        "If a smaller loss is needed, try a larger model with regularization and check again.",
+    ),
+}
+
+
+def remedies(verdict: str, *, stall: Mapping[str, Any] | None = None) -> list[str]:
+    """The concrete remedies for a verdict, first the ones the measured stall points at.
+
+    The base list per verdict is :data:`REMEDIES`. For ``"optimization"`` and
+    ``"model_bias"`` the stall analysis adds its own: a loss that stopped falling while the
+    gradient stayed large (‖g‖ not small) means the learning rate η is too large for the
+    curvature (the iterate bounces across a valley, §4), so lower η or decay it; a saddle point
+    (a negative Hessian eigenvalue λ < 0, §2) is escaped along its eigenvector u, since
+    L(θ + t·u) ≈ L(θ) + ½·λ·t² falls; at a true local minimum only a new start or a new
+    model helps.
+
+    Args:
+      verdict: one of ``"model_bias"``, ``"optimization"``, ``"overfitting"``,
+        ``"mismatch"``, ``"ok"``.
+      stall: the stall report (:func:`jaxtrain.diagnose.analyze_stall`'s dict with its
+        optional ``"curvature"`` entry), or ``None``.
+
+    Returns:
+      The remedies, most specific first.
+
+    Raises:
+      ValueError: for an unknown verdict.
+
+    Examples:
+      >>> from jaxtrain.diagnose import remedies
+      >>> remedies("mismatch")[0][:43]
+      'Collect training data from the target distr'
+      >>> remedies("optimization", stall={"critical": False, "stalled": True})[0][:35]
+      'The loss stopped falling while the '
+    """
+    if verdict not in REMEDIES:
+        raise ValueError(f"unknown verdict {verdict!r}; choose from {sorted(REMEDIES)}.")
+    specific: list[str] = []
+    if stall is not None and verdict in ("optimization", "model_bias"):
+        curvature = stall.get("curvature") or {}
+        if stall.get("stalled") and not stall.get("critical"):
+            specific.append(
+                "The loss stopped falling while the gradient stayed large: the learning rate "
+                "is too large for the curvature and the iterate oscillates. Lower it, or add "
+                "warmup and decay (§4)."
+            )
+        elif curvature.get("kind") == "saddle":
+            specific.append(
+                "Training sits at a saddle point (a negative Hessian eigenvalue): momentum or a "
+                "step along the negative-curvature direction escapes it (§2, §3)."
+            )
+        elif curvature.get("kind") == "minimum":
+            specific.append(
+                "Training sits at a local minimum (no negative Hessian eigenvalue): restart "
+                "from other seeds, or change the model so the minimum is lower."
+            )
+    return specific + list(REMEDIES[verdict])

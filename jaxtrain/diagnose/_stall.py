@@ -1,0 +1,155 @@
+"""Where training stalled, and whether the gradient was really small there (§2 vs §4)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from jaxtrain.diagnose._thresholds import Thresholds
+
+__all__ = ["analyze_stall"]
+
+# A plateau must last at least this share of the budget to count as a stall; a loss still
+# falling in its last quarter was cut short by the budget, not stuck.
+_MIN_PLATEAU_SHARE = 0.25
+
+
+def _smooth(losses: np.ndarray) -> np.ndarray:
+    # Mini-batch losses are noisy; a moving mean over 1/20 of the run keeps the trend.
+    window = max(1, losses.size // 20)
+    kernel = np.full(window, 1.0 / window)
+    return np.convolve(losses, kernel, mode="valid")
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def analyze_stall(
+    losses: Any,
+    *,
+    initial_grad_norm: float,
+    final_grad_norm: float,
+    thresholds: Thresholds | None = None,
+) -> dict[str, Any]:
+    """Finds where the training loss stopped falling and asks: critical point or oscillation?
+
+    The per-step losses Lₜ are smoothed by a moving mean (window T/20) to L̄ₜ. With the total
+    decrease D = L̄₀ − minₜ L̄ₜ, training *stalled* at the first step s after which less than
+    τ·D of the decrease was still to come (L̄ₛ − min_{t≥s} L̄ₜ ≤ τ·D, τ = ``stall_tolerance``),
+    or at s = 0 if the loss never fell by τ·|L̄₀|. A stall that leaves less than a quarter of
+    the budget is no stall: the loss was still falling when the budget ran out.
+
+    Then the lecture's two readings of a stalled loss:
+
+    - ‖g‖ small (the full-batch gradient at the end, ‖g_T‖ ≤ ``critical_grad_ratio`` · ‖g₀‖
+      or ≤ ``critical_grad_norm``): a *critical point* (§2); the Hessian decides between
+      saddle and minimum.
+    - ‖g‖ not small: the loss stopped falling although the gradient is large: the learning
+      rate η is too large for the curvature and θ bounces between the walls of a valley (§4).
+
+    Args:
+      losses: the training loss of every step (mini-batch values are fine).
+      initial_grad_norm: ‖g₀‖, the full-batch gradient norm at the initial parameters.
+      final_grad_norm: ‖g_T‖, the full-batch gradient norm at the final parameters.
+      thresholds: supplies ``stall_tolerance``, ``critical_grad_ratio`` and
+        ``critical_grad_norm`` (default :class:`Thresholds` ()).
+
+    Returns:
+      A dict: ``steps``, ``stall_step`` (``None`` when not stalled), ``stalled``,
+      ``diverged``, ``loss_start``/``loss_end`` (smoothed), ``initial_grad_norm``,
+      ``final_grad_norm``, ``grad_norm_ratio``, ``critical``, ``tail_fluctuation`` (std/mean
+      of the losses after the stall) and ``summary`` (one sentence).
+
+    Raises:
+      ValueError: for an empty loss curve or negative gradient norms.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxtrain.diagnose import analyze_stall
+      >>> plateau = np.concatenate([np.linspace(2.0, 0.5, 50), np.full(150, 0.5)])
+      >>> r = analyze_stall(plateau, initial_grad_norm=1.0, final_grad_norm=1e-4)
+      >>> r["stalled"], r["stall_step"], r["critical"]
+      (True, 43, True)
+      >>> analyze_stall(plateau, initial_grad_norm=1.0, final_grad_norm=0.8)["critical"]
+      False
+    """
+    thresholds = Thresholds() if thresholds is None else thresholds
+    values = np.asarray(losses, dtype=np.float64).reshape(-1)
+    if values.size == 0:
+        raise ValueError("`losses` is empty: there is no training curve to analyze.")
+    g0, gT = float(initial_grad_norm), float(final_grad_norm)
+    if g0 < 0 or gT < 0:
+        raise ValueError(f"gradient norms must be >= 0; got {g0} and {gT}.")
+    ratio = gT / g0 if g0 > 0 else math.inf
+    critical = bool(
+        math.isfinite(gT)
+        and (gT <= thresholds.critical_grad_norm or ratio <= thresholds.critical_grad_ratio)
+    )
+    report: dict[str, Any] = {
+        "steps": int(values.size),
+        "initial_grad_norm": _finite_or_none(g0),
+        "final_grad_norm": _finite_or_none(gT),
+        "grad_norm_ratio": _finite_or_none(ratio),
+        "critical": critical,
+        "diverged": False,
+    }
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        step = int(bad[0])
+        report.update(
+            stall_step=step,
+            stalled=True,
+            diverged=True,
+            critical=False,
+            loss_start=_finite_or_none(values[0]),
+            loss_end=None,
+            tail_fluctuation=None,
+            summary=(
+                f"The loss became non-finite at step {step} of {values.size}: training "
+                "diverged; the learning rate is far too large (§4)."
+            ),
+        )
+        return report
+    smooth = _smooth(values)
+    suffix_min = np.minimum.accumulate(smooth[::-1])[::-1]
+    total = float(smooth[0] - suffix_min[0])
+    if total <= thresholds.stall_tolerance * abs(float(smooth[0])):
+        stall_step = 0
+    else:
+        remaining = smooth - suffix_min
+        stall_step = int(np.argmax(remaining <= thresholds.stall_tolerance * total))
+    stalled = stall_step <= (1.0 - _MIN_PLATEAU_SHARE) * values.size
+    tail = values[stall_step:]
+    fluctuation = float(np.std(tail) / max(abs(float(np.mean(tail))), 1e-12))
+    report.update(
+        stall_step=stall_step if stalled else None,
+        stalled=bool(stalled),
+        loss_start=float(smooth[0]),
+        loss_end=float(smooth[-1]),
+        tail_fluctuation=fluctuation if stalled else None,
+    )
+    grad_text = (
+        f"‖g‖ = {gT:.3g} at the end, {ratio:.3g} × its initial {g0:.3g}"
+        if math.isfinite(ratio)
+        else f"‖g‖ = {gT:.3g} at the end"
+    )
+    if not stalled:
+        report["summary"] = (
+            f"The loss was still falling at the end of the {values.size} steps ({grad_text}): "
+            "the budget ran out before training stalled; train longer."
+        )
+    elif critical:
+        report["summary"] = (
+            f"Training stalled at step {stall_step} of {values.size} with a small gradient "
+            f"({grad_text}): a critical point (§2); the Hessian says which kind."
+        )
+    else:
+        report["summary"] = (
+            f"The loss stopped falling at step {stall_step} of {values.size} although the "
+            f"gradient stayed large ({grad_text}): not a critical point; the learning rate is "
+            "too large for the curvature and the iterate oscillates (§4)."
+        )
+    return report

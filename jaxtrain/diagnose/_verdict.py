@@ -1,0 +1,339 @@
+"""The lecture's flowchart as a pure function of measured losses.
+
+No training happens here: :func:`decide` reads the numbers in :class:`CandidateResult` s and
+returns the verdict, the reasons in words and every number it compared. That keeps the logic
+testable on hand-made numbers and lets a user re-decide with other thresholds for free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from jaxtrain.diagnose._results import CandidateResult
+from jaxtrain.diagnose._thresholds import Thresholds
+
+__all__ = ["VERDICTS", "Decision", "compare_candidates", "decide"]
+
+VERDICTS = ("model_bias", "optimization", "overfitting", "mismatch", "ok")
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """A verdict of the flowchart with its reasons and the numbers behind them.
+
+    Attributes:
+      verdict: one of :data:`VERDICTS`: ``"model_bias"``, ``"optimization"``,
+        ``"overfitting"``, ``"mismatch"`` or ``"ok"``.
+      reasons: sentences, in the order the flowchart asked its questions.
+      numbers: every compared quantity (relative losses, gaps, paired differences).
+
+    Examples:
+      >>> from jaxtrain.diagnose import Decision
+      >>> Decision("ok", ("both losses are small",), {}).verdict
+      'ok'
+    """
+
+    verdict: str
+    reasons: tuple[str, ...]
+    numbers: dict[str, Any]
+
+
+def compare_candidates(
+    losses_a: Sequence[float],
+    losses_b: Sequence[float],
+    *,
+    baseline: float,
+    thresholds: Thresholds | None = None,
+) -> dict[str, Any]:
+    """Is candidate a's loss higher than b's beyond seed noise? Paired over seeds.
+
+    With per-seed losses aₛ, bₛ (seed s shares the data split and batch order) and baseline B,
+    the relative difference dₛ = (aₛ − bₛ)/B has mean Δ and standard error
+    SE = std(d)/√n. a is *worse* when Δ > ``min_difference`` and Δ > ``noise_factor`` · SE.
+    With a single seed there is no noise estimate and only ``min_difference`` applies.
+
+    Args:
+      losses_a: a's loss per seed.
+      losses_b: b's loss per seed (same seeds, same order).
+      baseline: the baseline loss B (> 0).
+      thresholds: supplies ``min_difference`` and ``noise_factor`` (default
+        :class:`Thresholds` ()).
+
+    Returns:
+      A dict with ``difference`` (Δ), ``standard_error`` (SE; ``None`` for one seed),
+      ``seeds`` (n) and ``worse`` (whether a is worse than b beyond noise).
+
+    Raises:
+      ValueError: for different seed counts, no seeds or a non-positive baseline.
+
+    Examples:
+      >>> from jaxtrain.diagnose import compare_candidates
+      >>> c = compare_candidates([0.9, 0.95, 0.92], [0.1, 0.12, 0.2], baseline=1.0)
+      >>> round(c["difference"], 3), c["worse"]
+      (0.783, True)
+
+    References:
+      He et al., *Deep Residual Learning for Image Recognition*, 2016 (a 56-layer plain
+      network trains worse than a 20-layer one), https://arxiv.org/abs/1512.03385
+    """
+    thresholds = Thresholds() if thresholds is None else thresholds
+    a = np.asarray(losses_a, dtype=np.float64).reshape(-1)
+    b = np.asarray(losses_b, dtype=np.float64).reshape(-1)
+    if a.size == 0 or a.size != b.size:
+        raise ValueError(
+            f"compare needs the same, non-zero number of seeds; got {a.size} and {b.size}."
+        )
+    if not baseline > 0:
+        raise ValueError(f"`baseline` must be > 0; got {baseline!r}.")
+    d = (a - b) / baseline
+    difference = float(np.mean(d))
+    if a.size > 1:
+        standard_error = float(np.std(d, ddof=1) / math.sqrt(a.size))
+        beyond_noise = difference > thresholds.noise_factor * standard_error
+    else:
+        standard_error = None
+        beyond_noise = True
+    worse = bool(math.isfinite(difference) and difference > thresholds.min_difference)
+    # A non-finite loss (diverged run) is worse than any finite one.
+    if not np.all(np.isfinite(a)) and np.all(np.isfinite(b)):
+        worse, beyond_noise = True, True
+    return {
+        "difference": difference if math.isfinite(difference) else None,
+        "standard_error": standard_error,
+        "seeds": int(a.size),
+        "worse": bool(worse and beyond_noise),
+    }
+
+
+def _relative(result: CandidateResult, baseline: float) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for split in ("train", "heldout", "val", "test"):
+        value = result.median(split) / baseline
+        out[split] = value if math.isfinite(value) else None
+    return out
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3g}"
+
+
+def _resolve_primary(candidates: Sequence[CandidateResult], primary: int | str) -> int:
+    if isinstance(primary, str):
+        names = [c.name for c in candidates]
+        if primary not in names:
+            raise ValueError(f"`primary` {primary!r} is not a candidate name; choose from {names}.")
+        return names.index(primary)
+    index = int(primary)
+    if not -len(candidates) <= index < len(candidates):
+        raise ValueError(
+            f"`primary` index {primary} is out of range for {len(candidates)} candidates."
+        )
+    return index % len(candidates)
+
+
+def decide(
+    candidates: Sequence[CandidateResult],
+    *,
+    primary: int | str = -1,
+    baseline: float,
+    thresholds: Thresholds | None = None,
+) -> Decision:
+    """Runs the lecture's flowchart on measured losses and returns the :class:`Decision`.
+
+    The candidates are ordered by increasing capacity; ``primary`` is the user's model.
+    With the baseline B (loss of the best constant prediction) and medians over seeds:
+
+    1. Training loss large (L_train/B > ``large_train_loss``)?
+       - If a *simpler* (earlier) candidate reaches a lower training loss than the primary
+         beyond seed noise (:func:`compare_candidates`), the verdict is ``"optimization"``:
+         the bigger model could represent the smaller one's function but the optimizer did
+         not find it (He et al. 2016's 56- vs 20-layer plain nets).
+       - Otherwise it is ``"model_bias"``: a more flexible (later) candidate did better, or
+         none did, so the function family (or the features) must grow.
+    2. Training loss small. With the gap G = (L − L_train)/B on the held-out split of the
+       training distribution (G_h) and on the given validation/test data (G_v, the worst):
+       - G_v ≤ ``large_gap``: ``"ok"``;
+       - G_h ≤ ``large_gap`` and G_v > ``mismatch_factor`` · G_h: ``"mismatch"`` (the model
+         generalizes within its distribution, the validation data come from another);
+       - else ``"overfitting"`` (it fails on unseen data of its own distribution too).
+
+    Args:
+      candidates: the measured candidates, in order of increasing capacity.
+      primary: index or name of the user's model (default: the last, the largest).
+      baseline: B, the loss of the best constant prediction on the training data (> 0).
+      thresholds: the :class:`Thresholds` (default: the documented defaults).
+
+    Returns:
+      The :class:`Decision`.
+
+    Raises:
+      ValueError: for no candidates, an unknown ``primary``, a non-positive baseline or
+        candidates measured over different numbers of seeds.
+
+    Examples:
+      >>> from jaxtrain.diagnose import CandidateResult, decide
+      >>> shallow = CandidateResult("shallow", 100, [0.10, 0.12], [0.2, 0.2], [0.2, 0.2])
+      >>> deep = CandidateResult("deep", 900, [0.95, 0.97], [1.0, 1.0], [1.0, 1.0])
+      >>> decide([shallow, deep], baseline=1.0).verdict
+      'optimization'
+      >>> fine = CandidateResult("mlp", 500, [0.01, 0.02], [0.05, 0.06], [0.9, 1.1])
+      >>> decide([fine], baseline=1.0).verdict
+      'mismatch'
+
+    References:
+      He et al., *Deep Residual Learning for Image Recognition*, 2016,
+      https://arxiv.org/abs/1512.03385
+    """
+    thresholds = Thresholds() if thresholds is None else thresholds
+    candidates = list(candidates)
+    if not candidates:
+        raise ValueError("`candidates` is empty: diagnose needs at least one measured model.")
+    if not (isinstance(baseline, int | float | np.floating) and baseline > 0):
+        raise ValueError(
+            f"`baseline` must be a positive loss (the constant predictor's); got {baseline!r}."
+        )
+    seeds = {len(c.train_loss) for c in candidates}
+    if len(seeds) != 1:
+        raise ValueError(
+            f"all candidates must be measured over the same seeds; got seed counts {sorted(seeds)}."
+        )
+    p = _resolve_primary(candidates, primary)
+    me = candidates[p]
+    relative = {c.name: _relative(c, baseline) for c in candidates}
+    rel = relative[me.name]
+    numbers: dict[str, Any] = {
+        "baseline": float(baseline),
+        "primary": me.name,
+        "relative_losses": relative,
+        "train_relative": rel["train"],
+    }
+    reasons: list[str] = []
+    train_rel = rel["train"]
+    train_large = train_rel is None or train_rel > thresholds.large_train_loss
+    numbers["train_large"] = bool(train_large)
+
+    if train_large:
+        reasons.append(
+            f"The training loss of {me.name!r} is large: {_fmt(train_rel)} × the baseline "
+            f"(threshold {thresholds.large_train_loss:g})."
+        )
+        comparisons = []
+        for i, other in enumerate(candidates):
+            if i == p:
+                continue
+            role = "simpler" if i < p else "more_flexible"
+            # "other is better" ⇔ the primary is worse than it beyond seed noise.
+            cmp = compare_candidates(
+                me.train_loss, other.train_loss, baseline=baseline, thresholds=thresholds
+            )
+            comparisons.append(
+                {"candidate": other.name, "role": role, "better": cmp["worse"], **cmp}
+            )
+        numbers["comparisons"] = comparisons
+        simpler_better = [c for c in comparisons if c["role"] == "simpler" and c["better"]]
+        flexible_better = [c for c in comparisons if c["role"] == "more_flexible" and c["better"]]
+        if simpler_better:
+            best = max(simpler_better, key=lambda c: c["difference"])
+            reasons.append(
+                f"The simpler candidate {best['candidate']!r} reaches a lower training loss "
+                f"with the same budget: {me.name!r} is worse by {_fmt(best['difference'])} × "
+                f"the baseline (± {_fmt(best['standard_error'])} over {best['seeds']} seeds). "
+                f"{me.name!r} can represent everything {best['candidate']!r} can, so the "
+                "optimizer failed to find it: an optimization issue."
+            )
+            return Decision("optimization", tuple(reasons), numbers)
+        if flexible_better:
+            best = max(flexible_better, key=lambda c: c["difference"])
+            reasons.append(
+                f"The more flexible candidate {best['candidate']!r} reaches a lower training "
+                f"loss (by {_fmt(best['difference'])} × the baseline): {me.name!r} is too "
+                "simple for the data, which is model bias."
+            )
+        elif any(c["role"] == "simpler" for c in comparisons):
+            reasons.append(
+                "No simpler candidate trains better, so the optimizer is not the first suspect, "
+                "and no candidate gets the training loss down: the model family (or its input "
+                "features) is too restricted, which is model bias."
+            )
+        elif comparisons:
+            reasons.append(
+                "No candidate gets the training loss down, not even the more flexible ones: the "
+                "input features carry too little, or every candidate is too restricted; that "
+                "is model bias. (No simpler candidate was trained: add a shallower one to rule "
+                "out an optimization issue.)"
+            )
+        else:
+            reasons.append(
+                "Only one candidate was trained, so an optimization issue cannot be ruled out: "
+                "add a shallower candidate to tell the two apart. Until then the verdict is "
+                "model bias."
+            )
+        return Decision("model_bias", tuple(reasons), numbers)
+
+    reasons.append(
+        f"The training loss of {me.name!r} is small: {_fmt(train_rel)} × the baseline "
+        f"(threshold {thresholds.large_train_loss:g})."
+    )
+    heldout_gap = None if rel["heldout"] is None else rel["heldout"] - train_rel
+    external = {
+        split: rel[split] - train_rel for split in ("val", "test") if rel[split] is not None
+    }
+    if not external:
+        raise ValueError(
+            f"candidate {me.name!r} has no validation loss: give validation data to judge "
+            "generalization."
+        )
+    worst = max(external, key=external.__getitem__)
+    external_gap = external[worst]
+    numbers["gaps"] = {"heldout": heldout_gap, **external, "external": external_gap}
+    numbers["worst_external"] = worst
+    if external_gap <= thresholds.large_gap:
+        reasons.append(
+            f"The {worst} loss is close to the training loss too: gap {_fmt(external_gap)} × "
+            f"the baseline (threshold {thresholds.large_gap:g}). Nothing to fix."
+        )
+        if heldout_gap is not None and heldout_gap > thresholds.large_gap:
+            reasons.append(
+                f"(The in-distribution held-out gap, {_fmt(heldout_gap)}, is larger; the "
+                "held-out split is small, so treat the validation number with care.)"
+            )
+        return Decision("ok", tuple(reasons), numbers)
+    reasons.append(
+        f"The {worst} loss is much larger: gap {_fmt(external_gap)} × the baseline "
+        f"(threshold {thresholds.large_gap:g})."
+    )
+    if heldout_gap is None:
+        reasons.append(
+            "No in-distribution held-out split was measured, so mismatch cannot be told from "
+            "overfitting; overfitting is the default."
+        )
+        return Decision("overfitting", tuple(reasons), numbers)
+    ratio = external_gap / max(heldout_gap, 1e-12)
+    numbers["gap_ratio"] = ratio
+    if heldout_gap <= thresholds.large_gap and external_gap > thresholds.mismatch_factor * max(
+        heldout_gap, 0.0
+    ):
+        reasons.append(
+            f"But a held-out split of the training distribution is fine: gap {_fmt(heldout_gap)} "
+            f"× the baseline, while the {worst} gap is {_fmt(external_gap)} (more than "
+            f"{thresholds.mismatch_factor:g}× as large). The model generalizes within its "
+            f"distribution; the {worst} data come from another one: a mismatch. More training "
+            "data of the same kind will not fix it."
+        )
+        return Decision("mismatch", tuple(reasons), numbers)
+    reasons.append(
+        f"A held-out split of the training distribution is bad as well: gap {_fmt(heldout_gap)} "
+        f"× the baseline. The model fits its training examples but not new ones from the same "
+        "distribution: overfitting."
+    )
+    if external_gap > thresholds.mismatch_factor * max(heldout_gap, 0.0) + thresholds.large_gap:
+        reasons.append(
+            f"The {worst} gap is also much larger than the held-out one: a distribution mismatch "
+            "may add to the overfitting."
+        )
+    return Decision("overfitting", tuple(reasons), numbers)

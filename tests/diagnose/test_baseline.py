@@ -1,0 +1,53 @@
+"""The baseline loss: the best constant prediction, for classification and regression."""
+
+import numpy as np
+import pytest
+
+from jaxtrain import losses
+from jaxtrain.diagnose import baseline_loss, default_loss, infer_task
+
+
+def test_cross_entropy_baseline_is_the_label_entropy():
+    y = np.array([0, 0, 0, 1, 2, 2, 1, 0], dtype=np.int32)
+    prior = np.bincount(y) / y.size
+    entropy = -np.sum(prior * np.log(prior))
+    got = baseline_loss(losses.softmax_cross_entropy, y, task="classification")
+    np.testing.assert_allclose(got, entropy, rtol=1e-6)
+
+
+def test_an_absent_class_keeps_the_baseline_finite():
+    y = np.array([0, 1, 0, 1])
+    got = baseline_loss(losses.softmax_cross_entropy, y, task="classification", num_classes=4)
+    np.testing.assert_allclose(got, np.log(2.0), rtol=1e-5)
+
+
+def test_mse_baseline_is_the_target_variance():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(200, 3)).astype(np.float32) * np.array([1.0, 2.0, 3.0], np.float32)
+    got = baseline_loss(losses.mse, y, task="regression")
+    np.testing.assert_allclose(got, y.astype(np.float64).var(axis=0).mean(), rtol=1e-5)
+
+
+def test_constant_targets_get_a_positive_floor():
+    assert baseline_loss(losses.mse, np.ones((5, 1), np.float32), task="regression") > 0
+
+
+def test_infer_task_and_default_loss():
+    assert infer_task(np.array([1, 2], np.uint8)) == "classification"
+    assert infer_task(np.array([True, False])) == "classification"
+    assert infer_task(np.array([0.5])) == "regression"
+    assert default_loss("classification") is losses.softmax_cross_entropy
+    assert default_loss("regression") is losses.mse
+    with pytest.raises(ValueError, match="integer class labels or float"):
+        infer_task(np.array(["a", "b"]))
+    with pytest.raises(ValueError, match="unknown task"):
+        default_loss("ranking")
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(ValueError, match="empty"):
+        baseline_loss(losses.mse, np.zeros((0, 1)), task="regression")
+    with pytest.raises(ValueError, match=">= 0"):
+        baseline_loss(losses.softmax_cross_entropy, np.array([-1, 0]), task="classification")
+    with pytest.raises(ValueError, match="unknown task"):
+        baseline_loss(losses.mse, np.zeros((2, 1)), task="ranking")

@@ -1,0 +1,59 @@
+"""Where training stalled, and critical point vs oscillating learning rate."""
+
+import numpy as np
+import pytest
+
+from jaxtrain.diagnose import Thresholds, analyze_stall
+
+
+def plateau(fall=60, flat=140, noise=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    curve = np.concatenate([np.linspace(2.0, 0.5, fall), np.full(flat, 0.5)])
+    return curve + noise * rng.standard_normal(curve.size)
+
+
+def test_a_plateau_with_a_small_gradient_is_a_critical_point():
+    r = analyze_stall(plateau(), initial_grad_norm=2.0, final_grad_norm=1e-3)
+    assert r["stalled"] and r["critical"] and not r["diverged"]
+    assert 45 <= r["stall_step"] <= 60
+    assert r["grad_norm_ratio"] == pytest.approx(5e-4)
+    assert "critical point" in r["summary"]
+
+
+def test_a_plateau_with_a_large_gradient_is_an_oscillating_learning_rate():
+    r = analyze_stall(plateau(noise=0.05), initial_grad_norm=2.0, final_grad_norm=1.5)
+    assert r["stalled"] and not r["critical"]
+    assert 35 <= r["stall_step"] <= 70
+    assert r["tail_fluctuation"] > 0.05
+    assert "learning rate is too large" in r["summary"]
+
+
+def test_the_absolute_gradient_threshold_also_makes_a_critical_point():
+    # The gradient never was large (a plateau from the start); ‖g‖ ≤ 1e-3 still counts.
+    r = analyze_stall(np.full(100, 1.0), initial_grad_norm=2e-3, final_grad_norm=5e-4)
+    assert r["stall_step"] == 0 and r["critical"]
+    strict = Thresholds(critical_grad_norm=1e-4)
+    assert not analyze_stall(
+        np.full(100, 1.0), initial_grad_norm=2e-3, final_grad_norm=5e-4, thresholds=strict
+    )["critical"]
+
+
+def test_a_loss_still_falling_has_not_stalled():
+    r = analyze_stall(np.linspace(2.0, 0.1, 300), initial_grad_norm=1.0, final_grad_norm=0.5)
+    assert not r["stalled"] and r["stall_step"] is None
+    assert "train longer" in r["summary"]
+
+
+def test_a_non_finite_loss_is_divergence():
+    curve = np.concatenate([np.linspace(1.0, 3.0, 20), [np.inf, np.nan]])
+    r = analyze_stall(curve, initial_grad_norm=1.0, final_grad_norm=float("nan"))
+    assert r["diverged"] and r["stall_step"] == 20 and not r["critical"]
+    assert r["final_grad_norm"] is None
+    assert "diverged" in r["summary"]
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(ValueError, match="empty"):
+        analyze_stall([], initial_grad_norm=1.0, final_grad_norm=1.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        analyze_stall([1.0], initial_grad_norm=-1.0, final_grad_norm=1.0)

@@ -1,0 +1,182 @@
+"""The flowchart as a pure function: every branch from hand-made numbers."""
+
+import math
+
+import numpy as np
+import pytest
+
+from jaxtrain.diagnose import CandidateResult, Thresholds, compare_candidates, decide
+
+
+def result(name, train, heldout=None, val=None, test=None, n_params=100):
+    train = list(train)
+    heldout = list(heldout) if heldout is not None else [t + 0.01 for t in train]
+    val = list(val) if val is not None else [t + 0.01 for t in train]
+    return CandidateResult(name, n_params, train, heldout, val, test_loss=test or ())
+
+
+def test_simpler_candidate_training_better_is_optimization():
+    shallow = result("shallow", [0.10, 0.12, 0.11])
+    deep = result("deep", [0.95, 0.97, 0.93])
+    decision = decide([shallow, deep], baseline=1.0)
+    assert decision.verdict == "optimization"
+    (cmp,) = decision.numbers["comparisons"]
+    assert cmp["candidate"] == "shallow" and cmp["role"] == "simpler" and cmp["better"]
+    np.testing.assert_allclose(cmp["difference"], np.mean([0.85, 0.85, 0.82]), rtol=1e-12)
+    assert "He et al" not in decision.reasons[0]
+    assert "optimizer failed" in decision.reasons[-1]
+
+
+def test_a_difference_within_seed_noise_is_not_optimization():
+    # Mean difference 0.3 but one seed reverses it: the standard error is too large.
+    shallow = result("shallow", [0.2, 0.9, 0.3])
+    deep = result("deep", [0.9, 0.5, 0.9])
+    decision = decide([shallow, deep], baseline=1.0)
+    cmp = decision.numbers["comparisons"][0]
+    d = np.array([0.7, -0.4, 0.6])
+    np.testing.assert_allclose(cmp["standard_error"], d.std(ddof=1) / math.sqrt(3), rtol=1e-12)
+    assert not cmp["better"]
+    assert decision.verdict == "model_bias"
+
+
+def test_a_tiny_difference_is_not_optimization_even_without_noise():
+    shallow = result("shallow", [0.50, 0.50])
+    deep = result("deep", [0.52, 0.52])
+    assert decide([shallow, deep], baseline=1.0).verdict == "model_bias"
+    loose = Thresholds(min_difference=0.01)
+    assert decide([shallow, deep], baseline=1.0, thresholds=loose).verdict == "optimization"
+
+
+def test_more_flexible_candidate_training_better_is_model_bias():
+    linear = result("linear", [0.9, 0.92, 0.91])
+    mlp = result("mlp", [0.05, 0.04, 0.06])
+    decision = decide([linear, mlp], primary="linear", baseline=1.0)
+    assert decision.verdict == "model_bias"
+    assert decision.numbers["comparisons"][0]["role"] == "more_flexible"
+    assert "more flexible candidate 'mlp'" in decision.reasons[-1]
+
+
+def test_no_candidate_better_is_model_bias_with_the_reason():
+    small = result("small", [0.9, 0.9])
+    big = result("big", [0.88, 0.89])
+    decision = decide([small, big], baseline=1.0)
+    assert decision.verdict == "model_bias"
+    assert "No simpler candidate trains better" in decision.reasons[-1]
+    alone = decide([big], baseline=1.0)
+    assert alone.verdict == "model_bias"
+    assert "Only one candidate" in alone.reasons[-1]
+    first = decide([small, big], primary=0, baseline=1.0)
+    assert "No candidate gets the training loss down" in first.reasons[-1]
+
+
+def test_optimization_wins_over_model_bias_when_both_hold():
+    shallow = result("shallow", [0.3, 0.3])
+    deep = result("deep", [0.9, 0.9])
+    wide = result("wide", [0.1, 0.1])
+    assert decide([shallow, deep, wide], primary="deep", baseline=1.0).verdict == "optimization"
+
+
+def test_small_train_small_gaps_is_ok():
+    decision = decide([result("m", [0.02, 0.03], [0.05, 0.06], [0.06, 0.07])], baseline=2.0)
+    assert decision.verdict == "ok"
+    assert decision.numbers["train_large"] is False
+    np.testing.assert_allclose(decision.numbers["gaps"]["val"], (0.065 - 0.025) / 2.0)
+
+
+def test_bad_heldout_and_bad_val_is_overfitting():
+    m = result("m", [0.01, 0.01], heldout=[0.8, 0.9], val=[0.9, 1.0])
+    decision = decide([m], baseline=1.0)
+    assert decision.verdict == "overfitting"
+    assert "held-out split of the training distribution is bad" in decision.reasons[-1]
+
+
+def test_good_heldout_and_bad_val_is_mismatch():
+    m = result("m", [0.01, 0.02], heldout=[0.04, 0.05], val=[1.5, 1.7])
+    decision = decide([m], baseline=1.0)
+    assert decision.verdict == "mismatch"
+    assert decision.numbers["worst_external"] == "val"
+    assert decision.numbers["gap_ratio"] > 2
+
+
+def test_mismatch_needs_the_validation_gap_much_larger_than_the_heldout_gap():
+    # Held-out gap 0.09 (just "small"), validation gap 0.15: not twice as large.
+    m = result("m", [0.01], heldout=[0.10], val=[0.16])
+    assert decide([m], baseline=1.0).verdict == "overfitting"
+    assert decide([m], baseline=1.0, thresholds=Thresholds(mismatch_factor=1.5)).verdict == (
+        "mismatch"
+    )
+
+
+def test_overfitting_notes_an_additional_mismatch():
+    m = result("m", [0.01], heldout=[0.5], val=[3.0])
+    decision = decide([m], baseline=1.0)
+    assert decision.verdict == "overfitting"
+    assert "mismatch may add" in decision.reasons[-1]
+
+
+def test_the_worse_of_val_and_test_decides():
+    m = result("m", [0.01, 0.01], heldout=[0.02, 0.02], val=[0.03, 0.03], test=[2.0, 2.0])
+    decision = decide([m], baseline=1.0)
+    assert decision.verdict == "mismatch"
+    assert decision.numbers["worst_external"] == "test"
+
+
+def test_ok_with_a_noisy_heldout_split_says_so():
+    m = result("m", [0.01], heldout=[0.5], val=[0.05])
+    decision = decide([m], baseline=1.0)
+    assert decision.verdict == "ok"
+    assert "held-out split is small" in decision.reasons[-1]
+
+
+def test_a_diverged_primary_is_large_and_worse_than_a_finite_one():
+    shallow = result("shallow", [0.5, 0.5])
+    deep = result("deep", [float("nan"), 0.6], heldout=[1, 1], val=[1, 1])
+    decision = decide([shallow, deep], baseline=1.0)
+    assert decision.numbers["train_large"]
+    assert decision.verdict == "optimization"
+
+
+def test_primary_by_index_or_name_and_losses_relative_to_the_baseline():
+    a = result("a", [0.2])
+    b = result("b", [4.0])
+    by_name = decide([a, b], primary="a", baseline=4.0)
+    by_index = decide([a, b], primary=0, baseline=4.0)
+    assert by_name == by_index
+    assert by_name.numbers["relative_losses"]["b"]["train"] == pytest.approx(1.0)
+    assert by_name.numbers["train_relative"] == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"candidates": []}, "empty"),
+        ({"baseline": 0.0}, "positive"),
+        ({"primary": "zzz"}, "not a candidate name"),
+        ({"primary": 5}, "out of range"),
+    ],
+)
+def test_bad_inputs_raise(kwargs, match):
+    args = {"candidates": [result("a", [0.1])], "baseline": 1.0, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        decide(args.pop("candidates"), **args)
+
+
+def test_candidates_over_different_seed_counts_raise():
+    with pytest.raises(ValueError, match="same seeds"):
+        decide([result("a", [0.1]), result("b", [0.1, 0.2])], baseline=1.0)
+
+
+def test_no_validation_loss_raises():
+    m = CandidateResult("m", 1, [0.01], [0.02], [])
+    with pytest.raises(ValueError, match="no validation loss"):
+        decide([m], baseline=1.0)
+
+
+def test_compare_candidates_single_seed_and_errors():
+    one = compare_candidates([0.9], [0.1], baseline=2.0)
+    assert one["standard_error"] is None and one["worse"] and one["difference"] == pytest.approx(0.4)
+    assert not compare_candidates([0.1], [0.9], baseline=2.0)["worse"]
+    with pytest.raises(ValueError, match="same, non-zero number of seeds"):
+        compare_candidates([0.1, 0.2], [0.1], baseline=1.0)
+    with pytest.raises(ValueError, match="baseline"):
+        compare_candidates([0.1], [0.1], baseline=-1.0)
