@@ -207,11 +207,10 @@ def random_crop(
             padded = jnp.pad(x, widths, constant_values=jnp.asarray(fill, x.dtype))
         else:
             padded = jnp.pad(x, widths, mode=mode)
-        key_h, key_w = jax.random.split(key)
-        o_h = jax.random.randint(key_h, (), 0, 2 * pad_h + 1)
-        o_w = jax.random.randint(key_w, (), 0, 2 * pad_w + 1)
-        zero = jnp.zeros((), o_h.dtype)
-        start = (o_h, o_w) + (zero,) * (x.ndim - 2)
+        # One draw for both offsets: o_h ∈ {0..2P_h}, o_w ∈ {0..2P_w}.
+        offsets = jax.random.randint(key, (2,), 0, jnp.array([2 * pad_h + 1, 2 * pad_w + 1]))
+        zero = jnp.zeros((), offsets.dtype)
+        start = (offsets[0], offsets[1]) + (zero,) * (x.ndim - 2)
         return lax.dynamic_slice(padded, start, x.shape)
 
     return aug
@@ -301,10 +300,11 @@ def random_zoom(
         x = _as_image(x, "random_zoom")
         H, W = x.shape[:2]
         dtype = _compute_dtype(x.dtype)
-        key_s, key_h, key_w = jax.random.split(key, 3)
-        s = jax.random.uniform(key_s, (), dtype, minval=low, maxval=high)
-        o_h = jax.random.uniform(key_h, (), dtype) * (1 - s) * H
-        o_w = jax.random.uniform(key_w, (), dtype) * (1 - s) * W
+        # One draw of three uniforms: the side fraction and the two relative offsets.
+        u = jax.random.uniform(key, (3,), dtype)
+        s = low + (high - low) * u[0]
+        o_h = u[1] * (1 - s) * H
+        o_w = u[2] * (1 - s) * W
         return _zoom_window(x, s, o_h, o_w, method)
 
     return aug
