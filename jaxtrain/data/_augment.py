@@ -416,7 +416,8 @@ def augment_batch(aug: Augmentation, key: jax.Array, batch: jax.Array) -> jax.Ar
 
     The key is split into N keys, one per example, and ``aug`` is vmapped over the leading
     axis: the batch becomes one XLA computation, jit-compiled once per (aug, shape, dtype) and
-    reused. It can also be called inside a jitted training step.
+    reused — so build ``aug`` once, outside the training loop (a new ``compose(...)`` per step
+    is a new function and compiles again). It can also be called inside a jitted step.
 
     Args:
       aug: an augmentation ``aug(key, x) -> x`` for ONE example.

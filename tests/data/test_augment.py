@@ -208,10 +208,12 @@ def test_augment_batch_uses_one_key_per_example():
     assert len({np.asarray(o).tobytes() for o in same}) > 1
 
 
-def test_augment_batch_accepts_numpy_and_hw_batches():
+def test_augment_batch_accepts_numpy_hw_batches_and_legacy_keys():
     batch = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
-    out = augment_batch(horizontal_flip(1.0), KEY, batch)
-    np.testing.assert_array_equal(np.asarray(out), batch[:, :, ::-1])
+    flip = horizontal_flip(1.0)
+    np.testing.assert_array_equal(np.asarray(augment_batch(flip, KEY, batch)), batch[:, :, ::-1])
+    legacy = augment_batch(flip, jax.random.PRNGKey(3), batch)
+    np.testing.assert_array_equal(np.asarray(legacy), batch[:, :, ::-1])
 
 
 def test_augment_batch_inside_jit_and_no_retrace():
