@@ -1,0 +1,53 @@
+"""The ``norm=`` argument of the model families: a name or a factory, turned into a layer."""
+
+from collections.abc import Callable
+from typing import Any
+
+from flax import nnx
+
+NormFactory = Callable[..., nnx.Module]
+Norm = str | NormFactory | None
+
+_DENSE = ("batch", "layer")
+_CONV = ("batch", "layer", "group", "instance")
+
+
+def make_norm(norm: Norm, num_features: int, *, conv: bool, rngs: nnx.Rngs) -> nnx.Module | None:
+    """The normalization layer ``norm`` names for ``num_features`` channels, or ``None``.
+
+    ``"batch"`` is :class:`BatchNorm`; ``"layer"`` normalizes each example over its features
+    (over height, width and channels in a convolutional network, as ``GroupNorm`` with one
+    group); ``"group"`` is :class:`GroupNorm` with up to 8 groups; ``"instance"`` is
+    :class:`InstanceNorm`. A callable is called as ``norm(num_features, rngs=rngs)``, so
+    ``nnx.BatchNorm`` or a ``functools.partial`` of any norm layer fits.
+    """
+    # Imported here: the norm modules import nothing from the model families, but the package
+    # __init__ imports both, and this keeps the dependency one-way.
+    from jaxtrain.nn._batchnorm import BatchNorm
+    from jaxtrain.nn._normalization import GroupNorm, InstanceNorm, LayerNorm
+
+    if norm is None:
+        return None
+    if callable(norm):
+        return norm(num_features, rngs=rngs)
+    allowed = _CONV if conv else _DENSE
+    if norm not in allowed:
+        raise ValueError(f"unknown norm {norm!r}; use None, one of {allowed}, or a callable")
+    if norm == "batch":
+        return BatchNorm(num_features, rngs=rngs)
+    if norm == "layer":
+        if conv:
+            return GroupNorm(num_features, num_groups=1, rngs=rngs)
+        return LayerNorm(num_features, rngs=rngs)
+    if norm == "group":
+        return GroupNorm(num_features, num_groups=_largest_divisor(num_features, 8), rngs=rngs)
+    return InstanceNorm(num_features, rngs=rngs)
+
+
+def _largest_divisor(n: int, at_most: int) -> int:
+    return max(d for d in range(1, at_most + 1) if n % d == 0)
+
+
+def module_list(modules: list[Any]) -> Any:
+    """A list of submodules Flax tracks: ``nnx.List`` where it exists (0.12+), else a list."""
+    return nnx.List(modules) if hasattr(nnx, "List") else list(modules)

@@ -1,0 +1,93 @@
+"""MLP: shapes, options, initialization per activation, errors."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from jaxtrain.nn import MLP, BatchNorm, LayerNorm, functional
+
+X = jax.random.normal(jax.random.key(0), (16, 10))
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "gelu", "identity", jnp.sin])
+@pytest.mark.parametrize("norm", [None, "batch", "layer"])
+def test_shapes_for_every_activation_and_norm(activation, norm):
+    model = MLP(10, 12, 4, depth=2, activation=activation, norm=norm, rngs=nnx.Rngs(0))
+    apply, params, state = functional(model)
+    y, _ = apply(params, state, X, train=True)
+    assert y.shape == (16, 4)
+    assert ("norm" in params["layers"]["0"]) == (norm is not None)
+    # A norm cancels the linear layer's bias, so that bias is left out.
+    assert ("bias" in params["layers"]["0"]["linear"]) == (norm is None)
+
+
+def test_norm_modules_and_factory():
+    model = MLP(10, 8, 3, depth=2, norm="batch", rngs=nnx.Rngs(0))
+    assert isinstance(model.layers[0].norm, BatchNorm)
+    assert isinstance(MLP(10, 8, 3, norm="layer", rngs=nnx.Rngs(0)).layers[1].norm, LayerNorm)
+    flax_bn = functools.partial(nnx.BatchNorm, use_fast_variance=False)
+    theirs = MLP(10, 8, 3, depth=2, norm=flax_bn, rngs=nnx.Rngs(0))
+    assert isinstance(theirs.layers[0].norm, nnx.BatchNorm)
+    # Same rng consumption: swapping the norm class keeps every weight identical.
+    np.testing.assert_array_equal(theirs.head.kernel[...], model.head.kernel[...])
+    np.testing.assert_allclose(theirs(X), model(X), rtol=1e-6, atol=1e-6)
+
+
+def test_depth_zero_is_linear_and_residual_skips_hidden_layers():
+    linear = MLP(10, 8, 3, depth=0, rngs=nnx.Rngs(0))
+    assert len(linear.layers) == 0
+    np.testing.assert_allclose(linear(X), X @ linear.head.kernel[...] + linear.head.bias[...])
+    res = MLP(10, 8, 3, depth=3, residual=True, rngs=nnx.Rngs(0))
+    assert [layer.residual for layer in res.layers] == [False, True, True]
+    h = res.layers[0](X)
+    np.testing.assert_allclose(res.layers[1](h), h + jax.nn.relu(res.layers[1].linear(h)))
+
+
+@pytest.mark.parametrize(
+    ("activation", "expected_var"),
+    [("relu", 2.0 / 256), ("tanh", 2.0 / (256 + 256)), ("identity", 1.0 / 256)],
+)
+def test_initialization_follows_activation(activation, expected_var):
+    model = MLP(256, 256, 2, depth=2, activation=activation, rngs=nnx.Rngs(0))
+    var = float(jnp.var(model.layers[1].linear.kernel[...]))
+    np.testing.assert_allclose(var, expected_var, rtol=0.05)
+
+
+def test_relu_he_init_keeps_signal_scale_through_depth():
+    model = MLP(256, 256, 2, depth=10, rngs=nnx.Rngs(0))
+    x = jax.random.normal(jax.random.key(1), (512, 256))
+    h = x
+    for layer in model.layers:
+        h = layer(h)
+    ratio = float(jnp.mean(h**2) / jnp.mean(jax.nn.relu(model.layers[0].linear(x)) ** 2))
+    assert 0.3 < ratio < 3.0
+
+
+def test_dropout_only_in_training():
+    model = MLP(10, 64, 3, depth=1, dropout=0.5, rngs=nnx.Rngs(0))
+    apply, params, state = functional(model)
+    y_train, _ = apply(params, state, X, train=True, rng=jax.random.key(0))
+    y_eval, _ = apply(params, state, X, train=False)
+    model.eval()
+    np.testing.assert_allclose(y_eval, model(X), rtol=1e-6)
+    assert float(jnp.abs(y_train - y_eval).max()) > 1e-3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"activation": "swish"}, "unknown activation"),
+        ({"norm": "group"}, "unknown norm"),
+        ({"depth": -1}, "depth"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"hidden": 0}, "positive"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    args = {"in_features": 10, "hidden": 8, "out_features": 3, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        MLP(**args, rngs=nnx.Rngs(0))
