@@ -1,0 +1,49 @@
+"""Critical points and curvature (lecture §2): Hessians, saddle points, spectra.
+
+Where the gradient vanishes, the Hessian H = ∇²L(θ) tells a local minimum (all eigenvalues
+λ > 0) from a local maximum (all λ < 0) and a saddle point (both signs); an eigenvector u of a
+negative λ is a way down, L(θ + u) ≈ L(θ) + ½λ‖u‖².
+
+Two paths share one interface, ``loss_fn(params, *args) -> scalar``:
+
+- dense, for small models: :func:`hessian` and :func:`analyze_critical_point`;
+- matrix-free, for any size: :func:`hvp` (v ↦ Hv), :func:`eigenvalues` and :func:`lanczos`,
+  :func:`power_iteration`, :func:`trace`, :func:`spectral_density` and
+  :func:`minimum_ratio_estimate`. :func:`batched_loss` and :func:`loss_from_model` build the
+  loss over fixed data (several batches, the functional model contract, sharded devices).
+
+All matrix products run at ``precision=HIGHEST``; with ``jax_enable_x64`` the dense path
+computes in float64.
+"""
+
+from jaxtrain.curvature._critical import KINDS, CriticalPointReport, analyze_critical_point
+from jaxtrain.curvature._density import SpectralDensity, minimum_ratio_estimate, spectral_density
+from jaxtrain.curvature._hessian import DEFAULT_MAX_BYTES, hessian
+from jaxtrain.curvature._hvp import HessianVectorProduct, hvp
+from jaxtrain.curvature._lanczos import EigenResult, LanczosResult, eigenvalues, lanczos
+from jaxtrain.curvature._model_loss import batched_loss, loss_from_model
+from jaxtrain.curvature._power import PowerIterationResult, power_iteration
+from jaxtrain.curvature._trace import TraceEstimate, trace
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "KINDS",
+    "CriticalPointReport",
+    "EigenResult",
+    "HessianVectorProduct",
+    "LanczosResult",
+    "PowerIterationResult",
+    "SpectralDensity",
+    "TraceEstimate",
+    "analyze_critical_point",
+    "batched_loss",
+    "eigenvalues",
+    "hessian",
+    "hvp",
+    "lanczos",
+    "loss_from_model",
+    "minimum_ratio_estimate",
+    "power_iteration",
+    "spectral_density",
+    "trace",
+]

@@ -1,0 +1,333 @@
+"""The lecture's second-order test: what kind of critical point is θ, and which way is down."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from jaxtrain.curvature._hessian import DEFAULT_MAX_BYTES, hessian
+from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
+
+__all__ = ["KINDS", "CriticalPointReport", "analyze_critical_point"]
+
+KINDS = ("not_critical", "local_min", "local_max", "saddle", "degenerate")
+"""The kinds :func:`analyze_critical_point` reports."""
+
+_FLAT_REGION_NOTE = (
+    "A small gradient norm alone does not make a critical point: points found by minimizing"
+    " ‖g‖ are often gradient-flat regions (Frye et al. 2021, arXiv:2003.10397), so read the"
+    " minimum ratio together with the gradient norm."
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class CriticalPointReport:
+    """What the Hessian says about the point θ: its kind, its curvature, and a way down.
+
+    Built by :func:`analyze_critical_point`. Near θ the loss is
+    L(θ + u) ≈ L(θ) + gᵀu + ½ uᵀHu; for an eigenvector u of H with eigenvalue λ the last
+    term is ½λ‖u‖², so a negative λ is a direction in which the loss goes down even where the
+    gradient g vanishes.
+
+    Attributes:
+        loss: L(θ).
+        grad_norm: ‖g‖, always reported beside ``minimum_ratio``.
+        eigenvalues: all eigenvalues of H, ascending (NumPy array).
+        num_positive: eigenvalues above ``eig_tol``.
+        num_negative: eigenvalues below ``-eig_tol``.
+        num_zero: eigenvalues with |λ| ≤ ``eig_tol``.
+        kind: one of :data:`KINDS`: ``"not_critical"`` when ‖g‖ > ``grad_tol``; else
+            ``"local_min"`` (all λ > tol), ``"local_max"`` (all λ < −tol), ``"saddle"``
+            (both signs), or ``"degenerate"`` (some |λ| ≤ tol and the rest of one sign or none:
+            second-order information cannot decide).
+        minimum_ratio: ``num_positive / n``, the lecture's "minimum ratio".
+        escape_direction: a unit eigenvector of the most negative eigenvalue, shaped like
+            ``params`` and signed so that gᵀu ≤ 0; ``None`` without negative curvature.
+        escape_eigenvalue: its eigenvalue λ (the smallest one), ``None`` if not negative.
+        predicted_loss_change: ½λ‖u‖² for the unit step ‖u‖ = 1 (``None`` if no escape).
+        grad_tol: the gradient-norm threshold used.
+        eig_tol: the eigenvalue threshold used (absolute).
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxtrain.curvature import analyze_critical_point
+        >>> loss = lambda w: (1.0 - w[0] * w[1]) ** 2
+        >>> report = analyze_critical_point(loss, jnp.zeros(2))
+        >>> report.kind, report.num_negative, report.num_positive
+        ('saddle', 1, 1)
+    """
+
+    loss: float
+    grad_norm: float
+    eigenvalues: np.ndarray
+    num_positive: int
+    num_negative: int
+    num_zero: int
+    kind: str
+    minimum_ratio: float
+    escape_direction: Any
+    escape_eigenvalue: float | None
+    predicted_loss_change: float | None
+    grad_tol: float
+    eig_tol: float
+    _gradient: Any = dataclasses.field(repr=False, compare=False)
+    _loss_fn: Callable[..., jax.Array] = dataclasses.field(repr=False, compare=False)
+    _params: Any = dataclasses.field(repr=False, compare=False)
+    _args: tuple[Any, ...] = dataclasses.field(repr=False, compare=False)
+
+    @property
+    def explanation(self) -> str:
+        """A few sentences saying what the point is and why."""
+        n = self.eigenvalues.size
+        counts = (
+            f"{self.num_positive} positive, {self.num_negative} negative and {self.num_zero}"
+            f" zero (|λ| ≤ {self.eig_tol:.3g}) eigenvalue(s) out of {n}"
+        )
+        lines = [f"kind: {self.kind}. loss {self.loss:.6g}, gradient norm {self.grad_norm:.3g}."]
+        if self.kind == "not_critical":
+            lines.append(
+                f"‖g‖ = {self.grad_norm:.3g} > grad_tol = {self.grad_tol:.3g}: not a critical"
+                " point, the gradient still points downhill; the curvature below describes"
+                f" the surface here anyway. The Hessian has {counts}."
+            )
+        elif self.kind == "local_min":
+            lines.append(f"The Hessian has {counts}: every direction curves up, a local minimum.")
+        elif self.kind == "local_max":
+            lines.append(f"The Hessian has {counts}: every direction curves down, a local maximum.")
+        elif self.kind == "saddle":
+            lines.append(
+                f"The Hessian has {counts}: the loss curves up in some directions and down in"
+                " others, a saddle point."
+            )
+        elif self.num_negative > 0:
+            lines.append(
+                f"The Hessian has {counts}. The negative curvature proves this is no minimum,"
+                " but along the zero-curvature directions higher-order terms decide, so the"
+                " Hessian cannot tell a local maximum from a saddle: degenerate."
+            )
+        elif self.num_positive > 0:
+            lines.append(
+                f"The Hessian has {counts}. With a zero eigenvalue and no negative one the"
+                " Hessian cannot prove a minimum: along the zero-curvature directions the loss"
+                " may still go down at third or fourth order. Degenerate."
+            )
+        else:
+            lines.append(
+                f"The Hessian has {counts}: no curvature at all, it cannot tell anything."
+                " Degenerate."
+            )
+        if self.escape_eigenvalue is not None:
+            lines.append(
+                f"Escape direction u with λ = {self.escape_eigenvalue:.4g}: a step t·u changes"
+                f" the loss by ≈ ½λt² = {0.5 * self.escape_eigenvalue:.4g}·t²."
+            )
+        lines.append(
+            f"Minimum ratio {self.minimum_ratio:.3f} (eigenvalues > {self.eig_tol:.3g} over"
+            f" all) at gradient norm {self.grad_norm:.3g}. {_FLAT_REGION_NOTE}"
+        )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.explanation
+
+    def predict(self, step: float) -> float:
+        """The second-order prediction of L(θ + t·u) − L(θ): t·gᵀu + ½λt².
+
+        Args:
+            step: t, the distance moved along the unit escape direction u.
+
+        Returns:
+            The predicted loss change, a Python float.
+
+        Raises:
+            ValueError: if there is no negative curvature to escape along.
+        """
+        u = self._require_escape()
+        g_dot_u = float(ravel_pytree(self._gradient)[0] @ ravel_pytree(u)[0])
+        return step * g_dot_u + 0.5 * float(self.escape_eigenvalue) * step**2
+
+    def escape(self, step: float) -> tuple[Any, float]:
+        """Moves θ' = θ + t·u along the escape direction and measures the loss change.
+
+        Args:
+            step: t, the distance moved along the unit escape direction u.
+
+        Returns:
+            ``(new_params, measured_change)`` with ``measured_change = L(θ') − L(θ)``.
+
+        Raises:
+            ValueError: if there is no negative curvature to escape along.
+        """
+        u = self._require_escape()
+        new_params = jax.tree.map(lambda p, d: p + jnp.asarray(step, p.dtype) * d, self._params, u)
+        with highest_precision():
+            new_loss = float(
+                _loss_program(as_pytree_callable(self._loss_fn), new_params, self._args)
+            )
+        return new_params, new_loss - self.loss
+
+    def _require_escape(self) -> Any:
+        if self.escape_direction is None:
+            raise ValueError(
+                f"no negative curvature at this point (kind {self.kind!r}, smallest eigenvalue"
+                f" {float(self.eigenvalues[0]):.3g} ≥ -eig_tol): there is no escape direction"
+            )
+        return self.escape_direction
+
+
+def _classify(
+    grad_norm: float, num_positive: int, num_negative: int, num_zero: int, grad_tol: float
+) -> str:
+    if grad_norm > grad_tol:
+        return "not_critical"
+    if num_zero > 0:
+        return "saddle" if num_positive and num_negative else "degenerate"
+    if num_positive and num_negative:
+        return "saddle"
+    return "local_min" if num_positive else "local_max"
+
+
+def analyze_critical_point(
+    loss_fn: Callable[..., jax.Array],
+    params: Any,
+    *args: Any,
+    grad_tol: float = 1e-4,
+    eig_tol: float | None = None,
+    chunk_size: int | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> CriticalPointReport:
+    """Classifies θ with the dense Hessian: local minimum, maximum, saddle, or undecidable.
+
+    The lecture's test: where the gradient g = ∇L(θ) is (near) zero, the eigenvalues λ of
+    H = ∇²L(θ) decide. All λ > 0: local minimum; all λ < 0: local maximum; both signs: saddle
+    point, and an eigenvector u of a negative λ is a way down, L(θ + u) ≈ L(θ) + ½λ‖u‖².
+    Eigenvalues with |λ| ≤ ``eig_tol`` count as zero; a zero eigenvalue without both signs
+    present makes the point ``"degenerate"`` (the Hessian cannot decide). The minimum ratio
+    counts only λ > ``eig_tol``. Where ‖g‖ > ``grad_tol`` the kind is ``"not_critical"`` but
+    the eigen-information is still computed.
+
+    θ is ``params`` and L(θ) = ``loss_fn(params, *args)``. This is the dense path: it builds
+    the n × n Hessian (see :func:`~jaxtrain.curvature.hessian` and its ``max_bytes`` check);
+    for large models use :func:`~jaxtrain.curvature.eigenvalues` on
+    :func:`~jaxtrain.curvature.hvp` and :func:`~jaxtrain.curvature.minimum_ratio_estimate`.
+
+    Warning:
+        The gradient norm is reported beside the ratio on purpose. Points found by
+        minimizing ‖g‖ are often gradient-flat regions rather than critical points
+        (Frye et al. 2021), where the minimum ratio means little.
+
+    Args:
+        loss_fn: ``loss_fn(params, *args) -> scalar``.
+        params: the point θ, a pytree of floating-point arrays.
+        *args: further arguments of ``loss_fn`` (data), held fixed.
+        grad_tol: the point is critical when ‖g‖ ≤ ``grad_tol`` (absolute).
+        eig_tol: |λ| ≤ ``eig_tol`` counts as zero curvature (absolute). ``None`` picks
+            √ε · max(max|λ|, 1), ε the machine epsilon of the Hessian's dtype
+            (3.5e-4 relative in float32, 1.5e-8 in float64).
+        chunk_size: passed to :func:`~jaxtrain.curvature.hessian`.
+        max_bytes: passed to :func:`~jaxtrain.curvature.hessian`.
+
+    Returns:
+        A :class:`CriticalPointReport`; ``str(report)`` explains the verdict.
+
+    Raises:
+        ValueError: for negative tolerances or a Hessian over ``max_bytes``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxtrain.curvature import analyze_critical_point
+        >>> loss = lambda w: (1.0 - w[0] * w[1]) ** 2  # ŷ = w₁w₂x, x = 1, target 1, MSE
+        >>> saddle = analyze_critical_point(loss, jnp.zeros(2))
+        >>> print(saddle.kind, saddle.eigenvalues)
+        saddle [-2.  2.]
+        >>> new_params, change = saddle.escape(0.5)
+        >>> print(round(change, 4), round(saddle.predict(0.5), 4))  # exact: (1 - t²/2)² - 1
+        -0.2344 -0.25
+        >>> print(analyze_critical_point(loss, jnp.ones(2)).kind)  # eigenvalues {0, 4}
+        degenerate
+
+    References:
+        Dauphin et al., "Identifying and attacking the saddle point problem in
+        high-dimensional non-convex optimization", 2014, https://arxiv.org/abs/1406.2572
+
+        Frye, Simon, Wadia, Ligeralde, DeWeese, Bouchard, "Critical Point-Finding Methods
+        Reveal Gradient-Flat Regions of Deep Network Losses", Neural Computation 33 (2021),
+        https://arxiv.org/abs/2003.10397
+    """
+    if grad_tol < 0:
+        raise ValueError(f"grad_tol must be >= 0, got {grad_tol}")
+    if eig_tol is not None and eig_tol < 0:
+        raise ValueError(f"eig_tol must be >= 0, got {eig_tol}")
+    H = hessian(loss_fn, params, *args, chunk_size=chunk_size, max_bytes=max_bytes)
+    loss, grad, evals, evecs = _value_grad_eigh(loss_fn, params, args, H)
+    evals = np.asarray(evals)
+    if eig_tol is None:
+        eps = float(jnp.finfo(H.dtype).eps)
+        eig_tol = float(np.sqrt(eps) * max(float(np.max(np.abs(evals))), 1.0))
+    grad_norm = float(jnp.linalg.norm(ravel_pytree(grad)[0]))
+    num_positive = int(np.sum(evals > eig_tol))
+    num_negative = int(np.sum(evals < -eig_tol))
+    num_zero = int(evals.size - num_positive - num_negative)
+    kind = _classify(grad_norm, num_positive, num_negative, num_zero, grad_tol)
+
+    escape_direction = escape_eigenvalue = predicted = None
+    if num_negative > 0:
+        flat_grad, _ = ravel_pytree(grad)
+        u = evecs[:, 0]
+        # An eigenvector's sign is arbitrary; pick the one that does not climb the gradient.
+        sign = jnp.where(jnp.dot(flat_grad.astype(u.dtype), u) > 0, -1.0, 1.0).astype(u.dtype)
+        escape_direction = _unravel_like(sign * u, params)
+        escape_eigenvalue = float(evals[0])
+        predicted = 0.5 * escape_eigenvalue
+
+    return CriticalPointReport(
+        loss=float(loss),
+        grad_norm=grad_norm,
+        eigenvalues=evals,
+        num_positive=num_positive,
+        num_negative=num_negative,
+        num_zero=num_zero,
+        kind=kind,
+        minimum_ratio=num_positive / evals.size,
+        escape_direction=escape_direction,
+        escape_eigenvalue=escape_eigenvalue,
+        predicted_loss_change=predicted,
+        grad_tol=float(grad_tol),
+        eig_tol=float(eig_tol),
+        _gradient=grad,
+        _loss_fn=loss_fn,
+        _params=params,
+        _args=tuple(args),
+    )
+
+
+def _value_grad_eigh(loss_fn, params, args, H):
+    with highest_precision():
+        return _value_grad_eigh_program(as_pytree_callable(loss_fn), params, args, H)
+
+
+@jax.jit
+def _value_grad_eigh_program(loss_fn, params, args, H):
+    loss, grad = jax.value_and_grad(loss_fn)(params, *args)
+    evals, evecs = jnp.linalg.eigh(H)
+    return loss, grad, evals, evecs
+
+
+@jax.jit
+def _loss_program(loss_fn, params, args):
+    return loss_fn(params, *args)
+
+
+def _unravel_like(flat: jax.Array, params: Any) -> Any:
+    leaves, treedef = jax.tree.flatten(params)
+    parts, offset = [], 0
+    for leaf in leaves:
+        parts.append(flat[offset : offset + leaf.size].reshape(leaf.shape).astype(leaf.dtype))
+        offset += leaf.size
+    return jax.tree.unflatten(treedef, parts)

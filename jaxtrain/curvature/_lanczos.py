@@ -1,0 +1,413 @@
+"""Lanczos iteration with full reorthogonalization, and extreme eigenvalues from it.
+
+Everything runs inside one compiled program: the Krylov basis is preallocated with a static
+number of rows, the iteration count is a runtime bound of a ``lax.while_loop``, and the
+convergence test (Ritz residuals |βₘ sₘ|) runs inside the loop. The number of basis rows is
+the requested iteration count rounded up to a size class (16, 32, 64, then multiples of 128,
+at most n), so calls whose counts fall in one class share a compilation.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.flatten_util import ravel_pytree
+
+from jaxtrain.curvature._operators import (
+    as_pytree_callable,
+    check_key,
+    dot,
+    flat_operator,
+    highest_precision,
+    linearized,
+)
+
+__all__ = ["EigenResult", "LanczosResult", "eigenvalues", "lanczos"]
+
+_WHICH = ("largest", "smallest", "both")
+
+
+class LanczosResult(NamedTuple):
+    """The tridiagonal matrix T = VᵀHV that Lanczos builds, and optionally V.
+
+    Attributes:
+        alphas: diagonal of T, α₁..αₘ, shape (m,).
+        betas: β₁..βₘ, shape (m,). ``betas[:-1]`` is the off-diagonal of T; ``betas[-1]``
+            is the norm of the next residual, which bounds the Ritz residuals |βₘ sₘ|. A zero
+            inside marks a restart after an invariant subspace was found.
+        basis: the orthonormal Lanczos vectors as rows, shape (m, n) over the flattened
+            parameters (``ravel_pytree`` order), or ``None`` unless requested.
+    """
+
+    alphas: jax.Array
+    betas: jax.Array
+    basis: jax.Array | None
+
+
+class EigenResult(NamedTuple):
+    """Extreme eigenvalues of a symmetric operator from :func:`eigenvalues`.
+
+    Attributes:
+        eigenvalues: the Ritz values. ``which="largest"``: descending (λ_max first);
+            ``"smallest"``: ascending (λ_min first); ``"both"``: the k smallest ascending then
+            the k largest ascending, i.e. all 2k ascending.
+        eigenvectors: the Ritz vectors as one pytree like ``like`` with a leading axis of the
+            same length (``jax.tree.map(lambda x: x[i], ...)`` picks one), or ``None``.
+        residuals: the residual bound |βₘ sₘ| = ‖Hy − θy‖ of each Ritz pair.
+        num_matvecs: the number of operator applications (Lanczos steps) used.
+        converged: whether every wanted Ritz value met the tolerance before the budget ran out.
+    """
+
+    eigenvalues: jax.Array
+    eigenvectors: Any
+    residuals: jax.Array
+    num_matvecs: int
+    converged: bool
+
+
+def basis_rows(num_iters: int, n: int) -> int:
+    """The preallocated basis size for ``num_iters`` steps: a size class, at most ``n``."""
+    for size in (16, 32, 64):
+        if num_iters <= size:
+            return min(size, n)
+    return min(-(-num_iters // 128) * 128, n)
+
+
+def _check_num_iters(num_iters: Any, n: int) -> int:
+    if isinstance(num_iters, bool) or not isinstance(num_iters, int | jnp.integer):
+        raise ValueError(f"num_iters must be a Python int, got {num_iters!r}")
+    if num_iters < 1:
+        raise ValueError(f"num_iters must be >= 1, got {num_iters}")
+    # More than n orthonormal vectors do not exist in n dimensions; n steps already give the
+    # exact spectrum (in exact arithmetic), so the count is capped rather than rejected.
+    return min(int(num_iters), n)
+
+
+def _orthogonalize(V: jax.Array, W: jax.Array) -> jax.Array:
+    # Classical Gram-Schmidt of the rows of W against every stored vector, applied twice
+    # ("twice is enough", Parlett): rows not yet filled are zero and drop out. This is what
+    # keeps the Ritz values free of the ghost copies plain three-term Lanczos produces in
+    # floating point. The two passes share one loop body: half the matmuls to compile.
+    return lax.fori_loop(0, 2, lambda _, W: W - dot(dot(W, V.T), V), W)
+
+
+def _lanczos_loop(
+    f: Callable[[jax.Array], jax.Array],
+    v0: jax.Array,
+    num_iters: jax.Array,
+    m: int,
+    stop: Callable[[jax.Array, jax.Array, jax.Array], jax.Array] | None = None,
+    min_iters: int = 1,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Runs at most ``num_iters`` (≤ m) Lanczos steps; ``stop(alphas, betas, j)`` may end early.
+
+    ``v0`` is a random vector (any norm). Returns ``(alphas, betas, V, steps, stopped)``.
+    """
+    n = v0.shape[0]
+    dtype = v0.dtype
+    eps = jnp.finfo(dtype).eps
+    V = jnp.zeros((m, n), dtype).at[0].set(v0 / jnp.linalg.norm(v0))
+    zeros = jnp.zeros((m,), dtype)
+    # Convergence is checked on a geometric schedule: each check costs an eigh of the current
+    # tridiagonal, so checking every step would cost O(m⁴) for long runs.
+    init = (jnp.int32(0), V, zeros, zeros, jnp.asarray(False), jnp.int32(min_iters), zeros[0])
+
+    def cond(state):
+        j, _, _, _, stopped, _, _ = state
+        return (j < num_iters) & ~stopped
+
+    def body(state):
+        j, V, alphas, betas, _, next_check, scale = state
+        v = V[j]
+        w = f(v)
+        alpha = jnp.vdot(v, w)
+        beta_prev = jnp.where(j > 0, betas[j - 1], 0.0)
+        w = w - alpha * v - beta_prev * V[jnp.maximum(j - 1, 0)]
+        # The restart candidate (used only on breakdown) is the random start vector with its
+        # entries rotated: as random as v₀, and no random-number generator in the loop.
+        w, r = _orthogonalize(V, jnp.stack([w, jnp.roll(v0, j + 1)]))
+        beta = jnp.linalg.norm(w)
+        scale = jnp.maximum(scale, jnp.abs(alpha) + beta + beta_prev)
+        # w ≈ 0: the Krylov space is invariant. Continue from the restart direction, made
+        # orthogonal to the basis, and record β = 0, which splits T into independent blocks.
+        breakdown = beta <= jnp.sqrt(n) * eps * jnp.maximum(scale, jnp.finfo(dtype).tiny)
+        r_norm = jnp.linalg.norm(r)
+        r = r / jnp.where(r_norm > 0, r_norm, 1.0)
+        v_next = jnp.where(breakdown, r, w / jnp.where(beta > 0, beta, 1.0))
+        beta = jnp.where(breakdown, 0.0, beta)
+        V = V.at[j + 1].set(v_next, mode="drop")
+        alphas = alphas.at[j].set(alpha)
+        betas = betas.at[j].set(beta)
+        j = j + 1
+        stopped = jnp.asarray(False)
+        if stop is not None:
+            check = (j >= next_check) & (j < num_iters)
+            stopped = lax.cond(check, lambda: stop(alphas, betas, j), lambda: jnp.asarray(False))
+            next_check = jnp.where(check, j + jnp.maximum(1, j // 16), next_check)
+        return j, V, alphas, betas, stopped, next_check, scale
+
+    j, V, alphas, betas, stopped, _, _ = lax.while_loop(cond, body, init)
+    return alphas, betas, V, j, stopped
+
+
+def ritz(alphas: jax.Array, betas: jax.Array, j: jax.Array, size: int) -> tuple[jax.Array, ...]:
+    """Eigen-decomposition of the leading j × j block of T, computed at a static ``size`` ≥ j.
+
+    Rows and columns from j on are decoupled and filled with a value above every Ritz value
+    (three times a Gershgorin bound), so the j Ritz values come first in ascending order.
+
+    Returns ``(theta, S, residuals)``: all ``size`` eigenvalues ascending, eigenvectors as
+    columns (rows ≥ j zeroed), and |β_j s_{j,i}| for each.
+    """
+    a, b = alphas[:size], betas[:size]
+    idx = jnp.arange(size)
+    off = jnp.where(idx < j - 1, b, 0.0)[: size - 1]
+    off_prev = jnp.concatenate([jnp.zeros((1,), b.dtype), off])
+    off_next = jnp.concatenate([off, jnp.zeros((1,), b.dtype)])
+    bound = jnp.max(jnp.where(idx < j, jnp.abs(a) + jnp.abs(off_prev) + jnp.abs(off_next), 0.0))
+    pad = jnp.where(bound > 0, 3.0 * bound, 1.0)
+    diag = jnp.where(idx < j, a, pad)
+    T = jnp.diag(diag) + jnp.diag(off, 1) + jnp.diag(off, -1)
+    theta, S = jnp.linalg.eigh(T, symmetrize_input=False)
+    S = jnp.where((idx < j)[:, None], S, 0.0)
+    residuals = jnp.abs(betas[jnp.maximum(j - 1, 0)] * S[jnp.maximum(j - 1, 0)])
+    return theta, S, residuals
+
+
+def _wanted(j: jax.Array, k: int, which: str) -> jax.Array:
+    """Positions of the wanted Ritz values in the ascending list of the first j."""
+    t = jnp.arange(k)
+    smallest = jnp.minimum(t, j - 1)
+    largest = jnp.maximum(j - 1 - t, 0)
+    if which == "largest":
+        return largest
+    if which == "smallest":
+        return smallest
+    return jnp.concatenate([smallest, largest[::-1]])
+
+
+def _size_classes(m: int) -> list[int]:
+    sizes = sorted({basis_rows(s, m) for s in (16, 32, 64)} | set(range(128, m, 128)) | {m})
+    return [s for s in sizes if s <= m]
+
+
+def _converged(theta, residuals, pos, tol, floor):
+    wanted_theta, wanted_res = theta[pos], residuals[pos]
+    return jnp.all(wanted_res <= jnp.maximum(tol * jnp.abs(wanted_theta), floor))
+
+
+def _floor(theta: jax.Array, j: jax.Array, n: int) -> jax.Array:
+    # Below ~√n·ε·‖H‖ a residual cannot be resolved in this dtype: values that small count as
+    # converged, so eigenvalues near zero do not run the budget out chasing round-off.
+    eps = jnp.finfo(theta.dtype).eps
+    norm = jnp.max(jnp.where(jnp.arange(theta.shape[0]) < j, jnp.abs(theta), 0.0))
+    return 10.0 * jnp.sqrt(n) * eps * norm
+
+
+@functools.partial(jax.jit, static_argnames=("m", "return_basis"))
+def _lanczos_program(matvec, like, key, num_iters, *, m, return_basis):
+    f, flat_like, _ = flat_operator(linearized(matvec), like)
+    v0 = jax.random.normal(key, flat_like.shape, flat_like.dtype)
+    alphas, betas, V, _, _ = _lanczos_loop(f, v0, num_iters, m)
+    return alphas, betas, (V if return_basis else None)
+
+
+def lanczos(
+    matvec: Callable[[Any], Any],
+    like: Any,
+    num_iters: int,
+    key: jax.Array,
+    *,
+    return_basis: bool = False,
+) -> LanczosResult:
+    """Runs ``num_iters`` Lanczos steps on a symmetric operator, fully reorthogonalized.
+
+    From a random unit vector v₁, each step applies H once and orthogonalizes:
+    w = Hvⱼ − αⱼvⱼ − βⱼ₋₁vⱼ₋₁ with αⱼ = vⱼᵀHvⱼ, then w is orthogonalized (twice) against
+    every earlier v, βⱼ = ‖w‖ and vⱼ₊₁ = w/βⱼ. In the basis V = [v₁..vₘ] the operator is the
+    tridiagonal T = VᵀHV (diagonal α, off-diagonal β), whose eigenvalues (Ritz values)
+    approach H's extreme eigenvalues first. H is ``matvec``; the vectors live in the
+    flattened space of ``like``.
+
+    The loop is a ``lax.while_loop`` over a preallocated basis, so a new ``num_iters`` in the
+    same size class (16, 32, 64, then multiples of 128) does not recompile; ``matvec`` is
+    taken as a pytree argument, so a new :func:`~jaxtrain.curvature.hvp` at the same loss
+    function does not recompile either. Products run at ``precision=HIGHEST``.
+
+    Args:
+        matvec: v ↦ Hv on pytrees like ``like``; H must be symmetric.
+        like: a pytree fixing the vector space (structure, shapes, dtype), e.g. ``params``.
+        num_iters: m, the number of steps (capped at n, the dimension).
+        key: ``jax.random`` key for the starting vector.
+        return_basis: also return the (m, n) matrix of Lanczos vectors.
+
+    Returns:
+        A :class:`LanczosResult` ``(alphas, betas, basis)``.
+
+    Raises:
+        ValueError: for a non-integer or non-positive ``num_iters``, or a missing key.
+
+    Examples:
+        >>> import jax, jax.numpy as jnp
+        >>> from jaxtrain.curvature import lanczos
+        >>> H = jnp.diag(jnp.arange(1.0, 6.0))
+        >>> alphas, betas, _ = lanczos(lambda v: H @ v, jnp.zeros(5), 5, jax.random.key(0))
+        >>> T = jnp.diag(alphas) + jnp.diag(betas[:-1], 1) + jnp.diag(betas[:-1], -1)
+        >>> print([round(float(x), 3) for x in jnp.linalg.eigvalsh(T)])
+        [1.0, 2.0, 3.0, 4.0, 5.0]
+
+    References:
+        Lanczos, "An iteration method for the solution of the eigenvalue problem of linear
+        differential and integral operators", J. Res. Nat. Bur. Standards 45 (1950).
+
+        Ghorbani, Krishnan, Xiao, "An Investigation into Neural Net Optimization via Hessian
+        Eigenvalue Density", 2019, https://arxiv.org/abs/1901.10159
+    """
+    key = check_key(key)
+    n = int(ravel_pytree(like)[0].size)
+    num_iters = _check_num_iters(num_iters, n)
+    m = basis_rows(num_iters, n)
+    with highest_precision():
+        alphas, betas, V = _lanczos_program(
+            as_pytree_callable(matvec),
+            like,
+            key,
+            jnp.int32(num_iters),
+            m=m,
+            return_basis=return_basis,
+        )
+    return LanczosResult(
+        alphas[:num_iters], betas[:num_iters], None if V is None else V[:num_iters]
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("m", "k", "which", "min_iters", "return_vectors"))
+def _eigen_program(matvec, like, key, num_iters, tol, *, m, k, which, min_iters, return_vectors):
+    f, flat_like, unravel = flat_operator(linearized(matvec), like)
+    n = flat_like.size
+    v0 = jax.random.normal(key, (n,), flat_like.dtype)
+    sizes = _size_classes(m)
+
+    def stop(alphas, betas, j):
+        # Solve at the smallest size class that holds j: a check costs O(j³), not O(m³).
+        branches = [
+            functools.partial(_padded_ritz_check, size=s, m=m, n=n, k=k, which=which) for s in sizes
+        ]
+        index = jnp.searchsorted(jnp.asarray(sizes), j)
+        return lax.switch(index, branches, alphas, betas, j, tol)
+
+    alphas, betas, V, steps, stopped = _lanczos_loop(
+        f, v0, num_iters, m, stop=stop, min_iters=min_iters
+    )
+    theta, S, residuals = ritz(alphas, betas, steps, m)
+    pos = _wanted(steps, k, which)
+    values, res = theta[pos], residuals[pos]
+    converged = stopped | _converged(theta, residuals, pos, tol, _floor(theta, steps, n))
+    vectors = None
+    if return_vectors:
+        flat_vectors = dot(S[:, pos].T, V)
+        vectors = jax.vmap(unravel)(flat_vectors)
+    return values, vectors, res, steps, converged
+
+
+def _padded_ritz_check(alphas, betas, j, tol, *, size, m, n, k, which):
+    del m
+    theta, _, residuals = ritz(alphas, betas, j, size)
+    pos = _wanted(j, k, which)
+    return _converged(theta, residuals, pos, tol, _floor(theta, j, n))
+
+
+def eigenvalues(
+    matvec: Callable[[Any], Any],
+    like: Any,
+    *,
+    k: int,
+    key: jax.Array,
+    which: str = "largest",
+    num_iters: int | None = None,
+    return_vectors: bool = False,
+    tol: float = 1e-4,
+) -> EigenResult:
+    """The k largest and/or smallest eigenvalues of a symmetric operator, by Lanczos.
+
+    Runs :func:`lanczos` steps and stops as soon as the wanted Ritz values have converged,
+    not after a fixed count. For a Ritz pair (θ, y = Vs) of T the residual is exactly
+    ‖Hy − θy‖ = |βₘ sₘ| (sₘ the last entry of s), and some eigenvalue of H lies within it;
+    a pair counts as converged when |βₘ sₘ| ≤ max(``tol``·|θ|, 10·√n·ε·‖T‖) (the second
+    term is what the dtype can resolve, so values near 0 do not chase round-off). Checks
+    happen on a geometric schedule (every max(1, j/16) steps), so at most ~6% extra steps
+    are taken. ``num_iters`` is the budget; ``num_matvecs`` in the result says what was used.
+
+    Args:
+        matvec: v ↦ Hv on pytrees like ``like`` (e.g. :func:`~jaxtrain.curvature.hvp`).
+        like: a pytree fixing the vector space, e.g. ``params``.
+        k: how many eigenvalues at each wanted end.
+        key: ``jax.random`` key for the starting vector.
+        which: ``"largest"``, ``"smallest"`` or ``"both"`` (see :class:`EigenResult` for
+            the order).
+        num_iters: the most Lanczos steps; ``None`` is ``min(n, max(100, 4·k))`` (per end).
+        return_vectors: also return the Ritz vectors as pytrees.
+        tol: relative tolerance on the residual bound.
+
+    Returns:
+        An :class:`EigenResult`.
+
+    Raises:
+        ValueError: for a bad ``which``, ``k`` or ``tol``, or ``k`` larger than the budget.
+
+    Examples:
+        >>> import jax, jax.numpy as jnp
+        >>> from jaxtrain.curvature import eigenvalues
+        >>> H = jnp.diag(jnp.linspace(-1.0, 10.0, 50))
+        >>> top = eigenvalues(lambda v: H @ v, jnp.zeros(50), k=2, key=jax.random.key(0))
+        >>> print([round(float(x), 3) for x in top.eigenvalues], top.converged)
+        [10.0, 9.776] True
+
+    References:
+        Paige, "Computational variants of the Lanczos method for the eigenproblem",
+        IMA J. Appl. Math. 10 (1972) (the residual bound).
+
+        Ghorbani, Krishnan, Xiao, 2019, https://arxiv.org/abs/1901.10159
+    """
+    key = check_key(key)
+    if which not in _WHICH:
+        raise ValueError(f"which must be one of {_WHICH}, got {which!r}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    if not tol > 0:
+        raise ValueError(f"tol must be > 0, got {tol}")
+    n = int(ravel_pytree(like)[0].size)
+    wanted = 2 * k if which == "both" else k
+    if wanted > n:
+        raise ValueError(f"asked for {wanted} eigenvalues of a {n}-dimensional operator")
+    if num_iters is None:
+        num_iters = min(n, max(100, 4 * wanted))
+    num_iters = _check_num_iters(num_iters, n)
+    if num_iters < wanted:
+        raise ValueError(
+            f"num_iters={num_iters} Lanczos steps cannot give {wanted} Ritz values;"
+            f" use num_iters >= {wanted}"
+        )
+    m = basis_rows(num_iters, n)
+    # Early Ritz values can look converged before the outer spectrum has been seen, so no
+    # check happens before a few steps beyond the number of values wanted.
+    min_iters = min(num_iters, max(2 * wanted, wanted + 10))
+    with highest_precision():
+        values, vectors, residuals, steps, converged = _eigen_program(
+            as_pytree_callable(matvec),
+            like,
+            key,
+            jnp.int32(num_iters),
+            jnp.asarray(tol, ravel_pytree(like)[0].dtype),
+            m=m,
+            k=k,
+            which=which,
+            min_iters=min_iters,
+            return_vectors=return_vectors,
+        )
+    return EigenResult(values, vectors, residuals, int(steps), bool(converged))

@@ -1,0 +1,105 @@
+"""Shared plumbing for the curvature algorithms: precision, callables as pytrees, flat vectors.
+
+Three decisions live here so every entry point makes them the same way:
+
+- Matrix products run at ``precision=HIGHEST``. ``jax.default_matmul_precision`` is read when
+  a ``dot_general`` is *traced*, so tracing the user's loss inside :func:`highest_precision`
+  fixes HIGHEST in the jaxpr for good, including inside linearized and transposed functions.
+- Functions handed to a jitted algorithm travel as pytrees (:class:`jax.tree_util.Partial`),
+  not as static arguments, so arrays they close over become arguments instead of baked-in
+  constants, and the same function object with new arrays reuses the compilation.
+- The algorithms work on one flat vector (``ravel_pytree``); only results go back to pytrees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.flatten_util import ravel_pytree
+from jax.tree_util import Partial
+
+HIGHEST = lax.Precision.HIGHEST
+
+
+@contextlib.contextmanager
+def highest_precision() -> Iterator[None]:
+    """Traces everything inside at ``precision=HIGHEST`` (no bfloat16/TF32 passes)."""
+    with jax.default_matmul_precision("highest"):
+        yield
+
+
+def as_pytree_callable(fn: Callable[..., Any]) -> Any:
+    """``fn`` as a pytree, so jitted code can take it as an ordinary argument.
+
+    A callable that already is a pytree node (a ``Partial``, a
+    :class:`~jaxtrain.curvature.HessianVectorProduct`, an equinox module) stays as it is;
+    a plain function is wrapped in a leafless ``Partial``, compared by identity, so passing
+    the same function again hits the jit cache.
+    """
+    if not callable(fn):
+        raise TypeError(f"expected a callable, got {type(fn).__name__}")
+    if jax.tree_util.treedef_is_leaf(jax.tree.structure(fn)):
+        return Partial(fn)
+    return fn
+
+
+def linearized(matvec: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Returns a version of ``matvec`` that does its vector-independent work only once.
+
+    Objects with a ``linearize()`` method (the Hessian-vector product of :func:`hvp`) run
+    their forward pass here, in the caller's trace, so a loop calling the result repeats only
+    the linear part. Any other callable is returned unchanged.
+    """
+    linearize = getattr(matvec, "linearize", None)
+    return linearize() if callable(linearize) else matvec
+
+
+def flat_operator(
+    matvec: Callable[[Any], Any], like: Any
+) -> tuple[Callable[[jax.Array], jax.Array], jax.Array, Callable[[jax.Array], Any]]:
+    """``matvec`` on pytrees turned into a function on flat vectors.
+
+    Returns ``(flat_matvec, flat_like, unravel)``; ``flat_like`` fixes the size and dtype.
+    """
+    flat_like, unravel = ravel_pytree(like)
+    if flat_like.size == 0:
+        raise ValueError("`like` has no array leaves: there is no vector space to work in")
+    if not jnp.issubdtype(flat_like.dtype, jnp.floating):
+        raise ValueError(f"`like` must hold floating-point leaves, got {flat_like.dtype}")
+
+    def flat_matvec(x: jax.Array) -> jax.Array:
+        out = ravel_pytree(matvec(unravel(x)))[0]
+        if out.shape != x.shape:
+            raise ValueError(
+                f"matvec returned {out.shape[0]} numbers for a vector of {x.shape[0]}:"
+                " it must map a pytree like `like` to a pytree of the same structure"
+            )
+        return out.astype(x.dtype)
+
+    return flat_matvec, flat_like, unravel
+
+
+def dot(a: jax.Array, b: jax.Array) -> jax.Array:
+    """``a @ b`` at HIGHEST precision."""
+    return jnp.matmul(a, b, precision=HIGHEST)
+
+
+def random_unit_vector(key: jax.Array, n: int, dtype: Any) -> jax.Array:
+    """A Gaussian vector scaled to unit Euclidean norm."""
+    v = jax.random.normal(key, (n,), dtype)
+    return v / jnp.linalg.norm(v)
+
+
+def check_key(key: Any) -> jax.Array:
+    """Fails clearly when ``key`` is not a ``jax.random`` key."""
+    if key is None:
+        raise ValueError("a PRNG key is required: pass key=jax.random.key(0) (or PRNGKey)")
+    key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+    if not (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.shape == (2,)):
+        raise ValueError(f"`key` must be a jax.random key, got shape {key.shape}")
+    return key

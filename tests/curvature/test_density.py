@@ -1,0 +1,95 @@
+"""Stochastic Lanczos quadrature: a density that integrates to 1 and a minimum-ratio estimate."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from curvature_problems import make_mlp_problem, matrix_operator, mlp_loss, symmetric_matrix
+
+from jaxtrain.curvature import (
+    SpectralDensity,
+    analyze_critical_point,
+    hvp,
+    minimum_ratio_estimate,
+    spectral_density,
+)
+
+SPECTRUM = np.concatenate([np.linspace(-2.0, -1.0, 10), np.linspace(1.0, 4.0, 30)])
+
+
+@pytest.fixture(scope="module")
+def density():
+    A = symmetric_matrix(40, SPECTRUM, seed=4)
+    return spectral_density(
+        matrix_operator(A), jnp.zeros(40), num_probes=8, num_iters=40, key=jax.random.key(0)
+    )
+
+
+def test_density_integrates_to_one(density):
+    assert isinstance(density, SpectralDensity)
+    assert density.grid.shape == (1000,) and density.density.shape == (1000,)
+    np.testing.assert_allclose(float(jnp.trapezoid(density.density, density.grid)), 1.0, atol=1e-3)
+    assert float(jnp.min(density.density)) >= 0.0
+
+
+def test_nodes_and_weights(density):
+    assert density.nodes.shape == (8, 40) and density.weights.shape == (8, 40)
+    np.testing.assert_allclose(np.asarray(jnp.sum(density.weights, axis=1)), 1.0, atol=1e-5)
+    # With as many steps as dimensions the nodes are the eigenvalues themselves.
+    np.testing.assert_allclose(np.sort(np.asarray(density.nodes[0])), SPECTRUM, atol=1e-4)
+
+
+def test_sigma_convention(density):
+    width = float(jnp.max(density.nodes) - jnp.min(density.nodes))
+    np.testing.assert_allclose(float(density.sigma), np.sqrt(1e-5) * width, rtol=1e-5)
+    assert float(density.grid[0]) < SPECTRUM.min() - 5 * float(density.sigma)
+
+
+def test_minimum_ratio_estimate_on_a_known_spectrum(density):
+    # 30 of 40 eigenvalues are positive; 8 probes estimate 0.75 to within sampling error.
+    np.testing.assert_allclose(float(minimum_ratio_estimate(density)), 0.75, atol=0.1)
+    assert float(minimum_ratio_estimate(density, tol=10.0)) == 0.0
+
+
+def test_custom_grid_and_smaller_sigma():
+    A = symmetric_matrix(40, SPECTRUM, seed=4)
+    grid = jnp.linspace(-3.0, 5.0, 4001)
+    density = spectral_density(
+        matrix_operator(A),
+        jnp.zeros(40),
+        num_probes=2,
+        num_iters=40,
+        key=jax.random.key(1),
+        sigma_squared=1e-3,
+        grid=grid,
+    )
+    assert density.grid.shape == (4001,)
+    np.testing.assert_allclose(float(jnp.trapezoid(density.density, grid)), 1.0, atol=1e-3)
+
+
+def test_slq_minimum_ratio_tracks_the_dense_one_on_an_mlp():
+    params, x, y = make_mlp_problem(sizes=(4, 10, 3), num_examples=32)
+    report = analyze_critical_point(mlp_loss, params, x, y)
+    density = spectral_density(
+        hvp(mlp_loss, params, x, y), params, num_probes=16, num_iters=40, key=jax.random.key(0)
+    )
+    np.testing.assert_allclose(float(jnp.trapezoid(density.density, density.grid)), 1.0, atol=1e-3)
+    estimate = float(minimum_ratio_estimate(density, tol=report.eig_tol))
+    assert abs(estimate - report.minimum_ratio) < 0.15
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"num_probes": 0}, "num_probes must be a positive int"),
+        ({"probe_batch_size": 0}, "probe_batch_size must be a positive int"),
+        ({"sigma_squared": 0.0}, "sigma_squared must be > 0"),
+        ({"num_iters": 0}, "num_iters must be >= 1"),
+        ({"grid": 1}, "at least 2 points"),
+        ({"grid": jnp.zeros((2, 2))}, "grid must be 1-D"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    arguments = {"num_probes": 2, "num_iters": 3, "key": jax.random.key(0), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        spectral_density(lambda v: v, jnp.zeros(3), **arguments)

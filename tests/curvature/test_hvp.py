@@ -1,0 +1,97 @@
+"""Hessian-vector products: equal to H @ v, pytrees in and out, one compilation per loss."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from curvature_problems import mlp_loss
+from jax.flatten_util import ravel_pytree
+
+from jaxtrain.curvature import HessianVectorProduct, hessian, hvp
+
+
+def _random_like(params, seed):
+    flat, unravel = ravel_pytree(params)
+    return unravel(jnp.asarray(np.random.default_rng(seed).standard_normal(flat.size), flat.dtype))
+
+
+def test_toy_columns(toy):
+    matvec = hvp(toy, jnp.zeros(2))
+    np.testing.assert_array_equal(np.asarray(matvec(jnp.array([1.0, 0.0]))), [0.0, -2.0])
+    np.testing.assert_array_equal(np.asarray(matvec(jnp.array([1.0, 1.0]))), [-2.0, -2.0])
+
+
+def test_matches_the_dense_hessian_on_pytrees(mlp_problem):
+    params, x, y = mlp_problem()
+    H = hessian(mlp_loss, params, x, y)
+    matvec = hvp(mlp_loss, params, x, y)
+    assert isinstance(matvec, HessianVectorProduct)
+    for seed in range(3):
+        v = _random_like(params, seed)
+        Hv = matvec(v)
+        assert jax.tree.structure(Hv) == jax.tree.structure(params)
+        expected = H @ ravel_pytree(v)[0]
+        np.testing.assert_allclose(
+            np.asarray(ravel_pytree(Hv)[0]), np.asarray(expected), rtol=1e-4, atol=1e-5
+        )
+
+
+def test_unlinearized_product_equals_linearized(mlp_problem):
+    params, x, y = mlp_problem()
+    v = _random_like(params, 0)
+    linearized = hvp(mlp_loss, params, x, y)
+    direct = HessianVectorProduct(mlp_loss, params, (x, y))  # forward-over-reverse each call
+    np.testing.assert_allclose(
+        np.asarray(ravel_pytree(direct(v))[0]),
+        np.asarray(ravel_pytree(linearized(v))[0]),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_is_a_pytree_so_jit_reuses_its_compilation(mlp_problem, trace_counter):
+    params, x, y = mlp_problem()
+    counted = trace_counter(mlp_loss)
+
+    @jax.jit
+    def apply(matvec, v):
+        return matvec.linearize()(v)
+
+    v = _random_like(params, 0)
+    first = apply(hvp(counted, params, x, y), v)
+    # New params and new data at the same loss function: same compiled program.
+    shifted = jax.tree.map(lambda a: a + 0.5, params)
+    matvec = hvp(counted, shifted, x * 2.0, y)
+    traces = counted.count  # hvp() linearizes eagerly: that traces the loss, not the program
+    second = apply(matvec, v)
+    assert counted.count == traces
+    H = hessian(mlp_loss, shifted, x * 2.0, y)
+    np.testing.assert_allclose(
+        np.asarray(ravel_pytree(second)[0]),
+        np.asarray(H @ ravel_pytree(v)[0]),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    assert not np.allclose(np.asarray(ravel_pytree(first)[0]), np.asarray(ravel_pytree(second)[0]))
+
+
+def test_hvp_inside_a_users_jit(mlp_problem):
+    params, x, y = mlp_problem()
+    v = _random_like(params, 1)
+    inside = jax.jit(lambda p, v: hvp(mlp_loss, p, x, y)(v))(params, v)
+    outside = hvp(mlp_loss, params, x, y)(v)
+    np.testing.assert_allclose(
+        np.asarray(ravel_pytree(inside)[0]),
+        np.asarray(ravel_pytree(outside)[0]),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_tree_round_trip_drops_the_cached_linearization(toy):
+    matvec = hvp(toy, jnp.zeros(2))
+    leaves, treedef = jax.tree.flatten(matvec)
+    rebuilt = jax.tree.unflatten(treedef, leaves)
+    assert rebuilt._linear is None
+    np.testing.assert_array_equal(
+        np.asarray(rebuilt(jnp.array([1.0, 0.0]))), np.asarray(matvec(jnp.array([1.0, 0.0])))
+    )

@@ -1,0 +1,201 @@
+"""Lanczos: exact on known spectra, agrees with dense eigh on an MLP, stops when converged."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from curvature_problems import make_mlp_problem, mlp_loss, x64_enabled
+from jax.flatten_util import ravel_pytree
+
+from jaxtrain.curvature import EigenResult, LanczosResult, eigenvalues, hessian, hvp, lanczos
+
+
+def _symmetric(n, seed=0, spectrum=None):
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    spectrum = np.linspace(-1.0, 5.0, n) if spectrum is None else np.asarray(spectrum)
+    return (Q * spectrum) @ Q.T, np.sort(spectrum)
+
+
+def test_full_run_recovers_the_spectrum_and_an_orthonormal_basis():
+    A, spectrum = _symmetric(12)
+    A = jnp.asarray(A, jnp.float32)
+    result = lanczos(lambda v: A @ v, jnp.zeros(12), 12, jax.random.key(0), return_basis=True)
+    assert isinstance(result, LanczosResult)
+    assert result.alphas.shape == (12,) and result.betas.shape == (12,)
+    V = np.asarray(result.basis)
+    np.testing.assert_allclose(V @ V.T, np.eye(12), atol=1e-5)
+    T = np.diag(result.alphas) + np.diag(result.betas[:-1], 1) + np.diag(result.betas[:-1], -1)
+    np.testing.assert_allclose(V @ np.asarray(A) @ V.T, T, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.eigvalsh(T), spectrum, atol=1e-5)
+
+
+def test_pytree_vectors():
+    diag = {"a": jnp.arange(1.0, 4.0), "b": jnp.array([[10.0, -2.0]])}
+    matvec = lambda v: jax.tree.map(lambda d, x: d * x, diag, v)  # noqa: E731
+    result = eigenvalues(
+        matvec, diag, k=2, which="both", key=jax.random.key(1), return_vectors=True
+    )
+    np.testing.assert_allclose(np.asarray(result.eigenvalues), [-2.0, 1.0, 3.0, 10.0], atol=1e-5)
+    assert jax.tree.structure(result.eigenvectors) == jax.tree.structure(diag)
+    assert result.eigenvectors["b"].shape == (4, 1, 2)
+    top = jax.tree.map(lambda x: x[-1], result.eigenvectors)
+    np.testing.assert_allclose(np.abs(np.asarray(top["b"])), [[1.0, 0.0]], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("which", "expected"),
+    [
+        ("largest", [5.0, 4.0, 3.0]),
+        ("smallest", [-3.0, -2.0, 0.0]),
+        ("both", [-3.0, -2.0, 0.0, 3.0, 4.0, 5.0]),
+    ],
+)
+def test_which_and_order(which, expected):
+    spectrum = [-3.0, -2.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0]
+    A, _ = _symmetric(10, spectrum=spectrum)
+    A = jnp.asarray(A, jnp.float32)
+    result = eigenvalues(lambda v: A @ v, jnp.zeros(10), k=3, which=which, key=jax.random.key(2))
+    assert isinstance(result, EigenResult)
+    np.testing.assert_allclose(np.asarray(result.eigenvalues), expected, atol=1e-4)
+    assert result.converged
+
+
+def test_stops_when_converged_not_after_the_budget():
+    n = 400
+    spectrum = np.concatenate([np.linspace(0.0, 1.0, n - 3), [20.0, 30.0, 40.0]])
+    A, _ = _symmetric(n, seed=3, spectrum=spectrum)
+    A = jnp.asarray(A, jnp.float32)
+    result = eigenvalues(
+        lambda v: A @ v, jnp.zeros(n), k=3, key=jax.random.key(0), num_iters=200, tol=1e-5
+    )
+    assert result.converged
+    assert result.num_matvecs < 60  # isolated outliers: a few dozen steps, not the budget
+    np.testing.assert_allclose(np.asarray(result.eigenvalues), [40.0, 30.0, 20.0], rtol=1e-5)
+    assert np.all(np.asarray(result.residuals) <= 1e-5 * np.asarray(result.eigenvalues) + 1e-3)
+
+
+def test_ritz_residuals_bound_the_true_residuals():
+    A, _ = _symmetric(60, seed=4)
+    A = jnp.asarray(A, jnp.float32)
+    result = eigenvalues(
+        lambda v: A @ v, jnp.zeros(60), k=2, key=jax.random.key(0), return_vectors=True
+    )
+    for theta, y, bound in zip(
+        result.eigenvalues, result.eigenvectors, result.residuals, strict=True
+    ):
+        true = float(jnp.linalg.norm(A @ y - theta * y))
+        assert true <= float(bound) + 1e-4
+        np.testing.assert_allclose(float(jnp.linalg.norm(y)), 1.0, rtol=1e-5)
+
+
+def test_breakdown_on_a_low_rank_operator_restarts_cleanly():
+    # Rank 3: the Krylov space is exhausted after 3 steps; the rest of the spectrum is 0.
+    rng = np.random.default_rng(5)
+    U, _ = np.linalg.qr(rng.standard_normal((30, 3)))
+    A = jnp.asarray((U * np.array([3.0, -1.0, 2.0])) @ U.T, jnp.float32)
+    result = eigenvalues(lambda v: A @ v, jnp.zeros(30), k=3, which="both", key=jax.random.key(0))
+    np.testing.assert_allclose(
+        np.asarray(result.eigenvalues), [-1.0, 0.0, 0.0, 0.0, 2.0, 3.0], atol=1e-5
+    )
+    assert np.all(
+        np.isfinite(
+            np.asarray(lanczos(lambda v: A @ v, jnp.zeros(30), 30, jax.random.key(0)).alphas)
+        )
+    )
+
+
+def test_the_lecture_toy_needs_no_more_than_two_steps(toy):
+    result = eigenvalues(
+        hvp(toy, jnp.zeros(2)), jnp.zeros(2), k=1, which="both", key=jax.random.key(0), num_iters=50
+    )
+    np.testing.assert_allclose(np.asarray(result.eigenvalues), [-2.0, 2.0], atol=1e-6)
+    assert result.num_matvecs == 2  # the budget is capped at n = 2
+
+
+def test_no_recompilation_within_a_size_class(trace_counter):
+    A, _ = _symmetric(40, seed=6)
+    A = jnp.asarray(A, jnp.float32)
+    counted = trace_counter(lambda v: A @ v)
+    key = jax.random.key(0)
+    short = lanczos(counted, jnp.zeros(40), 10, key)
+    traces = counted.count
+    longer = lanczos(counted, jnp.zeros(40), 13, key)  # 10 and 13 share the 16-row basis
+    assert counted.count == traces
+    assert longer.alphas.shape == (13,)
+    np.testing.assert_allclose(np.asarray(longer.alphas[:10]), np.asarray(short.alphas), rtol=1e-5)
+    lanczos(counted, jnp.zeros(40), 20, key)  # a new size class compiles once more
+    assert counted.count > traces
+
+
+def test_a_new_hvp_of_the_same_loss_reuses_the_compilation(trace_counter):
+    params, x, y = make_mlp_problem()
+    counted = trace_counter(mlp_loss)
+    key = jax.random.key(0)
+    eigenvalues(hvp(counted, params, x, y), params, k=2, key=key, num_iters=30)
+    moved = jax.tree.map(lambda a: a * 0.9, params)
+    matvec = hvp(counted, moved, x, y)
+    traces = counted.count  # hvp() linearizes eagerly: that traces the loss, not the program
+    eigenvalues(matvec, moved, k=2, key=key, num_iters=30)
+    assert counted.count == traces
+
+
+@pytest.mark.slow
+def test_agrees_with_dense_eigh_on_a_2000_parameter_mlp():
+    # Float64: the bottom of an MLP spectrum sits near −3 next to a bulk, and 1e-4 relative
+    # there needs more than float32 round-off allows after hundreds of reorthogonalizations.
+    with x64_enabled():
+        params, x, y = make_mlp_problem(sizes=(12, 40, 30, 6), num_examples=64, dtype=jnp.float64)
+        n = ravel_pytree(params)[0].size
+        assert 1900 <= n <= 2100
+        dense = np.linalg.eigvalsh(np.asarray(hessian(mlp_loss, params, x, y)))
+        result = eigenvalues(
+            hvp(mlp_loss, params, x, y),
+            params,
+            k=5,
+            which="both",
+            key=jax.random.key(3),
+            num_iters=300,
+            tol=1e-6,
+        )
+        assert result.converged and result.num_matvecs < 300
+        expected = np.concatenate([dense[:5], dense[-5:]])
+        np.testing.assert_allclose(np.asarray(result.eigenvalues), expected, rtol=1e-4)
+
+
+def test_float32_top_eigenvalues_of_an_mlp(mlp_problem):
+    params, x, y = mlp_problem(sizes=(6, 16, 4), num_examples=64)
+    dense = np.linalg.eigvalsh(np.asarray(hessian(mlp_loss, params, x, y)))
+    result = eigenvalues(hvp(mlp_loss, params, x, y), params, k=5, key=jax.random.key(0))
+    np.testing.assert_allclose(np.asarray(result.eigenvalues), dense[::-1][:5], rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"which": "top"}, "which must be one of"),
+        ({"k": 0}, "k must be a positive int"),
+        ({"k": 2.0}, "k must be a positive int"),
+        ({"tol": 0.0}, "tol must be > 0"),
+        ({"num_iters": 0}, "num_iters must be >= 1"),
+        ({"num_iters": 10.5}, "num_iters must be a Python int"),
+        ({"num_iters": 3, "k": 2, "which": "both"}, "cannot give 4 Ritz values"),
+        ({"k": 6, "which": "both"}, "asked for 12 eigenvalues of a 10-dimensional"),
+        ({"key": None}, "PRNG key is required"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    arguments = {"k": 1, "key": jax.random.key(0), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        eigenvalues(lambda v: v, jnp.zeros(10), **arguments)
+
+
+def test_lanczos_bad_arguments():
+    with pytest.raises(ValueError, match="num_iters must be >= 1"):
+        lanczos(lambda v: v, jnp.zeros(3), 0, jax.random.key(0))
+    with pytest.raises(ValueError, match="no array leaves"):
+        lanczos(lambda v: v, {}, 3, jax.random.key(0))
+    with pytest.raises(ValueError, match="floating-point"):
+        lanczos(lambda v: v, jnp.zeros(3, jnp.int32), 3, jax.random.key(0))
+    with pytest.raises(ValueError, match="matvec returned 2 numbers for a vector of 3"):
+        lanczos(lambda v: v[:2], jnp.zeros(3), 3, jax.random.key(0))

@@ -1,0 +1,71 @@
+"""Deflated power iteration: the top eigenpairs, one at a time, with its product count."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from curvature_problems import matrix_operator, symmetric_matrix
+
+from jaxtrain.curvature import PowerIterationResult, eigenvalues, power_iteration
+
+SPECTRUM = np.concatenate([[10.0, 6.0, 3.0], np.linspace(0.0, 1.0, 37)])
+
+
+def test_top_eigenvalues_with_deflation():
+    A = symmetric_matrix(40, SPECTRUM, seed=1)
+    result = power_iteration(
+        matrix_operator(A), jnp.zeros(40), k=3, num_iters=500, tol=1e-7, key=jax.random.key(0)
+    )
+    assert isinstance(result, PowerIterationResult)
+    np.testing.assert_allclose(np.asarray(result.eigenvalues), [10.0, 6.0, 3.0], rtol=1e-4)
+    assert bool(jnp.all(result.converged))
+    assert result.num_matvecs == int(jnp.sum(result.iterations))
+    V = np.asarray(result.eigenvectors)
+    np.testing.assert_allclose(V @ V.T, np.eye(3), atol=1e-4)
+    for value, vector in zip(result.eigenvalues, V, strict=True):
+        np.testing.assert_allclose(np.asarray(A) @ vector, float(value) * vector, atol=1e-2)
+
+
+def test_lanczos_needs_fewer_products_for_the_same_answer():
+    A = symmetric_matrix(40, SPECTRUM, seed=1)
+    power = power_iteration(
+        matrix_operator(A), jnp.zeros(40), k=3, num_iters=500, tol=1e-7, key=jax.random.key(0)
+    )
+    lanczos = eigenvalues(matrix_operator(A), jnp.zeros(40), k=3, key=jax.random.key(0), tol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(lanczos.eigenvalues), np.asarray(power.eigenvalues), rtol=1e-4
+    )
+    assert lanczos.num_matvecs < power.num_matvecs
+
+
+def test_budget_stops_an_unconverged_run():
+    A = symmetric_matrix(40, SPECTRUM, seed=1)
+    result = power_iteration(
+        matrix_operator(A), jnp.zeros(40), k=3, num_iters=2, tol=1e-7, key=jax.random.key(0)
+    )
+    assert result.num_matvecs == 6
+    assert not bool(jnp.any(result.converged))
+
+
+def test_pytree_vectors():
+    diag = {"a": jnp.array([4.0, 1.0]), "b": jnp.array([2.0])}
+    matvec = lambda v: jax.tree.map(lambda d, x: d * x, diag, v)  # noqa: E731
+    result = power_iteration(matvec, diag, k=2, num_iters=200, tol=1e-8, key=jax.random.key(2))
+    np.testing.assert_allclose(np.asarray(result.eigenvalues), [4.0, 2.0], rtol=1e-4)
+    assert result.eigenvectors["a"].shape == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"k": 0}, r"k must be an int in \[1, 3\]"),
+        ({"k": 4}, r"k must be an int in \[1, 3\]"),
+        ({"num_iters": 0}, "num_iters must be a positive int"),
+        ({"tol": -1.0}, "tol must be > 0"),
+        ({"key": None}, "PRNG key is required"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    arguments = {"key": jax.random.key(0), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        power_iteration(lambda v: v, jnp.zeros(3), **arguments)
