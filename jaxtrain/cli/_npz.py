@@ -203,7 +203,8 @@ def load_splits(
         elif "x" in probe and "y" in probe:
             arrays["x_test"], arrays["y_test"] = probe["x"], probe["y"]
         else:
-            found = ", ".join(sorted(probe)) or "no numeric arrays"
+            with np.load(test_path, allow_pickle=False) as npz:
+                found = ", ".join(sorted(npz.files)) or "nothing"
             raise CommandError(
                 f"{test_name} has no test pair (found: {found}); it needs x_test and y_test "
                 "(or x and y)"

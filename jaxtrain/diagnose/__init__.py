@@ -15,11 +15,16 @@ seeds and runs the flowchart:
 gradient norm and the Hessian (:mod:`jaxtrain.curvature`) tell a critical point (saddle or
 minimum, §2) from an oscillating learning rate (§4). The result, a :class:`Diagnosis`, keeps
 every number behind the verdict, lists remedies, renders as Markdown and JSON and plots the
-training curves. :func:`decide` is the verdict alone, a pure function of measured losses.
+training curves. :func:`decide` is the verdict alone, a pure function of measured losses, and
+:func:`cross_validate` does k-fold model selection among the same kind of candidates.
 """
 
 from jaxtrain.diagnose._baseline import baseline_loss, default_loss, infer_task
+from jaxtrain.diagnose._budget import Budget
+from jaxtrain.diagnose._candidates import Candidate, ModelSpec, as_candidates
+from jaxtrain.diagnose._cross_validate import CrossValidation, cross_validate
 from jaxtrain.diagnose._diagnosis import HEADLINES, Diagnosis
+from jaxtrain.diagnose._flowchart import diagnose
 from jaxtrain.diagnose._remedies import REMEDIES, remedies
 from jaxtrain.diagnose._results import CandidateResult
 from jaxtrain.diagnose._stall import analyze_stall
@@ -30,15 +35,22 @@ __all__ = [
     "HEADLINES",
     "REMEDIES",
     "VERDICTS",
+    "Budget",
+    "Candidate",
     "CandidateResult",
+    "CrossValidation",
     "Decision",
     "Diagnosis",
+    "ModelSpec",
     "Thresholds",
     "analyze_stall",
+    "as_candidates",
     "baseline_loss",
     "compare_candidates",
+    "cross_validate",
     "decide",
     "default_loss",
+    "diagnose",
     "infer_task",
     "remedies",
 ]

@@ -174,7 +174,7 @@ class Diagnosis:
             "",
             "## Losses",
             "",
-            f"Baseline B = {B:.4g} ({base_what}). Medians over {seeds} seed(s); per-seed "
+            f"Baseline B = {B:.4g} ({base_what}). Means over {seeds} seed(s); per-seed "
             "values are in diagnosis.json. The primary model is marked ★.",
             "",
             "| candidate | parameters | train | held-out (same distribution) | validation"
@@ -184,11 +184,11 @@ class Diagnosis:
         for c in self.candidates:
             star = " ★" if c.name == self.primary else ""
             row = (
-                f"| {c.name}{star} | {c.n_params:,} | {_cell(c.median('train'), B)} | "
-                f"{_cell(c.median('heldout'), B)} | {_cell(c.median('val'), B)} |"
+                f"| {c.name}{star} | {c.n_params:,} | {_cell(c.mean('train'), B)} | "
+                f"{_cell(c.mean('heldout'), B)} | {_cell(c.mean('val'), B)} |"
             )
             if has_test:
-                row += f" {_cell(c.median('test'), B)} |"
+                row += f" {_cell(c.mean('test'), B)} |"
             lines.append(row)
         comparisons = self.numbers.get("comparisons") or []
         if comparisons:

@@ -54,7 +54,7 @@ class CandidateResult:
       >>> from jaxtrain.diagnose import CandidateResult
       >>> r = CandidateResult("mlp", 120, train_loss=[0.1, 0.3], heldout_loss=[0.2, 0.4],
       ...                     val_loss=[0.2, 0.5])
-      >>> r.median("train"), r.median("val"), r.median("test")
+      >>> r.mean("train"), r.mean("val"), r.mean("test")
       (0.2, 0.35, nan)
     """
 
@@ -89,10 +89,13 @@ class CandidateResult:
                     f"`train_loss` has {len(self.train_loss)}; give one value per seed."
                 )
 
-    def median(self, split: str) -> float:
-        """The median over seeds of the loss on ``split`` (train, heldout, val or test)."""
+    def mean(self, split: str) -> float:
+        """The mean over seeds of the loss on ``split`` (train, heldout, val or test).
+
+        Seeds hold out different splits, so the mean pools every held-out example once.
+        """
         values = getattr(self, f"{split}_loss")
-        return float(np.median(values)) if values else float("nan")
+        return float(np.mean(values)) if values else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """The numbers as a JSON-ready dict (curves as lists; non-finite values as ``None``)."""

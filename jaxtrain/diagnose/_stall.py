@@ -32,6 +32,7 @@ def analyze_stall(
     *,
     initial_grad_norm: float,
     final_grad_norm: float,
+    baseline: float | None = None,
     thresholds: Thresholds | None = None,
 ) -> dict[str, Any]:
     """Finds where the training loss stopped falling and asks: critical point or oscillation?
@@ -50,16 +51,21 @@ def analyze_stall(
     - ‖g‖ not small: the loss stopped falling although the gradient is large: the learning
       rate η is too large for the curvature and θ bounces between the walls of a valley (§4).
 
+    With the ``baseline`` B, a loss that levelled off at a small value (L̄_T/B ≤
+    ``large_train_loss``) is reported as *converged*: a stall there is the goal, not a
+    problem, whatever the gradient says (mini-batch noise keeps ‖g‖ from vanishing).
+
     Args:
       losses: the training loss of every step (mini-batch values are fine).
       initial_grad_norm: ‖g₀‖, the full-batch gradient norm at the initial parameters.
       final_grad_norm: ‖g_T‖, the full-batch gradient norm at the final parameters.
+      baseline: B, the loss of the best constant prediction; enables the "converged" reading.
       thresholds: supplies ``stall_tolerance``, ``critical_grad_ratio`` and
         ``critical_grad_norm`` (default :class:`Thresholds` ()).
 
     Returns:
       A dict: ``steps``, ``stall_step`` (``None`` when not stalled), ``stalled``,
-      ``diverged``, ``loss_start``/``loss_end`` (smoothed), ``initial_grad_norm``,
+      ``diverged``, ``converged``, ``loss_start``/``loss_end`` (smoothed), ``initial_grad_norm``,
       ``final_grad_norm``, ``grad_norm_ratio``, ``critical``, ``tail_fluctuation`` (std/mean
       of the losses after the stall) and ``summary`` (one sentence).
 
@@ -75,6 +81,9 @@ def analyze_stall(
       (True, 43, True)
       >>> analyze_stall(plateau, initial_grad_norm=1.0, final_grad_norm=0.8)["critical"]
       False
+      >>> analyze_stall(plateau, initial_grad_norm=1.0, final_grad_norm=0.8, baseline=5.0)[
+      ...     "converged"]
+      True
     """
     thresholds = Thresholds() if thresholds is None else thresholds
     values = np.asarray(losses, dtype=np.float64).reshape(-1)
@@ -95,6 +104,7 @@ def analyze_stall(
         "grad_norm_ratio": _finite_or_none(ratio),
         "critical": critical,
         "diverged": False,
+        "converged": False,
     }
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
@@ -136,7 +146,19 @@ def analyze_stall(
         if math.isfinite(ratio)
         else f"‖g‖ = {gT:.3g} at the end"
     )
-    if not stalled:
+    converged = bool(
+        baseline is not None
+        and baseline > 0
+        and float(smooth[-1]) / baseline <= thresholds.large_train_loss
+    )
+    report["converged"] = converged
+    if converged:
+        where = f"levelled off from step {stall_step}" if stalled else "was still falling"
+        report["summary"] = (
+            f"The training loss {where} at {float(smooth[-1]) / baseline:.3g} × the baseline: "
+            f"small, so training converged as it should ({grad_text})."
+        )
+    elif not stalled:
         report["summary"] = (
             f"The loss was still falling at the end of the {values.size} steps ({grad_text}): "
             "the budget ran out before training stalled; train longer."

@@ -113,7 +113,7 @@ def compare_candidates(
 def _relative(result: CandidateResult, baseline: float) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for split in ("train", "heldout", "val", "test"):
-        value = result.median(split) / baseline
+        value = result.mean(split) / baseline
         out[split] = value if math.isfinite(value) else None
     return out
 
@@ -146,7 +146,7 @@ def decide(
     """Runs the lecture's flowchart on measured losses and returns the :class:`Decision`.
 
     The candidates are ordered by increasing capacity; ``primary`` is the user's model.
-    With the baseline B (loss of the best constant prediction) and medians over seeds:
+    With the baseline B (loss of the best constant prediction) and means over seeds:
 
     1. Training loss large (L_train/B > ``large_train_loss``)?
        - If a *simpler* (earlier) candidate reaches a lower training loss than the primary

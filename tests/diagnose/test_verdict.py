@@ -174,7 +174,9 @@ def test_no_validation_loss_raises():
 
 def test_compare_candidates_single_seed_and_errors():
     one = compare_candidates([0.9], [0.1], baseline=2.0)
-    assert one["standard_error"] is None and one["worse"] and one["difference"] == pytest.approx(0.4)
+    assert (
+        one["standard_error"] is None and one["worse"] and one["difference"] == pytest.approx(0.4)
+    )
     assert not compare_candidates([0.1], [0.9], baseline=2.0)["worse"]
     with pytest.raises(ValueError, match="same, non-zero number of seeds"):
         compare_candidates([0.1, 0.2], [0.1], baseline=1.0)

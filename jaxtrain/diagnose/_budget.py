@@ -1,0 +1,93 @@
+"""The training budget every candidate gets: the same steps, batches, optimizer and seeds."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["Budget"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """One training budget, identical for every candidate so their losses compare fairly.
+
+    Each candidate is trained ``len(seeds)`` times with :func:`jaxtrain.train.fit` for
+    ``steps`` mini-batch steps of ``batch_size`` examples. Seed s fixes the initialization
+    (``nnx.Rngs(s)``), the batch order and the held-out split, and is shared by all
+    candidates, so their losses pair up seed by seed. A ``holdout_fraction`` share of the
+    training data (stratified by class) is held out: the in-distribution check that tells
+    overfitting from mismatch.
+
+    Attributes:
+      steps: optimizer steps per run (default 300).
+      batch_size: examples per step, capped at the training set size (default 64).
+      learning_rate: η of the default optimizer, Adam (default 3e-3).
+      optimizer: an ``optax.GradientTransformation`` to use instead of
+        ``jaxtrain.optim.adam(learning_rate)``.
+      seeds: how many seeds (0, 1, …) or the seeds themselves (default 3).
+      holdout_fraction: share of the training data held out (default 0.2).
+
+    Examples:
+      >>> from jaxtrain.diagnose import Budget
+      >>> Budget(steps=100, seeds=2).seed_list(), Budget(seeds=[5, 7]).seed_list()
+      ((0, 1), (5, 7))
+    """
+
+    steps: int = 300
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    optimizer: Any = None
+    seeds: int | Sequence[int] = 3
+    holdout_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive int; got {value!r}.")
+        if not (isinstance(self.learning_rate, int | float) and self.learning_rate > 0):
+            raise ValueError(f"`learning_rate` must be > 0; got {self.learning_rate!r}.")
+        if not 0 < self.holdout_fraction < 1:
+            raise ValueError(
+                f"`holdout_fraction` must be in (0, 1); got {self.holdout_fraction!r}."
+            )
+        if self.optimizer is not None and not (
+            hasattr(self.optimizer, "init") and hasattr(self.optimizer, "update")
+        ):
+            raise ValueError(
+                "`optimizer` must be an optax.GradientTransformation (with init and update); "
+                f"got {type(self.optimizer).__name__}."
+            )
+        self.seed_list()
+
+    def seed_list(self) -> tuple[int, ...]:
+        """The seeds as a tuple of ints."""
+        if isinstance(self.seeds, int) and not isinstance(self.seeds, bool):
+            if self.seeds < 1:
+                raise ValueError(f"`seeds` must be >= 1; got {self.seeds}.")
+            return tuple(range(self.seeds))
+        seeds = tuple(int(s) for s in self.seeds)
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"`seeds` must be distinct and non-empty; got {self.seeds!r}.")
+        return seeds
+
+    def make_optimizer(self) -> Any:
+        """The optimizer: ``optimizer`` if given, else ``jaxtrain.optim.adam(learning_rate)``."""
+        if self.optimizer is not None:
+            return self.optimizer
+        from jaxtrain import optim
+
+        return optim.adam(self.learning_rate)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The budget as JSON values (a custom optimizer by its type name)."""
+        return {
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "optimizer": "adam" if self.optimizer is None else type(self.optimizer).__name__,
+            "seeds": list(self.seed_list()),
+            "holdout_fraction": self.holdout_fraction,
+        }

@@ -1,0 +1,280 @@
+"""Candidate models: factories re-initialized per seed, and specs that derive their variants."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+__all__ = ["Candidate", "ModelSpec", "as_candidates"]
+
+_FAMILIES = ("mlp", "cnn")
+
+
+class Candidate(NamedTuple):
+    """A named model factory: ``factory(rngs) -> model``, called afresh for every seed.
+
+    ``model`` is anything :func:`jaxtrain.nn.functional` accepts: usually an NNX module (built
+    with ``rngs``), or an ``(apply, params, state)`` triple. A factory rather than a model, so
+    that every seed starts from its own initialization.
+
+    Examples:
+      >>> from flax import nnx
+      >>> from jaxtrain.diagnose import Candidate
+      >>> c = Candidate("linear", lambda rngs: nnx.Linear(2, 3, rngs=rngs))
+      >>> c.factory(nnx.Rngs(0)).kernel.shape
+      (2, 3)
+    """
+
+    name: str
+    factory: Callable[[Any], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """A rebuildable description of a :class:`jaxtrain.nn.MLP` or :class:`jaxtrain.nn.CNN`.
+
+    A spec is a factory (``spec(rngs)`` builds the model) that also knows its family, so
+    :func:`~jaxtrain.diagnose.diagnose` can derive from one spec the two candidates the
+    lecture's flowchart needs, with the same activation and normalization:
+
+    - :meth:`shallower`: one hidden layer (a linear model below that), the easy-to-optimize
+      reference — if the user's deeper model trains *worse* than it, the optimizer is to
+      blame;
+    - :meth:`wider`: ``factor`` × the width at the same depth (a one-hidden-layer network for
+      a linear model), the more flexible one — if it trains better, the user's model has
+      model bias.
+
+    A spec is plain data (:meth:`to_dict` / :meth:`from_dict`), so a checkpoint can carry it
+    and ``jaxtrain hessian`` can rebuild the model.
+
+    Attributes:
+      family: ``"mlp"`` or ``"cnn"``.
+      in_shape: the shape of one input: ``(features,)`` for an MLP, ``(H, W, C)`` for a CNN.
+      out_features: outputs (classes for logits, target width for regression).
+      width: hidden units per layer (MLP) or filters of the first convolution block (CNN;
+        each further block doubles them).
+      depth: hidden layers (MLP; 0 is a linear model) or convolution blocks (CNN).
+      activation: activation name (``"relu"``, ``"tanh"``, ``"sigmoid"``, ``"gelu"``).
+      norm: ``None``, ``"batch"`` or ``"layer"``.
+      residual: identity skips around hidden layers (MLP only; a CNN has none).
+
+    Examples:
+      >>> from jaxtrain.diagnose import ModelSpec
+      >>> spec = ModelSpec("mlp", (2,), 3, width=32, depth=6, activation="sigmoid")
+      >>> spec.name, spec.shallower().name, spec.wider().name
+      ('mlp-6x32-sigmoid', 'mlp-1x32-sigmoid', 'mlp-6x128-sigmoid')
+      >>> ModelSpec.from_dict(spec.to_dict()) == spec
+      True
+
+    References:
+      He et al., *Deep Residual Learning for Image Recognition*, 2016,
+      https://arxiv.org/abs/1512.03385
+    """
+
+    family: str
+    in_shape: tuple[int, ...]
+    out_features: int
+    width: int = 64
+    depth: int = 2
+    activation: str = "relu"
+    norm: str | None = None
+    residual: bool = False
+
+    def __post_init__(self) -> None:
+        if self.family not in _FAMILIES:
+            raise ValueError(f"`family` must be one of {_FAMILIES}; got {self.family!r}.")
+        object.__setattr__(self, "in_shape", tuple(int(d) for d in self.in_shape))
+        if self.family == "mlp" and len(self.in_shape) != 1:
+            raise ValueError(
+                f"an MLP takes flat inputs, `in_shape` (features,); got {self.in_shape}. "
+                "Flatten the inputs or use family='cnn'."
+            )
+        if self.family == "cnn" and len(self.in_shape) != 3:
+            raise ValueError(f"a CNN takes images, `in_shape` (H, W, C); got {self.in_shape}.")
+        for name in ("out_features", "width"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive int; got {value!r}.")
+        minimum = 0 if self.family == "mlp" else 1
+        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < minimum:
+            raise ValueError(f"`depth` must be an int >= {minimum}; got {self.depth!r}.")
+        if self.family == "cnn" and self.residual:
+            raise ValueError("`residual` is only available for family='mlp'.")
+        if min(self.in_shape, default=0) < 1:
+            raise ValueError(f"`in_shape` must be positive sizes; got {self.in_shape}.")
+
+    @property
+    def name(self) -> str:
+        """A short readable name, e.g. ``mlp-6x32-sigmoid`` or ``linear``."""
+        if self.family == "mlp" and self.depth == 0:
+            return "linear"
+        tags = [f"{self.family}-{self.depth}x{self.width}-{self.activation}"]
+        if self.norm:
+            tags.append(f"{self.norm}norm")
+        if self.residual:
+            tags.append("residual")
+        return "-".join(tags)
+
+    def build(self, rngs: Any) -> Any:
+        """Builds the NNX module with ``rngs`` (an ``nnx.Rngs``)."""
+        from jaxtrain import nn
+
+        if self.family == "mlp":
+            return nn.MLP(
+                self.in_shape[0],
+                self.width,
+                self.out_features,
+                depth=self.depth,
+                activation=self.activation,
+                norm=self.norm,
+                residual=self.residual,
+                rngs=rngs,
+            )
+        return nn.CNN(
+            self.in_shape[-1],
+            self.out_features,
+            channels=self.channels,
+            activation=self.activation,
+            norm=self.norm,
+            rngs=rngs,
+        )
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        """CNN filters per block: ``width``, doubling with every block (as in VGG)."""
+        return tuple(self.width * 2**i for i in range(self.depth))
+
+    def __call__(self, rngs: Any) -> Any:
+        """The same as :meth:`build`: a spec is a model factory."""
+        return self.build(rngs)
+
+    def shallower(self) -> ModelSpec | None:
+        """One hidden layer (MLP: a linear model below that; CNN: one block); ``None`` if none."""
+        if self.depth >= 2:
+            return dataclasses.replace(self, depth=1)
+        if self.family == "mlp" and self.depth == 1:
+            return dataclasses.replace(self, depth=0)
+        return None
+
+    def wider(self, factor: int = 4) -> ModelSpec:
+        """``factor`` × the width at the same depth; a linear model gains one hidden layer."""
+        if self.family == "mlp" and self.depth == 0:
+            return dataclasses.replace(self, depth=1)
+        return dataclasses.replace(self, width=self.width * int(factor))
+
+    def variants(self) -> tuple[list[ModelSpec], int]:
+        """``([shallower, self, wider], index of self)``, without a missing shallower one."""
+        shallow = self.shallower()
+        specs = ([shallow] if shallow is not None else []) + [self, self.wider()]
+        return specs, 0 if shallow is None else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as plain JSON values."""
+        out = dataclasses.asdict(self)
+        out["in_shape"] = list(self.in_shape)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        """Rebuilds a spec from :meth:`to_dict`'s output."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown ModelSpec fields {unknown}; expected some of {sorted(known)}."
+            )
+        return cls(**{**data, "in_shape": tuple(data.get("in_shape", ()))})
+
+
+def _is_pair(item: Any) -> bool:
+    return (
+        isinstance(item, tuple)
+        and len(item) == 2
+        and isinstance(item[0], str)
+        and callable(item[1])
+    )
+
+
+def _one(item: Any, index: int) -> Candidate:
+    if isinstance(item, Candidate):
+        return item
+    if isinstance(item, ModelSpec):
+        return Candidate(item.name, item)
+    if _is_pair(item):
+        return Candidate(item[0], item[1])
+    if callable(item):
+        name = getattr(item, "__name__", None)
+        if not name or name == "<lambda>":
+            name = f"candidate_{index}"
+        return Candidate(name, item)
+    raise TypeError(
+        f"candidate {index} is a {type(item).__name__}; give a factory `rngs -> model`, a "
+        "(name, factory) pair or a jaxtrain.diagnose.ModelSpec."
+    )
+
+
+def as_candidates(models: Any, *, primary: int | str | None = None) -> tuple[list[Candidate], int]:
+    """Normalizes the ways of naming candidates into a list and the primary's index.
+
+    Accepted:
+
+    - one :class:`ModelSpec`: its shallower and wider variants are derived (see
+      :meth:`ModelSpec.variants`); the spec itself is the primary;
+    - one factory ``rngs -> model``, one ``(name, factory)`` pair or one :class:`Candidate`:
+      a single candidate;
+    - a sequence of those (specs in a sequence are *not* expanded), in order of increasing
+      capacity; the primary is the last unless ``primary`` says otherwise.
+
+    Args:
+      models: the candidates, as above.
+      primary: index or name of the user's model among them.
+
+    Returns:
+      ``(candidates, primary_index)``; duplicate names get a ``#2``, ``#3`` suffix.
+
+    Raises:
+      TypeError: for something that is not a candidate.
+      ValueError: for an empty sequence or an unknown ``primary``.
+
+    Examples:
+      >>> from jaxtrain.diagnose import ModelSpec, as_candidates
+      >>> cands, p = as_candidates(ModelSpec("mlp", (4,), 2, depth=3))
+      >>> [c.name for c in cands], p
+      (['mlp-1x64-relu', 'mlp-3x64-relu', 'mlp-3x256-relu'], 1)
+    """
+    if isinstance(models, ModelSpec):
+        specs, index = models.variants()
+        candidates = [Candidate(spec.name, spec) for spec in specs]
+    elif isinstance(models, Candidate) or _is_pair(models) or callable(models):
+        candidates, index = [_one(models, 0)], 0
+    elif isinstance(models, Sequence) and not isinstance(models, str):
+        if not models:
+            raise ValueError("`models` is empty: give at least one candidate.")
+        candidates = [_one(item, i) for i, item in enumerate(models)]
+        index = len(candidates) - 1
+    else:
+        raise TypeError(
+            f"`models` is a {type(models).__name__}; give a factory, a (name, factory) pair, a "
+            "ModelSpec or a sequence of them."
+        )
+    seen: dict[str, int] = {}
+    unique = []
+    for c in candidates:
+        seen[c.name] = seen.get(c.name, 0) + 1
+        unique.append(c if seen[c.name] == 1 else Candidate(f"{c.name}#{seen[c.name]}", c.factory))
+    if primary is not None:
+        names = [c.name for c in unique]
+        if isinstance(primary, str):
+            if primary not in names:
+                raise ValueError(
+                    f"`primary` {primary!r} is not a candidate name; choose from {names}."
+                )
+            index = names.index(primary)
+        else:
+            if not -len(unique) <= int(primary) < len(unique):
+                raise ValueError(
+                    f"`primary` index {primary} is out of range for {len(unique)} candidates."
+                )
+            index = int(primary) % len(unique)
+    return unique, index

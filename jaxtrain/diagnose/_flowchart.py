@@ -1,0 +1,324 @@
+"""``diagnose``: train the candidates, measure, and run the lecture's flowchart."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxtrain.diagnose._baseline import baseline_loss, default_loss, infer_task
+from jaxtrain.diagnose._budget import Budget
+from jaxtrain.diagnose._candidates import Candidate, as_candidates
+from jaxtrain.diagnose._critical_point import curvature_check
+from jaxtrain.diagnose._diagnosis import Diagnosis
+from jaxtrain.diagnose._remedies import remedies
+from jaxtrain.diagnose._results import CandidateResult
+from jaxtrain.diagnose._stall import analyze_stall
+from jaxtrain.diagnose._thresholds import Thresholds
+from jaxtrain.diagnose._training import (
+    Run,
+    evaluate_loss,
+    fit_candidate,
+    full_batch_loss_fn,
+    grad_norm,
+)
+from jaxtrain.diagnose._verdict import decide
+
+__all__ = ["diagnose", "prepare_data"]
+
+
+def _pair(data: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if not (isinstance(data, tuple | list) and len(data) == 2):
+        raise ValueError(f"`{name}` must be an (x, y) pair of arrays; got {type(data).__name__}.")
+    x, y = np.asarray(data[0]), np.asarray(data[1])
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise ValueError(
+            f"`{name}` must hold the same, non-zero number of inputs and targets on axis 0; "
+            f"got shapes {x.shape} and {y.shape}."
+        )
+    return x, y
+
+
+def prepare_data(
+    train_data: Any, val_data: Any, test_data: Any = None, *, task: str = "auto"
+) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray] | None]]:
+    """Checks the splits and brings them to one form: float32 inputs, int32 labels or
+    float32 targets of shape (N, d) (1-D regression targets become (N, 1)).
+
+    Returns:
+      ``(task, {"train": ..., "val": ..., "test": ...})``.
+    """
+    pairs = {"train": _pair(train_data, "train_data"), "val": _pair(val_data, "val_data")}
+    pairs["test"] = None if test_data is None else _pair(test_data, "test_data")
+    task = infer_task(pairs["train"][1]) if task == "auto" else task
+    if task not in ("classification", "regression"):
+        raise ValueError(f"`task` must be 'auto', 'classification' or 'regression'; got {task!r}.")
+    x_shape = pairs["train"][0].shape[1:]
+    out: dict[str, tuple[np.ndarray, np.ndarray] | None] = {"test": None}
+    for split, pair in pairs.items():
+        if pair is None:
+            continue
+        x, y = pair
+        if x.shape[1:] != x_shape:
+            raise ValueError(
+                f"{split} inputs have shape {x.shape[1:]} per example but training inputs "
+                f"{x_shape}; every split needs the same input shape."
+            )
+        if task == "classification":
+            if y.dtype.kind not in "biu" or y.ndim != 1:
+                raise ValueError(
+                    f"{split} targets must be integer class labels of shape (N,) for "
+                    f"classification; got dtype {y.dtype} and shape {y.shape}."
+                )
+            if y.min() < 0:
+                raise ValueError(f"{split} labels must be >= 0; got {int(y.min())}.")
+            y = y.astype(np.int32)
+        else:
+            y = y.astype(np.float32)
+            y = y[:, None] if y.ndim == 1 else y
+        out[split] = (x.astype(np.float32), y)
+    return task, out
+
+
+def _train_candidate(
+    candidate: Candidate,
+    splits: dict[int, tuple[Any, Any]],
+    data: dict[str, Any],
+    *,
+    loss: Any,
+    budget: Budget,
+    optimizer: Any,
+    bar: Any,
+) -> tuple[CandidateResult, Run]:
+    start = time.perf_counter()
+    seeds = budget.seed_list()
+    numbers: dict[str, list[Any]] = {
+        k: [] for k in ("train", "heldout", "val", "test", "curves", "grads", "held")
+    }
+    runs = []
+    for seed in seeds:
+        bar.set_postfix_str(f"{candidate.name}, seed {seed}")
+        fit_pair, heldout_pair = splits[seed]
+        run = fit_candidate(
+            candidate,
+            seed,
+            fit_pair,
+            loss=loss,
+            budget=budget,
+            optimizer=optimizer,
+            val_pair=heldout_pair,
+        )
+        numbers["train"].append(evaluate_loss(run.final, fit_pair, loss))
+        numbers["heldout"].append(evaluate_loss(run.final, heldout_pair, loss))
+        numbers["val"].append(evaluate_loss(run.final, data["val"], loss))
+        if data["test"] is not None:
+            numbers["test"].append(evaluate_loss(run.final, data["test"], loss))
+        numbers["curves"].append(np.asarray(run.history.per_step["loss"], dtype=np.float64))
+        numbers["grads"].append(np.asarray(run.history.per_step["grad_norm"], dtype=np.float64))
+        held = run.history.per_epoch.get("val_loss")
+        numbers["held"].append(np.asarray([] if held is None else held, dtype=np.float64))
+        runs.append(run)
+        bar.update(1)
+    result = CandidateResult(
+        name=candidate.name,
+        n_params=runs[0].n_params,
+        train_loss=numbers["train"],
+        heldout_loss=numbers["heldout"],
+        val_loss=numbers["val"],
+        test_loss=numbers["test"],
+        seeds=seeds,
+        curves=numbers["curves"],
+        grad_norms=numbers["grads"],
+        heldout_curves=numbers["held"],
+        seconds=time.perf_counter() - start,
+    )
+    return result, runs[0]
+
+
+def _stall_report(
+    run: Run,
+    fit_pair: tuple[np.ndarray, np.ndarray],
+    curve: np.ndarray,
+    *,
+    loss: Any,
+    baseline: float,
+    thresholds: Thresholds,
+    curvature: bool,
+    seed: int,
+) -> dict[str, Any]:
+    x, y = fit_pair
+    g0 = grad_norm(full_batch_loss_fn(run.apply, run.state0, x, y, loss), run.params0)
+    loss_at_end = full_batch_loss_fn(run.final.apply, run.final.model_state, x, y, loss)
+    gT = grad_norm(loss_at_end, run.final.params)
+    report = analyze_stall(
+        curve,
+        initial_grad_norm=g0,
+        final_grad_norm=gT if math.isfinite(gT) else math.inf,
+        baseline=baseline,
+        thresholds=thresholds,
+    )
+    report["seed"] = seed
+    if curvature and report["critical"]:
+        report["curvature"] = curvature_check(
+            loss_at_end,
+            run.final.params,
+            dense_max_params=thresholds.dense_max_params,
+            key=jax.random.key(seed),
+        )
+    return report
+
+
+def diagnose(
+    models: Any,
+    train_data: tuple[Any, Any],
+    val_data: tuple[Any, Any],
+    *,
+    test_data: tuple[Any, Any] | None = None,
+    loss: str | Callable[..., Any] = "auto",
+    task: str = "auto",
+    budget: Budget | None = None,
+    thresholds: Thresholds | None = None,
+    primary: int | str | None = None,
+    train_all: bool = False,
+    curvature: bool = True,
+    progress: bool = False,
+) -> Diagnosis:
+    """Runs the lecture's task-strategy flowchart on candidate models and data.
+
+    1. Every seed s holds out ``budget.holdout_fraction`` of the training data (stratified),
+       and the primary model is trained on the rest with :func:`jaxtrain.train.fit` for the
+       same ``budget``; its loss is measured on the fitted part, the held-out part, the
+       validation and the test data (full batch, evaluation mode).
+    2. If its training loss is large relative to the baseline B (the best constant
+       prediction: class prior or target mean), the other candidates are trained with the
+       same budget and seeds, and :func:`~jaxtrain.diagnose.decide` compares them: a simpler
+       candidate that trains better beyond seed noise means *optimization*; otherwise it is
+       *model bias*. If the training loss is small, the held-out and validation gaps decide
+       between *overfitting*, *mismatch* and *ok*.
+    3. Where the primary's training stalled (seed 0) is located on its loss curve; the
+       full-batch gradient norm there says critical point (then the Hessian, dense up to
+       ``thresholds.dense_max_params`` parameters and Lanczos above, says saddle or minimum)
+       or a learning rate that oscillates (:func:`~jaxtrain.diagnose.analyze_stall`).
+
+    Candidates (``models``): a :class:`~jaxtrain.diagnose.ModelSpec` (its shallower and
+    wider variants are derived), a factory ``rngs -> model`` (``model`` is anything
+    :func:`jaxtrain.nn.functional` accepts, typically an NNX module built with the given
+    ``nnx.Rngs``), a ``(name, factory)`` pair, or a sequence of these in order of increasing
+    capacity (see :func:`~jaxtrain.diagnose.as_candidates`). Factories, not models, so every
+    seed gets a fresh initialization.
+
+    Args:
+      models: the candidates, as above.
+      train_data: ``(x, y)`` training data.
+      val_data: ``(x, y)`` validation data (possibly from another distribution).
+      test_data: optional ``(x, y)`` test data, judged like the validation data.
+      loss: ``"auto"`` (softmax cross-entropy for integer labels, MSE for float targets) or
+        ``loss(predictions, targets) -> scalar``.
+      task: ``"auto"``, ``"classification"`` or ``"regression"`` (for the baseline).
+      budget: the :class:`~jaxtrain.diagnose.Budget` (steps, batch size, optimizer, seeds).
+      thresholds: the :class:`~jaxtrain.diagnose.Thresholds`.
+      primary: index or name of the user's model among the candidates (default: the spec
+        itself, or the last of a sequence).
+      train_all: train every candidate even when the primary's training loss is small.
+      curvature: run the Hessian check at a critical point.
+      progress: show a tqdm bar over the training runs.
+
+    Returns:
+      A :class:`~jaxtrain.diagnose.Diagnosis`.
+
+    Raises:
+      ValueError: for malformed data, an unknown loss or task, or bad candidates.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxtrain.diagnose import Budget, ModelSpec, diagnose
+      >>> rng = np.random.default_rng(0)
+      >>> x = rng.normal(size=(200, 2)).astype(np.float32)
+      >>> y = (x[:, 0] > 0).astype(np.int32)
+      >>> spec = ModelSpec("mlp", (2,), 2, width=16, depth=1)
+      >>> d = diagnose([spec], (x[:150], y[:150]), (x[150:], y[150:]),
+      ...              budget=Budget(steps=150, seeds=2), curvature=False)
+      >>> d.verdict
+      'ok'
+
+    References:
+      He et al., *Deep Residual Learning for Image Recognition*, 2016,
+      https://arxiv.org/abs/1512.03385
+    """
+    from tqdm.auto import tqdm
+
+    from jaxtrain import data as jdata
+
+    start = time.perf_counter()
+    thresholds = Thresholds() if thresholds is None else thresholds
+    budget = Budget() if budget is None else budget
+    task, data = prepare_data(train_data, val_data, test_data, task=task)
+    if loss == "auto":
+        loss_fn = default_loss(task)
+    elif callable(loss):
+        loss_fn = loss
+    else:
+        raise ValueError(
+            f"`loss` must be 'auto' or a function (predictions, targets); got {loss!r}."
+        )
+    num_classes = None
+    if task == "classification":
+        num_classes = 1 + max(int(pair[1].max()) for pair in data.values() if pair is not None)
+    x_train, y_train = data["train"]
+    baseline = baseline_loss(loss_fn, y_train, task=task, num_classes=num_classes)
+    candidates, p = as_candidates(models, primary=primary)
+    seeds = budget.seed_list()
+    splits = {}
+    for seed in seeds:
+        fit_part, heldout, _ = jdata.train_val_test_split(
+            x_train, y_train, val_fraction=budget.holdout_fraction, seed=seed
+        )
+        splits[seed] = (fit_part, heldout)
+    optimizer = budget.make_optimizer()
+    results: dict[int, CandidateResult] = {}
+    runs: dict[int, Run] = {}
+    common = {"loss": loss_fn, "budget": budget, "optimizer": optimizer}
+    with tqdm(
+        total=len(candidates) * len(seeds), desc="diagnose", unit="run", disable=not progress
+    ) as bar:
+        # The flowchart's first question needs only the primary: the other candidates are
+        # trained when its training loss is large (or when asked to).
+        results[p], runs[p] = _train_candidate(candidates[p], splits, data, bar=bar, **common)
+        primary_rel = results[p].mean("train") / baseline
+        if train_all or not primary_rel <= thresholds.large_train_loss:
+            for i, candidate in enumerate(candidates):
+                if i != p:
+                    results[i], runs[i] = _train_candidate(
+                        candidate, splits, data, bar=bar, **common
+                    )
+    order = sorted(results)
+    measured = [results[i] for i in order]
+    decision = decide(measured, primary=order.index(p), baseline=baseline, thresholds=thresholds)
+    stall = _stall_report(
+        runs[p],
+        splits[seeds[0]][0],
+        results[p].curves[0],
+        loss=loss_fn,
+        baseline=baseline,
+        thresholds=thresholds,
+        curvature=curvature,
+        seed=seeds[0],
+    )
+    return Diagnosis(
+        verdict=decision.verdict,
+        reasons=decision.reasons,
+        remedies=tuple(remedies(decision.verdict, stall=stall)),
+        candidates=tuple(measured),
+        primary=candidates[p].name,
+        baseline=baseline,
+        task=task,
+        numbers=decision.numbers,
+        stall=stall,
+        thresholds=thresholds,
+        budget=budget.to_dict(),
+        seconds=time.perf_counter() - start,
+    )

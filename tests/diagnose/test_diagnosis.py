@@ -1,0 +1,132 @@
+"""Diagnosis: JSON, Markdown and PNG renderings of a verdict and its evidence."""
+
+import json
+
+import matplotlib
+import numpy as np
+import pytest
+
+from jaxtrain.diagnose import HEADLINES, CandidateResult, Diagnosis, Thresholds, decide, remedies
+
+
+def make_diagnosis():
+    steps = np.arange(1, 101)
+    shallow = CandidateResult(
+        "shallow",
+        50,
+        [0.10, 0.12],
+        [0.15, 0.16],
+        [0.15, 0.17],
+        seeds=[0, 1],
+        curves=[2.0 / steps, 2.1 / steps],
+        grad_norms=[np.ones(100), np.ones(100)],
+        heldout_curves=[[1.0, 0.5, 0.2], [1.0, 0.6, 0.2]],
+    )
+    deep = CandidateResult(
+        "deep/12 layers",
+        900,
+        [0.95, float("nan")],
+        [1.0, 1.0],
+        [1.0, 1.0],
+        test_loss=[1.1, 1.2],
+        seeds=[0, 1],
+        curves=[np.full(100, 2.0), np.full(100, 2.1)],
+    )
+    decision = decide([shallow, deep], baseline=2.0)
+    stall = {"summary": "The loss stopped falling at step 0.", "stalled": True, "critical": False}
+    stall["curvature"] = {"summary": "Hessian (dense, 900 parameters): a saddle.", "kind": "saddle"}
+    return Diagnosis(
+        verdict=decision.verdict,
+        reasons=decision.reasons,
+        remedies=tuple(remedies(decision.verdict, stall=stall)),
+        candidates=(shallow, deep),
+        primary="deep/12 layers",
+        baseline=2.0,
+        task="classification",
+        numbers=decision.numbers,
+        stall=stall,
+        thresholds=Thresholds(),
+        budget={"steps": 100, "seeds": [0, 1]},
+        seconds=1.5,
+    )
+
+
+def test_to_json_is_strict_json_and_matches_to_dict():
+    d = make_diagnosis()
+    text = d.to_json()
+    assert "NaN" not in text
+    loaded = json.loads(text)
+    assert loaded == d.to_dict()
+    assert loaded["verdict"] == "optimization"
+    assert loaded["headline"] == HEADLINES["optimization"]
+    deep = loaded["candidates"][1]
+    assert deep["train_loss"] == [0.95, None]
+    assert deep["test_loss"] == [1.1, 1.2]
+    assert len(deep["curves"]) == 2 and len(deep["curves"][0]) == 100
+    assert loaded["numbers"]["comparisons"][0]["candidate"] == "shallow"
+    assert loaded["thresholds"]["large_gap"] == 0.1
+    assert loaded["stall"]["curvature"]["kind"] == "saddle"
+
+
+def test_markdown_has_verdict_reasons_table_stall_and_remedies():
+    md = make_diagnosis().to_markdown()
+    assert md.startswith("# Diagnosis: optimization\n")
+    assert "## Why" in md and "## Remedies" in md and "## Settings" in md
+    assert "| shallow | 50 | 0.11 (0.055×B) |" in md
+    assert "| deep/12 layers ★ | 900 |" in md
+    assert "| test |" in md
+    assert "| shallow | simpler |" in md
+    assert "Hessian (dense, 900 parameters): a saddle." in md
+    assert "## Where training stalled (deep/12 layers)\n\nThe loss stopped falling at step 0." in md
+    assert "1. The loss stopped falling while the gradient stayed large" in md  # its remedy
+    assert "Baseline B = 2 (cross-entropy of predicting the class prior)" in md
+
+
+def test_plot_curves_draws_one_median_line_per_candidate():
+    matplotlib.use("Agg")
+    d = make_diagnosis()
+    ax = d.plot_curves()
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels[:2] == ["shallow (50 params)", "deep/12 layers (900 params) ★"]
+    np.testing.assert_allclose(
+        ax.get_lines()[0].get_ydata(), np.median([2.0, 2.1]) / 2.0 / np.arange(1, 101)
+    )
+    assert ax.get_yscale() == "log"
+    ax = d.plot_candidate("shallow")
+    assert len(ax.get_lines()) == 4  # two seeds: a training line and held-out dots each
+
+
+def test_save_writes_json_markdown_and_pngs(tmp_path):
+    d = make_diagnosis()
+    written = d.save(tmp_path / "out")
+    names = sorted(p.name for p in written)
+    assert names == [
+        "curves_deep_12_layers.png",
+        "curves_shallow.png",
+        "diagnosis.json",
+        "diagnosis.md",
+        "training_curves.png",
+    ]
+    for path in written:
+        if path.suffix == ".png":
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (
+        json.loads((tmp_path / "out" / "diagnosis.json").read_text())["verdict"] == "optimization"
+    )
+    assert (
+        "![training_curves](training_curves.png)" in (tmp_path / "out" / "diagnosis.md").read_text()
+    )
+
+
+def test_candidate_lookup():
+    d = make_diagnosis()
+    assert d.candidate("shallow").n_params == 50
+    with pytest.raises(KeyError, match="no candidate"):
+        d.candidate("wide")
+
+
+def test_candidate_result_validates_seed_counts():
+    with pytest.raises(ValueError, match="no training loss"):
+        CandidateResult("m", 1, [], [], [])
+    with pytest.raises(ValueError, match="one value per seed"):
+        CandidateResult("m", 1, [0.1, 0.2], [0.1], [0.1, 0.2])
