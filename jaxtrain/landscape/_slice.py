@@ -1,0 +1,176 @@
+"""The loss along a line and over a plane through θ: the error surface, one slice at a time."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.tree_util import Partial
+
+__all__ = ["loss_slice_1d", "loss_surface_2d"]
+
+
+def _as_pytree_callable(fn: Callable[..., Any]) -> Any:
+    # A plain function travels as a leafless Partial (hashed by identity), a Partial as it is:
+    # either way the jitted evaluation below is an ordinary argument, compiled once per loss.
+    if jax.tree_util.treedef_is_leaf(jax.tree.structure(fn)):
+        return Partial(fn)
+    return fn
+
+
+def _check_direction(direction: Any, params: Any, name: str) -> None:
+    if jax.tree.structure(direction) != jax.tree.structure(params):
+        raise ValueError(f"{name} must have the pytree structure of params")
+    for d, p in zip(jax.tree.leaves(direction), jax.tree.leaves(params), strict=True):
+        if jnp.shape(d) != jnp.shape(p):
+            raise ValueError(f"{name} leaf of shape {jnp.shape(d)} does not match {jnp.shape(p)}")
+
+
+def _coordinates(values: Any, name: str) -> jax.Array:
+    values = jnp.asarray(values)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {values.shape}")
+    return values
+
+
+def _map(fn: Callable[[jax.Array], jax.Array], xs: jax.Array, batch_size: int | None):
+    return jax.vmap(fn)(xs) if batch_size is None else lax.map(fn, xs, batch_size=batch_size)
+
+
+def _moved(params: Any, steps: tuple[tuple[jax.Array, Any], ...]) -> Any:
+    def leaf(p, *ds):
+        out = p
+        for (coefficient, _), d in zip(steps, ds, strict=True):
+            out = out + coefficient.astype(p.dtype) * d.astype(p.dtype)
+        return out
+
+    return jax.tree.map(leaf, params, *[d for _, d in steps])
+
+
+@functools.partial(jax.jit, static_argnames=("batch_size",))
+def _slice_1d(loss_fn, params, direction, alphas, args, *, batch_size):
+    def at(alpha):
+        return loss_fn(_moved(params, ((alpha, direction),)), *args)
+
+    return _map(at, alphas, batch_size)
+
+
+@functools.partial(jax.jit, static_argnames=("batch_size",))
+def _surface_2d(loss_fn, params, d1, d2, alphas, betas, args, *, batch_size):
+    grid = jnp.stack(jnp.meshgrid(alphas, betas, indexing="ij"), axis=-1).reshape(-1, 2)
+
+    def at(point):
+        return loss_fn(_moved(params, ((point[0], d1), (point[1], d2))), *args)
+
+    return _map(at, grid, batch_size).reshape(alphas.shape[0], betas.shape[0])
+
+
+def loss_slice_1d(
+    loss_fn: Callable[..., jax.Array],
+    params: Any,
+    direction: Any,
+    alphas: Any,
+    *args: Any,
+    batch_size: int | None = None,
+) -> jax.Array:
+    """The loss along a line through θ: L(θ + α·d) for each α in ``alphas``.
+
+    θ is ``params``, d is ``direction`` (a pytree like ``params``: an escape direction, an
+    eigenvector, the gradient or :func:`random_direction`), α are ``alphas``. The points are
+    evaluated together, vmapped (or ``batch_size`` at a time in a ``lax.map``), in one
+    compiled program, with matrix products at ``precision=HIGHEST``.
+
+    Args:
+        loss_fn: ``loss_fn(params, *args) -> scalar``.
+        params: the point θ.
+        direction: d, a pytree like ``params``.
+        alphas: 1-D array of step sizes α.
+        *args: further arguments of ``loss_fn`` (data), held fixed.
+        batch_size: evaluate this many points at a time (bounds memory); ``None``: all.
+
+    Returns:
+        Losses of shape ``(len(alphas),)``.
+
+    Raises:
+        ValueError: for a direction unlike ``params`` or ``alphas`` that is not 1-D.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxtrain.landscape import loss_slice_1d
+        >>> loss = lambda w: (1.0 - w[0] * w[1]) ** 2  # the lecture's toy, saddle at 0
+        >>> u = jnp.array([1.0, 1.0]) / jnp.sqrt(2.0)
+        >>> print(loss_slice_1d(loss, jnp.zeros(2), u, jnp.array([-1.0, 0.0, 1.0])))
+        [0.25 1.   0.25]
+    """
+    _check_direction(direction, params, "direction")
+    alphas = _coordinates(alphas, "alphas")
+    with jax.default_matmul_precision("highest"):
+        return _slice_1d(
+            _as_pytree_callable(loss_fn), params, direction, alphas, args, batch_size=batch_size
+        )
+
+
+def loss_surface_2d(
+    loss_fn: Callable[..., jax.Array],
+    params: Any,
+    d1: Any,
+    d2: Any,
+    alphas: Any,
+    betas: Any,
+    *args: Any,
+    batch_size: int | None = None,
+) -> jax.Array:
+    """The loss over a plane through θ: L(θ + α·d₁ + β·d₂) on the grid ``alphas × betas``.
+
+    The 2-D error surface of the lecture's pictures. θ is ``params``; d₁, d₂ are pytrees like
+    ``params`` (two :func:`random_direction` s, or an eigenvector pair); α and β run over
+    ``alphas`` and ``betas``. All grid points are evaluated in one compiled, vmapped program
+    (``batch_size`` points at a time if given).
+
+    Args:
+        loss_fn: ``loss_fn(params, *args) -> scalar``.
+        params: the point θ.
+        d1: d₁, a pytree like ``params``.
+        d2: d₂, a pytree like ``params``.
+        alphas: 1-D array of coefficients α of d₁.
+        betas: 1-D array of coefficients β of d₂.
+        *args: further arguments of ``loss_fn`` (data), held fixed.
+        batch_size: evaluate this many points at a time; ``None``: all.
+
+    Returns:
+        Losses of shape ``(len(alphas), len(betas))``: entry ``[i, j]`` is at
+        α = ``alphas[i]``, β = ``betas[j]``.
+
+    Raises:
+        ValueError: for directions unlike ``params`` or coordinates that are not 1-D.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxtrain.landscape import loss_surface_2d
+        >>> loss = lambda w: (1.0 - w[0] * w[1]) ** 2
+        >>> e1, e2 = jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0])
+        >>> ticks = jnp.array([-1.0, 0.0, 1.0])
+        >>> print(loss_surface_2d(loss, jnp.zeros(2), e1, e2, ticks, ticks))
+        [[0. 1. 4.]
+         [1. 1. 1.]
+         [4. 1. 0.]]
+    """
+    _check_direction(d1, params, "d1")
+    _check_direction(d2, params, "d2")
+    alphas = _coordinates(alphas, "alphas")
+    betas = _coordinates(betas, "betas")
+    with jax.default_matmul_precision("highest"):
+        return _surface_2d(
+            _as_pytree_callable(loss_fn),
+            params,
+            d1,
+            d2,
+            alphas,
+            betas,
+            args,
+            batch_size=batch_size,
+        )

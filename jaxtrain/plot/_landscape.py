@@ -1,0 +1,146 @@
+"""Pictures of error surfaces: the loss along a line and over a plane through θ."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_loss_slice_1d", "plot_loss_surface_2d"]
+
+
+def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_loss_slice_1d(
+    alphas: Any,
+    losses: Any,
+    ax: Any = None,
+    *,
+    label: str | None = None,
+    log_scale: bool = False,
+    mark_origin: bool = True,
+    xlabel: str = "step α along d",
+) -> Any:
+    """Draws L(θ + α·d) against α, from :func:`jaxtrain.landscape.loss_slice_1d`.
+
+    Args:
+        alphas: the 1-D step sizes α.
+        losses: the losses, same length.
+        ax: the matplotlib ``Axes`` to draw on; a new figure if ``None``.
+        label: legend label (several slices can share one ``ax``).
+        log_scale: logarithmic loss axis.
+        mark_origin: mark θ itself (α = 0) with a dot.
+        xlabel: the x-axis label.
+
+    Returns:
+        The ``Axes`` drawn on.
+
+    Raises:
+        ValueError: if the arrays are not 1-D of equal length.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxtrain.landscape import loss_slice_1d
+        >>> from jaxtrain.plot import plot_loss_slice_1d
+        >>> loss = lambda w: (1.0 - w[0] * w[1]) ** 2
+        >>> alphas = jnp.linspace(-2.0, 2.0, 41)
+        >>> u = jnp.array([1.0, 1.0]) / jnp.sqrt(2.0)
+        >>> ax = plot_loss_slice_1d(alphas, loss_slice_1d(loss, jnp.zeros(2), u, alphas))
+        >>> ax.get_ylabel()
+        'loss'
+    """
+    alphas = np.asarray(alphas, dtype=float)
+    losses = np.asarray(losses, dtype=float)
+    if alphas.ndim != 1 or losses.shape != alphas.shape:
+        raise ValueError(
+            f"alphas and losses must be 1-D of equal length, got {alphas.shape} and {losses.shape}"
+        )
+    ax = _axes(ax, (5.0, 3.5))
+    (line,) = ax.plot(alphas, losses, label=label)
+    if mark_origin and alphas.min() <= 0.0 <= alphas.max():
+        ax.plot([0.0], [np.interp(0.0, alphas, losses)], "o", color=line.get_color())
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("loss")
+    if label is not None:
+        ax.legend()
+    return ax
+
+
+def plot_loss_surface_2d(
+    alphas: Any,
+    betas: Any,
+    losses: Any,
+    ax: Any = None,
+    *,
+    levels: int = 30,
+    log_scale: bool = False,
+    filled: bool = True,
+    colorbar: bool = True,
+    mark_origin: bool = True,
+    xlabel: str = "α along d₁",
+    ylabel: str = "β along d₂",
+) -> Any:
+    """Draws the contours of L(θ + α·d₁ + β·d₂), from :func:`jaxtrain.landscape.loss_surface_2d`.
+
+    Args:
+        alphas: the 1-D coefficients α (x-axis).
+        betas: the 1-D coefficients β (y-axis).
+        losses: shape ``(len(alphas), len(betas))``, as ``loss_surface_2d`` returns it.
+        ax: the matplotlib ``Axes`` to draw on; a new figure if ``None``.
+        levels: number of contour levels.
+        log_scale: contour log₁₀ of the loss (shows structure near a minimum).
+        filled: filled contours (``contourf``) under line contours.
+        colorbar: add a colorbar for the filled contours.
+        mark_origin: mark θ itself (α = β = 0) with a cross.
+        xlabel: the x-axis label.
+        ylabel: the y-axis label.
+
+    Returns:
+        The ``Axes`` drawn on.
+
+    Raises:
+        ValueError: if the shapes do not fit together.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from jaxtrain.landscape import loss_surface_2d
+        >>> from jaxtrain.plot import plot_loss_surface_2d
+        >>> loss = lambda w: (1.0 - w[0] * w[1]) ** 2
+        >>> ticks = jnp.linspace(-2.0, 2.0, 21)
+        >>> e1, e2 = jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0])
+        >>> surface = loss_surface_2d(loss, jnp.zeros(2), e1, e2, ticks, ticks)
+        >>> ax = plot_loss_surface_2d(ticks, ticks, surface, xlabel="w₁", ylabel="w₂")
+        >>> ax.get_xlabel(), ax.get_ylabel()
+        ('w₁', 'w₂')
+    """
+    alphas = np.asarray(alphas, dtype=float)
+    betas = np.asarray(betas, dtype=float)
+    losses = np.asarray(losses, dtype=float)
+    if alphas.ndim != 1 or betas.ndim != 1 or losses.shape != (alphas.size, betas.size):
+        raise ValueError(
+            f"losses must have shape (len(alphas), len(betas)) = ({alphas.size}, {betas.size}),"
+            f" got {losses.shape}"
+        )
+    values = np.log10(np.maximum(losses, np.finfo(float).tiny)) if log_scale else losses
+    ax = _axes(ax, (5.0, 4.2))
+    # Matplotlib's contour wants Z[y, x]: rows follow β, columns α.
+    Z = values.T
+    if filled:
+        filled_set = ax.contourf(alphas, betas, Z, levels=levels, cmap="viridis")
+        if colorbar:
+            ax.figure.colorbar(filled_set, ax=ax, label="log₁₀ loss" if log_scale else "loss")
+    ax.contour(alphas, betas, Z, levels=levels, colors="k", linewidths=0.4, alpha=0.5)
+    if mark_origin:
+        ax.plot([0.0], [0.0], "x", color="tab:red", markersize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return ax

@@ -1,0 +1,83 @@
+"""Filter-normalized random directions (Li et al. 2018)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxtrain.landscape import filter_normalize, random_direction
+
+
+def _params():
+    rng = np.random.default_rng(0)
+    return {
+        "conv": jnp.asarray(rng.standard_normal((3, 3, 2, 4)), jnp.float32),  # (H, W, in, out)
+        "dense": jnp.asarray(rng.standard_normal((5, 3)), jnp.float32),
+        "bias": jnp.asarray(rng.standard_normal(3), jnp.float32),
+        "scale": jnp.asarray(2.0, jnp.float32),
+    }
+
+
+def _filter_norms(x, axis=-1):
+    axes = tuple(i for i in range(x.ndim) if i != axis % x.ndim)
+    return np.sqrt(np.sum(np.asarray(x) ** 2, axis=axes))
+
+
+def test_each_filter_matches_the_parameters_norm():
+    params = _params()
+    d = random_direction(jax.random.key(0), params)
+    assert jax.tree.structure(d) == jax.tree.structure(params)
+    for name in ("conv", "dense"):
+        assert d[name].shape == params[name].shape and d[name].dtype == params[name].dtype
+        np.testing.assert_allclose(_filter_norms(d[name]), _filter_norms(params[name]), rtol=1e-5)
+    # Biases and other 1-D or scalar leaves are not perturbed (the paper's choice).
+    np.testing.assert_array_equal(np.asarray(d["bias"]), 0.0)
+    assert float(d["scale"]) == 0.0
+
+
+def test_one_d_leaves_normalized_as_a_whole_when_asked():
+    params = _params()
+    d = random_direction(jax.random.key(0), params, zero_1d=False)
+    np.testing.assert_allclose(
+        float(jnp.linalg.norm(d["bias"])), float(jnp.linalg.norm(params["bias"])), rtol=1e-5
+    )
+    np.testing.assert_allclose(abs(float(d["scale"])), 2.0, rtol=1e-5)
+
+
+def test_filter_axis_for_pytorch_layouts():
+    params = {"w": jnp.asarray(np.random.default_rng(1).standard_normal((4, 6)), jnp.float32)}
+    d = random_direction(jax.random.key(1), params, filter_axis=0)  # (out, in) rows
+    np.testing.assert_allclose(
+        _filter_norms(d["w"], axis=0), _filter_norms(params["w"], axis=0), rtol=1e-5
+    )
+
+
+def test_same_key_same_direction_and_different_keys_nearly_orthogonal():
+    params = {"w": jnp.ones((200, 50))}
+    a = random_direction(jax.random.key(0), params)
+    b = random_direction(jax.random.key(0), params)
+    c = random_direction(jax.random.key(1), params)
+    np.testing.assert_array_equal(np.asarray(a["w"]), np.asarray(b["w"]))
+    cosine = float(jnp.vdot(a["w"], c["w"]) / (jnp.linalg.norm(a["w"]) * jnp.linalg.norm(c["w"])))
+    assert abs(cosine) < 0.05
+
+
+def test_unnormalized_direction_is_standard_normal():
+    params = {"w": jnp.zeros((100, 100))}
+    d = random_direction(jax.random.key(2), params, filter_normalize=False)
+    assert abs(float(jnp.std(d["w"])) - 1.0) < 0.02
+
+
+def test_zero_filters_stay_finite():
+    params = {"w": jnp.zeros((3, 2))}  # zero-initialized layer: the direction is zero too
+    d = random_direction(jax.random.key(0), params)
+    np.testing.assert_array_equal(np.asarray(d["w"]), 0.0)
+    d = filter_normalize({"w": jnp.zeros((3, 2))}, {"w": jnp.ones((3, 2))})
+    np.testing.assert_array_equal(np.asarray(d["w"]), 0.0)
+
+
+def test_mismatched_structures_are_refused():
+    with pytest.raises(ValueError, match="same pytree structure"):
+        filter_normalize({"a": jnp.ones(2)}, {"b": jnp.ones(2)})
+    with pytest.raises(ValueError, match="does not match parameter"):
+        filter_normalize({"a": jnp.ones((2, 2))}, {"a": jnp.ones((2, 3))})

@@ -1,0 +1,97 @@
+"""Loss slices: exact on the lecture's toy, equal to a Python loop, one compilation."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxtrain.landscape import loss_slice_1d, loss_surface_2d, random_direction
+
+
+def toy(w):
+    return (1.0 - w[0] * w[1]) ** 2
+
+
+def _mlp(params, x, y):
+    h = jnp.tanh(x @ params["w1"] + params["b1"])
+    return jnp.mean((h @ params["w2"] - y) ** 2)
+
+
+def _problem():
+    rng = np.random.default_rng(0)
+    params = {
+        "w1": jnp.asarray(rng.standard_normal((3, 8)), jnp.float32),
+        "b1": jnp.zeros(8),
+        "w2": jnp.asarray(rng.standard_normal((8, 1)), jnp.float32),
+    }
+    x = jnp.asarray(rng.standard_normal((16, 3)), jnp.float32)
+    y = jnp.asarray(rng.standard_normal((16, 1)), jnp.float32)
+    return params, x, y
+
+
+def test_escape_direction_slice_of_the_toy():
+    alphas = jnp.linspace(-2.0, 2.0, 9)
+    u = jnp.array([1.0, 1.0]) / jnp.sqrt(2.0)
+    losses = loss_slice_1d(toy, jnp.zeros(2), u, alphas)
+    np.testing.assert_allclose(
+        np.asarray(losses), (1 - np.asarray(alphas) ** 2 / 2) ** 2, rtol=1e-5, atol=1e-7
+    )
+    # Across the saddle the loss goes up instead: along (1, −1)/√2 it is (1 + α²/2)².
+    up = loss_slice_1d(toy, jnp.zeros(2), jnp.array([1.0, -1.0]) / jnp.sqrt(2.0), alphas)
+    np.testing.assert_allclose(np.asarray(up), (1 + np.asarray(alphas) ** 2 / 2) ** 2, rtol=1e-5)
+
+
+def test_surface_of_the_toy_is_the_error_surface():
+    ticks = jnp.linspace(-1.5, 1.5, 7)
+    surface = loss_surface_2d(
+        toy, jnp.zeros(2), jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0]), ticks, ticks[:5]
+    )
+    assert surface.shape == (7, 5)
+    a, b = np.meshgrid(np.asarray(ticks), np.asarray(ticks[:5]), indexing="ij")
+    np.testing.assert_allclose(np.asarray(surface), (1 - a * b) ** 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("batch_size", [None, 4])
+def test_matches_a_python_loop_on_an_mlp(batch_size):
+    params, x, y = _problem()
+    d1 = random_direction(jax.random.key(0), params)
+    d2 = random_direction(jax.random.key(1), params)
+    alphas, betas = jnp.linspace(-1.0, 1.0, 5), jnp.linspace(-0.5, 0.5, 3)
+    line = loss_slice_1d(_mlp, params, d1, alphas, x, y, batch_size=batch_size)
+    plane = loss_surface_2d(_mlp, params, d1, d2, alphas, betas, x, y, batch_size=batch_size)
+    for i, a in enumerate(alphas):
+        moved = jax.tree.map(lambda p, d, a=a: p + a * d, params, d1)
+        np.testing.assert_allclose(float(line[i]), float(_mlp(moved, x, y)), rtol=1e-5)
+        for j, b in enumerate(betas):
+            moved2 = jax.tree.map(lambda p, u, v, a=a, b=b: p + a * u + b * v, params, d1, d2)
+            np.testing.assert_allclose(float(plane[i, j]), float(_mlp(moved2, x, y)), rtol=1e-5)
+    # The centre of the plane is θ itself.
+    np.testing.assert_allclose(float(plane[2, 1]), float(_mlp(params, x, y)), rtol=1e-6)
+
+
+def test_one_compilation_per_loss():
+    params, x, y = _problem()
+    traces = []
+
+    def counted(p, x, y):
+        traces.append(1)
+        return _mlp(p, x, y)
+
+    d = random_direction(jax.random.key(0), params)
+    loss_slice_1d(counted, params, d, jnp.linspace(-1, 1, 5), x, y)
+    first = len(traces)
+    loss_slice_1d(counted, jax.tree.map(lambda p: 2 * p, params), d, jnp.linspace(0, 2, 5), x, y)
+    assert len(traces) == first
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="direction must have the pytree structure"):
+        loss_slice_1d(toy, jnp.zeros(2), {"a": jnp.zeros(2)}, jnp.zeros(3))
+    with pytest.raises(ValueError, match="does not match"):
+        loss_slice_1d(toy, jnp.zeros(2), jnp.zeros(3), jnp.zeros(3))
+    with pytest.raises(ValueError, match="alphas must be a non-empty 1-D array"):
+        loss_slice_1d(toy, jnp.zeros(2), jnp.zeros(2), jnp.zeros((2, 2)))
+    with pytest.raises(ValueError, match="betas must be a non-empty 1-D array"):
+        loss_surface_2d(toy, jnp.zeros(2), jnp.zeros(2), jnp.zeros(2), jnp.zeros(3), jnp.zeros(0))
+    with pytest.raises(ValueError, match="d2 must have the pytree structure"):
+        loss_surface_2d(toy, jnp.zeros(2), jnp.zeros(2), [jnp.zeros(2)], jnp.zeros(3), jnp.zeros(3))

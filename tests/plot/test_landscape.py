@@ -1,0 +1,53 @@
+"""plot_loss_slice_1d / plot_loss_surface_2d draw the slices jaxtrain.landscape computes."""
+
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from jaxtrain.landscape import loss_slice_1d, loss_surface_2d
+from jaxtrain.plot import plot_loss_slice_1d, plot_loss_surface_2d
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def toy(w):
+    return (1.0 - w[0] * w[1]) ** 2
+
+
+def test_slice_line_and_origin_marker():
+    alphas = jnp.linspace(-2.0, 2.0, 21)
+    u = jnp.array([1.0, 1.0]) / jnp.sqrt(2.0)
+    losses = loss_slice_1d(toy, jnp.zeros(2), u, alphas)
+    _, ax = plt.subplots()
+    out = plot_loss_slice_1d(alphas, losses, ax, label="escape direction")
+    assert out is ax
+    line, marker = ax.get_lines()
+    np.testing.assert_allclose(line.get_ydata(), np.asarray(losses))
+    np.testing.assert_allclose(marker.get_ydata(), [1.0])  # the saddle's loss at α = 0
+    assert ax.get_legend().get_texts()[0].get_text() == "escape direction"
+
+
+def test_surface_contours_are_transposed_for_matplotlib():
+    alphas, betas = jnp.linspace(-2.0, 2.0, 9), jnp.linspace(-1.0, 1.0, 5)
+    surface = loss_surface_2d(
+        toy, jnp.zeros(2), jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0]), alphas, betas
+    )
+    ax = plot_loss_surface_2d(alphas, betas, surface, levels=10)
+    assert len(ax.figure.axes) == 2  # the plot and its colorbar
+    assert ax.get_xlim() == (-2.0, 2.0) and ax.get_ylim() == (-1.0, 1.0)
+    ax_log = plot_loss_surface_2d(
+        alphas, betas, surface, log_scale=True, filled=False, colorbar=False, mark_origin=False
+    )
+    assert len(ax_log.figure.axes) == 1 and not ax_log.get_lines()
+
+
+def test_bad_shapes():
+    with pytest.raises(ValueError, match="equal length"):
+        plot_loss_slice_1d(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError, match=r"\(len\(alphas\), len\(betas\)\) = \(3, 2\)"):
+        plot_loss_surface_2d(np.zeros(3), np.zeros(2), np.zeros((2, 3)))
