@@ -6,15 +6,19 @@ trains, differentiates and diagnoses.
 """
 
 from jaxtrain.nn._batchnorm import BatchNorm
+from jaxtrain.nn._cnn import CNN
 from jaxtrain.nn._functional import functional
 from jaxtrain.nn._mlp import MLP
 from jaxtrain.nn._normalization import GroupNorm, InstanceNorm, LayerNorm
+from jaxtrain.nn._resnet import ResNet
 
 __all__ = [
+    "CNN",
     "MLP",
     "BatchNorm",
     "GroupNorm",
     "InstanceNorm",
     "LayerNorm",
+    "ResNet",
     "functional",
 ]
