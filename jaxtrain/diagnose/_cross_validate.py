@@ -71,6 +71,14 @@ class CrossValidation:
         return "\n".join(lines) + "\n"
 
 
+def choose(mean_val_loss: dict[str, float]) -> str:
+    """The name with the lowest finite mean; ties go to the earlier (simpler) candidate."""
+    finite = {name: m for name, m in mean_val_loss.items() if math.isfinite(m)}
+    if not finite:
+        return next(iter(mean_val_loss))
+    return min(finite, key=finite.__getitem__)
+
+
 def cross_validate(
     models: Any,
     data: tuple[Any, Any],
@@ -170,14 +178,11 @@ def cross_validate(
         values = np.array([r["val_loss"] for r in table if r["candidate"] == candidate.name])
         means[candidate.name] = float(np.mean(values))
         stds[candidate.name] = float(np.std(values))
-    # A diverged candidate (NaN mean) is never chosen; ties go to the earlier, simpler one.
-    finite = {name: m for name, m in means.items() if math.isfinite(m)}
-    choice = min(finite, key=finite.__getitem__) if finite else candidates[0].name
     return CrossValidation(
         k=k,
         table=table,
         mean_val_loss=means,
         std_val_loss=stds,
-        choice=choice,
+        choice=choose(means),
         seconds=time.perf_counter() - start,
     )

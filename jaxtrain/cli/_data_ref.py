@@ -1,0 +1,97 @@
+"""Data by reference: a built-in set or an .npz file, rebuilt identically from a small dict.
+
+``jaxtrain train`` stores the reference in its checkpoint; ``jaxtrain hessian`` rebuilds the
+exact same splits from it (same generator seed, same split seed, same standardization), and
+refuses a data file whose bytes changed since training.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from jaxtrain.cli._errors import CommandError
+
+__all__ = ["BUILTIN", "data_reference", "load_reference"]
+
+BUILTIN = ("digits", "spirals", "blobs")
+
+# Sizes of the synthetic built-in sets: big enough to train, small enough for seconds on a CPU.
+_SYNTHETIC_N = 1200
+
+
+def data_reference(
+    source: str, *, seed: int, val_fraction: float, standardize: bool
+) -> dict[str, Any]:
+    """The reference of a built-in name or an .npz path (with the file's SHA-256)."""
+    from jaxtrain.cli._npz import file_digest
+
+    common = {"seed": int(seed), "val_fraction": float(val_fraction), "standardize": standardize}
+    if source in BUILTIN:
+        return {"source": "builtin", "name": source, **common}
+    path = pathlib.Path(source)
+    if not path.exists():
+        raise CommandError(
+            f"--data {source!r} is neither a built-in set ({', '.join(BUILTIN)}) nor an "
+            "existing .npz file"
+        )
+    if path.is_dir():
+        raise CommandError(f"cannot read {source}: it is a directory, not an .npz file")
+    try:
+        digest = file_digest(path)
+    except OSError as error:
+        raise CommandError(f"cannot read {source}: {error.strerror or error}") from None
+    return {"source": "file", "path": str(path.resolve()), "sha256": digest, **common}
+
+
+def _builtin(name: str, seed: int, family: str) -> tuple[np.ndarray, np.ndarray]:
+    from jaxtrain import data
+
+    if name == "digits":
+        return data.load_digits(flatten=family == "mlp")
+    if name == "spirals":
+        return data.make_spirals(_SYNTHETIC_N, classes=3, noise=0.05, seed=seed)
+    return data.make_blobs(_SYNTHETIC_N, centers=4, spread=1.5, seed=seed)
+
+
+def load_reference(
+    reference: dict[str, Any], family: str
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], str]:
+    """``(train, val, task)`` rebuilt from a :func:`data_reference`, inputs shaped for ``family``."""
+    from jaxtrain import data
+    from jaxtrain.cli._args import shape_inputs
+    from jaxtrain.cli._npz import file_digest, load_splits
+
+    seed, val_fraction = int(reference["seed"]), float(reference["val_fraction"])
+    if reference.get("source") == "builtin":
+        if reference.get("name") not in BUILTIN:
+            raise CommandError(f"unknown built-in data set {reference.get('name')!r}")
+        x, y = _builtin(reference["name"], seed, family)
+        task = "classification"
+        train, val, _ = data.train_val_test_split(x, y, val_fraction=val_fraction, seed=seed)
+    elif reference.get("source") == "file":
+        path = pathlib.Path(reference["path"])
+        if path.exists() and reference.get("sha256") and file_digest(path) != reference["sha256"]:
+            raise CommandError(
+                f"the data file {path} changed since training (its SHA-256 differs); the "
+                "model cannot be checked on the data it was trained on"
+            )
+        splits = load_splits(path, require_val=False)
+        task = splits.task
+        train = splits.pair("train")
+        val = splits.pair("val")
+        if val is None:
+            train, val, _ = data.train_val_test_split(
+                *train, val_fraction=val_fraction, seed=seed
+            )
+    else:
+        raise CommandError(f"unknown data reference {reference!r}")
+    train = (shape_inputs(train[0], family, "x_train"), train[1])
+    val = (shape_inputs(val[0], family, "x_val"), val[1])
+    if reference.get("standardize"):
+        mean, std = data.fit_standardizer(train[0])
+        train = (data.standardize(train[0], mean, std), train[1])
+        val = (data.standardize(val[0], mean, std), val[1])
+    return train, val, task

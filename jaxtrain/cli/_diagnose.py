@@ -1,0 +1,147 @@
+"""``jaxtrain diagnose DATA.npz``: the lecture's flowchart on the user's data."""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+from typing import Any
+
+from jaxtrain.cli._args import (
+    add_model_arguments,
+    fraction,
+    positive_float,
+    positive_int,
+    shape_inputs,
+    spec_from_args,
+)
+from jaxtrain.cli._errors import CommandError
+
+__all__ = ["register", "run"]
+
+_DESCRIPTION = """\
+Diagnose why a model fails: model bias, optimization issue, overfitting or mismatch.
+
+Trains the model described by --model/--width/--depth together with a shallower and a wider
+variant of it, with the same budget over several seeds, and runs the lecture's flowchart:
+a large training loss is model bias or an optimization issue (does a shallower model train
+better?), a small training loss with a large validation loss is overfitting or mismatch (is
+a held-out split of the training data fine?). Prints the verdict with the evidence and the
+remedies, and writes diagnosis.json, diagnosis.md and the training-curve PNGs into --out.
+
+DATA.npz holds x_train, y_train, x_val, y_val (and optionally x_test, y_test); integer
+labels mean classification (softmax cross-entropy), float targets regression (MSE).
+"""
+
+_EPILOG = """\
+example:
+  python -c "import numpy as np; from sklearn.datasets import load_digits; \\
+x, y = load_digits(return_X_y=True); x = x / 16; \\
+np.savez('digits.npz', x_train=x[:1000], y_train=y[:1000], x_val=x[1000:], y_val=y[1000:])"
+  jaxtrain diagnose digits.npz --out diagnosis
+  jaxtrain diagnose digits.npz --model mlp --depth 8 --activation sigmoid --json
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Adds the ``diagnose`` subcommand."""
+    parser = subparsers.add_parser(
+        "diagnose",
+        help="model bias, optimization, overfitting or mismatch? (lecture §1)",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("data", metavar="DATA.npz", help="x_train, y_train, x_val, y_val arrays")
+    parser.add_argument("--test", metavar="TEST.npz", help="test data: x_test, y_test (or x, y)")
+    parser.add_argument(
+        "--out", default="jaxtrain-out", help="output folder (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the diagnosis as JSON instead of Markdown"
+    )
+    add_model_arguments(parser, depth=2, width=64)
+    budget = parser.add_argument_group("budget (the same for every candidate)")
+    budget.add_argument("--steps", type=positive_int, default=300, help="(default: %(default)s)")
+    budget.add_argument(
+        "--batch-size", type=positive_int, default=64, help="(default: %(default)s)"
+    )
+    budget.add_argument(
+        "--learning-rate", type=positive_float, default=3e-3, help="Adam's (default: %(default)s)"
+    )
+    budget.add_argument(
+        "--seeds", type=positive_int, default=3, help="runs per candidate (default: %(default)s)"
+    )
+    budget.add_argument(
+        "--holdout",
+        type=fraction,
+        default=0.2,
+        help="share of the training data held out in-distribution (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--standardize",
+        action="store_true",
+        help="standardize inputs with the training data's mean and std (all splits alike)",
+    )
+    parser.add_argument(
+        "--train-all",
+        action="store_true",
+        help="train the shallower and wider variants even when the training loss is small "
+        "(slower; more curves to compare)",
+    )
+    parser.add_argument(
+        "--no-curvature", action="store_true", help="skip the Hessian check at a critical point"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs ``jaxtrain diagnose``; returns the exit status."""
+    from jaxtrain.cli._npz import load_splits
+
+    splits = load_splits(args.data, test_path=args.test)
+    pairs = {}
+    for split in ("train", "val", "test"):
+        pair = splits.pair(split)
+        if pair is not None:
+            pairs[split] = (shape_inputs(pair[0], args.model, f"x_{split}"), pair[1])
+    if args.standardize:
+        from jaxtrain import data
+
+        mean, std = data.fit_standardizer(pairs["train"][0])
+        pairs = {k: (data.standardize(x, mean, std), y) for k, (x, y) in pairs.items()}
+    spec = spec_from_args(args, pairs["train"][0].shape, splits.num_outputs)
+
+    from jaxtrain.diagnose import Budget, diagnose
+
+    try:
+        budget = Budget(
+            steps=args.steps,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            seeds=args.seeds,
+            holdout_fraction=args.holdout,
+        )
+        diagnosis = diagnose(
+            spec,
+            pairs["train"],
+            pairs["val"],
+            test_data=pairs.get("test"),
+            budget=budget,
+            train_all=args.train_all,
+            curvature=not args.no_curvature,
+            progress=sys.stderr.isatty(),
+        )
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    out = pathlib.Path(args.out)
+    try:
+        written = diagnosis.save(out)
+    except OSError as error:
+        raise CommandError(f"cannot write to {out}: {error}") from None
+    if args.json:
+        print(diagnosis.to_json())
+    else:
+        print(diagnosis.to_markdown())
+        print("wrote " + ", ".join(str(path) for path in written))
+    return 0

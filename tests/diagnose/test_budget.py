@@ -1,0 +1,46 @@
+"""Budget: one training budget for every candidate."""
+
+import optax
+import pytest
+
+from jaxtrain.diagnose import Budget
+
+
+def test_defaults_and_seeds():
+    b = Budget()
+    assert (b.steps, b.batch_size, b.learning_rate, b.holdout_fraction) == (300, 64, 3e-3, 0.2)
+    assert b.seed_list() == (0, 1, 2)
+    assert Budget(seeds=[4, 2]).seed_list() == (4, 2)
+    assert b.to_dict()["optimizer"] == "adam" and b.to_dict()["seeds"] == [0, 1, 2]
+
+
+def test_the_default_optimizer_is_adam_with_the_learning_rate():
+    import jax.numpy as jnp
+
+    opt = Budget(learning_rate=0.1).make_optimizer()
+    ref = optax.adam(0.1)
+    params = {"w": jnp.ones(3)}
+    grads = {"w": jnp.array([1.0, -2.0, 0.5])}
+    u, _ = opt.update(grads, opt.init(params), params)
+    u_ref, _ = ref.update(grads, ref.init(params), params)
+    assert jnp.allclose(u["w"], u_ref["w"])
+    custom = optax.sgd(0.5)
+    assert Budget(optimizer=custom).make_optimizer() is custom
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"steps": 0}, "steps"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"holdout_fraction": 1.0}, "holdout_fraction"),
+        ({"optimizer": "adam"}, "GradientTransformation"),
+        ({"seeds": 0}, "seeds"),
+        ({"seeds": [1, 1]}, "distinct"),
+        ({"seeds": []}, "distinct"),
+    ],
+)
+def test_bad_budgets_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Budget(**kwargs)

@@ -1,0 +1,164 @@
+"""diagnose(): the five verdicts come out right on synthetic data and digits.
+
+Each case is built so that one answer is right; the seeds were checked over several data
+draws while developing (see the report), and the budgets are CPU-sized.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from flax import nnx
+
+from jaxtrain import data, losses
+from jaxtrain.diagnose import Budget, ModelSpec, Thresholds, diagnose
+
+
+def digits(seed, n_train, n_val):
+    x, y = data.load_digits()
+    order = np.random.default_rng(seed).permutation(len(x))
+    train, val = order[:n_train], order[n_train : n_train + n_val]
+    return (x[train], y[train]), (x[val], y[val])
+
+
+def relative(diagnosis, name, split):
+    return diagnosis.candidate(name).mean(split) / diagnosis.baseline
+
+
+@pytest.mark.slow
+def test_deep_plain_sigmoid_mlp_vs_shallow_is_optimization():
+    train, val = digits(0, 450, 150)
+    shallow = ModelSpec("mlp", (64,), 10, width=32, depth=1, activation="sigmoid")
+    deep = ModelSpec("mlp", (64,), 10, width=32, depth=10, activation="sigmoid")
+    d = diagnose([shallow, deep], train, val, budget=Budget(steps=200, learning_rate=1e-2, seeds=3))
+    assert d.verdict == "optimization"
+    assert d.primary == deep.name
+    assert relative(d, deep.name, "train") > 0.5 > 0.2 > relative(d, shallow.name, "train")
+    (cmp,) = d.numbers["comparisons"]
+    assert cmp["candidate"] == shallow.name and cmp["better"]
+    assert cmp["difference"] > 5 * cmp["standard_error"]
+    assert d.stall is not None and d.stall["seed"] == 0
+    assert "optimizer" in " ".join(d.remedies).lower()
+
+
+@pytest.mark.slow
+def test_linear_model_on_spirals_is_model_bias():
+    x, y = data.make_spirals(600, classes=3, noise=0.05, seed=1)
+    linear = ModelSpec("mlp", (2,), 3, width=64, depth=0)
+    d = diagnose(
+        linear,
+        (x[:450], y[:450]),
+        (x[450:], y[450:]),
+        budget=Budget(steps=300, learning_rate=1e-2, seeds=3),
+    )
+    assert d.verdict == "model_bias"
+    assert [c.name for c in d.candidates] == ["linear", "mlp-1x64-relu"]
+    assert relative(d, "linear", "train") > 0.8
+    assert d.numbers["comparisons"][0]["role"] == "more_flexible"
+    assert d.numbers["comparisons"][0]["better"]
+    assert "flexible" in d.remedies[-3].lower() or "flexible" in " ".join(d.remedies).lower()
+
+
+@pytest.mark.slow
+def test_large_mlp_on_a_few_dozen_examples_is_overfitting():
+    train, val = digits(2, 30, 400)
+    big = ModelSpec("mlp", (64,), 10, width=128, depth=2)
+    d = diagnose([big], train, val, budget=Budget(steps=150, seeds=3), curvature=False)
+    assert d.verdict == "overfitting"
+    assert relative(d, big.name, "train") < 0.01
+    assert d.numbers["gaps"]["heldout"] > 0.1 and d.numbers["gaps"]["val"] > 0.2
+    assert len(d.candidates) == 1  # a small training loss needs no comparison
+    assert "augment" in " ".join(d.remedies).lower()
+
+
+@pytest.mark.slow
+def test_validation_from_a_shifted_distribution_is_mismatch():
+    train, val = digits(3, 1000, 300)
+    shifted = (1.0 - val[0], val[1])  # inverted contrast: the same digits, other inputs
+    spec = ModelSpec("mlp", (64,), 10, width=64, depth=2)
+    d = diagnose([spec], train, shifted, budget=Budget(steps=250, seeds=3), curvature=False)
+    assert d.verdict == "mismatch"
+    gaps = d.numbers["gaps"]
+    assert gaps["heldout"] < 0.1 < 1.0 < gaps["val"]
+    assert "target distribution" in d.remedies[0]
+
+
+def test_regression_outside_the_training_range_is_mismatch():
+    # y = sin(x) learned on [-3, 0], validated on [0.5, 2]: a covariate shift, MSE baseline.
+    x, y = data.make_regression_curve(400, noise=0.05, seed=4, x_range=(-3.0, 0.0))
+    xv, yv = data.make_regression_curve(100, noise=0.05, seed=5, x_range=(0.5, 2.0))
+    spec = ModelSpec("mlp", (1,), 1, width=32, depth=2, activation="tanh")
+    d = diagnose(
+        [spec],
+        (x, y),
+        (xv, yv),
+        budget=Budget(steps=300, learning_rate=1e-2, seeds=2),
+        curvature=False,
+    )
+    assert d.task == "regression"
+    np.testing.assert_allclose(d.baseline, np.var(y), rtol=1e-4)
+    assert d.verdict == "mismatch"
+
+
+@pytest.mark.slow
+def test_well_sized_model_on_enough_data_is_ok_with_a_minimum_or_saddle_report(tmp_path):
+    train, val = digits(3, 1000, 300)
+    spec = ModelSpec("mlp", (64,), 10, width=64, depth=2)
+    d = diagnose([spec], train, val, test_data=val, budget=Budget(steps=250, seeds=3))
+    assert d.verdict == "ok"
+    assert relative(d, spec.name, "val") < 0.1
+    assert d.stall["converged"]
+    report = json.loads(d.to_json())
+    assert report["candidates"][0]["test_loss"] == report["candidates"][0]["val_loss"]
+    written = {p.name for p in d.save(tmp_path)}
+    assert {"diagnosis.json", "diagnosis.md", "training_curves.png"} <= written
+
+
+def test_structure_factories_pairs_and_train_all():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 2)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    wide = ("wide", lambda rngs: nnx.Linear(2, 2, rngs=rngs))
+
+    def tiny(rngs):
+        return nnx.Linear(2, 2, rngs=rngs)
+
+    budget = Budget(steps=40, batch_size=32, learning_rate=0.05, seeds=2)
+    d = diagnose(
+        [tiny, wide],
+        (x[:120], y[:120]),
+        (x[120:], y[120:]),
+        budget=budget,
+        primary="tiny",
+        train_all=True,
+        curvature=False,
+    )
+    assert [c.name for c in d.candidates] == ["tiny", "wide"]
+    assert d.primary == "tiny"
+    for c in d.candidates:
+        assert c.n_params == 6 and c.seeds == (0, 1) and len(c.curves) == 2
+        assert len(c.curves[0]) == 40 and len(c.grad_norms[0]) == 40
+        assert np.all(np.isfinite(c.train_loss))
+    # Seed s shares its split across candidates: equal models give equal losses per seed.
+    np.testing.assert_allclose(d.candidates[0].train_loss, d.candidates[1].train_loss, rtol=1e-5)
+    assert d.budget["seeds"] == [0, 1] and d.thresholds == Thresholds()
+
+
+def test_custom_loss_and_errors():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3)).astype(np.float32)
+    y = x.sum(axis=1)  # 1-D float targets become (N, 1)
+    spec = ModelSpec("mlp", (3,), 1, width=8, depth=1)
+    budget = Budget(steps=30, seeds=1)
+    d = diagnose([spec], (x, y), (x, y), loss=losses.mse, budget=budget, curvature=False)
+    assert d.task == "regression"
+    with pytest.raises(ValueError, match="`loss` must be 'auto' or a function"):
+        diagnose([spec], (x, y), (x, y), loss="hinge", budget=budget)
+    with pytest.raises(ValueError, match="same, non-zero number"):
+        diagnose([spec], (x, y[:10]), (x, y), budget=budget)
+    with pytest.raises(ValueError, match="same input shape"):
+        diagnose([spec], (x, y), (x[:, :2], y), budget=budget)
+    with pytest.raises(ValueError, match="integer class labels"):
+        diagnose([spec], (x, y), (x, y), task="classification", budget=budget)
+    with pytest.raises(TypeError, match="candidate 0 is a int"):
+        diagnose([3], (x, y), (x, y), budget=budget)
