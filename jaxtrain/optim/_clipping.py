@@ -1,0 +1,60 @@
+"""Gradient clipping by the global norm: bound the step when the error surface is a cliff."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxtrain.optim._validation import check_positive
+
+
+def clip_by_global_norm(max_norm: float | jax.Array) -> optax.GradientTransformation:
+    """Rescales the whole update so that its global L2 norm is at most ``max_norm``.
+
+    Near a cliff of the error surface one gradient can be huge and throw θ far away. With
+    ‖g‖ = √(Σ over all leaves of Σ g²), the update becomes g · c/‖g‖ when ‖g‖ ≥ c and is
+    left alone otherwise, so the direction is kept and only the length is bounded. Equal to
+    ``optax.clip_by_global_norm``.
+
+    Symbols: g is the incoming update (all leaves together), c is ``max_norm``.
+
+    Args:
+      max_norm: c > 0, the largest global norm let through.
+
+    Returns:
+      A stateless ``optax.GradientTransformation`` (state ``optax.EmptyState()``).
+
+    Raises:
+      ValueError: if a concrete ``max_norm`` is not a finite number > 0.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxtrain.optim import clip_by_global_norm
+      >>> tx = clip_by_global_norm(1.0)
+      >>> updates, _ = tx.update({"a": jnp.array([3.0]), "b": jnp.array([4.0])}, tx.init(None))
+      >>> print(updates["a"], updates["b"])
+      [0.6] [0.8]
+
+    References:
+      Pascanu, Mikolov, Bengio, "On the difficulty of training recurrent neural networks",
+      ICML 2013, https://arxiv.org/abs/1211.5063
+    """
+    check_positive("max_norm", max_norm)
+
+    def init_fn(params):
+        del params
+        return optax.EmptyState()
+
+    def update_fn(updates, state, params=None):
+        del params
+        squares = [jnp.sum(jnp.square(g)) for g in jax.tree.leaves(updates)]
+        norm = jnp.sqrt(sum(squares)) if squares else jnp.zeros([])
+        keep = norm < max_norm
+
+        def clip(g):
+            return jax.lax.select(keep, g, (g / norm.astype(g.dtype)) * max_norm)
+
+        return jax.tree.map(clip, updates), state
+
+    return optax.GradientTransformation(init_fn, update_fn)

@@ -1,0 +1,108 @@
+"""Skip updates whose gradients hold a NaN or an infinity, and count them."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+class SkipNonfiniteState(NamedTuple):
+    """State of :func:`skip_nonfinite` (the fields of ``optax.ApplyIfFiniteState``).
+
+    Attributes:
+      notfinite_count: int32 scalar, consecutive non-finite updates so far (reset to 0 by a
+        finite one).
+      last_finite: bool scalar, whether the latest update was finite.
+      total_notfinite: int32 scalar, all non-finite updates since ``init`` (never reset).
+      inner_state: the wrapped transformation's state, untouched by skipped steps.
+    """
+
+    notfinite_count: jax.Array
+    last_finite: jax.Array
+    total_notfinite: jax.Array
+    inner_state: Any
+
+
+def skip_nonfinite(
+    inner: optax.GradientTransformation, max_consecutive_errors: int | None = None
+) -> optax.GradientTransformationExtraArgs:
+    """Wraps an optimizer so that a step with a NaN or inf gradient changes nothing.
+
+    One bad batch (a log of 0, an overflow in bfloat16) gives a non-finite gradient; applied,
+    it would write NaN into θ and into every moving average of the optimizer for good. Here
+    such a step returns zero updates and leaves the inner state as it was, and the wrapper
+    counts it. With ``max_consecutive_errors=k``, after k consecutive skipped steps the next
+    non-finite update is applied anyway (``optax.apply_if_finite``'s semantics: a run that
+    keeps failing does fail visibly); with None (the default) non-finite updates are always
+    skipped and only counted, so the training loop can stop on ``total_notfinite``.
+
+    Args:
+      inner: any ``optax.GradientTransformation`` (jaxtrain's or optax's).
+      max_consecutive_errors: k >= 0 as above, or None to skip forever.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` with state :class:`SkipNonfiniteState`.
+
+    Raises:
+      ValueError: if ``max_consecutive_errors`` is negative or not an integer.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxtrain.optim import adam, skip_nonfinite
+      >>> opt = skip_nonfinite(adam(0.1))
+      >>> state = opt.init(jnp.zeros(2))
+      >>> updates, state = opt.update(jnp.array([1.0, jnp.nan]), state)
+      >>> print(updates, int(state.total_notfinite), int(state.inner_state[0].count))
+      [0. 0.] 1 0
+    """
+    if max_consecutive_errors is not None and (
+        isinstance(max_consecutive_errors, bool)
+        or not isinstance(max_consecutive_errors, int)
+        or max_consecutive_errors < 0
+    ):
+        raise ValueError(
+            "`max_consecutive_errors` must be an integer >= 0 or None, got "
+            f"{max_consecutive_errors!r}."
+        )
+    inner = optax.with_extra_args_support(inner)
+
+    def init_fn(params):
+        return SkipNonfiniteState(
+            notfinite_count=jnp.zeros([], jnp.int32),
+            last_finite=jnp.array(True, jnp.bool_),
+            total_notfinite=jnp.zeros([], jnp.int32),
+            inner_state=inner.init(params),
+        )
+
+    def update_fn(updates, state, params=None, **extra_args):
+        finite_leaves = [jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(updates)]
+        is_finite = functools.reduce(jnp.logical_and, finite_leaves, jnp.array(True))
+        notfinite_count = jnp.where(
+            is_finite, jnp.zeros([], jnp.int32), optax.safe_increment(state.notfinite_count)
+        )
+        apply = is_finite
+        if max_consecutive_errors is not None:
+            apply = jnp.logical_or(is_finite, notfinite_count > max_consecutive_errors)
+
+        def do_update(_):
+            return inner.update(updates, state.inner_state, params, **extra_args)
+
+        def skip_update(_):
+            return jax.tree.map(jnp.zeros_like, updates), state.inner_state
+
+        new_updates, inner_state = jax.lax.cond(apply, do_update, skip_update, None)
+        total = jnp.where(
+            is_finite, state.total_notfinite, optax.safe_increment(state.total_notfinite)
+        )
+        return new_updates, SkipNonfiniteState(
+            notfinite_count=notfinite_count,
+            last_finite=is_finite,
+            total_notfinite=total,
+            inner_state=inner_state,
+        )
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)

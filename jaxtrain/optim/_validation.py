@@ -1,0 +1,76 @@
+"""Construction-time checks of hyperparameters, skipped for traced values.
+
+Under ``optax.inject_hyperparams`` inside ``jit`` a factory is re-run with every numeric
+hyperparameter as a tracer: its value is unknown at trace time, so the checks below only look
+at concrete values (Python numbers, NumPy and concrete JAX arrays) and let tracers through.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import numpy as np
+
+
+def concrete_float(value: Any) -> float | None:
+    """The value as a Python float, or None when it is traced (unknown at trace time)."""
+    if isinstance(value, jax.core.Tracer):
+        return None
+    array = np.asarray(value)
+    if array.ndim != 0:
+        raise ValueError(f"expected a scalar hyperparameter, got an array of shape {array.shape}")
+    return float(array)
+
+
+def check_finite(name: str, value: Any) -> None:
+    """Raises ValueError when ``value`` is concrete and NaN or infinite."""
+    number = concrete_float(value)
+    if number is not None and not math.isfinite(number):
+        raise ValueError(f"`{name}` must be finite, got {number}.")
+
+
+def check_non_negative(name: str, value: Any) -> None:
+    """Raises ValueError when ``value`` is concrete and negative or not finite."""
+    number = concrete_float(value)
+    if number is None:
+        return
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"`{name}` must be finite and >= 0, got {number}.")
+
+
+def check_positive(name: str, value: Any) -> None:
+    """Raises ValueError when ``value`` is concrete and not a finite number > 0."""
+    number = concrete_float(value)
+    if number is None:
+        return
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(f"`{name}` must be finite and > 0, got {number}.")
+
+
+def check_unit_interval(name: str, value: Any) -> None:
+    """Raises ValueError when ``value`` is concrete and outside [0, 1)."""
+    number = concrete_float(value)
+    if number is None:
+        return
+    if not 0.0 <= number < 1.0:
+        raise ValueError(f"`{name}` must lie in [0, 1), got {number}.")
+
+
+def check_learning_rate(value: Any) -> None:
+    """A learning rate is a schedule (checked when called) or a finite number >= 0."""
+    if callable(value):
+        return
+    if value is None:
+        raise ValueError("`learning_rate` must be a number or a schedule, got None.")
+    check_non_negative("learning_rate", value)
+
+
+def check_steps(name: str, value: Any) -> None:
+    """Raises ValueError when a step count is concrete and negative or not an integer."""
+    number = concrete_float(value)
+    if number is None:
+        return
+    if not math.isfinite(number) or number < 0 or number != int(number):
+        raise ValueError(f"`{name}` must be an integer >= 0, got {value}.")

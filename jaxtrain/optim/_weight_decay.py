@@ -1,0 +1,89 @@
+"""Decoupled weight decay: add λθ to the update (AdamW's decay when placed after Adam)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxtrain.optim._validation import check_non_negative
+
+
+class AddDecayedWeightsState(NamedTuple):
+    """State of :func:`add_decayed_weights`.
+
+    Attributes:
+      count: int32 scalar, the number of updates t; a scheduled λ uses λ(t).
+    """
+
+    count: jax.Array
+
+
+def add_decayed_weights(
+    weight_decay: float | jax.Array | Callable[[jax.Array], Any] = 0.0,
+    mask: Any = None,
+) -> optax.GradientTransformation:
+    """Adds λθ to the incoming update: weight decay, decoupled from the gradient's scaling.
+
+    Placed after an adaptive scale (``chain(scale_by_adam(), add_decayed_weights(λ),
+    scale_by_learning_rate(η))``) this is AdamW: θ ← θ − η(m̂/(σ̂ + ε) + λθ), so the decay
+    is multiplied by the learning rate but not divided by σ̂ as an L2 penalty in the loss
+    would be. Equal to ``optax.add_decayed_weights``.
+
+    Symbols: λ is ``weight_decay``, θ are the parameters passed to ``update``.
+
+    Args:
+      weight_decay: λ >= 0, or a schedule ``count -> λ``.
+      mask: optional pytree of booleans (or a function of the parameters returning one)
+        choosing the leaves to decay, such as weights but not biases or norm scales
+        (applied through ``optax.masked``).
+
+    Returns:
+      An ``optax.GradientTransformation`` with state :class:`AddDecayedWeightsState`
+      (wrapped in ``optax.MaskedState`` when ``mask`` is given). Its ``update`` needs
+      ``params``.
+
+    Raises:
+      ValueError: at construction if a concrete ``weight_decay`` is negative or not
+        finite; at update if ``params`` is None.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from jaxtrain.optim import add_decayed_weights
+      >>> tx = add_decayed_weights(0.1)
+      >>> params = jnp.array([1.0, -2.0])
+      >>> updates, _ = tx.update(jnp.zeros(2), tx.init(params), params)
+      >>> print(updates)
+      [ 0.1 -0.2]
+
+    References:
+      Loshchilov and Hutter, "Decoupled Weight Decay Regularization", ICLR 2019,
+      https://arxiv.org/abs/1711.05101
+    """
+    scheduled = callable(weight_decay)
+    if not scheduled:
+        check_non_negative("weight_decay", weight_decay)
+
+    def init_fn(params):
+        del params
+        return AddDecayedWeightsState(count=jnp.zeros([], jnp.int32))
+
+    def update_fn(updates, state, params=None):
+        if params is None:
+            raise ValueError(
+                "add_decayed_weights needs the parameters: call update(updates, state, params)."
+            )
+        new_state = AddDecayedWeightsState(count=optax.safe_increment(state.count))
+        if isinstance(weight_decay, int | float) and weight_decay == 0.0:
+            return updates, new_state
+        decay = weight_decay(state.count) if scheduled else weight_decay
+        updates = jax.tree.map(lambda g, p: g + decay * p, updates, params)
+        return updates, new_state
+
+    transform = optax.GradientTransformation(init_fn, update_fn)
+    if mask is not None:
+        return optax.masked(transform, mask)
+    return transform
