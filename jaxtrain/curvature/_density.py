@@ -132,6 +132,11 @@ def spectral_density(
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if not sigma_squared > 0:
         raise ValueError(f"sigma_squared must be > 0, got {sigma_squared}")
+    if isinstance(grid, int) and not isinstance(grid, bool):
+        if grid < 2:
+            raise ValueError(f"a grid needs at least 2 points, got {grid}")
+    elif jnp.ndim(grid) != 1:
+        raise ValueError(f"grid must be 1-D, got shape {jnp.shape(grid)}")
     flat_like = ravel_pytree(like)[0]
     n = int(flat_like.size)
     num_iters = _check_num_iters(num_iters, n)
@@ -150,14 +155,10 @@ def spectral_density(
     width = jnp.where(hi > lo, hi - lo, jnp.maximum(jnp.abs(hi), 1.0))
     sigma = jnp.sqrt(sigma_squared) * width
     if isinstance(grid, int) and not isinstance(grid, bool):
-        if grid < 2:
-            raise ValueError(f"a grid needs at least 2 points, got {grid}")
         margin = 5 * sigma + 0.01 * width
         grid = jnp.linspace(lo - margin, hi + margin, grid, dtype=nodes.dtype)
     else:
         grid = jnp.asarray(grid, nodes.dtype)
-        if grid.ndim != 1:
-            raise ValueError(f"grid must be 1-D, got shape {grid.shape}")
     density = _smooth(nodes, weights, grid, sigma)
     return SpectralDensity(nodes, weights, grid, density, sigma)
 

@@ -60,7 +60,7 @@ class HessianVectorProduct:
             A :class:`HessianVectorProduct` at the same point that reuses the linearization.
         """
         with highest_precision():
-            _, linear = jax.linearize(self._grad, self.params)
+            linear = _linearize_program(self)
         return HessianVectorProduct(self.loss_fn, self.params, self.args, linear=linear)
 
     def __call__(self, v: Any) -> Any:
@@ -80,6 +80,15 @@ class HessianVectorProduct:
         del aux
         loss_fn, params, args = children
         return cls(loss_fn, params, args)
+
+
+@jax.jit
+def _linearize_program(product: HessianVectorProduct) -> Partial:
+    # Compiled, the forward and backward pass run as one program instead of one dispatch per
+    # primitive. The linear map comes back as a ``Partial`` whose leaves are the residuals and
+    # whose function is the linear jaxpr, the same object on every cache hit, so the jitted
+    # products below reuse their compilation too.
+    return jax.linearize(product._grad, product.params)[1]
 
 
 @jax.jit

@@ -83,6 +83,7 @@ def plot_loss_surface_2d(
     *,
     levels: int = 30,
     log_scale: bool = False,
+    floor: float | None = None,
     filled: bool = True,
     colorbar: bool = True,
     mark_origin: bool = True,
@@ -98,6 +99,8 @@ def plot_loss_surface_2d(
         ax: the matplotlib ``Axes`` to draw on; a new figure if ``None``.
         levels: number of contour levels.
         log_scale: contour log₁₀ of the loss (shows structure near a minimum).
+        floor: with ``log_scale``, losses below this are drawn at it; ``None`` is 10⁻⁶ × the
+            largest loss, so an exact zero (a valley of minima) does not swallow the scale.
         filled: filled contours (``contourf``) under line contours.
         colorbar: add a colorbar for the filled contours.
         mark_origin: mark θ itself (α = β = 0) with a cross.
@@ -130,7 +133,12 @@ def plot_loss_surface_2d(
             f"losses must have shape (len(alphas), len(betas)) = ({alphas.size}, {betas.size}),"
             f" got {losses.shape}"
         )
-    values = np.log10(np.maximum(losses, np.finfo(float).tiny)) if log_scale else losses
+    if log_scale:
+        if floor is None:
+            floor = max(1e-6 * float(np.max(losses)), np.finfo(float).tiny)
+        values = np.log10(np.maximum(losses, floor))
+    else:
+        values = losses
     ax = _axes(ax, (5.0, 4.2))
     # Matplotlib's contour wants Z[y, x]: rows follow β, columns α.
     Z = values.T

@@ -138,7 +138,7 @@ def plot_spectrum(
     prefix = f"{label}: " if label else ""
     groups = (
         (eigenvalues < -eig_tol, "tab:red", "λ < 0"),
-        (np.abs(eigenvalues) <= eig_tol, "0.5", f"|λ| ≤ {eig_tol:g}"),
+        (np.abs(eigenvalues) <= eig_tol, "0.5", f"|λ| ≤ {eig_tol:.3g}"),
         (eigenvalues > eig_tol, "tab:blue", "λ > 0"),
     )
     for mask, group_color, name in groups:
