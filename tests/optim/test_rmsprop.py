@@ -1,0 +1,78 @@
+"""scale_by_rms against NumPy (every option) and optax.scale_by_rms / scale_by_stddev."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpy_references as ref
+import optax
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from optim_cases import x64_enabled
+from strategies import PROPERTY, decays, epsilons, gradient_sequences
+
+from jaxtrain.optim import ScaleByRmsState, scale_by_rms
+
+
+@PROPERTY
+@given(
+    grads=gradient_sequences(),
+    decay=decays,
+    eps=epsilons,
+    initial_scale=st.sampled_from([0.0, 0.5]),
+    eps_in_sqrt=st.booleans(),
+    bias_correction=st.booleans(),
+    centered=st.booleans(),
+    momentum=st.sampled_from([None, 0.0, 0.9]),
+    nesterov=st.booleans(),
+)
+def test_matches_numpy_reference(
+    grads, decay, eps, initial_scale, eps_in_sqrt, bias_correction, centered, momentum, nesterov
+):
+    # The centered variance σ² − m̄² may round below 0: only √(· + ε) keeps it finite.
+    assume(eps_in_sqrt or not centered)
+    options = dict(
+        initial_scale=initial_scale,
+        eps_in_sqrt=eps_in_sqrt,
+        bias_correction=bias_correction,
+        centered=centered,
+        momentum=momentum,
+        nesterov=nesterov,
+    )
+    with x64_enabled():
+        ours = ref.transform_directions(scale_by_rms(decay, eps, **options), grads)
+    expected = ref.rmsprop(grads, decay, eps, **options)
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("eps_in_sqrt", [True, False])
+@pytest.mark.parametrize("bias_correction", [True, False])
+def test_equals_optax_scale_by_rms(eps_in_sqrt, bias_correction):
+    grads = jax.random.normal(jax.random.key(2), (8, 5))
+    options = dict(eps_in_sqrt=eps_in_sqrt, bias_correction=bias_correction, initial_scale=0.1)
+    ours = ref.transform_directions(scale_by_rms(0.9, 1e-6, **options), grads, use_jit=True)
+    theirs = ref.transform_directions(optax.scale_by_rms(0.9, 1e-6, **options), grads, use_jit=True)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_centered_equals_optax_scale_by_stddev():
+    grads = jax.random.normal(jax.random.key(3), (8, 5)) + 0.5
+    ours = ref.transform_directions(scale_by_rms(0.8, 1e-6, centered=True), grads, use_jit=True)
+    theirs = ref.transform_directions(optax.scale_by_stddev(0.8, 1e-6), grads, use_jit=True)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_momentum_equals_rms_then_trace():
+    grads = jax.random.normal(jax.random.key(4), (8, 3))
+    ours = ref.transform_directions(scale_by_rms(momentum=0.9, nesterov=True), grads)
+    chained = optax.chain(optax.scale_by_rms(), optax.trace(0.9, nesterov=True))
+    np.testing.assert_allclose(ours, ref.transform_directions(chained, grads), rtol=1e-6)
+
+
+def test_state_layout():
+    plain = scale_by_rms().init(jnp.zeros(2))
+    assert isinstance(plain, ScaleByRmsState)
+    assert plain.mu == optax.EmptyState() and plain.trace == optax.EmptyState()
+    full = scale_by_rms(centered=True, momentum=0.5).init(jnp.zeros(2))
+    assert full.mu.shape == (2,) and full.trace.shape == (2,)
+    assert bool(full.eps_in_sqrt) and not bool(full.bias_correction)
