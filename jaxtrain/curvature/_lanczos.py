@@ -396,7 +396,7 @@ def eigenvalues(
     m = basis_rows(num_iters, n)
     # Early Ritz values can look converged before the outer spectrum has been seen, so no
     # check happens before a few steps beyond the number of values wanted.
-    min_iters = min(num_iters, max(2 * wanted, wanted + 10))
+    min_iters = min(num_iters, max(2 * wanted, wanted + 5))
     with highest_precision():
         values, vectors, residuals, steps, converged = _eigen_program(
             as_pytree_callable(matvec),

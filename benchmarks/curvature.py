@@ -1,0 +1,446 @@
+"""Curvature costs: HVP vs gradient, Lanczos vs power iteration, jaxtrain vs PyHessian and torch.
+
+Four measurements, one process, every JAX function compiled before it is timed (medians over
+repeats; first calls, which include compilation, are reported separately):
+
+1. One Hessian-vector product over one gradient, on an MLP and a CNN: the product from scratch
+   (``jax.jvp`` of ``jax.grad``, forward pass included) and the linearized product that
+   :func:`jaxtrain.curvature.hvp` reuses (linear part only). Target ≤ 2.5 on CPU.
+2. The top eigenvalue and the top 5 to 1e-3: Lanczos (``eigenvalues``, stopping when the
+   Ritz residuals converge) vs deflated power iteration (``power_iteration``, PyHessian's
+   relative-change test at 1e-3): products used, time, and the error against a tight Lanczos
+   reference (tol 1e-6).
+3. The top 5 against PyHessian 0.1 itself (PyTorch double backward, ``eigenvalues(top_n=5,
+   tol=1e-3)``) on the same 64-256-256-10 tanh MLP, weights and 2,048 examples, when torch and
+   pyhessian import. Target: ≥ 5× faster after compilation; the time with compilation is shown.
+4. Dense Hessian + ``eigh`` at n ≈ 2,000 and 5,000 against
+   ``torch.autograd.functional.hessian(vectorize=True)`` + ``torch.linalg.eigh``: time and
+   peak memory. Memory is the growth of the process's resident set (``/proc/self/statm``,
+   sampled every 2 ms by a thread) over its value just before the call, for both libraries
+   (JAX's ``device.memory_stats()`` is ``None`` on CPU). Freed memory that the allocator keeps
+   can hide part of a later peak, so treat the numbers as upper-bound-ish estimates.
+
+    python benchmarks/curvature.py            # the sizes above
+    python benchmarks/curvature.py --quick    # tiny sizes, a few seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+
+from jaxtrain.curvature import eigenvalues, hessian, hvp, power_iteration
+
+try:  # the comparisons with PyTorch run only where torch is installed
+    import torch
+except ImportError:  # pragma: no cover - depends on the environment
+    torch = None
+
+# ---------------------------------------------------------------------------------------------
+# Timing and memory helpers.
+
+
+def median_time(fn: Callable[[], Any], repeats: int) -> float:
+    """Median wall time of ``fn()`` (blocked until ready) over ``repeats`` calls."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def first_call_time(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = jax.block_until_ready(fn())
+    return time.perf_counter() - start, out
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_growth(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """Runs ``fn`` and returns ``(result, peak resident-set growth in MiB)``."""
+    baseline = _rss_bytes()
+    peak = [baseline]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_bytes())
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        out = jax.block_until_ready(fn())
+    finally:
+        done.set()
+        thread.join()
+    peak[0] = max(peak[0], _rss_bytes())
+    return out, (peak[0] - baseline) / 2**20
+
+
+# ---------------------------------------------------------------------------------------------
+# Models (plain functions of pytrees, so the same weights go to PyTorch).
+
+
+def init_mlp(seed: int, sizes: tuple[int, ...]) -> list[dict[str, jax.Array]]:
+    rng = np.random.default_rng(seed)
+    params = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        bound = 1.0 / np.sqrt(fan_in)  # PyTorch's nn.Linear initialization
+        params.append(
+            {
+                "w": jnp.asarray(rng.uniform(-bound, bound, (fan_in, fan_out)), jnp.float32),
+                "b": jnp.asarray(rng.uniform(-bound, bound, fan_out), jnp.float32),
+            }
+        )
+    return params
+
+
+def mlp(params, x):
+    for layer in params[:-1]:
+        x = jnp.tanh(x @ layer["w"] + layer["b"])
+    return x @ params[-1]["w"] + params[-1]["b"]
+
+
+def cross_entropy_loss(apply):
+    def loss(params, x, y):
+        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(apply(params, x), y))
+
+    return loss
+
+
+def init_cnn(seed: int, channels: tuple[int, ...], classes: int, image: int):
+    rng = np.random.default_rng(seed)
+    params = {"convs": []}
+    for c_in, c_out in itertools.pairwise(channels):
+        scale = 1.0 / np.sqrt(9 * c_in)
+        params["convs"].append(
+            {
+                "w": jnp.asarray(rng.normal(0, scale, (3, 3, c_in, c_out)), jnp.float32),
+                "b": jnp.zeros(c_out, jnp.float32),
+            }
+        )
+    side = image // 2 ** (len(channels) - 1)
+    features = side * side * channels[-1]
+    params["head"] = {
+        "w": jnp.asarray(rng.normal(0, 1 / np.sqrt(features), (features, classes)), jnp.float32),
+        "b": jnp.zeros(classes, jnp.float32),
+    }
+    return params
+
+
+def cnn(params, x):
+    for layer in params["convs"]:
+        x = jax.lax.conv_general_dilated(
+            x, layer["w"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
+        x = jnp.tanh(x + layer["b"])
+        x = jax.lax.reduce_window(x, 0.0, jax.lax.add, (1, 2, 2, 1), (1, 2, 2, 1), "VALID") / 4
+    x = x.reshape(x.shape[0], -1)
+    return x @ params["head"]["w"] + params["head"]["b"]
+
+
+def classification_data(seed: int, shape: tuple[int, ...], classes: int):
+    rng = np.random.default_rng(seed)
+    x = jnp.asarray(rng.standard_normal(shape), jnp.float32)
+    y = jnp.asarray(rng.integers(0, classes, shape[0]), jnp.int32)
+    return x, y
+
+
+def num_params(params) -> int:
+    return int(ravel_pytree(params)[0].size)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. HVP over gradient.
+
+
+def hvp_over_grad(name: str, loss, params, x, y, repeats: int) -> dict[str, float]:
+    grad = jax.jit(jax.grad(loss))
+    v = jax.tree.map(lambda p: jnp.ones_like(p) * 1e-2, params)
+
+    @jax.jit
+    def hvp_from_scratch(params, v, x, y):
+        return jax.jvp(lambda p: jax.grad(loss)(p, x, y), (params,), (v,))[1]
+
+    matvec = hvp(loss, params, x, y)  # linearized once; each call runs the linear part only
+    for fn in (lambda: grad(params, x, y), lambda: hvp_from_scratch(params, v, x, y)):
+        jax.block_until_ready(fn())
+    jax.block_until_ready(matvec(v))
+    t_grad = median_time(lambda: grad(params, x, y), repeats)
+    t_fresh = median_time(lambda: hvp_from_scratch(params, v, x, y), repeats)
+    t_linear = median_time(lambda: matvec(v), repeats)
+    row = {"grad": t_grad, "hvp": t_fresh, "hvp_linearized": t_linear}
+    print(
+        f"  {name:<34} n={num_params(params):>8,}  grad {t_grad * 1e3:8.2f} ms"
+        f"  HVP {t_fresh * 1e3:8.2f} ms ({t_fresh / t_grad:4.2f}×)"
+        f"  linearized HVP {t_linear * 1e3:8.2f} ms ({t_linear / t_grad:4.2f}×)"
+    )
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Lanczos vs power iteration.
+
+
+def lanczos_vs_power(loss, params, x, y, repeats: int) -> dict[str, Any]:
+    key = jax.random.key(0)
+    reference = eigenvalues(hvp(loss, params, x, y), params, k=5, key=key, tol=1e-6)
+    ref = np.asarray(reference.eigenvalues, np.float64)
+    results = {}
+    print(f"  reference top 5 (Lanczos, tol 1e-6): {np.array2string(ref, precision=5)}")
+    header = f"  {'method':<32}{'k':>3}{'HVPs':>7}{'median s':>11}{'max rel err':>13}"
+    print(header)
+    for k in (1, 5):
+        runs = {
+            "Lanczos (converged, tol 1e-3)": lambda k=k: eigenvalues(
+                hvp(loss, params, x, y), params, k=k, key=key, tol=1e-3
+            ),
+            "power iteration + deflation": lambda k=k: power_iteration(
+                hvp(loss, params, x, y), params, k=k, num_iters=100, tol=1e-3, key=key
+            ),
+            # PyHessian's relative-change test at 1e-3 stops before the values are good to
+            # 1e-3; this row shows what power iteration spends when pushed further.
+            "power iteration, tol 1e-5": lambda k=k: power_iteration(
+                hvp(loss, params, x, y), params, k=k, num_iters=1000, tol=1e-5, key=key
+            ),
+        }
+        for name, run in runs.items():
+            out = run()  # compile
+            seconds = median_time(lambda run=run: run().eigenvalues, repeats)
+            values = np.sort(np.asarray(out.eigenvalues, np.float64))[::-1]
+            error = float(np.max(np.abs(values - ref[:k]) / np.abs(ref[:k])))
+            results[(name, k)] = {"hvps": out.num_matvecs, "seconds": seconds, "error": error}
+            print(f"  {name:<32}{k:>3}{out.num_matvecs:>7}{seconds:>11.3f}{error:>13.2e}")
+    for k, power in itertools.product(
+        (1, 5), ("power iteration + deflation", "power iteration, tol 1e-5")
+    ):
+        lan = results[("Lanczos (converged, tol 1e-3)", k)]
+        pow_ = results[(power, k)]
+        print(
+            f"  k={k}: {power} uses {pow_['hvps'] / lan['hvps']:.1f}× the HVPs and"
+            f" {pow_['seconds'] / lan['seconds']:.1f}× the time of Lanczos"
+        )
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. PyHessian.
+
+
+def torch_mlp(params):
+    layers = []
+    for i, layer in enumerate(params):
+        linear = torch.nn.Linear(*layer["w"].shape)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(np.asarray(layer["w"]).T.copy()))
+            linear.bias.copy_(torch.from_numpy(np.asarray(layer["b"]).copy()))
+        layers.append(linear)
+        if i < len(params) - 1:
+            layers.append(torch.nn.Tanh())
+    return torch.nn.Sequential(*layers)
+
+
+def against_pyhessian(loss, params, x, y, repeats: int) -> dict[str, Any] | None:
+    if torch is None:
+        print("  torch is not installed: skipped")
+        return None
+    try:
+        import importlib
+
+        import pyhessian
+
+        # ``pyhessian.hessian`` is also the class the package exports: fetch the module itself.
+        pyhessian_hessian = importlib.import_module("pyhessian.hessian")
+    except Exception as error:  # pragma: no cover - depends on the environment
+        print(f"  pyhessian does not import ({error!r}): skipped")
+        return None
+    model = torch_mlp(params)
+    xt = torch.from_numpy(np.array(x))
+    yt = torch.from_numpy(np.array(y)).long()
+    criterion = torch.nn.CrossEntropyLoss()
+    with torch.no_grad():
+        torch_loss = float(criterion(model(xt), yt))
+    np.testing.assert_allclose(torch_loss, float(loss(params, x, y)), rtol=1e-5)
+
+    counter = {"hvps": 0}
+    original = pyhessian_hessian.hessian_vector_product
+
+    def counted(*args, **kwargs):
+        counter["hvps"] += 1
+        return original(*args, **kwargs)
+
+    pyhessian_hessian.hessian_vector_product = counted
+
+    def run_pyhessian():
+        torch.manual_seed(0)
+        h = pyhessian.hessian(model, criterion, data=(xt, yt), cuda=False)
+        values, _ = h.eigenvalues(maxIter=100, tol=1e-3, top_n=5)
+        return np.asarray(values)
+
+    times, values = [], None
+    for _ in range(repeats):
+        counter["hvps"] = 0
+        start = time.perf_counter()
+        values = run_pyhessian()
+        times.append(time.perf_counter() - start)
+    pyhessian_hessian.hessian_vector_product = original
+    t_torch = statistics.median(times)
+
+    def run_ours():
+        return eigenvalues(hvp(loss, params, x, y), params, k=5, key=jax.random.key(0), tol=1e-3)
+
+    # Forget every compiled program, so the first call pays the whole compilation.
+    jax.clear_caches()
+    t_first, ours = first_call_time(lambda: run_ours().eigenvalues)
+    t_ours = median_time(lambda: run_ours().eigenvalues, max(repeats, 5))
+    result = run_ours()
+    print(f"  PyHessian {pyhessian.__name__} (torch {torch.__version__}, double backward):")
+    print(
+        f"    top 5 {np.array2string(values, precision=5)}   {counter['hvps']} HVPs,"
+        f" median {t_torch:.3f} s"
+    )
+    print(
+        f"  jaxtrain Lanczos: top 5 {np.array2string(np.asarray(ours), precision=5)}"
+        f"   {result.num_matvecs} HVPs, median {t_ours:.3f} s ({t_first:.3f} s first call,"
+        " compilation included)"
+    )
+    order = "misordered" if np.any(np.diff(values) > 0) else "in order"
+    print(
+        f"  speed-up after compilation {t_torch / t_ours:.1f}×, including compilation"
+        f" {t_torch / t_first:.1f}×; PyHessian's values come out {order}"
+    )
+    return {
+        "pyhessian_seconds": t_torch,
+        "jaxtrain_seconds": t_ours,
+        "jaxtrain_first_seconds": t_first,
+        "speedup": t_torch / t_ours,
+        "speedup_with_compile": t_torch / t_first,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Dense Hessian + eigh.
+
+
+def dense_against_torch(sizes: tuple[int, ...], examples: int, repeats: int) -> dict[str, Any]:
+    params = init_mlp(1, sizes)
+    x, y = classification_data(2, (examples, sizes[0]), sizes[-1])
+    loss = cross_entropy_loss(mlp)
+    n = num_params(params)
+    eigh = jax.jit(jnp.linalg.eigh)
+
+    def jax_run():
+        return eigh(hessian(loss, params, x, y))[0]
+
+    t_jax_first, _ = first_call_time(jax_run)
+    t_jax = median_time(jax_run, repeats)
+    _, mem_jax = peak_rss_growth(jax_run)
+    row = {"n": n, "jax_seconds": t_jax, "jax_first_seconds": t_jax_first, "jax_mib": mem_jax}
+    line = (
+        f"  n={n:>6,}  jaxtrain hessian+eigh {t_jax:7.2f} s (first {t_jax_first:6.2f} s),"
+        f" peak +{mem_jax:7.1f} MiB"
+    )
+    if torch is not None:
+        flat = torch.from_numpy(np.asarray(ravel_pytree(params)[0]).copy())
+        shapes = [(tuple(layer["b"].shape), tuple(layer["w"].shape)) for layer in params]
+        xt = torch.from_numpy(np.array(x))
+        yt = torch.from_numpy(np.array(y)).long()
+
+        def torch_loss(theta):
+            # ravel_pytree order: for each layer, "b" then "w" (dict keys sorted).
+            h, offset = xt, 0
+            for i, (b_shape, w_shape) in enumerate(shapes):
+                b = theta[offset : offset + b_shape[0]]
+                offset += b_shape[0]
+                w = theta[offset : offset + w_shape[0] * w_shape[1]].reshape(w_shape)
+                offset += w_shape[0] * w_shape[1]
+                h = h @ w + b
+                if i < len(shapes) - 1:
+                    h = torch.tanh(h)
+            return torch.nn.functional.cross_entropy(h, yt)
+
+        def torch_run():
+            H = torch.autograd.functional.hessian(torch_loss, flat, vectorize=True)
+            return torch.linalg.eigvalsh(H)
+
+        t_torch = median_time(torch_run, repeats)
+        values_torch, mem_torch = peak_rss_growth(torch_run)
+        values_jax = np.asarray(jax_run())
+        agreement = float(
+            np.max(np.abs(values_torch.numpy() - values_jax)) / np.max(np.abs(values_jax))
+        )
+        row.update(torch_seconds=t_torch, torch_mib=mem_torch, agreement=agreement)
+        line += (
+            f" | torch {t_torch:7.2f} s, peak +{mem_torch:7.1f} MiB | torch/jaxtrain time"
+            f" {t_torch / t_jax:4.2f}×, memory {mem_torch / max(mem_jax, 1e-9):4.2f}×,"
+            f" spectra agree to {agreement:.1e}"
+        )
+    print(line)
+    return row
+
+
+def main(argv=None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    quick = args.quick
+    repeats = 2 if quick else args.repeats
+    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} cores")
+    results: dict[str, Any] = {}
+
+    print("\n1. One HVP over one gradient")
+    mlp_sizes = (16, 32, 32, 10) if quick else (64, 256, 256, 10)
+    examples = 256 if quick else 2048
+    mlp_params = init_mlp(0, mlp_sizes)
+    mlp_x, mlp_y = classification_data(0, (examples, mlp_sizes[0]), mlp_sizes[-1])
+    mlp_loss = cross_entropy_loss(mlp)
+    cnn_params = init_cnn(0, (3, 8, 16) if quick else (3, 16, 32), 10, 16)
+    cnn_x, cnn_y = classification_data(1, (64 if quick else 256, 16, 16, 3), 10)
+    cnn_loss = cross_entropy_loss(cnn)
+    results["hvp_mlp"] = hvp_over_grad(
+        f"MLP {'-'.join(map(str, mlp_sizes))} tanh",
+        mlp_loss,
+        mlp_params,
+        mlp_x,
+        mlp_y,
+        repeats * 4,
+    )
+    results["hvp_cnn"] = hvp_over_grad(
+        "CNN 2×conv3×3+pool, 16×16×3", cnn_loss, cnn_params, cnn_x, cnn_y, repeats * 4
+    )
+
+    print("\n2. Top eigenvalues to 1e-3: Lanczos vs power iteration (same MLP)")
+    results["lanczos_vs_power"] = lanczos_vs_power(mlp_loss, mlp_params, mlp_x, mlp_y, repeats)
+
+    print("\n3. Top 5 against PyHessian 0.1 (same MLP, weights and data)")
+    results["pyhessian"] = against_pyhessian(mlp_loss, mlp_params, mlp_x, mlp_y, repeats)
+
+    print("\n4. Dense Hessian + eigh against torch.autograd.functional.hessian + linalg.eigh")
+    dense_sizes = (
+        [(8, 24, 16, 6), (12, 32, 24, 8)] if quick else [(12, 40, 30, 6), (16, 80, 40, 10)]
+    )
+    results["dense"] = [dense_against_torch(s, 256, repeats) for s in dense_sizes]
+    return results
+
+
+if __name__ == "__main__":
+    main()
