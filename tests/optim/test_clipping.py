@@ -1,0 +1,30 @@
+"""clip_by_global_norm against optax, in float32 and bfloat16."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from optim_cases import mixed_params
+
+from jaxtrain.optim import clip_by_global_norm
+
+
+@pytest.mark.parametrize("max_norm", [0.5, 100.0])
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_clip_by_global_norm_equals_optax(max_norm, dtype):
+    grads = mixed_params(dtype, seed=7)
+    ours, _ = jax.jit(clip_by_global_norm(max_norm).update)(grads, optax.EmptyState())
+    theirs, _ = jax.jit(optax.clip_by_global_norm(max_norm).update)(grads, optax.EmptyState())
+    chex.assert_trees_all_equal(ours, theirs)
+    norm = float(optax.tree.norm(jax.tree.map(lambda g: g.astype(jnp.float32), ours)))
+    assert norm <= max_norm * (1 + 1e-2)
+
+
+def test_clip_leaves_small_updates_alone():
+    updates = {"a": jnp.array([0.3]), "b": jnp.array([0.4])}
+    clipped, _ = clip_by_global_norm(1.0).update(updates, optax.EmptyState())
+    chex.assert_trees_all_equal(clipped, updates)
+    clipped, _ = clip_by_global_norm(0.25).update(updates, optax.EmptyState())
+    np.testing.assert_allclose([clipped["a"][0], clipped["b"][0]], [0.15, 0.2], rtol=1e-6)

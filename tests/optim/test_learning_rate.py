@@ -1,0 +1,148 @@
+"""scale_by_learning_rate and reading η and t back from (nested) optimizer states."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from optim_cases import grads_like_params, mixed_params
+
+from jaxtrain import optim
+from jaxtrain.optim import (
+    ScaleByLearningRateState,
+    learning_rate_at,
+    learning_rate_from_state,
+    scale_by_learning_rate,
+    skip_nonfinite,
+    step_count_from_state,
+)
+from jaxtrain.optim.schedules import exponential_decay, linear, warmup_cosine_decay
+
+SCHEDULE = warmup_cosine_decay(0.0, 0.1, warmup_steps=5, decay_steps=30)
+
+
+def _run_recording(opt, num_steps=12):
+    """Jitted scan that logs learning_rate_from_state and step_count_from_state per step."""
+    params = mixed_params()
+
+    def step(carry, _):
+        p, state = carry
+        updates, state = opt.update(grads_like_params(p), state, p)
+        record = (learning_rate_from_state(state), step_count_from_state(state))
+        return (optax.apply_updates(p, updates), state), record
+
+    @jax.jit
+    def go(p):
+        return jax.lax.scan(step, (p, opt.init(p)), None, length=num_steps)[1]
+
+    return go(params)
+
+
+def test_constant_equals_optax_scale_and_records_eta():
+    grads = mixed_params(seed=1)
+    ours = scale_by_learning_rate(0.3)
+    state = ours.init(grads)
+    assert isinstance(state, ScaleByLearningRateState)
+    updates, state = jax.jit(ours.update)(grads, state)
+    expected, _ = optax.scale(-0.3).update(grads, optax.EmptyState())
+    chex.assert_trees_all_equal(updates, expected)
+    assert int(state.count) == 1 and float(state.learning_rate) == pytest.approx(0.3)
+
+
+def test_schedule_equals_optax_scale_by_schedule_and_step_zero_uses_eta_zero():
+    sched = linear(1.0, 0.0, transition_steps=4)
+    ours = scale_by_learning_rate(sched)
+    theirs = optax.scale_by_schedule(lambda t: -sched(t))
+    g = jnp.ones(3)
+    s_ours, s_theirs = ours.init(g), theirs.init(g)
+    np.testing.assert_allclose(s_ours.learning_rate, 1.0)
+    for t in range(6):
+        u_ours, s_ours = jax.jit(ours.update)(g, s_ours)
+        u_theirs, s_theirs = jax.jit(theirs.update)(g, s_theirs)
+        chex.assert_trees_all_equal(u_ours, u_theirs)
+        np.testing.assert_allclose(s_ours.learning_rate, sched(t), rtol=1e-7)
+    assert int(s_ours.count) == 6
+
+
+def test_flip_sign_false_scales_by_plus_eta():
+    tx = scale_by_learning_rate(0.5, flip_sign=False)
+    updates, _ = tx.update(jnp.ones(2), tx.init(None))
+    np.testing.assert_allclose(updates, 0.5)
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda opt: opt,
+        lambda opt: optax.chain(optax.clip_by_global_norm(1.0), opt),
+        lambda opt: optax.MultiSteps(opt, every_k_schedule=1),
+        lambda opt: optax.masked(opt, lambda p: jax.tree.map(lambda _: True, p)),
+        lambda opt: skip_nonfinite(opt, max_consecutive_errors=3),
+    ],
+    ids=["alone", "chain", "multisteps", "masked", "skip_nonfinite"],
+)
+def test_learning_rate_from_state_inside_jit_for_nested_states(wrap):
+    lrs, counts = _run_recording(wrap(optim.adam(SCHEDULE)))
+    np.testing.assert_array_equal(counts, np.arange(1, 13))
+    # After update t (0-based) the state holds η(t), the learning rate that update used.
+    np.testing.assert_allclose(lrs, learning_rate_at(SCHEDULE, np.arange(12)), rtol=1e-6)
+
+
+def test_learning_rate_from_state_with_inject_hyperparams():
+    injected = optax.inject_hyperparams(optim.sgd)(learning_rate=SCHEDULE, momentum=0.9)
+    lrs, counts = _run_recording(injected)
+    np.testing.assert_allclose(lrs, learning_rate_at(SCHEDULE, np.arange(12)), rtol=1e-6)
+    np.testing.assert_array_equal(counts, np.arange(1, 13))
+    # optax's own optimizers record η only through inject_hyperparams.
+    lrs, _ = _run_recording(optax.inject_hyperparams(optax.adam)(learning_rate=SCHEDULE))
+    np.testing.assert_allclose(lrs, learning_rate_at(SCHEDULE, np.arange(12)), rtol=1e-6)
+
+
+def test_learning_rate_from_state_follows_a_changed_injected_value():
+    opt = optax.inject_hyperparams(optim.adam)(learning_rate=0.1)
+    params = jnp.zeros(2)
+    state = opt.init(params)
+    state.hyperparams["learning_rate"] = jnp.asarray(0.02)
+    _, state = jax.jit(opt.update)(jnp.ones(2), state, params)
+    assert float(learning_rate_from_state(state)) == pytest.approx(0.02)
+
+
+def test_before_any_update_reports_the_first_learning_rate():
+    state = optim.sgd(exponential_decay(0.5, 1, 0.5)).init(jnp.zeros(1))
+    assert float(learning_rate_from_state(state)) == pytest.approx(0.5)
+    assert int(step_count_from_state(state)) == 0
+
+
+def test_optax_schedule_state_gives_a_count_but_no_learning_rate():
+    opt = optax.sgd(lambda t: 0.1)
+    state = opt.init(jnp.zeros(1))
+    _, state = opt.update(jnp.ones(1), state)
+    assert int(step_count_from_state(state)) == 1
+    with pytest.raises(ValueError, match="no learning rate is recorded"):
+        learning_rate_from_state(state)
+
+
+def test_states_without_records_raise():
+    state = optax.adam(0.1).init(jnp.zeros(1))
+    with pytest.raises(ValueError, match="no learning rate is recorded"):
+        learning_rate_from_state(state)
+    with pytest.raises(ValueError, match="no step count is recorded"):
+        step_count_from_state(state)
+
+
+def test_learning_rate_at_shapes_constants_and_jit():
+    steps = np.arange(6).reshape(2, 3)
+    sched = exponential_decay(1.0, 2, 0.5)
+    values = learning_rate_at(sched, steps)
+    assert values.shape == (2, 3)
+    np.testing.assert_allclose(values, 0.5 ** (steps / 2), rtol=1e-6)
+    np.testing.assert_allclose(learning_rate_at(0.1, steps), np.full((2, 3), 0.1))
+    assert learning_rate_at(sched, 4).shape == ()
+    jitted = jax.jit(lambda t: learning_rate_at(sched, t))(jnp.arange(3))
+    np.testing.assert_allclose(jitted, [1.0, 0.5**0.5, 0.5], rtol=1e-6)
+
+
+def test_learning_rate_at_rejects_an_optimizer():
+    with pytest.raises(TypeError, match="learning_rate_from_state"):
+        learning_rate_at(optim.adam(0.1), 3)
