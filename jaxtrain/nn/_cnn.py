@@ -110,7 +110,9 @@ class CNN(nnx.Module):
             ]
         )
         self.dropout = nnx.Dropout(dropout, rngs=rngs) if dropout > 0 else None
-        self.head = nnx.Linear(channels[-1], num_classes, rngs=rngs)
+        self.head = nnx.Linear(
+            channels[-1], num_classes, kernel_init=_activations.LECUN_NORMAL, rngs=rngs
+        )
         self.in_channels = in_channels
 
     def __call__(self, x: jax.Array) -> jax.Array:

@@ -126,7 +126,9 @@ class MLP(nnx.Module):
                 for fan_in, fan_out in itertools.pairwise(widths)
             ]
         )
-        self.head = nnx.Linear(widths[-1], out_features, rngs=rngs)
+        self.head = nnx.Linear(
+            widths[-1], out_features, kernel_init=_activations.LECUN_NORMAL, rngs=rngs
+        )
 
     def __call__(self, x: jax.Array) -> jax.Array:
         """Logits of shape ``[..., out_features]`` for inputs ``[..., in_features]``."""

@@ -143,7 +143,7 @@ class ResNet(nnx.Module):
                 )
                 c_in = c_out
         self.blocks = _norm_choice.module_list(blocks)
-        self.head = nnx.Linear(c_in, num_classes, rngs=rngs)
+        self.head = nnx.Linear(c_in, num_classes, kernel_init=_activations.LECUN_NORMAL, rngs=rngs)
         self.activation = fn
         self.in_channels = in_channels
         self.depth = depth

@@ -99,6 +99,24 @@ def test_pytorch_convention_under_the_documented_mapping():
     )
 
 
+def test_pytorch_itself_when_installed():
+    torch = pytest.importorskip("torch")
+    momentum_torch, eps = 0.1, 1e-5
+    batches = _batches(10)
+    theirs = torch.nn.BatchNorm1d(5, momentum=momentum_torch, eps=eps, dtype=torch.float64)
+    ours = BatchNorm(5, momentum=1 - momentum_torch, epsilon=eps, rngs=nnx.Rngs(0))
+    n = batches[0].shape[0]
+    ours_unbiased_var = np.ones(5)
+    for x in batches:
+        expected = theirs(torch.from_numpy(np.asarray(x, np.float64))).detach().numpy()
+        np.testing.assert_allclose(ours(x), expected, rtol=1e-5, atol=1e-5)
+        # PyTorch's running variance is ours fed with σ²·n/(n−1) instead of σ².
+        batch_var = np.asarray(x, np.float64).var(0) * n / (n - 1)
+        ours_unbiased_var = (1 - momentum_torch) * ours_unbiased_var + momentum_torch * batch_var
+    np.testing.assert_allclose(ours.mean[...], theirs.running_mean.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ours_unbiased_var, theirs.running_var.numpy(), rtol=1e-5)
+
+
 def test_large_mean_small_spread_keeps_its_variance():
     """Flax's default fast variance E[x²]−E[x]² collapses here; two-pass does not."""
     x = 1e3 + 0.1 * jax.random.normal(jax.random.key(0), (256, 4))

@@ -41,8 +41,10 @@ def test_norm_choices(norm, kind):
 
 
 def test_fits_a_small_batch():
-    x = jax.random.normal(jax.random.key(0), (32, 8, 8, 1))
-    y = jax.random.randint(jax.random.key(1), (32,), 0, 4)
+    x = jax.random.normal(jax.random.key(0), (64, 8, 8, 1))
+    # A learnable rule: the label is the brightest 4×4 quadrant.
+    quadrants = x.reshape(64, 2, 4, 2, 4).mean(axis=(2, 4)).reshape(64, 4)
+    y = jnp.argmax(quadrants, axis=-1)
     apply, params, state = functional(CNN(1, 4, channels=(4, 8), norm="batch", rngs=nnx.Rngs(0)))
     optimizer = optax.adam(1e-2)
 
@@ -60,7 +62,7 @@ def test_fits_a_small_batch():
     _, losses = jax.jit(lambda c: jax.lax.scan(step, c, None, length=40))(
         (params, state, optimizer.init(params))
     )
-    assert float(losses[-1]) < 0.3 * float(losses[0])
+    assert float(losses[-1]) < 0.5 * float(losses[0])
 
 
 @pytest.mark.parametrize(
