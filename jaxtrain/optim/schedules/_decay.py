@@ -58,7 +58,10 @@ def exponential_decay(
     Constant η₀ until t₀ = ``transition_begin``; with ``staircase`` the exponent is rounded
     down, so η drops by γ at once every T steps (the classic "divide by 10 at epochs …").
     ``end_value`` bounds η (from below when γ < 1, from above when γ > 1). Equal to
-    ``optax.exponential_decay``; T = 0 or γ = 0 give the constant η₀ as there.
+    ``optax.exponential_decay``; T = 0 or γ = 0 give the constant η₀ as there. One
+    difference: with ``staircase`` an integer count is divided by T in integers, so η drops
+    exactly at t₀ + kT, where optax's float32 division can land one step late under ``jit``
+    (for example T = 55).
 
     Symbols: η₀ is ``init_value``, γ is ``decay_rate``, T is ``transition_steps``.
 
@@ -100,9 +103,14 @@ def exponential_decay(
 
     def schedule(count):
         elapsed = count - transition_begin
-        power = elapsed / transition_steps
-        if staircase:
-            power = jnp.floor(power)
+        if staircase and jnp.issubdtype(jnp.result_type(elapsed), jnp.integer):
+            # Whole periods by integer division: float32 division (elapsed / T) can round
+            # k·T/T just below k under jit, which would drop η one step late.
+            power = jnp.floor_divide(jnp.maximum(elapsed, 0), transition_steps)
+        else:
+            power = elapsed / transition_steps
+            if staircase:
+                power = jnp.floor(power)
         value = jnp.where(elapsed <= 0, init_value, init_value * jnp.power(decay_rate, power))
         if end_value is not None:
             value = clip(value, end_value)
