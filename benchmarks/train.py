@@ -1,0 +1,271 @@
+"""Steps per second of ``jaxtrain.train.fit`` against hand-written training loops.
+
+The same MLP (``jaxtrain.nn.MLP``, ReLU, no normalization) on the same data (scikit-learn's
+digits, 1,797 × 64) with the same optimizer (``optax.sgd`` with momentum 0.9), trained by:
+
+- ``fit``: shuffled batches, a whole epoch as one ``lax.scan``, plus what a hand loop skips:
+  per-step loss, gradient norm and learning-rate records, the non-finite guard, the
+  running training metric (``accuracy``);
+- ``hand scan``: a hand-written jitted optax + flax (NNX split/merge) epoch: ``lax.scan``
+  over the shuffled batches, donated state, nothing recorded but the loss;
+- ``hand loop``: the usual hand-written loop, one jitted (donated) step called from Python
+  per batch on device-resident data;
+- ``torch``: the same network in PyTorch on the CPU (when torch is installed), the usual
+  loop over a ``randperm`` of a tensor.
+
+Every variant handles the last partial batch as one more (smaller) step. All run in one
+process, compile (or warm up) first, then time whole epochs in interleaved rounds; the
+table shows median steps per second and the ratios to ``fit``. A second table times one
+``fit`` epoch as the batch size grows (lecture §3: larger batches take fewer, longer steps,
+and at full batch an epoch is a single step).
+
+    python benchmarks/train.py            # 5 timed epochs per variant
+    python benchmarks/train.py --quick    # fewer rounds, a smaller network, a few seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from jaxtrain.data import load_digits
+from jaxtrain.losses import softmax_cross_entropy
+from jaxtrain.nn import MLP, functional
+from jaxtrain.train import fit
+
+LEARNING_RATE, MOMENTUM = 0.05, 0.9
+
+
+def make_model(hidden: int, depth: int) -> MLP:
+    return MLP(64, hidden, 10, depth=depth, rngs=nnx.Rngs(0))
+
+
+def fit_epoch_seconds(triple, optimizer, x, y, batch_size: int, epochs: int) -> list[float]:
+    """Seconds of each ``fit`` epoch. The same triple and optimizer objects reuse the
+    compiled epoch across calls, so only the very first call compiles."""
+    _, history = fit(
+        triple,
+        optimizer,
+        (x, y),
+        loss=softmax_cross_entropy,
+        epochs=epochs,
+        batch_size=batch_size,
+        progress=False,
+    )
+    return list(history.per_epoch["epoch_time"])
+
+
+def hand_scan(model, x, y, batch_size: int):
+    """A hand-written scanned epoch (NNX split/merge, optax). Returns ``run_epoch(seed)``."""
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    tx = optax.sgd(LEARNING_RATE, momentum=MOMENTUM)
+    n = len(x)
+    nb, cut = n // batch_size, (n // batch_size) * batch_size
+
+    def loss_fn(p, xb, yb):
+        logits = nnx.merge(graphdef, p, rest, copy=True)(xb)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+
+    def step(carry, idx):
+        p, opt_state = carry
+        value, grads = jax.value_and_grad(loss_fn)(p, x_dev[idx], y_dev[idx])
+        updates, opt_state = tx.update(grads, opt_state, p)
+        return (optax.apply_updates(p, updates), opt_state), value
+
+    @jax.jit
+    def permutation(key):
+        perm = jax.random.permutation(key, n)
+        return perm[:cut].reshape(nb, batch_size), perm[cut:]
+
+    @jax.jit
+    def full_batches(carry, idx):
+        return jax.lax.scan(step, carry, idx)
+
+    @jax.jit
+    def last_batch(carry, idx):
+        return step(carry, idx)
+
+    x_dev, y_dev = jnp.asarray(x), jnp.asarray(y)
+    full_batches = jax.jit(full_batches, donate_argnums=0)
+    last_batch = jax.jit(last_batch, donate_argnums=0)
+    state = [(jax.tree.map(jnp.copy, params), tx.init(params))]
+
+    def run_epoch(seed: int) -> int:
+        full, rest_idx = permutation(jax.random.key(seed))
+        carry, _ = full_batches(state[0], full)
+        if cut < n:
+            carry, _ = last_batch(carry, rest_idx)
+        jax.block_until_ready(carry)
+        state[0] = carry
+        return nb + (cut < n)
+
+    return run_epoch
+
+
+def hand_loop(model, x, y, batch_size: int):
+    """The usual loop: a jitted step called from Python per batch."""
+    apply, params, state = functional(model)
+    tx = optax.sgd(LEARNING_RATE, momentum=MOMENTUM)
+    x_dev, y_dev = jnp.asarray(x), jnp.asarray(y)
+
+    @jax.jit
+    def step(p, opt_state, idx):
+        def loss_fn(p):
+            logits, _ = apply(p, state, x_dev[idx], train=True)
+            return softmax_cross_entropy(logits, y_dev[idx])
+
+        value, grads = jax.value_and_grad(loss_fn)(p)
+        updates, opt_state = tx.update(grads, opt_state, p)
+        return optax.apply_updates(p, updates), opt_state, value
+
+    step = jax.jit(step, donate_argnums=(0, 1))
+    carry = [jax.tree.map(jnp.copy, params), tx.init(params)]
+    rng = np.random.default_rng(0)
+
+    def run_epoch(seed: int) -> int:
+        perm = jnp.asarray(rng.permutation(len(x)).astype(np.int32))
+        count = 0
+        p, o = carry
+        for start in range(0, len(x), batch_size):
+            p, o, _ = step(p, o, perm[start : start + batch_size])
+            count += 1
+        jax.block_until_ready(p)
+        carry[:] = [p, o]
+        return count
+
+    return run_epoch
+
+
+def torch_loop(hidden: int, depth: int, x, y, batch_size: int, threads: int):
+    """The same MLP and optimizer in PyTorch (CPU); ``None`` when torch is missing."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    layers, width = [], 64
+    for _ in range(depth):
+        layers += [torch.nn.Linear(width, hidden), torch.nn.ReLU()]
+        width = hidden
+    net = torch.nn.Sequential(*layers, torch.nn.Linear(width, 10))
+    opt = torch.optim.SGD(net.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def run_epoch(seed: int) -> int:
+        perm = torch.randperm(len(xt))
+        count = 0
+        for start in range(0, len(xt), batch_size):
+            idx = perm[start : start + batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss_fn(net(xt[idx]), yt[idx]).backward()
+            opt.step()
+            count += 1
+        return count
+
+    return run_epoch
+
+
+def timed(run_epoch, seed: int) -> tuple[int, float]:
+    began = time.perf_counter()
+    steps = run_epoch(seed)
+    return steps, time.perf_counter() - began
+
+
+def compare(
+    batch_size: int, *, hidden: int, depth: int, rounds: int, x, y, torch_threads: int
+) -> dict[str, float]:
+    """Median steps per second of each variant at ``batch_size``."""
+    model = make_model(hidden, depth)
+    triple = functional(model)
+    optimizer = optax.sgd(LEARNING_RATE, momentum=MOMENTUM)
+    loops = {
+        "hand scan": hand_scan(model, x, y, batch_size),
+        "hand loop": hand_loop(model, x, y, batch_size),
+    }
+    torch_run = torch_loop(hidden, depth, x, y, batch_size, torch_threads)
+    if torch_run is not None:
+        loops["torch"] = torch_run
+    rates: dict[str, list[float]] = {name: [] for name in ("fit", *loops)}
+    steps_per_epoch = -(-len(x) // batch_size)
+    fit_epoch_seconds(triple, optimizer, x, y, batch_size, epochs=1)  # compile
+    for run in loops.values():
+        run(0)  # compile / warm up
+    for r in range(rounds):
+        for seconds in fit_epoch_seconds(triple, optimizer, x, y, batch_size, epochs=3):
+            rates["fit"].append(steps_per_epoch / seconds)
+        for name, run in loops.items():
+            for i in range(3):
+                steps, seconds = timed(run, 3 * r + i + 1)
+                rates[name].append(steps / seconds)
+    return {name: statistics.median(values) for name, values in rates.items()}
+
+
+def epoch_times(hidden: int, depth: int, x, y, rounds: int) -> dict[int, float]:
+    """Median seconds of one ``fit`` epoch at batch sizes 1, 32, 512 and N (full batch)."""
+    triple = functional(make_model(hidden, depth))
+    optimizer = optax.sgd(LEARNING_RATE, momentum=MOMENTUM)
+    out = {}
+    for batch_size in (1, 32, 512, len(x)):
+        fit_epoch_seconds(triple, optimizer, x, y, batch_size, epochs=1)  # compile
+        out[batch_size] = statistics.median(
+            fit_epoch_seconds(triple, optimizer, x, y, batch_size, epochs=rounds)
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="PyTorch intra-op threads (1 by default: XLA runs these small steps on one "
+        "thread too, and on a busy 2-core machine 2 torch threads contend badly)",
+    )
+    args = parser.parse_args(argv)
+    hidden, depth, rounds = (32, 1, 2) if args.quick else (128, 2, 7)
+    x, y = load_digits()
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].platform}; MLP 64-{hidden}x{depth}-10, "
+        f"digits N={len(x)}, SGD momentum {MOMENTUM}; median of {rounds} epochs\n"
+    )
+
+    results = {}
+    header = f"{'batch':>6} {'variant':>10} {'steps/s':>10} {'fit / variant':>14}"
+    print(header)
+    print("-" * len(header))
+    for batch_size in (32, 512):
+        rates = compare(
+            batch_size,
+            hidden=hidden,
+            depth=depth,
+            rounds=rounds,
+            x=x,
+            y=y,
+            torch_threads=args.torch_threads,
+        )
+        results[batch_size] = rates
+        for name, rate in rates.items():
+            ratio = "" if name == "fit" else f"{rates['fit'] / rate:.2f}"
+            print(f"{batch_size:>6} {name:>10} {rate:>10.0f} {ratio:>14}")
+
+    print(f"\n{'batch':>6} {'steps/epoch':>12} {'ms/epoch':>10} {'ms/step':>9}")
+    per_epoch = epoch_times(hidden, depth, x, y, rounds)
+    for batch_size, seconds in per_epoch.items():
+        steps = -(-len(x) // batch_size)
+        print(f"{batch_size:>6} {steps:>12} {1e3 * seconds:>10.1f} {1e3 * seconds / steps:>9.3f}")
+    return {"rates": results, "epoch_seconds": per_epoch}
+
+
+if __name__ == "__main__":
+    main()

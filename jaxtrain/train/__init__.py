@@ -1,0 +1,29 @@
+"""The training loop, batches and checkpoints (lecture §1 and §3).
+
+:func:`fit` trains any model of the functional contract with any ``optax`` optimizer:
+shuffled minibatches of any size (1 to the whole set), whole epochs as one compiled
+``lax.scan``, a :class:`History` of per-step and per-epoch curves, orbax checkpoints that
+resume exactly, a clear stop on a non-finite loss, and data parallelism over a device mesh.
+:func:`evaluate` scores a model in evaluation mode.
+"""
+
+from jaxtrain.train._batching import epoch_batches
+from jaxtrain.train._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from jaxtrain.train._errors import CheckpointMismatchError, NonFiniteLossError
+from jaxtrain.train._evaluate import evaluate
+from jaxtrain.train._fit import fit
+from jaxtrain.train._history import History
+from jaxtrain.train._state import TrainState
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointMismatchError",
+    "History",
+    "NonFiniteLossError",
+    "TrainState",
+    "epoch_batches",
+    "evaluate",
+    "fit",
+    "load_checkpoint",
+    "save_checkpoint",
+]

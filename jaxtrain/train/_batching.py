@@ -1,0 +1,115 @@
+"""Minibatches (lecture §3): a fresh shuffle every epoch, any batch size, the last partial batch."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from jaxtrain.train._state import shuffle_key
+
+__all__ = ["BatchPlan", "epoch_batches", "epoch_permutation"]
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def epoch_permutation(key: jax.Array, epoch: jax.Array, num_examples: int) -> jax.Array:
+    """The order in which epoch ``epoch`` visits the examples (a permutation of 0..N−1)."""
+    return jax.random.permutation(shuffle_key(key, epoch), num_examples)
+
+
+def epoch_batches(
+    key: jax.Array, num_examples: int, batch_size: int, *, drop_last: bool = False
+) -> tuple[jax.Array, jax.Array]:
+    """Splits one shuffled epoch into index batches: the full ones and the remainder.
+
+    Lecture §3: each epoch the N examples are shuffled and cut into batches of B; every
+    batch gives one update, so an epoch makes ⌈N/B⌉ updates (⌊N/B⌋ with ``drop_last``). B = 1
+    is stochastic gradient descent, B = N full-batch gradient descent: the same code. The
+    ``N mod B`` examples left over form a smaller last batch, or are skipped this epoch
+    with ``drop_last`` (a new shuffle brings them back next epoch). This is exactly how
+    :func:`jaxtrain.train.fit` orders the data, with ``key = fold_in(fold_in(run_key, 0),
+    epoch)``.
+
+    Args:
+      key: a ``jax.random`` key for this epoch's shuffle.
+      num_examples: N > 0.
+      batch_size: B, 1 ≤ B ≤ N.
+      drop_last: return an empty remainder instead of the last partial batch.
+
+    Returns:
+      ``(full, remainder)``: int32 indices of shape (⌊N/B⌋, B), one row per batch, and of
+      shape (N mod B,) (or (0,) with ``drop_last``).
+
+    Raises:
+      ValueError: if N ≤ 0, or B is not in 1..N.
+
+    Examples:
+      >>> import jax, numpy as np
+      >>> from jaxtrain.train import epoch_batches
+      >>> full, rest = epoch_batches(jax.random.key(0), 10, 4)
+      >>> print(full.shape, rest.shape)
+      (2, 4) (2,)
+      >>> print(sorted(np.concatenate([np.ravel(full), rest]).tolist()))
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    """
+    plan = BatchPlan.create(num_examples, batch_size, drop_last=drop_last)
+    perm = jax.random.permutation(key, num_examples).astype(jnp.int32)
+    return plan.split(perm)
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchPlan:
+    """How an epoch of ``num_examples`` is cut: ``num_full`` batches, then ``remainder``."""
+
+    num_examples: int
+    batch_size: int
+    drop_last: bool
+
+    @classmethod
+    def create(cls, num_examples: int, batch_size: int | None, *, drop_last: bool) -> BatchPlan:
+        if isinstance(num_examples, bool) or int(num_examples) != num_examples:
+            raise ValueError(f"num_examples must be an int; got {num_examples!r}")
+        num_examples = int(num_examples)
+        if num_examples <= 0:
+            raise ValueError(f"the data set is empty (num_examples={num_examples})")
+        if batch_size is None:
+            batch_size = num_examples
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+            raise ValueError(f"batch_size must be a positive int or None; got {batch_size!r}")
+        if batch_size <= 0:
+            raise ValueError(
+                f"batch_size must be ≥ 1; got {batch_size}. Use 1 for stochastic gradient "
+                f"descent, {num_examples} (the whole set, or None) for full-batch descent."
+            )
+        if batch_size > num_examples:
+            raise ValueError(
+                f"batch_size={batch_size} exceeds the {num_examples} training examples; pass "
+                f"batch_size={num_examples} (or None) for full-batch gradient descent."
+            )
+        return cls(num_examples, batch_size, bool(drop_last))
+
+    @property
+    def num_full(self) -> int:
+        return self.num_examples // self.batch_size
+
+    @property
+    def remainder(self) -> int:
+        return 0 if self.drop_last else self.num_examples % self.batch_size
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.num_full + (1 if self.remainder else 0)
+
+    def split(self, perm: jax.Array) -> tuple[jax.Array, jax.Array]:
+        cut = self.num_full * self.batch_size
+        full = perm[:cut].reshape(self.num_full, self.batch_size)
+        rest = perm[cut : cut + self.remainder]
+        return full, rest
+
+    def batch_sizes(self, start: int, stop: int) -> list[int]:
+        """Sizes of the batches at positions ``start..stop-1`` of an epoch."""
+        return [
+            self.batch_size if i < self.num_full else self.remainder for i in range(start, stop)
+        ]

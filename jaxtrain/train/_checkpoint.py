@@ -1,0 +1,462 @@
+"""Checkpoints with orbax: whole training states, written atomically, refused when they don't fit.
+
+A checkpoint is a step directory ``<checkpoint_dir>/<step>/`` written by an
+``orbax.checkpoint.CheckpointManager``; orbax writes into a temporary directory and renames it
+when complete, so a run killed mid-save leaves the previous checkpoint intact and no
+half-written one that could be loaded. Items:
+
+- ``params``, ``model_state``, ``opt_state``: the leaves of each tree, in pytree order;
+- ``extras``: the step and the raw data of the run's random key;
+- ``meta`` (JSON): the fingerprint of every tree (each leaf's path, shape and dtype), the key
+  implementation, the training configuration that ``fit(..., resume=True)`` must match;
+- ``history`` (JSON): the :class:`History` so far;
+- ``metadata`` (JSON): whatever the caller passes, e.g. the model spec of a command line so
+  that ``jaxtrain hessian CHECKPOINT`` can rebuild the model without the code that trained it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxtrain.train._errors import CheckpointMismatchError
+from jaxtrain.train._history import History
+from jaxtrain.train._state import TrainState
+
+__all__ = ["Checkpoint", "CheckpointWriter", "load_checkpoint", "save_checkpoint"]
+
+_FORMAT = "jaxtrain.checkpoint/1"
+_PARTS = ("params", "model_state", "opt_state")
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """What :func:`load_checkpoint` read back.
+
+    Attributes:
+      step: the training step the checkpoint was written at.
+      params: θ, restored into the target's structure (or, with no target, as nested
+        ``dict`` s when the saved tree was made of dicts only, as ``jaxtrain.nn.functional``
+        makes them).
+      model_state: the non-trainable model variables, likewise.
+      opt_state: the optimizer state; only with a :class:`TrainState` target, else ``None``.
+      state: the whole :class:`TrainState` (with the target's ``apply``) when the target was
+        one, else ``None``.
+      history: the :class:`History` saved with it, or ``None``.
+      metadata: the caller's metadata dict (``{}`` when none was saved).
+      config: the training configuration ``fit`` recorded (batch size, data size, seed...).
+
+    Examples:
+      >>> from jaxtrain.train import Checkpoint
+      >>> sorted(f.name for f in __import__("dataclasses").fields(Checkpoint))[:3]
+      ['config', 'history', 'metadata']
+    """
+
+    step: int
+    params: Any
+    model_state: Any
+    opt_state: Any = None
+    state: TrainState | None = None
+    history: History | None = None
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _ocp():
+    import orbax.checkpoint as ocp
+
+    return ocp
+
+
+def _path_entry(entry: Any) -> list[Any]:
+    tu = jax.tree_util
+    if isinstance(entry, tu.DictKey):
+        return ["dict", str(entry.key)]
+    if isinstance(entry, tu.SequenceKey):
+        return ["index", int(entry.idx)]
+    if isinstance(entry, tu.GetAttrKey):
+        return ["attr", str(entry.name)]
+    if isinstance(entry, tu.FlattenedIndexKey):
+        return ["flat", int(entry.key)]
+    return ["other", str(entry)]
+
+
+def fingerprint(tree: Any) -> list[list[Any]]:
+    """Every leaf's path (as ``[kind, key]`` entries), shape and dtype, in pytree order."""
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return [
+        [[_path_entry(e) for e in path], list(np.shape(leaf)), str(np.dtype(_dtype(leaf)))]
+        for path, leaf in leaves
+    ]
+
+
+def _dtype(leaf: Any) -> Any:
+    return getattr(leaf, "dtype", None) or np.asarray(leaf).dtype
+
+
+def _path_text(path: list[list[Any]]) -> str:
+    parts = []
+    for kind, key in path:
+        parts.append(f".{key}" if kind == "attr" else f"[{key!r}]")
+    return "".join(parts) or "<root>"
+
+
+def _differences(saved: list[list[Any]], current: list[list[Any]], limit: int = 5) -> list[str]:
+    saved_by_path = {_path_text(p): (tuple(s), d) for p, s, d in saved}
+    current_by_path = {_path_text(p): (tuple(s), d) for p, s, d in current}
+    lines = []
+    for path, (shape, dtype) in current_by_path.items():
+        if path not in saved_by_path:
+            lines.append(f"{path}: not in the checkpoint")
+        elif saved_by_path[path] != (shape, dtype):
+            old_shape, old_dtype = saved_by_path[path]
+            lines.append(
+                f"{path}: checkpoint has {old_dtype}{list(old_shape)}, target {dtype}{list(shape)}"
+            )
+    lines.extend(
+        f"{path}: in the checkpoint, not in the target"
+        for path in saved_by_path
+        if path not in current_by_path
+    )
+    if not lines and [p for p, _, _ in saved] != [p for p, _, _ in current]:
+        lines.append("the leaves are the same but in a different order")
+    return lines[:limit] + ([f"... {len(lines) - limit} more"] if len(lines) > limit else [])
+
+
+def _check_fits(part: str, saved: list[list[Any]], tree: Any, directory: Any, step: int) -> None:
+    current = fingerprint(tree)
+    if current == saved:
+        return
+    what = {
+        "params": "model's parameters",
+        "model_state": "model's state (BatchNorm statistics)",
+        "opt_state": "optimizer's state",
+    }[part]
+    differences = "\n  ".join(_differences(saved, current))
+    raise CheckpointMismatchError(
+        f"the checkpoint {directory}/{step} does not fit the {what}: it was written for a "
+        f"different {'optimizer' if part == 'opt_state' else 'model'} structure. Nothing "
+        f"was loaded. Differences:\n  {differences}\nBuild the same "
+        f"{'optimizer' if part == 'opt_state' else 'model'} as when training, or start a new "
+        "checkpoint directory."
+    )
+
+
+def _abstract(leaf: Any) -> Any:
+    sharding = getattr(leaf, "sharding", None)
+    return jax.ShapeDtypeStruct(np.shape(leaf), _dtype(leaf), sharding=sharding)
+
+
+def _flat(tree: Any) -> dict[str, Any]:
+    return {f"{i:06d}": leaf for i, leaf in enumerate(jax.tree.leaves(tree))}
+
+
+def _manager(directory: Any, *, keep: int | None = None, read_only: bool = False):
+    # "read_only" here means "create nothing, clean nothing up"; orbax's own read_only option
+    # would log a warning on every load.
+    ocp = _ocp()
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=keep,
+        create=not read_only,
+        enable_async_checkpointing=False,
+        cleanup_tmp_directories=not read_only,
+    )
+    return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options)
+
+
+def _json_ready(value: Any, what: str) -> Any:
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{what} must be JSON-serializable (str, numbers, bools, None, lists, dicts with "
+            f"str keys; no NaN): {error}"
+        ) from None
+
+
+class CheckpointWriter:
+    """Writes training states to one directory (used by ``fit`` and :func:`save_checkpoint`)."""
+
+    def __init__(self, directory: str | os.PathLike, *, keep: int | None = 3):
+        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
+            raise ValueError(f"keep_checkpoints must be a positive int or None; got {keep!r}")
+        self.directory = pathlib.Path(directory).absolute()
+        self._manager = _manager(self.directory, keep=keep)
+
+    def steps(self) -> list[int]:
+        return sorted(self._manager.all_steps())
+
+    def save(
+        self,
+        state: TrainState,
+        *,
+        history: History | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> int:
+        ocp = _ocp()
+        metadata = _json_ready(dict(metadata or {}), "metadata")
+        config = _json_ready(dict(config or {}), "config")
+        step = int(jax.device_get(state.step))
+        key = state.key
+        meta = {
+            "format": _FORMAT,
+            "step": step,
+            "fingerprint": {part: fingerprint(getattr(state, part)) for part in _PARTS},
+            "key_impl": str(jax.random.key_impl(key)),
+            "config": config,
+        }
+        items: dict[str, Any] = {
+            "extras": ocp.args.StandardSave(
+                {"step": state.step, "key_data": jax.random.key_data(key)}
+            ),
+            "meta": ocp.args.JsonSave(meta),
+            "metadata": ocp.args.JsonSave(metadata),
+        }
+        for part in _PARTS:
+            flat = _flat(getattr(state, part))
+            if flat:
+                items[part] = ocp.args.StandardSave(flat)
+        if history is not None:
+            items["history"] = ocp.args.JsonSave(history.to_dict())
+        if step in self._manager.all_steps():
+            self._manager.delete(step)
+        self._manager.save(step, args=ocp.args.Composite(**items), force=True)
+        self._manager.wait_until_finished()
+        return step
+
+    def close(self) -> None:
+        self._manager.close()
+
+
+def save_checkpoint(
+    directory: str | os.PathLike,
+    state: TrainState,
+    *,
+    history: History | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    keep: int | None = None,
+) -> pathlib.Path:
+    """Saves a :class:`TrainState` (and optionally its history and metadata) with orbax.
+
+    The checkpoint goes to ``directory/<step>/`` and is written atomically: orbax writes a
+    temporary directory and renames it only when complete. Beside the arrays it stores a
+    fingerprint of every tree (each leaf's path, shape and dtype) so that
+    :func:`load_checkpoint` can refuse a model or optimizer of another structure before
+    reading anything, and ``metadata`` as JSON: what a tool needs to rebuild the model
+    (a command line stores its model spec and data reference there).
+
+    Args:
+      directory: the checkpoint directory (created if missing); other steps in it are kept.
+      state: the state to save; a checkpoint of the same step is replaced.
+      history: the run's :class:`History`, saved as JSON.
+      metadata: a JSON-serializable dict saved beside the arrays.
+      keep: keep only the newest ``keep`` steps in ``directory`` (``None``: keep all).
+
+    Returns:
+      The step directory written.
+
+    Raises:
+      ValueError: if ``metadata`` is not JSON-serializable.
+
+    Examples:
+      >>> import tempfile, jax, jax.numpy as jnp, optax
+      >>> from jaxtrain.train import TrainState, load_checkpoint, save_checkpoint
+      >>> params = {"w": jnp.arange(3.0)}
+      >>> state = TrainState(apply=None, params=params, model_state={},
+      ...                    opt_state=optax.adam(0.1).init(params),
+      ...                    step=jnp.int32(7), key=jax.random.key(0))
+      >>> path = save_checkpoint(tempfile.mkdtemp(), state, metadata={"model": "linear"})
+      >>> ckpt = load_checkpoint(path.parent)
+      >>> print(ckpt.step, ckpt.params["w"].tolist(), ckpt.metadata)
+      7 [0.0, 1.0, 2.0] {'model': 'linear'}
+    """
+    writer = CheckpointWriter(directory, keep=keep)
+    try:
+        step = writer.save(state, history=history, metadata=metadata)
+    finally:
+        writer.close()
+    return writer.directory / str(step)
+
+
+def _nested(entries: list[list[Any]], leaves: list[Any]) -> Any:
+    """Rebuilds a tree of dicts from its leaves' paths, or ``None`` if it had other nodes."""
+    if not entries:
+        return {}
+    root: dict[str, Any] = {}
+    for (path, _, _), leaf in zip(entries, leaves, strict=True):
+        if not path or any(kind != "dict" for kind, _ in path):
+            return None
+        node = root
+        for _, key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1][1]] = leaf
+    return root
+
+
+def latest_step(directory: str | os.PathLike) -> int | None:
+    """The newest complete checkpoint step in ``directory``, or ``None``."""
+    path = pathlib.Path(directory)
+    if not path.is_dir():
+        return None
+    manager = _manager(path, read_only=True)
+    try:
+        return manager.latest_step()
+    finally:
+        manager.close()
+
+
+def load_checkpoint(
+    directory: str | os.PathLike, target: Any = None, *, step: int | None = None
+) -> Checkpoint:
+    """Loads a checkpoint written by :func:`save_checkpoint` or ``fit(checkpoint_dir=...)``.
+
+    Before any array is read, the stored fingerprint (every leaf's path, shape and dtype)
+    is compared with the target's: a checkpoint of another model or optimizer is refused
+    with :class:`CheckpointMismatchError` listing the differences, never loaded in part.
+
+    Args:
+      directory: the checkpoint directory (holding step subdirectories).
+      target: what to load into:
+
+        - a :class:`TrainState` (e.g. a fresh one from the same model and optimizer):
+          everything is restored, with the target's shardings, into ``Checkpoint.state``;
+        - a model triple ``(apply, params, state)`` (what ``jaxtrain.nn.functional``
+          returns for the rebuilt model): the parameters and model state;
+        - ``None``: parameters and model state as nested dicts (possible when they were
+          dicts of arrays, as ``jaxtrain.nn.functional`` makes them), no optimizer state.
+      step: which step to load; the newest by default.
+
+    Returns:
+      A :class:`Checkpoint`.
+
+    Raises:
+      FileNotFoundError: if ``directory`` holds no complete checkpoint or not ``step``.
+      CheckpointMismatchError: if ``target`` has another structure, shapes or dtypes.
+      ValueError: if ``target`` is none of the accepted kinds, or, with no target, the
+        saved trees were not plain dicts.
+
+    Examples:
+      >>> import tempfile, jax, jax.numpy as jnp, optax
+      >>> from jaxtrain.train import (CheckpointMismatchError, TrainState,
+      ...                             load_checkpoint, save_checkpoint)
+      >>> def state_of(params):
+      ...     return TrainState(apply=None, params=params, model_state={},
+      ...                       opt_state=optax.sgd(0.1, momentum=0.9).init(params),
+      ...                       step=jnp.int32(3), key=jax.random.key(0))
+      >>> directory = tempfile.mkdtemp()
+      >>> _ = save_checkpoint(directory, state_of({"w": jnp.ones(2)}))
+      >>> print(load_checkpoint(directory, state_of({"w": jnp.zeros(2)})).state.params)
+      {'w': Array([1., 1.], dtype=float32)}
+      >>> try:
+      ...     load_checkpoint(directory, state_of({"w": jnp.zeros(5)}))
+      ... except CheckpointMismatchError as error:
+      ...     print(str(error).splitlines()[1])
+        ['w']: checkpoint has float32[2], target float32[5]
+    """
+    ocp = _ocp()
+    path = pathlib.Path(directory).absolute()
+    if not path.is_dir():
+        raise FileNotFoundError(f"no checkpoint directory {path}")
+    manager = _manager(path, read_only=True)
+    try:
+        steps = sorted(manager.all_steps())
+        if not steps:
+            raise FileNotFoundError(f"{path} holds no complete checkpoint")
+        if step is None:
+            step = steps[-1]
+        elif step not in steps:
+            raise FileNotFoundError(f"{path} has no checkpoint of step {step}; it has {steps}")
+        saved_items = {p.name for p in (path / str(step)).iterdir()}
+        json_items = {"meta": ocp.args.JsonRestore(), "metadata": ocp.args.JsonRestore()}
+        if "history" in saved_items:
+            json_items["history"] = ocp.args.JsonRestore()
+        info = manager.restore(step, args=ocp.args.Composite(**json_items))
+        meta = dict(info["meta"])
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"{path}/{step} is not a jaxtrain checkpoint")
+        prints = meta["fingerprint"]
+        history = History.from_dict(info["history"]) if "history" in json_items else None
+        metadata = dict(info["metadata"] or {})
+        config = dict(meta.get("config") or {})
+
+        if isinstance(target, TrainState):
+            parts, trees = _PARTS, {p: getattr(target, p) for p in _PARTS}
+        elif isinstance(target, tuple) and len(target) == 3 and callable(target[0]):
+            parts, trees = _PARTS[:2], {"params": target[1], "model_state": target[2]}
+        elif target is None:
+            parts, trees = _PARTS[:2], None
+        else:
+            raise ValueError(
+                "target must be a TrainState, a model triple (apply, params, state) or None; "
+                f"got {type(target).__name__}"
+            )
+        if trees is not None:
+            for part in parts:
+                _check_fits(part, prints[part], trees[part], path, step)
+
+        restore_args: dict[str, Any] = {}
+        for part in parts:
+            if not prints[part]:
+                continue
+            if trees is None:
+                restore_args[part] = ocp.args.StandardRestore()
+            else:
+                abstract = {k: _abstract(v) for k, v in _flat(trees[part]).items()}
+                restore_args[part] = ocp.args.StandardRestore(abstract)
+        extras_target = None
+        if isinstance(target, TrainState):
+            extras_target = {
+                "step": _abstract(target.step),
+                "key_data": _abstract(jax.random.key_data(target.key)),
+            }
+        restore_args["extras"] = ocp.args.StandardRestore(extras_target)
+        arrays = manager.restore(step, args=ocp.args.Composite(**restore_args))
+    finally:
+        manager.close()
+
+    restored: dict[str, Any] = {}
+    for part in parts:
+        flat = arrays[part] if prints[part] else {}
+        leaves = [flat[k] for k in sorted(flat)]
+        if trees is None:
+            tree = _nested(prints[part], leaves)
+            if tree is None:
+                raise ValueError(
+                    f"the checkpoint's {part} is not a tree of dicts; pass a target (a "
+                    "TrainState or the model triple) to load it into"
+                )
+        else:
+            treedef = jax.tree.structure(trees[part])
+            tree = jax.tree.unflatten(treedef, leaves)
+        restored[part] = tree
+    state = None
+    if isinstance(target, TrainState):
+        extras = arrays["extras"]
+        key = jax.random.wrap_key_data(extras["key_data"], impl=meta["key_impl"])
+        if getattr(target.key, "sharding", None) is not None:
+            key = jax.device_put(key, target.key.sharding)
+        state = target.replace(
+            params=restored["params"],
+            model_state=restored["model_state"],
+            opt_state=restored["opt_state"],
+            step=extras["step"],
+            key=key,
+        )
+    return Checkpoint(
+        step=int(step),
+        params=restored["params"],
+        model_state=restored["model_state"],
+        opt_state=restored.get("opt_state"),
+        state=state,
+        history=history,
+        metadata=metadata,
+        config=config,
+    )

@@ -1,0 +1,70 @@
+"""Checks on the arguments of ``fit`` and ``evaluate``, run before any step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+__all__ = ["check_data", "check_positive_int", "num_classes_of"]
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {value!r}")
+    return int(value)
+
+
+def num_classes_of(
+    apply: Callable[..., Any], params: Any, model_state: Any, x: np.ndarray, y: np.ndarray
+) -> int | None:
+    """The class count to check integer labels against: the model's output width.
+
+    Only for integer labels of shape (N,) and outputs (N, C) with C ≥ 2 (logits of a
+    classifier); ``None`` (no label check) otherwise.
+    """
+    if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
+        return None
+    probe = jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype)
+    try:
+        out = jax.eval_shape(
+            lambda p, s, xb: apply(p, s, xb, train=False)[0], params, model_state, probe
+        )
+    except Exception as error:
+        raise ValueError(
+            f"the model cannot take inputs of shape {x.shape[1:]} (dtype {x.dtype}): "
+            f"{type(error).__name__}: {error}"
+        ) from error
+    shape = getattr(out, "shape", ())
+    if len(shape) == 2 and shape[-1] >= 2:
+        return int(shape[-1])
+    return None
+
+
+def check_data(
+    data: Any, apply: Callable[..., Any], params: Any, model_state: Any, *, name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``data`` as NumPy ``(x, y)``, checked with :func:`jaxtrain.data.check_dataset`.
+
+    Raises:
+      ValueError: ``data`` is not an ``(x, y)`` pair, is empty, has mismatched lengths,
+        non-finite inputs, or integer labels outside the model's class range.
+    """
+    from jaxtrain.data import check_dataset
+
+    if not isinstance(data, tuple | list) or len(data) != 2:
+        raise ValueError(
+            f"{name} must be an (x, y) pair of arrays with the examples on axis 0; got "
+            f"{type(data).__name__}"
+            + (f" of length {len(data)}" if isinstance(data, tuple | list) else "")
+        )
+    x, y = (np.asarray(a) for a in data)
+    num_classes = None
+    # The class count comes from the model's output, which needs a well-formed x; a
+    # malformed one is reported by check_dataset below.
+    if x.ndim >= 1 and y.ndim >= 1 and 0 < len(x) == len(y) and np.issubdtype(x.dtype, np.number):
+        num_classes = num_classes_of(apply, params, model_state, x, y)
+    check_dataset(x, y, num_classes=num_classes, name=name)
+    return x, y

@@ -1,0 +1,125 @@
+"""Data parallelism: the batch split over a mesh's data axis, everything else replicated.
+
+Single process: the data set is put on every device once (replicated) and each step gathers
+its batch there, constrained to be split over the data axis, so every device computes the
+forward and backward pass of its slice and XLA all-reduces the gradients. Because one
+``jit`` sees the global batch, BatchNorm's batch statistics are global too (no
+``axis_name``). Multi-process (``jax.process_count() > 1``, a TPU pod slice or a GPU
+cluster after ``jax.distributed.initialize()``): each process keeps its own examples on the
+host and feeds its local share of every global batch through
+``jax.make_array_from_process_local_data``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+__all__ = ["Placement", "resolve_placement"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """Where arrays live: nowhere special (one device), or on ``mesh`` split over ``axis``."""
+
+    mesh: Mesh | None = None
+    axis: str | None = None
+
+    @property
+    def num_shards(self) -> int:
+        return 1 if self.mesh is None else int(self.mesh.shape[self.axis])
+
+    @property
+    def multi_process(self) -> bool:
+        return jax.process_count() > 1
+
+    def replicated(self) -> NamedSharding | None:
+        return None if self.mesh is None else NamedSharding(self.mesh, P())
+
+    def batch_spec(self, batch_size: int) -> P | None:
+        """How a batch of ``batch_size`` is laid out: split if it divides evenly, else whole."""
+        if self.mesh is None:
+            return None
+        return P(self.axis) if batch_size % self.num_shards == 0 else P()
+
+    def constrain_batch(self, tree: Any) -> Any:
+        """Inside ``jit``: the batch (leading axis) split over the data axis when it divides."""
+        if self.mesh is None:
+            return tree
+
+        def one(leaf):
+            spec = self.batch_spec(leaf.shape[0])
+            return jax.lax.with_sharding_constraint(leaf, NamedSharding(self.mesh, spec))
+
+        return jax.tree.map(one, tree)
+
+    def constrain_replicated(self, tree: Any) -> Any:
+        """Inside ``jit``: every leaf replicated (parameters and optimizer state)."""
+        if self.mesh is None:
+            return tree
+        sharding = self.replicated()
+        return jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, sharding), tree)
+
+    def put_replicated(self, tree: Any) -> Any:
+        """Places a host or device tree on every device (the same value on every process)."""
+        if self.mesh is None:
+            return jax.device_put(tree)
+        return jax.device_put(tree, self.replicated())
+
+    def put_data(self, array: Any) -> jax.Array:
+        """A whole data set on the devices (replicated; every process passes all of it)."""
+        return self.put_replicated(np.asarray(array))
+
+    def put_local_batches(self, local: np.ndarray) -> jax.Array:
+        """Stacked batches ``[k, b, ...]`` of this process → global ``[k, b·P, ...]`` arrays.
+
+        With one process this is the batches themselves, split over the data axis.
+        """
+        if self.mesh is None:
+            return jax.device_put(local)
+        global_batch = local.shape[1] * jax.process_count()
+        spec = P(None, self.axis) if global_batch % self.num_shards == 0 else None
+        if spec is None:
+            # A last partial batch that does not divide over the devices: every process
+            # gathers the whole batch and every device computes all of it.
+            whole = local
+            if jax.process_count() > 1:
+                from jax.experimental import multihost_utils
+
+                # Concatenates the processes' examples on axis 0, so gather batch by batch.
+                whole = np.stack(
+                    [np.asarray(multihost_utils.process_allgather(b, tiled=True)) for b in local]
+                )
+            return jax.make_array_from_process_local_data(self.replicated(), whole)
+        shape = (local.shape[0], global_batch, *local.shape[2:])
+        return jax.make_array_from_process_local_data(NamedSharding(self.mesh, spec), local, shape)
+
+
+def resolve_placement(mesh: Mesh | None) -> Placement:
+    """The mesh ``fit`` uses: the given one, or all devices on one ``"data"`` axis.
+
+    Raises:
+      ValueError: if ``mesh`` has several axes and none is called ``"data"``.
+    """
+    if mesh is None:
+        if jax.device_count() == 1:
+            return Placement()
+        mesh = Mesh(np.asarray(jax.devices()), ("data",))
+    if not isinstance(mesh, Mesh):
+        raise ValueError(f"mesh must be a jax.sharding.Mesh or None; got {type(mesh).__name__}")
+    names = tuple(mesh.axis_names)
+    if "data" in names:
+        axis = "data"
+    elif len(names) == 1:
+        axis = names[0]
+    else:
+        raise ValueError(
+            f"the mesh has axes {names}; name the data-parallel one 'data' (the batch is split "
+            "over it, everything else replicated)"
+        )
+    return Placement(mesh, axis)

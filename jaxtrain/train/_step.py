@@ -1,0 +1,183 @@
+"""One training step, and many of them as one ``lax.scan``: no Python work per step."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxtrain.train._sharding import Placement
+from jaxtrain.train._state import TrainState, shuffle_key, step_key
+
+__all__ = ["StepFunctions", "learning_rate_source", "step_functions"]
+
+
+def learning_rate_source(opt_state: Any, learning_rate: Any) -> Any:
+    """Where the recorded η comes from: ``"state"``, a float, a schedule, or ``None`` (NaN).
+
+    jaxtrain's optimizers (and ``optax.inject_hyperparams``) keep η in their state, read by
+    ``jaxtrain.optim.learning_rate_from_state``. A plain optax optimizer does not: then the
+    ``learning_rate`` given to ``fit`` (a number or a schedule of the step) is recorded, or
+    NaN without one.
+    """
+    from jaxtrain.optim import learning_rate_from_state
+
+    try:
+        learning_rate_from_state(opt_state)
+    except ValueError:
+        pass
+    else:
+        return "state"
+    if learning_rate is None or callable(learning_rate):
+        return learning_rate
+    return float(learning_rate)
+
+
+def _read_learning_rate(source: Any, opt_state: Any, step: jax.Array) -> jax.Array:
+    if source == "state":
+        from jaxtrain.optim import learning_rate_from_state
+
+        return learning_rate_from_state(opt_state)
+    if source is None:
+        return jnp.float32(math.nan)
+    if callable(source):
+        return jnp.asarray(source(step), jnp.float32)
+    return jnp.float32(source)
+
+
+def _select(take: jax.Array, new: Any, old: Any) -> Any:
+    return jax.tree.map(lambda a, b: jnp.where(take, a, b), new, old)
+
+
+@functools.lru_cache(maxsize=16)
+def step_functions(*args: Any) -> StepFunctions:
+    """The :class:`StepFunctions` of these settings, reused across ``fit`` calls.
+
+    A new jitted function compiles anew, so calls of ``fit`` with the same optimizer, loss,
+    metrics, augmentation and mesh (a model search, repeated seeds) share one; the model's
+    ``apply`` is part of the state's static data and keys its own compilation.
+    """
+    return StepFunctions(*args)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class StepFunctions:
+    """The compiled pieces of a run: one step, and scans of steps (gathered or fed)."""
+
+    optimizer: optax.GradientTransformation
+    loss: Callable[..., Any]
+    metrics: tuple[tuple[str, Callable[..., Any]], ...]
+    augment: Callable[..., Any] | None
+    learning_rate: Any
+    skip_nonfinite: bool
+    placement: Placement
+
+    def step(self, state: TrainState, xb: Any, yb: Any) -> tuple[TrainState, dict[str, jax.Array]]:
+        """θ ← θ + optimizer(∇L(θ; batch)), and the step's record.
+
+        With ``skip_nonfinite`` a step whose loss or gradient norm is not finite leaves
+        parameters, model state and optimizer state as they were (a select per leaf). Without
+        it every update is applied: ``fit`` looks at the records' ``finite`` flags once per
+        epoch and, on a bad step, replays the epoch up to it from a copy (no per-step cost).
+        """
+        xb, yb = self.placement.constrain_batch((xb, yb))
+        # Unused keys (no augmentation, no dropout) are dead code that XLA removes.
+        aug_key, dropout_key = jax.random.split(step_key(state.key, state.step))
+        if self.augment is not None:
+            from jaxtrain.data import augment_batch
+
+            xb = self.placement.constrain_batch(augment_batch(self.augment, aug_key, xb))
+
+        def objective(params):
+            predictions, new_model_state = state.apply(
+                params, state.model_state, xb, train=True, rng=dropout_key
+            )
+            return self.loss(predictions, yb), (predictions, new_model_state)
+
+        (loss, (predictions, new_model_state)), grads = jax.value_and_grad(objective, has_aux=True)(
+            state.params
+        )
+        updates, new_opt_state = self.optimizer.update(grads, state.opt_state, state.params)
+        new_params = optax.apply_updates(state.params, updates)
+        grad_norm = optax.tree.norm(grads)
+        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+        if self.skip_nonfinite:
+            new_params = _select(finite, new_params, state.params)
+            new_model_state = _select(finite, new_model_state, state.model_state)
+            new_opt_state = _select(finite, new_opt_state, state.opt_state)
+        new_state = state.replace(
+            params=new_params,
+            model_state=new_model_state,
+            opt_state=new_opt_state,
+            step=state.step + 1,
+        )
+        record = {
+            "loss": loss.astype(jnp.float32),
+            "grad_norm": grad_norm.astype(jnp.float32),
+            "learning_rate": _read_learning_rate(self.learning_rate, new_opt_state, state.step),
+            "finite": finite,
+        }
+        for name, metric in self.metrics:
+            record[f"train_{name}"] = jnp.asarray(metric(predictions, yb), jnp.float32)
+        return new_state, record
+
+    @functools.cached_property
+    def run_indexed(self) -> Callable[..., Any]:
+        """Steps ``start .. start+num_steps-1`` of epoch ``epoch`` on device data, then the
+        last partial batch when ``remainder`` > 0: one compiled call, one dispatch.
+
+        ``(state, x, y, key, epoch, start, *, num_steps, batch_size, remainder) ->
+        (state, records)``; the permutation is computed inside, from the key.
+        """
+
+        def run(state, x, y, key, epoch, start, *, num_steps, batch_size, remainder):
+            n = x.shape[0]
+            cut = (n // batch_size) * batch_size
+            perm = jax.random.permutation(shuffle_key(key, epoch), n)
+
+            def body(state, rows):
+                rows = self.placement.constrain_batch(rows)
+                return self.step(state, x[rows], y[rows])
+
+            full = perm[:cut].reshape(n // batch_size, batch_size)
+            rows = jax.lax.dynamic_slice_in_dim(full, start, num_steps)
+            state, records = jax.lax.scan(body, state, rows)
+            if remainder:
+                state, last = body(state, perm[cut : cut + remainder])
+                records = jax.tree.map(lambda a, b: jnp.concatenate([a, b[None]]), records, last)
+            return self._replicated(state), records
+
+        return jax.jit(
+            run, donate_argnums=0, static_argnames=("num_steps", "batch_size", "remainder")
+        )
+
+    @functools.cached_property
+    def run_fed(self) -> Callable[..., Any]:
+        """``(state, xb[k, B, ...], yb[k, B, ...]) -> (state, records)``: k steps, fed."""
+
+        def run(state, xb, yb):
+            def body(state, batch):
+                return self.step(state, *batch)
+
+            state, records = jax.lax.scan(body, state, (xb, yb))
+            return self._replicated(state), records
+
+        return jax.jit(run, donate_argnums=0)
+
+    @functools.cached_property
+    def copy_state(self) -> Callable[[TrainState], TrainState]:
+        """A copy of the state in one dispatch (kept aside while the original is donated)."""
+        return jax.jit(lambda state: jax.tree.map(jnp.copy, state))
+
+    def _replicated(self, state: TrainState) -> TrainState:
+        return state.replace(
+            params=self.placement.constrain_replicated(state.params),
+            model_state=self.placement.constrain_replicated(state.model_state),
+            opt_state=self.placement.constrain_replicated(state.opt_state),
+        )
