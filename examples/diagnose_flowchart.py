@@ -62,7 +62,8 @@ def run_case(case: str, *, quick: bool, seed: int = 0):
     raise ValueError(f"unknown case {case!r}; choose from {CASES}")
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> dict[str, str]:
+    """Runs the chosen cases; returns ``{case: verdict}``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="jaxtrain-out", help="output folder")
     parser.add_argument("--quick", action="store_true", help="fewer steps and seeds")
@@ -75,17 +76,20 @@ def main(argv=None) -> None:
     fig, axes = plt.subplots(1, len(args.cases), figsize=(4.2 * len(args.cases), 3.6))
     axes = np.atleast_1d(axes)
     print(f"{'case':<14}{'verdict':<14}{'seconds':>8}")
+    verdicts = {}
     for case, ax in zip(args.cases, axes, strict=True):
         start = time.perf_counter()
         diagnosis = run_case(case, quick=args.quick)
         diagnosis.save(out / case)
         diagnosis.plot_curves(ax)
         ax.set_title(f"built for {case}\nverdict: {diagnosis.verdict}", fontsize=9)
+        verdicts[case] = diagnosis.verdict
         print(f"{case:<14}{diagnosis.verdict:<14}{time.perf_counter() - start:8.1f}")
     fig.tight_layout()
     fig.savefig(out / "flowchart.png", dpi=100)
     plt.close(fig)
     print(f"wrote {out}")
+    return verdicts
 
 
 if __name__ == "__main__":

@@ -100,6 +100,12 @@ def run(args: argparse.Namespace) -> int:
     from jaxtrain.cli._npz import load_splits
 
     splits = load_splits(args.data, test_path=args.test)
+    out = pathlib.Path(args.out)
+    try:
+        # Fail before minutes of training, not after.
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CommandError(f"cannot write to {out}: {error.strerror or error}") from None
     pairs = {}
     for split in ("train", "val", "test"):
         pair = splits.pair(split)
@@ -134,11 +140,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise CommandError(str(error)) from None
-    out = pathlib.Path(args.out)
     try:
         written = diagnosis.save(out)
     except OSError as error:
-        raise CommandError(f"cannot write to {out}: {error}") from None
+        raise CommandError(f"cannot write to {out}: {error.strerror or error}") from None
     if args.json:
         print(diagnosis.to_json())
     else:

@@ -18,7 +18,8 @@ class Budget:
     (``nnx.Rngs(s)``), the batch order and the held-out split, and is shared by all
     candidates, so their losses pair up seed by seed. A ``holdout_fraction`` share of the
     training data (stratified by class) is held out: the in-distribution check that tells
-    overfitting from mismatch.
+    overfitting from mismatch. The held-out sets are folds of one k-fold partition,
+    k = round(1/``holdout_fraction``), so different seeds hold out different examples.
 
     Attributes:
       steps: optimizer steps per run (default 300).

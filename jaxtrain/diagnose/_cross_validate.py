@@ -16,7 +16,7 @@ from jaxtrain.diagnose._budget import Budget
 from jaxtrain.diagnose._candidates import as_candidates
 from jaxtrain.diagnose._diagnosis import _jsonable
 from jaxtrain.diagnose._flowchart import prepare_data
-from jaxtrain.diagnose._training import evaluate_loss, fit_candidate
+from jaxtrain.diagnose._training import equal_sizes, evaluate_loss, fit_candidate
 
 __all__ = ["CrossValidation", "cross_validate"]
 
@@ -150,11 +150,14 @@ def cross_validate(
     candidates, _ = as_candidates(models)
     optimizer = budget.make_optimizer()
     run_seed = budget.seed_list()[0]
+    # Training folds differ by at most one example; equal sizes share one compilation.
+    train_pairs = equal_sizes([(x[train_idx], y[train_idx]) for train_idx, _ in folds])
     table: list[dict[str, Any]] = []
     with tqdm(total=len(candidates) * k, desc="cross-validate", disable=not progress) as bar:
         for candidate in candidates:
-            for fold, (train_idx, val_idx) in enumerate(folds):
-                train_pair, val_pair = (x[train_idx], y[train_idx]), (x[val_idx], y[val_idx])
+            first = None
+            for fold, (_, val_idx) in enumerate(folds):
+                train_pair, val_pair = train_pairs[fold], (x[val_idx], y[val_idx])
                 run = fit_candidate(
                     candidate,
                     run_seed,
@@ -162,14 +165,21 @@ def cross_validate(
                     loss=loss_fn,
                     budget=budget,
                     optimizer=optimizer,
+                    previous=first,
                 )
+                first = first or run
+                nan = float("nan")
                 table.append(
                     {
                         "candidate": candidate.name,
                         "fold": fold,
                         "n_params": run.n_params,
-                        "train_loss": evaluate_loss(run.final, train_pair, loss_fn),
-                        "val_loss": evaluate_loss(run.final, val_pair, loss_fn),
+                        "train_loss": nan
+                        if run.diverged
+                        else evaluate_loss(run.final, train_pair, loss_fn),
+                        "val_loss": nan
+                        if run.diverged
+                        else evaluate_loss(run.final, val_pair, loss_fn),
                     }
                 )
                 bar.update(1)

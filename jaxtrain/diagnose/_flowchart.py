@@ -21,10 +21,12 @@ from jaxtrain.diagnose._stall import analyze_stall
 from jaxtrain.diagnose._thresholds import Thresholds
 from jaxtrain.diagnose._training import (
     Run,
+    equal_sizes,
     evaluate_loss,
     fit_candidate,
     full_batch_loss_fn,
     grad_norm,
+    loss_standard_error,
 )
 from jaxtrain.diagnose._verdict import decide
 
@@ -84,6 +86,31 @@ def prepare_data(
     return task, out
 
 
+def _holdout_splits(
+    x: np.ndarray, y: np.ndarray, *, task: str, budget: Budget
+) -> dict[int, tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]]:
+    """Seed s holds out fold s mod k of a k-fold partition, k = round(1/holdout_fraction).
+
+    Disjoint folds make the seeds' held-out losses independent estimates (random re-splits
+    of a small set would hold out nearly the same examples every time), and stratification
+    keeps every class in every fold where the counts allow.
+    """
+    from jaxtrain import data as jdata
+
+    seeds = budget.seed_list()
+    n = int(x.shape[0])
+    k = min(max(2, round(1.0 / budget.holdout_fraction)), n)
+    if n < 2:
+        raise ValueError(f"the training data need at least 2 examples to hold one out; got {n}.")
+    folds = jdata.kfold_indices(
+        n, k, seed=seeds[0], stratify_labels=y if task == "classification" else None
+    )
+    chosen = [folds[i % k] for i in range(len(seeds))]
+    fits = equal_sizes([(x[fit_idx], y[fit_idx]) for fit_idx, _ in chosen])
+    helds = equal_sizes([(x[held_idx], y[held_idx]) for _, held_idx in chosen])
+    return {seed: (fits[i], helds[i]) for i, seed in enumerate(seeds)}
+
+
 def _train_candidate(
     candidate: Candidate,
     splits: dict[int, tuple[Any, Any]],
@@ -96,10 +123,9 @@ def _train_candidate(
 ) -> tuple[CandidateResult, Run]:
     start = time.perf_counter()
     seeds = budget.seed_list()
-    numbers: dict[str, list[Any]] = {
-        k: [] for k in ("train", "heldout", "val", "test", "curves", "grads", "held")
-    }
-    runs = []
+    keys = ("train", "heldout", "val", "test", "heldout_se", "val_se", "test_se")
+    numbers: dict[str, list[Any]] = {k: [] for k in (*keys, "curves", "grads", "held")}
+    runs: list[Run] = []
     for seed in seeds:
         bar.set_postfix_str(f"{candidate.name}, seed {seed}")
         fit_pair, heldout_pair = splits[seed]
@@ -111,12 +137,21 @@ def _train_candidate(
             budget=budget,
             optimizer=optimizer,
             val_pair=heldout_pair,
+            previous=runs[0] if runs else None,
         )
-        numbers["train"].append(evaluate_loss(run.final, fit_pair, loss))
-        numbers["heldout"].append(evaluate_loss(run.final, heldout_pair, loss))
-        numbers["val"].append(evaluate_loss(run.final, data["val"], loss))
-        if data["test"] is not None:
-            numbers["test"].append(evaluate_loss(run.final, data["test"], loss))
+        # A diverged run has no final loss: NaN marks it, and the verdict reads NaN as large.
+        nan = float("nan")
+        numbers["train"].append(nan if run.diverged else evaluate_loss(run.final, fit_pair, loss))
+        for split, pair in (
+            ("heldout", heldout_pair),
+            ("val", data["val"]),
+            ("test", data["test"]),
+        ):
+            if pair is not None:
+                diverged = run.diverged
+                numbers[split].append(nan if diverged else evaluate_loss(run.final, pair, loss))
+                se = nan if diverged else loss_standard_error(run.final, pair, loss)
+                numbers[f"{split}_se"].append(se)
         numbers["curves"].append(np.asarray(run.history.per_step["loss"], dtype=np.float64))
         numbers["grads"].append(np.asarray(run.history.per_step["grad_norm"], dtype=np.float64))
         held = run.history.per_epoch.get("val_loss")
@@ -130,6 +165,9 @@ def _train_candidate(
         heldout_loss=numbers["heldout"],
         val_loss=numbers["val"],
         test_loss=numbers["test"],
+        heldout_se=numbers["heldout_se"],
+        val_se=numbers["val_se"],
+        test_se=numbers["test_se"],
         seeds=seeds,
         curves=numbers["curves"],
         grad_norms=numbers["grads"],
@@ -189,8 +227,9 @@ def diagnose(
 ) -> Diagnosis:
     """Runs the lecture's task-strategy flowchart on candidate models and data.
 
-    1. Every seed s holds out ``budget.holdout_fraction`` of the training data (stratified),
-       and the primary model is trained on the rest with :func:`jaxtrain.train.fit` for the
+    1. Every seed s holds out its own fold, a ``budget.holdout_fraction`` share of the
+       training data (stratified; disjoint between seeds), and the primary model is trained
+       on the rest with :func:`jaxtrain.train.fit` for the
        same ``budget``; its loss is measured on the fitted part, the held-out part, the
        validation and the test data (full batch, evaluation mode).
     2. If its training loss is large relative to the baseline B (the best constant
@@ -251,8 +290,6 @@ def diagnose(
     """
     from tqdm.auto import tqdm
 
-    from jaxtrain import data as jdata
-
     start = time.perf_counter()
     thresholds = Thresholds() if thresholds is None else thresholds
     budget = Budget() if budget is None else budget
@@ -272,12 +309,7 @@ def diagnose(
     baseline = baseline_loss(loss_fn, y_train, task=task, num_classes=num_classes)
     candidates, p = as_candidates(models, primary=primary)
     seeds = budget.seed_list()
-    splits = {}
-    for seed in seeds:
-        fit_part, heldout, _ = jdata.train_val_test_split(
-            x_train, y_train, val_fraction=budget.holdout_fraction, seed=seed
-        )
-        splits[seed] = (fit_part, heldout)
+    splits = _holdout_splits(x_train, y_train, task=task, budget=budget)
     optimizer = budget.make_optimizer()
     results: dict[int, CandidateResult] = {}
     runs: dict[int, Run] = {}

@@ -11,6 +11,9 @@ import numpy as np
 
 __all__ = ["CandidateResult"]
 
+_LOSSES = ("train_loss", "heldout_loss", "val_loss", "test_loss")
+_ERRORS = ("heldout_se", "val_se", "test_se")
+
 
 def _floats(values: Any, name: str) -> tuple[float, ...]:
     if values is None:
@@ -44,6 +47,8 @@ class CandidateResult:
       heldout_loss: per seed, the loss on the held-out split of the *training* distribution.
       val_loss: per seed, the loss on the given validation data.
       test_loss: per seed, the loss on the given test data (empty without one).
+      heldout_se, val_se, test_se: per seed, the standard error std(ℓᵢ)/√n of each mean
+        loss over its n examples: the sampling noise of that number (empty if unknown).
       seeds: the seeds, one per run.
       curves: per seed, the training loss of every step (mini-batch values).
       grad_norms: per seed, the gradient norm ‖g‖ of every step.
@@ -64,6 +69,9 @@ class CandidateResult:
     heldout_loss: tuple[float, ...]
     val_loss: tuple[float, ...]
     test_loss: tuple[float, ...] = ()
+    heldout_se: tuple[float, ...] = ()
+    val_se: tuple[float, ...] = ()
+    test_se: tuple[float, ...] = ()
     seeds: tuple[int, ...] = ()
     curves: tuple[np.ndarray, ...] = ()
     grad_norms: tuple[np.ndarray, ...] = ()
@@ -72,7 +80,7 @@ class CandidateResult:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        for field in ("train_loss", "heldout_loss", "val_loss", "test_loss"):
+        for field in (*_LOSSES, *_ERRORS):
             set_(self, field, _floats(getattr(self, field), field))
         for field in ("curves", "grad_norms", "heldout_curves"):
             set_(self, field, _curves(getattr(self, field)))
@@ -81,7 +89,7 @@ class CandidateResult:
             raise ValueError(
                 f"candidate {self.name!r} has no training loss: run at least one seed."
             )
-        for field in ("heldout_loss", "val_loss", "test_loss"):
+        for field in (*_LOSSES[1:], *_ERRORS):
             values = getattr(self, field)
             if values and len(values) != len(self.train_loss):
                 raise ValueError(
@@ -97,6 +105,20 @@ class CandidateResult:
         values = getattr(self, f"{split}_loss")
         return float(np.mean(values)) if values else float("nan")
 
+    def standard_error(self, split: str) -> float:
+        """The sampling noise of :meth:`mean` on ``split`` (heldout, val or test); NaN if unknown.
+
+        Held-out splits differ between seeds, so their errors pool as √(Σ SEₛ²)/S over the S
+        seeds; the validation and test sets are the same for every seed, so more seeds do not
+        shrink their noise and the mean of SEₛ is used.
+        """
+        values = np.asarray(getattr(self, f"{split}_se"), dtype=np.float64)
+        if values.size == 0 or not np.all(np.isfinite(values)):
+            return float("nan")
+        if split == "heldout":
+            return float(np.sqrt(np.sum(values**2)) / values.size)
+        return float(np.mean(values))
+
     def to_dict(self) -> dict[str, Any]:
         """The numbers as a JSON-ready dict (curves as lists; non-finite values as ``None``)."""
         return {
@@ -107,6 +129,9 @@ class CandidateResult:
             "heldout_loss": [_json_float(v) for v in self.heldout_loss],
             "val_loss": [_json_float(v) for v in self.val_loss],
             "test_loss": [_json_float(v) for v in self.test_loss],
+            "heldout_se": [_json_float(v) for v in self.heldout_se],
+            "val_se": [_json_float(v) for v in self.val_se],
+            "test_se": [_json_float(v) for v in self.test_se],
             "curves": [[_json_float(v) for v in c] for c in self.curves],
             "grad_norms": [[_json_float(v) for v in c] for c in self.grad_norms],
             "heldout_curves": [[_json_float(v) for v in c] for c in self.heldout_curves],

@@ -158,8 +158,10 @@ def decide(
     2. Training loss small. With the gap G = (L − L_train)/B on the held-out split of the
        training distribution (G_h) and on the given validation/test data (G_v, the worst):
        - G_v ≤ ``large_gap``: ``"ok"``;
-       - G_h ≤ ``large_gap`` and G_v > ``mismatch_factor`` · G_h: ``"mismatch"`` (the model
-         generalizes within its distribution, the validation data come from another);
+       - G_h ≤ ``large_gap``, G_v > ``mismatch_factor`` · G_h and G_v − G_h beyond
+         ``noise_factor`` × the two losses' sampling noise (their standard errors over the
+         examples): ``"mismatch"`` (the model generalizes within its distribution, the
+         validation data come from another);
        - else ``"overfitting"`` (it fails on unseen data of its own distribution too).
 
     Args:
@@ -315,9 +317,27 @@ def decide(
         return Decision("overfitting", tuple(reasons), numbers)
     ratio = external_gap / max(heldout_gap, 1e-12)
     numbers["gap_ratio"] = ratio
-    if heldout_gap <= thresholds.large_gap and external_gap > thresholds.mismatch_factor * max(
-        heldout_gap, 0.0
-    ):
+    # The held-out split may hold only a few examples: its mean loss must be reliably below
+    # the validation loss, beyond the sampling noise of both, before "fine" is believed.
+    noise = math.hypot(me.standard_error("heldout"), me.standard_error(worst)) / baseline
+    numbers["gap_noise"] = noise if math.isfinite(noise) else None
+    beyond_noise = not math.isfinite(noise) or (
+        external_gap - heldout_gap > thresholds.noise_factor * noise
+    )
+    numbers["gap_beyond_noise"] = bool(beyond_noise)
+    looks_fine = heldout_gap <= thresholds.large_gap and external_gap > (
+        thresholds.mismatch_factor * max(heldout_gap, 0.0)
+    )
+    if looks_fine and not beyond_noise:
+        reasons.append(
+            f"The held-out split of the training distribution looks fine (gap "
+            f"{_fmt(heldout_gap)} × the baseline), but the difference to the {worst} gap is "
+            f"within {thresholds.noise_factor:g} × its sampling noise (± {_fmt(noise)}): the "
+            "held-out split is too small to vouch for the model, so this is treated as "
+            "overfitting. More data, or more seeds, would tell."
+        )
+        return Decision("overfitting", tuple(reasons), numbers)
+    if looks_fine:
         reasons.append(
             f"But a held-out split of the training distribution is fine: gap {_fmt(heldout_gap)} "
             f"× the baseline, while the {worst} gap is {_fmt(external_gap)} (more than "

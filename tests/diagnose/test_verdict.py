@@ -182,3 +182,35 @@ def test_compare_candidates_single_seed_and_errors():
         compare_candidates([0.1, 0.2], [0.1], baseline=1.0)
     with pytest.raises(ValueError, match="baseline"):
         compare_candidates([0.1], [0.1], baseline=-1.0)
+
+
+def test_a_small_heldout_split_cannot_vouch_for_mismatch():
+    # Held-out gap 0.05, validation gap 0.3: mismatch by the gaps alone, but the held-out
+    # split is tiny (standard error 0.2) so the difference is within the noise.
+    noisy = CandidateResult(
+        "m", 1, [0.0, 0.0], [0.05, 0.05], [0.3, 0.3], heldout_se=[0.3, 0.3], val_se=[0.02, 0.02]
+    )
+    decision = decide([noisy], baseline=1.0)
+    assert decision.verdict == "overfitting"
+    assert "too small to vouch" in decision.reasons[-1]
+    np.testing.assert_allclose(
+        decision.numbers["gap_noise"], math.hypot(math.hypot(0.3, 0.3) / 2, 0.02)
+    )
+    assert decision.numbers["gap_beyond_noise"] is False
+    precise = CandidateResult(
+        "m", 1, [0.0, 0.0], [0.05, 0.05], [0.3, 0.3], heldout_se=[0.02, 0.02], val_se=[0.02, 0.02]
+    )
+    assert decide([precise], baseline=1.0).verdict == "mismatch"
+    # The noise is in units of the baseline.
+    assert decide([precise], baseline=0.1).numbers["gap_noise"] == pytest.approx(
+        10 * math.hypot(0.02 / math.sqrt(2), 0.02)
+    )
+
+
+def test_standard_errors_pool_over_heldout_splits_but_not_over_a_fixed_val_set():
+    r = CandidateResult(
+        "m", 1, [0.1] * 4, [0.2] * 4, [0.3] * 4, heldout_se=[0.2] * 4, val_se=[0.1, 0.3, 0.1, 0.3]
+    )
+    assert r.standard_error("heldout") == pytest.approx(0.1)
+    assert r.standard_error("val") == pytest.approx(0.2)
+    assert math.isnan(r.standard_error("test"))

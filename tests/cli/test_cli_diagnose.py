@@ -1,0 +1,97 @@
+"""jaxtrain diagnose DATA.npz: the verdict, evidence and remedies, files in --out."""
+
+import json
+
+import numpy as np
+import pytest
+
+from jaxtrain import data
+from jaxtrain.cli import main
+
+QUICK = ["--steps", "60", "--seeds", "2", "--no-curvature"]
+
+
+@pytest.fixture(scope="module")
+def digits_file(tmp_path_factory):
+    x, y = data.load_digits()
+    path = tmp_path_factory.mktemp("data") / "digits.npz"
+    np.savez(path, x_train=x[:500], y_train=y[:500], x_val=x[500:700], y_val=y[500:700])
+    return path
+
+
+def test_markdown_report_and_files(digits_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["diagnose", str(digits_file), "--out", str(out), *QUICK]) == 0
+    stdout = capsys.readouterr().out
+    report = json.loads((out / "diagnosis.json").read_text())
+    assert stdout.startswith(f"# Diagnosis: {report['verdict']}")
+    assert "## Why" in stdout and "## Remedies" in stdout and "| mlp-2x64-relu ★ |" in stdout
+    assert f"wrote {out / 'diagnosis.json'}" in stdout
+    assert (out / "diagnosis.md").read_text().startswith("# Diagnosis:")
+    assert (out / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert report["budget"]["steps"] == 60 and report["budget"]["seeds"] == [0, 1]
+
+
+def test_json_output_with_a_test_file_and_all_candidates(digits_file, tmp_path, capsys):
+    x, y = data.load_digits()
+    test = tmp_path / "test.npz"
+    np.savez(test, x_test=x[700:800], y_test=y[700:800])
+    argv = ["diagnose", str(digits_file), "--test", str(test), "--out", str(tmp_path), "--json"]
+    assert main([*argv, "--depth", "1", "--width", "16", "--train-all", *QUICK]) == 0
+    report = json.loads(capsys.readouterr().out)
+    names = [c["name"] for c in report["candidates"]]
+    assert names == ["linear", "mlp-1x16-relu", "mlp-1x64-relu"]
+    assert report["primary"] == "mlp-1x16-relu"
+    assert all(len(c["test_loss"]) == 2 for c in report["candidates"])
+    assert report["verdict"] in ("ok", "overfitting", "mismatch", "model_bias", "optimization")
+    assert {p.name for p in tmp_path.glob("curves_*.png")} == {
+        "curves_linear.png",
+        "curves_mlp-1x16-relu.png",
+        "curves_mlp-1x64-relu.png",
+    }
+
+
+def test_a_shifted_validation_set_is_reported_as_mismatch(tmp_path, capsys):
+    x, y = data.load_digits()
+    path = tmp_path / "shifted.npz"
+    np.savez(path, x_train=x[:800], y_train=y[:800], x_val=1.0 - x[800:1000], y_val=y[800:1000])
+    argv = ["diagnose", str(path), "--out", str(tmp_path), "--json", "--steps", "200"]
+    assert main([*argv, "--seeds", "2", "--no-curvature"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["verdict"] == "mismatch"
+    assert report["task"] == "classification"
+
+
+def test_regression_data_and_standardize(tmp_path, capsys):
+    x, y = data.make_regression_curve(200, seed=0)
+    path = tmp_path / "curve.npz"
+    np.savez(path, x_train=100 * x[:150], y_train=y[:150, 0], x_val=100 * x[150:], y_val=y[150:, 0])
+    argv = ["diagnose", str(path), "--out", str(tmp_path), "--json", "--standardize", *QUICK]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["task"] == "regression"
+    np.testing.assert_allclose(report["baseline"], np.var(y[:150]), rtol=1e-4)
+
+
+def test_cnn_on_images(tmp_path, capsys):
+    x, y = data.load_digits(flatten=False)
+    path = tmp_path / "images.npz"
+    np.savez(
+        path, x_train=x[:200, ..., 0], y_train=y[:200], x_val=x[200:260, ..., 0], y_val=y[200:260]
+    )
+    argv = ["diagnose", str(path), "--model", "cnn", "--width", "4", "--depth", "1", "--json"]
+    assert (
+        main([*argv, "--out", str(tmp_path), "--steps", "20", "--seeds", "1", "--no-curvature"])
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["primary"] == "cnn-1x4-relu"
+
+
+def test_an_unwritable_output_folder_fails_with_one_line(digits_file, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    argv = ["diagnose", str(digits_file), "--out", str(blocker / "out"), "--steps", "5"]
+    assert main([*argv, "--seeds", "1", "--no-curvature"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("jaxtrain diagnose: error: cannot write to") and err.count("\n") == 1
