@@ -5,12 +5,14 @@ the ``Axes`` it drew on, so figures compose in notebooks and in the ``jaxtrain t
 """
 
 from jaxtrain.plot._augment import plot_augmentations
+from jaxtrain.plot._history import plot_history
 from jaxtrain.plot._landscape import plot_loss_slice_1d, plot_loss_surface_2d
 from jaxtrain.plot._spectrum import plot_density, plot_spectrum
 
 __all__: list[str] = [
     "plot_augmentations",
     "plot_density",
+    "plot_history",
     "plot_loss_slice_1d",
     "plot_loss_surface_2d",
     "plot_spectrum",

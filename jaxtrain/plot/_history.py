@@ -1,0 +1,143 @@
+"""Pictures of a training run: loss curves, metrics, gradient norm and learning rate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_history"]
+
+# Per-epoch entries that are bookkeeping, not curves to draw as metrics.
+_NOT_METRICS = {"epoch", "step", "skipped_steps", "epoch_time", "train_loss", "val_loss"}
+
+
+def _positive(values: np.ndarray) -> bool:
+    finite = values[np.isfinite(values)]
+    return finite.size > 0 and bool((finite > 0).all())
+
+
+def _step_epochs(per_step: dict, per_epoch: dict) -> tuple[np.ndarray, str]:
+    """The x position of every step: in epochs when the epoch ends are known, else steps."""
+    steps = np.arange(1, len(per_step.get("loss", [])) + 1, dtype=np.float64)
+    ends, epochs = per_epoch.get("step"), per_epoch.get("epoch")
+    if ends is None or epochs is None or len(ends) == 0:
+        return steps, "step"
+    return np.interp(steps, np.r_[0.0, ends], np.r_[0.0, epochs]), "epoch"
+
+
+def plot_history(history: Any, axes: Any = None, *, title: str | None = None) -> np.ndarray:
+    """Draws a :class:`jaxtrain.train.History` as four panels, the way one reads a run.
+
+    1. **loss**: the per-step training loss L(θₜ) (thin), its per-epoch mean ``train_loss``
+       and the validation loss ``val_loss`` after each epoch; a gap that opens between the
+       last two is overfitting (lecture §1), a training loss that stays high is model bias
+       or an optimization problem;
+    2. **metrics**: every ``train_<m>`` and ``val_<m>`` (accuracy, ...);
+    3. **gradient norm** ‖g‖ per step (log scale): near zero while the loss is high means
+       a critical point (§2); spikes before a blow-up mean a learning rate too large;
+    4. **learning rate** η per step, as the optimizer used it (schedules, §4).
+
+    The x-axis is in epochs (steps placed at their fraction of an epoch). Missing records
+    (no validation data, no metrics, η not recorded) leave a note in their panel.
+
+    Args:
+      history: a :class:`jaxtrain.train.History` (or anything with ``per_step`` and
+        ``per_epoch`` dicts of arrays).
+      axes: four matplotlib ``Axes`` to draw on (any shape holding 4); a new 2×2 figure if
+        ``None``.
+      title: a title for the figure.
+
+    Returns:
+      The four ``Axes`` drawn on, as a NumPy array of shape (4,).
+
+    Raises:
+      ValueError: if ``axes`` does not hold exactly four ``Axes``.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jaxtrain.train import History
+      >>> from jaxtrain.plot import plot_history
+      >>> h = History({"loss": np.array([2.0, 1.5, 1.0, 0.8]),
+      ...              "grad_norm": np.array([3.0, 2.0, 1.0, 0.5]),
+      ...              "learning_rate": np.full(4, 0.1)},
+      ...             {"epoch": np.array([1.0, 2.0]), "step": np.array([2, 4]),
+      ...              "train_loss": np.array([1.75, 0.9]), "val_loss": np.array([1.6, 1.0]),
+      ...              "val_accuracy": np.array([0.5, 0.7])})
+      >>> axes = plot_history(h)
+      >>> [ax.get_title() for ax in axes]
+      ['loss', 'metrics', 'gradient norm ‖g‖', 'learning rate η']
+    """
+    import matplotlib.pyplot as plt
+
+    created = axes is None
+    if created:
+        fig, grid = plt.subplots(2, 2, figsize=(10, 6.5))
+        axes = np.ravel(grid)
+    else:
+        axes = np.ravel(np.asarray(axes, dtype=object))
+        if axes.size != 4:
+            raise ValueError(f"plot_history draws 4 panels; got {axes.size} Axes")
+        fig = axes[0].figure
+    per_step, per_epoch = dict(history.per_step), dict(history.per_epoch)
+    x_step, unit = _step_epochs(per_step, per_epoch)
+    x_epoch = np.asarray(
+        per_epoch.get("epoch", np.arange(1, 1 + len(per_epoch.get("train_loss", []))))
+    )
+
+    ax = axes[0]
+    drew = []
+    if "loss" in per_step and len(per_step["loss"]):
+        ax.plot(x_step, per_step["loss"], lw=0.6, alpha=0.45, color="tab:blue", label="step loss")
+        drew.append(per_step["loss"])
+    for name, color in (("train_loss", "tab:blue"), ("val_loss", "tab:orange")):
+        if name in per_epoch:
+            values = np.asarray(per_epoch[name], dtype=np.float64)
+            ax.plot(x_epoch, values, "o-", ms=3, color=color, label=name.replace("_", " "))
+            drew.append(values)
+    if drew and all(_positive(np.asarray(v, dtype=np.float64)) for v in drew):
+        ax.set_yscale("log")
+    ax.set(title="loss", xlabel=unit, ylabel="loss L")
+    if drew:
+        ax.legend(fontsize=8)
+
+    ax = axes[1]
+    metrics = sorted(
+        k for k in per_epoch if k not in _NOT_METRICS and k.startswith(("train_", "val_"))
+    )
+    for name in metrics:
+        style = "--" if name.startswith("train_") else "-"
+        ax.plot(x_epoch, per_epoch[name], style, marker="o", ms=3, label=name.replace("_", " "))
+    if metrics:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no metrics recorded", ha="center", va="center", transform=ax.transAxes)
+    ax.set(title="metrics", xlabel=unit)
+
+    ax = axes[2]
+    norms = np.asarray(per_step.get("grad_norm", []), dtype=np.float64)
+    if norms.size:
+        ax.plot(x_step, norms, lw=0.8, color="tab:green")
+        if _positive(norms):
+            ax.set_yscale("log")
+    ax.set(title="gradient norm ‖g‖", xlabel=unit, ylabel="‖g‖")
+
+    ax = axes[3]
+    rates = np.asarray(per_step.get("learning_rate", []), dtype=np.float64)
+    if rates.size and np.isfinite(rates).any():
+        ax.plot(x_step, rates, lw=1.0, color="tab:purple")
+    else:
+        ax.text(
+            0.5,
+            0.5,
+            "learning rate not recorded\n(pass learning_rate= to fit)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
+    ax.set(title="learning rate η", xlabel=unit, ylabel="η")
+    if title:
+        fig.suptitle(title)
+    if created:
+        fig.tight_layout()
+    return axes
