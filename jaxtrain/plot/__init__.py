@@ -8,6 +8,7 @@ from jaxtrain.plot._augment import plot_augmentations
 from jaxtrain.plot._history import plot_history
 from jaxtrain.plot._landscape import plot_loss_slice_1d, plot_loss_surface_2d
 from jaxtrain.plot._spectrum import plot_density, plot_spectrum
+from jaxtrain.plot._trajectories import plot_schedules, plot_trajectories
 
 __all__: list[str] = [
     "plot_augmentations",
@@ -15,5 +16,7 @@ __all__: list[str] = [
     "plot_history",
     "plot_loss_slice_1d",
     "plot_loss_surface_2d",
+    "plot_schedules",
     "plot_spectrum",
+    "plot_trajectories",
 ]
