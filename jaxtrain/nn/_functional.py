@@ -47,7 +47,8 @@ def functional(model: Any, variables: Any = None) -> tuple[Apply, Params, State]
       as ``module.train()`` / ``module.eval()`` do (``use_running_average`` and
       ``deterministic``). With ``rng`` every stream key of the module (``nnx.Dropout``'s) is
       replaced by a key folded from ``rng``; without it the module's stored keys are used, so
-      the masks repeat from call to call. The module itself is never modified.
+      the masks repeat from call to call. The module itself is never modified. An abstract
+      module from ``nnx.eval_shape`` gives shape-only params and state, for ``jax.eval_shape``.
     - a Linen module with ``variables`` from ``module.init``: ``params`` is
       ``variables["params"]`` and ``state`` the other collections (``{"batch_stats": ...}``).
       The mode goes to ``__call__`` as ``train=`` / ``training=`` /
@@ -141,6 +142,13 @@ def _jit_apply(apply: Apply) -> Apply:
 # ---------------------------------------------------------------------------- NNX modules
 
 
+def _value(variable: Any) -> Any:
+    """A variable's raw value; also for abstract (``nnx.eval_shape``) modules' shape structs."""
+    if hasattr(variable, "get_value"):  # flax ≥ 0.12
+        return variable.get_value()
+    return variable.value
+
+
 def _to_tree(flat_state: list[tuple[tuple, Any]]) -> dict:
     """Nested ``dict`` with ``str`` keys from ``nnx.to_flat_state`` pairs."""
     tree: dict = {}
@@ -148,7 +156,7 @@ def _to_tree(flat_state: list[tuple[tuple, Any]]) -> dict:
         node = tree
         for key in path[:-1]:
             node = node.setdefault(str(key), {})
-        node[str(path[-1])] = variable[...]
+        node[str(path[-1])] = _value(variable)
     return tree
 
 
@@ -175,7 +183,7 @@ def _fill(template: list[tuple[tuple, Any]], tree: Mapping) -> nnx.State:
 def _fresh_rng_state(template: list[tuple[tuple, Any]], rng: Any) -> nnx.State:
     """The module's random streams, reseeded from ``rng`` when one is given."""
     if rng is None:
-        return nnx.from_flat_state([(path, var.replace(var[...])) for path, var in template])
+        return nnx.from_flat_state([(path, var.replace(_value(var))) for path, var in template])
     rng = jnp.asarray(rng) if not isinstance(rng, jax.Array) else rng
     typed = jnp.issubdtype(rng.dtype, jax.dtypes.prng_key)
     flat = []
@@ -184,14 +192,14 @@ def _fresh_rng_state(template: list[tuple[tuple, Any]], rng: Any) -> nnx.State:
             # A stable per-stream integer (crc32, not hash(): hash() changes per process).
             stream_id = zlib.crc32("/".join(map(str, path)).encode()) & 0x7FFFFFFF
             key = jax.random.fold_in(rng, stream_id)
-            stored_typed = jnp.issubdtype(var[...].dtype, jax.dtypes.prng_key)
+            stored_typed = jnp.issubdtype(_value(var).dtype, jax.dtypes.prng_key)
             if stored_typed and not typed:
                 key = jax.random.wrap_key_data(key)
             elif typed and not stored_typed:
                 key = jax.random.key_data(key)
             flat.append((path, var.replace(key)))
         else:  # the stream's counter restarts with the new key
-            flat.append((path, var.replace(jnp.zeros_like(var[...]))))
+            flat.append((path, var.replace(jnp.zeros_like(_value(var)))))
     return nnx.from_flat_state(flat)
 
 
