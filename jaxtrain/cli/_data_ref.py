@@ -59,7 +59,7 @@ def _builtin(name: str, seed: int, family: str) -> tuple[np.ndarray, np.ndarray]
 def load_reference(
     reference: dict[str, Any], family: str
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], str]:
-    """``(train, val, task)`` rebuilt from a :func:`data_reference`, inputs shaped for ``family``."""
+    """``(train, val, task)`` rebuilt from a :func:`data_reference`, inputs for ``family``."""
     from jaxtrain import data
     from jaxtrain.cli._args import shape_inputs
     from jaxtrain.cli._npz import file_digest, load_splits
@@ -83,9 +83,7 @@ def load_reference(
         train = splits.pair("train")
         val = splits.pair("val")
         if val is None:
-            train, val, _ = data.train_val_test_split(
-                *train, val_fraction=val_fraction, seed=seed
-            )
+            train, val, _ = data.train_val_test_split(*train, val_fraction=val_fraction, seed=seed)
     else:
         raise CommandError(f"unknown data reference {reference!r}")
     train = (shape_inputs(train[0], family, "x_train"), train[1])

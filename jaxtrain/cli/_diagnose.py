@@ -140,6 +140,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise CommandError(str(error)) from None
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no window, no display needed
     try:
         written = diagnosis.save(out)
     except OSError as error:

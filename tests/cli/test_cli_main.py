@@ -24,7 +24,8 @@ def test_every_command_has_help_with_an_example(capsys, command):
     assert main([command, "--help"]) == 0
     out = capsys.readouterr().out
     assert f"usage: jaxtrain {command}" in out
-    assert "example" in out and f"jaxtrain {command}" in out.split("example")[-1]
+    epilog = out.split("\nexample")[-1]  # "example:" or "examples:" opens the epilog
+    assert epilog.startswith(("s:", ":")) and f"jaxtrain {command} " in epilog
 
 
 def test_commands_are_listed_in_one_tuple():

@@ -1,0 +1,270 @@
+"""``jaxtrain hessian CHECKPOINT``: what kind of point did training stop at? (lecture §2)"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from jaxtrain.cli._args import positive_float, positive_int
+from jaxtrain.cli._errors import CommandError
+
+__all__ = ["register", "run"]
+
+_DESCRIPTION = """\
+Critical-point report and Hessian spectrum of a model trained by `jaxtrain train`.
+
+Rebuilds the model from the checkpoint's metadata (model spec, data reference, loss),
+reloads the same data split, and at the trained parameters θ computes the loss, the gradient
+norm ‖g‖ and the eigenvalues λ of the Hessian H = ∇²L(θ): all of them with the dense Hessian
+for small models (up to --dense-max-params), the extremes by Lanczos plus a spectral density
+by stochastic Lanczos quadrature above. ‖g‖ ≈ 0 with every λ > 0 is a local minimum; a
+negative λ makes a saddle point, and its eigenvector is a way down (L(θ + t·u) ≈ L(θ) + ½λt²).
+"""
+
+_EPILOG = """\
+examples:
+  jaxtrain train --data spirals --depth 1 --width 16 --epochs 20 --checkpoint-dir run
+  jaxtrain hessian run
+  jaxtrain hessian run --split val --max-examples 500 --out hessian --json
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Adds the ``hessian`` subcommand."""
+    parser = subparsers.add_parser(
+        "hessian",
+        help="saddle point or minimum? critical-point report and spectrum of a checkpoint",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("checkpoint", metavar="CHECKPOINT", help="a --checkpoint-dir of train")
+    parser.add_argument("--step", type=int, help="which saved step (default: the newest)")
+    parser.add_argument(
+        "--split", choices=("train", "val"), default="train", help="data of the loss L(θ)"
+    )
+    parser.add_argument(
+        "--max-examples",
+        type=positive_int,
+        default=1000,
+        help="use the first N examples of the split (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--dense-max-params",
+        type=positive_int,
+        default=2000,
+        help="largest model for the dense Hessian; Lanczos above (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--top", type=positive_int, default=5, help="Lanczos: eigenvalues at each end (default: 5)"
+    )
+    parser.add_argument(
+        "--lanczos-steps",
+        type=positive_int,
+        default=80,
+        help="Lanczos steps per probe of the density (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--probes", type=positive_int, default=2, help="density probes (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--grad-tol",
+        type=positive_float,
+        default=1e-3,
+        help="‖g‖ at most this is a critical point (default: %(default)s)",
+    )
+    parser.add_argument("--out", metavar="DIR", help="write hessian.json and spectrum.png here")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(func=run)
+
+
+def _restore(directory: str, step: int | None) -> tuple[Any, Any, dict[str, Any], Any]:
+    """``(spec, ckpt, metadata, apply)``: the model rebuilt and the checkpoint loaded into it."""
+    from flax import nnx
+
+    from jaxtrain import nn, train
+    from jaxtrain.diagnose import ModelSpec
+
+    path = pathlib.Path(directory)
+    if not path.is_dir():
+        raise CommandError(f"cannot read checkpoint {directory}: no such directory")
+    try:
+        peek = train.load_checkpoint(path, step=step)
+    except (FileNotFoundError, ValueError) as error:
+        raise CommandError(f"cannot read checkpoint {directory}: {error}") from None
+    metadata = peek.metadata
+    if "model" not in metadata or "data" not in metadata:
+        raise CommandError(
+            f"the checkpoint {directory} carries no model spec and data reference in its "
+            "metadata; it was not written by `jaxtrain train`"
+        )
+    try:
+        spec = ModelSpec.from_dict(metadata["model"])
+    except (TypeError, ValueError) as error:
+        raise CommandError(f"the checkpoint's model spec is invalid: {error}") from None
+    apply, params, state = nn.functional(spec.build(nnx.Rngs(0)))
+    try:
+        ckpt = train.load_checkpoint(path, (apply, params, state), step=peek.step)
+    except ValueError as error:
+        raise CommandError(f"the checkpoint does not fit its model spec: {error}") from None
+    return spec, ckpt, metadata, apply
+
+
+def hessian_report(
+    loss_fn: Any,
+    params: Any,
+    *,
+    dense_max_params: int,
+    top: int,
+    lanczos_steps: int,
+    probes: int,
+    grad_tol: float,
+    seed: int = 0,
+) -> tuple[dict[str, Any], Any]:
+    """``(report, spectrum)``: the critical-point numbers and what to plot (eigenvalues or a
+    spectral density)."""
+    import jax
+    from jax.flatten_util import ravel_pytree
+
+    from jaxtrain import curvature
+
+    n = int(ravel_pytree(params)[0].size)
+    loss_value, grads = jax.value_and_grad(loss_fn)(params)
+    grad_norm = float(np.linalg.norm(np.asarray(ravel_pytree(grads)[0], dtype=np.float64)))
+    report: dict[str, Any] = {
+        "n_params": n,
+        "loss": float(loss_value),
+        "grad_norm": grad_norm,
+        "grad_tol": grad_tol,
+    }
+    if n <= dense_max_params:
+        cp = curvature.analyze_critical_point(loss_fn, params, grad_tol=grad_tol)
+        eigs = np.asarray(cp.eigenvalues, dtype=np.float64)
+        report.update(
+            method="dense",
+            kind=cp.kind,
+            num_negative=cp.num_negative,
+            num_positive=cp.num_positive,
+            num_zero=cp.num_zero,
+            eig_tol=cp.eig_tol,
+            minimum_ratio=cp.minimum_ratio,
+            lowest=float(eigs[0]),
+            highest=float(eigs[-1]),
+            escape_eigenvalue=cp.escape_eigenvalue,
+            explanation=cp.explanation,
+        )
+        return report, eigs
+    key = jax.random.key(seed)
+    k = min(top, n // 2)
+    matvec = curvature.hvp(loss_fn, params)
+    extremes = curvature.eigenvalues(matvec, params, k=k, key=key, which="both")
+    eigs = np.sort(np.asarray(extremes.eigenvalues, dtype=np.float64))
+    eig_tol = float(math.sqrt(np.finfo(np.float32).eps) * max(float(np.abs(eigs).max()), 1.0))
+    density = curvature.spectral_density(
+        matvec, params, num_probes=probes, num_iters=min(lanczos_steps, n), key=key
+    )
+    ratio = float(curvature.minimum_ratio_estimate(density, tol=eig_tol))
+    negative = int(np.sum(eigs < -eig_tol))
+    kind = "not_critical" if grad_norm > grad_tol else "saddle" if negative else "local_min"
+    lines = [
+        f"kind: {kind}. loss {float(loss_value):.6g}, gradient norm {grad_norm:.3g} "
+        f"({'above' if grad_norm > grad_tol else 'within'} grad_tol {grad_tol:g}).",
+        f"Lanczos on {n} parameters: the {k} lowest eigenvalues {np.round(eigs[:k], 5).tolist()} "
+        f"and the {k} highest {np.round(eigs[-k:], 5).tolist()}.",
+        f"{negative} of them below -{eig_tol:.3g}: "
+        + ("negative curvature, a way down." if negative else "no negative curvature found."),
+        f"Minimum ratio estimated from the spectral density ({probes} probes × "
+        f"{min(lanczos_steps, n)} steps): {ratio:.3f}.",
+    ]
+    report.update(
+        method="lanczos",
+        kind=kind,
+        num_negative=negative,
+        num_positive=int(np.sum(eigs > eig_tol)),
+        num_zero=int(np.sum(np.abs(eigs) <= eig_tol)),
+        eig_tol=eig_tol,
+        minimum_ratio=ratio,
+        lowest=float(eigs[0]),
+        highest=float(eigs[-1]),
+        extreme_eigenvalues=eigs.tolist(),
+        converged=bool(extremes.converged),
+        explanation="\n".join(lines),
+    )
+    return report, density
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs ``jaxtrain hessian``; returns the exit status."""
+    from jaxtrain.cli._data_ref import load_reference
+
+    spec, ckpt, metadata, apply = _restore(args.checkpoint, args.step)
+    train_pair, val_pair, task = load_reference(metadata["data"], spec.family)
+    x, y = train_pair if args.split == "train" else val_pair
+    x, y = x[: args.max_examples], y[: args.max_examples]
+
+    from jaxtrain import curvature, losses
+
+    loss_name = metadata.get("loss", "softmax_cross_entropy")
+    loss = getattr(losses, loss_name, None)
+    if loss is None:
+        raise CommandError(f"the checkpoint names an unknown loss {loss_name!r}")
+    loss_fn = curvature.loss_from_model(apply, ckpt.model_state, [(x, y)], loss)
+    report, spectrum = hessian_report(
+        loss_fn,
+        ckpt.params,
+        dense_max_params=args.dense_max_params,
+        top=args.top,
+        lanczos_steps=args.lanczos_steps,
+        probes=args.probes,
+        grad_tol=args.grad_tol,
+    )
+    report = {
+        "checkpoint": str(pathlib.Path(args.checkpoint).absolute()),
+        "step": ckpt.step,
+        "model": spec.name,
+        "split": args.split,
+        "examples": int(x.shape[0]),
+        **report,
+    }
+    if args.out:
+        out = pathlib.Path(args.out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            _write(out, report, spectrum)
+        except OSError as error:
+            raise CommandError(f"cannot write to {out}: {error.strerror or error}") from None
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(
+            f"{report['model']} at step {report['step']}, loss on {report['examples']} "
+            f"{args.split} examples ({task})"
+        )
+        print(report["explanation"])
+        if args.out:
+            print(f"wrote {pathlib.Path(args.out) / 'hessian.json'} and spectrum.png")
+    return 0
+
+
+def _write(out: pathlib.Path, report: dict[str, Any], spectrum: Any) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jaxtrain.plot import plot_spectrum
+
+    (out / "hessian.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    ax = (
+        plot_spectrum(spectrum, eig_tol=report["eig_tol"])
+        if isinstance(spectrum, np.ndarray)
+        else plot_spectrum(spectrum)
+    )
+    ax.set_title(f"Hessian spectrum of {report['model']} ({report['method']}): {report['kind']}")
+    ax.figure.savefig(out / "spectrum.png", dpi=110, bbox_inches="tight")
+    plt.close(ax.figure)

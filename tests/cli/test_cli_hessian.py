@@ -1,0 +1,110 @@
+"""jaxtrain hessian CHECKPOINT: the model and data rebuilt from the checkpoint's metadata."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxtrain import curvature, data, train
+from jaxtrain.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    ckpt = tmp_path_factory.mktemp("hessian") / "run"
+    argv = ["train", "--data", "spirals", "--depth", "1", "--width", "8", "--epochs", "3"]
+    assert main([*argv, "--learning-rate", "0.02", "--checkpoint-dir", str(ckpt)]) == 0
+    return ckpt
+
+
+def _report(capsys, *argv):
+    assert main(["hessian", *map(str, argv), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_dense_report_matches_the_curvature_package(run_dir, capsys, tmp_path):
+    report = _report(capsys, run_dir, "--max-examples", "300", "--out", tmp_path)
+    assert report["method"] == "dense" and report["model"] == "mlp-1x8-relu"
+    assert report["n_params"] == 2 * 8 + 8 + 8 * 3 + 3
+    assert report["num_negative"] + report["num_positive"] + report["num_zero"] == 51
+    assert report["examples"] == 300 and report["split"] == "train"
+    assert report["kind"] in curvature.KINDS
+    # Rebuild the same loss by hand: spirals split, first 300 training examples.
+    from flax import nnx
+
+    from jaxtrain import losses, nn
+    from jaxtrain.diagnose import ModelSpec
+
+    ckpt = train.load_checkpoint(run_dir)
+    apply, _, _ = nn.functional(ModelSpec.from_dict(ckpt.metadata["model"]).build(nnx.Rngs(0)))
+    x, y = data.make_spirals(1200, classes=3, noise=0.05, seed=0)
+    (xt, yt), _, _ = data.train_val_test_split(x, y, val_fraction=0.2, seed=0)
+    loss_fn = curvature.loss_from_model(
+        apply, ckpt.model_state, [(xt[:300], yt[:300])], losses.softmax_cross_entropy
+    )
+    expected = curvature.analyze_critical_point(loss_fn, ckpt.params, grad_tol=1e-3)
+    np.testing.assert_allclose(report["loss"], expected.loss, rtol=1e-5)
+    np.testing.assert_allclose(report["lowest"], expected.eigenvalues[0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(report["highest"], expected.eigenvalues[-1], rtol=1e-4)
+    assert report["kind"] == expected.kind
+    assert json.loads((tmp_path / "hessian.json").read_text())["kind"] == report["kind"]
+    assert (tmp_path / "spectrum.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_lanczos_above_the_dense_limit_finds_the_same_extremes(run_dir, capsys):
+    dense = _report(capsys, run_dir, "--max-examples", "300")
+    lanczos = _report(
+        capsys, run_dir, "--max-examples", "300", "--dense-max-params", "10", "--top", "3"
+    )
+    assert lanczos["method"] == "lanczos" and len(lanczos["extreme_eigenvalues"]) == 6
+    np.testing.assert_allclose(lanczos["highest"], dense["highest"], rtol=1e-3)
+    np.testing.assert_allclose(lanczos["lowest"], dense["lowest"], rtol=1e-2, atol=1e-4)
+    assert 0.0 <= lanczos["minimum_ratio"] <= 1.0
+    assert (lanczos["num_negative"] > 0) == (dense["lowest"] < -lanczos["eig_tol"])
+
+
+def test_text_report_and_validation_split(run_dir, capsys):
+    assert main(["hessian", str(run_dir), "--split", "val", "--max-examples", "50"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("mlp-1x8-relu at step 45, loss on 50 val examples (classification)")
+    assert "kind:" in out and "eigenvalue" in out
+
+
+def test_failures_are_one_line(tmp_path, capsys, run_dir):
+    def fails(*argv, message):
+        assert main(["hessian", *map(str, argv)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("jaxtrain hessian: error: ") and err.count("\n") == 1, err
+        assert message in err
+
+    fails(tmp_path / "missing", message="no such directory")
+    (tmp_path / "empty").mkdir()
+    fails(tmp_path / "empty", message="holds no complete checkpoint")
+    params = {"w": jnp.ones(2)}
+    state = train.TrainState(
+        apply=None,
+        params=params,
+        model_state={},
+        opt_state=optax.sgd(0.1).init(params),
+        step=jnp.int32(1),
+        key=jax.random.key(0),
+    )
+    train.save_checkpoint(tmp_path / "foreign", state, metadata={"note": "hand-made"})
+    fails(tmp_path / "foreign", message="carries no model spec and data reference")
+    fails(run_dir, "--step", "999", message="has no checkpoint of step 999")
+
+
+def test_a_changed_data_file_is_refused(tmp_path, capsys):
+    x, y = data.make_blobs(120, centers=2, seed=0)
+    path = tmp_path / "blobs.npz"
+    np.savez(path, x_train=x, y_train=y)
+    ckpt = tmp_path / "run"
+    argv = ["train", "--data", str(path), "--depth", "0", "--epochs", "1"]
+    assert main([*argv, "--checkpoint-dir", str(ckpt)]) == 0
+    capsys.readouterr()
+    np.savez(path, x_train=x + 1.0, y_train=y)
+    assert main(["hessian", str(ckpt)]) == 1
+    assert "changed since training" in capsys.readouterr().err
