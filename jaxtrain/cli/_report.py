@@ -211,9 +211,7 @@ class Report:
         """The whole page, figures embedded as base64 PNG."""
         esc = html.escape
         meta_text = " · ".join(f"{esc(str(k))}: {esc(str(v))}" for k, v in self.meta.items())
-        nav = "".join(
-            f'<li><a href="#{esc(s.id)}">{esc(s.title)}</a></li>' for s in self.sections
-        )
+        nav = "".join(f'<li><a href="#{esc(s.id)}">{esc(s.title)}</a></li>' for s in self.sections)
         parts = [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',

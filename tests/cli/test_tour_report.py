@@ -116,3 +116,25 @@ def test_png_size_is_recorded_in_the_img_tag(tmp_path):
     assert figure.width > 2.5 * figure.height  # the 12 × 3 inch figure stays wide
     page = report.to_html()
     assert f'width="{figure.width}" height="{figure.height}"' in page
+
+
+def test_tour_help_and_bad_sections(capsys):
+    from jaxtrain.cli import main
+    from jaxtrain.cli._tour import SECTIONS, run_tour
+
+    assert main(["tour", "--help"]) == 0
+    assert "--quick" in capsys.readouterr().out
+    assert main(["tour", "--sections", "nope"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown tour sections"):
+        run_tour("unused", sections=["critical_points", "nope"])
+    assert SECTIONS[0] == "task_strategy" and len(SECTIONS) == 6
+
+
+def test_one_section_runs_alone(tmp_path, capsys):
+    from jaxtrain.cli._tour import run_tour
+
+    report = run_tour(tmp_path, quick=True, sections=["batch_and_momentum"], progress=True)
+    assert list(report["sections"]) == ["batch_and_momentum"]
+    assert "3. Batch and momentum: 100%" in capsys.readouterr().err
+    assert (tmp_path / "report.html").exists() and (tmp_path / "report.json").exists()
