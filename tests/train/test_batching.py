@@ -1,0 +1,121 @@
+"""Batches (lecture §3): a shuffle per epoch, every example once, partial and full batches."""
+
+import jax
+import numpy as np
+import optax
+import pytest
+from train_problems import (
+    LOSS,
+    SGD,
+    assert_trees_close,
+    blobs,
+    counting_apply,
+    full_batch_descent,
+    linear_grad,
+    linear_params,
+    linear_triple,
+    negative_sum,
+)
+
+from jaxtrain.train import epoch_batches, fit
+
+
+@pytest.mark.parametrize(("n", "batch_size"), [(10, 4), (10, 1), (10, 10), (9, 3)])
+def test_epoch_batches_cover_every_example_once(n, batch_size):
+    full, rest = epoch_batches(jax.random.key(3), n, batch_size)
+    assert full.shape == (n // batch_size, batch_size)
+    assert rest.shape == (n % batch_size,)
+    assert sorted(np.concatenate([np.ravel(full), rest]).tolist()) == list(range(n))
+
+
+def test_epoch_batches_drop_last_and_reshuffle():
+    full, rest = epoch_batches(jax.random.key(0), 10, 4, drop_last=True)
+    assert full.shape == (2, 4) and rest.shape == (0,)
+    other, _ = epoch_batches(jax.random.key(1), 10, 4)
+    assert not np.array_equal(np.asarray(full), np.asarray(other))
+
+
+@pytest.mark.parametrize(
+    ("n", "batch_size", "match"),
+    [(0, 1, "empty"), (5, 0, "batch_size must be ≥ 1"), (5, -2, "≥ 1"), (5, 6, "exceeds")],
+)
+def test_epoch_batches_reject_bad_sizes(n, batch_size, match):
+    with pytest.raises(ValueError, match=match):
+        epoch_batches(jax.random.key(0), n, batch_size)
+
+
+def _one_hot_counting(n):
+    return np.eye(n, dtype=np.float32), np.zeros(n, np.float32)
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_one_epoch_with_a_partial_batch_visits_every_example_once(drop_last):
+    # L = −Σ ŷ with ŷ = x·c, x one-hot: each step adds 1 to the counter of each example in
+    # its batch (SGD with η = 1), so after one epoch c counts the visits.
+    n, batch_size = 11, 4
+    x, y = _one_hot_counting(n)
+    state, history = fit(
+        (counting_apply, np.zeros(n, np.float32), {}),
+        optax.sgd(1.0),
+        (x, y),
+        loss=negative_sum,
+        epochs=1,
+        batch_size=batch_size,
+        drop_last=drop_last,
+        progress=False,
+    )
+    counts = np.asarray(state.params)
+    if drop_last:
+        assert sorted(counts.tolist()) == [0.0] * 3 + [1.0] * 8
+        assert history.per_step["batch_size"].tolist() == [4, 4]
+    else:
+        np.testing.assert_array_equal(counts, np.ones(n))
+        assert history.per_step["batch_size"].tolist() == [4, 4, 3]
+    assert int(state.step) == len(history.per_step["loss"])
+
+
+def test_every_epoch_reshuffles_and_the_order_is_the_documented_one():
+    # Minibatch SGD by hand over the documented permutations equals fit.
+    x, y = blobs(10)
+    key = jax.random.key(7)
+    params = linear_params()
+    opt_state = SGD.init(params)
+    orders = []
+    for epoch in range(2):
+        epoch_key = jax.random.fold_in(jax.random.fold_in(key, 0), epoch)
+        full, rest = epoch_batches(epoch_key, 10, 3)
+        orders.append(np.asarray(full).ravel().tolist())
+        for rows in [*np.asarray(full), np.asarray(rest)]:
+            grads = linear_grad(params, x[rows], y[rows])
+            updates, opt_state = SGD.update(grads, opt_state, params)
+            params = optax.apply_updates(params, updates)
+    assert orders[0] != orders[1]
+    state, history = fit(
+        linear_triple(), SGD, (x, y), loss=LOSS, epochs=2, batch_size=3, seed=key, progress=False
+    )
+    assert_trees_close(state.params, params, rtol=1e-5, atol=1e-6)
+    assert history.per_step["batch_size"].tolist() == [3, 3, 3, 1] * 2
+
+
+def test_batch_of_the_whole_set_is_full_batch_gradient_descent():
+    x, y = blobs(30)
+    state, history = fit(
+        linear_triple(), SGD, (x, y), loss=LOSS, epochs=4, batch_size=30, progress=False
+    )
+    expected = full_batch_descent(linear_params(), x, y, learning_rate=0.5, steps=4)
+    assert_trees_close(state.params, expected, rtol=1e-5, atol=1e-6)
+    assert history.per_step["batch_size"].tolist() == [30] * 4
+    # batch_size=None means the same thing
+    again, _ = fit(
+        linear_triple(), SGD, (x, y), loss=LOSS, epochs=4, batch_size=None, progress=False
+    )
+    assert_trees_close(again.params, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_batch_size_one_is_stochastic_gradient_descent():
+    x, y = blobs(6)
+    state, history = fit(
+        linear_triple(), SGD, (x, y), loss=LOSS, epochs=2, batch_size=1, progress=False
+    )
+    assert int(state.step) == 12
+    assert history.per_epoch["step"].tolist() == [6, 12]

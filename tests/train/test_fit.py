@@ -1,0 +1,244 @@
+"""fit and evaluate: results, records, modes, no recompilation, and the user's arrays kept."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+from train_problems import (
+    LOSS,
+    METRICS,
+    SGD,
+    assert_trees_equal,
+    blobs,
+    linear_apply,
+    linear_params,
+    linear_triple,
+)
+
+from jaxtrain.data import additive_noise
+from jaxtrain.losses import accuracy, softmax_cross_entropy
+from jaxtrain.nn import MLP, functional
+from jaxtrain.optim import sgd
+from jaxtrain.optim.schedules import exponential_decay
+from jaxtrain.train import History, TrainState, evaluate, fit
+
+
+def _fit(**overrides):
+    x, y = blobs(30)
+    kwargs = dict(loss=LOSS, epochs=3, batch_size=8, progress=False)
+    kwargs.update(overrides)
+    model = kwargs.pop("model", linear_triple())
+    optimizer = kwargs.pop("optimizer", SGD)
+    data = kwargs.pop("data", (x, y))
+    return fit(model, optimizer, data, **kwargs)
+
+
+def test_fit_learns_and_records_every_curve():
+    xv, yv = blobs(15, seed=1)
+    state, history = _fit(epochs=6, val_data=(xv, yv), metrics=METRICS)
+    assert isinstance(state, TrainState) and isinstance(history, History)
+    assert int(state.step) == 6 * 4
+    step, epoch = history.per_step, history.per_epoch
+    assert set(step) == {"loss", "grad_norm", "learning_rate", "batch_size", "skipped"}
+    assert all(len(v) == 24 for v in step.values())
+    assert {"train_loss", "train_accuracy", "val_loss", "val_accuracy"} <= set(epoch)
+    assert all(len(v) == 6 for v in epoch.values())
+    assert epoch["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert epoch["val_accuracy"][-1] == 1.0
+    assert epoch["train_loss"][-1] < 0.5 * epoch["train_loss"][0]
+    assert not step["skipped"].any()
+    # train_loss is the batch-size-weighted mean of the epoch's step losses
+    losses, sizes = step["loss"][:4], step["batch_size"][:4]
+    assert sizes.tolist() == [8, 8, 8, 6]
+    np.testing.assert_allclose(epoch["train_loss"][0], np.sum(losses * sizes) / 30, rtol=1e-6)
+    # the gradient norm is ‖∇L‖ at the step's parameters: the first step's, by hand
+    final = evaluate(state, (xv, yv), loss=LOSS, metrics=METRICS)
+    assert final == pytest.approx({"loss": epoch["val_loss"][-1], "accuracy": 1.0}, rel=1e-6)
+
+
+def test_grad_norm_and_training_metric_of_full_batch_steps():
+    # With the whole set as the batch, step t sees θₜ: its record is ‖∇L(θₜ)‖ and the
+    # on-the-fly accuracy is accuracy(θₜ) on the set.
+    x, y = blobs(30)
+    _, history = _fit(epochs=1, batch_size=30, metrics=[accuracy])
+    params = linear_params()
+    grads = jax.grad(lambda p: LOSS(linear_apply(p, {}, x, train=True)[0], y))(params)
+    expected = float(optax.tree.norm(grads))
+    assert history.per_step["grad_norm"][0] == pytest.approx(expected, rel=1e-5)
+    logits = linear_apply(params, {}, x, train=True)[0]
+    assert history.per_epoch["train_accuracy"][0] == pytest.approx(float(accuracy(logits, y)))
+
+
+def test_steps_stop_mid_epoch_and_record_the_partial_epoch():
+    state, history = _fit(epochs=None, steps=6)
+    assert int(state.step) == 6
+    np.testing.assert_allclose(history.per_epoch["epoch"], [1.0, 1.5])
+    assert history.per_epoch["step"].tolist() == [4, 6]
+    assert len(history.per_step["loss"]) == 6
+
+
+def test_fit_does_not_recompile_on_a_second_call():
+    traces = []
+
+    def counted_loss(predictions, targets):
+        traces.append(1)
+        return softmax_cross_entropy(predictions, targets)
+
+    x, y = blobs(30)
+    triple = linear_triple()
+    counts = []
+    for seed in (0, 1):
+        fit(
+            triple,
+            SGD,
+            (x, y),
+            loss=counted_loss,
+            epochs=2,
+            batch_size=8,
+            seed=seed,
+            progress=False,
+        )
+        counts.append(len(traces))
+    # Traced when compiling (the scan's body and the last partial batch), not again.
+    assert counts[0] >= 1 and counts[1] == counts[0]
+
+
+def test_callers_arrays_survive_donation():
+    params = linear_params()
+    before = jax.tree.map(np.asarray, params)
+    fit(
+        (linear_apply, params, {}),
+        SGD,
+        blobs(30),
+        loss=LOSS,
+        epochs=1,
+        batch_size=8,
+        progress=False,
+    )
+    assert_trees_equal(params, before)  # still readable, unchanged
+
+
+def test_same_seed_same_run_other_seed_other_run():
+    a, _ = _fit(seed=3)
+    b, _ = _fit(seed=3)
+    c, _ = _fit(seed=4)
+    assert_trees_equal(a.params, b.params)
+    assert not np.allclose(np.asarray(a.params["w"]), np.asarray(c.params["w"]))
+
+
+def test_learning_rate_record_from_the_optimizer_state():
+    schedule = exponential_decay(0.5, transition_steps=1, decay_rate=0.9)
+    _, history = _fit(optimizer=sgd(schedule), epochs=2)
+    np.testing.assert_allclose(
+        history.per_step["learning_rate"], 0.5 * 0.9 ** np.arange(8), rtol=1e-6
+    )
+    injected = optax.inject_hyperparams(optax.sgd)(learning_rate=schedule)
+    _, history = _fit(optimizer=injected, epochs=1)
+    np.testing.assert_allclose(
+        history.per_step["learning_rate"], 0.5 * 0.9 ** np.arange(4), rtol=1e-6
+    )
+
+
+def test_learning_rate_record_of_a_plain_optax_optimizer():
+    _, history = _fit(epochs=1)
+    assert np.isnan(history.per_step["learning_rate"]).all()
+    _, history = _fit(epochs=1, learning_rate=0.5)
+    assert history.per_step["learning_rate"].tolist() == [0.5] * 4
+    _, history = _fit(epochs=1, learning_rate=lambda t: 1.0 / (t + 1))
+    np.testing.assert_allclose(history.per_step["learning_rate"], [1, 1 / 2, 1 / 3, 1 / 4])
+
+
+def test_batchnorm_model_updates_running_statistics_and_evaluates_with_them():
+    x, y = blobs(32)
+    model = MLP(4, 8, 3, depth=1, norm="batch", rngs=nnx.Rngs(0))
+    state0 = functional(model)[2]
+    state, history = fit(
+        model,
+        SGD,
+        (x, y),
+        loss=LOSS,
+        epochs=2,
+        batch_size=16,
+        metrics=METRICS,
+        val_data=(x, y),
+        progress=False,
+    )
+    assert not np.allclose(
+        np.asarray(jax.tree.leaves(state.model_state)[0]), np.asarray(jax.tree.leaves(state0)[0])
+    )
+    logits, same = state.apply(state.params, state.model_state, jnp.asarray(x), train=False)
+    assert same is state.model_state
+    expected = {"loss": float(LOSS(logits, y)), "accuracy": float(accuracy(logits, y))}
+    assert evaluate(state, (x, y), loss=LOSS, metrics=METRICS) == pytest.approx(expected, rel=1e-5)
+    assert history.per_epoch["val_loss"][-1] == pytest.approx(expected["loss"], rel=1e-5)
+    # chunks of 5 (the last of 2) give the same means: evaluation mode is per example
+    chunked = evaluate(state, (x, y), loss=LOSS, metrics=METRICS, batch_size=5)
+    assert chunked == pytest.approx(expected, rel=1e-5)
+
+
+def test_evaluate_takes_a_model_and_a_metric_dict():
+    x, y = blobs(12)
+    out = evaluate(linear_triple(), (x, y), loss=LOSS, metrics={"top1": accuracy})
+    logits = linear_apply(linear_params(), {}, x, train=False)[0]
+    assert set(out) == {"loss", "top1"}
+    assert out["loss"] == pytest.approx(float(LOSS(logits, y)), rel=1e-6)
+    assert all(isinstance(v, float) for v in out.values())
+
+
+def test_augmentation_and_dropout_follow_the_seed():
+    x, y = blobs(24)
+    model = MLP(4, 8, 3, depth=1, dropout=0.2, rngs=nnx.Rngs(0))
+    triple = functional(model)
+    noise = additive_noise(0.1)
+    runs = [
+        fit(
+            triple,
+            SGD,
+            (x, y),
+            loss=LOSS,
+            epochs=1,
+            batch_size=8,
+            augment=noise,
+            seed=s,
+            progress=False,
+        )[0]
+        for s in (0, 0, 1)
+    ]
+    assert_trees_equal(runs[0].params, runs[1].params)
+    assert not np.allclose(
+        np.asarray(jax.tree.leaves(runs[0].params)[0]),
+        np.asarray(jax.tree.leaves(runs[2].params)[0]),
+    )
+    plain, _ = fit(triple, SGD, (x, y), loss=LOSS, epochs=1, batch_size=8, seed=0, progress=False)
+    assert not np.allclose(
+        np.asarray(jax.tree.leaves(plain.params)[0]), np.asarray(jax.tree.leaves(runs[0].params)[0])
+    )
+
+
+def test_a_train_state_continues_as_a_model():
+    first, _ = _fit(epochs=1)
+    second, _ = _fit(model=first, epochs=1)
+    assert int(second.step) == 4
+    assert not np.allclose(np.asarray(first.params["w"]), np.asarray(second.params["w"]))
+
+
+def test_progress_bar_only_when_interactive(monkeypatch, capsys):
+    from jaxtrain.train import _progress
+
+    _fit(epochs=1, progress=True)
+    assert capsys.readouterr().err == ""  # pytest's capture is not a terminal
+    monkeypatch.setattr(_progress, "interactive", lambda: True)
+    _fit(epochs=1, progress=True)
+    assert "4/4" in capsys.readouterr().err
+    _fit(epochs=1, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_history_values_are_finite_floats():
+    _, history = _fit(epochs=1, metrics=METRICS)
+    for name, values in history.per_epoch.items():
+        assert all(math.isfinite(v) for v in values), name

@@ -1,0 +1,98 @@
+"""History: arrays in, strict JSON out and back, and its pictures."""
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from train_problems import LOSS, METRICS, SGD, blobs, linear_triple
+
+from jaxtrain.plot import plot_history
+from jaxtrain.train import History, fit
+
+
+def _history():
+    return History(
+        {
+            "loss": np.array([2.0, np.nan, 1.0], np.float32),
+            "grad_norm": np.array([1.0, np.inf, 0.5], np.float32),
+            "learning_rate": np.array([0.1, 0.1, 0.05], np.float32),
+            "batch_size": np.array([4, 4, 2], np.int32),
+            "skipped": np.array([False, True, False]),
+        },
+        {"epoch": np.array([1.0]), "step": np.array([3]), "train_loss": np.array([1.5])},
+    )
+
+
+def test_json_round_trip_keeps_values_dtypes_and_nan(tmp_path):
+    history = _history()
+    text = history.to_json()
+    assert "NaN" not in text and "Infinity" not in text  # strict JSON
+    json.loads(text)
+    back = History.load(history.save(tmp_path / "history.json"))
+    assert not (tmp_path / "history.json.tmp").exists()
+    for name, values in history.per_step.items():
+        got = back.per_step[name]
+        assert got.dtype == values.dtype, name
+        if name == "grad_norm":  # ±inf is written as null, read back as NaN
+            values = np.where(np.isinf(values), np.nan, values)
+        np.testing.assert_array_equal(got, values)
+    np.testing.assert_array_equal(back.per_epoch["train_loss"], [1.5])
+    assert back.num_steps == 3 and back.num_epochs == 1
+
+
+def test_appending_blocks_and_epochs():
+    history = History()
+    history.append_steps({"loss": np.array([1.0, 2.0])})
+    history.append_steps({"loss": np.array([3.0])})
+    history.append_epoch({"train_loss": 1.0})
+    history.append_epoch({"train_loss": 2.0, "val_loss": 0.5})
+    np.testing.assert_array_equal(history.per_step["loss"], [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(history.per_epoch["val_loss"], [np.nan, 0.5])
+    with pytest.raises(ValueError, match="unequal lengths"):
+        history.append_steps({"loss": np.zeros(2), "grad_norm": np.zeros(3)})
+    with pytest.raises(ValueError, match="appeared after 3 steps"):
+        history.append_steps({"new": np.zeros(1)})
+    with pytest.raises(ValueError, match="not a jaxtrain History"):
+        History.from_json('{"format": "other"}')
+    assert "3 steps" in repr(history)
+
+
+def test_fit_history_plots_four_panels(tmp_path):
+    xv, yv = blobs(9, seed=2)
+    _, history = fit(
+        linear_triple(),
+        SGD,
+        blobs(30),
+        loss=LOSS,
+        epochs=2,
+        batch_size=8,
+        val_data=(xv, yv),
+        metrics=METRICS,
+        progress=False,
+    )
+    axes = history.plot(title="linear model")
+    assert [ax.get_title() for ax in axes] == [
+        "loss",
+        "metrics",
+        "gradient norm ‖g‖",
+        "learning rate η",
+    ]
+    labels = [line.get_label() for line in axes[1].get_lines()]
+    assert labels == ["train accuracy", "val accuracy"]
+    assert axes[0].get_xlabel() == "epoch"
+    # η not recorded (a plain optax optimizer): a note instead of a curve
+    assert "not recorded" in axes[3].texts[0].get_text()
+    axes[0].figure.savefig(tmp_path / "history.png")
+    assert (tmp_path / "history.png").stat().st_size > 0
+    plt.close("all")
+
+
+def test_plot_history_on_given_axes_and_rejects_others():
+    _, grid = plt.subplots(1, 4)
+    axes = plot_history(_history(), grid)
+    assert list(axes) == list(grid)
+    assert "no metrics" in axes[1].texts[0].get_text()
+    with pytest.raises(ValueError, match="4 panels"):
+        plot_history(_history(), grid[:2])
+    plt.close("all")

@@ -1,0 +1,162 @@
+"""A non-finite loss stops (or skips) cleanly; bad input fails before any step runs."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from train_problems import LOSS, SGD, assert_trees_equal, blobs, linear_triple
+
+from jaxtrain.train import NonFiniteLossError, epoch_batches, fit
+
+
+def log_target_loss(predictions, targets):
+    """Squared error plus log(y): NaN on an example whose target is negative."""
+    return jnp.mean((predictions[:, 0] - targets) ** 2 + jnp.log(targets + 2.0))
+
+
+def _poisoned(n=8, poison=5):
+    x, _ = blobs(n)
+    y = np.full(n, 1.0, np.float32)
+    y[poison] = -3.0  # log(−1): NaN, but a finite number that check_dataset accepts
+    return x, y
+
+
+def _position_of(poison, n, batch_size, epoch=0, seed=0):
+    key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 0), epoch)
+    full, rest = epoch_batches(key, n, batch_size)
+    rows = [*np.asarray(full), np.asarray(rest)]
+    return next(i for i, r in enumerate(rows) if poison in r.tolist())
+
+
+def test_nonfinite_loss_raises_naming_the_step_and_keeps_the_last_good_state():
+    x, y = _poisoned()
+    bad = _position_of(5, 8, 1)
+    with pytest.raises(NonFiniteLossError) as caught:
+        fit(
+            linear_triple(),
+            SGD,
+            (x, y),
+            loss=log_target_loss,
+            epochs=2,
+            batch_size=1,
+            progress=False,
+        )
+    error = caught.value
+    assert isinstance(error, ValueError)
+    assert error.step == bad and error.epoch == 0 and np.isnan(error.loss)
+    message = str(error)
+    assert f"at step {bad}" in message
+    for hint in ("learning rate", "normalized", "bad data", "on_nonfinite='skip'"):
+        assert hint in message
+    # the state is the one before the bad step: equal to a run that stops there
+    assert int(error.state.step) == bad
+    if bad:
+        expected, _ = fit(
+            linear_triple(),
+            SGD,
+            (x, y),
+            loss=log_target_loss,
+            steps=bad,
+            batch_size=1,
+            progress=False,
+        )
+        assert_trees_equal(error.state.params, expected.params)
+    else:
+        assert_trees_equal(error.state.params, linear_triple()[1])
+    assert len(error.history.per_step["loss"]) == bad + 1
+    assert np.isnan(error.history.per_step["loss"][-1])
+
+
+def test_skip_drops_bad_updates_and_counts_them():
+    x, y = _poisoned()
+    state, history = fit(
+        linear_triple(),
+        SGD,
+        (x, y),
+        loss=log_target_loss,
+        epochs=3,
+        batch_size=1,
+        on_nonfinite="skip",
+        progress=False,
+    )
+    assert int(state.step) == 24
+    assert history.per_step["skipped"].sum() == 3  # the poisoned example once per epoch
+    assert history.per_epoch["skipped_steps"].tolist() == [1, 1, 1]
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(state.params))
+    assert np.isfinite(history.per_epoch["train_loss"]).all()
+
+
+def test_skip_with_every_step_bad_leaves_parameters_and_optimizer_untouched():
+    x, y = _poisoned()
+    optimizer = optax.adam(0.1)
+    params = linear_triple()[1]
+    state, history = fit(
+        linear_triple(),
+        optimizer,
+        (x, y),
+        loss=log_target_loss,
+        epochs=2,
+        batch_size=8,
+        on_nonfinite="skip",
+        progress=False,
+    )
+    assert_trees_equal(state.params, params)
+    assert_trees_equal(state.opt_state, optimizer.init(params))
+    assert history.per_step["skipped"].all()
+    assert np.isnan(history.per_epoch["train_loss"]).all()
+
+
+@pytest.mark.parametrize(
+    ("data", "kwargs", "match"),
+    [
+        ((np.zeros((0, 4), np.float32), np.zeros(0, np.int32)), {}, "empty"),
+        ((np.zeros((5, 4), np.float32), np.zeros(4, np.int32)), {}, "same length"),
+        ((np.full((5, 4), np.nan, np.float32), np.zeros(5, np.int32)), {}, "NaN"),
+        ((np.zeros((5, 4), np.float32), np.array([0, 1, 2, 3, 0])), {}, "out of range"),
+        ((np.zeros((5, 4), np.float32), np.array([0, 1, 2, -1, 0])), {}, "negative"),
+        ((np.zeros((5, 4), np.float32), np.zeros(5, np.int32)), {"batch_size": 0}, "≥ 1"),
+        ((np.zeros((5, 4), np.float32), np.zeros(5, np.int32)), {"batch_size": -3}, "≥ 1"),
+        ((np.zeros((5, 4), np.float32), np.zeros(5, np.int32)), {"batch_size": 9}, "exceeds"),
+        ((np.zeros((5, 4), np.float32), np.zeros(5, np.int32)), {"epochs": 0}, "epochs"),
+        ((np.zeros((5, 4), np.float32), np.zeros(5, np.int32)), {"steps": 3}, "exactly one"),
+        ((np.zeros((5, 4), np.float32),), {}, r"\(x, y\) pair"),
+        ((np.zeros((5, 3), np.float32), np.zeros(5, np.int32)), {}, "cannot take inputs"),
+        ((np.zeros((5, 4), np.float32), np.zeros(5, np.int32)), {"on_nonfinite": "x"}, "on_"),
+        ((np.zeros((5, 4), np.float32), np.zeros(5, np.int32)), {"resume": True}, "resume"),
+        (
+            (np.zeros((5, 4), np.float32), np.zeros(5, np.int32)),
+            {"metrics": [lambda p, t: 0.0]},
+            "cannot name",
+        ),
+    ],
+)
+def test_bad_input_fails_before_any_step(data, kwargs, match):
+    traced = []
+
+    def loss(predictions, targets):
+        traced.append(1)
+        return LOSS(predictions, targets)
+
+    arguments = dict(loss=loss, epochs=1, batch_size=2, progress=False)
+    arguments.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        fit(linear_triple(), SGD, data, **arguments)
+    assert not traced
+
+
+def test_bad_validation_data_fails_before_any_step():
+    x, y = blobs(6)
+    with pytest.raises(ValueError, match="val_data"):
+        fit(
+            linear_triple(),
+            SGD,
+            (x, y),
+            loss=LOSS,
+            epochs=1,
+            batch_size=2,
+            progress=False,
+            val_data=(x[:3], np.array([0, 1, 7])),
+        )
+    with pytest.raises(ValueError, match=r"optax\.GradientTransformation"):
+        fit(linear_triple(), "sgd", (x, y), loss=LOSS, epochs=1, batch_size=2)
