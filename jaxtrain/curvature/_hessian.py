@@ -56,7 +56,8 @@ def hessian(
         params: the point θ, a pytree of floating-point arrays.
         *args: further arguments of ``loss_fn`` (data), held fixed.
         chunk_size: Hessian columns per vmapped chunk; ``None`` picks
-            ``min(n, max(1, 2**24 // n))`` (about 64 MiB of float32 per chunk).
+            ``min(n, max(16, 2**22 // n))`` (a 16 MiB block of float32 columns; each column
+            also holds the tangents of one forward-and-backward pass while it is computed).
         max_bytes: the largest Hessian allowed, in bytes (default 2 GiB).
         dtype: dtype of the computation. ``None``: the parameters' dtype, promoted to float64
             when ``jax_enable_x64`` is on.
@@ -89,7 +90,7 @@ def hessian(
             "hvp(loss_fn, params, *args), params, k=...), or raise max_bytes."
         )
     if chunk_size is None:
-        chunk_size = min(n, max(1, 2**24 // n))
+        chunk_size = min(n, max(16, 2**22 // n))
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
     with highest_precision():
