@@ -1,0 +1,61 @@
+"""Every public symbol is documented, exported once and importable on a fresh interpreter."""
+
+import importlib
+import inspect
+
+import pytest
+
+PUBLIC_PACKAGES = (
+    "jaxtrain.optim",
+    "jaxtrain.optim.schedules",
+    "jaxtrain.losses",
+    "jaxtrain.nn",
+    "jaxtrain.data",
+    "jaxtrain.train",
+    "jaxtrain.curvature",
+    "jaxtrain.landscape",
+    "jaxtrain.plot",
+    "jaxtrain.diagnose",
+)
+
+
+def _public_members(package_name):
+    package = importlib.import_module(package_name)
+    assert hasattr(package, "__all__"), f"{package_name} has no __all__"
+    for name in package.__all__:
+        yield name, getattr(package, name)
+
+
+@pytest.mark.parametrize("package_name", PUBLIC_PACKAGES)
+def test_every_public_symbol_has_a_docstring(package_name):
+    undocumented = []
+    for name, obj in _public_members(package_name):
+        if not inspect.getdoc(obj):
+            undocumented.append(name)
+        if inspect.isclass(obj):
+            for attr_name, attr in vars(obj).items():
+                if attr_name.startswith("_") or not callable(attr):
+                    continue
+                if not inspect.getdoc(attr):
+                    undocumented.append(f"{name}.{attr_name}")
+    assert not undocumented, f"{package_name}: missing docstrings: {undocumented}"
+
+
+@pytest.mark.parametrize("package_name", PUBLIC_PACKAGES)
+def test_all_names_exist_and_are_unique(package_name):
+    package = importlib.import_module(package_name)
+    names = list(package.__all__)
+    assert len(names) == len(set(names)), f"{package_name}.__all__ repeats a name"
+    missing = [name for name in names if not hasattr(package, name)]
+    assert not missing, f"{package_name}.__all__ names missing symbols: {missing}"
+
+
+def test_one_public_path_per_symbol():
+    """A function or class is exported by exactly one public package."""
+    homes: dict[int, list[str]] = {}
+    for package_name in PUBLIC_PACKAGES:
+        for name, obj in _public_members(package_name):
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                homes.setdefault(id(obj), []).append(f"{package_name}.{name}")
+    repeated = [paths for paths in homes.values() if len(paths) > 1]
+    assert not repeated, f"exported from more than one public package: {repeated}"
