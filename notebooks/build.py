@@ -108,8 +108,8 @@ def _task_strategy() -> tuple[str, str, list]:
             ## Optimization issue: a deep plain network vs a shallow one
 
             He et al. (2016) saw a 56-layer plain network train *worse* than a 20-layer one.
-            `diagnose` trains the model you give it and, when its training loss is large, a
-            shallower and a wider variant with the same budget.
+            `diagnose` trains every candidate with the same budget and seeds; here a shallow
+            and a deep plain sigmoid MLP.
             """
         ),
         code(
@@ -119,10 +119,11 @@ def _task_strategy() -> tuple[str, str, list]:
 
             x, y = load_digits()
             (x_train, y_train), (x_val, y_val), _ = train_val_test_split(x, y, val_fraction=0.2, seed=0)
-            budget = Budget(steps=150 if QUICK else 600, seeds=1 if QUICK else 3, learning_rate=1e-3)
+            budget = Budget(steps=150 if QUICK else 400, seeds=1 if QUICK else 3)
 
-            deep = ModelSpec("mlp", (64,), 10, width=32, depth=12 if QUICK else 20, activation="relu")
-            diagnosis = diagnose(deep, (x_train, y_train), (x_val, y_val), budget=budget, curvature=False)
+            shallow = ModelSpec("mlp", (64,), 10, width=32, depth=1, activation="sigmoid")
+            deep = ModelSpec("mlp", (64,), 10, width=32, depth=6, activation="sigmoid")
+            diagnosis = diagnose([shallow, deep], (x_train, y_train), (x_val, y_val), budget=budget, curvature=False)
             print(diagnosis.headline)
             for reason in diagnosis.reasons:
                 print("-", reason)
@@ -132,23 +133,21 @@ def _task_strategy() -> tuple[str, str, list]:
         ),
         md(
             """
-            ## Overfitting vs mismatch
+            ## Mismatch
 
-            Train on only 60 digits and the training loss goes to zero while new digits of the
-            same kind are misclassified: overfitting. Train on all of them but validate on
-            digits drawn with inverted ink (1 − x): the held-out split of the training
-            distribution is fine, the validation set is not, so the data mismatch.
+            Train on the digits as they are, validate on digits drawn with inverted ink
+            (1 − x). The held-out split of the *training* distribution is fine, the validation
+            set is not: the data mismatch, and more training data of the same kind would not
+            help.
             """
         ),
         code(
             """
-            small = ModelSpec("mlp", (64,), 10, width=128, depth=2)
-            overfit = diagnose(small, (x_train[:60], y_train[:60]), (x_val, y_val), budget=budget, curvature=False)
-            mismatch = diagnose(small, (x_train, y_train), (1.0 - x_val, y_val), budget=budget, curvature=False)
-            for name, d in (("60 training digits", overfit), ("inverted validation digits", mismatch)):
-                c = d.candidates[0]
-                print(f"{name:28s} verdict={d.verdict:12s} train/B={c.median('train') / d.baseline:.2f} "
-                      f"held-out/B={c.median('heldout') / d.baseline:.2f} val/B={c.median('val') / d.baseline:.2f}")
+            spec = ModelSpec("mlp", (64,), 10, width=64, depth=1)
+            mismatch = diagnose(spec, (x_train, y_train), (1.0 - x_val, y_val), budget=budget, curvature=False)
+            c = mismatch.candidates[0]
+            print(mismatch.headline)
+            print({split: round(c.mean(split) / mismatch.baseline, 2) for split in ("train", "heldout", "val")})
             """
         ),
         md(
@@ -179,9 +178,11 @@ def _task_strategy() -> tuple[str, str, list]:
             """
             ## Exercise
 
-            1. Give `diagnose` a *shallow* model (`depth=1`) on the full digits. What is the
-               verdict, and how do its training curves compare with the deep plain net's?
-            2. Add `residual=True` to the deep `ModelSpec`. Does the optimization issue go away?
+            1. Overfitting: give `diagnose` only 80 noisy spiral points
+               (`jaxtrain.data.make_spirals(80, noise=0.2, seed=0)`) and a `ModelSpec` with
+               128 units in 2 layers. Compare the held-out and training losses.
+            2. Add `residual=True` or `norm="batch"` to the deep `ModelSpec`. Does the
+               optimization issue go away?
             3. Use `jaxtrain.diagnose.cross_validate` with k = 3 to choose between depth 0, 1
                and 2 on the training data only.
             """
@@ -348,7 +349,7 @@ def _batch_and_momentum() -> tuple[str, str, list]:
                 model = MLP(64, 64, 10, depth=1, rngs=nnx.Rngs(0))
                 start = time.perf_counter()
                 state, history = fit(model, sgd(0.1), (x_train, y_train), loss=softmax_cross_entropy,
-                                     epochs=epochs, batch_size=batch_size, metrics=[accuracy], progress=False)
+                                     epochs=epochs, batch_size=batch_size, drop_last=True, progress=False)
                 seconds = time.perf_counter() - start
                 train = evaluate(state, (x_train, y_train), loss=softmax_cross_entropy, metrics=[accuracy])
                 results[batch_size] = history
@@ -478,10 +479,11 @@ def _adaptive_learning_rate() -> tuple[str, str, list]:
             from jaxtrain.train import fit
 
             x, y = load_digits()
-            steps, peak = (150 if QUICK else 600), 0.03
+            epochs, peak = (6 if QUICK else 20), 0.03
+            steps = epochs * (len(x) // 64)
             for name, lr in {"no warmup": peak, "warmup 50": schedules.warmup_cosine_decay(0.0, peak, 50, steps)}.items():
-                _, history = fit(MLP(64, 128, 10, depth=4, rngs=nnx.Rngs(0)), adam(lr), (x, y),
-                                 loss=softmax_cross_entropy, steps=steps, batch_size=64, progress=False)
+                _, history = fit(MLP(64, 128, 10, depth=4, rngs=nnx.Rngs(0)), adam(lr), (x, y), loss=softmax_cross_entropy,
+                                 epochs=epochs, batch_size=64, drop_last=True, progress=False)
                 plt.plot(history.per_step["loss"], label=name, alpha=0.8)
             plt.yscale("log"); plt.xlabel("step"); plt.ylabel("training loss"); plt.legend(); plt.show()
             """
@@ -577,7 +579,7 @@ def _loss_functions() -> tuple[str, str, list]:
                 model.head.kernel[...] = jnp.zeros_like(model.head.kernel[...])
                 model.head.bias[...] = jnp.where(jnp.arange(10) == 9, 10.0, -10.0)
                 state, history = fit(model, sgd(0.5), (x, y), loss=loss, epochs=3 if QUICK else 10,
-                                     batch_size=64, progress=False)
+                                     batch_size=64, drop_last=True, progress=False)
                 result = evaluate(state, (x, y), loss=loss, metrics=[accuracy])
                 plt.plot(history.per_step["loss"], label=f"{name}: accuracy {result['accuracy']:.2f}")
             plt.xlabel("step"); plt.ylabel("training loss"); plt.legend(); plt.show()
@@ -643,8 +645,8 @@ def _batch_normalization() -> tuple[str, str, list]:
             for name, norm in (("without BatchNorm", None), ("with BatchNorm", batchnorm)):
                 model = MLP(64, 64, 10, depth=4, activation="sigmoid", norm=norm, rngs=nnx.Rngs(0))
                 states[name], history = fit(model, sgd(0.5), (x_train, y_train), loss=softmax_cross_entropy,
-                                            epochs=epochs, batch_size=64, val_data=(x_test, y_test),
-                                            metrics=[accuracy], progress=False)
+                                            epochs=epochs, batch_size=64, drop_last=True,
+                                            val_data=(x_test, y_test), metrics=[accuracy], progress=False)
                 plt.plot(history.per_epoch["val_accuracy"], label=name)
             plt.xlabel("epoch"); plt.ylabel("validation accuracy"); plt.legend(); plt.show()
             """

@@ -129,7 +129,7 @@ body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, s
 main { max-width: 1400px; margin: 0 auto; padding: 1rem clamp(0.5rem, 3vw, 2rem) 3rem; }
 header h1 { margin: 0.5rem 0 0.25rem; font-size: clamp(1.4rem, 4vw, 2rem); }
 .meta { color: var(--muted); font-size: 0.9rem; margin: 0; }
-nav ol { display: flex; flex-wrap: wrap; gap: 0.25rem 1.25rem; padding-left: 1.25rem; }
+nav ul { display: flex; flex-wrap: wrap; gap: 0.25rem 1.25rem; padding: 0; list-style: none; }
 nav a, a { color: var(--accent); }
 section { margin-top: 2rem; }
 section > h2 { font-size: clamp(1.15rem, 3vw, 1.5rem); margin: 0 0 0.25rem;
@@ -218,7 +218,7 @@ class Report:
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{esc(self.title)}</title><style>{_CSS}</style></head><body><main>",
             f'<header><h1>{esc(self.title)}</h1><p class="meta">{meta_text}</p></header>',
-            f'<nav aria-label="sections"><ol>{nav}</ol></nav>',
+            f'<nav aria-label="sections"><ul>{nav}</ul></nav>',
         ]
         for section in self.sections:
             parts.append(

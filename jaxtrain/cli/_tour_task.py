@@ -178,13 +178,11 @@ def augmentation(ctx: TourContext) -> None:
     )
     middle.suptitle("upside down: a 6 becomes a 9", fontsize=10)
     ax = right.subplots()
-    names = list(accuracies)
-    ax.barh(names, [accuracies[n] for n in names], color=["gray", "tab:red"])
-    low = min(accuracies.values())
-    ax.set(xlim=(max(0.0, low - 0.1), 1.0), xlabel="validation accuracy")
-    for i, name in enumerate(names):
-        ax.text(accuracies[name], i, f" {accuracies[name]:.3f}", va="center", fontsize=8)
-    ax.invert_yaxis()
+    values = list(accuracies.values())
+    bars = ax.bar(["none", "upside down\n(p = 0.5)"], values, color=["gray", "tab:red"])
+    for bar, value in zip(bars, values, strict=True):
+        ax.annotate(f"{value:.3f}", (bar.get_x() + bar.get_width() / 2, value), ha="center")
+    ax.set(ylim=(max(0.0, min(values) - 0.1), 1.0), ylabel="validation accuracy")
     right.suptitle(f"training with each ({epochs} epochs)", fontsize=10)
     ctx.add_figure(
         "augmentation",

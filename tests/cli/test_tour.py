@@ -5,17 +5,17 @@ workers through a file lock) and every test reads its output.
 """
 
 import contextlib
-import io
 import json
 import math
 import os
 import pathlib
 import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 
-from jaxtrain.cli import main
 from jaxtrain.cli._tour import SECTIONS
 
 pytestmark = pytest.mark.slow
@@ -67,11 +67,16 @@ def tour(tmp_path_factory):
     stderr_file = root / "jaxtrain-tour-quick.stderr"
     with _exclusive(root / "jaxtrain-tour-quick.lock"):
         if not (out / "report.json").exists():
-            stderr = io.StringIO()
-            with contextlib.redirect_stderr(stderr):
-                status = main(["tour", "--quick", "--out", str(out)])
-            stderr_file.write_text(stderr.getvalue())
-            assert status == 0, stderr.getvalue()[-2000:]
+            # The real command line in a fresh interpreter, as a user runs it.
+            result = subprocess.run(
+                [sys.executable, "-m", "jaxtrain", "tour", "--quick", "--out", str(out)],
+                capture_output=True,
+                text=True,
+                timeout=1200,
+            )
+            stderr_file.write_text(result.stderr)
+            assert result.returncode == 0, result.stderr[-3000:]
+            assert "wrote" in result.stdout and "report.html" in result.stdout
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     return out, report, stderr_file.read_text()
 
