@@ -196,7 +196,19 @@ def _is_pair(item: Any) -> bool:
     )
 
 
+def _is_built_model(item: Any) -> bool:
+    from flax import nnx
+
+    return isinstance(item, nnx.Module)
+
+
 def _one(item: Any, index: int) -> Candidate:
+    if _is_built_model(item):
+        raise TypeError(
+            f"candidate {index} is a built {type(item).__name__} module; give a factory "
+            "`lambda rngs: Model(..., rngs=rngs)` or a jaxtrain.diagnose.ModelSpec instead, so "
+            "that every seed starts from its own initialization."
+        )
     if isinstance(item, Candidate):
         return item
     if isinstance(item, ModelSpec):
@@ -234,7 +246,8 @@ def as_candidates(models: Any, *, primary: int | str | None = None) -> tuple[lis
       ``(candidates, primary_index)``; duplicate names get a ``#2``, ``#3`` suffix.
 
     Raises:
-      TypeError: for something that is not a candidate.
+      TypeError: for something that is not a candidate, or a built NNX module (a factory is
+        needed to re-initialize it per seed).
       ValueError: for an empty sequence or an unknown ``primary``.
 
     Examples:
@@ -243,6 +256,8 @@ def as_candidates(models: Any, *, primary: int | str | None = None) -> tuple[lis
       >>> [c.name for c in cands], p
       (['mlp-1x64-relu', 'mlp-3x64-relu', 'mlp-3x256-relu'], 1)
     """
+    if _is_built_model(models):
+        _one(models, 0)
     if isinstance(models, ModelSpec):
         specs, index = models.variants()
         candidates = [Candidate(spec.name, spec) for spec in specs]

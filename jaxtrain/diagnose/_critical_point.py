@@ -19,6 +19,10 @@ def _eig_tol(eigs: np.ndarray, dtype: Any) -> float:
     return float(math.sqrt(eps) * max(float(np.max(np.abs(eigs))), 1.0))
 
 
+def _extremes(eigs: np.ndarray, k: int) -> np.ndarray:
+    return eigs if eigs.size <= 2 * k else np.concatenate([eigs[:k], eigs[-k:]])
+
+
 def curvature_check(
     loss_fn: Callable[[Any], jax.Array],
     params: Any,
@@ -82,9 +86,8 @@ def curvature_check(
         "eig_tol": float(tol),
         "lowest": lowest,
         "highest": highest,
-        "extreme_eigenvalues": [float(v) for v in np.concatenate([eigs[:k], eigs[-k:]])]
-        if method == "dense" and eigs.size > 2 * k
-        else [float(v) for v in eigs],
+        # The dense path knows every eigenvalue; keep the k lowest and k highest, as Lanczos.
+        "extreme_eigenvalues": [float(v) for v in _extremes(eigs, k)],
         "kind": kind,
         "summary": f"Hessian ({method}, {n} parameters): {text}",
     }

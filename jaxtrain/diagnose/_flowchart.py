@@ -48,8 +48,10 @@ def _pair(data: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
 def prepare_data(
     train_data: Any, val_data: Any, test_data: Any = None, *, task: str = "auto"
 ) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarray] | None]]:
-    """Checks the splits and brings them to one form: float32 inputs, int32 labels or
-    float32 targets of shape (N, d) (1-D regression targets become (N, 1)).
+    """Checks the splits and brings them to one form for training and the baseline.
+
+    Inputs become float32; classification labels int32 of shape (N,); regression targets
+    float32 of shape (N, d), 1-D ones as (N, 1) to match a model's (N, 1) output.
 
     Returns:
       ``(task, {"train": ..., "val": ..., "test": ...})``.

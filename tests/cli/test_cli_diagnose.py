@@ -32,6 +32,7 @@ def test_markdown_report_and_files(digits_file, tmp_path, capsys):
     assert report["budget"]["steps"] == 60 and report["budget"]["seeds"] == [0, 1]
 
 
+@pytest.mark.slow
 def test_json_output_with_a_test_file_and_all_candidates(digits_file, tmp_path, capsys):
     x, y = data.load_digits()
     test = tmp_path / "test.npz"

@@ -54,6 +54,7 @@ def test_dense_report_matches_the_curvature_package(run_dir, capsys, tmp_path):
     assert (tmp_path / "spectrum.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_lanczos_above_the_dense_limit_finds_the_same_extremes(run_dir, capsys):
     dense = _report(capsys, run_dir, "--max-examples", "300")
     lanczos = _report(

@@ -98,6 +98,11 @@ def test_as_candidates_errors():
         as_candidates([lambda rngs: None, "mlp"])
     with pytest.raises(TypeError, match="`models` is a int"):
         as_candidates(3)
+    built = nn.MLP(2, 4, 2, depth=1, rngs=nnx.Rngs(0))
+    with pytest.raises(TypeError, match="candidate 0 is a built MLP module; give a factory"):
+        as_candidates(built)
+    with pytest.raises(TypeError, match="candidate 1 is a built MLP module"):
+        as_candidates([lambda rngs: None, built])
     with pytest.raises(ValueError, match="not a candidate name"):
         as_candidates([lambda rngs: None], primary="x")
     with pytest.raises(ValueError, match="out of range"):

@@ -15,6 +15,7 @@ def xor(n=120, seed=0):
     return x, (x[:, 0] * x[:, 1] > 0).astype(np.int32)
 
 
+@pytest.mark.slow
 def test_cross_validation_chooses_the_flexible_model_on_xor():
     x, y = xor()
     linear = ModelSpec("mlp", (2,), 2, depth=0)

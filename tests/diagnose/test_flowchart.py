@@ -83,6 +83,7 @@ def test_validation_from_a_shifted_distribution_is_mismatch():
     assert "target distribution" in d.remedies[0]
 
 
+@pytest.mark.slow
 def test_regression_outside_the_training_range_is_mismatch():
     # y = sin(x) learned on [-3, 0], validated on [0.5, 2]: a covariate shift, MSE baseline.
     x, y = data.make_regression_curve(400, noise=0.05, seed=4, x_range=(-3.0, 0.0))

@@ -23,7 +23,6 @@ def test_simpler_candidate_training_better_is_optimization():
     (cmp,) = decision.numbers["comparisons"]
     assert cmp["candidate"] == "shallow" and cmp["role"] == "simpler" and cmp["better"]
     np.testing.assert_allclose(cmp["difference"], np.mean([0.85, 0.85, 0.82]), rtol=1e-12)
-    assert "He et al" not in decision.reasons[0]
     assert "optimizer failed" in decision.reasons[-1]
 
 

@@ -4,6 +4,8 @@ import importlib.util
 import json
 import pathlib
 
+import pytest
+
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "diagnose_flowchart.py"
 
 
@@ -14,6 +16,7 @@ def _load():
     return module
 
 
+@pytest.mark.slow
 def test_quick_cases_come_out_right_and_write_their_reports(tmp_path, capsys):
     verdicts = _load().main(["--out", str(tmp_path), "--quick", "--cases", "overfitting", "ok"])
     assert verdicts == {"overfitting": "overfitting", "ok": "ok"}
