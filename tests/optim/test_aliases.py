@@ -7,7 +7,6 @@ import numpy as np
 import optax
 import pytest
 from optim_cases import (
-    BF16_SKIP,
     CASES,
     TraceCounter,
     assert_trees_close,
@@ -35,7 +34,11 @@ def test_float32_matches_optax_after_100_jitted_steps(case):
     chex.assert_trees_all_equal_shapes_and_dtypes(state, case.ours().init(params))
 
 
-@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+DTYPE_CASES = [case for case in CASES if case.all_dtypes]
+DTYPE_IDS = [case.name for case in DTYPE_CASES]
+
+
+@pytest.mark.parametrize("case", DTYPE_CASES, ids=DTYPE_IDS)
 def test_float64_matches_optax(case):
     with x64_enabled():
         params = mixed_params(jnp.float64)
@@ -45,10 +48,7 @@ def test_float64_matches_optax(case):
         chex.assert_trees_all_equal_shapes_and_dtypes(state, case.ours().init(params))
 
 
-BF16_CASES = [case for case in CASES if case.name not in BF16_SKIP]
-
-
-@pytest.mark.parametrize("case", BF16_CASES, ids=[case.name for case in BF16_CASES])
+@pytest.mark.parametrize("case", DTYPE_CASES, ids=DTYPE_IDS)
 def test_bfloat16_matches_optax(case):
     params = mixed_params(jnp.bfloat16)
     (ours, state), (theirs, _) = run_pair(case.ours(), case.theirs(), params)

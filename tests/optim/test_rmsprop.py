@@ -42,7 +42,10 @@ def test_matches_numpy_reference(
     with x64_enabled():
         ours = ref.transform_directions(scale_by_rms(decay, eps, **options), grads)
     expected = ref.rmsprop(grads, decay, eps, **options)
-    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-12)
+    # Centered: σ̂² − m̄̂² cancels (exactly 0 at t = 1 with bias correction), so the float64
+    # rounding of the two sides is amplified up to ~1e-8 relative.
+    rtol = 1e-6 if centered else 1e-9
+    np.testing.assert_allclose(ours, expected, rtol=rtol, atol=1e-12)
 
 
 @pytest.mark.parametrize("eps_in_sqrt", [True, False])

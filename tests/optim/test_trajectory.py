@@ -15,6 +15,7 @@ def test_path_equals_a_python_loop():
     start = jnp.array([3.0, 1.0])
     path, losses = optimize_trajectory(opt, narrow_parabola, start, 25)
     assert path.shape == (26, 2) and losses.shape == (26,)
+
     @jax.jit
     def step(params, state):
         updates, state = opt.update(jax.grad(narrow_parabola)(params), state, params)
