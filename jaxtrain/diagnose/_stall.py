@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import math
 from typing import Any
 
@@ -21,6 +22,35 @@ def _smooth(losses: np.ndarray) -> np.ndarray:
     window = max(1, losses.size // 20)
     kernel = np.full(window, 1.0 / window)
     return np.convolve(losses, kernel, mode="valid")
+
+
+def _longest_plateau(smooth: np.ndarray, tol: float) -> tuple[int, int]:
+    """The longest stretch [a, b] over which L̄ moves by at most ``tol`` of its level.
+
+    Two pointers with monotone queues of the window's max and min: O(n). Extending a
+    window never shrinks (max − min)/max for positive losses, so the scan is exact there.
+    """
+    best, lo = (0, 0), 0
+    top: collections.deque[int] = collections.deque()
+    bottom: collections.deque[int] = collections.deque()
+    for hi, value in enumerate(smooth):
+        while top and smooth[top[-1]] <= value:
+            top.pop()
+        top.append(hi)
+        while bottom and smooth[bottom[-1]] >= value:
+            bottom.pop()
+        bottom.append(hi)
+        while smooth[top[0]] - smooth[bottom[0]] > tol * max(
+            abs(smooth[top[0]]), abs(smooth[bottom[0]])
+        ):
+            lo += 1
+            if top[0] < lo:
+                top.popleft()
+            if bottom[0] < lo:
+                bottom.popleft()
+        if hi - lo > best[1] - best[0]:
+            best = (lo, hi)
+    return best
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -63,8 +93,14 @@ def analyze_stall(
       thresholds: supplies ``stall_tolerance``, ``critical_grad_ratio`` and
         ``critical_grad_norm`` (default :class:`Thresholds` ()).
 
+    A *plateau* is the longest stretch (at least a quarter of the run) over which L̄ moves by
+    less than ``stall_tolerance`` of its level, reported when the loss later fell below it:
+    the flat region around a saddle point that a deep plain network sits on before it
+    learns.
+
     Returns:
       A dict: ``steps``, ``stall_step`` (``None`` when not stalled), ``stalled``,
+      ``plateau`` (``{"start", "end", "level"}`` or ``None``),
       ``diverged``, ``converged``, ``loss_start``/``loss_end`` (smoothed), ``initial_grad_norm``,
       ``final_grad_norm``, ``grad_norm_ratio``, ``critical``, ``tail_fluctuation`` (std/mean
       of the losses after the stall) and ``summary`` (one sentence).
@@ -132,6 +168,15 @@ def analyze_stall(
         remaining = smooth - suffix_min
         stall_step = int(np.argmax(remaining <= thresholds.stall_tolerance * total))
     stalled = stall_step <= (1.0 - _MIN_PLATEAU_SHARE) * values.size
+    # A plateau the loss later left: a flat region (near a saddle point) that held training up.
+    window = values.size - smooth.size + 1
+    a, b = _longest_plateau(smooth, thresholds.stall_tolerance)
+    level = float(np.mean(smooth[a : b + 1]))
+    escaped = float(smooth[-1]) < level * (1.0 - thresholds.stall_tolerance)
+    plateau = None
+    if b + window - a >= _MIN_PLATEAU_SHARE * values.size and escaped:
+        plateau = {"start": a, "end": min(b + window - 1, values.size - 1), "level": level}
+    report["plateau"] = plateau
     tail = values[stall_step:]
     fluctuation = float(np.std(tail) / max(abs(float(np.mean(tail))), 1e-12))
     report.update(
@@ -173,5 +218,13 @@ def analyze_stall(
             f"The loss stopped falling at step {stall_step} of {values.size} although the "
             f"gradient stayed large ({grad_text}): not a critical point; the learning rate is "
             "too large for the curvature and the iterate oscillates (§4)."
+        )
+    if plateau is not None:
+        scale = " × the baseline" if baseline else ""
+        shown = level / baseline if baseline else level
+        report["summary"] = (
+            f"The loss sat on a plateau at {shown:.3g}{scale} from step {plateau['start']} to "
+            f"{plateau['end']} before falling again: a flat region (around a saddle point, §2) "
+            "that held training up. " + report["summary"]
         )
     return report

@@ -57,3 +57,19 @@ def test_bad_inputs_raise():
         analyze_stall([], initial_grad_norm=1.0, final_grad_norm=1.0)
     with pytest.raises(ValueError, match=">= 0"):
         analyze_stall([1.0], initial_grad_norm=-1.0, final_grad_norm=1.0)
+
+
+def test_a_plateau_the_loss_left_is_reported():
+    # A deep plain net: flat at the baseline for 120 steps, then it starts to learn.
+    rng = np.random.default_rng(0)
+    curve = np.concatenate([np.full(120, 2.3), np.linspace(2.3, 2.0, 30)])
+    curve = curve + 0.02 * rng.standard_normal(150)
+    r = analyze_stall(curve, initial_grad_norm=0.4, final_grad_norm=0.2, baseline=2.3)
+    assert r["plateau"]["start"] == 0 and 115 <= r["plateau"]["end"] <= 140
+    assert r["plateau"]["level"] == pytest.approx(2.3, abs=0.02)
+    assert r["summary"].startswith("The loss sat on a plateau at 0.99")
+    # A plateau the loss never left is the final stall, not a plateau.
+    assert analyze_stall(plateau(), initial_grad_norm=1.0, final_grad_norm=1e-4)["plateau"] is None
+    # Steady convergence has no plateau.
+    steady = 2.3 * np.exp(-np.arange(300) / 30) + 0.02
+    assert analyze_stall(steady, initial_grad_norm=1, final_grad_norm=0.1)["plateau"] is None
