@@ -28,6 +28,7 @@ examples:
   jaxtrain diagnose data.npz --out diagnosis   # bias, optimization, overfitting or mismatch?
   jaxtrain train --data digits --epochs 10 --checkpoint-dir run
   jaxtrain hessian run                         # saddle or minimum? the trained model's spectrum
+  jaxtrain tour --quick --out tour-report      # the whole lecture as one HTML report
 """
 
 
