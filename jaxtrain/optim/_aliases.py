@@ -61,7 +61,6 @@ def sgd(
 
     Examples:
       >>> import jax.numpy as jnp
-      >>> import numpy as np
       >>> import optax
       >>> from jaxtrain.optim import sgd
       >>> opt = sgd(0.1, momentum=0.9)
@@ -171,7 +170,6 @@ def rmsprop(
 
     Examples:
       >>> import jax.numpy as jnp
-      >>> import numpy as np
       >>> from jaxtrain.optim import rmsprop
       >>> opt = rmsprop(0.01)
       >>> updates, _ = opt.update(jnp.array([10.0]), opt.init(jnp.zeros(1)))
