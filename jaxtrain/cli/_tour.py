@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import pathlib
 import platform
 import time
@@ -150,7 +151,21 @@ def run_tour(
     return report.to_json()
 
 
+def _fast_compile() -> None:
+    """Asks XLA for less code optimization, unless the user chose a level already.
+
+    The tour trains dozens of tiny models once each, so compiling dominates its run time;
+    XLA's backend optimization level 0 compiles about 30% faster and the tiny programs run
+    about as fast. XLA reads ``XLA_FLAGS`` when the first computation creates its backend,
+    so this takes effect in the ``jaxtrain tour`` process (and nowhere else).
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_backend_optimization_level" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_backend_optimization_level=0".strip()
+
+
 def _main(args: argparse.Namespace) -> int:
+    _fast_compile()
     out = pathlib.Path(args.out)
     result = run_tour(out, quick=args.quick, sections=args.sections, seed=args.seed)
     print(f"wrote {out / 'report.html'} and {out / 'report.json'} in {result['meta']['seconds']} s")
