@@ -24,6 +24,12 @@ def _bn_mlp(**kwargs):
     return MLP(6, 8, 3, depth=2, norm="batch", rngs=nnx.Rngs(0), **kwargs)
 
 
+# One triple for the whole module: its jitted apply compiles once per mode and input shape.
+# Tests only read BN_MODEL (functional never modifies its module; one test checks that).
+BN_MODEL = _bn_mlp()
+BN_TRIPLE = functional(BN_MODEL)
+
+
 def _loss(apply, train=True):
     def loss(params, state, x, y, rng=None):
         logits, new_state = apply(params, state, x, train=train, rng=rng)
@@ -33,7 +39,7 @@ def _loss(apply, train=True):
 
 
 def test_nnx_params_and_state_are_plain_dicts():
-    _apply, params, state = functional(_bn_mlp())
+    _apply, params, state = BN_TRIPLE
     assert set(params) == {"layers", "head"}
     assert set(params["layers"]["0"]) == {"linear", "norm"}
     assert set(params["layers"]["0"]["norm"]) == {"scale", "bias"}
@@ -54,8 +60,8 @@ def _dict_nodes(tree):
 
 
 def test_nnx_matches_module_in_both_modes():
-    model = _bn_mlp()
-    apply, params, state = functional(model)
+    model = BN_MODEL
+    apply, params, state = BN_TRIPLE
     y, new_state = apply(params, state, X, train=True)
     reference = _bn_mlp()
     np.testing.assert_allclose(y, reference(X), rtol=1e-6, atol=1e-6)
@@ -75,7 +81,7 @@ def test_nnx_matches_module_in_both_modes():
 
 def test_statistics_update_survives_jit_and_grad():
     """Trap: an NNX module through plain jit/grad silently loses its running-stat update."""
-    apply, params, state = functional(_bn_mlp())
+    apply, params, state = BN_TRIPLE
     grad_fn = jax.jit(jax.value_and_grad(_loss(apply), has_aux=True))
     (_, new_state), _ = grad_fn(params, state, X, Y)
     _, eager_state = apply(params, state, X, train=True)
@@ -86,8 +92,8 @@ def test_statistics_update_survives_jit_and_grad():
 
 def test_running_statistics_get_no_gradient():
     """Trap: jax.grad over a whole module in eval mode differentiates the running statistics."""
-    model = _bn_mlp()
-    apply, params, state = functional(model)
+    model = BN_MODEL
+    apply, params, state = BN_TRIPLE
     _, state = apply(params, state, X, train=True)
 
     # The trap, for contrast: every variable of an eval-mode module is a gradient target.
@@ -117,8 +123,8 @@ def test_running_statistics_get_no_gradient():
 
 def test_optimizer_step_never_touches_running_statistics():
     """Trap: optax over the whole nnx.state applies weight decay to the running variance."""
-    model = _bn_mlp()
-    apply, params, state = functional(model)
+    model = BN_MODEL
+    apply, params, state = BN_TRIPLE
     optimizer = optax.adamw(1e-2, weight_decay=0.5)
     opt_state = optimizer.init(params)
     loss = _loss(apply)
@@ -147,7 +153,7 @@ def test_optimizer_step_never_touches_running_statistics():
 
 
 def test_no_retrace_on_second_call():
-    apply, params, state = functional(_bn_mlp())
+    apply, params, state = BN_TRIPLE
     loss = _loss(apply)
 
     @jax.jit
@@ -162,7 +168,7 @@ def test_no_retrace_on_second_call():
 
 
 def test_state_threads_through_scan():
-    apply, params, state = functional(_bn_mlp())
+    apply, params, state = BN_TRIPLE
 
     def body(state, x):
         _, state = apply(params, state, x, train=True)
@@ -196,7 +202,7 @@ def test_hessian_through_params_matches_ravelled_hessian():
 
 def test_vmap_eval_equals_batch_and_train_needs_axis_name():
     """Trap: vmap over single examples with training-mode BatchNorm normalizes each alone."""
-    apply, params, state = functional(_bn_mlp())
+    apply, params, state = BN_TRIPLE
     batched, _ = apply(params, state, X, train=False)
     per_example = jax.vmap(lambda x: apply(params, state, x[None], train=False)[0][0])(X)
     np.testing.assert_allclose(per_example, batched, rtol=1e-5, atol=1e-6)
@@ -324,7 +330,7 @@ def test_bad_input(args, error, match):
 
 
 def test_bad_train_flag_and_structure():
-    apply, params, state = functional(_bn_mlp())
+    apply, params, state = BN_TRIPLE
     with pytest.raises(ValueError, match="Python bool"):
         apply(params, state, X, train=jnp.bool_(True))
     with pytest.raises(ValueError, match="structure"):
@@ -332,7 +338,7 @@ def test_bad_train_flag_and_structure():
 
 
 def test_flax_batchnorm_inside_the_model_works_the_same():
-    ours = functional(_bn_mlp())
+    ours = BN_TRIPLE
     theirs = functional(
         MLP(
             6,
