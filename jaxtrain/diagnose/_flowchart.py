@@ -199,6 +199,7 @@ def _stall_report(
         initial_grad_norm=g0,
         final_grad_norm=gT if math.isfinite(gT) else math.inf,
         baseline=baseline,
+        diverged_at=run.diverged_at,
         thresholds=thresholds,
     )
     report["seed"] = seed

@@ -63,6 +63,7 @@ def analyze_stall(
     initial_grad_norm: float,
     final_grad_norm: float,
     baseline: float | None = None,
+    diverged_at: int | None = None,
     thresholds: Thresholds | None = None,
 ) -> dict[str, Any]:
     """Finds where the training loss stopped falling and asks: critical point or oscillation?
@@ -90,6 +91,8 @@ def analyze_stall(
       initial_grad_norm: ‖g₀‖, the full-batch gradient norm at the initial parameters.
       final_grad_norm: ‖g_T‖, the full-batch gradient norm at the final parameters.
       baseline: B, the loss of the best constant prediction; enables the "converged" reading.
+      diverged_at: the step at which training stopped on a non-finite loss or gradient (a
+        loss curve can stay finite while its gradient overflows); ``None`` if it did not.
       thresholds: supplies ``stall_tolerance``, ``critical_grad_ratio`` and
         ``critical_grad_norm`` (default :class:`Thresholds` ()).
 
@@ -143,8 +146,8 @@ def analyze_stall(
         "converged": False,
     }
     bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        step = int(bad[0])
+    if bad.size or diverged_at is not None:
+        step = int(bad[0]) if bad.size else int(diverged_at)
         report.update(
             stall_step=step,
             stalled=True,
@@ -154,7 +157,7 @@ def analyze_stall(
             loss_end=None,
             tail_fluctuation=None,
             summary=(
-                f"The loss became non-finite at step {step} of {values.size}: training "
+                f"The loss or its gradient became non-finite at step {step}: training "
                 "diverged; the learning rate is far too large (§4)."
             ),
         )

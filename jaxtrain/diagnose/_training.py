@@ -31,8 +31,8 @@ _CHUNK = 2048
 class Run:
     """A finished run: the initial triple, the final ``TrainState`` and the ``History``.
 
-    ``diverged`` runs hit a non-finite loss: ``final`` is the last good state and the
-    history ends with the bad step.
+    A run that hit a non-finite loss or gradient has ``diverged_at`` = that step: ``final``
+    is the last good state and the history ends with the bad step.
     """
 
     apply: Any
@@ -41,7 +41,12 @@ class Run:
     final: Any
     history: Any
     n_params: int
-    diverged: bool = False
+    diverged_at: int | None = None
+
+    @property
+    def diverged(self) -> bool:
+        """Whether the run hit a non-finite loss or gradient."""
+        return self.diverged_at is not None
 
 
 def fit_candidate(
@@ -87,7 +92,9 @@ def fit_candidate(
         )
     except train.NonFiniteLossError as error:
         # A diverging candidate is evidence (a learning rate too large for it), not a crash.
-        return Run(apply, params, state, error.state, error.history, n_params, diverged=True)
+        return Run(
+            apply, params, state, error.state, error.history, n_params, diverged_at=error.step
+        )
     return Run(apply, params, state, final, history, n_params)
 
 

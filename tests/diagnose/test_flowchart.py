@@ -163,3 +163,20 @@ def test_custom_loss_and_errors():
         diagnose([spec], (x, y), (x, y), task="classification", budget=budget)
     with pytest.raises(TypeError, match="candidate 0 is a int"):
         diagnose([3], (x, y), (x, y), budget=budget)
+
+
+def test_a_diverging_run_is_evidence_not_a_crash():
+    import optax
+
+    rng = np.random.default_rng(0)
+    x = (10.0 * rng.normal(size=(80, 4))).astype(np.float32)
+    y = x.sum(axis=1, keepdims=True)
+    spec = ModelSpec("mlp", (4,), 1, width=8, depth=1)
+    budget = Budget(steps=30, batch_size=16, seeds=2, optimizer=optax.sgd(1.0))
+    d = diagnose([spec], (x, y), (x, y), budget=budget, curvature=False)
+    (result,) = d.candidates
+    assert np.all(np.isnan(result.train_loss)) and np.all(np.isnan(result.val_loss))
+    assert d.verdict == "model_bias" and d.numbers["train_large"]
+    assert d.stall["diverged"] and "diverged" in d.stall["summary"]
+    assert "learning rate" in d.remedies[0]
+    assert json.loads(d.to_json())["candidates"][0]["train_loss"] == [None, None]

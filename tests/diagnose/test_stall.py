@@ -52,6 +52,13 @@ def test_a_non_finite_loss_is_divergence():
     assert "diverged" in r["summary"]
 
 
+def test_a_gradient_overflow_is_divergence_even_with_finite_losses():
+    r = analyze_stall(
+        [240.0, 6e10, 5e36], initial_grad_norm=1.0, final_grad_norm=1.0, diverged_at=2
+    )
+    assert r["diverged"] and r["stall_step"] == 2 and "diverged" in r["summary"]
+
+
 def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="empty"):
         analyze_stall([], initial_grad_norm=1.0, final_grad_norm=1.0)
