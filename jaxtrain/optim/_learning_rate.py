@@ -20,10 +20,12 @@ from jaxtrain.optim._validation import check_learning_rate
 
 ScalarOrSchedule = float | jax.Array | Callable[[jax.Array], Any]
 
-# optax keeps the old name as an alias class; a state of either kind records hyperparameters.
-_INJECT_STATES: tuple[type, ...] = (
-    optax.InjectStatefulHyperparamsState,
-    optax.InjectHyperparamsState,
+# optax 0.2.8 has both classes (the old name kept for compatibility); either records the
+# hyperparameters. Looked up by name so that a later optax dropping one still imports.
+_INJECT_STATES: tuple[type, ...] = tuple(
+    getattr(optax, name)
+    for name in ("InjectStatefulHyperparamsState", "InjectHyperparamsState")
+    if hasattr(optax, name)
 )
 
 
