@@ -3,13 +3,13 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpy_references as ref
 import optax
+import optim_numpy_references as ref
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from optim_cases import assert_trees_close, mixed_params, run_pair, x64_enabled
-from strategies import PROPERTY, epsilons, gradient_sequences
+from optim_strategies import PROPERTY, epsilons, gradient_sequences
 
 from jaxtrain import optim
 from jaxtrain.optim import (

@@ -3,13 +3,13 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpy_references as ref
 import optax
+import optim_numpy_references as ref
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from optim_cases import x64_enabled
-from strategies import PROPERTY, epsilons, gradient_sequences
+from optim_strategies import PROPERTY, epsilons, gradient_sequences
 
 from jaxtrain.optim import ScaleByAdamState, ScaleByRAdamState, scale_by_adam, scale_by_radam
 

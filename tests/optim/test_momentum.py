@@ -3,12 +3,12 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpy_references as ref
 import optax
+import optim_numpy_references as ref
 from hypothesis import given
 from hypothesis import strategies as st
 from optim_cases import x64_enabled
-from strategies import PROPERTY, decays, gradient_sequences
+from optim_strategies import PROPERTY, decays, gradient_sequences
 
 from jaxtrain.optim import ScaleByMomentumState, optimize_trajectory, scale_by_momentum, sgd
 

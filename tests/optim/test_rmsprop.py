@@ -3,13 +3,13 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import numpy_references as ref
 import optax
+import optim_numpy_references as ref
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from optim_cases import x64_enabled
-from strategies import PROPERTY, decays, epsilons, gradient_sequences
+from optim_strategies import PROPERTY, decays, epsilons, gradient_sequences
 
 from jaxtrain.optim import ScaleByRmsState, scale_by_rms
 
