@@ -8,15 +8,50 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from jaxtrain.train._state import shuffle_key
+from jaxtrain.train._state import shuffle_key, step_key
 
-__all__ = ["BatchPlan", "epoch_batches", "epoch_permutation"]
+__all__ = ["BatchPlan", "epoch_batches", "epoch_permutation", "segment_plan", "step_keys"]
 
 
 @functools.partial(jax.jit, static_argnums=2)
 def epoch_permutation(key: jax.Array, epoch: jax.Array, num_examples: int) -> jax.Array:
     """The order in which epoch ``epoch`` visits the examples (a permutation of 0..N−1)."""
     return jax.random.permutation(shuffle_key(key, epoch), num_examples)
+
+
+@functools.partial(jax.jit, static_argnames="count")
+def step_keys(key: jax.Array, first_step: jax.Array, *, count: int) -> jax.Array:
+    """Keys ``[count, 2]`` (augmentation, dropout) of steps ``first_step ...``."""
+    steps = first_step + jnp.arange(count, dtype=jnp.int32)
+    return jax.vmap(lambda t: jax.random.split(step_key(key, t)))(steps)
+
+
+# Random bits take XLA a long time to compile (threefry is many small ops), so the
+# permutation and the step keys of a segment are computed here, compiled once per data size
+# and batch layout for the whole process, instead of inside every model's compiled epoch.
+@functools.partial(
+    jax.jit, static_argnames=("num_examples", "batch_size", "num_steps", "remainder")
+)
+def segment_plan(
+    key: jax.Array,
+    epoch: jax.Array,
+    start: jax.Array,
+    first_step: jax.Array,
+    *,
+    num_examples: int,
+    batch_size: int,
+    num_steps: int,
+    remainder: int,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Rows ``[num_steps, B]`` from batch ``start`` of epoch ``epoch``, the remainder's rows
+    ``[remainder]``, and the keys of those steps ``[num_steps + (remainder > 0), 2]``."""
+    perm = jax.random.permutation(shuffle_key(key, epoch), num_examples).astype(jnp.int32)
+    num_full = num_examples // batch_size
+    cut = num_full * batch_size
+    full = perm[:cut].reshape(num_full, batch_size)
+    rows = jax.lax.dynamic_slice_in_dim(full, start, num_steps)
+    keys = step_keys(key, first_step, count=num_steps + (1 if remainder else 0))
+    return rows, perm[cut : cut + remainder], keys
 
 
 def epoch_batches(

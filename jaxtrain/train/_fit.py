@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxtrain.train._batching import BatchPlan, epoch_permutation
+from jaxtrain.train._batching import BatchPlan, epoch_permutation, segment_plan, step_keys
 from jaxtrain.train._checkpoint import CheckpointWriter, load_checkpoint
 from jaxtrain.train._checks import check_data, check_positive_int
 from jaxtrain.train._errors import NonFiniteLossError
@@ -56,8 +56,9 @@ def _nonfinite_message(
         else f"the gradient norm is {grad_norm} (loss {value:.4g})"
     )
     return (
-        f"{what} at step {step} (epoch {epoch}, batch {batch} of {spe}); training stopped "
-        f"and no update from that step on was applied. {kept}Usual causes: (1) a learning "
+        f"{what} at step {step} (epoch {epoch}, batch {batch} of {spe}); training stopped. "
+        f"The error's .state holds the state just before that step. {kept}Usual causes: "
+        "(1) a learning "
         "rate too large: try a 10x smaller one, gradient clipping or a warmup schedule; "
         "(2) inputs not normalized: standardize the features (jaxtrain.data."
         "fit_standardizer) or add BatchNorm; (3) bad data: NaN/inf inputs or labels outside "
@@ -84,14 +85,15 @@ class _Feed:
         self.fns, self.plan, self.placement, self.on_host = fns, plan, placement, on_host
         self.x, self.y = x, y
         self.processes = jax.process_count()
+        # The run's key never changes; the state's copy is donated with the state.
+        self.key = placement.put_replicated(_copy(key))
         if on_host:
-            self.key = key
+            self.host_key = key
             self.local_batch = plan.batch_size // self.processes
             self.local_remainder = plan.remainder // self.processes
             row_bytes = x[:1].nbytes + y[:1].nbytes
             self.chunk = max(1, _HOST_CHUNK_BYTES // max(1, row_bytes * self.local_batch))
         else:
-            self.key = placement.put_replicated(_copy(key))
             self.x_dev, self.y_dev = placement.put_data(x), placement.put_data(y)
 
     def run(self, state: TrainState, epoch: int, start: int, stop: int):
@@ -99,34 +101,36 @@ class _Feed:
         plan = self.plan
         last_full = min(stop, plan.num_full)
         with_remainder = stop > plan.num_full
+        first_step = epoch * plan.steps_per_epoch + start
         if not self.on_host:
-            state, records = self.fns.run_indexed(
-                state,
-                self.x_dev,
-                self.y_dev,
+            rows, rest, keys = segment_plan(
                 self.key,
                 epoch,
                 min(start, plan.num_full),
-                num_steps=max(0, last_full - start),
+                first_step,
+                num_examples=plan.num_examples,
                 batch_size=plan.batch_size,
+                num_steps=max(0, last_full - start),
                 remainder=plan.remainder if with_remainder else 0,
             )
+            state, records = self.fns.run_indexed(state, self.x_dev, self.y_dev, rows, rest, keys)
             return state, jax.device_get(records)
         pieces: list[dict[str, np.ndarray]] = []
         if last_full > start:
-            state = self._run_on_host(state, epoch, start, last_full, pieces)
+            state = self._run_on_host(state, epoch, start, last_full, first_step, pieces)
         if with_remainder:
-            state = self._run_on_host(state, epoch, plan.num_full, stop, pieces)
+            step = epoch * plan.steps_per_epoch + plan.num_full
+            state = self._run_on_host(state, epoch, plan.num_full, stop, step, pieces)
         records = {k: np.concatenate([np.asarray(p[k]) for p in pieces]) for k in pieces[0]}
         return state, records
 
     def _local_permutation(self, epoch: int) -> np.ndarray:
         if self.processes == 1:
-            return np.asarray(epoch_permutation(self.key, epoch, len(self.x)))
-        key = jax.random.fold_in(shuffle_key(self.key, epoch), jax.process_index())
+            return np.asarray(epoch_permutation(self.host_key, epoch, len(self.x)))
+        key = jax.random.fold_in(shuffle_key(self.host_key, epoch), jax.process_index())
         return np.asarray(jax.random.permutation(key, len(self.x)))
 
-    def _run_on_host(self, state, epoch, start, stop, pieces):
+    def _run_on_host(self, state, epoch, start, stop, first_step, pieces):
         perm = self._local_permutation(epoch)
         b, nb = self.local_batch, self.plan.num_full
         if start >= nb:
@@ -137,7 +141,8 @@ class _Feed:
             rows = batches[i : i + self.chunk]
             xb = self.placement.put_local_batches(self.x[rows])
             yb = self.placement.put_local_batches(self.y[rows])
-            state, records = self.fns.run_fed(state, xb, yb)
+            keys = step_keys(self.key, first_step + i, count=len(rows))
+            state, records = self.fns.run_fed(state, xb, yb, keys)
             pieces.append(jax.device_get(records))
         return state
 

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxtrain.train._sharding import Placement
-from jaxtrain.train._state import TrainState, shuffle_key, step_key
+from jaxtrain.train._state import TrainState
 
 __all__ = ["StepFunctions", "learning_rate_source", "step_functions"]
 
@@ -78,7 +78,9 @@ class StepFunctions:
     skip_nonfinite: bool
     placement: Placement
 
-    def step(self, state: TrainState, xb: Any, yb: Any) -> tuple[TrainState, dict[str, jax.Array]]:
+    def step(
+        self, state: TrainState, xb: Any, yb: Any, keys: jax.Array
+    ) -> tuple[TrainState, dict[str, jax.Array]]:
         """θ ← θ + optimizer(∇L(θ; batch)), and the step's record.
 
         With ``skip_nonfinite`` a step whose loss or gradient norm is not finite leaves
@@ -87,8 +89,7 @@ class StepFunctions:
         epoch and, on a bad step, replays the epoch up to it from a copy (no per-step cost).
         """
         xb, yb = self.placement.constrain_batch((xb, yb))
-        # Unused keys (no augmentation, no dropout) are dead code that XLA removes.
-        aug_key, dropout_key = jax.random.split(step_key(state.key, state.step))
+        aug_key, dropout_key = keys[0], keys[1]
         if self.augment is not None:
             from jaxtrain.data import augment_batch
 
@@ -129,43 +130,37 @@ class StepFunctions:
 
     @functools.cached_property
     def run_indexed(self) -> Callable[..., Any]:
-        """Steps ``start .. start+num_steps-1`` of epoch ``epoch`` on device data, then the
-        last partial batch when ``remainder`` > 0: one compiled call, one dispatch.
+        """The steps of a segment on device data, then the last partial batch if any.
 
-        ``(state, x, y, key, epoch, start, *, num_steps, batch_size, remainder) ->
-        (state, records)``; the permutation is computed inside, from the key.
+        ``(state, x, y, rows[k, B], rest[r], keys[k + (r > 0), 2]) -> (state, records)``:
+        one compiled call per segment (one ``lax.scan`` plus one step of the remainder's
+        shape), so one dispatch and one host sync per epoch.
         """
 
-        def run(state, x, y, key, epoch, start, *, num_steps, batch_size, remainder):
-            n = x.shape[0]
-            cut = (n // batch_size) * batch_size
-            perm = jax.random.permutation(shuffle_key(key, epoch), n)
+        def run(state, x, y, rows, rest, keys):
+            def body(state, inputs):
+                batch_rows, batch_keys = inputs
+                batch_rows = self.placement.constrain_batch(batch_rows)
+                return self.step(state, x[batch_rows], y[batch_rows], batch_keys)
 
-            def body(state, rows):
-                rows = self.placement.constrain_batch(rows)
-                return self.step(state, x[rows], y[rows])
-
-            full = perm[:cut].reshape(n // batch_size, batch_size)
-            rows = jax.lax.dynamic_slice_in_dim(full, start, num_steps)
-            state, records = jax.lax.scan(body, state, rows)
-            if remainder:
-                state, last = body(state, perm[cut : cut + remainder])
+            count = rows.shape[0]
+            state, records = jax.lax.scan(body, state, (rows, keys[:count]))
+            if rest.shape[0]:
+                state, last = body(state, (rest, keys[count]))
                 records = jax.tree.map(lambda a, b: jnp.concatenate([a, b[None]]), records, last)
             return self._replicated(state), records
 
-        return jax.jit(
-            run, donate_argnums=0, static_argnames=("num_steps", "batch_size", "remainder")
-        )
+        return jax.jit(run, donate_argnums=0)
 
     @functools.cached_property
     def run_fed(self) -> Callable[..., Any]:
-        """``(state, xb[k, B, ...], yb[k, B, ...]) -> (state, records)``: k steps, fed."""
+        """``(state, xb[k, B, ...], yb[k, B, ...], keys[k, 2]) -> (state, records)``."""
 
-        def run(state, xb, yb):
+        def run(state, xb, yb, keys):
             def body(state, batch):
                 return self.step(state, *batch)
 
-            state, records = jax.lax.scan(body, state, (xb, yb))
+            state, records = jax.lax.scan(body, state, (xb, yb, keys))
             return self._replicated(state), records
 
         return jax.jit(run, donate_argnums=0)

@@ -203,33 +203,16 @@ def test_keep_only_the_newest_checkpoints(tmp_path):
 
 
 def test_resume_mid_epoch_reproduces_the_uninterrupted_run(tmp_path):
-    x, y = blobs(30)
-    whole, whole_history = fit(
-        linear_triple(), SGD, (x, y), loss=LOSS, steps=11, batch_size=8, progress=False
-    )
-    fit(
-        linear_triple(),
-        SGD,
-        (x, y),
-        loss=LOSS,
-        steps=6,
-        batch_size=8,
-        checkpoint_dir=tmp_path,
-        progress=False,
-    )
+    x, y = blobs(32)  # 4 batches of 8 per epoch
+    kw = dict(loss=LOSS, batch_size=8, progress=False)
+    whole, whole_history = fit(linear_triple(), SGD, (x, y), steps=11, **kw)
+    fit(linear_triple(), SGD, (x, y), steps=6, checkpoint_dir=tmp_path, **kw)
     resumed, history = fit(
-        linear_triple(),
-        SGD,
-        (x, y),
-        loss=LOSS,
-        steps=11,
-        batch_size=8,
-        checkpoint_dir=tmp_path,
-        resume=True,
-        progress=False,
+        linear_triple(), SGD, (x, y), steps=11, checkpoint_dir=tmp_path, resume=True, **kw
     )
     assert_trees_equal(resumed.params, whole.params)
     np.testing.assert_array_equal(history.per_step["loss"], whole_history.per_step["loss"])
+    # the first run recorded its partial epoch 2 (steps 5-6), the resumed run the rest
     assert history.per_epoch["step"].tolist() == [4, 6, 8, 11]
 
 
