@@ -101,7 +101,9 @@ def test_inside_jit():
 
 
 @pytest.mark.parametrize(
-    "opt", [optim.sgd(0.1), optim.sgd(0.1, momentum=0.9), optax.adam(0.1)], ids=str
+    "opt",
+    [optim.sgd(0.1), optim.sgd(0.1, momentum=0.9), optax.adam(0.1)],
+    ids=["sgd", "momentum", "optax_adam"],
 )
 def test_states_without_a_second_moment_raise(opt):
     state = opt.init(mixed_params())
