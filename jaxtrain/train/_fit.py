@@ -97,7 +97,11 @@ class _Feed:
             self.x_dev, self.y_dev = placement.put_data(x), placement.put_data(y)
 
     def run(self, state: TrainState, epoch: int, start: int, stop: int):
-        """Positions ``start..stop-1`` of epoch ``epoch``: ``(state, records as NumPy)``."""
+        """Positions ``start..stop-1`` of epoch ``epoch``.
+
+        Returns ``(state, records as NumPy, before)``, ``before`` being a copy of the input
+        state (``None`` when non-finite steps are skipped).
+        """
         plan = self.plan
         last_full = min(stop, plan.num_full)
         with_remainder = stop > plan.num_full
@@ -113,16 +117,19 @@ class _Feed:
                 num_steps=max(0, last_full - start),
                 remainder=plan.remainder if with_remainder else 0,
             )
-            state, records = self.fns.run_indexed(state, self.x_dev, self.y_dev, rows, rest, keys)
-            return state, jax.device_get(records)
+            state, records, before = self.fns.run_indexed(
+                state, self.x_dev, self.y_dev, rows, rest, keys
+            )
+            return state, jax.device_get(records), before
         pieces: list[dict[str, np.ndarray]] = []
+        befores: list[TrainState | None] = []
         if last_full > start:
-            state = self._run_on_host(state, epoch, start, last_full, first_step, pieces)
+            state = self._run_on_host(state, epoch, start, last_full, first_step, pieces, befores)
         if with_remainder:
             step = epoch * plan.steps_per_epoch + plan.num_full
-            state = self._run_on_host(state, epoch, plan.num_full, stop, step, pieces)
+            state = self._run_on_host(state, epoch, plan.num_full, stop, step, pieces, befores)
         records = {k: np.concatenate([np.asarray(p[k]) for p in pieces]) for k in pieces[0]}
-        return state, records
+        return state, records, befores[0]
 
     def _local_permutation(self, epoch: int) -> np.ndarray:
         if self.processes == 1:
@@ -130,7 +137,7 @@ class _Feed:
         key = jax.random.fold_in(shuffle_key(self.host_key, epoch), jax.process_index())
         return np.asarray(jax.random.permutation(key, len(self.x)))
 
-    def _run_on_host(self, state, epoch, start, stop, first_step, pieces):
+    def _run_on_host(self, state, epoch, start, stop, first_step, pieces, befores):
         perm = self._local_permutation(epoch)
         b, nb = self.local_batch, self.plan.num_full
         if start >= nb:
@@ -142,8 +149,9 @@ class _Feed:
             xb = self.placement.put_local_batches(self.x[rows])
             yb = self.placement.put_local_batches(self.y[rows])
             keys = step_keys(self.key, first_step + i, count=len(rows))
-            state, records = self.fns.run_fed(state, xb, yb, keys)
+            state, records, before = self.fns.run_fed(state, xb, yb, keys)
             pieces.append(jax.device_get(records))
+            befores.append(before)
         return state
 
 
@@ -437,10 +445,10 @@ def fit(
             epoch, start = divmod(done, spe)
             stop = min(spe, start + total_steps - done)
             began = time.perf_counter()
-            # Kept aside while `state` is donated: a bad step is found only at the epoch's
-            # end, and the last good state is rebuilt from here by replaying up to it.
-            before = fns.copy_state(state) if raise_on_nonfinite else None
-            state, records = feed.run(state, epoch, start, stop)
+            # `before` is the state at the segment's start, kept while `state` is donated: a
+            # bad step is found only at the epoch's end, and the last good state is rebuilt
+            # from it by replaying up to that step.
+            state, records, before = feed.run(state, epoch, start, stop)
             elapsed = time.perf_counter() - began
             sizes = np.asarray(plan.batch_sizes(start, stop), np.int32)
             finite = records["finite"].astype(bool)
@@ -449,7 +457,7 @@ def fit(
                 del state
                 good = before
                 if first:
-                    good, _ = feed.run(before, epoch, start, start + first)
+                    good, _, _ = feed.run(before, epoch, start, start + first)
                 history.append_steps(_step_rows(records, sizes, first + 1))
                 kept = ""
                 if writer is not None and writer.steps():

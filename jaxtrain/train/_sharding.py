@@ -69,7 +69,20 @@ class Placement:
         """Places a host or device tree on every device (the same value on every process)."""
         if self.mesh is None:
             return jax.device_put(tree)
-        return jax.device_put(tree, self.replicated())
+        if not self.multi_process:
+            return jax.device_put(tree, self.replicated())
+        sharding = self.replicated()
+
+        def one(leaf):
+            # Every process holds the whole value: a replicated global array is built from
+            # each process's copy (typed keys travel as their raw data).
+            if jax.dtypes.issubdtype(getattr(leaf, "dtype", None), jax.dtypes.prng_key):
+                data = np.asarray(jax.random.key_data(leaf))
+                data = jax.make_array_from_process_local_data(sharding, data)
+                return jax.random.wrap_key_data(data, impl=jax.random.key_impl(leaf))
+            return jax.make_array_from_process_local_data(sharding, np.asarray(leaf))
+
+        return jax.tree.map(one, tree)
 
     def put_data(self, array: Any) -> jax.Array:
         """A whole data set on the devices (replicated; every process passes all of it)."""

@@ -132,12 +132,16 @@ class StepFunctions:
     def run_indexed(self) -> Callable[..., Any]:
         """The steps of a segment on device data, then the last partial batch if any.
 
-        ``(state, x, y, rows[k, B], rest[r], keys[k + (r > 0), 2]) -> (state, records)``:
-        one compiled call per segment (one ``lax.scan`` plus one step of the remainder's
-        shape), so one dispatch and one host sync per epoch.
+        ``(state, x, y, rows[k, B], rest[r], keys[k + (r > 0), 2]) -> (state, records,
+        before)``: one compiled call per segment (one ``lax.scan`` plus one step of the
+        remainder's shape), so one dispatch and one host sync per epoch. ``before`` is a copy
+        of the input state (``None`` when skipping non-finite steps), made inside the same
+        call, from which ``fit`` replays up to a bad step.
         """
 
         def run(state, x, y, rows, rest, keys):
+            before = self._copy_unless_skipping(state)
+
             def body(state, inputs):
                 batch_rows, batch_keys = inputs
                 batch_rows = self.placement.constrain_batch(batch_rows)
@@ -148,27 +152,28 @@ class StepFunctions:
             if rest.shape[0]:
                 state, last = body(state, (rest, keys[count]))
                 records = jax.tree.map(lambda a, b: jnp.concatenate([a, b[None]]), records, last)
-            return self._replicated(state), records
+            return self._replicated(state), self.placement.constrain_replicated(records), before
 
         return jax.jit(run, donate_argnums=0)
 
     @functools.cached_property
     def run_fed(self) -> Callable[..., Any]:
-        """``(state, xb[k, B, ...], yb[k, B, ...], keys[k, 2]) -> (state, records)``."""
+        """``(state, xb[k, B, ...], yb[k, B, ...], keys[k, 2]) -> (state, records, before)``."""
 
         def run(state, xb, yb, keys):
+            before = self._copy_unless_skipping(state)
+
             def body(state, batch):
                 return self.step(state, *batch)
 
             state, records = jax.lax.scan(body, state, (xb, yb, keys))
-            return self._replicated(state), records
+            return self._replicated(state), self.placement.constrain_replicated(records), before
 
         return jax.jit(run, donate_argnums=0)
 
-    @functools.cached_property
-    def copy_state(self) -> Callable[[TrainState], TrainState]:
-        """A copy of the state in one dispatch (kept aside while the original is donated)."""
-        return jax.jit(lambda state: jax.tree.map(jnp.copy, state))
+    def _copy_unless_skipping(self, state: TrainState) -> TrainState | None:
+        # The input state is donated; its copy is what a bad step's replay starts from.
+        return None if self.skip_nonfinite else jax.tree.map(jnp.copy, state)
 
     def _replicated(self, state: TrainState) -> TrainState:
         return state.replace(
