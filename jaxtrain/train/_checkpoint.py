@@ -30,7 +30,7 @@ from jaxtrain.train._errors import CheckpointMismatchError
 from jaxtrain.train._history import History
 from jaxtrain.train._state import TrainState
 
-__all__ = ["Checkpoint", "CheckpointWriter", "load_checkpoint", "save_checkpoint"]
+__all__ = ["Checkpoint", "CheckpointWriter", "json_ready", "load_checkpoint", "save_checkpoint"]
 
 _FORMAT = "jaxtrain.checkpoint/1"
 _PARTS = ("params", "model_state", "opt_state")
@@ -171,7 +171,7 @@ def _manager(directory: Any, *, keep: int | None = None, read_only: bool = False
     return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options)
 
 
-def _json_ready(value: Any, what: str) -> Any:
+def json_ready(value: Any, what: str) -> Any:
     try:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as error:
@@ -202,8 +202,8 @@ class CheckpointWriter:
         config: Mapping[str, Any] | None = None,
     ) -> int:
         ocp = _ocp()
-        metadata = _json_ready(dict(metadata or {}), "metadata")
-        config = _json_ready(dict(config or {}), "config")
+        metadata = json_ready(dict(metadata or {}), "metadata")
+        config = json_ready(dict(config or {}), "config")
         step = int(jax.device_get(state.step))
         key = state.key
         meta = {

@@ -13,7 +13,7 @@ import numpy as np
 import optax
 
 from jaxtrain.train._batching import BatchPlan, epoch_permutation, segment_plan, step_keys
-from jaxtrain.train._checkpoint import CheckpointWriter, load_checkpoint
+from jaxtrain.train._checkpoint import CheckpointWriter, json_ready, load_checkpoint
 from jaxtrain.train._checks import check_data, check_positive_int
 from jaxtrain.train._errors import NonFiniteLossError
 from jaxtrain.train._evaluate import evaluate_arrays, metric_names, split_model
@@ -214,12 +214,14 @@ def fit(
     schedule of the step) is what is recorded, or NaN without it. It is only recorded, never
     applied.
 
-    Non-finite losses: every step computes whether its loss and gradient norm are finite,
-    carried as a flag through the scan; the host checks it once per epoch. With
-    ``on_nonfinite="raise"`` no update from the first bad step on is applied, and
-    :class:`NonFiniteLossError` names that step and the usual causes and carries the last
-    good state; no checkpoint is written after it. With ``"skip"`` the bad steps' updates
-    (parameters, model state and optimizer state alike) are dropped, the run goes on, and
+    Non-finite losses: every step records whether its loss and gradient norm are finite,
+    and the host looks at those flags once per epoch, never per step. With
+    ``on_nonfinite="raise"`` the epoch's call also returns a copy of the state it started
+    from (one extra copy of parameters and optimizer state in memory); on a bad step the
+    steps before it are replayed from that copy, and :class:`NonFiniteLossError` names the
+    step and the usual causes and carries that last good state; no checkpoint is written
+    after it. With ``"skip"`` the bad steps' updates (parameters, model state and optimizer
+    state alike) are dropped inside the step, the run goes on, and
     ``history.per_step["skipped"]`` / ``per_epoch["skipped_steps"]`` count them.
 
     Devices: with a ``mesh`` (or by default when ``jax.device_count() > 1``, a mesh of all
@@ -330,6 +332,8 @@ def fit(
     checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs the checkpoint_dir to resume from")
+    if metadata is not None:
+        metadata = json_ready(dict(metadata), "metadata")
     apply, params, model_state = split_model(model)
     named_metrics = metric_names(metrics)
     x, y = check_data(train_data, apply, params, model_state, name="train_data")

@@ -124,6 +124,7 @@ def test_skip_with_every_step_bad_leaves_parameters_and_optimizer_untouched():
         ((np.zeros((5, 3), np.float32), np.zeros(5, np.int32)), {}, "cannot take inputs"),
         ((np.zeros((5, 4), np.float32), np.zeros(5, np.int32)), {"on_nonfinite": "x"}, "on_"),
         ((np.zeros((5, 4), np.float32), np.zeros(5, np.int32)), {"resume": True}, "resume"),
+        ((np.zeros((5, 4), np.float32), np.zeros(5, np.int32)), {"metadata": {"a": {1}}}, "JSON"),
         (
             (np.zeros((5, 4), np.float32), np.zeros(5, np.int32)),
             {"metrics": [lambda p, t: 0.0]},
