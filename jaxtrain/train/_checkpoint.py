@@ -158,6 +158,16 @@ def _flat(tree: Any) -> dict[str, Any]:
     return {f"{i:06d}": leaf for i, leaf in enumerate(jax.tree.leaves(tree))}
 
 
+def as_path(directory: str | os.PathLike) -> Any:
+    """A local directory as an absolute ``pathlib.Path``; a URL (``gs://...``) as an epath."""
+    text = os.fspath(directory)
+    if "://" in text:
+        from etils import epath
+
+        return epath.Path(text)
+    return pathlib.Path(text).absolute()
+
+
 def _manager(directory: Any, *, keep: int | None = None, read_only: bool = False):
     # "read_only" here means "create nothing, clean nothing up"; orbax's own read_only option
     # would log a warning on every load.
@@ -168,7 +178,7 @@ def _manager(directory: Any, *, keep: int | None = None, read_only: bool = False
         enable_async_checkpointing=False,
         cleanup_tmp_directories=not read_only,
     )
-    return ocp.CheckpointManager(pathlib.Path(directory).absolute(), options=options)
+    return ocp.CheckpointManager(as_path(directory), options=options)
 
 
 def json_ready(value: Any, what: str) -> Any:
@@ -187,7 +197,7 @@ class CheckpointWriter:
     def __init__(self, directory: str | os.PathLike, *, keep: int | None = 3):
         if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
             raise ValueError(f"keep_checkpoints must be a positive int or None; got {keep!r}")
-        self.directory = pathlib.Path(directory).absolute()
+        self.directory = as_path(directory)
         self._manager = _manager(self.directory, keep=keep)
 
     def steps(self) -> list[int]:
@@ -243,7 +253,7 @@ def save_checkpoint(
     history: History | None = None,
     metadata: Mapping[str, Any] | None = None,
     keep: int | None = None,
-) -> pathlib.Path:
+) -> Any:
     """Saves a :class:`TrainState` (and optionally its history and metadata) with orbax.
 
     The checkpoint goes to ``directory/<step>/`` and is written atomically: orbax writes a
@@ -261,7 +271,8 @@ def save_checkpoint(
       keep: keep only the newest ``keep`` steps in ``directory`` (``None``: keep all).
 
     Returns:
-      The step directory written.
+      The step directory written (a ``pathlib.Path``; an ``etils.epath.Path`` for a URL
+      such as ``gs://bucket/run``).
 
     Raises:
       ValueError: if ``metadata`` is not JSON-serializable.
@@ -299,18 +310,6 @@ def _nested(entries: list[list[Any]], leaves: list[Any]) -> Any:
             node = node.setdefault(key, {})
         node[path[-1][1]] = leaf
     return root
-
-
-def latest_step(directory: str | os.PathLike) -> int | None:
-    """The newest complete checkpoint step in ``directory``, or ``None``."""
-    path = pathlib.Path(directory)
-    if not path.is_dir():
-        return None
-    manager = _manager(path, read_only=True)
-    try:
-        return manager.latest_step()
-    finally:
-        manager.close()
 
 
 def load_checkpoint(
@@ -362,7 +361,7 @@ def load_checkpoint(
         ['w']: checkpoint has float32[2], target float32[5]
     """
     ocp = _ocp()
-    path = pathlib.Path(directory).absolute()
+    path = as_path(directory)
     if not path.is_dir():
         raise FileNotFoundError(f"no checkpoint directory {path}")
     manager = _manager(path, read_only=True)
