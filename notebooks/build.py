@@ -28,6 +28,7 @@ INSTALL = """\
 # Colab (TPU, GPU or CPU): install jaxtrain from the repository WITHOUT upgrading jax, so the
 # runtime keeps the jax/jaxlib (and, on a TPU, the libtpu) it came with. Skipped when jaxtrain
 # is already importable (a local checkout, CI).
+import importlib
 import importlib.util
 
 if importlib.util.find_spec("jaxtrain") is None:
@@ -36,10 +37,11 @@ if importlib.util.find_spec("jaxtrain") is None:
     import pathlib, jax, jaxlib
     wanted = {"chex": "chex", "optax": "optax", "flax": "flax", "orbax": "orbax-checkpoint",
               "tqdm": "tqdm", "sklearn": "scikit-learn", "matplotlib": "matplotlib"}
-    missing = [pip for module, pip in wanted.items() if importlib.util.find_spec(module) is None]
+    missing = " ".join(pip for module, pip in wanted.items() if importlib.util.find_spec(module) is None)
     if missing:
         pathlib.Path("keep-jax.txt").write_text(f"jax=={jax.__version__}\\njaxlib=={jaxlib.__version__}\\n")
-        %pip install --quiet -c keep-jax.txt {" ".join(missing)}
+        %pip install --quiet -c keep-jax.txt {missing}
+    importlib.invalidate_caches()
 """
 
 SETUP = """\

@@ -9,6 +9,11 @@ on. :meth:`Report.write` produces
   the width of a phone, nothing scrolls sideways);
 - ``report.json``: the same sections, captions and numbers, machine-readable;
 - ``figures/<section>-<figure>.png``: the PNGs beside it, for slides and notebooks.
+
+``report.json`` is ``{"title", "meta": {versions, backend, devices, quick, seconds},
+"sections": {<section id>: {"title", "summary", "seconds", "figures": {<figure id>:
+{"file", "caption", "numbers": {<name>: number | list | string}}}}}}``; non-finite numbers
+are stored as ``null``.
 """
 
 from __future__ import annotations

@@ -131,6 +131,7 @@ def test_tour_help_and_bad_sections(capsys):
     assert SECTIONS[0] == "task_strategy" and len(SECTIONS) == 6
 
 
+@pytest.mark.slow
 def test_one_section_runs_alone(tmp_path, capsys):
     from jaxtrain.cli._tour import run_tour
 
