@@ -17,7 +17,7 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
         os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
     ).strip()
 
-import jax  # noqa: E402
+import jax
 
 jax.config.update("jax_enable_x64", False)
 
