@@ -55,9 +55,10 @@ def hessian(
         loss_fn: ``loss_fn(params, *args) -> scalar``.
         params: the point θ, a pytree of floating-point arrays.
         *args: further arguments of ``loss_fn`` (data), held fixed.
-        chunk_size: Hessian columns per vmapped chunk; ``None`` picks
-            ``min(n, max(16, 2**22 // n))`` (a 16 MiB block of float32 columns; each column
-            also holds the tangents of one forward-and-backward pass while it is computed).
+        chunk_size: Hessian columns per vmapped chunk; ``None`` picks ``min(n, 64)``. Each
+            column in flight holds the tangents of one forward-and-backward pass, so small
+            chunks keep memory near the n² result; on CPU 64 was also the fastest measured
+            (n = 1,936 and 5,010: 0.16 s and 0.79 s, against 0.34 s and 1.27 s all at once).
         max_bytes: the largest Hessian allowed, in bytes (default 2 GiB).
         dtype: dtype of the computation. ``None``: the parameters' dtype, promoted to float64
             when ``jax_enable_x64`` is on.
@@ -90,7 +91,7 @@ def hessian(
             "hvp(loss_fn, params, *args), params, k=...), or raise max_bytes."
         )
     if chunk_size is None:
-        chunk_size = min(n, max(16, 2**22 // n))
+        chunk_size = min(n, 64)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
     with highest_precision():
