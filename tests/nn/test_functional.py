@@ -271,8 +271,11 @@ def test_linen_module_with_batch_stats():
     y_ref, updates = net.apply(
         variables, X, train=True, rngs={"dropout": jax.random.key(5)}, mutable=["batch_stats"]
     )
-    np.testing.assert_allclose(y, y_ref, rtol=1e-6)
-    chex.assert_trees_all_close(new_state["batch_stats"], updates["batch_stats"], rtol=1e-6)
+    # jit against eager Flax: float32 rounding of O(1) outputs, so an absolute floor near 0.
+    np.testing.assert_allclose(y, y_ref, rtol=1e-6, atol=1e-7)
+    chex.assert_trees_all_close(
+        new_state["batch_stats"], updates["batch_stats"], rtol=1e-6, atol=1e-7
+    )
     y_eval, same = apply(params, new_state, X, train=False)
     assert same is new_state
     np.testing.assert_allclose(
