@@ -140,7 +140,6 @@ def test_a_new_hvp_of_the_same_loss_reuses_the_compilation(trace_counter):
     assert counted.count == traces
 
 
-@pytest.mark.slow
 def test_agrees_with_dense_eigh_on_a_2000_parameter_mlp():
     # Float64: the bottom of an MLP spectrum sits near −3 next to a bulk, and 1e-4 relative
     # there needs more than float32 round-off allows after hundreds of reorthogonalizations.
