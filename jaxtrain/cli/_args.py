@@ -24,48 +24,29 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu")
 NORMS = ("none", "batch", "layer")
 
 
-def positive_int(text: str) -> int:
-    """An int ≥ 1 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _checked_number(convert, accept, expected: str, doc: str):
+    """An argparse type: ``convert`` the text, then keep it only when ``accept(value)``."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    parse.__doc__ = doc
+    parse.__name__ = expected  # argparse names the type by it in its own messages
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    """An int ≥ 0 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite float > 0 (argparse type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def fraction(text: str) -> float:
-    """A float in (0, 1) (argparse type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
-    return value
+positive_int = _checked_number(int, lambda v: v >= 1, "a positive integer", "An int ≥ 1.")
+non_negative_int = _checked_number(int, lambda v: v >= 0, "an integer >= 0", "An int ≥ 0.")
+positive_float = _checked_number(
+    float, lambda v: v > 0 and math.isfinite(v), "a positive number", "A finite float > 0."
+)
+fraction = _checked_number(float, lambda v: 0 < v < 1, "a number in (0, 1)", "A float in (0, 1).")
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, depth: int, width: int) -> None:
