@@ -198,10 +198,22 @@ class CheckpointWriter:
         if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
             raise ValueError(f"keep_checkpoints must be a positive int or None; got {keep!r}")
         self.directory = as_path(directory)
-        self._manager = _manager(self.directory, keep=keep)
+        self._keep = keep
+        # Created by the first save, never before: orbax cleans up stale temporary folders in
+        # a background task that only its manager's first save waits for (``close`` does not),
+        # so a manager that never saved could delete a later writer's checkpoint in progress.
+        self._manager = None
 
     def steps(self) -> list[int]:
-        return sorted(self._manager.all_steps())
+        if self._manager is not None:
+            return sorted(self._manager.all_steps())
+        if not self.directory.exists():
+            return []
+        reader = _manager(self.directory, read_only=True)
+        try:
+            return sorted(reader.all_steps())
+        finally:
+            reader.close()
 
     def save(
         self,
@@ -236,6 +248,8 @@ class CheckpointWriter:
                 items[part] = ocp.args.StandardSave(flat)
         if history is not None:
             items["history"] = ocp.args.JsonSave(history.to_dict())
+        if self._manager is None:
+            self._manager = _manager(self.directory, keep=self._keep)
         if step in self._manager.all_steps():
             self._manager.delete(step)
         self._manager.save(step, args=ocp.args.Composite(**items), force=True)
@@ -243,7 +257,8 @@ class CheckpointWriter:
         return step
 
     def close(self) -> None:
-        self._manager.close()
+        if self._manager is not None:
+            self._manager.close()
 
 
 def save_checkpoint(
