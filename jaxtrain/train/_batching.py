@@ -7,51 +7,40 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxtrain.train._state import shuffle_key, step_key
 
-__all__ = ["BatchPlan", "epoch_batches", "epoch_permutation", "segment_plan", "step_keys"]
+__all__ = ["BatchPlan", "epoch_batches", "epoch_permutation", "permutation", "step_keys"]
 
 
-@functools.partial(jax.jit, static_argnums=2)
-def epoch_permutation(key: jax.Array, epoch: jax.Array, num_examples: int) -> jax.Array:
+def permutation(key: jax.Array, num_examples: int) -> np.ndarray:
+    """A permutation of 0..N−1 drawn from ``key``: NumPy's Fisher–Yates seeded by its bits.
+
+    Drawn on the host because XLA shuffles by sorting random numbers, and its sort is slow
+    on a CPU: 1.3 ms for 1,797 examples and 47 ms for 60,000, where NumPy takes 0.03 and
+    0.6 ms; the indices then travel to the devices once per epoch.
+    """
+    seed = np.asarray(jax.random.key_data(key), np.uint32).ravel()
+    return np.random.default_rng(seed).permutation(num_examples).astype(np.int32)
+
+
+def epoch_permutation(key: jax.Array, epoch: int, num_examples: int) -> np.ndarray:
     """The order in which epoch ``epoch`` visits the examples (a permutation of 0..N−1)."""
-    return jax.random.permutation(shuffle_key(key, epoch), num_examples)
+    return permutation(_shuffle_key(key, epoch), num_examples)
 
 
+_shuffle_key = jax.jit(shuffle_key)
+
+
+# Random bits take XLA a long time to compile (threefry is many small ops), so the step
+# keys of a segment are computed here, compiled once per segment length for the whole
+# process, instead of inside every model's compiled epoch.
 @functools.partial(jax.jit, static_argnames="count")
 def step_keys(key: jax.Array, first_step: jax.Array, *, count: int) -> jax.Array:
     """Keys ``[count, 2]`` (augmentation, dropout) of steps ``first_step ...``."""
     steps = first_step + jnp.arange(count, dtype=jnp.int32)
     return jax.vmap(lambda t: jax.random.split(step_key(key, t)))(steps)
-
-
-# Random bits take XLA a long time to compile (threefry is many small ops), so the
-# permutation and the step keys of a segment are computed here, compiled once per data size
-# and batch layout for the whole process, instead of inside every model's compiled epoch.
-@functools.partial(
-    jax.jit, static_argnames=("num_examples", "batch_size", "num_steps", "remainder")
-)
-def segment_plan(
-    key: jax.Array,
-    epoch: jax.Array,
-    start: jax.Array,
-    first_step: jax.Array,
-    *,
-    num_examples: int,
-    batch_size: int,
-    num_steps: int,
-    remainder: int,
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Rows ``[num_steps, B]`` from batch ``start`` of epoch ``epoch``, the remainder's rows
-    ``[remainder]``, and the keys of those steps ``[num_steps + (remainder > 0), 2]``."""
-    perm = jax.random.permutation(shuffle_key(key, epoch), num_examples).astype(jnp.int32)
-    num_full = num_examples // batch_size
-    cut = num_full * batch_size
-    full = perm[:cut].reshape(num_full, batch_size)
-    rows = jax.lax.dynamic_slice_in_dim(full, start, num_steps)
-    keys = step_keys(key, first_step, count=num_steps + (1 if remainder else 0))
-    return rows, perm[cut : cut + remainder], keys
 
 
 def epoch_batches(
@@ -74,8 +63,10 @@ def epoch_batches(
       drop_last: return an empty remainder instead of the last partial batch.
 
     Returns:
-      ``(full, remainder)``: int32 indices of shape (⌊N/B⌋, B), one row per batch, and of
-      shape (N mod B,) (or (0,) with ``drop_last``).
+      ``(full, remainder)``: NumPy int32 indices of shape (⌊N/B⌋, B), one row per batch,
+      and of shape (N mod B,) (or (0,) with ``drop_last``). The shuffle is NumPy's
+      Fisher–Yates seeded by the key's bits (on the host: XLA's sort-based shuffle is slow
+      on a CPU).
 
     Raises:
       ValueError: if N ≤ 0, or B is not in 1..N.
@@ -90,8 +81,7 @@ def epoch_batches(
       [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     """
     plan = BatchPlan.create(num_examples, batch_size, drop_last=drop_last)
-    perm = jax.random.permutation(key, num_examples).astype(jnp.int32)
-    return plan.split(perm)
+    return plan.split(permutation(key, num_examples))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +127,7 @@ class BatchPlan:
     def steps_per_epoch(self) -> int:
         return self.num_full + (1 if self.remainder else 0)
 
-    def split(self, perm: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def split(self, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cut = self.num_full * self.batch_size
         full = perm[:cut].reshape(self.num_full, self.batch_size)
         rest = perm[cut : cut + self.remainder]

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxtrain.train._batching import BatchPlan, epoch_permutation, segment_plan, step_keys
+from jaxtrain.train._batching import BatchPlan, epoch_permutation, permutation, step_keys
 from jaxtrain.train._checkpoint import CheckpointWriter, json_ready, load_checkpoint
 from jaxtrain.train._checks import check_data, check_positive_int
 from jaxtrain.train._errors import NonFiniteLossError
@@ -87,8 +87,8 @@ class _Feed:
         self.processes = jax.process_count()
         # The run's key never changes; the state's copy is donated with the state.
         self.key = placement.put_replicated(_copy(key))
+        self.host_key = key
         if on_host:
-            self.host_key = key
             self.local_batch = plan.batch_size // self.processes
             self.local_remainder = plan.remainder // self.processes
             row_bytes = x[:1].nbytes + y[:1].nbytes
@@ -107,16 +107,11 @@ class _Feed:
         with_remainder = stop > plan.num_full
         first_step = epoch * plan.steps_per_epoch + start
         if not self.on_host:
-            rows, rest, keys = segment_plan(
-                self.key,
-                epoch,
-                min(start, plan.num_full),
-                first_step,
-                num_examples=plan.num_examples,
-                batch_size=plan.batch_size,
-                num_steps=max(0, last_full - start),
-                remainder=plan.remainder if with_remainder else 0,
-            )
+            full, rest = plan.split(epoch_permutation(self.host_key, epoch, plan.num_examples))
+            rows = full[min(start, plan.num_full) : last_full]
+            rest = rest if with_remainder else rest[:0]
+            keys = step_keys(self.key, first_step, count=len(rows) + (len(rest) > 0))
+            rows, rest = self.placement.put_replicated((rows, rest))
             state, records, before = self.fns.run_indexed(
                 state, self.x_dev, self.y_dev, rows, rest, keys
             )
@@ -133,9 +128,9 @@ class _Feed:
 
     def _local_permutation(self, epoch: int) -> np.ndarray:
         if self.processes == 1:
-            return np.asarray(epoch_permutation(self.host_key, epoch, len(self.x)))
+            return epoch_permutation(self.host_key, epoch, len(self.x))
         key = jax.random.fold_in(shuffle_key(self.host_key, epoch), jax.process_index())
-        return np.asarray(jax.random.permutation(key, len(self.x)))
+        return permutation(key, len(self.x))
 
     def _run_on_host(self, state, epoch, start, stop, first_step, pieces, befores):
         perm = self._local_permutation(epoch)
