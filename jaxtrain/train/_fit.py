@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxtrain.train._batching import BatchPlan, epoch_permutation, permutation, step_keys
+from jaxtrain.train._batching import BatchPlan, key_bits, shuffled, step_keys
 from jaxtrain.train._checkpoint import CheckpointWriter, json_ready, load_checkpoint
 from jaxtrain.train._checks import check_data, check_positive_int
 from jaxtrain.train._errors import NonFiniteLossError
@@ -20,7 +20,7 @@ from jaxtrain.train._evaluate import evaluate_arrays, metric_names, split_model
 from jaxtrain.train._history import History
 from jaxtrain.train._progress import ProgressBar
 from jaxtrain.train._sharding import Placement, resolve_placement
-from jaxtrain.train._state import TrainState, init_train_state, shuffle_key
+from jaxtrain.train._state import TrainState, init_train_state
 from jaxtrain.train._step import StepFunctions, learning_rate_source, step_functions
 
 __all__ = ["fit"]
@@ -87,7 +87,7 @@ class _Feed:
         self.processes = jax.process_count()
         # The run's key never changes; the state's copy is donated with the state.
         self.key = placement.put_replicated(_copy(key))
-        self.host_key = key
+        self.key_bits = key_bits(key)
         if on_host:
             self.local_batch = plan.batch_size // self.processes
             self.local_remainder = plan.remainder // self.processes
@@ -107,11 +107,13 @@ class _Feed:
         with_remainder = stop > plan.num_full
         first_step = epoch * plan.steps_per_epoch + start
         if not self.on_host:
-            full, rest = plan.split(epoch_permutation(self.host_key, epoch, plan.num_examples))
+            full, rest = plan.split(shuffled((*self.key_bits, epoch), plan.num_examples))
             rows = full[min(start, plan.num_full) : last_full]
             rest = rest if with_remainder else rest[:0]
             keys = step_keys(self.key, first_step, count=len(rows) + (len(rest) > 0))
-            rows, rest = self.placement.put_replicated((rows, rest))
+            if self.placement.mesh is not None:
+                # (One device: the compiled call takes NumPy directly, 10× faster than a put.)
+                rows, rest = self.placement.put_replicated((rows, rest))
             state, records, before = self.fns.run_indexed(
                 state, self.x_dev, self.y_dev, rows, rest, keys
             )
@@ -127,10 +129,9 @@ class _Feed:
         return state, records, befores[0]
 
     def _local_permutation(self, epoch: int) -> np.ndarray:
-        if self.processes == 1:
-            return epoch_permutation(self.host_key, epoch, len(self.x))
-        key = jax.random.fold_in(shuffle_key(self.host_key, epoch), jax.process_index())
-        return permutation(key, len(self.x))
+        # With several processes each shuffles its own examples: its index joins the seed.
+        entropy = (*self.key_bits, epoch) + ((jax.process_index(),) if self.processes > 1 else ())
+        return shuffled(entropy, len(self.x))
 
     def _run_on_host(self, state, epoch, start, stop, first_step, pieces, befores):
         perm = self._local_permutation(epoch)

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-__all__ = ["TrainState", "init_train_state", "shuffle_key", "step_key"]
+__all__ = ["TrainState", "init_train_state", "step_key"]
 
 
 @struct.dataclass
@@ -22,8 +22,9 @@ class TrainState:
     checkpoints store it.
 
     Every random draw of a run comes from ``key`` by folding in a counter, never by
-    splitting and threading: the shuffle of epoch e uses ``fold_in(fold_in(key, 0), e)``, the
-    augmentation and dropout of step t use ``fold_in(fold_in(key, 1), t)``. The key itself
+    splitting and threading: the shuffle of epoch e is NumPy's permutation seeded by the
+    key's bits and e (``jaxtrain.train.epoch_batches``), the augmentation and dropout of
+    step t use ``fold_in(fold_in(key, 1), t)``. The key itself
     therefore never changes, and a run resumed from any step draws exactly what the
     uninterrupted run would have drawn.
 
@@ -69,11 +70,6 @@ def init_train_state(
         step=jnp.zeros([], jnp.int32),
         key=key,
     )
-
-
-def shuffle_key(key: jax.Array, epoch: Any) -> jax.Array:
-    """The key of epoch ``epoch``'s permutation."""
-    return jax.random.fold_in(jax.random.fold_in(key, 0), epoch)
 
 
 def step_key(key: jax.Array, step: Any) -> jax.Array:

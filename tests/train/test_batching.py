@@ -1,5 +1,7 @@
 """Batches (lecture §3): a shuffle per epoch, every example once, partial and full batches."""
 
+import collections
+
 import jax
 import numpy as np
 import optax
@@ -33,6 +35,20 @@ def test_epoch_batches_drop_last_and_reshuffle():
     assert full.shape == (2, 4) and rest.shape == (0,)
     other, _ = epoch_batches(jax.random.key(1), 10, 4)
     assert not np.array_equal(np.asarray(full), np.asarray(other))
+
+
+def test_each_epoch_has_its_own_uniform_shuffle():
+    key = jax.random.key(0)
+    first, _ = epoch_batches(key, 10, 10, epoch=0)
+    assert not np.array_equal(first, epoch_batches(key, 10, 10, epoch=1)[0])
+    np.testing.assert_array_equal(first, epoch_batches(key, 10, 10)[0])  # epoch 0 by default
+    # All 24 orders of 4 examples, each about 2400/24 = 100 times (±5 σ ≈ ±50).
+    orders = collections.Counter(
+        tuple(epoch_batches(key, 4, 4, epoch=e)[0][0].tolist()) for e in range(2400)
+    )
+    assert len(orders) == 24 and 50 < min(orders.values()) <= max(orders.values()) < 150
+    with pytest.raises(ValueError, match="epoch must be an int"):
+        epoch_batches(key, 4, 2, epoch=-1)
 
 
 @pytest.mark.parametrize(
@@ -82,8 +98,7 @@ def test_every_epoch_reshuffles_and_the_order_is_the_documented_one():
     opt_state = SGD.init(params)
     orders = []
     for epoch in range(2):
-        epoch_key = jax.random.fold_in(jax.random.fold_in(key, 0), epoch)
-        full, rest = epoch_batches(epoch_key, 10, 3)
+        full, rest = epoch_batches(key, 10, 3, epoch=epoch)
         orders.append(np.asarray(full).ravel().tolist())
         for rows in [*np.asarray(full), np.asarray(rest)]:
             grads = linear_grad(params, x[rows], y[rows])

@@ -23,8 +23,7 @@ def _poisoned(n=8, poison=5):
 
 
 def _position_of(poison, n, batch_size, epoch=0, seed=0):
-    key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 0), epoch)
-    full, rest = epoch_batches(key, n, batch_size)
+    full, rest = epoch_batches(jax.random.key(seed), n, batch_size, epoch=epoch)
     rows = [*np.asarray(full), np.asarray(rest)]
     return next(i for i, r in enumerate(rows) if poison in r.tolist())
 
