@@ -107,7 +107,7 @@ class _Feed:
         with_remainder = stop > plan.num_full
         first_step = epoch * plan.steps_per_epoch + start
         if not self.on_host:
-            full, rest = plan.split(shuffled((*self.key_bits, epoch), plan.num_examples))
+            full, rest = plan.split(self._local_permutation(epoch))
             rows = full[min(start, plan.num_full) : last_full]
             rest = rest if with_remainder else rest[:0]
             keys = step_keys(self.key, first_step, count=len(rows) + (len(rest) > 0))
@@ -129,9 +129,9 @@ class _Feed:
         return state, records, befores[0]
 
     def _local_permutation(self, epoch: int) -> np.ndarray:
-        # With several processes each shuffles its own examples: its index joins the seed.
-        entropy = (*self.key_bits, epoch) + ((jax.process_index(),) if self.processes > 1 else ())
-        return shuffled(entropy, len(self.x))
+        """This process's order of its own examples (all of them with one process)."""
+        process = jax.process_index() if self.processes > 1 else None
+        return shuffled(self.key_bits, epoch, len(self.x), process=process)
 
     def _run_on_host(self, state, epoch, start, stop, first_step, pieces, befores):
         perm = self._local_permutation(epoch)
@@ -459,9 +459,8 @@ def fit(
                 if first:
                     good, _, _ = feed.run(before, epoch, start, start + first)
                 history.append_steps(_step_rows(records, sizes, first + 1))
-                kept = ""
-                if writer is not None and writer.steps():
-                    kept = f"The last good checkpoint (step {writer.steps()[-1]}) is kept. "
+                saved = writer.steps() if writer is not None else []
+                kept = f"The last good checkpoint (step {saved[-1]}) is kept. " if saved else ""
                 raise NonFiniteLossError(
                     _nonfinite_message(
                         value=float(records["loss"][first]),
