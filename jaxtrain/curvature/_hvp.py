@@ -22,9 +22,11 @@ class HessianVectorProduct:
     passed to ``jax.jit``-compiled code as an ordinary argument: new parameters or new data of
     the same shapes reuse the compiled program instead of retracing it.
 
-    Calling it directly uses the linearization computed once by :func:`hvp`; the jaxtrain
+    The first direct call linearizes the gradient at ``params`` (one forward and backward
+    pass) and keeps the result, so later calls repeat only the linear part. The jaxtrain
     algorithms call :meth:`linearize` inside their own compiled program instead, so the forward
-    pass runs once per program and each Lanczos step repeats only the linear part.
+    pass runs once per program and each Lanczos step repeats only the linear part; nothing is
+    linearized before it is needed.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -65,10 +67,14 @@ class HessianVectorProduct:
 
     def __call__(self, v: Any) -> Any:
         """Returns Hv, a pytree like ``params``, for a tangent ``v`` like ``params``."""
-        if self._linear is not None:
-            return _apply_linear(self._linear, v)
-        with highest_precision():
-            return jax.jvp(self._grad, (self.params,), (v,))[1]
+        linear = self._linear
+        if linear is None:
+            linear = self.linearize()._linear
+            # Inside someone else's trace the linearization is made of tracers of that trace:
+            # kept, it would leak into later calls. Only concrete arrays are cached.
+            if not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(linear)):
+                self._linear = linear
+        return _apply_linear(linear, v)
 
     def tree_flatten(self) -> tuple[tuple[Any, ...], None]:
         """Leaves: the loss (as a ``Partial``), ``params`` and ``args``; never the cache."""
@@ -103,8 +109,10 @@ def hvp(loss_fn: Callable[..., jax.Array], params: Any, *args: Any) -> HessianVe
 
     The Hessian H = ∇²L(θ) is never formed. Forward-mode differentiation of the gradient
     (forward-over-reverse) gives Hv = d/dε ∇L(θ + εv) at ε = 0 for about the cost of two
-    gradients. The gradient is linearized once here (``jax.linearize(jax.grad(L), θ)``) and
-    every later product reuses it. Matrix products are traced at ``precision=HIGHEST``.
+    gradients. The gradient is linearized (``jax.linearize(jax.grad(L), θ)``) at the first
+    call and every later product reuses it; the algorithms of this package linearize inside
+    their own compiled program, once per run. Matrix products are traced at
+    ``precision=HIGHEST``.
 
     θ is ``params``; L(θ) = ``loss_fn(params, *args)``; v is the argument of the returned
     function and must have the structure, shapes and dtypes of ``params``.
@@ -129,4 +137,4 @@ def hvp(loss_fn: Callable[..., jax.Array], params: Any, *args: Any) -> HessianVe
     References:
         Pearlmutter, "Fast exact multiplication by the Hessian", Neural Computation 1994.
     """
-    return HessianVectorProduct(loss_fn, params, args).linearize()
+    return HessianVectorProduct(loss_fn, params, args)

@@ -89,37 +89,35 @@ def _check_num_iters(num_iters: Any, n: int) -> int:
     return min(int(num_iters), n)
 
 
-def _orthogonalize(V: jax.Array, W: jax.Array, filled: jax.Array, m: int) -> jax.Array:
-    """Removes from the rows of W their components along the first ``filled`` (≤ m) rows of V.
+def _orthogonalize(V: jax.Array, w: jax.Array, filled: jax.Array, m: int) -> jax.Array:
+    """Removes from the vector w its components along the first ``filled`` (≤ m) rows of V.
 
     Classical Gram-Schmidt against every stored vector: this is what keeps the Ritz values
     free of the ghost copies plain three-term Lanczos produces in floating point. A second
-    pass runs only when the first removed much of a row (its norm fell below 1/√2 of what
-    it was, the Daniel–Gragg–Kaufman–Stewart test), where one pass can leave components
+    pass runs only when the first removed much of w (its norm fell below 1/√2 of what it
+    was, the Daniel–Gragg–Kaufman–Stewart test), where one pass can leave components
     behind; otherwise one pass is already orthogonal to working precision. Reading the basis
-    is the cost (it is memory-bound), so only the smallest size class of rows holding the
-    ``filled`` vectors is read: a run that stops after 20 steps in a 128-row basis reads 32
-    rows, not 128.
+    is the cost (two matrix-vector products, memory-bound), so only the smallest size class
+    of rows holding the ``filled`` vectors is read: a run that stops after 20 steps in a
+    128-row basis reads 32 rows, not 128.
     """
     sizes = _size_classes(m)
 
     def against(size):
-        def project(W):
+        def project(w):
             head = V[:size]
 
-            def one_pass(W):
-                return W - dot(dot(W, head.T), head)
+            def one_pass(w):
+                return w - dot(dot(head, w), head)
 
-            once = one_pass(W)
-            shrunk = jnp.any(
-                jnp.linalg.norm(once, axis=1) < jnp.sqrt(0.5) * jnp.linalg.norm(W, axis=1)
-            )
-            return lax.cond(shrunk, one_pass, lambda W: W, once)
+            once = one_pass(w)
+            shrunk = jnp.linalg.norm(once) < jnp.sqrt(0.5) * jnp.linalg.norm(w)
+            return lax.cond(shrunk, one_pass, lambda w: w, once)
 
         return project
 
     index = jnp.searchsorted(jnp.asarray(sizes), filled)
-    return lax.switch(index, [against(size) for size in sizes], W)
+    return lax.switch(index, [against(size) for size in sizes], w)
 
 
 def _lanczos_loop(
@@ -156,17 +154,27 @@ def _lanczos_loop(
         alpha = jnp.vdot(v, w)
         beta_prev = jnp.where(j > 0, betas[j - 1], 0.0)
         w = w - alpha * v - beta_prev * V[jnp.maximum(j - 1, 0)]
-        # The restart candidate (used only on breakdown) is the random start vector with its
-        # entries rotated: as random as v₀, and no random-number generator in the loop.
-        w, r = _orthogonalize(V, jnp.stack([w, jnp.roll(v0, j + 1)]), j + 1, m)
+        w = _orthogonalize(V, w, j + 1, m)
         beta = jnp.linalg.norm(w)
         scale = jnp.maximum(scale, jnp.abs(alpha) + beta + beta_prev)
-        # w ≈ 0: the Krylov space is invariant. Continue from the restart direction, made
+        # w ≈ 0: the Krylov space is invariant. Continue from a restart direction made
         # orthogonal to the basis, and record β = 0, which splits T into independent blocks.
         breakdown = beta <= jnp.sqrt(n) * eps * jnp.maximum(scale, jnp.finfo(dtype).tiny)
-        r_norm = jnp.linalg.norm(r)
-        r = r / jnp.where(r_norm > 0, r_norm, 1.0)
-        v_next = jnp.where(breakdown, r, w / jnp.where(beta > 0, beta, 1.0))
+
+        def restart():
+            # The random start vector with its entries rotated: as random as v₀, and no
+            # random-number generator in the loop. Built only on breakdown (doing it every
+            # step would double the reads of the basis), so two plain passes against the
+            # whole basis (unfilled rows are zero) serve, with no size-class branches to
+            # compile.
+            head = V[:m]
+            r = jnp.roll(v0, j + 1)
+            for _ in range(2):
+                r = r - dot(dot(head, r), head)
+            r_norm = jnp.linalg.norm(r)  # 0 only once all n directions are in the basis
+            return r / jnp.where(r_norm > 0, r_norm, 1.0)
+
+        v_next = lax.cond(breakdown, restart, lambda: w / jnp.where(beta > 0, beta, 1.0))
         beta = jnp.where(breakdown, 0.0, beta)
         V = lax.dynamic_update_slice(V, v_next[None], (j + 1, jnp.zeros_like(j)))
         alphas = alphas.at[j].set(alpha)

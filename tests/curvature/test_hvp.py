@@ -35,14 +35,38 @@ def test_matches_the_dense_hessian_on_pytrees(mlp_problem):
         )
 
 
-def test_unlinearized_product_equals_linearized(mlp_problem):
+def test_first_call_linearizes_and_later_calls_reuse_it(mlp_problem, trace_counter):
     params, x, y = mlp_problem()
+    counted = trace_counter(mlp_loss)
+    matvec = hvp(counted, params, x, y)
+    assert matvec._linear is None and counted.count == 0  # nothing runs before it is needed
     v = _random_like(params, 0)
-    linearized = hvp(mlp_loss, params, x, y)
-    direct = HessianVectorProduct(mlp_loss, params, (x, y))  # forward-over-reverse each call
+    first = matvec(v)
+    linear, traces = matvec._linear, counted.count
+    assert linear is not None
+    second = matvec(_random_like(params, 1))
+    assert matvec._linear is linear and counted.count == traces  # no second forward pass
+    from_scratch = jax.jvp(lambda p: jax.grad(mlp_loss)(p, x, y), (params,), (v,))[1]
     np.testing.assert_allclose(
-        np.asarray(ravel_pytree(direct(v))[0]),
-        np.asarray(ravel_pytree(linearized(v))[0]),
+        np.asarray(ravel_pytree(first)[0]),
+        np.asarray(ravel_pytree(from_scratch)[0]),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert not np.allclose(np.asarray(ravel_pytree(first)[0]), np.asarray(ravel_pytree(second)[0]))
+
+
+def test_a_call_inside_a_users_jit_caches_no_tracers(mlp_problem):
+    params, x, y = mlp_problem()
+    v = _random_like(params, 2)
+    matvec = hvp(mlp_loss, params, x, y)
+    inside = jax.jit(lambda v: matvec(v))(v)
+    assert matvec._linear is None  # the linearization made in that trace stayed there
+    outside = matvec(v)  # concrete, and cached from now on
+    assert matvec._linear is not None
+    np.testing.assert_allclose(
+        np.asarray(ravel_pytree(inside)[0]),
+        np.asarray(ravel_pytree(outside)[0]),
         rtol=1e-5,
         atol=1e-6,
     )
@@ -61,7 +85,7 @@ def test_is_a_pytree_so_jit_reuses_its_compilation(mlp_problem, trace_counter):
     # New params and new data at the same loss function: same compiled program.
     shifted = jax.tree.map(lambda a: a + 0.5, params)
     matvec = hvp(counted, shifted, x * 2.0, y)
-    traces = counted.count  # hvp() linearizes eagerly: that traces the loss, not the program
+    traces = counted.count
     second = apply(matvec, v)
     assert counted.count == traces
     H = hessian(mlp_loss, shifted, x * 2.0, y)
@@ -89,6 +113,8 @@ def test_hvp_inside_a_users_jit(mlp_problem):
 
 def test_tree_round_trip_drops_the_cached_linearization(toy):
     matvec = hvp(toy, jnp.zeros(2))
+    matvec(jnp.array([0.0, 1.0]))  # linearized and cached
+    assert matvec._linear is not None
     leaves, treedef = jax.tree.flatten(matvec)
     rebuilt = jax.tree.unflatten(treedef, leaves)
     assert rebuilt._linear is None

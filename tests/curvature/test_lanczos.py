@@ -98,11 +98,13 @@ def test_breakdown_on_a_low_rank_operator_restarts_cleanly():
     np.testing.assert_allclose(
         np.asarray(result.eigenvalues), [-1.0, 0.0, 0.0, 0.0, 2.0, 3.0], atol=1e-5
     )
-    assert np.all(
-        np.isfinite(
-            np.asarray(lanczos(lambda v: A @ v, jnp.zeros(30), 30, jax.random.key(0)).alphas)
-        )
-    )
+    # All 30 steps: each breakdown restarts from a fresh direction, so the basis stays
+    # orthonormal through every restart, up to the full dimension.
+    run = lanczos(lambda v: A @ v, jnp.zeros(30), 30, jax.random.key(0), return_basis=True)
+    assert np.all(np.isfinite(np.asarray(run.alphas)))
+    assert int(np.sum(np.asarray(run.betas[:-1]) == 0.0)) >= 26  # one restart per exhausted step
+    V = np.asarray(run.basis, np.float64)
+    np.testing.assert_allclose(V @ V.T, np.eye(30), atol=1e-5)
 
 
 def test_the_lecture_toy_needs_no_more_than_two_steps(toy):
