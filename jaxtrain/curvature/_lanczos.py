@@ -344,33 +344,36 @@ def _eigen_program(matvec, like, key, num_iters, tol, *, m, k, which, min_iters,
     v0 = jax.random.normal(key, (n,), flat_like.dtype)
     sizes = _size_classes(m)
 
-    def stop(alphas, betas, j):
-        # Solve at the smallest size class that holds j: a check costs O(j³), not O(m³).
+    def wanted_ritz(alphas, betas, j):
+        # Solve at the smallest size class that holds j: a solve costs O(j³), not O(m³).
         branches = [
-            functools.partial(_padded_ritz_check, size=s, m=m, n=n, k=k, which=which) for s in sizes
+            functools.partial(_wanted_ritz_pairs, size=s, m=m, n=n, k=k, which=which, tol=tol)
+            for s in sizes
         ]
         index = jnp.searchsorted(jnp.asarray(sizes), j)
-        return lax.switch(index, branches, alphas, betas, j, tol)
+        return lax.switch(index, branches, alphas, betas, j)
 
     alphas, betas, V, steps, stopped = _lanczos_loop(
-        f, v0, num_iters, m, stop=stop, min_iters=min_iters
+        f, v0, num_iters, m, stop=lambda *state: wanted_ritz(*state)[2], min_iters=min_iters
     )
-    theta, S, residuals = ritz(alphas, betas, steps, m)
-    pos = _wanted(steps, k, which)
-    values, res = theta[pos], residuals[pos]
-    converged = stopped | _converged(theta, residuals, steps, pos, tol, _floor(theta, steps, n))
+    values, res, converged, S = wanted_ritz(alphas, betas, steps)
     vectors = None
     if return_vectors:
-        flat_vectors = dot(S[:, pos].T, V)
-        vectors = jax.vmap(unravel)(flat_vectors)
-    return values, vectors, res, steps, converged
+        vectors = jax.vmap(unravel)(dot(S.T, V))
+    return values, vectors, res, steps, stopped | converged
 
 
-def _padded_ritz_check(alphas, betas, j, tol, *, size, m, n, k, which):
-    del m
-    theta, _, residuals = ritz(alphas, betas, j, size)
+def _wanted_ritz_pairs(alphas, betas, j, *, size, m, n, k, which, tol):
+    """The wanted Ritz pairs of T's leading j × j block, solved at the static ``size`` ≥ j.
+
+    Returns ``(values, residuals, converged, S)``: S holds the pairs' vectors in the Lanczos
+    basis as columns, zero-padded to m rows, so ``S.T @ V`` gives them in parameter space.
+    """
+    theta, S, residuals = ritz(alphas, betas, j, size)
     pos = _wanted(j, k, which)
-    return _converged(theta, residuals, j, pos, tol, _floor(theta, j, n))
+    converged = _converged(theta, residuals, j, pos, tol, _floor(theta, j, n))
+    vectors = jnp.zeros((m, pos.shape[0]), S.dtype).at[:size].set(S[:, pos])
+    return theta[pos], residuals[pos], converged, vectors
 
 
 def eigenvalues(
