@@ -14,7 +14,8 @@ repeats; first calls, which include compilation, are reported separately):
    tol=1e-3)``) on the same 64-256-256-10 tanh MLP, weights and data, when torch and pyhessian
    import, at two points: initialization on 2,048 random examples (a clustered top spectrum,
    the hard case for every method) and after 300 Adam steps on the 1,797 digits (separated
-   top eigenvalues, where Hessians are usually studied). The two libraries run in alternating
+   top eigenvalues, where Hessians are usually studied), and there also for narrower layers
+   (64-32-32-10, 64-128-128-10). The two libraries run in alternating
    rounds so that load on a shared machine hits both. Target: ≥ 5× faster after compilation;
    the time with compilation and the ratio of HVP counts (the bound on the speed-up when one
    product costs the same on both sides) are shown.
@@ -541,6 +542,14 @@ def main(argv=None) -> dict[str, Any]:
     results["pyhessian_trained"] = against_pyhessian(
         mlp_loss, trained_params, digits_x, digits_y, repeats
     )
+    # Narrower layers: less arithmetic per product, so per-product overheads weigh more.
+    for width in () if quick else (32, 128):
+        sizes = (64, width, width, 10)
+        narrow, digits_x, digits_y = trained_on_digits(sizes, steps)
+        print(f"  the same after {steps} Adam steps, {'-'.join(map(str, sizes))} tanh:")
+        results[f"pyhessian_trained_{width}"] = against_pyhessian(
+            mlp_loss, narrow, digits_x, digits_y, repeats
+        )
 
     print("\n4. Dense Hessian + eigh against torch.autograd.functional.hessian + linalg.eigh")
     dense_sizes = (
