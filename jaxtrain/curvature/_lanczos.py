@@ -347,11 +347,10 @@ def _eigen_program(matvec, like, key, num_iters, tol, *, m, k, which, min_iters,
     def wanted_ritz(alphas, betas, j):
         # Solve at the smallest size class that holds j: a solve costs O(j³), not O(m³).
         branches = [
-            functools.partial(_wanted_ritz_pairs, size=s, m=m, n=n, k=k, which=which, tol=tol)
-            for s in sizes
+            functools.partial(_wanted_ritz_pairs, size=s, m=m, n=n, k=k, which=which) for s in sizes
         ]
         index = jnp.searchsorted(jnp.asarray(sizes), j)
-        return lax.switch(index, branches, alphas, betas, j)
+        return lax.switch(index, branches, alphas, betas, j, tol)
 
     alphas, betas, V, steps, stopped = _lanczos_loop(
         f, v0, num_iters, m, stop=lambda *state: wanted_ritz(*state)[2], min_iters=min_iters
@@ -363,7 +362,10 @@ def _eigen_program(matvec, like, key, num_iters, tol, *, m, k, which, min_iters,
     return values, vectors, res, steps, stopped | converged
 
 
-def _wanted_ritz_pairs(alphas, betas, j, *, size, m, n, k, which, tol):
+# Jitted so that its two uses (the checks in the loop, the final solve) share one trace per
+# size class: tracing eight copies of the small eigenproblem was a fifth of the tracing time.
+@functools.partial(jax.jit, static_argnames=("size", "m", "n", "k", "which"))
+def _wanted_ritz_pairs(alphas, betas, j, tol, *, size, m, n, k, which):
     """The wanted Ritz pairs of T's leading j × j block, solved at the static ``size`` ≥ j.
 
     Returns ``(values, residuals, converged, S)``: S holds the pairs' vectors in the Lanczos
