@@ -23,7 +23,9 @@ class HessianVectorProduct:
     the same shapes reuse the compiled program instead of retracing it.
 
     The first direct call linearizes the gradient at ``params`` (one forward and backward
-    pass) and keeps the result, so later calls repeat only the linear part. The jaxtrain
+    pass) and keeps the result, so later calls repeat only the linear part; this holds inside
+    a user's ``jax.jit`` too when ``params`` and the data are concrete arrays (a product built
+    from traced values linearizes in that trace, at each call). The jaxtrain
     algorithms call :meth:`linearize` inside their own compiled program instead, so the forward
     pass runs once per program and each Lanczos step repeats only the linear part; nothing is
     linearized before it is needed.
@@ -69,10 +71,15 @@ class HessianVectorProduct:
         """Returns Hv, a pytree like ``params``, for a tangent ``v`` like ``params``."""
         linear = self._linear
         if linear is None:
-            linear = self.linearize()._linear
-            # Inside someone else's trace the linearization is made of tracers of that trace:
-            # kept, it would leak into later calls. Only concrete arrays are cached.
-            if not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(linear)):
+            if _traced(self):  # built from another trace's values: linearize in that trace
+                return _apply_linear(self.linearize()._linear, v)
+            # Concrete params and data, even when called inside someone's jit: linearize now.
+            # Traced there instead, the whole forward pass would become constants of that
+            # program, which XLA spends seconds folding.
+            with jax.ensure_compile_time_eval():
+                linear = self.linearize()._linear
+            # A loss function closing over a tracer still yields tracers: never keep those.
+            if not _traced(linear):
                 self._linear = linear
         return _apply_linear(linear, v)
 
@@ -86,6 +93,10 @@ class HessianVectorProduct:
         del aux
         loss_fn, params, args = children
         return cls(loss_fn, params, args)
+
+
+def _traced(tree: Any) -> bool:
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
 
 
 @jax.jit

@@ -97,9 +97,9 @@ def _orthogonalize(V: jax.Array, w: jax.Array, filled: jax.Array, m: int) -> jax
     pass runs only when the first removed much of w (its norm fell below 1/√2 of what it
     was, the Daniel–Gragg–Kaufman–Stewart test), where one pass can leave components
     behind; otherwise one pass is already orthogonal to working precision. Reading the basis
-    is the cost (two matrix-vector products, memory-bound), so only the smallest size class
-    of rows holding the ``filled`` vectors is read: a run that stops after 20 steps in a
-    128-row basis reads 32 rows, not 128.
+    is the cost (two matrix-vector products per pass, memory-bound), so only the smallest
+    size class of rows holding the ``filled`` vectors is read: a run that stops after 20
+    steps in a 128-row basis reads 32 rows, not 128.
     """
     sizes = _size_classes(m)
 
@@ -125,12 +125,15 @@ def _lanczos_loop(
     v0: jax.Array,
     num_iters: jax.Array,
     m: int,
-    stop: Callable[[jax.Array, jax.Array, jax.Array], jax.Array] | None = None,
+    check: Callable[[jax.Array, jax.Array, jax.Array], tuple[jax.Array, Any]] | None = None,
     min_iters: int = 1,
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Runs at most ``num_iters`` (≤ m) Lanczos steps; ``stop(alphas, betas, j)`` may end early.
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, Any]:
+    """Runs at most ``num_iters`` (≤ m) Lanczos steps; ``check`` may end them early.
 
-    ``v0`` is a random vector (any norm). Returns ``(alphas, betas, V, steps, stopped)``.
+    ``v0`` is a random vector (any norm). ``check(alphas, betas, j) -> (done, report)`` runs
+    on a geometric schedule from ``min_iters`` steps on and always after the last step, so the
+    last report describes the final state: callers need no solve of their own after the loop.
+    Returns ``(alphas, betas, V, steps, report)`` (``report`` is ``None`` without a check).
     """
     n = v0.shape[0]
     dtype = v0.dtype
@@ -141,14 +144,19 @@ def _lanczos_loop(
     zeros = jnp.zeros((m,), dtype)
     # Convergence is checked on a geometric schedule: each check costs an eigh of the current
     # tridiagonal, so checking every step would cost O(m⁴) for long runs.
+    report = None
+    if check is not None:
+        shapes = jax.eval_shape(check, zeros, zeros, jnp.int32(0))[1]
+        report = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
     init = (jnp.int32(0), V, zeros, zeros, jnp.asarray(False), jnp.int32(min_iters), zeros[0])
+    init = (*init, report)
 
     def cond(state):
-        j, _, _, _, stopped, _, _ = state
-        return (j < num_iters) & ~stopped
+        j, _, _, _, done, _, _, _ = state
+        return (j < num_iters) & ~done
 
     def body(state):
-        j, V, alphas, betas, _, next_check, scale = state
+        j, V, alphas, betas, _, next_check, scale, report = state
         v = V[j]
         w = f(v)
         alpha = jnp.vdot(v, w)
@@ -171,7 +179,9 @@ def _lanczos_loop(
             r = jnp.roll(v0, j + 1)
             for _ in range(2):
                 r = r - dot(dot(head, r), head)
-            r_norm = jnp.linalg.norm(r)  # 0 only once all n directions are in the basis
+            # Round-off only once all n directions are in the basis (the last step of an
+            # n-step run): that vector goes to the spare row, which nothing reads.
+            r_norm = jnp.linalg.norm(r)
             return r / jnp.where(r_norm > 0, r_norm, 1.0)
 
         v_next = lax.cond(breakdown, restart, lambda: w / jnp.where(beta > 0, beta, 1.0))
@@ -180,15 +190,17 @@ def _lanczos_loop(
         alphas = alphas.at[j].set(alpha)
         betas = betas.at[j].set(beta)
         j = j + 1
-        stopped = jnp.asarray(False)
-        if stop is not None:
-            check = (j >= next_check) & (j < num_iters)
-            stopped = lax.cond(check, lambda: stop(alphas, betas, j), lambda: jnp.asarray(False))
-            next_check = jnp.where(check, j + jnp.maximum(1, j // 16), next_check)
-        return j, V, alphas, betas, stopped, next_check, scale
+        done = jnp.asarray(False)
+        if check is not None:
+            due = (j >= next_check) | (j >= num_iters)
+            done, report = lax.cond(
+                due, lambda: check(alphas, betas, j), lambda: (jnp.asarray(False), report)
+            )
+            next_check = jnp.where(due, j + jnp.maximum(1, j // 16), next_check)
+        return j, V, alphas, betas, done, next_check, scale, report
 
-    j, V, alphas, betas, stopped, _, _ = lax.while_loop(cond, body, init)
-    return alphas, betas, V[:m], j, stopped
+    j, V, alphas, betas, _, _, _, report = lax.while_loop(cond, body, init)
+    return alphas, betas, V[:m], j, report
 
 
 def ritz(alphas: jax.Array, betas: jax.Array, j: jax.Array, size: int) -> tuple[jax.Array, ...]:
@@ -279,11 +291,11 @@ def lanczos(
     """Runs ``num_iters`` Lanczos steps on a symmetric operator, fully reorthogonalized.
 
     From a random unit vector v₁, each step applies H once and orthogonalizes:
-    w = Hvⱼ − αⱼvⱼ − βⱼ₋₁vⱼ₋₁ with αⱼ = vⱼᵀHvⱼ, then w is orthogonalized (twice) against
-    every earlier v, βⱼ = ‖w‖ and vⱼ₊₁ = w/βⱼ. In the basis V = [v₁..vₘ] the operator is the
-    tridiagonal T = VᵀHV (diagonal α, off-diagonal β), whose eigenvalues (Ritz values)
-    approach H's extreme eigenvalues first. H is ``matvec``; the vectors live in the
-    flattened space of ``like``.
+    w = Hvⱼ − αⱼvⱼ − βⱼ₋₁vⱼ₋₁ with αⱼ = vⱼᵀHvⱼ, then w is orthogonalized against every
+    earlier v (a second pass when the first removed much of it), βⱼ = ‖w‖ and
+    vⱼ₊₁ = w/βⱼ. In the basis V = [v₁..vₘ] the operator is the tridiagonal T = VᵀHV
+    (diagonal α, off-diagonal β), whose eigenvalues (Ritz values) approach H's extreme
+    eigenvalues first. H is ``matvec``; the vectors live in the flattened space of ``like``.
 
     The loop is a ``lax.while_loop`` over a preallocated basis, so a new ``num_iters`` in the
     same size class (16, 32, 64, then multiples of 128) does not recompile; ``matvec`` is
@@ -344,27 +356,24 @@ def _eigen_program(matvec, like, key, num_iters, tol, *, m, k, which, min_iters,
     v0 = jax.random.normal(key, (n,), flat_like.dtype)
     sizes = _size_classes(m)
 
-    def wanted_ritz(alphas, betas, j):
+    def check(alphas, betas, j):
         # Solve at the smallest size class that holds j: a solve costs O(j³), not O(m³).
         branches = [
             functools.partial(_wanted_ritz_pairs, size=s, m=m, n=n, k=k, which=which) for s in sizes
         ]
         index = jnp.searchsorted(jnp.asarray(sizes), j)
-        return lax.switch(index, branches, alphas, betas, j, tol)
+        report = lax.switch(index, branches, alphas, betas, j, tol)
+        return report[2], report
 
-    alphas, betas, V, steps, stopped = _lanczos_loop(
-        f, v0, num_iters, m, stop=lambda *state: wanted_ritz(*state)[2], min_iters=min_iters
-    )
-    values, res, converged, S = wanted_ritz(alphas, betas, steps)
+    _, _, V, steps, report = _lanczos_loop(f, v0, num_iters, m, check=check, min_iters=min_iters)
+    # The loop's last check ran at the final step: its Ritz pairs are the answer.
+    values, res, converged, S = report
     vectors = None
     if return_vectors:
         vectors = jax.vmap(unravel)(dot(S.T, V))
-    return values, vectors, res, steps, stopped | converged
+    return values, vectors, res, steps, converged
 
 
-# Jitted so that its two uses (the checks in the loop, the final solve) share one trace per
-# size class: tracing eight copies of the small eigenproblem was a fifth of the tracing time.
-@functools.partial(jax.jit, static_argnames=("size", "m", "n", "k", "which"))
 def _wanted_ritz_pairs(alphas, betas, j, tol, *, size, m, n, k, which):
     """The wanted Ritz pairs of T's leading j × j block, solved at the static ``size`` ≥ j.
 
