@@ -200,7 +200,7 @@ def hvp_over_grad(name: str, loss, params, x, y, repeats: int) -> dict[str, floa
     def hvp_from_scratch(params, v, x, y):
         return jax.jvp(lambda p: jax.grad(loss)(p, x, y), (params,), (v,))[1]
 
-    matvec = hvp(loss, params, x, y)  # its first call (below) linearizes; then linear part only
+    matvec = hvp(loss, params, x, y)  # linearized once; each call runs the linear part only
     for fn in (lambda: grad(params, x, y), lambda: hvp_from_scratch(params, v, x, y)):
         jax.block_until_ready(fn())
     jax.block_until_ready(matvec(v))

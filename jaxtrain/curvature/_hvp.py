@@ -18,17 +18,16 @@ class HessianVectorProduct:
     """The map v ↦ Hv for the Hessian H = ∇²L(θ) of ``loss_fn`` at ``params``.
 
     Built by :func:`hvp`. It is callable on pytrees shaped like ``params`` and is itself a
-    pytree (leaves: the loss function's own arrays, ``params`` and ``args``), so it can be
-    passed to ``jax.jit``-compiled code as an ordinary argument: new parameters or new data of
-    the same shapes reuse the compiled program instead of retracing it.
+    pytree (leaves: the loss function's own arrays, ``params``, ``args`` and, once linearized,
+    the residuals of the linearization), so it can be passed to ``jax.jit``-compiled code as
+    an ordinary argument: new parameters or new data of the same shapes reuse the compiled
+    program instead of retracing it.
 
-    The first direct call linearizes the gradient at ``params`` (one forward and backward
-    pass) and keeps the result, so later calls repeat only the linear part; this holds inside
-    a user's ``jax.jit`` too when ``params`` and the data are concrete arrays (a product built
-    from traced values linearizes in that trace, at each call). The jaxtrain
-    algorithms call :meth:`linearize` inside their own compiled program instead, so the forward
-    pass runs once per program and each Lanczos step repeats only the linear part; nothing is
-    linearized before it is needed.
+    :func:`hvp` linearizes the gradient at ``params`` once (one forward and backward pass);
+    every call, and every jaxtrain algorithm the product is handed to, repeats only the
+    linear part. A product built without a linearization (``HessianVectorProduct(loss,
+    params, args)``) differentiates from scratch on each direct call, and the algorithms
+    linearize it once inside their own compiled program.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -61,42 +60,37 @@ class HessianVectorProduct:
         ∇L at θ, and the returned object evaluates the Jacobian of ∇L, which is H, on any v.
 
         Returns:
-            A :class:`HessianVectorProduct` at the same point that reuses the linearization.
+            A :class:`HessianVectorProduct` at the same point that reuses the linearization
+            (this product itself when it is linearized already).
         """
+        if self._linear is not None:
+            return self
         with highest_precision():
             linear = _linearize_program(self)
         return HessianVectorProduct(self.loss_fn, self.params, self.args, linear=linear)
 
     def __call__(self, v: Any) -> Any:
         """Returns Hv, a pytree like ``params``, for a tangent ``v`` like ``params``."""
-        linear = self._linear
-        if linear is None:
-            if _traced(self):  # built from another trace's values: linearize in that trace
-                return _apply_linear(self.linearize()._linear, v)
-            # Concrete params and data, even when called inside someone's jit: linearize now.
-            # Traced there instead, the whole forward pass would become constants of that
-            # program, which XLA spends seconds folding.
-            with jax.ensure_compile_time_eval():
-                linear = self.linearize()._linear
-            # A loss function closing over a tracer still yields tracers: never keep those.
-            if not _traced(linear):
-                self._linear = linear
-        return _apply_linear(linear, v)
+        if self._linear is not None:
+            return _apply_linear(self._linear, v)
+        with highest_precision():
+            return jax.jvp(self._grad, (self.params,), (v,))[1]
 
     def tree_flatten(self) -> tuple[tuple[Any, ...], None]:
-        """Leaves: the loss (as a ``Partial``), ``params`` and ``args``; never the cache."""
-        return (self.loss_fn, self.params, self.args), None
+        """Children: the loss (as a ``Partial``), ``params``, ``args`` and the linearization.
+
+        The linearization is a ``Partial`` of the linear map over its residuals (or
+        ``None``): carried as a child, its residuals reach jitted algorithms as arguments, so
+        they reuse the forward pass :func:`hvp` already ran instead of running it again.
+        """
+        return (self.loss_fn, self.params, self.args, self._linear), None
 
     @classmethod
     def tree_unflatten(cls, aux: None, children: tuple[Any, ...]) -> HessianVectorProduct:
-        """Rebuilds the product without a linearization (see :meth:`linearize`)."""
+        """Rebuilds the product, with its linearization if it had one."""
         del aux
-        loss_fn, params, args = children
-        return cls(loss_fn, params, args)
-
-
-def _traced(tree: Any) -> bool:
-    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
+        loss_fn, params, args, linear = children
+        return cls(loss_fn, params, args, linear=linear)
 
 
 @jax.jit
@@ -120,10 +114,9 @@ def hvp(loss_fn: Callable[..., jax.Array], params: Any, *args: Any) -> HessianVe
 
     The Hessian H = ∇²L(θ) is never formed. Forward-mode differentiation of the gradient
     (forward-over-reverse) gives Hv = d/dε ∇L(θ + εv) at ε = 0 for about the cost of two
-    gradients. The gradient is linearized (``jax.linearize(jax.grad(L), θ)``) at the first
-    call and every later product reuses it; the algorithms of this package linearize inside
-    their own compiled program, once per run. Matrix products are traced at
-    ``precision=HIGHEST``.
+    gradients. The gradient is linearized once here (``jax.linearize(jax.grad(L), θ)``) and
+    every later product, in a call or inside an algorithm of this package, reuses it. Matrix
+    products are traced at ``precision=HIGHEST``.
 
     θ is ``params``; L(θ) = ``loss_fn(params, *args)``; v is the argument of the returned
     function and must have the structure, shapes and dtypes of ``params``.
@@ -148,4 +141,4 @@ def hvp(loss_fn: Callable[..., jax.Array], params: Any, *args: Any) -> HessianVe
     References:
         Pearlmutter, "Fast exact multiplication by the Hessian", Neural Computation 1994.
     """
-    return HessianVectorProduct(loss_fn, params, args)
+    return HessianVectorProduct(loss_fn, params, args).linearize()

@@ -3,10 +3,11 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from curvature_problems import mlp_loss
 from jax.flatten_util import ravel_pytree
 
-from jaxtrain.curvature import HessianVectorProduct, _hvp, hessian, hvp
+from jaxtrain.curvature import HessianVectorProduct, _hvp, eigenvalues, hessian, hvp
 
 
 def _random_like(params, seed):
@@ -35,57 +36,50 @@ def test_matches_the_dense_hessian_on_pytrees(mlp_problem):
         )
 
 
-def test_first_call_linearizes_and_later_calls_reuse_it(mlp_problem, monkeypatch):
-    params, x, y = mlp_problem()
+@pytest.fixture
+def linearizations(monkeypatch):
+    """Counts the forward passes: every run of ``_linearize_program``, traced or compiled."""
     calls = []
     program = _hvp._linearize_program
     monkeypatch.setattr(_hvp, "_linearize_program", lambda p: calls.append(1) or program(p))
+    return calls
+
+
+def test_one_linearization_serves_every_call(mlp_problem, linearizations):
+    params, x, y = mlp_problem()
     matvec = hvp(mlp_loss, params, x, y)
-    assert matvec._linear is None and not calls  # nothing runs before it is needed
+    assert len(linearizations) == 1 and matvec._linear is not None
     v = _random_like(params, 0)
     first = matvec(v)
     second = matvec(_random_like(params, 1))
-    assert len(calls) == 1 and matvec._linear is not None  # one forward pass for both
-    from_scratch = jax.jvp(lambda p: jax.grad(mlp_loss)(p, x, y), (params,), (v,))[1]
-    np.testing.assert_allclose(
-        np.asarray(ravel_pytree(first)[0]),
-        np.asarray(ravel_pytree(from_scratch)[0]),
-        rtol=1e-5,
-        atol=1e-6,
-    )
+    inside = jax.jit(lambda v: matvec(v))(v)  # closed over: the residuals become constants
+    assert len(linearizations) == 1
+    from_scratch = HessianVectorProduct(mlp_loss, params, (x, y))(v)  # jvp of grad, no cache
+    expected = np.asarray(ravel_pytree(first)[0])
+    for out in (from_scratch, inside):
+        np.testing.assert_allclose(np.asarray(ravel_pytree(out)[0]), expected, rtol=1e-5, atol=1e-6)
     assert not np.allclose(np.asarray(ravel_pytree(first)[0]), np.asarray(ravel_pytree(second)[0]))
 
 
-def test_a_call_inside_a_users_jit_linearizes_concrete_values_once(mlp_problem):
-    # Concrete params and data: the forward pass runs outside the user's program (traced
-    # there, it would be constant-folded by XLA for seconds) and is kept for later calls.
+def test_algorithms_reuse_the_linearization_hvp_made(mlp_problem, linearizations):
     params, x, y = mlp_problem()
-    v = _random_like(params, 2)
     matvec = hvp(mlp_loss, params, x, y)
-    inside = jax.jit(lambda v: matvec(v))(v)
-    assert matvec._linear is not None
-    assert not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(matvec._linear))
+    result = eigenvalues(matvec, params, k=1, key=jax.random.key(0), num_iters=20)
+    assert len(linearizations) == 1  # the program took the residuals as arguments
+    unlinearized = HessianVectorProduct(mlp_loss, params, (x, y))
+    again = eigenvalues(unlinearized, params, k=1, key=jax.random.key(0), num_iters=20)
+    assert len(linearizations) == 2  # linearized once, inside the program
     np.testing.assert_allclose(
-        np.asarray(ravel_pytree(inside)[0]),
-        np.asarray(ravel_pytree(matvec(v))[0]),
-        rtol=1e-5,
-        atol=1e-6,
+        np.asarray(result.eigenvalues), np.asarray(again.eigenvalues), rtol=1e-5
     )
 
 
-def test_a_loss_closing_over_a_tracer_is_never_cached(mlp_problem):
+def test_a_loss_closing_over_a_tracer(mlp_problem):
     params, x, y = mlp_problem()
     v = _random_like(params, 3)
-    products = []
-
-    @jax.jit
-    def scaled(scale, v):
-        matvec = hvp(lambda p, x, y: scale * mlp_loss(p, x, y), params, x, y)
-        products.append(matvec)
-        return matvec(v)
-
-    out = scaled(jnp.float32(3.0), v)
-    assert products[0]._linear is None  # its linearization held tracers of `scaled`
+    out = jax.jit(lambda scale, v: hvp(lambda p, x, y: scale * mlp_loss(p, x, y), params, x, y)(v))(
+        jnp.float32(3.0), v
+    )
     expected = 3.0 * ravel_pytree(hvp(mlp_loss, params, x, y)(v))[0]
     np.testing.assert_allclose(
         np.asarray(ravel_pytree(out)[0]), np.asarray(expected), rtol=1e-5, atol=1e-6
@@ -131,13 +125,15 @@ def test_hvp_inside_a_users_jit(mlp_problem):
     )
 
 
-def test_tree_round_trip_drops_the_cached_linearization(toy):
+def test_tree_round_trip_keeps_the_linearization(toy):
     matvec = hvp(toy, jnp.zeros(2))
-    matvec(jnp.array([0.0, 1.0]))  # linearized and cached
-    assert matvec._linear is not None
     leaves, treedef = jax.tree.flatten(matvec)
     rebuilt = jax.tree.unflatten(treedef, leaves)
-    assert rebuilt._linear is None
+    assert rebuilt._linear is not None
     np.testing.assert_array_equal(
         np.asarray(rebuilt(jnp.array([1.0, 0.0]))), np.asarray(matvec(jnp.array([1.0, 0.0])))
     )
+    bare = HessianVectorProduct(toy, jnp.zeros(2))
+    rebuilt = jax.tree.unflatten(*reversed(jax.tree.flatten(bare)))
+    assert rebuilt._linear is None
+    np.testing.assert_array_equal(np.asarray(rebuilt(jnp.array([1.0, 0.0]))), [0.0, -2.0])

@@ -173,7 +173,7 @@ def test_a_new_hvp_of_the_same_loss_reuses_the_compilation(trace_counter):
     eigenvalues(hvp(counted, params, x, y), params, k=2, key=key, num_iters=30)
     moved = jax.tree.map(lambda a: a * 0.9, params)
     matvec = hvp(counted, moved, x, y)
-    traces = counted.count  # hvp() itself traces nothing; the program is already compiled
+    traces = counted.count  # hvp() linearized: that traces the loss, not the program
     eigenvalues(matvec, moved, k=2, key=key, num_iters=30)
     assert counted.count == traces
 

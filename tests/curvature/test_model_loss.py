@@ -45,7 +45,7 @@ def test_a_new_batched_loss_of_the_same_shapes_reuses_the_compilation(mlp_proble
         num_iters=16,
     )
     matvec = hvp(batched_loss(counted, _split(x * 2, y, [16, 16])), params)
-    traces = counted.count  # hvp() itself traces nothing; the program is already compiled
+    traces = counted.count  # hvp() linearized: that traces the loss, not the program
     second = eigenvalues(matvec, params, k=1, key=key, num_iters=16)
     assert counted.count == traces
     assert float(first.eigenvalues[0]) != float(second.eigenvalues[0])
