@@ -105,11 +105,7 @@ def _orthogonalize(V: jax.Array, w: jax.Array, filled: jax.Array, m: int) -> jax
 
     def against(size):
         def project(w):
-            head = V[:size]
-
-            def one_pass(w):
-                return w - dot(dot(head, w), head)
-
+            one_pass = functools.partial(_remove_components, V[:size])
             once = one_pass(w)
             shrunk = jnp.linalg.norm(once) < jnp.sqrt(0.5) * jnp.linalg.norm(w)
             return lax.cond(shrunk, one_pass, lambda w: w, once)
@@ -118,6 +114,11 @@ def _orthogonalize(V: jax.Array, w: jax.Array, filled: jax.Array, m: int) -> jax
 
     index = jnp.searchsorted(jnp.asarray(sizes), filled)
     return lax.switch(index, [against(size) for size in sizes], w)
+
+
+def _remove_components(rows: jax.Array, w: jax.Array) -> jax.Array:
+    """One classical Gram-Schmidt pass: w minus its projection on the (orthonormal) rows."""
+    return w - dot(dot(rows, w), rows)
 
 
 def _lanczos_loop(
@@ -148,8 +149,16 @@ def _lanczos_loop(
     if check is not None:
         shapes = jax.eval_shape(check, zeros, zeros, jnp.int32(0))[1]
         report = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-    init = (jnp.int32(0), V, zeros, zeros, jnp.asarray(False), jnp.int32(min_iters), zeros[0])
-    init = (*init, report)
+    init = (
+        jnp.int32(0),
+        V,
+        zeros,
+        zeros,
+        jnp.asarray(False),
+        jnp.int32(min_iters),
+        zeros[0],
+        report,
+    )
 
     def cond(state):
         j, _, _, _, done, _, _, _ = state
@@ -175,10 +184,9 @@ def _lanczos_loop(
             # step would double the reads of the basis), so two plain passes against the
             # whole basis (unfilled rows are zero) serve, with no size-class branches to
             # compile.
-            head = V[:m]
-            r = jnp.roll(v0, j + 1)
+            basis, r = V[:m], jnp.roll(v0, j + 1)
             for _ in range(2):
-                r = r - dot(dot(head, r), head)
+                r = _remove_components(basis, r)
             # Round-off only once all n directions are in the basis (the last step of an
             # n-step run): that vector goes to the spare row, which nothing reads.
             r_norm = jnp.linalg.norm(r)
