@@ -27,7 +27,7 @@ from jaxtrain.curvature._operators import (
     linearized,
 )
 
-__all__ = ["EigenResult", "LanczosResult", "eigenvalues", "lanczos"]
+__all__ = ["EigenResult", "LanczosResult", "eigenvalues", "extreme_ritz_pairs", "lanczos"]
 
 _WHICH = ("largest", "smallest", "both")
 
@@ -357,11 +357,25 @@ def lanczos(
     )
 
 
-@functools.partial(jax.jit, static_argnames=("m", "k", "which", "min_iters", "return_vectors"))
-def _eigen_program(matvec, like, key, num_iters, tol, *, m, k, which, min_iters, return_vectors):
-    f, flat_like, unravel = flat_operator(linearized(matvec), like)
-    n = flat_like.size
-    v0 = jax.random.normal(key, (n,), flat_like.dtype)
+def extreme_ritz_pairs(
+    f: Callable[[jax.Array], jax.Array],
+    v0: jax.Array,
+    num_iters: jax.Array,
+    tol: jax.Array,
+    *,
+    m: int,
+    k: int,
+    which: str,
+    min_iters: int,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Lanczos from ``v0`` on the flat operator ``f`` until the wanted Ritz pairs converge.
+
+    Traceable (no jit of its own), so it runs inside :func:`eigenvalues`'s program and inside
+    a training step (``jaxtrain.monitor.sharpness`` warm-starts it from the last top
+    eigenvector). Returns ``(values, vectors, residuals, steps, converged)`` with the Ritz
+    vectors as rows of a (k or 2k, n) matrix in the flat space.
+    """
+    n = v0.shape[0]
     sizes = _size_classes(m)
 
     def check(alphas, betas, j):
@@ -375,10 +389,18 @@ def _eigen_program(matvec, like, key, num_iters, tol, *, m, k, which, min_iters,
 
     _, _, V, steps, report = _lanczos_loop(f, v0, num_iters, m, check=check, min_iters=min_iters)
     # The loop's last check ran at the final step: its Ritz pairs are the answer.
-    values, res, converged, S = report
-    vectors = None
-    if return_vectors:
-        vectors = jax.vmap(unravel)(dot(S.T, V))
+    values, residuals, converged, S = report
+    return values, dot(S.T, V), residuals, steps, converged
+
+
+@functools.partial(jax.jit, static_argnames=("m", "k", "which", "min_iters", "return_vectors"))
+def _eigen_program(matvec, like, key, num_iters, tol, *, m, k, which, min_iters, return_vectors):
+    f, flat_like, unravel = flat_operator(linearized(matvec), like)
+    v0 = jax.random.normal(key, flat_like.shape, flat_like.dtype)
+    values, flat_vectors, res, steps, converged = extreme_ritz_pairs(
+        f, v0, num_iters, tol, m=m, k=k, which=which, min_iters=min_iters
+    )
+    vectors = jax.vmap(unravel)(flat_vectors) if return_vectors else None
     return values, vectors, res, steps, converged
 
 

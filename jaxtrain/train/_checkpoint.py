@@ -5,7 +5,8 @@ A checkpoint is a step directory ``<checkpoint_dir>/<step>/`` written by an
 when complete, so a run killed mid-save leaves the previous checkpoint intact and no
 half-written one that could be loaded. Items:
 
-- ``params``, ``model_state``, ``opt_state``: the leaves of each tree, in pytree order;
+- ``params``, ``model_state``, ``opt_state``, ``monitor_state``: the leaves of each tree, in
+  pytree order (``monitor_state``: the states of ``jaxtrain.monitor`` monitors);
 - ``extras``: the step and the raw data of the run's random key;
 - ``meta`` (JSON): the fingerprint of every tree (each leaf's path, shape and dtype), the key
   implementation, the training configuration that ``fit(..., resume=True)`` must match;
@@ -33,7 +34,7 @@ from jaxtrain.train._state import TrainState
 __all__ = ["Checkpoint", "CheckpointWriter", "json_ready", "load_checkpoint", "save_checkpoint"]
 
 _FORMAT = "jaxtrain.checkpoint/1"
-_PARTS = ("params", "model_state", "opt_state")
+_PARTS = ("params", "model_state", "opt_state", "monitor_state")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,14 +139,14 @@ def _check_fits(part: str, saved: list[list[Any]], tree: Any, directory: Any, st
         "params": "model's parameters",
         "model_state": "model's state (BatchNorm statistics)",
         "opt_state": "optimizer's state",
+        "monitor_state": "monitors' state",
     }[part]
+    owner = {"opt_state": "optimizer", "monitor_state": "set of monitors"}.get(part, "model")
     differences = "\n  ".join(_differences(saved, current))
     raise CheckpointMismatchError(
         f"the checkpoint {directory}/{step} does not fit the {what}: it was written for a "
-        f"different {'optimizer' if part == 'opt_state' else 'model'} structure. Nothing "
-        f"was loaded. Differences:\n  {differences}\nBuild the same "
-        f"{'optimizer' if part == 'opt_state' else 'model'} as when training, or start a new "
-        "checkpoint directory."
+        f"different {owner} structure. Nothing was loaded. Differences:\n  {differences}\n"
+        f"Build the same {owner} as when training, or start a new checkpoint directory."
     )
 
 
@@ -396,13 +397,16 @@ def load_checkpoint(
         meta = dict(info["meta"])
         if meta.get("format") != _FORMAT:
             raise ValueError(f"{path}/{step} is not a jaxtrain checkpoint")
-        prints = meta["fingerprint"]
+        # Checkpoints written before monitors existed have no monitor_state: an empty one.
+        prints = {part: meta["fingerprint"].get(part, []) for part in _PARTS}
         history = History.from_dict(info["history"]) if "history" in json_items else None
         metadata = dict(info["metadata"] or {})
         config = dict(meta.get("config") or {})
 
         if isinstance(target, TrainState):
-            parts, trees = _PARTS, {p: getattr(target, p) for p in _PARTS}
+            # A target without monitors loads the rest of a monitored run's checkpoint.
+            parts = _PARTS if jax.tree.leaves(target.monitor_state) else _PARTS[:3]
+            trees = {p: getattr(target, p) for p in parts}
         elif isinstance(target, tuple) and len(target) == 3 and callable(target[0]):
             parts, trees = _PARTS[:2], {"params": target[1], "model_state": target[2]}
         elif target is None:
@@ -463,6 +467,7 @@ def load_checkpoint(
             opt_state=restored["opt_state"],
             step=extras["step"],
             key=key,
+            monitor_state=restored.get("monitor_state", target.monitor_state),
         )
     return Checkpoint(
         step=int(step),

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxtrain.monitor._monitor import DEFAULT_PROBE_SIZE, Monitor, RunSetup, check_monitors
 from jaxtrain.train._batching import BatchPlan, key_bits, shuffled, step_keys
 from jaxtrain.train._checkpoint import CheckpointWriter, json_ready, load_checkpoint
 from jaxtrain.train._checks import check_data, check_positive_int
@@ -28,8 +29,11 @@ __all__ = ["fit"]
 # The host feed sends at most this many bytes of batches to the devices per scan.
 _HOST_CHUNK_BYTES = 256 * 2**20
 
+# Mixed into the probe batch's seed, so it is not the first epoch's shuffle.
+_PROBE_TAG = 0x9E0BE
+
 # Settings a resumed run must share with the checkpoint, or its batches would differ.
-_BATCHING = ("num_examples", "batch_size", "drop_last")
+_BATCHING = ("num_examples", "batch_size", "drop_last", "probe_size")
 
 
 def _as_key(seed: Any) -> jax.Array:
@@ -81,6 +85,7 @@ class _Feed:
         y: np.ndarray,
         *,
         on_host: bool,
+        probe_size: int = 0,
     ):
         self.fns, self.plan, self.placement, self.on_host = fns, plan, placement, on_host
         self.x, self.y = x, y
@@ -95,6 +100,22 @@ class _Feed:
             self.chunk = max(1, _HOST_CHUNK_BYTES // max(1, row_bytes * self.local_batch))
         else:
             self.x_dev, self.y_dev = placement.put_data(x), placement.put_data(y)
+        self.probe = self._probe(probe_size) if probe_size else None
+
+    def _probe(self, size: int) -> tuple[jax.Array, jax.Array]:
+        """The monitors' fixed probe batch: ``size`` examples drawn once with the run's key.
+
+        Each process draws its share from its own examples (a permutation seeded by the key's
+        bits, a tag and the process), so a resumed run has the same probe.
+        """
+        local = size // self.processes
+        entropy = [*self.key_bits, _PROBE_TAG] + (
+            [jax.process_index()] if self.processes > 1 else []
+        )
+        rows = np.sort(np.random.default_rng(entropy).permutation(len(self.x))[:local])
+        xb = self.placement.put_local_batches(self.x[rows][None])
+        yb = self.placement.put_local_batches(self.y[rows][None])
+        return xb, yb
 
     def run(self, state: TrainState, epoch: int, start: int, stop: int):
         """Positions ``start..stop-1`` of epoch ``epoch``.
@@ -115,7 +136,7 @@ class _Feed:
                 # (One device: the compiled call takes NumPy directly, 10× faster than a put.)
                 rows, rest = self.placement.put_replicated((rows, rest))
             state, records, before = self.fns.run_indexed(
-                state, self.x_dev, self.y_dev, rows, rest, keys
+                state, self.x_dev, self.y_dev, rows, rest, keys, self.probe
             )
             return state, jax.device_get(records), before
         pieces: list[dict[str, np.ndarray]] = []
@@ -145,7 +166,7 @@ class _Feed:
             xb = self.placement.put_local_batches(self.x[rows])
             yb = self.placement.put_local_batches(self.y[rows])
             keys = step_keys(self.key, first_step + i, count=len(rows))
-            state, records, before = self.fns.run_fed(state, xb, yb, keys)
+            state, records, before = self.fns.run_fed(state, xb, yb, keys, self.probe)
             pieces.append(jax.device_get(records))
             befores.append(before)
         return state
@@ -186,6 +207,7 @@ def fit(
     learning_rate: float | Callable[[Any], Any] | None = None,
     data_on_device: bool | None = None,
     eval_batch_size: int | None = None,
+    monitors: Sequence[Monitor] = (),
 ) -> tuple[TrainState, History]:
     r"""Trains a model with minibatch gradient descent and returns its final state and history.
 
@@ -238,6 +260,13 @@ def fit(
     uninterrupted one exactly. A checkpoint of another model or optimizer is refused
     (:class:`CheckpointMismatchError`).
 
+    Monitors: ``jaxtrain.monitor`` measurements (sharpness against the stability threshold,
+    gradient noise scale, Hessian trace, update ratio) run inside the compiled epoch, each
+    under a ``lax.cond`` on the step number, and write ``history.per_step[name]`` (NaN at
+    the steps they skip). Their state is part of the :class:`TrainState`, so it is
+    checkpointed and a resumed run measures exactly what the uninterrupted one did. Monitors
+    on the Hessian share one fixed probe batch drawn from ``train_data`` with the run's key.
+
     Args:
       model: an NNX module, an ``(apply, params, state)`` triple or anything else
         :func:`jaxtrain.nn.functional` accepts; or a :class:`TrainState`, whose apply,
@@ -275,6 +304,8 @@ def fit(
         process) or feed each epoch's batches from the host (default with several; each
         process sends its own examples, at most 256 MiB of batches per scan).
       eval_batch_size: chunk size of the validation pass (see :func:`evaluate`).
+      monitors: ``jaxtrain.monitor`` monitors, e.g. ``[monitor.sharpness(every=50),
+        monitor.gradient_noise_scale()]``.
 
     Returns:
       ``(state, history)``: the final :class:`TrainState` and the :class:`History`.
@@ -367,6 +398,21 @@ def fit(
         )
     spe = plan.steps_per_epoch
     total_steps = epochs * spe if epochs is not None else steps
+    monitors = check_monitors(monitors)
+    setup = RunSetup(optimizer, optimizer.init(params), params, num_examples, plan.batch_size)
+    monitors = tuple(m.prepare(setup) for m in monitors)
+    probe_size = 0
+    if any(m.uses_probe for m in monitors):
+        asked = [m.probe_size for m in monitors if m.uses_probe and m.probe_size is not None]
+        probe_size = max(asked) if asked else min(num_examples, DEFAULT_PROBE_SIZE)
+        if probe_size > num_examples:
+            raise ValueError(
+                f"probe_size={probe_size} exceeds the {num_examples} training examples"
+            )
+        if probe_size % processes:
+            raise ValueError(
+                f"with {processes} processes, probe_size ({probe_size}) must divide among them"
+            )
     val = None
     if val_data is not None:
         val = check_data(val_data, apply, params, model_state, name="val_data")
@@ -377,7 +423,7 @@ def fit(
     key = _as_key(seed)
 
     # ---- the state, the compiled steps, the checkpoint to resume ----
-    state = init_train_state(apply, params, model_state, optimizer, key)
+    state = init_train_state(apply, params, model_state, optimizer, key, monitors)
     state = placement.put_replicated(_copy(state))
     settings = (
         optimizer,
@@ -387,6 +433,7 @@ def fit(
         learning_rate_source(state.opt_state, learning_rate),
         on_nonfinite == "skip",
         placement,
+        monitors,
     )
     try:
         fns = step_functions(*settings)
@@ -400,6 +447,7 @@ def fit(
         "total_steps": total_steps,
         "on_nonfinite": on_nonfinite,
         "seed": int(seed) if isinstance(seed, int | np.integer) else None,
+        "probe_size": probe_size,
     }
     history = History()
     writer = None
@@ -432,7 +480,16 @@ def fit(
             state, history = ckpt.state, ckpt.history or History()
     # The key is fixed for the whole run (draws fold in the epoch or step), so the feed
     # keeps its own copy, on the host for the host feed: the state's copy is donated.
-    feed = _Feed(fns, plan, placement, jax.device_get(state.key), x, y, on_host=on_host)
+    feed = _Feed(
+        fns,
+        plan,
+        placement,
+        jax.device_get(state.key),
+        x,
+        y,
+        on_host=on_host,
+        probe_size=probe_size,
+    )
     if val is not None:
         val = (placement.put_data(val[0]), placement.put_data(val[1]))
 
@@ -521,10 +578,15 @@ def fit(
 
 
 def _step_rows(records: dict[str, np.ndarray], sizes: np.ndarray, count: int) -> dict:
-    return {
+    rows = {
         "loss": records["loss"][:count],
         "grad_norm": records["grad_norm"][:count],
         "learning_rate": records["learning_rate"][:count],
         "batch_size": sizes[:count],
         "skipped": ~records["finite"][:count].astype(bool),
     }
+    # Monitors' records: everything the step wrote beyond the fixed ones and the metrics.
+    for name in sorted(records):
+        if name not in rows and name != "finite" and not name.startswith("train_"):
+            rows[name] = records[name][:count]
+    return rows

@@ -37,6 +37,8 @@ class TrainState:
       opt_state: the ``optax`` optimizer state.
       step: int32 scalar, the number of training steps taken (skipped ones included).
       key: the run's ``jax.random`` key (typed key array).
+      monitor_state: each monitor's state by name (``jaxtrain.monitor``; e.g. the
+        sharpness monitor's last top eigenvector), ``{}`` without monitors.
 
     Examples:
       >>> import jax, jax.numpy as jnp, optax
@@ -56,12 +58,18 @@ class TrainState:
     opt_state: Any
     step: jax.Array
     key: jax.Array
+    monitor_state: Any = struct.field(default_factory=dict)
 
 
 def init_train_state(
-    apply: Callable[..., Any], params: Any, model_state: Any, optimizer: Any, key: jax.Array
+    apply: Callable[..., Any],
+    params: Any,
+    model_state: Any,
+    optimizer: Any,
+    key: jax.Array,
+    monitors: tuple[Any, ...] = (),
 ) -> TrainState:
-    """A fresh state at step 0: the optimizer initialized on ``params``."""
+    """A fresh state at step 0: the optimizer and the monitors initialized on ``params``."""
     return TrainState(
         apply=apply,
         params=params,
@@ -69,6 +77,7 @@ def init_train_state(
         opt_state=optimizer.init(params),
         step=jnp.zeros([], jnp.int32),
         key=key,
+        monitor_state={m.name: m.init(params) for m in monitors},
     )
 
 

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxtrain.monitor._monitor import Monitor, StepView, run_monitors
 from jaxtrain.train._sharding import Placement
 from jaxtrain.train._state import TrainState
 
@@ -55,6 +56,25 @@ def _select(take: jax.Array, new: Any, old: Any) -> Any:
     return jax.tree.map(lambda a, b: jnp.where(take, a, b), new, old)
 
 
+def _halves(tree: Any, size: int) -> Any:
+    """Examples at even and odd positions of the first 2·``size`` as a leading axis of 2.
+
+    Pairs of neighbours stay together, so a batch split over devices splits its halves the
+    same way.
+    """
+
+    def one(a):
+        a = a[: 2 * size].reshape(size, 2, *a.shape[1:])
+        return jnp.moveaxis(a, 1, 0)
+
+    return jax.tree.map(one, tree)
+
+
+def _interleave(tree: Any) -> Any:
+    """The inverse of :func:`_halves` over the whole batch."""
+    return jax.tree.map(lambda a: jnp.moveaxis(a, 0, 1).reshape(-1, *a.shape[2:]), tree)
+
+
 @functools.lru_cache(maxsize=16)
 def step_functions(*args: Any) -> StepFunctions:
     """The :class:`StepFunctions` of these settings, reused across ``fit`` calls.
@@ -77,9 +97,10 @@ class StepFunctions:
     learning_rate: Any
     skip_nonfinite: bool
     placement: Placement
+    monitors: tuple[Monitor, ...] = ()
 
     def step(
-        self, state: TrainState, xb: Any, yb: Any, keys: jax.Array
+        self, state: TrainState, xb: Any, yb: Any, keys: jax.Array, probe: Any = None
     ) -> tuple[TrainState, dict[str, jax.Array]]:
         """θ ← θ + optimizer(∇L(θ; batch)), and the step's record.
 
@@ -95,57 +116,114 @@ class StepFunctions:
 
             xb = self.placement.constrain_batch(augment_batch(self.augment, aug_key, xb))
 
-        def objective(params):
+        def objective(params, xb, yb, rng):
             predictions, new_model_state = state.apply(
-                params, state.model_state, xb, train=True, rng=dropout_key
+                params, state.model_state, xb, train=True, rng=rng
             )
             return self.loss(predictions, yb), (predictions, new_model_state)
 
-        (loss, (predictions, new_model_state)), grads = jax.value_and_grad(objective, has_aux=True)(
-            state.params
-        )
+        value_and_grad = jax.value_and_grad(objective, has_aux=True)
+        batch_size = int(xb.shape[0])
+        half = batch_size // 2
+        half_grads = None
+        wants_halves = half >= 1 and any(m.uses_half_gradients for m in self.monitors)
+        half_keys = jax.random.split(dropout_key)
+        if wants_halves and batch_size % 2 == 0 and not jax.tree.leaves(state.model_state):
+            # No batch statistics couple the examples: the batch's gradient is the mean of its
+            # halves' gradients, so the halves cost nothing extra (gradient noise scale).
+            (losses, (predictions, new_model_state)), half_grads = jax.vmap(
+                value_and_grad, in_axes=(None, 0, 0, 0)
+            )(state.params, *_halves((xb, yb), half), half_keys)
+            loss = jnp.mean(losses)
+            grads = jax.tree.map(lambda g: jnp.mean(g, axis=0), half_grads)
+            predictions = _interleave(predictions)
+            new_model_state = jax.tree.map(lambda a: a[0], new_model_state)
+        else:
+            (loss, (predictions, new_model_state)), grads = value_and_grad(
+                state.params, xb, yb, dropout_key
+            )
+            if wants_halves:
+                half_grads = jax.vmap(
+                    lambda x, y, k: jax.grad(lambda p: objective(p, x, y, k)[0])(state.params)
+                )(*_halves((xb, yb), half), half_keys)
         updates, new_opt_state = self.optimizer.update(grads, state.opt_state, state.params)
         new_params = optax.apply_updates(state.params, updates)
         grad_norm = optax.tree.norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+        learning_rate = _read_learning_rate(self.learning_rate, new_opt_state, state.step)
+        monitor_state, monitor_records = state.monitor_state, {}
+        if self.monitors:
+            monitor_state, monitor_records = run_monitors(
+                self.monitors,
+                state.monitor_state,
+                StepView(
+                    step=state.step,
+                    params=state.params,
+                    new_params=new_params,
+                    opt_state=new_opt_state,
+                    learning_rate=learning_rate,
+                    grads=grads,
+                    half_grads=half_grads,
+                    batch_size=batch_size,
+                    probe_loss=self._probe_loss(state, probe),
+                    key=jax.random.fold_in(dropout_key, 1),
+                ),
+            )
         if self.skip_nonfinite:
             new_params = _select(finite, new_params, state.params)
             new_model_state = _select(finite, new_model_state, state.model_state)
             new_opt_state = _select(finite, new_opt_state, state.opt_state)
+            monitor_state = _select(finite, monitor_state, state.monitor_state)
         new_state = state.replace(
             params=new_params,
             model_state=new_model_state,
             opt_state=new_opt_state,
             step=state.step + 1,
+            monitor_state=monitor_state,
         )
         record = {
             "loss": loss.astype(jnp.float32),
             "grad_norm": grad_norm.astype(jnp.float32),
-            "learning_rate": _read_learning_rate(self.learning_rate, new_opt_state, state.step),
+            "learning_rate": learning_rate,
             "finite": finite,
+            **monitor_records,
         }
         for name, metric in self.metrics:
             record[f"train_{name}"] = jnp.asarray(metric(predictions, yb), jnp.float32)
         return new_state, record
 
+    def _probe_loss(self, state: TrainState, probe: Any) -> Callable[[Any], jax.Array] | None:
+        """θ ↦ L(θ; probe batch) in training mode, with one dropout key for the whole run."""
+        if probe is None:
+            return None
+        px, py = self.placement.constrain_batch(jax.tree.map(lambda a: a[0], probe))
+        rng = jax.random.fold_in(state.key, 2)
+
+        def probe_loss(params):
+            predictions, _ = state.apply(params, state.model_state, px, train=True, rng=rng)
+            return self.loss(predictions, py)
+
+        return probe_loss
+
     @functools.cached_property
     def run_indexed(self) -> Callable[..., Any]:
         """The steps of a segment on device data, then the last partial batch if any.
 
-        ``(state, x, y, rows[k, B], rest[r], keys[k + (r > 0), 2]) -> (state, records,
-        before)``: one compiled call per segment (one ``lax.scan`` plus one step of the
-        remainder's shape), so one dispatch and one host sync per epoch. ``before`` is a copy
+        ``(state, x, y, rows[k, B], rest[r], keys[k + (r > 0), 2], probe) -> (state,
+        records, before)``, ``probe`` being the monitors' fixed ``(x, y)`` batch (a leading
+        axis of 1) or ``None``: one compiled call per segment (one ``lax.scan`` plus one step
+        of the remainder's shape), so one dispatch and one host sync per epoch. ``before`` is a copy
         of the input state (``None`` when skipping non-finite steps), made inside the same
         call, from which ``fit`` replays up to a bad step.
         """
 
-        def run(state, x, y, rows, rest, keys):
+        def run(state, x, y, rows, rest, keys, probe):
             before = self._copy_unless_skipping(state)
 
             def body(state, inputs):
                 batch_rows, batch_keys = inputs
                 batch_rows = self.placement.constrain_batch(batch_rows)
-                return self.step(state, x[batch_rows], y[batch_rows], batch_keys)
+                return self.step(state, x[batch_rows], y[batch_rows], batch_keys, probe)
 
             count = rows.shape[0]
             state, records = jax.lax.scan(body, state, (rows, keys[:count]))
@@ -158,13 +236,14 @@ class StepFunctions:
 
     @functools.cached_property
     def run_fed(self) -> Callable[..., Any]:
-        """``(state, xb[k, B, ...], yb[k, B, ...], keys[k, 2]) -> (state, records, before)``."""
+        """``(state, xb[k, B, ...], yb[k, B, ...], keys[k, 2], probe) -> (state, records,
+        before)``."""
 
-        def run(state, xb, yb, keys):
+        def run(state, xb, yb, keys, probe):
             before = self._copy_unless_skipping(state)
 
             def body(state, batch):
-                return self.step(state, *batch)
+                return self.step(state, *batch, probe)
 
             state, records = jax.lax.scan(body, state, (xb, yb, keys))
             return self._replicated(state), self.placement.constrain_replicated(records), before
@@ -180,4 +259,5 @@ class StepFunctions:
             params=self.placement.constrain_replicated(state.params),
             model_state=self.placement.constrain_replicated(state.model_state),
             opt_state=self.placement.constrain_replicated(state.opt_state),
+            monitor_state=self.placement.constrain_replicated(state.monitor_state),
         )

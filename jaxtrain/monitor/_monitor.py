@@ -1,0 +1,163 @@
+"""The monitor contract: measurements that run inside the compiled training step."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+
+__all__ = ["Monitor", "RunSetup", "StepView", "check_monitors", "run_monitors"]
+
+# The most examples in the probe batch by default (Cohen et al. use 5,000; 2,048 keeps a
+# Hessian-vector product at a few dozen training steps' cost).
+DEFAULT_PROBE_SIZE = 2048
+
+
+class RunSetup(NamedTuple):
+    """What a monitor may check or resolve before the run compiles (plain Python values).
+
+    Attributes:
+      optimizer: the run's ``optax.GradientTransformation``.
+      opt_state: its initial state.
+      params: the initial parameters θ₀.
+      num_examples: N, training examples (all processes).
+      batch_size: B.
+    """
+
+    optimizer: optax.GradientTransformation
+    opt_state: Any
+    params: Any
+    num_examples: int
+    batch_size: int
+
+
+class StepView(NamedTuple):
+    """Everything of one training step that a monitor can measure (inside ``jit``).
+
+    Attributes:
+      step: t, the step count before this update (int32 scalar).
+      params: θₜ, the parameters the gradient was taken at.
+      new_params: θₜ₊₁ = θₜ + Δθ.
+      opt_state: the optimizer state after the update (its preconditioner is the one the
+        update used).
+      learning_rate: η of this update (NaN when the optimizer does not record it).
+      grads: g, the batch's gradient.
+      half_grads: the gradients of the batch's two halves stacked on a leading axis of 2
+        (g is their mean), or ``None`` when no monitor asked for them.
+      batch_size: B of this step (static).
+      probe_loss: θ ↦ L(θ; probe batch), the training loss (train mode) on the run's fixed
+        probe batch, or ``None`` when no monitor asked for it.
+      key: a key for this step's measurements.
+    """
+
+    step: jax.Array
+    params: Any
+    new_params: Any
+    opt_state: Any
+    learning_rate: jax.Array
+    grads: Any
+    half_grads: Any
+    batch_size: int
+    probe_loss: Callable[[Any], jax.Array] | None
+    key: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Monitor:
+    """A measurement taken inside ``fit``'s compiled epoch every ``every`` steps.
+
+    A monitor is a hashable description (a frozen dataclass) with three pure functions:
+    ``init(params) -> state``, ``measure(state, view) -> (state, records)`` and
+    ``record_names(params)``. ``fit`` runs ``measure`` under ``lax.cond`` at steps
+    t ≡ 0 (mod ``every``), writes NaN elsewhere, and keeps the state in
+    ``TrainState.monitor_state[name]``, so it is checkpointed and resumes exactly.
+    Subclasses set ``name`` (the state's key), ``uses_probe`` (the fixed probe batch's loss)
+    and ``uses_half_gradients`` (the gradients of the batch's two halves).
+
+    Attributes:
+      every: measure at steps t with t mod ``every`` = 0 (t counts from 0).
+    """
+
+    every: int
+    name: ClassVar[str] = ""
+    uses_probe: ClassVar[bool] = False
+    uses_half_gradients: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        every = self.every
+        if isinstance(every, bool) or not isinstance(every, int | np.integer) or every < 1:
+            raise ValueError(f"{type(self).__name__}: every must be an int ≥ 1; got {every!r}")
+
+    @property
+    def probe_size(self) -> int | None:
+        """The probe batch size this monitor asks for (``None``: the default)."""
+        return None
+
+    def prepare(self, setup: RunSetup) -> Monitor:
+        """Checks the monitor against the run and resolves what depends on it."""
+        del setup
+        return self
+
+    def record_names(self, params: Any) -> tuple[str, ...]:
+        """The per-step record names this monitor writes."""
+        raise NotImplementedError
+
+    def init(self, params: Any) -> Any:
+        """The monitor's state before the first step."""
+        raise NotImplementedError
+
+    def measure(self, state: Any, view: StepView) -> tuple[Any, dict[str, jax.Array]]:
+        """One measurement: the new state and a float32 scalar per record name."""
+        raise NotImplementedError
+
+
+def check_monitors(monitors: Sequence[Monitor] | None) -> tuple[Monitor, ...]:
+    """The monitors as a tuple, each a :class:`Monitor` and each name used once.
+
+    Raises:
+      ValueError: for something that is not a monitor, or two monitors of one kind.
+    """
+    if monitors is None:
+        return ()
+    if isinstance(monitors, Monitor):
+        monitors = [monitors]
+    monitors = tuple(monitors)
+    names = set()
+    for monitor in monitors:
+        if not isinstance(monitor, Monitor):
+            raise ValueError(
+                "monitors must be jaxtrain.monitor monitors (sharpness(...), "
+                f"gradient_noise_scale(...), ...); got {monitor!r}"
+            )
+        if monitor.name in names:
+            raise ValueError(f"two {monitor.name!r} monitors: each kind can be used once")
+        names.add(monitor.name)
+    return monitors
+
+
+def run_monitors(
+    monitors: tuple[Monitor, ...], states: dict[str, Any], view: StepView
+) -> tuple[dict[str, Any], dict[str, jax.Array]]:
+    """Every monitor whose step has come, each under a ``lax.cond``; NaN for the others."""
+    new_states, records = dict(states), {}
+    for monitor in monitors:
+        names = monitor.record_names(view.params)
+
+        def skipped(state, names=names):
+            return state, {name: jnp.float32(math.nan) for name in names}
+
+        def measured(state, monitor=monitor):
+            state, values = monitor.measure(state, view)
+            return state, {k: jnp.asarray(v, jnp.float32) for k, v in values.items()}
+
+        due = view.step % monitor.every == 0
+        new_states[monitor.name], values = lax.cond(due, measured, skipped, states[monitor.name])
+        records.update(values)
+    return new_states, records

@@ -1,0 +1,144 @@
+"""The gradient noise scale B_simple = tr(Σ)/|G|², which predicts the critical batch size."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxtrain.monitor._monitor import Monitor, StepView
+
+__all__ = ["GradientNoiseScale", "GradientNoiseScaleState", "gradient_noise_scale", "noise_terms"]
+
+
+class GradientNoiseScaleState(NamedTuple):
+    """State of :func:`gradient_noise_scale`: the two moving averages and their count.
+
+    Attributes:
+      squared_norm: the EMA of the unbiased estimates of |G|².
+      trace: the EMA of the unbiased estimates of tr(Σ).
+      count: how many steps were averaged (int32).
+    """
+
+    squared_norm: jax.Array
+    trace: jax.Array
+    count: jax.Array
+
+
+def noise_terms(
+    small: jax.Array, big: jax.Array, b_small: float, b_big: float
+) -> tuple[jax.Array, jax.Array]:
+    r"""Unbiased estimates of |G|² and tr(Σ) from squared gradient norms at two batch sizes.
+
+    A batch of B examples has E|G_B|² = |G|² + tr(Σ)/B (Σ the per-example gradient
+    covariance), so two batch sizes give two equations (McCandlish et al. 2018, app. A):
+
+        |G|²  ≈ (B_big|G_big|² − B_small|G_small|²) / (B_big − B_small),
+        tr(Σ) ≈ (|G_small|² − |G_big|²) / (1/B_small − 1/B_big).
+
+    Args:
+      small: |G_small|², the squared norm of a B_small-example gradient.
+      big: |G_big|², the squared norm of a B_big-example gradient.
+      b_small: B_small.
+      b_big: B_big > B_small.
+
+    Returns:
+      ``(squared_norm, trace)``.
+
+    Examples:
+      >>> from jaxtrain.monitor import noise_terms
+      >>> print(noise_terms(3.0, 2.0, 32.0, 64.0))  # |G|² + tr(Σ)/B at B=32, 64
+      (1.0, 64.0)
+    """
+    squared_norm = (b_big * big - b_small * small) / (b_big - b_small)
+    trace = (small - big) / (1 / b_small - 1 / b_big)
+    return squared_norm, trace
+
+
+@dataclasses.dataclass(frozen=True)
+class GradientNoiseScale(Monitor):
+    """The monitor :func:`gradient_noise_scale` returns."""
+
+    ema: float = 0.95
+
+    name: ClassVar[str] = "noise_scale"
+    uses_half_gradients: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.ema, float | int) or not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be a number in [0, 1); got {self.ema!r}")
+
+    def record_names(self, params: Any) -> tuple[str, ...]:
+        del params
+        return ("noise_scale",)
+
+    def init(self, params: Any) -> GradientNoiseScaleState:
+        del params
+        zero = jnp.zeros([], jnp.float32)
+        return GradientNoiseScaleState(zero, zero, jnp.zeros([], jnp.int32))
+
+    def measure(self, state: GradientNoiseScaleState, view: StepView):
+        b_big, b_small = view.batch_size, view.batch_size // 2
+        if view.half_grads is None or b_small < 1:
+            return state, {"noise_scale": jnp.float32(jnp.nan)}
+        halves = jax.vmap(optax.tree.norm)(view.half_grads)
+        small = jnp.mean(jnp.square(halves.astype(jnp.float32)))
+        big = jnp.square(optax.tree.norm(view.grads).astype(jnp.float32))
+        squared_norm, trace = noise_terms(small, big, float(b_small), float(b_big))
+        a = jnp.float32(self.ema)
+        new = GradientNoiseScaleState(
+            a * state.squared_norm + (1 - a) * squared_norm,
+            a * state.trace + (1 - a) * trace,
+            state.count + 1,
+        )
+        # Both averages start at 0 with the same decay, so their bias factors 1 − aᵗ cancel
+        # in the ratio.
+        return new, {"noise_scale": new.trace / new.squared_norm}
+
+
+def gradient_noise_scale(every: int = 1, *, ema: float = 0.95) -> GradientNoiseScale:
+    r"""Tracks the gradient noise scale B_simple = tr(Σ)/|G|² (lecture §3: batch size).
+
+    The gradient of a batch of B examples is the true gradient G plus noise of covariance
+    Σ/B. B_simple = tr(Σ)/|G|² is the batch size at which the noise is as large as the
+    signal: far below it a larger batch makes each step nearly B times better (perfect
+    scaling), far above it extra examples are wasted. McCandlish et al. (2018) found the
+    critical batch size, past which more data per step stops saving steps, near B_simple.
+
+    Nearly free: each step's gradient is computed as the mean of the gradients of the
+    batch's two halves (even and odd positions), so the squared norms at B/2 and B come from
+    one forward and backward pass, and :func:`noise_terms` turns them into unbiased
+    estimates of |G|² and tr(Σ). Each is smoothed by its own exponential moving average
+    (decay ``ema``) *before* the ratio, as McCandlish et al. advise, since the ratio of
+    noisy estimates is biased. Recorded as ``history.per_step["noise_scale"]``.
+
+    For models with batch-coupled state (BatchNorm), or an odd batch, the step's gradient is
+    the usual full-batch one and the two half-batch gradients are an extra pass (each half
+    with its own batch statistics). A batch of one cannot be split: NaN there. Models without
+    such state take the same steps as unmonitored training up to float rounding (the
+    gradient is summed in two halves); with dropout, each half draws its own mask.
+
+    Args:
+      every: measure every this many steps (the halves are computed at every step anyway).
+      ema: the decay of the two moving averages.
+
+    Returns:
+      A :class:`GradientNoiseScale` monitor.
+
+    Raises:
+      ValueError: for ``every`` < 1 or ``ema`` outside [0, 1).
+
+    Examples:
+      >>> from jaxtrain.monitor import gradient_noise_scale
+      >>> gradient_noise_scale(ema=0.9).ema
+      0.9
+
+    References:
+      McCandlish, Kaplan, Amodei, "An Empirical Model of Large-Batch Training", 2018,
+      https://arxiv.org/abs/1812.06162 (appendix A)
+    """
+    return GradientNoiseScale(every, ema=ema)

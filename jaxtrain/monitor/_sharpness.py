@@ -1,0 +1,224 @@
+"""Sharpness λmax of the training loss, tracked during training by warm-started Lanczos."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
+
+from jaxtrain.curvature import hvp
+from jaxtrain.curvature._lanczos import basis_rows, extreme_ritz_pairs
+from jaxtrain.curvature._operators import flat_operator, highest_precision
+from jaxtrain.monitor._monitor import Monitor, RunSetup, StepView
+from jaxtrain.monitor._optimizer import Part, optimizer_parts, preconditioner_inverse
+from jaxtrain.monitor._threshold import StabilityThreshold, stability_threshold
+
+__all__ = ["Sharpness", "SharpnessState", "sharpness"]
+
+# A warm start is the last top eigenvector plus this much of a fresh random direction, so a
+# new top direction that the old vector misses still enters the Krylov space.
+_FRESH_WEIGHT = 0.1
+# Lanczos steps before the first convergence check of a measurement.
+_MIN_ITERS = 3
+
+
+class SharpnessState(NamedTuple):
+    """State of :func:`sharpness`.
+
+    Attributes:
+      vector: the last measurement's top eigenvector (flat, ``ravel_pytree`` order; zeros
+        before the first), the next measurement's starting vector.
+      matvecs: Hessian-vector products the last measurement used (int32).
+    """
+
+    vector: jax.Array
+    matvecs: jax.Array
+
+
+def _check_probe_size(probe_size: Any) -> None:
+    if probe_size is not None and (
+        isinstance(probe_size, bool) or not isinstance(probe_size, int) or probe_size < 1
+    ):
+        raise ValueError(f"probe_size must be a positive int or None; got {probe_size!r}")
+
+
+def probe_operator(monitor_view: StepView, parts: tuple[Part, ...], preconditioned: bool):
+    """The flat v ↦ Hv (or v ↦ P^{-1/2} H P^{-1/2} v) of the probe loss at θₜ, and n."""
+    product = hvp(monitor_view.probe_loss, monitor_view.params)
+    f, flat_params, _ = flat_operator(product, monitor_view.params)
+    if not preconditioned:
+        return f, flat_params
+    inverse = preconditioner_inverse(list(parts), monitor_view.opt_state)
+    scale = ravel_pytree(jax.tree.map(jnp.sqrt, inverse))[0].astype(flat_params.dtype)
+    return (lambda v: scale * f(scale * v)), flat_params
+
+
+@dataclasses.dataclass(frozen=True)
+class Sharpness(Monitor):
+    """The monitor :func:`sharpness` returns (its fields are that function's arguments)."""
+
+    preconditioned: bool = False
+    probe_examples: int | None = None
+    num_iters: int = 20
+    tol: float = 1e-3
+    threshold: float | Callable[[Any], Any] | None = None
+    rule: StabilityThreshold | None = None
+    parts: tuple[Part, ...] = ()
+
+    name: ClassVar[str] = "sharpness"
+    uses_probe: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_probe_size(self.probe_examples)
+        if isinstance(self.num_iters, bool) or not isinstance(self.num_iters, int):
+            raise ValueError(f"num_iters must be an int ≥ 2; got {self.num_iters!r}")
+        if self.num_iters < 2:
+            raise ValueError(f"num_iters must be an int ≥ 2; got {self.num_iters!r}")
+        if not (isinstance(self.tol, float | int) and self.tol > 0):
+            raise ValueError(f"tol must be a number > 0; got {self.tol!r}")
+        constant = self.threshold is not None and not callable(self.threshold)
+        if constant and (not isinstance(self.threshold, float | int) or not self.threshold > 0):
+            raise ValueError(
+                f"threshold must be a number > 0 or a function of η; got {self.threshold!r}"
+            )
+
+    @property
+    def probe_size(self) -> int | None:
+        return self.probe_examples
+
+    def prepare(self, setup: RunSetup) -> Sharpness:
+        parts = tuple(optimizer_parts(setup.optimizer, setup.opt_state))
+        if self.preconditioned:
+            preconditioner_inverse(list(parts), setup.opt_state)  # raises when there is none
+        if self.threshold is None:
+            rule = stability_threshold(
+                setup.optimizer, setup.opt_state, preconditioned=self.preconditioned
+            )
+        elif callable(self.threshold):
+            rule = StabilityThreshold(float("nan"), "user function", self.threshold)
+        else:
+            constant = float(self.threshold)
+            rule = StabilityThreshold(float("nan"), f"{constant:g}", lambda eta: constant)
+        return dataclasses.replace(self, rule=rule, parts=parts)
+
+    def record_names(self, params: Any) -> tuple[str, ...]:
+        del params
+        return ("sharpness", "stability_threshold")
+
+    def init(self, params: Any) -> SharpnessState:
+        flat = ravel_pytree(params)[0]
+        return SharpnessState(jnp.zeros_like(flat), jnp.zeros([], jnp.int32))
+
+    def measure(self, state: SharpnessState, view: StepView):
+        with highest_precision():
+            f, flat_params = probe_operator(view, self.parts, self.preconditioned)
+            n = flat_params.size
+            fresh = jax.random.normal(view.key, (n,), flat_params.dtype)
+            fresh = fresh / jnp.linalg.norm(fresh)
+            norm = jnp.linalg.norm(state.vector)
+            warm = state.vector / jnp.where(norm > 0, norm, 1.0) + _FRESH_WEIGHT * fresh
+            v0 = jnp.where(norm > 0, warm, fresh)
+            num_iters = min(self.num_iters, n)
+            values, vectors, _, steps, _ = extreme_ritz_pairs(
+                f,
+                v0,
+                jnp.int32(num_iters),
+                jnp.asarray(self.tol, flat_params.dtype),
+                m=basis_rows(num_iters, n),
+                k=1,
+                which="largest",
+                min_iters=min(num_iters, _MIN_ITERS),
+            )
+        assert self.rule is not None, "prepare() resolves the threshold before the run"
+        records = {"sharpness": values[0], "stability_threshold": self.rule(view.learning_rate)}
+        return SharpnessState(vectors[0], steps.astype(jnp.int32)), records
+
+
+def sharpness(
+    every: int,
+    *,
+    preconditioned: bool = False,
+    probe_size: int | None = None,
+    num_iters: int = 20,
+    tol: float = 1e-3,
+    threshold: float | Callable[[Any], Any] | None = None,
+) -> Sharpness:
+    r"""Tracks the sharpness λmax(H) against the stability threshold (the edge of stability).
+
+    Lecture §4: the loss can stop falling while the gradient is not small, because η is too
+    large for the curvature and the parameters bounce across a narrow valley. On a quadratic,
+    gradient descent is stable only while λmax < 2/η. Cohen et al. (2021) found that
+    full-batch training *sharpens* (λmax rises) until λmax ≈ 2/η and then hovers there while
+    the loss keeps falling, non-monotonically: the edge of stability.
+
+    Every ``every`` steps this measures λmax of the Hessian H = ∇²L(θₜ) of the training loss
+    on a fixed probe batch (drawn once from the training data with the run's seed), by
+    Lanczos with full reorthogonalization, warm-started from the previous measurement's top
+    eigenvector (plus 10% of a fresh random direction), and stopping when the Ritz value's
+    error bound is below ``tol``·λ: after the first measurement this takes a few
+    Hessian-vector products, not ~20. Beside it, the stability threshold of the run's
+    optimizer at the step's η (:func:`stability_threshold`).
+
+    With ``preconditioned=True`` it measures λmax(P^{-1/2} H P^{-1/2}), P the adaptive
+    optimizer's current diagonal preconditioner (√ν̂ + ε for Adam, AdamW and RAdam; σ for
+    RMSProp and Adagrad; read from jaxtrain's and optax's states), whose threshold for Adam is
+    (2 + 2β₁)/((1 − β₁)η) = 38/η at β₁ = 0.9 (Cohen et al., 2022).
+
+    BatchNorm: the Hessian is that of the loss *as it is trained*, in training mode, with
+    the probe batch's own statistics; dropout uses one fixed key for the whole run.
+
+    Records ``history.per_step["sharpness"]`` and ``["stability_threshold"]`` (NaN at steps
+    not measured). ``sharpness·η/2`` near 1 (for SGD) is the edge of stability.
+
+    Args:
+      every: measure every this many steps (from step 0).
+      preconditioned: measure the preconditioned sharpness of an adaptive optimizer.
+      probe_size: examples in the probe batch; default min(N, 2,048). Monitors share one
+        probe batch, of the largest size asked for.
+      num_iters: the most Lanczos steps (Hessian-vector products) per measurement.
+      tol: the relative accuracy at which a measurement stops.
+      threshold: the stability threshold as a number or a function of η, for an optimizer
+        whose threshold is not known here (or to override it).
+
+    Returns:
+      A :class:`Sharpness` monitor for ``fit(..., monitors=[...])``.
+
+    Raises:
+      ValueError: for bad arguments here; at ``fit``, for an optimizer whose threshold is
+        unknown (pass ``threshold=``), or ``preconditioned=True`` without a preconditioner.
+
+    Examples:
+      >>> import numpy as np
+      >>> from flax import nnx
+      >>> from jaxtrain import losses, monitor, nn, optim, train
+      >>> rng = np.random.default_rng(0)
+      >>> x = rng.normal(size=(64, 4)).astype(np.float32)
+      >>> y = rng.normal(size=(64, 1)).astype(np.float32)
+      >>> _, history = train.fit(nn.MLP(4, 8, 1, depth=1, rngs=nnx.Rngs(0)), optim.sgd(0.1),
+      ...                        (x, y), loss=losses.mse, steps=10, batch_size=None,
+      ...                        monitors=[monitor.sharpness(every=5)], progress=False)
+      >>> print(np.isfinite(history.per_step["sharpness"]).nonzero()[0])
+      [0 5]
+      >>> print(history.per_step["stability_threshold"][0])  # 2/η
+      20.0
+
+    References:
+      Cohen, Kaur, Li, Kolter, Talwalkar, "Gradient Descent on Neural Networks Typically
+      Occurs at the Edge of Stability", ICLR 2021, https://arxiv.org/abs/2103.00065
+
+      Cohen et al., "Adaptive Gradient Methods at the Edge of Stability", 2022,
+      https://arxiv.org/abs/2207.14484
+    """
+    return Sharpness(
+        every,
+        preconditioned=bool(preconditioned),
+        probe_examples=probe_size,
+        num_iters=num_iters,
+        tol=tol,
+        threshold=threshold,
+    )
