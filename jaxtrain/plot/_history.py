@@ -26,8 +26,41 @@ def _step_epochs(per_step: dict, per_epoch: dict) -> tuple[np.ndarray, str]:
     return np.interp(steps, np.r_[0.0, ends], np.r_[0.0, epochs]), "epoch"
 
 
+def _monitor_panels(per_step: dict) -> list[str]:
+    """The extra panels a run's monitors call for (``jaxtrain.monitor`` records)."""
+    return [
+        name
+        for name in ("sharpness", "noise_scale")
+        if name in per_step and np.isfinite(np.asarray(per_step[name], np.float64)).any()
+    ]
+
+
+def _draw_sharpness(ax: Any, x_step: np.ndarray, per_step: dict, unit: str) -> None:
+    sharp = np.asarray(per_step["sharpness"], np.float64)
+    at = np.isfinite(sharp)
+    ax.plot(x_step[at], sharp[at], "o-", ms=2.5, lw=1.0, color="tab:red", label="λmax")
+    if "stability_threshold" in per_step:
+        threshold = np.asarray(per_step["stability_threshold"], np.float64)
+        if np.isfinite(threshold[at]).any():
+            ax.plot(x_step[at], threshold[at], "--", color="black", lw=1.0, label="threshold")
+    ax.set(title="sharpness λmax vs stability threshold", xlabel=unit, ylabel="λmax")
+    ax.legend(fontsize=8)
+
+
+def _draw_noise_scale(ax: Any, x_step: np.ndarray, per_step: dict, unit: str) -> None:
+    noise = np.asarray(per_step["noise_scale"], np.float64)
+    at = np.isfinite(noise)
+    ax.plot(x_step[at], noise[at], lw=0.8, color="tab:brown", label="B_simple")
+    if "batch_size" in per_step:
+        ax.plot(x_step, per_step["batch_size"], ":", color="gray", lw=1.0, label="batch size B")
+    if _positive(noise):
+        ax.set_yscale("log")
+    ax.set(title="gradient noise scale B_simple", xlabel=unit, ylabel="examples")
+    ax.legend(fontsize=8)
+
+
 def plot_history(history: Any, axes: Any = None, *, title: str | None = None) -> np.ndarray:
-    """Draws a :class:`jaxtrain.train.History` as four panels, the way one reads a run.
+    """Draws a :class:`jaxtrain.train.History` as panels, the way one reads a run.
 
     1. **loss**: the per-step training loss L(θₜ) (thin), its per-epoch mean ``train_loss``
        and the validation loss ``val_loss`` after each epoch; a gap that opens between the
@@ -36,7 +69,12 @@ def plot_history(history: Any, axes: Any = None, *, title: str | None = None) ->
     2. **metrics**: every ``train_<m>`` and ``val_<m>`` (accuracy, ...);
     3. **gradient norm** ‖g‖ per step (log scale): near zero while the loss is high means
        a critical point (§2); spikes before a blow-up mean a learning rate too large;
-    4. **learning rate** η per step, as the optimizer used it (schedules, §4).
+    4. **learning rate** η per step, as the optimizer used it (schedules, §4);
+    5. with a ``jaxtrain.monitor.sharpness`` record: **sharpness** λmax at each measurement
+       against the **stability threshold** (2/η for gradient descent): λmax hovering at the
+       threshold is the edge of stability (§4);
+    6. with a ``gradient_noise_scale`` record: the **noise scale** B_simple against the batch
+       size (§3: batches far above it waste examples).
 
     The x-axis is in epochs (steps placed at their fraction of an epoch). Missing records
     (no validation data, no metrics, η not recorded) leave a note in their panel.
@@ -44,15 +82,15 @@ def plot_history(history: Any, axes: Any = None, *, title: str | None = None) ->
     Args:
       history: a :class:`jaxtrain.train.History` (or anything with ``per_step`` and
         ``per_epoch`` dicts of arrays).
-      axes: four matplotlib ``Axes`` to draw on (any shape holding 4); a new 2×2 figure if
-        ``None``.
+      axes: matplotlib ``Axes`` to draw on (any shape), four for the first panels plus one
+        per monitor panel; a new figure (2×2, or 2×3 with monitor panels) if ``None``.
       title: a title for the figure.
 
     Returns:
-      The four ``Axes`` drawn on, as a NumPy array of shape (4,).
+      The ``Axes`` drawn on, as a flat NumPy array (4 to 6 of them).
 
     Raises:
-      ValueError: if ``axes`` does not hold exactly four ``Axes``.
+      ValueError: if ``axes`` does not hold one ``Axes`` per panel.
 
     Examples:
       >>> import numpy as np
@@ -70,16 +108,22 @@ def plot_history(history: Any, axes: Any = None, *, title: str | None = None) ->
     """
     import matplotlib.pyplot as plt
 
+    per_step, per_epoch = dict(history.per_step), dict(history.per_epoch)
+    extra = _monitor_panels(per_step)
+    panels = 4 + len(extra)
     created = axes is None
     if created:
-        fig, grid = plt.subplots(2, 2, figsize=(10, 6.5))
+        columns = 2 if not extra else 3
+        fig, grid = plt.subplots(2, columns, figsize=(5 * columns, 6.5))
         axes = np.ravel(grid)
+        for ax in axes[panels:]:
+            ax.remove()
+        axes = axes[:panels]
     else:
         axes = np.ravel(np.asarray(axes, dtype=object))
-        if axes.size != 4:
-            raise ValueError(f"plot_history draws 4 panels; got {axes.size} Axes")
+        if axes.size != panels:
+            raise ValueError(f"plot_history draws {panels} panels here; got {axes.size} Axes")
         fig = axes[0].figure
-    per_step, per_epoch = dict(history.per_step), dict(history.per_epoch)
     x_step, unit = _step_epochs(per_step, per_epoch)
     x_epoch = np.asarray(
         per_epoch.get("epoch", np.arange(1, 1 + len(per_epoch.get("train_loss", []))))
@@ -136,6 +180,9 @@ def plot_history(history: Any, axes: Any = None, *, title: str | None = None) ->
             transform=ax.transAxes,
         )
     ax.set(title="learning rate η", xlabel=unit, ylabel="η")
+    draw = {"sharpness": _draw_sharpness, "noise_scale": _draw_noise_scale}
+    for ax, name in zip(axes[4:], extra, strict=True):
+        draw[name](ax, x_step, per_step, unit)
     if title:
         fig.suptitle(title)
     if created:

@@ -33,7 +33,7 @@ _HOST_CHUNK_BYTES = 256 * 2**20
 _PROBE_TAG = 0x9E0BE
 
 # Settings a resumed run must share with the checkpoint, or its batches would differ.
-_BATCHING = ("num_examples", "batch_size", "drop_last", "probe_size")
+_BATCHING = ("num_examples", "batch_size", "drop_last")
 
 
 def _as_key(seed: Any) -> jax.Array:
@@ -471,6 +471,14 @@ def fit(
                         "batches would differ. Use the same data and batching, or a new "
                         "directory."
                     )
+            saved_probe = ckpt.config.get("probe_size") or 0
+            if saved_probe and probe_size and saved_probe != probe_size:
+                writer.close()
+                raise ValueError(
+                    f"cannot resume: the checkpoint's monitors used a probe batch of "
+                    f"{saved_probe} examples, this run's use {probe_size}; their measurements "
+                    "would differ. Use the same probe_size, or a new directory."
+                )
             if ckpt.step > total_steps:
                 writer.close()
                 raise ValueError(

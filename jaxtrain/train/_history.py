@@ -121,7 +121,8 @@ class History:
         self._cache = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The history as plain lists (NaN and ±inf as ``None``), ready for ``json.dumps``."""
+        """The history as plain lists (NaN as ``None``, ±inf as ``"Infinity"`` and
+        ``"-Infinity"``), ready for ``json.dumps``."""
         per_step, per_epoch = self._arrays()
         return {
             "format": _FORMAT,
@@ -196,14 +197,27 @@ class History:
         )
 
 
+# Strict JSON has no NaN or infinity: NaN is written as null, ±infinity as these strings.
+_INFINITIES = {"Infinity": math.inf, "-Infinity": -math.inf}
+
+
 def _to_list(values: np.ndarray) -> list[Any]:
     if values.dtype.kind in "fc":
-        return [float(v) if math.isfinite(v) else None for v in values.tolist()]
+        return [_json_float(v) for v in values.tolist()]
     return values.tolist()
+
+
+def _json_float(value: float) -> float | str | None:
+    if math.isfinite(value):
+        return float(value)
+    if math.isnan(value):
+        return None
+    return "Infinity" if value > 0 else "-Infinity"
 
 
 def _from_list(values: list[Any], dtype: str | None) -> np.ndarray:
     if dtype is not None and np.dtype(dtype).kind in "biu":
         return np.asarray(values, dtype=dtype)
-    array = np.asarray([math.nan if v is None else v for v in values], dtype=np.float64)
+    numbers = [math.nan if v is None else _INFINITIES.get(v, v) for v in values]
+    array = np.asarray(numbers, dtype=np.float64)
     return array.astype(dtype) if dtype is not None else array

@@ -1,0 +1,177 @@
+"""Monitors inside fit: records, exact resume, one compilation, devices, bad input."""
+
+import jax
+import numpy as np
+import pytest
+from monitor_problems import half_squared_error, linear_apply, regression
+
+from jaxtrain import monitor, optim, train
+from jaxtrain.train import CheckpointMismatchError
+
+X, Y, THETA0 = regression(n=120)
+OPTIMIZER = optim.sgd(0.05, momentum=0.9)
+
+
+def monitors():
+    return [
+        monitor.sharpness(every=5),
+        monitor.gradient_noise_scale(),
+        monitor.hessian_trace(every=7, num_samples=3),
+        monitor.update_ratio(every=2),
+    ]
+
+
+def run(epochs, **kwargs):
+    return train.fit(
+        (linear_apply, THETA0, {}),
+        kwargs.pop("optimizer", OPTIMIZER),
+        (X, Y),
+        loss=kwargs.pop("loss", half_squared_error),
+        epochs=epochs,
+        batch_size=32,
+        monitors=kwargs.pop("monitors", monitors()),
+        progress=False,
+        **kwargs,
+    )
+
+
+def test_every_record_has_one_value_per_step_and_nan_where_not_measured():
+    _, history = run(2)
+    steps = history.num_steps
+    assert steps == 8
+    for name in (
+        "sharpness",
+        "stability_threshold",
+        "noise_scale",
+        "hessian_trace",
+        "update_ratio",
+        "update_ratio/w",
+    ):
+        assert history.per_step[name].shape == (steps,), name
+    measured = {
+        "sharpness": [0, 5],
+        "hessian_trace": [0, 7],
+        "update_ratio": [0, 2, 4, 6],
+        "noise_scale": list(range(8)),
+    }
+    for name, where in measured.items():
+        measured_at = np.flatnonzero(~np.isnan(history.per_step[name])).tolist()
+        assert measured_at == where, name
+    # θ₀ = 0: the first update ratio divides by ‖θ₀‖ = 0.
+    assert history.per_step["update_ratio"][0] == np.inf
+
+
+def test_a_resumed_run_is_bit_identical(tmp_path):
+    whole_state, whole = run(4, checkpoint_dir=tmp_path / "whole")
+    run(2, checkpoint_dir=tmp_path / "parts")
+    resumed_state, resumed = run(4, checkpoint_dir=tmp_path / "parts", resume=True)
+    assert sorted(resumed.per_step) == sorted(whole.per_step)
+    for name, values in whole.per_step.items():
+        np.testing.assert_array_equal(resumed.per_step[name], values, err_msg=name)
+    for a, b in zip(
+        jax.tree.leaves(resumed_state.monitor_state),
+        jax.tree.leaves(whole_state.monitor_state),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert int(resumed_state.monitor_state["sharpness"].matvecs) > 0
+
+
+def test_a_checkpoint_from_other_monitors_is_refused_but_loads_without_them(tmp_path):
+    run(1, checkpoint_dir=tmp_path)
+    with pytest.raises(CheckpointMismatchError, match="monitors' state"):
+        run(2, checkpoint_dir=tmp_path, resume=True, monitors=[monitor.gradient_noise_scale()])
+    state, _ = run(2, checkpoint_dir=tmp_path, resume=True, monitors=[])
+    assert state.monitor_state == {}
+
+
+def test_the_epoch_is_traced_once_with_monitors():
+    traces = []
+
+    def counting_loss(predictions, targets):
+        traces.append(1)
+        return half_squared_error(predictions, targets)
+
+    run(1, loss=counting_loss)
+    once = len(traces)
+    traces.clear()
+    run(5, loss=counting_loss, optimizer=optim.sgd(0.05, momentum=0.9))
+    assert len(traces) == once
+
+
+def test_skipped_steps_leave_the_monitor_state_alone():
+    x = X.copy()
+    x[40] = np.nan  # the examples of one batch give a non-finite loss
+    _, history = train.fit(
+        (linear_apply, THETA0, {}),
+        OPTIMIZER,
+        (np.nan_to_num(x, nan=1e30), Y),
+        loss=half_squared_error,
+        epochs=1,
+        batch_size=32,
+        on_nonfinite="skip",
+        monitors=[monitor.gradient_noise_scale()],
+        progress=False,
+    )
+    skipped = history.per_step["skipped"]
+    assert skipped.any()
+    after = np.flatnonzero(~skipped)
+    assert np.isfinite(history.per_step["noise_scale"][after[after > np.argmax(skipped)]]).all()
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        (["sharpness"], "must be jaxtrain.monitor monitors"),
+        ([monitor.update_ratio(), monitor.update_ratio(3)], "two 'update_ratio' monitors"),
+    ],
+)
+def test_bad_monitor_lists_are_refused(value, match):
+    with pytest.raises(ValueError, match=match):
+        run(1, monitors=value)
+
+
+def test_history_plot_draws_sharpness_with_its_threshold_and_the_noise_scale():
+    _, history = run(2)
+    axes = history.plot()
+    titles = [ax.get_title() for ax in axes]
+    assert "sharpness λmax vs stability threshold" in titles
+    assert "gradient noise scale B_simple" in titles
+
+
+@pytest.mark.multidevice
+def test_sharded_batches_measure_what_one_device_measures(multi_device):
+    code = """
+        import sys, numpy as np
+        sys.path.insert(0, "tests/monitor")
+        from monitor_problems import half_squared_error, linear_apply, regression
+        from jaxtrain import monitor, optim, train
+        import jax
+        assert jax.device_count() == 8
+        x, y, theta0 = regression(n=128)
+        # By default fit splits every batch over all 8 devices.
+        _, history = train.fit((linear_apply, theta0, {}), optim.sgd(0.05), (x, y),
+            loss=half_squared_error, epochs=2, batch_size=32, progress=False,
+            monitors=[monitor.sharpness(3), monitor.gradient_noise_scale(),
+                      monitor.hessian_trace(4, num_samples=2)])
+        for name in ("sharpness", "noise_scale", "hessian_trace", "loss"):
+            print(name, " ".join(repr(float(v)) for v in history.per_step[name]))
+    """
+    lines = dict(line.split(" ", 1) for line in multi_device(code).strip().splitlines())
+    _, single = train.fit(
+        (linear_apply, regression(n=128)[2], {}),
+        optim.sgd(0.05),
+        regression(n=128)[:2],
+        loss=half_squared_error,
+        epochs=2,
+        batch_size=32,
+        progress=False,
+        monitors=[
+            monitor.sharpness(3),
+            monitor.gradient_noise_scale(),
+            monitor.hessian_trace(4, num_samples=2),
+        ],
+    )
+    for name in ("sharpness", "noise_scale", "hessian_trace", "loss"):
+        sharded = np.array([float(v) for v in lines[name].split()])
+        np.testing.assert_allclose(sharded, single.per_step[name], rtol=1e-4, err_msg=name)

@@ -1,0 +1,99 @@
+"""The gradient noise scale against its closed form on linear regression."""
+
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+from monitor_problems import half_squared_error, linear_apply, noise_scale, regression
+
+from jaxtrain import losses, monitor, nn, optim, train
+
+
+def test_noise_terms_invert_the_expected_squared_norms():
+    # E|G_B|² = |G|² + tr(Σ)/B: two batch sizes give back |G|² = 2 and tr(Σ) = 96.
+    squared_norm, trace = monitor.noise_terms(2.0 + 96 / 16, 2.0 + 96 / 48, 16.0, 48.0)
+    assert squared_norm == pytest.approx(2.0) and trace == pytest.approx(96.0)
+
+
+def test_at_fixed_parameters_b_simple_matches_the_per_example_gradients():
+    x, y, theta0 = regression(n=4096, d=8, noise=1.0, seed=3)
+    theta = {"w": theta0["w"] + 0.3}  # away from the minimum: |G|² > 0
+    exact = noise_scale(x, y, theta["w"])
+    _, history = train.fit(
+        (linear_apply, theta, {}),
+        optax.sgd(0.0),  # parameters stay fixed
+        (x, y),
+        loss=half_squared_error,
+        epochs=8,
+        batch_size=64,
+        monitors=[monitor.gradient_noise_scale(ema=0.99)],
+        progress=False,
+    )
+    measured = history.per_step["noise_scale"]
+    assert np.isfinite(measured).all()
+    # Over the run the smoothed estimate settles within 15% of the exact value.
+    assert np.median(measured[-200:]) == pytest.approx(exact, rel=0.15)
+    assert 1 < exact < 4096
+
+
+def test_halves_give_the_same_training_as_unmonitored_up_to_rounding():
+    x, y, theta0 = regression(n=200)
+    runs = [
+        train.fit(
+            (linear_apply, theta0, {}),
+            optim.sgd(0.05, momentum=0.9),
+            (x, y),
+            loss=half_squared_error,
+            epochs=3,
+            batch_size=32,
+            monitors=monitors,
+            progress=False,
+        )
+        for monitors in ([], [monitor.gradient_noise_scale()])
+    ]
+    (plain, plain_history), (monitored, history) = runs
+    np.testing.assert_allclose(monitored.params["w"], plain.params["w"], rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(history.per_step["loss"], plain_history.per_step["loss"], rtol=2e-5)
+    # The last partial batch (200 mod 32 = 8) is measured too.
+    assert np.isfinite(history.per_step["noise_scale"]).all()
+
+
+def test_batchnorm_and_odd_batches_take_the_extra_half_batch_pass():
+    from jaxtrain.data import load_digits
+
+    x, y = load_digits()
+    x, y = x[:99], y[:99]
+    model = nn.MLP(64, 16, 10, depth=1, norm="batch", rngs=nnx.Rngs(0))
+    triple = nn.functional(model)
+    _, history = train.fit(
+        triple,
+        optim.sgd(0.05),
+        (x, y),
+        loss=losses.softmax_cross_entropy,
+        steps=4,
+        batch_size=33,  # odd, with BatchNorm
+        monitors=[monitor.gradient_noise_scale()],
+        progress=False,
+    )
+    assert np.isfinite(history.per_step["noise_scale"]).all()
+
+
+def test_a_batch_of_one_cannot_be_split():
+    x, y, theta0 = regression(n=8)
+    _, history = train.fit(
+        (linear_apply, theta0, {}),
+        optim.sgd(0.01),
+        (x, y),
+        loss=half_squared_error,
+        steps=3,
+        batch_size=1,
+        monitors=[monitor.gradient_noise_scale()],
+        progress=False,
+    )
+    assert np.isnan(history.per_step["noise_scale"]).all()
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [({"ema": 1.0}, "ema"), ({"every": 0}, "every")])
+def test_bad_arguments_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        monitor.gradient_noise_scale(**kwargs)

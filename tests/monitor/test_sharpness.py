@@ -1,0 +1,197 @@
+"""The sharpness monitor against exact and Lanczos references, plain and preconditioned."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+from monitor_problems import half_squared_error, hessian, linear_apply, regression
+
+from jaxtrain import curvature, losses, monitor, nn, optim, train
+
+
+def fit_linear(optimizer, x, y, theta0, *, steps, monitors, **kwargs):
+    return train.fit(
+        (linear_apply, theta0, {}),
+        optimizer,
+        (x, y),
+        loss=half_squared_error,
+        steps=steps,
+        batch_size=kwargs.pop("batch_size", 32),
+        monitors=monitors,
+        progress=False,
+        **kwargs,
+    )
+
+
+def test_on_a_quadratic_the_sharpness_is_the_exact_top_eigenvalue_every_time():
+    x, y, theta0 = regression()
+    _, history = fit_linear(
+        optim.sgd(0.05), x, y, theta0, steps=25, monitors=[monitor.sharpness(every=8)]
+    )
+    top = np.linalg.eigvalsh(hessian(x))[-1]
+    measured = history.per_step["sharpness"]
+    assert np.flatnonzero(np.isfinite(measured)).tolist() == [0, 8, 16, 24]
+    np.testing.assert_allclose(measured[::8], top, rtol=1e-4)
+    threshold = history.per_step["stability_threshold"]
+    np.testing.assert_allclose(threshold[::8], 2 / 0.05, rtol=1e-6)
+    assert np.isnan(threshold[1:8]).all()
+
+
+def _adam_p(b2):
+    return lambda state, nu: np.sqrt(nu / (1 - b2)) + 1e-8
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "preconditioner", "threshold"),
+    [
+        (optim.adam(0.05), _adam_p(0.999), 38 / 0.05),
+        (optax.adam(0.05, b2=0.99), _adam_p(0.99), 38 / 0.05),
+        (optax.rmsprop(0.05), lambda state, nu: np.sqrt(nu + 1e-8), 2 / 0.05),
+    ],
+    ids=["jaxtrain-adam", "optax-adam", "optax-rmsprop"],
+)
+def test_the_preconditioned_sharpness_is_exact_on_a_quadratic(optimizer, preconditioner, threshold):
+    x, y, theta0 = regression(scales=[0.1, 0.5, 1.0, 3.0, 10.0, 30.0])
+    state, history = fit_linear(
+        optimizer,
+        x,
+        y,
+        theta0,
+        steps=1,
+        monitors=[monitor.sharpness(every=1, preconditioned=True)],
+        learning_rate=0.05,  # what plain optax optimizers do not record themselves
+    )
+    # Step 0's measurement uses the preconditioner of step 0's update: the final state's.
+    (nu,) = [
+        np.asarray(s.nu["w"], np.float64).ravel()
+        for s in jax.tree.leaves(state.opt_state, is_leaf=lambda s: hasattr(s, "nu"))
+        if hasattr(s, "nu")
+    ]
+    scale = 1 / np.sqrt(preconditioner(state, nu))
+    expected = np.linalg.eigvalsh(scale[:, None] * hessian(x) * scale[None, :])[-1]
+    assert history.per_step["sharpness"][0] == pytest.approx(expected, rel=1e-3)
+    assert history.per_step["stability_threshold"][0] == pytest.approx(threshold, rel=1e-5)
+
+
+def _digits_mlp(norm=None):
+    from jaxtrain.data import load_digits
+
+    x, y = load_digits()
+    x = (x - x.mean(0)) / (x.std(0) + 1e-6)
+    model = nn.MLP(64, 32, 10, depth=2, activation="tanh", norm=norm, rngs=nnx.Rngs(0))
+    return nn.functional(model), x[:300], y[:300]
+
+
+def test_a_measurement_equals_curvature_eigenvalues_at_the_same_parameters():
+    (apply, params, model_state), x, y = _digits_mlp()
+    optimizer = optim.sgd(0.1)
+    fit_kwargs = dict(loss=losses.softmax_cross_entropy, batch_size=50, progress=False)
+    # The measurement at step 30 is taken at θ₃₀, the parameters after 30 steps.
+    state, history = train.fit(
+        (apply, params, model_state),
+        optimizer,
+        (x, y),
+        steps=31,
+        monitors=[monitor.sharpness(every=6)],
+        **fit_kwargs,
+    )
+    at_30, _ = train.fit((apply, params, model_state), optimizer, (x, y), steps=30, **fit_kwargs)
+
+    def probe_loss(p):  # the probe is the whole set (N ≤ 2,048); the loss is a mean
+        return losses.softmax_cross_entropy(apply(p, model_state, x, train=True)[0], y)
+
+    reference = curvature.eigenvalues(
+        curvature.hvp(probe_loss, at_30.params), at_30.params, k=1, key=jax.random.key(1)
+    )
+    assert history.per_step["sharpness"][30] == pytest.approx(
+        float(reference.eigenvalues[0]), rel=1e-2
+    )
+    # Warm-started from step 24's eigenvector, the measurement took a few products, where the
+    # cold reference took many more.
+    assert int(state.monitor_state["sharpness"].matvecs) <= 6 < reference.num_matvecs
+
+
+def test_batchnorm_models_are_measured_in_training_mode():
+    (apply, params, model_state), x, y = _digits_mlp(norm="batch")
+    _, history = train.fit(
+        (apply, params, model_state),
+        optim.sgd(0.1, momentum=0.9),
+        (x, y),
+        loss=losses.softmax_cross_entropy,
+        steps=3,
+        batch_size=100,
+        monitors=[monitor.sharpness(every=2, probe_size=64)],
+        progress=False,
+    )
+    sharp = history.per_step["sharpness"]
+    assert np.isfinite(sharp[[0, 2]]).all() and sharp[0] > 0
+    np.testing.assert_allclose(history.per_step["stability_threshold"][0], 3.8 / 0.1, rtol=1e-6)
+
+
+def test_a_user_threshold_replaces_the_rule():
+    x, y, theta0 = regression()
+    _, history = fit_linear(
+        optax.lion(1e-3),
+        x,
+        y,
+        theta0,
+        steps=2,
+        monitors=[monitor.sharpness(every=1, threshold=lambda eta: 7.0 / eta)],
+        learning_rate=1e-3,
+    )
+    np.testing.assert_allclose(history.per_step["stability_threshold"], 7000.0, rtol=1e-5)
+    _, history = fit_linear(
+        optax.lion(1e-3), x, y, theta0, steps=1, monitors=[monitor.sharpness(1, threshold=5.0)]
+    )
+    assert history.per_step["stability_threshold"][0] == 5.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"every": 0}, "every must be an int ≥ 1"),
+        ({"every": 1.5}, "every must be an int ≥ 1"),
+        ({"every": 1, "num_iters": 1}, "num_iters"),
+        ({"every": 1, "tol": 0.0}, "tol"),
+        ({"every": 1, "probe_size": 0}, "probe_size"),
+        ({"every": 1, "threshold": -1.0}, "threshold"),
+    ],
+)
+def test_bad_arguments_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        monitor.sharpness(**kwargs)
+
+
+def test_run_level_errors_name_the_fix():
+    x, y, theta0 = regression(n=64)
+    with pytest.raises(ValueError, match="threshold="):
+        fit_linear(optax.lion(1e-3), x, y, theta0, steps=1, monitors=[monitor.sharpness(1)])
+    with pytest.raises(ValueError, match="preconditioned=True"):
+        fit_linear(optim.adam(1e-3), x, y, theta0, steps=1, monitors=[monitor.sharpness(1)])
+    with pytest.raises(ValueError, match="exceeds the 64 training examples"):
+        fit_linear(
+            optim.sgd(0.1), x, y, theta0, steps=1, monitors=[monitor.sharpness(1, probe_size=65)]
+        )
+
+
+def test_the_preconditioner_of_an_optimizer_without_one_is_refused():
+    x, y, theta0 = regression(n=64)
+    with pytest.raises(ValueError, match="adaptive optimizer"):
+        fit_linear(
+            optim.sgd(0.1),
+            x,
+            y,
+            theta0,
+            steps=1,
+            monitors=[monitor.sharpness(1, preconditioned=True)],
+        )
+
+
+def test_measurements_are_jit_traced_once_and_float32():
+    x, y, theta0 = regression(n=64)
+    state, _ = fit_linear(optim.sgd(0.1), x, y, theta0, steps=3, monitors=[monitor.sharpness(1)])
+    vector = state.monitor_state["sharpness"].vector
+    assert vector.shape == (6,) and vector.dtype == jnp.float32
+    assert float(jnp.linalg.norm(vector)) == pytest.approx(1.0, rel=1e-5)

@@ -1,0 +1,96 @@
+"""Stability thresholds: the right rule per optimizer, checked on a quadratic where it is exact."""
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxtrain import optim
+from jaxtrain.monitor import stability_threshold
+
+PARAMS = jnp.zeros(3)
+
+
+def threshold(optimizer, eta, **kwargs):
+    return float(stability_threshold(optimizer, optimizer.init(PARAMS), **kwargs)(eta))
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "expected"),
+    [
+        (optim.sgd(0.1), 2 / 0.1),
+        (optax.sgd(0.1), 2 / 0.1),
+        (optim.sgd(0.1, momentum=0.9), 3.8 / 0.1),
+        (optax.sgd(0.1, momentum=0.5), 3.0 / 0.1),
+        (optax.sgd(0.1, momentum=0.9, nesterov=True), 3.8 / 2.8 / 0.1),
+        (optim.sgd(0.1, momentum=0.9, nesterov=True), 3.8 / 2.8 / 0.1),
+        (optax.inject_hyperparams(optax.sgd)(learning_rate=0.1, momentum=0.9), 3.8 / 0.1),
+        (optax.chain(optax.clip_by_global_norm(1.0), optim.sgd(0.1)), 2 / 0.1),
+    ],
+)
+def test_gradient_descent_thresholds(optimizer, expected):
+    assert threshold(optimizer, 0.1) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "expected"),
+    [
+        (optim.adam(1e-3), 38 / 1e-3),
+        (optax.adam(1e-3), 38 / 1e-3),
+        (optax.adamw(1e-3, b1=0.8), 3.6 / 0.2 / 1e-3),
+        (optim.adamw(1e-3), 38 / 1e-3),
+        (optim.radam(1e-3), 38 / 1e-3),
+        (optax.inject_hyperparams(optax.adam)(learning_rate=1e-3, b1=0.5), 3.0 / 0.5 / 1e-3),
+        (optim.rmsprop(1e-3), 2 / 1e-3),
+        (optax.rmsprop(1e-3, momentum=0.9), 3.8 / 1e-3),
+        (optim.adagrad(1e-3), 2 / 1e-3),
+        (optax.adagrad(1e-3), 2 / 1e-3),
+    ],
+)
+def test_adaptive_thresholds_bound_the_preconditioned_sharpness(optimizer, expected):
+    assert threshold(optimizer, 1e-3, preconditioned=True) == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_threshold_follows_the_step_size_and_is_nan_without_one():
+    rule = stability_threshold(optim.sgd(0.1), optim.sgd(0.1).init(PARAMS))
+    np.testing.assert_allclose(rule(jnp.array([0.1, 0.5])), [20.0, 4.0], rtol=1e-6)
+    assert np.isnan(rule(jnp.float32(np.nan)))
+    assert rule.rule == "2/η"
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "preconditioned", "match"),
+    [
+        (optim.adam(1e-3), False, "preconditioned sharpness"),
+        (optim.rmsprop(1e-3), False, "preconditioned sharpness"),
+        (optim.sgd(0.1), True, "needs an adaptive optimizer"),
+        (optax.lion(1e-3), False, "not known.*'scale_by_lion'"),
+        (optax.nadam(1e-3), True, "not known.*Nesterov"),
+        (optax.chain(optim.sgd(0.1, momentum=0.5), optim.sgd(0.1, momentum=0.5)), False, "sev"),
+    ],
+)
+def test_unknown_or_mismatched_thresholds_are_clear_errors(optimizer, preconditioned, match):
+    with pytest.raises(ValueError, match=match):
+        stability_threshold(optimizer, optimizer.init(PARAMS), preconditioned=preconditioned)
+
+
+def _final_distance(optimizer, curvature, steps=400):
+    """|θ| after ``steps`` of ``optimizer`` on L = ½λθ² from θ = 1 (λ = ``curvature``)."""
+    theta = jnp.ones(1)
+    state = optimizer.init(theta)
+    for _ in range(steps):
+        updates, state = optimizer.update(curvature * theta, state, theta)
+        theta = optax.apply_updates(theta, updates)
+    # A diverged run overflows to inf and then NaN: count that as infinitely far.
+    return float(np.nan_to_num(jnp.abs(theta[0]), nan=np.inf))
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [optim.sgd(0.1), optim.sgd(0.1, momentum=0.9), optim.sgd(0.1, momentum=0.9, nesterov=True)],
+    ids=["gd", "heavy-ball", "nesterov"],
+)
+def test_on_a_quadratic_the_threshold_separates_convergence_from_divergence(optimizer):
+    limit = threshold(optimizer, 0.1)
+    assert _final_distance(optimizer, 0.97 * limit) < 1.0
+    assert _final_distance(optimizer, 1.03 * limit) > 1.0
