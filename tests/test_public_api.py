@@ -16,6 +16,7 @@ PUBLIC_PACKAGES = (
     "jaxtrain.landscape",
     "jaxtrain.plot",
     "jaxtrain.diagnose",
+    "jaxtrain.monitor",
 )
 
 

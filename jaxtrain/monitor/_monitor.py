@@ -157,7 +157,12 @@ def run_monitors(
             state, values = monitor.measure(state, view)
             return state, {k: jnp.asarray(v, jnp.float32) for k, v in values.items()}
 
-        due = view.step % monitor.every == 0
-        new_states[monitor.name], values = lax.cond(due, measured, skipped, states[monitor.name])
+        if monitor.every == 1:  # always due: no conditional to dispatch
+            new_states[monitor.name], values = measured(states[monitor.name])
+        else:
+            due = view.step % monitor.every == 0
+            new_states[monitor.name], values = lax.cond(
+                due, measured, skipped, states[monitor.name]
+            )
         records.update(values)
     return new_states, records

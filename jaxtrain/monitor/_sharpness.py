@@ -14,8 +14,9 @@ from jaxtrain.curvature import hvp
 from jaxtrain.curvature._lanczos import basis_rows, extreme_ritz_pairs
 from jaxtrain.curvature._operators import flat_operator, highest_precision
 from jaxtrain.monitor._monitor import Monitor, RunSetup, StepView
-from jaxtrain.monitor._optimizer import Part, optimizer_parts, preconditioner_inverse
+from jaxtrain.monitor._preconditioner import preconditioner_inverse
 from jaxtrain.monitor._threshold import StabilityThreshold, stability_threshold
+from jaxtrain.optim._hyperparameters import Part, optimizer_parts
 
 __all__ = ["Sharpness", "SharpnessState", "sharpness"]
 

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxtrain.monitor._optimizer import Part, optimizer_parts
+from jaxtrain.optim._hyperparameters import Part, optimizer_parts
 
 __all__ = ["StabilityThreshold", "stability_threshold"]
 

@@ -227,10 +227,10 @@ def fit(
 
     Learning rate record: jaxtrain's optimizers (and optax optimizers wrapped in
     ``optax.inject_hyperparams``) keep the η they used in their state, and
-    ``history.per_step["learning_rate"]`` reads it there. A plain optax optimizer built
-    from a float keeps none: then the ``learning_rate`` given here (a number or a
-    schedule of the step) is what is recorded, or NaN without it. It is only recorded, never
-    applied.
+    ``history.per_step["learning_rate"]`` reads it there. A plain optax optimizer keeps
+    none: then the ``learning_rate`` given here (a number or a schedule of the step) is what
+    is recorded, else the constant η of the optimizer's final ``scale(−η)`` (optax's
+    ``adam(1e-3)``), else NaN (an optax schedule). It is only recorded, never applied.
 
     Non-finite losses: every step records whether its loss and gradient norm are finite,
     and the host looks at those flags once per epoch, never per step. With
@@ -430,7 +430,7 @@ def fit(
         loss,
         named_metrics,
         augment,
-        learning_rate_source(state.opt_state, learning_rate),
+        learning_rate_source(state.opt_state, learning_rate, optimizer),
         on_nonfinite == "skip",
         placement,
         monitors,

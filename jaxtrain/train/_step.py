@@ -19,15 +19,18 @@ from jaxtrain.train._state import TrainState
 __all__ = ["StepFunctions", "learning_rate_source", "step_functions"]
 
 
-def learning_rate_source(opt_state: Any, learning_rate: Any) -> Any:
+def learning_rate_source(
+    opt_state: Any, learning_rate: Any, optimizer: optax.GradientTransformation | None = None
+) -> Any:
     """Where the recorded η comes from: ``"state"``, a float, a schedule, or ``None`` (NaN).
 
     jaxtrain's optimizers (and ``optax.inject_hyperparams``) keep η in their state, read by
     ``jaxtrain.optim.learning_rate_from_state``. A plain optax optimizer does not: then the
-    ``learning_rate`` given to ``fit`` (a number or a schedule of the step) is recorded, or
-    NaN without one.
+    ``learning_rate`` given to ``fit`` (a number or a schedule of the step) is recorded, else
+    the constant η of its closing ``scale(−η)`` (optax's ``adam(1e-3)``), else NaN.
     """
     from jaxtrain.optim import learning_rate_from_state
+    from jaxtrain.optim._hyperparameters import constant_learning_rate
 
     try:
         learning_rate_from_state(opt_state)
@@ -35,6 +38,8 @@ def learning_rate_source(opt_state: Any, learning_rate: Any) -> Any:
         pass
     else:
         return "state"
+    if learning_rate is None and optimizer is not None:
+        return constant_learning_rate(optimizer, opt_state)
     if learning_rate is None or callable(learning_rate):
         return learning_rate
     return float(learning_rate)

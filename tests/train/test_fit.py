@@ -144,9 +144,14 @@ def test_learning_rate_record_from_the_optimizer_state():
 
 
 def test_learning_rate_record_of_a_plain_optax_optimizer():
-    _, history = _fit(epochs=1)
+    # A constant η sits in the closure of optax's final scale(−η).
+    _, history = _fit(epochs=1, optimizer=optax.adam(0.25))
+    assert history.per_step["learning_rate"].tolist() == [0.25] * 4
+    # An optax schedule is in no state and no constant: NaN unless fit is told.
+    schedule = optax.sgd(exponential_decay(0.5, transition_steps=1, decay_rate=0.9))
+    _, history = _fit(epochs=1, optimizer=schedule)
     assert np.isnan(history.per_step["learning_rate"]).all()
-    _, history = _fit(epochs=1, learning_rate=0.5)
+    _, history = _fit(epochs=1, optimizer=schedule, learning_rate=0.5)
     assert history.per_step["learning_rate"].tolist() == [0.5] * 4
     _, history = _fit(epochs=1, learning_rate=lambda t: 1.0 / (t + 1))
     np.testing.assert_allclose(history.per_step["learning_rate"], [1, 1 / 2, 1 / 3, 1 / 4])

@@ -4,6 +4,7 @@ import json
 
 import matplotlib.pyplot as plt
 import numpy as np
+import optax
 import pytest
 from train_problems import LOSS, METRICS, SGD, blobs, linear_triple
 
@@ -79,8 +80,19 @@ def test_fit_history_plots_four_panels(tmp_path):
     labels = [line.get_label() for line in axes[1].get_lines()]
     assert labels == ["train accuracy", "val accuracy"]
     assert axes[0].get_xlabel() == "epoch"
-    # η not recorded (a plain optax optimizer): a note instead of a curve
-    assert "not recorded" in axes[3].texts[0].get_text()
+    # η read from the plain optax optimizer's scale(−η)
+    np.testing.assert_allclose(axes[3].get_lines()[0].get_ydata(), 0.5)
+    _, unrecorded = fit(
+        linear_triple(),
+        optax.sgd(lambda count: 0.5),  # a schedule: in no state, no constant
+        blobs(30),
+        loss=LOSS,
+        steps=2,
+        batch_size=8,
+        progress=False,
+    )
+    # η not recorded: a note instead of a curve
+    assert "not recorded" in unrecorded.plot()[3].texts[0].get_text()
     axes[0].figure.savefig(tmp_path / "history.png")
     assert (tmp_path / "history.png").stat().st_size > 0
     plt.close("all")

@@ -1,4 +1,4 @@
-"""What a monitor needs to know about the optimizer: its momentum, β₁, and preconditioner P.
+"""An optimizer's hyperparameters, read from the optimizer itself: momentum, β₁, ε, η.
 
 Hyperparameters that an optax transform keeps in its closure (optax's ``scale_by_adam``
 keeps β₁, β₂ and ε there, not in its state) are read from the ``update`` function's closure:
@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["Part", "optimizer_parts", "preconditioner_inverse"]
+__all__ = ["Part", "constant_learning_rate", "optimizer_parts"]
 
 _UPDATE_FN = re.compile(r"^(\w+)\.<locals>\.update_fn$")
 _INJECT = "inject_hyperparams"
@@ -131,67 +131,16 @@ def optimizer_parts(optimizer: optax.GradientTransformation, opt_state: Any) -> 
     return parts
 
 
-def _second_moment_nodes(opt_state: Any) -> list[Any]:
-    kinds = (optax.ScaleByAdamState, optax.ScaleByRmsState, optax.ScaleByRssState)
-    nodes = jax.tree_util.tree_leaves(opt_state, is_leaf=lambda x: isinstance(x, kinds))
-    return [n for n in nodes if isinstance(n, kinds)]
+def constant_learning_rate(optimizer: optax.GradientTransformation, opt_state: Any) -> float | None:
+    """η of an optax optimizer built from a constant, read from its ``scale(−η)`` transform.
 
-
-_OPTAX_OWNERS = {
-    optax.ScaleByAdamState: ("scale_by_adam", "adam", "adamw"),
-    optax.ScaleByRmsState: ("scale_by_rms", "rmsprop"),
-    optax.ScaleByRssState: ("scale_by_rss", "adagrad"),
-}
-
-
-def preconditioner_inverse(parts: list[Part], opt_state: Any) -> Any:
-    """P⁻¹ per parameter: what the optimizer's adaptive transform divides the gradient by.
-
-    jaxtrain's states keep their own ε and β₂, so :func:`jaxtrain.optim.effective_step_size`
-    at η = 1 is P⁻¹ exactly (RAdam's rectification included). optax's ``adam``/``adamw``
-    (``ScaleByAdamState``: P = √(ν̂ + ε̄) + ε, ν̂ = ν/(1 − β₂ᵗ)), ``rmsprop``
-    (``ScaleByRmsState``: P = √(ν + ε) or √ν + ε) and ``adagrad`` (``ScaleByRssState``:
-    P = √(s + ε)) take their constants from ``parts``.
-
-    Raises:
-      ValueError: if the state has no second moment.
+    optax's ``adam(1e-3)`` ends in ``scale(-1e-3)``, whose state keeps nothing; the step size
+    sits in the closure. Returns ``None`` when there is no such constant (a schedule, or
+    several scalings).
     """
-    from jaxtrain.optim import effective_step_size
-
-    try:
-        return effective_step_size(opt_state, 1.0)
-    except ValueError:
-        pass
-    nodes = _second_moment_nodes(opt_state)
-    if not nodes:
-        raise ValueError(
-            "a preconditioned sharpness needs an adaptive optimizer (Adam, AdamW, RAdam, "
-            "RMSProp or Adagrad, jaxtrain's or optax's); this optimizer state has no second "
-            "moment. Use preconditioned=False for SGD and momentum."
-        )
-    node = nodes[0]
-    owners = _OPTAX_OWNERS[type(node)]
-    part = next((p for p in parts if p.factory in owners), None)
-    if part is None:
-        raise ValueError(
-            f"found optax's {type(node).__name__} but not the transform that owns it "
-            f"({' or '.join(owners)}) in the optimizer, so its ε and β₂ are unknown"
-        )
-    if isinstance(node, optax.ScaleByAdamState):
-        b2, eps, eps_root = part.get("b2", 0.999), part.get("eps", 1e-8), part.get("eps_root", 0.0)
-        count = jnp.maximum(node.count, 1)
-        correction = jnp.where(node.count > 0, 1 - jnp.asarray(b2, jnp.float32) ** count, 1.0)
-
-        def adam(v):
-            return 1 / (jnp.sqrt(v / correction.astype(v.dtype) + eps_root) + eps)
-
-        return jax.tree.map(adam, node.nu)
-    if isinstance(node, optax.ScaleByRmsState):
-        eps, in_sqrt = part.get("eps", 1e-8), bool(part.get("eps_in_sqrt", True))
-        if in_sqrt:
-            return jax.tree.map(lambda v: jax.lax.rsqrt(v + eps), node.nu)
-        return jax.tree.map(lambda v: 1 / (jnp.sqrt(v) + eps), node.nu)
-    eps = part.get("eps", 1e-7)
-    return jax.tree.map(
-        lambda s: jnp.where(s > 0, jax.lax.rsqrt(s + eps), 0.0), node.sum_of_squares
-    )
+    scales = [
+        p.get("step_size") for p in optimizer_parts(optimizer, opt_state) if p.factory == "scale"
+    ]
+    if len(scales) != 1 or scales[0] is None or not scales[0] < 0:
+        return None
+    return -float(scales[0])
