@@ -175,3 +175,32 @@ def test_sharded_batches_measure_what_one_device_measures(multi_device):
     for name in ("sharpness", "noise_scale", "hessian_trace", "loss"):
         sharded = np.array([float(v) for v in lines[name].split()])
         np.testing.assert_allclose(sharded, single.per_step[name], rtol=1e-4, err_msg=name)
+
+
+def test_the_host_feed_measures_what_the_device_feed_measures():
+    _, on_device = run(2)
+    _, fed = run(2, data_on_device=False)
+    for name in ("sharpness", "noise_scale", "hessian_trace", "update_ratio"):
+        np.testing.assert_allclose(
+            fed.per_step[name], on_device.per_step[name], rtol=1e-5, err_msg=name
+        )
+
+
+def test_a_non_finite_stop_returns_the_monitors_state_of_the_last_good_step():
+    x = X.copy()
+    x[7] = 1e30  # its batch overflows the squared error
+    with pytest.raises(train.NonFiniteLossError) as caught:
+        train.fit(
+            (linear_apply, THETA0, {}),
+            OPTIMIZER,
+            (x, Y),
+            loss=half_squared_error,
+            epochs=2,
+            batch_size=32,
+            monitors=[monitor.gradient_noise_scale()],
+            progress=False,
+        )
+    error = caught.value
+    state = error.state.monitor_state["noise_scale"]
+    assert int(state.count) == error.step  # one average per good step before the bad one
+    assert np.isfinite(float(state.trace))
