@@ -88,13 +88,13 @@ class GradientNoiseScale(Monitor):
         b_big, b_small = view.batch_size, view.batch_size // 2
         if view.half_grads is None or b_small < 1:
             return state, {"noise_scale": jnp.float32(jnp.nan)}
-        # mean(|g_a|², |g_b|²) = |(g_a + g_b)/2|² + |g_a − g_b|²/4: one read of the halves, and
-        # no cancellation between two large, nearly equal norms.
+        # The big batch is the two halves together, G_big = (g_a + g_b)/2: with BatchNorm, the
+        # step's own gradient comes from other statistics, so the halves alone are consistent.
+        # mean(|g_a|², |g_b|²) = |G_big|² + |g_a − g_b|²/4: one read of the halves, and no
+        # cancellation between two large, nearly equal norms.
         halves = jax.tree.leaves(view.half_grads)
-        mean = _squared_norm([(h[0] + h[1]) / 2 for h in halves])
-        spread = _squared_norm([h[0] - h[1] for h in halves])
-        small = mean + spread / 4
-        big = _squared_norm(jax.tree.leaves(view.grads))
+        big = _squared_norm([(h[0] + h[1]) / 2 for h in halves])
+        small = big + _squared_norm([h[0] - h[1] for h in halves]) / 4
         squared_norm, trace = noise_terms(small, big, float(b_small), float(b_big))
         a = jnp.float32(self.ema)
         new = GradientNoiseScaleState(
@@ -103,8 +103,10 @@ class GradientNoiseScale(Monitor):
             state.count + 1,
         )
         # Both averages start at 0 with the same decay, so their bias factors 1 − aᵗ cancel
-        # in the ratio.
-        return new, {"noise_scale": new.trace / new.squared_norm}
+        # in the ratio. An average |G|² ≤ 0 (unbiased estimates can be negative) means the
+        # signal is lost in the noise: B_simple is beyond resolution, +inf.
+        ratio = jnp.where(new.squared_norm > 0, new.trace / new.squared_norm, jnp.inf)
+        return new, {"noise_scale": ratio}
 
 
 def gradient_noise_scale(every: int = 1, *, ema: float = 0.95) -> GradientNoiseScale:
@@ -121,11 +123,15 @@ def gradient_noise_scale(every: int = 1, *, ema: float = 0.95) -> GradientNoiseS
     one forward and backward pass, and :func:`noise_terms` turns them into unbiased
     estimates of |G|² and tr(Σ). Each is smoothed by its own exponential moving average
     (decay ``ema``) *before* the ratio, as McCandlish et al. advise, since the ratio of
-    noisy estimates is biased. Recorded as ``history.per_step["noise_scale"]``.
+    noisy estimates is biased. Recorded as ``history.per_step["noise_scale"]``; +inf while
+    the averaged |G|² estimate is not positive (near a minimum, where the gradient is all
+    noise).
 
     For models with batch-coupled state (BatchNorm), or an odd batch, the step's gradient is
-    the usual full-batch one and the two half-batch gradients are an extra pass (each half
-    with its own batch statistics). A batch of one cannot be split: NaN there. Models without
+    the usual full-batch one and the two half-batch gradients are an extra pass; with
+    BatchNorm each half uses its own batch statistics, so what is measured is the noise scale
+    of the model normalized over B/2 examples (both estimates come from the halves, which
+    keeps them consistent). A batch of one cannot be split: NaN there. Models without
     such state take the same steps as unmonitored training up to float rounding (the
     gradient is summed in two halves); with dropout, each half draws its own mask.
 
