@@ -121,36 +121,9 @@ class StepFunctions:
 
             xb = self.placement.constrain_batch(augment_batch(self.augment, aug_key, xb))
 
-        def objective(params, xb, yb, rng):
-            predictions, new_model_state = state.apply(
-                params, state.model_state, xb, train=True, rng=rng
-            )
-            return self.loss(predictions, yb), (predictions, new_model_state)
-
-        value_and_grad = jax.value_and_grad(objective, has_aux=True)
-        batch_size = int(xb.shape[0])
-        half = batch_size // 2
-        half_grads = None
-        wants_halves = half >= 1 and any(m.uses_half_gradients for m in self.monitors)
-        half_keys = jax.random.split(dropout_key)
-        if wants_halves and batch_size % 2 == 0 and not jax.tree.leaves(state.model_state):
-            # No batch statistics couple the examples: the batch's gradient is the mean of its
-            # halves' gradients, so the halves cost nothing extra (gradient noise scale).
-            (losses, (predictions, new_model_state)), half_grads = jax.vmap(
-                value_and_grad, in_axes=(None, 0, 0, 0)
-            )(state.params, *_halves((xb, yb), half), half_keys)
-            loss = jnp.mean(losses)
-            grads = jax.tree.map(lambda g: jnp.mean(g, axis=0), half_grads)
-            predictions = _interleave(predictions)
-            new_model_state = jax.tree.map(lambda a: a[0], new_model_state)
-        else:
-            (loss, (predictions, new_model_state)), grads = value_and_grad(
-                state.params, xb, yb, dropout_key
-            )
-            if wants_halves:
-                half_grads = jax.vmap(
-                    lambda x, y, k: jax.grad(lambda p: objective(p, x, y, k)[0])(state.params)
-                )(*_halves((xb, yb), half), half_keys)
+        loss, predictions, new_model_state, grads, half_grads = self._gradients(
+            state, xb, yb, dropout_key
+        )
         updates, new_opt_state = self.optimizer.update(grads, state.opt_state, state.params)
         new_params = optax.apply_updates(state.params, updates)
         grad_norm = optax.tree.norm(grads)
@@ -169,7 +142,7 @@ class StepFunctions:
                     learning_rate=learning_rate,
                     grads=grads,
                     half_grads=half_grads,
-                    batch_size=batch_size,
+                    batch_size=int(xb.shape[0]),
                     probe_loss=self._probe_loss(state, probe),
                     key=jax.random.fold_in(dropout_key, 1),
                 ),
@@ -196,6 +169,43 @@ class StepFunctions:
         for name, metric in self.metrics:
             record[f"train_{name}"] = jnp.asarray(metric(predictions, yb), jnp.float32)
         return new_state, record
+
+    def _gradients(self, state: TrainState, xb: Any, yb: Any, rng: jax.Array):
+        """``(loss, predictions, new model state, g, halves' gradients or None)`` of a batch.
+
+        The halves' gradients (even and odd positions, stacked) are computed only for a
+        monitor that uses them (the gradient noise scale). Without batch statistics coupling
+        the examples, g is their mean, so they cost no extra pass; otherwise (BatchNorm, an
+        odd batch) they are an extra pass beside the usual whole-batch gradient.
+        """
+
+        def objective(params, xb, yb, rng):
+            predictions, new_model_state = state.apply(
+                params, state.model_state, xb, train=True, rng=rng
+            )
+            return self.loss(predictions, yb), (predictions, new_model_state)
+
+        value_and_grad = jax.value_and_grad(objective, has_aux=True)
+        batch_size = int(xb.shape[0])
+        half = batch_size // 2
+        if half < 1 or not any(m.uses_half_gradients for m in self.monitors):
+            (loss, (predictions, new_model_state)), grads = value_and_grad(
+                state.params, xb, yb, rng
+            )
+            return loss, predictions, new_model_state, grads, None
+        halves = (*_halves((xb, yb), half), jax.random.split(rng))
+        if batch_size % 2 == 0 and not jax.tree.leaves(state.model_state):
+            (losses, (predictions, new_model_state)), half_grads = jax.vmap(
+                value_and_grad, in_axes=(None, 0, 0, 0)
+            )(state.params, *halves)
+            grads = jax.tree.map(lambda g: jnp.mean(g, axis=0), half_grads)
+            new_model_state = jax.tree.map(lambda a: a[0], new_model_state)
+            return jnp.mean(losses), _interleave(predictions), new_model_state, grads, half_grads
+        (loss, (predictions, new_model_state)), grads = value_and_grad(state.params, xb, yb, rng)
+        half_grads = jax.vmap(
+            lambda x, y, k: jax.grad(lambda p: objective(p, x, y, k)[0])(state.params)
+        )(*halves)
+        return loss, predictions, new_model_state, grads, half_grads
 
     def _probe_loss(self, state: TrainState, probe: Any) -> Callable[[Any], jax.Array] | None:
         """θ ↦ L(θ; probe batch) in training mode, with one dropout key for the whole run."""
