@@ -104,7 +104,7 @@ class Sharpness(Monitor):
             rule = StabilityThreshold(float("nan"), "user function", self.threshold)
         else:
             constant = float(self.threshold)
-            rule = StabilityThreshold(float("nan"), f"{constant:g}", lambda eta: constant)
+            rule = StabilityThreshold(float("nan"), f"{constant:g}", constant=constant)
         return dataclasses.replace(self, rule=rule, parts=parts)
 
     def record_names(self, params: Any) -> tuple[str, ...]:

@@ -37,21 +37,25 @@ _NEUTRAL = (
 
 @dataclasses.dataclass(frozen=True)
 class StabilityThreshold:
-    """A stability threshold c/η (or a user's constant or function of η).
+    """A stability threshold c/η, or a user's constant or function of η.
 
     Attributes:
-      numerator: c in c/η, e.g. 2 for gradient descent.
-      rule: how c was derived, for reports (``"2/η"``, ``"(2+2β)/η, β=0.9"``...).
+      numerator: c in c/η, e.g. 2 for gradient descent (NaN for a user's threshold).
+      rule: how it was derived, for reports (``"2/η"``, ``"(2+2β)/η, β=0.9"``...).
       function: a user's threshold as a function of η, used instead of c/η when given.
+      constant: a user's constant threshold, used instead of c/η when given.
     """
 
     numerator: float
     rule: str
     function: Callable[[Any], Any] | None = None
+    constant: float | None = None
 
     def __call__(self, learning_rate: jax.Array) -> jax.Array:
         """The threshold at step size η (NaN when η is NaN, i.e. not recorded)."""
         eta = jnp.asarray(learning_rate, jnp.float32)
+        if self.constant is not None:
+            return jnp.float32(self.constant)
         if self.function is not None:
             return jnp.asarray(self.function(eta), jnp.float32)
         return jnp.float32(self.numerator) / eta
