@@ -8,7 +8,7 @@ from typing import Any, ClassVar, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxtrain.monitor._monitor import Monitor, StepView
+from jaxtrain.monitor._monitor import Monitor, RunSetup, StepView
 
 __all__ = ["GradientNoiseScale", "GradientNoiseScaleState", "gradient_noise_scale", "noise_terms"]
 
@@ -28,21 +28,34 @@ class GradientNoiseScaleState(NamedTuple):
 
 
 def noise_terms(
-    small: jax.Array, big: jax.Array, b_small: float, b_big: float
+    small: jax.Array,
+    big: jax.Array,
+    b_small: float,
+    b_big: float,
+    num_examples: float | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     r"""Unbiased estimates of |G|² and tr(Σ) from squared gradient norms at two batch sizes.
 
-    A batch of B examples has E|G_B|² = |G|² + tr(Σ)/B (Σ the per-example gradient
-    covariance), so two batch sizes give two equations (McCandlish et al. 2018, app. A):
+    A batch of B independent examples has E|G_B|² = |G|² + tr(Σ)/B (Σ the per-example
+    gradient covariance), so two batch sizes give two equations (McCandlish et al. 2018,
+    app. A):
 
         |G|²  ≈ (B_big|G_big|² − B_small|G_small|²) / (B_big − B_small),
         tr(Σ) ≈ (|G_small|² − |G_big|²) / (1/B_small − 1/B_big).
+
+    A batch drawn *without replacement* from N examples (as ``fit`` draws them) varies less:
+    E|G_B|² = |G|² + c·tr(Σ)·(1/B − 1/N) with c = N/(N − 1) and Σ the covariance over the N
+    examples, whence tr(Σ) = (|G_small|² − |G_big|²)/(c(1/B_small − 1/B_big)) and
+    |G|² = |G_big|² − c·tr(Σ)(1/B_big − 1/N). Without it, |G|² is underestimated by about
+    tr(Σ)/N, which matters once |G|² is that small (near a minimum of a small data set).
 
     Args:
       small: |G_small|², the squared norm of a B_small-example gradient.
       big: |G_big|², the squared norm of a B_big-example gradient.
       b_small: B_small.
       b_big: B_big > B_small.
+      num_examples: N, when the batches are drawn without replacement from N examples;
+        ``None`` for independent draws (N → ∞).
 
     Returns:
       ``(squared_norm, trace)``.
@@ -52,8 +65,10 @@ def noise_terms(
       >>> print(noise_terms(3.0, 2.0, 32.0, 64.0))  # |G|² + tr(Σ)/B at B=32, 64
       (1.0, 64.0)
     """
-    squared_norm = (b_big * big - b_small * small) / (b_big - b_small)
-    trace = (small - big) / (1 / b_small - 1 / b_big)
+    finite = 1.0 if num_examples is None else num_examples / (num_examples - 1)
+    over_n = 0.0 if num_examples is None else 1 / num_examples
+    trace = (small - big) / (finite * (1 / b_small - 1 / b_big))
+    squared_norm = big - finite * trace * (1 / b_big - over_n)
     return squared_norm, trace
 
 
@@ -66,6 +81,7 @@ class GradientNoiseScale(Monitor):
     """The monitor :func:`gradient_noise_scale` returns."""
 
     ema: float = 0.95
+    num_examples: int | None = None
 
     name: ClassVar[str] = "noise_scale"
     uses_half_gradients: ClassVar[bool] = True
@@ -74,6 +90,10 @@ class GradientNoiseScale(Monitor):
         super().__post_init__()
         if not isinstance(self.ema, float | int) or not 0 <= self.ema < 1:
             raise ValueError(f"ema must be a number in [0, 1); got {self.ema!r}")
+
+    def prepare(self, setup: RunSetup) -> GradientNoiseScale:
+        """Takes N from the run: ``fit`` draws each epoch's batches without replacement."""
+        return dataclasses.replace(self, num_examples=setup.num_examples)
 
     def record_names(self, params: Any) -> tuple[str, ...]:
         del params
@@ -95,7 +115,8 @@ class GradientNoiseScale(Monitor):
         halves = jax.tree.leaves(view.half_grads)
         big = _squared_norm([(h[0] + h[1]) / 2 for h in halves])
         small = big + _squared_norm([h[0] - h[1] for h in halves]) / 4
-        squared_norm, trace = noise_terms(small, big, float(b_small), float(b_big))
+        n = None if self.num_examples is None or self.num_examples < 2 else self.num_examples
+        squared_norm, trace = noise_terms(small, big, float(b_small), float(b_big), n)
         a = jnp.float32(self.ema)
         new = GradientNoiseScaleState(
             a * state.squared_norm + (1 - a) * squared_norm,
@@ -121,7 +142,8 @@ def gradient_noise_scale(every: int = 1, *, ema: float = 0.95) -> GradientNoiseS
     Nearly free: each step's gradient is computed as the mean of the gradients of the
     batch's two halves (even and odd positions), so the squared norms at B/2 and B come from
     one forward and backward pass, and :func:`noise_terms` turns them into unbiased
-    estimates of |G|² and tr(Σ). Each is smoothed by its own exponential moving average
+    estimates of |G|² and tr(Σ), in their form for batches drawn without replacement from
+    the N training examples, as ``fit`` draws them. Each is smoothed by its own exponential moving average
     (decay ``ema``) *before* the ratio, as McCandlish et al. advise, since the ratio of
     noisy estimates is biased. Recorded as ``history.per_step["noise_scale"]``; +inf while
     the averaged |G|² estimate is not positive (near a minimum, where the gradient is all

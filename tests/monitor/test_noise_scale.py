@@ -97,3 +97,48 @@ def test_a_batch_of_one_cannot_be_split():
 def test_bad_arguments_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         monitor.gradient_noise_scale(**kwargs)
+
+
+def test_the_estimates_are_unbiased_for_batches_drawn_without_replacement():
+    # Per-example gradients of a small set; halves of batches drawn without replacement, as
+    # fit draws them. Averaged over many batches, the corrected estimates hit the exact |G|²
+    # and tr(Σ); the independent-draw formulas miss |G|² by about tr(Σ)/N.
+    rng = np.random.default_rng(0)
+    n, b, d = 64, 8, 3
+    grads = rng.standard_normal((n, d)) + 0.2
+    mean = grads.mean(axis=0)
+    exact_norm = float(mean @ mean)
+    exact_trace = float(np.mean(np.sum((grads - mean) ** 2, axis=1)))
+    small, big = [], []
+    for _ in range(20000):
+        rows = rng.permutation(n)[: 2 * b]
+        halves = grads[rows[:b]].mean(axis=0), grads[rows[b:]].mean(axis=0)
+        small.append(np.mean([h @ h for h in halves]))
+        whole = grads[rows].mean(axis=0)
+        big.append(whole @ whole)
+    small, big = float(np.mean(small)), float(np.mean(big))
+    squared_norm, trace = monitor.noise_terms(small, big, b, 2 * b, num_examples=n)
+    assert squared_norm == pytest.approx(exact_norm, rel=0.05)
+    assert trace == pytest.approx(exact_trace, rel=0.05)
+    naive_norm, _ = monitor.noise_terms(small, big, b, 2 * b)
+    assert naive_norm == pytest.approx(exact_norm - exact_trace / (n - 1), rel=0.1)
+
+
+def test_near_the_minimum_of_a_small_set_the_noise_scale_is_corrected():
+    # |G|² is about 2·tr(Σ)/N here: uncorrected, B_simple would come out about twice too large.
+    x, y, _ = regression(n=512, d=4, noise=1.0, seed=5)
+    solution = np.linalg.lstsq(x.astype(np.float64), y.astype(np.float64), rcond=None)[0]
+    theta = {"w": np.asarray(solution + 0.04, np.float32)}
+    exact = noise_scale(x, y, theta["w"])
+    assert 100 < exact < 512
+    _, history = train.fit(
+        (linear_apply, theta, {}),
+        optax.sgd(0.0),
+        (x, y),
+        loss=half_squared_error,
+        epochs=100,
+        batch_size=64,
+        monitors=[monitor.gradient_noise_scale(ema=0.995)],
+        progress=False,
+    )
+    assert np.median(history.per_step["noise_scale"][-400:]) == pytest.approx(exact, rel=0.15)
