@@ -143,11 +143,11 @@ def gradient_noise_scale(every: int = 1, *, ema: float = 0.95) -> GradientNoiseS
     batch's two halves (even and odd positions), so the squared norms at B/2 and B come from
     one forward and backward pass, and :func:`noise_terms` turns them into unbiased
     estimates of |G|² and tr(Σ), in their form for batches drawn without replacement from
-    the N training examples, as ``fit`` draws them. Each is smoothed by its own exponential moving average
-    (decay ``ema``) *before* the ratio, as McCandlish et al. advise, since the ratio of
-    noisy estimates is biased. Recorded as ``history.per_step["noise_scale"]``; +inf while
-    the averaged |G|² estimate is not positive (near a minimum, where the gradient is all
-    noise).
+    the N training examples, as ``fit`` draws them. Each is smoothed by its own exponential
+    moving average (decay ``ema``) *before* the ratio, as McCandlish et al. advise, since
+    the ratio of noisy estimates is biased. Recorded as ``history.per_step["noise_scale"]``;
+    +inf while the averaged |G|² estimate is not positive (near a minimum, where the
+    gradient is all noise).
 
     For models with batch-coupled state (BatchNorm), or an odd batch, the step's gradient is
     the usual full-batch one and the two half-batch gradients are an extra pass; with
