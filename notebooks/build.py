@@ -491,6 +491,40 @@ def _adaptive_learning_rate() -> tuple[str, str, list]:
             """
         ),
         md(
+            r"""
+            ## The edge of stability
+
+            Why does a step size stop working? On a quadratic with curvature $\lambda$, gradient
+            descent multiplies the distance to the minimum by $1 - \eta\lambda$ at every step,
+            so it converges only while
+
+            $$\lambda_{\max} < \frac{2}{\eta}.$$
+
+            Cohen et al. (2021) watched the sharpness $\lambda_{\max}$ (the Hessian's largest
+            eigenvalue) *during* full-batch training: it rises until it reaches $2/\eta$ and
+            then hovers there, $\lambda_{\max}\eta/2 \approx 1$, while the loss keeps falling,
+            though not monotonically. `jaxtrain.monitor.sharpness(every)` measures it inside the
+            compiled training loop: `fit(..., monitors=[monitor.sharpness(25)])` records
+            `history.per_step["sharpness"]` beside `["stability_threshold"]` (2/η here; 38/η
+            for Adam's preconditioned sharpness). Below, a tanh MLP on the first 1,000
+            standardized digits with the loss $\tfrac12\sum_k (\hat y_k - y_k)^2$; the tour's
+            report and `examples/edge_of_stability.py` run the same function.
+            """
+        ),
+        code(
+            """
+            from jaxtrain.cli._tour_stability import edge_of_stability, edge_summary, plot_edge_of_stability
+
+            learning_rates, steps = ((0.5,), 240) if QUICK else ((0.1, 0.2, 0.5), 3000)
+            runs = edge_of_stability(learning_rates, steps=steps, every=20)
+            plot_edge_of_stability(runs); plt.show()
+            for eta, run in runs.items():
+                s = edge_summary(run)  # the ratio λmax·η/2 over the last half of the run
+                print(f"η = {eta}: λmax·η/2 = {s['hover_min']:.2f}–{s['hover_max']:.2f} over steps "
+                      f"{s['hover_from']}–{s['hover_to']}; loss {s['loss_start']:.3f} → {s['loss_end']:.4f}")
+            """
+        ),
+        md(
             """
             ## Exercise
 
@@ -498,6 +532,8 @@ def _adaptive_learning_rate() -> tuple[str, str, list]:
             2. Plot `effective_step_size` of RMSProp along the valley path: how do its two
                entries evolve?
             3. Replace warmup by `jaxtrain.optim.radam(peak)`. Does it avoid the early spike?
+            4. Run `edge_of_stability((3e-3,), steps=2000, every=25, optimizer="adam")`. Does
+               Adam's preconditioned sharpness settle at its threshold 38/η?
             """
         ),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jaxtrain.cli._tour import TourContext, TourSection
 from jaxtrain.cli._tour_data import digits_splits
+from jaxtrain.cli._tour_stability import edge_of_stability_figure
 
 # A long, narrow valley: curvature 0.02 along w₁ and 2 across it (condition number 100).
 _CURVATURE = (0.02, 2.0)
@@ -204,7 +205,9 @@ SECTION = TourSection(
         "oscillate across a narrow valley. Adaptive methods give each parameter its own "
         "step θᵢ ← θᵢ − η gᵢ/σᵢ: Adagrad's σᵢ is the root mean square of all past gᵢ, "
         "RMSProp's a moving average σᵢ² ← ασᵢ² + (1 − α)gᵢ², and Adam adds momentum. "
-        "Scheduling makes η depend on time: decay, and warmup at the start."
+        "Scheduling makes η depend on time: decay, and warmup at the start. The step size "
+        "also meets the curvature: Cohen et al. found full-batch gradient descent sharpening "
+        "until λmax reaches 2/η, the most a step of η tolerates, then training at that edge."
     ),
-    figures=(narrow_surface, schedules, warmup),
+    figures=(narrow_surface, edge_of_stability_figure, schedules, warmup),
 )

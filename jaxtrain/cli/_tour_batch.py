@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jaxtrain.cli._tour import TourContext, TourSection
 from jaxtrain.cli._tour_data import digits_splits
+from jaxtrain.cli._tour_stability import critical_batch_size_figure
 
 _RIDGE_START = 2.5
 
@@ -142,8 +143,9 @@ SECTION = TourSection(
         "An epoch sees every example once, in batches of B; each batch gives one update "
         "θ ← θ − ηg. Large batches use parallel hardware well (an epoch is fast) but give few, "
         "precise updates; small batches give many noisy updates, and the noise helps "
-        "optimization and generalization. Momentum moves by m ← λm − ηg, θ ← θ + m: a "
+        "optimization and generalization. The gradient noise scale B_simple = tr(Σ)/|G|² "
+        "measures that noise against the signal. Momentum moves by m ← λm − ηg, θ ← θ + m: a "
         "weighted sum of all past gradients that can roll through a ridge or a flat region."
     ),
-    figures=(batch_size, momentum_ridge),
+    figures=(batch_size, critical_batch_size_figure, momentum_ridge),
 )

@@ -34,8 +34,8 @@ CHROMIUM_ARGS = [
 EXPECTED_FIGURES = {
     "task_strategy": {"deep_vs_shallow", "overfitting_and_mismatch", "augmentation"},
     "critical_points": {"toy_saddle", "trained_spectrum", "minimum_ratio_vs_loss"},
-    "batch_and_momentum": {"batch_size", "momentum_ridge"},
-    "adaptive_learning_rate": {"narrow_surface", "schedules", "warmup"},
+    "batch_and_momentum": {"batch_size", "critical_batch_size", "momentum_ridge"},
+    "adaptive_learning_rate": {"narrow_surface", "edge_of_stability", "schedules", "warmup"},
     "loss_functions": {"error_surfaces", "training"},
     "batch_normalization": {"with_and_without", "test_time_statistics"},
 }
@@ -179,6 +179,22 @@ def test_adaptive_claims(tour):
     warmup = _numbers(report, "adaptive_learning_rate", "warmup")
     assert warmup["none_max_early_loss"] > 1.5 * warmup["warmup_max_early_loss"]
     assert warmup["none_final_loss"] > warmup["warmup_final_loss"]
+
+
+def test_stability_claims(tour):
+    _, report, _ = tour
+    edge = _numbers(report, "adaptive_learning_rate", "edge_of_stability")["gd η=0.5"]
+    assert edge["threshold"] == pytest.approx(2 / 0.5)
+    # λmax starts above 2/η, gradient descent brings it down, and it ends near 2/η
+    assert edge["sharpness_start"] > 2 * edge["threshold"]
+    assert 0.9 < edge["hover_min"] <= edge["hover_max"] < 1.3
+    assert edge["loss_end"] < 0.1 * edge["loss_start"]
+    batch = _numbers(report, "batch_and_momentum", "critical_batch_size")
+    assert batch["batch_sizes"][0] == 1 and batch["batch_sizes"][-1] == batch["num_examples"]
+    steps = batch["steps_to_target"]
+    assert all(isinstance(s, float) for s in steps), steps
+    assert steps[0] > 3 * steps[-1]  # one example per step needs far more steps
+    assert batch["b_simple"] > 0 and batch["b_crit"] < batch["num_examples"]
 
 
 def test_loss_claims(tour):
