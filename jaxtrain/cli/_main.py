@@ -19,13 +19,14 @@ from jaxtrain.cli._errors import CommandError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Subcommand modules of jaxtrain.cli, in the order `jaxtrain --help` lists them.
-COMMANDS: tuple[str, ...] = ("_diagnose", "_train", "_hessian", "_tour")
+COMMANDS: tuple[str, ...] = ("_diagnose", "_explain", "_train", "_hessian", "_tour")
 
 _DESCRIPTION = """\
 jaxtrain: why a neural network fails to train, and what to do about it.
 
 examples:
   jaxtrain diagnose data.npz --out diagnosis   # bias, optimization, overfitting or mismatch?
+  jaxtrain explain data.npz --optimizer sgd --lr 10 --steps 400  # why does this run fail?
   jaxtrain train --data digits --epochs 10 --checkpoint-dir run
   jaxtrain hessian run                         # saddle or minimum? the trained model's spectrum
   jaxtrain tour --quick --out tour-report      # the whole lecture as one HTML report

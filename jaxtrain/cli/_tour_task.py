@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jaxtrain.cli._tour import TourContext, TourSection
 from jaxtrain.cli._tour_data import digits_splits
+from jaxtrain.cli._tour_explain import what_went_wrong
 
 
 def _budget(ctx: TourContext):
@@ -204,7 +205,8 @@ SECTION = TourSection(
         "more flexible) or an optimization issue (a simpler model trains better, so gradient "
         "descent missed a good θ). Small, but the validation loss is large: overfitting (more "
         "data, augmentation, constraints) or mismatch (the validation data come from another "
-        "distribution). Losses are judged against the baseline B of a constant prediction."
+        "distribution). Losses are judged against the baseline B of a constant prediction. "
+        "For one run, explain_run names the cause (§2–§6) with its numbers."
     ),
-    figures=(deep_vs_shallow, overfitting_and_mismatch, augmentation),
+    figures=(deep_vs_shallow, what_went_wrong, overfitting_and_mismatch, augmentation),
 )

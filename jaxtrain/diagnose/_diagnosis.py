@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain.diagnose._causes import Cause
 from jaxtrain.diagnose._results import CandidateResult
-from jaxtrain.diagnose._thresholds import Thresholds
+from jaxtrain.diagnose._thresholds import CauseThresholds, Thresholds
 
 __all__ = ["HEADLINES", "Diagnosis"]
 
@@ -88,7 +89,11 @@ class Diagnosis:
       task: ``"classification"`` or ``"regression"``.
       numbers: the compared quantities (relative losses, gaps, paired differences).
       stall: where the primary's training stalled and what the gradient and the Hessian said
-        there (``None`` if not analyzed).
+        there (``None`` if not analyzed): the raw measurements of the first seed's run.
+      causes: the lecture's causes (§2–§6) of that run, every one scored and ranked, in the
+        vocabulary of :func:`~jaxtrain.diagnose.explain_run` (:data:`~jaxtrain.diagnose.CAUSES`);
+        those at or above ``cause_thresholds.report_score`` are reported (:attr:`top_cause`).
+      cause_thresholds: the :class:`~jaxtrain.diagnose.CauseThresholds` of the causes.
       thresholds: the :class:`~jaxtrain.diagnose.Thresholds` used.
       budget: the training budget used, as a dict.
       seconds: wall time of the whole diagnosis.
@@ -114,6 +119,20 @@ class Diagnosis:
     thresholds: Thresholds = dataclasses.field(default_factory=Thresholds)
     budget: dict[str, Any] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
+    causes: tuple[Cause, ...] = ()
+    cause_thresholds: CauseThresholds = dataclasses.field(default_factory=CauseThresholds)
+
+    @property
+    def reported_causes(self) -> tuple[Cause, ...]:
+        """The causes whose score reaches ``cause_thresholds.report_score``, best first."""
+        limit = self.cause_thresholds.report_score
+        return tuple(c for c in self.causes if c.score >= limit)
+
+    @property
+    def top_cause(self) -> Cause | None:
+        """The best-supported reported cause of the primary's run, or ``None``."""
+        reported = self.reported_causes
+        return reported[0] if reported else None
 
     @property
     def headline(self) -> str:
@@ -141,7 +160,10 @@ class Diagnosis:
                 "candidates": [c.to_dict() for c in self.candidates],
                 "numbers": self.numbers,
                 "stall": self.stall,
+                "causes": [c.to_dict() for c in self.causes],
+                "top_cause": None if self.top_cause is None else self.top_cause.name,
                 "thresholds": self.thresholds.to_dict(),
+                "cause_thresholds": self.cause_thresholds.to_dict(),
                 "budget": self.budget,
                 "seconds": round(float(self.seconds), 3),
             }
@@ -167,7 +189,17 @@ class Diagnosis:
             else "loss of predicting the target mean"
         )
         seeds = len(self.candidates[0].train_loss) if self.candidates else 0
-        lines = [f"# Diagnosis: {self.verdict}", "", f"**{self.headline}**", "", "## Why", ""]
+        lines = [f"# Diagnosis: {self.verdict}", "", f"**{self.headline}**", ""]
+        top = self.top_cause
+        if top is not None:
+            lines += [
+                f"Top cause in the run: **{top.name}** ({top.section}, score "
+                f"{top.score:.2f}). {top.explanation}",
+                "",
+            ]
+        elif self.causes:
+            lines += ["No cause of §2–§6 reached the report score in the run.", ""]
+        lines += ["## Why", ""]
         lines += [f"{i}. {reason}" for i, reason in enumerate(self.reasons, 1)]
         has_test = any(c.test_loss for c in self.candidates)
         lines += [
@@ -220,6 +252,13 @@ class Diagnosis:
             curvature = self.stall.get("curvature")
             if curvature:
                 lines += ["", curvature["summary"]]
+        if len(self.reported_causes) > 1:
+            lines += ["", f"## Other causes in the run ({self.primary})", ""]
+            for cause in self.reported_causes[1:]:
+                lines += [
+                    f"- **{cause.name}** ({cause.section}, score {cause.score:.2f}): "
+                    f"{cause.explanation}"
+                ]
         lines += ["", "## Remedies", ""]
         lines += [f"{i}. {remedy}" for i, remedy in enumerate(self.remedies, 1)]
         for image in images:

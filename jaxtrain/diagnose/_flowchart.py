@@ -13,12 +13,14 @@ import numpy as np
 from jaxtrain.diagnose._baseline import baseline_loss, default_loss, infer_task
 from jaxtrain.diagnose._budget import Budget
 from jaxtrain.diagnose._candidates import Candidate, as_candidates
+from jaxtrain.diagnose._causes import rank_causes
 from jaxtrain.diagnose._critical_point import curvature_check
 from jaxtrain.diagnose._diagnosis import Diagnosis
+from jaxtrain.diagnose._measure import measure_run
 from jaxtrain.diagnose._remedies import remedies
 from jaxtrain.diagnose._results import CandidateResult
 from jaxtrain.diagnose._stall import analyze_stall
-from jaxtrain.diagnose._thresholds import Thresholds
+from jaxtrain.diagnose._thresholds import CauseThresholds, Thresholds
 from jaxtrain.diagnose._training import (
     Run,
     equal_sizes,
@@ -72,20 +74,27 @@ def prepare_data(
                 f"{split} inputs have shape {x.shape[1:]} per example but training inputs "
                 f"{x_shape}; every split needs the same input shape."
             )
-        if task == "classification":
-            if y.dtype.kind not in "biu" or y.ndim != 1:
-                raise ValueError(
-                    f"{split} targets must be integer class labels of shape (N,) for "
-                    f"classification; got dtype {y.dtype} and shape {y.shape}."
-                )
-            if y.min() < 0:
-                raise ValueError(f"{split} labels must be >= 0; got {int(y.min())}.")
-            y = y.astype(np.int32)
-        else:
-            y = y.astype(np.float32)
-            y = y[:, None] if y.ndim == 1 else y
-        out[split] = (x.astype(np.float32), y)
+        out[split] = (x.astype(np.float32), prepared_targets(y, task, split))
     return task, out
+
+
+def prepared_targets(y: np.ndarray, task: str, what: str) -> np.ndarray:
+    """Classification labels as int32 of shape (N,); regression targets float32 (N, d).
+
+    Raises:
+      ValueError: for classification targets that are not non-negative integer labels.
+    """
+    if task == "classification":
+        if y.dtype.kind not in "biu" or y.ndim != 1:
+            raise ValueError(
+                f"{what} targets must be integer class labels of shape (N,) for "
+                f"classification; got dtype {y.dtype} and shape {y.shape}."
+            )
+        if y.min() < 0:
+            raise ValueError(f"{what} labels must be >= 0; got {int(y.min())}.")
+        return y.astype(np.int32)
+    y = y.astype(np.float32)
+    return y[:, None] if y.ndim == 1 else y
 
 
 def _holdout_splits(
@@ -227,6 +236,7 @@ def diagnose(
     train_all: bool = False,
     curvature: bool = True,
     progress: bool = False,
+    cause_thresholds: CauseThresholds | None = None,
 ) -> Diagnosis:
     """Runs the lecture's task-strategy flowchart on candidate models and data.
 
@@ -245,6 +255,14 @@ def diagnose(
        full-batch gradient norm there says critical point (then the Hessian, dense up to
        ``thresholds.dense_max_params`` parameters and Lanczos above, says saddle or minimum)
        or a learning rate that oscillates (:func:`~jaxtrain.diagnose.analyze_stall`).
+    4. The same run is measured for the lecture's causes (§2–§6) in the vocabulary of
+       :func:`~jaxtrain.diagnose.explain_run` (:data:`~jaxtrain.diagnose.CAUSES`, ranked by
+       :func:`~jaxtrain.diagnose.rank_causes`): ``Diagnosis.causes``. Candidates train
+       without monitors, so the sharpness, noise-scale and update-size evidence that
+       ``explain_run`` adds is missing here; the loss curve, the gradients, the Hessian at
+       the end, the features, the saturation and the lower-η re-run are measured. When the
+       verdict is a large training loss (model bias or optimization) and a cause is
+       reported, its remedy comes first.
 
     Candidates (``models``): a :class:`~jaxtrain.diagnose.ModelSpec` (its shallower and
     wider variants are derived), a factory ``rngs -> model`` (``model`` is anything
@@ -266,8 +284,9 @@ def diagnose(
       primary: index or name of the user's model among the candidates (default: the spec
         itself, or the last of a sequence).
       train_all: train every candidate even when the primary's training loss is small.
-      curvature: run the Hessian check at a critical point.
+      curvature: run the Hessian check at a critical point (and for the causes).
       progress: show a tqdm bar over the training runs.
+      cause_thresholds: the :class:`~jaxtrain.diagnose.CauseThresholds` of the causes.
 
     Returns:
       A :class:`~jaxtrain.diagnose.Diagnosis`.
@@ -343,10 +362,29 @@ def diagnose(
         curvature=curvature,
         seed=seeds[0],
     )
+    cause_thresholds = CauseThresholds() if cause_thresholds is None else cause_thresholds
+    evidence, _ = measure_run(
+        runs[p],
+        splits[seeds[0]][0],
+        loss=loss_fn,
+        optimizer=optimizer,
+        batch_size=min(budget.batch_size, int(splits[seeds[0]][0][0].shape[0])),
+        seed=seeds[0],
+        task=task,
+        baseline=baseline,
+        steps=budget.steps,
+        thresholds=cause_thresholds,
+        curvature=curvature,
+    )
+    causes = rank_causes(evidence, cause_thresholds)
+    advice = remedies(decision.verdict, stall=stall)
+    top = causes[0] if causes and causes[0].score >= cause_thresholds.report_score else None
+    if top is not None and decision.verdict in ("optimization", "model_bias"):
+        advice = [top.remedy, *(r for r in advice if r != top.remedy)]
     return Diagnosis(
         verdict=decision.verdict,
         reasons=decision.reasons,
-        remedies=tuple(remedies(decision.verdict, stall=stall)),
+        remedies=tuple(advice),
         candidates=tuple(measured),
         primary=candidates[p].name,
         baseline=baseline,
@@ -356,4 +394,6 @@ def diagnose(
         thresholds=thresholds,
         budget=budget.to_dict(),
         seconds=time.perf_counter() - start,
+        causes=causes,
+        cause_thresholds=cause_thresholds,
     )

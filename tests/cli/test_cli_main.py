@@ -14,12 +14,12 @@ from jaxtrain.cli._main import COMMANDS, build_parser
 def test_top_level_help_lists_the_commands_with_examples(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("diagnose", "train", "hessian"):
+    for command in ("diagnose", "explain", "train", "hessian"):
         assert command in out
     assert "examples:" in out and "jaxtrain diagnose data.npz" in out
 
 
-@pytest.mark.parametrize("command", ["diagnose", "train", "hessian"])
+@pytest.mark.parametrize("command", ["diagnose", "explain", "train", "hessian"])
 def test_every_command_has_help_with_an_example(capsys, command):
     assert main([command, "--help"]) == 0
     out = capsys.readouterr().out
@@ -29,9 +29,9 @@ def test_every_command_has_help_with_an_example(capsys, command):
 
 
 def test_commands_are_listed_in_one_tuple():
-    assert COMMANDS[:3] == ("_diagnose", "_train", "_hessian")
+    assert COMMANDS[:4] == ("_diagnose", "_explain", "_train", "_hessian")
     actions = [a for a in build_parser()._actions if a.dest == "command"]
-    assert {"diagnose", "train", "hessian"} <= set(actions[0].choices)
+    assert {"diagnose", "explain", "train", "hessian"} <= set(actions[0].choices)
 
 
 def test_version(capsys):
@@ -55,6 +55,10 @@ def test_no_command_is_a_usage_error(capsys):
         ["diagnose", "d.npz", "--learning-rate", "-1"],
         ["diagnose", "d.npz", "--holdout", "1.5"],
         ["train", "--epochs", "x"],
+        ["explain"],
+        ["explain", "d.npz", "--lr", "0"],
+        ["explain", "d.npz", "--optimizer", "lion"],
+        ["explain", "d.npz", "--batch-size", "-1"],
         ["hessian"],
     ],
 )

@@ -32,7 +32,12 @@ CHROMIUM_ARGS = [
 ]
 
 EXPECTED_FIGURES = {
-    "task_strategy": {"deep_vs_shallow", "overfitting_and_mismatch", "augmentation"},
+    "task_strategy": {
+        "deep_vs_shallow",
+        "what_went_wrong",
+        "overfitting_and_mismatch",
+        "augmentation",
+    },
     "critical_points": {"toy_saddle", "trained_spectrum", "minimum_ratio_vs_loss"},
     "batch_and_momentum": {"batch_size", "critical_batch_size", "momentum_ridge"},
     "adaptive_learning_rate": {"narrow_surface", "edge_of_stability", "schedules", "warmup"},

@@ -1,0 +1,170 @@
+"""``jaxtrain explain DATA.npz``: train the user's run with the monitors on and name its cause."""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+from typing import Any
+
+from jaxtrain.cli._args import (
+    add_model_arguments,
+    fraction,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    shape_inputs,
+    spec_from_args,
+)
+from jaxtrain.cli._errors import CommandError
+
+__all__ = ["register", "run"]
+
+_DESCRIPTION = """\
+Explain why one training run fails: the lecture's causes (§2-§6), ranked by evidence.
+
+Trains the model described by --model/--width/--depth with the given optimizer, learning
+rate, batch size and steps (one run, one seed), measuring inside the loop the sharpness
+against the optimizer's stability threshold, the gradient noise scale and the update size.
+Then probes what it needs: the Hessian at the end and a step along its lowest eigenvector
+(saddle or minimum?), a re-run at a tenth of the learning rate when that is suspect, the
+input features' scales and the saturation of wrong predictions. Prints the causes
+(saddle_point, local_minimum, learning_rate_too_high, ill_conditioned, saturated_loss,
+batch_size, learning_rate_too_low) with their numbers and remedies, and writes
+explanation.json, explanation.md and explanation.png into --out. A healthy run gets none.
+
+DATA.npz holds x_train, y_train (x_val, y_val optional); integer labels mean classification
+(softmax cross-entropy), float targets regression (MSE).
+"""
+
+_EPILOG = """\
+examples:
+  jaxtrain explain digits.npz --optimizer sgd --lr 10 --batch-size 64 --steps 400
+  jaxtrain explain digits.npz --optimizer adam --lr 1e-3 --batch-size 64 --steps 2000 --json
+  jaxtrain explain data.npz --depth 6 --activation sigmoid --optimizer sgd --lr 0.1 --out why
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Adds the ``explain`` subcommand."""
+    from jaxtrain.cli._train import OPTIMIZERS
+
+    parser = subparsers.add_parser(
+        "explain",
+        help="why does this run fail? saddle, learning rate, batch, loss, scales (§2-§6)",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("data", metavar="DATA.npz", help="x_train, y_train (x_val, y_val)")
+    parser.add_argument(
+        "--out", default="jaxtrain-out", help="output folder (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the explanation as JSON instead of Markdown"
+    )
+    add_model_arguments(parser, depth=2, width=64)
+    opt = parser.add_argument_group("the run")
+    opt.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="(default: adam)")
+    opt.add_argument(
+        "--lr",
+        "--learning-rate",
+        dest="learning_rate",
+        type=positive_float,
+        default=1e-3,
+        help="η (default: 1e-3)",
+    )
+    opt.add_argument(
+        "--momentum",
+        type=fraction,
+        default=0.9,
+        help="λ of momentum/nesterov/rmsprop (default: %(default)s)",
+    )
+    opt.add_argument(
+        "--weight-decay", type=positive_float, default=1e-4, help="adamw's (default: %(default)s)"
+    )
+    opt.add_argument(
+        "--batch-size",
+        type=non_negative_int,
+        default=64,
+        help="examples per step; 0 for the whole training set (default: %(default)s)",
+    )
+    opt.add_argument("--steps", type=positive_int, default=1000, help="(default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="initialization and batches")
+    parser.add_argument(
+        "--standardize",
+        action="store_true",
+        help="standardize inputs with the training data's mean and std",
+    )
+    parser.add_argument(
+        "--no-curvature", action="store_true", help="skip the Hessian at the end of the run"
+    )
+    parser.add_argument(
+        "--no-probe", action="store_true", help="skip the re-run at a lower learning rate"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs ``jaxtrain explain``; returns the exit status."""
+    from jaxtrain.cli._npz import load_splits
+    from jaxtrain.cli._train import make_optimizer
+
+    splits = load_splits(args.data, require_val=False)
+    out = pathlib.Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)  # fail before the training, not after
+    except OSError as error:
+        raise CommandError(f"cannot write to {out}: {error.strerror or error}") from None
+    pairs = {}
+    for split in ("train", "val"):
+        pair = splits.pair(split)
+        if pair is not None:
+            pairs[split] = (shape_inputs(pair[0], args.model, f"x_{split}"), pair[1])
+    x_train = pairs["train"][0]
+    if args.batch_size > x_train.shape[0]:
+        raise CommandError(
+            f"--batch-size {args.batch_size} is larger than the {x_train.shape[0]} training "
+            "examples (0 means the whole set)"
+        )
+    if args.standardize:
+        from jaxtrain import data
+
+        mean, std = data.fit_standardizer(x_train)
+        pairs = {k: (data.standardize(x, mean, std), y) for k, (x, y) in pairs.items()}
+    spec = spec_from_args(args, pairs["train"][0].shape, splits.num_outputs)
+    args.schedule, args.warmup_steps = "constant", None
+    optimizer = make_optimizer(args, args.steps)
+
+    from flax import nnx
+
+    from jaxtrain.diagnose import explain_run
+
+    try:
+        explanation = explain_run(
+            spec.build(nnx.Rngs(args.seed)),
+            optimizer,
+            pairs["train"],
+            steps=args.steps,
+            batch_size=args.batch_size or None,
+            val_data=pairs.get("val"),
+            seed=args.seed,
+            curvature=not args.no_curvature,
+            probe=not args.no_probe,
+            progress=sys.stderr.isatty(),
+        )
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no window, no display needed
+    try:
+        written = explanation.save(out)
+    except OSError as error:
+        raise CommandError(f"cannot write to {out}: {error.strerror or error}") from None
+    if args.json:
+        print(explanation.to_json())
+    else:
+        print(explanation.to_markdown())
+        print("wrote " + ", ".join(str(path) for path in written))
+    return 0

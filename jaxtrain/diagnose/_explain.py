@@ -1,0 +1,292 @@
+"""``explain_run``: train the user's own run with the monitors on and name what went wrong."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxtrain.diagnose._baseline import baseline_loss, default_loss, infer_task
+from jaxtrain.diagnose._causes import rank_causes
+from jaxtrain.diagnose._explanation import RunExplanation
+from jaxtrain.diagnose._flowchart import prepared_targets
+from jaxtrain.diagnose._measure import measure_run
+from jaxtrain.diagnose._thresholds import CauseThresholds
+from jaxtrain.diagnose._training import Run
+
+__all__ = ["explain_run"]
+
+# The sharpness monitor's probe batch: enough examples for a stable λmax, few enough that a
+# Hessian-vector product costs a handful of training steps.
+_PROBE_EXAMPLES = 1024
+# About this many sharpness measurements over a run.
+_MEASUREMENTS = 20
+
+
+def _positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int; got {value!r}.")
+    return int(value)
+
+
+def _training_pair(data: Any, task: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if not (isinstance(data, tuple | list) and len(data) == 2):
+        raise ValueError(f"`{name}` must be an (x, y) pair of arrays; got {type(data).__name__}.")
+    x, y = np.asarray(data[0]), np.asarray(data[1])
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise ValueError(
+            f"`{name}` must hold the same, non-zero number of inputs and targets on axis 0; "
+            f"got shapes {x.shape} and {y.shape}."
+        )
+    return x.astype(np.float32), prepared_targets(y, task, name)
+
+
+def _baseline(loss: Any, y: np.ndarray, task: str, outputs: int) -> float:
+    if task == "classification" and outputs == 1:
+        # One output for two classes (a sigmoid): the constant logit log(π₁/π₀).
+        import jax.numpy as jnp
+
+        prior = float(np.clip(np.mean(y == 1), 1e-6, 1 - 1e-6))
+        logits = np.full((y.shape[0], 1), math.log(prior / (1 - prior)), np.float32)
+        return max(float(loss(jnp.asarray(logits), jnp.asarray(y[:, None]))), 1e-12)
+    num_classes = outputs if task == "classification" else None
+    return baseline_loss(loss, y, task=task, num_classes=num_classes)
+
+
+def _sharpness_monitor(optimizer: Any, params: Any, every: int, probe_size: int) -> Any:
+    """λmax against the optimizer's threshold: plain for SGD, preconditioned for Adam & co."""
+    from jaxtrain import monitor
+
+    state = optimizer.init(params)
+    for preconditioned in (False, True):
+        try:
+            monitor.stability_threshold(optimizer, state, preconditioned=preconditioned)
+        except ValueError:
+            continue
+        return monitor.sharpness(every, preconditioned=preconditioned, probe_size=probe_size)
+    return None  # an optimizer whose threshold is not known: no sharpness evidence
+
+
+def explain_run(
+    model: Any,
+    optimizer: Any,
+    train_data: tuple[Any, Any],
+    *,
+    loss: str | Callable[..., Any] = "auto",
+    steps: int | None = None,
+    epochs: int | None = None,
+    batch_size: int | None,
+    val_data: tuple[Any, Any] | None = None,
+    seed: int = 0,
+    task: str = "auto",
+    thresholds: CauseThresholds | None = None,
+    measure_every: int | None = None,
+    probe_size: int | None = None,
+    curvature: bool = True,
+    probe: bool = True,
+    learning_rate: float | Callable[[Any], Any] | None = None,
+    progress: bool = False,
+) -> RunExplanation:
+    """Trains the user's own run with the monitors on and ranks the lecture's causes (§2–§6).
+
+    1. The run is trained as configured (:func:`jaxtrain.train.fit`, the same model,
+       optimizer, batch size and seed) with :mod:`jaxtrain.monitor` measurements inside the
+       compiled loop: the sharpness λmax against the optimizer's stability threshold (2/η for
+       SGD, the preconditioned 38/η for Adam) about 20 times, the gradient noise scale
+       B_simple and the update size ‖Δθ‖/‖θ‖ at every step. A diverging run is stopped at
+       its first non-finite loss and is evidence, not an error.
+    2. At the end it measures the full-batch loss against the baseline B of a constant
+       prediction, the gradient at the start and the end, the input features' scales, and
+       for a classifier how many wrong predictions are saturated with no gradient on their
+       logits.
+    3. It probes what a cause still needs: when the run failed, the Hessian at the end
+       (dense up to ``thresholds.dense_max_params`` parameters, Lanczos above) with its
+       extreme eigenvalues and a measured step along the lowest eigenvector; when every
+       other sign points at the learning rate, a re-run at ``thresholds.probe_factor``·η
+       from the same start on the same batches.
+    4. :func:`~jaxtrain.diagnose.rank_causes` scores every cause of
+       :data:`~jaxtrain.diagnose.CAUSES` and ranks them. A healthy run gets none.
+
+    Args:
+      model: what :func:`jaxtrain.train.fit` trains: an NNX module, an
+        ``(apply, params, state)`` triple or a ``TrainState``.
+      optimizer: an ``optax.GradientTransformation``.
+      train_data: ``(x, y)``; integer labels of shape (N,) for classification.
+      loss: ``"auto"`` (softmax cross-entropy for integer labels, MSE for floats) or
+        ``loss(predictions, targets) -> scalar``.
+      steps: optimizer steps; give this or ``epochs``.
+      epochs: passes over the data; give this or ``steps``.
+      batch_size: B; ``None`` for full-batch descent.
+      val_data: optional ``(x, y)`` evaluated after every epoch (in the history).
+      seed: the run's seed (batches, dropout); the probe reuses it.
+      task: ``"auto"``, ``"classification"`` or ``"regression"``.
+      thresholds: the :class:`~jaxtrain.diagnose.CauseThresholds`.
+      measure_every: steps between sharpness measurements (default T/20).
+      probe_size: examples of the monitors' fixed probe batch (default min(N, 1,024)).
+      curvature: measure the Hessian at the end of a failed run.
+      probe: re-run at a lower η when the learning rate is suspect.
+      learning_rate: η for the record when the optimizer does not keep it (plain optax);
+        needed for the stability threshold then.
+      progress: show fit's progress bar.
+
+    Returns:
+      A :class:`~jaxtrain.diagnose.RunExplanation`.
+
+    Raises:
+      ValueError: for malformed data, an unknown loss or task, both or neither of ``steps``
+        and ``epochs``, or a bad batch size.
+
+    Examples:
+      >>> import numpy as np
+      >>> from flax import nnx
+      >>> from jaxtrain import nn, optim
+      >>> from jaxtrain.diagnose import explain_run
+      >>> rng = np.random.default_rng(0)
+      >>> x = rng.normal(size=(256, 2)).astype(np.float32)
+      >>> y = (x[:, 0] + x[:, 1] > 0).astype(np.int32)
+      >>> r = explain_run(nn.MLP(2, 8, 2, depth=1, rngs=nnx.Rngs(0)), optim.adam(1e-2),
+      ...                 (x, y), steps=200, batch_size=32)
+      >>> r.healthy, r.top
+      (True, None)
+
+    References:
+      Cohen et al., "Gradient Descent on Neural Networks Typically Occurs at the Edge of
+      Stability", ICLR 2021, https://arxiv.org/abs/2103.00065
+
+      McCandlish, Kaplan, Amodei, "An Empirical Model of Large-Batch Training", 2018,
+      https://arxiv.org/abs/1812.06162
+
+      Dauphin et al., "Identifying and attacking the saddle point problem in
+      high-dimensional non-convex optimization", 2014, https://arxiv.org/abs/1406.2572
+    """
+    from jaxtrain import monitor, nn, train
+
+    start = time.perf_counter()
+    thresholds = CauseThresholds() if thresholds is None else thresholds
+    if not isinstance(thresholds, CauseThresholds):
+        raise ValueError(
+            f"`thresholds` must be a CauseThresholds; got {type(thresholds).__name__}."
+        )
+    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+        raise ValueError(
+            "`optimizer` must be an optax.GradientTransformation (with init and update); "
+            f"got {type(optimizer).__name__}."
+        )
+    if (steps is None) == (epochs is None):
+        raise ValueError("give exactly one of `steps` and `epochs`.")
+    steps = _positive_int(steps, "steps", allow_none=True)
+    epochs = _positive_int(epochs, "epochs", allow_none=True)
+    batch_size = _positive_int(batch_size, "batch_size", allow_none=True)
+    measure_every = _positive_int(measure_every, "measure_every", allow_none=True)
+    probe_size = _positive_int(probe_size, "probe_size", allow_none=True)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ValueError(f"`seed` must be an int; got {seed!r}.")
+    if not (isinstance(train_data, tuple | list) and len(train_data) == 2):
+        raise ValueError(
+            f"`train_data` must be an (x, y) pair of arrays; got {type(train_data).__name__}."
+        )
+    if task == "auto":
+        task = infer_task(np.asarray(train_data[1]))
+    if task not in ("classification", "regression"):
+        raise ValueError(f"`task` must be 'auto', 'classification' or 'regression'; got {task!r}.")
+    x, y = _training_pair(train_data, task, "train_data")
+    val = None if val_data is None else _training_pair(val_data, task, "val_data")
+    if loss == "auto":
+        loss_fn = default_loss(task)
+    elif callable(loss):
+        loss_fn = loss
+    else:
+        raise ValueError(
+            f"`loss` must be 'auto' or a function (predictions, targets); got {loss!r}."
+        )
+    n = int(x.shape[0])
+    if batch_size is not None and batch_size > n:
+        raise ValueError(f"`batch_size` {batch_size} exceeds the {n} training examples.")
+    batch = n if batch_size is None else batch_size
+    total = steps if steps is not None else epochs * (n // batch)
+
+    if isinstance(model, train.TrainState):
+        apply, params0, state0 = model.apply, model.params, model.model_state
+    else:
+        apply, params0, state0 = nn.functional(model)
+    outputs = int(np.asarray(apply(params0, state0, x[:1], train=False)[0]).shape[-1])
+    baseline = _baseline(loss_fn, y, task, outputs)
+    n_params = int(sum(np.size(leaf) for leaf in jax.tree.leaves(params0)))
+
+    every = measure_every or max(1, total // _MEASUREMENTS)
+    probe_examples = probe_size or min(n, _PROBE_EXAMPLES)
+    monitors = [monitor.update_ratio()]
+    sharp = _sharpness_monitor(optimizer, params0, every, probe_examples)
+    if sharp is not None:
+        monitors.append(sharp)
+    if batch >= 2:
+        monitors.append(monitor.gradient_noise_scale())
+    try:
+        final, history = train.fit(
+            (apply, params0, state0),
+            optimizer,
+            (x, y),
+            loss=loss_fn,
+            steps=total,
+            batch_size=batch_size,
+            val_data=val,
+            seed=int(seed),
+            drop_last=True,
+            progress=progress,
+            learning_rate=learning_rate,
+            monitors=monitors,
+        )
+        run = Run(apply, params0, state0, final, history, n_params)
+    except train.NonFiniteLossError as error:
+        # A diverging run is evidence (η too large for the curvature), not a crash.
+        run = Run(
+            apply, params0, state0, error.state, error.history, n_params, diverged_at=error.step
+        )
+    evidence, probe_history = measure_run(
+        run,
+        (x, y),
+        loss=loss_fn,
+        optimizer=optimizer,
+        batch_size=batch_size,
+        seed=int(seed),
+        task=task,
+        baseline=baseline,
+        steps=total,
+        thresholds=thresholds,
+        curvature=curvature,
+        probe=probe,
+    )
+    if sharp is not None:
+        rule = sharp.prepare(
+            monitor.RunSetup(optimizer, optimizer.init(params0), params0, n, batch)
+        ).rule
+        evidence = evidence.replace(
+            preconditioned=sharp.preconditioned, threshold_rule=rule.rule if rule else ""
+        )
+    settings = {
+        "steps": total,
+        "batch_size": batch,
+        "seed": int(seed),
+        "loss": getattr(loss_fn, "__name__", type(loss_fn).__name__),
+        "optimizer": type(optimizer).__name__,
+        "n_params": n_params,
+        "sharpness_every": every if sharp is not None else None,
+        "monitor_probe_examples": probe_examples,
+        "curvature": curvature,
+        "probe": probe,
+    }
+    return RunExplanation(
+        causes=rank_causes(evidence, thresholds),
+        evidence=evidence,
+        history=run.history,
+        probe_history=probe_history,
+        thresholds=thresholds,
+        settings=settings,
+        seconds=time.perf_counter() - start,
+    )

@@ -1,0 +1,99 @@
+"""jaxtrain explain DATA.npz: the causes of one run, files in --out, clean errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from jaxtrain import data
+from jaxtrain.cli import main
+
+
+@pytest.fixture(scope="module")
+def digits_file(tmp_path_factory):
+    x, y = data.load_digits()
+    path = tmp_path_factory.mktemp("data") / "digits.npz"
+    np.savez(path, x_train=x[:600], y_train=y[:600], x_val=x[600:700], y_val=y[600:700])
+    return path
+
+
+TOO_HIGH = ["--optimizer", "sgd", "--lr", "10", "--steps", "300", "--standardize"]
+SMALL = ["--depth", "2", "--width", "32", "--activation", "tanh"]
+
+
+@pytest.mark.slow
+def test_markdown_report_names_the_learning_rate_and_writes_files(digits_file, tmp_path, capsys):
+    out = tmp_path / "why"
+    assert main(["explain", str(digits_file), "--out", str(out), *TOO_HIGH, *SMALL]) == 0
+    stdout = capsys.readouterr().out
+    assert stdout.startswith("# Run explanation: learning_rate_too_high")
+    assert "### 1. learning_rate_too_high (§4)" in stdout and "*Remedy:*" in stdout
+    assert f"wrote {out / 'explanation.json'}" in stdout
+    report = json.loads((out / "explanation.json").read_text())
+    assert report["top"] == "learning_rate_too_high"
+    assert report["evidence"]["sharpness_ratio"] > 1 and report["evidence"]["probe_gain"] > 1.5
+    assert report["settings"]["steps"] == 300 and report["settings"]["batch_size"] == 64
+    assert (out / "explanation.md").read_text().startswith("# Run explanation:")
+    assert (out / "explanation.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_json_for_a_healthy_full_batch_run(tmp_path, capsys):
+    x, y = data.make_blobs(200, seed=0)
+    path = tmp_path / "blobs.npz"
+    np.savez(path, x_train=x, y_train=y)
+    argv = ["explain", str(path), "--out", str(tmp_path / "out"), "--json", "--no-probe"]
+    argv += ["--depth", "1", "--width", "8", "--optimizer", "adam", "--lr", "0.05"]
+    assert main([*argv, "--batch-size", "0", "--steps", "150", "--no-curvature"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["settings"]["batch_size"] == 200 and report["evidence"]["loss_ratio"] < 0.2
+    assert report["settings"]["probe"] is False and report["settings"]["curvature"] is False
+    names = {c["name"] for c in report["causes"]}
+    assert {"saddle_point", "learning_rate_too_high", "batch_size"} <= names
+
+
+def test_diagnose_prints_the_top_cause_under_its_verdict(digits_file, tmp_path, capsys):
+    argv = ["diagnose", str(digits_file), "--out", str(tmp_path), "--steps", "60"]
+    assert main([*argv, "--seeds", "2", "--no-curvature"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("# Diagnosis: ") and lines[2].startswith("**")
+    assert lines[4].startswith(("Top cause in the run: **", "No cause of §2–§6"))
+    report = json.loads((tmp_path / "diagnosis.json").read_text())
+    assert len(report["causes"]) == 7 and "top_cause" in report
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--batch-size", "5000"], "larger than the 600 training examples"),
+        (["--model", "cnn"], "--model cnn needs images"),
+        (["--model", "cnn", "--depth", "0"], "--model cnn needs images"),
+    ],
+)
+def test_bad_settings_fail_with_one_line(digits_file, tmp_path, capsys, argv, message):
+    assert main(["explain", str(digits_file), "--out", str(tmp_path), *argv]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("jaxtrain explain: error: ") and err.count("\n") == 1
+    assert message in err
+
+
+def test_bad_files_fail_with_one_line(tmp_path, capsys):
+    assert main(["explain", str(tmp_path / "missing.npz")]) == 1
+    assert capsys.readouterr().err == (
+        f"jaxtrain explain: error: cannot read {tmp_path / 'missing.npz'}: no such file\n"
+    )
+    path = tmp_path / "nolabels.npz"
+    np.savez(path, x_train=np.zeros((5, 2)))
+    assert main(["explain", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "has no 'y_train' array" in err and err.count("\n") == 1
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    np.savez(path, x_train=np.zeros((5, 2)), y_train=np.arange(5) % 2)
+    assert main(["explain", str(path), "--out", str(blocker / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("jaxtrain explain: error: cannot write to") and err.count("\n") == 1
+
+
+def test_bad_arguments_exit_2(capsys):
+    assert main(["explain", "d.npz", "--steps", "0"]) == 2
+    assert "error:" in capsys.readouterr().err
