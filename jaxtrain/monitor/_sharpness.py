@@ -23,6 +23,9 @@ __all__ = ["Sharpness", "SharpnessState", "sharpness"]
 # A warm start is the last top eigenvector plus this much of a fresh random direction, so a
 # new top direction that the old vector misses still enters the Krylov space.
 _FRESH_WEIGHT = 0.1
+# The most Lanczos steps of a measurement: a cold start converges within it on the lecture's
+# networks, and its basis (32 rows of the parameter count) stays small.
+_DEFAULT_NUM_ITERS = 20
 # Lanczos steps before the first convergence check of a measurement.
 _MIN_ITERS = 3
 
@@ -64,7 +67,7 @@ class Sharpness(Monitor):
 
     preconditioned: bool = False
     probe_examples: int | None = None
-    num_iters: int = 20
+    num_iters: int = _DEFAULT_NUM_ITERS
     tol: float = 1e-3
     threshold: float | Callable[[Any], Any] | None = None
     rule: StabilityThreshold | None = None
@@ -145,7 +148,7 @@ def sharpness(
     *,
     preconditioned: bool = False,
     probe_size: int | None = None,
-    num_iters: int = 20,
+    num_iters: int | None = None,
     tol: float = 1e-3,
     threshold: float | Callable[[Any], Any] | None = None,
 ) -> Sharpness:
@@ -181,7 +184,8 @@ def sharpness(
       preconditioned: measure the preconditioned sharpness of an adaptive optimizer.
       probe_size: examples in the probe batch; default min(N, 2,048). Monitors share one
         probe batch, of the largest size asked for.
-      num_iters: the most Lanczos steps (Hessian-vector products) per measurement.
+      num_iters: the most Lanczos steps (Hessian-vector products) per measurement;
+        ``None`` for 20 (a warm-started measurement usually stops after 3).
       tol: the relative accuracy at which a measurement stops.
       threshold: the stability threshold as a number or a function of η, for an optimizer
         whose threshold is not known here (or to override it).
@@ -219,7 +223,7 @@ def sharpness(
         every,
         preconditioned=bool(preconditioned),
         probe_examples=probe_size,
-        num_iters=num_iters,
+        num_iters=_DEFAULT_NUM_ITERS if num_iters is None else num_iters,
         tol=tol,
         threshold=threshold,
     )
