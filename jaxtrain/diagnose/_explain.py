@@ -13,7 +13,7 @@ import numpy as np
 from jaxtrain.diagnose._baseline import baseline_loss, default_loss, infer_task
 from jaxtrain.diagnose._causes import rank_causes
 from jaxtrain.diagnose._explanation import RunExplanation
-from jaxtrain.diagnose._flowchart import prepared_targets
+from jaxtrain.diagnose._flowchart import checked_pair, prepared_targets
 from jaxtrain.diagnose._measure import measure_run
 from jaxtrain.diagnose._thresholds import CauseThresholds
 from jaxtrain.diagnose._training import Run
@@ -36,14 +36,7 @@ def _positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | N
 
 
 def _training_pair(data: Any, task: str, name: str) -> tuple[np.ndarray, np.ndarray]:
-    if not (isinstance(data, tuple | list) and len(data) == 2):
-        raise ValueError(f"`{name}` must be an (x, y) pair of arrays; got {type(data).__name__}.")
-    x, y = np.asarray(data[0]), np.asarray(data[1])
-    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
-        raise ValueError(
-            f"`{name}` must hold the same, non-zero number of inputs and targets on axis 0; "
-            f"got shapes {x.shape} and {y.shape}."
-        )
+    x, y = checked_pair(data, name)
     return x.astype(np.float32), prepared_targets(y, task, name)
 
 

@@ -35,7 +35,8 @@ from jaxtrain.diagnose._verdict import decide
 __all__ = ["diagnose", "prepare_data"]
 
 
-def _pair(data: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+def checked_pair(data: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` as NumPy arrays with the same, non-zero number of examples on axis 0."""
     if not (isinstance(data, tuple | list) and len(data) == 2):
         raise ValueError(f"`{name}` must be an (x, y) pair of arrays; got {type(data).__name__}.")
     x, y = np.asarray(data[0]), np.asarray(data[1])
@@ -58,8 +59,11 @@ def prepare_data(
     Returns:
       ``(task, {"train": ..., "val": ..., "test": ...})``.
     """
-    pairs = {"train": _pair(train_data, "train_data"), "val": _pair(val_data, "val_data")}
-    pairs["test"] = None if test_data is None else _pair(test_data, "test_data")
+    pairs = {
+        "train": checked_pair(train_data, "train_data"),
+        "val": checked_pair(val_data, "val_data"),
+    }
+    pairs["test"] = None if test_data is None else checked_pair(test_data, "test_data")
     task = infer_task(pairs["train"][1]) if task == "auto" else task
     if task not in ("classification", "regression"):
         raise ValueError(f"`task` must be 'auto', 'classification' or 'regression'; got {task!r}.")
