@@ -59,21 +59,38 @@ def preconditioner_inverse(parts: list[Part], opt_state: Any) -> Any:
             f"found optax's {type(node).__name__} but not the transform that owns it "
             f"({' or '.join(owners)}) in the optimizer, so its ε and β₂ are unknown"
         )
+    return effective_step_size(_as_jaxtrain_state(node, part), 1.0)
+
+
+def _as_jaxtrain_state(node: Any, part: Part) -> Any:
+    """optax's second-moment state as jaxtrain's, which carries ε and β₂ itself.
+
+    :func:`jaxtrain.optim.effective_step_size` then computes P⁻¹ with the same formula for
+    both libraries (the two are numerically equal by construction; tests compare them).
+    """
+    from jaxtrain.optim import ScaleByAdagradState, ScaleByAdamState, ScaleByRmsState
+
+    def scalar(name: str, default: float) -> jax.Array:
+        return jnp.float32(part.get(name, default))
+
     if isinstance(node, optax.ScaleByAdamState):
-        b2, eps, eps_root = part.get("b2", 0.999), part.get("eps", 1e-8), part.get("eps_root", 0.0)
-        count = jnp.maximum(node.count, 1)
-        correction = jnp.where(node.count > 0, 1 - jnp.asarray(b2, jnp.float32) ** count, 1.0)
-
-        def adam(v):
-            return 1 / (jnp.sqrt(v / correction.astype(v.dtype) + eps_root) + eps)
-
-        return jax.tree.map(adam, node.nu)
+        return ScaleByAdamState(
+            node.count,
+            node.mu,
+            node.nu,
+            scalar("b2", 0.999),
+            scalar("eps", 1e-8),
+            scalar("eps_root", 0.0),
+        )
     if isinstance(node, optax.ScaleByRmsState):
-        eps, in_sqrt = part.get("eps", 1e-8), bool(part.get("eps_in_sqrt", True))
-        if in_sqrt:
-            return jax.tree.map(lambda v: jax.lax.rsqrt(v + eps), node.nu)
-        return jax.tree.map(lambda v: 1 / (jnp.sqrt(v) + eps), node.nu)
-    eps = part.get("eps", 1e-7)
-    return jax.tree.map(
-        lambda s: jnp.where(s > 0, jax.lax.rsqrt(s + eps), 0.0), node.sum_of_squares
-    )
+        return ScaleByRmsState(
+            count=jnp.zeros([], jnp.int32),
+            nu=node.nu,
+            mu=optax.EmptyState(),
+            trace=optax.EmptyState(),
+            decay=scalar("decay", 0.9),
+            eps=scalar("eps", 1e-8),
+            eps_in_sqrt=jnp.asarray(bool(part.get("eps_in_sqrt", True))),
+            bias_correction=jnp.asarray(False),
+        )
+    return ScaleByAdagradState(node.sum_of_squares, scalar("eps", 1e-7))
