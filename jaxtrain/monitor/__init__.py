@@ -13,11 +13,11 @@ its state checkpointed with the run and exact on resume.
 - :func:`update_ratio`: ‖Δθ‖/‖θ‖, overall and per layer.
 
 Results are ``history.per_step[name]``, NaN at steps not measured. New monitors subclass
-:class:`Monitor`.
+:class:`Monitor` (or :class:`ProbeMonitor`, for measurements on the probe batch).
 """
 
 from jaxtrain.monitor._hessian_trace import HessianTrace, hessian_trace
-from jaxtrain.monitor._monitor import Monitor, RunSetup, StepView
+from jaxtrain.monitor._monitor import Monitor, ProbeMonitor, RunSetup, StepView
 from jaxtrain.monitor._noise_scale import (
     GradientNoiseScale,
     GradientNoiseScaleState,
@@ -33,6 +33,7 @@ __all__ = [
     "GradientNoiseScaleState",
     "HessianTrace",
     "Monitor",
+    "ProbeMonitor",
     "RunSetup",
     "Sharpness",
     "SharpnessState",

@@ -9,32 +9,24 @@ import jax.numpy as jnp
 
 from jaxtrain.curvature import hvp, trace
 from jaxtrain.curvature._operators import highest_precision
-from jaxtrain.monitor._monitor import Monitor, StepView
-from jaxtrain.monitor._sharpness import _check_probe_size
+from jaxtrain.monitor._monitor import ProbeMonitor, StepView
 
 __all__ = ["HessianTrace", "hessian_trace"]
 
 
 @dataclasses.dataclass(frozen=True)
-class HessianTrace(Monitor):
+class HessianTrace(ProbeMonitor):
     """The monitor :func:`hessian_trace` returns."""
 
     num_samples: int = 10
-    probe_examples: int | None = None
 
     name: ClassVar[str] = "hessian_trace"
-    uses_probe: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_probe_size(self.probe_examples)
         samples = self.num_samples
         if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
             raise ValueError(f"num_samples must be an int ≥ 1; got {samples!r}")
-
-    @property
-    def probe_size(self) -> int | None:
-        return self.probe_examples
 
     def record_names(self, params: Any) -> tuple[str, ...]:
         del params

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
@@ -13,7 +14,7 @@ import numpy as np
 import optax
 from jax import lax
 
-__all__ = ["Monitor", "RunSetup", "StepView", "check_monitors", "run_monitors"]
+__all__ = ["Monitor", "ProbeMonitor", "RunSetup", "StepView", "check_monitors", "run_monitors"]
 
 # The most examples in the probe batch by default (Cohen et al. use 5,000; 2,048 keeps a
 # Hessian-vector product at a few dozen training steps' cost).
@@ -70,7 +71,7 @@ class StepView(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
-class Monitor:
+class Monitor(abc.ABC):
     """A measurement taken inside ``fit``'s compiled epoch every ``every`` steps.
 
     A monitor is a hashable description (a frozen dataclass) with three pure functions:
@@ -105,17 +106,41 @@ class Monitor:
         del setup
         return self
 
+    @abc.abstractmethod
     def record_names(self, params: Any) -> tuple[str, ...]:
         """The per-step record names this monitor writes."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def init(self, params: Any) -> Any:
         """The monitor's state before the first step."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def measure(self, state: Any, view: StepView) -> tuple[Any, dict[str, jax.Array]]:
         """One measurement: the new state and a float32 scalar per record name."""
-        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeMonitor(Monitor):
+    """A monitor of the Hessian on the run's fixed probe batch (``view.probe_loss``).
+
+    Attributes:
+      probe_examples: the probe batch size it asks for; ``None`` for min(N, 2,048).
+    """
+
+    probe_examples: int | None = None
+
+    uses_probe: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        size = self.probe_examples
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise ValueError(f"probe_size must be a positive int or None; got {size!r}")
+
+    @property
+    def probe_size(self) -> int | None:
+        """The probe batch size this monitor asks for (``None``: the default)."""
+        return self.probe_examples
 
 
 def check_monitors(monitors: Sequence[Monitor] | None) -> tuple[Monitor, ...]:

@@ -13,7 +13,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtrain.curvature import hvp
 from jaxtrain.curvature._lanczos import basis_rows, extreme_ritz_pairs
 from jaxtrain.curvature._operators import flat_operator, highest_precision
-from jaxtrain.monitor._monitor import Monitor, RunSetup, StepView
+from jaxtrain.monitor._monitor import ProbeMonitor, RunSetup, StepView
 from jaxtrain.monitor._preconditioner import preconditioner_inverse
 from jaxtrain.monitor._threshold import StabilityThreshold, stability_threshold
 from jaxtrain.optim._hyperparameters import Part, optimizer_parts
@@ -43,13 +43,6 @@ class SharpnessState(NamedTuple):
     matvecs: jax.Array
 
 
-def _check_probe_size(probe_size: Any) -> None:
-    if probe_size is not None and (
-        isinstance(probe_size, bool) or not isinstance(probe_size, int) or probe_size < 1
-    ):
-        raise ValueError(f"probe_size must be a positive int or None; got {probe_size!r}")
-
-
 def probe_operator(monitor_view: StepView, parts: tuple[Part, ...], preconditioned: bool):
     """The flat v ↦ Hv (or v ↦ P^{-1/2} H P^{-1/2} v) of the probe loss at θₜ, and n."""
     product = hvp(monitor_view.probe_loss, monitor_view.params)
@@ -62,11 +55,10 @@ def probe_operator(monitor_view: StepView, parts: tuple[Part, ...], precondition
 
 
 @dataclasses.dataclass(frozen=True)
-class Sharpness(Monitor):
+class Sharpness(ProbeMonitor):
     """The monitor :func:`sharpness` returns (its fields are that function's arguments)."""
 
     preconditioned: bool = False
-    probe_examples: int | None = None
     num_iters: int = _DEFAULT_NUM_ITERS
     tol: float = 1e-3
     threshold: float | Callable[[Any], Any] | None = None
@@ -74,11 +66,9 @@ class Sharpness(Monitor):
     parts: tuple[Part, ...] = ()
 
     name: ClassVar[str] = "sharpness"
-    uses_probe: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_probe_size(self.probe_examples)
         if isinstance(self.num_iters, bool) or not isinstance(self.num_iters, int):
             raise ValueError(f"num_iters must be an int ≥ 2; got {self.num_iters!r}")
         if self.num_iters < 2:
@@ -90,10 +80,6 @@ class Sharpness(Monitor):
             raise ValueError(
                 f"threshold must be a number > 0 or a function of η; got {self.threshold!r}"
             )
-
-    @property
-    def probe_size(self) -> int | None:
-        return self.probe_examples
 
     def prepare(self, setup: RunSetup) -> Sharpness:
         parts = tuple(optimizer_parts(setup.optimizer, setup.opt_state))
