@@ -9,9 +9,7 @@ from typing import Any
 
 from jaxtrain.cli._args import (
     add_model_arguments,
-    fraction,
     non_negative_int,
-    positive_float,
     positive_int,
     shape_inputs,
     spec_from_args,
@@ -47,7 +45,7 @@ examples:
 
 def register(subparsers: Any) -> None:
     """Adds the ``explain`` subcommand."""
-    from jaxtrain.cli._train import OPTIMIZERS
+    from jaxtrain.cli._train import add_optimizer_arguments
 
     parser = subparsers.add_parser(
         "explain",
@@ -65,24 +63,7 @@ def register(subparsers: Any) -> None:
     )
     add_model_arguments(parser, depth=2, width=64)
     opt = parser.add_argument_group("the run")
-    opt.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="(default: adam)")
-    opt.add_argument(
-        "--lr",
-        "--learning-rate",
-        dest="learning_rate",
-        type=positive_float,
-        default=1e-3,
-        help="η (default: 1e-3)",
-    )
-    opt.add_argument(
-        "--momentum",
-        type=fraction,
-        default=0.9,
-        help="λ of momentum/nesterov/rmsprop (default: %(default)s)",
-    )
-    opt.add_argument(
-        "--weight-decay", type=positive_float, default=1e-4, help="adamw's (default: %(default)s)"
-    )
+    add_optimizer_arguments(opt, ("--lr", "--learning-rate"), "η (default: 1e-3)")
     opt.add_argument(
         "--batch-size",
         type=non_negative_int,

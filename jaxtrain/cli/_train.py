@@ -20,7 +20,7 @@ from jaxtrain.cli._args import (
 from jaxtrain.cli._data_ref import BUILTIN
 from jaxtrain.cli._errors import CommandError
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "register", "run"]
+__all__ = ["OPTIMIZERS", "SCHEDULES", "add_optimizer_arguments", "register", "run"]
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "radam")
 SCHEDULES = ("constant", "cosine", "warmup-cosine", "exponential")
@@ -60,19 +60,7 @@ def register(subparsers: Any) -> None:
     )
     add_model_arguments(parser, depth=2, width=64)
     opt = parser.add_argument_group("optimization")
-    opt.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="(default: adam)")
-    opt.add_argument(
-        "--learning-rate", type=positive_float, default=1e-3, help="η, the peak (default: 1e-3)"
-    )
-    opt.add_argument(
-        "--momentum",
-        type=fraction,
-        default=0.9,
-        help="λ of momentum/nesterov/rmsprop (default: %(default)s)",
-    )
-    opt.add_argument(
-        "--weight-decay", type=positive_float, default=1e-4, help="adamw's (default: %(default)s)"
-    )
+    add_optimizer_arguments(opt, ("--learning-rate",), "η, the peak (default: 1e-3)")
     opt.add_argument("--schedule", choices=SCHEDULES, default="constant", help="η(t)")
     opt.add_argument(
         "--warmup-steps",
@@ -98,6 +86,23 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
     parser.set_defaults(func=run)
+
+
+def add_optimizer_arguments(group: Any, learning_rate_flags: tuple[str, ...], help: str) -> None:
+    """The arguments :func:`make_optimizer` reads: optimizer, η, momentum, weight decay."""
+    group.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="(default: adam)")
+    group.add_argument(
+        *learning_rate_flags, dest="learning_rate", type=positive_float, default=1e-3, help=help
+    )
+    group.add_argument(
+        "--momentum",
+        type=fraction,
+        default=0.9,
+        help="λ of momentum/nesterov/rmsprop (default: %(default)s)",
+    )
+    group.add_argument(
+        "--weight-decay", type=positive_float, default=1e-4, help="adamw's (default: %(default)s)"
+    )
 
 
 def _schedule(args: argparse.Namespace, total_steps: int) -> Any:
