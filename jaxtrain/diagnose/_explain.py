@@ -17,6 +17,7 @@ from jaxtrain.diagnose._flowchart import checked_pair, prepared_targets
 from jaxtrain.diagnose._measure import measure_run
 from jaxtrain.diagnose._thresholds import CauseThresholds
 from jaxtrain.diagnose._training import Run
+from jaxtrain.train._checks import check_positive_int
 
 __all__ = ["explain_run"]
 
@@ -27,17 +28,32 @@ _PROBE_EXAMPLES = 1024
 _MEASUREMENTS = 20
 
 
-def _positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int; got {value!r}.")
-    return int(value)
+def _positive_or_none(value: Any, name: str) -> int | None:
+    return None if value is None else check_positive_int(value, f"`{name}`")
 
 
-def _training_pair(data: Any, task: str, name: str) -> tuple[np.ndarray, np.ndarray]:
-    x, y = checked_pair(data, name)
-    return x.astype(np.float32), prepared_targets(y, task, name)
+def _prepared_data(
+    train_data: Any, val_data: Any, task: str, loss: Any
+) -> tuple[str, tuple[np.ndarray, np.ndarray], Any, Callable[..., Any]]:
+    """``(task, (x, y), val or None, loss_fn)``: checked pairs, float32 inputs, the loss."""
+    x, y = checked_pair(train_data, "train_data")
+    if task == "auto":
+        task = infer_task(y)
+    if task not in ("classification", "regression"):
+        raise ValueError(f"`task` must be 'auto', 'classification' or 'regression'; got {task!r}.")
+    pairs = [(x, y, "train_data")]
+    if val_data is not None:
+        pairs.append((*checked_pair(val_data, "val_data"), "val_data"))
+    prepared = [(a.astype(np.float32), prepared_targets(b, task, name)) for a, b, name in pairs]
+    if loss == "auto":
+        loss_fn = default_loss(task)
+    elif callable(loss):
+        loss_fn = loss
+    else:
+        raise ValueError(
+            f"`loss` must be 'auto' or a function (predictions, targets); got {loss!r}."
+        )
+    return task, prepared[0], (prepared[1] if val_data is not None else None), loss_fn
 
 
 def _baseline(loss: Any, y: np.ndarray, task: str, outputs: int) -> float:
@@ -53,17 +69,22 @@ def _baseline(loss: Any, y: np.ndarray, task: str, outputs: int) -> float:
 
 
 def _sharpness_monitor(optimizer: Any, params: Any, every: int, probe_size: int) -> Any:
-    """λmax against the optimizer's threshold: plain for SGD, preconditioned for Adam & co."""
+    """λmax against the optimizer's threshold: plain for SGD, preconditioned for Adam & co.
+
+    Returns ``(monitor, threshold)``, or ``(None, None)`` for an optimizer whose threshold
+    is not known (then there is no sharpness evidence).
+    """
     from jaxtrain import monitor
 
     state = optimizer.init(params)
     for preconditioned in (False, True):
         try:
-            monitor.stability_threshold(optimizer, state, preconditioned=preconditioned)
+            rule = monitor.stability_threshold(optimizer, state, preconditioned=preconditioned)
         except ValueError:
             continue
-        return monitor.sharpness(every, preconditioned=preconditioned, probe_size=probe_size)
-    return None  # an optimizer whose threshold is not known: no sharpness evidence
+        sharp = monitor.sharpness(every, preconditioned=preconditioned, probe_size=probe_size)
+        return sharp, rule
+    return None, None
 
 
 def explain_run(
@@ -173,31 +194,14 @@ def explain_run(
         )
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of `steps` and `epochs`.")
-    steps = _positive_int(steps, "steps", allow_none=True)
-    epochs = _positive_int(epochs, "epochs", allow_none=True)
-    batch_size = _positive_int(batch_size, "batch_size", allow_none=True)
-    measure_every = _positive_int(measure_every, "measure_every", allow_none=True)
-    probe_size = _positive_int(probe_size, "probe_size", allow_none=True)
+    steps = _positive_or_none(steps, "steps")
+    epochs = _positive_or_none(epochs, "epochs")
+    batch_size = _positive_or_none(batch_size, "batch_size")
+    measure_every = _positive_or_none(measure_every, "measure_every")
+    probe_size = _positive_or_none(probe_size, "probe_size")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise ValueError(f"`seed` must be an int; got {seed!r}.")
-    if not (isinstance(train_data, tuple | list) and len(train_data) == 2):
-        raise ValueError(
-            f"`train_data` must be an (x, y) pair of arrays; got {type(train_data).__name__}."
-        )
-    if task == "auto":
-        task = infer_task(np.asarray(train_data[1]))
-    if task not in ("classification", "regression"):
-        raise ValueError(f"`task` must be 'auto', 'classification' or 'regression'; got {task!r}.")
-    x, y = _training_pair(train_data, task, "train_data")
-    val = None if val_data is None else _training_pair(val_data, task, "val_data")
-    if loss == "auto":
-        loss_fn = default_loss(task)
-    elif callable(loss):
-        loss_fn = loss
-    else:
-        raise ValueError(
-            f"`loss` must be 'auto' or a function (predictions, targets); got {loss!r}."
-        )
+    task, (x, y), val, loss_fn = _prepared_data(train_data, val_data, task, loss)
     n = int(x.shape[0])
     if batch_size is not None and batch_size > n:
         raise ValueError(f"`batch_size` {batch_size} exceeds the {n} training examples.")
@@ -215,7 +219,7 @@ def explain_run(
     every = measure_every or max(1, total // _MEASUREMENTS)
     probe_examples = probe_size or min(n, _PROBE_EXAMPLES)
     monitors = [monitor.update_ratio()]
-    sharp = _sharpness_monitor(optimizer, params0, every, probe_examples)
+    sharp, rule = _sharpness_monitor(optimizer, params0, every, probe_examples)
     if sharp is not None:
         monitors.append(sharp)
     if batch >= 2:
@@ -256,12 +260,7 @@ def explain_run(
         probe=probe,
     )
     if sharp is not None:
-        rule = sharp.prepare(
-            monitor.RunSetup(optimizer, optimizer.init(params0), params0, n, batch)
-        ).rule
-        evidence = evidence.replace(
-            preconditioned=sharp.preconditioned, threshold_rule=rule.rule if rule else ""
-        )
+        evidence = evidence.replace(preconditioned=sharp.preconditioned, threshold_rule=rule.rule)
     settings = {
         "steps": total,
         "batch_size": batch,
