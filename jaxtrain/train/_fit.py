@@ -172,6 +172,19 @@ class _Feed:
         return state
 
 
+def _probe_size(monitors: tuple[Monitor, ...], num_examples: int, processes: int) -> int:
+    """The size of the probe batch the monitors share: the largest asked, 0 for none."""
+    if not any(m.uses_probe for m in monitors):
+        return 0
+    asked = [m.probe_size for m in monitors if m.uses_probe and m.probe_size is not None]
+    size = max(asked) if asked else min(num_examples, DEFAULT_PROBE_SIZE)
+    if size > num_examples:
+        raise ValueError(f"probe_size={size} exceeds the {num_examples} training examples")
+    if size % processes:
+        raise ValueError(f"with {processes} processes, probe_size ({size}) must divide among them")
+    return size
+
+
 def _weighted_means(records: dict[str, np.ndarray], sizes: np.ndarray) -> dict[str, float]:
     weights = sizes * records["finite"]
     total = weights.sum()
@@ -401,18 +414,7 @@ def fit(
     monitors = check_monitors(monitors)
     setup = RunSetup(optimizer, optimizer.init(params), params, num_examples, plan.batch_size)
     monitors = tuple(m.prepare(setup) for m in monitors)
-    probe_size = 0
-    if any(m.uses_probe for m in monitors):
-        asked = [m.probe_size for m in monitors if m.uses_probe and m.probe_size is not None]
-        probe_size = max(asked) if asked else min(num_examples, DEFAULT_PROBE_SIZE)
-        if probe_size > num_examples:
-            raise ValueError(
-                f"probe_size={probe_size} exceeds the {num_examples} training examples"
-            )
-        if probe_size % processes:
-            raise ValueError(
-                f"with {processes} processes, probe_size ({probe_size}) must divide among them"
-            )
+    probe_size = _probe_size(monitors, num_examples, processes)
     val = None
     if val_data is not None:
         val = check_data(val_data, apply, params, model_state, name="val_data")
