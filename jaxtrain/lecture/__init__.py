@@ -1,0 +1,44 @@
+"""The lecture's experiments, one pure function per claim.
+
+Each lecture section is a module here; each experiment in it is a pure function
+``(config, seed) -> Claim`` that measures something with jaxtrain's public API and returns the
+numbers, a figure drawn from them and a caption filled in from them. ``jaxtrain tour``, the
+scripts in ``examples/`` and the notebooks only render these claims, so each experiment is
+written once, here.
+
+Example:
+  >>> from jaxtrain import lecture
+  >>> [section.id for section in lecture.SECTIONS][:2]
+  ['task_strategy', 'critical_points']
+  >>> claim = lecture.batch_normalization.statistics_at_test_time(  # doctest: +SKIP
+  ...     lecture.LectureConfig(quick=True), seed=0)
+  >>> claim.numbers["accuracy"]["batch statistics, batches of one"]  # doctest: +SKIP
+  0.1
+"""
+
+from jaxtrain.lecture import batch_normalization  # the other sections are being moved here
+from jaxtrain.lecture._claim import Claim, LectureConfig
+from jaxtrain.lecture._script import run_example
+from jaxtrain.lecture._section import Experiment, Section
+
+__all__ = [
+    "SECTIONS",
+    "Claim",
+    "Experiment",
+    "LectureConfig",
+    "Section",
+    "batch_normalization",
+    "run_example",
+    "section",
+]
+
+SECTIONS: tuple[Section, ...] = (batch_normalization.SECTION,)
+"""The lecture's sections, in its order."""
+
+
+def section(id: str) -> Section:
+    """The section with this id; a ``ValueError`` lists the ids when there is none."""
+    for candidate in SECTIONS:
+        if candidate.id == id:
+            return candidate
+    raise ValueError(f"no lecture section {id!r}; choose from {[s.id for s in SECTIONS]}")

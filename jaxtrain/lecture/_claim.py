@@ -1,0 +1,103 @@
+"""A claim of the lecture: the numbers an experiment measured, the figure drawn from them and a
+caption that states what those numbers show."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import io
+import pathlib
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["Claim", "LectureConfig", "png_bytes"]
+
+_DPI = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class LectureConfig:
+    """The size of every lecture experiment.
+
+    ``quick=True`` shrinks each experiment (fewer epochs, smaller nets, fewer seeds) so the whole
+    lecture runs in about a minute on a 2-core CPU; the full size takes a few minutes. Nothing is
+    device specific: the same experiments run on CPU, GPU or TPU.
+
+    Example:
+      >>> from jaxtrain.lecture import LectureConfig
+      >>> LectureConfig(quick=True).size(quick=8, full=30)
+      8
+    """
+
+    quick: bool = False
+
+    def size(self, *, quick: Any, full: Any) -> Any:
+        """``quick`` under the quick configuration, else ``full``."""
+        return quick if self.quick else full
+
+
+def png_bytes(figure: Any) -> tuple[bytes, int, int]:
+    """Renders a matplotlib figure to PNG; returns (bytes, width, height) in pixels.
+
+    The figure stays open, so a claim can be rendered more than once (a report and a folder).
+    """
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight", facecolor="white")
+    data = buffer.getvalue()
+    # The PNG header stores the pixel size big-endian at bytes 16..24 (the IHDR chunk).
+    return data, int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One claim of the lecture, as measured.
+
+    Every renderer (``jaxtrain tour``, the examples, the notebooks) shows the same claim: the
+    figure, the caption and, for readers who want to check, the numbers.
+
+    Attributes:
+      section: the lecture section's id (``"batch_normalization"``).
+      id: the claim's id, unique within its section (``"test_time_statistics"``).
+      title: a short title.
+      numbers: the measured values the figure and the caption are drawn from (floats, ints,
+        strings or arrays; stored in ``report.json``).
+      figure: the matplotlib figure drawn from ``numbers``.
+      caption: one to three sentences in the lecture's terms, filled in from ``numbers``; it
+        states only what the numbers show.
+    """
+
+    section: str
+    id: str
+    title: str
+    numbers: Mapping[str, Any]
+    figure: Any
+    caption: str
+
+    @property
+    def name(self) -> str:
+        """``"<section>-<id>"``: the claim's name in file names and reports."""
+        return f"{self.section}-{self.id}"
+
+    def save(self, out_dir: str | pathlib.Path) -> pathlib.Path:
+        """Writes the figure to ``out_dir/<section>-<id>.png`` and returns the path."""
+        out = pathlib.Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"{self.name}.png"
+        path.write_bytes(png_bytes(self.figure)[0])
+        return path
+
+    def close(self) -> None:
+        """Frees the figure's memory (matplotlib keeps every open figure)."""
+        import matplotlib.pyplot as plt
+
+        plt.close(self.figure)
+
+    def _repr_html_(self) -> str:
+        # A notebook shows a claim as its figure with the caption below it.
+        data = base64.b64encode(png_bytes(self.figure)[0]).decode("ascii")
+        return (
+            f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(self.title)}">'
+            f"<figcaption><b>{html.escape(self.title)}.</b> {html.escape(self.caption)}"
+            "</figcaption></figure>"
+        )

@@ -1,0 +1,49 @@
+"""The examples' command line: run a section's experiments and save each claim's figure."""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+from collections.abc import Sequence
+
+from jaxtrain.lecture._claim import Claim, LectureConfig
+from jaxtrain.lecture._section import Section
+
+__all__ = ["run_example"]
+
+
+def run_example(section: Section, argv: Sequence[str] | None = None) -> list[Claim]:
+    """``python examples/<section>.py [--quick] [--out DIR] [--seed N]``.
+
+    Runs the section's experiments in order, writes each figure to ``DIR/<section>-<id>.png``
+    and prints each claim's title, caption and file.
+
+    Args:
+      section: the lecture section to run.
+      argv: the command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+      The claims, their figures closed.
+    """
+    parser = argparse.ArgumentParser(description=f"{section.title}: {section.summary}")
+    parser.add_argument(
+        "--out", default="jaxtrain-out", help="folder for the figures (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes: seconds instead of minutes"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="root random seed (default: 0)")
+    args = parser.parse_args(argv)
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # a script writes files; it never opens a window
+    out = pathlib.Path(args.out)
+    claims = []
+    print(section.title)
+    for claim in section.claims(LectureConfig(quick=args.quick), args.seed):
+        path = claim.save(out)
+        claim.close()
+        print(f"\n{claim.title}\n  {claim.caption}\n  wrote {path}")
+        claims.append(claim)
+    return claims
