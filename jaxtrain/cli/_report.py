@@ -1,7 +1,7 @@
 """The tour's report: one self-contained HTML page of captioned figures plus their numbers as JSON.
 
-A :class:`Report` holds sections; a section holds figures; a figure is a PNG (rendered from a
-matplotlib figure), a caption in the lecture's terms, and the numbers the caption's claim rests
+A :class:`Report` holds sections; a section holds figures; a figure is a lecture
+:class:`~jaxtrain.lecture.Claim` rendered: its PNG, its caption and the numbers the caption rests
 on. :meth:`Report.write` produces
 
 - ``report.html``: every PNG embedded as a base64 ``data:`` URI, so the single file can be
@@ -22,7 +22,6 @@ import base64
 import dataclasses
 import datetime
 import html
-import io
 import json
 import math
 import pathlib
@@ -31,10 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain.lecture._claim import Claim, png_bytes
+
 __all__ = ["Figure", "Report", "Section", "to_jsonable"]
-
-_DPI = 100
-
 
 def to_jsonable(value: Any) -> Any:
     """Converts NumPy/JAX scalars and arrays, tuples and mappings to plain JSON values.
@@ -63,20 +61,6 @@ def to_jsonable(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in report.json: {value!r}")
 
 
-def _png_bytes(fig: Any) -> tuple[bytes, int, int]:
-    """Renders a matplotlib figure to PNG bytes and closes it; returns (bytes, width, height)."""
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight", facecolor="white")
-    plt.close(fig)
-    data = buffer.getvalue()
-    # The PNG header stores the pixel size big-endian at bytes 16..24 (IHDR chunk).
-    width = int.from_bytes(data[16:20], "big")
-    height = int.from_bytes(data[20:24], "big")
-    return data, width, height
-
-
 @dataclasses.dataclass
 class Figure:
     """One claim of the lecture: a picture, its caption and the numbers behind it."""
@@ -103,24 +87,20 @@ class Section:
     figures: list[Figure] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
 
-    def add_figure(
-        self, id: str, fig: Any, caption: str, numbers: Mapping[str, Any] | None = None
-    ) -> Figure:
-        """Renders ``fig`` (a matplotlib figure, closed afterwards) and appends it.
+    def add_claim(self, claim: Claim) -> Figure:
+        """Renders a lecture claim's figure (closing it afterwards) and appends it.
 
         Args:
-          id: short name, unique within the section (``"toy_saddle"``).
-          fig: the matplotlib figure.
-          caption: one or two sentences in the lecture's terms, carrying the numbers.
-          numbers: the values the caption's claim rests on, stored in ``report.json``.
+          claim: the claim; its id must be unique within the section.
 
         Returns:
           The stored :class:`Figure`.
         """
-        if any(existing.id == id for existing in self.figures):
-            raise ValueError(f"section {self.id!r} already has a figure {id!r}")
-        png, width, height = _png_bytes(fig)
-        figure = Figure(id, caption, png, width, height, to_jsonable(dict(numbers or {})))
+        if any(existing.id == claim.id for existing in self.figures):
+            raise ValueError(f"section {self.id!r} already has a figure {claim.id!r}")
+        png, width, height = png_bytes(claim.figure)
+        claim.close()
+        figure = Figure(claim.id, claim.caption, png, width, height, to_jsonable(claim.numbers))
         self.figures.append(figure)
         return figure
 

@@ -1,80 +1,28 @@
 """``jaxtrain tour``: the whole lecture, run on built-in data, as one report.
 
-Every lecture section is a :class:`TourSection`: a title, a summary of its idea and a tuple of
-small figure functions, each of which computes one claim with jaxtrain's public API and adds one
-captioned figure (and the numbers behind it) to the report. The runner shows one tqdm progress
-bar per section, times each section and writes ``report.html`` + ``report.json`` (see
-:mod:`jaxtrain.cli._report`).
+The tour only renders: every claim is an experiment of :mod:`jaxtrain.lecture`, a pure function
+``(config, seed) -> Claim``. The runner shows one tqdm progress bar per section, times each
+section and writes ``report.html`` + ``report.json`` (see :mod:`jaxtrain.cli._report`).
 
-``--quick`` shrinks every computation (fewer epochs, smaller nets) so the whole tour finishes in
-under a minute on a 2-core CPU; the default finishes in a few minutes. Nothing is device
-specific: the same run works on CPU, GPU or TPU.
+``--quick`` runs the lecture's quick configuration, so the whole tour finishes in about a minute
+on a 2-core CPU; the default finishes in a few minutes. Nothing is device specific: the same run
+works on CPU, GPU or TPU.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import pathlib
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from jaxtrain.cli._report import Report, Section
+__all__ = ["SECTIONS", "register", "run_tour"]
 
-__all__ = ["SECTIONS", "TourContext", "TourSection", "register", "run_tour"]
-
-
-@dataclasses.dataclass
-class TourContext:
-    """What a figure function gets: the size switch, a seed and the section to add figures to."""
-
-    quick: bool
-    seed: int
-    section: Section
-
-    def size(self, quick: Any, full: Any) -> Any:
-        """``quick`` under ``--quick``, else ``full``."""
-        return quick if self.quick else full
-
-    def add_figure(self, id: str, fig: Any, caption: str, numbers: dict[str, Any]) -> None:
-        """Adds a captioned figure and its numbers to the current section."""
-        self.section.add_figure(id, fig, caption, numbers)
-
-
-@dataclasses.dataclass(frozen=True)
-class TourSection:
-    """A lecture section of the tour: its figure functions run in order."""
-
-    id: str
-    title: str
-    summary: str
-    figures: tuple[Callable[[TourContext], None], ...]
-
-
-def _sections() -> tuple[TourSection, ...]:
-    # Imported here so `jaxtrain --help` stays fast: the sections pull in jax, flax and sklearn.
-    from jaxtrain.cli import (
-        _tour_adaptive,
-        _tour_batch,
-        _tour_batchnorm,
-        _tour_critical,
-        _tour_loss,
-        _tour_task,
-    )
-
-    return (
-        _tour_task.SECTION,
-        _tour_critical.SECTION,
-        _tour_batch.SECTION,
-        _tour_adaptive.SECTION,
-        _tour_loss.SECTION,
-        _tour_batchnorm.SECTION,
-    )
-
-
+# The ids of jaxtrain.lecture.SECTIONS, in lecture order (a test keeps them equal). Spelled out
+# here so that `jaxtrain --help` does not import the lecture, and with it jax and matplotlib.
 SECTIONS = (
     "task_strategy",
     "critical_points",
@@ -126,24 +74,27 @@ def run_tour(
     """
     from tqdm.auto import tqdm
 
+    from jaxtrain import lecture
+    from jaxtrain.cli._report import Report
+
     chosen = SECTIONS if sections is None else tuple(sections)
     unknown = sorted(set(chosen) - set(SECTIONS))
     if unknown:
         raise ValueError(f"unknown tour sections {unknown}; choose from {list(SECTIONS)}")
+    config = lecture.LectureConfig(quick=quick)
     start = time.perf_counter()
     report = Report("jaxtrain tour: why a neural network fails to train", _meta(quick))
-    for spec in _sections():
+    for spec in lecture.SECTIONS:
         if spec.id not in chosen:
             continue
         section = report.section(spec.id, spec.title, spec.summary)
-        context = TourContext(quick=quick, seed=seed, section=section)
         section_start = time.perf_counter()
         with tqdm(
-            total=len(spec.figures), desc=spec.title, unit="figure", disable=not progress
+            total=len(spec.experiments), desc=spec.title, unit="figure", disable=not progress
         ) as bar:
-            for figure_fn in spec.figures:
-                bar.set_postfix_str(figure_fn.__name__)
-                figure_fn(context)
+            for claim in spec.claims(config, seed):
+                section.add_claim(claim)
+                bar.set_postfix_str(claim.id)
                 bar.update(1)
         section.seconds = time.perf_counter() - section_start
     report.meta["seconds"] = round(time.perf_counter() - start, 1)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from jaxtrain.cli._report import Report, to_jsonable
+from jaxtrain.lecture import Claim
 
 
 def _figure(width=4.0, height=3.0):
@@ -18,16 +19,22 @@ def _figure(width=4.0, height=3.0):
     return fig
 
 
+def _claim(id, figure, caption, numbers):
+    return Claim("critical_points", id, id.title(), numbers, figure, caption)
+
+
 def _report():
     report = Report("a <test> report", {"backend": "cpu", "quick": True})
     section = report.section("critical_points", "2. Critical points", "H = ∇²L; λ < 0 → escape.")
-    section.add_figure(
-        "toy_saddle",
-        _figure(),
-        "Saddle at θ = (0, 0): eigenvalues −2 and 2 & escape along (1, 1)/√2.",
-        {"eigenvalues": jnp.array([-2.0, 2.0]), "steps": np.int32(3), "ok": np.bool_(True)},
+    section.add_claim(
+        _claim(
+            "toy_saddle",
+            _figure(),
+            "Saddle at θ = (0, 0): eigenvalues −2 and 2 & escape along (1, 1)/√2.",
+            {"eigenvalues": jnp.array([-2.0, 2.0]), "steps": np.int32(3), "ok": np.bool_(True)},
+        )
     )
-    section.add_figure("wide", _figure(12.0, 3.0), "A wide figure.", {"ratio": 0.5})
+    section.add_claim(_claim("wide", _figure(12.0, 3.0), "A wide figure.", {"ratio": 0.5}))
     return report
 
 
@@ -69,12 +76,12 @@ def test_duplicate_ids_are_rejected():
     with pytest.raises(ValueError, match="already has a section 'critical_points'"):
         report.section("critical_points", "again", "")
     with pytest.raises(ValueError, match="already has a figure 'toy_saddle'"):
-        report.sections[0].add_figure("toy_saddle", _figure(), "again")
+        report.sections[0].add_claim(_claim("toy_saddle", _figure(), "again", {}))
     # The rejected figure is closed nowhere else: close it so matplotlib does not warn later.
     plt.close("all")
 
 
-def test_add_figure_closes_the_matplotlib_figure():
+def test_add_claim_closes_the_matplotlib_figure():
     before = len(plt.get_fignums())
     _report()
     assert len(plt.get_fignums()) == before
@@ -118,24 +125,8 @@ def test_png_size_is_recorded_in_the_img_tag(tmp_path):
     assert f'width="{figure.width}" height="{figure.height}"' in page
 
 
-def test_tour_help_and_bad_sections(capsys):
+def test_tour_help(capsys):
     from jaxtrain.cli import main
-    from jaxtrain.cli._tour import SECTIONS, run_tour
 
     assert main(["tour", "--help"]) == 0
     assert "--quick" in capsys.readouterr().out
-    assert main(["tour", "--sections", "nope"]) == 2
-    assert "invalid choice" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="unknown tour sections"):
-        run_tour("unused", sections=["critical_points", "nope"])
-    assert SECTIONS[0] == "task_strategy" and len(SECTIONS) == 6
-
-
-@pytest.mark.slow
-def test_one_section_runs_alone(tmp_path, capsys):
-    from jaxtrain.cli._tour import run_tour
-
-    report = run_tour(tmp_path, quick=True, sections=["batch_and_momentum"], progress=True)
-    assert list(report["sections"]) == ["batch_and_momentum"]
-    assert "3. Batch and momentum: 100%" in capsys.readouterr().err
-    assert (tmp_path / "report.html").exists() and (tmp_path / "report.json").exists()
