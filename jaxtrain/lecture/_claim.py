@@ -94,8 +94,10 @@ class Claim:
         plt.close(self.figure)
 
     def _repr_html_(self) -> str:
-        # A notebook shows a claim as its figure with the caption below it.
+        # A notebook shows a claim as its figure with the caption below it. Closing the figure
+        # keeps the inline backend from showing it a second time; a closed figure still saves.
         data = base64.b64encode(png_bytes(self.figure)[0]).decode("ascii")
+        self.close()
         return (
             f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(self.title)}">'
             f"<figcaption><b>{html.escape(self.title)}.</b> {html.escape(self.caption)}"

@@ -1,14 +1,17 @@
 """The lecture notebooks: committed clean, built from ``notebooks/build.py``, and runnable.
 
-CI executes every notebook top to bottom with ``JAXTRAIN_QUICK=1`` (small sizes) in a kernel
-that runs THIS interpreter (so it sees the same jax and the editable jaxtrain); a failing cell
-fails the test with the cell's traceback.
+Every notebook renders its section's claims from ``jaxtrain.lecture`` (tested once each in
+``tests/lecture/``): here each notebook must call exactly its section's experiments, and one
+notebook runs top to bottom with ``JAXTRAIN_QUICK=1`` in a kernel that runs THIS interpreter
+(so it sees the same jax and the editable jaxtrain) as the renderer's smoke test; a failing
+cell fails the test with the cell's traceback.
 """
 
 import importlib.util
 import json
 import os
 import pathlib
+import re
 import sys
 
 import nbformat
@@ -28,6 +31,7 @@ NAMES = (
 def _load_build():
     spec = importlib.util.spec_from_file_location("notebooks_build", NOTEBOOKS_DIR / "build.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -118,7 +122,20 @@ def test_notebook_has_badge_install_cell_and_sections(name):
     text = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
     assert "$" in text, "the idea's formula is missing"
     assert "## Exercise" in text
-    assert any("plt." in source or "jaxtrain.plot" in source for source in code)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_renders_each_claim_of_its_section_once(name):
+    from jaxtrain import lecture
+
+    section = lecture.section(name[3:])
+    called = [
+        match
+        for cell in _read(name).cells
+        if cell.cell_type == "code"
+        for match in re.findall(r"lecture\.(\w+)\.(\w+)\(config", cell.source)
+    ]
+    assert called == [(section.id, e.__name__) for e in section.experiments]
 
 
 def test_install_cell_is_valid_ipython():
@@ -149,16 +166,25 @@ def test_failing_cell_fails_the_run(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NAMES)
-def test_notebook_runs_top_to_bottom_quick(name, tmp_path, monkeypatch):
-    nb = _execute(_read(name), tmp_path, monkeypatch)
+def test_a_notebook_runs_top_to_bottom_quick(tmp_path, monkeypatch):
+    nb = _execute(_read("06_batch_normalization"), tmp_path, monkeypatch)
     setup = [cell for cell in nb.cells if cell.cell_type == "code"][1]
     assert "QUICK = True" in _stream_text(setup)
-    images = [
-        out
+    shown = [
+        out["data"]["text/html"]
         for cell in nb.cells
         if cell.cell_type == "code"
         for out in cell.outputs
+        if "text/html" in out.get("data", {})
+    ]
+    # Each claim shows as its figure with its caption, once (no second copy of the figure).
+    assert len(shown) == 2
+    for page in shown:
+        assert page.count("data:image/png;base64,") == 1 and "<figcaption>" in page
+    images = [
+        out
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
         if "image/png" in out.get("data", {})
     ]
-    assert images, f"{name} drew no figure"
+    assert images == []
