@@ -1,0 +1,96 @@
+"""The lecture's records and the examples' runner, on stand-in experiments (no training)."""
+
+import dataclasses
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from jaxtrain import lecture
+
+
+def _experiment(section_id, claim_id):
+    def experiment(config, seed=0):
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot([0, 1], [seed, config.size(quick=1, full=2)])
+        numbers = {"seed": seed, "size": config.size(quick=1, full=2)}
+        return lecture.Claim(
+            section_id, claim_id, "A title", numbers, fig, f"size {numbers['size']}"
+        )
+
+    experiment.__name__ = claim_id
+    return experiment
+
+
+SECTION = lecture.Section(
+    id="stand_in",
+    title="0. A stand-in",
+    summary="Nothing is trained.",
+    experiments=(_experiment("stand_in", "first"), _experiment("stand_in", "second")),
+)
+
+
+def test_config_sizes_and_is_hashable():
+    assert lecture.LectureConfig(quick=True).size(quick=8, full=30) == 8
+    assert lecture.LectureConfig().size(quick=8, full=30) == 30
+    assert hash(lecture.LectureConfig(quick=True)) == hash(lecture.LectureConfig(quick=True))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        lecture.LectureConfig().quick = True
+
+
+def test_section_runs_its_experiments_in_order():
+    claims = list(SECTION.claims(lecture.LectureConfig(quick=True), seed=5))
+    assert [claim.id for claim in claims] == ["first", "second"]
+    assert claims[0].numbers == {"seed": 5, "size": 1}
+    assert claims[0].name == "stand_in-first"
+    plt.close("all")
+
+
+def test_section_refuses_a_claim_of_another_section():
+    wrong = lecture.Section("stand_in", "t", "s", (_experiment("elsewhere", "first"),))
+    with pytest.raises(ValueError, match="made a claim of section 'elsewhere', not 'stand_in'"):
+        list(wrong.claims(lecture.LectureConfig()))
+    plt.close("all")
+
+
+def test_claim_saves_a_png_and_shows_in_a_notebook(tmp_path):
+    claim = _experiment("stand_in", "first")(lecture.LectureConfig(), 0)
+    path = claim.save(tmp_path / "new")
+    assert path == tmp_path / "new" / "stand_in-first.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = claim._repr_html_()
+    assert page.count('<img src="data:image/png;base64,') == 1
+    assert "<figcaption><b>A title.</b> size 2</figcaption>" in page
+    # Shown once: the figure is closed for pyplot, and it still saves.
+    assert claim.figure.number not in plt.get_fignums()
+    assert claim.save(tmp_path).stat().st_size > 0
+
+
+def test_sections_are_the_lectures_six_in_order():
+    ids = [section.id for section in lecture.SECTIONS]
+    assert ids == [
+        "task_strategy",
+        "critical_points",
+        "batch_and_momentum",
+        "adaptive_learning_rate",
+        "loss_functions",
+        "batch_normalization",
+    ]
+    assert [section.title[0] for section in lecture.SECTIONS] == list("123456")
+    assert lecture.section("loss_functions").id == "loss_functions"
+    with pytest.raises(ValueError, match="no lecture section 'nope'; choose from"):
+        lecture.section("nope")
+
+
+def test_run_example_writes_into_the_folder_itself(tmp_path, capsys):
+    claims = lecture.run_example(SECTION, ["--quick", "--out", str(tmp_path), "--seed", "2"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "stand_in-first.png",
+        "stand_in-second.png",
+    ]
+    assert [claim.numbers["seed"] for claim in claims] == [2, 2]
+    out = capsys.readouterr().out
+    assert out.startswith("0. A stand-in\n") and out.count("size 1") == 2
+    assert f"wrote {tmp_path / 'stand_in-second.png'}" in out
+    assert not plt.get_fignums()
+    assert np.isfinite(claims[0].numbers["size"])
