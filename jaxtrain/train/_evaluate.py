@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxtrain.losses import chunked_mean
 from jaxtrain.train._sharding import Placement, resolve_placement
 from jaxtrain.train._state import TrainState
 
@@ -83,18 +84,7 @@ def _evaluate_sums(apply, loss, metrics, placement, chunk, params, model_state, 
         row = [loss(predictions, yb)] + [metric(predictions, yb) for _, metric in metrics]
         return jnp.stack([jnp.asarray(v, jnp.float32) for v in row])
 
-    n = x.shape[0]
-    k = n // chunk
-    cut = k * chunk
-    total = jnp.zeros(1 + len(metrics), jnp.float32)
-    if k:
-        x_full = x[:cut].reshape(k, chunk, *x.shape[1:])
-        y_full = y[:cut].reshape(k, chunk, *y.shape[1:])
-        per_chunk = jax.lax.map(lambda b: values(*b), (x_full, y_full))
-        total = total + chunk * per_chunk.sum(axis=0)
-    if cut < n:
-        total = total + (n - cut) * values(x[cut:], y[cut:])
-    return total / n
+    return chunked_mean(values, (x, y), chunk_size=chunk)
 
 
 def evaluate_arrays(
@@ -136,9 +126,10 @@ def evaluate(
 
         L = (1/N) Σₙ ℓ(f(xₙ; θ), yₙ),
 
-    exact for the loss and for per-example-mean metrics such as accuracy. Everything runs in
-    one jitted function (``lax.map`` over the chunks), compiled once per model, data shape
-    and chunk size: calling it again (as ``fit`` does every epoch) does not recompile.
+    exact for the loss and for per-example-mean metrics such as accuracy
+    (:func:`jaxtrain.losses.chunked_mean`). Everything runs in one jitted function (a
+    ``lax.scan`` over the chunks), compiled once per model, data shape and chunk size: calling
+    it again (as ``fit`` does every epoch) does not recompile.
 
     Args:
       model_or_state: a :class:`TrainState`, or anything :func:`jaxtrain.nn.functional`

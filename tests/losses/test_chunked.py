@@ -1,0 +1,114 @@
+"""chunked_mean: the exact mean over a data set, computed a chunk at a time."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxtrain.losses import chunked_mean
+
+W = np.array([0.5, -1.0, 2.0])
+
+
+def _per_batch(x, y):
+    """A pytree of batch means: squared error and the share of positive residuals."""
+    residual = x @ jnp.asarray(W, x.dtype) - y
+    return {"mse": jnp.mean(residual**2), "positive": jnp.mean((residual > 0).astype(x.dtype))}
+
+
+def _reference(x, y):
+    # NumPy float64, all examples at once: what the chunks must add up to.
+    residual = np.asarray(x, np.float64) @ W - np.asarray(y, np.float64)
+    return {"mse": np.mean(residual**2), "positive": np.mean(residual > 0)}
+
+
+def _data(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3)).astype(np.float32)
+    y = rng.normal(size=(n,)).astype(np.float32)
+    return jnp.asarray(x), jnp.asarray(y)
+
+
+@pytest.mark.parametrize(
+    ("n", "chunk_size"),
+    # Equal chunks only, chunks plus a remainder, a chunk larger than the data, one example.
+    [(12, 4), (23, 5), (23, 1), (7, 50), (1, 3), (100, 7)],
+)
+def test_matches_the_float64_mean_for_any_chunk_size(n, chunk_size):
+    x, y = _data(n)
+    expected = _reference(x, y)
+    eager = chunked_mean(_per_batch, (x, y), chunk_size=chunk_size)
+    jitted = jax.jit(lambda x, y: chunked_mean(_per_batch, (x, y), chunk_size=chunk_size))(x, y)
+    for out in (eager, jitted):
+        assert set(out) == {"mse", "positive"}
+        assert out["mse"].dtype == jnp.float32 and out["mse"].shape == ()
+        np.testing.assert_allclose(out["mse"], expected["mse"], rtol=2e-6)
+        np.testing.assert_allclose(out["positive"], expected["positive"], rtol=2e-6)
+
+
+def test_each_example_is_counted_once():
+    # The mean of the example index itself: any example dropped or repeated would show.
+    n = 23
+    index = jnp.arange(n, dtype=jnp.float32)
+    out = chunked_mean(lambda i: (jnp.mean(i), jnp.mean(i**2)), (index,), chunk_size=5)
+    expected = np.arange(n, dtype=np.float64)
+    np.testing.assert_allclose(out, (expected.mean(), np.mean(expected**2)), rtol=1e-6)
+
+
+def test_chunks_are_equal_sized_plus_one_remainder():
+    sizes = []
+
+    def record(x, y):
+        sizes.append(x.shape[0])
+        return jnp.mean(x)
+
+    x, y = _data(103)
+    chunked_mean(record, (x, y), chunk_size=5)
+    # Traced for the 20 equal chunks together and once for the remainder of 3, not per chunk.
+    assert set(sizes) == {5, 3} and len(sizes) <= 3
+
+
+def test_differentiable_and_equal_to_the_full_batch_gradient():
+    x, y = _data(23)
+
+    def loss(w, chunk):
+        def per_batch(xb, yb):
+            return jnp.mean((xb @ w - yb) ** 2)
+
+        return chunked_mean(per_batch, (x, y), chunk_size=chunk)
+
+    w = jnp.asarray(W, jnp.float32)
+    full = jax.grad(lambda w: jnp.mean((x @ w - y) ** 2))(w)
+    np.testing.assert_allclose(jax.grad(loss)(w, 6), full, rtol=1e-5)
+    np.testing.assert_allclose(jax.jit(jax.grad(loss), static_argnums=1)(w, 6), full, rtol=1e-5)
+
+
+def test_the_same_function_and_shapes_compile_once():
+    traces = []
+
+    def per_batch(x, y):
+        traces.append(x.shape)
+        return jnp.mean(x @ jnp.ones(3) - y)
+
+    x, y = _data(23)
+    first = chunked_mean(per_batch, (x, y), chunk_size=5)
+    count = len(traces)
+    second = chunked_mean(per_batch, (x + 1.0, y), chunk_size=5)
+    assert len(traces) == count, "new data of the same shapes must reuse the compilation"
+    np.testing.assert_allclose(second, first + 3.0, rtol=1e-5)  # x·(1, 1, 1) grows by 3
+
+
+def test_bad_arguments_say_what_to_pass():
+    x, y = _data(4)
+    with pytest.raises(ValueError, match="chunk_size must be a positive int"):
+        chunked_mean(_per_batch, (x, y), chunk_size=0)
+    with pytest.raises(ValueError, match="chunk_size must be a positive int"):
+        chunked_mean(_per_batch, (x, y), chunk_size=True)
+    with pytest.raises(ValueError, match="same number of examples"):
+        chunked_mean(_per_batch, (x, y[:3]), chunk_size=2)
+    with pytest.raises(ValueError, match="no examples"):
+        chunked_mean(_per_batch, (x[:0], y[:0]), chunk_size=2)
+    with pytest.raises(ValueError, match="no examples"):
+        chunked_mean(_per_batch, (jnp.float32(1.0),), chunk_size=2)
+    with pytest.raises(ValueError, match="holds no arrays"):
+        chunked_mean(_per_batch, (), chunk_size=2)
