@@ -22,8 +22,8 @@ def mse(
     over all n elements. For classification the lecture feeds it softmax probabilities ŷ and
     one-hot targets y; there its gradient with respect to the logits is multiplied by the
     softmax Jacobian, which vanishes when the softmax saturates, so a bad start sits on a flat
-    plateau (see ``examples/mse_vs_cross_entropy.py``). Integer class labels are one-hot
-    encoded for that use.
+    plateau (see :func:`jaxtrain.lecture.loss_functions.error_surfaces`). Integer class labels
+    are one-hot encoded for that use.
 
     Args:
         predictions: ŷ, floating point, any shape ``[..., C]``.
