@@ -2,6 +2,9 @@
 
 import importlib
 import inspect
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -60,3 +63,56 @@ def test_one_public_path_per_symbol():
                 homes.setdefault(id(obj), []).append(f"{package_name}.{name}")
     repeated = [paths for paths in homes.values() if len(paths) > 1]
     assert not repeated, f"exported from more than one public package: {repeated}"
+
+
+def _fresh_python(code: str) -> str:
+    """Runs ``code`` in a new interpreter, where no earlier import has set any attribute."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_every_subpackage_is_an_attribute_of_its_parent():
+    """``import jaxtrain.optim as jo; jo.schedules`` works, as ``optax.schedules`` does."""
+    out = _fresh_python(
+        """
+        import importlib, pathlib
+        import jaxtrain
+
+        # Found on disk, not by pkgutil.walk_packages, which imports (and so attaches) them.
+        root = pathlib.Path(jaxtrain.__file__).parent
+        names = sorted(
+            ".".join(("jaxtrain", *init.parent.relative_to(root).parts))
+            for init in root.rglob("*/__init__.py")
+        )
+        for name in names:
+            obj = jaxtrain
+            for part in name.split(".")[1:]:
+                obj = getattr(obj, part)  # each step an attribute, no import statement
+            assert obj is importlib.import_module(name), name
+            parent, _, child = name.rpartition(".")
+            assert child in dir(importlib.import_module(parent)), name
+        import jaxtrain.optim as jo
+        print(jo.schedules.cosine_decay.__name__, len(names))
+        """
+    )
+    name, count = out.split()
+    assert name == "cosine_decay" and int(count) >= 12
+
+
+def test_import_jaxtrain_stays_light():
+    """Subpackages load on first use, so ``import jaxtrain`` (and ``jaxtrain --help``) does
+    not pay for jax."""
+    out = _fresh_python(
+        """
+        import sys
+        import jaxtrain
+        from jaxtrain.cli._main import build_parser
+
+        build_parser()
+        print(sorted(m for m in ("jax", "flax", "optax", "matplotlib") if m in sys.modules))
+        """
+    )
+    assert out.strip() == "[]"

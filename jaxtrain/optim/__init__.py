@@ -21,6 +21,7 @@ the state of the final :func:`scale_by_learning_rate` of every optimizer, which 
 training loop logs η inside ``jit``.
 """
 
+from jaxtrain.optim import schedules
 from jaxtrain.optim._adagrad import (
     ScaleByAdagradState,
     ScaleByRootMeanSquareHistoryState,
@@ -72,6 +73,7 @@ __all__ = [
     "scale_by_radam",
     "scale_by_rms",
     "scale_by_root_mean_square_history",
+    "schedules",
     "sgd",
     "skip_nonfinite",
     "step_count_from_state",
