@@ -63,7 +63,7 @@ def register(subparsers: Any) -> None:
     )
     add_model_arguments(parser, depth=2, width=64)
     opt = parser.add_argument_group("the run")
-    add_optimizer_arguments(opt, ("--lr", "--learning-rate"), "η (default: 1e-3)")
+    add_optimizer_arguments(opt, ("--lr", "--learning-rate"), "η (default: %(default)s)")
     opt.add_argument(
         "--batch-size",
         type=non_negative_int,
@@ -71,7 +71,9 @@ def register(subparsers: Any) -> None:
         help="examples per step; 0 for the whole training set (default: %(default)s)",
     )
     opt.add_argument("--steps", type=positive_int, default=1000, help="(default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="initialization and batches")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="initialization and batches (default: %(default)s)"
+    )
     parser.add_argument(
         "--standardize",
         action="store_true",

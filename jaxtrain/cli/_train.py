@@ -60,17 +60,21 @@ def register(subparsers: Any) -> None:
     )
     add_model_arguments(parser, depth=2, width=64)
     opt = parser.add_argument_group("optimization")
-    add_optimizer_arguments(opt, ("--learning-rate",), "η, the peak (default: 1e-3)")
-    opt.add_argument("--schedule", choices=SCHEDULES, default="constant", help="η(t)")
+    add_optimizer_arguments(opt, ("--learning-rate",), "η, the peak (default: %(default)s)")
+    opt.add_argument(
+        "--schedule", choices=SCHEDULES, default="constant", help="η(t) (default: %(default)s)"
+    )
     opt.add_argument(
         "--warmup-steps",
         type=non_negative_int,
         default=None,
         help="warmup length of warmup-cosine (default: 5%% of the steps)",
     )
-    opt.add_argument("--batch-size", type=positive_int, default=64, help="(default: 64)")
-    opt.add_argument("--epochs", type=positive_int, default=10, help="(default: 10)")
-    parser.add_argument("--seed", type=int, default=0, help="data split, init and batches")
+    opt.add_argument("--batch-size", type=positive_int, default=64, help="(default: %(default)s)")
+    opt.add_argument("--epochs", type=positive_int, default=10, help="(default: %(default)s)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="data split, init and batches (default: %(default)s)"
+    )
     parser.add_argument(
         "--val-fraction",
         type=fraction,
@@ -90,7 +94,9 @@ def register(subparsers: Any) -> None:
 
 def add_optimizer_arguments(group: Any, learning_rate_flags: tuple[str, ...], help: str) -> None:
     """The arguments :func:`make_optimizer` reads: optimizer, η, momentum, weight decay."""
-    group.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="(default: adam)")
+    group.add_argument(
+        "--optimizer", choices=OPTIMIZERS, default="adam", help="(default: %(default)s)"
+    )
     group.add_argument(
         *learning_rate_flags, dest="learning_rate", type=positive_float, default=1e-3, help=help
     )
