@@ -2,7 +2,10 @@
 
 Where the gradient vanishes, the Hessian H = ∇²L(θ) tells a local minimum (all eigenvalues
 λ > 0) from a local maximum (all λ < 0) and a saddle point (both signs); an eigenvector u of a
-negative λ is a way down, L(θ + u) ≈ L(θ) + ½λ‖u‖².
+negative λ is a way down, L(θ + u) ≈ L(θ) + ½λ‖u‖². :func:`classify_critical_point` is that
+rule, with |λ| ≤ :func:`eigenvalue_tolerance` counting as zero, and :data:`KINDS` its words
+(``"minimum"``, ``"maximum"``, ``"saddle"``, ``"degenerate"``, ``"not_critical"``), the ones
+every report of jaxtrain uses.
 
 Two paths share one interface, ``loss_fn(params, *args) -> scalar``:
 
@@ -16,7 +19,13 @@ All matrix products run at ``precision=HIGHEST``; with ``jax_enable_x64`` the de
 computes in float64.
 """
 
-from jaxtrain.curvature._critical import KINDS, CriticalPointReport, analyze_critical_point
+from jaxtrain.curvature._critical import (
+    KINDS,
+    CriticalPointReport,
+    analyze_critical_point,
+    classify_critical_point,
+    eigenvalue_tolerance,
+)
 from jaxtrain.curvature._density import SpectralDensity, minimum_ratio_estimate, spectral_density
 from jaxtrain.curvature._hessian import DEFAULT_MAX_BYTES, hessian
 from jaxtrain.curvature._hvp import HessianVectorProduct, hvp
@@ -37,6 +46,8 @@ __all__ = [
     "TraceEstimate",
     "analyze_critical_point",
     "batched_loss",
+    "classify_critical_point",
+    "eigenvalue_tolerance",
     "eigenvalues",
     "hessian",
     "hvp",

@@ -10,14 +10,36 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
+from jax.typing import ArrayLike, DTypeLike
 
 from jaxtrain.curvature._hessian import DEFAULT_MAX_BYTES, hessian
 from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
 
-__all__ = ["KINDS", "CriticalPointReport", "analyze_critical_point"]
+__all__ = [
+    "KINDS",
+    "CriticalPointReport",
+    "analyze_critical_point",
+    "classify_critical_point",
+    "eigenvalue_tolerance",
+]
 
-KINDS = ("not_critical", "local_min", "local_max", "saddle", "degenerate")
-"""The kinds :func:`analyze_critical_point` reports."""
+KINDS = ("minimum", "maximum", "saddle", "degenerate", "not_critical")
+"""The kinds of point θ the second-order test tells apart: jaxtrain's one vocabulary.
+
+:func:`classify_critical_point` decides, from the gradient norm ‖g‖ and the Hessian's
+eigenvalues λ (|λ| ≤ ``eig_tol`` counting as zero):
+
+- ``"not_critical"``: ‖g‖ > ``grad_tol``; the gradient still points downhill.
+- ``"minimum"``: every λ > 0; the loss curves up in every direction (a *local* minimum: the
+  test sees only a neighbourhood of θ).
+- ``"maximum"``: every λ < 0.
+- ``"saddle"``: λ of both signs (zeros or not); an eigenvector of a negative λ is a way down.
+- ``"degenerate"``: some λ = 0 and the rest of one sign or none; second-order information
+  cannot decide, the loss along the flat directions depends on higher-order terms.
+
+The command line (``jaxtrain hessian``), :func:`jaxtrain.diagnose.diagnose` and
+:func:`analyze_critical_point` all report these words.
+"""
 
 _FLAT_REGION_NOTE = (
     "A small gradient norm alone does not make a critical point: points found by minimizing"
@@ -42,10 +64,10 @@ class CriticalPointReport:
         num_positive: eigenvalues above ``eig_tol``.
         num_negative: eigenvalues below ``-eig_tol``.
         num_zero: eigenvalues with |λ| ≤ ``eig_tol``.
-        kind: one of :data:`KINDS`: ``"not_critical"`` when ‖g‖ > ``grad_tol``; else
-            ``"local_min"`` (all λ > tol), ``"local_max"`` (all λ < −tol), ``"saddle"``
-            (both signs), or ``"degenerate"`` (some |λ| ≤ tol and the rest of one sign or none:
-            second-order information cannot decide).
+        kind: one of :data:`KINDS`, by :func:`classify_critical_point`: ``"not_critical"``
+            when ‖g‖ > ``grad_tol``; else ``"minimum"`` (all λ > tol), ``"maximum"`` (all
+            λ < −tol), ``"saddle"`` (both signs), or ``"degenerate"`` (some |λ| ≤ tol and the
+            rest of one sign or none: second-order information cannot decide).
         minimum_ratio: ``num_positive / n``, the lecture's "minimum ratio".
         escape_direction: a unit eigenvector of the most negative eigenvalue, shaped like
             ``params`` and signed so that gᵀu ≤ 0; ``None`` without negative curvature.
@@ -96,9 +118,9 @@ class CriticalPointReport:
                 " point, the gradient still points downhill; the curvature below describes"
                 f" the surface here anyway. The Hessian has {counts}."
             )
-        elif self.kind == "local_min":
+        elif self.kind == "minimum":
             lines.append(f"The Hessian has {counts}: every direction curves up, a local minimum.")
-        elif self.kind == "local_max":
+        elif self.kind == "maximum":
             lines.append(f"The Hessian has {counts}: every direction curves down, a local maximum.")
         elif self.kind == "saddle":
             lines.append(
@@ -181,16 +203,87 @@ class CriticalPointReport:
         return self.escape_direction
 
 
-def _classify(
-    grad_norm: float, num_positive: int, num_negative: int, num_zero: int, grad_tol: float
+def eigenvalue_tolerance(eigenvalues: ArrayLike, dtype: DTypeLike) -> float:
+    """The zero-curvature threshold: |λ| ≤ √ε · max(max|λ|, 1) counts as λ = 0.
+
+    A Hessian computed in a floating-point type with machine epsilon ε carries rounding
+    errors of about √ε relative to its largest eigenvalue (autodiff's second derivatives
+    lose more digits than one product); below that, an eigenvalue's sign is noise. The floor
+    of 1 keeps the round-off of a nearly flat Hessian (all |λ| ≪ 1) from reading as signs.
+    In float32 the threshold is 3.5e-4 · max(max|λ|, 1), in float64 1.5e-8 · max(max|λ|, 1).
+
+    Args:
+        eigenvalues: the Hessian's eigenvalues, all or the extreme ones (Lanczos).
+        dtype: the dtype the Hessian was computed in (of the parameters).
+
+    Returns:
+        The threshold ``eig_tol``, a Python float.
+
+    Examples:
+        >>> import numpy as np
+        >>> from jaxtrain.curvature import eigenvalue_tolerance
+        >>> print(f"{eigenvalue_tolerance([-2.0, 300.0], np.float32):.3g}")
+        0.104
+    """
+    values = np.asarray(eigenvalues, dtype=np.float64)
+    largest = float(np.max(np.abs(values))) if values.size else 0.0
+    return float(np.sqrt(np.finfo(np.dtype(dtype)).eps) * max(largest, 1.0))
+
+
+def classify_critical_point(
+    eigenvalues: ArrayLike, *, grad_norm: float, grad_tol: float, eig_tol: float
 ) -> str:
+    """The kind of point θ (one of :data:`KINDS`) from ‖g‖ and the Hessian's eigenvalues.
+
+    The lecture's second-order test. Near θ, L(θ + u) ≈ L(θ) + gᵀu + ½uᵀHu. Where
+    ‖g‖ ≤ ``grad_tol`` the linear term vanishes and the signs of the eigenvalues λ of H
+    decide, |λ| ≤ ``eig_tol`` counting as zero (see :func:`eigenvalue_tolerance`):
+
+    1. ‖g‖ > ``grad_tol``: ``"not_critical"``.
+    2. λmin < −tol and λmax > tol: ``"saddle"`` (whatever zeros there are).
+    3. λmin > tol: ``"minimum"``; λmax < −tol: ``"maximum"``.
+    4. otherwise ``"degenerate"``: some λ = 0 and no second sign; the Hessian cannot decide.
+
+    Only λmin and λmax matter, so the k lowest and k highest eigenvalues from Lanczos classify
+    a large model as the full spectrum does (once Lanczos has converged).
+
+    Args:
+        eigenvalues: all eigenvalues of H, or at least its lowest and highest ones.
+        grad_norm: ‖g‖ at θ.
+        grad_tol: θ is critical when ‖g‖ ≤ ``grad_tol`` (absolute; ``math.inf`` skips
+            the gradient test where criticality was decided elsewhere).
+        eig_tol: |λ| ≤ ``eig_tol`` is zero curvature (absolute).
+
+    Returns:
+        One of :data:`KINDS`.
+
+    Raises:
+        ValueError: for no eigenvalues or negative tolerances.
+
+    Examples:
+        >>> from jaxtrain.curvature import classify_critical_point
+        >>> classify_critical_point([-2.0, 2.0], grad_norm=0.0, grad_tol=1e-4, eig_tol=1e-3)
+        'saddle'
+        >>> classify_critical_point([0.0, 4.0], grad_norm=0.0, grad_tol=1e-4, eig_tol=1e-3)
+        'degenerate'
+    """
+    if grad_tol < 0:
+        raise ValueError(f"grad_tol must be >= 0, got {grad_tol}")
+    if eig_tol < 0:
+        raise ValueError(f"eig_tol must be >= 0, got {eig_tol}")
+    values = np.asarray(eigenvalues, dtype=np.float64).reshape(-1)
+    if values.size == 0:
+        raise ValueError("classify_critical_point needs at least one eigenvalue")
     if grad_norm > grad_tol:
         return "not_critical"
-    if num_zero > 0:
-        return "saddle" if num_positive and num_negative else "degenerate"
-    if num_positive and num_negative:
+    lowest, highest = float(np.min(values)), float(np.max(values))
+    if lowest < -eig_tol and highest > eig_tol:
         return "saddle"
-    return "local_min" if num_positive else "local_max"
+    if lowest > eig_tol:
+        return "minimum"
+    if highest < -eig_tol:
+        return "maximum"
+    return "degenerate"
 
 
 def analyze_critical_point(
@@ -208,7 +301,8 @@ def analyze_critical_point(
     H = ∇²L(θ) decide. All λ > 0: local minimum; all λ < 0: local maximum; both signs: saddle
     point, and an eigenvector u of a negative λ is a way down, L(θ + u) ≈ L(θ) + ½λ‖u‖².
     Eigenvalues with |λ| ≤ ``eig_tol`` count as zero; a zero eigenvalue without both signs
-    present makes the point ``"degenerate"`` (the Hessian cannot decide). The minimum ratio
+    present makes the point ``"degenerate"`` (the Hessian cannot decide). The rule is
+    :func:`classify_critical_point`'s, in the words of :data:`KINDS`. The minimum ratio
     counts only λ > ``eig_tol``. Where ‖g‖ > ``grad_tol`` the kind is ``"not_critical"`` but
     the eigen-information is still computed.
 
@@ -228,8 +322,8 @@ def analyze_critical_point(
         *args: further arguments of ``loss_fn`` (data), held fixed.
         grad_tol: the point is critical when ‖g‖ ≤ ``grad_tol`` (absolute).
         eig_tol: |λ| ≤ ``eig_tol`` counts as zero curvature (absolute). ``None`` picks
-            √ε · max(max|λ|, 1), ε the machine epsilon of the Hessian's dtype
-            (3.5e-4 relative in float32, 1.5e-8 in float64).
+            :func:`eigenvalue_tolerance`, √ε · max(max|λ|, 1) with ε the machine epsilon of
+            the Hessian's dtype (3.5e-4 relative in float32, 1.5e-8 in float64).
         chunk_size: passed to :func:`~jaxtrain.curvature.hessian`.
         max_bytes: passed to :func:`~jaxtrain.curvature.hessian`.
 
@@ -268,13 +362,12 @@ def analyze_critical_point(
     loss, grad, evals, evecs = _value_grad_eigh(loss_fn, params, args, H)
     evals = np.asarray(evals)
     if eig_tol is None:
-        eps = float(jnp.finfo(H.dtype).eps)
-        eig_tol = float(np.sqrt(eps) * max(float(np.max(np.abs(evals))), 1.0))
+        eig_tol = eigenvalue_tolerance(evals, H.dtype)
     grad_norm = float(jnp.linalg.norm(ravel_pytree(grad)[0]))
     num_positive = int(np.sum(evals > eig_tol))
     num_negative = int(np.sum(evals < -eig_tol))
     num_zero = int(evals.size - num_positive - num_negative)
-    kind = _classify(grad_norm, num_positive, num_negative, num_zero, grad_tol)
+    kind = classify_critical_point(evals, grad_norm=grad_norm, grad_tol=grad_tol, eig_tol=eig_tol)
 
     escape_direction = escape_eigenvalue = predicted = None
     if num_negative > 0:

@@ -8,11 +8,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jax.tree_util import Partial
 
 from jaxtrain.curvature._operators import as_pytree_callable
+from jaxtrain.losses import chunked_mean
 
 __all__ = ["batched_loss", "loss_from_model"]
 
@@ -34,7 +34,14 @@ def _batch_size(batch: Any, index: int) -> int:
 
 
 def _group(batches: Sequence[Any], mesh: Mesh | None) -> tuple[list[Any], list[int]]:
-    """Stacks batches of equal shapes, so one ``lax.scan`` runs each group."""
+    """Joins batches of equal shapes into one data set each, so one ``lax.scan`` runs a group.
+
+    A group of m batches of s examples becomes arrays of s·m examples in which example i of
+    batch j sits at i·m + j: :func:`jaxtrain.losses.chunked_mean` with chunks of s then takes
+    examples j, j + m, … as its chunk j, which is batch j again, whole and unmixed (BatchNorm
+    in training mode sees exactly the user's batches). Sharded along that axis, every device
+    holds the same rows of every batch.
+    """
     if isinstance(batches, (str, bytes)) or not isinstance(batches, Sequence) or not batches:
         raise ValueError(
             "batches must be a non-empty sequence of batches, e.g. [(x1, y1), (x2, y2)];"
@@ -54,35 +61,36 @@ def _group(batches: Sequence[Any], mesh: Mesh | None) -> tuple[list[Any], list[i
             tuple((jnp.shape(x), jnp.result_type(x)) for x in jax.tree.leaves(batch)),
         )
         groups.setdefault(signature, []).append(batch)
-    stacked, sizes = [], []
+    joined, sizes = [], []
     for members in groups.values():
-        group = jax.tree.map(lambda *xs: jnp.stack(xs), *members)
+        group = jax.tree.map(
+            lambda *xs: jnp.stack(xs, axis=1).reshape(-1, *jnp.shape(xs[0])[1:]), *members
+        )
         if mesh is not None:
-            # Examples (axis 1 after stacking) split over every device of the mesh; plain jit
-            # then partitions the per-batch loss and its derivatives across them.
-            spec = PartitionSpec(None, tuple(mesh.axis_names))
+            # Examples split over every device of the mesh; plain jit then partitions the
+            # per-batch loss and its derivatives across them.
+            spec = PartitionSpec(tuple(mesh.axis_names))
             group = jax.device_put(group, NamedSharding(mesh, spec))
-        stacked.append(group)
+        joined.append(group)
         sizes.append(_batch_size(members[0], 0))
-    return stacked, sizes
+    return joined, sizes
+
+
+def _at(loss_fn, params, *batch):
+    return loss_fn(params, *batch)
 
 
 def _weighted_mean(loss_fn, groups, sizes, params):
-    total = sum(
-        size * jax.tree.leaves(group)[0].shape[0] for size, group in zip(sizes, groups, strict=True)
-    )
+    counts = [jax.tree.leaves(group)[0].shape[0] for group in groups]
+    total = sum(counts)
+    # A Partial of a module-level function: its leaves (the loss's data, θ) are arguments of
+    # chunked_mean's jitted program, so an eager call with new θ reuses the compilation.
+    per_batch = Partial(_at, loss_fn, params)
     result = None
-    for size, group in zip(sizes, groups, strict=True):
-        first = jax.tree.map(lambda x: x[0], group)
-        out = jax.eval_shape(lambda b: loss_fn(params, *b), first)
-
-        def add(acc, batch):
-            return acc + loss_fn(params, *batch), None
-
-        group_sum, _ = lax.scan(add, jnp.zeros(out.shape, out.dtype), group)
-        term = size * group_sum
+    for count, size, group in zip(counts, sizes, groups, strict=True):
+        term = (count / total) * chunked_mean(per_batch, group, chunk_size=size)
         result = term if result is None else result + term
-    return result / total
+    return result
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,8 +114,11 @@ def batched_loss(
     L(θ) = Σ_b n_b L_b(θ) / Σ_b n_b, with L_b(θ) = ``loss_fn(params, *batch_b)`` the mean
     loss on batch b of n_b examples, so unequal batches (a short last one) weigh what they
     hold and L is the mean over all examples. The data are held fixed, so the Hessian of L
-    is well defined. Batches of equal shapes are stacked and scanned (one compiled body per
-    shape), so memory holds one batch's activations at a time plus the stacked data.
+    is well defined. Batches of equal shapes are joined and scanned by
+    :func:`jaxtrain.losses.chunked_mean` (one compiled body per shape), so the forward pass
+    holds one batch's activations at a time plus the data; reverse-mode derivatives keep
+    every batch's residuals (wrap ``loss_fn`` in ``jax.checkpoint`` to recompute them
+    instead).
 
     Args:
         loss_fn: ``loss_fn(params, *batch) -> scalar``, the mean loss of one batch.

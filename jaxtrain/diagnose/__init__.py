@@ -12,8 +12,10 @@ seeds and runs the flowchart:
 
 "Large" is relative to a baseline, the loss of the best constant prediction, so one set of
 :class:`Thresholds` serves classification and regression. Where training stalled, the
-gradient norm and the Hessian (:mod:`jaxtrain.curvature`) tell a critical point (saddle or
-minimum, §2) from an oscillating learning rate (§4). The result, a :class:`Diagnosis`, keeps
+gradient norm and the Hessian (:mod:`jaxtrain.curvature`) tell a critical point from an
+oscillating learning rate (§4), and the critical point's kind in the words of
+:data:`jaxtrain.curvature.KINDS` (saddle, minimum, degenerate, …, §2): a
+:class:`StallReport` with its :class:`CurvatureCheck`. The result, a :class:`Diagnosis`, keeps
 every number behind the verdict, lists remedies, renders as Markdown and JSON and plots the
 training curves. :func:`decide` is the verdict alone, a pure function of measured losses, and
 :func:`cross_validate` does k-fold model selection among the same kind of candidates.
@@ -32,6 +34,7 @@ from jaxtrain.diagnose._baseline import baseline_loss, default_loss, infer_task
 from jaxtrain.diagnose._budget import Budget
 from jaxtrain.diagnose._candidates import Candidate, ModelSpec, as_candidates
 from jaxtrain.diagnose._causes import CAUSES, Cause, CauseSpec, rank_causes
+from jaxtrain.diagnose._critical_point import CurvatureCheck
 from jaxtrain.diagnose._cross_validate import CrossValidation, cross_validate
 from jaxtrain.diagnose._diagnosis import HEADLINES, Diagnosis
 from jaxtrain.diagnose._evidence import (
@@ -47,7 +50,7 @@ from jaxtrain.diagnose._explanation import RunExplanation
 from jaxtrain.diagnose._flowchart import diagnose
 from jaxtrain.diagnose._remedies import REMEDIES, remedies
 from jaxtrain.diagnose._results import CandidateResult
-from jaxtrain.diagnose._stall import analyze_stall
+from jaxtrain.diagnose._stall import Plateau, StallReport, analyze_stall
 from jaxtrain.diagnose._thresholds import CauseThresholds, Thresholds
 from jaxtrain.diagnose._verdict import VERDICTS, Decision, compare_candidates, decide
 
@@ -63,11 +66,14 @@ __all__ = [
     "CauseSpec",
     "CauseThresholds",
     "CrossValidation",
+    "CurvatureCheck",
     "Decision",
     "Diagnosis",
     "ModelSpec",
+    "Plateau",
     "RunEvidence",
     "RunExplanation",
+    "StallReport",
     "Thresholds",
     "analyze_stall",
     "as_candidates",

@@ -14,6 +14,7 @@ import numpy as np
 
 from jaxtrain.diagnose._causes import Cause
 from jaxtrain.diagnose._results import CandidateResult
+from jaxtrain.diagnose._stall import StallReport
 from jaxtrain.diagnose._thresholds import CauseThresholds, Thresholds
 
 __all__ = ["HEADLINES", "Diagnosis"]
@@ -89,7 +90,8 @@ class Diagnosis:
       task: ``"classification"`` or ``"regression"``.
       numbers: the compared quantities (relative losses, gaps, paired differences).
       stall: where the primary's training stalled and what the gradient and the Hessian said
-        there (``None`` if not analyzed): the raw measurements of the first seed's run.
+        there (a :class:`~jaxtrain.diagnose.StallReport`, ``None`` if not analyzed): the raw
+        measurements of the first seed's run.
       causes: the lecture's causes (§2–§6) of that run, every one scored and ranked, in the
         vocabulary of :func:`~jaxtrain.diagnose.explain_run` (:data:`~jaxtrain.diagnose.CAUSES`);
         those at or above ``cause_thresholds.report_score`` are reported (:attr:`top_cause`).
@@ -115,7 +117,7 @@ class Diagnosis:
     baseline: float
     task: str
     numbers: dict[str, Any] = dataclasses.field(default_factory=dict)
-    stall: dict[str, Any] | None = None
+    stall: StallReport | None = None
     thresholds: Thresholds = dataclasses.field(default_factory=Thresholds)
     budget: dict[str, Any] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
@@ -159,7 +161,7 @@ class Diagnosis:
                 "primary": self.primary,
                 "candidates": [c.to_dict() for c in self.candidates],
                 "numbers": self.numbers,
-                "stall": self.stall,
+                "stall": None if self.stall is None else self.stall.to_dict(),
                 "causes": [c.to_dict() for c in self.causes],
                 "top_cause": None if self.top_cause is None else self.top_cause.name,
                 "thresholds": self.thresholds.to_dict(),
@@ -247,11 +249,10 @@ class Diagnosis:
         if gaps:
             parts = [f"{k} {v:.3g}" for k, v in gaps.items() if v is not None and k != "external"]
             lines += ["", f"Gaps (loss − training loss, × B): {', '.join(parts)}."]
-        if self.stall:
-            lines += ["", f"## Where training stalled ({self.primary})", "", self.stall["summary"]]
-            curvature = self.stall.get("curvature")
-            if curvature:
-                lines += ["", curvature["summary"]]
+        if self.stall is not None:
+            lines += ["", f"## Where training stalled ({self.primary})", "", self.stall.summary]
+            if self.stall.curvature is not None:
+                lines += ["", self.stall.curvature.summary]
         if len(self.reported_causes) > 1:
             lines += ["", f"## Other causes in the run ({self.primary})", ""]
             for cause in self.reported_causes[1:]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from jaxtrain.diagnose._diagnosis import Diagnosis
 from jaxtrain.diagnose._measure import measure_run
 from jaxtrain.diagnose._remedies import remedies
 from jaxtrain.diagnose._results import CandidateResult
-from jaxtrain.diagnose._stall import analyze_stall
+from jaxtrain.diagnose._stall import StallReport, analyze_stall
 from jaxtrain.diagnose._thresholds import CauseThresholds, Thresholds
 from jaxtrain.diagnose._training import (
     Run,
@@ -202,7 +203,7 @@ def _stall_report(
     thresholds: Thresholds,
     curvature: bool,
     seed: int,
-) -> dict[str, Any]:
+) -> StallReport:
     x, y = fit_pair
     g0 = grad_norm(full_batch_loss_fn(run.apply, run.state0, x, y, loss), run.params0)
     loss_at_end = full_batch_loss_fn(run.final.apply, run.final.model_state, x, y, loss)
@@ -215,15 +216,15 @@ def _stall_report(
         diverged_at=run.diverged_at,
         thresholds=thresholds,
     )
-    report["seed"] = seed
-    if curvature and report["critical"]:
-        report["curvature"] = curvature_check(
+    check = None
+    if curvature and report.critical:
+        check = curvature_check(
             loss_at_end,
             run.final.params,
             dense_max_params=thresholds.dense_max_params,
             key=jax.random.key(seed),
         )
-    return report
+    return dataclasses.replace(report, seed=seed, curvature=check)
 
 
 def diagnose(

@@ -141,8 +141,7 @@ def _curvature(
         lam_min, lam_max = float(values[0]), float(values[-1])
         u = jax.tree.map(lambda v: v[0], result.eigenvectors)
         method = "lanczos"
-    eps = float(np.finfo(np.dtype(flat.dtype)).eps)
-    tol = math.sqrt(eps) * max(abs(lam_min), abs(lam_max), 1.0)
+    tol = curvature.eigenvalue_tolerance([lam_min, lam_max], flat.dtype)
     norm_u = float(np.linalg.norm(np.asarray(ravel_pytree(u)[0])))
     u = jax.tree.map(lambda a: a / norm_u, u)
     from jaxtrain.curvature._operators import as_pytree_callable, highest_precision

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+
+from jaxtrain.diagnose._critical_point import CurvatureCheck
+from jaxtrain.diagnose._stall import StallReport
 
 __all__ = ["REMEDIES", "remedies"]
 
@@ -52,7 +54,32 @@ REMEDIES: Mapping[str, tuple[str, ...]] = {
 }
 
 
-def remedies(verdict: str, *, stall: Mapping[str, Any] | None = None) -> list[str]:
+def _at_critical_point(check: CurvatureCheck) -> str:
+    """The remedy for a stall at a critical point, by the Hessian's kind."""
+    if check.kind == "saddle":
+        return (
+            "Training sits at a saddle point (a negative Hessian eigenvalue): momentum or a "
+            "step along the negative-curvature direction escapes it (§2, §3)."
+        )
+    if check.num_negative > 0:  # a maximum, or degenerate with negative curvature
+        return (
+            f"Training sits where the Hessian has a negative eigenvalue ({check.kind}): a step "
+            "along its eigenvector goes down; momentum escapes it (§2, §3)."
+        )
+    if check.kind == "minimum":
+        return (
+            "Training sits at a local minimum (no negative Hessian eigenvalue): restart "
+            "from other seeds, or change the model so the minimum is lower."
+        )
+    return (
+        "Training sits where the Hessian has no negative eigenvalue but flat directions "
+        "(degenerate, §2): it cannot tell a local minimum from a degenerate saddle. Momentum (§3) "
+        "carries θ through flat regions; if the loss stays, restart from other seeds or change "
+        "the model."
+    )
+
+
+def remedies(verdict: str, *, stall: StallReport | None = None) -> list[str]:
     """The concrete remedies for a verdict, first the ones the measured stall points at.
 
     The base list per verdict is :data:`REMEDIES`. For ``"optimization"`` and
@@ -61,13 +88,15 @@ def remedies(verdict: str, *, stall: Mapping[str, Any] | None = None) -> list[st
     curvature (the iterate bounces across a valley, §4), so lower η or decay it; a saddle point
     (a negative Hessian eigenvalue λ < 0, §2) is escaped along its eigenvector u, since
     L(θ + t·u) ≈ L(θ) + ½·λ·t² falls; at a true local minimum only a new start or a new
-    model helps.
+    model helps; at a degenerate point without negative curvature (flat directions, §2)
+    momentum may carry θ through, else the same. The kinds are
+    :data:`jaxtrain.curvature.KINDS`.
 
     Args:
       verdict: one of ``"model_bias"``, ``"optimization"``, ``"overfitting"``,
         ``"mismatch"``, ``"ok"``.
-      stall: the stall report (:func:`jaxtrain.diagnose.analyze_stall`'s dict with its
-        optional ``"curvature"`` entry), or ``None``.
+      stall: the :class:`~jaxtrain.diagnose.StallReport` (with its ``curvature`` where
+        measured), or ``None``.
 
     Returns:
       The remedies, most specific first.
@@ -76,31 +105,24 @@ def remedies(verdict: str, *, stall: Mapping[str, Any] | None = None) -> list[st
       ValueError: for an unknown verdict.
 
     Examples:
-      >>> from jaxtrain.diagnose import remedies
+      >>> import numpy as np
+      >>> from jaxtrain.diagnose import analyze_stall, remedies
       >>> remedies("mismatch")[0][:43]
       'Collect training data from the target distr'
-      >>> remedies("optimization", stall={"critical": False, "stalled": True})[0][:35]
+      >>> flat = analyze_stall(np.full(100, 1.0), initial_grad_norm=1.0, final_grad_norm=0.9)
+      >>> remedies("optimization", stall=flat)[0][:35]
       'The loss stopped falling while the '
     """
     if verdict not in REMEDIES:
         raise ValueError(f"unknown verdict {verdict!r}; choose from {sorted(REMEDIES)}.")
     specific: list[str] = []
     if stall is not None and verdict in ("optimization", "model_bias"):
-        curvature = stall.get("curvature") or {}
-        if stall.get("stalled") and not stall.get("critical"):
+        if stall.stalled and not stall.critical:
             specific.append(
                 "The loss stopped falling while the gradient stayed large: the learning rate "
                 "is too large for the curvature and the iterate oscillates. Lower it, or add "
                 "warmup and decay (§4)."
             )
-        elif curvature.get("kind") == "saddle":
-            specific.append(
-                "Training sits at a saddle point (a negative Hessian eigenvalue): momentum or a "
-                "step along the negative-curvature direction escapes it (§2, §3)."
-            )
-        elif curvature.get("kind") == "minimum":
-            specific.append(
-                "Training sits at a local minimum (no negative Hessian eigenvalue): restart "
-                "from other seeds, or change the model so the minimum is lower."
-            )
+        elif stall.curvature is not None:
+            specific.append(_at_critical_point(stall.curvature))
     return specific + list(REMEDIES[verdict])

@@ -3,18 +3,84 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxtrain.diagnose._critical_point import CurvatureCheck
 from jaxtrain.diagnose._thresholds import Thresholds
 
-__all__ = ["analyze_stall"]
+__all__ = ["Plateau", "StallReport", "analyze_stall"]
 
 # A plateau must last at least this share of the budget to count as a stall; a loss still
 # falling in its last quarter was cut short by the budget, not stuck.
 _MIN_PLATEAU_SHARE = 0.25
+
+
+class Plateau(NamedTuple):
+    """A stretch of steps [``start``, ``end``] over which the smoothed loss sat at ``level``."""
+
+    start: int
+    end: int
+    level: float
+
+
+@dataclasses.dataclass(frozen=True)
+class StallReport:
+    """Where the training loss stopped falling, and why: :func:`analyze_stall`'s answer.
+
+    Attributes:
+      steps: T, the number of steps of the loss curve.
+      stalled: whether the loss stopped falling with at least a quarter of the budget left.
+      stall_step: the step s where it did (``None`` when not stalled).
+      critical: whether the final full-batch gradient is small (a critical point, §2).
+      diverged: whether the loss or its gradient became non-finite.
+      converged: whether the loss levelled off at a small value (relative to the baseline).
+      initial_grad_norm: ‖g₀‖ (``None`` if not finite).
+      final_grad_norm: ‖g_T‖ (``None`` if not finite).
+      grad_norm_ratio: ‖g_T‖/‖g₀‖ (``None`` if not finite).
+      loss_start: the smoothed loss L̄₀ (``None`` if not finite).
+      loss_end: the smoothed loss L̄_T (``None`` when diverged).
+      tail_fluctuation: std/mean of the losses after the stall (``None`` when not stalled).
+      plateau: the longest flat stretch the loss later left (a :class:`Plateau`), or ``None``.
+      summary: one or more sentences for the report.
+      seed: the seed of the analyzed run, where :func:`~jaxtrain.diagnose.diagnose` set it.
+      curvature: the Hessian's verdict at the end (a :class:`CurvatureCheck`), where
+        :func:`~jaxtrain.diagnose.diagnose` measured it.
+    """
+
+    steps: int
+    stalled: bool
+    stall_step: int | None
+    critical: bool
+    diverged: bool
+    converged: bool
+    initial_grad_norm: float | None
+    final_grad_norm: float | None
+    grad_norm_ratio: float | None
+    loss_start: float | None
+    loss_end: float | None
+    tail_fluctuation: float | None
+    plateau: Plateau | None
+    summary: str
+    seed: int | None = None
+    curvature: CurvatureCheck | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as JSON-ready Python values; ``seed`` and ``curvature`` only when set."""
+        out = {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if field.name not in ("plateau", "seed", "curvature")
+        }
+        out["plateau"] = None if self.plateau is None else self.plateau._asdict()
+        if self.seed is not None:
+            out["seed"] = self.seed
+        if self.curvature is not None:
+            out["curvature"] = self.curvature.to_dict()
+        return out
 
 
 def _smooth(losses: np.ndarray) -> np.ndarray:
@@ -65,7 +131,7 @@ def analyze_stall(
     baseline: float | None = None,
     diverged_at: int | None = None,
     thresholds: Thresholds | None = None,
-) -> dict[str, Any]:
+) -> StallReport:
     """Finds where the training loss stopped falling and asks: critical point or oscillation?
 
     The per-step losses Lₜ are smoothed by a moving mean (window T/20) to L̄ₜ. With the total
@@ -102,11 +168,7 @@ def analyze_stall(
     learns.
 
     Returns:
-      A dict: ``steps``, ``stall_step`` (``None`` when not stalled), ``stalled``,
-      ``plateau`` (``{"start", "end", "level"}`` or ``None``),
-      ``diverged``, ``converged``, ``loss_start``/``loss_end`` (smoothed), ``initial_grad_norm``,
-      ``final_grad_norm``, ``grad_norm_ratio``, ``critical``, ``tail_fluctuation`` (std/mean
-      of the losses after the stall) and ``summary`` (one sentence).
+      A :class:`StallReport`.
 
     Raises:
       ValueError: for an empty loss curve or negative gradient norms.
@@ -116,12 +178,11 @@ def analyze_stall(
       >>> from jaxtrain.diagnose import analyze_stall
       >>> plateau = np.concatenate([np.linspace(2.0, 0.5, 50), np.full(150, 0.5)])
       >>> r = analyze_stall(plateau, initial_grad_norm=1.0, final_grad_norm=1e-4)
-      >>> r["stalled"], r["stall_step"], r["critical"]
+      >>> r.stalled, r.stall_step, r.critical
       (True, 43, True)
-      >>> analyze_stall(plateau, initial_grad_norm=1.0, final_grad_norm=0.8)["critical"]
+      >>> analyze_stall(plateau, initial_grad_norm=1.0, final_grad_norm=0.8).critical
       False
-      >>> analyze_stall(plateau, initial_grad_norm=1.0, final_grad_norm=0.8, baseline=5.0)[
-      ...     "converged"]
+      >>> analyze_stall(plateau, initial_grad_norm=1.0, final_grad_norm=0.8, baseline=5.0).converged
       True
     """
     thresholds = Thresholds() if thresholds is None else thresholds
@@ -136,32 +197,31 @@ def analyze_stall(
         math.isfinite(gT)
         and (gT <= thresholds.critical_grad_norm or ratio <= thresholds.critical_grad_ratio)
     )
-    report: dict[str, Any] = {
+    grads = {
         "steps": int(values.size),
         "initial_grad_norm": _finite_or_none(g0),
         "final_grad_norm": _finite_or_none(gT),
         "grad_norm_ratio": _finite_or_none(ratio),
-        "critical": critical,
-        "diverged": False,
-        "converged": False,
     }
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size or diverged_at is not None:
         step = int(bad[0]) if bad.size else int(diverged_at)
-        report.update(
-            stall_step=step,
+        return StallReport(
+            **grads,
             stalled=True,
-            diverged=True,
+            stall_step=step,
             critical=False,
+            diverged=True,
+            converged=False,
             loss_start=_finite_or_none(values[0]),
             loss_end=None,
             tail_fluctuation=None,
+            plateau=None,
             summary=(
                 f"The loss or its gradient became non-finite at step {step}: training "
                 "diverged; the learning rate is far too large (§4)."
             ),
         )
-        return report
     smooth = _smooth(values)
     suffix_min = np.minimum.accumulate(smooth[::-1])[::-1]
     total = float(smooth[0] - suffix_min[0])
@@ -170,7 +230,7 @@ def analyze_stall(
     else:
         remaining = smooth - suffix_min
         stall_step = int(np.argmax(remaining <= thresholds.stall_tolerance * total))
-    stalled = stall_step <= (1.0 - _MIN_PLATEAU_SHARE) * values.size
+    stalled = bool(stall_step <= (1.0 - _MIN_PLATEAU_SHARE) * values.size)
     # A plateau the loss later left: a flat region (near a saddle point) that held training up.
     window = values.size - smooth.size + 1
     a, b = _longest_plateau(smooth, thresholds.stall_tolerance)
@@ -178,17 +238,9 @@ def analyze_stall(
     escaped = float(smooth[-1]) < level * (1.0 - thresholds.stall_tolerance)
     plateau = None
     if b + window - a >= _MIN_PLATEAU_SHARE * values.size and escaped:
-        plateau = {"start": a, "end": min(b + window - 1, values.size - 1), "level": level}
-    report["plateau"] = plateau
+        plateau = Plateau(int(a), int(min(b + window - 1, values.size - 1)), level)
     tail = values[stall_step:]
     fluctuation = float(np.std(tail) / max(abs(float(np.mean(tail))), 1e-12))
-    report.update(
-        stall_step=stall_step if stalled else None,
-        stalled=bool(stalled),
-        loss_start=float(smooth[0]),
-        loss_end=float(smooth[-1]),
-        tail_fluctuation=fluctuation if stalled else None,
-    )
     grad_text = (
         f"‖g‖ = {gT:.3g} at the end, {ratio:.3g} × its initial {g0:.3g}"
         if math.isfinite(ratio)
@@ -199,25 +251,24 @@ def analyze_stall(
         and baseline > 0
         and float(smooth[-1]) / baseline <= thresholds.large_train_loss
     )
-    report["converged"] = converged
     if converged:
         where = f"levelled off from step {stall_step}" if stalled else "was still falling"
-        report["summary"] = (
+        summary = (
             f"The training loss {where} at {float(smooth[-1]) / baseline:.3g} × the baseline: "
             f"small, so training converged as it should ({grad_text})."
         )
     elif not stalled:
-        report["summary"] = (
+        summary = (
             f"The loss was still falling at the end of the {values.size} steps ({grad_text}): "
             "the budget ran out before training stalled; train longer."
         )
     elif critical:
-        report["summary"] = (
+        summary = (
             f"Training stalled at step {stall_step} of {values.size} with a small gradient "
             f"({grad_text}): a critical point (§2); the Hessian says which kind."
         )
     else:
-        report["summary"] = (
+        summary = (
             f"The loss stopped falling at step {stall_step} of {values.size} although the "
             f"gradient stayed large ({grad_text}): not a critical point; the learning rate is "
             "too large for the curvature and the iterate oscillates (§4)."
@@ -225,9 +276,21 @@ def analyze_stall(
     if plateau is not None:
         scale = " × the baseline" if baseline else ""
         shown = level / baseline if baseline else level
-        report["summary"] = (
-            f"The loss sat on a plateau at {shown:.3g}{scale} from step {plateau['start']} to "
-            f"{plateau['end']} before falling again: a flat region (around a saddle point, §2) "
-            "that held training up. " + report["summary"]
+        summary = (
+            f"The loss sat on a plateau at {shown:.3g}{scale} from step {plateau.start} to "
+            f"{plateau.end} before falling again: a flat region (around a saddle point, §2) "
+            "that held training up. " + summary
         )
-    return report
+    return StallReport(
+        **grads,
+        stalled=stalled,
+        stall_step=stall_step if stalled else None,
+        critical=critical,
+        diverged=False,
+        converged=converged,
+        loss_start=float(smooth[0]),
+        loss_end=float(smooth[-1]),
+        tail_fluctuation=fluctuation if stalled else None,
+        plateau=plateau,
+        summary=summary,
+    )

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from jaxtrain.diagnose._budget import Budget
 from jaxtrain.diagnose._candidates import Candidate
+from jaxtrain.losses import chunked_mean
+
+if TYPE_CHECKING:
+    # Annotations only: importing jaxtrain.train (orbax, …) is deferred to the first run.
+    from jaxtrain.train import History, TrainState
 
 __all__ = [
     "Run",
@@ -33,13 +41,22 @@ class Run:
 
     A run that hit a non-finite loss or gradient has ``diverged_at`` = that step: ``final``
     is the last good state and the history ends with the bad step.
+
+    Attributes:
+      apply: ``apply(params, state, x, *, train, rng=None) -> (y, new_state)``, the model.
+      params0: the initial parameters θ₀ (a pytree of arrays).
+      state0: the initial non-trainable state (BatchNorm statistics; ``{}`` for none).
+      final: the ``TrainState`` at the end (the last finite one when diverged).
+      history: the run's ``History`` (per-step and per-epoch curves).
+      n_params: the number of trainable parameters.
+      diverged_at: the step of the first non-finite loss or gradient, ``None`` if none.
     """
 
-    apply: Any
+    apply: Callable[..., tuple[Any, Any]]
     params0: Any
     state0: Any
-    final: Any
-    history: Any
+    final: TrainState
+    history: History
     n_params: int
     diverged_at: int | None = None
 
@@ -107,32 +124,54 @@ def evaluate_loss(state: Any, pair: tuple[np.ndarray, np.ndarray] | None, loss: 
     return float(train.evaluate(state, pair, loss=loss)["loss"])
 
 
-def loss_standard_error(state: Any, pair: tuple[np.ndarray, np.ndarray] | None, loss: Any) -> float:
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _mean_and_variance(apply, loss, chunk, params, model_state, x, y):
+    """The mean and the variance of the per-example losses ℓᵢ over (x, y), in chunks."""
+
+    def per_example(xb, yb):
+        predictions, _ = apply(params, model_state, xb, train=False)
+        values = loss(predictions, yb, reduction="none")
+        return jnp.mean(values.reshape(values.shape[0], -1), axis=1)
+
+    mean = chunked_mean(lambda xb, yb: jnp.mean(per_example(xb, yb)), (x, y), chunk_size=chunk)
+    # A second pass centred on the mean: E[ℓ²] − E[ℓ]² would cancel catastrophically in
+    # float32 when the losses are large and alike.
+    variance = chunked_mean(
+        lambda xb, yb: jnp.mean((per_example(xb, yb) - mean) ** 2), (x, y), chunk_size=chunk
+    )
+    return mean, variance
+
+
+def loss_standard_error(
+    state: TrainState,
+    pair: tuple[np.ndarray, np.ndarray] | None,
+    loss: Any,
+    *,
+    chunk_size: int = _CHUNK,
+) -> float:
     """The standard error std(ℓᵢ)/√n of the mean loss over the n examples of ``pair``.
 
     It measures how much the mean loss would move on another sample of the same size from
     the same distribution: the noise floor under which two losses cannot be told apart.
     Needs ``loss(..., reduction="none")`` (every :mod:`jaxtrain.losses` loss has it); NaN
-    when the loss does not offer it or ``pair`` is ``None``.
+    when the loss does not offer it or ``pair`` is ``None``. One jitted program over chunks
+    of ``chunk_size`` examples (:func:`jaxtrain.losses.chunked_mean`), read back once.
     """
     if pair is None:
         return float("nan")
     x, y = pair
-    parts = []
-    for i in range(0, x.shape[0], _CHUNK):
-        predictions, _ = state.apply(
-            state.params, state.model_state, x[i : i + _CHUNK], train=False
-        )
-        try:
-            values = loss(predictions, y[i : i + _CHUNK], reduction="none")
-        except TypeError:
-            return float("nan")
-        values = np.asarray(values, dtype=np.float64)
-        parts.append(values.reshape(values.shape[0], -1).mean(axis=1))
-    per_example = np.concatenate(parts)
-    if per_example.size < 2:
+    n = int(x.shape[0])
+    if n < 2:
         return float("nan")
-    return float(np.std(per_example, ddof=1) / np.sqrt(per_example.size))
+    try:
+        _, variance = _mean_and_variance(
+            state.apply, loss, min(chunk_size, n), state.params, state.model_state, x, y
+        )
+    except TypeError:
+        # The loss has no reduction="none": no per-example values, no spread to measure.
+        return float("nan")
+    variance = float(jax.device_get(variance)) * n / (n - 1)  # unbiased, as ddof=1
+    return float(np.sqrt(variance / n))
 
 
 def full_batch_loss_fn(apply: Any, state: Any, x: np.ndarray, y: np.ndarray, loss: Any) -> Any:

@@ -109,3 +109,27 @@ def test_a_changed_data_file_is_refused(tmp_path, capsys):
     np.savez(path, x_train=x + 1.0, y_train=y)
     assert main(["hessian", str(ckpt)]) == 1
     assert "changed since training" in capsys.readouterr().err
+
+
+def _quadratic(d, w):
+    return 0.5 * jnp.sum(d * w**2)
+
+
+def test_dense_and_lanczos_reports_classify_alike():
+    from jaxtrain.cli._hessian import hessian_report
+
+    common = {"top": 2, "lanczos_steps": 6, "probes": 1, "grad_tol": 1e-3}
+    for diagonal in (
+        [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        [-1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        [0.0, 2.0, 3.0, 4.0, 5.0, 6.0],  # a flat direction: dense and Lanczos say degenerate
+        [-1.0, -2.0, -3.0, -4.0, -5.0, -6.0],
+    ):
+        # One pytree-callable for all four: the Lanczos programs compile once.
+        loss_fn = jax.tree_util.Partial(_quadratic, jnp.asarray(diagonal))
+        expected = curvature.analyze_critical_point(loss_fn, jnp.zeros(6), grad_tol=1e-3).kind
+        dense, _ = hessian_report(loss_fn, jnp.zeros(6), dense_max_params=10, **common)
+        lanczos, _ = hessian_report(loss_fn, jnp.zeros(6), dense_max_params=1, **common)
+        assert dense["method"] == "dense" and lanczos["method"] == "lanczos"
+        assert dense["kind"] == lanczos["kind"] == expected, diagonal
+        assert lanczos["explanation"].startswith(f"kind: {expected}.")

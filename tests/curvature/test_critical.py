@@ -7,7 +7,14 @@ import optax
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from jaxtrain.curvature import KINDS, CriticalPointReport, analyze_critical_point
+from jaxtrain import curvature
+from jaxtrain.curvature import (
+    KINDS,
+    CriticalPointReport,
+    analyze_critical_point,
+    classify_critical_point,
+    eigenvalue_tolerance,
+)
 
 
 def test_lecture_saddle_at_the_origin(toy):
@@ -81,14 +88,14 @@ def test_minimum_ratio_ignores_eigenvalues_inside_eig_tol():
     loss = lambda w: w[0] ** 2 + 0.5e-9 * w[1] ** 2  # noqa: E731
     report = analyze_critical_point(loss, jnp.zeros(2), eig_tol=1e-6)
     assert report.minimum_ratio == 0.5 and report.kind == "degenerate"
-    assert analyze_critical_point(loss, jnp.zeros(2), eig_tol=1e-12).kind == "local_min"
+    assert analyze_critical_point(loss, jnp.zeros(2), eig_tol=1e-12).kind == "minimum"
 
 
 @pytest.mark.parametrize(
     ("diagonal", "kind"),
     [
-        ([1.0, 2.0, 3.0], "local_min"),
-        ([-1.0, -2.0, -3.0], "local_max"),
+        ([1.0, 2.0, 3.0], "minimum"),
+        ([-1.0, -2.0, -3.0], "maximum"),
         ([-1.0, 2.0, 3.0], "saddle"),
         ([-1.0, 0.0, 3.0], "saddle"),  # both signs prove a saddle whatever the zeros do
         ([-1.0, 0.0, -3.0], "degenerate"),  # not a minimum, but max vs saddle is undecided
@@ -101,7 +108,64 @@ def test_every_kind(diagonal, kind):
     assert report.kind == kind and kind in KINDS
     assert report.num_positive == sum(v > 0 for v in diagonal)
     assert report.num_negative == sum(v < 0 for v in diagonal)
-    assert kind.replace("_", " ") in str(report) or kind in str(report)
+    assert f"kind: {kind}." in str(report)
+
+
+def test_one_vocabulary():
+    assert KINDS == ("minimum", "maximum", "saddle", "degenerate", "not_critical")
+    assert "KINDS" in curvature.__all__ and "classify_critical_point" in curvature.__all__
+
+
+@pytest.mark.parametrize(
+    ("eigenvalues", "grad_norm", "kind"),
+    [
+        ([0.5, 1.0, 4.0], 0.0, "minimum"),
+        ([-4.0, -1.0], 0.0, "maximum"),
+        ([-0.5, 0.0, 4.0], 0.0, "saddle"),
+        ([0.0, 4.0], 0.0, "degenerate"),
+        ([-4.0, 1e-4], 0.0, "degenerate"),  # 1e-4 is inside the tolerance of 1e-3
+        ([0.0, 0.0], 0.0, "degenerate"),
+        ([0.5, 1.0, 4.0], 0.1, "not_critical"),
+        ([0.5, 1.0, 4.0], 1e-2, "minimum"),  # ‖g‖ ≤ grad_tol counts as critical
+    ],
+)
+def test_classify_is_the_rule_of_the_docstring(eigenvalues, grad_norm, kind):
+    assert (
+        classify_critical_point(eigenvalues, grad_norm=grad_norm, grad_tol=1e-2, eig_tol=1e-3)
+        == kind
+    )
+
+
+def test_classify_needs_only_the_extreme_eigenvalues():
+    # Lanczos finds the k lowest and the k highest: the kind must be the full spectrum's.
+    rng = np.random.default_rng(0)
+    for spectrum in (
+        np.sort(rng.uniform(0.1, 5.0, 40)),
+        np.sort(np.concatenate([rng.uniform(-1, -0.1, 3), rng.uniform(0.1, 5.0, 37)])),
+        np.sort(np.concatenate([np.zeros(10), rng.uniform(0.1, 5.0, 30)])),
+    ):
+        tol = eigenvalue_tolerance(spectrum, np.float32)
+        full = classify_critical_point(spectrum, grad_norm=0.0, grad_tol=1e-3, eig_tol=tol)
+        ends = np.concatenate([spectrum[:2], spectrum[-2:]])
+        assert classify_critical_point(ends, grad_norm=0.0, grad_tol=1e-3, eig_tol=tol) == full
+
+
+def test_eigenvalue_tolerance_is_relative_to_the_largest_eigenvalue():
+    eps32 = float(np.finfo(np.float32).eps)
+    np.testing.assert_allclose(eigenvalue_tolerance([-300.0, 2.0], np.float32), eps32**0.5 * 300)
+    # Below |λ| = 1 the floor keeps round-off of a nearly flat Hessian from reading as signs.
+    np.testing.assert_allclose(eigenvalue_tolerance([1e-6, -2e-6], np.float32), eps32**0.5)
+    eps64 = float(np.finfo(np.float64).eps)
+    np.testing.assert_allclose(eigenvalue_tolerance([4.0], np.float64), eps64**0.5 * 4)
+
+
+def test_classify_rejects_what_it_cannot_read():
+    with pytest.raises(ValueError, match="at least one eigenvalue"):
+        classify_critical_point([], grad_norm=0.0, grad_tol=1e-3, eig_tol=1e-3)
+    with pytest.raises(ValueError, match="eig_tol"):
+        classify_critical_point([1.0], grad_norm=0.0, grad_tol=1e-3, eig_tol=-1.0)
+    with pytest.raises(ValueError, match="grad_tol"):
+        classify_critical_point([1.0], grad_norm=0.0, grad_tol=-1.0, eig_tol=1e-3)
 
 
 def test_not_critical_still_reports_curvature(toy):

@@ -1,12 +1,24 @@
 """Diagnosis: JSON, Markdown and PNG renderings of a verdict and its evidence."""
 
+import dataclasses
 import json
 
+import jax
+import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import pytest
 
-from jaxtrain.diagnose import HEADLINES, CandidateResult, Diagnosis, Thresholds, decide, remedies
+from jaxtrain.diagnose import (
+    HEADLINES,
+    CandidateResult,
+    Diagnosis,
+    Thresholds,
+    analyze_stall,
+    decide,
+    remedies,
+)
+from jaxtrain.diagnose._critical_point import curvature_check
 
 
 def make_diagnosis():
@@ -33,8 +45,11 @@ def make_diagnosis():
         curves=[np.full(100, 2.0), np.full(100, 2.1)],
     )
     decision = decide([shallow, deep], baseline=2.0)
-    stall = {"summary": "The loss stopped falling at step 0.", "stalled": True, "critical": False}
-    stall["curvature"] = {"summary": "Hessian (dense, 900 parameters): a saddle.", "kind": "saddle"}
+    stall = analyze_stall(np.full(100, 2.0), initial_grad_norm=1.0, final_grad_norm=1e-4)
+    saddle = curvature_check(
+        lambda w: (1.0 - w[0] * w[1]) ** 2, jnp.zeros(2), dense_max_params=10, key=jax.random.key(0)
+    )
+    stall = dataclasses.replace(stall, seed=0, curvature=saddle)
     return Diagnosis(
         verdict=decision.verdict,
         reasons=decision.reasons,
@@ -66,6 +81,8 @@ def test_to_json_is_strict_json_and_matches_to_dict():
     assert loaded["numbers"]["comparisons"][0]["candidate"] == "shallow"
     assert loaded["thresholds"]["large_gap"] == 0.1
     assert loaded["stall"]["curvature"]["kind"] == "saddle"
+    assert loaded["stall"]["seed"] == 0 and loaded["stall"]["stalled"] is True
+    assert loaded["stall"]["curvature"]["extreme_eigenvalues"] == [-2.0, 2.0]
 
 
 def test_markdown_has_verdict_reasons_table_stall_and_remedies():
@@ -76,9 +93,10 @@ def test_markdown_has_verdict_reasons_table_stall_and_remedies():
     assert "| deep/12 layers ★ | 900 |" in md
     assert "| test |" in md
     assert "| shallow | simpler |" in md
-    assert "Hessian (dense, 900 parameters): a saddle." in md
-    assert "## Where training stalled (deep/12 layers)\n\nThe loss stopped falling at step 0." in md
-    assert "1. The loss stopped falling while the gradient stayed large" in md  # its remedy
+    assert "Hessian (dense, 2 parameters): 1 negative eigenvalue(s)" in md
+    assert "a saddle point" in md
+    assert "## Where training stalled (deep/12 layers)\n\nTraining stalled at step 0" in md
+    assert "1. Training sits at a saddle point" in md  # its remedy comes first
     assert "Baseline B = 2 (cross-entropy of predicting the class prior)" in md
 
 

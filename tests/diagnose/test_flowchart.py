@@ -37,7 +37,7 @@ def test_deep_plain_sigmoid_mlp_vs_shallow_is_optimization():
     (cmp,) = d.numbers["comparisons"]
     assert cmp["candidate"] == shallow.name and cmp["better"]
     assert cmp["difference"] > 5 * cmp["standard_error"]
-    assert d.stall is not None and d.stall["seed"] == 0
+    assert d.stall is not None and d.stall.seed == 0
     assert "optimizer" in " ".join(d.remedies).lower()
 
 
@@ -108,7 +108,7 @@ def test_well_sized_model_on_enough_data_is_ok_with_a_minimum_or_saddle_report(t
     d = diagnose([spec], train, val, test_data=val, budget=Budget(steps=250, seeds=3))
     assert d.verdict == "ok"
     assert relative(d, spec.name, "val") < 0.1
-    assert d.stall["converged"]
+    assert d.stall.converged
     report = json.loads(d.to_json())
     assert report["candidates"][0]["test_loss"] == report["candidates"][0]["val_loss"]
     written = {p.name for p in d.save(tmp_path)}
@@ -177,6 +177,6 @@ def test_a_diverging_run_is_evidence_not_a_crash():
     (result,) = d.candidates
     assert np.all(np.isnan(result.train_loss)) and np.all(np.isnan(result.val_loss))
     assert d.verdict == "model_bias" and d.numbers["train_large"]
-    assert d.stall["diverged"] and "diverged" in d.stall["summary"]
+    assert d.stall.diverged and "diverged" in d.stall.summary
     assert "learning rate" in d.remedies[0]
     assert json.loads(d.to_json())["candidates"][0]["train_loss"] == [None, None]

@@ -1,5 +1,7 @@
 """Where training stalled, and critical point vs oscillating learning rate."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -14,49 +16,49 @@ def plateau(fall=60, flat=140, noise=0.0, seed=0):
 
 def test_a_plateau_with_a_small_gradient_is_a_critical_point():
     r = analyze_stall(plateau(), initial_grad_norm=2.0, final_grad_norm=1e-3)
-    assert r["stalled"] and r["critical"] and not r["diverged"]
-    assert 45 <= r["stall_step"] <= 60
-    assert r["grad_norm_ratio"] == pytest.approx(5e-4)
-    assert "critical point" in r["summary"]
+    assert r.stalled and r.critical and not r.diverged
+    assert 45 <= r.stall_step <= 60
+    assert r.grad_norm_ratio == pytest.approx(5e-4)
+    assert "critical point" in r.summary
 
 
 def test_a_plateau_with_a_large_gradient_is_an_oscillating_learning_rate():
     r = analyze_stall(plateau(noise=0.05), initial_grad_norm=2.0, final_grad_norm=1.5)
-    assert r["stalled"] and not r["critical"]
-    assert 35 <= r["stall_step"] <= 70
-    assert r["tail_fluctuation"] > 0.05
-    assert "learning rate is too large" in r["summary"]
+    assert r.stalled and not r.critical
+    assert 35 <= r.stall_step <= 70
+    assert r.tail_fluctuation > 0.05
+    assert "learning rate is too large" in r.summary
 
 
 def test_the_absolute_gradient_threshold_also_makes_a_critical_point():
     # The gradient never was large (a plateau from the start); ‖g‖ ≤ 1e-3 still counts.
     r = analyze_stall(np.full(100, 1.0), initial_grad_norm=2e-3, final_grad_norm=5e-4)
-    assert r["stall_step"] == 0 and r["critical"]
+    assert r.stall_step == 0 and r.critical
     strict = Thresholds(critical_grad_norm=1e-4)
     assert not analyze_stall(
         np.full(100, 1.0), initial_grad_norm=2e-3, final_grad_norm=5e-4, thresholds=strict
-    )["critical"]
+    ).critical
 
 
 def test_a_loss_still_falling_has_not_stalled():
     r = analyze_stall(np.linspace(2.0, 0.1, 300), initial_grad_norm=1.0, final_grad_norm=0.5)
-    assert not r["stalled"] and r["stall_step"] is None
-    assert "train longer" in r["summary"]
+    assert not r.stalled and r.stall_step is None
+    assert "train longer" in r.summary
 
 
 def test_a_non_finite_loss_is_divergence():
     curve = np.concatenate([np.linspace(1.0, 3.0, 20), [np.inf, np.nan]])
     r = analyze_stall(curve, initial_grad_norm=1.0, final_grad_norm=float("nan"))
-    assert r["diverged"] and r["stall_step"] == 20 and not r["critical"]
-    assert r["final_grad_norm"] is None
-    assert "diverged" in r["summary"]
+    assert r.diverged and r.stall_step == 20 and not r.critical
+    assert r.final_grad_norm is None
+    assert "diverged" in r.summary
 
 
 def test_a_gradient_overflow_is_divergence_even_with_finite_losses():
     r = analyze_stall(
         [240.0, 6e10, 5e36], initial_grad_norm=1.0, final_grad_norm=1.0, diverged_at=2
     )
-    assert r["diverged"] and r["stall_step"] == 2 and "diverged" in r["summary"]
+    assert r.diverged and r.stall_step == 2 and "diverged" in r.summary
 
 
 def test_bad_inputs_raise():
@@ -72,11 +74,42 @@ def test_a_plateau_the_loss_left_is_reported():
     curve = np.concatenate([np.full(120, 2.3), np.linspace(2.3, 2.0, 30)])
     curve = curve + 0.02 * rng.standard_normal(150)
     r = analyze_stall(curve, initial_grad_norm=0.4, final_grad_norm=0.2, baseline=2.3)
-    assert r["plateau"]["start"] == 0 and 115 <= r["plateau"]["end"] <= 140
-    assert r["plateau"]["level"] == pytest.approx(2.3, abs=0.02)
-    assert r["summary"].startswith("The loss sat on a plateau at 0.99")
+    assert r.plateau.start == 0 and 115 <= r.plateau.end <= 140
+    assert r.plateau.level == pytest.approx(2.3, abs=0.02)
+    assert r.summary.startswith("The loss sat on a plateau at 0.99")
     # A plateau the loss never left is the final stall, not a plateau.
-    assert analyze_stall(plateau(), initial_grad_norm=1.0, final_grad_norm=1e-4)["plateau"] is None
+    assert analyze_stall(plateau(), initial_grad_norm=1.0, final_grad_norm=1e-4).plateau is None
     # Steady convergence has no plateau.
     steady = 2.3 * np.exp(-np.arange(300) / 30) + 0.02
-    assert analyze_stall(steady, initial_grad_norm=1, final_grad_norm=0.1)["plateau"] is None
+    assert analyze_stall(steady, initial_grad_norm=1, final_grad_norm=0.1).plateau is None
+
+
+def test_the_report_is_a_typed_record_that_serializes_as_before():
+    from jaxtrain.diagnose import Plateau, StallReport
+
+    curve = np.concatenate([np.full(120, 2.3), np.linspace(2.3, 2.0, 30)])
+    r = analyze_stall(curve, initial_grad_norm=0.4, final_grad_norm=0.2, baseline=2.3)
+    assert isinstance(r, StallReport) and isinstance(r.plateau, Plateau)
+    assert isinstance(r.steps, int) and isinstance(r.plateau.start, int)
+    out = r.to_dict()
+    assert set(out) == {
+        "steps",
+        "initial_grad_norm",
+        "final_grad_norm",
+        "grad_norm_ratio",
+        "critical",
+        "diverged",
+        "converged",
+        "plateau",
+        "stall_step",
+        "stalled",
+        "loss_start",
+        "loss_end",
+        "tail_fluctuation",
+        "summary",
+    }
+    assert out["plateau"] == {"start": 0, "end": r.plateau.end, "level": r.plateau.level}
+    diverged = analyze_stall([1.0, np.nan], initial_grad_norm=1.0, final_grad_norm=1.0)
+    assert diverged.to_dict()["plateau"] is None and diverged.diverged
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.stalled = False

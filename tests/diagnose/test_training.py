@@ -87,6 +87,34 @@ def test_standard_error_matches_numpy_and_needs_per_example_losses():
     assert np.isnan(loss_standard_error(run.final, (x, y), no_reduction))
     assert np.isnan(loss_standard_error(run.final, None, no_reduction))
     assert np.isnan(evaluate_loss(run.final, None, no_reduction))
+    assert np.isnan(loss_standard_error(run.final, (x[:1], y[:1]), losses.softmax_cross_entropy))
+
+
+def test_standard_error_in_chunks_is_one_program_without_a_python_loop():
+    rng = np.random.default_rng(2)
+    # Large, alike losses: E[ℓ²] − E[ℓ]² would lose most of the spread in float32.
+    x = rng.normal(size=(103, 3)).astype(np.float32)
+    y = np.zeros(103, np.float32)
+    calls = []
+
+    def apply(params, state, x, *, train, rng=None):
+        calls.append(x.shape[0])
+        return 1000.0 + x @ params, state
+
+    params = np.array([0.3, -0.1, 0.2], np.float32)
+    state = type("State", (), {"apply": staticmethod(apply), "params": params, "model_state": {}})
+    losses_64 = (1000.0 + x.astype(np.float64) @ params.astype(np.float64)) ** 2
+    expected = losses_64.std(ddof=1) / np.sqrt(losses_64.size)
+    for chunk in (7, 10, 103, 500):  # a remainder of 5, 3, none; one chunk larger than n
+        calls.clear()
+        se = loss_standard_error(state, (x, y), losses.mse, chunk_size=chunk)
+        np.testing.assert_allclose(se, expected, rtol=1e-4)
+        # Traced three times in each of the two passes (the output's shape, the scanned body,
+        # the remainder), never run chunk by chunk from Python (103 / 7 is 15 chunks).
+        assert len(calls) <= 6, calls
+        calls.clear()
+        assert loss_standard_error(state, (x, y), losses.mse, chunk_size=chunk) == se
+        assert not calls, "the same shapes must reuse the compiled program"
 
 
 def test_equal_sizes_trims_to_the_shortest():
