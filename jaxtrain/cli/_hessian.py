@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import pathlib
 from typing import Any
 
@@ -164,13 +163,16 @@ def hessian_report(
     matvec = curvature.hvp(loss_fn, params)
     extremes = curvature.eigenvalues(matvec, params, k=k, key=key, which="both")
     eigs = np.sort(np.asarray(extremes.eigenvalues, dtype=np.float64))
-    eig_tol = float(math.sqrt(np.finfo(np.float32).eps) * max(float(np.abs(eigs).max()), 1.0))
+    eig_tol = curvature.eigenvalue_tolerance(eigs, ravel_pytree(params)[0].dtype)
     density = curvature.spectral_density(
         matvec, params, num_probes=probes, num_iters=min(lanczos_steps, n), key=key
     )
     ratio = float(curvature.minimum_ratio_estimate(density, tol=eig_tol))
     negative = int(np.sum(eigs < -eig_tol))
-    kind = "not_critical" if grad_norm > grad_tol else "saddle" if negative else "local_min"
+    # The k lowest and k highest eigenvalues decide the kind as the whole spectrum would.
+    kind = curvature.classify_critical_point(
+        eigs, grad_norm=grad_norm, grad_tol=grad_tol, eig_tol=eig_tol
+    )
     lines = [
         f"kind: {kind}. loss {float(loss_value):.6g}, gradient norm {grad_norm:.3g} "
         f"({'above' if grad_norm > grad_tol else 'within'} grad_tol {grad_tol:g}).",
