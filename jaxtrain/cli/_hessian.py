@@ -45,7 +45,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="a --checkpoint-dir of train")
     parser.add_argument("--step", type=int, help="which saved step (default: the newest)")
     parser.add_argument(
-        "--split", choices=("train", "val"), default="train", help="data of the loss L(θ)"
+        "--split",
+        choices=("train", "val"),
+        default="train",
+        help="data of the loss L(θ) (default: %(default)s)",
     )
     parser.add_argument(
         "--max-examples",
@@ -60,7 +63,10 @@ def register(subparsers: Any) -> None:
         help="largest model for the dense Hessian; Lanczos above (default: %(default)s)",
     )
     parser.add_argument(
-        "--top", type=positive_int, default=5, help="Lanczos: eigenvalues at each end (default: 5)"
+        "--top",
+        type=positive_int,
+        default=5,
+        help="Lanczos: eigenvalues at each end (default: %(default)s)",
     )
     parser.add_argument(
         "--lanczos-steps",
