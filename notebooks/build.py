@@ -400,6 +400,15 @@ LOSS_FUNCTIONS = Notebook(
     """,
     claims=(
         (
+            "two_class_softmax",
+            r"""
+            ## Two classes: softmax is the sigmoid
+
+            With two classes, $\hat y_1 = e^{z_1}/(e^{z_0} + e^{z_1}) = \sigma(z_1 - z_0)$, so
+            softmax cross-entropy on two logits is binary cross-entropy on their difference.
+            """,
+        ),
+        (
             "error_surfaces",
             """
             ## The two error surfaces
@@ -424,8 +433,8 @@ LOSS_FUNCTIONS = Notebook(
     1. Start the surface experiment at z = (0, 0) instead. Is MSE still stuck?
     2. Train the same network from an ordinary initialization (no poor bias) with both
        losses. How large is the difference now?
-    3. For two classes, compare `jaxtrain.losses.sigmoid_binary_cross_entropy` on one logit
-       with softmax cross-entropy on two.
+    3. Repeat `training` with `jaxtrain.losses.mse` after a softmax and a learning rate ten
+       times larger. Does a larger step get MSE off the plateau?
     """,
 )
 
