@@ -1,0 +1,146 @@
+"""§2's claims at the quick size: the toy's saddle and its escape, a trained network's spectrum
+where ‖g‖ ≈ 0, and the minimum ratio against the loss at critical points."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxtrain import lecture
+from jaxtrain.lecture import critical_points
+
+QUICK = lecture.LectureConfig(quick=True)
+
+
+@pytest.fixture(scope="module")
+def claims():
+    return {claim.id: claim for claim in critical_points.SECTION.claims(QUICK, seed=0)}
+
+
+def test_the_toy_origin_is_a_saddle_with_an_escape_direction(claims):
+    numbers = claims["toy_saddle"].numbers
+    assert numbers["kind"] == "saddle" and numbers["grad_norm"] == 0.0
+    np.testing.assert_allclose(numbers["hessian"], [[0.0, -2.0], [-2.0, 0.0]], atol=1e-6)
+    np.testing.assert_allclose(numbers["eigenvalues"], [-2.0, 2.0], atol=1e-6)
+    u = numbers["escape_direction"]
+    assert abs(u[0]) == pytest.approx(2**-0.5, abs=1e-6) and u[0] == pytest.approx(u[1])
+    # Exactly, L(t·u) = (1 − t²/2)²: the change is −t² + t⁴/4; ½λt² keeps only −t².
+    t = numbers["escape_step"]
+    assert numbers["measured_loss_change"] == pytest.approx(-(t**2) + t**4 / 4, abs=1e-6)
+    assert numbers["predicted_loss_change"] == pytest.approx(-(t**2), abs=1e-6)
+    s = numbers["slice_t"]
+    np.testing.assert_allclose(numbers["slice_along_escape"], (1 - s**2 / 2) ** 2, atol=1e-5)
+    np.testing.assert_allclose(numbers["slice_across"], (1 + s**2 / 2) ** 2, atol=1e-5)
+    # The valley w₁w₂ = 1 is all global minima (L = 0), yet its zero eigenvalue makes the
+    # Hessian test undecided.
+    np.testing.assert_allclose(numbers["valley_eigenvalues"], [0.0, 4.0], atol=1e-5)
+    assert numbers["valley_kind"] == "degenerate" and numbers["valley_loss"] == 0.0
+    caption = claims["toy_saddle"].caption
+    assert "-2.00 and 2.00: both signs: a saddle point" in caption
+    assert f"{numbers['measured_loss_change']:.3f}" in caption
+
+
+def test_gradient_descent_stays_at_the_saddle_until_something_moves_it(claims):
+    numbers = claims["escaping_a_saddle"].numbers
+    stuck, escape, nudge, momentum = critical_points._STARTS
+    assert np.all(numbers["losses"][stuck] == 1.0)  # g = 0: not one step moves
+    leave = numbers["steps_to_leave"]
+    assert leave[stuck] is None
+    # The escape step starts below the saddle; a 1e-3 nudge needs ln(500)/ln(1.2) ≈ 34 steps
+    # of growth first, fewer with momentum.
+    assert leave[escape] < 5 < leave[momentum] < leave[nudge] < 60
+    assert numbers["final_loss"][escape] < 1e-10 and numbers["final_loss"][nudge] < 1e-10
+    assert numbers["growth_per_step"] == pytest.approx(1.2, rel=1e-3)
+    assert numbers["predicted_growth_per_step"] == pytest.approx(1.2, rel=1e-6)
+    caption = claims["escaping_a_saddle"].caption
+    assert "never moves" in caption and f"{leave[nudge]} (final L" in caption
+    assert "The lecture's remark" in caption
+
+
+def test_trained_spectrum_at_a_small_gradient(claims):
+    numbers = claims["trained_spectrum"].numbers
+    n = numbers["n_params"]
+    assert n == 97 == numbers["eigenvalues"].size
+    assert numbers["num_positive"] + numbers["num_negative"] + numbers["num_zero"] == n
+    # Minimizing ½‖g‖² after Adam makes the point critical, so the Hessian test applies.
+    assert numbers["grad_norm"] <= numbers["grad_tol"]
+    assert numbers["grad_norm"] < numbers["grad_norm_after_adam"]
+    # A few large curvatures and a bulk of near-zero ones: ≥ 90% of λ within the tolerance.
+    assert numbers["num_zero"] > 0.9 * n and numbers["eigenvalues"][-1] > 10.0
+    assert numbers["minimum_ratio"] == pytest.approx(numbers["num_positive"] / n)
+    # Lanczos quadrature (Hessian-vector products only) sees the dense extremes and ratio.
+    assert numbers["lanczos_max"] == pytest.approx(numbers["eigenvalues"][-1], rel=1e-2)
+    assert numbers["lanczos_minimum_ratio"] == pytest.approx(numbers["minimum_ratio"], abs=0.05)
+    # Along the steepest eigenvector the loss follows ½λt²; along the flattest it barely moves.
+    t = numbers["slice_t"][-1]
+    steep_change = numbers["slice_steepest"][-1] - numbers["loss"]
+    assert steep_change == pytest.approx(0.5 * numbers["steepest_eigenvalue"] * t**2, rel=0.15)
+    flat_change = np.abs(numbers["slice_flattest"] - numbers["loss"]).max()
+    assert flat_change < 1e-4 * steep_change
+    caption = claims["trained_spectrum"].caption
+    assert f"{numbers['num_zero']} near-zero" in caption
+    assert f"{numbers['lanczos_minimum_ratio']:.3f}" in caption
+
+
+def test_minimum_ratio_where_the_gradient_is_small(claims):
+    numbers = claims["minimum_ratio_vs_loss"].numbers
+    runs, n = numbers["runs"], numbers["n_params"]
+    ratios, losses, critical = numbers["minimum_ratios"], numbers["losses"], numbers["critical"]
+    np.testing.assert_allclose(ratios, numbers["num_positive"] / n)
+    counts = numbers["num_positive"] + numbers["num_negative"] + numbers["num_zero"]
+    assert np.all(counts == n) and len(numbers["kinds"]) == runs
+    np.testing.assert_array_equal(critical, numbers["grad_norms"] <= numbers["grad_tol"])
+    assert numbers["num_critical"] == critical.sum() >= runs // 2
+    assert numbers["num_saddles"] + numbers["num_without_negative"] == numbers["num_critical"]
+    # Both kinds occur: saddles from early stops, on a plateau of high loss; the low-loss points
+    # have no way down, only flat directions, and none is a strict minimum.
+    saddles = critical & (numbers["num_negative"] > 0)
+    flat = critical & (numbers["num_negative"] == 0)
+    assert saddles.sum() >= 2 and flat.sum() >= 2
+    assert losses[saddles].min() > 10 * losses[flat].max()
+    assert numbers["num_local_min"] == 0 and ratios.max() < 0.5
+    assert np.all(numbers["num_zero"][flat] > n // 2)
+    # The caption states the measured sign of the trend, whichever it is.
+    r = numbers["correlation"]
+    assert (r < 0) == (numbers["slope_per_decade"] < 0)
+    caption = claims["minimum_ratio_vs_loss"].caption
+    assert f"log₁₀ loss r = {r:+.2f}" in caption
+    if r <= -0.3:
+        assert "lower loss goes with a higher ratio, the lecture's trend." in caption
+    elif r >= 0.3:
+        assert "the opposite of the lecture's trend" in caption
+    else:
+        assert "so the lecture's trend is not shown" in caption
+    assert "Every saddle has a higher loss than every point without negative curvature" in caption
+
+
+@pytest.mark.parametrize(
+    ("r", "reading"),
+    [
+        (-0.6, "lower loss goes with a higher ratio, the lecture's trend."),
+        (0.6, "lower loss goes with a lower ratio, the opposite of the lecture's trend."),
+        (0.1, "no clear trend either way (|r| < 0.3), so the lecture's trend is not shown."),
+    ],
+)
+def test_the_ratio_caption_reads_the_trend_from_its_numbers(claims, r, reading):
+    # The old card said the lecture's trend "is shown" whatever the sign (issue 12).
+    numbers = dict(claims["minimum_ratio_vs_loss"].numbers, correlation=r, slope_per_decade=r / 10)
+    caption = critical_points._ratio_caption(numbers)
+    assert f"r = {r:+.2f}, slope {r / 10:+.3f} per tenfold loss" in caption
+    assert caption.endswith(reading)
+
+
+def test_minimizing_the_gradient_norm_finds_saddles_too():
+    # Started near the toy's saddle, Levenberg–Marquardt on ½‖g‖² goes to the saddle, not down.
+    loss_fn = critical_points._toy_loss
+    start = jnp.array([[0.05, 0.02], [0.9, 1.2]])
+    points, norms = critical_points._minimize_gradient_norm(loss_fn, start, 30)
+    np.testing.assert_allclose(points[0], [0.0, 0.0], atol=1e-5)
+    assert abs(float(points[1, 0] * points[1, 1]) - 1.0) < 1e-5  # the second, the valley
+    assert norms.shape == (2, 31) and float(norms[:, -1].max()) < 1e-5
+
+
+def test_claims_carry_their_section_and_a_figure(claims):
+    assert list(claims) == [e.__name__ for e in critical_points.SECTION.experiments]
+    for claim in claims.values():
+        assert claim.section == "critical_points"
+        assert claim.figure.axes
