@@ -216,12 +216,23 @@ CRITICAL_POINTS = Notebook(
             """,
         ),
         (
+            "escaping_a_saddle",
+            """
+            ## The way down
+
+            At the saddle the gradient is zero, so gradient descent does not move. A step along
+            the eigenvector of the negative eigenvalue does; so does a tiny random nudge, more
+            slowly.
+            """,
+        ),
+        (
             "trained_spectrum",
             """
             ## The spectrum of a trained network
 
             A real network has many parameters: the dense Hessian is fine for a few thousand,
-            Hessian-vector products and Lanczos for more.
+            Hessian-vector products and Lanczos for more. Here a small tanh network fits a
+            curve until its gradient is nearly zero.
             """,
         ),
         (
@@ -240,7 +251,7 @@ CRITICAL_POINTS = Notebook(
     1. Analyze the toy network at `(1.0, 1.0)` with
        `jaxtrain.curvature.analyze_critical_point`. Why is it "degenerate" although it is a
        global minimum?
-    2. Stop the spiral network of `trained_spectrum` after 100, 300 and 1000 steps. How do the
+    2. Stop the network of `trained_spectrum` after 100, 300 and 1000 Adam steps. How do the
        gradient norm, the minimum ratio and the number of negative eigenvalues change?
     3. Compare the dense spectrum with `jaxtrain.curvature.eigenvalues(hvp(...), k=5,
        which="both")`.
