@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import sys
 from typing import Any
 
 from jaxtrain.cli._args import (
@@ -98,6 +97,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Runs ``jaxtrain diagnose``; returns the exit status."""
     from jaxtrain.cli._npz import load_splits
+    from jaxtrain.cli._progress import progress
 
     splits = load_splits(args.data, test_path=args.test)
     out = pathlib.Path(args.out)
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             budget=budget,
             train_all=args.train_all,
             curvature=not args.no_curvature,
-            progress=sys.stderr.isatty(),
+            progress=progress("diagnose"),
         )
     except ValueError as error:
         raise CommandError(str(error)) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -130,15 +131,22 @@ def hessian_report(
     probes: int,
     grad_tol: float,
     seed: int = 0,
+    stage: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """``(report, spectrum)``: the critical-point numbers and what to plot (eigenvalues or a
-    spectral density)."""
+    spectral density).
+
+    ``stage(text)`` is told as each part starts: the loss and gradient, then the dense
+    Hessian, or the Lanczos extremes and the spectral density (:func:`_stage_count`).
+    """
     import jax
     from jax.flatten_util import ravel_pytree
 
     from jaxtrain import curvature
 
+    stage = stage or (lambda text: None)
     n = int(ravel_pytree(params)[0].size)
+    stage(f"the loss and its gradient at θ ({n:,} parameters)")
     loss_value, grads = jax.value_and_grad(loss_fn)(params)
     grad_norm = float(np.linalg.norm(np.asarray(ravel_pytree(grads)[0], dtype=np.float64)))
     report: dict[str, Any] = {
@@ -148,6 +156,7 @@ def hessian_report(
         "grad_tol": grad_tol,
     }
     if n <= dense_max_params:
+        stage(f"the dense {n} × {n} Hessian and its eigenvalues")
         cp = curvature.analyze_critical_point(loss_fn, params, grad_tol=grad_tol)
         eigs = np.asarray(cp.eigenvalues, dtype=np.float64)
         report.update(
@@ -167,9 +176,11 @@ def hessian_report(
     key = jax.random.key(seed)
     k = min(top, n // 2)
     matvec = curvature.hvp(loss_fn, params)
+    stage(f"Lanczos: the {k} lowest and {k} highest eigenvalues")
     extremes = curvature.eigenvalues(matvec, params, k=k, key=key, which="both")
     eigs = np.sort(np.asarray(extremes.eigenvalues, dtype=np.float64))
     eig_tol = curvature.eigenvalue_tolerance(eigs, ravel_pytree(params)[0].dtype)
+    stage(f"the spectral density: {probes} probes × {min(lanczos_steps, n)} Lanczos steps")
     density = curvature.spectral_density(
         matvec, params, num_probes=probes, num_iters=min(lanczos_steps, n), key=key
     )
@@ -182,8 +193,8 @@ def hessian_report(
     lines = [
         f"kind: {kind}. loss {float(loss_value):.6g}, gradient norm {grad_norm:.3g} "
         f"({'above' if grad_norm > grad_tol else 'within'} grad_tol {grad_tol:g}).",
-        f"Lanczos on {n} parameters: the {k} lowest eigenvalues {np.round(eigs[:k], 5).tolist()} "
-        f"and the {k} highest {np.round(eigs[-k:], 5).tolist()}.",
+        f"Lanczos on {n} parameters: the {k} lowest eigenvalues {_listed(eigs[:k])} "
+        f"and the {k} highest {_listed(eigs[-k:])}.",
         f"{negative} of them below -{eig_tol:.3g}: "
         + ("negative curvature, a way down." if negative else "no negative curvature found."),
         f"Minimum ratio estimated from the spectral density ({probes} probes × "
@@ -206,46 +217,67 @@ def hessian_report(
     return report, density
 
 
+def _listed(values: np.ndarray) -> str:
+    """Eigenvalues for people: 4 significant digits and no ``-0`` (the JSON keeps them exact)."""
+    # + 0.0 turns -0.0 into 0.0; float32 noise beyond 4 digits says nothing about the Hessian.
+    return "[" + ", ".join(f"{float(v) + 0.0:.4g}" for v in values) + "]"
+
+
+def _stage_count(n_params: int, dense_max_params: int) -> int:
+    """The number of stages :func:`hessian_report` announces for a model of ``n_params``."""
+    return 2 if n_params <= dense_max_params else 3
+
+
 def run(args: argparse.Namespace) -> int:
     """Runs ``jaxtrain hessian``; returns the exit status."""
     from jaxtrain.cli._data_ref import load_reference
+    from jaxtrain.cli._progress import progress
 
     spec, ckpt, metadata, apply = _restore(args.checkpoint, args.step)
     train_pair, val_pair, task = load_reference(metadata["data"], spec.family)
     x, y = train_pair if args.split == "train" else val_pair
     x, y = x[: args.max_examples], y[: args.max_examples]
 
+    from jax.flatten_util import ravel_pytree
+
     from jaxtrain import curvature, losses
+    from jaxtrain.train._progress import StageProgress
 
     loss_name = metadata.get("loss", "softmax_cross_entropy")
     loss = getattr(losses, loss_name, None)
     if loss is None:
         raise CommandError(f"the checkpoint names an unknown loss {loss_name!r}")
     loss_fn = curvature.loss_from_model(apply, ckpt.model_state, [(x, y)], loss)
-    report, spectrum = hessian_report(
-        loss_fn,
-        ckpt.params,
-        dense_max_params=args.dense_max_params,
-        top=args.top,
-        lanczos_steps=args.lanczos_steps,
-        probes=args.probes,
-        grad_tol=args.grad_tol,
-    )
-    report = {
+    out = pathlib.Path(args.out) if args.out else None
+    written = (out / "hessian.json", out / "spectrum.png") if out else ()
+    n = int(ravel_pytree(ckpt.params)[0].size)
+    total = _stage_count(n, args.dense_max_params) + (1 if out else 0)
+    header = {
         "checkpoint": str(pathlib.Path(args.checkpoint).absolute()),
         "step": ckpt.step,
         "model": spec.name,
         "split": args.split,
         "examples": int(x.shape[0]),
-        **report,
     }
-    if args.out:
-        out = pathlib.Path(args.out)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            _write(out, report, spectrum)
-        except OSError as error:
-            raise CommandError(f"cannot write to {out}: {error.strerror or error}") from None
+    with StageProgress(progress("hessian"), desc="jaxtrain hessian", total=total) as stages:
+        numbers, spectrum = hessian_report(
+            loss_fn,
+            ckpt.params,
+            dense_max_params=args.dense_max_params,
+            top=args.top,
+            lanczos_steps=args.lanczos_steps,
+            probes=args.probes,
+            grad_tol=args.grad_tol,
+            stage=stages.stage,
+        )
+        report = {**header, **numbers}
+        if out:
+            stages.stage("writing " + " and ".join(map(str, written)))
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                _write(out, report, spectrum)
+            except OSError as error:
+                raise CommandError(f"cannot write to {out}: {error.strerror or error}") from None
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -254,8 +286,8 @@ def run(args: argparse.Namespace) -> int:
             f"{args.split} examples ({task})"
         )
         print(report["explanation"])
-        if args.out:
-            print(f"wrote {pathlib.Path(args.out) / 'hessian.json'} and spectrum.png")
+        if written:
+            print("wrote " + " and ".join(map(str, written)))
     return 0
 
 

@@ -32,6 +32,7 @@ from jaxtrain.diagnose._training import (
     loss_standard_error,
 )
 from jaxtrain.diagnose._verdict import decide
+from jaxtrain.train._progress import StageProgress
 
 __all__ = ["diagnose", "prepare_data"]
 
@@ -135,7 +136,7 @@ def _train_candidate(
     loss: Any,
     budget: Budget,
     optimizer: Any,
-    bar: Any,
+    stages: StageProgress,
 ) -> tuple[CandidateResult, Run]:
     start = time.perf_counter()
     seeds = budget.seed_list()
@@ -143,7 +144,7 @@ def _train_candidate(
     numbers: dict[str, list[Any]] = {k: [] for k in (*keys, "curves", "grads", "held")}
     runs: list[Run] = []
     for seed in seeds:
-        bar.set_postfix_str(f"{candidate.name}, seed {seed}")
+        stages.stage(f"training {candidate.name}, seed {seed}")
         fit_pair, heldout_pair = splits[seed]
         run = fit_candidate(
             candidate,
@@ -173,7 +174,6 @@ def _train_candidate(
         held = run.history.per_epoch.get("val_loss")
         numbers["held"].append(np.asarray([] if held is None else held, dtype=np.float64))
         runs.append(run)
-        bar.update(1)
     result = CandidateResult(
         name=candidate.name,
         n_params=runs[0].n_params,
@@ -240,7 +240,7 @@ def diagnose(
     primary: int | str | None = None,
     train_all: bool = False,
     curvature: bool = True,
-    progress: bool = False,
+    progress: bool | Callable[[str, int, int], None] = False,
     cause_thresholds: CauseThresholds | None = None,
 ) -> Diagnosis:
     """Runs the lecture's task-strategy flowchart on candidate models and data.
@@ -290,7 +290,10 @@ def diagnose(
         itself, or the last of a sequence).
       train_all: train every candidate even when the primary's training loss is small.
       curvature: run the Hessian check at a critical point (and for the causes).
-      progress: show a tqdm bar over the training runs.
+      progress: ``True`` shows a tqdm bar over the stages (each training run, the stall
+        check, the causes) on a terminal or in a notebook; a function
+        ``progress(stage, index, total)`` is called as each stage starts instead (the
+        command line prints it as a line where stderr is no terminal).
       cause_thresholds: the :class:`~jaxtrain.diagnose.CauseThresholds` of the causes.
 
     Returns:
@@ -315,8 +318,6 @@ def diagnose(
       He et al., *Deep Residual Learning for Image Recognition*, 2016,
       https://arxiv.org/abs/1512.03385
     """
-    from tqdm.auto import tqdm
-
     start = time.perf_counter()
     thresholds = Thresholds() if thresholds is None else thresholds
     budget = Budget() if budget is None else budget
@@ -341,46 +342,51 @@ def diagnose(
     results: dict[int, CandidateResult] = {}
     runs: dict[int, Run] = {}
     common = {"loss": loss_fn, "budget": budget, "optimizer": optimizer}
-    with tqdm(
-        total=len(candidates) * len(seeds), desc="diagnose", unit="run", disable=not progress
-    ) as bar:
+    # The primary's runs, then the stall check and the causes; more runs if the flowchart asks.
+    with StageProgress(progress, desc="diagnose", total=len(seeds) + 2) as stages:
         # The flowchart's first question needs only the primary: the other candidates are
         # trained when its training loss is large (or when asked to).
-        results[p], runs[p] = _train_candidate(candidates[p], splits, data, bar=bar, **common)
+        results[p], runs[p] = _train_candidate(candidates[p], splits, data, stages=stages, **common)
         primary_rel = results[p].mean("train") / baseline
         if train_all or not primary_rel <= thresholds.large_train_loss:
+            stages.expect((len(candidates) - 1) * len(seeds))
             for i, candidate in enumerate(candidates):
                 if i != p:
                     results[i], runs[i] = _train_candidate(
-                        candidate, splits, data, bar=bar, **common
+                        candidate, splits, data, stages=stages, **common
                     )
+        stages.stage(
+            "where training stalled: the gradient"
+            + (", the Hessian at a critical point" if curvature else "")
+        )
+        stall = _stall_report(
+            runs[p],
+            splits[seeds[0]][0],
+            results[p].curves[0],
+            loss=loss_fn,
+            baseline=baseline,
+            thresholds=thresholds,
+            curvature=curvature,
+            seed=seeds[0],
+        )
+        cause_thresholds = CauseThresholds() if cause_thresholds is None else cause_thresholds
+        stages.stage("the causes of §2–§6: curvature, feature scales, saturation, a lower η")
+        evidence, _ = measure_run(
+            runs[p],
+            splits[seeds[0]][0],
+            loss=loss_fn,
+            optimizer=optimizer,
+            batch_size=min(budget.batch_size, int(splits[seeds[0]][0][0].shape[0])),
+            seed=seeds[0],
+            task=task,
+            baseline=baseline,
+            steps=budget.steps,
+            thresholds=cause_thresholds,
+            curvature=curvature,
+        )
     order = sorted(results)
     measured = [results[i] for i in order]
     decision = decide(measured, primary=order.index(p), baseline=baseline, thresholds=thresholds)
-    stall = _stall_report(
-        runs[p],
-        splits[seeds[0]][0],
-        results[p].curves[0],
-        loss=loss_fn,
-        baseline=baseline,
-        thresholds=thresholds,
-        curvature=curvature,
-        seed=seeds[0],
-    )
-    cause_thresholds = CauseThresholds() if cause_thresholds is None else cause_thresholds
-    evidence, _ = measure_run(
-        runs[p],
-        splits[seeds[0]][0],
-        loss=loss_fn,
-        optimizer=optimizer,
-        batch_size=min(budget.batch_size, int(splits[seeds[0]][0][0].shape[0])),
-        seed=seeds[0],
-        task=task,
-        baseline=baseline,
-        steps=budget.steps,
-        thresholds=cause_thresholds,
-        curvature=curvature,
-    )
     causes = rank_causes(evidence, cause_thresholds)
     advice = remedies(decision.verdict, stall=stall)
     top = causes[0] if causes and causes[0].score >= cause_thresholds.report_score else None
