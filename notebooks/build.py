@@ -133,6 +133,15 @@ TASK_STRATEGY = Notebook(
     """,
     claims=(
         (
+            "model_bias",
+            """
+            ## Model bias: the model family is too simple
+
+            A linear model cannot separate three interleaved spirals, however well it is
+            trained; a network with one hidden layer can. `jaxtrain.diagnose` compares the two.
+            """,
+        ),
+        (
             "deep_vs_shallow",
             """
             ## Optimization issue: a deep plain network vs a shallow one
@@ -174,9 +183,9 @@ TASK_STRATEGY = Notebook(
     exercises="""
     ## Exercise
 
-    1. Overfitting: give `jaxtrain.diagnose.diagnose` only 80 noisy spiral points
-       (`jaxtrain.data.make_spirals(80, noise=0.2, seed=0)`) and a `ModelSpec` with 128 units
-       in 2 layers. Compare the held-out and training losses.
+    1. Overfitting: in the spirals case of `overfitting_and_mismatch`, double the number of
+       training points, then halve the network's width. Which brings the held-out loss down
+       more?
     2. Copy `deep_vs_shallow` and add `residual=True` or `norm="batch"` to the deep
        `ModelSpec`. Does the optimization issue go away?
     3. Use `jaxtrain.diagnose.cross_validate` with k = 3 to choose between depth 0, 1 and 2
