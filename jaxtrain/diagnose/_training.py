@@ -125,21 +125,24 @@ def evaluate_loss(state: Any, pair: tuple[np.ndarray, np.ndarray] | None, loss: 
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
-def _mean_and_variance(apply, loss, chunk, params, model_state, x, y):
-    """The mean and the variance of the per-example losses ℓᵢ over (x, y), in chunks."""
+def _variance(apply, loss, chunk, params, model_state, x, y):
+    """The variance of the per-example losses ℓᵢ over (x, y), in one pass over the chunks."""
 
     def per_example(xb, yb):
         predictions, _ = apply(params, model_state, xb, train=False)
         values = loss(predictions, yb, reduction="none")
         return jnp.mean(values.reshape(values.shape[0], -1), axis=1)
 
-    mean = chunked_mean(lambda xb, yb: jnp.mean(per_example(xb, yb)), (x, y), chunk_size=chunk)
-    # A second pass centred on the mean: E[ℓ²] − E[ℓ]² would cancel catastrophically in
-    # float32 when the losses are large and alike.
-    variance = chunked_mean(
-        lambda xb, yb: jnp.mean((per_example(xb, yb) - mean) ** 2), (x, y), chunk_size=chunk
-    )
-    return mean, variance
+    # Shifted by the first chunk's mean K: Var ℓ = E[(ℓ − K)²] − (E[ℓ − K])² in one pass,
+    # without the cancellation of E[ℓ²] − E[ℓ]² in float32 when the losses are large and alike.
+    shift = jnp.mean(per_example(x[:chunk], y[:chunk]))
+
+    def moments(xb, yb):
+        d = per_example(xb, yb) - shift
+        return jnp.mean(d), jnp.mean(d**2)
+
+    first, second = chunked_mean(moments, (x, y), chunk_size=chunk)
+    return second - first**2
 
 
 def loss_standard_error(
@@ -154,8 +157,8 @@ def loss_standard_error(
     It measures how much the mean loss would move on another sample of the same size from
     the same distribution: the noise floor under which two losses cannot be told apart.
     Needs ``loss(..., reduction="none")`` (every :mod:`jaxtrain.losses` loss has it); NaN
-    when the loss does not offer it or ``pair`` is ``None``. One jitted program over chunks
-    of ``chunk_size`` examples (:func:`jaxtrain.losses.chunked_mean`), read back once.
+    when the loss does not offer it or ``pair`` is ``None``. One jitted pass over chunks of
+    ``chunk_size`` examples (:func:`jaxtrain.losses.chunked_mean`), read back once.
     """
     if pair is None:
         return float("nan")
@@ -164,7 +167,7 @@ def loss_standard_error(
     if n < 2:
         return float("nan")
     try:
-        _, variance = _mean_and_variance(
+        variance = _variance(
             state.apply, loss, min(chunk_size, n), state.params, state.model_state, x, y
         )
     except TypeError:
