@@ -349,6 +349,15 @@ ADAPTIVE_LEARNING_RATE = Notebook(
     """,
     claims=(
         (
+            "stuck_is_not_small_gradient",
+            """
+            ## Stuck is not a small gradient
+
+            The loss stops falling, yet the gradient norm stays large: the parameters bounce
+            across a narrow valley.
+            """,
+        ),
+        (
             "narrow_surface",
             """
             ## A narrow valley
@@ -371,6 +380,24 @@ ADAPTIVE_LEARNING_RATE = Notebook(
             """,
         ),
         (
+            "rmsprop_alpha",
+            r"""
+            ## RMSProp's α: how fast σ forgets
+
+            A gradient that jumps up and then down: with a small α, σ follows within a few
+            steps; with α near 1, or Adagrad's mean over all of the past, it lags.
+            """,
+        ),
+        (
+            "learning_rate_decay",
+            r"""
+            ## Learning-rate decay
+
+            Near the minimum the gradients shrink, σ shrinks with them and the step $\eta/\sigma$
+            grows until it blows up; a decaying $\eta^t$ holds it back.
+            """,
+        ),
+        (
             "schedules",
             """
             ## Learning-rate schedules
@@ -387,14 +414,22 @@ ADAPTIVE_LEARNING_RATE = Notebook(
             steps.
             """,
         ),
+        (
+            "momentum_and_sigma",
+            r"""
+            ## Momentum and σ do not cancel
+
+            $m$ sums the gradients with their signs, $\sigma$ their sizes: for a gradient that
+            keeps its direction the two agree, for one that bounces $m$ nearly cancels.
+            """,
+        ),
     ),
     exercises="""
     ## Exercise
 
     1. Give SGD momentum 0.9 on the valley. Does it catch up with Adam?
-    2. Plot `jaxtrain.optim.effective_step_size` of RMSProp along the valley path: how do its
-       two entries evolve?
-    3. Replace warmup by `jaxtrain.optim.radam`. Does it avoid the early spike?
+    2. In `rmsprop_alpha`, try α = 0.9. How many steps does σ need after each jump now?
+    3. In `warmup`, shorten the warmup from 50 steps to 10. Is the early spike back?
     4. Run the edge-of-stability experiment with Adam (`config = lecture.LectureConfig()` runs
        it at full size). Does Adam's preconditioned sharpness settle at its threshold 38/η?
     """,
