@@ -62,7 +62,8 @@ class RunEvidence:
       progress: ρ = ‖g_T‖²/(2·λmax·L(θ_T)), the share of the loss one gradient step of the
         largest stable size 1/λmax removes (first order).
       lambda_max, lambda_min: the extreme Hessian eigenvalues at θ_T (curvature examples).
-      eig_tol: |λ| below this is zero curvature (√ε·max|λ|).
+      eig_tol: |λ| below this is zero curvature
+        (:func:`jaxtrain.curvature.eigenvalue_tolerance`, √ε·max(max|λ|, 1)).
       curvature_method: ``"dense"``, ``"lanczos"`` or ``""`` (not measured).
       escape_change: the best measured (L(θ_T + t·u) − L(θ_T) − t·gᵀu)/L(θ_T) over a grid of
         steps t along ±u, u the eigenvector of λmin or a random direction (negative: the loss
