@@ -278,7 +278,12 @@ class Diagnosis:
         return "\n".join(lines)
 
     def plot_curves(self, ax: Any = None) -> Any:
-        """Training loss / B of every candidate against the step: median over seeds, range shaded.
+        """Every loss the verdict reads, / B, against the step: the figure of the diagnosis.
+
+        Per candidate (one colour each): the training loss of every step (median over seeds,
+        their range shaded), the held-out loss after every epoch (median over seeds, dots) and
+        the validation and test losses at the end (mean over seeds, as the verdict compares
+        them: a square and a triangle). A vertical line marks the step the stall text names.
 
         Args:
           ax: a matplotlib ``Axes`` to draw on (default: a new figure).
@@ -290,9 +295,10 @@ class Diagnosis:
 
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4.2))
-        for c in self.candidates:
-            if not c.curves:
-                continue
+        drawn = [c for c in self.candidates if c.curves]
+        ends: dict[str, tuple[int, str]] = {}
+        # Training lines first, so that they are the first lines of the Axes, in order.
+        for c in drawn:
             length = min(len(curve) for curve in c.curves)
             stack = np.stack([curve[:length] for curve in c.curves]) / self.baseline
             steps = np.arange(1, length + 1)
@@ -302,14 +308,45 @@ class Diagnosis:
             ax.fill_between(
                 steps, stack.min(axis=0), stack.max(axis=0), color=line.get_color(), alpha=0.2
             )
+            ends[c.name] = (length, line.get_color())
+        shown = set()
+        for c in drawn:
+            length, color = ends[c.name]
+            held = [h for h in c.heldout_curves if len(h)]
+            if held:
+                epochs = min(len(h) for h in held)
+                at = np.linspace(length / epochs, length, epochs)
+                median = np.median(np.stack([h[:epochs] for h in held]), axis=0)
+                # A leading "_" keeps a mark out of the legend: the grey entries explain them.
+                label = f"_{c.name} held-out"
+                ax.plot(at, median / self.baseline, "o:", ms=3, lw=1, color=color, label=label)
+                shown.add("held-out")
+            for split, marker in (("validation", "s"), ("test", "^")):
+                value = c.mean("val" if split == "validation" else split)
+                if math.isfinite(value):
+                    y = value / self.baseline
+                    label = f"_{c.name} {split}"
+                    ax.plot([length], [y], marker, ms=7, color=color, mec="black", label=label)
+                    shown.add(split)
+        # One legend entry per kind of mark, in grey: the colours are the candidates'.
+        for kind, style, text in (
+            ("held-out", "o:", "held-out (same distribution), per epoch"),
+            ("validation", "s", "validation, at the end"),
+            ("test", "^", "test, at the end"),
+        ):
+            if kind in shown:
+                ax.plot([], [], style, color="gray", ms=5, label=text)
         ax.axhline(
             self.thresholds.large_train_loss, color="gray", ls=":", lw=1, label="'large' threshold"
         )
+        if self.stall is not None and self.stall.stall_step is not None:
+            step = self.stall.stall_step
+            ax.axvline(step + 1, color="black", ls="-.", lw=0.8, label=f"stall check: step {step}")
         ax.set_yscale("log")
         ax.set_xlabel("step")
-        ax.set_ylabel("training loss / baseline")
-        ax.set_title(f"Training curves — verdict: {self.verdict}")
-        ax.legend(fontsize=8)
+        ax.set_ylabel("loss / baseline")
+        ax.set_title(f"Losses — verdict: {self.verdict}")
+        ax.legend(fontsize=7)
         return ax
 
     def plot_candidate(self, name: str, ax: Any = None) -> Any:

@@ -17,6 +17,10 @@ __all__ = ["Plateau", "StallReport", "analyze_stall"]
 # A plateau must last at least this share of the budget to count as a stall; a loss still
 # falling in its last quarter was cut short by the budget, not stuck.
 _MIN_PLATEAU_SHARE = 0.25
+# The stall rule reads the loss on a linear scale; the diagnosis plots it on a log scale, where
+# a converged loss may keep falling many-fold after "95% of the decrease". A converged loss has
+# levelled off where less than this factor of fall is still to come, as the figure shows it.
+_LOG_FALL = 2.0
 
 
 class Plateau(NamedTuple):
@@ -150,7 +154,11 @@ def analyze_stall(
 
     With the ``baseline`` B, a loss that levelled off at a small value (L̄_T/B ≤
     ``large_train_loss``) is reported as *converged*: a stall there is the goal, not a
-    problem, whatever the gradient says (mini-batch noise keeps ‖g‖ from vanishing).
+    problem, whatever the gradient says (mini-batch noise keeps ‖g‖ from vanishing). Its
+    summary reads the curve on a log scale, as the diagnosis plots it: it levelled off where
+    less than a factor 2 of fall was still to come (min_{t≥s} L̄ₜ ≥ L̄ₛ/2), and a loss that
+    keeps falling many-fold after the stall step s is said to. There ``stall_step`` is where it
+    levelled off on that scale, if it did.
 
     Args:
       losses: the training loss of every step (mini-batch values are fine).
@@ -231,6 +239,19 @@ def analyze_stall(
         remaining = smooth - suffix_min
         stall_step = int(np.argmax(remaining <= thresholds.stall_tolerance * total))
     stalled = bool(stall_step <= (1.0 - _MIN_PLATEAU_SHARE) * values.size)
+    converged = bool(
+        baseline is not None
+        and baseline > 0
+        and float(smooth[-1]) / baseline <= thresholds.large_train_loss
+    )
+    kept_falling = False
+    if converged and stalled and float(suffix_min[-1]) > 0:
+        # Read on the figure's log scale: levelled off once within _LOG_FALL of the rest.
+        log_step = int(np.argmax(smooth <= _LOG_FALL * suffix_min))
+        kept_falling = log_step > (1.0 - _MIN_PLATEAU_SHARE) * values.size
+        fall_after = float(smooth[stall_step] / smooth[-1])
+        if not kept_falling:
+            stall_step = log_step
     # A plateau the loss later left: a flat region (near a saddle point) that held training up.
     window = values.size - smooth.size + 1
     a, b = _longest_plateau(smooth, thresholds.stall_tolerance)
@@ -246,16 +267,19 @@ def analyze_stall(
         if math.isfinite(ratio)
         else f"‖g‖ = {gT:.3g} at the end"
     )
-    converged = bool(
-        baseline is not None
-        and baseline > 0
-        and float(smooth[-1]) / baseline <= thresholds.large_train_loss
-    )
     if converged:
-        where = f"levelled off from step {stall_step}" if stalled else "was still falling"
+        end = f"{float(smooth[-1]) / baseline:.3g} × the baseline"
+        if not stalled:
+            where = f"was still falling at the end, at {end}"
+        elif kept_falling:
+            where = (
+                f"made {1.0 - thresholds.stall_tolerance:.0%} of its decrease by step "
+                f"{stall_step} and kept falling, {fall_after:.3g}× more, to {end}"
+            )
+        else:
+            where = f"levelled off from step {stall_step} at {end}"
         summary = (
-            f"The training loss {where} at {float(smooth[-1]) / baseline:.3g} × the baseline: "
-            f"small, so training converged as it should ({grad_text})."
+            f"The training loss {where}: small, so training converged as it should ({grad_text})."
         )
     elif not stalled:
         summary = (

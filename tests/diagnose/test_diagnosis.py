@@ -114,6 +114,32 @@ def test_plot_curves_draws_one_median_line_per_candidate():
     assert len(ax.get_lines()) == 4  # two seeds: a training line and held-out dots each
 
 
+def test_plot_curves_shows_every_loss_the_verdict_reads_and_the_stall_step():
+    # The verdict compares training, held-out and validation (and test) losses: all are drawn.
+    matplotlib.use("Agg")
+    d = make_diagnosis()
+    ax = d.plot_curves()
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    held = lines["_shallow held-out"]
+    np.testing.assert_allclose(held.get_xdata(), [100 / 3, 200 / 3, 100])  # after each epoch
+    np.testing.assert_allclose(
+        held.get_ydata(), np.median([[1.0, 0.5, 0.2], [1.0, 0.6, 0.2]], 0) / 2
+    )
+    for name, split, value in [
+        ("shallow", "validation", np.mean([0.15, 0.17])),
+        ("deep/12 layers", "validation", 1.0),
+        ("deep/12 layers", "test", 1.15),
+    ]:
+        marker = lines[f"_{name} {split}"]
+        assert list(marker.get_xdata()) == [100]
+        assert marker.get_ydata()[0] == pytest.approx(value / 2.0)
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "held-out (same distribution), per epoch" in legend
+    assert "validation, at the end" in legend and "test, at the end" in legend
+    stall = lines[f"stall check: step {d.stall.stall_step}"]
+    assert list(stall.get_xdata()) == [d.stall.stall_step + 1] * 2  # steps are drawn from 1
+
+
 def test_save_writes_json_markdown_and_pngs(tmp_path):
     d = make_diagnosis()
     written = d.save(tmp_path / "out")

@@ -1,6 +1,7 @@
 """Where training stalled, and critical point vs oscillating learning rate."""
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -113,3 +114,23 @@ def test_the_report_is_a_typed_record_that_serializes_as_before():
     assert diverged.to_dict()["plateau"] is None and diverged.diverged
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.stalled = False
+
+
+def test_a_converged_loss_still_falling_tenfold_is_not_said_to_have_levelled_off():
+    # Cross-entropy fitting its training set: 95% of the fall is done early, but on the log
+    # scale of the diagnosis' figure the loss keeps falling 100-fold after that step.
+    curve = 2.3 * 0.97 ** np.arange(300)
+    r = analyze_stall(curve, initial_grad_norm=1.0, final_grad_norm=0.01, baseline=2.3)
+    assert r.converged and r.stalled
+    later = float(np.mean(curve[r.stall_step : r.stall_step + 15]) / np.mean(curve[-15:]))
+    assert later > 10
+    assert "levelled off" not in r.summary
+    assert f"95% of its decrease by step {r.stall_step}" in r.summary
+    assert "kept falling" in r.summary and f"{later:.3g}× more" in r.summary
+
+
+def test_a_converged_loss_that_is_flat_on_a_log_scale_levelled_off():
+    curve = np.concatenate([np.linspace(2.3, 0.05, 60), np.full(240, 0.05)])
+    r = analyze_stall(curve, initial_grad_norm=1.0, final_grad_norm=0.01, baseline=2.3)
+    step = re.search(r"levelled off from step (\d+) at", r.summary)
+    assert r.converged and step and 45 <= int(step[1]) <= 60  # the fall ends at step 60
