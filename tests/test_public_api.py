@@ -20,6 +20,13 @@ PUBLIC_PACKAGES = (
     "jaxtrain.plot",
     "jaxtrain.diagnose",
     "jaxtrain.monitor",
+    "jaxtrain.lecture",
+    "jaxtrain.lecture.task_strategy",
+    "jaxtrain.lecture.critical_points",
+    "jaxtrain.lecture.batch_and_momentum",
+    "jaxtrain.lecture.adaptive_learning_rate",
+    "jaxtrain.lecture.loss_functions",
+    "jaxtrain.lecture.batch_normalization",
 )
 
 

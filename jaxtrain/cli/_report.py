@@ -34,6 +34,7 @@ from jaxtrain.lecture._claim import Claim, png_bytes
 
 __all__ = ["Figure", "Report", "Section", "to_jsonable"]
 
+
 def to_jsonable(value: Any) -> Any:
     """Converts NumPy/JAX scalars and arrays, tuples and mappings to plain JSON values.
 

@@ -16,7 +16,14 @@ Example:
   0.1
 """
 
-from jaxtrain.lecture import batch_normalization  # the other sections are being moved here
+from jaxtrain.lecture import (
+    adaptive_learning_rate,
+    batch_and_momentum,
+    batch_normalization,
+    critical_points,
+    loss_functions,
+    task_strategy,
+)
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._script import run_example
 from jaxtrain.lecture._section import Experiment, Section
@@ -27,12 +34,24 @@ __all__ = [
     "Experiment",
     "LectureConfig",
     "Section",
+    "adaptive_learning_rate",
+    "batch_and_momentum",
     "batch_normalization",
+    "critical_points",
+    "loss_functions",
     "run_example",
     "section",
+    "task_strategy",
 ]
 
-SECTIONS: tuple[Section, ...] = (batch_normalization.SECTION,)
+SECTIONS: tuple[Section, ...] = (
+    task_strategy.SECTION,
+    critical_points.SECTION,
+    batch_and_momentum.SECTION,
+    adaptive_learning_rate.SECTION,
+    loss_functions.SECTION,
+    batch_normalization.SECTION,
+)
 """The lecture's sections, in its order."""
 
 

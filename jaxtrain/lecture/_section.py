@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import Protocol
 
 from jaxtrain.lecture._claim import Claim, LectureConfig
 
 __all__ = ["Experiment", "Section"]
 
-Experiment = Callable[[LectureConfig, int], Claim]
-"""A lecture experiment: ``(config, seed) -> Claim``, a pure function of its arguments."""
+
+class Experiment(Protocol):
+    """A lecture experiment: ``(config, seed) -> Claim``, a pure function of its arguments.
+
+    Its ``__name__`` is the id of the claim it makes.
+    """
+
+    __name__: str
+
+    def __call__(self, config: LectureConfig, seed: int = 0, /) -> Claim: ...
 
 
 @dataclasses.dataclass(frozen=True)
