@@ -9,6 +9,7 @@ import math
 import os
 import re
 import shutil
+import sys
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -121,18 +122,49 @@ def test_bad_sections_are_refused(capsys):
         run_tour("unused", sections=["critical_points", "nope"])
 
 
-def _chromium() -> str | None:
-    if os.path.exists("/usr/bin/chromium"):
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
+NO_CHROMIUM = (
+    "no Chromium for the browser test: install Debian's package (`apt-get install chromium`, "
+    "found at /usr/bin/chromium or on PATH) or, where it can download, "
+    "`python -m playwright install chromium`"
+)
+
+
+def _playwright_chromium() -> str | None:
+    """The Chromium of ``python -m playwright install chromium``, if it was downloaded."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        path = playwright.chromium.executable_path
+    return path if os.path.exists(path) else None
+
+
+def _chromium_or_skip() -> str:
+    """Debian's chromium, one on PATH, or Playwright's own; else the test is skipped, saying
+    how to get one."""
+    pytest.importorskip("playwright", reason="the browser test needs `pip install playwright`")
+    for found in (
+        lambda: "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None,
+        lambda: shutil.which("chromium"),
+        _playwright_chromium,
+    ):
+        executable = found()
+        if executable:
+            return executable
+    pytest.skip(NO_CHROMIUM)
+
+
+def test_the_browser_test_says_how_to_get_chromium_when_it_skips(monkeypatch):
+    monkeypatch.setattr(os.path, "exists", lambda path: False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(sys.modules[__name__], "_playwright_chromium", lambda: None)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        _chromium_or_skip()
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 390])
 def test_report_renders_in_chromium(tour, tmp_path, width):
-    executable = _chromium()
-    if executable is None:
-        pytest.skip("chromium is not installed")
+    executable = _chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     out, report, _ = tour
