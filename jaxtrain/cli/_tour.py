@@ -92,9 +92,10 @@ def run_tour(
         with tqdm(
             total=len(spec.experiments), desc=spec.title, unit="figure", disable=not progress
         ) as bar:
-            for claim in spec.claims(config, seed):
-                section.add_claim(claim)
-                bar.set_postfix_str(claim.id)
+            claims = spec.claims(config, seed)
+            for experiment in spec.experiments:
+                bar.set_postfix_str(experiment.__name__)  # the claim being measured
+                section.add_claim(next(claims))
                 bar.update(1)
         section.seconds = time.perf_counter() - section_start
     report.meta["seconds"] = round(time.perf_counter() - start, 1)
