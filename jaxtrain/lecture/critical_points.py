@@ -649,6 +649,7 @@ def minimum_ratio_vs_loss(config: LectureConfig, seed: int = 0) -> Claim:
     losses = np.array([r.loss for r in reports])
     ratios = np.array([r.minimum_ratio for r in reports])
     negative = np.array([r.num_negative for r in reports])
+    zero = np.array([r.num_zero for r in reports])
     critical = np.array([r.grad_norm <= _GRAD_TOL for r in reports])
     numbers: dict[str, Any] = {
         "runs": runs["runs"],
@@ -668,13 +669,14 @@ def minimum_ratio_vs_loss(config: LectureConfig, seed: int = 0) -> Claim:
         "eig_tols": np.array([r.eig_tol for r in reports]),
         "num_positive": np.array([r.num_positive for r in reports]),
         "num_negative": negative,
-        "num_zero": np.array([r.num_zero for r in reports]),
+        "num_zero": zero,
         "kinds": [r.kind for r in reports],
         "critical": critical,
         "num_critical": int(critical.sum()),
         "num_saddles": int((critical & (negative > 0)).sum()),
         "num_without_negative": int((critical & (negative == 0)).sum()),
-        "num_local_min": sum(r.kind == "local_min" for r in reports),
+        # Every eigenvalue above tol, at a point that counts as critical here (‖g‖ ≤ 1e-3).
+        "num_strict_minima": int((critical & (negative == 0) & (zero == 0)).sum()),
     }
     numbers.update(_trend(losses[critical], ratios[critical]))
     return Claim(
@@ -794,7 +796,7 @@ def _ratio_caption(numbers: dict[str, Any]) -> str:
             f"ratio below 1 because {_span(zeros, '{:d}')} of the {n} eigenvalues are near zero "
             "(|λ| ≤ tol): flat directions, not ways down"
         )
-    strict = numbers["num_local_min"]
+    strict = numbers["num_strict_minima"]
     if strict == 0:
         strict_text = "none is a strict local minimum (every λ > tol)"
     else:
@@ -808,7 +810,7 @@ def _ratio_caption(numbers: dict[str, Any]) -> str:
         else:
             kinds += " Saddles and points without negative curvature overlap in loss."
     ratio_range = (
-        f"The minimum ratio (tol = √ε·max|λ|) runs from {ratios[critical].min():.2f} to "
+        f"The minimum ratio (tol = √ε·max(max|λ|, 1)) runs from {ratios[critical].min():.2f} to "
         f"{ratios[critical].max():.2f} (without a tolerance, counting float32 noise by its sign: "
         f"{numbers['ratios_without_tolerance'][critical].min():.2f} to "
         f"{numbers['ratios_without_tolerance'][critical].max():.2f})."

@@ -97,7 +97,7 @@ def test_minimum_ratio_where_the_gradient_is_small(claims):
     flat = critical & (numbers["num_negative"] == 0)
     assert saddles.sum() >= 2 and flat.sum() >= 2
     assert losses[saddles].min() > 10 * losses[flat].max()
-    assert numbers["num_local_min"] == 0 and ratios.max() < 0.5
+    assert numbers["num_strict_minima"] == 0 and ratios.max() < 0.5
     assert np.all(numbers["num_zero"][flat] > n // 2)
     # The caption states the measured sign of the trend, whichever it is.
     r = numbers["correlation"]
