@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-__all__ = ["TrainState", "init_train_state", "step_key"]
+__all__ = ["TrainState", "donatable_copy", "init_train_state", "step_key"]
 
 
 @struct.dataclass
@@ -84,3 +84,12 @@ def init_train_state(
 def step_key(key: jax.Array, step: Any) -> jax.Array:
     """The key of step ``step``'s augmentation and dropout."""
     return jax.random.fold_in(jax.random.fold_in(key, 1), step)
+
+
+def donatable_copy(tree: Any) -> Any:
+    """A copy of ``tree``'s arrays for a call that donates its input.
+
+    ``fit``'s compiled epochs donate the state's buffers (update them in place); the state and
+    key they start from are copies, so the caller's arrays survive the run.
+    """
+    return jax.tree.map(lambda a: jnp.array(a, copy=True), tree)

@@ -1,0 +1,101 @@
+"""``fit``'s non-finite policy: stop at the first bad step with its last good state, or skip.
+
+Every step records whether its loss and gradient norm are finite, and the host reads those
+flags once per segment, never per step. ``"skip"`` is applied inside the compiled step (a
+bad step's updates are dropped, see :class:`~jaxtrain.train._step.StepFunctions`).
+``"raise"`` is here: the segment's call also returned a copy of the state it started from,
+and on a bad step the steps before it are replayed from that copy, so the error carries the
+state just before the bad step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NoReturn
+
+import numpy as np
+
+from jaxtrain.train._errors import NonFiniteLossError
+from jaxtrain.train._feed import Feed
+from jaxtrain.train._history import History
+from jaxtrain.train._records import step_rows
+from jaxtrain.train._state import TrainState
+
+__all__ = ["NONFINITE_POLICIES", "raise_at_first_nonfinite"]
+
+NONFINITE_POLICIES = ("raise", "skip")
+
+
+def raise_at_first_nonfinite(
+    feed: Feed,
+    before: TrainState,
+    records: dict[str, np.ndarray],
+    sizes: np.ndarray,
+    history: History,
+    *,
+    epoch: int,
+    start: int,
+    last_checkpoint: int | None,
+) -> NoReturn:
+    """Raises :class:`NonFiniteLossError` for the segment's first non-finite step.
+
+    Args:
+      feed: the run's feed, which replays the steps before the bad one.
+      before: the state the segment started from (donated to the replay).
+      records: the segment's step records, with at least one ``finite`` flag False.
+      sizes: the segment's batch sizes.
+      history: the run's history; the steps up to and including the bad one are added.
+      epoch: the segment's epoch.
+      start: the segment's first position in the epoch.
+      last_checkpoint: the step of the newest checkpoint on disk, or ``None``.
+    """
+    first = int(np.argmin(records["finite"].astype(bool)))
+    good = before
+    if first:
+        good, _, _ = feed.run(before, epoch, start, start + first)
+    history.append_steps(step_rows(records, sizes, first + 1))
+    spe = feed.plan.steps_per_epoch
+    step = epoch * spe + start + first
+    value = float(records["loss"][first])
+    kept = (
+        f"The last good checkpoint (step {last_checkpoint}) is kept. "
+        if last_checkpoint is not None
+        else ""
+    )
+    raise NonFiniteLossError(
+        _message(
+            value=value,
+            grad_norm=float(records["grad_norm"][first]),
+            step=step,
+            epoch=epoch,
+            batch=start + first,
+            spe=spe,
+            kept=kept,
+        ),
+        step=step,
+        epoch=epoch,
+        loss=value,
+        state=good,
+        history=history,
+    )
+
+
+def _message(
+    *, value: float, grad_norm: float, step: int, epoch: int, batch: int, spe: int, kept: str
+) -> str:
+    what = (
+        f"the training loss is {value}"
+        if not math.isfinite(value)
+        else f"the gradient norm is {grad_norm} (loss {value:.4g})"
+    )
+    return (
+        f"{what} at step {step} (epoch {epoch}, batch {batch} of {spe}); training stopped. "
+        f"The error's .state holds the state just before that step. {kept}Usual causes: "
+        "(1) a learning "
+        "rate too large: try a 10x smaller one, gradient clipping or a warmup schedule; "
+        "(2) inputs not normalized: standardize the features (jaxtrain.data."
+        "fit_standardizer) or add BatchNorm; (3) bad data: NaN/inf inputs or labels outside "
+        "the classes (jaxtrain.data.check_dataset); (4) a loss taking log(0): give "
+        "softmax_cross_entropy logits, not probabilities. To skip such steps instead, pass "
+        "on_nonfinite='skip'."
+    )

@@ -1,0 +1,129 @@
+"""A ``fit`` run's checkpoints: when they are written, and when a run may resume from one.
+
+Checkpoints are written between segments (the host sees the state only then): at the end
+of every ``every``-th epoch and at the end of the run. A resumed run continues from the
+newest checkpoint only when it would draw the same batches; because every random draw is
+folded from the key and the step, it then reproduces the uninterrupted run exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from jaxtrain.train._checkpoint import Checkpoint, CheckpointWriter, load_checkpoint
+from jaxtrain.train._history import History
+from jaxtrain.train._state import TrainState
+
+__all__ = ["RunCheckpoints", "check_resumable"]
+
+# Settings a resumed run must share with the checkpoint, or its batches would differ.
+_BATCHING = ("num_examples", "batch_size", "drop_last")
+
+
+class RunCheckpoints:
+    """The checkpoints of one ``fit`` call in ``directory``; with ``None``, none (no-ops).
+
+    Args:
+      directory: the checkpoint directory, or ``None``.
+      keep: how many of the newest checkpoints to keep (``None``: all).
+      every: save at the end of every this many epochs.
+      metadata: the caller's JSON-ready dict, saved with every checkpoint.
+      config: the run's configuration, saved with every checkpoint and compared on resume.
+
+    Raises:
+      ValueError: if ``keep`` is not a positive int or ``None``.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike | None,
+        *,
+        keep: int | None,
+        every: int,
+        metadata: Mapping[str, Any] | None,
+        config: Mapping[str, Any],
+    ):
+        self._writer = None if directory is None else CheckpointWriter(directory, keep=keep)
+        self._every, self._metadata, self._config = every, metadata, config
+
+    def start(self, state: TrainState, *, resume: bool) -> tuple[TrainState, History]:
+        """The state and history the run starts from.
+
+        ``state`` and an empty history, unless ``resume`` and the directory holds a
+        checkpoint: then the newest one's state and history.
+
+        Raises:
+          ValueError: the directory holds checkpoints and ``resume`` is False, or the newest
+            one does not fit this run (see :func:`check_resumable`).
+          CheckpointMismatchError: the checkpoint is of another model, optimizer or monitors.
+        """
+        existing = self._writer.steps() if self._writer is not None else []
+        if existing and not resume:
+            raise ValueError(
+                f"{self._writer.directory} already holds checkpoints (steps {existing}); pass "
+                "resume=True to continue that run, or choose a new directory"
+            )
+        if not existing:
+            return state, History()
+        checkpoint = load_checkpoint(self._writer.directory, state)
+        check_resumable(checkpoint, self._config)
+        return checkpoint.state, checkpoint.history or History()
+
+    def after_segment(
+        self, state: TrainState, history: History, *, epoch: int, ends_epoch: bool, ends_run: bool
+    ) -> None:
+        """Saves after a segment of epoch ``epoch`` that ends every-th epoch, or the run."""
+        if self._writer is not None and (
+            (ends_epoch and (epoch + 1) % self._every == 0) or ends_run
+        ):
+            self._save(state, history)
+
+    def finish(self, state: TrainState, history: History, *, step: int) -> None:
+        """Saves the final state unless its step is already on disk."""
+        if self._writer is not None and step not in self._writer.steps():
+            self._save(state, history)
+
+    def latest(self) -> int | None:
+        """The step of the newest checkpoint on disk, or ``None``."""
+        steps = self._writer.steps() if self._writer is not None else []
+        return steps[-1] if steps else None
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    def _save(self, state: TrainState, history: History) -> None:
+        self._writer.save(state, history=history, metadata=self._metadata, config=self._config)
+
+
+def check_resumable(checkpoint: Checkpoint, config: Mapping[str, Any]) -> None:
+    """Refuses a checkpoint that this run cannot continue.
+
+    Raises:
+      ValueError: the checkpoint was written with other batching (``_BATCHING``: the batches
+        would differ) or another probe batch size for the monitors, or it is past the run's
+        ``total_steps``.
+    """
+    saved = checkpoint.config
+    for name in _BATCHING:
+        if name in saved and saved[name] != config[name]:
+            raise ValueError(
+                f"cannot resume: the checkpoint was written with {name}={saved[name]}, this "
+                f"run has {name}={config[name]}; the batches would differ. Use the same data "
+                "and batching, or a new directory."
+            )
+    saved_probe = saved.get("probe_size") or 0
+    probe_size = config["probe_size"]
+    if saved_probe and probe_size and saved_probe != probe_size:
+        raise ValueError(
+            f"cannot resume: the checkpoint's monitors used a probe batch of {saved_probe} "
+            f"examples, this run's use {probe_size}; their measurements would differ. Use the "
+            "same probe_size, or a new directory."
+        )
+    if checkpoint.step > config["total_steps"]:
+        raise ValueError(
+            f"cannot resume: the checkpoint is at step {checkpoint.step}, past the "
+            f"{config['total_steps']} steps this run asks for"
+        )

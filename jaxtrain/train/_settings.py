@@ -1,0 +1,296 @@
+"""``fit``'s settings: its arguments resolved and checked before anything is compiled or run."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxtrain.monitor._monitor import DEFAULT_PROBE_SIZE, Monitor, RunSetup, check_monitors
+from jaxtrain.train._batching import BatchPlan
+from jaxtrain.train._checkpoint import json_ready
+from jaxtrain.train._checks import check_data, check_positive_int
+from jaxtrain.train._evaluate import metric_names, split_model
+from jaxtrain.train._nonfinite import NONFINITE_POLICIES
+from jaxtrain.train._sharding import Placement, resolve_placement
+
+__all__ = ["FitSettings", "resolve_settings"]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FitSettings:
+    """Everything a ``fit`` call resolved from its arguments, every one checked.
+
+    The arguments ``fit`` documents keep their names; the rest are resolved from them.
+
+    Attributes:
+      apply: the model's ``apply``; ``params`` and ``model_state`` start the run.
+      x: this process's training inputs (NumPy), ``y`` their targets.
+      val: the whole validation set ``(x, y)`` as NumPy (every process's), or ``None``.
+      metrics: ``(name, function)`` pairs.
+      placement: where arrays live: one device, or split over a mesh's data axis.
+      on_host: feed each segment's batches from the host instead of keeping the training
+        set on the devices.
+      plan: how an epoch of the N examples (all processes') is cut into batches.
+      total_steps: the run's optimizer steps, partial batches included.
+      monitors: the monitors, prepared for this run.
+      probe_size: examples in the monitors' shared probe batch; 0 for none.
+      key: the run's ``jax.random`` key; ``seed`` the int it came from, or ``None``.
+      skip_nonfinite: ``on_nonfinite == "skip"``.
+    """
+
+    apply: Callable[..., Any]
+    params: Any
+    model_state: Any
+    optimizer: optax.GradientTransformation
+    loss: Callable[..., Any]
+    x: np.ndarray
+    y: np.ndarray
+    val: tuple[np.ndarray, np.ndarray] | None
+    metrics: tuple[tuple[str, Callable[..., Any]], ...]
+    augment: Callable[..., Any] | None
+    placement: Placement
+    on_host: bool
+    plan: BatchPlan
+    total_steps: int
+    monitors: tuple[Monitor, ...]
+    probe_size: int
+    key: jax.Array
+    seed: int | None
+    skip_nonfinite: bool
+    learning_rate: float | Callable[[Any], Any] | None
+    eval_batch_size: int | None
+    progress: bool
+    checkpoint_dir: str | os.PathLike | None
+    checkpoint_every: int
+    keep_checkpoints: int | None
+    resume: bool
+    metadata: dict[str, Any] | None
+
+    @property
+    def checkpoint_config(self) -> dict[str, Any]:
+        """The configuration saved with every checkpoint; a resumed run must match it."""
+        return {
+            "num_examples": self.plan.num_examples,
+            "batch_size": self.plan.batch_size,
+            "drop_last": self.plan.drop_last,
+            "steps_per_epoch": self.plan.steps_per_epoch,
+            "total_steps": self.total_steps,
+            "on_nonfinite": "skip" if self.skip_nonfinite else "raise",
+            "seed": self.seed,
+            "probe_size": self.probe_size,
+        }
+
+
+def resolve_settings(
+    model: Any,
+    optimizer: optax.GradientTransformation,
+    train_data: tuple[Any, Any],
+    *,
+    loss: Callable[..., Any],
+    epochs: int | None,
+    steps: int | None,
+    batch_size: int | None,
+    val_data: tuple[Any, Any] | None,
+    metrics: Sequence[Callable[..., Any]] | Mapping[str, Callable[..., Any]],
+    augment: Callable[..., Any] | None,
+    seed: int | jax.Array,
+    checkpoint_dir: str | os.PathLike | None,
+    checkpoint_every: int,
+    keep_checkpoints: int | None,
+    resume: bool,
+    metadata: Mapping[str, Any] | None,
+    progress: bool,
+    mesh: jax.sharding.Mesh | None,
+    drop_last: bool,
+    on_nonfinite: str,
+    learning_rate: float | Callable[[Any], Any] | None,
+    data_on_device: bool | None,
+    eval_batch_size: int | None,
+    monitors: Sequence[Monitor],
+) -> FitSettings:
+    """``fit``'s arguments (see :func:`jaxtrain.train.fit`) resolved and checked.
+
+    The plain arguments are checked first, then the model and the data, so a wrong argument
+    is reported before any model is traced.
+
+    Raises:
+      ValueError: for every bad argument or data set ``fit`` lists.
+    """
+    epochs, steps = _run_length(epochs, steps)
+    _check_step_arguments(optimizer, loss, augment, on_nonfinite)
+    checkpoint_every, metadata = _checkpoint_arguments(
+        checkpoint_dir, checkpoint_every, resume, metadata
+    )
+    apply, params, model_state = split_model(model)
+    named_metrics = metric_names(metrics)
+    x, y = check_data(train_data, apply, params, model_state, name="train_data")
+    placement = resolve_placement(mesh)
+    processes = jax.process_count()
+    on_host = _feeds_from_host(data_on_device, processes)
+    plan = _batch_plan(
+        _global_num_examples(len(x), processes), batch_size, drop_last, processes, placement
+    )
+    monitors = check_monitors(monitors)
+    setup = RunSetup(optimizer, optimizer.init(params), params, plan.num_examples, plan.batch_size)
+    monitors = tuple(m.prepare(setup) for m in monitors)
+    probe_size = _probe_size(monitors, plan.num_examples, processes)
+    val = None
+    if val_data is not None:
+        val = _validation_data(val_data, apply, params, model_state, processes)
+    return FitSettings(
+        apply=apply,
+        params=params,
+        model_state=model_state,
+        optimizer=optimizer,
+        loss=loss,
+        x=x,
+        y=y,
+        val=val,
+        metrics=named_metrics,
+        augment=augment,
+        placement=placement,
+        on_host=on_host,
+        plan=plan,
+        total_steps=epochs * plan.steps_per_epoch if epochs is not None else steps,
+        monitors=monitors,
+        probe_size=probe_size,
+        key=_as_key(seed),
+        seed=int(seed) if isinstance(seed, int | np.integer) else None,
+        skip_nonfinite=on_nonfinite == "skip",
+        learning_rate=learning_rate,
+        eval_batch_size=eval_batch_size,
+        progress=progress,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every,
+        keep_checkpoints=keep_checkpoints,
+        resume=resume,
+        metadata=metadata,
+    )
+
+
+def _run_length(epochs: Any, steps: Any) -> tuple[int | None, int | None]:
+    """``(epochs, steps)`` as ints, exactly one of them given."""
+    if (epochs is None) == (steps is None):
+        raise ValueError("give exactly one of epochs= and steps=")
+    if epochs is not None:
+        epochs = check_positive_int(epochs, "epochs")
+    if steps is not None:
+        steps = check_positive_int(steps, "steps")
+    return epochs, steps
+
+
+def _check_step_arguments(optimizer: Any, loss: Any, augment: Any, on_nonfinite: Any) -> None:
+    """What the compiled step is built from, checked before it is traced."""
+    if on_nonfinite not in NONFINITE_POLICIES:
+        raise ValueError(f"on_nonfinite must be 'raise' or 'skip'; got {on_nonfinite!r}")
+    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+        raise ValueError(
+            f"optimizer must be an optax.GradientTransformation; got {type(optimizer).__name__}"
+        )
+    if not callable(loss):
+        raise ValueError(f"loss must be a function loss(predictions, targets); got {loss!r}")
+    if augment is not None and not callable(augment):
+        raise ValueError(f"augment must be a function aug(key, x) -> x; got {augment!r}")
+
+
+def _checkpoint_arguments(
+    checkpoint_dir: Any, checkpoint_every: Any, resume: bool, metadata: Any
+) -> tuple[int, dict[str, Any] | None]:
+    """``(checkpoint_every, metadata)`` checked; ``metadata`` as JSON-ready data."""
+    checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs the checkpoint_dir to resume from")
+    if metadata is not None:
+        metadata = json_ready(dict(metadata), "metadata")
+    return checkpoint_every, metadata
+
+
+def _feeds_from_host(data_on_device: bool | None, processes: int) -> bool:
+    """Whether batches are sent from the host: asked for, or by default with several processes."""
+    if data_on_device and processes > 1:
+        raise ValueError(
+            "data_on_device=True needs a single process; with several, each process feeds "
+            "its own examples from the host"
+        )
+    return bool(data_on_device is False or (data_on_device is None and processes > 1))
+
+
+def _global_num_examples(local: int, processes: int) -> int:
+    """N over all processes, each of which must pass the same number of examples."""
+    if processes == 1:
+        return local
+    from jax.experimental import multihost_utils
+
+    sizes = np.asarray(multihost_utils.process_allgather(np.int64(local)))
+    if len(set(sizes.ravel().tolist())) != 1:
+        raise ValueError(
+            f"every process must pass the same number of training examples; got {sizes}"
+        )
+    return local * processes
+
+
+def _batch_plan(
+    num_examples: int,
+    batch_size: int | None,
+    drop_last: bool,
+    processes: int,
+    placement: Placement,
+) -> BatchPlan:
+    """The epoch's batches, checked to divide among the processes and the data axis."""
+    plan = BatchPlan.create(num_examples, batch_size, drop_last=drop_last)
+    if plan.batch_size % processes or plan.remainder % processes:
+        raise ValueError(
+            f"with {processes} processes, batch_size ({plan.batch_size}) and the last "
+            f"partial batch ({plan.remainder}) must divide among them"
+        )
+    shards = placement.num_shards
+    if plan.num_full and plan.batch_size % shards:
+        lower = plan.batch_size - plan.batch_size % shards
+        raise ValueError(
+            f"batch_size={plan.batch_size} does not split over the {shards} devices of the "
+            f"data axis; use a multiple of {shards} (e.g. {max(lower, shards)} or "
+            f"{lower + shards}), or pass a mesh with fewer devices"
+        )
+    return plan
+
+
+def _probe_size(monitors: tuple[Monitor, ...], num_examples: int, processes: int) -> int:
+    """The size of the probe batch the monitors share: the largest asked, 0 for none."""
+    if not any(m.uses_probe for m in monitors):
+        return 0
+    asked = [m.probe_size for m in monitors if m.uses_probe and m.probe_size is not None]
+    size = max(asked) if asked else min(num_examples, DEFAULT_PROBE_SIZE)
+    if size > num_examples:
+        raise ValueError(f"probe_size={size} exceeds the {num_examples} training examples")
+    if size % processes:
+        raise ValueError(f"with {processes} processes, probe_size ({size}) must divide among them")
+    return size
+
+
+def _validation_data(
+    val_data: Any, apply: Callable[..., Any], params: Any, model_state: Any, processes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The validation set checked; with several processes, all of theirs gathered."""
+    val = check_data(val_data, apply, params, model_state, name="val_data")
+    if processes > 1:
+        from jax.experimental import multihost_utils
+
+        val = tuple(np.asarray(multihost_utils.process_allgather(a, tiled=True)) for a in val)
+    return val
+
+
+def _as_key(seed: Any) -> jax.Array:
+    if isinstance(seed, int | np.integer) and not isinstance(seed, bool):
+        return jax.random.key(int(seed))
+    if isinstance(seed, jax.Array) and jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key):
+        return seed
+    if isinstance(seed, jax.Array | np.ndarray) and seed.dtype == np.uint32:
+        return jax.random.wrap_key_data(jnp.asarray(seed))
+    raise ValueError(f"seed must be an int or a jax.random key; got {seed!r}")

@@ -1,0 +1,92 @@
+"""fit's settings checks not covered elsewhere, and its resume policy (``check_resumable``)."""
+
+import numpy as np
+import pytest
+from train_problems import LOSS, SGD, blobs, linear_triple
+
+from jaxtrain.train import fit
+from jaxtrain.train._checkpoint import Checkpoint
+from jaxtrain.train._run_checkpoints import check_resumable
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"loss": "softmax_cross_entropy"}, "loss must be a function"),
+        ({"augment": 3}, "augment must be a function"),
+        ({"seed": 1.5}, "seed must be an int or a jax.random key"),
+        ({"seed": True}, "seed must be an int or a jax.random key"),
+        ({"seed": np.zeros(2, np.float32)}, "seed must be an int or a jax.random key"),
+    ],
+)
+def test_bad_arguments_fail_before_any_step(kwargs, match):
+    traced = []
+
+    def loss(predictions, targets):
+        traced.append(1)
+        return LOSS(predictions, targets)
+
+    arguments = dict(loss=loss, epochs=1, batch_size=2, progress=False)
+    arguments.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        fit(linear_triple(), SGD, blobs(6), **arguments)
+    assert not traced
+
+
+def test_bad_keep_checkpoints_fails_and_writes_nothing(tmp_path):
+    with pytest.raises(ValueError, match="keep_checkpoints must be a positive int or None"):
+        fit(
+            linear_triple(),
+            SGD,
+            blobs(6),
+            loss=LOSS,
+            epochs=1,
+            batch_size=2,
+            checkpoint_dir=tmp_path / "run",
+            keep_checkpoints=0,
+            progress=False,
+        )
+    assert not (tmp_path / "run").exists()
+
+
+_CONFIG = {
+    "num_examples": 30,
+    "batch_size": 8,
+    "drop_last": False,
+    "steps_per_epoch": 4,
+    "total_steps": 12,
+    "on_nonfinite": "raise",
+    "seed": 0,
+    "probe_size": 16,
+}
+
+
+def _checkpoint(step=8, **config):
+    return Checkpoint(step=step, params={}, model_state={}, config={**_CONFIG, **config})
+
+
+@pytest.mark.parametrize(
+    "checkpoint, match",
+    [
+        (_checkpoint(num_examples=31), "num_examples=31, this run has num_examples=30"),
+        (_checkpoint(drop_last=True), "drop_last=True, this run has drop_last=False"),
+        (_checkpoint(probe_size=32), "probe batch of 32 examples, this run's use 16"),
+        (_checkpoint(step=13), "at step 13, past the 12 steps"),
+    ],
+)
+def test_a_checkpoint_of_another_run_is_refused(checkpoint, match):
+    with pytest.raises(ValueError, match=match):
+        check_resumable(checkpoint, _CONFIG)
+
+
+@pytest.mark.parametrize(
+    "checkpoint",
+    [
+        _checkpoint(step=12),  # at the end: nothing left to run, nothing refused
+        _checkpoint(seed=5, on_nonfinite="skip"),  # recorded, not part of the batching
+        _checkpoint(probe_size=0),  # written without monitors: this run's may start now
+        Checkpoint(step=4, params={}, model_state={}, config={}),  # written without a config
+    ],
+)
+def test_a_checkpoint_with_the_same_batches_is_resumable(checkpoint):
+    assert check_resumable(checkpoint, _CONFIG) is None
