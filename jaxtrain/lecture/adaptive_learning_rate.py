@@ -301,25 +301,28 @@ def narrow_surface(config: LectureConfig, seed: int = 0) -> Claim:
     )
 
 
-def _narrow_figure(numbers: dict[str, Any]) -> Any:
+def _valley_panels(surface: dict[str, Any]) -> tuple[Any, tuple[Any, Any, Any]]:
+    """Three panels: the valley's contours (for paths), the loss and the step size per step."""
     import matplotlib.pyplot as plt
 
     from jaxtrain.plot import plot_loss_surface_2d
 
-    fig, (ax_path, ax_loss, ax_step) = plt.subplots(
-        1, 3, figsize=(16, 4.4), width_ratios=(1.5, 1, 1)
-    )
-    surface = numbers["surface"]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.4), width_ratios=(1.5, 1, 1))
     plot_loss_surface_2d(
         surface["w1"],
         surface["w2"],
         surface["loss"],
-        ax_path,
+        axes[0],
         levels=25,
         colorbar=False,
         xlabel="w₁",
         ylabel="w₂",
     )
+    return fig, tuple(axes)
+
+
+def _narrow_figure(numbers: dict[str, Any]) -> Any:
+    fig, (ax_path, ax_loss, ax_step) = _valley_panels(numbers["surface"])
     colors = {}
     for key, run in numbers["runs"].items():
         path = run["path"]
@@ -484,24 +487,7 @@ def learning_rate_decay(config: LectureConfig, seed: int = 0) -> Claim:
 
 
 def _decay_figure(numbers: dict[str, Any]) -> Any:
-    import matplotlib.pyplot as plt
-
-    from jaxtrain.plot import plot_loss_surface_2d
-
-    fig, (ax_path, ax_loss, ax_step) = plt.subplots(
-        1, 3, figsize=(16, 4.4), width_ratios=(1.5, 1, 1)
-    )
-    surface = numbers["surface"]
-    plot_loss_surface_2d(
-        surface["w1"],
-        surface["w2"],
-        surface["loss"],
-        ax_path,
-        levels=25,
-        colorbar=False,
-        xlabel="w₁",
-        ylabel="w₂",
-    )
+    fig, (ax_path, ax_loss, ax_step) = _valley_panels(numbers["surface"])
     for key, style in (("constant", "C2"), ("decayed", "C4")):
         run = numbers["runs"][key]
         path = run["path"]
