@@ -33,12 +33,20 @@ labels mean classification (softmax cross-entropy), float targets regression (MS
 """
 
 _EPILOG = """\
-example:
+examples:
+  # the 8x8 digits split at random (digits.npz), and the same split with the validation
+  # digits' ink inverted, white on black (inverted.npz): another distribution
   python -c "import numpy as np; from sklearn.datasets import load_digits; \\
-x, y = load_digits(return_X_y=True); x = x / 16; \\
-np.savez('digits.npz', x_train=x[:1000], y_train=y[:1000], x_val=x[1000:], y_val=y[1000:])"
+x, y = load_digits(return_X_y=True); i = np.random.default_rng(0).permutation(len(y)); \\
+x, y = x[i] / 16, y[i]; train = dict(x_train=x[:1000], y_train=y[:1000]); \\
+np.savez('digits.npz', **train, x_val=x[1000:], y_val=y[1000:]); \\
+np.savez('inverted.npz', **train, x_val=1 - x[1000:], y_val=y[1000:])"
+  # ok: a small training loss, and the validation loss close to it
   jaxtrain diagnose digits.npz --out diagnosis
-  jaxtrain diagnose digits.npz --model mlp --depth 8 --activation sigmoid --json
+  # mismatch: held-out digits are fine, the inverted validation digits are not
+  jaxtrain diagnose inverted.npz --out inverted
+  # optimization: 8 sigmoid layers train worse than 1 layer of the same width
+  jaxtrain diagnose digits.npz --depth 8 --activation sigmoid --seeds 2 --json
 """
 
 

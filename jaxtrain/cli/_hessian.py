@@ -28,9 +28,14 @@ negative λ makes a saddle point, and its eigenvector is a way down (L(θ + t·u
 
 _EPILOG = """\
 examples:
-  jaxtrain train --data spirals --depth 1 --width 16 --epochs 20 --checkpoint-dir run
+  # a small MLP that learns the three spirals (validation accuracy above 0.95)
+  jaxtrain train --data spirals --depth 2 --width 16 --learning-rate 0.01 --epochs 30 \\
+      --checkpoint-dir run
+  # not_critical: Adam's last step leaves ‖g‖ above --grad-tol, near a minimum but not at one;
+  # the dense spectrum shows many zero and a few negative eigenvalues
   jaxtrain hessian run
-  jaxtrain hessian run --split val --max-examples 500 --out hessian --json
+  # the same on 200 validation examples, into hessian/hessian.json and hessian/spectrum.png
+  jaxtrain hessian run --split val --max-examples 200 --out hessian --json
 """
 
 

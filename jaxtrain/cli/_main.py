@@ -24,12 +24,12 @@ COMMANDS: tuple[str, ...] = ("_diagnose", "_explain", "_train", "_hessian", "_to
 _DESCRIPTION = """\
 jaxtrain: why a neural network fails to train, and what to do about it.
 
-examples:
-  jaxtrain diagnose data.npz --out diagnosis   # bias, optimization, overfitting or mismatch?
-  jaxtrain explain data.npz --optimizer sgd --lr 10 --steps 400  # why does this run fail?
-  jaxtrain train --data digits --epochs 10 --checkpoint-dir run
-  jaxtrain hessian run                         # saddle or minimum? the trained model's spectrum
-  jaxtrain tour --quick --out tour-report      # the whole lecture as one HTML report
+examples (each command's --help shows more, and what each one shows):
+  jaxtrain diagnose digits.npz --out diagnosis  # bias, optimization, overfitting or mismatch?
+  jaxtrain explain digits.npz --optimizer sgd --lr 1e-3 --steps 400 --out why  # why does it fail?
+  jaxtrain train --data digits --epochs 10 --checkpoint-dir run  # train and save a model
+  jaxtrain hessian run                          # what kind of point did training stop at?
+  jaxtrain tour --quick --out tour-report       # the whole lecture as one HTML report
 """
 
 

@@ -16,7 +16,7 @@ def test_top_level_help_lists_the_commands_with_examples(capsys):
     out = capsys.readouterr().out
     for command in ("diagnose", "explain", "train", "hessian"):
         assert command in out
-    assert "examples:" in out and "jaxtrain diagnose data.npz" in out
+    assert "examples" in out and "jaxtrain diagnose digits.npz" in out
 
 
 @pytest.mark.parametrize("command", ["diagnose", "explain", "train", "hessian"])
