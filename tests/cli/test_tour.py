@@ -63,6 +63,8 @@ def stand_ins(monkeypatch):
 def tour(stand_ins, tmp_path, capsys):
     """``(out_dir, report.json content, stderr)`` of ``jaxtrain tour --quick`` on stand-ins."""
     out = tmp_path / "tour"
+    # Figures left open by other tests in this process are not the tour's to close.
+    plt.close("all")
     assert main(["tour", "--quick", "--out", str(out), "--seed", "3"]) == 0
     output = capsys.readouterr()
     assert f"wrote {out / 'report.html'}" in output.out

@@ -6,6 +6,7 @@ import json
 import jax
 import jax.numpy as jnp
 import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -138,6 +139,7 @@ def test_plot_curves_shows_every_loss_the_verdict_reads_and_the_stall_step():
     assert "validation, at the end" in legend and "test, at the end" in legend
     stall = lines[f"stall check: step {d.stall.stall_step}"]
     assert list(stall.get_xdata()) == [d.stall.stall_step + 1] * 2  # steps are drawn from 1
+    plt.close(ax.figure)
 
 
 def test_save_writes_json_markdown_and_pngs(tmp_path):
