@@ -419,7 +419,10 @@ def critical_batch_size(config: LectureConfig, seed: int = 0) -> Claim:
     for size in sizes:
         # Whole epochs only, where the cap allows: a shorter last segment compiles again.
         per_epoch = n // size
-        cap = min(settings["max_steps"], -(-cap // per_epoch) * per_epoch)
+        cap = -(-cap // per_epoch) * per_epoch
+        if cap > settings["max_steps"]:
+            # Whole epochs below the cap rather than a partial one above it.
+            cap = max(per_epoch, settings["max_steps"] // per_epoch * per_epoch)
         _, history = fit(
             stability_model(seed),
             optimizer,

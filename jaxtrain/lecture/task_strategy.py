@@ -234,8 +234,10 @@ def deep_vs_shallow(config: LectureConfig, seed: int = 0) -> Claim:
     depth = 6
     shallow = ModelSpec("mlp", (64,), 10, width=32, depth=1, activation="sigmoid")
     deep = ModelSpec("mlp", (64,), 10, width=32, depth=depth, activation="sigmoid")
+    # Whole epochs of diagnose's 1,150 training digits (17 batches of 64): one compiled segment
+    # per run, none for a shorter last one.
     budget = Budget(
-        steps=config.size(quick=150, full=400), learning_rate=3e-3, seeds=_seeds(config, seed)
+        steps=config.size(quick=153, full=408), learning_rate=3e-3, seeds=_seeds(config, seed)
     )
     diagnosis = diagnose(
         [shallow, deep], train, val, budget=budget, train_all=True, curvature=False
@@ -310,7 +312,8 @@ def what_went_wrong(config: LectureConfig, seed: int = 0) -> Claim:
     (x, y), _ = digits_splits(seed)
     mean, std = data.fit_standardizer(x)
     x = data.standardize(x, mean, std)
-    steps = config.size(quick=200, full=400)
+    # Multiples of the 22 steps of an epoch: no second compilation for a shorter last segment.
+    steps = config.size(quick=198, full=396)
     model = nn.MLP(64, _WIDTH, 10, depth=_DEPTH, activation="tanh", rngs=nnx.Rngs(seed))
     explanation = explain_run(
         model,
@@ -458,7 +461,8 @@ def overfitting_and_mismatch(config: LectureConfig, seed: int = 0) -> Claim:
             ModelSpec("mlp", (64,), 10, width=64, depth=1),
             (x_train, y_train),
             (1.0 - x_val, y_val),
-            Budget(steps=config.size(quick=150, full=400), seeds=seeds, learning_rate=3e-3),
+            # Whole epochs of 17 batches, as in deep_vs_shallow.
+            Budget(steps=config.size(quick=153, full=408), seeds=seeds, learning_rate=3e-3),
         ),
     }
     numbers: dict[str, Any] = {"seeds": len(seeds), "few": few, "noise": noise}
