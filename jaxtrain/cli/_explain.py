@@ -39,9 +39,9 @@ _EPILOG = """\
 examples:
   # digits.npz: made by the first example of `jaxtrain diagnose --help`
   # learning_rate_too_high: λmax·η/2 far above 1, SGD's stability limit; a lower η does better
-  jaxtrain explain digits.npz --optimizer sgd --lr 10 --standardize --activation tanh --steps 400
+  jaxtrain explain digits.npz --optimizer sgd --lr 10 --standardize --activation tanh --steps 200
   # healthy: a small training loss and no cause
-  jaxtrain explain digits.npz --optimizer adam --lr 3e-3 --steps 400 --json
+  jaxtrain explain digits.npz --optimizer adam --lr 3e-3 --steps 200 --json
   # learning_rate_too_low: still falling at the end, near the baseline, with λmax·η/2 ≪ 1
   jaxtrain explain digits.npz --optimizer sgd --lr 1e-3 --steps 400 --out why
 """

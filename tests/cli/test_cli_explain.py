@@ -17,7 +17,7 @@ def digits_file(tmp_path_factory):
     return path
 
 
-TOO_HIGH = ["--optimizer", "sgd", "--lr", "10", "--steps", "300", "--standardize"]
+TOO_HIGH = ["--optimizer", "sgd", "--lr", "10", "--steps", "200", "--standardize"]
 SMALL = ["--depth", "2", "--width", "32", "--activation", "tanh"]
 
 
@@ -32,7 +32,7 @@ def test_markdown_report_names_the_learning_rate_and_writes_files(digits_file, t
     report = json.loads((out / "explanation.json").read_text())
     assert report["top"] == "learning_rate_too_high"
     assert report["evidence"]["sharpness_ratio"] > 1 and report["evidence"]["probe_gain"] > 1.5
-    assert report["settings"]["steps"] == 300 and report["settings"]["batch_size"] == 64
+    assert report["settings"]["steps"] == 200 and report["settings"]["batch_size"] == 64
     assert (out / "explanation.md").read_text().startswith("# Run explanation:")
     assert (out / "explanation.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -147,8 +147,8 @@ PROMISES = {
     },
     "explain": {
         "jaxtrain explain digits.npz --optimizer sgd --lr 10 --standardize --activation tanh "
-        "--steps 400": _too_high,
-        "jaxtrain explain digits.npz --optimizer adam --lr 3e-3 --steps 400 --json": _healthy,
+        "--steps 200": _too_high,
+        "jaxtrain explain digits.npz --optimizer adam --lr 3e-3 --steps 200 --json": _healthy,
         "jaxtrain explain digits.npz --optimizer sgd --lr 1e-3 --steps 400 --out why": _too_low,
     },
     "train": {
