@@ -244,7 +244,7 @@ def analyze_stall(
         and baseline > 0
         and float(smooth[-1]) / baseline <= thresholds.large_train_loss
     )
-    kept_falling = False
+    kept_falling, fall_after = False, math.nan
     if converged and stalled and float(suffix_min[-1]) > 0:
         # Read on the figure's log scale: levelled off once within _LOG_FALL of the rest.
         log_step = int(np.argmax(smooth <= _LOG_FALL * suffix_min))
@@ -252,14 +252,7 @@ def analyze_stall(
         fall_after = float(smooth[stall_step] / smooth[-1])
         if not kept_falling:
             stall_step = log_step
-    # A plateau the loss later left: a flat region (near a saddle point) that held training up.
-    window = values.size - smooth.size + 1
-    a, b = _longest_plateau(smooth, thresholds.stall_tolerance)
-    level = float(np.mean(smooth[a : b + 1]))
-    escaped = float(smooth[-1]) < level * (1.0 - thresholds.stall_tolerance)
-    plateau = None
-    if b + window - a >= _MIN_PLATEAU_SHARE * values.size and escaped:
-        plateau = Plateau(int(a), int(min(b + window - 1, values.size - 1)), level)
+    plateau = _escaped_plateau(values, smooth, thresholds.stall_tolerance)
     tail = values[stall_step:]
     fluctuation = float(np.std(tail) / max(abs(float(np.mean(tail))), 1e-12))
     grad_text = (
@@ -269,42 +262,13 @@ def analyze_stall(
     )
     if converged:
         end = f"{float(smooth[-1]) / baseline:.3g} × the baseline"
-        if not stalled:
-            where = f"was still falling at the end, at {end}"
-        elif kept_falling:
-            where = (
-                f"made {1.0 - thresholds.stall_tolerance:.0%} of its decrease by step "
-                f"{stall_step} and kept falling, {fall_after:.3g}× more, to {end}"
-            )
-        else:
-            where = f"levelled off from step {stall_step} at {end}"
-        summary = (
-            f"The training loss {where}: small, so training converged as it should ({grad_text})."
-        )
-    elif not stalled:
-        summary = (
-            f"The loss was still falling at the end of the {values.size} steps ({grad_text}): "
-            "the budget ran out before training stalled; train longer."
-        )
-    elif critical:
-        summary = (
-            f"Training stalled at step {stall_step} of {values.size} with a small gradient "
-            f"({grad_text}): a critical point (§2); the Hessian says which kind."
+        summary = _converged_summary(
+            end, grad_text, stalled, kept_falling, stall_step, fall_after, thresholds
         )
     else:
-        summary = (
-            f"The loss stopped falling at step {stall_step} of {values.size} although the "
-            f"gradient stayed large ({grad_text}): not a critical point; the learning rate is "
-            "too large for the curvature and the iterate oscillates (§4)."
-        )
+        summary = _stall_summary(grad_text, stalled, critical, stall_step, values.size)
     if plateau is not None:
-        scale = " × the baseline" if baseline else ""
-        shown = level / baseline if baseline else level
-        summary = (
-            f"The loss sat on a plateau at {shown:.3g}{scale} from step {plateau.start} to "
-            f"{plateau.end} before falling again: a flat region (around a saddle point, §2) "
-            "that held training up. " + summary
-        )
+        summary = _plateau_sentence(plateau, baseline) + summary
     return StallReport(
         **grads,
         stalled=stalled,
@@ -317,4 +281,69 @@ def analyze_stall(
         tail_fluctuation=fluctuation if stalled else None,
         plateau=plateau,
         summary=summary,
+    )
+
+
+def _escaped_plateau(values: np.ndarray, smooth: np.ndarray, tolerance: float) -> Plateau | None:
+    """The longest flat stretch of the smoothed loss, if it is long and the loss later left it:
+    a flat region (near a saddle point) that held training up."""
+    window = values.size - smooth.size + 1
+    a, b = _longest_plateau(smooth, tolerance)
+    level = float(np.mean(smooth[a : b + 1]))
+    escaped = float(smooth[-1]) < level * (1.0 - tolerance)
+    if b + window - a >= _MIN_PLATEAU_SHARE * values.size and escaped:
+        return Plateau(int(a), int(min(b + window - 1, values.size - 1)), level)
+    return None
+
+
+def _converged_summary(
+    end: str,
+    grad_text: str,
+    stalled: bool,
+    kept_falling: bool,
+    stall_step: int,
+    fall_after: float,
+    thresholds: Thresholds,
+) -> str:
+    """The summary of a loss that ended small, read on the log scale of the figure."""
+    if not stalled:
+        where = f"was still falling at the end, at {end}"
+    elif kept_falling:
+        where = (
+            f"made {1.0 - thresholds.stall_tolerance:.0%} of its decrease by step "
+            f"{stall_step} and kept falling, {fall_after:.3g}× more, to {end}"
+        )
+    else:
+        where = f"levelled off from step {stall_step} at {end}"
+    return f"The training loss {where}: small, so training converged as it should ({grad_text})."
+
+
+def _stall_summary(
+    grad_text: str, stalled: bool, critical: bool, stall_step: int, steps: int
+) -> str:
+    """The summary of a loss that did not end small: still falling, critical or oscillating."""
+    if not stalled:
+        return (
+            f"The loss was still falling at the end of the {steps} steps ({grad_text}): "
+            "the budget ran out before training stalled; train longer."
+        )
+    if critical:
+        return (
+            f"Training stalled at step {stall_step} of {steps} with a small gradient "
+            f"({grad_text}): a critical point (§2); the Hessian says which kind."
+        )
+    return (
+        f"The loss stopped falling at step {stall_step} of {steps} although the "
+        f"gradient stayed large ({grad_text}): not a critical point; the learning rate is "
+        "too large for the curvature and the iterate oscillates (§4)."
+    )
+
+
+def _plateau_sentence(plateau: Plateau, baseline: float | None) -> str:
+    scale = " × the baseline" if baseline else ""
+    shown = plateau.level / baseline if baseline else plateau.level
+    return (
+        f"The loss sat on a plateau at {shown:.3g}{scale} from step {plateau.start} to "
+        f"{plateau.end} before falling again: a flat region (around a saddle point, §2) "
+        "that held training up. "
     )
