@@ -87,6 +87,64 @@ def _sharpness_monitor(optimizer: Any, params: Any, every: int, probe_size: int)
     return None, None
 
 
+def _run_monitors(
+    optimizer: Any, params: Any, every: int, probe_examples: int, batch: int
+) -> tuple[list[Any], Any, Any]:
+    """The monitors the run is watched with, and the sharpness monitor with its threshold rule
+    (both ``None`` where the optimizer's stability threshold is unknown)."""
+    from jaxtrain import monitor
+
+    monitors = [monitor.update_ratio()]
+    sharp, rule = _sharpness_monitor(optimizer, params, every, probe_examples)
+    if sharp is not None:
+        monitors.append(sharp)
+    if batch >= 2:  # the noise scale compares two halves of a batch
+        monitors.append(monitor.gradient_noise_scale())
+    return monitors, sharp, rule
+
+
+def _monitored_run(
+    triple: tuple[Any, Any, Any],
+    optimizer: Any,
+    data: tuple[Any, Any],
+    val: Any,
+    loss_fn: Callable,
+    *,
+    n_params: int,
+    steps: int,
+    batch_size: int | None,
+    seed: int,
+    progress: bool,
+    learning_rate: Any,
+    monitors: list[Any],
+) -> Run:
+    """Trains with ``fit`` and the monitors; a run that diverges is kept, with its step."""
+    from jaxtrain import train
+
+    apply, params0, state0 = triple
+    try:
+        final, history = train.fit(
+            triple,
+            optimizer,
+            data,
+            loss=loss_fn,
+            steps=steps,
+            batch_size=batch_size,
+            val_data=val,
+            seed=seed,
+            drop_last=True,
+            progress=progress,
+            learning_rate=learning_rate,
+            monitors=monitors,
+        )
+    except train.NonFiniteLossError as error:
+        # A diverging run is evidence (η too large for the curvature), not a crash.
+        return Run(
+            apply, params0, state0, error.state, error.history, n_params, diverged_at=error.step
+        )
+    return Run(apply, params0, state0, final, history, n_params)
+
+
 def explain_run(
     model: Any,
     optimizer: Any,
@@ -179,7 +237,7 @@ def explain_run(
       Dauphin et al., "Identifying and attacking the saddle point problem in
       high-dimensional non-convex optimization", 2014, https://arxiv.org/abs/1406.2572
     """
-    from jaxtrain import monitor, nn, train
+    from jaxtrain import nn, train
 
     start = time.perf_counter()
     thresholds = CauseThresholds() if thresholds is None else thresholds
@@ -218,33 +276,21 @@ def explain_run(
 
     every = measure_every or max(1, total // _MEASUREMENTS)
     probe_examples = probe_size or min(n, _PROBE_EXAMPLES)
-    monitors = [monitor.update_ratio()]
-    sharp, rule = _sharpness_monitor(optimizer, params0, every, probe_examples)
-    if sharp is not None:
-        monitors.append(sharp)
-    if batch >= 2:
-        monitors.append(monitor.gradient_noise_scale())
-    try:
-        final, history = train.fit(
-            (apply, params0, state0),
-            optimizer,
-            (x, y),
-            loss=loss_fn,
-            steps=total,
-            batch_size=batch_size,
-            val_data=val,
-            seed=int(seed),
-            drop_last=True,
-            progress=progress,
-            learning_rate=learning_rate,
-            monitors=monitors,
-        )
-        run = Run(apply, params0, state0, final, history, n_params)
-    except train.NonFiniteLossError as error:
-        # A diverging run is evidence (η too large for the curvature), not a crash.
-        run = Run(
-            apply, params0, state0, error.state, error.history, n_params, diverged_at=error.step
-        )
+    monitors, sharp, rule = _run_monitors(optimizer, params0, every, probe_examples, batch)
+    run = _monitored_run(
+        (apply, params0, state0),
+        optimizer,
+        (x, y),
+        val,
+        loss_fn,
+        n_params=n_params,
+        steps=total,
+        batch_size=batch_size,
+        seed=int(seed),
+        progress=progress,
+        learning_rate=learning_rate,
+        monitors=monitors,
+    )
     evidence, probe_history = measure_run(
         run,
         (x, y),
