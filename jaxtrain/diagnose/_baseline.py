@@ -8,7 +8,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["baseline_loss", "default_loss", "infer_task"]
+__all__ = ["baseline_loss", "default_loss", "infer_task", "resolved_loss"]
 
 _TASKS = ("classification", "regression")
 
@@ -66,6 +66,15 @@ def default_loss(task: str) -> Callable[..., Any]:
     if task == "regression":
         return losses.mse
     raise ValueError(f"unknown task {task!r}; choose from {_TASKS}.")
+
+
+def resolved_loss(loss: Any, task: str) -> Callable[..., Any]:
+    """``loss`` itself, or :func:`default_loss` of ``task`` for ``"auto"``; a clear error else."""
+    if isinstance(loss, str) and loss == "auto":
+        return default_loss(task)
+    if callable(loss):
+        return loss
+    raise ValueError(f"`loss` must be 'auto' or a function (predictions, targets); got {loss!r}.")
 
 
 def baseline_loss(

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain.diagnose._baseline import default_loss
+from jaxtrain.diagnose._baseline import resolved_loss
 from jaxtrain.diagnose._budget import Budget
 from jaxtrain.diagnose._candidates import as_candidates
 from jaxtrain.diagnose._diagnosis import _jsonable
@@ -139,11 +139,7 @@ def cross_validate(
     budget = Budget() if budget is None else budget
     task, splits = prepare_data(data, data, task=task)
     x, y = splits["train"]
-    loss_fn = default_loss(task) if loss == "auto" else loss
-    if not callable(loss_fn):
-        raise ValueError(
-            f"`loss` must be 'auto' or a function (predictions, targets); got {loss!r}."
-        )
+    loss_fn = resolved_loss(loss, task)
     folds = jdata.kfold_indices(
         int(x.shape[0]), k, seed=seed, stratify_labels=y if task == "classification" else None
     )

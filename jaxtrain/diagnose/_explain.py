@@ -10,7 +10,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxtrain.diagnose._baseline import baseline_loss, default_loss, infer_task
+from jaxtrain.diagnose._baseline import baseline_loss, infer_task, resolved_loss
 from jaxtrain.diagnose._causes import rank_causes
 from jaxtrain.diagnose._explanation import RunExplanation
 from jaxtrain.diagnose._flowchart import checked_pair, prepared_targets
@@ -45,14 +45,7 @@ def _prepared_data(
     if val_data is not None:
         pairs.append((*checked_pair(val_data, "val_data"), "val_data"))
     prepared = [(a.astype(np.float32), prepared_targets(b, task, name)) for a, b, name in pairs]
-    if loss == "auto":
-        loss_fn = default_loss(task)
-    elif callable(loss):
-        loss_fn = loss
-    else:
-        raise ValueError(
-            f"`loss` must be 'auto' or a function (predictions, targets); got {loss!r}."
-        )
+    loss_fn = resolved_loss(loss, task)
     return task, prepared[0], (prepared[1] if val_data is not None else None), loss_fn
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxtrain.diagnose._baseline import baseline_loss, default_loss, infer_task
+from jaxtrain.diagnose._baseline import baseline_loss, infer_task, resolved_loss
 from jaxtrain.diagnose._budget import Budget
 from jaxtrain.diagnose._candidates import Candidate, as_candidates
 from jaxtrain.diagnose._causes import rank_causes
@@ -322,14 +322,7 @@ def diagnose(
     thresholds = Thresholds() if thresholds is None else thresholds
     budget = Budget() if budget is None else budget
     task, data = prepare_data(train_data, val_data, test_data, task=task)
-    if loss == "auto":
-        loss_fn = default_loss(task)
-    elif callable(loss):
-        loss_fn = loss
-    else:
-        raise ValueError(
-            f"`loss` must be 'auto' or a function (predictions, targets); got {loss!r}."
-        )
+    loss_fn = resolved_loss(loss, task)
     num_classes = None
     if task == "classification":
         num_classes = 1 + max(int(pair[1].max()) for pair in data.values() if pair is not None)
