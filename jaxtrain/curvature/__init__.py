@@ -27,9 +27,10 @@ from jaxtrain.curvature._critical import (
     eigenvalue_tolerance,
 )
 from jaxtrain.curvature._density import SpectralDensity, minimum_ratio_estimate, spectral_density
-from jaxtrain.curvature._hessian import DEFAULT_MAX_BYTES, hessian
+from jaxtrain.curvature._hessian import hessian
 from jaxtrain.curvature._hvp import HessianVectorProduct, hvp
 from jaxtrain.curvature._lanczos import EigenResult, LanczosResult, eigenvalues, lanczos
+from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES, MemoryLimitError
 from jaxtrain.curvature._model_loss import batched_loss, loss_from_model
 from jaxtrain.curvature._power import PowerIterationResult, power_iteration
 from jaxtrain.curvature._trace import TraceEstimate, trace
@@ -41,6 +42,7 @@ __all__ = [
     "EigenResult",
     "HessianVectorProduct",
     "LanczosResult",
+    "MemoryLimitError",
     "PowerIterationResult",
     "SpectralDensity",
     "TraceEstimate",

@@ -12,7 +12,8 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.typing import ArrayLike, DTypeLike
 
-from jaxtrain.curvature._hessian import DEFAULT_MAX_BYTES, hessian
+from jaxtrain.curvature._hessian import hessian
+from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
 from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
 
 __all__ = [

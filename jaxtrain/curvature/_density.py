@@ -12,7 +12,14 @@ import jax.numpy as jnp
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
-from jaxtrain.curvature._lanczos import _check_num_iters, _lanczos_loop, basis_rows, ritz
+from jaxtrain.curvature._lanczos import (
+    _check_num_iters,
+    _lanczos_loop,
+    basis_rows,
+    check_basis_memory,
+    ritz,
+)
+from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
 from jaxtrain.curvature._operators import (
     as_pytree_callable,
     check_key,
@@ -78,6 +85,7 @@ def spectral_density(
     sigma_squared: float = 1e-5,
     grid: jax.Array | int = 1000,
     probe_batch_size: int = 1,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> SpectralDensity:
     """Estimates the eigenvalue density of H by stochastic Lanczos quadrature.
 
@@ -103,12 +111,14 @@ def spectral_density(
         sigma_squared: the smoothing variance relative to the squared spectral range.
         grid: an array of points t, or the number of points of the default grid.
         probe_batch_size: probes run together (vmapped); each holds an (m, n) basis.
+        max_bytes: the largest memory the ``probe_batch_size`` bases together may take.
 
     Returns:
         A :class:`SpectralDensity` ``(nodes, weights, grid, density, sigma)``.
 
     Raises:
         ValueError: for non-positive counts or ``sigma_squared``.
+        MemoryLimitError: if ``probe_batch_size`` bases of m × n exceed ``max_bytes``.
 
     Examples:
         >>> import jax, jax.numpy as jnp
@@ -140,6 +150,8 @@ def spectral_density(
     flat_like = ravel_pytree(like)[0]
     n = int(flat_like.size)
     num_iters = _check_num_iters(num_iters, n)
+    probe_batch_size = min(probe_batch_size, num_probes)
+    check_basis_memory(basis_rows(num_iters, n), like, max_bytes, copies=probe_batch_size)
     with highest_precision():
         nodes, weights = _slq_program(
             as_pytree_callable(matvec),
@@ -148,7 +160,7 @@ def spectral_density(
             jnp.int32(num_iters),
             num_probes=num_probes,
             m=basis_rows(num_iters, n),
-            probe_batch_size=min(probe_batch_size, num_probes),
+            probe_batch_size=probe_batch_size,
         )
     nodes, weights = nodes[:, :num_iters], weights[:, :num_iters]
     lo, hi = jnp.min(nodes), jnp.max(nodes)

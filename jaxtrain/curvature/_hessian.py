@@ -12,12 +12,10 @@ from jax import lax
 from jax.flatten_util import ravel_pytree
 from jax.tree_util import Partial
 
+from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES, check_memory
 from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
 
-__all__ = ["DEFAULT_MAX_BYTES", "hessian"]
-
-DEFAULT_MAX_BYTES = 2 * 1024**3
-"""Largest dense Hessian :func:`hessian` builds unless told otherwise: 2 GiB."""
+__all__ = ["hessian"]
 
 
 def _working_dtype(flat: jax.Array, dtype: Any) -> Any:
@@ -67,7 +65,8 @@ def hessian(
         The symmetric n × n Hessian, n the number of parameters.
 
     Raises:
-        ValueError: if n²·itemsize exceeds ``max_bytes``, or ``chunk_size`` is not positive.
+        MemoryLimitError: if n²·itemsize exceeds ``max_bytes`` (a ``ValueError``).
+        ValueError: if ``chunk_size`` is not positive.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -82,14 +81,13 @@ def hessian(
     if n == 0:
         raise ValueError("`params` has no array leaves: there is no Hessian to compute")
     work_dtype = _working_dtype(flat, dtype)
-    nbytes = n * n * jnp.dtype(work_dtype).itemsize
-    if nbytes > max_bytes:
-        raise ValueError(
-            f"the dense Hessian of {n:,} parameters needs {nbytes:,} bytes"
-            f" ({nbytes / 1024**3:.2f} GiB), more than max_bytes={max_bytes:,}. Use the"
-            " matrix-free Lanczos path instead: jaxtrain.curvature.eigenvalues("
-            "hvp(loss_fn, params, *args), params, k=...), or raise max_bytes."
-        )
+    check_memory(
+        f"the dense Hessian of {n:,} parameters",
+        n * n * jnp.dtype(work_dtype).itemsize,
+        max_bytes,
+        "Use the matrix-free Lanczos path instead: jaxtrain.curvature.eigenvalues("
+        "hvp(loss_fn, params, *args), params, k=...), or raise max_bytes.",
+    )
     if chunk_size is None:
         chunk_size = min(n, 64)
     if chunk_size < 1:

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
+from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES, check_memory
 from jaxtrain.curvature._operators import (
     as_pytree_callable,
     check_key,
@@ -77,6 +78,22 @@ def basis_rows(num_iters: int, n: int) -> int:
         if num_iters <= size:
             return min(size, n)
     return min(-(-num_iters // 128) * 128, n)
+
+
+def check_basis_memory(rows: int, like: Any, max_bytes: int, *, copies: int = 1) -> None:
+    """Refuses, before allocation, ``copies`` Lanczos bases of ``rows`` × n over ``max_bytes``.
+
+    Full reorthogonalization keeps every Lanczos vector, so the basis, not the matvec, is what
+    grows with the number of steps: rows × n × itemsize bytes per basis held at once.
+    """
+    flat = ravel_pytree(like)[0]
+    check_memory(
+        f"{'a' if copies == 1 else copies} Lanczos bas{'is' if copies == 1 else 'es'} of"
+        f" {rows:,} × {flat.size:,} {flat.dtype} numbers",
+        copies * rows * flat.size * flat.dtype.itemsize,
+        max_bytes,
+        "Ask for fewer eigenvalues or Lanczos steps, or raise max_bytes.",
+    )
 
 
 def _check_num_iters(num_iters: Any, n: int) -> int:
@@ -295,6 +312,7 @@ def lanczos(
     key: jax.Array,
     *,
     return_basis: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> LanczosResult:
     """Runs ``num_iters`` Lanczos steps on a symmetric operator, fully reorthogonalized.
 
@@ -316,12 +334,15 @@ def lanczos(
         num_iters: m, the number of steps (capped at n, the dimension).
         key: ``jax.random`` key for the starting vector.
         return_basis: also return the (m, n) matrix of Lanczos vectors.
+        max_bytes: the largest basis allowed, in bytes (default 2 GiB).
 
     Returns:
         A :class:`LanczosResult` ``(alphas, betas, basis)``.
 
     Raises:
         ValueError: for a non-integer or non-positive ``num_iters``, or a missing key.
+        MemoryLimitError: if the basis (size class of ``num_iters``) × n × itemsize exceeds
+            ``max_bytes``, checked before anything is allocated.
 
     Examples:
         >>> import jax, jax.numpy as jnp
@@ -343,6 +364,7 @@ def lanczos(
     n = int(ravel_pytree(like)[0].size)
     num_iters = _check_num_iters(num_iters, n)
     m = basis_rows(num_iters, n)
+    check_basis_memory(m, like, max_bytes)
     with highest_precision():
         alphas, betas, V = _lanczos_program(
             as_pytree_callable(matvec),
@@ -427,6 +449,7 @@ def eigenvalues(
     num_iters: int | None = None,
     return_vectors: bool = False,
     tol: float = 1e-4,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> EigenResult:
     """The k largest and/or smallest eigenvalues of a symmetric operator, by Lanczos.
 
@@ -442,7 +465,8 @@ def eigenvalues(
     are taken. ``num_iters`` is the budget; ``num_matvecs`` in the result says what was used.
 
     Memory: full reorthogonalization keeps the whole basis, (size class of ``num_iters``) × n
-    numbers: 128 × 10⁷ float32 parameters is 5 GB, so give large models a small budget.
+    numbers: 128 × 10⁷ float32 parameters is 5 GB, so give large models a small budget. It is
+    checked against ``max_bytes`` before anything is allocated.
 
     Args:
         matvec: v ↦ Hv on pytrees like ``like`` (e.g. :func:`~jaxtrain.curvature.hvp`).
@@ -454,12 +478,16 @@ def eigenvalues(
         num_iters: the most Lanczos steps; ``None`` is ``min(n, max(100, 4·k))`` (per end).
         return_vectors: also return the Ritz vectors as pytrees.
         tol: relative tolerance on the eigenvalue error bound min(r, r²/gap).
+        max_bytes: the largest basis allowed, in bytes (default 2 GiB, as the dense
+            Hessian's limit).
 
     Returns:
         An :class:`EigenResult`.
 
     Raises:
         ValueError: for a bad ``which``, ``k`` or ``tol``, or ``k`` larger than the budget.
+        MemoryLimitError: if the basis (and the Ritz vectors, when asked for) would exceed
+            ``max_bytes``.
 
     Examples:
         >>> import jax, jax.numpy as jnp
@@ -495,6 +523,7 @@ def eigenvalues(
             f" use num_iters >= {wanted}"
         )
     m = basis_rows(num_iters, n)
+    check_basis_memory(m + (wanted if return_vectors else 0), like, max_bytes)
     # Early Ritz values can look converged before the outer spectrum has been seen, so no
     # check happens before a few steps beyond the number of values wanted.
     min_iters = min(num_iters, max(2 * wanted, wanted + 5))

@@ -8,7 +8,17 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxtrain.optim._validation import check_non_negative, check_positive, check_unit_interval
+from jaxtrain.optim._validation import (
+    check_at_least,
+    check_non_negative,
+    check_positive,
+    check_unit_interval,
+)
+
+_RECTIFIED_FROM_FOUR = (
+    "the rectification √((ρ−4)(ρ−2)ρ∞ / ((ρ∞−4)(ρ∞−2)ρ)) is NaN for ρ in (2, 4), which ρₜ"
+    " passes through in the first steps"
+)
 
 
 class ScaleByAdamState(NamedTuple):
@@ -218,15 +228,16 @@ def scale_by_radam(
       b2: β₂ in [0, 1).
       eps: ε > 0.
       eps_root: ε̄ >= 0.
-      threshold: the ρₜ from which the adaptive (rectified) step is used.
+      threshold: the ρₜ from which the adaptive (rectified) step is used, >= 4: below 4 the
+        rectification is NaN at the ρₜ between 2 and 4 that every run passes through.
       nesterov: use Nadam's look-ahead first moment.
 
     Returns:
       An ``optax.GradientTransformation`` with state :class:`ScaleByRAdamState`.
 
     Raises:
-      ValueError: if ``b1`` or ``b2`` lie outside [0, 1), ``eps`` <= 0 or ``eps_root`` < 0
-        (concrete values).
+      ValueError: if ``b1`` or ``b2`` lie outside [0, 1), ``eps`` <= 0, ``eps_root`` < 0 or
+        ``threshold`` < 4 or not finite (concrete values).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -242,6 +253,7 @@ def scale_by_radam(
       https://arxiv.org/abs/1908.03265
     """
     _check_moments(b1, b2, eps, eps_root)
+    check_at_least("threshold", threshold, 4.0, _RECTIFIED_FROM_FOUR)
 
     def constants():
         return dict(

@@ -332,7 +332,8 @@ def radam(
       b2: β₂ in [0, 1).
       eps: ε > 0.
       eps_root: ε̄ >= 0.
-      threshold: ρₜ from which the rectified adaptive step is used.
+      threshold: ρₜ from which the rectified adaptive step is used (>= 4, see
+        :func:`scale_by_radam`).
       nesterov: Nadam's look-ahead.
 
     Returns:

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxtrain.optim._validation import check_learning_rate
+from jaxtrain.optim._validation import check_learning_rate, check_scheduled_learning_rate
 
 ScalarOrSchedule = float | jax.Array | Callable[[jax.Array], Any]
 
@@ -62,14 +62,18 @@ def scale_by_learning_rate(
 
     Args:
       learning_rate: η, a finite number >= 0, or a schedule ``count -> η`` (for example from
-        :mod:`jaxtrain.optim.schedules`).
+        :mod:`jaxtrain.optim.schedules`). A schedule's η is checked whenever it is concrete:
+        in ``init`` and eager updates, and inside ``jit`` when the schedule returns a Python
+        number; a traced η is not read back (that would sync to host every step).
       flip_sign: multiply by −η (the default, for gradient descent) or by +η.
 
     Returns:
       An ``optax.GradientTransformation`` with state :class:`ScaleByLearningRateState`.
 
     Raises:
-      ValueError: if a concrete ``learning_rate`` is negative or not finite.
+      ValueError: if a concrete ``learning_rate``, or a schedule's concrete value, is negative
+        or not finite.
+      TypeError: if ``learning_rate`` is neither a number nor a schedule.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -86,7 +90,11 @@ def scale_by_learning_rate(
     scheduled = callable(learning_rate)
 
     def eta_at(count):
-        return learning_rate(count) if scheduled else learning_rate
+        if not scheduled:
+            return learning_rate
+        eta = learning_rate(count)
+        check_scheduled_learning_rate(eta, count)
+        return eta
 
     def init_fn(params):
         del params

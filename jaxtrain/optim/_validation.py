@@ -14,26 +14,38 @@ import jax
 import numpy as np
 
 
-def concrete_float(value: Any) -> float | None:
-    """The value as a Python float, or None when it is traced (unknown at trace time)."""
+def concrete_float(name: str, value: Any) -> float | None:
+    """The value of hyperparameter ``name`` as a Python float, or None when it is traced.
+
+    Raises:
+      TypeError: for a value that is not a number (a string, ``None``, an object), naming
+        ``name``: NumPy's own message would not say which argument was wrong.
+      ValueError: for an array that is not a scalar.
+    """
     if isinstance(value, jax.core.Tracer):
         return None
-    array = np.asarray(value)
+    array = np.asarray(value) if _numeric(value) else None
+    if array is None or not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise TypeError(f"`{name}` must be a number, got {value!r} ({type(value).__name__}).")
     if array.ndim != 0:
         raise ValueError(f"expected a scalar hyperparameter, got an array of shape {array.shape}")
     return float(array)
 
 
+def _numeric(value: Any) -> bool:
+    return not isinstance(value, str | bytes) and value is not None
+
+
 def check_finite(name: str, value: Any) -> None:
     """Raises ValueError when ``value`` is concrete and NaN or infinite."""
-    number = concrete_float(value)
+    number = concrete_float(name, value)
     if number is not None and not math.isfinite(number):
         raise ValueError(f"`{name}` must be finite, got {number}.")
 
 
 def check_non_negative(name: str, value: Any) -> None:
     """Raises ValueError when ``value`` is concrete and negative or not finite."""
-    number = concrete_float(value)
+    number = concrete_float(name, value)
     if number is None:
         return
     if not math.isfinite(number) or number < 0:
@@ -42,7 +54,7 @@ def check_non_negative(name: str, value: Any) -> None:
 
 def check_positive(name: str, value: Any) -> None:
     """Raises ValueError when ``value`` is concrete and not a finite number > 0."""
-    number = concrete_float(value)
+    number = concrete_float(name, value)
     if number is None:
         return
     if not math.isfinite(number) or number <= 0:
@@ -51,11 +63,20 @@ def check_positive(name: str, value: Any) -> None:
 
 def check_unit_interval(name: str, value: Any) -> None:
     """Raises ValueError when ``value`` is concrete and outside [0, 1)."""
-    number = concrete_float(value)
+    number = concrete_float(name, value)
     if number is None:
         return
     if not 0.0 <= number < 1.0:
         raise ValueError(f"`{name}` must lie in [0, 1), got {number}.")
+
+
+def check_at_least(name: str, value: Any, minimum: float, reason: str) -> None:
+    """Raises ValueError when ``value`` is concrete and not a finite number >= ``minimum``."""
+    number = concrete_float(name, value)
+    if number is None:
+        return
+    if not math.isfinite(number) or number < minimum:
+        raise ValueError(f"`{name}` must be finite and >= {minimum:g}, got {number}: {reason}.")
 
 
 def check_learning_rate(value: Any) -> None:
@@ -67,9 +88,26 @@ def check_learning_rate(value: Any) -> None:
     check_non_negative("learning_rate", value)
 
 
+def check_scheduled_learning_rate(value: Any, count: Any) -> None:
+    """Raises ValueError when a schedule's η at ``count`` is concrete and negative or not finite.
+
+    Inside ``jit`` a schedule of the traced count returns a traced η, which cannot be read
+    without a host sync per step, so only concrete values are checked: every value outside
+    ``jit`` (``init`` and eager updates) and a schedule returning Python numbers anywhere.
+    """
+    number = concrete_float("learning_rate", value)
+    if number is None or (math.isfinite(number) and number >= 0):
+        return
+    step = concrete_float("count", count)
+    at = "" if step is None else f" at step {int(step)}"
+    raise ValueError(
+        f"`learning_rate` schedule returned {number}{at}: a learning rate must be finite and >= 0."
+    )
+
+
 def check_steps(name: str, value: Any) -> None:
     """Raises ValueError when a step count is concrete and negative or not an integer."""
-    number = concrete_float(value)
+    number = concrete_float(name, value)
     if number is None:
         return
     if not math.isfinite(number) or number < 0 or number != int(number):

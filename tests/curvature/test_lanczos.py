@@ -7,7 +7,17 @@ import pytest
 from curvature_problems import make_mlp_problem, mlp_loss, x64_enabled
 from jax.flatten_util import ravel_pytree
 
-from jaxtrain.curvature import EigenResult, LanczosResult, eigenvalues, hessian, hvp, lanczos
+from jaxtrain.curvature import (
+    DEFAULT_MAX_BYTES,
+    EigenResult,
+    LanczosResult,
+    MemoryLimitError,
+    eigenvalues,
+    hessian,
+    hvp,
+    lanczos,
+    spectral_density,
+)
 
 
 def _symmetric(n, seed=0, spectrum=None):
@@ -236,3 +246,45 @@ def test_lanczos_bad_arguments():
         lanczos(lambda v: v, jnp.zeros(3, jnp.int32), 3, jax.random.key(0))
     with pytest.raises(ValueError, match="matvec returned 2 numbers for a vector of 3"):
         lanczos(lambda v: v[:2], jnp.zeros(3), 3, jax.random.key(0))
+
+
+# Issue 13, case 14: eigenvalues(k=n) on 33k parameters grew to 16.6 GB with no guard. The
+# basis (rows × n × itemsize) is checked against max_bytes before anything is allocated.
+@pytest.mark.parametrize(
+    "call,needed",
+    [
+        (
+            lambda v, mb: eigenvalues(lambda x: x, v, k=500, key=jax.random.key(0), max_bytes=mb),
+            "4,000,000",
+        ),
+        (lambda v, mb: lanczos(lambda x: x, v, 1000, jax.random.key(0), max_bytes=mb), "4,000,000"),
+        # Two probes at once hold two bases.
+        (
+            lambda v, mb: spectral_density(
+                lambda x: x,
+                v,
+                num_probes=4,
+                num_iters=1000,
+                key=jax.random.key(0),
+                probe_batch_size=2,
+                max_bytes=mb,
+            ),
+            "8,000,000",
+        ),
+    ],
+    ids=["eigenvalues", "lanczos", "spectral_density"],
+)
+def test_a_basis_over_max_bytes_is_refused_before_it_is_allocated(call, needed):
+    like = jnp.zeros(1000, jnp.float32)
+    with pytest.raises(MemoryLimitError, match=rf"needs {needed} bytes .*max_bytes=1,000,000"):
+        call(like, 1_000_000)
+
+
+def test_the_basis_limit_defaults_to_the_dense_hessians():
+    # 33,000 float32 parameters and k = n/2 at both ends: a 33,000 × 33,000 basis, 4.4 GB.
+    like = jnp.zeros(33_000, jnp.float32)
+    with pytest.raises(
+        MemoryLimitError, match=r"33,000 × 33,000 float32 numbers needs 4,356,000,000 bytes"
+    ):
+        eigenvalues(lambda x: x, like, k=16_500, key=jax.random.key(0), which="both")
+    assert DEFAULT_MAX_BYTES == 2 * 1024**3

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxtrain import optim
@@ -150,3 +151,53 @@ def test_validators_skip_tracers():
     assert build_and_step(0.1, 0.9).shape == (2,)
     schedule_value = jax.jit(lambda w: schedules.linear(0.0, 1.0, 4)(w))(2)
     np.testing.assert_allclose(schedule_value, 0.5)
+
+
+# Issue 13, case 15.
+@pytest.mark.parametrize("threshold", [-5.0, 3.9, NAN, INF])
+def test_radam_threshold_below_four_or_not_finite(threshold):
+    with pytest.raises(ValueError, match=r"`threshold` must be finite and >= 4"):
+        optim.radam(0.1, threshold=threshold)
+    with pytest.raises(ValueError, match=r"`threshold` must be finite and >= 4"):
+        optim.scale_by_radam(threshold=threshold)
+
+
+def _directions(tx, steps=6):
+    state = tx.init(jnp.zeros(1))
+    out = []
+    for _ in range(steps):
+        direction, state = tx.update(jnp.ones(1), state)
+        out.append(float(direction[0]))
+    return np.array(out)
+
+
+def test_radam_below_four_would_take_a_nan_step_and_four_does_not():
+    # Why 4: ρₜ passes through (2, 4) in steps 3-4 (β₂ = 0.999), where the rectification
+    # √((ρ−4)(ρ−2)…) is NaN; from 4 on it is a real number. (optax's own is unchecked.)
+    assert np.isnan(_directions(optax.scale_by_radam(threshold=3.0))).any()
+    at_four = _directions(optim.scale_by_radam(threshold=4.0))
+    assert np.isfinite(at_four).all()
+    np.testing.assert_allclose(at_four, _directions(optax.scale_by_radam(threshold=4.0)), rtol=1e-5)
+
+
+def test_a_schedule_returning_a_negative_learning_rate_is_refused_when_called():
+    tx = optim.sgd(lambda count: -0.1)
+    with pytest.raises(ValueError, match=r"`learning_rate` schedule returned -0.1 at step 0"):
+        tx.init(jnp.zeros(2))
+    # A schedule returning a Python number is concrete inside jit too: refused when traced.
+    with pytest.raises(ValueError, match=r"`learning_rate` schedule returned -0.1"):
+        jax.jit(tx.init)(jnp.zeros(2))
+    # Outside jit the count is concrete: a schedule that turns negative at step 3.
+    tx = optim.sgd(lambda count: 0.1 - 0.05 * count)
+    state = tx.init(jnp.zeros(2))
+    for _ in range(3):  # steps 0, 1, 2: η = 0.1, 0.05, 0
+        _, state = tx.update(jnp.ones(2), state)
+    with pytest.raises(ValueError, match=r"schedule returned -0.05\d* at step 3"):
+        tx.update(jnp.ones(2), state)
+
+
+@pytest.mark.parametrize("name", ["learning_rate", "b1", "eps"])
+def test_a_non_numeric_hyperparameter_names_its_argument(name):
+    kwargs = {"learning_rate": 0.1, name: "abc"}
+    with pytest.raises(TypeError, match=rf"`{name}` must be a number, got 'abc' \(str\)"):
+        optim.adam(**kwargs)

@@ -250,7 +250,7 @@ def cosine_decay(
     check_positive("decay_steps", decay_steps)
     check_finite("alpha", alpha)
     check_finite("exponent", exponent)
-    total = concrete_float(decay_steps)
+    total = concrete_float("decay_steps", decay_steps)
     total = decay_steps if total is None else total
 
     def schedule(count):

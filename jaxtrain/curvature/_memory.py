@@ -1,0 +1,33 @@
+"""The memory guard of every curvature routine that allocates a matrix as large as n² or m × n.
+
+A dense Hessian holds n² numbers and a fully reorthogonalized Lanczos basis m × n; for a model
+of 33k parameters either is gigabytes. Both sizes are known from shapes alone, so they are
+checked before anything is allocated, against one ``max_bytes`` limit.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DEFAULT_MAX_BYTES", "MemoryLimitError", "check_memory"]
+
+DEFAULT_MAX_BYTES = 2 * 1024**3
+"""Largest matrix a curvature routine allocates unless told otherwise: 2 GiB."""
+
+
+class MemoryLimitError(ValueError):
+    """A curvature computation would allocate more than its ``max_bytes``; nothing was run."""
+
+
+def check_memory(what: str, nbytes: int, max_bytes: int, advice: str) -> None:
+    """Raises :class:`MemoryLimitError` when ``what`` needs more than ``max_bytes`` bytes.
+
+    Args:
+      what: the matrix, with its shape, e.g. ``"the dense Hessian of 4,000 parameters"``.
+      nbytes: its size in bytes.
+      max_bytes: the limit.
+      advice: what to do instead, one sentence.
+    """
+    if nbytes > max_bytes:
+        raise MemoryLimitError(
+            f"{what} needs {nbytes:,} bytes ({nbytes / 1024**3:.2f} GiB), more than"
+            f" max_bytes={max_bytes:,}. {advice}"
+        )
