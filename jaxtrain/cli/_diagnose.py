@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import pathlib
 from typing import Any
 
+from jaxtrain._output_dir import add_output_arguments, claim_output_dir
 from jaxtrain.cli._args import (
     add_model_arguments,
     fraction,
@@ -61,8 +61,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("data", metavar="DATA.npz", help="x_train, y_train, x_val, y_val arrays")
     parser.add_argument("--test", metavar="TEST.npz", help="test data: x_test, y_test (or x, y)")
-    parser.add_argument(
-        "--out", default="jaxtrain-out", help="output folder (default: %(default)s)"
+    add_output_arguments(
+        parser, default="jaxtrain-diagnose", help="output folder (default: %(default)s)"
     )
     parser.add_argument(
         "--json", action="store_true", help="print the diagnosis as JSON instead of Markdown"
@@ -106,14 +106,11 @@ def run(args: argparse.Namespace) -> int:
     """Runs ``jaxtrain diagnose``; returns the exit status."""
     from jaxtrain.cli._npz import load_splits
     from jaxtrain.cli._progress import progress
+    from jaxtrain.diagnose._diagnosis import COMMAND
 
     splits = load_splits(args.data, test_path=args.test)
-    out = pathlib.Path(args.out)
-    try:
-        # Fail before minutes of training, not after.
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CommandError(f"cannot write to {out}: {error.strerror or error}") from None
+    # Refuse a bad --out before minutes of training, not after.
+    out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite)
     pairs = {}
     for split in ("train", "val", "test"):
         pair = splits.pair(split)

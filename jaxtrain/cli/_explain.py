@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import pathlib
 import sys
 from typing import Any
 
+from jaxtrain._output_dir import add_output_arguments, claim_output_dir
 from jaxtrain.cli._args import (
     add_model_arguments,
     non_negative_int,
@@ -59,8 +59,8 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("data", metavar="DATA.npz", help="x_train, y_train (x_val, y_val)")
-    parser.add_argument(
-        "--out", default="jaxtrain-out", help="output folder (default: %(default)s)"
+    add_output_arguments(
+        parser, default="jaxtrain-explain", help="output folder (default: %(default)s)"
     )
     parser.add_argument(
         "--json", action="store_true", help="print the explanation as JSON instead of Markdown"
@@ -96,13 +96,10 @@ def run(args: argparse.Namespace) -> int:
     """Runs ``jaxtrain explain``; returns the exit status."""
     from jaxtrain.cli._npz import load_splits
     from jaxtrain.cli._train import make_optimizer
+    from jaxtrain.diagnose._explanation import COMMAND
 
     splits = load_splits(args.data, require_val=False)
-    out = pathlib.Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)  # fail before the training, not after
-    except OSError as error:
-        raise CommandError(f"cannot write to {out}: {error.strerror or error}") from None
+    out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite)  # before the training
     pairs = {}
     for split in ("train", "val"):
         pair = splits.pair(split)

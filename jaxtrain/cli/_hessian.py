@@ -10,10 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._output_dir import OutputDir, add_output_arguments, claim_output_dir
 from jaxtrain.cli._args import positive_float, positive_int
 from jaxtrain.cli._errors import CommandError
 
 __all__ = ["register", "run"]
+
+COMMAND = "jaxtrain hessian"  # who wrote hessian.json and spectrum.png, in --out's manifest
 
 _DESCRIPTION = """\
 Critical-point report and Hessian spectrum of a model trained by `jaxtrain train`.
@@ -89,7 +92,7 @@ def register(subparsers: Any) -> None:
         default=1e-3,
         help="‖g‖ at most this is a critical point (default: %(default)s)",
     )
-    parser.add_argument("--out", metavar="DIR", help="write hessian.json and spectrum.png here")
+    add_output_arguments(parser, default=None, help="write hessian.json and spectrum.png here")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)
 
@@ -238,6 +241,8 @@ def run(args: argparse.Namespace) -> int:
     from jaxtrain.cli._data_ref import load_reference
     from jaxtrain.cli._progress import progress
 
+    # --out is refused, if it must be, before the checkpoint is read and the Hessian computed.
+    out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite) if args.out else None
     spec, ckpt, metadata, apply = _restore(args.checkpoint, args.step)
     train_pair, val_pair, task = load_reference(metadata["data"], spec.family)
     x, y = train_pair if args.split == "train" else val_pair
@@ -253,7 +258,6 @@ def run(args: argparse.Namespace) -> int:
     if loss is None:
         raise CommandError(f"the checkpoint names an unknown loss {loss_name!r}")
     loss_fn = curvature.loss_from_model(apply, ckpt.model_state, [(x, y)], loss)
-    out = pathlib.Path(args.out) if args.out else None
     written = (out / "hessian.json", out / "spectrum.png") if out else ()
     n = int(ravel_pytree(ckpt.params)[0].size)
     total = _stage_count(n, args.dense_max_params) + (1 if out else 0)
@@ -279,7 +283,6 @@ def run(args: argparse.Namespace) -> int:
         if out:
             stages.stage("writing " + " and ".join(map(str, written)))
             try:
-                out.mkdir(parents=True, exist_ok=True)
                 _write(out, report, spectrum)
             except OSError as error:
                 raise CommandError(f"cannot write to {out}: {error.strerror or error}") from None
@@ -304,12 +307,13 @@ def _write(out: pathlib.Path, report: dict[str, Any], spectrum: Any) -> None:
 
     from jaxtrain.plot import plot_spectrum
 
-    (out / "hessian.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    folder = OutputDir(out, COMMAND)
+    folder.write_text("hessian.json", json.dumps(report, indent=2) + "\n")
     ax = (
         plot_spectrum(spectrum, eig_tol=report["eig_tol"])
         if isinstance(spectrum, np.ndarray)
         else plot_spectrum(spectrum)
     )
     ax.set_title(f"Hessian spectrum of {report['model']} ({report['method']}): {report['kind']}")
-    ax.figure.savefig(out / "spectrum.png", dpi=110, bbox_inches="tight")
+    folder.write_figure("spectrum.png", ax.figure, dpi=110, bbox_inches="tight")
     plt.close(ax.figure)

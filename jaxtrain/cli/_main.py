@@ -14,6 +14,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from jaxtrain._output_dir import OutputDirError
 from jaxtrain.cli._errors import CommandError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -72,8 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
       argv: the arguments after the program name (default: ``sys.argv[1:]``).
 
     Returns:
-      0 on success, 2 for bad arguments (argparse's convention), 1 for a failure, whose
-      reason is printed as one line on stderr.
+      0 on success, 2 for bad arguments (argparse's convention, and an ``--out`` refused by
+      :func:`jaxtrain._output_dir.claim_output_dir`), 1 for a failure, whose reason is printed
+      as one line on stderr.
 
     Examples:
       >>> from jaxtrain.cli import main
@@ -96,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = getattr(args, "command", None) or "jaxtrain"
     try:
         status = func(args)
+    except OutputDirError as error:
+        # A refused --out is a bad argument, found before any work: exit 2, as argparse's.
+        print(f"jaxtrain {command}: error: {_one_line(error)}", file=sys.stderr)
+        return 2
     except CommandError as error:
         print(f"jaxtrain {command}: error: {_one_line(error)}", file=sys.stderr)
         return 1

@@ -30,9 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._output_dir import OutputDir
 from jaxtrain.lecture._claim import Claim, png_bytes
 
-__all__ = ["Figure", "Report", "Section", "to_jsonable"]
+__all__ = ["COMMAND", "Figure", "Report", "Section", "to_jsonable"]
+
+COMMAND = "jaxtrain tour"  # who wrote the report, in the output folder's manifest
 
 
 def to_jsonable(value: Any) -> Any:
@@ -241,23 +244,23 @@ class Report:
     def write(self, out_dir: str | pathlib.Path) -> dict[str, pathlib.Path]:
         """Writes ``report.html``, ``report.json`` and ``figures/*.png`` into ``out_dir``.
 
+        Each file is written atomically (a reader never sees half a report), a link at a file's
+        name is replaced and a linked ``figures`` folder refused (nothing is written through a
+        link), and the folder's manifest records the files as ``jaxtrain tour``'s (see
+        :class:`jaxtrain._output_dir.OutputDir`).
+
         Returns:
           ``{"html": path, "json": path, "figures": folder}``.
+
+        Raises:
+          jaxtrain._output_dir.OutputDirError: ``out_dir/figures`` is a link or a file.
         """
-        out = pathlib.Path(out_dir)
-        figures_dir = out / "figures"
-        figures_dir.mkdir(parents=True, exist_ok=True)
+        out = OutputDir(out_dir, COMMAND)
         for section in self.sections:
             for figure in section.figures:
-                (figures_dir / figure.file_name(section.id)).write_bytes(figure.png)
-        json_path = out / "report.json"
-        html_path = out / "report.html"
-        # Write to a temporary name first so a reader never sees half a report.
-        for path, text in (
-            (json_path, json.dumps(self.to_json(), indent=2, allow_nan=False)),
-            (html_path, self.to_html()),
-        ):
-            partial = path.with_suffix(path.suffix + ".partial")
-            partial.write_text(text, encoding="utf-8")
-            partial.replace(path)
-        return {"html": html_path, "json": json_path, "figures": figures_dir}
+                out.write_bytes(f"figures/{figure.file_name(section.id)}", figure.png)
+        json_path = out.write_text(
+            "report.json", json.dumps(self.to_json(), indent=2, allow_nan=False)
+        )
+        html_path = out.write_text("report.html", self.to_html())
+        return {"html": html_path, "json": json_path, "figures": out.path / "figures"}

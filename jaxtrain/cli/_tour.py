@@ -19,6 +19,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from jaxtrain._output_dir import add_output_arguments, claim_output_dir
+
 __all__ = ["SECTIONS", "register", "run_tour"]
 
 # The ids of jaxtrain.lecture.SECTIONS, in lecture order (a test keeps them equal). Spelled out
@@ -59,8 +61,12 @@ def run_tour(
     sections: Sequence[str] | None = None,
     seed: int = 0,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Runs the lecture's sections and writes ``report.html`` and ``report.json`` to ``out_dir``.
+
+    ``out_dir`` is checked before any section runs (a minute or more of work): it must be new,
+    empty or an earlier output of the tour, unless ``overwrite``.
 
     Args:
       out_dir: folder for the report (created if missing).
@@ -68,19 +74,26 @@ def run_tour(
       sections: ids from :data:`SECTIONS` to run (default: all, in lecture order).
       seed: the root seed of every computation.
       progress: show one tqdm bar per section.
+      overwrite: write into ``out_dir`` even if it holds files the tour did not write (files
+        of the same names are replaced; nothing is deleted).
 
     Returns:
       The content of ``report.json``.
+
+    Raises:
+      ValueError: an unknown section.
+      jaxtrain._output_dir.OutputDirError: ``out_dir`` is refused (a ``ValueError`` too).
     """
     from tqdm.auto import tqdm
 
     from jaxtrain import lecture
-    from jaxtrain.cli._report import Report
+    from jaxtrain.cli._report import COMMAND, Report
 
     chosen = SECTIONS if sections is None else tuple(sections)
     unknown = sorted(set(chosen) - set(SECTIONS))
     if unknown:
         raise ValueError(f"unknown tour sections {unknown}; choose from {list(SECTIONS)}")
+    claim_output_dir(out_dir, COMMAND, overwrite=overwrite, subfolders=("figures",))
     config = lecture.LectureConfig(quick=quick)
     start = time.perf_counter()
     report = Report("jaxtrain tour: why a neural network fails to train", _meta(quick))
@@ -119,7 +132,9 @@ def _fast_compile() -> None:
 def _main(args: argparse.Namespace) -> int:
     _fast_compile()
     out = pathlib.Path(args.out)
-    result = run_tour(out, quick=args.quick, sections=args.sections, seed=args.seed)
+    result = run_tour(
+        out, quick=args.quick, sections=args.sections, seed=args.seed, overwrite=args.overwrite
+    )
     print(f"wrote {out / 'report.html'} and {out / 'report.json'} in {result['meta']['seconds']} s")
     return 0
 
@@ -136,8 +151,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             "captioned figure per claim plus report.json with the numbers behind them."
         ),
     )
-    parser.add_argument(
-        "--out", default="jaxtrain-out", help="output folder (default: %(default)s)"
+    add_output_arguments(
+        parser, default="jaxtrain-tour", help="output folder (default: %(default)s)"
     )
     parser.add_argument(
         "--quick", action="store_true", help="small sizes: under a minute on a 2-core CPU"

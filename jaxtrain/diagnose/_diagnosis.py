@@ -12,12 +12,17 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._output_dir import OutputDir
 from jaxtrain.diagnose._causes import Cause
 from jaxtrain.diagnose._results import CandidateResult
 from jaxtrain.diagnose._stall import StallReport
 from jaxtrain.diagnose._thresholds import CauseThresholds, Thresholds
 
-__all__ = ["HEADLINES", "Diagnosis"]
+__all__ = ["COMMAND", "HEADLINES", "Diagnosis"]
+
+# Who wrote the files of Diagnosis.save, in the folder's manifest: `jaxtrain diagnose`, which
+# may then rerun into a folder a script saved into (and the other way round).
+COMMAND = "jaxtrain diagnose"
 
 HEADLINES: Mapping[str, str] = {
     "model_bias": (
@@ -383,7 +388,10 @@ class Diagnosis:
         """Writes diagnosis.json, diagnosis.md and the training-curve PNGs into ``out_dir``.
 
         The PNGs are ``training_curves.png`` (all candidates) and ``curves_<name>.png`` (one
-        per candidate with curves); the folder is created if missing.
+        per candidate with curves); the folder is created if missing. Each file is written
+        atomically, a link at its name is replaced (never written through), and the folder's
+        manifest records the files as ``jaxtrain diagnose``'s (see
+        :class:`jaxtrain._output_dir.OutputDir`).
 
         Args:
           out_dir: the output folder.
@@ -393,14 +401,12 @@ class Diagnosis:
         """
         import matplotlib.pyplot as plt
 
-        out = pathlib.Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = OutputDir(out_dir, COMMAND)
         written: list[pathlib.Path] = []
         images: list[str] = []
         if any(c.curves for c in self.candidates):
             ax = self.plot_curves()
-            path = out / "training_curves.png"
-            ax.figure.savefig(path, dpi=110, bbox_inches="tight")
+            path = out.write_figure("training_curves.png", ax.figure, dpi=110, bbox_inches="tight")
             plt.close(ax.figure)
             written.append(path)
             images.append(path.name)
@@ -408,13 +414,11 @@ class Diagnosis:
                 if not c.curves:
                     continue
                 ax = self.plot_candidate(c.name)
-                path = out / f"curves_{_safe_name(c.name)}.png"
-                ax.figure.savefig(path, dpi=110, bbox_inches="tight")
+                name = f"curves_{_safe_name(c.name)}.png"
+                path = out.write_figure(name, ax.figure, dpi=110, bbox_inches="tight")
                 plt.close(ax.figure)
                 written.append(path)
                 images.append(path.name)
-        json_path = out / "diagnosis.json"
-        json_path.write_text(self.to_json() + "\n", encoding="utf-8")
-        md_path = out / "diagnosis.md"
-        md_path.write_text(self.to_markdown(images=images), encoding="utf-8")
+        json_path = out.write_text("diagnosis.json", self.to_json() + "\n")
+        md_path = out.write_text("diagnosis.md", self.to_markdown(images=images))
         return [json_path, md_path, *written]

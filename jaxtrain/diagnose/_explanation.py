@@ -11,12 +11,16 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._output_dir import OutputDir
 from jaxtrain.diagnose._causes import Cause
 from jaxtrain.diagnose._diagnosis import _jsonable
 from jaxtrain.diagnose._evidence import RunEvidence, smooth_losses
 from jaxtrain.diagnose._thresholds import CauseThresholds
 
-__all__ = ["RunExplanation"]
+__all__ = ["COMMAND", "RunExplanation"]
+
+# Who wrote the files of RunExplanation.save, in the folder's manifest (as for Diagnosis).
+COMMAND = "jaxtrain explain"
 
 
 def _g(value: Any, digits: int = 3) -> str:
@@ -266,6 +270,10 @@ class RunExplanation:
     def save(self, out_dir: str | pathlib.Path) -> list[pathlib.Path]:
         """Writes explanation.json, explanation.md and explanation.png into ``out_dir``.
 
+        Each file is written atomically, a link at its name is replaced (never written
+        through), and the folder's manifest records the files as ``jaxtrain explain``'s (see
+        :class:`jaxtrain._output_dir.OutputDir`).
+
         Args:
           out_dir: the output folder (created if missing).
 
@@ -274,14 +282,10 @@ class RunExplanation:
         """
         import matplotlib.pyplot as plt
 
-        out = pathlib.Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        png = out / "explanation.png"
+        out = OutputDir(out_dir, COMMAND)
         fig = self.plot()
-        fig.savefig(png, dpi=110, bbox_inches="tight")
+        png = out.write_figure("explanation.png", fig, dpi=110, bbox_inches="tight")
         plt.close(fig)
-        json_path = out / "explanation.json"
-        json_path.write_text(self.to_json() + "\n", encoding="utf-8")
-        md_path = out / "explanation.md"
-        md_path.write_text(self.to_markdown(images=[png.name]), encoding="utf-8")
+        json_path = out.write_text("explanation.json", self.to_json() + "\n")
+        md_path = out.write_text("explanation.md", self.to_markdown(images=[png.name]))
         return [json_path, md_path, png]

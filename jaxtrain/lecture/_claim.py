@@ -11,7 +11,13 @@ import pathlib
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["Claim", "LectureConfig", "png_bytes"]
+from jaxtrain._output_dir import OutputDir
+
+__all__ = ["EXAMPLES", "Claim", "LectureConfig", "png_bytes"]
+
+# Who wrote the PNGs of Claim.save, in the folder's manifest. Every section's example script
+# shares it: the examples write distinct names, so they may share a folder.
+EXAMPLES = "the lecture examples"
 
 _DPI = 100
 
@@ -80,12 +86,15 @@ class Claim:
         return f"{self.section}-{self.id}"
 
     def save(self, out_dir: str | pathlib.Path) -> pathlib.Path:
-        """Writes the figure to ``out_dir/<section>-<id>.png`` and returns the path."""
-        out = pathlib.Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / f"{self.name}.png"
-        path.write_bytes(png_bytes(self.figure)[0])
-        return path
+        """Writes the figure to ``out_dir/<section>-<id>.png`` and returns the path.
+
+        The folder is created if missing; the file is written atomically, a link at its name
+        is replaced (never written through), and the folder's manifest records it as the
+        lecture examples' (see :class:`jaxtrain._output_dir.OutputDir`).
+        """
+        return OutputDir(out_dir, EXAMPLES).write_bytes(
+            f"{self.name}.png", png_bytes(self.figure)[0]
+        )
 
     def close(self) -> None:
         """Frees the figure's memory (matplotlib keeps every open figure)."""

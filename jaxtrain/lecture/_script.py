@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import pathlib
 from collections.abc import Sequence
 
-from jaxtrain.lecture._claim import Claim, LectureConfig
+from jaxtrain._output_dir import OutputDirError, add_output_arguments, claim_output_dir
+from jaxtrain.lecture._claim import EXAMPLES, Claim, LectureConfig
 from jaxtrain.lecture._section import Section
 
 __all__ = ["run_example"]
 
 
 def run_example(section: Section, argv: Sequence[str] | None = None) -> list[Claim]:
-    """``python examples/<section>.py [--quick] [--out DIR] [--seed N]``.
+    """``python examples/<section>.py [--quick] [--out DIR] [--overwrite] [--seed N]``.
 
     Runs the section's experiments in order, writes each figure to ``DIR/<section>-<id>.png``
-    and prints each claim's title, caption and file.
+    and prints each claim's title, caption and file. ``DIR`` is checked first: new, empty or
+    an earlier output of the examples (any section's), unless ``--overwrite``; else the script
+    exits 2 with one line, as for a bad argument.
 
     Args:
       section: the lecture section to run.
@@ -26,19 +28,22 @@ def run_example(section: Section, argv: Sequence[str] | None = None) -> list[Cla
       The claims, their figures closed.
     """
     parser = argparse.ArgumentParser(description=f"{section.title}: {section.summary}")
-    parser.add_argument(
-        "--out", default="jaxtrain-out", help="folder for the figures (default: %(default)s)"
+    add_output_arguments(
+        parser, default="jaxtrain-out", help="folder for the figures (default: %(default)s)"
     )
     parser.add_argument(
         "--quick", action="store_true", help="small sizes: seconds instead of minutes"
     )
     parser.add_argument("--seed", type=int, default=0, help="root random seed (default: 0)")
     args = parser.parse_args(argv)
+    try:
+        out = claim_output_dir(args.out, EXAMPLES, overwrite=args.overwrite)
+    except OutputDirError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
 
     import matplotlib
 
     matplotlib.use("Agg")  # a script writes files; it never opens a window
-    out = pathlib.Path(args.out)
     claims = []
     print(section.title)
     for claim in section.claims(LectureConfig(quick=args.quick), args.seed):

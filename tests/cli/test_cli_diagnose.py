@@ -35,9 +35,9 @@ def test_markdown_report_and_files(digits_file, tmp_path, capsys):
 @pytest.mark.slow
 def test_json_output_with_a_test_file_and_all_candidates(digits_file, tmp_path, capsys):
     x, y = data.load_digits()
-    test = tmp_path / "test.npz"
+    test, out = tmp_path / "test.npz", tmp_path / "out"
     np.savez(test, x_test=x[700:800], y_test=y[700:800])
-    argv = ["diagnose", str(digits_file), "--test", str(test), "--out", str(tmp_path), "--json"]
+    argv = ["diagnose", str(digits_file), "--test", str(test), "--out", str(out), "--json"]
     assert main([*argv, "--depth", "1", "--width", "16", "--train-all", *QUICK]) == 0
     report = json.loads(capsys.readouterr().out)
     names = [c["name"] for c in report["candidates"]]
@@ -45,7 +45,7 @@ def test_json_output_with_a_test_file_and_all_candidates(digits_file, tmp_path, 
     assert report["primary"] == "mlp-1x16-relu"
     assert all(len(c["test_loss"]) == 2 for c in report["candidates"])
     assert report["verdict"] in ("ok", "overfitting", "mismatch", "model_bias", "optimization")
-    assert {p.name for p in tmp_path.glob("curves_*.png")} == {
+    assert {p.name for p in out.glob("curves_*.png")} == {
         "curves_linear.png",
         "curves_mlp-1x16-relu.png",
         "curves_mlp-1x64-relu.png",
@@ -56,7 +56,7 @@ def test_a_shifted_validation_set_is_reported_as_mismatch(tmp_path, capsys):
     x, y = data.load_digits()
     path = tmp_path / "shifted.npz"
     np.savez(path, x_train=x[:800], y_train=y[:800], x_val=1.0 - x[800:1000], y_val=y[800:1000])
-    argv = ["diagnose", str(path), "--out", str(tmp_path), "--json", "--steps", "200"]
+    argv = ["diagnose", str(path), "--out", str(tmp_path / "out"), "--json", "--steps", "200"]
     assert main([*argv, "--seeds", "2", "--no-curvature"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["verdict"] == "mismatch"
@@ -67,7 +67,7 @@ def test_regression_data_and_standardize(tmp_path, capsys):
     x, y = data.make_regression_curve(200, seed=0)
     path = tmp_path / "curve.npz"
     np.savez(path, x_train=100 * x[:150], y_train=y[:150, 0], x_val=100 * x[150:], y_val=y[150:, 0])
-    argv = ["diagnose", str(path), "--out", str(tmp_path), "--json", "--standardize", *QUICK]
+    argv = ["diagnose", str(path), "--out", str(tmp_path / "o"), "--json", "--standardize", *QUICK]
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["task"] == "regression"
@@ -82,7 +82,9 @@ def test_cnn_on_images(tmp_path, capsys):
     )
     argv = ["diagnose", str(path), "--model", "cnn", "--width", "4", "--depth", "1", "--json"]
     assert (
-        main([*argv, "--out", str(tmp_path), "--steps", "20", "--seeds", "1", "--no-curvature"])
+        main(
+            [*argv, "--out", str(tmp_path / "o"), "--steps", "20", "--seeds", "1", "--no-curvature"]
+        )
         == 0
     )
     report = json.loads(capsys.readouterr().out)
@@ -93,6 +95,6 @@ def test_an_unwritable_output_folder_fails_with_one_line(digits_file, tmp_path, 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     argv = ["diagnose", str(digits_file), "--out", str(blocker / "out"), "--steps", "5"]
-    assert main([*argv, "--seeds", "1", "--no-curvature"]) == 1
+    assert main([*argv, "--seeds", "1", "--no-curvature"]) == 2  # a bad --out, found first
     err = capsys.readouterr().err
     assert err.startswith("jaxtrain diagnose: error: cannot write to") and err.count("\n") == 1

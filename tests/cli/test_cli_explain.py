@@ -89,7 +89,7 @@ def test_bad_files_fail_with_one_line(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     np.savez(path, x_train=np.zeros((5, 2)), y_train=np.arange(5) % 2)
-    assert main(["explain", str(path), "--out", str(blocker / "out")]) == 1
+    assert main(["explain", str(path), "--out", str(blocker / "out")]) == 2  # a bad --out
     err = capsys.readouterr().err
     assert err.startswith("jaxtrain explain: error: cannot write to") and err.count("\n") == 1
 

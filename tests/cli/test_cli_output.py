@@ -84,3 +84,106 @@ def test_lanczos_eigenvalues_are_printed_for_people_and_kept_exact_in_json():
     lowest = [float(v) for v in lowest_text.split(",")]
     assert lowest[0] == pytest.approx(-1e-4, rel=1e-2) and abs(lowest[1]) < 1e-6
     assert report["extreme_eigenvalues"][0] == pytest.approx(-1e-4, rel=1e-2)  # unrounded
+
+
+# --out: refused before any work when it holds files that are not this command's own output
+# (issue 13, item 7). The work is replaced by a function that fails the test if it is reached.
+
+FOREIGN_FILES = [
+    ("diagnose", "diagnosis.json"),
+    ("diagnose", "diagnosis.md"),
+    ("diagnose", "training_curves.png"),
+    ("explain", "explanation.json"),
+    ("explain", "explanation.md"),
+    ("explain", "explanation.png"),
+    ("hessian", "hessian.json"),
+    ("hessian", "spectrum.png"),
+    ("tour", "report.html"),
+    ("tour", "report.json"),
+    ("tour", "figures/critical_points-toy_saddle.png"),
+]
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Training, explaining and the tour's sections fail the test if a command reaches them."""
+    from jaxtrain import diagnose, lecture
+
+    def work(*args, **kwargs):
+        raise AssertionError("the command started its work before checking --out")
+
+    monkeypatch.setattr(diagnose, "diagnose", work)
+    monkeypatch.setattr(diagnose, "explain_run", work)
+    monkeypatch.setattr(lecture, "LectureConfig", work)
+
+
+def _argv(command, tmp_path, out):
+    if command in ("diagnose", "explain"):
+        data = tmp_path / "d.npz"
+        x = np.random.default_rng(0).normal(size=(40, 3))
+        y = np.arange(40) % 2
+        np.savez(data, x_train=x[:30], y_train=y[:30], x_val=x[30:], y_val=y[30:])
+        return [command, str(data), "--out", str(out)]
+    if command == "hessian":  # the refusal comes before the checkpoint is read
+        return [command, str(tmp_path / "no-run"), "--out", str(out)]
+    return [command, "--quick", "--out", str(out)]
+
+
+def _one_error_line(err, command):
+    assert err.count("\n") == 1 and err.startswith(f"jaxtrain {command}: error: "), err
+    return err
+
+
+@pytest.mark.parametrize(("command", "name"), FOREIGN_FILES)
+def test_a_file_the_command_did_not_write_is_never_overwritten(
+    command, name, tmp_path, no_work, capsys
+):
+    out = tmp_path / "out"
+    (out / name).parent.mkdir(parents=True)
+    (out / name).write_text("mine")
+    assert main(_argv(command, tmp_path, out)) == 2
+    err = _one_error_line(capsys.readouterr().err, command)
+    assert str(out) in err and "not an earlier output" in err and "--overwrite" in err
+    assert (out / name).read_text() == "mine"
+
+
+def test_a_link_in_a_foreign_out_is_refused_and_its_target_kept(tmp_path, no_work, capsys):
+    victim = tmp_path / "victim.json"
+    victim.write_text("keep")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "diagnosis.json").symlink_to(victim)
+    assert main(_argv("diagnose", tmp_path, out)) == 2
+    assert "'diagnosis.json'" in _one_error_line(capsys.readouterr().err, "diagnose")
+    assert victim.read_text() == "keep"
+
+
+def test_a_foreign_folder_is_named_with_its_entries(tmp_path, no_work, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("notes.txt", "photo.jpg", "thesis.tex", "z.bib"):
+        (out / name).write_text("mine")
+    assert main(_argv("explain", tmp_path, out)) == 2
+    err = _one_error_line(capsys.readouterr().err, "explain")
+    assert "holds 4 entries ('notes.txt', 'photo.jpg', 'thesis.tex' and 1 more)" in err
+
+
+def test_the_output_of_another_command_is_refused_by_name(tmp_path, no_work, capsys):
+    from jaxtrain._output_dir import OutputDir
+
+    out = tmp_path / "out"
+    OutputDir(out, "jaxtrain diagnose").write_text("diagnosis.md", "# Diagnosis: ok\n")
+    assert main(_argv("explain", tmp_path, out)) == 2
+    err = _one_error_line(capsys.readouterr().err, "explain")
+    assert "holds the output of jaxtrain diagnose, not of jaxtrain explain" in err
+
+
+@pytest.mark.parametrize("command", ["diagnose", "explain", "hessian", "tour"])
+def test_an_out_that_is_a_file_is_refused_before_any_work(command, tmp_path, no_work, capsys):
+    # The tour used to run every section and only then find that it cannot write.
+    out = tmp_path / "a-file"
+    out.write_text("mine")
+    assert main(_argv(command, tmp_path, out)) == 2
+    err = _one_error_line(capsys.readouterr().err, command)
+    assert f"cannot write to {out}: it is a file, not a folder" in err
+    assert out.read_text() == "mine"

@@ -81,7 +81,7 @@ def _diagnosis_optimization(out, folder):
     assert report["candidates"][0]["name"] == "mlp-1x64-sigmoid"  # the simpler one did better
 
 
-def _explanation(folder, name="jaxtrain-out"):
+def _explanation(folder, name="jaxtrain-explain"):
     return json.loads((folder / name / "explanation.json").read_text())
 
 

@@ -124,6 +124,49 @@ def test_bad_sections_are_refused(capsys):
         run_tour("unused", sections=["critical_points", "nope"])
 
 
+def test_a_rerun_rewrites_the_tours_own_output(stand_ins, tmp_path, capsys):
+    out = tmp_path / "tour"
+    argv = ["tour", "--sections", "loss_functions", "--out", str(out)]
+    assert main(argv) == 0
+    assert main([*argv, "--seed", "7"]) == 0, capsys.readouterr().err
+    assert "(seed 7)" in (out / "report.json").read_text(encoding="utf-8")
+
+
+def test_overwrite_writes_into_a_foreign_folder_and_keeps_its_other_files(
+    stand_ins, tmp_path, capsys
+):
+    out = tmp_path / "mixed"
+    (out / "figures").mkdir(parents=True)
+    (out / "notes.txt").write_text("mine")
+    (out / "report.html").write_text("an old page")
+    argv = ["tour", "--sections", "loss_functions", "--out", str(out)]
+    assert main(argv) == 2
+    assert (out / "report.html").read_text() == "an old page"
+    assert main([*argv, "--overwrite"]) == 0, capsys.readouterr().err
+    assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_linked_figures_folder_is_refused_before_any_section_runs(
+    stand_ins, tmp_path, monkeypatch, capsys
+):
+    out, elsewhere = tmp_path / "tour", tmp_path / "elsewhere"
+    assert main(["tour", "--sections", "loss_functions", "--out", str(out)]) == 0
+    elsewhere.mkdir()
+    shutil.rmtree(out / "figures")
+    (out / "figures").symlink_to(elsewhere, target_is_directory=True)
+
+    def work(*args, **kwargs):
+        raise AssertionError("the tour ran a section before checking --out")
+
+    monkeypatch.setattr(lecture, "LectureConfig", work)
+    capsys.readouterr()
+    assert main(["tour", "--out", str(out), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{out / 'figures'} is a symbolic link" in err
+    assert not list(elsewhere.iterdir())
+
+
 NO_CHROMIUM = (
     "no Chromium for the browser test: install Debian's package (`apt-get install chromium`, "
     "found at /usr/bin/chromium or on PATH) or, where it can download, "

@@ -117,6 +117,16 @@ def test_write_produces_self_contained_html_json_and_pngs(tmp_path):
     assert not list((tmp_path / "out").glob("*.partial"))
 
 
+def test_write_refuses_a_linked_figures_folder_and_writes_nothing_through_it(tmp_path):
+    elsewhere, out = tmp_path / "elsewhere", tmp_path / "out"
+    elsewhere.mkdir()
+    out.mkdir()
+    (out / "figures").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(ValueError, match=r"figures is a symbolic link"):
+        _report().write(out)
+    assert not list(elsewhere.iterdir())
+
+
 def test_png_size_is_recorded_in_the_img_tag(tmp_path):
     report = _report()
     figure = report.sections[0].figures[1]

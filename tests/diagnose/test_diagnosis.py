@@ -164,6 +164,19 @@ def test_save_writes_json_markdown_and_pngs(tmp_path):
     )
 
 
+def test_save_replaces_a_link_in_the_folder_and_never_writes_through_it(tmp_path):
+    # A link placed at a name diagnose writes let it overwrite a file outside the folder.
+    victim = tmp_path / "victim.json"
+    victim.write_text("keep")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "diagnosis.json").symlink_to(victim)
+    make_diagnosis().save(out)
+    assert victim.read_text() == "keep"
+    assert not (out / "diagnosis.json").is_symlink()
+    assert json.loads((out / "diagnosis.json").read_text())["verdict"] == "optimization"
+
+
 def test_candidate_lookup():
     d = make_diagnosis()
     assert d.candidate("shallow").n_params == 50

@@ -85,6 +85,7 @@ def test_sections_are_the_lectures_six_in_order():
 def test_run_example_writes_into_the_folder_itself(tmp_path, capsys):
     claims = lecture.run_example(SECTION, ["--quick", "--out", str(tmp_path), "--seed", "2"])
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".jaxtrain-output.json",  # the manifest: the folder is the examples' own output
         "stand_in-first.png",
         "stand_in-second.png",
     ]
@@ -94,3 +95,31 @@ def test_run_example_writes_into_the_folder_itself(tmp_path, capsys):
     assert f"wrote {tmp_path / 'stand_in-second.png'}" in out
     assert not plt.get_fignums()
     assert np.isfinite(claims[0].numbers["size"])
+
+
+def test_claim_save_replaces_a_link_and_never_writes_through_it(tmp_path):
+    victim = tmp_path / "victim.png"
+    victim.write_bytes(b"keep")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "stand_in-first.png").symlink_to(victim)
+    path = _experiment("stand_in", "first")(lecture.LectureConfig(), 0).save(tmp_path / "out")
+    plt.close("all")
+    assert victim.read_bytes() == b"keep"
+    assert not path.is_symlink() and path.read_bytes()[:4] == b"\x89PNG"
+
+
+def _no_experiment(config, seed=0):
+    raise AssertionError("an experiment ran before --out was checked")
+
+
+def test_run_example_refuses_a_foreign_folder_before_running_and_reruns_its_own(tmp_path, capsys):
+    (tmp_path / "stand_in-first.png").write_bytes(b"mine")
+    unrun = lecture.Section("stand_in", "0. Not run", "Refused first.", (_no_experiment,))
+    with pytest.raises(SystemExit) as refused:
+        lecture.run_example(unrun, ["--quick", "--out", str(tmp_path)])
+    assert refused.value.code == 2 and (tmp_path / "stand_in-first.png").read_bytes() == b"mine"
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not an earlier output of the lecture examples" in err
+    lecture.run_example(SECTION, ["--quick", "--out", str(tmp_path), "--overwrite"])
+    lecture.run_example(SECTION, ["--quick", "--out", str(tmp_path), "--seed", "1"])
+    assert (tmp_path / "stand_in-first.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,330 @@
+"""An output folder: what a command writes into its ``--out``, and how.
+
+Every command that writes files (``jaxtrain diagnose``, ``explain``, ``hessian``, ``tour`` and
+the lecture's examples) writes through :class:`OutputDir` and checks its ``--out`` with
+:func:`claim_output_dir` before it starts any work. Three promises follow:
+
+- **Atomic.** A file is written to a temporary name in the same folder, flushed to disk, then
+  renamed over its name: a reader, or a run killed half way, sees the old file or the new one,
+  never a part of one.
+- **Never through a link.** A link found at a file name we write is replaced by the file (a
+  rename replaces the directory entry and never opens its target), so a link placed inside
+  ``--out`` cannot make us write outside it; refusing instead would need a check before the
+  rename, which a link made between the two defeats. A link where we would put a *folder*
+  (``figures/``) is refused: a file cannot be put inside it without writing outside ``--out``,
+  and removing a user's link is not ours to do. Folders are opened relative to their parent's
+  descriptor without following links, so no link swapped in mid-run is followed either. The
+  folder named by ``--out`` itself is the user's choice and may be a link.
+- **Nothing overwritten without asking.** The folder holds a manifest, :data:`MANIFEST`, naming
+  each command that wrote into it and its files. A command may write into a new or empty folder
+  or into its own earlier output; any other non-empty folder is refused unless the user passes
+  ``--overwrite``. Nothing is ever deleted.
+
+Only the standard library is imported, so every layer (``diagnose``, ``lecture``, ``cli``) can
+use this module, and a command checks ``--out`` before it loads jax.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import pathlib
+import secrets
+import stat
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["MANIFEST", "OutputDir", "OutputDirError", "add_output_arguments", "claim_output_dir"]
+
+MANIFEST = ".jaxtrain-output.json"
+"""The manifest's file name: ``{"jaxtrain_output": 1, "written_by": {command: [files]}}``."""
+
+_FORMAT = 1
+# A manifest is a few lines; a larger file at its name is not one we wrote.
+_MAX_MANIFEST_BYTES = 1 << 20
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+class OutputDirError(ValueError):
+    """An output folder a command must not write into: another command's or a user's files
+    without ``--overwrite``, a file where a folder belongs, or a link where a folder belongs.
+
+    The command line prints it as one line and exits 2, as for any other bad argument.
+    """
+
+
+def add_output_arguments(
+    parser: argparse.ArgumentParser | Any, *, default: str | None, help: str
+) -> None:
+    """Adds ``--out DIR`` (with ``help``) and ``--overwrite``, the flags :func:`claim_output_dir`
+    reads, to a parser or an argument group."""
+    parser.add_argument("--out", metavar="DIR", default=default, help=help)
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into --out even when it holds files that are not an earlier output of this "
+        "command (files of the same names are replaced; nothing is deleted)",
+    )
+
+
+def claim_output_dir(
+    path: str | os.PathLike,
+    command: str,
+    *,
+    overwrite: bool = False,
+    subfolders: Iterable[str] = (),
+) -> pathlib.Path:
+    """Checks, before any work, that ``command`` may write into ``path``; creates the folder.
+
+    A new or empty folder, or one holding an earlier output of ``command`` (its manifest says
+    so), is accepted. A non-empty folder without such a manifest is refused unless
+    ``overwrite``; with it, files of the same names are replaced and the others are kept.
+
+    Args:
+      path: the ``--out`` folder (created with its parents if missing).
+      command: who writes, as its manifest records it (``"jaxtrain tour"``).
+      overwrite: accept a folder holding files that ``command`` did not write.
+      subfolders: folders the command will write into (``"figures"``); each must be a real
+        folder if it exists, never a link, even with ``overwrite``.
+
+    Returns:
+      ``path`` as a :class:`pathlib.Path`.
+
+    Raises:
+      OutputDirError: the folder is refused; the message names it and what it holds.
+
+    Example:
+      >>> import tempfile
+      >>> from jaxtrain._output_dir import OutputDir, claim_output_dir
+      >>> out = pathlib.Path(tempfile.mkdtemp())
+      >>> _ = OutputDir(out, "jaxtrain hessian").write_text("hessian.json", "{}")
+      >>> claim_output_dir(out, "jaxtrain hessian") == out  # its own earlier output
+      True
+      >>> claim_output_dir(out, "jaxtrain tour")  # doctest: +ELLIPSIS
+      Traceback (most recent call last):
+      ...
+      jaxtrain._output_dir.OutputDirError: --out ... holds the output of jaxtrain hessian, ...
+    """
+    folder = pathlib.Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise OutputDirError(f"cannot write to {folder}: it is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputDirError(f"cannot write to {folder}: {error.strerror or error}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputDirError(f"cannot write to {folder}: permission denied")
+    for name in subfolders:
+        sub = folder / name
+        if sub.is_symlink():
+            raise OutputDirError(_linked(sub))
+        if sub.exists() and not sub.is_dir():
+            raise OutputDirError(f"cannot write to {sub}: it is a file, not a folder")
+    if overwrite:
+        return folder
+    # A manifest that is not a plain file (a link, a folder) is not ours: it counts as an entry.
+    entries = sorted(
+        entry.name
+        for entry in os.scandir(folder)
+        if entry.name != MANIFEST or not entry.is_file(follow_symlinks=False)
+    )
+    if not entries:
+        return folder
+    written_by = _read_manifest(folder)
+    if command in written_by:
+        return folder
+    if written_by:
+        raise OutputDirError(
+            f"--out {folder} holds the output of {' and '.join(sorted(written_by))}, not of "
+            f"{command}; choose another folder, or pass --overwrite to write beside it"
+        )
+    raise OutputDirError(
+        f"--out {folder} is not empty and is not an earlier output of {command}: it holds "
+        f"{_listed(entries)}; choose a new or empty folder, or pass --overwrite to write into it"
+    )
+
+
+class OutputDir:
+    """A folder that one command writes its files into, each atomically and none through a link.
+
+    Every file written is recorded in the folder's manifest under ``command``, which makes the
+    folder that command's earlier output for :func:`claim_output_dir`. The manifest is
+    rewritten before each new file, so a run killed half way leaves a folder its rerun accepts.
+
+    Args:
+      path: the folder (created with its parents if missing; it may itself be a link).
+      command: who writes (``"jaxtrain diagnose"``).
+
+    Raises:
+      OSError: the folder cannot be created.
+
+    Example:
+      >>> import tempfile
+      >>> out = OutputDir(tempfile.mkdtemp(), "jaxtrain tour")
+      >>> out.write_text("report.json", "{}").name
+      'report.json'
+      >>> out.write_bytes("figures/a.png", b"...").relative_to(out.path).as_posix()
+      'figures/a.png'
+    """
+
+    def __init__(self, path: str | os.PathLike, command: str):
+        self.path = pathlib.Path(path)
+        self.command = command
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._written_by = _read_manifest(self.path)
+
+    def write_bytes(self, name: str, data: bytes) -> pathlib.Path:
+        """Writes ``data`` to ``name`` (``"figures/x.png"``: folders are created).
+
+        Args:
+          name: a relative name inside the folder, ``/``-separated.
+          data: the file's content.
+
+        Returns:
+          The path written.
+
+        Raises:
+          OutputDirError: a folder on the way is a link (or a file).
+          ValueError: ``name`` leaves the folder (``..``, an absolute path) or is the manifest's.
+        """
+        parts = _parts(name)
+        relative = "/".join(parts)
+        files = self._written_by.get(self.command, [])
+        if relative not in files:
+            self._written_by[self.command] = sorted([*files, relative])
+            record = {"jaxtrain_output": _FORMAT, "written_by": self._written_by}
+            _write_atomically(
+                self.path, (MANIFEST,), (json.dumps(record, indent=2) + "\n").encode()
+            )
+        _write_atomically(self.path, parts, data)
+        return self.path.joinpath(*parts)
+
+    def write_text(self, name: str, text: str) -> pathlib.Path:
+        """Writes ``text`` as UTF-8 to ``name``; see :meth:`write_bytes`."""
+        return self.write_bytes(name, text.encode("utf-8"))
+
+    def write_figure(self, name: str, figure: Any, **savefig_kwargs: Any) -> pathlib.Path:
+        """Renders a matplotlib ``figure`` in the format of ``name``'s suffix and writes it.
+
+        Args:
+          name: as for :meth:`write_bytes` (``"training_curves.png"``).
+          figure: the figure; it stays open.
+          **savefig_kwargs: passed to ``figure.savefig`` (``dpi=110, bbox_inches="tight"``).
+
+        Returns:
+          The path written.
+        """
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=pathlib.PurePosixPath(name).suffix[1:], **savefig_kwargs)
+        return self.write_bytes(name, buffer.getvalue())
+
+
+def _parts(name: str) -> tuple[str, ...]:
+    parts = pathlib.PurePosixPath(name).parts
+    if (
+        not parts
+        or name.startswith("/")
+        or "\\" in name
+        or any(part in (".", "..") for part in parts)
+        or parts == (MANIFEST,)
+    ):
+        raise ValueError(f"{name!r} is not a relative name inside the folder")
+    return parts
+
+
+def _listed(entries: list[str]) -> str:
+    shown = ", ".join(repr(name) for name in entries[:3])
+    if len(entries) > 3:
+        shown += f" and {len(entries) - 3} more"
+    return f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} ({shown})"
+
+
+def _linked(path: pathlib.Path) -> str:
+    return (
+        f"{path} is a symbolic link; jaxtrain writes no file through a link (remove the link, "
+        "or choose another --out)"
+    )
+
+
+def _read_manifest(folder: pathlib.Path) -> dict[str, list[str]]:
+    """``{command: files}`` of the folder's manifest; ``{}`` when there is none of ours.
+
+    A link, an oversized or malformed file at the manifest's name is not ours: trusting it would
+    let a foreign folder pass for a command's own output.
+    """
+    try:
+        # O_NONBLOCK: a FIFO at the manifest's name must not hang the command.
+        fd = os.open(folder / MANIFEST, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC)
+    except OSError:
+        return {}
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return {}
+        data = handle.read(_MAX_MANIFEST_BYTES + 1)
+    try:
+        record = json.loads(data) if len(data) <= _MAX_MANIFEST_BYTES else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    written_by = record.get("written_by") if isinstance(record, dict) else None
+    if not isinstance(written_by, dict) or not all(
+        isinstance(files, list) and all(isinstance(f, str) for f in files)
+        for files in written_by.values()
+    ):
+        return {}
+    return {str(command): list(files) for command, files in written_by.items()}
+
+
+def _write_atomically(root: pathlib.Path, parts: tuple[str, ...], data: bytes) -> None:
+    """Writes ``root/parts...`` through a temporary file and a rename, following no link."""
+    folder = _open_folder(root, parts[:-1])
+    try:
+        temporary = f".{parts[-1]}.{secrets.token_hex(4)}.tmp"
+        # O_EXCL | O_NOFOLLOW: the temporary name is new, never an existing file or link; the
+        # mode is the usual 0o666 less the umask (mkstemp's 0o600 would hide outputs).
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+        fd = os.open(temporary, flags, 0o666, dir_fd=folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, parts[-1], src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary, dir_fd=folder)
+            raise
+    finally:
+        os.close(folder)
+
+
+def _open_folder(root: pathlib.Path, parts: tuple[str, ...]) -> int:
+    """A descriptor of ``root/parts...``, creating the folders, never following a link below
+    ``root``."""
+    fd = os.open(root, _FOLDER)
+    try:
+        for depth, part in enumerate(parts):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, dir_fd=fd)
+            try:
+                child = os.open(part, _FOLDER | _NOFOLLOW, dir_fd=fd)
+            except OSError:
+                path = root.joinpath(*parts[: depth + 1])
+                mode = os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode
+                if stat.S_ISLNK(mode):
+                    raise OutputDirError(_linked(path)) from None
+                if not stat.S_ISDIR(mode):
+                    raise OutputDirError(
+                        f"cannot write to {path}: it is a file, not a folder"
+                    ) from None
+                raise
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
