@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -78,9 +79,7 @@ class Budget:
         """The optimizer: ``optimizer`` if given, else ``jaxtrain.optim.adam(learning_rate)``."""
         if self.optimizer is not None:
             return self.optimizer
-        from jaxtrain import optim
-
-        return optim.adam(self.learning_rate)
+        return _default_optimizer(self.learning_rate)
 
     def to_dict(self) -> dict[str, Any]:
         """The budget as JSON values (a custom optimizer by its type name)."""
@@ -92,3 +91,12 @@ class Budget:
             "seeds": list(self.seed_list()),
             "holdout_fraction": self.holdout_fraction,
         }
+
+
+@functools.lru_cache(maxsize=16)
+def _default_optimizer(learning_rate: float) -> Any:
+    # One optimizer object per η: ``fit`` reuses its compiled steps for an equal optimizer
+    # object, so diagnoses with the same budget share them instead of compiling again.
+    from jaxtrain import optim
+
+    return optim.adam(learning_rate)

@@ -1,5 +1,6 @@
 """The functional model contract: any model as ``(apply, params, state)`` (DESIGN.md)."""
 
+import collections
 import inspect
 import zlib
 from collections.abc import Callable, Mapping
@@ -214,7 +215,57 @@ def _from_nnx(module: nnx.Module) -> tuple[Apply, Params, State]:
     param_template = list(nnx.to_flat_state(param_state))
     rng_template = list(nnx.to_flat_state(rng_state))
     state_template = list(nnx.to_flat_state(rest_state))
+    params = _to_tree(param_template)
+    state = _to_tree(state_template)
+    if rng_template:
+        # The stored stream keys are values the apply reads when called without ``rng``.
+        apply = _nnx_apply(graph_train, graph_eval, param_template, rng_template, state_template)
+    else:
+        apply = _shared_nnx_apply(graph_train, graph_eval, param_template, state_template)
+    return apply, params, state
 
+
+_SHARED_APPLIES: collections.OrderedDict[tuple[Any, Any], Apply] = collections.OrderedDict()
+_MAX_SHARED_APPLIES = 64
+
+
+def _shared_nnx_apply(
+    graph_train: Any,
+    graph_eval: Any,
+    param_template: list[tuple[tuple, Any]],
+    state_template: list[tuple[tuple, Any]],
+) -> Apply:
+    """One ``apply`` per architecture (least recently used of 64 kept).
+
+    Modules with equal graphs, such as one model built with several seeds, share it, so
+    ``fit`` and ``jit`` reuse their compilations instead of compiling the same program once
+    per model. The templates it keeps hold shapes, not the first model's arrays.
+    """
+    key = (graph_train, graph_eval)
+    apply = _SHARED_APPLIES.get(key)
+    if apply is None:
+        apply = _nnx_apply(
+            graph_train, graph_eval, _shapes_only(param_template), [], _shapes_only(state_template)
+        )
+        _SHARED_APPLIES[key] = apply
+        if len(_SHARED_APPLIES) > _MAX_SHARED_APPLIES:
+            _SHARED_APPLIES.popitem(last=False)
+    _SHARED_APPLIES.move_to_end(key)
+    return apply
+
+
+def _shapes_only(template: list[tuple[tuple, Any]]) -> list[tuple[tuple, Any]]:
+    shape_of = lambda value: jax.ShapeDtypeStruct(value.shape, value.dtype)  # noqa: E731
+    return [(path, var.replace(shape_of(_value(var)))) for path, var in template]
+
+
+def _nnx_apply(
+    graph_train: Any,
+    graph_eval: Any,
+    param_template: list[tuple[tuple, Any]],
+    rng_template: list[tuple[tuple, Any]],
+    state_template: list[tuple[tuple, Any]],
+) -> Apply:
     def apply(params: Params, state: State, x: Any, *, train: bool, rng: Any = None):
         """``(y, new_state)`` of the NNX module at ``params`` and ``state``."""
         graphdef = graph_train if train else graph_eval
@@ -233,9 +284,7 @@ def _from_nnx(module: nnx.Module) -> tuple[Apply, Params, State]:
         new_state = _to_tree([(path, updated[path]) for path, _ in state_template])
         return y, jax.lax.stop_gradient(new_state)
 
-    params = _to_tree(param_template)
-    state = _to_tree(state_template)
-    return _jit_apply(apply), params, state
+    return _jit_apply(apply)
 
 
 # ---------------------------------------------------------------------------- Linen modules

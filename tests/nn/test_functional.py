@@ -380,3 +380,31 @@ def test_nested_transforms_need_no_copies_from_the_caller():
     y_first, _ = apply(params, state, X, train=True, rng=jax.random.key(0))
     y_again, _ = apply(params, state, X, train=True, rng=jax.random.key(0))
     np.testing.assert_array_equal(y_first, y_again)
+
+
+def test_models_of_one_architecture_share_one_apply_and_keep_their_own_weights():
+    # One apply per architecture: fit and jit reuse its compilations across seeds.
+    first, second = (MLP(4, 8, 3, depth=2, norm="batch", rngs=nnx.Rngs(s)) for s in (0, 1))
+    apply_a, params_a, state_a = functional(first)
+    apply_b, params_b, state_b = functional(second)
+    assert apply_a is apply_b
+    x = jax.random.normal(jax.random.key(2), (5, 4))
+    for model, params, state in ((first, params_a, state_a), (second, params_b, state_b)):
+        model.eval()
+        np.testing.assert_allclose(
+            apply_a(params, state, x, train=False)[0], model(x), rtol=1e-6, atol=1e-6
+        )
+    assert functional(MLP(4, 8, 3, depth=3, rngs=nnx.Rngs(0)))[0] is not apply_a
+
+
+def test_a_model_with_random_streams_keeps_its_own_apply():
+    # Without ``rng`` the apply uses the module's stored stream keys, so it is not shared.
+    class Noisy(nnx.Module):
+        def __init__(self, rngs):
+            self.linear = nnx.Linear(4, 3, rngs=rngs)
+            self.dropout = nnx.Dropout(0.5, rngs=rngs)
+
+        def __call__(self, x):
+            return self.dropout(self.linear(x))
+
+    assert functional(Noisy(nnx.Rngs(0)))[0] is not functional(Noisy(nnx.Rngs(1)))[0]
