@@ -1,9 +1,8 @@
-"""Checkpoints with orbax: whole training states, written atomically, refused when they don't fit.
+"""Checkpoints with orbax: whole training states, written atomically, verified when read back.
 
-A checkpoint is a step directory ``<checkpoint_dir>/<step>/`` written by an
-``orbax.checkpoint.CheckpointManager``; orbax writes into a temporary directory and renames it
-when complete, so a run killed mid-save leaves the previous checkpoint intact and no
-half-written one that could be loaded. Items:
+A checkpoint is a step directory ``<checkpoint_dir>/<step>/`` written by orbax, which writes
+into a temporary directory and renames it when complete, so a run killed mid-save leaves the
+previous checkpoint intact and no half-written one that could be loaded. Items:
 
 - ``params``, ``model_state``, ``opt_state``, ``monitor_state``: the leaves of each tree, in
   pytree order (``monitor_state``: the states of ``jaxtrain.monitor`` monitors);
@@ -13,6 +12,11 @@ half-written one that could be loaded. Items:
 - ``history`` (JSON): the :class:`History` so far;
 - ``metadata`` (JSON): whatever the caller passes, e.g. the model spec of a command line so
   that ``jaxtrain hessian CHECKPOINT`` can rebuild the model without the code that trained it.
+
+Once orbax has committed a step, the SHA-256 of each of its files is recorded beside them
+(``_checksums``) and checked before any is read back; a step without that record was not
+completely saved. The directory itself is jaxtrain's only when its manifest says so, and a
+writer holds its lock (``_checkpoint_dir``): jaxtrain deletes only steps it wrote.
 """
 
 from __future__ import annotations
@@ -21,19 +25,24 @@ import dataclasses
 import json
 import os
 import pathlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import jax
 import numpy as np
 
-from jaxtrain.train._errors import CheckpointMismatchError
+from jaxtrain.train._checkpoint_dir import CheckpointDirectory, run_identity
+from jaxtrain.train._checksums import has_checksums, verify_checksums
+from jaxtrain.train._errors import CheckpointCorruptError, CheckpointMismatchError
 from jaxtrain.train._history import History
 from jaxtrain.train._state import TrainState
 
 __all__ = ["Checkpoint", "CheckpointWriter", "json_ready", "load_checkpoint", "save_checkpoint"]
 
-_FORMAT = "jaxtrain.checkpoint/1"
+# Format 2 added the checksums; format 1 steps (no checksums) are refused, not loaded
+# unverified.
+_FORMAT = "jaxtrain.checkpoint/2"
 _PARTS = ("params", "model_state", "opt_state", "monitor_state")
 
 
@@ -169,17 +178,27 @@ def as_path(directory: str | os.PathLike) -> Any:
     return pathlib.Path(text).absolute()
 
 
-def _manager(directory: Any, *, keep: int | None = None, read_only: bool = False):
-    # "read_only" here means "create nothing, clean nothing up"; orbax's own read_only option
-    # would log a warning on every load.
+def _checkpointer():
+    # A plain Checkpointer, not a CheckpointManager: the manager deletes every numbered folder
+    # beyond max_to_keep and every orbax temporary folder it finds, including other people's.
     ocp = _ocp()
-    options = ocp.CheckpointManagerOptions(
-        max_to_keep=keep,
-        create=not read_only,
-        enable_async_checkpointing=False,
-        cleanup_tmp_directories=not read_only,
+    return ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+
+
+def _short(error: BaseException) -> str:
+    """An orbax or TensorStore error as one short line (their messages embed whole specs)."""
+    text = " ".join(str(error).split("[tensorstore_spec")[0].split())
+    text = text or type(error).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def saved_steps(directory: Any) -> list[int]:
+    """The steps of ``directory`` that jaxtrain saved completely, oldest first."""
+    return sorted(
+        int(p.name)
+        for p in directory.iterdir()
+        if re.fullmatch(r"[0-9]+", p.name) and p.is_dir() and has_checksums(p)
     )
-    return ocp.CheckpointManager(as_path(directory), options=options)
 
 
 def json_ready(value: Any, what: str) -> Any:
@@ -193,28 +212,36 @@ def json_ready(value: Any, what: str) -> Any:
 
 
 class CheckpointWriter:
-    """Writes training states to one directory (used by ``fit`` and :func:`save_checkpoint`)."""
+    """Writes training states to one directory (used by ``fit`` and :func:`save_checkpoint`).
+
+    The directory is opened (checked, locked, its manifest read) on :meth:`open` or the first
+    save, and released by :meth:`close`.
+    """
 
     def __init__(self, directory: str | os.PathLike, *, keep: int | None = 3):
         if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
             raise ValueError(f"keep_checkpoints must be a positive int or None; got {keep!r}")
         self.directory = as_path(directory)
         self._keep = keep
-        # Created by the first save, never before: orbax cleans up stale temporary folders in
-        # a background task that only its manager's first save waits for (``close`` does not),
-        # so a manager that never saved could delete a later writer's checkpoint in progress.
-        self._manager = None
+        self._owned = CheckpointDirectory(self.directory)
+        self._claimed = False
+        self._checkpointer = None
+
+    def open(self) -> None:
+        """Checks and locks the directory (see :class:`CheckpointDirectory`)."""
+        if not self._owned.is_open:
+            self._owned.open()
 
     def steps(self) -> list[int]:
-        if self._manager is not None:
-            return sorted(self._manager.all_steps())
-        if not self.directory.exists():
-            return []
-        reader = _manager(self.directory, read_only=True)
-        try:
-            return sorted(reader.all_steps())
-        finally:
-            reader.close()
+        """The steps this run family saved completely, oldest first."""
+        self.open()
+        return self._owned.steps()
+
+    def claim(self, key: jax.Array, seed: int | None) -> None:
+        """Makes the directory the run's of ``key``, unless it holds another run's steps."""
+        self.open()
+        self._owned.claim(run_identity(key, seed))
+        self._claimed = True
 
     def save(
         self,
@@ -249,17 +276,21 @@ class CheckpointWriter:
                 items[part] = ocp.args.StandardSave(flat)
         if history is not None:
             items["history"] = ocp.args.JsonSave(history.to_dict())
-        if self._manager is None:
-            self._manager = _manager(self.directory, keep=self._keep)
-        if step in self._manager.all_steps():
-            self._manager.delete(step)
-        self._manager.save(step, args=ocp.args.Composite(**items), force=True)
-        self._manager.wait_until_finished()
+        if not self._claimed:
+            self.claim(key, config.get("seed"))
+        step_dir = self._owned.begin_save(step)
+        if self._checkpointer is None:
+            self._checkpointer = _checkpointer()
+        self._checkpointer.save(step_dir, args=ocp.args.Composite(**items))
+        self._owned.end_save(step, keep=self._keep)
         return step
 
     def close(self) -> None:
-        if self._manager is not None:
-            self._manager.close()
+        """Releases the directory's lock."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
+        self._owned.close()
 
 
 def save_checkpoint(
@@ -273,18 +304,25 @@ def save_checkpoint(
     """Saves a :class:`TrainState` (and optionally its history and metadata) with orbax.
 
     The checkpoint goes to ``directory/<step>/`` and is written atomically: orbax writes a
-    temporary directory and renames it only when complete. Beside the arrays it stores a
-    fingerprint of every tree (each leaf's path, shape and dtype) so that
+    temporary directory and renames it only when complete; then the SHA-256 of each of its
+    files is recorded, and :func:`load_checkpoint` checks them before reading. Beside the
+    arrays it stores a fingerprint of every tree (each leaf's path, shape and dtype) so that
     :func:`load_checkpoint` can refuse a model or optimizer of another structure before
     reading anything, and ``metadata`` as JSON: what a tool needs to rebuild the model
     (a command line stores its model spec and data reference there).
+
+    ``directory`` must be new, empty, or one jaxtrain made (it holds the manifest
+    ``jaxtrain-checkpoints.json``, which names the run by its random key and lists the steps
+    it saved); the save holds the directory's lock. Only steps listed there are ever
+    replaced or deleted: other folders in it are left alone.
 
     Args:
       directory: the checkpoint directory (created if missing); other steps in it are kept.
       state: the state to save; a checkpoint of the same step is replaced.
       history: the run's :class:`History`, saved as JSON.
       metadata: a JSON-serializable dict saved beside the arrays.
-      keep: keep only the newest ``keep`` steps in ``directory`` (``None``: keep all).
+      keep: keep only the newest ``keep`` steps of this run in ``directory`` (``None``:
+        keep all).
 
     Returns:
       The step directory written (a ``pathlib.Path``; an ``etils.epath.Path`` for a URL
@@ -292,6 +330,9 @@ def save_checkpoint(
 
     Raises:
       ValueError: if ``metadata`` is not JSON-serializable.
+      CheckpointDirectoryError: ``directory`` is a file, is not empty and not jaxtrain's,
+        is locked by another writer, holds the steps of a run with another key, or a folder
+        of this step is in the way.
 
     Examples:
       >>> import tempfile, jax, jax.numpy as jnp, optax
@@ -328,14 +369,73 @@ def _nested(entries: list[list[Any]], leaves: list[Any]) -> Any:
     return root
 
 
+def _chosen_step(path: Any, step: int | None) -> int:
+    """The step to load: ``step``, or the newest complete one.
+
+    Raises:
+      FileNotFoundError: no complete checkpoint, or none of ``step``.
+      ValueError: the step is of format 1, written before checksums (it cannot be verified).
+    """
+    steps = saved_steps(path)
+    if step is None and steps:
+        return steps[-1]
+    if step is not None and step in steps:
+        return step
+    candidates = [step] if step is not None else _numbered(path)
+    for candidate in candidates:
+        if _format_of(path / str(candidate)) == "jaxtrain.checkpoint/1":
+            raise ValueError(
+                f"{path}/{candidate} was written by an earlier jaxtrain (format "
+                "jaxtrain.checkpoint/1) without checksums, so it cannot be verified and is "
+                "not loaded; train it again"
+            )
+    if step is None:
+        raise FileNotFoundError(f"{path} holds no complete checkpoint")
+    if (path / str(step)).is_dir():
+        raise FileNotFoundError(
+            f"{path}/{step} is not a complete jaxtrain checkpoint (its save was interrupted, or "
+            f"another program wrote it); the complete ones are steps {steps}"
+        )
+    raise FileNotFoundError(f"{path} has no checkpoint of step {step}; it has {steps}")
+
+
+def _numbered(path: Any) -> list[int]:
+    return sorted(int(p.name) for p in path.iterdir() if re.fullmatch(r"[0-9]+", p.name))
+
+
+def _format_of(step_dir: Any) -> str | None:
+    """The ``format`` of a step's ``meta`` item as orbax's JSON handler stores it, if any."""
+    try:
+        return json.loads((step_dir / "meta" / "metadata").read_text()).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _restore(checkpointer: Any, step_dir: Any, args: dict[str, Any], name: str) -> Any:
+    """orbax's restore of the items ``args``; its failures as one line.
+
+    Raises:
+      CheckpointCorruptError: orbax could not read a step whose checksums matched (an I/O
+        error, a file it cannot parse).
+    """
+    try:
+        return checkpointer.restore(step_dir, args=_ocp().args.Composite(**args))
+    except Exception as error:  # TensorStore and orbax raise many types, with pages of text
+        raise CheckpointCorruptError(
+            f"cannot read the checkpoint {name}: {_short(error)}"
+        ) from None
+
+
 def load_checkpoint(
     directory: str | os.PathLike, target: Any = None, *, step: int | None = None
 ) -> Checkpoint:
     """Loads a checkpoint written by :func:`save_checkpoint` or ``fit(checkpoint_dir=...)``.
 
-    Before any array is read, the stored fingerprint (every leaf's path, shape and dtype)
-    is compared with the target's: a checkpoint of another model or optimizer is refused
-    with :class:`CheckpointMismatchError` listing the differences, never loaded in part.
+    Before anything is read, every file of the step is checked against the SHA-256 recorded
+    when it was saved: a damaged step is refused with :class:`CheckpointCorruptError`. Before
+    any array is read, the stored fingerprint (every leaf's path, shape and dtype) is
+    compared with the target's: a checkpoint of another model or optimizer is refused with
+    :class:`CheckpointMismatchError` listing the differences, never loaded in part.
 
     Args:
       directory: the checkpoint directory (holding step subdirectories).
@@ -355,8 +455,12 @@ def load_checkpoint(
     Raises:
       FileNotFoundError: if ``directory`` holds no complete checkpoint or not ``step``.
       CheckpointMismatchError: if ``target`` has another structure, shapes or dtypes.
+      CheckpointCorruptError: if a file of the step is missing, cut short or changed since
+        it was saved (its SHA-256 is checked before anything is read), naming the step, the
+        file and its item.
       ValueError: if ``target`` is none of the accepted kinds, or, with no target, the
-        saved trees were not plain dicts.
+        saved trees were not plain dicts; or the step was written before checksums existed
+        (format 1), so it cannot be verified.
 
     Examples:
       >>> import tempfile, jax, jax.numpy as jnp, optax
@@ -380,42 +484,38 @@ def load_checkpoint(
     path = as_path(directory)
     if not path.is_dir():
         raise FileNotFoundError(f"no checkpoint directory {path}")
-    manager = _manager(path, read_only=True)
+    step = _chosen_step(path, step)
+    name, step_dir = f"{path}/{step}", path / str(step)
+    if isinstance(target, TrainState):
+        # A target without monitors loads the rest of a monitored run's checkpoint.
+        parts = _PARTS if jax.tree.leaves(target.monitor_state) else _PARTS[:3]
+        trees = {p: getattr(target, p) for p in parts}
+    elif isinstance(target, tuple) and len(target) == 3 and callable(target[0]):
+        parts, trees = _PARTS[:2], {"params": target[1], "model_state": target[2]}
+    elif target is None:
+        parts, trees = _PARTS[:2], None
+    else:
+        raise ValueError(
+            "target must be a TrainState, a model triple (apply, params, state) or None; "
+            f"got {type(target).__name__}"
+        )
+    # Every file about to be read is checked first: damaged bytes never reach orbax.
+    verify_checksums(step_dir, {"meta", "metadata", "history", "extras", *parts}, name=name)
+    checkpointer = _checkpointer()
     try:
-        steps = sorted(manager.all_steps())
-        if not steps:
-            raise FileNotFoundError(f"{path} holds no complete checkpoint")
-        if step is None:
-            step = steps[-1]
-        elif step not in steps:
-            raise FileNotFoundError(f"{path} has no checkpoint of step {step}; it has {steps}")
-        saved_items = {p.name for p in (path / str(step)).iterdir()}
+        saved_items = {p.name for p in step_dir.iterdir()}
         json_items = {"meta": ocp.args.JsonRestore(), "metadata": ocp.args.JsonRestore()}
         if "history" in saved_items:
             json_items["history"] = ocp.args.JsonRestore()
-        info = manager.restore(step, args=ocp.args.Composite(**json_items))
+        info = _restore(checkpointer, step_dir, json_items, name)
         meta = dict(info["meta"])
         if meta.get("format") != _FORMAT:
-            raise ValueError(f"{path}/{step} is not a jaxtrain checkpoint")
+            raise ValueError(f"{name} is not a jaxtrain checkpoint")
         # Checkpoints written before monitors existed have no monitor_state: an empty one.
         prints = {part: meta["fingerprint"].get(part, []) for part in _PARTS}
         history = History.from_dict(info["history"]) if "history" in json_items else None
         metadata = dict(info["metadata"] or {})
         config = dict(meta.get("config") or {})
-
-        if isinstance(target, TrainState):
-            # A target without monitors loads the rest of a monitored run's checkpoint.
-            parts = _PARTS if jax.tree.leaves(target.monitor_state) else _PARTS[:3]
-            trees = {p: getattr(target, p) for p in parts}
-        elif isinstance(target, tuple) and len(target) == 3 and callable(target[0]):
-            parts, trees = _PARTS[:2], {"params": target[1], "model_state": target[2]}
-        elif target is None:
-            parts, trees = _PARTS[:2], None
-        else:
-            raise ValueError(
-                "target must be a TrainState, a model triple (apply, params, state) or None; "
-                f"got {type(target).__name__}"
-            )
         if trees is not None:
             for part in parts:
                 _check_fits(part, prints[part], trees[part], path, step)
@@ -436,9 +536,9 @@ def load_checkpoint(
                 "key_data": _abstract(jax.random.key_data(target.key)),
             }
         restore_args["extras"] = ocp.args.StandardRestore(extras_target)
-        arrays = manager.restore(step, args=ocp.args.Composite(**restore_args))
+        arrays = _restore(checkpointer, step_dir, restore_args, name)
     finally:
-        manager.close()
+        checkpointer.close()
 
     restored: dict[str, Any] = {}
     for part in parts:

@@ -1,26 +1,35 @@
-"""The errors training raises: a non-finite loss, and a checkpoint that does not fit."""
+"""The errors training raises: a non-finite step, and checkpoints that do not fit, are damaged,
+or live in a directory jaxtrain may not write."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CheckpointMismatchError", "NonFiniteLossError"]
+__all__ = [
+    "CheckpointCorruptError",
+    "CheckpointDirectoryError",
+    "CheckpointMismatchError",
+    "NonFiniteLossError",
+]
 
 
 class NonFiniteLossError(ValueError):
-    """Training produced a NaN or infinite loss (or gradient); nothing after it was applied.
+    """A training step was not finite; neither it nor anything after it was applied.
 
-    :func:`jaxtrain.train.fit` raises it with ``on_nonfinite="raise"`` (the default) at the
-    end of the epoch in which the first bad step happened: the check runs once per epoch on
-    a flag carried through the scanned steps, so no step waits for the host. The steps after
-    the bad one in that epoch are not applied either, so :attr:`state` holds the parameters
-    of the last good step, and no checkpoint is written after it (the last good one stays
-    on disk).
+    A step is not finite when its loss or gradient is NaN or infinite, or when the state it
+    would produce is: any parameter, model state (BatchNorm statistics) or optimizer state
+    (e.g. after a NaN learning rate, or an overflow in the update). :func:`jaxtrain.train.fit`
+    raises it with ``on_nonfinite="raise"`` (the default) at the end of the epoch in which the
+    first bad step happened: the check runs inside the compiled step, on a flag carried
+    through the scanned steps, so no step waits for the host. The steps after the bad one in
+    that epoch are not applied either, so :attr:`state` is the last finite state, and no
+    checkpoint is written after it (the last good one stays on disk).
 
     Attributes:
-      step: the global step (0-based) whose loss or gradient was not finite.
+      step: the global step (0-based) that was not finite.
       epoch: the epoch (0-based) of that step.
-      loss: the loss value at that step (NaN or ±inf; finite when only the gradient was not).
+      loss: the loss value at that step (NaN or ±inf; finite when only the gradient or the
+        updated state was not).
       state: the :class:`~jaxtrain.train.TrainState` just before that step.
       history: the :class:`~jaxtrain.train.History` up to and including that epoch's steps.
 
@@ -59,5 +68,36 @@ class CheckpointMismatchError(ValueError):
     Examples:
       >>> from jaxtrain.train import CheckpointMismatchError
       >>> issubclass(CheckpointMismatchError, ValueError)
+      True
+    """
+
+
+class CheckpointCorruptError(ValueError):
+    """A checkpoint's files changed, are missing or are cut short since they were saved.
+
+    Every checkpoint step records the size and SHA-256 of each of its files once orbax has
+    committed it; :func:`jaxtrain.train.load_checkpoint` (and so ``fit(..., resume=True)``
+    and ``jaxtrain hessian``) compares them before anything is read, and refuses the whole
+    step, naming it and the first damaged file and its item (``params``, ``opt_state``...).
+
+    Examples:
+      >>> from jaxtrain.train import CheckpointCorruptError
+      >>> issubclass(CheckpointCorruptError, ValueError)
+      True
+    """
+
+
+class CheckpointDirectoryError(ValueError):
+    """jaxtrain may not write checkpoints into this directory, for the reason the message gives.
+
+    Raised by ``fit(checkpoint_dir=...)`` before the first step and by
+    :func:`jaxtrain.train.save_checkpoint` before writing: the path is a file; the directory
+    holds files but is not a jaxtrain checkpoint directory (it has no manifest); another
+    process is writing to it (it holds the directory's lock); its checkpoints are of another
+    run (another seed); or a step folder that this run did not write is in the way.
+
+    Examples:
+      >>> from jaxtrain.train import CheckpointDirectoryError
+      >>> issubclass(CheckpointDirectoryError, ValueError)
       True
     """

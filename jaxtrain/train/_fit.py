@@ -81,15 +81,17 @@ def fit(
     is recorded, else the constant η of the optimizer's final ``scale(−η)`` (optax's
     ``adam(1e-3)``), else NaN (an optax schedule). It is only recorded, never applied.
 
-    Non-finite losses: every step records whether its loss and gradient norm are finite,
-    and the host looks at those flags once per epoch, never per step. With
+    Non-finite steps: every step records whether its loss, its gradient norm and the state
+    it produces (parameters, model state, optimizer state) are all finite, computed inside
+    the compiled step, and the host looks at those flags once per epoch, never per step. With
     ``on_nonfinite="raise"`` the epoch's call also returns a copy of the state it started
     from (one extra copy of parameters and optimizer state in memory); on a bad step the
     steps before it are replayed from that copy, and :class:`NonFiniteLossError` names the
-    step and the usual causes and carries that last good state; no checkpoint is written
-    after it. With ``"skip"`` the bad steps' updates (parameters, model state and optimizer
-    state alike) are dropped inside the step, the run goes on, and
-    ``history.per_step["skipped"]`` / ``per_epoch["skipped_steps"]`` count them.
+    step and the usual causes and carries that last finite state; no checkpoint is written
+    after it, so every checkpoint holds a finite state. With ``"skip"`` the bad steps'
+    updates (parameters, model state and optimizer state alike) are dropped inside the step,
+    the run goes on, and ``history.per_step["skipped"]`` / ``per_epoch["skipped_steps"]``
+    count them.
 
     Devices: with a ``mesh`` (or by default when ``jax.device_count() > 1``, a mesh of all
     devices on one ``"data"`` axis), each batch is split over the data axis and the
@@ -107,7 +109,12 @@ def fit(
     scanned epochs) and at the end. ``resume=True`` continues from the newest one; because
     every random draw is folded from the key and the step, the resumed run reproduces the
     uninterrupted one exactly. A checkpoint of another model or optimizer is refused
-    (:class:`CheckpointMismatchError`).
+    (:class:`CheckpointMismatchError`), so is one of another seed, and one whose files
+    changed since they were saved (:class:`CheckpointCorruptError`: the SHA-256 of every
+    file is recorded at save and checked before loading). ``checkpoint_dir`` must be new,
+    empty or one jaxtrain made (its manifest ``jaxtrain-checkpoints.json`` names the run
+    and its steps); the run holds the directory's lock from its start, before the first
+    step, so a second writer is refused; only the run family's own steps are ever deleted.
 
     Monitors: ``jaxtrain.monitor`` measurements (sharpness against the stability threshold,
     gradient noise scale, Hessian trace, update ratio) run inside the compiled epoch, each
@@ -164,8 +171,13 @@ def fit(
         or arguments (``batch_size`` ≤ 0 or > N, both or neither of ``epochs``/``steps``, a
         batch size not divisible by the devices), all before any step runs; a checkpoint
         directory in use without ``resume``; or a checkpoint from other batching.
-      NonFiniteLossError: a non-finite loss or gradient with ``on_nonfinite="raise"``.
+      NonFiniteLossError: a non-finite loss, gradient or updated state with
+        ``on_nonfinite="raise"``.
       CheckpointMismatchError: ``resume`` from a checkpoint of another structure.
+      CheckpointCorruptError: ``resume`` from a checkpoint whose files changed since saved.
+      CheckpointDirectoryError: ``checkpoint_dir`` is a file, is not empty and not
+        jaxtrain's, is locked by another writer, or holds another seed's checkpoints; all
+        before the first step.
 
     Examples:
       >>> import numpy as np

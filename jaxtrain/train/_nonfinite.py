@@ -1,7 +1,8 @@
 """``fit``'s non-finite policy: stop at the first bad step with its last good state, or skip.
 
-Every step records whether its loss and gradient norm are finite, and the host reads those
-flags once per segment, never per step. ``"skip"`` is applied inside the compiled step (a
+Every step records whether its loss, its gradient norm and the state it produces are finite
+(computed inside the compiled step), and the host reads those flags once per segment, never
+per step. ``"skip"`` is applied inside the compiled step (a
 bad step's updates are dropped, see :class:`~jaxtrain.train._step.StepFunctions`).
 ``"raise"`` is here: the segment's call also returned a copy of the state it started from,
 and on a bad step the steps before it are replayed from that copy, so the error carries the
@@ -83,16 +84,21 @@ def raise_at_first_nonfinite(
 def _message(
     *, value: float, grad_norm: float, step: int, epoch: int, batch: int, spe: int, kept: str
 ) -> str:
-    what = (
-        f"the training loss is {value}"
-        if not math.isfinite(value)
-        else f"the gradient norm is {grad_norm} (loss {value:.4g})"
-    )
+    if not math.isfinite(value):
+        what = f"the training loss is {value}"
+    elif not math.isfinite(grad_norm):
+        what = f"the gradient norm is {grad_norm} (loss {value:.4g})"
+    else:
+        what = (
+            "the update made the parameters, model state or optimizer state NaN or infinite "
+            f"(loss {value:.4g} and gradient norm {grad_norm:.4g} were finite: a learning "
+            "rate or schedule giving NaN or inf, or an update that overflowed)"
+        )
     return (
         f"{what} at step {step} (epoch {epoch}, batch {batch} of {spe}); training stopped. "
-        f"The error's .state holds the state just before that step. {kept}Usual causes: "
-        "(1) a learning "
-        "rate too large: try a 10x smaller one, gradient clipping or a warmup schedule; "
+        f"The error's .state holds the last finite state, just before that step. {kept}"
+        "Usual causes: (1) a learning rate too large: try a 10x smaller one, gradient "
+        "clipping or a warmup schedule; "
         "(2) inputs not normalized: standardize the features (jaxtrain.data."
         "fit_standardizer) or add BatchNorm; (3) bad data: NaN/inf inputs or labels outside "
         "the classes (jaxtrain.data.check_dataset); (4) a loss taking log(0): give "

@@ -49,25 +49,32 @@ class RunCheckpoints:
         self._every, self._metadata, self._config = every, metadata, config
 
     def start(self, state: TrainState, *, resume: bool) -> tuple[TrainState, History]:
-        """The state and history the run starts from.
+        """The state and history the run starts from, with the directory opened and locked.
 
         ``state`` and an empty history, unless ``resume`` and the directory holds a
-        checkpoint: then the newest one's state and history.
+        checkpoint of this run: then the newest one's state and history. Runs before the
+        first step, so a directory that cannot be written is refused before any training.
 
         Raises:
+          CheckpointDirectoryError: the directory is a file, not jaxtrain's, locked by
+            another writer, or holds the checkpoints of a run with another seed.
           ValueError: the directory holds checkpoints and ``resume`` is False, or the newest
             one does not fit this run (see :func:`check_resumable`).
           CheckpointMismatchError: the checkpoint is of another model, optimizer or monitors.
+          CheckpointCorruptError: the newest checkpoint's files changed since it was saved.
         """
-        existing = self._writer.steps() if self._writer is not None else []
+        if self._writer is None:
+            return state, History()
+        existing = self._writer.steps()
         if existing and not resume:
             raise ValueError(
                 f"{self._writer.directory} already holds checkpoints (steps {existing}); pass "
                 "resume=True to continue that run, or choose a new directory"
             )
+        self._writer.claim(state.key, self._config.get("seed"))
         if not existing:
             return state, History()
-        checkpoint = load_checkpoint(self._writer.directory, state)
+        checkpoint = load_checkpoint(self._writer.directory, state, step=existing[-1])
         check_resumable(checkpoint, self._config)
         return checkpoint.state, checkpoint.history or History()
 

@@ -57,6 +57,16 @@ def _read_learning_rate(source: Any, opt_state: Any, step: jax.Array) -> jax.Arr
     return jnp.float32(source)
 
 
+def _all_finite(tree: Any) -> jax.Array:
+    """Whether every floating-point entry of ``tree`` is finite (integers and keys always are)."""
+    flags = [
+        jnp.all(jnp.isfinite(leaf))
+        for leaf in jax.tree.leaves(tree)
+        if jnp.issubdtype(leaf.dtype, jnp.inexact)
+    ]
+    return jnp.all(jnp.stack(flags)) if flags else jnp.bool_(True)
+
+
 def _select(take: jax.Array, new: Any, old: Any) -> Any:
     return jax.tree.map(lambda a, b: jnp.where(take, a, b), new, old)
 
@@ -109,10 +119,15 @@ class StepFunctions:
     ) -> tuple[TrainState, dict[str, jax.Array]]:
         """θ ← θ + optimizer(∇L(θ; batch)), and the step's record.
 
-        With ``skip_nonfinite`` a step whose loss or gradient norm is not finite leaves
-        parameters, model state and optimizer state as they were (a select per leaf). Without
-        it every update is applied: ``fit`` looks at the records' ``finite`` flags once per
-        epoch and, on a bad step, replays the epoch up to it from a copy (no per-step cost).
+        A step is finite when its loss, its gradient norm and every entry of the state it
+        produces (parameters, model state, optimizer state) are: a NaN learning rate or an
+        overflowing update leaves the loss and gradient finite but the state not. The flag is
+        computed here, inside the compiled step, and carried out in the step's record.
+
+        With ``skip_nonfinite`` a step that is not finite leaves parameters, model state and
+        optimizer state as they were (a select per leaf). Without it every update is
+        applied: ``fit`` looks at the records' ``finite`` flags once per epoch and, on a bad
+        step, replays the epoch up to it from a copy (no per-step cost).
         """
         xb, yb = self.placement.constrain_batch((xb, yb))
         aug_key, dropout_key = keys[0], keys[1]
@@ -127,7 +142,11 @@ class StepFunctions:
         updates, new_opt_state = self.optimizer.update(grads, state.opt_state, state.params)
         new_params = optax.apply_updates(state.params, updates)
         grad_norm = optax.tree.norm(grads)
-        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+        finite = (
+            jnp.isfinite(loss)
+            & jnp.isfinite(grad_norm)
+            & _all_finite((new_params, new_model_state, new_opt_state))
+        )
         learning_rate = _read_learning_rate(self.learning_rate, new_opt_state, state.step)
         monitor_state, monitor_records = state.monitor_state, {}
         if self.monitors:

@@ -25,6 +25,8 @@ from train_problems import (
 )
 
 from jaxtrain.train import (
+    CheckpointCorruptError,
+    CheckpointDirectoryError,
     CheckpointMismatchError,
     History,
     NonFiniteLossError,
@@ -118,8 +120,7 @@ def test_bad_checkpoint_requests(tmp_path):
 
 
 def test_a_refused_save_creates_nothing(tmp_path):
-    # No orbax manager may exist before the first save: its background clean-up of stale
-    # temporary folders, never awaited by close(), could delete a later save in progress.
+    # The arguments are checked before the directory is opened: no folder, manifest or lock.
     with pytest.raises(ValueError, match="JSON"):
         save_checkpoint(tmp_path / "run", _state(linear_params()), metadata={"f": np.float32})
     assert not (tmp_path / "run").exists()
@@ -325,3 +326,235 @@ def test_a_killed_run_resumes_to_the_same_parameters(tmp_path):
     assert int(resumed.step) == epochs * 5
     np.testing.assert_array_equal(history.per_step["loss"], whole_history.per_step["loss"])
     assert max(_steps(directory)) == epochs * 5
+
+
+# Issue 13, cases 2-6: damaged files, folders jaxtrain did not write, another seed, a second
+# writer, and a file given as the directory.
+
+
+def _wide_state(step=5, key=42):
+    """A state whose weight (64 × 32 floats) gets an array file of its own."""
+    w = jnp.asarray(np.random.default_rng(0).normal(size=(64, 32)), jnp.float32)
+    params = {"w": w, "b": jnp.zeros(32, jnp.float32)}
+    return TrainState(
+        apply=linear_apply,
+        params=params,
+        model_state={},
+        opt_state=optax.sgd(0.1).init(params),
+        step=jnp.int32(step),
+        key=jax.random.key(key),
+    )
+
+
+def _largest_file(directory):
+    return max((p for p in directory.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+
+
+def _flip(path, offsets, mask=0x01):
+    data = bytearray(path.read_bytes())
+    for offset in offsets:
+        data[offset] ^= mask
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["two bits", "ten bytes", "truncated", "deleted"],
+)
+def test_a_damaged_array_file_is_refused_naming_the_step_and_the_file(tmp_path, damage):
+    # Before: 2 flipped bits loaded as other parameters, 10 bytes as a weight of 9.85e35; a
+    # truncated file gave a page of TensorStore errors.
+    save_checkpoint(tmp_path, _wide_state())
+    target = _largest_file(tmp_path / "5" / "params")
+    size = target.stat().st_size
+    if damage == "two bits":
+        _flip(target, [size // 2, size // 2 + 7])
+    elif damage == "ten bytes":
+        _flip(target, range(size // 2, size // 2 + 10), mask=0xFF)
+    elif damage == "truncated":
+        target.write_bytes(target.read_bytes()[: size // 2])
+    else:
+        target.unlink()
+    relative = target.relative_to(tmp_path / "5").as_posix()
+    with pytest.raises(CheckpointCorruptError) as caught:
+        load_checkpoint(tmp_path)
+    message = str(caught.value)
+    assert f"{tmp_path}/5 is damaged: {relative} (item params)" in message
+    assert "\n" not in message and len(message) < 400
+    with pytest.raises(CheckpointCorruptError, match="item params"):
+        load_checkpoint(tmp_path, _wide_state(step=0))
+
+
+def test_a_damaged_json_item_or_checksum_file_is_refused(tmp_path):
+    save_checkpoint(tmp_path, _wide_state(), metadata={"model": "linear"})
+    meta = tmp_path / "5" / "metadata" / "metadata"
+    meta.write_text(meta.read_text().replace("linear", "lineal"))
+    with pytest.raises(CheckpointCorruptError, match=r"metadata/metadata \(item metadata\)"):
+        load_checkpoint(tmp_path)
+    (tmp_path / "5" / "jaxtrain-checksums.json").write_text("{")
+    with pytest.raises(CheckpointCorruptError, match="checksum file"):
+        load_checkpoint(tmp_path)
+
+
+def test_a_resumed_fit_refuses_a_damaged_checkpoint(tmp_path):
+    kw = dict(loss=LOSS, batch_size=8, progress=False, checkpoint_dir=tmp_path)
+    fit(linear_triple(), SGD, blobs(16), epochs=1, **kw)
+    _flip(_largest_file(tmp_path / "2" / "params"), [40])
+    with pytest.raises(CheckpointCorruptError, match=f"{tmp_path}/2 is damaged"):
+        fit(linear_triple(), SGD, blobs(16), epochs=2, resume=True, **kw)
+
+
+def test_steps_without_checksums_are_not_loaded(tmp_path):
+    # Format 1 (no checksums) cannot be verified and is refused; a format-2 step without its
+    # checksums was not completely saved and is skipped.
+    save_checkpoint(tmp_path, _state(linear_params(), step=3))
+    save_checkpoint(tmp_path, _state(linear_params(), step=5))
+    (tmp_path / "5" / "jaxtrain-checksums.json").unlink()
+    assert load_checkpoint(tmp_path).step == 3
+    with pytest.raises(FileNotFoundError, match="not a complete jaxtrain checkpoint"):
+        load_checkpoint(tmp_path, step=5)
+    old = tmp_path / "3"
+    (old / "jaxtrain-checksums.json").unlink()
+    meta = old / "meta" / "metadata"
+    meta.write_text(meta.read_text().replace("jaxtrain.checkpoint/2", "jaxtrain.checkpoint/1"))
+    with pytest.raises(ValueError, match=r"earlier jaxtrain .* cannot be verified"):
+        load_checkpoint(tmp_path)
+
+
+def _foreign_folders(directory):
+    folders = {}
+    for name in ("1", "2", "45.orbax-checkpoint-tmp-1700000000", "7.orbax-checkpoint-tmp-99"):
+        (directory / name).mkdir(parents=True)
+        (directory / name / "notes.txt").write_text(name)
+        folders[name] = name
+    return folders
+
+
+def _assert_intact(directory, folders):
+    for name, text in folders.items():
+        assert (directory / name / "notes.txt").read_text() == text
+
+
+def test_a_directory_jaxtrain_did_not_make_is_refused_and_left_alone(tmp_path):
+    # Before: save_checkpoint(d, state, keep=1) deleted the user's d/1 and d/2.
+    folders = _foreign_folders(tmp_path)
+    with pytest.raises(CheckpointDirectoryError, match=r"not empty .* no jaxtrain-checkpoints"):
+        save_checkpoint(tmp_path, _state(linear_params()), keep=1)
+    with pytest.raises(CheckpointDirectoryError, match="not empty"):
+        fit(linear_triple(), SGD, blobs(8), loss=LOSS, epochs=1, batch_size=8,
+            checkpoint_dir=tmp_path, progress=False)  # fmt: skip
+    _assert_intact(tmp_path, folders)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(folders)
+
+
+def test_only_this_run_familys_steps_are_ever_deleted(tmp_path):
+    # Before: keep=1 and orbax's clean-up deleted d/1, d/2 and other programs' temporary
+    # folders d/45.orbax-checkpoint-tmp-1700000000 and d/7.orbax-checkpoint-tmp-99.
+    kw = dict(loss=LOSS, batch_size=8, progress=False, checkpoint_dir=tmp_path)
+    fit(linear_triple(), SGD, blobs(24), epochs=1, keep_checkpoints=1, **kw)
+    folders = _foreign_folders(tmp_path)
+    fit(linear_triple(), SGD, blobs(24), epochs=3, keep_checkpoints=1, resume=True, **kw)
+    _assert_intact(tmp_path, folders)
+    assert _steps(tmp_path) == [1, 2, 9]  # the run's own 3 and 6 were deleted, keeping 9
+    folders["12"] = "12"
+    (tmp_path / "12").mkdir()
+    (tmp_path / "12" / "notes.txt").write_text("12")
+    with pytest.raises(CheckpointDirectoryError, match=r"12 exists and was not written by this"):
+        fit(linear_triple(), SGD, blobs(24), epochs=5, resume=True, **kw)
+    _assert_intact(tmp_path, folders)
+
+
+def test_a_resume_with_another_seed_is_refused(tmp_path):
+    # Before: the checkpoint's key silently replaced the new seed's.
+    kw = dict(loss=LOSS, batch_size=8, progress=False, checkpoint_dir=tmp_path)
+    fit(linear_triple(), SGD, blobs(16), epochs=1, seed=0, **kw)
+    with pytest.raises(CheckpointDirectoryError, match="run with seed 0, and this run has seed 1"):
+        fit(linear_triple(), SGD, blobs(16), epochs=2, seed=1, resume=True, **kw)
+    with pytest.raises(CheckpointDirectoryError, match="seed 0"):
+        save_checkpoint(tmp_path, _state(linear_params(), step=7))  # key 42
+    assert _steps(tmp_path) == [2]
+
+
+def test_a_second_writer_in_this_process_is_refused_until_the_first_closes(tmp_path):
+    from jaxtrain.train._checkpoint import CheckpointWriter
+
+    first = CheckpointWriter(tmp_path)
+    first.open()
+    try:
+        with pytest.raises(CheckpointDirectoryError, match=rf"in use: .*\(pid {os.getpid()} on "):
+            save_checkpoint(tmp_path, _state(linear_params()))
+        with pytest.raises(CheckpointDirectoryError, match="in use"):
+            fit(linear_triple(), SGD, blobs(8), loss=LOSS, epochs=1, batch_size=8,
+                checkpoint_dir=tmp_path, resume=True, progress=False)  # fmt: skip
+    finally:
+        first.close()
+    assert save_checkpoint(tmp_path, _state(linear_params())) == tmp_path / "5"
+
+
+HOLDER = """
+import fcntl, os, sys, time
+handle = open(sys.argv[1], "a+")
+fcntl.flock(handle, fcntl.LOCK_EX)
+handle.write(f"pid {os.getpid()} on elsewhere")
+handle.flush()
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_lock_held_by_another_process_refuses_and_a_dead_holders_lock_does_not(tmp_path):
+    # Before: two processes wrote one directory; the second crashed mid-run.
+    save_checkpoint(tmp_path, _state(linear_params(), step=1))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path / "jaxtrain.lock")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(CheckpointDirectoryError, match=rf"pid {holder.pid} on elsewhere"):
+            save_checkpoint(tmp_path, _state(linear_params(), step=2))
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    # The kernel released the dead process's lock; its pid left in the file blocks nothing.
+    assert "elsewhere" in (tmp_path / "jaxtrain.lock").read_text()
+    save_checkpoint(tmp_path, _state(linear_params(), step=2))
+    assert load_checkpoint(tmp_path).step == 2
+
+
+def test_an_interrupted_save_is_cleared_at_the_next_start(tmp_path):
+    # A run killed during orbax's write leaves its temporary folder; killed after orbax's
+    # commit and before the checksums, a step without them; killed while writing the
+    # manifest, a temporary copy. All are this run's: removed.
+    import json
+
+    save_checkpoint(tmp_path, _state(linear_params(), step=1))
+    manifest = tmp_path / "jaxtrain-checkpoints.json"
+    (tmp_path / "3.orbax-checkpoint-tmp").mkdir()
+    (tmp_path / "3").mkdir()
+    (tmp_path / ".jaxtrain-checkpoints.json.999.tmp").write_text("{")
+    written = json.loads(manifest.read_text())
+    written["saving"] = {"step": 3, "since": int(time.time())}
+    manifest.write_text(json.dumps(written))
+    save_checkpoint(tmp_path, _state(linear_params(), step=2))
+    assert _steps(tmp_path) == [1, 2]
+    assert not (tmp_path / "3.orbax-checkpoint-tmp").exists()
+    assert not (tmp_path / ".jaxtrain-checkpoints.json.999.tmp").exists()
+    assert json.loads(manifest.read_text())["steps"] == [1, 2]
+
+
+def test_a_file_as_the_checkpoint_directory_is_refused_before_any_step(tmp_path):
+    # Before: fit trained the whole run, then orbax failed with a traceback.
+    path = tmp_path / "file"
+    path.write_text("mine")
+    traced = []
+
+    def loss(predictions, targets):
+        traced.append(1)
+        return LOSS(predictions, targets)
+
+    with pytest.raises(CheckpointDirectoryError, match=f"{path} is a file"):
+        fit(linear_triple(), SGD, blobs(8), loss=loss, epochs=1, batch_size=8,
+            checkpoint_dir=path, progress=False)  # fmt: skip
+    assert not traced and path.read_text() == "mine"

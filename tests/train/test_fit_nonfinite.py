@@ -160,3 +160,100 @@ def test_bad_validation_data_fails_before_any_step():
         )
     with pytest.raises(ValueError, match=r"optax\.GradientTransformation"):
         fit(linear_triple(), "sgd", (x, y), loss=LOSS, epochs=1, batch_size=2)
+
+
+def _nan_learning_rate_at(count):
+    """SGD whose schedule gives NaN at one step: that step's loss and gradient are finite,
+    the parameters it produces are NaN."""
+    return optax.sgd(lambda c: jnp.where(c == count, jnp.nan, 0.1))
+
+
+class _NanStateAt(optax.GradientTransformation):
+    """Updates pass through unchanged; the state's float turns NaN at one step."""
+
+    def __new__(cls, count):
+        def init(params):
+            del params
+            return (jnp.zeros([], jnp.int32), jnp.zeros([], jnp.float32))
+
+        def update(updates, state, params=None):
+            del params
+            step, value = state
+            value = jnp.where(step == count, jnp.nan, value)
+            return jax.tree.map(lambda u: -0.1 * u, updates), (step + 1, value)
+
+        return super().__new__(cls, init, update)
+
+
+def _overflowing_apply(params, state, x, *, train, rng=None):
+    """A linear model whose running "scale" grows 1e20× per training step: inf at step 1."""
+    del rng
+    new_state = {"scale": state["scale"] * 1e20} if train else state
+    return x @ params["w"] + params["b"], new_state
+
+
+def _finite(tree):
+    return all(np.isfinite(np.asarray(leaf)).all() for leaf in jax.tree.leaves(tree))
+
+
+@pytest.mark.parametrize(
+    ("model", "optimizer", "bad"),
+    [
+        (linear_triple(), _nan_learning_rate_at(5), 5),  # the parameters (issue 13, case 1)
+        (linear_triple(), _NanStateAt(6), 6),  # only the optimizer state
+        ((_overflowing_apply, linear_triple()[1], {"scale": jnp.float32(1.0)}), SGD, 1),
+    ],
+    ids=["params", "opt_state", "model_state"],
+)
+def test_a_step_whose_new_state_is_not_finite_stops_with_the_last_finite_state(
+    model, optimizer, bad
+):
+    # The loss and gradient of the bad step are finite; the state it makes is not. Before,
+    # the guard saw only the loss and gradient: the run stopped a step later (or never) and
+    # the error's .state held the NaN.
+    x, y = blobs(32)  # 4 batches of 8 per epoch: the bad step is mid-epoch
+    with pytest.raises(NonFiniteLossError, match="the update made the parameters") as caught:
+        fit(model, optimizer, (x, y), loss=LOSS, epochs=3, batch_size=8, progress=False)
+    error = caught.value
+    assert error.step == bad and np.isfinite(error.loss)
+    assert int(error.state.step) == bad
+    assert _finite((error.state.params, error.state.model_state, error.state.opt_state))
+
+
+def test_skip_drops_a_step_whose_new_state_is_not_finite():
+    model = (_overflowing_apply, linear_triple()[1], {"scale": jnp.float32(1.0)})
+    state, history = fit(
+        model,
+        SGD,
+        blobs(32),
+        loss=LOSS,
+        epochs=1,
+        batch_size=8,
+        on_nonfinite="skip",
+        progress=False,
+    )
+    # Step 0 moves the scale to 1e20; every later step would make it inf and is dropped.
+    assert history.per_step["skipped"].tolist() == [False, True, True, True]
+    assert float(state.model_state["scale"]) == np.float32(1e20)
+    assert _finite((state.params, state.opt_state))
+
+
+def test_a_nan_update_at_the_end_of_an_epoch_is_never_checkpointed(tmp_path):
+    # Issue 13, case 1: NaN parameters made by an epoch's last step were saved at the epoch's
+    # end and announced as "the last good checkpoint"; the error's .state was NaN.
+    from jaxtrain.train import load_checkpoint
+
+    with pytest.raises(NonFiniteLossError, match=r"last good checkpoint \(step 4\)") as caught:
+        fit(
+            linear_triple(),
+            _nan_learning_rate_at(7),
+            blobs(32),
+            loss=LOSS,
+            epochs=3,
+            batch_size=8,
+            checkpoint_dir=tmp_path,
+            progress=False,
+        )
+    assert caught.value.step == 7 and _finite(caught.value.state.params)
+    last = load_checkpoint(tmp_path)
+    assert last.step == 4 and _finite(last.params)

@@ -1,0 +1,331 @@
+"""A checkpoint directory that jaxtrain owns: its manifest, its lock, and which steps are its own.
+
+jaxtrain writes checkpoints only into a directory that is new, empty, or marked as its own by
+a manifest, ``jaxtrain-checkpoints.json``, which records the run's identity (its random key,
+and its seed when it was an int), the steps this run family saved, and the step being saved.
+Only those steps are ever deleted (to keep the newest ``keep``, or to replace a step): a
+folder someone else put there, whether a step-like ``d/7`` or an orbax temporary folder of
+another program, is left alone. orbax's own clean-up is never used for that reason: its
+``CheckpointManager`` deletes every numbered folder beyond ``max_to_keep`` and every
+``*.orbax-checkpoint-tmp*`` folder it finds.
+
+A writer holds the directory's lock, an exclusive ``fcntl.flock`` on ``jaxtrain.lock`` (which
+names the holder's pid and host), from :meth:`CheckpointDirectory.open` to
+:meth:`CheckpointDirectory.close`; a second writer is refused at once. The kernel drops the
+lock when its holder exits or is killed, so a lock file left by a dead process never blocks
+anyone; the file itself stays (deleting it could let two writers lock different files). An
+object store (``gs://``) has no such lock: there, as on a platform without ``fcntl``, one
+writer at a time is the caller's business. With several processes, only process 0 locks,
+writes the manifest and deletes; the others read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import shutil
+import socket
+import time
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxtrain.train._atomic_write import is_leftover, write_atomically
+from jaxtrain.train._checksums import CHECKSUMS, has_checksums, write_checksums
+from jaxtrain.train._errors import CheckpointDirectoryError
+
+__all__ = ["LOCK", "MANIFEST", "CheckpointDirectory", "run_identity"]
+
+MANIFEST = "jaxtrain-checkpoints.json"
+LOCK = "jaxtrain.lock"
+_FORMAT = "jaxtrain.checkpoint-directory/1"
+# orbax's temporary folder of a step being saved: "<step>.orbax-checkpoint-tmp", and in
+# older versions "<step>.orbax-checkpoint-tmp-<unix time>".
+_ORBAX_TMP = re.compile(r"(\d+)\.orbax-checkpoint-tmp(?:-(\d+))?")
+
+
+def run_identity(key: jax.Array, seed: int | None) -> dict[str, Any]:
+    """What makes two checkpoints the same run's: its random key (``seed`` is for messages)."""
+    return {
+        "seed": seed,
+        "key_impl": str(jax.random.key_impl(key)),
+        "key_data": np.asarray(jax.device_get(jax.random.key_data(key))).ravel().tolist(),
+    }
+
+
+def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return (a["key_impl"], a["key_data"]) == (b["key_impl"], b["key_data"])
+
+
+def _seed_text(identity: dict[str, Any]) -> str:
+    seed = identity.get("seed")
+    return f"seed {seed}" if seed is not None else "a random key given as seed"
+
+
+def _remove_tree(path: Any) -> None:
+    if isinstance(path, pathlib.Path):
+        shutil.rmtree(path)
+    else:
+        path.rmtree()
+
+
+def _remove_step(step_dir: Any) -> None:
+    """Deletes a step, its checksums first: a deletion cut short never leaves a step that
+    looks complete."""
+    checksums = step_dir / CHECKSUMS
+    if checksums.exists():
+        checksums.unlink()
+    _remove_tree(step_dir)
+
+
+class CheckpointDirectory:
+    """The directory's manifest and lock, for one writer (``fit`` or ``save_checkpoint``).
+
+    Args:
+      path: the directory (a ``pathlib.Path``, or an ``etils.epath.Path`` for a URL).
+    """
+
+    def __init__(self, path: Any):
+        self.path = path
+        self._primary = jax.process_index() == 0
+        self._lock: Any = None
+        self._manifest: dict[str, Any] | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._manifest is not None
+
+    def open(self) -> None:
+        """Checks the path, takes the lock, reads the manifest and clears an interrupted save.
+
+        Creates the directory and its manifest when the directory is new or empty.
+
+        Raises:
+          CheckpointDirectoryError: the path is a file; the directory holds files but no
+            manifest; or another process holds the lock.
+        """
+        path = self.path
+        if self._primary:
+            if path.exists() and not path.is_dir():
+                raise CheckpointDirectoryError(
+                    f"the checkpoint directory {path} is a file; give a directory (it is created "
+                    "if missing)"
+                )
+            if path.is_dir() and not (path / MANIFEST).exists():
+                others = sorted(
+                    p.name
+                    for p in path.iterdir()
+                    if p.name != LOCK and not is_leftover(p.name, MANIFEST)
+                )
+                if others:
+                    shown = ", ".join(others[:5])
+                    if len(others) > 5:
+                        shown += f" and {len(others) - 5} more"
+                    raise CheckpointDirectoryError(
+                        f"{path} is not empty ({shown}) and is not a jaxtrain checkpoint "
+                        f"directory (it has no {MANIFEST}); jaxtrain writes checkpoints only into "
+                        "a new or empty directory, or one it made: choose another"
+                    )
+            path.mkdir(parents=True, exist_ok=True)
+            self._lock = _take_lock(path)
+            self._manifest = self._read() or {
+                "format": _FORMAT,
+                "identity": None,
+                "steps": [],
+                "saving": None,
+            }
+            self._recover()
+            self._write()
+        _sync_processes("jaxtrain_checkpoint_directory_open")
+        if not self._primary:
+            self._manifest = self._read()
+
+    def steps(self) -> list[int]:
+        """The steps this run family saved completely, oldest first."""
+        return [s for s in self._manifest["steps"] if has_checksums(self.path / str(s))]
+
+    def claim(self, identity: dict[str, Any]) -> None:
+        """Makes the directory this run's, unless it holds another run's checkpoints.
+
+        Raises:
+          CheckpointDirectoryError: the directory's checkpoints are of a run with another key
+            (another seed): continuing from them would not be this run.
+        """
+        recorded = self._manifest.get("identity")
+        steps = self.steps()
+        if recorded is not None and steps and not _same_run(recorded, identity):
+            raise CheckpointDirectoryError(
+                f"the checkpoints in {self.path} (steps {steps}) are of a run with "
+                f"{_seed_text(recorded)}, and this run has {_seed_text(identity)}: continue "
+                "with the same seed, or use a new directory"
+            )
+        if recorded is None or not steps:
+            self._manifest["identity"] = identity
+            self._write()
+
+    def begin_save(self, step: int) -> Any:
+        """Clears the way for step ``step`` and marks it as being saved; returns its folder.
+
+        An earlier checkpoint of the same step by this run is replaced.
+
+        Raises:
+          CheckpointDirectoryError: a folder of that step, or orbax's temporary folder for
+            it, exists and was not written by this run family.
+        """
+        step_dir = self.path / str(step)
+        if self._primary:
+            if step_dir.exists() and step not in self._manifest["steps"]:
+                raise CheckpointDirectoryError(
+                    f"cannot save step {step}: {step_dir} exists and was not written by this "
+                    "run; move it away, or use another directory"
+                )
+            foreign = self._temporary_folders(step)
+            if foreign:
+                raise CheckpointDirectoryError(
+                    f"cannot save step {step}: {foreign[0]} exists and was not written by this "
+                    "run; move it away, or use another directory"
+                )
+            # Marked first: a run killed from here on leaves a step the next writer knows is
+            # its own, and clears.
+            self._manifest["saving"] = {"step": step, "since": int(time.time())}
+            if step in self._manifest["steps"]:
+                self._manifest["steps"].remove(step)
+            self._write()
+            if step_dir.exists():
+                _remove_step(step_dir)
+        return step_dir
+
+    def end_save(self, step: int, *, keep: int | None) -> None:
+        """Records the checksums of step ``step`` committed by orbax and the step as saved,
+        then deletes this run's oldest steps beyond ``keep``."""
+        if not self._primary:
+            return
+        write_checksums(self.path / str(step))
+        self._manifest["steps"] = sorted({*self._manifest["steps"], step})
+        self._manifest["saving"] = None
+        self._write()
+        if keep is not None:
+            for old in self._manifest["steps"][:-keep]:
+                # Deleted before it leaves the manifest: a run killed in between leaves a step
+                # that the next writer still knows is its own.
+                if (self.path / str(old)).exists():
+                    _remove_step(self.path / str(old))
+                self._manifest["steps"].remove(old)
+                self._write()
+
+    def close(self) -> None:
+        """Releases the lock (the lock file stays)."""
+        if self._lock is not None:
+            _release_lock(self._lock)
+            self._lock = None
+
+    def _read(self) -> dict[str, Any] | None:
+        manifest_path = self.path / MANIFEST
+        if not manifest_path.exists():
+            return None
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            if manifest.get("format") != _FORMAT:
+                raise ValueError(manifest.get("format"))
+            steps = [int(s) for s in manifest["steps"]]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            raise CheckpointDirectoryError(
+                f"{manifest_path} is not a jaxtrain checkpoint manifest ({_FORMAT}) or is "
+                "damaged; use another directory"
+            ) from None
+        return {**manifest, "steps": sorted(steps)}
+
+    def _write(self) -> None:
+        if self._primary:
+            text = json.dumps(self._manifest, indent=1, sort_keys=True)
+            write_atomically(self.path / MANIFEST, text + "\n")
+
+    def _temporary_folders(self, step: int, since: int | None = None) -> list[Any]:
+        """orbax's temporary folders of ``step``; with ``since``, only those this run's save
+        begun at ``since`` can have made."""
+        found = []
+        for entry in self.path.iterdir():
+            match = _ORBAX_TMP.fullmatch(entry.name)
+            if match and int(match[1]) == step:
+                made = match[2]
+                if since is None or made is None or int(made) >= since:
+                    found.append(entry)
+        return found
+
+    def _recover(self) -> None:
+        """Finishes the bookkeeping of a save that was killed, and forgets deleted steps.
+
+        The step being saved is this run family's: a complete one (its checksums recorded)
+        joins the steps, an incomplete one and orbax's temporary folder of it are deleted,
+        and so are temporary copies of the manifest that a killed write left.
+        """
+        for entry in self.path.iterdir():
+            if is_leftover(entry.name, MANIFEST):
+                entry.unlink()
+        saving = self._manifest.get("saving")
+        if saving is not None:
+            step, since = int(saving["step"]), int(saving["since"])
+            step_dir = self.path / str(step)
+            if step_dir.is_dir():
+                if has_checksums(step_dir):
+                    self._manifest["steps"] = sorted({*self._manifest["steps"], step})
+                else:
+                    _remove_step(step_dir)
+            for folder in self._temporary_folders(step, since):
+                _remove_tree(folder)
+            self._manifest["saving"] = None
+        self._manifest["steps"] = [
+            s for s in self._manifest["steps"] if (self.path / str(s)).is_dir()
+        ]
+
+
+def _take_lock(path: Any) -> Any:
+    """An open lock file of ``path`` holding its exclusive flock, or ``None`` where there is no
+    such lock (an object store, a platform without ``fcntl``).
+
+    Raises:
+      CheckpointDirectoryError: another process (or another writer in this one) holds it.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    if not isinstance(path, pathlib.Path):
+        return None
+    handle = (path / LOCK).open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise CheckpointDirectoryError(
+            f"{path} is in use: another jaxtrain writer holds its lock {LOCK} ({holder}); wait "
+            "for it to finish, or use another directory"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    handle.flush()
+    return handle
+
+
+def _release_lock(handle: Any) -> None:
+    import fcntl
+
+    # Emptied first, so the file never names a writer that is gone.
+    handle.seek(0)
+    handle.truncate()
+    handle.flush()
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    handle.close()
+
+
+def _sync_processes(name: str) -> None:
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
