@@ -98,6 +98,28 @@ def test_failures_are_one_line(tmp_path, capsys, run_dir):
     fails(run_dir, "--step", "999", message="has no checkpoint of step 999")
 
 
+def test_a_damaged_checkpoint_is_one_line_naming_the_step_and_the_file(run_dir, tmp_path, capsys):
+    # Issue 13, case 2: flipped bytes loaded silently (a loss of 5.7e34 reported as usual);
+    # a truncated file gave a traceback. Now the checksums refuse the step before reading.
+    import shutil
+
+    damaged = tmp_path / "run"
+    shutil.copytree(run_dir, damaged)
+    params = damaged / "45" / "params"
+    largest = max((p for p in params.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    original = largest.read_bytes()
+    flipped = bytearray(original)
+    for offset in range(len(flipped) // 2, len(flipped) // 2 + 10):
+        flipped[offset] ^= 0xFF
+    for content, problem in ((bytes(flipped), "has changed"), (original[:50], "has 50 bytes")):
+        largest.write_bytes(content)
+        assert main(["hessian", str(damaged)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("jaxtrain hessian: error: ") and err.count("\n") == 1, err
+        assert f"{damaged}/45 is damaged: " in err and "(item params)" in err
+        assert problem in err
+
+
 def test_a_changed_data_file_is_refused(tmp_path, capsys):
     x, y = data.make_blobs(120, centers=2, seed=0)
     path = tmp_path / "blobs.npz"

@@ -118,6 +118,20 @@ def test_failures_are_one_line(capsys, argv, message):
     assert message in err
 
 
+def test_a_file_as_checkpoint_dir_is_refused_before_training(tmp_path, capsys):
+    # Issue 13, case 6: the whole run trained, then orbax printed a traceback.
+    path = tmp_path / "notes.txt"
+    path.write_text("mine")
+    argv = ["train", "--data", "blobs", "--depth", "0", "--epochs", "1"]
+    assert main([*argv, "--checkpoint-dir", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert (
+        captured.err == f"jaxtrain train: error: the checkpoint directory {path} is a file; "
+        "give a directory (it is created if missing)\n"
+    )
+    assert captured.out == "" and path.read_text() == "mine"
+
+
 def test_a_cnn_on_digit_images(capsys):
     argv = ["train", "--data", "digits", "--model", "cnn", "--width", "4", "--depth", "1"]
     assert main([*argv, "--epochs", "1", "--batch-size", "256", "--json"]) == 0
