@@ -200,9 +200,18 @@ class CheckpointDirectory:
 
     def end_save(self, step: int, *, keep: int | None) -> None:
         """Records the checksums of step ``step`` committed by orbax and the step as saved,
-        then deletes this run's oldest steps beyond ``keep``."""
+        then deletes this run's oldest steps beyond ``keep``.
+
+        Every process returns with the same manifest: the others wait for process 0's and
+        read it, so they agree on which steps exist (a step one process thinks missing would
+        make it save alone, and wait forever for the others)."""
+        if self._primary:
+            self._record_save(step, keep=keep)
+        _sync_processes(f"jaxtrain_checkpoint_saved_{step}")
         if not self._primary:
-            return
+            self._manifest = self._read()
+
+    def _record_save(self, step: int, *, keep: int | None) -> None:
         write_checksums(self.path / str(step))
         self._manifest["steps"] = sorted({*self._manifest["steps"], step})
         self._manifest["saving"] = None
