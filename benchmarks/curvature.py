@@ -29,6 +29,10 @@ repeats; first calls, which include compilation, are reported separately):
 
     python benchmarks/curvature.py            # the sizes above
     python benchmarks/curvature.py --quick    # tiny sizes, a few seconds
+
+PyTorch and PyHessian run on the CPU, or on ``--torch-device cuda`` (JAX's GPU; their timed
+calls then wait for the GPU to finish, as JAX's ``block_until_ready`` does). Memory is the
+host's resident set in either case.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import functools
 import gc
 import itertools
 import os
@@ -77,6 +82,19 @@ def first_call_time(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     out = jax.block_until_ready(fn())
     return time.perf_counter() - start, out
+
+
+def torch_synced(fn: Callable[[], Any], device: str) -> Callable[[], Any]:
+    """``fn`` followed by waiting for the GPU on ``cuda`` (its kernels run asynchronously)."""
+    if device == "cpu":
+        return fn
+
+    def synced():
+        out = fn()
+        torch.cuda.synchronize()
+        return out
+
+    return synced
 
 
 def _rss_bytes() -> int:
@@ -299,7 +317,9 @@ def trained_on_digits(sizes: tuple[int, ...], steps: int):
     return run(params), x, y
 
 
-def against_pyhessian(loss, params, x, y, repeats: int) -> dict[str, Any] | None:
+def against_pyhessian(
+    loss, params, x, y, repeats: int, device: str = "cpu"
+) -> dict[str, Any] | None:
     """PyHessian's top 5 and jaxtrain's, timed in alternating rounds (machine noise hits both)."""
     if torch is None:
         print("  torch is not installed: skipped")
@@ -314,13 +334,16 @@ def against_pyhessian(loss, params, x, y, repeats: int) -> dict[str, Any] | None
     except Exception as error:  # pragma: no cover - depends on the environment
         print(f"  pyhessian does not import ({error!r}): skipped")
         return None
-    model = torch_mlp(params)
-    xt = torch.from_numpy(np.array(x))
-    yt = torch.from_numpy(np.array(y)).long()
+    model = torch_mlp(params).to(device)
+    xt = torch.from_numpy(np.array(x)).to(device)
+    yt = torch.from_numpy(np.array(y)).long().to(device)
     criterion = torch.nn.CrossEntropyLoss()
     with torch.no_grad():
         torch_loss = float(criterion(model(xt), yt))
-    np.testing.assert_allclose(torch_loss, float(loss(params, x, y)), rtol=1e-5, atol=1e-6)
+    # At HIGHEST: a GPU's default precision (TF32) alone would miss this tolerance.
+    with jax.default_matmul_precision("highest"):
+        jax_loss = float(loss(params, x, y))
+    np.testing.assert_allclose(torch_loss, jax_loss, rtol=1e-5, atol=1e-6)
 
     counter = {"hvps": 0}
     original = pyhessian_hessian.hessian_vector_product
@@ -334,7 +357,7 @@ def against_pyhessian(loss, params, x, y, repeats: int) -> dict[str, Any] | None
 
     def run_pyhessian():
         torch.manual_seed(0)
-        h = pyhessian.hessian(model, criterion, data=(xt, yt), cuda=False)
+        h = pyhessian.hessian(model, criterion, data=(xt, yt), cuda=device == "cuda")
         values, _ = h.eigenvalues(maxIter=100, tol=1e-3, top_n=5)
         return np.asarray(values)
 
@@ -375,7 +398,7 @@ def against_pyhessian(loss, params, x, y, repeats: int) -> dict[str, Any] | None
 
     # Where the time goes: one gradient on each side.
     model.zero_grad()
-    grad_torch = median_time(lambda: criterion(model(xt), yt).backward(), 5)
+    grad_torch = median_time(torch_synced(lambda: criterion(model(xt), yt).backward(), device), 5)
     grad_jax = jax.jit(jax.grad(loss))
     jax.block_until_ready(grad_jax(params, x, y))
     grad_ours = median_time(lambda: grad_jax(params, x, y), 5)
@@ -412,7 +435,9 @@ def against_pyhessian(loss, params, x, y, repeats: int) -> dict[str, Any] | None
 # 4. Dense Hessian + eigh.
 
 
-def dense_against_torch(sizes: tuple[int, ...], examples: int, repeats: int) -> dict[str, Any]:
+def dense_against_torch(
+    sizes: tuple[int, ...], examples: int, repeats: int, device: str = "cpu"
+) -> dict[str, Any]:
     params = init_mlp(1, sizes)
     x, y = classification_data(2, (examples, sizes[0]), sizes[-1])
     loss = cross_entropy_loss(mlp)
@@ -445,10 +470,10 @@ def dense_against_torch(sizes: tuple[int, ...], examples: int, repeats: int) -> 
     )
     if torch is None:
         return row
-    flat = torch.from_numpy(np.asarray(ravel_pytree(params)[0]).copy())
+    flat = torch.from_numpy(np.asarray(ravel_pytree(params)[0]).copy()).to(device)
     shapes = [(tuple(layer["b"].shape), tuple(layer["w"].shape)) for layer in params]
-    xt = torch.from_numpy(np.array(x))
-    yt = torch.from_numpy(np.array(y)).long()
+    xt = torch.from_numpy(np.array(x)).to(device)
+    yt = torch.from_numpy(np.array(y)).long().to(device)
 
     def torch_loss(theta):
         # ravel_pytree order: for each layer, "b" then "w" (dict keys sorted).
@@ -463,21 +488,25 @@ def dense_against_torch(sizes: tuple[int, ...], examples: int, repeats: int) -> 
                 h = torch.tanh(h)
         return torch.nn.functional.cross_entropy(h, yt)
 
+    @functools.partial(torch_synced, device=device)
     def torch_hessian():
         return torch.autograd.functional.hessian(torch_loss, flat, vectorize=True)
 
+    @functools.partial(torch_synced, device=device)
     def torch_run():
         return torch.linalg.eigh(torch_hessian())
+
+    torch_eigh = torch_synced(torch.linalg.eigh, device)
 
     torch_run()  # warm-up: PyTorch's first call pays for its own set-up
     t_torch_h = median_time(torch_hessian, repeats)
     H_torch = torch_hessian()
-    t_torch_e = median_time(lambda H=H_torch: torch.linalg.eigh(H), repeats)
+    t_torch_e = median_time(lambda H=H_torch: torch_eigh(H), repeats)
     del H_torch
     (values_torch, _), mem_torch = peak_rss_growth(torch_run)
     values_jax = np.asarray(jax_run()[0])
     agreement = float(
-        np.max(np.abs(values_torch.numpy() - values_jax)) / np.max(np.abs(values_jax))
+        np.max(np.abs(values_torch.cpu().numpy() - values_jax)) / np.max(np.abs(values_jax))
     )
     t_torch = t_torch_h + t_torch_e
     row.update(
@@ -502,7 +531,11 @@ def main(argv=None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--torch-device", default="cpu", help="where PyTorch runs: cpu, or cuda (JAX's GPU)"
+    )
     args = parser.parse_args(argv)
+    device = args.torch_device
     quick = args.quick
     repeats = 2 if quick else args.repeats
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} cores")
@@ -534,13 +567,13 @@ def main(argv=None) -> dict[str, Any]:
 
     print("\n3. Top 5 against PyHessian 0.1 (same MLP, weights and data on both sides)")
     print(f"  at initialization, {examples:,} random examples with random labels:")
-    results["pyhessian"] = against_pyhessian(mlp_loss, mlp_params, mlp_x, mlp_y, repeats)
+    results["pyhessian"] = against_pyhessian(mlp_loss, mlp_params, mlp_x, mlp_y, repeats, device)
     steps = 20 if quick else 300
     # The digits have 64 features: the quick run's smaller input layer grows to fit them.
     trained_params, digits_x, digits_y = trained_on_digits((64, *mlp_sizes[1:]), steps)
     print(f"  after {steps} Adam steps on the 1,797 digits (a point where Hessians are studied):")
     results["pyhessian_trained"] = against_pyhessian(
-        mlp_loss, trained_params, digits_x, digits_y, repeats
+        mlp_loss, trained_params, digits_x, digits_y, repeats, device
     )
     # Narrower layers: less arithmetic per product, so per-product overheads weigh more.
     for width in () if quick else (32, 128):
@@ -548,14 +581,14 @@ def main(argv=None) -> dict[str, Any]:
         narrow, digits_x, digits_y = trained_on_digits(sizes, steps)
         print(f"  the same after {steps} Adam steps, {'-'.join(map(str, sizes))} tanh:")
         results[f"pyhessian_trained_{width}"] = against_pyhessian(
-            mlp_loss, narrow, digits_x, digits_y, repeats
+            mlp_loss, narrow, digits_x, digits_y, repeats, device
         )
 
     print("\n4. Dense Hessian + eigh against torch.autograd.functional.hessian + linalg.eigh")
     dense_sizes = (
         [(8, 24, 16, 6), (12, 32, 24, 8)] if quick else [(12, 40, 30, 6), (16, 80, 40, 10)]
     )
-    results["dense"] = [dense_against_torch(s, 256, min(repeats, 3)) for s in dense_sizes]
+    results["dense"] = [dense_against_torch(s, 256, min(repeats, 3), device) for s in dense_sizes]
     return results
 
 

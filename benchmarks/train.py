@@ -12,8 +12,9 @@ digits, 1,797 × 64) with the same optimizer (``optax.sgd`` with momentum 0.9), 
   the loss;
 - ``hand loop``: the usual hand-written loop, one jitted (donated) step called from Python
   per batch on device-resident data;
-- ``torch``: the same network in PyTorch on the CPU (when torch is installed), the usual
-  loop over a ``randperm`` of a tensor.
+- ``torch``: the same network in PyTorch (when torch is installed), the usual loop over a
+  ``randperm`` of a tensor, on the CPU or on ``--torch-device`` (``cuda``: the same GPU as
+  JAX's, synchronized at the end of each epoch as JAX's epochs are).
 
 Every variant handles the last partial batch as one more (smaller) step. All run in one
 process and compile (or warm up) first; then each round times one epoch of every variant in
@@ -147,8 +148,8 @@ def hand_loop(model, x, y, batch_size: int):
     return run_epoch
 
 
-def torch_loop(hidden: int, depth: int, x, y, batch_size: int, threads: int):
-    """The same MLP and optimizer in PyTorch (CPU); ``None`` when torch is missing."""
+def torch_loop(hidden: int, depth: int, x, y, batch_size: int, threads: int, device: str = "cpu"):
+    """The same MLP and optimizer in PyTorch on ``device``; ``None`` when torch is missing."""
     try:
         import torch
     except ImportError:
@@ -159,13 +160,14 @@ def torch_loop(hidden: int, depth: int, x, y, batch_size: int, threads: int):
     for _ in range(depth):
         layers += [torch.nn.Linear(width, hidden), torch.nn.ReLU()]
         width = hidden
-    net = torch.nn.Sequential(*layers, torch.nn.Linear(width, 10))
+    net = torch.nn.Sequential(*layers, torch.nn.Linear(width, 10)).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    xt = torch.from_numpy(x).to(device)
+    yt = torch.from_numpy(y.astype(np.int64)).to(device)
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def run_epoch(seed: int) -> int:
-        perm = torch.randperm(len(xt))
+        perm = torch.randperm(len(xt), device=device)
         count = 0
         for start in range(0, len(xt), batch_size):
             idx = perm[start : start + batch_size]
@@ -173,6 +175,8 @@ def torch_loop(hidden: int, depth: int, x, y, batch_size: int, threads: int):
             loss_fn(net(xt[idx]), yt[idx]).backward()
             opt.step()
             count += 1
+        if xt.is_cuda:  # kernels run asynchronously: the epoch ends when they are done
+            torch.cuda.synchronize()
         return count
 
     return run_epoch
@@ -185,7 +189,15 @@ def timed(run_epoch, seed: int) -> tuple[int, float]:
 
 
 def compare(
-    batch_size: int, *, hidden: int, depth: int, rounds: int, x, y, torch_threads: int
+    batch_size: int,
+    *,
+    hidden: int,
+    depth: int,
+    rounds: int,
+    x,
+    y,
+    torch_threads: int,
+    torch_device: str = "cpu",
 ) -> dict[str, float]:
     """Median steps per second of each variant at ``batch_size``."""
     model = make_model(hidden, depth)
@@ -195,7 +207,7 @@ def compare(
         "hand scan": hand_scan(model, x, y, batch_size),
         "hand loop": hand_loop(model, x, y, batch_size),
     }
-    torch_run = torch_loop(hidden, depth, x, y, batch_size, torch_threads)
+    torch_run = torch_loop(hidden, depth, x, y, batch_size, torch_threads, torch_device)
     if torch_run is not None:
         loops["torch"] = torch_run
     rates: dict[str, list[float]] = {name: [] for name in ("fit", *loops)}
@@ -239,6 +251,9 @@ def main(argv: list[str] | None = None) -> dict:
         help="PyTorch intra-op threads (1 by default: XLA runs these small steps on one "
         "thread too, and on a busy 2-core machine 2 torch threads contend badly)",
     )
+    parser.add_argument(
+        "--torch-device", default="cpu", help="where PyTorch runs: cpu, or cuda (JAX's GPU)"
+    )
     args = parser.parse_args(argv)
     hidden, depth, rounds = (32, 1, 3) if args.quick else (128, 2, 25)
     x, y = load_digits()
@@ -264,6 +279,7 @@ def main(argv: list[str] | None = None) -> dict:
             x=x,
             y=y,
             torch_threads=args.torch_threads,
+            torch_device=args.torch_device,
         )
         results[batch_size] = rates
         fit_rates = rates["fit"]
