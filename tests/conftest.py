@@ -57,3 +57,8 @@ def _headless_matplotlib(monkeypatch):
     import matplotlib
 
     matplotlib.use("Agg", force=True)
+    yield
+    # A test that draws and does not close would keep its figures for the rest of the worker.
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
