@@ -32,10 +32,11 @@ import io
 import json
 import os
 import pathlib
-import secrets
 import stat
 from collections.abc import Iterable
 from typing import Any
+
+from jaxtrain._atomic import FOLDER_FLAGS, NOFOLLOW, replace_in_folder
 
 __all__ = ["MANIFEST", "OutputDir", "OutputDirError", "add_output_arguments", "claim_output_dir"]
 
@@ -46,8 +47,6 @@ _FORMAT = 1
 # A manifest is a few lines; a larger file at its name is not one we wrote.
 _MAX_MANIFEST_BYTES = 1 << 20
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class OutputDirError(ValueError):
@@ -259,7 +258,7 @@ def _read_manifest(folder: pathlib.Path) -> dict[str, list[str]]:
     """
     try:
         # O_NONBLOCK: a FIFO at the manifest's name must not hang the command.
-        fd = os.open(folder / MANIFEST, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW | _CLOEXEC)
+        fd = os.open(folder / MANIFEST, os.O_RDONLY | os.O_NONBLOCK | NOFOLLOW | _CLOEXEC)
     except OSError:
         return {}
     with os.fdopen(fd, "rb") as handle:
@@ -283,21 +282,7 @@ def _write_atomically(root: pathlib.Path, parts: tuple[str, ...], data: bytes) -
     """Writes ``root/parts...`` through a temporary file and a rename, following no link."""
     folder = _open_folder(root, parts[:-1])
     try:
-        temporary = f".{parts[-1]}.{secrets.token_hex(4)}.tmp"
-        # O_EXCL | O_NOFOLLOW: the temporary name is new, never an existing file or link; the
-        # mode is the usual 0o666 less the umask (mkstemp's 0o600 would hide outputs).
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
-        fd = os.open(temporary, flags, 0o666, dir_fd=folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, parts[-1], src_dir_fd=folder, dst_dir_fd=folder)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary, dir_fd=folder)
-            raise
+        replace_in_folder(folder, parts[-1], data)
     finally:
         os.close(folder)
 
@@ -305,13 +290,13 @@ def _write_atomically(root: pathlib.Path, parts: tuple[str, ...], data: bytes) -
 def _open_folder(root: pathlib.Path, parts: tuple[str, ...]) -> int:
     """A descriptor of ``root/parts...``, creating the folders, never following a link below
     ``root``."""
-    fd = os.open(root, _FOLDER)
+    fd = os.open(root, FOLDER_FLAGS)
     try:
         for depth, part in enumerate(parts):
             with contextlib.suppress(FileExistsError):
                 os.mkdir(part, dir_fd=fd)
             try:
-                child = os.open(part, _FOLDER | _NOFOLLOW, dir_fd=fd)
+                child = os.open(part, FOLDER_FLAGS | NOFOLLOW, dir_fd=fd)
             except OSError:
                 path = root.joinpath(*parts[: depth + 1])
                 mode = os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode

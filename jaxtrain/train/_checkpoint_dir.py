@@ -33,7 +33,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxtrain.train._atomic_write import is_leftover, write_atomically
+from jaxtrain._atomic import is_leftover, write_atomically
 from jaxtrain.train._checksums import CHECKSUMS, has_checksums, write_checksums
 from jaxtrain.train._errors import CheckpointDirectoryError
 

@@ -20,7 +20,7 @@ import json
 from collections.abc import Collection
 from typing import Any
 
-from jaxtrain.train._atomic_write import is_leftover, write_atomically
+from jaxtrain._atomic import is_leftover, write_atomically
 from jaxtrain.train._errors import CheckpointCorruptError
 
 __all__ = ["CHECKSUMS", "has_checksums", "verify_checksums", "write_checksums"]

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._atomic import write_atomically
+
 __all__ = ["History"]
 
 _FORMAT = "jaxtrain.History/1"
@@ -173,9 +175,7 @@ class History:
           The path written.
         """
         path = pathlib.Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json())
-        os.replace(tmp, path)
+        write_atomically(path, self.to_json())
         return path
 
     @classmethod

@@ -533,14 +533,14 @@ def test_an_interrupted_save_is_cleared_at_the_next_start(tmp_path):
     manifest = tmp_path / "jaxtrain-checkpoints.json"
     (tmp_path / "3.orbax-checkpoint-tmp").mkdir()
     (tmp_path / "3").mkdir()
-    (tmp_path / ".jaxtrain-checkpoints.json.999.tmp").write_text("{")
+    (tmp_path / ".jaxtrain-checkpoints.json.0badc0de.tmp").write_text("{")
     written = json.loads(manifest.read_text())
     written["saving"] = {"step": 3, "since": int(time.time())}
     manifest.write_text(json.dumps(written))
     save_checkpoint(tmp_path, _state(linear_params(), step=2))
     assert _steps(tmp_path) == [1, 2]
     assert not (tmp_path / "3.orbax-checkpoint-tmp").exists()
-    assert not (tmp_path / ".jaxtrain-checkpoints.json.999.tmp").exists()
+    assert not (tmp_path / ".jaxtrain-checkpoints.json.0badc0de.tmp").exists()
     assert json.loads(manifest.read_text())["steps"] == [1, 2]
 
 
