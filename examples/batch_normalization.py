@@ -1,4 +1,4 @@
-"""§6 Batch normalization: the same deep network with and without it, and what test time needs.
+"""§6 Batch normalization: input scales and the condition number, a deep net with and without it.
 
 Runs the section's experiments (their code is in ``jaxtrain/lecture/batch_normalization.py``)
 and writes each claim's figure into the output folder:
