@@ -11,6 +11,8 @@ import pathlib
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from jaxtrain._output_dir import OutputDir
 
 __all__ = ["EXAMPLES", "Claim", "LectureConfig", "png_bytes"]
@@ -55,6 +57,27 @@ def png_bytes(figure: Any) -> tuple[bytes, int, int]:
     return data, int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
+def _rounded(value: Any) -> str:
+    """A number, array or list as a person reads it: 4 significant digits, long arrays cut."""
+    if isinstance(value, str | bool | None | int | np.integer):
+        return str(value)
+    if isinstance(value, float | np.floating):
+        return f"{value:.4g}"
+    array = np.asarray(value)
+    if array.dtype == object or array.dtype.kind in "USO":
+        return str(value)
+    if array.ndim == 0:
+        return _rounded(array.item())
+    if array.ndim == 1 and array.size <= 8:
+        return "[" + ", ".join(_rounded(item) for item in array.tolist()) + "]"
+    if array.ndim == 1:
+        first, last = _rounded(array[0].item()), _rounded(array[-1].item())
+        return f"[{first}, …, {last}] ({array.size} values)"
+    return f"array of shape {array.shape}, from {_rounded(array.min().item())} to " + (
+        f"{_rounded(array.max().item())}"
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Claim:
     """One claim of the lecture, as measured.
@@ -84,6 +107,44 @@ class Claim:
     def name(self) -> str:
         """``"<section>-<id>"``: the claim's name in file names and reports."""
         return f"{self.section}-{self.id}"
+
+    def numbers_text(self, *paths: str) -> str:
+        """The named numbers, one ``path = value`` line each, rounded for reading.
+
+        A notebook prints them after the figure, so a reader sees the values behind what
+        the figure shows. A path names a key of ``numbers``; ``"a/b"`` names key ``b`` of the
+        mapping at ``a``. Floats show 4 significant digits; short arrays in full, long ones as
+        their first and last values; a mapping one line per item.
+
+        Args:
+          *paths: the numbers to show, in order.
+
+        Returns:
+          The lines, joined by newlines.
+
+        Raises:
+          KeyError: naming the path and the keys that exist there, for a path that does not.
+
+        Example:
+          >>> from jaxtrain.lecture import Claim
+          >>> claim = Claim("s", "c", "T", {"loss": {"final": 0.123456}}, None, "")
+          >>> print(claim.numbers_text("loss/final"))
+          loss/final = 0.1235
+        """
+        lines = []
+        for path in paths:
+            value: Any = self.numbers
+            for key in path.split("/") if path not in self.numbers else [path]:
+                if not isinstance(value, Mapping) or key not in value:
+                    known = sorted(value) if isinstance(value, Mapping) else []
+                    raise KeyError(f"claim {self.name} has no number {path!r}; there: {known}")
+                value = value[key]
+            if isinstance(value, Mapping):
+                lines.append(f"{path}:")
+                lines.extend(f"  {key} = {_rounded(item)}" for key, item in value.items())
+            else:
+                lines.append(f"{path} = {_rounded(value)}")
+        return "\n".join(lines)
 
     def save(self, out_dir: str | pathlib.Path) -> pathlib.Path:
         """Writes the figure to ``out_dir/<section>-<id>.png`` and returns the path.

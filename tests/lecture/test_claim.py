@@ -123,3 +123,30 @@ def test_run_example_refuses_a_foreign_folder_before_running_and_reruns_its_own(
     lecture.run_example(SECTION, ["--quick", "--out", str(tmp_path), "--overwrite"])
     lecture.run_example(SECTION, ["--quick", "--out", str(tmp_path), "--seed", "1"])
     assert (tmp_path / "stand_in-first.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_numbers_text_shows_named_numbers_rounded():
+    numbers = {
+        "loss": 0.123456,
+        "steps": 300,
+        "curve": np.linspace(1.0, 0.0, 50),
+        "short": np.array([0.5, 0.25]),
+        "accuracy": {"with it": 0.95, "without": 0.1},
+        "a/b": 1.0,
+    }
+    claim = lecture.Claim("s", "c", "T", numbers, None, "")
+    text = claim.numbers_text("loss", "steps", "curve", "short", "accuracy", "accuracy/without")
+    assert text.splitlines() == [
+        "loss = 0.1235",
+        "steps = 300",
+        "curve = [1, …, 0] (50 values)",
+        "short = [0.5, 0.25]",
+        "accuracy:",
+        "  with it = 0.95",
+        "  without = 0.1",
+        "accuracy/without = 0.1",
+    ]
+    # A key that holds a slash is found as it is.
+    assert claim.numbers_text("a/b") == "a/b = 1"
+    with pytest.raises(KeyError, match=r"claim s-c has no number 'accuracy/test'; there: \["):
+        claim.numbers_text("accuracy/test")
