@@ -12,7 +12,9 @@ distribution). "Large" is relative to the baseline B, the loss of the best const
 The flowchart's experiments run :func:`jaxtrain.diagnose.diagnose` (the same budget and seeds for
 every candidate, losses over B); what went wrong in one run is
 :func:`jaxtrain.diagnose.explain_run`; the augmentation experiment trains with
-:func:`jaxtrain.train.fit`'s ``augment=``.
+:func:`jaxtrain.train.fit`'s ``augment=``; choosing among models of growing flexibility uses
+k-fold :func:`jaxtrain.diagnose.cross_validate` on the training data alone, checked on fresh
+test data.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "augmentation",
     "deep_vs_shallow",
     "model_bias",
+    "model_selection",
     "overfitting_and_mismatch",
     "what_went_wrong",
 ]
@@ -757,6 +760,165 @@ def _augmentation_caption(numbers: dict[str, Any]) -> str:
     )
 
 
+# Model selection: k-fold cross-validation on noisy spirals, checked on a large fresh test set.
+_SELECTION_POINTS, _SELECTION_TEST_POINTS, _SELECTION_NOISE, _FOLDS = 120, 2000, 0.2, 3
+
+
+def _selection_candidates() -> list[Any]:
+    from jaxtrain.diagnose import ModelSpec
+
+    return [
+        ModelSpec("mlp", (2,), 2, depth=0),
+        ModelSpec("mlp", (2,), 2, width=16, depth=1),
+        ModelSpec("mlp", (2,), 2, width=128, depth=2),
+    ]
+
+
+def model_selection(config: LectureConfig, seed: int = 0) -> Claim:
+    """k-fold cross-validation chooses a model on the training data alone.
+
+    Three candidates of growing flexibility (linear, 1×16 and 2×128 MLPs) on 120 noisy spiral
+    points. :func:`jaxtrain.diagnose.cross_validate` trains each on k − 1 of k = 3 folds and
+    validates it on the k-th; the choice is the lowest mean fold loss. Then, as the lecture
+    prescribes, every candidate is trained on all the training points and tested on 2,000
+    fresh points of the same distribution, which the choice never saw.
+
+    Returns:
+      A claim whose numbers hold each candidate's mean and spread of the fold validation
+      losses, its training and fresh-test losses after training on all the points, the
+      cross-validation choice and the candidate with the lowest test loss.
+    """
+    from flax import nnx
+
+    from jaxtrain.data import make_spirals
+    from jaxtrain.diagnose import Budget, cross_validate
+    from jaxtrain.losses import softmax_cross_entropy
+    from jaxtrain.train import evaluate, fit
+
+    train = make_spirals(_SELECTION_POINTS, noise=_SELECTION_NOISE, seed=seed)
+    test = make_spirals(_SELECTION_TEST_POINTS, noise=_SELECTION_NOISE, seed=seed + 1)
+    candidates = _selection_candidates()
+    budget = Budget(steps=config.size(quick=300, full=600), learning_rate=0.01, seeds=[seed])
+    selection = cross_validate(candidates, train, k=_FOLDS, budget=budget, seed=seed)
+    optimizer = budget.make_optimizer()
+    train_loss, test_loss = {}, {}
+    for spec in candidates:
+        state, _ = fit(
+            spec.build(nnx.Rngs(seed)),
+            optimizer,
+            train,
+            loss=softmax_cross_entropy,
+            steps=budget.steps,
+            batch_size=budget.batch_size,
+            drop_last=True,
+            seed=seed,
+            progress=False,
+        )
+        for out, data in ((train_loss, train), (test_loss, test)):
+            out[spec.name] = float(evaluate(state, data, loss=softmax_cross_entropy)["loss"])
+    names = [spec.name for spec in candidates]
+    numbers: dict[str, Any] = {
+        "candidates": names,
+        "points": _SELECTION_POINTS,
+        "test_points": _SELECTION_TEST_POINTS,
+        "noise": _SELECTION_NOISE,
+        "folds": _FOLDS,
+        "steps": budget.steps,
+        "learning_rate": budget.learning_rate,
+        "fold_val_loss": dict(selection.mean_val_loss),
+        "fold_val_loss_std": dict(selection.std_val_loss),
+        "train_loss": train_loss,
+        "test_loss": test_loss,
+        "choice": selection.choice,
+        "test_best": min(names, key=test_loss.__getitem__),
+    }
+    return Claim(
+        section=_ID,
+        id="model_selection",
+        title="Choosing a model by cross-validation",
+        numbers=numbers,
+        figure=_selection_figure(numbers),
+        caption=_selection_caption(numbers),
+    )
+
+
+def _selection_figure(numbers: dict[str, Any]) -> Any:
+    import matplotlib.pyplot as plt
+
+    names = numbers["candidates"]
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(7.5, 4.0))
+    ax.plot(x, [numbers["train_loss"][n] for n in names], "o-", label="training (all points)")
+    ax.errorbar(
+        x,
+        [numbers["fold_val_loss"][n] for n in names],
+        yerr=[numbers["fold_val_loss_std"][n] for n in names],
+        fmt="s-",
+        capsize=4,
+        label=f"{numbers['folds']}-fold validation (mean ± std over folds)",
+    )
+    ax.plot(
+        x,
+        [numbers["test_loss"][n] for n in names],
+        "^-",
+        label=f"fresh test ({numbers['test_points']:,} points)",
+    )
+    chosen = names.index(numbers["choice"])
+    ax.plot(
+        chosen,
+        numbers["fold_val_loss"][numbers["choice"]],
+        "*",
+        color="red",
+        ms=16,
+        label="cross-validation's choice",
+    )
+    ax.set_xticks(x, names)
+    ax.set(
+        ylim=(0, None),
+        xlabel="candidate, more flexible to the right",
+        ylabel="cross-entropy loss",
+        title=f"{numbers['points']} noisy spiral points, {numbers['steps']} Adam steps each",
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _selection_caption(numbers: dict[str, Any]) -> str:
+    names = numbers["candidates"]
+    fold, train, test = numbers["fold_val_loss"], numbers["train_loss"], numbers["test_loss"]
+    choice, best = numbers["choice"], numbers["test_best"]
+    listing = "; ".join(
+        f"{n}: training {train[n]:.3f}, folds {fold[n]:.3f} ± "
+        f"{numbers['fold_val_loss_std'][n]:.3f}, test {test[n]:.3f}"
+        for n in names
+    )
+    text = (
+        f"Three candidates on {numbers['points']} spiral points (noise {numbers['noise']}), each "
+        f"trained {numbers['steps']} Adam steps at η = {numbers['learning_rate']:g}. "
+        f"{numbers['folds']}-fold cross-validation chooses {choice} on the training points "
+        f"alone. Trained on all of them and tested on {numbers['test_points']:,} fresh points "
+        f"(loss per candidate: {listing}). "
+    )
+    if choice == best:
+        text += (
+            f"The fresh test agrees: {best} has the lowest test loss too, although the folds "
+            "never saw a test point. "
+        )
+    else:
+        text += (
+            f"The fresh test disagrees: {best} has the lowest test loss ({test[best]:.3f} "
+            f"against {test[choice]:.3f} for the choice). "
+        )
+    flexible = names[-1]
+    if train[flexible] == min(train.values()) and test[flexible] > test[best]:
+        text += (
+            f"The most flexible, {flexible}, has the lowest training loss and a higher test "
+            f"loss than {best}: choosing by the training loss would pick the overfitting model."
+        )
+    return text.rstrip()
+
+
 SECTION = Section(
     id=_ID,
     title="1. Task strategy",
@@ -774,5 +936,6 @@ SECTION = Section(
         what_went_wrong,
         overfitting_and_mismatch,
         augmentation,
+        model_selection,
     ),
 )

@@ -207,3 +207,7 @@ def test_claims_carry_their_section_and_a_figure(claims):
     for claim in claims.values():
         assert claim.section == "adaptive_learning_rate"
         assert claim.figure.axes and claim.caption.endswith(".")
+
+
+def test_the_notebook_prints_numbers_its_claims_have(claims, check_notebook_numbers):
+    check_notebook_numbers("adaptive_learning_rate", claims)

@@ -196,3 +196,7 @@ def test_claims_come_in_the_lecture_order_with_a_figure_each(claims):
         assert claim.section == "batch_and_momentum"
         assert claim.figure.axes
         assert claim.caption.endswith(".")
+
+
+def test_the_notebook_prints_numbers_its_claims_have(claims, check_notebook_numbers):
+    check_notebook_numbers("batch_and_momentum", claims)

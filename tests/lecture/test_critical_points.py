@@ -144,3 +144,7 @@ def test_claims_carry_their_section_and_a_figure(claims):
     for claim in claims.values():
         assert claim.section == "critical_points"
         assert claim.figure.axes
+
+
+def test_the_notebook_prints_numbers_its_claims_have(claims, check_notebook_numbers):
+    check_notebook_numbers("critical_points", claims)

@@ -91,3 +91,7 @@ def test_claims_carry_their_section_and_a_figure(claims):
     for claim in claims.values():
         assert claim.section == "loss_functions"
         assert claim.figure.axes
+
+
+def test_the_notebook_prints_numbers_its_claims_have(claims, check_notebook_numbers):
+    check_notebook_numbers("loss_functions", claims)

@@ -1,5 +1,5 @@
 """§1's claims at the quick size: the flowchart's verdicts on cases built for each, what went
-wrong in one run, and which augmentations help."""
+wrong in one run, which augmentations help, and choosing a model by cross-validation."""
 
 import numpy as np
 import pytest
@@ -109,6 +109,35 @@ def test_an_augmentation_helps_only_where_the_test_inputs_vary_that_way(claims):
     assert claim.figure.axes[-1].get_ylim()[0] == 0
 
 
+def test_cross_validation_chooses_the_model_a_fresh_test_prefers(claims):
+    claim = claims["model_selection"]
+    numbers = claim.numbers
+    linear, small, flexible = numbers["candidates"]
+    train, test, fold = numbers["train_loss"], numbers["test_loss"], numbers["fold_val_loss"]
+    # More flexible, lower training loss: the training loss cannot choose.
+    assert train[linear] > train[small] > train[flexible]
+    # The folds, from the training points alone, rank the candidates as the fresh test does.
+    assert numbers["choice"] == numbers["test_best"] == small
+    assert fold[small] < fold[linear] < fold[flexible]
+    # The flexible model overfits: far below the others on its training points, worst on the
+    # fresh ones' folds, and its test loss above the choice's.
+    assert test[flexible] > test[small] + 0.1 and fold[flexible] > 2 * train[flexible]
+    assert f"chooses {small} on the training points alone" in claim.caption
+    assert "The fresh test agrees" in claim.caption
+    assert "would pick the overfitting model" in claim.caption
+    assert claim.figure.axes[0].get_ylim()[0] == 0
+
+
+def test_the_selection_caption_says_when_the_fresh_test_disagrees(claims):
+    numbers = dict(claims["model_selection"].numbers)
+    linear, small, flexible = numbers["candidates"]
+    numbers["test_loss"] = {linear: 0.3, small: 0.5, flexible: 0.9}
+    numbers["test_best"] = linear
+    caption = task_strategy._selection_caption(numbers)
+    assert f"The fresh test disagrees: {linear} has the lowest test loss (0.300" in caption
+    assert "The fresh test agrees" not in caption
+
+
 def test_captions_follow_the_numbers_when_the_lecture_does_not_reproduce():
     # The same caption functions on numbers where the lecture's outcome does not show.
     augmentation = task_strategy._augmentation_caption(
@@ -156,3 +185,7 @@ def test_claims_carry_their_section_and_a_figure(claims):
     for claim_id in ("model_bias", "deep_vs_shallow"):
         bars = claims[claim_id].figure.axes[1]
         assert bars.get_ylim()[0] == 0
+
+
+def test_the_notebook_prints_numbers_its_claims_have(claims, check_notebook_numbers):
+    check_notebook_numbers("task_strategy", claims)

@@ -1,7 +1,9 @@
 """The lecture notebooks: committed clean, built from ``notebooks/build.py``, and runnable.
 
 Every notebook renders its section's claims from ``jaxtrain.lecture`` (tested once each in
-``tests/lecture/``): here each notebook must call exactly its section's experiments, and one
+``tests/lecture/``, which also check the numbers each notebook prints): here each notebook
+must call exactly its section's experiments, follow each figure with what to see and its
+numbers, and end with exercises whose solutions fold away; and one
 notebook runs top to bottom with ``JAXTRAIN_QUICK=1`` in a kernel that runs THIS interpreter
 (so it sees the same jax and the editable jaxtrain) as the renderer's smoke test; a failing
 cell fails the test with the cell's traceback.
@@ -100,28 +102,82 @@ def test_committed_notebooks_match_build_script():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_has_badge_install_cell_and_sections(name):
+def test_notebook_has_badge_parameters_install_cell_and_sections(name):
+    build = _load_build()
     nb = _read(name)
     first = nb.cells[0]
     assert first.cell_type == "markdown"
-    colab = f"https://colab.research.google.com/github/jaxtrain/jaxtrain/blob/main/notebooks/{name}.ipynb"
-    assert f"]({colab})" in first.source and "colab-badge.svg" in first.source
+    assert f"]({build.colab_url(name)})" in first.source and "colab-badge.svg" in first.source
+    assert build.colab_url(name) == (
+        f"https://colab.research.google.com/github/jaxtrain/jaxtrain/blob/main/notebooks/{name}.ipynb"
+    )
 
     code = [cell.source for cell in nb.cells if cell.cell_type == "code"]
-    install = code[0]
+    # One parameters cell, first, before anything imports jaxtrain.
+    parameters = code[0]
+    assert "QUICK = " in parameters and "SEED = " in parameters and "JAXTRAIN_QUICK" in parameters
+    assert not any(re.search(r"^(QUICK|SEED) =", cell, re.M) for cell in code[1:])
+    install = code[1]
     # Installed from the repository without its dependencies, so Colab's jax (and a TPU's
     # matching libtpu) stay; skipped when jaxtrain is importable (CI has no network).
     assert 'find_spec("jaxtrain") is None' in install
-    assert (
-        '%pip install --quiet --no-deps "jaxtrain @ git+https://github.com/jaxtrain/jaxtrain"'
-        in (install)
-    )
+    assert f'%pip install --quiet --no-deps "jaxtrain @ git+{build.REPOSITORY}"' in install
     assert "--upgrade" not in install and " -U " not in install
-    assert "jax.devices()" in code[1] and "JAXTRAIN_QUICK" in code[1]
+    assert "jax.devices()" in code[2] and "LectureConfig(quick=QUICK)" in code[2]
 
     text = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
     assert "$" in text, "the idea's formula is missing"
-    assert "## Exercise" in text
+    assert "## Exercises" in text
+
+
+def test_one_setting_names_the_repository(tmp_path):
+    """A fork changes REPOSITORY alone; badges, install cell and code links all follow."""
+    source = (NOTEBOOKS_DIR / "build.py").read_text()
+    line = 'REPOSITORY = "https://github.com/jaxtrain/jaxtrain"\n'
+    assert source.count(line) == 1 and source.count("jaxtrain/jaxtrain") == 1
+    fork = tmp_path / "build.py"
+    fork.write_text(source.replace(line, 'REPOSITORY = "https://github.com/someone/fork"\n'))
+    spec = importlib.util.spec_from_file_location("notebooks_build_fork", fork)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    for name in NAMES:
+        text = nbformat.writes(module.build_notebook(name))
+        assert "jaxtrain/jaxtrain" not in text
+        assert "colab.research.google.com/github/someone/fork/blob/main/notebooks/" in text
+        assert "git+https://github.com/someone/fork" in text
+        assert "https://github.com/someone/fork/blob/main/jaxtrain/lecture/" in text
+    bad = source.replace(line, 'REPOSITORY = "https://gitlab.com/someone/fork"\n')
+    fork.write_text(bad)
+    spec = importlib.util.spec_from_file_location("notebooks_build_bad", fork)
+    with pytest.raises(ValueError, match=r"REPOSITORY must be https://github.com/OWNER/NAME"):
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_figure_is_followed_by_what_you_should_see_and_its_numbers(name):
+    cells = _read(name).cells
+    call = re.compile(r"lecture\.\w+\.\w+\(config")
+    calls = [i for i, c in enumerate(cells) if c.cell_type == "code" and call.search(c.source)]
+    assert calls
+    for i in calls:
+        assert cells[i].cell_type == "code" and "seed=SEED" in cells[i].source
+        see, numbers = cells[i + 1], cells[i + 2]
+        assert see.cell_type == "markdown" and see.source.startswith("**What you should see.** ")
+        assert numbers.cell_type == "code" and "claim.numbers_text(" in numbers.source
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exercises_have_collapsible_solutions_whose_code_compiles(name):
+    exercises = [c.source for c in _read(name).cells if "<details><summary>Solution" in c.source]
+    assert len(exercises) >= 2 and exercises[0].startswith("## Exercises\n\n")
+    for number, source in enumerate(exercises, 1):
+        question = source.split("\n\n**", 1)[-1] if number == 1 else source[2:]
+        assert question.startswith(f"{number}.** "), source[:80]
+        # Blank lines around the solution, so Jupyter and Colab render its markdown.
+        assert "<summary>Solution</summary>\n\n" in source and source.endswith("\n\n</details>")
+        for block in re.findall(r"```python\n(.*?)```", source, re.S):
+            compile(block, f"{name} exercise {number}", "exec")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -142,7 +198,7 @@ def test_install_cell_is_valid_ipython():
     """The ``%pip`` lines inside the ``if`` block become IPython calls, not syntax errors."""
     from IPython.core.inputtransformer2 import TransformerManager
 
-    install = next(c.source for c in _read(NAMES[0]).cells if c.cell_type == "code")
+    install = next(c.source for c in _read(NAMES[0]).cells if "%pip" in c.source)
     python = TransformerManager().transform_cell(install)
     compile(python, "install-cell", "exec")
     assert python.count("run_line_magic('pip'") == 2
@@ -167,9 +223,13 @@ def test_failing_cell_fails_the_run(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_notebook_runs_top_to_bottom_quick(tmp_path, monkeypatch):
-    nb = _execute(_read("06_batch_normalization"), tmp_path, monkeypatch)
-    setup = [cell for cell in nb.cells if cell.cell_type == "code"][1]
-    assert "QUICK = True" in _stream_text(setup)
+    # The section whose claims run fastest at the quick size.
+    nb = _execute(_read("05_loss_functions"), tmp_path, monkeypatch)
+    setup = [cell for cell in nb.cells if cell.cell_type == "code"][2]
+    assert "QUICK = True, SEED = 0" in _stream_text(setup)
+    printed = [_stream_text(c) for c in nb.cells if "claim.numbers_text(" in c.get("source", "")]
+    assert "probability_max_difference = " in printed[0]
+    assert "ce_train_accuracy = " in printed[-1]
     shown = [
         out["data"]["text/html"]
         for cell in nb.cells
@@ -178,7 +238,10 @@ def test_a_notebook_runs_top_to_bottom_quick(tmp_path, monkeypatch):
         if "text/html" in out.get("data", {})
     ]
     # Each claim shows as its figure with its caption, once (no second copy of the figure).
-    assert len(shown) == 2
+    from jaxtrain import lecture
+
+    experiments = lecture.section("loss_functions").experiments
+    assert len(shown) == len(experiments)
     for page in shown:
         assert page.count("data:image/png;base64,") == 1 and "<figcaption>" in page
     images = [
