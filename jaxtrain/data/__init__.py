@@ -22,6 +22,8 @@ from jaxtrain.data._datasets import (
     make_regression_curve,
     make_spirals,
 )
+from jaxtrain.data._errors import DataFileError, LabelError
+from jaxtrain.data._labels import check_class_labels, class_count, class_indices
 from jaxtrain.data._mnist import load_idx, load_mnist
 from jaxtrain.data._splits import (
     Splits,
@@ -33,11 +35,16 @@ from jaxtrain.data._splits import (
 )
 
 __all__ = [
+    "DataFileError",
+    "LabelError",
     "Splits",
     "Standardizer",
     "additive_noise",
     "augment_batch",
+    "check_class_labels",
     "check_dataset",
+    "class_count",
+    "class_indices",
     "compose",
     "fit_standardizer",
     "horizontal_flip",

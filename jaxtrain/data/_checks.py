@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain.data._labels import check_class_labels
+
 
 def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask.reshape(len(mask), -1).any(axis=1))[0])
@@ -31,45 +33,6 @@ def _check_num_classes(num_classes: Any) -> int:
     ):
         raise ValueError(f"`num_classes` must be a positive int or None; got {num_classes!r}.")
     return int(num_classes)
-
-
-def _check_class_indices(y: np.ndarray, num_classes: int, where: str) -> None:
-    if not (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
-        if np.issubdtype(y.dtype, np.floating):
-            _check_finite(y, f"{where} labels")
-            fractional = y != np.round(y)
-            if fractional.any():
-                i = int(np.flatnonzero(fractional)[0])
-                raise ValueError(
-                    f"{where} labels hold non-integer values (e.g. {y[i].item()!r} at index "
-                    f"{i}) but a classification with num_classes={num_classes} was asked; "
-                    f"labels must be integer class indices 0..{num_classes - 1} (for a "
-                    "regression target pass num_classes=None)."
-                )
-        raise ValueError(
-            f"{where} labels have dtype {y.dtype.name}; a classification needs integer class "
-            f"indices 0..{num_classes - 1}: cast them with y.astype(np.int32)."
-        )
-    y = y.astype(np.int64)
-    negative = y < 0
-    if negative.any():
-        i = int(np.flatnonzero(negative)[0])
-        raise ValueError(
-            f"{where} labels are negative (e.g. {int(y[i])} at index {i}); class indices must "
-            f"be in 0..{num_classes - 1}. Drop unlabelled (-1) examples or re-map the labels."
-        )
-    too_big = y >= num_classes
-    if too_big.any():
-        i = int(np.flatnonzero(too_big)[0])
-        hint = (
-            " They look 1-based: subtract 1."
-            if y.min() >= 1 and y.max() == num_classes
-            else " Increase num_classes or re-map the labels."
-        )
-        raise ValueError(
-            f"{where} labels go out of range (e.g. {int(y[i])} at index {i}) for "
-            f"num_classes={num_classes}; class indices must be in 0..{num_classes - 1}.{hint}"
-        )
 
 
 def _check_target_rows(y: np.ndarray, num_classes: int, where: str) -> None:
@@ -117,7 +80,10 @@ def check_dataset(x: Any, y: Any, *, num_classes: int | None = None, name: str =
       None; the data are fine when no error is raised.
 
     Raises:
-      ValueError: naming the problem and the fix, for each failed check.
+      LabelError: a ValueError naming the first bad label and its index, for class labels
+        that are not integers or lie outside 0..num_classes − 1 (compared in their own
+        dtype, before any cast: see :func:`check_class_labels`).
+      ValueError: naming the problem and the fix, for each other failed check.
 
     Examples:
       >>> import numpy as np
@@ -163,7 +129,7 @@ def check_dataset(x: Any, y: Any, *, num_classes: int | None = None, name: str =
         _check_finite(y, f"{name} targets y")
         return
     if y.ndim == 1:
-        _check_class_indices(y, num_classes, name)
+        check_class_labels(y, num_classes, name=name)
     elif y.ndim == 2 and y.shape[1] == 1:
         raise ValueError(
             f"{name} labels have shape {y.shape}; class indices must be 1-D of shape "

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxtrain.data._errors import DataFileError
+
 _SIDE = 32
 _CHANNELS = 3
 _RECORD = 1 + _CHANNELS * _SIDE * _SIDE
@@ -27,25 +29,28 @@ def _read_cifar_file(path: Path, records_per_file: int | None) -> tuple[np.ndarr
         )
     raw = np.fromfile(path, dtype=np.uint8)
     if raw.size == 0:
-        raise ValueError(f"{path}: the file is empty; download it again.")
+        raise DataFileError(path, "the file is empty; download it again.")
     if raw.size % _RECORD:
-        raise ValueError(
-            f"{path}: {raw.size} bytes is not a whole number of {_RECORD}-byte records "
+        raise DataFileError(
+            path,
+            f"{raw.size} bytes is not a whole number of {_RECORD}-byte records "
             f"(1 label byte + 3072 pixel bytes): the file is truncated or is not the CIFAR-10 "
-            "binary format (the Python version is pickled and is not read here)."
+            "binary format (the Python version is pickled and is not read here).",
         )
     records = raw.reshape(-1, _RECORD)
     if records_per_file is not None and len(records) != records_per_file:
-        raise ValueError(
-            f"{path}: holds {len(records)} records, expected {records_per_file}; the file is "
-            "truncated or not from CIFAR-10 (pass records_per_file=None to accept any count)."
+        raise DataFileError(
+            path,
+            f"holds {len(records)} records, expected {records_per_file}; the file is "
+            "truncated or not from CIFAR-10 (pass records_per_file=None to accept any count).",
         )
     labels = records[:, 0]
     bad = np.flatnonzero(labels > 9)
     if bad.size:
-        raise ValueError(
-            f"{path}: label byte {int(labels[bad[0]])} in record {int(bad[0])} is outside "
-            "0–9: not CIFAR-10 binary data (CIFAR-100 records have two label bytes)."
+        raise DataFileError(
+            path,
+            f"label byte {int(labels[bad[0]])} in record {int(bad[0])} is outside "
+            "0–9: not CIFAR-10 binary data (CIFAR-100 records have two label bytes).",
         )
     chw = records[:, 1:].reshape(-1, _CHANNELS, _SIDE, _SIDE)
     return np.ascontiguousarray(chw.transpose(0, 2, 3, 1)), labels
@@ -76,7 +81,8 @@ def load_cifar10(
 
     Raises:
       FileNotFoundError: if a file is missing.
-      ValueError: naming the file, for a bad ``split``, an empty file, a length that is not a
+      ValueError: for a bad ``split`` or ``records_per_file``.
+      DataFileError: a ValueError naming the file, for an empty file, a length that is not a
         whole number of 3,073-byte records, a wrong record count, or a label outside 0–9.
 
     Examples:

@@ -14,8 +14,13 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
+
+from jaxtrain.data._errors import DataFileError
+from jaxtrain.data._labels import check_class_labels
+from jaxtrain.data._streams import read_up_to
 
 _IDX_TYPES = {
     0x08: np.dtype(">u1"),
@@ -26,21 +31,76 @@ _IDX_TYPES = {
     0x0E: np.dtype(">f8"),
 }
 _GZIP_MAGIC = b"\x1f\x8b"
+# Deflate expands its input at most 1032-fold (zlib's technical details), so a gzip file of
+# n bytes cannot hold more than 1032 n: a header promising more is refused before reading.
+_DEFLATE_MAX_RATIO = 1032
+# NumPy 1.x arrays have at most 32 dimensions (2.x: 64); IDX data sets use 1 to 4.
+_MAX_NDIM = 32
 _MNIST_URL = "https://yann.lecun.com/exdb/mnist/"
 
 
-def _read_maybe_gzip(path: Path) -> bytes:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file.")
-    raw = path.read_bytes()
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as error:
-            raise ValueError(
-                f"{path}: corrupt or truncated gzip data ({error}); download the file again."
-            ) from None
-    return raw
+def _read_idx(stream: BinaryIO, path: Path, file_size: int, compressed: bool) -> np.ndarray:
+    head = read_up_to(stream, 4)
+    if head.size < 4:
+        raise DataFileError(path, f"{head.size} bytes is too short for an IDX header (4 bytes).")
+    code, ndim, magic = int(head[2]), int(head[3]), head.tobytes().hex()
+    if head[0] != 0 or head[1] != 0:
+        raise DataFileError(
+            path,
+            f"bad magic number 0x{magic}; an IDX file starts with two zero bytes. Is this "
+            "an MNIST IDX file (not HTML from a failed download)?",
+        )
+    if code not in _IDX_TYPES:
+        raise DataFileError(
+            path,
+            f"bad magic number 0x{magic}: unknown IDX type code 0x{code:02x} (known: "
+            f"{', '.join(f'0x{c:02x}' for c in _IDX_TYPES)}).",
+        )
+    if ndim == 0:
+        raise DataFileError(path, f"bad magic number 0x{magic}: zero dimensions.")
+    if ndim > _MAX_NDIM:
+        raise DataFileError(
+            path,
+            f"bad magic number 0x{magic}: {ndim} dimensions, more than the {_MAX_NDIM} an "
+            "array may have here (MNIST files have 1 or 3): the file is corrupt or not IDX.",
+        )
+    sizes = read_up_to(stream, 4 * ndim)
+    header = 4 + 4 * ndim
+    if sizes.size < 4 * ndim:
+        raise DataFileError(
+            path,
+            f"truncated header: {ndim} dimensions need {header} bytes, the file has "
+            f"{4 + sizes.size}.",
+        )
+    shape = struct.unpack(f">{ndim}I", sizes.tobytes())
+    dtype = _IDX_TYPES[code]
+    expected = math.prod(shape) * dtype.itemsize
+    promise = f"the header promises shape {shape} of {dtype.name} ({expected} data bytes)"
+    if not compressed and file_size - header != expected:
+        found = file_size - header
+        problem = "it is truncated" if found < expected else "it has trailing bytes"
+        raise DataFileError(
+            path, f"{promise} but the file holds {found}: {problem}. Download it again."
+        )
+    if compressed and expected > _DEFLATE_MAX_RATIO * file_size:
+        # Checked before decompressing the data: nothing is allocated for what cannot be there.
+        raise DataFileError(
+            path,
+            f"{promise} but {file_size} compressed bytes expand to at most "
+            f"{_DEFLATE_MAX_RATIO * file_size}: the file is corrupt. Download it again.",
+        )
+    data = read_up_to(stream, expected)
+    if data.size < expected:
+        raise DataFileError(
+            path, f"{promise} but the file holds {data.size}: it is truncated. Download it again."
+        )
+    if stream.read(1):
+        # Decompression stops one byte past the promise, however much more the file would give.
+        raise DataFileError(
+            path, f"{promise} but the file holds more: it has trailing bytes. Download it again."
+        )
+    array = data.view(dtype).reshape(shape)
+    return array.astype(dtype.newbyteorder("="))
 
 
 def load_idx(path: str | os.PathLike) -> np.ndarray:
@@ -55,9 +115,12 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
 
     Raises:
       FileNotFoundError: if the file does not exist.
-      ValueError: naming the file, for corrupt gzip data, a bad magic number (non-zero
-        leading bytes, an unknown type code, zero dimensions), a truncated header, or a data
-        length that does not match the header's shape (truncated file or trailing bytes).
+      DataFileError: a ValueError naming the file, for corrupt gzip data, a bad magic number
+        (non-zero leading bytes, an unknown type code, zero or more than 32 dimensions), a
+        truncated header, or a data length that does not match the header's shape
+        (truncated file or trailing bytes). A gzip file is decompressed as a stream and
+        only up to one byte past the header's promise, so a small file that would expand
+        to gigabytes is refused after reading what the header promised.
 
     Examples:
       >>> import tempfile, pathlib, struct
@@ -72,40 +135,20 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
       https://yann.lecun.com/exdb/mnist/
     """
     path = Path(path)
-    raw = _read_maybe_gzip(path)
-    if len(raw) < 4:
-        raise ValueError(f"{path}: {len(raw)} bytes is too short for an IDX header (4 bytes).")
-    if raw[0] != 0 or raw[1] != 0:
-        raise ValueError(
-            f"{path}: bad magic number 0x{raw[:4].hex()}; an IDX file starts with two zero "
-            "bytes. Is this an MNIST IDX file (not HTML from a failed download)?"
-        )
-    code, ndim = raw[2], raw[3]
-    if code not in _IDX_TYPES:
-        raise ValueError(
-            f"{path}: bad magic number 0x{raw[:4].hex()}: unknown IDX type code 0x{code:02x} "
-            f"(known: {', '.join(f'0x{c:02x}' for c in _IDX_TYPES)})."
-        )
-    if ndim == 0:
-        raise ValueError(f"{path}: bad magic number 0x{raw[:4].hex()}: zero dimensions.")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(
-            f"{path}: truncated header: {ndim} dimensions need {header} bytes, the file has "
-            f"{len(raw)}."
-        )
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = _IDX_TYPES[code]
-    expected = math.prod(shape) * dtype.itemsize
-    found = len(raw) - header
-    if found != expected:
-        problem = "truncated" if found < expected else "has trailing bytes"
-        raise ValueError(
-            f"{path}: the header promises shape {shape} of {dtype.name} ({expected} data "
-            f"bytes) but the file holds {found}: it is {problem}. Download it again."
-        )
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
-    return data.astype(dtype.newbyteorder("="))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file.")
+    with open(path, "rb") as raw:
+        compressed = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        if not compressed:
+            return _read_idx(raw, path, path.stat().st_size, compressed=False)
+        try:
+            with gzip.GzipFile(fileobj=raw) as stream:
+                return _read_idx(stream, path, path.stat().st_size, compressed=True)
+        except (OSError, EOFError, zlib.error) as error:
+            raise DataFileError(
+                path, f"corrupt or truncated gzip data ({error}); download the file again."
+            ) from None
 
 
 def _find(directory: Path, stem: str, kind: str) -> Path:
@@ -124,7 +167,9 @@ def _find(directory: Path, stem: str, kind: str) -> Path:
     )
 
 
-def load_mnist(directory: str | os.PathLike, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+def load_mnist(
+    directory: str | os.PathLike, split: str = "train", *, num_classes: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
     """Loads MNIST (or Fashion-MNIST, same files) from its IDX files in ``directory``.
 
     Reads ``train-images-idx3-ubyte[.gz]`` and ``train-labels-idx1-ubyte[.gz]`` (split
@@ -134,6 +179,8 @@ def load_mnist(directory: str | os.PathLike, split: str = "train") -> tuple[np.n
     Args:
       directory: the folder holding the four files.
       split: ``"train"`` or ``"test"``.
+      num_classes: the labels must lie in 0..num_classes − 1: 10 for MNIST, Fashion-MNIST
+        and KMNIST (EMNIST's splits have 10 to 62).
 
     Returns:
       ``(x, y)``: x uint8 of shape (N, H, W, 1) (28×28 for MNIST), y int32 of shape (N,).
@@ -143,6 +190,8 @@ def load_mnist(directory: str | os.PathLike, split: str = "train") -> tuple[np.n
       FileNotFoundError: if a file is missing (the message lists the names tried).
       ValueError: for a bad ``split``, a corrupt file (see :func:`load_idx`), images that are
         not (N, H, W) uint8, labels that are not (N,) uint8, or different counts.
+      LabelError: for a label byte outside 0..num_classes − 1, naming the file, the label
+        and its index.
 
     Examples:
       >>> import tempfile, pathlib, struct
@@ -168,18 +217,21 @@ def load_mnist(directory: str | os.PathLike, split: str = "train") -> tuple[np.n
     labels_path = _find(directory, stem, "labels")
     images, labels = load_idx(images_path), load_idx(labels_path)
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(
-            f"{images_path}: expected uint8 images of shape (N, H, W) (magic 0x00000803), got "
-            f"{images.dtype.name} of shape {images.shape}. Are the images and labels swapped?"
+        raise DataFileError(
+            images_path,
+            "expected uint8 images of shape (N, H, W) (magic 0x00000803), got "
+            f"{images.dtype.name} of shape {images.shape}. Are the images and labels swapped?",
         )
     if labels.ndim != 1 or labels.dtype != np.uint8:
-        raise ValueError(
-            f"{labels_path}: expected uint8 labels of shape (N,) (magic 0x00000801), got "
-            f"{labels.dtype.name} of shape {labels.shape}. Are the images and labels swapped?"
+        raise DataFileError(
+            labels_path,
+            "expected uint8 labels of shape (N,) (magic 0x00000801), got "
+            f"{labels.dtype.name} of shape {labels.shape}. Are the images and labels swapped?",
         )
     if len(images) != len(labels):
         raise ValueError(
             f"{images_path.name} holds {len(images)} images but {labels_path.name} holds "
             f"{len(labels)} labels; the two files come from different downloads."
         )
+    check_class_labels(labels, num_classes, name=str(labels_path))
     return images[..., None], labels.astype(np.int32)

@@ -11,6 +11,7 @@ an explicit seeded generator, no global state, the same seed gives the same spli
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -40,6 +41,14 @@ def _check_fraction(value: float, name: str) -> float:
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"`{name}` must be a float in [0, 1); got {value!r}.")
     return fraction
+
+
+def _smallest_n(fraction: float) -> int:
+    """The fewest examples n with round(n · fraction) ≥ 1."""
+    n = max(1, math.floor(0.5 / fraction))
+    while round(n * fraction) == 0:
+        n += 1
+    return n
 
 
 def _class_labels(y: np.ndarray) -> np.ndarray | None:
@@ -125,7 +134,8 @@ def train_val_test_split(
 
     Raises:
       ValueError: for mismatched lengths, empty data, fractions outside [0, 1) or summing to
-        1 or more, or a split that would leave no training data.
+        1 or more, a positive fraction that rounds to no example (1 or 2 examples with
+        ``val_fraction=0.2``), or a split that would leave no training data.
 
     Examples:
       >>> import numpy as np
@@ -158,6 +168,18 @@ def train_val_test_split(
         )
     n_test = round(n * test_fraction)
     n_val = round(n * val_fraction)
+    for what, fraction, size in (
+        ("validation", val_fraction, n_val),
+        ("test", test_fraction, n_test),
+    ):
+        if fraction > 0 and size == 0:
+            # An empty split would only fail later, as a reshape of size 0 deep in training.
+            raise ValueError(
+                f"with {n} example{'s' * (n != 1)}, round({n} × {fraction}) = 0 {what} "
+                f"examples; a "
+                f"{what} split needs at least {_smallest_n(fraction)} examples at that fraction "
+                "(or a larger fraction, or a file that holds its own split)."
+            )
     if n_val + n_test >= n:
         raise ValueError(
             f"with {n} examples, val_fraction={val_fraction} and test_fraction="

@@ -11,6 +11,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxtrain.data import class_count, class_indices
 from jaxtrain.diagnose._baseline import baseline_loss, infer_task, resolved_loss
 from jaxtrain.diagnose._budget import Budget
 from jaxtrain.diagnose._candidates import Candidate, as_candidates
@@ -88,7 +89,8 @@ def prepared_targets(y: np.ndarray, task: str, what: str) -> np.ndarray:
     """Classification labels as int32 of shape (N,); regression targets float32 (N, d).
 
     Raises:
-      ValueError: for classification targets that are not non-negative integer labels.
+      ValueError: for classification targets that are not integer labels of shape (N,).
+      LabelError: for a label the cast to int32 would change (negative or above 2³¹ − 1).
     """
     if task == "classification":
         if y.dtype.kind not in "biu" or y.ndim != 1:
@@ -96,9 +98,7 @@ def prepared_targets(y: np.ndarray, task: str, what: str) -> np.ndarray:
                 f"{what} targets must be integer class labels of shape (N,) for "
                 f"classification; got dtype {y.dtype} and shape {y.shape}."
             )
-        if y.min() < 0:
-            raise ValueError(f"{what} labels must be >= 0; got {int(y.min())}.")
-        return y.astype(np.int32)
+        return class_indices(y, name=what)
     y = y.astype(np.float32)
     return y[:, None] if y.ndim == 1 else y
 
@@ -325,7 +325,8 @@ def diagnose(
     loss_fn = resolved_loss(loss, task)
     num_classes = None
     if task == "classification":
-        num_classes = 1 + max(int(pair[1].max()) for pair in data.values() if pair is not None)
+        labels = {f"{split}_data": pair[1] for split, pair in data.items() if pair is not None}
+        num_classes = class_count(labels)
     x_train, y_train = data["train"]
     baseline = baseline_loss(loss_fn, y_train, task=task, num_classes=num_classes)
     candidates, p = as_candidates(models, primary=primary)

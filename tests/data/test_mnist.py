@@ -2,11 +2,12 @@
 
 import gzip
 import struct
+import tracemalloc
 
 import numpy as np
 import pytest
 
-from jaxtrain.data import load_idx, load_mnist
+from jaxtrain.data import DataFileError, LabelError, load_idx, load_mnist
 
 IDX_CODES = {
     np.uint8: 0x08,
@@ -113,3 +114,42 @@ def test_mnist_errors(tmp_path):
     write(tmp_path / "train-images-idx3-ubyte.gz", idx_bytes(np.zeros(5, np.uint8)), True)
     with pytest.raises(ValueError, match="expected uint8 images of shape"):
         load_mnist(tmp_path)
+
+
+def test_mnist_label_bytes_beyond_the_classes_are_refused(tmp_path):
+    make_mnist(tmp_path, "train", n=5)
+    labels = np.array([3, 1, 200, 0, 9], np.uint8)
+    write(tmp_path / "train-labels-idx1-ubyte.gz", idx_bytes(labels), True)
+    with pytest.raises(LabelError, match=r"labels-idx1-ubyte\.gz labels .*200 at index 2"):
+        load_mnist(tmp_path)
+    # EMNIST's letters have more classes: the caller says how many.
+    assert load_mnist(tmp_path, num_classes=256)[1].tolist() == labels.tolist()
+
+
+def test_an_idx_header_with_255_dimensions_names_the_file(tmp_path):
+    # 255 sizes of 1 and one data byte: consistent lengths, but no NumPy array has 255 axes.
+    payload = struct.pack(">4B", 0, 0, 0x08, 255) + struct.pack(">255I", *[1] * 255) + b"\x07"
+    with pytest.raises(DataFileError, match=r"many-idx-ubyte: .*255 dimensions") as info:
+        load_idx(write(tmp_path / "many-idx-ubyte", payload))
+    assert "\n" not in str(info.value)
+
+
+def test_a_gzip_is_decompressed_only_up_to_the_headers_promise(tmp_path):
+    # 10 promised bytes followed by 64 MiB of zeros: a 64 KiB gzip.
+    payload = idx_bytes(np.arange(10, dtype=np.uint8)) + bytes(64 << 20)
+    path = write(tmp_path / "bomb-idx1-ubyte.gz", gzip.compress(payload, compresslevel=1))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataFileError, match=r"bomb-idx1-ubyte\.gz: .* trailing bytes"):
+            load_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"{peak} bytes allocated for a 10-byte promise"
+
+
+def test_a_gzip_promising_more_than_it_can_hold_is_refused_before_decompressing(tmp_path):
+    header = struct.pack(">4B3I", 0, 0, 0x08, 3, 60_000, 4096, 4096)  # 1 TB of images
+    path = write(tmp_path / "huge-idx3-ubyte.gz", gzip.compress(header + bytes(100)))
+    with pytest.raises(DataFileError, match=r"huge-idx3-ubyte\.gz: .* expand to at most"):
+        load_idx(path)

@@ -95,6 +95,21 @@ def test_split_bad_data():
         train_val_test_split(np.zeros((0, 2)), np.zeros(0), val_fraction=0.2, seed=0)
 
 
+@pytest.mark.parametrize(
+    ("n", "kwargs", "match"),
+    [
+        (1, {"val_fraction": 0.2}, r"round\(1 × 0\.2\) = 0 validation examples.* at least 3"),
+        (2, {"val_fraction": 0.2}, r"round\(2 × 0\.2\) = 0 validation examples.* at least 3"),
+        (4, {"val_fraction": 0.5, "test_fraction": 0.1}, r"= 0 test examples.* at least 6"),
+    ],
+)
+def test_a_split_too_small_to_hold_an_example_is_refused(n, kwargs, match):
+    # Was an empty validation split, and later `cannot reshape array of size 0`.
+    with pytest.raises(ValueError, match=match) as info:
+        train_val_test_split(np.zeros((n, 2)), np.arange(n) % 2, seed=0, **kwargs)
+    assert "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize("n,k", [(10, 2), (10, 3), (101, 5), (7, 7)])
 def test_kfold_val_folds_partition(n, k):
     folds = kfold_indices(n, k, seed=0)

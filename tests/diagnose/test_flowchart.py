@@ -180,3 +180,31 @@ def test_a_diverging_run_is_evidence_not_a_crash():
     assert d.stall.diverged and "diverged" in d.stall.summary
     assert "learning rate" in d.remedies[0]
     assert json.loads(d.to_json())["candidates"][0]["train_loss"] == [None, None]
+
+
+def _labelled(y_train):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(len(y_train), 2)).astype(np.float32)
+    return (x, y_train), (x[:10], np.arange(10) % 2)
+
+
+@pytest.mark.parametrize(
+    ("y_train", "match"),
+    [
+        # 2**32 + 1 and 2**63 + 5 were cast to int32 (classes 1 and 5) and diagnosed "ok".
+        (np.where(np.arange(40) == 3, 2**32 + 1, np.arange(40) % 2), "4294967297 at index 3"),
+        (
+            np.where(np.arange(40) == 5, 2**63 + 5, np.arange(40) % 2).astype(np.uint64),
+            "9223372036854775813 at index 5",
+        ),
+        # A label of 10**9 asked for a 10**9-column baseline before any training.
+        (np.where(np.arange(40) == 7, 10**9, np.arange(40) % 2), "1000000000 at index 7"),
+        # A single class trained to loss 0 and was diagnosed "ok".
+        (np.zeros(40, np.int64), r"holds a single class \(0\)"),
+    ],
+)
+def test_labels_a_classification_cannot_use_are_refused_before_training(y_train, match):
+    train, val = _labelled(y_train)
+    spec = ModelSpec("mlp", (2,), 2, width=4, depth=1)
+    with pytest.raises(data.LabelError, match=match):
+        diagnose(spec, train, val, budget=Budget(steps=5, seeds=1), curvature=False)
