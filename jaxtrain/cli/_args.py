@@ -16,6 +16,7 @@ __all__ = [
     "non_negative_int",
     "positive_float",
     "positive_int",
+    "random_seed",
     "shape_inputs",
     "spec_from_args",
 ]
@@ -47,10 +48,14 @@ positive_float = _checked_number(
     float, lambda v: v > 0 and math.isfinite(v), "a positive number", "A finite float > 0."
 )
 fraction = _checked_number(float, lambda v: 0 < v < 1, "a number in (0, 1)", "A float in (0, 1).")
+# jax.random.key and NumPy's generators take seeds in [0, 2**32) alike.
+random_seed = _checked_number(
+    int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)", "A seed: an int in [0, 2³²)."
+)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, *, depth: int, width: int) -> None:
-    """``--model``, ``--width``, ``--depth``, ``--activation``, ``--norm``."""
+    """``--model``, ``--width``, ``--depth``, ``--activation``, ``--norm``, ``--num-classes``."""
     group = parser.add_argument_group("model")
     group.add_argument(
         "--model",
@@ -75,6 +80,13 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, depth: int, width: i
         "--activation", choices=ACTIVATIONS, default="relu", help="(default: %(default)s)"
     )
     group.add_argument("--norm", choices=NORMS, default="none", help="(default: %(default)s)")
+    group.add_argument(
+        "--num-classes",
+        type=positive_int,
+        metavar="K",
+        help="classes of integer labels, the model's outputs (default: the largest label + 1, "
+        "inferred only up to 10 per example and 100,000)",
+    )
 
 
 def shape_inputs(x: np.ndarray, family: str, name: str = "x_train") -> np.ndarray:
@@ -91,13 +103,27 @@ def shape_inputs(x: np.ndarray, family: str, name: str = "x_train") -> np.ndarra
     )
 
 
-def spec_from_args(args: Any, x_shape: tuple[int, ...], num_outputs: int) -> Any:
-    """The :class:`jaxtrain.diagnose.ModelSpec` the options describe."""
+def spec_from_args(
+    args: Any, x_shape: tuple[int, ...], num_outputs: int, *, variants: bool = False
+) -> Any:
+    """The :class:`jaxtrain.diagnose.ModelSpec` the options describe, checked for size.
+
+    Args:
+      args: the parsed options of :func:`add_model_arguments`.
+      x_shape: the shape of the inputs, examples first.
+      num_outputs: classes, or the width of the regression targets.
+      variants: also check the size of the variants ``jaxtrain diagnose`` trains.
+
+    Raises:
+      CommandError: for a CNN without blocks, or a model too deep or too large, counted from
+        the spec before anything is built (see :mod:`jaxtrain.cli._model_size`).
+    """
+    from jaxtrain.cli._model_size import check_model_size
     from jaxtrain.diagnose import ModelSpec
 
     if args.model == "cnn" and args.depth < 1:
         raise CommandError("--model cnn needs --depth >= 1 (convolution blocks)")
-    return ModelSpec(
+    spec = ModelSpec(
         args.model,
         tuple(x_shape[1:]),
         int(num_outputs),
@@ -106,3 +132,5 @@ def spec_from_args(args: Any, x_shape: tuple[int, ...], num_outputs: int) -> Any
         activation=args.activation,
         norm=None if args.norm == "none" else args.norm,
     )
+    check_model_size(spec, variants=variants)
+    return spec

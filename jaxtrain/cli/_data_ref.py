@@ -14,7 +14,7 @@ import numpy as np
 
 from jaxtrain.cli._errors import CommandError
 
-__all__ = ["BUILTIN", "data_reference", "load_reference"]
+__all__ = ["BUILTIN", "data_reference", "load_reference", "output_count"]
 
 BUILTIN = ("digits", "spirals", "blobs")
 
@@ -23,12 +23,23 @@ _SYNTHETIC_N = 1200
 
 
 def data_reference(
-    source: str, *, seed: int, val_fraction: float, standardize: bool
+    source: str,
+    *,
+    seed: int,
+    val_fraction: float,
+    standardize: bool,
+    num_classes: int | None = None,
 ) -> dict[str, Any]:
-    """The reference of a built-in name or an .npz path (with the file's SHA-256)."""
+    """The reference of a built-in name or an .npz path (with the file's SHA-256).
+
+    ``num_classes`` (``--num-classes``) is kept only when given, so that the labels are
+    checked against the same count when the data are rebuilt.
+    """
     from jaxtrain.cli._npz import file_digest
 
     common = {"seed": int(seed), "val_fraction": float(val_fraction), "standardize": standardize}
+    if num_classes is not None:
+        common["num_classes"] = int(num_classes)
     if source in BUILTIN:
         return {"source": "builtin", "name": source, **common}
     path = pathlib.Path(source)
@@ -78,12 +89,19 @@ def load_reference(
                 f"the data file {path} changed since training (its SHA-256 differs); the "
                 "model cannot be checked on the data it was trained on"
             )
-        splits = load_splits(path, require_val=False)
+        splits = load_splits(path, require_val=False, num_classes=reference.get("num_classes"))
         task = splits.task
         train = splits.pair("train")
         val = splits.pair("val")
         if val is None:
-            train, val, _ = data.train_val_test_split(*train, val_fraction=val_fraction, seed=seed)
+            try:
+                train, val, _ = data.train_val_test_split(
+                    *train, val_fraction=val_fraction, seed=seed
+                )
+            except ValueError as error:
+                raise CommandError(
+                    f"{path} has no validation split to train with: {error}"
+                ) from None
     else:
         raise CommandError(f"unknown data reference {reference!r}")
     train = (shape_inputs(train[0], family, "x_train"), train[1])
@@ -93,3 +111,27 @@ def load_reference(
         train = (data.standardize(train[0], mean, std), train[1])
         val = (data.standardize(val[0], mean, std), val[1])
     return train, val, task
+
+
+def output_count(
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    task: str,
+    num_classes: int | None = None,
+) -> int:
+    """The model's outputs: the class count (given or inferred) or the target width.
+
+    Raises:
+      CommandError: for labels out of range, or training labels of a single class (after
+        the validation split was held out), naming the array, the label and its index.
+    """
+    from jaxtrain.data import LabelError, class_count
+
+    if task != "classification":
+        return int(np.prod(train[1].shape[1:], dtype=np.int64))
+    try:
+        return class_count({"y_train": train[1], "y_val": val[1]}, num_classes=num_classes)
+    except LabelError as error:
+        raise CommandError(str(error)) from None
+    except ValueError as error:
+        raise CommandError(f"--num-classes: {error}") from None

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from jaxtrain.cli._progress import progress
     from jaxtrain.diagnose._diagnosis import COMMAND
 
-    splits = load_splits(args.data, test_path=args.test)
+    splits = load_splits(args.data, test_path=args.test, num_classes=args.num_classes)
     # Refuse a bad --out before minutes of training, not after.
     out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite)
     pairs = {}
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
 
         mean, std = data.fit_standardizer(pairs["train"][0])
         pairs = {k: (data.standardize(x, mean, std), y) for k, (x, y) in pairs.items()}
-    spec = spec_from_args(args, pairs["train"][0].shape, splits.num_outputs)
+    spec = spec_from_args(args, pairs["train"][0].shape, splits.num_outputs, variants=True)
 
     from jaxtrain.diagnose import Budget, diagnose
 

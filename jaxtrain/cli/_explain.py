@@ -11,6 +11,7 @@ from jaxtrain.cli._args import (
     add_model_arguments,
     non_negative_int,
     positive_int,
+    random_seed,
     shape_inputs,
     spec_from_args,
 )
@@ -76,7 +77,10 @@ def register(subparsers: Any) -> None:
     )
     opt.add_argument("--steps", type=positive_int, default=1000, help="(default: %(default)s)")
     parser.add_argument(
-        "--seed", type=int, default=0, help="initialization and batches (default: %(default)s)"
+        "--seed",
+        type=random_seed,
+        default=0,
+        help="initialization and batches (default: %(default)s)",
     )
     parser.add_argument(
         "--standardize",
@@ -98,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from jaxtrain.cli._train import make_optimizer
     from jaxtrain.diagnose._explanation import COMMAND
 
-    splits = load_splits(args.data, require_val=False)
+    splits = load_splits(args.data, require_val=False, num_classes=args.num_classes)
     out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite)  # before the training
     pairs = {}
     for split in ("train", "val"):

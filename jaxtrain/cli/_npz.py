@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import pathlib
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -21,13 +23,19 @@ from typing import Any
 import numpy as np
 
 from jaxtrain.cli._errors import CommandError
+from jaxtrain.data import LabelError, class_count
+from jaxtrain.data._streams import read_up_to
 
 __all__ = ["DataSplits", "file_digest", "load_splits", "read_arrays"]
 
 
 @dataclasses.dataclass(frozen=True)
 class DataSplits:
-    """Checked arrays: x as float32 (N, ...), y as int32 (N,) labels or float32 targets."""
+    """Checked arrays: x as float32 (N, ...), y as int32 (N,) labels or float32 targets.
+
+    ``num_classes`` is the class count of a classification (given, or inferred by
+    :func:`jaxtrain.data.class_count`); ``None`` for regression.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -36,13 +44,15 @@ class DataSplits:
     x_test: np.ndarray | None
     y_test: np.ndarray | None
     task: str
+    num_classes: int | None = None
 
     @property
     def num_outputs(self) -> int:
-        """Classes (largest label + 1 over all splits) or regression target width."""
+        """Classes (given, or the largest label + 1 over all splits) or the target width."""
         if self.task == "classification":
-            labels = [y for y in (self.y_train, self.y_val, self.y_test) if y is not None]
-            return int(max(int(y.max()) for y in labels if y.size)) + 1
+            labels = {k: getattr(self, k) for k in ("y_train", "y_val", "y_test")}
+            present = {k: y for k, y in labels.items() if y is not None}
+            return self.num_classes or class_count(present)
         return int(np.prod(self.y_train.shape[1:], dtype=np.int64))
 
     def pair(self, split: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -60,59 +70,181 @@ def file_digest(path: str | pathlib.Path) -> str:
     return digest.hexdigest()
 
 
-def read_arrays(
-    path: str | pathlib.Path, keys: Sequence[str], optional: Sequence[str] = ()
-) -> dict[str, np.ndarray]:
-    """Reads ``keys`` (all required) and ``optional`` arrays of an npz file, numeric only."""
-    path = pathlib.Path(path)
-    name = str(path)
+# A zip archive with members, or an empty one.
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_NPY_MAGIC = np.lib.format.MAGIC_PREFIX
+# Deflate expands its input at most 1032-fold (zlib's technical details): a member whose
+# directory entry claims more than that of its compressed bytes is corrupt or forged.
+_DEFLATE_MAX_RATIO = 1032
+# What zipfile and zlib raise for a damaged archive or member: a bad CRC or header
+# (BadZipFile), data that end early (EOFError, OSError), a corrupt deflate stream
+# (zlib.error), an unknown compression method (NotImplementedError), encryption
+# (RuntimeError).
+_ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError)
+# What NumPy's .npy header parser raises for a garbled header: ValueError for most,
+# tokenize's TokenError and SyntaxError where the text is not a Python literal, and
+# TypeError, IndexError, KeyError or OverflowError from a malformed dtype description.
+_HEADER_ERRORS = (
+    ValueError,
+    TypeError,
+    SyntaxError,
+    tokenize.TokenError,
+    IndexError,
+    KeyError,
+    OverflowError,
+    RecursionError,
+)
+
+
+def _reason(error: BaseException) -> str:
+    """An exception as one line; its type's name where it has no message."""
+    # tokenize.TokenError's str() is the tuple of its message and position.
+    first = error.args[0] if error.args else None
+    text = first if isinstance(first, str) else str(error)
+    return " ".join(text.split()) or type(error).__name__
+
+
+def _what_it_holds(head: bytes) -> str:
+    if head[:1] == b"\x80":
+        return "a pickle, which is never loaded"
+    if not head:
+        return "nothing"
+    return f"bytes starting {head[:8]!r}, not a NumPy array"
+
+
+def _most_bytes(info: zipfile.ZipInfo) -> int | None:
+    """The most bytes a member's compressed data can expand to (None: no known bound)."""
+    if info.compress_type == zipfile.ZIP_STORED:
+        return info.compress_size
+    if info.compress_type == zipfile.ZIP_DEFLATED:
+        return _DEFLATE_MAX_RATIO * info.compress_size + _DEFLATE_MAX_RATIO
+    return None
+
+
+def _npy_header(stream: Any, where: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """The ``(shape, fortran_order, dtype)`` of a member's .npy header, checked."""
+    head = stream.read(len(_NPY_MAGIC) + 2)
+    if not head.startswith(_NPY_MAGIC):
+        raise CommandError(
+            f"{where} is not a .npy array (it holds {_what_it_holds(head)}); save arrays "
+            "with numpy.savez"
+        )
+    version = (head[-2], head[-1])
+    readers = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
+    if version not in readers:
+        raise CommandError(
+            f"{where} is a .npy array of format version {version[0]}.{version[1]}, which holds "
+            "no plain numeric array (1.0 and 2.0 do)"
+        )
+    try:
+        shape, fortran_order, dtype = readers[version](stream)
+    except _HEADER_ERRORS as error:
+        raise CommandError(f"{where} has a corrupt .npy header ({_reason(error)})") from None
+    if dtype.hasobject:
+        raise CommandError(f"{where} is not numeric (an object array, which is never unpickled)")
+    if dtype.kind not in "biuf":
+        raise CommandError(
+            f"{where} is not numeric (dtype {dtype}); give float inputs and integer or float "
+            "targets"
+        )
+    if any(size < 0 for size in shape):
+        raise CommandError(f"{where} has a corrupt .npy header (shape {shape})")
+    return shape, fortran_order, dtype
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> np.ndarray:
+    """One member as an array, its sizes checked against the archive before allocating."""
+    with archive.open(info) as stream:
+        shape, fortran_order, dtype = _npy_header(stream, where)
+        expected = math.prod(shape) * dtype.itemsize
+        promise = f"its header promises shape {shape} of {dtype} ({expected:,} bytes)"
+        held = info.file_size - stream.tell()
+        if held != expected:
+            problem = "truncated" if held < expected else "longer than its header says"
+            raise CommandError(f"{where}: {promise} but the member holds {held:,}: it is {problem}")
+        most = _most_bytes(info)
+        if most is not None and info.file_size > most:
+            raise CommandError(
+                f"{where}: {promise} but its {info.compress_size:,} compressed bytes expand to "
+                f"at most {most:,}: the member is corrupt"
+            )
+        try:
+            data = read_up_to(stream, expected)
+        except MemoryError:
+            raise CommandError(f"{where}: {promise}, more than fits in memory") from None
+        if data.size < expected:
+            raise CommandError(
+                f"{where}: {promise} but the member holds {data.size:,}: it is truncated"
+            )
+        # Reading on to the end is what makes zipfile compare the member's CRC.
+        if stream.read(1):
+            raise CommandError(f"{where}: {promise} but the member holds more")
+    if fortran_order:
+        return data.view(dtype).reshape(shape[::-1]).transpose()
+    return data.view(dtype).reshape(shape)
+
+
+def _open_archive(path: pathlib.Path, name: str) -> zipfile.ZipFile:
     if not path.exists():
         raise CommandError(f"cannot read {name}: no such file")
     if path.is_dir():
         raise CommandError(f"cannot read {name}: it is a directory, not an .npz file")
+    save_hint = "save one with numpy.savez(path, x_train=..., y_train=..., x_val=..., y_val=...)"
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        # NumPy falls back to unpickling anything that is neither .npy nor .npz, which
-        # allow_pickle=False refuses: the file is not an npz.
-        raise CommandError(
-            f"cannot read {name}: not an .npz file ({' '.join(str(error).split())}); save one "
-            "with numpy.savez(path, x_train=..., y_train=..., x_val=..., y_val=...)"
-        ) from None
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise CommandError(f"cannot read {name}: {' '.join(str(error).split())}") from None
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise CommandError(
-            f"{name} holds a single array, not named arrays; save an .npz with "
-            "numpy.savez(path, x_train=..., y_train=..., x_val=..., y_val=...)"
-        )
-    with loaded:
-        present = set(loaded.files)
-        missing = [key for key in keys if key not in present]
+        with open(path, "rb") as handle:
+            head = handle.read(len(_NPY_MAGIC))
+        if head.startswith(_NPY_MAGIC):
+            raise CommandError(f"{name} holds a single array, not named arrays; {save_hint}")
+        if not head.startswith(_ZIP_MAGIC):
+            raise CommandError(
+                f"cannot read {name}: not an .npz file (it holds {_what_it_holds(head)}); "
+                f"{save_hint}"
+            )
+        return zipfile.ZipFile(path)
+    except _ZIP_ERRORS as error:
+        raise CommandError(f"cannot read {name}: {_reason(error)}") from None
+
+
+def read_arrays(
+    path: str | pathlib.Path, keys: Sequence[str], optional: Sequence[str] = ()
+) -> dict[str, np.ndarray]:
+    """Reads ``keys`` (all required) and ``optional`` arrays of an npz file, numeric only.
+
+    The archive is read member by member with :mod:`zipfile`, never through pickle: each
+    member's .npy header is parsed and its shape × itemsize compared with the member's size
+    (and that with what its compressed bytes can hold) before any array is allocated, and
+    each member is read to its end, so that its CRC is checked.
+
+    Raises:
+      CommandError: one line naming the file and the array, for a missing file or array, a
+        file that is no zip archive, a member that is not a numeric .npy array (an object
+        array, a raw pickle, strings), a corrupt header, a truncated, longer or corrupt
+        member, or one too large for memory.
+    """
+    path = pathlib.Path(path)
+    name = str(path)
+    with _open_archive(path, name) as archive:
+        try:
+            members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+        except _ZIP_ERRORS as error:
+            raise CommandError(f"cannot read {name}: {_reason(error)}") from None
+        missing = [key for key in keys if key not in members]
         if missing:
-            found = ", ".join(sorted(present)) or "nothing"
+            found = ", ".join(sorted(members)) or "nothing"
             raise CommandError(
                 f"{name} has no {', '.join(repr(k) for k in missing)} array (found: {found}); "
                 f"it needs {', '.join(keys)}"
             )
         arrays = {}
-        for key in [*keys, *(k for k in optional if k in present)]:
+        for key in [*keys, *(k for k in optional if k in members)]:
+            where = f"{name}: {key!r}"
             try:
-                array = loaded[key]
-            except ValueError:
-                raise CommandError(
-                    f"{name}: {key!r} is not numeric (an object array, which is never unpickled)"
-                ) from None
-            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-                raise CommandError(
-                    f"{name}: {key!r} cannot be read: {' '.join(str(error).split())}"
-                ) from None
-            if array.dtype.kind not in "biuf":
-                raise CommandError(
-                    f"{name}: {key!r} is not numeric (dtype {array.dtype}); give float inputs "
-                    "and integer or float targets"
-                )
-            arrays[key] = array
+                arrays[key] = _read_member(archive, members[key], where)
+            except _ZIP_ERRORS as error:
+                raise CommandError(f"{where} cannot be read: {_reason(error)}") from None
     return arrays
 
 
@@ -147,9 +279,8 @@ def _check_y(name: str, key: str, y: np.ndarray, task: str, n: int) -> np.ndarra
                 f"{name}: {key!r} holds integer labels of shape {y.shape}; give one class "
                 "index per example, shape (N,)"
             )
-        if y.min() < 0:
-            raise CommandError(f"{name}: {key!r} has a negative class label ({int(y.min())})")
-        return y.astype(np.int32)
+        # Cast to int32 only after load_splits has checked the range in y's own dtype.
+        return y
     if y.dtype.kind != "f":
         raise CommandError(
             f"{name}: {key!r} holds integers but y_train holds float regression targets; use "
@@ -166,6 +297,7 @@ def load_splits(
     *,
     require_val: bool = True,
     test_path: str | pathlib.Path | None = None,
+    num_classes: int | None = None,
 ) -> DataSplits:
     """Reads and checks the splits of a data file (and an optional separate test file).
 
@@ -175,12 +307,16 @@ def load_splits(
       require_val: whether the validation pair must be present.
       test_path: a second ``.npz`` holding the test pair as ``x_test``/``y_test`` (or
         ``x``/``y``); it replaces a test pair in ``path``.
+      num_classes: the class count of integer labels; ``None`` infers it as the largest
+        label + 1 within :func:`jaxtrain.data.class_count`'s bound.
 
     Returns:
       The checked :class:`DataSplits`.
 
     Raises:
-      CommandError: for any problem, with one line naming it.
+      CommandError: for any problem, with one line naming it; for labels, the file, the
+        array, the label and its index (checked in the file's own dtype before the cast to
+        int32, so 2**32 + 1 is never read as class 1).
     """
     name = str(path)
     required = ["x_train", "y_train"] + (["x_val", "y_val"] if require_val else [])
@@ -203,8 +339,9 @@ def load_splits(
         elif "x" in probe and "y" in probe:
             arrays["x_test"], arrays["y_test"] = probe["x"], probe["y"]
         else:
-            with np.load(test_path, allow_pickle=False) as npz:
-                found = ", ".join(sorted(npz.files)) or "nothing"
+            with _open_archive(pathlib.Path(test_path), test_name) as archive:
+                names = {info.filename.removesuffix(".npy") for info in archive.infolist()}
+            found = ", ".join(sorted(names)) or "nothing"
             raise CommandError(
                 f"{test_name} has no test pair (found: {found}); it needs x_test and y_test "
                 "(or x and y)"
@@ -233,4 +370,14 @@ def load_splits(
                 f"{y_train.shape[1:]}; every split needs the same target shape"
             )
         checked[f"x_{split}"], checked[f"y_{split}"] = x, y
+    if task == "classification":
+        labels = {k: checked[k] for k in ("y_train", "y_val", "y_test") if checked[k] is not None}
+        try:
+            checked["num_classes"] = class_count(labels, num_classes=num_classes)
+        except LabelError as error:
+            raise CommandError(f"{sources[error.name]}: {error}") from None
+        except ValueError as error:
+            raise CommandError(f"--num-classes: {error}") from None
+        for key in labels:
+            checked[key] = checked[key].astype(np.int32)
     return DataSplits(**checked)

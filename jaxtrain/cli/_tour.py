@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jaxtrain._output_dir import add_output_arguments, claim_output_dir
+from jaxtrain.cli._args import random_seed
 
 __all__ = ["SECTIONS", "register", "run_tour"]
 
@@ -164,6 +165,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         metavar="SECTION",
         help=f"run only these sections ({', '.join(SECTIONS)})",
     )
-    parser.add_argument("--seed", type=int, default=0, help="root random seed (default: 0)")
+    parser.add_argument("--seed", type=random_seed, default=0, help="root random seed (default: 0)")
     parser.set_defaults(func=_main)
     return parser

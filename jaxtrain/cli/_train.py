@@ -15,6 +15,7 @@ from jaxtrain.cli._args import (
     non_negative_int,
     positive_float,
     positive_int,
+    random_seed,
     spec_from_args,
 )
 from jaxtrain.cli._data_ref import BUILTIN
@@ -77,7 +78,10 @@ def register(subparsers: Any) -> None:
     opt.add_argument("--batch-size", type=positive_int, default=64, help="(default: %(default)s)")
     opt.add_argument("--epochs", type=positive_int, default=10, help="(default: %(default)s)")
     parser.add_argument(
-        "--seed", type=int, default=0, help="data split, init and batches (default: %(default)s)"
+        "--seed",
+        type=random_seed,
+        default=0,
+        help="data split, init and batches (default: %(default)s)",
     )
     parser.add_argument(
         "--val-fraction",
@@ -176,18 +180,19 @@ def _table(per_epoch: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``jaxtrain train``; returns the exit status."""
-    from jaxtrain.cli._data_ref import data_reference, load_reference
+    from jaxtrain.cli._data_ref import data_reference, load_reference, output_count
 
     if args.resume and not args.checkpoint_dir:
         raise CommandError("--resume needs --checkpoint-dir")
     reference = data_reference(
-        args.data, seed=args.seed, val_fraction=args.val_fraction, standardize=args.standardize
+        args.data,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        standardize=args.standardize,
+        num_classes=args.num_classes,
     )
     (x_train, y_train), (x_val, y_val), task = load_reference(reference, args.model)
-    if task == "classification":
-        num_outputs = 1 + int(max(y_train.max(), y_val.max()))
-    else:
-        num_outputs = int(math.prod(y_train.shape[1:]))
+    num_outputs = output_count((x_train, y_train), (x_val, y_val), task, args.num_classes)
     spec = spec_from_args(args, x_train.shape, num_outputs)
     if args.batch_size > x_train.shape[0]:
         raise CommandError(

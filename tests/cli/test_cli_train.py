@@ -136,3 +136,91 @@ def test_a_cnn_on_digit_images(capsys):
     argv = ["train", "--data", "digits", "--model", "cnn", "--width", "4", "--depth", "1"]
     assert main([*argv, "--epochs", "1", "--batch-size", "256", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["model"] == "cnn-1x4-relu"
+
+
+def _one_line_error(capsys, command="train"):
+    err = capsys.readouterr().err
+    assert err.startswith(f"jaxtrain {command}: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def _file(tmp_path, y, n=40):
+    path = tmp_path / "hostile.npz"
+    np.savez(path, x_train=np.random.default_rng(0).normal(size=(n, 3)), y_train=y)
+    return path
+
+
+def _with(index, value, dtype=np.int64, n=40):
+    y = (np.arange(n) % 2).astype(dtype)
+    y[index] = value
+    return y
+
+
+@pytest.mark.parametrize(
+    ("y", "n", "message"),
+    [
+        # Trained as class 1 (int32 wrap-around), with exit 0.
+        (_with(3, 2**32 + 1), 40, "y_train label 4294967297 at index 3 is out of range"),
+        (_with(5, 2**63 + 5, np.uint64), 40, "label 9223372036854775813 at index 5"),
+        # RESOURCE_EXHAUSTED: a one-hot and a head of 10**9 columns.
+        (_with(7, 10**9), 40, "label 1000000000 at index 7 is out of range"),
+        # Trained to loss 0.
+        (np.zeros(40, np.int64), 40, "y_train holds a single class (0) in all 40 examples"),
+        # `cannot reshape array of size 0`.
+        (np.array([0, 1]), 2, "has no validation split to train with: with 2 examples"),
+        (np.array([0.5]), 1, "round(1 × 0.2) = 0 validation examples"),  # regression
+    ],
+)
+def test_labels_and_tiny_files_fail_before_training(tmp_path, capsys, y, n, message):
+    assert main(["train", "--data", str(_file(tmp_path, y, n)), "--depth", "0"]) == 1
+    assert message in _one_line_error(capsys)
+
+
+def test_the_class_count_can_be_given(tmp_path, capsys, monkeypatch):
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    path = tmp_path / "three.npz"
+    np.savez(path, x_train=x, y_train=np.arange(40) % 3, x_val=x[:9], y_val=np.arange(9) % 3)
+    argv = ["train", "--data", str(path), "--depth", "0", "--epochs", "1", "--batch-size", "32"]
+    assert main([*argv, "--num-classes", "2"]) == 1
+    assert "labels go out of range (e.g. 2 at index 2) for num_classes=2" in _one_line_error(capsys)
+    for command in ("diagnose", "explain"):
+        assert main([command, str(path), "--num-classes", "1", "--out", str(tmp_path)]) == 1
+        assert "a classification needs at least two classes" in _one_line_error(capsys, command)
+    # The given count is the model's width and is kept in the data reference; fit is stubbed,
+    # as what it would train is all this test needs.
+    seen = {}
+
+    def fit(model, optimizer, train_data, **kwargs):
+        seen["head"] = model[1]["head"]["kernel"].shape
+        seen["reference"] = kwargs["metadata"]["data"]
+        raise RuntimeError("stop before training")
+
+    monkeypatch.setattr(train, "fit", fit)
+    assert main([*argv, "--num-classes", "5"]) == 1
+    assert seen["head"] == (3, 5) and seen["reference"]["num_classes"] == 5
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--width", "100000000"],
+            "the model (mlp-2x100000000-relu) has 1e+16 variables (4e+16 bytes",
+        ),
+        (["--depth", "100000"], "--depth 100000: at most 1,000 layers"),
+    ],
+)
+def test_a_model_too_large_for_memory_is_refused_at_once(capsys, argv, message):
+    assert main(["train", "--data", "blobs", *argv]) == 1
+    assert message in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("command", ["train", "explain", "tour"])
+@pytest.mark.parametrize("seed", ["-1", "4294967296", str(2**70)])
+def test_seeds_outside_32_bits_are_refused(capsys, command, seed):
+    # 2**70 raised OverflowError inside jax.random.key.
+    argv = [command] + (["d.npz"] if command == "explain" else [])
+    assert main([*argv, "--seed", seed]) == 2
+    assert f"argument --seed: expected an integer in [0, 2**32), got '{seed}'" in (
+        capsys.readouterr().err
+    )

@@ -1,5 +1,9 @@
 """Reading and checking .npz data files: every problem is one clear CommandError line."""
 
+import io
+import pickle
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -17,6 +21,12 @@ def arrays(n=20, classes=3, **override):
     }
     data.update(override)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def labels_with(index, value, dtype=np.int64, n=20):
+    y = (np.arange(n) % 3).astype(dtype)
+    y[index] = value
+    return y
 
 
 def save(tmp_path, name="data.npz", **data):
@@ -67,7 +77,10 @@ def test_validation_is_optional_when_not_required(tmp_path):
         (arrays(y_train=np.arange(7)), "'y_train' has 7 entries but 'x_train' has 20 examples"),
         (arrays(x_val=np.zeros((10, 5))), r"'x_val' has examples of shape \(5,\)"),
         (arrays(x_train=np.full((20, 4), np.nan)), "'x_train' contains NaN"),
-        (arrays(y_val=-np.ones(10, dtype=int)), "negative class label"),
+        (
+            arrays(y_val=-np.ones(10, dtype=int)),
+            r"y_val labels are negative \(e\.g\. -1 at index 0",
+        ),
         (arrays(y_val=np.zeros(10)), "'y_val' holds floats but y_train holds integer"),
         (arrays(y_train=np.zeros((20, 2), dtype=int)), r"integer labels of shape \(20, 2\)"),
         (arrays(x_train=np.array(["a"] * 20)), r"'x_train' is not numeric \(dtype <U1\)"),
@@ -132,3 +145,119 @@ def test_read_arrays_and_digest(tmp_path):
     assert sorted(read_arrays(path, ["a"], ["b", "c"])) == ["a", "b"]
     assert len(file_digest(path)) == 64
     assert file_digest(path) == file_digest(path)
+
+
+def npy_bytes(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def npz_of(tmp_path, members, compression=zipfile.ZIP_STORED, name="hostile.npz"):
+    """An .npz whose members are raw bytes: what a damaged or crafted file holds."""
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for key, payload in members.items():
+            archive.writestr(f"{key}.npy", payload)
+    return path
+
+
+def header_only(shape, descr="<f8"):
+    """A .npy header claiming ``shape``, followed by 16 bytes of data."""
+    buffer = io.BytesIO()
+    header = {"descr": descr, "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue() + bytes(16)
+
+
+X, Y = np.zeros((40, 3), np.float32), np.arange(40) % 2
+GOOD_X, GOOD_Y = npy_bytes(X), npy_bytes(Y)
+# A NUL byte inside the header's dict: what a corrupted deflate stream decompresses to.
+GARBLED = GOOD_X.replace(b"(40, 3), }", b"(40, 3\x00 }")
+
+
+@pytest.mark.parametrize(
+    ("members", "compression", "match"),
+    [
+        # Each was TokenError, "an object array", AttributeError: 'bytes', MemoryError.
+        ({"x_train": GARBLED}, zipfile.ZIP_DEFLATED, r"'x_train' has a corrupt \.npy header"),
+        ({"x_train": GOOD_X[:-50]}, zipfile.ZIP_STORED, r"'x_train': .*\(40, 3\).* truncated"),
+        (
+            {"y_train": pickle.dumps(Y)},
+            zipfile.ZIP_STORED,
+            "'y_train' is not a .npy array .*pickle",
+        ),
+        ({"x_train": header_only((10**13,))}, zipfile.ZIP_DEFLATED, r"'x_train': .*80,000,000"),
+        ({"x_train": header_only((40, 10**6), "<f4")}, zipfile.ZIP_STORED, r"160,000,000 bytes"),
+        ({"x_train": b""}, zipfile.ZIP_STORED, r"'x_train' is not a .npy array \(it holds nothing"),
+        ({"x_train": GOOD_X + b"tail"}, zipfile.ZIP_STORED, "longer than its header says"),
+    ],
+)
+def test_hostile_members_give_one_line_naming_file_and_key(tmp_path, members, compression, match):
+    path = npz_of(tmp_path, {"x_train": GOOD_X, "y_train": GOOD_Y, **members}, compression)
+    with pytest.raises(CommandError, match=match) as info:
+        load_splits(path, require_val=False)
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+def test_a_member_whose_data_are_corrupt_fails_its_crc(tmp_path):
+    path = npz_of(tmp_path, {"x_train": GOOD_X, "y_train": GOOD_Y})
+    raw = bytearray(path.read_bytes())
+    raw[raw.index(GOOD_X) + len(GOOD_X) - 5] ^= 0xFF  # one data byte of x_train
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CommandError, match=r"'x_train' cannot be read: Bad CRC-32"):
+        load_splits(path, require_val=False)
+
+
+def test_a_member_claiming_more_than_its_compressed_bytes_hold(tmp_path):
+    # The zip directory and the .npy header agree on 10**9 bytes; 16 stored bytes cannot.
+    payload = header_only((10**9,), "|u1")
+    path = npz_of(tmp_path, {"x_train": payload, "y_train": GOOD_Y})
+    raw = bytearray(path.read_bytes())
+    entry = raw.index(b"PK\x01\x02")  # x_train's central directory entry
+    raw[entry + 24 : entry + 28] = (len(payload) - 16 + 10**9).to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CommandError, match=r"'x_train': .*expand to at most 144") as info:
+        load_splits(path, require_val=False)
+    assert "\n" not in str(info.value)
+
+
+def test_an_unsupported_compression_method_is_one_line(tmp_path):
+    path = npz_of(tmp_path, {"x_train": GOOD_X, "y_train": GOOD_Y})
+    raw = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        at = raw.index(signature)
+        raw[at + offset : at + offset + 2] = (99).to_bytes(2, "little")
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CommandError, match=r"'x_train' cannot be read: .*compression"):
+        load_splits(path, require_val=False)
+
+
+@pytest.mark.parametrize(
+    ("y_train", "match"),
+    [
+        # Each trained as class 1 (or 5) after the cast to int32.
+        (labels_with(3, 2**32 + 1), r"y_train label 4294967297 at index 3 is out of range"),
+        (labels_with(5, 2**63 + 5, np.uint64), r"y_train label 9223372036854775813 at index 5"),
+        # A one-hot of 10**9 columns was 32 GB (RESOURCE_EXHAUSTED).
+        (labels_with(7, 10**9), r"y_train label 1000000000 at index 7 .* up to 300"),
+        (np.zeros(20, np.int64), r"y_train holds a single class \(0\) in all 20 examples"),
+    ],
+)
+def test_labels_are_checked_before_the_cast(tmp_path, y_train, match):
+    path = save(tmp_path, **arrays(y_train=y_train))
+    with pytest.raises(CommandError, match=match) as info:
+        load_splits(path)
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+def test_a_given_class_count(tmp_path):
+    path = save(tmp_path, **arrays())
+    assert load_splits(path, num_classes=5).num_outputs == 5
+    with pytest.raises(CommandError, match=r"y_train labels go out of range \(e\.g\. 2 at index 2"):
+        load_splits(path, num_classes=2)
+    with pytest.raises(CommandError, match="--num-classes: `num_classes` is 1"):
+        load_splits(path, num_classes=1)
+    test = save(tmp_path, "test.npz", x=np.ones((3, 4)), y=np.array([0, 1, 7]))
+    with pytest.raises(CommandError, match=r"^\S*test\.npz: y_test labels go out of range"):
+        load_splits(path, test_path=test, num_classes=3)
