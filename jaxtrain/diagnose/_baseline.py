@@ -8,6 +8,8 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
+from jaxtrain.data import check_class_labels
+
 __all__ = ["baseline_loss", "default_loss", "infer_task", "resolved_loss"]
 
 _TASKS = ("classification", "regression")
@@ -105,6 +107,8 @@ def baseline_loss(
 
     Raises:
       ValueError: for an unknown task, empty targets or negative labels.
+      LabelError: (a ValueError) for a label outside 0..num_classes − 1 when
+        ``num_classes`` is given, checked before the class counts are allocated.
 
     Examples:
       >>> import numpy as np
@@ -120,6 +124,9 @@ def baseline_loss(
     if y.shape[0] == 0:
         raise ValueError("`y_train` is empty: there is no baseline without training targets.")
     if task == "classification":
+        if num_classes is not None:
+            # Before the count: np.bincount sizes its result by the largest label.
+            check_class_labels(y.reshape(-1), int(num_classes), name="y_train")
         labels = y.astype(np.int64).reshape(-1)
         if labels.min() < 0:
             raise ValueError(f"class labels must be >= 0; got {int(labels.min())}.")

@@ -290,3 +290,13 @@ def test_bad_arguments_raise_clear_errors(changes, message):
     kwargs.update(changes)
     with pytest.raises(ValueError, match=message):
         explain_run(**kwargs)
+
+
+def test_a_label_beyond_the_models_outputs_is_refused_before_anything_is_allocated():
+    # Issue 13, case 9 (library path): the baseline's np.bincount over max(label) + 1 took
+    # ~8 GB for one label of 10⁹; the labels are checked against the model's outputs first.
+    x = np.zeros((8, 2), np.float32)
+    y = np.array([0, 1] * 3 + [1, 10**9], np.int64)
+    model = nn.MLP(2, 4, 2, depth=1, rngs=nnx.Rngs(0))
+    with pytest.raises(data.LabelError, match=r"1000000000 at index 7"):
+        explain_run(model, optim.sgd(0.1), (x, y), steps=2, batch_size=4)
