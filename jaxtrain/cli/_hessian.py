@@ -140,12 +140,15 @@ def hessian_report(
     grad_tol: float,
     seed: int = 0,
     stage: Callable[[str], None] | None = None,
+    max_bytes: int | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """``(report, spectrum)``: the critical-point numbers and what to plot (eigenvalues or a
     spectral density).
 
     ``stage(text)`` is told as each part starts: the loss and gradient, then the dense
     Hessian, or the Lanczos extremes and the spectral density (:func:`_stage_count`).
+    ``max_bytes`` bounds the Lanczos basis (default: ``curvature.DEFAULT_MAX_BYTES``); a
+    ``top`` over it is refused before any Lanczos step runs.
     """
     import jax
     from jax.flatten_util import ravel_pytree
@@ -184,8 +187,14 @@ def hessian_report(
     key = jax.random.key(seed)
     k = min(top, n // 2)
     matvec = curvature.hvp(loss_fn, params)
+    max_bytes = curvature.DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
     stage(f"Lanczos: the {k} lowest and {k} highest eigenvalues")
-    extremes = curvature.eigenvalues(matvec, params, k=k, key=key, which="both")
+    try:
+        extremes = curvature.eigenvalues(
+            matvec, params, k=k, key=key, which="both", max_bytes=max_bytes
+        )
+    except curvature.MemoryLimitError as error:
+        raise CommandError(f"--top {top} ({k} at each end): {error}") from None
     eigs = np.sort(np.asarray(extremes.eigenvalues, dtype=np.float64))
     eig_tol = curvature.eigenvalue_tolerance(eigs, ravel_pytree(params)[0].dtype)
     stage(f"the spectral density: {probes} probes × {min(lanczos_steps, n)} Lanczos steps")

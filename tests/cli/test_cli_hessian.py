@@ -155,3 +155,23 @@ def test_dense_and_lanczos_reports_classify_alike():
         assert dense["method"] == "dense" and lanczos["method"] == "lanczos"
         assert dense["kind"] == lanczos["kind"] == expected, diagonal
         assert lanczos["explanation"].startswith(f"kind: {expected}.")
+
+
+def test_a_top_whose_lanczos_basis_is_over_the_memory_limit_is_refused_naming_the_flag():
+    # Issue 13, case 14: `--top 100000` ran for minutes (k = n/2 at both ends is a full
+    # n × n basis); now the basis is checked against the limit before anything runs.
+    from jaxtrain.cli._errors import CommandError
+    from jaxtrain.cli._hessian import hessian_report
+
+    params = jnp.zeros(1000)
+    with pytest.raises(CommandError, match=r"--top 100000 .*4,000,000 bytes"):
+        hessian_report(
+            lambda w: jnp.sum(w**2),
+            params,
+            dense_max_params=10,
+            top=100_000,
+            lanczos_steps=80,
+            probes=1,
+            grad_tol=1e-3,
+            max_bytes=1_000_000,
+        )
