@@ -89,14 +89,12 @@ def test_a_measurement_equals_curvature_eigenvalues_at_the_same_parameters():
     optimizer = optim.sgd(0.1)
     fit_kwargs = dict(loss=losses.softmax_cross_entropy, batch_size=50, progress=False)
     # The measurement at step 30 is taken at θ₃₀, the parameters after 30 steps.
+    fit_kwargs["monitors"] = [monitor.sharpness(every=6)]
     state, history = train.fit(
-        (apply, params, model_state),
-        optimizer,
-        (x, y),
-        steps=31,
-        monitors=[monitor.sharpness(every=6)],
-        **fit_kwargs,
+        (apply, params, model_state), optimizer, (x, y), steps=31, **fit_kwargs
     )
+    # θ₃₀ from the same run stopped after 30 steps (five whole epochs: the compiled epoch of
+    # the run above is reused; a measurement leaves the parameters alone).
     at_30, _ = train.fit((apply, params, model_state), optimizer, (x, y), steps=30, **fit_kwargs)
 
     def probe_loss(p):  # the probe is the whole set (N ≤ 2,048); the loss is a mean

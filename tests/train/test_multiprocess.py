@@ -190,7 +190,10 @@ def worker(port, processes, process, out, checks):
         loss=history.per_step["loss"],
         val_loss=history.per_epoch["val_loss"],
     )
-    # Resumed here from the checkpoint one process wrote after its first epoch.
+    # Resumed here from the checkpoint one process wrote after its first epoch (the test
+    # writes it while the processes train, and renames its folder to this name when done).
+    while not (out / "written_by_one").exists():
+        time.sleep(0.05)
     resumed, history = fit(
         model(), OPTIMIZER, mine, epochs=2, checkpoint_dir=out / "written_by_one", resume=True, **kw
     )
@@ -333,9 +336,12 @@ def _same_in_every_process(out, name, processes):
 def test_two_processes_train_resume_and_measure_curvature_as_one(tmp_path):
     train, val = share_digits(tmp_path)
     kw = dict(batch_size=BATCH, loss=LOSS, progress=False)
-    # The checkpoint the processes resume from: one process's, after one epoch.
-    fit(model(), OPTIMIZER, train, epochs=1, checkpoint_dir=tmp_path / "written_by_one", **kw)
     with Launch(2, tmp_path, "all", devices_per_process=2) as launch:
+        # The checkpoint the processes resume from: one process's, after one epoch, written
+        # while they train their own run and renamed into place when complete (they wait
+        # for its folder before resuming).
+        fit(model(), OPTIMIZER, train, epochs=1, checkpoint_dir=tmp_path / "being_written", **kw)
+        (tmp_path / "being_written").rename(tmp_path / "written_by_one")
         # The references, computed while the processes run.
         two = [b for epoch in (0, 1) for b in global_batches(train, epoch, 2)]
         *trained, losses = reference_run(two)
@@ -343,6 +349,13 @@ def test_two_processes_train_resume_and_measure_curvature_as_one(tmp_path):
             [*global_batches(train, 0, 1), *global_batches(train, 1, 2)]
         )
         *continued, continued_losses = reference_run([*two, *global_batches(train, 2, 1)])
+        # The dense Hessian of the curvature batch's loss at the reference parameters (the
+        # processes' are checked equal to them below).
+        batch = tuple(a[:NUM_CURVATURE] for a in train)
+        reference_loss = curvature.loss_from_model(
+            model()[0], trained[1], [batch], LOSS, train=True
+        )
+        dense = np.linalg.eigvalsh(np.asarray(curvature.hessian(reference_loss, trained[0])))
         launch.wait()
 
     # Parameters and BatchNorm statistics (those of each global batch), losses, validation.
@@ -370,10 +383,8 @@ def test_two_processes_train_resume_and_measure_curvature_as_one(tmp_path):
     # Curvature of the sharded loss: its value, and Lanczos's top eigenvalues against the
     # dense Hessian's in one process.
     _, measured = _same_in_every_process(tmp_path, "curvature", 2)
-    batch = tuple(a[:NUM_CURVATURE] for a in train)
     loss_fn = curvature.loss_from_model(model()[0], state, [batch], LOSS, train=True)
     np.testing.assert_allclose(measured["loss"], loss_fn(params), rtol=RTOL)
-    dense = np.linalg.eigvalsh(np.asarray(curvature.hessian(loss_fn, params)))
     np.testing.assert_allclose(measured["eigenvalues"], dense[::-1][:3], rtol=5e-4)
 
 
