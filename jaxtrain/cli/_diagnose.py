@@ -46,7 +46,7 @@ np.savez('inverted.npz', **train, x_val=1 - x[1000:], y_val=y[1000:])"
   # mismatch: held-out digits are fine, the inverted validation digits are not
   jaxtrain diagnose inverted.npz --out inverted
   # optimization: 8 sigmoid layers train worse than 1 layer of the same width
-  jaxtrain diagnose digits.npz --depth 8 --activation sigmoid --seeds 2 --json
+  jaxtrain diagnose digits.npz --depth 8 --width 32 --activation sigmoid --seeds 2 --json
 """
 
 

@@ -78,7 +78,7 @@ def _diagnosis_mismatch(out, folder):
 def _diagnosis_optimization(out, folder):
     report = json.loads(out)
     assert report["verdict"] == "optimization"
-    assert report["candidates"][0]["name"] == "mlp-1x64-sigmoid"  # the simpler one did better
+    assert report["candidates"][0]["name"] == "mlp-1x32-sigmoid"  # the simpler one did better
 
 
 def _explanation(folder, name="jaxtrain-explain"):
@@ -141,7 +141,7 @@ PROMISES = {
     "diagnose": {
         "jaxtrain diagnose digits.npz --out diagnosis": _diagnosis_ok,
         "jaxtrain diagnose inverted.npz --out inverted": _diagnosis_mismatch,
-        "jaxtrain diagnose digits.npz --depth 8 --activation sigmoid --seeds 2 --json": (
+        "jaxtrain diagnose digits.npz --depth 8 --width 32 --activation sigmoid --seeds 2 --json": (
             _diagnosis_optimization
         ),
     },
