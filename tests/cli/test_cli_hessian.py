@@ -1,5 +1,7 @@
 """jaxtrain hessian CHECKPOINT: the model and data rebuilt from the checkpoint's metadata."""
 
+import contextlib
+import io
 import json
 
 import jax
@@ -20,13 +22,25 @@ def run_dir(tmp_path_factory):
     return ckpt
 
 
+@pytest.fixture(scope="module")
+def dense_300(run_dir, tmp_path_factory):
+    """``(report, out)`` of ``hessian run --max-examples 300 --json --out out``, run once: the
+    dense report that one test checks by hand and another compares Lanczos with."""
+    out = tmp_path_factory.mktemp("dense-300")
+    capture = io.StringIO()
+    with contextlib.redirect_stdout(capture):
+        argv = [str(run_dir), "--max-examples", "300", "--out", str(out), "--json"]
+        assert main(["hessian", *argv]) == 0
+    return json.loads(capture.getvalue()), out
+
+
 def _report(capsys, *argv):
     assert main(["hessian", *map(str, argv), "--json"]) == 0
     return json.loads(capsys.readouterr().out)
 
 
-def test_dense_report_matches_the_curvature_package(run_dir, capsys, tmp_path):
-    report = _report(capsys, run_dir, "--max-examples", "300", "--out", tmp_path)
+def test_dense_report_matches_the_curvature_package(run_dir, dense_300):
+    report, tmp_path = dense_300
     assert report["method"] == "dense" and report["model"] == "mlp-1x8-relu"
     assert report["n_params"] == 2 * 8 + 8 + 8 * 3 + 3
     assert report["num_negative"] + report["num_positive"] + report["num_zero"] == 51
@@ -55,8 +69,8 @@ def test_dense_report_matches_the_curvature_package(run_dir, capsys, tmp_path):
 
 
 @pytest.mark.slow
-def test_lanczos_above_the_dense_limit_finds_the_same_extremes(run_dir, capsys):
-    dense = _report(capsys, run_dir, "--max-examples", "300")
+def test_lanczos_above_the_dense_limit_finds_the_same_extremes(run_dir, dense_300, capsys):
+    dense, _ = dense_300
     lanczos = _report(
         capsys, run_dir, "--max-examples", "300", "--dense-max-params", "10", "--top", "3"
     )
