@@ -141,38 +141,22 @@ def test_history_plot_draws_sharpness_with_its_threshold_and_the_noise_scale():
 
 @pytest.mark.multidevice
 def test_sharded_batches_measure_what_one_device_measures(multi_device):
+    # This module's run on 8 devices (by default fit splits every batch over all of them,
+    # the last batch of 24 included), against the same run here on one device: its
+    # compiled epoch is the one the other tests of this module use.
     code = """
-        import sys, numpy as np
+        import sys
         sys.path.insert(0, "tests/monitor")
-        from monitor_problems import half_squared_error, linear_apply, regression
-        from jaxtrain import monitor, optim, train
         import jax
+        from test_fit_monitors import run
         assert jax.device_count() == 8
-        x, y, theta0 = regression(n=128)
-        # By default fit splits every batch over all 8 devices.
-        _, history = train.fit((linear_apply, theta0, {}), optim.sgd(0.05), (x, y),
-            loss=half_squared_error, epochs=2, batch_size=32, progress=False,
-            monitors=[monitor.sharpness(3), monitor.gradient_noise_scale(),
-                      monitor.hessian_trace(4, num_samples=2)])
-        for name in ("sharpness", "noise_scale", "hessian_trace", "loss"):
+        _, history = run(2)
+        for name in ("sharpness", "noise_scale", "hessian_trace", "update_ratio", "loss"):
             print(name, " ".join(repr(float(v)) for v in history.per_step[name]))
     """
     lines = dict(line.split(" ", 1) for line in multi_device(code).strip().splitlines())
-    _, single = train.fit(
-        (linear_apply, regression(n=128)[2], {}),
-        optim.sgd(0.05),
-        regression(n=128)[:2],
-        loss=half_squared_error,
-        epochs=2,
-        batch_size=32,
-        progress=False,
-        monitors=[
-            monitor.sharpness(3),
-            monitor.gradient_noise_scale(),
-            monitor.hessian_trace(4, num_samples=2),
-        ],
-    )
-    for name in ("sharpness", "noise_scale", "hessian_trace", "loss"):
+    _, single = run(2)
+    for name in ("sharpness", "noise_scale", "hessian_trace", "update_ratio", "loss"):
         sharded = np.array([float(v) for v in lines[name].split()])
         np.testing.assert_allclose(sharded, single.per_step[name], rtol=1e-4, err_msg=name)
 
