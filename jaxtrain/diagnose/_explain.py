@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import jax
 import numpy as np
 
 from jaxtrain.diagnose._baseline import baseline_loss, infer_task, resolved_loss
@@ -16,7 +15,7 @@ from jaxtrain.diagnose._explanation import RunExplanation
 from jaxtrain.diagnose._flowchart import checked_pair, prepared_targets
 from jaxtrain.diagnose._measure import measure_run
 from jaxtrain.diagnose._thresholds import CauseThresholds
-from jaxtrain.diagnose._training import Run
+from jaxtrain.diagnose._training import fit_run
 from jaxtrain.train._checks import check_positive_int
 
 __all__ = ["explain_run"]
@@ -94,48 +93,6 @@ def _run_monitors(
     if batch >= 2:  # the noise scale compares two halves of a batch
         monitors.append(monitor.gradient_noise_scale())
     return monitors, sharp, rule
-
-
-def _monitored_run(
-    triple: tuple[Any, Any, Any],
-    optimizer: Any,
-    data: tuple[Any, Any],
-    val: Any,
-    loss_fn: Callable,
-    *,
-    n_params: int,
-    steps: int,
-    batch_size: int | None,
-    seed: int,
-    progress: bool,
-    learning_rate: Any,
-    monitors: list[Any],
-) -> Run:
-    """Trains with ``fit`` and the monitors; a run that diverges is kept, with its step."""
-    from jaxtrain import train
-
-    apply, params0, state0 = triple
-    try:
-        final, history = train.fit(
-            triple,
-            optimizer,
-            data,
-            loss=loss_fn,
-            steps=steps,
-            batch_size=batch_size,
-            val_data=val,
-            seed=seed,
-            drop_last=True,
-            progress=progress,
-            learning_rate=learning_rate,
-            monitors=monitors,
-        )
-    except train.NonFiniteLossError as error:
-        # A diverging run is evidence (η too large for the curvature), not a crash.
-        return Run(
-            apply, params0, state0, error.state, error.history, n_params, diverged_at=error.step
-        )
-    return Run(apply, params0, state0, final, history, n_params)
 
 
 def explain_run(
@@ -265,20 +222,18 @@ def explain_run(
         apply, params0, state0 = nn.functional(model)
     outputs = int(np.asarray(apply(params0, state0, x[:1], train=False)[0]).shape[-1])
     baseline = _baseline(loss_fn, y, task, outputs)
-    n_params = int(sum(np.size(leaf) for leaf in jax.tree.leaves(params0)))
 
     every = measure_every or max(1, total // _MEASUREMENTS)
     probe_examples = probe_size or min(n, _PROBE_EXAMPLES)
     monitors, sharp, rule = _run_monitors(optimizer, params0, every, probe_examples, batch)
-    run = _monitored_run(
+    run = fit_run(
         (apply, params0, state0),
         optimizer,
         (x, y),
-        val,
-        loss_fn,
-        n_params=n_params,
+        loss=loss_fn,
         steps=total,
         batch_size=batch_size,
+        val_data=val,
         seed=int(seed),
         progress=progress,
         learning_rate=learning_rate,
@@ -306,7 +261,7 @@ def explain_run(
         "seed": int(seed),
         "loss": getattr(loss_fn, "__name__", type(loss_fn).__name__),
         "optimizer": type(optimizer).__name__,
-        "n_params": n_params,
+        "n_params": run.n_params,
         "sharpness_every": every if sharp is not None else None,
         "monitor_probe_examples": probe_examples,
         "curvature": curvature,

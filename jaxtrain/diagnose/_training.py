@@ -25,6 +25,7 @@ __all__ = [
     "equal_sizes",
     "evaluate_loss",
     "fit_candidate",
+    "fit_run",
     "full_batch_loss_fn",
     "grad_norm",
     "loss_standard_error",
@@ -85,30 +86,45 @@ def fit_candidate(
     """
     from flax import nnx
 
-    from jaxtrain import nn, train
+    from jaxtrain import nn
 
     apply, params, state = nn.functional(candidate.factory(nnx.Rngs(seed)))
     if previous is not None and jax.tree.structure((params, state)) == jax.tree.structure(
         (previous.params0, previous.state0)
     ):
         apply = previous.apply
+    return fit_run(
+        (apply, params, state),
+        optimizer,
+        train_pair,
+        loss=loss,
+        steps=budget.steps,
+        batch_size=min(budget.batch_size, int(train_pair[0].shape[0])),
+        val_data=val_pair,
+        seed=seed,
+        progress=False,
+    )
+
+
+def fit_run(
+    triple: tuple[Any, Any, Any],
+    optimizer: Any,
+    train_pair: tuple[Any, Any],
+    **fit_kwargs: Any,
+) -> Run:
+    """``train.fit`` on equal batches, as a :class:`Run`; a run that diverges is kept.
+
+    A non-finite loss is evidence (a learning rate too large for the curvature), not a crash:
+    the run keeps the last good state, the history up to the bad step and that step. Equal
+    batches only (``drop_last``): a last partial batch would be one more compilation.
+    """
+    from jaxtrain import train
+
+    apply, params, state = triple
     n_params = int(sum(np.size(leaf) for leaf in jax.tree.leaves(params)))
     try:
-        final, history = train.fit(
-            (apply, params, state),
-            optimizer,
-            train_pair,
-            loss=loss,
-            steps=budget.steps,
-            batch_size=min(budget.batch_size, int(train_pair[0].shape[0])),
-            # Equal batches only: a last partial batch would be one more compilation.
-            drop_last=True,
-            val_data=val_pair,
-            seed=seed,
-            progress=False,
-        )
+        final, history = train.fit(triple, optimizer, train_pair, drop_last=True, **fit_kwargs)
     except train.NonFiniteLossError as error:
-        # A diverging candidate is evidence (a learning rate too large for it), not a crash.
         return Run(
             apply, params, state, error.state, error.history, n_params, diverged_at=error.step
         )
