@@ -31,6 +31,7 @@ from jaxtrain.diagnose._thresholds import CauseThresholds
 from jaxtrain.diagnose._training import (
     Run,
     evaluate_loss,
+    fit_run,
     full_batch_loss_fn,
     grad_norm,
 )
@@ -273,23 +274,17 @@ def _lower_lr_probe(
     """
     import optax
 
-    from jaxtrain import train
-
-    try:
-        _, history = train.fit(
-            (run.apply, run.params0, run.state0),
-            optax.chain(optimizer, optax.scale(factor)),
-            train_pair,
-            loss=loss,
-            steps=steps,
-            batch_size=batch_size,
-            drop_last=True,
-            seed=seed,
-            progress=False,
-        )
-    except train.NonFiniteLossError as error:
-        history = error.history
-    return history
+    # A diverging probe still has its history up to the bad step.
+    return fit_run(
+        (run.apply, run.params0, run.state0),
+        optax.chain(optimizer, optax.scale(factor)),
+        train_pair,
+        loss=loss,
+        steps=steps,
+        batch_size=batch_size,
+        seed=seed,
+        progress=False,
+    ).history
 
 
 def measure_run(
