@@ -151,7 +151,7 @@ def spectral_density(
     n = int(flat_like.size)
     num_iters = _check_num_iters(num_iters, n)
     probe_batch_size = min(probe_batch_size, num_probes)
-    check_basis_memory(basis_rows(num_iters, n), like, max_bytes, copies=probe_batch_size)
+    check_basis_memory(basis_rows(num_iters, n), flat_like, max_bytes, copies=probe_batch_size)
     with highest_precision():
         nodes, weights = _slq_program(
             as_pytree_callable(matvec),

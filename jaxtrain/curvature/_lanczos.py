@@ -80,13 +80,13 @@ def basis_rows(num_iters: int, n: int) -> int:
     return min(-(-num_iters // 128) * 128, n)
 
 
-def check_basis_memory(rows: int, like: Any, max_bytes: int, *, copies: int = 1) -> None:
+def check_basis_memory(rows: int, flat: jax.Array, max_bytes: int, *, copies: int = 1) -> None:
     """Refuses, before allocation, ``copies`` Lanczos bases of ``rows`` × n over ``max_bytes``.
 
     Full reorthogonalization keeps every Lanczos vector, so the basis, not the matvec, is what
-    grows with the number of steps: rows × n × itemsize bytes per basis held at once.
+    grows with the number of steps: rows × n × itemsize bytes per basis held at once. ``flat``
+    is the flattened vector space (``ravel_pytree(like)[0]``), for its size and dtype.
     """
-    flat = ravel_pytree(like)[0]
     check_memory(
         f"{'a' if copies == 1 else copies} Lanczos bas{'is' if copies == 1 else 'es'} of"
         f" {rows:,} × {flat.size:,} {flat.dtype} numbers",
@@ -361,10 +361,11 @@ def lanczos(
         Eigenvalue Density", 2019, https://arxiv.org/abs/1901.10159
     """
     key = check_key(key)
-    n = int(ravel_pytree(like)[0].size)
+    flat = ravel_pytree(like)[0]
+    n = int(flat.size)
     num_iters = _check_num_iters(num_iters, n)
     m = basis_rows(num_iters, n)
-    check_basis_memory(m, like, max_bytes)
+    check_basis_memory(m, flat, max_bytes)
     with highest_precision():
         alphas, betas, V = _lanczos_program(
             as_pytree_callable(matvec),
@@ -510,7 +511,8 @@ def eigenvalues(
         raise ValueError(f"k must be a positive int, got {k!r}")
     if not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol}")
-    n = int(ravel_pytree(like)[0].size)
+    flat = ravel_pytree(like)[0]
+    n = int(flat.size)
     wanted = 2 * k if which == "both" else k
     if wanted > n:
         raise ValueError(f"asked for {wanted} eigenvalues of a {n}-dimensional operator")
@@ -523,7 +525,7 @@ def eigenvalues(
             f" use num_iters >= {wanted}"
         )
     m = basis_rows(num_iters, n)
-    check_basis_memory(m + (wanted if return_vectors else 0), like, max_bytes)
+    check_basis_memory(m + (wanted if return_vectors else 0), flat, max_bytes)
     # Early Ritz values can look converged before the outer spectrum has been seen, so no
     # check happens before a few steps beyond the number of values wanted.
     min_iters = min(num_iters, max(2 * wanted, wanted + 5))
@@ -533,7 +535,7 @@ def eigenvalues(
             like,
             key,
             jnp.int32(num_iters),
-            jnp.asarray(tol, ravel_pytree(like)[0].dtype),
+            jnp.asarray(tol, flat.dtype),
             m=m,
             k=k,
             which=which,
