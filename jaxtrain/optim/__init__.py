@@ -12,6 +12,8 @@ and numerics are optax's (the tests compare every optimizer with optax's after 1
   :func:`skip_nonfinite`.
 - Optimizers: :func:`sgd`, :func:`adagrad`, :func:`rmsprop`, :func:`adam`, :func:`adamw`,
   :func:`radam`, each taking a number or a schedule (:mod:`jaxtrain.optim.schedules`).
+- Escaping saddle points (lecture §2), taking the loss as an extra argument of ``update``:
+  :func:`negative_curvature_descent`, :func:`perturbed_gd`, :func:`saddle_free_newton`.
 - Introspection: :func:`learning_rate_from_state`, :func:`step_count_from_state`,
   :func:`learning_rate_at`, :func:`effective_step_size` (the per-parameter η/σ), and
   :func:`optimize_trajectory` for the lecture's pictures of optimizer paths.
@@ -40,13 +42,22 @@ from jaxtrain.optim._learning_rate import (
     step_count_from_state,
 )
 from jaxtrain.optim._momentum import ScaleByMomentumState, scale_by_momentum
+from jaxtrain.optim._negative_curvature import (
+    NegativeCurvatureDescentState,
+    negative_curvature_descent,
+)
 from jaxtrain.optim._nonfinite import SkipNonfiniteState, skip_nonfinite
+from jaxtrain.optim._perturbed_gd import PerturbedGDState, perturbed_gd
 from jaxtrain.optim._rmsprop import ScaleByRmsState, scale_by_rms
+from jaxtrain.optim._saddle_free_newton import SaddleFreeNewtonState, saddle_free_newton
 from jaxtrain.optim._trajectory import optimize_trajectory
 from jaxtrain.optim._weight_decay import AddDecayedWeightsState, add_decayed_weights
 
 __all__ = [
     "AddDecayedWeightsState",
+    "NegativeCurvatureDescentState",
+    "PerturbedGDState",
+    "SaddleFreeNewtonState",
     "ScaleByAdagradState",
     "ScaleByAdamState",
     "ScaleByLearningRateState",
@@ -63,9 +74,12 @@ __all__ = [
     "effective_step_size",
     "learning_rate_at",
     "learning_rate_from_state",
+    "negative_curvature_descent",
     "optimize_trajectory",
+    "perturbed_gd",
     "radam",
     "rmsprop",
+    "saddle_free_newton",
     "scale_by_adagrad",
     "scale_by_adam",
     "scale_by_learning_rate",

@@ -1,0 +1,163 @@
+"""Shared by the saddle-escape transforms: the objective from the update's extra arguments, a
+warm-started Lanczos estimate of the Hessian's extreme eigenpairs, and a step along a direction
+whose length and sign are checked on the loss itself.
+
+:func:`~jaxtrain.optim.negative_curvature_descent` and
+:func:`~jaxtrain.optim.saddle_free_newton` both need λmin of H = ∇²L(θ) and its eigenvector inside
+a jitted update, and both step along a direction only as far as the loss confirms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.flatten_util import ravel_pytree
+
+from jaxtrain.curvature import hvp
+from jaxtrain.curvature._lanczos import basis_rows, extreme_ritz_pairs
+from jaxtrain.curvature._operators import flat_operator, highest_precision
+
+__all__ = [
+    "check_count",
+    "line_search",
+    "objective",
+    "ritz_pairs",
+    "saturating_add",
+    "warm_start",
+]
+
+# A warm start is the last eigenvector plus this much of a fresh random direction, so a new
+# most-negative direction that the old vector misses still enters the Krylov space (the same
+# rule as jaxtrain.monitor.sharpness).
+_FRESH_WEIGHT = 0.1
+_INT32_MAX = jnp.iinfo(jnp.int32).max
+
+
+def check_count(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as a Python int >= ``minimum``: it sizes a compiled loop, so it must be static."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"`{name}` must be a Python int >= {minimum}, got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be a Python int >= {minimum}, got {value}.")
+    return value
+
+
+def objective(
+    transform: str, obj_fn: Callable[[Any], jax.Array] | None, params: Any
+) -> Callable[[Any], jax.Array]:
+    """The loss ``obj_fn(params) -> scalar`` the update received, refused when missing."""
+    if params is None:
+        raise ValueError(f"{transform}'s update needs `params` (the point θ), got None.")
+    if obj_fn is None:
+        raise ValueError(
+            f"{transform}'s update needs the loss as an extra argument: "
+            "update(grads, state, params, obj_fn=lambda p: loss(p, batch))."
+        )
+    if not callable(obj_fn):
+        raise ValueError(f"`obj_fn` must be a function of params, got {obj_fn!r}.")
+    return obj_fn
+
+
+def saturating_add(counter: jax.Array, amount: jax.Array) -> jax.Array:
+    """``counter + amount`` for int32 counters, saturating at the largest int32 (no wrap)."""
+    amount = jnp.asarray(amount, jnp.int32)
+    return jnp.where(counter > _INT32_MAX - amount, _INT32_MAX, counter + amount)
+
+
+def warm_start(vector: jax.Array, key: jax.Array) -> jax.Array:
+    """The starting vector of a Lanczos run: the last eigenvector, freshened; random at first."""
+    fresh = jax.random.normal(key, vector.shape, vector.dtype)
+    fresh = fresh / jnp.linalg.norm(fresh)
+    norm = jnp.linalg.norm(vector)
+    warm = vector / jnp.where(norm > 0, norm, 1.0) + _FRESH_WEIGHT * fresh
+    return jnp.where(norm > 0, warm, fresh)
+
+
+def ritz_pairs(
+    obj_fn: Callable[[Any], jax.Array],
+    params: Any,
+    v0: jax.Array,
+    num_iters: int,
+    *,
+    k: int,
+    tol: float,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The k smallest Ritz pairs of H = ∇²L(θ) from at most ``num_iters`` Lanczos steps from v0.
+
+    Traceable: it runs inside the caller's jitted update. Hessian-vector products linearize
+    ∇L once (:func:`~jaxtrain.curvature.hvp`); Lanczos keeps its full basis and stops when
+    the wanted Ritz values meet ``tol`` (relative).
+
+    Returns:
+      ``(values, vectors, steps)``: ascending Ritz values (k), the Ritz vectors as rows of a
+      (k, n) matrix over the flattened parameters, and the number of Hessian-vector products
+      (int32). When Lanczos stopped after fewer than k steps, positions from ``steps`` on repeat
+      the last value and must be ignored.
+    """
+    with highest_precision():
+        f, flat, _ = flat_operator(hvp(obj_fn, params), params)
+        n = flat.size
+        num_iters = min(num_iters, n)
+        values, vectors, _, steps, _ = extreme_ritz_pairs(
+            f,
+            v0.astype(flat.dtype),
+            jnp.int32(num_iters),
+            jnp.asarray(tol, flat.dtype),
+            m=basis_rows(num_iters, n),
+            k=min(k, num_iters),
+            which="smallest",
+            min_iters=min(num_iters, k + 2),
+        )
+    return values, vectors, steps.astype(jnp.int32)
+
+
+def line_search(
+    obj_fn: Callable[[Any], jax.Array],
+    params: Any,
+    direction: jax.Array,
+    length: jax.Array,
+    max_halvings: int,
+    *,
+    both_signs: bool,
+) -> tuple[jax.Array, jax.Array]:
+    """The step s·t·d that lowers the loss, t the first of length, length/2, … that does.
+
+    L is evaluated at θ + t·d (and at θ − t·d when ``both_signs``: the sign of an eigenvector
+    is arbitrary, so the one that lowers the loss is chosen by evaluating both). Halving stops
+    after ``max_halvings``; if no trial lowers L the step is zero.
+
+    Returns:
+      ``(step, evaluations)``: the flat step and the number of loss evaluations (int32).
+    """
+    flat, unravel = ravel_pytree(params)
+    direction = direction.astype(flat.dtype)
+    length = jnp.asarray(length, flat.dtype)
+    loss = obj_fn(params)
+
+    def at(t):
+        return obj_fn(unravel(flat + t * direction))
+
+    def trial(t):
+        plus = at(t)
+        if not both_signs:
+            return plus, jnp.asarray(1.0, flat.dtype)
+        minus = at(-t)
+        return jnp.minimum(plus, minus), jnp.where(minus < plus, -1.0, 1.0).astype(flat.dtype)
+
+    def cond(carry):
+        trials, _, lowest = carry
+        return (trials <= max_halvings) & ~(lowest < loss)
+
+    def body(carry):
+        trials, _, _ = carry
+        t = length * jnp.asarray(0.5, flat.dtype) ** trials.astype(flat.dtype)
+        lowest, sign = trial(t)
+        return trials + 1, sign * t, lowest
+
+    trials, t, lowest = lax.while_loop(cond, body, (jnp.int32(0), jnp.zeros((), flat.dtype), loss))
+    evaluations = 1 + (2 if both_signs else 1) * trials
+    return jnp.where(lowest < loss, t, 0.0) * direction, evaluations

@@ -1,0 +1,129 @@
+"""Perturbed gradient descent (Jin et al. 2017): a random kick where the gradient is small."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.flatten_util import ravel_pytree
+
+from jaxtrain.optim._escape_step import check_count, saturating_add
+from jaxtrain.optim._validation import check_positive
+
+__all__ = ["PerturbedGDState", "perturbed_gd"]
+
+
+class PerturbedGDState(NamedTuple):
+    """State of :func:`perturbed_gd`.
+
+    Attributes:
+      count: steps taken, t (int32, saturating).
+      key: the PRNG key of the perturbations, split every step.
+      last_perturbation: t_noise, the step of the last perturbation (int32; −T before any).
+      perturbations: how many perturbations were made (int32).
+    """
+
+    count: jax.Array
+    key: jax.Array
+    last_perturbation: jax.Array
+    perturbations: jax.Array
+
+
+def perturbed_gd(
+    learning_rate: float,
+    *,
+    gradient_threshold: float = 1e-3,
+    radius: float = 1e-2,
+    escape_steps: int = 10,
+    seed: int = 0,
+) -> optax.GradientTransformationExtraArgs:
+    r"""Gradient descent that adds a small random perturbation where the gradient is small.
+
+    Lecture §2: gradient descent started exactly at a saddle never moves (g = 0), but any
+    offset along a negative-curvature direction u grows by 1 + η|λ| per step. Perturbed
+    gradient descent supplies that offset, and only where it is needed: at step t,
+
+    - if ‖g‖ ≤ ε_g and t − t_noise ≥ T: the update is ξ, drawn uniformly from the ball of
+      radius r, and t_noise ← t;
+    - otherwise the gradient step −ηg.
+
+    ε_g is ``gradient_threshold``, r ``radius``, T ``escape_steps`` (Jin et al.'s t_thres:
+    descent gets T steps to carry the perturbation away before another is drawn) and η
+    ``learning_rate``. Jin et al. perturb θ and take the gradient step from the perturbed
+    point within one iteration; here the perturbation is a step of its own, so the gradient
+    step that follows is taken at the perturbed point, as theirs, one step later. Their
+    theory sets r, T and ε_g from ℓ, ρ and the target accuracy, and stops when a perturbation
+    fails to lower the loss; this transform takes them as hyperparameters and never stops,
+    the training loop does. It needs no Hessian and no loss evaluations: extra arguments
+    (``obj_fn``) are accepted and ignored, so it chains beside transforms that need them.
+
+    Args:
+      learning_rate: η > 0.
+      gradient_threshold: ε_g > 0.
+      radius: r > 0, the radius of the perturbation ball.
+      escape_steps: T >= 1, the fewest steps between two perturbations.
+      seed: seeds the PRNG key of the perturbations.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` (the whole optimizer: the learning rate
+      is applied) whose state is a :class:`PerturbedGDState`.
+
+    Raises:
+      ValueError: for a non-positive ``learning_rate``, ``gradient_threshold`` or
+        ``radius``, or an ``escape_steps`` that is not a Python int >= 1.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from jaxtrain import optim
+      >>> loss = lambda w: (1.0 - w[0] * w[1]) ** 2  # the lecture's toy: a saddle at 0
+      >>> opt = optim.perturbed_gd(0.1, radius=0.01)
+      >>> w = jnp.zeros(2)
+      >>> state = opt.init(w)
+      >>> updates, state = opt.update(jax.grad(loss)(w), state, w)
+      >>> print(round(float(jnp.linalg.norm(updates)), 4) <= 0.01, int(state.perturbations))
+      True 1
+
+    References:
+      Jin, Ge, Netrapalli, Kakade, Jordan, "How to Escape Saddle Points Efficiently", 2017,
+      https://arxiv.org/abs/1703.00887 (Algorithm 2, PGD).
+    """
+    check_positive("learning_rate", learning_rate)
+    check_positive("gradient_threshold", gradient_threshold)
+    check_positive("radius", radius)
+    check_count("escape_steps", escape_steps)
+
+    def init_fn(params: Any) -> PerturbedGDState:
+        del params
+        zero = jnp.zeros([], jnp.int32)
+        return PerturbedGDState(
+            count=zero,
+            key=jax.random.key(seed),
+            last_perturbation=jnp.full([], -escape_steps, jnp.int32),
+            perturbations=zero,
+        )
+
+    def update_fn(
+        updates: Any, state: PerturbedGDState, params: Any = None, **extra_args: Any
+    ) -> tuple[Any, PerturbedGDState]:
+        del params, extra_args
+        flat_grad, unravel = ravel_pytree(updates)
+        key, direction_key, radius_key = jax.random.split(state.key, 3)
+        n = flat_grad.size
+        # Uniform in the ball: a uniform direction and a radius r·U^{1/n}.
+        direction = jax.random.normal(direction_key, (n,), flat_grad.dtype)
+        scale = radius * jax.random.uniform(radius_key, (), flat_grad.dtype) ** (1.0 / n)
+        kick = scale * direction / jnp.linalg.norm(direction)
+        due = (jnp.linalg.norm(flat_grad) <= gradient_threshold) & (
+            state.count - state.last_perturbation >= escape_steps
+        )
+        step = jnp.where(due, kick, -learning_rate * flat_grad)
+        return unravel(step), PerturbedGDState(
+            count=saturating_add(state.count, 1),
+            key=key,
+            last_perturbation=jnp.where(due, state.count, state.last_perturbation),
+            perturbations=saturating_add(state.perturbations, due.astype(jnp.int32)),
+        )
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)

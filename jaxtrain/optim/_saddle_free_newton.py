@@ -1,0 +1,191 @@
+"""Saddle-free Newton (Dauphin et al. 2014): |H|⁻¹g in a k-dimensional Krylov subspace, damped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+from jax.flatten_util import ravel_pytree
+
+from jaxtrain.optim._escape_step import (
+    check_count,
+    line_search,
+    objective,
+    ritz_pairs,
+    saturating_add,
+    warm_start,
+)
+from jaxtrain.optim._validation import check_non_negative, check_positive
+
+__all__ = ["SaddleFreeNewtonState", "saddle_free_newton"]
+
+
+class SaddleFreeNewtonState(NamedTuple):
+    """State of :func:`saddle_free_newton`.
+
+    Attributes:
+      count: steps taken (int32, saturating).
+      key: the PRNG key of the Lanczos starting vectors, split every step.
+      vector: the last step's most negative Ritz vector (flat, ``ravel_pytree`` order; zeros
+        before the first), the warm start where the gradient vanishes.
+      eigenvalue: the last smallest Ritz value of H in the subspace.
+      matvecs: Hessian-vector products used so far (int32, saturating).
+      loss_evaluations: losses evaluated so far by the line search (int32).
+    """
+
+    count: jax.Array
+    key: jax.Array
+    vector: jax.Array
+    eigenvalue: jax.Array
+    matvecs: jax.Array
+    loss_evaluations: jax.Array
+
+
+def saddle_free_newton(
+    k: int,
+    *,
+    learning_rate: float = 1.0,
+    damping: float = 1e-2,
+    gradient_threshold: float = 1e-3,
+    curvature_threshold: float = 1e-3,
+    hessian_lipschitz: float = 1.0,
+    tol: float = 1e-3,
+    max_halvings: int = 10,
+    seed: int = 0,
+) -> optax.GradientTransformationExtraArgs:
+    r"""Saddle-free Newton: the step −|H|⁻¹g, with H restricted to a k-dimensional Krylov subspace.
+
+    Lecture §2: Newton's step −H⁻¹g is attracted to saddles, because along an eigenvector of
+    a negative λ it moves *toward* the critical point. Dauphin et al. replace H by |H|, the
+    same eigenvectors with |λ|: along every direction the step goes downhill, by g's
+    component divided by the curvature, so flat directions (plateaus) get long steps and
+    negative curvature is a way down instead of a trap. Each update:
+
+    1. k Lanczos steps (k Hessian-vector products) from g/‖g‖ build an orthonormal basis of
+       the Krylov subspace span{g, Hg, …, H^{k−1}g} and the tridiagonal T = VᵀHV; its
+       eigenpairs (θᵢ, yᵢ) are the Ritz pairs of H there.
+    2. d = −Σᵢ (yᵢᵀg)/(|θᵢ| + δ) · yᵢ, the damped |H|⁻¹g in the subspace (δ ``damping``).
+    3. The update is t·d with t the first of η, η/2, … (at most ``max_halvings`` halvings)
+       that lowers the loss, evaluated on ``obj_fn``: d is a descent direction
+       (gᵀd < 0), so a short enough step always does; the zero update otherwise.
+
+    At a critical point g = 0, so |H|⁻¹g = 0 too and the step alone would never leave a saddle.
+    Where ‖g‖ < ε_g the Lanczos run starts instead from the last most negative Ritz vector
+    (random at first), and if its smallest Ritz value λ < −ε_H the update is the
+    negative-curvature step of :func:`negative_curvature_descent`: length |λ|/ρ along that
+    vector, halved until the loss falls, with the sign that lowers it.
+
+    ε_g is ``gradient_threshold``, ε_H ``curvature_threshold``, ρ ``hessian_lipschitz``, η
+    ``learning_rate``. ``updates`` must be the raw gradient g (put this transform first in a
+    chain, and no learning rate after it: η is applied here); the loss
+    ``obj_fn(params) -> scalar`` arrives as an extra argument of ``update``, as
+    ``optax.contrib.sophia`` takes it.
+
+    Args:
+      k: the dimension of the Krylov subspace (Hessian-vector products per step), >= 1.
+      learning_rate: η > 0, the first length tried (1 is the full Newton step).
+      damping: δ > 0, added to every |θᵢ|: it bounds the step along flat directions.
+      gradient_threshold: ε_g > 0.
+      curvature_threshold: ε_H ≥ 0.
+      hessian_lipschitz: ρ > 0.
+      tol: relative tolerance at which Lanczos may stop before k steps (only once every Ritz
+        value has converged, i.e. the subspace is invariant).
+      max_halvings: the most halvings of the length, >= 0.
+      seed: seeds the PRNG key of the Lanczos starting vectors.
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` whose state is a
+      :class:`SaddleFreeNewtonState`, and whose ``update(updates, state, params,
+      obj_fn=...)`` needs ``params`` and ``obj_fn``.
+
+    Raises:
+      ValueError: for hyperparameters out of range (``k`` and ``max_halvings`` must be
+        Python ints); at update time, when ``params`` or ``obj_fn`` is missing.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from jaxtrain import optim
+      >>> loss = lambda w: 0.5 * (w[0] ** 2 - w[1] ** 2) + 0.25 * w[1] ** 4  # saddle at 0
+      >>> opt = optim.saddle_free_newton(2)
+      >>> w = jnp.array([1.0, 0.1])
+      >>> state = opt.init(w)
+      >>> updates, state = opt.update(jax.grad(loss)(w), state, w, obj_fn=loss)
+      >>> print([round(float(x), 3) for x in w + updates])  # −|H|⁻¹g: away from 0 along w₂
+      [0.01, 0.201]
+
+    References:
+      Dauphin, Pascanu, Gulcehre, Cho, Ganguli, Bengio, "Identifying and attacking the
+      saddle point problem in high-dimensional non-convex optimization", 2014,
+      https://arxiv.org/abs/1406.2572 (Algorithm 1).
+    """
+    check_count("k", k)
+    check_positive("learning_rate", learning_rate)
+    check_positive("damping", damping)
+    check_positive("gradient_threshold", gradient_threshold)
+    check_non_negative("curvature_threshold", curvature_threshold)
+    check_positive("hessian_lipschitz", hessian_lipschitz)
+    check_positive("tol", tol)
+    check_count("max_halvings", max_halvings, minimum=0)
+
+    def init_fn(params: Any) -> SaddleFreeNewtonState:
+        flat = ravel_pytree(params)[0]
+        zero = jnp.zeros([], jnp.int32)
+        return SaddleFreeNewtonState(
+            count=zero,
+            key=jax.random.key(seed),
+            vector=jnp.zeros_like(flat),
+            eigenvalue=jnp.full([], jnp.nan, flat.dtype),
+            matvecs=zero,
+            loss_evaluations=zero,
+        )
+
+    def update_fn(
+        updates: Any,
+        state: SaddleFreeNewtonState,
+        params: Any = None,
+        *,
+        obj_fn: Callable[[Any], jax.Array] | None = None,
+        **extra_args: Any,
+    ) -> tuple[Any, SaddleFreeNewtonState]:
+        del extra_args
+        loss_fn = objective("saddle_free_newton", obj_fn, params)
+        flat_grad, unravel = ravel_pytree(updates)
+        flat_grad = flat_grad.astype(state.vector.dtype)
+        key, subkey = jax.random.split(state.key)
+        grad_norm = jnp.linalg.norm(flat_grad)
+        small = grad_norm < gradient_threshold
+        v0 = jnp.where(
+            small, warm_start(state.vector, subkey), flat_grad / jnp.where(small, 1.0, grad_norm)
+        )
+        values, vectors, steps = ritz_pairs(loss_fn, params, v0, k, k=k, tol=tol)
+        values = values.astype(flat_grad.dtype)
+        vectors = vectors.astype(flat_grad.dtype)
+        # Positions past the steps Lanczos took repeat its last pair: count each pair once.
+        valid = jnp.arange(values.shape[0]) < steps
+        coefficients = jnp.where(valid, (vectors @ flat_grad) / (jnp.abs(values) + damping), 0.0)
+        direction = -(coefficients @ vectors)
+        eigenvalue = values[0]
+        negative = small & (eigenvalue < -curvature_threshold)
+        length = jnp.where(negative, jnp.abs(eigenvalue) / hessian_lipschitz, learning_rate)
+        direction = jnp.where(negative, vectors[0], direction)
+        # Only the negative-curvature step has no sign of its own: both are tried, as in
+        # negative_curvature_descent; the Newton direction is already downhill.
+        step, evaluations = lax.cond(
+            negative,
+            lambda: line_search(loss_fn, params, direction, length, max_halvings, both_signs=True),
+            lambda: line_search(loss_fn, params, direction, length, max_halvings, both_signs=False),
+        )
+        return unravel(step.astype(ravel_pytree(updates)[0].dtype)), SaddleFreeNewtonState(
+            count=saturating_add(state.count, 1),
+            key=key,
+            vector=vectors[0],
+            eigenvalue=eigenvalue,
+            matvecs=saturating_add(state.matvecs, steps),
+            loss_evaluations=saturating_add(state.loss_evaluations, evaluations),
+        )
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
