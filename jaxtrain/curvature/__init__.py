@@ -15,10 +15,16 @@ Two paths share one interface, ``loss_fn(params, *args) -> scalar``:
   :func:`minimum_ratio_estimate`. :func:`batched_loss` and :func:`loss_from_model` build the
   loss over fixed data (several batches, the functional model contract, sharded devices).
 
+Beside H, two positive semi-definite curvatures take the place of :func:`hvp` in every
+algorithm: :func:`ggn` (Gauss–Newton, JᵀH_ℓJ) and :func:`empirical_fisher`; having no negative
+eigenvalue, they cannot see a saddle's way down. :func:`block_eigenvalues` gives the spectrum of
+each layer's diagonal block, :func:`eigenvalues_over_batches` the batch-to-batch error bars.
+
 All matrix products run at ``precision=HIGHEST``; with ``jax_enable_x64`` the dense path
 computes in float64.
 """
 
+from jaxtrain.curvature._blocks import BlockEigenResult, block_eigenvalues, block_labels
 from jaxtrain.curvature._critical import (
     KINDS,
     CriticalPointReport,
@@ -27,6 +33,7 @@ from jaxtrain.curvature._critical import (
     eigenvalue_tolerance,
 )
 from jaxtrain.curvature._density import SpectralDensity, minimum_ratio_estimate, spectral_density
+from jaxtrain.curvature._gauss_newton import GaussNewtonProduct, empirical_fisher, ggn
 from jaxtrain.curvature._hessian import hessian
 from jaxtrain.curvature._hvp import HessianVectorProduct, hvp
 from jaxtrain.curvature._lanczos import EigenResult, LanczosResult, eigenvalues, lanczos
@@ -34,12 +41,16 @@ from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES, MemoryLimitError
 from jaxtrain.curvature._model_loss import batched_loss, loss_from_model
 from jaxtrain.curvature._power import PowerIterationResult, power_iteration
 from jaxtrain.curvature._trace import TraceEstimate, trace
+from jaxtrain.curvature._uncertainty import BatchEigenvalues, eigenvalues_over_batches
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "KINDS",
+    "BatchEigenvalues",
+    "BlockEigenResult",
     "CriticalPointReport",
     "EigenResult",
+    "GaussNewtonProduct",
     "HessianVectorProduct",
     "LanczosResult",
     "MemoryLimitError",
@@ -48,9 +59,14 @@ __all__ = [
     "TraceEstimate",
     "analyze_critical_point",
     "batched_loss",
+    "block_eigenvalues",
+    "block_labels",
     "classify_critical_point",
     "eigenvalue_tolerance",
     "eigenvalues",
+    "eigenvalues_over_batches",
+    "empirical_fisher",
+    "ggn",
     "hessian",
     "hvp",
     "lanczos",

@@ -1,0 +1,250 @@
+"""Per-block spectra: the curvature of one layer (or any group of parameters) at a time."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.tree_util import register_pytree_node_class
+
+from jaxtrain.curvature._lanczos import eigenvalues
+from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
+from jaxtrain.curvature._operators import check_key, linearized
+
+__all__ = ["BlockEigenResult", "block_eigenvalues", "block_labels"]
+
+_MODES = ("layer", "leaf")
+
+
+class BlockEigenResult(NamedTuple):
+    """Extreme eigenvalues of one diagonal block H_bb, from :func:`block_eigenvalues`.
+
+    Attributes:
+        size: n_b, the number of parameters in the block.
+        eigenvalues: the Ritz values, ordered as :class:`~jaxtrain.curvature.EigenResult`'s
+            for the ``which`` asked.
+        eigenvectors: the Ritz vectors in the space of all parameters (a pytree like
+            ``params`` with a leading axis, zero outside the block), or ``None``.
+        residuals: ‖H_bb y − θy‖ of each pair.
+        num_matvecs: the products with H used for this block.
+        converged: whether every wanted value met the tolerance.
+    """
+
+    size: int
+    eigenvalues: jax.Array
+    eigenvectors: Any
+    residuals: jax.Array
+    num_matvecs: int
+    converged: bool
+
+
+def _key_name(key: Any) -> str:
+    for attribute in ("key", "name", "idx"):
+        if hasattr(key, attribute):
+            return str(getattr(key, attribute))
+    return str(key)
+
+
+def block_labels(params: Any, blocks: Any = "layer") -> list[Any]:
+    """The block label of each leaf of ``params``, in ``jax.tree.leaves`` order.
+
+    Args:
+        params: the parameters θ.
+        blocks: ``"layer"``: a leaf's path without its last key (``"layers/0"`` for
+            ``layers/0/kernel``: the module that owns it in NNX and Linen parameters, or a
+            ``{"w", "b"}`` dict of a layer); a leaf at the top level is a block of its own.
+            ``"leaf"``: every array its own block, named by its path. A pytree of labels
+            with the structure of ``params`` (as ``optax.multi_transform``'s
+            ``param_labels``), or a callable ``params -> such a pytree``.
+
+    Returns:
+        One hashable label per leaf.
+
+    Raises:
+        ValueError: for an unknown mode, or labels whose structure is not that of ``params``.
+    """
+    paths = [path for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+    if isinstance(blocks, str):
+        if blocks not in _MODES:
+            raise ValueError(
+                f"blocks must be one of {_MODES}, a pytree of labels or a callable, got {blocks!r}"
+            )
+        names = [[_key_name(key) for key in path] for path in paths]
+        if blocks == "leaf":
+            return ["/".join(name) for name in names]
+        return ["/".join(name[:-1] if len(name) > 1 else name) for name in names]
+    labels = blocks(params) if callable(blocks) else blocks
+    structure, expected = jax.tree.structure(labels), jax.tree.structure(params)
+    if structure != expected:
+        raise ValueError(
+            f"blocks: the labels' structure {structure} is not that of params {expected}"
+        )
+    return jax.tree.leaves(labels)
+
+
+@register_pytree_node_class
+class _Restricted:
+    """The diagonal block H_bb: v_b ↦ (H [v_b; 0])_b on the block's flat vector.
+
+    A pytree whose children are the full operator and the block's positions in the flat
+    parameter vector (an integer array, not a static value), so blocks of one size share one
+    compiled Lanczos program; only the layout of ``params`` (structure, shapes, dtypes) is
+    static. ``linearize`` passes through, so an :func:`hvp` built once serves every block
+    without a second forward pass.
+    """
+
+    def __init__(self, matvec: Any, positions: jax.Array, layout: tuple[Any, ...]):
+        self.matvec = matvec
+        self.positions = positions
+        self.layout = layout
+
+    def linearize(self) -> _Restricted:
+        return _Restricted(linearized(self.matvec), self.positions, self.layout)
+
+    def __call__(self, v_block: jax.Array) -> jax.Array:
+        full = jnp.zeros(_size(self.layout), v_block.dtype).at[self.positions].set(v_block)
+        out = self.matvec(_unflatten(self.layout, full))
+        return _flatten(out, v_block.dtype)[self.positions]
+
+    def tree_flatten(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        return (self.matvec, self.positions), self.layout
+
+    @classmethod
+    def tree_unflatten(cls, layout: tuple[Any, ...], children: tuple[Any, ...]) -> _Restricted:
+        return cls(*children, layout)
+
+
+def _size(layout: tuple[Any, ...]) -> int:
+    return sum(math.prod(shape) for shape in layout[1])
+
+
+def _flatten(tree: Any, dtype: Any) -> jax.Array:
+    return jnp.concatenate([jnp.ravel(leaf).astype(dtype) for leaf in jax.tree.leaves(tree)])
+
+
+def _unflatten(layout: tuple[Any, ...], flat: jax.Array) -> Any:
+    treedef, shapes, dtypes = layout
+    leaves, start = [], 0
+    for shape, dtype in zip(shapes, dtypes, strict=True):
+        size = math.prod(shape)
+        leaves.append(flat[start : start + size].reshape(shape).astype(dtype))
+        start += size
+    return jax.tree.unflatten(treedef, leaves)
+
+
+def block_eigenvalues(
+    matvec: Callable[[Any], Any],
+    params: Any,
+    *,
+    key: jax.Array,
+    blocks: Any = "layer",
+    k: int = 1,
+    which: str = "both",
+    num_iters: int | None = None,
+    return_vectors: bool = False,
+    tol: float = 1e-4,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> dict[Any, BlockEigenResult]:
+    """Extreme eigenvalues of each diagonal block H_bb of a symmetric operator, by Lanczos.
+
+    Partition θ into blocks θ_b (layers, by default). H_bb = ∂²L/∂θ_b² is the curvature of
+    the loss when only block b moves; its product is H's with v zero outside the block, read
+    back inside it: H_bb v_b = (H [v_b; 0])_b. Each block runs
+    :func:`~jaxtrain.curvature.eigenvalues` in its own n_b-dimensional space, so its λmin and
+    top-k are H_bb's own. By Cauchy interlacing λmin(H) ≤ λmin(H_bb) ≤ λmax(H_bb) ≤ λmax(H):
+    a block with a negative eigenvalue proves negative curvature of H; a block without one
+    does not prove its absence (the way down may mix blocks).
+
+    Args:
+        matvec: v ↦ Hv on pytrees like ``params``: :func:`~jaxtrain.curvature.hvp`,
+            :func:`~jaxtrain.curvature.ggn`, :func:`~jaxtrain.curvature.empirical_fisher`.
+            Its vector-independent work runs once for all blocks.
+        params: the parameters, fixing the vector space.
+        key: ``jax.random`` key; block i starts from ``fold_in(key, i)``.
+        blocks: how to partition the leaves (see :func:`block_labels`): ``"layer"``,
+            ``"leaf"``, a pytree of labels or a callable returning one.
+        k: eigenvalues at each wanted end, capped per block at what its dimension allows
+            (n_b, or ⌊n_b/2⌋ for ``"both"``; a one-parameter block reports its one value as
+            both ends).
+        which: ``"largest"``, ``"smallest"`` or ``"both"``, as for ``eigenvalues``.
+        num_iters: the most Lanczos steps per block (default as ``eigenvalues``').
+        return_vectors: also return each block's Ritz vectors.
+        tol: relative tolerance on each eigenvalue.
+        max_bytes: the largest Lanczos basis allowed for one block, in bytes.
+
+    Returns:
+        ``{label: BlockEigenResult}`` in the order the blocks first appear among the leaves.
+
+    Raises:
+        ValueError: for a bad ``blocks``, ``k``, ``which`` or ``tol`` (see ``eigenvalues``).
+        MemoryLimitError: if a block's basis would exceed ``max_bytes``.
+
+    Examples:
+        >>> import jax, jax.numpy as jnp
+        >>> from jaxtrain.curvature import block_eigenvalues, hvp
+        >>> loss = lambda p: p["a"] @ p["b"] + jnp.sum(p["a"] ** 2)  # H_aa = 2I, H_bb = 0
+        >>> params = {"a": jnp.ones(2), "b": jnp.ones(2)}
+        >>> spectra = block_eigenvalues(hvp(loss, params), params, key=jax.random.key(0))
+        >>> for name, result in spectra.items():  # λmin and λmax of each block
+        ...     print(name, result.size, [round(float(x), 3) + 0.0 for x in result.eigenvalues])
+        a 2 [2.0, 2.0]
+        b 2 [0.0, 0.0]
+
+    References:
+        Ghorbani, Krishnan, Xiao, 2019, https://arxiv.org/abs/1901.10159 (spectra per layer).
+
+        Sankar et al., "A deeper look at the Hessian eigenspectrum of deep neural networks and
+        its applications to regularization", AAAI 2021, https://arxiv.org/abs/2012.03801
+    """
+    key = check_key(key)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    leaves, treedef = jax.tree.flatten(params)
+    labels = block_labels(params, blocks)
+    shapes = tuple(tuple(jnp.shape(leaf)) for leaf in leaves)
+    layout = (treedef, shapes, tuple(jnp.result_type(leaf) for leaf in leaves))
+    dtype = jnp.result_type(*leaves)
+    offsets = np.cumsum([0] + [math.prod(shape) for shape in shapes])
+    members: dict[Any, list[int]] = {}
+    for index, label in enumerate(labels):
+        members.setdefault(label, []).append(index)
+    # The full operator's forward pass runs here, once, not once per block.
+    matvec = linearized(matvec)
+    results = {}
+    for number, (label, indices) in enumerate(members.items()):
+        positions = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in indices])
+        size = int(positions.size)
+        block = _Restricted(matvec, jnp.asarray(positions, jnp.int32), layout)
+        cap = size // 2 if which == "both" else size
+        single = cap == 0  # "both" on a 1 × 1 block
+        result = eigenvalues(
+            block,
+            jnp.zeros(size, dtype),
+            k=max(1, min(k, cap)),
+            key=jax.random.fold_in(key, number),
+            which="largest" if single else which,
+            num_iters=num_iters,
+            return_vectors=return_vectors,
+            tol=tol,
+            max_bytes=max_bytes,
+        )
+        values, residuals, vectors = result.eigenvalues, result.residuals, result.eigenvectors
+        if vectors is not None:
+            embedded = jnp.zeros((vectors.shape[0], int(offsets[-1])), dtype)
+            vectors = jax.vmap(functools.partial(_unflatten, layout))(
+                embedded.at[:, positions].set(vectors)
+            )
+        if single:
+            # One number is both the smallest and the largest eigenvalue of a 1 × 1 block.
+            values, residuals, vectors = jax.tree.map(
+                lambda x: jnp.concatenate([x, x]), (values, residuals, vectors)
+            )
+        results[label] = BlockEigenResult(
+            size, values, vectors, residuals, result.num_matvecs, result.converged
+        )
+    return results

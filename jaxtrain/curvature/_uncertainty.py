@@ -1,0 +1,145 @@
+"""Error bars for spectra: the same eigenvalues on several batches, and on all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxtrain.curvature._hvp import hvp
+from jaxtrain.curvature._lanczos import eigenvalues
+from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
+from jaxtrain.curvature._model_loss import _batch_size
+from jaxtrain.curvature._operators import check_key
+
+__all__ = ["BatchEigenvalues", "eigenvalues_over_batches"]
+
+
+class BatchEigenvalues(NamedTuple):
+    """Extreme eigenvalues per batch, their mean and standard error, and the full-data value.
+
+    Attributes:
+        per_batch: shape (B, k) (2k for ``which="both"``): row b holds batch b's eigenvalues
+            in :class:`~jaxtrain.curvature.EigenResult`'s order, so column i is the i-th
+            value (by rank) of every batch.
+        mean: the mean of each column, shape (k,).
+        stderr: its standard error s/√B, s the sample standard deviation (ddof = 1) of the
+            column; one batch's value scatters by s = stderr·√B.
+        full: the same eigenvalues of the operator on all the batches' examples together.
+        converged: whether every one of the B + 1 runs met its tolerance.
+    """
+
+    per_batch: jax.Array
+    mean: jax.Array
+    stderr: jax.Array
+    full: jax.Array
+    converged: bool
+
+
+def eigenvalues_over_batches(
+    loss_fn: Callable[..., jax.Array],
+    params: Any,
+    batches: Sequence[Any],
+    *,
+    key: jax.Array,
+    k: int = 1,
+    which: str = "largest",
+    operator: Callable[..., Any] = hvp,
+    num_iters: int | None = None,
+    tol: float = 1e-4,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> BatchEigenvalues:
+    """The k extreme eigenvalues on each of B batches, with mean ± standard error.
+
+    A spectrum measured on one batch is a random quantity: PyHessian users report the top
+    eigenvalue of one network anywhere from 159 to 1,587 over ten batches of 128. For batches
+    b = 1..B this computes λᵢ(H_b), H_b the curvature of ``loss_fn`` on batch b alone,
+    their mean λ̄ᵢ = (1/B) Σ_b λᵢ(H_b), the standard error sᵢ/√B with
+    sᵢ² = Σ_b (λᵢ(H_b) − λ̄ᵢ)²/(B − 1), and λᵢ(H) on all the examples together. The
+    batches share one compiled Lanczos program when they share their shapes.
+
+    The mean is not an unbiased estimate of the full-data value: λmax (and the sum of the top
+    k) is convex in H, so for B equal batches, whose mean H_b is H, λmax(H) ≤ λ̄₁ always
+    (Jensen); smaller batches scatter more and sit higher.
+
+    Args:
+        loss_fn: ``loss_fn(params, *batch) -> scalar``, the mean loss of one batch.
+        params: the point θ.
+        batches: B ≥ 2 batches, each a tuple of arrays sharing their leading (example)
+            dimension, e.g. ``[(x1, y1), (x2, y2)]``, of one structure.
+        key: ``jax.random`` key; batch b starts Lanczos from ``fold_in(key, b)``, the full
+            data from ``fold_in(key, B)``.
+        k: how many eigenvalues at each wanted end.
+        which: ``"largest"``, ``"smallest"`` or ``"both"``.
+        operator: ``operator(loss_fn, params, *batch) -> matvec``: the curvature to measure,
+            :func:`~jaxtrain.curvature.hvp` (the Hessian) by default, or
+            :func:`~jaxtrain.curvature.empirical_fisher`.
+        num_iters: the most Lanczos steps per run.
+        tol: relative tolerance on each eigenvalue.
+        max_bytes: the largest Lanczos basis allowed, in bytes.
+
+    Returns:
+        A :class:`BatchEigenvalues`.
+
+    Raises:
+        ValueError: for fewer than two batches, a malformed batch, batches of different
+            structures, or a bad ``k``, ``which`` or ``tol`` (see
+            :func:`~jaxtrain.curvature.eigenvalues`).
+
+    Examples:
+        >>> import jax, jax.numpy as jnp
+        >>> from jaxtrain.curvature import eigenvalues_over_batches
+        >>> loss = lambda w, x: jnp.mean((x @ w) ** 2)  # H_b = 2 x_bᵀx_b / n_b
+        >>> x = jnp.array([[1.0, 0.0], [0.0, 1.0], [2.0, 0.0], [0.0, 0.0]])
+        >>> out = eigenvalues_over_batches(
+        ...     loss, jnp.zeros(2), [(x[:2],), (x[2:],)], key=jax.random.key(0)
+        ... )
+        >>> print(out.per_batch[:, 0], out.mean, out.stderr, out.full.round(4))  # H: 2.5, 0.5
+        [1. 4.] [2.5] [1.5] [2.5]
+
+    References:
+        Yao, Gholami, Keutzer, Mahoney, "PyHessian: Neural Networks Through the Lens of the
+        Hessian", 2020, https://arxiv.org/abs/1912.07145 (issue #5 there: the batch spread).
+    """
+    key = check_key(key)
+    if isinstance(batches, (str, bytes)) or not isinstance(batches, Sequence) or len(batches) < 2:
+        count = len(batches) if isinstance(batches, Sequence) else type(batches).__name__
+        raise ValueError(
+            f"batches must be a sequence of at least 2 batches for a standard error, got {count}"
+        )
+    batches = [batch if isinstance(batch, tuple) else (batch,) for batch in batches]
+    structures = set()
+    for index, batch in enumerate(batches):
+        _batch_size(batch, index)
+        structures.add(jax.tree.structure(batch))
+    if len(structures) != 1:
+        raise ValueError(
+            f"batches: every batch needs one structure, got {sorted(map(str, structures))}"
+        )
+
+    def spectrum(data: tuple[Any, ...], number: int) -> Any:
+        return eigenvalues(
+            operator(loss_fn, params, *data),
+            params,
+            k=k,
+            key=jax.random.fold_in(key, number),
+            which=which,
+            num_iters=num_iters,
+            tol=tol,
+            max_bytes=max_bytes,
+        )
+
+    runs = [spectrum(batch, number) for number, batch in enumerate(batches)]
+    everything = jax.tree.map(lambda *parts: jnp.concatenate(parts), *batches)
+    full = spectrum(everything, len(batches))
+    per_batch = jnp.stack([run.eigenvalues for run in runs])
+    count = per_batch.shape[0]
+    return BatchEigenvalues(
+        per_batch=per_batch,
+        mean=jnp.mean(per_batch, axis=0),
+        stderr=jnp.std(per_batch, axis=0, ddof=1) / count**0.5,
+        full=full.eigenvalues,
+        converged=all(run.converged for run in runs) and full.converged,
+    )
