@@ -49,7 +49,7 @@ def accuracy(
         raise ValueError(f"logits must have a class axis, got shape {logits.shape}")
     labels = jnp.asarray(labels)
     if _checks.is_integer_labels(labels):
-        _checks.check_class_labels(labels, logits)
+        _checks.check_class_labels(labels, logits.shape[:-1], logits.shape[-1])
     else:
         _checks.check_targets(labels, logits)
         labels = jnp.argmax(labels, axis=-1)

@@ -1,8 +1,12 @@
 """Input checks shared by the losses: shapes and dtypes always, values only when concrete.
 
 Shape and dtype checks are Python-level, so they run once at trace time and cost nothing inside
-``jax.jit``. Value checks (a label outside ``[0, classes)``) need the numbers, so they run only on
-concrete arrays and are skipped under tracing, where reading a value would fail.
+``jax.jit``. Value checks need the numbers, so they run only on concrete arrays and are skipped
+under tracing (``jit``, ``grad``, ``vmap``), where reading a value would fail. Only integer (and
+bool) labels are value-checked: they are class indices, and an index outside ``[0, classes)``
+would be read silently as some other number. Floating-point labels are targets that the losses
+are linear in; they are not value-checked, so derivatives with respect to them work however
+they are taken (finite differences step a target of 0 to −ε).
 """
 
 from typing import Literal
@@ -51,18 +55,20 @@ def is_integer_labels(labels: jax.Array) -> bool:
     return jnp.issubdtype(labels.dtype, jnp.integer)
 
 
-def check_class_labels(labels: jax.Array, logits: jax.Array, name: str = "labels") -> None:
-    """Checks integer class labels against ``logits`` of shape ``[..., classes]``."""
-    if logits.ndim < 1:
-        raise ValueError(f"logits must have a class axis, got a scalar of shape {logits.shape}")
-    if labels.shape != logits.shape[:-1]:
+def check_class_labels(
+    labels: jax.Array,
+    batch_shape: tuple[int, ...],
+    classes: int,
+    name: str = "labels",
+) -> None:
+    """Integer class labels: shape ``batch_shape``, values in ``[0, classes)`` when concrete."""
+    if labels.shape != batch_shape:
         raise ValueError(
-            f"integer {name} must have shape logits.shape[:-1] = {logits.shape[:-1]}, "
+            f"integer {name} must have the logits' shape without the class axis, {batch_shape}, "
             f"got {labels.shape}"
         )
     if is_concrete(labels) and labels.size:
         values = np.asarray(labels)
-        classes = logits.shape[-1]
         low, high = int(values.min()), int(values.max())
         if low < 0 or high >= classes:
             raise ValueError(
@@ -72,31 +78,27 @@ def check_class_labels(labels: jax.Array, logits: jax.Array, name: str = "labels
 
 
 def check_targets(targets: jax.Array, logits: jax.Array, name: str = "labels") -> None:
-    """Checks one-hot or soft targets: same shape as ``logits``, float, no negative entry."""
+    """Checks one-hot or soft targets: the logits' shape (no broadcasting), floating point."""
     if targets.shape != logits.shape:
         raise ValueError(
             f"one-hot/soft {name} must have the logits' shape {logits.shape}, got "
-            f"{targets.shape}; integer class labels must have shape {logits.shape[:-1]}"
+            f"{targets.shape}; integer class labels have the logits' shape without the class axis"
         )
     if not jnp.issubdtype(targets.dtype, jnp.floating):
         raise ValueError(
             f"{name} must be integer class indices or floating-point targets, got dtype "
             f"{targets.dtype}"
         )
-    if is_concrete(targets) and targets.size and float(np.min(np.asarray(targets))) < 0:
-        raise ValueError(f"{name} are probabilities and must not be negative")
 
 
-def check_unit_interval(labels: jax.Array, name: str = "labels") -> None:
-    """Checks binary labels (bool, integer or float) lie in [0, 1] when concrete."""
-    if not (
-        jnp.issubdtype(labels.dtype, jnp.floating)
-        or jnp.issubdtype(labels.dtype, jnp.integer)
-        or labels.dtype == jnp.bool_
-    ):
+def check_binary_labels(labels: jax.Array, name: str = "labels") -> None:
+    """Binary labels: bool, integer (0 or 1 when concrete) or float (not value-checked)."""
+    if labels.dtype == jnp.bool_ or jnp.issubdtype(labels.dtype, jnp.floating):
+        return
+    if not jnp.issubdtype(labels.dtype, jnp.integer):
         raise ValueError(f"{name} must be bool, integer or float, got dtype {labels.dtype}")
     if is_concrete(labels) and labels.size:
-        values = np.asarray(labels, dtype=np.float64)
-        low, high = float(values.min()), float(values.max())
+        values = np.asarray(labels)
+        low, high = int(values.min()), int(values.max())
         if low < 0 or high > 1:
-            raise ValueError(f"binary {name} must lie in [0, 1], got values in [{low}, {high}]")
+            raise ValueError(f"integer binary {name} must be 0 or 1, got values in [{low}, {high}]")

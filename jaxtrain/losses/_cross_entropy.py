@@ -1,15 +1,21 @@
 """Cross-entropy for classification: softmax over classes, sigmoid for binary outputs (§5)."""
 
+import math
+
 import jax
 import jax.numpy as jnp
+from jax import lax
 
-from jaxtrain.losses import _checks
+from jaxtrain.losses import _checks, _class_axes
 from jaxtrain.losses._checks import Reduction
+from jaxtrain.losses._class_axes import Axis
 
 
 def softmax_cross_entropy(
     logits: jax.typing.ArrayLike,
     labels: jax.typing.ArrayLike,
+    axis: Axis = -1,
+    where: jax.typing.ArrayLike | None = None,
     *,
     label_smoothing: float = 0.0,
     reduction: Reduction = "mean",
@@ -30,22 +36,38 @@ def softmax_cross_entropy(
 
     Label smoothing with α = ``label_smoothing`` replaces y by (1 − α)·y + α/C for C classes.
 
+    ``axis`` and ``where`` are optax's (both ``optax.losses.softmax_cross_entropy`` and
+    ``optax.losses.softmax_cross_entropy_with_integer_labels``, positional in the same places).
+    The classes lie along ``axis``, or along several axes, whose C entries an integer label
+    indexes in their flattened order (row-major in the order the axes are given). ``where``
+    keeps the classes where it is ``True``: the sums over i run over kept classes only, and an
+    example with none kept has loss 0. An integer label whose class is masked out still
+    contributes its logit, −z_c + logsumexp of the kept ones, as in optax.
+
     Args:
-        logits: unnormalized scores z of shape ``[..., C]``, floating point.
-        labels: integer class indices of shape ``[...]`` in ``[0, C)``, or one-hot / soft targets
-            y of shape ``[..., C]`` (floating point, non-negative).
+        logits: unnormalized scores z, floating point, with the classes along ``axis``.
+        labels: integer class indices of the logits' shape without the class axes, in
+            ``[0, C)``; or one-hot / soft targets y of the logits' shape (floating point; not
+            broadcast, so a shape mix-up is an error rather than a silent outer product).
+        axis: the class axis, a tuple of class axes, or ``None`` for all axes (default -1).
+        where: optional boolean mask of the logits' shape (keeps single classes) or of the
+            per-example shape (keeps whole examples); broadcast like optax's.
         label_smoothing: α in [0, 1].
-        reduction: ``"mean"`` over examples, ``"sum"``, or ``"none"`` for per-example values of
-            shape ``[...]`` (equal to ``optax.losses.softmax_cross_entropy_with_integer_labels``
-            or ``optax.losses.softmax_cross_entropy``).
+        reduction: ``"mean"`` over examples (the default; masked-out examples count as 0, so
+            it equals ``optax_loss(...).mean()``), ``"sum"``, or ``"none"`` for per-example
+            values of the logits' shape without the class axes, equal to optax's (which
+            returns them by default).
 
     Returns:
         The reduced loss (a scalar) or per-example losses.
 
     Raises:
-        ValueError: non-float logits, labels of the wrong shape or dtype, labels outside
-            ``[0, C)`` or negative targets (value checks run only outside ``jit``), α outside
-            [0, 1], or an unknown ``reduction``.
+        ValueError: non-float logits; labels of the wrong shape or dtype; integer labels
+            outside ``[0, C)`` (checked only when concrete: under ``jit``, ``grad`` or ``vmap``
+            traced labels are not checked); an ``axis`` out of range or repeated; a non-bool
+            ``where`` or one that does not broadcast; α outside [0, 1]; an unknown
+            ``reduction``. Floating-point targets are never value-checked: the loss is linear
+            in them, and derivatives with respect to them (finite differences included) work.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -55,6 +77,13 @@ def softmax_cross_entropy(
         [0.1698 1.0986]
         >>> print(softmax_cross_entropy(jnp.array([[-1e4, 1e4]]), jnp.array([0])))
         20000.0
+        >>> keep = jnp.array([[True, True, False], [True, True, True]])
+        >>> print(softmax_cross_entropy(logits, jnp.array([0, 2]), where=keep, reduction="none")
+        ...       .round(4))
+        [0.1269 1.0986]
+        >>> print(softmax_cross_entropy(logits.T, jnp.array([0, 2]), axis=0, reduction="none")
+        ...       .round(4))
+        [0.1698 1.0986]
 
     References:
         Szegedy et al., `Rethinking the Inception Architecture for Computer Vision
@@ -67,27 +96,57 @@ def softmax_cross_entropy(
     logits = _checks.as_float(logits, "logits")
     if logits.ndim < 1:
         raise ValueError(f"logits must have a class axis, got shape {logits.shape}")
+    no_smoothing = isinstance(label_smoothing, int | float) and label_smoothing == 0.0
     if isinstance(label_smoothing, int | float) and not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
+    axes = _class_axes.canonical_axes(axis, logits.shape)
+    mask = None if where is None else _class_axes.class_mask(where, logits.shape, axes)
     labels = jnp.asarray(labels)
-    num_classes = logits.shape[-1]
-
-    if _checks.is_integer_labels(labels):
-        _checks.check_class_labels(labels, logits)
-        if isinstance(label_smoothing, int | float) and label_smoothing == 0.0:
-            # log_softmax subtracts the max before the logsumexp, so for logits of ±1e4 the
-            # result keeps float32's precision near 0 (logsumexp(z) − z_c would round at 1e4).
-            log_probs = jax.nn.log_softmax(logits, axis=-1)
-            per_example = -jnp.take_along_axis(log_probs, labels[..., None], axis=-1)[..., 0]
-            return _checks.reduce(per_example, reduction)
-        targets = jax.nn.one_hot(labels, num_classes, dtype=logits.dtype)
+    integer = _checks.is_integer_labels(labels)
+    if integer:
+        batch_shape = _class_axes.batch_shape(logits.shape, axes)
+        num_classes = math.prod(logits.shape[a] for a in axes)
+        _checks.check_class_labels(labels, batch_shape, num_classes)
     else:
         _checks.check_targets(labels, logits)
-        targets = labels.astype(logits.dtype)
 
-    targets = (1.0 - label_smoothing) * targets + label_smoothing / num_classes
-    per_example = -jnp.sum(targets * jax.nn.log_softmax(logits, axis=-1), axis=-1)
-    return _checks.reduce(per_example, reduction)
+    z = _class_axes.classes_last(logits, axes)
+    mask = None if mask is None else _class_axes.classes_last(mask, axes)
+    num_classes = z.shape[-1]
+    if integer and no_smoothing:
+        return _checks.reduce(_integer_label_loss(z, labels, mask), reduction)
+    if integer:
+        targets = jax.nn.one_hot(labels, num_classes, dtype=z.dtype)
+    else:
+        targets = _class_axes.classes_last(labels.astype(z.dtype), axes)
+    if not no_smoothing and num_classes:
+        # With no classes there is nothing to smooth over (and α/C would divide by zero).
+        targets = (1.0 - label_smoothing) * targets + label_smoothing / num_classes
+    return _checks.reduce(_soft_label_loss(z, targets, mask), reduction)
+
+
+def _integer_label_loss(z: jax.Array, labels: jax.Array, mask: jax.Array | None) -> jax.Array:
+    """logsumexp over the kept classes of z ``[..., C]`` minus the label's logit, as optax."""
+    # Shifting by the largest kept logit before both terms keeps float32's precision near 0 for
+    # logits of ±1e4 (logsumexp(z) − z_c would round at 1e4). The shift is a constant for the
+    # gradient, and 0 when a row has no finite kept logit, as in jax.nn.logsumexp.
+    top = jnp.max(z, axis=-1, where=mask, initial=-jnp.inf, keepdims=True)
+    shifted = z - lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
+    label_logit = jnp.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]
+    per_example = jax.nn.logsumexp(shifted, axis=-1, where=mask) - label_logit
+    if mask is not None:
+        per_example = jnp.where(jnp.any(mask, axis=-1), per_example, 0.0)
+    return per_example
+
+
+def _soft_label_loss(z: jax.Array, targets: jax.Array, mask: jax.Array | None) -> jax.Array:
+    """−Σᵢ yᵢ log softmax(z)ᵢ over the kept classes of ``[..., C]``, as optax."""
+    log_probs = jax.nn.log_softmax(z, axis=-1, where=mask)
+    if mask is not None:
+        # A masked class has log-probability −inf; 0 there makes d/dy exactly 0 (the loss does
+        # not depend on it) where optax's product rule gives 0·(−inf) = NaN.
+        log_probs = jnp.where(mask, log_probs, 0.0)
+    return -jnp.sum(targets * log_probs, axis=-1, where=mask)
 
 
 def sigmoid_binary_cross_entropy(
@@ -143,7 +202,7 @@ def sigmoid_binary_cross_entropy(
             f"labels must have the logits' shape {logits.shape}, got {labels.shape} "
             "(squeeze a trailing output axis of size 1 if the model has one)"
         )
-    _checks.check_unit_interval(labels)
+    _checks.check_binary_labels(labels)
     labels = labels.astype(logits.dtype)
     # log(1 − σ(z)) = log σ(−z): the right side never forms 1 − σ(z) ≈ 0 for large z.
     per_element = -labels * jax.nn.log_sigmoid(logits) - (1.0 - labels) * jax.nn.log_sigmoid(

@@ -9,7 +9,7 @@ from jaxtrain.losses._checks import Reduction
 
 def mse(
     predictions: jax.typing.ArrayLike,
-    targets: jax.typing.ArrayLike,
+    targets: jax.typing.ArrayLike | None = None,
     *,
     reduction: Reduction = "mean",
 ) -> jax.Array:
@@ -23,27 +23,33 @@ def mse(
     one-hot targets y; there its gradient with respect to the logits is multiplied by the
     softmax Jacobian, which vanishes when the softmax saturates, so a bad start sits on a flat
     plateau (see :func:`jaxtrain.lecture.loss_functions.error_surfaces`). Integer class labels
-    are one-hot encoded for that use.
+    are one-hot encoded for that use. Without ``targets`` y = 0, as in
+    ``optax.losses.squared_error`` (e.g. a penalty ‖ŷ‖²).
 
     Args:
         predictions: ŷ, floating point, any shape ``[..., C]``.
-        targets: y of the same shape, or integer class labels of shape ``[...]`` (one-hot
-            encoded to C = ``predictions.shape[-1]`` classes).
-        reduction: ``"mean"`` over all elements (so over examples and outputs), ``"sum"``, or
-            ``"none"`` for elementwise values (equal to ``optax.losses.squared_error``).
+        targets: y of the same shape (not broadcast), integer class labels of shape ``[...]``
+            (one-hot encoded to C = ``predictions.shape[-1]`` classes), or ``None`` for zeros.
+        reduction: ``"mean"`` over all elements (so over examples and outputs; the default),
+            ``"sum"``, or ``"none"`` for elementwise values, equal to
+            ``optax.losses.squared_error`` (which returns them by default; its ``l2_loss`` is
+            half of them).
 
     Returns:
         The reduced loss (a scalar) or elementwise squared errors of the predictions' shape.
 
     Raises:
         ValueError: non-float predictions, targets of another shape, integer labels outside
-            ``[0, C)`` (checked only outside ``jit``), or an unknown ``reduction``.
+            ``[0, C)`` (checked only when concrete, not under ``jit``), or an unknown
+            ``reduction``.
 
     Examples:
         >>> import jax.numpy as jnp
         >>> from jaxtrain.losses import mse
         >>> print(mse(jnp.array([1.0, 2.0, 4.0]), jnp.array([1.0, 0.0, 1.0])).round(4))
         4.3333
+        >>> print(mse(jnp.array([1.0, 2.0, 4.0]), reduction="none"))
+        [ 1.  4. 16.]
         >>> probs = jnp.array([[0.9, 0.1], [0.2, 0.8]])
         >>> print(mse(probs, jnp.array([0, 0]), reduction="none").round(4))
         [[0.01 0.01]
@@ -55,9 +61,18 @@ def mse(
     """
     _checks.check_reduction(reduction)
     predictions = _checks.as_float(predictions, "predictions")
+    if targets is None:
+        return _checks.reduce(predictions**2, reduction)
     targets = jnp.asarray(targets)
     if _checks.is_integer_labels(targets) and targets.shape != predictions.shape:
-        _checks.check_class_labels(targets, predictions, name="targets")
+        if predictions.ndim < 1:
+            raise ValueError(
+                f"integer class targets need predictions with a class axis, got shape "
+                f"{predictions.shape}"
+            )
+        _checks.check_class_labels(
+            targets, predictions.shape[:-1], predictions.shape[-1], name="targets"
+        )
         targets = jax.nn.one_hot(targets, predictions.shape[-1], dtype=predictions.dtype)
     elif targets.shape != predictions.shape:
         raise ValueError(

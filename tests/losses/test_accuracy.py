@@ -31,7 +31,7 @@ def test_soft_targets_use_their_argmax():
         (jnp.zeros((4, 3)), jnp.array([0, 1, 3, 0]), {}, r"\[0, 3\)"),
         (jnp.zeros((4,)), jnp.array([0, 1, 1, 0]), {}, "shape"),
         (jnp.zeros((4, 3), jnp.int32), jnp.array([0, 1, 1, 0]), {}, "floating-point"),
-        (jnp.zeros((4, 3)), -jnp.ones((4, 3)), {}, "negative"),
+        (jnp.zeros((4, 3)), jnp.zeros((4, 3), jnp.bool_), {}, "dtype"),
         (jnp.zeros((4, 3)), jnp.array([0, 1, 1, 0]), {"reduction": "batch"}, "reduction"),
     ],
 )
