@@ -19,6 +19,7 @@ from jaxtrain.curvature._operators import check_key, linearized
 __all__ = ["BlockEigenResult", "block_eigenvalues", "block_labels"]
 
 _MODES = ("layer", "leaf")
+_WHICH = ("largest", "smallest", "both")
 
 
 class BlockEigenResult(NamedTuple):
@@ -137,6 +138,29 @@ def _unflatten(layout: tuple[Any, ...], flat: jax.Array) -> Any:
     return jax.tree.unflatten(treedef, leaves)
 
 
+def _embed(vectors: jax.Array, positions: np.ndarray, layout: tuple[Any, ...]) -> Any:
+    """Rows of block vectors as a pytree like ``params`` with a leading axis, zero elsewhere."""
+    full = jnp.zeros((vectors.shape[0], _size(layout)), vectors.dtype)
+    return jax.vmap(functools.partial(_unflatten, layout))(full.at[:, positions].set(vectors))
+
+
+def _one_by_one(
+    block: _Restricted,
+    dtype: Any,
+    which: str,
+    return_vectors: bool,
+    positions: np.ndarray,
+    layout: tuple[Any, ...],
+) -> BlockEigenResult:
+    # A 1 × 1 block is its own eigenvalue, H_bb = e_bᵀHe_b: one product, no Lanczos program
+    # to compile; for "both" it is the smallest and the largest value at once.
+    count = 2 if which == "both" else 1
+    unit = jnp.ones((1,), dtype)
+    values = jnp.tile(block(unit), count)
+    vectors = _embed(jnp.tile(unit, (count, 1)), positions, layout) if return_vectors else None
+    return BlockEigenResult(1, values, vectors, jnp.zeros((count,), dtype), 1, True)
+
+
 def block_eigenvalues(
     matvec: Callable[[Any], Any],
     params: Any,
@@ -187,13 +211,14 @@ def block_eigenvalues(
     Examples:
         >>> import jax, jax.numpy as jnp
         >>> from jaxtrain.curvature import block_eigenvalues, hvp
-        >>> loss = lambda p: p["a"] @ p["b"] + jnp.sum(p["a"] ** 2)  # H_aa = 2I, H_bb = 0
-        >>> params = {"a": jnp.ones(2), "b": jnp.ones(2)}
+        >>> def loss(p):  # H_aa = 2I; H_bb = 6, a 1 × 1 block: its λmin and λmax
+        ...     return p["a"][0] * p["b"][0] + jnp.sum(p["a"] ** 2) + 3.0 * p["b"][0] ** 2
+        >>> params = {"a": jnp.ones(2), "b": jnp.ones(1)}
         >>> spectra = block_eigenvalues(hvp(loss, params), params, key=jax.random.key(0))
-        >>> for name, result in spectra.items():  # λmin and λmax of each block
-        ...     print(name, result.size, [round(float(x), 3) + 0.0 for x in result.eigenvalues])
+        >>> for name, result in spectra.items():
+        ...     print(name, result.size, [round(float(x), 3) for x in result.eigenvalues])
         a 2 [2.0, 2.0]
-        b 2 [0.0, 0.0]
+        b 1 [6.0, 6.0]
 
     References:
         Ghorbani, Krishnan, Xiao, 2019, https://arxiv.org/abs/1901.10159 (spectra per layer).
@@ -204,6 +229,8 @@ def block_eigenvalues(
     key = check_key(key)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
+    if which not in _WHICH:
+        raise ValueError(f"which must be one of {_WHICH}, got {which!r}")
     leaves, treedef = jax.tree.flatten(params)
     labels = block_labels(params, blocks)
     shapes = tuple(tuple(jnp.shape(leaf)) for leaf in leaves)
@@ -220,31 +247,29 @@ def block_eigenvalues(
         positions = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in indices])
         size = int(positions.size)
         block = _Restricted(matvec, jnp.asarray(positions, jnp.int32), layout)
-        cap = size // 2 if which == "both" else size
-        single = cap == 0  # "both" on a 1 × 1 block
+        if size == 1:
+            results[label] = _one_by_one(block, dtype, which, return_vectors, positions, layout)
+            continue
         result = eigenvalues(
             block,
             jnp.zeros(size, dtype),
-            k=max(1, min(k, cap)),
+            k=min(k, size // 2 if which == "both" else size),
             key=jax.random.fold_in(key, number),
-            which="largest" if single else which,
+            which=which,
             num_iters=num_iters,
             return_vectors=return_vectors,
             tol=tol,
             max_bytes=max_bytes,
         )
-        values, residuals, vectors = result.eigenvalues, result.residuals, result.eigenvectors
+        vectors = result.eigenvectors
         if vectors is not None:
-            embedded = jnp.zeros((vectors.shape[0], int(offsets[-1])), dtype)
-            vectors = jax.vmap(functools.partial(_unflatten, layout))(
-                embedded.at[:, positions].set(vectors)
-            )
-        if single:
-            # One number is both the smallest and the largest eigenvalue of a 1 × 1 block.
-            values, residuals, vectors = jax.tree.map(
-                lambda x: jnp.concatenate([x, x]), (values, residuals, vectors)
-            )
+            vectors = _embed(vectors, positions, layout)
         results[label] = BlockEigenResult(
-            size, values, vectors, residuals, result.num_matvecs, result.converged
+            size,
+            result.eigenvalues,
+            vectors,
+            result.residuals,
+            result.num_matvecs,
+            result.converged,
         )
     return results

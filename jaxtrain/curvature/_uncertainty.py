@@ -96,8 +96,12 @@ def eigenvalues_over_batches(
         >>> out = eigenvalues_over_batches(
         ...     loss, jnp.zeros(2), [(x[:2],), (x[2:],)], key=jax.random.key(0)
         ... )
-        >>> print(out.per_batch[:, 0], out.mean, out.stderr, out.full.round(4))  # H: 2.5, 0.5
-        [1. 4.] [2.5] [1.5] [2.5]
+        >>> for values in (out.per_batch[:, 0], out.mean, out.stderr, out.full):  # H: 2.5, 0.5
+        ...     print(values.round(4))
+        [1. 4.]
+        [2.5]
+        [1.5]
+        [2.5]
 
     References:
         Yao, Gholami, Keutzer, Mahoney, "PyHessian: Neural Networks Through the Lens of the

@@ -1,0 +1,88 @@
+"""Per-block spectra: each block's H_bb by Lanczos against the dense Hessian's diagonal block."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from curvature_problems import make_mlp_problem, mlp_loss
+from flax import nnx
+from jax.flatten_util import ravel_pytree
+
+from jaxtrain import curvature, nn
+
+
+@pytest.fixture(scope="module")
+def problem():
+    # Two layers of 12 parameters each: both blocks share one compiled Lanczos program.
+    params, x, y = make_mlp_problem(sizes=(3, 3, 3), num_examples=16)
+    H = np.asarray(curvature.hessian(mlp_loss, params, x, y), np.float64)
+    return params, curvature.hvp(mlp_loss, params, x, y), H
+
+
+def test_each_layers_extremes_are_those_of_its_dense_diagonal_block(problem):
+    params, matvec, H = problem
+    spectra = curvature.block_eigenvalues(
+        matvec, params, k=2, key=jax.random.key(0), return_vectors=True, tol=1e-5
+    )
+    assert list(spectra) == ["0", "1"]
+    flat = ravel_pytree(params)[0]
+    for name, block in zip(spectra, (slice(0, 12), slice(12, 24)), strict=True):
+        result = spectra[name]
+        H_bb = H[block, block]
+        dense = np.linalg.eigvalsh(H_bb)
+        assert result.size == 12 and result.converged
+        # "both": the 2 smallest then the 2 largest, ascending.
+        expected = np.concatenate([dense[:2], dense[-2:]])
+        np.testing.assert_allclose(result.eigenvalues, expected, atol=1e-4 * np.abs(dense).max())
+        # Ritz vectors live in the whole parameter space, zero outside the block.
+        vectors = np.asarray(jax.vmap(lambda v: ravel_pytree(v)[0])(result.eigenvectors))
+        outside = np.ones(flat.size, bool)
+        outside[block] = False
+        assert np.all(vectors[:, outside] == 0.0)
+        residual = vectors[:, block] @ H_bb - result.eigenvalues[:, None] * vectors[:, block]
+        assert np.abs(residual).max() < 1e-3 * np.abs(dense).max()
+    # Interlacing: every block's extremes lie within the whole Hessian's.
+    whole = np.linalg.eigvalsh(H)
+    for result in spectra.values():
+        assert (
+            whole[0] - 1e-5 <= result.eigenvalues[0] <= result.eigenvalues[-1] <= whole[-1] + 1e-5
+        )
+
+
+def test_partitions_by_layer_leaf_labels_and_callable():
+    _, params, _ = nn.functional(nn.MLP(2, 4, 3, depth=2, activation="tanh", rngs=nnx.Rngs(0)))
+    # Leaves in jax.tree.leaves order: head/{bias, kernel}, layers/0/linear/{...}, layers/1/...
+    assert curvature.block_labels(params) == [
+        "head",
+        "head",
+        "layers/0/linear",
+        "layers/0/linear",
+        "layers/1/linear",
+        "layers/1/linear",
+    ]
+    assert curvature.block_labels(params, "leaf")[:3] == [
+        "head/bias",
+        "head/kernel",
+        "layers/0/linear/bias",
+    ]
+    kinds = {"head": {"bias": "b", "kernel": "w"}}
+    kinds["layers"] = {i: {"linear": {"bias": "b", "kernel": "w"}} for i in ("0", "1")}
+    assert curvature.block_labels(params, kinds) == ["b", "w"] * 3
+    by_rank = curvature.block_labels(params, lambda p: jax.tree.map(jnp.ndim, p))
+    assert by_rank == [1, 2] * 3
+    assert curvature.block_labels({"w": 1.0, "b": 2.0}) == ["b", "w"]  # top-level leaves
+
+
+def test_bad_partitions_and_k_are_refused_naming_the_argument():
+    # (A one-parameter block, whose one value is both ends, is block_eigenvalues' doctest.)
+    params = {"a": jnp.ones(2), "b": jnp.ones(1)}
+    matvec, key = (
+        curvature.hvp(lambda p: jnp.sum(p["a"] ** 2) * p["b"][0], params),
+        jax.random.key(0),
+    )
+    with pytest.raises(ValueError, match=r"blocks must be one of .*got 'layers'"):
+        curvature.block_eigenvalues(matvec, params, key=key, blocks="layers")
+    with pytest.raises(ValueError, match="blocks: the labels' structure"):
+        curvature.block_eigenvalues(matvec, params, key=key, blocks={"a": "x"})
+    with pytest.raises(ValueError, match="k must be a positive int, got 0"):
+        curvature.block_eigenvalues(matvec, params, key=key, k=0)

@@ -1,0 +1,63 @@
+"""Eigenvalues over batches: per-batch values against dense Hessians, mean and standard error
+against NumPy on those values, the full-data value, and one compilation for equal batches."""
+
+import jax
+import numpy as np
+import pytest
+from curvature_problems import TraceCounter, make_mlp_problem, mlp_loss
+from jax.flatten_util import ravel_pytree
+
+from jaxtrain import curvature
+
+BATCHES, SIZE = 4, 8
+
+
+def _batches(seed):
+    params, x, y = make_mlp_problem(sizes=(3, 4, 2), num_examples=BATCHES * SIZE, seed=seed)
+    return params, [(x[i : i + SIZE], y[i : i + SIZE]) for i in range(0, BATCHES * SIZE, SIZE)]
+
+
+@jax.jit
+def _dense_hessian(params, x, y):
+    flat, unravel = ravel_pytree(params)
+    return jax.hessian(lambda v: mlp_loss(unravel(v), x, y))(flat)
+
+
+def _top(params, x, y, k=2):
+    H = np.asarray(_dense_hessian(params, x, y), np.float64)
+    return np.linalg.eigvalsh(H)[::-1][:k]
+
+
+def test_mean_and_standard_error_of_the_top_eigenvalues_across_batches():
+    params, batches = _batches(0)
+    loss = TraceCounter(mlp_loss)
+    key = jax.random.key(0)
+    out = curvature.eigenvalues_over_batches(loss, params, batches, k=2, key=key, tol=1e-5)
+    assert out.per_batch.shape == (BATCHES, 2) and out.converged
+    expected = np.stack([_top(params, *batch) for batch in batches])
+    np.testing.assert_allclose(out.per_batch, expected, rtol=1e-4)
+    values = np.asarray(out.per_batch, np.float64)
+    np.testing.assert_allclose(out.mean, values.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(out.stderr, values.std(axis=0, ddof=1) / np.sqrt(BATCHES), rtol=1e-5)
+    x = np.concatenate([b[0] for b in batches])
+    y = np.concatenate([b[1] for b in batches])
+    np.testing.assert_allclose(out.full, _top(params, x, y), rtol=1e-4)
+    # λmax is convex in H and H is the mean of the equal batches' H_b: λmax(H) ≤ mean λmax(H_b).
+    assert out.full[0] <= out.mean[0] * (1 + 1e-5)
+    # New data of the same shapes: no new trace of the loss (one program per shape).
+    traces = loss.count
+    other = curvature.eigenvalues_over_batches(loss, params, _batches(1)[1], k=2, key=key)
+    assert loss.count == traces and not np.allclose(other.per_batch, out.per_batch)
+
+
+def test_fewer_than_two_batches_or_mixed_structures_are_refused():
+    params, batches = _batches(0)
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match="at least 2 batches for a standard error, got 1"):
+        curvature.eigenvalues_over_batches(mlp_loss, params, batches[:1], key=key)
+    with pytest.raises(ValueError, match="batches: every batch needs one structure"):
+        curvature.eigenvalues_over_batches(mlp_loss, params, [batches[0], batches[1][:1]], key=key)
+    with pytest.raises(ValueError, match="batch 1: every array needs the same leading"):
+        curvature.eigenvalues_over_batches(
+            mlp_loss, params, [batches[0], (batches[1][0], batches[1][1][:3])], key=key
+        )
