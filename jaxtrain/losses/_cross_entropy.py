@@ -42,7 +42,9 @@ def softmax_cross_entropy(
     indexes in their flattened order (row-major in the order the axes are given). ``where``
     keeps the classes where it is ``True``: the sums over i run over kept classes only, and an
     example with none kept has loss 0. An integer label whose class is masked out still
-    contributes its logit, −z_c + logsumexp of the kept ones, as in optax.
+    contributes its logit, −z_c + logsumexp of the kept ones, as in optax's integer version;
+    with label smoothing the labels are one-hot targets, and a masked class's term drops out,
+    as in optax's soft version.
 
     Args:
         logits: unnormalized scores z, floating point, with the classes along ``axis``.
