@@ -110,7 +110,7 @@ def ritz_pairs(
             m=basis_rows(num_iters, n),
             k=min(k, num_iters),
             which="smallest",
-            min_iters=min(num_iters, k + 2),
+            min_iters=min(num_iters, max(2 * k, k + 5)),
         )
     return values, vectors, steps.astype(jnp.int32)
 
@@ -128,7 +128,8 @@ def line_search(
 
     L is evaluated at θ + t·d (and at θ − t·d when ``both_signs``: the sign of an eigenvector
     is arbitrary, so the one that lowers the loss is chosen by evaluating both). Halving stops
-    after ``max_halvings``; if no trial lowers L the step is zero.
+    after ``max_halvings``; if no trial lowers L the step is zero. A single sign (a descent
+    direction) also accepts an unchanged loss, a decrease below float rounding.
 
     Returns:
       ``(step, evaluations)``: the flat step and the number of loss evaluations (int32).
@@ -148,9 +149,15 @@ def line_search(
         minus = at(-t)
         return jnp.minimum(plus, minus), jnp.where(minus < plus, -1.0, 1.0).astype(flat.dtype)
 
+    def lowered(lowest):
+        # A descent direction (``both_signs=False``) is also kept when the change is below
+        # the loss's rounding: on a plateau in float32 a true decrease of 1e-10 reads as 0,
+        # and refusing it would freeze the method exactly where it is needed.
+        return lowest < loss if both_signs else lowest <= loss
+
     def cond(carry):
         trials, _, lowest = carry
-        return (trials <= max_halvings) & ~(lowest < loss)
+        return (trials <= max_halvings) & ~lowered(lowest)
 
     def body(carry):
         trials, _, _ = carry
@@ -158,6 +165,10 @@ def line_search(
         lowest, sign = trial(t)
         return trials + 1, sign * t, lowest
 
-    trials, t, lowest = lax.while_loop(cond, body, (jnp.int32(0), jnp.zeros((), flat.dtype), loss))
+    # A zero step (g = 0 for a Newton direction) cannot lower the loss: no trials at all.
+    first = jnp.where(length * jnp.linalg.norm(direction) > 0, 0, max_halvings + 1)
+    init = (jnp.int32(first), jnp.zeros((), flat.dtype), jnp.asarray(jnp.inf, loss.dtype))
+    trials, t, lowest = lax.while_loop(cond, body, init)
+    trials = trials - first
     evaluations = 1 + (2 if both_signs else 1) * trials
-    return jnp.where(lowest < loss, t, 0.0) * direction, evaluations
+    return jnp.where(lowered(lowest), t, 0.0) * direction, evaluations
