@@ -17,6 +17,7 @@ from jaxtrain.cli._errors import CommandError
 __all__ = ["register", "run"]
 
 COMMAND = "jaxtrain hessian"  # who wrote hessian.json and spectrum.png, in --out's manifest
+BLOCKS = ("layer", "leaf")  # --blocks: the partitions of curvature.block_labels
 
 _DESCRIPTION = """\
 Critical-point report and Hessian spectrum of a model trained by `jaxtrain train`.
@@ -27,6 +28,12 @@ norm ‖g‖ and the eigenvalues λ of the Hessian H = ∇²L(θ): all of them w
 for small models (up to --dense-max-params), the extremes by Lanczos plus a spectral density
 by stochastic Lanczos quadrature above. ‖g‖ ≈ 0 with every λ > 0 is a local minimum; a
 negative λ makes a saddle point, and its eigenvector is a way down (L(θ + t·u) ≈ L(θ) + ½λt²).
+
+--blocks adds each layer's own spectrum (λmin and the top eigenvalues of its diagonal block
+H_bb, the curvature when only that layer moves); --batches B splits the examples into B
+batches and prints each top eigenvalue as mean ± standard error across them, beside its value
+on all of them: how far a spectrum measured on one batch can be trusted. Both are exact from
+dense Hessians up to --dense-max-params, by Lanczos above.
 """
 
 _EPILOG = """\
@@ -39,6 +46,8 @@ examples:
   jaxtrain hessian run
   # the same on 200 validation examples, into hessian/hessian.json and hessian/spectrum.png
   jaxtrain hessian run --split val --max-examples 200 --out hessian --json
+  # per-layer spectra, and the top 3 eigenvalues with error bars over 8 batches of 125
+  jaxtrain hessian run --blocks layer --batches 8 --top 3
 """
 
 
@@ -91,6 +100,16 @@ def register(subparsers: Any) -> None:
         type=positive_float,
         default=1e-3,
         help="‖g‖ at most this is a critical point (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--blocks",
+        choices=BLOCKS,
+        help="also the spectrum of each block's Hessian H_bb: per layer, or per array (leaf)",
+    )
+    parser.add_argument(
+        "--batches",
+        type=positive_int,
+        help="also the --top eigenvalues on B ≥ 2 equal batches: mean ± standard error",
     )
     add_output_arguments(parser, default=None, help="write hessian.json and spectrum.png here")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -234,6 +253,165 @@ def hessian_report(
     return report, density
 
 
+def block_report(
+    loss_fn: Any,
+    params: Any,
+    *,
+    blocks: str,
+    top: int,
+    dense: bool,
+    seed: int = 0,
+    max_bytes: int | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """``(numbers, lines)``: λmin and the ``top`` highest eigenvalues of each block's H_bb.
+
+    ``dense``: every H_bb is a diagonal block of the dense Hessian (already computed for the
+    report), with all its eigenvalues; otherwise :func:`curvature.block_eigenvalues` runs
+    Lanczos on each block.
+    """
+    import jax
+
+    from jaxtrain import curvature
+
+    rows = []
+    if dense:
+        H = np.asarray(curvature.hessian(loss_fn, params), dtype=np.float64)
+        sizes = [int(np.size(leaf)) for leaf in jax.tree.leaves(params)]
+        offsets = np.cumsum([0, *sizes])
+        members: dict[str, list[int]] = {}
+        for index, label in enumerate(curvature.block_labels(params, blocks)):
+            members.setdefault(str(label), []).extend(range(offsets[index], offsets[index + 1]))
+        for name, positions in members.items():
+            values = np.linalg.eigvalsh(H[np.ix_(positions, positions)])
+            k = min(top, values.size)
+            rows.append(_block_row(name, values.size, values[:k], values[::-1][:k], True))
+    else:
+        max_bytes = curvature.DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
+        try:
+            spectra = curvature.block_eigenvalues(
+                curvature.hvp(loss_fn, params),
+                params,
+                key=jax.random.key(seed),
+                blocks=blocks,
+                k=top,
+                which="both",
+                max_bytes=max_bytes,
+            )
+        except curvature.MemoryLimitError as error:
+            raise CommandError(f"--top {top} with --blocks {blocks}: {error}") from None
+        for name, result in spectra.items():
+            values = np.asarray(result.eigenvalues, dtype=np.float64)
+            half = values.size // 2  # "both": the k lowest, then the k highest, ascending
+            rows.append(
+                _block_row(
+                    str(name), result.size, values[:half], values[half:][::-1], result.converged
+                )
+            )
+    width = max(len("block"), *(len(row["block"]) for row in rows))
+    how = "of the dense Hessian" if dense else "by Lanczos"
+    lines = [
+        f"Hessian of each {blocks} alone (its diagonal block H_bb, {how}): λmin and the top {top}.",
+        f"  {'block':<{width}}  {'parameters':>10}  {'λmin':>10}  top",
+    ]
+    lines += [
+        f"  {row['block']:<{width}}  {row['n_params']:>10,}  {row['lowest'][0] + 0.0:>10.4g}  "
+        f"{_listed(np.asarray(row['highest']))}"
+        for row in rows
+    ]
+    return {"partition": blocks, "method": "dense" if dense else "lanczos", "blocks": rows}, lines
+
+
+def _block_row(
+    name: str, size: int, lowest: np.ndarray, highest: np.ndarray, converged: bool
+) -> dict[str, Any]:
+    return {
+        "block": name,
+        "n_params": int(size),
+        "lowest": [float(v) for v in lowest],
+        "highest": [float(v) for v in highest],
+        "converged": bool(converged),
+    }
+
+
+def batch_report(
+    batch_loss: Any,
+    params: Any,
+    x: Any,
+    y: Any,
+    *,
+    num_batches: int,
+    top: int,
+    dense: bool,
+    seed: int = 0,
+    max_bytes: int | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """``(numbers, lines)``: the ``top`` eigenvalues on ``num_batches`` equal batches of
+    ``(x, y)``, their mean ± standard error, and their value on those batches together.
+
+    ``batch_loss(params, x, y)`` is one batch's mean loss. The first ``num_batches · s``
+    examples are used, s = ⌊N / num_batches⌋ ≥ 1 (the caller checks num_batches ≤ N).
+    ``dense``: each batch's dense Hessian and its exact eigenvalues, and the batches together
+    as the mean of their Hessians (exact: the batches are equal); otherwise
+    :func:`curvature.eigenvalues_over_batches` (Lanczos).
+    """
+    import jax
+    from jax.flatten_util import ravel_pytree
+
+    from jaxtrain import curvature
+
+    count = int(x.shape[0])
+    size = count // num_batches
+    batches = [
+        (x[i * size : (i + 1) * size], y[i * size : (i + 1) * size]) for i in range(num_batches)
+    ]
+    k = min(top, int(ravel_pytree(params)[0].size))
+    if dense:
+        hessians = [
+            np.asarray(curvature.hessian(batch_loss, params, *batch), dtype=np.float64)
+            for batch in batches
+        ]
+        per_batch = np.stack([np.linalg.eigvalsh(H)[::-1][:k] for H in hessians])
+        full = np.linalg.eigvalsh(np.mean(hessians, axis=0))[::-1][:k]
+        converged = True
+    else:
+        max_bytes = curvature.DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
+        try:
+            out = curvature.eigenvalues_over_batches(
+                batch_loss, params, batches, key=jax.random.key(seed), k=k, max_bytes=max_bytes
+            )
+        except curvature.MemoryLimitError as error:
+            raise CommandError(f"--top {top} with --batches {num_batches}: {error}") from None
+        per_batch, full = (np.asarray(a, dtype=np.float64) for a in (out.per_batch, out.full))
+        converged = bool(out.converged)
+    # In float64 for both routes, as eigenvalues_over_batches defines them: s/√B, ddof = 1.
+    mean, stderr = per_batch.mean(axis=0), per_batch.std(axis=0, ddof=1) / num_batches**0.5
+    left_out = count - size * num_batches
+    lines = [
+        f"Top {k} eigenvalue{'s' if k > 1 else ''} on {num_batches} batches of {size} examples, "
+        f"mean ± standard error, and on all {size * num_batches} together"
+        + (f" (the last {left_out} left out):" if left_out else ":")
+    ]
+    lines += [
+        f"  λ{i + 1} = {mean[i] + 0.0:.4g} ± {stderr[i]:.2g}   (together: {full[i] + 0.0:.4g})"
+        for i in range(k)
+    ]
+    numbers = {
+        "method": "dense" if dense else "lanczos",
+        "num_batches": num_batches,
+        "batch_size": size,
+        "per_batch": per_batch.tolist(),
+        "mean": mean.tolist(),
+        "stderr": stderr.tolist(),
+        "full": full.tolist(),
+        "converged": converged,
+    }
+    return numbers, lines
+
+
+def _batch_loss(apply: Any, state: Any, loss: Any, params: Any, x: Any, y: Any) -> Any:
+    return loss(apply(params, state, x, train=False)[0], y)
+
+
 def _listed(values: np.ndarray) -> str:
     """Eigenvalues for people: 4 significant digits and no ``-0`` (the JSON keeps them exact)."""
     # + 0.0 turns -0.0 into 0.0; float32 noise beyond 4 digits says nothing about the Hessian.
@@ -250,14 +428,21 @@ def run(args: argparse.Namespace) -> int:
     from jaxtrain.cli._data_ref import load_reference
     from jaxtrain.cli._progress import progress
 
+    if args.batches is not None and args.batches < 2:
+        raise CommandError(f"--batches {args.batches}: a standard error needs at least 2 batches")
     # --out is refused, if it must be, before the checkpoint is read and the Hessian computed.
     out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite) if args.out else None
     spec, ckpt, metadata, apply = _restore(args.checkpoint, args.step)
     train_pair, val_pair, task = load_reference(metadata["data"], spec.family)
     x, y = train_pair if args.split == "train" else val_pair
     x, y = x[: args.max_examples], y[: args.max_examples]
+    if args.batches is not None and args.batches > x.shape[0]:
+        raise CommandError(
+            f"--batches {args.batches}: more batches than the {x.shape[0]} examples of the loss"
+        )
 
     from jax.flatten_util import ravel_pytree
+    from jax.tree_util import Partial
 
     from jaxtrain import curvature, losses
     from jaxtrain.train._progress import StageProgress
@@ -269,7 +454,9 @@ def run(args: argparse.Namespace) -> int:
     loss_fn = curvature.loss_from_model(apply, ckpt.model_state, [(x, y)], loss)
     written = (out / "hessian.json", out / "spectrum.png") if out else ()
     n = int(ravel_pytree(ckpt.params)[0].size)
-    total = _stage_count(n, args.dense_max_params) + (1 if out else 0)
+    extras = [name for name in ("blocks", "batches") if getattr(args, name) is not None]
+    dense = n <= args.dense_max_params  # as hessian_report decides
+    total = _stage_count(n, args.dense_max_params) + len(extras) + (1 if out else 0)
     header = {
         "checkpoint": str(pathlib.Path(args.checkpoint).absolute()),
         "step": ckpt.step,
@@ -289,6 +476,20 @@ def run(args: argparse.Namespace) -> int:
             stage=stages.stage,
         )
         report = {**header, **numbers}
+        lines = []
+        if args.blocks is not None:
+            stages.stage(f"the Hessian of each {args.blocks} alone")
+            report["blocks"], block_lines = block_report(
+                loss_fn, ckpt.params, blocks=args.blocks, top=args.top, dense=dense
+            )
+            lines += block_lines
+        if args.batches is not None:
+            stages.stage(f"the top eigenvalues on {args.batches} batches")
+            batch_loss = Partial(_batch_loss, Partial(apply), ckpt.model_state, Partial(loss))
+            report["batches"], batch_lines = batch_report(
+                batch_loss, ckpt.params, x, y, num_batches=args.batches, top=args.top, dense=dense
+            )
+            lines += batch_lines
         if out:
             stages.stage("writing " + " and ".join(map(str, written)))
             try:
@@ -303,6 +504,8 @@ def run(args: argparse.Namespace) -> int:
             f"{args.split} examples ({task})"
         )
         print(report["explanation"])
+        for line in lines:
+            print(line)
         if written:
             print("wrote " + " and ".join(map(str, written)))
     return 0

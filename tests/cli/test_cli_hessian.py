@@ -189,3 +189,101 @@ def test_a_top_whose_lanczos_basis_is_over_the_memory_limit_is_refused_naming_th
             grad_tol=1e-3,
             max_bytes=1_000_000,
         )
+
+
+@pytest.fixture(scope="module")
+def blocks_and_batches(run_dir):
+    """``hessian run --blocks layer --batches 3 --top 2 --max-examples 60 --json``, run once."""
+    capture = io.StringIO()
+    argv = ["--blocks", "layer", "--batches", "3", "--top", "2", "--max-examples", "60"]
+    with contextlib.redirect_stdout(capture):
+        assert main(["hessian", str(run_dir), *argv, "--json"]) == 0
+    return json.loads(capture.getvalue()), argv
+
+
+def test_per_layer_spectra_lie_within_the_whole_hessians(blocks_and_batches):
+    report, _ = blocks_and_batches
+    assert report["method"] == report["blocks"]["method"] == "dense"
+    assert report["blocks"]["partition"] == "layer"
+    rows = report["blocks"]["blocks"]
+    assert [(row["block"], row["n_params"]) for row in rows] == [
+        ("head", 8 * 3 + 3),
+        ("layers/0/linear", 2 * 8 + 8),
+    ]
+    for row in rows:
+        assert row["converged"] and len(row["lowest"]) == len(row["highest"]) == 2
+        # Cauchy interlacing: a diagonal block's extremes lie within the whole Hessian's
+        # (the dense report's), up to float32 round-off.
+        slack = 1e-5 * max(abs(report["lowest"]), report["highest"])
+        assert report["lowest"] - slack <= row["lowest"][0] <= row["lowest"][1]
+        assert row["highest"][1] <= row["highest"][0] <= report["highest"] + slack
+
+
+def test_top_eigenvalues_with_error_bars_over_batches(blocks_and_batches):
+    report, _ = blocks_and_batches
+    batches = report["batches"]
+    assert batches["method"] == "dense" and batches["converged"]
+    assert batches["num_batches"] == 3 and batches["batch_size"] == 20
+    per_batch = np.asarray(batches["per_batch"])
+    assert per_batch.shape == (3, 2)
+    np.testing.assert_allclose(batches["mean"], per_batch.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(
+        batches["stderr"], per_batch.std(axis=0, ddof=1) / np.sqrt(3), rtol=1e-5
+    )
+    # The three batches hold all 60 examples: together they are the dense report's loss.
+    np.testing.assert_allclose(batches["full"][0], report["highest"], rtol=1e-4)
+    assert batches["full"][0] <= batches["mean"][0] * (1 + 1e-5)  # λmax is convex in H
+
+
+def test_blocks_and_batches_as_text(run_dir, blocks_and_batches, capsys):
+    report, argv = blocks_and_batches
+    assert main(["hessian", str(run_dir), *argv]) == 0
+    out = capsys.readouterr().out
+    assert "Hessian of each layer alone (its diagonal block H_bb, of the dense Hessian)" in out
+    for row in report["blocks"]["blocks"]:
+        (line,) = [line for line in out.splitlines() if line.startswith(f"  {row['block']} ")]
+        assert line.split()[1:3] == [f"{row['n_params']:,}", f"{row['lowest'][0] + 0.0:.4g}"]
+    batches = report["batches"]
+    assert "Top 2 eigenvalues on 3 batches of 20 examples, mean ± standard error" in out
+    assert f"λ1 = {batches['mean'][0]:.4g} ± {batches['stderr'][0]:.2g}" in out
+
+
+def test_bad_blocks_and_batches_are_one_line_naming_the_flag(run_dir, capsys):
+    for argv, message in (
+        (["--batches", "1"], "--batches 1: a standard error needs at least 2 batches"),
+        (["--batches", "61", "--max-examples", "60"], "--batches 61: more batches than the 60"),
+    ):
+        assert main(["hessian", str(run_dir), *argv]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("jaxtrain hessian: error: ") and err.count("\n") == 1, err
+        assert message in err
+    # argparse's own refusal (usage, then one error line) names the flag and the value.
+    assert main(["hessian", str(run_dir), "--blocks", "layers"]) == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("jaxtrain hessian: error: argument --blocks: invalid choice: 'layers'")
+
+
+def _regression_loss(params, x, y):
+    return jnp.mean((x @ params["w"] + params["b"] - y) ** 2)
+
+
+def test_lanczos_blocks_agree_with_the_dense_ones():
+    # Above --dense-max-params the table comes from block_eigenvalues; on a 2-parameter
+    # model both routes must agree.
+    from jaxtrain.cli._hessian import block_report
+
+    rng = np.random.default_rng(0)
+    params = {"b": jnp.zeros(1), "w": jnp.asarray(rng.standard_normal(1), jnp.float32)}
+    x = jnp.asarray(rng.standard_normal((12, 1)), jnp.float32)
+    y = jnp.asarray(rng.standard_normal(12), jnp.float32)
+    whole = jax.tree_util.Partial(_regression_loss, x=x, y=y)
+    common = {"blocks": "leaf", "top": 1}
+    dense, _ = block_report(whole, params, dense=True, **common)
+    lanczos, lines = block_report(whole, params, dense=False, **common)
+    assert [row["block"] for row in lanczos["blocks"]] == ["b", "w"]
+    assert "by Lanczos" in lines[0]
+    for exact, approx in zip(dense["blocks"], lanczos["blocks"], strict=True):
+        np.testing.assert_allclose(approx["lowest"], exact["lowest"], rtol=1e-4)
+        np.testing.assert_allclose(approx["highest"], exact["highest"], rtol=1e-4)
+    # (batch_report's Lanczos route is eigenvalues_over_batches, which
+    # tests/curvature/test_uncertainty.py checks against dense per-batch Hessians.)
