@@ -453,6 +453,31 @@ CRITICAL_POINTS = Notebook(
             ("steps_to_leave", "growth_per_step", "predicted_growth_per_step"),
         ),
         Shown(
+            "saddle_escapes",
+            """
+            ## Optimizers that use the way down
+
+            The lecture's remark is that escaping along H's eigenvectors is rarely done, since
+            H has n² entries. It does not need H: Lanczos finds its most negative eigenvalue
+            and eigenvector from a few Hessian-vector products, each about the cost of a
+            gradient. Three optimizers of `jaxtrain.optim` use that or a random kick, each an
+            optax transform that gets the loss through `update(..., obj_fn=loss)`:
+            negative-curvature descent (a step along the eigenvector where ‖g‖ is small),
+            perturbed gradient descent (Jin et al. 2017: a random kick where ‖g‖ is small)
+            and saddle-free Newton (Dauphin et al. 2014: |H|⁻¹g in a small Krylov subspace).
+            Each runs from planted saddles until the loss halves, beside gradient descent and
+            gradient descent with small noise. The quick size runs only the toy.
+            """,
+            """
+            Gradient descent never leaves an exact saddle (g = 0). The curvature methods leave
+            in a few steps, each costing a few Hessian-vector products more than a gradient;
+            the random kicks leave too, after tens of steps, because descent must first grow
+            the kick along u by 1 + η|λ| per step. The caption names any case where a method
+            missed the target of a fifth of gradient descent's steps.
+            """,
+            ("lambda_min", "steps", "cost"),
+        ),
+        Shown(
             "trained_spectrum",
             """
             ## The spectrum of a trained network

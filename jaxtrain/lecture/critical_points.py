@@ -16,6 +16,10 @@ Experiments:
   with eigenvalues ±2 and escape direction (1, 1)/√2;
 - :func:`escaping_a_saddle`: gradient descent started at that saddle never moves; a step along
   the escape direction, or a tiny random nudge (what gradient noise supplies), gets it out;
+- :func:`saddle_escapes`: from planted saddles, steps until the loss halves for gradient
+  descent, noise and the optimizers that escape by curvature or perturbation
+  (:func:`~jaxtrain.optim.negative_curvature_descent`, :func:`~jaxtrain.optim.perturbed_gd`,
+  :func:`~jaxtrain.optim.saddle_free_newton`);
 - :func:`trained_spectrum`: a trained network's dense Hessian spectrum at a point where ‖g‖ was
   driven down, the stochastic Lanczos density that scales to large models, and the loss along
   its steepest and flattest eigenvectors;
@@ -49,6 +53,7 @@ __all__ = [
     "SECTION",
     "escaping_a_saddle",
     "minimum_ratio_vs_loss",
+    "saddle_escapes",
     "toy_saddle",
     "trained_spectrum",
 ]
@@ -833,6 +838,128 @@ def _ratio_caption(numbers: dict[str, Any]) -> str:
     return f"{setup} {kinds} {ratio_range} {trend}"
 
 
+def saddle_escapes(config: LectureConfig, seed: int = 0) -> Claim:
+    """Steps out of planted saddles: gradient descent, noise, and the three escape transforms.
+
+    From each planted start (the toy's origin; at full size also a three-layer linear network
+    at 0, a tanh network on XOR with all hidden units equal, a sigmoid MLP on digits from a
+    tiny initialization) five methods run until the loss falls below half its start value:
+    gradient descent, gradient descent with small Gaussian noise, and
+    :func:`~jaxtrain.optim.perturbed_gd`, :func:`~jaxtrain.optim.negative_curvature_descent`
+    and :func:`~jaxtrain.optim.saddle_free_newton`. Each run also counts its cost in gradients,
+    with every Hessian-vector product counted as one more.
+
+    Returns:
+      A claim whose numbers hold, per case, the start's loss and λmin, the target and the
+      budget, and per method the steps to the target (``None``: not within the budget), the
+      cost, the loss evaluations of line searches, whether a transform met issue 16's target
+      (at most a fifth of gradient descent's steps, or gradient descent never got there), and
+      the loss curves the figure draws.
+    """
+    from jaxtrain.lecture._saddle_escapes import (
+        METHODS,
+        TRANSFORMS,
+        lowest_eigenvalue,
+        meets_target,
+        planted_saddles,
+        race,
+    )
+
+    cases = planted_saddles(config, seed)
+    runs = race(cases, seed)
+    numbers: dict[str, Any] = {
+        "cases": [case.name for case in cases],
+        "methods": list(METHODS),
+        "start_loss": {case.name: float(runs[case.name][METHODS[0]].losses[0]) for case in cases},
+        "lambda_min": {case.name: lowest_eigenvalue(case, seed) for case in cases},
+        "target": {case.name: case.target for case in cases},
+        "budget": {case.name: case.budget for case in cases},
+        "learning_rate": {case.name: case.learning_rate for case in cases},
+    }
+    for key in ("steps", "cost", "loss_evaluations", "final_loss", "losses"):
+        numbers[key] = {
+            name: {method: getattr(run, key) for method, run in by_method.items()}
+            for name, by_method in runs.items()
+        }
+    numbers["meets_target"] = {
+        name: {method: meets_target(by_method, method) for method in TRANSFORMS}
+        for name, by_method in runs.items()
+    }
+    return Claim(
+        section=_ID,
+        id="saddle_escapes",
+        title="Escaping planted saddles",
+        numbers=numbers,
+        figure=_saddle_escapes_figure(numbers),
+        caption=_saddle_escapes_caption(numbers),
+    )
+
+
+def _saddle_escapes_figure(numbers: dict[str, Any]) -> Any:
+    import matplotlib.pyplot as plt
+
+    cases = numbers["cases"]
+    fig, axes = plt.subplots(1, len(cases), figsize=(4.2 * len(cases) + 1.5, 3.6), squeeze=False)
+    styles = ("-", "--", ":", "-", "-")
+    for ax, name in zip(axes[0], cases, strict=True):
+        for (method, losses), style in zip(numbers["losses"][name].items(), styles, strict=True):
+            steps = numbers["steps"][name][method]
+            label = f"{method}: {steps if steps is not None else 'never'}"
+            ax.plot(np.arange(losses.size), losses, style, label=label, lw=1.5)
+        ax.axhline(numbers["target"][name], color="gray", lw=0.8)
+        ax.set_xlim(left=0)
+        ax.set(
+            xscale="symlog",
+            xlabel="step (log beyond 1)",
+            ylabel="loss",
+            title=f"{name}\nλmin at start = {numbers['lambda_min'][name]:.2g}",
+        )
+        ax.title.set_fontsize(9)
+        ax.legend(fontsize=7, title="steps to the grey line", title_fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _steps_to_target(
+    numbers: dict[str, Any], name: str, method: str, *, with_cost: bool = True
+) -> str:
+    """A run's steps to the target, with its cost where Hessian products add to it."""
+    steps, cost = numbers["steps"][name][method], numbers["cost"][name][method]
+    if steps is None:
+        return f"never in {numbers['budget'][name]}"
+    return f"{steps}" + (f" (cost {cost})" if with_cost and cost != steps else "")
+
+
+def _saddle_escapes_caption(numbers: dict[str, Any]) -> str:
+    from jaxtrain.lecture._saddle_escapes import METHODS
+
+    parts = [
+        f"{name} (λmin = {numbers['lambda_min'][name]:.2g}): "
+        + ", ".join(
+            f"{method} {_steps_to_target(numbers, name, method)}" for method in numbers["methods"]
+        )
+        for name in numbers["cases"]
+    ]
+    missed = [
+        f"{method} on {name} ({_steps_to_target(numbers, name, method, with_cost=False)} steps "
+        f"vs gradient descent's {_steps_to_target(numbers, name, METHODS[0], with_cost=False)})"
+        for name in numbers["cases"]
+        for method, met in numbers["meets_target"][name].items()
+        if not met
+    ]
+    if missed:
+        verdict = f"Target missed by {'; '.join(missed)}."
+    else:
+        verdict = "Each transform met the target on every case."
+    return (
+        "Steps until the loss falls below half its value at the planted saddle (cost: "
+        "gradients plus Hessian-vector products, where they differ): "
+        + "; ".join(parts)
+        + ". Target of each transform: at most a fifth of gradient descent's steps, or any "
+        "escape where gradient descent has none within the budget. " + verdict
+    )
+
+
 SECTION = Section(
     id=_ID,
     title="2. Critical points",
@@ -843,5 +970,11 @@ SECTION = Section(
         "eigenvector u of a negative λ is a way down. The minimum ratio is the share of "
         "positive eigenvalues."
     ),
-    experiments=(toy_saddle, escaping_a_saddle, trained_spectrum, minimum_ratio_vs_loss),
+    experiments=(
+        toy_saddle,
+        escaping_a_saddle,
+        saddle_escapes,
+        trained_spectrum,
+        minimum_ratio_vs_loss,
+    ),
 )

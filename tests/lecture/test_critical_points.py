@@ -56,6 +56,42 @@ def test_gradient_descent_stays_at_the_saddle_until_something_moves_it(claims):
     assert "The lecture's remark" in caption
 
 
+def test_the_escape_transforms_leave_the_toy_saddle_in_a_handful_of_steps(claims):
+    # Quick size: the toy L = (1 − w₁w₂)² from its saddle at 0 (issue 16's first case).
+    numbers = claims["saddle_escapes"].numbers
+    (toy,) = numbers["cases"]
+    steps, cost = numbers["steps"][toy], numbers["cost"][toy]
+    assert steps["gradient descent"] is None  # g = 0: it never moves
+    assert numbers["final_loss"][toy]["gradient descent"] == 1.0
+    assert numbers["lambda_min"][toy] == pytest.approx(-2.0, abs=1e-5)
+    assert steps["negative-curvature descent"] <= 5 and steps["saddle-free Newton"] <= 3
+    assert steps["perturbed GD"] < 100 and steps["GD + small noise"] < 100
+    assert all(numbers["meets_target"][toy].values())
+    # Every curve ends at the first loss below the target, at the step counted.
+    for method, losses in numbers["losses"][toy].items():
+        if steps[method] is not None:
+            assert losses.size == steps[method] + 1 and losses[-1] < numbers["target"][toy]
+            assert np.all(losses[:-1] >= numbers["target"][toy])
+    # Lanczos costs Hessian-vector products: the curvature methods cost more than their steps.
+    assert cost["negative-curvature descent"] > steps["negative-curvature descent"]
+    assert cost["perturbed GD"] == steps["perturbed GD"]
+    caption = claims["saddle_escapes"].caption
+    assert "gradient descent never in 400" in caption
+    assert "Each transform met the target on every case." in caption
+
+
+def test_the_escape_caption_names_a_missed_target(claims):
+    numbers = dict(claims["saddle_escapes"].numbers)
+    (toy,) = numbers["cases"]
+    numbers["meets_target"] = {toy: {"perturbed GD": False, "saddle-free Newton": True}}
+    numbers["steps"] = {toy: dict(numbers["steps"][toy], **{"gradient descent": 50})}
+    caption = critical_points._saddle_escapes_caption(numbers)
+    perturbed = numbers["steps"][toy]["perturbed GD"]
+    missed = f"Target missed by perturbed GD on {toy} ({perturbed} steps vs gradient descent's 50)"
+    assert missed in caption
+    assert "met the target on every case" not in caption
+
+
 def test_trained_spectrum_at_a_small_gradient(claims):
     numbers = claims["trained_spectrum"].numbers
     n = numbers["n_params"]

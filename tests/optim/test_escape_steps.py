@@ -1,0 +1,211 @@
+"""The saddle-escape transforms (issue 16) against NumPy float64 references of their steps.
+
+(Their escape from the lecture's toy saddle, in a handful of steps, is checked on the lecture's
+claim ``critical_points.saddle_escapes``, which runs it: tests/lecture/test_critical_points.py.)
+
+One quadratic L(θ) = ½θᵀAθ with A = Q diag(λ) Qᵀ in 4 dimensions serves every test: with
+λ = (−2, 0.5, 1, 3) the origin is a saddle whose way down is Q's first column; with
+λ = (0.5, 1, 2, 3) it is a minimum. A is an argument of each compiled step, so one compilation
+per transform serves both (and the no-recompilation check).
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxtrain import optim
+
+N = 4
+Q = np.linalg.qr(np.random.default_rng(0).normal(size=(N, N)))[0]
+SADDLE = Q @ np.diag([-2.0, 0.5, 1.0, 3.0]) @ Q.T
+MINIMUM = Q @ np.diag([0.5, 1.0, 2.0, 3.0]) @ Q.T
+NEAR = 1e-4 * np.array([1.0, -2.0, 0.5, 1.5])  # ‖g‖ ≈ 4e-4: below the 1e-3 threshold
+FAR = np.array([1.0, -2.0, 0.5, 1.5])
+RHO, RATE, DAMPING = 4.0, 0.1, 1e-2
+# float32 Lanczos on a 4 × 4 operator: eigenvectors to ~1e-6, steps of size ~0.5.
+ATOL = 2e-5
+
+
+def quadratic(theta, a):
+    return 0.5 * theta @ (a @ theta)
+
+
+def _inner_scaled_by_loss():
+    """sgd(RATE) whose step is multiplied by the loss it receives as ``obj_fn``: shows that
+    the extra argument reaches a wrapped optimizer."""
+
+    def update(updates, state, params=None, *, obj_fn=None, **extra):
+        del extra
+        return jax.tree.map(lambda g: -RATE * obj_fn(params) * g, updates), state
+
+    return optax.GradientTransformationExtraArgs(lambda params: optax.EmptyState(), update)
+
+
+TRANSFORMS = {
+    "negative_curvature_descent": lambda: optim.negative_curvature_descent(
+        optim.sgd(RATE), hessian_lipschitz=RHO
+    ),
+    "saddle_free_newton": lambda: optim.saddle_free_newton(
+        N, damping=DAMPING, hessian_lipschitz=RHO
+    ),
+    "perturbed_gd": lambda: optim.perturbed_gd(RATE, radius=0.01, escape_steps=3),
+    # In a chain, after a scale of 1, around an optimizer that uses obj_fn itself.
+    "chained": lambda: optax.chain(
+        optim.negative_curvature_descent(_inner_scaled_by_loss(), hessian_lipschitz=RHO),
+        optax.scale(2.0),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    """``{name: (optimizer, step, traces)}``; ``step(theta, state, a)`` is jitted once."""
+    out = {}
+    for name, factory in TRANSFORMS.items():
+        opt = factory()
+        traces = []
+
+        def step(theta, state, a, opt=opt, traces=traces):
+            traces.append(1)
+            grads = jax.grad(quadratic)(theta, a)
+            return opt.update(grads, state, theta, obj_fn=lambda t: quadratic(t, a))
+
+        out[name] = (opt, jax.jit(step), traces)
+    return out
+
+
+def run(compiled, name, theta, a, state=None):
+    opt, step, _ = compiled[name]
+    theta = jnp.asarray(theta, jnp.float32)
+    state = opt.init(theta) if state is None else state
+    updates, state = step(theta, state, jnp.asarray(a, jnp.float32))
+    return np.asarray(updates, np.float64), state
+
+
+def negative_curvature_reference(theta, a):
+    """s·(|λmin|/ρ)·u, s the sign that lowers ½θᵀAθ: −sign(gᵀu) on a quadratic."""
+    values, vectors = np.linalg.eigh(a)
+    u = vectors[:, 0]
+    return -np.sign((a @ theta) @ u) * abs(values[0]) / RHO * u
+
+
+def test_negative_curvature_descent_steps_along_the_negative_eigenvector(compiled):
+    updates, state = run(compiled, "negative_curvature_descent", NEAR, SADDLE)
+    np.testing.assert_allclose(updates, negative_curvature_reference(NEAR, SADDLE), atol=ATOL)
+    assert float(state.eigenvalue) == pytest.approx(-2.0, abs=1e-5)
+    assert int(state.matvecs) == N and int(state.loss_evaluations) == 3  # L(θ), L(θ ± t·u)
+    assert quadratic(NEAR + updates, SADDLE) < quadratic(NEAR, SADDLE)
+
+
+def test_negative_curvature_descent_takes_the_base_step_elsewhere(compiled):
+    # A large gradient: sgd's step, and no Hessian-vector product at all.
+    updates, state = run(compiled, "negative_curvature_descent", FAR, SADDLE)
+    np.testing.assert_allclose(updates, -RATE * SADDLE @ FAR, rtol=1e-5)
+    assert int(state.matvecs) == 0
+    # A small gradient at a minimum: Lanczos finds λmin = 0.5 > 0, so sgd's step again.
+    updates, state = run(compiled, "negative_curvature_descent", NEAR, MINIMUM)
+    np.testing.assert_allclose(updates, -RATE * MINIMUM @ NEAR, rtol=1e-4, atol=1e-9)
+    assert float(state.eigenvalue) == pytest.approx(0.5, abs=1e-5)
+
+
+def test_saddle_free_newton_is_the_damped_absolute_newton_step(compiled):
+    updates, _ = run(compiled, "saddle_free_newton", FAR, SADDLE)
+    values, vectors = np.linalg.eigh(SADDLE)
+    absolute = vectors @ np.diag(np.abs(values) + DAMPING) @ vectors.T
+    reference = -np.linalg.solve(absolute, SADDLE @ FAR)
+    np.testing.assert_allclose(updates, reference, rtol=1e-4, atol=ATOL)
+    # Plain Newton −H⁻¹g would go back to the saddle at 0; |H|⁻¹g goes downhill.
+    assert quadratic(FAR + updates, SADDLE) < quadratic(FAR, SADDLE)
+
+
+def test_saddle_free_newton_leaves_a_critical_point_by_negative_curvature(compiled):
+    updates, state = run(compiled, "saddle_free_newton", NEAR, SADDLE)
+    np.testing.assert_allclose(updates, negative_curvature_reference(NEAR, SADDLE), atol=ATOL)
+    assert int(state.matvecs) == N
+
+
+def test_perturbed_gd_kicks_only_where_the_gradient_is_small_and_not_too_often(compiled):
+    updates, state = run(compiled, "perturbed_gd", FAR, SADDLE)
+    np.testing.assert_allclose(updates, -RATE * SADDLE @ FAR, rtol=1e-6)
+    assert int(state.perturbations) == 0
+    kicks = []
+    for _ in range(4):  # escape_steps = 3: a kick, two gradient steps, a kick
+        updates, state = run(compiled, "perturbed_gd", NEAR, SADDLE, state)
+        kicks.append(not np.allclose(updates, -RATE * SADDLE @ NEAR, rtol=1e-6))
+        if kicks[-1]:
+            assert 0 < np.linalg.norm(updates) <= 0.01 * (1 + 1e-6)
+    assert kicks == [True, False, False, True] and int(state.perturbations) == 2
+
+
+def test_perturbed_gd_kicks_are_uniform_in_the_ball(compiled):
+    # For ξ uniform in the ball of radius r in n dimensions, E‖ξ‖ = r·n/(n + 1), E ξ = 0.
+    opt, step, _ = compiled["perturbed_gd"]
+    theta = jnp.zeros(N)
+    states = jax.vmap(lambda key: opt.init(theta)._replace(key=key))(
+        jax.random.split(jax.random.key(1), 2000)
+    )
+    kicks = np.asarray(
+        jax.vmap(step, in_axes=(None, 0, None))(theta, states, jnp.asarray(SADDLE, jnp.float32))[0]
+    )
+    norms = np.linalg.norm(kicks, axis=1)
+    assert norms.max() <= 0.01 * (1 + 1e-6)
+    assert norms.mean() == pytest.approx(0.01 * N / (N + 1), rel=0.02)
+    np.testing.assert_allclose(kicks.mean(axis=0), 0.0, atol=5e-4)
+
+
+def test_extra_arguments_reach_a_chain_and_the_wrapped_optimizer(compiled):
+    # Far from the saddle, the wrapped optimizer's −η·L(θ)·g, then optax.scale(2).
+    updates, _ = run(compiled, "chained", FAR, SADDLE)
+    loss = quadratic(FAR, SADDLE)
+    np.testing.assert_allclose(updates, -2 * RATE * loss * SADDLE @ FAR, rtol=1e-5)
+    updates, _ = run(compiled, "chained", NEAR, SADDLE)
+    np.testing.assert_allclose(updates, 2 * negative_curvature_reference(NEAR, SADDLE), atol=ATOL)
+
+
+def test_compiled_once_and_the_state_keeps_its_shapes_and_dtypes(compiled):
+    for name in TRANSFORMS:
+        opt, _, traces = compiled[name]
+        state = opt.init(jnp.zeros(N))
+        for theta in (NEAR, FAR, 2 * FAR):
+            _, new_state = run(compiled, name, theta, SADDLE, state)
+            before = jax.tree.map(lambda x: (x.shape, x.dtype), state)
+            assert jax.tree.map(lambda x: (x.shape, x.dtype), new_state) == before, name
+            state = new_state
+        assert len(traces) == 1, f"{name} traced {len(traces)} times"
+
+
+@pytest.mark.parametrize(
+    ("factory", "kwargs", "message"),
+    [
+        (optim.negative_curvature_descent, {"gradient_threshold": 0.0}, "`gradient_threshold`"),
+        (optim.negative_curvature_descent, {"curvature_threshold": -1.0}, "`curvature_threshold`"),
+        (optim.negative_curvature_descent, {"hessian_lipschitz": float("nan")}, "`hessian_lip"),
+        (optim.negative_curvature_descent, {"num_iters": 0}, "`num_iters` must be a Python int"),
+        (optim.negative_curvature_descent, {"num_iters": 4.0}, "`num_iters` must be a Python int"),
+        (optim.negative_curvature_descent, {"max_halvings": -1}, "`max_halvings`"),
+        (optim.negative_curvature_descent, {"tol": 0.0}, "`tol`"),
+        (optim.saddle_free_newton, {"k": 0}, "`k` must be a Python int >= 1, got 0"),
+        (optim.saddle_free_newton, {"k": 2, "damping": 0.0}, "`damping` must be finite and > 0"),
+        (optim.saddle_free_newton, {"k": 2, "learning_rate": -1.0}, "`learning_rate`"),
+        (optim.perturbed_gd, {"learning_rate": 0.0}, "`learning_rate`"),
+        (optim.perturbed_gd, {"learning_rate": 0.1, "radius": -0.1}, "`radius`"),
+        (optim.perturbed_gd, {"learning_rate": 0.1, "escape_steps": 0}, "`escape_steps`"),
+    ],
+)
+def test_bad_hyperparameters_are_refused(factory, kwargs, message):
+    if factory is optim.negative_curvature_descent:
+        kwargs = {"optimizer": optim.sgd(0.1), **kwargs}
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        factory(**kwargs)
+
+
+@pytest.mark.parametrize("name", ["negative_curvature_descent", "saddle_free_newton"])
+def test_an_update_without_the_loss_is_refused(name):
+    opt = TRANSFORMS[name]()
+    theta = jnp.zeros(N)
+    with pytest.raises(ValueError, match="needs the loss as an extra argument"):
+        opt.update(theta, opt.init(theta), theta)
+    with pytest.raises(ValueError, match="needs `params`"):
+        opt.update(theta, opt.init(theta), obj_fn=jnp.sum)
