@@ -13,6 +13,8 @@ import pytest
 from jaxtrain import curvature, data, train
 from jaxtrain.cli import main
 
+BLOCKS_AND_BATCHES = ["--max-examples", "300", "--blocks", "layer", "--batches", "3", "--top", "2"]
+
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
@@ -24,12 +26,13 @@ def run_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dense_300(run_dir, tmp_path_factory):
-    """``(report, out)`` of ``hessian run --max-examples 300 --json --out out``, run once: the
-    dense report that one test checks by hand and another compares Lanczos with."""
+    """``(report, out)`` of ``hessian run --max-examples 300 --json --out out`` with per-layer
+    spectra and 3 batches, run once: the dense report that one test checks by hand and another
+    compares Lanczos with, and the blocks and batches that three tests check."""
     out = tmp_path_factory.mktemp("dense-300")
     capture = io.StringIO()
     with contextlib.redirect_stdout(capture):
-        argv = [str(run_dir), "--max-examples", "300", "--out", str(out), "--json"]
+        argv = [str(run_dir), *BLOCKS_AND_BATCHES, "--out", str(out), "--json"]
         assert main(["hessian", *argv]) == 0
     return json.loads(capture.getvalue()), out
 
@@ -191,18 +194,8 @@ def test_a_top_whose_lanczos_basis_is_over_the_memory_limit_is_refused_naming_th
         )
 
 
-@pytest.fixture(scope="module")
-def blocks_and_batches(run_dir):
-    """``hessian run --blocks layer --batches 3 --top 2 --max-examples 60 --json``, run once."""
-    capture = io.StringIO()
-    argv = ["--blocks", "layer", "--batches", "3", "--top", "2", "--max-examples", "60"]
-    with contextlib.redirect_stdout(capture):
-        assert main(["hessian", str(run_dir), *argv, "--json"]) == 0
-    return json.loads(capture.getvalue()), argv
-
-
-def test_per_layer_spectra_lie_within_the_whole_hessians(blocks_and_batches):
-    report, _ = blocks_and_batches
+def test_per_layer_spectra_lie_within_the_whole_hessians(dense_300):
+    report, _ = dense_300
     assert report["method"] == report["blocks"]["method"] == "dense"
     assert report["blocks"]["partition"] == "layer"
     rows = report["blocks"]["blocks"]
@@ -219,32 +212,32 @@ def test_per_layer_spectra_lie_within_the_whole_hessians(blocks_and_batches):
         assert row["highest"][1] <= row["highest"][0] <= report["highest"] + slack
 
 
-def test_top_eigenvalues_with_error_bars_over_batches(blocks_and_batches):
-    report, _ = blocks_and_batches
+def test_top_eigenvalues_with_error_bars_over_batches(dense_300):
+    report, _ = dense_300
     batches = report["batches"]
     assert batches["method"] == "dense" and batches["converged"]
-    assert batches["num_batches"] == 3 and batches["batch_size"] == 20
+    assert batches["num_batches"] == 3 and batches["batch_size"] == 100
     per_batch = np.asarray(batches["per_batch"])
     assert per_batch.shape == (3, 2)
     np.testing.assert_allclose(batches["mean"], per_batch.mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(
         batches["stderr"], per_batch.std(axis=0, ddof=1) / np.sqrt(3), rtol=1e-5
     )
-    # The three batches hold all 60 examples: together they are the dense report's loss.
+    # The three batches hold all 300 examples: together they are the dense report's loss.
     np.testing.assert_allclose(batches["full"][0], report["highest"], rtol=1e-4)
     assert batches["full"][0] <= batches["mean"][0] * (1 + 1e-5)  # λmax is convex in H
 
 
-def test_blocks_and_batches_as_text(run_dir, blocks_and_batches, capsys):
-    report, argv = blocks_and_batches
-    assert main(["hessian", str(run_dir), *argv]) == 0
+def test_blocks_and_batches_as_text(run_dir, dense_300, capsys):
+    report, _ = dense_300
+    assert main(["hessian", str(run_dir), *BLOCKS_AND_BATCHES]) == 0
     out = capsys.readouterr().out
     assert "Hessian of each layer alone (its diagonal block H_bb, of the dense Hessian)" in out
     for row in report["blocks"]["blocks"]:
         (line,) = [line for line in out.splitlines() if line.startswith(f"  {row['block']} ")]
         assert line.split()[1:3] == [f"{row['n_params']:,}", f"{row['lowest'][0] + 0.0:.4g}"]
     batches = report["batches"]
-    assert "Top 2 eigenvalues on 3 batches of 20 examples, mean ± standard error" in out
+    assert "Top 2 eigenvalues on 3 batches of 100 examples, mean ± standard error" in out
     assert f"λ1 = {batches['mean'][0]:.4g} ± {batches['stderr'][0]:.2g}" in out
 
 
