@@ -128,14 +128,19 @@ def softmax_cross_entropy(
 
 
 def _integer_label_loss(z: jax.Array, labels: jax.Array, mask: jax.Array | None) -> jax.Array:
-    """logsumexp over the kept classes of z ``[..., C]`` minus the label's logit, as optax."""
-    # Shifting by the largest kept logit before both terms keeps float32's precision near 0 for
-    # logits of ±1e4 (logsumexp(z) − z_c would round at 1e4). The shift is a constant for the
-    # gradient, and 0 when a row has no finite kept logit, as in jax.nn.logsumexp.
+    """−log softmax(z)_c over the kept classes of z ``[..., C]``, for any class c, as optax."""
+    # jax.nn.log_softmax's steps, minus its −inf at masked classes: optax gives a label whose
+    # class is masked out its finite logsumexp(kept) − z_c. Shifting by the largest kept logit
+    # keeps float32's precision near 0 for logits of ±1e4 (logsumexp(z) − z_c would round at
+    # 1e4); the shift is 0 for a row with nothing kept, whose sum is 1 so that no 0·∞ reaches
+    # the gradient.
     top = jnp.max(z, axis=-1, where=mask, initial=-jnp.inf, keepdims=True)
     shifted = z - lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
-    label_logit = jnp.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]
-    per_example = jax.nn.logsumexp(shifted, axis=-1, where=mask) - label_logit
+    total = jnp.sum(jnp.exp(shifted), axis=-1, where=mask, keepdims=True)
+    if mask is not None:
+        total = jnp.where(jnp.any(mask, axis=-1, keepdims=True), total, 1.0)
+    log_probs = shifted - jnp.log(total)
+    per_example = -jnp.take_along_axis(log_probs, labels[..., None], axis=-1)[..., 0]
     if mask is not None:
         per_example = jnp.where(jnp.any(mask, axis=-1), per_example, 0.0)
     return per_example
