@@ -130,9 +130,9 @@ def _xor(config: Any) -> PlantedSaddle:
     Every hidden unit is the same: input weights 0, bias b = ½, output weight a = ½, and the
     output bias makes the mean prediction 0, the mean target. The gradient is 0 there, since
     XOR's target is uncorrelated with each input, and gradient descent keeps the units equal
-    forever. Yet it is a saddle: along a unit's two input weights H has the block
-    a²tanh′(b)²·I − a·tanh″(b)·E[y x₁x₂]·(off-diagonal), whose eigenvalue a²tanh′(b)² −
-    |a·tanh″(b)| is negative (−0.21 before the loss's factor ½ and mean).
+    forever. Yet it is a saddle: along directions that move the units' input weights apart
+    (summing to zero over the units) H's eigenvalues are ±a·tanh″(b)·E[y x₁x₂] = ±0.36, so
+    the way down breaks the units' symmetry.
     """
     import jax.numpy as jnp
 
