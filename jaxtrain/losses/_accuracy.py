@@ -34,7 +34,7 @@ def accuracy(
 
     Raises:
         ValueError: non-float logits, labels of the wrong shape or dtype, labels outside
-            ``[0, C)`` (checked only outside ``jit``), or an unknown ``reduction``.
+            ``[0, C)`` (checked only when concrete, not under ``jit``), or an unknown ``reduction``.
 
     Examples:
         >>> import jax.numpy as jnp

@@ -176,17 +176,20 @@ def sigmoid_binary_cross_entropy(
 
     Args:
         logits: z, floating point, any shape; each element an independent binary prediction.
-        labels: y of the same shape as ``logits``: bool, {0, 1} integers, or probabilities.
-        reduction: ``"mean"`` over all elements, ``"sum"``, or ``"none"`` for elementwise values
-            (equal to ``optax.losses.sigmoid_binary_cross_entropy``).
+        labels: y of the same shape as ``logits``: bool, {0, 1} integers, or probabilities
+            (float, not value-checked: the loss is linear in y, so derivatives with respect
+            to y work, finite differences included).
+        reduction: ``"mean"`` over all elements (the default), ``"sum"``, or ``"none"`` for
+            elementwise values, equal to ``optax.losses.sigmoid_binary_cross_entropy`` (which
+            returns them by default).
 
     Returns:
         The reduced loss (a scalar) or elementwise losses of the logits' shape.
 
     Raises:
         ValueError: non-float logits, labels of another shape (no broadcasting, so a ``[N, 1]``
-            vs ``[N]`` mix-up is caught), labels outside [0, 1] (checked only outside ``jit``),
-            or an unknown ``reduction``.
+            vs ``[N]`` mix-up is caught; optax broadcasts), integer labels other than 0 and 1
+            (checked only when concrete, not under ``jit``), or an unknown ``reduction``.
 
     Examples:
         >>> import jax.numpy as jnp
