@@ -110,7 +110,8 @@ def negative_curvature_descent(
       >>> opt = optim.negative_curvature_descent(optim.sgd(0.1), hessian_lipschitz=4.0)
       >>> w = jnp.zeros(2)
       >>> state = opt.init(w)
-      >>> updates, state = opt.update(jax.grad(loss)(w), state, w, obj_fn=loss)
+      >>> update = jax.jit(lambda g, state, w: opt.update(g, state, w, obj_fn=loss))
+      >>> updates, state = update(jax.grad(loss)(w), state, w)
       >>> print(float(loss(w + updates)) < 0.8, round(float(state.eigenvalue), 3))
       True -2.0
 

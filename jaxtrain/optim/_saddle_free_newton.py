@@ -113,7 +113,8 @@ def saddle_free_newton(
       >>> opt = optim.saddle_free_newton(2)
       >>> w = jnp.array([1.0, 0.1])
       >>> state = opt.init(w)
-      >>> updates, state = opt.update(jax.grad(loss)(w), state, w, obj_fn=loss)
+      >>> update = jax.jit(lambda g, state, w: opt.update(g, state, w, obj_fn=loss))
+      >>> updates, state = update(jax.grad(loss)(w), state, w)
       >>> print([round(float(x), 3) for x in w + updates])  # −|H|⁻¹g: away from 0 along w₂
       [0.01, 0.201]
 
