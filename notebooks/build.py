@@ -520,6 +520,25 @@ CRITICAL_POINTS = Notebook(
             """,
             ("num_critical", "num_saddles", "num_without_negative", "correlation"),
         ),
+        Shown(
+            "hessian_vs_gauss_newton",
+            """
+            ## What the Gauss–Newton matrix cannot see
+
+            Many curvature tools report the Gauss–Newton matrix G = JᵀH_ℓJ instead of the
+            Hessian: the first term of H = JᵀH_ℓJ + Σ (∂ℓ/∂ŷ)∇²ŷ, with J = ∂ŷ/∂θ. For the
+            mean squared error (or cross-entropy) H_ℓ is positive semi-definite, so G has no
+            negative eigenvalue. Here both are computed at one of the saddles found above,
+            G from `curvature.ggn`'s matrix-vector products.
+            """,
+            """
+            The Hessian's negative eigenvalues (blue, left of zero) are all in H − G (green);
+            G (orange) stays at or above zero, so at a saddle it shows a flat or upward
+            direction where H shows a way down. At the top of the spectrum H and G nearly
+            agree.
+            """,
+            ("num_negative", "lowest", "highest"),
+        ),
     ),
     exercises=(
         Exercise(

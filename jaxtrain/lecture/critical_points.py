@@ -24,7 +24,9 @@ Experiments:
   driven down, the stochastic Lanczos density that scales to large models, and the loss along
   its steepest and flattest eigenvectors;
 - :func:`minimum_ratio_vs_loss`: the lecture's scatter of minimum ratio against training loss,
-  measured where ‖g‖ is small, with how many of those points are saddles.
+  measured where ‖g‖ is small, with how many of those points are saddles;
+- :func:`hessian_vs_gauss_newton`: at one of those saddles, the Hessian's negative eigenvalues,
+  which the Gauss–Newton matrix (positive semi-definite) does not have.
 
 Critical points are found by minimizing ½‖g‖² (Levenberg–Marquardt on the gradient), as the
 lecture's minimum ratios are taken where ‖g‖ ≈ 0; such a search converges to saddles as readily
@@ -52,6 +54,7 @@ from jaxtrain.lecture._section import Section
 __all__ = [
     "SECTION",
     "escaping_a_saddle",
+    "hessian_vs_gauss_newton",
     "minimum_ratio_vs_loss",
     "saddle_escapes",
     "toy_saddle",
@@ -333,6 +336,22 @@ def _curve_fn(x: np.ndarray) -> np.ndarray:
     return np.sin(2.0 * x) + 0.3 * x
 
 
+def _regression_net(seed: int) -> tuple[Any, Any, Any, Any]:
+    """``(apply, params, state, (x, y))``: a 1-8-8-1 tanh MLP initialized from ``seed`` and
+    the curve's points (drawn from ``seed`` too)."""
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from jaxtrain.data import make_regression_curve
+    from jaxtrain.nn import MLP, functional
+
+    x, y = make_regression_curve(
+        _N_EXAMPLES, noise=0.0, seed=seed, fn=_curve_fn, x_range=(-2.0, 2.0)
+    )
+    model = MLP(1, _WIDTH, 1, depth=_DEPTH, activation="tanh", rngs=nnx.Rngs(seed))
+    return (*functional(model), (jnp.asarray(x), jnp.asarray(y)))
+
+
 def _regression_nets(count: int, seed: int) -> tuple[Any, Any]:
     """``(loss_fn, params)``: the MSE of 1-8-8-1 tanh MLPs on the curve, ``count`` inits.
 
@@ -341,22 +360,13 @@ def _regression_nets(count: int, seed: int) -> tuple[Any, Any]:
     """
     import jax
     import jax.numpy as jnp
-    from flax import nnx
 
     from jaxtrain.curvature import loss_from_model
-    from jaxtrain.data import make_regression_curve
     from jaxtrain.losses import mse
-    from jaxtrain.nn import MLP, functional
 
-    def build(s: int) -> Any:
-        return MLP(1, _WIDTH, 1, depth=_DEPTH, activation="tanh", rngs=nnx.Rngs(s))
-
-    x, y = make_regression_curve(
-        _N_EXAMPLES, noise=0.0, seed=seed, fn=_curve_fn, x_range=(-2.0, 2.0)
-    )
-    apply, _, state = functional(build(seed))
-    loss_fn = loss_from_model(apply, state, [(jnp.asarray(x), jnp.asarray(y))], mse)
-    inits = [functional(build(seed + run))[1] for run in range(count)]
+    apply, _, state, data = _regression_net(seed)
+    loss_fn = loss_from_model(apply, state, [data], mse)
+    inits = [_regression_net(seed + run)[1] for run in range(count)]
     return loss_fn, jax.tree.map(lambda *leaves: jnp.stack(leaves), *inits)
 
 
@@ -838,6 +848,142 @@ def _ratio_caption(numbers: dict[str, Any]) -> str:
     return f"{setup} {kinds} {ratio_range} {trend}"
 
 
+def hessian_vs_gauss_newton(config: LectureConfig, seed: int = 0) -> Claim:
+    """At a saddle, the Hessian's negative eigenvalues next to the Gauss–Newton matrix's.
+
+    For L(θ) = ℓ(ŷ(θ)) the Hessian splits as H = JᵀH_ℓJ + Σⱼ (∂ℓ/∂ŷⱼ)∇²ŷⱼ, J = ∂ŷ/∂θ. The
+    Gauss–Newton matrix G = JᵀH_ℓJ, which many curvature tools report instead of H, keeps the
+    first term; for the mean squared error H_ℓ ⪰ 0, so G has no negative eigenvalue. Of the
+    critical points that :func:`minimum_ratio_vs_loss` finds (½‖g‖² minimized from several
+    stops of Adam), the saddle of lowest loss is taken (without a saddle, the point of lowest
+    λmin(H)), and H, G (from :func:`~jaxtrain.curvature.ggn`'s products) and H − G are
+    compared there.
+
+    Returns:
+      A claim whose numbers hold the point's loss, ‖g‖ and kind, all eigenvalues of H, of G and
+      of H − G, and the counts of each below −tol and above tol.
+    """
+    import jax
+    import jax.numpy as jnp
+    from jax.flatten_util import ravel_pytree
+    from jax.tree_util import Partial
+
+    from jaxtrain.curvature import ggn, hessian
+    from jaxtrain.losses import mse
+
+    runs = _critical_points(config, seed)
+    reports = runs["reports"]
+    critical = [r for r in range(runs["runs"]) if reports[r].grad_norm <= _GRAD_TOL]
+    saddles = [r for r in critical if reports[r].num_negative > 0]
+    if saddles:
+        # The lowest-loss saddle: a network partly fit, not a collapsed constant one.
+        pick = min(saddles, key=lambda r: reports[r].loss)
+    else:
+        pick = min(critical or range(runs["runs"]), key=lambda r: reports[r].eigenvalues[0])
+    report, params = reports[pick], _unstack(runs["points"], pick)
+    apply, _, state, (x, y) = _regression_net(seed)
+    flat, unravel = ravel_pytree(params)
+    product = ggn(Partial(_outputs, Partial(apply), state), mse, params, x, y)
+    # G column by column from its matrix-vector products: n products, one compiled program.
+    columns = jax.jit(jax.vmap(lambda e: ravel_pytree(product(unravel(e)))[0]))
+    G = np.asarray(columns(jnp.eye(flat.size, dtype=flat.dtype)), np.float64)
+    H = np.asarray(hessian(runs["loss_fn"], params), np.float64)
+    G = 0.5 * (G + G.T)  # symmetric up to float32 round-off; eigvalsh reads one triangle
+    tol = report.eig_tol
+    spectra = {
+        "hessian": np.linalg.eigvalsh(H),
+        "gauss_newton": np.linalg.eigvalsh(G),
+        "difference": np.linalg.eigvalsh(H - G),
+    }
+    numbers: dict[str, Any] = {
+        "width": _WIDTH,
+        "n_params": int(flat.size),
+        "n_examples": _N_EXAMPLES,
+        "run": pick,
+        "adam_steps": int(runs["stops"][pick]),
+        "loss": report.loss,
+        "grad_norm": report.grad_norm,
+        "grad_tol": _GRAD_TOL,
+        "kind": report.kind,
+        "eig_tol": tol,
+        "eigenvalues": spectra,
+        "num_negative": {name: int(np.sum(v < -tol)) for name, v in spectra.items()},
+        "num_positive": {name: int(np.sum(v > tol)) for name, v in spectra.items()},
+        "lowest": {name: float(v[0]) for name, v in spectra.items()},
+        "highest": {name: float(v[-1]) for name, v in spectra.items()},
+    }
+    return Claim(
+        section=_ID,
+        id="hessian_vs_gauss_newton",
+        title="Hessian and Gauss–Newton at a saddle",
+        numbers=numbers,
+        figure=_gauss_newton_figure(numbers),
+        caption=_gauss_newton_caption(numbers),
+    )
+
+
+def _outputs(apply: Any, state: Any, params: Any, x: Any) -> Any:
+    return apply(params, state, x, train=False)[0]
+
+
+_GAUSS_NEWTON_LABELS = {
+    "hessian": "Hessian H",
+    "gauss_newton": "Gauss–Newton G = JᵀH_ℓJ",
+    "difference": "H − G = Σ (∂ℓ/∂ŷ)∇²ŷ",
+}
+
+
+def _gauss_newton_figure(numbers: dict[str, Any]) -> Any:
+    import matplotlib.pyplot as plt
+
+    fig, (ax_all, ax_low) = plt.subplots(1, 2, figsize=(11.5, 4.0))
+    for (name, values), style in zip(numbers["eigenvalues"].items(), ("o", "s", "x"), strict=True):
+        label = _GAUSS_NEWTON_LABELS[name]
+        ax_all.plot(values, style, ms=3, label=label)
+        ax_low.plot(values[:10], style + "-", ms=5, label=label)
+    tol = numbers["eig_tol"]
+    for ax in (ax_all, ax_low):
+        ax.axhline(0.0, color="gray", lw=0.8)
+        ax.axhspan(-tol, tol, color="0.9", label="|λ| ≤ tol")
+    ax_all.set_yscale("symlog", linthresh=max(tol, 1e-8))
+    ax_all.set(
+        xlabel="index (ascending)",
+        ylabel="eigenvalue (symlog)",
+        title=f"all {numbers['n_params']} eigenvalues at a point with ‖g‖ = "
+        f"{numbers['grad_norm']:.0e}",
+    )
+    ax_low.set(xlabel="index", ylabel="eigenvalue", title="the 10 smallest")
+    ax_all.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _gauss_newton_caption(numbers: dict[str, Any]) -> str:
+    negative, lowest, highest = numbers["num_negative"], numbers["lowest"], numbers["highest"]
+    tol = numbers["eig_tol"]
+    if numbers["grad_norm"] <= numbers["grad_tol"]:
+        point = f"a critical point (‖g‖ = {numbers['grad_norm']:.1e}), classified {numbers['kind']}"
+    else:
+        point = (
+            f"a point above the critical test ‖g‖ ≤ {numbers['grad_tol']:.0e} "
+            f"(‖g‖ = {numbers['grad_norm']:.1e}, {numbers['kind']})"
+        )
+    if negative["gauss_newton"] == 0:
+        gauss_newton = f"none (its smallest is {lowest['gauss_newton']:.1e})"
+    else:
+        gauss_newton = f"{negative['gauss_newton']}, down to {lowest['gauss_newton']:.3g}"
+    return (
+        f"A 1-{numbers['width']}-{numbers['width']}-1 tanh MLP ({numbers['n_params']} "
+        f"parameters, MSE on {numbers['n_examples']} points of {_CURVE}) at {point}, loss "
+        f"{numbers['loss']:.3g}. Eigenvalues below −tol = −{tol:.1e}: the Hessian has "
+        f"{negative['hessian']}, down to {lowest['hessian']:.3g}; the Gauss–Newton matrix "
+        f"G = JᵀH_ℓJ at the same point has {gauss_newton}. The largest: {highest['hessian']:.3g} "
+        f"for H, {highest['gauss_newton']:.3g} for G. The difference H − G, the term weighted by "
+        f"the residuals ∂ℓ/∂ŷ, spans {lowest['difference']:.3g} to {highest['difference']:.3g}: "
+        "a curvature computed as G cannot show this point's ways down."
+    )
+
+
 def saddle_escapes(config: LectureConfig, seed: int = 0) -> Claim:
     """Steps out of planted saddles: gradient descent, noise, and the three escape transforms.
 
@@ -976,5 +1122,6 @@ SECTION = Section(
         saddle_escapes,
         trained_spectrum,
         minimum_ratio_vs_loss,
+        hessian_vs_gauss_newton,
     ),
 )

@@ -184,3 +184,37 @@ def test_claims_carry_their_section_and_a_figure(claims):
 
 def test_the_notebook_prints_numbers_its_claims_have(claims, check_notebook_numbers):
     check_notebook_numbers("critical_points", claims)
+
+
+def test_the_gauss_newton_matrix_has_none_of_the_saddles_negative_eigenvalues(claims):
+    import jax
+    from jax.flatten_util import ravel_pytree
+
+    claim = claims["hessian_vs_gauss_newton"]
+    numbers = claim.numbers
+    assert numbers["kind"] == "saddle" and numbers["grad_norm"] <= numbers["grad_tol"]
+    negative, lowest, highest = numbers["num_negative"], numbers["lowest"], numbers["highest"]
+    assert negative["hessian"] > 0 and negative["gauss_newton"] == 0
+    assert lowest["gauss_newton"] >= -numbers["eig_tol"] and lowest["hessian"] < -numbers["eig_tol"]
+    assert highest["gauss_newton"] == pytest.approx(highest["hessian"], rel=0.05)
+    # Reference: for the MSE over N outputs H_ℓ = (2/N)·I, so G = (2/N)·JᵀJ, with J from
+    # jax.jacobian at the same point, in float64.
+    runs = critical_points._critical_points(QUICK, 0)
+    params = critical_points._unstack(runs["points"], numbers["run"])
+    apply, _, state, (x, _) = critical_points._regression_net(0)
+    flat, unravel = ravel_pytree(params)
+    J = jax.jacobian(lambda v: apply(unravel(v), state, x, train=False)[0].ravel())(flat)
+    J = np.asarray(J, np.float64)
+    expected = np.linalg.eigvalsh(2.0 / J.shape[0] * J.T @ J)
+    eigenvalues = numbers["eigenvalues"]
+    np.testing.assert_allclose(eigenvalues["gauss_newton"], expected, atol=1e-5 * expected[-1])
+    report = runs["reports"][numbers["run"]]
+    np.testing.assert_allclose(eigenvalues["hessian"], report.eigenvalues, atol=1e-5)
+    # Traces add: tr H = tr G + tr(H − G).
+    assert eigenvalues["hessian"].sum() == pytest.approx(
+        eigenvalues["gauss_newton"].sum() + eigenvalues["difference"].sum(), rel=1e-4
+    )
+    assert (
+        f"the Hessian has {negative['hessian']}, down to {lowest['hessian']:.3g}" in claim.caption
+    )
+    assert "at the same point has none" in claim.caption
