@@ -1045,9 +1045,11 @@ def _saddle_escapes_figure(numbers: dict[str, Any]) -> Any:
     import matplotlib.pyplot as plt
 
     cases = numbers["cases"]
-    fig, axes = plt.subplots(1, len(cases), figsize=(4.2 * len(cases) + 1.5, 3.6), squeeze=False)
+    cols = min(2, len(cases))
+    rows = -(-len(cases) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 3.8 * rows), squeeze=False)
     styles = ("-", "--", ":", "-", "-")
-    for ax, name in zip(axes[0], cases, strict=True):
+    for ax, name in zip(axes.flat, cases, strict=False):
         for (method, losses), style in zip(numbers["losses"][name].items(), styles, strict=True):
             steps = numbers["steps"][name][method]
             label = f"{method}: {steps if steps is not None else 'never'}"
