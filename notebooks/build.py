@@ -470,10 +470,11 @@ CRITICAL_POINTS = Notebook(
             """,
             """
             Gradient descent never leaves an exact saddle (g = 0). The curvature methods leave
-            in a few steps, each costing a few Hessian-vector products more than a gradient;
-            the random kicks leave too, after tens of steps, because descent must first grow
-            the kick along u by 1 + η|λ| per step. The caption names any case where a method
-            missed the target of a fifth of gradient descent's steps.
+            in a few steps, each step costing a few Hessian-vector products more than a
+            gradient. Random kicks leave too, but descent must first grow a kick along u by
+            1 + η|λ| per step: slow where |λ| is small, as on the digits' plateau at the full
+            size. The caption names every case where a transform missed the target of a fifth
+            of gradient descent's steps.
             """,
             ("lambda_min", "steps", "cost"),
         ),
