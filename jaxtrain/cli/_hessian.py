@@ -46,8 +46,6 @@ examples:
   jaxtrain hessian run
   # the same on 200 validation examples, into hessian/hessian.json and hessian/spectrum.png
   jaxtrain hessian run --split val --max-examples 200 --out hessian --json
-  # per-layer spectra, and the top 3 eigenvalues with error bars over 8 batches of 125
-  jaxtrain hessian run --blocks layer --batches 8 --top 3
 """
 
 
