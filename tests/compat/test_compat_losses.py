@@ -53,12 +53,13 @@ def _value_and_grads(loss, logits, labels, wrt):
     return values, grads
 
 
-@functools.partial(jax.jit, static_argnames="axis")
-def _ours_and_optax(logits, soft, labels, masks, axis):
+@functools.partial(jax.jit, static_argnames=("axis", "grads"))
+def _ours_and_optax(logits, soft, labels, masks, axis, grads):
     """(ours, optax's) values for soft and integer labels under each mask, and gradients.
 
     Gradients under the per-class mask (the last) only: it contains the other masks' cases
-    (whole rows kept or dropped). One compiled program per axis: compiling is most of the time.
+    (whole rows kept or dropped). One compiled program per axis: compiling is most of the time,
+    and the gradients are most of the program.
     """
     ref_integer = optax.losses.softmax_cross_entropy_with_integer_labels
     # optax's integer version has no axis=None; every axis as a tuple is the same thing.
@@ -75,6 +76,8 @@ def _ours_and_optax(logits, soft, labels, masks, axis):
                     ref(logits, y, ref_axis, where),
                 )
             )
+    if not grads:
+        return values, None
     where = masks[-1]
 
     def ours(z, y):
@@ -86,7 +89,7 @@ def _ours_and_optax(logits, soft, labels, masks, axis):
     def theirs_integer(z, y):
         return ref_integer(z, y, axis_ref, where)
 
-    grads = (
+    return values, (
         (
             _value_and_grads(ours, logits, soft, (0, 1))[1],
             _value_and_grads(theirs_soft, logits, soft, (0, 1))[1],
@@ -96,20 +99,23 @@ def _ours_and_optax(logits, soft, labels, masks, axis):
             _value_and_grads(theirs_integer, logits, labels, 0)[1],
         ),
     )
-    return values, grads
 
 
 # The class axes last (no transpose), moved (a tuple, negative and out of order), and all.
-@pytest.mark.parametrize("axis", [-1, (-1, -3), None], ids=str)
-def test_axis_and_where_equal_optax_under_jit(axis):
+# Gradients for the moved axes (the one path that reaches every line the others do); those on
+# the last axis are compared in test_fully_masked_examples_equal_optax_with_finite_gradients.
+@pytest.mark.parametrize(("axis", "grads"), [(-1, False), ((-1, -3), True), (None, False)], ids=str)
+def test_axis_and_where_equal_optax_under_jit(axis, grads):
     """Random logits, soft and integer labels; no mask, a per-example and a per-class mask."""
     logits, soft, labels, per_logit, per_example = _inputs(axis)
     # With every axis a class axis there are no examples to mask one by one.
     masks = (None, per_example, per_logit) if per_example.ndim else (None, per_logit)
-    values, grads = _ours_and_optax(logits, soft, labels, masks, axis)
+    values, grads = _ours_and_optax(logits, soft, labels, masks, axis, grads)
     for ours, theirs in values:
         assert ours.shape == theirs.shape
         np.testing.assert_allclose(ours, theirs, rtol=RTOL, atol=ATOL)
+    if grads is None:
+        return
     ((dz_ours, dy_ours), (dz_theirs, dy_theirs)), (dz_int_ours, dz_int_theirs) = grads
     np.testing.assert_allclose(dz_ours, dz_theirs, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(dz_int_ours, dz_int_theirs, rtol=RTOL, atol=ATOL)
@@ -120,8 +126,8 @@ def test_axis_and_where_equal_optax_under_jit(axis):
     np.testing.assert_array_equal(np.asarray(dy_ours)[~kept], 0.0)
 
 
-def test_fully_masked_examples_give_zero_and_finite_gradients():
-    """optax's test_gradient and test_per_logit_mask: an example with no class kept."""
+def test_fully_masked_examples_equal_optax_with_finite_gradients():
+    """optax's test_gradient and test_per_logit_mask: an example with no class kept gives 0."""
     logits = jnp.array([[10.0, 1.0, -2.0], [1.0, 4.0, 0.2]])
     soft = jnp.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
     labels = jnp.array([1, 0])
@@ -129,18 +135,27 @@ def test_fully_masked_examples_give_zero_and_finite_gradients():
 
     @jax.jit
     def cases(logits):
-        def loss(z, y, where):
-            return softmax_cross_entropy(z, y, where=where, reduction="none")
+        out = []
+        for where in masks:
+            for y, ref in (
+                (soft, optax.losses.softmax_cross_entropy),
+                (labels, optax.losses.softmax_cross_entropy_with_integer_labels),
+            ):
+                ours = functools.partial(softmax_cross_entropy, where=where, reduction="none")
+                theirs = functools.partial(ref, where=where)
+                out.append(
+                    (
+                        _value_and_grads(ours, logits, y, 0),
+                        _value_and_grads(theirs, logits, y, 0),
+                    )
+                )
+        return out
 
-        return [
-            _value_and_grads(functools.partial(loss, where=w), logits, y, 0)
-            for w in masks
-            for y in (soft, labels)
-        ]
-
-    for values, grads in cases(logits):
+    for (values, grads), (ref_values, ref_grads) in cases(logits):
         assert values[1] == 0.0
         assert np.all(np.isfinite(grads)) and np.all(grads[1] == 0.0)
+        np.testing.assert_allclose(values, ref_values, rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(grads, ref_grads, rtol=RTOL, atol=ATOL)
 
 
 def test_empty_class_axis_gives_optax_zeros():
