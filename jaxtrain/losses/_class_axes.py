@@ -71,12 +71,12 @@ def class_mask(
     expanded = where
     if where.ndim + len(axes) == len(shape):
         expanded = jnp.expand_dims(where, axes)
-    try:
-        if expanded.ndim != len(shape):
-            raise ValueError
-        return jnp.broadcast_to(expanded, shape)
-    except ValueError:
-        raise ValueError(
-            f"where must broadcast to the logits' shape {shape} or to the per-example shape "
-            f"{batch_shape(shape, axes)}, got shape {where.shape}"
-        ) from None
+    if expanded.ndim == len(shape):
+        try:
+            return jnp.broadcast_to(expanded, shape)
+        except ValueError:
+            pass
+    raise ValueError(
+        f"where must broadcast to the logits' shape {shape} or to the per-example shape "
+        f"{batch_shape(shape, axes)}, got shape {where.shape}"
+    )

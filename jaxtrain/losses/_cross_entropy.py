@@ -103,18 +103,17 @@ def softmax_cross_entropy(
         raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
     axes = _class_axes.canonical_axes(axis, logits.shape)
     mask = None if where is None else _class_axes.class_mask(where, logits.shape, axes)
+    num_classes = math.prod(logits.shape[a] for a in axes)
     labels = jnp.asarray(labels)
     integer = _checks.is_integer_labels(labels)
     if integer:
         batch_shape = _class_axes.batch_shape(logits.shape, axes)
-        num_classes = math.prod(logits.shape[a] for a in axes)
         _checks.check_class_labels(labels, batch_shape, num_classes)
     else:
         _checks.check_targets(labels, logits)
 
     z = _class_axes.classes_last(logits, axes)
     mask = None if mask is None else _class_axes.classes_last(mask, axes)
-    num_classes = z.shape[-1]
     if integer and no_smoothing:
         return _checks.reduce(_integer_label_loss(z, labels, mask), reduction)
     if integer:
