@@ -211,13 +211,13 @@ def block_eigenvalues(
     Examples:
         >>> import jax, jax.numpy as jnp
         >>> from jaxtrain.curvature import block_eigenvalues, hvp
-        >>> def loss(p):  # H_aa = 2I; H_bb = 6, a 1 × 1 block: its λmin and λmax
-        ...     return p["a"][0] * p["b"][0] + jnp.sum(p["a"] ** 2) + 3.0 * p["b"][0] ** 2
-        >>> params = {"a": jnp.ones(2), "b": jnp.ones(1)}
+        >>> def loss(p):  # H = [[2, 1], [1, 6]]: H_aa = 2, H_bb = 6, each its λmin and λmax
+        ...     return p["a"][0] * p["b"][0] + p["a"][0] ** 2 + 3.0 * p["b"][0] ** 2
+        >>> params = {"a": jnp.ones(1), "b": jnp.ones(1)}
         >>> spectra = block_eigenvalues(hvp(loss, params), params, key=jax.random.key(0))
         >>> for name, result in spectra.items():
         ...     print(name, result.size, [round(float(x), 3) for x in result.eigenvalues])
-        a 2 [2.0, 2.0]
+        a 1 [2.0, 2.0]
         b 1 [6.0, 6.0]
 
     References:
