@@ -62,7 +62,7 @@ def eigenvalues_over_batches(
 
     The mean is not an unbiased estimate of the full-data value: λmax (and the sum of the top
     k) is convex in H, so for B equal batches, whose mean H_b is H, λmax(H) ≤ λ̄₁ always
-    (Jensen); smaller batches scatter more and sit higher.
+    (Jensen), while λ₂, λ₃, … alone may fall on either side.
 
     Args:
         loss_fn: ``loss_fn(params, *batch) -> scalar``, the mean loss of one batch.
