@@ -1,0 +1,66 @@
+"""The command line's persistent compilation cache: where it goes, and how to turn it off."""
+
+import pathlib
+import sys
+
+import jax
+import pytest
+
+from jaxtrain.cli._main import CACHE_ENV, enable_compilation_cache, main
+
+
+@pytest.fixture
+def jax_cache_config():
+    """Restores the JAX options that ``enable_compilation_cache`` sets."""
+    saved = (
+        jax.config.jax_compilation_cache_dir,
+        jax.config.jax_persistent_cache_min_compile_time_secs,
+    )
+    yield
+    jax.config.update("jax_compilation_cache_dir", saved[0])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", saved[1])
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"XDG_CACHE_HOME": "{tmp}"}, "{tmp}/jaxtrain/xla"),
+        ({"XDG_CACHE_HOME": "{tmp}", CACHE_ENV: "{tmp}/mine"}, "{tmp}/mine"),
+        ({}, "{tmp}/.cache/jaxtrain/xla"),
+    ],
+    ids=["xdg", "env-path", "home"],
+)
+def test_the_cache_directory(environ, expected, tmp_path, monkeypatch, jax_cache_config):
+    environ = {name: value.format(tmp=tmp_path) for name, value in environ.items()}
+    monkeypatch.setenv("HOME", str(tmp_path))  # what ~ means when XDG_CACHE_HOME is unset
+    jax.config.update("jax_compilation_cache_dir", None)
+    directory = enable_compilation_cache(environ)
+    assert directory == pathlib.Path(expected.format(tmp=tmp_path))
+    assert jax.config.jax_compilation_cache_dir == str(directory)
+    assert jax.config.jax_persistent_cache_min_compile_time_secs == 0.0
+
+
+@pytest.mark.parametrize("value", ["off", "0", "OFF", ""])
+def test_the_opt_out_leaves_jax_alone(value, tmp_path, jax_cache_config):
+    jax.config.update("jax_compilation_cache_dir", None)
+    assert enable_compilation_cache({CACHE_ENV: value, "XDG_CACHE_HOME": str(tmp_path)}) is None
+    assert jax.config.jax_compilation_cache_dir is None
+
+
+def test_a_directory_already_configured_for_jax_is_kept(tmp_path, jax_cache_config):
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path / "theirs"))
+    assert enable_compilation_cache({CACHE_ENV: str(tmp_path / "mine")}) == tmp_path / "theirs"
+    assert jax.config.jax_compilation_cache_dir == str(tmp_path / "theirs")
+
+
+def test_only_the_program_turns_the_cache_on(tmp_path, monkeypatch, jax_cache_config, capsys):
+    # A missing checkpoint fails before any JAX work: the cache is set, nothing is compiled.
+    jax.config.update("jax_compilation_cache_dir", None)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "xla"))
+    argv = ["hessian", str(tmp_path / "missing")]
+    assert main(argv) == 1  # called from Python: the caller's JAX configuration stays
+    assert jax.config.jax_compilation_cache_dir is None
+    monkeypatch.setattr(sys, "argv", ["jaxtrain", *argv])
+    assert main() == 1  # run as the program
+    assert jax.config.jax_compilation_cache_dir == str(tmp_path / "xla")
+    assert "no such directory" in capsys.readouterr().err
