@@ -1,6 +1,8 @@
 """Batch normalization with running statistics for test time (lecture §6)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -50,22 +52,36 @@ class BatchNorm(nnx.Module):
         *unbiased* batch variance σ² · n/(n − 1) in its running variance (n = batch elements
         per feature), while normalizing with the biased one, as here.
 
+    Complex inputs are normalized with σ² = mean(|x − μ|²), so the output has unit variance
+    (as in Flax). The constructor takes flax.nnx.BatchNorm's arguments, in its order and with its
+    defaults, except ``use_fast_variance`` (``False`` here); ``use_fast_variance=True`` gives
+    Flax's numbers bit for bit.
+
     Args:
         num_features: size of the feature axis.
-        momentum: α, the weight kept on the old running value.
-        epsilon: ε added to the variance.
         use_running_average: default mode; ``True`` normalizes with the running statistics.
         axis: the feature axis (``-1``: channels last, NHWC).
-        axis_name: mapped axis over which the statistics are averaged.
+        momentum: α, the weight kept on the old running value.
+        epsilon: ε added to the variance.
+        dtype: output and computation dtype (default: inferred from the input and parameters).
+        param_dtype: dtype of γ and β.
         use_bias: learn β.
         use_scale: learn γ.
-        use_fast_variance: use the one-pass E[x²] − μ² (Flax's default) instead of two-pass.
-        dtype: output dtype (default: inferred from the input and the parameters).
-        param_dtype: dtype of γ and β.
         bias_init: initializer of β.
         scale_init: initializer of γ.
+        axis_name: mapped axis over which the statistics are averaged.
+        axis_index_groups: groups of indices of ``axis_name`` averaged separately
+            (``[[0, 1], [2, 3]]``: two groups of two devices; see ``jax.lax.psum``).
+        use_fast_variance: use the one-pass E[|x|²] − |μ|² (Flax's default) instead of two-pass.
+        promote_dtype: called as ``promote_dtype((x, mean, var, scale, bias), dtype=dtype)``
+            to bring the input and the variables to one dtype (Flax's function by default).
         rngs: ``nnx.Rngs``; one ``params`` key is drawn per learned vector, as ``nnx.BatchNorm``
             does, so swapping one for the other keeps the rest of a model's initialization.
+        bias_metadata: metadata of β's ``nnx.Param`` (e.g. ``sharding_names``).
+        scale_metadata: metadata of γ's ``nnx.Param``.
+
+    Raises:
+        ValueError: if ``num_features`` < 1, ``momentum`` is outside [0, 1] or ``epsilon`` < 0.
 
     Examples:
         >>> import jax, jax.numpy as jnp
@@ -94,55 +110,85 @@ class BatchNorm(nnx.Module):
         self,
         num_features: int,
         *,
+        use_running_average: bool | None = False,
+        axis: int = -1,
         momentum: float = 0.99,
         epsilon: float = 1e-5,
-        use_running_average: bool = False,
-        axis: int = -1,
-        axis_name: str | None = None,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         use_bias: bool = True,
         use_scale: bool = True,
-        use_fast_variance: bool = False,
-        dtype: jnp.dtype | None = None,
-        param_dtype: jnp.dtype = jnp.float32,
         bias_init: Initializer = jax.nn.initializers.zeros,
         scale_init: Initializer = jax.nn.initializers.ones,
+        axis_name: str | None = None,
+        axis_index_groups: Any = None,
+        use_fast_variance: bool = False,
+        promote_dtype: Callable[..., Any] = _statistics.promote_dtype,
         rngs: nnx.Rngs,
+        bias_metadata: Mapping[str, Any] = MappingProxyType({}),
+        scale_metadata: Mapping[str, Any] = MappingProxyType({}),
     ):
-        if num_features < 1:
-            raise ValueError(f"num_features must be positive, got {num_features}")
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"momentum must lie in [0, 1], got {momentum}")
         if epsilon < 0:
             raise ValueError(f"epsilon must be non-negative, got {epsilon}")
+        self.scale, self.bias = _statistics.affine_parameters(
+            num_features,
+            use_scale=use_scale,
+            use_bias=use_bias,
+            param_dtype=param_dtype,
+            scale_init=scale_init,
+            bias_init=bias_init,
+            scale_metadata=scale_metadata,
+            bias_metadata=bias_metadata,
+            rngs=rngs,
+        )
         shape = (num_features,)
         self.mean = nnx.BatchStat(jnp.zeros(shape, jnp.float32))
         self.var = nnx.BatchStat(jnp.ones(shape, jnp.float32))
-        self.scale = nnx.Param(scale_init(rngs.params(), shape, param_dtype)) if use_scale else None
-        self.bias = nnx.Param(bias_init(rngs.params(), shape, param_dtype)) if use_bias else None
         self.num_features = num_features
-        self.momentum = momentum
-        self.epsilon = epsilon
         self.use_running_average = use_running_average
         self.axis = axis
-        self.axis_name = axis_name
-        self.use_bias = use_bias
-        self.use_scale = use_scale
-        self.use_fast_variance = use_fast_variance
+        self.momentum = momentum
+        self.epsilon = epsilon
         self.dtype = dtype
         self.param_dtype = param_dtype
+        self.use_bias = use_bias
+        self.use_scale = use_scale
+        self.axis_name = axis_name
+        self.axis_index_groups = axis_index_groups
+        self.use_fast_variance = use_fast_variance
+        self.promote_dtype = promote_dtype
 
-    def __call__(self, x: jax.Array, use_running_average: bool | None = None) -> jax.Array:
+    def __call__(
+        self,
+        x: jax.Array,
+        use_running_average: bool | None = None,
+        *,
+        mask: jax.Array | None = None,
+    ) -> jax.Array:
         """Normalizes ``x``; in training mode also moves the running statistics.
 
         Args:
             x: input whose ``axis`` has ``num_features`` entries; every other axis is reduced.
             use_running_average: overrides the module's mode for this call.
+            mask: booleans broadcastable to ``x``; only the ``True`` entries enter μ and σ²
+                (e.g. padding excluded). Every entry is still normalized.
 
         Returns:
             The normalized, scaled and shifted input, same shape as ``x``.
+
+        Raises:
+            ValueError: if the feature axis does not have ``num_features`` entries, or no mode
+                is given (``use_running_average`` ``None`` here and in the constructor).
         """
         if use_running_average is None:
             use_running_average = self.use_running_average
+        if use_running_average is None:
+            raise ValueError(
+                "use_running_average is None in both BatchNorm's constructor and its call; "
+                "pass True (running statistics) or False (batch statistics)"
+            )
         feature_axes = _statistics.canonical_axes(x.ndim, self.axis)
         if x.shape[feature_axes[0]] != self.num_features:
             raise ValueError(
@@ -150,27 +196,39 @@ class BatchNorm(nnx.Module):
                 f"input of shape {x.shape}"
             )
         reduction_axes = tuple(i for i in range(x.ndim) if i not in feature_axes)
-        if use_running_average:
-            mean, var = self.mean[...], self.var[...]
-        else:
+        scale = self.scale[...] if self.scale is not None else None
+        bias = self.bias[...] if self.bias is not None else None
+        x, mean, var, scale, bias = self.promote_dtype(
+            (x, self.mean[...], self.var[...], scale, bias), dtype=self.dtype
+        )
+        if not use_running_average:
             mean, var = _statistics.mean_and_variance(
                 x,
                 reduction_axes,
+                dtype=self.dtype,
                 axis_name=self.axis_name,
+                axis_index_groups=self.axis_index_groups,
                 use_fast_variance=self.use_fast_variance,
+                mask=mask,
             )
             alpha = self.momentum
-            # Running statistics are bookkeeping for test time, never a path for gradients.
-            self.mean[...] = jax.lax.stop_gradient(alpha * self.mean[...] + (1 - alpha) * mean)
-            self.var[...] = jax.lax.stop_gradient(alpha * self.var[...] + (1 - alpha) * var)
+            for stat, batch_value in ((self.mean, mean), (self.var, var)):
+                # Running statistics are bookkeeping for test time, never a path for gradients.
+                value = jax.lax.stop_gradient(alpha * stat[...] + (1 - alpha) * batch_value)
+                if jnp.can_cast(value.dtype, stat[...].dtype):
+                    stat[...] = value
+                else:
+                    # A complex μ in a float32 BatchStat would lose its imaginary part (Flax's
+                    # behaviour, with a FutureWarning): the running mean becomes complex instead.
+                    _replace_value(stat, value)
         return _statistics.normalize(
-            x,
-            mean,
-            var,
-            self.scale[...] if self.scale is not None else None,
-            self.bias[...] if self.bias is not None else None,
-            reduction_axes,
-            feature_axes,
-            self.epsilon,
-            self.dtype,
+            x, mean, var, scale, bias, reduction_axes, feature_axes, self.epsilon, self.dtype
         )
+
+
+def _replace_value(variable: nnx.Variable, value: jax.Array) -> None:
+    """Give ``variable`` a new array, dtype included (``set_value`` on flax ≥ 0.12)."""
+    if hasattr(variable, "set_value"):
+        variable.set_value(value)
+    else:
+        variable.value = value

@@ -13,9 +13,16 @@ LayerNorm        all features of one example                transformers, RNNs, 
 GroupNorm        height, width and a group of channels      detection/segmentation, small batches
 InstanceNorm     height and width per channel               style transfer, per-image contrast
 ===============  ========================================  ===================================
+
+Each takes flax.nnx's constructor arguments (names, order, defaults) and its ``mask=`` call
+argument, except ``use_fast_variance``: ``False`` here, since the one-pass variance loses σ² when
+|μ| ≫ σ; ``use_fast_variance=True`` gives Flax's numbers bit for bit. Complex inputs are
+normalized with σ² = mean(|x − μ|²), so the output has unit variance.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -27,42 +34,67 @@ Initializer = Callable[..., jax.Array]
 
 
 class _PerExampleNorm(nnx.Module):
-    """γ and β over the feature axis, shared by the per-example normalizations."""
+    """γ, β and the settings shared by the per-example normalizations (flax.nnx's arguments)."""
 
-    def _init_affine(
+    def _init_common(
         self,
         num_features: int,
         *,
         epsilon: float,
+        dtype: Any,
+        param_dtype: Any,
         use_bias: bool,
         use_scale: bool,
-        use_fast_variance: bool,
-        axis_name: str | None,
-        dtype: jnp.dtype | None,
-        param_dtype: jnp.dtype,
         bias_init: Initializer,
         scale_init: Initializer,
+        axis_name: str | None,
+        axis_index_groups: Any,
+        use_fast_variance: bool,
+        promote_dtype: Callable[..., Any],
         rngs: nnx.Rngs,
+        bias_metadata: Mapping[str, Any],
+        scale_metadata: Mapping[str, Any],
     ) -> None:
-        if num_features < 1:
-            raise ValueError(f"num_features must be positive, got {num_features}")
-        shape = (num_features,)
-        # One params key per vector, in nnx's order, so swapping layers keeps later inits.
-        self.scale = nnx.Param(scale_init(rngs.params(), shape, param_dtype)) if use_scale else None
-        self.bias = nnx.Param(bias_init(rngs.params(), shape, param_dtype)) if use_bias else None
+        self.scale, self.bias = _statistics.affine_parameters(
+            num_features,
+            use_scale=use_scale,
+            use_bias=use_bias,
+            param_dtype=param_dtype,
+            scale_init=scale_init,
+            bias_init=bias_init,
+            scale_metadata=scale_metadata,
+            bias_metadata=bias_metadata,
+            rngs=rngs,
+        )
         self.num_features = num_features
         self.epsilon = epsilon
-        self.use_bias = use_bias
-        self.use_scale = use_scale
-        self.use_fast_variance = use_fast_variance
-        self.axis_name = axis_name
         self.dtype = dtype
         self.param_dtype = param_dtype
+        self.use_bias = use_bias
+        self.use_scale = use_scale
+        self.axis_name = axis_name
+        self.axis_index_groups = axis_index_groups
+        self.use_fast_variance = use_fast_variance
+        self.promote_dtype = promote_dtype
 
-    def _affine(self) -> tuple[jax.Array | None, jax.Array | None]:
+    def _promoted(self, x: jax.Array) -> tuple[jax.Array, jax.Array | None, jax.Array | None]:
+        """``x``, γ and β brought to one dtype by ``promote_dtype`` (as flax.nnx does)."""
         scale = self.scale[...] if self.scale is not None else None
         bias = self.bias[...] if self.bias is not None else None
-        return scale, bias
+        return self.promote_dtype((x, scale, bias), dtype=self.dtype)
+
+    def _statistics(
+        self, x: jax.Array, axes: Sequence[int], mask: jax.Array | None
+    ) -> tuple[jax.Array, jax.Array]:
+        return _statistics.mean_and_variance(
+            x,
+            axes,
+            dtype=self.dtype,
+            axis_name=self.axis_name,
+            axis_index_groups=self.axis_index_groups,
+            use_fast_variance=self.use_fast_variance,
+            mask=mask,
+        )
 
     def _check_features(self, x: jax.Array, axes: tuple[int, ...]) -> None:
         size = 1
@@ -93,19 +125,29 @@ class LayerNorm(_PerExampleNorm):
 
     Args:
         num_features: number of features along ``feature_axes`` (the size of γ and β).
-        epsilon: ε.
+        epsilon: ε added to σ².
+        dtype: output and computation dtype (default: inferred from the input and parameters).
+        param_dtype: dtype of γ and β.
         use_bias: learn β.
         use_scale: learn γ.
-        reduction_axes: axes whose entries share one μ, σ² (default: the last).
-        feature_axes: axes that γ and β run along (default: the last).
-        use_fast_variance: one-pass E[x²] − μ² instead of two-pass.
-        axis_name: mapped axis over which to average the statistics (a model split across
-            devices along its features).
-        dtype: output dtype (default: inferred).
-        param_dtype: dtype of γ and β.
         bias_init: initializer of β (zeros).
         scale_init: initializer of γ (ones).
-        rngs: ``nnx.Rngs``.
+        reduction_axes: axes whose entries share one μ, σ² (default: the last).
+        feature_axes: axes that γ and β run along (default: the last).
+        axis_name: mapped axis over which to average the statistics (a model split across
+            devices; under plain ``jax.jit`` XLA inserts the reduction and this stays ``None``).
+        axis_index_groups: groups of indices of ``axis_name`` averaged separately (see
+            ``jax.lax.psum``).
+        use_fast_variance: one-pass E[|x|²] − |μ|² (Flax's default, bit for bit Flax's numbers)
+            instead of two-pass mean(|x − μ|²).
+        promote_dtype: called as ``promote_dtype((x, scale, bias), dtype=dtype)`` to bring the
+            input and parameters to one dtype (Flax's function by default).
+        rngs: ``nnx.Rngs``; one ``params`` key per learned vector, as flax.nnx draws them.
+        bias_metadata: metadata of β's ``nnx.Param`` (e.g. ``sharding_names``).
+        scale_metadata: metadata of γ's ``nnx.Param``.
+
+    Raises:
+        ValueError: if ``num_features`` < 1.
 
     Examples:
         >>> import jax
@@ -125,39 +167,48 @@ class LayerNorm(_PerExampleNorm):
         num_features: int,
         *,
         epsilon: float = 1e-6,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         use_bias: bool = True,
         use_scale: bool = True,
-        reduction_axes: int | Sequence[int] = -1,
-        feature_axes: int | Sequence[int] = -1,
-        use_fast_variance: bool = False,
-        axis_name: str | None = None,
-        dtype: jnp.dtype | None = None,
-        param_dtype: jnp.dtype = jnp.float32,
         bias_init: Initializer = jax.nn.initializers.zeros,
         scale_init: Initializer = jax.nn.initializers.ones,
+        reduction_axes: int | Sequence[int] = -1,
+        feature_axes: int | Sequence[int] = -1,
+        axis_name: str | None = None,
+        axis_index_groups: Any = None,
+        use_fast_variance: bool = False,
+        promote_dtype: Callable[..., Any] = _statistics.promote_dtype,
         rngs: nnx.Rngs,
+        bias_metadata: Mapping[str, Any] = MappingProxyType({}),
+        scale_metadata: Mapping[str, Any] = MappingProxyType({}),
     ):
-        self._init_affine(
+        self._init_common(
             num_features,
             epsilon=epsilon,
-            use_bias=use_bias,
-            use_scale=use_scale,
-            use_fast_variance=use_fast_variance,
-            axis_name=axis_name,
             dtype=dtype,
             param_dtype=param_dtype,
+            use_bias=use_bias,
+            use_scale=use_scale,
             bias_init=bias_init,
             scale_init=scale_init,
+            axis_name=axis_name,
+            axis_index_groups=axis_index_groups,
+            use_fast_variance=use_fast_variance,
+            promote_dtype=promote_dtype,
             rngs=rngs,
+            bias_metadata=bias_metadata,
+            scale_metadata=scale_metadata,
         )
         self.reduction_axes = reduction_axes
         self.feature_axes = feature_axes
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, *, mask: jax.Array | None = None) -> jax.Array:
         """Normalizes every example of ``x`` over ``reduction_axes``.
 
         Args:
             x: input with ``num_features`` entries along ``feature_axes``.
+            mask: booleans broadcastable to ``x``; only the ``True`` entries enter μ and σ².
 
         Returns:
             The normalized, scaled and shifted input, same shape as ``x``.
@@ -165,10 +216,8 @@ class LayerNorm(_PerExampleNorm):
         reduction_axes = _statistics.canonical_axes(x.ndim, self.reduction_axes)
         feature_axes = _statistics.canonical_axes(x.ndim, self.feature_axes)
         self._check_features(x, feature_axes)
-        mean, var = _statistics.mean_and_variance(
-            x, reduction_axes, axis_name=self.axis_name, use_fast_variance=self.use_fast_variance
-        )
-        scale, bias = self._affine()
+        x, scale, bias = self._promoted(x)
+        mean, var = self._statistics(x, reduction_axes, mask)
         return _statistics.normalize(
             x, mean, var, scale, bias, reduction_axes, feature_axes, self.epsilon, self.dtype
         )
@@ -191,19 +240,33 @@ class GroupNorm(_PerExampleNorm):
     not). Equal to ``flax.nnx.GroupNorm`` with ``use_fast_variance=False``.
 
     Args:
-        num_features: C, the number of channels.
+        num_features: C, the number of channels (last axis).
         num_groups: G; must divide C. Give ``None`` to set ``group_size`` instead.
         group_size: channels per group (C/G), an alternative to ``num_groups``.
-        epsilon: ε.
+        epsilon: ε added to σ².
+        dtype: output and computation dtype (default: inferred from the input and parameters).
+        param_dtype: dtype of γ and β.
         use_bias: learn β.
         use_scale: learn γ.
-        use_fast_variance: one-pass E[x²] − μ² instead of two-pass.
-        axis_name: mapped axis over which to average the statistics.
-        dtype: output dtype (default: inferred).
-        param_dtype: dtype of γ and β.
         bias_init: initializer of β (zeros).
         scale_init: initializer of γ (ones).
-        rngs: ``nnx.Rngs``.
+        reduction_axes: axes reduced per group; must include the channel axis ``-1``
+            (default: every axis but the first, the batch).
+        axis_name: mapped axis over which to average the statistics (a model split across
+            devices; under plain ``jax.jit`` XLA inserts the reduction and this stays ``None``).
+        axis_index_groups: groups of indices of ``axis_name`` averaged separately (see
+            ``jax.lax.psum``).
+        use_fast_variance: one-pass E[|x|²] − |μ|² (Flax's default, bit for bit Flax's numbers)
+            instead of two-pass mean(|x − μ|²).
+        promote_dtype: called as ``promote_dtype((x, scale, bias), dtype=dtype)`` to bring the
+            input and parameters to one dtype (Flax's function by default).
+        rngs: ``nnx.Rngs``; one ``params`` key per learned vector, as flax.nnx draws them.
+        bias_metadata: metadata of β's ``nnx.Param`` (e.g. ``sharding_names``).
+        scale_metadata: metadata of γ's ``nnx.Param``.
+
+    Raises:
+        ValueError: if ``num_features`` < 1, or not exactly one of ``num_groups`` and
+            ``group_size`` is given, or it does not divide ``num_features``.
 
     Examples:
         >>> import jax
@@ -224,15 +287,20 @@ class GroupNorm(_PerExampleNorm):
         group_size: int | None = None,
         *,
         epsilon: float = 1e-6,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         use_bias: bool = True,
         use_scale: bool = True,
-        use_fast_variance: bool = False,
-        axis_name: str | None = None,
-        dtype: jnp.dtype | None = None,
-        param_dtype: jnp.dtype = jnp.float32,
         bias_init: Initializer = jax.nn.initializers.zeros,
         scale_init: Initializer = jax.nn.initializers.ones,
+        reduction_axes: int | Sequence[int] | None = None,
+        axis_name: str | None = None,
+        axis_index_groups: Any = None,
+        use_fast_variance: bool = False,
+        promote_dtype: Callable[..., Any] = _statistics.promote_dtype,
         rngs: nnx.Rngs,
+        bias_metadata: Mapping[str, Any] = MappingProxyType({}),
+        scale_metadata: Mapping[str, Any] = MappingProxyType({}),
     ):
         if (num_groups is None) == (group_size is None):
             raise ValueError(
@@ -244,48 +312,69 @@ class GroupNorm(_PerExampleNorm):
             num_groups = num_features // group_size
         elif num_groups < 1 or num_features % num_groups:
             raise ValueError(f"num_groups {num_groups} does not divide num_features {num_features}")
-        self._init_affine(
+        self._init_common(
             num_features,
             epsilon=epsilon,
-            use_bias=use_bias,
-            use_scale=use_scale,
-            use_fast_variance=use_fast_variance,
-            axis_name=axis_name,
             dtype=dtype,
             param_dtype=param_dtype,
+            use_bias=use_bias,
+            use_scale=use_scale,
             bias_init=bias_init,
             scale_init=scale_init,
+            axis_name=axis_name,
+            axis_index_groups=axis_index_groups,
+            use_fast_variance=use_fast_variance,
+            promote_dtype=promote_dtype,
             rngs=rngs,
+            bias_metadata=bias_metadata,
+            scale_metadata=scale_metadata,
         )
         self.num_groups = num_groups
         self.group_size = num_features // num_groups
+        self.reduction_axes = reduction_axes
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, *, mask: jax.Array | None = None) -> jax.Array:
         """Normalizes every example of ``x`` (batch first, channels last) per channel group.
 
         Args:
             x: input of shape ``[batch, ..., num_features]``.
+            mask: booleans of ``x``'s shape (broadcastable before the channel axis); only the
+                ``True`` entries enter μ and σ².
 
         Returns:
             The normalized, scaled and shifted input, same shape as ``x``.
+
+        Raises:
+            ValueError: if ``x`` has fewer than 2 axes, not ``num_features`` channels, or
+                ``reduction_axes`` leaves out the channel axis.
         """
         if x.ndim < 2:
             raise ValueError(f"GroupNorm needs [batch, ..., channels], got shape {x.shape}")
         self._check_features(x, (x.ndim - 1,))
-        spatial = tuple(range(1, x.ndim - 1))
-        grouped = x.reshape((*x.shape[:-1], self.num_groups, self.group_size))
-        mean, var = _statistics.mean_and_variance(
-            grouped,
-            (*spatial, grouped.ndim - 1),
-            axis_name=self.axis_name,
-            use_fast_variance=self.use_fast_variance,
+        if self.reduction_axes is None:
+            reduction_axes = tuple(range(1, x.ndim))
+        else:
+            reduction_axes = _statistics.canonical_axes(x.ndim, self.reduction_axes)
+            if reduction_axes[-1] != x.ndim - 1:
+                raise ValueError(
+                    f"GroupNorm's reduction_axes {self.reduction_axes} must include the channel "
+                    f"axis (-1) of an input of shape {x.shape}"
+                )
+        group_shape = (*x.shape[:-1], self.num_groups, self.group_size)
+        if mask is not None:
+            mask = mask.reshape((*mask.shape[:-1], self.num_groups, self.group_size))
+        x, scale, bias = self._promoted(x)
+        # The channel axis splits into (groups, size): the size axis is reduced with the others.
+        mean, var = self._statistics(
+            x.reshape(group_shape), (*reduction_axes[:-1], len(group_shape) - 1), mask
         )
-        # (batch, groups) → (batch, channels): each channel takes its group's statistics.
-        mean = jnp.repeat(mean, self.group_size, axis=1)
-        var = jnp.repeat(var, self.group_size, axis=1)
-        scale, bias = self._affine()
+        # (..., groups) → (..., channels): each channel takes its group's statistics. On the last
+        # axis, as flax.linen: flax.nnx repeats on axis 1, which scrambles the statistics when
+        # reduction_axes leaves a non-batch axis unreduced.
+        mean = jnp.repeat(mean, self.group_size, axis=-1)
+        var = jnp.repeat(var, self.group_size, axis=-1)
         return _statistics.normalize(
-            x, mean, var, scale, bias, spatial, (x.ndim - 1,), self.epsilon, self.dtype
+            x, mean, var, scale, bias, reduction_axes[:-1], (x.ndim - 1,), self.epsilon, self.dtype
         )
 
 
@@ -302,20 +391,34 @@ class InstanceNorm(_PerExampleNorm):
     It removes each image's per-channel contrast and brightness, which is what style transfer
     and image generation want, and is GroupNorm with one channel per group. Equal to
     ``flax.nnx.InstanceNorm`` (flax ≥ 0.12) and ``flax.linen.InstanceNorm`` with
-    ``use_fast_variance=False``.
+    ``use_fast_variance=False``. An input ``[batch, C]`` has no axis to reduce: σ² = 0 and the
+    output is β, as in Flax.
 
     Args:
-        num_features: C, the number of channels (last axis).
-        epsilon: ε.
+        num_features: number of features along ``feature_axes`` (the size of γ and β).
+        epsilon: ε added to σ².
+        dtype: output and computation dtype (default: inferred from the input and parameters).
+        param_dtype: dtype of γ and β.
         use_bias: learn β.
         use_scale: learn γ.
-        use_fast_variance: one-pass E[x²] − μ² instead of two-pass.
-        axis_name: mapped axis over which to average the statistics.
-        dtype: output dtype (default: inferred).
-        param_dtype: dtype of γ and β.
         bias_init: initializer of β (zeros).
         scale_init: initializer of γ (ones).
-        rngs: ``nnx.Rngs``.
+        feature_axes: axes that γ and β run along (default: the last); every axis but these
+            and the first (the batch) is reduced.
+        axis_name: mapped axis over which to average the statistics (a model split across
+            devices; under plain ``jax.jit`` XLA inserts the reduction and this stays ``None``).
+        axis_index_groups: groups of indices of ``axis_name`` averaged separately (see
+            ``jax.lax.psum``).
+        use_fast_variance: one-pass E[|x|²] − |μ|² (Flax's default, bit for bit Flax's numbers)
+            instead of two-pass mean(|x − μ|²).
+        promote_dtype: called as ``promote_dtype((x, scale, bias), dtype=dtype)`` to bring the
+            input and parameters to one dtype (Flax's function by default).
+        rngs: ``nnx.Rngs``; one ``params`` key per learned vector, as flax.nnx draws them.
+        bias_metadata: metadata of β's ``nnx.Param`` (e.g. ``sharding_names``).
+        scale_metadata: metadata of γ's ``nnx.Param``.
+
+    Raises:
+        ValueError: if ``num_features`` < 1.
 
     Examples:
         >>> import jax
@@ -336,50 +439,63 @@ class InstanceNorm(_PerExampleNorm):
         num_features: int,
         *,
         epsilon: float = 1e-6,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         use_bias: bool = True,
         use_scale: bool = True,
-        use_fast_variance: bool = False,
-        axis_name: str | None = None,
-        dtype: jnp.dtype | None = None,
-        param_dtype: jnp.dtype = jnp.float32,
         bias_init: Initializer = jax.nn.initializers.zeros,
         scale_init: Initializer = jax.nn.initializers.ones,
+        feature_axes: int | Sequence[int] = -1,
+        axis_name: str | None = None,
+        axis_index_groups: Any = None,
+        use_fast_variance: bool = False,
+        promote_dtype: Callable[..., Any] = _statistics.promote_dtype,
         rngs: nnx.Rngs,
+        bias_metadata: Mapping[str, Any] = MappingProxyType({}),
+        scale_metadata: Mapping[str, Any] = MappingProxyType({}),
     ):
-        self._init_affine(
+        self._init_common(
             num_features,
             epsilon=epsilon,
-            use_bias=use_bias,
-            use_scale=use_scale,
-            use_fast_variance=use_fast_variance,
-            axis_name=axis_name,
             dtype=dtype,
             param_dtype=param_dtype,
+            use_bias=use_bias,
+            use_scale=use_scale,
             bias_init=bias_init,
             scale_init=scale_init,
+            axis_name=axis_name,
+            axis_index_groups=axis_index_groups,
+            use_fast_variance=use_fast_variance,
+            promote_dtype=promote_dtype,
             rngs=rngs,
+            bias_metadata=bias_metadata,
+            scale_metadata=scale_metadata,
         )
+        self.feature_axes = feature_axes
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        """Normalizes every example and channel of ``x`` over its spatial axes.
+    def __call__(self, x: jax.Array, *, mask: jax.Array | None = None) -> jax.Array:
+        """Normalizes every example of ``x`` over its axes other than the batch and features.
 
         Args:
-            x: input of shape ``[batch, ..., num_features]`` with at least one spatial axis.
+            x: input of shape ``[batch, ..., num_features]`` (features on ``feature_axes``).
+            mask: booleans broadcastable to ``x``; only the ``True`` entries enter μ and σ².
 
         Returns:
             The normalized, scaled and shifted input, same shape as ``x``.
+
+        Raises:
+            ValueError: if ``feature_axes`` includes the batch axis 0 or the features do not
+                number ``num_features``.
         """
-        if x.ndim < 3:
+        feature_axes = _statistics.canonical_axes(x.ndim, self.feature_axes)
+        if 0 in feature_axes:
             raise ValueError(
-                f"InstanceNorm needs [batch, spatial..., channels], got shape {x.shape}"
+                f"InstanceNorm's feature_axes {self.feature_axes} include axis 0, the batch axis"
             )
-        feature_axes = (x.ndim - 1,)
         self._check_features(x, feature_axes)
-        reduction_axes = tuple(range(1, x.ndim - 1))
-        mean, var = _statistics.mean_and_variance(
-            x, reduction_axes, axis_name=self.axis_name, use_fast_variance=self.use_fast_variance
-        )
-        scale, bias = self._affine()
+        reduction_axes = tuple(i for i in range(1, x.ndim) if i not in feature_axes)
+        x, scale, bias = self._promoted(x)
+        mean, var = self._statistics(x, reduction_axes, mask)
         return _statistics.normalize(
             x, mean, var, scale, bias, reduction_axes, feature_axes, self.epsilon, self.dtype
         )

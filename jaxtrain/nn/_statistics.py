@@ -6,10 +6,17 @@ demand equality, not closeness).
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+from flax import nnx
+from flax.nnx.nn import dtypes as flax_dtypes
 from jax import lax
+
+# Flax's own promotion function is the default ``promote_dtype=`` of every norm, as in flax.nnx:
+# the same object, so a model that swaps layers keeps its dtype behaviour.
+promote_dtype = flax_dtypes.promote_dtype
 
 
 def canonical_axes(ndim: int, axes: int | Sequence[int]) -> tuple[int, ...]:
@@ -24,39 +31,57 @@ def canonical_axes(ndim: int, axes: int | Sequence[int]) -> tuple[int, ...]:
     return tuple(sorted(set(out)))
 
 
+def abs_sq(x: jax.Array) -> jax.Array:
+    """|x|², elementwise: x² for real x, Re(x)² + Im(x)² for complex x (never complex x²)."""
+    if jnp.iscomplexobj(x):
+        return lax.square(lax.real(x)) + lax.square(lax.imag(x))
+    return lax.square(x)
+
+
 def mean_and_variance(
     x: jax.Array,
-    axes: tuple[int, ...],
+    axes: int | Sequence[int],
     *,
+    dtype: Any = None,
     axis_name: str | None = None,
+    axis_index_groups: Any = None,
+    use_mean: bool = True,
     use_fast_variance: bool = False,
+    mask: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """μ and σ² of ``x`` over ``axes`` (and over the mapped axis ``axis_name`` when given).
 
-    Two-pass by default: σ² = mean((x − μ)²). The one-pass form E[x²] − E[x]² (Flax's default,
-    ``use_fast_variance=True``) subtracts two nearly equal numbers when |μ| ≫ σ and loses all
-    digits of σ² in float32: inputs of mean 1e3 and spread 0.1 come out with σ² ≈ 0 or even
-    clipped negative. Statistics are computed in at least float32, so bfloat16 inputs do not
-    accumulate in bfloat16.
+    σ² = mean(|x − μ|²), two-pass, by default. The one-pass form E[|x|²] − |E[x]|² (Flax's
+    default, ``use_fast_variance=True``) subtracts two nearly equal numbers when |μ| ≫ σ and
+    loses all digits of σ² in float32: inputs of mean 1e3 and spread 0.1 come out with σ² ≈ 0 or
+    even clipped negative. |·|² makes complex inputs come out with unit variance, as in Flax.
+    Statistics are computed in at least float32 (the promotion of ``dtype``, default ``x``'s, with
+    float32), so bfloat16 inputs do not accumulate in bfloat16. ``mask`` (broadcastable to ``x``)
+    selects the entries that count; ``use_mean=False`` gives μ = 0 and σ² = mean(|x|²).
     """
-    x = jnp.asarray(x, jnp.promote_types(x.dtype, jnp.float32))
+    dtype = jnp.promote_types(jnp.result_type(x) if dtype is None else dtype, jnp.float32)
+    x = jnp.asarray(x, dtype)
+    axes = canonical_axes(x.ndim, axes)
 
     def global_mean(*values: jax.Array) -> tuple[jax.Array, ...]:
-        means = tuple(v.mean(axes) for v in values)
+        means = tuple(v.mean(axes, where=mask) for v in values)
         if axis_name is None:
             return means
         if len(means) == 1:
-            return (lax.pmean(means[0], axis_name),)
+            return (lax.pmean(means[0], axis_name, axis_index_groups=axis_index_groups),)
         # One collective for both moments instead of two round trips.
-        stacked = lax.pmean(jnp.stack(means), axis_name)
+        stacked = lax.pmean(jnp.stack(means), axis_name, axis_index_groups=axis_index_groups)
         return tuple(stacked[i] for i in range(len(means)))
 
+    if not use_mean:
+        (var,) = global_mean(abs_sq(x))
+        return jnp.zeros_like(var), var
     if use_fast_variance:
-        mean, mean_sq = global_mean(x, lax.square(x))
-        var = jnp.maximum(0.0, mean_sq - lax.square(mean))
+        mean, mean_sq = global_mean(x, abs_sq(x))
+        var = jnp.maximum(0.0, mean_sq - abs_sq(mean))
     else:
         (mean,) = global_mean(x)
-        (var,) = global_mean(lax.square(x - jnp.expand_dims(mean, axes)))
+        (var,) = global_mean(abs_sq(x - jnp.expand_dims(mean, axes)))
     return mean, var
 
 
@@ -66,12 +91,14 @@ def normalize(
     var: jax.Array,
     scale: jax.Array | None,
     bias: jax.Array | None,
-    reduction_axes: tuple[int, ...],
-    feature_axes: tuple[int, ...],
+    reduction_axes: int | Sequence[int],
+    feature_axes: int | Sequence[int],
     epsilon: float,
-    dtype: jnp.dtype | None,
+    dtype: Any,
 ) -> jax.Array:
     """y = (x − μ) / √(σ² + ε) · γ + β, with μ, σ² broadcast over ``reduction_axes``."""
+    reduction_axes = canonical_axes(x.ndim, reduction_axes)
+    feature_axes = canonical_axes(x.ndim, feature_axes)
     stats_shape = [1 if i in reduction_axes else d for i, d in enumerate(x.shape)]
     feature_shape = [d if i in feature_axes else 1 for i, d in enumerate(x.shape)]
     y = x - mean.reshape(stats_shape)
@@ -81,6 +108,39 @@ def normalize(
     y = y * multiplier
     if bias is not None:
         y = y + bias.reshape(feature_shape)
-    if dtype is None:
-        dtype = jnp.result_type(x, *(p for p in (scale, bias) if p is not None))
+    dtype = flax_dtypes.canonicalize_dtype(x, scale, bias, dtype=dtype)
     return jnp.asarray(y, dtype)
+
+
+def affine_parameters(
+    num_features: int,
+    *,
+    use_scale: bool,
+    use_bias: bool,
+    param_dtype: Any,
+    scale_init: Any,
+    bias_init: Any,
+    scale_metadata: Any,
+    bias_metadata: Any,
+    rngs: Any,
+) -> tuple[Any, Any]:
+    """γ and β as ``nnx.Param`` (or ``None``), one ``params`` key each in Flax's order.
+
+    Drawing the keys as flax.nnx does (γ first) keeps the rest of a model's initialization when
+    a jaxtrain norm replaces an nnx one; ``*_metadata`` become the Params' metadata (e.g.
+    ``sharding_names``), as in flax.nnx.
+    """
+    if num_features < 1:
+        raise ValueError(f"num_features must be positive, got {num_features}")
+    shape = (num_features,)
+    scale = (
+        nnx.Param(scale_init(rngs.params(), shape, param_dtype), **scale_metadata)
+        if use_scale
+        else None
+    )
+    bias = (
+        nnx.Param(bias_init(rngs.params(), shape, param_dtype), **bias_metadata)
+        if use_bias
+        else None
+    )
+    return scale, bias

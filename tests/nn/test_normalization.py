@@ -123,7 +123,11 @@ def test_no_scale_no_bias_and_jit():
         (lambda: GroupNorm(8, num_groups=2, group_size=4, rngs=nnx.Rngs(0)), "exactly one"),
         (lambda: LayerNorm(0, rngs=nnx.Rngs(0)), "positive"),
         (lambda: LayerNorm(5, rngs=nnx.Rngs(0))(X_DENSE), "expected 5 features"),
-        (lambda: InstanceNorm(8, rngs=nnx.Rngs(0))(X_DENSE), "spatial"),
+        (lambda: InstanceNorm(8, feature_axes=0, rngs=nnx.Rngs(0))(X_DENSE), "batch axis"),
+        (
+            lambda: GroupNorm(8, num_groups=2, reduction_axes=(1, 2), rngs=nnx.Rngs(0))(X_IMAGE),
+            "channel axis",
+        ),
         (lambda: GroupNorm(4, num_groups=2, rngs=nnx.Rngs(0))(X_IMAGE), "expected 4 features"),
         (lambda: LayerNorm(8, reduction_axes=5, rngs=nnx.Rngs(0))(X_DENSE), "out of range"),
     ],
