@@ -1,7 +1,8 @@
 """Curvature costs: HVP vs gradient, Lanczos vs power iteration, jaxtrain vs PyHessian and torch.
 
-Four measurements, one process, every JAX function compiled before it is timed (medians over
-repeats; first calls, which include compilation, are reported separately):
+Six measurements (``--sections`` picks some), one process, every JAX function compiled before
+it is timed (medians over repeats; first calls, which include compilation, are reported
+separately):
 
 1. One Hessian-vector product over one gradient, on an MLP and a CNN: the product from scratch
    (``jax.jvp`` of ``jax.grad``, forward pass included) and the linearized product that
@@ -26,9 +27,25 @@ repeats; first calls, which include compilation, are reported separately):
    (JAX's ``device.memory_stats()`` is ``None`` on CPU), after ``gc.collect()`` and glibc's
    ``malloc_trim(0)`` so that memory freed earlier is not silently reused. The sampling can
    miss a peak shorter than 2 ms; treat the numbers as estimates.
+5. ``jaxtrain hessian`` end to end as a program: a ``jaxtrain train`` checkpoint of the
+   64-256-256-10 tanh MLP on the digits, the command run in a fresh process twice with a
+   temporary persistent-cache directory (the second process loads its programs), against
+   PyHessian's top 5 on the same weights and examples timed in-process (set up already).
+   Target: the second process faster than PyHessian.
+6. Lanczos variants at initialization (why jaxtrain keeps single-vector Lanczos): products
+   until the top 5 are within 1e-3 for block Lanczos (block sizes 1-8, oracle stop) and
+   restarted Lanczos (SciPy's ARPACK ``eigsh``), and the time per product in a block of 8
+   against one alone.
 
-    python benchmarks/curvature.py            # the sizes above
-    python benchmarks/curvature.py --quick    # tiny sizes, a few seconds
+    python benchmarks/curvature.py                                 # the sizes above
+    python benchmarks/curvature.py --quick                         # tiny sizes
+    python benchmarks/curvature.py --sections 35 --torch-threads 1 # PyHessian only, 1 thread
+
+PyTorch and PyHessian are not jaxtrain dependencies: install them in a separate environment
+(``pip install torch --index-url https://download.pytorch.org/whl/cpu pyhessian`` and
+``pip install -e .``). On a machine shared with other work, PyTorch's default OpenMP threads
+can spin against the load (2 threads measured 10× slower than 1 here): ``--torch-threads 1``
+gives PyHessian its best time.
 
 PyTorch and PyHessian run on the CPU, or on ``--torch-device cuda`` (JAX's GPU; their timed
 calls then wait for the GPU to finish, as JAX's ``block_until_ready`` does). Memory is the
@@ -45,6 +62,9 @@ import gc
 import itertools
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -317,10 +337,8 @@ def trained_on_digits(sizes: tuple[int, ...], steps: int):
     return run(params), x, y
 
 
-def against_pyhessian(
-    loss, params, x, y, repeats: int, device: str = "cpu"
-) -> dict[str, Any] | None:
-    """PyHessian's top 5 and jaxtrain's, timed in alternating rounds (machine noise hits both)."""
+def import_pyhessian() -> tuple[Any, Any] | None:
+    """``(pyhessian, pyhessian.hessian module)``, or ``None`` (printed) where they do not import."""
     if torch is None:
         print("  torch is not installed: skipped")
         return None
@@ -330,14 +348,56 @@ def against_pyhessian(
         import pyhessian
 
         # ``pyhessian.hessian`` is also the class the package exports: fetch the module itself.
-        pyhessian_hessian = importlib.import_module("pyhessian.hessian")
+        return pyhessian, importlib.import_module("pyhessian.hessian")
     except Exception as error:  # pragma: no cover - depends on the environment
         print(f"  pyhessian does not import ({error!r}): skipped")
         return None
+
+
+def pyhessian_top5(pyhessian, pyhessian_hessian, params, x, y, device: str):
+    """PyHessian's top 5 (tol 1e-3) on the torch twin of the MLP ``params``, HVPs counted.
+
+    Returns ``(run, counter, model, xt, yt, criterion)``: ``run()`` computes the top 5 and
+    ``counter["hvps"]`` counts the products of every call (reset it between calls).
+    """
     model = torch_mlp(params).to(device)
     xt = torch.from_numpy(np.array(x)).to(device)
     yt = torch.from_numpy(np.array(y)).long().to(device)
     criterion = torch.nn.CrossEntropyLoss()
+    counter = {"hvps": 0}
+    # The function PyHessian was installed with, kept across calls so counters do not nest.
+    original = getattr(pyhessian_hessian, "_uncounted", pyhessian_hessian.hessian_vector_product)
+    pyhessian_hessian._uncounted = original
+
+    def counted(*args, **kwargs):
+        counter["hvps"] += 1
+        return original(*args, **kwargs)
+
+    # PyHessian looks the product up in its module at each call: counting it there is enough.
+    pyhessian_hessian.hessian_vector_product = counted
+    # PyHessian calls backward(create_graph=True), which PyTorch warns about on every call.
+    warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
+
+    def run():
+        torch.manual_seed(0)
+        h = pyhessian.hessian(model, criterion, data=(xt, yt), cuda=device == "cuda")
+        values, _ = h.eigenvalues(maxIter=100, tol=1e-3, top_n=5)
+        return np.asarray(values)
+
+    return run, counter, model, xt, yt, criterion
+
+
+def against_pyhessian(
+    loss, params, x, y, repeats: int, device: str = "cpu"
+) -> dict[str, Any] | None:
+    """PyHessian's top 5 and jaxtrain's, timed in alternating rounds (machine noise hits both)."""
+    modules = import_pyhessian()
+    if modules is None:
+        return None
+    pyhessian, pyhessian_hessian = modules
+    run_pyhessian, counter, model, xt, yt, criterion = pyhessian_top5(
+        pyhessian, pyhessian_hessian, params, x, y, device
+    )
     with torch.no_grad():
         torch_loss = float(criterion(model(xt), yt))
     # At HIGHEST: a GPU's default precision (TF32) alone would miss this tolerance.
@@ -345,29 +405,12 @@ def against_pyhessian(
         jax_loss = float(loss(params, x, y))
     np.testing.assert_allclose(torch_loss, jax_loss, rtol=1e-5, atol=1e-6)
 
-    counter = {"hvps": 0}
-    original = pyhessian_hessian.hessian_vector_product
-
-    def counted(*args, **kwargs):
-        counter["hvps"] += 1
-        return original(*args, **kwargs)
-
-    # PyHessian calls backward(create_graph=True), which PyTorch warns about on every call.
-    warnings.filterwarnings("ignore", message="Using backward\\(\\) with create_graph=True")
-
-    def run_pyhessian():
-        torch.manual_seed(0)
-        h = pyhessian.hessian(model, criterion, data=(xt, yt), cuda=device == "cuda")
-        values, _ = h.eigenvalues(maxIter=100, tol=1e-3, top_n=5)
-        return np.asarray(values)
-
     def run_ours():
         return eigenvalues(hvp(loss, params, x, y), params, k=5, key=jax.random.key(0), tol=1e-3)
 
     # Forget every compiled program, so the first call pays the whole compilation.
     jax.clear_caches()
     t_first, _ = first_call_time(lambda: run_ours().eigenvalues)
-    pyhessian_hessian.hessian_vector_product = counted
     run_pyhessian()  # warm-up: PyTorch's first call pays for its own set-up
     times_torch, times_ours, values = [], [], None
     for _ in range(max(repeats, 5)):
@@ -376,7 +419,6 @@ def against_pyhessian(
         values = run_pyhessian()
         times_torch.append(time.perf_counter() - start)
         times_ours.append(median_time(lambda: run_ours().eigenvalues, 1))
-    pyhessian_hessian.hessian_vector_product = original
     t_torch, t_ours = statistics.median(times_torch), statistics.median(times_ours)
     round_ratios = [a / b for a, b in zip(times_torch, times_ours, strict=True)]
     result = run_ours()
@@ -527,21 +569,201 @@ def dense_against_torch(
     return row
 
 
+# ---------------------------------------------------------------------------------------------
+# 5. `jaxtrain hessian` end to end in a fresh process.
+
+
+def _jaxtrain(*args: str, cache: str) -> float:
+    """Runs ``python -m jaxtrain *args`` in a fresh process; returns its wall time."""
+    env = {**os.environ, "JAXTRAIN_COMPILATION_CACHE": cache}
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "jaxtrain", *args], env=env, check=True, capture_output=True
+    )
+    return time.perf_counter() - start
+
+
+def hessian_command_against_pyhessian(
+    width: int, epochs: int, repeats: int, device: str = "cpu"
+) -> dict[str, Any] | None:
+    """``jaxtrain hessian`` run as a program twice (persistent cache) vs PyHessian in-process.
+
+    A ``jaxtrain train`` checkpoint of a 64-width-width-10 tanh MLP on the digits; the command
+    runs on all its training examples in a fresh process with an empty cache directory (cold),
+    then again (warm: the programs come from the cache). PyHessian's top 5 runs on the same
+    weights and examples inside this process, already set up, in alternating rounds with the
+    warm command. The command does more than PyHessian: start-up and imports, the checkpoint
+    and data, the loss and gradient, the 5 lowest and 5 highest eigenvalues at tol 1e-4 and a
+    spectral density (2 probes × 80 Lanczos steps); PyHessian, the top 5 at tol 1e-3.
+    """
+    modules = import_pyhessian()
+    if modules is None:
+        return None
+    from jaxtrain.cli._data_ref import load_reference
+    from jaxtrain.cli._hessian import _restore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint, cache = os.path.join(tmp, "run"), os.path.join(tmp, "xla")
+        _jaxtrain(
+            *("train", "--data", "digits", "--width", str(width), "--depth", "2"),
+            *("--activation", "tanh", "--epochs", str(epochs), "--checkpoint-dir", checkpoint),
+            cache="off",
+        )
+        command = ("hessian", checkpoint, "--max-examples", "1000000")
+        t_cold = _jaxtrain(*command, cache=cache)
+        spec, ckpt, metadata, _ = _restore(checkpoint, None)
+        (x, y), _, _ = load_reference(metadata["data"], spec.family)
+        tree = ckpt.params
+        params = [
+            {"w": layer["linear"]["kernel"], "b": layer["linear"]["bias"]}
+            for _, layer in sorted(tree["layers"].items(), key=lambda item: int(item[0]))
+        ] + [{"w": tree["head"]["kernel"], "b": tree["head"]["bias"]}]
+        run_pyhessian, counter, *_ = pyhessian_top5(*modules, params, x, y, device)
+        run_pyhessian()  # warm-up: PyTorch's first call pays for its own set-up
+        times_torch, times_warm = [], []
+        for _ in range(max(repeats, 3)):
+            counter["hvps"] = 0
+            start = time.perf_counter()
+            run_pyhessian()
+            times_torch.append(time.perf_counter() - start)
+            times_warm.append(_jaxtrain(*command, cache=cache))
+    t_torch, t_warm = statistics.median(times_torch), statistics.median(times_warm)
+    print(
+        f"  {'-'.join(map(str, (64, width, width, 10)))} tanh, {num_params(params):,} parameters,"
+        f" {x.shape[0]:,} examples: `jaxtrain hessian` first process {t_cold:.2f} s, second"
+        f" (cache warm) median {t_warm:.2f} s; PyHessian top 5 in-process median {t_torch:.2f} s"
+        f" ({counter['hvps']} HVPs): the warm command is {t_torch / t_warm:.2f}× PyHessian's time"
+    )
+    return {
+        "hessian_cold_seconds": t_cold,
+        "hessian_warm_seconds": t_warm,
+        "pyhessian_seconds": t_torch,
+        "pyhessian_hvps": counter["hvps"],
+        "speedup": t_torch / t_warm,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Lanczos variants: products to converge, and what a block of products costs.
+
+
+def lanczos_variants(loss, params, x, y, repeats: int) -> dict[str, Any]:
+    """Block Lanczos and restarted Lanczos against the single-vector Lanczos jaxtrain runs.
+
+    Products until the top 5 are within 1e-3 of a tight reference: block Lanczos with full
+    reorthogonalization, stopped by an oracle (the reference itself: no stopping rule does
+    better), block sizes 1 (plain Lanczos), 2, 3, 5, 8; restarted Lanczos as ARPACK does it
+    (SciPy's ``eigsh``, implicit restarts, which keep the same Ritz vectors as a thick
+    restart) with tol 1e-3 and 12-32 basis vectors. Then the time of one product alone
+    against a block of 8 (``jax.vmap`` of the linearized product), which is what a block
+    method could gain per product. NumPy float64 outside the products.
+    """
+    import scipy.sparse.linalg
+
+    flat, unravel = ravel_pytree(params)
+    n = flat.size
+    with jax.default_matmul_precision("highest"):
+        reference = eigenvalues(
+            hvp(loss, params, x, y), params, k=5, key=jax.random.key(1), tol=1e-7
+        )
+        linear = hvp(loss, params, x, y).linearize()
+        product = jax.jit(lambda v: ravel_pytree(linear(unravel(v)))[0])
+        block_product = jax.jit(jax.vmap(product))
+    ref = np.asarray(reference.eigenvalues, np.float64)
+    count = [0]
+
+    def apply(v):
+        count[0] += 1
+        return np.asarray(product(jnp.asarray(v, flat.dtype)), np.float64)
+
+    def within(theta):
+        top = np.sort(theta)[::-1][:5]
+        return top.size == 5 and np.max(np.abs(top - ref) / ref) <= 1e-3
+
+    rng = np.random.default_rng(0)
+    results: dict[str, Any] = {}
+    for size in (1, 2, 3, 5, 8):
+        count[0] = 0
+        Q = np.linalg.qr(rng.standard_normal((n, size)))[0]
+        basis, images = [Q], []
+        while count[0] < 300:
+            images.append(np.stack([apply(q) for q in Q.T], 1))
+            V = np.concatenate(basis, 1)
+            T = V.T @ np.concatenate(images, 1)
+            if within(np.linalg.eigvalsh((T + T.T) / 2)):
+                break
+            W = images[-1]
+            for _ in range(2):  # full reorthogonalization, twice is enough
+                W = W - V @ (V.T @ W)
+            Q = np.linalg.qr(W)[0]
+            basis.append(Q)
+        results[f"block_{size}"] = count[0]
+        print(f"  block Lanczos, block of {size}: {count[0]} products (oracle stop)")
+    operator = scipy.sparse.linalg.LinearOperator((n, n), matvec=apply, dtype=np.float64)
+    for ncv in (12, 16, 24, 32):
+        count[0] = 0
+        values = scipy.sparse.linalg.eigsh(
+            operator, k=5, which="LA", ncv=ncv, tol=1e-3, v0=rng.standard_normal(n)
+        )[0]
+        error = float(np.max(np.abs(np.sort(values)[::-1] - ref) / ref))
+        results[f"restarted_{ncv}"] = count[0]
+        print(
+            f"  restarted Lanczos (ARPACK, {ncv} vectors, tol 1e-3): {count[0]} products,"
+            f" error {error:.1e}"
+        )
+    ours = eigenvalues(hvp(loss, params, x, y), params, k=5, key=jax.random.key(0), tol=1e-3)
+    results["jaxtrain"] = ours.num_matvecs
+    print(f"  jaxtrain (single vector, stops on its error bound): {ours.num_matvecs} products")
+    one = jax.random.normal(jax.random.key(0), (1, n), flat.dtype)
+    eight = jax.random.normal(jax.random.key(0), (8, n), flat.dtype)
+    jax.block_until_ready((block_product(one), block_product(eight), product(one[0])))
+    times_one, times_eight = [], []
+    for _ in range(repeats * 2):  # alternating, so load hits both
+        times_one.append(median_time(lambda: product(one[0]), 1))
+        times_eight.append(median_time(lambda: block_product(eight), 1) / 8)
+    t_one, t_eight = statistics.median(times_one), statistics.median(times_eight)
+    results["ms_per_product"] = {"single": t_one * 1e3, "block_of_8": t_eight * 1e3}
+    print(
+        f"  one product {t_one * 1e3:.1f} ms; in a block of 8, {t_eight * 1e3:.1f} ms each"
+        f" ({t_one / t_eight:.2f}× the throughput)"
+    )
+    return results
+
+
 def main(argv=None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=0,
+        help="PyTorch's CPU threads (default: its own choice). On a machine shared with other"
+        " work, OpenMP's spinning threads can make 2 threads 10x slower than 1: try 1",
+    )
+    parser.add_argument(
         "--torch-device", default="cpu", help="where PyTorch runs: cpu, or cuda (JAX's GPU)"
+    )
+    parser.add_argument(
+        "--sections", default="12345", help="which measurements to run, e.g. 35 (default: all)"
+    )
+    parser.add_argument(
+        "--pyhessian-at",
+        default="init,trained",
+        help="section 3's points: init, trained (and the narrower trained MLPs)",
     )
     args = parser.parse_args(argv)
     device = args.torch_device
     quick = args.quick
     repeats = 2 if quick else args.repeats
+    if torch is not None and args.torch_threads > 0:
+        torch.set_num_threads(args.torch_threads)
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} cores")
+    if torch is not None:
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     results: dict[str, Any] = {}
 
-    print("\n1. One HVP over one gradient")
+    sections = set(args.sections)
     mlp_sizes = (16, 32, 32, 10) if quick else (64, 256, 256, 10)
     examples = 256 if quick else 2048
     mlp_params = init_mlp(0, mlp_sizes)
@@ -550,30 +772,72 @@ def main(argv=None) -> dict[str, Any]:
     cnn_params = init_cnn(0, (3, 8, 16) if quick else (3, 16, 32), 10, 16)
     cnn_x, cnn_y = classification_data(1, (64 if quick else 256, 16, 16, 3), 10)
     cnn_loss = cross_entropy_loss(cnn)
-    results["hvp_mlp"] = hvp_over_grad(
-        f"MLP {'-'.join(map(str, mlp_sizes))} tanh",
-        mlp_loss,
-        mlp_params,
-        mlp_x,
-        mlp_y,
-        repeats * 4,
-    )
-    results["hvp_cnn"] = hvp_over_grad(
-        "CNN 2×conv3×3+pool, 16×16×3", cnn_loss, cnn_params, cnn_x, cnn_y, repeats * 4
-    )
+    if "1" in sections:
+        print("\n1. One HVP over one gradient")
+        results["hvp_mlp"] = hvp_over_grad(
+            f"MLP {'-'.join(map(str, mlp_sizes))} tanh",
+            mlp_loss,
+            mlp_params,
+            mlp_x,
+            mlp_y,
+            repeats * 4,
+        )
+        results["hvp_cnn"] = hvp_over_grad(
+            "CNN 2×conv3×3+pool, 16×16×3", cnn_loss, cnn_params, cnn_x, cnn_y, repeats * 4
+        )
 
-    print("\n2. Top eigenvalues to 1e-3: Lanczos vs power iteration (same MLP)")
-    results["lanczos_vs_power"] = lanczos_vs_power(mlp_loss, mlp_params, mlp_x, mlp_y, repeats)
+    if "2" in sections:
+        print("\n2. Top eigenvalues to 1e-3: Lanczos vs power iteration (same MLP)")
+        results["lanczos_vs_power"] = lanczos_vs_power(mlp_loss, mlp_params, mlp_x, mlp_y, repeats)
 
+    if "3" in sections:
+        results.update(
+            pyhessian_section(
+                mlp_loss,
+                (mlp_params, mlp_x, mlp_y),
+                mlp_sizes,
+                args.pyhessian_at,
+                quick,
+                repeats,
+                device,
+            )
+        )
+    if "4" in sections:
+        print("\n4. Dense Hessian + eigh against torch.autograd.functional.hessian + linalg.eigh")
+        dense_sizes = (
+            [(8, 24, 16, 6), (12, 32, 24, 8)] if quick else [(12, 40, 30, 6), (16, 80, 40, 10)]
+        )
+        results["dense"] = [
+            dense_against_torch(s, 256, min(repeats, 3), device) for s in dense_sizes
+        ]
+    if "5" in sections:
+        print("\n5. `jaxtrain hessian` in a fresh process (persistent cache) vs PyHessian")
+        results["hessian_command"] = hessian_command_against_pyhessian(
+            32 if quick else 256, 1 if quick else 3, repeats, device
+        )
+    if "6" in sections:
+        print("\n6. Lanczos variants at initialization: products to the top 5 within 1e-3")
+        results["variants"] = lanczos_variants(mlp_loss, mlp_params, mlp_x, mlp_y, repeats)
+    return results
+
+
+def pyhessian_section(loss, problem, mlp_sizes, at, quick, repeats, device):
+    """Section 3: the top 5 against PyHessian at initialization and at trained points."""
+    params, x, y = problem
+    results = {}
+    examples = x.shape[0]
     print("\n3. Top 5 against PyHessian 0.1 (same MLP, weights and data on both sides)")
-    print(f"  at initialization, {examples:,} random examples with random labels:")
-    results["pyhessian"] = against_pyhessian(mlp_loss, mlp_params, mlp_x, mlp_y, repeats, device)
+    if "init" in at:
+        print(f"  at initialization, {examples:,} random examples with random labels:")
+        results["pyhessian"] = against_pyhessian(loss, params, x, y, repeats, device)
+    if "trained" not in at:
+        return results
     steps = 20 if quick else 300
     # The digits have 64 features: the quick run's smaller input layer grows to fit them.
     trained_params, digits_x, digits_y = trained_on_digits((64, *mlp_sizes[1:]), steps)
     print(f"  after {steps} Adam steps on the 1,797 digits (a point where Hessians are studied):")
     results["pyhessian_trained"] = against_pyhessian(
-        mlp_loss, trained_params, digits_x, digits_y, repeats, device
+        loss, trained_params, digits_x, digits_y, repeats, device
     )
     # Narrower layers: less arithmetic per product, so per-product overheads weigh more.
     for width in () if quick else (32, 128):
@@ -581,14 +845,9 @@ def main(argv=None) -> dict[str, Any]:
         narrow, digits_x, digits_y = trained_on_digits(sizes, steps)
         print(f"  the same after {steps} Adam steps, {'-'.join(map(str, sizes))} tanh:")
         results[f"pyhessian_trained_{width}"] = against_pyhessian(
-            mlp_loss, narrow, digits_x, digits_y, repeats, device
+            loss, narrow, digits_x, digits_y, repeats, device
         )
 
-    print("\n4. Dense Hessian + eigh against torch.autograd.functional.hessian + linalg.eigh")
-    dense_sizes = (
-        [(8, 24, 16, 6), (12, 32, 24, 8)] if quick else [(12, 40, 30, 6), (16, 80, 40, 10)]
-    )
-    results["dense"] = [dense_against_torch(s, 256, min(repeats, 3), device) for s in dense_sizes]
     return results
 
 
