@@ -225,6 +225,16 @@ class BatchNorm(nnx.Module):
             x, mean, var, scale, bias, reduction_axes, feature_axes, self.epsilon, self.dtype
         )
 
+    def set_view(self, use_running_average: bool | None = None) -> None:
+        """Sets the mode for ``nnx.view(model, use_running_average=...)`` (flax ≥ 0.12).
+
+        Args:
+            use_running_average: ``True`` for running statistics, ``False`` for the batch's;
+                ``None`` leaves the mode as it is.
+        """
+        if use_running_average is not None:
+            self.use_running_average = use_running_average
+
 
 def _replace_value(variable: nnx.Variable, value: jax.Array) -> None:
     """Give ``variable`` a new array, dtype included (``set_value`` on flax ≥ 0.12)."""

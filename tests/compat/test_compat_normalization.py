@@ -217,3 +217,13 @@ def test_mode_missing_everywhere_is_a_clear_error():
     with pytest.raises(ValueError, match="use_running_average is None"):
         bn(X2)
     assert bn(X2, use_running_average=True).shape == X2.shape
+
+
+@pytest.mark.skipif(not hasattr(nnx, "view"), reason="nnx.view is new in flax 0.12")
+def test_nnx_view_switches_batchnorm_to_running_statistics():
+    bn = jnn.BatchNorm(6, rngs=nnx.Rngs(0))
+    view = nnx.view(bn, use_running_average=True)
+    assert (view.use_running_average, bn.use_running_average) == (True, False)
+    np.testing.assert_array_equal(
+        view(X2), nnx.view(nnx.BatchNorm(6, rngs=nnx.Rngs(0)), use_running_average=True)(X2)
+    )
