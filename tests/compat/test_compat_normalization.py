@@ -70,16 +70,23 @@ CASES = [
 IDS = [f"{name}-{i}" for i, (name, *_) in enumerate(CASES)]
 
 
-def _apply(module, x, mask):
-    """Output and, for BatchNorm, the running statistics after one training step, jitted."""
+def _apply(modules, x, mask, linen_models=(), linen_variables=()):
+    """Each module's output and, for BatchNorm, running statistics after one training step;
+    then each linen model's output and updated batch_stats: all in one jitted program."""
 
     @nnx.jit
-    def step(module, x, mask):
-        y = module(x, mask=mask)
-        stats = (module.mean[...], module.var[...]) if hasattr(module, "mean") else ()
-        return y, stats
+    def step(modules, linen_variables, x, mask):
+        out = []
+        for module in modules:
+            y = module(x, mask=mask)
+            out.append((y, (module.mean[...], module.var[...]) if hasattr(module, "mean") else ()))
+        for model, variables in zip(linen_models, linen_variables, strict=True):
+            y, updated = model.apply(variables, x, mask=mask, mutable=["batch_stats"])
+            stats = updated.get("batch_stats", {})
+            out.append((y, (stats["mean"], stats["var"]) if stats else ()))
+        return out
 
-    return step(module, x, mask)
+    return step(tuple(modules), tuple(linen_variables), x, mask)
 
 
 def _build(cls, kwargs, **extra):
@@ -93,8 +100,8 @@ def _build(cls, kwargs, **extra):
 def test_fast_variance_is_flax_nnx_bit_for_bit(name, kwargs, x, mask):
     if not hasattr(nnx, name):
         pytest.skip(f"flax.nnx.{name} does not exist in this flax")
-    ours = _apply(_build(getattr(jnn, name), kwargs, use_fast_variance=True), x, mask)
-    theirs = _apply(_build(getattr(nnx, name), kwargs), x, mask)
+    ours = _build(getattr(jnn, name), kwargs, use_fast_variance=True)
+    ours, theirs = _apply((ours, _build(getattr(nnx, name), kwargs)), x, mask)
     if jnp.iscomplexobj(x) and name == "BatchNorm":
         # flax.nnx drops the running mean's imaginary part (see the test below); compare σ̄².
         ours, theirs = (ours[0], ours[1][1]), (theirs[0], theirs[1][1])
@@ -114,34 +121,26 @@ def _linen(name, kwargs, **extra):
     return getattr(linen, name)(**args, **extra)
 
 
-@pytest.mark.parametrize("fast", [True, False])
 @pytest.mark.parametrize(
     ("name", "kwargs", "x", "mask"),
     [case for case in CASES if case[2] is not XC],
     ids=[i for i, case in zip(IDS, CASES, strict=True) if case[2] is not XC],
 )
-def test_equals_flax_linen_with_the_same_variance_form(name, kwargs, x, mask, fast):
-    ours = _build(getattr(jnn, name), kwargs, use_fast_variance=fast)
-    params = {k: getattr(ours, k)[...] for k in ("scale", "bias") if getattr(ours, k) is not None}
-    y, stats = _apply(ours, x, mask)
-    model = _linen(name, kwargs, use_fast_variance=fast)
-    variables = {"params": params}
+def test_equals_flax_linen_with_the_same_variance_form(name, kwargs, x, mask):
+    ours = [_build(getattr(jnn, name), kwargs, use_fast_variance=f) for f in (True, False)]
+    affine = {k: getattr(ours[0], k) for k in ("scale", "bias")}
+    variables = {"params": {k: v[...] for k, v in affine.items() if v is not None}}
     if name == "BatchNorm":
         n = kwargs["num_features"]
         variables["batch_stats"] = {"mean": jnp.zeros(n), "var": jnp.ones(n)}
-
-    @jax.jit
-    def linen_apply(variables, x, mask):
-        return model.apply(variables, x, mask=mask, mutable=["batch_stats"])
-
-    y_linen, updated = linen_apply(variables, x, mask)
+    models = [_linen(name, kwargs, use_fast_variance=f) for f in (True, False)]
+    fast, two_pass, fast_linen, two_pass_linen = _apply(ours, x, mask, models, [variables] * 2)
     # Half precision: flax.nnx and flax.linen themselves differ by a rounding of the output.
-    tol = 1e-6 if jnp.finfo(y.dtype).bits == 32 else 2 * float(jnp.finfo(y.dtype).eps)
-    np.testing.assert_allclose(y, y_linen, rtol=tol, atol=tol)
-    if stats:
-        batch_stats = updated["batch_stats"]
-        expected = (batch_stats["mean"], batch_stats["var"])
-        np.testing.assert_allclose(stats, expected, rtol=tol, atol=tol)
+    bits = jnp.finfo(fast[0].dtype).bits
+    tol = 1e-6 if bits == 32 else 2 * float(jnp.finfo(fast[0].dtype).eps)
+    close = lambda a, b: np.testing.assert_allclose(a, b, rtol=tol, atol=tol)  # noqa: E731
+    jax.tree.map(close, fast, fast_linen)
+    jax.tree.map(close, two_pass, two_pass_linen)
 
 
 def test_group_norm_keeping_an_axis_matches_linen_where_nnx_scrambles():
@@ -152,7 +151,7 @@ def test_group_norm_keeping_an_axis_matches_linen_where_nnx_scrambles():
     ours = _build(jnn.GroupNorm, kwargs)
     params = {"params": {"scale": ours.scale[...], "bias": ours.bias[...]}}
     y_linen = jax.jit(_linen("GroupNorm", kwargs, use_fast_variance=False).apply)(params, X)
-    np.testing.assert_allclose(_apply(ours, X, None)[0], y_linen, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(_apply([ours], X, None)[0][0], y_linen, rtol=1e-6, atol=1e-6)
     grouped = np.asarray(X, np.float64).reshape(5, 4, 2, 3)
     mean, var = grouped.mean(-1, keepdims=True), grouped.var(-1, keepdims=True)
     expected = ((grouped - mean) / np.sqrt(var + 1e-6)).reshape(5, 4, 6)
@@ -188,7 +187,7 @@ def test_complex_running_mean_keeps_its_imaginary_part():
     # Deliberate difference: flax.nnx writes the complex batch mean into its float32 BatchStat
     # (imaginary part dropped, a FutureWarning); here the running mean becomes complex.
     bn = jnn.BatchNorm(6, momentum=0.5, rngs=nnx.Rngs(0))
-    _apply(bn, XC, None)
+    _apply([bn], XC, None)
     expected = 0.5 * XC.mean(0)
     np.testing.assert_allclose(bn.mean[...], expected, rtol=1e-5, atol=1e-6)
     bn.eval()
