@@ -83,7 +83,7 @@ class _PerExampleNorm(nnx.Module):
         bias = self.bias[...] if self.bias is not None else None
         return self.promote_dtype((x, scale, bias), dtype=self.dtype)
 
-    def _statistics(
+    def _moments(
         self, x: jax.Array, axes: Sequence[int], mask: jax.Array | None
     ) -> tuple[jax.Array, jax.Array]:
         return _statistics.mean_and_variance(
@@ -217,7 +217,7 @@ class LayerNorm(_PerExampleNorm):
         feature_axes = _statistics.canonical_axes(x.ndim, self.feature_axes)
         self._check_features(x, feature_axes)
         x, scale, bias = self._promoted(x)
-        mean, var = self._statistics(x, reduction_axes, mask)
+        mean, var = self._moments(x, reduction_axes, mask)
         return _statistics.normalize(
             x, mean, var, scale, bias, reduction_axes, feature_axes, self.epsilon, self.dtype
         )
@@ -365,7 +365,7 @@ class GroupNorm(_PerExampleNorm):
             mask = mask.reshape((*mask.shape[:-1], self.num_groups, self.group_size))
         x, scale, bias = self._promoted(x)
         # The channel axis splits into (groups, size): the size axis is reduced with the others.
-        mean, var = self._statistics(
+        mean, var = self._moments(
             x.reshape(group_shape), (*reduction_axes[:-1], len(group_shape) - 1), mask
         )
         # (..., groups) → (..., channels): each channel takes its group's statistics. On the last
@@ -495,7 +495,7 @@ class InstanceNorm(_PerExampleNorm):
         self._check_features(x, feature_axes)
         reduction_axes = tuple(i for i in range(1, x.ndim) if i not in feature_axes)
         x, scale, bias = self._promoted(x)
-        mean, var = self._statistics(x, reduction_axes, mask)
+        mean, var = self._moments(x, reduction_axes, mask)
         return _statistics.normalize(
             x, mean, var, scale, bias, reduction_axes, feature_axes, self.epsilon, self.dtype
         )
