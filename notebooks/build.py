@@ -934,7 +934,7 @@ ADAPTIVE_LEARNING_RATE = Notebook(
         Exercise(
             """
             In `rmsprop_alpha`, how many steps does RMSProp with α = 0.9 need after each jump?
-            Use `jaxtrain.optim.effective_step_size` to read η/σ from the optimizer state.
+            Use `jaxtrain.optim.effective_step_size(opt, state)` to read η/σ.
             """,
             """
             ```python
@@ -949,7 +949,7 @@ ADAPTIVE_LEARNING_RATE = Notebook(
                 sizes = []
                 for g in slopes.astype(np.float32):
                     _, state = opt.update(jnp.array([g]), state)
-                    sizes.append(float(effective_step_size(state)[0]))
+                    sizes.append(float(effective_step_size(opt, state)[0]))
                 # within 2x of the step η/|g| the slope needs, counting the jump's step as 1
                 within = np.abs(np.log(np.array(sizes) / (0.1 / slopes))) <= np.log(2)
                 up = int(np.argmax(within[60:90])) + 1

@@ -182,7 +182,7 @@ def _valley_run(key: str, steps: int) -> dict[str, np.ndarray]:
     def replay(state: Any, theta: Any) -> tuple[Any, Any]:
         grad = jax.grad(_valley)(theta)
         _, state = optimizer.update(grad, state, theta)
-        return state, (grad, effective_step_size(state) if adaptive else grad)
+        return state, (grad, effective_step_size(optimizer, state) if adaptive else grad)
 
     _, (grads, step_sizes) = jax.jit(lambda p: jax.lax.scan(replay, optimizer.init(p[0]), p[:-1]))(
         path
@@ -584,7 +584,7 @@ def _stream_step_sizes(optimizer: Any, grads: np.ndarray) -> np.ndarray:
 
     def step(state: Any, grad: Any) -> tuple[Any, Any]:
         _, state = optimizer.update(grad[None], state)
-        return state, effective_step_size(state)[0]
+        return state, effective_step_size(optimizer, state)[0]
 
     grads = jnp.asarray(grads, jnp.float32)
     _, sizes = jax.jit(lambda g: jax.lax.scan(step, optimizer.init(jnp.zeros(1)), g))(grads)
@@ -728,6 +728,7 @@ def _alpha_caption(numbers: dict[str, Any]) -> str:
 _STREAM_STEPS = 60
 _STEADY, _BOUNCING = 0.1, 10.0
 _MOMENTUM_LEARNING_RATE, _B1 = 0.01, 0.9
+_B2 = 0.999  # Adam's default β₂, which the state does not keep (as in optax)
 
 
 def _stream_updates(optimizer: Any, grads: np.ndarray) -> tuple[np.ndarray, Any]:
@@ -766,11 +767,11 @@ def momentum_and_sigma(config: LectureConfig, seed: int = 0) -> Claim:
     t = np.arange(_STREAM_STEPS)
     grads = np.stack([np.full(_STREAM_STEPS, _STEADY), _BOUNCING * (-1.0) ** t], axis=1)
     rms_updates, _ = _stream_updates(rmsprop(_MOMENTUM_LEARNING_RATE, bias_correction=True), grads)
-    adam_updates, states = _stream_updates(adam(_MOMENTUM_LEARNING_RATE, b1=_B1), grads)
+    adam_updates, states = _stream_updates(adam(_MOMENTUM_LEARNING_RATE, b1=_B1, b2=_B2), grads)
     moments = states[0]  # ScaleByAdamState, each field stacked over the steps
     count = np.asarray(moments.count, np.float64)[:, None]
     m_hat = np.asarray(moments.mu, np.float64) / (1 - _B1**count)
-    b2 = np.asarray(moments.b2, np.float64)[:, None]
+    b2 = _B2
     sigma_hat = np.sqrt(np.asarray(moments.nu, np.float64) / (1 - b2**count))
     ratio = m_hat / sigma_hat
     numbers: dict[str, Any] = {

@@ -1,15 +1,20 @@
 """Momentum, adaptive learning rates and schedules (lecture §3–§4) as optax transformations.
 
-Every factory returns an ``optax.GradientTransformation`` whose state is a NamedTuple, so
-jaxtrain's pieces go inside ``optax.chain``, ``optax.inject_hyperparams``,
-``optax.MultiSteps`` and ``optax.masked``, and optax's pieces go inside jaxtrain's. Defaults
-and numerics are optax's (the tests compare every optimizer with optax's after 100 steps).
+A drop-in for optax's optimizers: every factory returns an ``optax.GradientTransformation``
+with optax's signature, defaults and numerics (complex parameters included: σ² averages
+|g|² = g·conj(g)), and its state is made of optax's own state classes with the same tree
+structure as optax's optimizer of the same name, so states move between the two libraries
+(checkpoints included) and ``optax.tree.get(state, "count")`` works. jaxtrain's pieces go
+inside ``optax.chain``, ``optax.inject_hyperparams``, ``optax.MultiSteps`` and
+``optax.masked``, and optax's pieces go inside jaxtrain's. What jaxtrain adds: it refuses
+bad hyperparameters (a negative or NaN η, β outside [0, 1)...) with a one-line error, and
+reads η and η/σ back for its lectures and monitors.
 
-- Building blocks: :func:`scale_by_momentum`, :func:`scale_by_adagrad` (root-sum-square σ),
-  :func:`scale_by_root_mean_square_history` (the lecture's root-mean-square σ),
-  :func:`scale_by_rms`, :func:`scale_by_adam`, :func:`scale_by_radam`,
-  :func:`scale_by_learning_rate`, :func:`add_decayed_weights`, :func:`clip_by_global_norm`,
-  :func:`skip_nonfinite`.
+- Building blocks: :func:`scale_by_momentum` (``optax.trace``), :func:`scale_by_adagrad`
+  (root-sum-square σ, ``optax.scale_by_rss``), :func:`scale_by_root_mean_square_history`
+  (the lecture's root-mean-square σ), :func:`scale_by_rms`, :func:`scale_by_adam`,
+  :func:`scale_by_radam`, :func:`scale_by_learning_rate`, :func:`add_decayed_weights`,
+  :func:`clip_by_global_norm`, :func:`skip_nonfinite`.
 - Optimizers: :func:`sgd`, :func:`adagrad`, :func:`rmsprop`, :func:`adam`, :func:`adamw`,
   :func:`radam`, each taking a number or a schedule (:mod:`jaxtrain.optim.schedules`).
 - Escaping saddle points (lecture §2), taking the loss as an extra argument of ``update``:
@@ -18,9 +23,10 @@ and numerics are optax's (the tests compare every optimizer with optax's after 1
   :func:`learning_rate_at`, :func:`effective_step_size` (the per-parameter η/σ), and
   :func:`optimize_trajectory` for the lecture's pictures of optimizer paths.
 
-The step count and the learning rate used last live in :class:`ScaleByLearningRateState`,
-the state of the final :func:`scale_by_learning_rate` of every optimizer, which is how the
-training loop logs η inside ``jit``.
+As in optax, the state keeps no hyperparameters: η (a constant, or a schedule at the state's
+step count) and ε, β₂ are read from the optimizer's closures, so
+:func:`learning_rate_from_state` and :func:`effective_step_size` take the optimizer (or an
+``optax.inject_hyperparams`` state). The training loop does this inside ``jit`` to log η.
 """
 
 from jaxtrain.optim import schedules
@@ -30,12 +36,11 @@ from jaxtrain.optim._adagrad import (
     scale_by_adagrad,
     scale_by_root_mean_square_history,
 )
-from jaxtrain.optim._adam import ScaleByAdamState, ScaleByRAdamState, scale_by_adam, scale_by_radam
+from jaxtrain.optim._adam import ScaleByAdamState, scale_by_adam, scale_by_radam
 from jaxtrain.optim._aliases import adagrad, adam, adamw, radam, rmsprop, sgd
 from jaxtrain.optim._clipping import clip_by_global_norm
 from jaxtrain.optim._effective_step import effective_step_size
 from jaxtrain.optim._learning_rate import (
-    ScaleByLearningRateState,
     learning_rate_at,
     learning_rate_from_state,
     scale_by_learning_rate,
@@ -48,10 +53,20 @@ from jaxtrain.optim._negative_curvature import (
 )
 from jaxtrain.optim._nonfinite import SkipNonfiniteState, skip_nonfinite
 from jaxtrain.optim._perturbed_gd import PerturbedGDState, perturbed_gd
-from jaxtrain.optim._rmsprop import ScaleByRmsState, scale_by_rms
+from jaxtrain.optim._rmsprop import (
+    ScaleByRmsState,
+    ScaleByRmsWithCountState,
+    ScaleByRStdDevState,
+    ScaleByRStdDevWithCountState,
+    scale_by_rms,
+)
 from jaxtrain.optim._saddle_free_newton import SaddleFreeNewtonState, saddle_free_newton
 from jaxtrain.optim._trajectory import optimize_trajectory
-from jaxtrain.optim._weight_decay import AddDecayedWeightsState, add_decayed_weights
+from jaxtrain.optim._weight_decay import (
+    AddDecayedWeightsState,
+    WeightDecayScheduleState,
+    add_decayed_weights,
+)
 
 __all__ = [
     "AddDecayedWeightsState",
@@ -60,12 +75,14 @@ __all__ = [
     "SaddleFreeNewtonState",
     "ScaleByAdagradState",
     "ScaleByAdamState",
-    "ScaleByLearningRateState",
     "ScaleByMomentumState",
-    "ScaleByRAdamState",
+    "ScaleByRStdDevState",
+    "ScaleByRStdDevWithCountState",
     "ScaleByRmsState",
+    "ScaleByRmsWithCountState",
     "ScaleByRootMeanSquareHistoryState",
     "SkipNonfiniteState",
+    "WeightDecayScheduleState",
     "adagrad",
     "adam",
     "adamw",

@@ -19,19 +19,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxtrain.optim._numerics import abs_sq
 from jaxtrain.optim._validation import check_non_negative, check_positive
 
-
-class ScaleByAdagradState(NamedTuple):
-    """State of :func:`scale_by_adagrad` (the sum form).
-
-    Attributes:
-      sum_of_squares: s₀ + Σₖ (gᵢᵏ)² per parameter (σ² without ε).
-      eps: float32 scalar ε, kept so that :func:`effective_step_size` can rebuild σ.
-    """
-
-    sum_of_squares: Any
-    eps: jax.Array
+# optax.scale_by_rss's state, so that states move between the two libraries.
+ScaleByAdagradState = optax.ScaleByRssState
 
 
 class ScaleByRootMeanSquareHistoryState(NamedTuple):
@@ -39,13 +31,11 @@ class ScaleByRootMeanSquareHistoryState(NamedTuple):
 
     Attributes:
       count: int32 scalar, the number t + 1 of gradients seen.
-      sum_of_squares: Σₖ (gᵢᵏ)² per parameter; divided by ``count`` it is the mean.
-      eps: float32 scalar ε, kept so that :func:`effective_step_size` can rebuild σ.
+      sum_of_squares: Σₖ |gᵢᵏ|² per parameter; divided by ``count`` it is the mean.
     """
 
     count: jax.Array
     sum_of_squares: Any
-    eps: jax.Array
 
 
 def _rsqrt_where_positive(total, eps):
@@ -75,7 +65,7 @@ def scale_by_adagrad(
       eps: ε > 0, added under the square root.
 
     Returns:
-      An ``optax.GradientTransformation`` with state :class:`ScaleByAdagradState`.
+      An ``optax.GradientTransformation`` with state ``optax.ScaleByRssState``.
 
     Raises:
       ValueError: if ``initial_accumulator_value`` < 0 or ``eps`` <= 0 (concrete values).
@@ -101,19 +91,15 @@ def scale_by_adagrad(
         return ScaleByAdagradState(
             sum_of_squares=jax.tree.map(
                 lambda p: jnp.full_like(p, initial_accumulator_value), params
-            ),
-            eps=jnp.asarray(eps, jnp.float32),
+            )
         )
 
     def update_fn(updates, state, params=None):
         del params
-        sum_of_squares = jax.tree.map(lambda g, s: g * g + s, updates, state.sum_of_squares)
+        sum_of_squares = jax.tree.map(lambda g, s: abs_sq(g) + s, updates, state.sum_of_squares)
         scale = jax.tree.map(lambda s: _rsqrt_where_positive(s, eps), sum_of_squares)
         updates = jax.tree.map(lambda c, g: c * g, scale, updates)
-        new_state = ScaleByAdagradState(
-            sum_of_squares=sum_of_squares, eps=jnp.asarray(eps, jnp.float32)
-        )
-        return updates, new_state
+        return updates, ScaleByAdagradState(sum_of_squares=sum_of_squares)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -163,22 +149,19 @@ def scale_by_root_mean_square_history(
         return ScaleByRootMeanSquareHistoryState(
             count=jnp.zeros([], jnp.int32),
             sum_of_squares=jax.tree.map(jnp.zeros_like, params),
-            eps=jnp.asarray(eps, jnp.float32),
         )
 
     def update_fn(updates, state, params=None):
         del params
         count = optax.safe_increment(state.count)
-        sum_of_squares = jax.tree.map(lambda g, s: g * g + s, updates, state.sum_of_squares)
+        sum_of_squares = jax.tree.map(lambda g, s: abs_sq(g) + s, updates, state.sum_of_squares)
 
         def scale(s):
             mean = (s + eps) / count.astype(s.dtype)
             return jnp.where(s > 0, jax.lax.rsqrt(mean), 0.0)
 
         updates = jax.tree.map(lambda s, g: scale(s) * g, sum_of_squares, updates)
-        new_state = ScaleByRootMeanSquareHistoryState(
-            count=count, sum_of_squares=sum_of_squares, eps=jnp.asarray(eps, jnp.float32)
-        )
+        new_state = ScaleByRootMeanSquareHistoryState(count=count, sum_of_squares=sum_of_squares)
         return updates, new_state
 
     return optax.GradientTransformation(init_fn, update_fn)

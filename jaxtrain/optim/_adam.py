@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from jaxtrain.optim._numerics import abs_sq
 from jaxtrain.optim._validation import (
     check_at_least,
     check_non_negative,
@@ -21,47 +22,9 @@ _RECTIFIED_FROM_FOUR = (
 )
 
 
-class ScaleByAdamState(NamedTuple):
-    """State of :func:`scale_by_adam`.
-
-    Attributes:
-      count: int32 scalar, the number of updates t.
-      mu: m, the moving average of g (first moment), per parameter.
-      nu: v = σ², the moving average of g² (second moment), per parameter.
-      b2: float32 scalar β₂; with ``eps`` and ``eps_root`` it lets
-        :func:`effective_step_size` rebuild σ̂ from the state alone.
-      eps: float32 scalar ε.
-      eps_root: float32 scalar ε̄ (added under the square root).
-    """
-
-    count: jax.Array
-    mu: Any
-    nu: Any
-    b2: jax.Array
-    eps: jax.Array
-    eps_root: jax.Array
-
-
-class ScaleByRAdamState(NamedTuple):
-    """State of :func:`scale_by_radam`.
-
-    Attributes:
-      count: int32 scalar, the number of updates t.
-      mu: m, the moving average of g, per parameter.
-      nu: v, the moving average of g², per parameter.
-      b2: float32 scalar β₂ (also fixes ρ∞ and ρₜ).
-      eps: float32 scalar ε.
-      eps_root: float32 scalar ε̄.
-      threshold: float32 scalar, the ρₜ from which the adaptive step is used.
-    """
-
-    count: jax.Array
-    mu: Any
-    nu: Any
-    b2: jax.Array
-    eps: jax.Array
-    eps_root: jax.Array
-    threshold: jax.Array
+# optax's own classes, so that a state saved from optax restores into jaxtrain and back, and
+# ``jax.tree.structure`` of both libraries' states is equal. RAdam's state is Adam's, as in optax.
+ScaleByAdamState = optax.ScaleByAdamState
 
 
 def _check_moments(b1, b2, eps, eps_root):
@@ -72,8 +35,10 @@ def _check_moments(b1, b2, eps, eps_root):
 
 
 def _moments(updates, mu, nu, b1, b2):
-    mu = jax.tree.map(lambda g, m: (1 - b1) * (g**1) + b1 * m, updates, mu)
-    nu = jax.tree.map(lambda g, v: (1 - b2) * (g**2) + b2 * v, updates, nu)
+    # v averages |g|² = g·conj(g) (optax's abs_sq): for complex parameters g² would be complex
+    # and the step would not be a descent direction.
+    mu = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, updates, mu)
+    nu = jax.tree.map(lambda g, v: (1 - b2) * abs_sq(g) + b2 * v, updates, nu)
     return mu, nu
 
 
@@ -108,7 +73,7 @@ def scale_by_adam(
     Adam = RMSProp + momentum. Both moving averages start at 0, so early on they are biased
     towards 0; dividing by 1 − βᵗ removes that bias:
 
-        m ← β₁m + (1 − β₁)g,   v ← β₂v + (1 − β₂)g²,
+        m ← β₁m + (1 − β₁)g,   v ← β₂v + (1 − β₂)|g|²,
         m̂ = m/(1 − β₁ᵗ),       v̂ = v/(1 − β₂ᵗ),
         direction = m̂ / (√(v̂ + ε̄) + ε),
 
@@ -134,7 +99,7 @@ def scale_by_adam(
       nesterov: use Nadam's look-ahead first moment.
 
     Returns:
-      An ``optax.GradientTransformation`` with state :class:`ScaleByAdamState`.
+      An ``optax.GradientTransformation`` with state ``optax.ScaleByAdamState``.
 
     Raises:
       ValueError: if ``b1`` or ``b2`` lie outside [0, 1), ``eps`` <= 0 or ``eps_root`` < 0
@@ -158,19 +123,11 @@ def scale_by_adam(
     if mu_dtype is not None:
         mu_dtype = jax.dtypes.canonicalize_dtype(mu_dtype)
 
-    def constants():
-        return dict(
-            b2=jnp.asarray(b2, jnp.float32),
-            eps=jnp.asarray(eps, jnp.float32),
-            eps_root=jnp.asarray(eps_root, jnp.float32),
-        )
-
     def init_fn(params):
         return ScaleByAdamState(
             count=jnp.zeros([], jnp.int32),
             mu=jax.tree.map(lambda p: jnp.zeros_like(p, dtype=mu_dtype), params),
             nu=jax.tree.map(jnp.zeros_like, params),
-            **constants(),
         )
 
     def update_fn(updates, state, params=None):
@@ -183,7 +140,7 @@ def scale_by_adam(
         if mu_dtype is not None:
             mu = jax.tree.map(lambda m: m.astype(mu_dtype), mu)
         nu = jax.tree.map(lambda v, old: v.astype(old.dtype), nu, state.nu)
-        return updates, ScaleByAdamState(count=count, mu=mu, nu=nu, **constants())
+        return updates, ScaleByAdamState(count=count, mu=mu, nu=nu)
 
     return optax.GradientTransformation(init_fn, update_fn)
 
@@ -233,7 +190,8 @@ def scale_by_radam(
       nesterov: use Nadam's look-ahead first moment.
 
     Returns:
-      An ``optax.GradientTransformation`` with state :class:`ScaleByRAdamState`.
+      An ``optax.GradientTransformation`` with state ``optax.ScaleByAdamState``
+      (as ``optax.scale_by_radam``).
 
     Raises:
       ValueError: if ``b1`` or ``b2`` lie outside [0, 1), ``eps`` <= 0, ``eps_root`` < 0 or
@@ -255,20 +213,11 @@ def scale_by_radam(
     _check_moments(b1, b2, eps, eps_root)
     check_at_least("threshold", threshold, 4.0, _RECTIFIED_FROM_FOUR)
 
-    def constants():
-        return dict(
-            b2=jnp.asarray(b2, jnp.float32),
-            eps=jnp.asarray(eps, jnp.float32),
-            eps_root=jnp.asarray(eps_root, jnp.float32),
-            threshold=jnp.asarray(threshold, jnp.float32),
-        )
-
     def init_fn(params):
-        return ScaleByRAdamState(
+        return ScaleByAdamState(
             count=jnp.zeros([], jnp.int32),
             mu=jax.tree.map(jnp.zeros_like, params),
             nu=jax.tree.map(jnp.zeros_like, params),
-            **constants(),
         )
 
     def update_fn(updates, state, params=None):
@@ -283,6 +232,6 @@ def scale_by_radam(
             lambda m, v: r.astype(m.dtype) * m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat
         )
         updates = jax.tree.map(lambda a, m: jnp.where(rho >= threshold, a, m), adaptive, mu_hat)
-        return updates, ScaleByRAdamState(count=count, mu=mu, nu=nu, **constants())
+        return updates, ScaleByAdamState(count=count, mu=mu, nu=nu)
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -1,8 +1,9 @@
 """The lecture's optimizers, each one line of composition of the building blocks.
 
 Every optimizer is ``optax.chain(direction..., scale_by_learning_rate(learning_rate))`` with
-optax's default hyperparameters and numerics, so it matches optax's optimizer of the same
-name and its state records the learning rate (:func:`learning_rate_from_state`).
+optax's signature, defaults, numerics and chain of links, so it matches optax's optimizer of
+the same name and its state has the same tree structure (its η is read back from the
+optimizer by :func:`learning_rate_from_state`).
 """
 
 from __future__ import annotations
@@ -21,19 +22,9 @@ from jaxtrain.optim._validation import check_unit_interval
 from jaxtrain.optim._weight_decay import add_decayed_weights
 
 
-def _uses_momentum(momentum: Any) -> bool:
-    # Only a Python 0 (or None) is known to be "no momentum" at construction: under
-    # optax.inject_hyperparams the value arrives as an array, concrete in init and traced in
-    # update, and both calls must build the same state structure.
-    if momentum is None:
-        return False
-    return not (isinstance(momentum, int | float) and momentum == 0)
-
-
 def sgd(
     learning_rate: ScalarOrSchedule,
-    momentum: float | jax.Array | None = 0.0,
-    *,
+    momentum: float | jax.Array | None = None,
     nesterov: bool = False,
     accumulator_dtype: Any = None,
 ) -> optax.GradientTransformationExtraArgs:
@@ -42,13 +33,14 @@ def sgd(
     Without momentum: θ ← θ − ηg. With momentum λ the lecture's movement m ← λm − ηg,
     θ ← θ + m is computed as b ← g + λb, θ ← θ − ηb (the same iterates for a constant η,
     see :func:`scale_by_momentum`); Nesterov uses g + λb with the new b. Equal to
-    ``optax.sgd`` (momentum 0 means none, like optax's ``momentum=None``).
+    ``optax.sgd``, state included: ``(EmptyState(), ...)`` without momentum, an
+    ``optax.TraceState`` with it (``momentum=0.0`` keeps a zero-decay trace, as in optax).
 
     Symbols: θ parameters, g gradient, η is ``learning_rate``, λ is ``momentum``.
 
     Args:
       learning_rate: η >= 0 or a schedule ``count -> η``.
-      momentum: λ in [0, 1); 0 or None for plain gradient descent.
+      momentum: λ in [0, 1), or None (the default) for plain gradient descent.
       nesterov: use Nesterov's look-ahead direction.
       accumulator_dtype: optional dtype of the momentum buffer.
 
@@ -76,14 +68,12 @@ def sgd(
       Polyak, 1964; Sutskever et al., ICML 2013,
       https://proceedings.mlr.press/v28/sutskever13.html
     """
-    if momentum is not None:
+    if momentum is None:
+        direction = optax.identity()
+    else:
         check_unit_interval("momentum", momentum)
-    if _uses_momentum(momentum):
-        direction = scale_by_momentum(
-            momentum, nesterov=nesterov, accumulator_dtype=accumulator_dtype
-        )
-        return optax.chain(direction, scale_by_learning_rate(learning_rate))
-    return optax.chain(scale_by_learning_rate(learning_rate))
+        direction = scale_by_momentum(momentum, nesterov, accumulator_dtype)
+    return optax.chain(direction, scale_by_learning_rate(learning_rate))
 
 
 def adagrad(
@@ -133,7 +123,6 @@ def rmsprop(
     decay: float | jax.Array = 0.9,
     eps: float | jax.Array = 1e-8,
     initial_scale: float | jax.Array = 0.0,
-    *,
     eps_in_sqrt: bool = True,
     centered: bool = False,
     momentum: float | jax.Array | None = None,
@@ -182,19 +171,10 @@ def rmsprop(
     """
     if momentum is not None:
         check_unit_interval("momentum", momentum)
-    scale = scale_by_rms(
-        decay=decay,
-        eps=eps,
-        initial_scale=initial_scale,
-        eps_in_sqrt=eps_in_sqrt,
-        bias_correction=bias_correction,
-        centered=centered,
-    )
-    if momentum is None:
-        return optax.chain(scale, scale_by_learning_rate(learning_rate))
-    return optax.chain(
-        scale, scale_by_learning_rate(learning_rate), scale_by_momentum(momentum, nesterov=nesterov)
-    )
+    scale = scale_by_rms(decay, eps, initial_scale, eps_in_sqrt, bias_correction, centered=centered)
+    # optax's three links, identity included, so that the states have the same structure.
+    after = optax.identity() if momentum is None else scale_by_momentum(momentum, nesterov)
+    return optax.chain(scale, scale_by_learning_rate(learning_rate), after)
 
 
 def adam(

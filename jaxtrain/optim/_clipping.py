@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxtrain.optim._numerics import abs_sq
 from jaxtrain.optim._validation import check_positive
 
 
@@ -13,7 +14,7 @@ def clip_by_global_norm(max_norm: float | jax.Array) -> optax.GradientTransforma
     """Rescales the whole update so that its global L2 norm is at most ``max_norm``.
 
     Near a cliff of the error surface one gradient can be huge and throw θ far away. With
-    ‖g‖ = √(Σ over all leaves of Σ g²), the update becomes g · c/‖g‖ when ‖g‖ ≥ c and is
+    ‖g‖ = √(Σ over all leaves of Σ |g|²), the update becomes g · c/‖g‖ when ‖g‖ ≥ c and is
     left alone otherwise, so the direction is kept and only the length is bounded. Equal to
     ``optax.clip_by_global_norm``.
 
@@ -48,7 +49,8 @@ def clip_by_global_norm(max_norm: float | jax.Array) -> optax.GradientTransforma
 
     def update_fn(updates, state, params=None):
         del params
-        squares = [jnp.sum(jnp.square(g)) for g in jax.tree.leaves(updates)]
+        # √Σ|g|² (optax.tree.norm): for complex g, Σg² is not a squared length.
+        squares = [jnp.sum(abs_sq(g)) for g in jax.tree.leaves(updates)]
         norm = jnp.sqrt(sum(squares)) if squares else jnp.zeros([])
         keep = norm < max_norm
 

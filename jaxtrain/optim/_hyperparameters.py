@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["Part", "constant_learning_rate", "optimizer_parts"]
+__all__ = ["Part", "optimizer_parts", "walk_transforms"]
 
 _UPDATE_FN = re.compile(r"^(\w+)\.<locals>\.update_fn$")
 _INJECT = "inject_hyperparams"
@@ -69,6 +69,12 @@ def _walk(fn: Any, seen: set[int]) -> Iterator[tuple[str, dict[str, Any], Any]]:
         for item in fn.values():
             yield from _walk(item, seen)
         return
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and hasattr(owner, "__dict__"):
+        # A bound method (``optax.MultiSteps``'s update): its transforms are the instance's.
+        for value in vars(owner).values():
+            yield from _walk(value, seen)
+        return
     code = getattr(fn, "__code__", None)
     if code is None:
         if isinstance(fn, optax.GradientTransformation):
@@ -86,10 +92,33 @@ def _walk(fn: Any, seen: set[int]) -> Iterator[tuple[str, dict[str, Any], Any]]:
         return
     match = _UPDATE_FN.match(qualname)
     if match:
-        yield match.group(1), cells, fn
+        # A factory's own helpers (optax's scale_by_radam keeps ε in ``_radam_update``) hold
+        # hyperparameters of the same transform.
+        merged = dict(cells)
+        helpers = f"{match.group(1)}.<locals>."
+        for value in cells.values():
+            if getattr(value, "__qualname__", "").startswith(helpers) and value is not fn:
+                for name, cell in zip(
+                    value.__code__.co_freevars, value.__closure__ or (), strict=True
+                ):
+                    try:
+                        merged.setdefault(name, cell.cell_contents)
+                    except ValueError:
+                        continue
+        yield match.group(1), merged, fn
     for value in cells.values():
         if callable(value) or isinstance(value, tuple | list | dict):
             yield from _walk(value, seen)
+
+
+def walk_transforms(
+    optimizer: optax.GradientTransformation,
+) -> Iterator[tuple[str, dict[str, Any], Any]]:
+    """Yields ``(factory, closure values, update_fn)`` for each transform, in chain order.
+
+    ``optax.inject_hyperparams`` appears once, as ``"inject_hyperparams"``, not entered.
+    """
+    yield from _walk(optimizer.update, set())
 
 
 def optimizer_parts(optimizer: optax.GradientTransformation, opt_state: Any) -> list[Part]:
@@ -107,7 +136,7 @@ def optimizer_parts(optimizer: optax.GradientTransformation, opt_state: Any) -> 
     """
     parts = []
     injected = iter(_inject_states(opt_state))
-    for factory, cells, _ in _walk(optimizer.update, set()):
+    for factory, cells, _ in walk_transforms(optimizer):
         if factory == _INJECT:
             inner = cells["inner_factory"]
             values = {
@@ -129,18 +158,3 @@ def optimizer_parts(optimizer: optax.GradientTransformation, opt_state: Any) -> 
                 constants[name] = number
         parts.append(Part(factory, tuple(sorted(constants.items()))))
     return parts
-
-
-def constant_learning_rate(optimizer: optax.GradientTransformation, opt_state: Any) -> float | None:
-    """η of an optax optimizer built from a constant, read from its ``scale(−η)`` transform.
-
-    optax's ``adam(1e-3)`` ends in ``scale(-1e-3)``, whose state keeps nothing; the step size
-    sits in the closure. Returns ``None`` when there is no such constant (a schedule, or
-    several scalings).
-    """
-    scales = [
-        p.get("step_size") for p in optimizer_parts(optimizer, opt_state) if p.factory == "scale"
-    ]
-    if len(scales) != 1 or scales[0] is None or not scales[0] < 0:
-        return None
-    return -float(scales[0])

@@ -1,21 +1,24 @@
-"""The learning rate η as a transform that remembers it: scale, count and read back.
+"""The learning rate η as the last transform of every optimizer, and η read back.
 
-Every jaxtrain optimizer ends with :func:`scale_by_learning_rate`, whose state records the
-step count and the η it used last. That makes the learning rate of any (nested) optimizer
-state readable inside ``jit`` by :func:`learning_rate_from_state`, which the training loop
-uses to log η per step, and which the lecture's schedule plots use.
+Every jaxtrain optimizer ends with :func:`scale_by_learning_rate`, which is optax's: a constant
+η is ``optax.scale(−η)`` (state ``optax.EmptyState()``) and a schedule is
+``optax.scale_by_schedule`` (state ``optax.ScaleByScheduleState(count)``), so the state holds
+no η. :func:`learning_rate_from_state` reads η from the optimizer's closure (the constant, or
+the schedule at the state's count) — the same path for jaxtrain's and optax's optimizers —
+which the training loop uses to log η per step inside ``jit``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxtrain.optim._hyperparameters import walk_transforms
 from jaxtrain.optim._validation import check_learning_rate, check_scheduled_learning_rate
 
 ScalarOrSchedule = float | jax.Array | Callable[[jax.Array], Any]
@@ -29,21 +32,6 @@ _INJECT_STATES: tuple[type, ...] = tuple(
 )
 
 
-class ScaleByLearningRateState(NamedTuple):
-    """State of :func:`scale_by_learning_rate`: the step count and the η it used last.
-
-    Attributes:
-      count: int32 scalar, the number of updates done so far (t). The next update uses
-        η(count), so step 0 uses η(0) as in ``optax.scale_by_schedule``.
-      learning_rate: float32 scalar, the η used by the latest update; before the first
-        update, the η the first update will use. Kept in float32 whatever the parameter
-        dtype, so that the state's dtypes never change between steps.
-    """
-
-    count: jax.Array
-    learning_rate: jax.Array
-
-
 def _as_float32(value: Any) -> jax.Array:
     return jnp.asarray(value).astype(jnp.float32)
 
@@ -51,14 +39,14 @@ def _as_float32(value: Any) -> jax.Array:
 def scale_by_learning_rate(
     learning_rate: ScalarOrSchedule, *, flip_sign: bool = True
 ) -> optax.GradientTransformation:
-    """Multiplies the update by −η (a number or a schedule η(t)) and records η and t.
+    """Multiplies the update by −η (a number or a schedule η(t)), as ``optax`` does.
 
     The last link of every optimizer: a transform before it proposes a direction d (the
     gradient, a momentum buffer, an Adam ratio); this one turns it into the step
-    Δθ = −η d. With a schedule the step at count t uses η(t) and the count then advances,
-    exactly as ``optax.scale_by_schedule`` (step 0 uses η(0)); a constant η multiplies like
-    ``optax.scale``. Either way the state keeps ``count`` and the η just used, which
-    :func:`learning_rate_from_state` and :func:`step_count_from_state` read back.
+    Δθ = −η d. A constant η is ``optax.scale(−η)`` (no state); a schedule is
+    ``optax.scale_by_schedule`` (state: the count t; the step at count t uses η(t), step 0
+    uses η(0)). This is ``optax.scale_by_learning_rate`` plus jaxtrain's checks of η.
+    :func:`learning_rate_from_state` reads η back given the optimizer.
 
     Args:
       learning_rate: η, a finite number >= 0, or a schedule ``count -> η`` (for example from
@@ -68,7 +56,8 @@ def scale_by_learning_rate(
       flip_sign: multiply by −η (the default, for gradient descent) or by +η.
 
     Returns:
-      An ``optax.GradientTransformation`` with state :class:`ScaleByLearningRateState`.
+      An ``optax.GradientTransformation`` with state ``optax.EmptyState()`` (constant η) or
+      ``optax.ScaleByScheduleState`` (a schedule).
 
     Raises:
       ValueError: if a concrete ``learning_rate``, or a schedule's concrete value, is negative
@@ -82,45 +71,32 @@ def scale_by_learning_rate(
       >>> state = tx.init(jnp.zeros(2))
       >>> updates, state = tx.update(jnp.ones(2), state)
       >>> updates, state = tx.update(jnp.ones(2), state)
-      >>> print(updates, int(state.count), round(float(state.learning_rate), 3))
-      [-0.05 -0.05] 2 0.05
+      >>> print(updates, int(state.count))
+      [-0.05 -0.05] 2
     """
     check_learning_rate(learning_rate)
     sign = -1 if flip_sign else 1
-    scheduled = callable(learning_rate)
+    if not callable(learning_rate):
+        return optax.scale(sign * learning_rate)
 
-    def eta_at(count):
-        if not scheduled:
-            return learning_rate
+    def step_size(count):
         eta = learning_rate(count)
         check_scheduled_learning_rate(eta, count)
-        return eta
+        return sign * eta
+
+    scheduled = optax.scale_by_schedule(step_size)
 
     def init_fn(params):
-        del params
-        count = jnp.zeros([], jnp.int32)
-        return ScaleByLearningRateState(count=count, learning_rate=_as_float32(eta_at(count)))
+        # η(0) is checked at init as a constant η is at construction (optax checks neither).
+        step_size(jnp.zeros([], jnp.int32))
+        return scheduled.init(params)
 
-    def update_fn(updates, state, params=None):
-        del params
-        eta = eta_at(state.count)
-        step_size = sign * eta
-        if scheduled:
-            # A schedule's value is cast to each leaf's dtype (optax.scale_by_schedule's rule).
-            updates = jax.tree.map(lambda g: jnp.array(step_size, dtype=g.dtype) * g, updates)
-        else:
-            updates = jax.tree.map(lambda g: step_size * g, updates)
-        new_state = ScaleByLearningRateState(
-            count=optax.safe_increment(state.count), learning_rate=_as_float32(eta)
-        )
-        return updates, new_state
-
-    return optax.GradientTransformation(init_fn, update_fn)
+    return optax.GradientTransformation(init_fn, scheduled.update)
 
 
 def _recording_states(opt_state: Any) -> Iterator[Any]:
     """Yields, in pytree order, every sub-state that records a step count or hyperparameters."""
-    kinds = (ScaleByLearningRateState, optax.ScaleByScheduleState, *_INJECT_STATES)
+    kinds = (optax.ScaleByScheduleState, *_INJECT_STATES)
     nodes = jax.tree_util.tree_leaves(opt_state, is_leaf=lambda x: isinstance(x, kinds))
     for node in nodes:
         if isinstance(node, kinds):
@@ -129,30 +105,56 @@ def _recording_states(opt_state: Any) -> Iterator[Any]:
                 yield from _recording_states(node.inner_state)
 
 
-def learning_rate_from_state(opt_state: Any) -> jax.Array:
-    """Reads η, the learning rate used by the latest update, out of an optimizer state.
+def _scaling_transform(optimizer: optax.GradientTransformation) -> tuple[str, Any] | None:
+    """The optimizer's learning-rate link: ``("scale", −η)`` or ``("schedule", t -> −η(t))``.
 
-    Works inside ``jit`` (it only walks the state's pytree structure) on any nesting of
-    states: a jaxtrain optimizer alone, inside ``optax.chain``, ``optax.MultiSteps``,
-    ``optax.masked``, :func:`skip_nonfinite`, or under ``optax.inject_hyperparams`` (whose
-    ``hyperparams["learning_rate"]`` is read when present, also for optax's own optimizers).
-    The first recording found in pytree order wins; in a state with several learning rates
-    (``optax.multi_transform``) that is the first group's.
+    Read from the closures of ``optax.scale`` and ``optax.scale_by_schedule`` (which both
+    libraries' ``scale_by_learning_rate`` return); the last one in the chain is the learning
+    rate, earlier ones being part of the direction.
+    """
+    found = None
+    for factory, cells, _ in walk_transforms(optimizer):
+        if factory == "scale" and "step_size" in cells:
+            found = ("scale", cells["step_size"])
+        elif factory == "scale_by_schedule" and callable(cells.get("step_size_fn")):
+            found = ("schedule", cells["step_size_fn"])
+    return found
 
-    Before the first update the value is the η the first update will use; after update t it
-    is η(t), the one that update applied, so calling it right after ``update`` logs the
-    learning rate of that step.
+
+def _schedule_count(opt_state: Any) -> jax.Array:
+    nodes = jax.tree_util.tree_leaves(
+        opt_state, is_leaf=lambda x: isinstance(x, optax.ScaleByScheduleState)
+    )
+    for node in nodes:
+        if isinstance(node, optax.ScaleByScheduleState):
+            return jnp.asarray(node.count)
+    raise ValueError("the optimizer has a schedule but its state has no ScaleByScheduleState.")
+
+
+def learning_rate_from_state(
+    opt_state: Any, optimizer: optax.GradientTransformation | None = None
+) -> jax.Array:
+    """η, the learning rate of the latest update, from an optimizer state (and the optimizer).
+
+    Works inside ``jit`` on any nesting of states: ``optax.chain``, ``optax.MultiSteps``,
+    ``optax.masked``, :func:`skip_nonfinite`. Two sources, in this order:
+
+    - ``optax.inject_hyperparams``: its state's ``hyperparams["learning_rate"]``;
+    - with ``optimizer`` (jaxtrain's or optax's, which keep no η in the state): the constant η
+      of its closing ``scale(−η)``, or its schedule at the state's ``ScaleByScheduleState``
+      count t, as η(t − 1), the η the latest update applied, and η(0) before the first.
 
     Args:
-      opt_state: the state of an optimizer built from :func:`scale_by_learning_rate` (every
-        jaxtrain optimizer) or wrapped in ``optax.inject_hyperparams``.
+      opt_state: the optimizer's state.
+      optimizer: the ``optax.GradientTransformation`` that made ``opt_state``; needed unless
+        it is wrapped in ``optax.inject_hyperparams``.
 
     Returns:
       A float32 scalar array η.
 
     Raises:
-      ValueError: if no learning rate is recorded in ``opt_state`` (for example the state of
-        a bare ``optax.adam``: its schedule is not part of the state).
+      ValueError: if η can be found in neither (no ``inject_hyperparams`` state, and no
+        ``optimizer`` or one without a learning-rate scaling).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -163,28 +165,39 @@ def learning_rate_from_state(opt_state: Any) -> jax.Array:
       >>> state = opt.init(jnp.zeros(3))
       >>> for _ in range(3):
       ...     _, state = opt.update(jnp.ones(3), state)
-      >>> print(round(float(learning_rate_from_state(state)), 3))
+      >>> print(round(float(learning_rate_from_state(state, opt)), 3))  # η(2)
       0.2
     """
     for node in _recording_states(opt_state):
-        if isinstance(node, ScaleByLearningRateState):
-            return _as_float32(node.learning_rate)
         if isinstance(node, _INJECT_STATES) and "learning_rate" in node.hyperparams:
             return _as_float32(node.hyperparams["learning_rate"])
-    raise ValueError(
-        "no learning rate is recorded in this optimizer state: build the optimizer with "
-        "jaxtrain.optim (its scale_by_learning_rate keeps η in the state) or wrap an optax "
-        "optimizer in optax.inject_hyperparams."
-    )
+    scaling = None if optimizer is None else _scaling_transform(optimizer)
+    if scaling is None:
+        raise ValueError(
+            "no learning rate found: pass the optimizer, learning_rate_from_state(opt_state, "
+            "optimizer) (its η is in the closure of its scale or scale_by_schedule, not in the "
+            "state), or wrap it in optax.inject_hyperparams."
+        )
+    kind, step_size = scaling
+    if kind == "schedule":
+        count = _schedule_count(opt_state)
+        step_size = step_size(jnp.maximum(count - 1, 0))
+    # |step size|: the sign only says whether the scaling descends (flip_sign).
+    return jnp.abs(_as_float32(step_size))
+
+
+def _counting_state(node: Any) -> bool:
+    return isinstance(node, tuple) and "count" in getattr(node, "_fields", ())
 
 
 def step_count_from_state(opt_state: Any) -> jax.Array:
     """Reads t, the number of updates applied so far, out of an optimizer state.
 
-    Looks, in pytree order, for the first :class:`ScaleByLearningRateState`, optax
-    ``ScaleByScheduleState`` or ``InjectHyperparamsState`` and returns its ``count``. Inside
-    ``optax.MultiSteps`` this counts real (accumulated) updates; inside
-    :func:`skip_nonfinite` it does not advance on a skipped step. Works inside ``jit``.
+    Looks, in pytree order, for the first ``ScaleByScheduleState`` or
+    ``InjectHyperparamsState``, else the first state with a ``count`` field (Adam's, RMSProp's
+    with bias correction...), and returns its ``count``. Inside ``optax.MultiSteps`` this
+    counts real (accumulated) updates; inside :func:`skip_nonfinite` it does not advance on
+    a skipped step. Works inside ``jit``.
 
     Args:
       opt_state: an optimizer state, possibly nested.
@@ -193,12 +206,13 @@ def step_count_from_state(opt_state: Any) -> jax.Array:
       The int32 scalar count t.
 
     Raises:
-      ValueError: if the state records no step count.
+      ValueError: if the state records no step count (as in optax, ``sgd`` with a constant η
+        and no momentum keeps no state at all).
 
     Examples:
       >>> import jax.numpy as jnp
-      >>> from jaxtrain.optim import sgd, step_count_from_state
-      >>> opt = sgd(0.1)
+      >>> from jaxtrain.optim import adam, step_count_from_state
+      >>> opt = adam(0.1)
       >>> state = opt.init(jnp.zeros(2))
       >>> _, state = opt.update(jnp.ones(2), state)
       >>> print(int(step_count_from_state(state)))
@@ -206,9 +220,14 @@ def step_count_from_state(opt_state: Any) -> jax.Array:
     """
     for node in _recording_states(opt_state):
         return jnp.asarray(node.count)
+    nodes = jax.tree_util.tree_leaves(opt_state, is_leaf=_counting_state)
+    for node in nodes:
+        if _counting_state(node):
+            return jnp.asarray(node.count)
     raise ValueError(
-        "no step count is recorded in this optimizer state: it has no "
-        "scale_by_learning_rate, optax.scale_by_schedule or optax.inject_hyperparams state."
+        "no step count is recorded in this optimizer state: it has no state with a count "
+        "(optax.scale_by_schedule, inject_hyperparams, Adam's...); sgd with a constant "
+        "learning rate keeps none, as in optax."
     )
 
 
@@ -218,7 +237,7 @@ def learning_rate_at(learning_rate: ScalarOrSchedule, step: Any) -> jax.Array:
     What a schedule plot needs: η(t) for every t in ``step``, vectorized with ``jax.vmap``
     so that any jit-traceable schedule works. A constant gives η at every step. To read the
     η that an optimizer actually used, call :func:`learning_rate_from_state` on its state:
-    a ``GradientTransformation`` does not expose its schedule.
+    it reads the optimizer's closure.
 
     Args:
       learning_rate: a number or a schedule ``count -> η``.
@@ -241,7 +260,7 @@ def learning_rate_at(learning_rate: ScalarOrSchedule, step: Any) -> jax.Array:
     if isinstance(learning_rate, optax.GradientTransformation):
         raise TypeError(
             "learning_rate_at takes a number or a schedule; to read the learning rate an "
-            "optimizer used, call learning_rate_from_state(opt_state)."
+            "optimizer used, call learning_rate_from_state(opt_state, optimizer)."
         )
     steps = jnp.asarray(step)
     if not jnp.issubdtype(steps.dtype, jnp.integer):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -10,21 +10,12 @@ import optax
 
 from jaxtrain.optim._validation import check_unit_interval
 
-
-class ScaleByMomentumState(NamedTuple):
-    """State of :func:`scale_by_momentum`.
-
-    Attributes:
-      trace: the accumulated direction b (a pytree like the parameters); the lecture's
-        movement m equals −η·b for a constant learning rate η.
-    """
-
-    trace: Any
+# optax.trace's state, so that states move between the two libraries.
+ScaleByMomentumState = optax.TraceState
 
 
 def scale_by_momentum(
     decay: float | jax.Array = 0.9,
-    *,
     nesterov: bool = False,
     accumulator_dtype: Any = None,
 ) -> optax.GradientTransformation:
@@ -47,7 +38,7 @@ def scale_by_momentum(
         by default that of the parameters.
 
     Returns:
-      An ``optax.GradientTransformation`` with state :class:`ScaleByMomentumState`.
+      An ``optax.GradientTransformation`` with state ``optax.TraceState``.
 
     Raises:
       ValueError: if a concrete ``decay`` lies outside [0, 1).
@@ -72,7 +63,7 @@ def scale_by_momentum(
         accumulator_dtype = jax.dtypes.canonicalize_dtype(accumulator_dtype)
 
     def init_fn(params):
-        return ScaleByMomentumState(
+        return optax.TraceState(
             trace=jax.tree.map(lambda p: jnp.zeros_like(p, dtype=accumulator_dtype), params)
         )
 
@@ -86,6 +77,6 @@ def scale_by_momentum(
         direction = jax.tree.map(accumulate, updates, trace) if nesterov else trace
         if accumulator_dtype is not None:
             trace = jax.tree.map(lambda b: b.astype(accumulator_dtype), trace)
-        return direction, ScaleByMomentumState(trace=trace)
+        return direction, optax.TraceState(trace=trace)
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -2,38 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
 import jax
 import jax.numpy as jnp
 import optax
+from optax._src import transform as optax_transform
 
+from jaxtrain.optim._momentum import scale_by_momentum
+from jaxtrain.optim._numerics import abs_sq
 from jaxtrain.optim._validation import check_non_negative, check_positive, check_unit_interval
 
+# optax's own classes, picked as optax 0.2.8 picks them: the centered form is optax's
+# scale_by_stddev, and bias correction adds the step count.
+ScaleByRmsState = optax.ScaleByRmsState
+ScaleByRStdDevState = optax.ScaleByRStdDevState
+# optax 0.2.8 uses but does not export the two *WithCount* classes; an equal-looking class of
+# our own would give a different tree structure, so they are imported from where optax keeps
+# them.
+ScaleByRmsWithCountState = optax_transform.ScaleByRmsWithCountState
+ScaleByRStdDevWithCountState = optax_transform.ScaleByRStdDevWithCountState
 
-class ScaleByRmsState(NamedTuple):
-    """State of :func:`scale_by_rms`.
 
-    Attributes:
-      count: int32 scalar, the number of updates t (used by ``bias_correction``).
-      nu: σ² before bias correction: the moving average of g², per parameter.
-      mu: the moving average of g when ``centered`` (``optax.EmptyState()`` otherwise).
-      trace: the momentum buffer when ``momentum`` is set (``optax.EmptyState()`` otherwise).
-      decay: float32 scalar α; with ``eps``, ``eps_in_sqrt`` and ``bias_correction`` it lets
-        :func:`effective_step_size` rebuild σ from the state alone.
-      eps: float32 scalar ε.
-      eps_in_sqrt: bool scalar, whether ε sits under the square root.
-      bias_correction: bool scalar, whether σ² is divided by 1 − αᵗ.
-    """
-
-    count: jax.Array
-    nu: Any
-    mu: Any
-    trace: Any
-    decay: jax.Array
-    eps: jax.Array
-    eps_in_sqrt: jax.Array
-    bias_correction: jax.Array
+def _rms_state(count, mu, nu, centered, bias_correction):
+    if centered and bias_correction:
+        return ScaleByRStdDevWithCountState(count=count, mu=mu, nu=nu)
+    if centered:
+        return ScaleByRStdDevState(mu=mu, nu=nu)
+    if bias_correction:
+        return ScaleByRmsWithCountState(count=count, nu=nu)
+    return ScaleByRmsState(nu=nu)
 
 
 def scale_by_rms(
@@ -47,10 +43,10 @@ def scale_by_rms(
     momentum: float | jax.Array | None = None,
     nesterov: bool = False,
 ) -> optax.GradientTransformation:
-    """RMSProp's per-parameter scale: g / σ with σ² a moving average of g².
+    """RMSProp's per-parameter scale: g / σ with σ² a moving average of |g|².
 
     Adagrad's σ remembers every past gradient equally, so its steps only ever shrink.
-    RMSProp forgets: σ² ← ασ² + (1 − α)g², so when the error surface changes from steep to
+    RMSProp forgets: σ² ← ασ² + (1 − α)|g|², so when the error surface changes from steep to
     flat the step grows again within a few steps. The direction is g/√(σ² + ε) (or
     g/(√σ² + ε) with ``eps_in_sqrt=False``). ``centered`` divides by the variance σ² − m̄²
     instead, with m̄ ← αm̄ + (1 − α)g the moving mean of g; ``bias_correction``
@@ -76,7 +72,10 @@ def scale_by_rms(
       nesterov: Nesterov's direction for that buffer.
 
     Returns:
-      An ``optax.GradientTransformation`` with state :class:`ScaleByRmsState`.
+      An ``optax.GradientTransformation`` whose state is optax's: ``ScaleByRmsState`` (nu),
+      ``ScaleByRStdDevState`` (mu, nu) when ``centered``, their ``*WithCountState`` variants
+      (with the step count) under ``bias_correction``; followed by ``optax.TraceState`` in a
+      chain when ``momentum`` is set.
 
     Raises:
       ValueError: if ``decay`` or ``momentum`` lie outside [0, 1), ``eps`` <= 0 or
@@ -102,54 +101,36 @@ def scale_by_rms(
     if momentum is not None:
         check_unit_interval("momentum", momentum)
 
-    def constants():
-        return dict(
-            decay=jnp.asarray(decay, jnp.float32),
-            eps=jnp.asarray(eps, jnp.float32),
-            eps_in_sqrt=jnp.asarray(eps_in_sqrt, jnp.bool_),
-            bias_correction=jnp.asarray(bias_correction, jnp.bool_),
-        )
-
     def init_fn(params):
-        return ScaleByRmsState(
-            count=jnp.zeros([], jnp.int32),
-            nu=jax.tree.map(lambda p: jnp.full_like(p, initial_scale), params),
-            mu=jax.tree.map(jnp.zeros_like, params) if centered else optax.EmptyState(),
-            trace=jax.tree.map(jnp.zeros_like, params)
-            if momentum is not None
-            else optax.EmptyState(),
-            **constants(),
-        )
+        nu = jax.tree.map(lambda p: jnp.full_like(p, initial_scale), params)
+        mu = jax.tree.map(jnp.zeros_like, params) if centered else None
+        return _rms_state(jnp.zeros([], jnp.int32), mu, nu, centered, bias_correction)
 
     def update_fn(updates, state, params=None):
         del params
-        count = optax.safe_increment(state.count)
-        nu = jax.tree.map(lambda g, n: (1 - decay) * (g**2) + decay * n, updates, state.nu)
+        # σ² averages |g|² = g·conj(g) (optax's abs_sq), real for complex g.
+        nu = jax.tree.map(lambda g, n: (1 - decay) * abs_sq(g) + decay * n, updates, state.nu)
+        count = optax.safe_increment(state.count) if bias_correction else None
         nu_hat = nu
         if bias_correction:
             correction = 1 - decay**count
             nu_hat = jax.tree.map(lambda n: n / correction.astype(n.dtype), nu)
+        mu = None
+        second = nu_hat
         if centered:
             mu = jax.tree.map(lambda g, m: (1 - decay) * g + decay * m, updates, state.mu)
             mu_hat = mu
             if bias_correction:
                 mu_hat = jax.tree.map(lambda m: m / correction.astype(m.dtype), mu)
-            second = jax.tree.map(lambda n, m: n - m * m, nu_hat, mu_hat)
-        else:
-            mu = state.mu
-            second = nu_hat
+            second = jax.tree.map(lambda n, m: n - abs_sq(m), nu_hat, mu_hat)
         if eps_in_sqrt:
             scale = jax.tree.map(lambda v: jax.lax.rsqrt(v + eps), second)
         else:
             scale = jax.tree.map(lambda v: 1 / (jnp.sqrt(v) + eps), second)
         updates = jax.tree.map(lambda s, g: s * g, scale, updates)
-        trace = state.trace
-        if momentum is not None:
-            trace = jax.tree.map(lambda d, b: d + momentum * b, updates, state.trace)
-            updates = (
-                jax.tree.map(lambda d, b: d + momentum * b, updates, trace) if nesterov else trace
-            )
-        new_state = ScaleByRmsState(count=count, nu=nu, mu=mu, trace=trace, **constants())
-        return updates, new_state
+        return updates, _rms_state(count, mu, nu, centered, bias_correction)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+    transform = optax.GradientTransformation(init_fn, update_fn)
+    if momentum is None:
+        return transform
+    return optax.chain(transform, scale_by_momentum(momentum, nesterov))

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
+from optax.transforms import _adding as optax_adding
 
 from jaxtrain.optim._validation import check_non_negative
 
-
-class AddDecayedWeightsState(NamedTuple):
-    """State of :func:`add_decayed_weights`.
-
-    Attributes:
-      count: int32 scalar, the number of updates t; a scheduled λ uses λ(t).
-    """
-
-    count: jax.Array
+# optax's states: none for a constant λ (``optax.AddDecayedWeightsState`` is its EmptyState),
+# the step count for a scheduled λ. optax 0.2.8 does not export that class; an equal-looking
+# one of our own would give a different tree structure, so it is imported from optax.
+AddDecayedWeightsState = optax.AddDecayedWeightsState
+WeightDecayScheduleState = optax_adding.WeightDecaySchedule
 
 
 def add_decayed_weights(
@@ -42,7 +39,8 @@ def add_decayed_weights(
         (applied through ``optax.masked``).
 
     Returns:
-      An ``optax.GradientTransformation`` with state :class:`AddDecayedWeightsState`
+      An ``optax.GradientTransformation`` with state ``optax.EmptyState()`` (a constant λ) or
+      :class:`WeightDecayScheduleState` (a schedule)
       (wrapped in ``optax.MaskedState`` when ``mask`` is given). Its ``update`` needs
       ``params``.
 
@@ -69,14 +67,18 @@ def add_decayed_weights(
 
     def init_fn(params):
         del params
-        return AddDecayedWeightsState(count=jnp.zeros([], jnp.int32))
+        if scheduled:
+            return WeightDecayScheduleState(count=jnp.zeros([], jnp.int32))
+        return AddDecayedWeightsState()
 
     def update_fn(updates, state, params=None):
         if params is None:
             raise ValueError(
                 "add_decayed_weights needs the parameters: call update(updates, state, params)."
             )
-        new_state = AddDecayedWeightsState(count=optax.safe_increment(state.count))
+        new_state = state
+        if scheduled:
+            new_state = WeightDecayScheduleState(count=optax.safe_increment(state.count))
         if isinstance(weight_decay, int | float) and weight_decay == 0.0:
             return updates, new_state
         decay = weight_decay(state.count) if scheduled else weight_decay

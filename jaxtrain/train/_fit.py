@@ -74,12 +74,11 @@ def fit(
     a last partial batch one more step (its own compilation, once). With ``steps=`` a run
     may stop, and resume, in the middle of an epoch.
 
-    Learning rate record: jaxtrain's optimizers (and optax optimizers wrapped in
-    ``optax.inject_hyperparams``) keep the η they used in their state, and
-    ``history.per_step["learning_rate"]`` reads it there. A plain optax optimizer keeps
-    none: then the ``learning_rate`` given here (a number or a schedule of the step) is what
-    is recorded, else the constant η of the optimizer's final ``scale(−η)`` (optax's
-    ``adam(1e-3)``), else NaN (an optax schedule). It is only recorded, never applied.
+    Learning rate record: ``history.per_step["learning_rate"]`` is the η of an
+    ``optax.inject_hyperparams`` state; else the ``learning_rate`` given here (a number or a
+    schedule of the step); else the optimizer's own η, read from its closure (the constant
+    of its final ``scale(−η)``, or its schedule at the state's count: jaxtrain's and optax's
+    optimizers alike); else NaN. It is only recorded, never applied.
 
     Non-finite steps: every step records whether its loss, its gradient norm and the state
     it produces (parameters, model state, optimizer state) are all finite, computed inside
@@ -155,7 +154,7 @@ def fit(
       mesh: a ``jax.sharding.Mesh`` with a ``"data"`` axis (or a single axis).
       drop_last: leave out the last partial batch of every epoch.
       on_nonfinite: ``"raise"`` or ``"skip"``, see above.
-      learning_rate: what to record as η when the optimizer state keeps none.
+      learning_rate: what to record as η when no ``inject_hyperparams`` state keeps one.
       data_on_device: put the whole training set on the devices (default with one
         process) or feed each epoch's batches from the host (default with several; each
         process sends its own examples, at most 256 MiB of batches per scan).

@@ -24,32 +24,37 @@ def learning_rate_source(
 ) -> Any:
     """Where the recorded η comes from: ``"state"``, a float, a schedule, or ``None`` (NaN).
 
-    jaxtrain's optimizers (and ``optax.inject_hyperparams``) keep η in their state, read by
-    ``jaxtrain.optim.learning_rate_from_state``. A plain optax optimizer does not: then the
-    ``learning_rate`` given to ``fit`` (a number or a schedule of the step) is recorded, else
-    the constant η of its closing ``scale(−η)`` (optax's ``adam(1e-3)``), else NaN.
+    In this order: an ``optax.inject_hyperparams`` state's η (``"state"``); the
+    ``learning_rate`` given to ``fit`` (a number or a schedule of the step); the optimizer's
+    own η, read by ``jaxtrain.optim.learning_rate_from_state(opt_state, optimizer)`` from its
+    closure (a constant, or a schedule at the state's count: jaxtrain's and optax's
+    optimizers alike, ``"state"``); else NaN.
     """
     from jaxtrain.optim import learning_rate_from_state
-    from jaxtrain.optim._hyperparameters import constant_learning_rate
 
-    try:
-        learning_rate_from_state(opt_state)
-    except ValueError:
-        pass
-    else:
+    def readable(given: optax.GradientTransformation | None) -> bool:
+        try:
+            learning_rate_from_state(opt_state, given)
+        except ValueError:
+            return False
+        return True
+
+    if readable(None):
         return "state"
-    if learning_rate is None and optimizer is not None:
-        return constant_learning_rate(optimizer, opt_state)
-    if learning_rate is None or callable(learning_rate):
-        return learning_rate
-    return float(learning_rate)
+    if learning_rate is not None:
+        return learning_rate if callable(learning_rate) else float(learning_rate)
+    if optimizer is not None and readable(optimizer):
+        return "state"
+    return None
 
 
-def _read_learning_rate(source: Any, opt_state: Any, step: jax.Array) -> jax.Array:
+def _read_learning_rate(
+    source: Any, opt_state: Any, step: jax.Array, optimizer: optax.GradientTransformation
+) -> jax.Array:
     if source == "state":
         from jaxtrain.optim import learning_rate_from_state
 
-        return learning_rate_from_state(opt_state)
+        return learning_rate_from_state(opt_state, optimizer)
     if source is None:
         return jnp.float32(math.nan)
     if callable(source):
@@ -147,7 +152,9 @@ class StepFunctions:
             & jnp.isfinite(grad_norm)
             & _all_finite((new_params, new_model_state, new_opt_state))
         )
-        learning_rate = _read_learning_rate(self.learning_rate, new_opt_state, state.step)
+        learning_rate = _read_learning_rate(
+            self.learning_rate, new_opt_state, state.step, self.optimizer
+        )
         monitor_state, monitor_records = state.monitor_state, {}
         if self.monitors:
             monitor_state, monitor_records = run_monitors(

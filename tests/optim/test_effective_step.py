@@ -54,7 +54,7 @@ def _close(a, b, rtol=1e-5):
 def test_update_is_minus_effective_step_times_gradient(opt):
     grads, updates, state = _last_step(opt)
     expected = jax.tree.map(lambda u, g: -u / g, updates, grads)
-    _close(effective_step_size(state), expected)
+    _close(effective_step_size(opt, state), expected)
 
 
 @pytest.mark.parametrize("name", ["adam", "radam"])
@@ -66,7 +66,7 @@ def test_adam_and_radam_step_is_minus_effective_step_times_m_hat(name, num_steps
     adam_state = state[0]
     m_hat = jax.tree.map(lambda m: m / (1 - 0.9**num_steps), adam_state.mu)
     expected = jax.tree.map(lambda u, m: -u / m, updates, m_hat)
-    _close(effective_step_size(state), expected, rtol=1e-4)
+    _close(effective_step_size(opt, state), expected, rtol=1e-4)
 
 
 def test_adam_formula_with_bias_correction():
@@ -74,7 +74,7 @@ def test_adam_formula_with_bias_correction():
     _, _, state = _last_step(opt, 4)
     nu_hat = jax.tree.map(lambda v: v / (1 - 0.99**4), state[0].nu)
     expected = jax.tree.map(lambda v: 0.1 / (jnp.sqrt(v) + 1e-3), nu_hat)
-    _close(effective_step_size(state), expected)
+    _close(effective_step_size(opt, state), expected)
 
 
 def test_inside_wrappers_and_with_an_explicit_learning_rate():
@@ -83,29 +83,37 @@ def test_inside_wrappers_and_with_an_explicit_learning_rate():
     _, _, state = _last_step(wrapped)
     eta = learning_rate_from_state(state)
     assert float(eta) == pytest.approx(0.05)
-    by_default = effective_step_size(state)
-    doubled = effective_step_size(state, learning_rate=0.1)
+    by_default = effective_step_size(wrapped, state)
+    doubled = effective_step_size(wrapped, state, learning_rate=0.1)
     _close(doubled, jax.tree.map(lambda s: 2 * s, by_default))
     assert jax.tree.structure(by_default) == jax.tree.structure(mixed_params())
 
 
 def test_before_any_update_is_finite():
-    state = optim.adam(0.1).init(mixed_params())
-    for leaf in jax.tree.leaves(effective_step_size(state)):
+    opt = optim.adam(0.1)
+    state = opt.init(mixed_params())
+    for leaf in jax.tree.leaves(effective_step_size(opt, state)):
         assert np.all(np.isfinite(leaf))
 
 
 def test_inside_jit():
-    _, _, state = _last_step(optim.rmsprop(0.01))
-    _close(jax.jit(effective_step_size)(state), effective_step_size(state))
+    opt = optim.rmsprop(0.01)
+    _, _, state = _last_step(opt)
+    _close(jax.jit(lambda s: effective_step_size(opt, s))(state), effective_step_size(opt, state))
 
 
 @pytest.mark.parametrize(
     "opt",
-    [optim.sgd(0.1), optim.sgd(0.1, momentum=0.9), optax.adam(0.1)],
-    ids=["sgd", "momentum", "optax_adam"],
+    [optim.sgd(0.1), optim.sgd(0.1, momentum=0.9), optax.sgd(0.1, 0.9)],
+    ids=["sgd", "momentum", "optax_momentum"],
 )
 def test_states_without_a_second_moment_raise(opt):
     state = opt.init(mixed_params())
     with pytest.raises(ValueError, match="second moment"):
-        effective_step_size(state, learning_rate=0.1)
+        effective_step_size(opt, state, learning_rate=0.1)
+
+
+def test_a_state_without_its_owning_transform_raises():
+    state = optax.adam(0.1).init(mixed_params())
+    with pytest.raises(ValueError, match="not the transform that owns it"):
+        effective_step_size(optim.sgd(0.1), state)

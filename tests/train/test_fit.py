@@ -147,9 +147,12 @@ def test_learning_rate_record_of_a_plain_optax_optimizer():
     # A constant η sits in the closure of optax's final scale(−η).
     _, history = _fit(epochs=1, optimizer=optax.adam(0.25))
     assert history.per_step["learning_rate"].tolist() == [0.25] * 4
-    # An optax schedule is in no state and no constant: NaN unless fit is told.
+    # An optax schedule is read from the closure at the state's count, η(t) at step t.
     schedule = optax.sgd(exponential_decay(0.5, transition_steps=1, decay_rate=0.9))
     _, history = _fit(epochs=1, optimizer=schedule)
+    np.testing.assert_allclose(history.per_step["learning_rate"], 0.5 * 0.9 ** np.arange(4), 1e-6)
+    # A transform with no learning rate at all: NaN unless fit is told.
+    _, history = _fit(epochs=1, optimizer=optax.chain(optax.clip(1.0), optax.identity()))
     assert np.isnan(history.per_step["learning_rate"]).all()
     _, history = _fit(epochs=1, optimizer=schedule, learning_rate=0.5)
     assert history.per_step["learning_rate"].tolist() == [0.5] * 4
