@@ -82,7 +82,13 @@ def add_decayed_weights(
         if isinstance(weight_decay, int | float) and weight_decay == 0.0:
             return updates, new_state
         decay = weight_decay(state.count) if scheduled else weight_decay
-        updates = jax.tree.map(lambda g, p: g + decay * p, updates, params)
+        # A None update (a frozen leaf, or no updates at all) stays None, as in optax.
+        updates = jax.tree.map(
+            lambda g, p: None if g is None else g + decay * p,
+            updates,
+            params,
+            is_leaf=lambda x: x is None,
+        )
         return updates, new_state
 
     transform = optax.GradientTransformation(init_fn, update_fn)

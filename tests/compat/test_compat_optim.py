@@ -273,3 +273,15 @@ def test_effective_step_size_of_adam_against_numpy():
         v = np.asarray(v, np.float64)
         want = 0.1 / (np.sqrt(v / (1 - 0.99**t) + 1e-4) + 1e-3)
         np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_add_decayed_weights_leaves_none_updates_as_optax():
+    """optax lets a ``None`` update (a frozen leaf) through; its own test calls this."""
+    params = (jnp.ones(2), {"a": jnp.ones(2)})
+    updates = (None, {"a": jnp.full(2, 0.5)})
+    for tx in (jt.add_decayed_weights(0.1), optax.add_decayed_weights(0.1)):
+        got, _ = tx.update(updates, tx.init(params), params)
+        assert got[0] is None
+        np.testing.assert_allclose(got[1]["a"], 0.6, rtol=RTOL)
+    tx = jt.add_decayed_weights(0.1)
+    assert tx.update(None, tx.init(params), params)[0] is None
