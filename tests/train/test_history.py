@@ -2,6 +2,7 @@
 
 import json
 
+import jax
 import matplotlib.pyplot as plt
 import numpy as np
 import optax
@@ -82,16 +83,27 @@ def test_fit_history_plots_four_panels(tmp_path):
     assert axes[0].get_xlabel() == "epoch"
     # η read from the plain optax optimizer's scale(−η)
     np.testing.assert_allclose(axes[3].get_lines()[0].get_ydata(), 0.5)
-    _, unrecorded = fit(
+    _, scheduled = fit(
         linear_triple(),
-        optax.sgd(lambda count: 0.5),  # a schedule: in no state, no constant
+        optax.sgd(lambda count: 0.5),  # an optax schedule: η read from its closure
         blobs(30),
         loss=LOSS,
         steps=2,
         batch_size=8,
         progress=False,
     )
-    # η not recorded: a note instead of a curve
+    np.testing.assert_allclose(scheduled.plot()[3].get_lines()[0].get_ydata(), 0.5)
+    opaque = optax.GradientTransformation(
+        lambda params: optax.EmptyState(),
+        lambda updates, state, params=None: (
+            jax.tree.map(lambda g: -0.5 * g, updates),
+            state,
+        ),
+    )
+    _, unrecorded = fit(
+        linear_triple(), opaque, blobs(30), loss=LOSS, steps=2, batch_size=8, progress=False
+    )
+    # η in no closure jaxtrain can read: a note instead of a curve
     assert "not recorded" in unrecorded.plot()[3].texts[0].get_text()
     axes[0].figure.savefig(tmp_path / "history.png")
     assert (tmp_path / "history.png").stat().st_size > 0
