@@ -21,22 +21,6 @@ TOO_HIGH = ["--optimizer", "sgd", "--lr", "10", "--steps", "200", "--standardize
 SMALL = ["--depth", "2", "--width", "32", "--activation", "tanh"]
 
 
-@pytest.mark.slow
-def test_markdown_report_names_the_learning_rate_and_writes_files(digits_file, tmp_path, capsys):
-    out = tmp_path / "why"
-    assert main(["explain", str(digits_file), "--out", str(out), *TOO_HIGH, *SMALL]) == 0
-    stdout = capsys.readouterr().out
-    assert stdout.startswith("# Run explanation: learning_rate_too_high")
-    assert "### 1. learning_rate_too_high (§4)" in stdout and "*Remedy:*" in stdout
-    assert f"wrote {out / 'explanation.json'}" in stdout
-    report = json.loads((out / "explanation.json").read_text())
-    assert report["top"] == "learning_rate_too_high"
-    assert report["evidence"]["sharpness_ratio"] > 1 and report["evidence"]["probe_gain"] > 1.5
-    assert report["settings"]["steps"] == 200 and report["settings"]["batch_size"] == 64
-    assert (out / "explanation.md").read_text().startswith("# Run explanation:")
-    assert (out / "explanation.png").read_bytes()[:4] == b"\x89PNG"
-
-
 def test_json_for_a_healthy_full_batch_run(tmp_path, capsys):
     x, y = data.make_blobs(200, seed=0)
     path = tmp_path / "blobs.npz"

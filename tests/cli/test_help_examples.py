@@ -87,9 +87,16 @@ def _explanation(folder, name="jaxtrain-explain"):
 
 def _too_high(out, folder):
     why = _explanation(folder)
-    assert out.startswith("# ") and why["top"] == "learning_rate_too_high"
+    assert out.startswith("# Run explanation: learning_rate_too_high\n")
+    assert "### 1. learning_rate_too_high (§4)" in out and "*Remedy:*" in out
+    assert why["top"] == "learning_rate_too_high"
     evidence = next(c for c in why["causes"] if c["name"] == "learning_rate_too_high")["evidence"]
     assert evidence["lambda_eta_over_2"] > 2 and evidence["probe_gain"] > 1
+    assert why["settings"]["steps"] == 200 and why["settings"]["batch_size"] == 64
+    written = folder / "jaxtrain-explain"
+    assert "wrote jaxtrain-explain/explanation.json, jaxtrain-explain/explanation.md" in out
+    assert (written / "explanation.md").read_text().startswith("# Run explanation:")
+    assert (written / "explanation.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def _healthy(out, folder):

@@ -1,7 +1,9 @@
-"""diagnose(): the five verdicts come out right on synthetic data and digits.
+"""diagnose(): the verdicts §1's claims do not build, its structure, and its refusals.
 
-Each case is built so that one answer is right; the seeds were checked over several data
-draws while developing (see the report), and the budgets are CPU-sized.
+Model bias, optimization, overfitting and mismatch on digits are each tested once, on the
+lecture's own cases (tests/lecture/test_task_strategy.py runs diagnose through §1's claims);
+here are a regression mismatch and the healthy case with its stall report. The budgets are
+CPU-sized.
 """
 
 import json
@@ -23,64 +25,6 @@ def digits(seed, n_train, n_val):
 
 def relative(diagnosis, name, split):
     return diagnosis.candidate(name).mean(split) / diagnosis.baseline
-
-
-@pytest.mark.slow
-def test_deep_plain_sigmoid_mlp_vs_shallow_is_optimization():
-    train, val = digits(0, 450, 150)
-    shallow = ModelSpec("mlp", (64,), 10, width=32, depth=1, activation="sigmoid")
-    deep = ModelSpec("mlp", (64,), 10, width=32, depth=10, activation="sigmoid")
-    d = diagnose([shallow, deep], train, val, budget=Budget(steps=200, learning_rate=1e-2, seeds=3))
-    assert d.verdict == "optimization"
-    assert d.primary == deep.name
-    assert relative(d, deep.name, "train") > 0.5 > 0.2 > relative(d, shallow.name, "train")
-    (cmp,) = d.numbers["comparisons"]
-    assert cmp["candidate"] == shallow.name and cmp["better"]
-    assert cmp["difference"] > 5 * cmp["standard_error"]
-    assert d.stall is not None and d.stall.seed == 0
-    assert "optimizer" in " ".join(d.remedies).lower()
-
-
-@pytest.mark.slow
-def test_linear_model_on_spirals_is_model_bias():
-    x, y = data.make_spirals(600, classes=3, noise=0.05, seed=1)
-    linear = ModelSpec("mlp", (2,), 3, width=64, depth=0)
-    d = diagnose(
-        linear,
-        (x[:450], y[:450]),
-        (x[450:], y[450:]),
-        budget=Budget(steps=300, learning_rate=1e-2, seeds=3),
-    )
-    assert d.verdict == "model_bias"
-    assert [c.name for c in d.candidates] == ["linear", "mlp-1x64-relu"]
-    assert relative(d, "linear", "train") > 0.8
-    assert d.numbers["comparisons"][0]["role"] == "more_flexible"
-    assert d.numbers["comparisons"][0]["better"]
-    assert "flexible" in d.remedies[-3].lower() or "flexible" in " ".join(d.remedies).lower()
-
-
-@pytest.mark.slow
-def test_large_mlp_on_a_few_dozen_examples_is_overfitting():
-    train, val = digits(2, 30, 400)
-    big = ModelSpec("mlp", (64,), 10, width=128, depth=2)
-    d = diagnose([big], train, val, budget=Budget(steps=150, seeds=3), curvature=False)
-    assert d.verdict == "overfitting"
-    assert relative(d, big.name, "train") < 0.01
-    assert d.numbers["gaps"]["heldout"] > 0.1 and d.numbers["gaps"]["val"] > 0.2
-    assert len(d.candidates) == 1  # a small training loss needs no comparison
-    assert "augment" in " ".join(d.remedies).lower()
-
-
-@pytest.mark.slow
-def test_validation_from_a_shifted_distribution_is_mismatch():
-    train, val = digits(3, 1000, 300)
-    shifted = (1.0 - val[0], val[1])  # inverted contrast: the same digits, other inputs
-    spec = ModelSpec("mlp", (64,), 10, width=64, depth=2)
-    d = diagnose([spec], train, shifted, budget=Budget(steps=250, seeds=3), curvature=False)
-    assert d.verdict == "mismatch"
-    gaps = d.numbers["gaps"]
-    assert gaps["heldout"] < 0.1 < 1.0 < gaps["val"]
-    assert "target distribution" in d.remedies[0]
 
 
 @pytest.mark.slow
