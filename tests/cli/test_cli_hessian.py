@@ -3,6 +3,8 @@
 import contextlib
 import io
 import json
+import math
+import re
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +16,8 @@ from jaxtrain import curvature, data, train
 from jaxtrain.cli import main
 
 BLOCKS_AND_BATCHES = ["--max-examples", "300", "--blocks", "layer", "--batches", "3", "--top", "2"]
+# 51 parameters: --dense-max-params 10 takes every part of the report to Lanczos.
+LANCZOS = ["--dense-max-params", "10"]
 
 
 @pytest.fixture(scope="module")
@@ -24,26 +28,48 @@ def run_dir(tmp_path_factory):
     return ckpt
 
 
-@pytest.fixture(scope="module")
-def dense_300(run_dir, tmp_path_factory):
-    """``(report, out)`` of ``hessian run --max-examples 300 --json --out out`` with per-layer
-    spectra and 3 batches, run once: the dense report that one test checks by hand and another
-    compares Lanczos with, and the blocks and batches that three tests check."""
-    out = tmp_path_factory.mktemp("dense-300")
+def _text_and_report(run_dir, out, *argv):
+    """``(report, text, out)``: one run prints the text report and writes the JSON into out."""
     capture = io.StringIO()
     with contextlib.redirect_stdout(capture):
-        argv = [str(run_dir), *BLOCKS_AND_BATCHES, "--out", str(out), "--json"]
-        assert main(["hessian", *argv]) == 0
-    return json.loads(capture.getvalue()), out
+        assert main(["hessian", str(run_dir), *argv, "--out", str(out)]) == 0
+    return json.loads((out / "hessian.json").read_text()), capture.getvalue(), out
 
 
-def _report(capsys, *argv):
-    assert main(["hessian", *map(str, argv), "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
+@pytest.fixture(scope="module")
+def dense_300(run_dir, tmp_path_factory):
+    """``(report, text, out)`` of ``hessian run --max-examples 300 --out out`` with per-layer
+    spectra and 3 batches, run once: the dense report that one test checks by hand and others
+    compare Lanczos with, and the blocks and batches that three tests check."""
+    return _text_and_report(run_dir, tmp_path_factory.mktemp("dense-300"), *BLOCKS_AND_BATCHES)
+
+
+@pytest.fixture(scope="module")
+def lanczos_300(run_dir, tmp_path_factory):
+    """``(report, text, out, calls)``: the same run above --dense-max-params, every part by
+    Lanczos; ``calls`` holds the arguments the command passed to
+    ``curvature.eigenvalues_over_batches`` and ``curvature.block_eigenvalues``, so that a test
+    reruns them on the very same operator (its compiled programs reused: no second compile)."""
+    out = tmp_path_factory.mktemp("lanczos-300")
+    calls = {}
+
+    def spy(name):
+        original = getattr(curvature, name)
+
+        def recorded(*args, **kwargs):
+            calls[name] = args
+            return original(*args, **kwargs)
+
+        return recorded
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("eigenvalues_over_batches", "block_eigenvalues"):
+            patch.setattr(curvature, name, spy(name))
+        return (*_text_and_report(run_dir, out, *BLOCKS_AND_BATCHES, *LANCZOS), calls)
 
 
 def test_dense_report_matches_the_curvature_package(run_dir, dense_300):
-    report, tmp_path = dense_300
+    report, _, tmp_path = dense_300
     assert report["method"] == "dense" and report["model"] == "mlp-1x8-relu"
     assert report["n_params"] == 2 * 8 + 8 + 8 * 3 + 3
     assert report["num_negative"] + report["num_positive"] + report["num_zero"] == 51
@@ -67,17 +93,12 @@ def test_dense_report_matches_the_curvature_package(run_dir, dense_300):
     np.testing.assert_allclose(report["lowest"], expected.eigenvalues[0], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(report["highest"], expected.eigenvalues[-1], rtol=1e-4)
     assert report["kind"] == expected.kind
-    assert json.loads((tmp_path / "hessian.json").read_text())["kind"] == report["kind"]
     assert (tmp_path / "spectrum.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.slow
-def test_lanczos_above_the_dense_limit_finds_the_same_extremes(run_dir, dense_300, capsys):
-    dense, _ = dense_300
-    lanczos = _report(
-        capsys, run_dir, "--max-examples", "300", "--dense-max-params", "10", "--top", "3"
-    )
-    assert lanczos["method"] == "lanczos" and len(lanczos["extreme_eigenvalues"]) == 6
+def test_lanczos_above_the_dense_limit_finds_the_same_extremes(dense_300, lanczos_300):
+    dense, lanczos = dense_300[0], lanczos_300[0]
+    assert lanczos["method"] == "lanczos" and len(lanczos["extreme_eigenvalues"]) == 4
     np.testing.assert_allclose(lanczos["highest"], dense["highest"], rtol=1e-3)
     np.testing.assert_allclose(lanczos["lowest"], dense["lowest"], rtol=1e-2, atol=1e-4)
     assert 0.0 <= lanczos["minimum_ratio"] <= 1.0
@@ -195,7 +216,7 @@ def test_a_top_whose_lanczos_basis_is_over_the_memory_limit_is_refused_naming_th
 
 
 def test_per_layer_spectra_lie_within_the_whole_hessians(dense_300):
-    report, _ = dense_300
+    report = dense_300[0]
     assert report["method"] == report["blocks"]["method"] == "dense"
     assert report["blocks"]["partition"] == "layer"
     rows = report["blocks"]["blocks"]
@@ -213,7 +234,7 @@ def test_per_layer_spectra_lie_within_the_whole_hessians(dense_300):
 
 
 def test_top_eigenvalues_with_error_bars_over_batches(dense_300):
-    report, _ = dense_300
+    report = dense_300[0]
     batches = report["batches"]
     assert batches["method"] == "dense" and batches["converged"]
     assert batches["num_batches"] == 3 and batches["batch_size"] == 100
@@ -228,32 +249,130 @@ def test_top_eigenvalues_with_error_bars_over_batches(dense_300):
     assert batches["full"][0] <= batches["mean"][0] * (1 + 1e-5)  # λmax is convex in H
 
 
-def test_blocks_and_batches_as_text(run_dir, dense_300, capsys):
-    report, _ = dense_300
-    assert main(["hessian", str(run_dir), *BLOCKS_AND_BATCHES]) == 0
-    out = capsys.readouterr().out
-    assert "Hessian of each layer alone (its diagonal block H_bb, of the dense Hessian)" in out
-    for row in report["blocks"]["blocks"]:
-        (line,) = [line for line in out.splitlines() if line.startswith(f"  {row['block']} ")]
-        assert line.split()[1:3] == [f"{row['n_params']:,}", f"{row['lowest'][0] + 0.0:.4g}"]
-    batches = report["batches"]
-    assert "Top 2 eigenvalues on 3 batches of 100 examples, mean ± standard error" in out
-    assert f"λ1 = {batches['mean'][0]:.4g} ± {batches['stderr'][0]:.2g}" in out
+def _printed_to(text, value, decimals):
+    """Whether ``text`` is ``value`` rounded to ``decimals`` places, as printed."""
+    places = len(text.partition(".")[2])
+    return places == decimals and abs(float(text) - value) <= 0.5 * 10.0**-decimals * (1 + 1e-9)
 
 
-def test_bad_blocks_and_batches_are_one_line_naming_the_flag(run_dir, capsys):
-    for argv, message in (
-        (["--batches", "1"], "--batches 1: a standard error needs at least 2 batches"),
-        (["--batches", "61", "--max-examples", "60"], "--batches 61: more batches than the 60"),
+def _check_batch_lines(text, batches):
+    """Each "λi = mean ± stderr (together: full)" line: the error to 2 significant digits, the
+    mean and the full-data value to the same decimal place (for people; the JSON is exact)."""
+    assert (
+        f"Top 2 eigenvalues on 3 batches of {batches['batch_size']} examples, "
+        "mean ± standard error, and on all 300 together:"
+    ) in text
+    for i, (mean, stderr, full) in enumerate(
+        zip(batches["mean"], batches["stderr"], batches["full"], strict=True)
     ):
-        assert main(["hessian", str(run_dir), *argv]) == 1
-        err = capsys.readouterr().err
-        assert err.startswith("jaxtrain hessian: error: ") and err.count("\n") == 1, err
-        assert message in err
-    # argparse's own refusal (usage, then one error line) names the flag and the value.
-    assert main(["hessian", str(run_dir), "--blocks", "layers"]) == 2
-    last = capsys.readouterr().err.splitlines()[-1]
-    assert last.startswith("jaxtrain hessian: error: argument --blocks: invalid choice: 'layers'")
+        (line,) = [line for line in text.splitlines() if line.startswith(f"  λ{i + 1} = ")]
+        printed = re.fullmatch(rf"  λ{i + 1} = (\S+) ± (\S+)   \(together: (\S+)\)", line)
+        decimals = 1 - math.floor(math.log10(stderr))
+        assert all(
+            _printed_to(part, value, decimals)
+            for part, value in zip(printed.groups(), (mean, stderr, full), strict=True)
+        ), (line, mean, stderr, full)
+
+
+def _check_block_lines(text, blocks, how):
+    """Each block's row: λmin and the top eigenvalues rounded to 4 significant digits of the
+    block's largest |λ| (float32 round-off such as -8e-09 beside 0.36 prints as 0)."""
+    assert (
+        f"Hessian of each layer alone (its diagonal block H_bb, {how}): λmin and the top 2" in text
+    )
+    for row in blocks["blocks"]:
+        (line,) = [line for line in text.splitlines() if line.startswith(f"  {row['block']} ")]
+        name, size, lowest, top = re.fullmatch(r"  (\S+) +([\d,]+) +(\S+)  \[(.*)\]", line).groups()
+        assert (name, size) == (row["block"], f"{row['n_params']:,}")
+        values = [*row["lowest"], *row["highest"]]
+        step = 10.0 ** (math.floor(math.log10(max(map(abs, values)))) - 3)
+        shown = [float(lowest), *map(float, top.split(", "))]
+        exact = [row["lowest"][0], *row["highest"]]
+        np.testing.assert_allclose(shown, exact, rtol=5e-4, atol=0.5 * step * (1 + 1e-9))
+        assert "e-" not in lowest + top and lowest != "-0", line
+
+
+def test_blocks_and_batches_as_text(dense_300):
+    report, text, _ = dense_300
+    _check_block_lines(text, report["blocks"], "of the dense Hessian")
+    _check_batch_lines(text, report["batches"])
+
+
+def test_bad_blocks_and_batches_are_refused_naming_the_flag_and_the_value(run_dir, capsys):
+    # Bad values of the flags alone are argparse's refusals, as --batches 0 and every other
+    # flag's: the usage, then one error line naming the flag and the value; exit 2.
+    for argv, message in (
+        (["--batches", "1"], "argument --batches: expected an integer >= 2 "),
+        (["--batches", "0"], "argument --batches: expected an integer >= 2 "),
+        (["--blocks", "layers"], "argument --blocks: invalid choice: 'layers'"),
+    ):
+        assert main(["hessian", str(run_dir), *argv]) == 2
+        last = capsys.readouterr().err.splitlines()[-1]
+        assert last.startswith(f"jaxtrain hessian: error: {message}"), last
+        assert f"'{argv[1]}'" in last
+    # More batches than examples depends on the data: found once it is loaded, one line and
+    # exit 1, as train's and explain's --batch-size larger than the training examples.
+    assert main(["hessian", str(run_dir), "--batches", "61", "--max-examples", "60"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "jaxtrain hessian: error: --batches 61: more batches than the 60 examples of the loss\n"
+    )
+
+
+def test_lanczos_batches_are_eigenvalues_over_batches_and_the_dense_ones(dense_300, lanczos_300):
+    report, text, _, calls = lanczos_300
+    batches = report["batches"]
+    assert report["method"] == batches["method"] == "lanczos" and batches["converged"]
+    assert batches["num_batches"] == 3 and batches["batch_size"] == 100
+    # The command's batches are the first 300 training examples of the spirals, in thirds.
+    batch_loss, params, thirds = calls["eigenvalues_over_batches"]
+    x, y = data.make_spirals(1200, classes=3, noise=0.05, seed=0)
+    (xt, yt), _, _ = data.train_val_test_split(x, y, val_fraction=0.2, seed=0)
+    assert len(thirds) == 3
+    for i, (xb, yb) in enumerate(thirds):
+        np.testing.assert_array_equal(xb, xt[i * 100 : (i + 1) * 100])
+        np.testing.assert_array_equal(yb, yt[i * 100 : (i + 1) * 100])
+    # Run directly, with the command's seed 0 and --top 2: the same numbers, up to the JSON's
+    # float64 printing of float32 values.
+    direct = curvature.eigenvalues_over_batches(
+        batch_loss, params, thirds, key=jax.random.key(0), k=2
+    )
+    for name in ("per_batch", "mean", "stderr", "full"):
+        np.testing.assert_allclose(batches[name], getattr(direct, name), rtol=1e-6, err_msg=name)
+    # Against the dense route (each batch's Hessian and eigh): Lanczos's tolerance is 1e-4.
+    exact = dense_300[0]["batches"]
+    for name in ("per_batch", "mean", "full"):
+        np.testing.assert_allclose(batches[name], exact[name], rtol=1e-3, err_msg=name)
+    # Three equal batches hold all 300 examples: together they are the whole report's λmax,
+    # below the batches' mean (λmax is convex in H).
+    np.testing.assert_allclose(batches["full"][0], report["highest"], rtol=1e-3)
+    assert batches["full"][0] <= batches["mean"][0] * (1 + 1e-4)
+    _check_batch_lines(text, batches)
+
+
+def test_lanczos_blocks_are_block_eigenvalues_and_the_dense_ones(dense_300, lanczos_300):
+    report, text, _, calls = lanczos_300
+    blocks = report["blocks"]
+    assert blocks["method"] == "lanczos" and blocks["partition"] == "layer"
+    matvec, params = calls["block_eigenvalues"]
+    direct = curvature.block_eigenvalues(
+        matvec, params, key=jax.random.key(0), blocks="layer", k=2, which="both"
+    )
+    dense_rows = dense_300[0]["blocks"]["blocks"]
+    assert [row["block"] for row in blocks["blocks"]] == [str(name) for name in direct]
+    assert [row["block"] for row in dense_rows] == [str(name) for name in direct]
+    pairs = zip(blocks["blocks"], direct.items(), dense_rows, strict=True)
+    for row, (name, result), exact in pairs:
+        assert row["converged"] and row["n_params"] == result.size == exact["n_params"], name
+        values = np.asarray(result.eigenvalues)  # the 2 lowest, then the 2 highest, ascending
+        np.testing.assert_allclose(row["lowest"], values[:2], rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(row["highest"], values[2:][::-1], rtol=1e-6)
+        # Against the dense H_bb's eigh; its λmin is ≈ 0 (ReLU), so the lowest compare on the
+        # block's scale.
+        scale = exact["highest"][0]
+        np.testing.assert_allclose(row["highest"], exact["highest"], rtol=1e-3)
+        np.testing.assert_allclose(row["lowest"], exact["lowest"], atol=1e-3 * scale)
+    _check_block_lines(text, blocks, "by Lanczos")
 
 
 def _regression_loss(params, x, y):

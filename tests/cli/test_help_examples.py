@@ -136,6 +136,28 @@ def _not_critical(out, folder):
     assert zero > positive > negative > 0 and positive + negative + zero == 371
 
 
+def _layers_alone(out, folder):
+    # The table's rows: "  <block>  <parameters>  <λmin>  [<top eigenvalues>]".
+    rows = re.findall(r"^  (\S+) +([\d,]+) +(\S+)  \[(.*)\]$", out, re.M)
+    assert [row[:2] for row in rows] == [
+        ("head", "51"),
+        ("layers/0/linear", "48"),
+        ("layers/1/linear", "272"),
+    ], out
+    for _, _, lowest, top in rows:
+        # λmin ≈ 0 as printed (rounded against the block's top eigenvalue), never negative.
+        assert float(lowest) == 0.0 and float(top.split(", ")[0]) > 0, (lowest, top)
+    escape = float(re.search(r"^Escape direction u with λ = (\S+):", out, re.M)[1])
+    assert escape < 0
+
+
+def _error_bars(out, folder):
+    assert "Top 5 eigenvalues on 8 batches of 120 examples" in out
+    found = re.search(r"^  λ1 = (\S+) ± (\S+)   \(together: (\S+)\)$", out, re.M)
+    mean, stderr, together = map(float, found.groups())
+    assert stderr > 0 and mean - together > stderr, found[0]
+
+
 def _validation_report(out, folder):
     report = json.loads(out)
     assert report["split"] == "val" and report["examples"] == 200
@@ -169,6 +191,8 @@ PROMISES = {
         "jaxtrain train --data spirals --depth 2 --width 16 --learning-rate 0.01 --epochs 30 "
         "--checkpoint-dir run": _spirals_for_hessian,
         "jaxtrain hessian run": _not_critical,
+        "jaxtrain hessian run --blocks layer": _layers_alone,
+        "jaxtrain hessian run --batches 8": _error_bars,
         "jaxtrain hessian run --split val --max-examples 200 --out hessian --json": (
             _validation_report
         ),
