@@ -399,3 +399,19 @@ def test_lanczos_blocks_agree_with_the_dense_ones():
         np.testing.assert_allclose(approx["highest"], exact["highest"], rtol=1e-4)
     # (batch_report's Lanczos route is eigenvalues_over_batches, which
     # tests/curvature/test_uncertainty.py checks against dense per-batch Hessians.)
+
+
+def test_numbers_for_people_keep_the_digits_that_mean_something():
+    from jaxtrain.cli._hessian import _listed, _rounded, _with_error
+
+    # Against the largest |λ| beside it: float32 round-off prints 0, never -0 or 1e-09.
+    assert _listed(np.array([-8.4e-09, 0.3585, 0.08107])) == "[0, 0.3585, 0.0811]"
+    assert _rounded(-2e-9, 2.151) == "0" and _rounded(7.7e-05, 2.151) == "0"
+    assert _rounded(1e-9, 0.0) == "1e-09"  # nothing beside it to round against
+    assert _rounded(float("nan"), 1.0) == "nan" and _listed(np.array([np.inf, 1.0])) == "[inf, 1]"
+    # The error to 2 significant digits, the mean (and what it is compared with) to its place.
+    assert _with_error(4.0413, 0.5912) == ("4.04", "0.59", 2)
+    assert _with_error(1587.3, 340.2) == ("1590", "340", -1)
+    assert _with_error(-0.00012, 0.0031) == ("-0.0001", "0.0031", 4)
+    assert _with_error(2.5, 0.0) == ("2.5", "0", None)  # identical batches: no place to round to
+    assert _with_error(float("nan"), float("nan")) == ("nan", "nan", None)
