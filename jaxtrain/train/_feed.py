@@ -85,15 +85,21 @@ class Feed:
         if not self.on_host:
             full, rest = plan.split(self._local_permutation(epoch))
             rows = full[min(start, plan.num_full) : last_full]
-            rest = rest if with_remainder else rest[:0]
-            keys = step_keys(self.key, first_step, count=len(rows) + (len(rest) > 0))
+            count = len(rows)
+            # Padded to the epoch's full batches: one compiled shape for every segment.
+            padded = np.zeros_like(full)
+            padded[:count] = rows
+            keys = step_keys(self.key, first_step, count=plan.num_full + 1)
+            flags = (np.int32(count), np.bool_(with_remainder))
             if self.placement.mesh is not None:
                 # (One device: the compiled call takes NumPy directly, 10× faster than a put.)
-                rows, rest = self.placement.put_replicated((rows, rest))
+                padded, rest, flags = self.placement.put_replicated((padded, rest, flags))
             state, records, before = self.fns.run_indexed(
-                state, self.x_dev, self.y_dev, rows, rest, keys, self.probe
+                state, self.x_dev, self.y_dev, padded, rest, keys, *flags, self.probe
             )
-            return state, jax.device_get(records), before
+            records = jax.device_get(records)
+            taken = np.r_[np.arange(count), [plan.num_full] if with_remainder and len(rest) else []]
+            return state, {k: v[taken.astype(np.intp)] for k, v in records.items()}, before
         pieces: list[dict[str, np.ndarray]] = []
         befores: list[TrainState | None] = []
         if last_full > start:

@@ -250,27 +250,49 @@ class StepFunctions:
     def run_indexed(self) -> Callable[..., Any]:
         """The steps of a segment on device data, then the last partial batch if any.
 
-        ``(state, x, y, rows[k, B], rest[r], keys[k + (r > 0), 2], probe) -> (state,
-        records, before)``, ``probe`` being the monitors' fixed ``(x, y)`` batch (a leading
-        axis of 1) or ``None``: one compiled call per segment (one ``lax.scan`` plus one step
-        of the remainder's shape), so one dispatch and one host sync per epoch. ``before`` is a copy
-        of the input state (``None`` when skipping non-finite steps), made inside the same
-        call, from which ``fit`` replays up to a bad step.
+        ``(state, x, y, rows[n, B], rest[r], keys[n + 1, 2], count, with_rest, probe) ->
+        (state, records, before)``: the first ``count`` rows of ``rows`` are the segment's
+        batches, then the partial batch ``rest`` when ``with_rest``; ``probe`` is the
+        monitors' fixed ``(x, y)`` batch (a leading axis of 1) or ``None``. Every segment of
+        a run passes arrays of one shape (``n`` is the epoch's number of full batches, the
+        unused rows padding), so a run compiles this once whatever its step count, resume
+        point or last short epoch; ``count`` and ``with_rest`` are data. One dispatch and
+        one host sync per segment. ``records`` has ``n + 1`` entries, of which the first
+        ``count`` and, with the partial batch, the last are the segment's. ``before`` is a
+        copy of the input state (``None`` when skipping non-finite steps), made inside the
+        same call, from which ``fit`` replays up to a bad step.
         """
 
-        def run(state, x, y, rows, rest, keys, probe):
+        def run(state, x, y, rows, rest, keys, count, with_rest, probe):
             before = self._copy_unless_skipping(state)
 
-            def body(state, inputs):
-                batch_rows, batch_keys = inputs
+            def step(state, batch_rows, batch_keys):
                 batch_rows = self.placement.constrain_batch(batch_rows)
                 return self.step(state, x[batch_rows], y[batch_rows], batch_keys, probe)
 
-            count = rows.shape[0]
-            state, records = jax.lax.scan(body, state, (rows, keys[:count]))
+            records_shape = jax.eval_shape(lambda s: step(s, rows[0], keys[0])[1], state)
+            records = jax.tree.map(
+                lambda r: jnp.zeros((rows.shape[0] + 1, *r.shape), r.dtype), records_shape
+            )
+
+            # A while loop over the `count` steps (a scan would need a static length): the
+            # same in-place record writes a scan compiles to, no work on the padding.
+            def body(i, carry):
+                state, records = carry
+                state, record = step(state, rows[i], keys[i])
+                return state, jax.tree.map(lambda a, r: a.at[i].set(r), records, record)
+
+            state, records = jax.lax.fori_loop(0, count, body, (state, records))
             if rest.shape[0]:
-                state, last = body(state, (rest, keys[count]))
-                records = jax.tree.map(lambda a, b: jnp.concatenate([a, b[None]]), records, last)
+
+                def last_step(state):
+                    return step(state, rest, keys[count])
+
+                def no_step(state):
+                    return state, jax.tree.map(lambda r: jnp.zeros(r.shape, r.dtype), records_shape)
+
+                state, last = jax.lax.cond(with_rest, last_step, no_step, state)
+                records = jax.tree.map(lambda a, r: a.at[-1].set(r), records, last)
             return self._replicated(state), self.placement.constrain_replicated(records), before
 
         return jax.jit(run, donate_argnums=0)
