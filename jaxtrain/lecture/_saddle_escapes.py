@@ -17,10 +17,12 @@ __all__ = [
     "TRANSFORMS",
     "EscapeRun",
     "PlantedSaddle",
-    "lowest_eigenvalue",
+    "escape_run",
     "meets_target",
+    "perturbation_settings",
     "planted_saddles",
     "race",
+    "start_curvature",
 ]
 
 # Every method in the order the tables list them.
@@ -50,10 +52,11 @@ class PlantedSaddle:
       target: the loss to fall below: half the loss at the start.
       learning_rate: η of every method's gradient step.
       budget: the most steps of each run.
-      noise: the radius of perturbed GD's kick, and the expected norm of the Gaussian noise
-        that noisy gradient descent adds to θ every step.
-      hessian_lipschitz: ρ of the negative-curvature step |λ|/ρ (a problem constant: how fast
-        H changes near the start).
+      noise: the expected norm of the Gaussian noise that noisy gradient descent adds to θ
+        every step.
+      hessian_lipschitz: ρ, how fast H changes near the start (a problem constant): the
+        negative-curvature step |λ|/ρ, saddle-free Newton's trust region and perturbed GD's
+        settings (:func:`perturbation_settings`) all use it.
     """
 
     name: str
@@ -76,6 +79,7 @@ class EscapeRun:
       cost: gradients plus Hessian-vector products (each counted as one gradient) used until
         then, or over the whole budget when it never got there.
       loss_evaluations: losses evaluated by the method's line searches, over the same steps.
+      perturbations: perturbed GD's random kicks over the same steps (0 for other methods).
       final_loss: the loss at the end of the run.
       losses: the loss before each step and after the last (length steps + 1 or budget + 1).
     """
@@ -83,6 +87,7 @@ class EscapeRun:
     steps: int | None
     cost: int
     loss_evaluations: int
+    perturbations: int
     final_loss: float
     losses: np.ndarray
 
@@ -159,10 +164,12 @@ def _xor(config: Any) -> PlantedSaddle:
 def _digits(config: Any, seed: int) -> PlantedSaddle:
     """A 64-h-h-10 sigmoid MLP on the digits (softmax cross-entropy), initialized tiny.
 
-    Weights N(0, 10⁻⁶), biases 0: every hidden unit outputs about ½ for every image, so the
-    network predicts the class prior (loss ≈ ln 10) and the gradient of all but the last
-    layer is about 10⁻³ times smaller than at a usual initialization: the plateau of a
-    near-saddle, with a small negative eigenvalue.
+    Weights N(0, 10⁻⁴) (standard deviation 0.01), biases 0: every hidden unit outputs about ½
+    for every image, so the network predicts the class prior (loss ≈ ln 10). The saddle is at
+    weights 0, where the output cannot depend on the image; the image-dependent part of the
+    output is a product of the three weight matrices, so this saddle is of higher order: its
+    negative curvature grows with the weights (λmin ≈ −0.005 here) and gradient descent's time
+    to leave it falls as the inverse of the initialization's scale, not its logarithm.
     """
     import jax
     import jax.numpy as jnp
@@ -205,16 +212,47 @@ def planted_saddles(config: Any, seed: int = 0) -> tuple[PlantedSaddle, ...]:
     return (_toy(), _deep_linear(config, seed), _xor(config), _digits(config, seed))
 
 
-def lowest_eigenvalue(case: PlantedSaddle, seed: int = 0) -> float:
-    """λmin of H = ∇²L at the start, by Lanczos (the quantity the curvature methods follow)."""
+def start_curvature(case: PlantedSaddle, seed: int = 0) -> tuple[float, float]:
+    """(λmin, λmax) of H = ∇²L at the start, by one Lanczos run (``which="both"``)."""
     import jax
 
     from jaxtrain.curvature import eigenvalues, hvp
 
     result = eigenvalues(
-        hvp(case.loss_fn, case.start), case.start, k=1, which="smallest", key=jax.random.key(seed)
+        hvp(case.loss_fn, case.start), case.start, k=1, which="both", key=jax.random.key(seed)
     )
-    return float(result.eigenvalues[0])
+    lowest, highest = (float(value) for value in result.eigenvalues)
+    return lowest, highest
+
+
+def perturbation_settings(
+    case: PlantedSaddle, curvature: tuple[float, float]
+) -> dict[str, float | int]:
+    """Perturbed GD's ε_g, r and T for ``case``: one rule, Jin et al.'s, for every case.
+
+    :func:`~jaxtrain.optim.perturbed_gd_hyperparameters` with the case's η and ρ, ℓ = λmax at
+    the start, d the number of parameters, Δ_L = L(θ₀) (every loss here is >= 0), δ = 0.1,
+    and ε = λmin²/ρ: the largest target whose guarantee covers this saddle (it escapes
+    saddles with λmin < −√(ρε)). Nothing is tuned to a case.
+
+    Raises:
+      ValueError: when the start has no negative curvature (λmin >= 0): no saddle to escape.
+    """
+    import jax
+
+    from jaxtrain import optim
+
+    lowest, highest = curvature
+    if lowest >= 0:
+        raise ValueError(f"{case.name}: λmin = {lowest} >= 0 at the start, not a saddle.")
+    return optim.perturbed_gd_hyperparameters(
+        case.learning_rate,
+        smoothness=highest,
+        hessian_lipschitz=case.hessian_lipschitz,
+        epsilon=lowest**2 / case.hessian_lipschitz,
+        dimension=sum(int(np.size(leaf)) for leaf in jax.tree.leaves(case.start)),
+        loss_gap=float(case.loss_fn(case.start)),
+    )
 
 
 def meets_target(runs: dict[str, EscapeRun], method: str) -> bool:
@@ -226,7 +264,7 @@ def meets_target(runs: dict[str, EscapeRun], method: str) -> bool:
     return descent is None or _SPEEDUP * steps <= descent
 
 
-def _optimizer(method: str, case: PlantedSaddle, seed: int) -> Any:
+def _optimizer(method: str, case: PlantedSaddle, seed: int, curvature: tuple[float, float]) -> Any:
     import jax
     import optax
 
@@ -242,7 +280,7 @@ def _optimizer(method: str, case: PlantedSaddle, seed: int) -> Any:
         deviation = case.noise / (rate * np.sqrt(n))
         return optax.chain(optax.add_noise(deviation**2, 0.0, key=seed), optim.sgd(rate))
     if method == "perturbed GD":
-        return optim.perturbed_gd(rate, radius=case.noise, seed=seed)
+        return optim.perturbed_gd(rate, **perturbation_settings(case, curvature), seed=seed)
     if method == "negative-curvature descent":
         return optim.negative_curvature_descent(
             optim.sgd(rate),
@@ -257,7 +295,9 @@ def _optimizer(method: str, case: PlantedSaddle, seed: int) -> Any:
     raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
-def _run(optimizer: Any, case: PlantedSaddle) -> EscapeRun:
+def escape_run(optimizer: Any, case: PlantedSaddle) -> EscapeRun:
+    """Runs ``optimizer`` (given ``obj_fn=case.loss_fn``) from the case's start, compiled once,
+    until the loss falls below the target or the budget is spent."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -290,24 +330,36 @@ def _run(optimizer: Any, case: PlantedSaddle) -> EscapeRun:
         step, _, state, loss, losses = jax.lax.while_loop(
             cond, body, (jnp.int32(0), start, state, loss, losses)
         )
-        return step, loss, losses, counter(state, "matvecs"), counter(state, "loss_evaluations")
+        counts = [counter(state, name) for name in ("matvecs", "loss_evaluations", "perturbations")]
+        return step, loss, losses, counts
 
-    step, loss, losses, matvecs, evaluations = jax.device_get(program(case.start))
+    step, loss, losses, (matvecs, evaluations, perturbations) = jax.device_get(program(case.start))
     step, loss = int(step), float(loss)
     return EscapeRun(
         steps=step if loss < case.target else None,
         cost=step + int(matvecs),
         loss_evaluations=int(evaluations),
+        perturbations=int(perturbations),
         final_loss=loss,
         losses=np.asarray(losses[: step + 1]),
     )
 
 
 def race(
-    cases: tuple[PlantedSaddle, ...], seed: int = 0, methods: tuple[str, ...] = METHODS
+    cases: tuple[PlantedSaddle, ...],
+    curvatures: dict[str, tuple[float, float]],
+    seed: int = 0,
+    methods: tuple[str, ...] = METHODS,
 ) -> dict[str, dict[str, EscapeRun]]:
-    """Runs every method from every planted saddle: ``{case name: {method: EscapeRun}}``."""
+    """Runs every method from every planted saddle: ``{case name: {method: EscapeRun}}``.
+
+    ``curvatures`` maps each case's name to its :func:`start_curvature`, which perturbed GD's
+    settings are computed from.
+    """
     return {
-        case.name: {method: _run(_optimizer(method, case, seed), case) for method in methods}
+        case.name: {
+            method: escape_run(_optimizer(method, case, seed, curvatures[case.name]), case)
+            for method in methods
+        }
         for case in cases
     }

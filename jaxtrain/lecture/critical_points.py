@@ -996,33 +996,41 @@ def saddle_escapes(config: LectureConfig, seed: int = 0) -> Claim:
     with every Hessian-vector product counted as one more.
 
     Returns:
-      A claim whose numbers hold, per case, the start's loss and λmin, the target and the
-      budget, and per method the steps to the target (``None``: not within the budget), the
-      cost, the loss evaluations of line searches, whether a transform met issue 16's target
-      (at most a fifth of gradient descent's steps, or gradient descent never got there), and
-      the loss curves the figure draws.
+      A claim whose numbers hold, per case, the start's loss, λmin and λmax, perturbed GD's
+      settings by Jin et al.'s rule (:func:`~jaxtrain.optim.perturbed_gd_hyperparameters`
+      with ℓ = λmax and ε = λmin²/ρ), the target and the budget, and per method the steps to
+      the target (``None``: not within the budget), the cost, the loss evaluations of line
+      searches, perturbed GD's kicks, whether a transform met issue 16's target (at most a
+      fifth of gradient descent's steps, or gradient descent never got there), and the loss
+      curves the figure draws.
     """
     from jaxtrain.lecture._saddle_escapes import (
         METHODS,
         TRANSFORMS,
-        lowest_eigenvalue,
         meets_target,
+        perturbation_settings,
         planted_saddles,
         race,
+        start_curvature,
     )
 
     cases = planted_saddles(config, seed)
-    runs = race(cases, seed)
+    curvatures = {case.name: start_curvature(case, seed) for case in cases}
+    runs = race(cases, curvatures, seed)
     numbers: dict[str, Any] = {
         "cases": [case.name for case in cases],
         "methods": list(METHODS),
         "start_loss": {case.name: float(runs[case.name][METHODS[0]].losses[0]) for case in cases},
-        "lambda_min": {case.name: lowest_eigenvalue(case, seed) for case in cases},
+        "lambda_min": {name: lowest for name, (lowest, _) in curvatures.items()},
+        "lambda_max": {name: highest for name, (_, highest) in curvatures.items()},
+        "perturbation_settings": {
+            case.name: perturbation_settings(case, curvatures[case.name]) for case in cases
+        },
         "target": {case.name: case.target for case in cases},
         "budget": {case.name: case.budget for case in cases},
         "learning_rate": {case.name: case.learning_rate for case in cases},
     }
-    for key in ("steps", "cost", "loss_evaluations", "final_loss", "losses"):
+    for key in ("steps", "cost", "loss_evaluations", "perturbations", "final_loss", "losses"):
         numbers[key] = {
             name: {method: getattr(run, key) for method, run in by_method.items()}
             for name, by_method in runs.items()
@@ -1104,8 +1112,41 @@ def _saddle_escapes_caption(numbers: dict[str, Any]) -> str:
         "gradients plus Hessian-vector products, where they differ): "
         + "; ".join(parts)
         + ". Target of each transform: at most a fifth of gradient descent's steps, or any "
-        "escape where gradient descent has none within the budget. " + verdict
+        "escape where gradient descent has none within the budget. "
+        + verdict
+        + " "
+        + _perturbed_gd_caption(numbers)
     )
+
+
+def _perturbed_gd_caption(numbers: dict[str, Any]) -> str:
+    """Perturbed GD's settings by the rule, and where it missed, its ratio and the time scales."""
+    from jaxtrain.lecture._saddle_escapes import METHODS
+
+    method = "perturbed GD"
+    settings = "; ".join(
+        f"{name}: ε_g {s['gradient_threshold']:.2g}, r {s['radius']:.2g}, T {s['escape_steps']}, "
+        f"{numbers['perturbations'][name][method]} kick(s)"
+        for name, s in numbers["perturbation_settings"].items()
+    )
+    text = (
+        "Perturbed GD's threshold ε_g, radius r and escape time T follow one rule, Jin et al.'s "
+        f"(ℓ = λmax at the start, ε = λmin²/ρ): {settings}."
+    )
+    for name in numbers["cases"]:
+        steps, descent = numbers["steps"][name][method], numbers["steps"][name][METHODS[0]]
+        if numbers["meets_target"][name][method] or steps is None or descent is None:
+            continue
+        e_fold = 1.0 / (numbers["learning_rate"][name] * abs(numbers["lambda_min"][name]))
+        text += (
+            f" On {name} it took {steps / descent:.2f} of gradient descent's steps (the target "
+            f"is 0.2). The rule's escape time for this saddle is T = "
+            f"{numbers['perturbation_settings'][name]['escape_steps']} steps, gradient "
+            f"descent took {descent}; one e-folding of growth along λmin takes 1/(η|λmin|) = "
+            f"{e_fold:.0f} steps, so a fifth of gradient descent's steps is "
+            f"{descent / 5 / e_fold:.1f} of them."
+        )
+    return text
 
 
 SECTION = Section(

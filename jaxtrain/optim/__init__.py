@@ -18,7 +18,8 @@ reads η and η/σ back for its lectures and monitors.
 - Optimizers: :func:`sgd`, :func:`adagrad`, :func:`rmsprop`, :func:`adam`, :func:`adamw`,
   :func:`radam`, each taking a number or a schedule (:mod:`jaxtrain.optim.schedules`).
 - Escaping saddle points (lecture §2), taking the loss as an extra argument of ``update``:
-  :func:`negative_curvature_descent`, :func:`perturbed_gd`, :func:`saddle_free_newton`.
+  :func:`negative_curvature_descent`, :func:`perturbed_gd` (its hyperparameters by Jin et al.'s
+  rule: :func:`perturbed_gd_hyperparameters`), :func:`saddle_free_newton`.
 - Introspection: :func:`learning_rate_from_state`, :func:`step_count_from_state`,
   :func:`learning_rate_at`, :func:`effective_step_size` (the per-parameter η/σ), and
   :func:`optimize_trajectory` for the lecture's pictures of optimizer paths.
@@ -52,7 +53,11 @@ from jaxtrain.optim._negative_curvature import (
     negative_curvature_descent,
 )
 from jaxtrain.optim._nonfinite import SkipNonfiniteState, skip_nonfinite
-from jaxtrain.optim._perturbed_gd import PerturbedGDState, perturbed_gd
+from jaxtrain.optim._perturbed_gd import (
+    PerturbedGDState,
+    perturbed_gd,
+    perturbed_gd_hyperparameters,
+)
 from jaxtrain.optim._rmsprop import (
     ScaleByRmsState,
     ScaleByRmsWithCountState,
@@ -94,6 +99,7 @@ __all__ = [
     "negative_curvature_descent",
     "optimize_trajectory",
     "perturbed_gd",
+    "perturbed_gd_hyperparameters",
     "radam",
     "rmsprop",
     "saddle_free_newton",

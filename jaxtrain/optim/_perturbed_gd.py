@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -12,7 +13,11 @@ from jax.flatten_util import ravel_pytree
 from jaxtrain.optim._escape_step import check_count, saturating_add
 from jaxtrain.optim._validation import check_positive
 
-__all__ = ["PerturbedGDState", "perturbed_gd"]
+__all__ = ["PerturbedGDState", "perturbed_gd", "perturbed_gd_hyperparameters"]
+
+# escape_steps is an int32 in the state (t_noise starts at −T): a larger T means "never again"
+# within any budget that fits the int32 step counter.
+_MAX_ESCAPE_STEPS = 2**30
 
 
 class PerturbedGDState(NamedTuple):
@@ -54,9 +59,10 @@ def perturbed_gd(
     ``learning_rate``. Jin et al. perturb θ and take the gradient step from the perturbed
     point within one iteration; here the perturbation is a step of its own, so the gradient
     step that follows is taken at the perturbed point, as theirs, one step later. Their
-    theory sets r, T and ε_g from ℓ, ρ and the target accuracy, and stops when a perturbation
-    fails to lower the loss; this transform takes them as hyperparameters and never stops,
-    the training loop does. It needs no Hessian and no loss evaluations: extra arguments
+    theory sets r, T and ε_g from ℓ, ρ and the target accuracy (that rule is
+    :func:`perturbed_gd_hyperparameters`), and stops when a perturbation fails to lower the
+    loss; this transform takes them as hyperparameters and never stops, the training loop
+    does. It needs no Hessian and no loss evaluations: extra arguments
     (``obj_fn``) are accepted and ignored, so it chains beside transforms that need them.
 
     Args:
@@ -127,3 +133,85 @@ def perturbed_gd(
         )
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def perturbed_gd_hyperparameters(
+    learning_rate: float,
+    *,
+    smoothness: float,
+    hessian_lipschitz: float,
+    epsilon: float,
+    dimension: int,
+    loss_gap: float,
+    failure_probability: float = 0.1,
+) -> dict[str, float | int]:
+    r"""ε_g, r and T of :func:`perturbed_gd` from the problem's constants (Jin et al. 2017).
+
+    Jin et al.'s Algorithm 2 takes ℓ (the gradient's Lipschitz constant, the largest |λ| of
+    H), ρ (the Hessian's Lipschitz constant), the target ε (an ε-second-order stationary
+    point: ‖g‖ ≤ ε and λmin ≥ −√(ρε), so it escapes every saddle with λmin < −√(ρε)), the
+    dimension d, the loss gap Δ_L = L(θ₀) − L*, a failure probability δ and a constant c, and
+    sets η = c/ℓ and
+
+    .. math::
+        χ = 3\max\{\ln(dℓΔ_L/(cε^2δ)), 4\},\quad
+        ε_g = \frac{\sqrt{c}}{χ^2}ε,\quad r = \frac{ε_g}{ℓ},\quad
+        T = \Big\lceil\frac{χ}{c^2}\frac{ℓ}{\sqrt{ρε}}\Big\rceil.
+
+    Here η is given (the step shared with plain gradient descent), so c = ηℓ. T is the
+    escape time the theory allows for a saddle of curvature −√(ρε): along its eigenvector an
+    offset grows by about η√(ρε) per step, and T of them are χ/c >= 12/c e-foldings. T is
+    capped at 2³⁰ (it sits in the int32 state).
+
+    Args:
+      learning_rate: η > 0.
+      smoothness: ℓ > 0.
+      hessian_lipschitz: ρ > 0.
+      epsilon: ε > 0.
+      dimension: d >= 1, the number of parameters.
+      loss_gap: Δ_L > 0, e.g. L(θ₀) for a loss bounded below by 0.
+      failure_probability: δ in (0, 1).
+
+    Returns:
+      ``{"gradient_threshold": ε_g, "radius": r, "escape_steps": T}``, the keyword arguments
+      of :func:`perturbed_gd`.
+
+    Raises:
+      ValueError: for a non-positive constant, a ``dimension`` that is not a Python int >= 1,
+        or a ``failure_probability`` outside (0, 1).
+
+    Examples:
+      >>> from jaxtrain import optim
+      >>> settings = optim.perturbed_gd_hyperparameters(
+      ...     0.1, smoothness=2.0, hessian_lipschitz=4.0, epsilon=1.0, dimension=2, loss_gap=1.0
+      ... )
+      >>> print(f"{settings['radius']:.2e}", settings["escape_steps"])
+      8.85e-04 398
+      >>> opt = optim.perturbed_gd(0.1, **settings)
+
+    References:
+      Jin, Ge, Netrapalli, Kakade, Jordan, "How to Escape Saddle Points Efficiently", 2017,
+      https://arxiv.org/abs/1703.00887 (Algorithm 2 and Theorem 3).
+    """
+    for name, value in (
+        ("learning_rate", learning_rate),
+        ("smoothness", smoothness),
+        ("hessian_lipschitz", hessian_lipschitz),
+        ("epsilon", epsilon),
+        ("loss_gap", loss_gap),
+    ):
+        check_positive(name, value)
+    check_count("dimension", dimension)
+    if not 0.0 < failure_probability < 1.0:
+        raise ValueError(f"`failure_probability` must be in (0, 1), got {failure_probability}.")
+    c = learning_rate * smoothness
+    chi = 3.0 * max(
+        math.log(dimension * smoothness * loss_gap / (c * epsilon**2 * failure_probability)), 4.0
+    )
+    threshold = math.sqrt(c) * epsilon / chi**2
+    steps = math.ceil(chi * smoothness / (c**2 * math.sqrt(hessian_lipschitz * epsilon)))
+    return {
+        "gradient_threshold": threshold,
+        "radius": threshold / smoothness,
+        "escape_steps": min(max(steps, 1), _MAX_ESCAPE_STEPS),
+    }
