@@ -5,8 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxtrain import lecture
+from jaxtrain import lecture, optim
 from jaxtrain.lecture import critical_points
+from jaxtrain.lecture._saddle_escapes import perturbation_settings, planted_saddles
 
 QUICK = lecture.LectureConfig(quick=True)
 
@@ -78,6 +79,23 @@ def test_the_escape_transforms_leave_the_toy_saddle_in_a_handful_of_steps(claims
     caption = claims["saddle_escapes"].caption
     assert "gradient descent never in 400" in caption
     assert "Each transform met the target on every case." in caption
+    # Perturbed GD's ε_g, r and T by Jin et al.'s rule: ℓ = λmax = 2, the toy's ρ = 4,
+    # ε = λmin²/ρ = 1, d = 2, Δ_L = L(0) = 1. At 0, g = 0 <= ε_g: one kick, and T = 398
+    # steps before another could come.
+    assert numbers["lambda_max"][toy] == pytest.approx(2.0, abs=1e-5)
+    settings = numbers["perturbation_settings"][toy]
+    rule = optim.perturbed_gd_hyperparameters(
+        numbers["learning_rate"][toy],
+        smoothness=numbers["lambda_max"][toy],
+        hessian_lipschitz=4.0,
+        epsilon=numbers["lambda_min"][toy] ** 2 / 4.0,
+        dimension=2,
+        loss_gap=1.0,
+    )
+    assert settings == rule and settings["escape_steps"] > steps["perturbed GD"]
+    assert numbers["perturbations"][toy]["perturbed GD"] == 1
+    assert numbers["perturbations"][toy]["gradient descent"] == 0
+    assert f"r {settings['radius']:.2g}, T {settings['escape_steps']}, 1 kick(s)" in caption
 
 
 def test_the_escape_caption_names_a_missed_target(claims):
@@ -90,6 +108,15 @@ def test_the_escape_caption_names_a_missed_target(claims):
     missed = f"Target missed by perturbed GD on {toy} ({perturbed} steps vs gradient descent's 50)"
     assert missed in caption
     assert "met the target on every case" not in caption
+    # Where perturbed GD misses, its ratio and the time scales: 1/(η|λmin|) = 1/(0.1·2) = 5.
+    ratio = f"On {toy} it took {perturbed / 50:.2f} of gradient descent's steps (the target is 0.2)"
+    assert ratio in caption and "1/(η|λmin|) = 5 steps" in caption
+
+
+def test_perturbed_gd_settings_need_a_saddle():
+    (toy,) = planted_saddles(QUICK)
+    with pytest.raises(ValueError, match=r"λmin = 0\.5 >= 0 at the start, not a saddle"):
+        perturbation_settings(toy, (0.5, 2.0))
 
 
 def test_trained_spectrum_at_a_small_gradient(claims):

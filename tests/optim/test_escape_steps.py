@@ -209,3 +209,79 @@ def test_an_update_without_the_loss_is_refused(name):
         opt.update(theta, opt.init(theta), theta)
     with pytest.raises(ValueError, match="needs `params`"):
         opt.update(theta, opt.init(theta), obj_fn=jnp.sum)
+
+
+def _jin_reference(eta, ell, rho, eps, d, gap, delta):
+    """Jin et al. (2017), Algorithm 2, in float64: their c from η = c/ℓ."""
+    c = np.float64(eta) * ell
+    chi = 3.0 * max(np.log(d * ell * gap / (c * eps**2 * delta)), 4.0)
+    return {
+        "gradient_threshold": np.sqrt(c) / chi**2 * eps,
+        "radius": np.sqrt(c) / chi**2 * eps / ell,
+        "escape_steps": int(np.ceil(chi / c**2 * ell / np.sqrt(rho * eps))),
+    }
+
+
+@pytest.mark.parametrize(
+    "constants",
+    [
+        # The toy's (η, ℓ, ρ, ε = λmin²/ρ, d, Δ_L): the log term, 5.3, sets χ.
+        (0.1, 2.0, 4.0, 1.0, 2, 1.0, 0.1),
+        # A plateau's: tiny ε, so χ = 3·ln(…) ≈ 56 and T runs to ~10⁴.
+        (1.0, 0.94, 1e-3, 0.0243, 3466, 2.3, 0.1),
+        # A log term below 4: χ takes its floor 12.
+        (0.5, 1.0, 1.0, 10.0, 1, 1e-3, 0.5),
+    ],
+)
+def test_perturbed_gd_hyperparameters_follow_jin_et_al(constants):
+    eta, ell, rho, eps, d, gap, delta = constants
+    ours = optim.perturbed_gd_hyperparameters(
+        eta,
+        smoothness=ell,
+        hessian_lipschitz=rho,
+        epsilon=eps,
+        dimension=d,
+        loss_gap=gap,
+        failure_probability=delta,
+    )
+    reference = _jin_reference(*constants)
+    assert set(ours) == set(reference) and isinstance(ours["escape_steps"], int)
+    for name in ("gradient_threshold", "radius"):
+        assert ours[name] == pytest.approx(reference[name], rel=1e-12), name
+    assert ours["escape_steps"] == reference["escape_steps"]
+    # r = ε_g/ℓ: the kick is the distance a step of η = 1/ℓ moves at the threshold.
+    assert ours["radius"] == pytest.approx(ours["gradient_threshold"] / ell, rel=1e-12)
+    optim.perturbed_gd(eta, **ours)  # the keywords perturbed_gd takes
+
+
+def test_perturbed_gd_hyperparameters_cap_t_at_the_int32_state():
+    settings = optim.perturbed_gd_hyperparameters(
+        1e-6, smoothness=1.0, hessian_lipschitz=1e-6, epsilon=1e-6, dimension=10, loss_gap=1.0
+    )
+    assert settings["escape_steps"] == 2**30
+    state = optim.perturbed_gd(1e-6, **settings).init(jnp.zeros(2))
+    assert int(state.last_perturbation) == -(2**30)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"smoothness": 0.0}, "`smoothness` must be finite and > 0, got 0.0"),
+        ({"hessian_lipschitz": float("nan")}, "`hessian_lipschitz`"),
+        ({"epsilon": -1.0}, "`epsilon`"),
+        ({"loss_gap": 0.0}, "`loss_gap`"),
+        ({"dimension": 2.0}, "`dimension` must be a Python int >= 1, got 2.0"),
+        ({"failure_probability": 1.0}, "`failure_probability` must be in (0, 1), got 1.0"),
+    ],
+)
+def test_perturbed_gd_hyperparameters_refuse_bad_constants(kwargs, message):
+    constants = {
+        "smoothness": 1.0,
+        "hessian_lipschitz": 1.0,
+        "epsilon": 0.1,
+        "dimension": 2,
+        "loss_gap": 1.0,
+        **kwargs,
+    }
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        optim.perturbed_gd_hyperparameters(0.1, **constants)
