@@ -1146,6 +1146,8 @@ def _perturbed_gd_caption(numbers: dict[str, Any]) -> str:
             f"{e_fold:.0f} steps, so a fifth of gradient descent's steps is "
             f"{descent / 5 / e_fold:.1f} of them."
         )
+        if numbers["perturbations"][name][method] == 0:
+            text += " It never kicked: ‖g‖ stayed above ε_g at every step."
     return text
 
 

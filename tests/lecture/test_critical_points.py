@@ -111,6 +111,10 @@ def test_the_escape_caption_names_a_missed_target(claims):
     # Where perturbed GD misses, its ratio and the time scales: 1/(η|λmin|) = 1/(0.1·2) = 5.
     ratio = f"On {toy} it took {perturbed / 50:.2f} of gradient descent's steps (the target is 0.2)"
     assert ratio in caption and "1/(η|λmin|) = 5 steps" in caption
+    assert "It never kicked" not in caption  # one kick on the toy
+    numbers["perturbations"] = {toy: dict(numbers["perturbations"][toy], **{"perturbed GD": 0})}
+    caption = critical_points._saddle_escapes_caption(numbers)
+    assert "It never kicked: ‖g‖ stayed above ε_g at every step." in caption
 
 
 def test_perturbed_gd_settings_need_a_saddle():
