@@ -167,7 +167,8 @@ def kick_table(case: PlantedSaddle, curvature, gd_steps: int, seed: int) -> str:
     for radius in (rule, 0.01, 0.1, 1.0, 3.0, 5.0):
         optimizer = optim.perturbed_gd(
             case.learning_rate,
-            gradient_threshold=first_gradient,
+            # ‖g(θ₀)‖ itself, so that it kicks at step 0 (a floor where g = 0 exactly).
+            gradient_threshold=max(first_gradient, 1e-30),
             radius=radius,
             escape_steps=case.budget,
             seed=seed,
@@ -177,7 +178,7 @@ def kick_table(case: PlantedSaddle, curvature, gd_steps: int, seed: int) -> str:
         rows.append(
             [
                 f"{radius:.2g}",
-                f"{radius / start_norm:.2g}",
+                f"{radius / start_norm:.2g}" if start_norm > 0 else "-",
                 shown,
                 "-" if steps is None else f"{steps / gd_steps:.2f}",
                 "-" if steps is None else f"{steps * math.hypot(start_norm, radius):.0f}",
