@@ -472,9 +472,11 @@ CRITICAL_POINTS = Notebook(
             Gradient descent never leaves an exact saddle (g = 0). The curvature methods leave
             in a few steps, each step costing a few Hessian-vector products more than a
             gradient. Random kicks leave too, but descent must first grow a kick along u by
-            1 + η|λ| per step: slow where |λ| is small, as on the digits' plateau at the full
-            size. The caption names every case where a transform missed the target of a fifth
-            of gradient descent's steps.
+            1 + η|λ| per step: slow where |λ| is small. Perturbed descent's kick size and
+            gradient threshold come from Jin et al.'s rule; on the digits' plateau at the full
+            size the rule's threshold lies below every gradient norm, so it never kicks and
+            takes gradient descent's steps. The caption names every case where a transform
+            missed the target of a fifth of gradient descent's steps.
             """,
             ("lambda_min", "steps", "cost"),
         ),
