@@ -71,14 +71,12 @@ class Feed:
         return xb, yb
 
     def run(
-        self, state: TrainState, epoch: int, start: int, stop: int, *, checked: bool = False
-    ) -> tuple[TrainState, dict[str, np.ndarray], TrainState | None, bool]:
+        self, state: TrainState, epoch: int, start: int, stop: int
+    ) -> tuple[TrainState, dict[str, np.ndarray], TrainState | None]:
         """Positions ``start..stop-1`` of epoch ``epoch``.
 
-        Returns ``(state, records as NumPy, before, state_finite)``, ``before`` being a copy of
-        the input state (``None`` when non-finite steps are skipped) and ``state_finite``
-        whether the final state is finite. ``checked``: every step's ``finite`` flag covers
-        the state it made too (the replay that finds a bad step).
+        Returns ``(state, records as NumPy, before)``, ``before`` being a copy of the input
+        state (``None`` when non-finite steps are skipped).
         """
         plan = self.plan
         last_full = min(stop, plan.num_full)
@@ -96,29 +94,21 @@ class Feed:
             if self.placement.mesh is not None:
                 # (One device: the compiled call takes NumPy directly, 10× faster than a put.)
                 padded, rest, flags = self.placement.put_replicated((padded, rest, flags))
-            run = self.fns.run_indexed_checked if checked else self.fns.run_indexed
-            state, records, before, state_finite = run(
+            state, records, before = self.fns.run_indexed(
                 state, self.x_dev, self.y_dev, padded, rest, keys, *flags, self.probe
             )
-            records, state_finite = jax.device_get((records, state_finite))
+            records = jax.device_get(records)
             taken = np.r_[np.arange(count), [plan.num_full] if with_remainder and len(rest) else []]
-            records = {k: v[taken.astype(np.intp)] for k, v in records.items()}
-            return state, records, before, bool(state_finite)
+            return state, {k: v[taken.astype(np.intp)] for k, v in records.items()}, before
         pieces: list[dict[str, np.ndarray]] = []
         befores: list[TrainState | None] = []
-        finite: list[bool] = []
-        chunks = (pieces, befores, finite)
         if last_full > start:
-            state = self._run_on_host(
-                state, epoch, start, last_full, first_step, chunks, checked=checked
-            )
+            state = self._run_on_host(state, epoch, start, last_full, first_step, pieces, befores)
         if with_remainder:
             step = epoch * plan.steps_per_epoch + plan.num_full
-            state = self._run_on_host(
-                state, epoch, plan.num_full, stop, step, chunks, checked=checked
-            )
+            state = self._run_on_host(state, epoch, plan.num_full, stop, step, pieces, befores)
         records = {k: np.concatenate([np.asarray(p[k]) for p in pieces]) for k in pieces[0]}
-        return state, records, befores[0], all(finite)
+        return state, records, befores[0]
 
     def _local_permutation(self, epoch: int) -> np.ndarray:
         """This process's order of its own examples (all of them with one process)."""
@@ -132,15 +122,11 @@ class Feed:
         start: int,
         stop: int,
         first_step: int,
-        chunks: tuple[list[dict[str, np.ndarray]], list[TrainState | None], list[bool]],
-        *,
-        checked: bool,
+        pieces: list[dict[str, np.ndarray]],
+        befores: list[TrainState | None],
     ) -> TrainState:
-        """Positions ``start..stop-1`` sent from the host in chunks; each chunk's records, the
-        copy of the state it started from and whether it ended finite are appended to the
-        three lists of ``chunks``."""
-        pieces, befores, finite = chunks
-        run = self.fns.run_fed_checked if checked else self.fns.run_fed
+        """Positions ``start..stop-1`` sent from the host in chunks; records and copies of the
+        state each chunk started from are appended to ``pieces`` and ``befores``."""
         perm = self._local_permutation(epoch)
         b, nb = self.local_batch, self.plan.num_full
         if start >= nb:
@@ -152,9 +138,7 @@ class Feed:
             xb = self.placement.put_local_batches(self.x[rows])
             yb = self.placement.put_local_batches(self.y[rows])
             keys = step_keys(self.key, first_step + i, count=len(rows))
-            state, records, before, state_finite = run(state, xb, yb, keys, self.probe)
-            records, state_finite = jax.device_get((records, state_finite))
-            pieces.append(records)
+            state, records, before = self.fns.run_fed(state, xb, yb, keys, self.probe)
+            pieces.append(jax.device_get(records))
             befores.append(before)
-            finite.append(bool(state_finite))
         return state

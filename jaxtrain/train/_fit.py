@@ -353,14 +353,15 @@ def _train_segment(
     # `before` is the state at the segment's start, kept while `state` is donated: a bad
     # step is found only at the segment's end, and the last good state is rebuilt from it
     # by replaying up to that step.
-    state, records, before, state_finite = feed.run(state, epoch, start, stop)
+    state, records, before = feed.run(state, epoch, start, stop)
     elapsed = time.perf_counter() - began
     sizes = np.asarray(settings.plan.batch_sizes(start, stop), np.int32)
-    if not settings.skip_nonfinite and not (state_finite and records["finite"].astype(bool).all()):
+    if not settings.skip_nonfinite and not records["finite"].astype(bool).all():
         del state  # the replay needs memory for one more state, not two
         raise_at_first_nonfinite(
             feed,
             before,
+            records,
             sizes,
             history,
             epoch=epoch,

@@ -1,12 +1,12 @@
 """``fit``'s non-finite policy: stop at the first bad step with its last good state, or skip.
 
-Every step records whether its loss and gradient norm are finite, each segment whether its
-final state is (computed inside the compiled call), and the host reads those flags once per
-segment, never per step. ``"skip"`` is applied inside the compiled step (a
+Every step records whether its loss, its gradient norm and the state it produces are finite
+(computed inside the compiled step), and the host reads those flags once per segment, never
+per step. ``"skip"`` is applied inside the compiled step (a
 bad step's updates are dropped, see :class:`~jaxtrain.train._step.StepFunctions`).
 ``"raise"`` is here: the segment's call also returned a copy of the state it started from,
-and on a bad segment it is replayed from that copy with every step's state checked, to find
-the first bad step, and again up to that step, so the error carries the state just before it.
+and on a bad step the steps before it are replayed from that copy, so the error carries the
+state just before the bad step.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from jaxtrain.train._errors import NonFiniteLossError
 from jaxtrain.train._feed import Feed
 from jaxtrain.train._history import History
 from jaxtrain.train._records import step_rows
-from jaxtrain.train._state import TrainState, donatable_copy
+from jaxtrain.train._state import TrainState
 
 __all__ = ["NONFINITE_POLICIES", "raise_at_first_nonfinite"]
 
@@ -30,6 +30,7 @@ NONFINITE_POLICIES = ("raise", "skip")
 def raise_at_first_nonfinite(
     feed: Feed,
     before: TrainState,
+    records: dict[str, np.ndarray],
     sizes: np.ndarray,
     history: History,
     *,
@@ -39,28 +40,20 @@ def raise_at_first_nonfinite(
 ) -> NoReturn:
     """Raises :class:`NonFiniteLossError` for the segment's first non-finite step.
 
-    The segment's run checked each step's loss and gradient norm and its final state; here a
-    replay from a copy of ``before``, with every step's state checked, finds the first step
-    that made anything non-finite, and a second replay rebuilds the state just before it.
-
     Args:
-      feed: the run's feed, which replays the segment.
-      before: the state the segment started from (donated to the replays).
+      feed: the run's feed, which replays the steps before the bad one.
+      before: the state the segment started from (donated to the replay).
+      records: the segment's step records, with at least one ``finite`` flag False.
       sizes: the segment's batch sizes.
       history: the run's history; the steps up to and including the bad one are added.
       epoch: the segment's epoch.
       start: the segment's first position in the epoch.
       last_checkpoint: the step of the newest checkpoint on disk, or ``None``.
     """
-    stop = start + len(sizes)
-    _, records, _, _ = feed.run(donatable_copy(before), epoch, start, stop, checked=True)
-    bad = np.flatnonzero(~records["finite"].astype(bool))
-    # The same steps computed again: the replay sees what the run saw (its last step at the
-    # latest, where the run's final state was found non-finite).
-    first = int(bad[0]) if bad.size else len(sizes) - 1
+    first = int(np.argmin(records["finite"].astype(bool)))
     good = before
     if first:
-        good, _, _, _ = feed.run(before, epoch, start, start + first)
+        good, _, _ = feed.run(before, epoch, start, start + first)
     history.append_steps(step_rows(records, sizes, first + 1))
     spe = feed.plan.steps_per_epoch
     step = epoch * spe + start + first

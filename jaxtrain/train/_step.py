@@ -62,7 +62,7 @@ def _read_learning_rate(
     return jnp.float32(source)
 
 
-def all_finite(tree: Any) -> jax.Array:
+def _all_finite(tree: Any) -> jax.Array:
     """Whether every floating-point entry of ``tree`` is finite (integers and keys always are)."""
     flags = [
         jnp.all(jnp.isfinite(leaf))
@@ -120,29 +120,19 @@ class StepFunctions:
     monitors: tuple[Monitor, ...] = ()
 
     def step(
-        self,
-        state: TrainState,
-        xb: Any,
-        yb: Any,
-        keys: jax.Array,
-        probe: Any = None,
-        *,
-        check_state: bool = False,
+        self, state: TrainState, xb: Any, yb: Any, keys: jax.Array, probe: Any = None
     ) -> tuple[TrainState, dict[str, jax.Array]]:
         """θ ← θ + optimizer(∇L(θ; batch)), and the step's record.
 
         A step is finite when its loss, its gradient norm and every entry of the state it
         produces (parameters, model state, optimizer state) are: a NaN learning rate or an
-        overflowing update leaves the loss and gradient finite but the state not. The record's
-        ``finite`` flag always covers the loss and gradient norm (already reduced); it covers
-        the state too with ``check_state`` or ``skip_nonfinite``, since that check is a pass
-        over every parameter and moment (a fifth of a batch-32 MLP step on a CPU).
+        overflowing update leaves the loss and gradient finite but the state not. The flag is
+        computed here, inside the compiled step, and carried out in the step's record.
 
         With ``skip_nonfinite`` a step that is not finite leaves parameters, model state and
         optimizer state as they were (a select per leaf). Without it every update is
-        applied: the segment checks its final state once, ``fit`` looks at the flags once
-        per segment and, on a bad one, replays the segment from a copy with ``check_state``
-        to find the first bad step (no per-step cost).
+        applied: ``fit`` looks at the records' ``finite`` flags once per epoch and, on a bad
+        step, replays the epoch up to it from a copy (no per-step cost).
         """
         xb, yb = self.placement.constrain_batch((xb, yb))
         aug_key, dropout_key = keys[0], keys[1]
@@ -157,9 +147,11 @@ class StepFunctions:
         updates, new_opt_state = self.optimizer.update(grads, state.opt_state, state.params)
         new_params = optax.apply_updates(state.params, updates)
         grad_norm = optax.tree.norm(grads)
-        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
-        if check_state or self.skip_nonfinite:
-            finite &= all_finite((new_params, new_model_state, new_opt_state))
+        finite = (
+            jnp.isfinite(loss)
+            & jnp.isfinite(grad_norm)
+            & _all_finite((new_params, new_model_state, new_opt_state))
+        )
         learning_rate = _read_learning_rate(
             self.learning_rate, new_opt_state, state.step, self.optimizer
         )
@@ -259,34 +251,24 @@ class StepFunctions:
         """The steps of a segment on device data, then the last partial batch if any.
 
         ``(state, x, y, rows[n, B], rest[r], keys[n + 1, 2], count, with_rest, probe) ->
-        (state, records, before, state_finite)``: the first ``count`` rows of ``rows`` are
-        the segment's batches, then the partial batch ``rest`` when ``with_rest``; ``probe``
-        is the monitors' fixed ``(x, y)`` batch (a leading axis of 1) or ``None``. Every segment of
+        (state, records, before)``: the first ``count`` rows of ``rows`` are the segment's
+        batches, then the partial batch ``rest`` when ``with_rest``; ``probe`` is the
+        monitors' fixed ``(x, y)`` batch (a leading axis of 1) or ``None``. Every segment of
         a run passes arrays of one shape (``n`` is the epoch's number of full batches, the
         unused rows padding), so a run compiles this once whatever its step count, resume
         point or last short epoch; ``count`` and ``with_rest`` are data. One dispatch and
         one host sync per segment. ``records`` has ``n + 1`` entries, of which the first
         ``count`` and, with the partial batch, the last are the segment's. ``before`` is a
         copy of the input state (``None`` when skipping non-finite steps), made inside the
-        same call, from which ``fit`` replays up to a bad step; ``state_finite`` whether every
-        entry of the final state is finite.
+        same call, from which ``fit`` replays up to a bad step.
         """
-        return self._indexed(check_state=False)
 
-    @functools.cached_property
-    def run_indexed_checked(self) -> Callable[..., Any]:
-        """:attr:`run_indexed` with every step's state checked: the replay of a bad segment."""
-        return self._indexed(check_state=True)
-
-    def _indexed(self, *, check_state: bool) -> Callable[..., Any]:
         def run(state, x, y, rows, rest, keys, count, with_rest, probe):
             before = self._copy_unless_skipping(state)
 
             def step(state, batch_rows, batch_keys):
                 batch_rows = self.placement.constrain_batch(batch_rows)
-                return self.step(
-                    state, x[batch_rows], y[batch_rows], batch_keys, probe, check_state=check_state
-                )
+                return self.step(state, x[batch_rows], y[batch_rows], batch_keys, probe)
 
             records_shape = jax.eval_shape(lambda s: step(s, rows[0], keys[0])[1], state)
             records = jax.tree.map(
@@ -311,41 +293,25 @@ class StepFunctions:
 
                 state, last = jax.lax.cond(with_rest, last_step, no_step, state)
                 records = jax.tree.map(lambda a, r: a.at[-1].set(r), records, last)
-            return self._outputs(state, records, before)
+            return self._replicated(state), self.placement.constrain_replicated(records), before
 
         return jax.jit(run, donate_argnums=0)
 
     @functools.cached_property
     def run_fed(self) -> Callable[..., Any]:
         """``(state, xb[k, B, ...], yb[k, B, ...], keys[k, 2], probe) -> (state, records,
-        before, state_finite)``."""
-        return self._fed(check_state=False)
+        before)``."""
 
-    @functools.cached_property
-    def run_fed_checked(self) -> Callable[..., Any]:
-        """:attr:`run_fed` with every step's state checked: the replay of a bad segment."""
-        return self._fed(check_state=True)
-
-    def _fed(self, *, check_state: bool) -> Callable[..., Any]:
         def run(state, xb, yb, keys, probe):
             before = self._copy_unless_skipping(state)
 
             def body(state, batch):
-                return self.step(state, *batch, probe, check_state=check_state)
+                return self.step(state, *batch, probe)
 
             state, records = jax.lax.scan(body, state, (xb, yb, keys))
-            return self._outputs(state, records, before)
+            return self._replicated(state), self.placement.constrain_replicated(records), before
 
         return jax.jit(run, donate_argnums=0)
-
-    def _outputs(self, state: TrainState, records: Any, before: Any) -> tuple[Any, ...]:
-        """A segment's ``(state, records, before, state_finite)``, replicated as placed."""
-        # One pass over the final state, where a per-step pass would cost every step: a
-        # non-finite entry persists (NaN and inf propagate through the updates), so the
-        # segment's end sees what any of its steps made.
-        state_finite = all_finite((state.params, state.model_state, state.opt_state))
-        records = self.placement.constrain_replicated(records)
-        return self._replicated(state), records, before, state_finite
 
     def _copy_unless_skipping(self, state: TrainState) -> TrainState | None:
         # The input state is donated; its copy is what a bad step's replay starts from.
