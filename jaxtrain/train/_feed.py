@@ -97,9 +97,11 @@ class Feed:
             state, records, before = self.fns.run_indexed(
                 state, self.x_dev, self.y_dev, padded, rest, keys, *flags, self.probe
             )
-            records = jax.device_get(records)
-            taken = np.r_[np.arange(count), [plan.num_full] if with_remainder and len(rest) else []]
-            return state, {k: v[taken.astype(np.intp)] for k, v in records.items()}, before
+            # The segment's records: its `count` full batches, then the partial batch's (the
+            # last entry); `with_remainder` implies there is one, as stop ≤ steps per epoch.
+            kept = np.arange(count + with_remainder)
+            kept[count:] = plan.num_full
+            return state, {k: v[kept] for k, v in jax.device_get(records).items()}, before
         pieces: list[dict[str, np.ndarray]] = []
         befores: list[TrainState | None] = []
         if last_full > start:
