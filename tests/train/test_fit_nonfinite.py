@@ -169,9 +169,10 @@ def _nan_learning_rate_at(count):
 
 
 class _NanStateAt(optax.GradientTransformation):
-    """Updates pass through unchanged; the state's float turns NaN at one step."""
+    """SGD steps; the state's float turns NaN at one step (and back to 0 after it, when
+    ``transient``)."""
 
-    def __new__(cls, count):
+    def __new__(cls, count, transient=False):
         def init(params):
             del params
             return (jnp.zeros([], jnp.int32), jnp.zeros([], jnp.float32))
@@ -179,7 +180,7 @@ class _NanStateAt(optax.GradientTransformation):
         def update(updates, state, params=None):
             del params
             step, value = state
-            value = jnp.where(step == count, jnp.nan, value)
+            value = jnp.where(step == count, jnp.nan, 0.0 if transient else value)
             return jax.tree.map(lambda u: -0.1 * u, updates), (step + 1, value)
 
         return super().__new__(cls, init, update)
@@ -201,9 +202,10 @@ def _finite(tree):
     [
         (linear_triple(), _nan_learning_rate_at(5), 5),  # the parameters (issue 13, case 1)
         (linear_triple(), _NanStateAt(6), 6),  # only the optimizer state
+        (linear_triple(), _NanStateAt(6, transient=True), 6),  # NaN for one step only
         ((_overflowing_apply, linear_triple()[1], {"scale": jnp.float32(1.0)}), SGD, 1),
     ],
-    ids=["params", "opt_state", "model_state"],
+    ids=["params", "opt_state", "opt_state_one_step", "model_state"],
 )
 def test_a_step_whose_new_state_is_not_finite_stops_with_the_last_finite_state(
     model, optimizer, bad

@@ -1,0 +1,41 @@
+"""The compiled step's finiteness test: exact for every floating dtype, at any magnitude."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxtrain.train._step import _all_finite
+
+all_finite = jax.jit(_all_finite)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16, jnp.float32, jnp.complex64])
+def test_the_largest_finite_values_are_finite(dtype):
+    # A plain sum of these overflows to inf; the test must not call them non-finite.
+    largest = jnp.finfo(dtype).max
+    tree = {"big": jnp.full((1000, 64), largest, dtype), "neg": -jnp.full(7, largest, dtype)}
+    assert bool(all_finite(tree))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16, jnp.float32])
+def test_one_non_finite_entry_anywhere_is_found(bad, dtype):
+    for position in [(0, 0), (17, 3), (999, 63)]:
+        leaf = jnp.ones((1000, 64), dtype).at[position].set(bad)
+        assert not bool(all_finite(({"fine": jnp.zeros(3, dtype)}, leaf)))
+
+
+def test_inf_and_minus_inf_together_are_found():
+    assert not bool(all_finite(jnp.array([np.inf, -np.inf, 1.0], jnp.float32)))
+
+
+def test_a_complex_entry_with_a_non_finite_part_is_found():
+    leaf = jnp.zeros(5, jnp.complex64).at[2].set(complex(0.0, np.nan))
+    assert not bool(all_finite(leaf))
+
+
+def test_integers_keys_and_empty_trees_count_as_finite():
+    tree = (jnp.arange(3), jax.random.key(0), jnp.zeros((0,), jnp.float32))
+    assert bool(all_finite(tree))
+    assert bool(all_finite(()))
