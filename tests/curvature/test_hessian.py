@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from curvature_problems import mlp_loss
+from curvature_problems import make_mlp_problem, mlp_loss
 from jax.flatten_util import ravel_pytree
 
 from jaxtrain.curvature import DEFAULT_MAX_BYTES, hessian
@@ -17,11 +17,19 @@ def test_toy_hessian_is_the_lectures_matrix(toy):
     np.testing.assert_allclose(np.asarray(H_min), [[2.0, 2.0], [2.0, 2.0]], atol=1e-6)
 
 
-@pytest.mark.parametrize("chunk_size", [None, 1, 7, 1000])
-def test_matches_jax_hessian_on_an_mlp(mlp_problem, chunk_size):
-    params, x, y = mlp_problem()
+@pytest.fixture(scope="module")
+def jax_reference():
+    """``(params, x, y, H)``: the default MLP problem and jax.hessian's H, compiled once for
+    every chunk size."""
+    params, x, y = make_mlp_problem()
     flat, unravel = ravel_pytree(params)
-    reference = jax.jit(jax.hessian(lambda f: mlp_loss(unravel(f), x, y)))(flat)
+    return params, x, y, jax.jit(jax.hessian(lambda f: mlp_loss(unravel(f), x, y)))(flat)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 1, 7, 1000])
+def test_matches_jax_hessian_on_an_mlp(jax_reference, chunk_size):
+    params, x, y, reference = jax_reference
+    flat = ravel_pytree(params)[0]
     H = hessian(mlp_loss, params, x, y, chunk_size=chunk_size)
     assert H.shape == (flat.size, flat.size) and H.dtype == jnp.float32
     np.testing.assert_allclose(np.asarray(H), np.asarray(reference), atol=2e-5, rtol=1e-4)

@@ -35,8 +35,14 @@ def run(epochs, **kwargs):
     )
 
 
-def test_every_record_has_one_value_per_step_and_nan_where_not_measured():
-    _, history = run(2)
+@pytest.fixture(scope="module")
+def two_epochs():
+    """``run(2)``'s history, run once: four tests read the same default run."""
+    return run(2)[1]
+
+
+def test_every_record_has_one_value_per_step_and_nan_where_not_measured(two_epochs):
+    history = two_epochs
     steps = history.num_steps
     assert steps == 8
     for name in (
@@ -131,16 +137,15 @@ def test_bad_monitor_lists_are_refused(value, match):
         run(1, monitors=value)
 
 
-def test_history_plot_draws_sharpness_with_its_threshold_and_the_noise_scale():
-    _, history = run(2)
-    axes = history.plot()
+def test_history_plot_draws_sharpness_with_its_threshold_and_the_noise_scale(two_epochs):
+    axes = two_epochs.plot()
     titles = [ax.get_title() for ax in axes]
     assert "sharpness λmax vs stability threshold" in titles
     assert "gradient noise scale B_simple" in titles
 
 
 @pytest.mark.multidevice
-def test_sharded_batches_measure_what_one_device_measures(multi_device):
+def test_sharded_batches_measure_what_one_device_measures(multi_device, two_epochs):
     # This module's run on 8 devices (by default fit splits every batch over all of them,
     # the last batch of 24 included), against the same run here on one device: its
     # compiled epoch is the one the other tests of this module use.
@@ -155,14 +160,13 @@ def test_sharded_batches_measure_what_one_device_measures(multi_device):
             print(name, " ".join(repr(float(v)) for v in history.per_step[name]))
     """
     lines = dict(line.split(" ", 1) for line in multi_device(code).strip().splitlines())
-    _, single = run(2)
     for name in ("sharpness", "noise_scale", "hessian_trace", "update_ratio", "loss"):
         sharded = np.array([float(v) for v in lines[name].split()])
-        np.testing.assert_allclose(sharded, single.per_step[name], rtol=1e-4, err_msg=name)
+        np.testing.assert_allclose(sharded, two_epochs.per_step[name], rtol=1e-4, err_msg=name)
 
 
-def test_the_host_feed_measures_what_the_device_feed_measures():
-    _, on_device = run(2)
+def test_the_host_feed_measures_what_the_device_feed_measures(two_epochs):
+    on_device = two_epochs
     _, fed = run(2, data_on_device=False)
     for name in ("sharpness", "noise_scale", "hessian_trace", "update_ratio"):
         np.testing.assert_allclose(
