@@ -1,8 +1,10 @@
 """Shared pytest set-up: deterministic, CPU-sized, strict about the package's own warnings."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
@@ -17,9 +19,28 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
         os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
     ).strip()
 
-import jax
+# Many tests build the same program from new function objects (a fresh ``optax.sgd(0.1)``, a
+# model of the same shapes), which JAX's in-memory caches cannot see are equal. JAX's persistent
+# cache keys on the program itself: one fresh directory per session, made by the controlling
+# process and inherited through the environment by xdist's workers and by every subprocess
+# (multi-device runs, notebooks, the command line), so a program compiles once per session
+# (tests/optim, nn, losses and data: 165 s → 105 s on 2 cores). No size limit: a limit turns on
+# a file lock and a directory scan per write that cost more than the cache saves. An entry read
+# while another process writes it fails to decompress; JAX then warns and compiles.
+_OWN_CACHE = "JAX_COMPILATION_CACHE_DIR" not in os.environ
+if _OWN_CACHE:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxtrain-tests-xla-")
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+
+import jax  # noqa: E402  (after the environment JAX reads at import)
 
 jax.config.update("jax_enable_x64", False)
+
+
+def pytest_unconfigure(config):
+    if _OWN_CACHE and not hasattr(config, "workerinput"):
+        shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 
 
 def run_with_devices(code: str, num_devices: int = 8, timeout: float = 300.0) -> str:
