@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
+
+from jaxtrain.optim._finite import all_finite
 
 
 class SkipNonfiniteState(NamedTuple):
@@ -79,8 +80,7 @@ def skip_nonfinite(
         )
 
     def update_fn(updates, state, params=None, **extra_args):
-        finite_leaves = [jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(updates)]
-        is_finite = functools.reduce(jnp.logical_and, finite_leaves, jnp.array(True))
+        is_finite = all_finite(updates)
         notfinite_count = jnp.where(
             is_finite, jnp.zeros([], jnp.int32), optax.safe_increment(state.notfinite_count)
         )

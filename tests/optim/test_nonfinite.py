@@ -67,3 +67,14 @@ def test_skipped_step_returns_zeros_and_keeps_the_inner_state():
     np.testing.assert_array_equal(updates["a"], 0.0)
     chex.assert_trees_all_equal(skipped.inner_state, state.inner_state)
     assert not bool(skipped.last_finite) and int(skipped.notfinite_count) == 1
+
+
+def test_the_largest_finite_gradients_are_applied_as_optax_applies_them():
+    # A plain sum of these gradients overflows; the check must still call them finite.
+    params = {"w": jnp.zeros((1000, 8), jnp.float32)}
+    grads = {"w": jnp.full((1000, 8), jnp.finfo(jnp.float32).max)}
+    ours, theirs = skip_nonfinite(optax.sgd(1e-3)), optax.apply_if_finite(optax.sgd(1e-3), 3)
+    ours_updates, ours_state = jax.jit(ours.update)(grads, ours.init(params), params)
+    theirs_updates, _ = jax.jit(theirs.update)(grads, theirs.init(params), params)
+    assert bool(ours_state.last_finite) and int(ours_state.total_notfinite) == 0
+    np.testing.assert_array_equal(ours_updates["w"], theirs_updates["w"])

@@ -1,13 +1,14 @@
-"""The compiled step's finiteness test: exact for every floating dtype, at any magnitude."""
+"""``all_finite``, the test of the training step's state and of ``skip_nonfinite``'s updates:
+exact for every floating dtype, at any magnitude."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxtrain.train._step import _all_finite
+from jaxtrain.optim._finite import all_finite as all_finite_eager
 
-all_finite = jax.jit(_all_finite)
+all_finite = jax.jit(all_finite_eager)
 
 
 @pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16, jnp.float32, jnp.complex64])
