@@ -7,25 +7,30 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-# 2⁻⁴⁰ times the largest finite value, summed over up to 2³⁹ entries, stays finite.
-_SUM_SCALE = 2.0**-40
-
 
 def all_finite(tree: Any) -> jax.Array:
     """Whether every floating-point entry of ``tree`` is finite (integers and keys always are).
 
-    Exact, through one sum per leaf: a NaN or ±inf entry makes its leaf's sum non-finite, and
-    scaling the entries by 2⁻⁴⁰ first keeps the sum of up to 2³⁹ finite entries, however large,
-    from overflowing (in float16 the scale rounds to 0, and the products are 0 or NaN: exact
-    too). A sum is one kernel where ``isfinite`` then ``all`` are three on XLA's CPU: on a
-    batch-32 MLP step the check costs a quarter of the step instead of 43%.
+    Exact, through one sum per shape and dtype: ``x − x`` is 0 for a finite entry and NaN for
+    NaN or ±inf, so the sum of ``x − x`` over the leaves of one shape and dtype (a weight, its
+    momentum and its second moment) is 0 exactly when all of them are finite, and NaN
+    otherwise. Nothing is scaled, so nothing can overflow, in any floating dtype. One fused sum
+    per shape where ``isfinite`` then ``all`` per leaf are three kernels per leaf on XLA's CPU:
+    the check's kernel count, which is its cost on a small step, no longer grows with the
+    optimizer's state (on a batch-32 MLP step with momentum, ``fit`` went from 0.90–0.95× to
+    0.96–1.03× a hand-written scan that checks nothing).
 
     Returns:
       A boolean scalar; ``True`` for a tree without floating-point leaves.
     """
-    leaves = [leaf for leaf in jax.tree.leaves(tree) if jnp.issubdtype(leaf.dtype, jnp.inexact)]
-    # The barrier stops XLA from folding the scale into the multiplications that made the
-    # leaf ((x · 1e20) · 2⁻⁴⁰ → x · 9e7), which would hide an overflow.
-    leaves = jax.lax.optimization_barrier(leaves)
-    flags = [jnp.isfinite(jnp.sum(leaf * jnp.asarray(_SUM_SCALE, leaf.dtype))) for leaf in leaves]
+    same_shape: dict[tuple[tuple[int, ...], jnp.dtype], list[jax.Array]] = {}
+    for leaf in jax.tree.leaves(tree):
+        if jnp.issubdtype(leaf.dtype, jnp.inexact):
+            same_shape.setdefault((leaf.shape, leaf.dtype), []).append(leaf)
+    flags = []
+    for group in same_shape.values():
+        zeros = group[0] - group[0]
+        for leaf in group[1:]:
+            zeros = zeros + (leaf - leaf)
+        flags.append(jnp.isfinite(jnp.sum(zeros)))
     return jnp.all(jnp.stack(flags)) if flags else jnp.bool_(True)

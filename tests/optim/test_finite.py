@@ -40,3 +40,16 @@ def test_integers_keys_and_empty_trees_count_as_finite():
     tree = (jnp.arange(3), jax.random.key(0), jnp.zeros((0,), jnp.float32))
     assert bool(all_finite(tree))
     assert bool(all_finite(()))
+
+
+def test_leaves_of_one_shape_are_tested_together_without_overflow_or_cancellation():
+    # A weight, its momentum and its second moment share a shape and are summed as one.
+    largest = jnp.finfo(jnp.float32).max
+    same = [jnp.full((40, 8), largest, jnp.float32) for _ in range(3)]
+    assert bool(all_finite(same))
+    # inf in one leaf and -inf at the same place in another must not cancel.
+    plus = jnp.zeros((40, 8), jnp.float32).at[3, 4].set(np.inf)
+    minus = jnp.zeros((40, 8), jnp.float32).at[3, 4].set(-np.inf)
+    assert not bool(all_finite([plus, minus]))
+    # Same shape, other dtype: tested apart, and still found.
+    assert not bool(all_finite([jnp.ones((40, 8), jnp.bfloat16), plus]))
