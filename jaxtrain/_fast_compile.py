@@ -1,0 +1,48 @@
+"""XLA settings for a process that compiles many small programs and runs each briefly.
+
+Only the standard library is imported: the settings go into ``XLA_FLAGS``, which XLA reads
+once, when the first computation creates its backend, so they must be set before that.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from collections.abc import MutableMapping
+
+# XLA aborts the process on a flag it does not know; this one was checked on jaxlib 0.7–0.10.
+_EMITTER_FLAG_JAXLIB = ((0, 7), (0, 11))
+
+
+def _jaxlib_version() -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in importlib.metadata.version("jaxlib").split(".")[:2])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return ()
+
+
+def fast_compile_flags() -> dict[str, str]:
+    """``{flag: value}``: XLA's settings that compile small programs fastest on this jaxlib.
+
+    - ``xla_backend_optimization_level=0``: about 30% less compile time, and programs of a
+      small model run about as fast;
+    - ``xla_cpu_use_fusion_emitters=false``: the CPU backend's elemental emitters instead of
+      its MLIR fusion emitters, half the backend's compile time (the test suite: 6:32 → 4:14
+      on 2 cores). Only on the jaxlib versions where XLA knows the flag.
+    """
+    flags = {"xla_backend_optimization_level": "0"}
+    low, high = _EMITTER_FLAG_JAXLIB
+    if low <= _jaxlib_version() < high:
+        flags["xla_cpu_use_fusion_emitters"] = "false"
+    return flags
+
+
+def prefer_fast_compilation(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Adds :func:`fast_compile_flags` to ``XLA_FLAGS``, keeping any the user set.
+
+    Must run before the process's first JAX computation; later it has no effect.
+    """
+    for flag, value in fast_compile_flags().items():
+        flags = environ.get("XLA_FLAGS", "")
+        if flag not in flags:
+            environ["XLA_FLAGS"] = f"{flags} --{flag}={value}".strip()

@@ -1,0 +1,53 @@
+"""``prefer_fast_compilation``: XLA's fast-compile settings, added to a user's ``XLA_FLAGS``."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from jaxtrain import _fast_compile
+from jaxtrain._fast_compile import fast_compile_flags, prefer_fast_compilation
+
+
+def test_the_flags_are_added_after_the_users_own():
+    environ = {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    prefer_fast_compilation(environ)
+    flags = environ["XLA_FLAGS"].split()
+    assert flags[0] == "--xla_force_host_platform_device_count=8"
+    assert "--xla_backend_optimization_level=0" in flags
+
+
+def test_a_setting_the_user_chose_is_kept():
+    environ = {"XLA_FLAGS": "--xla_backend_optimization_level=3"}
+    prefer_fast_compilation(environ)
+    assert "--xla_backend_optimization_level=3" in environ["XLA_FLAGS"]
+    assert "xla_backend_optimization_level=0" not in environ["XLA_FLAGS"]
+
+
+def test_an_empty_environment_gets_every_flag_once():
+    environ: dict[str, str] = {}
+    prefer_fast_compilation(environ)
+    prefer_fast_compilation(environ)
+    expected = [f"--{flag}={value}" for flag, value in fast_compile_flags().items()]
+    assert environ["XLA_FLAGS"].split() == expected
+
+
+@pytest.mark.parametrize(
+    ("version", "with_emitter_flag"),
+    [((0, 6), False), ((0, 7), True), ((0, 10), True), ((0, 11), False), ((), False)],
+)
+def test_the_emitter_flag_only_where_xla_knows_it(monkeypatch, version, with_emitter_flag):
+    # XLA aborts on an unknown flag: an unchecked or unreadable jaxlib version goes without it.
+    monkeypatch.setattr(_fast_compile, "_jaxlib_version", lambda: version)
+    flags = fast_compile_flags()
+    assert ("xla_cpu_use_fusion_emitters" in flags) == with_emitter_flag
+    assert flags["xla_backend_optimization_level"] == "0"
+
+
+def test_the_running_jaxlib_accepts_the_flags():
+    # The suite's conftest set them before jax started; XLA would have aborted on a flag it
+    # did not know at the first computation.
+    for flag, value in fast_compile_flags().items():
+        assert f"--{flag}={value}" in os.environ["XLA_FLAGS"]
+    assert float(jax.jit(jnp.sum)(jnp.ones(3))) == 3.0
