@@ -21,28 +21,32 @@ def _jaxlib_version() -> tuple[int, ...]:
         return ()
 
 
-def fast_compile_flags() -> dict[str, str]:
+def fast_compile_flags(*, elemental_emitters: bool = True) -> dict[str, str]:
     """``{flag: value}``: XLA's settings that compile small programs fastest on this jaxlib.
 
     - ``xla_backend_optimization_level=0``: about 30% less compile time, and programs of a
       small model run about as fast;
-    - ``xla_cpu_use_fusion_emitters=false``: the CPU backend's elemental emitters instead of
-      its MLIR fusion emitters, half the backend's compile time (the test suite: 6:32 → 4:14
-      on 2 cores). Only on the jaxlib versions where XLA knows the flag.
+    - with ``elemental_emitters``, ``xla_cpu_use_fusion_emitters=false``: the CPU backend's
+      elemental emitters instead of its MLIR fusion emitters, half the backend's compile time
+      (the test suite: 6:32 → 4:14 on 2 cores; ``jaxtrain tour --quick`` 55 → 41 s), for
+      code that runs a few percent slower (the full tour: 156 → 163 s). Only on the jaxlib
+      versions where XLA knows the flag.
     """
     flags = {"xla_backend_optimization_level": "0"}
     low, high = _EMITTER_FLAG_JAXLIB
-    if low <= _jaxlib_version() < high:
+    if elemental_emitters and low <= _jaxlib_version() < high:
         flags["xla_cpu_use_fusion_emitters"] = "false"
     return flags
 
 
-def prefer_fast_compilation(environ: MutableMapping[str, str] = os.environ) -> None:
+def prefer_fast_compilation(
+    environ: MutableMapping[str, str] = os.environ, *, elemental_emitters: bool = True
+) -> None:
     """Adds :func:`fast_compile_flags` to ``XLA_FLAGS``, keeping any the user set.
 
     Must run before the process's first JAX computation; later it has no effect.
     """
-    for flag, value in fast_compile_flags().items():
+    for flag, value in fast_compile_flags(elemental_emitters=elemental_emitters).items():
         flags = environ.get("XLA_FLAGS", "")
         if flag not in flags:
             environ["XLA_FLAGS"] = f"{flags} --{flag}={value}".strip()

@@ -1,5 +1,6 @@
 """``prefer_fast_compilation``: XLA's fast-compile settings, added to a user's ``XLA_FLAGS``."""
 
+import argparse
 import os
 
 import jax
@@ -43,6 +44,19 @@ def test_the_emitter_flag_only_where_xla_knows_it(monkeypatch, version, with_emi
     flags = fast_compile_flags()
     assert ("xla_cpu_use_fusion_emitters" in flags) == with_emitter_flag
     assert flags["xla_backend_optimization_level"] == "0"
+    assert "xla_cpu_use_fusion_emitters" not in fast_compile_flags(elemental_emitters=False)
+
+
+def test_the_tour_uses_the_elemental_emitters_only_at_the_quick_size(monkeypatch):
+    from jaxtrain.cli import _tour
+
+    chosen = []
+    monkeypatch.setattr(_tour, "prefer_fast_compilation", lambda **kw: chosen.append(kw))
+    monkeypatch.setattr(_tour, "run_tour", lambda *a, **kw: {"meta": {"seconds": 0.0}})
+    for quick in (True, False):
+        args = argparse.Namespace(out="unused", quick=quick, sections=None, seed=0, overwrite=False)
+        assert _tour._main(args) == 0
+    assert chosen == [{"elemental_emitters": True}, {"elemental_emitters": False}]
 
 
 def test_the_running_jaxlib_accepts_the_flags():
