@@ -230,8 +230,9 @@ def perturbation_settings(
 ) -> dict[str, float | int]:
     """Perturbed GD's ε_g, r and T for ``case``: one rule, Jin et al.'s, for every case.
 
-    :func:`~jaxtrain.optim.perturbed_gd_hyperparameters` with the case's η and ρ, ℓ = λmax at
-    the start, d the number of parameters, Δ_L = L(θ₀) (every loss here is >= 0), δ = 0.1,
+    :func:`~jaxtrain.optim.perturbed_gd_hyperparameters` with the case's η and ρ, ℓ the
+    largest |λ| at the start (the gradient's Lipschitz constant there), d the number of
+    parameters, Δ_L = L(θ₀) (every loss here is >= 0), δ = 0.1,
     and ε = λmin²/ρ: the largest target whose guarantee covers this saddle (it escapes
     saddles with λmin < −√(ρε)). Nothing is tuned to a case.
 
@@ -247,7 +248,7 @@ def perturbation_settings(
         raise ValueError(f"{case.name}: λmin = {lowest} >= 0 at the start, not a saddle.")
     return optim.perturbed_gd_hyperparameters(
         case.learning_rate,
-        smoothness=highest,
+        smoothness=max(highest, -lowest),
         hessian_lipschitz=case.hessian_lipschitz,
         epsilon=lowest**2 / case.hessian_lipschitz,
         dimension=sum(int(np.size(leaf)) for leaf in jax.tree.leaves(case.start)),

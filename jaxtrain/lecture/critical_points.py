@@ -1121,7 +1121,7 @@ def _saddle_escapes_caption(numbers: dict[str, Any]) -> str:
 
 def _perturbed_gd_caption(numbers: dict[str, Any]) -> str:
     """Perturbed GD's settings by the rule, and where it missed, its ratio and the time scales."""
-    from jaxtrain.lecture._saddle_escapes import METHODS
+    from jaxtrain.lecture._saddle_escapes import _SPEEDUP, METHODS
 
     method = "perturbed GD"
     settings = "; ".join(
@@ -1131,7 +1131,7 @@ def _perturbed_gd_caption(numbers: dict[str, Any]) -> str:
     )
     text = (
         "Perturbed GD's threshold ε_g, radius r and escape time T follow one rule, Jin et al.'s "
-        f"(ℓ = λmax at the start, ε = λmin²/ρ): {settings}."
+        f"(ℓ = the largest |λ| at the start, ε = λmin²/ρ): {settings}."
     )
     for name in numbers["cases"]:
         steps, descent = numbers["steps"][name][method], numbers["steps"][name][METHODS[0]]
@@ -1139,8 +1139,9 @@ def _perturbed_gd_caption(numbers: dict[str, Any]) -> str:
             continue
         e_fold = 1.0 / (numbers["learning_rate"][name] * abs(numbers["lambda_min"][name]))
         text += (
-            f" On {name} it took {steps / descent:.2f} of gradient descent's steps (the target "
-            f"is 0.2). The rule's escape time for this saddle is T = "
+            f" On {name} it took {_above(steps / descent, 1 / _SPEEDUP)} of gradient descent's "
+            f"steps (the target is at most {1 / _SPEEDUP:g}). The rule's escape time for this "
+            f"saddle is T = "
             f"{numbers['perturbation_settings'][name]['escape_steps']} steps, gradient "
             f"descent took {descent}; one e-folding of growth along λmin takes 1/(η|λmin|) = "
             f"{e_fold:.0f} steps, so a fifth of gradient descent's steps is "
@@ -1149,6 +1150,15 @@ def _perturbed_gd_caption(numbers: dict[str, Any]) -> str:
         if numbers["perturbations"][name][method] == 0:
             text += " It never kicked: ‖g‖ stayed above ε_g at every step."
     return text
+
+
+def _above(value: float, bound: float) -> str:
+    """``value`` (> ``bound``) to two decimals, or to as many more as show that it is above."""
+    for decimals in range(2, 9):
+        text = f"{value:.{decimals}f}"
+        if float(text) > bound:
+            return text
+    return repr(value)
 
 
 SECTION = Section(

@@ -158,10 +158,13 @@ def perturbed_gd_hyperparameters(
         ε_g = \frac{\sqrt{c}}{χ^2}ε,\quad r = \frac{ε_g}{ℓ},\quad
         T = \Big\lceil\frac{χ}{c^2}\frac{ℓ}{\sqrt{ρε}}\Big\rceil.
 
-    Here η is given (the step shared with plain gradient descent), so c = ηℓ. T is the
-    escape time the theory allows for a saddle of curvature −√(ρε): along its eigenvector an
-    offset grows by about η√(ρε) per step, and T of them are χ/c >= 12/c e-foldings. T is
-    capped at 2³⁰ (it sits in the int32 state).
+    Here η is given (the step shared with plain gradient descent), so c = ηℓ. The theorem
+    needs c at most an absolute constant below 1; for 1 ≤ c < 2 the formulas still give
+    settings, outside its guarantee, and c ≥ 2 is refused: gradient descent itself diverges
+    along the top eigenvector there (|1 − ηℓ| > 1). T is the escape time the theory allows
+    for a saddle of curvature −√(ρε): along its eigenvector an offset grows by about η√(ρε)
+    per step, and T of them are χ/c >= 12/c e-foldings. T is capped at 2³⁰ (it sits in the
+    int32 state).
 
     Args:
       learning_rate: η > 0.
@@ -178,7 +181,7 @@ def perturbed_gd_hyperparameters(
 
     Raises:
       ValueError: for a non-positive constant, a ``dimension`` that is not a Python int >= 1,
-        or a ``failure_probability`` outside (0, 1).
+        a ``failure_probability`` outside (0, 1), or ηℓ >= 2.
 
     Examples:
       >>> from jaxtrain import optim
@@ -205,6 +208,11 @@ def perturbed_gd_hyperparameters(
     if not 0.0 < failure_probability < 1.0:
         raise ValueError(f"`failure_probability` must be in (0, 1), got {failure_probability}.")
     c = learning_rate * smoothness
+    if c >= 2.0:
+        raise ValueError(
+            f"learning_rate · smoothness = {c:.4g} >= 2: gradient descent with this step diverges "
+            "along the Hessian's top eigenvector, so no perturbation schedule applies."
+        )
     chi = 3.0 * max(
         math.log(dimension * smoothness * loss_gap / (c * epsilon**2 * failure_probability)), 4.0
     )

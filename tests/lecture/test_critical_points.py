@@ -79,14 +79,14 @@ def test_the_escape_transforms_leave_the_toy_saddle_in_a_handful_of_steps(claims
     caption = claims["saddle_escapes"].caption
     assert "gradient descent never in 400" in caption
     assert "Each transform met the target on every case." in caption
-    # Perturbed GD's ε_g, r and T by Jin et al.'s rule: ℓ = λmax = 2, the toy's ρ = 4,
+    # Perturbed GD's ε_g, r and T by Jin et al.'s rule: ℓ = max |λ| = 2, the toy's ρ = 4,
     # ε = λmin²/ρ = 1, d = 2, Δ_L = L(0) = 1. At 0, g = 0 <= ε_g: one kick, and T = 398
     # steps before another could come.
     assert numbers["lambda_max"][toy] == pytest.approx(2.0, abs=1e-5)
     settings = numbers["perturbation_settings"][toy]
     rule = optim.perturbed_gd_hyperparameters(
         numbers["learning_rate"][toy],
-        smoothness=numbers["lambda_max"][toy],
+        smoothness=max(numbers["lambda_max"][toy], -numbers["lambda_min"][toy]),
         hessian_lipschitz=4.0,
         epsilon=numbers["lambda_min"][toy] ** 2 / 4.0,
         dimension=2,
@@ -109,12 +109,41 @@ def test_the_escape_caption_names_a_missed_target(claims):
     assert missed in caption
     assert "met the target on every case" not in caption
     # Where perturbed GD misses, its ratio and the time scales: 1/(η|λmin|) = 1/(0.1·2) = 5.
-    ratio = f"On {toy} it took {perturbed / 50:.2f} of gradient descent's steps (the target is 0.2)"
+    ratio = (
+        f"On {toy} it took {perturbed / 50:.2f} of gradient descent's steps "
+        "(the target is at most 0.2)"
+    )
     assert ratio in caption and "1/(η|λmin|) = 5 steps" in caption
     assert "It never kicked" not in caption  # one kick on the toy
     numbers["perturbations"] = {toy: dict(numbers["perturbations"][toy], **{"perturbed GD": 0})}
     caption = critical_points._saddle_escapes_caption(numbers)
     assert "It never kicked: ‖g‖ stayed above ε_g at every step." in caption
+
+
+def test_perturbed_gd_settings_take_the_largest_curvature_of_either_sign():
+    # ℓ, the gradient's Lipschitz constant at the start, is max |λ|: here |λmin| = 3 > λmax.
+    (toy,) = planted_saddles(QUICK)
+    settings = perturbation_settings(toy, (-3.0, 1.0))
+    rule = optim.perturbed_gd_hyperparameters(
+        toy.learning_rate,
+        smoothness=3.0,
+        hessian_lipschitz=toy.hessian_lipschitz,
+        epsilon=9.0 / toy.hessian_lipschitz,
+        dimension=2,
+        loss_gap=1.0,
+    )
+    assert settings == rule
+
+
+def test_a_narrow_miss_is_not_printed_as_the_target(claims):
+    # 500 of 2,495 steps is 0.2004: two decimals would print the target, 0.20.
+    numbers = dict(claims["saddle_escapes"].numbers)
+    (toy,) = numbers["cases"]
+    numbers["meets_target"] = {toy: {"perturbed GD": False, "saddle-free Newton": True}}
+    steps = dict(numbers["steps"][toy], **{"gradient descent": 2495, "perturbed GD": 500})
+    numbers["steps"] = {toy: steps}
+    caption = critical_points._saddle_escapes_caption(numbers)
+    assert "it took 0.2004 of gradient descent's steps (the target is at most 0.2)" in caption
 
 
 def test_perturbed_gd_settings_need_a_saddle():

@@ -272,6 +272,8 @@ def test_perturbed_gd_hyperparameters_cap_t_at_the_int32_state():
         ({"loss_gap": 0.0}, "`loss_gap`"),
         ({"dimension": 2.0}, "`dimension` must be a Python int >= 1, got 2.0"),
         ({"failure_probability": 1.0}, "`failure_probability` must be in (0, 1), got 1.0"),
+        # η = 0.1: ηℓ = 2 makes gradient descent diverge along the top eigenvector.
+        ({"smoothness": 20.0}, "learning_rate · smoothness = 2 >= 2: gradient descent"),
     ],
 )
 def test_perturbed_gd_hyperparameters_refuse_bad_constants(kwargs, message):
@@ -285,3 +287,11 @@ def test_perturbed_gd_hyperparameters_refuse_bad_constants(kwargs, message):
     }
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         optim.perturbed_gd_hyperparameters(0.1, **constants)
+
+
+def test_perturbed_gd_hyperparameters_take_a_step_just_below_divergence():
+    # 1 <= ηℓ < 2 is outside the theorem's c < 1 but stable for gradient descent: settings.
+    settings = optim.perturbed_gd_hyperparameters(
+        0.1, smoothness=19.9, hessian_lipschitz=1.0, epsilon=0.1, dimension=2, loss_gap=1.0
+    )
+    assert settings["radius"] > 0 and settings["escape_steps"] >= 1
