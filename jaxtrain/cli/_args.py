@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from jaxtrain.cli._errors import CommandError
 
 __all__ = [
     "add_model_arguments",
+    "checked_number",
     "fraction",
     "non_negative_int",
     "positive_float",
@@ -25,7 +27,9 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu")
 NORMS = ("none", "batch", "layer")
 
 
-def _checked_number(convert, accept, expected: str, doc: str):
+def checked_number(
+    convert: Callable[[str], Any], accept: Callable[[Any], bool], expected: str, doc: str
+) -> Callable[[str], Any]:
     """An argparse type: ``convert`` the text, then keep it only when ``accept(value)``."""
 
     def parse(text: str):
@@ -42,14 +46,14 @@ def _checked_number(convert, accept, expected: str, doc: str):
     return parse
 
 
-positive_int = _checked_number(int, lambda v: v >= 1, "a positive integer", "An int ≥ 1.")
-non_negative_int = _checked_number(int, lambda v: v >= 0, "an integer >= 0", "An int ≥ 0.")
-positive_float = _checked_number(
+positive_int = checked_number(int, lambda v: v >= 1, "a positive integer", "An int ≥ 1.")
+non_negative_int = checked_number(int, lambda v: v >= 0, "an integer >= 0", "An int ≥ 0.")
+positive_float = checked_number(
     float, lambda v: v > 0 and math.isfinite(v), "a positive number", "A finite float > 0."
 )
-fraction = _checked_number(float, lambda v: 0 < v < 1, "a number in (0, 1)", "A float in (0, 1).")
+fraction = checked_number(float, lambda v: 0 < v < 1, "a number in (0, 1)", "A float in (0, 1).")
 # jax.random.key and NumPy's generators take seeds in [0, 2**32) alike.
-random_seed = _checked_number(
+random_seed = checked_number(
     int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)", "A seed: an int in [0, 2³²)."
 )
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from jaxtrain._output_dir import OutputDir, add_output_arguments, claim_output_dir
-from jaxtrain.cli._args import _checked_number, positive_float, positive_int
+from jaxtrain.cli._args import checked_number, positive_float, positive_int
 from jaxtrain.cli._errors import CommandError
 
 __all__ = ["register", "run"]
@@ -21,7 +21,7 @@ COMMAND = "jaxtrain hessian"  # who wrote hessian.json and spectrum.png, in --ou
 BLOCKS = ("layer", "leaf")  # --blocks: the partitions of curvature.block_labels
 _EIGH_GROUP = 8  # --batches on the dense route: the batches' Hessians decomposed per call
 # --batches: refused by argparse (exit 2) as --batches 0 is, before the checkpoint is read.
-_batch_count = _checked_number(
+_batch_count = checked_number(
     int,
     lambda v: v >= 2,
     "an integer >= 2 (a standard error needs two batches)",
@@ -469,7 +469,8 @@ def _with_error(mean: float, stderr: float) -> tuple[str, str, int | None]:
     non-finite error leaves the mean at 4 significant digits (``decimals`` is ``None``)."""
     if not (math.isfinite(stderr) and stderr > 0 and math.isfinite(mean)):
         return f"{mean + 0.0:.4g}", f"{stderr:.2g}", None
-    decimals = 1 - math.floor(math.log10(stderr))
+    # The place of the error's second digit after rounding: 0.0996 rounds to 0.10, not 0.100.
+    decimals = 1 - math.floor(math.log10(float(f"{stderr:.2g}")))
     return _fixed(mean, decimals), _fixed(stderr, decimals), decimals
 
 

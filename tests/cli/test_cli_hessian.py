@@ -413,5 +413,8 @@ def test_numbers_for_people_keep_the_digits_that_mean_something():
     assert _with_error(4.0413, 0.5912) == ("4.04", "0.59", 2)
     assert _with_error(1587.3, 340.2) == ("1590", "340", -1)
     assert _with_error(-0.00012, 0.0031) == ("-0.0001", "0.0031", 4)
+    # An error that rounds up to the next decade keeps 2 significant digits: 0.0996 → 0.10.
+    assert _with_error(1.2345, 0.0996) == ("1.23", "0.10", 2)
+    assert _with_error(1234.5, 99.7) == ("1230", "100", -1)
     assert _with_error(2.5, 0.0) == ("2.5", "0", None)  # identical batches: no place to round to
     assert _with_error(float("nan"), float("nan")) == ("nan", "nan", None)
