@@ -19,7 +19,6 @@ __all__ = ["register", "run"]
 
 COMMAND = "jaxtrain hessian"  # who wrote hessian.json and spectrum.png, in --out's manifest
 BLOCKS = ("layer", "leaf")  # --blocks: the partitions of curvature.block_labels
-_EIGH_GROUP = 8  # --batches on the dense route: the batches' Hessians decomposed per call
 # --batches: refused by argparse (exit 2) as --batches 0 is, before the checkpoint is read.
 _batch_count = checked_number(
     int,
@@ -365,12 +364,10 @@ def batch_report(
 
     ``batch_loss(params, x, y)`` is one batch's mean loss. The first ``num_batches · s``
     examples are used, s = ⌊N / num_batches⌋ ≥ 1 (the caller checks num_batches ≤ N).
-    ``dense``: each batch's dense Hessian and its exact eigenvalues, and the batches together
-    as the mean of their Hessians (exact: the batches are equal); otherwise
-    :func:`curvature.eigenvalues_over_batches` (Lanczos).
+    By :func:`curvature.eigenvalues_over_batches`: ``dense``, each batch's dense Hessian and
+    its exact eigenvalues; otherwise Lanczos.
     """
     import jax
-    import jax.numpy as jnp
     from jax.flatten_util import ravel_pytree
 
     from jaxtrain import curvature
@@ -381,30 +378,20 @@ def batch_report(
         (x[i * size : (i + 1) * size], y[i * size : (i + 1) * size]) for i in range(num_batches)
     ]
     k = min(top, int(ravel_pytree(params)[0].size))
-    if dense:
-        # XLA's eigvalsh, as analyze_critical_point's eigh: NumPy's multithreaded LAPACK
-        # measured 1.4 s per 371 × 371 call beside XLA's busy threads on a loaded 2-core
-        # machine. Eight Hessians at a time in one call (0.2 s for eight, 0.15 s for one),
-        # never all B of them (B · n² floats would not fit where B is large).
-        rows, total = [], 0.0
-        for start in range(0, num_batches, _EIGH_GROUP):
-            group = batches[start : start + _EIGH_GROUP]
-            hessians = jnp.stack([curvature.hessian(batch_loss, params, *b) for b in group])
-            rows.append(np.asarray(jnp.linalg.eigvalsh(hessians), dtype=np.float64))
-            total = total + jnp.sum(hessians, axis=0)
-        per_batch = np.concatenate(rows)[:, ::-1][:, :k]
-        full = np.asarray(jnp.linalg.eigvalsh(total / num_batches), dtype=np.float64)[::-1][:k]
-        converged = True
-    else:
-        max_bytes = curvature.DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
-        try:
-            out = curvature.eigenvalues_over_batches(
-                batch_loss, params, batches, key=jax.random.key(seed), k=k, max_bytes=max_bytes
-            )
-        except curvature.MemoryLimitError as error:
-            raise CommandError(f"--top {top} with --batches {num_batches}: {error}") from None
-        per_batch, full = (np.asarray(a, dtype=np.float64) for a in (out.per_batch, out.full))
-        converged = bool(out.converged)
+    max_bytes = curvature.DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
+    try:
+        out = curvature.eigenvalues_over_batches(
+            batch_loss,
+            params,
+            batches,
+            key=jax.random.key(seed),
+            k=k,
+            method="dense" if dense else "lanczos",
+            max_bytes=max_bytes,
+        )
+    except curvature.MemoryLimitError as error:
+        raise CommandError(f"--top {top} with --batches {num_batches}: {error}") from None
+    per_batch, full = (np.asarray(a, dtype=np.float64) for a in (out.per_batch, out.full))
     # In float64 for both routes, as eigenvalues_over_batches defines them: s/√B, ddof = 1.
     mean, stderr = per_batch.mean(axis=0), per_batch.std(axis=0, ddof=1) / num_batches**0.5
     left_out = count - size * num_batches
@@ -425,7 +412,7 @@ def batch_report(
         "mean": mean.tolist(),
         "stderr": stderr.tolist(),
         "full": full.tolist(),
-        "converged": converged,
+        "converged": bool(out.converged),
     }
     return numbers, lines
 

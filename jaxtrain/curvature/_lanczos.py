@@ -72,6 +72,30 @@ class EigenResult(NamedTuple):
     converged: bool
 
 
+def wanted_count(k: int, which: str, n: int) -> int:
+    """How many eigenvalues ``k`` at the ``which`` end(s) of an n × n operator are: k, or 2k
+    for ``"both"``; a ``ValueError`` for a bad ``which``, a ``k`` that is not an int >= 1, or
+    more than n."""
+    if which not in _WHICH:
+        raise ValueError(f"which must be one of {_WHICH}, got {which!r}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    wanted = 2 * k if which == "both" else k
+    if wanted > n:
+        raise ValueError(f"asked for {wanted} eigenvalues of a {n}-dimensional operator")
+    return wanted
+
+
+def extremes(ascending: jax.Array, k: int, which: str) -> jax.Array:
+    """The ``k`` eigenvalues at the ``which`` end(s) of a full ascending spectrum (last axis),
+    in :class:`EigenResult`'s order."""
+    if which == "largest":
+        return ascending[..., ::-1][..., :k]
+    if which == "smallest":
+        return ascending[..., :k]
+    return jnp.concatenate([ascending[..., :k], ascending[..., -k:]], axis=-1)
+
+
 def basis_rows(num_iters: int, n: int) -> int:
     """The preallocated basis size for ``num_iters`` steps: a size class, at most ``n``."""
     for size in (16, 32, 64):
@@ -505,17 +529,11 @@ def eigenvalues(
         Ghorbani, Krishnan, Xiao, 2019, https://arxiv.org/abs/1901.10159
     """
     key = check_key(key)
-    if which not in _WHICH:
-        raise ValueError(f"which must be one of {_WHICH}, got {which!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
     if not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol}")
     flat = ravel_pytree(like)[0]
     n = int(flat.size)
-    wanted = 2 * k if which == "both" else k
-    if wanted > n:
-        raise ValueError(f"asked for {wanted} eigenvalues of a {n}-dimensional operator")
+    wanted = wanted_count(k, which, n)
     if num_iters is None:
         num_iters = min(n, max(100, 4 * wanted))
     num_iters = _check_num_iters(num_iters, n)

@@ -267,7 +267,7 @@ def _check_batch_lines(text, batches):
     ):
         (line,) = [line for line in text.splitlines() if line.startswith(f"  λ{i + 1} = ")]
         printed = re.fullmatch(rf"  λ{i + 1} = (\S+) ± (\S+)   \(together: (\S+)\)", line)
-        decimals = 1 - math.floor(math.log10(stderr))
+        decimals = 1 - math.floor(math.log10(float(f"{stderr:.2g}")))  # the rounded error's
         assert all(
             _printed_to(part, value, decimals)
             for part, value in zip(printed.groups(), (mean, stderr, full), strict=True)

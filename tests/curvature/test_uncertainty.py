@@ -64,3 +64,69 @@ def test_fewer_than_two_batches_or_mixed_structures_are_refused():
         curvature.eigenvalues_over_batches(
             mlp_loss, params, [batches[0], (batches[1][0], batches[1][1][:3])], key=key
         )
+
+
+@pytest.mark.parametrize("which", ["largest", "smallest", "both"])
+def test_the_dense_method_gives_each_batchs_exact_extremes_in_lanczos_order(which):
+    params, batches = _batches(0)
+    key = jax.random.key(0)
+    dense = curvature.eigenvalues_over_batches(
+        mlp_loss, params, batches, k=2, which=which, key=key, method="dense"
+    )
+    lanczos = curvature.eigenvalues_over_batches(
+        mlp_loss, params, batches, k=2, which=which, key=key, tol=1e-6
+    )
+    spectra = np.stack([np.linalg.eigvalsh(_hessian(params, *batch)) for batch in batches])
+    expected = {
+        "largest": spectra[:, ::-1][:, :2],
+        "smallest": spectra[:, :2],
+        "both": np.concatenate([spectra[:, :2], spectra[:, -2:]], axis=1),
+    }[which]
+    assert dense.converged and dense.per_batch.shape == expected.shape
+    np.testing.assert_allclose(dense.per_batch, expected, rtol=1e-4, atol=1e-6)
+    # The same numbers Lanczos converges to, and the full data's Hessian on all 32 examples.
+    np.testing.assert_allclose(dense.per_batch, lanczos.per_batch, rtol=1e-3, atol=1e-5)
+    everything = tuple(np.concatenate(parts) for parts in zip(*batches, strict=True))
+    full = np.linalg.eigvalsh(_hessian(params, *everything))
+    full = {"largest": full[::-1][:2], "smallest": full[:2], "both": full[[0, 1, -2, -1]]}[which]
+    np.testing.assert_allclose(dense.full, full, rtol=1e-4, atol=1e-6)
+    values = np.asarray(dense.per_batch, np.float64)
+    np.testing.assert_allclose(
+        dense.stderr, values.std(axis=0, ddof=1) / np.sqrt(BATCHES), rtol=1e-5
+    )
+
+
+def test_more_batches_than_one_eigvalsh_call_takes():
+    # 10 batches: decomposed 8 and then 2 at a time, in the batches' order.
+    params, x, y = make_mlp_problem(sizes=(2, 3, 1), num_examples=40, seed=2)
+    batches = [(x[i : i + 4], y[i : i + 4]) for i in range(0, 40, 4)]
+    out = curvature.eigenvalues_over_batches(
+        mlp_loss, params, batches, k=1, key=jax.random.key(0), method="dense"
+    )
+    expected = [_top(params, *batch, k=1) for batch in batches]
+    np.testing.assert_allclose(out.per_batch, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_the_dense_method_refuses_other_operators_unknown_methods_and_bad_requests():
+    params, batches = _batches(0)
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match="method must be one of"):
+        curvature.eigenvalues_over_batches(mlp_loss, params, batches, key=key, method="eigh")
+    with pytest.raises(ValueError, match="method='dense' builds the Hessian itself"):
+        curvature.eigenvalues_over_batches(
+            mlp_loss,
+            params,
+            batches,
+            key=key,
+            method="dense",
+            operator=curvature.empirical_fisher,
+        )
+    n = ravel_pytree(params)[0].size
+    with pytest.raises(ValueError, match=f"asked for {n + 1} eigenvalues of a {n}-dimensional"):
+        curvature.eigenvalues_over_batches(
+            mlp_loss, params, batches, key=key, k=n + 1, method="dense"
+        )
+    with pytest.raises(curvature.MemoryLimitError):
+        curvature.eigenvalues_over_batches(
+            mlp_loss, params, batches, key=key, method="dense", max_bytes=16
+        )
