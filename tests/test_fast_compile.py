@@ -60,8 +60,8 @@ def test_the_tour_uses_the_elemental_emitters_only_at_the_quick_size(monkeypatch
 
 
 def test_the_running_jaxlib_accepts_the_flags():
-    # The suite's conftest set them before jax started; XLA would have aborted on a flag it
-    # did not know at the first computation.
-    for flag, value in fast_compile_flags().items():
-        assert f"--{flag}={value}" in os.environ["XLA_FLAGS"]
+    # The suite's conftest set them (or kept the user's value) before jax started; XLA would
+    # have aborted on a flag it did not know at the first computation.
+    for flag in fast_compile_flags():
+        assert f"--{flag}=" in os.environ["XLA_FLAGS"]
     assert float(jax.jit(jnp.sum)(jnp.ones(3))) == 3.0
