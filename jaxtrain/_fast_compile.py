@@ -10,11 +10,13 @@ import importlib.metadata
 import os
 from collections.abc import MutableMapping
 
-# XLA aborts the process on a flag it does not know; this one was checked on jaxlib 0.7–0.10.
+# XLA aborts the process on a flag it does not know. This one is in jaxlib 0.7.2 and 0.10.2
+# (the versions CI runs), and taken to be in the releases between; not assumed outside them.
 _EMITTER_FLAG_JAXLIB = ((0, 7), (0, 11))
 
 
 def _jaxlib_version() -> tuple[int, ...]:
+    """The installed jaxlib's (major, minor), read without importing it; ``()`` if unknown."""
     try:
         return tuple(int(part) for part in importlib.metadata.version("jaxlib").split(".")[:2])
     except (importlib.metadata.PackageNotFoundError, ValueError):
@@ -31,6 +33,12 @@ def fast_compile_flags(*, elemental_emitters: bool = True) -> dict[str, str]:
       (the test suite: 6:32 → 4:14 on 2 cores; ``jaxtrain tour --quick`` 55 → 41 s), for
       code that runs a few percent slower (the full tour: 156 → 163 s). Only on the jaxlib
       versions where XLA knows the flag.
+
+    Args:
+      elemental_emitters: include the emitter flag (where the jaxlib has it).
+
+    Returns:
+      The flags' names (without ``--``) and values.
     """
     flags = {"xla_backend_optimization_level": "0"}
     low, high = _EMITTER_FLAG_JAXLIB
@@ -45,6 +53,10 @@ def prefer_fast_compilation(
     """Adds :func:`fast_compile_flags` to ``XLA_FLAGS``, keeping any the user set.
 
     Must run before the process's first JAX computation; later it has no effect.
+
+    Args:
+      environ: the environment to change (the process's own by default).
+      elemental_emitters: as for :func:`fast_compile_flags`.
     """
     for flag, value in fast_compile_flags(elemental_emitters=elemental_emitters).items():
         flags = environ.get("XLA_FLAGS", "")

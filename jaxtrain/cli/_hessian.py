@@ -390,7 +390,9 @@ def batch_report(
             max_bytes=max_bytes,
         )
     except curvature.MemoryLimitError as error:
-        raise CommandError(f"--top {top} with --batches {num_batches}: {error}") from None
+        # Dense: the n × n Hessians (--dense-max-params); Lanczos: its basis (--top).
+        setting = "--dense-max-params" if dense else f"--top {top}"
+        raise CommandError(f"{setting} with --batches {num_batches}: {error}") from None
     per_batch, full = (np.asarray(a, dtype=np.float64) for a in (out.per_batch, out.full))
     # In float64 for both routes, as eigenvalues_over_batches defines them: s/√B, ddof = 1.
     mean, stderr = per_batch.mean(axis=0), per_batch.std(axis=0, ddof=1) / num_batches**0.5

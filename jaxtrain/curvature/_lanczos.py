@@ -73,9 +73,19 @@ class EigenResult(NamedTuple):
 
 
 def wanted_count(k: int, which: str, n: int) -> int:
-    """How many eigenvalues ``k`` at the ``which`` end(s) of an n × n operator are: k, or 2k
-    for ``"both"``; a ``ValueError`` for a bad ``which``, a ``k`` that is not an int >= 1, or
-    more than n."""
+    """How many eigenvalues a request for ``k`` at the ``which`` end(s) asks for.
+
+    Args:
+      k: eigenvalues at each wanted end, an int >= 1.
+      which: ``"largest"``, ``"smallest"`` or ``"both"``.
+      n: the operator's dimension.
+
+    Returns:
+      k, or 2k for ``"both"``.
+
+    Raises:
+      ValueError: for a bad ``which``, a ``k`` that is not an int >= 1, or more than n.
+    """
     if which not in _WHICH:
         raise ValueError(f"which must be one of {_WHICH}, got {which!r}")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -87,8 +97,21 @@ def wanted_count(k: int, which: str, n: int) -> int:
 
 
 def extremes(ascending: jax.Array, k: int, which: str) -> jax.Array:
-    """The ``k`` eigenvalues at the ``which`` end(s) of a full ascending spectrum (last axis),
-    in :class:`EigenResult`'s order."""
+    """The ``k`` eigenvalues at the ``which`` end(s) of whole spectra, as :func:`eigenvalues`
+    orders them (see :class:`EigenResult`).
+
+    Args:
+      ascending: every eigenvalue, ascending along the last axis (``eigvalsh``'s output).
+      k: eigenvalues at each wanted end.
+      which: ``"largest"``, ``"smallest"`` or ``"both"``.
+
+    Returns:
+      The last axis cut to k (2k for ``"both"``) values.
+
+    Raises:
+      ValueError: as :func:`wanted_count`, for more values than the spectrum holds.
+    """
+    wanted_count(k, which, ascending.shape[-1])
     if which == "largest":
         return ascending[..., ::-1][..., :k]
     if which == "smallest":

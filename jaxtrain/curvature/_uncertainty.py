@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
 
 from jaxtrain.curvature._hessian import hessian
 from jaxtrain.curvature._hvp import hvp
@@ -89,9 +90,10 @@ def eigenvalues_over_batches(
             :func:`~jaxtrain.curvature.empirical_fisher`. ``method="dense"`` takes the
             Hessian only.
         method: ``"lanczos"`` (matrix-free) or ``"dense"`` (n × n Hessians, exact).
-        num_iters: the most Lanczos steps per run.
-        tol: relative tolerance on each eigenvalue.
-        max_bytes: the largest Lanczos basis (or dense Hessian) allowed, in bytes.
+        num_iters: the most Lanczos steps per run (unused by ``"dense"``).
+        tol: relative tolerance on each eigenvalue (unused by ``"dense"``, which is exact).
+        max_bytes: the most memory of the Lanczos basis, or of the dense Hessians
+            decomposed at once (up to eight batches per ``eigvalsh`` call), in bytes.
 
     Returns:
         A :class:`BatchEigenvalues`.
@@ -126,6 +128,8 @@ def eigenvalues_over_batches(
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if method == "dense" and operator is not hvp:
         raise ValueError("method='dense' builds the Hessian itself: leave operator as hvp")
+    if not tol > 0:
+        raise ValueError(f"tol must be > 0, got {tol}")
     if isinstance(batches, (str, bytes)) or not isinstance(batches, Sequence) or len(batches) < 2:
         count = len(batches) if isinstance(batches, Sequence) else type(batches).__name__
         raise ValueError(
@@ -155,8 +159,12 @@ def eigenvalues_over_batches(
 
     everything = jax.tree.map(lambda *parts: jnp.concatenate(parts), *batches)
     if method == "dense":
-        n = sum(int(jnp.size(leaf)) for leaf in jax.tree.leaves(params))
+        flat = ravel_pytree(params)[0]
+        n = int(flat.size)
         wanted_count(k, which, n)
+        # As many Hessians per eigvalsh call as fit in max_bytes together (hessian() refuses
+        # a single one that does not).
+        group_size = max(1, min(_EIGH_GROUP, max_bytes // max(1, n * n * flat.dtype.itemsize)))
 
         def dense_extremes(group: Sequence[tuple[Any, ...]]) -> jax.Array:
             hessians = jnp.stack(
@@ -164,8 +172,8 @@ def eigenvalues_over_batches(
             )
             return extremes(jnp.linalg.eigvalsh(hessians), k, which)
 
-        groups = range(0, len(batches), _EIGH_GROUP)
-        per_batch = jnp.concatenate([dense_extremes(batches[i : i + _EIGH_GROUP]) for i in groups])
+        groups = range(0, len(batches), group_size)
+        per_batch = jnp.concatenate([dense_extremes(batches[i : i + group_size]) for i in groups])
         full, converged = dense_extremes([everything])[0], True
     else:
         runs = [spectrum(batch, number) for number, batch in enumerate(batches)]

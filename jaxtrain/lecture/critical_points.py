@@ -1153,12 +1153,15 @@ def _perturbed_gd_caption(numbers: dict[str, Any]) -> str:
 
 
 def _above(value: float, bound: float) -> str:
-    """``value`` (> ``bound``) to two decimals, or to as many more as show that it is above."""
+    """``value``, which is above ``bound``, to two decimals, or to as many more as show that
+    it is (a miss of a 0.2 target by 0.0004 must not print as 0.20)."""
+    if not value > bound:
+        raise ValueError(f"{value} is not above {bound}")
     for decimals in range(2, 9):
         text = f"{value:.{decimals}f}"
         if float(text) > bound:
             return text
-    return repr(value)
+    return repr(float(value))
 
 
 SECTION = Section(

@@ -267,7 +267,9 @@ def _check_batch_lines(text, batches):
     ):
         (line,) = [line for line in text.splitlines() if line.startswith(f"  λ{i + 1} = ")]
         printed = re.fullmatch(rf"  λ{i + 1} = (\S+) ± (\S+)   \(together: (\S+)\)", line)
-        decimals = 1 - math.floor(math.log10(float(f"{stderr:.2g}")))  # the rounded error's
+        # The error to 2 significant digits, and the other two to its last decimal place.
+        assert float(printed.group(2)) == float(f"{stderr:.2g}"), (line, stderr)
+        decimals = len(printed.group(2).partition(".")[2])
         assert all(
             _printed_to(part, value, decimals)
             for part, value in zip(printed.groups(), (mean, stderr, full), strict=True)

@@ -96,12 +96,20 @@ def test_the_dense_method_gives_each_batchs_exact_extremes_in_lanczos_order(whic
     )
 
 
-def test_more_batches_than_one_eigvalsh_call_takes():
-    # 10 batches: decomposed 8 and then 2 at a time, in the batches' order.
+@pytest.mark.parametrize("hessians_at_once", [8, 3])
+def test_more_batches_than_one_eigvalsh_call_takes(hessians_at_once):
+    # 10 batches: decomposed 8 (or, in less memory, 3) at a time, in the batches' order.
     params, x, y = make_mlp_problem(sizes=(2, 3, 1), num_examples=40, seed=2)
     batches = [(x[i : i + 4], y[i : i + 4]) for i in range(0, 40, 4)]
+    n = ravel_pytree(params)[0].size
     out = curvature.eigenvalues_over_batches(
-        mlp_loss, params, batches, k=1, key=jax.random.key(0), method="dense"
+        mlp_loss,
+        params,
+        batches,
+        k=1,
+        key=jax.random.key(0),
+        method="dense",
+        max_bytes=hessians_at_once * n * n * 4,
     )
     expected = [_top(params, *batch, k=1) for batch in batches]
     np.testing.assert_allclose(out.per_batch, expected, rtol=1e-4, atol=1e-6)
@@ -125,6 +133,10 @@ def test_the_dense_method_refuses_other_operators_unknown_methods_and_bad_reques
     with pytest.raises(ValueError, match=f"asked for {n + 1} eigenvalues of a {n}-dimensional"):
         curvature.eigenvalues_over_batches(
             mlp_loss, params, batches, key=key, k=n + 1, method="dense"
+        )
+    with pytest.raises(ValueError, match="tol must be > 0"):
+        curvature.eigenvalues_over_batches(
+            mlp_loss, params, batches, key=key, method="dense", tol=0.0
         )
     with pytest.raises(curvature.MemoryLimitError):
         curvature.eigenvalues_over_batches(

@@ -53,3 +53,12 @@ def test_leaves_of_one_shape_are_tested_together_without_overflow_or_cancellatio
     assert not bool(all_finite([plus, minus]))
     # Same shape, other dtype: tested apart, and still found.
     assert not bool(all_finite([jnp.ones((40, 8), jnp.bfloat16), plus]))
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.complex64])
+def test_grouped_leaves_of_other_dtypes(dtype):
+    largest = jnp.finfo(dtype).max
+    grouped = [jnp.full((5, 3), largest, dtype), -jnp.full((5, 3), largest, dtype)]
+    assert bool(all_finite(grouped))
+    bad = np.inf if dtype == jnp.float16 else complex(0.0, np.inf)
+    assert not bool(all_finite([grouped[0], grouped[1].at[4, 2].set(bad)]))
