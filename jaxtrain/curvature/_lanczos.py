@@ -111,12 +111,9 @@ def extremes(ascending: jax.Array, k: int, which: str) -> jax.Array:
     Raises:
       ValueError: as :func:`wanted_count`, for more values than the spectrum holds.
     """
-    wanted_count(k, which, ascending.shape[-1])
-    if which == "largest":
-        return ascending[..., ::-1][..., :k]
-    if which == "smallest":
-        return ascending[..., :k]
-    return jnp.concatenate([ascending[..., :k], ascending[..., -k:]], axis=-1)
+    n = ascending.shape[-1]
+    wanted_count(k, which, n)
+    return jnp.take(ascending, _wanted(jnp.asarray(n), k, which), axis=-1)
 
 
 def basis_rows(num_iters: int, n: int) -> int:

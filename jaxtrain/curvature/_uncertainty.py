@@ -130,6 +130,38 @@ def eigenvalues_over_batches(
         raise ValueError("method='dense' builds the Hessian itself: leave operator as hvp")
     if not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol}")
+    batches = _checked_batches(batches)
+    everything = jax.tree.map(lambda *parts: jnp.concatenate(parts), *batches)
+    if method == "dense":
+        per_batch, full, converged = _dense_spectra(
+            loss_fn, params, batches, everything, k=k, which=which, max_bytes=max_bytes
+        )
+    else:
+        per_batch, full, converged = _lanczos_spectra(
+            loss_fn,
+            params,
+            [*batches, everything],
+            key=key,
+            k=k,
+            which=which,
+            operator=operator,
+            num_iters=num_iters,
+            tol=tol,
+            max_bytes=max_bytes,
+        )
+    count = per_batch.shape[0]
+    return BatchEigenvalues(
+        per_batch=per_batch,
+        mean=jnp.mean(per_batch, axis=0),
+        stderr=jnp.std(per_batch, axis=0, ddof=1) / count**0.5,
+        full=full,
+        converged=converged,
+    )
+
+
+def _checked_batches(batches: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """``batches`` as tuples of arrays, after checking there are two or more of one structure,
+    each with one leading (example) dimension."""
     if isinstance(batches, (str, bytes)) or not isinstance(batches, Sequence) or len(batches) < 2:
         count = len(batches) if isinstance(batches, Sequence) else type(batches).__name__
         raise ValueError(
@@ -144,9 +176,26 @@ def eigenvalues_over_batches(
         raise ValueError(
             f"batches: every batch needs one structure, got {sorted(map(str, structures))}"
         )
+    return batches
 
-    def spectrum(data: tuple[Any, ...], number: int) -> Any:
-        return eigenvalues(
+
+def _lanczos_spectra(
+    loss_fn: Callable[..., jax.Array],
+    params: Any,
+    datasets: Sequence[tuple[Any, ...]],
+    *,
+    key: jax.Array,
+    k: int,
+    which: str,
+    operator: Callable[..., Any],
+    num_iters: int | None,
+    tol: float,
+    max_bytes: int,
+) -> tuple[jax.Array, jax.Array, bool]:
+    """``(per batch, full, converged)`` by Lanczos: ``datasets`` are the B batches, then all
+    their examples together; run b starts from ``fold_in(key, b)``."""
+    runs = [
+        eigenvalues(
             operator(loss_fn, params, *data),
             params,
             k=k,
@@ -156,36 +205,36 @@ def eigenvalues_over_batches(
             tol=tol,
             max_bytes=max_bytes,
         )
+        for number, data in enumerate(datasets)
+    ]
+    per_batch = jnp.stack([run.eigenvalues for run in runs[:-1]])
+    return per_batch, runs[-1].eigenvalues, all(run.converged for run in runs)
 
-    everything = jax.tree.map(lambda *parts: jnp.concatenate(parts), *batches)
-    if method == "dense":
-        flat = ravel_pytree(params)[0]
-        n = int(flat.size)
-        wanted_count(k, which, n)
-        # As many Hessians per eigvalsh call as fit in max_bytes together (hessian() refuses
-        # a single one that does not).
-        group_size = max(1, min(_EIGH_GROUP, max_bytes // max(1, n * n * flat.dtype.itemsize)))
 
-        def dense_extremes(group: Sequence[tuple[Any, ...]]) -> jax.Array:
-            hessians = jnp.stack(
-                [hessian(loss_fn, params, *data, max_bytes=max_bytes) for data in group]
-            )
-            return extremes(jnp.linalg.eigvalsh(hessians), k, which)
+def _dense_spectra(
+    loss_fn: Callable[..., jax.Array],
+    params: Any,
+    batches: Sequence[tuple[Any, ...]],
+    everything: tuple[Any, ...],
+    *,
+    k: int,
+    which: str,
+    max_bytes: int,
+) -> tuple[jax.Array, jax.Array, bool]:
+    """``(per batch, full, True)`` from dense Hessians and their exact eigenvalues, as many per
+    ``eigvalsh`` call as fit in ``max_bytes`` together, at most eight (``hessian`` refuses a
+    single one that does not fit)."""
+    flat = ravel_pytree(params)[0]
+    n = int(flat.size)
+    wanted_count(k, which, n)  # before any Hessian is built
+    group_size = max(1, min(_EIGH_GROUP, max_bytes // max(1, n * n * flat.dtype.itemsize)))
 
-        groups = range(0, len(batches), group_size)
-        per_batch = jnp.concatenate([dense_extremes(batches[i : i + group_size]) for i in groups])
-        full, converged = dense_extremes([everything])[0], True
-    else:
-        runs = [spectrum(batch, number) for number, batch in enumerate(batches)]
-        last = spectrum(everything, len(batches))
-        per_batch = jnp.stack([run.eigenvalues for run in runs])
-        full = last.eigenvalues
-        converged = all(run.converged for run in runs) and last.converged
-    count = per_batch.shape[0]
-    return BatchEigenvalues(
-        per_batch=per_batch,
-        mean=jnp.mean(per_batch, axis=0),
-        stderr=jnp.std(per_batch, axis=0, ddof=1) / count**0.5,
-        full=full,
-        converged=converged,
-    )
+    def extremes_of(group: Sequence[tuple[Any, ...]]) -> jax.Array:
+        hessians = jnp.stack(
+            [hessian(loss_fn, params, *data, max_bytes=max_bytes) for data in group]
+        )
+        return extremes(jnp.linalg.eigvalsh(hessians), k, which)
+
+    groups = range(0, len(batches), group_size)
+    per_batch = jnp.concatenate([extremes_of(batches[i : i + group_size]) for i in groups])
+    return per_batch, extremes_of([everything])[0], True
