@@ -22,7 +22,9 @@ turn (``fit``'s own ``epoch_time``, which excludes its one-off set-up), so load 
 processes falls on all of them alike. The table shows steps per second, median and best
 over the rounds, and ``fit``'s ratio to each. A second table times one ``fit`` epoch as the
 batch size grows (lecture §3: larger batches take fewer, longer steps, and at full batch an
-epoch is a single step).
+epoch is a single step). A third times whole full-batch runs (300 one-step epochs): ``fit``,
+``fit`` with one compiled call per epoch (as before it joined short epochs), and a
+hand-written ``lax.scan`` of the 300 steps in one call.
 
     python benchmarks/train.py            # 25 rounds
     python benchmarks/train.py --quick    # fewer rounds, a smaller network, a few seconds
@@ -31,6 +33,7 @@ epoch is a single step).
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -241,6 +244,66 @@ def epoch_times(hidden: int, depth: int, x, y, rounds: int) -> dict[int, float]:
     return out
 
 
+def full_batch_runs(hidden: int, depth: int, x, y, steps: int, rounds: int) -> dict[str, float]:
+    """Median seconds of a whole full-batch run of ``steps`` steps, wall clock, per variant."""
+    from jaxtrain.train import _feed
+
+    model = make_model(hidden, depth)
+    triple = functional(model)
+    optimizer = optax.sgd(LEARNING_RATE, momentum=MOMENTUM)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    x_dev, y_dev = jnp.asarray(x), jnp.asarray(y)
+
+    def loss_fn(p):
+        logits = nnx.merge(graphdef, p, rest, copy=True)(x_dev)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y_dev).mean()
+
+    @functools.partial(jax.jit, donate_argnums=0)
+    def scanned(carry):
+        def step(carry, _):
+            p, opt_state = carry
+            value, grads = jax.value_and_grad(loss_fn)(p)
+            updates, opt_state = optimizer.update(grads, opt_state, p)
+            return (optax.apply_updates(p, updates), opt_state), value
+
+        return jax.lax.scan(step, carry, length=steps)
+
+    def hand() -> None:
+        carry = (jax.tree.map(jnp.copy, params), optimizer.init(params))
+        jax.block_until_ready(scanned(carry))
+
+    def fitted(steps_per_call: int):
+        def run() -> None:
+            saved, _feed._STEPS_PER_CALL = _feed._STEPS_PER_CALL, steps_per_call
+            try:
+                state, _ = fit(
+                    triple,
+                    optimizer,
+                    (x, y),
+                    loss=softmax_cross_entropy,
+                    steps=steps,
+                    batch_size=None,
+                    progress=False,
+                )
+                jax.block_until_ready(state.params)
+            finally:
+                _feed._STEPS_PER_CALL = saved
+
+        return run
+
+    variants = {"fit": fitted(_feed._STEPS_PER_CALL), "fit, a call per epoch": fitted(1)}
+    variants["hand scan"] = hand
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    for run in variants.values():
+        run()  # compile
+    for _ in range(rounds):
+        for name, run in variants.items():
+            began = time.perf_counter()
+            run()
+            seconds[name].append(time.perf_counter() - began)
+    return {name: statistics.median(values) for name, values in seconds.items()}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds")
@@ -299,7 +362,17 @@ def main(argv: list[str] | None = None) -> dict:
     for batch_size, seconds in per_epoch.items():
         steps = -(-len(x) // batch_size)
         print(f"{batch_size:>6} {steps:>12} {1e3 * seconds:>10.1f} {1e3 * seconds / steps:>9.3f}")
-    return {"rates": results, "epoch_seconds": per_epoch}
+
+    steps = 300
+    print(f"\nfull batch, {steps} steps in all, median wall time of the whole run")
+    runs = full_batch_runs(hidden, depth, x, y, steps, rounds=max(3, rounds // 3))
+    for name, seconds in runs.items():
+        ratio = runs["fit"] / seconds
+        print(
+            f"{name:>22} {1e3 * seconds:>8.1f} ms  {1e3 * seconds / steps:>6.3f} ms/step  "
+            f"fit time / this {ratio:.2f}"
+        )
+    return {"rates": results, "epoch_seconds": per_epoch, "full_batch_seconds": runs}
 
 
 if __name__ == "__main__":

@@ -1,9 +1,14 @@
 """Feeding an epoch's batches to the compiled scans: gathered on the devices, or sent from the host.
 
-With the data on the devices (the default with one process) a segment of an epoch is one
+With the data on the devices (the default with one process) a segment of the run is one
 compiled call that gathers each batch by its row indices; fed from the host (the default with
 several processes), each process sends its local share of every batch, at most
 ``_HOST_CHUNK_BYTES`` per scan.
+
+A segment is one epoch, or part of one. On the devices, epochs of a few full batches (at full
+batch, one step each) are joined into one call of up to ``_STEPS_PER_CALL`` steps: each call
+waits for the devices and hands its records to Python, which costs about a millisecond, as
+much as a whole step of a small full-batch run.
 """
 
 from __future__ import annotations
@@ -21,12 +26,21 @@ __all__ = ["Feed"]
 # The host feed sends at most this many bytes of batches to the devices per scan.
 _HOST_CHUNK_BYTES = 256 * 2**20
 
+# Epochs of fewer full batches than this are joined into calls of about this many steps, as
+# long as the call's batch indices stay under _ROWS_BYTES_PER_CALL.
+_STEPS_PER_CALL = 64
+_ROWS_BYTES_PER_CALL = 4 * 2**20
+
 # Mixed into the probe batch's seed, so it is not the first epoch's shuffle.
 _PROBE_TAG = 0x9E0BE
 
 
 class Feed:
-    """Runs positions ``start..stop-1`` of an epoch's batches as scans; one per fit call."""
+    """Runs steps ``first..stop-1`` of a run as scans; one per fit call.
+
+    ``epochs_per_call``: how many whole epochs one call may run (more than one only on the
+    devices, with no partial batch and few full batches per epoch).
+    """
 
     def __init__(
         self,
@@ -53,6 +67,9 @@ class Feed:
             self.chunk = max(1, _HOST_CHUNK_BYTES // max(1, row_bytes * self.local_batch))
         else:
             self.x_dev, self.y_dev = placement.put_data(x), placement.put_data(y)
+        self.epochs_per_call = _epochs_per_call(plan, on_host)
+        # The row indices every call passes: one compiled shape for the whole run.
+        self.capacity = plan.num_full * self.epochs_per_call
         self.probe = self._probe(probe_size) if probe_size else None
 
     def _probe(self, size: int) -> tuple[jax.Array, jax.Array]:
@@ -71,46 +88,50 @@ class Feed:
         return xb, yb
 
     def run(
-        self, state: TrainState, epoch: int, start: int, stop: int
+        self, state: TrainState, first: int, stop: int
     ) -> tuple[TrainState, dict[str, np.ndarray], TrainState | None]:
-        """Positions ``start..stop-1`` of epoch ``epoch``.
+        """Steps ``first..stop-1`` of the run: within one epoch, or whole epochs of full batches
+        (at most ``epochs_per_call``) ending in part of one.
 
         Returns ``(state, records as NumPy, before)``, ``before`` being a copy of the input
         state (``None`` when non-finite steps are skipped).
         """
         plan = self.plan
-        last_full = min(stop, plan.num_full)
-        with_remainder = stop > plan.num_full
-        first_step = epoch * plan.steps_per_epoch + start
-        if not self.on_host:
+        if self.on_host:
+            epoch, start = divmod(first, plan.steps_per_epoch)
+            return self._run_on_host(state, epoch, start, stop - epoch * plan.steps_per_epoch)
+        rows, rest, with_remainder = self._rows(first, stop)
+        count = len(rows)
+        padded = np.zeros((self.capacity, plan.batch_size), np.int32)
+        padded[:count] = rows
+        keys = step_keys(self.key, first, count=self.capacity + 1)
+        flags = (np.int32(count), np.bool_(with_remainder))
+        if self.placement.mesh is not None:
+            # (One device: the compiled call takes NumPy directly, 10× faster than a put.)
+            padded, rest, flags = self.placement.put_replicated((padded, rest, flags))
+        state, records, before = self.fns.run_indexed(
+            state, self.x_dev, self.y_dev, padded, rest, keys, *flags, self.probe
+        )
+        # The segment's records: its `count` full batches, then the partial batch's (the last
+        # entry); `with_remainder` implies there is one.
+        kept = np.arange(count + with_remainder)
+        kept[count:] = self.capacity
+        return state, {k: v[kept] for k, v in jax.device_get(records).items()}, before
+
+    def _rows(self, first: int, stop: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The full batches' rows of steps ``first..stop-1`` in order, the partial batch, and
+        whether the span ends with it."""
+        plan, spe = self.plan, self.plan.steps_per_epoch
+        epochs = range(first // spe, (stop - 1) // spe + 1)
+        if len(epochs) > self.epochs_per_call:
+            raise ValueError(f"steps {first}..{stop - 1} span more epochs than one call runs")
+        pieces, rest, with_remainder = [], np.zeros(0, np.int32), False
+        for epoch in epochs:
             full, rest = plan.split(self._local_permutation(epoch))
-            rows = full[min(start, plan.num_full) : last_full]
-            count = len(rows)
-            # Padded to the epoch's full batches: one compiled shape for every segment.
-            padded = np.zeros_like(full)
-            padded[:count] = rows
-            keys = step_keys(self.key, first_step, count=plan.num_full + 1)
-            flags = (np.int32(count), np.bool_(with_remainder))
-            if self.placement.mesh is not None:
-                # (One device: the compiled call takes NumPy directly, 10× faster than a put.)
-                padded, rest, flags = self.placement.put_replicated((padded, rest, flags))
-            state, records, before = self.fns.run_indexed(
-                state, self.x_dev, self.y_dev, padded, rest, keys, *flags, self.probe
-            )
-            # The segment's records: its `count` full batches, then the partial batch's (the
-            # last entry); `with_remainder` implies there is one, as stop ≤ steps per epoch.
-            kept = np.arange(count + with_remainder)
-            kept[count:] = plan.num_full
-            return state, {k: v[kept] for k, v in jax.device_get(records).items()}, before
-        pieces: list[dict[str, np.ndarray]] = []
-        befores: list[TrainState | None] = []
-        if last_full > start:
-            state = self._run_on_host(state, epoch, start, last_full, first_step, pieces, befores)
-        if with_remainder:
-            step = epoch * plan.steps_per_epoch + plan.num_full
-            state = self._run_on_host(state, epoch, plan.num_full, stop, step, pieces, befores)
-        records = {k: np.concatenate([np.asarray(p[k]) for p in pieces]) for k in pieces[0]}
-        return state, records, befores[0]
+            start, end = max(first - epoch * spe, 0), min(stop - epoch * spe, spe)
+            pieces.append(full[min(start, plan.num_full) : min(end, plan.num_full)])
+            with_remainder = end > plan.num_full
+        return np.concatenate(pieces), rest, with_remainder
 
     def _local_permutation(self, epoch: int) -> np.ndarray:
         """This process's order of its own examples (all of them with one process)."""
@@ -118,6 +139,25 @@ class Feed:
         return shuffled(self.key_bits, epoch, len(self.x), process=process)
 
     def _run_on_host(
+        self, state: TrainState, epoch: int, start: int, stop: int
+    ) -> tuple[TrainState, dict[str, np.ndarray], TrainState | None]:
+        """Positions ``start..stop-1`` of epoch ``epoch`` sent from the host in chunks: the
+        full batches, then the partial one. ``before`` is the state the first chunk started
+        from."""
+        plan = self.plan
+        pieces: list[dict[str, np.ndarray]] = []
+        befores: list[TrainState | None] = []
+        first_step = epoch * plan.steps_per_epoch
+        last_full = min(stop, plan.num_full)
+        if last_full > start:
+            state = self._send(state, epoch, start, last_full, first_step + start, pieces, befores)
+        if stop > plan.num_full:
+            step = first_step + plan.num_full
+            state = self._send(state, epoch, plan.num_full, stop, step, pieces, befores)
+        records = {k: np.concatenate([np.asarray(p[k]) for p in pieces]) for k in pieces[0]}
+        return state, records, befores[0]
+
+    def _send(
         self,
         state: TrainState,
         epoch: int,
@@ -127,8 +167,9 @@ class Feed:
         pieces: list[dict[str, np.ndarray]],
         befores: list[TrainState | None],
     ) -> TrainState:
-        """Positions ``start..stop-1`` sent from the host in chunks; records and copies of the
-        state each chunk started from are appended to ``pieces`` and ``befores``."""
+        """Positions ``start..stop-1`` (all full batches, or the partial one) sent in chunks;
+        records and copies of the state each chunk started from are appended to ``pieces``
+        and ``befores``."""
         perm = self._local_permutation(epoch)
         b, nb = self.local_batch, self.plan.num_full
         if start >= nb:
@@ -144,3 +185,13 @@ class Feed:
             pieces.append(jax.device_get(records))
             befores.append(before)
         return state
+
+
+def _epochs_per_call(plan: BatchPlan, on_host: bool) -> int:
+    """Whole epochs one call may run: enough for ``_STEPS_PER_CALL`` steps when an epoch has
+    no partial batch (so the steps of consecutive epochs are one sequence of full batches)."""
+    if on_host or plan.remainder:
+        return 1
+    row_bytes = plan.num_full * plan.batch_size * np.dtype(np.int32).itemsize
+    wanted = -(-_STEPS_PER_CALL // plan.num_full)
+    return max(1, min(wanted, _ROWS_BYTES_PER_CALL // row_bytes))

@@ -2,7 +2,8 @@
 
 ``fit`` reads as its parts: the settings resolved and checked (``_settings``), the state and
 the compiled steps, the checkpoint to start from (``_run_checkpoints``), then the epoch loop
-below, which runs one compiled segment per epoch through the feed (``_feed``), stops at a
+below, which runs one compiled segment per epoch (or per few short epochs) through the feed
+(``_feed``), stops at a
 non-finite step (``_nonfinite``) and records the history (``_records``).
 """
 
@@ -71,8 +72,11 @@ def fit(
     ``jax.jit`` whose state buffers are donated (updated in place). The data are put on the
     devices once; each step gathers its batch there, so no Python runs per step and the
     host waits for the devices once per epoch. The full batches of an epoch are one scan and
-    a last partial batch one more step (its own compilation, once). With ``steps=`` a run
-    may stop, and resume, in the middle of an epoch.
+    a last partial batch one more step (its own compilation, once). Epochs of few steps (at
+    full batch, one) with nothing due on the host between them (no validation set, no
+    checkpoint) run up to 64 steps per call: a call's wait and records cost about as much
+    as a small model's step. With ``steps=`` a run may stop, and resume, in the middle of an
+    epoch.
 
     Learning rate record: ``history.per_step["learning_rate"]`` is the η of an
     ``optax.inject_hyperparams`` state; else the ``learning_rate`` given here (a number or a
@@ -82,8 +86,8 @@ def fit(
 
     Non-finite steps: every step records whether its loss, its gradient norm and the state
     it produces (parameters, model state, optimizer state) are all finite, computed inside
-    the compiled step, and the host looks at those flags once per epoch, never per step. With
-    ``on_nonfinite="raise"`` the epoch's call also returns a copy of the state it started
+    the compiled step, and the host looks at those flags once per call, never per step. With
+    ``on_nonfinite="raise"`` each call also returns a copy of the state it started
     from (one extra copy of parameters and optimizer state in memory); on a bad step the
     steps before it are replayed from that copy, and :class:`NonFiniteLossError` names the
     step and the usual causes and carries that last finite state; no checkpoint is written
@@ -282,10 +286,12 @@ def _train(
     fns: StepFunctions,
     checkpoints: RunCheckpoints,
 ) -> TrainState:
-    """The epoch loop: one compiled segment per epoch, the host looks once per epoch.
+    """The epoch loop: one compiled segment at a time, the host looks once per segment.
 
-    Runs from ``state``'s step to the run's last, appending to ``history`` and saving
-    checkpoints; returns the final state.
+    A segment is an epoch (or the part of one where the run starts or stops), or several
+    whole epochs when the feed joins them and nothing on the host is due between them (no
+    validation set, no checkpoint). Runs from ``state``'s step to the run's last, appending
+    to ``history`` and saving checkpoints; returns the final state.
     """
     placement, plan, total = settings.placement, settings.plan, settings.total_steps
     # The key is fixed for the whole run (draws fold in the epoch or step), so the feed
@@ -308,22 +314,28 @@ def _train(
     bar = ProgressBar(settings.progress, total=total, initial=done)
     try:
         while done < total:
-            epoch, start = divmod(done, spe)
-            stop = min(spe, start + total - done)
-            state, row = _train_segment(
-                state, history, feed, settings, checkpoints, epoch=epoch, start=start, stop=stop
+            epochs = 1 if val is not None else feed.epochs_per_call
+            due = checkpoints.epochs_until_save(done // spe)
+            stop = min(total, (done // spe + min(epochs, due or epochs)) * spe)
+            state, rows = _train_segment(
+                state, history, feed, settings, checkpoints, first=done, stop=stop
             )
-            if val is not None:
-                row.update(_validation_scores(state, val, settings))
-            history.append_epoch(row)
-            done = row["step"]
+            if val is not None:  # then the segment is (part of) one epoch
+                rows[-1].update(_validation_scores(state, val, settings))
+            for row in rows:
+                history.append_epoch(row)
             checkpoints.after_segment(
-                state, history, epoch=epoch, ends_epoch=stop == spe, ends_run=done == total
+                state,
+                history,
+                epoch=(stop - 1) // spe,
+                ends_epoch=stop % spe == 0,
+                ends_run=stop == total,
             )
-            shown = {"loss": row["train_loss"]}
-            if "val_loss" in row:
-                shown["val_loss"] = row["val_loss"]
-            bar.update(stop - start, **shown)
+            shown = {"loss": rows[-1]["train_loss"]}
+            if "val_loss" in rows[-1]:
+                shown["val_loss"] = rows[-1]["val_loss"]
+            bar.update(stop - done, **shown)
+            done = stop
         checkpoints.finish(state, history, step=done)
     finally:
         bar.close()
@@ -337,42 +349,63 @@ def _train_segment(
     settings: FitSettings,
     checkpoints: RunCheckpoints,
     *,
-    epoch: int,
-    start: int,
+    first: int,
     stop: int,
-) -> tuple[TrainState, dict[str, Any]]:
-    """Positions ``start..stop-1`` of epoch ``epoch`` as one compiled call.
+) -> tuple[TrainState, list[dict[str, Any]]]:
+    """Steps ``first..stop-1`` as one compiled call.
 
-    Appends their steps to ``history`` and returns the new state and the segment's
-    per-epoch row (validation aside).
+    Appends their steps to ``history`` and returns the new state and a per-epoch row for
+    each epoch the segment ends or stops in (validation aside).
 
     Raises:
-      NonFiniteLossError: a step was not finite, with ``on_nonfinite="raise"``.
+      NonFiniteLossError: a step was not finite, with ``on_nonfinite="raise"``; the rows of
+        the epochs finished before it are in ``history`` first.
     """
     began = time.perf_counter()
     # `before` is the state at the segment's start, kept while `state` is donated: a bad
     # step is found only at the segment's end, and the last good state is rebuilt from it
     # by replaying up to that step.
-    state, records, before = feed.run(state, epoch, start, stop)
+    state, records, before = feed.run(state, first, stop)
     elapsed = time.perf_counter() - began
-    sizes = np.asarray(settings.plan.batch_sizes(start, stop), np.int32)
-    if not settings.skip_nonfinite and not records["finite"].astype(bool).all():
+    plan = settings.plan
+    spe = plan.steps_per_epoch
+    # (epoch, first step, stop) of each epoch the segment runs in.
+    spans = [
+        (epoch, max(first, epoch * spe), min(stop, (epoch + 1) * spe))
+        for epoch in range(first // spe, (stop - 1) // spe + 1)
+    ]
+    sizes = np.concatenate(
+        [plan.batch_sizes(lo - epoch * spe, hi - epoch * spe) for epoch, lo, hi in spans]
+    ).astype(np.int32)
+    rows = [
+        epoch_row(
+            {k: v[lo - first : hi - first] for k, v in records.items()},
+            sizes[lo - first : hi - first],
+            step=hi,
+            steps_per_epoch=spe,
+            seconds=elapsed * (hi - lo) / (stop - first),
+        )
+        for _, lo, hi in spans
+    ]
+    finite = records["finite"].astype(bool)
+    if not settings.skip_nonfinite and not finite.all():
         del state  # the replay needs memory for one more state, not two
+        bad = first + int(np.argmin(finite))
+        for (_, _, hi), row in zip(spans, rows, strict=True):
+            if hi <= bad:  # an epoch finished before the bad step, as with one call per epoch
+                history.append_epoch(row)
         raise_at_first_nonfinite(
             feed,
             before,
             records,
             sizes,
             history,
-            epoch=epoch,
-            start=start,
+            first=first,
             last_checkpoint=checkpoints.latest(),
         )
     del before
     history.append_steps(step_rows(records, sizes, len(sizes)))
-    spe = settings.plan.steps_per_epoch
-    row = epoch_row(records, sizes, step=epoch * spe + stop, steps_per_epoch=spe, seconds=elapsed)
-    return state, row
+    return state, rows
 
 
 def _validation_scores(

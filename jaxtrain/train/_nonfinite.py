@@ -34,8 +34,7 @@ def raise_at_first_nonfinite(
     sizes: np.ndarray,
     history: History,
     *,
-    epoch: int,
-    start: int,
+    first: int,
     last_checkpoint: int | None,
 ) -> NoReturn:
     """Raises :class:`NonFiniteLossError` for the segment's first non-finite step.
@@ -46,18 +45,18 @@ def raise_at_first_nonfinite(
       records: the segment's step records, with at least one ``finite`` flag False.
       sizes: the segment's batch sizes.
       history: the run's history; the steps up to and including the bad one are added.
-      epoch: the segment's epoch.
-      start: the segment's first position in the epoch.
+      first: the segment's first step.
       last_checkpoint: the step of the newest checkpoint on disk, or ``None``.
     """
-    first = int(np.argmin(records["finite"].astype(bool)))
+    bad = int(np.argmin(records["finite"].astype(bool)))
     good = before
-    if first:
-        good, _, _ = feed.run(before, epoch, start, start + first)
-    history.append_steps(step_rows(records, sizes, first + 1))
+    if bad:
+        good, _, _ = feed.run(before, first, first + bad)
+    history.append_steps(step_rows(records, sizes, bad + 1))
     spe = feed.plan.steps_per_epoch
-    step = epoch * spe + start + first
-    value = float(records["loss"][first])
+    step = first + bad
+    epoch, batch = divmod(step, spe)
+    value = float(records["loss"][bad])
     kept = (
         f"The last good checkpoint (step {last_checkpoint}) is kept. "
         if last_checkpoint is not None
@@ -66,10 +65,10 @@ def raise_at_first_nonfinite(
     raise NonFiniteLossError(
         _message(
             value=value,
-            grad_norm=float(records["grad_norm"][first]),
+            grad_norm=float(records["grad_norm"][bad]),
             step=step,
             epoch=epoch,
-            batch=start + first,
+            batch=batch,
             spe=spe,
             kept=kept,
         ),

@@ -33,7 +33,7 @@ def interactive() -> bool:
 
 
 class ProgressBar:
-    """``tqdm.auto`` over ``total`` steps, updated once per epoch; silent when not shown."""
+    """``tqdm.auto`` over ``total`` steps, updated once per compiled call; silent when not shown."""
 
     def __init__(self, enabled: bool, *, total: int, initial: int):
         self._bar: Any = None

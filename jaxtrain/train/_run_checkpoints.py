@@ -87,6 +87,11 @@ class RunCheckpoints:
         ):
             self._save(state, history)
 
+    def epochs_until_save(self, epoch: int) -> int | None:
+        """How many epochs from ``epoch`` on (itself included) run until one ends with a save;
+        ``None`` without a directory."""
+        return None if self._writer is None else self._every - epoch % self._every
+
     def finish(self, state: TrainState, history: History, *, step: int) -> None:
         """Saves the final state unless its step is already on disk."""
         if self._writer is not None and step not in self._writer.steps():

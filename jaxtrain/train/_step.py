@@ -122,8 +122,8 @@ class StepFunctions:
 
         With ``skip_nonfinite`` a step that is not finite leaves parameters, model state and
         optimizer state as they were (a select per leaf). Without it every update is
-        applied: ``fit`` looks at the records' ``finite`` flags once per epoch and, on a bad
-        step, replays the epoch up to it from a copy (no per-step cost).
+        applied: ``fit`` looks at the records' ``finite`` flags once per call and, on a bad
+        step, replays the call's steps up to it from a copy (no per-step cost).
         """
         xb, yb = self.placement.constrain_batch((xb, yb))
         aug_key, dropout_key = keys[0], keys[1]
@@ -245,13 +245,14 @@ class StepFunctions:
         (state, records, before)``: the first ``count`` rows of ``rows`` are the segment's
         batches, then the partial batch ``rest`` when ``with_rest``; ``probe`` is the
         monitors' fixed ``(x, y)`` batch (a leading axis of 1) or ``None``. Every segment of
-        a run passes arrays of one shape (``n`` is the epoch's number of full batches, the
-        unused rows padding), so a run compiles this once whatever its step count, resume
-        point or last short epoch; ``count`` and ``with_rest`` are data. One dispatch and
-        one host sync per segment. ``records`` has ``n + 1`` entries, of which the first
-        ``count`` and, with the partial batch, the last are the segment's. ``before`` is a
-        copy of the input state (``None`` when skipping non-finite steps), made inside the
-        same call, from which ``fit`` replays up to a bad step.
+        a run passes arrays of one shape (``n`` is the feed's capacity: an epoch's full
+        batches, or those of a few joined epochs; the unused rows padding), so a run compiles
+        this once whatever its step count, resume point or last short epoch; ``count`` and
+        ``with_rest`` are data. One dispatch and one host sync per segment. ``records`` has
+        ``n + 1`` entries, of which the first ``count`` and, with the partial batch, the last
+        are the segment's. ``before`` is a copy of the input state (``None`` when skipping
+        non-finite steps), made inside the same call, from which ``fit`` replays up to a bad
+        step.
         """
 
         def run(state, x, y, rows, rest, keys, count, with_rest, probe):

@@ -228,6 +228,21 @@ def test_resume_mid_epoch_reproduces_the_uninterrupted_run(tmp_path):
     assert history.per_epoch["step"].tolist() == [4, 6, 8, 11]
 
 
+def test_joined_epochs_end_at_every_checkpoint_and_resume_exactly(tmp_path):
+    # Full batch: 64 one-step epochs per compiled call, cut at every checkpoint's epoch.
+    x, y = blobs(30)
+    kw = dict(loss=LOSS, batch_size=None, progress=False)
+    whole, whole_history = fit(linear_triple(), SGD, (x, y), steps=100, **kw)
+    run = dict(checkpoint_dir=tmp_path, checkpoint_every=30, keep_checkpoints=None, **kw)
+    fit(linear_triple(), SGD, (x, y), steps=45, **run)
+    assert _steps(tmp_path) == [30, 45]
+    resumed, history = fit(linear_triple(), SGD, (x, y), steps=100, resume=True, **run)
+    assert _steps(tmp_path) == [30, 45, 60, 90, 100]
+    assert_trees_equal(resumed.params, whole.params)
+    np.testing.assert_array_equal(history.per_step["loss"], whole_history.per_step["loss"])
+    assert history.per_epoch["step"].tolist() == list(range(1, 101))
+
+
 def test_nonfinite_loss_keeps_the_last_good_checkpoint(tmp_path):
     x, y = blobs(8)
     y_float = np.ones(8, np.float32)

@@ -81,6 +81,57 @@ def test_steps_stop_mid_epoch_and_record_the_partial_epoch():
     assert len(history.per_step["loss"]) == 6
 
 
+def _counted_calls(monkeypatch) -> list[tuple[int, int]]:
+    """The (first, stop) steps of every compiled call ``fit`` makes from now on."""
+    from jaxtrain.train import _feed
+
+    calls, run = [], _feed.Feed.run
+
+    def counted(self, state, first, stop):
+        calls.append((first, stop))
+        return run(self, state, first, stop)
+
+    monkeypatch.setattr(_feed.Feed, "run", counted)
+    return calls
+
+
+def test_one_step_epochs_share_a_call_and_run_as_one_call_per_epoch(monkeypatch):
+    # Full-batch descent (lecture §3): an epoch is one step. Every compiled call waits for
+    # the devices and hands its records to Python (~1 ms, a whole step of a small model), so
+    # such epochs are joined into calls of 64 steps; the run is the one-call-per-epoch run.
+    from jaxtrain.train import _feed
+
+    calls = _counted_calls(monkeypatch)
+    joined, joined_history = _fit(epochs=150, batch_size=None, metrics=METRICS)
+    assert calls == [(0, 64), (64, 128), (128, 150)]
+    calls.clear()
+    monkeypatch.setattr(_feed, "_STEPS_PER_CALL", 1)
+    single, single_history = _fit(epochs=150, batch_size=None, metrics=METRICS)
+    assert len(calls) == 150
+    assert_trees_equal(joined.params, single.params)
+    for name, values in single_history.per_step.items():
+        np.testing.assert_array_equal(joined_history.per_step[name], values, err_msg=name)
+    assert set(joined_history.per_epoch) == set(single_history.per_epoch)
+    for name, values in single_history.per_epoch.items():
+        if name != "epoch_time":
+            np.testing.assert_array_equal(joined_history.per_epoch[name], values, err_msg=name)
+    assert joined_history.per_epoch["step"].tolist() == list(range(1, 151))
+
+
+def test_joined_epochs_stop_where_validation_or_steps_need_the_host(monkeypatch):
+    calls = _counted_calls(monkeypatch)
+    x, y = blobs(32)  # 4 batches of 8, no partial batch: 16 epochs per call
+    _, history = _fit(data=(x, y), epochs=None, steps=70, batch_size=8)
+    assert calls == [(0, 64), (64, 70)]
+    assert history.per_epoch["epoch"].tolist() == [*range(1, 18), 17.5]
+    calls.clear()
+    _fit(data=(x, y), epochs=3, batch_size=8, val_data=blobs(6, seed=1))
+    assert calls == [(0, 4), (4, 8), (8, 12)]  # validation after every epoch
+    calls.clear()
+    _fit(epochs=2, batch_size=8)  # 30 examples: a partial batch ends every epoch
+    assert calls == [(0, 4), (4, 8)]
+
+
 def test_fit_does_not_recompile_on_a_second_call():
     traces = []
 

@@ -259,3 +259,31 @@ def test_a_nan_update_at_the_end_of_an_epoch_is_never_checkpointed(tmp_path):
     assert caught.value.step == 7 and _finite(caught.value.state.params)
     last = load_checkpoint(tmp_path)
     assert last.step == 4 and _finite(last.params)
+
+
+def test_a_bad_step_in_a_call_of_many_epochs_keeps_the_epochs_before_it():
+    # Full batch: one step per epoch, 64 epochs per compiled call (see test_fit), and the
+    # bad step is the 41st of the first call.
+    x, y = blobs(30)
+    optimizer = _nan_learning_rate_at(40)
+    with pytest.raises(
+        NonFiniteLossError, match=r"at step 40 \(epoch 40, batch 0 of 1\)"
+    ) as caught:
+        fit(
+            linear_triple(),
+            optimizer,
+            (x, y),
+            loss=LOSS,
+            epochs=100,
+            batch_size=None,
+            progress=False,
+        )
+    error = caught.value
+    assert error.step == 40 and error.epoch == 40 and int(error.state.step) == 40
+    expected, _ = fit(
+        linear_triple(), optimizer, (x, y), loss=LOSS, steps=40, batch_size=None, progress=False
+    )
+    assert_trees_equal(error.state.params, expected.params)
+    assert error.history.per_epoch["step"].tolist() == list(range(1, 41))
+    assert len(error.history.per_step["loss"]) == 41
+    assert error.history.per_step["skipped"].tolist() == [False] * 40 + [True]
