@@ -18,6 +18,30 @@ def test_digits_flat_and_image_forms():
     np.testing.assert_array_equal(labels, y)
 
 
+def test_digits_are_scikit_learns_read_without_importing_it(monkeypatch):
+    import importlib.util
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    bunch = sklearn_digits()
+    x, y = load_digits(dtype=np.float64)
+    np.testing.assert_array_equal(x, bunch.data / 16.0)
+    np.testing.assert_array_equal(y, bunch.target)
+    code = (
+        "import sys; from jaxtrain.data import load_digits; load_digits(); "
+        "print('sklearn' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    # Where the bundled file is not found, scikit-learn's own loader gives the same arrays.
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, package=None: None)
+    fallback_x, fallback_y = load_digits(dtype=np.float64)
+    np.testing.assert_array_equal(fallback_x, x)
+    np.testing.assert_array_equal(fallback_y, y)
+
+
 @pytest.mark.parametrize("classes", [2, 3, 5])
 def test_spirals(classes):
     uneven_counts = np.bincount(make_spirals(301, classes=classes, seed=0)[1])
