@@ -9,9 +9,9 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 from jax.flatten_util import ravel_pytree
 
+from jaxtrain._batched_map import map_in_batches
 from jaxtrain.curvature._lanczos import (
     _check_num_iters,
     _lanczos_loop,
@@ -64,8 +64,7 @@ def _slq_program(matvec, like, key, num_iters, *, num_probes, m, probe_batch_siz
         return theta, S[0] ** 2
 
     keys = jax.random.split(key, num_probes)
-    nodes, weights = lax.map(one_probe, keys, batch_size=probe_batch_size)
-    return nodes, weights
+    return map_in_batches(one_probe, keys, probe_batch_size)
 
 
 @jax.jit

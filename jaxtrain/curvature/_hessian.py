@@ -8,10 +8,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 from jax.flatten_util import ravel_pytree
 from jax.tree_util import Partial
 
+from jaxtrain._batched_map import map_in_batches
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES, check_memory
 from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
 
@@ -121,5 +121,5 @@ def _dense_hessian(
 
     _, column = jax.linearize(jax.grad(flat_loss), x)
     eye_rows = lambda i: column(jax.nn.one_hot(i, n, dtype=x.dtype))  # noqa: E731
-    H = lax.map(eye_rows, jnp.arange(n), batch_size=chunk_size)
+    H = map_in_batches(eye_rows, jnp.arange(n), chunk_size)
     return (H + H.T) / 2

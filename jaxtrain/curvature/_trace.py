@@ -8,9 +8,9 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 from jax.flatten_util import ravel_pytree
 
+from jaxtrain._batched_map import map_in_batches
 from jaxtrain.curvature._operators import (
     as_pytree_callable,
     check_key,
@@ -50,7 +50,7 @@ def _trace_program(matvec, like, key, *, num_samples, method, batch_size):
     n, dtype = flat_like.size, flat_like.dtype
 
     def apply_rows(Z):  # each row z ↦ Hz
-        return jax.vmap(f)(Z) if batch_size is None else lax.map(f, Z, batch_size=batch_size)
+        return map_in_batches(f, Z, batch_size)
 
     def quadratic_forms(Z):
         return jnp.sum(Z * apply_rows(Z), axis=1)

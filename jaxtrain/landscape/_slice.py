@@ -8,8 +8,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 from jax.tree_util import Partial
+
+from jaxtrain._batched_map import map_in_batches
 
 __all__ = ["loss_slice_1d", "loss_surface_2d"]
 
@@ -37,10 +38,6 @@ def _coordinates(values: Any, name: str) -> jax.Array:
     return values
 
 
-def _map(fn: Callable[[jax.Array], jax.Array], xs: jax.Array, batch_size: int | None):
-    return jax.vmap(fn)(xs) if batch_size is None else lax.map(fn, xs, batch_size=batch_size)
-
-
 def _moved(params: Any, steps: tuple[tuple[jax.Array, Any], ...]) -> Any:
     def leaf(p, *ds):
         out = p
@@ -56,7 +53,7 @@ def _slice_1d(loss_fn, params, direction, alphas, args, *, batch_size):
     def at(alpha):
         return loss_fn(_moved(params, ((alpha, direction),)), *args)
 
-    return _map(at, alphas, batch_size)
+    return map_in_batches(at, alphas, batch_size)
 
 
 @functools.partial(jax.jit, static_argnames=("batch_size",))
@@ -66,7 +63,7 @@ def _surface_2d(loss_fn, params, d1, d2, alphas, betas, args, *, batch_size):
     def at(point):
         return loss_fn(_moved(params, ((point[0], d1), (point[1], d2))), *args)
 
-    return _map(at, grid, batch_size).reshape(alphas.shape[0], betas.shape[0])
+    return map_in_batches(at, grid, batch_size).reshape(alphas.shape[0], betas.shape[0])
 
 
 def loss_slice_1d(

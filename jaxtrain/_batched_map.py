@@ -1,0 +1,25 @@
+"""``map_in_batches``: a function over an array's leading axis, all at once or in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+from jax import lax
+
+__all__ = ["map_in_batches"]
+
+
+def map_in_batches(f: Callable[[Any], Any], xs: Any, batch_size: int | None) -> Any:
+    """``f`` over the leading axis of ``xs``: vmapped whole (``None``), one slice at a time
+    (1), or ``batch_size`` slices at a time, vmapped, in a ``lax.map``.
+
+    ``lax.map`` vmaps its batches even when ``batch_size`` is 1, and a batch of one turns
+    every matrix product inside ``f`` into a batched one: the Lanczos loop of
+    ``spectral_density`` ran 1.9× slower that way on a CPU. One at a time is a plain
+    ``lax.map``.
+    """
+    if batch_size is None:
+        return jax.vmap(f)(xs)
+    return lax.map(f, xs, batch_size=batch_size if batch_size > 1 else None)
