@@ -152,7 +152,9 @@ def _restore(directory: str, step: int | None) -> tuple[Any, Any, dict[str, Any]
         spec = ModelSpec.from_dict(metadata["model"])
     except (TypeError, ValueError) as error:
         raise CommandError(f"the checkpoint's model spec is invalid: {error}") from None
-    apply, params, state = nn.functional(spec.build(nnx.Rngs(0)))
+    # Only the shapes: the checkpoint's arrays replace every value, and initializing the
+    # model for real dispatches its random draws one operation at a time (~0.3 s here).
+    apply, params, state = nn.functional(nnx.eval_shape(lambda: spec.build(nnx.Rngs(0))))
     try:
         ckpt = train.load_checkpoint(path, (apply, params, state), step=peek.step)
     except ValueError as error:

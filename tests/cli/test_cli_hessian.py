@@ -105,6 +105,30 @@ def test_lanczos_above_the_dense_limit_finds_the_same_extremes(dense_300, lanczo
     assert (lanczos["num_negative"] > 0) == (dense["lowest"] < -lanczos["eig_tol"])
 
 
+def test_a_batchnorm_checkpoint_is_restored_into_the_models_shapes_alone(tmp_path, capsys):
+    # The command builds only the model's shapes (nnx.eval_shape, no initialization): every
+    # parameter and running statistic comes from the checkpoint, and the model applies them.
+    from jaxtrain.cli._hessian import _restore
+
+    run = tmp_path / "run"
+    argv = ["train", "--data", "spirals", "--depth", "1", "--width", "4", "--norm", "batch"]
+    assert main([*argv, "--epochs", "1", "--checkpoint-dir", str(run)]) == 0
+    capsys.readouterr()
+    _, ckpt, _, apply = _restore(str(run), None)
+    saved = train.load_checkpoint(run)  # no target: the stored arrays as nested dicts
+    restored = (ckpt.params, ckpt.model_state)
+    assert jax.tree.structure(restored) == jax.tree.structure((saved.params, saved.model_state))
+    assert len(jax.tree.leaves(ckpt.model_state)) == 2  # the running mean and variance
+    for got, expected in zip(
+        jax.tree.leaves(restored), jax.tree.leaves((saved.params, saved.model_state)), strict=True
+    ):
+        assert isinstance(got, jax.Array)
+        np.testing.assert_array_equal(got, expected)
+    x = np.asarray(data.make_spirals(8, classes=3, seed=0)[0])
+    logits, _ = apply(ckpt.params, ckpt.model_state, x, train=False)
+    assert logits.shape == (8, 3) and np.isfinite(np.asarray(logits)).all()
+
+
 def test_text_report_and_validation_split(run_dir, capsys):
     assert main(["hessian", str(run_dir), "--split", "val", "--max-examples", "50"]) == 0
     out = capsys.readouterr().out
