@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.flatten_util import ravel_pytree
+import numpy as np
 
 from jaxtrain._batched_map import map_in_batches
 from jaxtrain.curvature._lanczos import (
@@ -24,6 +24,7 @@ from jaxtrain.curvature._operators import (
     as_pytree_callable,
     check_key,
     flat_operator,
+    flat_space,
     highest_precision,
     linearized,
 )
@@ -146,7 +147,7 @@ def spectral_density(
             raise ValueError(f"a grid needs at least 2 points, got {grid}")
     elif jnp.ndim(grid) != 1:
         raise ValueError(f"grid must be 1-D, got shape {jnp.shape(grid)}")
-    flat_like = ravel_pytree(like)[0]
+    flat_like = flat_space(like)
     n = int(flat_like.size)
     num_iters = _check_num_iters(num_iters, n)
     probe_batch_size = min(probe_batch_size, num_probes)
@@ -156,7 +157,7 @@ def spectral_density(
             as_pytree_callable(matvec),
             like,
             key,
-            jnp.int32(num_iters),
+            np.int32(num_iters),
             num_probes=num_probes,
             m=basis_rows(num_iters, n),
             probe_batch_size=probe_batch_size,

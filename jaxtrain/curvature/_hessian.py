@@ -8,12 +8,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax.flatten_util import ravel_pytree
 from jax.tree_util import Partial
 
 from jaxtrain._batched_map import map_in_batches
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES, check_memory
-from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
+from jaxtrain.curvature._operators import as_pytree_callable, flat_space, highest_precision
 
 __all__ = ["hessian"]
 
@@ -76,7 +75,7 @@ def hessian(
         [[ 0. -2.]
          [-2.  0.]]
     """
-    flat, _ = ravel_pytree(params)
+    flat = flat_space(params)
     n = int(flat.size)
     if n == 0:
         raise ValueError("`params` has no array leaves: there is no Hessian to compute")

@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
-from jax.flatten_util import ravel_pytree
 
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES, check_memory
 from jaxtrain.curvature._operators import (
@@ -24,6 +24,7 @@ from jaxtrain.curvature._operators import (
     check_key,
     dot,
     flat_operator,
+    flat_space,
     highest_precision,
     linearized,
 )
@@ -129,7 +130,7 @@ def check_basis_memory(rows: int, flat: jax.Array, max_bytes: int, *, copies: in
 
     Full reorthogonalization keeps every Lanczos vector, so the basis, not the matvec, is what
     grows with the number of steps: rows × n × itemsize bytes per basis held at once. ``flat``
-    is the flattened vector space (``ravel_pytree(like)[0]``), for its size and dtype.
+    is the flattened vector space (:func:`flat_space`), for its size and dtype.
     """
     check_memory(
         f"{'a' if copies == 1 else copies} Lanczos bas{'is' if copies == 1 else 'es'} of"
@@ -405,7 +406,7 @@ def lanczos(
         Eigenvalue Density", 2019, https://arxiv.org/abs/1901.10159
     """
     key = check_key(key)
-    flat = ravel_pytree(like)[0]
+    flat = flat_space(like)
     n = int(flat.size)
     num_iters = _check_num_iters(num_iters, n)
     m = basis_rows(num_iters, n)
@@ -415,7 +416,7 @@ def lanczos(
             as_pytree_callable(matvec),
             like,
             key,
-            jnp.int32(num_iters),
+            np.int32(num_iters),
             m=m,
             return_basis=return_basis,
         )
@@ -551,7 +552,7 @@ def eigenvalues(
     key = check_key(key)
     if not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol}")
-    flat = ravel_pytree(like)[0]
+    flat = flat_space(like)
     n = int(flat.size)
     wanted = wanted_count(k, which, n)
     if num_iters is None:
@@ -572,8 +573,8 @@ def eigenvalues(
             as_pytree_callable(matvec),
             like,
             key,
-            jnp.int32(num_iters),
-            jnp.asarray(tol, flat.dtype),
+            np.int32(num_iters),
+            np.asarray(tol, flat.dtype),
             m=m,
             k=k,
             which=which,

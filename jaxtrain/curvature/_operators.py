@@ -33,6 +33,15 @@ def highest_precision() -> Iterator[None]:
         yield
 
 
+def flat_space(like: Any) -> jax.ShapeDtypeStruct:
+    """The shape and dtype of ``ravel_pytree(like)[0]``, the flat vector space of ``like``.
+
+    Found by tracing alone: flattening for real would copy every parameter, through four or
+    so small compiled programs (reshapes and a concatenation), just to read a size.
+    """
+    return jax.eval_shape(lambda tree: ravel_pytree(tree)[0], like)
+
+
 def as_pytree_callable(fn: Callable[..., Any]) -> Any:
     """``fn`` as a pytree, so jitted code can take it as an ordinary argument.
 

@@ -8,14 +8,15 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
-from jax.flatten_util import ravel_pytree
 
 from jaxtrain.curvature._operators import (
     as_pytree_callable,
     check_key,
     dot,
     flat_operator,
+    flat_space,
     highest_precision,
     linearized,
     random_unit_vector,
@@ -135,7 +136,7 @@ def power_iteration(
         Hessian", 2020, https://arxiv.org/abs/1912.07145
     """
     key = check_key(key)
-    flat_like = ravel_pytree(like)[0]
+    flat_like = flat_space(like)
     n = int(flat_like.size)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n:
         raise ValueError(f"k must be an int in [1, {n}], got {k!r}")
@@ -148,8 +149,8 @@ def power_iteration(
             as_pytree_callable(matvec),
             like,
             key,
-            jnp.int32(num_iters),
-            jnp.asarray(tol, flat_like.dtype),
+            np.int32(num_iters),
+            np.asarray(tol, flat_like.dtype),
             k=k,
         )
     return PowerIterationResult(values, vectors, int(jnp.sum(iterations)), iterations, converged)

@@ -8,7 +8,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.flatten_util import ravel_pytree
 
 from jaxtrain._batched_map import map_in_batches
 from jaxtrain.curvature._operators import (
@@ -16,6 +15,7 @@ from jaxtrain.curvature._operators import (
     check_key,
     dot,
     flat_operator,
+    flat_space,
     highest_precision,
     linearized,
 )
@@ -133,7 +133,7 @@ def trace(
         raise ValueError(f"{method} needs num_samples >= {minimum}, got {num_samples}")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size}")
-    flat_like = ravel_pytree(like)[0]
+    flat_like = flat_space(like)
     if method == "hutch++" and num_samples // 3 > flat_like.size:
         raise ValueError(
             f"hutch++ sketches num_samples // 3 = {num_samples // 3} directions, more than"

@@ -7,14 +7,13 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.flatten_util import ravel_pytree
 
 from jaxtrain.curvature._hessian import hessian
 from jaxtrain.curvature._hvp import hvp
 from jaxtrain.curvature._lanczos import eigenvalues, extremes, wanted_count
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
 from jaxtrain.curvature._model_loss import _batch_size
-from jaxtrain.curvature._operators import check_key
+from jaxtrain.curvature._operators import check_key, flat_space
 
 __all__ = ["BatchEigenvalues", "eigenvalues_over_batches"]
 
@@ -224,7 +223,7 @@ def _dense_spectra(
     """``(per batch, full, True)`` from dense Hessians and their exact eigenvalues, as many per
     ``eigvalsh`` call as fit in ``max_bytes`` together, at most eight (``hessian`` refuses a
     single one that does not fit)."""
-    flat = ravel_pytree(params)[0]
+    flat = flat_space(params)
     n = int(flat.size)
     wanted_count(k, which, n)  # before any Hessian is built
     group_size = max(1, min(_EIGH_GROUP, max_bytes // max(1, n * n * flat.dtype.itemsize)))
