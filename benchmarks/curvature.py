@@ -34,8 +34,9 @@ separately):
    Target: the second process faster than PyHessian.
 6. Lanczos variants at initialization (why jaxtrain keeps single-vector Lanczos): products
    until the top 5 are within 1e-3 for block Lanczos (block sizes 1-8, oracle stop) and
-   restarted Lanczos (SciPy's ARPACK ``eigsh``), and the time per product in a block of 8
-   against one alone.
+   restarted Lanczos (SciPy's ARPACK ``eigsh``), jaxtrain's own stop at looser tolerances
+   (products and error, beside PyHessian's error of section 3), and the time per product in a
+   block of 8 against one alone.
 
     python benchmarks/curvature.py                                 # the sizes above
     python benchmarks/curvature.py --quick                         # tiny sizes
@@ -714,6 +715,15 @@ def lanczos_variants(loss, params, x, y, repeats: int) -> dict[str, Any]:
     ours = eigenvalues(hvp(loss, params, x, y), params, k=5, key=jax.random.key(0), tol=1e-3)
     results["jaxtrain"] = ours.num_matvecs
     print(f"  jaxtrain (single vector, stops on its error bound): {ours.num_matvecs} products")
+    # Looser stopping tolerances: how few products reach the accuracy PyHessian reaches
+    # (section 3 measures its error at initialization, ~2.5e-2).
+    results["jaxtrain_by_tol"] = {}
+    for tol in (1e-2, 2e-2, 3e-2):
+        loose = eigenvalues(hvp(loss, params, x, y), params, k=5, key=jax.random.key(0), tol=tol)
+        got = np.asarray(loose.eigenvalues, np.float64)
+        error = float(np.max(np.abs(got - ref) / ref))
+        results["jaxtrain_by_tol"][tol] = {"products": loose.num_matvecs, "error": error}
+        print(f"  jaxtrain at tol {tol:g}: {loose.num_matvecs} products, error {error:.1e}")
     one = jax.random.normal(jax.random.key(0), (1, n), flat.dtype)
     eight = jax.random.normal(jax.random.key(0), (8, n), flat.dtype)
     jax.block_until_ready((block_product(one), block_product(eight), product(one[0])))
