@@ -3,8 +3,8 @@
 ``fit`` reads as its parts: the settings resolved and checked (``_settings``), the state and
 the compiled steps, the checkpoint to start from (``_run_checkpoints``), then the epoch loop
 below, which runs one compiled segment per epoch (or per few short epochs) through the feed
-(``_feed``), stops at a
-non-finite step (``_nonfinite``) and records the history (``_records``).
+(``_feed``), stops at a non-finite step (``_nonfinite``) and records the history
+(``_records``).
 """
 
 from __future__ import annotations
@@ -71,12 +71,12 @@ def fit(
     ``state -> state``, and the steps of an epoch run as one ``lax.scan`` inside one
     ``jax.jit`` whose state buffers are donated (updated in place). The data are put on the
     devices once; each step gathers its batch there, so no Python runs per step and the
-    host waits for the devices once per epoch. The full batches of an epoch are one scan and
-    a last partial batch one more step (its own compilation, once). Epochs of few steps (at
-    full batch, one) with nothing due on the host between them (no validation set, no
-    checkpoint) run up to 64 steps per call: a call's wait and records cost about as much
-    as a small model's step. With ``steps=`` a run may stop, and resume, in the middle of an
-    epoch.
+    host waits for the devices once per epoch, or less often: epochs of few steps (at full
+    batch, one) with nothing due on the host between them (no validation set, no
+    checkpoint) run up to 64 steps per call, since a call's wait and records cost about as
+    much as a small model's step. The full batches of an epoch are one scan and a last
+    partial batch one more step (its own compilation, once). With ``steps=`` a run may
+    stop, and resume, in the middle of an epoch.
 
     Learning rate record: ``history.per_step["learning_rate"]`` is the η of an
     ``optax.inject_hyperparams`` state; else the ``learning_rate`` given here (a number or a
@@ -316,7 +316,9 @@ def _train(
         while done < total:
             epochs = 1 if val is not None else feed.epochs_per_call
             due = checkpoints.epochs_until_save(done // spe)
-            stop = min(total, (done // spe + min(epochs, due or epochs)) * spe)
+            if due is not None:
+                epochs = min(epochs, due)
+            stop = min(total, (done // spe + epochs) * spe)
             state, rows = _train_segment(
                 state, history, feed, settings, checkpoints, first=done, stop=stop
             )
