@@ -71,12 +71,12 @@ def fit(
     ``state -> state``, and the steps of an epoch run as one ``lax.scan`` inside one
     ``jax.jit`` whose state buffers are donated (updated in place). The data are put on the
     devices once; each step gathers its batch there, so no Python runs per step and the
-    host waits for the devices once per epoch, or less often: epochs of few steps (at full
-    batch, one) with nothing due on the host between them (no validation set, no
-    checkpoint) run up to 64 steps per call, since a call's wait and records cost about as
-    much as a small model's step. The full batches of an epoch are one scan and a last
-    partial batch one more step (its own compilation, once). With ``steps=`` a run may
-    stop, and resume, in the middle of an epoch.
+    host waits for the devices once per epoch, or less often: after the first epoch, epochs
+    of few steps (at full batch, one) with nothing due on the host between them (no
+    validation set, no checkpoint) run up to 64 steps per call, since a call's wait and
+    records cost about as much as a small model's step. The full batches of an epoch are
+    one scan and a last partial batch one more step (its own compilation, once). With
+    ``steps=`` a run may stop, and resume, in the middle of an epoch.
 
     Learning rate record: ``history.per_step["learning_rate"]`` is the η of an
     ``optax.inject_hyperparams`` state; else the ``learning_rate`` given here (a number or a
@@ -312,9 +312,12 @@ def _train(
     spe = plan.steps_per_epoch
     done = int(jax.device_get(state.step))
     bar = ProgressBar(settings.progress, total=total, initial=done)
+    # The first call may compile: alone, its epoch's time is the one that includes it.
+    first_call = True
     try:
         while done < total:
-            epochs = 1 if val is not None else feed.epochs_per_call
+            epochs = 1 if val is not None or first_call else feed.epochs_per_call
+            first_call = False
             due = checkpoints.epochs_until_save(done // spe)
             if due is not None:
                 epochs = min(epochs, due)

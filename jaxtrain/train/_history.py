@@ -44,7 +44,9 @@ class History:
     - ``"val_loss"``, ``"val_<metric>"``: :func:`jaxtrain.train.evaluate` on the validation
       data after the epoch, in evaluation mode (running statistics);
     - ``"skipped_steps"``: steps skipped in the epoch;
-    - ``"epoch_time"``: wall-clock seconds of the epoch (the first includes compilation).
+    - ``"epoch_time"``: wall-clock seconds of the epoch (the first includes compilation);
+      later epochs run in one call (few steps each, see :func:`fit`) share its time by
+      steps.
 
     Examples:
       >>> import numpy as np

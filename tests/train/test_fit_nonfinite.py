@@ -262,8 +262,8 @@ def test_a_nan_update_at_the_end_of_an_epoch_is_never_checkpointed(tmp_path):
 
 
 def test_a_bad_step_in_a_call_of_many_epochs_keeps_the_epochs_before_it():
-    # Full batch: one step per epoch, 64 epochs per compiled call (see test_fit), and the
-    # bad step is the 41st of the first call.
+    # Full batch: one step per epoch, 64 epochs per compiled call after the first (see
+    # test_fit), and the bad step is the 40th of the second call.
     x, y = blobs(30)
     optimizer = _nan_learning_rate_at(40)
     with pytest.raises(
