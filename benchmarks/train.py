@@ -55,18 +55,24 @@ def make_model(hidden: int, depth: int) -> MLP:
     return MLP(64, hidden, 10, depth=depth, rngs=nnx.Rngs(0))
 
 
-def fit_epoch_seconds(triple, optimizer, x, y, batch_size: int, epochs: int) -> list[float]:
-    """Seconds of each ``fit`` epoch. The same triple and optimizer objects reuse the
-    compiled epoch across calls, so only the very first call compiles."""
-    _, history = fit(
+def quiet_fit(triple, optimizer, x, y, batch_size: int | None, **length):
+    """``fit`` on ``(x, y)`` with the cross-entropy and no progress bar; ``length`` is
+    ``epochs=`` or ``steps=``."""
+    return fit(
         triple,
         optimizer,
         (x, y),
         loss=softmax_cross_entropy,
-        epochs=epochs,
         batch_size=batch_size,
         progress=False,
+        **length,
     )
+
+
+def fit_epoch_seconds(triple, optimizer, x, y, batch_size: int, epochs: int) -> list[float]:
+    """Seconds of each ``fit`` epoch. The same triple and optimizer objects reuse the
+    compiled epoch across calls, so only the very first call compiles."""
+    _, history = quiet_fit(triple, optimizer, x, y, batch_size, epochs=epochs)
     return list(history.per_epoch["epoch_time"])
 
 
@@ -276,15 +282,7 @@ def full_batch_runs(hidden: int, depth: int, x, y, steps: int, rounds: int) -> d
         def run() -> None:
             saved, _feed._STEPS_PER_CALL = _feed._STEPS_PER_CALL, steps_per_call
             try:
-                state, _ = fit(
-                    triple,
-                    optimizer,
-                    (x, y),
-                    loss=softmax_cross_entropy,
-                    steps=steps,
-                    batch_size=None,
-                    progress=False,
-                )
+                state, _ = quiet_fit(triple, optimizer, x, y, None, steps=steps)
                 jax.block_until_ready(state.params)
             finally:
                 _feed._STEPS_PER_CALL = saved
