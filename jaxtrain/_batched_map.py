@@ -19,7 +19,12 @@ def map_in_batches(f: Callable[[Any], Any], xs: Any, batch_size: int | None) -> 
     every matrix product inside ``f`` into a batched one: the Lanczos loop of
     ``spectral_density`` ran 1.9× slower that way on a CPU. One at a time is a plain
     ``lax.map``.
+
+    Raises:
+      ValueError: a ``batch_size`` below 1.
     """
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int or None, got {batch_size}")
     if batch_size is None:
         return jax.vmap(f)(xs)
     return lax.map(f, xs, batch_size=batch_size if batch_size > 1 else None)

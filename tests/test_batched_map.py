@@ -1,7 +1,5 @@
 """map_in_batches: the same values as vmap, and no batched products one slice at a time."""
 
-import re
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,16 +23,25 @@ def test_every_batch_size_gives_vmaps_values(batch_size):
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
 
 
+def _products(jaxpr):
+    """The ``dot_general`` equations of a jaxpr and of the jaxprs inside it (loops, maps)."""
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "dot_general":
+            yield eqn
+        for param in eqn.params.values():
+            for inner in param if isinstance(param, tuple | list) else (param,):
+                inner = getattr(inner, "jaxpr", inner)  # a ClosedJaxpr's own jaxpr
+                if hasattr(inner, "eqns"):
+                    yield from _products(inner)
+
+
 def _batched_products(batch_size):
     """How many of the traced matrix products have batch dimensions."""
-    text = str(jax.make_jaxpr(lambda xs: map_in_batches(_layer, xs, batch_size))(jnp.ones((4, 8))))
-    products = re.findall(
-        r"dot_general\[[^\]]*?dimension_numbers=\(\(\[[^\]]*\], \[[^\]]*\]\), \((\[[^\]]*\])",
-        text,
-        re.S,
-    )
-    assert products, text
-    return sum(batch != "[]" for batch in products)
+    closed = jax.make_jaxpr(lambda xs: map_in_batches(_layer, xs, batch_size))(jnp.ones((4, 8)))
+    products = list(_products(closed.jaxpr))
+    assert products
+    # dimension_numbers: ((lhs contracting, rhs contracting), (lhs batch, rhs batch))
+    return sum(bool(eqn.params["dimension_numbers"][1][0]) for eqn in products)
 
 
 def test_one_at_a_time_runs_plain_products_where_lax_map_would_batch_them():
@@ -42,3 +49,9 @@ def test_one_at_a_time_runs_plain_products_where_lax_map_would_batch_them():
     # which ran spectral_density's Lanczos loop 1.9× slower on a CPU.
     assert _batched_products(1) == 0
     assert _batched_products(2) == 1
+
+
+@pytest.mark.parametrize("batch_size", [0, -1])
+def test_a_batch_size_below_one_is_refused(batch_size):
+    with pytest.raises(ValueError, match="batch_size must be a positive int or None"):
+        map_in_batches(_layer, jnp.ones((4, 8)), batch_size)

@@ -5,10 +5,11 @@ compiled call that gathers each batch by its row indices; fed from the host (the
 several processes), each process sends its local share of every batch, at most
 ``_HOST_CHUNK_BYTES`` per scan.
 
-A segment is one epoch, or part of one. On the devices, epochs of a few full batches (at full
-batch, one step each) are joined into one call of up to ``_STEPS_PER_CALL`` steps: each call
-waits for the devices and hands its records to Python, which costs about a millisecond, as
-much as a whole step of a small full-batch run.
+A segment is one epoch, part of one, or several joined epochs: on the devices, epochs of a few
+full batches and no partial batch (at full batch, one step each) are joined into one call of
+up to ``_STEPS_PER_CALL`` steps when the caller allows it, since each call waits for the devices
+and hands its records to Python, which costs about a millisecond, as much as a whole step of a
+small full-batch run.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ __all__ = ["Feed"]
 # The host feed sends at most this many bytes of batches to the devices per scan.
 _HOST_CHUNK_BYTES = 256 * 2**20
 
-# Epochs of fewer full batches than this are joined into calls of about this many steps, as
-# long as the call's batch indices stay under _ROWS_BYTES_PER_CALL.
+# Epochs of at most half this many full batches are joined into calls of at most this many
+# steps, as long as the call's batch indices stay under _ROWS_BYTES_PER_CALL.
 _STEPS_PER_CALL = 64
 _ROWS_BYTES_PER_CALL = 4 * 2**20
 
@@ -38,8 +39,9 @@ _PROBE_TAG = 0x9E0BE
 class Feed:
     """Runs steps ``first..stop-1`` of a run as scans; one per fit call.
 
-    ``epochs_per_call``: how many whole epochs one call may run (more than one only on the
-    devices, with no partial batch and few full batches per epoch).
+    ``epochs_per_call``: how many whole epochs one call may run: more than one only when
+    ``joined`` (the caller has nothing to do between epochs), on the devices, with no partial
+    batch and few full batches per epoch.
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class Feed:
         y: np.ndarray,
         *,
         on_host: bool,
+        joined: bool = False,
         probe_size: int = 0,
     ):
         self.fns, self.plan, self.placement, self.on_host = fns, plan, placement, on_host
@@ -67,7 +70,7 @@ class Feed:
             self.chunk = max(1, _HOST_CHUNK_BYTES // max(1, row_bytes * self.local_batch))
         else:
             self.x_dev, self.y_dev = placement.put_data(x), placement.put_data(y)
-        self.epochs_per_call = _epochs_per_call(plan, on_host)
+        self.epochs_per_call = _epochs_per_call(plan, on_host) if joined else 1
         # The row indices every call passes: one compiled shape for the whole run.
         self.capacity = plan.num_full * self.epochs_per_call
         self.probe = self._probe(probe_size) if probe_size else None
@@ -99,6 +102,8 @@ class Feed:
         plan = self.plan
         if self.on_host:
             epoch, start = divmod(first, plan.steps_per_epoch)
+            if stop > (epoch + 1) * plan.steps_per_epoch:
+                raise ValueError(f"steps {first}..{stop - 1} span more than one epoch")
             return self._run_on_host(state, epoch, start, stop - epoch * plan.steps_per_epoch)
         rows, rest, with_remainder = self._rows(first, stop)
         count = len(rows)
@@ -188,10 +193,11 @@ class Feed:
 
 
 def _epochs_per_call(plan: BatchPlan, on_host: bool) -> int:
-    """Whole epochs one call may run: enough for ``_STEPS_PER_CALL`` steps when an epoch has
-    no partial batch (so the steps of consecutive epochs are one sequence of full batches)."""
+    """Whole epochs one call may run: as many as ``_STEPS_PER_CALL`` steps hold when an epoch
+    has no partial batch (so the steps of consecutive epochs are one sequence of full
+    batches)."""
     if on_host or plan.remainder:
         return 1
     row_bytes = plan.num_full * plan.batch_size * np.dtype(np.int32).itemsize
-    wanted = -(-_STEPS_PER_CALL // plan.num_full)
+    wanted = _STEPS_PER_CALL // plan.num_full
     return max(1, min(wanted, _ROWS_BYTES_PER_CALL // row_bytes))

@@ -71,10 +71,11 @@ def fit(
     ``state -> state``, and the steps of an epoch run as one ``lax.scan`` inside one
     ``jax.jit`` whose state buffers are donated (updated in place). The data are put on the
     devices once; each step gathers its batch there, so no Python runs per step and the
-    host waits for the devices once per epoch, or less often: after the first epoch, epochs
-    of few steps (at full batch, one) with nothing due on the host between them (no
-    validation set, no checkpoint) run up to 64 steps per call, since a call's wait and
-    records cost about as much as a small model's step. The full batches of an epoch are
+    host waits for the devices once per epoch, or less often: with the data on the devices,
+    after the first epoch, epochs of few steps and no partial batch (at full batch, one)
+    with nothing due on the host between them (no validation set, no checkpoint) run up to
+    64 steps per call, since a call's wait and records cost about as much as a small
+    model's step. The full batches of an epoch are
     one scan and a last partial batch one more step (its own compilation, once). With
     ``steps=`` a run may stop, and resume, in the middle of an epoch.
 
@@ -304,6 +305,9 @@ def _train(
         settings.x,
         settings.y,
         on_host=settings.on_host,
+        # Epochs may be joined when nothing is due on the host after each one.
+        joined=settings.val is None
+        and (settings.checkpoint_dir is None or settings.checkpoint_every > 1),
         probe_size=settings.probe_size,
     )
     val = None
@@ -316,7 +320,7 @@ def _train(
     first_call = True
     try:
         while done < total:
-            epochs = 1 if val is not None or first_call else feed.epochs_per_call
+            epochs = 1 if first_call else feed.epochs_per_call
             first_call = False
             due = checkpoints.epochs_until_save(done // spe)
             if due is not None:
@@ -325,7 +329,7 @@ def _train(
             state, rows = _train_segment(
                 state, history, feed, settings, checkpoints, first=done, stop=stop
             )
-            if val is not None:  # then the segment is (part of) one epoch
+            if val is not None:  # then epochs are not joined: the segment is (part of) one
                 rows[-1].update(_validation_scores(state, val, settings))
             for row in rows:
                 history.append_epoch(row)

@@ -95,20 +95,42 @@ def _counted_calls(monkeypatch) -> list[tuple[int, int]]:
     return calls
 
 
-def test_one_step_epochs_share_a_call_and_run_as_one_call_per_epoch(monkeypatch):
-    # Full-batch descent (lecture §3): an epoch is one step. Every compiled call waits for
-    # the devices and hands its records to Python (~1 ms, a whole step of a small model), so
-    # such epochs are joined into calls of 64 steps; the run is the one-call-per-epoch run.
+# A model with dropout trained with augmentation: every step's keys reach the result.
+_DROPOUT_TRIPLE = functional(MLP(4, 8, 3, depth=1, dropout=0.2, rngs=nnx.Rngs(0)))
+
+
+@pytest.mark.parametrize(
+    ("n", "batch_size", "epochs", "drop_last", "expected_calls"),
+    [
+        # Full batch (lecture §3): an epoch is one step; 64 epochs per call.
+        (30, None, 150, False, [(0, 1), (1, 65), (65, 129), (129, 150)]),
+        # 4 full batches per epoch: 16 epochs per call.
+        (32, 8, 40, False, [(0, 4), (4, 68), (68, 132), (132, 160)]),
+        # 3 full batches, the remainder of 6 left out: 21 epochs (63 steps) per call.
+        (30, 8, 30, True, [(0, 3), (3, 66), (66, 90)]),
+    ],
+    ids=["full_batch", "four_batches", "drop_last"],
+)
+def test_short_epochs_share_a_call_and_run_as_one_call_per_epoch(
+    monkeypatch, n, batch_size, epochs, drop_last, expected_calls
+):
+    # Every compiled call waits for the devices and hands its records to Python (~1 ms, a
+    # whole step of a small model), so epochs of few steps are joined into calls of up to 64
+    # steps; the run is the one-call-per-epoch run, bit for bit. The first epoch runs alone:
+    # its call compiles, and its epoch_time says so.
     from jaxtrain.train import _feed
 
+    def run():
+        kw = dict(batch_size=batch_size, drop_last=drop_last, augment=additive_noise(0.1))
+        return _fit(model=_DROPOUT_TRIPLE, data=blobs(n), epochs=epochs, metrics=METRICS, **kw)
+
     calls = _counted_calls(monkeypatch)
-    joined, joined_history = _fit(epochs=150, batch_size=None, metrics=METRICS)
-    # The first epoch runs alone: its call compiles, and its epoch_time says so.
-    assert calls == [(0, 1), (1, 65), (65, 129), (129, 150)]
+    joined, joined_history = run()
+    assert calls == expected_calls
     calls.clear()
     monkeypatch.setattr(_feed, "_STEPS_PER_CALL", 1)
-    single, single_history = _fit(epochs=150, batch_size=None, metrics=METRICS)
-    assert len(calls) == 150
+    single, single_history = run()
+    assert len(calls) == epochs
     assert_trees_equal(joined.params, single.params)
     for name, values in single_history.per_step.items():
         np.testing.assert_array_equal(joined_history.per_step[name], values, err_msg=name)
@@ -116,7 +138,7 @@ def test_one_step_epochs_share_a_call_and_run_as_one_call_per_epoch(monkeypatch)
     for name, values in single_history.per_epoch.items():
         if name != "epoch_time":
             np.testing.assert_array_equal(joined_history.per_epoch[name], values, err_msg=name)
-    assert joined_history.per_epoch["step"].tolist() == list(range(1, 151))
+    assert joined_history.per_epoch["epoch"].tolist() == list(range(1, epochs + 1))
 
 
 def test_joined_epochs_stop_where_validation_or_steps_need_the_host(monkeypatch):
@@ -131,6 +153,9 @@ def test_joined_epochs_stop_where_validation_or_steps_need_the_host(monkeypatch)
     calls.clear()
     _fit(epochs=2, batch_size=8)  # 30 examples: a partial batch ends every epoch
     assert calls == [(0, 4), (4, 8)]
+    calls.clear()
+    _fit(data=blobs(66), epochs=3, batch_size=2)  # 33 batches an epoch: too many to join
+    assert calls == [(0, 33), (33, 66), (66, 99)]
 
 
 def test_fit_does_not_recompile_on_a_second_call():
