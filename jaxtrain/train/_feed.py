@@ -70,9 +70,12 @@ class Feed:
             self.chunk = max(1, _HOST_CHUNK_BYTES // max(1, row_bytes * self.local_batch))
         else:
             self.x_dev, self.y_dev = placement.put_data(x), placement.put_data(y)
-        self.epochs_per_call = _epochs_per_call(plan, on_host) if joined else 1
-        # The row indices every call passes: one compiled shape for the whole run.
-        self.capacity = plan.num_full * self.epochs_per_call
+        joinable = _epochs_per_call(plan, on_host)
+        self.epochs_per_call = joinable if joined else 1
+        # The row indices every call passes: one compiled shape for the whole run, and the
+        # same whether it joins epochs or not, so that a run with a validation set and one
+        # without (same steps otherwise) share one compiled program.
+        self.capacity = plan.num_full * joinable
         self.probe = self._probe(probe_size) if probe_size else None
 
     def _probe(self, size: int) -> tuple[jax.Array, jax.Array]:

@@ -184,6 +184,22 @@ def test_fit_does_not_recompile_on_a_second_call():
     assert counts[0] >= 1 and counts[1] == counts[0]
 
 
+def test_a_run_with_validation_and_one_joining_epochs_share_the_compiled_steps():
+    traces = []
+
+    def counted_loss(predictions, targets):
+        traces.append(1)
+        return softmax_cross_entropy(predictions, targets)
+
+    x, y = blobs(30)
+    kw = dict(loss=counted_loss, batch_size=None, progress=False)
+    # Validation after every epoch: one epoch per call.
+    fit(linear_triple(), SGD, (x, y), epochs=3, val_data=blobs(6, seed=1), **kw)
+    traced = len(traces)
+    fit(linear_triple(), SGD, (x, y), epochs=100, **kw)  # 64 one-step epochs per call
+    assert len(traces) == traced
+
+
 def test_callers_arrays_survive_donation():
     params = linear_params()
     before = jax.tree.map(np.asarray, params)
