@@ -39,9 +39,9 @@ _PROBE_TAG = 0x9E0BE
 class Feed:
     """Runs steps ``first..stop-1`` of a run as scans; one per fit call.
 
-    ``epochs_per_call``: how many whole epochs one call may run: more than one only when
-    ``joined`` (the caller has nothing to do between epochs), on the devices, with no partial
-    batch and few full batches per epoch.
+    ``epochs_per_call``: how many whole epochs one call may run: more than one only with
+    ``join_epochs`` (the caller has nothing to do between epochs), on the devices, with no
+    partial batch and few full batches per epoch.
     """
 
     def __init__(
@@ -54,7 +54,7 @@ class Feed:
         y: np.ndarray,
         *,
         on_host: bool,
-        joined: bool = False,
+        join_epochs: bool = False,
         probe_size: int = 0,
     ):
         self.fns, self.plan, self.placement, self.on_host = fns, plan, placement, on_host
@@ -71,7 +71,7 @@ class Feed:
         else:
             self.x_dev, self.y_dev = placement.put_data(x), placement.put_data(y)
         joinable = _epochs_per_call(plan, on_host)
-        self.epochs_per_call = joinable if joined else 1
+        self.epochs_per_call = joinable if join_epochs else 1
         # The row indices every call passes: one compiled shape for the whole run, and the
         # same whether it joins epochs or not, so that a run with a validation set and one
         # without (same steps otherwise) share one compiled program.

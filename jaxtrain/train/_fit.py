@@ -75,9 +75,9 @@ def fit(
     after the first epoch, epochs of few steps and no partial batch (at full batch, one)
     with nothing due on the host between them (no validation set, no checkpoint) run up to
     64 steps per call, since a call's wait and records cost about as much as a small
-    model's step. The full batches of an epoch are
-    one scan and a last partial batch one more step (its own compilation, once). With
-    ``steps=`` a run may stop, and resume, in the middle of an epoch.
+    model's step. The full batches of an epoch are one scan and a last partial batch one
+    more step (its own compilation, once). With ``steps=`` a run may stop, and resume, in
+    the middle of an epoch.
 
     Learning rate record: ``history.per_step["learning_rate"]`` is the η of an
     ``optax.inject_hyperparams`` state; else the ``learning_rate`` given here (a number or a
@@ -295,6 +295,10 @@ def _train(
     to ``history`` and saving checkpoints; returns the final state.
     """
     placement, plan, total = settings.placement, settings.plan, settings.total_steps
+    # Epochs may be joined into one call when no validation or checkpoint follows each one.
+    nothing_between_epochs = settings.val is None and (
+        settings.checkpoint_dir is None or settings.checkpoint_every > 1
+    )
     # The key is fixed for the whole run (draws fold in the epoch or step), so the feed
     # keeps its own copy, on the host for the host feed: the state's copy is donated.
     feed = Feed(
@@ -305,9 +309,7 @@ def _train(
         settings.x,
         settings.y,
         on_host=settings.on_host,
-        # Epochs may be joined when nothing is due on the host after each one.
-        joined=settings.val is None
-        and (settings.checkpoint_dir is None or settings.checkpoint_every > 1),
+        join_epochs=nothing_between_epochs,
         probe_size=settings.probe_size,
     )
     val = None
