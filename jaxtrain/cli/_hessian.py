@@ -19,6 +19,8 @@ __all__ = ["register", "run"]
 
 COMMAND = "jaxtrain hessian"  # who wrote hessian.json and spectrum.png, in --out's manifest
 BLOCKS = ("layer", "leaf")  # --blocks: the partitions of curvature.block_labels
+# _with_error prints a mean to its error's decimal place only this many digits from the point.
+_MAX_PLACES = 8
 # --batches: refused by argparse (exit 2) as --batches 0 is, before the checkpoint is read.
 _batch_count = checked_number(
     int,
@@ -456,12 +458,16 @@ def _listed(values: np.ndarray, scale: float | None = None) -> str:
 
 def _with_error(mean: float, stderr: float) -> tuple[str, str, int | None]:
     """``(mean, stderr, decimals)`` for people: the error to 2 significant digits and the
-    mean to the same decimal place (``decimals``, negative for tens, hundreds, …); a zero or
-    non-finite error leaves the mean at 4 significant digits (``decimals`` is ``None``)."""
-    if not (math.isfinite(stderr) and stderr > 0 and math.isfinite(mean)):
+    mean to the same decimal place (``decimals``, negative for tens, hundreds, …). A zero or
+    non-finite error, or one whose place lies more than ``_MAX_PLACES`` digits from the
+    decimal point, leaves the mean at 4 significant digits and the error at 2 (``decimals``
+    is ``None``)."""
+    decimals = None
+    if math.isfinite(stderr) and stderr > 0 and math.isfinite(mean):
+        # The place of the error's second digit after rounding: 0.0996 is 0.10, not 0.100.
+        decimals = 1 - math.floor(math.log10(float(f"{stderr:.2g}")))
+    if decimals is None or abs(decimals) > _MAX_PLACES:
         return f"{mean + 0.0:.4g}", f"{stderr:.2g}", None
-    # The place of the error's second digit after rounding: 0.0996 rounds to 0.10, not 0.100.
-    decimals = 1 - math.floor(math.log10(float(f"{stderr:.2g}")))
     return _fixed(mean, decimals), _fixed(stderr, decimals), decimals
 
 

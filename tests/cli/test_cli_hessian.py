@@ -444,3 +444,6 @@ def test_numbers_for_people_keep_the_digits_that_mean_something():
     assert _with_error(1234.5, 99.7) == ("1230", "100", -1)
     assert _with_error(2.5, 0.0) == ("2.5", "0", None)  # identical batches: no place to round to
     assert _with_error(float("nan"), float("nan")) == ("nan", "nan", None)
+    # Far from 1, the error's place would print hundreds of digits: significant digits instead.
+    assert _with_error(0.5, 1e-300) == ("0.5", "1e-300", None)
+    assert _with_error(1e300, 3e298) == ("1e+300", "3e+298", None)
