@@ -289,8 +289,11 @@ def full_batch_runs(hidden: int, depth: int, x, y, steps: int, rounds: int) -> d
 
         return run
 
-    variants = {"fit": fitted(_feed._STEPS_PER_CALL), "fit, a call per epoch": fitted(1)}
-    variants["hand scan"] = hand
+    variants = {
+        "fit": fitted(_feed._STEPS_PER_CALL),
+        "fit, a call per epoch": fitted(1),
+        "hand scan": hand,
+    }
     seconds: dict[str, list[float]] = {name: [] for name in variants}
     for run in variants.values():
         run()  # compile

@@ -8,7 +8,17 @@ from typing import Any
 import jax
 from jax import lax
 
-__all__ = ["map_in_batches"]
+__all__ = ["check_batch_size", "map_in_batches"]
+
+
+def check_batch_size(batch_size: int | None) -> None:
+    """Refuses a ``batch_size`` for :func:`map_in_batches` below 1 (``None`` is all at once).
+
+    Raises:
+      ValueError: a ``batch_size`` below 1.
+    """
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int or None, got {batch_size}")
 
 
 def map_in_batches(f: Callable[[Any], Any], xs: Any, batch_size: int | None) -> Any:
@@ -23,8 +33,7 @@ def map_in_batches(f: Callable[[Any], Any], xs: Any, batch_size: int | None) -> 
     Raises:
       ValueError: a ``batch_size`` below 1.
     """
-    if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int or None, got {batch_size}")
+    check_batch_size(batch_size)
     if batch_size is None:
         return jax.vmap(f)(xs)
     return lax.map(f, xs, batch_size=batch_size if batch_size > 1 else None)

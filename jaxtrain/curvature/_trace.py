@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxtrain._batched_map import map_in_batches
+from jaxtrain._batched_map import check_batch_size, map_in_batches
 from jaxtrain.curvature._operators import (
     as_pytree_callable,
     check_key,
@@ -131,8 +131,7 @@ def trace(
         raise ValueError(f"num_samples must be an int, got {num_samples!r}")
     if num_samples < minimum:
         raise ValueError(f"{method} needs num_samples >= {minimum}, got {num_samples}")
-    if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int or None, got {batch_size}")
+    check_batch_size(batch_size)  # before anything is traced
     flat_like = flat_space(like)
     if method == "hutch++" and num_samples // 3 > flat_like.size:
         raise ValueError(

@@ -158,13 +158,19 @@ def test_joined_epochs_stop_where_validation_or_steps_need_the_host(monkeypatch)
     assert calls == [(0, 33), (33, 66), (66, 99)]
 
 
-def test_fit_does_not_recompile_on_a_second_call():
+def _counted_loss():
+    """``(loss, traces)``: the cross-entropy, and a list that grows each time JAX traces it."""
     traces = []
 
     def counted_loss(predictions, targets):
         traces.append(1)
         return softmax_cross_entropy(predictions, targets)
 
+    return counted_loss, traces
+
+
+def test_fit_does_not_recompile_on_a_second_call():
+    counted_loss, traces = _counted_loss()
     x, y = blobs(30)
     triple = linear_triple()
     counts = []
@@ -185,12 +191,7 @@ def test_fit_does_not_recompile_on_a_second_call():
 
 
 def test_a_run_with_validation_and_one_joining_epochs_share_the_compiled_steps():
-    traces = []
-
-    def counted_loss(predictions, targets):
-        traces.append(1)
-        return softmax_cross_entropy(predictions, targets)
-
+    counted_loss, traces = _counted_loss()
     x, y = blobs(30)
     kw = dict(loss=counted_loss, batch_size=None, progress=False)
     # Validation after every epoch: one epoch per call.
