@@ -191,7 +191,7 @@ def hessian_report(
     from jaxtrain import curvature
 
     stage = stage or (lambda text: None)
-    n = int(ravel_pytree(params)[0].size)
+    n = _parameter_count(params)
     stage(f"the loss and its gradient at θ ({n:,} parameters)")
     loss_value, grads = jax.value_and_grad(loss_fn)(params)
     grad_norm = float(np.linalg.norm(np.asarray(ravel_pytree(grads)[0], dtype=np.float64)))
@@ -231,7 +231,7 @@ def hessian_report(
     except curvature.MemoryLimitError as error:
         raise CommandError(f"--top {top} ({k} at each end): {error}") from None
     eigs = np.sort(np.asarray(extremes.eigenvalues, dtype=np.float64))
-    eig_tol = curvature.eigenvalue_tolerance(eigs, ravel_pytree(params)[0].dtype)
+    eig_tol = curvature.eigenvalue_tolerance(eigs, jax.numpy.result_type(*jax.tree.leaves(params)))
     stage(f"the spectral density: {probes} probes × {min(lanczos_steps, n)} Lanczos steps")
     density = curvature.spectral_density(
         matvec, params, num_probes=probes, num_iters=min(lanczos_steps, n), key=key
@@ -372,7 +372,6 @@ def batch_report(
     its exact eigenvalues; otherwise Lanczos.
     """
     import jax
-    from jax.flatten_util import ravel_pytree
 
     from jaxtrain import curvature
 
@@ -381,7 +380,7 @@ def batch_report(
     batches = [
         (x[i * size : (i + 1) * size], y[i * size : (i + 1) * size]) for i in range(num_batches)
     ]
-    k = min(top, int(ravel_pytree(params)[0].size))
+    k = min(top, _parameter_count(params))
     max_bytes = curvature.DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
     try:
         out = curvature.eigenvalues_over_batches(
@@ -421,6 +420,13 @@ def batch_report(
         "converged": bool(out.converged),
     }
     return numbers, lines
+
+
+def _parameter_count(params: Any) -> int:
+    """The number of parameters, read from the leaves' shapes (flattening would copy them)."""
+    import jax
+
+    return sum(int(np.size(leaf)) for leaf in jax.tree.leaves(params))
 
 
 def _batch_loss(apply: Any, state: Any, loss: Any, params: Any, x: Any, y: Any) -> Any:
@@ -499,7 +505,6 @@ def run(args: argparse.Namespace) -> int:
             f"--batches {args.batches}: more batches than the {x.shape[0]} examples of the loss"
         )
 
-    from jax.flatten_util import ravel_pytree
     from jax.tree_util import Partial
 
     from jaxtrain import curvature, losses
@@ -511,7 +516,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"the checkpoint names an unknown loss {loss_name!r}")
     loss_fn = curvature.loss_from_model(apply, ckpt.model_state, [(x, y)], loss)
     written = (out / "hessian.json", out / "spectrum.png") if out else ()
-    n = int(ravel_pytree(ckpt.params)[0].size)
+    n = _parameter_count(ckpt.params)
     extras = [name for name in ("blocks", "batches") if getattr(args, name) is not None]
     dense = n <= args.dense_max_params  # as hessian_report decides
     total = _stage_count(n, args.dense_max_params) + len(extras) + (1 if out else 0)
