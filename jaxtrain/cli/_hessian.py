@@ -164,6 +164,10 @@ def _restore(directory: str, step: int | None) -> tuple[Any, Any, dict[str, Any]
     return spec, ckpt, metadata, apply
 
 
+# hessian_report's stages: the loss and gradient, then the dense Hessian or the Lanczos runs.
+_REPORT_STAGES = 2
+
+
 def hessian_report(
     loss_fn: Any,
     params: Any,
@@ -181,8 +185,8 @@ def hessian_report(
     spectral density).
 
     ``stage(text)`` is told as each part starts: the loss and gradient, then the dense
-    Hessian, or the Lanczos extremes and the spectral density (:func:`_stage_count`).
-    ``max_bytes`` bounds the Lanczos basis (default: ``curvature.DEFAULT_MAX_BYTES``); a
+    Hessian, or the Lanczos extremes with the spectral density (``_REPORT_STAGES``).
+    ``max_bytes`` bounds the Lanczos bases (default: ``curvature.DEFAULT_MAX_BYTES``); a
     ``top`` over it is refused before any Lanczos step runs.
     """
     import jax
@@ -219,23 +223,27 @@ def hessian_report(
             explanation=cp.explanation,
         )
         return report, eigs
-    key = jax.random.key(seed)
     k = min(top, n // 2)
-    matvec = curvature.hvp(loss_fn, params)
+    steps = min(lanczos_steps, n)
     max_bytes = curvature.DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
-    stage(f"Lanczos: the {k} lowest and {k} highest eigenvalues")
+    stage(
+        f"Lanczos: the {k} lowest and {k} highest eigenvalues, and the spectral density"
+        f" ({probes} probes × {steps} steps, the first run also finding the extremes)"
+    )
     try:
-        extremes = curvature.eigenvalues(
-            matvec, params, k=k, key=key, which="both", max_bytes=max_bytes
+        extremes, density = curvature.spectrum(
+            curvature.hvp(loss_fn, params),
+            params,
+            k=k,
+            key=jax.random.key(seed),
+            num_probes=probes,
+            num_iters=steps,
+            max_bytes=max_bytes,
         )
     except curvature.MemoryLimitError as error:
         raise CommandError(f"--top {top} ({k} at each end): {error}") from None
     eigs = np.sort(np.asarray(extremes.eigenvalues, dtype=np.float64))
     eig_tol = curvature.eigenvalue_tolerance(eigs, jax.numpy.result_type(*jax.tree.leaves(params)))
-    stage(f"the spectral density: {probes} probes × {min(lanczos_steps, n)} Lanczos steps")
-    density = curvature.spectral_density(
-        matvec, params, num_probes=probes, num_iters=min(lanczos_steps, n), key=key
-    )
     ratio = float(curvature.minimum_ratio_estimate(density, tol=eig_tol))
     negative = int(np.sum(eigs < -eig_tol))
     # The k lowest and k highest eigenvalues decide the kind as the whole spectrum would.
@@ -250,7 +258,7 @@ def hessian_report(
         f"{negative} of them below -{eig_tol:.3g}: "
         + ("negative curvature, a way down." if negative else "no negative curvature found."),
         f"Minimum ratio estimated from the spectral density ({probes} probes × "
-        f"{min(lanczos_steps, n)} steps): {ratio:.3f}.",
+        f"{steps} steps): {ratio:.3f}.",
     ]
     report.update(
         method="lanczos",
@@ -484,11 +492,6 @@ def _fixed(value: float, decimals: int | None) -> str:
     return f"{round(value, decimals) + 0.0:.{max(decimals, 0)}f}"
 
 
-def _stage_count(n_params: int, dense_max_params: int) -> int:
-    """The number of stages :func:`hessian_report` announces for a model of ``n_params``."""
-    return 2 if n_params <= dense_max_params else 3
-
-
 def run(args: argparse.Namespace) -> int:
     """Runs ``jaxtrain hessian``; returns the exit status."""
     from jaxtrain.cli._data_ref import load_reference
@@ -519,7 +522,7 @@ def run(args: argparse.Namespace) -> int:
     n = _parameter_count(ckpt.params)
     extras = [name for name in ("blocks", "batches") if getattr(args, name) is not None]
     dense = n <= args.dense_max_params  # as hessian_report decides
-    total = _stage_count(n, args.dense_max_params) + len(extras) + (1 if out else 0)
+    total = _REPORT_STAGES + len(extras) + (1 if out else 0)
     header = {
         "checkpoint": str(pathlib.Path(args.checkpoint).absolute()),
         "step": ckpt.step,

@@ -11,9 +11,11 @@ Two paths share one interface, ``loss_fn(params, *args) -> scalar``:
 
 - dense, for small models: :func:`hessian` and :func:`analyze_critical_point`;
 - matrix-free, for any size: :func:`hvp` (v ↦ Hv), :func:`eigenvalues` and :func:`lanczos`,
-  :func:`power_iteration`, :func:`trace`, :func:`spectral_density` and
-  :func:`minimum_ratio_estimate`. :func:`batched_loss` and :func:`loss_from_model` build the
-  loss over fixed data (several batches, the functional model contract, sharded devices).
+  :func:`power_iteration`, :func:`trace`, :func:`spectral_density`,
+  :func:`minimum_ratio_estimate` and :func:`spectrum` (the extremes and the density at once,
+  the extremes' run serving as one of the density's probes). :func:`batched_loss` and
+  :func:`loss_from_model` build the loss over fixed data (several batches, the functional
+  model contract, sharded devices).
 
 Beside H, two positive semi-definite curvatures take the place of :func:`hvp` in every
 algorithm: :func:`ggn` (Gauss–Newton, JᵀH_ℓJ) and :func:`empirical_fisher`; having no negative
@@ -40,6 +42,7 @@ from jaxtrain.curvature._lanczos import EigenResult, LanczosResult, eigenvalues,
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES, MemoryLimitError
 from jaxtrain.curvature._model_loss import batched_loss, loss_from_model
 from jaxtrain.curvature._power import PowerIterationResult, power_iteration
+from jaxtrain.curvature._spectrum import Spectrum, spectrum
 from jaxtrain.curvature._trace import TraceEstimate, trace
 from jaxtrain.curvature._uncertainty import BatchEigenvalues, eigenvalues_over_batches
 
@@ -56,6 +59,7 @@ __all__ = [
     "MemoryLimitError",
     "PowerIterationResult",
     "SpectralDensity",
+    "Spectrum",
     "TraceEstimate",
     "analyze_critical_point",
     "batched_loss",
@@ -74,5 +78,6 @@ __all__ = [
     "minimum_ratio_estimate",
     "power_iteration",
     "spectral_density",
+    "spectrum",
     "trace",
 ]

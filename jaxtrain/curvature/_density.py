@@ -51,21 +51,42 @@ class SpectralDensity(NamedTuple):
     sigma: jax.Array
 
 
+def gauss_quadrature(
+    alphas: jax.Array, betas: jax.Array, steps: jax.Array, m: int
+) -> tuple[jax.Array, jax.Array]:
+    """The nodes θ and weights τ of one probe from its first ``steps`` Lanczos steps.
+
+    Gauss quadrature of v₀ᵀ g(H) v₀ = Σⱼ τⱼ g(θⱼ), τⱼ the squared first entry of sⱼ; the
+    padding rows (j ≥ steps) carry no weight because their first entry is zero.
+    """
+    theta, S, _ = ritz(alphas, betas, steps, m)
+    return theta[:m], S[0, :m] ** 2
+
+
+def slq_probes(
+    f: Callable[[jax.Array], jax.Array],
+    like: jax.ShapeDtypeStruct,
+    keys: jax.Array,
+    num_iters: jax.Array,
+    *,
+    m: int,
+    probe_batch_size: int,
+) -> tuple[jax.Array, jax.Array]:
+    """``(nodes, weights)``, each (len(keys), m): one Lanczos probe per key, traceable."""
+
+    def one_probe(probe_key):
+        v0 = jax.random.normal(probe_key, like.shape, like.dtype)
+        alphas, betas, _, steps, _ = _lanczos_loop(f, v0, num_iters, m)
+        return gauss_quadrature(alphas, betas, steps, m)
+
+    return map_in_batches(one_probe, keys, probe_batch_size)
+
+
 @functools.partial(jax.jit, static_argnames=("num_probes", "m", "probe_batch_size"))
 def _slq_program(matvec, like, key, num_iters, *, num_probes, m, probe_batch_size):
     f, flat_like, _ = flat_operator(linearized(matvec), like)
-    n, dtype = flat_like.size, flat_like.dtype
-
-    def one_probe(probe_key):
-        v0 = jax.random.normal(probe_key, (n,), dtype)
-        alphas, betas, _, steps, _ = _lanczos_loop(f, v0, num_iters, m)
-        theta, S, _ = ritz(alphas, betas, steps, m)
-        # Gauss quadrature of v₀ᵀ g(H) v₀ = Σⱼ τⱼ g(θⱼ) with τⱼ = (first entry of sⱼ)²;
-        # padding rows (j ≥ steps) carry no weight because their first entry is zero.
-        return theta, S[0] ** 2
-
     keys = jax.random.split(key, num_probes)
-    return map_in_batches(one_probe, keys, probe_batch_size)
+    return slq_probes(f, flat_like, keys, num_iters, m=m, probe_batch_size=probe_batch_size)
 
 
 @jax.jit
@@ -137,16 +158,7 @@ def spectral_density(
         58 (2016), https://arxiv.org/abs/1308.5467
     """
     key = check_key(key)
-    for name, value in (("num_probes", num_probes), ("probe_batch_size", probe_batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not sigma_squared > 0:
-        raise ValueError(f"sigma_squared must be > 0, got {sigma_squared}")
-    if isinstance(grid, int) and not isinstance(grid, bool):
-        if grid < 2:
-            raise ValueError(f"a grid needs at least 2 points, got {grid}")
-    elif jnp.ndim(grid) != 1:
-        raise ValueError(f"grid must be 1-D, got shape {jnp.shape(grid)}")
+    check_density_arguments(num_probes, probe_batch_size, sigma_squared, grid)
     flat_like = flat_space(like)
     n = int(flat_like.size)
     num_iters = _check_num_iters(num_iters, n)
@@ -162,6 +174,34 @@ def spectral_density(
             m=basis_rows(num_iters, n),
             probe_batch_size=probe_batch_size,
         )
+    return density_from_quadrature(nodes, weights, num_iters, sigma_squared, grid)
+
+
+def check_density_arguments(
+    num_probes: Any, probe_batch_size: Any, sigma_squared: Any, grid: Any
+) -> None:
+    """Raises :func:`spectral_density`'s ``ValueError`` for a bad count, variance or grid."""
+    for name, value in (("num_probes", num_probes), ("probe_batch_size", probe_batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not sigma_squared > 0:
+        raise ValueError(f"sigma_squared must be > 0, got {sigma_squared}")
+    if isinstance(grid, int) and not isinstance(grid, bool):
+        if grid < 2:
+            raise ValueError(f"a grid needs at least 2 points, got {grid}")
+    elif jnp.ndim(grid) != 1:
+        raise ValueError(f"grid must be 1-D, got shape {jnp.shape(grid)}")
+
+
+def density_from_quadrature(
+    nodes: jax.Array,
+    weights: jax.Array,
+    num_iters: int,
+    sigma_squared: float,
+    grid: jax.Array | int,
+) -> SpectralDensity:
+    """The smoothed density of probes' quadrature ``(nodes, weights)``, as documented in
+    :func:`spectral_density`; only the first ``num_iters`` nodes of each probe are kept."""
     nodes, weights = nodes[:, :num_iters], weights[:, :num_iters]
     lo, hi = jnp.min(nodes), jnp.max(nodes)
     width = jnp.where(hi > lo, hi - lo, jnp.maximum(jnp.abs(hi), 1.0))

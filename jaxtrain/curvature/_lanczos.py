@@ -425,6 +425,38 @@ def lanczos(
     )
 
 
+def converging_lanczos(
+    f: Callable[[jax.Array], jax.Array],
+    v0: jax.Array,
+    num_iters: jax.Array,
+    tol: jax.Array,
+    *,
+    m: int,
+    k: int,
+    which: str,
+    min_iters: int,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, Any]:
+    """Lanczos from ``v0`` on the flat operator ``f`` until the wanted Ritz pairs converge.
+
+    Traceable (no jit of its own). Returns ``(alphas, betas, V, steps, report)``: the
+    tridiagonal and basis of :func:`_lanczos_loop`, and the last check's ``(values,
+    residuals, converged, S)`` with S the wanted pairs' vectors in the Lanczos basis.
+    """
+    n = v0.shape[0]
+    sizes = _size_classes(m)
+
+    def check(alphas, betas, j):
+        # Solve at the smallest size class that holds j: a solve costs O(j³), not O(m³).
+        branches = [
+            functools.partial(_wanted_ritz_pairs, size=s, m=m, n=n, k=k, which=which) for s in sizes
+        ]
+        index = jnp.searchsorted(jnp.asarray(sizes), j)
+        report = lax.switch(index, branches, alphas, betas, j, tol)
+        return report[2], report
+
+    return _lanczos_loop(f, v0, num_iters, m, check=check, min_iters=min_iters)
+
+
 def extreme_ritz_pairs(
     f: Callable[[jax.Array], jax.Array],
     v0: jax.Array,
@@ -443,19 +475,9 @@ def extreme_ritz_pairs(
     eigenvector). Returns ``(values, vectors, residuals, steps, converged)`` with the Ritz
     vectors as rows of a (k or 2k, n) matrix in the flat space.
     """
-    n = v0.shape[0]
-    sizes = _size_classes(m)
-
-    def check(alphas, betas, j):
-        # Solve at the smallest size class that holds j: a solve costs O(j³), not O(m³).
-        branches = [
-            functools.partial(_wanted_ritz_pairs, size=s, m=m, n=n, k=k, which=which) for s in sizes
-        ]
-        index = jnp.searchsorted(jnp.asarray(sizes), j)
-        report = lax.switch(index, branches, alphas, betas, j, tol)
-        return report[2], report
-
-    _, _, V, steps, report = _lanczos_loop(f, v0, num_iters, m, check=check, min_iters=min_iters)
+    _, _, V, steps, report = converging_lanczos(
+        f, v0, num_iters, tol, m=m, k=k, which=which, min_iters=min_iters
+    )
     # The loop's last check ran at the final step: its Ritz pairs are the answer.
     values, residuals, converged, S = report
     return values, dot(S.T, V), residuals, steps, converged
@@ -550,6 +572,50 @@ def eigenvalues(
         Ghorbani, Krishnan, Xiao, 2019, https://arxiv.org/abs/1901.10159
     """
     key = check_key(key)
+    budget = eigen_budget(like, k=k, which=which, num_iters=num_iters, tol=tol)
+    flat = budget.flat
+    m = basis_rows(budget.num_iters, int(flat.size))
+    check_basis_memory(m + (budget.wanted if return_vectors else 0), flat, max_bytes)
+    with highest_precision():
+        values, vectors, residuals, steps, converged = _eigen_program(
+            as_pytree_callable(matvec),
+            like,
+            key,
+            np.int32(budget.num_iters),
+            np.asarray(tol, flat.dtype),
+            m=m,
+            k=k,
+            which=which,
+            min_iters=budget.min_iters,
+            return_vectors=return_vectors,
+        )
+    return EigenResult(values, vectors, residuals, int(steps), bool(converged))
+
+
+class EigenBudget(NamedTuple):
+    """What :func:`eigenvalues` settles before its first step (see :func:`eigen_budget`).
+
+    Attributes:
+        flat: the shape and dtype of the flat vector space.
+        wanted: the Ritz values wanted (k, or 2k for ``"both"``).
+        num_iters: the most Lanczos steps.
+        min_iters: the steps before the first convergence check.
+    """
+
+    flat: jax.ShapeDtypeStruct
+    wanted: int
+    num_iters: int
+    min_iters: int
+
+
+def eigen_budget(
+    like: Any, *, k: int, which: str, num_iters: int | None, tol: float
+) -> EigenBudget:
+    """Checks :func:`eigenvalues`' arguments and settles its step budget.
+
+    Raises:
+        ValueError: as :func:`eigenvalues` documents.
+    """
     if not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol}")
     flat = flat_space(like)
@@ -563,22 +629,7 @@ def eigenvalues(
             f"num_iters={num_iters} Lanczos steps cannot give {wanted} Ritz values;"
             f" use num_iters >= {wanted}"
         )
-    m = basis_rows(num_iters, n)
-    check_basis_memory(m + (wanted if return_vectors else 0), flat, max_bytes)
     # Early Ritz values can look converged before the outer spectrum has been seen, so no
     # check happens before a few steps beyond the number of values wanted.
     min_iters = min(num_iters, max(2 * wanted, wanted + 5))
-    with highest_precision():
-        values, vectors, residuals, steps, converged = _eigen_program(
-            as_pytree_callable(matvec),
-            like,
-            key,
-            np.int32(num_iters),
-            np.asarray(tol, flat.dtype),
-            m=m,
-            k=k,
-            which=which,
-            min_iters=min_iters,
-            return_vectors=return_vectors,
-        )
-    return EigenResult(values, vectors, residuals, int(steps), bool(converged))
+    return EigenBudget(flat, wanted, num_iters, min_iters)
