@@ -127,9 +127,10 @@ def line_search(
     """The step s·t·d that lowers the loss, t the first of length, length/2, … that does.
 
     L is evaluated at θ + t·d (and at θ − t·d when ``both_signs``: the sign of an eigenvector
-    is arbitrary, so the one that lowers the loss is chosen by evaluating both). Halving stops
-    after ``max_halvings``; if no trial lowers L the step is zero. A single sign (a descent
-    direction) also accepts an unchanged loss, a decrease below float rounding.
+    is arbitrary, so the one that lowers the loss is chosen by evaluating both; a NaN counts as
+    no decrease). Halving stops after ``max_halvings``; if no trial lowers L the step is zero.
+    A single sign (a descent direction) also accepts an unchanged loss, a decrease below float
+    rounding.
 
     Returns:
       ``(step, evaluations)``: the flat step and the number of loss evaluations (int32).
@@ -140,7 +141,10 @@ def line_search(
     loss = obj_fn(params)
 
     def at(t):
-        return obj_fn(unravel(flat + t * direction))
+        # A NaN (outside the loss's domain: a log, a square root) is no lower loss; as +inf it
+        # loses every comparison, so the other sign or a shorter step is taken instead.
+        value = obj_fn(unravel(flat + t * direction))
+        return jnp.where(jnp.isnan(value), jnp.inf, value)
 
     def trial(t):
         plus = at(t)

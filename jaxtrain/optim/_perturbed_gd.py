@@ -15,8 +15,8 @@ from jaxtrain.optim._validation import check_positive
 
 __all__ = ["PerturbedGDState", "perturbed_gd", "perturbed_gd_hyperparameters"]
 
-# escape_steps is an int32 in the state (t_noise starts at −T): a larger T means "never again"
-# within any budget that fits the int32 step counter.
+# escape_steps is an int32 in the state (t_noise starts at −T − 1): a larger T means "never
+# again" within any budget that fits the int32 step counter.
 _MAX_ESCAPE_STEPS = 2**30
 
 
@@ -26,7 +26,7 @@ class PerturbedGDState(NamedTuple):
     Attributes:
       count: steps taken, t (int32, saturating).
       key: the PRNG key of the perturbations, split every step.
-      last_perturbation: t_noise, the step of the last perturbation (int32; −T before any).
+      last_perturbation: t_noise, the step of the last perturbation (int32; −T − 1 before any).
       perturbations: how many perturbations were made (int32).
     """
 
@@ -50,8 +50,8 @@ def perturbed_gd(
     offset along a negative-curvature direction u grows by 1 + η|λ| per step. Perturbed
     gradient descent supplies that offset, and only where it is needed: at step t,
 
-    - if ‖g‖ ≤ ε_g and t − t_noise ≥ T: the update is ξ, drawn uniformly from the ball of
-      radius r, and t_noise ← t;
+    - if ‖g‖ ≤ ε_g and t − t_noise > T: the update is ξ, drawn uniformly from the ball of
+      radius r, and t_noise ← t (t_noise starts at −T − 1, so step 0 may perturb);
     - otherwise the gradient step −ηg.
 
     ε_g is ``gradient_threshold``, r ``radius``, T ``escape_steps`` (Jin et al.'s t_thres:
@@ -69,7 +69,7 @@ def perturbed_gd(
       learning_rate: η > 0.
       gradient_threshold: ε_g > 0.
       radius: r > 0, the radius of the perturbation ball.
-      escape_steps: T >= 1, the fewest steps between two perturbations.
+      escape_steps: T >= 1, the gradient steps at least between two perturbations.
       seed: seeds the PRNG key of the perturbations.
 
     Returns:
@@ -106,7 +106,7 @@ def perturbed_gd(
         return PerturbedGDState(
             count=zero,
             key=jax.random.key(seed),
-            last_perturbation=jnp.full([], -escape_steps, jnp.int32),
+            last_perturbation=jnp.full([], -escape_steps - 1, jnp.int32),
             perturbations=zero,
         )
 
@@ -119,10 +119,12 @@ def perturbed_gd(
         n = flat_grad.size
         # Uniform in the ball: a uniform direction and a radius r·U^{1/n}.
         direction = jax.random.normal(direction_key, (n,), flat_grad.dtype)
-        scale = radius * jax.random.uniform(radius_key, (), flat_grad.dtype) ** (1.0 / n)
+        scale = radius * jax.random.uniform(radius_key, (), flat_grad.dtype) ** (1.0 / max(n, 1))
         kick = scale * direction / jnp.linalg.norm(direction)
+        # Written as count − T > t_noise, not count − t_noise > T: the difference of two
+        # counters would wrap around in int32 near the end of the saturating count.
         due = (jnp.linalg.norm(flat_grad) <= gradient_threshold) & (
-            state.count - state.last_perturbation >= escape_steps
+            state.count - escape_steps > state.last_perturbation
         )
         step = jnp.where(due, kick, -learning_rate * flat_grad)
         return unravel(step), PerturbedGDState(

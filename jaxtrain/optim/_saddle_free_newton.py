@@ -77,7 +77,8 @@ def saddle_free_newton(
     Where ‖g‖ < ε_g the Lanczos run starts instead from the last most negative Ritz vector
     (random at first), and if its smallest Ritz value λ < −ε_H the update is the
     negative-curvature step of :func:`negative_curvature_descent`: length |λ|/ρ along that
-    vector, halved until the loss falls, with the sign that lowers it.
+    vector, halved until the loss falls, with the sign that lowers it. If it finds none, the
+    update is steps 1–3 after all (k more products, from g).
 
     ε_g is ``gradient_threshold``, ε_H ``curvature_threshold``, ρ ``hessian_lipschitz``, η
     ``learning_rate``. ``updates`` must be the raw gradient g (put this transform first in a
@@ -163,16 +164,26 @@ def saddle_free_newton(
             small, warm_start(state.vector, subkey), flat_grad / jnp.where(small, 1.0, grad_norm)
         )
         values, vectors, steps = ritz_pairs(loss_fn, params, v0, k, k=k, tol=tol)
-        values = values.astype(flat_grad.dtype)
-        vectors = vectors.astype(flat_grad.dtype)
-        # Positions past the steps Lanczos took repeat its last pair: count each pair once.
-        valid = jnp.arange(values.shape[0]) < steps
-        coefficients = jnp.where(valid, (vectors @ flat_grad) / (jnp.abs(values) + damping), 0.0)
-        direction = -(coefficients @ vectors)
-        eigenvalue = values[0]
+        eigenvalue = values[0].astype(flat_grad.dtype)
         negative = small & (eigenvalue < -curvature_threshold)
+        # The Newton step lives in the Krylov space of g. A run that started from the warm
+        # vector (small g) and found no negative curvature does not span g, and −|H|⁻¹g there
+        # would keep only g's component along it: k more products, from g.
+        start = jnp.where(grad_norm > 0, flat_grad / jnp.where(grad_norm > 0, grad_norm, 1.0), v0)
+        newton_values, newton_vectors, newton_steps = lax.cond(
+            small & ~negative,
+            lambda: ritz_pairs(loss_fn, params, start, k, k=k, tol=tol),
+            lambda: (values, vectors, jnp.zeros_like(steps)),
+        )
+        newton_vectors = newton_vectors.astype(flat_grad.dtype)
+        # Positions past the steps Lanczos took repeat its last pair: count each pair once.
+        valid = jnp.arange(values.shape[0]) < jnp.where(small & ~negative, newton_steps, steps)
+        coefficients = (newton_vectors @ flat_grad) / (
+            jnp.abs(newton_values.astype(flat_grad.dtype)) + damping
+        )
+        direction = -(jnp.where(valid, coefficients, 0.0) @ newton_vectors)
         length = jnp.where(negative, jnp.abs(eigenvalue) / hessian_lipschitz, learning_rate)
-        direction = jnp.where(negative, vectors[0], direction)
+        direction = jnp.where(negative, vectors[0].astype(flat_grad.dtype), direction)
         # Only the negative-curvature step has no sign of its own: both are tried, as in
         # negative_curvature_descent; the Newton direction is already downhill.
         step, evaluations = lax.cond(
@@ -183,9 +194,9 @@ def saddle_free_newton(
         return unravel(step.astype(ravel_pytree(updates)[0].dtype)), SaddleFreeNewtonState(
             count=saturating_add(state.count, 1),
             key=key,
-            vector=vectors[0],
+            vector=vectors[0].astype(flat_grad.dtype),
             eigenvalue=eigenvalue,
-            matvecs=saturating_add(state.matvecs, steps),
+            matvecs=saturating_add(state.matvecs, steps + newton_steps),
             loss_evaluations=saturating_add(state.loss_evaluations, evaluations),
         )
 
