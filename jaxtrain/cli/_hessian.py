@@ -289,9 +289,10 @@ def block_report(
 ) -> tuple[dict[str, Any], list[str]]:
     """``(numbers, lines)``: λmin and the ``top`` highest eigenvalues of each block's H_bb.
 
-    ``dense``: every H_bb is a diagonal block of the dense Hessian (already computed for the
-    report), with all its eigenvalues; otherwise :func:`curvature.block_eigenvalues` runs
-    Lanczos on each block.
+    ``dense``: every H_bb is a diagonal block of the dense Hessian (computed here once), with
+    all its eigenvalues; otherwise :func:`curvature.block_eigenvalues` runs Lanczos on each
+    block. Either way a block of n_b parameters lists min(top, n_b // 2) values at each end
+    (one for n_b = 1), as Lanczos can give them, and a block of no parameters is left out.
     """
     import jax
 
@@ -306,8 +307,10 @@ def block_report(
         for index, label in enumerate(curvature.block_labels(params, blocks)):
             members.setdefault(str(label), []).extend(range(offsets[index], offsets[index + 1]))
         for name, positions in members.items():
+            if not positions:
+                continue
             values = np.linalg.eigvalsh(H[np.ix_(positions, positions)])
-            k = min(top, values.size)
+            k = max(1, min(top, values.size // 2))
             rows.append(_block_row(name, values.size, values[:k], values[::-1][:k], True))
     else:
         max_bytes = curvature.DEFAULT_MAX_BYTES if max_bytes is None else max_bytes

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import register_pytree_node_class
 
-from jaxtrain.curvature._lanczos import eigenvalues
+from jaxtrain.curvature._lanczos import _check_num_iters, eigenvalues
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
 from jaxtrain.curvature._operators import check_key, linearized
 
@@ -203,9 +203,11 @@ def block_eigenvalues(
 
     Returns:
         ``{label: BlockEigenResult}`` in the order the blocks first appear among the leaves.
+        A block of no parameters (only empty leaves) has no spectrum and is left out.
 
     Raises:
-        ValueError: for a bad ``blocks``, ``k``, ``which`` or ``tol`` (see ``eigenvalues``).
+        ValueError: for a bad ``blocks``, ``k``, ``which``, ``num_iters`` or ``tol`` (see
+            ``eigenvalues``), whatever the blocks' sizes, or ``params`` without array leaves.
         MemoryLimitError: if a block's basis would exceed ``max_bytes``.
 
     Examples:
@@ -231,7 +233,14 @@ def block_eigenvalues(
         raise ValueError(f"k must be a positive int, got {k!r}")
     if which not in _WHICH:
         raise ValueError(f"which must be one of {_WHICH}, got {which!r}")
+    # Checked here, not only by eigenvalues, which blocks of one parameter never call.
+    if not tol > 0:
+        raise ValueError(f"tol must be > 0, got {tol}")
+    if num_iters is not None:
+        _check_num_iters(num_iters, 1)
     leaves, treedef = jax.tree.flatten(params)
+    if not leaves:
+        raise ValueError(f"params has no array leaves, so no blocks: got {params!r}")
     labels = block_labels(params, blocks)
     shapes = tuple(tuple(jnp.shape(leaf)) for leaf in leaves)
     layout = (treedef, shapes, tuple(jnp.result_type(leaf) for leaf in leaves))
@@ -246,6 +255,8 @@ def block_eigenvalues(
     for number, (label, indices) in enumerate(members.items()):
         positions = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in indices])
         size = int(positions.size)
+        if size == 0:
+            continue
         block = _Restricted(matvec, jnp.asarray(positions, jnp.int32), layout)
         if size == 1:
             results[label] = _one_by_one(block, dtype, which, return_vectors, positions, layout)

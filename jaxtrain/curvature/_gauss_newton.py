@@ -173,7 +173,8 @@ def ggn(
 def _example_losses(loss_fn: Any, data: tuple[Any, ...], params: Any) -> jax.Array:
     # Each example as a batch of one: a mean-reduced batch loss is then its per-example loss.
     def one(*example):
-        return loss_fn(params, *(jnp.expand_dims(leaf, 0) for leaf in example))
+        batch = jax.tree.map(lambda leaf: jnp.expand_dims(leaf, 0), example)
+        return loss_fn(params, *batch)
 
     return jax.vmap(one)(*data)
 
@@ -207,7 +208,8 @@ def empirical_fisher(
         :func:`~jaxtrain.curvature.hvp`'s result is.
 
     Raises:
-        ValueError: without data, or when the arrays' leading dimensions differ.
+        ValueError: without data, with no examples (N = 0: F would be 0/0), or when the
+            arrays' leading dimensions differ.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -229,6 +231,10 @@ def empirical_fisher(
         raise ValueError(
             "data: every array needs the same leading (example) dimension, got shapes "
             f"{[jnp.shape(leaf) for leaf in leaves]}"
+        )
+    if sizes == {0}:
+        raise ValueError(
+            "data holds no examples (leading dimension 0): F = (1/N) Σ gᵢgᵢᵀ needs N ≥ 1"
         )
     outputs_fn = Partial(_example_losses, as_pytree_callable(loss_fn), tuple(data))
     return GaussNewtonProduct(outputs_fn, Partial(_half_mean_square), params).linearize()

@@ -32,7 +32,7 @@ class BatchEigenvalues(NamedTuple):
         per_batch: shape (B, k) (2k for ``which="both"``): row b holds batch b's eigenvalues
             in :class:`~jaxtrain.curvature.EigenResult`'s order, so column i is the i-th
             value (by rank) of every batch.
-        mean: the mean of each column, shape (k,).
+        mean: the mean of each column, shape (k,) (2k for ``which="both"``).
         stderr: its standard error s/√B, s the sample standard deviation (ddof = 1) of the
             column; one batch's value scatters by s = stderr·√B.
         full: the same eigenvalues of the operator on all the batches' examples together.

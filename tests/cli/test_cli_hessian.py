@@ -427,6 +427,32 @@ def test_lanczos_blocks_agree_with_the_dense_ones():
     # tests/curvature/test_uncertainty.py checks against dense per-batch Hessians.)
 
 
+def test_both_routes_list_as_many_values_per_block_and_leave_out_empty_blocks():
+    # A block of 3 parameters has min(top, 3 // 2) = 1 value at each end by Lanczos; the dense
+    # route listed top = 2 of them (overlapping) until it followed the same rule.
+    from jaxtrain.cli._hessian import block_report
+
+    rng = np.random.default_rng(1)
+    params = {
+        "b": jnp.zeros(1),
+        "none": jnp.zeros((0,)),
+        "w": jnp.asarray(rng.standard_normal(3), jnp.float32),
+    }
+    x = jnp.asarray(rng.standard_normal((12, 3)), jnp.float32)
+    y = jnp.asarray(rng.standard_normal(12), jnp.float32)
+    whole = jax.tree_util.Partial(_regression_loss, x=x, y=y)
+    dense, _ = block_report(whole, params, dense=True, blocks="leaf", top=2)
+    lanczos, _ = block_report(whole, params, dense=False, blocks="leaf", top=2)
+    for report in (dense, lanczos):
+        assert [(row["block"], len(row["lowest"])) for row in report["blocks"]] == [
+            ("b", 1),
+            ("w", 1),
+        ]
+    for exact, approx in zip(dense["blocks"], lanczos["blocks"], strict=True):
+        np.testing.assert_allclose(approx["lowest"], exact["lowest"], rtol=1e-4)
+        np.testing.assert_allclose(approx["highest"], exact["highest"], rtol=1e-4)
+
+
 def test_numbers_for_people_keep_the_digits_that_mean_something():
     from jaxtrain.cli._hessian import _listed, _rounded, _with_error
 
