@@ -3,6 +3,8 @@
 Each Flax trap from REFERENCES.md gets a test that shows it closed.
 """
 
+import functools
+
 import chex
 import flax.linen as linen
 import jax
@@ -16,18 +18,23 @@ from jax.flatten_util import ravel_pytree
 from jaxtrain.losses import softmax_cross_entropy
 from jaxtrain.nn import MLP, BatchNorm, functional
 
-X = jax.random.normal(jax.random.key(0), (32, 6))
-Y = jax.random.randint(jax.random.key(1), (32,), 0, 3)
+# NumPy's generator: building the data compiles nothing while pytest collects the module.
+_RNG = np.random.default_rng(0)
+X = jnp.asarray(_RNG.standard_normal((32, 6)), jnp.float32)
+Y = jnp.asarray(_RNG.integers(0, 3, 32), jnp.int32)
 
 
 def _bn_mlp(**kwargs):
     return MLP(6, 8, 3, depth=2, norm="batch", rngs=nnx.Rngs(0), **kwargs)
 
 
-# One triple for the whole module: its jitted apply compiles once per mode and input shape.
-# Tests only read BN_MODEL (functional never modifies its module; one test checks that).
-BN_MODEL = _bn_mlp()
-BN_TRIPLE = functional(BN_MODEL)
+@functools.cache
+def _bn_model():
+    """One model and triple for the whole module, built on first use, not at collection: its
+    jitted apply compiles once per mode and input shape. Tests only read the model
+    (functional never modifies its module; one test checks that)."""
+    model = _bn_mlp()
+    return model, functional(model)
 
 
 def _loss(apply, train=True):
@@ -39,7 +46,7 @@ def _loss(apply, train=True):
 
 
 def test_nnx_params_and_state_are_plain_dicts():
-    _apply, params, state = BN_TRIPLE
+    _apply, params, state = _bn_model()[1]
     assert set(params) == {"layers", "head"}
     assert set(params["layers"]["0"]) == {"linear", "norm"}
     assert set(params["layers"]["0"]["norm"]) == {"scale", "bias"}
@@ -60,8 +67,8 @@ def _dict_nodes(tree):
 
 
 def test_nnx_matches_module_in_both_modes():
-    model = BN_MODEL
-    apply, params, state = BN_TRIPLE
+    model = _bn_model()[0]
+    apply, params, state = _bn_model()[1]
     y, new_state = apply(params, state, X, train=True)
     reference = _bn_mlp()
     np.testing.assert_allclose(y, reference(X), rtol=1e-6, atol=1e-6)
@@ -81,7 +88,7 @@ def test_nnx_matches_module_in_both_modes():
 
 def test_statistics_update_survives_jit_and_grad():
     """Trap: an NNX module through plain jit/grad silently loses its running-stat update."""
-    apply, params, state = BN_TRIPLE
+    apply, params, state = _bn_model()[1]
     grad_fn = jax.jit(jax.value_and_grad(_loss(apply), has_aux=True))
     (_, new_state), _ = grad_fn(params, state, X, Y)
     _, eager_state = apply(params, state, X, train=True)
@@ -92,8 +99,8 @@ def test_statistics_update_survives_jit_and_grad():
 
 def test_running_statistics_get_no_gradient():
     """Trap: jax.grad over a whole module in eval mode differentiates the running statistics."""
-    model = BN_MODEL
-    apply, params, state = BN_TRIPLE
+    model = _bn_model()[0]
+    apply, params, state = _bn_model()[1]
     _, state = apply(params, state, X, train=True)
 
     # The trap, for contrast: every variable of an eval-mode module is a gradient target.
@@ -123,8 +130,8 @@ def test_running_statistics_get_no_gradient():
 
 def test_optimizer_step_never_touches_running_statistics():
     """Trap: optax over the whole nnx.state applies weight decay to the running variance."""
-    model = BN_MODEL
-    apply, params, state = BN_TRIPLE
+    model = _bn_model()[0]
+    apply, params, state = _bn_model()[1]
     optimizer = optax.adamw(1e-2, weight_decay=0.5)
     opt_state = optimizer.init(params)
     loss = _loss(apply)
@@ -153,7 +160,7 @@ def test_optimizer_step_never_touches_running_statistics():
 
 
 def test_no_retrace_on_second_call():
-    apply, params, state = BN_TRIPLE
+    apply, params, state = _bn_model()[1]
     loss = _loss(apply)
 
     @jax.jit
@@ -168,7 +175,7 @@ def test_no_retrace_on_second_call():
 
 
 def test_state_threads_through_scan():
-    apply, params, state = BN_TRIPLE
+    apply, params, state = _bn_model()[1]
 
     def body(state, x):
         _, state = apply(params, state, x, train=True)
@@ -202,7 +209,7 @@ def test_hessian_through_params_matches_ravelled_hessian():
 
 def test_vmap_eval_equals_batch_and_train_needs_axis_name():
     """Trap: vmap over single examples with training-mode BatchNorm normalizes each alone."""
-    apply, params, state = BN_TRIPLE
+    apply, params, state = _bn_model()[1]
     batched, _ = apply(params, state, X, train=False)
     per_example = jax.vmap(lambda x: apply(params, state, x[None], train=False)[0][0])(X)
     np.testing.assert_allclose(per_example, batched, rtol=1e-5, atol=1e-6)
@@ -333,7 +340,7 @@ def test_bad_input(args, error, match):
 
 
 def test_bad_train_flag_and_structure():
-    apply, params, state = BN_TRIPLE
+    apply, params, state = _bn_model()[1]
     with pytest.raises(ValueError, match="Python bool"):
         apply(params, state, X, train=jnp.bool_(True))
     with pytest.raises(ValueError, match="structure"):
@@ -341,7 +348,7 @@ def test_bad_train_flag_and_structure():
 
 
 def test_flax_batchnorm_inside_the_model_works_the_same():
-    ours = BN_TRIPLE
+    ours = _bn_model()[1]
     theirs = functional(
         MLP(
             6,
