@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from jaxtrain._text import percent
 from jaxtrain.diagnose._evidence import RunEvidence
 from jaxtrain.diagnose._thresholds import CauseThresholds
 
@@ -254,9 +255,14 @@ def _curvature_numbers(e: RunEvidence) -> dict[str, float]:
 
 
 def _stuck_text(e: RunEvidence) -> str:
+    change = (
+        f"falling only {percent(e.late_drop)}"
+        if not e.late_drop < 0
+        else f"rising {percent(-e.late_drop)}"
+    )
     return (
-        f"The loss stayed at {_g(e.loss_ratio)} × the baseline, falling only "
-        f"{_g(100 * e.late_drop, 2)}% over the last quarter of the run; the gradient is small "
+        f"The loss stayed at {_g(e.loss_ratio)} × the baseline, {change} over the last "
+        "quarter of the run; the gradient is small "
         f"(‖g_T‖/‖g₀‖ = {_g(e.grad_ratio, 2)}; one gradient step of the largest stable size "
         f"would remove ρ = {_g(e.progress, 2)} of the loss). The Hessian ({e.curvature_method}) "
         f"has λmin = {_g(e.lambda_min)} and λmax = {_g(e.lambda_max)}"
@@ -268,14 +274,15 @@ def saddle_point(e: RunEvidence, t: CauseThresholds) -> Cause:
     score = min(failed(e, t), critical(e, t), _flat(e, t), _escaped(e, t))
     negative = e.lambda_min < -e.eig_tol if math.isfinite(e.eig_tol) else e.lambda_min < 0
     order = "a negative eigenvalue" if negative else "no negative eigenvalue beyond round-off"
-    where = (
-        "its eigenvector"
-        if e.escape_along == "eigenvector"
-        else "a random direction (the Hessian is degenerate; the way down is of higher order)"
-    )
+    if e.escape_along == "eigenvector":
+        where = "its eigenvector"
+    elif negative:
+        where = "a random direction (which lowered the loss more than the eigenvector did)"
+    else:
+        where = "a random direction (the Hessian is degenerate; the way down is of higher order)"
     text = (
         f"{_stuck_text(e)}: {order}, and a step of {_g(e.escape_step, 2)} along {where} "
-        f"changed the loss by {_g(100 * e.escape_change, 2)}% beyond its first-order part "
+        f"changed the loss by {percent(e.escape_change)} beyond its first-order part "
         "(measured): a saddle point, not a minimum (§2)."
     )
     return _cause("saddle_point", score, _curvature_numbers(e), text)
@@ -293,7 +300,7 @@ def local_minimum(e: RunEvidence, t: CauseThresholds) -> Cause:
     text = (
         f"{_stuck_text(e)}, and no step along ± its lowest eigenvector or a random direction "
         f"lowered the loss beyond its first-order part (best change "
-        f"{_g(100 * e.escape_change, 2)}%): a local minimum with a high loss (§2)."
+        f"{percent(e.escape_change)}): a local minimum with a high loss (§2)."
     )
     return _cause("local_minimum", score, _curvature_numbers(e), text)
 
@@ -309,7 +316,7 @@ def learning_rate_too_high(e: RunEvidence, t: CauseThresholds) -> Cause:
     else:
         what = (
             f"The loss ended at {_g(e.loss_ratio)} × the baseline and rose up to "
-            f"{_g(100 * e.loss_rise, 2)}% above its best while the gradient stayed large "
+            f"{percent(e.loss_rise)} above its best while the gradient stayed large "
             f"(‖g_T‖/‖g₀‖ = {_g(e.grad_ratio, 2)})"
         )
     edge = (
@@ -333,11 +340,26 @@ def learning_rate_too_high(e: RunEvidence, t: CauseThresholds) -> Cause:
             "curvature (§4)."
         )
     else:
-        probe_text = (
+        rerun = (
             f". Re-run at {_g(e.probe_factor, 2)}·η for {_g(e.probe_steps, 6)} steps on the "
-            f"same batches, the loss was {_g(e.probe_gain, 3)} × lower"
-            + (": η is too large for the curvature (§4)." if e.probe_gain > 1 else ".")
+            "same batches"
         )
+        if e.probe_gain > 1:
+            outcome = (
+                f"the loss was {_g(e.probe_gain, 3)} × lower: η is too large for the curvature"
+                " (§4)."
+            )
+        elif e.probe_gain == 0:  # the re-run diverged in its window, the run did not
+            outcome = "the re-run diverged: a lower η did not train better."
+        elif e.diverged and e.probe_gain == 1:  # both diverged
+            outcome = "the re-run diverged too."
+        elif e.probe_gain == 1:
+            outcome = "the loss was the same: a lower η did not train better."
+        else:
+            outcome = (
+                f"the loss was {_g(1 / e.probe_gain, 3)} × higher: a lower η did not train better."
+            )
+        probe_text = f"{rerun}, {outcome}"
     evidence = {
         "loss_ratio": e.loss_ratio,
         "diverged_at": e.diverged_at,
@@ -391,8 +413,8 @@ def saturated_loss(e: RunEvidence, t: CauseThresholds) -> Cause:
     """§5: most wrong predictions saturated, with (nearly) no gradient on their logits."""
     score = min(failed(e, t), t.soft_ge(e.saturated_share, t.saturated_share, t.narrow_span))
     text = (
-        f"The loss ended at {_g(e.loss_ratio)} × the baseline with {_g(100 * e.wrong_share, 3)}% "
-        f"of the training examples wrong; {_g(100 * e.saturated_share, 3)}% of those are "
+        f"The loss ended at {_g(e.loss_ratio)} × the baseline with {percent(e.wrong_share)} "
+        f"of the training examples wrong; {percent(e.saturated_share)} of those are "
         f"saturated (probability > {t.saturation_probability:g}) and receive a median "
         f"{_g(e.push_ratio, 2)} of cross-entropy's gradient on their logits: the loss cannot "
         "push them (MSE after a softmax, §5)."
@@ -440,7 +462,7 @@ def batch_size(e: RunEvidence, t: CauseThresholds) -> Cause:
         f"The batch of {e.batch_size} examples is only {_g(e.batch_to_noise, 2)} × the gradient "
         f"noise scale B_simple = {_g(e.noise_scale)}: too small. The gradient's noise dominates "
         f"its signal; the loss ended at {_g(e.loss_ratio)} × the baseline, fluctuating by "
-        f"{_g(100 * e.tail_fluctuation, 2)}% (§3)."
+        f"{percent(e.tail_fluctuation)} (§3)."
     )
     remedy = "Use a larger batch, or a lower (decaying) learning rate, so the noise averages out."
     return _cause("batch_size", small, evidence, text, remedy)
@@ -462,7 +484,7 @@ def learning_rate_too_low(e: RunEvidence, t: CauseThresholds) -> Cause:
         else " (the sharpness was not measured): more steps, or a larger η, would go on (§4)"
     )
     text = (
-        f"The loss was still falling when the run ended ({_g(100 * e.late_share, 2)}% of its "
+        f"The loss was still falling when the run ended ({percent(e.late_share)} of its "
         f"decrease came in the last quarter) at {_g(e.loss_ratio)} × the baseline"
         f"{sharpness}."
     )

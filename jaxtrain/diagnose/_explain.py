@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain.data import check_class_labels
 from jaxtrain.diagnose._baseline import baseline_loss, infer_task, resolved_loss
 from jaxtrain.diagnose._causes import rank_causes
 from jaxtrain.diagnose._explanation import RunExplanation
@@ -50,12 +51,15 @@ def _prepared_data(
 
 def _baseline(loss: Any, y: np.ndarray, task: str, outputs: int) -> float:
     if task == "classification" and outputs == 1:
-        # One output for two classes (a sigmoid): the constant logit log(π₁/π₀).
+        # One output for two classes (a sigmoid): the constant logit log(π₁/π₀), and the
+        # labels 0 and 1 only, checked before anything trains.
         import jax.numpy as jnp
 
+        check_class_labels(y.reshape(-1), 2, name="y_train")
         prior = float(np.clip(np.mean(y == 1), 1e-6, 1 - 1e-6))
         logits = np.full((y.shape[0], 1), math.log(prior / (1 - prior)), np.float32)
-        return max(float(loss(jnp.asarray(logits), jnp.asarray(y[:, None]))), 1e-12)
+        # The labels as training passes them to the loss, next to (N, 1) outputs.
+        return max(float(loss(jnp.asarray(logits), jnp.asarray(y))), 1e-12)
     num_classes = outputs if task == "classification" else None
     return baseline_loss(loss, y, task=task, num_classes=num_classes)
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from jaxtrain._output_dir import OutputDir
+from jaxtrain._text import counted
 from jaxtrain.diagnose._causes import Cause
 from jaxtrain.diagnose._diagnosis import _jsonable
 from jaxtrain.diagnose._evidence import RunEvidence, smooth_losses
@@ -81,9 +82,18 @@ class RunExplanation:
         return reported[0] if reported else None
 
     @property
+    def failed(self) -> bool:
+        """Whether the run diverged or ended at or above ``thresholds.failed_loss`` × B."""
+        e = self.evidence
+        return e.diverged or e.loss_ratio >= self.thresholds.failed_loss
+
+    @property
     def healthy(self) -> bool:
-        """Whether no cause reached the report score."""
-        return not self.reported
+        """Whether the run trained and no cause reached the report score.
+
+        A failed run (:attr:`failed`) whose evidence singles out no cause is not healthy.
+        """
+        return not self.reported and not self.failed
 
     def cause(self, name: str) -> Cause:
         """The scored cause called ``name`` (reported or not)."""
@@ -91,6 +101,13 @@ class RunExplanation:
             if cause.name == name:
                 return cause
         raise KeyError(f"no cause {name!r}; have {[c.name for c in self.causes]}")
+
+    @property
+    def _title(self) -> str:
+        top = self.top
+        if top is not None:
+            return top.name
+        return "healthy" if self.healthy else "no cause found"
 
     @property
     def headline(self) -> str:
@@ -103,7 +120,7 @@ class RunExplanation:
             if e.diverged
             else f"reached a training loss of {_g(e.loss_ratio)} × the baseline"
         )
-        if self.evidence.diverged or self.evidence.loss_ratio > self.thresholds.failed_loss:
+        if self.failed:
             return (
                 f"The run {state}, but no cause reached the report score "
                 f"{self.thresholds.report_score:g}: the evidence below does not single one out."
@@ -151,10 +168,9 @@ class RunExplanation:
         Returns:
           The report as Markdown text.
         """
-        top = self.top
         e = self.evidence
         lines = [
-            f"# Run explanation: {top.name if top else 'healthy'}",
+            f"# Run explanation: {self._title}",
             "",
             f"**{self.headline}**",
             "",
@@ -193,8 +209,9 @@ class RunExplanation:
         lines += [
             "## The run",
             "",
-            f"- {e.steps} steps of batch {e.batch_size} on {e.num_examples} examples, "
-            f"{e.n_params:,} parameters ({e.task}); baseline B = {_g(e.baseline, 4)}",
+            f"- {counted(e.steps, 'step')} of batch {e.batch_size} on "
+            f"{counted(e.num_examples, 'example')}, {counted(e.n_params, 'parameter')} "
+            f"({e.task}); baseline B = {_g(e.baseline, 4)}",
             f"- final training loss {_g(e.final_loss, 4)} = {_g(e.loss_ratio)} × B"
             + (f"; diverged at step {_g(e.diverged_at, 6)}" if e.diverged else ""),
             f"- gradient norm {_g(e.grad_norm_start)} → {_g(e.grad_norm_end)}",

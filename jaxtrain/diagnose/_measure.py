@@ -380,7 +380,9 @@ def measure_run(
     evidence = RunEvidence(**numbers)
     # The Hessian is what tells a saddle from a minimum, which only a failed run needs.
     if curvature and not diverged and failed(evidence, thresholds) >= thresholds.report_score:
-        rows = np.random.default_rng(seed).permutation(n)[: thresholds.curvature_examples]
+        # seed mod 2⁶⁴: NumPy refuses negative seeds, which fit's jax.random.key takes; the
+        # map is one to one, and a non-negative seed is its own image.
+        rows = np.random.default_rng(seed % 2**64).permutation(n)[: thresholds.curvature_examples]
         rows = np.sort(rows)
         loss_fn = full_batch_loss_fn(run.final.apply, run.final.model_state, x[rows], y[rows], loss)
         at_end = evaluate_loss(run.final, (x[rows], y[rows]), loss)

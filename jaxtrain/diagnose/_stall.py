@@ -249,7 +249,9 @@ def analyze_stall(
         # Read on the figure's log scale: levelled off once within _LOG_FALL of the rest.
         log_step = int(np.argmax(smooth <= _LOG_FALL * suffix_min))
         kept_falling = log_step > (1.0 - _MIN_PLATEAU_SHARE) * values.size
-        fall_after = float(smooth[stall_step] / smooth[-1])
+        # The fall to the lowest level after the stall step: a loss that then rose again
+        # did not fall by its ratio to the last value.
+        fall_after = float(smooth[stall_step] / suffix_min[stall_step])
         if not kept_falling:
             stall_step = log_step
     plateau = _escaped_plateau(values, smooth, thresholds.stall_tolerance)
@@ -262,6 +264,11 @@ def analyze_stall(
     )
     if converged:
         end = f"{float(smooth[-1]) / baseline:.3g} × the baseline"
+        if kept_falling and float(smooth[-1]) > (1.0 + thresholds.stall_tolerance) * float(
+            suffix_min[stall_step]
+        ):
+            lowest = float(suffix_min[stall_step]) / baseline
+            end = f"{lowest:.3g} × the baseline, then rose to {end}"
         summary = _converged_summary(
             end, grad_text, stalled, kept_falling, stall_step, fall_after, thresholds
         )
