@@ -315,18 +315,25 @@ def _size_classes(m: int) -> list[int]:
 
 
 def error_bounds(theta: jax.Array, residuals: jax.Array, j: jax.Array) -> jax.Array:
-    """Bounds on |θᵢ − λ| for the first j (ascending) Ritz values: min(rᵢ, rᵢ²/gapᵢ).
+    """Bounds on |θᵢ − λ| for the first j (ascending) Ritz values: min(rᵢ, rᵢ²/gapᵢ), and rᵢ
+    for the outermost two.
 
     Some eigenvalue λ of H lies within the residual rᵢ = ‖Hy − θᵢy‖ of θᵢ, and within
     rᵢ²/gapᵢ when θᵢ is separated by gapᵢ from the rest of the spectrum (Kato–Temple; the gap
-    is measured, as usual, to the neighbouring Ritz values).
+    is measured, as usual, to the neighbouring Ritz values). The lowest and highest Ritz
+    values keep the plain residual: their inner Ritz neighbour stands in for an eigenvalue
+    that may not have entered the Krylov space yet. A start close to an inner eigenvector (a
+    warm start from a top eigenvector that has since become the second) gives that
+    eigenvector's value with a tiny r²/gap after a few steps, while λmax is still missing;
+    r ≤ tol·|θ| waits until the rest of the start vector is accounted for.
     """
     idx = jnp.arange(theta.shape[0])
     big = jnp.asarray(jnp.inf, theta.dtype)
     above = jnp.where(idx + 1 < j, jnp.roll(theta, -1) - theta, big)
     below = jnp.where((idx > 0) & (idx < j), theta - jnp.roll(theta, 1), big)
     gap = jnp.minimum(above, below)
-    return jnp.minimum(residuals, residuals**2 / jnp.where(gap > 0, gap, big))
+    kato_temple = jnp.minimum(residuals, residuals**2 / jnp.where(gap > 0, gap, big))
+    return jnp.where((idx == 0) | (idx == j - 1), residuals, kato_temple)
 
 
 def _converged(theta, residuals, j, pos, tol, floor):
@@ -525,8 +532,9 @@ def eigenvalues(
     not after a fixed count. For a Ritz pair (θ, y = Vs) of T the residual is exactly
     r = ‖Hy − θy‖ = |βₘ sₘ| (sₘ the last entry of s); some eigenvalue of H lies within r of
     θ, and within r²/gap when θ is separated by gap from the rest of the spectrum
-    (Kato–Temple; the gap is measured to the neighbouring Ritz values, the usual practice).
-    A value counts as converged when min(r, r²/gap) ≤ max(``tol``·|θ|, 10·√n·ε·‖T‖): ``tol``
+    (Kato–Temple; the gap is measured to the neighbouring Ritz values, the usual practice;
+    the lowest and highest Ritz values keep r, see :func:`error_bounds`).
+    A value counts as converged when its bound ≤ max(``tol``·|θ|, 10·√n·ε·‖T‖): ``tol``
     is a relative tolerance on the eigenvalue, and the second term is what the dtype can
     resolve, so values near 0 do not chase round-off. Checks
     happen on a geometric schedule (every max(1, j/16) steps), so at most ~6% extra steps

@@ -105,7 +105,10 @@ class GradientNoiseScale(Monitor):
         return GradientNoiseScaleState(zero, zero, jnp.zeros([], jnp.int32))
 
     def measure(self, state: GradientNoiseScaleState, view: StepView):
-        b_big, b_small = view.batch_size, view.batch_size // 2
+        # The halves hold B//2 examples each (fit leaves an odd batch's last one out of them), so
+        # the big batch they make is 2·(B//2): for an odd B, one fewer than the step's batch.
+        b_small = view.batch_size // 2
+        b_big = 2 * b_small
         if view.half_grads is None or b_small < 1:
             return state, {"noise_scale": jnp.float32(jnp.nan)}
         # The big batch is the two halves together, G_big = (g_a + g_b)/2: with BatchNorm, the

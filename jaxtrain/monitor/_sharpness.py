@@ -73,10 +73,11 @@ class Sharpness(ProbeMonitor):
             raise ValueError(f"num_iters must be an int ≥ 2; got {self.num_iters!r}")
         if self.num_iters < 2:
             raise ValueError(f"num_iters must be an int ≥ 2; got {self.num_iters!r}")
-        if not (isinstance(self.tol, float | int) and self.tol > 0):
+        if isinstance(self.tol, bool) or not (isinstance(self.tol, float | int) and self.tol > 0):
             raise ValueError(f"tol must be a number > 0; got {self.tol!r}")
         constant = self.threshold is not None and not callable(self.threshold)
-        if constant and (not isinstance(self.threshold, float | int) or not self.threshold > 0):
+        number = isinstance(self.threshold, float | int) and not isinstance(self.threshold, bool)
+        if constant and (not number or not self.threshold > 0):
             raise ValueError(
                 f"threshold must be a number > 0 or a function of η; got {self.threshold!r}"
             )

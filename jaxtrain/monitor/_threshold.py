@@ -137,7 +137,16 @@ def stability_threshold(
         elif part.factory in _RMS or part.factory in _ADAGRAD:
             other_adaptive.append(part)
             if part.factory == "rmsprop" and part.get("momentum"):
-                momentum.append(Part("rmsprop", (("decay", part.get("momentum")),)))
+                # RMSProp's momentum as a trace of its own, Nesterov's or the heavy ball's.
+                momentum.append(
+                    Part(
+                        "rmsprop",
+                        (
+                            ("decay", part.get("momentum")),
+                            ("nesterov", part.get("nesterov", False)),
+                        ),
+                    )
+                )
         elif part.factory not in _NEUTRAL:
             raise _unknown(f"it contains {part.factory!r}")
     if len(momentum) > 1 or len(adam) + len(other_adaptive) > 1:
