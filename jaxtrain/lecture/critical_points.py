@@ -622,8 +622,13 @@ def _spectrum_caption(numbers: dict[str, Any]) -> str:
             "no negative curvature, but the near-zero eigenvalues leave the Hessian unable to "
             "prove a minimum (degenerate): along them higher-order terms decide"
         )
-    else:
+    elif numbers["grad_norm"] <= numbers["grad_tol"]:
         verdict = "every eigenvalue positive: a strict local minimum"
+    else:
+        verdict = (
+            "every eigenvalue positive, but ‖g‖ is above the test, so the Hessian test for a "
+            "minimum does not apply yet"
+        )
     t = numbers["slice_t"][-1]
     steep, flat = numbers["steepest_eigenvalue"], numbers["flattest_eigenvalue"]
     steep_change = numbers["slice_steepest"][-1] - numbers["loss"]
@@ -791,7 +796,8 @@ def _ratio_caption(numbers: dict[str, Any]) -> str:
         f"{numbers['runs']} runs of a 1-{numbers['width']}-{numbers['width']}-1 tanh MLP ({n} "
         f"parameters) on {numbers['n_examples']} points of {_CURVE}, each stopped after 0 to "
         f"{numbers['adam_steps']} Adam steps and then minimizing ½‖g‖², which finds saddles as "
-        f"readily as minima: {count} reach ‖g‖ ≤ {numbers['grad_tol']:.0e}."
+        f"readily as minima: {count} {'reaches' if count == 1 else 'reach'} ‖g‖ ≤ "
+        f"{numbers['grad_tol']:.0e}."
     )
     if count == 0:
         return f"{setup} No critical point was found, so there is no ratio to compare."
@@ -799,18 +805,26 @@ def _ratio_caption(numbers: dict[str, Any]) -> str:
     flat = critical & (numbers["num_negative"] == 0)
     parts = []
     if saddles.any():
+        count_saddles = int(saddles.sum())
         parts.append(
-            f"{int(saddles.sum())} are saddles (a λ < −tol; loss {_span(losses[saddles])})"
+            f"{count_saddles} {'is a saddle' if count_saddles == 1 else 'are saddles'} (a λ < "
+            f"−tol; loss {_span(losses[saddles])})"
         )
     else:
         parts.append("none is a saddle")
     if flat.any():
         zeros = numbers["num_zero"][flat]
-        parts.append(
-            f"{int(flat.sum())} have no negative eigenvalue (loss {_span(losses[flat])}), their "
-            f"ratio below 1 because {_span(zeros, '{:d}')} of the {n} eigenvalues are near zero "
-            "(|λ| ≤ tol): flat directions, not ways down"
+        count_flat = int(flat.sum())
+        text = (
+            f"{count_flat} {'has' if count_flat == 1 else 'have'} no negative eigenvalue (loss "
+            f"{_span(losses[flat])})"
         )
+        if np.any(zeros > 0):  # a strict minimum's ratio is 1
+            text += (
+                f", the ratio below 1 where {_span(zeros[zeros > 0], '{:d}')} of the {n} "
+                "eigenvalues are near zero (|λ| ≤ tol): flat directions, not ways down"
+            )
+        parts.append(text)
     strict = numbers["num_strict_minima"]
     if strict == 0:
         strict_text = "none is a strict local minimum (every λ > tol)"
@@ -838,6 +852,7 @@ def _ratio_caption(numbers: dict[str, Any]) -> str:
             f"Correlation of the ratio with log₁₀ loss r = {r:+.2f}, slope {slope:+.3f} per "
             f"tenfold loss (one eigenvalue is 1/{n} = {1 / n:.3f} of the ratio)"
         )
+        r = round(r, 2)  # read as printed
         if r <= -0.3:
             reading = "lower loss goes with a higher ratio, the lecture's trend"
         elif r >= 0.3:
@@ -968,19 +983,28 @@ def _gauss_newton_caption(numbers: dict[str, Any]) -> str:
             f"a point above the critical test ‖g‖ ≤ {numbers['grad_tol']:.0e} "
             f"(‖g‖ = {numbers['grad_norm']:.1e}, {numbers['kind']})"
         )
-    if negative["gauss_newton"] == 0:
-        gauss_newton = f"none (its smallest is {lowest['gauss_newton']:.1e})"
-    else:
-        gauss_newton = f"{negative['gauss_newton']}, down to {lowest['gauss_newton']:.3g}"
+
+    def counts(name: str) -> str:
+        if negative[name] == 0:
+            return f"none (its smallest is {lowest[name]:.1e})"
+        return f"{negative[name]}, down to {lowest[name]:.3g}"
+
+    conclusion = (
+        "a curvature computed as G cannot show this point's ways down."
+        if negative["hessian"] > 0 and negative["gauss_newton"] == 0
+        else "here neither shows a way down."
+        if negative["hessian"] == 0
+        else "here G has negative eigenvalues too."
+    )
     return (
         f"A 1-{numbers['width']}-{numbers['width']}-1 tanh MLP ({numbers['n_params']} "
         f"parameters, MSE on {numbers['n_examples']} points of {_CURVE}) at {point}, loss "
         f"{numbers['loss']:.3g}. Eigenvalues below −tol = −{tol:.1e}: the Hessian has "
-        f"{negative['hessian']}, down to {lowest['hessian']:.3g}; the Gauss–Newton matrix "
-        f"G = JᵀH_ℓJ at the same point has {gauss_newton}. The largest: {highest['hessian']:.3g} "
-        f"for H, {highest['gauss_newton']:.3g} for G. The difference H − G, the term weighted by "
-        f"the residuals ∂ℓ/∂ŷ, spans {lowest['difference']:.3g} to {highest['difference']:.3g}: "
-        "a curvature computed as G cannot show this point's ways down."
+        f"{counts('hessian')}; the Gauss–Newton matrix G = JᵀH_ℓJ at the same point has "
+        f"{counts('gauss_newton')}. The largest: {highest['hessian']:.3g} for H, "
+        f"{highest['gauss_newton']:.3g} for G. The difference H − G, the term weighted by the "
+        f"residuals ∂ℓ/∂ŷ, spans {lowest['difference']:.3g} to {highest['difference']:.3g}: "
+        f"{conclusion}"
     )
 
 

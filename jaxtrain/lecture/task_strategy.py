@@ -20,6 +20,7 @@ test data.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -208,10 +209,15 @@ def _model_bias_caption(numbers: dict[str, Any]) -> str:
         )
     if train[mlp] <= large:
         outcome = "the more flexible model gets it below the threshold with the same budget"
-    else:
+    elif train[mlp] < train[linear]:
         outcome = (
             "the more flexible model gets it lower with the same budget, though not below the "
             "threshold"
+        )
+    else:
+        outcome = (
+            f"the more flexible model does not get it lower either ({train[mlp]:.2f}): no "
+            "candidate fits, model bias by elimination"
         )
     return text + (
         f"The linear model's training loss stays large and {outcome}: verdict “model_bias”, "
@@ -278,6 +284,12 @@ def _deep_vs_shallow_caption(numbers: dict[str, Any]) -> str:
             "“optimization”, not model bias. (The lecture's argument, after He et al. 2016: "
             "the deeper net could represent the shallow one's function, so gradient descent "
             "missed a good θ.)"
+        )
+    if train[deep] > train[shallow] and train[deep] <= numbers["large_train_loss"]:
+        return text + (
+            f"Both training losses are small (at most {numbers['large_train_loss']:g} B), so the "
+            f"flowchart does not compare them; the deep net trains worse here: verdict "
+            f"“{verdict}”, not the optimization issue the case was built for."
         )
     if train[deep] > train[shallow]:
         return text + (
@@ -408,21 +420,43 @@ def _what_went_wrong_figure(numbers: dict[str, Any]) -> Any:
 
 
 def _what_went_wrong_caption(numbers: dict[str, Any]) -> str:
+    ending = (
+        "The loss diverged."
+        if numbers["diverged"]
+        else f"The training loss ends at {numbers['loss_over_baseline']:.2f} × the baseline B."
+    )
     run = (
         f"jaxtrain.diagnose.explain_run on one run: plain SGD at η = "
         f"{numbers['learning_rate']:g} on a {numbers['depth']}-hidden-layer tanh MLP, "
-        f"standardized digits, {numbers['steps']} steps of batch {numbers['batch_size']}. The "
-        f"training loss ends at {numbers['loss_over_baseline']:.2f} × the baseline B."
+        f"standardized digits, {numbers['steps']} steps of batch {numbers['batch_size']}. "
+        f"{ending}"
     )
     top = numbers["top_cause"]
     if top == "learning_rate_too_high":
+        # Only what was measured: a sharpness, a rise of the loss and a probe's outcome.
+        signs = []
+        if math.isfinite(numbers["sharpness_over_threshold"]):
+            signs.append(
+                f"the sharpness λmax sat at a median {numbers['sharpness_over_threshold']:.2f} × "
+                "the stability threshold 2/η"
+            )
+        if numbers["loss_rise"] > 0 and math.isfinite(numbers["loss_rise"]):
+            signs.append(
+                f"the smoothed loss climbed back to {1 + numbers['loss_rise']:.2f} × its lowest "
+                "value"
+            )
+        probe = (
+            f"the same run at {numbers['probe_factor']:.2g}·η, from the same start on the "
+            "same batches, "
+        )
+        if math.isinf(numbers["probe_gain"]):
+            signs.append(probe + "did not diverge")
+        else:
+            signs.append(probe + f"ended with a {numbers['probe_gain']:.2f} × lower loss")
+        listed = ", ".join(signs[:-1]) + (", and " if len(signs) > 1 else "") + signs[-1]
         return (
             f"{run} Top cause: {top} ({numbers['top_section']}, score "
-            f"{numbers['top_score']:.2f}). The sharpness λmax sat at a median "
-            f"{numbers['sharpness_over_threshold']:.2f} × the stability threshold 2/η, the "
-            f"smoothed loss climbed back to {1 + numbers['loss_rise']:.2f} × its lowest value, "
-            f"and the same run at {numbers['probe_factor']:.2g}·η, from the same start on the "
-            f"same batches, ended with a {numbers['probe_gain']:.2f} × lower loss."
+            f"{numbers['top_score']:.2f}): {listed}."
         )
     if top != "none":
         return (
@@ -724,8 +758,9 @@ def _augmentation_caption(numbers: dict[str, Any]) -> str:
         f"digits shifted by up to a pixel: none {moved['none']:.3f}, shift {moved['shift']:.3f}, "
         f"upside down {moved['upside down']:.3f}. "
     )
-    gain = moved["shift"] - moved["none"]
-    cost = centered["none"] - centered["shift"]
+    # In points, as printed: a gain that rounds to 0.0 is no gain.
+    gain = round(100 * (moved["shift"] - moved["none"]), 1) / 100
+    cost = round(100 * (centered["none"] - centered["shift"]), 1) / 100
     helps = _seed_count(int(np.sum(shifted["shift"] > shifted["none"])), seeds)
     hurts = _seed_count(int(np.sum(val["shift"] < val["none"])), seeds)
     if gain > 0 and cost > 0:

@@ -1,0 +1,273 @@
+"""Every caption of §1 task_strategy and §2 critical_points follows from its numbers.
+
+Each test hands a caption function a numbers dict built by hand with the keys its claim
+produces (no training), at the edges a run can reach; its comment says what the numbers
+allow the caption to say, and what a careless wording would state instead.
+"""
+
+import math
+
+import numpy as np
+
+from jaxtrain.lecture import critical_points as cp
+from jaxtrain.lecture import task_strategy as ts
+
+
+def _flowchart(verdict, train, **extra):
+    return {
+        "candidates": list(train),
+        "train_loss_over_baseline": train,
+        "verdict": verdict,
+        "large_train_loss": 0.2,
+        "comparisons": {},
+        "steps": 200,
+        "learning_rate": 0.03,
+        "seeds": 1,
+        **extra,
+    }
+
+
+def test_budget_words_say_one_seed_in_the_singular():
+    caption = ts._model_bias_caption(
+        _flowchart("model_bias", {"linear": 0.9, "mlp": 0.1}, points=600)
+    )
+    assert "1 seed)" in caption and "1 seeds" not in caption
+    assert "gets it below the threshold" in caption
+
+
+def test_model_bias_does_not_say_the_mlp_got_lower_when_it_did_not():
+    # decide() returns "model_bias" also when no more flexible candidate trains better (its
+    # "No candidate gets the training loss down" reason); the comparisons record better=False.
+    # Here the MLP's loss is *higher* (0.95 > 0.90), yet the caption says it "gets it lower".
+    # So: branch on comparisons[mlp]["better"] / train[mlp] < train[linear], e.g. "neither
+    # model gets it down (MLP 0.95): no candidate fits, model bias by elimination".
+    numbers = _flowchart("model_bias", {"linear": 0.90, "mlp": 0.95}, points=600)
+    numbers["comparisons"] = {"mlp": {"difference": -0.05, "standard_error": math.nan}}
+    numbers["comparisons"]["mlp"]["better"] = False
+    assert "gets it lower" not in ts._model_bias_caption(numbers)
+
+
+def test_deep_vs_shallow_small_losses_were_never_compared_by_a_margin():
+    # Both training losses are below the 'large' threshold (0.2), so decide() never compares
+    # the candidates (comparisons is empty) and the verdict is "ok". The deep net is 0.14 B
+    # worse, beyond min_difference (0.05): "not beyond the flowchart's margin" is false.
+    # So: "both training losses are small (below 0.2 B), so the flowchart does not compare
+    # them; the deep net trains worse here (…), verdict “ok”".
+    numbers = _flowchart("ok", {"shallow": 0.01, "deep": 0.15}, depth=6)
+    caption = ts._deep_vs_shallow_caption(numbers)
+    assert "not beyond the flowchart's margin" not in caption
+
+
+def _wrong(**changes):
+    numbers = {
+        "learning_rate": 10.0,
+        "depth": 2,
+        "steps": 396,
+        "batch_size": 64,
+        "loss_over_baseline": 0.8,
+        "top_cause": "learning_rate_too_high",
+        "top_section": "§4",
+        "top_score": 0.9,
+        "report_score": 0.5,
+        "diverged": False,
+        "sharpness_over_threshold": 1.4,
+        "loss_rise": 0.9,
+        "probe_factor": 0.05,
+        "probe_gain": 3.0,
+    }
+    return ts._what_went_wrong_caption({**numbers, **changes})
+
+
+def test_what_went_wrong_states_a_lower_loss_only_above_one():
+    # Pinned: the top cause needs soft_ge(probe_gain, 1.5) ≥ ½, so the gain is ≥ 1.5 here.
+    assert "ended with a 3.00 × lower loss" in _wrong()
+
+
+def test_what_went_wrong_a_diverged_run_prints_no_inf():
+    # numbers["diverged"] is recorded but ignored: a diverged run has final loss inf (so
+    # loss_over_baseline inf), loss_rise inf, and probe_gain inf when the probe survived its
+    # window (unstable() is 1 and soft_ge(inf) is 1, so this is the top cause). The caption
+    # prints "ends at inf × the baseline B", "climbed back to inf ×", "a inf × lower loss".
+    # So: "the loss diverged (at step k)"; "the re-run at 0.05·η did not diverge".
+    caption = _wrong(diverged=True, loss_over_baseline=math.inf, loss_rise=math.inf,
+                     probe_gain=math.inf)  # fmt: skip
+    assert "inf" not in caption
+
+
+def test_what_went_wrong_an_unmeasured_sharpness_prints_no_nan():
+    # sharpness_ratio is NaN when no measurement was finite (e.g. an early divergence);
+    # explain's own text drops the clause then. So: leave the sharpness sentence out.
+    assert "nan" not in _wrong(sharpness_over_threshold=math.nan, diverged=True).lower()
+
+
+def test_what_went_wrong_a_loss_that_never_rose_did_not_climb_back():
+    # unstable() is a max over the sharpness, the loss rise and the step size, so the top
+    # cause can stand on the sharpness alone with loss_rise = 0. "climbed back to 1.00 × its
+    # lowest value" then says a rise that did not happen. So: state the rise only when
+    # loss_rise > 0 ("the smoothed loss never rose above its lowest value" otherwise).
+    assert "climbed back to 1.00" not in _wrong(loss_rise=0.0)
+
+
+def _spectrum(**changes):
+    numbers = {
+        "n_params": 97,
+        "eig_tol": 1e-4,
+        "eigenvalues": np.linspace(0.01, 5.0, 97),
+        "grad_norm": 5e-2,
+        "grad_tol": 1e-3,
+        "num_positive": 97,
+        "num_negative": 0,
+        "num_zero": 0,
+        "minimum_ratio": 1.0,
+        "slice_t": np.linspace(-0.1, 0.1, 61),
+        "steepest_eigenvalue": 5.0,
+        "flattest_eigenvalue": 0.01,
+        "slice_steepest": np.full(61, 0.035),
+        "slice_flattest": np.full(61, 0.01),
+        "loss": 0.01,
+        "width": 8,
+        "n_examples": 64,
+        "adam_steps": 400,
+        "grad_norm_after_adam": 0.1,
+        "gradient_steps": 40,
+        "lanczos_iters": 40,
+        "lanczos_min": 0.01,
+        "lanczos_max": 5.0,
+        "lanczos_minimum_ratio": 1.0,
+    }
+    return cp._spectrum_caption({**numbers, **changes})
+
+
+def test_spectrum_a_point_above_the_gradient_test_is_no_minimum():
+    # ‖g‖ = 0.05 > 1e-3: the caption itself says "still above the critical-point test" (the
+    # report's kind is "not_critical"), then calls the point "a strict local minimum". A point
+    # with g ≠ 0 is no minimum. So: "every eigenvalue positive, but ‖g‖ is above the test,
+    # so the Hessian test does not apply" (verdict conditioned on grad_norm ≤ grad_tol).
+    caption = _spectrum()
+    assert "still above the critical-point test" in caption
+    assert "strict local minimum" not in caption
+
+
+def _ratio(critical, negative, zero, **changes):
+    critical = np.asarray(critical)
+    negative, zero = np.asarray(negative), np.asarray(zero)
+    numbers = {
+        "runs": critical.size,
+        "width": 8,
+        "n_params": 97,
+        "n_examples": 64,
+        "adam_steps": 400,
+        "grad_tol": 1e-3,
+        "critical": critical,
+        "losses": np.linspace(0.5, 0.01, critical.size),
+        "minimum_ratios": (97 - negative - zero) / 97,
+        "ratios_without_tolerance": (97 - negative) / 97,
+        "num_negative": negative,
+        "num_zero": zero,
+        "num_critical": int(critical.sum()),
+        "num_strict_minima": int((critical & (negative == 0) & (zero == 0)).sum()),
+        "correlation": None,
+        "slope_per_decade": None,
+    }
+    return cp._ratio_caption({**numbers, **changes})
+
+
+def test_ratio_caption_agrees_in_number_for_one_point():
+    # One critical saddle and one critical point without negative curvature (2 reach the
+    # test) print "1 are saddles" and "1 have no negative eigenvalue"; one critical point
+    # prints "1 reach". So: "1 is a saddle", "1 has no negative eigenvalue", "1 reaches"
+    # (jaxtrain._text.counted, or the is/are switch the strict-minimum clause already has).
+    caption = _ratio([True, True, False], [2, 0, 0], [0, 3, 0])
+    assert "1 are saddles" not in caption and "1 have no negative" not in caption
+    assert "1 reach ‖g‖" not in _ratio([True, False], [2, 0], [0, 0])
+
+
+def test_ratio_caption_a_strict_minimum_has_no_ratio_below_one():
+    # Both critical points without negative curvature are strict minima (0 near-zero
+    # eigenvalues, ratio 97/97 = 1), yet the caption says "their ratio below 1 because 0 of
+    # the 97 eigenvalues are near zero". So: say "ratio below 1" only for the points with
+    # num_zero > 0 (or drop the clause when every such point has num_zero == 0).
+    caption = _ratio([True, True, True], [3, 0, 0], [0, 0, 0])
+    assert "1 are strict local minima" not in caption  # pinned: 2 → "are", fine
+    assert "their ratio below 1 because 0 of" not in caption
+
+
+def test_ratio_caption_the_printed_r_matches_its_reading():
+    # r = −0.2996 prints as "r = -0.30" and is then read as "no clear trend (|r| < 0.3)":
+    # the printed value contradicts the words. So: classify on the printed (rounded) r,
+    # or print it with the digits that show |r| < 0.3 (as _above does for the escape ratio).
+    caption = _ratio([True] * 4, [0] * 4, [3] * 4, correlation=-0.2996, slope_per_decade=-0.01)
+    assert not ("r = -0.30" in caption and "|r| < 0.3" in caption)
+
+
+def _gauss_newton(hessian_negative, gn_negative, lowest_h, lowest_gn):
+    return cp._gauss_newton_caption(
+        {
+            "num_negative": {"hessian": hessian_negative, "gauss_newton": gn_negative},
+            "lowest": {"hessian": lowest_h, "gauss_newton": lowest_gn, "difference": -0.2},
+            "highest": {"hessian": 4.0, "gauss_newton": 4.0, "difference": 0.2},
+            "eig_tol": 1e-4,
+            "grad_norm": 1e-5,
+            "grad_tol": 1e-3,
+            "kind": "saddle" if hessian_negative else "degenerate",
+            "width": 8,
+            "n_params": 97,
+            "n_examples": 64,
+            "loss": 0.02,
+        }
+    )
+
+
+def test_gauss_newton_caption_without_a_negative_hessian_eigenvalue():
+    # Without a critical saddle, hessian_vs_gauss_newton picks the point of lowest λmin; it can
+    # have no λ < −tol. The caption then reads "the Hessian has 0, down to 2e-05" and ends
+    # "G cannot show this point's ways down", a way down its numbers do not have. So: "the
+    # Hessian has none (its smallest is 2.0e-05)" and no ways-down sentence at such a point.
+    caption = _gauss_newton(0, 0, 2e-5, 1e-7)
+    assert "has 0, down to" not in caption
+    assert "cannot show this point's ways down" not in caption
+
+
+def _escapes(steps, meets):
+    methods = ["gradient descent", "GD + small noise", *meets]
+    name = "toy"
+    return {
+        "cases": [name],
+        "methods": methods,
+        "lambda_min": {name: -2.0},
+        "learning_rate": {name: 0.1},
+        "budget": {name: 400},
+        "steps": {name: dict(zip(methods, steps, strict=True))},
+        "cost": {name: dict(zip(methods, steps, strict=True))},
+        "meets_target": {name: meets},
+        "perturbations": {name: dict.fromkeys(methods, 1)},
+        "perturbation_settings": {
+            name: {"gradient_threshold": 0.01, "radius": 0.001, "escape_steps": 300}
+        },
+    }
+
+
+def test_saddle_escapes_a_fifth_exactly_meets_the_target():
+    # Pinned: meets_target is 5·steps ≤ descent, the caption's "at most a fifth": 10 of 50.
+    meets = {"perturbed GD": True, "negative-curvature descent": True, "saddle-free Newton": True}
+    caption = cp._saddle_escapes_caption(_escapes([50, 40, 10, 3, 2], meets))
+    assert "Each transform met the target on every case." in caption
+    assert "gradient descent 50, GD + small noise 40, perturbed GD 10" in caption
+
+
+def test_augmentation_a_gain_that_prints_as_zero_is_not_help():
+    # 5 seeds of ~650 validation digits: a mean gain of one digit in 3,250 is 0.03 points.
+    # "The shift helps ... (+0.0 points" states help its printed number does not show.
+    # So: print enough digits (as _above does) or call a gain that rounds to 0 "no gain".
+    none = np.full(5, 0.90)
+    shift = none + np.array([1 / 650, 0, 0, 0, 0])
+    caption = ts._augmentation_caption(
+        {
+            "epochs": 30,
+            "seeds": [0, 1, 2, 3, 4],
+            "val_accuracy": {"none": none, "shift": none - 0.01, "upside down": none - 0.05},
+            "shifted_val_accuracy": {"none": none, "shift": shift, "upside down": none - 0.05},
+        }
+    )
+    assert "helps where the test digits are shifted (+0.0" not in caption
+    assert "does not help even on shifted digits (+0.0 points)" in caption
