@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._text import percent
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
@@ -1057,13 +1058,23 @@ def _edge_caption(numbers: dict[str, Any]) -> str:
             f"{run['hover_max']:.2f} over steps {run['hover_from']:,}–{run['hover_to']:,}, "
             f"{_where(run)} 2/η"
         )
-        if run["edge_step"] is not None and run["lowest_ratio"] < _AT_EDGE:
-            sentence += (
-                f" (λmax·η/2 fell to {run['lowest_ratio']:.2f} at step {run['lowest_step']:,} "
-                f"and was back at ≥ 0.95 by step {run['edge_step']:,})"
-            )
+        start, lowest = run["sharpness_start"] / run["threshold"], run["lowest_ratio"]
+        low = f"{lowest:.2f} at step {run['lowest_step']:,}"
+        if run["edge_step"] is not None and lowest < _AT_EDGE:
+            edge = f"≥ 0.95 by step {run['edge_step']:,}"
+            if start >= _AT_EDGE:
+                sentence += f" (λmax·η/2 fell to {low} and was back at {edge})"
+            elif lowest >= start:
+                sentence += f" (λmax·η/2 rose from {low} to {edge})"
+            else:
+                sentence += f" (λmax·η/2 started at {start:.2f}, fell to {low} and rose to {edge})"
         elif run["edge_step"] is None:
-            sentence += f" (never back at ≥ 0.95 after its low of {run['lowest_ratio']:.2f})"
+            if start >= _AT_EDGE:
+                sentence += f" (never back at ≥ 0.95 after its low of {lowest:.2f})"
+            elif lowest >= start:
+                sentence += f" (λmax·η/2 never reaches ≥ 0.95; lowest {lowest:.2f})"
+            else:
+                sentence += f" (λmax·η/2 does not reach ≥ 0.95 after its low of {low})"
         parts.append(
             f"{sentence}; the loss went {run['loss_start']:.2f} → {run['loss_end']:.4f}, rising "
             f"at {100 * run['loss_rises']:.0f}% of those steps."
@@ -1171,10 +1182,16 @@ def _stuck_caption(numbers: dict[str, Any]) -> str:
     start, end = numbers["loss_at_half"], numbers["loss_end"]
     median = numbers["last_half_grad_norm_median"]
     small = numbers["first_half_smallest_grad_norm"]
+    if end < start:
+        change = f"{percent(1 - end / start)} lower"
+    elif end > start:
+        change = f"{percent(end / start - 1)} higher"
+    else:
+        change = "unchanged"
     text = (
         f"Full-batch gradient descent at η = {numbers['learning_rate']:g} (the "
         f"edge-of-stability network). Over the last half (steps {half:,}–{steps - 1:,}; shaded) "
-        f"the loss went {start:.3g} → {end:.3g} ({100 * (1 - end / start):.0f}% lower), "
+        f"the loss went {start:.3g} → {end:.3g} ({change}), "
         f"rising at {100 * numbers['last_half_loss_rises']:.0f}% of the steps, while ‖g‖ had a "
         f"median of {median:.3g} and never fell below {numbers['last_half_grad_norm_min']:.3g}. "
     )
@@ -1205,15 +1222,16 @@ def _stuck_caption(numbers: dict[str, Any]) -> str:
             "median. "
         )
     ratio = numbers["last_half_sharpness_ratio_median"]
-    return text + (
-        f"Over the last half the measured λmax·η/2 had a median of {ratio:.2f}: "
-        + (
-            "a step of η overshoots along the sharpest direction"
-            if ratio >= 1
-            else "below 1, so a step of η does not overshoot along the sharpest direction"
+    text += f"Over the last half the measured λmax·η/2 had a median of {ratio:.2f}: "
+    if ratio >= 1:
+        return text + (
+            "a step of η overshoots along the sharpest direction (the lecture's explanation of "
+            "a large ‖g‖ at a stalled loss: the parameters bounce between the walls of a valley)."
         )
-        + " (the lecture's explanation of a large ‖g‖ at a stalled loss: the parameters bounce "
-        "between the walls of a valley)."
+    return text + (
+        "below 1, so a step of η does not overshoot along the sharpest direction, and the "
+        "lecture's explanation of a large ‖g‖ at a stalled loss (the parameters bounce between "
+        "the walls of a valley) does not show here."
     )
 
 

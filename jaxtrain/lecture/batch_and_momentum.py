@@ -564,10 +564,13 @@ def _critical_caption(numbers: dict[str, Any]) -> str:
     )
     if ok.size == 0:
         return head + " were not reached at any batch size."
-    text = (
-        f"{head} go from {_steps_text(steps[ok[0]])} at B = {sizes[ok[0]]} to "
-        f"{_steps_text(steps[ok[-1]])} at B = {sizes[ok[-1]]}"
-    )
+    if ok.size == 1:
+        text = f"{head} are {_steps_text(steps[ok[0]])} at B = {sizes[ok[0]]}"
+    else:
+        text = (
+            f"{head} go from {_steps_text(steps[ok[0]])} at B = {sizes[ok[0]]} to "
+            f"{_steps_text(steps[ok[-1]])} at B = {sizes[ok[-1]]}"
+        )
     missed = [int(b) for b, s in zip(sizes, steps, strict=True) if not math.isfinite(s)]
     if missed:
         text += f" (not reached within the cap at B = {', '.join(map(str, missed))})"
@@ -581,9 +584,14 @@ def _critical_caption(numbers: dict[str, Any]) -> str:
     measured = np.nonzero(~np.isnan(numbers["noise_scale"]))[0]
     if measured.size:
         largest = sizes[measured[-1]]
-        text += f". The noise scale recorded during the run at B = {largest} (median up to the "
+        over = (
+            "median up to the target"
+            if math.isfinite(steps[measured[-1]])
+            else "median over the whole run; it did not reach the target"
+        )
+        text += f". The noise scale recorded during the run at B = {largest} ({over}) is "
         if math.isfinite(b_simple):
-            text += f"target) is B_simple = {b_simple:.2f}"
+            text += f"B_simple = {b_simple:.2f}"
             if math.isfinite(b_crit):
                 ratio = b_simple / b_crit
                 where = f"{ratio:.1f}× below" if ratio >= 1 else f"{1 / ratio:.1f}× above"
@@ -595,7 +603,7 @@ def _critical_caption(numbers: dict[str, Any]) -> str:
                     "tuned at each B (here η is fixed)"
                 )
         else:
-            text += "target) is +inf: |G|² was not resolved above the gradient noise"
+            text += "+inf: |G|² was not resolved above the gradient noise"
         small = [
             (int(b), m)
             for b, m in zip(sizes, numbers["noise_scale"], strict=True)
@@ -603,7 +611,12 @@ def _critical_caption(numbers: dict[str, Any]) -> str:
         ]
         if small:
             b, m = small[0]
-            text += f" (the run at B = {b} records a median of {m:.1f})"
+            median = (
+                f"{m:.1f}"
+                if math.isfinite(m)
+                else "+inf: |G|² was not resolved above the gradient noise"
+            )
+            text += f" (the run at B = {b} records a median of {median})"
     return text + "."
 
 
@@ -754,10 +767,18 @@ def _momentum_caption(numbers: dict[str, Any]) -> str:
         f"η = {eta:g}, {momentum.mean():.3f} with momentum at the same η and {large.mean():.3f} "
         f"with plain SGD at η/(1 − λ) = {numbers['digits_large_learning_rate']:g}: "
     )
-    if np.all(momentum < plain):
-        text += f"momentum ends {plain.mean() / momentum.mean():.1f}× lower than plain SGD"
-    else:
+    if not np.all(momentum < plain):
         text += "momentum is not lower than plain SGD in every seed"
+        if np.all(momentum > plain):
+            return text + (
+                f"; it ends higher in each ({momentum.mean():.3f} vs {plain.mean():.3f})."
+            )
+        lower = int((momentum < plain).sum())
+        return text + (
+            f" (lower in {lower} of {seeds} seeds; {momentum.mean():.3f} vs {plain.mean():.3f} "
+            "on average)."
+        )
+    text += f"momentum ends {plain.mean() / momentum.mean():.1f}× lower than plain SGD"
     ratio = momentum.mean() / large.mean()
     if abs(ratio - 1) <= 0.1:
         text += (

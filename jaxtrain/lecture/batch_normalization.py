@@ -45,6 +45,8 @@ _RUNNING_MOMENTUM = 0.9
 _DEPTH, _LEARNING_RATE, _BATCH_SIZE = 4, 0.5, 64
 # A training loss above this fraction of ln 10 (uniform over 10 classes) is at chance.
 _AT_CHANCE = 0.98
+# Two shares of eigenvalues within this fraction of the larger one are about the same.
+_SAME = 0.1
 
 
 # ---- feature scales: the lecture's two-weight linear model ----
@@ -311,11 +313,19 @@ def _training_caption(numbers: dict[str, Any]) -> str:
         ratio = bn_loss / plain_loss
         outcome = f"here BatchNorm does not help: its training loss ends {ratio:.1f}× higher"
     chance = float(np.log(10.0))
-    if plain_curve.min() > _AT_CHANCE * chance:
+    tolerance = f"{100 * (1 - _AT_CHANCE):.0f}%"
+    if np.all(np.abs(plain_curve / chance - 1) <= 1 - _AT_CHANCE):
         plain = (
-            f" Without it the training loss stays within {100 * (1 - _AT_CHANCE):.0f}% of "
+            f" Without it the training loss stays within {tolerance} of "
             f"ln 10 = {chance:.2f}, the loss of giving every class 1/10, for all "
             f"{numbers['epochs']} epochs: the plain network learns nothing at this η."
+        )
+    elif plain_curve.min() > _AT_CHANCE * chance:
+        plain = (
+            f" Without it the training loss goes {plain_curve[0]:.2f} → {plain_curve[-1]:.2f} "
+            f"and never falls more than {tolerance} below ln 10 = {chance:.2f}, the loss of "
+            f"giving every class 1/10, in {numbers['epochs']} epochs: the plain network learns "
+            "nothing at this η."
         )
     else:
         plain = ""
@@ -477,13 +487,20 @@ def _curvature_caption(numbers: dict[str, Any]) -> str:
     more = int(
         np.sum(np.asarray(numbers["bn"]["share_near_top"]) > numbers["plain"]["share_near_top"])
     )
-    if bn_share > plain_share:
+    ratio = f"{bn_share / plain_share:.1f}" if plain_share > 0 else "inf"
+    if more == seeds and float(ratio) > 1.0:
         outcome = (
             f"with BatchNorm {bn_share:.1%} of the eigenvalues are within {near} of λmax, "
-            f"against {plain_share:.1%} without ({bn_share / plain_share:.1f}× as many, more in "
+            f"against {plain_share:.1%} without ({ratio}× as many, more in "
             f"{more} of {seeds} seed(s)): a step of η ≈ 1/λmax makes at least 1/{near[:-1]} of "
             "its steepest progress along many more directions, the lecture's 'one learning "
             "rate suits all directions' measured"
+        )
+    elif bn_share > plain_share:
+        outcome = (
+            f"here BatchNorm makes no consistent difference: {bn_share:.1%} of the eigenvalues "
+            f"are within {near} of λmax with it, {plain_share:.1%} without ({ratio}× as many, "
+            f"more in {more} of {seeds} seed(s))"
         )
     else:
         outcome = (
@@ -502,6 +519,11 @@ def _curvature_caption(numbers: dict[str, Any]) -> str:
             "both Hessians have eigenvalues down to float32's resolution, so κ cannot tell the "
             "two apart"
         )
+    negative = {key: mean(key, "share_negative_near_top") for key in _MODELS}
+    if abs(negative["bn"] - negative["plain"]) <= _SAME * max(negative.values()):
+        compared = "about as much"
+    else:
+        compared = "more" if negative["bn"] > negative["plain"] else "less"
     return (
         f"The dense Hessian of a {numbers['depth']}-layer sigmoid MLP of width "
         f"{numbers['width']} ({numbers['plain']['n_params'][0]:,} parameters; "
@@ -512,9 +534,9 @@ def _curvature_caption(numbers: dict[str, Any]) -> str:
         f"eigenvalues λmax/λmin means nothing for a network, and {kappa}. What differs is the "
         f"spread below λmax: {outcome}. The median |λ| is "
         f"{mean('plain', 'median_relative'):.1e}·λmax without and "
-        f"{mean('bn', 'median_relative'):.1e}·λmax with it; BatchNorm's network also has more "
-        f"negative curvature ({mean('bn', 'share_negative_near_top'):.1%} of the eigenvalues "
-        f"below −λmax/{near[:-1]}, against {mean('plain', 'share_negative_near_top'):.1%})."
+        f"{mean('bn', 'median_relative'):.1e}·λmax with it; BatchNorm's network has "
+        f"{compared} negative curvature ({negative['bn']:.1%} of the eigenvalues below "
+        f"−λmax/{near[:-1]}, against {negative['plain']:.1%} without)."
     )
 
 
@@ -584,14 +606,19 @@ def _test_time_figure(numbers: dict[str, Any]) -> Any:
 def _test_time_caption(numbers: dict[str, Any]) -> str:
     accuracies = numbers["accuracy"]
     running_whole, running_one, batch_whole, batch_one = (accuracies[n] for n, _, _ in _TEST_MODES)
-    same = "the same" if abs(running_whole - running_one) < 1e-6 else "different"
+    gap = abs(running_whole - running_one)
+    same = (
+        "the same, as testing needs"
+        if gap < 1e-6
+        else f"different (by {gap:.2g}), though testing needs the same answer for any batch size"
+    )
     return (
         "The trained BatchNorm MLP, tested on the validation set. With batch statistics a batch "
         f"of one normalizes every feature to 0 (x − μ = 0), so the prediction ignores the input: "
         f"accuracy {batch_one:.2f}, against {batch_whole:.2f} with the whole set as one batch. "
         f"With the running averages μ̄, σ̄² collected during training (p = "
         f"{numbers['running_momentum']}) the accuracy is {running_whole:.2f} for the whole set "
-        f"and {running_one:.2f} one example at a time: {same}, as testing needs."
+        f"and {running_one:.2f} one example at a time: {same}."
     )
 
 
