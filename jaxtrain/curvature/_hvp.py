@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import numpy as np
 from jax.tree_util import Partial, register_pytree_node_class
 
 from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
@@ -66,7 +67,13 @@ class HessianVectorProduct:
         if self._linear is not None:
             return self
         with highest_precision():
-            linear = _linearize_program(self)
+            if any(np.size(leaf) == 0 for leaf in jax.tree.leaves(self.params)):
+                # Under jit, jax 0.7's linearize leaks a parameter leaf with no entries as a
+                # tracer in the linear map; outside jit it does not, and such a leaf adds no
+                # work worth compiling for.
+                linear = jax.linearize(self._grad, self.params)[1]
+            else:
+                linear = _linearize_program(self)
         return HessianVectorProduct(self.loss_fn, self.params, self.args, linear=linear)
 
     def __call__(self, v: Any) -> Any:

@@ -4,12 +4,12 @@ Imported by the tests as ``curvature_problems`` (this folder is on ``sys.path`` 
 default import mode); the fixtures in ``conftest.py`` hand out the same objects.
 """
 
-import contextlib
 import itertools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax_modes import x64_enabled  # noqa: F401  (re-exported to the tests)
 
 
 def toy_loss(w):
@@ -43,16 +43,6 @@ def make_mlp_problem(sizes=(4, 8, 3), num_examples=32, seed=0, dtype=jnp.float32
     x = jnp.asarray(rng.standard_normal((num_examples, sizes[0])), dtype)
     y = jnp.asarray(rng.standard_normal((num_examples, sizes[-1])), dtype)
     return params, x, y
-
-
-@contextlib.contextmanager
-def x64_enabled():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 class TraceCounter:

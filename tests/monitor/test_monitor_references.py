@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from jax_modes import x64_enabled
 from monitor_problems import half_squared_error, hessian, linear_apply, regression
 
 from jaxtrain import monitor, optim, train
@@ -204,7 +205,7 @@ def test_adam_preconditioner_uses_the_bias_correction_of_the_update_it_measures(
 
 
 def test_float64_runs_measure_in_float64_and_record_float32():
-    with jax.enable_x64(True):
+    with x64_enabled():
         x, y, _ = regression(n=64, d=3)
         x, y = x.astype(np.float64), y.astype(np.float64)
         theta = {"w": jnp.full((3, 1), 0.3, jnp.float64)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Callable
 
@@ -10,22 +9,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax_modes import x64_enabled  # noqa: F401  (re-exported to the tests)
 
 from jaxtrain import optim
 from jaxtrain.optim import schedules
 
 SHAPES = {"w": (4, 5), "b": (5,), "conv": (2, 3, 3), "scale": ()}
-
-
-@contextlib.contextmanager
-def x64_enabled():
-    """float64 for the duration of a block (jax 0.7.2 and 0.10 both accept the config)."""
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 def mixed_params(dtype=jnp.float32, seed: int = 0) -> dict:

@@ -10,6 +10,7 @@ import numpy as np
 import optax
 import pytest
 from jax.flatten_util import ravel_pytree
+from jax_modes import x64_enabled
 
 from jaxtrain import optim
 
@@ -122,7 +123,7 @@ def test_saddle_free_newton_uses_the_krylov_space_of_g_below_the_threshold():
     theta = 1e-4 * rng.normal(size=n)
     g = a @ theta
     assert np.linalg.norm(g) < 1e-3  # below the default ε_g
-    with jax.enable_x64(True):
+    with x64_enabled():
         aj = jnp.asarray(a)
         loss = lambda t: 0.5 * t @ (aj @ t)  # noqa: E731
         opt = optim.saddle_free_newton(k, damping=damping)
@@ -156,7 +157,7 @@ def test_negative_curvature_descent_on_a_float64_pytree_in_a_chain_at_an_exact_s
     q = np.linalg.qr(rng.normal(size=(8, 8)))[0]
     lam = np.array([-1.5, -0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 4.0])
     a = q @ np.diag(lam) @ q.T
-    with jax.enable_x64(True):
+    with x64_enabled():
         params = {"w": jnp.zeros((2, 3)), "b": jnp.zeros(2)}
         aj = jnp.asarray(a)
 
@@ -188,7 +189,7 @@ def test_saddle_free_newton_in_a_krylov_subspace_matches_numpy_far_from_critical
     q = np.linalg.qr(rng.normal(size=(n, n)))[0]
     a = q @ np.diag([-2.0, -0.3, 0.2, 0.7, 1.5, 4.0]) @ q.T
     theta = rng.normal(size=n)
-    with jax.enable_x64(True):
+    with x64_enabled():
         aj = jnp.asarray(a)
         loss = lambda t: 0.5 * t @ (aj @ t)  # noqa: E731
         opt = optim.saddle_free_newton(k, damping=damping, max_halvings=0)
