@@ -43,6 +43,13 @@ class Decision:
     numbers: dict[str, Any]
 
 
+def _difference(comparison: dict[str, Any]) -> float:
+    """A comparison's Δ for ranking; ``None`` (the primary diverged: Δ is not finite) ranks
+    above every finite Δ, as a diverged primary is worse than any candidate that trains."""
+    difference = comparison["difference"]
+    return math.inf if difference is None else difference
+
+
 def compare_candidates(
     losses_a: Sequence[float],
     losses_b: Sequence[float],
@@ -240,7 +247,7 @@ def decide(
         simpler_better = [c for c in comparisons if c["role"] == "simpler" and c["better"]]
         flexible_better = [c for c in comparisons if c["role"] == "more_flexible" and c["better"]]
         if simpler_better:
-            best = max(simpler_better, key=lambda c: c["difference"])
+            best = max(simpler_better, key=_difference)
             reasons.append(
                 f"The simpler candidate {best['candidate']!r} reaches a lower training loss "
                 f"with the same budget: {me.name!r} is worse by {_fmt(best['difference'])} × "
@@ -250,7 +257,7 @@ def decide(
             )
             return Decision("optimization", tuple(reasons), numbers)
         if flexible_better:
-            best = max(flexible_better, key=lambda c: c["difference"])
+            best = max(flexible_better, key=_difference)
             reasons.append(
                 f"The more flexible candidate {best['candidate']!r} reaches a lower training "
                 f"loss (by {_fmt(best['difference'])} × the baseline): {me.name!r} is too "

@@ -213,3 +213,15 @@ def test_standard_errors_pool_over_heldout_splits_but_not_over_a_fixed_val_set()
     assert r.standard_error("heldout") == pytest.approx(0.1)
     assert r.standard_error("val") == pytest.approx(0.2)
     assert math.isnan(r.standard_error("test"))
+
+
+def test_a_diverged_primary_with_two_better_candidates_is_model_bias():
+    # A diverged primary has no finite Δ to any candidate (None); ranking two better ones
+    # compared None with None and raised TypeError before Δ = None ranked as the largest.
+    nan = math.nan
+    primary = CandidateResult("small", 10, [nan, nan], [nan, nan], [nan, nan])
+    wide = CandidateResult("wide", 50, [0.1, 0.1], [0.1, 0.1], [0.1, 0.1])
+    wider = CandidateResult("wider", 90, [0.05, 0.05], [0.1, 0.1], [0.1, 0.1])
+    decision = decide([primary, wide, wider], primary=0, baseline=1.0)
+    assert decision.verdict == "model_bias"
+    assert "'wide'" in " ".join(decision.reasons)
