@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._text import counted
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
@@ -134,8 +135,8 @@ def _flowchart_figure(numbers: dict[str, Any], title: str, labels: dict[str, str
 def _budget_words(numbers: dict[str, Any]) -> str:
     seeds = numbers["seeds"]
     return (
-        f"{numbers['steps']} Adam steps at η = {numbers['learning_rate']:g}, {seeds} "
-        f"seed{'s' if seeds > 1 else ''}"
+        f"{numbers['steps']} Adam steps at η = {numbers['learning_rate']:g}, "
+        f"{counted(seeds, 'seed')}"
     )
 
 
@@ -739,7 +740,7 @@ def _augmentation_figure(numbers: dict[str, Any]) -> Any:
 
 
 def _seed_count(count: int, seeds: int) -> str:
-    return f"on {count} of {seeds} seed{'s' if seeds > 1 else ''}"
+    return f"on {count} of {counted(seeds, 'seed')}"
 
 
 def _augmentation_caption(numbers: dict[str, Any]) -> str:
