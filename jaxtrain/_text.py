@@ -1,10 +1,11 @@
-"""Numbers in sentences: counts with their noun, shares as percentages."""
+"""Numbers in sentences: counts with their noun, shares as percentages, values beside the
+thresholds they were compared with."""
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["counted", "percent"]
+__all__ = ["beside", "counted", "percent"]
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:
@@ -26,3 +27,29 @@ def percent(share: float) -> str:
     if abs(value) >= 10:
         return f"{value:,.0f}%"
     return f"{value:.2g}%"
+
+
+def beside(value: float, threshold: float, digits: int = 3) -> str:
+    """``value`` with enough significant digits that it compares with ``threshold`` as it is.
+
+    A sentence such as "0.2 (threshold 0.2)" for 0.2004 makes the reader see equality where
+    the rule saw "above". From ``digits`` significant digits on, digits are added until the
+    printed number lies on the same side of ``threshold`` as ``value`` (or equals it exactly);
+    the 17 of a float64 always do. NaN is ``"n/a"`` and infinities ``"∞"``.
+
+    Examples:
+      >>> beside(0.2004, 0.2), beside(0.734, 0.2)
+      ('0.2004', '0.734')
+    """
+    value, threshold = float(value), float(threshold)
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    side = (value > threshold) - (value < threshold)
+    for precision in range(digits, 18):
+        text = f"{value:.{precision}g}"
+        shown = float(text)
+        if (shown > threshold) - (shown < threshold) == side:
+            return text
+    return repr(value)

@@ -12,6 +12,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.typing import ArrayLike, DTypeLike
 
+from jaxtrain._text import counted
 from jaxtrain.curvature._hessian import hessian
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
 from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
@@ -110,7 +111,7 @@ class CriticalPointReport:
         n = self.eigenvalues.size
         counts = (
             f"{self.num_positive} positive, {self.num_negative} negative and {self.num_zero}"
-            f" zero (|λ| ≤ {self.eig_tol:.3g}) eigenvalue(s) out of {n}"
+            f" zero (|λ| ≤ {self.eig_tol:.3g}) of {counted(n, 'eigenvalue')}"
         )
         lines = [f"kind: {self.kind}. loss {self.loss:.6g}, gradient norm {self.grad_norm:.3g}."]
         if self.kind == "not_critical":

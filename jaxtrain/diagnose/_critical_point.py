@@ -11,6 +11,8 @@ import jax
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from jaxtrain._text import counted
+
 __all__ = ["CurvatureCheck", "curvature_check"]
 
 
@@ -67,8 +69,8 @@ def _summary(kind: str, num_negative: int, num_zero: int, lowest: float, highest
     span = f"lowest {lowest:.3g}, highest {highest:.3g}"
     if kind == "saddle":
         return (
-            f"{num_negative} negative eigenvalue(s) ({span}): a saddle point; the loss falls "
-            "along the lowest eigenvector."
+            f"{counted(num_negative, 'negative eigenvalue')} ({span}): a saddle point; the "
+            "loss falls along the lowest eigenvector."
         )
     if kind == "minimum":
         return (
@@ -79,14 +81,14 @@ def _summary(kind: str, num_negative: int, num_zero: int, lowest: float, highest
         return f"every eigenvalue negative ({span}): a local maximum; any step goes down."
     if num_negative:
         return (
-            f"{num_negative} negative and {num_zero} zero eigenvalue(s) ({span}): degenerate; "
+            f"{num_negative} negative and {num_zero} zero eigenvalues ({span}): degenerate; "
             "not a minimum, the loss falls along the lowest eigenvector, but the Hessian "
             "cannot tell a maximum from a saddle."
         )
     return (
-        f"no negative eigenvalue beyond round-off, {num_zero} flat direction(s) ({span}): "
-        "degenerate; the Hessian cannot prove a minimum, along the flat directions the loss "
-        "may still fall at higher order."
+        f"no negative eigenvalue beyond round-off, {counted(num_zero, 'flat direction')} "
+        f"({span}): degenerate; the Hessian cannot prove a minimum, along the flat directions "
+        "the loss may still fall at higher order."
     )
 
 

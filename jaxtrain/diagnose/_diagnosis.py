@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from jaxtrain._output_dir import OutputDir
+from jaxtrain._text import counted
 from jaxtrain.diagnose._causes import Cause
 from jaxtrain.diagnose._results import CandidateResult
 from jaxtrain.diagnose._stall import StallReport
@@ -213,7 +214,7 @@ class Diagnosis:
             "",
             "## Losses",
             "",
-            f"Baseline B = {B:.4g} ({base_what}). Means over {seeds} seed(s); per-seed "
+            f"Baseline B = {B:.4g} ({base_what}). Means over {counted(seeds, 'seed')}; per-seed "
             "values are in diagnosis.json. The primary model is marked ★.",
             "",
             "| candidate | parameters | train | held-out (same distribution) | validation"

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxtrain._text import counted
 from jaxtrain.diagnose._critical_point import CurvatureCheck
 from jaxtrain.diagnose._thresholds import Thresholds
 
@@ -163,7 +164,9 @@ def analyze_stall(
     Args:
       losses: the training loss of every step (mini-batch values are fine).
       initial_grad_norm: ‖g₀‖, the full-batch gradient norm at the initial parameters.
-      final_grad_norm: ‖g_T‖, the full-batch gradient norm at the final parameters.
+      final_grad_norm: ‖g_T‖, the full-batch gradient norm at the final parameters; a
+        non-finite one (it overflowed) makes the run diverged, at the last step if neither
+        the losses nor ``diverged_at`` say earlier.
       baseline: B, the loss of the best constant prediction; enables the "converged" reading.
       diverged_at: the step at which training stopped on a non-finite loss or gradient (a
         loss curve can stay finite while its gradient overflows); ``None`` if it did not.
@@ -200,7 +203,8 @@ def analyze_stall(
     g0, gT = float(initial_grad_norm), float(final_grad_norm)
     if g0 < 0 or gT < 0:
         raise ValueError(f"gradient norms must be >= 0; got {g0} and {gT}.")
-    ratio = gT / g0 if g0 > 0 else math.inf
+    # An overflowed ‖g₀‖ makes no ratio: gT/∞ = 0 would read as a gradient that vanished.
+    ratio = gT / g0 if 0 < g0 < math.inf else math.inf
     critical = bool(
         math.isfinite(gT)
         and (gT <= thresholds.critical_grad_norm or ratio <= thresholds.critical_grad_ratio)
@@ -211,13 +215,12 @@ def analyze_stall(
         "final_grad_norm": _finite_or_none(gT),
         "grad_norm_ratio": _finite_or_none(ratio),
     }
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size or diverged_at is not None:
-        step = int(bad[0]) if bad.size else int(diverged_at)
+    diverged_step = _divergence_step(values, diverged_at, gT)
+    if diverged_step is not None:
         return StallReport(
             **grads,
             stalled=True,
-            stall_step=step,
+            stall_step=diverged_step,
             critical=False,
             diverged=True,
             converged=False,
@@ -226,7 +229,7 @@ def analyze_stall(
             tail_fluctuation=None,
             plateau=None,
             summary=(
-                f"The loss or its gradient became non-finite at step {step}: training "
+                f"The loss or its gradient became non-finite at step {diverged_step}: training "
                 "diverged; the learning rate is far too large (§4)."
             ),
         )
@@ -244,38 +247,22 @@ def analyze_stall(
         and baseline > 0
         and float(smooth[-1]) / baseline <= thresholds.large_train_loss
     )
-    kept_falling, fall_after = False, math.nan
-    if converged and stalled and float(suffix_min[-1]) > 0:
-        # Read on the figure's log scale: levelled off once within _LOG_FALL of the rest.
-        log_step = int(np.argmax(smooth <= _LOG_FALL * suffix_min))
-        kept_falling = log_step > (1.0 - _MIN_PLATEAU_SHARE) * values.size
-        # The fall to the lowest level after the stall step: a loss that then rose again
-        # did not fall by its ratio to the last value.
-        fall_after = float(smooth[stall_step] / suffix_min[stall_step])
-        if not kept_falling:
-            stall_step = log_step
-    plateau = _escaped_plateau(values, smooth, thresholds.stall_tolerance)
-    tail = values[stall_step:]
-    fluctuation = float(np.std(tail) / max(abs(float(np.mean(tail))), 1e-12))
     grad_text = (
         f"‖g‖ = {gT:.3g} at the end, {ratio:.3g} × its initial {g0:.3g}"
         if math.isfinite(ratio)
         else f"‖g‖ = {gT:.3g} at the end"
     )
     if converged:
-        end = f"{float(smooth[-1]) / baseline:.3g} × the baseline"
-        if kept_falling and float(smooth[-1]) > (1.0 + thresholds.stall_tolerance) * float(
-            suffix_min[stall_step]
-        ):
-            lowest = float(suffix_min[stall_step]) / baseline
-            end = f"{lowest:.3g} × the baseline, then rose to {end}"
-        summary = _converged_summary(
-            end, grad_text, stalled, kept_falling, stall_step, fall_after, thresholds
+        stall_step, summary = _converged_reading(
+            smooth, suffix_min, stall_step, stalled, baseline, grad_text, thresholds
         )
     else:
         summary = _stall_summary(grad_text, stalled, critical, stall_step, values.size)
+    plateau = _escaped_plateau(values, smooth, thresholds.stall_tolerance)
     if plateau is not None:
         summary = _plateau_sentence(plateau, baseline) + summary
+    tail = values[stall_step:]
+    fluctuation = float(np.std(tail) / max(abs(float(np.mean(tail))), 1e-12))
     return StallReport(
         **grads,
         stalled=stalled,
@@ -303,26 +290,55 @@ def _escaped_plateau(values: np.ndarray, smooth: np.ndarray, tolerance: float) -
     return None
 
 
-def _converged_summary(
-    end: str,
-    grad_text: str,
-    stalled: bool,
-    kept_falling: bool,
+def _divergence_step(values: np.ndarray, diverged_at: int | None, final_grad_norm: float):
+    """The step at which training diverged, or ``None``: the first non-finite loss, else the
+    caller's ``diverged_at``, else the last step if the final gradient overflowed (the loss
+    curve can stay finite while its gradient does not)."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        return int(bad[0])
+    if diverged_at is not None:
+        return int(diverged_at)
+    if not math.isfinite(final_grad_norm):
+        return int(values.size - 1)
+    return None
+
+
+def _converged_reading(
+    smooth: np.ndarray,
+    suffix_min: np.ndarray,
     stall_step: int,
-    fall_after: float,
+    stalled: bool,
+    baseline: float,
+    grad_text: str,
     thresholds: Thresholds,
-) -> str:
-    """The summary of a loss that ended small, read on the log scale of the figure."""
+) -> tuple[int, str]:
+    """The stall step and summary of a loss that ended small, read on the log scale of the
+    figure: where it levelled off within a factor ``_LOG_FALL`` of the rest, or that it kept
+    falling many-fold after the linear-scale stall step (and whether it then rose again)."""
+    end = f"{float(smooth[-1]) / baseline:.3g} × the baseline"
+    lowest = float(suffix_min[stall_step])
+    # Levelled off on the log scale once within _LOG_FALL of the lowest level still to come
+    # (a curve that reaches 0 or below has no log scale: the linear reading stands).
+    on_log_scale = float(suffix_min[0]) > 0
+    log_step = int(np.argmax(smooth <= _LOG_FALL * suffix_min)) if on_log_scale else stall_step
     if not stalled:
         where = f"was still falling at the end, at {end}"
-    elif kept_falling:
+    elif log_step <= (1.0 - _MIN_PLATEAU_SHARE) * smooth.size:
+        stall_step = log_step
+        where = f"levelled off from step {stall_step} at {end}"
+    else:
+        if float(smooth[-1]) > (1.0 + thresholds.stall_tolerance) * lowest:
+            end = f"{lowest / baseline:.3g} × the baseline, then rose to {end}"
+        # The fall to the lowest level after the stall step: a loss that then rose again
+        # did not fall by its ratio to the last value.
+        fall_after = float(smooth[stall_step]) / lowest
         where = (
             f"made {1.0 - thresholds.stall_tolerance:.0%} of its decrease by step "
             f"{stall_step} and kept falling, {fall_after:.3g}× more, to {end}"
         )
-    else:
-        where = f"levelled off from step {stall_step} at {end}"
-    return f"The training loss {where}: small, so training converged as it should ({grad_text})."
+    summary = f"The training loss {where}: small, so training converged as it should ({grad_text})."
+    return stall_step, summary
 
 
 def _stall_summary(
@@ -331,7 +347,8 @@ def _stall_summary(
     """The summary of a loss that did not end small: still falling, critical or oscillating."""
     if not stalled:
         return (
-            f"The loss was still falling at the end of the {steps} steps ({grad_text}): "
+            f"The loss was still falling at the end of the {counted(steps, 'step')} "
+            f"({grad_text}): "
             "the budget ran out before training stalled; train longer."
         )
     if critical:

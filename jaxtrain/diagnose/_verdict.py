@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._text import beside
 from jaxtrain.diagnose._results import CandidateResult
 from jaxtrain.diagnose._thresholds import Thresholds
 
@@ -214,80 +215,131 @@ def decide(
     p = _resolve_primary(candidates, primary)
     me = candidates[p]
     relative = {c.name: _relative(c, baseline) for c in candidates}
-    rel = relative[me.name]
+    train_rel = relative[me.name]["train"]
+    train_large = train_rel is None or train_rel > thresholds.large_train_loss
     numbers: dict[str, Any] = {
         "baseline": float(baseline),
         "primary": me.name,
         "relative_losses": relative,
-        "train_relative": rel["train"],
+        "train_relative": train_rel,
+        "train_large": bool(train_large),
     }
-    reasons: list[str] = []
-    train_rel = rel["train"]
-    train_large = train_rel is None or train_rel > thresholds.large_train_loss
-    numbers["train_large"] = bool(train_large)
-
-    if train_large:
-        reasons.append(
-            f"The training loss of {me.name!r} is large: {_fmt(train_rel)} × the baseline "
-            f"(threshold {thresholds.large_train_loss:g})."
+    if train_rel is None:
+        first = f"The training loss of {me.name!r} is not finite: the run diverged."
+    else:
+        first = (
+            f"The training loss of {me.name!r} is {'large' if train_large else 'small'}: "
+            f"{beside(train_rel, thresholds.large_train_loss)} × the baseline (threshold "
+            f"{thresholds.large_train_loss:g})."
         )
-        comparisons = []
-        for i, other in enumerate(candidates):
-            if i == p:
-                continue
-            role = "simpler" if i < p else "more_flexible"
-            # "other is better" ⇔ the primary is worse than it beyond seed noise.
-            cmp = compare_candidates(
-                me.train_loss, other.train_loss, baseline=baseline, thresholds=thresholds
-            )
-            comparisons.append(
-                {"candidate": other.name, "role": role, "better": cmp["worse"], **cmp}
-            )
-        numbers["comparisons"] = comparisons
-        simpler_better = [c for c in comparisons if c["role"] == "simpler" and c["better"]]
-        flexible_better = [c for c in comparisons if c["role"] == "more_flexible" and c["better"]]
-        if simpler_better:
-            best = max(simpler_better, key=_difference)
-            reasons.append(
-                f"The simpler candidate {best['candidate']!r} reaches a lower training loss "
-                f"with the same budget: {me.name!r} is worse by {_fmt(best['difference'])} × "
-                f"the baseline (± {_fmt(best['standard_error'])} over {best['seeds']} seeds). "
-                f"{me.name!r} can represent everything {best['candidate']!r} can, so the "
-                "optimizer failed to find it: an optimization issue."
-            )
-            return Decision("optimization", tuple(reasons), numbers)
-        if flexible_better:
-            best = max(flexible_better, key=_difference)
-            reasons.append(
-                f"The more flexible candidate {best['candidate']!r} reaches a lower training "
-                f"loss (by {_fmt(best['difference'])} × the baseline): {me.name!r} is too "
-                "simple for the data, which is model bias."
-            )
-        elif any(c["role"] == "simpler" for c in comparisons):
-            reasons.append(
-                "No simpler candidate trains better, so the optimizer is not the first suspect, "
-                "and no candidate gets the training loss down: the model family (or its input "
-                "features) is too restricted, which is model bias."
-            )
-        elif comparisons:
-            reasons.append(
-                "No candidate gets the training loss down, not even the more flexible ones: the "
-                "input features carry too little, or every candidate is too restricted; that "
-                "is model bias. (No simpler candidate was trained: add a shallower one to rule "
-                "out an optimization issue.)"
-            )
-        else:
-            reasons.append(
-                "Only one candidate was trained, so an optimization issue cannot be ruled out: "
-                "add a shallower candidate to tell the two apart. Until then the verdict is "
-                "model bias."
-            )
-        return Decision("model_bias", tuple(reasons), numbers)
+    if train_large:
+        verdict, reasons, found = _judge_training(candidates, p, baseline, thresholds)
+    else:
+        verdict, reasons, found = _judge_generalization(me, relative[me.name], baseline, thresholds)
+    return Decision(verdict, (first, *reasons), {**numbers, **found})
 
-    reasons.append(
-        f"The training loss of {me.name!r} is small: {_fmt(train_rel)} × the baseline "
-        f"(threshold {thresholds.large_train_loss:g})."
-    )
+
+def _noise_text(comparison: dict[str, Any]) -> str:
+    """A paired comparison's error bar in words."""
+    if comparison["seeds"] == 1:
+        return "one seed, so no error bar"
+    return f"± {_fmt(comparison['standard_error'])} over {comparison['seeds']} seeds"
+
+
+def _not_down_text(comparisons: list[dict[str, Any]], thresholds: Thresholds) -> str:
+    """Why no other candidate counts as training lower: "gets the training loss down" when
+    none is lower by more than ``min_difference``, "trains lower beyond seed noise" when one
+    is but within noise; the candidate that comes closest is named with its numbers."""
+    lower = [c for c in comparisons if c["difference"] is not None and c["difference"] > 0]
+    if not lower:
+        return "gets the training loss down"
+    best = max(lower, key=_difference)
+    difference = beside(best["difference"], 0.0)
+    by = f"{best['candidate']!r} is lower by only {difference} × the baseline"
+    if best["difference"] <= thresholds.min_difference:
+        minimum = thresholds.min_difference
+        return f"gets the training loss down ({by}, below the {minimum:g} that counts)"
+    return f"trains lower beyond seed noise ({by}, {_noise_text(best)})"
+
+
+def _judge_training(
+    candidates: list[CandidateResult], p: int, baseline: float, thresholds: Thresholds
+) -> tuple[str, list[str], dict[str, Any]]:
+    """Step 1 of the flowchart, the training loss being large: an optimization issue if a
+    simpler candidate trains lower beyond seed noise, else model bias."""
+    me = candidates[p]
+    comparisons = []
+    for i, other in enumerate(candidates):
+        if i == p:
+            continue
+        role = "simpler" if i < p else "more_flexible"
+        # "other is better" ⇔ the primary is worse than it beyond seed noise.
+        cmp = compare_candidates(
+            me.train_loss, other.train_loss, baseline=baseline, thresholds=thresholds
+        )
+        comparisons.append({"candidate": other.name, "role": role, "better": cmp["worse"], **cmp})
+    numbers = {"comparisons": comparisons}
+    simpler_better = [c for c in comparisons if c["role"] == "simpler" and c["better"]]
+    flexible_better = [c for c in comparisons if c["role"] == "more_flexible" and c["better"]]
+    if simpler_better:
+        best = max(simpler_better, key=_difference)
+        if best["difference"] is None:
+            how = f"{me.name!r} diverged where it trained"
+        else:
+            how = (
+                f"{me.name!r} is worse by {beside(best['difference'], 0.0)} × the baseline "
+                f"({_noise_text(best)})"
+            )
+        reason = (
+            f"The simpler candidate {best['candidate']!r} reaches a lower training loss with "
+            f"the same budget: {how}. {me.name!r} can represent everything "
+            f"{best['candidate']!r} can, so the optimizer failed to find it: an optimization "
+            "issue."
+        )
+        return "optimization", [reason], numbers
+    if flexible_better:
+        best = max(flexible_better, key=_difference)
+        if best["difference"] is None:
+            how = f"where {me.name!r} diverged"
+        else:
+            how = f"by {beside(best['difference'], 0.0)} × the baseline"
+        reason = (
+            f"The more flexible candidate {best['candidate']!r} reaches a lower training loss "
+            f"({how}): {me.name!r} is too simple for the data, which is model bias."
+        )
+        return "model_bias", [reason], numbers
+    not_down = _not_down_text(comparisons, thresholds)
+    if any(c["role"] == "simpler" for c in comparisons):
+        reason = (
+            "No simpler candidate trains better, so the optimizer is not the first suspect, "
+            f"and no candidate {not_down}: the model family (or its input features) is too "
+            "restricted, which is model bias."
+        )
+    elif comparisons:
+        reason = (
+            f"No candidate {not_down}, not even the more flexible ones: the input features "
+            "carry too little, or every candidate is too restricted; that is model bias. (No "
+            "simpler candidate was trained: add a shallower one to rule out an optimization "
+            "issue.)"
+        )
+    else:
+        reason = (
+            "Only one candidate was trained, so an optimization issue cannot be ruled out: "
+            "add a shallower candidate to tell the two apart. Until then the verdict is "
+            "model bias."
+        )
+    return "model_bias", [reason], numbers
+
+
+def _judge_generalization(
+    me: CandidateResult,
+    rel: dict[str, float | None],
+    baseline: float,
+    thresholds: Thresholds,
+) -> tuple[str, list[str], dict[str, Any]]:
+    """Step 2 of the flowchart, the training loss being small: ok, mismatch or overfitting,
+    from the held-out and the validation/test gaps."""
+    train_rel = rel["train"]
     heldout_gap = None if rel["heldout"] is None else rel["heldout"] - train_rel
     external = {
         split: rel[split] - train_rel for split in ("val", "test") if rel[split] is not None
@@ -299,31 +351,33 @@ def decide(
         )
     worst = max(external, key=external.__getitem__)
     external_gap = external[worst]
-    numbers["gaps"] = {"heldout": heldout_gap, **external, "external": external_gap}
-    numbers["worst_external"] = worst
-    if external_gap <= thresholds.large_gap:
-        reasons.append(
-            f"The {worst} loss is close to the training loss too: gap {_fmt(external_gap)} × "
-            f"the baseline (threshold {thresholds.large_gap:g}). Nothing to fix."
-        )
-        if heldout_gap is not None and heldout_gap > thresholds.large_gap:
+    numbers: dict[str, Any] = {
+        "gaps": {"heldout": heldout_gap, **external, "external": external_gap},
+        "worst_external": worst,
+    }
+    large = thresholds.large_gap
+    if external_gap <= large:
+        reasons = [
+            f"The {worst} loss is close to the training loss too: gap "
+            f"{beside(external_gap, large)} × the baseline (threshold {large:g}). Nothing to fix."
+        ]
+        if heldout_gap is not None and heldout_gap > large:
             reasons.append(
-                f"(The in-distribution held-out gap, {_fmt(heldout_gap)}, is larger; the "
-                "held-out split is small, so treat the validation number with care.)"
+                f"(The in-distribution held-out gap, {beside(heldout_gap, large)}, is larger; "
+                "the held-out split is small, so treat the validation number with care.)"
             )
-        return Decision("ok", tuple(reasons), numbers)
-    reasons.append(
-        f"The {worst} loss is much larger: gap {_fmt(external_gap)} × the baseline "
-        f"(threshold {thresholds.large_gap:g})."
-    )
+        return "ok", reasons, numbers
+    reasons = [
+        f"The {worst} loss is much larger: gap {beside(external_gap, large)} × the baseline "
+        f"(threshold {large:g})."
+    ]
     if heldout_gap is None:
         reasons.append(
             "No in-distribution held-out split was measured, so mismatch cannot be told from "
             "overfitting; overfitting is the default."
         )
-        return Decision("overfitting", tuple(reasons), numbers)
-    ratio = external_gap / max(heldout_gap, 1e-12)
-    numbers["gap_ratio"] = ratio
+        return "overfitting", reasons, numbers
+    numbers["gap_ratio"] = external_gap / max(heldout_gap, 1e-12)
     # The held-out split may hold only a few examples: its mean loss must be reliably below
     # the validation loss, beyond the sampling noise of both, before "fine" is believed.
     noise = math.hypot(me.standard_error("heldout"), me.standard_error(worst)) / baseline
@@ -332,35 +386,44 @@ def decide(
         external_gap - heldout_gap > thresholds.noise_factor * noise
     )
     numbers["gap_beyond_noise"] = bool(beyond_noise)
-    looks_fine = heldout_gap <= thresholds.large_gap and external_gap > (
-        thresholds.mismatch_factor * max(heldout_gap, 0.0)
-    )
+    factor = thresholds.mismatch_factor
+    heldout_fine = heldout_gap <= large
+    looks_fine = heldout_fine and external_gap > factor * max(heldout_gap, 0.0)
     if looks_fine and not beyond_noise:
         reasons.append(
             f"The held-out split of the training distribution looks fine (gap "
-            f"{_fmt(heldout_gap)} × the baseline), but the difference to the {worst} gap is "
-            f"within {thresholds.noise_factor:g} × its sampling noise (± {_fmt(noise)}): the "
-            "held-out split is too small to vouch for the model, so this is treated as "
+            f"{beside(heldout_gap, large)} × the baseline), but the difference to the {worst} "
+            f"gap is within {thresholds.noise_factor:g} × its sampling noise (± {_fmt(noise)}): "
+            "the held-out split is too small to vouch for the model, so this is treated as "
             "overfitting. More data, or more seeds, would tell."
         )
-        return Decision("overfitting", tuple(reasons), numbers)
+        return "overfitting", reasons, numbers
     if looks_fine:
         reasons.append(
-            f"But a held-out split of the training distribution is fine: gap {_fmt(heldout_gap)} "
-            f"× the baseline, while the {worst} gap is {_fmt(external_gap)} (more than "
-            f"{thresholds.mismatch_factor:g}× as large). The model generalizes within its "
-            f"distribution; the {worst} data come from another one: a mismatch. More training "
-            "data of the same kind will not fix it."
+            f"But a held-out split of the training distribution is fine: gap "
+            f"{beside(heldout_gap, large)} × the baseline, while the {worst} gap is "
+            f"{_fmt(external_gap)} (more than {factor:g}× as large). The model generalizes "
+            f"within its distribution; the {worst} data come from another one: a mismatch. "
+            "More training data of the same kind will not fix it."
         )
-        return Decision("mismatch", tuple(reasons), numbers)
+        return "mismatch", reasons, numbers
+    if heldout_fine:
+        reasons.append(
+            f"A held-out split of the training distribution has a gap of "
+            f"{beside(heldout_gap, large)} × the baseline, within the threshold {large:g}, but "
+            f"the {worst} gap is not more than {factor:g}× as large: the two gaps differ too "
+            "little to blame a second distribution. The model fits its training examples "
+            "better than new ones: overfitting."
+        )
+        return "overfitting", reasons, numbers
     reasons.append(
-        f"A held-out split of the training distribution is bad as well: gap {_fmt(heldout_gap)} "
-        f"× the baseline. The model fits its training examples but not new ones from the same "
-        "distribution: overfitting."
+        f"A held-out split of the training distribution is bad as well: gap "
+        f"{beside(heldout_gap, large)} × the baseline. The model fits its training examples "
+        "but not new ones from the same distribution: overfitting."
     )
-    if external_gap > thresholds.mismatch_factor * max(heldout_gap, 0.0) + thresholds.large_gap:
+    if external_gap > factor * heldout_gap + large:
         reasons.append(
             f"The {worst} gap is also much larger than the held-out one: a distribution mismatch "
             "may add to the overfitting."
         )
-    return Decision("overfitting", tuple(reasons), numbers)
+    return "overfitting", reasons, numbers

@@ -22,10 +22,12 @@ Experiments:
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import numpy as np
 
+from jaxtrain._text import counted
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
@@ -472,7 +474,7 @@ def _curvature_figure(numbers: dict[str, Any]) -> Any:
     ax_share.set(
         ylim=(0, 1),
         ylabel=f"share of λ ≥ λmax/{numbers['near_top']:.0f}",
-        title=f"{len(numbers['seeds'])} seed(s): bar the mean, dots each seed",
+        title=f"{counted(len(numbers['seeds']), 'seed')}: bar the mean, dots each seed",
     )
     fig.tight_layout()
     return fig
@@ -487,20 +489,22 @@ def _curvature_caption(numbers: dict[str, Any]) -> str:
     more = int(
         np.sum(np.asarray(numbers["bn"]["share_near_top"]) > numbers["plain"]["share_near_top"])
     )
-    ratio = f"{bn_share / plain_share:.1f}" if plain_share > 0 else "inf"
-    if more == seeds and float(ratio) > 1.0:
+    ratio = bn_share / plain_share if plain_share > 0 else math.inf
+    # "1.0× as many" must not be called more, so the ratio is judged as printed.
+    as_many = f"{ratio:.1f}× as many" if math.isfinite(ratio) else "none without"
+    in_seeds = f"more in {more} of {counted(seeds, 'seed')}"
+    if more == seeds and round(ratio, 1) > 1.0:
         outcome = (
             f"with BatchNorm {bn_share:.1%} of the eigenvalues are within {near} of λmax, "
-            f"against {plain_share:.1%} without ({ratio}× as many, more in "
-            f"{more} of {seeds} seed(s)): a step of η ≈ 1/λmax makes at least 1/{near[:-1]} of "
-            "its steepest progress along many more directions, the lecture's 'one learning "
-            "rate suits all directions' measured"
+            f"against {plain_share:.1%} without ({as_many}, {in_seeds}): a step of η ≈ 1/λmax "
+            f"makes at least 1/{near[:-1]} of its steepest progress along many more "
+            "directions, the lecture's 'one learning rate suits all directions' measured"
         )
     elif bn_share > plain_share:
         outcome = (
             f"here BatchNorm makes no consistent difference: {bn_share:.1%} of the eigenvalues "
-            f"are within {near} of λmax with it, {plain_share:.1%} without ({ratio}× as many, "
-            f"more in {more} of {seeds} seed(s))"
+            f"are within {near} of λmax with it, {plain_share:.1%} without ({as_many}, "
+            f"{in_seeds})"
         )
     else:
         outcome = (
@@ -528,7 +532,7 @@ def _curvature_caption(numbers: dict[str, Any]) -> str:
         f"The dense Hessian of a {numbers['depth']}-layer sigmoid MLP of width "
         f"{numbers['width']} ({numbers['plain']['n_params'][0]:,} parameters; "
         f"{numbers['bn']['n_params'][0]:,} with BatchNorm's γ, β) at initialization, on "
-        f"{numbers['examples']} digits, mean over {seeds} seed(s). λmax is "
+        f"{numbers['examples']} digits, mean over {counted(seeds, 'seed')}. λmax is "
         f"{mean('plain', 'max'):.3g} without and {mean('bn', 'max'):.3g} with BatchNorm, λmin "
         f"{mean('plain', 'min'):.3g} and {mean('bn', 'min'):.3g}: with negative and near-zero "
         f"eigenvalues λmax/λmin means nothing for a network, and {kappa}. What differs is the "

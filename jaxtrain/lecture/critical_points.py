@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._text import counted
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._section import Section
 
@@ -614,7 +615,8 @@ def _spectrum_caption(numbers: dict[str, Any]) -> str:
         reached = f"still above the critical-point test ‖g‖ ≤ {numbers['grad_tol']:.0e}"
     if numbers["num_negative"] > 0:
         verdict = (
-            f"{numbers['num_negative']} negative eigenvalue(s) down to {eigenvalues[0]:.3g}: "
+            f"{counted(numbers['num_negative'], 'negative eigenvalue')} down to "
+            f"{eigenvalues[0]:.3g}: "
             "a way down exists, so this is no minimum"
         )
     elif numbers["num_zero"] > 0:
@@ -1150,7 +1152,7 @@ def _perturbed_gd_caption(numbers: dict[str, Any]) -> str:
     method = "perturbed GD"
     settings = "; ".join(
         f"{name}: ε_g {s['gradient_threshold']:.2g}, r {s['radius']:.2g}, T {s['escape_steps']}, "
-        f"{numbers['perturbations'][name][method]} kick(s)"
+        f"{counted(numbers['perturbations'][name][method], 'kick')}"
         for name, s in numbers["perturbation_settings"].items()
     )
     text = (

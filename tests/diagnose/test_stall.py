@@ -134,3 +134,20 @@ def test_a_converged_loss_that_is_flat_on_a_log_scale_levelled_off():
     r = analyze_stall(curve, initial_grad_norm=1.0, final_grad_norm=0.01, baseline=2.3)
     step = re.search(r"levelled off from step (\d+) at", r.summary)
     assert r.converged and step and 45 <= int(step[1]) <= 60  # the fall ends at step 60
+
+
+def test_an_overflowed_final_gradient_is_divergence_not_inf_in_words():
+    r = analyze_stall(plateau(), initial_grad_norm=2.0, final_grad_norm=float("inf"))
+    assert r.diverged and not r.critical and r.final_grad_norm is None
+    assert "inf" not in r.summary and "diverged" in r.summary
+
+
+def test_an_overflowed_initial_gradient_is_not_a_critical_point():
+    r = analyze_stall(plateau(), initial_grad_norm=float("inf"), final_grad_norm=1.5)
+    assert not r.critical and r.grad_norm_ratio is None
+    assert "inf" not in r.summary
+
+
+def test_one_step_is_counted_in_the_singular():
+    r = analyze_stall([1.0], initial_grad_norm=1.0, final_grad_norm=0.5)
+    assert "1 steps" not in r.summary

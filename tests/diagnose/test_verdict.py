@@ -1,6 +1,7 @@
 """The flowchart as a pure function: every branch from hand-made numbers."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -225,3 +226,62 @@ def test_a_diverged_primary_with_two_better_candidates_is_model_bias():
     decision = decide([primary, wide, wider], primary=0, baseline=1.0)
     assert decision.verdict == "model_bias"
     assert "'wide'" in " ".join(decision.reasons)
+
+
+# Every reason reads right from its own numbers (a reviewer's findings, each a test first).
+
+
+def test_one_seed_gives_no_error_bar_and_counts_one_seed():
+    shallow = result("shallow", [0.10])
+    deep = result("deep", [0.95])
+    reason = decide([shallow, deep], baseline=1.0).reasons[-1]
+    assert "n/a" not in reason and "1 seeds" not in reason
+    assert "one seed" in reason
+    three = decide([result("s", [0.1, 0.12, 0.11]), result("d", [0.95, 0.97, 0.93])], baseline=1.0)
+    assert re.search(r"± \d\.\d+(e-\d+)? over 3 seeds", three.reasons[-1])
+
+
+def test_a_diverged_primary_is_said_to_have_diverged_not_n_a():
+    shallow = result("shallow", [0.5, 0.5])
+    deep = result("deep", [math.inf, math.inf], heldout=[1, 1], val=[1, 1])
+    decision = decide([shallow, deep], baseline=1.0)
+    assert decision.verdict == "optimization"
+    text = " ".join(decision.reasons)
+    assert "n/a" not in text
+    assert "not finite" in decision.reasons[0]
+    assert "diverged" in decision.reasons[-1]
+    flexible = decide([deep, shallow], primary=0, baseline=1.0)
+    assert "n/a" not in " ".join(flexible.reasons)
+
+
+def test_a_value_next_to_its_threshold_shows_the_digits_that_decide():
+    m = result("mlp", [0.2004], heldout=[0.21], val=[0.21])
+    decision = decide([m], baseline=1.0)
+    assert decision.numbers["train_large"]
+    assert "0.2004 × the baseline (threshold 0.2)" in decision.reasons[0]
+
+
+def test_a_heldout_gap_within_its_threshold_is_not_called_bad():
+    # Held-out gap 0.08 ≤ large_gap 0.1; validation gap 0.15 > 0.1 but not 2 × 0.08.
+    m = result("mlp", [0.05], heldout=[0.13], val=[0.20])
+    decision = decide([m], baseline=1.0)
+    assert decision.verdict == "overfitting"
+    text = " ".join(decision.reasons)
+    assert "bad as well" not in text
+    assert "0.08" in decision.reasons[-1] and "threshold 0.1" in decision.reasons[-1]
+    bad = decide([result("mlp", [0.05], heldout=[0.30], val=[0.35])], baseline=1.0)
+    assert "bad as well" in bad.reasons[-1]
+
+
+def test_a_lower_loss_within_seed_noise_is_not_said_to_be_absent():
+    small = result("small", [0.9, 0.9, 0.9])
+    big = result("big", [0.4, 0.95, 0.5])  # lower by 0.25 on average, but noisy
+    decision = decide([small, big], primary=0, baseline=1.0)
+    assert decision.verdict == "model_bias"
+    assert not decision.numbers["comparisons"][0]["better"]
+    reason = decision.reasons[-1]
+    assert "No candidate gets the training loss down" not in reason
+    assert "'big'" in reason and "seed noise" in reason
+    middle = decide([result("tiny", [0.9] * 3), small, big], primary=1, baseline=1.0)
+    assert "no candidate gets the training loss down" not in middle.reasons[-1]
+    assert "'big'" in middle.reasons[-1]

@@ -213,8 +213,22 @@ def test_bn_curvature_caption_does_not_measure_the_claim_on_one_seed_of_three():
     # every seed, so here the caption reports the seed count and makes no such claim.
     numbers = _curvature([0.05, 0.05, 0.05], [0.06, 0.045, 0.046], [0.01] * 3, [0.02] * 3)
     caption = bn._curvature_caption(numbers)
-    assert "more in 1 of 3 seed(s)" in caption
+    assert "more in 1 of 3 seeds" in caption
     assert "suits all directions' measured" not in caption
+
+
+def test_bn_curvature_caption_counts_seeds_and_names_a_zero_share_without_inf():
+    numbers = _curvature([0.0] * 3, [0.04] * 3, [0.01] * 3, [0.01] * 3)
+    caption = bn._curvature_caption(numbers)
+    assert "inf" not in caption and "none without" in caption
+    assert "suits all directions' measured" in caption
+    one = {**numbers, "seeds": [0]}
+    one = {
+        **one,
+        **{key: {k: v[:1] for k, v in one[key].items()} for key in ("plain", "bn")},
+    }
+    caption = bn._curvature_caption(one)
+    assert "(s)" not in caption and "mean over 1 seed." in caption
 
 
 def test_test_time_caption_different_is_not_what_testing_needs():

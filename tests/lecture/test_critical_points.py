@@ -95,7 +95,7 @@ def test_the_escape_transforms_leave_the_toy_saddle_in_a_handful_of_steps(claims
     assert settings == rule and settings["escape_steps"] > steps["perturbed GD"]
     assert numbers["perturbations"][toy]["perturbed GD"] == 1
     assert numbers["perturbations"][toy]["gradient descent"] == 0
-    assert f"r {settings['radius']:.2g}, T {settings['escape_steps']}, 1 kick(s)" in caption
+    assert f"r {settings['radius']:.2g}, T {settings['escape_steps']}, 1 kick" in caption
 
 
 def test_the_escape_caption_names_a_missed_target(claims):

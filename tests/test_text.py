@@ -1,0 +1,45 @@
+"""Numbers in sentences: counts, percentages and values printed beside their thresholds."""
+
+import math
+
+import pytest
+
+from jaxtrain._text import beside, counted, percent
+
+
+def test_counted_is_singular_only_for_one_and_groups_thousands():
+    assert counted(1, "seed") == "1 seed"
+    assert counted(0, "seed") == "0 seeds"
+    assert counted(1438, "example") == "1,438 examples"
+    assert counted(2, "matrix", "matrices") == "2 matrices"
+
+
+def test_percent_is_fixed_point_and_names_non_finite_shares():
+    assert percent(1.5) == "150%"
+    assert percent(0.032) == "3.2%"
+    assert percent(0.00041) == "0.041%"
+    assert percent(math.nan) == "n/a"
+    assert percent(math.inf) == "∞%"
+
+
+@pytest.mark.parametrize(
+    ("value", "threshold", "text"),
+    [
+        (0.2004, 0.2, "0.2004"),  # %.3g prints 0.2 and the reader sees 0.2 > 0.2
+        (0.19996, 0.2, "0.19996"),
+        (0.2, 0.2, "0.2"),
+        (0.734, 0.2, "0.734"),  # far from the threshold: three significant digits
+        (-0.29996, -0.3, "-0.29996"),
+    ],
+)
+def test_beside_prints_enough_digits_for_the_comparison_to_read_right(value, threshold, text):
+    assert beside(value, threshold) == text
+    shown = float(beside(value, threshold))
+    assert (shown > threshold) == (value > threshold)
+    assert (shown < threshold) == (value < threshold)
+
+
+def test_beside_gives_up_at_full_precision_and_names_non_finite_values():
+    assert float(beside(0.2 + 1e-17, 0.2)) == 0.2 + 1e-17
+    assert beside(math.inf, 0.2) == "∞"
+    assert beside(math.nan, 0.2) == "n/a"
