@@ -29,17 +29,18 @@ def percent(share: float) -> str:
     return f"{value:.2g}%"
 
 
-def beside(value: float, threshold: float, digits: int = 3) -> str:
-    """``value`` with enough significant digits that it compares with ``threshold`` as it is.
+def beside(value: float, threshold: float, digits: int = 3, *, fixed: bool = False) -> str:
+    """``value`` with enough digits that it compares with ``threshold`` as it is.
 
     A sentence such as "0.2 (threshold 0.2)" for 0.2004 makes the reader see equality where
-    the rule saw "above". From ``digits`` significant digits on, digits are added until the
-    printed number lies on the same side of ``threshold`` as ``value`` (or equals it exactly);
-    the 17 of a float64 always do. NaN is ``"n/a"`` and infinities ``"∞"``.
+    the rule saw "above". From ``digits`` significant digits on (decimals, with ``fixed``),
+    digits are added until the printed number lies on the same side of ``threshold`` as
+    ``value`` (or equals it exactly); the 17 of a float64 always do. NaN is ``"n/a"`` and
+    infinities ``"∞"``.
 
     Examples:
-      >>> beside(0.2004, 0.2), beside(0.734, 0.2)
-      ('0.2004', '0.734')
+      >>> beside(0.2004, 0.2), beside(0.734, 0.2), beside(0.35, 0.2, 2, fixed=True)
+      ('0.2004', '0.734', '0.35')
     """
     value, threshold = float(value), float(threshold)
     if math.isnan(value):
@@ -47,8 +48,9 @@ def beside(value: float, threshold: float, digits: int = 3) -> str:
     if math.isinf(value):
         return "∞" if value > 0 else "−∞"
     side = (value > threshold) - (value < threshold)
-    for precision in range(digits, 18):
-        text = f"{value:.{precision}g}"
+    style = "f" if fixed else "g"
+    for precision in range(digits, digits + 18):
+        text = f"{value:.{precision}{style}}"
         shown = float(text)
         if (shown > threshold) - (shown < threshold) == side:
             return text

@@ -43,3 +43,9 @@ def test_beside_gives_up_at_full_precision_and_names_non_finite_values():
     assert float(beside(0.2 + 1e-17, 0.2)) == 0.2 + 1e-17
     assert beside(math.inf, 0.2) == "∞"
     assert beside(math.nan, 0.2) == "n/a"
+
+
+def test_beside_in_fixed_decimals_as_shares_are_printed():
+    assert beside(0.2004, 0.2, 2, fixed=True) == "0.2004"
+    assert beside(0.35, 0.2, 2, fixed=True) == "0.35"
+    assert beside(0.2, 0.2, 2, fixed=True) == "0.20"

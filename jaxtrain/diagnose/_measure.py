@@ -287,6 +287,49 @@ def _lower_lr_probe(
     ).history
 
 
+def _monitor_statistics(per_step: dict[str, Any], batch_size: int) -> dict[str, float]:
+    """The summaries of the monitors' curves the run recorded (sharpness against its
+    threshold, gradient noise scale, update ratio); none for a monitor it did not run."""
+    numbers: dict[str, float] = {}
+    if "sharpness" in per_step:
+        numbers.update(
+            sharpness_statistics(
+                per_step["sharpness"],
+                per_step["stability_threshold"],
+                per_step.get("learning_rate"),
+            )
+        )
+    if "noise_scale" in per_step:
+        numbers.update(noise_statistics(per_step["noise_scale"], batch_size))
+    if "update_ratio" in per_step:
+        ratios = np.asarray(per_step["update_ratio"], dtype=np.float64)
+        ratios = ratios[np.isfinite(ratios)]
+        numbers["max_update_ratio"] = float(ratios.max()) if ratios.size else _NAN
+    return numbers
+
+
+def _curvature_at_end(
+    run: Run,
+    train_pair: tuple[np.ndarray, np.ndarray],
+    *,
+    loss: Any,
+    seed: int,
+    thresholds: CauseThresholds,
+) -> dict[str, float]:
+    """The Hessian's evidence at the final parameters, on a seeded subset of
+    ``curvature_examples`` training examples (:func:`_curvature`)."""
+    x, y = train_pair
+    # seed mod 2⁶⁴: NumPy refuses negative seeds, which fit's jax.random.key takes; the map is
+    # one to one, and a non-negative seed is its own image.
+    rows = np.random.default_rng(seed % 2**64).permutation(x.shape[0])
+    rows = np.sort(rows[: thresholds.curvature_examples])
+    loss_fn = full_batch_loss_fn(run.final.apply, run.final.model_state, x[rows], y[rows], loss)
+    at_end = evaluate_loss(run.final, (x[rows], y[rows]), loss)
+    return _curvature(
+        loss_fn, run.final.params, at_end, thresholds=thresholds, key=jax.random.key(seed)
+    )
+
+
 def measure_run(
     run: Run,
     train_pair: tuple[np.ndarray, np.ndarray],
@@ -350,20 +393,7 @@ def measure_run(
         gT = grad_norm(loss_at_end, run.final.params)
         numbers["grad_norm_end"] = gT
         numbers["grad_ratio"] = gT / g0 if g0 > 0 else math.inf
-    if "sharpness" in per_step:
-        numbers.update(
-            sharpness_statistics(
-                per_step["sharpness"],
-                per_step["stability_threshold"],
-                per_step.get("learning_rate"),
-            )
-        )
-    if "noise_scale" in per_step:
-        numbers.update(noise_statistics(per_step["noise_scale"], numbers["batch_size"]))
-    if "update_ratio" in per_step:
-        ratios = np.asarray(per_step["update_ratio"], dtype=np.float64)
-        ratios = ratios[np.isfinite(ratios)]
-        numbers["max_update_ratio"] = float(ratios.max()) if ratios.size else _NAN
+    numbers.update(_monitor_statistics(per_step, numbers["batch_size"]))
     numbers["feature_spread"] = feature_spread(x)
     if task == "classification" and not diverged:
         numbers.update(
@@ -380,49 +410,36 @@ def measure_run(
     evidence = RunEvidence(**numbers)
     # The Hessian is what tells a saddle from a minimum, which only a failed run needs.
     if curvature and not diverged and failed(evidence, thresholds) >= thresholds.report_score:
-        # seed mod 2⁶⁴: NumPy refuses negative seeds, which fit's jax.random.key takes; the
-        # map is one to one, and a non-negative seed is its own image.
-        rows = np.random.default_rng(seed % 2**64).permutation(n)[: thresholds.curvature_examples]
-        rows = np.sort(rows)
-        loss_fn = full_batch_loss_fn(run.final.apply, run.final.model_state, x[rows], y[rows], loss)
-        at_end = evaluate_loss(run.final, (x[rows], y[rows]), loss)
         evidence = evidence.replace(
-            **_curvature(
-                loss_fn,
-                run.final.params,
-                at_end,
-                thresholds=thresholds,
-                key=jax.random.key(seed),
-            )
+            **_curvature_at_end(run, train_pair, loss=loss, seed=seed, thresholds=thresholds)
         )
     probe_history = None
-    if probe:
-        suspect = learning_rate_too_high(evidence.replace(probe_gain=math.inf), thresholds)
-        if suspect.score >= thresholds.report_score:
-            probe_steps = min(int(steps), max(100, int(steps) // 2))
-            # η/10, or lower where the measured sharpness says so: half the stability threshold
-            # (r = λmax/threshold, so η·½/r puts λmax at half of it). If that diverges too, the
-            # square of the factor.
-            first = thresholds.probe_factor
-            if math.isfinite(evidence.sharpness_ratio) and evidence.sharpness_ratio > 0:
-                first = min(first, 0.5 / evidence.sharpness_ratio)
-            for factor in (first, first * thresholds.probe_factor):
-                probe_history = _lower_lr_probe(
-                    run,
-                    train_pair,
-                    loss=loss,
-                    optimizer=optimizer,
-                    batch_size=batch_size,
-                    seed=seed,
-                    steps=probe_steps,
-                    factor=factor,
-                )
-                probe_losses = np.asarray(probe_history.per_step["loss"], dtype=np.float64)
-                if probe_losses.size == probe_steps and np.all(np.isfinite(probe_losses)):
-                    break
-            evidence = evidence.replace(
-                probe_factor=factor,
-                probe_steps=float(probe_steps),
-                probe_gain=_probe_gain(losses, probe_losses, probe_steps),
+    suspect = learning_rate_too_high(evidence.replace(probe_gain=math.inf), thresholds)
+    if probe and suspect.score >= thresholds.report_score:
+        probe_steps = min(int(steps), max(100, int(steps) // 2))
+        # η/10, or lower where the measured sharpness says so: half the stability threshold
+        # (r = λmax/threshold, so η·½/r puts λmax at half of it). If that diverges too, the
+        # square of the factor.
+        first = thresholds.probe_factor
+        if math.isfinite(evidence.sharpness_ratio) and evidence.sharpness_ratio > 0:
+            first = min(first, 0.5 / evidence.sharpness_ratio)
+        for factor in (first, first * thresholds.probe_factor):
+            probe_history = _lower_lr_probe(
+                run,
+                train_pair,
+                loss=loss,
+                optimizer=optimizer,
+                batch_size=batch_size,
+                seed=seed,
+                steps=probe_steps,
+                factor=factor,
             )
+            probe_losses = np.asarray(probe_history.per_step["loss"], dtype=np.float64)
+            if probe_losses.size == probe_steps and np.all(np.isfinite(probe_losses)):
+                break
+        evidence = evidence.replace(
+            probe_factor=factor,
+            probe_steps=float(probe_steps),
+            probe_gain=_probe_gain(losses, probe_losses, probe_steps),
+        )
     return evidence, probe_history

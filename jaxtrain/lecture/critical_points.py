@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._text import counted
+from jaxtrain._text import beside, counted
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._section import Section
 
@@ -1123,8 +1123,9 @@ def _saddle_escapes_caption(numbers: dict[str, Any]) -> str:
         for name in numbers["cases"]
     ]
     missed = [
-        f"{method} on {name} ({_steps_to_target(numbers, name, method, with_cost=False)} steps "
-        f"vs gradient descent's {_steps_to_target(numbers, name, METHODS[0], with_cost=False)})"
+        f"{method} on {name} ({_steps_to_target(numbers, name, method, with_cost=False)} "
+        f"{'step' if numbers['steps'][name][method] == 1 else 'steps'} vs gradient descent's "
+        f"{_steps_to_target(numbers, name, METHODS[0], with_cost=False)})"
         for name in numbers["cases"]
         for method, met in numbers["meets_target"][name].items()
         if not met
@@ -1164,30 +1165,20 @@ def _perturbed_gd_caption(numbers: dict[str, Any]) -> str:
         if numbers["meets_target"][name][method] or steps is None or descent is None:
             continue
         e_fold = 1.0 / (numbers["learning_rate"][name] * abs(numbers["lambda_min"][name]))
+        share = beside(steps / descent, 1 / _SPEEDUP, 2, fixed=True)
+        e_folding = f"{e_fold:.0f}" if e_fold >= 10 else f"{e_fold:.2g}"
         text += (
-            f" On {name} it took {_above(steps / descent, 1 / _SPEEDUP)} of gradient descent's "
+            f" On {name} it took {share} of gradient descent's "
             f"steps (the target is at most {1 / _SPEEDUP:g}). The rule's escape time for this "
             f"saddle is T = "
             f"{numbers['perturbation_settings'][name]['escape_steps']} steps, gradient "
             f"descent took {descent}; one e-folding of growth along λmin takes 1/(η|λmin|) = "
-            f"{e_fold:.0f} steps, so a fifth of gradient descent's steps is "
-            f"{descent / 5 / e_fold:.1f} of them."
+            f"{e_folding} {'step' if e_folding == '1' else 'steps'}, so a fifth of gradient "
+            f"descent's steps is {descent / 5 / e_fold:.2g} of them."
         )
         if numbers["perturbations"][name][method] == 0:
             text += " It never kicked: ‖g‖ stayed above ε_g at every step."
     return text
-
-
-def _above(value: float, bound: float) -> str:
-    """``value``, which is above ``bound``, to two decimals, or to as many more as show that
-    it is (a miss of a 0.2 target by 0.0004 must not print as 0.20)."""
-    if not value > bound:
-        raise ValueError(f"{value} is not above {bound}")
-    for decimals in range(2, 9):
-        text = f"{value:.{decimals}f}"
-        if float(text) > bound:
-            return text
-    return repr(float(value))
 
 
 SECTION = Section(

@@ -28,10 +28,12 @@ Experiments:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from jaxtrain._text import beside
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
@@ -182,21 +184,32 @@ def _two_class_caption(numbers: dict[str, Any]) -> str:
         numbers["gradient_max_difference"],
         numbers["gradient_sum_max"],
     )
-    probability, loss, gradient, gradient_sum = measured
-    if max(measured) <= tolerance:
+    probability, loss, gradient, gradient_sum = map(_scientific, measured)
+    # max() passes over a NaN after the first item, so finiteness is checked first.
+    if not all(math.isfinite(value) for value in measured):
+        verdict = "not equal here: a difference is not finite (a loss overflowed)"
+    elif max(measured) <= tolerance:
         verdict = "equal up to float32 rounding"
     else:
-        verdict = (
-            f"not equal here: the largest difference, {max(measured):.1e}, exceeds {tolerance:g}"
-        )
+        largest = beside(max(measured), tolerance, digits=2)
+        verdict = f"not equal here: the largest difference, {largest}, exceeds {tolerance:g}"
+    largest_loss = numbers["largest_loss"]
+    largest_loss = f"{largest_loss:.1f}" if math.isfinite(largest_loss) else "∞"
     return (
-        f"{numbers['num_pairs']} random logit pairs (z₀, z₁) ~ N(0, {numbers['logit_scale']:g}²) "
-        f"with random labels: softmax(z)₁ and σ(z₁ − z₀) differ by at most {probability:.1e}, "
-        f"two-class softmax cross-entropy and sigmoid BCE of z₁ − z₀ by at most {loss:.1e} "
-        f"relative (losses up to {numbers['largest_loss']:.1f}), their gradients by "
-        f"{gradient:.1e}, and ∂e/∂z₀ + ∂e/∂z₁ is at most {gradient_sum:.1e}: {verdict}. Only the "
+        f"{numbers['num_pairs']:,} random logit pairs (z₀, z₁) ~ N(0, "
+        f"{numbers['logit_scale']:g}²) with random labels: softmax(z)₁ and σ(z₁ − z₀) differ "
+        f"by at most {probability}, two-class softmax cross-entropy and sigmoid BCE of z₁ − z₀ "
+        f"by at most {loss} relative (losses up to {largest_loss}), their gradients by "
+        f"{gradient}, and ∂e/∂z₀ + ∂e/∂z₁ is at most {gradient_sum}: {verdict}. Only the "
         "difference z₁ − z₀ matters, so a two-class network can use one output and a sigmoid."
     )
+
+
+def _scientific(value: float) -> str:
+    """A small difference in two significant digits, ``"n/a"`` for NaN and ``"∞"``."""
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:.1e}" if math.isfinite(value) else "∞"
 
 
 # ---- the error surfaces of the two losses over two logits ----
@@ -306,6 +319,10 @@ def _surfaces_figure(numbers: dict[str, Any]) -> Any:
 def _surfaces_caption(numbers: dict[str, Any]) -> str:
     def outcome(key: str) -> str:
         first, last = numbers[f"{key}_loss_at_start"], numbers[f"{key}_loss_after"]
+        if last > first:
+            return f"rises from {first:.3g} to {last:.3g}"
+        if last == first:
+            return f"stays at {last:.3g}"
         if last > _STUCK_FRACTION * first:
             return f"stays at {last:.3g} (it started at {first:.3g})"
         return f"falls from {first:.3g} to {last:.3g}"
@@ -316,7 +333,8 @@ def _surfaces_caption(numbers: dict[str, Any]) -> str:
     elif mse_norm < _VANISHED * ce_norm:
         compare = f": MSE's start sits on a plateau, {ce_norm / mse_norm:.1e}× flatter"
     else:
-        compare = f" (a ratio of {ce_norm / mse_norm:.2g}, no plateau)"
+        ratio = beside(ce_norm / mse_norm, 1 / _VANISHED, digits=2)
+        compare = f" (a ratio of {ratio}, no plateau)"
     start = tuple(float(v) for v in numbers["start_logits"])
     return (
         f"Logits z = (z₁, z₂, {numbers['pinned_logit']:g}), target class 1, e per example "
@@ -468,10 +486,16 @@ def _training_caption(numbers: dict[str, Any]) -> str:
         if mse_norm < _VANISHED * ce_norm
         else ""
     )
-    if ce_acc > mse_acc:
+    shown_ce, shown_mse = round(ce_acc, 2), round(mse_acc, 2)  # judged as printed
+    if shown_ce > shown_mse:
         outcome = (
-            f"cross-entropy ends {ce_acc - mse_acc:.2f} higher in training accuracy "
-            f"({ce_acc:.2f} vs {mse_acc:.2f})"
+            f"cross-entropy ends {shown_ce - shown_mse:.2f} higher in training accuracy "
+            f"({shown_ce:.2f} vs {shown_mse:.2f})"
+        )
+    elif ce_acc > mse_acc:
+        outcome = (
+            f"cross-entropy ends as accurate in training to two decimals ({ce_acc:.4f} vs "
+            f"{mse_acc:.4f})"
         )
     else:
         outcome = f"here cross-entropy does not do better ({ce_acc:.2f} vs {mse_acc:.2f})"

@@ -278,10 +278,3 @@ def test_the_gauss_newton_matrix_has_none_of_the_saddles_negative_eigenvalues(cl
         f"the Hessian has {negative['hessian']}, down to {lowest['hessian']:.3g}" in claim.caption
     )
     assert "at the same point has none" in claim.caption
-
-
-def test_a_ratio_is_printed_above_its_bound_only_when_it_is():
-    assert critical_points._above(0.2004, 0.2) == "0.2004"
-    assert critical_points._above(np.float64(0.35), 0.2) == "0.35"
-    with pytest.raises(ValueError, match=r"0\.2 is not above 0\.2"):
-        critical_points._above(0.2, 0.2)
