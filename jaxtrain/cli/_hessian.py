@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from jaxtrain._output_dir import OutputDir, add_output_arguments, claim_output_dir
+from jaxtrain._text import beside, counted
 from jaxtrain.cli._args import checked_number, positive_float, positive_int
 from jaxtrain.cli._errors import CommandError
 
@@ -206,7 +207,7 @@ def hessian_report(
         "grad_tol": grad_tol,
     }
     if n <= dense_max_params:
-        stage(f"the dense {n} × {n} Hessian and its eigenvalues")
+        stage(f"the dense {n:,} × {n:,} Hessian and its eigenvalues")
         cp = curvature.analyze_critical_point(loss_fn, params, grad_tol=grad_tol)
         eigs = np.asarray(cp.eigenvalues, dtype=np.float64)
         report.update(
@@ -226,9 +227,15 @@ def hessian_report(
     k = min(top, n // 2)
     steps = min(lanczos_steps, n)
     max_bytes = curvature.DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
+    runs = f"{counted(probes, 'probe')} × {counted(steps, 'step')}"
+    ends = (
+        "the lowest and the highest eigenvalue"
+        if k == 1
+        else f"the {k} lowest and {k} highest eigenvalues"
+    )
     stage(
-        f"Lanczos: the {k} lowest and {k} highest eigenvalues, and the spectral density"
-        f" ({probes} probes × {steps} steps, the first run also finding the extremes)"
+        f"Lanczos: {ends}, and the spectral density ({runs}, the first run also finding the "
+        "extremes)"
     )
     try:
         extremes, density = curvature.spectrum(
@@ -250,15 +257,18 @@ def hessian_report(
     kind = curvature.classify_critical_point(
         eigs, grad_norm=grad_norm, grad_tol=grad_tol, eig_tol=eig_tol
     )
+    # Values beyond ±eig_tol keep their sign in print: they are what the count below counts.
+    lowest, highest = _listed(eigs[:k], tol=eig_tol), _listed(eigs[-k:], tol=eig_tol)
+    lowest = f"the lowest eigenvalue {lowest}" if k == 1 else f"the {k} lowest eigenvalues {lowest}"
+    highest = f"the highest {highest}" if k == 1 else f"the {k} highest {highest}"
     lines = [
-        f"kind: {kind}. loss {float(loss_value):.6g}, gradient norm {grad_norm:.3g} "
-        f"({'above' if grad_norm > grad_tol else 'within'} grad_tol {grad_tol:g}).",
-        f"Lanczos on {n} parameters: the {k} lowest eigenvalues {_listed(eigs[:k])} "
-        f"and the {k} highest {_listed(eigs[-k:])}.",
+        f"kind: {kind}. loss {float(loss_value):.6g}, gradient norm "
+        f"{beside(grad_norm, grad_tol)} ({'above' if grad_norm > grad_tol else 'within'} "
+        f"grad_tol {grad_tol:g}).",
+        f"Lanczos on {n:,} parameters: {lowest} and {highest}.",
         f"{negative} of them below -{eig_tol:.3g}: "
         + ("negative curvature, a way down." if negative else "no negative curvature found."),
-        f"Minimum ratio estimated from the spectral density ({probes} probes × "
-        f"{steps} steps): {ratio:.3f}.",
+        f"Minimum ratio estimated from the spectral density ({runs}): {ratio:.3f}.",
     ]
     report.update(
         method="lanczos",
@@ -412,14 +422,23 @@ def batch_report(
     mean, stderr = per_batch.mean(axis=0), per_batch.std(axis=0, ddof=1) / num_batches**0.5
     left_out = count - size * num_batches
     lines = [
-        f"Top {k} eigenvalue{'s' if k > 1 else ''} on {num_batches} batches of {size} examples, "
-        f"mean ± standard error, and on all {size * num_batches} together"
-        + (f" (the last {left_out} left out):" if left_out else ":")
+        f"Top {k} eigenvalue{'s' if k > 1 else ''} on {num_batches} batches of "
+        f"{counted(size, 'example')}, mean ± standard error, and on all "
+        f"{size * num_batches:,} together"
+        + (f" (the last {left_out:,} left out):" if left_out else ":")
     ]
     for i in range(k):
         centre, error, decimals = _with_error(float(mean[i]), float(stderr[i]))
         together = _fixed(float(full[i]), decimals)  # to the mean's place, to compare the two
-        lines.append(f"  λ{i + 1} = {centre} ± {error}   (together: {together})")
+        if not math.isfinite(float(full[i])):
+            together = "not finite"
+        failed = [str(b + 1) for b in np.flatnonzero(~np.isfinite(per_batch[:, i]))]
+        if failed:
+            # A mean over a batch whose Hessian is not finite would print "nan ± nan".
+            batches = f"batch{'es' if len(failed) > 1 else ''} {', '.join(failed)}"
+            lines.append(f"  λ{i + 1} is not finite on {batches}   (together: {together})")
+        else:
+            lines.append(f"  λ{i + 1} = {centre} ± {error}   (together: {together})")
     numbers = {
         "method": "dense" if dense else "lanczos",
         "num_batches": num_batches,
@@ -444,18 +463,22 @@ def _batch_loss(apply: Any, state: Any, loss: Any, params: Any, x: Any, y: Any) 
     return loss(apply(params, state, x, train=False)[0], y)
 
 
-def _rounded(value: float, scale: float) -> str:
+def _rounded(value: float, scale: float, tol: float = math.inf) -> str:
     """``value`` for people: rounded to 4 significant digits of ``scale`` (the largest |λ|
     printed beside it), then at most 4 significant digits, never ``-0`` (the JSON keeps the
     exact value).
 
     A float32 eigenvalue is known to about 1e-7 · ‖H‖: a block's λmin of -8.4e-09 next to its
-    λmax of 0.36 is round-off, and prints as 0.
+    λmax of 0.36 is round-off, and prints as 0. A value beyond ``tol`` (the eigenvalue
+    tolerance the report counts signs with) is never printed as 0: it keeps 2 digits.
     """
     value = float(value)
     if math.isfinite(value) and math.isfinite(scale) and scale > 0:
         step = 10.0 ** (math.floor(math.log10(scale)) - 3)
-        value = round(value / step) * step
+        rounded = round(value / step) * step
+        if rounded == 0 and abs(value) > tol:
+            return f"{value:.2g}"
+        value = rounded
     return f"{value + 0.0:.4g}"  # + 0.0 turns -0.0 into 0.0
 
 
@@ -466,11 +489,11 @@ def _scale(values: Any) -> float:
     return float(values.max()) if values.size else 0.0
 
 
-def _listed(values: np.ndarray, scale: float | None = None) -> str:
+def _listed(values: np.ndarray, scale: float | None = None, tol: float = math.inf) -> str:
     """``[λ1, λ2, …]`` for people, each by :func:`_rounded` against ``scale`` (default: the
-    largest |λ| listed)."""
+    largest |λ| listed) and ``tol``."""
     scale = _scale(values) if scale is None else scale
-    return "[" + ", ".join(_rounded(v, scale) for v in values) + "]"
+    return "[" + ", ".join(_rounded(v, scale, tol) for v in values) + "]"
 
 
 def _with_error(mean: float, stderr: float) -> tuple[str, str, int | None]:
@@ -508,7 +531,8 @@ def run(args: argparse.Namespace) -> int:
     x, y = x[: args.max_examples], y[: args.max_examples]
     if args.batches is not None and args.batches > x.shape[0]:
         raise CommandError(
-            f"--batches {args.batches}: more batches than the {x.shape[0]} examples of the loss"
+            f"--batches {args.batches}: more batches than the {counted(x.shape[0], 'example')} "
+            "of the loss"
         )
 
     from jax.tree_util import Partial
@@ -569,8 +593,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(
-            f"{report['model']} at step {report['step']}, loss on {report['examples']} "
-            f"{args.split} examples ({task})"
+            f"{report['model']} at step {report['step']:,}, loss on "
+            f"{counted(report['examples'], f'{args.split} example')} ({task})"
         )
         print(report["explanation"])
         for line in lines:

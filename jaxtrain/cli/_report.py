@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from jaxtrain._output_dir import OutputDir
+from jaxtrain._text import counted
 from jaxtrain.lecture._claim import Claim, png_bytes
 
 __all__ = ["COMMAND", "Figure", "Report", "Section", "to_jsonable"]
@@ -141,6 +142,9 @@ footer { margin-top: 2rem; color: var(--muted); font-size: 0.85rem; }
 
 
 def _format_number(value: Any) -> str:
+    # None is what to_jsonable makes of a NaN or infinity, or a number not measured.
+    if value is None:
+        return "n/a"
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list):
@@ -210,10 +214,11 @@ class Report:
             f'<nav aria-label="sections"><ul>{nav}</ul></nav>',
         ]
         for section in self.sections:
+            figures = counted(len(section.figures), "figure")
             parts.append(
                 f'<section id="{esc(section.id)}"><h2>{esc(section.title)}</h2>'
                 f"<p>{esc(section.summary)}</p>"
-                f'<p class="meta">{len(section.figures)} figures, {section.seconds:.1f} s</p>'
+                f'<p class="meta">{figures}, {section.seconds:.1f} s</p>'
                 '<div class="grid">'
             )
             for figure in section.figures:

@@ -9,6 +9,7 @@ import pathlib
 import sys
 from typing import Any
 
+from jaxtrain._text import counted
 from jaxtrain.cli._args import (
     add_model_arguments,
     fraction,
@@ -251,7 +252,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
         return 0
     print(
-        f"{spec.name} on {args.data} ({task}), {summary['steps']} steps, optimizer {args.optimizer}"
+        f"{spec.name} on {args.data} ({task}), {counted(summary['steps'], 'step')}, "
+        f"optimizer {args.optimizer}"
     )
     print(_table(history.per_epoch))
     scores = ", ".join(f"{k} {v:.4f}" for k, v in final.items())

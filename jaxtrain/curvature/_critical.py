@@ -12,7 +12,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.typing import ArrayLike, DTypeLike
 
-from jaxtrain._text import counted
+from jaxtrain._text import beside, counted
 from jaxtrain.curvature._hessian import hessian
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
 from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
@@ -113,10 +113,11 @@ class CriticalPointReport:
             f"{self.num_positive} positive, {self.num_negative} negative and {self.num_zero}"
             f" zero (|λ| ≤ {self.eig_tol:.3g}) of {counted(n, 'eigenvalue')}"
         )
-        lines = [f"kind: {self.kind}. loss {self.loss:.6g}, gradient norm {self.grad_norm:.3g}."]
+        grad_norm = beside(self.grad_norm, self.grad_tol)
+        lines = [f"kind: {self.kind}. loss {self.loss:.6g}, gradient norm {grad_norm}."]
         if self.kind == "not_critical":
             lines.append(
-                f"‖g‖ = {self.grad_norm:.3g} > grad_tol = {self.grad_tol:.3g}: not a critical"
+                f"‖g‖ = {grad_norm} > grad_tol = {self.grad_tol:.3g}: not a critical"
                 " point, the gradient still points downhill; the curvature below describes"
                 f" the surface here anyway. The Hessian has {counts}."
             )
@@ -153,7 +154,7 @@ class CriticalPointReport:
             )
         lines.append(
             f"Minimum ratio {self.minimum_ratio:.3f} (eigenvalues > {self.eig_tol:.3g} over"
-            f" all) at gradient norm {self.grad_norm:.3g}. {_FLAT_REGION_NOTE}"
+            f" all) at gradient norm {grad_norm}. {_FLAT_REGION_NOTE}"
         )
         return "\n".join(lines)
 

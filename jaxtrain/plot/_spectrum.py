@@ -121,7 +121,7 @@ def plot_spectrum(
         >>> from jaxtrain.plot import plot_spectrum
         >>> ax = plot_spectrum(np.array([-2.0, 0.0, 1.0, 4.0]), eig_tol=1e-6)
         >>> [text.get_text() for text in ax.get_legend().get_texts()]
-        ['λ < 0: 1', '|λ| ≤ 1e-06: 1', 'λ > 0: 2']
+        ['λ < -1e-06: 1', '|λ| ≤ 1e-06: 1', 'λ > 1e-06: 2']
     """
     if _is_density(values):
         return plot_density(values, ax, log_scale=log_scale, label=label, color=color)
@@ -136,10 +136,11 @@ def plot_spectrum(
         low, high = low - 0.5, high + 0.5
     edges = np.linspace(low, high, bins + 1)
     prefix = f"{label}: " if label else ""
+    tol = _bound_text(eigenvalues, eig_tol)
     groups = (
-        (eigenvalues < -eig_tol, "tab:red", "λ < 0"),
-        (np.abs(eigenvalues) <= eig_tol, "0.5", f"|λ| ≤ {eig_tol:.3g}"),
-        (eigenvalues > eig_tol, "tab:blue", "λ > 0"),
+        (eigenvalues < -eig_tol, "tab:red", f"λ < -{tol}" if eig_tol else "λ < 0"),
+        (np.abs(eigenvalues) <= eig_tol, "0.5", f"|λ| ≤ {tol}"),
+        (eigenvalues > eig_tol, "tab:blue", f"λ > {tol}" if eig_tol else "λ > 0"),
     )
     for mask, group_color, name in groups:
         if mask.any():
@@ -157,3 +158,18 @@ def plot_spectrum(
     ax.set_ylabel("count")
     ax.legend()
     return ax
+
+
+def _bound_text(eigenvalues: np.ndarray, eig_tol: float) -> str:
+    """``eig_tol`` in 3 significant digits, or as many more as every label needs: each
+    eigenvalue must compare with the printed bound as with ``eig_tol`` (3.453e-4 counted
+    within 3.4549e-4 must not read "|λ| ≤ 0.000345")."""
+    magnitudes = np.abs(eigenvalues)
+    for digits in range(3, 18):
+        text = f"{eig_tol:.{digits}g}"
+        shown = float(text)
+        if np.array_equal(magnitudes <= shown, magnitudes <= eig_tol) and np.array_equal(
+            eigenvalues > shown, eigenvalues > eig_tol
+        ):
+            return text
+    return repr(float(eig_tol))

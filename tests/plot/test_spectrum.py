@@ -28,7 +28,7 @@ def test_histogram_splits_negative_zero_positive():
     out = plot_spectrum(np.array([-2.0, -1.0, 0.0, 1e-9, 1.0, 4.0]), ax, eig_tol=1e-6)
     assert out is ax
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["λ < 0: 2", "|λ| ≤ 1e-06: 2", "λ > 0: 2"]
+    assert labels == ["λ < -1e-06: 2", "|λ| ≤ 1e-06: 2", "λ > 1e-06: 2"]
     assert ax.get_yscale() == "log"
     heights = sum(patch.get_height() for patch in ax.patches)
     assert heights == 6
