@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxtrain._text import counted
+from jaxtrain._text import beside, counted
 from jaxtrain.diagnose._critical_point import CurvatureCheck
 from jaxtrain.diagnose._thresholds import Thresholds
 
@@ -247,11 +247,11 @@ def analyze_stall(
         and baseline > 0
         and float(smooth[-1]) / baseline <= thresholds.large_train_loss
     )
-    grad_text = (
-        f"‖g‖ = {gT:.3g} at the end, {ratio:.3g} × its initial {g0:.3g}"
-        if math.isfinite(ratio)
-        else f"‖g‖ = {gT:.3g} at the end"
-    )
+    # Each printed beside the threshold it was compared with, with the digits that decide.
+    grad_text = f"‖g‖ = {beside(gT, thresholds.critical_grad_norm)} at the end"
+    if math.isfinite(ratio):
+        shown_ratio = beside(ratio, thresholds.critical_grad_ratio)
+        grad_text += f", {shown_ratio} × its initial {g0:.3g}"
     if converged:
         stall_step, summary = _converged_reading(
             smooth, suffix_min, stall_step, stalled, baseline, grad_text, thresholds
@@ -290,7 +290,9 @@ def _escaped_plateau(values: np.ndarray, smooth: np.ndarray, tolerance: float) -
     return None
 
 
-def _divergence_step(values: np.ndarray, diverged_at: int | None, final_grad_norm: float):
+def _divergence_step(
+    values: np.ndarray, diverged_at: int | None, final_grad_norm: float
+) -> int | None:
     """The step at which training diverged, or ``None``: the first non-finite loss, else the
     caller's ``diverged_at``, else the last step if the final gradient overflowed (the loss
     curve can stay finite while its gradient does not)."""

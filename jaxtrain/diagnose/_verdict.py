@@ -284,7 +284,7 @@ def _judge_training(
     if simpler_better:
         best = max(simpler_better, key=_difference)
         if best["difference"] is None:
-            how = f"{me.name!r} diverged where it trained"
+            how = f"{me.name!r} diverged where {best['candidate']!r} trained"
         else:
             how = (
                 f"{me.name!r} is worse by {beside(best['difference'], 0.0)} × the baseline "

@@ -151,3 +151,11 @@ def test_an_overflowed_initial_gradient_is_not_a_critical_point():
 def test_one_step_is_counted_in_the_singular():
     r = analyze_stall([1.0], initial_grad_norm=1.0, final_grad_norm=0.5)
     assert "1 steps" not in r.summary
+
+
+def test_a_gradient_just_above_the_critical_norm_is_printed_above_it():
+    # ‖g‖ = 0.0010004 > critical_grad_norm 1e-3 (and the ratio 0.010004 > 0.01): "the
+    # gradient stayed large" must not sit beside "‖g‖ = 0.001 … 0.01 × its initial".
+    r = analyze_stall(plateau(noise=0.05), initial_grad_norm=0.1, final_grad_norm=0.0010004)
+    assert not r.critical
+    assert "‖g‖ = 0.0010004" in r.summary and "0.010004 ×" in r.summary, r.summary

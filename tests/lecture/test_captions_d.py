@@ -1,0 +1,412 @@
+"""What a claim shows people, against hand-built numbers: the numbers text of a claim and the
+captions of §3 and §4 at counts of one and at values beside the thresholds they were compared
+with. No training runs; each dict has the keys its claim builds."""
+
+import math
+
+import numpy as np
+
+from jaxtrain.lecture import Claim
+from jaxtrain.lecture import adaptive_learning_rate as alr
+from jaxtrain.lecture import batch_and_momentum as bm
+
+NAN, INF = math.nan, math.inf
+
+
+# ---- Claim.numbers_text ----
+
+
+def test_numbers_text_does_not_print_a_bare_nan_or_inf():
+    # A fit that failed leaves B_crit = NaN, a batch size that missed the target NaN steps and
+    # an unresolved noise scale +inf; the numbers a notebook prints say what those mean (as
+    # jaxtrain._text does with "n/a" and "∞") instead of Python's "nan" and "inf".
+    numbers = {"b_crit": NAN, "steps": np.asarray([480.0, NAN, NAN]), "b_simple": INF}
+    text = Claim("s", "c", "T", numbers, None, "").numbers_text("b_crit", "steps", "b_simple")
+    assert "nan" not in text and "inf" not in text
+
+
+def test_numbers_text_does_not_print_none_for_a_step_count():
+    # rmsprop_alpha stores None for a method that never came within 2× (Adagrad after the drop),
+    # and §4's notebook shows methods/Adagrad/steps_to_react_down: the line says what the
+    # missing count means rather than printing Python's "None".
+    numbers = {"methods": {"Adagrad": {"steps_to_react_down": None}}}
+    claim = Claim("s", "c", "T", numbers, None, "")
+    assert "None" not in claim.numbers_text("methods/Adagrad/steps_to_react_down")
+
+
+# ---- §4 the narrow valley and RMSProp's spike ----
+
+
+def _no_spike(ratio):
+    return {
+        "spikes": 0,
+        "spike_step": 50,
+        "spike_ratio": ratio,
+        "loss_before_spike": 1e-3,
+        "loss_at_spike": 1.9e-3,
+        "step_size_at_spike": 0.5,
+        "step_size_at_start": 0.3,
+        "onset": None,
+        "peak_step_size": NAN,
+        "peak_step": None,
+        "w2_at_onset": NAN,
+        "w2_at_spike": 0.01,
+        "grad_across_at_onset": NAN,
+    }
+
+
+def _spike_after(peak_step_size):
+    return _no_spike(40.0) | {
+        "spikes": 1,
+        "loss_at_spike": 0.04,
+        "onset": 30,
+        "peak_step_size": peak_step_size,
+        "peak_step": 45,
+        "w2_at_onset": 1e-5,
+        "grad_across_at_onset": 2e-5,
+    }
+
+
+def _valley(across=0.5, spike=None):
+    labels = {
+        "sgd_large": "SGD η = 0.9",
+        "sgd_small": "SGD η = 0.2",
+        "adagrad": "Adagrad η = 0.5",
+        "rmsprop": "RMSProp η = 0.1",
+        "adam": "Adam η = 0.1",
+    }
+    losses = {"sgd_large": 0.5, "sgd_small": 0.4, "adagrad": 1e-3, "rmsprop": 1e-3, "adam": 1e-3}
+    return {
+        "runs": {key: {"label": labels[key], "final_loss": losses[key]} for key in labels},
+        "curvatures": (0.02, 2.0),
+        "steps": 100,
+        "start": np.asarray([-9.0, 1.5]),
+        "stability_threshold_across": 1.0,
+        "adagrad_step_size_along": 2.0,
+        "adagrad_step_size_across": across,
+        "rmsprop_first_step": np.asarray([0.316, 0.316]),
+        "rmsprop_learning_rate": 0.1,
+        "rmsprop_decay": 0.9,
+        "rmsprop_spike": _no_spike(1.5) if spike is None else spike,
+    }
+
+
+def test_narrow_caption_adagrad_step_above_the_threshold_is_not_shown_equal_to_it():
+    # Adagrad's step across ends at 1.0004, above 2/λ₂ = 1: the caption prints it with the
+    # digits that show it above 1 (jaxtrain._text.beside), not as "1 across, already above 1".
+    caption = alr._narrow_caption(_valley(across=1.0004))
+    assert "already above" in caption
+    assert "and 1 across" not in caption
+
+
+def test_rmsprop_largest_rise_below_the_spike_factor_is_not_shown_at_it():
+    # Without a spike the largest rise is below _SPIKE = 2 (here 1.999×): "2.00×" would show
+    # the rise at the very factor that counts as a spike.
+    text = alr._rmsprop_spike_text(_no_spike(1.999), _valley())
+    assert "does not spike" in text
+    assert "2.00×" not in text
+
+
+def test_rmsprop_step_that_passed_the_threshold_is_not_shown_equal_to_it():
+    # η/σ₂ passed 2/λ₂ = 1 and peaked at 1.003: "reached 1.00" shows it at the threshold it
+    # crossed; the peak is printed with the digits that keep it above 1.
+    text = alr._rmsprop_spike_text(_spike_after(1.003), _valley())
+    assert "passed 2/λ₂ = 1" in text
+    assert "reached 1.00 " not in text
+
+
+# ---- §4 learning-rate decay ----
+
+
+def _decay(blow, **extra):
+    return {
+        "learning_rate": 0.5,
+        "steps": 300,
+        "stability_threshold_across": 1.0,
+        "blow_up": blow,
+        "decayed_max_step_size": 0.5,
+        "decayed_spikes": 0,
+        "decayed_final_loss": 1e-3,
+        "constant_final_loss": 1e-2,
+        "decayed_largest_rise": 1.0,
+        "root_sum_max_distance": 1e-7,
+        **extra,
+    }
+
+
+def test_decay_caption_largest_rise_below_the_spike_factor_is_not_shown_at_it():
+    # "never rises above 2× … (largest rise 2.00×)" reads as a rise at the factor itself; the
+    # rise is 1.999×, below it.
+    caption = alr._decay_caption(_decay(_no_spike(1.999)))
+    assert "never rises above 2×" in caption
+    assert "largest rise 2.00×" not in caption
+
+
+def test_decay_caption_peak_step_that_passed_the_threshold_is_not_shown_equal_to_it():
+    # The constant-η step across passed 2/λ₂ = 1 and peaked at 1.003, not at "1.00".
+    caption = alr._decay_caption(_decay(_spike_after(1.003)))
+    assert "passed 2/λ₂ = 1" in caption
+    assert "reached 1.00 " not in caption
+
+
+def test_decay_caption_largest_decayed_step_below_the_threshold_is_not_shown_at_it():
+    # The decayed step's largest value 0.9996 is below 2/λ₂ = 1, and the caption says
+    # "below"; "1.000, below 2/λ₂" shows it equal to the threshold.
+    caption = alr._decay_caption(_decay(_no_spike(1.5), decayed_max_step_size=0.9996))
+    assert "1.000, below" not in caption
+
+
+def test_decay_caption_names_no_blow_up_of_a_constant_run_that_had_none():
+    # The constant-η run has no spike ("no blow-up in these steps") yet ends lower than the
+    # decayed one: the comparison may say where it ends, not that it ends "after its blow-up".
+    numbers = _decay(_no_spike(1.5), decayed_final_loss=1e-2, constant_final_loss=1e-3)
+    caption = alr._decay_caption(numbers)
+    assert "no blow-up in these steps" in caption
+    assert "after its blow-up" not in caption
+
+
+# ---- §4 RMSProp's α against Adagrad ----
+
+
+def _alpha(adagrad_down, adagrad_end=0.01):
+    def method(up, down, end):
+        return {"steps_to_react_up": up, "steps_to_react_down": down, "step_size_at_end": end}
+
+    return {
+        "slopes": np.asarray([0.1, 10.0, 0.1]),
+        "phases": np.asarray([60, 30, 90]),
+        "learning_rate": 0.1,
+        "ideal_step_size": np.full(180, 1.0),
+        "methods": {
+            "RMSProp α = 0.5": method(1, 2, 1.0),
+            "RMSProp α = 0.99": method(5, 40, 1.0),
+            "Adagrad": method(3, adagrad_down, adagrad_end),
+        },
+    }
+
+
+def test_alpha_caption_says_one_step_in_the_singular():
+    # Adagrad came within 2× one step after the drop: "within 1 step", not "1 steps".
+    caption = alr._alpha_caption(_alpha(1))
+    assert "within 1 steps" not in caption and "within 1 step " in caption
+
+
+def test_alpha_caption_a_step_not_within_2x_is_not_shown_as_2x_too_small():
+    # Adagrad did not come within 2× of η/|g| (steps_to_react_down None); its last step is
+    # 2.4× too small. ".0f" prints "2× too small", which is within 2×.
+    caption = alr._alpha_caption(_alpha(None, adagrad_end=1 / 2.4))
+    assert "stays 2× too small" not in caption
+
+
+# ---- §4 edge of stability ----
+
+
+def _edge(**changes):
+    run = {
+        "optimizer": "gd",
+        "learning_rate": 0.5,
+        "loss": np.linspace(1.0, 0.01, 240),
+        "threshold": 4.0,
+        "sharpness_start": 4.0 * 0.4,
+        "lowest_ratio": 0.4,
+        "lowest_step": 0,
+        "edge_step": 60,
+        "hover_from": 120,
+        "hover_to": 239,
+        "hover_min": 0.97,
+        "hover_max": 1.04,
+        "hover_median": 1.0,
+        "loss_start": 1.0,
+        "loss_end": 0.01,
+        "loss_rises": 0.3,
+    }
+    return {"num_examples": 1000, "runs": {"gd η=0.5": run | changes}}
+
+
+def test_edge_caption_a_ratio_below_one_is_not_shown_as_one_beside_both_sides():
+    # The last half's ratio runs 0.999–1.2, "on both sides of 2/η"; "1.00–1.20" shows no value
+    # below 1. The lower end is printed with the digits that keep it below 1.
+    caption = alr._edge_caption(_edge(hover_min=0.999, hover_max=1.2))
+    assert "on both sides of 2/η" in caption
+    assert "= 1.00–1.20" not in caption
+
+
+def test_edge_caption_a_ratio_that_never_reaches_095_is_not_shown_as_095():
+    # λmax·η/2 starts at its lowest, 0.9496, and never reaches 0.95: "never reaches ≥ 0.95;
+    # lowest 0.95" contradicts itself. The ratio is printed with the digits that keep it
+    # below 0.95.
+    numbers = _edge(
+        sharpness_start=4.0 * 0.9496, lowest_ratio=0.9496, edge_step=None, hover_min=0.9496
+    )
+    caption = alr._edge_caption(numbers)
+    assert "never reaches ≥ 0.95" in caption
+    assert "lowest 0.95)" not in caption
+
+
+def test_edge_caption_a_loss_that_rose_at_some_steps_is_not_shown_rising_at_0_percent():
+    # The loss rose at 0.3% of the last half's steps: "rising at 0% of those steps" says it
+    # never rose (jaxtrain._text.percent gives "0.3%").
+    caption = alr._edge_caption(_edge(loss_rises=0.003))
+    assert "rising at 0% of" not in caption
+
+
+# ---- §4 a stalled loss ----
+
+
+def _stuck(**changes):
+    numbers = {
+        "learning_rate": 0.5,
+        "steps": 240,
+        "last_half_from": 120,
+        "loss_at_half": 0.2,
+        "loss_end": 0.1,
+        "last_half_fall_per_step": 0.1 / 119,
+        "last_half_loss_rises": 0.5,
+        "last_half_grad_norm_median": 2.0,
+        "last_half_grad_norm_min": 0.5,
+        "first_half_smallest_grad_norm": 0.2,
+        "first_half_smallest_grad_norm_step": 40,
+        "fall_per_step_before_smallest": 0.01,
+        "last_half_sharpness_ratio_median": 1.2,
+    }
+    return numbers | changes
+
+
+def test_stuck_caption_a_loss_that_rose_at_some_steps_is_not_shown_rising_at_0_percent():
+    # The loss rose at 0.4% of the last half's steps, not "0%".
+    caption = alr._stuck_caption(_stuck(last_half_loss_rises=0.004))
+    assert "rising at 0% of" not in caption
+
+
+def test_stuck_caption_a_ratio_below_one_is_not_shown_as_one():
+    # The median λmax·η/2 is 0.996, below 1, and the caption goes on "below 1": "a median of
+    # 1.00: below 1" contradicts itself.
+    caption = alr._stuck_caption(_stuck(last_half_sharpness_ratio_median=0.996))
+    assert "below 1, so" in caption
+    assert "median of 1.00:" not in caption
+
+
+def test_stuck_caption_a_larger_gradient_is_not_shown_as_equal():
+    # The last half's median ‖g‖ (0.208) is larger than the first half's smallest (0.2), which
+    # is why the caption compares them: "That is 1.0× the smallest ‖g‖" shows them equal.
+    caption = alr._stuck_caption(_stuck(last_half_grad_norm_median=0.208))
+    assert "That is 1.0× the smallest" not in caption
+
+
+def test_stuck_caption_faster_is_not_shown_as_1x():
+    # The loss fell 1.04× faster per step before the smallest ‖g‖ than in the last half;
+    # "1.0× faster" shows no difference where the caption states one.
+    caption = alr._stuck_caption(_stuck(fall_per_step_before_smallest=1.04 * 0.1 / 119))
+    assert "1.0× faster" not in caption
+
+
+# ---- §4 warmup ----
+
+
+def test_warmup_caption_says_one_seed_in_the_singular():
+    # A run over one seed: "1 seed", never "1 seeds" (nor "of 1 seeds").
+    run = {"early_spike": np.asarray([3.0]), "final_train_loss": np.asarray([0.1])}
+    numbers = {
+        "runs": {"none": run, "warmup": run | {"early_spike": np.asarray([4.0])}},
+        "seeds": np.asarray([0]),
+        "early_steps": 50,
+        "peak_learning_rate": 0.03,
+        "depth": 4,
+        "batch_size": 64,
+        "epochs": 4,
+        "warmup_steps": 50,
+    }
+    assert "1 seeds" not in alr._warmup_caption(numbers)
+
+
+# ---- §3 batch size ----
+
+
+def _batch(seeds=(0, 1), small_epoch=0.02, full_epoch=0.01, full_updates_val=0.8):
+    n = len(seeds)
+    numbers = {"learning_rate": 0.1, "epochs": 5, "n_train": 1437, "seeds": np.asarray(seeds)}
+    numbers |= {"batch_16_seconds_per_epoch": small_epoch, "full_batch_seconds_per_epoch": full_epoch}
+    for key, updates in (("batch_16", 445), ("full_equal_epochs", 5), ("full_equal_updates", 445)):
+        numbers[f"{key}_updates"] = updates
+        numbers[f"{key}_train_accuracy"] = np.full(n, 0.95)
+        numbers[f"{key}_val_accuracy"] = np.full(n, 0.9)
+    numbers["full_equal_epochs_val_accuracy"] = np.full(n, 0.3)
+    numbers["full_equal_updates_val_accuracy"] = np.full(n, full_updates_val)
+    return numbers
+
+
+def test_batch_caption_says_one_seed_in_the_singular():
+    # "mean over 1 seed" (and "… of 1 seed"), never "1 seeds".
+    assert "1 seeds" not in bm._batch_caption(_batch(seeds=(0,)))
+
+
+def test_batch_caption_faster_is_not_shown_as_1x():
+    # The full batch's epoch is 1.04× faster: "1.0× faster" shows no speed-up where the
+    # caption claims one.
+    caption = bm._batch_caption(_batch(small_epoch=0.0104, full_epoch=0.01))
+    assert "1.0× faster" not in caption
+
+
+def test_batch_caption_share_below_half_is_not_shown_as_half():
+    # The equal-updates gap is 49.6% of the equal-epochs one, below the 50% that makes it
+    # "most of the equal-epochs gap": "50% … so most of" puts it at the threshold.
+    caption = bm._batch_caption(_batch(full_updates_val=0.9 - 0.496 * 0.6))
+    assert "most of the equal-epochs gap is the number of updates" in caption
+    assert "is 50% of the one" not in caption
+
+
+# ---- §3 the critical batch size ----
+
+
+def test_critical_caption_ratio_beyond_3_is_not_shown_as_3():
+    # B_simple/B_crit = 3.04 is beyond the 3× that counts as close, and the caption says "far
+    # from": "3.0× below it, far from" puts the ratio at the boundary of "close".
+    numbers = {
+        "batch_size": np.asarray([1, 16, 1000]),
+        "steps": np.asarray([480.0, 300.0, 250.0]),
+        "noise_scale": np.asarray([NAN, 60.0, 60.8]),
+        "learning_rate": 0.05,
+        "num_examples": 1000,
+        "target_loss": 0.2,
+        "b_crit": 20.0,
+        "s_min": 240.0,
+        "b_simple": 60.8,
+    }
+    caption = bm._critical_caption(numbers)
+    assert "far from McCandlish" in caption
+    assert "3.0× below" not in caption
+
+
+# ---- §3 momentum over a ridge and on digits ----
+
+
+def _ridge(plain, momentum, large, gd_theta=1.35, ridge=0.13):
+    numbers = {"start": 2.5, "steps": 150, "learning_rate": 0.01, "momentum": 0.9}
+    numbers |= {"ridge_theta": ridge, "gd_final_theta": gd_theta, "gd_final_loss": -2.6}
+    numbers |= {"momentum_final_theta": -1.47, "momentum_final_loss": -5.4, "digits_epochs": 5}
+    numbers |= {"digits_batch_size": 16, "digits_learning_rate": 0.01}
+    numbers |= {"digits_large_learning_rate": 0.1, "digits_seeds": np.arange(len(plain))}
+    numbers["digits_sgd_final_loss"] = np.asarray(plain)
+    numbers["digits_momentum_final_loss"] = np.asarray(momentum)
+    numbers["digits_sgd_large_final_loss"] = np.asarray(large)
+    return numbers
+
+
+def test_momentum_caption_says_one_seed_in_the_singular():
+    # One seed at equal losses: "mean of 1 seed" and "lower in 0 of 1 seed", never "1 seeds".
+    caption = bm._momentum_caption(_ridge([0.5], [0.5], [0.5]))
+    assert "1 seeds" not in caption
+
+
+def test_momentum_caption_lower_is_not_shown_as_1x():
+    # Momentum ends 1.04× lower than plain SGD in every seed: "1.0× lower" shows no gain.
+    caption = bm._momentum_caption(_ridge([0.52, 0.52], [0.5, 0.5], [0.5, 0.5]))
+    assert "1.0× lower" not in caption
+
+
+def test_momentum_caption_theta_short_of_the_ridge_is_not_shown_at_it():
+    # Gradient descent ends at θ = 0.1304, short of the ridge at 0.1296: "θ = 0.13 … (ridge at
+    # θ = 0.13)" shows it on the ridge; both are printed with digits that tell them apart.
+    caption = bm._momentum_caption(_ridge([0.5], [0.4], [0.4], gd_theta=0.1304, ridge=0.1296))
+    assert "short of the ridge" in caption
+    assert "ends at θ = 0.13 (" not in caption
