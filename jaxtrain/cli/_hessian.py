@@ -193,8 +193,6 @@ def hessian_report(
     import jax
     from jax.flatten_util import ravel_pytree
 
-    from jaxtrain import curvature
-
     stage = stage or (lambda text: None)
     n = _parameter_count(params)
     stage(f"the loss and its gradient at θ ({n:,} parameters)")
@@ -208,22 +206,63 @@ def hessian_report(
     }
     if n <= dense_max_params:
         stage(f"the dense {n:,} × {n:,} Hessian and its eigenvalues")
-        cp = curvature.analyze_critical_point(loss_fn, params, grad_tol=grad_tol)
-        eigs = np.asarray(cp.eigenvalues, dtype=np.float64)
-        report.update(
-            method="dense",
-            kind=cp.kind,
-            num_negative=cp.num_negative,
-            num_positive=cp.num_positive,
-            num_zero=cp.num_zero,
-            eig_tol=cp.eig_tol,
-            minimum_ratio=cp.minimum_ratio,
-            lowest=float(eigs[0]),
-            highest=float(eigs[-1]),
-            escape_eigenvalue=cp.escape_eigenvalue,
-            explanation=cp.explanation,
-        )
-        return report, eigs
+        return _dense_report(loss_fn, params, report)
+    return _lanczos_report(
+        loss_fn,
+        params,
+        report,
+        top=top,
+        lanczos_steps=lanczos_steps,
+        probes=probes,
+        seed=seed,
+        stage=stage,
+        max_bytes=max_bytes,
+    )
+
+
+def _dense_report(loss_fn: Any, params: Any, report: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """:func:`hessian_report` by the dense Hessian: every eigenvalue, the kind and the
+    explanation of :func:`curvature.analyze_critical_point`."""
+    from jaxtrain import curvature
+
+    cp = curvature.analyze_critical_point(loss_fn, params, grad_tol=report["grad_tol"])
+    eigs = np.asarray(cp.eigenvalues, dtype=np.float64)
+    report.update(
+        method="dense",
+        kind=cp.kind,
+        num_negative=cp.num_negative,
+        num_positive=cp.num_positive,
+        num_zero=cp.num_zero,
+        eig_tol=cp.eig_tol,
+        minimum_ratio=cp.minimum_ratio,
+        lowest=float(eigs[0]),
+        highest=float(eigs[-1]),
+        escape_eigenvalue=cp.escape_eigenvalue,
+        explanation=cp.explanation,
+    )
+    return report, eigs
+
+
+def _lanczos_report(
+    loss_fn: Any,
+    params: Any,
+    report: dict[str, Any],
+    *,
+    top: int,
+    lanczos_steps: int,
+    probes: int,
+    seed: int,
+    stage: Callable[[str], None],
+    max_bytes: int | None,
+) -> tuple[dict[str, Any], Any]:
+    """:func:`hessian_report` by Lanczos: the ``top`` lowest and highest eigenvalues and the
+    spectral density from shared runs (:func:`curvature.spectrum`); the kind from the
+    extremes, the minimum ratio from the density."""
+    import jax
+
+    from jaxtrain import curvature
+
+    n, grad_norm, grad_tol = report["n_params"], report["grad_norm"], report["grad_tol"]
     k = min(top, n // 2)
     steps = min(lanczos_steps, n)
     max_bytes = curvature.DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
@@ -262,7 +301,7 @@ def hessian_report(
     lowest = f"the lowest eigenvalue {lowest}" if k == 1 else f"the {k} lowest eigenvalues {lowest}"
     highest = f"the highest {highest}" if k == 1 else f"the {k} highest {highest}"
     lines = [
-        f"kind: {kind}. loss {float(loss_value):.6g}, gradient norm "
+        f"kind: {kind}. loss {report['loss']:.6g}, gradient norm "
         f"{beside(grad_norm, grad_tol)} ({'above' if grad_norm > grad_tol else 'within'} "
         f"grad_tol {grad_tol:g}).",
         f"Lanczos on {n:,} parameters: {lowest} and {highest}.",
