@@ -49,6 +49,9 @@ def beside(value: float, threshold: float, digits: int = 3, *, fixed: bool = Fal
         return "∞" if value > 0 else "−∞"
     side = (value > threshold) - (value < threshold)
     style = "f" if fixed else "g"
+    if not fixed and abs(value) >= 1:
+        # Whole digits are never cut to an exponent: 1234.5 is "1234.5" or "1235", not "1.23e+03".
+        digits = max(digits, math.floor(math.log10(abs(value))) + 1)
     for precision in range(digits, digits + 18):
         text = f"{value:.{precision}{style}}"
         shown = float(text)

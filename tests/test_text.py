@@ -49,3 +49,8 @@ def test_beside_in_fixed_decimals_as_shares_are_printed():
     assert beside(0.2004, 0.2, 2, fixed=True) == "0.2004"
     assert beside(0.35, 0.2, 2, fixed=True) == "0.35"
     assert beside(0.2, 0.2, 2, fixed=True) == "0.20"
+
+
+def test_beside_never_cuts_whole_digits_to_an_exponent():
+    assert beside(41.3, 2.0, 1) == "41"
+    assert beside(1234.5, 0.2) == "1234"

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from jaxtrain._output_dir import add_output_arguments, claim_output_dir
+from jaxtrain._text import counted
 from jaxtrain.cli._args import (
     add_model_arguments,
     non_negative_int,
@@ -112,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     x_train = pairs["train"][0]
     if args.batch_size > x_train.shape[0]:
         raise CommandError(
-            f"--batch-size {args.batch_size} is larger than the {x_train.shape[0]} training "
-            "examples (0 means the whole set)"
+            f"--batch-size {args.batch_size} is larger than the "
+            f"{counted(x_train.shape[0], 'training example')} (0 means the whole set)"
         )
     if args.standardize:
         from jaxtrain import data

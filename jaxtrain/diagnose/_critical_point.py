@@ -81,7 +81,8 @@ def _summary(kind: str, num_negative: int, num_zero: int, lowest: float, highest
         return f"every eigenvalue negative ({span}): a local maximum; any step goes down."
     if num_negative:
         return (
-            f"{num_negative} negative and {num_zero} zero eigenvalues ({span}): degenerate; "
+            f"{counted(num_negative, 'negative eigenvalue')} and "
+            f"{counted(num_zero, 'zero eigenvalue')} ({span}): degenerate; "
             "not a minimum, the loss falls along the lowest eigenvector, but the Hessian "
             "cannot tell a maximum from a saddle."
         )
@@ -138,6 +139,9 @@ def curvature_check(
     num_zero = int(eigs.size - num_negative - num_positive)
     lowest, highest = float(eigs[0]), float(eigs[-1])
     text = _summary(kind, num_negative, num_zero, lowest, highest)
+    if method == "lanczos":
+        # Lanczos found the extremes only: its counts are over those, not over all n.
+        text = f"of the {counted(int(eigs.size), 'computed eigenvalue')}, {text}"
     return CurvatureCheck(
         method=method,
         n_params=n,
@@ -151,5 +155,5 @@ def curvature_check(
         # The dense path knows every eigenvalue; keep the k lowest and k highest, as Lanczos.
         extreme_eigenvalues=tuple(float(v) for v in _extremes(eigs, k)),
         kind=kind,
-        summary=f"Hessian ({method}, {n} parameters): {text}",
+        summary=f"Hessian ({method}, {counted(n, 'parameter')}): {text}",
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._text import beside
 from jaxtrain.diagnose._baseline import resolved_loss
 from jaxtrain.diagnose._budget import Budget
 from jaxtrain.diagnose._candidates import as_candidates
@@ -59,15 +60,33 @@ class CrossValidation:
 
     def to_markdown(self) -> str:
         """The summary table, one row per candidate, the choice marked ★."""
+        chosen = self.mean_val_loss.get(self.choice, math.nan)
+        if math.isfinite(chosen):
+            title = f"{self.k}-fold cross-validation: choice **{self.choice}**"
+        else:
+            title = (
+                f"{self.k}-fold cross-validation: no candidate has a finite mean validation "
+                f"loss (each diverged in a fold), so there is no choice ({self.choice} is the "
+                "first listed)"
+            )
         lines = [
-            f"{self.k}-fold cross-validation: choice **{self.choice}**",
+            title,
             "",
             "| candidate | mean validation loss | std over folds |",
             "|---|---:|---:|",
         ]
         for name, mean in self.mean_val_loss.items():
             star = " ★" if name == self.choice else ""
-            lines.append(f"| {name}{star} | {mean:.4g} | {self.std_val_loss[name]:.2g} |")
+            std = self.std_val_loss[name]
+            if not math.isfinite(mean):
+                shown = "not finite (diverged)"
+            elif name == self.choice or not math.isfinite(chosen):
+                shown = f"{mean:.4g}"
+            else:  # with the digits that show it above the chosen mean
+                shown = beside(mean, chosen, 4)
+            lines.append(
+                f"| {name}{star} | {shown} | {f'{std:.2g}' if math.isfinite(std) else '–'} |"
+            )
         return "\n".join(lines) + "\n"
 
 

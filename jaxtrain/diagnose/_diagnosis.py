@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from jaxtrain._output_dir import OutputDir
-from jaxtrain._text import counted
+from jaxtrain._text import beside, counted
 from jaxtrain.diagnose._causes import Cause
 from jaxtrain.diagnose._results import CandidateResult
 from jaxtrain.diagnose._stall import StallReport
@@ -65,10 +65,26 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _cell(value: float, baseline: float) -> str:
+def _cell(value: float, baseline: float, threshold: float | None = None) -> str:
+    """A mean loss and its ratio to B, the ratio with the digits that place it against the
+    ``threshold`` it was compared with; "–" for a mean that is not finite."""
     if not math.isfinite(value):
         return "–"
-    return f"{value:.4g} ({value / baseline:.3g}×B)"
+    relative = value / baseline
+    shown = f"{relative:.3g}" if threshold is None else beside(relative, threshold)
+    return f"{value:.4g} ({shown}×B)"
+
+
+def _diverged_note(candidate: Any) -> str | None:
+    """Which of a candidate's seeds diverged, for the "–" its means show; ``None`` if none."""
+    losses = np.asarray(candidate.train_loss, dtype=np.float64)
+    bad = int(np.sum(~np.isfinite(losses)))
+    if not bad:
+        return None
+    where = "in every seed" if bad == losses.size else f"in {bad} of {counted(losses.size, 'seed')}"
+    return (
+        f"{candidate.name} diverged {where} (a non-finite loss), so its means are not finite (–)."
+    )
 
 
 def _safe_name(name: str) -> str:
@@ -224,39 +240,29 @@ class Diagnosis:
         for c in self.candidates:
             star = " ★" if c.name == self.primary else ""
             row = (
-                f"| {c.name}{star} | {c.n_params:,} | {_cell(c.mean('train'), B)} | "
+                f"| {c.name}{star} | {c.n_params:,} | "
+                f"{_cell(c.mean('train'), B, self.thresholds.large_train_loss)} | "
                 f"{_cell(c.mean('heldout'), B)} | {_cell(c.mean('val'), B)} |"
             )
             if has_test:
                 row += f" {_cell(c.mean('test'), B)} |"
             lines.append(row)
-        comparisons = self.numbers.get("comparisons") or []
-        if comparisons:
-            lines += [
-                "",
-                "## Candidates compared with the primary (training loss)",
-                "",
-                "Δ = mean over seeds of (primary − candidate) / B; it counts when Δ > "
-                f"{self.thresholds.min_difference:g} and Δ > {self.thresholds.noise_factor:g} "
-                "standard errors (SE).",
-                "",
-                "| candidate | role | Δ | SE | trains better |",
-                "|---|---|---:|---:|---|",
-            ]
-            for cmp in comparisons:
-                se = cmp.get("standard_error")
-                diff = cmp.get("difference")
-                lines.append(
-                    f"| {cmp['candidate']} | {cmp['role'].replace('_', ' ')} | "
-                    f"{'–' if diff is None else f'{diff:.3g}'} | "
-                    f"{'–' if se is None else f'{se:.2g}'} | {'yes' if cmp['better'] else 'no'} |"
-                )
+        notes = [note for note in map(_diverged_note, self.candidates) if note]
+        if notes:
+            lines += ["", *notes]
+        lines += self._comparison_lines(seeds)
         gaps = self.numbers.get("gaps")
         if gaps:
-            parts = [f"{k} {v:.3g}" for k, v in gaps.items() if v is not None and k != "external"]
-            lines += ["", f"Gaps (loss − training loss, × B): {', '.join(parts)}."]
+            large = self.thresholds.large_gap
+            parts = [
+                f"{k} {beside(v, large)}"
+                for k, v in gaps.items()
+                if v is not None and k != "external"
+            ]
+            lines += ["", f"Gaps (loss − training loss, × B; large above {large:g}): "]
+            lines[-1] += f"{', '.join(parts)}."
         if self.stall is not None:
-            lines += ["", f"## Where training stalled ({self.primary})", "", self.stall.summary]
+            lines += ["", f"## {self._stall_heading(seeds)}", "", self.stall.summary]
             if self.stall.curvature is not None:
                 lines += ["", self.stall.curvature.summary]
         if len(self.reported_causes) > 1:
@@ -282,6 +288,60 @@ class Diagnosis:
             "",
         ]
         return "\n".join(lines)
+
+    def _comparison_lines(self, seeds: int) -> list[str]:
+        """The report's table of the candidates compared with the primary, with notes where
+        there is no standard error (one seed) or no Δ (the primary diverged)."""
+        comparisons = self.numbers.get("comparisons") or []
+        if not comparisons:
+            return []
+        t = self.thresholds
+        lines = [
+            "",
+            "## Candidates compared with the primary (training loss)",
+            "",
+            "Δ = mean over seeds of (primary − candidate) / B; it counts when Δ > "
+            f"{t.min_difference:g} and Δ > {t.noise_factor:g} standard errors (SE).",
+        ]
+        if seeds == 1:
+            lines.append("With one seed there is no SE: only Δ > the minimum counts.")
+        if any(cmp.get("difference") is None for cmp in comparisons):
+            lines.append(
+                f"Δ is – where {self.primary} diverged (its loss is not finite): every "
+                "candidate that trained counts as better."
+            )
+        lines += ["", "| candidate | role | Δ | SE | trains better |", "|---|---|---:|---:|---|"]
+        for cmp in comparisons:
+            diff, se = cmp.get("difference"), cmp.get("standard_error")
+            diff_text = "–" if diff is None else beside(diff, t.min_difference)
+            if se is None or not math.isfinite(se):
+                se_text = "–"
+            elif diff is None or t.noise_factor == 0:
+                se_text = f"{se:.2g}"
+            else:  # with the digits that show the printed Δ against noise_factor · SE
+                se_text = beside(se, float(diff_text) / t.noise_factor, 2)
+            better = "yes" if cmp["better"] else "no"
+            lines.append(
+                f"| {cmp['candidate']} | {cmp['role'].replace('_', ' ')} | {diff_text} | "
+                f"{se_text} | {better} |"
+            )
+        return lines
+
+    def _stall_heading(self, seeds: int) -> str:
+        """The stall section's heading: what the analyzed run did, and which run it was."""
+        stall = self.stall
+        if stall.diverged:
+            what = "Where training diverged"
+        elif stall.stalled:
+            what = "Where training stalled"
+        else:
+            what = "The training curve"
+        which = (
+            self.primary
+            if seeds == 1 or stall.seed is None
+            else (f"{self.primary}, seed {stall.seed}")
+        )
+        return f"{what} ({which})"
 
     def plot_curves(self, ax: Any = None) -> Any:
         """Every loss the verdict reads, / B, against the step: the figure of the diagnosis.
@@ -309,7 +369,9 @@ class Diagnosis:
             stack = np.stack([curve[:length] for curve in c.curves]) / self.baseline
             steps = np.arange(1, length + 1)
             style = "-" if c.name == self.primary else "--"
-            label = f"{c.name} ({c.n_params:,} params)" + (" ★" if c.name == self.primary else "")
+            label = f"{c.name} ({counted(c.n_params, 'param')})" + (
+                " ★" if c.name == self.primary else ""
+            )
             (line,) = ax.plot(steps, np.median(stack, axis=0), style, label=label, lw=1.5)
             ax.fill_between(
                 steps, stack.min(axis=0), stack.max(axis=0), color=line.get_color(), alpha=0.2

@@ -83,8 +83,9 @@ def remedies(verdict: str, *, stall: StallReport | None = None) -> list[str]:
     """The concrete remedies for a verdict, first the ones the measured stall points at.
 
     The base list per verdict is :data:`REMEDIES`. For ``"optimization"`` and
-    ``"model_bias"`` the stall analysis adds its own: a loss that stopped falling while the
-    gradient stayed large (‖g‖ not small) means the learning rate η is too large for the
+    ``"model_bias"`` the stall analysis adds its own: a run that diverged needs a smaller
+    learning rate; a loss that stopped falling (short of converging) while the gradient stayed
+    large (‖g‖ not small) means the learning rate η is too large for the
     curvature (the iterate bounces across a valley, §4), so lower η or decay it; a saddle point
     (a negative Hessian eigenvalue λ < 0, §2) is escaped along its eigenvector u, since
     L(θ + t·u) ≈ L(θ) + ½·λ·t² falls; at a true local minimum only a new start or a new
@@ -117,7 +118,12 @@ def remedies(verdict: str, *, stall: StallReport | None = None) -> list[str]:
         raise ValueError(f"unknown verdict {verdict!r}; choose from {sorted(REMEDIES)}.")
     specific: list[str] = []
     if stall is not None and verdict in ("optimization", "model_bias"):
-        if stall.stalled and not stall.critical:
+        if stall.diverged:
+            specific.append(
+                "The loss became non-finite: training diverged. Lower the learning rate "
+                "(by 10× to start with), or add warmup and gradient clipping (§4)."
+            )
+        elif stall.stalled and not stall.critical and not stall.converged:
             specific.append(
                 "The loss stopped falling while the gradient stayed large: the learning rate "
                 "is too large for the curvature and the iterate oscillates. Lower it, or add "

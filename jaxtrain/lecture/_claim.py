@@ -7,6 +7,7 @@ import base64
 import dataclasses
 import html
 import io
+import math
 import pathlib
 from collections.abc import Mapping
 from typing import Any
@@ -59,9 +60,13 @@ def png_bytes(figure: Any) -> tuple[bytes, int, int]:
 
 def _rounded(value: Any) -> str:
     """A number, array or list as a person reads it: 4 significant digits, long arrays cut."""
-    if isinstance(value, str | bool | None | int | np.integer):
+    if value is None:  # a number not measured (a run that never got there)
+        return "n/a"
+    if isinstance(value, str | bool | int | np.integer):
         return str(value)
     if isinstance(value, float | np.floating):
+        if not math.isfinite(value):
+            return "n/a" if math.isnan(value) else "∞" if value > 0 else "−∞"
         return f"{value:.4g}"
     array = np.asarray(value)
     if array.dtype == object or array.dtype.kind in "USO":

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._text import percent
+from jaxtrain._text import beside, counted, percent
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
@@ -375,7 +375,7 @@ def _narrow_caption(numbers: dict[str, Any]) -> str:
     across = numbers["adagrad_step_size_across"]
     text += (
         f". Adagrad's step η/σᵢ ends at {numbers['adagrad_step_size_along']:.3g} along and "
-        f"{across:.3g} across"
+        f"{beside(across, numbers['stability_threshold_across'])} across"
         + (
             f", already above 2/λ₂ = {numbers['stability_threshold_across']:g} (the "
             "learning-rate-decay claim runs on from here). "
@@ -399,7 +399,7 @@ def _rmsprop_spike_text(spike: dict[str, Any], numbers: dict[str, Any]) -> str:
     if not spike["spikes"]:
         return (
             f"RMSProp's loss does not spike here (its largest rise is "
-            f"{spike['spike_ratio']:.2f}× its lowest value so far)."
+            f"{beside(spike['spike_ratio'], _SPIKE, 2, fixed=True)}× its lowest value so far)."
         )
     text = (
         f"RMSProp's loss jumps at step {spike['spike_step']} from {spike['loss_before_spike']:.2g}"
@@ -416,8 +416,9 @@ def _rmsprop_spike_text(spike: dict[str, Any], numbers: dict[str, Any]) -> str:
         f"{spike['step_size_at_start']:.3f} at step 0, but once w₂ had settled σ₂² ← ασ₂² "
         f"forgot the large early gradients, and η/σ₂ passed 2/λ₂ = {threshold:g} at step "
         f"{spike['onset']} (where |g₂| = {spike['grad_across_at_onset']:.0e}) and "
-        f"reached {spike['peak_step_size']:.2f} at step {spike['peak_step']}. Above 2/λ₂ each "
-        f"step multiplies w₂ by 1 − λ₂η/σ₂ (down to {multiplier:.1f}), so |w₂| grew from "
+        f"reached {beside(spike['peak_step_size'], threshold, 2, fixed=True)} at step "
+        f"{spike['peak_step']}. Above 2/λ₂ each step multiplies w₂ by 1 − λ₂η/σ₂ (down to "
+        f"{beside(multiplier, -1.0, 1, fixed=True)}), so |w₂| grew from "
         f"{spike['w2_at_onset']:.0e} to {spike['w2_at_spike']:.2f}; the large gradient then "
         f"raised σ₂ and η/σ₂ fell back to {spike['step_size_at_spike']:.2f}."
     )
@@ -515,7 +516,7 @@ def _decay_caption(numbers: dict[str, Any]) -> str:
     if not blow["spikes"]:
         text += (
             f" the loss never rises above {_SPIKE:g}× its lowest value so far (largest rise "
-            f"{blow['spike_ratio']:.2f}×): no blow-up in these steps"
+            f"{beside(blow['spike_ratio'], _SPIKE, 2, fixed=True)}×): no blow-up in these steps"
         )
     else:
         text += (
@@ -529,24 +530,26 @@ def _decay_caption(numbers: dict[str, Any]) -> str:
                 f": with g₂ ≈ 0, σ₂ = √(Σ g₂²/(t+1)) shrinks, and the measured step across "
                 f"η/σ₂ passed 2/λ₂ = {threshold:g} at step {blow['onset']} (where |g₂| = "
                 f"{blow['grad_across_at_onset']:.0e}) and reached "
-                f"{blow['peak_step_size']:.2f} at step {blow['peak_step']}"
+                f"{beside(blow['peak_step_size'], threshold, 2, fixed=True)} at step "
+                f"{blow['peak_step']}"
             )
         else:
             text += f", though η/σ₂ stayed below 2/λ₂ = {threshold:g} before it"
     decayed_max = numbers["decayed_max_step_size"]
     text += (
         f". With ηᵗ = η/√(t+1) the √(t+1) cancels, ηᵗ/σ₂ = η/√(Σ g₂²) cannot grow: its "
-        f"largest value is {decayed_max:.3f}, "
+        f"largest value is {beside(decayed_max, threshold, 3, fixed=True)}, "
         + ("below" if decayed_max < threshold else "yet not below")
         + " 2/λ₂, and the loss "
     )
     if not numbers["decayed_spikes"]:
         text += f"falls without a blow-up to {numbers['decayed_final_loss']:.1e}"
         if numbers["constant_final_loss"] < numbers["decayed_final_loss"]:
+            blow_ups = numbers["blow_up"]["spikes"]
             text += (
                 f", more slowly along the valley than the constant η, which ends at "
-                f"{numbers['constant_final_loss']:.1e} after its blow-up"
-                + ("s" if numbers["blow_up"]["spikes"] > 1 else "")
+                f"{numbers['constant_final_loss']:.1e}"
+                + (f" after its blow-up{'s' if blow_ups > 1 else ''}" if blow_ups else "")
             )
     else:
         text += (
@@ -714,12 +717,13 @@ def _alpha_caption(numbers: dict[str, Any]) -> str:
     if adagrad["steps_to_react_down"] is None:
         text += (
             f"Adagrad's σ averages every past gradient, the steep ones included, so back on the "
-            f"flat part its step stays {ratio:.0f}× too small after {down_window} steps."
+            f"flat part its step stays {beside(ratio, _WITHIN, 1)}× too small after "
+            f"{counted(down_window, 'step')}."
         )
     else:
         text += (
             f"Adagrad's σ, the mean over all past gradients, still follows the drop within "
-            f"{adagrad['steps_to_react_down']} steps here."
+            f"{counted(adagrad['steps_to_react_down'], 'step')} here."
         )
     return text
 
@@ -1054,12 +1058,13 @@ def _edge_caption(numbers: dict[str, Any]) -> str:
     ]
     for run in gd.values():
         sentence = (
-            f"η = {run['learning_rate']:g}: λmax·η/2 = {run['hover_min']:.2f}–"
-            f"{run['hover_max']:.2f} over steps {run['hover_from']:,}–{run['hover_to']:,}, "
+            f"η = {run['learning_rate']:g}: λmax·η/2 = {_ratio_to_one(run['hover_min'])}–"
+            f"{_ratio_to_one(run['hover_max'])} over steps {run['hover_from']:,}–"
+            f"{run['hover_to']:,}, "
             f"{_where(run)} 2/η"
         )
         start, lowest = run["sharpness_start"] / run["threshold"], run["lowest_ratio"]
-        low = f"{lowest:.2f} at step {run['lowest_step']:,}"
+        low = f"{beside(lowest, _AT_EDGE, 2, fixed=True)} at step {run['lowest_step']:,}"
         if run["edge_step"] is not None and lowest < _AT_EDGE:
             edge = f"≥ 0.95 by step {run['edge_step']:,}"
             if start >= _AT_EDGE:
@@ -1067,24 +1072,28 @@ def _edge_caption(numbers: dict[str, Any]) -> str:
             elif lowest >= start:
                 sentence += f" (λmax·η/2 rose from {low} to {edge})"
             else:
-                sentence += f" (λmax·η/2 started at {start:.2f}, fell to {low} and rose to {edge})"
+                sentence += (
+                    f" (λmax·η/2 started at {beside(start, _AT_EDGE, 2, fixed=True)}, fell to "
+                    f"{low} and rose to {edge})"
+                )
         elif run["edge_step"] is None:
             if start >= _AT_EDGE:
-                sentence += f" (never back at ≥ 0.95 after its low of {lowest:.2f})"
+                sentence += f" (never back at ≥ 0.95 after its low of {low})"
             elif lowest >= start:
-                sentence += f" (λmax·η/2 never reaches ≥ 0.95; lowest {lowest:.2f})"
+                sentence += f" (λmax·η/2 never reaches ≥ 0.95; lowest {low})"
             else:
                 sentence += f" (λmax·η/2 does not reach ≥ 0.95 after its low of {low})"
         parts.append(
             f"{sentence}; the loss went {run['loss_start']:.2f} → {run['loss_end']:.4f}, rising "
-            f"at {100 * run['loss_rises']:.0f}% of those steps."
+            f"at {percent(run['loss_rises'])} of those steps."
         )
     for run in (r for r in runs.values() if r["optimizer"] == "adam"):
         edge = "never" if run["edge_step"] is None else f"at step {run['edge_step']:,}"
         parts.append(
             f"Adam η = {run['learning_rate']:g}: its preconditioned sharpness over 38/η = "
-            f"{run['hover_min']:.2f}–{run['hover_max']:.2f} over steps {run['hover_from']:,}–"
-            f"{run['hover_to']:,}, {_where(run)} 38/η (first ≥ 0.95 {edge})."
+            f"{_ratio_to_one(run['hover_min'])}–{_ratio_to_one(run['hover_max'])} over steps "
+            f"{run['hover_from']:,}–{run['hover_to']:,}, {_where(run)} 38/η (first ≥ 0.95 "
+            f"{edge})."
         )
     return " ".join(parts)
 
@@ -1094,7 +1103,13 @@ _STUCK_WINDOW = 20
 
 
 def _times(ratio: float) -> str:
-    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:,.0f}×"
+    """A ratio as "2.5×", with the digits that keep it off 1 ("1.04×", not "1.0×")."""
+    return f"{beside(ratio, 1.0, 1, fixed=True)}×" if ratio < 10 else f"{ratio:,.0f}×"
+
+
+def _ratio_to_one(ratio: float) -> str:
+    """λmax·η/2 in two decimals, or as many more as show on which side of 1 it lies."""
+    return beside(ratio, 1.0, 2, fixed=True)
 
 
 def stuck_is_not_small_gradient(config: LectureConfig, seed: int = 0) -> Claim:
@@ -1192,7 +1207,7 @@ def _stuck_caption(numbers: dict[str, Any]) -> str:
         f"Full-batch gradient descent at η = {numbers['learning_rate']:g} (the "
         f"edge-of-stability network). Over the last half (steps {half:,}–{steps - 1:,}; shaded) "
         f"the loss went {start:.3g} → {end:.3g} ({change}), "
-        f"rising at {100 * numbers['last_half_loss_rises']:.0f}% of the steps, while ‖g‖ had a "
+        f"rising at {percent(numbers['last_half_loss_rises'])} of the steps, while ‖g‖ had a "
         f"median of {median:.3g} and never fell below {numbers['last_half_grad_norm_min']:.3g}. "
     )
     slow = numbers["fall_per_step_before_smallest"] / max(
@@ -1222,7 +1237,7 @@ def _stuck_caption(numbers: dict[str, Any]) -> str:
             "median. "
         )
     ratio = numbers["last_half_sharpness_ratio_median"]
-    text += f"Over the last half the measured λmax·η/2 had a median of {ratio:.2f}: "
+    text += f"Over the last half the measured λmax·η/2 had a median of {_ratio_to_one(ratio)}: "
     if ratio >= 1:
         return text + (
             "a step of η overshoots along the sharpest direction (the lecture's explanation of "
@@ -1474,7 +1489,7 @@ def _warmup_figure(numbers: dict[str, Any]) -> Any:
         xticks=positions,
         xticklabels=[run["label"] for run in runs.values()],
         ylabel=f"largest batch loss in steps 0–{early - 1} / first",
-        title=f"early spike, {len(numbers['seeds'])} seeds (dots: each)",
+        title=f"early spike, {counted(len(numbers['seeds']), 'seed')} (dots: each)",
     )
     ax_spike.tick_params(axis="x", labelsize=8)
     ax_lr.set(xlabel="step", ylabel="η used", title="learning rate")
@@ -1492,7 +1507,7 @@ def _warmup_caption(numbers: dict[str, Any]) -> str:
     early, peak = numbers["early_steps"], numbers["peak_learning_rate"]
     text = (
         f"A {numbers['depth']}-layer MLP on digits, Adam at η = {peak:g}, batch "
-        f"{numbers['batch_size']}, {numbers['epochs']} epochs, {seeds} seeds; the only "
+        f"{numbers['batch_size']}, {numbers['epochs']} epochs, {counted(seeds, 'seed')}; the only "
         f"difference is a linear warmup of η from 0 over the first {numbers['warmup_steps']} "
         f"steps. Largest batch loss in the first {early} steps over the first one: "
         f"{_seed_list(none['early_spike'])} without warmup, {_seed_list(warm['early_spike'])} "
@@ -1504,18 +1519,18 @@ def _warmup_caption(numbers: dict[str, Any]) -> str:
     halved = bool(np.all(warm["early_spike"] - 1 < 0.5 * (none["early_spike"] - 1)))
     if lower == seeds:
         text += (
-            f": warmup {'removes most of' if halved else 'lowers'} the early spike in every "
-            "seed (the lecture's reason: "
+            f": warmup {'removes most of' if halved else 'lowers'} the early spike in "
+            f"{'every seed' if seeds > 1 else 'the one seed'} (the lecture's reason: "
             "Adam's σ rests on a handful of gradients at first, so the first full-size steps "
             "are unreliable). "
         )
     else:
-        text += f": warmup lowers the early peak in only {lower} of {seeds} seeds. "
+        text += f": warmup lowers the early peak in only {lower} of {counted(seeds, 'seed')}. "
     wins = int(np.sum(warm["final_train_loss"] < none["final_train_loss"]))
     return text + (
         f"Last epoch's training loss: {_seed_list(none['final_train_loss'], 3)} without, "
         f"{_seed_list(warm['final_train_loss'], 3)} with warmup (lower with warmup in {wins} of "
-        f"{seeds} seeds)."
+        f"{counted(seeds, 'seed')})."
     )
 
 

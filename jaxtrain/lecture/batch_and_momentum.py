@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._text import beside, counted
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
@@ -271,8 +272,8 @@ def _compare(a: np.ndarray, b: np.ndarray, what: str) -> str:
     ahead, behind = int((diff > 0).sum()), int((diff < 0).sum())
     return (
         f"{what} has no consistent winner ({mean:+.1f} points for batch 16 on average; ahead "
-        f"in {ahead}, behind in {behind}, tied in {len(diff) - ahead - behind} of {len(diff)} "
-        "seeds)"
+        f"in {ahead}, behind in {behind}, tied in {len(diff) - ahead - behind} of "
+        f"{counted(len(diff), 'seed')})"
     )
 
 
@@ -285,11 +286,12 @@ def _batch_caption(numbers: dict[str, Any]) -> str:
     small, seeds = numbers["batch_16_updates"], len(numbers["seeds"])
     text = (
         f"One-hidden-layer MLP on digits, SGD η = {numbers['learning_rate']:g}, train/val "
-        f"accuracy as the mean over {seeds} seeds. Equal epochs ({numbers['epochs']}): batch "
-        f"16 makes {small:,} updates and reaches {accuracies('batch_16')}; the full batch "
-        f"({numbers['n_train']:,}) makes {numbers['full_equal_epochs_updates']:,} and reaches "
-        f"{accuracies('full_equal_epochs')}. Equal updates ({small:,}): the full batch reaches "
-        f"{accuracies('full_equal_updates')}. "
+        f"accuracy as the mean over {counted(seeds, 'seed')}. Equal epochs "
+        f"({numbers['epochs']}): batch 16 makes {small:,} updates and reaches "
+        f"{accuracies('batch_16')}; the full batch ({numbers['n_train']:,}) makes "
+        f"{numbers['full_equal_epochs_updates']:,} and reaches "
+        f"{accuracies('full_equal_epochs')}. Equal updates ({small:,}): the full batch "
+        f"reaches {accuracies('full_equal_updates')}. "
     )
     small_val = numbers["batch_16_val_accuracy"]
     full_val = numbers["full_equal_updates_val_accuracy"]
@@ -304,7 +306,8 @@ def _batch_caption(numbers: dict[str, Any]) -> str:
     share = abs(equal_updates_gap) / max(abs(equal_epochs_gap), 1e-12)
     text += (
         f"The validation gap at equal updates is "
-        f"{f'{share:.0%}' if share >= 0.01 else 'under 1%'} of the one at equal epochs, so "
+        f"{f'{beside(100 * share, 50.0, 0, fixed=True)}%' if share >= 0.01 else 'under 1%'} "
+        "of the one at equal epochs, so "
         + (
             "most of the equal-epochs gap is the number of updates"
             if share < 0.5
@@ -326,7 +329,8 @@ def _batch_caption(numbers: dict[str, Any]) -> str:
     )
     if full_epoch < small_epoch:
         text += (
-            f"the full batch's epoch is {small_epoch / full_epoch:.1f}× faster (the lecture's "
+            f"the full batch's epoch is {beside(small_epoch / full_epoch, 1.0, 1, fixed=True)}× "
+            "faster (the lecture's "
             "reason: a batch's examples are computed in parallel)."
         )
     else:
@@ -594,7 +598,12 @@ def _critical_caption(numbers: dict[str, Any]) -> str:
             text += f"B_simple = {b_simple:.2f}"
             if math.isfinite(b_crit):
                 ratio = b_simple / b_crit
-                where = f"{ratio:.1f}× below" if ratio >= 1 else f"{1 / ratio:.1f}× above"
+                # Printed beside the 3× that tells close from far.
+                where = (
+                    f"{beside(ratio, 3.0, 1, fixed=True)}× below"
+                    if ratio >= 1
+                    else f"{beside(1 / ratio, 3.0, 1, fixed=True)}× above"
+                )
                 text += f": the knee sits {where} it, "
                 text += (
                     "close to McCandlish et al.'s B_crit ≈ B_simple"
@@ -743,13 +752,27 @@ def _side(theta: float, numbers: dict[str, Any]) -> str:
 
 def _momentum_caption(numbers: dict[str, Any]) -> str:
     gd, mom = numbers["gd_final_theta"], numbers["momentum_final_theta"]
+    ridge = numbers["ridge_theta"]
+    # Both ends and the ridge in as many decimals (from 2) as show each end's side of it.
+    decimals = next(
+        d
+        for d in range(2, 18)
+        if all(
+            np.sign(round(theta, d) - round(ridge, d)) == np.sign(theta - ridge)
+            for theta in (gd, mom)
+        )
+    )
+
+    def ridge_side(theta: float) -> str:
+        return f"{theta:.{decimals}f}"
+
     text = (
         f"L(θ) = θ⁴ − 4θ² + θ, from θ = {numbers['start']:g}, {numbers['steps']} steps of "
-        f"η = {numbers['learning_rate']:g}: gradient descent ends at θ = {gd:.2f} (loss "
+        f"η = {numbers['learning_rate']:g}: gradient descent ends at θ = {ridge_side(gd)} (loss "
         f"{numbers['gd_final_loss']:.2f}), {_side(gd, numbers)}; momentum λ = "
-        f"{numbers['momentum']:g} (m ← λm − ηg, θ ← θ + m) ends at θ = {mom:.2f} (loss "
+        f"{numbers['momentum']:g} (m ← λm − ηg, θ ← θ + m) ends at θ = {ridge_side(mom)} (loss "
         f"{numbers['momentum_final_loss']:.2f}), {_side(mom, numbers)} (ridge at θ = "
-        f"{numbers['ridge_theta']:.2f})."
+        f"{ridge:.{decimals}f})."
     )
     if mom < numbers["ridge_theta"] <= gd:
         text += (
@@ -763,9 +786,10 @@ def _momentum_caption(numbers: dict[str, Any]) -> str:
     eta = numbers["digits_learning_rate"]
     text += (
         f" On digits (batch {numbers['digits_batch_size']}, {numbers['digits_epochs']} epochs, "
-        f"mean of {seeds} seeds) the final training loss is {plain.mean():.3f} with plain SGD "
-        f"η = {eta:g}, {momentum.mean():.3f} with momentum at the same η and {large.mean():.3f} "
-        f"with plain SGD at η/(1 − λ) = {numbers['digits_large_learning_rate']:g}: "
+        f"mean of {counted(seeds, 'seed')}) the final training loss is {plain.mean():.3f} with "
+        f"plain SGD η = {eta:g}, {momentum.mean():.3f} with momentum at the same η and "
+        f"{large.mean():.3f} with plain SGD at η/(1 − λ) = "
+        f"{numbers['digits_large_learning_rate']:g}: "
     )
     if not np.all(momentum < plain):
         text += "momentum is not lower than plain SGD in every seed"
@@ -775,10 +799,12 @@ def _momentum_caption(numbers: dict[str, Any]) -> str:
             )
         lower = int((momentum < plain).sum())
         return text + (
-            f" (lower in {lower} of {seeds} seeds; {momentum.mean():.3f} vs {plain.mean():.3f} "
+            f" (lower in {lower} of {counted(seeds, 'seed')}; {momentum.mean():.3f} vs "
+            f"{plain.mean():.3f} "
             "on average)."
         )
-    text += f"momentum ends {plain.mean() / momentum.mean():.1f}× lower than plain SGD"
+    gain = beside(plain.mean() / momentum.mean(), 1.0, 1, fixed=True)
+    text += f"momentum ends {gain}× lower than plain SGD"
     ratio = momentum.mean() / large.mean()
     if abs(ratio - 1) <= 0.1:
         text += (

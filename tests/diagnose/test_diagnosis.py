@@ -96,7 +96,7 @@ def test_markdown_has_verdict_reasons_table_stall_and_remedies():
     assert "| shallow | simpler |" in md
     assert "Hessian (dense, 2 parameters): 1 negative eigenvalue (" in md
     assert "a saddle point" in md
-    assert "## Where training stalled (deep/12 layers)\n\nTraining stalled at step 0" in md
+    assert "## Where training stalled (deep/12 layers, seed 0)\n\nTraining stalled at step 0" in md
     assert "1. Training sits at a saddle point" in md  # its remedy comes first
     assert "Baseline B = 2 (cross-entropy of predicting the class prior)" in md
 

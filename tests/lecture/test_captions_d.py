@@ -115,6 +115,14 @@ def test_rmsprop_step_that_passed_the_threshold_is_not_shown_equal_to_it():
     assert "reached 1.00 " not in text
 
 
+def test_rmsprop_multiplier_beyond_minus_one_is_not_shown_as_minus_one():
+    # Above 2/λ₂ the factor 1 − λ₂η/σ₂ is below −1 (here 1 − 2·1.003 = −1.006), which is why
+    # |w₂| grows; "(down to -1.0)" shows a factor that would not grow it.
+    text = alr._rmsprop_spike_text(_spike_after(1.003), _valley())
+    assert "so |w₂| grew" in text
+    assert "(down to -1.0)" not in text
+
+
 # ---- §4 learning-rate decay ----
 
 
@@ -325,7 +333,8 @@ def test_warmup_caption_says_one_seed_in_the_singular():
 def _batch(seeds=(0, 1), small_epoch=0.02, full_epoch=0.01, full_updates_val=0.8):
     n = len(seeds)
     numbers = {"learning_rate": 0.1, "epochs": 5, "n_train": 1437, "seeds": np.asarray(seeds)}
-    numbers |= {"batch_16_seconds_per_epoch": small_epoch, "full_batch_seconds_per_epoch": full_epoch}
+    numbers["batch_16_seconds_per_epoch"] = small_epoch
+    numbers["full_batch_seconds_per_epoch"] = full_epoch
     for key, updates in (("batch_16", 445), ("full_equal_epochs", 5), ("full_equal_updates", 445)):
         numbers[f"{key}_updates"] = updates
         numbers[f"{key}_train_accuracy"] = np.full(n, 0.95)
