@@ -200,11 +200,12 @@ def _check_two_classes(y: np.ndarray, name: str) -> None:
     classes = np.unique(y)
     if classes.size >= 2:
         return
-    held = (
-        f"a single class ({classes[0].item()}) in all {y.size:,} examples"
-        if classes.size
-        else "no labels"
-    )
+    if not classes.size:
+        held = "no labels"
+    elif y.size == 1:
+        held = f"a single class ({classes[0].item()}) in its 1 example"
+    else:
+        held = f"a single class ({classes[0].item()}) in all {y.size:,} examples"
     raise LabelError(
         f"{name} holds {held}; a classification needs at least two classes (a model would "
         "learn to always answer the one it sees).",

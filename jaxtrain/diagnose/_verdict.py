@@ -287,7 +287,8 @@ def _judge_training(
             how = f"{me.name!r} diverged where {best['candidate']!r} trained"
         else:
             how = (
-                f"{me.name!r} is worse by {beside(best['difference'], 0.0)} × the baseline "
+                f"{me.name!r} is worse by {beside(best['difference'], thresholds.min_difference)} "
+                "× the baseline "
                 f"({_noise_text(best)})"
             )
         reason = (
@@ -302,7 +303,7 @@ def _judge_training(
         if best["difference"] is None:
             how = f"where {me.name!r} diverged"
         else:
-            how = f"by {beside(best['difference'], 0.0)} × the baseline"
+            how = f"by {beside(best['difference'], thresholds.min_difference)} × the baseline"
         reason = (
             f"The more flexible candidate {best['candidate']!r} reaches a lower training loss "
             f"({how}): {me.name!r} is too simple for the data, which is model bias."
@@ -402,7 +403,8 @@ def _judge_generalization(
         reasons.append(
             f"But a held-out split of the training distribution is fine: gap "
             f"{beside(heldout_gap, large)} × the baseline, while the {worst} gap is "
-            f"{_fmt(external_gap)} (more than {factor:g}× as large). The model generalizes "
+            f"{beside(external_gap, factor * max(heldout_gap, 0.0))} (more than {factor:g}× as "
+            "large). The model generalizes "
             f"within its distribution; the {worst} data come from another one: a mismatch. "
             "More training data of the same kind will not fix it."
         )

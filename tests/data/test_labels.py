@@ -71,6 +71,9 @@ def test_a_single_class_is_refused():
         class_count({"y_train": labels()}, num_classes=1)
     # Validation labels may hold fewer classes than the training labels.
     assert class_count({"y_train": labels(), "y_val": np.zeros(3, int)}) == 2
+    # One example is counted in the singular.
+    with pytest.raises(LabelError, match=r"a single class \(3\) in its 1 example;"):
+        class_count({"y_train": np.full(1, 3)})
 
 
 def test_bool_and_unsigned_labels_are_classes():

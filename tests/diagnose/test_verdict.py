@@ -285,3 +285,14 @@ def test_a_lower_loss_within_seed_noise_is_not_said_to_be_absent():
     middle = decide([result("tiny", [0.9] * 3), small, big], primary=1, baseline=1.0)
     assert "no candidate gets the training loss down" not in middle.reasons[-1]
     assert "'big'" in middle.reasons[-1]
+
+
+def test_differences_and_gaps_are_printed_beside_the_threshold_that_decided():
+    # Δ = 0.05004 > min_difference 0.05 counts (one seed): not "worse by 0.05 × the baseline".
+    optimization = decide([result("s", [0.9]), result("d", [0.95004])], baseline=1.0)
+    assert optimization.verdict == "optimization"
+    assert "worse by 0.05004 ×" in optimization.reasons[-1], optimization.reasons[-1]
+    # Validation gap 0.16004 > 2 × held-out gap 0.08: not "the val gap is 0.16 (more than 2×".
+    mismatch = decide([result("m", [0.01], heldout=[0.09], val=[0.17004])], baseline=1.0)
+    assert mismatch.verdict == "mismatch"
+    assert "val gap is 0.16004 (more than 2×" in mismatch.reasons[-1], mismatch.reasons[-1]
