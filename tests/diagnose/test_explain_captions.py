@@ -284,3 +284,15 @@ def test_bad_arguments_are_refused_before_training(changes, message):
     kwargs.update(changes)
     with pytest.raises(ValueError, match=message):
         explain_run(mlp(), optim.sgd(0.1), (X, Y), **kwargs)
+
+
+def test_a_score_just_below_the_report_score_is_not_printed_at_it():
+    # 0.4996 < report_score ½ leaves the cause unreported; its table row must not print 0.50,
+    # the report score itself, and a reported 0.5004 must not print it either.
+    from jaxtrain.diagnose import Cause
+
+    below = Cause("saddle_point", "§2", 0.4996, {}, "stuck", "use momentum")
+    above = Cause("learning_rate_too_high", "§4", 0.5004, {}, "bounces", "lower η")
+    md = RunExplanation((above, below), RunEvidence(loss_ratio=0.9)).to_markdown()
+    assert "| saddle_point | §2 | 0.4996 |" in md, md
+    assert "score 0.5004" in md, md
