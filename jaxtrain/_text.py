@@ -3,9 +3,11 @@ thresholds they were compared with."""
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 
-__all__ = ["beside", "counted", "percent"]
+__all__ = ["beside", "counted", "percent", "side_by_side"]
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:
@@ -58,3 +60,51 @@ def beside(value: float, threshold: float, digits: int = 3, *, fixed: bool = Fal
         if (shown > threshold) - (shown < threshold) == side:
             return text
     return repr(value)
+
+
+def side_by_side(
+    values: Sequence[float],
+    thresholds: Sequence[float] = (),
+    decimals: int = 2,
+    *,
+    significant: bool = False,
+) -> list[str]:
+    """``values`` in one number of decimals, from ``decimals`` on, that keeps their order.
+
+    Numbers printed next to each other are read against each other: "linear 0.30, MLP 0.30"
+    beside "the MLP gets it lower" reads as a tie. Decimals are added (up to 17) until every
+    two values that differ print differently in the right order, and every value lies on the
+    same side of each of ``thresholds`` in print as it does exactly. With ``significant``,
+    ``decimals`` counts significant digits instead (for values of very different sizes, such
+    as an eigenvalue and its tolerance). Non-finite values print as :func:`beside` prints them.
+
+    Examples:
+      >>> side_by_side([0.3004, 0.2996]), side_by_side([0.2004], thresholds=[0.2])
+      (['0.3004', '0.2996'], ['0.2004'])
+    """
+    values = [float(v) for v in values]
+    finite = [v for v in values if math.isfinite(v)]
+
+    def text(v: float, d: int) -> str:
+        if not significant:
+            return f"{v:.{d}f}"
+        # Whole digits are never cut to an exponent (as in beside).
+        whole = math.floor(math.log10(abs(v))) + 1 if abs(v) >= 1 else 0
+        return f"{v:.{max(d, whole)}g}"
+
+    def keeps_order(d: int) -> bool:
+        shown = [float(text(v, d)) for v in finite]
+        pairs = itertools.combinations(range(len(finite)), 2)
+        in_order = all(_sign(shown[i] - shown[j]) == _sign(finite[i] - finite[j]) for i, j in pairs)
+        return in_order and all(
+            _sign(p - t) == _sign(v - t)
+            for p, v in zip(shown, finite, strict=True)
+            for t in thresholds
+        )
+
+    chosen = next((d for d in range(decimals, 18) if keeps_order(d)), 17)
+    return [text(v, chosen) if math.isfinite(v) else beside(v, 0.0) for v in values]
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from jaxtrain._text import beside, counted, percent
+from jaxtrain._text import beside, counted, percent, side_by_side
 
 
 def test_counted_is_singular_only_for_one_and_groups_thousands():
@@ -54,3 +54,19 @@ def test_beside_in_fixed_decimals_as_shares_are_printed():
 def test_beside_never_cuts_whole_digits_to_an_exponent():
     assert beside(41.3, 2.0, 1) == "41"
     assert beside(1234.5, 0.2) == "1234"
+
+
+def test_side_by_side_keeps_the_order_of_values_and_their_side_of_thresholds():
+    assert side_by_side([0.3004, 0.2996]) == ["0.3004", "0.2996"]
+    assert side_by_side([1.5, 0.25]) == ["1.50", "0.25"]
+    assert side_by_side([0.5, 0.5]) == ["0.50", "0.50"]  # equal values may print equal
+    assert side_by_side([0.2004, 0.9], thresholds=[0.2]) == ["0.2004", "0.9000"]
+    assert side_by_side([math.inf, 0.5]) == ["∞", "0.50"]
+
+
+def test_side_by_side_in_significant_digits_for_values_of_different_sizes():
+    assert side_by_side([-1.744e-3, -1.7449e-3], decimals=3, significant=True) == [
+        "-0.001744",
+        "-0.001745",
+    ]
+    assert side_by_side([-0.5, -1e-3], decimals=3, significant=True) == ["-0.5", "-0.001"]

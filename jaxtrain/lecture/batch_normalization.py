@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._text import counted
+from jaxtrain._text import beside, counted, percent, side_by_side
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
@@ -196,7 +196,7 @@ def _kappa(value: float) -> str:
 
 def _share_left(value: float) -> str:
     # float32 resolves a loss to about 1e-7 of itself; a smaller remainder is rounding.
-    return "under 10⁻⁶" if value < 1e-6 else f"{100 * value:.2g}%"
+    return "under 10⁻⁶" if value < 1e-6 else percent(value)
 
 
 def _scales_caption(numbers: dict[str, Any]) -> str:
@@ -309,11 +309,16 @@ def _training_caption(numbers: dict[str, Any]) -> str:
     plain_curve = np.asarray(numbers["plain_train_loss"])
     plain_loss = float(plain_curve[-1])
     bn_loss = float(numbers["bn_train_loss"][-1])
+    # The ratio kept off 1 and the two losses apart, as the words compare them.
     if bn_loss < plain_loss:
-        outcome = f"BatchNorm ends with a training loss {plain_loss / bn_loss:.1f}× lower"
+        ratio = beside(plain_loss / bn_loss, 1.0, 1, fixed=True)
+        outcome = f"BatchNorm ends with a training loss {ratio}× lower"
+    elif bn_loss > plain_loss:
+        ratio = beside(bn_loss / plain_loss, 1.0, 1, fixed=True)
+        outcome = f"here BatchNorm does not help: its training loss ends {ratio}× higher"
     else:
-        ratio = bn_loss / plain_loss
-        outcome = f"here BatchNorm does not help: its training loss ends {ratio:.1f}× higher"
+        outcome = "here BatchNorm does not help: both training losses end the same"
+    bn_text, plain_text = side_by_side([bn_loss, plain_loss], decimals=3)
     chance = float(np.log(10.0))
     tolerance = f"{100 * (1 - _AT_CHANCE):.0f}%"
     if np.all(np.abs(plain_curve / chance - 1) <= 1 - _AT_CHANCE):
@@ -333,7 +338,7 @@ def _training_caption(numbers: dict[str, Any]) -> str:
         plain = ""
     return (
         f"A {numbers['depth']}-layer sigmoid MLP on digits, SGD η = {numbers['learning_rate']}, "
-        f"{numbers['epochs']} epochs: {outcome} ({bn_loss:.3f} vs {plain_loss:.3f}); validation "
+        f"{numbers['epochs']} epochs: {outcome} ({bn_text} vs {plain_text}); validation "
         f"accuracy {numbers['bn_final_val_accuracy']:.2f} with it, "
         f"{numbers['plain_final_val_accuracy']:.2f} without.{plain} This run alone does not "
         "show why; the lecture's reason, that normalized features keep the curvatures alike "
@@ -493,23 +498,25 @@ def _curvature_caption(numbers: dict[str, Any]) -> str:
     # "1.0× as many" must not be called more, so the ratio is judged as printed.
     as_many = f"{ratio:.1f}× as many" if math.isfinite(ratio) else "none without"
     in_seeds = f"more in {more} of {counted(seeds, 'seed')}"
+    # Percentages in as many decimals (from 1) as keep the two shares apart.
+    shares = side_by_side([100 * bn_share, 100 * plain_share], decimals=1)
     if more == seeds and round(ratio, 1) > 1.0:
         outcome = (
-            f"with BatchNorm {bn_share:.1%} of the eigenvalues are within {near} of λmax, "
-            f"against {plain_share:.1%} without ({as_many}, {in_seeds}): a step of η ≈ 1/λmax "
+            f"with BatchNorm {shares[0]}% of the eigenvalues are within {near} of λmax, "
+            f"against {shares[1]}% without ({as_many}, {in_seeds}): a step of η ≈ 1/λmax "
             f"makes at least 1/{near[:-1]} of its steepest progress along many more "
             "directions, the lecture's 'one learning rate suits all directions' measured"
         )
     elif bn_share > plain_share:
         outcome = (
-            f"here BatchNorm makes no consistent difference: {bn_share:.1%} of the eigenvalues "
-            f"are within {near} of λmax with it, {plain_share:.1%} without ({as_many}, "
+            f"here BatchNorm makes no consistent difference: {shares[0]}% of the eigenvalues "
+            f"are within {near} of λmax with it, {shares[1]}% without ({as_many}, "
             f"{in_seeds})"
         )
     else:
         outcome = (
-            f"here BatchNorm does not spread the curvature: {bn_share:.1%} of the eigenvalues "
-            f"are within {near} of λmax with it, {plain_share:.1%} without"
+            f"here BatchNorm does not spread the curvature: {shares[0]}% of the eigenvalues "
+            f"are within {near} of λmax with it, {shares[1]}% without"
         )
     kappas = {key: mean(key, "positive_condition_number") for key in _MODELS}
     bounds = {key: mean(key, "condition_number_bound") for key in _MODELS}
@@ -528,6 +535,7 @@ def _curvature_caption(numbers: dict[str, Any]) -> str:
         compared = "about as much"
     else:
         compared = "more" if negative["bn"] > negative["plain"] else "less"
+    negatives = side_by_side([100 * negative["bn"], 100 * negative["plain"]], decimals=1)
     return (
         f"The dense Hessian of a {numbers['depth']}-layer sigmoid MLP of width "
         f"{numbers['width']} ({numbers['plain']['n_params'][0]:,} parameters; "
@@ -539,8 +547,8 @@ def _curvature_caption(numbers: dict[str, Any]) -> str:
         f"spread below λmax: {outcome}. The median |λ| is "
         f"{mean('plain', 'median_relative'):.1e}·λmax without and "
         f"{mean('bn', 'median_relative'):.1e}·λmax with it; BatchNorm's network has "
-        f"{compared} negative curvature ({negative['bn']:.1%} of the eigenvalues below "
-        f"−λmax/{near[:-1]}, against {negative['plain']:.1%} without)."
+        f"{compared} negative curvature ({negatives[0]}% of the eigenvalues below "
+        f"−λmax/{near[:-1]}, against {negatives[1]}% without)."
     )
 
 
@@ -610,6 +618,7 @@ def _test_time_figure(numbers: dict[str, Any]) -> Any:
 def _test_time_caption(numbers: dict[str, Any]) -> str:
     accuracies = numbers["accuracy"]
     running_whole, running_one, batch_whole, batch_one = (accuracies[n] for n, _, _ in _TEST_MODES)
+    whole_text, one_text = side_by_side([running_whole, running_one])
     gap = abs(running_whole - running_one)
     same = (
         "the same, as testing needs"
@@ -621,8 +630,8 @@ def _test_time_caption(numbers: dict[str, Any]) -> str:
         f"of one normalizes every feature to 0 (x − μ = 0), so the prediction ignores the input: "
         f"accuracy {batch_one:.2f}, against {batch_whole:.2f} with the whole set as one batch. "
         f"With the running averages μ̄, σ̄² collected during training (p = "
-        f"{numbers['running_momentum']}) the accuracy is {running_whole:.2f} for the whole set "
-        f"and {running_one:.2f} one example at a time: {same}."
+        f"{numbers['running_momentum']}) the accuracy is {whole_text} for the whole set "
+        f"and {one_text} one example at a time: {same}."
     )
 
 

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._text import beside, counted
+from jaxtrain._text import beside, counted, side_by_side
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._section import Section
 
@@ -306,7 +306,8 @@ def _escape_caption(numbers: dict[str, Any]) -> str:
     if np.all(stuck == stuck[0]):
         at_saddle = f"never moves: g = 0, so the loss stays {stuck[0]:.3f} for {total} steps"
     else:
-        at_saddle = f"moves: its loss goes from {stuck[0]:.3f} to {stuck[-1]:.3g} in {total} steps"
+        first, last = side_by_side([stuck[0], stuck[-1]], decimals=3)
+        at_saddle = f"moves: its loss goes from {first} to {last} in {total} steps"
 
     def leaves(name: str) -> str:
         steps = numbers["steps_to_leave"][name]
@@ -634,15 +635,19 @@ def _spectrum_caption(numbers: dict[str, Any]) -> str:
     t = numbers["slice_t"][-1]
     steep, flat = numbers["steepest_eigenvalue"], numbers["flattest_eigenvalue"]
     steep_change = numbers["slice_steepest"][-1] - numbers["loss"]
+    # λmin beside −tol with the digits that show on which side of it λmin was counted.
+    lowest_text, minus_tol = side_by_side([eigenvalues[0], -tol], decimals=3, significant=True)
+    tol_text = minus_tol.lstrip("-")
     flat_change = numbers["slice_flattest"][-1] - numbers["loss"]
     return (
         f"A 1-{numbers['width']}-{numbers['width']}-1 tanh MLP ({n} parameters) fitting "
         f"{numbers['n_examples']} points of {_CURVE}: {numbers['adam_steps']} Adam steps leave "
         f"‖g‖ = {numbers['grad_norm_after_adam']:.1e}; {numbers['gradient_steps']} steps "
-        f"minimizing ½‖g‖² bring it to {numbers['grad_norm']:.1e} (loss {numbers['loss']:.2e}), "
+        f"minimizing ½‖g‖² bring it to {beside(numbers['grad_norm'], numbers['grad_tol'], 2)} "
+        f"(loss {numbers['loss']:.2e}), "
         f"{reached}. Its Hessian has {numbers['num_positive']} positive, "
         f"{numbers['num_negative']} negative and {numbers['num_zero']} near-zero "
-        f"(|λ| ≤ {tol:.1e}) eigenvalues, from {eigenvalues[0]:.3g} to {eigenvalues[-1]:.3g}: "
+        f"(|λ| ≤ {tol_text}) eigenvalues, from {lowest_text} to {eigenvalues[-1]:.3g}: "
         f"{verdict}; minimum ratio {numbers['minimum_ratio']:.3f}. Moving t = {t:g} along the "
         f"eigenvector of λ = {steep:.3g} changes the loss by {steep_change:+.3g} (½λt² = "
         f"{0.5 * steep * t**2:+.3g}); along that of λ = {flat:.1e}, by "
@@ -983,13 +988,19 @@ def _gauss_newton_caption(numbers: dict[str, Any]) -> str:
     else:
         point = (
             f"a point above the critical test ‖g‖ ≤ {numbers['grad_tol']:.0e} "
-            f"(‖g‖ = {numbers['grad_norm']:.1e}, {numbers['kind']})"
+            f"(‖g‖ = {beside(numbers['grad_norm'], numbers['grad_tol'], 2)}, {numbers['kind']})"
         )
+
+    # Both lowest eigenvalues beside −tol, with the digits that show their side of it.
+    low_h, low_g, minus_tol = side_by_side(
+        [lowest["hessian"], lowest["gauss_newton"], -tol], decimals=3, significant=True
+    )
+    shown, tol_text = {"hessian": low_h, "gauss_newton": low_g}, minus_tol.lstrip("-")
 
     def counts(name: str) -> str:
         if negative[name] == 0:
-            return f"none (its smallest is {lowest[name]:.1e})"
-        return f"{negative[name]}, down to {lowest[name]:.3g}"
+            return f"none (its smallest is {shown[name]})"
+        return f"{negative[name]}, down to {shown[name]}"
 
     conclusion = (
         "a curvature computed as G cannot show this point's ways down."
@@ -1001,7 +1012,7 @@ def _gauss_newton_caption(numbers: dict[str, Any]) -> str:
     return (
         f"A 1-{numbers['width']}-{numbers['width']}-1 tanh MLP ({numbers['n_params']} "
         f"parameters, MSE on {numbers['n_examples']} points of {_CURVE}) at {point}, loss "
-        f"{numbers['loss']:.3g}. Eigenvalues below −tol = −{tol:.1e}: the Hessian has "
+        f"{numbers['loss']:.3g}. Eigenvalues below −tol = −{tol_text}: the Hessian has "
         f"{counts('hessian')}; the Gauss–Newton matrix G = JᵀH_ℓJ at the same point has "
         f"{counts('gauss_newton')}. The largest: {highest['hessian']:.3g} for H, "
         f"{highest['gauss_newton']:.3g} for G. The difference H − G, the term weighted by the "

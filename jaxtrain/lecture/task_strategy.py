@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._text import counted
+from jaxtrain._text import beside, counted, side_by_side
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
@@ -198,11 +198,15 @@ def _model_bias_caption(numbers: dict[str, Any]) -> str:
     train = numbers["train_loss_over_baseline"]
     large = numbers["large_train_loss"]
     verdict = numbers["verdict"]
+    # As many decimals as keep the two apart and each on its side of the threshold.
+    shown = dict(
+        zip((linear, mlp), side_by_side([train[linear], train[mlp]], [large]), strict=True)
+    )
     text = (
         f"jaxtrain.diagnose on {_SPIRAL_CLASSES} interleaved spirals ({numbers['points']} points) "
         f"with the same budget ({_budget_words(numbers)}) for a linear model and a "
         f"one-hidden-layer MLP. Training loss relative to the baseline B: linear "
-        f"{train[linear]:.2f}, MLP {train[mlp]:.2f} ('large' above {large:g}). "
+        f"{shown[linear]}, MLP {shown[mlp]} ('large' above {large:g}). "
     )
     if verdict != "model_bias":
         return text + (
@@ -274,10 +278,11 @@ def _deep_vs_shallow_caption(numbers: dict[str, Any]) -> str:
     shallow, deep = numbers["candidates"]
     train = numbers["train_loss_over_baseline"]
     verdict = numbers["verdict"]
+    shown = side_by_side([train[shallow], train[deep]], [numbers["large_train_loss"]])
     text = (
         f"jaxtrain.diagnose on digits with the same budget ({_budget_words(numbers)}) for a "
         f"1-layer and a {numbers['depth']}-layer plain sigmoid MLP. Training loss relative to "
-        f"the baseline B: shallow {train[shallow]:.2f}, deep {train[deep]:.2f}. "
+        f"the baseline B: shallow {shown[0]}, deep {shown[1]}. "
     )
     if verdict == "optimization":
         return text + (
@@ -443,7 +448,8 @@ def _what_went_wrong_caption(numbers: dict[str, Any]) -> str:
             )
         if numbers["loss_rise"] > 0 and math.isfinite(numbers["loss_rise"]):
             signs.append(
-                f"the smoothed loss climbed back to {1 + numbers['loss_rise']:.2f} × its lowest "
+                f"the smoothed loss climbed back to {beside(1 + numbers['loss_rise'], 1.0, 2)} × "
+                "its lowest "
                 "value"
             )
         probe = (
@@ -552,13 +558,14 @@ def _overfitting_caption(numbers: dict[str, Any]) -> str:
     over_verdict = numbers["overfitting_case_verdict"]
     mis_verdict = numbers["mismatch_case_verdict"]
     small = numbers["large_train_loss"]
+    fits = side_by_side([over["train"], mis["train"]], [small])
     fit_words = (
         "Both models fit their training data"
         if max(over["train"], mis["train"]) <= small
         else f"Not both models fit their training data (threshold {small:g} B)"
     )
     text = (
-        f"{fit_words} (training loss {over['train']:.2f} B and {mis['train']:.2f} B). "
+        f"{fit_words} (training loss {fits[0]} B and {fits[1]} B). "
         f"A flexible MLP on only {numbers['few']} noisy spiral points: held-out loss on unseen "
         f"points of the same distribution {over['heldout']:.2f} B, validation "
         f"{over['val']:.2f} B, verdict “{over_verdict}”. The digits model: held-out "
@@ -749,15 +756,18 @@ def _augmentation_caption(numbers: dict[str, Any]) -> str:
     centered = {k: float(v.mean()) for k, v in val.items()}
     moved = {k: float(v.mean()) for k, v in shifted.items()}
     seeds = len(numbers["seeds"])
+    kinds = ("none", "shift", "upside down")
+    # Each set's three accuracies in as many decimals (from 3) as keep them apart.
+    plain = side_by_side([centered[k] for k in kinds], decimals=3)
+    shifts = side_by_side([moved[k] for k in kinds], decimals=3)
     text = (
         f"A one-hidden-layer MLP trained on digits for {numbers['epochs']} epochs, {seeds} "
         "seeds: without augmentation, with every training digit shifted by up to one pixel "
         "(−1, 0 or +1 per axis), and with each turned upside down with probability ½ (top to "
         "bottom: a 6 becomes a mirror-image 9). Mean validation accuracy on the validation "
-        f"digits as they are (centered, like the training digits): none {centered['none']:.3f}, "
-        f"shift {centered['shift']:.3f}, upside down {centered['upside down']:.3f}; on the same "
-        f"digits shifted by up to a pixel: none {moved['none']:.3f}, shift {moved['shift']:.3f}, "
-        f"upside down {moved['upside down']:.3f}. "
+        f"digits as they are (centered, like the training digits): none {plain[0]}, "
+        f"shift {plain[1]}, upside down {plain[2]}; on the same digits shifted by up to a "
+        f"pixel: none {shifts[0]}, shift {shifts[1]}, upside down {shifts[2]}. "
     )
     # In points, as printed: a gain that rounds to 0.0 is no gain.
     gain = round(100 * (moved["shift"] - moved["none"]), 1) / 100
@@ -785,8 +795,9 @@ def _augmentation_caption(numbers: dict[str, Any]) -> str:
     if upside > 0 and upside_shifted >= 0:
         lower = _seed_count(int(np.sum(val["upside down"] < val["none"])), seeds)
         text += (
-            f"Upside down helps on neither: {100 * upside:.1f} points lower on centered digits "
-            f"({lower}), {100 * upside_shifted:.1f} on shifted ones. "
+            f"Upside down helps on neither: {beside(100 * upside, 0.0, 1, fixed=True)} points "
+            f"lower on centered digits ({lower}), "
+            f"{beside(100 * upside_shifted, 0.0, 1, fixed=True)} on shifted ones. "
         )
     else:
         text += (
@@ -926,9 +937,11 @@ def _selection_caption(numbers: dict[str, Any]) -> str:
     names = numbers["candidates"]
     fold, train, test = numbers["fold_val_loss"], numbers["train_loss"], numbers["test_loss"]
     choice, best = numbers["choice"], numbers["test_best"]
+    # Test losses in as many decimals (from 3) as keep them apart: the text compares them.
+    tests = dict(zip(names, side_by_side([test[n] for n in names], decimals=3), strict=True))
     listing = "; ".join(
         f"{n}: training {train[n]:.3f}, folds {fold[n]:.3f} ± "
-        f"{numbers['fold_val_loss_std'][n]:.3f}, test {test[n]:.3f}"
+        f"{numbers['fold_val_loss_std'][n]:.3f}, test {tests[n]}"
         for n in names
     )
     text = (
@@ -945,8 +958,8 @@ def _selection_caption(numbers: dict[str, Any]) -> str:
         )
     else:
         text += (
-            f"The fresh test disagrees: {best} has the lowest test loss ({test[best]:.3f} "
-            f"against {test[choice]:.3f} for the choice). "
+            f"The fresh test disagrees: {best} has the lowest test loss ({tests[best]} "
+            f"against {tests[choice]} for the choice). "
         )
     flexible = names[-1]
     if train[flexible] == min(train.values()) and test[flexible] > test[best]:

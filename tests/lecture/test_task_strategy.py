@@ -163,6 +163,7 @@ def test_captions_follow_the_numbers_when_the_lecture_does_not_reproduce():
         {
             "candidates": ["shallow", "deep"],
             "train_loss_over_baseline": {"shallow": 0.4, "deep": 0.3},
+            "large_train_loss": 0.2,  # as every flowchart claim records it
             "verdict": "model_bias",
             "steps": 10,
             "learning_rate": 0.003,

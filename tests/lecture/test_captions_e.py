@@ -1,0 +1,409 @@
+"""Captions of §1, §2 and §6 print a number beside the threshold, or beside the other number,
+it was compared with: with enough digits that the reader sees the comparison the code made.
+
+Each test hands a caption function a numbers dict built by hand with the keys its claim
+builds (no training), at a value just beside a threshold; it parses the printed numbers and
+checks they lie on the side the code decided. jaxtrain._text.beside prints such values.
+"""
+
+import re
+
+import numpy as np
+import pytest
+
+from jaxtrain.lecture import batch_normalization as bn
+from jaxtrain.lecture import critical_points as cp
+from jaxtrain.lecture import task_strategy as ts
+
+_NUMBER = r"([−+-]?\d+(?:\.\d*)?(?:e[+-]?\d+)?)"
+
+
+def _after(caption, prefix, suffix=""):
+    """The number printed right after ``prefix`` (and before ``suffix``), as a float."""
+    match = re.search(re.escape(prefix) + _NUMBER + re.escape(suffix), caption)
+    assert match, f"{prefix!r}…{suffix!r} not in: {caption}"
+    return float(match.group(1).replace("−", "-"))
+
+
+# ---- §1 task_strategy ----
+
+
+def _flowchart(verdict, train, **extra):
+    return {
+        "candidates": list(train),
+        "train_loss_over_baseline": train,
+        "verdict": verdict,
+        "large_train_loss": 0.2,
+        "comparisons": {},
+        "steps": 200,
+        "learning_rate": 0.03,
+        "seeds": 1,
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "train"),
+    [("linear", {"linear": 0.2004, "mlp": 0.1}), ("MLP", {"linear": 0.9, "mlp": 0.2004})],
+)
+def test_model_bias_a_loss_just_above_large_is_not_shown_at_the_threshold(name, train):
+    # 0.2004 > 0.2 is "large": the linear model's loss "stays large", or the MLP's is "not
+    # below the threshold". ".2f" prints it as 0.20 beside "('large' above 0.2)", a value the
+    # same sentence calls not large. The caption must print it above 0.2 (beside(v, 0.2)).
+    caption = ts._model_bias_caption(_flowchart("model_bias", train, points=600))
+    assert _after(caption, f" {name} ") > 0.2
+
+
+def test_model_bias_a_lower_mlp_loss_is_not_printed_equal_to_the_linear_one():
+    # 0.3004 < 0.3006: "the more flexible model gets it lower", yet both print as 0.30. The
+    # printed MLP loss must be below the printed linear one.
+    caption = ts._model_bias_caption(
+        _flowchart("model_bias", {"linear": 0.3006, "mlp": 0.3004}, points=600)
+    )
+    assert "gets it lower" in caption
+    assert _after(caption, " MLP ") < _after(caption, " linear ", ",")
+
+
+@pytest.mark.parametrize("shallow", [0.1502, 0.3002])
+def test_deep_vs_shallow_worse_is_not_printed_equal(shallow):
+    # The deep net's 0.0002 B more is "the deep net trains worse" (both the small-loss branch
+    # and the not-beyond-the-margin one), yet both losses print as 0.15 (0.30). The printed
+    # deep loss must be above the printed shallow one.
+    train = {"shallow": shallow, "deep": shallow + 2e-4}
+    caption = ts._deep_vs_shallow_caption(_flowchart("ok", train, depth=6))
+    assert "the deep net trains worse" in caption.lower()
+    assert _after(caption, "deep ", ".") > _after(caption, "shallow ", ",")
+
+
+def test_what_went_wrong_a_small_rise_is_not_printed_as_no_rise():
+    # loss_rise 0.001 > 0, so the caption says the loss "climbed back", to "1.00 × its lowest
+    # value": no rise at all as printed. The factor must print above 1.
+    caption = ts._what_went_wrong_caption(
+        {
+            "learning_rate": 10.0,
+            "depth": 2,
+            "steps": 396,
+            "batch_size": 64,
+            "loss_over_baseline": 0.8,
+            "top_cause": "learning_rate_too_high",
+            "top_section": "§4",
+            "top_score": 0.9,
+            "report_score": 0.5,
+            "diverged": False,
+            "sharpness_over_threshold": 1.4,
+            "loss_rise": 0.001,
+            "probe_factor": 0.05,
+            "probe_gain": 3.0,
+        }
+    )
+    assert _after(caption, "climbed back to ") > 1.0
+
+
+def test_overfitting_a_training_loss_just_above_the_threshold_is_not_shown_at_it():
+    # 0.2004 > 0.2: "Not both models fit their training data (threshold 0.2 B)", then the
+    # loss prints as "0.20 B", at the threshold. It must print above 0.2.
+    numbers = {
+        "few": 80,
+        "large_train_loss": 0.2,
+        "overfitting_case_verdict": "ok",
+        "mismatch_case_verdict": "mismatch",
+        "overfitting_case_loss_over_baseline": {"train": 0.2004, "heldout": 0.9, "val": 0.9},
+        "mismatch_case_loss_over_baseline": {"train": 0.05, "heldout": 0.06, "val": 0.9},
+    }
+    caption = ts._overfitting_caption(numbers)
+    assert "Not both models fit" in caption
+    assert _after(caption, "(training loss ", " B") > 0.2
+
+
+def _augmentation(none_shifted, shift_shifted, upside_centered):
+    none = np.full(5, 0.95)
+    return ts._augmentation_caption(
+        {
+            "epochs": 30,
+            "seeds": [0, 1, 2, 3, 4],
+            "val_accuracy": {
+                "none": none,
+                "shift": none - 0.01,
+                "upside down": np.full(5, upside_centered),
+            },
+            "shifted_val_accuracy": {
+                "none": np.full(5, none_shifted),
+                "shift": np.full(5, shift_shifted),
+                "upside down": np.full(5, none_shifted - 0.05),
+            },
+        }
+    )
+
+
+def test_augmentation_upside_down_a_loss_of_one_digit_is_not_zero_points_lower():
+    # Upside down is 0.03 points (one digit in 3,250) lower on centered digits, so upside > 0
+    # and the caption says "0.0 points lower", a drop its number does not show (the shift's
+    # gain and cost are rounded as printed first; this one is not). It must print above 0.
+    caption = _augmentation(0.80, 0.85, 0.95 - 1 / 3250)
+    assert "Upside down helps on neither" in caption
+    assert _after(caption, "helps on neither: ", " points lower") > 0
+
+
+def test_augmentation_a_gain_of_a_tenth_of_a_point_is_not_printed_between_equal_accuracies():
+    # On shifted digits the shift scores 2 digits in 3,250 more (0.8997 → 0.9003): "+0.1
+    # points", beside "none 0.900, shift 0.900" for the same two means. The printed shift
+    # accuracy must be above the printed one without augmentation.
+    caption = _augmentation(2924 / 3250, 2926 / 3250, 0.90)
+    assert "The shift helps where the test digits are shifted (+0.1" in caption
+    shifted = caption.split("on the same digits shifted by up to a pixel:")[1]
+    assert _after(shifted, "shift ", ",") > _after(shifted, "none ", ",")
+
+
+def _selection(test, train, choice, best):
+    names = ["linear", "mlp16", "mlp128"]
+    return ts._selection_caption(
+        {
+            "candidates": names,
+            "points": 120,
+            "test_points": 2000,
+            "noise": 0.2,
+            "folds": 3,
+            "steps": 300,
+            "learning_rate": 0.01,
+            "fold_val_loss": dict(zip(names, [0.9, 0.45, 0.5], strict=True)),
+            "fold_val_loss_std": dict.fromkeys(names, 0.02),
+            "train_loss": dict(zip(names, train, strict=True)),
+            "test_loss": dict(zip(names, test, strict=True)),
+            "choice": choice,
+            "test_best": best,
+        }
+    )
+
+
+def test_selection_a_disagreeing_test_loss_is_not_printed_equal_to_the_choice():
+    # mlp128's test loss 0.4001 is lower than the choice's 0.4003: "The fresh test disagrees
+    # … (0.400 against 0.400 for the choice)". The printed best must be below the choice's.
+    caption = _selection([0.9, 0.4003, 0.4001], [0.8, 0.3, 0.01], "mlp16", "mlp128")
+    assert "The fresh test disagrees" in caption
+    assert _after(caption, "lowest test loss (", " against") < _after(caption, "against ", " ")
+
+
+def test_selection_a_higher_test_loss_is_not_printed_equal_to_the_best():
+    # mlp128 has the lowest training loss and a test loss 0.0002 above mlp16's: "a higher test
+    # loss than mlp16", with both printed "test 0.400". The printed losses must differ.
+    caption = _selection([0.9, 0.4001, 0.4003], [0.8, 0.3, 0.01], "mlp16", "mlp16")
+    assert "has the lowest training loss and a higher test loss" in caption
+    assert _after(caption, "mlp128: training 0.010, folds 0.500 ± 0.020, test ") > _after(
+        caption, "mlp16: training 0.300, folds 0.450 ± 0.020, test "
+    )
+
+
+# ---- §2 critical_points ----
+
+
+def test_escape_a_run_that_moves_is_not_printed_from_a_value_to_itself():
+    # The loss at the saddle is not constant (1 → 0.9999999), so the caption says gradient
+    # descent "moves: its loss goes from 1.000 to 1", the same value twice. The two printed
+    # losses must differ.
+    numbers = {
+        "learning_rate": 0.1,
+        "momentum": 0.9,
+        "steps": 80,
+        "escape_step": 0.5,
+        "nudge_norm": 1e-3,
+        "losses": {name: np.ones(80) for name in cp._STARTS},
+        "steps_to_leave": dict.fromkeys(cp._STARTS, 20),
+        "final_loss": dict.fromkeys(cp._STARTS, 1e-6),
+        "growth_per_step": 1.2,
+        "predicted_growth_per_step": 1.2,
+    }
+    numbers["losses"][cp._STARTS[0]] = np.array([1.0] * 79 + [0.9999999])
+    caption = cp._escape_caption(numbers)
+    assert "moves: its loss goes from" in caption
+    assert _after(caption, "its loss goes from ", " to") != _after(caption, " to ", " in 80")
+
+
+def _spectrum(**changes):
+    numbers = {
+        "n_params": 97,
+        "eig_tol": 1e-4,
+        "eigenvalues": np.linspace(0.01, 5.0, 97),
+        "grad_norm": 5e-4,
+        "grad_tol": 1e-3,
+        "num_positive": 97,
+        "num_negative": 0,
+        "num_zero": 0,
+        "minimum_ratio": 1.0,
+        "slice_t": np.linspace(-0.1, 0.1, 61),
+        "steepest_eigenvalue": 5.0,
+        "flattest_eigenvalue": 0.01,
+        "slice_steepest": np.full(61, 0.035),
+        "slice_flattest": np.full(61, 0.01),
+        "loss": 0.01,
+        "width": 8,
+        "n_examples": 64,
+        "adam_steps": 400,
+        "grad_norm_after_adam": 0.1,
+        "gradient_steps": 40,
+        "lanczos_iters": 40,
+        "lanczos_min": 0.01,
+        "lanczos_max": 5.0,
+        "lanczos_minimum_ratio": 1.0,
+    }
+    return cp._spectrum_caption({**numbers, **changes})
+
+
+def test_spectrum_a_gradient_just_above_the_test_is_not_shown_at_it():
+    # ‖g‖ = 1.04e-3 > 1e-3: "bring it to 1.0e-03 …, still above the critical-point test
+    # ‖g‖ ≤ 1e-03", a value the test passes as printed. It must print above 1e-3.
+    caption = _spectrum(grad_norm=1.04e-3)
+    assert "still above the critical-point test" in caption
+    assert _after(caption, "bring it to ", " (loss") > 1e-3
+
+
+def test_spectrum_a_near_zero_eigenvalue_is_not_printed_beyond_the_tolerance():
+    # tol = 1.7449e-3 (√ε·λmax for λmax ≈ 5) prints as "1.7e-03"; the lowest eigenvalue
+    # −1.744e-3 is within it (near zero, 0 negative) yet prints as −0.00174, beyond the printed
+    # tolerance. The printed |λ| must be at most the printed tol.
+    eigenvalues = np.linspace(-1.744e-3, 5.0, 97)
+    caption = _spectrum(
+        eig_tol=1.7449e-3, eigenvalues=eigenvalues, num_positive=96, num_zero=1, minimum_ratio=0.99
+    )
+    assert "0 negative and 1 near-zero" in caption
+    tol = _after(caption, "(|λ| ≤ ", ")")
+    assert abs(_after(caption, "eigenvalues, from ", " to")) <= tol
+
+
+def _gauss_newton(grad_norm=1e-5, eig_tol=1e-4, lowest_h=-0.2):
+    return cp._gauss_newton_caption(
+        {
+            "num_negative": {"hessian": 1, "gauss_newton": 0},
+            "lowest": {"hessian": lowest_h, "gauss_newton": 1e-7, "difference": -0.2},
+            "highest": {"hessian": 4.0, "gauss_newton": 4.0, "difference": 0.2},
+            "eig_tol": eig_tol,
+            "grad_norm": grad_norm,
+            "grad_tol": 1e-3,
+            "kind": "saddle",
+            "width": 8,
+            "n_params": 97,
+            "n_examples": 64,
+            "loss": 0.02,
+        }
+    )
+
+
+def test_gauss_newton_a_gradient_just_above_the_test_is_not_shown_at_it():
+    # ‖g‖ = 1.04e-3: "a point above the critical test ‖g‖ ≤ 1e-03 (‖g‖ = 1.0e-03", a value
+    # the test passes as printed. It must print above 1e-3.
+    caption = _gauss_newton(grad_norm=1.04e-3)
+    assert "a point above the critical test" in caption
+    assert _after(caption, "(‖g‖ = ", ",") > 1e-3
+
+
+def test_gauss_newton_a_negative_eigenvalue_is_not_printed_inside_the_tolerance():
+    # tol = 1.76e-3 prints as "−tol = −1.8e-03"; the Hessian's one eigenvalue below it,
+    # −1.77e-3, prints as "down to -0.00177", above the printed −tol. The printed λ must lie
+    # below the printed −tol.
+    caption = _gauss_newton(eig_tol=1.76e-3, lowest_h=-1.77e-3)
+    tol = _after(caption, "−tol = −", ":")
+    assert _after(caption, "the Hessian has 1, down to ", ";") < -tol
+
+
+# ---- §6 batch_normalization ----
+
+
+def _training(bn_loss, plain_loss):
+    return bn._training_caption(
+        {
+            "epochs": 3,
+            "depth": 4,
+            "learning_rate": 0.5,
+            "plain_train_loss": np.asarray([1.0, 0.7, plain_loss]),
+            "bn_train_loss": np.asarray([1.0, 0.6, bn_loss]),
+            "bn_final_val_accuracy": 0.9,
+            "plain_final_val_accuracy": 0.88,
+        }
+    )
+
+
+def test_training_a_lower_loss_is_not_shown_as_1x_lower():
+    # 0.520 / 0.500 = 1.04: "a training loss 1.0× lower", no factor at all. The printed
+    # factor must be above 1.
+    caption = _training(0.500, 0.520)
+    assert _after(caption, "a training loss ", "× lower") > 1.0
+
+
+def test_training_a_lower_loss_is_not_printed_equal_to_the_plain_one():
+    # 0.1002 < 0.1004: BatchNorm "ends with a training loss … lower (0.100 vs 0.100)". The
+    # printed BatchNorm loss must be below the printed plain one.
+    caption = _training(0.1002, 0.1004)
+    assert "lower" in caption
+    assert _after(caption, "(", " vs") < _after(caption, " vs ", ")")
+
+
+def test_training_a_higher_loss_is_not_shown_as_1x_higher():
+    # 0.520 / 0.500 = 1.04: "its training loss ends 1.0× higher". The printed factor must be
+    # above 1.
+    caption = _training(0.520, 0.500)
+    assert _after(caption, "its training loss ends ", "× higher") > 1.0
+
+
+def test_training_equal_losses_are_not_called_higher():
+    # bn_loss == plain_loss takes the else branch: "its training loss ends 1.0× higher" for
+    # two equal losses. The caption must call a loss higher only when it is.
+    assert "higher" not in _training(0.5, 0.5)
+
+
+def _curvature(plain_share, bn_share, plain_negative, bn_negative):
+    def model(share, negative):
+        return {
+            "share_near_top": share,
+            "share_negative_near_top": negative,
+            "positive_condition_number": [1e5] * 3,
+            "condition_number_bound": [1e7] * 3,
+            "n_params": [1400] * 3,
+            "max": [2.0] * 3,
+            "min": [-0.1] * 3,
+            "median_relative": [1e-4] * 3,
+        }
+
+    return bn._curvature_caption(
+        {
+            "width": 12,
+            "depth": 4,
+            "near_top": 100.0,
+            "seeds": [0, 1, 2],
+            "examples": 1437,
+            "plain": model(plain_share, plain_negative),
+            "bn": model(bn_share, bn_negative),
+        }
+    )
+
+
+def test_curvature_more_negative_curvature_is_not_printed_as_equal_shares():
+    # 4/3 against 5/3 eigenvalues of 1,400 below −λmax/100 (0.095% and 0.119%): more than _SAME
+    # apart, so "more negative curvature", yet both print "0.1%". The printed shares must
+    # differ in the direction stated (jaxtrain._text.percent prints 0.095% and 0.12%).
+    plain, with_bn = np.array([1, 1, 2]) / 1400, np.array([2, 1, 2]) / 1400
+    caption = _curvature([0.05] * 3, [0.2] * 3, plain, with_bn)
+    assert "has more negative curvature" in caption
+    shown = _after(caption, "negative curvature (", "% of")
+    assert shown > _after(caption, "against ", "% without).")
+
+
+def test_curvature_many_more_directions_are_not_printed_as_equal_shares():
+    # 0.11% against 0.10% of the eigenvalues within 100× of λmax in every seed, 1.1× as many:
+    # "many more directions", with both shares printed "0.1%". The printed BatchNorm share
+    # must be above the plain one.
+    caption = _curvature([0.0010] * 3, [0.0011] * 3, [0.01] * 3, [0.01] * 3)
+    assert "many more directions" in caption
+    assert _after(caption, "with BatchNorm ", "% of") > _after(caption, "against ", "% without (")
+
+
+def test_test_time_different_accuracies_are_not_printed_equal():
+    # Running statistics give 0.95 for the whole set and 0.947 one example at a time:
+    # "0.95 for the whole set and 0.95 one example at a time: different". The two printed
+    # accuracies must differ.
+    accuracy = {name: 0.95 for name, _, _ in bn._TEST_MODES}
+    accuracy["running statistics, batches of one"] = 0.947
+    accuracy["batch statistics, batches of one"] = 0.1
+    caption = bn._test_time_caption({"accuracy": accuracy, "running_momentum": 0.9})
+    assert "different" in caption
+    assert _after(caption, "the accuracy is ", " for the whole") != _after(
+        caption, "whole set and ", " one example"
+    )
