@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._text import beside, counted
+from jaxtrain._text import beside, counted, side_by_side
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
@@ -754,25 +754,14 @@ def _momentum_caption(numbers: dict[str, Any]) -> str:
     gd, mom = numbers["gd_final_theta"], numbers["momentum_final_theta"]
     ridge = numbers["ridge_theta"]
     # Both ends and the ridge in as many decimals (from 2) as show each end's side of it.
-    decimals = next(
-        d
-        for d in range(2, 18)
-        if all(
-            np.sign(round(theta, d) - round(ridge, d)) == np.sign(theta - ridge)
-            for theta in (gd, mom)
-        )
-    )
-
-    def ridge_side(theta: float) -> str:
-        return f"{theta:.{decimals}f}"
-
+    gd_text, mom_text, ridge_text = side_by_side([gd, mom, ridge])
     text = (
         f"L(θ) = θ⁴ − 4θ² + θ, from θ = {numbers['start']:g}, {numbers['steps']} steps of "
-        f"η = {numbers['learning_rate']:g}: gradient descent ends at θ = {ridge_side(gd)} (loss "
+        f"η = {numbers['learning_rate']:g}: gradient descent ends at θ = {gd_text} (loss "
         f"{numbers['gd_final_loss']:.2f}), {_side(gd, numbers)}; momentum λ = "
-        f"{numbers['momentum']:g} (m ← λm − ηg, θ ← θ + m) ends at θ = {ridge_side(mom)} (loss "
+        f"{numbers['momentum']:g} (m ← λm − ηg, θ ← θ + m) ends at θ = {mom_text} (loss "
         f"{numbers['momentum_final_loss']:.2f}), {_side(mom, numbers)} (ridge at θ = "
-        f"{ridge:.{decimals}f})."
+        f"{ridge_text})."
     )
     if mom < numbers["ridge_theta"] <= gd:
         text += (
