@@ -7,6 +7,7 @@ allow the caption to say, and what a careless wording would state instead.
 
 import math
 
+import caption_numbers
 import numpy as np
 
 from jaxtrain.lecture import critical_points as cp
@@ -109,33 +110,7 @@ def test_what_went_wrong_a_loss_that_never_rose_did_not_climb_back():
 
 
 def _spectrum(**changes):
-    numbers = {
-        "n_params": 97,
-        "eig_tol": 1e-4,
-        "eigenvalues": np.linspace(0.01, 5.0, 97),
-        "grad_norm": 5e-2,
-        "grad_tol": 1e-3,
-        "num_positive": 97,
-        "num_negative": 0,
-        "num_zero": 0,
-        "minimum_ratio": 1.0,
-        "slice_t": np.linspace(-0.1, 0.1, 61),
-        "steepest_eigenvalue": 5.0,
-        "flattest_eigenvalue": 0.01,
-        "slice_steepest": np.full(61, 0.035),
-        "slice_flattest": np.full(61, 0.01),
-        "loss": 0.01,
-        "width": 8,
-        "n_examples": 64,
-        "adam_steps": 400,
-        "grad_norm_after_adam": 0.1,
-        "gradient_steps": 40,
-        "lanczos_iters": 40,
-        "lanczos_min": 0.01,
-        "lanczos_max": 5.0,
-        "lanczos_minimum_ratio": 1.0,
-    }
-    return cp._spectrum_caption({**numbers, **changes})
+    return cp._spectrum_caption(caption_numbers.spectrum(**changes))
 
 
 def test_spectrum_a_point_above_the_gradient_test_is_no_minimum():

@@ -3,6 +3,7 @@ own numbers show. No training runs; each dict has the keys its claim builds."""
 
 import math
 
+import caption_numbers
 import numpy as np
 
 from jaxtrain.lecture import adaptive_learning_rate as alr
@@ -177,27 +178,7 @@ def test_bn_caption_within_two_percent_of_ln10_means_within_on_both_sides():
 
 
 def _curvature(plain_share, bn_share, plain_negative, bn_negative):
-    def model(share, negative):
-        return {
-            "share_near_top": share,
-            "share_negative_near_top": negative,
-            "positive_condition_number": [1e5] * 3,
-            "condition_number_bound": [1e7] * 3,
-            "n_params": [1400] * 3,
-            "max": [2.0] * 3,
-            "min": [-0.1] * 3,
-            "median_relative": [1e-4] * 3,
-        }
-
-    return {
-        "width": 12,
-        "depth": 4,
-        "near_top": 100.0,
-        "seeds": [0, 1, 2],
-        "examples": 1437,
-        "plain": model(plain_share, plain_negative),
-        "bn": model(bn_share, bn_negative),
-    }
+    return caption_numbers.bn_curvature(plain_share, bn_share, plain_negative, bn_negative)
 
 
 def test_bn_curvature_caption_says_more_negative_curvature_only_when_there_is():

@@ -8,6 +8,7 @@ checks they lie on the side the code decided. jaxtrain._text.beside prints such 
 
 import re
 
+import caption_numbers
 import numpy as np
 import pytest
 
@@ -219,33 +220,7 @@ def test_escape_a_run_that_moves_is_not_printed_from_a_value_to_itself():
 
 
 def _spectrum(**changes):
-    numbers = {
-        "n_params": 97,
-        "eig_tol": 1e-4,
-        "eigenvalues": np.linspace(0.01, 5.0, 97),
-        "grad_norm": 5e-4,
-        "grad_tol": 1e-3,
-        "num_positive": 97,
-        "num_negative": 0,
-        "num_zero": 0,
-        "minimum_ratio": 1.0,
-        "slice_t": np.linspace(-0.1, 0.1, 61),
-        "steepest_eigenvalue": 5.0,
-        "flattest_eigenvalue": 0.01,
-        "slice_steepest": np.full(61, 0.035),
-        "slice_flattest": np.full(61, 0.01),
-        "loss": 0.01,
-        "width": 8,
-        "n_examples": 64,
-        "adam_steps": 400,
-        "grad_norm_after_adam": 0.1,
-        "gradient_steps": 40,
-        "lanczos_iters": 40,
-        "lanczos_min": 0.01,
-        "lanczos_max": 5.0,
-        "lanczos_minimum_ratio": 1.0,
-    }
-    return cp._spectrum_caption({**numbers, **changes})
+    return cp._spectrum_caption(caption_numbers.spectrum(**{"grad_norm": 5e-4, **changes}))
 
 
 def test_spectrum_a_gradient_just_above_the_test_is_not_shown_at_it():
@@ -350,29 +325,8 @@ def test_training_equal_losses_are_not_called_higher():
 
 
 def _curvature(plain_share, bn_share, plain_negative, bn_negative):
-    def model(share, negative):
-        return {
-            "share_near_top": share,
-            "share_negative_near_top": negative,
-            "positive_condition_number": [1e5] * 3,
-            "condition_number_bound": [1e7] * 3,
-            "n_params": [1400] * 3,
-            "max": [2.0] * 3,
-            "min": [-0.1] * 3,
-            "median_relative": [1e-4] * 3,
-        }
-
-    return bn._curvature_caption(
-        {
-            "width": 12,
-            "depth": 4,
-            "near_top": 100.0,
-            "seeds": [0, 1, 2],
-            "examples": 1437,
-            "plain": model(plain_share, plain_negative),
-            "bn": model(bn_share, bn_negative),
-        }
-    )
+    numbers = caption_numbers.bn_curvature(plain_share, bn_share, plain_negative, bn_negative)
+    return bn._curvature_caption(numbers)
 
 
 def test_curvature_more_negative_curvature_is_not_printed_as_equal_shares():

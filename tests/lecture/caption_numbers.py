@@ -1,0 +1,63 @@
+"""Hand-built ``numbers`` dicts with the keys a claim records, for the caption tests
+(``test_captions_*.py``): each test changes the few values its edge needs."""
+
+import numpy as np
+
+
+def spectrum(**changes):
+    """§2 ``trained_spectrum``'s numbers: a 97-parameter MLP near a minimum, ‖g‖ above the
+    critical test."""
+    numbers = {
+        "n_params": 97,
+        "eig_tol": 1e-4,
+        "eigenvalues": np.linspace(0.01, 5.0, 97),
+        "grad_norm": 5e-2,
+        "grad_tol": 1e-3,
+        "num_positive": 97,
+        "num_negative": 0,
+        "num_zero": 0,
+        "minimum_ratio": 1.0,
+        "slice_t": np.linspace(-0.1, 0.1, 61),
+        "steepest_eigenvalue": 5.0,
+        "flattest_eigenvalue": 0.01,
+        "slice_steepest": np.full(61, 0.035),
+        "slice_flattest": np.full(61, 0.01),
+        "loss": 0.01,
+        "width": 8,
+        "n_examples": 64,
+        "adam_steps": 400,
+        "grad_norm_after_adam": 0.1,
+        "gradient_steps": 40,
+        "lanczos_iters": 40,
+        "lanczos_min": 0.01,
+        "lanczos_max": 5.0,
+        "lanczos_minimum_ratio": 1.0,
+    }
+    return {**numbers, **changes}
+
+
+def bn_curvature(plain_share, bn_share, plain_negative, bn_negative):
+    """§6 ``network_curvature``'s numbers over three seeds, with the shares of eigenvalues near
+    λmax and of negative ones near −λmax per seed, without and with BatchNorm."""
+
+    def model(share, negative):
+        return {
+            "share_near_top": share,
+            "share_negative_near_top": negative,
+            "positive_condition_number": [1e5] * 3,
+            "condition_number_bound": [1e7] * 3,
+            "n_params": [1400] * 3,
+            "max": [2.0] * 3,
+            "min": [-0.1] * 3,
+            "median_relative": [1e-4] * 3,
+        }
+
+    return {
+        "width": 12,
+        "depth": 4,
+        "near_top": 100.0,
+        "seeds": [0, 1, 2],
+        "examples": 1437,
+        "plain": model(plain_share, plain_negative),
+        "bn": model(bn_share, bn_negative),
+    }
