@@ -61,3 +61,25 @@ def bn_curvature(plain_share, bn_share, plain_negative, bn_negative):
         "plain": model(plain_share, plain_negative),
         "bn": model(bn_share, bn_negative),
     }
+
+
+def what_went_wrong(**changes):
+    """§1 ``what_went_wrong``'s numbers: a run at too large a learning rate, its top cause
+    found, the lower-η probe 3× lower."""
+    numbers = {
+        "learning_rate": 10.0,
+        "depth": 2,
+        "steps": 396,
+        "batch_size": 64,
+        "loss_over_baseline": 0.8,
+        "top_cause": "learning_rate_too_high",
+        "top_section": "§4",
+        "top_score": 0.9,
+        "report_score": 0.5,
+        "diverged": False,
+        "sharpness_over_threshold": 1.4,
+        "loss_rise": 0.9,
+        "probe_factor": 0.05,
+        "probe_gain": 3.0,
+    }
+    return {**numbers, **changes}

@@ -60,23 +60,7 @@ def test_deep_vs_shallow_small_losses_were_never_compared_by_a_margin():
 
 
 def _wrong(**changes):
-    numbers = {
-        "learning_rate": 10.0,
-        "depth": 2,
-        "steps": 396,
-        "batch_size": 64,
-        "loss_over_baseline": 0.8,
-        "top_cause": "learning_rate_too_high",
-        "top_section": "§4",
-        "top_score": 0.9,
-        "report_score": 0.5,
-        "diverged": False,
-        "sharpness_over_threshold": 1.4,
-        "loss_rise": 0.9,
-        "probe_factor": 0.05,
-        "probe_gain": 3.0,
-    }
-    return ts._what_went_wrong_caption({**numbers, **changes})
+    return ts._what_went_wrong_caption(caption_numbers.what_went_wrong(**changes))
 
 
 def test_what_went_wrong_states_a_lower_loss_only_above_one():

@@ -79,24 +79,7 @@ def test_deep_vs_shallow_worse_is_not_printed_equal(shallow):
 def test_what_went_wrong_a_small_rise_is_not_printed_as_no_rise():
     # loss_rise 0.001 > 0, so the caption says the loss "climbed back", to "1.00 × its lowest
     # value": no rise at all as printed. The factor must print above 1.
-    caption = ts._what_went_wrong_caption(
-        {
-            "learning_rate": 10.0,
-            "depth": 2,
-            "steps": 396,
-            "batch_size": 64,
-            "loss_over_baseline": 0.8,
-            "top_cause": "learning_rate_too_high",
-            "top_section": "§4",
-            "top_score": 0.9,
-            "report_score": 0.5,
-            "diverged": False,
-            "sharpness_over_threshold": 1.4,
-            "loss_rise": 0.001,
-            "probe_factor": 0.05,
-            "probe_gain": 3.0,
-        }
-    )
+    caption = ts._what_went_wrong_caption(caption_numbers.what_went_wrong(loss_rise=0.001))
     assert _after(caption, "climbed back to ") > 1.0
 
 
