@@ -96,8 +96,11 @@ def check_model_size(spec: Any, *, variants: bool = False, max_bytes: int = MAX_
         count = variable_count(model)
         if count * _ITEMSIZE > max_bytes:
             what = "the model" if model == spec else "the variant diagnose compares it with"
+            size, limit = _number(count * _ITEMSIZE), _number(max_bytes)
+            if size == limit:  # rounded alike: in full, so that "above" shows
+                size, limit = f"{count * _ITEMSIZE:,}", f"{max_bytes:,}"
             raise CommandError(
                 f"{flags}: {what} ({model.name}) has {_number(count)} variables "
-                f"({_number(count * _ITEMSIZE)} bytes of float32), above the limit of "
-                f"{_number(max_bytes)} bytes; choose a smaller --width or --depth"
+                f"({size} bytes of float32), above the limit of {limit} bytes; choose a "
+                "smaller --width or --depth"
             )

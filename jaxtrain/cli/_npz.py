@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._text import counted
 from jaxtrain.cli._errors import CommandError
 from jaxtrain.data import LabelError, class_count
 from jaxtrain.data._streams import read_up_to
@@ -160,7 +161,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) ->
     with archive.open(info) as stream:
         shape, fortran_order, dtype = _npy_header(stream, where)
         expected = math.prod(shape) * dtype.itemsize
-        promise = f"its header promises shape {shape} of {dtype} ({expected:,} bytes)"
+        promise = f"its header promises shape {shape} of {dtype} ({counted(expected, 'byte')})"
         held = info.file_size - stream.tell()
         if held != expected:
             problem = "truncated" if held < expected else "longer than its header says"
@@ -263,10 +264,10 @@ def _check_x(name: str, key: str, x: np.ndarray) -> np.ndarray:
 
 def _check_y(name: str, key: str, y: np.ndarray, task: str, n: int) -> np.ndarray:
     if y.ndim == 0 or y.shape[0] != n:
-        got = "a scalar" if y.ndim == 0 else f"{y.shape[0]} entries"
+        got = "a scalar" if y.ndim == 0 else counted(y.shape[0], "entry", "entries")
         raise CommandError(
-            f"{name}: {key!r} has {got} but {key.replace('y_', 'x_')!r} has {n} examples; "
-            "give one target per example"
+            f"{name}: {key!r} has {got} but {key.replace('y_', 'x_')!r} has "
+            f"{counted(n, 'example')}; give one target per example"
         )
     if task == "classification":
         if y.dtype.kind == "f":

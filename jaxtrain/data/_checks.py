@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._text import counted
 from jaxtrain.data._labels import check_class_labels
 
 
@@ -114,7 +115,8 @@ def check_dataset(x: Any, y: Any, *, num_classes: int | None = None, name: str =
         )
     if len(x) != len(y):
         raise ValueError(
-            f"{name}: x has {len(x)} examples but y has {len(y)}; they must have the same "
+            f"{name}: x has {counted(len(x), 'example')} but y has {len(y):,}; they must have "
+            "the same "
             "length on axis 0 (was one of them shuffled, filtered or transposed alone?)."
         )
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxtrain._text import counted
 from jaxtrain.data._errors import DataFileError
 
 _SIDE = 32
@@ -33,7 +34,7 @@ def _read_cifar_file(path: Path, records_per_file: int | None) -> tuple[np.ndarr
     if raw.size % _RECORD:
         raise DataFileError(
             path,
-            f"{raw.size} bytes is not a whole number of {_RECORD}-byte records "
+            f"{counted(raw.size, 'byte')} is not a whole number of {_RECORD}-byte records "
             f"(1 label byte + 3072 pixel bytes): the file is truncated or is not the CIFAR-10 "
             "binary format (the Python version is pickled and is not read here).",
         )
@@ -41,7 +42,7 @@ def _read_cifar_file(path: Path, records_per_file: int | None) -> tuple[np.ndarr
     if records_per_file is not None and len(records) != records_per_file:
         raise DataFileError(
             path,
-            f"holds {len(records)} records, expected {records_per_file}; the file is "
+            f"holds {counted(len(records), 'record')}, expected {records_per_file:,}; the file is "
             "truncated or not from CIFAR-10 (pass records_per_file=None to accept any count).",
         )
     labels = records[:, 0]

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._text import counted
 from jaxtrain.data._errors import LabelError
 
 __all__ = [
@@ -188,7 +189,7 @@ def _check_inferable(y: np.ndarray, name: str, bound: int, examples: int) -> Non
     raise LabelError(
         f"{name} label {value} at index {i} is out of range: the class count is inferred as "
         f"the largest label + 1 only up to {bound:,} ({CLASSES_PER_EXAMPLE} per example for "
-        f"{examples:,} examples, never above {MAX_CLASSES:,}); re-map the labels to "
+        f"{counted(examples, 'example')}, never above {MAX_CLASSES:,}); re-map the labels to "
         "0..K-1 or give the class count (num_classes, --num-classes).",
         name=name,
         index=i,

@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from jaxtrain._text import counted
 from jaxtrain.data._errors import DataFileError
 from jaxtrain.data._labels import check_class_labels
 from jaxtrain.data._streams import read_up_to
@@ -42,7 +43,9 @@ _MNIST_URL = "https://yann.lecun.com/exdb/mnist/"
 def _read_idx(stream: BinaryIO, path: Path, file_size: int, compressed: bool) -> np.ndarray:
     head = read_up_to(stream, 4)
     if head.size < 4:
-        raise DataFileError(path, f"{head.size} bytes is too short for an IDX header (4 bytes).")
+        raise DataFileError(
+            path, f"{counted(head.size, 'byte')} is too short for an IDX header (4 bytes)."
+        )
     code, ndim, magic = int(head[2]), int(head[3]), head.tobytes().hex()
     if head[0] != 0 or head[1] != 0:
         raise DataFileError(
@@ -69,13 +72,15 @@ def _read_idx(stream: BinaryIO, path: Path, file_size: int, compressed: bool) ->
     if sizes.size < 4 * ndim:
         raise DataFileError(
             path,
-            f"truncated header: {ndim} dimensions need {header} bytes, the file has "
+            f"truncated header: {counted(ndim, 'dimension')} need {header} bytes, the file has "
             f"{4 + sizes.size}.",
         )
     shape = struct.unpack(f">{ndim}I", sizes.tobytes())
     dtype = _IDX_TYPES[code]
     expected = math.prod(shape) * dtype.itemsize
-    promise = f"the header promises shape {shape} of {dtype.name} ({expected} data bytes)"
+    promise = (
+        f"the header promises shape {shape} of {dtype.name} ({counted(expected, 'data byte')})"
+    )
     if not compressed and file_size - header != expected:
         found = file_size - header
         problem = "it is truncated" if found < expected else "it has trailing bytes"
@@ -230,8 +235,9 @@ def load_mnist(
         )
     if len(images) != len(labels):
         raise ValueError(
-            f"{images_path.name} holds {len(images)} images but {labels_path.name} holds "
-            f"{len(labels)} labels; the two files come from different downloads."
+            f"{images_path.name} holds {counted(len(images), 'image')} but {labels_path.name} "
+            f"holds {counted(len(labels), 'label')}; the two files come from different "
+            "downloads."
         )
     check_class_labels(labels, num_classes, name=str(labels_path))
     return images[..., None], labels.astype(np.int32)

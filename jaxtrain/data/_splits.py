@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxtrain._text import counted
+
 ArrayPair = tuple[np.ndarray, np.ndarray]
 
 
@@ -182,7 +184,7 @@ def train_val_test_split(
             )
     if n_val + n_test >= n:
         raise ValueError(
-            f"with {n} examples, val_fraction={val_fraction} and test_fraction="
+            f"with {counted(n, 'example')}, val_fraction={val_fraction} and test_fraction="
             f"{test_fraction} leave no training example; use smaller fractions or more data."
         )
     labels = _class_labels(y) if stratify else None
@@ -243,7 +245,8 @@ def kfold_indices(
         labels = np.asarray(stratify_labels)
         if labels.shape[0] != n:
             raise ValueError(
-                f"`stratify_labels` has {labels.shape[0]} entries but n = {n}; give one label "
+                f"`stratify_labels` has {counted(labels.shape[0], 'entry', 'entries')} but "
+                f"n = {n}; give one label "
                 "per example."
             )
         if labels.ndim == 2:

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxtrain._text import counted
 from jaxtrain.train._state import step_key
 
 __all__ = ["BatchPlan", "epoch_batches", "key_bits", "shuffled", "step_keys"]
@@ -120,7 +121,8 @@ class BatchPlan:
             )
         if batch_size > num_examples:
             raise ValueError(
-                f"batch_size={batch_size} exceeds the {num_examples} training examples; pass "
+                f"batch_size={batch_size} exceeds the "
+                f"{counted(num_examples, 'training example')}; pass "
                 f"batch_size={num_examples} (or None) for full-batch gradient descent."
             )
         return cls(num_examples, batch_size, bool(drop_last))

@@ -215,12 +215,19 @@ class CheckpointWriter:
     """Writes training states to one directory (used by ``fit`` and :func:`save_checkpoint`).
 
     The directory is opened (checked, locked, its manifest read) on :meth:`open` or the first
-    save, and released by :meth:`close`.
+    save, and released by :meth:`close`. ``keep`` checkpoints are kept (``None``: all);
+    ``keep_name`` is the caller's name for that argument, for its error message.
     """
 
-    def __init__(self, directory: str | os.PathLike, *, keep: int | None = 3):
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        *,
+        keep: int | None = 3,
+        keep_name: str = "keep_checkpoints",
+    ):
         if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
-            raise ValueError(f"keep_checkpoints must be a positive int or None; got {keep!r}")
+            raise ValueError(f"{keep_name} must be a positive int or None; got {keep!r}")
         self.directory = as_path(directory)
         self._keep = keep
         self._owned = CheckpointDirectory(self.directory)
@@ -346,7 +353,7 @@ def save_checkpoint(
       >>> print(ckpt.step, ckpt.params["w"].tolist(), ckpt.metadata)
       7 [0.0, 1.0, 2.0] {'model': 'linear'}
     """
-    writer = CheckpointWriter(directory, keep=keep)
+    writer = CheckpointWriter(directory, keep=keep, keep_name="keep")
     try:
         step = writer.save(state, history=history, metadata=metadata)
     finally:
@@ -396,7 +403,8 @@ def _chosen_step(path: Any, step: int | None) -> int:
             f"{path}/{step} is not a complete jaxtrain checkpoint (its save was interrupted, or "
             f"another program wrote it); the complete ones are steps {steps}"
         )
-    raise FileNotFoundError(f"{path} has no checkpoint of step {step}; it has {steps}")
+    held = f"it has steps {steps}" if steps else "it holds no complete checkpoint"
+    raise FileNotFoundError(f"{path} has no checkpoint of step {step}; {held}")
 
 
 def _numbered(path: Any) -> list[int]:

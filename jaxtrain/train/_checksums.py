@@ -21,6 +21,7 @@ from collections.abc import Collection
 from typing import Any
 
 from jaxtrain._atomic import is_leftover, write_atomically
+from jaxtrain._text import counted
 from jaxtrain.train._errors import CheckpointCorruptError
 
 __all__ = ["CHECKSUMS", "has_checksums", "verify_checksums", "write_checksums"]
@@ -106,7 +107,7 @@ def verify_checksums(step_dir: Any, items: Collection[str], *, name: str) -> Non
             problem = f"cannot be read ({error.strerror or error})"
         else:
             if size != saved.get("size"):
-                problem = f"has {size} bytes where {saved.get('size')} were saved"
+                problem = f"has {counted(size, 'byte')} where {saved.get('size'):,} were saved"
             elif sha256 != saved.get("sha256"):
                 problem = "has changed since it was saved (its SHA-256 differs)"
             else:

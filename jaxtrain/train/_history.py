@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from jaxtrain._atomic import write_atomically
+from jaxtrain._text import counted
 
 __all__ = ["History"]
 
@@ -194,8 +195,8 @@ class History:
     def __repr__(self) -> str:
         per_step, per_epoch = self._arrays()
         return (
-            f"History({self.num_steps} steps: {sorted(per_step)}; "
-            f"{self.num_epochs} epochs: {sorted(per_epoch)})"
+            f"History({counted(self.num_steps, 'step')}: {sorted(per_step)}; "
+            f"{counted(self.num_epochs, 'epoch')}: {sorted(per_epoch)})"
         )
 
 

@@ -80,13 +80,20 @@ def raise_at_first_nonfinite(
     )
 
 
+def _non_finite(value: float) -> str:
+    """A non-finite number in words: NaN (not a number, 0/0 or ∞ − ∞) or an infinity."""
+    if math.isnan(value):
+        return "NaN (not a number)"
+    return "+∞ (it overflowed)" if value > 0 else "−∞ (it overflowed)"
+
+
 def _message(
     *, value: float, grad_norm: float, step: int, epoch: int, batch: int, spe: int, kept: str
 ) -> str:
     if not math.isfinite(value):
-        what = f"the training loss is {value}"
+        what = f"the training loss is {_non_finite(value)}"
     elif not math.isfinite(grad_norm):
-        what = f"the gradient norm is {grad_norm} (loss {value:.4g})"
+        what = f"the gradient norm is {_non_finite(grad_norm)} (loss {value:.4g})"
     else:
         what = (
             "the update made the parameters, model state or optimizer state NaN or infinite "

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from jaxtrain._text import counted
 from jaxtrain.train._checkpoint import Checkpoint, CheckpointWriter, load_checkpoint
 from jaxtrain.train._history import History
 from jaxtrain.train._state import TrainState
@@ -130,12 +131,12 @@ def check_resumable(checkpoint: Checkpoint, config: Mapping[str, Any]) -> None:
     probe_size = config["probe_size"]
     if saved_probe and probe_size and saved_probe != probe_size:
         raise ValueError(
-            f"cannot resume: the checkpoint's monitors used a probe batch of {saved_probe} "
-            f"examples, this run's use {probe_size}; their measurements would differ. Use the "
-            "same probe_size, or a new directory."
+            f"cannot resume: the checkpoint's monitors used a probe batch of "
+            f"{counted(saved_probe, 'example')}, this run's use {probe_size}; their "
+            "measurements would differ. Use the same probe_size, or a new directory."
         )
     if checkpoint.step > config["total_steps"]:
         raise ValueError(
             f"cannot resume: the checkpoint is at step {checkpoint.step}, past the "
-            f"{config['total_steps']} steps this run asks for"
+            f"{counted(config['total_steps'], 'step')} this run asks for"
         )

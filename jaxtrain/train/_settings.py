@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxtrain._text import counted
 from jaxtrain.monitor._monitor import DEFAULT_PROBE_SIZE, Monitor, RunSetup, check_monitors
 from jaxtrain.train._batching import BatchPlan
 from jaxtrain.train._checkpoint import json_ready
@@ -268,7 +269,9 @@ def _probe_size(monitors: tuple[Monitor, ...], num_examples: int, processes: int
     asked = [m.probe_size for m in monitors if m.uses_probe and m.probe_size is not None]
     size = max(asked) if asked else min(num_examples, DEFAULT_PROBE_SIZE)
     if size > num_examples:
-        raise ValueError(f"probe_size={size} exceeds the {num_examples} training examples")
+        raise ValueError(
+            f"probe_size={size} exceeds the {counted(num_examples, 'training example')}"
+        )
     if size % processes:
         raise ValueError(f"with {processes} processes, probe_size ({size}) must divide among them")
     return size

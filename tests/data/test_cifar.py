@@ -57,7 +57,7 @@ def test_cifar10_channel_layout(tmp_path):
         (b"", {"records_per_file": None}, "empty"),
         (cifar_records(2)[0][:-1], {"records_per_file": None}, "not a whole number of 3073"),
         (cifar_records(2)[0] + b"\x00", {"records_per_file": None}, "not a whole number"),
-        (cifar_records(2)[0], {}, "holds 2 records, expected 10000"),
+        (cifar_records(2)[0], {}, "holds 2 records, expected 10,000"),
         (cifar_records(3)[0], {"records_per_file": 2}, "holds 3 records, expected 2"),
         (cifar_records(3, labels=[1, 57, 2])[0], {"records_per_file": None}, "57 in record 1"),
     ],
