@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._json import to_jsonable
 from jaxtrain._output_dir import OutputDir, add_output_arguments, claim_output_dir
 from jaxtrain._text import beside, counted
 from jaxtrain.cli._args import checked_number, positive_float, positive_int
@@ -629,7 +630,7 @@ def run(args: argparse.Namespace) -> int:
             except OSError as error:
                 raise CommandError(f"cannot write to {out}: {error.strerror or error}") from None
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(_json_text(report))
     else:
         print(
             f"{report['model']} at step {report['step']:,}, loss on "
@@ -652,7 +653,7 @@ def _write(out: pathlib.Path, report: dict[str, Any], spectrum: Any) -> None:
     from jaxtrain.plot import plot_spectrum
 
     folder = OutputDir(out, COMMAND)
-    folder.write_text("hessian.json", json.dumps(report, indent=2) + "\n")
+    folder.write_text("hessian.json", _json_text(report) + "\n")
     ax = (
         plot_spectrum(spectrum, eig_tol=report["eig_tol"])
         if isinstance(spectrum, np.ndarray)
@@ -661,3 +662,8 @@ def _write(out: pathlib.Path, report: dict[str, Any], spectrum: Any) -> None:
     ax.set_title(f"Hessian spectrum of {report['model']} ({report['method']}): {report['kind']}")
     folder.write_figure("spectrum.png", ax.figure, dpi=110, bbox_inches="tight")
     plt.close(ax.figure)
+
+
+def _json_text(report: dict[str, Any]) -> str:
+    """The report as strict JSON: a number that is not finite (a diverged run) is null."""
+    return json.dumps(to_jsonable(report), indent=2, allow_nan=False)

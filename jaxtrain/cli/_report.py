@@ -23,13 +23,11 @@ import dataclasses
 import datetime
 import html
 import json
-import math
 import pathlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
+from jaxtrain._json import to_jsonable
 from jaxtrain._output_dir import OutputDir
 from jaxtrain._text import counted
 from jaxtrain.lecture._claim import Claim, png_bytes
@@ -37,33 +35,6 @@ from jaxtrain.lecture._claim import Claim, png_bytes
 __all__ = ["COMMAND", "Figure", "Report", "Section", "to_jsonable"]
 
 COMMAND = "jaxtrain tour"  # who wrote the report, in the output folder's manifest
-
-
-def to_jsonable(value: Any) -> Any:
-    """Converts NumPy/JAX scalars and arrays, tuples and mappings to plain JSON values.
-
-    Non-finite floats become ``None``: strict JSON has no NaN, and a reader should see that a
-    number is missing rather than parse a made-up one.
-    """
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, str | bool) or value is None:
-        return value
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, Sequence):
-        return [to_jsonable(v) for v in value]
-    if hasattr(value, "__array__"):
-        array = np.asarray(value)
-        if array.dtype == bool:
-            return array.tolist() if array.ndim else bool(array)
-        if np.issubdtype(array.dtype, np.integer):
-            return array.tolist() if array.ndim else int(array)
-        return to_jsonable(array.astype(np.float64).tolist() if array.ndim else float(array))
-    raise TypeError(f"cannot store {type(value).__name__} in report.json: {value!r}")
 
 
 @dataclasses.dataclass

@@ -9,6 +9,7 @@ import pathlib
 import sys
 from typing import Any
 
+from jaxtrain._json import to_jsonable
 from jaxtrain._text import counted
 from jaxtrain.cli._args import (
     add_model_arguments,
@@ -249,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
         else None,
     }
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(to_jsonable(summary), indent=2, allow_nan=False))
         return 0
     print(
         f"{spec.name} on {args.data} ({task}), {counted(summary['steps'], 'step')}, "

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._json import to_jsonable
 from jaxtrain._output_dir import OutputDir
 from jaxtrain._text import beside, counted
 from jaxtrain.diagnose._causes import Cause
@@ -47,22 +48,8 @@ HEADLINES: Mapping[str, str] = {
 
 
 def _jsonable(value: Any) -> Any:
-    """Plain JSON types: NumPy scalars/arrays unwrapped, non-finite floats as ``None``."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(float(value)) else None
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
+    """:func:`jaxtrain._json.to_jsonable`, with any other object as its ``str``."""
+    return to_jsonable(value, fallback=str)
 
 
 def _cell(value: float, baseline: float, threshold: float | None = None) -> str:

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from jaxtrain.cli._report import Report, to_jsonable
+from jaxtrain.cli._report import Report
 from jaxtrain.lecture import Claim
 
 
@@ -36,39 +36,6 @@ def _report():
     )
     section.add_claim(_claim("wide", _figure(12.0, 3.0), "A wide figure.", {"ratio": 0.5}))
     return report
-
-
-def test_to_jsonable_converts_numpy_jax_and_nested_values():
-    value = {
-        "a": np.float32(0.5),
-        "b": jnp.arange(3),
-        "c": (1, 2.5, "x"),
-        "d": {"e": np.array([[1.0, 2.0]])},
-        "f": jnp.bool_(True),
-        "g": None,
-    }
-    assert to_jsonable(value) == {
-        "a": 0.5,
-        "b": [0, 1, 2],
-        "c": [1, 2.5, "x"],
-        "d": {"e": [[1.0, 2.0]]},
-        "f": True,
-        "g": None,
-    }
-
-
-def test_to_jsonable_maps_non_finite_to_none():
-    assert to_jsonable([float("nan"), np.inf, jnp.float32(-jnp.inf), 1.0]) == [
-        None,
-        None,
-        None,
-        1.0,
-    ]
-
-
-def test_to_jsonable_rejects_unknown_objects():
-    with pytest.raises(TypeError, match="cannot store object"):
-        to_jsonable(object())
 
 
 def test_duplicate_ids_are_rejected():

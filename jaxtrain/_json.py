@@ -1,0 +1,56 @@
+"""Values as strict JSON: what every ``*.json`` the library writes goes through."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["to_jsonable"]
+
+
+def to_jsonable(value: Any, *, fallback: Callable[[Any], Any] | None = None) -> Any:
+    """Converts NumPy/JAX scalars and arrays, tuples and mappings to plain JSON values.
+
+    Non-finite floats become ``None``: strict JSON has no NaN, and a reader should see that a
+    number is missing rather than parse a made-up one. Write the result with
+    ``json.dumps(..., allow_nan=False)``.
+
+    Args:
+      value: the value to convert.
+      fallback: what to make of any other object (e.g. ``str``); ``None`` refuses it.
+
+    Returns:
+      Dicts with string keys, lists, strings, booleans, ints, floats and ``None``.
+
+    Raises:
+      TypeError: for an object of no JSON type when there is no ``fallback``.
+
+    Examples:
+      >>> to_jsonable({"loss": np.float32(0.5), "curve": (1.0, float("nan"))})
+      {'loss': 0.5, 'curve': [1.0, None]}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v, fallback=fallback) for k, v in value.items()}
+    if isinstance(value, str | bool | np.bool_) or value is None:
+        return value if not isinstance(value, np.bool_) else bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, Sequence):
+        return [to_jsonable(v, fallback=fallback) for v in value]
+    if hasattr(value, "__array__"):
+        array = np.asarray(value)
+        if array.dtype == bool:
+            return array.tolist() if array.ndim else bool(array)
+        if np.issubdtype(array.dtype, np.integer):
+            return array.tolist() if array.ndim else int(array)
+        if np.issubdtype(array.dtype, np.floating):
+            return to_jsonable(array.astype(np.float64).tolist() if array.ndim else float(array))
+    if fallback is not None:
+        return fallback(value)
+    raise TypeError(f"cannot store {type(value).__name__} in JSON: {value!r}")

@@ -1,0 +1,53 @@
+"""Values as strict JSON: NumPy and JAX values unwrapped, non-finite numbers as null."""
+
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxtrain._json import to_jsonable
+
+
+def test_to_jsonable_converts_numpy_jax_and_nested_values():
+    value = {
+        "a": np.float32(0.5),
+        "b": jnp.arange(3),
+        "c": (1, 2.5, "x"),
+        "d": {"e": np.array([[1.0, 2.0]])},
+        "f": jnp.bool_(True),
+        "g": None,
+    }
+    assert to_jsonable(value) == {
+        "a": 0.5,
+        "b": [0, 1, 2],
+        "c": [1, 2.5, "x"],
+        "d": {"e": [[1.0, 2.0]]},
+        "f": True,
+        "g": None,
+    }
+
+
+def test_to_jsonable_maps_non_finite_to_none():
+    assert to_jsonable([float("nan"), np.inf, jnp.float32(-jnp.inf), 1.0]) == [
+        None,
+        None,
+        None,
+        1.0,
+    ]
+
+
+def test_to_jsonable_rejects_unknown_objects():
+    with pytest.raises(TypeError, match="cannot store object"):
+        to_jsonable(object())
+
+
+def test_a_fallback_stores_other_objects_and_the_result_is_strict_json():
+    class Kind:
+        def __str__(self):
+            return "saddle"
+
+    value = {"kind": Kind(), "losses": np.array([1.0, np.nan])}
+    stored = to_jsonable(value, fallback=str)
+    assert stored == {"kind": "saddle", "losses": [1.0, None]}
+    assert json.loads(json.dumps(stored, allow_nan=False)) == stored
