@@ -210,7 +210,8 @@ def _scales_caption(numbers: dict[str, Any]) -> str:
             f"standardizing the inputs lowers the condition number {kappa / s_kappa:,.0f}-fold"
         )
     else:
-        verdict = f"here standardizing changes the condition number only {kappa / s_kappa:.1f}-fold"
+        fold = beside(kappa / s_kappa, 10.0, 1, fixed=True)  # beside the 10 that would count
+        verdict = f"here standardizing changes the condition number only {fold}-fold"
     steps = numbers["steps"]
     return (
         f"ŷ = w₁x₁ + w₂x₂ on {numbers['examples']} points with x₁ ∈ [0, {low_scale:g}] and "

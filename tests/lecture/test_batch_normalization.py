@@ -112,6 +112,11 @@ def test_section_6_captions_follow_their_numbers(claims):
     assert "changes the condition number only 2.0-fold" in batch_normalization._scales_caption(
         scales
     )
+    # Just short of the 10-fold that counts as lowering it: not printed as 10.0.
+    scales["raw"] = dict(
+        scales["raw"], condition_number=9.96 * scales["standardized"]["condition_number"]
+    )
+    assert "only 9.96-fold" in batch_normalization._scales_caption(scales)
     # A plain run that learns is not called stuck at chance.
     training = dict(claims["with_and_without"].numbers)
     training["plain_train_loss"] = training["plain_train_loss"] * 0.5
