@@ -12,7 +12,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.typing import ArrayLike, DTypeLike
 
-from jaxtrain._text import beside, counted
+from jaxtrain._text import beside, counted, side_by_side
 from jaxtrain.curvature._hessian import hessian
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
 from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
@@ -110,8 +110,8 @@ class CriticalPointReport:
         """A few sentences saying what the point is and why."""
         n = self.eigenvalues.size
         counts = (
-            f"{self.num_positive} positive, {self.num_negative} negative and {self.num_zero}"
-            f" zero (|λ| ≤ {self.eig_tol:.3g}) of {counted(n, 'eigenvalue')}"
+            f"{self.num_positive:,} positive, {self.num_negative:,} negative and "
+            f"{self.num_zero:,} zero (|λ| ≤ {self.eig_tol:.3g}) of {counted(n, 'eigenvalue')}"
         )
         grad_norm = beside(self.grad_norm, self.grad_tol)
         lines = [f"kind: {self.kind}. loss {self.loss:.6g}, gradient norm {grad_norm}."]
@@ -149,11 +149,13 @@ class CriticalPointReport:
             )
         if self.escape_eigenvalue is not None:
             lines.append(
-                f"Escape direction u with λ = {self.escape_eigenvalue:.4g}: a step t·u changes"
+                f"Escape direction u with λ = {beside(self.escape_eigenvalue, -self.eig_tol, 4)}: "
+                "a step t·u changes"
                 f" the loss by ≈ ½λt² = {0.5 * self.escape_eigenvalue:.4g}·t²."
             )
         lines.append(
-            f"Minimum ratio {self.minimum_ratio:.3f} (eigenvalues > {self.eig_tol:.3g} over"
+            f"Minimum ratio {side_by_side([self.minimum_ratio], [0.0, 1.0], 3)[0]} (eigenvalues "
+            f"> {self.eig_tol:.3g} over"
             f" all) at gradient norm {grad_norm}. {_FLAT_REGION_NOTE}"
         )
         return "\n".join(lines)

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from jax.tree_util import Partial
 
 from jaxtrain._batched_map import map_in_batches
+from jaxtrain._text import counted
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES, check_memory
 from jaxtrain.curvature._operators import as_pytree_callable, flat_space, highest_precision
 
@@ -81,7 +82,7 @@ def hessian(
         raise ValueError("`params` has no array leaves: there is no Hessian to compute")
     work_dtype = _working_dtype(flat, dtype)
     check_memory(
-        f"the dense Hessian of {n:,} parameters",
+        f"the dense Hessian of {counted(n, 'parameter')}",
         n * n * jnp.dtype(work_dtype).itemsize,
         max_bytes,
         "Use the matrix-free Lanczos path instead: jaxtrain.curvature.eigenvalues("

@@ -7,6 +7,8 @@ checked before anything is allocated, against one ``max_bytes`` limit.
 
 from __future__ import annotations
 
+from jaxtrain._text import beside
+
 __all__ = ["DEFAULT_MAX_BYTES", "MemoryLimitError", "check_memory"]
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -15,6 +17,13 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 
 class MemoryLimitError(ValueError):
     """A curvature computation would allocate more than its ``max_bytes``; nothing was run."""
+
+
+def _gib(nbytes: int, max_bytes: int) -> str:
+    """The size in GiB, with the digits that show it above the limit: two decimals from
+    0.01 GiB on, two significant digits below (4 bytes are 3.7e-09 GiB, not 0.00)."""
+    gib, limit = nbytes / 1024**3, max_bytes / 1024**3
+    return f"{beside(gib, limit, 2, fixed=gib >= 0.01)} GiB"
 
 
 def check_memory(what: str, nbytes: int, max_bytes: int, advice: str) -> None:
@@ -28,6 +37,6 @@ def check_memory(what: str, nbytes: int, max_bytes: int, advice: str) -> None:
     """
     if nbytes > max_bytes:
         raise MemoryLimitError(
-            f"{what} needs {nbytes:,} bytes ({nbytes / 1024**3:.2f} GiB), more than"
+            f"{what} needs {nbytes:,} bytes ({_gib(nbytes, max_bytes)}), more than"
             f" max_bytes={max_bytes:,}. {advice}"
         )

@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxtrain._text import counted
+
 Reduction = Literal["mean", "sum", "none"]
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -72,7 +74,7 @@ def check_class_labels(
         low, high = int(values.min()), int(values.max())
         if low < 0 or high >= classes:
             raise ValueError(
-                f"{name} must lie in [0, {classes}) for {classes} classes, "
+                f"{name} must lie in [0, {classes}) for {counted(classes, 'class', 'classes')}, "
                 f"got values in [{low}, {high}]"
             )
 

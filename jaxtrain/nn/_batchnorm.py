@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxtrain._text import counted
 from jaxtrain.nn import _statistics
 
 Initializer = Callable[..., jax.Array]
@@ -192,7 +193,8 @@ class BatchNorm(nnx.Module):
         feature_axes = _statistics.canonical_axes(x.ndim, self.axis)
         if x.shape[feature_axes[0]] != self.num_features:
             raise ValueError(
-                f"BatchNorm expected {self.num_features} features on axis {self.axis}, got "
+                f"BatchNorm expected {counted(self.num_features, 'feature')} on axis "
+                f"{self.axis}, got "
                 f"input of shape {x.shape}"
             )
         reduction_axes = tuple(i for i in range(x.ndim) if i not in feature_axes)

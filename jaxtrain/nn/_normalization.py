@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxtrain._text import counted
 from jaxtrain.nn import _statistics
 
 Initializer = Callable[..., jax.Array]
@@ -102,7 +103,8 @@ class _PerExampleNorm(nnx.Module):
             size *= x.shape[axis]
         if size != self.num_features:
             raise ValueError(
-                f"{type(self).__name__} expected {self.num_features} features, got input of "
+                f"{type(self).__name__} expected {counted(self.num_features, 'feature')}, got "
+                "input of "
                 f"shape {x.shape}"
             )
 

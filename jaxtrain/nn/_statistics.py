@@ -14,6 +14,8 @@ from flax import nnx
 from flax.nnx.nn import dtypes as flax_dtypes
 from jax import lax
 
+from jaxtrain._text import counted
+
 # Flax's own promotion function is the default ``promote_dtype=`` of every norm, as in flax.nnx:
 # the same object, so a model that swaps layers keeps its dtype behaviour.
 promote_dtype = flax_dtypes.promote_dtype
@@ -26,7 +28,9 @@ def canonical_axes(ndim: int, axes: int | Sequence[int]) -> tuple[int, ...]:
     out = []
     for axis in axes:
         if not -ndim <= axis < ndim:
-            raise ValueError(f"axis {axis} is out of range for an input with {ndim} dimensions")
+            raise ValueError(
+                f"axis {axis} is out of range for an input with {counted(ndim, 'dimension')}"
+            )
         out.append(axis % ndim)
     return tuple(sorted(set(out)))
 

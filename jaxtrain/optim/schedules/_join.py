@@ -9,6 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxtrain._text import counted
 from jaxtrain.optim._validation import check_steps
 
 
@@ -44,7 +45,7 @@ def join(
         raise ValueError("`schedules` must hold at least one schedule.")
     if len(boundaries) != len(schedules) - 1:
         raise ValueError(
-            f"`boundaries` must hold len(schedules) - 1 = {len(schedules) - 1} steps, "
+            f"`boundaries` must hold len(schedules) - 1 = {counted(len(schedules) - 1, 'step')}, "
             f"got {len(boundaries)}."
         )
     for boundary in boundaries:
