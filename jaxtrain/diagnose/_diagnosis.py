@@ -246,8 +246,8 @@ class Diagnosis:
                 for k, v in gaps.items()
                 if v is not None and k != "external"
             ]
-            lines += ["", f"Gaps (loss − training loss, × B; large above {large:g}): "]
-            lines[-1] += f"{', '.join(parts)}."
+            heading = f"Gaps (loss − training loss, × B; large above {large:g})"
+            lines += ["", f"{heading}: {', '.join(parts)}."]
         if self.stall is not None:
             lines += ["", f"## {self._stall_heading(seeds)}", "", self.stall.summary]
             if self.stall.curvature is not None:
@@ -323,11 +323,8 @@ class Diagnosis:
             what = "Where training stalled"
         else:
             what = "The training curve"
-        which = (
-            self.primary
-            if seeds == 1 or stall.seed is None
-            else (f"{self.primary}, seed {stall.seed}")
-        )
+        one_run = seeds == 1 or stall.seed is None
+        which = self.primary if one_run else f"{self.primary}, seed {stall.seed}"
         return f"{what} ({which})"
 
     def plot_curves(self, ax: Any = None) -> Any:
