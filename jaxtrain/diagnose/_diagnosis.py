@@ -201,15 +201,15 @@ class Diagnosis:
         )
         seeds = len(self.candidates[0].train_loss) if self.candidates else 0
         lines = [f"# Diagnosis: {self.verdict}", "", f"**{self.headline}**", ""]
-        top = self.top_cause
+        top, run = self.top_cause, self._analyzed_run(seeds)
         if top is not None:
             lines += [
-                f"Top cause in the run: **{top.name}** ({top.section}, score "
-                f"{top.score:.2f}). {top.explanation}",
+                f"Top cause in {run}: **{top.name}** ({top.section}, score "
+                f"{self._score(top)}). {top.explanation}",
                 "",
             ]
         elif self.causes:
-            lines += ["No cause of §2–§6 reached the report score in the run.", ""]
+            lines += [f"No cause of §2–§6 reached the report score in {run}.", ""]
         lines += ["## Why", ""]
         lines += [f"{i}. {reason}" for i, reason in enumerate(self.reasons, 1)]
         has_test = any(c.test_loss for c in self.candidates)
@@ -253,10 +253,10 @@ class Diagnosis:
             if self.stall.curvature is not None:
                 lines += ["", self.stall.curvature.summary]
         if len(self.reported_causes) > 1:
-            lines += ["", f"## Other causes in the run ({self.primary})", ""]
+            lines += ["", f"## Other causes in {run}", ""]
             for cause in self.reported_causes[1:]:
                 lines += [
-                    f"- **{cause.name}** ({cause.section}, score {cause.score:.2f}): "
+                    f"- **{cause.name}** ({cause.section}, score {self._score(cause)}): "
                     f"{cause.explanation}"
                 ]
         lines += ["", "## Remedies", ""]
@@ -313,6 +313,18 @@ class Diagnosis:
                 f"{se_text} | {better} |"
             )
         return lines
+
+    def _analyzed_run(self, seeds: int) -> str:
+        """The run the stall and the causes were read from: "the run" for one seed, else the
+        primary's run of the analyzed seed."""
+        seed = None if self.stall is None else self.stall.seed
+        if seeds == 1 or seed is None:
+            return f"the run ({self.primary})" if self.stall is not None else "the run"
+        return f"the run of {self.primary}, seed {seed}"
+
+    def _score(self, cause: Any) -> str:
+        """A cause's score beside the report score, with the digits that decide."""
+        return beside(cause.score, self.cause_thresholds.report_score, 2, fixed=True)
 
     def _stall_heading(self, seeds: int) -> str:
         """The stall section's heading: what the analyzed run did, and which run it was."""

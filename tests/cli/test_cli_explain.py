@@ -40,7 +40,9 @@ def test_diagnose_prints_the_top_cause_under_its_verdict(digits_file, tmp_path, 
     assert main([*argv, "--seeds", "2", "--no-curvature"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("# Diagnosis: ") and lines[2].startswith("**")
-    assert lines[4].startswith(("Top cause in the run: **", "No cause of §2–§6"))
+    # Two seeds: the causes are those of the analyzed run, which the line names.
+    assert lines[4].startswith(("Top cause in the run of ", "No cause of §2–§6"))
+    assert "seed 0" in lines[4]
     report = json.loads((tmp_path / "diagnosis.json").read_text())
     assert len(report["causes"]) == 7 and "top_cause" in report
 

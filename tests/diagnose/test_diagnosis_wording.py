@@ -294,3 +294,28 @@ def test_explain_batch_size_error_counts_one_training_example_in_the_singular(tm
     err = capsys.readouterr().err
     assert "--batch-size 4" in err, err
     assert "1 training examples" not in err, err
+
+
+# --- The causes of the analyzed run -------------------------------------------------------
+
+
+def test_the_causes_name_the_seed_whose_run_they_describe_and_print_scores_beside_the_bar():
+    # Three seeds were trained; the causes are those of seed 0's run, as the stall section's
+    # heading says, and a score of 0.5004 (reported: ≥ ½) does not print as "0.50".
+    from jaxtrain.diagnose import Cause
+
+    plateau = np.concatenate([np.linspace(2.0, 0.6, 50), np.full(150, 0.6)])
+    stall = analyze_stall(plateau, initial_grad_norm=1.0, final_grad_norm=0.5, baseline=1.0)
+    primary = CandidateResult("mlp", 10, [0.6] * 3, [0.6] * 3, [0.6] * 3, seeds=[0, 1, 2])
+    causes = (
+        Cause("learning_rate_too_high", "§4", 0.9, {}, "Bounces.", "Lower η."),
+        Cause("saddle_point", "§2", 0.5004, {}, "Stuck.", "Use momentum."),
+    )
+    report = dataclasses.replace(
+        diagnosis([primary], "mlp", stall=dataclasses.replace(stall, seed=0)), causes=causes
+    )
+    markdown = report.to_markdown()
+    (top,) = [line for line in markdown.splitlines() if line.startswith("Top cause")]
+    assert re.search(r"\bseed 0\b", top), top
+    assert re.search(r"## Other causes in the run of mlp, seed 0\b", markdown), markdown
+    assert "score 0.5004" in markdown, markdown
