@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jax.tree_util import Partial
 
+from jaxtrain._text import counted
 from jaxtrain.curvature._operators import as_pytree_callable
 from jaxtrain.losses import chunked_mean
 
@@ -53,8 +54,8 @@ def _group(batches: Sequence[Any], mesh: Mesh | None) -> tuple[list[Any], list[i
         size = _batch_size(batch, index)
         if mesh is not None and size % mesh.size:
             raise ValueError(
-                f"batch {index} has {size} examples, not divisible by the {mesh.size} devices"
-                " of the mesh it is sharded over"
+                f"batch {index} has {counted(size, 'example')}, not divisible by the "
+                f"{mesh.size} devices of the mesh it is sharded over"
             )
         signature = (
             jax.tree.structure(batch),

@@ -210,6 +210,11 @@ def test_hvp_with_the_batch_sharded_over_8_devices_equals_one_device(
         except ValueError as e:
             assert "not divisible by the 8 devices" in str(e)
             print("indivisible batch refused")
+        try:  # one example is counted in the singular
+            loss_from_model(apply, state, [(x[:1], y[:1])], mse, mesh=mesh)
+        except ValueError as e:
+            assert "batch 0 has 1 example," in str(e), e
+            print("one example refused")
         """
     )
     lines = {
@@ -230,4 +235,4 @@ def test_hvp_with_the_batch_sharded_over_8_devices_equals_one_device(
         assert err < 1e-5, (train, err)
     top = eigenvalues(hvp(single_eval, params), params, k=2, key=jax.random.key(0), num_iters=16)
     np.testing.assert_allclose(np.asarray(top.eigenvalues), lines[("top", "False")], rtol=1e-4)
-    assert "indivisible batch refused" in out
+    assert "indivisible batch refused" in out and "one example refused" in out
