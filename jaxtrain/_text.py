@@ -6,13 +6,24 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["beside", "counted", "percent", "side_by_side"]
+__all__ = ["beside", "counted", "listed", "percent", "side_by_side"]
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """``count`` and its noun, singular for exactly one: ``"1 step"``, ``"1,438 examples"``."""
     return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
+def listed(items: Sequence[Any], noun: str, plural: str | None = None) -> str:
+    """``items`` after their noun, singular for one: ``"step 5"``, ``"steps 5, 10"``.
+
+    A Python list after a plural ("steps [5]") reads as several where there is one.
+    """
+    if not items:
+        return f"no {plural or noun + 's'}"
+    return f"{noun if len(items) == 1 else plural or noun + 's'} {', '.join(map(str, items))}"
 
 
 def percent(share: float) -> str:

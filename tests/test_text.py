@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from jaxtrain._text import beside, counted, percent, side_by_side
+from jaxtrain._text import beside, counted, listed, percent, side_by_side
 
 
 def test_counted_is_singular_only_for_one_and_groups_thousands():
@@ -70,3 +70,9 @@ def test_side_by_side_in_significant_digits_for_values_of_different_sizes():
         "-0.001745",
     ]
     assert side_by_side([-0.5, -1e-3], decimals=3, significant=True) == ["-0.5", "-0.001"]
+
+
+def test_listed_names_items_after_their_noun_singular_for_one():
+    assert listed([5], "step") == "step 5"
+    assert listed([8, 16, 20], "step") == "steps 8, 16, 20"
+    assert listed([], "step") == "no steps"

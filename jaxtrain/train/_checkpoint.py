@@ -32,6 +32,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxtrain._text import listed
 from jaxtrain.train._checkpoint_dir import CheckpointDirectory, run_identity
 from jaxtrain.train._checksums import has_checksums, verify_checksums
 from jaxtrain.train._errors import CheckpointCorruptError, CheckpointMismatchError
@@ -401,9 +402,9 @@ def _chosen_step(path: Any, step: int | None) -> int:
     if (path / str(step)).is_dir():
         raise FileNotFoundError(
             f"{path}/{step} is not a complete jaxtrain checkpoint (its save was interrupted, or "
-            f"another program wrote it); the complete ones are steps {steps}"
+            f"another program wrote it); the complete ones are {listed(steps, 'step')}"
         )
-    held = f"it has steps {steps}" if steps else "it holds no complete checkpoint"
+    held = f"it has {listed(steps, 'step')}" if steps else "it holds no complete checkpoint"
     raise FileNotFoundError(f"{path} has no checkpoint of step {step}; {held}")
 
 

@@ -34,6 +34,7 @@ import jax
 import numpy as np
 
 from jaxtrain._atomic import is_leftover, write_atomically
+from jaxtrain._text import listed
 from jaxtrain.train._checksums import CHECKSUMS, has_checksums, write_checksums
 from jaxtrain.train._errors import CheckpointDirectoryError
 
@@ -158,7 +159,7 @@ class CheckpointDirectory:
         steps = self.steps()
         if recorded is not None and steps and not _same_run(recorded, identity):
             raise CheckpointDirectoryError(
-                f"the checkpoints in {self.path} (steps {steps}) are of a run with "
+                f"the checkpoints in {self.path} ({listed(steps, 'step')}) are of a run with "
                 f"{_seed_text(recorded)}, and this run has {_seed_text(identity)}: continue "
                 "with the same seed, or use a new directory"
             )

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from jaxtrain._text import counted
+from jaxtrain._text import counted, listed
 from jaxtrain.train._checkpoint import Checkpoint, CheckpointWriter, load_checkpoint
 from jaxtrain.train._history import History
 from jaxtrain.train._state import TrainState
@@ -69,7 +69,8 @@ class RunCheckpoints:
         existing = self._writer.steps()
         if existing and not resume:
             raise ValueError(
-                f"{self._writer.directory} already holds checkpoints (steps {existing}); pass "
+                f"{self._writer.directory} already holds checkpoints ({listed(existing, 'step')}); "
+                "pass "
                 "resume=True to continue that run, or choose a new directory"
             )
         self._writer.claim(state.key, self._config.get("seed"))
