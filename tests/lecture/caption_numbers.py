@@ -4,6 +4,21 @@
 import numpy as np
 
 
+def flowchart(verdict, train, **extra):
+    """A §1 flowchart claim's numbers: the verdict and each candidate's training loss / B."""
+    return {
+        "candidates": list(train),
+        "train_loss_over_baseline": train,
+        "verdict": verdict,
+        "large_train_loss": 0.2,
+        "comparisons": {},
+        "steps": 200,
+        "learning_rate": 0.03,
+        "seeds": 1,
+        **extra,
+    }
+
+
 def spectrum(**changes):
     """§2 ``trained_spectrum``'s numbers: a 97-parameter MLP near a minimum, ‖g‖ above the
     critical test."""

@@ -13,19 +13,7 @@ import numpy as np
 from jaxtrain.lecture import critical_points as cp
 from jaxtrain.lecture import task_strategy as ts
 
-
-def _flowchart(verdict, train, **extra):
-    return {
-        "candidates": list(train),
-        "train_loss_over_baseline": train,
-        "verdict": verdict,
-        "large_train_loss": 0.2,
-        "comparisons": {},
-        "steps": 200,
-        "learning_rate": 0.03,
-        "seeds": 1,
-        **extra,
-    }
+_flowchart = caption_numbers.flowchart
 
 
 def test_budget_words_say_one_seed_in_the_singular():
