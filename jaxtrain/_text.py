@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["beside", "counted", "listed", "percent", "side_by_side"]
+__all__ = ["beside", "counted", "listed", "non_finite", "percent", "side_by_side"]
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:
@@ -42,35 +42,34 @@ def percent(share: float) -> str:
     return f"{value:.2g}%"
 
 
+def non_finite(value: float) -> str:
+    """A number that is not finite, in a sentence: ``"n/a"`` for NaN, ``"∞"`` or ``"−∞"``."""
+    if math.isnan(value):
+        return "n/a"
+    return "∞" if value > 0 else "−∞"
+
+
 def beside(value: float, threshold: float, digits: int = 3, *, fixed: bool = False) -> str:
     """``value`` with enough digits that it compares with ``threshold`` as it is.
 
     A sentence such as "0.2 (threshold 0.2)" for 0.2004 makes the reader see equality where
     the rule saw "above". From ``digits`` significant digits on (decimals, with ``fixed``),
     digits are added until the printed number lies on the same side of ``threshold`` as
-    ``value`` (or equals it exactly); the 17 of a float64 always do. NaN is ``"n/a"`` and
-    infinities ``"∞"``.
+    ``value`` (or equals it exactly); the 17 of a float64 always do. Whole digits are never
+    cut to an exponent. A value that is not finite prints as :func:`non_finite` says.
 
     Examples:
       >>> beside(0.2004, 0.2), beside(0.734, 0.2), beside(0.35, 0.2, 2, fixed=True)
       ('0.2004', '0.734', '0.35')
     """
-    value, threshold = float(value), float(threshold)
-    if math.isnan(value):
-        return "n/a"
-    if math.isinf(value):
-        return "∞" if value > 0 else "−∞"
-    side = (value > threshold) - (value < threshold)
-    style = "f" if fixed else "g"
-    if not fixed and abs(value) >= 1:
-        # Whole digits are never cut to an exponent: 1234.5 is "1234.5" or "1235", not "1.23e+03".
-        digits = max(digits, math.floor(math.log10(abs(value))) + 1)
-    for precision in range(digits, digits + 18):
-        text = f"{value:.{precision}{style}}"
-        shown = float(text)
-        if (shown > threshold) - (shown < threshold) == side:
-            return text
-    return repr(value)
+    value = float(value)
+    if not math.isfinite(value):
+        return non_finite(value)
+    significant = not fixed
+    precision = _first_precision(
+        [value], [float(threshold)], range(digits, digits + 18), significant
+    )
+    return repr(value) if precision is None else _formatted(value, precision, significant)
 
 
 def side_by_side(
@@ -87,7 +86,8 @@ def side_by_side(
     two values that differ print differently in the right order, and every value lies on the
     same side of each of ``thresholds`` in print as it does exactly. With ``significant``,
     ``decimals`` counts significant digits instead (for values of very different sizes, such
-    as an eigenvalue and its tolerance). Non-finite values print as :func:`beside` prints them.
+    as an eigenvalue and its tolerance), and whole digits are never cut to an exponent
+    (1234.5 is "1234", not "1.23e+03"). Non-finite values print as :func:`non_finite` says.
 
     Examples:
       >>> side_by_side([0.3004, 0.2996]), side_by_side([0.2004], thresholds=[0.2])
@@ -95,26 +95,39 @@ def side_by_side(
     """
     values = [float(v) for v in values]
     finite = [v for v in values if math.isfinite(v)]
+    thresholds = [float(t) for t in thresholds]
+    precision = _first_precision(finite, thresholds, range(decimals, 18), significant)
+    precision = 17 if precision is None else precision
+    return [
+        _formatted(v, precision, significant) if math.isfinite(v) else non_finite(v) for v in values
+    ]
 
-    def text(v: float, d: int) -> str:
-        if not significant:
-            return f"{v:.{d}f}"
-        # Whole digits are never cut to an exponent (as in beside).
-        whole = math.floor(math.log10(abs(v))) + 1 if abs(v) >= 1 else 0
-        return f"{v:.{max(d, whole)}g}"
 
-    def keeps_order(d: int) -> bool:
-        shown = [float(text(v, d)) for v in finite]
-        pairs = itertools.combinations(range(len(finite)), 2)
-        in_order = all(_sign(shown[i] - shown[j]) == _sign(finite[i] - finite[j]) for i, j in pairs)
-        return in_order and all(
+def _formatted(value: float, precision: int, significant: bool) -> str:
+    """``value`` in ``precision`` decimals, or significant digits never cutting whole ones."""
+    if not significant:
+        return f"{value:.{precision}f}"
+    whole = math.floor(math.log10(abs(value))) + 1 if abs(value) >= 1 else 0
+    return f"{value:.{max(precision, whole)}g}"
+
+
+def _first_precision(
+    values: list[float], thresholds: list[float], precisions: range, significant: bool
+) -> int | None:
+    """The first of ``precisions`` at which the finite ``values`` print in their order and
+    each on its side of every threshold (equal to it only where it is equal); ``None`` if
+    none does."""
+    for precision in precisions:
+        shown = [float(_formatted(v, precision, significant)) for v in values]
+        pairs = itertools.combinations(range(len(values)), 2)
+        in_order = all(_sign(shown[i] - shown[j]) == _sign(values[i] - values[j]) for i, j in pairs)
+        if in_order and all(
             _sign(p - t) == _sign(v - t)
-            for p, v in zip(shown, finite, strict=True)
+            for p, v in zip(shown, values, strict=True)
             for t in thresholds
-        )
-
-    chosen = next((d for d in range(decimals, 18) if keeps_order(d)), 17)
-    return [text(v, chosen) if math.isfinite(v) else beside(v, 0.0) for v in values]
+        ):
+            return precision
+    return None
 
 
 def _sign(x: float) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from jaxtrain._output_dir import OutputDir
+from jaxtrain._text import non_finite
 
 __all__ = ["EXAMPLES", "Claim", "LectureConfig", "png_bytes"]
 
@@ -66,7 +67,7 @@ def _rounded(value: Any) -> str:
         return str(value)
     if isinstance(value, float | np.floating):
         if not math.isfinite(value):
-            return "n/a" if math.isnan(value) else "∞" if value > 0 else "−∞"
+            return non_finite(value)
         return f"{value:.4g}"
     array = np.asarray(value)
     if array.dtype == object or array.dtype.kind in "USO":

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._text import beside
+from jaxtrain._text import beside, non_finite
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
@@ -206,10 +206,8 @@ def _two_class_caption(numbers: dict[str, Any]) -> str:
 
 
 def _scientific(value: float) -> str:
-    """A small difference in two significant digits, ``"n/a"`` for NaN and ``"∞"``."""
-    if math.isnan(value):
-        return "n/a"
-    return f"{value:.1e}" if math.isfinite(value) else "∞"
+    """A small difference in two significant digits (:func:`non_finite` if it is not)."""
+    return f"{value:.1e}" if math.isfinite(value) else non_finite(value)
 
 
 # ---- the error surfaces of the two losses over two logits ----
