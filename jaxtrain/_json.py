@@ -34,8 +34,10 @@ def to_jsonable(value: Any, *, fallback: Callable[[Any], Any] | None = None) -> 
     """
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v, fallback=fallback) for k, v in value.items()}
-    if isinstance(value, str | bool | np.bool_) or value is None:
-        return value if not isinstance(value, np.bool_) else bool(value)
+    if isinstance(value, bool | np.bool_):  # before int: a bool is an int
+        return bool(value)
+    if isinstance(value, str) or value is None:
+        return value
     if isinstance(value, int | np.integer):
         return int(value)
     if isinstance(value, float | np.floating):

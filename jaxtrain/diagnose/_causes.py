@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from jaxtrain._text import percent
+from jaxtrain._text import beside, percent
 from jaxtrain.diagnose._evidence import RunEvidence
 from jaxtrain.diagnose._thresholds import CauseThresholds
 
@@ -151,6 +151,11 @@ class Cause:
         """The cause's short title (from :data:`CAUSES`)."""
         spec = CAUSES.get(self.name)
         return spec.title if spec is not None else self.name
+
+    def score_text(self, report_score: float) -> str:
+        """The score in two decimals, or as many more as place it against ``report_score``
+        (0.4996 is not "0.50", the score it missed)."""
+        return beside(self.score, report_score, 2, fixed=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The cause as JSON values (NaN as ``None``, ±inf as ``"inf"``/``"-inf"``)."""

@@ -202,10 +202,11 @@ class Diagnosis:
         seeds = len(self.candidates[0].train_loss) if self.candidates else 0
         lines = [f"# Diagnosis: {self.verdict}", "", f"**{self.headline}**", ""]
         top, run = self.top_cause, self._analyzed_run(seeds)
+        bar = self.cause_thresholds.report_score
         if top is not None:
             lines += [
                 f"Top cause in {run}: **{top.name}** ({top.section}, score "
-                f"{self._score(top)}). {top.explanation}",
+                f"{top.score_text(bar)}). {top.explanation}",
                 "",
             ]
         elif self.causes:
@@ -256,7 +257,7 @@ class Diagnosis:
             lines += ["", f"## Other causes in {run}", ""]
             for cause in self.reported_causes[1:]:
                 lines += [
-                    f"- **{cause.name}** ({cause.section}, score {self._score(cause)}): "
+                    f"- **{cause.name}** ({cause.section}, score {cause.score_text(bar)}): "
                     f"{cause.explanation}"
                 ]
         lines += ["", "## Remedies", ""]
@@ -321,10 +322,6 @@ class Diagnosis:
         if seeds == 1 or seed is None:
             return f"the run ({self.primary})" if self.stall is not None else "the run"
         return f"the run of {self.primary}, seed {seed}"
-
-    def _score(self, cause: Any) -> str:
-        """A cause's score beside the report score, with the digits that decide."""
-        return beside(cause.score, self.cause_thresholds.report_score, 2, fixed=True)
 
     def _stall_heading(self, seeds: int) -> str:
         """The stall section's heading: what the analyzed run did, and which run it was."""

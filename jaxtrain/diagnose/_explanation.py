@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from jaxtrain._output_dir import OutputDir
-from jaxtrain._text import beside, counted
+from jaxtrain._text import counted
 from jaxtrain.diagnose._causes import Cause
 from jaxtrain.diagnose._diagnosis import _jsonable
 from jaxtrain.diagnose._evidence import RunEvidence, smooth_losses
@@ -109,17 +109,12 @@ class RunExplanation:
             return top.name
         return "healthy" if self.healthy else "no cause found"
 
-    def _score(self, cause: Cause) -> str:
-        """A cause's score in two decimals, or as many more as place it against the report
-        score (0.4996 is not "0.50", the score it missed)."""
-        return beside(cause.score, self.thresholds.report_score, 2, fixed=True)
-
     @property
     def headline(self) -> str:
         """One sentence: the top cause, or that none reached the threshold."""
-        e, top = self.evidence, self.top
+        e, top, bar = self.evidence, self.top, self.thresholds.report_score
         if top is not None:
-            return f"{top.title} ({top.section}; score {self._score(top)})."
+            return f"{top.title} ({top.section}; score {top.score_text(bar)})."
         state = (
             "diverged"
             if e.diverged
@@ -173,7 +168,7 @@ class RunExplanation:
         Returns:
           The report as Markdown text.
         """
-        e = self.evidence
+        e, bar = self.evidence, self.thresholds.report_score
         lines = [
             f"# Run explanation: {self._title}",
             "",
@@ -184,7 +179,7 @@ class RunExplanation:
             lines += ["## Causes", ""]
             for i, cause in enumerate(self.reported, 1):
                 lines += [
-                    f"### {i}. {cause.name} ({cause.section}), score {self._score(cause)}",
+                    f"### {i}. {cause.name} ({cause.section}), score {cause.score_text(bar)}",
                     "",
                     cause.explanation,
                     "",
@@ -209,7 +204,7 @@ class RunExplanation:
                 "| cause | section | score |",
                 "|---|---|---:|",
             ]
-            lines += [f"| {c.name} | {c.section} | {self._score(c)} |" for c in others]
+            lines += [f"| {c.name} | {c.section} | {c.score_text(bar)} |" for c in others]
             lines.append("")
         lines += [
             "## The run",
@@ -281,9 +276,9 @@ class RunExplanation:
         else:
             ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes)
         ax.set(xlabel="step", ylabel="sharpness", title="sharpness vs stability threshold")
-        top = self.top
+        top, bar = self.top, self.thresholds.report_score
         fig.suptitle(
-            f"top cause: {top.name} (score {self._score(top)})" if top else "no cause reported",
+            f"top cause: {top.name} (score {top.score_text(bar)})" if top else "no cause reported",
             fontsize=10,
         )
         fig.tight_layout()

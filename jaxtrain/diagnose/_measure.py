@@ -414,8 +414,12 @@ def measure_run(
             **_curvature_at_end(run, train_pair, loss=loss, seed=seed, thresholds=thresholds)
         )
     probe_history = None
-    suspect = learning_rate_too_high(evidence.replace(probe_gain=math.inf), thresholds)
-    if probe and suspect.score >= thresholds.report_score:
+    # The lower-η probe only where every other sign already points at the learning rate.
+    suspect = probe and (
+        learning_rate_too_high(evidence.replace(probe_gain=math.inf), thresholds).score
+        >= thresholds.report_score
+    )
+    if suspect:
         probe_steps = min(int(steps), max(100, int(steps) // 2))
         # η/10, or lower where the measured sharpness says so: half the stability threshold
         # (r = λmax/threshold, so η·½/r puts λmax at half of it). If that diverges too, the
