@@ -203,12 +203,7 @@ def analyze_stall(
     g0, gT = float(initial_grad_norm), float(final_grad_norm)
     if g0 < 0 or gT < 0:
         raise ValueError(f"gradient norms must be >= 0; got {g0} and {gT}.")
-    # An overflowed ‖g₀‖ makes no ratio: gT/∞ = 0 would read as a gradient that vanished.
-    ratio = gT / g0 if 0 < g0 < math.inf else math.inf
-    critical = bool(
-        math.isfinite(gT)
-        and (gT <= thresholds.critical_grad_norm or ratio <= thresholds.critical_grad_ratio)
-    )
+    ratio, critical = _gradient_reading(g0, gT, thresholds)
     grads = {
         "steps": int(values.size),
         "initial_grad_norm": _finite_or_none(g0),
@@ -217,41 +212,17 @@ def analyze_stall(
     }
     diverged_step = _divergence_step(values, diverged_at, gT)
     if diverged_step is not None:
-        return StallReport(
-            **grads,
-            stalled=True,
-            stall_step=diverged_step,
-            critical=False,
-            diverged=True,
-            converged=False,
-            loss_start=_finite_or_none(values[0]),
-            loss_end=None,
-            tail_fluctuation=None,
-            plateau=None,
-            summary=(
-                f"The loss or its gradient became non-finite at step {diverged_step}: training "
-                "diverged; the learning rate is far too large (§4)."
-            ),
-        )
+        return _diverged_report(grads, values, diverged_step)
     smooth = _smooth(values)
     suffix_min = np.minimum.accumulate(smooth[::-1])[::-1]
-    total = float(smooth[0] - suffix_min[0])
-    if total <= thresholds.stall_tolerance * abs(float(smooth[0])):
-        stall_step = 0
-    else:
-        remaining = smooth - suffix_min
-        stall_step = int(np.argmax(remaining <= thresholds.stall_tolerance * total))
+    stall_step = _stall_step(smooth, suffix_min, thresholds.stall_tolerance)
     stalled = bool(stall_step <= (1.0 - _MIN_PLATEAU_SHARE) * values.size)
     converged = bool(
         baseline is not None
         and baseline > 0
         and float(smooth[-1]) / baseline <= thresholds.large_train_loss
     )
-    # Each printed beside the threshold it was compared with, with the digits that decide.
-    grad_text = f"‖g‖ = {beside(gT, thresholds.critical_grad_norm)} at the end"
-    if math.isfinite(ratio):
-        shown_ratio = beside(ratio, thresholds.critical_grad_ratio)
-        grad_text += f", {shown_ratio} × its initial {g0:.3g}"
+    grad_text = _grad_text(g0, gT, ratio, thresholds)
     if converged:
         stall_step, summary = _converged_reading(
             smooth, suffix_min, stall_step, stalled, baseline, grad_text, thresholds
@@ -288,6 +259,55 @@ def _escaped_plateau(values: np.ndarray, smooth: np.ndarray, tolerance: float) -
     if b + window - a >= _MIN_PLATEAU_SHARE * values.size and escaped:
         return Plateau(int(a), int(min(b + window - 1, values.size - 1)), level)
     return None
+
+
+def _diverged_report(grads: dict[str, Any], values: np.ndarray, step: int) -> StallReport:
+    """The report of a run that diverged at ``step``: stalled there, no curvature reading."""
+    return StallReport(
+        **grads,
+        stalled=True,
+        stall_step=step,
+        critical=False,
+        diverged=True,
+        converged=False,
+        loss_start=_finite_or_none(values[0]),
+        loss_end=None,
+        tail_fluctuation=None,
+        plateau=None,
+        summary=(
+            f"The loss or its gradient became non-finite at step {step}: training diverged; "
+            "the learning rate is far too large (§4)."
+        ),
+    )
+
+
+def _stall_step(smooth: np.ndarray, suffix_min: np.ndarray, tolerance: float) -> int:
+    """The first step after which less than ``tolerance`` of the total decrease is still to
+    come (0 if the loss never fell by ``tolerance`` of its start)."""
+    total = float(smooth[0] - suffix_min[0])
+    if total <= tolerance * abs(float(smooth[0])):
+        return 0
+    return int(np.argmax(smooth - suffix_min <= tolerance * total))
+
+
+def _gradient_reading(g0: float, gT: float, thresholds: Thresholds) -> tuple[float, bool]:
+    """``(‖g_T‖/‖g₀‖, critical)``: a finite ‖g_T‖ at most ``critical_grad_norm``, or at most
+    ``critical_grad_ratio`` of ‖g₀‖, is a critical point (§2). An overflowed ‖g₀‖ makes no
+    ratio (∞): ‖g_T‖/∞ = 0 would read as a gradient that vanished."""
+    ratio = gT / g0 if 0 < g0 < math.inf else math.inf
+    critical = math.isfinite(gT) and (
+        gT <= thresholds.critical_grad_norm or ratio <= thresholds.critical_grad_ratio
+    )
+    return ratio, bool(critical)
+
+
+def _grad_text(g0: float, gT: float, ratio: float, thresholds: Thresholds) -> str:
+    """‖g‖ at the end and its ratio to ‖g₀‖, each printed beside the critical-point threshold
+    it was compared with, with the digits that decide."""
+    text = f"‖g‖ = {beside(gT, thresholds.critical_grad_norm)} at the end"
+    if math.isfinite(ratio):
+        text += f", {beside(ratio, thresholds.critical_grad_ratio)} × its initial {g0:.3g}"
+    return text
 
 
 def _divergence_step(
