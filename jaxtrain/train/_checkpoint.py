@@ -435,6 +435,66 @@ def _restore(checkpointer: Any, step_dir: Any, args: dict[str, Any], name: str) 
         ) from None
 
 
+def _target_parts(target: Any) -> tuple[tuple[str, ...], dict[str, Any] | None]:
+    """The parts of a checkpoint a ``target`` loads, and its trees for them (``None``: no
+    target, the saved trees as nested dicts)."""
+    if isinstance(target, TrainState):
+        # A target without monitors loads the rest of a monitored run's checkpoint.
+        parts = _PARTS if jax.tree.leaves(target.monitor_state) else _PARTS[:3]
+        return parts, {p: getattr(target, p) for p in parts}
+    if isinstance(target, tuple) and len(target) == 3 and callable(target[0]):
+        return _PARTS[:2], {"params": target[1], "model_state": target[2]}
+    if target is None:
+        return _PARTS[:2], None
+    raise ValueError(
+        "target must be a TrainState, a model triple (apply, params, state) or None; "
+        f"got {type(target).__name__}"
+    )
+
+
+def _array_restore_args(
+    parts: tuple[str, ...], prints: dict[str, Any], trees: dict[str, Any] | None, target: Any
+) -> dict[str, Any]:
+    """Orbax's restore arguments for the saved arrays: each part that holds any, shaped like
+    the target's (as saved without one), and the extras (step and key)."""
+    import orbax.checkpoint as ocp
+
+    restore_args: dict[str, Any] = {}
+    for part in parts:
+        if not prints[part]:
+            continue
+        if trees is None:
+            restore_args[part] = ocp.args.StandardRestore()
+        else:
+            abstract = {k: _abstract(v) for k, v in _flat(trees[part]).items()}
+            restore_args[part] = ocp.args.StandardRestore(abstract)
+    extras_target = None
+    if isinstance(target, TrainState):
+        extras_target = {
+            "step": _abstract(target.step),
+            "key_data": _abstract(jax.random.key_data(target.key)),
+        }
+    restore_args["extras"] = ocp.args.StandardRestore(extras_target)
+    return restore_args
+
+
+def _restored_tree(
+    part: str, fingerprint: list[Any], arrays: dict[str, Any], trees: dict[str, Any] | None
+) -> Any:
+    """One restored part as a tree: the target's structure, or nested dicts without one."""
+    flat = arrays[part] if fingerprint else {}
+    leaves = [flat[k] for k in sorted(flat)]
+    if trees is not None:
+        return jax.tree.unflatten(jax.tree.structure(trees[part]), leaves)
+    tree = _nested(fingerprint, leaves)
+    if tree is None:
+        raise ValueError(
+            f"the checkpoint's {part} is not a tree of dicts; pass a target (a "
+            "TrainState or the model triple) to load it into"
+        )
+    return tree
+
+
 def load_checkpoint(
     directory: str | os.PathLike, target: Any = None, *, step: int | None = None
 ) -> Checkpoint:
@@ -495,19 +555,7 @@ def load_checkpoint(
         raise FileNotFoundError(f"no checkpoint directory {path}")
     step = _chosen_step(path, step)
     name, step_dir = f"{path}/{step}", path / str(step)
-    if isinstance(target, TrainState):
-        # A target without monitors loads the rest of a monitored run's checkpoint.
-        parts = _PARTS if jax.tree.leaves(target.monitor_state) else _PARTS[:3]
-        trees = {p: getattr(target, p) for p in parts}
-    elif isinstance(target, tuple) and len(target) == 3 and callable(target[0]):
-        parts, trees = _PARTS[:2], {"params": target[1], "model_state": target[2]}
-    elif target is None:
-        parts, trees = _PARTS[:2], None
-    else:
-        raise ValueError(
-            "target must be a TrainState, a model triple (apply, params, state) or None; "
-            f"got {type(target).__name__}"
-        )
+    parts, trees = _target_parts(target)
     # Every file about to be read is checked first: damaged bytes never reach orbax.
     verify_checksums(step_dir, {"meta", "metadata", "history", "extras", *parts}, name=name)
     checkpointer = _checkpointer()
@@ -529,41 +577,12 @@ def load_checkpoint(
             for part in parts:
                 _check_fits(part, prints[part], trees[part], path, step)
 
-        restore_args: dict[str, Any] = {}
-        for part in parts:
-            if not prints[part]:
-                continue
-            if trees is None:
-                restore_args[part] = ocp.args.StandardRestore()
-            else:
-                abstract = {k: _abstract(v) for k, v in _flat(trees[part]).items()}
-                restore_args[part] = ocp.args.StandardRestore(abstract)
-        extras_target = None
-        if isinstance(target, TrainState):
-            extras_target = {
-                "step": _abstract(target.step),
-                "key_data": _abstract(jax.random.key_data(target.key)),
-            }
-        restore_args["extras"] = ocp.args.StandardRestore(extras_target)
+        restore_args = _array_restore_args(parts, prints, trees, target)
         arrays = _restore(checkpointer, step_dir, restore_args, name)
     finally:
         checkpointer.close()
 
-    restored: dict[str, Any] = {}
-    for part in parts:
-        flat = arrays[part] if prints[part] else {}
-        leaves = [flat[k] for k in sorted(flat)]
-        if trees is None:
-            tree = _nested(prints[part], leaves)
-            if tree is None:
-                raise ValueError(
-                    f"the checkpoint's {part} is not a tree of dicts; pass a target (a "
-                    "TrainState or the model triple) to load it into"
-                )
-        else:
-            treedef = jax.tree.structure(trees[part])
-            tree = jax.tree.unflatten(treedef, leaves)
-        restored[part] = tree
+    restored = {part: _restored_tree(part, prints[part], arrays, trees) for part in parts}
     state = None
     if isinstance(target, TrainState):
         extras = arrays["extras"]
