@@ -4,6 +4,30 @@
 import numpy as np
 
 
+def edge_run(**changes):
+    """One full-batch gradient-descent run of §4's ``edge_of_stability``: λmax·η/2 rises from
+    0.4 to the edge by step 60 and hovers at 0.97–1.04 over the last half of 240 steps."""
+    run = {
+        "optimizer": "gd",
+        "learning_rate": 0.5,
+        "loss": np.linspace(1.0, 0.01, 240),
+        "threshold": 4.0,
+        "sharpness_start": 4.0 * 0.4,
+        "lowest_ratio": 0.4,
+        "lowest_step": 0,
+        "edge_step": 60,
+        "hover_from": 120,
+        "hover_to": 239,
+        "hover_min": 0.97,
+        "hover_max": 1.04,
+        "hover_median": 1.0,
+        "loss_start": 1.0,
+        "loss_end": 0.01,
+        "loss_rises": 0.3,
+    }
+    return run | changes
+
+
 def flowchart(verdict, train, **extra):
     """A §1 flowchart claim's numbers: the verdict and each candidate's training loss / B."""
     return {

@@ -86,24 +86,17 @@ def test_batch_caption_at_exactly_equal_epoch_times_is_not_faster():
 
 
 def _edge_run(start_ratio, lowest, lowest_step, edge_step):
-    return {
-        "optimizer": "gd",
-        "learning_rate": 0.1,
-        "loss": np.linspace(1.0, 0.01, 3000),
-        "threshold": 20.0,
-        "sharpness_start": 20.0 * start_ratio,
-        "lowest_ratio": lowest,
-        "lowest_step": lowest_step,
-        "edge_step": edge_step,
-        "hover_from": 1500,
-        "hover_to": 2975,
-        "hover_min": 0.97,
-        "hover_max": 1.04,
-        "hover_median": 1.0,
-        "loss_start": 1.0,
-        "loss_end": 0.01,
-        "loss_rises": 0.3,
-    }
+    return caption_numbers.edge_run(
+        learning_rate=0.1,
+        loss=np.linspace(1.0, 0.01, 3000),
+        threshold=20.0,
+        sharpness_start=20.0 * start_ratio,
+        lowest_ratio=lowest,
+        lowest_step=lowest_step,
+        edge_step=edge_step,
+        hover_from=1500,
+        hover_to=2975,
+    )
 
 
 def test_edge_caption_does_not_say_fell_and_back_for_progressive_sharpening():

@@ -4,6 +4,7 @@ with. No training runs; each dict has the keys its claim builds."""
 
 import math
 
+import caption_numbers
 import numpy as np
 
 from jaxtrain.lecture import Claim
@@ -210,25 +211,7 @@ def test_alpha_caption_a_step_not_within_2x_is_not_shown_as_2x_too_small():
 
 
 def _edge(**changes):
-    run = {
-        "optimizer": "gd",
-        "learning_rate": 0.5,
-        "loss": np.linspace(1.0, 0.01, 240),
-        "threshold": 4.0,
-        "sharpness_start": 4.0 * 0.4,
-        "lowest_ratio": 0.4,
-        "lowest_step": 0,
-        "edge_step": 60,
-        "hover_from": 120,
-        "hover_to": 239,
-        "hover_min": 0.97,
-        "hover_max": 1.04,
-        "hover_median": 1.0,
-        "loss_start": 1.0,
-        "loss_end": 0.01,
-        "loss_rises": 0.3,
-    }
-    return {"num_examples": 1000, "runs": {"gd η=0.5": run | changes}}
+    return {"num_examples": 1000, "runs": {"gd η=0.5": caption_numbers.edge_run(**changes)}}
 
 
 def test_edge_caption_a_ratio_below_one_is_not_shown_as_one_beside_both_sides():
