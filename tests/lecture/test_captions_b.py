@@ -117,21 +117,12 @@ def test_edge_caption_does_not_say_never_back_for_a_ratio_never_at_the_edge():
 
 
 def _stuck(start, end, fall_last, ratio=1.2):
-    return {
-        "learning_rate": 0.5,
-        "steps": 240,
-        "last_half_from": 120,
-        "loss_at_half": start,
-        "loss_end": end,
-        "last_half_fall_per_step": fall_last,
-        "last_half_loss_rises": 0.5,
-        "last_half_grad_norm_median": 2.0,
-        "last_half_grad_norm_min": 0.5,
-        "first_half_smallest_grad_norm": 0.2,
-        "first_half_smallest_grad_norm_step": 40,
-        "fall_per_step_before_smallest": 0.01,
-        "last_half_sharpness_ratio_median": ratio,
-    }
+    return caption_numbers.stuck(
+        loss_at_half=start,
+        loss_end=end,
+        last_half_fall_per_step=fall_last,
+        last_half_sharpness_ratio_median=ratio,
+    )
 
 
 def test_stuck_caption_does_not_call_a_rise_a_negative_percent_lower():

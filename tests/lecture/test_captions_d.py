@@ -244,23 +244,7 @@ def test_edge_caption_a_loss_that_rose_at_some_steps_is_not_shown_rising_at_0_pe
 # ---- §4 a stalled loss ----
 
 
-def _stuck(**changes):
-    numbers = {
-        "learning_rate": 0.5,
-        "steps": 240,
-        "last_half_from": 120,
-        "loss_at_half": 0.2,
-        "loss_end": 0.1,
-        "last_half_fall_per_step": 0.1 / 119,
-        "last_half_loss_rises": 0.5,
-        "last_half_grad_norm_median": 2.0,
-        "last_half_grad_norm_min": 0.5,
-        "first_half_smallest_grad_norm": 0.2,
-        "first_half_smallest_grad_norm_step": 40,
-        "fall_per_step_before_smallest": 0.01,
-        "last_half_sharpness_ratio_median": 1.2,
-    }
-    return numbers | changes
+_stuck = caption_numbers.stuck
 
 
 def test_stuck_caption_a_loss_that_rose_at_some_steps_is_not_shown_rising_at_0_percent():
