@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxtrain._json import to_jsonable
 from jaxtrain._output_dir import OutputDir, add_output_arguments, claim_output_dir
-from jaxtrain._text import beside, counted
+from jaxtrain._text import beside, counted, listed
 from jaxtrain.cli._args import checked_number, positive_float, positive_int
 from jaxtrain.cli._errors import CommandError
 
@@ -475,7 +475,7 @@ def batch_report(
         failed = [str(b + 1) for b in np.flatnonzero(~np.isfinite(per_batch[:, i]))]
         if failed:
             # A mean over a batch whose Hessian is not finite would print "nan ± nan".
-            batches = f"batch{'es' if len(failed) > 1 else ''} {', '.join(failed)}"
+            batches = listed(failed, "batch", "batches")
             lines.append(f"  λ{i + 1} is not finite on {batches}   (together: {together})")
         else:
             lines.append(f"  λ{i + 1} = {centre} ± {error}   (together: {together})")
