@@ -35,16 +35,19 @@ def test_an_empty_environment_gets_every_flag_once():
 
 
 @pytest.mark.parametrize(
-    ("version", "with_emitter_flag"),
+    ("version", "with_cpu_flags"),
     [((0, 6), False), ((0, 7), True), ((0, 10), True), ((0, 11), False), ((), False)],
 )
-def test_the_emitter_flag_only_where_xla_knows_it(monkeypatch, version, with_emitter_flag):
-    # XLA aborts on an unknown flag: an unchecked or unreadable jaxlib version goes without it.
+def test_the_cpu_flags_only_where_xla_knows_them(monkeypatch, version, with_cpu_flags):
+    # XLA aborts on an unknown flag: an unchecked or unreadable jaxlib version goes without them.
     monkeypatch.setattr(_fast_compile, "_jaxlib_version", lambda: version)
     flags = fast_compile_flags()
-    assert ("xla_cpu_use_fusion_emitters" in flags) == with_emitter_flag
+    assert ("xla_cpu_use_fusion_emitters" in flags) == with_cpu_flags
+    assert ("xla_cpu_parallel_codegen_split_count" in flags) == with_cpu_flags
     assert flags["xla_backend_optimization_level"] == "0"
-    assert "xla_cpu_use_fusion_emitters" not in fast_compile_flags(elemental_emitters=False)
+    without_emitters = fast_compile_flags(elemental_emitters=False)
+    assert "xla_cpu_use_fusion_emitters" not in without_emitters
+    assert ("xla_cpu_parallel_codegen_split_count" in without_emitters) == with_cpu_flags
 
 
 def test_the_tour_uses_the_elemental_emitters_only_at_the_quick_size(monkeypatch):
