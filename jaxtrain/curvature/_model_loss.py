@@ -8,6 +8,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jax.tree_util import Partial
 
@@ -64,9 +65,7 @@ def _group(batches: Sequence[Any], mesh: Mesh | None) -> tuple[list[Any], list[i
         groups.setdefault(signature, []).append(batch)
     joined, sizes = [], []
     for members in groups.values():
-        group = jax.tree.map(
-            lambda *xs: jnp.stack(xs, axis=1).reshape(-1, *jnp.shape(xs[0])[1:]), *members
-        )
+        group = jax.tree.map(_interleaved, *members)
         if mesh is not None:
             # Examples split over every device of the mesh; plain jit then partitions the
             # per-batch loss and its derivatives across them.
@@ -75,6 +74,20 @@ def _group(batches: Sequence[Any], mesh: Mesh | None) -> tuple[list[Any], list[i
         joined.append(group)
         sizes.append(_batch_size(members[0], 0))
     return joined, sizes
+
+
+def _interleaved(*arrays: Any) -> jax.Array:
+    """Equal-shaped arrays of m batches as one, example i of batch j at row i·m + j.
+
+    One batch is itself, and batches on the host are joined there: no eager device program
+    (one compilation per shape otherwise) for data that only needs copying.
+    """
+    if all(isinstance(a, np.ndarray) for a in arrays):
+        # device_put, not jnp.asarray: the same dtype rules without a copy program.
+        return jax.device_put(np.stack(arrays, axis=1).reshape(-1, *arrays[0].shape[1:]))
+    if len(arrays) == 1:
+        return jnp.asarray(arrays[0])
+    return jnp.stack(arrays, axis=1).reshape(-1, *jnp.shape(arrays[0])[1:])
 
 
 def _at(loss_fn, params, *batch):

@@ -11,6 +11,7 @@ from flax import nnx
 from jax.flatten_util import ravel_pytree
 
 from jaxtrain.curvature import batched_loss, eigenvalues, hessian, hvp, loss_from_model
+from jaxtrain.curvature._model_loss import _group
 from jaxtrain.nn import MLP, functional
 
 
@@ -49,6 +50,23 @@ def test_a_new_batched_loss_of_the_same_shapes_reuses_the_compilation(mlp_proble
     second = eigenvalues(matvec, params, k=1, key=key, num_iters=16)
     assert counted.count == traces
     assert float(first.eigenvalues[0]) != float(second.eigenvalues[0])
+
+
+def test_host_batches_are_joined_without_a_device_program(caplog):
+    # Three batches of 4: example i of batch j at row 3i + j, as the device path stacks them.
+    rng = np.random.default_rng(0)
+    host = [(rng.normal(size=(4, 2)), rng.integers(0, 3, size=4)) for _ in range(3)]
+    device = [jax.tree.map(jnp.asarray, batch) for batch in host]
+    with jax.log_compiles(), caplog.at_level("WARNING"):
+        (joined,), sizes = _group(host, None)
+        (single,), _ = _group(host[:1], None)
+    assert not [r for r in caplog.records if "Compiling" in r.getMessage()], caplog.text
+    (expected,), _ = _group(device, None)
+    assert sizes == [4] and joined[0].dtype == expected[0].dtype == jnp.float32
+    for got, want in zip(joined, expected, strict=True):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    np.testing.assert_array_equal(np.asarray(joined[0][3 * 1 + 2]), np.float32(host[2][0][1]))
+    np.testing.assert_array_equal(np.asarray(single[0]), host[0][0].astype(np.float32))
 
 
 @pytest.mark.parametrize("bad", [[], (), "xy", None])
