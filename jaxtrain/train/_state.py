@@ -7,6 +7,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 __all__ = ["TrainState", "donatable_copy", "init_train_state", "step_key"]
@@ -92,4 +93,9 @@ def donatable_copy(tree: Any) -> Any:
     ``fit``'s compiled epochs donate the state's buffers (update them in place); the state and
     key they start from are copies, so the caller's arrays survive the run.
     """
-    return jax.tree.map(lambda a: jnp.array(a, copy=True), tree)
+    # device_put copies a buffer without a program; jnp.array(a, copy=True) compiles a copy
+    # per shape (hundreds of small compilations over many short runs).
+    return jax.tree.map(
+        lambda a: jax.device_put(a if isinstance(a, jax.Array) else np.asarray(a), may_alias=False),
+        tree,
+    )

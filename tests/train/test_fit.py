@@ -216,6 +216,25 @@ def test_callers_arrays_survive_donation():
     assert_trees_equal(params, before)  # still readable, unchanged
 
 
+def test_the_donatable_copy_is_new_buffers_of_the_same_values_without_a_program(caplog):
+    from jaxtrain.train._state import donatable_copy
+
+    tree = {
+        "w": jnp.arange(6.0).reshape(2, 3),
+        "key": jax.random.key(3),
+        "host": np.arange(4.0),  # float64 on the host: float32 on the device, as jnp.array
+        "step": 5,
+    }
+    with jax.log_compiles(), caplog.at_level("WARNING"):
+        copy = donatable_copy(tree)
+    assert not [r for r in caplog.records if "Compiling" in r.getMessage()], caplog.text
+    assert copy["w"].unsafe_buffer_pointer() != tree["w"].unsafe_buffer_pointer()
+    np.testing.assert_array_equal(np.asarray(copy["w"]), np.asarray(tree["w"]))
+    assert jnp.array_equal(jax.random.key_data(copy["key"]), jax.random.key_data(tree["key"]))
+    assert copy["host"].dtype == jnp.array(tree["host"]).dtype == jnp.float32
+    assert copy["step"].dtype == jnp.int32 and int(copy["step"]) == 5
+
+
 def test_same_seed_same_run_other_seed_other_run():
     a, _ = _fit(seed=3)
     b, _ = _fit(seed=3)
