@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import jax.numpy as jnp
+import jax
 import numpy as np
 
 from jaxtrain.data import check_class_labels
@@ -135,11 +135,11 @@ def baseline_loss(
         # An absent class gets a finite, very negative logit: −inf would turn 0·log 0 into NaN.
         logits = np.log(np.maximum(prior, 1e-12)).astype(np.float32)
         predictions = np.broadcast_to(logits, (labels.size, k))
-        value = float(loss(jnp.asarray(predictions), jnp.asarray(y)))
+        value = float(loss(jax.device_put(predictions), jax.device_put(y)))
     elif task == "regression":
         mean = y.astype(np.float64).mean(axis=0)
         predictions = np.broadcast_to(mean, y.shape).astype(np.float32)
-        value = float(loss(jnp.asarray(predictions), jnp.asarray(y, dtype=jnp.float32)))
+        value = float(loss(jax.device_put(predictions), jax.device_put(y.astype(np.float32))))
     else:
         raise ValueError(f"unknown task {task!r}; choose from {_TASKS}.")
     return max(value, 1e-12)
