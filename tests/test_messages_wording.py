@@ -159,6 +159,7 @@ def test_an_idx_header_of_one_dimension_counts_it_in_the_singular(tmp_path):
     with pytest.raises(ValueError) as caught:
         load_idx(path)
     assert "1 dimensions" not in str(caught.value), caught.value
+    assert "1 dimension needs 8 bytes" in str(caught.value), caught.value  # and its verb
 
 
 def test_an_idx_header_promising_one_data_byte_counts_it_in_the_singular(tmp_path):

@@ -72,7 +72,8 @@ def _read_idx(stream: BinaryIO, path: Path, file_size: int, compressed: bool) ->
     if sizes.size < 4 * ndim:
         raise DataFileError(
             path,
-            f"truncated header: {counted(ndim, 'dimension')} need {header} bytes, the file has "
+            f"truncated header: {counted(ndim, 'dimension')} {'needs' if ndim == 1 else 'need'} "
+            f"{header} bytes, the file has "
             f"{4 + sizes.size}.",
         )
     shape = struct.unpack(f">{ndim}I", sizes.tobytes())
