@@ -315,25 +315,31 @@ class Diagnosis:
             )
         return lines
 
+    def _analyzed_seed(self, seeds: int) -> int | None:
+        """The seed the stall and the causes were read from; ``None`` where there is only one
+        run to read (one seed, or no stall analysis saying which)."""
+        if seeds == 1 or self.stall is None:
+            return None
+        return self.stall.seed
+
     def _analyzed_run(self, seeds: int) -> str:
         """The run the stall and the causes were read from: "the run" for one seed, else the
         primary's run of the analyzed seed."""
-        seed = None if self.stall is None else self.stall.seed
-        if seeds == 1 or seed is None:
+        seed = self._analyzed_seed(seeds)
+        if seed is None:
             return f"the run ({self.primary})" if self.stall is not None else "the run"
         return f"the run of {self.primary}, seed {seed}"
 
     def _stall_heading(self, seeds: int) -> str:
         """The stall section's heading: what the analyzed run did, and which run it was."""
-        stall = self.stall
+        stall, seed = self.stall, self._analyzed_seed(seeds)
         if stall.diverged:
             what = "Where training diverged"
         elif stall.stalled:
             what = "Where training stalled"
         else:
             what = "The training curve"
-        one_run = seeds == 1 or stall.seed is None
-        which = self.primary if one_run else f"{self.primary}, seed {stall.seed}"
+        which = self.primary if seed is None else f"{self.primary}, seed {seed}"
         return f"{what} ({which})"
 
     def plot_curves(self, ax: Any = None) -> Any:
