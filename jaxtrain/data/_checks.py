@@ -116,8 +116,7 @@ def check_dataset(x: Any, y: Any, *, num_classes: int | None = None, name: str =
     if len(x) != len(y):
         raise ValueError(
             f"{name}: x has {counted(len(x), 'example')} but y has {len(y):,}; they must have "
-            "the same "
-            "length on axis 0 (was one of them shuffled, filtered or transposed alone?)."
+            "the same length on axis 0 (was one of them shuffled, filtered or transposed alone?)."
         )
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
         raise ValueError(

@@ -246,8 +246,7 @@ def kfold_indices(
         if labels.shape[0] != n:
             raise ValueError(
                 f"`stratify_labels` has {counted(labels.shape[0], 'entry', 'entries')} but "
-                f"n = {n}; give one label "
-                "per example."
+                f"n = {n}; give one label per example."
             )
         if labels.ndim == 2:
             labels = np.argmax(labels, axis=1)

@@ -288,8 +288,7 @@ def _judge_training(
         else:
             how = (
                 f"{me.name!r} is worse by {beside(best['difference'], thresholds.min_difference)} "
-                "× the baseline "
-                f"({_noise_text(best)})"
+                f"× the baseline ({_noise_text(best)})"
             )
         reason = (
             f"The simpler candidate {best['candidate']!r} reaches a lower training loss with "

@@ -789,8 +789,7 @@ def _momentum_caption(numbers: dict[str, Any]) -> str:
         lower = int((momentum < plain).sum())
         return text + (
             f" (lower in {lower} of {counted(seeds, 'seed')}; {momentum.mean():.3f} vs "
-            f"{plain.mean():.3f} "
-            "on average)."
+            f"{plain.mean():.3f} on average)."
         )
     gain = beside(plain.mean() / momentum.mean(), 1.0, 1, fixed=True)
     text += f"momentum ends {gain}× lower than plain SGD"

@@ -104,8 +104,7 @@ class _PerExampleNorm(nnx.Module):
         if size != self.num_features:
             raise ValueError(
                 f"{type(self).__name__} expected {counted(self.num_features, 'feature')}, got "
-                "input of "
-                f"shape {x.shape}"
+                f"input of shape {x.shape}"
             )
 
 

@@ -70,8 +70,7 @@ class RunCheckpoints:
         if existing and not resume:
             raise ValueError(
                 f"{self._writer.directory} already holds checkpoints ({listed(existing, 'step')}); "
-                "pass "
-                "resume=True to continue that run, or choose a new directory"
+                "pass resume=True to continue that run, or choose a new directory"
             )
         self._writer.claim(state.key, self._config.get("seed"))
         if not existing:
