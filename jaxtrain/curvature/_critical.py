@@ -12,6 +12,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.typing import ArrayLike, DTypeLike
 
+from jaxtrain._host_tree import host_flat
 from jaxtrain._text import beside, counted, side_by_side
 from jaxtrain.curvature._hessian import hessian
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
@@ -176,7 +177,7 @@ class CriticalPointReport:
             ValueError: if there is no negative curvature to escape along.
         """
         u = self._require_escape()
-        g_dot_u = float(ravel_pytree(self._gradient)[0] @ ravel_pytree(u)[0])
+        g_dot_u = float(np.dot(host_flat(self._gradient), host_flat(u)))
         return step * g_dot_u + 0.5 * float(self.escape_eigenvalue) * step**2
 
     def escape(self, step: float) -> tuple[Any, float]:
@@ -364,11 +365,11 @@ def analyze_critical_point(
     if eig_tol is not None and eig_tol < 0:
         raise ValueError(f"eig_tol must be >= 0, got {eig_tol}")
     H = hessian(loss_fn, params, *args, chunk_size=chunk_size, max_bytes=max_bytes)
-    loss, grad, evals, evecs = _value_grad_eigh(loss_fn, params, args, H)
+    loss, grad, evals, grad_norm, lowest = _value_grad_eigh(loss_fn, params, args, H)
     evals = np.asarray(evals)
     if eig_tol is None:
         eig_tol = eigenvalue_tolerance(evals, H.dtype)
-    grad_norm = float(jnp.linalg.norm(ravel_pytree(grad)[0]))
+    grad_norm = float(grad_norm)
     num_positive = int(np.sum(evals > eig_tol))
     num_negative = int(np.sum(evals < -eig_tol))
     num_zero = int(evals.size - num_positive - num_negative)
@@ -376,11 +377,7 @@ def analyze_critical_point(
 
     escape_direction = escape_eigenvalue = predicted = None
     if num_negative > 0:
-        flat_grad, _ = ravel_pytree(grad)
-        u = evecs[:, 0]
-        # An eigenvector's sign is arbitrary; pick the one that does not climb the gradient.
-        sign = jnp.where(jnp.dot(flat_grad.astype(u.dtype), u) > 0, -1.0, 1.0).astype(u.dtype)
-        escape_direction = _unravel_like(sign * u, params)
+        escape_direction = lowest
         escape_eigenvalue = float(evals[0])
         predicted = 0.5 * escape_eigenvalue
 
@@ -412,9 +409,14 @@ def _value_grad_eigh(loss_fn, params, args, H):
 
 @jax.jit
 def _value_grad_eigh_program(loss_fn, params, args, H):
+    """``(L, g, eigenvalues, ‖g‖, u)``: u the lowest eigenvector as a pytree like θ, signed
+    so that it does not climb the gradient (an eigenvector's sign is arbitrary)."""
     loss, grad = jax.value_and_grad(loss_fn)(params, *args)
     evals, evecs = jnp.linalg.eigh(H)
-    return loss, grad, evals, evecs
+    flat_grad = ravel_pytree(grad)[0]
+    u = evecs[:, 0]
+    sign = jnp.where(jnp.dot(flat_grad.astype(u.dtype), u) > 0, -1.0, 1.0).astype(u.dtype)
+    return loss, grad, evals, jnp.linalg.norm(flat_grad), _unravel_like(sign * u, params)
 
 
 @jax.jit

@@ -16,8 +16,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
+from jaxtrain._host_tree import host_flat, host_unflat
 from jaxtrain.diagnose._causes import failed, learning_rate_too_high
 from jaxtrain.diagnose._evidence import (
     RunEvidence,
@@ -103,11 +103,11 @@ def escape_test(
         value, grad = _value_and_grad(fn, params)
         if gradient is not None:
             grad = gradient
-        slope = float(np.dot(ravel_pytree(grad)[0], ravel_pytree(direction)[0]))
-        scale = max(1.0, float(np.linalg.norm(np.asarray(ravel_pytree(params)[0]))))
+        slope = float(np.dot(host_flat(grad), host_flat(direction)))
+        scale = max(1.0, float(np.linalg.norm(host_flat(params))))
         grid = np.asarray(_ESCAPE_STEPS) * scale
         steps = np.concatenate([grid, -grid]).astype(np.float32)
-        losses = np.asarray(_losses_along(fn, params, direction, jnp.asarray(steps)), np.float64)
+        losses = np.asarray(_losses_along(fn, params, direction, steps), np.float64)
     base = float(value)
     change = (losses - base - steps.astype(np.float64) * slope) / max(abs(base), 1e-12)
     change = np.where(np.isfinite(change), change, np.inf)
@@ -120,14 +120,15 @@ def _curvature(
 ) -> dict[str, Any]:
     """λmin, λmax (dense or Lanczos), the escape test, ρ and the valley ratio at θ."""
     from jaxtrain import curvature
+    from jaxtrain.curvature._operators import as_pytree_callable, flat_space, highest_precision
 
-    flat, unravel = ravel_pytree(params)
+    flat = flat_space(params)
     n = int(flat.size)
     if n <= thresholds.dense_max_params:
         H = np.asarray(curvature.hessian(loss_fn, params), dtype=np.float64)
         evals, evecs = np.linalg.eigh((H + H.T) / 2)
         lam_min, lam_max = float(evals[0]), float(evals[-1])
-        u = unravel(jnp.asarray(evecs[:, 0], flat.dtype))
+        u = host_unflat(evecs[:, 0].astype(flat.dtype), params)
         method = "dense"
     else:
         result = curvature.eigenvalues(
@@ -140,13 +141,11 @@ def _curvature(
         )
         values = np.asarray(result.eigenvalues, dtype=np.float64)
         lam_min, lam_max = float(values[0]), float(values[-1])
-        u = jax.tree.map(lambda v: v[0], result.eigenvectors)
+        u = jax.tree.map(lambda v: np.asarray(v)[0], result.eigenvectors)
         method = "lanczos"
     tol = curvature.eigenvalue_tolerance([lam_min, lam_max], flat.dtype)
-    norm_u = float(np.linalg.norm(np.asarray(ravel_pytree(u)[0])))
+    norm_u = float(np.linalg.norm(host_flat(u)))
     u = jax.tree.map(lambda a: a / norm_u, u)
-    from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
-
     fn = as_pytree_callable(loss_fn)
     with highest_precision():
         _, grad = _value_and_grad(fn, params)
@@ -159,8 +158,8 @@ def _curvature(
     change, step = escape_test(loss_fn, params, u, gradient=grad)
     along = "eigenvector"
     for subkey in jax.random.split(key, _RANDOM_DIRECTIONS):
-        v = unravel(jax.random.normal(subkey, flat.shape, flat.dtype))
-        norm_v = float(np.linalg.norm(np.asarray(ravel_pytree(v)[0])))
+        v = host_unflat(np.asarray(jax.random.normal(subkey, flat.shape, flat.dtype)), params)
+        norm_v = float(np.linalg.norm(host_flat(v)))
         v = jax.tree.map(lambda a, norm_v=norm_v: a / norm_v, v)
         c, t = escape_test(loss_fn, params, v, gradient=grad)
         if c < change:
@@ -213,7 +212,7 @@ def saturation_at(
         if z.ndim == 1:
             z = z[:, None]
         outputs.append(np.asarray(z, np.float64))
-        pushes.append(np.asarray(_logit_push(fn, z, jnp.asarray(y[i : i + _CHUNK])), np.float64))
+        pushes.append(np.asarray(_logit_push(fn, z, y[i : i + _CHUNK]), np.float64))
     z = np.concatenate(outputs)
     dz = np.concatenate(pushes).reshape(z.shape)
     if z.shape[1] == 1:

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
+from jaxtrain._host_tree import host_flat
 from jaxtrain.diagnose._budget import Budget
 from jaxtrain.diagnose._candidates import Candidate
 from jaxtrain.losses import chunked_mean
@@ -211,7 +211,7 @@ def _gradient(loss_fn: Any, params: Any) -> Any:
 def grad_norm(loss_fn: Any, params: Any) -> float:
     """‖∇L(θ)‖ of a ``loss_fn(params)`` (a pytree-callable from :func:`full_batch_loss_fn`)."""
     grads = _gradient(loss_fn, params)
-    return float(np.linalg.norm(np.asarray(ravel_pytree(grads)[0], dtype=np.float64)))
+    return float(np.linalg.norm(host_flat(grads, np.float64)))
 
 
 def equal_sizes(

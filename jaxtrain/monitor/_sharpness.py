@@ -12,7 +12,7 @@ from jax.flatten_util import ravel_pytree
 
 from jaxtrain.curvature import hvp
 from jaxtrain.curvature._lanczos import basis_rows, extreme_ritz_pairs
-from jaxtrain.curvature._operators import flat_operator, highest_precision
+from jaxtrain.curvature._operators import flat_operator, flat_space, highest_precision
 from jaxtrain.monitor._monitor import ProbeMonitor, RunSetup, StepView
 from jaxtrain.monitor._preconditioner import preconditioner_inverse
 from jaxtrain.monitor._threshold import StabilityThreshold, stability_threshold
@@ -85,7 +85,8 @@ class Sharpness(ProbeMonitor):
     def prepare(self, setup: RunSetup) -> Sharpness:
         parts = tuple(optimizer_parts(setup.optimizer, setup.opt_state))
         if self.preconditioned:
-            preconditioner_inverse(list(parts), setup.opt_state)  # raises when there is none
+            # Raises when there is none; traced only, since nothing of it is kept.
+            jax.eval_shape(lambda s: preconditioner_inverse(list(parts), s), setup.opt_state)
         if self.threshold is None:
             rule = stability_threshold(
                 setup.optimizer, setup.opt_state, preconditioned=self.preconditioned
@@ -102,8 +103,8 @@ class Sharpness(ProbeMonitor):
         return ("sharpness", "stability_threshold")
 
     def init(self, params: Any) -> SharpnessState:
-        flat = ravel_pytree(params)[0]
-        return SharpnessState(jnp.zeros_like(flat), jnp.zeros([], jnp.int32))
+        flat = flat_space(params)
+        return SharpnessState(jnp.zeros(flat.shape, flat.dtype), jnp.zeros([], jnp.int32))
 
     def measure(self, state: SharpnessState, view: StepView):
         with highest_precision():
