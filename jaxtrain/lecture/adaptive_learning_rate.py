@@ -345,7 +345,7 @@ def _narrow_figure(numbers: dict[str, Any]) -> Any:
     ax_step.axvline(spike["spike_step"], color=colors["rmsprop"], ls=":", lw=1)
     ax_step.set(xlabel="step t", ylabel="step across the valley η/σ₂", yscale="log", title="η/σ₂")
     ax_step.legend(fontsize=7)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -504,7 +504,7 @@ def _decay_figure(numbers: dict[str, Any]) -> Any:
     ax_step.text(0, numbers["stability_threshold_across"] * 1.2, "2/λ₂", color="gray")
     ax_step.set(xlabel="step t", ylabel="ηᵗ/σ₂ across the valley", yscale="log", title="ηᵗ/σ₂")
     ax_step.legend(fontsize=7)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -669,7 +669,7 @@ def _alpha_figure(numbers: dict[str, Any]) -> Any:
         ax_step.plot(steps, method["step_size"], lw=1.4, label=name)
     ax_step.set(xlabel="step t", ylabel="η/σᵗ", yscale="log")
     ax_step.legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -840,7 +840,7 @@ def _momentum_figure(numbers: dict[str, Any]) -> Any:
         title=f"size of each step, η = {numbers['learning_rate']:g}",
     )
     ax_step.legend(fontsize=7)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -1032,7 +1032,7 @@ def _edge_figure(numbers: dict[str, Any]) -> Any:
         ax_sharp.set(ylabel=ylabel, title=f"{title}: sharpness (dashed: {threshold_label})")
         ax_sharp.legend(fontsize=8)
         ax_loss.set(xlabel="step t", ylabel="training loss", yscale="log")
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -1188,7 +1188,7 @@ def _stuck_figure(numbers: dict[str, Any]) -> Any:
     ax_loss.yaxis.label.set_color("C0")
     ax_grad.yaxis.label.set_color("C3")
     fig.legend(loc="upper right", fontsize=8, bbox_to_anchor=(0.88, 0.88))
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -1322,7 +1322,7 @@ def _schedules_figure(numbers: dict[str, Any]) -> Any:
         ylim=(1e-3 * numbers["peak"], 2 * numbers["peak"]),
         title="the same, log scale",
     )
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -1493,7 +1493,7 @@ def _warmup_figure(numbers: dict[str, Any]) -> Any:
     )
     ax_spike.tick_params(axis="x", labelsize=8)
     ax_lr.set(xlabel="step", ylabel="η used", title="learning rate")
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 

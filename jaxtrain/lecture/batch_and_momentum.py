@@ -257,7 +257,7 @@ def _batch_figure(numbers: dict[str, Any]) -> Any:
         title="time (median epoch after compiling)",
     )
     ax_time.legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -550,7 +550,7 @@ def _critical_figure(numbers: dict[str, Any]) -> Any:
         title="monitor.gradient_noise_scale",
     )
     ax_noise.legend(fontsize=7)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -739,7 +739,7 @@ def _momentum_figure(numbers: dict[str, Any]) -> Any:
         title=f"MLP on digits, batch {numbers['digits_batch_size']}",
     )
     ax_digits.legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 

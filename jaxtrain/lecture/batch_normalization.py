@@ -186,7 +186,7 @@ def _scales_figure(numbers: dict[str, Any]) -> Any:
         title="the same descent on both surfaces",
     )
     axes[2].legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -302,7 +302,7 @@ def _training_figure(numbers: dict[str, Any]) -> Any:
     ax_acc.set(xlabel="epoch", ylabel="validation accuracy", ylim=(0, 1), title="validation")
     for ax in (ax_loss, ax_acc):
         ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -482,7 +482,7 @@ def _curvature_figure(numbers: dict[str, Any]) -> Any:
         ylabel=f"share of λ ≥ λmax/{numbers['near_top']:.0f}",
         title=f"{counted(len(numbers['seeds']), 'seed')}: bar the mean, dots each seed",
     )
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -612,7 +612,7 @@ def _test_time_figure(numbers: dict[str, Any]) -> Any:
     ax.set(xlim=(0, 1), xlabel="validation accuracy", title="BatchNorm at test time")
     ax.invert_yaxis()
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 

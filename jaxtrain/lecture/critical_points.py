@@ -174,7 +174,7 @@ def _toy_saddle_figure(numbers: dict[str, Any]) -> Any:
     ax_slice.axvline(numbers["escape_step"], color="gray", lw=0.8)
     ax_slice.set(ylim=(0.0, 3.0), title="through the saddle")
     ax_slice.legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -296,7 +296,7 @@ def _escape_figure(numbers: dict[str, Any]) -> Any:
         title=f"L = (1 − w₁w₂)², η = {numbers['learning_rate']}",
     )
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -603,7 +603,7 @@ def _spectrum_figure(numbers: dict[str, Any]) -> Any:
     ax_slice.set_yscale("symlog", linthresh=1e-10)
     ax_slice.locator_params(axis="x", nbins=5)
     ax_slice.legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -786,7 +786,7 @@ def _ratio_figure(numbers: dict[str, Any]) -> Any:
         title="where the ratio's missing share goes",
     )
     ax_counts.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -976,7 +976,7 @@ def _gauss_newton_figure(numbers: dict[str, Any]) -> Any:
     )
     ax_low.set(xlabel="index", ylabel="eigenvalue", title="the 10 smallest")
     ax_all.legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -1109,7 +1109,7 @@ def _saddle_escapes_figure(numbers: dict[str, Any]) -> Any:
         )
         ax.title.set_fontsize(9)
         ax.legend(fontsize=7, title="steps to the grey line", title_fontsize=7)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 

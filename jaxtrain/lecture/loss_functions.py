@@ -172,7 +172,7 @@ def _two_class_figure(numbers: dict[str, Any]) -> Any:
     ax_e.plot([], [], ".", color="C3", label="softmax cross-entropy over (z₀, z₁)")
     ax_e.set(xlabel="z₁ − z₀", ylabel="loss", ylim=(0, None), title="loss, random logits")
     ax_e.legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -310,7 +310,7 @@ def _surfaces_figure(numbers: dict[str, Any]) -> Any:
         title="loss along the descent",
     )
     axes[2].legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -465,7 +465,7 @@ def _training_figure(numbers: dict[str, Any]) -> Any:
     ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in (ax_loss, ax_acc):
         ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 

@@ -128,7 +128,7 @@ def _flowchart_figure(numbers: dict[str, Any], title: str, labels: dict[str, str
     ax_bars.set(ylim=(0, 1.15 * max(top, 1.0)), ylabel="loss / B", title="after the budget")
     ax_bars.legend(fontsize=8)
     fig.suptitle(f"{title} — verdict: {numbers['verdict']}", fontsize=10)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -421,7 +421,7 @@ def _what_went_wrong_figure(numbers: dict[str, Any]) -> Any:
         else "explain_run: no cause reported",
         fontsize=10,
     )
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -548,7 +548,7 @@ def _overfitting_figure(numbers: dict[str, Any]) -> Any:
         ax.set(title=f"{name}: {numbers[f'{key}_verdict']}", ylabel="loss / baseline B")
         ax.set_ylim(0, 1.15 * max(max(values), 1.0))
         ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
@@ -929,7 +929,7 @@ def _selection_figure(numbers: dict[str, Any]) -> Any:
         title=f"{numbers['points']} noisy spiral points, {numbers['steps']} Adam steps each",
     )
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.set_layout_engine("tight")
     return fig
 
 
