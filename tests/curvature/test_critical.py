@@ -171,10 +171,10 @@ def test_classify_rejects_what_it_cannot_read():
 def test_not_critical_still_reports_curvature(toy):
     params = jnp.array([0.3, -0.2])
     report = analyze_critical_point(toy, params)
-    grad = jax.grad(toy)(params)
+    grad = jax.jit(jax.grad(toy))(params)
     assert report.kind == "not_critical"
     np.testing.assert_allclose(report.grad_norm, float(jnp.linalg.norm(grad)), rtol=1e-6)
-    evals = np.linalg.eigvalsh(np.asarray(jax.hessian(toy)(params)))
+    evals = np.linalg.eigvalsh(np.asarray(jax.jit(jax.hessian(toy))(params)))
     np.testing.assert_allclose(report.eigenvalues, evals, rtol=1e-5)
     assert report.num_negative == 1
     u = np.asarray(report.escape_direction)

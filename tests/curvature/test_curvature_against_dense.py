@@ -19,7 +19,8 @@ TOL64 = 1e-10  # float64 products against float64 references, relative to the la
 def _dense(matvec, like):
     flat, unravel = ravel_pytree(like)
     eye = jnp.eye(flat.size, dtype=flat.dtype)
-    return np.asarray(jax.vmap(lambda e: ravel_pytree(matvec(unravel(e)))[0])(eye), np.float64)
+    columns = jax.jit(jax.vmap(lambda e: ravel_pytree(matvec(unravel(e)))[0]))(eye)
+    return np.asarray(columns, np.float64)
 
 
 def _close(actual, expected, tol=TOL64):
@@ -56,9 +57,11 @@ def test_ggn_is_dense_jt_hl_j_in_float64_jitted_or_not_and_psd(x64, name):
     params, x, labels, real = _problem()
     y = labels if kind == "labels" else real
     flat, unravel = ravel_pytree(params)
-    J = np.asarray(jax.jacfwd(lambda f: _model(unravel(f), x)["out"].ravel())(flat))
-    z = _model(params, x)["out"]
-    H_out = np.asarray(jax.hessian(lambda o: loss({"out": o.reshape(z.shape)}, y))(z.ravel()))
+    J = np.asarray(jax.jit(jax.jacfwd(lambda f: _model(unravel(f), x)["out"].ravel()))(flat))
+    z = jax.jit(_model)(params, x)["out"]
+    H_out = np.asarray(
+        jax.jit(jax.hessian(lambda o: loss({"out": o.reshape(z.shape)}, y)))(z.ravel())
+    )
     expected = J.T @ H_out @ J
     G = curvature.ggn(_model, loss, params, x, y)
     _close(_dense(G, params), expected)

@@ -66,7 +66,7 @@ def _dense_hessian(params, x, y):
     from jax.flatten_util import ravel_pytree
 
     flat, unravel = ravel_pytree(params)
-    return jax.hessian(lambda v: mlp_loss(unravel(v), x, y))(flat)
+    return jax.jit(jax.hessian(lambda v: mlp_loss(unravel(v), x, y)))(flat)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from jaxtrain.diagnose._critical_point import curvature_check
 
 def dense_eigenvalues(loss_fn, params):
     flat, unravel = ravel_pytree(params)
-    H = jax.hessian(lambda v: loss_fn(unravel(v)))(flat)
+    H = jax.jit(jax.hessian(lambda v: loss_fn(unravel(v))))(flat)
     return np.linalg.eigvalsh(np.asarray(H, dtype=np.float64))
 
 

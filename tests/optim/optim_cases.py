@@ -37,7 +37,7 @@ def mixed_loss(params) -> jax.Array:
 
 def grads_like_params(params):
     """∇ of :func:`mixed_loss`, cast to each parameter's dtype (as a bfloat16 model gives)."""
-    grads = jax.grad(mixed_loss)(params)
+    grads = jax.jit(jax.grad(mixed_loss))(params)
     return jax.tree.map(lambda g, p: g.astype(p.dtype), grads, params)
 
 
