@@ -191,14 +191,14 @@ def hessian_report(
     ``max_bytes`` bounds the Lanczos bases (default: ``curvature.DEFAULT_MAX_BYTES``); a
     ``top`` over it is refused before any Lanczos step runs.
     """
-    import jax
-    from jax.flatten_util import ravel_pytree
+    from jaxtrain._host_tree import host_flat
+    from jaxtrain.curvature._operators import value_and_gradient
 
     stage = stage or (lambda text: None)
     n = _parameter_count(params)
     stage(f"the loss and its gradient at θ ({n:,} parameters)")
-    loss_value, grads = jax.value_and_grad(loss_fn)(params)
-    grad_norm = float(np.linalg.norm(np.asarray(ravel_pytree(grads)[0], dtype=np.float64)))
+    loss_value, grads = value_and_gradient(loss_fn, params)
+    grad_norm = float(np.linalg.norm(host_flat(grads, np.float64)))
     report: dict[str, Any] = {
         "n_params": n,
         "loss": float(loss_value),

@@ -57,6 +57,21 @@ def as_pytree_callable(fn: Callable[..., Any]) -> Any:
     return fn
 
 
+def value_and_gradient(loss_fn: Callable[[Any], Any], params: Any) -> tuple[jax.Array, Any]:
+    """``(L(θ), ∇L(θ))`` in one compiled program.
+
+    Run eagerly, ``jax.value_and_grad`` compiles each operation of the forward and backward
+    pass on its own; here they compile once, and ``loss_fn`` passes as a pytree
+    (:func:`as_pytree_callable`), so a model's losses on new data of the same shapes reuse it.
+    """
+    return _value_and_grad_program(as_pytree_callable(loss_fn), params)
+
+
+@jax.jit
+def _value_and_grad_program(loss_fn: Any, params: Any) -> tuple[jax.Array, Any]:
+    return jax.value_and_grad(loss_fn)(params)
+
+
 def linearized(matvec: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """Returns a version of ``matvec`` that does its vector-independent work only once.
 

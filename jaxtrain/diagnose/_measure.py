@@ -48,11 +48,6 @@ _RANDOM_DIRECTIONS = 4
 
 
 @jax.jit
-def _value_and_grad(loss_fn: Any, params: Any) -> tuple[jax.Array, Any]:
-    return jax.value_and_grad(loss_fn)(params)
-
-
-@jax.jit
 def _curvature_along(loss_fn: Any, params: Any, v: Any) -> jax.Array:
     # vᵀHv by forward-over-reverse: d/dε ∇L(θ + εv) at ε = 0, dotted with v.
     hv = jax.jvp(jax.grad(loss_fn), (params,), (v,))[1]
@@ -96,11 +91,15 @@ def escape_test(
       >>> round(change, 3), round(abs(step), 3)  # exact: (1 − t²/2)² − 1, best at t = 1
       (-0.75, 1.0)
     """
-    from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
+    from jaxtrain.curvature._operators import (
+        as_pytree_callable,
+        highest_precision,
+        value_and_gradient,
+    )
 
     fn = as_pytree_callable(loss_fn)
     with highest_precision():
-        value, grad = _value_and_grad(fn, params)
+        value, grad = value_and_gradient(fn, params)
         if gradient is not None:
             grad = gradient
         slope = float(np.dot(host_flat(grad), host_flat(direction)))
@@ -120,7 +119,12 @@ def _curvature(
 ) -> dict[str, Any]:
     """λmin, λmax (dense or Lanczos), the escape test, ρ and the valley ratio at θ."""
     from jaxtrain import curvature
-    from jaxtrain.curvature._operators import as_pytree_callable, flat_space, highest_precision
+    from jaxtrain.curvature._operators import (
+        as_pytree_callable,
+        flat_space,
+        highest_precision,
+        value_and_gradient,
+    )
 
     flat = flat_space(params)
     n = int(flat.size)
@@ -148,7 +152,7 @@ def _curvature(
     u = jax.tree.map(lambda a: a / norm_u, u)
     fn = as_pytree_callable(loss_fn)
     with highest_precision():
-        _, grad = _value_and_grad(fn, params)
+        _, grad = value_and_gradient(fn, params)
         g2 = float(sum(np.vdot(a, a) for a in jax.tree.leaves(jax.device_get(grad))))
         along_g = float(_curvature_along(fn, params, grad)) if g2 > 0 else _NAN
     # Along the lowest eigenvector first; a degenerate saddle (a deep linear net at the
