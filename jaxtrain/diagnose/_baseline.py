@@ -135,11 +135,23 @@ def baseline_loss(
         # An absent class gets a finite, very negative logit: −inf would turn 0·log 0 into NaN.
         logits = np.log(np.maximum(prior, 1e-12)).astype(np.float32)
         predictions = np.broadcast_to(logits, (labels.size, k))
-        value = float(loss(jax.device_put(predictions), jax.device_put(y)))
+        value = float(_loss_of(loss, predictions, y))
     elif task == "regression":
         mean = y.astype(np.float64).mean(axis=0)
         predictions = np.broadcast_to(mean, y.shape).astype(np.float32)
-        value = float(loss(jax.device_put(predictions), jax.device_put(y.astype(np.float32))))
+        value = float(_loss_of(loss, predictions, y.astype(np.float32)))
     else:
         raise ValueError(f"unknown task {task!r}; choose from {_TASKS}.")
     return max(value, 1e-12)
+
+
+def _loss_of(loss: Callable[..., Any], predictions: np.ndarray, targets: np.ndarray) -> jax.Array:
+    # One program: run eagerly, a loss compiles each of its operations on its own.
+    from jaxtrain.curvature._operators import as_pytree_callable
+
+    return _loss_program(as_pytree_callable(loss), predictions, targets)
+
+
+@jax.jit
+def _loss_program(loss: Any, predictions: jax.Array, targets: jax.Array) -> jax.Array:
+    return loss(predictions, targets)
