@@ -258,6 +258,10 @@ class StepFunctions:
         def run(state, x, y, rows, rest, keys, count, with_rest, probe):
             before = self._copy_unless_skipping(state)
 
+            # Jitted so that its trace is cached by argument shapes: the records' shapes and
+            # the loop's body share one trace of a full batch's step (tracing it again cost
+            # about as much as compiling it).
+            @jax.jit
             def step(state, batch_rows, batch_keys):
                 batch_rows = self.placement.constrain_batch(batch_rows)
                 return self.step(state, x[batch_rows], y[batch_rows], batch_keys, probe)
