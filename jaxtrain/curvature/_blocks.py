@@ -138,6 +138,7 @@ def _unflatten(layout: tuple[Any, ...], flat: jax.Array) -> Any:
     return jax.tree.unflatten(treedef, leaves)
 
 
+@functools.partial(jax.jit, static_argnums=2)
 def _embed(vectors: jax.Array, positions: np.ndarray, layout: tuple[Any, ...]) -> Any:
     """Rows of block vectors as a pytree like ``params`` with a leading axis, zero elsewhere."""
     full = jnp.zeros((vectors.shape[0], _size(layout)), vectors.dtype)
@@ -155,10 +156,16 @@ def _one_by_one(
     # A 1 × 1 block is its own eigenvalue, H_bb = e_bᵀHe_b: one product, no Lanczos program
     # to compile; for "both" it is the smallest and the largest value at once.
     count = 2 if which == "both" else 1
-    unit = jnp.ones((1,), dtype)
-    values = jnp.tile(block(unit), count)
-    vectors = _embed(jnp.tile(unit, (count, 1)), positions, layout) if return_vectors else None
+    unit = np.ones((1,), dtype)
+    values = _diagonal_entry(block, unit, count)
+    vectors = _embed(np.tile(unit, (count, 1)), positions, layout) if return_vectors else None
     return BlockEigenResult(1, values, vectors, jnp.zeros((count,), dtype), 1, True)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _diagonal_entry(block: _Restricted, unit: jax.Array, count: int) -> jax.Array:
+    # One program: run eagerly, the product compiles each of its operations on its own.
+    return jnp.tile(block(unit), count)
 
 
 def block_eigenvalues(
