@@ -37,7 +37,12 @@ def mixed_loss(params) -> jax.Array:
 
 def grads_like_params(params):
     """∇ of :func:`mixed_loss`, cast to each parameter's dtype (as a bfloat16 model gives)."""
-    grads = jax.jit(jax.grad(mixed_loss))(params)
+    return _grads_like_params(params)
+
+
+@jax.jit
+def _grads_like_params(params):
+    grads = jax.grad(mixed_loss)(params)
     return jax.tree.map(lambda g, p: g.astype(p.dtype), grads, params)
 
 
