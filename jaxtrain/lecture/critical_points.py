@@ -361,7 +361,6 @@ def _regression_nets(count: int, seed: int) -> tuple[Any, Any]:
     leading axis; one ``loss_fn`` serves them all, so every run shares one compiled program.
     """
     import jax
-    import jax.numpy as jnp
 
     from jaxtrain.curvature import loss_from_model
     from jaxtrain.losses import mse
@@ -369,7 +368,8 @@ def _regression_nets(count: int, seed: int) -> tuple[Any, Any]:
     apply, _, state, data = _regression_net(seed)
     loss_fn = loss_from_model(apply, state, [data], mse)
     inits = [_regression_net(seed + run)[1] for run in range(count)]
-    return loss_fn, jax.tree.map(lambda *leaves: jnp.stack(leaves), *inits)
+    # Stacked on the host: on the device each leaf shape would compile a stacking program.
+    return loss_fn, jax.tree.map(lambda *leaves: np.stack(leaves), *inits)
 
 
 def _minimize_gradient_norm(loss_fn: Any, params: Any, num_steps: int) -> tuple[Any, Any]:
@@ -434,7 +434,8 @@ def _gradient_norm_program() -> Any:
 def _unstack(stacked: Any, index: int) -> Any:
     import jax
 
-    return jax.tree.map(lambda leaf: leaf[index], stacked)
+    # Read on the host: indexing on the device compiles a slice per leaf shape.
+    return jax.tree.map(lambda leaf: np.asarray(leaf)[index], stacked)
 
 
 @functools.lru_cache(maxsize=2)
@@ -447,7 +448,6 @@ def _critical_points(config: LectureConfig, seed: int) -> dict[str, Any]:
     trained), ``minimum_ratio_vs_loss`` all of them.
     """
     import jax
-    import jax.numpy as jnp
 
     from jaxtrain.curvature import analyze_critical_point
     from jaxtrain.optim import adam, optimize_trajectory
@@ -461,7 +461,7 @@ def _critical_points(config: LectureConfig, seed: int) -> dict[str, Any]:
         inits
     )
     stops = np.linspace(0, adam_steps, runs).round().astype(int)
-    starts = jax.tree.map(lambda leaf: leaf[jnp.arange(runs), stops], paths)
+    starts = jax.tree.map(lambda leaf: np.asarray(leaf)[np.arange(runs), stops], paths)
     points, norms = _minimize_gradient_norm(loss_fn, starts, gradient_steps)
     return {
         "loss_fn": loss_fn,

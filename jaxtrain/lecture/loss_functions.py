@@ -269,7 +269,8 @@ def error_surfaces(config: LectureConfig, seed: int = 0) -> Claim:
         numbers[f"{key}_surface"] = np.asarray(
             loss_surface_2d(loss_fn, jnp.zeros(2), e1, e2, grid, grid)
         )
-        numbers[f"{key}_grad_norm_at_start"] = float(jnp.linalg.norm(jax.grad(loss_fn)(start)))
+        gradient = jax.jit(jax.grad(loss_fn))(start)
+        numbers[f"{key}_grad_norm_at_start"] = float(np.linalg.norm(np.asarray(gradient)))
         numbers[f"{key}_loss_at_start"] = float(values[0])
         numbers[f"{key}_loss_after"] = float(values[-1])
         numbers[f"{key}_losses"] = np.asarray(values)
