@@ -23,8 +23,14 @@ def init_mlp(seed, sizes, dtype=jnp.float32):
     params = []
     for fan_in, fan_out in itertools.pairwise(sizes):
         w = rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)
-        params.append({"w": jnp.asarray(w, dtype), "b": jnp.asarray(np.full(fan_out, 0.1), dtype)})
+        # Cast by NumPy and put once: jnp.asarray would compile a conversion per shape.
+        b = np.full(fan_out, 0.1)
+        params.append({"w": _put(w, dtype), "b": _put(b, dtype)})
     return params
+
+
+def _put(array, dtype):
+    return jax.device_put(np.asarray(array, jnp.dtype(dtype)))
 
 
 def apply_mlp(params, x):
@@ -40,8 +46,8 @@ def mlp_loss(params, x, y):
 def make_mlp_problem(sizes=(4, 8, 3), num_examples=32, seed=0, dtype=jnp.float32):
     rng = np.random.default_rng(seed + 1000)
     params = init_mlp(seed, sizes, dtype)
-    x = jnp.asarray(rng.standard_normal((num_examples, sizes[0])), dtype)
-    y = jnp.asarray(rng.standard_normal((num_examples, sizes[-1])), dtype)
+    x = _put(rng.standard_normal((num_examples, sizes[0])), dtype)
+    y = _put(rng.standard_normal((num_examples, sizes[-1])), dtype)
     return params, x, y
 
 
