@@ -259,8 +259,7 @@ class StepFunctions:
             before = self._copy_unless_skipping(state)
 
             # Jitted so that its trace is cached by argument shapes: the records' shapes and
-            # the loop's body share one trace of a full batch's step (tracing it again cost
-            # about as much as compiling it).
+            # the loop's body share one trace of a full batch's step instead of two.
             @jax.jit
             def step(state, batch_rows, batch_keys):
                 batch_rows = self.placement.constrain_batch(batch_rows)
