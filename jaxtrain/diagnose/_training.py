@@ -201,16 +201,13 @@ def full_batch_loss_fn(apply: Any, state: Any, x: np.ndarray, y: np.ndarray, los
     return curvature.loss_from_model(apply, state, batches, loss)
 
 
-@jax.jit
-def _gradient(loss_fn: Any, params: Any) -> Any:
-    # loss_fn is a pytree-callable (curvature.loss_from_model): its data are arguments, so
-    # one compilation serves every call with the same model and shapes.
-    return jax.grad(loss_fn)(params)
-
-
 def grad_norm(loss_fn: Any, params: Any) -> float:
     """‖∇L(θ)‖ of a ``loss_fn(params)`` (a pytree-callable from :func:`full_batch_loss_fn`)."""
-    grads = _gradient(loss_fn, params)
+    from jaxtrain.curvature._operators import value_and_gradient
+
+    # loss_fn is a pytree-callable: its data are arguments, so the one program of
+    # value_and_gradient (shared with the escape test) serves every call of these shapes.
+    _, grads = value_and_gradient(loss_fn, params)
     return float(np.linalg.norm(host_flat(grads, np.float64)))
 
 
