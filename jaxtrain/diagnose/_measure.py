@@ -64,7 +64,12 @@ def _losses_along(loss_fn: Any, params: Any, direction: Any, steps: jax.Array) -
 
 
 def escape_test(
-    loss_fn: Callable[[Any], jax.Array], params: Any, direction: Any, *, gradient: Any = None
+    loss_fn: Callable[[Any], jax.Array],
+    params: Any,
+    direction: Any,
+    *,
+    value: float | None = None,
+    gradient: Any = None,
 ) -> tuple[float, float]:
     """Does the loss fall along ±u beyond what the gradient explains? Measured, not assumed.
 
@@ -78,7 +83,8 @@ def escape_test(
       loss_fn: θ ↦ L(θ), a pytree-callable (``curvature.loss_from_model``) or a function.
       params: θ.
       direction: u, a unit vector shaped like ``params``.
-      gradient: g = ∇L(θ) (computed when ``None``).
+      value: L(θ), from a caller that has it (computed when ``None``).
+      gradient: g = ∇L(θ), likewise.
 
     Returns:
       ``(best c, its t)``: the most negative relative change and the signed step.
@@ -99,10 +105,11 @@ def escape_test(
 
     fn = as_pytree_callable(loss_fn)
     with highest_precision():
-        value, grad = value_and_gradient(fn, params)
-        if gradient is not None:
-            grad = gradient
-        slope = float(np.dot(host_flat(grad), host_flat(direction)))
+        if value is None or gradient is None:
+            value_at, gradient_at = value_and_gradient(fn, params)
+            value = value_at if value is None else value
+            gradient = gradient_at if gradient is None else gradient
+        slope = float(np.dot(host_flat(gradient), host_flat(direction)))
         scale = max(1.0, float(np.linalg.norm(host_flat(params))))
         grid = np.asarray(_ESCAPE_STEPS) * scale
         steps = np.concatenate([grid, -grid]).astype(np.float32)
@@ -152,20 +159,20 @@ def _curvature(
     u = jax.tree.map(lambda a: a / norm_u, u)
     fn = as_pytree_callable(loss_fn)
     with highest_precision():
-        _, grad = value_and_gradient(fn, params)
+        value, grad = value_and_gradient(fn, params)
         g2 = float(sum(np.vdot(a, a) for a in jax.tree.leaves(jax.device_get(grad))))
         along_g = float(_curvature_along(fn, params, grad)) if g2 > 0 else _NAN
     # Along the lowest eigenvector first; a degenerate saddle (a deep linear net at the
     # origin, H = 0) goes down only at third order, along directions the Hessian cannot name,
     # so a few random ones are tried too. On a convex loss, or at a minimum with a positive
     # definite Hessian, none can go down beyond the first-order part.
-    change, step = escape_test(loss_fn, params, u, gradient=grad)
+    change, step = escape_test(loss_fn, params, u, value=value, gradient=grad)
     along = "eigenvector"
     for subkey in jax.random.split(key, _RANDOM_DIRECTIONS):
         v = host_unflat(np.asarray(jax.random.normal(subkey, flat.shape, flat.dtype)), params)
         norm_v = float(np.linalg.norm(host_flat(v)))
         v = jax.tree.map(lambda a, norm_v=norm_v: a / norm_v, v)
-        c, t = escape_test(loss_fn, params, v, gradient=grad)
+        c, t = escape_test(loss_fn, params, v, value=value, gradient=grad)
         if c < change:
             change, step, along = c, t, "random"
     progress = g2 / (2.0 * lam_max * loss_value) if lam_max > 0 and loss_value > 0 else _NAN
