@@ -236,31 +236,12 @@ def block_eigenvalues(
         its applications to regularization", AAAI 2021, https://arxiv.org/abs/2012.03801
     """
     key = check_key(key)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    if which not in _WHICH:
-        raise ValueError(f"which must be one of {_WHICH}, got {which!r}")
-    # Checked here, not only by eigenvalues, which blocks of one parameter never call.
-    if not tol > 0:
-        raise ValueError(f"tol must be > 0, got {tol}")
-    if num_iters is not None:
-        _check_num_iters(num_iters, 1)
-    leaves, treedef = jax.tree.flatten(params)
-    if not leaves:
-        raise ValueError(f"params has no array leaves, so no blocks: got {params!r}")
-    labels = block_labels(params, blocks)
-    shapes = tuple(tuple(jnp.shape(leaf)) for leaf in leaves)
-    layout = (treedef, shapes, tuple(jnp.result_type(leaf) for leaf in leaves))
-    dtype = jnp.result_type(*leaves)
-    offsets = np.cumsum([0] + [math.prod(shape) for shape in shapes])
-    members: dict[Any, list[int]] = {}
-    for index, label in enumerate(labels):
-        members.setdefault(label, []).append(index)
+    _check_block_arguments(k, which, tol, num_iters)
+    layout, dtype, positions_by_label = _block_positions(params, blocks)
     # The full operator's forward pass runs here, once, not once per block.
     matvec = linearized(matvec)
     results = {}
-    for number, (label, indices) in enumerate(members.items()):
-        positions = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in indices])
+    for number, (label, positions) in enumerate(positions_by_label.items()):
         size = int(positions.size)
         if size == 0:
             continue
@@ -291,3 +272,38 @@ def block_eigenvalues(
             result.converged,
         )
     return results
+
+
+def _check_block_arguments(k: Any, which: Any, tol: Any, num_iters: Any) -> None:
+    """Refuses a bad ``k``, ``which``, ``tol`` or ``num_iters`` whatever the blocks' sizes."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    if which not in _WHICH:
+        raise ValueError(f"which must be one of {_WHICH}, got {which!r}")
+    # Checked here, not only by eigenvalues, which blocks of one parameter never call.
+    if not tol > 0:
+        raise ValueError(f"tol must be > 0, got {tol}")
+    if num_iters is not None:
+        _check_num_iters(num_iters, 1)
+
+
+def _block_positions(
+    params: Any, blocks: Any
+) -> tuple[tuple[Any, ...], Any, dict[Any, np.ndarray]]:
+    """``(layout, dtype, {label: positions})``: the leaves' layout, the flat vector's dtype and
+    each block's positions in the flat vector, blocks in the order they first appear."""
+    leaves, treedef = jax.tree.flatten(params)
+    if not leaves:
+        raise ValueError(f"params has no array leaves, so no blocks: got {params!r}")
+    labels = block_labels(params, blocks)
+    shapes = tuple(tuple(jnp.shape(leaf)) for leaf in leaves)
+    layout = (treedef, shapes, tuple(jnp.result_type(leaf) for leaf in leaves))
+    offsets = np.cumsum([0] + [math.prod(shape) for shape in shapes])
+    members: dict[Any, list[int]] = {}
+    for index, label in enumerate(labels):
+        members.setdefault(label, []).append(index)
+    positions = {
+        label: np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in indices])
+        for label, indices in members.items()
+    }
+    return layout, jnp.result_type(*leaves), positions
