@@ -14,7 +14,7 @@ from jax.tree_util import register_pytree_node_class
 
 from jaxtrain.curvature._lanczos import _check_num_iters, eigenvalues
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
-from jaxtrain.curvature._operators import check_key, linearized
+from jaxtrain.curvature._operators import check_key, linearized, unflatten_like
 
 __all__ = ["BlockEigenResult", "block_eigenvalues", "block_labels"]
 
@@ -121,7 +121,7 @@ class _Restricted:
 
 
 def _size(layout: tuple[Any, ...]) -> int:
-    return sum(math.prod(shape) for shape in layout[1])
+    return sum(math.prod(leaf.shape) for leaf in layout[1])
 
 
 def _flatten(tree: Any, dtype: Any) -> jax.Array:
@@ -129,13 +129,8 @@ def _flatten(tree: Any, dtype: Any) -> jax.Array:
 
 
 def _unflatten(layout: tuple[Any, ...], flat: jax.Array) -> Any:
-    treedef, shapes, dtypes = layout
-    leaves, start = [], 0
-    for shape, dtype in zip(shapes, dtypes, strict=True):
-        size = math.prod(shape)
-        leaves.append(flat[start : start + size].reshape(shape).astype(dtype))
-        start += size
-    return jax.tree.unflatten(treedef, leaves)
+    treedef, leaves = layout
+    return unflatten_like(flat, treedef.unflatten(leaves))
 
 
 @functools.partial(jax.jit, static_argnums=2)
@@ -296,9 +291,9 @@ def _block_positions(
     if not leaves:
         raise ValueError(f"params has no array leaves, so no blocks: got {params!r}")
     labels = block_labels(params, blocks)
-    shapes = tuple(tuple(jnp.shape(leaf)) for leaf in leaves)
-    layout = (treedef, shapes, tuple(jnp.result_type(leaf) for leaf in leaves))
-    offsets = np.cumsum([0] + [math.prod(shape) for shape in shapes])
+    specs = tuple(jax.ShapeDtypeStruct(jnp.shape(leaf), jnp.result_type(leaf)) for leaf in leaves)
+    layout = (treedef, specs)
+    offsets = np.cumsum([0] + [math.prod(spec.shape) for spec in specs])
     members: dict[Any, list[int]] = {}
     for index, label in enumerate(labels):
         members.setdefault(label, []).append(index)

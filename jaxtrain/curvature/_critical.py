@@ -16,7 +16,11 @@ from jaxtrain._host_tree import host_flat
 from jaxtrain._text import beside, counted, side_by_side
 from jaxtrain.curvature._hessian import hessian
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
-from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
+from jaxtrain.curvature._operators import (
+    as_pytree_callable,
+    highest_precision,
+    unflatten_like,
+)
 
 __all__ = [
     "KINDS",
@@ -416,18 +420,9 @@ def _value_grad_eigh_program(loss_fn, params, args, H):
     flat_grad = ravel_pytree(grad)[0]
     u = evecs[:, 0]
     sign = jnp.where(jnp.dot(flat_grad.astype(u.dtype), u) > 0, -1.0, 1.0).astype(u.dtype)
-    return loss, grad, evals, jnp.linalg.norm(flat_grad), _unravel_like(sign * u, params)
+    return loss, grad, evals, jnp.linalg.norm(flat_grad), unflatten_like(sign * u, params)
 
 
 @jax.jit
 def _loss_program(loss_fn, params, args):
     return loss_fn(params, *args)
-
-
-def _unravel_like(flat: jax.Array, params: Any) -> Any:
-    leaves, treedef = jax.tree.flatten(params)
-    parts, offset = [], 0
-    for leaf in leaves:
-        parts.append(flat[offset : offset + leaf.size].reshape(leaf.shape).astype(leaf.dtype))
-        offset += leaf.size
-    return jax.tree.unflatten(treedef, parts)

@@ -14,6 +14,7 @@ Three decisions live here so every entry point makes them the same way:
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -81,6 +82,31 @@ def linearized(matvec: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """
     linearize = getattr(matvec, "linearize", None)
     return linearize() if callable(linearize) else matvec
+
+
+def unflatten_like(flat: jax.Array, like: Any) -> Any:
+    """``flat`` cut into ``like``'s leaves, each given its leaf's shape and dtype: what
+    ``ravel_pytree(like)[1](flat)`` returns, without building that closure.
+
+    Traceable. ``like``'s leaves may be arrays or :class:`jax.ShapeDtypeStruct`\\ s, so a
+    layout kept as static, hashable data (a treedef and the leaves' shapes and dtypes) turns a
+    flat vector back into a pytree inside a compiled program, where ``ravel_pytree`` would
+    hand out a new ``unravel`` function per call. ``jaxtrain._host_tree.host_unflat`` is the
+    host-side twin.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> unflatten_like(jnp.arange(3.0), {"b": jnp.zeros(1), "w": jnp.zeros((1, 2))})
+      {'b': Array([0.], dtype=float32), 'w': Array([[1., 2.]], dtype=float32)}
+    """
+    leaves, treedef = jax.tree.flatten(like)
+    parts, start = [], 0
+    for leaf in leaves:
+        shape = tuple(leaf.shape)
+        size = math.prod(shape)
+        parts.append(flat[start : start + size].reshape(shape).astype(leaf.dtype))
+        start += size
+    return treedef.unflatten(parts)
 
 
 def flat_operator(
