@@ -40,6 +40,13 @@ import jax  # noqa: E402  (after the environment JAX reads at import)
 jax.config.update("jax_enable_x64", False)
 
 
+# --doctest-modules would import each test directory's conftest.py a second time as a module
+# named plain "conftest", which clashes with the one loaded first when a run names two
+# directories (pytest tests/curvature tests/lecture: "import file mismatch"). The tests hold
+# no doctests; the library's are collected from jaxtrain/.
+collect_ignore_glob = ["*/conftest.py"]
+
+
 def pytest_unconfigure(config):
     if hasattr(config, "workerinput"):
         # An xdist worker has reported everything by now. At exit JAX destroys every program
