@@ -127,9 +127,12 @@ class GradientNoiseScale(Monitor):
             state.count + 1,
         )
         # Both averages start at 0 with the same decay, so their bias factors 1 − aᵗ cancel
-        # in the ratio. An average |G|² ≤ 0 (unbiased estimates can be negative) means the
-        # signal is lost in the noise: B_simple is beyond resolution, +inf.
-        ratio = jnp.where(new.squared_norm > 0, new.trace / new.squared_norm, jnp.inf)
+        # in the ratio. An average |G|² ≤ 0 (unbiased estimates can be negative) under
+        # positive noise means the signal is lost in the noise: B_simple is beyond
+        # resolution, +inf. With no noise either (every gradient 0) there is no ratio: NaN.
+        signal, noise = new.squared_norm, new.trace
+        lost = jnp.where(noise > 0, jnp.inf, jnp.nan)
+        ratio = jnp.where(signal > 0, noise / jnp.where(signal > 0, signal, 1.0), lost)
         return new, {"noise_scale": ratio}
 
 
@@ -149,8 +152,8 @@ def gradient_noise_scale(every: int = 1, *, ema: float = 0.95) -> GradientNoiseS
     the N training examples, as ``fit`` draws them. Each is smoothed by its own exponential
     moving average (decay ``ema``) *before* the ratio, as McCandlish et al. advise, since
     the ratio of noisy estimates is biased. Recorded as ``history.per_step["noise_scale"]``;
-    +inf while the averaged |G|² estimate is not positive (near a minimum, where the
-    gradient is all noise).
+    +inf while the averaged |G|² estimate is not positive and tr(Σ)'s is (near a minimum,
+    where the gradient is all noise), NaN when neither is (every gradient zero).
 
     For models with batch-coupled state (BatchNorm), or an odd batch, the step's gradient is
     the usual full-batch one and the two half-batch gradients are an extra pass; with

@@ -11,7 +11,7 @@ __all__ = ["preconditioner_inverse"]
 
 
 def preconditioner_inverse(parts: list[Part], opt_state: Any) -> Any:
-    """P⁻¹ per parameter: what the optimizer's adaptive transform divides the gradient by.
+    """P⁻¹ per parameter: what the optimizer's adaptive transform multiplies the gradient by.
 
     The same computation as :func:`jaxtrain.optim.effective_step_size` at η = 1, for
     jaxtrain's and optax's optimizers alike: the state's second moment with the ε, β₂ (and

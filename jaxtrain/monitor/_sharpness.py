@@ -86,7 +86,16 @@ class Sharpness(ProbeMonitor):
         parts = tuple(optimizer_parts(setup.optimizer, setup.opt_state))
         if self.preconditioned:
             # Raises when there is none; traced only, since nothing of it is kept.
-            jax.eval_shape(lambda s: preconditioner_inverse(list(parts), s), setup.opt_state)
+            inverse = jax.eval_shape(
+                lambda s: preconditioner_inverse(list(parts), s), setup.opt_state
+            )
+            if jax.tree.structure(inverse) != jax.tree.structure(setup.params):
+                raise ValueError(
+                    "preconditioned=True needs the adaptive optimizer's preconditioner for every "
+                    "parameter, but this optimizer keeps one for only some of the parameters "
+                    "(optax.masked or optax.multi_transform): measure the plain sharpness "
+                    "(preconditioned=False), with threshold= for the rule that applies."
+                )
         if self.threshold is None:
             rule = stability_threshold(
                 setup.optimizer, setup.opt_state, preconditioned=self.preconditioned
@@ -157,8 +166,10 @@ def sharpness(
     optimizer at the step's η (:func:`stability_threshold`).
 
     With ``preconditioned=True`` it measures λmax(P^{-1/2} H P^{-1/2}), P the adaptive
-    optimizer's current diagonal preconditioner (√ν̂ + ε for Adam, AdamW and RAdam; σ for
-    RMSProp and Adagrad; read from jaxtrain's and optax's states), whose threshold for Adam is
+    optimizer's current diagonal preconditioner (√ν̂ + ε for Adam and AdamW, the same over
+    the rectification r for RAdam once it rectifies; σ for RMSProp and Adagrad; read from
+    jaxtrain's and optax's states, for every parameter: not under ``optax.masked`` or
+    ``optax.multi_transform``), whose threshold for Adam is
     (2 + 2β₁)/((1 − β₁)η) = 38/η at β₁ = 0.9 (Cohen et al., 2022).
 
     BatchNorm: the Hessian is that of the loss *as it is trained*, in training mode, with
@@ -173,7 +184,7 @@ def sharpness(
       probe_size: examples in the probe batch; default min(N, 2,048). Monitors share one
         probe batch, of the largest size asked for.
       num_iters: the most Lanczos steps (Hessian-vector products) per measurement;
-        ``None`` for 20 (a warm-started measurement usually stops after 3).
+        ``None`` for 20 (a warm-started measurement stops after a few, at least 3).
       tol: the relative accuracy at which a measurement stops.
       threshold: the stability threshold as a number or a function of η, for an optimizer
         whose threshold is not known here (or to override it).

@@ -16,10 +16,12 @@ __all__ = ["StabilityThreshold", "stability_threshold"]
 
 _MOMENTUM = ("trace", "scale_by_momentum", "sgd")
 _ADAM = ("scale_by_adam", "scale_by_radam", "adam", "adamw", "radam")
-_RMS = ("scale_by_rms", "rmsprop")
+_RMS = ("scale_by_rms", "scale_by_stddev", "rmsprop")
 _ADAGRAD = ("scale_by_rss", "scale_by_adagrad", "scale_by_root_mean_square_history", "adagrad")
-# Transforms that leave the step's linear dynamics alone: they scale by η (recorded
-# separately), clip only large steps, or guard against non-finite values.
+# Transforms counted as neutral: they scale by η (recorded separately), clip only large
+# steps, or guard against non-finite values. Weight decay is the approximation among them:
+# wd·θ added to the direction adds wd to every curvature the step sees, so the exact bound
+# is λmax + wd < c/η, below the reported c/η by wd (1e-4 beside 2/η = 20 at η = 0.1).
 _NEUTRAL = (
     "scale",
     "scale_by_learning_rate",
@@ -88,7 +90,9 @@ def stability_threshold(
 
     η is the step's learning rate (a schedule's current value); β and β₁ are read from the
     optimizer (its transforms' closures, or ``optax.inject_hyperparams``'s state at the start).
-    Clipping, weight decay and the learning-rate scaling count as neutral.
+    Clipping, weight decay and the learning-rate scaling count as neutral. For weight decay
+    that is an approximation: with decay wd inside gradient descent's or momentum's direction
+    the exact bound is λmax + wd < c/η, so the threshold returned is high by wd.
 
     Args:
       optimizer: the ``optax.GradientTransformation`` that trains.

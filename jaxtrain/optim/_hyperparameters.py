@@ -61,6 +61,12 @@ def _walk(fn: Any, seen: set[int]) -> Iterator[tuple[str, dict[str, Any], Any]]:
     if id(fn) in seen:
         return
     seen.add(id(fn))
+    if isinstance(fn, optax.GradientTransformation):
+        # Its update only: walking the tuple would visit ``init`` first, and an init that
+        # closes over a transform (jaxtrain's scheduled learning rate) would put that
+        # transform before the links that precede it in the chain.
+        yield from _walk(fn.update, seen)
+        return
     if isinstance(fn, tuple | list):
         for item in fn:
             yield from _walk(item, seen)
@@ -77,8 +83,6 @@ def _walk(fn: Any, seen: set[int]) -> Iterator[tuple[str, dict[str, Any], Any]]:
         return
     code = getattr(fn, "__code__", None)
     if code is None:
-        if isinstance(fn, optax.GradientTransformation):
-            yield from _walk(fn.update, seen)
         return
     cells = {}
     for name, cell in zip(code.co_freevars, fn.__closure__ or (), strict=True):

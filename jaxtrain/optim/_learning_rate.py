@@ -105,20 +105,71 @@ def _recording_states(opt_state: Any) -> Iterator[Any]:
                 yield from _recording_states(node.inner_state)
 
 
-def _scaling_transform(optimizer: optax.GradientTransformation) -> tuple[str, Any] | None:
-    """The optimizer's learning-rate link: ``("scale", −η)`` or ``("schedule", t -> −η(t))``.
+# Transforms that divide what they receive by its own running size (Adam's, RMSProp's and
+# Adagrad's normalizations): a scale before one cancels, up to ε, so it is no part of η.
+_NORMALIZING = (
+    "scale_by_adam",
+    "scale_by_radam",
+    "scale_by_amsgrad",
+    "scale_by_adamax",
+    "scale_by_rms",
+    "scale_by_stddev",
+    "scale_by_rss",
+    "scale_by_adagrad",
+    "scale_by_root_mean_square_history",
+)
+
+Scaling = tuple[str, Any]  # ("scale", −η) or ("schedule", t -> −η(t))
+
+
+def _same_scalings(a: list[Scaling], b: list[Scaling]) -> bool:
+    def key(link: Scaling) -> tuple[str, Any]:
+        kind, value = link
+        return (kind, id(value)) if kind == "schedule" else (kind, float(value))
+
+    return [key(link) for link in a] == [key(link) for link in b]
+
+
+def _scalings(optimizer: optax.GradientTransformation) -> tuple[bool, list[Scaling]]:
+    """``(normalizes, links)``: the scaling links whose product is the step's η, in chain order.
 
     Read from the closures of ``optax.scale`` and ``optax.scale_by_schedule`` (which both
-    libraries' ``scale_by_learning_rate`` return); the last one in the chain is the learning
-    rate, earlier ones being part of the direction.
+    libraries' ``scale_by_learning_rate`` return). Every one of them multiplies the step
+    (momentum and the other linear links commute with a scale), except those before a
+    normalizing transform (Adam's, RMSProp's, Adagrad's), which cancel in its ratio;
+    ``normalizes`` says whether the chain has one. The groups of ``optax.multi_transform``
+    must agree, else η is not one number.
     """
-    found = None
-    for factory, cells, _ in walk_transforms(optimizer):
-        if factory == "scale" and "step_size" in cells:
-            found = ("scale", cells["step_size"])
+    links: list[Scaling] = []
+    normalizes = False
+    inside_groups: set[int] = set()
+    for factory, cells, fn in walk_transforms(optimizer):
+        if id(fn) in inside_groups:
+            continue
+        if factory in _NORMALIZING:
+            links, normalizes = [], True
+        elif factory == "scale" and "step_size" in cells:
+            links.append(("scale", cells["step_size"]))
         elif factory == "scale_by_schedule" and callable(cells.get("step_size_fn")):
-            found = ("schedule", cells["step_size_fn"])
-    return found
+            links.append(("schedule", cells["step_size_fn"]))
+        elif factory == "partition" and isinstance(cells.get("transforms"), dict):
+            groups = list(cells["transforms"].values())
+            inside_groups |= {id(f) for group in groups for _, _, f in walk_transforms(group)}
+            found = [_scalings(group) for group in groups]
+            first_normalizes, first_links = found[0]
+            if any(
+                n != first_normalizes or not _same_scalings(g, first_links) for n, g in found[1:]
+            ):
+                raise ValueError(
+                    "the learning rate differs between the groups of optax.multi_transform, so "
+                    "no single η describes the step: pass fit(..., learning_rate=...) or wrap "
+                    "each group in optax.inject_hyperparams."
+                )
+            if first_normalizes:
+                links, normalizes = list(first_links), True
+            else:
+                links = links + first_links
+    return normalizes, links
 
 
 def _schedule_count(opt_state: Any) -> jax.Array:
@@ -171,19 +222,20 @@ def learning_rate_from_state(
     for node in _recording_states(opt_state):
         if isinstance(node, _INJECT_STATES) and "learning_rate" in node.hyperparams:
             return _as_float32(node.hyperparams["learning_rate"])
-    scaling = None if optimizer is None else _scaling_transform(optimizer)
-    if scaling is None:
+    links = [] if optimizer is None else _scalings(optimizer)[1]
+    if not links:
         raise ValueError(
             "no learning rate found: pass the optimizer, learning_rate_from_state(opt_state, "
             "optimizer) (its η is in the closure of its scale or scale_by_schedule, not in the "
             "state), or wrap it in optax.inject_hyperparams."
         )
-    kind, step_size = scaling
-    if kind == "schedule":
-        count = _schedule_count(opt_state)
-        step_size = step_size(jnp.maximum(count - 1, 0))
-    # |step size|: the sign only says whether the scaling descends (flip_sign).
-    return jnp.abs(_as_float32(step_size))
+    eta = jnp.float32(1.0)
+    for kind, step_size in links:
+        if kind == "schedule":
+            step_size = step_size(jnp.maximum(_schedule_count(opt_state) - 1, 0))
+        eta = eta * _as_float32(step_size)
+    # |η|: a sign only says whether the scaling descends (flip_sign, optax.scale(-1.0)).
+    return jnp.abs(eta)
 
 
 def _counting_state(node: Any) -> bool:

@@ -93,6 +93,23 @@ def test_a_batch_of_one_cannot_be_split():
     assert np.isnan(history.per_step["noise_scale"]).all()
 
 
+def test_gradients_that_vanish_everywhere_give_no_noise_scale_not_an_infinite_one():
+    # Zero targets and zero weights: every per-example gradient is 0, so |G|² = tr(Σ) = 0 and
+    # B_simple = 0/0. +inf would claim noise swamps the signal; there is neither.
+    x, y, theta0 = regression(n=64)
+    _, history = train.fit(
+        (linear_apply, theta0, {}),
+        optax.sgd(0.0),
+        (x, np.zeros_like(y)),
+        loss=half_squared_error,
+        steps=2,
+        batch_size=16,
+        monitors=[monitor.gradient_noise_scale()],
+        progress=False,
+    )
+    assert np.isnan(history.per_step["noise_scale"]).all()
+
+
 @pytest.mark.parametrize(("kwargs", "match"), [({"ema": 1.0}, "ema"), ({"every": 0}, "every")])
 def test_bad_arguments_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -51,14 +51,25 @@ def _adam_p(b2):
     return lambda state, nu: np.sqrt(nu / (1 - b2)) + 1e-8
 
 
+def _centered_p(state, nu):
+    """optax's centered RMSProp: P = √(ν − μ² + ε), μ the running mean of g."""
+    (mu,) = [
+        np.asarray(s.mu["w"], np.float64).ravel()
+        for s in jax.tree.leaves(state.opt_state, is_leaf=lambda s: hasattr(s, "mu"))
+        if hasattr(s, "mu")
+    ]
+    return np.sqrt(nu - mu**2 + 1e-8)
+
+
 @pytest.mark.parametrize(
     ("optimizer", "preconditioner", "threshold"),
     [
         (optim.adam(0.05), _adam_p(0.999), 38 / 0.05),
         (optax.adam(0.05, b2=0.99), _adam_p(0.99), 38 / 0.05),
         (optax.rmsprop(0.05), lambda state, nu: np.sqrt(nu + 1e-8), 2 / 0.05),
+        (optax.rmsprop(0.05, centered=True), _centered_p, 2 / 0.05),
     ],
-    ids=["jaxtrain-adam", "optax-adam", "optax-rmsprop"],
+    ids=["jaxtrain-adam", "optax-adam", "optax-rmsprop", "optax-centered-rmsprop"],
 )
 def test_the_preconditioned_sharpness_is_exact_on_a_quadratic(optimizer, preconditioner, threshold):
     x, y, theta0 = regression(scales=[0.1, 0.5, 1.0, 3.0, 10.0, 30.0])
@@ -195,7 +206,30 @@ def test_the_preconditioner_of_an_optimizer_without_one_is_refused():
         )
 
 
-def test_measurements_are_jit_traced_once_and_float32(quadratic_run):
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        optax.masked(optim.adam(0.01), {"w": False, "b": True}),
+        optax.multi_transform({"a": optim.adam(0.01), "s": optim.sgd(0.1)}, {"w": "a", "b": "s"}),
+    ],
+    ids=["masked", "multi_transform"],
+)
+def test_a_preconditioner_of_only_some_parameters_is_refused(optimizer):
+    x, y, theta0 = regression(n=64)
+    theta0 = {**theta0, "b": jnp.zeros(1)}  # a second leaf (unused by the model) to split on
+    with pytest.raises(ValueError, match="only some of the parameters"):
+        fit_linear(
+            optimizer,
+            x,
+            y,
+            theta0,
+            steps=1,
+            monitors=[monitor.sharpness(1, preconditioned=True, threshold=10.0)],
+            learning_rate=0.01,
+        )
+
+
+def test_the_state_keeps_the_last_top_eigenvector_in_float32(quadratic_run):
     _, state, _ = quadratic_run  # four measurements (steps 0, 8, 16, 24) of one compiled run
     vector = state.monitor_state["sharpness"].vector
     assert vector.shape == (6,) and vector.dtype == jnp.float32

@@ -43,6 +43,8 @@ def test_gradient_descent_thresholds(optimizer, expected):
         (optax.inject_hyperparams(optax.adam)(learning_rate=1e-3, b1=0.5), 3.0 / 0.5 / 1e-3),
         (optim.rmsprop(1e-3), 2 / 1e-3),
         (optax.rmsprop(1e-3, momentum=0.9), 3.8 / 1e-3),
+        (optax.rmsprop(1e-3, centered=True), 2 / 1e-3),
+        (optim.rmsprop(1e-3, centered=True), 2 / 1e-3),
         (optim.adagrad(1e-3), 2 / 1e-3),
         (optax.adagrad(1e-3), 2 / 1e-3),
     ],

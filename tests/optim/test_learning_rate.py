@@ -154,3 +154,54 @@ def test_learning_rate_at_shapes_constants_and_jit():
 def test_learning_rate_at_rejects_an_optimizer():
     with pytest.raises(TypeError, match="learning_rate_from_state"):
         learning_rate_at(optim.adam(0.1), 3)
+
+
+def _eta_after_two_steps(opt):
+    params = jnp.zeros(3)
+    state = opt.init(params)
+    for _ in range(2):
+        _, state = opt.update(jnp.ones(3), state, params)
+    return float(jax.jit(learning_rate_from_state, static_argnums=1)(state, opt))
+
+
+@pytest.mark.parametrize(
+    ("opt", "expected"),
+    [
+        # optax's idiom: the schedule and the descent sign as two links, η = |η(t) · (−1)|.
+        (
+            optax.chain(
+                optax.scale_by_adam(), optax.scale_by_schedule(SCHEDULE), optax.scale(-1.0)
+            ),
+            float(SCHEDULE(1)),
+        ),
+        (optax.chain(optax.trace(0.9), optax.scale(0.5), optax.scale(-0.2)), 0.1),
+        # Linear links scale the step wherever they stand...
+        (optax.chain(optax.scale(0.5), optim.sgd(0.1)), 0.05),
+        (optax.chain(optim.sgd(0.1, momentum=0.9), optax.scale(0.5)), 0.05),
+        # ...but Adam divides by the gradient's own size: a scale before it cancels (up to ε).
+        (optax.chain(optax.scale(0.5), optim.adam(0.1)), 0.1),
+    ],
+    ids=[
+        "adam_schedule_then_sign",
+        "two_scales",
+        "scale_before_sgd",
+        "scale_after_sgd",
+        "scale_before_adam",
+    ],
+)
+def test_eta_is_the_product_of_the_scalings_that_reach_the_step(opt, expected):
+    assert _eta_after_two_steps(opt) == pytest.approx(expected, rel=1e-6)
+
+
+def test_eta_differing_between_multi_transform_groups_is_not_guessed():
+    opt = optax.multi_transform(
+        {"slow": optim.sgd(0.01), "fast": optim.sgd(1.0)}, {"a": "slow", "b": "fast"}
+    )
+    state = opt.init({"a": jnp.zeros(2), "b": jnp.zeros(2)})
+    with pytest.raises(ValueError, match="multi_transform"):
+        learning_rate_from_state(state, opt)
+    same = optax.multi_transform(
+        {"x": optim.sgd(0.1), "y": optim.sgd(0.1, momentum=0.9)}, {"a": "x", "b": "y"}
+    )
+    state = same.init({"a": jnp.zeros(2), "b": jnp.zeros(2)})
+    assert float(learning_rate_from_state(state, same)) == pytest.approx(0.1)
