@@ -183,6 +183,16 @@ def _remove_components(rows: jax.Array, w: jax.Array) -> jax.Array:
     return w - dot(dot(rows, w), rows)
 
 
+def _hashed_vector(n: int, salt: jax.Array, dtype: Any) -> jax.Array:
+    """Entries in [−1, 1) from an integer hash of (index, salt): an unstructured vector with
+    no random-number generator (a multiply-xorshift mix, as in MurmurHash3's finalizer)."""
+    h = jnp.arange(n, dtype=jnp.uint32) + jnp.asarray(salt, jnp.uint32) * jnp.uint32(0x9E3779B9)
+    for shift, multiplier in ((16, 0x85EBCA6B), (13, 0xC2B2AE35)):
+        h = (h ^ (h >> shift)) * jnp.uint32(multiplier)
+    h = h ^ (h >> 16)
+    return (h >> 8).astype(dtype) / jnp.asarray(2.0**23, dtype) - 1
+
+
 def _lanczos_loop(
     f: Callable[[jax.Array], jax.Array],
     v0: jax.Array,
@@ -246,9 +256,19 @@ def _lanczos_loop(
             # step would double the reads of the basis), so two plain passes against the
             # whole basis (unfilled rows are zero) serve, with no size-class branches to
             # compile.
-            basis, r = V[:m], jnp.roll(v0, j + 1)
-            for _ in range(2):
-                r = _remove_components(basis, r)
+            basis = V[:m]
+
+            def new_part(r):
+                for _ in range(2):
+                    r = _remove_components(basis, r)
+                return r
+
+            rotated = jnp.roll(v0, j + 1)
+            r = new_part(rotated)
+            # A v₀ that is its own rotation (a constant vector: the gradient at a symmetric
+            # start) has nothing new to give: a fixed unstructured vector instead.
+            spent = jnp.linalg.norm(r) <= jnp.sqrt(n) * eps * jnp.linalg.norm(rotated)
+            r = lax.cond(spent, lambda: new_part(_hashed_vector(n, j, dtype)), lambda: r)
             # Round-off only once all n directions are in the basis (the last step of an
             # n-step run): that vector goes to the spare row, which nothing reads.
             r_norm = jnp.linalg.norm(r)

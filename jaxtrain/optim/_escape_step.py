@@ -28,6 +28,7 @@ __all__ = [
     "ritz_pairs",
     "saturating_add",
     "warm_start",
+    "working_dtype",
 ]
 
 # A warm start is the last eigenvector plus this much of a fresh random direction, so a new
@@ -37,13 +38,26 @@ _FRESH_WEIGHT = 0.1
 _INT32_MAX = jnp.iinfo(jnp.int32).max
 
 
-def check_count(name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as a Python int >= ``minimum``: it sizes a compiled loop, so it must be static."""
+def check_count(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as a Python int >= ``minimum`` (and <= ``maximum``): it sizes a compiled loop
+    or fills an int32 in a state, so it must be static and fit."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"`{name}` must be a Python int >= {minimum}, got {value!r}.")
     if value < minimum:
         raise ValueError(f"`{name}` must be a Python int >= {minimum}, got {value}.")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"`{name}` must be at most {maximum}, got {value}.")
     return value
+
+
+def working_dtype(dtype: Any) -> Any:
+    """The dtype the transforms' linear algebra runs in: float32 at least.
+
+    LAPACK has no float16 or bfloat16 eigensolver, half precision cannot keep Lanczos's
+    basis orthogonal, and a norm of many half-precision entries overflows (float16 squares
+    above 65504) or underflows (below 6e-8). Steps go back to the parameters' dtype.
+    """
+    return jnp.promote_types(dtype, jnp.float32)
 
 
 def objective(
@@ -85,32 +99,42 @@ def ritz_pairs(
     *,
     k: int,
     tol: float,
+    krylov_of_gradient: bool | jax.Array = False,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The k smallest Ritz pairs of H = ∇²L(θ) from at most ``num_iters`` Lanczos steps from v0.
 
     Traceable: it runs inside the caller's jitted update. Hessian-vector products linearize
     ∇L once (:func:`~jaxtrain.curvature.hvp`); Lanczos keeps its full basis and stops when
-    the wanted Ritz values meet ``tol`` (relative).
+    the wanted Ritz values meet ``tol`` (relative). From a warm start the first check waits
+    for max(2k, k + 5) steps: an early check could accept the start's own eigenvalue before
+    a lower one has entered the Krylov space. ``krylov_of_gradient`` (v0 = g, a Newton step
+    wanted in its Krylov space) checks from the first step, so a space that is invariant
+    after fewer than ``num_iters`` steps stops there.
 
     Returns:
       ``(values, vectors, steps)``: ascending Ritz values (k), the Ritz vectors as rows of a
-      (k, n) matrix over the flattened parameters, and the number of Hessian-vector products
-      (int32). When Lanczos stopped after fewer than k steps, positions from ``steps`` on repeat
-      the last value and must be ignored.
+      (k, n) matrix over the flattened parameters, both in :func:`working_dtype`, and the
+      number of Hessian-vector products (int32). When Lanczos stopped after fewer than k
+      steps, positions from ``steps`` on repeat the last value and must be ignored.
     """
     with highest_precision():
         f, flat, _ = flat_operator(hvp(obj_fn, params), params)
+        work = working_dtype(flat.dtype)
+
+        def product(v):
+            return f(v.astype(flat.dtype)).astype(work)
+
         n = flat.size
         num_iters = min(num_iters, n)
         values, vectors, _, steps, _ = extreme_ritz_pairs(
-            f,
-            v0.astype(flat.dtype),
+            product,
+            v0.astype(work),
             jnp.int32(num_iters),
-            jnp.asarray(tol, flat.dtype),
+            jnp.asarray(tol, work),
             m=basis_rows(num_iters, n),
             k=min(k, num_iters),
             which="smallest",
-            min_iters=min(num_iters, max(2 * k, k + 5)),
+            min_iters=jnp.where(krylov_of_gradient, 1, min(num_iters, max(2 * k, k + 5))),
         )
     return values, vectors, steps.astype(jnp.int32)
 
@@ -128,7 +152,8 @@ def line_search(
 
     L is evaluated at θ + t·d (and at θ − t·d when ``both_signs``: the sign of an eigenvector
     is arbitrary, so the one that lowers the loss is chosen by evaluating both; a NaN counts as
-    no decrease). Halving stops after ``max_halvings``; if no trial lowers L the step is zero.
+    no decrease). Halving stops after ``max_halvings``; if no trial lowers L the step is zero (a
+    direction that is not finite lowers nothing).
     A single sign (a descent direction) also accepts an unchanged loss, a decrease below float
     rounding.
 
@@ -175,4 +200,5 @@ def line_search(
     trials, t, lowest = lax.while_loop(cond, body, init)
     trials = trials - first
     evaluations = 1 + (2 if both_signs else 1) * trials
-    return jnp.where(lowered(lowest), t, 0.0) * direction, evaluations
+    # Selected, not multiplied by a zero t: 0 · NaN would leave a NaN direction in the step.
+    return jnp.where(lowered(lowest), t * direction, 0.0), evaluations

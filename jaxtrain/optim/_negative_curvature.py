@@ -18,6 +18,7 @@ from jaxtrain.optim._escape_step import (
     ritz_pairs,
     saturating_add,
     warm_start,
+    working_dtype,
 )
 from jaxtrain.optim._validation import check_non_negative, check_positive
 
@@ -157,12 +158,18 @@ def negative_curvature_descent(
         loss_fn = objective("negative_curvature_descent", obj_fn, params)
         flat_grad = ravel_pytree(updates)[0]
         key, subkey = jax.random.split(state.key)
-        small = jnp.linalg.norm(flat_grad) < gradient_threshold
+        small = jnp.linalg.norm(flat_grad.astype(working_dtype(flat_grad.dtype))) < (
+            gradient_threshold
+        )
 
         def examine():
             v0 = warm_start(state.vector, subkey)
             values, vectors, steps = ritz_pairs(loss_fn, params, v0, num_iters, k=1, tol=tol)
-            return values[0].astype(state.eigenvalue.dtype), vectors[0], steps
+            return (
+                values[0].astype(state.eigenvalue.dtype),
+                vectors[0].astype(state.vector.dtype),
+                steps,
+            )
 
         def skip():
             return state.eigenvalue, state.vector, jnp.zeros([], jnp.int32)

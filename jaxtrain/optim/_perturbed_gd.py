@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from jaxtrain.optim._escape_step import check_count, saturating_add
+from jaxtrain.optim._escape_step import check_count, saturating_add, working_dtype
 from jaxtrain.optim._validation import check_positive
 
 __all__ = ["PerturbedGDState", "perturbed_gd", "perturbed_gd_hyperparameters"]
@@ -78,7 +78,7 @@ def perturbed_gd(
 
     Raises:
       ValueError: for a non-positive ``learning_rate``, ``gradient_threshold`` or
-        ``radius``, or an ``escape_steps`` that is not a Python int >= 1.
+        ``radius``, or an ``escape_steps`` that is not a Python int in [1, 2³⁰].
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -98,7 +98,7 @@ def perturbed_gd(
     check_positive("learning_rate", learning_rate)
     check_positive("gradient_threshold", gradient_threshold)
     check_positive("radius", radius)
-    check_count("escape_steps", escape_steps)
+    check_count("escape_steps", escape_steps, maximum=_MAX_ESCAPE_STEPS)
 
     def init_fn(params: Any) -> PerturbedGDState:
         del params
@@ -115,18 +115,19 @@ def perturbed_gd(
     ) -> tuple[Any, PerturbedGDState]:
         del params, extra_args
         flat_grad, unravel = ravel_pytree(updates)
+        work = working_dtype(flat_grad.dtype)
         key, direction_key, radius_key = jax.random.split(state.key, 3)
         n = flat_grad.size
         # Uniform in the ball: a uniform direction and a radius r·U^{1/n}.
-        direction = jax.random.normal(direction_key, (n,), flat_grad.dtype)
-        scale = radius * jax.random.uniform(radius_key, (), flat_grad.dtype) ** (1.0 / max(n, 1))
+        direction = jax.random.normal(direction_key, (n,), work)
+        scale = radius * jax.random.uniform(radius_key, (), work) ** (1.0 / max(n, 1))
         kick = scale * direction / jnp.linalg.norm(direction)
         # Written as count − T > t_noise, not count − t_noise > T: the difference of two
         # counters would wrap around in int32 near the end of the saturating count.
-        due = (jnp.linalg.norm(flat_grad) <= gradient_threshold) & (
+        due = (jnp.linalg.norm(flat_grad.astype(work)) <= gradient_threshold) & (
             state.count - escape_steps > state.last_perturbation
         )
-        step = jnp.where(due, kick, -learning_rate * flat_grad)
+        step = jnp.where(due, kick.astype(flat_grad.dtype), -learning_rate * flat_grad)
         return unravel(step), PerturbedGDState(
             count=saturating_add(state.count, 1),
             key=key,

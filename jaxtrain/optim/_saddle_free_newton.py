@@ -18,6 +18,7 @@ from jaxtrain.optim._escape_step import (
     ritz_pairs,
     saturating_add,
     warm_start,
+    working_dtype,
 )
 from jaxtrain.optim._validation import check_non_negative, check_positive
 
@@ -156,15 +157,17 @@ def saddle_free_newton(
         del extra_args
         loss_fn = objective("saddle_free_newton", obj_fn, params)
         flat_grad, unravel = ravel_pytree(updates)
-        flat_grad = flat_grad.astype(state.vector.dtype)
+        flat_grad = flat_grad.astype(working_dtype(state.vector.dtype))
         key, subkey = jax.random.split(state.key)
         grad_norm = jnp.linalg.norm(flat_grad)
         small = grad_norm < gradient_threshold
         v0 = jnp.where(
             small, warm_start(state.vector, subkey), flat_grad / jnp.where(small, 1.0, grad_norm)
         )
-        values, vectors, steps = ritz_pairs(loss_fn, params, v0, k, k=k, tol=tol)
-        eigenvalue = values[0].astype(flat_grad.dtype)
+        values, vectors, steps = ritz_pairs(
+            loss_fn, params, v0, k, k=k, tol=tol, krylov_of_gradient=~small
+        )
+        eigenvalue = values[0]
         negative = small & (eigenvalue < -curvature_threshold)
         # The Newton step lives in the Krylov space of g. A run that started from the warm
         # vector (small g) and found no negative curvature does not span g, and −|H|⁻¹g there
@@ -172,7 +175,7 @@ def saddle_free_newton(
         start = jnp.where(grad_norm > 0, flat_grad / jnp.where(grad_norm > 0, grad_norm, 1.0), v0)
         newton_values, newton_vectors, newton_steps = lax.cond(
             small & ~negative,
-            lambda: ritz_pairs(loss_fn, params, start, k, k=k, tol=tol),
+            lambda: ritz_pairs(loss_fn, params, start, k, k=k, tol=tol, krylov_of_gradient=True),
             lambda: (values, vectors, jnp.zeros_like(steps)),
         )
         newton_vectors = newton_vectors.astype(flat_grad.dtype)
@@ -194,8 +197,8 @@ def saddle_free_newton(
         return unravel(step.astype(ravel_pytree(updates)[0].dtype)), SaddleFreeNewtonState(
             count=saturating_add(state.count, 1),
             key=key,
-            vector=vectors[0].astype(flat_grad.dtype),
-            eigenvalue=eigenvalue,
+            vector=vectors[0].astype(state.vector.dtype),
+            eigenvalue=eigenvalue.astype(state.eigenvalue.dtype),
             matvecs=saturating_add(state.matvecs, steps + newton_steps),
             loss_evaluations=saturating_add(state.loss_evaluations, evaluations),
         )

@@ -153,6 +153,32 @@ def test_breakdown_on_a_low_rank_operator_restarts_cleanly():
     np.testing.assert_allclose(V @ V.T, np.eye(30), atol=1e-5)
 
 
+def test_a_start_vector_its_rotations_reproduce_still_restarts_into_new_directions():
+    # A restart rotates v₀'s entries (a fresh direction for a random v₀, with no random-number
+    # generator in the loop). A constant v₀, a gradient of a symmetric start, is its own
+    # rotation: the restart must still find a new direction, or zero rows enter the basis and
+    # give Ritz values of 0 that H = 2I does not have.
+    from jaxtrain.curvature._lanczos import basis_rows, extreme_ritz_pairs
+
+    n, steps = 6, 4
+    values, vectors, _, taken, _ = jax.jit(
+        lambda v0: extreme_ritz_pairs(
+            lambda v: 2.0 * v,
+            v0,
+            jnp.int32(steps),
+            jnp.float32(1e-6),
+            m=basis_rows(steps, n),
+            k=steps,
+            which="smallest",
+            min_iters=steps,
+        )
+    )(jnp.ones(n))
+    assert int(taken) == steps
+    np.testing.assert_allclose(np.asarray(values), 2.0, rtol=1e-6)
+    V = np.asarray(vectors, np.float64)
+    np.testing.assert_allclose(V @ V.T, np.eye(steps), atol=1e-5)
+
+
 def test_the_lecture_toy_needs_no_more_than_two_steps(toy):
     result = eigenvalues(
         hvp(toy, jnp.zeros(2)), jnp.zeros(2), k=1, which="both", key=jax.random.key(0), num_iters=50

@@ -237,3 +237,68 @@ def test_perturbed_gd_kick_radius_has_the_uniform_ball_law():
     s = np.sort(np.linalg.norm(np.asarray(kicks), axis=1) / 2.0)
     empirical = np.arange(1, s.size + 1) / s.size
     assert np.max(np.abs(empirical - s**3)) < 0.0215
+
+
+# --- Half-precision parameters ----------------------------------------------------------------
+# LAPACK has no float16 or bfloat16 eigensolver, and half precision cannot hold Lanczos's
+# orthogonality or a norm of many entries (squares overflow float16 above 65504 and underflow
+# below 6e-8): the transforms do their linear algebra in float32 and return steps in the
+# parameters' dtype.
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda: optim.negative_curvature_descent(optim.sgd(0.1), hessian_lipschitz=RHO),
+        lambda: optim.saddle_free_newton(2, hessian_lipschitz=RHO),
+    ],
+    ids=["negative_curvature_descent", "saddle_free_newton"],
+)
+def test_hessian_steps_on_half_precision_params_match_float32(factory, dtype):
+    def toy(w):  # the lecture's (1 − w₁w₂)², a saddle at 0 with λmin = −2 along (1, 1)/√2
+        return (1.0 - w[0] * w[1]) ** 2
+
+    opt = factory()
+    half, state = _step(opt, toy, jnp.zeros(2, dtype))
+    full, _ = _step(opt, toy, jnp.zeros(2, jnp.float32))
+    assert half.dtype == dtype and state.vector.dtype == dtype
+    # |λ|/ρ = 0.5 along ±(1, 1)/√2: both dtypes take that step (to half precision's rounding).
+    np.testing.assert_allclose(np.abs(np.asarray(half, np.float32)), np.abs(full), rtol=1e-2)
+    np.testing.assert_allclose(np.abs(full), 0.5 / np.sqrt(2), rtol=1e-4)
+
+
+def test_perturbed_gd_measures_half_precision_gradients_without_overflow_or_underflow():
+    opt = optim.perturbed_gd(0.1, gradient_threshold=1e-3, radius=0.01, escape_steps=5)
+    # ‖g‖ = 3.2e-3 > ε_g: a gradient step. Each square (1e-8) underflows float16.
+    small = jnp.full(1000, 1e-4, jnp.float16)
+    updates, state = jax.jit(opt.update)(small, opt.init(small), small)
+    assert int(state.perturbations) == 0
+    np.testing.assert_allclose(np.asarray(updates, np.float32), -1e-5, rtol=1e-2)
+    # A kick among 100,000 float16 parameters: ‖direction‖² ≈ 1e5 overflows float16.
+    zeros = jnp.zeros(100_000, jnp.float16)
+    updates, state = jax.jit(opt.update)(zeros, opt.init(zeros), zeros)
+    kick = float(jnp.linalg.norm(jnp.asarray(updates, jnp.float32)))
+    assert int(state.perturbations) == 1 and updates.dtype == jnp.float16
+    assert 0 < kick <= 0.01 * 1.001
+
+
+def test_saddle_free_newton_refuses_a_nan_curvature_direction_with_a_zero_step():
+    # L = w₀² + |w₁|^1.5 at (1, 0): L and g = (2, 0) are finite, but the second derivative of
+    # |w₁|^1.5 at 0 is infinite, so H·v and the Newton direction are NaN. No trial can lower
+    # L along a NaN direction: the step is zero, as documented, not NaN.
+    def loss(w):
+        return w[0] ** 2 + jnp.abs(w[1]) ** 1.5
+
+    updates, state = _step(optim.saddle_free_newton(2), loss, jnp.array([1.0, 0.0]))
+    np.testing.assert_array_equal(updates, [0.0, 0.0])
+    assert int(state.loss_evaluations) == 1
+
+
+def test_saddle_free_newton_stops_lanczos_once_the_krylov_space_of_g_is_invariant():
+    # g = Aθ = (2, 0, 0, 0) is an eigenvector of A: span{g} is invariant after one product, so
+    # the Newton step −|H|⁻¹g is exact there and the other k − 1 products would add nothing.
+    a = jnp.diag(jnp.array([2.0, 1.0, 3.0, 4.0]))
+    updates, state = _step(
+        optim.saddle_free_newton(3, damping=1e-2), lambda w: 0.5 * w @ (a @ w), jnp.eye(4)[0]
+    )
+    assert int(state.matvecs) == 1
+    np.testing.assert_allclose(updates, [-2.0 / 2.01, 0.0, 0.0, 0.0], rtol=1e-5, atol=1e-7)

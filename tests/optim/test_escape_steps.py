@@ -192,6 +192,7 @@ def test_compiled_once_and_the_state_keeps_its_shapes_and_dtypes(compiled):
         (optim.perturbed_gd, {"learning_rate": 0.0}, "`learning_rate`"),
         (optim.perturbed_gd, {"learning_rate": 0.1, "radius": -0.1}, "`radius`"),
         (optim.perturbed_gd, {"learning_rate": 0.1, "escape_steps": 0}, "`escape_steps`"),
+        (optim.perturbed_gd, {"learning_rate": 0.1, "escape_steps": 2**31}, "`escape_steps`"),
     ],
 )
 def test_bad_hyperparameters_are_refused(factory, kwargs, message):
