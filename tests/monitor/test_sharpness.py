@@ -139,11 +139,23 @@ def test_batchnorm_models_are_measured_in_training_mode():
         loss=losses.softmax_cross_entropy,
         steps=3,
         batch_size=100,
-        monitors=[monitor.sharpness(every=2, probe_size=64)],
+        monitors=[monitor.sharpness(every=2)],  # the probe: all 300 examples
         progress=False,
     )
+
+    def top(train_mode):  # λmax at θ₀ with the batch's statistics, or the running ones
+        def probe_loss(p):
+            return losses.softmax_cross_entropy(apply(p, model_state, x, train=train_mode)[0], y)
+
+        result = curvature.eigenvalues(
+            curvature.hvp(probe_loss, params), params, k=1, key=jax.random.key(1)
+        )
+        return float(result.eigenvalues[0])
+
     sharp = history.per_step["sharpness"]
-    assert np.isfinite(sharp[[0, 2]]).all() and sharp[0] > 0
+    assert np.isfinite(sharp[[0, 2]]).all()
+    assert sharp[0] == pytest.approx(top(True), rel=1e-2)
+    assert abs(top(False) - top(True)) > 0.1 * top(True)  # the modes tell apart
     np.testing.assert_allclose(history.per_step["stability_threshold"][0], 3.8 / 0.1, rtol=1e-6)
 
 
