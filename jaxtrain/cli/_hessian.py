@@ -205,6 +205,12 @@ def hessian_report(
         "grad_norm": grad_norm,
         "grad_tol": grad_tol,
     }
+    if not (math.isfinite(report["loss"]) and math.isfinite(grad_norm)):
+        raise CommandError(
+            f"the loss or its gradient is not finite at these parameters (loss "
+            f"{report['loss']}, gradient norm {grad_norm}): a diverged run has no critical "
+            "point to classify; try an earlier --step"
+        )
     if n <= dense_max_params:
         stage(f"the dense {n:,} × {n:,} Hessian and its eigenvalues")
         return _dense_report(loss_fn, params, report)

@@ -14,7 +14,12 @@ from jax.tree_util import register_pytree_node_class
 
 from jaxtrain.curvature._lanczos import _check_num_iters, eigenvalues
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
-from jaxtrain.curvature._operators import check_key, linearized, unflatten_like
+from jaxtrain.curvature._operators import (
+    as_pytree_callable,
+    check_key,
+    linearized,
+    unflatten_like,
+)
 
 __all__ = ["BlockEigenResult", "block_eigenvalues", "block_labels"]
 
@@ -233,8 +238,9 @@ def block_eigenvalues(
     key = check_key(key)
     _check_block_arguments(k, which, tol, num_iters)
     layout, dtype, positions_by_label = _block_positions(params, blocks)
-    # The full operator's forward pass runs here, once, not once per block.
-    matvec = linearized(matvec)
+    # The full operator's forward pass runs here, once, not once per block. A plain function
+    # travels into the compiled programs as a pytree, as every other entry point takes it.
+    matvec = as_pytree_callable(linearized(matvec))
     results = {}
     for number, (label, positions) in enumerate(positions_by_label.items()):
         size = int(positions.size)

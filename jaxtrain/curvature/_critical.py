@@ -268,7 +268,8 @@ def classify_critical_point(
         One of :data:`KINDS`.
 
     Raises:
-        ValueError: for no eigenvalues or negative tolerances.
+        ValueError: for no eigenvalues, eigenvalues or ``grad_norm`` not finite, or negative
+            tolerances.
 
     Examples:
         >>> from jaxtrain.curvature import classify_critical_point
@@ -284,6 +285,11 @@ def classify_critical_point(
     values = np.asarray(eigenvalues, dtype=np.float64).reshape(-1)
     if values.size == 0:
         raise ValueError("classify_critical_point needs at least one eigenvalue")
+    # NaN fails every comparison: it would read as a small gradient, or as no curvature.
+    if not np.isfinite(grad_norm):
+        raise ValueError(f"grad_norm is not finite ({grad_norm}): nothing to classify")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"eigenvalues are not finite ({values}): nothing to classify")
     if grad_norm > grad_tol:
         return "not_critical"
     lowest, highest = float(np.min(values)), float(np.max(values))
@@ -341,7 +347,8 @@ def analyze_critical_point(
         A :class:`CriticalPointReport`; ``str(report)`` explains the verdict.
 
     Raises:
-        ValueError: for negative tolerances or a Hessian over ``max_bytes``.
+        ValueError: for negative tolerances, a Hessian over ``max_bytes``, or a loss, gradient
+            or Hessian that is not finite at ``params``.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -369,7 +376,14 @@ def analyze_critical_point(
     if eig_tol is not None and eig_tol < 0:
         raise ValueError(f"eig_tol must be >= 0, got {eig_tol}")
     H = hessian(loss_fn, params, *args, chunk_size=chunk_size, max_bytes=max_bytes)
-    loss, grad, evals, grad_norm, lowest = _value_grad_eigh(loss_fn, params, args, H)
+    loss, grad, evals, grad_norm, lowest, finite = _value_grad_eigh(loss_fn, params, args, H)
+    if not bool(finite):
+        # eigh of a matrix with NaN entries can return finite numbers: nothing here would
+        # show that the classification rests on nothing.
+        raise ValueError(
+            "the loss, its gradient or its Hessian is not finite at these parameters "
+            f"(L = {float(loss)}, ‖g‖ = {float(grad_norm)}): no critical point to classify"
+        )
     evals = np.asarray(evals)
     if eig_tol is None:
         eig_tol = eigenvalue_tolerance(evals, H.dtype)
@@ -413,14 +427,23 @@ def _value_grad_eigh(loss_fn, params, args, H):
 
 @jax.jit
 def _value_grad_eigh_program(loss_fn, params, args, H):
-    """``(L, g, eigenvalues, ‖g‖, u)``: u the lowest eigenvector as a pytree like θ, signed
-    so that it does not climb the gradient (an eigenvector's sign is arbitrary)."""
+    """``(L, g, eigenvalues, ‖g‖, u, finite)``: u the lowest eigenvector as a pytree like θ,
+    signed so that it does not climb the gradient (an eigenvector's sign is arbitrary);
+    ``finite`` whether L, g and H are."""
     loss, grad = jax.value_and_grad(loss_fn)(params, *args)
     evals, evecs = jnp.linalg.eigh(H)
     flat_grad = ravel_pytree(grad)[0]
     u = evecs[:, 0]
     sign = jnp.where(jnp.dot(flat_grad.astype(u.dtype), u) > 0, -1.0, 1.0).astype(u.dtype)
-    return loss, grad, evals, jnp.linalg.norm(flat_grad), unflatten_like(sign * u, params)
+    finite = jnp.isfinite(loss) & jnp.all(jnp.isfinite(flat_grad)) & jnp.all(jnp.isfinite(H))
+    return (
+        loss,
+        grad,
+        evals,
+        jnp.linalg.norm(flat_grad),
+        unflatten_like(sign * u, params),
+        finite,
+    )
 
 
 @jax.jit

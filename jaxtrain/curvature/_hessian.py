@@ -18,7 +18,9 @@ from jaxtrain.curvature._operators import as_pytree_callable, flat_space, highes
 __all__ = ["hessian"]
 
 
-def _working_dtype(flat: jax.Array, dtype: Any) -> Any:
+def hessian_dtype(flat: Any, dtype: Any = None) -> Any:
+    """The dtype :func:`hessian` computes in: ``dtype``, else the flat parameters' dtype,
+    promoted to float64 when ``jax_enable_x64`` is on."""
     if dtype is not None:
         return jnp.dtype(dtype)
     if jax.config.jax_enable_x64 and jnp.issubdtype(flat.dtype, jnp.floating):
@@ -66,7 +68,8 @@ def hessian(
 
     Raises:
         MemoryLimitError: if n²·itemsize exceeds ``max_bytes`` (a ``ValueError``).
-        ValueError: if ``chunk_size`` is not positive.
+        ValueError: if ``chunk_size`` is not positive, or a leaf of ``params`` is not
+            floating-point.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -80,7 +83,13 @@ def hessian(
     n = int(flat.size)
     if n == 0:
         raise ValueError("`params` has no array leaves: there is no Hessian to compute")
-    work_dtype = _working_dtype(flat, dtype)
+    kinds = sorted({str(jnp.result_type(leaf)) for leaf in jax.tree.leaves(params)})
+    if not all(jnp.issubdtype(kind, jnp.floating) for kind in kinds):
+        # The flat vector would cast an integer leaf to a float and differentiate by it.
+        raise ValueError(
+            f"`params` must hold floating-point leaves only (as hvp requires), got {kinds}"
+        )
+    work_dtype = hessian_dtype(flat, dtype)
     check_memory(
         f"the dense Hessian of {counted(n, 'parameter')}",
         n * n * jnp.dtype(work_dtype).itemsize,

@@ -63,7 +63,9 @@ class EigenResult(NamedTuple):
         residuals: the residual |βₘ sₘ| = ‖Hy − θy‖ of each Ritz pair (an eigenvalue lies
             within it; see :func:`eigenvalues` for the sharper bound used to stop).
         num_matvecs: the number of operator applications (Lanczos steps) used.
-        converged: whether every wanted Ritz value met the tolerance before the budget ran out.
+        converged: whether every wanted Ritz value met the tolerance before the budget ran out
+            (each is then an eigenvalue of H; a repeated eigenvalue appears once, see
+            :func:`eigenvalues`).
     """
 
     eigenvalues: jax.Array
@@ -559,6 +561,13 @@ def eigenvalues(
     resolve, so values near 0 do not chase round-off. Checks
     happen on a geometric schedule (every max(1, j/16) steps), so at most ~6% extra steps
     are taken. ``num_iters`` is the budget; ``num_matvecs`` in the result says what was used.
+
+    A repeated eigenvalue comes out once: one start vector's Krylov space holds a single
+    direction of each eigenspace, so the k values are the k largest *distinct* ones (H =
+    diag(5, 5, 4, …) gives 5, 4 for k = 2, converged). Each returned value is an eigenvalue
+    of H to the tolerance; a second copy is seen only when a breakdown restarts the
+    recursion in the rest of the space. Where multiplicities matter, use the dense
+    :func:`~jaxtrain.curvature.hessian` and ``eigh`` for small models.
 
     Memory: full reorthogonalization keeps the whole basis, (size class of ``num_iters``) × n
     numbers: 128 × 10⁷ float32 parameters is 5 GB, so give large models a small budget. It is

@@ -33,7 +33,9 @@ class PowerIterationResult(NamedTuple):
         eigenvectors: the unit vectors as one pytree like ``like`` with a leading axis k.
         num_matvecs: the total number of operator applications.
         iterations: the applications spent on each eigenvalue, shape (k,).
-        converged: whether each eigenvalue met the tolerance, shape (k,).
+        converged: whether each eigenvalue met the tolerance with a residual
+            ‖Hv − λv‖ ≤ √tol·‖Hv‖, shape (k,) (the relative-change test alone also stops
+            where ±λ lead and v swings between them, on no eigenpair).
     """
 
     eigenvalues: jax.Array
@@ -58,28 +60,36 @@ def _power_program(matvec, like, key, num_iters, tol, *, k):
         v = random_unit_vector(jax.random.fold_in(key, i), n, dtype)
 
         def cond(state):
-            _, _, it, done = state
+            _, _, it, done, _ = state
             return (it < num_iters) & ~done
 
         def body(state):
-            v, lam, it, _ = state
+            v, lam, it, _, _ = state
             v = deflate(found, v)
             v = v / jnp.linalg.norm(v)
             w = f(v)
             new_lam = jnp.vdot(v, w)
-            # The relative-change test of PyHessian (Yao et al. 2020), so counts compare.
-            done = (it > 0) & (jnp.abs(new_lam - lam) / (jnp.abs(lam) + 1e-6) < tol)
             w_norm = jnp.linalg.norm(w)
-            return w / jnp.where(w_norm > 0, w_norm, 1.0), new_lam, it + 1, done
+            # The relative-change test of PyHessian (Yao et al. 2020), so counts compare; and
+            # Hv = 0 (an operator of lower rank, deflated to nothing) is an eigenpair as it is.
+            done = (it > 0) & (jnp.abs(new_lam - lam) / (jnp.abs(lam) + 1e-6) < tol)
+            done = done | (w_norm == 0)
+            # That test also passes where no eigenpair is: with ±λ on top, vᵀHv stays put
+            # while v swings between the two. The residual tells: ‖Hv − λv‖ of an eigenvector
+            # to about √tol is about √tol·‖Hv‖ (λ's error is the square of v's).
+            accurate = jnp.linalg.norm(w - new_lam * v) <= jnp.sqrt(tol) * w_norm
+            v_next = jnp.where(w_norm > 0, w / jnp.where(w_norm > 0, w_norm, 1.0), v)
+            return v_next, new_lam, it + 1, done, accurate
 
-        v, lam, it, done = lax.while_loop(cond, body, (v, jnp.zeros((), dtype), 0, False))
+        start = (v, jnp.zeros((), dtype), 0, False, False)
+        v, lam, it, done, accurate = lax.while_loop(cond, body, start)
         v = deflate(found, v)
         v = v / jnp.linalg.norm(v)
         return (
             found.at[i].set(v),
             values.at[i].set(lam),
             iterations.at[i].set(it),
-            converged.at[i].set(done),
+            converged.at[i].set(done & accurate),
         )
 
     init = (found, jnp.zeros((k,), dtype), jnp.zeros((k,), jnp.int32), jnp.zeros((k,), bool))
@@ -101,8 +111,9 @@ def power_iteration(
     v ← Hv/‖Hv‖ converges to the eigenvector of the largest |λ|, with error shrinking like
     |λ₂/λ₁| per step; λ is the Rayleigh quotient vᵀHv. The eigenvalue stops when its
     relative change |λₜ − λₜ₋₁|/(|λₜ₋₁| + 10⁻⁶) drops below ``tol`` (PyHessian's test) or
-    after ``num_iters`` steps. For the next one, the vectors already found are projected out
-    of v before every step (deflation). Lanczos (:func:`~jaxtrain.curvature.eigenvalues`)
+    after ``num_iters`` steps, or at once where Hv = 0 (past the operator's rank). For the
+    next one, the vectors already found are projected out of v before every step
+    (deflation). Lanczos (:func:`~jaxtrain.curvature.eigenvalues`)
     uses the same products far better; this exists to compare against.
 
     Note that power iteration finds the largest |λ|: with a negative eigenvalue of larger

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxtrain.curvature._hessian import hessian
+from jaxtrain.curvature._hessian import hessian, hessian_dtype
 from jaxtrain.curvature._hvp import hvp
 from jaxtrain.curvature._lanczos import eigenvalues, extremes, wanted_count
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
@@ -226,7 +226,8 @@ def _dense_spectra(
     flat = flat_space(params)
     n = int(flat.size)
     wanted_count(k, which, n)  # before any Hessian is built
-    group_size = max(1, min(_EIGH_GROUP, max_bytes // max(1, n * n * flat.dtype.itemsize)))
+    itemsize = jnp.dtype(hessian_dtype(flat)).itemsize  # float64 under x64
+    group_size = max(1, min(_EIGH_GROUP, max_bytes // max(1, n * n * itemsize)))
 
     def extremes_of(group: Sequence[tuple[Any, ...]]) -> jax.Array:
         hessians = jnp.stack(

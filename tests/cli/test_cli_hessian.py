@@ -239,6 +239,25 @@ def test_a_top_whose_lanczos_basis_is_over_the_memory_limit_is_refused_naming_th
         )
 
 
+@pytest.mark.parametrize("dense_max_params", [10, 1], ids=["dense", "lanczos"])
+def test_a_diverged_point_is_a_command_error_not_a_kind(dense_max_params):
+    # A checkpoint of a run that diverged: L is NaN. NaN compares False with every
+    # tolerance, so it used to pass for a small gradient and come out as some kind.
+    from jaxtrain.cli._errors import CommandError
+    from jaxtrain.cli._hessian import hessian_report
+
+    with pytest.raises(CommandError, match="not finite"):
+        hessian_report(
+            lambda w: jnp.sum(w**2) * jnp.nan,
+            jnp.zeros(4),
+            dense_max_params=dense_max_params,
+            top=1,
+            lanczos_steps=4,
+            probes=1,
+            grad_tol=1e-3,
+        )
+
+
 def test_per_layer_spectra_lie_within_the_whole_hessians(dense_300):
     report = dense_300[0]
     assert report["method"] == report["blocks"]["method"] == "dense"

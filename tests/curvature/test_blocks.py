@@ -86,3 +86,12 @@ def test_bad_partitions_and_k_are_refused_naming_the_argument():
         curvature.block_eigenvalues(matvec, params, key=key, blocks={"a": "x"})
     with pytest.raises(ValueError, match="k must be a positive int, got 0"):
         curvature.block_eigenvalues(matvec, params, key=key, k=0)
+
+
+def test_a_plain_function_is_a_matvec_here_as_everywhere():
+    params = {"a": jnp.ones(3), "b": jnp.ones(1)}
+    results = curvature.block_eigenvalues(
+        lambda v: jax.tree.map(lambda x: 2.0 * x, v), params, key=jax.random.key(0), blocks="leaf"
+    )
+    np.testing.assert_allclose(np.asarray(results["a"].eigenvalues), [2.0, 2.0], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(results["b"].eigenvalues), [2.0, 2.0], rtol=1e-6)

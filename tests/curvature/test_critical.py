@@ -166,6 +166,20 @@ def test_classify_rejects_what_it_cannot_read():
         classify_critical_point([1.0], grad_norm=0.0, grad_tol=1e-3, eig_tol=-1.0)
     with pytest.raises(ValueError, match="grad_tol"):
         classify_critical_point([1.0], grad_norm=0.0, grad_tol=-1.0, eig_tol=1e-3)
+    # NaN compares False with everything: read as a small gradient or a positive curvature
+    # it would call a point a minimum with no evidence.
+    with pytest.raises(ValueError, match=r"grad_norm.*not finite"):
+        classify_critical_point([1.0, 1.0], grad_norm=float("nan"), grad_tol=1e-3, eig_tol=1e-3)
+    with pytest.raises(ValueError, match=r"eigenvalues.*not finite"):
+        classify_critical_point([1.0, float("nan")], grad_norm=0.0, grad_tol=1e-3, eig_tol=1e-3)
+
+
+def test_a_point_where_the_loss_is_nan_is_refused_not_classified():
+    def loss(w):
+        return jnp.sum(w**4) + w[0] * w[1]
+
+    with pytest.raises(ValueError, match="not finite"):
+        analyze_critical_point(loss, jnp.array([jnp.nan, 1.0, 2.0]))
 
 
 def test_not_critical_still_reports_curvature(toy):

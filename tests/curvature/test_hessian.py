@@ -97,3 +97,9 @@ def test_under_jit(mlp_problem):
     params, x, y = mlp_problem()
     H = jax.jit(lambda p: hessian(mlp_loss, p, x, y))(params)
     np.testing.assert_allclose(np.asarray(H), np.asarray(hessian(mlp_loss, params, x, y)))
+
+
+def test_integer_leaves_are_refused_as_hvp_refuses_them():
+    params = {"a": jnp.ones(2), "i": jnp.ones(1, jnp.int32)}
+    with pytest.raises(ValueError, match="floating-point"):
+        hessian(lambda p: jnp.sum(p["a"] ** 2) * p["i"][0], params)

@@ -311,3 +311,12 @@ def test_the_basis_limit_defaults_to_the_dense_hessians():
     ):
         eigenvalues(lambda x: x, like, k=16_500, key=jax.random.key(0), which="both")
     assert DEFAULT_MAX_BYTES == 2 * 1024**3
+
+
+def test_a_repeated_top_eigenvalue_comes_out_once_as_documented():
+    # diag(5, 5, 4, 3, …) rotated: one start vector sees one direction of the 5-eigenspace,
+    # so k = 2 gives 5 and 4, each an eigenvalue of H (the documented limitation).
+    A, _ = _symmetric(9, seed=3, spectrum=[5.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.0, -1.0, -2.0])
+    A = jnp.asarray(A, jnp.float32)
+    result = eigenvalues(lambda v: A @ v, jnp.zeros(9), k=2, key=jax.random.key(0))
+    np.testing.assert_allclose(np.asarray(result.eigenvalues), [5.0, 4.0], rtol=1e-4)

@@ -69,3 +69,31 @@ def test_bad_arguments(kwargs, match):
     arguments = {"key": jax.random.key(0), **kwargs}
     with pytest.raises(ValueError, match=match):
         power_iteration(lambda v: v, jnp.zeros(3), **arguments)
+
+
+def test_past_the_operators_rank_the_eigenvalues_are_zero_not_nan():
+    # diag(5, 0, 0): after deflating 5 the operator is exactly 0, and so is the next iterate;
+    # 0/0 would make the second eigenvalue NaN and spend the whole budget.
+    result = power_iteration(
+        lambda v: jnp.array([5.0, 0.0, 0.0]) * v, jnp.zeros(3), k=2, key=jax.random.key(0)
+    )
+    np.testing.assert_allclose(np.asarray(result.eigenvalues), [5.0, 0.0], atol=1e-6)
+    assert bool(jnp.all(result.converged))
+    assert int(result.iterations[1]) <= 2
+
+
+def test_a_plus_minus_pair_at_the_top_is_not_called_converged():
+    # diag(3, −3, 1): the Rayleigh quotient of a vector in the ±3 plane does not change from
+    # step to step while the vector flips between its two components, so PyHessian's
+    # relative-change test stops there; its residual ‖Hv − λv‖ shows it is no eigenpair.
+    result = power_iteration(
+        lambda v: jnp.array([3.0, -3.0, 1.0]) * v,
+        jnp.zeros(3),
+        k=2,
+        tol=1e-6,
+        key=jax.random.key(0),
+    )
+    values = np.asarray(result.eigenvalues)
+    on_spectrum = np.isclose(np.abs(values), 3.0, rtol=1e-3) | np.isclose(values, 1.0, rtol=1e-3)
+    np.testing.assert_array_equal(np.asarray(result.converged), on_spectrum)
+    assert not on_spectrum.all()

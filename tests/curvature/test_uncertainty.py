@@ -115,6 +115,25 @@ def test_more_batches_than_one_eigvalsh_call_takes(hessians_at_once):
     np.testing.assert_allclose(out.per_batch, expected, rtol=1e-4, atol=1e-6)
 
 
+def test_with_x64_the_hessians_at_once_are_counted_in_float64(x64, monkeypatch):
+    # float32 parameters, but x64 on: each Hessian is float64 (8 bytes an entry), so a budget
+    # of three float64 Hessians holds three, not six.
+    import jax.numpy as jnp
+
+    params, x, y = make_mlp_problem(sizes=(2, 3, 1), num_examples=40, seed=2)
+    batches = [(x[i : i + 4], y[i : i + 4]) for i in range(0, 40, 4)]
+    n = ravel_pytree(params)[0].size
+    stacked = []
+    eigvalsh = jnp.linalg.eigvalsh
+    monkeypatch.setattr(
+        jnp.linalg, "eigvalsh", lambda a: stacked.append((a.shape[0], a.dtype)) or eigvalsh(a)
+    )
+    curvature.eigenvalues_over_batches(
+        mlp_loss, params, batches, key=jax.random.key(0), method="dense", max_bytes=3 * n * n * 8
+    )
+    assert stacked == [(3, jnp.float64)] * 3 + [(1, jnp.float64)] * 2  # 10 batches, then all
+
+
 def test_the_dense_method_refuses_other_operators_unknown_methods_and_bad_requests():
     params, batches = _batches(0)
     key = jax.random.key(0)
