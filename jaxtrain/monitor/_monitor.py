@@ -14,7 +14,15 @@ import numpy as np
 import optax
 from jax import lax
 
-__all__ = ["Monitor", "ProbeMonitor", "RunSetup", "StepView", "check_monitors", "run_monitors"]
+__all__ = [
+    "Monitor",
+    "ProbeMonitor",
+    "RunSetup",
+    "StepView",
+    "check_monitors",
+    "check_record_names",
+    "run_monitors",
+]
 
 # The most examples in the probe batch by default (Cohen et al. use 5,000; 2,048 keeps a
 # Hessian-vector product at a few dozen training steps' cost).
@@ -165,6 +173,26 @@ def check_monitors(monitors: Sequence[Monitor] | None) -> tuple[Monitor, ...]:
             raise ValueError(f"two {monitor.name!r} monitors: each kind can be used once")
         names.add(monitor.name)
     return monitors
+
+
+def check_record_names(monitors: tuple[Monitor, ...], params: Any, taken: Any) -> None:
+    """Refuses a record name that another monitor, or the step itself (``taken``), records.
+
+    A step's records are one dict: a monitor's ``"grad_norm"`` would silently replace the
+    step's own, and a ``"finite"`` the flag the non-finite check reads.
+
+    Raises:
+      ValueError: naming the monitor and the name.
+    """
+    owners = {name: "the training step" for name in taken}
+    for monitor in monitors:
+        for name in monitor.record_names(params):
+            if name in owners:
+                raise ValueError(
+                    f"monitor {monitor.name!r} records {name!r}, which {owners[name]} records "
+                    "too: give it another name"
+                )
+            owners[name] = f"monitor {monitor.name!r}"
 
 
 def run_monitors(

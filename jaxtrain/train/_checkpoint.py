@@ -503,8 +503,10 @@ def load_checkpoint(
     Before anything is read, every file of the step is checked against the SHA-256 recorded
     when it was saved: a damaged step is refused with :class:`CheckpointCorruptError`. Before
     any array is read, the stored fingerprint (every leaf's path, shape and dtype) is
-    compared with the target's: a checkpoint of another model or optimizer is refused with
-    :class:`CheckpointMismatchError` listing the differences, never loaded in part.
+    compared with the target's: a checkpoint whose model or optimizer state has another
+    structure is refused with :class:`CheckpointMismatchError` listing the differences, never
+    loaded in part. Only the structure is compared: another learning rate, activation or
+    data set of the same shapes loads and goes on.
 
     Args:
       directory: the checkpoint directory (holding step subdirectories).

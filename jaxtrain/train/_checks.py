@@ -18,7 +18,12 @@ def check_positive_int(value: Any, name: str) -> int:
 
 
 def num_classes_of(
-    apply: Callable[..., Any], params: Any, model_state: Any, x: np.ndarray, y: np.ndarray
+    apply: Callable[..., Any],
+    params: Any,
+    model_state: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    name: str = "the data",
 ) -> int | None:
     """The class count to check integer labels against: the model's output width.
 
@@ -34,13 +39,46 @@ def num_classes_of(
         )
     except Exception as error:
         raise ValueError(
-            f"the model cannot take inputs of shape {x.shape[1:]} (dtype {x.dtype}): "
+            f"{name}: the model cannot take inputs of shape {x.shape[1:]} (dtype {x.dtype}): "
             f"{type(error).__name__}: {error}"
         ) from error
     shape = getattr(out, "shape", ())
     if len(shape) == 2 and shape[-1] >= 2:
         return int(shape[-1])
     return None
+
+
+def check_loss_takes(
+    loss: Callable[..., Any],
+    apply: Callable[..., Any],
+    params: Any,
+    model_state: Any,
+    data: tuple[np.ndarray, np.ndarray],
+    *,
+    name: str,
+) -> None:
+    """Traces the model and the loss on one example of ``data`` (no computation).
+
+    Run before training, so that data the model or the loss cannot take (a feature short,
+    targets of another shape, class labels stored as floats) fails at once, naming the data,
+    and not when its first use comes: the validation set's after a whole epoch.
+
+    Raises:
+      ValueError: naming ``name``, with the model's or the loss's own error.
+    """
+    x, y = data
+    one = [jax.ShapeDtypeStruct((1, *a.shape[1:]), a.dtype) for a in (x, y)]
+
+    def one_example(xb, yb):
+        return loss(apply(params, model_state, xb, train=False)[0], yb)
+
+    try:
+        jax.eval_shape(one_example, *one)
+    except Exception as error:
+        raise ValueError(
+            f"{name}: the model and the loss cannot take its examples (inputs {x.shape[1:]} "
+            f"{x.dtype}, targets {y.shape[1:]} {y.dtype}): {type(error).__name__}: {error}"
+        ) from error
 
 
 def check_data(
@@ -65,6 +103,6 @@ def check_data(
     # The class count comes from the model's output, which needs a well-formed x; a
     # malformed one is reported by check_dataset below.
     if x.ndim >= 1 and y.ndim >= 1 and 0 < len(x) == len(y) and np.issubdtype(x.dtype, np.number):
-        num_classes = num_classes_of(apply, params, model_state, x, y)
+        num_classes = num_classes_of(apply, params, model_state, x, y, name)
     check_dataset(x, y, num_classes=num_classes, name=name)
     return x, y

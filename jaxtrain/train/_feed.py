@@ -154,6 +154,8 @@ class Feed:
         from."""
         plan = self.plan
         pieces: list[dict[str, np.ndarray]] = []
+        # The first chunk's starting state only: a non-finite step rolls back to it. The
+        # later chunks' copies are dropped as they come, or one state per chunk piles up.
         befores: list[TrainState | None] = []
         first_step = epoch * plan.steps_per_epoch
         last_full = min(stop, plan.num_full)
@@ -176,8 +178,8 @@ class Feed:
         befores: list[TrainState | None],
     ) -> TrainState:
         """Positions ``start..stop-1`` (all full batches, or the partial one) sent in chunks;
-        records and copies of the state each chunk started from are appended to ``pieces``
-        and ``befores``."""
+        each chunk's records are appended to ``pieces``, and the state the first chunk of the
+        call started from to ``befores`` (left empty until then)."""
         perm = self._local_permutation(epoch)
         b, nb = self.local_batch, self.plan.num_full
         if start >= nb:
@@ -191,7 +193,9 @@ class Feed:
             keys = step_keys(self.key, first_step + i, count=len(rows))
             state, records, before = self.fns.run_fed(state, xb, yb, keys, self.probe)
             pieces.append(jax.device_get(records))
-            befores.append(before)
+            if not befores:
+                befores.append(before)
+            del before
         return state
 
 

@@ -112,8 +112,10 @@ def fit(
     ``checkpoint_every`` epochs (epochs, not steps: the host sees the state only between
     scanned epochs) and at the end. ``resume=True`` continues from the newest one; because
     every random draw is folded from the key and the step, the resumed run reproduces the
-    uninterrupted one exactly. A checkpoint of another model or optimizer is refused
-    (:class:`CheckpointMismatchError`), so is one of another seed, and one whose files
+    uninterrupted one exactly. A checkpoint whose parameters or optimizer state have another
+    structure (leaf paths, shapes, dtypes) is refused (:class:`CheckpointMismatchError`:
+    another learning rate or activation of the same shapes is not detected), so is one of
+    another seed, and one whose files
     changed since they were saved (:class:`CheckpointCorruptError`: the SHA-256 of every
     file is recorded at save and checked before loading). ``checkpoint_dir`` must be new,
     empty or one jaxtrain made (its manifest ``jaxtrain-checkpoints.json`` names the run

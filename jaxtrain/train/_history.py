@@ -103,7 +103,8 @@ class History:
         return self._cache
 
     def append_steps(self, values: Mapping[str, Any]) -> None:
-        """Appends a block of consecutive steps (every array of equal length)."""
+        """Appends a block of consecutive steps (every array of equal length). A record the
+        block lacks (a run resumed without its monitors) is NaN there."""
         lengths = {len(np.asarray(v)) for v in values.values()}
         if len(lengths) > 1:
             raise ValueError(f"step records of unequal lengths: {sorted(lengths)}")
@@ -113,6 +114,12 @@ class History:
             if not chunks and previous:
                 raise ValueError(f"per-step record {name!r} appeared after {previous} steps")
             chunks.append(np.asarray(array))
+        (length,) = lengths or {0}
+        for name, chunks in self._step_chunks.items():
+            if name not in values:
+                if not np.issubdtype(chunks[0].dtype, np.floating):
+                    raise ValueError(f"per-step record {name!r} is missing from these steps")
+                chunks.append(np.full(length, np.nan, chunks[0].dtype))
         self._cache = None
 
     def append_epoch(self, values: Mapping[str, Any]) -> None:

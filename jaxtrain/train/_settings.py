@@ -13,13 +13,20 @@ import numpy as np
 import optax
 
 from jaxtrain._text import counted
-from jaxtrain.monitor._monitor import DEFAULT_PROBE_SIZE, Monitor, RunSetup, check_monitors
+from jaxtrain.monitor._monitor import (
+    DEFAULT_PROBE_SIZE,
+    Monitor,
+    RunSetup,
+    check_monitors,
+    check_record_names,
+)
 from jaxtrain.train._batching import BatchPlan
 from jaxtrain.train._checkpoint import json_ready
-from jaxtrain.train._checks import check_data, check_positive_int
+from jaxtrain.train._checks import check_data, check_loss_takes, check_positive_int
 from jaxtrain.train._evaluate import metric_names, split_model
 from jaxtrain.train._nonfinite import NONFINITE_POLICIES
 from jaxtrain.train._sharding import Placement, resolve_placement
+from jaxtrain.train._step import STEP_RECORDS
 
 __all__ = ["FitSettings", "resolve_settings"]
 
@@ -141,10 +148,15 @@ def resolve_settings(
     monitors = check_monitors(monitors)
     setup = RunSetup(optimizer, optimizer.init(params), params, plan.num_examples, plan.batch_size)
     monitors = tuple(m.prepare(setup) for m in monitors)
+    step_records = [*STEP_RECORDS, *(f"train_{name}" for name, _ in named_metrics)]
+    check_record_names(monitors, params, step_records)
     probe_size = _probe_size(monitors, plan.num_examples, processes)
     val = None
     if val_data is not None:
         val = _validation_data(val_data, apply, params, model_state, processes)
+        check_loss_takes(loss, apply, params, model_state, val, name="val_data")
+        if eval_batch_size is not None:
+            check_positive_int(eval_batch_size, "eval_batch_size")
     return FitSettings(
         apply=apply,
         params=params,

@@ -17,7 +17,10 @@ from jaxtrain.optim._finite import all_finite
 from jaxtrain.train._sharding import Placement
 from jaxtrain.train._state import TrainState
 
-__all__ = ["StepFunctions", "learning_rate_source", "step_functions"]
+__all__ = ["STEP_RECORDS", "StepFunctions", "learning_rate_source", "step_functions"]
+
+# What every step records, before its metrics (``train_<name>``) and monitors.
+STEP_RECORDS = ("loss", "grad_norm", "learning_rate", "finite")
 
 
 def learning_rate_source(
@@ -176,13 +179,8 @@ class StepFunctions:
             step=state.step + 1,
             monitor_state=monitor_state,
         )
-        record = {
-            "loss": loss.astype(jnp.float32),
-            "grad_norm": grad_norm.astype(jnp.float32),
-            "learning_rate": learning_rate,
-            "finite": finite,
-            **monitor_records,
-        }
+        values = (loss.astype(jnp.float32), grad_norm.astype(jnp.float32), learning_rate, finite)
+        record = {**dict(zip(STEP_RECORDS, values, strict=True)), **monitor_records}
         for name, metric in self.metrics:
             record[f"train_{name}"] = jnp.asarray(metric(predictions, yb), jnp.float32)
         return new_state, record

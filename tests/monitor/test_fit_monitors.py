@@ -1,5 +1,8 @@
 """Monitors inside fit: records, exact resume, one compilation, devices, bad input."""
 
+import dataclasses
+from typing import ClassVar
+
 import jax
 import numpy as np
 import pytest
@@ -87,8 +90,12 @@ def test_a_checkpoint_from_other_monitors_is_refused_but_loads_without_them(tmp_
     run(1, checkpoint_dir=tmp_path)
     with pytest.raises(CheckpointMismatchError, match="monitors' state"):
         run(2, checkpoint_dir=tmp_path, resume=True, monitors=[monitor.gradient_noise_scale()])
-    state, _ = run(2, checkpoint_dir=tmp_path, resume=True, monitors=[])
+    state, history = run(2, checkpoint_dir=tmp_path, resume=True, monitors=[])
     assert state.monitor_state == {}
+    # The monitors' columns go on as NaN, as long as every other column.
+    lengths = {name: len(values) for name, values in history.per_step.items()}
+    assert len(set(lengths.values())) == 1, lengths
+    assert np.isnan(history.per_step["update_ratio"][history.num_steps // 2 :]).all()
 
 
 def test_the_epoch_is_traced_once_with_monitors():
@@ -135,6 +142,34 @@ def test_skipped_steps_leave_the_monitor_state_alone():
 def test_bad_monitor_lists_are_refused(value, match):
     with pytest.raises(ValueError, match=match):
         run(1, monitors=value)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Recording(monitor.Monitor):
+    """A user's monitor that records one constant under a chosen name."""
+
+    record: str = "custom"
+    name: ClassVar[str] = "recording"
+
+    def record_names(self, params):
+        return (self.record,)
+
+    def init(self, params):
+        return ()
+
+    def measure(self, state, view):
+        return state, {self.record: jax.numpy.float32(123.0)}
+
+
+@pytest.mark.parametrize("record", ["grad_norm", "finite", "update_ratio"])
+def test_a_monitor_record_name_that_is_taken_is_refused(record):
+    # One dict holds a step's records: a monitor's "grad_norm" replaced the step's own, and
+    # a "finite" would replace the flag the non-finite check reads.
+    monitors = [_Recording(1, record), monitor.update_ratio()]
+    with pytest.raises(ValueError, match=f"records '{record}'"):
+        run(1, monitors=monitors)
+    history = run(1, monitors=[_Recording(2)])[1]
+    np.testing.assert_array_equal(history.per_step["custom"][:2], [123.0, np.nan])
 
 
 def test_history_plot_draws_sharpness_with_its_threshold_and_the_noise_scale(two_epochs):

@@ -134,3 +134,42 @@ def test_batch_size_one_is_stochastic_gradient_descent():
     )
     assert int(state.step) == 12
     assert history.per_epoch["step"].tolist() == [6, 12]
+
+
+def test_batches_fed_in_chunks_keep_one_copy_of_the_state_not_one_per_chunk(monkeypatch):
+    # Fed from the host, an epoch goes in chunks; each chunk's program also returns the
+    # state it started from, but only the first is needed (to roll a non-finite step back).
+    # Kept in a list until the epoch ended, one whole state copy per chunk piled up.
+    import weakref
+
+    from jaxtrain.train import _feed, _step
+
+    monkeypatch.setattr(_feed, "_HOST_CHUNK_BYTES", 1)  # one batch per chunk
+    alive, references = [], []
+    compiled = _step.StepFunctions.run_fed.func
+
+    def counting(self):
+        run = compiled(self)
+
+        def run_and_count(*args):
+            out = run(*args)
+            alive.append(sum(ref() is not None for ref in references))
+            references.append(weakref.ref(jax.tree.leaves(out[2].params)[0]))
+            return out
+
+        return run_and_count
+
+    monkeypatch.setattr(_step.StepFunctions, "run_fed", property(counting))
+    x, y = blobs(40)
+    fit(
+        linear_triple(),
+        optax.sgd(0.1),
+        (x, y),
+        loss=LOSS,
+        epochs=1,
+        batch_size=8,
+        data_on_device=False,
+        progress=False,
+    )
+    assert len(alive) == 5  # five chunks
+    assert max(alive) <= 1  # at most the first chunk's copy besides the newest

@@ -162,6 +162,44 @@ def test_bad_validation_data_fails_before_any_step():
         fit(linear_triple(), "sgd", (x, y), loss=LOSS, epochs=1, batch_size=2)
 
 
+def _counting_loss(calls):
+    def loss(predictions, labels):
+        calls.append(predictions.shape)
+        return LOSS(predictions, labels)
+
+    return loss
+
+
+@pytest.mark.parametrize(
+    ("val_data", "kwargs", "match"),
+    [
+        (lambda x, y: (x[:3, :3], y[:3]), {}, "val_data"),  # a feature short
+        (lambda x, y: (x[:3], y[:3].astype(np.float32)), {}, "val_data"),  # labels as floats
+        (lambda x, y: (x[:3], y[:3]), {"eval_batch_size": 0}, "eval_batch_size"),
+        (lambda x, y: (x[:3], y[:3]), {"eval_batch_size": 2.5}, "eval_batch_size"),
+    ],
+    ids=["features", "float_labels", "eval_batch_size_0", "eval_batch_size_float"],
+)
+def test_validation_the_loss_cannot_take_fails_before_the_first_step(val_data, kwargs, match):
+    # Checked only when the first epoch's validation ran: an epoch of training lost, and the
+    # error a raw shape error from inside the model or the loss.
+    x, y = blobs(6)
+    calls = []
+    with pytest.raises(ValueError, match=match):
+        fit(
+            linear_triple(),
+            SGD,
+            (x, y),
+            loss=_counting_loss(calls),
+            epochs=1,
+            batch_size=2,
+            progress=False,
+            val_data=val_data(x, y),
+            **kwargs,
+        )
+    assert calls == [] or all(shape[0] == 1 for shape in calls)  # traced, never a batch
+
+
 def _nan_learning_rate_at(count):
     """SGD whose schedule gives NaN at one step: that step's loss and gradient are finite,
     the parameters it produces are NaN."""

@@ -58,6 +58,15 @@ def test_appending_blocks_and_epochs():
     assert "3 steps" in repr(history)
 
 
+def test_a_record_missing_from_a_block_is_nan_there():
+    # A run resumed without its monitors: their columns stop, the others go on.
+    history = History()
+    history.append_steps({"loss": np.array([1.0, 2.0]), "sharpness": np.array([5.0, np.nan])})
+    history.append_steps({"loss": np.array([3.0])})
+    np.testing.assert_array_equal(history.per_step["sharpness"], [5.0, np.nan, np.nan])
+    assert history.num_steps == 3
+
+
 def test_fit_history_plots_four_panels(tmp_path):
     xv, yv = blobs(9, seed=2)
     _, history = fit(
