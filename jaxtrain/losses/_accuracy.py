@@ -48,7 +48,8 @@ def accuracy(
     if logits.ndim < 1:
         raise ValueError(f"logits must have a class axis, got shape {logits.shape}")
     labels = jnp.asarray(labels)
-    if _checks.is_integer_labels(labels):
+    # Labels of the logits' shape are one-hot (any dtype); indices lack the class axis.
+    if _checks.is_class_indices(labels, logits):
         _checks.check_class_labels(labels, logits.shape[:-1], logits.shape[-1])
     else:
         _checks.check_targets(labels, logits)

@@ -9,7 +9,7 @@ are linear in; they are not value-checked, so derivatives with respect to them w
 they are taken (finite differences step a target of 0 to −ε).
 """
 
-from typing import Literal
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -57,6 +57,17 @@ def is_integer_labels(labels: jax.Array) -> bool:
     return jnp.issubdtype(labels.dtype, jnp.integer)
 
 
+def is_class_indices(labels: jax.Array, logits: jax.Array) -> bool:
+    """Whether integer ``labels`` are class indices rather than one-hot vectors.
+
+    Indices lack the class axis; integer labels of the logits' own shape are one-hot
+    vectors, as optax reads them, once the logits have a batch axis. Against one example's
+    logits (1-D) they stay indices, the likelier meaning, and fail the shape check.
+    """
+    one_hot = labels.shape == logits.shape and logits.ndim >= 2
+    return is_integer_labels(labels) and not one_hot
+
+
 def check_class_labels(
     labels: jax.Array,
     batch_shape: tuple[int, ...],
@@ -80,17 +91,38 @@ def check_class_labels(
 
 
 def check_targets(targets: jax.Array, logits: jax.Array, name: str = "labels") -> None:
-    """Checks one-hot or soft targets: the logits' shape (no broadcasting), floating point."""
+    """Checks one-hot or soft targets: the logits' shape (no broadcasting), a real dtype."""
     if targets.shape != logits.shape:
         raise ValueError(
             f"one-hot/soft {name} must have the logits' shape {logits.shape}, got "
             f"{targets.shape}; integer class labels have the logits' shape without the class axis"
         )
-    if not jnp.issubdtype(targets.dtype, jnp.floating):
+    if not (
+        jnp.issubdtype(targets.dtype, jnp.floating)
+        or jnp.issubdtype(targets.dtype, jnp.integer)
+        or targets.dtype == jnp.bool_
+    ):
         raise ValueError(
-            f"{name} must be integer class indices or floating-point targets, got dtype "
-            f"{targets.dtype}"
+            f"{name} must be integer class indices, or one-hot/soft targets (floating point, "
+            f"integer or bool), got dtype {targets.dtype}"
         )
+    if jnp.issubdtype(targets.dtype, jnp.integer) and is_concrete(targets) and targets.size:
+        values = np.unique(np.asarray(targets))
+        if not np.isin(values, (0, 1)).all():
+            raise ValueError(
+                f"integer {name} of the logits' shape are one-hot vectors, so 0 or 1; got "
+                f"values {values[:5].tolist()} (class indices have the logits' shape without "
+                "the class axis)"
+            )
+
+
+def target_dtype(targets: jax.Array, predictions: jax.Array) -> Any:
+    """The dtype to compare ``targets`` with ``predictions`` in: the two promoted when the
+    targets are floating point (float32 targets are not rounded to bfloat16 predictions),
+    the predictions' own for integer or bool targets (0 and 1 are exact in any float)."""
+    if jnp.issubdtype(targets.dtype, jnp.floating):
+        return jnp.promote_types(targets.dtype, predictions.dtype)
+    return predictions.dtype
 
 
 def check_binary_labels(labels: jax.Array, name: str = "labels") -> None:

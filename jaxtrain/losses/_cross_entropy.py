@@ -49,8 +49,10 @@ def softmax_cross_entropy(
     Args:
         logits: unnormalized scores z, floating point, with the classes along ``axis``.
         labels: integer class indices of the logits' shape without the class axes, in
-            ``[0, C)``; or one-hot / soft targets y of the logits' shape (floating point; not
-            broadcast, so a shape mix-up is an error rather than a silent outer product).
+            ``[0, C)``; or one-hot / soft targets y of the logits' shape (floating point, or
+            bool or integer 0/1 one-hot vectors, as optax takes them; float targets are not
+            rounded to the logits' dtype; not broadcast, so a shape mix-up is an error rather
+            than a silent outer product).
         axis: the class axis, a tuple of class axes, or ``None`` for all axes (default -1).
         where: optional boolean mask of the logits' shape (keeps single classes) or of the
             per-example shape (keeps whole examples); broadcast like optax's.
@@ -105,7 +107,9 @@ def softmax_cross_entropy(
     mask = None if where is None else _class_axes.class_mask(where, logits.shape, axes)
     num_classes = math.prod(logits.shape[a] for a in axes)
     labels = jnp.asarray(labels)
-    integer = _checks.is_integer_labels(labels)
+    # Class indices lack the class axes; labels of the logits' own shape are one-hot or soft
+    # targets, of any dtype (bool and integer one-hot vectors too, as optax takes them).
+    integer = _checks.is_class_indices(labels, logits)
     if integer:
         batch_shape = _class_axes.batch_shape(logits.shape, axes)
         _checks.check_class_labels(labels, batch_shape, num_classes)
@@ -119,7 +123,9 @@ def softmax_cross_entropy(
     if integer:
         targets = jax.nn.one_hot(labels, num_classes, dtype=z.dtype)
     else:
-        targets = _class_axes.classes_last(labels.astype(z.dtype), axes)
+        # Never rounded to the logits' dtype: float32 targets against bfloat16 logits keep
+        # their precision, and the loss is float32, as optax's promoting product gives.
+        targets = _class_axes.classes_last(labels.astype(_checks.target_dtype(labels, z)), axes)
     if not no_smoothing and num_classes:
         # With no classes there is nothing to smooth over (and α/C would divide by zero).
         targets = (1.0 - label_smoothing) * targets + label_smoothing / num_classes

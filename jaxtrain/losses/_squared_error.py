@@ -28,8 +28,9 @@ def mse(
 
     Args:
         predictions: ŷ, floating point, any shape ``[..., C]``.
-        targets: y of the same shape (not broadcast), integer class labels of shape ``[...]``
-            (one-hot encoded to C = ``predictions.shape[-1]`` classes), or ``None`` for zeros.
+        targets: y of the same shape (not broadcast; compared in the promoted dtype, as
+            optax subtracts), integer class labels of shape ``[...]`` (one-hot encoded to
+            C = ``predictions.shape[-1]`` ≥ 2 classes), or ``None`` for zeros.
         reduction: ``"mean"`` over all elements (so over examples and outputs; the default),
             ``"sum"``, or ``"none"`` for elementwise values, equal to
             ``optax.losses.squared_error`` (which returns them by default; its ``l2_loss`` is
@@ -65,10 +66,12 @@ def mse(
         return _checks.reduce(predictions**2, reduction)
     targets = jnp.asarray(targets)
     if _checks.is_integer_labels(targets) and targets.shape != predictions.shape:
-        if predictions.ndim < 1:
+        if predictions.ndim < 1 or predictions.shape[-1] < 2:
+            # One output is a regression: targets of shape (N,) against (N, 1) are a shape
+            # mistake, not one-hot vectors of a single class.
             raise ValueError(
-                f"integer class targets need predictions with a class axis, got shape "
-                f"{predictions.shape}"
+                f"integer targets of shape {targets.shape} need the predictions' shape "
+                f"{predictions.shape}, or a class axis of at least 2 classes to be class labels"
             )
         _checks.check_class_labels(
             targets, predictions.shape[:-1], predictions.shape[-1], name="targets"
@@ -79,5 +82,8 @@ def mse(
             f"targets must have the predictions' shape {predictions.shape}, got "
             f"{targets.shape} (integer class labels need shape {predictions.shape[:-1]})"
         )
-    errors = predictions - targets.astype(predictions.dtype)
+    # Compared in the promoted dtype, as optax subtracts: float32 targets are not rounded to
+    # bfloat16 predictions first.
+    dtype = _checks.target_dtype(targets, predictions)
+    errors = predictions.astype(dtype) - targets.astype(dtype)
     return _checks.reduce(errors**2, reduction)

@@ -14,6 +14,8 @@ def test_integer_and_one_hot_labels_agree_with_numpy():
     expected = np.mean(np.argmax(np.asarray(logits), -1) == np.asarray(labels))
     np.testing.assert_allclose(jax.jit(accuracy)(logits, labels), expected, rtol=1e-6)
     np.testing.assert_allclose(accuracy(logits, jax.nn.one_hot(labels, 7)), expected, rtol=1e-6)
+    as_bool = np.asarray(labels)[:, None] == np.arange(7)  # one-hot of any dtype, as optax's
+    np.testing.assert_allclose(accuracy(logits, as_bool), expected, rtol=1e-6)
     per = accuracy(logits, labels, reduction="none")
     assert per.shape == (64,) and per.dtype == jnp.float32
     np.testing.assert_allclose(accuracy(logits, labels, reduction="sum"), per.sum())
@@ -31,7 +33,7 @@ def test_soft_targets_use_their_argmax():
         (jnp.zeros((4, 3)), jnp.array([0, 1, 3, 0]), {}, r"\[0, 3\)"),
         (jnp.zeros((4,)), jnp.array([0, 1, 1, 0]), {}, "shape"),
         (jnp.zeros((4, 3), jnp.int32), jnp.array([0, 1, 1, 0]), {}, "floating-point"),
-        (jnp.zeros((4, 3)), jnp.zeros((4, 3), jnp.bool_), {}, "dtype"),
+        (jnp.zeros((4, 3)), jnp.zeros((4, 3), jnp.complex64), {}, "dtype"),
         (jnp.zeros((4, 3)), jnp.array([0, 1, 1, 0]), {"reduction": "batch"}, "reduction"),
     ],
 )

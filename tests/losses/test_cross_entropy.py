@@ -37,6 +37,28 @@ def test_soft_targets_equal_optax():
     np.testing.assert_allclose(ours, ref, rtol=RTOL)
 
 
+@pytest.mark.parametrize("dtype", [jnp.bool_, jnp.int32, jnp.int8])
+def test_one_hot_labels_of_any_dtype_equal_optax(dtype):
+    # Labels of the logits' shape are one-hot (or soft) targets, whatever their dtype, as in
+    # optax; class indices are the ones without the class axis.
+    logits, labels = _logits(), _labels()
+    one_hot = (labels[:, None] == jnp.arange(5)).astype(dtype)
+    ours = softmax_cross_entropy(logits, one_hot, reduction="none")
+    ref = optax.losses.softmax_cross_entropy(logits, one_hot)
+    np.testing.assert_allclose(ours, ref, rtol=RTOL)
+
+
+def test_targets_more_precise_than_the_logits_are_not_rounded_to_them():
+    # bfloat16 logits, float32 targets: optax's product promotes to float32, so the targets
+    # keep their precision and the loss is float32.
+    logits = _logits().astype(jnp.bfloat16)
+    targets = jax.nn.softmax(_logits(seed=3))
+    ours = softmax_cross_entropy(logits, targets, reduction="none")
+    ref = optax.losses.softmax_cross_entropy(logits, targets)
+    assert ours.dtype == ref.dtype == jnp.float32
+    np.testing.assert_allclose(ours, ref, rtol=RTOL)
+
+
 def test_one_hot_equals_integer_labels():
     logits, labels = _logits(), _labels()
     one_hot = jax.nn.one_hot(labels, 5)
@@ -157,7 +179,8 @@ def test_value_checks_skipped_under_jit():
         (jnp.zeros((4, 3)), jnp.array([0, 1, 2, 0]), {"where": jnp.ones(3, bool)}, "broadcast"),
         (jnp.zeros((4, 3)), jnp.array([0, 1, 2, 0]), {"where": jnp.ones((2, 3), bool)}, "where"),
         (jnp.zeros((4, 3)), jnp.zeros((1, 3)), {}, "shape"),
-        (jnp.zeros((4, 3)), jnp.zeros((4, 3), jnp.bool_), {}, "dtype"),
+        (jnp.zeros((4, 3)), jnp.zeros((4, 3), jnp.complex64), {}, "dtype"),
+        (jnp.zeros((4, 3)), jnp.full((4, 3), 2, jnp.int32), {}, "0 or 1"),
         (jnp.zeros((4, 3)), jnp.array([0, 1, 2, 0]), {"reduction": "avg"}, "reduction"),
         (jnp.zeros((4, 3)), jnp.array([0, 1, 2, 0]), {"label_smoothing": 1.5}, "smoothing"),
         (jnp.zeros(()), jnp.array(0), {}, "class axis"),

@@ -19,6 +19,18 @@ def test_equals_optax_squared_error():
     np.testing.assert_allclose(mse(predictions, targets, reduction="sum"), ref.sum(), rtol=1e-6)
 
 
+def test_targets_more_precise_than_the_predictions_are_not_rounded_to_them():
+    # bfloat16 predictions near float32 targets: optax subtracts in float32, where the
+    # errors (1e-4) survive; rounded to bfloat16 first, the targets equalled the predictions.
+    targets = np.linspace(1.0, 2.0, 8, dtype=np.float32) + np.float32(1e-4)
+    predictions = jnp.asarray(targets - np.float32(1e-4), jnp.bfloat16)
+    per = mse(predictions, targets, reduction="none")
+    ref = optax.losses.squared_error(predictions, targets)
+    assert per.dtype == ref.dtype == jnp.float32
+    np.testing.assert_allclose(per, ref, rtol=1e-6)
+    assert float(jnp.max(per)) > 0
+
+
 def test_integer_labels_are_one_hot():
     probs = jax.nn.softmax(jax.random.normal(jax.random.key(2), (5, 3)))
     labels = jnp.array([0, 2, 1, 1, 0])
@@ -46,6 +58,9 @@ def test_gradient_vanishes_on_the_softmax_plateau():
         (jnp.zeros((4, 3), jnp.int32), jnp.zeros((4, 3), jnp.int32), {}, "floating-point"),
         (jnp.zeros((4, 3)), jnp.array([0, 1, 5, 0]), {}, r"\[0, 3\)"),
         (jnp.zeros((4, 3)), jnp.zeros((4, 3)), {"reduction": "max"}, "reduction"),
+        # One output is a regression, not a classifier: integer targets of shape (4,) are a
+        # shape mistake (targets[:, None]), not one-hot vectors of a single class.
+        (jnp.zeros((4, 1)), jnp.zeros((4,), jnp.int32), {}, "shape"),
     ],
 )
 def test_bad_input(predictions, targets, kwargs, match):
