@@ -27,10 +27,12 @@ MAX_DEPTH = 1000
 def _norm_variables(norm: str | None, channels: int) -> int:
     """Variables of the norm after a layer of ``channels`` outputs, or of the bias without one."""
     if norm is None:
-        return channels  # the layer's own bias (a norm's shift replaces it)
+        return channels  # the layer's own bias
     if norm == "batch":
-        return 4 * channels  # scale and shift, and the running mean and variance
-    return 2 * channels  # LayerNorm (GroupNorm with one group for a CNN): scale and shift
+        return 4 * channels  # scale and shift, and the running mean and variance (no bias)
+    # LayerNorm (GroupNorm with one group for a CNN): scale and shift, and the layer's bias,
+    # which a mean over all the features does not cancel.
+    return 3 * channels
 
 
 def variable_count(spec: Any) -> int:

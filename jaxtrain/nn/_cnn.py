@@ -20,7 +20,7 @@ class _ConvBlock(nnx.Module):
             c_out,
             kernel_size=(kernel_size, kernel_size),
             padding="SAME",
-            use_bias=norm is None,
+            use_bias=not _norm_choice.cancels_bias(norm, c_out),
             kernel_init=kernel_init,
             rngs=rngs,
         )

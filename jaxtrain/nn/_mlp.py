@@ -25,9 +25,13 @@ class _DenseBlock(nnx.Module):
         dropout: float,
         rngs: nnx.Rngs,
     ):
-        # A norm right after the linear layer subtracts the mean, which cancels any bias.
+        # A norm that subtracts each feature's mean (batch, instance) cancels the bias.
         self.linear = nnx.Linear(
-            in_features, out_features, use_bias=norm is None, kernel_init=kernel_init, rngs=rngs
+            in_features,
+            out_features,
+            use_bias=not _norm_choice.cancels_bias(norm, out_features),
+            kernel_init=kernel_init,
+            rngs=rngs,
         )
         self.norm = _norm_choice.make_norm(norm, out_features, conv=False, rngs=rngs)
         self.dropout = nnx.Dropout(dropout, rngs=rngs) if dropout > 0 else None

@@ -44,6 +44,27 @@ def make_norm(norm: Norm, num_features: int, *, conv: bool, rngs: nnx.Rngs) -> n
     return InstanceNorm(num_features, rngs=rngs)
 
 
+def cancels_bias(norm: Norm, num_features: int) -> bool:
+    """Whether ``norm`` subtracts each feature's own mean, so a bias before it cancels.
+
+    BatchNorm (the mean over the batch) and InstanceNorm (over the positions) do, feature by
+    feature, so the layer before them needs no bias. LayerNorm and GroupNorm subtract one
+    mean over many features, which leaves a per-feature bias its differences; RMSNorm
+    subtracts nothing. For those, and any other layer, the bias stays. A factory is judged by
+    the layer it makes, built abstractly (``nnx.eval_shape``: no random key is drawn, so the
+    model's weights are those it would have anyway).
+    """
+    from jaxtrain.nn._batchnorm import BatchNorm
+    from jaxtrain.nn._normalization import InstanceNorm
+
+    if norm is None:
+        return False
+    if isinstance(norm, str):
+        return norm in ("batch", "instance")
+    layer = nnx.eval_shape(lambda: norm(num_features, rngs=nnx.Rngs(0)))
+    return isinstance(layer, BatchNorm | InstanceNorm | nnx.BatchNorm)
+
+
 def _largest_divisor(n: int, at_most: int) -> int:
     return max(d for d in range(1, at_most + 1) if n % d == 0)
 

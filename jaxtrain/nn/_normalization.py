@@ -238,7 +238,10 @@ class GroupNorm(_PerExampleNorm):
     G = 1 is LayerNorm over (height, width, channels); G = C is InstanceNorm. Independent of the
     batch size, so it replaces BatchNorm where batches are tiny (detection, segmentation, video:
     Wu and He report BatchNorm's error growing sharply below a batch of ~8 and GroupNorm's
-    not). Equal to ``flax.nnx.GroupNorm`` with ``use_fast_variance=False``.
+    not). Equal to ``flax.nnx.GroupNorm`` with ``use_fast_variance=False`` for the default
+    ``reduction_axes`` (every axis but the batch's). Where ``reduction_axes`` leave another
+    axis unreduced, flax.nnx spreads each group's statistics over its channels along axis 1,
+    which scrambles them; this spreads them along the channel axis, as ``flax.linen`` does.
 
     Args:
         num_features: C, the number of channels (last axis).

@@ -19,7 +19,7 @@ class _BasicBlock(nnx.Module):
                 kernel_size=(kernel, kernel),
                 strides=(s, s),
                 padding="SAME",
-                use_bias=norm is None,
+                use_bias=not _norm_choice.cancels_bias(norm, b),
                 kernel_init=kernel_init,
                 rngs=rngs,
             )
@@ -118,7 +118,7 @@ class ResNet(nnx.Module):
             width,
             kernel_size=(3, 3),
             padding="SAME",
-            use_bias=norm is None,
+            use_bias=not _norm_choice.cancels_bias(norm, width),
             kernel_init=kernel_init,
             rngs=rngs,
         )

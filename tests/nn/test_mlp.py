@@ -32,8 +32,29 @@ def test_shapes_for_every_activation_and_norm(activation, norm):
     assert y.shape == (16, 4)
     assert jax.tree.structure(new_state) == jax.tree.structure(state)
     assert ("norm" in params["layers"]["0"]) == (norm is not None)
-    # A norm cancels the linear layer's bias, so that bias is left out.
-    assert ("bias" in params["layers"]["0"]["linear"]) == (norm is None)
+    # BatchNorm subtracts each feature's mean, which cancels the linear layer's bias, so that
+    # bias is left out; LayerNorm subtracts one mean over the features, and a bias survives.
+    assert ("bias" in params["layers"]["0"]["linear"]) == (norm != "batch")
+
+
+@pytest.mark.parametrize(
+    ("norm", "bias"),
+    [
+        (None, True),
+        ("batch", False),
+        ("layer", True),
+        (BatchNorm, False),
+        (functools.partial(nnx.BatchNorm, momentum=0.9), False),
+        (nnx.LayerNorm, True),
+        (nnx.RMSNorm, True),
+    ],
+    ids=["none", "batch", "layer", "BatchNorm", "partial_nnx_BatchNorm", "nnx_LayerNorm", "RMS"],
+)
+def test_a_bias_is_left_out_only_where_the_norm_cancels_it(norm, bias):
+    # With LayerNorm the bias's differences between features survive, with RMSNorm all of
+    # it: leaving it out there would change the model, not just save parameters.
+    model = MLP(10, 8, 3, depth=1, norm=norm, rngs=nnx.Rngs(0))
+    assert (model.layers[0].linear.bias is not None) == bias
 
 
 def test_norm_modules_and_factory():
