@@ -143,14 +143,17 @@ def test_batchnorm_models_are_measured_in_training_mode():
         progress=False,
     )
 
-    def top(train_mode):  # λmax at θ₀ with the batch's statistics, or the running ones
-        def probe_loss(p):
-            return losses.softmax_cross_entropy(apply(p, model_state, x, train=train_mode)[0], y)
-
-        result = curvature.eigenvalues(
-            curvature.hvp(probe_loss, params), params, k=1, key=jax.random.key(1)
+    def probe_loss(p, batch_statistics):  # one function for both modes: one compilation
+        logits = jnp.where(
+            batch_statistics,
+            apply(p, model_state, x, train=True)[0],
+            apply(p, model_state, x, train=False)[0],
         )
-        return float(result.eigenvalues[0])
+        return losses.softmax_cross_entropy(logits, y)
+
+    def top(train_mode):  # λmax at θ₀ with the batch's statistics, or the running ones
+        product = curvature.hvp(probe_loss, params, jnp.asarray(train_mode))
+        return float(curvature.eigenvalues(product, params, k=1, key=jax.random.key(1))[0][0])
 
     sharp = history.per_step["sharpness"]
     assert np.isfinite(sharp[[0, 2]]).all()
