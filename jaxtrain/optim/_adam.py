@@ -12,8 +12,8 @@ from jaxtrain.optim._numerics import abs_sq
 from jaxtrain.optim._validation import (
     check_at_least,
     check_non_negative,
-    check_positive,
     check_unit_interval,
+    concrete_float,
 )
 
 _RECTIFIED_FROM_FOUR = (
@@ -30,8 +30,12 @@ ScaleByAdamState = optax.ScaleByAdamState
 def _check_moments(b1, b2, eps, eps_root):
     check_unit_interval("b1", b1)
     check_unit_interval("b2", b2)
-    check_positive("eps", eps)
+    # ε may sit wholly inside the square root (eps=0, eps_root > 0: optax's form for
+    # differentiating through the update); with neither, a zero gradient divides 0 by 0.
+    check_non_negative("eps", eps)
     check_non_negative("eps_root", eps_root)
+    if concrete_float("eps", eps) == 0 and concrete_float("eps_root", eps_root) == 0:
+        raise ValueError("`eps` and `eps_root` cannot both be 0: a zero gradient would give 0/0.")
 
 
 def _moments(updates, mu, nu, b1, b2):
@@ -91,7 +95,7 @@ def scale_by_adam(
     Args:
       b1: β₁ in [0, 1), the decay of the first moment.
       b2: β₂ in [0, 1), the decay of the second moment.
-      eps: ε > 0, added to σ̂.
+      eps: ε ≥ 0, added to σ̂ (0 with ``eps_root`` > 0 puts all of ε inside the root).
       eps_root: ε̄ >= 0, added to v̂ under the square root (helps when differentiating
         through the update).
       mu_dtype: optional dtype for m (for example ``jnp.bfloat16``); by default that of the
@@ -102,7 +106,7 @@ def scale_by_adam(
       An ``optax.GradientTransformation`` with state ``optax.ScaleByAdamState``.
 
     Raises:
-      ValueError: if ``b1`` or ``b2`` lie outside [0, 1), ``eps`` <= 0 or ``eps_root`` < 0
+      ValueError: if ``b1`` or ``b2`` lie outside [0, 1), ``eps`` or ``eps_root`` < 0 (or both 0)
         (concrete values).
 
     Examples:
@@ -183,7 +187,7 @@ def scale_by_radam(
     Args:
       b1: β₁ in [0, 1).
       b2: β₂ in [0, 1).
-      eps: ε > 0.
+      eps: ε ≥ 0 (not 0 together with ``eps_root``).
       eps_root: ε̄ >= 0.
       threshold: the ρₜ from which the adaptive (rectified) step is used, >= 4: below 4 the
         rectification is NaN at the ρₜ between 2 and 4 that every run passes through.
@@ -194,8 +198,8 @@ def scale_by_radam(
       (as ``optax.scale_by_radam``).
 
     Raises:
-      ValueError: if ``b1`` or ``b2`` lie outside [0, 1), ``eps`` <= 0, ``eps_root`` < 0 or
-        ``threshold`` < 4 or not finite (concrete values).
+      ValueError: if ``b1`` or ``b2`` lie outside [0, 1), ``eps`` or ``eps_root`` < 0 (or both
+        0), or ``threshold`` < 4 or not finite (concrete values).
 
     Examples:
       >>> import jax.numpy as jnp

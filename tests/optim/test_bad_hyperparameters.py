@@ -52,8 +52,6 @@ def test_decay_rates_outside_unit_interval(factory, name, value):
 @pytest.mark.parametrize(
     "factory",
     [
-        lambda v: optim.adam(0.1, eps=v),
-        lambda v: optim.radam(0.1, eps=v),
         lambda v: optim.adagrad(0.1, eps=v),
         lambda v: optim.rmsprop(0.1, eps=v),
         lambda v: optim.scale_by_root_mean_square_history(eps=v),
@@ -62,6 +60,23 @@ def test_decay_rates_outside_unit_interval(factory, name, value):
 def test_eps_must_be_positive(factory, value):
     with pytest.raises(ValueError, match="`eps` must be finite and > 0"):
         factory(value)
+
+
+@pytest.mark.parametrize("factory", [optim.adam, optim.radam], ids=["adam", "radam"])
+def test_adams_eps_may_be_zero_with_eps_root_as_in_optax(factory):
+    # optax's way to put all of Adam's ε inside the square root (differentiable through the
+    # update): eps=0, eps_root > 0. Both 0 would divide 0 by 0 at a zero gradient.
+    params, grads = jnp.zeros(3), jnp.array([1e-3, 0.0, -2.0])
+    theirs = getattr(optax, factory.__name__)(0.1, eps=0.0, eps_root=1e-8)
+    ours = factory(0.1, eps=0.0, eps_root=1e-8)
+    expected, _ = theirs.update(grads, theirs.init(params), params)
+    got, _ = ours.update(grads, ours.init(params), params)
+    np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ValueError, match="`eps` and `eps_root` cannot both be 0"):
+        factory(0.1, eps=0.0, eps_root=0.0)
+    for value in (-1e-8, NAN):
+        with pytest.raises(ValueError, match="`eps` must be finite and >= 0"):
+            factory(0.1, eps=value)
 
 
 @pytest.mark.parametrize(
