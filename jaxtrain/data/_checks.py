@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import numpy as np
 
 from jaxtrain._text import counted
@@ -24,6 +25,17 @@ def _check_finite(values: np.ndarray, what: str) -> None:
             f"{what} hold {int(nan.sum())} NaN and {int(inf.sum())} inf values (first in "
             f"example {_first(bad)}); drop or impute those examples before training."
         )
+    # Without x64, JAX computes in float32: a float64 value beyond its range turns into inf
+    # on the device, and the run would stop at a non-finite loss, not at the data.
+    if values.dtype.itemsize > 4 and not jax.config.jax_enable_x64:
+        largest = float(np.finfo(np.float32).max)
+        beyond = np.abs(values.real) > largest
+        if beyond.any():
+            raise ValueError(
+                f"{what} hold {int(beyond.sum())} values beyond float32's range (±{largest:.3g}), "
+                f"first in example {_first(beyond)}, which JAX computes in (x64 is off); "
+                "rescale them (or enable jax_enable_x64)."
+            )
 
 
 def _check_num_classes(num_classes: Any) -> int:

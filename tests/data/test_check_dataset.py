@@ -86,3 +86,15 @@ def test_label_problems(y, num_classes, match):
 def test_bad_num_classes(num_classes):
     with pytest.raises(ValueError, match="`num_classes`"):
         check_dataset(X, np.zeros(4, int), num_classes=num_classes)
+
+
+def test_float64_inputs_beyond_float32s_range_are_refused_while_jax_computes_in_float32():
+    # 1e39 is finite in float64 and inf once JAX casts it to float32: the run would stop at
+    # step 0 with a non-finite loss instead of naming the data.
+    x = np.array([[1.0], [1e39]])
+    with pytest.raises(ValueError, match=r"float32.*example 1"):
+        check_dataset(x, np.array([0.0, 1.0]))
+    from jax_modes import x64_enabled
+
+    with x64_enabled():  # float64 on the device: nothing to lose
+        check_dataset(x, np.array([0.0, 1.0]))
