@@ -33,7 +33,8 @@ class History:
       applied (``on_nonfinite="skip"``).
 
     ``per_epoch`` has one entry per epoch (a run that stops mid-epoch, with ``steps=``,
-    records that partial epoch too):
+    records that partial epoch too; resumed to more steps, the rest of that epoch gets an
+    entry of its own, so an epoch split by a stop has two rows, told apart by ``"step"``):
 
     - ``"epoch"``: epochs completed, N-example passes (fractional for a partial epoch);
     - ``"step"``: the step count at the end of the epoch;
