@@ -78,36 +78,32 @@ def test_batchnorm_and_odd_batches_take_the_extra_half_batch_pass():
     assert np.isfinite(history.per_step["noise_scale"]).all()
 
 
-def test_a_batch_of_one_cannot_be_split():
-    x, y, theta0 = regression(n=8)
+def _noise_scales(x, y, theta0, optimizer, *, steps, batch_size):
+    """The per-step noise scale of a short run of the linear model."""
     _, history = train.fit(
         (linear_apply, theta0, {}),
-        optim.sgd(0.01),
+        optimizer,
         (x, y),
         loss=half_squared_error,
-        steps=3,
-        batch_size=1,
+        steps=steps,
+        batch_size=batch_size,
         monitors=[monitor.gradient_noise_scale()],
         progress=False,
     )
-    assert np.isnan(history.per_step["noise_scale"]).all()
+    return history.per_step["noise_scale"]
+
+
+def test_a_batch_of_one_cannot_be_split():
+    x, y, theta0 = regression(n=8)
+    assert np.isnan(_noise_scales(x, y, theta0, optim.sgd(0.01), steps=3, batch_size=1)).all()
 
 
 def test_gradients_that_vanish_everywhere_give_no_noise_scale_not_an_infinite_one():
     # Zero targets and zero weights: every per-example gradient is 0, so |G|² = tr(Σ) = 0 and
     # B_simple = 0/0. +inf would claim noise swamps the signal; there is neither.
     x, y, theta0 = regression(n=64)
-    _, history = train.fit(
-        (linear_apply, theta0, {}),
-        optax.sgd(0.0),
-        (x, np.zeros_like(y)),
-        loss=half_squared_error,
-        steps=2,
-        batch_size=16,
-        monitors=[monitor.gradient_noise_scale()],
-        progress=False,
-    )
-    assert np.isnan(history.per_step["noise_scale"]).all()
+    scales = _noise_scales(x, np.zeros_like(y), theta0, optax.sgd(0.0), steps=2, batch_size=16)
+    assert np.isnan(scales).all()
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [({"ema": 1.0}, "ema"), ({"every": 0}, "every")])
