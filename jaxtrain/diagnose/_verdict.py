@@ -119,10 +119,21 @@ def compare_candidates(
 
 
 def _relative(result: CandidateResult, baseline: float) -> dict[str, float | None]:
+    """Each split's mean loss over the baseline; ``None`` where a split was not measured.
+
+    A measured held-out, validation or test loss that is not finite (the model overflowed on
+    those examples) is +inf, an infinitely bad loss: dropping it as unmeasured would let the
+    other splits vouch for the model. A training loss that is not finite is a diverged run,
+    judged apart (``None`` here).
+    """
     out: dict[str, float | None] = {}
     for split in ("train", "heldout", "val", "test"):
+        measured = len(getattr(result, f"{split}_loss")) > 0
         value = result.mean(split) / baseline
-        out[split] = value if math.isfinite(value) else None
+        if math.isfinite(value):
+            out[split] = value
+        else:
+            out[split] = math.inf if measured and split != "train" else None
     return out
 
 

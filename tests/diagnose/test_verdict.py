@@ -296,3 +296,17 @@ def test_differences_and_gaps_are_printed_beside_the_threshold_that_decided():
     mismatch = decide([result("m", [0.01], heldout=[0.09], val=[0.17004])], baseline=1.0)
     assert mismatch.verdict == "mismatch"
     assert "val gap is 0.16004 (more than 2×" in mismatch.reasons[-1], mismatch.reasons[-1]
+
+
+@pytest.mark.parametrize("bad", [math.inf, math.nan])
+def test_a_validation_loss_that_is_not_finite_is_an_infinite_gap_not_a_missing_one(bad):
+    # The loss overflowed on the validation data (the mismatch case itself): dropped as if
+    # unmeasured, the test split alone decided "ok", or "no validation loss" was claimed.
+    with_test = result("m", [0.01, 0.01], heldout=[0.02, 0.02], val=[bad, bad], test=[0.03, 0.03])
+    decision = decide([with_test], baseline=1.0)
+    assert decision.verdict == "mismatch"
+    assert decision.numbers["worst_external"] == "val"
+    alone = result("m", [0.01, 0.01], heldout=[0.5, 0.6], val=[bad, bad])
+    assert decide([alone], baseline=1.0).verdict == "overfitting"
+    no_heldout = result("m", [0.01, 0.01], heldout=[bad, bad], val=[0.02, 0.02])
+    assert decide([no_heldout], baseline=1.0).verdict == "ok"  # the bad held-out is noted
