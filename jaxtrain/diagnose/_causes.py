@@ -316,8 +316,10 @@ def learning_rate_too_high(e: RunEvidence, t: CauseThresholds) -> Cause:
     # No "the run failed" condition: an oscillating run that still ends lowish is held back
     # by η too, and the probe, not the final loss, says whether a lower η does better.
     score = min(1.0 - critical(e, t), unstable(e, t), probe)
-    if e.diverged:
+    if e.diverged and math.isfinite(e.diverged_at):
         what = f"The loss diverged at step {_g(e.diverged_at, 6)}"
+    elif e.diverged:  # no step loss went non-finite; the final full-batch loss did
+        what = "The loss at the final parameters is not finite"
     else:
         what = (
             f"The loss ended at {_g(e.loss_ratio)} × the baseline and rose up to "
@@ -349,10 +351,15 @@ def learning_rate_too_high(e: RunEvidence, t: CauseThresholds) -> Cause:
             f". Re-run at {_g(e.probe_factor, 2)}·η for {_g(e.probe_steps, 6)} steps on the "
             "same batches"
         )
-        if e.probe_gain > 1:
+        if e.probe_gain >= t.probe_gain:
             outcome = (
                 f"the loss was {_g(e.probe_gain, 3)} × lower: η is too large for the curvature"
                 " (§4)."
+            )
+        elif e.probe_gain > 1:
+            outcome = (
+                f"the loss was {_g(e.probe_gain, 3)} × lower, less than the "
+                f"{_g(t.probe_gain, 3)} × that would show η too large."
             )
         elif e.probe_gain == 0:  # the re-run diverged in its window, the run did not
             outcome = "the re-run diverged: a lower η did not train better."

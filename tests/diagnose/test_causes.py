@@ -177,6 +177,37 @@ def test_learning_rate_too_high_needs_the_lower_eta_probe_to_do_better():
     assert top(edge) is None
 
 
+def test_the_probe_sentence_concludes_only_what_its_threshold_does():
+    # 1.2 × lower is below the 1.5 × the rule asks for: the text must not conclude that η is
+    # too large while the score says the cause is not there.
+    from jaxtrain.diagnose._causes import learning_rate_too_high
+    from jaxtrain.diagnose._thresholds import CauseThresholds
+
+    weak = HEALTHY.replace(loss_rise=1.2, probe_factor=0.1, probe_steps=200, probe_gain=1.2)
+    cause = learning_rate_too_high(weak, CauseThresholds())
+    assert "1.2 × lower" in cause.explanation
+    assert (
+        ": η is too large" not in cause.explanation and "1.5 × that would show" in cause.explanation
+    )
+
+
+def test_a_run_whose_final_loss_alone_is_not_finite_says_so_not_n_a():
+    # The run never recorded a non-finite step loss (diverged_at is NaN), but its final
+    # full-batch loss is: no step to name.
+    ended = HEALTHY.replace(
+        diverged=True,
+        diverged_at=NAN,
+        final_loss=INF,
+        loss_ratio=INF,
+        probe_gain=INF,
+        probe_factor=0.1,
+        probe_steps=100,
+    )
+    cause = top(ended)
+    assert cause.name == "learning_rate_too_high"
+    assert "n/a" not in cause.explanation and "not finite" in cause.explanation
+
+
 def test_a_diverged_run_is_learning_rate_too_high():
     diverged = HEALTHY.replace(
         diverged=True,
