@@ -102,11 +102,11 @@ def baseline_loss(
       num_classes: K, the width of the logits (default: the largest label + 1).
 
     Returns:
-      B as a Python float; a tiny positive floor replaces 0 (a single class, constant
-      targets) so that ratios L/B stay defined.
+      B as a Python float, > 0.
 
     Raises:
-      ValueError: for an unknown task, empty targets or negative labels.
+      ValueError: for an unknown task, empty targets, negative labels, or constant targets
+        (a single class, or one value), whose B is 0: no loss can be judged against it.
       LabelError: (a ValueError) for a label outside 0..num_classes − 1 when
         ``num_classes`` is given, checked before the class counts are allocated.
 
@@ -142,7 +142,15 @@ def baseline_loss(
         value = float(_loss_of(loss, predictions, y.astype(np.float32)))
     else:
         raise ValueError(f"unknown task {task!r}; choose from {_TASKS}.")
-    return max(value, 1e-12)
+    if not value > 1e-12:
+        # Every loss is judged as a multiple of B: with B = 0 a rounding error would read as
+        # "far above the baseline" and a perfect fit as model bias.
+        raise ValueError(
+            f"the constant predictor already reaches a loss of {value:.3g}: the training "
+            f"targets are constant (every one {y.reshape(y.shape[0], -1)[0].tolist()}), so "
+            "there is nothing to learn and no scale to judge a loss against; check the targets."
+        )
+    return value
 
 
 def _loss_of(loss: Callable[..., Any], predictions: np.ndarray, targets: np.ndarray) -> jax.Array:
