@@ -89,10 +89,17 @@ class StallReport:
 
 
 def _smooth(losses: np.ndarray) -> np.ndarray:
-    # Mini-batch losses are noisy; a moving mean over 1/20 of the run keeps the trend.
+    """A centred moving mean over 1/20 of the run, one value per step.
+
+    Mini-batch losses are noisy; the moving mean keeps the trend. The mean of steps
+    i..i+w−1 belongs to their middle, i + (w−1)/2: it is placed there (the ends repeat the
+    first and last full means), so an index into the result is a step of the run.
+    """
     window = max(1, losses.size // 20)
     kernel = np.full(window, 1.0 / window)
-    return np.convolve(losses, kernel, mode="valid")
+    means = np.convolve(losses, kernel, mode="valid")
+    before = (window - 1) // 2
+    return np.pad(means, (before, window - 1 - before), mode="edge")
 
 
 def _longest_plateau(smooth: np.ndarray, tol: float) -> tuple[int, int]:
@@ -190,7 +197,7 @@ def analyze_stall(
       >>> plateau = np.concatenate([np.linspace(2.0, 0.5, 50), np.full(150, 0.5)])
       >>> r = analyze_stall(plateau, initial_grad_norm=1.0, final_grad_norm=1e-4)
       >>> r.stalled, r.stall_step, r.critical
-      (True, 43, True)
+      (True, 47, True)
       >>> analyze_stall(plateau, initial_grad_norm=1.0, final_grad_norm=0.8).critical
       False
       >>> analyze_stall(plateau, initial_grad_norm=1.0, final_grad_norm=0.8, baseline=5.0).converged
