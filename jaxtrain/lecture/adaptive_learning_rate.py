@@ -397,18 +397,17 @@ def _rmsprop_spike_text(spike: dict[str, Any], numbers: dict[str, Any]) -> str:
     threshold = numbers["stability_threshold_across"]
     lam2 = numbers["curvatures"][1]
     if not spike["spikes"]:
-        return (
-            f"RMSProp's loss does not spike here (its largest rise is "
-            f"{beside(spike['spike_ratio'], _SPIKE, 2, fixed=True)}× its lowest value so far)."
-        )
+        return f"RMSProp's loss does not spike here ({_largest_rise(spike['spike_ratio'])})."
     text = (
         f"RMSProp's loss jumps at step {spike['spike_step']} from {spike['loss_before_spike']:.2g}"
         f" to {spike['loss_at_spike']:.2g}. "
     )
     if spike["onset"] is None:
+        # ``onset`` is None when the step just before the spike was below the threshold: that
+        # step is what was measured, not every step before it.
         return text + (
-            f"Its measured step across, η/σ₂, stayed below 2/λ₂ = {threshold:g} before it, so "
-            "the forgetting of σ does not explain this spike."
+            f"Its measured step across, η/σ₂, was below 2/λ₂ = {threshold:g} at the step before "
+            "it, so the forgetting of σ does not explain this spike."
         )
     multiplier = 1 - lam2 * spike["peak_step_size"]
     return text + (
@@ -508,6 +507,14 @@ def _decay_figure(numbers: dict[str, Any]) -> Any:
     return fig
 
 
+def _largest_rise(ratio: float) -> str:
+    """The largest rise of the loss over its lowest value so far, in words: a ratio ≤ 1 is
+    no rise at all (the loss only fell)."""
+    if ratio <= 1:
+        return "the loss never rose above its lowest value so far"
+    return f"its largest rise is {beside(ratio, _SPIKE, 2, fixed=True)}× its lowest value so far"
+
+
 def _decay_caption(numbers: dict[str, Any]) -> str:
     eta, steps = numbers["learning_rate"], numbers["steps"]
     threshold = numbers["stability_threshold_across"]
@@ -515,8 +522,8 @@ def _decay_caption(numbers: dict[str, Any]) -> str:
     text = f"The lecture's Adagrad on the valley for {steps} steps. With a constant η = {eta:g}"
     if not blow["spikes"]:
         text += (
-            f" the loss never rises above {_SPIKE:g}× its lowest value so far (largest rise "
-            f"{beside(blow['spike_ratio'], _SPIKE, 2, fixed=True)}×): no blow-up in these steps"
+            f" the loss never rises above {_SPIKE:g}× its lowest value so far "
+            f"({_largest_rise(blow['spike_ratio'])}): no blow-up in these steps"
         )
     else:
         text += (
@@ -553,8 +560,8 @@ def _decay_caption(numbers: dict[str, Any]) -> str:
             )
     else:
         text += (
-            f"still rises {numbers['decayed_largest_rise']:.1f}× over its lowest value "
-            f"(final {numbers['decayed_final_loss']:.1e})"
+            f"still rises {beside(numbers['decayed_largest_rise'], _SPIKE, 2, fixed=True)}× "
+            f"over its lowest value (final {numbers['decayed_final_loss']:.1e})"
         )
     distance = numbers["root_sum_max_distance"]
     same = "the same steps" if distance < 1e-4 else "not quite the same steps"
@@ -1084,8 +1091,9 @@ def _edge_caption(numbers: dict[str, Any]) -> str:
             else:
                 sentence += f" (λmax·η/2 does not reach ≥ 0.95 after its low of {low})"
         parts.append(
-            f"{sentence}; the loss went {run['loss_start']:.2f} → {run['loss_end']:.4f}, rising "
-            f"at {percent(run['loss_rises'])} of those steps."
+            f"{sentence}; the loss went {run['loss_start']:.2f} (step 0) → "
+            f"{run['loss_end']:.4f} (the last), rising at {percent(run['loss_rises'])} of the "
+            "last half's steps."
         )
     for run in (r for r in runs.values() if r["optimizer"] == "adam"):
         edge = "never" if run["edge_step"] is None else f"at step {run['edge_step']:,}"

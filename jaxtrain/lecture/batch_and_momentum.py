@@ -801,10 +801,11 @@ def _momentum_caption(numbers: dict[str, Any]) -> str:
         )
     elif ratio < 1:
         text += (
-            f", and {1 / ratio:.2f}× lower than the larger step, which does not explain all of it."
+            f", and {beside(1 / ratio, 1 / 0.9, 2, fixed=True)}× lower than the larger step, which "
+            "does not explain all of it."
         )
     else:
-        text += f", but {ratio:.2f}× higher than the larger step."
+        text += f", but {beside(ratio, 1.1, 2, fixed=True)}× higher than the larger step."
     return text
 
 

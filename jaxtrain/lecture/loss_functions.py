@@ -318,6 +318,8 @@ def _surfaces_figure(numbers: dict[str, Any]) -> Any:
 def _surfaces_caption(numbers: dict[str, Any]) -> str:
     def outcome(key: str) -> str:
         first, last = numbers[f"{key}_loss_at_start"], numbers[f"{key}_loss_after"]
+        if not math.isfinite(last):  # every comparison with NaN is False: it would "fall"
+            return f"goes from {first:.3g} to {last} (not finite)"
         if last > first:
             return f"rises from {first:.3g} to {last:.3g}"
         if last == first:

@@ -456,10 +456,19 @@ def _what_went_wrong_caption(numbers: dict[str, Any]) -> str:
             f"the same run at {numbers['probe_factor']:.2g}·η, from the same start on the "
             "same batches, "
         )
-        if math.isinf(numbers["probe_gain"]):
+        gain = numbers["probe_gain"]  # the run's final loss over the re-run's
+        if math.isinf(gain):
             signs.append(probe + "did not diverge")
+        elif gain > 1:
+            signs.append(probe + f"ended with a {beside(gain, 1.0, 2, fixed=True)} × lower loss")
+        elif gain == 0:
+            signs.append(probe + "diverged")
+        elif gain > 0:  # as high or higher: said as it is, though the rule would not rank it
+            signs.append(
+                probe + f"ended with a {beside(1 / gain, 1.0, 2, fixed=True)} × higher loss"
+            )
         else:
-            signs.append(probe + f"ended with a {numbers['probe_gain']:.2f} × lower loss")
+            signs.append("no lower-η re-run was made")
         listed = ", ".join(signs[:-1]) + (", and " if len(signs) > 1 else "") + signs[-1]
         return (
             f"{run} Top cause: {top} ({numbers['top_section']}, score "

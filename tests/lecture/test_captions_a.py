@@ -9,6 +9,7 @@ import math
 
 import caption_numbers
 import numpy as np
+import pytest
 
 from jaxtrain.lecture import critical_points as cp
 from jaxtrain.lecture import task_strategy as ts
@@ -218,3 +219,17 @@ def test_augmentation_a_gain_that_prints_as_zero_is_not_help():
     )
     assert "helps where the test digits are shifted (+0.0" not in caption
     assert "does not help even on shifted digits (+0.0 points)" in caption
+
+
+@pytest.mark.parametrize(
+    ("gain", "said", "not_said"),
+    [
+        (0.5, "2.00 × higher loss", "lower loss"),
+        (0.0, "from the same start on the same batches, diverged", "lower loss"),
+        (math.nan, "no lower-η re-run was made", "nan"),
+    ],
+)
+def test_what_went_wrong_says_what_the_probe_did_whatever_its_gain(gain, said, not_said):
+    # "ended with a 0.50 × lower loss" read a worse re-run as a better one, and NaN printed.
+    caption = _wrong(probe_gain=gain)
+    assert said in caption and not_said not in caption

@@ -155,3 +155,9 @@ def test_perturbed_gd_a_fifth_of_the_steps_does_not_print_as_zero_e_foldings():
     caption = cp._saddle_escapes_caption(numbers)
     assert "1/(η|λmin|) = 200 steps" in caption
     assert "is 0.0 of them" not in caption
+
+
+def test_surfaces_caption_a_loss_that_became_nan_does_not_fall():
+    # Every comparison with NaN is False, so the last branch ("falls from 2 to nan") won.
+    caption = _surfaces(mse=(2.0, float("nan")))
+    assert "falls from 2 to nan" not in caption and "(not finite)" in caption

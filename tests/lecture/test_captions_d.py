@@ -386,3 +386,18 @@ def test_momentum_caption_theta_short_of_the_ridge_is_not_shown_at_it():
     caption = bm._momentum_caption(_ridge([0.5], [0.4], [0.4], gd_theta=0.1304, ridge=0.1296))
     assert "short of the ridge" in caption
     assert "ends at θ = 0.13 (" not in caption
+
+
+def test_a_loss_that_only_fell_is_not_said_to_rise():
+    # A largest "rise" of 0.5× its lowest value so far is no rise: the loss only fell.
+    text = alr._rmsprop_spike_text(_no_spike(0.5), _valley())
+    assert "never rose above its lowest value" in text and "0.50×" not in text
+    caption = alr._decay_caption(_decay(_no_spike(0.5)))
+    assert "never rose above its lowest value" in caption and "0.50×" not in caption
+
+
+def test_edge_caption_says_which_steps_the_loss_numbers_cover():
+    # "Over the last half of each run … the loss went A → B" read as the last half's change;
+    # A is the loss at step 0.
+    caption = alr._edge_caption(_edge())
+    assert "(step 0) →" in caption and "of the last half's steps" in caption
