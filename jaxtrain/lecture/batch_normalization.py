@@ -212,6 +212,8 @@ def _scales_caption(numbers: dict[str, Any]) -> str:
     else:
         fold = beside(kappa / s_kappa, 10.0, 1, fixed=True)  # beside the 10 that would count
         verdict = f"here standardizing changes the condition number only {fold}-fold"
+    # κ ≈ 1 is round; a standardized κ that is still large keeps elongated contours.
+    contours = "round contours" if s_kappa < 2 else "contours still elongated"
     steps = numbers["steps"]
     return (
         f"ŷ = w₁x₁ + w₂x₂ on {numbers['examples']} points with x₁ ∈ [0, {low_scale:g}] and "
@@ -219,8 +221,9 @@ def _scales_caption(numbers: dict[str, Any]) -> str:
         f"eigenvalues {low:.3g} and {high:,.5g}: condition number κ = λmax/λmin = "
         f"{_kappa(kappa)}, a surface steep along w₂ (x₂ is large) and flat along w₁. With each "
         f"input standardized (and y centered) the eigenvalues are {s_low:.3g} and "
-        f"{s_high:.3g}, κ = {_kappa(s_kappa)}: round contours, and {verdict}. Gradient descent "
-        f"from w = 0 at η = 1/λmax of each surface (2/λmax would diverge) for {steps} steps leaves "
+        f"{s_high:.3g}, κ = {_kappa(s_kappa)}: {contours}, and {verdict}. Gradient descent "
+        f"from w = 0 at η = 1/λmax of each surface (above 2/λmax it would diverge) for {steps} "
+        "steps leaves "
         f"{_share_left(raw['excess_left'])} of the excess loss L − L* on the raw inputs, where "
         f"each step shrinks the error along the flat axis only by 1 − ηλmin = 1 − 1/κ "
         f"((1 − ηλmin)^{steps} = {raw['predicted_slow_factor']:.3g} of that error is left; w₁ "

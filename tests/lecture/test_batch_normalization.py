@@ -117,6 +117,10 @@ def test_section_6_captions_follow_their_numbers(claims):
         scales["raw"], condition_number=9.96 * scales["standardized"]["condition_number"]
     )
     assert "only 9.96-fold" in batch_normalization._scales_caption(scales)
+    # Standardized contours are called round only where κ is near 1.
+    assert "round contours" in batch_normalization._scales_caption(claims["input_scales"].numbers)
+    scales["standardized"] = dict(scales["standardized"], condition_number=5.0)
+    assert "contours still elongated" in batch_normalization._scales_caption(scales)
     # A plain run that learns is not called stuck at chance.
     training = dict(claims["with_and_without"].numbers)
     training["plain_train_loss"] = training["plain_train_loss"] * 0.5
