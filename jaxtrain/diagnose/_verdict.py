@@ -100,9 +100,11 @@ def compare_candidates(
         raise ValueError(f"`baseline` must be > 0; got {baseline!r}.")
     d = (a - b) / baseline
     difference = float(np.mean(d))
-    if a.size > 1:
+    if a.size > 1 and np.all(np.isfinite(d)):
         standard_error = float(np.std(d, ddof=1) / math.sqrt(a.size))
         beyond_noise = difference > thresholds.noise_factor * standard_error
+    elif a.size > 1:  # a seed diverged: no error bar (not "± nan"), and no noise to beat
+        standard_error, beyond_noise = None, False
     else:
         standard_error = None
         beyond_noise = True
@@ -388,7 +390,9 @@ def _judge_generalization(
             "overfitting; overfitting is the default."
         )
         return "overfitting", reasons, numbers
-    numbers["gap_ratio"] = external_gap / max(heldout_gap, 1e-12)
+    # Only a positive held-out gap makes a ratio; at or below the training loss it would
+    # read as ~10¹² (the verdict below does not use it).
+    numbers["gap_ratio"] = external_gap / heldout_gap if heldout_gap > 0 else None
     # The held-out split may hold only a few examples: its mean loss must be reliably below
     # the validation loss, beyond the sampling noise of both, before "fine" is believed.
     noise = math.hypot(me.standard_error("heldout"), me.standard_error(worst)) / baseline

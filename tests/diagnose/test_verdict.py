@@ -310,3 +310,15 @@ def test_a_validation_loss_that_is_not_finite_is_an_infinite_gap_not_a_missing_o
     assert decide([alone], baseline=1.0).verdict == "overfitting"
     no_heldout = result("m", [0.01, 0.01], heldout=[bad, bad], val=[0.02, 0.02])
     assert decide([no_heldout], baseline=1.0).verdict == "ok"  # the bad held-out is noted
+
+
+def test_a_seed_that_diverged_gives_no_standard_error_rather_than_nan():
+    c = compare_candidates([math.inf, 0.9], [0.1, 0.12], baseline=1.0)
+    assert c["standard_error"] is None and c["worse"]
+
+
+def test_a_heldout_loss_below_the_training_loss_gives_no_gap_ratio():
+    # A negative held-out gap: external / max(gap, 1e-12) recorded 5e11.
+    m = result("m", [0.05, 0.05], heldout=[0.04, 0.04], val=[1.5, 1.7])
+    decision = decide([m], baseline=1.0)
+    assert decision.verdict == "mismatch" and decision.numbers["gap_ratio"] is None
