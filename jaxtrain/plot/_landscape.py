@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain.plot._log_scale import log10_above_floor
+
 __all__ = ["plot_loss_slice_1d", "plot_loss_surface_2d"]
 
 
@@ -65,7 +67,9 @@ def plot_loss_slice_1d(
     ax = _axes(ax, (5.0, 3.5))
     (line,) = ax.plot(alphas, losses, label=label)
     if mark_origin and alphas.min() <= 0.0 <= alphas.max():
-        ax.plot([0.0], [np.interp(0.0, alphas, losses)], "o", color=line.get_color())
+        order = np.argsort(alphas)  # np.interp reads increasing abscissae only
+        at_origin = np.interp(0.0, alphas[order], losses[order])
+        ax.plot([0.0], [at_origin], "o", color=line.get_color())
     if log_scale:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
@@ -133,12 +137,7 @@ def plot_loss_surface_2d(
             f"losses must have shape (len(alphas), len(betas)) = ({alphas.size}, {betas.size}),"
             f" got {losses.shape}"
         )
-    if log_scale:
-        if floor is None:
-            floor = max(1e-6 * float(np.max(losses)), np.finfo(float).tiny)
-        values = np.log10(np.maximum(losses, floor))
-    else:
-        values = losses
+    values = log10_above_floor(losses, 1e-6, floor) if log_scale else losses
     ax = _axes(ax, (5.0, 4.2))
     # Matplotlib's contour wants Z[y, x]: rows follow β, columns α.
     Z = values.T

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxtrain.optim import learning_rate_at
+from jaxtrain.plot._log_scale import log10_above_floor
 
 
 def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
@@ -94,7 +95,7 @@ def plot_trajectories(
     grid = jnp.asarray(np.stack([X.ravel(), Y.ravel()], axis=1), dtype=jnp.float32)
     Z = np.asarray(jax.jit(jax.vmap(loss_fn))(grid), dtype=float).reshape(X.shape)
     if log_scale:
-        Z = np.log10(np.maximum(Z, max(1e-8 * float(np.nanmax(Z)), np.finfo(float).tiny)))
+        Z = log10_above_floor(Z, 1e-8)
     ax = _axes(ax, (6.0, 4.5))
     ax.contourf(X, Y, Z, levels=levels, cmap="Greys", alpha=0.35)
     ax.contour(X, Y, Z, levels=levels, colors="k", linewidths=0.4, alpha=0.4)

@@ -61,3 +61,13 @@ def test_schedules_plot_values():
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_a_loss_that_overflows_on_part_of_the_grid_keeps_its_contours():
+    # exp(40·x²) is inf at the grid's edges: the floor 1e-8 × max was inf, and so was every
+    # cell raised to it; the contours came out empty.
+    paths = {"a": np.array([[0.0, 1.0], [2.0, 0.0]])}
+    ax = plot_trajectories(lambda p: jnp.exp(40 * p[0] ** 2) + p[1] ** 2, paths, grid_size=20)
+    levels = ax.collections[0].levels
+    assert np.isfinite(levels).all() and levels.max() - levels.min() > 1.0
+    plt.close(ax.figure)

@@ -51,3 +51,25 @@ def test_bad_shapes():
         plot_loss_slice_1d(np.zeros(3), np.zeros(4))
     with pytest.raises(ValueError, match=r"\(len\(alphas\), len\(betas\)\) = \(3, 2\)"):
         plot_loss_surface_2d(np.zeros(3), np.zeros(2), np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_cell_does_not_blank_a_log_scaled_surface(bad):
+    # The floor was 1e-6 × max(losses): NaN or inf with one bad cell, and every cell with it.
+    alphas = np.linspace(-1.0, 1.0, 5)
+    losses = np.add.outer(alphas**2, alphas**2) + 0.1
+    losses[0, 0] = bad
+    ax = plot_loss_surface_2d(alphas, alphas, losses, log_scale=True)
+    drawn = np.asarray(ax.collections[0].get_array(), dtype=float)
+    levels = ax.collections[0].levels
+    assert np.isfinite(levels).all() and levels.max() - levels.min() > 0.5
+    assert drawn.size > 0
+    plt.close(ax.figure)
+
+
+def test_the_origin_marker_sits_on_the_curve_for_descending_alphas():
+    alphas = np.linspace(1.0, -1.0, 5)
+    ax = plot_loss_slice_1d(alphas, (alphas - 0.5) ** 2)
+    (marker,) = [line for line in ax.lines if line.get_marker() == "o"]
+    np.testing.assert_allclose(marker.get_ydata(), [0.25])
+    plt.close(ax.figure)

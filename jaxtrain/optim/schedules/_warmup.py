@@ -19,7 +19,9 @@ def warmup_constant(
 ) -> Callable[[Any], jax.Array]:
     """Linear warmup from η₀ to η_peak over w steps, then constant η_peak.
 
-    Equal to ``optax.warmup_constant_schedule``.
+    Equal to ``optax.warmup_constant_schedule``, including at w = 0: then, as there, the
+    schedule is η₀ at every step (a linear ramp of no steps stays at its start), so with the
+    usual η₀ = 0 nothing trains. For no warmup use ``constant(peak_value)``.
 
     Symbols: η₀ ``init_value``, η_peak ``peak_value``, w ``warmup_steps``.
 

@@ -70,3 +70,9 @@ def test_inverse_sqrt_is_the_transformer_schedule():
     assert float(sched(peak_count - 100)) < peak and float(sched(peak_count + 100)) < peak
     vmapped = jax.jit(jax.vmap(sched))(jnp.arange(10, dtype=jnp.int32))
     np.testing.assert_allclose(vmapped, _inverse_sqrt_numpy(512, 4000, 1.0, range(10)), rtol=1e-6)
+
+
+def test_warmup_constant_without_warmup_steps_stays_at_its_start_as_documented():
+    # optax's rule, kept for parity and said in the docstring: a ramp of no steps never
+    # reaches the peak.
+    np.testing.assert_array_equal(schedules.warmup_constant(0.0, 1.0, 0)(jnp.arange(3)), 0.0)
