@@ -15,6 +15,7 @@ __all__ = [
     "add_model_arguments",
     "checked_number",
     "fraction",
+    "non_negative_float",
     "non_negative_int",
     "positive_float",
     "positive_int",
@@ -50,6 +51,9 @@ positive_int = checked_number(int, lambda v: v >= 1, "a positive integer", "An i
 non_negative_int = checked_number(int, lambda v: v >= 0, "an integer >= 0", "An int ≥ 0.")
 positive_float = checked_number(
     float, lambda v: v > 0 and math.isfinite(v), "a positive number", "A finite float > 0."
+)
+non_negative_float = checked_number(
+    float, lambda v: v >= 0 and math.isfinite(v), "a number >= 0", "A finite float ≥ 0."
 )
 fraction = checked_number(float, lambda v: 0 < v < 1, "a number in (0, 1)", "A float in (0, 1).")
 # jax.random.key and NumPy's generators take seeds in [0, 2**32) alike.

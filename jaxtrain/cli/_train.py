@@ -14,6 +14,7 @@ from jaxtrain._text import counted
 from jaxtrain.cli._args import (
     add_model_arguments,
     fraction,
+    non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
@@ -114,10 +115,13 @@ def add_optimizer_arguments(group: Any, learning_rate_flags: tuple[str, ...], he
         "--momentum",
         type=fraction,
         default=0.9,
-        help="λ of momentum/nesterov/rmsprop (default: %(default)s)",
+        help="λ of momentum and nesterov (default: %(default)s)",
     )
     group.add_argument(
-        "--weight-decay", type=positive_float, default=1e-4, help="adamw's (default: %(default)s)"
+        "--weight-decay",
+        type=non_negative_float,
+        default=1e-4,
+        help="adamw's; 0 turns it off (default: %(default)s)",
     )
 
 

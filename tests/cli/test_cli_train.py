@@ -224,3 +224,15 @@ def test_seeds_outside_32_bits_are_refused(capsys, command, seed):
     assert f"argument --seed: expected an integer in [0, 2**32), got '{seed}'" in (
         capsys.readouterr().err
     )
+
+
+def test_weight_decay_zero_turns_it_off_and_momentum_names_what_it_applies_to():
+    import argparse
+
+    from jaxtrain.cli._train import add_optimizer_arguments
+
+    parser = argparse.ArgumentParser()
+    add_optimizer_arguments(parser, ("--learning-rate",), help="η")
+    assert parser.parse_args(["--weight-decay", "0"]).weight_decay == 0.0
+    momentum = next(a for a in parser._actions if a.dest == "momentum")
+    assert "rmsprop" not in momentum.help  # RMSProp takes no momentum from this flag
