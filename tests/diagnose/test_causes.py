@@ -191,38 +191,31 @@ def test_the_probe_sentence_concludes_only_what_its_threshold_does():
     )
 
 
+DIVERGED = HEALTHY.replace(
+    diverged=True,
+    diverged_at=12.0,
+    final_loss=INF,
+    loss_ratio=INF,
+    loss_rise=INF,
+    loss_end=INF,
+    grad_ratio=NAN,
+    progress=NAN,
+    probe_gain=INF,
+    probe_factor=0.1,
+    probe_steps=100,
+)
+
+
 def test_a_run_whose_final_loss_alone_is_not_finite_says_so_not_n_a():
     # The run never recorded a non-finite step loss (diverged_at is NaN), but its final
     # full-batch loss is: no step to name.
-    ended = HEALTHY.replace(
-        diverged=True,
-        diverged_at=NAN,
-        final_loss=INF,
-        loss_ratio=INF,
-        probe_gain=INF,
-        probe_factor=0.1,
-        probe_steps=100,
-    )
-    cause = top(ended)
+    cause = top(DIVERGED.replace(diverged_at=NAN))
     assert cause.name == "learning_rate_too_high"
     assert "n/a" not in cause.explanation and "not finite" in cause.explanation
 
 
 def test_a_diverged_run_is_learning_rate_too_high():
-    diverged = HEALTHY.replace(
-        diverged=True,
-        diverged_at=12.0,
-        final_loss=INF,
-        loss_ratio=INF,
-        loss_rise=INF,
-        loss_end=INF,
-        grad_ratio=NAN,
-        progress=NAN,
-        probe_gain=INF,
-        probe_factor=0.1,
-        probe_steps=100,
-    )
-    cause = top(diverged)
+    cause = top(DIVERGED)
     assert cause.name == "learning_rate_too_high" and "diverged at step 12" in cause.explanation
     assert json.loads(json.dumps(cause.to_dict()))["evidence"]["loss_ratio"] == "inf"
 
