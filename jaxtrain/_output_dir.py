@@ -77,6 +77,7 @@ def claim_output_dir(
     *,
     overwrite: bool = False,
     subfolders: Iterable[str] = (),
+    create: bool = True,
 ) -> pathlib.Path:
     """Checks, before any work, that ``command`` may write into ``path``; creates the folder.
 
@@ -90,6 +91,10 @@ def claim_output_dir(
       overwrite: accept a folder holding files that ``command`` did not write.
       subfolders: folders the command will write into (``"figures"``); each must be a real
         folder if it exists, never a link, even with ``overwrite``.
+      create: create a missing folder. ``False`` checks only (a missing folder is accepted
+        when its nearest existing parent is a writable folder), so a command can refuse a bad
+        ``--out`` first and still create it only after its other arguments passed: a refused
+        argument then leaves no empty folder behind.
 
     Returns:
       ``path`` as a :class:`pathlib.Path`.
@@ -112,6 +117,13 @@ def claim_output_dir(
     folder = pathlib.Path(path)
     if folder.exists() and not folder.is_dir():
         raise OutputDirError(f"cannot write to {folder}: it is a file, not a folder")
+    if not create and not folder.exists():
+        parent = next(p for p in folder.absolute().parents if p.exists())
+        if not parent.is_dir():
+            raise OutputDirError(f"cannot write to {folder}: {parent} is a file, not a folder")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise OutputDirError(f"cannot write to {folder}: permission denied")
+        return folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:

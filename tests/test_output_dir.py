@@ -85,3 +85,14 @@ def test_a_folder_it_cannot_write_is_refused_before_any_work(tmp_path, monkeypat
     monkeypatch.setattr(os, "access", lambda path, mode: False)
     with pytest.raises(OutputDirError, match=f"cannot write to {tmp_path}: permission denied"):
         claim_output_dir(tmp_path, "jaxtrain tour")
+
+
+def test_a_check_without_create_refuses_what_creating_would_and_makes_nothing(tmp_path):
+    new = tmp_path / "a" / "b"
+    assert claim_output_dir(new, "jaxtrain diagnose", create=False) == new
+    assert not (tmp_path / "a").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputDirError, match="is a file, not a folder"):
+        claim_output_dir(blocker / "out", "jaxtrain diagnose", create=False)
+    assert claim_output_dir(new, "jaxtrain diagnose") == new and new.is_dir()

@@ -109,8 +109,9 @@ def run(args: argparse.Namespace) -> int:
     from jaxtrain.diagnose._diagnosis import COMMAND
 
     splits = load_splits(args.data, test_path=args.test, num_classes=args.num_classes)
-    # Refuse a bad --out before minutes of training, not after.
-    out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite)
+    # Refuse a bad --out before minutes of training, not after; create it once the other
+    # arguments passed, so that a refused one leaves no empty folder behind.
+    claim_output_dir(args.out, COMMAND, overwrite=args.overwrite, create=False)
     pairs = {}
     for split in ("train", "val", "test"):
         pair = splits.pair(split)
@@ -122,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         mean, std = data.fit_standardizer(pairs["train"][0])
         pairs = {k: (data.standardize(x, mean, std), y) for k, (x, y) in pairs.items()}
     spec = spec_from_args(args, pairs["train"][0].shape, splits.num_outputs, variants=True)
+    out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite)
 
     from jaxtrain.diagnose import Budget, diagnose
 

@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     from jaxtrain.diagnose._explanation import COMMAND
 
     splits = load_splits(args.data, require_val=False, num_classes=args.num_classes)
-    out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite)  # before the training
+    # A bad --out is refused first; the folder is made once the other arguments passed.
+    claim_output_dir(args.out, COMMAND, overwrite=args.overwrite, create=False)
     pairs = {}
     for split in ("train", "val"):
         pair = splits.pair(split)
@@ -122,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         mean, std = data.fit_standardizer(x_train)
         pairs = {k: (data.standardize(x, mean, std), y) for k, (x, y) in pairs.items()}
     spec = spec_from_args(args, pairs["train"][0].shape, splits.num_outputs)
+    out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite)  # before the training
     args.schedule, args.warmup_steps = "constant", None
     optimizer = make_optimizer(args, args.steps)
 

@@ -87,3 +87,13 @@ def test_an_unwritable_output_folder_fails_with_one_line(digits_file, tmp_path, 
     assert main([*argv, "--seeds", "1", "--no-curvature"]) == 2  # a bad --out, found first
     err = capsys.readouterr().err
     assert err.startswith("jaxtrain diagnose: error: cannot write to") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["diagnose", "explain"])
+def test_a_refused_argument_leaves_no_empty_out_folder(command, digits_file, tmp_path, capsys):
+    # --out (and its new parents) was created before the arguments were checked, and left
+    # empty when one was refused: a CNN on vectors here. A bad --out is still found first.
+    out = tmp_path / "new" / "out"
+    assert main([command, str(digits_file), "--out", str(out), "--model", "cnn"]) == 1
+    assert "error" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
