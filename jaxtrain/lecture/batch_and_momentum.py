@@ -58,6 +58,8 @@ _MOMENTUM = 0.9
 # momentum_ridge's η: η/(1 − λ) = 0.01/0.1 is batch_size's η, so its plain-SGD run at the
 # larger step is batch_size's batch-16 run.
 _MOMENTUM_LEARNING_RATE = 0.01
+# Momentum's final loss "about" plain SGD's at the larger step η/(1 − λ): within this fraction.
+_ABOUT = 0.1
 _HIDDEN = 64
 
 
@@ -794,18 +796,18 @@ def _momentum_caption(numbers: dict[str, Any]) -> str:
     gain = beside(plain.mean() / momentum.mean(), 1.0, 1, fixed=True)
     text += f"momentum ends {gain}× lower than plain SGD"
     ratio = momentum.mean() / large.mean()
-    if abs(ratio - 1) <= 0.1:
+    if abs(ratio - 1) <= _ABOUT:
         text += (
-            ", and within 10% of plain SGD at the larger step: here its gain on digits is about "
-            "what the step η/(1 − λ) gives."
+            f", and within {_ABOUT:.0%} of plain SGD at the larger step: here its gain on digits "
+            "is about what the step η/(1 − λ) gives."
         )
     elif ratio < 1:
         text += (
-            f", and {beside(1 / ratio, 1 / 0.9, 2, fixed=True)}× lower than the larger step, which "
-            "does not explain all of it."
+            f", and {beside(1 / ratio, 1 / (1 - _ABOUT), 2, fixed=True)}× lower than the larger "
+            "step, which does not explain all of it."
         )
     else:
-        text += f", but {beside(ratio, 1.1, 2, fixed=True)}× higher than the larger step."
+        text += f", but {beside(ratio, 1 + _ABOUT, 2, fixed=True)}× higher than the larger step."
     return text
 
 
