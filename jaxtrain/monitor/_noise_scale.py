@@ -132,7 +132,7 @@ class GradientNoiseScale(Monitor):
         # resolution, +inf. With no noise either (every gradient 0) there is no ratio: NaN.
         signal, noise = new.squared_norm, new.trace
         lost = jnp.where(noise > 0, jnp.inf, jnp.nan)
-        ratio = jnp.where(signal > 0, noise / jnp.where(signal > 0, signal, 1.0), lost)
+        ratio = jnp.where(signal > 0, noise / signal, lost)
         return new, {"noise_scale": ratio}
 
 
