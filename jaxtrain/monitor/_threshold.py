@@ -10,14 +10,22 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxtrain.optim._hyperparameters import Part, optimizer_parts
+from jaxtrain.optim._hyperparameters import (
+    ADAGRAD_FACTORIES,
+    ADAM_FACTORIES,
+    MEAN_SQUARE_FACTORIES,
+    RADAM_FACTORIES,
+    RMS_FACTORIES,
+    Part,
+    optimizer_parts,
+)
 
 __all__ = ["StabilityThreshold", "stability_threshold"]
 
 _MOMENTUM = ("trace", "scale_by_momentum", "sgd")
-_ADAM = ("scale_by_adam", "scale_by_radam", "adam", "adamw", "radam")
-_RMS = ("scale_by_rms", "scale_by_stddev", "rmsprop")
-_ADAGRAD = ("scale_by_rss", "scale_by_adagrad", "scale_by_root_mean_square_history", "adagrad")
+_ADAM = ADAM_FACTORIES + RADAM_FACTORIES
+_RMS = RMS_FACTORIES
+_ADAGRAD = ADAGRAD_FACTORIES + MEAN_SQUARE_FACTORIES
 # Transforms counted as neutral: they scale by η (recorded separately), clip only large
 # steps, or guard against non-finite values. Weight decay is the approximation among them:
 # wd·θ added to the direction adds wd to every curvature the step sees, so the exact bound

@@ -17,28 +17,31 @@ import optax
 
 from jaxtrain.optim._adagrad import ScaleByRootMeanSquareHistoryState
 from jaxtrain.optim._adam import radam_rectification, radam_rho
-from jaxtrain.optim._hyperparameters import Part, optimizer_parts
+from jaxtrain.optim._hyperparameters import (
+    ADAGRAD_FACTORIES,
+    ADAM_FACTORIES,
+    MEAN_SQUARE_FACTORIES,
+    RADAM_FACTORIES,
+    RMS_FACTORIES,
+    Part,
+    optimizer_parts,
+)
 from jaxtrain.optim._learning_rate import learning_rate_from_state
 from jaxtrain.optim._rmsprop import ScaleByRmsWithCountState, ScaleByRStdDevWithCountState
 
 __all__ = ["effective_step_size", "inverse_preconditioner"]
 
-_ADAM = ("scale_by_adam", "adam", "adamw")
-_RADAM = ("scale_by_radam", "radam")
-_RMS = ("scale_by_rms", "scale_by_stddev", "rmsprop")
-_RSS = ("scale_by_rss", "scale_by_adagrad", "adagrad")
-_MEAN = ("scale_by_root_mean_square_history",)
 
 # Which transforms (factories, or aliases under inject_hyperparams) own each second-moment
 # state; optax's Lion and Adamax also keep a ScaleByAdamState but have no σ of this kind.
 _OWNERS: dict[type, tuple[str, ...]] = {
-    optax.ScaleByAdamState: _ADAM + _RADAM,
-    optax.ScaleByRmsState: _RMS,
-    ScaleByRmsWithCountState: _RMS,
-    optax.ScaleByRStdDevState: _RMS,
-    ScaleByRStdDevWithCountState: _RMS,
-    optax.ScaleByRssState: _RSS,
-    ScaleByRootMeanSquareHistoryState: _MEAN,
+    optax.ScaleByAdamState: ADAM_FACTORIES + RADAM_FACTORIES,
+    optax.ScaleByRmsState: RMS_FACTORIES,
+    ScaleByRmsWithCountState: RMS_FACTORIES,
+    optax.ScaleByRStdDevState: RMS_FACTORIES,
+    ScaleByRStdDevWithCountState: RMS_FACTORIES,
+    optax.ScaleByRssState: ADAGRAD_FACTORIES,
+    ScaleByRootMeanSquareHistoryState: MEAN_SQUARE_FACTORIES,
 }
 
 
@@ -141,7 +144,7 @@ def inverse_preconditioner(parts: Sequence[Part], opt_state: Any) -> Any:
 
         return jax.tree.map(inverse, state.sum_of_squares)
     if isinstance(state, optax.ScaleByAdamState):
-        return _inverse_adam(state, part, rectified=part.factory in _RADAM)
+        return _inverse_adam(state, part, rectified=part.factory in RADAM_FACTORIES)
     return _inverse_rms(state, part)
 
 

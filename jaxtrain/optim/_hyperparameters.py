@@ -20,7 +20,25 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["Part", "optimizer_parts", "walk_transforms"]
+__all__ = [
+    "ADAGRAD_FACTORIES",
+    "ADAM_FACTORIES",
+    "MEAN_SQUARE_FACTORIES",
+    "RADAM_FACTORIES",
+    "RMS_FACTORIES",
+    "Part",
+    "optimizer_parts",
+    "walk_transforms",
+]
+
+# The adaptive transforms by family, as :func:`optimizer_parts` names them: the factory of
+# the transform itself, and the alias's name under ``optax.inject_hyperparams``. Read by the
+# effective step size, the stability threshold and the learning rate's reading alike.
+ADAM_FACTORIES = ("scale_by_adam", "adam", "adamw")
+RADAM_FACTORIES = ("scale_by_radam", "radam")
+RMS_FACTORIES = ("scale_by_rms", "scale_by_stddev", "rmsprop")
+ADAGRAD_FACTORIES = ("scale_by_rss", "scale_by_adagrad", "adagrad")
+MEAN_SQUARE_FACTORIES = ("scale_by_root_mean_square_history",)
 
 _UPDATE_FN = re.compile(r"^(\w+)\.<locals>\.update_fn$")
 _INJECT = "inject_hyperparams"

@@ -18,7 +18,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxtrain.optim._hyperparameters import walk_transforms
+from jaxtrain.optim._hyperparameters import (
+    ADAGRAD_FACTORIES,
+    ADAM_FACTORIES,
+    MEAN_SQUARE_FACTORIES,
+    RADAM_FACTORIES,
+    RMS_FACTORIES,
+    walk_transforms,
+)
 from jaxtrain.optim._validation import check_learning_rate, check_scheduled_learning_rate
 
 ScalarOrSchedule = float | jax.Array | Callable[[jax.Array], Any]
@@ -106,17 +113,16 @@ def _recording_states(opt_state: Any) -> Iterator[Any]:
 
 
 # Transforms that divide what they receive by its own running size (Adam's, RMSProp's and
-# Adagrad's normalizations): a scale before one cancels, up to ε, so it is no part of η.
+# Adagrad's normalizations, and optax's AMSGrad and Adamax): a scale before one cancels, up
+# to ε, so it is no part of η.
 _NORMALIZING = (
-    "scale_by_adam",
-    "scale_by_radam",
+    *ADAM_FACTORIES,
+    *RADAM_FACTORIES,
+    *RMS_FACTORIES,
+    *ADAGRAD_FACTORIES,
+    *MEAN_SQUARE_FACTORIES,
     "scale_by_amsgrad",
     "scale_by_adamax",
-    "scale_by_rms",
-    "scale_by_stddev",
-    "scale_by_rss",
-    "scale_by_adagrad",
-    "scale_by_root_mean_square_history",
 )
 
 Scaling = tuple[str, Any]  # ("scale", −η) or ("schedule", t -> −η(t))
