@@ -157,6 +157,8 @@ def saddle_free_newton(
         del extra_args
         loss_fn = objective("saddle_free_newton", obj_fn, params)
         flat_grad, unravel = ravel_pytree(updates)
+        update_dtype = flat_grad.dtype
+        # The Ritz pairs come in this dtype too (ritz_pairs works in working_dtype).
         flat_grad = flat_grad.astype(working_dtype(state.vector.dtype))
         key, subkey = jax.random.split(state.key)
         grad_norm = jnp.linalg.norm(flat_grad)
@@ -178,15 +180,12 @@ def saddle_free_newton(
             lambda: ritz_pairs(loss_fn, params, start, k, k=k, tol=tol, krylov_of_gradient=True),
             lambda: (values, vectors, jnp.zeros_like(steps)),
         )
-        newton_vectors = newton_vectors.astype(flat_grad.dtype)
         # Positions past the steps Lanczos took repeat its last pair: count each pair once.
         valid = jnp.arange(values.shape[0]) < jnp.where(small & ~negative, newton_steps, steps)
-        coefficients = (newton_vectors @ flat_grad) / (
-            jnp.abs(newton_values.astype(flat_grad.dtype)) + damping
-        )
+        coefficients = (newton_vectors @ flat_grad) / (jnp.abs(newton_values) + damping)
         direction = -(jnp.where(valid, coefficients, 0.0) @ newton_vectors)
         length = jnp.where(negative, jnp.abs(eigenvalue) / hessian_lipschitz, learning_rate)
-        direction = jnp.where(negative, vectors[0].astype(flat_grad.dtype), direction)
+        direction = jnp.where(negative, vectors[0], direction)
         # Only the negative-curvature step has no sign of its own: both are tried, as in
         # negative_curvature_descent; the Newton direction is already downhill.
         step, evaluations = lax.cond(
@@ -194,7 +193,7 @@ def saddle_free_newton(
             lambda: line_search(loss_fn, params, direction, length, max_halvings, both_signs=True),
             lambda: line_search(loss_fn, params, direction, length, max_halvings, both_signs=False),
         )
-        return unravel(step.astype(ravel_pytree(updates)[0].dtype)), SaddleFreeNewtonState(
+        return unravel(step.astype(update_dtype)), SaddleFreeNewtonState(
             count=saturating_add(state.count, 1),
             key=key,
             vector=vectors[0].astype(state.vector.dtype),
