@@ -176,11 +176,16 @@ def optimizer_config(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _table(per_epoch: dict[str, Any]) -> str:
+def _epoch_columns(per_epoch: dict[str, Any]) -> dict[str, list[float]]:
+    """The per-epoch curves the command reports (the text's table, the JSON's ``per_epoch``)."""
     names = [k for k in ("train_loss", "val_loss", "val_accuracy") if k in per_epoch]
-    lines = ["epoch  " + "  ".join(f"{n:>12}" for n in names)]
-    for i in range(len(per_epoch["train_loss"])):
-        lines.append(f"{i + 1:>5}  " + "  ".join(f"{float(per_epoch[n][i]):12.4f}" for n in names))
+    return {name: [float(v) for v in per_epoch[name]] for name in names}
+
+
+def _table(columns: dict[str, list[float]]) -> str:
+    lines = ["epoch  " + "  ".join(f"{n:>12}" for n in columns)]
+    for i, row in enumerate(zip(*columns.values(), strict=True)):
+        lines.append(f"{i + 1:>5}  " + "  ".join(f"{v:12.4f}" for v in row))
     return "\n".join(lines)
 
 
@@ -190,6 +195,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume and not args.checkpoint_dir:
         raise CommandError("--resume needs --checkpoint-dir")
+    if args.warmup_steps is not None and args.schedule != "warmup-cosine":
+        raise CommandError(
+            f"--warmup-steps needs --schedule warmup-cosine (the only schedule with a warmup), "
+            f"not {args.schedule}"
+        )
     reference = data_reference(
         args.data,
         seed=args.seed,
@@ -238,6 +248,11 @@ def run(args: argparse.Namespace) -> int:
             metadata=metadata,
             progress=sys.stderr.isatty(),
         )
+    except train.NonFiniteLossError as error:
+        raise CommandError(
+            f"{error.reason}. Try a 10x smaller --learning-rate, --schedule warmup-cosine, or "
+            "--standardize the inputs"
+        ) from None
     except (ValueError, FileNotFoundError) as error:
         raise CommandError(str(error)) from None
     final = train.evaluate(state, (x_val, y_val), loss=loss, metrics=metrics)
@@ -247,6 +262,8 @@ def run(args: argparse.Namespace) -> int:
         "task": task,
         "steps": int(state.step),
         "epochs": args.epochs,
+        "optimizer": optimizer_config(args),
+        "per_epoch": _epoch_columns(history.per_epoch),
         "final_train_loss": float(history.per_epoch["train_loss"][-1]),
         "val": final,
         "checkpoint": str(pathlib.Path(args.checkpoint_dir).absolute())
@@ -260,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
         f"{spec.name} on {args.data} ({task}), {counted(summary['steps'], 'step')}, "
         f"optimizer {args.optimizer}"
     )
-    print(_table(history.per_epoch))
+    print(_table(summary["per_epoch"]))
     scores = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
     print(f"validation: {scores}")
     if args.checkpoint_dir:

@@ -26,6 +26,8 @@ class NonFiniteLossError(ValueError):
     checkpoint is written after it (the last good one stays on disk).
 
     Attributes:
+      reason: what was not finite, at which step, epoch and batch (0-based): the message's
+        first sentence, without the advice that follows it in the Python API's terms.
       step: the global step (0-based) that was not finite.
       epoch: the epoch (0-based) of that step.
       loss: the loss value at that step (NaN or ±inf; finite when only the gradient or the
@@ -43,6 +45,7 @@ class NonFiniteLossError(ValueError):
         self,
         message: str,
         *,
+        reason: str = "",
         step: int,
         epoch: int,
         loss: float,
@@ -50,6 +53,7 @@ class NonFiniteLossError(ValueError):
         history: Any = None,
     ):
         super().__init__(message)
+        self.reason = reason or message
         self.step = step
         self.epoch = epoch
         self.loss = loss

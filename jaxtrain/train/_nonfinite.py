@@ -62,16 +62,17 @@ def raise_at_first_nonfinite(
         if last_checkpoint is not None
         else ""
     )
+    reason = _reason(
+        value=value,
+        grad_norm=float(records["grad_norm"][bad]),
+        step=step,
+        epoch=epoch,
+        batch=batch,
+        spe=spe,
+    )
     raise NonFiniteLossError(
-        _message(
-            value=value,
-            grad_norm=float(records["grad_norm"][bad]),
-            step=step,
-            epoch=epoch,
-            batch=batch,
-            spe=spe,
-            kept=kept,
-        ),
+        _message(reason, kept=kept),
+        reason=reason,
         step=step,
         epoch=epoch,
         loss=value,
@@ -87,9 +88,8 @@ def _non_finite(value: float) -> str:
     return "+∞ (it overflowed)" if value > 0 else "−∞ (it overflowed)"
 
 
-def _message(
-    *, value: float, grad_norm: float, step: int, epoch: int, batch: int, spe: int, kept: str
-) -> str:
+def _reason(*, value: float, grad_norm: float, step: int, epoch: int, batch: int, spe: int) -> str:
+    """What was not finite, and where: the message's first sentence, for any front end."""
     if not math.isfinite(value):
         what = f"the training loss is {_non_finite(value)}"
     elif not math.isfinite(grad_norm):
@@ -100,10 +100,13 @@ def _message(
             f"(loss {value:.4g} and gradient norm {grad_norm:.4g} were finite: a learning "
             "rate or schedule giving NaN or inf, or an update that overflowed)"
         )
+    return f"{what} at step {step} (epoch {epoch}, batch {batch} of {spe}); training stopped"
+
+
+def _message(reason: str, *, kept: str) -> str:
     return (
-        f"{what} at step {step} (epoch {epoch}, batch {batch} of {spe}); training stopped. "
-        f"The error's .state holds the last finite state, just before that step. {kept}"
-        "Usual causes: (1) a learning rate too large: try a 10x smaller one, gradient "
+        f"{reason}. The error's .state holds the last finite state, just before that step. "
+        f"{kept}Usual causes: (1) a learning rate too large: try a 10x smaller one, gradient "
         "clipping or a warmup schedule; "
         "(2) inputs not normalized: standardize the features (jaxtrain.data."
         "fit_standardizer) or add BatchNorm; (3) bad data: NaN/inf inputs or labels outside "

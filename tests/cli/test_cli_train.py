@@ -71,6 +71,11 @@ def test_train_on_a_builtin_set_with_a_checkpoint(tmp_path, capsys):
         "standardize": False,
     }
     assert meta["loss"] == "softmax_cross_entropy" and meta["optimizer"]["name"] == "adam"
+    # The JSON says what the text says: the optimizer and the per-epoch table.
+    assert summary["optimizer"] == meta["optimizer"]
+    assert set(summary["per_epoch"]) == {"train_loss", "val_loss", "val_accuracy"}
+    assert all(len(column) == 2 for column in summary["per_epoch"].values())
+    assert summary["per_epoch"]["train_loss"][-1] == summary["final_train_loss"]
     # The same directory again is refused without --resume: one line, exit 1.
     assert main([*argv, "--checkpoint-dir", str(ckpt)]) == 1
     err = capsys.readouterr().err
@@ -108,6 +113,7 @@ def test_a_regression_file_without_validation_split(tmp_path, capsys):
         (["--resume"], "--resume needs --checkpoint-dir"),
         (["--data", "spirals", "--model", "cnn"], "--model cnn needs images"),
         (["--data", "spirals", "--schedule", "warmup-cosine", "--warmup-steps", "10000"], "warmup"),
+        (["--data", "spirals", "--warmup-steps", "10"], "--warmup-steps needs --schedule warmup"),
         (["--data", "blobs", "--model", "cnn", "--depth", "0"], "images"),
     ],
 )
@@ -236,3 +242,13 @@ def test_weight_decay_zero_turns_it_off_and_momentum_names_what_it_applies_to():
     assert parser.parse_args(["--weight-decay", "0"]).weight_decay == 0.0
     momentum = next(a for a in parser._actions if a.dest == "momentum")
     assert "rmsprop" not in momentum.help  # RMSProp takes no momentum from this flag
+
+
+def test_a_diverging_run_is_explained_in_the_command_lines_terms(capsys):
+    argv = ["train", "--data", "blobs", "--depth", "0", "--epochs", "3", "--batch-size", "256"]
+    assert main([*argv, "--optimizer", "sgd", "--learning-rate", "1e38"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("jaxtrain train: error: ") and err.count("\n") == 1
+    assert "training stopped" in err and "--learning-rate" in err
+    # Python advice means nothing here: there is no error object and no such option.
+    assert "on_nonfinite" not in err and ".state" not in err
