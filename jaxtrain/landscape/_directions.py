@@ -7,10 +7,24 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxtrain._dtypes import working_dtype
+
 __all__ = ["filter_normalize", "random_direction"]
 
 
+def _check_float_leaves(params: Any, name: str) -> None:
+    """Refuses integer and boolean leaves: a step along them is not a move of the network."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        dtype = jnp.result_type(leaf)
+        if not jnp.issubdtype(dtype, jnp.inexact):
+            raise ValueError(
+                f"{name}{jax.tree_util.keystr(path)} is of dtype {dtype}: directions are for "
+                "floating-point parameters (keep counters and integer state out of params)"
+            )
+
+
 def _normalize_leaf(d: jax.Array, p: jax.Array, filter_axis: int, zero_1d: bool) -> jax.Array:
+    d, p = jnp.asarray(d), jnp.asarray(p)
     if d.shape != p.shape:
         raise ValueError(f"direction leaf of shape {d.shape} does not match parameter {p.shape}")
     if p.ndim <= 1:
@@ -18,12 +32,17 @@ def _normalize_leaf(d: jax.Array, p: jax.Array, filter_axis: int, zero_1d: bool)
             return jnp.zeros_like(d)
         axes: tuple[int, ...] = tuple(range(p.ndim))
     else:
+        if not -p.ndim <= filter_axis < p.ndim:
+            raise ValueError(f"filter_axis {filter_axis} is outside a parameter of shape {p.shape}")
         axis = filter_axis % p.ndim
         axes = tuple(i for i in range(p.ndim) if i != axis)
-    d_norm = jnp.sqrt(jnp.sum(d**2, axis=axes, keepdims=True))
-    p_norm = jnp.sqrt(jnp.sum(p**2, axis=axes, keepdims=True))
+    # Norms of half-precision filters in float32: float16 squares under- and overflow.
+    work = working_dtype(jnp.result_type(d, p))
+    d_work = d.astype(work)
+    d_norm = jnp.sqrt(jnp.sum(d_work**2, axis=axes, keepdims=True))
+    p_norm = jnp.sqrt(jnp.sum(p.astype(work) ** 2, axis=axes, keepdims=True))
     # A filter whose direction is zero stays zero rather than becoming 0/0.
-    return d * p_norm / jnp.where(d_norm > 0, d_norm, 1.0)
+    return (d_work * p_norm / jnp.where(d_norm > 0, d_norm, 1.0)).astype(d.dtype)
 
 
 def filter_normalize(
@@ -37,7 +56,10 @@ def filter_normalize(
     gets a direction of the same relative size, so slices of different networks can be
     compared. The filter axis is the last one (Flax's kernels are ``(..., in, out)``);
     1-D and scalar leaves (biases, normalization scales) get a zero direction, as in the
-    paper, unless ``zero_1d=False``, which normalizes each of them as one filter.
+    paper, unless ``zero_1d=False``, which normalizes each of them as one filter. A leaf is
+    told by its number of dimensions, not its name: a 2-D bias (attention's
+    ``(heads, head_dim)``) is normalized per filter like a kernel. Norms are taken in float32
+    at least, so half-precision filters neither underflow to 0 nor overflow.
 
     Args:
         direction: a pytree like ``params``.
@@ -49,7 +71,8 @@ def filter_normalize(
         The normalized direction, a pytree like ``params``.
 
     Raises:
-        ValueError: if the structures or shapes differ.
+        ValueError: if the structures or shapes differ, a leaf is not floating point, or
+            ``filter_axis`` is outside a ≥2-D leaf.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -65,6 +88,7 @@ def filter_normalize(
     """
     if jax.tree.structure(direction) != jax.tree.structure(params):
         raise ValueError("direction and params must have the same pytree structure")
+    _check_float_leaves(params, "params")
     return jax.tree.map(lambda d, p: _normalize_leaf(d, p, filter_axis, zero_1d), direction, params)
 
 
@@ -97,6 +121,10 @@ def random_direction(
     Returns:
         A pytree like ``params``.
 
+    Raises:
+        ValueError: for a leaf of ``params`` that is not floating point, or a ``filter_axis``
+            outside a ≥2-D leaf.
+
     Examples:
         >>> import jax, jax.numpy as jnp
         >>> from jaxtrain.landscape import random_direction
@@ -109,6 +137,7 @@ def random_direction(
         Li, Xu, Taylor, Studer, Goldstein, "Visualizing the Loss Landscape of Neural Nets",
         NeurIPS 2018, https://arxiv.org/abs/1712.09913
     """
+    _check_float_leaves(params, "params")
     leaves, treedef = jax.tree.flatten(params)
     keys = jax.random.split(key, max(len(leaves), 1))
     direction = jax.tree.unflatten(

@@ -48,10 +48,25 @@ def _moved(params: Any, steps: tuple[tuple[jax.Array, Any], ...]) -> Any:
     return jax.tree.map(leaf, params, *[d for _, d in steps])
 
 
+def _scalar_loss(loss_fn: Callable[..., Any], params: Any, args: tuple[Any, ...]) -> jax.Array:
+    """``loss_fn(params, *args)``, refused at trace time unless it is one number."""
+    value = loss_fn(params, *args)
+    if isinstance(value, tuple | list | dict):
+        raise ValueError(
+            f"loss_fn must return a scalar, got a {type(value).__name__} (for a (loss, aux) "
+            "function, slice lambda p, *a: loss_fn(p, *a)[0])"
+        )
+    if jnp.ndim(value) != 0:
+        raise ValueError(
+            f"loss_fn must return a scalar, got shape {jnp.shape(value)} (a missing mean?)"
+        )
+    return value
+
+
 @functools.partial(jax.jit, static_argnames=("batch_size",))
 def _slice_1d(loss_fn, params, direction, alphas, args, *, batch_size):
     def at(alpha):
-        return loss_fn(_moved(params, ((alpha, direction),)), *args)
+        return _scalar_loss(loss_fn, _moved(params, ((alpha, direction),)), args)
 
     return map_in_batches(at, alphas, batch_size)
 
@@ -61,7 +76,7 @@ def _surface_2d(loss_fn, params, d1, d2, alphas, betas, args, *, batch_size):
     grid = jnp.stack(jnp.meshgrid(alphas, betas, indexing="ij"), axis=-1).reshape(-1, 2)
 
     def at(point):
-        return loss_fn(_moved(params, ((point[0], d1), (point[1], d2))), *args)
+        return _scalar_loss(loss_fn, _moved(params, ((point[0], d1), (point[1], d2))), args)
 
     return map_in_batches(at, grid, batch_size).reshape(alphas.shape[0], betas.shape[0])
 
@@ -82,7 +97,9 @@ def loss_slice_1d(
     compiled program, with matrix products at ``precision=HIGHEST``.
 
     Args:
-        loss_fn: ``loss_fn(params, *args) -> scalar``.
+        loss_fn: ``loss_fn(params, *args) -> scalar``. Pass data through ``args`` rather than
+            closing over it: a compiled program is kept for each loss function, with what
+            the function holds.
         params: the point θ.
         direction: d, a pytree like ``params``.
         alphas: 1-D array of step sizes α.
@@ -93,7 +110,8 @@ def loss_slice_1d(
         Losses of shape ``(len(alphas),)``.
 
     Raises:
-        ValueError: for a direction unlike ``params`` or ``alphas`` that is not 1-D.
+        ValueError: for a direction unlike ``params``, ``alphas`` that is not 1-D, or a loss
+            that is not a scalar.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -129,7 +147,8 @@ def loss_surface_2d(
     (``batch_size`` points at a time if given).
 
     Args:
-        loss_fn: ``loss_fn(params, *args) -> scalar``.
+        loss_fn: ``loss_fn(params, *args) -> scalar``; data through ``args``, as in
+            :func:`loss_slice_1d`.
         params: the point θ.
         d1: d₁, a pytree like ``params``.
         d2: d₂, a pytree like ``params``.
@@ -143,7 +162,8 @@ def loss_surface_2d(
         α = ``alphas[i]``, β = ``betas[j]``.
 
     Raises:
-        ValueError: for directions unlike ``params`` or coordinates that are not 1-D.
+        ValueError: for directions unlike ``params``, coordinates that are not 1-D, or a loss
+            that is not a scalar.
 
     Examples:
         >>> import jax.numpy as jnp

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
+from jaxtrain._dtypes import working_dtype
 from jaxtrain.curvature import hvp
 from jaxtrain.curvature._lanczos import basis_rows, extreme_ritz_pairs
 from jaxtrain.curvature._operators import flat_operator, highest_precision
@@ -48,16 +49,6 @@ def check_count(name: str, value: Any, minimum: int = 1, maximum: int | None = N
     if maximum is not None and value > maximum:
         raise ValueError(f"`{name}` must be at most {maximum}, got {value}.")
     return value
-
-
-def working_dtype(dtype: Any) -> Any:
-    """The dtype the transforms' linear algebra runs in: float32 at least.
-
-    LAPACK has no float16 or bfloat16 eigensolver, half precision cannot keep Lanczos's
-    basis orthogonal, and a norm of many half-precision entries overflows (float16 squares
-    above 65504) or underflows (below 6e-8). Steps go back to the parameters' dtype.
-    """
-    return jnp.promote_types(dtype, jnp.float32)
 
 
 def objective(

@@ -81,3 +81,44 @@ def test_mismatched_structures_are_refused():
         filter_normalize({"a": jnp.ones(2)}, {"b": jnp.ones(2)})
     with pytest.raises(ValueError, match="does not match parameter"):
         filter_normalize({"a": jnp.ones((2, 2))}, {"a": jnp.ones((2, 3))})
+
+
+@pytest.mark.parametrize(
+    ("scale", "fan_in"),
+    [(1e-4, 1000), (0.01, 70_000)],  # float16 squares underflow to 0 / sums overflow to inf
+)
+def test_half_precision_filters_get_the_norm_of_theirs(scale, fan_in):
+    params = {"w": jnp.full((fan_in, 2), scale, jnp.float16)}
+    d = random_direction(jax.random.key(0), params)
+    assert d["w"].dtype == jnp.float16
+    expected = scale * np.sqrt(fan_in)
+    np.testing.assert_allclose(_filter_norms(d["w"].astype(jnp.float32)), expected, rtol=1e-2)
+
+
+def test_a_bias_is_told_by_its_number_of_dimensions():
+    # Attention's (heads, head_dim) bias is 2-D: normalized per filter, not zeroed.
+    params = {"bias": jnp.ones((2, 4)), "b": jnp.ones(4)}
+    d = random_direction(jax.random.key(0), params)
+    np.testing.assert_allclose(_filter_norms(d["bias"]), np.sqrt(2.0), rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(d["b"]), 0.0)
+
+
+def test_python_float_leaves_are_scalars():
+    d = filter_normalize({"w": 3.0, "k": jnp.ones((2, 2))}, {"w": 2.0, "k": jnp.ones((2, 2))})
+    assert float(d["w"]) == 0.0
+    d = filter_normalize({"w": 3.0}, {"w": -2.0}, zero_1d=False)
+    assert float(d["w"]) == 2.0
+
+
+@pytest.mark.parametrize("filter_axis", [2, -3])
+def test_a_filter_axis_outside_the_leaf_is_refused(filter_axis):
+    with pytest.raises(ValueError, match="filter_axis"):
+        random_direction(jax.random.key(0), {"w": jnp.ones((3, 2))}, filter_axis=filter_axis)
+
+
+def test_integer_leaves_are_refused_by_name():
+    params = {"w": jnp.ones((3, 2)), "count": jnp.zeros((), jnp.int32)}
+    with pytest.raises(ValueError, match=r"\['count'\].*int32"):
+        random_direction(jax.random.key(0), params)
+    with pytest.raises(ValueError, match=r"\['count'\].*int32"):
+        filter_normalize(params, params)

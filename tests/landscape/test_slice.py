@@ -95,3 +95,18 @@ def test_bad_inputs():
         loss_surface_2d(toy, jnp.zeros(2), jnp.zeros(2), jnp.zeros(2), jnp.zeros(3), jnp.zeros(0))
     with pytest.raises(ValueError, match="d2 must have the pytree structure"):
         loss_surface_2d(toy, jnp.zeros(2), jnp.zeros(2), [jnp.zeros(2)], jnp.zeros(3), jnp.zeros(3))
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda w: (1.0 - w * w[::-1]) ** 2,  # the mean forgotten: one value per weight
+        lambda w: (toy(w), w),  # (loss, aux), as for jax.value_and_grad(has_aux=True)
+    ],
+)
+def test_a_loss_that_is_not_a_scalar_is_refused(loss):
+    with pytest.raises(ValueError, match="loss_fn must return a scalar"):
+        loss_slice_1d(loss, jnp.zeros(2), jnp.ones(2), jnp.zeros(3))
+    with pytest.raises(ValueError, match="loss_fn must return a scalar"):
+        e1, e2 = jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0])
+        loss_surface_2d(loss, jnp.zeros(2), e1, e2, jnp.zeros(3), jnp.zeros(2))
