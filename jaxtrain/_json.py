@@ -51,8 +51,23 @@ def to_jsonable(value: Any, *, fallback: Callable[[Any], Any] | None = None) -> 
             return array.tolist() if array.ndim else bool(array)
         if np.issubdtype(array.dtype, np.integer):
             return array.tolist() if array.ndim else int(array)
-        if np.issubdtype(array.dtype, np.floating):
+        if _is_real_float(array.dtype):
             return to_jsonable(array.astype(np.float64).tolist() if array.ndim else float(array))
     if fallback is not None:
         return fallback(value)
     raise TypeError(f"cannot store {type(value).__name__} in JSON: {value!r}")
+
+
+def _is_real_float(dtype: np.dtype) -> bool:
+    """NumPy's floats and ml_dtypes' (bfloat16, float8_*), which NumPy does not call floating."""
+    if np.issubdtype(dtype, np.floating):
+        return True
+    if dtype.kind != "V":
+        return False
+    import ml_dtypes  # only here: jax has already imported it for any array of these dtypes
+
+    try:
+        ml_dtypes.finfo(dtype)
+    except ValueError:  # int2/int4 and other non-float extension types
+        return False
+    return True

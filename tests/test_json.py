@@ -51,3 +51,14 @@ def test_a_fallback_stores_other_objects_and_the_result_is_strict_json():
     stored = to_jsonable(value, fallback=str)
     assert stored == {"kind": "saddle", "losses": [1.0, None]}
     assert json.loads(json.dumps(stored, allow_nan=False)) == stored
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float8_e4m3fn"])
+def test_ml_dtypes_floats_are_numbers_too(dtype):
+    # A landscape of bfloat16 parameters returns bfloat16 losses; NumPy does not call them
+    # floating, so they were refused as objects.
+    values = jnp.asarray([1.5, jnp.nan], dtype)
+    assert to_jsonable({"curve": values, "first": values[0]}) == {
+        "curve": [1.5, None],
+        "first": 1.5,
+    }

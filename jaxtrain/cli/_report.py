@@ -220,9 +220,10 @@ class Report:
     def write(self, out_dir: str | pathlib.Path) -> dict[str, pathlib.Path]:
         """Writes ``report.html``, ``report.json`` and ``figures/*.png`` into ``out_dir``.
 
-        Each file is written atomically (a reader never sees half a report), a link at a file's
-        name is replaced and a linked ``figures`` folder refused (nothing is written through a
-        link), and the folder's manifest records the files as ``jaxtrain tour``'s (see
+        Each file is written atomically (a reader never sees half a file; the files are
+        replaced one after another: figures, ``report.json``, then ``report.html``), a link at
+        a file's name is replaced and a linked ``figures`` folder refused (nothing is written
+        through a link), and the folder's manifest records the files as ``jaxtrain tour``'s (see
         :class:`jaxtrain._output_dir.OutputDir`).
 
         Returns:

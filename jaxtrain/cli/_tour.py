@@ -66,6 +66,9 @@ def run_tour(
 ) -> dict[str, Any]:
     """Runs the lecture's sections and writes ``report.html`` and ``report.json`` to ``out_dir``.
 
+    The report is rewritten after each section, so a run stopped part way keeps the sections
+    it finished; ``meta["sections"]`` says how many of the chosen ones it holds ("2 of 6").
+
     ``out_dir`` is checked before any section runs (a minute or more of work): it must be new,
     empty or an earlier output of the tour, unless ``overwrite``.
 
@@ -98,9 +101,8 @@ def run_tour(
     config = lecture.LectureConfig(quick=quick)
     start = time.perf_counter()
     report = Report("jaxtrain tour: why a neural network fails to train", _meta(quick))
-    for spec in lecture.SECTIONS:
-        if spec.id not in chosen:
-            continue
+    specs = [spec for spec in lecture.SECTIONS if spec.id in chosen]
+    for written, spec in enumerate(specs):
         section = report.section(spec.id, spec.title, spec.summary)
         section_start = time.perf_counter()
         with tqdm(
@@ -112,8 +114,11 @@ def run_tour(
                 section.add_claim(next(claims))
                 bar.update(1)
         section.seconds = time.perf_counter() - section_start
-    report.meta["seconds"] = round(time.perf_counter() - start, 1)
-    report.write(out_dir)
+        # Written after every section: a later one failing (or Ctrl-C) loses no finished
+        # work, and the report says how many of the sections it holds.
+        report.meta["sections"] = f"{written + 1} of {len(specs)}"
+        report.meta["seconds"] = round(time.perf_counter() - start, 1)
+        report.write(out_dir)
     return report.to_json()
 
 

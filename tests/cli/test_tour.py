@@ -4,6 +4,7 @@ The claims themselves are tested once each, in ``tests/lecture/``; here the rend
 small stand-in sections (same ids, instant experiments) so its test takes seconds.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -249,3 +250,27 @@ def test_report_renders_in_chromium(tour, tmp_path, width):
         assert figure["width"] <= figure["container"] + 0.5, figure
     assert scroll[0] <= scroll[1], f"the page scrolls sideways: {scroll}"
     assert (tmp_path / f"report-{width}.png").stat().st_size > 10_000
+
+
+def test_a_failing_section_keeps_the_finished_ones_on_disk(monkeypatch, tmp_path):
+    def fails(config, seed=0):
+        raise FloatingPointError("the loss became NaN")
+
+    broken = dataclasses.replace(STAND_INS[2], experiments=(fails,))
+    monkeypatch.setattr(lecture, "SECTIONS", (*STAND_INS[:2], broken, *STAND_INS[3:]))
+    with pytest.raises(FloatingPointError):
+        run_tour(tmp_path, progress=False)
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    # Minutes of finished sections are not thrown away, and the report says it is partial.
+    assert list(report["sections"]) == list(SECTIONS[:2])
+    assert report["meta"]["sections"] == f"2 of {len(SECTIONS)}"
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert f"sections: 2 of {len(SECTIONS)}" in page
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(
+        f"{section}-claim_{k}.png" for section in SECTIONS[:2] for k in range(2)
+    )
+
+
+def test_a_whole_tour_says_every_section_is_written(tour):
+    _, report, _ = tour
+    assert report["meta"]["sections"] == f"{len(SECTIONS)} of {len(SECTIONS)}"
