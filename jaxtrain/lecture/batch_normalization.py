@@ -329,14 +329,15 @@ def _training_caption(numbers: dict[str, Any]) -> str:
         plain = (
             f" Without it the training loss stays within {tolerance} of "
             f"ln 10 = {chance:.2f}, the loss of giving every class 1/10, for all "
-            f"{numbers['epochs']} epochs: the plain network learns nothing at this η."
+            f"{numbers['epochs']} epochs: at this η the plain network's training loss stays "
+            "at chance."
         )
     elif plain_curve.min() > _AT_CHANCE * chance:
         plain = (
             f" Without it the training loss goes {plain_curve[0]:.2f} → {plain_curve[-1]:.2f} "
             f"and never falls more than {tolerance} below ln 10 = {chance:.2f}, the loss of "
-            f"giving every class 1/10, in {numbers['epochs']} epochs: the plain network learns "
-            "nothing at this η."
+            f"giving every class 1/10, in {numbers['epochs']} epochs: at this η the plain "
+            "network's training loss stays near chance."
         )
     else:
         plain = ""
@@ -414,7 +415,7 @@ def _curvature_spectrum(with_batchnorm: bool, seed: int, examples: int) -> dict[
 def network_curvature(config: LectureConfig, seed: int = 0) -> Claim:
     """The Hessian of a deep sigmoid MLP at initialization, with and without BatchNorm.
 
-    A 4-layer sigmoid MLP of width 16 on digits (about 2,000 parameters, so the dense Hessian
+    A 4-layer sigmoid MLP of width 12 on digits (1,378 parameters, so the dense Hessian
     of the training-mode loss is cheap), from one initialization per seed, with and without
     BatchNorm after each hidden linear layer. A network's Hessian has negative and near-zero
     eigenvalues, so the two-weight model's κ = λmax/λmin has no direct counterpart; the
