@@ -44,7 +44,7 @@ PARAMETERS = """\
 import os
 
 # True: every experiment at its small size, in seconds (CI sets JAXTRAIN_QUICK=1); False: the
-# lecture's full size, a few minutes per notebook on a CPU.
+# lecture's full size, which takes minutes on a CPU.
 QUICK = os.environ.get("JAXTRAIN_QUICK", "0") == "1"
 # The random seed of every experiment: another seed, other initializations, batches and data.
 SEED = 0
@@ -216,9 +216,11 @@ TASK_STRATEGY = Notebook(
             trained; a network with one hidden layer can. `jaxtrain.diagnose` compares the two.
             """,
             """
-            The linear model's training loss stays near the baseline B, far above the 'large'
-            threshold; the MLP's falls below it with the same budget, so the verdict is
-            `model_bias`: the cure is a more flexible model, not more training.
+            The case is built for model bias. Compare each training curve with the dotted
+            'large' threshold: the lecture expects the linear model to stay near the baseline
+            B, above it, and the MLP to fall below it with the same budget. The title and the
+            caption give the verdict reached here; `model_bias` means the cure is a more
+            flexible model, not more training.
             """,
             ("verdict", "train_loss_over_baseline", "large_train_loss"),
         ),
@@ -232,9 +234,11 @@ TASK_STRATEGY = Notebook(
             and a deep plain sigmoid MLP.
             """,
             """
-            The deep net's training loss ends above the shallow one's. It could represent the
-            shallow net's function, so its worse *training* loss is an optimization failure
-            (verdict `optimization`), not overfitting and not model bias.
+            The case is built for an optimization issue. The deep net could represent the
+            shallow net's function, so if its *training* loss ends above the shallow one's,
+            gradient descent missed a good θ: verdict `optimization`, not overfitting and not
+            model bias. Compare the two training curves; the caption says which net trained
+            better here and gives the verdict.
             """,
             ("verdict", "train_loss_over_baseline"),
         ),
@@ -248,9 +252,11 @@ TASK_STRATEGY = Notebook(
             causes by the evidence.
             """,
             """
-            The top cause is `learning_rate_too_high`: the sharpness λmax sits far above the
-            stability threshold 2/η, and the same run repeated at a smaller η from the same
-            start ends with a lower loss (the probe).
+            The run is built with η far too large, so the cause to expect is
+            `learning_rate_too_high`. Its evidence: the sharpness λmax against the stability
+            threshold 2/η (right), and the same run repeated at a smaller η from the same
+            start (dashed, left). The title and the caption name the top cause found here and
+            the evidence behind it.
             """,
             ("top_cause", "top_score", "sharpness_over_threshold", "probe_gain"),
         ),
@@ -263,9 +269,11 @@ TASK_STRATEGY = Notebook(
             distribution tells the two apart: overfitting fails on it too, mismatch does not.
             """,
             """
-            Both models have a small training loss. The spirals model also fails on the
-            held-out points of its own distribution (overfitting); the digits model does well
-            there and fails only on the inverted-ink validation set (mismatch).
+            Look at the middle bars, the held-out points of the training distribution. An
+            overfit model fails there too; a mismatched one does well there and fails only on
+            the validation set from another distribution. The spirals case is built for
+            overfitting and the digits case (inverted ink) for mismatch; the panel titles and
+            the caption give the verdicts reached here.
             """,
             (
                 "overfitting_case_verdict",
@@ -284,10 +292,11 @@ TASK_STRATEGY = Notebook(
             several seeds.
             """,
             """
-            The bars start at 0 and each dot is one seed. On the centered validation digits
-            the model trained without augmentation does best; the one-pixel shift pays off
-            only on the shifted validation digits, which contain such inputs; upside down (a 6
-            becomes a mirror-image 9) helps on neither.
+            The bars start at 0 and each dot is one seed. The lecture's rule predicts that
+            the one-pixel shift pays off on the shifted validation digits, which contain such
+            inputs, and not on the centered ones; upside down (a 6 becomes a mirror-image 9)
+            makes inputs that neither set contains. The caption says, in points and seeds,
+            how each augmentation did here.
             """,
             ("val_accuracy", "shifted_val_accuracy"),
         ),
@@ -296,18 +305,20 @@ TASK_STRATEGY = Notebook(
             """
             ## Choosing a model: cross-validation
 
-            A more flexible model always fits the training data better, so the training loss
-            cannot choose; choosing by the test set would make the test score optimistic (the
-            lecture's public and private leaderboards). k-fold cross-validation splits the
-            *training* data into k folds, trains on k − 1 and validates on the k-th, for
-            every fold; the model with the lowest mean fold loss is trained on all the
-            training data. A large fresh test set checks the choice.
+            The lecture expects a more flexible model to fit the training data better (the
+            caption checks it here), so the training loss cannot choose; choosing by the test
+            set would make the test score optimistic (the lecture's public and private
+            leaderboards). k-fold cross-validation splits the *training* data into k folds,
+            trains on k − 1 and validates on the k-th, for every fold; the model with the
+            lowest mean fold loss is trained on all the training data. A large fresh test set
+            checks the choice.
             """,
             """
-            From left to right (more flexible) the training loss falls, while the fold loss
-            and the fresh test loss fall and then rise. Cross-validation's star sits on the
-            middle model, the one the fresh test prefers too; the most flexible model, best
-            on its training points, overfits.
+            From left to right (more flexible) the lecture expects the training loss to fall,
+            and the fold loss and the fresh test loss to fall and then rise. The red star is
+            cross-validation's choice; the caption says whether the fresh test prefers the
+            same model, and whether the most flexible model, best on its training points,
+            overfits.
             """,
             ("choice", "test_best", "train_loss", "fold_val_loss", "test_loss"),
         ),
@@ -315,8 +326,9 @@ TASK_STRATEGY = Notebook(
     exercises=(
         Exercise(
             """
-            Model bias or too little training? Train `model_bias`'s linear model four times
-            longer. Does its training loss over B come down?
+            Model bias or too little training? Train `model_bias`'s linear model with the
+            quick size's budget (200 Adam steps, one seed) and four times longer. Does its
+            training loss over B come down?
             """,
             """
             ```python
@@ -327,7 +339,7 @@ TASK_STRATEGY = Notebook(
             linear = ModelSpec("mlp", (2,), 3, depth=0)
             for steps in (200, 800):
                 d = diagnose(linear, (x[:450], y[:450]), (x[450:], y[450:]),
-                             budget=Budget(steps=steps, learning_rate=3e-2, seeds=1),
+                             budget=Budget(steps=steps, learning_rate=3e-2, seeds=[SEED]),
                              curvature=False)
                 print(steps, "steps: training loss / B =",
                       d.candidate("linear").mean("train") / d.baseline)
@@ -341,8 +353,9 @@ TASK_STRATEGY = Notebook(
         Exercise(
             """
             The lecture's first remedy for overfitting is more data. Train `model_selection`'s
-            most flexible model (2 hidden layers of 128) on 480 spiral points instead of 120
-            and compare its loss on the fresh test points.
+            most flexible model (2 hidden layers of 128), with the quick size's budget of 300
+            Adam steps, on 480 spiral points instead of 120 and compare its loss on the fresh
+            test points.
             """,
             """
             ```python
@@ -358,7 +371,7 @@ TASK_STRATEGY = Notebook(
                 train = make_spirals(points, noise=0.2, seed=SEED)
                 model = ModelSpec("mlp", (2,), 2, width=128, depth=2).build(nnx.Rngs(SEED))
                 state, _ = fit(model, adam(0.01), train, loss=softmax_cross_entropy, steps=300,
-                               batch_size=64, drop_last=True, progress=False)
+                               batch_size=64, drop_last=True, seed=SEED, progress=False)
                 losses = [evaluate(state, d, loss=softmax_cross_entropy)["loss"]
                           for d in (train, test)]
                 print(points, "points: training loss %.3f, test loss %.3f" % tuple(losses))
@@ -372,7 +385,8 @@ TASK_STRATEGY = Notebook(
         Exercise(
             """
             Does cross-validation's choice depend on k? Repeat `model_selection`'s
-            cross-validation with k = 5 and k = 10.
+            cross-validation, with the quick size's budget of 300 Adam steps, with k = 5 and
+            k = 10.
             """,
             """
             ```python
@@ -384,7 +398,7 @@ TASK_STRATEGY = Notebook(
                           ModelSpec("mlp", (2,), 2, width=16, depth=1),
                           ModelSpec("mlp", (2,), 2, width=128, depth=2)]
             for k in (3, 5, 10):
-                cv = cross_validate(candidates, train, k=k,
+                cv = cross_validate(candidates, train, k=k, seed=SEED,
                                     budget=Budget(steps=300, learning_rate=0.01, seeds=[SEED]))
                 print(k, cv.choice, {n: round(v, 3) for n, v in cv.mean_val_loss.items()})
             ```
@@ -446,9 +460,9 @@ CRITICAL_POINTS = Notebook(
             """,
             """
             Started exactly at the saddle, gradient descent never moves (a flat line at L = 1).
-            One step along u leaves at once; a random nudge of 10⁻³ leaves after a few dozen
-            steps, because each step multiplies its component along u by 1 − ηλ = 1.2;
-            momentum leaves sooner.
+            One step along u leaves at once; a random nudge of 10⁻³ takes longer, because
+            each step multiplies only its component along u by 1 − ηλ = 1.2. The caption
+            gives each run's steps to half the saddle's loss, momentum's included.
             """,
             ("steps_to_leave", "growth_per_step", "predicted_growth_per_step"),
         ),
@@ -460,23 +474,25 @@ CRITICAL_POINTS = Notebook(
             The lecture's remark is that escaping along H's eigenvectors is rarely done, since
             H has n² entries. It does not need H: Lanczos finds its most negative eigenvalue
             and eigenvector from a few Hessian-vector products, each about the cost of a
-            gradient. Three optimizers of `jaxtrain.optim` use that or a random kick, each an
-            optax transform that gets the loss through `update(..., obj_fn=loss)`:
+            gradient. Three optax transforms of `jaxtrain.optim` use that or a random kick:
             negative-curvature descent (a step along the eigenvector where ‖g‖ is small),
             perturbed gradient descent (Jin et al. 2017: a random kick where ‖g‖ is small)
             and saddle-free Newton (Dauphin et al. 2014: |H|⁻¹g in a small Krylov subspace).
+            The two curvature methods get the loss through `update(..., obj_fn=loss)`;
+            perturbed descent needs only the gradient, and accepts `obj_fn` and ignores it.
             Each runs from planted saddles until the loss halves, beside gradient descent and
             gradient descent with small noise. The quick size runs only the toy.
             """,
             """
-            Gradient descent never leaves an exact saddle (g = 0). The curvature methods leave
-            in a few steps, each step costing a few Hessian-vector products more than a
-            gradient. Random kicks leave too, but descent must first grow a kick along u by
-            1 + η|λ| per step: slow where |λ| is small. Perturbed descent's kick size and
-            gradient threshold come from Jin et al.'s rule; on the digits' plateau at the full
-            size the rule's threshold lies below every gradient norm, so it never kicks and
-            takes gradient descent's steps. The caption names every case where a transform
-            missed the target of a fifth of gradient descent's steps.
+            At an exact saddle (g = 0) gradient descent cannot move. The legend gives each
+            method's steps to the grey line ('never': not within the budget). What to expect:
+            the curvature methods should leave in few steps, each step costing a few
+            Hessian-vector products more than a gradient (the caption's cost); random kicks
+            leave too, but descent must first grow a kick along u by 1 + η|λ| per step, which
+            is slow where |λ| is small. Perturbed descent kicks only where ‖g‖ is below a
+            threshold set by Jin et al.'s rule: the caption counts its kicks on each case and
+            says where it never kicked. It also names every case where a transform missed the
+            target of a fifth of gradient descent's steps.
             """,
             ("lambda_min", "steps", "cost"),
         ),
@@ -490,10 +506,11 @@ CRITICAL_POINTS = Notebook(
             curve, and then its gradient norm is driven down by minimizing ½‖g‖².
             """,
             """
-            A few large eigenvalues and a bulk near zero: most directions are flat, not ways
-            down. With near-zero eigenvalues the Hessian cannot prove a minimum (the caption
-            says 'degenerate'). Lanczos, with Hessian-vector products only, sees the same
-            extremes and a similar minimum ratio.
+            Count the large eigenvalues and those near zero: a near-zero direction is flat,
+            not a way down. The caption classifies the point: a negative eigenvalue means it is
+            no minimum; with none negative but some near zero, the Hessian cannot prove a
+            minimum, and the caption says 'degenerate'. Lanczos uses Hessian-vector products
+            only: compare its extremes and minimum ratio with the dense Hessian's.
             """,
             (
                 "grad_norm",
@@ -515,11 +532,13 @@ CRITICAL_POINTS = Notebook(
             minima; the Hessian then counts the eigenvalues of each point.
             """,
             """
-            The saddles (red triangles, a negative eigenvalue) are the points of high loss;
-            the low-loss points have no negative eigenvalue, and their ratio is far below 1
-            because most eigenvalues are near zero (grey in the right panel), not negative.
-            Whether the ratio rises as the loss falls, the lecture's trend, is what the
-            correlation r in the caption measures: read its verdict there.
+            Look where the saddles (red triangles, a negative eigenvalue) sit on the loss axis
+            next to the points without one (blue dots); the caption says whether every saddle
+            has a higher loss. A point without a negative eigenvalue can still have a ratio far
+            below 1: the right panel shows the missing share going to eigenvalues near zero
+            (grey), flat directions rather than ways down. Whether the ratio rises as the loss
+            falls, the lecture's trend, is what the correlation r in the caption measures: read
+            its verdict there.
             """,
             ("num_critical", "num_saddles", "num_without_negative", "correlation"),
         ),
@@ -531,14 +550,18 @@ CRITICAL_POINTS = Notebook(
             Many curvature tools report the Gauss–Newton matrix G = JᵀH_ℓJ instead of the
             Hessian: the first term of H = JᵀH_ℓJ + Σ (∂ℓ/∂ŷ)∇²ŷ, with J = ∂ŷ/∂θ. For the
             mean squared error (or cross-entropy) H_ℓ is positive semi-definite, so G has no
-            negative eigenvalue. Here both are computed at one of the saddles found above,
-            G from `curvature.ggn`'s matrix-vector products.
+            negative eigenvalue. Here both are computed at the lowest-loss saddle among the
+            points above (without a saddle, at the point whose Hessian has the lowest
+            eigenvalue; the caption names the kind of point), G from `curvature.ggn`'s
+            matrix-vector products.
             """,
             """
-            The Hessian's negative eigenvalues (blue, left of zero) are all in H − G (green);
-            G (orange) stays at or above zero, so at a saddle it shows a flat or upward
-            direction where H shows a way down. At the top of the spectrum H and G nearly
-            agree.
+            Both panels plot each eigenvalue against its index, smallest first: negative ones
+            lie below the zero line. G (orange squares) is positive semi-definite, so its
+            eigenvalues stay at or above zero within round-off (the grey band |λ| ≤ tol), and
+            any negative eigenvalue of the Hessian (blue circles) must come from H − G (green
+            crosses): where H shows a way down, G shows a flat or upward direction. The
+            caption counts the negative eigenvalues of H and G and gives the largest of each.
             """,
             ("num_negative", "lowest", "highest"),
         ),
@@ -630,10 +653,13 @@ BATCH_AND_MOMENTUM = Notebook(
             full batch then makes far fewer updates) and at equal updates.
             """,
             """
-            At equal epochs batch 16 is far ahead, but it made ~90× more updates. At equal
-            updates the full batch catches up: most of the gap was the number of updates, not
-            the noise. A full-batch epoch takes less time (its examples are computed in
-            parallel).
+            At equal epochs batch 16 makes ~90× more updates than the full batch, so that gap
+            mixes the noise with the number of updates; at equal updates only the noise
+            differs. The lecture says the noise of small batches helps: the caption says how
+            much of the equal-epochs gap is left at equal updates, and whether batch 16 leads
+            there. The lecture also says a full-batch epoch is faster, its examples computed in
+            parallel: compare the two epoch times below; the caption says which was faster
+            here.
             """,
             (
                 "batch_16_val_accuracy",
@@ -654,9 +680,10 @@ BATCH_AND_MOMENTUM = Notebook(
             `jaxtrain.monitor.gradient_noise_scale` measures inside the training steps.
             """,
             """
-            The steps to reach the target loss fall steeply from B = 1 and then flatten: past
-            the knee B_crit a larger batch saves few steps. The caption compares B_crit with
-            the measured noise scale B_simple.
+            McCandlish et al.'s picture: the steps to reach the target loss fall steeply from
+            B = 1 and then flatten, and past the knee B_crit a larger batch saves few steps.
+            Compare the measured steps with that shape; the caption gives the fitted B_crit
+            and compares it with the measured noise scale B_simple.
             """,
             ("batch_size", "steps", "b_crit", "b_simple"),
         ),
@@ -670,8 +697,10 @@ BATCH_AND_MOMENTUM = Notebook(
             """,
             """
             Gradient descent stops in the right, shallow valley; momentum carries θ over the
-            ridge into the deeper left one. On digits, momentum ends far below plain SGD at
-            the same η, about where plain SGD ends at the larger step η/(1 − λ).
+            ridge into the deeper left one. On digits, compare momentum's final loss with plain
+            SGD's at the same η and at the larger step η/(1 − λ), the step momentum takes in a
+            steady direction. The caption says whether momentum ended lower in every seed, and
+            whether its gain is about what the larger step gives.
             """,
             (
                 "gd_final_theta",
@@ -721,10 +750,13 @@ BATCH_AND_MOMENTUM = Notebook(
                       f"fit {n['s_min'] * (1 + n['b_crit'] / b):.0f}")
             ```
 
-            At the quick size, seed 0: B = 1 measured 614, fit 546; B = 16: 73 and 88;
-            B = 1000: 73 and 58. Two parameters through three points: a rough fit, within
-            about 20%, whose message is the knee near B_crit ≈ 8, past which more examples
-            per step barely save steps at this fixed η.
+            `config` is the notebook's size. At seed 0 on a CPU, the quick size (three batch
+            sizes, target loss 0.2): B = 1 measured 614, fit 546; B = 16: 73 and 88;
+            B = 1000: 73 and 58; B_crit ≈ 8. The full size (six batch sizes, target 0.1)
+            ranges from B = 1 (2237 and 2103) to B = 1000 (438 and 383), with B_crit ≈ 4.5.
+            Two parameters through a few points: a rough fit, within about 20%, whose message
+            is the knee near B_crit, past which more examples per step barely save steps at
+            this fixed η.
             """,
         ),
     ),
@@ -760,9 +792,11 @@ ADAPTIVE_LEARNING_RATE = Notebook(
             across a narrow valley.
             """,
             """
-            In the shaded last half the loss falls slowly while ‖g‖ stays several times
-            larger than its smallest value earlier in the run; the sharpness there sits at or
-            above 2/η, where a step overshoots.
+            In the shaded last half, watch the loss and ‖g‖ together: the lecture's point is
+            that a stalling loss need not mean a small gradient. The caption compares the last
+            half's median ‖g‖ with the first half's smallest (the dot) and gives the measured
+            λmax·η/2 there: at 1 or above, a step of η overshoots along the sharpest
+            direction, the lecture's bouncing between the walls of a valley.
             """,
             (
                 "last_half_grad_norm_median",
@@ -804,8 +838,12 @@ ADAPTIVE_LEARNING_RATE = Notebook(
             inside the compiled training loop.
             """,
             """
-            The measured λmax (dots) rises to the dashed 2/η and stays near it, λmax·η/2 ≈ 1,
-            while the loss keeps falling, with many small rises.
+            Compare the measured λmax (solid line) with the dashed 2/η, and watch the loss
+            below it. Cohen et al. saw λmax rise to 2/η and hover there, λmax·η/2 ≈ 1, while
+            the loss keeps falling with many small rises; the caption gives λmax·η/2 over the
+            last half of each run and how often the loss rose there. The full size trains
+            η = 0.1, 0.2 and 0.5 (one color each, with its 2/η dashed in that color) and adds
+            Adam, whose preconditioned sharpness is compared with 38/η.
             """,
             (
                 "runs/gd η=0.5/hover_median",
@@ -861,8 +899,9 @@ ADAPTIVE_LEARNING_RATE = Notebook(
             The schedules of `jaxtrain.optim.schedules`, step by step.
             """,
             """
-            The decay schedules fall from η; the warmups rise from 0 to η over the first 100
-            steps, then decay.
+            The decay schedules fall from η. Warmup + cosine decay rises from 0 to η over the
+            first 100 steps, then decays; the Transformer's schedule rises from 0.01·η to η
+            over the same steps, then falls as 1/√t.
             """,
             ("warmup_steps", "marks", "schedules/cosine decay/at_marks"),
         ),
@@ -875,9 +914,13 @@ ADAPTIVE_LEARNING_RATE = Notebook(
             steps.
             """,
             """
-            Without warmup the loss of the first steps spikes above the first loss; warmup
-            removes most of the spike. It does not make the final loss lower here: the caption
-            counts the seeds where it does.
+            Watch the shaded first steps. Without warmup, Adam's first steps at the full η
+            rest on a σ of a handful of gradients, and the lecture expects the loss to spike
+            above the first loss; warmup should lower that spike. The middle panel gives each
+            seed's largest early loss over the first; the caption says whether warmup lowered
+            it in every seed, and counts the seeds where warmup ended with a lower training
+            loss. The full size adds RAdam without warmup, which rectifies σ's variance
+            instead of warming up.
             """,
             (
                 "runs/none/early_spike",
@@ -946,7 +989,7 @@ ADAPTIVE_LEARNING_RATE = Notebook(
 
             slopes = np.concatenate([np.full(60, 0.1), np.full(30, 10.0), np.full(90, 0.1)])
             for decay in (0.5, 0.9, 0.99):
-                opt = rmsprop(0.1, decay=decay)
+                opt = rmsprop(0.1, decay=decay, bias_correction=True)  # as in rmsprop_alpha
                 state = opt.init(jnp.zeros(1))
                 sizes = []
                 for g in slopes.astype(np.float32):
@@ -959,7 +1002,7 @@ ADAPTIVE_LEARNING_RATE = Notebook(
                 print(f"alpha = {decay}: {up} steps after the jump up, {down} after the jump down")
             ```
 
-            α = 0.9: 3 steps up and 77 down, between α = 0.5 (1 and 12) and α = 0.99 (29, and
+            α = 0.9: 3 steps up and 77 down, between α = 0.5 (1 and 12) and α = 0.99 (14, and
             not within 90 steps down). σ² keeps a share α of its past per step: after the
             jump down, the steep part's g² = 100 must fade to about 4× the flat part's 0.01
             (σ within 2× of |g|), αᵗ ≈ 4 · 10⁻⁴, which takes t ≈ ln 2500/(−ln α) steps: 11 for
@@ -1134,10 +1177,13 @@ BATCH_NORMALIZATION = Notebook(
             steps gradient descent needs.
             """,
             """
-            With the raw inputs the contours are long and thin (steep along w₂, flat along w₁),
-            κ is in the tens of thousands, and gradient descent at its largest safe step
-            stalls along w₁. Standardized, the contours are round, κ is near 1, and the loss
-            reaches its minimum within a few steps.
+            With the raw inputs the contours are long and thin (steep along w₂, flat along w₁)
+            and κ is large. Both runs use η = 1/λmax of their surface, half the 2/λmax above
+            which descent diverges; each step keeps 1 − 1/κ of the error along the flat
+            direction, nearly all of it on the raw inputs. Standardizing should make the
+            contours round and κ near 1, so the same rule suits both directions. Compare the
+            two descents (right); the caption gives both κ and the share of the excess loss
+            each run leaves.
             """,
             (
                 "raw/eigenvalues",
@@ -1157,10 +1203,11 @@ BATCH_NORMALIZATION = Notebook(
             without normalization and once with `jaxtrain.nn.BatchNorm` after every hidden layer.
             """,
             """
-            Without BatchNorm the training loss stays at ln 10 ≈ 2.30, the loss of guessing,
-            and the validation accuracy at 0.10; with it the loss falls and the accuracy
-            climbs. This run shows *that* BatchNorm helps, not why: the next figure measures
-            the lecture's reason.
+            Compare both training losses with ln 10 ≈ 2.30, the loss of giving every class
+            1/10, and both validation accuracies with chance, 0.10. The caption says which run
+            ends with the lower training loss and by how much, and says so where the plain
+            network never gets clear of ln 10. Such a run can show *that* BatchNorm helps, not
+            why: the next figure measures the lecture's reason.
             """,
             (
                 "plain_train_loss",
@@ -1176,16 +1223,19 @@ BATCH_NORMALIZATION = Notebook(
 
             The lecture's reason: with every layer's features normalized, the curvatures of
             the error surface are more alike, so one learning rate suits more directions. A
-            narrower copy of the same network, at one initialization, with and without
-            BatchNorm: its dense Hessian's eigenvalues.
+            narrower copy of the same network at initialization, with and without BatchNorm:
+            its dense Hessian's eigenvalues, for one seed at the quick size and three at the
+            full size.
             """,
             """
-            Without BatchNorm a few large eigenvalues and then a fast drop to zero; with it
-            the curve stays near λmax much longer: a larger share of the directions has a
-            curvature within 100× of λmax, where a step sized for λmax still makes progress.
-            λmax/λmin is no measure here (a network's Hessian has negative and near-zero
-            eigenvalues), and the condition number of the positive part is set by float32's
-            resolution in both.
+            The left panel sorts the first seed's eigenvalues, largest first, relative to
+            λmax. The lecture's reason predicts that with BatchNorm the curve stays near λmax
+            longer: a larger share of the directions has a curvature within 100× of λmax (the
+            dashed line), where a step sized for λmax still makes progress. The right panel
+            gives that share for every seed; the caption says whether BatchNorm raised it in
+            each. λmax/λmin is no measure here (a network's Hessian has negative and near-zero
+            eigenvalues); the caption gives the condition number of the positive part, and
+            says when float32's resolution sets it.
             """,
             (
                 "plain/share_near_top",
@@ -1203,9 +1253,12 @@ BATCH_NORMALIZATION = Notebook(
             the whole validation set at once and one example at a time.
             """,
             """
-            The running statistics give the same accuracy for the whole set and one example
-            at a time. With batch statistics a batch of one normalizes every feature to 0, so
-            every prediction is the same class: accuracy about 0.1.
+            With batch statistics a batch of one normalizes every feature to 0, so the
+            prediction ignores the input: every example gets the same class, and the accuracy
+            is that class's share of the validation set, about 0.1. The running statistics do
+            not depend on the batch, so testing needs the same accuracy for the whole set and
+            one example at a time: compare the two running-statistics bars; the caption says
+            whether they agree here.
             """,
             ("accuracy",),
         ),
