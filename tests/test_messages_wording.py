@@ -29,7 +29,7 @@ from jaxtrain.monitor import sharpness
 from jaxtrain.train import CheckpointCorruptError, History
 from jaxtrain.train._batching import BatchPlan
 from jaxtrain.train._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from jaxtrain.train._nonfinite import _message
+from jaxtrain.train._nonfinite import _reason
 from jaxtrain.train._run_checkpoints import check_resumable
 from jaxtrain.train._settings import _probe_size
 from jaxtrain.train._state import TrainState
@@ -293,11 +293,11 @@ def test_model_bytes_just_above_a_large_limit_do_not_print_as_the_limit():
 
 
 def test_a_nonfinite_loss_or_gradient_norm_is_named_not_printed_as_nan_or_inf():
-    # _nonfinite._message: "the training loss is nan", "the gradient norm is inf" print
+    # _nonfinite._reason: "the training loss is nan", "the gradient norm is inf" print
     # Python's float repr where the sentence promises a value; they must say what it means
     # (NaN, not a number; infinite), as the project's other messages do.
-    common = dict(step=3, epoch=0, batch=3, spe=4, kept="")
-    loss_text = _message(value=float("nan"), grad_norm=1.0, **common)
-    norm_text = _message(value=0.5, grad_norm=float("inf"), **common)
+    common = dict(step=3, epoch=0, batch=3, spe=4)
+    loss_text = _reason(value=float("nan"), grad_norm=1.0, **common)
+    norm_text = _reason(value=0.5, grad_norm=float("inf"), **common)
     assert "loss is nan" not in loss_text, loss_text
     assert "norm is inf" not in norm_text, norm_text
