@@ -8,7 +8,7 @@ runs as a subprocess with its own time limit, one that fails or runs out of time
 as such with the end of its output, and the JSON is rewritten after every stage, so a run cut
 short keeps what it measured. From the checkout:
 
-    PYTHONPATH=. python benchmarks/accelerator.py                   # writes accelerator.json
+    PYTHONPATH=. python benchmarks/accelerator.py                   # writes $OUT/accelerator.json
     PYTHONPATH=. python benchmarks/accelerator.py --wheels wheels   # installs wheels/*.whl first
     PYTHONPATH=. python benchmarks/accelerator.py --quick           # tiny sizes: a CPU smoke run
 
@@ -50,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from typing import Any
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -392,8 +393,11 @@ def run_tests(limit: float, quick: bool, workdir: pathlib.Path, env, extra_path)
         return {"status": f"skipped: {', '.join(missing)} not installed (carry their wheels)"}
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "--tb=line"]
     command += list(TEST_EXCLUDED)
-    if not quick and (importlib.util.find_spec("xdist") or _in(extra_path, "xdist")):
-        command += ["-n", str(min(8, os.cpu_count() or 1))]
+    if importlib.util.find_spec("xdist") or _in(extra_path, "xdist"):
+        if not quick:
+            command += ["-n", str(min(8, os.cpu_count() or 1))]
+    else:
+        command += ["-o", f"addopts={_addopts_without_xdist()}"]
     command += list(QUICK_TEST_PATHS if quick else TEST_PATHS)
     log = workdir / "tests.log"
     record = _run(command, limit, log, env)
@@ -418,6 +422,19 @@ def run_tests(limit: float, quick: bool, workdir: pathlib.Path, env, extra_path)
     return record
 
 
+def _addopts_without_xdist() -> str:
+    """pyproject's pytest ``addopts`` without xdist's ``--dist``, which pytest refuses when the
+    plugin is missing."""
+    with open(ROOT / "pyproject.toml", "rb") as handle:
+        options = tomllib.load(handle)["tool"]["pytest"]["ini_options"]["addopts"].split()
+    kept, value_of_dist = [], False
+    for option in options:
+        if not value_of_dist and option != "--dist" and not option.startswith("--dist="):
+            kept.append(option)
+        value_of_dist = option == "--dist"
+    return " ".join(kept)
+
+
 def _in(folder: str | None, module: str) -> bool:
     return bool(folder) and (pathlib.Path(folder) / module).exists()
 
@@ -438,7 +455,12 @@ def install_wheels(folder: pathlib.Path, target: pathlib.Path) -> dict[str, Any]
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a CPU smoke run")
-    parser.add_argument("--out", default="accelerator.json", help="the JSON of every figure")
+    parser.add_argument(
+        "--out",
+        default=str(pathlib.Path(os.environ.get("OUT", "."), "accelerator.json")),
+        help="the JSON of every figure, its stages' logs in a folder beside it (default: "
+        "accelerator.json in $OUT, the folder a lent machine sends back, or here)",
+    )
     parser.add_argument("--budget", type=float, default=450.0, help="seconds for everything")
     parser.add_argument("--wheels", help="a folder of wheels to install first (no index)")
     parser.add_argument("--only", nargs="*", help="stages to run (environment, precision, ...)")
@@ -466,11 +488,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "stages": {},
     }
     names = [n for n in LIMITS if not args.only or n in args.only or n.split(":")[-1] in args.only]
+    # The stages' logs and JSONs beside the report: a lent machine sends back only what is in
+    # its output folder, and a stage cut short keeps its whole log there.
+    workdir = out.parent / f"{out.stem}-logs"
+    workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="accelerator-") as tmp:
-        workdir = pathlib.Path(tmp)
         extra_path = None
         if args.wheels:
-            extra_path = str(workdir / "wheels")
+            extra_path = str(pathlib.Path(tmp, "wheels"))
             report["wheels"] = install_wheels(pathlib.Path(args.wheels), pathlib.Path(extra_path))
         env = _child_env(extra_path)
         for name in names:
