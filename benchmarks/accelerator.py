@@ -374,6 +374,7 @@ def run_stage(name: str, limit: float, quick: bool, workdir: pathlib.Path, env) 
     out = workdir / f"{name.replace(':', '-')}.json"
     command = [sys.executable, __file__, "--stage", name, "--stage-out", str(out)]
     log = workdir / f"{name.replace(':', '-')}.log"
+    out.unlink(missing_ok=True)  # the logs folder outlives a run: no earlier run's result
     record = _run([*command, *(["--quick"] if quick else [])], limit, log, env)
     if out.exists():
         record["result"] = json.loads(out.read_text())

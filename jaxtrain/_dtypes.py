@@ -22,4 +22,8 @@ def working_dtype(dtype: Any) -> Any:
         >>> working_dtype(jnp.float16), working_dtype(jnp.float64)
         (dtype('float32'), dtype('float64'))
     """
-    return jnp.promote_types(dtype, jnp.float32)
+    dtype = jnp.dtype(dtype)
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        return jnp.promote_types(dtype, jnp.complex64)
+    # float8 and the like have no promotion with float32 in JAX's lattice: name it.
+    return dtype if jnp.finfo(dtype).bits >= 32 else jnp.dtype(jnp.float32)

@@ -62,7 +62,7 @@ def _is_real_float(dtype: np.dtype) -> bool:
     """NumPy's floats and ml_dtypes' (bfloat16, float8_*), which NumPy does not call floating."""
     if np.issubdtype(dtype, np.floating):
         return True
-    if dtype.kind != "V":
+    if dtype.kind not in "fV":  # ml_dtypes' float8_e5m2 says "f", bfloat16 "V"
         return False
     import ml_dtypes  # only here: jax has already imported it for any array of these dtypes
 

@@ -279,7 +279,7 @@ def _read_manifest(folder: pathlib.Path) -> dict[str, list[str]]:
         data = handle.read(_MAX_MANIFEST_BYTES + 1)
     try:
         record = json.loads(data) if len(data) <= _MAX_MANIFEST_BYTES else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return {}
     written_by = record.get("written_by") if isinstance(record, dict) else None
     if not isinstance(written_by, dict) or not all(

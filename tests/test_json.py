@@ -53,7 +53,7 @@ def test_a_fallback_stores_other_objects_and_the_result_is_strict_json():
     assert json.loads(json.dumps(stored, allow_nan=False)) == stored
 
 
-@pytest.mark.parametrize("dtype", ["bfloat16", "float8_e4m3fn"])
+@pytest.mark.parametrize("dtype", ["bfloat16", "float8_e4m3fn", "float8_e5m2"])
 def test_ml_dtypes_floats_are_numbers_too(dtype):
     # A landscape of bfloat16 parameters returns bfloat16 losses; NumPy does not call them
     # floating, so they were refused as objects.

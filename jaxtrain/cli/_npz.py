@@ -81,7 +81,15 @@ _DEFLATE_MAX_RATIO = 1032
 # (BadZipFile), data that end early (EOFError, OSError), a corrupt deflate stream
 # (zlib.error), an unknown compression method (NotImplementedError), encryption
 # (RuntimeError).
-_ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError)
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    zlib.error,
+    NotImplementedError,
+    RuntimeError,
+    UnicodeDecodeError,  # a member name flagged UTF-8 that is not
+)
 # What NumPy's .npy header parser raises for a garbled header: ValueError for most,
 # tokenize's TokenError and SyntaxError where the text is not a Python literal, and
 # TypeError, IndexError, KeyError or OverflowError from a malformed dtype description.

@@ -94,6 +94,8 @@ def run_tour(
     from jaxtrain.cli._report import COMMAND, Report
 
     chosen = SECTIONS if sections is None else tuple(sections)
+    if not chosen:
+        raise ValueError("no tour sections chosen; choose from " + str(list(SECTIONS)))
     unknown = sorted(set(chosen) - set(SECTIONS))
     if unknown:
         raise ValueError(f"unknown tour sections {unknown}; choose from {list(SECTIONS)}")

@@ -42,7 +42,7 @@ def _normalize_leaf(d: jax.Array, p: jax.Array, filter_axis: int, zero_1d: bool)
     d_norm = jnp.sqrt(jnp.sum(d_work**2, axis=axes, keepdims=True))
     p_norm = jnp.sqrt(jnp.sum(p.astype(work) ** 2, axis=axes, keepdims=True))
     # A filter whose direction is zero stays zero rather than becoming 0/0.
-    return (d_work * p_norm / jnp.where(d_norm > 0, d_norm, 1.0)).astype(d.dtype)
+    return (d_work * p_norm / jnp.where(d_norm > 0, d_norm, 1.0)).astype(jnp.result_type(d, p))
 
 
 def filter_normalize(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from jaxtrain._fast_compile import prefer_fast_compilation
 from jaxtrain._output_dir import OutputDirError, add_output_arguments, claim_output_dir
+from jaxtrain.cli._args import random_seed
 from jaxtrain.lecture._claim import EXAMPLES, Claim, LectureConfig
 from jaxtrain.lecture._section import Section
 
@@ -34,8 +36,11 @@ def run_example(section: Section, argv: Sequence[str] | None = None) -> list[Cla
     parser.add_argument(
         "--quick", action="store_true", help="small sizes: seconds instead of minutes"
     )
-    parser.add_argument("--seed", type=int, default=0, help="root random seed (default: 0)")
+    parser.add_argument("--seed", type=random_seed, default=0, help="root random seed (default: 0)")
     args = parser.parse_args(argv)
+    # The tour's compiler settings (jaxtrain tour, cli/_tour.py), so that an example shows the
+    # numbers the tour and the tests show for the same seed, rounding included.
+    prefer_fast_compilation(elemental_emitters=args.quick)
     try:
         out = claim_output_dir(args.out, EXAMPLES, overwrite=args.overwrite)
     except OutputDirError as error:

@@ -27,6 +27,7 @@ import pathlib
 import re
 import shutil
 import socket
+import stat
 import time
 from typing import Any
 
@@ -305,7 +306,22 @@ def _take_lock(path: Any) -> Any:
         return None
     if not isinstance(path, pathlib.Path):
         return None
-    handle = (path / LOCK).open("a+", encoding="utf-8")
+    # Never through a link: the lock file is truncated and written (a link at its name would
+    # empty the file it points to).
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(path / LOCK, flags, 0o666)
+    except OSError as error:
+        raise CheckpointDirectoryError(
+            f"{path / LOCK} cannot be the lock file ({error.strerror or error}): it is a link "
+            "or a folder; remove it, or use another directory"
+        ) from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise CheckpointDirectoryError(
+            f"{path / LOCK} is not a regular file; remove it, or use another directory"
+        )
+    handle = os.fdopen(descriptor, "r+", encoding="utf-8")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

@@ -274,3 +274,10 @@ def test_a_failing_section_keeps_the_finished_ones_on_disk(monkeypatch, tmp_path
 def test_a_whole_tour_says_every_section_is_written(tour):
     _, report, _ = tour
     assert report["meta"]["sections"] == f"{len(SECTIONS)} of {len(SECTIONS)}"
+
+
+def test_no_sections_is_refused_before_the_folder_is_touched(tmp_path):
+    # The report was written only after a section: an empty choice wrote nothing at all.
+    with pytest.raises(ValueError, match="no tour sections chosen"):
+        run_tour(tmp_path / "out", sections=[], progress=False)
+    assert not (tmp_path / "out").exists()

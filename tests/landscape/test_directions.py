@@ -122,3 +122,16 @@ def test_integer_leaves_are_refused_by_name():
         random_direction(jax.random.key(0), params)
     with pytest.raises(ValueError, match=r"\['count'\].*int32"):
         filter_normalize(params, params)
+
+
+def test_an_integer_direction_is_normalized_in_floating_point():
+    # The result was cast to the direction's dtype: integer directions came back truncated.
+    d = filter_normalize({"w": jnp.array([[1, 0], [0, 2]])}, {"w": jnp.ones((2, 2))})
+    np.testing.assert_allclose(np.asarray(d["w"]), np.sqrt(2.0) * np.eye(2), rtol=1e-6)
+
+
+def test_float8_parameters_get_directions():
+    params = {"w": jnp.ones((4, 2), jnp.float8_e4m3fn)}
+    d = random_direction(jax.random.key(0), params)
+    assert d["w"].dtype == jnp.float8_e4m3fn
+    np.testing.assert_allclose(_filter_norms(d["w"].astype(jnp.float32)), 2.0, rtol=0.1)

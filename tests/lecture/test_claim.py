@@ -1,6 +1,7 @@
 """The lecture's records and the examples' runner, on stand-in experiments (no training)."""
 
 import dataclasses
+import os
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -150,3 +151,25 @@ def test_numbers_text_shows_named_numbers_rounded():
     assert claim.numbers_text("a/b") == "a/b = 1"
     with pytest.raises(KeyError, match=r"claim s-c has no number 'accuracy/test'; there: \["):
         claim.numbers_text("accuracy/test")
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32), "99999999999999999999999"])
+def test_run_example_refuses_a_seed_the_tour_refuses(seed, tmp_path, capsys):
+    # They ran (or half ran, with a traceback); 2**32 gave jax the key of seed 0 and NumPy
+    # another seed.
+    unrun = lecture.Section("stand_in", "0. Not run", "Refused first.", (_no_experiment,))
+    with pytest.raises(SystemExit) as refused:
+        lecture.run_example(unrun, ["--out", str(tmp_path / "out"), "--seed", seed])
+    assert refused.value.code == 2 and "in [0, 2**32)" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_example_compiles_with_the_tours_settings(tmp_path, monkeypatch):
+    # The examples compiled with XLA's defaults, the tour and the tests with the fast-compile
+    # flags: the same seed gave other roundings (one caption's conclusion flipped).
+    from jaxtrain._fast_compile import fast_compile_flags
+
+    monkeypatch.setenv("XLA_FLAGS", "")
+    lecture.run_example(SECTION, ["--quick", "--out", str(tmp_path)])
+    flags = os.environ["XLA_FLAGS"].split()
+    assert all(f"--{k}={v}" in flags for k, v in fast_compile_flags().items())

@@ -573,3 +573,22 @@ def test_a_file_as_the_checkpoint_directory_is_refused_before_any_step(tmp_path)
         fit(linear_triple(), SGD, blobs(8), loss=loss, epochs=1, batch_size=8,
             checkpoint_dir=path, progress=False)  # fmt: skip
     assert not traced and path.read_text() == "mine"
+
+
+@pytest.mark.parametrize("kind", ["link", "folder"])
+def test_a_link_or_folder_at_the_locks_name_is_refused_and_nothing_written_through_it(
+    tmp_path, kind
+):
+    # The lock file was opened through a link, then truncated and written: a link at its
+    # name emptied the user's file it pointed to.
+    precious = tmp_path / "thesis.txt"
+    precious.write_text("the user's thesis\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    if kind == "link":
+        os.symlink(precious, run / "jaxtrain.lock")
+    else:
+        (run / "jaxtrain.lock").mkdir()
+    with pytest.raises(CheckpointDirectoryError, match=r"cannot be the lock file|not a regular"):
+        save_checkpoint(run, _state(linear_params(), step=1))
+    assert precious.read_text() == "the user's thesis\n"
