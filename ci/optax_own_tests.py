@@ -52,7 +52,8 @@ def substitute() -> dict[str, list[str]]:
         module = importlib.import_module(module_name)
         for name in jaxtrain_optim.__all__:
             ours = getattr(jaxtrain_optim, name)
-            if callable(ours) and hasattr(module, name):
+            # jaxtrain reuses optax's state classes: the same objects are not substitutions.
+            if callable(ours) and hasattr(module, name) and getattr(module, name) is not ours:
                 setattr(module, name, ours)
                 replaced.setdefault(name, []).append(module_name)
     return replaced
