@@ -21,11 +21,18 @@ import re
 import secrets
 from typing import Any
 
-__all__ = ["FOLDER_FLAGS", "NOFOLLOW", "is_leftover", "replace_in_folder", "write_atomically"]
+__all__ = [
+    "CLOEXEC",
+    "FOLDER_FLAGS",
+    "NOFOLLOW",
+    "is_leftover",
+    "replace_in_folder",
+    "write_atomically",
+]
 
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+CLOEXEC = getattr(os, "OCLOEXEC", 0)
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC
+FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | CLOEXEC
 """Flags that open a folder for ``dir_fd=`` use."""
 
 
@@ -43,7 +50,7 @@ def replace_in_folder(folder: int, name: str, data: bytes) -> None:
     """
     temporary = f".{name}.{secrets.token_hex(4)}.tmp"
     # The mode is the usual 0o666 less the umask (mkstemp's 0o600 would hide outputs).
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | _CLOEXEC
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | CLOEXEC
     fd = os.open(temporary, flags, 0o666, dir_fd=folder)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -36,7 +36,7 @@ import stat
 from collections.abc import Iterable
 from typing import Any
 
-from jaxtrain._atomic import FOLDER_FLAGS, NOFOLLOW, replace_in_folder
+from jaxtrain._atomic import CLOEXEC, FOLDER_FLAGS, NOFOLLOW, replace_in_folder
 
 __all__ = ["MANIFEST", "OutputDir", "OutputDirError", "add_output_arguments", "claim_output_dir"]
 
@@ -46,7 +46,6 @@ MANIFEST = ".jaxtrain-output.json"
 _FORMAT = 1
 # A manifest is a few lines; a larger file at its name is not one we wrote.
 _MAX_MANIFEST_BYTES = 1 << 20
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 class OutputDirError(ValueError):
@@ -270,7 +269,7 @@ def _read_manifest(folder: pathlib.Path) -> dict[str, list[str]]:
     """
     try:
         # O_NONBLOCK: a FIFO at the manifest's name must not hang the command.
-        fd = os.open(folder / MANIFEST, os.O_RDONLY | os.O_NONBLOCK | NOFOLLOW | _CLOEXEC)
+        fd = os.open(folder / MANIFEST, os.O_RDONLY | os.O_NONBLOCK | NOFOLLOW | CLOEXEC)
     except OSError:
         return {}
     with os.fdopen(fd, "rb") as handle:

@@ -89,11 +89,12 @@ def filter_normalize(
     if jax.tree.structure(direction) != jax.tree.structure(params):
         raise ValueError("direction and params must have the same pytree structure")
     _check_float_leaves(params, "params")
+    return _normalized(direction, params, filter_axis, zero_1d)
+
+
+def _normalized(direction: Any, params: Any, filter_axis: int, zero_1d: bool) -> Any:
+    """:func:`filter_normalize` past its checks of the structure and the leaves' dtypes."""
     return jax.tree.map(lambda d, p: _normalize_leaf(d, p, filter_axis, zero_1d), direction, params)
-
-
-# ``random_direction`` takes a flag of the same name; this alias keeps the function reachable.
-_filter_normalize = filter_normalize
 
 
 def random_direction(
@@ -149,4 +150,5 @@ def random_direction(
     )
     if not filter_normalize:
         return direction
-    return _filter_normalize(direction, params, filter_axis=filter_axis, zero_1d=zero_1d)
+    # The direction was drawn like params, whose leaves were checked above.
+    return _normalized(direction, params, filter_axis, zero_1d)

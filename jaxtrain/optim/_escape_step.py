@@ -29,7 +29,6 @@ __all__ = [
     "ritz_pairs",
     "saturating_add",
     "warm_start",
-    "working_dtype",
 ]
 
 # A warm start is the last eigenvector plus this much of a fresh random direction, so a new
@@ -104,8 +103,9 @@ def ritz_pairs(
 
     Returns:
       ``(values, vectors, steps)``: ascending Ritz values (k), the Ritz vectors as rows of a
-      (k, n) matrix over the flattened parameters, both in :func:`working_dtype`, and the
-      number of Hessian-vector products (int32). When Lanczos stopped after fewer than k
+      (k, n) matrix over the flattened parameters, both in the working dtype
+      (:func:`jaxtrain._dtypes.working_dtype`), and the number of Hessian-vector products
+      (int32). When Lanczos stopped after fewer than k
       steps, positions from ``steps`` on repeat the last value and must be ignored.
     """
     with highest_precision():

@@ -11,6 +11,7 @@ import optax
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
+from jaxtrain._dtypes import working_dtype
 from jaxtrain.optim._escape_step import (
     check_count,
     line_search,
@@ -18,7 +19,6 @@ from jaxtrain.optim._escape_step import (
     ritz_pairs,
     saturating_add,
     warm_start,
-    working_dtype,
 )
 from jaxtrain.optim._validation import check_non_negative, check_positive
 

@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from jaxtrain.optim._escape_step import check_count, saturating_add, working_dtype
+from jaxtrain._dtypes import working_dtype
+from jaxtrain.optim._escape_step import check_count, saturating_add
 from jaxtrain.optim._validation import check_positive
 
 __all__ = ["PerturbedGDState", "perturbed_gd", "perturbed_gd_hyperparameters"]

@@ -34,7 +34,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxtrain._atomic import is_leftover, write_atomically
+from jaxtrain._atomic import CLOEXEC, NOFOLLOW, is_leftover, write_atomically
 from jaxtrain._text import listed
 from jaxtrain.train._checksums import CHECKSUMS, has_checksums, write_checksums
 from jaxtrain.train._errors import CheckpointDirectoryError
@@ -308,9 +308,8 @@ def _take_lock(path: Any) -> Any:
         return None
     # Never through a link: the lock file is truncated and written (a link at its name would
     # empty the file it points to).
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        descriptor = os.open(path / LOCK, flags, 0o666)
+        descriptor = os.open(path / LOCK, os.O_RDWR | os.O_CREAT | NOFOLLOW | CLOEXEC, 0o666)
     except OSError as error:
         raise CheckpointDirectoryError(
             f"{path / LOCK} cannot be the lock file ({error.strerror or error}): it is a link "
