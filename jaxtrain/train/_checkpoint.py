@@ -329,8 +329,8 @@ def save_checkpoint(
       state: the state to save; a checkpoint of the same step is replaced.
       history: the run's :class:`History`, saved as JSON.
       metadata: a JSON-serializable dict saved beside the arrays.
-      keep: keep only the newest ``keep`` steps of this run in ``directory`` (``None``:
-        keep all).
+      keep: keep only ``keep`` steps of this run in ``directory``: this one and the newest
+        others (``None``: keep all).
 
     Returns:
       The step directory written (a ``pathlib.Path``; an ``etils.epath.Path`` for a URL

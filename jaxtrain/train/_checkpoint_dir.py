@@ -202,7 +202,7 @@ class CheckpointDirectory:
 
     def end_save(self, step: int, *, keep: int | None) -> None:
         """Records the checksums of step ``step`` committed by orbax and the step as saved,
-        then deletes this run's oldest steps beyond ``keep``.
+        then deletes this run's oldest steps beyond ``keep`` (never ``step`` itself).
 
         Every process returns with the same manifest: the others wait for process 0's and
         read it, so they agree on which steps exist (a step one process thinks missing would
@@ -219,7 +219,10 @@ class CheckpointDirectory:
         self._manifest["saving"] = None
         self._write()
         if keep is not None:
-            for old in self._manifest["steps"][:-keep]:
+            # The step just saved stays even where it is the oldest (a run continued from an
+            # earlier step): its caller is about to be handed its folder.
+            others = [s for s in self._manifest["steps"] if s != step]
+            for old in others[: max(len(others) - (keep - 1), 0)]:
                 # Deleted before it leaves the manifest: a run killed in between leaves a step
                 # that the next writer still knows is its own.
                 if (self.path / str(old)).exists():

@@ -479,6 +479,16 @@ def test_only_this_run_familys_steps_are_ever_deleted(tmp_path):
     _assert_intact(tmp_path, folders)
 
 
+def test_keep_never_deletes_the_step_just_saved(tmp_path):
+    # Before: with steps 10, 20 and 30 kept, save_checkpoint(d, step 5, keep=3) deleted step 5
+    # itself (the oldest by number) and returned the path of a folder that no longer existed.
+    for step in (10, 20, 30):
+        save_checkpoint(tmp_path, _state(linear_params(), step=step), keep=3)
+    path = save_checkpoint(tmp_path, _state(linear_params(), step=5), keep=3)
+    assert path.is_dir() and load_checkpoint(tmp_path, step=5).step == 5
+    assert _steps(tmp_path) == [5, 20, 30]  # the saved step, and the newest others
+
+
 def test_a_resume_with_another_seed_is_refused(tmp_path):
     # Before: the checkpoint's key silently replaced the new seed's.
     kw = dict(loss=LOSS, batch_size=8, progress=False, checkpoint_dir=tmp_path)
