@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from jaxtrain._json import to_jsonable
-from jaxtrain._text import counted
+from jaxtrain._text import counted, listed
 from jaxtrain.cli._args import (
     add_model_arguments,
     fraction,
@@ -249,9 +249,22 @@ def run(args: argparse.Namespace) -> int:
             progress=sys.stderr.isatty(),
         )
     except train.NonFiniteLossError as error:
+        kept = (
+            f"; the last good checkpoint (step {error.last_checkpoint}) in "
+            f"{args.checkpoint_dir} is kept"
+            if error.last_checkpoint is not None
+            else ""
+        )
         raise CommandError(
-            f"{error.reason}. Try a 10x smaller --learning-rate, --schedule warmup-cosine, or "
-            "--standardize the inputs"
+            f"{error.reason}{kept}. Try a 10x smaller --learning-rate, --schedule "
+            "warmup-cosine, or --standardize the inputs"
+        ) from None
+    except train.CheckpointDirectoryError as error:
+        if not error.steps:
+            raise CommandError(str(error)) from None
+        raise CommandError(
+            f"{args.checkpoint_dir} already holds checkpoints ({listed(error.steps, 'step')}): "
+            "add --resume to continue that run, or choose another --checkpoint-dir"
         ) from None
     except (ValueError, FileNotFoundError) as error:
         raise CommandError(str(error)) from None

@@ -3,6 +3,7 @@ or live in a directory jaxtrain may not write."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
@@ -34,6 +35,8 @@ class NonFiniteLossError(ValueError):
         updated state was not).
       state: the :class:`~jaxtrain.train.TrainState` just before that step.
       history: the :class:`~jaxtrain.train.History` up to and including that epoch's steps.
+      last_checkpoint: the step of the newest checkpoint on disk, kept as it was, or ``None``
+        (no ``checkpoint_dir``, or none saved yet).
 
     Examples:
       >>> from jaxtrain.train import NonFiniteLossError
@@ -51,6 +54,7 @@ class NonFiniteLossError(ValueError):
         loss: float,
         state: Any = None,
         history: Any = None,
+        last_checkpoint: int | None = None,
     ):
         super().__init__(message)
         self.reason = reason or message
@@ -59,6 +63,7 @@ class NonFiniteLossError(ValueError):
         self.loss = loss
         self.state = state
         self.history = history
+        self.last_checkpoint = last_checkpoint
 
 
 class CheckpointMismatchError(ValueError):
@@ -98,10 +103,19 @@ class CheckpointDirectoryError(ValueError):
     :func:`jaxtrain.train.save_checkpoint` before writing: the path is a file; the directory
     holds files but is not a jaxtrain checkpoint directory (it has no manifest); another
     process is writing to it (it holds the directory's lock); its checkpoints are of another
-    run (another seed); or a step folder that this run did not write is in the way.
+    run (another seed); or a step folder that this run did not write is in the way. ``fit``
+    also raises it for a directory that holds checkpoints when ``resume`` is False.
+
+    Attributes:
+      steps: the checkpoint steps already in the directory where they are why it was
+        refused (``fit`` without ``resume``); empty otherwise.
 
     Examples:
       >>> from jaxtrain.train import CheckpointDirectoryError
       >>> issubclass(CheckpointDirectoryError, ValueError)
       True
     """
+
+    def __init__(self, message: str, *, steps: Sequence[int] = ()):
+        super().__init__(message)
+        self.steps = tuple(steps)

@@ -175,15 +175,15 @@ def fit(
     Raises:
       ValueError: for bad data (empty, mismatched lengths, NaN inputs, labels out of range)
         or arguments (``batch_size`` ≤ 0 or > N, both or neither of ``epochs``/``steps``, a
-        batch size not divisible by the devices), all before any step runs; a checkpoint
-        directory in use without ``resume``; or a checkpoint from other batching.
+        batch size not divisible by the devices), all before any step runs; or a checkpoint
+        from other batching.
       NonFiniteLossError: a non-finite loss, gradient or updated state with
         ``on_nonfinite="raise"``.
       CheckpointMismatchError: ``resume`` from a checkpoint of another structure.
       CheckpointCorruptError: ``resume`` from a checkpoint whose files changed since saved.
       CheckpointDirectoryError: ``checkpoint_dir`` is a file, is not empty and not
-        jaxtrain's, is locked by another writer, or holds another seed's checkpoints; all
-        before the first step.
+        jaxtrain's, is locked by another writer, holds another seed's checkpoints, or holds
+        checkpoints and ``resume`` is False; all before the first step.
 
     Examples:
       >>> import numpy as np

@@ -78,6 +78,7 @@ def raise_at_first_nonfinite(
         loss=value,
         state=good,
         history=history,
+        last_checkpoint=last_checkpoint,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from jaxtrain._text import counted, listed
 from jaxtrain.train._checkpoint import Checkpoint, CheckpointWriter, load_checkpoint
+from jaxtrain.train._errors import CheckpointDirectoryError
 from jaxtrain.train._history import History
 from jaxtrain.train._state import TrainState
 
@@ -58,9 +59,10 @@ class RunCheckpoints:
 
         Raises:
           CheckpointDirectoryError: the directory is a file, not jaxtrain's, locked by
-            another writer, or holds the checkpoints of a run with another seed.
-          ValueError: the directory holds checkpoints and ``resume`` is False, or the newest
-            one does not fit this run (see :func:`check_resumable`).
+            another writer, holds the checkpoints of a run with another seed, or holds
+            checkpoints and ``resume`` is False (their steps in ``.steps``).
+          ValueError: the newest checkpoint does not fit this run (see
+            :func:`check_resumable`).
           CheckpointMismatchError: the checkpoint is of another model, optimizer or monitors.
           CheckpointCorruptError: the newest checkpoint's files changed since it was saved.
         """
@@ -68,9 +70,10 @@ class RunCheckpoints:
             return state, History()
         existing = self._writer.steps()
         if existing and not resume:
-            raise ValueError(
+            raise CheckpointDirectoryError(
                 f"{self._writer.directory} already holds checkpoints ({listed(existing, 'step')}); "
-                "pass resume=True to continue that run, or choose a new directory"
+                "pass resume=True to continue that run, or choose a new directory",
+                steps=existing,
             )
         self._writer.claim(state.key, self._config.get("seed"))
         if not existing:

@@ -80,6 +80,8 @@ def test_train_on_a_builtin_set_with_a_checkpoint(tmp_path, capsys):
     assert main([*argv, "--checkpoint-dir", str(ckpt)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("jaxtrain train: error: ") and err.count("\n") == 1
+    # In the command line's terms: the flag, not fit's keyword argument.
+    assert "--resume" in err and "resume=True" not in err
 
 
 def test_text_output_has_the_epoch_table(capsys):
@@ -252,3 +254,18 @@ def test_a_diverging_run_is_explained_in_the_command_lines_terms(capsys):
     assert "training stopped" in err and "--learning-rate" in err
     # Python advice means nothing here: there is no error object and no such option.
     assert "on_nonfinite" not in err and ".state" not in err
+
+
+def test_a_diverging_run_with_checkpoints_says_the_last_good_one_is_kept(tmp_path, capsys):
+    # Before: the Python message's "The last good checkpoint (step N) is kept." was dropped
+    # with the rest of its advice, so the command never said its checkpoint survived.
+    argv = ["train", "--data", "blobs", "--depth", "0", "--batch-size", "256"]
+    ckpt = tmp_path / "run"
+    common = ["--optimizer", "sgd", "--checkpoint-dir", str(ckpt)]
+    assert main([*argv, "--epochs", "1", *common, "--learning-rate", "0.1"]) == 0
+    capsys.readouterr()
+    steps = sorted(p.name for p in ckpt.iterdir() if p.name.isdigit())
+    assert main([*argv, "--epochs", "3", *common, "--learning-rate", "1e38", "--resume"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "training stopped" in err
+    assert f"the last good checkpoint (step {steps[-1]}) in {ckpt} is kept" in err
