@@ -1005,7 +1005,7 @@ def edge_of_stability(config: LectureConfig, seed: int = 0) -> Claim:
     return Claim(
         section=_ID,
         id="edge_of_stability",
-        title="The edge of stability: λmax rises to 2/η and stays there",
+        title="The edge of stability: λmax beside 2/η",
         numbers=numbers,
         figure=_edge_figure(numbers),
         caption=_edge_caption(numbers),

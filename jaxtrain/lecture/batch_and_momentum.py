@@ -325,9 +325,10 @@ def _batch_caption(numbers: dict[str, Any]) -> str:
     small_epoch = numbers["batch_16_seconds_per_epoch"]
     full_epoch = numbers["full_batch_seconds_per_epoch"]
     per_update = small_epoch / (small // numbers["epochs"])
+    small_ms, full_ms = side_by_side([1e3 * small_epoch, 1e3 * full_epoch], decimals=1)
     text += (
-        f"An epoch took {1e3 * small_epoch:.1f} ms with batch 16 ({1e3 * per_update:.2f} ms per "
-        f"update) and {1e3 * full_epoch:.1f} ms with the full batch (one update): "
+        f"An epoch took {small_ms} ms with batch 16 ({1e3 * per_update:.2f} ms per "
+        f"update) and {full_ms} ms with the full batch (one update): "
     )
     if full_epoch < small_epoch:
         text += (

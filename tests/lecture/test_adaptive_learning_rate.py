@@ -196,6 +196,8 @@ def test_gradient_descent_hovers_at_two_over_eta(claims):
     assert run["lowest_ratio"] < 0.95 and run["edge_step"] is not None
     assert 0.95 < run["hover_min"] <= run["hover_median"] <= run["hover_max"] < 1.5
     assert run["loss_end"] < 0.1 * run["loss_start"]
+    # The title names the comparison; whether λmax reaches 2/η is the caption's, from numbers.
+    assert claims["edge_of_stability"].title == "The edge of stability: λmax beside 2/η"
     caption = claims["edge_of_stability"].caption
     assert f"λmax·η/2 = {run['hover_min']:.2f}–{run['hover_max']:.2f}" in caption
 

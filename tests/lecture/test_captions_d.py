@@ -401,3 +401,11 @@ def test_edge_caption_says_which_steps_the_loss_numbers_cover():
     # A is the loss at step 0.
     caption = alr._edge_caption(_edge())
     assert "(step 0) →" in caption and "of the last half's steps" in caption
+
+
+def test_batch_caption_epoch_times_differ_in_print_where_one_is_called_faster():
+    # 10.04 ms against 10.00 ms printed as "10.0 ms … 10.0 ms: … 1.004× faster" reads as a
+    # tie called a speed-up; the two times print in as many decimals as keep them apart.
+    caption = bm._batch_caption(_batch(small_epoch=0.01004, full_epoch=0.01))
+    assert "10.04 ms with batch 16" in caption and "10.00 ms with the full batch" in caption
+    assert "1.004× faster" in caption
