@@ -23,6 +23,11 @@ def _check_float_leaves(params: Any, name: str) -> None:
             )
 
 
+def _filter_norms(x: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+    """‖x‖ over ``axes``, kept: the sum of |x|², real also for complex filters."""
+    return jnp.sqrt(jnp.sum(jnp.abs(x) ** 2, axis=axes, keepdims=True))
+
+
 def _normalize_leaf(d: jax.Array, p: jax.Array, filter_axis: int, zero_1d: bool) -> jax.Array:
     d, p = jnp.asarray(d), jnp.asarray(p)
     if d.shape != p.shape:
@@ -39,8 +44,8 @@ def _normalize_leaf(d: jax.Array, p: jax.Array, filter_axis: int, zero_1d: bool)
     # Norms of half-precision filters in float32: float16 squares under- and overflow.
     work = working_dtype(jnp.result_type(d, p))
     d_work = d.astype(work)
-    d_norm = jnp.sqrt(jnp.sum(d_work**2, axis=axes, keepdims=True))
-    p_norm = jnp.sqrt(jnp.sum(p.astype(work) ** 2, axis=axes, keepdims=True))
+    d_norm = _filter_norms(d_work, axes)
+    p_norm = _filter_norms(p.astype(work), axes)
     # A filter whose direction is zero stays zero rather than becoming 0/0.
     return (d_work * p_norm / jnp.where(d_norm > 0, d_norm, 1.0)).astype(jnp.result_type(d, p))
 

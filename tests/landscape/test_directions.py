@@ -135,3 +135,13 @@ def test_float8_parameters_get_directions():
     d = random_direction(jax.random.key(0), params)
     assert d["w"].dtype == jnp.float8_e4m3fn
     np.testing.assert_allclose(_filter_norms(d["w"].astype(jnp.float32)), 2.0, rtol=0.1)
+
+
+def test_complex_filters_get_the_norm_of_theirs():
+    # The norms summed d², not |d|²: for d = [[i], [1]] that is 0, and a filter of θ of norm
+    # √2 came back as [[i], [1]] · √2 / 1 (the zero-norm guard) or complex garbage.
+    params = {"w": jnp.asarray([[1 + 1j], [1 - 1j]], jnp.complex64)}
+    d = jax.jit(filter_normalize)({"w": jnp.asarray([[1j], [1.0]], jnp.complex64)}, params)
+    assert d["w"].dtype == jnp.complex64
+    np.testing.assert_allclose(np.linalg.norm(np.asarray(d["w"]), axis=0), [2.0], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(d["w"]), [[np.sqrt(2) * 1j], [np.sqrt(2)]], rtol=1e-6)
