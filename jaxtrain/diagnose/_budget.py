@@ -24,7 +24,8 @@ class Budget:
 
     Attributes:
       steps: optimizer steps per run (default 300).
-      batch_size: examples per step, capped at the training set size (default 64).
+      batch_size: examples per step (default 64), capped at the examples a seed trains on;
+        a diagnosis reports the size that ran.
       learning_rate: η of the default optimizer, Adam (default 3e-3).
       optimizer: an ``optax.GradientTransformation`` to use instead of
         ``jaxtrain.optim.adam(learning_rate)``.

@@ -332,6 +332,11 @@ def diagnose(
     candidates, p = as_candidates(models, primary=primary)
     seeds = budget.seed_list()
     splits = _holdout_splits(x_train, y_train, task=task, budget=budget)
+    fit_size = int(splits[seeds[0]][0][0].shape[0])
+    if budget.batch_size > fit_size:
+        # The diagnosis reports the budget that ran: full batches of each seed's training
+        # split, not the larger size asked for.
+        budget = dataclasses.replace(budget, batch_size=fit_size)
     optimizer = budget.make_optimizer()
     results: dict[int, CandidateResult] = {}
     runs: dict[int, Run] = {}
@@ -370,7 +375,7 @@ def diagnose(
             splits[seeds[0]][0],
             loss=loss_fn,
             optimizer=optimizer,
-            batch_size=min(budget.batch_size, int(splits[seeds[0]][0][0].shape[0])),
+            batch_size=budget.batch_size,
             seed=seeds[0],
             task=task,
             baseline=baseline,
