@@ -35,7 +35,7 @@ def data_reference(
     ``num_classes`` (``--num-classes``) is kept only when given, so that the labels are
     checked against the same count when the data are rebuilt.
     """
-    from jaxtrain.cli._npz import file_digest
+    from jaxtrain.cli._npz import check_regular_file, file_digest
 
     common = {"seed": int(seed), "val_fraction": float(val_fraction), "standardize": standardize}
     if num_classes is not None:
@@ -48,8 +48,7 @@ def data_reference(
             f"--data {source!r} is neither a built-in set ({', '.join(BUILTIN)}) nor an "
             "existing .npz file"
         )
-    if path.is_dir():
-        raise CommandError(f"cannot read {source}: it is a directory, not an .npz file")
+    check_regular_file(path, source)
     try:
         digest = file_digest(path)
     except OSError as error:

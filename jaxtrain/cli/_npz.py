@@ -25,6 +25,7 @@ import numpy as np
 from jaxtrain._text import counted
 from jaxtrain.cli._errors import CommandError
 from jaxtrain.data import LabelError, class_count
+from jaxtrain.data._checks import check_finite
 from jaxtrain.data._streams import read_up_to
 
 __all__ = ["DataSplits", "file_digest", "load_splits", "read_arrays"]
@@ -71,6 +72,8 @@ def file_digest(path: str | pathlib.Path) -> str:
     return digest.hexdigest()
 
 
+# More axes than NumPy's arrays may have (32 before NumPy 2, 64 since) is no array of ours.
+_MAX_DIMS = 32
 # A zip archive with members, or an empty one.
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _NPY_MAGIC = np.lib.format.MAGIC_PREFIX
@@ -159,7 +162,9 @@ def _npy_header(stream: Any, where: str) -> tuple[tuple[int, ...], bool, np.dtyp
             f"{where} is not numeric (dtype {dtype}); give float inputs and integer or float "
             "targets"
         )
-    if any(size < 0 for size in shape):
+    if len(shape) > _MAX_DIMS or any(
+        isinstance(size, bool) or not isinstance(size, int) or size < 0 for size in shape
+    ):
         raise CommandError(f"{where} has a corrupt .npy header (shape {shape})")
     return shape, fortran_order, dtype
 
@@ -196,11 +201,22 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) ->
     return data.view(dtype).reshape(shape)
 
 
+def check_regular_file(path: pathlib.Path, name: str) -> None:
+    """Refuses a data file that is a directory, or not a regular file at all: a pipe or a
+    device would block the command or be read without end."""
+    if path.is_dir():
+        raise CommandError(f"cannot read {name}: it is a directory, not an .npz file")
+    if not path.is_file():
+        raise CommandError(
+            f"cannot read {name}: it is not a regular file (a pipe, a device or a socket); save "
+            "the data to an .npz file"
+        )
+
+
 def _open_archive(path: pathlib.Path, name: str) -> zipfile.ZipFile:
     if not path.exists():
         raise CommandError(f"cannot read {name}: no such file")
-    if path.is_dir():
-        raise CommandError(f"cannot read {name}: it is a directory, not an .npz file")
+    check_regular_file(path, name)
     save_hint = "save one with numpy.savez(path, x_train=..., y_train=..., x_val=..., y_val=...)"
     try:
         with open(path, "rb") as handle:
@@ -215,6 +231,25 @@ def _open_archive(path: pathlib.Path, name: str) -> zipfile.ZipFile:
         return zipfile.ZipFile(path)
     except _ZIP_ERRORS as error:
         raise CommandError(f"cannot read {name}: {_reason(error)}") from None
+
+
+def _members(infos: list[zipfile.ZipInfo], name: str) -> dict[str, zipfile.ZipInfo]:
+    """The archive's members by array name, each name once.
+
+    ``y_train`` and ``y_train.npy`` are one array to ``numpy.load``, which returns the first
+    of two; a reader keeping the last would train on other data than the user inspected.
+    """
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        key = info.filename.removesuffix(".npy")
+        if key in members:
+            count = sum(other.filename.removesuffix(".npy") == key for other in infos)
+            raise CommandError(
+                f"{name}: the archive holds {count} members named {key!r}; save each array "
+                "once (numpy.savez does)"
+            )
+        members[key] = info
+    return members
 
 
 def read_arrays(
@@ -237,7 +272,7 @@ def read_arrays(
     name = str(path)
     with _open_archive(path, name) as archive:
         try:
-            members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+            members = _members(archive.infolist(), name)
         except _ZIP_ERRORS as error:
             raise CommandError(f"cannot read {name}: {_reason(error)}") from None
         missing = [key for key in keys if key not in members]
@@ -264,10 +299,21 @@ def _check_x(name: str, key: str, x: np.ndarray) -> np.ndarray:
         raise CommandError(f"{name}: {key!r} is empty (0 examples)")
     if x.ndim == 1:
         x = x[:, None]
-    x = x.astype(np.float32)
-    if not np.all(np.isfinite(x)):
-        raise CommandError(f"{name}: {key!r} contains NaN or infinite values")
-    return x
+    if x.size == 0:
+        raise CommandError(
+            f"{name}: {key!r} has examples of shape {x.shape[1:]}, which hold no features"
+        )
+    _check_finite(name, key, x)
+    return x.astype(np.float32)
+
+
+def _check_finite(name: str, key: str, values: np.ndarray) -> None:
+    """NaN, inf and float64 values beyond float32's range, in the array's own dtype (the
+    cast would turn the last into inf, and the message into a wrong one)."""
+    try:
+        check_finite(values, f"{name}: the entries of {key!r}")
+    except ValueError as error:
+        raise CommandError(str(error)) from None
 
 
 def _check_y(name: str, key: str, y: np.ndarray, task: str, n: int) -> np.ndarray:
@@ -295,9 +341,12 @@ def _check_y(name: str, key: str, y: np.ndarray, task: str, n: int) -> np.ndarra
             f"{name}: {key!r} holds integers but y_train holds float regression targets; use "
             "the same kind of targets in every split"
         )
+    if y.size == 0:
+        raise CommandError(
+            f"{name}: {key!r} has targets of shape {y.shape[1:]}, which hold no values"
+        )
+    _check_finite(name, key, y)
     y = y.astype(np.float32)
-    if not np.all(np.isfinite(y)):
-        raise CommandError(f"{name}: {key!r} contains NaN or infinite values")
     return y[:, None] if y.ndim == 1 else y
 
 
@@ -358,6 +407,12 @@ def load_splits(
         sources["x_test"] = sources["y_test"] = test_name
     y_kind = arrays["y_train"].dtype.kind
     task = "classification" if y_kind in "biu" else "regression"
+    if num_classes is not None and task == "regression":
+        raise CommandError(
+            f"{name}: --num-classes {num_classes} is for integer class labels, but 'y_train' "
+            f"holds {arrays['y_train'].dtype} numbers, a regression's targets; store class "
+            "labels as integers (y.astype(int)) to classify"
+        )
     x_train = _check_x(name, "x_train", arrays["x_train"])
     y_train = _check_y(name, "y_train", arrays["y_train"], task, x_train.shape[0])
     checked: dict[str, Any] = {"task": task, "x_train": x_train, "y_train": y_train}

@@ -15,7 +15,9 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask.reshape(len(mask), -1).any(axis=1))[0])
 
 
-def _check_finite(values: np.ndarray, what: str) -> None:
+def check_finite(values: np.ndarray, what: str) -> None:
+    """Refuses NaN and inf ``values``, and float64 ones beyond float32's range without x64;
+    ``what`` names them, plural ("training inputs x hold ...")."""
     if not np.issubdtype(values.dtype, np.inexact):
         return
     nan, inf = np.isnan(values), np.isinf(values)
@@ -54,7 +56,7 @@ def _check_target_rows(y: np.ndarray, num_classes: int, where: str) -> None:
             f"{where} targets have {y.shape[1]} columns but num_classes={num_classes}; one-hot "
             "or soft targets need one column per class (or pass integer labels of shape (N,))."
         )
-    _check_finite(y, f"{where} targets")
+    check_finite(y, f"{where} targets")
     if (y < 0).any():
         raise ValueError(
             f"{where} one-hot/soft targets hold negative values; each row must be a "
@@ -135,11 +137,11 @@ def check_dataset(x: Any, y: Any, *, num_classes: int | None = None, name: str =
             f"{name}: inputs x have dtype {x.dtype}; they must be numeric (convert strings or "
             "objects to numbers first)."
         )
-    _check_finite(x, f"{name} inputs x")
+    check_finite(x, f"{name} inputs x")
     if num_classes is None:
         if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_):
             raise ValueError(f"{name}: targets y have dtype {y.dtype}; they must be numeric.")
-        _check_finite(y, f"{name} targets y")
+        check_finite(y, f"{name} targets y")
         return
     if y.ndim == 1:
         check_class_labels(y, num_classes, name=name)

@@ -1,12 +1,16 @@
 """Reading and checking .npz data files: every problem is one clear CommandError line."""
 
 import io
+import os
+import pathlib
 import pickle
+import warnings
 import zipfile
 
 import numpy as np
 import pytest
 
+from jaxtrain.cli._data_ref import data_reference
 from jaxtrain.cli._errors import CommandError
 from jaxtrain.cli._npz import file_digest, load_splits, read_arrays
 
@@ -76,7 +80,10 @@ def test_validation_is_optional_when_not_required(tmp_path):
         (arrays(x_test=np.zeros((2, 4))), "has 'x_test' but no 'y_test'"),
         (arrays(y_train=np.arange(7)), "'y_train' has 7 entries but 'x_train' has 20 examples"),
         (arrays(x_val=np.zeros((10, 5))), r"'x_val' has examples of shape \(5,\)"),
-        (arrays(x_train=np.full((20, 4), np.nan)), "'x_train' contains NaN"),
+        (
+            arrays(x_train=np.full((20, 4), np.nan)),
+            r"the entries of 'x_train' hold 80 NaN and 0 inf values \(first in example 0\)",
+        ),
         (
             arrays(y_val=-np.ones(10, dtype=int)),
             r"y_val labels are negative \(e\.g\. -1 at index 0",
@@ -95,7 +102,10 @@ def test_validation_is_optional_when_not_required(tmp_path):
             arrays(y_train=np.zeros(20), y_val=np.zeros(10, int)),
             "'y_val' holds integers but y_train holds float",
         ),
-        (arrays(y_train=np.full(20, np.inf), y_val=np.zeros(10)), "'y_train' contains NaN"),
+        (
+            arrays(y_train=np.full(20, np.inf), y_val=np.zeros(10)),
+            "the entries of 'y_train' hold 0 NaN and 20 inf",
+        ),
     ],
 )
 def test_bad_arrays_raise_one_line(tmp_path, data, match):
@@ -261,3 +271,67 @@ def test_a_given_class_count(tmp_path):
     test = save(tmp_path, "test.npz", x=np.ones((3, 4)), y=np.array([0, 1, 7]))
     with pytest.raises(CommandError, match=r"^\S*test\.npz: y_test labels go out of range"):
         load_splits(path, test_path=test, num_classes=3)
+
+
+def test_a_class_count_for_float_targets_is_refused(tmp_path):
+    # Before: --num-classes 3 with labels stored as floats (0.0, 1.0, 2.0) was ignored and the
+    # run silently became a regression on those numbers.
+    path = save(tmp_path, **arrays(y_train=np.arange(20.0) % 3, y_val=np.arange(10.0) % 3))
+    with pytest.raises(CommandError, match=r"--num-classes 3 is for integer class labels") as info:
+        load_splits(path, num_classes=3)
+    assert "y.astype(int)" in str(info.value) and "\n" not in str(info.value)
+    assert load_splits(path).task == "regression"  # without the flag, floats are targets
+
+
+def test_a_file_that_is_not_a_regular_file_is_refused_before_reading(tmp_path):
+    # Before: a FIFO blocked the command forever; /dev/zero was read without end.
+    fifo = tmp_path / "data.npz"
+    os.mkfifo(fifo)
+    for path in (fifo, pathlib.Path("/dev/zero")):
+        with pytest.raises(CommandError, match="not a regular file"):
+            load_splits(path)
+        # `jaxtrain train --data` hashed the file before anything else looked at it.
+        with pytest.raises(CommandError, match="not a regular file"):
+            data_reference(str(path), seed=0, val_fraction=0.2, standardize=False)
+
+
+def test_two_members_of_one_name_are_refused(tmp_path):
+    # Before: "y_train" and "y_train.npy" (or the same name twice) collapsed to one key and
+    # the last one won, where numpy.load returns the first: two readers, two data sets.
+    path = tmp_path / "twice.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x_train.npy", GOOD_X)
+        archive.writestr("y_train.npy", GOOD_Y)
+        archive.writestr("y_train", npy_bytes(1 - Y))
+    with pytest.raises(CommandError, match=r"holds 2 members named 'y_train'") as info:
+        load_splits(path, require_val=False)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_a_float64_value_beyond_float32s_range_is_named_as_such(tmp_path):
+    # Before: "contains NaN or infinite values" about a finite 1e300, after NumPy's overflow
+    # warning of the cast to float32.
+    x = np.zeros((20, 4))
+    x[2, 1] = 1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(CommandError, match="beyond float32's range") as info:
+            load_splits(save(tmp_path, **arrays(x_train=x)))
+    assert "\n" not in str(info.value) and "example 2" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("members", "match"),
+    [
+        # Each was a bare ValueError or TypeError naming neither the file nor the array.
+        ({"x_train": header_only((1,) * 65)}, r"'x_train' has a corrupt \.npy header"),
+        ({"x_train": header_only((True, 2))}, r"'x_train' has a corrupt \.npy header"),
+        ({"x_train": npy_bytes(np.zeros((40, 0)))}, r"'x_train' has examples of shape \(0,\)"),
+        ({"y_train": npy_bytes(np.zeros((40, 0)))}, r"'y_train' has targets of shape \(0,\)"),
+    ],
+)
+def test_empty_feature_axes_and_impossible_shapes_are_one_line(tmp_path, members, match):
+    path = npz_of(tmp_path, {"x_train": GOOD_X, "y_train": GOOD_Y, **members})
+    with pytest.raises(CommandError, match=match) as info:
+        load_splits(path, require_val=False)
+    assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
