@@ -234,6 +234,13 @@ def load_mnist(
             "expected uint8 labels of shape (N,) (magic 0x00000801), got "
             f"{labels.dtype.name} of shape {labels.shape}. Are the images and labels swapped?",
         )
+    if len(images) == 0:
+        raise DataFileError(images_path, "holds no images (N = 0); download the file again.")
+    if 0 in images.shape[1:]:
+        height, width = images.shape[1:]
+        raise DataFileError(
+            images_path, f"holds images of {height}×{width} pixels; download the file again."
+        )
     if len(images) != len(labels):
         raise ValueError(
             f"{images_path.name} holds {counted(len(images), 'image')} but {labels_path.name} "

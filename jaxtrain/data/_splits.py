@@ -332,8 +332,13 @@ def fit_standardizer(
     dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float32)
     x64 = x.astype(np.float64)
     mean = x64.mean(axis=axis, keepdims=True)
-    std = x64.std(axis=axis, keepdims=True)
-    std = np.where(std <= eps, 1.0, std)
+    # The spread of deviations scaled to at most 1: squares of finite inputs near 1e200
+    # would overflow the variance to inf (and standardize those features to zeros).
+    scale = np.abs(x64 - mean).max(axis=axis, keepdims=True)
+    scale = np.where(scale > 0, scale, 1.0)
+    std = scale * ((x64 - mean) / scale).std(axis=axis, keepdims=True)
+    # A spread the dtype cannot hold (it rounds to 0 in float16) is a constant there too.
+    std = np.where((std <= eps) | (std.astype(dtype) == 0), 1.0, std)
     # Drop the leading example axis so the statistics broadcast against any batch size.
     if axis == 0 or (isinstance(axis, tuple) and 0 in axis):
         mean, std = mean[0], std[0]
@@ -352,7 +357,7 @@ def standardize(x: Any, mean: Any, std: Any) -> np.ndarray:
       The standardized inputs as a NumPy array in the statistics' float dtype.
 
     Raises:
-      ValueError: if ``std`` holds a zero or a negative value.
+      ValueError: if ``std`` holds a value that is not a positive finite number.
 
     Examples:
       >>> import numpy as np
@@ -365,10 +370,10 @@ def standardize(x: Any, mean: Any, std: Any) -> np.ndarray:
       https://doi.org/10.1007/3-540-49430-8_2
     """
     mean, std = np.asarray(mean), np.asarray(std)
-    if np.any(std <= 0):
+    if not np.all((std > 0) & np.isfinite(std)):
         raise ValueError(
-            "`std` holds zero or negative values; fit it with fit_standardizer, which "
-            "replaces the spread of constant features by 1."
+            "`std` holds zero, negative, NaN or infinite values; fit it with fit_standardizer, "
+            "which replaces the spread of constant features by 1."
         )
     x = np.asarray(x)
     dtype = np.result_type(mean.dtype, std.dtype)

@@ -153,3 +153,15 @@ def test_a_gzip_promising_more_than_it_can_hold_is_refused_before_decompressing(
     path = write(tmp_path / "huge-idx3-ubyte.gz", gzip.compress(header + bytes(100)))
     with pytest.raises(DataFileError, match=r"huge-idx3-ubyte\.gz: .* expand to at most"):
         load_idx(path)
+
+
+@pytest.mark.parametrize(
+    ("shape", "match"), [((0, 28, 28), "holds no images"), ((5, 0, 0), r"images of 0×0 pixels")]
+)
+def test_an_empty_set_or_empty_images_are_refused(tmp_path, shape, match):
+    # Before: 0 images, or images of 0×0 pixels, came back as a data set to train on
+    # (load_cifar10 refuses its empty file).
+    write(tmp_path / "train-images-idx3-ubyte", idx_bytes(np.zeros(shape, np.uint8)))
+    write(tmp_path / "train-labels-idx1-ubyte", idx_bytes(np.zeros(shape[0], np.uint8)))
+    with pytest.raises(DataFileError, match=match):
+        load_mnist(tmp_path)

@@ -1,5 +1,7 @@
 """Splits, k-fold indices and standardization fitted on the training split only."""
 
+import warnings
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -192,3 +194,30 @@ def test_standardizer_bad_inputs():
         fit_standardizer(np.array([[1.0, np.nan]]))
     with pytest.raises(ValueError, match="`std`"):
         standardize(np.ones(2), np.zeros(2), np.array([1.0, 0.0]))
+
+
+def test_a_spread_the_dtype_cannot_hold_counts_as_constant():
+    # Before: float16 inputs with a spread of 6e-8 (above eps) stored std = 0, which
+    # standardize then refused, telling the user to call fit_standardizer.
+    x = np.array([[0.0], [6e-8]], np.float16)
+    st = fit_standardizer(x)
+    assert st.std.dtype == np.float16 and float(st.std[0]) > 0
+    assert np.all(np.isfinite(st.transform(x)))
+
+
+def test_the_spread_of_huge_finite_inputs_does_not_overflow():
+    # Before: the variance of ±1e200 overflowed, std = inf, and the column became all zeros.
+    x = np.array([[1e200, 1.0], [-1e200, 2.0], [5e199, 3.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        st = fit_standardizer(x)
+    expected = np.array([1e200 * np.std(x[:, 0] / 1e200), np.std(x[:, 1])])
+    np.testing.assert_allclose(st.std, expected, rtol=1e-12)
+    np.testing.assert_allclose(st.transform(x), (x - x.mean(0)) / expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 0.0, -1.0])
+def test_standardize_refuses_a_std_that_is_not_a_positive_finite_number(bad):
+    # Before: a NaN std gave NaN features and an inf one zeros, without a word.
+    with pytest.raises(ValueError, match="`std` holds"):
+        standardize(np.array([[1.0, 2.0]]), np.zeros(2), np.array([bad, 1.0]))
