@@ -9,6 +9,9 @@ Three decisions live here so every entry point makes them the same way:
   not as static arguments, so arrays they close over become arguments instead of baked-in
   constants, and the same function object with new arrays reuses the compilation.
 - The algorithms work on one flat vector (``ravel_pytree``); only results go back to pytrees.
+  The vector is float32 at least (:func:`jaxtrain._dtypes.working_dtype`): half-precision
+  parameters are evaluated in their own dtype, but a Lanczos basis, its norms and the small
+  eigenproblems need float32 (float16 squares overflow past 65,504; XLA has no half eigh).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from jax import lax
 from jax.flatten_util import ravel_pytree
 from jax.tree_util import Partial
 
+from jaxtrain._dtypes import working_dtype
+
 HIGHEST = lax.Precision.HIGHEST
 
 
@@ -35,12 +40,16 @@ def highest_precision() -> Iterator[None]:
 
 
 def flat_space(like: Any) -> jax.ShapeDtypeStruct:
-    """The shape and dtype of ``ravel_pytree(like)[0]``, the flat vector space of ``like``.
+    """The flat vector space of ``like``: the shape of ``ravel_pytree(like)[0]``, and its dtype
+    promoted to the working dtype (float32 at least), the one the algorithms compute in.
 
     Found by tracing alone: flattening for real would copy every parameter, through four or
     so small compiled programs (reshapes and a concatenation), just to read a size.
     """
-    return jax.eval_shape(lambda tree: ravel_pytree(tree)[0], like)
+    flat = jax.eval_shape(lambda tree: ravel_pytree(tree)[0], like)
+    if not jnp.issubdtype(flat.dtype, jnp.floating):
+        return flat
+    return jax.ShapeDtypeStruct(flat.shape, working_dtype(flat.dtype))
 
 
 def as_pytree_callable(fn: Callable[..., Any]) -> Any:
@@ -114,13 +123,20 @@ def flat_operator(
 ) -> tuple[Callable[[jax.Array], jax.Array], jax.Array, Callable[[jax.Array], Any]]:
     """``matvec`` on pytrees turned into a function on flat vectors.
 
-    Returns ``(flat_matvec, flat_like, unravel)``; ``flat_like`` fixes the size and dtype.
+    Returns ``(flat_matvec, flat_like, unravel)``: ``flat_like`` is ``like`` flattened, in the
+    working dtype (float32 for half-precision leaves; see :func:`flat_space`), which fixes the
+    size and dtype of the vectors; ``flat_matvec`` casts to the leaves' dtypes on the way in
+    and back on the way out, and so does ``unravel``.
     """
-    flat_like, unravel = ravel_pytree(like)
-    if flat_like.size == 0:
+    flat_params, unravel_params = ravel_pytree(like)
+    if flat_params.size == 0:
         raise ValueError("`like` has no array leaves: there is no vector space to work in")
-    if not jnp.issubdtype(flat_like.dtype, jnp.floating):
-        raise ValueError(f"`like` must hold floating-point leaves, got {flat_like.dtype}")
+    if not jnp.issubdtype(flat_params.dtype, jnp.floating):
+        raise ValueError(f"`like` must hold floating-point leaves, got {flat_params.dtype}")
+    flat_like = flat_params.astype(working_dtype(flat_params.dtype))
+
+    def unravel(x: jax.Array) -> Any:
+        return unravel_params(x.astype(flat_params.dtype))
 
     def flat_matvec(x: jax.Array) -> jax.Array:
         out = ravel_pytree(matvec(unravel(x)))[0]

@@ -20,10 +20,11 @@ from jax.flatten_util import ravel_pytree
 from jaxtrain._dtypes import working_dtype
 from jaxtrain.curvature import hvp
 from jaxtrain.curvature._lanczos import basis_rows, extreme_ritz_pairs
-from jaxtrain.curvature._operators import flat_operator, highest_precision
+from jaxtrain.curvature._operators import flat_operator, flat_space, highest_precision
 
 __all__ = [
     "check_count",
+    "initial_eigenpair",
     "line_search",
     "objective",
     "ritz_pairs",
@@ -72,8 +73,21 @@ def saturating_add(counter: jax.Array, amount: jax.Array) -> jax.Array:
     return jnp.where(counter > _INT32_MAX - amount, _INT32_MAX, counter + amount)
 
 
+def initial_eigenpair(params: Any) -> tuple[jax.Array, jax.Array]:
+    """A state's eigenvector and eigenvalue before the first estimate: zeros, in the working
+    dtype (float32 for half-precision parameters, whose dtype holds neither a long vector's
+    norm nor its orthogonality). Zero, not NaN: a finiteness check of the state must pass."""
+    space = flat_space(params)
+    return jnp.zeros(space.shape, space.dtype), jnp.zeros([], space.dtype)
+
+
 def warm_start(vector: jax.Array, key: jax.Array) -> jax.Array:
-    """The starting vector of a Lanczos run: the last eigenvector, freshened; random at first."""
+    """The starting vector of a Lanczos run: the last eigenvector, freshened; random at first.
+
+    In the working dtype: the norm of a fresh normal vector of more than 65,504 float16
+    entries overflows, which made the start zero and every later estimate NaN.
+    """
+    vector = vector.astype(working_dtype(vector.dtype))
     fresh = jax.random.normal(key, vector.shape, vector.dtype)
     fresh = fresh / jnp.linalg.norm(fresh)
     norm = jnp.linalg.norm(vector)

@@ -14,6 +14,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtrain._dtypes import working_dtype
 from jaxtrain.optim._escape_step import (
     check_count,
+    initial_eigenpair,
     line_search,
     objective,
     ritz_pairs,
@@ -31,9 +32,9 @@ class NegativeCurvatureDescentState(NamedTuple):
     Attributes:
       count: steps taken (int32, saturating).
       key: the PRNG key of the Lanczos starting vectors, split every step.
-      vector: the last λmin eigenvector (flat, ``ravel_pytree`` order; zeros before the first),
-        the next Lanczos run's warm start.
-      eigenvalue: the last λmin estimate (NaN before the first).
+      vector: the last λmin eigenvector (flat, ``ravel_pytree`` order, float32 at least; zeros
+        before the first), the next Lanczos run's warm start.
+      eigenvalue: the last λmin estimate (0 before the first: ``matvecs`` is 0 then).
       matvecs: Hessian-vector products used so far (int32, saturating).
       loss_evaluations: losses evaluated so far to choose the sign and length (int32).
       inner_state: the wrapped optimizer's state.
@@ -135,13 +136,13 @@ def negative_curvature_descent(
     inner = optax.with_extra_args_support(optimizer)
 
     def init_fn(params: Any) -> NegativeCurvatureDescentState:
-        flat = ravel_pytree(params)[0]
+        vector, eigenvalue = initial_eigenpair(params)
         zero = jnp.zeros([], jnp.int32)
         return NegativeCurvatureDescentState(
             count=zero,
             key=jax.random.key(seed),
-            vector=jnp.zeros_like(flat),
-            eigenvalue=jnp.full([], jnp.nan, flat.dtype),
+            vector=vector,
+            eigenvalue=eigenvalue,
             matvecs=zero,
             loss_evaluations=zero,
             inner_state=inner.init(params),

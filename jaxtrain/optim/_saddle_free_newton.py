@@ -14,6 +14,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtrain._dtypes import working_dtype
 from jaxtrain.optim._escape_step import (
     check_count,
+    initial_eigenpair,
     line_search,
     objective,
     ritz_pairs,
@@ -31,9 +32,9 @@ class SaddleFreeNewtonState(NamedTuple):
     Attributes:
       count: steps taken (int32, saturating).
       key: the PRNG key of the Lanczos starting vectors, split every step.
-      vector: the last step's most negative Ritz vector (flat, ``ravel_pytree`` order; zeros
-        before the first), the warm start where the gradient vanishes.
-      eigenvalue: the last smallest Ritz value of H in the subspace.
+      vector: the last step's most negative Ritz vector (flat, ``ravel_pytree`` order, float32
+        at least; zeros before the first), the warm start where the gradient vanishes.
+      eigenvalue: the last smallest Ritz value of H in the subspace (0 before the first).
       matvecs: Hessian-vector products used so far (int32, saturating).
       loss_evaluations: losses evaluated so far by the line search (int32).
     """
@@ -135,13 +136,13 @@ def saddle_free_newton(
     check_count("max_halvings", max_halvings, minimum=0)
 
     def init_fn(params: Any) -> SaddleFreeNewtonState:
-        flat = ravel_pytree(params)[0]
+        vector, eigenvalue = initial_eigenpair(params)
         zero = jnp.zeros([], jnp.int32)
         return SaddleFreeNewtonState(
             count=zero,
             key=jax.random.key(seed),
-            vector=jnp.zeros_like(flat),
-            eigenvalue=jnp.full([], jnp.nan, flat.dtype),
+            vector=vector,
+            eigenvalue=eigenvalue,
             matvecs=zero,
             loss_evaluations=zero,
         )

@@ -249,3 +249,24 @@ def test_the_state_keeps_the_last_top_eigenvector_in_float32(quadratic_run):
     vector = state.monitor_state["sharpness"].vector
     assert vector.shape == (6,) and vector.dtype == jnp.float32
     assert float(jnp.linalg.norm(vector)) == pytest.approx(1.0, rel=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_half_precision_parameters_are_measured_in_float32(dtype):
+    # Before: Lanczos ran in the parameters' dtype and fit's step failed to compile (XLA has
+    # no bfloat16 or float16 eigh). The products run in the model's dtype, the rest in float32.
+    x, y, theta0 = regression()
+
+    def apply(params, state, x, *, train, rng=None):
+        del train, rng
+        return (x.astype(params["w"].dtype) @ params["w"]).astype(jnp.float32), state
+
+    half = {"w": theta0["w"].astype(dtype)}
+    kwargs = dict(loss=half_squared_error, steps=3, batch_size=64, progress=False)
+    state, history = train.fit(
+        (apply, half, {}), optim.sgd(0.0), (x, y), monitors=[monitor.sharpness(1)], **kwargs
+    )
+    assert state.monitor_state["sharpness"].vector.dtype == jnp.float32
+    # θ stays θ₀ (η = 0): every measurement is the top eigenvalue of xᵀx/N, to half precision.
+    exact = float(np.linalg.eigvalsh(x.T.astype(np.float64) @ x / len(x))[-1])
+    np.testing.assert_allclose(history.per_step["sharpness"], exact, rtol=2e-2)

@@ -260,10 +260,34 @@ def test_hessian_steps_on_half_precision_params_match_float32(factory, dtype):
     opt = factory()
     half, state = _step(opt, toy, jnp.zeros(2, dtype))
     full, _ = _step(opt, toy, jnp.zeros(2, jnp.float32))
-    assert half.dtype == dtype and state.vector.dtype == dtype
+    # The step in the parameters' dtype; the eigenvector, kept for the next warm start, in
+    # float32 (half precision holds neither its norm nor its orthogonality).
+    assert half.dtype == dtype and state.vector.dtype == jnp.float32
     # |λ|/ρ = 0.5 along ±(1, 1)/√2: both dtypes take that step (to half precision's rounding).
     np.testing.assert_allclose(np.abs(np.asarray(half, np.float32)), np.abs(full), rtol=1e-2)
     np.testing.assert_allclose(np.abs(full), 0.5 / np.sqrt(2), rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda: optim.negative_curvature_descent(optim.sgd(0.1), hessian_lipschitz=4.0),
+        lambda: optim.saddle_free_newton(4, hessian_lipschitz=4.0),
+    ],
+    ids=["negative_curvature_descent", "saddle_free_newton"],
+)
+def test_many_float16_parameters_still_find_the_way_down(factory):
+    # Before: the warm start drew its random vector and took its norm in float16, which
+    # overflows past 65,504 squares: a zero start, a NaN eigenvalue, a zero step, for good.
+    def pairs(w):  # 35,000 copies of the toy (1 − w₁w₂)²: a saddle at 0 with λmin = −2
+        w = w.astype(jnp.float32).reshape(-1, 2)
+        return jnp.sum((1.0 - w[:, 0] * w[:, 1]) ** 2)
+
+    opt = factory()
+    w = jnp.zeros(70_000, jnp.float16)
+    updates, state = _step(opt, pairs, w)
+    assert float(state.eigenvalue) == pytest.approx(-2.0, rel=1e-3)
+    assert updates.dtype == jnp.float16 and float(pairs(w + updates)) < float(pairs(w))
 
 
 def test_perturbed_gd_measures_half_precision_gradients_without_overflow_or_underflow():
