@@ -19,7 +19,9 @@ reads η and η/σ back for its lectures and monitors.
   :func:`radam`, each taking a number or a schedule (:mod:`jaxtrain.optim.schedules`).
 - Escaping saddle points (lecture §2), taking the loss as an extra argument of ``update``:
   :func:`negative_curvature_descent`, :func:`perturbed_gd` (its hyperparameters by Jin et al.'s
-  rule: :func:`perturbed_gd_hyperparameters`), :func:`saddle_free_newton`.
+  rule: :func:`perturbed_gd_hyperparameters`), :func:`saddle_free_newton`. Their counts size
+  compiled loops: under ``optax.inject_hyperparams`` name them in ``static_args``
+  (``escape_steps``; ``num_iters`` or ``k``, and ``max_halvings``).
 - Introspection: :func:`learning_rate_from_state`, :func:`step_count_from_state`,
   :func:`learning_rate_at`, :func:`effective_step_size` (the per-parameter η/σ), and
   :func:`optimize_trajectory` for the lecture's pictures of optimizer paths.

@@ -14,6 +14,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
@@ -24,6 +25,8 @@ from jaxtrain.curvature._operators import flat_operator, flat_space, highest_pre
 
 __all__ = [
     "check_count",
+    "check_optimizer",
+    "check_seed",
     "initial_eigenpair",
     "line_search",
     "objective",
@@ -39,16 +42,55 @@ _FRESH_WEIGHT = 0.1
 _INT32_MAX = jnp.iinfo(jnp.int32).max
 
 
-def check_count(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
-    """``value`` as a Python int >= ``minimum`` (and <= ``maximum``): it sizes a compiled loop
-    or fills an int32 in a state, so it must be static and fit."""
+def check_count(
+    name: str,
+    value: Any,
+    minimum: int = 1,
+    maximum: int = _INT32_MAX,
+    *,
+    counts: tuple[str, ...] = (),
+) -> int:
+    """``value`` as a Python int in [``minimum``, ``maximum``]: it sizes a compiled loop or
+    fills an int32 in a state, so it must be static and fit (the largest int32 at most).
+    ``counts`` names all the transform's such arguments, for the advice given when an array
+    arrives (what ``optax.inject_hyperparams`` passes for every numeric argument not in its
+    ``static_args``)."""
+    if isinstance(value, jax.Array | np.ndarray):
+        static = ", ".join(repr(count) for count in counts or (name,))
+        raise ValueError(
+            f"`{name}` must be a Python int >= {minimum}, got an array ({value!r}): it sizes "
+            "a compiled loop, so it cannot change inside one. Under optax.inject_hyperparams, "
+            f"name it static: inject_hyperparams(..., static_args=({static},))."
+        )
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"`{name}` must be a Python int >= {minimum}, got {value!r}.")
     if value < minimum:
         raise ValueError(f"`{name}` must be a Python int >= {minimum}, got {value}.")
-    if maximum is not None and value > maximum:
+    if value > maximum:
         raise ValueError(f"`{name}` must be at most {maximum}, got {value}.")
     return value
+
+
+def check_seed(seed: Any) -> None:
+    """Refuses a ``seed`` that is not an integer (a float, None, a string, a bool) before
+    ``init`` turns it into a key; an integer array (injected by optax) passes."""
+    kind = seed.dtype if isinstance(seed, jax.Array | np.ndarray | np.integer) else None
+    if isinstance(seed, bool) or not (
+        isinstance(seed, int) or (kind is not None and np.issubdtype(kind, np.integer))
+    ):
+        raise ValueError(f"`seed` must be an int (it seeds a jax.random.key), got {seed!r}.")
+
+
+def check_optimizer(name: str, optimizer: Any) -> None:
+    """Refuses a wrapped optimizer that is not a gradient transformation (a learning rate
+    passed in its place failed deep inside optax)."""
+    if not (
+        callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))
+    ):
+        raise TypeError(
+            f"`{name}` must be an optax GradientTransformation (such as optim.sgd(0.1)), got "
+            f"{optimizer!r}."
+        )
 
 
 def objective(
@@ -64,7 +106,17 @@ def objective(
         )
     if not callable(obj_fn):
         raise ValueError(f"`obj_fn` must be a function of params, got {obj_fn!r}.")
-    return obj_fn
+
+    def scalar_loss(p: Any) -> jax.Array:
+        value = obj_fn(p)
+        if jnp.shape(value) != ():
+            raise ValueError(
+                f"`obj_fn` must return a scalar loss; got shape {jnp.shape(value)} (a missing "
+                "mean or [0]?)."
+            )
+        return value
+
+    return scalar_loss
 
 
 def saturating_add(counter: jax.Array, amount: jax.Array) -> jax.Array:

@@ -14,6 +14,8 @@ from jax.flatten_util import ravel_pytree
 from jaxtrain._dtypes import working_dtype
 from jaxtrain.optim._escape_step import (
     check_count,
+    check_optimizer,
+    check_seed,
     initial_eigenpair,
     line_search,
     objective,
@@ -131,8 +133,11 @@ def negative_curvature_descent(
     check_non_negative("curvature_threshold", curvature_threshold)
     check_positive("hessian_lipschitz", hessian_lipschitz)
     check_positive("tol", tol)
-    check_count("num_iters", num_iters)
-    check_count("max_halvings", max_halvings, minimum=0)
+    check_optimizer("optimizer", optimizer)
+    counts = ("num_iters", "max_halvings")
+    check_count("num_iters", num_iters, counts=counts)
+    check_count("max_halvings", max_halvings, minimum=0, counts=counts)
+    check_seed(seed)
     inner = optax.with_extra_args_support(optimizer)
 
     def init_fn(params: Any) -> NegativeCurvatureDescentState:

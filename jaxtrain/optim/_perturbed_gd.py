@@ -11,7 +11,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from jaxtrain._dtypes import working_dtype
-from jaxtrain.optim._escape_step import check_count, saturating_add
+from jaxtrain.optim._escape_step import check_count, check_seed, saturating_add
 from jaxtrain.optim._validation import check_positive
 
 __all__ = ["PerturbedGDState", "perturbed_gd", "perturbed_gd_hyperparameters"]
@@ -100,6 +100,7 @@ def perturbed_gd(
     check_positive("gradient_threshold", gradient_threshold)
     check_positive("radius", radius)
     check_count("escape_steps", escape_steps, maximum=_MAX_ESCAPE_STEPS)
+    check_seed(seed)
 
     def init_fn(params: Any) -> PerturbedGDState:
         del params
@@ -119,9 +120,12 @@ def perturbed_gd(
         work = working_dtype(flat_grad.dtype)
         key, direction_key, radius_key = jax.random.split(state.key, 3)
         n = flat_grad.size
-        # Uniform in the ball: a uniform direction and a radius r·U^{1/n}.
+        # Uniform in the ball: a uniform direction and a radius r·U^{1/d}, d the real
+        # dimension (2n for complex parameters: a ball in ℂⁿ is one in ℝ²ⁿ).
+        d = 2 * n if jnp.issubdtype(work, jnp.complexfloating) else n
         direction = jax.random.normal(direction_key, (n,), work)
-        scale = radius * jax.random.uniform(radius_key, (), work) ** (1.0 / max(n, 1))
+        unit = jax.random.uniform(radius_key, (), jnp.finfo(work).dtype)
+        scale = radius * unit ** (1.0 / max(d, 1))
         kick = scale * direction / jnp.linalg.norm(direction)
         # Written as count − T > t_noise, not count − t_noise > T: the difference of two
         # counters would wrap around in int32 near the end of the saturating count.

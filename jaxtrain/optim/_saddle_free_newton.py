@@ -14,6 +14,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtrain._dtypes import working_dtype
 from jaxtrain.optim._escape_step import (
     check_count,
+    check_seed,
     initial_eigenpair,
     line_search,
     objective,
@@ -126,14 +127,16 @@ def saddle_free_newton(
       saddle point problem in high-dimensional non-convex optimization", 2014,
       https://arxiv.org/abs/1406.2572 (Algorithm 1).
     """
-    check_count("k", k)
+    counts = ("k", "max_halvings")
+    check_count("k", k, counts=counts)
     check_positive("learning_rate", learning_rate)
     check_positive("damping", damping)
     check_positive("gradient_threshold", gradient_threshold)
     check_non_negative("curvature_threshold", curvature_threshold)
     check_positive("hessian_lipschitz", hessian_lipschitz)
     check_positive("tol", tol)
-    check_count("max_halvings", max_halvings, minimum=0)
+    check_count("max_halvings", max_halvings, minimum=0, counts=counts)
+    check_seed(seed)
 
     def init_fn(params: Any) -> SaddleFreeNewtonState:
         vector, eigenvalue = initial_eigenpair(params)
@@ -194,6 +197,10 @@ def saddle_free_newton(
             lambda: line_search(loss_fn, params, direction, length, max_halvings, both_signs=True),
             lambda: line_search(loss_fn, params, direction, length, max_halvings, both_signs=False),
         )
+        # A gradient that is not finite is a fault to show, not a step to skip: the line
+        # search would turn its NaN direction into a zero step, and the run would stall
+        # silently where gradient descent's update would carry the NaN.
+        step = jnp.where(jnp.isfinite(grad_norm), step, jnp.nan)
         return unravel(step.astype(update_dtype)), SaddleFreeNewtonState(
             count=saturating_add(state.count, 1),
             key=key,

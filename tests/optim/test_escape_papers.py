@@ -317,6 +317,34 @@ def test_saddle_free_newton_refuses_a_nan_curvature_direction_with_a_zero_step()
     assert int(state.loss_evaluations) == 1
 
 
+def test_perturbed_gd_kicks_complex_parameters_within_the_ball():
+    # Before: the radius was drawn in the parameters' complex dtype, which
+    # jax.random.uniform refuses, at every step (the kick is always computed).
+    opt = optim.perturbed_gd(0.1, radius=0.01, escape_steps=5)
+    zeros = jnp.zeros(8, jnp.complex64)
+    updates, state = jax.jit(opt.update)(zeros, opt.init(zeros), zeros)
+    assert updates.dtype == jnp.complex64 and int(state.perturbations) == 1
+    assert 0 < float(jnp.linalg.norm(updates)) <= 0.01 * 1.001
+    assert float(jnp.abs(jnp.imag(updates)).max()) > 0  # a ball in ℂ⁸, not ℝ⁸
+    grads = jnp.full(8, 1 + 1j, jnp.complex64)
+    updates, _ = jax.jit(opt.update)(grads, opt.init(zeros), zeros)
+    np.testing.assert_allclose(updates, -0.1 * grads, rtol=1e-6)
+
+
+def test_saddle_free_newton_carries_a_nan_gradient_into_its_update():
+    # Before: a NaN gradient gave a zero update (the line search's answer to a NaN
+    # direction), so a loop watching updates or parameters stalled without a sign; gradient
+    # descent's update carries the NaN, and optax.apply_if_finite or fit can act on it.
+    def loss(w):
+        return jnp.sum(w**2)
+
+    opt = optim.saddle_free_newton(2)
+    w = jnp.array([1.0, 2.0])
+    update = jax.jit(lambda g, s, p: opt.update(g, s, p, obj_fn=loss))
+    updates, _ = update(jnp.array([jnp.nan, 1.0]), opt.init(w), w)
+    assert np.all(np.isnan(np.asarray(updates)))
+
+
 def test_saddle_free_newton_stops_lanczos_once_the_krylov_space_of_g_is_invariant():
     # g = Aθ = (2, 0, 0, 0) is an eigenvector of A: span{g} is invariant after one product, so
     # the Newton step −|H|⁻¹g is exact there and the other k − 1 products would add nothing.

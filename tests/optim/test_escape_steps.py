@@ -193,6 +193,12 @@ def test_compiled_once_and_the_state_keeps_its_shapes_and_dtypes(compiled):
         (optim.perturbed_gd, {"learning_rate": 0.1, "radius": -0.1}, "`radius`"),
         (optim.perturbed_gd, {"learning_rate": 0.1, "escape_steps": 0}, "`escape_steps`"),
         (optim.perturbed_gd, {"learning_rate": 0.1, "escape_steps": 2**31}, "`escape_steps`"),
+        # Before, each of these passed construction and failed later, or named nothing.
+        (optim.saddle_free_newton, {"k": 2, "max_halvings": 2**31}, "`max_halvings` must be"),
+        (optim.perturbed_gd, {"learning_rate": 0.1, "seed": 1.5}, "`seed` must be an int"),
+        (optim.saddle_free_newton, {"k": 2, "seed": None}, "`seed` must be an int"),
+        (optim.negative_curvature_descent, {"seed": "a"}, "`seed` must be an int"),
+        (optim.perturbed_gd, {"learning_rate": 0.1, "seed": True}, "`seed` must be an int"),
     ],
 )
 def test_bad_hyperparameters_are_refused(factory, kwargs, message):
@@ -296,3 +302,45 @@ def test_perturbed_gd_hyperparameters_take_a_step_just_below_divergence():
         0.1, smoothness=19.9, hessian_lipschitz=1.0, epsilon=0.1, dimension=2, loss_gap=1.0
     )
     assert settings["radius"] > 0 and settings["escape_steps"] >= 1
+
+
+def test_a_learning_rate_where_the_wrapped_optimizer_belongs_is_refused():
+    # Before: AttributeError: 'float' object has no attribute 'init', from inside optax.
+    with pytest.raises(TypeError, match=r"`optimizer` must be an optax GradientTransformation"):
+        optim.negative_curvature_descent(0.1)
+
+
+@pytest.mark.parametrize("name", ["negative_curvature_descent", "saddle_free_newton"])
+def test_a_loss_that_is_not_a_scalar_is_refused_when_traced(name):
+    # Before: a loss of shape (1,) (a missing [0] or mean) went through unnoticed.
+    opt = TRANSFORMS[name]()
+    theta = jnp.zeros(N)
+    with pytest.raises(ValueError, match=r"`obj_fn` must return a scalar loss; got shape \(1,\)"):
+        opt.update(theta, opt.init(theta), theta, obj_fn=lambda p: jnp.sum(p)[None])
+
+
+@pytest.mark.parametrize(
+    ("factory", "args", "counts"),
+    [
+        (optim.perturbed_gd, (0.1,), ("escape_steps",)),
+        (optim.saddle_free_newton, (2,), ("k", "max_halvings")),
+        (optim.negative_curvature_descent, (optim.sgd(0.1),), ("num_iters", "max_halvings")),
+    ],
+)
+def test_under_inject_hyperparams_the_counts_are_named_static(factory, args, counts):
+    # optax injects every numeric argument, defaults included, as an array: a count that
+    # sizes a compiled loop cannot be one. The refusal says what to do, and doing it works.
+    with pytest.raises(ValueError, match=rf"static_args=\('{counts[0]}'"):
+        optax.inject_hyperparams(factory)(*args).init(jnp.zeros(N))
+    injected = optax.inject_hyperparams(factory, static_args=counts)(*args)
+    plain = factory(*args)
+    theta = jnp.asarray(FAR, jnp.float32)
+    grads = jnp.asarray(SADDLE @ FAR, jnp.float32)
+
+    def loss(p):
+        return 0.5 * p @ jnp.asarray(SADDLE, jnp.float32) @ p
+
+    step = jax.jit(lambda opt, s: opt.update(grads, s, theta, obj_fn=loss)[0], static_argnums=0)
+    np.testing.assert_allclose(
+        step(injected, injected.init(theta)), step(plain, plain.init(theta)), rtol=1e-6
+    )
