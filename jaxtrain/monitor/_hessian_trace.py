@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from jaxtrain.curvature import hvp, trace
 from jaxtrain.curvature._operators import highest_precision
-from jaxtrain.monitor._monitor import ProbeMonitor, StepView
+from jaxtrain.monitor._monitor import ProbeMonitor, StepView, check_int
 
 __all__ = ["HessianTrace", "hessian_trace"]
 
@@ -24,9 +24,7 @@ class HessianTrace(ProbeMonitor):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        samples = self.num_samples
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-            raise ValueError(f"num_samples must be an int ≥ 1; got {samples!r}")
+        check_int("num_samples", self.num_samples, 1)
 
     def record_names(self, params: Any) -> tuple[str, ...]:
         del params

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, NamedTuple
 
@@ -58,8 +59,11 @@ class StepView(NamedTuple):
         update used).
       learning_rate: η of this update (NaN when the optimizer does not record it).
       grads: g, the batch's gradient.
-      half_grads: the gradients of the batch's two halves stacked on a leading axis of 2
-        (g is their mean), or ``None`` when no monitor asked for them.
+      half_grads: the gradients of the batch's two halves (B//2 examples each: an odd
+        batch's last example is in neither) stacked on a leading axis of 2, or ``None`` when
+        no monitor asked for them. g is their mean only for an even batch of a model without
+        state (and no monitor needing the whole batch's gradient); otherwise g is the whole
+        batch's own gradient, and with BatchNorm each half used its own statistics.
       batch_size: B of this step (static).
       probe_loss: θ ↦ L(θ; probe batch), the training loss (train mode) on the run's fixed
         probe batch, or ``None`` when no monitor asked for it.
@@ -100,14 +104,18 @@ class Monitor(abc.ABC):
     uses_half_gradients: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
-        every = self.every
-        if isinstance(every, bool) or not isinstance(every, int | np.integer) or every < 1:
-            raise ValueError(f"{type(self).__name__}: every must be an int ≥ 1; got {every!r}")
+        check_int("every", self.every, 1, owner=type(self).__name__)
 
     @property
     def probe_size(self) -> int | None:
         """The probe batch size this monitor asks for (``None``: the default)."""
         return None
+
+    @property
+    def needs_whole_batch_gradient(self) -> bool:
+        """Whether the step must take its gradient on the whole batch even where the mean of
+        the half-batch gradients equals it for a per-example model and loss."""
+        return False
 
     def prepare(self, setup: RunSetup) -> Monitor:
         """Checks the monitor against the run and resolves what depends on it."""
@@ -141,14 +149,42 @@ class ProbeMonitor(Monitor):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        size = self.probe_examples
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-            raise ValueError(f"probe_size must be a positive int or None; got {size!r}")
+        if self.probe_examples is not None:
+            check_int("probe_size", self.probe_examples, 1)
 
     @property
     def probe_size(self) -> int | None:
         """The probe batch size this monitor asks for (``None``: the default)."""
         return self.probe_examples
+
+
+# Counts fill int32s inside the compiled step: `every` is compared with the int32 step.
+_INT32_MAX = int(np.iinfo(np.int32).max)
+
+
+def check_int(name: str, value: Any, minimum: int, *, owner: str = "") -> None:
+    """Refuses a count that is not an int (NumPy's included, bools not) in [minimum, 2³¹ − 1]."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or not minimum <= value <= _INT32_MAX
+    ):
+        prefix = f"{owner}: " if owner else ""
+        raise ValueError(
+            f"{prefix}{name} must be an int ≥ {minimum} (at most {_INT32_MAX:,}); got {value!r}"
+        )
+
+
+def check_number(name: str, value: Any, rule: str, ok: Callable[[float], bool]) -> None:
+    """Refuses a value that is not a finite real number (NumPy's included, bools not) for which
+    ``ok`` holds; ``rule`` says which in the message ("in [0, 1)")."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or not ok(float(value))
+    ):
+        raise ValueError(f"{name} must be a finite number {rule}; got {value!r}")
 
 
 def check_monitors(monitors: Sequence[Monitor] | None) -> tuple[Monitor, ...]:
@@ -175,11 +211,15 @@ def check_monitors(monitors: Sequence[Monitor] | None) -> tuple[Monitor, ...]:
     return monitors
 
 
-def check_record_names(monitors: tuple[Monitor, ...], params: Any, taken: Any) -> None:
-    """Refuses a record name that another monitor, or the step itself (``taken``), records.
+def check_record_names(
+    monitors: tuple[Monitor, ...], params: Any, taken: Any, *, prefix: str = ""
+) -> None:
+    """Refuses a record name that another monitor, or the step itself (``taken``), records,
+    or that begins with the training metrics' ``prefix``.
 
     A step's records are one dict: a monitor's ``"grad_norm"`` would silently replace the
-    step's own, and a ``"finite"`` the flag the non-finite check reads.
+    step's own, a ``"finite"`` the flag the non-finite check reads, and a ``"train_x"`` would
+    be taken for a training metric.
 
     Raises:
       ValueError: naming the monitor and the name.
@@ -187,6 +227,11 @@ def check_record_names(monitors: tuple[Monitor, ...], params: Any, taken: Any) -
     owners = {name: "the training step" for name in taken}
     for monitor in monitors:
         for name in monitor.record_names(params):
+            if prefix and name.startswith(prefix):
+                raise ValueError(
+                    f"monitor {monitor.name!r} records {name!r}, but names beginning "
+                    f"{prefix!r} are the training metrics' records: give it another name"
+                )
             if name in owners:
                 raise ValueError(
                     f"monitor {monitor.name!r} records {name!r}, which {owners[name]} records "

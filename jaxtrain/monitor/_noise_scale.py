@@ -7,8 +7,9 @@ from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from jaxtrain.monitor._monitor import Monitor, RunSetup, StepView
+from jaxtrain.monitor._monitor import Monitor, RunSetup, StepView, check_number
 
 __all__ = ["GradientNoiseScale", "GradientNoiseScaleState", "gradient_noise_scale", "noise_terms"]
 
@@ -81,6 +82,7 @@ class GradientNoiseScale(Monitor):
     """The monitor :func:`gradient_noise_scale` returns."""
 
     ema: float = 0.95
+    coupled_batch: bool = False
     num_examples: int | None = None
 
     name: ClassVar[str] = "noise_scale"
@@ -88,8 +90,13 @@ class GradientNoiseScale(Monitor):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not isinstance(self.ema, float | int) or not 0 <= self.ema < 1:
-            raise ValueError(f"ema must be a number in [0, 1); got {self.ema!r}")
+        check_number("ema", self.ema, "in [0, 1)", lambda ema: 0 <= ema < 1)
+        if not isinstance(self.coupled_batch, bool | np.bool_):
+            raise ValueError(f"coupled_batch must be True or False; got {self.coupled_batch!r}")
+
+    @property
+    def needs_whole_batch_gradient(self) -> bool:
+        return bool(self.coupled_batch)
 
     def prepare(self, setup: RunSetup) -> GradientNoiseScale:
         """Takes N from the run: ``fit`` draws each epoch's batches without replacement."""
@@ -136,7 +143,9 @@ class GradientNoiseScale(Monitor):
         return new, {"noise_scale": ratio}
 
 
-def gradient_noise_scale(every: int = 1, *, ema: float = 0.95) -> GradientNoiseScale:
+def gradient_noise_scale(
+    every: int = 1, *, ema: float = 0.95, coupled_batch: bool = False
+) -> GradientNoiseScale:
     r"""Tracks the gradient noise scale B_simple = tr(Σ)/|G|² (lecture §3: batch size).
 
     The gradient of a batch of B examples is the true gradient G plus noise of covariance
@@ -160,12 +169,18 @@ def gradient_noise_scale(every: int = 1, *, ema: float = 0.95) -> GradientNoiseS
     BatchNorm each half uses its own batch statistics, so what is measured is the noise scale
     of the model normalized over B/2 examples (both estimates come from the halves, which
     keeps them consistent). A batch of one cannot be split: NaN there. Models without
-    such state take the same steps as unmonitored training up to float rounding (the
-    gradient is summed in two halves); with dropout, each half draws its own mask.
+    such state, whose loss is a mean of per-example losses, take the same steps as
+    unmonitored training up to float rounding (the gradient is summed in two halves); with
+    dropout, each half draws its own mask. A model or loss that couples a batch's examples
+    without model state (statistics of the batch computed on the fly, a contrastive loss)
+    would train on the mean of the halves' gradients instead: pass ``coupled_batch=True``,
+    and its steps are unmonitored training's, the halves an extra pass.
 
     Args:
       every: measure every this many steps (the halves are computed at every step anyway).
       ema: the decay of the two moving averages.
+      coupled_batch: the model or loss couples a batch's examples without model state; the
+        step then takes its gradient on the whole batch.
 
     Returns:
       A :class:`GradientNoiseScale` monitor.
@@ -182,4 +197,4 @@ def gradient_noise_scale(every: int = 1, *, ema: float = 0.95) -> GradientNoiseS
       McCandlish, Kaplan, Amodei, "An Empirical Model of Large-Batch Training", 2018,
       https://arxiv.org/abs/1812.06162 (appendix A)
     """
-    return GradientNoiseScale(every, ema=ema)
+    return GradientNoiseScale(every, ema=ema, coupled_batch=coupled_batch)

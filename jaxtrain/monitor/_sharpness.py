@@ -8,12 +8,19 @@ from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from jaxtrain.curvature import hvp
 from jaxtrain.curvature._lanczos import basis_rows, extreme_ritz_pairs
 from jaxtrain.curvature._operators import flat_operator, flat_space, highest_precision
-from jaxtrain.monitor._monitor import ProbeMonitor, RunSetup, StepView
+from jaxtrain.monitor._monitor import (
+    ProbeMonitor,
+    RunSetup,
+    StepView,
+    check_int,
+    check_number,
+)
 from jaxtrain.monitor._preconditioner import preconditioner_inverse
 from jaxtrain.monitor._threshold import StabilityThreshold, stability_threshold
 from jaxtrain.optim._hyperparameters import Part, optimizer_parts
@@ -69,17 +76,14 @@ class Sharpness(ProbeMonitor):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.num_iters, bool) or not isinstance(self.num_iters, int):
-            raise ValueError(f"num_iters must be an int ≥ 2; got {self.num_iters!r}")
-        if self.num_iters < 2:
-            raise ValueError(f"num_iters must be an int ≥ 2; got {self.num_iters!r}")
-        if isinstance(self.tol, bool) or not (isinstance(self.tol, float | int) and self.tol > 0):
-            raise ValueError(f"tol must be a number > 0; got {self.tol!r}")
-        constant = self.threshold is not None and not callable(self.threshold)
-        number = isinstance(self.threshold, float | int) and not isinstance(self.threshold, bool)
-        if constant and (not number or not self.threshold > 0):
-            raise ValueError(
-                f"threshold must be a number > 0 or a function of η; got {self.threshold!r}"
+        check_int("num_iters", self.num_iters, 2)
+        # A relative tolerance of 1 or more accepts any Ritz value at all.
+        check_number("tol", self.tol, "in (0, 1)", lambda tol: 0 < tol < 1)
+        if not isinstance(self.preconditioned, bool | np.bool_):
+            raise ValueError(f"preconditioned must be True or False; got {self.preconditioned!r}")
+        if self.threshold is not None and not callable(self.threshold):
+            check_number(
+                "threshold", self.threshold, "> 0 (or a function of η)", lambda value: value > 0
             )
 
     def prepare(self, setup: RunSetup) -> Sharpness:
@@ -220,7 +224,7 @@ def sharpness(
     """
     return Sharpness(
         every,
-        preconditioned=bool(preconditioned),
+        preconditioned=preconditioned,
         probe_examples=probe_size,
         num_iters=_DEFAULT_NUM_ITERS if num_iters is None else num_iters,
         tol=tol,

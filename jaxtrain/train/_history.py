@@ -105,21 +105,29 @@ class History:
 
     def append_steps(self, values: Mapping[str, Any]) -> None:
         """Appends a block of consecutive steps (every array of equal length). A record the
-        block lacks (a run resumed without its monitors) is NaN there."""
+        block lacks (a run resumed without its monitors) is NaN there; a floating-point
+        record new in it (a monitor added on resume) is NaN in the steps before."""
         lengths = {len(np.asarray(v)) for v in values.values()}
         if len(lengths) > 1:
             raise ValueError(f"step records of unequal lengths: {sorted(lengths)}")
         previous = self.num_steps
-        for name, array in values.items():
+        arrays = {name: np.asarray(array) for name, array in values.items()}
+        # Checked before anything is appended: a refused block leaves the history as it was.
+        for name, array in arrays.items():
+            new = not self._step_chunks.get(name)
+            if new and previous and not np.issubdtype(array.dtype, np.floating):
+                raise ValueError(f"per-step record {name!r} appeared after {previous} steps")
+        for name, chunks in self._step_chunks.items():
+            if name not in arrays and not np.issubdtype(chunks[0].dtype, np.floating):
+                raise ValueError(f"per-step record {name!r} is missing from these steps")
+        for name, array in arrays.items():
             chunks = self._step_chunks.setdefault(name, [])
             if not chunks and previous:
-                raise ValueError(f"per-step record {name!r} appeared after {previous} steps")
-            chunks.append(np.asarray(array))
+                chunks.append(np.full(previous, np.nan, array.dtype))
+            chunks.append(array)
         (length,) = lengths or {0}
         for name, chunks in self._step_chunks.items():
-            if name not in values:
-                if not np.issubdtype(chunks[0].dtype, np.floating):
-                    raise ValueError(f"per-step record {name!r} is missing from these steps")
+            if name not in arrays:
                 chunks.append(np.full(length, np.nan, chunks[0].dtype))
         self._cache = None
 

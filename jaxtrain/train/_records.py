@@ -12,7 +12,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["epoch_row", "step_rows"]
+__all__ = ["ROW_RECORDS", "TRAIN_PREFIX", "epoch_row", "step_rows"]
+
+# Per-step rows the host adds to the step's own records, and the prefix of the training
+# metrics' records: names no monitor may record.
+ROW_RECORDS = ("batch_size", "skipped")
+TRAIN_PREFIX = "train_"
 
 
 def step_rows(records: dict[str, np.ndarray], sizes: np.ndarray, count: int) -> dict[str, Any]:
@@ -26,7 +31,7 @@ def step_rows(records: dict[str, np.ndarray], sizes: np.ndarray, count: int) -> 
     }
     # Monitors' records: everything the step wrote beyond the fixed ones and the metrics.
     for name in sorted(records):
-        if name not in rows and name != "finite" and not name.startswith("train_"):
+        if name not in rows and name != "finite" and not name.startswith(TRAIN_PREFIX):
             rows[name] = records[name][:count]
     return rows
 
@@ -59,7 +64,7 @@ def _weighted_means(records: dict[str, np.ndarray], sizes: np.ndarray) -> dict[s
     weights = sizes * records["finite"]
     total = weights.sum()
     means = {}
-    for name in ("loss", *sorted(k for k in records if k.startswith("train_"))):
+    for name in ("loss", *sorted(k for k in records if k.startswith(TRAIN_PREFIX))):
         values = np.where(records["finite"], records[name], 0.0).astype(np.float64)
         means[name] = float((weights * values).sum() / total) if total else math.nan
     return means

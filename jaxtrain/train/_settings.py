@@ -25,6 +25,7 @@ from jaxtrain.train._checkpoint import json_ready
 from jaxtrain.train._checks import check_data, check_loss_takes, check_positive_int
 from jaxtrain.train._evaluate import metric_names, split_model
 from jaxtrain.train._nonfinite import NONFINITE_POLICIES
+from jaxtrain.train._records import ROW_RECORDS, TRAIN_PREFIX
 from jaxtrain.train._sharding import Placement, resolve_placement
 from jaxtrain.train._step import STEP_RECORDS
 
@@ -148,8 +149,7 @@ def resolve_settings(
     monitors = check_monitors(monitors)
     setup = RunSetup(optimizer, optimizer.init(params), params, plan.num_examples, plan.batch_size)
     monitors = tuple(m.prepare(setup) for m in monitors)
-    step_records = [*STEP_RECORDS, *(f"train_{name}" for name, _ in named_metrics)]
-    check_record_names(monitors, params, step_records)
+    check_record_names(monitors, params, (*STEP_RECORDS, *ROW_RECORDS), prefix=TRAIN_PREFIX)
     probe_size = _probe_size(monitors, plan.num_examples, processes)
     val = None
     if val_data is not None:
@@ -275,11 +275,13 @@ def _batch_plan(
 
 
 def _probe_size(monitors: tuple[Monitor, ...], num_examples: int, processes: int) -> int:
-    """The size of the probe batch the monitors share: the largest asked, 0 for none."""
-    if not any(m.uses_probe for m in monitors):
+    """The size of the probe batch the monitors share: the largest asked, a monitor without a
+    size asking for its default min(N, 2048); 0 for none."""
+    default = min(num_examples, DEFAULT_PROBE_SIZE)
+    asked = [default if m.probe_size is None else m.probe_size for m in monitors if m.uses_probe]
+    if not asked:
         return 0
-    asked = [m.probe_size for m in monitors if m.uses_probe and m.probe_size is not None]
-    size = max(asked) if asked else min(num_examples, DEFAULT_PROBE_SIZE)
+    size = max(asked)
     if size > num_examples:
         raise ValueError(
             f"probe_size={size} exceeds the {counted(num_examples, 'training example')}"

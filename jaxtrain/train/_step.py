@@ -14,6 +14,7 @@ import optax
 
 from jaxtrain.monitor._monitor import Monitor, StepView, run_monitors
 from jaxtrain.optim._finite import all_finite
+from jaxtrain.train._records import TRAIN_PREFIX
 from jaxtrain.train._sharding import Placement
 from jaxtrain.train._state import TrainState
 
@@ -182,7 +183,7 @@ class StepFunctions:
         values = (loss.astype(jnp.float32), grad_norm.astype(jnp.float32), learning_rate, finite)
         record = {**dict(zip(STEP_RECORDS, values, strict=True)), **monitor_records}
         for name, metric in self.metrics:
-            record[f"train_{name}"] = jnp.asarray(metric(predictions, yb), jnp.float32)
+            record[f"{TRAIN_PREFIX}{name}"] = jnp.asarray(metric(predictions, yb), jnp.float32)
         return new_state, record
 
     def _gradients(self, state: TrainState, xb: Any, yb: Any, rng: jax.Array):
@@ -209,7 +210,8 @@ class StepFunctions:
             )
             return loss, predictions, new_model_state, grads, None
         halves = (*_halves((xb, yb), half), jax.random.split(rng))
-        if batch_size % 2 == 0 and not jax.tree.leaves(state.model_state):
+        separable = not any(m.needs_whole_batch_gradient for m in self.monitors)
+        if batch_size % 2 == 0 and separable and not jax.tree.leaves(state.model_state):
             (losses, (predictions, new_model_state)), half_grads = jax.vmap(
                 value_and_grad, in_axes=(None, 0, 0, 0)
             )(state.params, *halves)

@@ -98,6 +98,26 @@ def test_a_checkpoint_from_other_monitors_is_refused_but_loads_without_them(tmp_
     assert np.isnan(history.per_step["update_ratio"][history.num_steps // 2 :]).all()
 
 
+def test_a_monitor_without_state_can_join_a_resumed_run(tmp_path):
+    # Before: the resumed run trained a whole segment, then History refused the new column
+    # ("per-step record 'update_ratio' appeared after 8 steps").
+    run(2, checkpoint_dir=tmp_path, monitors=[])
+    _, history = run(4, checkpoint_dir=tmp_path, resume=True, monitors=[monitor.update_ratio()])
+    ratios = history.per_step["update_ratio"]
+    assert ratios.shape == (16,) and np.isnan(ratios[:8]).all() and np.isfinite(ratios[8:]).all()
+
+
+def test_a_default_probe_is_not_shrunk_by_another_monitors_smaller_one():
+    # Before: sharpness's default probe (min(N, 2048)) shrank to the 64 examples another
+    # monitor asked for: the largest asked counted only explicit sizes.
+    from jaxtrain.train._settings import _probe_size
+
+    chosen = (monitor.sharpness(10), monitor.hessian_trace(10, probe_size=64))
+    assert _probe_size(chosen, 3000, 1) == 2048
+    assert _probe_size(chosen, 1000, 1) == 1000  # the default is min(N, 2048)
+    assert _probe_size(chosen[1:], 3000, 1) == 64
+
+
 def test_the_epoch_is_traced_once_with_monitors():
     traces = []
 
@@ -161,10 +181,14 @@ class _Recording(monitor.Monitor):
         return state, {self.record: jax.numpy.float32(123.0)}
 
 
-@pytest.mark.parametrize("record", ["grad_norm", "finite", "update_ratio"])
+@pytest.mark.parametrize(
+    "record", ["grad_norm", "finite", "update_ratio", "batch_size", "skipped", "train_custom"]
+)
 def test_a_monitor_record_name_that_is_taken_is_refused(record):
     # One dict holds a step's records: a monitor's "grad_norm" replaced the step's own, and
-    # a "finite" would replace the flag the non-finite check reads.
+    # a "finite" would replace the flag the non-finite check reads. The history's own rows
+    # "batch_size" and "skipped" replaced a monitor's values, and a "train_" name was taken
+    # for a training metric (dropped from per_step, averaged into per_epoch).
     monitors = [_Recording(1, record), monitor.update_ratio()]
     with pytest.raises(ValueError, match=f"records '{record}'"):
         run(1, monitors=monitors)

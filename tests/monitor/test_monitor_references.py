@@ -236,3 +236,30 @@ def test_booleans_are_refused_as_numbers_like_every_other_argument(kwargs):
     # True would otherwise read as a constant threshold of 1.0, or a tolerance of 100%.
     with pytest.raises(ValueError):
         monitor.sharpness(every=1, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        # Each was accepted: as True, as a tolerance that accepts anything, as no threshold
+        # at all, as ema 0; every=2**31 failed inside the compiled step (OverflowError).
+        (lambda: monitor.sharpness(5, preconditioned="no"), "preconditioned must be True or"),
+        (lambda: monitor.sharpness(5, tol=2.0), r"tol must be a finite number in \(0, 1\)"),
+        (lambda: monitor.sharpness(5, tol=float("inf")), "tol must be a finite number"),
+        (lambda: monitor.sharpness(5, threshold=float("inf")), "threshold must be a finite"),
+        (lambda: monitor.gradient_noise_scale(ema=False), "ema must be a finite number"),
+        (lambda: monitor.update_ratio(every=2**31), r"every must be an int ≥ 1 \(at most"),
+    ],
+)
+def test_arguments_that_mean_nothing_are_refused(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_numpy_scalars_are_numbers_like_python_ones():
+    # Before: every=np.int64(3) passed while num_iters, probe_size and num_samples refused
+    # NumPy ints, and ema and threshold NumPy floats ("must be a number").
+    monitor.sharpness(np.int64(5), num_iters=np.int64(10), probe_size=np.int64(32))
+    monitor.sharpness(5, threshold=np.float32(20.0), tol=np.float64(1e-3))
+    monitor.hessian_trace(5, num_samples=np.int32(4))
+    monitor.gradient_noise_scale(ema=np.float32(0.9))

@@ -1,5 +1,7 @@
 """The gradient noise scale against its closed form on linear regression."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -155,3 +157,32 @@ def test_near_the_minimum_of_a_small_set_the_noise_scale_is_corrected():
         progress=False,
     )
     assert np.median(history.per_step["noise_scale"][-400:]) == pytest.approx(exact, rel=0.15)
+
+
+def test_a_batch_coupled_model_without_state_can_ask_for_its_own_step():
+    # A model that centres its hidden layer on the batch mean (BatchNorm without running
+    # statistics) couples a batch's examples without model state: the mean of the halves'
+    # gradients is not its gradient. By default the monitor takes the halves' mean as the
+    # step (documented); coupled_batch=True keeps the step exactly unmonitored training's.
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(64, 4)).astype(np.float32)
+    y = x.sum(axis=1, keepdims=True)
+    p0 = {"w1": jnp.asarray(rng.normal(size=(4, 8)), jnp.float32),
+          "w2": jnp.asarray(rng.normal(size=(8, 1)), jnp.float32)}  # fmt: skip
+
+    def apply(p, s, xb, *, train, rng=None):
+        h = jnp.tanh(xb @ p["w1"])
+        h = h - h.mean(0) if train else h
+        return h @ p["w2"], s
+
+    kw = dict(loss=losses.mse, steps=5, batch_size=16, progress=False)
+    plain, _ = train.fit((apply, p0, {}), optim.sgd(0.1), (x, y), **kw)
+    watched = [monitor.gradient_noise_scale(every=100, coupled_batch=True)]
+    exact, history = train.fit((apply, p0, {}), optim.sgd(0.1), (x, y), monitors=watched, **kw)
+    for a, b in zip(jax.tree.leaves(plain.params), jax.tree.leaves(exact.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert np.isfinite(history.per_step["noise_scale"][0])
+    shared, _ = train.fit(
+        (apply, p0, {}), optim.sgd(0.1), (x, y), monitors=[monitor.gradient_noise_scale(100)], **kw
+    )
+    assert not np.allclose(shared.params["w1"], plain.params["w1"], atol=1e-3)

@@ -51,8 +51,10 @@ def test_appending_blocks_and_epochs():
     np.testing.assert_array_equal(history.per_epoch["val_loss"], [np.nan, 0.5])
     with pytest.raises(ValueError, match="unequal lengths"):
         history.append_steps({"loss": np.zeros(2), "grad_norm": np.zeros(3)})
+    # A float record new in a later block (a monitor added on resume) is NaN before it; an
+    # integer one has no NaN to stand for the missing steps.
     with pytest.raises(ValueError, match="appeared after 3 steps"):
-        history.append_steps({"new": np.zeros(1)})
+        history.append_steps({"loss": np.zeros(1), "new": np.zeros(1, np.int32)})
     with pytest.raises(ValueError, match="not a jaxtrain History"):
         History.from_json('{"format": "other"}')
     assert "3 steps" in repr(history)
@@ -65,6 +67,15 @@ def test_a_record_missing_from_a_block_is_nan_there():
     history.append_steps({"loss": np.array([3.0])})
     np.testing.assert_array_equal(history.per_step["sharpness"], [5.0, np.nan, np.nan])
     assert history.num_steps == 3
+
+
+def test_a_record_new_in_a_later_block_is_nan_before_it():
+    # A run resumed with a monitor added: its column starts there, NaN before.
+    history = History()
+    history.append_steps({"loss": np.array([1.0, 2.0])})
+    history.append_steps({"loss": np.array([3.0]), "update_ratio": np.array([0.5], np.float32)})
+    np.testing.assert_array_equal(history.per_step["update_ratio"], [np.nan, np.nan, 0.5])
+    assert history.per_step["update_ratio"].dtype == np.float32 and history.num_steps == 3
 
 
 def test_fit_history_plots_four_panels(tmp_path):
