@@ -56,14 +56,39 @@ def _key_name(key: Any) -> str:
     return str(key)
 
 
+def _without_variable_value(path: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A leaf's path without the ``.value`` of the NNX Variable that holds it (an
+    ``nnx.State``'s leaves sit one attribute below their names)."""
+    last = path[-1] if path else None
+    if isinstance(last, jax.tree_util.GetAttrKey) and last.name == "value":
+        return path[:-1]
+    return path
+
+
+def _joined(names: list[list[str]]) -> list[str]:
+    """The names joined by "/", refused where two different paths read the same."""
+    labels = ["/".join(name) for name in names]
+    paths: dict[str, set[tuple[str, ...]]] = {}
+    for label, name in zip(labels, names, strict=True):
+        paths.setdefault(label, set()).add(tuple(name))
+    for label, found in paths.items():
+        if len(found) > 1:
+            raise ValueError(
+                f"blocks: {len(found)} different paths read {label!r} once joined by '/' (a "
+                "key holds a '/'); pass a pytree of labels instead"
+            )
+    return labels
+
+
 def block_labels(params: Any, blocks: Any = "layer") -> list[Any]:
     """The block label of each leaf of ``params``, in ``jax.tree.leaves`` order.
 
     Args:
         params: the parameters θ.
         blocks: ``"layer"``: a leaf's path without its last key (``"layers/0"`` for
-            ``layers/0/kernel``: the module that owns it in NNX and Linen parameters, or a
-            ``{"w", "b"}`` dict of a layer); a leaf at the top level is a block of its own.
+            ``layers/0/kernel``: the module that owns it in NNX and Linen parameters, an
+            ``nnx.State`` included, or a ``{"w", "b"}`` dict of a layer); a leaf at the top
+            level is a block of its own.
             ``"leaf"``: every array its own block, named by its path. A pytree of labels
             with the structure of ``params`` (as ``optax.multi_transform``'s
             ``param_labels``), or a callable ``params -> such a pytree``.
@@ -72,7 +97,8 @@ def block_labels(params: Any, blocks: Any = "layer") -> list[Any]:
         One hashable label per leaf.
 
     Raises:
-        ValueError: for an unknown mode, or labels whose structure is not that of ``params``.
+        ValueError: for an unknown mode, labels whose structure is not that of ``params``,
+            or two paths that read the same once joined by "/".
     """
     paths = [path for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
     if isinstance(blocks, str):
@@ -80,10 +106,10 @@ def block_labels(params: Any, blocks: Any = "layer") -> list[Any]:
             raise ValueError(
                 f"blocks must be one of {_MODES}, a pytree of labels or a callable, got {blocks!r}"
             )
-        names = [[_key_name(key) for key in path] for path in paths]
-        if blocks == "leaf":
-            return ["/".join(name) for name in names]
-        return ["/".join(name[:-1] if len(name) > 1 else name) for name in names]
+        names = [[_key_name(key) for key in _without_variable_value(path)] for path in paths]
+        if blocks != "leaf":
+            names = [name[:-1] if len(name) > 1 else name for name in names]
+        return _joined(names)
     labels = blocks(params) if callable(blocks) else blocks
     structure, expected = jax.tree.structure(labels), jax.tree.structure(params)
     if structure != expected:

@@ -163,6 +163,13 @@ def negative_curvature_descent(
     ) -> tuple[Any, NegativeCurvatureDescentState]:
         loss_fn = objective("negative_curvature_descent", obj_fn, params)
         flat_grad = ravel_pytree(updates)[0]
+        if flat_grad.size == 0:  # no parameter to move: no curvature to measure
+            new_updates, inner_state = inner.update(
+                updates, state.inner_state, params, obj_fn=obj_fn, **extra_args
+            )
+            return new_updates, state._replace(
+                count=saturating_add(state.count, 1), inner_state=inner_state
+            )
         key, subkey = jax.random.split(state.key)
         small = jnp.linalg.norm(flat_grad.astype(working_dtype(flat_grad.dtype))) < (
             gradient_threshold

@@ -161,6 +161,8 @@ def saddle_free_newton(
         del extra_args
         loss_fn = objective("saddle_free_newton", obj_fn, params)
         flat_grad, unravel = ravel_pytree(updates)
+        if flat_grad.size == 0:  # no parameter to move: no curvature to measure
+            return updates, state._replace(count=saturating_add(state.count, 1))
         update_dtype = flat_grad.dtype
         # The Ritz pairs come in this dtype too (ritz_pairs works in working_dtype).
         flat_grad = flat_grad.astype(working_dtype(state.vector.dtype))

@@ -73,6 +73,27 @@ def test_partitions_by_layer_leaf_labels_and_callable():
     assert curvature.block_labels({"w": 1.0, "b": 2.0}) == ["b", "w"]  # top-level leaves
 
 
+def test_nnx_states_are_partitioned_by_their_modules():
+    # Before: an nnx.State's paths end in the Variable's .value, so "layer" stripped only
+    # that and made every array its own block ("l1/bias", "l1/kernel", ...).
+    class Two(nnx.Module):
+        def __init__(self, rngs):
+            self.l1 = nnx.Linear(2, 3, rngs=rngs)
+            self.l2 = nnx.Linear(3, 1, rngs=rngs)
+
+    state = nnx.state(Two(nnx.Rngs(0)), nnx.Param)
+    assert curvature.block_labels(state) == ["l1", "l1", "l2", "l2"]
+    assert curvature.block_labels(state, "leaf") == ["l1/bias", "l1/kernel", "l2/bias", "l2/kernel"]
+
+
+def test_two_paths_that_read_the_same_are_refused():
+    # Before: {"enc/dense": {"w"}} and {"enc": {"dense": {"w"}}} both read "enc/dense" and
+    # were silently merged into one block.
+    params = {"enc/dense": {"w": jnp.ones(2)}, "enc": {"dense": {"w": jnp.ones(3)}}}
+    with pytest.raises(ValueError, match=r"2 different paths read 'enc/dense'"):
+        curvature.block_labels(params)
+
+
 def test_bad_partitions_and_k_are_refused_naming_the_argument():
     # (A one-parameter block, whose one value is both ends, is block_eigenvalues' doctest.)
     params = {"a": jnp.ones(2), "b": jnp.ones(1)}

@@ -344,3 +344,15 @@ def test_under_inject_hyperparams_the_counts_are_named_static(factory, args, cou
     np.testing.assert_allclose(
         step(injected, injected.init(theta)), step(plain, plain.init(theta)), rtol=1e-6
     )
+
+
+@pytest.mark.parametrize("name", ["negative_curvature_descent", "saddle_free_newton"])
+def test_parameters_without_entries_have_nothing_to_escape(name):
+    # Before: "`like` has no array leaves" at every update, large gradient or not (both
+    # branches of the step are traced, and the Hessian's refused the empty vector).
+    opt = TRANSFORMS[name]()
+    empty = {"w": jnp.zeros((0, 3))}
+    updates, state = jax.jit(lambda g, s, p: opt.update(g, s, p, obj_fn=lambda q: 0.0))(
+        empty, opt.init(empty), empty
+    )
+    assert updates["w"].shape == (0, 3) and int(state.matvecs) == 0
