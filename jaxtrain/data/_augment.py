@@ -15,6 +15,7 @@ example and vmaps, so a whole batch is one jitted XLA computation (no Python per
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 
 import jax
@@ -45,6 +46,17 @@ def _as_image(x: jax.Array, who: str) -> jax.Array:
             "To augment a batch, call jaxtrain.data.augment_batch(aug, key, batch)."
         )
     return x
+
+
+def _check_real_valued(x: jax.Array, who: str) -> None:
+    """Refuses what an augmentation that computes new pixel values cannot compute on: a mask
+    has no values to add noise to or interpolate between (noise turned an all-False mask all
+    True), and a complex image would lose its imaginary part to the float computation."""
+    if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
+        raise ValueError(
+            f"{who} computes new pixel values, so it augments real-valued images (float or "
+            f"integer pixels); got {x.dtype}."
+        )
 
 
 def _compute_dtype(dtype: jnp.dtype) -> jnp.dtype:
@@ -169,7 +181,8 @@ def random_crop(
       mode: how the border is filled: ``"constant"`` (``fill``), ``"reflect"`` (mirror
         without repeating the edge pixel; needs P smaller than the image side) or ``"edge"``
         (repeat the edge pixel).
-      fill: the value of the border for ``mode="constant"``.
+      fill: the value of the border for ``mode="constant"`` (rounded and clipped into an
+        integer image's range).
 
     Returns:
       ``aug(key, x) -> x`` for ONE example of shape (H, W, C) or (H, W); shape and dtype kept.
@@ -193,6 +206,12 @@ def random_crop(
     pad_h, pad_w = _check_padding(padding)
     if mode not in _CROP_MODES:
         raise ValueError(f"`mode` must be one of {_CROP_MODES}; got {mode!r}.")
+    try:
+        fill_value = float(fill)
+    except (TypeError, ValueError):
+        fill_value = math.nan
+    if isinstance(fill, bool) or not math.isfinite(fill_value):
+        raise ValueError(f"`fill` must be a finite number; got {fill!r}.")
 
     def aug(key: jax.Array, x: jax.Array) -> jax.Array:
         x = _as_image(x, "random_crop")
@@ -204,7 +223,9 @@ def random_crop(
             )
         widths = [(pad_h, pad_h), (pad_w, pad_w)] + [(0, 0)] * (x.ndim - 2)
         if mode == "constant":
-            padded = jnp.pad(x, widths, constant_values=jnp.asarray(fill, x.dtype))
+            # Rounded and clipped into an integer image's range, as its pixels are.
+            border = _cast_back(jnp.asarray(fill_value, _compute_dtype(x.dtype)), x.dtype)
+            padded = jnp.pad(x, widths, constant_values=border)
         else:
             padded = jnp.pad(x, widths, mode=mode)
         # One draw for both offsets: o_h ∈ {0..2P_h}, o_w ∈ {0..2P_w}.
@@ -298,6 +319,7 @@ def random_zoom(
 
     def aug(key: jax.Array, x: jax.Array) -> jax.Array:
         x = _as_image(x, "random_zoom")
+        _check_real_valued(x, "random_zoom")
         H, W = x.shape[:2]
         dtype = _compute_dtype(x.dtype)
         # One draw of three uniforms: the side fraction and the two relative offsets.
@@ -351,6 +373,7 @@ def additive_noise(stddev: float, *, clip: tuple[float, float] | None = None) ->
 
     def aug(key: jax.Array, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)
+        _check_real_valued(x, "additive_noise")
         dtype = _compute_dtype(x.dtype)
         y = x.astype(dtype) + jnp.asarray(sigma, dtype) * jax.random.normal(key, x.shape, dtype)
         if clip is not None:

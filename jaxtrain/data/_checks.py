@@ -8,7 +8,7 @@ import jax
 import numpy as np
 
 from jaxtrain._text import counted
-from jaxtrain.data._labels import check_class_labels
+from jaxtrain.data._labels import check_class_labels, check_num_classes
 
 
 def _first(mask: np.ndarray) -> int:
@@ -38,16 +38,6 @@ def check_finite(values: np.ndarray, what: str) -> None:
                 f"first in example {_first(beyond)}, which JAX computes in (x64 is off); "
                 "rescale them (or enable jax_enable_x64)."
             )
-
-
-def _check_num_classes(num_classes: Any) -> int:
-    if (
-        isinstance(num_classes, bool)
-        or not isinstance(num_classes, int | np.integer)
-        or num_classes < 1
-    ):
-        raise ValueError(f"`num_classes` must be a positive int or None; got {num_classes!r}.")
-    return int(num_classes)
 
 
 def _check_target_rows(y: np.ndarray, num_classes: int, where: str) -> None:
@@ -115,7 +105,7 @@ def check_dataset(x: Any, y: Any, *, num_classes: int | None = None, name: str =
       https://karpathy.github.io/2019/04/25/recipe/
     """
     if num_classes is not None:
-        num_classes = _check_num_classes(num_classes)
+        num_classes = check_num_classes(num_classes)
     x, y = np.asarray(x), np.asarray(y)
     for array, label in ((x, "inputs x"), (y, "targets y")):
         if array.ndim == 0:

@@ -85,6 +85,17 @@ def _negative(name: str, i: int, value: Any, stop_text: str) -> LabelError:
     )
 
 
+def check_num_classes(num_classes: Any, *, minimum: int = 1) -> int:
+    """``num_classes`` as an int, refused unless it is an int (NumPy's too, not a bool) of
+    at least ``minimum``."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer):
+        raise ValueError(f"`num_classes` must be an int >= {minimum}; got {num_classes!r}.")
+    if num_classes < minimum:
+        need = "a classification needs at least two classes" if minimum == 2 else "too few"
+        raise ValueError(f"`num_classes` is {num_classes}; {need}.")
+    return int(num_classes)
+
+
 def check_class_labels(y: Any, num_classes: int, *, name: str = "y") -> None:
     """Checks integer class labels of shape (N,) against ``num_classes``, before any cast.
 
@@ -100,6 +111,7 @@ def check_class_labels(y: Any, num_classes: int, *, name: str = "y") -> None:
       LabelError: for float labels (naming a non-integer one), or the first label outside
         0..K − 1 with its index, compared in the labels' own dtype (2³² + 1 is named as such,
         never as the class 1 an int32 cast would make of it).
+      ValueError: for a ``num_classes`` that is not an int ≥ 1.
 
     Examples:
       >>> import numpy as np
@@ -111,6 +123,7 @@ def check_class_labels(y: Any, num_classes: int, *, name: str = "y") -> None:
       ...     print(str(error).split(";")[0])
       y_train labels go out of range (e.g. 4294967297 at index 1) for num_classes=3
     """
+    num_classes = check_num_classes(num_classes)
     y = np.asarray(y)
     _integer_dtype(y, name, num_classes)
     found = _first_out_of_range(y, num_classes)
@@ -260,14 +273,9 @@ def class_count(labels: Mapping[str, Any], *, num_classes: int | None = None) ->
                 name=name,
             )
     if num_classes is not None:
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer):
-            raise ValueError(f"`num_classes` must be an int >= 2 or None; got {num_classes!r}.")
-        if num_classes < 2:
-            raise ValueError(
-                f"`num_classes` is {num_classes}; a classification needs at least two classes."
-            )
+        num_classes = check_num_classes(num_classes, minimum=2)
         for name, y in arrays.items():
-            check_class_labels(y, int(num_classes), name=name)
+            check_class_labels(y, num_classes, name=name)
     else:
         examples = sum(y.size for y in arrays.values())
         bound = _inference_bound(examples)

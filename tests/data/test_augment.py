@@ -284,6 +284,8 @@ def test_single_example_functions_reject_batches():
         (lambda: additive_noise(-0.1), "`stddev`"),
         (lambda: additive_noise(float("nan")), "`stddev`"),
         (lambda: additive_noise(0.1, clip=(1.0, 0.0)), "`clip`"),
+        (lambda: random_crop(2, fill=float("nan")), "`fill`"),
+        (lambda: random_crop(2, fill="white"), "`fill`"),
     ],
 )
 def test_bad_arguments_raise_value_error_naming_the_argument(make, match):
@@ -294,3 +296,21 @@ def test_bad_arguments_raise_value_error_naming_the_argument(make, match):
 def test_reflect_padding_larger_than_image_raises():
     with pytest.raises(ValueError, match='mode="reflect"'):
         random_crop(4, mode="reflect")(KEY, jnp.zeros((3, 3)))
+
+
+@pytest.mark.parametrize("dtype", [jnp.bool_, jnp.complex64])
+def test_masks_and_complex_images_are_refused(dtype):
+    # Before: noise made an all-False mask all True, zoom dilated a mask, and complex
+    # images lost their imaginary part, each returned as if augmented. (Flips and crops
+    # move values without computing new ones: a mask's flip is still a mask.)
+    for aug in (additive_noise(0.01), random_zoom(0.5)):
+        with pytest.raises(ValueError, match="real-valued images"):
+            aug(KEY, jnp.zeros((4, 4), dtype))
+
+
+def test_an_integer_images_fill_is_rounded_and_clipped_like_its_pixels():
+    # Before: fill=0.7 on uint8 was truncated to 0, and fill=-1 failed at call time.
+    x = jnp.full((4, 4, 1), 100, jnp.uint8)
+    for fill, border in ((0.7, 1), (-1.0, 0), (300.0, 255)):
+        out = np.asarray(random_crop(2, fill=fill)(jax.random.key(3), x))
+        assert set(out.ravel().tolist()) <= {100, border} and border in out, fill

@@ -79,3 +79,10 @@ def test_a_single_class_is_refused():
 def test_bool_and_unsigned_labels_are_classes():
     assert class_count({"y": np.array([True, False, True])}) == 2
     assert class_count({"y": np.array([0, 5, 2], np.uint64)}) == 6
+
+
+@pytest.mark.parametrize("num_classes", [2.5, None, True, "3", 0])
+def test_check_class_labels_refuses_a_class_count_that_is_no_count(num_classes):
+    # Before: 2.5 accepted label 2 (compared as < 2.5), None raised a bare TypeError.
+    with pytest.raises(ValueError, match=r"`num_classes` (must be an int >= 1|is 0)"):
+        check_class_labels(np.array([0, 1, 2]), num_classes)
