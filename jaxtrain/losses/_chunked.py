@@ -12,6 +12,8 @@ import numpy as np
 from jax import lax
 from jax.tree_util import Partial
 
+from jaxtrain._dtypes import working_dtype
+
 __all__ = ["chunked_mean"]
 
 
@@ -55,17 +57,23 @@ def _chunked_mean(fn: Any, data: tuple[Any, ...], chunk_size: int) -> Any:
         out = jax.eval_shape(lambda batch: fn(*batch), like)
 
         def add(acc: Any, j: jax.Array) -> tuple[Any, None]:
-            return jax.tree.map(jnp.add, acc, fn(*chunk(j))), None
+            return jax.tree.map(lambda a, v: a + v.astype(a.dtype), acc, fn(*chunk(j))), None
 
-        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), out)
+        # The sum in float32 at least: in a half-precision sum later chunks round away
+        # (bfloat16) or it overflows (float16). The mean goes back to fn's dtype.
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, _sum_dtype(s.dtype)), out)
         # One compiled body for all k chunks; the sum stays on the device, no host sync.
         total, _ = lax.scan(add, zeros, jnp.arange(k))
         total = jax.tree.map(lambda t: t * (c / n), total)
     if r:
-        rest = fn(*jax.tree.map(lambda a: a[n - r :], data))
-        rest = jax.tree.map(lambda t: t * (r / n), rest)
+        out = fn(*jax.tree.map(lambda a: a[n - r :], data))
+        rest = jax.tree.map(lambda v: v.astype(_sum_dtype(v.dtype)) * (r / n), out)
         total = rest if total is None else jax.tree.map(jnp.add, total, rest)
-    return total
+    return jax.tree.map(lambda t, s: t.astype(s.dtype), total, out)
+
+
+def _sum_dtype(dtype: Any) -> Any:
+    return working_dtype(dtype) if jnp.issubdtype(dtype, jnp.inexact) else dtype
 
 
 def chunked_mean(fn: Callable[..., Any], data: tuple[Any, ...] | Any, *, chunk_size: int) -> Any:

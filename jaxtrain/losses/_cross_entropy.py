@@ -4,6 +4,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jaxtrain.losses import _checks, _class_axes
@@ -59,8 +60,10 @@ def softmax_cross_entropy(
         label_smoothing: α in [0, 1].
         reduction: ``"mean"`` over examples (the default; masked-out examples count as 0, so
             it equals ``optax_loss(...).mean()``), ``"sum"``, or ``"none"`` for per-example
-            values of the logits' shape without the class axes, equal to optax's (which
-            returns them by default).
+            values of the logits' shape without the class axes: optax's (which returns them
+            by default), equal for one-hot and soft targets and within a few units in the
+            last place for integer labels (read off the log-softmax, which keeps its accuracy
+            at large logits).
 
     Returns:
         The reduced loss (a scalar) or per-example losses.
@@ -101,8 +104,10 @@ def softmax_cross_entropy(
     if logits.ndim < 1:
         raise ValueError(f"logits must have a class axis, got shape {logits.shape}")
     no_smoothing = isinstance(label_smoothing, int | float) and label_smoothing == 0.0
-    if isinstance(label_smoothing, int | float) and not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
+    if not isinstance(label_smoothing, jax.core.Tracer):  # a traced α cannot be checked
+        alpha = np.asarray(label_smoothing)
+        if alpha.ndim or alpha.dtype.kind not in "iuf" or not 0.0 <= float(alpha) <= 1.0:
+            raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
     axes = _class_axes.canonical_axes(axis, logits.shape)
     mask = None if where is None else _class_axes.class_mask(where, logits.shape, axes)
     num_classes = math.prod(logits.shape[a] for a in axes)

@@ -217,8 +217,14 @@ class BatchNorm(nnx.Module):
             for stat, batch_value in ((self.mean, mean), (self.var, var)):
                 # Running statistics are bookkeeping for test time, never a path for gradients.
                 value = jax.lax.stop_gradient(alpha * stat[...] + (1 - alpha) * batch_value)
-                if jnp.can_cast(value.dtype, stat[...].dtype):
-                    stat[...] = value
+                stat_dtype = stat[...].dtype
+                complex_into_real = jnp.issubdtype(
+                    value.dtype, jnp.complexfloating
+                ) and not jnp.issubdtype(stat_dtype, jnp.complexfloating)
+                if not complex_into_real:
+                    # Kept in its own dtype, as Flax keeps it: a float64 batch under x64 must
+                    # not turn a float32 statistic float64 (the state would change dtype).
+                    stat[...] = value.astype(stat_dtype)
                 else:
                     # A complex μ in a float32 BatchStat would lose its imaginary part (Flax's
                     # behaviour, with a FutureWarning): the running mean becomes complex instead.

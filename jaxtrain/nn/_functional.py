@@ -8,6 +8,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import linen, nnx
 
 Params = Any
@@ -130,8 +131,10 @@ def _jit_apply(apply: Apply) -> Apply:
     compiled_eval = jax.jit(lambda p, s, x, rng: apply(p, s, x, train=False, rng=rng)[0])
 
     def checked(params: Params, state: State, x: Any, *, train: bool, rng: Any = None):
+        if isinstance(train, np.bool_):
+            train = bool(train)
         if not isinstance(train, bool):
-            raise ValueError(f"train must be a Python bool, got {type(train).__name__}")
+            raise ValueError(f"train must be True or False, got {train!r}")
         if train:
             return compiled_train(params, state, x, rng)
         return compiled_eval(params, state, x, rng), state
@@ -143,11 +146,24 @@ def _jit_apply(apply: Apply) -> Apply:
 # ---------------------------------------------------------------------------- NNX modules
 
 
+# Leaves of a flat NNX state that are no Variable: arrays a module keeps as plain data
+# (``nnx.data(array)``, a bare array attribute), or their shapes under ``nnx.eval_shape``.
+_RAW_LEAVES = (jax.Array, np.ndarray, jax.ShapeDtypeStruct)
+
+
 def _value(variable: Any) -> Any:
-    """A variable's raw value; also for abstract (``nnx.eval_shape``) modules' shape structs."""
+    """A variable's raw value; also for abstract (``nnx.eval_shape``) modules' shape structs,
+    and for plain array data, which is its own value."""
+    if isinstance(variable, _RAW_LEAVES):
+        return variable
     if hasattr(variable, "get_value"):  # flax ≥ 0.12
         return variable.get_value()
     return variable.value
+
+
+def _replaced(variable: Any, value: Any) -> Any:
+    """``variable`` holding ``value`` instead; plain array data is simply replaced."""
+    return value if isinstance(variable, _RAW_LEAVES) else variable.replace(value)
 
 
 def _to_tree(flat_state: list[tuple[tuple, Any]]) -> dict:
@@ -172,7 +188,7 @@ def _fill(template: list[tuple[tuple, Any]], tree: Mapping) -> nnx.State:
     """A fresh ``nnx.State`` shaped like ``template`` holding the arrays of ``tree``."""
     try:
         return nnx.from_flat_state(
-            [(path, var.replace(_lookup(tree, path))) for path, var in template]
+            [(path, _replaced(var, _lookup(tree, path))) for path, var in template]
         )
     except (KeyError, TypeError) as error:
         raise ValueError(
@@ -217,8 +233,9 @@ def _from_nnx(module: nnx.Module) -> tuple[Apply, Params, State]:
     state_template = list(nnx.to_flat_state(rest_state))
     params = _to_tree(param_template)
     state = _to_tree(state_template)
-    if rng_template:
-        # The stored stream keys are values the apply reads when called without ``rng``.
+    if rng_template or not _hashable((graph_train, graph_eval)):
+        # The stored stream keys are values the apply reads when called without ``rng``; a
+        # graph holding a list or dict attribute (a configuration) cannot key the cache.
         apply = _nnx_apply(graph_train, graph_eval, param_template, rng_template, state_template)
     else:
         apply = _shared_nnx_apply(graph_train, graph_eval, param_template, state_template)
@@ -227,6 +244,14 @@ def _from_nnx(module: nnx.Module) -> tuple[Apply, Params, State]:
 
 _SHARED_APPLIES: collections.OrderedDict[tuple[Any, Any], Apply] = collections.OrderedDict()
 _MAX_SHARED_APPLIES = 64
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _shared_nnx_apply(
@@ -256,7 +281,7 @@ def _shared_nnx_apply(
 
 def _shapes_only(template: list[tuple[tuple, Any]]) -> list[tuple[tuple, Any]]:
     shape_of = lambda value: jax.ShapeDtypeStruct(value.shape, value.dtype)  # noqa: E731
-    return [(path, var.replace(shape_of(_value(var)))) for path, var in template]
+    return [(path, _replaced(var, shape_of(_value(var)))) for path, var in template]
 
 
 def _nnx_apply(

@@ -112,3 +112,15 @@ def test_bad_arguments_say_what_to_pass():
         chunked_mean(_per_batch, (jnp.float32(1.0),), chunk_size=2)
     with pytest.raises(ValueError, match="holds no arrays"):
         chunked_mean(_per_batch, (), chunk_size=2)
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_half_precision_losses_are_summed_in_float32(dtype):
+    # Before: the running sum was kept in the loss's dtype: bfloat16 rounded later chunks
+    # away (0.50 for a mean of 2.74 at chunk_size=1) and float16 overflowed to inf.
+    values = jnp.asarray(np.random.default_rng(0).uniform(2.0, 3.5, 20_000), dtype)
+    expected = float(jnp.mean(values.astype(jnp.float32)))
+    for chunk_size in (1, 16, 4096):
+        got = chunked_mean(jnp.mean, (values,), chunk_size=chunk_size)
+        assert got.dtype == dtype
+        assert float(got) == pytest.approx(expected, rel=1e-2), chunk_size

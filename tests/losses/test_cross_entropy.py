@@ -204,3 +204,10 @@ def test_softmax_cross_entropy_bad_input(logits, labels, kwargs, match):
 def test_sigmoid_bce_bad_input(logits, labels, match):
     with pytest.raises(ValueError, match=match):
         sigmoid_binary_cross_entropy(logits, labels)
+
+
+@pytest.mark.parametrize("alpha", [np.float32(-2.0), jnp.asarray(5.0), np.float64(1.5)])
+def test_label_smoothing_out_of_range_is_refused_as_any_number(alpha):
+    # Before: only Python numbers were range-checked; np.float32(-2) gave a loss of -3.38.
+    with pytest.raises(ValueError, match="label_smoothing must lie in"):
+        softmax_cross_entropy(jnp.zeros((4, 3)), jnp.array([0, 1, 2, 0]), label_smoothing=alpha)

@@ -241,3 +241,19 @@ def test_sharded_batch_under_plain_jit_uses_global_statistics(multi_device):
         """
     )
     assert out.strip().endswith("ok")
+
+
+def test_float64_inputs_keep_float32_running_statistics_with_x64():
+    # Before: with x64 on, a float64 batch turned the float32 running statistics float64
+    # (flax 0.12 keeps them float32; 0.11 turned them too), so the state changed dtype after
+    # one step and a lax.scan carrying it failed.
+    from jax_modes import x64_enabled
+
+    with x64_enabled():
+        layer = BatchNorm(4, rngs=nnx.Rngs(0))
+        reference = nnx.BatchNorm(4, rngs=nnx.Rngs(0))
+        x = jnp.arange(32.0, dtype=jnp.float64).reshape(8, 4)
+        layer(x)
+        reference(x)
+        assert layer.mean[...].dtype == layer.var[...].dtype == jnp.float32
+        np.testing.assert_allclose(layer.var[...], reference.var[...], rtol=1e-6)

@@ -341,7 +341,7 @@ def test_bad_input(args, error, match):
 
 def test_bad_train_flag_and_structure():
     apply, params, state = _bn_model()[1]
-    with pytest.raises(ValueError, match="Python bool"):
+    with pytest.raises(ValueError, match="train must be True or False"):
         apply(params, state, X, train=jnp.bool_(True))
     with pytest.raises(ValueError, match="structure"):
         apply({"head": params["head"]}, state, X, train=False)
@@ -415,3 +415,42 @@ def test_a_model_with_random_streams_keeps_its_own_apply():
             return self.dropout(self.linear(x))
 
     assert functional(Noisy(nnx.Rngs(0)))[0] is not functional(Noisy(nnx.Rngs(1)))[0]
+
+
+class _Configured(nnx.Module):
+    """A module keeping its configuration as a list and a plain array as data (both allowed
+    by NNX: nnx.split and nnx.merge handle them). Flax 0.11 has neither nnx.List nor
+    nnx.data: a plain list of modules and a bare array attribute are its spelling."""
+
+    def __init__(self, rngs):
+        self.sizes = [3, 4, 2]
+        pairs = zip(self.sizes[:-1], self.sizes[1:], strict=True)
+        layers = [nnx.Linear(a, b, rngs=rngs) for a, b in pairs]
+        self.layers = getattr(nnx, "List", list)(layers)
+        self.scale = getattr(nnx, "data", lambda array: array)(jnp.full(3, 2.0))
+
+    def __call__(self, x):
+        x = x * self.scale
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+def test_modules_with_list_attributes_and_plain_array_data():
+    # Before: a list attribute made the graph unhashable for the shared-apply cache
+    # (TypeError: unhashable type: 'list'), and a plain array in the state had no .value.
+    module = _Configured(nnx.Rngs(0))
+    apply, params, state = functional(module)
+    x = jnp.ones((5, 3))
+    out, new_state = jax.jit(apply, static_argnames="train")(params, state, x, train=False)
+    np.testing.assert_allclose(out, module(x), rtol=1e-6)
+    assert jax.tree.structure(new_state) == jax.tree.structure(state)
+
+
+def test_a_numpy_bool_is_a_mode():
+    # Before: "train must be a Python bool, got bool" for np.bool_(True).
+    apply, params, state = functional(MLP(3, 4, 2, depth=1, rngs=nnx.Rngs(0)))
+    x = jnp.ones((2, 3))
+    np.testing.assert_array_equal(
+        apply(params, state, x, train=np.bool_(False))[0], apply(params, state, x, train=False)[0]
+    )
