@@ -21,6 +21,22 @@ def _check_count(n: int, name: str = "n", minimum: int = 1) -> int:
     return int(n)
 
 
+# The inputs are float32: a centre or range beyond a millionth of its largest value leaves no
+# room for the spread, and past the largest the inputs are inf.
+_LARGEST_INPUT = float(np.finfo(np.float32).max) * 1e-6
+
+
+def _check_in_float32(values: Any, name: str) -> np.ndarray:
+    """``values`` as float64, refused unless finite and well inside float32's range."""
+    array = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(array)) or np.any(np.abs(array) > _LARGEST_INPUT):
+        raise ValueError(
+            f"`{name}` must be finite and within ±{_LARGEST_INPUT:.3g} (the inputs are "
+            f"float32); got {values!r}."
+        )
+    return array
+
+
 def _check_non_negative(value: float, name: str) -> float:
     try:
         number = float(value)
@@ -56,6 +72,9 @@ def load_digits(*, flatten: bool = True, dtype: Any = np.float32) -> tuple[np.nd
       Alpaydin and Kaynak, *Optical Recognition of Handwritten Digits*, UCI Machine Learning
       Repository, 1998, https://doi.org/10.24432/C50P49
     """
+    if not np.issubdtype(np.dtype(dtype), np.floating):
+        # Pixels are 0, 1/16, …, 1: an integer dtype would keep only the black and white ones.
+        raise ValueError(f"`dtype` must be a float dtype (pixels lie in [0, 1]); got {dtype!r}.")
     pixels, labels = _digits_table()
     images = pixels / 16.0
     x = images if flatten else images.reshape(-1, 8, 8, 1)
@@ -190,9 +209,10 @@ def make_blobs(
     if isinstance(centers, int | np.integer) and not isinstance(centers, bool):
         k = _check_count(centers, "centers")
         dim = _check_count(dim, "dim")
+        box = float(_check_in_float32(box, "box"))
         means = rng.uniform(-box, box, size=(k, dim))
     else:
-        means = np.asarray(centers, dtype=np.float64)
+        means = _check_in_float32(centers, "centers")
         if means.ndim != 2 or means.shape[0] < 1 or means.shape[1] < 1:
             raise ValueError(
                 f"`centers` must be an int or an array of shape (k, dim); got shape {means.shape}."
@@ -245,7 +265,7 @@ def make_regression_curve(
     """
     n = _check_count(n)
     noise = _check_non_negative(noise, "noise")
-    low, high = (float(v) for v in x_range)
+    low, high = (float(v) for v in _check_in_float32(x_range, "x_range"))
     if not low < high:
         raise ValueError(f"`x_range` must be (low, high) with low < high; got {x_range!r}.")
     rng = np.random.default_rng(seed)

@@ -110,6 +110,12 @@ def test_regression_curve():
         (lambda: make_regression_curve(10, seed=0, x_range=(1, 1)), "`x_range`"),
         (lambda: make_regression_curve(10, seed=0, fn=np.log, x_range=(-1, 1)), "`fn`"),
         (lambda: make_regression_curve(10, seed=0, fn=lambda x: x[:3]), "`fn`"),
+        # Each returned non-finite inputs, or binary "images", without a word.
+        (lambda: make_blobs(10, centers=[[np.nan, 0.0], [1.0, 1.0]], seed=0), "`centers`"),
+        (lambda: make_blobs(10, box=1e300, seed=0), "`box`"),
+        (lambda: make_regression_curve(5, seed=0, x_range=(0, 1e300)), "`x_range`"),
+        (lambda: load_digits(dtype=np.int32), "`dtype` must be a float dtype"),
+        (lambda: load_digits(dtype="U5"), "`dtype` must be a float dtype"),
     ],
 )
 def test_bad_arguments(call, match):
