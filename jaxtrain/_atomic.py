@@ -30,7 +30,7 @@ __all__ = [
     "write_atomically",
 ]
 
-CLOEXEC = getattr(os, "OCLOEXEC", 0)
+CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | CLOEXEC
 """Flags that open a folder for ``dir_fd=`` use."""

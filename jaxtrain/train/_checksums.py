@@ -10,17 +10,22 @@ bytes therefore never reach TensorStore, and the check covers every file orbax w
 chunks, their metadata, the JSON items) without depending on its layout.
 
 The checksum file is also the step's jaxtrain commit marker: it is written after orbax's
-commit, so a step folder without it was not completely saved and is never loaded.
+commit, so a step folder without it was not completely saved and is never loaded. Before it
+is written, every file and folder of the step, and the folder holding the step, are flushed
+to disk: orbax renames a finished step into place without an fsync, and a power cut after the
+mark could otherwise leave a "complete" step whose files never reached the disk.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pathlib
 from collections.abc import Collection
 from typing import Any
 
-from jaxtrain._atomic import is_leftover, write_atomically
+from jaxtrain._atomic import CLOEXEC, FOLDER_FLAGS, is_leftover, write_atomically
 from jaxtrain._text import counted
 from jaxtrain.train._errors import CheckpointCorruptError
 
@@ -53,8 +58,32 @@ def _files(directory: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return found
 
 
+def _flush_to_disk(step_dir: Any) -> None:
+    """fsyncs every file and folder of a local step, then the folder holding it (the entry
+    orbax's rename made). An object store's objects are durable once written."""
+    if not isinstance(step_dir, pathlib.Path):
+        return
+    for root, folders, files in os.walk(step_dir, topdown=False):
+        for name in files:
+            _fsync(os.path.join(root, name), os.O_RDONLY | CLOEXEC)
+        for name in folders:
+            _fsync(os.path.join(root, name), FOLDER_FLAGS)
+    _fsync(step_dir, FOLDER_FLAGS)
+    _fsync(step_dir.parent, FOLDER_FLAGS)
+
+
+def _fsync(path: Any, flags: int) -> None:
+    descriptor = os.open(path, flags)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def write_checksums(step_dir: Any) -> None:
-    """Records the size and SHA-256 of every file of the committed step ``step_dir``."""
+    """Records the size and SHA-256 of every file of the committed step ``step_dir``, once
+    the step is on disk."""
+    _flush_to_disk(step_dir)
     files = {}
     for relative, path in _files(step_dir):
         size, sha256 = _digest(path)

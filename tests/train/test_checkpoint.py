@@ -489,6 +489,33 @@ def test_keep_never_deletes_the_step_just_saved(tmp_path):
     assert _steps(tmp_path) == [5, 20, 30]  # the saved step, and the newest others
 
 
+@pytest.mark.skipif(not pathlib.Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd")
+def test_a_step_is_on_disk_before_its_checksums_call_it_complete(tmp_path, monkeypatch):
+    # The checksum file is the step's commit mark, so every file and folder of the step,
+    # and the folder holding the step, are flushed to disk before it is written: orbax
+    # renames a finished step into place without an fsync, and a power cut after the mark
+    # could leave a "complete" step of empty files. Before: nothing of the step was flushed.
+    flushed = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    save_checkpoint(tmp_path, _state(linear_params(), step=5))
+    step = tmp_path / "5"
+    mark = next(
+        i
+        for i, path in enumerate(flushed)
+        if pathlib.Path(path).name.startswith(".jaxtrain-checksums.json.")
+    )
+    before = set(flushed[:mark])
+    entries = {str(p) for p in step.rglob("*") if p.name != "jaxtrain-checksums.json"}
+    assert entries and entries <= before, sorted(entries - before)[:3]
+    assert {str(step), str(tmp_path)} <= before
+
+
 def test_a_resume_with_another_seed_is_refused(tmp_path):
     # Before: the checkpoint's key silently replaced the new seed's.
     kw = dict(loss=LOSS, batch_size=8, progress=False, checkpoint_dir=tmp_path)
