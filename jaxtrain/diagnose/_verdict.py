@@ -397,20 +397,28 @@ def _judge_generalization(
     # the validation loss, beyond the sampling noise of both, before "fine" is believed.
     noise = math.hypot(me.standard_error("heldout"), me.standard_error(worst)) / baseline
     numbers["gap_noise"] = noise if math.isfinite(noise) else None
-    beyond_noise = not math.isfinite(noise) or (
-        external_gap - heldout_gap > thresholds.noise_factor * noise
-    )
+    # An unknown noise (one held-out example per seed, a loss without per-example values)
+    # vouches for nothing: only a difference beyond a measured noise does.
+    known = math.isfinite(noise)
+    beyond_noise = known and external_gap - heldout_gap > thresholds.noise_factor * noise
     numbers["gap_beyond_noise"] = bool(beyond_noise)
     factor = thresholds.mismatch_factor
     heldout_fine = heldout_gap <= large
     looks_fine = heldout_fine and external_gap > factor * max(heldout_gap, 0.0)
     if looks_fine and not beyond_noise:
+        why = (
+            f"the difference to the {worst} gap is within {thresholds.noise_factor:g} × its "
+            f"sampling noise (± {_fmt(noise)})"
+            if known
+            else f"its sampling noise is unknown (a held-out loss of one example per seed, or "
+            f"a loss without per-example values), so the difference to the {worst} gap cannot "
+            "be told from it"
+        )
         reasons.append(
             f"The held-out split of the training distribution looks fine (gap "
-            f"{beside(heldout_gap, large)} × the baseline), but the difference to the {worst} "
-            f"gap is within {thresholds.noise_factor:g} × its sampling noise (± {_fmt(noise)}): "
-            "the held-out split is too small to vouch for the model, so this is treated as "
-            "overfitting. More data, or more seeds, would tell."
+            f"{beside(heldout_gap, large)} × the baseline), but {why}: the held-out split is "
+            "too small to vouch for the model, so this is treated as overfitting. More data, or "
+            "more seeds, would tell."
         )
         return "overfitting", reasons, numbers
     if looks_fine:

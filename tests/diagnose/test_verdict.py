@@ -9,11 +9,24 @@ import pytest
 from jaxtrain.diagnose import CandidateResult, Thresholds, compare_candidates, decide
 
 
-def result(name, train, heldout=None, val=None, test=None, n_params=100):
+def result(name, train, heldout=None, val=None, test=None, n_params=100, se=1e-4):
+    """A candidate's losses per seed, each mean measured to a standard error ``se`` (a
+    mismatch needs the gap difference beyond a measured noise)."""
     train = list(train)
     heldout = list(heldout) if heldout is not None else [t + 0.01 for t in train]
     val = list(val) if val is not None else [t + 0.01 for t in train]
-    return CandidateResult(name, n_params, train, heldout, val, test_loss=test or ())
+    known = [se] * len(train)
+    return CandidateResult(
+        name,
+        n_params,
+        train,
+        heldout,
+        val,
+        test_loss=test or (),
+        heldout_se=known,
+        val_se=known,
+        test_se=known if test else (),
+    )
 
 
 def test_simpler_candidate_training_better_is_optimization():
@@ -205,6 +218,19 @@ def test_a_small_heldout_split_cannot_vouch_for_mismatch():
     assert decide([precise], baseline=0.1).numbers["gap_noise"] == pytest.approx(
         10 * math.hypot(0.02 / math.sqrt(2), 0.02)
     )
+
+
+def test_an_unknown_heldout_noise_cannot_vouch_for_mismatch_either():
+    # Before: a NaN standard error (one held-out example per seed, or a loss without
+    # per-example values) counted as "beyond the noise", and the verdict said mismatch.
+    nan = float("nan")
+    unknown = CandidateResult(
+        "m", 1, [0.01, 0.01], [0.05, 0.05], [0.5, 0.5], heldout_se=[nan, nan], val_se=[0.01] * 2
+    )
+    decision = decide([unknown], baseline=1.0)
+    assert decision.verdict == "overfitting"
+    assert decision.numbers["gap_noise"] is None and decision.numbers["gap_beyond_noise"] is False
+    assert "sampling noise is unknown" in decision.reasons[-1]
 
 
 def test_standard_errors_pool_over_heldout_splits_but_not_over_a_fixed_val_set():
