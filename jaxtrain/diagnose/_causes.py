@@ -232,6 +232,13 @@ def _escaped(e: RunEvidence, t: CauseThresholds) -> float:
     return t.soft_ge(-e.escape_change, t.escape_decrease)
 
 
+def _positive_definite(e: RunEvidence) -> bool:
+    """λmin above round-off: a strict minimum, whatever a step as long as ‖θ‖ finds beyond
+    it (a deeper basin in reach is no way down from this point)."""
+    tol = e.eig_tol if math.isfinite(e.eig_tol) else 0.0
+    return e.lambda_min > tol
+
+
 def unstable(e: RunEvidence, t: CauseThresholds) -> float:
     """Any sign of a step too large for the curvature: divergence, edge, rise, violent step."""
     if e.diverged:
@@ -275,8 +282,11 @@ def _stuck_text(e: RunEvidence) -> str:
 
 
 def saddle_point(e: RunEvidence, t: CauseThresholds) -> Cause:
-    """§2: a flat, high loss at a small gradient, and a measured way down."""
+    """§2: a flat, high loss at a small gradient, and a measured way down (not at a positive
+    definite Hessian: that is a strict minimum)."""
     score = min(failed(e, t), critical(e, t), _flat(e, t), _escaped(e, t))
+    if _positive_definite(e):
+        score = 0.0
     negative = e.lambda_min < -e.eig_tol if math.isfinite(e.eig_tol) else e.lambda_min < 0
     order = "a negative eigenvalue" if negative else "no negative eigenvalue beyond round-off"
     if e.escape_along == "eigenvector":
@@ -299,14 +309,22 @@ def local_minimum(e: RunEvidence, t: CauseThresholds) -> Cause:
     # The floor of a narrow valley also has a tiny gradient for the steep walls' step size,
     # but the curvature along it is far smaller: still descending, not a minimum.
     valley = t.soft_ge(e.valley_ratio, t.valley_ratio)
-    score = min(
-        failed(e, t), critical(e, t), _flat(e, t), 1.0 - _escaped(e, t), measured, 1.0 - valley
-    )
-    text = (
-        f"{_stuck_text(e)}, and no step along ± its lowest eigenvector or a random direction "
-        f"lowered the loss beyond its first-order part (best change "
-        f"{percent(e.escape_change)}): a local minimum with a high loss (§2)."
-    )
+    strict = _positive_definite(e)
+    no_way_down = 1.0 if strict else 1.0 - _escaped(e, t)
+    score = min(failed(e, t), critical(e, t), _flat(e, t), no_way_down, measured, 1.0 - valley)
+    if strict and _escaped(e, t) > 0:
+        text = (
+            f"{_stuck_text(e)}: the Hessian is positive definite, a local minimum with a high "
+            f"loss (§2); a step of {_g(e.escape_step, 2)} (the test steps up to ‖θ‖) changed the "
+            f"loss by {percent(e.escape_change)} beyond its first-order part: a deeper basin "
+            "lies that far away, not a way down from here."
+        )
+    else:
+        text = (
+            f"{_stuck_text(e)}, and no step along ± its lowest eigenvector or a random "
+            f"direction lowered the loss beyond its first-order part (best change "
+            f"{percent(e.escape_change)}): a local minimum with a high loss (§2)."
+        )
     return _cause("local_minimum", score, _curvature_numbers(e), text)
 
 

@@ -144,6 +144,22 @@ def test_saddle_point_needs_a_measured_way_down():
     assert cause.name == "saddle_point" and "higher order" in cause.explanation
 
 
+def test_a_positive_definite_hessian_is_a_minimum_even_with_a_deeper_basin_in_reach():
+    # Before: λmin = 0.979 > 0 (a strict local minimum) and a step of 1.5 that reached a
+    # deeper basin read "a saddle point, not a minimum". The Hessian decides the kind; the
+    # step says how far the lower loss lies.
+    strict = HEALTHY.replace(
+        **{**STUCK, "lambda_min": 0.979, "lambda_max": 2.0, "escape_step": 1.5},
+        escape_change=-0.23,
+    )
+    cause = top(strict)
+    assert cause.name == "local_minimum", cause.name
+    assert "positive definite" in cause.explanation and "saddle point" not in cause.explanation
+    assert "-23%" in cause.explanation or "−23%" in cause.explanation
+    saddle = {c.name: c for c in rank_causes(strict, CauseThresholds())}["saddle_point"]
+    assert saddle.score == 0.0
+
+
 def test_a_small_loss_at_a_saddle_is_no_failure():
     assert top(HEALTHY.replace(**{**STUCK, "loss_ratio": 0.05}, escape_change=-1e-3)) is None
 
