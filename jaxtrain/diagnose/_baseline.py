@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -85,6 +86,7 @@ def baseline_loss(
     *,
     task: str,
     num_classes: int | None = None,
+    outputs: int | None = None,
 ) -> float:
     """B: the loss of the best constant prediction, the unit in which "large" is measured.
 
@@ -100,6 +102,9 @@ def baseline_loss(
       y_train: the training targets (int labels, or float targets (N,) or (N, d)).
       task: ``"classification"`` or ``"regression"``.
       num_classes: K, the width of the logits (default: the largest label + 1).
+      outputs: the model's output width, where known. One output for classification is a
+        binary classifier's single logit (a sigmoid): its constant prediction is the logit
+        log(π₁/π₀), and the labels must be 0 and 1.
 
     Returns:
       B as a Python float, > 0.
@@ -123,7 +128,15 @@ def baseline_loss(
     y = np.asarray(y_train)
     if y.shape[0] == 0:
         raise ValueError("`y_train` is empty: there is no baseline without training targets.")
-    if task == "classification":
+    if task == "classification" and outputs == 1:
+        check_class_labels(y.reshape(-1), 2, name="y_train")
+        share = float(np.mean(y == 1))
+        value = 0.0  # one class only: nothing to learn, refused below
+        if 0 < share < 1:
+            logit = math.log(share / (1 - share))
+            predictions = np.full((y.shape[0], 1), logit, np.float32)
+            value = float(_loss_of(loss, predictions, y))
+    elif task == "classification":
         if num_classes is not None:
             # Before the count: np.bincount sizes its result by the largest label.
             check_class_labels(y.reshape(-1), int(num_classes), name="y_train")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from jaxtrain.data import check_class_labels
 from jaxtrain.diagnose._baseline import baseline_loss, infer_task, resolved_loss
 from jaxtrain.diagnose._causes import rank_causes
 from jaxtrain.diagnose._explanation import RunExplanation
@@ -47,21 +45,6 @@ def _prepared_data(
     prepared = [(a.astype(np.float32), prepared_targets(b, task, name)) for a, b, name in pairs]
     loss_fn = resolved_loss(loss, task)
     return task, prepared[0], (prepared[1] if val_data is not None else None), loss_fn
-
-
-def _baseline(loss: Any, y: np.ndarray, task: str, outputs: int) -> float:
-    if task == "classification" and outputs == 1:
-        # One output for two classes (a sigmoid): the constant logit log(π₁/π₀), and the
-        # labels 0 and 1 only, checked before anything trains.
-        import jax.numpy as jnp
-
-        check_class_labels(y.reshape(-1), 2, name="y_train")
-        prior = float(np.clip(np.mean(y == 1), 1e-6, 1 - 1e-6))
-        logits = np.full((y.shape[0], 1), math.log(prior / (1 - prior)), np.float32)
-        # The labels as training passes them to the loss, next to (N, 1) outputs.
-        return max(float(loss(jnp.asarray(logits), jnp.asarray(y))), 1e-12)
-    num_classes = outputs if task == "classification" else None
-    return baseline_loss(loss, y, task=task, num_classes=num_classes)
 
 
 def _sharpness_monitor(optimizer: Any, params: Any, every: int, probe_size: int) -> Any:
@@ -225,7 +208,8 @@ def explain_run(
     else:
         apply, params0, state0 = nn.functional(model)
     outputs = int(np.asarray(apply(params0, state0, x[:1], train=False)[0]).shape[-1])
-    baseline = _baseline(loss_fn, y, task, outputs)
+    num_classes = outputs if task == "classification" and outputs > 1 else None
+    baseline = baseline_loss(loss_fn, y, task=task, num_classes=num_classes, outputs=outputs)
 
     every = measure_every or max(1, total // _MEASUREMENTS)
     probe_examples = probe_size or min(n, _PROBE_EXAMPLES)

@@ -31,6 +31,7 @@ from jaxtrain.diagnose._training import (
     full_batch_loss_fn,
     grad_norm,
     loss_standard_error,
+    output_width,
 )
 from jaxtrain.diagnose._verdict import decide
 from jaxtrain.train._progress import StageProgress
@@ -328,8 +329,16 @@ def diagnose(
         labels = {f"{split}_data": pair[1] for split, pair in data.items() if pair is not None}
         num_classes = class_count(labels)
     x_train, y_train = data["train"]
-    baseline = baseline_loss(loss_fn, y_train, task=task, num_classes=num_classes)
     candidates, p = as_candidates(models, primary=primary)
+    # A one-output classifier (a sigmoid) has a baseline of its own: the logit log(π₁/π₀).
+    outputs = output_width(candidates[p], x_train) if task == "classification" else None
+    baseline = baseline_loss(
+        loss_fn,
+        y_train,
+        task=task,
+        num_classes=num_classes if outputs != 1 else None,
+        outputs=outputs,
+    )
     seeds = budget.seed_list()
     splits = _holdout_splits(x_train, y_train, task=task, budget=budget)
     fit_size = int(splits[seeds[0]][0][0].shape[0])

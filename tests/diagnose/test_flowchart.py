@@ -155,3 +155,23 @@ def test_labels_a_classification_cannot_use_are_refused_before_training(y_train,
     spec = ModelSpec("mlp", (2,), 2, width=4, depth=1)
     with pytest.raises(data.LabelError, match=match):
         diagnose(spec, train, val, budget=Budget(steps=5, seeds=1), curvature=False)
+
+
+def test_a_one_output_binary_classifier_gets_the_sigmoid_baseline():
+    # Before: diagnose built two-class prior logits and the user's loss read column 0
+    # (log π₀), a baseline of 2.83 where the best constant prediction costs H(0.9) = 0.33;
+    # a model no better than that constant read as "ok" (explain_run had it right).
+    def bce(z, y, reduction="mean"):
+        return losses.sigmoid_binary_cross_entropy(
+            z[:, 0], y.astype(np.float32), reduction=reduction
+        )
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2)).astype(np.float32)
+    y = (rng.random(200) < 0.9).astype(np.int32)
+    prior = y.mean()
+    entropy = -(prior * np.log(prior) + (1 - prior) * np.log(1 - prior))
+    spec = ModelSpec("mlp", (2,), 1, width=4, depth=1)
+    d = diagnose([spec], (x, y), (x, y), loss=bce, budget=Budget(steps=20, seeds=1),
+                 curvature=False)  # fmt: skip
+    assert d.baseline == pytest.approx(entropy, rel=1e-4)
