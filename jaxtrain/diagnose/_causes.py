@@ -110,8 +110,8 @@ CAUSES: Mapping[str, CauseSpec] = {
         "the run failed but its loss was still falling steadily at the end (the last quarter "
         "brought still_falling of the decrease, with no rise), and the sharpness is far below "
         "the stability threshold (median ratio < low_sharpness_ratio, when measured).",
-        "Train for more steps, or raise the learning rate: the sharpness shows that a larger "
-        "step is still stable.",
+        "Train for more steps, or raise the learning rate as far as the sharpness stays below "
+        "the stability threshold (monitor.sharpness measures it).",
     ),
 }
 """The causes, in the order that breaks ties between equal scores: root causes first (a saddle,

@@ -321,6 +321,17 @@ def _judge_training(
             f"({how}): {me.name!r} is too simple for the data, which is model bias."
         )
         return "model_bias", [reason], numbers
+    diverged = sum(not math.isfinite(loss) for loss in me.train_loss)
+    if diverged:
+        # No finite loss says what the model can represent: a run that diverged failed in
+        # the optimizer, whose step was too large for the curvature.
+        reason = (
+            f"{me.name!r} diverged (its training loss is not finite in {diverged} of "
+            f"{len(me.train_loss)} seeds) and no candidate trains lower: a diverged run says "
+            "nothing about what the model can represent. Its step was too large for the "
+            "curvature (§4): an optimization issue; lower the learning rate."
+        )
+        return "optimization", [reason], numbers
     not_down = _not_down_text(comparisons, thresholds)
     if any(c["role"] == "simpler" for c in comparisons):
         reason = (

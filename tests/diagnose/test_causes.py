@@ -491,3 +491,12 @@ def test_cause_record():
     c = Cause("saddle_point", "§2", 0.75, {"x": NAN, "y": -INF}, "text", "remedy")
     assert c.title == "Stuck at a saddle point"
     assert c.to_dict()["evidence"] == {"x": None, "y": "-inf"}
+
+
+def test_no_remedy_cites_a_measurement_the_run_may_not_have():
+    # Before: learning_rate_too_low's remedy said "the sharpness shows that a larger step is
+    # still stable" beside an explanation saying the sharpness was not measured (diagnose
+    # never measures it, and put this remedy first).
+    from jaxtrain.diagnose._causes import CAUSES
+
+    assert "the sharpness shows" not in CAUSES["learning_rate_too_low"].remedy

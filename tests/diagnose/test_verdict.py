@@ -149,6 +149,22 @@ def test_a_diverged_primary_is_large_and_worse_than_a_finite_one():
     assert decision.verdict == "optimization"
 
 
+def test_a_primary_that_diverged_where_nothing_trained_lower_is_no_model_bias():
+    # Before: every candidate diverged, and the verdict was model bias, "the model family is
+    # too restricted", which no finite number supported. A diverged run is the optimizer's
+    # failure (a step too large for the curvature), whatever the model can represent.
+    nan = float("nan")
+    alone = decide([result("m", [nan, 0.9], heldout=[1, 1], val=[1, 1])], baseline=1.0)
+    both = decide(
+        [result("a", [nan, nan], heldout=[1, 1], val=[1, 1]), result("b", [nan, 0.5])],
+        primary="b",
+        baseline=1.0,
+    )
+    for decision in (alone, both):
+        assert decision.verdict == "optimization"
+        assert "diverged" in decision.reasons[-1] and "too restricted" not in decision.reasons[-1]
+
+
 def test_primary_by_index_or_name_and_losses_relative_to_the_baseline():
     a = result("a", [0.2])
     b = result("b", [4.0])
