@@ -371,12 +371,12 @@ def learning_rate_too_high(e: RunEvidence, t: CauseThresholds) -> Cause:
         )
         if e.probe_gain >= t.probe_gain:
             outcome = (
-                f"the loss was {_g(e.probe_gain, 3)} × lower: η is too large for the curvature"
-                " (§4)."
+                f"the loss was {beside(e.probe_gain, t.probe_gain)} × lower: η is too large for "
+                "the curvature (§4)."
             )
         elif e.probe_gain > 1:
             outcome = (
-                f"the loss was {_g(e.probe_gain, 3)} × lower, less than the "
+                f"the loss was {beside(e.probe_gain, t.probe_gain)} × lower, less than the "
                 f"{_g(t.probe_gain, 3)} × that would show η too large."
             )
         elif e.probe_gain == 0:  # the re-run diverged in its window, the run did not

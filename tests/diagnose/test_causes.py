@@ -500,3 +500,13 @@ def test_no_remedy_cites_a_measurement_the_run_may_not_have():
     from jaxtrain.diagnose._causes import CAUSES
 
     assert "the sharpness shows" not in CAUSES["learning_rate_too_low"].remedy
+
+
+def test_the_probe_gain_prints_on_its_side_of_the_threshold():
+    # Before: a gain of 1.4996 printed "1.5 × lower, less than the 1.5 × that would show η
+    # too large": equal numbers, one called less than the other.
+    from jaxtrain.diagnose._causes import learning_rate_too_high
+
+    unstable_run = HEALTHY.replace(loss_rise=0.5, probe_gain=1.4996)
+    text = learning_rate_too_high(unstable_run, CauseThresholds()).explanation
+    assert "1.4996 × lower, less than the 1.5 ×" in text, text
