@@ -24,6 +24,18 @@ __all__ = ["STEP_RECORDS", "StepFunctions", "learning_rate_source", "step_functi
 STEP_RECORDS = ("loss", "grad_norm", "learning_rate", "finite")
 
 
+def _scalar(value: Any, what: str) -> Any:
+    """``value``, refused while the step is traced (before any step runs) unless a scalar:
+    an epoch averages the steps' values, and an array of shape (1,) would be summed into
+    the mean, one of per-class values fail on the host after the first segment."""
+    if jnp.shape(value) != ():
+        raise ValueError(
+            f"{what} must return a scalar, the batch's mean; it returned shape "
+            f"{jnp.shape(value)} (reduction='none', or keepdims?)"
+        )
+    return value
+
+
 def learning_rate_source(
     opt_state: Any, learning_rate: Any, optimizer: optax.GradientTransformation | None = None
 ) -> Any:
@@ -183,7 +195,8 @@ class StepFunctions:
         values = (loss.astype(jnp.float32), grad_norm.astype(jnp.float32), learning_rate, finite)
         record = {**dict(zip(STEP_RECORDS, values, strict=True)), **monitor_records}
         for name, metric in self.metrics:
-            record[f"{TRAIN_PREFIX}{name}"] = jnp.asarray(metric(predictions, yb), jnp.float32)
+            value = _scalar(metric(predictions, yb), f"metric {name!r}")
+            record[f"{TRAIN_PREFIX}{name}"] = jnp.asarray(value, jnp.float32)
         return new_state, record
 
     def _gradients(self, state: TrainState, xb: Any, yb: Any, rng: jax.Array):
@@ -199,7 +212,7 @@ class StepFunctions:
             predictions, new_model_state = state.apply(
                 params, state.model_state, xb, train=True, rng=rng
             )
-            return self.loss(predictions, yb), (predictions, new_model_state)
+            return _scalar(self.loss(predictions, yb), "the loss"), (predictions, new_model_state)
 
         value_and_grad = jax.value_and_grad(objective, has_aux=True)
         batch_size = int(xb.shape[0])

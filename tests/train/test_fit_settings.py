@@ -90,3 +90,42 @@ def test_a_checkpoint_of_another_run_is_refused(checkpoint, match):
 )
 def test_a_checkpoint_with_the_same_batches_is_resumable(checkpoint):
     assert check_resumable(checkpoint, _CONFIG) is None
+
+
+def _accuracy_keepdims(logits, labels):
+    return (logits.argmax(-1) == labels).mean(keepdims=True)
+
+
+def _accuracy_per_class(logits, labels):
+    return (logits.argmax(-1)[:, None] == np.arange(3)).mean(0)
+
+
+@pytest.mark.parametrize(
+    ("metrics", "match"),
+    [
+        # Before: shape (1,) broadcast against the step flags gave an epoch "accuracy" of
+        # 1.75 (a sum, not a mean); shape (3,) failed in NumPy after the first segment.
+        ({"acc": _accuracy_keepdims}, r"metric 'acc' must return a scalar.*shape \(1,\)"),
+        ({"per_class": _accuracy_per_class}, r"metric 'per_class' must return a scalar"),
+    ],
+)
+def test_a_metric_that_is_not_a_scalar_is_refused_before_any_step(metrics, match):
+    steps = []
+
+    def counting_loss(predictions, labels):
+        steps.append(1)
+        return LOSS(predictions, labels)
+
+    with pytest.raises(ValueError, match=match):
+        fit(linear_triple(), SGD, blobs(12), loss=counting_loss, epochs=1, batch_size=4,
+            metrics=metrics, progress=False)  # fmt: skip
+    assert len(steps) <= 2  # traced while compiling (the scan's body), never run
+
+
+def test_a_loss_that_is_not_a_scalar_is_refused_before_any_step():
+    def per_example(predictions, labels):
+        return LOSS(predictions, labels, reduction="none")
+
+    with pytest.raises(ValueError, match=r"the loss must return a scalar.*\(4,\)"):
+        fit(linear_triple(), SGD, blobs(12), loss=per_example, epochs=1, batch_size=4,
+            progress=False)  # fmt: skip
