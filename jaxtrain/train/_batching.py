@@ -112,8 +112,9 @@ class BatchPlan:
             raise ValueError(f"the data set is empty (num_examples={num_examples})")
         if batch_size is None:
             batch_size = num_examples
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
             raise ValueError(f"batch_size must be a positive int or None; got {batch_size!r}")
+        batch_size = int(batch_size)
         if batch_size <= 0:
             raise ValueError(
                 f"batch_size must be ≥ 1; got {batch_size}. Use 1 for stochastic gradient "

@@ -227,8 +227,10 @@ class CheckpointWriter:
         keep: int | None = 3,
         keep_name: str = "keep_checkpoints",
     ):
-        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
+        integer = isinstance(keep, int | np.integer) and not isinstance(keep, bool)
+        if keep is not None and (not integer or keep < 1):
             raise ValueError(f"{keep_name} must be a positive int or None; got {keep!r}")
+        keep = None if keep is None else int(keep)
         self.directory = as_path(directory)
         self._keep = keep
         self._owned = CheckpointDirectory(self.directory)

@@ -64,9 +64,10 @@ def split_model(model_or_state: Any) -> tuple[Callable[..., Any], Any, Any]:
 
 def _chunk_size(n: int, batch_size: int | None, placement: Placement) -> int:
     if batch_size is not None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        valid = isinstance(batch_size, int | np.integer) and not isinstance(batch_size, bool)
+        if not valid or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int or None; got {batch_size!r}")
-        return min(batch_size, n)
+        return min(int(batch_size), n)
     chunk = min(n, _DEFAULT_CHUNK)
     shards = placement.num_shards
     if chunk > shards and chunk % shards:

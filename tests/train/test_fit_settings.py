@@ -129,3 +129,14 @@ def test_a_loss_that_is_not_a_scalar_is_refused_before_any_step():
     with pytest.raises(ValueError, match=r"the loss must return a scalar.*\(4,\)"):
         fit(linear_triple(), SGD, blobs(12), loss=per_example, epochs=1, batch_size=4,
             progress=False)  # fmt: skip
+
+
+def test_numpy_integers_are_sizes_like_python_ones(tmp_path):
+    # Before: epochs and checkpoint_every took np.int64, batch_size and keep_checkpoints
+    # refused it, and eval_batch_size passed the check, trained an epoch, then failed.
+    n = np.int64
+    x, y = blobs(12)
+    state, history = fit(linear_triple(), SGD, (x, y), loss=LOSS, epochs=n(2), batch_size=n(4),
+                         val_data=(x, y), eval_batch_size=n(5), checkpoint_dir=tmp_path,
+                         keep_checkpoints=n(1), progress=False)  # fmt: skip
+    assert int(state.step) == 6 and len(history.per_epoch["val_loss"]) == 2
