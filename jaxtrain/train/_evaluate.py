@@ -75,8 +75,7 @@ def _chunk_size(n: int, batch_size: int | None, placement: Placement) -> int:
     return chunk
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
-def _evaluate_sums(apply, loss, metrics, placement, chunk, params, model_state, x, y):
+def _sums(apply, loss, metrics, placement, chunk, params, model_state, x, y):
     """The loss and metrics over all of (x, y), in chunks, each weighted by its size."""
 
     def values(xb, yb):
@@ -86,6 +85,20 @@ def _evaluate_sums(apply, loss, metrics, placement, chunk, params, model_state, 
         return jnp.stack([jnp.asarray(v, jnp.float32) for v in row])
 
     return chunked_mean(values, (x, y), chunk_size=chunk)
+
+
+_cached_sums = jax.jit(_sums, static_argnums=(0, 1, 2, 3, 4))
+
+
+def _evaluate_sums(apply, loss, metrics, placement, chunk, params, model_state, x, y):
+    """:func:`_sums` compiled once per setting; an unhashable loss or metric (a dataclass
+    with ``eq=True``) cannot key that cache, and compiles for this call only."""
+    settings = (apply, loss, metrics, placement, chunk)
+    try:
+        hash(settings)
+    except TypeError:
+        return jax.jit(functools.partial(_sums, *settings))(params, model_state, x, y)
+    return _cached_sums(*settings, params, model_state, x, y)
 
 
 def evaluate_arrays(

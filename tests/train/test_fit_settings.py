@@ -140,3 +140,26 @@ def test_numpy_integers_are_sizes_like_python_ones(tmp_path):
                          val_data=(x, y), eval_batch_size=n(5), checkpoint_dir=tmp_path,
                          keep_checkpoints=n(1), progress=False)  # fmt: skip
     assert int(state.step) == 6 and len(history.per_epoch["val_loss"]) == 2
+
+
+def test_an_unhashable_loss_also_validates():
+    # Before: a dataclass loss (eq=True makes it unhashable) trained, then the first
+    # validation failed with "Non-hashable static arguments"; evaluate() too.
+    import dataclasses
+
+    from jaxtrain.train import evaluate
+
+    @dataclasses.dataclass
+    class WeightedLoss:
+        weight: float = 1.0
+
+        def __call__(self, logits, labels):
+            return self.weight * LOSS(logits, labels)
+
+    x, y = blobs(12)
+    state, history = fit(linear_triple(), SGD, (x, y), loss=WeightedLoss(), epochs=2,
+                         batch_size=4, val_data=(x, y), progress=False)  # fmt: skip
+    assert np.isfinite(history.per_epoch["val_loss"]).all()
+    assert evaluate(state, (x, y), loss=WeightedLoss())["loss"] == pytest.approx(
+        history.per_epoch["val_loss"][-1], rel=1e-6
+    )
