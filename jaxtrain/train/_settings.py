@@ -266,10 +266,14 @@ def _batch_plan(
     shards = placement.num_shards
     if plan.num_full and plan.batch_size % shards:
         lower = plan.batch_size - plan.batch_size % shards
+        # Only sizes the data can fill: a full batch of 10 over 4 devices cannot take 12.
+        sizes = [
+            s for s in dict.fromkeys((max(lower, shards), lower + shards)) if s <= num_examples
+        ]
+        example = f" (e.g. {' or '.join(map(str, sizes))})" if sizes else ""
         raise ValueError(
             f"batch_size={plan.batch_size} does not split over the {shards} devices of the "
-            f"data axis; use a multiple of {shards} (e.g. {max(lower, shards)} or "
-            f"{lower + shards}), or pass a mesh with fewer devices"
+            f"data axis; use a multiple of {shards}{example}, or pass a mesh with fewer devices"
         )
     return plan
 

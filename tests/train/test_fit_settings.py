@@ -163,3 +163,18 @@ def test_an_unhashable_loss_also_validates():
     assert evaluate(state, (x, y), loss=WeightedLoss())["loss"] == pytest.approx(
         history.per_epoch["val_loss"][-1], rel=1e-6
     )
+
+
+def test_the_suggested_batch_sizes_fit_the_data():
+    # Before: full batch (10 examples) over 4 devices suggested "e.g. 8 or 12", and 12 is
+    # more than the data hold.
+    import types
+
+    from jaxtrain.train._settings import _batch_plan
+
+    four = types.SimpleNamespace(num_shards=4)
+    with pytest.raises(ValueError, match=r"a multiple of 4 \(e\.g\. 8\)") as caught:
+        _batch_plan(10, None, False, 1, four)
+    assert "12" not in str(caught.value)
+    with pytest.raises(ValueError, match=r"a multiple of 4 \(e\.g\. 8 or 12\)"):
+        _batch_plan(40, 10, False, 1, four)
