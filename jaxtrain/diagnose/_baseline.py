@@ -155,9 +155,17 @@ def baseline_loss(
         value = float(_loss_of(loss, predictions, y.astype(np.float32)))
     else:
         raise ValueError(f"unknown task {task!r}; choose from {_TASKS}.")
-    if not value > 1e-12:
+    if not math.isfinite(value):
+        raise ValueError(
+            f"the constant predictor's loss is not finite ({value}): the training targets "
+            "hold NaN or infinite values; check the targets."
+        )
+    flat = y.reshape(y.shape[0], -1)
+    constant = value <= 0 or bool(np.all(flat == flat[0]))
+    if constant:
         # Every loss is judged as a multiple of B: with B = 0 a rounding error would read as
-        # "far above the baseline" and a perfect fit as model bias.
+        # "far above the baseline" and a perfect fit as model bias. (Small but varying
+        # targets keep a small B: a scale, not a constant.)
         raise ValueError(
             f"the constant predictor already reaches a loss of {value:.3g}: the training "
             f"targets are constant (every one {y.reshape(y.shape[0], -1)[0].tolist()}), so "

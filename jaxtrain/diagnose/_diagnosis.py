@@ -294,10 +294,17 @@ class Diagnosis:
         if seeds == 1:
             lines.append("With one seed there is no SE: only Δ > the minimum counts.")
         if any(cmp.get("difference") is None for cmp in comparisons):
-            lines.append(
-                f"Δ is – where {self.primary} diverged (its loss is not finite): every "
-                "candidate that trained counts as better."
-            )
+            primary = next(c for c in self.candidates if c.name == self.primary)
+            if not all(math.isfinite(loss) for loss in primary.train_loss):
+                lines.append(
+                    f"Δ is – where {self.primary} diverged (its loss is not finite): every "
+                    "candidate that trained counts as better."
+                )
+            else:
+                lines.append(
+                    "Δ is – where the candidate diverged (its loss is not finite): it does "
+                    "not count as better."
+                )
         lines += ["", "| candidate | role | Δ | SE | trains better |", "|---|---|---:|---:|---|"]
         for cmp in comparisons:
             diff, se = cmp.get("difference"), cmp.get("standard_error")

@@ -204,9 +204,13 @@ def decide(
       >>> deep = CandidateResult("deep", 900, [0.95, 0.97], [1.0, 1.0], [1.0, 1.0])
       >>> decide([shallow, deep], baseline=1.0).verdict
       'optimization'
-      >>> fine = CandidateResult("mlp", 500, [0.01, 0.02], [0.05, 0.06], [0.9, 1.1])
+      >>> fine = CandidateResult("mlp", 500, [0.01, 0.02], [0.05, 0.06], [0.9, 1.1],
+      ...                        heldout_se=[0.01, 0.01], val_se=[0.02, 0.02])
       >>> decide([fine], baseline=1.0).verdict
       'mismatch'
+      >>> unmeasured = CandidateResult("mlp", 500, [0.01, 0.02], [0.05, 0.06], [0.9, 1.1])
+      >>> decide([unmeasured], baseline=1.0).verdict  # no held-out noise: cannot vouch
+      'overfitting'
 
     References:
       He et al., *Deep Residual Learning for Image Recognition*, 2016,

@@ -59,3 +59,15 @@ def test_constant_targets_have_no_baseline_to_judge_a_loss_against():
         baseline_loss(losses.mse, np.full((50, 1), 0.1), task="regression")
     with pytest.raises(ValueError, match="constant"):
         baseline_loss(losses.softmax_cross_entropy, np.zeros(20, np.int32), task="classification")
+
+
+def test_small_but_varying_regression_targets_are_no_constant():
+    # Before: an absolute cut-off (B ≤ 1e-12) refused targets of spread 1e-7 as "constant",
+    # and a NaN target got the same message.
+    y = (1e-7 * np.random.default_rng(0).standard_normal((80, 1))).astype(np.float32)
+    value = baseline_loss(losses.mse, y, task="regression")
+    assert value == pytest.approx(float(np.var(y.astype(np.float64))), rel=1e-3)
+    with pytest.raises(ValueError, match="constant"):
+        baseline_loss(losses.mse, np.ones((5, 1), np.float32), task="regression")
+    with pytest.raises(ValueError, match="not finite"):
+        baseline_loss(losses.mse, np.array([[1.0], [np.nan]], np.float32), task="regression")

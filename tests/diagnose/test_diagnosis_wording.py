@@ -118,6 +118,15 @@ def test_delta_and_standard_error_cells_show_delta_beyond_noise_factor_se():
     assert float(cells[2]) > Thresholds().noise_factor * float(cells[3]), cells
 
 
+def test_a_diverged_candidate_is_not_blamed_on_the_primary():
+    # Before: the shallow candidate diverged in one seed, and the note said "Δ is – where
+    # deep diverged ... every candidate that trained counts as better" (its row: "no").
+    markdown = comparison_markdown([0.9, 0.9], [NAN, 0.5])
+    compared = section(markdown, "Candidates compared")
+    assert "where deep diverged" not in compared
+    assert "where the candidate diverged" in compared and row(compared, "shallow")[-1] == "no"
+
+
 def test_comparison_with_one_seed_says_why_there_is_no_standard_error():
     # With one seed the SE cell is "–" and the header's "Δ > 2 standard errors" does not
     # apply; the section must say there is one seed.
