@@ -311,7 +311,7 @@ def _check_finite(name: str, key: str, values: np.ndarray) -> None:
     """NaN, inf and float64 values beyond float32's range, in the array's own dtype (the
     cast would turn the last into inf, and the message into a wrong one)."""
     try:
-        check_finite(values, f"{name}: the entries of {key!r}")
+        check_finite(values, f"{name}: the entries of {key!r}", into_float32=True)
     except ValueError as error:
         raise CommandError(str(error)) from None
 

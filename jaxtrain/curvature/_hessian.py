@@ -60,8 +60,9 @@ def hessian(
             chunks keep memory near the n² result; on CPU 64 was also the fastest measured
             (n = 1,936 and 5,010: 0.16 s and 0.79 s, against 0.34 s and 1.27 s all at once).
         max_bytes: the largest Hessian allowed, in bytes (default 2 GiB).
-        dtype: dtype of the computation. ``None``: the parameters' dtype, promoted to float64
-            when ``jax_enable_x64`` is on.
+        dtype: dtype of the computation. ``None``: the parameters' dtype, float32 at least
+            (half-precision parameters have no ``eigh``), promoted to float64 when
+            ``jax_enable_x64`` is on.
 
     Returns:
         The symmetric n × n Hessian, n the number of parameters.

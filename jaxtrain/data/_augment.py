@@ -74,6 +74,14 @@ def _cast_back(y: jax.Array, dtype: jnp.dtype) -> jax.Array:
     return y.astype(dtype)
 
 
+def _fill_for(fill: float, dtype: jnp.dtype) -> jax.Array:
+    """A border value ``fill`` in an image's ``dtype``; rounded and clipped for integers."""
+    if jnp.issubdtype(dtype, jnp.integer):
+        info = jnp.iinfo(dtype)
+        fill = min(max(round(fill), int(info.min)), int(info.max))
+    return jnp.asarray(fill, dtype)
+
+
 def horizontal_flip(p: float = 0.5) -> Augmentation:
     """Mirrors an image left to right with probability ``p``.
 
@@ -223,8 +231,9 @@ def random_crop(
             )
         widths = [(pad_h, pad_h), (pad_w, pad_w)] + [(0, 0)] * (x.ndim - 2)
         if mode == "constant":
-            # Rounded and clipped into an integer image's range, as its pixels are.
-            border = _cast_back(jnp.asarray(fill_value, _compute_dtype(x.dtype)), x.dtype)
+            # Rounded and clipped into an integer image's range, as its pixels are; in
+            # Python's float64, which holds int32 fills exactly (float32 does not).
+            border = _fill_for(fill_value, x.dtype)
             padded = jnp.pad(x, widths, constant_values=border)
         else:
             padded = jnp.pad(x, widths, mode=mode)

@@ -15,8 +15,9 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask.reshape(len(mask), -1).any(axis=1))[0])
 
 
-def check_finite(values: np.ndarray, what: str) -> None:
-    """Refuses NaN and inf ``values``, and float64 ones beyond float32's range without x64;
+def check_finite(values: np.ndarray, what: str, *, into_float32: bool = False) -> None:
+    """Refuses NaN and inf ``values``, and float64 ones beyond float32's range without x64
+    (or always, ``into_float32``: a reader that casts to float32 whatever x64 says);
     ``what`` names them, plural ("training inputs x hold ...")."""
     if not np.issubdtype(values.dtype, np.inexact):
         return
@@ -29,14 +30,17 @@ def check_finite(values: np.ndarray, what: str) -> None:
         )
     # Without x64, JAX computes in float32: a float64 value beyond its range turns into inf
     # on the device, and the run would stop at a non-finite loss, not at the data.
-    if values.dtype.itemsize > 4 and not jax.config.jax_enable_x64:
+    if values.dtype.itemsize > 4 and (into_float32 or not jax.config.jax_enable_x64):
         largest = float(np.finfo(np.float32).max)
         beyond = np.abs(values.real) > largest
         if beyond.any():
+            why = (
+                "which they are read into" if into_float32 else "which JAX computes in (x64 is off)"
+            )
+            fix = "rescale them." if into_float32 else "rescale them (or enable jax_enable_x64)."
             raise ValueError(
                 f"{what} hold {int(beyond.sum())} values beyond float32's range (±{largest:.3g}), "
-                f"first in example {_first(beyond)}, which JAX computes in (x64 is off); "
-                "rescale them (or enable jax_enable_x64)."
+                f"first in example {_first(beyond)}, {why}; {fix}"
             )
 
 

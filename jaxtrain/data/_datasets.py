@@ -12,6 +12,7 @@ import pathlib
 from collections.abc import Callable
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -72,7 +73,7 @@ def load_digits(*, flatten: bool = True, dtype: Any = np.float32) -> tuple[np.nd
       Alpaydin and Kaynak, *Optical Recognition of Handwritten Digits*, UCI Machine Learning
       Repository, 1998, https://doi.org/10.24432/C50P49
     """
-    if not np.issubdtype(np.dtype(dtype), np.floating):
+    if not jnp.issubdtype(dtype, jnp.floating):  # bfloat16 is no NumPy float, but a float
         # Pixels are 0, 1/16, …, 1: an integer dtype would keep only the black and white ones.
         raise ValueError(f"`dtype` must be a float dtype (pixels lie in [0, 1]); got {dtype!r}.")
     pixels, labels = _digits_table()

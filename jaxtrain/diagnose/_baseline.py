@@ -157,8 +157,9 @@ def baseline_loss(
         raise ValueError(f"unknown task {task!r}; choose from {_TASKS}.")
     if not math.isfinite(value):
         raise ValueError(
-            f"the constant predictor's loss is not finite ({value}): the training targets "
-            "hold NaN or infinite values; check the targets."
+            f"the constant predictor's loss is not finite ({value}): the targets hold NaN or "
+            "infinite values, their squares overflow float32, or the loss does not suit the "
+            "model's outputs (a one-output classifier needs a sigmoid loss); check both."
         )
     flat = y.reshape(y.shape[0], -1)
     constant = value <= 0 or bool(np.all(flat == flat[0]))

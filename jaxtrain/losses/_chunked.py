@@ -69,7 +69,10 @@ def _chunked_mean(fn: Any, data: tuple[Any, ...], chunk_size: int) -> Any:
         out = fn(*jax.tree.map(lambda a: a[n - r :], data))
         rest = jax.tree.map(lambda v: v.astype(_sum_dtype(v.dtype)) * (r / n), out)
         total = rest if total is None else jax.tree.map(jnp.add, total, rest)
-    return jax.tree.map(lambda t, s: t.astype(s.dtype), total, out)
+    # Back to fn's dtype where it is a float; a count or a flag's mean stays a fraction.
+    return jax.tree.map(
+        lambda t, s: t.astype(s.dtype) if jnp.issubdtype(s.dtype, jnp.inexact) else t, total, out
+    )
 
 
 def _sum_dtype(dtype: Any) -> Any:

@@ -106,7 +106,8 @@ def softmax_cross_entropy(
     no_smoothing = isinstance(label_smoothing, int | float) and label_smoothing == 0.0
     if not isinstance(label_smoothing, jax.core.Tracer):  # a traced α cannot be checked
         alpha = np.asarray(label_smoothing)
-        if alpha.ndim or alpha.dtype.kind not in "iuf" or not 0.0 <= float(alpha) <= 1.0:
+        number = any(jnp.issubdtype(alpha.dtype, kind) for kind in (jnp.integer, jnp.floating))
+        if not number or not np.all((alpha >= 0) & (alpha <= 1)):
             raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
     axes = _class_axes.canonical_axes(axis, logits.shape)
     mask = None if where is None else _class_axes.class_mask(where, logits.shape, axes)

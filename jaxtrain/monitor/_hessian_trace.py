@@ -37,7 +37,7 @@ class HessianTrace(ProbeMonitor):
     def measure(self, state: Any, view: StepView):
         with highest_precision():
             product = hvp(view.probe_loss, view.params)
-            estimate = trace(product, view.params, num_samples=self.num_samples, key=view.key)
+            estimate = trace(product, view.params, num_samples=int(self.num_samples), key=view.key)
         return state, {"hessian_trace": jnp.asarray(estimate.estimate)}
 
 

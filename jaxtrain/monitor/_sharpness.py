@@ -79,8 +79,10 @@ class Sharpness(ProbeMonitor):
         check_int("num_iters", self.num_iters, 2)
         # A relative tolerance of 1 or more accepts any Ritz value at all.
         check_number("tol", self.tol, "in (0, 1)", lambda tol: 0 < tol < 1)
-        if not isinstance(self.preconditioned, bool | np.bool_):
-            raise ValueError(f"preconditioned must be True or False; got {self.preconditioned!r}")
+        flag = self.preconditioned
+        if not isinstance(flag, bool | np.bool_ | int | np.integer) or flag not in (0, 1):
+            raise ValueError(f"preconditioned must be True or False; got {flag!r}")
+        object.__setattr__(self, "preconditioned", bool(flag))  # 1 reads as True
         if self.threshold is not None and not callable(self.threshold):
             check_number(
                 "threshold", self.threshold, "> 0 (or a function of η)", lambda value: value > 0

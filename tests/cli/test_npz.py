@@ -318,6 +318,12 @@ def test_a_float64_value_beyond_float32s_range_is_named_as_such(tmp_path):
         with pytest.raises(CommandError, match="beyond float32's range") as info:
             load_splits(save(tmp_path, **arrays(x_train=x)))
     assert "\n" not in str(info.value) and "example 2" in str(info.value)
+    assert "x64" not in str(info.value)  # the file is read into float32 whatever x64 says
+    # With x64 on, the same file loaded as inf (the check skipped float32's range there).
+    from jax_modes import x64_enabled
+
+    with x64_enabled(), pytest.raises(CommandError, match="beyond float32's range"):
+        load_splits(save(tmp_path, "x64.npz", **arrays(x_train=x)))
 
 
 @pytest.mark.parametrize(

@@ -314,3 +314,10 @@ def test_an_integer_images_fill_is_rounded_and_clipped_like_its_pixels():
     for fill, border in ((0.7, 1), (-1.0, 0), (300.0, 255)):
         out = np.asarray(random_crop(2, fill=fill)(jax.random.key(3), x))
         assert set(out.ravel().tolist()) <= {100, border} and border in out, fill
+
+
+def test_an_int32_fill_is_kept_exactly():
+    # float32 holds 123456789 as 123456792: the fill is rounded and clipped in float64.
+    x = jnp.zeros((4, 4, 1), jnp.int32)
+    out = np.asarray(random_crop(2, fill=123456789)(jax.random.key(3), x))
+    assert set(out.ravel().tolist()) == {0, 123456789}

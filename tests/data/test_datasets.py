@@ -121,3 +121,11 @@ def test_regression_curve():
 def test_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match), np.errstate(all="ignore"):
         call()
+
+
+def test_digits_in_bfloat16():
+    # bfloat16 is no NumPy float subtype: the float-dtype check refused it at first.
+    import jax.numpy as jnp
+
+    x, _ = load_digits(dtype=jnp.bfloat16)
+    assert x.dtype == jnp.bfloat16 and float(x.max()) == 1.0

@@ -71,3 +71,10 @@ def test_small_but_varying_regression_targets_are_no_constant():
         baseline_loss(losses.mse, np.ones((5, 1), np.float32), task="regression")
     with pytest.raises(ValueError, match="not finite"):
         baseline_loss(losses.mse, np.array([[1.0], [np.nan]], np.float32), task="regression")
+
+
+def test_a_non_finite_baseline_names_every_likely_reason():
+    # Finite targets of ±1e20 have float32 squares that overflow: not "NaN targets".
+    y = np.array([[1e20], [-1e20]], np.float32)
+    with pytest.raises(ValueError, match="overflow float32, or the loss does not suit"):
+        baseline_loss(losses.mse, y, task="regression")

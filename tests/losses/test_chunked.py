@@ -124,3 +124,16 @@ def test_half_precision_losses_are_summed_in_float32(dtype):
         got = chunked_mean(jnp.mean, (values,), chunk_size=chunk_size)
         assert got.dtype == dtype
         assert float(got) == pytest.approx(expected, rel=1e-2), chunk_size
+
+
+def test_integer_and_boolean_outputs_average_to_fractions():
+    # Before the float32 sum they did; its first version cast the mean back to int32 (3 for
+    # 3.2) and bool (True for 0.2). They average as their float32 values do.
+    x = jnp.arange(10)
+    for fn in (lambda xb: xb.sum(), lambda xb: jnp.all(xb % 3 == 0)):
+        got = chunked_mean(fn, (x,), chunk_size=3)
+        expected = chunked_mean(lambda xb, fn=fn: fn(xb).astype(jnp.float32), (x,), chunk_size=3)
+        assert jnp.issubdtype(got.dtype, jnp.floating) and float(got) == pytest.approx(
+            float(expected)
+        )
+        assert float(got) != round(float(got))  # a fraction, not truncated

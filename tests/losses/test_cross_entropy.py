@@ -211,3 +211,9 @@ def test_label_smoothing_out_of_range_is_refused_as_any_number(alpha):
     # Before: only Python numbers were range-checked; np.float32(-2) gave a loss of -3.38.
     with pytest.raises(ValueError, match="label_smoothing must lie in"):
         softmax_cross_entropy(jnp.zeros((4, 3)), jnp.array([0, 1, 2, 0]), label_smoothing=alpha)
+
+
+def test_label_smoothing_of_any_float_dtype_or_shape_in_range_is_accepted():
+    logits, labels = jnp.zeros((2, 3)), jnp.array([0, 1])
+    for alpha in (jnp.asarray(0.1, jnp.bfloat16), np.full((2, 1), 0.1)):
+        assert np.isfinite(float(softmax_cross_entropy(logits, labels, label_smoothing=alpha)))

@@ -263,3 +263,17 @@ def test_numpy_scalars_are_numbers_like_python_ones():
     monitor.sharpness(5, threshold=np.float32(20.0), tol=np.float64(1e-3))
     monitor.hessian_trace(5, num_samples=np.int32(4))
     monitor.gradient_noise_scale(ema=np.float32(0.9))
+
+
+def test_numpy_counts_reach_the_measurement_and_0_or_1_is_a_flag():
+    # Before: hessian_trace(num_samples=np.int64(4)) was accepted, then curvature.trace
+    # refused it inside fit; preconditioned=1 (accepted before as True) was refused.
+    assert monitor.sharpness(5, preconditioned=1).preconditioned is True
+    assert monitor.sharpness(5, preconditioned=np.bool_(False)).preconditioned is False
+    x, y, theta0 = regression(n=64)
+    _, history = train.fit(
+        (linear_apply, theta0, {}), optim.sgd(0.01), (x, y), loss=half_squared_error,
+        steps=2, batch_size=32, progress=False,
+        monitors=[monitor.hessian_trace(1, num_samples=np.int64(4))],
+    )  # fmt: skip
+    assert np.isfinite(history.per_step["hessian_trace"]).all()
