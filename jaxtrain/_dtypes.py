@@ -6,7 +6,10 @@ from typing import Any
 
 import jax.numpy as jnp
 
-__all__ = ["working_dtype"]
+__all__ = ["INT32_MAX", "working_dtype"]
+
+INT32_MAX = 2**31 - 1
+"""The largest count an int32 state or a comparison with the int32 step can hold."""
 
 
 def working_dtype(dtype: Any) -> Any:

@@ -14,7 +14,7 @@ from jaxtrain.diagnose._explanation import RunExplanation
 from jaxtrain.diagnose._flowchart import checked_pair, prepared_targets
 from jaxtrain.diagnose._measure import measure_run
 from jaxtrain.diagnose._thresholds import CauseThresholds
-from jaxtrain.diagnose._training import fit_run
+from jaxtrain.diagnose._training import fit_run, output_width
 from jaxtrain.train._checks import check_positive_int
 
 __all__ = ["explain_run"]
@@ -207,7 +207,7 @@ def explain_run(
         apply, params0, state0 = model.apply, model.params, model.model_state
     else:
         apply, params0, state0 = nn.functional(model)
-    outputs = int(np.asarray(apply(params0, state0, x[:1], train=False)[0]).shape[-1])
+    outputs = output_width(apply, params0, state0, x)
     num_classes = outputs if task == "classification" and outputs > 1 else None
     baseline = baseline_loss(loss_fn, y, task=task, num_classes=num_classes, outputs=outputs)
 

@@ -331,7 +331,13 @@ def diagnose(
     x_train, y_train = data["train"]
     candidates, p = as_candidates(models, primary=primary)
     # A one-output classifier (a sigmoid) has a baseline of its own: the logit log(π₁/π₀).
-    outputs = output_width(candidates[p], x_train) if task == "classification" else None
+    outputs = None
+    if task == "classification":
+        from flax import nnx
+
+        from jaxtrain import nn
+
+        outputs = output_width(*nn.functional(candidates[p].factory(nnx.Rngs(0))), x_train)
     baseline = baseline_loss(
         loss_fn,
         y_train,

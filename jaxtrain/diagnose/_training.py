@@ -106,13 +106,8 @@ def fit_candidate(
     )
 
 
-def output_width(candidate: Candidate, x: np.ndarray) -> int:
-    """The width of ``candidate``'s output on one example of ``x``, found by tracing only."""
-    from flax import nnx
-
-    from jaxtrain import nn
-
-    apply, params, state = nn.functional(candidate.factory(nnx.Rngs(0)))
+def output_width(apply: Any, params: Any, state: Any, x: np.ndarray) -> int:
+    """The width of a model's output on one example of ``x``, found by tracing only."""
     out = jax.eval_shape(lambda p, s, xb: apply(p, s, xb, train=False)[0], params, state, x[:1])
     return int(out.shape[-1]) if out.ndim > 1 else 1
 

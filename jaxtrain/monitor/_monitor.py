@@ -15,6 +15,8 @@ import numpy as np
 import optax
 from jax import lax
 
+from jaxtrain._dtypes import INT32_MAX
+
 __all__ = [
     "Monitor",
     "ProbeMonitor",
@@ -158,20 +160,16 @@ class ProbeMonitor(Monitor):
         return self.probe_examples
 
 
-# Counts fill int32s inside the compiled step: `every` is compared with the int32 step.
-_INT32_MAX = int(np.iinfo(np.int32).max)
-
-
 def check_int(name: str, value: Any, minimum: int, *, owner: str = "") -> None:
     """Refuses a count that is not an int (NumPy's included, bools not) in [minimum, 2³¹ − 1]."""
     if (
         isinstance(value, bool)
         or not isinstance(value, int | np.integer)
-        or not minimum <= value <= _INT32_MAX
+        or not minimum <= value <= INT32_MAX
     ):
         prefix = f"{owner}: " if owner else ""
         raise ValueError(
-            f"{prefix}{name} must be an int ≥ {minimum} (at most {_INT32_MAX:,}); got {value!r}"
+            f"{prefix}{name} must be an int ≥ {minimum} (at most {INT32_MAX:,}); got {value!r}"
         )
 
 

@@ -146,9 +146,10 @@ def _jit_apply(apply: Apply) -> Apply:
 # ---------------------------------------------------------------------------- NNX modules
 
 
-# Leaves of a flat NNX state that are no Variable: arrays a module keeps as plain data
-# (``nnx.data(array)``, a bare array attribute), or their shapes under ``nnx.eval_shape``.
-_RAW_LEAVES = (jax.Array, np.ndarray, jax.ShapeDtypeStruct)
+# Leaves of a flat NNX state that are no Variable: arrays and numbers a module keeps as plain
+# data (``nnx.data(array)``, ``nnx.data(2.0)``, a bare array attribute), or their shapes under
+# ``nnx.eval_shape``.
+_RAW_LEAVES = (jax.Array, np.ndarray, np.generic, int, float, complex, jax.ShapeDtypeStruct)
 
 
 def _value(variable: Any) -> Any:
@@ -280,7 +281,7 @@ def _shared_nnx_apply(
 
 
 def _shapes_only(template: list[tuple[tuple, Any]]) -> list[tuple[tuple, Any]]:
-    shape_of = lambda value: jax.ShapeDtypeStruct(value.shape, value.dtype)  # noqa: E731
+    shape_of = lambda value: jax.ShapeDtypeStruct(jnp.shape(value), jnp.result_type(value))  # noqa: E731
     return [(path, _replaced(var, shape_of(_value(var)))) for path, var in template]
 
 

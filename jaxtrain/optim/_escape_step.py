@@ -18,7 +18,7 @@ import numpy as np
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
-from jaxtrain._dtypes import working_dtype
+from jaxtrain._dtypes import INT32_MAX, working_dtype
 from jaxtrain.curvature import hvp
 from jaxtrain.curvature._lanczos import basis_rows, extreme_ritz_pairs
 from jaxtrain.curvature._operators import flat_operator, flat_space, highest_precision
@@ -39,14 +39,13 @@ __all__ = [
 # most-negative direction that the old vector misses still enters the Krylov space (the same
 # rule as jaxtrain.monitor.sharpness).
 _FRESH_WEIGHT = 0.1
-_INT32_MAX = jnp.iinfo(jnp.int32).max
 
 
 def check_count(
     name: str,
     value: Any,
     minimum: int = 1,
-    maximum: int = _INT32_MAX,
+    maximum: int = INT32_MAX,
     *,
     counts: tuple[str, ...] = (),
 ) -> int:
@@ -58,8 +57,9 @@ def check_count(
     if isinstance(value, jax.Array | np.ndarray):
         static = ", ".join(repr(count) for count in counts or (name,))
         raise ValueError(
-            f"`{name}` must be a Python int >= {minimum}, got an array ({value!r}): it sizes "
-            "a compiled loop, so it cannot change inside one. Under optax.inject_hyperparams, "
+            f"`{name}` must be a Python int >= {minimum}, got an array ({value!r}): it is "
+            "static (it sizes a compiled loop or bounds an int32 counter). Under "
+            "optax.inject_hyperparams, "
             f"name it static: inject_hyperparams(..., static_args=({static},))."
         )
     if isinstance(value, bool) or not isinstance(value, int):
@@ -122,7 +122,7 @@ def objective(
 def saturating_add(counter: jax.Array, amount: jax.Array) -> jax.Array:
     """``counter + amount`` for int32 counters, saturating at the largest int32 (no wrap)."""
     amount = jnp.asarray(amount, jnp.int32)
-    return jnp.where(counter > _INT32_MAX - amount, _INT32_MAX, counter + amount)
+    return jnp.where(counter > INT32_MAX - amount, INT32_MAX, counter + amount)
 
 
 def initial_eigenpair(params: Any) -> tuple[jax.Array, jax.Array]:

@@ -454,3 +454,20 @@ def test_a_numpy_bool_is_a_mode():
     np.testing.assert_array_equal(
         apply(params, state, x, train=np.bool_(False))[0], apply(params, state, x, train=False)[0]
     )
+
+
+@pytest.mark.skipif(not hasattr(nnx, "data"), reason="nnx.data is new in flax 0.12")
+def test_a_number_kept_as_data():
+    # nnx.data(2.0) puts a bare float among the state's leaves: it had no .value either.
+    class Scaled(nnx.Module):
+        def __init__(self, rngs):
+            self.linear = nnx.Linear(3, 2, rngs=rngs)
+            self.scale = nnx.data(2.0)
+
+        def __call__(self, x):
+            return self.linear(x * self.scale)
+
+    module = Scaled(nnx.Rngs(0))
+    apply, params, state = functional(module)
+    x = jnp.ones((2, 3))
+    np.testing.assert_allclose(apply(params, state, x, train=False)[0], module(x), rtol=1e-6)
