@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 __all__ = ["Budget"]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,10 +56,11 @@ class Budget:
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not _is_int(value) or value < 1:
                 raise ValueError(f"`{name}` must be a positive int; got {value!r}.")
-        if not (isinstance(self.learning_rate, int | float) and self.learning_rate > 0):
-            raise ValueError(f"`learning_rate` must be > 0; got {self.learning_rate!r}.")
+        rate = self.learning_rate
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 < rate < math.inf:
+            raise ValueError(f"`learning_rate` must be a finite number > 0; got {rate!r}.")
         if not 0 < self.holdout_fraction < 1:
             raise ValueError(
                 f"`holdout_fraction` must be in (0, 1); got {self.holdout_fraction!r}."
@@ -67,10 +76,13 @@ class Budget:
 
     def seed_list(self) -> tuple[int, ...]:
         """The seeds as a tuple of ints."""
-        if isinstance(self.seeds, int) and not isinstance(self.seeds, bool):
+        if _is_int(self.seeds):
             if self.seeds < 1:
                 raise ValueError(f"`seeds` must be >= 1; got {self.seeds}.")
             return tuple(range(self.seeds))
+        # A string is a sequence too ("12" is not the seeds 1 and 2), and 0.5 is no seed.
+        if isinstance(self.seeds, str) or not all(_is_int(s) for s in self.seeds):
+            raise ValueError(f"`seeds` must be a count or a sequence of ints; got {self.seeds!r}.")
         seeds = tuple(int(s) for s in self.seeds)
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"`seeds` must be distinct and non-empty; got {self.seeds!r}.")
@@ -85,9 +97,9 @@ class Budget:
     def to_dict(self) -> dict[str, Any]:
         """The budget as JSON values (a custom optimizer by its type name)."""
         return {
-            "steps": self.steps,
-            "batch_size": self.batch_size,
-            "learning_rate": self.learning_rate,
+            "steps": int(self.steps),
+            "batch_size": int(self.batch_size),
+            "learning_rate": float(self.learning_rate),
             "optimizer": "adam" if self.optimizer is None else type(self.optimizer).__name__,
             "seeds": list(self.seed_list()),
             "holdout_fraction": self.holdout_fraction,

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Any
 
 __all__ = ["CauseThresholds", "Thresholds"]
 
 
 def _positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a number; got {value!r}.") from None
+    # A string or a bool would pass float() ("0.1", True) and be kept as given.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"`{name}` must be a number; got {value!r}.")
+    number = float(value)
     low_ok = number >= 0 if allow_zero else number > 0
     if not (low_ok and math.isfinite(number)):
         bound = ">= 0" if allow_zero else "> 0"

@@ -1,5 +1,8 @@
 """Budget: one training budget for every candidate."""
 
+import json
+
+import numpy as np
 import optax
 import pytest
 
@@ -44,3 +47,25 @@ def test_the_default_optimizer_is_adam_with_the_learning_rate():
 def test_bad_budgets_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Budget(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        # Each was accepted: inf and True as learning rates, seeds truncated to (0, 1) or
+        # read as the characters of "12".
+        ({"learning_rate": float("inf")}, "learning_rate"),
+        ({"learning_rate": True}, "learning_rate"),
+        ({"seeds": [0.5, 1.5]}, "seeds"),
+        ({"seeds": "12"}, "seeds"),
+    ],
+)
+def test_budget_values_that_mean_something_else_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Budget(**kwargs)
+
+
+def test_numpy_numbers_are_budget_values():
+    budget = Budget(learning_rate=np.float32(1e-3), steps=np.int64(10), seeds=[np.int64(2)])
+    assert budget.seed_list() == (2,)
+    assert json.dumps(budget.to_dict())  # plain JSON numbers, not NumPy scalars

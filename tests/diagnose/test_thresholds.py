@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from jaxtrain.diagnose import Thresholds
+from jaxtrain.diagnose import CauseThresholds, Thresholds
 
 
 def test_defaults_are_the_documented_ones():
@@ -44,3 +44,17 @@ def test_bad_thresholds_raise(kwargs, match):
 def test_zero_is_allowed_where_it_means_off():
     t = Thresholds(noise_factor=0.0, min_difference=0.0, critical_grad_norm=0.0)
     assert t.noise_factor == 0.0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Thresholds(large_gap="0.1"),
+        lambda: CauseThresholds(failed_loss="0.2"),
+        lambda: Thresholds(large_gap=True),
+    ],
+)
+def test_a_threshold_given_as_a_string_or_bool_is_refused(make):
+    # Before: "0.1" passed float() and was kept as a string; the run failed after training.
+    with pytest.raises(ValueError, match="must be a number"):
+        make()
