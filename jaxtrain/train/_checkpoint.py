@@ -160,6 +160,18 @@ def _check_fits(part: str, saved: list[list[Any]], tree: Any, directory: Any, st
     )
 
 
+def _check_key_fits(saved_impl: Any, key: jax.Array, name: str) -> None:
+    """Refuses a target whose random key is of another implementation than the saved one:
+    their key data differ in shape, and orbax would report that as unreadable bytes."""
+    current = str(jax.random.key_impl(key))
+    if saved_impl is not None and saved_impl != current:
+        raise CheckpointMismatchError(
+            f"the checkpoint {name} holds a random key of implementation {saved_impl}, and the "
+            f"target's key is {current}. Nothing was loaded. Make the target's key with "
+            "jax.random.key(seed, impl=...) as when training."
+        )
+
+
 def _abstract(leaf: Any) -> Any:
     sharding = getattr(leaf, "sharding", None)
     return jax.ShapeDtypeStruct(np.shape(leaf), _dtype(leaf), sharding=sharding)
@@ -580,6 +592,8 @@ def load_checkpoint(
         if trees is not None:
             for part in parts:
                 _check_fits(part, prints[part], trees[part], path, step)
+        if isinstance(target, TrainState):
+            _check_key_fits(meta.get("key_impl"), target.key, name)
 
         restore_args = _array_restore_args(parts, prints, trees, target)
         arrays = _restore(checkpointer, step_dir, restore_args, name)

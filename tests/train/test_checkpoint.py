@@ -516,6 +516,18 @@ def test_a_step_is_on_disk_before_its_checksums_call_it_complete(tmp_path, monke
     assert {str(step), str(tmp_path)} <= before
 
 
+def test_a_key_of_another_implementation_is_a_mismatch_not_damage():
+    # Before: an rbg-key checkpoint loaded into a default-key state raised
+    # CheckpointCorruptError ("cannot read ... Requested shape (2,) ... stored (4,)").
+    import tempfile
+
+    directory = tempfile.mkdtemp()
+    state = _state(linear_params())
+    save_checkpoint(directory, state.replace(key=jax.random.key(0, impl="rbg")))
+    with pytest.raises(CheckpointMismatchError, match=r"random key .*rbg.*threefry"):
+        load_checkpoint(directory, state)
+
+
 def test_a_resume_with_another_seed_is_refused(tmp_path):
     # Before: the checkpoint's key silently replaced the new seed's.
     kw = dict(loss=LOSS, batch_size=8, progress=False, checkpoint_dir=tmp_path)
