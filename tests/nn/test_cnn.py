@@ -82,3 +82,12 @@ def test_fits_a_small_batch():
 def test_bad_arguments(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_one_unbatched_gray_image_is_refused_not_read_as_a_batch():
+    # Before: one [28, 28, 1] image became a batch of 28 images of 28×1 pixels, and the
+    # model returned 28 rows of logits.
+    model = CNN(1, 10, channels=(4,), rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=r"one image\? .*x\[None\]"):
+        model(jnp.zeros((28, 28, 1)))
+    assert model(jnp.zeros((2, 28, 28))).shape == (2, 10)  # [N, H, W] gray batches still work
