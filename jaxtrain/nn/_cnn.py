@@ -9,6 +9,7 @@ from flax import nnx
 from jaxtrain.nn import _activations, _images, _norm_choice
 from jaxtrain.nn._activations import Activation
 from jaxtrain.nn._norm_choice import Norm
+from jaxtrain.nn._sizes import check_sizes
 
 
 class _ConvBlock(nnx.Module):
@@ -86,11 +87,10 @@ class CNN(nnx.Module):
         rngs: nnx.Rngs,
     ):
         channels = tuple(channels)
-        if not channels or min(channels) < 1 or in_channels < 1 or num_classes < 1:
-            raise ValueError(
-                "in_channels, num_classes and every entry of a non-empty channels must be "
-                f"positive, got {in_channels}, {num_classes}, {channels}"
-            )
+        if not channels:
+            raise ValueError("channels must name at least one convolution's width, got ()")
+        check_sizes(1, in_channels=in_channels, num_classes=num_classes, kernel_size=kernel_size)
+        check_sizes(1, **{f"channels[{i}]": c for i, c in enumerate(channels)})
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
         fn, kernel_init = _activations.resolve_activation(activation)

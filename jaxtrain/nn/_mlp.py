@@ -8,6 +8,7 @@ from flax import nnx
 from jaxtrain.nn import _activations, _norm_choice
 from jaxtrain.nn._activations import Activation
 from jaxtrain.nn._norm_choice import Norm
+from jaxtrain.nn._sizes import check_sizes
 
 
 class _DenseBlock(nnx.Module):
@@ -104,13 +105,8 @@ class MLP(nnx.Module):
         *,
         rngs: nnx.Rngs,
     ):
-        if min(in_features, hidden, out_features) < 1:
-            raise ValueError(
-                f"in_features, hidden and out_features must be positive, got "
-                f"{in_features}, {hidden}, {out_features}"
-            )
-        if depth < 0:
-            raise ValueError(f"depth must be non-negative, got {depth}")
+        check_sizes(1, in_features=in_features, hidden=hidden, out_features=out_features)
+        check_sizes(0, depth=depth)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
         fn, kernel_init = _activations.resolve_activation(activation)

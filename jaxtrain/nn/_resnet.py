@@ -6,6 +6,7 @@ from flax import nnx
 from jaxtrain.nn import _activations, _images, _norm_choice
 from jaxtrain.nn._activations import Activation
 from jaxtrain.nn._norm_choice import Norm
+from jaxtrain.nn._sizes import check_sizes
 
 
 class _BasicBlock(nnx.Module):
@@ -104,13 +105,10 @@ class ResNet(nnx.Module):
         *,
         rngs: nnx.Rngs,
     ):
+        check_sizes(1, in_channels=in_channels, num_classes=num_classes, width=width)
+        check_sizes(1, depth=depth)
         if depth < 8 or (depth - 2) % 6:
             raise ValueError(f"depth must be 6n + 2 with n ≥ 1 (8, 14, 20, 56, …), got {depth}")
-        if min(in_channels, num_classes, width) < 1:
-            raise ValueError(
-                "in_channels, num_classes and width must be positive, got "
-                f"{in_channels}, {num_classes}, {width}"
-            )
         fn, kernel_init = _activations.resolve_activation(activation)
         blocks_per_stage = (depth - 2) // 6
         self.stem = nnx.Conv(

@@ -69,7 +69,7 @@ def test_fits_a_small_batch():
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda: CNN(1, 10, channels=(), rngs=nnx.Rngs(0)), "positive"),
+        (lambda: CNN(1, 10, channels=(), rngs=nnx.Rngs(0)), "at least one"),
         (lambda: CNN(1, 10, dropout=-0.1, rngs=nnx.Rngs(0)), "dropout"),
         (
             lambda: nnx.eval_shape(lambda: CNN(3, 10, rngs=nnx.Rngs(0))(jnp.ones((2, 8, 8, 1)))),

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from jaxtrain.nn import MLP, BatchNorm, LayerNorm, functional
+from jaxtrain.nn import CNN, MLP, BatchNorm, LayerNorm, ResNet, functional
 
 X = jax.random.normal(jax.random.key(0), (16, 10))
 
@@ -116,10 +116,26 @@ def test_dropout_only_in_training():
         ({"norm": "group"}, "unknown norm"),
         ({"depth": -1}, "depth"),
         ({"dropout": 1.0}, "dropout"),
-        ({"hidden": 0}, "positive"),
+        ({"hidden": 0}, "hidden must be an int ≥ 1"),
     ],
 )
 def test_bad_arguments(kwargs, match):
     args = {"in_features": 10, "hidden": 8, "out_features": 3, **kwargs}
     with pytest.raises(ValueError, match=match):
         MLP(**args, rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        # Each failed deep in the layers: TypeError from range, ZeroDivisionError, MLIRError.
+        (lambda: MLP(4, 8, 2, depth=2.0, rngs=nnx.Rngs(0)), r"depth must be an int ≥ 0, got 2.0"),
+        (lambda: CNN(1, 10, kernel_size=0, rngs=nnx.Rngs(0)), r"kernel_size must be an int ≥ 1"),
+        (lambda: CNN(1, 10, kernel_size=-1, rngs=nnx.Rngs(0)), r"kernel_size must be an int ≥ 1"),
+        (lambda: ResNet(3, 10, depth=20.0, rngs=nnx.Rngs(0)), r"depth must be an int ≥ 1"),
+        (lambda: CNN(1, 10, channels=(4, 0), rngs=nnx.Rngs(0)), r"channels\[1\] must be"),
+    ],
+)
+def test_sizes_that_are_no_counts_are_refused_by_name(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()

@@ -100,7 +100,7 @@ def test_gradients_reach_the_stem_through_every_stage():
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"depth": 18}, "6n"), ({"depth": 2}, "6n"), ({"width": 0}, "positive")],
+    [({"depth": 18}, "6n"), ({"depth": 2}, "6n"), ({"width": 0}, "width must be an int ≥ 1")],
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
