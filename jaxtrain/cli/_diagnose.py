@@ -123,7 +123,6 @@ def run(args: argparse.Namespace) -> int:
         mean, std = data.fit_standardizer(pairs["train"][0])
         pairs = {k: (data.standardize(x, mean, std), y) for k, (x, y) in pairs.items()}
     spec = spec_from_args(args, pairs["train"][0].shape, splits.num_outputs, variants=True)
-    out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite)
 
     from jaxtrain.diagnose import Budget, diagnose
 
@@ -150,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no window, no display needed
+    # Made only now: data the run itself refuses (constant targets) leave no empty folder.
+    out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite)
     try:
         written = diagnosis.save(out)
     except OSError as error:

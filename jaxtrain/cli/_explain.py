@@ -123,7 +123,6 @@ def run(args: argparse.Namespace) -> int:
         mean, std = data.fit_standardizer(x_train)
         pairs = {k: (data.standardize(x, mean, std), y) for k, (x, y) in pairs.items()}
     spec = spec_from_args(args, pairs["train"][0].shape, splits.num_outputs)
-    out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite)  # before the training
     args.schedule, args.warmup_steps = "constant", None
     optimizer = make_optimizer(args, args.steps)
 
@@ -149,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no window, no display needed
+    # Made only now: data the run itself refuses (constant targets) leave no empty folder.
+    out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite)
     try:
         written = explanation.save(out)
     except OSError as error:

@@ -97,3 +97,17 @@ def test_a_refused_argument_leaves_no_empty_out_folder(command, digits_file, tmp
     assert main([command, str(digits_file), "--out", str(out), "--model", "cnn"]) == 1
     assert "error" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("command", ["diagnose", "explain"])
+def test_data_refused_by_the_run_leave_no_empty_out_folder(command, tmp_path, capsys):
+    # Constant regression targets pass the file's checks and are refused by the run itself
+    # (no baseline to judge a loss against): --out was already made, and was left empty.
+    x = np.random.default_rng(0).normal(size=(80, 3)).astype(np.float32)
+    y = np.ones(80, np.float32)
+    path = tmp_path / "constant.npz"
+    np.savez(path, x_train=x, y_train=y, x_val=x[:10], y_val=y[:10])
+    out = tmp_path / "new" / "out"
+    assert main([command, str(path), "--out", str(out), "--steps", "5"]) == 1
+    assert "constant" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
