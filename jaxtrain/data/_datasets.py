@@ -15,9 +15,11 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
+from jaxtrain._numbers import is_int
+
 
 def _check_count(n: int, name: str = "n", minimum: int = 1) -> int:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < minimum:
+    if not is_int(n) or n < minimum:
         raise ValueError(f"`{name}` must be an int >= {minimum}; got {n!r}.")
     return int(n)
 
@@ -207,7 +209,7 @@ def make_blobs(
     """
     spread = _check_non_negative(spread, "spread")
     rng = np.random.default_rng(seed)
-    if isinstance(centers, int | np.integer) and not isinstance(centers, bool):
+    if is_int(centers):
         k = _check_count(centers, "centers")
         dim = _check_count(dim, "dim")
         box = float(_check_in_float32(box, "box"))

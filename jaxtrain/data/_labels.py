@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._numbers import is_int
 from jaxtrain._text import counted
 from jaxtrain.data._errors import LabelError
 
@@ -88,7 +89,7 @@ def _negative(name: str, i: int, value: Any, stop_text: str) -> LabelError:
 def check_num_classes(num_classes: Any, *, minimum: int = 1) -> int:
     """``num_classes`` as an int, refused unless it is an int (NumPy's too, not a bool) of
     at least ``minimum``."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer):
+    if not is_int(num_classes):
         raise ValueError(f"`num_classes` must be an int >= {minimum}; got {num_classes!r}.")
     if num_classes < minimum:
         need = "a classification needs at least two classes" if minimum == 2 else "too few"

@@ -9,13 +9,9 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
+from jaxtrain._numbers import is_int
 
 __all__ = ["Budget"]
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +52,7 @@ class Budget:
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size"):
             value = getattr(self, name)
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"`{name}` must be a positive int; got {value!r}.")
         rate = self.learning_rate
         if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 < rate < math.inf:
@@ -76,12 +72,12 @@ class Budget:
 
     def seed_list(self) -> tuple[int, ...]:
         """The seeds as a tuple of ints."""
-        if _is_int(self.seeds):
+        if is_int(self.seeds):
             if self.seeds < 1:
                 raise ValueError(f"`seeds` must be >= 1; got {self.seeds}.")
             return tuple(range(self.seeds))
         # A string is a sequence too ("12" is not the seeds 1 and 2), and 0.5 is no seed.
-        if isinstance(self.seeds, str) or not all(_is_int(s) for s in self.seeds):
+        if isinstance(self.seeds, str) or not all(is_int(s) for s in self.seeds):
             raise ValueError(f"`seeds` must be a count or a sequence of ints; got {self.seeds!r}.")
         seeds = tuple(int(s) for s in self.seeds)
         if not seeds or len(set(seeds)) != len(seeds):

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._numbers import is_int
 from jaxtrain.diagnose._baseline import baseline_loss, infer_task, resolved_loss
 from jaxtrain.diagnose._causes import rank_causes
 from jaxtrain.diagnose._explanation import RunExplanation
@@ -194,7 +195,7 @@ def explain_run(
     batch_size = _positive_or_none(batch_size, "batch_size")
     measure_every = _positive_or_none(measure_every, "measure_every")
     probe_size = _positive_or_none(probe_size, "probe_size")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+    if not is_int(seed):
         raise ValueError(f"`seed` must be an int; got {seed!r}.")
     task, (x, y), val, loss_fn = _prepared_data(train_data, val_data, task, loss)
     n = int(x.shape[0])

@@ -9,7 +9,8 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+
+from jaxtrain._numbers import is_int
 
 Axis = int | tuple[int, ...] | None
 
@@ -21,7 +22,7 @@ def canonical_axes(axis: Axis, shape: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(range(ndim))
     if isinstance(axis, tuple):
         axes = axis
-    elif isinstance(axis, int | np.integer) and not isinstance(axis, bool):
+    elif is_int(axis):
         axes = (axis,)
     else:
         raise ValueError(f"axis must be an int, a tuple of ints or None, got {axis!r}")
@@ -29,7 +30,7 @@ def canonical_axes(axis: Axis, shape: tuple[int, ...]) -> tuple[int, ...]:
         raise ValueError("axis must name at least one class axis, got ()")
     out = []
     for a in axes:
-        if isinstance(a, bool) or not isinstance(a, int | np.integer):
+        if not is_int(a):
             raise ValueError(f"axis must be an int, a tuple of ints or None, got {axis!r}")
         if not -ndim <= a < ndim:
             raise ValueError(f"axis {a} is out of bounds for logits of shape {shape}")

@@ -11,11 +11,11 @@ from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from jax import lax
 
 from jaxtrain._dtypes import INT32_MAX
+from jaxtrain._numbers import is_int
 
 __all__ = [
     "Monitor",
@@ -162,11 +162,7 @@ class ProbeMonitor(Monitor):
 
 def check_int(name: str, value: Any, minimum: int, *, owner: str = "") -> None:
     """Refuses a count that is not an int (NumPy's included, bools not) in [minimum, 2³¹ − 1]."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | np.integer)
-        or not minimum <= value <= INT32_MAX
-    ):
+    if not is_int(value) or not minimum <= value <= INT32_MAX:
         prefix = f"{owner}: " if owner else ""
         raise ValueError(
             f"{prefix}{name} must be an int ≥ {minimum} (at most {INT32_MAX:,}); got {value!r}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
+from jaxtrain._numbers import is_int
 
 __all__ = ["check_sizes"]
 
@@ -16,5 +16,5 @@ def check_sizes(minimum: int, **sizes: Any) -> None:
     ``range``, a ``ZeroDivisionError`` in the initializer); the message names the argument.
     """
     for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        if not is_int(value) or value < minimum:
             raise ValueError(f"{name} must be an int ≥ {minimum}, got {value!r}")

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxtrain._numbers import is_int
 from jaxtrain._text import counted
 from jaxtrain.train._state import step_key
 
@@ -90,7 +91,7 @@ def epoch_batches(
       [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     """
     plan = BatchPlan.create(num_examples, batch_size, drop_last=drop_last)
-    if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 0:
+    if not is_int(epoch) or epoch < 0:
         raise ValueError(f"epoch must be an int ≥ 0; got {epoch!r}")
     return plan.split(shuffled(key_bits(key), int(epoch), num_examples))
 
@@ -112,7 +113,7 @@ class BatchPlan:
             raise ValueError(f"the data set is empty (num_examples={num_examples})")
         if batch_size is None:
             batch_size = num_examples
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        if not is_int(batch_size):
             raise ValueError(f"batch_size must be a positive int or None; got {batch_size!r}")
         batch_size = int(batch_size)
         if batch_size <= 0:

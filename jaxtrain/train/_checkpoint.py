@@ -32,6 +32,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxtrain._numbers import is_int
 from jaxtrain._text import listed
 from jaxtrain.train._checkpoint_dir import CheckpointDirectory, run_identity
 from jaxtrain.train._checksums import has_checksums, verify_checksums
@@ -239,8 +240,7 @@ class CheckpointWriter:
         keep: int | None = 3,
         keep_name: str = "keep_checkpoints",
     ):
-        integer = isinstance(keep, int | np.integer) and not isinstance(keep, bool)
-        if keep is not None and (not integer or keep < 1):
+        if keep is not None and (not is_int(keep) or keep < 1):
             raise ValueError(f"{keep_name} must be a positive int or None; got {keep!r}")
         keep = None if keep is None else int(keep)
         self.directory = as_path(directory)

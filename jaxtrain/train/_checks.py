@@ -8,11 +8,13 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxtrain._numbers import is_int
+
 __all__ = ["check_data", "check_positive_int", "num_classes_of"]
 
 
 def check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+    if not is_int(value) or value < 1:
         raise ValueError(f"{name} must be a positive int; got {value!r}")
     return int(value)
 

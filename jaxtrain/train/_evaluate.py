@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxtrain._numbers import is_int
 from jaxtrain.losses import chunked_mean
 from jaxtrain.train._sharding import Placement, resolve_placement
 from jaxtrain.train._state import TrainState
@@ -64,8 +65,7 @@ def split_model(model_or_state: Any) -> tuple[Callable[..., Any], Any, Any]:
 
 def _chunk_size(n: int, batch_size: int | None, placement: Placement) -> int:
     if batch_size is not None:
-        valid = isinstance(batch_size, int | np.integer) and not isinstance(batch_size, bool)
-        if not valid or batch_size < 1:
+        if not is_int(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int or None; got {batch_size!r}")
         return min(int(batch_size), n)
     chunk = min(n, _DEFAULT_CHUNK)

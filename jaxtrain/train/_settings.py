@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxtrain._numbers import is_int
 from jaxtrain._text import counted
 from jaxtrain.monitor._monitor import (
     DEFAULT_PROBE_SIZE,
@@ -308,7 +309,7 @@ def _validation_data(
 
 
 def _as_key(seed: Any) -> jax.Array:
-    if isinstance(seed, int | np.integer) and not isinstance(seed, bool):
+    if is_int(seed):
         return jax.random.key(int(seed))
     if isinstance(seed, jax.Array) and jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key):
         return seed
