@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxtrain.optim._numerics import abs_sq
+from jaxtrain.optim._numerics import abs_sq, map_updates
 from jaxtrain.optim._validation import check_non_negative, check_positive
 
 # optax.scale_by_rss's state, so that states move between the two libraries.
@@ -96,7 +96,7 @@ def scale_by_adagrad(
 
     def update_fn(updates, state, params=None):
         del params
-        sum_of_squares = jax.tree.map(lambda g, s: abs_sq(g) + s, updates, state.sum_of_squares)
+        sum_of_squares = map_updates(lambda g, s: abs_sq(g) + s, updates, state.sum_of_squares)
         scale = jax.tree.map(lambda s: _rsqrt_where_positive(s, eps), sum_of_squares)
         updates = jax.tree.map(lambda c, g: c * g, scale, updates)
         return updates, ScaleByAdagradState(sum_of_squares=sum_of_squares)
@@ -154,7 +154,7 @@ def scale_by_root_mean_square_history(
     def update_fn(updates, state, params=None):
         del params
         count = optax.safe_increment(state.count)
-        sum_of_squares = jax.tree.map(lambda g, s: abs_sq(g) + s, updates, state.sum_of_squares)
+        sum_of_squares = map_updates(lambda g, s: abs_sq(g) + s, updates, state.sum_of_squares)
 
         def scale(s):
             mean = (s + eps) / count.astype(s.dtype)

@@ -8,12 +8,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxtrain.optim._numerics import abs_sq
+from jaxtrain.optim._numerics import abs_sq, map_updates
 from jaxtrain.optim._validation import (
     check_at_least,
     check_non_negative,
     check_unit_interval,
     concrete_float,
+    rounded_to_zero_note,
 )
 
 _RECTIFIED_FROM_FOUR = (
@@ -35,14 +36,17 @@ def _check_moments(b1, b2, eps, eps_root):
     check_non_negative("eps", eps)
     check_non_negative("eps_root", eps_root)
     if concrete_float("eps", eps) == 0 and concrete_float("eps_root", eps_root) == 0:
-        raise ValueError("`eps` and `eps_root` cannot both be 0: a zero gradient would give 0/0.")
+        raise ValueError(
+            "`eps` and `eps_root` cannot both be 0: a zero gradient would give 0/0."
+            + rounded_to_zero_note(eps)
+        )
 
 
 def _moments(updates, mu, nu, b1, b2):
     # v averages |g|² = g·conj(g) (optax's abs_sq): for complex parameters g² would be complex
     # and the step would not be a descent direction.
-    mu = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, updates, mu)
-    nu = jax.tree.map(lambda g, v: (1 - b2) * abs_sq(g) + b2 * v, updates, nu)
+    mu = map_updates(lambda g, m: (1 - b1) * g + b1 * m, updates, mu)
+    nu = map_updates(lambda g, v: (1 - b2) * abs_sq(g) + b2 * v, updates, nu)
     return mu, nu
 
 
@@ -143,7 +147,7 @@ def scale_by_adam(
         updates = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
         if mu_dtype is not None:
             mu = jax.tree.map(lambda m: m.astype(mu_dtype), mu)
-        nu = jax.tree.map(lambda v, old: v.astype(old.dtype), nu, state.nu)
+        nu = map_updates(lambda v, old: v.astype(old.dtype), nu, state.nu)
         return updates, ScaleByAdamState(count=count, mu=mu, nu=nu)
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -199,7 +199,7 @@ def adam(
       learning_rate: η >= 0 or a schedule.
       b1: β₁ in [0, 1).
       b2: β₂ in [0, 1).
-      eps: ε > 0.
+      eps: ε ≥ 0 (not 0 together with ``eps_root``).
       eps_root: ε̄ >= 0.
       mu_dtype: optional dtype of m.
       nesterov: Nadam's look-ahead.
@@ -208,7 +208,8 @@ def adam(
       An ``optax.GradientTransformationExtraArgs``.
 
     Raises:
-      ValueError: for a negative or non-finite learning rate, β outside [0, 1), ε <= 0.
+      ValueError: for a negative or non-finite learning rate, β outside [0, 1), ε < 0,
+        or ε = ε̄ = 0.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -253,7 +254,7 @@ def adamw(
       learning_rate: η >= 0 or a schedule.
       b1: β₁ in [0, 1).
       b2: β₂ in [0, 1).
-      eps: ε > 0.
+      eps: ε ≥ 0 (not 0 together with ``eps_root``).
       eps_root: ε̄ >= 0.
       mu_dtype: optional dtype of m.
       weight_decay: λ >= 0 (or a schedule); optax's default 1e-4.
@@ -265,7 +266,7 @@ def adamw(
 
     Raises:
       ValueError: for a negative or non-finite learning rate or weight decay, β outside
-        [0, 1), ε <= 0.
+        [0, 1), ε < 0, or ε = ε̄ = 0.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -310,7 +311,7 @@ def radam(
       learning_rate: η >= 0 or a schedule.
       b1: β₁ in [0, 1).
       b2: β₂ in [0, 1).
-      eps: ε > 0.
+      eps: ε ≥ 0 (not 0 together with ``eps_root``).
       eps_root: ε̄ >= 0.
       threshold: ρₜ from which the rectified adaptive step is used (>= 4, see
         :func:`scale_by_radam`).
@@ -320,7 +321,8 @@ def radam(
       An ``optax.GradientTransformationExtraArgs``.
 
     Raises:
-      ValueError: for a negative or non-finite learning rate, β outside [0, 1), ε <= 0.
+      ValueError: for a negative or non-finite learning rate, β outside [0, 1), ε < 0,
+        or ε = ε̄ = 0.
 
     Examples:
       >>> import jax.numpy as jnp

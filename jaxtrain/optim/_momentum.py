@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxtrain.optim._numerics import map_updates
 from jaxtrain.optim._validation import check_unit_interval
 
 # optax.trace's state, so that states move between the two libraries.
@@ -73,10 +74,10 @@ def scale_by_momentum(
         def accumulate(g, b):
             return g + decay * b
 
-        trace = jax.tree.map(accumulate, updates, state.trace)
-        direction = jax.tree.map(accumulate, updates, trace) if nesterov else trace
+        trace = map_updates(accumulate, updates, state.trace)
+        direction = map_updates(accumulate, updates, trace) if nesterov else trace
         if accumulator_dtype is not None:
-            trace = jax.tree.map(lambda b: b.astype(accumulator_dtype), trace)
+            trace = map_updates(lambda b: b.astype(accumulator_dtype), trace)
         return direction, optax.TraceState(trace=trace)
 
     return optax.GradientTransformation(init_fn, update_fn)

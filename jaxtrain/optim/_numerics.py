@@ -1,6 +1,10 @@
-"""|g|², the squared magnitude every adaptive optimizer accumulates (real and complex g)."""
+"""What every accumulating optimizer shares: |g|² for real and complex g, and the per-leaf map
+that lets a frozen leaf's ``None`` update through."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -15,3 +19,18 @@ def abs_sq(g: jax.Array) -> jax.Array:
     if jnp.iscomplexobj(g):
         return jnp.real(g * jnp.conj(g))
     return g * g
+
+
+def map_updates(fn: Callable[..., jax.Array], updates: Any, *trees: Any) -> Any:
+    """``fn(g, *leaves)`` for every update leaf g and the leaves of ``trees`` at its place.
+
+    A ``None`` update (a frozen parameter, as ``optax.masked`` and partitioned optimizers
+    pass them) gives ``None`` whatever the other trees hold there, as optax's moment updates
+    do: mapping the trees plainly would fail on None against the state's array.
+    """
+    return jax.tree.map(
+        lambda g, *leaves: None if g is None else fn(g, *leaves),
+        updates,
+        *trees,
+        is_leaf=lambda x: x is None,
+    )

@@ -8,7 +8,7 @@ import optax
 from optax._src import transform as optax_transform
 
 from jaxtrain.optim._momentum import scale_by_momentum
-from jaxtrain.optim._numerics import abs_sq
+from jaxtrain.optim._numerics import abs_sq, map_updates
 from jaxtrain.optim._validation import check_non_negative, check_positive, check_unit_interval
 
 # optax's own classes, picked as optax 0.2.8 picks them: the centered form is optax's
@@ -109,7 +109,7 @@ def scale_by_rms(
     def update_fn(updates, state, params=None):
         del params
         # σ² averages |g|² = g·conj(g) (optax's abs_sq), real for complex g.
-        nu = jax.tree.map(lambda g, n: (1 - decay) * abs_sq(g) + decay * n, updates, state.nu)
+        nu = map_updates(lambda g, n: (1 - decay) * abs_sq(g) + decay * n, updates, state.nu)
         count = optax.safe_increment(state.count) if bias_correction else None
         nu_hat = nu
         if bias_correction:
@@ -118,7 +118,7 @@ def scale_by_rms(
         mu = None
         second = nu_hat
         if centered:
-            mu = jax.tree.map(lambda g, m: (1 - decay) * g + decay * m, updates, state.mu)
+            mu = map_updates(lambda g, m: (1 - decay) * g + decay * m, updates, state.mu)
             mu_hat = mu
             if bias_correction:
                 mu_hat = jax.tree.map(lambda m: m / correction.astype(m.dtype), mu)

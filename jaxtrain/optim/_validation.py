@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -25,11 +26,28 @@ def concrete_float(name: str, value: Any) -> float | None:
     if isinstance(value, jax.core.Tracer):
         return None
     array = np.asarray(value) if _numeric(value) else None
-    if array is None or not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+    # jnp.issubdtype, not NumPy's: NumPy does not count ml_dtypes' bfloat16 as a number.
+    if array is None or not (jnp.issubdtype(array.dtype, jnp.number) or array.dtype == np.bool_):
         raise TypeError(f"`{name}` must be a number, got {value!r} ({type(value).__name__}).")
     if array.ndim != 0:
-        raise ValueError(f"expected a scalar hyperparameter, got an array of shape {array.shape}")
+        raise ValueError(f"`{name}` must be a scalar, got an array of shape {array.shape}.")
     return float(array)
+
+
+def rounded_to_zero_note(value: Any) -> str:
+    """Why a half-precision hyperparameter may be 0 though nobody wrote 0, and the remedy.
+
+    ``optax.inject_hyperparams`` casts every hyperparameter to the parameters' dtype, where a
+    default such as ``eps=1e-8`` rounds to 0 in float16 and bfloat16.
+    """
+    dtype = getattr(value, "dtype", None)
+    if dtype is None or not jnp.issubdtype(dtype, jnp.floating) or jnp.finfo(dtype).bits > 16:
+        return ""
+    return (
+        f" It is a {np.dtype(dtype).name} value: optax.inject_hyperparams casts hyperparameters "
+        "to the parameters' dtype, where a small one such as 1e-8 rounds to 0; keep them in "
+        "float32 with inject_hyperparams(..., hyperparam_dtype=jnp.float32)."
+    )
 
 
 def _numeric(value: Any) -> bool:
@@ -58,7 +76,9 @@ def check_positive(name: str, value: Any) -> None:
     if number is None:
         return
     if not math.isfinite(number) or number <= 0:
-        raise ValueError(f"`{name}` must be finite and > 0, got {number}.")
+        raise ValueError(
+            f"`{name}` must be finite and > 0, got {number}.{rounded_to_zero_note(value)}"
+        )
 
 
 def check_unit_interval(name: str, value: Any) -> None:

@@ -285,3 +285,41 @@ def test_add_decayed_weights_leaves_none_updates_as_optax():
         np.testing.assert_allclose(got[1]["a"], 0.6, rtol=RTOL)
     tx = jt.add_decayed_weights(0.1)
     assert tx.update(None, tx.init(params), params)[0] is None
+
+
+_FROZEN_LEAF_CASES = [
+    ("scale_by_momentum", jt.scale_by_momentum(0.9), optax.trace(0.9)),
+    ("scale_by_momentum_nesterov", jt.scale_by_momentum(0.9, True), optax.trace(0.9, True)),
+    ("sgd_momentum", jt.sgd(0.1, 0.9), optax.sgd(0.1, 0.9)),
+    ("scale_by_rms", jt.scale_by_rms(), optax.scale_by_rms()),
+    ("rmsprop", jt.rmsprop(0.1), optax.rmsprop(0.1)),
+    ("rmsprop_centered", jt.rmsprop(0.1, centered=True), optax.rmsprop(0.1, centered=True)),
+    ("radam", jt.radam(0.1), optax.radam(0.1)),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "ours", "theirs"), _FROZEN_LEAF_CASES, ids=[c[0] for c in _FROZEN_LEAF_CASES]
+)
+def test_a_none_update_of_a_frozen_leaf_stays_none_as_optax(name, ours, theirs):
+    # Before: jaxtrain's accumulators mapped the updates and the state as two trees, and a
+    # None update against the state's array failed with "pytree structure error".
+    params = {"a": jnp.ones(2), "b": jnp.ones(2)}
+    updates = {"a": jnp.full(2, 0.5), "b": None}
+    got, got_state = jax.jit(ours.update)(updates, ours.init(params), params)
+    want, want_state = jax.jit(theirs.update)(updates, theirs.init(params), params)
+    assert got["b"] is None
+    np.testing.assert_allclose(got["a"], want["a"], rtol=RTOL, atol=ATOL)
+    assert jax.tree.structure(got_state) == jax.tree.structure(want_state)
+
+
+@pytest.mark.parametrize("optimizer", [jt.adam(0.1), jt.adamw(0.1), jt.adagrad(0.1)])
+def test_adam_and_adagrad_let_a_frozen_leaf_through_where_optax_fails(optimizer):
+    params = {"a": jnp.ones(2), "b": jnp.ones(2)}
+    updates, _ = optimizer.update(
+        {"a": jnp.full(2, 0.5), "b": None}, optimizer.init(params), params
+    )
+    only_a = {"a": params["a"]}
+    alone, _ = optimizer.update({"a": jnp.full(2, 0.5)}, optimizer.init(only_a), only_a)
+    assert updates["b"] is None
+    np.testing.assert_allclose(updates["a"], alone["a"], rtol=RTOL)

@@ -216,3 +216,41 @@ def test_a_non_numeric_hyperparameter_names_its_argument(name):
     kwargs = {"learning_rate": 0.1, name: "abc"}
     with pytest.raises(TypeError, match=rf"`{name}` must be a number, got 'abc' \(str\)"):
         optim.adam(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda v: optim.sgd(v),
+        lambda v: optim.adam(0.1, b1=v),
+        lambda v: optim.clip_by_global_norm(v),
+        lambda v: schedules.constant(v),
+    ],
+)
+def test_bfloat16_and_float16_hyperparameters_are_numbers(build):
+    # Before: NumPy does not count ml_dtypes' bfloat16 as a number, and a bfloat16 η was
+    # refused as "must be a number, got Array(0.100098, dtype=bfloat16)".
+    for dtype in (jnp.bfloat16, jnp.float16):
+        build(jnp.asarray(0.5, dtype))
+
+
+@pytest.mark.parametrize(
+    "factory,name",
+    [(lambda v: optim.adam(0.1, b2=v), "b2"), (lambda v: optim.rmsprop(0.1, eps=v), "eps")],
+)
+def test_a_non_scalar_hyperparameter_names_its_argument(factory, name):
+    with pytest.raises(ValueError, match=rf"`{name}` must be a scalar, got an array of shape"):
+        factory(np.full(3, 0.5))
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "radam", "rmsprop"])
+def test_an_eps_rounded_to_zero_by_inject_hyperparams_says_how_to_keep_it(name):
+    # optax.inject_hyperparams casts every hyperparameter to the parameters' dtype: in float16
+    # the default eps=1e-8 becomes 0. Before, the message blamed an eps the user never set.
+    params = jnp.ones(3, jnp.float16)
+    tx = optax.inject_hyperparams(getattr(optim, name))(learning_rate=0.1)
+    with pytest.raises(ValueError, match=r"float16.*hyperparam_dtype=jnp\.float32"):
+        tx.init(params)
+    kept = optax.inject_hyperparams(getattr(optim, name), hyperparam_dtype=jnp.float32)(0.1)
+    updates, _ = kept.update(params, kept.init(params), params)
+    assert np.isfinite(np.asarray(updates, np.float32)).all()
