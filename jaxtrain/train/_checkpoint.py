@@ -7,7 +7,8 @@ previous checkpoint intact and no half-written one that could be loaded. Items:
 - ``params``, ``model_state``, ``opt_state``, ``monitor_state``: the leaves of each tree, in
   pytree order (``monitor_state``: the states of ``jaxtrain.monitor`` monitors);
 - ``extras``: the step and the raw data of the run's random key;
-- ``meta`` (JSON): the fingerprint of every tree (each leaf's path, shape and dtype), the key
+- ``meta`` (JSON): the fingerprint of every tree (each leaf's path, shape and dtype, and the
+  type names of the nodes above it, so that Adam's state is not read as AdaBelief's), the key
   implementation, the training configuration that ``fit(..., resume=True)`` must match;
 - ``history`` (JSON): the :class:`History` so far;
 - ``metadata`` (JSON): whatever the caller passes, e.g. the model spec of a command line so
@@ -109,6 +110,25 @@ def fingerprint(tree: Any) -> list[list[Any]]:
     ]
 
 
+def node_types(tree: Any) -> list[list[str]]:
+    """For every leaf, in pytree order, the type names of the nodes above it (outermost first).
+
+    Two optimizers' states can have the same leaf paths, shapes and dtypes (Adam's and
+    AdaBelief's are both ``count``, ``mu``, ``nu``); their node types tell them apart. Names
+    only, not modules: jaxtrain's optimizers keep optax's state classes, and a class that
+    moves between modules is still the same state.
+    """
+
+    def owners(treedef: Any, above: list[str]) -> list[list[str]]:
+        node = treedef.node_data()
+        if node is None:
+            return [above]
+        inside = [*above, node[0].__name__]
+        return [chain for child in treedef.children() for chain in owners(child, inside)]
+
+    return owners(jax.tree.structure(tree), [])
+
+
 def _dtype(leaf: Any) -> Any:
     return getattr(leaf, "dtype", None) or np.asarray(leaf).dtype
 
@@ -142,9 +162,28 @@ def _differences(saved: list[list[Any]], current: list[list[Any]], limit: int = 
     return lines[:limit] + ([f"... {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
-def _check_fits(part: str, saved: list[list[Any]], tree: Any, directory: Any, step: int) -> None:
+def _type_differences(saved: list[list[Any]], saved_types: list[list[str]], tree: Any) -> list[str]:
+    """Where the leaves sit inside other node types (the paths being equal), the first one."""
+    for (path, _, _), old, new in zip(saved, saved_types, node_types(tree), strict=True):
+        if old != new:
+            (old_type, new_type), *_ = [(a, b) for a, b in zip(old, new, strict=False) if a != b]
+            return [f"{_path_text(path)}: checkpoint has {old_type}, target {new_type}"]
+    return []
+
+
+def _check_fits(
+    part: str,
+    saved: list[list[Any]],
+    saved_types: list[list[str]] | None,
+    tree: Any,
+    directory: Any,
+    step: int,
+) -> None:
     current = fingerprint(tree)
-    if current == saved:
+    differences = _differences(saved, current) if current != saved else []
+    if not differences and saved_types is not None:
+        differences = _type_differences(saved, saved_types, tree)
+    if not differences:
         return
     what = {
         "params": "model's parameters",
@@ -153,10 +192,10 @@ def _check_fits(part: str, saved: list[list[Any]], tree: Any, directory: Any, st
         "monitor_state": "monitors' state",
     }[part]
     owner = {"opt_state": "optimizer", "monitor_state": "set of monitors"}.get(part, "model")
-    differences = "\n  ".join(_differences(saved, current))
+    listed = "\n  ".join(differences)
     raise CheckpointMismatchError(
         f"the checkpoint {directory}/{step} does not fit the {what}: it was written for a "
-        f"different {owner} structure. Nothing was loaded. Differences:\n  {differences}\n"
+        f"different {owner} structure. Nothing was loaded. Differences:\n  {listed}\n"
         f"Build the same {owner} as when training, or start a new checkpoint directory."
     )
 
@@ -282,6 +321,7 @@ class CheckpointWriter:
             "format": _FORMAT,
             "step": step,
             "fingerprint": {part: fingerprint(getattr(state, part)) for part in _PARTS},
+            "node_types": {part: node_types(getattr(state, part)) for part in _PARTS},
             "key_impl": str(jax.random.key_impl(key)),
             "config": config,
         }
@@ -328,10 +368,10 @@ def save_checkpoint(
     The checkpoint goes to ``directory/<step>/`` and is written atomically: orbax writes a
     temporary directory and renames it only when complete; then the SHA-256 of each of its
     files is recorded, and :func:`load_checkpoint` checks them before reading. Beside the
-    arrays it stores a fingerprint of every tree (each leaf's path, shape and dtype) so that
-    :func:`load_checkpoint` can refuse a model or optimizer of another structure before
-    reading anything, and ``metadata`` as JSON: what a tool needs to rebuild the model
-    (a command line stores its model spec and data reference there).
+    arrays it stores a fingerprint of every tree (each leaf's path, shape, dtype and node
+    types) so that :func:`load_checkpoint` can refuse a model or optimizer of another
+    structure before reading anything, and ``metadata`` as JSON: what a tool needs to
+    rebuild the model (a command line stores its model spec and data reference there).
 
     ``directory`` must be new, empty, or one jaxtrain made (it holds the manifest
     ``jaxtrain-checkpoints.json``, which names the run by its random key and lists the steps
@@ -516,7 +556,7 @@ def load_checkpoint(
 
     Before anything is read, every file of the step is checked against the SHA-256 recorded
     when it was saved: a damaged step is refused with :class:`CheckpointCorruptError`. Before
-    any array is read, the stored fingerprint (every leaf's path, shape and dtype) is
+    any array is read, the stored fingerprint (every leaf's path, shape, dtype and node types) is
     compared with the target's: a checkpoint whose model or optimizer state has another
     structure is refused with :class:`CheckpointMismatchError` listing the differences, never
     loaded in part. Only the structure is compared: another learning rate, activation or
@@ -586,12 +626,14 @@ def load_checkpoint(
             raise ValueError(f"{name} is not a jaxtrain checkpoint")
         # Checkpoints written before monitors existed have no monitor_state: an empty one.
         prints = {part: meta["fingerprint"].get(part, []) for part in _PARTS}
+        # Checkpoints written before node types were recorded compare the fingerprint alone.
+        types = {part: (meta.get("node_types") or {}).get(part) for part in _PARTS}
         history = History.from_dict(info["history"]) if "history" in json_items else None
         metadata = dict(info["metadata"] or {})
         config = dict(meta.get("config") or {})
         if trees is not None:
             for part in parts:
-                _check_fits(part, prints[part], trees[part], path, step)
+                _check_fits(part, prints[part], types[part], trees[part], path, step)
         if isinstance(target, TrainState):
             _check_key_fits(meta.get("key_impl"), target.key, name)
 

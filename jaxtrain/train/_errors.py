@@ -70,9 +70,9 @@ class CheckpointMismatchError(ValueError):
     """A checkpoint's tree of arrays does not fit the model or optimizer it is loaded into.
 
     Raised by :func:`jaxtrain.train.load_checkpoint` and by ``fit(..., resume=True)`` before
-    any array is read: the checkpoint stores a fingerprint (every leaf's path, shape and
-    dtype), and a target whose fingerprint differs is refused whole, never loaded in part.
-    The message lists the first differences.
+    any array is read: the checkpoint stores a fingerprint (every leaf's path, shape,
+    dtype and the type names of the nodes above it), and a target whose fingerprint differs
+    is refused whole, never loaded in part. The message lists the first differences.
 
     Examples:
       >>> from jaxtrain.train import CheckpointMismatchError

@@ -24,6 +24,7 @@ from train_problems import (
     sleepy_loss,
 )
 
+import jaxtrain.optim
 from jaxtrain.train import (
     CheckpointCorruptError,
     CheckpointDirectoryError,
@@ -641,3 +642,27 @@ def test_a_link_or_folder_at_the_locks_name_is_refused_and_nothing_written_throu
     with pytest.raises(CheckpointDirectoryError, match=r"cannot be the lock file|not a regular"):
         save_checkpoint(run, _state(linear_params(), step=1))
     assert precious.read_text() == "the user's thesis\n"
+
+
+def test_another_optimizer_with_the_same_leaf_paths_is_refused(tmp_path):
+    # Before: Adam's and AdaBelief's states have the same leaves (count, mu, nu), and the
+    # fingerprint held paths, shapes and dtypes only, so Adam's ν resumed as AdaBelief's s.
+    save_checkpoint(tmp_path, _state(linear_params(), optax.adam(0.1)))
+    with pytest.raises(
+        CheckpointMismatchError, match="checkpoint has ScaleByAdamState, target ScaleByBeliefState"
+    ):
+        load_checkpoint(tmp_path, _state(linear_params(), optax.adabelief(0.1)))
+    # jaxtrain's Adam keeps optax's state classes: an optax checkpoint resumes into it.
+    restored = load_checkpoint(tmp_path, _state(linear_params(), jaxtrain.optim.adam(0.1)))
+    assert restored.step == 5
+
+
+def test_a_checkpoint_without_node_types_still_loads(tmp_path, monkeypatch):
+    # Checkpoints written before the node types were recorded compare paths, shapes, dtypes.
+    import jaxtrain.train._checkpoint as checkpoint_module
+
+    monkeypatch.setattr(checkpoint_module, "node_types", lambda tree: None)
+    save_checkpoint(tmp_path, _state(linear_params(), optax.adam(0.1)))
+    monkeypatch.undo()
+    restored = load_checkpoint(tmp_path, _state(linear_params(), optax.adabelief(0.1)))
+    assert restored.step == 5
