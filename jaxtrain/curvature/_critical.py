@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -240,6 +241,20 @@ def eigenvalue_tolerance(eigenvalues: ArrayLike, dtype: DTypeLike) -> float:
     return float(np.sqrt(np.finfo(np.dtype(dtype)).eps) * max(largest, 1.0))
 
 
+def _check_tolerances(grad_tol: float, eig_tol: float | None) -> None:
+    """Raises the ``ValueError`` of a tolerance the second-order test cannot use.
+
+    NaN fails every comparison, so the checks are written to fail for it too: a NaN
+    ``grad_tol`` would call every point critical, a NaN ``eig_tol`` every eigenvalue zero
+    (every point degenerate), as would an infinite one. An infinite ``grad_tol`` is allowed:
+    it skips the gradient test. ``eig_tol=None`` is left for the caller to pick.
+    """
+    if not grad_tol >= 0:
+        raise ValueError(f"grad_tol must be >= 0, got {grad_tol}")
+    if eig_tol is not None and not 0 <= eig_tol < math.inf:
+        raise ValueError(f"eig_tol must be >= 0 and finite, got {eig_tol}")
+
+
 def classify_critical_point(
     eigenvalues: ArrayLike, *, grad_norm: float, grad_tol: float, eig_tol: float
 ) -> str:
@@ -268,8 +283,8 @@ def classify_critical_point(
         One of :data:`KINDS`.
 
     Raises:
-        ValueError: for no eigenvalues, eigenvalues or ``grad_norm`` not finite, or negative
-            tolerances.
+        ValueError: for no eigenvalues, eigenvalues or ``grad_norm`` not finite, a negative or
+            NaN ``grad_tol``, or an ``eig_tol`` that is negative or not finite.
 
     Examples:
         >>> from jaxtrain.curvature import classify_critical_point
@@ -278,10 +293,7 @@ def classify_critical_point(
         >>> classify_critical_point([0.0, 4.0], grad_norm=0.0, grad_tol=1e-4, eig_tol=1e-3)
         'degenerate'
     """
-    if grad_tol < 0:
-        raise ValueError(f"grad_tol must be >= 0, got {grad_tol}")
-    if eig_tol < 0:
-        raise ValueError(f"eig_tol must be >= 0, got {eig_tol}")
+    _check_tolerances(grad_tol, eig_tol)
     values = np.asarray(eigenvalues, dtype=np.float64).reshape(-1)
     if values.size == 0:
         raise ValueError("classify_critical_point needs at least one eigenvalue")
@@ -347,8 +359,8 @@ def analyze_critical_point(
         A :class:`CriticalPointReport`; ``str(report)`` explains the verdict.
 
     Raises:
-        ValueError: for negative tolerances, a Hessian over ``max_bytes``, or a loss, gradient
-            or Hessian that is not finite at ``params``.
+        ValueError: for tolerances :func:`classify_critical_point` refuses, a Hessian over
+            ``max_bytes``, or a loss, gradient or Hessian that is not finite at ``params``.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -371,10 +383,7 @@ def analyze_critical_point(
         Reveal Gradient-Flat Regions of Deep Network Losses", Neural Computation 33 (2021),
         https://arxiv.org/abs/2003.10397
     """
-    if grad_tol < 0:
-        raise ValueError(f"grad_tol must be >= 0, got {grad_tol}")
-    if eig_tol is not None and eig_tol < 0:
-        raise ValueError(f"eig_tol must be >= 0, got {eig_tol}")
+    _check_tolerances(grad_tol, eig_tol)
     H = hessian(loss_fn, params, *args, chunk_size=chunk_size, max_bytes=max_bytes)
     loss, grad, evals, grad_norm, lowest, finite = _value_grad_eigh(loss_fn, params, args, H)
     if not bool(finite):

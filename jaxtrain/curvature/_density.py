@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxtrain._batched_map import map_in_batches
+from jaxtrain._numbers import is_int
 from jaxtrain.curvature._lanczos import (
     _check_num_iters,
     _lanczos_loop,
@@ -120,8 +121,10 @@ def spectral_density(
     Smoothing convention (stated exactly): σ² = ``sigma_squared`` × (λ_max − λ_min)², the
     range taken over all nodes, so σ is a fixed fraction √``sigma_squared`` of the spectrum's
     width (0.32% at the default 10⁻⁵, the value Ghorbani et al. 2019 use on a normalized
-    spectrum). The default grid has 1,000 points from λ_min − 5σ − 1%·range to
-    λ_max + 5σ + 1%·range, so the density integrates to 1 on it.
+    spectrum). Nodes that agree to within √ε · max|θ| (ε the dtype's machine epsilon) are one
+    eigenvalue up to rounding, as for H = cI: there the width is max(max|θ|, 1) instead. The
+    default grid has 1,000 points from λ_min − 5σ − 1%·range to λ_max + 5σ + 1%·range, so the
+    density integrates to 1 on it.
 
     Args:
         matvec: v ↦ Hv on pytrees like ``like``.
@@ -130,7 +133,7 @@ def spectral_density(
         num_iters: m, the Lanczos steps per probe (quadrature nodes; capped at n).
         key: ``jax.random`` key for the probes.
         sigma_squared: the smoothing variance relative to the squared spectral range.
-        grid: an array of points t, or the number of points of the default grid.
+        grid: an array of at least 2 points t, or the number of points of the default grid.
         probe_batch_size: probes run together (vmapped); each holds an (m, n) basis.
         max_bytes: the largest memory the ``probe_batch_size`` bases together may take.
 
@@ -138,7 +141,8 @@ def spectral_density(
         A :class:`SpectralDensity` ``(nodes, weights, grid, density, sigma)``.
 
     Raises:
-        ValueError: for non-positive counts or ``sigma_squared``.
+        ValueError: for non-positive counts, a ``sigma_squared`` not finite and > 0, or a grid
+            of fewer than 2 points.
         MemoryLimitError: if ``probe_batch_size`` bases of m × n exceed ``max_bytes``.
 
     Examples:
@@ -184,13 +188,28 @@ def check_density_arguments(
     for name, value in (("num_probes", num_probes), ("probe_batch_size", probe_batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not sigma_squared > 0:
-        raise ValueError(f"sigma_squared must be > 0, got {sigma_squared}")
-    if isinstance(grid, int) and not isinstance(grid, bool):
-        if grid < 2:
-            raise ValueError(f"a grid needs at least 2 points, got {grid}")
-    elif jnp.ndim(grid) != 1:
-        raise ValueError(f"grid must be 1-D, got shape {jnp.shape(grid)}")
+    # ∞ (and NaN, which fails every comparison) would smooth the density into all NaN.
+    if not 0 < sigma_squared < math.inf:
+        raise ValueError(f"sigma_squared must be > 0 and finite, got {sigma_squared}")
+    if not is_int(grid):
+        if jnp.ndim(grid) != 1:
+            raise ValueError(f"grid must be 1-D, got shape {jnp.shape(grid)}")
+        grid = jnp.size(grid)
+    if grid < 2:
+        raise ValueError(f"a grid needs at least 2 points, got {grid}")
+
+
+def _spectral_width(lo: jax.Array, hi: jax.Array) -> jax.Array:
+    """The range λ_max − λ_min that σ is a fraction of, or max(max|θ|, 1) for one eigenvalue.
+
+    Lanczos on H = cI returns nodes that differ by a few ulps of c, not by exactly 0: a σ
+    that small leaves a grid of a handful of distinct floats and a density that integrates to
+    ~18. A spread within √ε · max|θ| is taken as rounding, the error
+    :func:`~jaxtrain.curvature.eigenvalue_tolerance` also allows a Hessian's eigenvalues.
+    """
+    scale = jnp.maximum(jnp.abs(lo), jnp.abs(hi))
+    rounding = jnp.sqrt(jnp.finfo(scale.dtype).eps) * scale
+    return jnp.where(hi - lo > rounding, hi - lo, jnp.maximum(scale, 1.0))
 
 
 def density_from_quadrature(
@@ -204,9 +223,9 @@ def density_from_quadrature(
     :func:`spectral_density`; only the first ``num_iters`` nodes of each probe are kept."""
     nodes, weights = nodes[:, :num_iters], weights[:, :num_iters]
     lo, hi = jnp.min(nodes), jnp.max(nodes)
-    width = jnp.where(hi > lo, hi - lo, jnp.maximum(jnp.abs(hi), 1.0))
+    width = _spectral_width(lo, hi)
     sigma = jnp.sqrt(sigma_squared) * width
-    if isinstance(grid, int) and not isinstance(grid, bool):
+    if is_int(grid):
         margin = 5 * sigma + 0.01 * width
         grid = jnp.linspace(lo - margin, hi + margin, grid, dtype=nodes.dtype)
     else:
@@ -233,6 +252,9 @@ def minimum_ratio_estimate(density: SpectralDensity, *, tol: float = 0.0) -> jax
     Returns:
         The estimated ratio in [0, 1] (a scalar array).
 
+    Raises:
+        ValueError: if ``tol`` is not finite.
+
     Examples:
         >>> import jax, jax.numpy as jnp
         >>> from jaxtrain.curvature import minimum_ratio_estimate, spectral_density
@@ -242,5 +264,8 @@ def minimum_ratio_estimate(density: SpectralDensity, *, tol: float = 0.0) -> jax
         >>> print(round(float(minimum_ratio_estimate(d)), 1))
         0.5
     """
+    # NaN fails every comparison: no node would be above it, and the ratio would read 0.
+    if not math.isfinite(tol):
+        raise ValueError(f"tol must be finite, got {tol}")
     mass = jnp.sum(jnp.where(density.nodes > tol, density.weights, 0.0))
     return mass / density.nodes.shape[0]

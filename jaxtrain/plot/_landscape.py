@@ -20,6 +20,11 @@ def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
     return ax
 
 
+def _holds_zero(ticks: np.ndarray) -> bool:
+    """Whether 0 lies within the ticks' range: a mark at θ elsewhere would stretch the axes."""
+    return bool(ticks.min() <= 0.0 <= ticks.max())
+
+
 def plot_loss_slice_1d(
     alphas: Any,
     losses: Any,
@@ -38,14 +43,14 @@ def plot_loss_slice_1d(
         ax: the matplotlib ``Axes`` to draw on; a new figure if ``None``.
         label: legend label (several slices can share one ``ax``).
         log_scale: logarithmic loss axis.
-        mark_origin: mark θ itself (α = 0) with a dot.
+        mark_origin: mark θ itself (α = 0) with a dot, where the α range holds 0.
         xlabel: the x-axis label.
 
     Returns:
         The ``Axes`` drawn on.
 
     Raises:
-        ValueError: if the arrays are not 1-D of equal length.
+        ValueError: if the arrays are not non-empty, 1-D and of equal length.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -60,13 +65,14 @@ def plot_loss_slice_1d(
     """
     alphas = np.asarray(alphas, dtype=float)
     losses = np.asarray(losses, dtype=float)
-    if alphas.ndim != 1 or losses.shape != alphas.shape:
+    if alphas.ndim != 1 or alphas.size == 0 or losses.shape != alphas.shape:
         raise ValueError(
-            f"alphas and losses must be 1-D of equal length, got {alphas.shape} and {losses.shape}"
+            "alphas and losses must be non-empty 1-D arrays of equal length, got"
+            f" {alphas.shape} and {losses.shape}"
         )
     ax = _axes(ax, (5.0, 3.5))
     (line,) = ax.plot(alphas, losses, label=label)
-    if mark_origin and alphas.min() <= 0.0 <= alphas.max():
+    if mark_origin and _holds_zero(alphas):
         order = np.argsort(alphas)  # np.interp reads increasing abscissae only
         at_origin = np.interp(0.0, alphas[order], losses[order])
         ax.plot([0.0], [at_origin], "o", color=line.get_color())
@@ -107,7 +113,7 @@ def plot_loss_surface_2d(
             largest loss, so an exact zero (a valley of minima) does not swallow the scale.
         filled: filled contours (``contourf``) under line contours.
         colorbar: add a colorbar for the filled contours.
-        mark_origin: mark θ itself (α = β = 0) with a cross.
+        mark_origin: mark θ itself (α = β = 0) with a cross, where the grid holds it.
         xlabel: the x-axis label.
         ylabel: the y-axis label.
 
@@ -115,7 +121,8 @@ def plot_loss_surface_2d(
         The ``Axes`` drawn on.
 
     Raises:
-        ValueError: if the shapes do not fit together.
+        ValueError: if the shapes do not fit together, or an axis has fewer than the 2 ticks
+            a contour needs.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -137,6 +144,10 @@ def plot_loss_surface_2d(
             f"losses must have shape (len(alphas), len(betas)) = ({alphas.size}, {betas.size}),"
             f" got {losses.shape}"
         )
+    if alphas.size < 2 or betas.size < 2:
+        raise ValueError(
+            f"contours need at least 2 alphas and 2 betas, got {alphas.size} and {betas.size}"
+        )
     values = log10_above_floor(losses, 1e-6, floor) if log_scale else losses
     ax = _axes(ax, (5.0, 4.2))
     # Matplotlib's contour wants Z[y, x]: rows follow β, columns α.
@@ -146,7 +157,7 @@ def plot_loss_surface_2d(
         if colorbar:
             ax.figure.colorbar(filled_set, ax=ax, label="log₁₀ loss" if log_scale else "loss")
     ax.contour(alphas, betas, Z, levels=levels, colors="k", linewidths=0.4, alpha=0.5)
-    if mark_origin:
+    if mark_origin and _holds_zero(alphas) and _holds_zero(betas):
         ax.plot([0.0], [0.0], "x", color="tab:red", markersize=8)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+
+from jaxtrain._numbers import is_int
 
 __all__ = ["plot_density", "plot_spectrum"]
 
@@ -98,14 +101,15 @@ def plot_spectrum(
     Given an array of eigenvalues λ (from ``analyze_critical_point(...).eigenvalues``,
     ``eigh`` or Lanczos), draws their histogram with negative, zero (|λ| ≤ ``eig_tol``)
     and positive curvature in three colors and the counts in the legend: the lecture's
-    saddle/minimum reading at a glance. Given a
-    :class:`jaxtrain.curvature.SpectralDensity`, hands over to :func:`plot_density`.
+    saddle/minimum reading at a glance. Eigenvalues that are not finite (NaN, ±∞: a diverged
+    run) have no place on the axis; the rest are drawn and the legend counts those apart.
+    Given a :class:`jaxtrain.curvature.SpectralDensity`, hands over to :func:`plot_density`.
 
     Args:
         values: 1-D eigenvalues, or a spectral density.
         ax: the matplotlib ``Axes`` to draw on; a new figure if ``None``.
-        bins: histogram bins.
-        eig_tol: eigenvalues with |λ| ≤ ``eig_tol`` are drawn as zero curvature.
+        bins: histogram bins, a positive int.
+        eig_tol: eigenvalues with |λ| ≤ ``eig_tol`` are drawn as zero curvature (finite, ≥ 0).
         log_scale: logarithmic count axis (the bulk near zero dwarfs the outliers).
         label: a title-like prefix for the legend entries.
         color: color of a density curve (ignored for eigenvalues).
@@ -114,7 +118,8 @@ def plot_spectrum(
         The ``Axes`` drawn on.
 
     Raises:
-        ValueError: for an empty or non-1-D array of eigenvalues.
+        ValueError: for an empty or non-1-D array of eigenvalues, one without a finite value,
+            ``bins`` < 1 or not an int, or an ``eig_tol`` that is negative or not finite.
 
     Examples:
         >>> import numpy as np
@@ -130,6 +135,17 @@ def plot_spectrum(
         raise ValueError(
             f"eigenvalues must be a non-empty 1-D array, got shape {eigenvalues.shape}"
         )
+    # A negative eig_tol would count λ = 0 both below -eig_tol and above it; NaN in no group.
+    if not 0 <= eig_tol < math.inf:
+        raise ValueError(f"eig_tol must be >= 0 and finite, got {eig_tol}")
+    if not is_int(bins) or bins < 1:
+        raise ValueError(f"bins must be a positive int, got {bins!r}")
+    finite = np.isfinite(eigenvalues)
+    if not finite.any():
+        raise ValueError(f"no finite eigenvalue to draw: all {eigenvalues.size} are NaN or ±∞")
+    # One NaN would make every bin edge NaN and blank the whole histogram.
+    not_finite = int(eigenvalues.size - finite.sum())
+    eigenvalues = eigenvalues[finite]
     ax = _axes(ax)
     low, high = float(eigenvalues.min()), float(eigenvalues.max())
     if high == low:
@@ -151,6 +167,9 @@ def plot_spectrum(
                 alpha=0.8,
                 label=f"{prefix}{name}: {int(mask.sum())}",
             )
+    if not_finite:
+        # An entry without a mark, so the legend's counts add up to every value given.
+        ax.plot([], [], " ", label=f"{prefix}not finite, not drawn: {not_finite}")
     if log_scale:
         ax.set_yscale("log")
     ax.axvline(0.0, color="0.3", linewidth=0.8, linestyle="--")

@@ -67,7 +67,7 @@ def plot_trajectories(
       The ``Axes`` drawn on.
 
     Raises:
-      ValueError: if a path is not of shape (T, 2) or ``paths`` is empty.
+      ValueError: if a path is not of shape (T, 2) with T ≥ 1, or ``paths`` is empty.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -83,8 +83,11 @@ def plot_trajectories(
         raise ValueError("`paths` must hold at least one path.")
     arrays = {label: np.asarray(path, dtype=float) for label, path in paths.items()}
     for label, path in arrays.items():
-        if path.ndim != 2 or path.shape[1] != 2:
-            raise ValueError(f"path {label!r} must have shape (T, 2), got {path.shape}.")
+        # An empty path has no start or end to mark.
+        if path.ndim != 2 or path.shape[1] != 2 or path.shape[0] == 0:
+            raise ValueError(
+                f"path {label!r} must have shape (T, 2) with T >= 1, got {path.shape}."
+            )
     finite = np.concatenate([p[np.all(np.isfinite(p), axis=1)] for p in arrays.values()])
     default_x, default_y = _limits(finite if finite.size else np.zeros((1, 2)))
     xlim = xlim or default_x

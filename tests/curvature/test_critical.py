@@ -1,5 +1,7 @@
 """The lecture's second-order test, on its own example and on every kind of point."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -227,10 +229,34 @@ def test_float64_report(x64, toy):
     np.testing.assert_allclose(report.eigenvalues, [0.0, 4.0], atol=1e-12)
 
 
-@pytest.mark.parametrize(("name", "value"), [("grad_tol", -1.0), ("eig_tol", -1e-3)])
-def test_bad_tolerances(toy, name, value):
-    with pytest.raises(ValueError, match=name):
+# NaN compares False with everything: a NaN grad_tol would call every point critical, a NaN
+# (or infinite) eig_tol every eigenvalue zero, and so every point degenerate.
+BAD_TOLERANCES = [
+    ("grad_tol", -1.0, "grad_tol must be >= 0, got -1.0"),
+    ("grad_tol", math.nan, "grad_tol must be >= 0, got nan"),
+    ("eig_tol", -1e-3, "eig_tol must be >= 0 and finite, got -0.001"),
+    ("eig_tol", math.nan, "eig_tol must be >= 0 and finite, got nan"),
+    ("eig_tol", math.inf, "eig_tol must be >= 0 and finite, got inf"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "message"), BAD_TOLERANCES)
+def test_bad_tolerances(toy, name, value, message):
+    with pytest.raises(ValueError, match=message):
         analyze_critical_point(toy, jnp.zeros(2), **{name: value})
+
+
+@pytest.mark.parametrize(("name", "value", "message"), BAD_TOLERANCES)
+def test_classify_refuses_bad_tolerances(name, value, message):
+    tolerances = {"grad_tol": 1e-4, "eig_tol": 1e-3, name: value}
+    with pytest.raises(ValueError, match=message):
+        classify_critical_point([-2.0, 2.0], grad_norm=5.0, **tolerances)
+
+
+def test_an_infinite_grad_tol_skips_the_gradient_test():
+    # The documented way to classify where criticality was decided elsewhere.
+    kind = classify_critical_point([-2.0, 2.0], grad_norm=5.0, grad_tol=math.inf, eig_tol=1e-3)
+    assert kind == "saddle"
 
 
 def test_over_max_bytes_points_to_lanczos(toy):

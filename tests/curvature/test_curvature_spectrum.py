@@ -78,7 +78,9 @@ def _dense_hessian(params, x, y):
         ({"k": 101}, "asked for 202 eigenvalues"),
         ({"which": "middle"}, "which"),
         ({"sigma_squared": 0.0}, "sigma_squared must be > 0"),
+        ({"sigma_squared": float("inf")}, "sigma_squared must be > 0 and finite"),
         ({"grid": 1}, "at least 2 points"),
+        ({"grid": jnp.zeros(0)}, "at least 2 points, got 0"),
         ({"max_iters": 3}, "cannot give 4 Ritz values"),
     ],
 )
@@ -98,3 +100,14 @@ def test_the_bases_held_at_once_are_checked_before_anything_runs():
     spectrum(matvec, like, **settings, max_bytes=limit)
     with pytest.raises(MemoryLimitError, match="192"):
         spectrum(matvec, like, **settings, max_bytes=limit - 1)
+
+
+def test_a_single_eigenvalue_gives_a_density_that_integrates_to_one():
+    # spectrum shares spectral_density's smoothing: nodes of H = 2I that differ by rounding
+    # only take the width max(|λ|, 1) = 2, not their float32 spread.
+    both = spectrum(
+        lambda v: 2.0 * v, jnp.zeros(6), k=1, key=jax.random.key(0), num_probes=2, num_iters=6
+    )
+    density = both.density
+    np.testing.assert_allclose(float(density.sigma), np.sqrt(1e-5) * 2.0, rtol=1e-6)
+    np.testing.assert_allclose(float(jnp.trapezoid(density.density, density.grid)), 1.0, atol=1e-3)

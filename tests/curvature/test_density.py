@@ -51,6 +51,36 @@ def test_minimum_ratio_estimate_on_a_known_spectrum(density):
     assert float(minimum_ratio_estimate(density, tol=10.0)) == 0.0
 
 
+@pytest.mark.parametrize("tol", [float("nan"), float("inf")])
+def test_minimum_ratio_refuses_a_tolerance_that_is_not_finite(density, tol):
+    # NaN compares False with every node: the estimate would be 0 whatever the spectrum.
+    with pytest.raises(ValueError, match=f"tol must be finite, got {tol}"):
+        minimum_ratio_estimate(density, tol=tol)
+
+
+@pytest.mark.parametrize("c", [2.0, 0.5, -3.0, 0.0])
+def test_a_single_eigenvalue_is_smoothed_at_its_own_scale(c):
+    # Lanczos on H = cI gives nodes that differ by float32 rounding only (a few ulps): no
+    # range to take a fraction of, so σ falls back to √sigma_squared · max(|c|, 1); a σ of
+    # rounding size would leave a grid of a handful of distinct points and an integral of 18.
+    density = spectral_density(
+        lambda v: c * v, jnp.zeros(5), num_probes=3, num_iters=5, key=jax.random.key(0)
+    )
+    np.testing.assert_allclose(float(density.sigma), np.sqrt(1e-5) * max(abs(c), 1.0), rtol=1e-6)
+    np.testing.assert_allclose(float(jnp.trapezoid(density.density, density.grid)), 1.0, atol=1e-3)
+
+
+def test_a_narrow_spectrum_keeps_its_own_range():
+    # 100 and 100.1 differ by 1e-3 relative, far above float32 rounding: a real range.
+    H = jnp.diag(jnp.array([100.0, 100.1, 100.1]))
+    density = spectral_density(
+        lambda v: H @ v, jnp.zeros(3), num_probes=2, num_iters=3, key=jax.random.key(0)
+    )
+    width = float(jnp.max(density.nodes) - jnp.min(density.nodes))
+    np.testing.assert_allclose(width, 0.1, rtol=1e-3)
+    np.testing.assert_allclose(float(density.sigma), np.sqrt(1e-5) * width, rtol=1e-5)
+
+
 def test_custom_grid_and_smaller_sigma():
     A = symmetric_matrix(40, SPECTRUM, seed=4)
     grid = jnp.linspace(-3.0, 5.0, 4001)
@@ -84,8 +114,14 @@ def test_slq_minimum_ratio_tracks_the_dense_one_on_an_mlp():
         ({"num_probes": 0}, "num_probes must be a positive int"),
         ({"probe_batch_size": 0}, "probe_batch_size must be a positive int"),
         ({"sigma_squared": 0.0}, "sigma_squared must be > 0"),
+        # σ = ∞ (or NaN) smooths every node over the whole line: an all-NaN density.
+        ({"sigma_squared": float("inf")}, "sigma_squared must be > 0 and finite, got inf"),
+        ({"sigma_squared": float("nan")}, "sigma_squared must be > 0 and finite, got nan"),
         ({"num_iters": 0}, "num_iters must be >= 1"),
         ({"grid": 1}, "at least 2 points"),
+        # The rule of an int grid holds for an array of points too.
+        ({"grid": jnp.zeros(0)}, "a grid needs at least 2 points, got 0"),
+        ({"grid": jnp.zeros(1)}, "a grid needs at least 2 points, got 1"),
         ({"grid": jnp.zeros((2, 2))}, "grid must be 1-D"),
     ],
 )

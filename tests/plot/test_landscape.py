@@ -73,3 +73,35 @@ def test_the_origin_marker_sits_on_the_curve_for_descending_alphas():
     (marker,) = [line for line in ax.lines if line.get_marker() == "o"]
     np.testing.assert_allclose(marker.get_ydata(), [0.25])
     plt.close(ax.figure)
+
+
+def test_an_empty_slice_is_refused():
+    with pytest.raises(ValueError, match=r"non-empty 1-D arrays of equal length, got \(0,\)"):
+        plot_loss_slice_1d(np.array([]), np.array([]))
+
+
+@pytest.mark.parametrize(
+    ("alphas", "betas", "drawn"),
+    [
+        (np.linspace(4.0, 6.0, 5), np.linspace(4.0, 6.0, 4), False),
+        (np.linspace(4.0, 6.0, 5), np.linspace(-1.0, 1.0, 4), False),  # β spans 0, α not
+        (np.linspace(-1.0, 1.0, 5), np.linspace(0.0, 1.0, 4), True),  # 0 on an edge
+    ],
+)
+def test_the_origin_is_marked_only_where_the_surface_holds_it(alphas, betas, drawn):
+    # A marker outside the grid stretched the axes from [4, 6] to [-0.3, 6].
+    ax = plot_loss_surface_2d(alphas, betas, np.add.outer(alphas, betas))
+    assert len(ax.get_lines()) == int(drawn)
+    assert ax.get_xlim() == (alphas[0], alphas[-1]) and ax.get_ylim() == (betas[0], betas[-1])
+
+
+@pytest.mark.parametrize(("num_alphas", "num_betas"), [(1, 4), (4, 1), (0, 4)])
+def test_a_surface_needs_two_ticks_on_each_axis(num_alphas, num_betas):
+    # loss_surface_2d computes one α well, but a contour of one column is matplotlib's
+    # TypeError, not the ValueError the docstring promises.
+    alphas, betas = np.linspace(0.0, 1.0, num_alphas), np.linspace(0.0, 1.0, num_betas)
+    with pytest.raises(
+        ValueError,
+        match=f"contours need at least 2 alphas and 2 betas, got {num_alphas} and {num_betas}",
+    ):
+        plot_loss_surface_2d(alphas, betas, np.ones((num_alphas, num_betas)))

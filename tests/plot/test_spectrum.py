@@ -59,3 +59,33 @@ def test_bad_inputs():
         plot_spectrum(np.array([]))
     with pytest.raises(TypeError, match="SpectralDensity"):
         plot_density(np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_values_that_are_not_finite_are_counted_apart_and_the_rest_drawn(bad):
+    # One NaN made every histogram edge NaN (nothing drawn) and inf was counted as λ > 0.
+    ax = plot_spectrum(np.array([-1.0, 1.0, 2.0, bad]), log_scale=False)
+    assert sum(patch.get_height() for patch in ax.patches) == 3
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["λ < 0: 1", "λ > 0: 2", "not finite, not drawn: 1"]
+
+
+def test_no_finite_eigenvalue_is_refused():
+    with pytest.raises(ValueError, match="no finite eigenvalue to draw: all 2 are NaN or ±∞"):
+        plot_spectrum(np.array([np.nan, np.inf]))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        # A negative eig_tol counted λ = 0 in two groups and printed "λ < --0.5".
+        ({"eig_tol": -0.5}, "eig_tol must be >= 0 and finite, got -0.5"),
+        ({"eig_tol": np.nan}, "eig_tol must be >= 0 and finite, got nan"),
+        ({"eig_tol": np.inf}, "eig_tol must be >= 0 and finite, got inf"),
+        ({"bins": 0}, "bins must be a positive int, got 0"),
+        ({"bins": 2.5}, "bins must be a positive int, got 2.5"),
+    ],
+)
+def test_bad_tolerance_or_bins(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        plot_spectrum(np.array([-1.0, 0.0, 1.0]), **kwargs)
