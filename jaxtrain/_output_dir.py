@@ -38,7 +38,14 @@ from typing import Any
 
 from jaxtrain._atomic import CLOEXEC, FOLDER_FLAGS, NOFOLLOW, replace_in_folder
 
-__all__ = ["MANIFEST", "OutputDir", "OutputDirError", "add_output_arguments", "claim_output_dir"]
+__all__ = [
+    "MANIFEST",
+    "OutputDir",
+    "OutputDirError",
+    "add_output_arguments",
+    "claim_output_dir",
+    "folder_name",
+]
 
 MANIFEST = ".jaxtrain-output.json"
 """The manifest's file name: ``{"jaxtrain_output": 1, "written_by": {command: [files]}}``."""
@@ -56,12 +63,20 @@ class OutputDirError(ValueError):
     """
 
 
+def folder_name(text: str) -> str:
+    """An argparse type for a folder: any path but the empty one. An unset shell variable
+    (``--out "$DIR"``) would otherwise name the current folder and write there."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a folder name, got ''")
+    return text
+
+
 def add_output_arguments(
     parser: argparse.ArgumentParser | Any, *, default: str | None, help: str
 ) -> None:
     """Adds ``--out DIR`` (with ``help``) and ``--overwrite``, the flags :func:`claim_output_dir`
     reads, to a parser or an argument group."""
-    parser.add_argument("--out", metavar="DIR", default=default, help=help)
+    parser.add_argument("--out", metavar="DIR", type=folder_name, default=default, help=help)
     parser.add_argument(
         "--overwrite",
         action="store_true",

@@ -17,6 +17,7 @@ __all__ = [
     "fraction",
     "non_negative_float",
     "non_negative_int",
+    "number_of_classes",
     "positive_float",
     "positive_int",
     "random_seed",
@@ -48,6 +49,9 @@ def checked_number(
 
 
 positive_int = checked_number(int, lambda v: v >= 1, "a positive integer", "An int ≥ 1.")
+number_of_classes = checked_number(
+    int, lambda v: v >= 2, "an integer >= 2", "A count of classes: ≥ 2."
+)
 non_negative_int = checked_number(int, lambda v: v >= 0, "an integer >= 0", "An int ≥ 0.")
 positive_float = checked_number(
     float, lambda v: v > 0 and math.isfinite(v), "a positive number", "A finite float > 0."
@@ -90,7 +94,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, depth: int, width: i
     group.add_argument("--norm", choices=NORMS, default="none", help="(default: %(default)s)")
     group.add_argument(
         "--num-classes",
-        type=positive_int,
+        type=number_of_classes,
         metavar="K",
         help="classes of integer labels, the model's outputs (default: the largest label + 1, "
         "inferred only up to 10 per example and 100,000)",

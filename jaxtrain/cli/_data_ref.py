@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._text import counted
 from jaxtrain.cli._errors import CommandError
 
 __all__ = ["BUILTIN", "data_reference", "load_reference", "output_count"]
@@ -66,6 +67,33 @@ def _builtin(name: str, seed: int, family: str) -> tuple[np.ndarray, np.ndarray]
     return data.make_blobs(_SYNTHETIC_N, centers=4, spread=1.5, seed=seed)
 
 
+def _split_off_validation(
+    x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int, where: str
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``(train, val)``: ``--val-fraction`` of the examples held out; a split that cannot be
+    made is refused in the command line's terms (the library's names ``val_fraction`` and
+    ``test_fraction`` mean nothing to its user)."""
+    from jaxtrain import data
+
+    try:
+        train, val, _ = data.train_val_test_split(x, y, val_fraction=val_fraction, seed=seed)
+    except ValueError as error:
+        n = x.shape[0]
+        held_out = round(n * val_fraction)
+        reason = (
+            f"it holds out none (round({n} × {val_fraction:g}) = 0); raise it"
+            if held_out == 0
+            else "it leaves no training example; lower it"
+            if held_out >= n
+            else str(error)
+        )
+        raise CommandError(
+            f"--val-fraction {val_fraction:g} cannot split the {counted(n, 'example')} "
+            f"of {where}: {reason}"
+        ) from None
+    return train, val
+
+
 def load_reference(
     reference: dict[str, Any], family: str
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], str]:
@@ -80,7 +108,7 @@ def load_reference(
             raise CommandError(f"unknown built-in data set {reference.get('name')!r}")
         x, y = _builtin(reference["name"], seed, family)
         task = "classification"
-        train, val, _ = data.train_val_test_split(x, y, val_fraction=val_fraction, seed=seed)
+        train, val = _split_off_validation(x, y, val_fraction, seed, reference["name"])
     elif reference.get("source") == "file":
         path = pathlib.Path(reference["path"])
         if path.exists() and reference.get("sha256") and file_digest(path) != reference["sha256"]:
@@ -93,14 +121,8 @@ def load_reference(
         train = splits.pair("train")
         val = splits.pair("val")
         if val is None:
-            try:
-                train, val, _ = data.train_val_test_split(
-                    *train, val_fraction=val_fraction, seed=seed
-                )
-            except ValueError as error:
-                raise CommandError(
-                    f"{path} has no validation split to train with: {error}"
-                ) from None
+            where = f"{path}, which holds no validation split of its own"
+            train, val = _split_off_validation(*train, val_fraction, seed, where)
     else:
         raise CommandError(f"unknown data reference {reference!r}")
     train = (shape_inputs(train[0], family, "x_train"), train[1])

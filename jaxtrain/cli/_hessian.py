@@ -140,6 +140,11 @@ def _restore(directory: str, step: int | None) -> tuple[Any, Any, dict[str, Any]
     from jaxtrain.diagnose import ModelSpec
 
     path = pathlib.Path(directory)
+    if path.exists() and not path.is_dir():
+        raise CommandError(
+            f"cannot read checkpoint {directory}: it is a file, not a checkpoint directory "
+            "(give the --checkpoint-dir of `jaxtrain train`)"
+        )
     if not path.is_dir():
         raise CommandError(f"cannot read checkpoint {directory}: no such directory")
     try:
@@ -188,9 +193,10 @@ def hessian_report(
 
     ``stage(text)`` is told as each part starts: the loss and gradient, then the dense
     Hessian, or the Lanczos extremes with the spectral density (``_REPORT_STAGES``).
-    ``max_bytes`` bounds the Lanczos bases (default: ``curvature.DEFAULT_MAX_BYTES``); a
-    ``top`` over it is refused before any Lanczos step runs.
+    ``max_bytes`` bounds the dense Hessian and the Lanczos bases (default:
+    ``curvature.DEFAULT_MAX_BYTES``); either over it is refused before it is computed.
     """
+    from jaxtrain import curvature
     from jaxtrain._host_tree import host_flat
     from jaxtrain.curvature._operators import value_and_gradient
 
@@ -213,7 +219,12 @@ def hessian_report(
         )
     if n <= dense_max_params:
         stage(f"the dense {n:,} × {n:,} Hessian and its eigenvalues")
-        return _dense_report(loss_fn, params, report)
+        try:
+            return _dense_report(loss_fn, params, report, max_bytes)
+        except curvature.MemoryLimitError as error:
+            raise _too_large(
+                error, f"--dense-max-params {dense_max_params}", _LOWER_DENSE
+            ) from None
     return _lanczos_report(
         loss_fn,
         params,
@@ -227,12 +238,26 @@ def hessian_report(
     )
 
 
-def _dense_report(loss_fn: Any, params: Any, report: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+_LOWER_DENSE = "lower --dense-max-params below the parameter count, so that Lanczos runs instead"
+
+
+def _too_large(error: Any, settings: str, lower: str) -> CommandError:
+    """A curvature routine's memory refusal in the command's terms: the options that led to
+    it and the ones that lower it (the library's advice names its Python arguments)."""
+    return CommandError(f"{settings}: {error.size_text}; {lower}")
+
+
+def _dense_report(
+    loss_fn: Any, params: Any, report: dict[str, Any], max_bytes: int | None
+) -> tuple[dict[str, Any], Any]:
     """:func:`hessian_report` by the dense Hessian: every eigenvalue, the kind and the
     explanation of :func:`curvature.analyze_critical_point`."""
     from jaxtrain import curvature
 
-    cp = curvature.analyze_critical_point(loss_fn, params, grad_tol=report["grad_tol"])
+    max_bytes = curvature.DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
+    cp = curvature.analyze_critical_point(
+        loss_fn, params, grad_tol=report["grad_tol"], max_bytes=max_bytes
+    )
     eigs = np.asarray(cp.eigenvalues, dtype=np.float64)
     report.update(
         method="dense",
@@ -294,11 +319,15 @@ def _lanczos_report(
             max_bytes=max_bytes,
         )
     except curvature.MemoryLimitError as error:
-        raise CommandError(f"--top {top} ({k} at each end): {error}") from None
+        settings = f"--top {top} ({k} at each end) and --lanczos-steps {lanczos_steps}"
+        raise _too_large(error, settings, "lower --lanczos-steps or --top") from None
     eigs = np.sort(np.asarray(extremes.eigenvalues, dtype=np.float64))
     eig_tol = curvature.eigenvalue_tolerance(eigs, jax.numpy.result_type(*jax.tree.leaves(params)))
-    ratio = float(curvature.minimum_ratio_estimate(density, tol=eig_tol))
-    negative = int(np.sum(eigs < -eig_tol))
+    negative, positive = int(np.sum(eigs < -eig_tol)), int(np.sum(eigs > eig_tol))
+    density_ratio = float(curvature.minimum_ratio_estimate(density, tol=eig_tol))
+    # A density of few nodes per probe can place all of them above 0 while the extremes have
+    # found negative eigenvalues: the ratio cannot leave the range the counted ones allow.
+    ratio = min(max(density_ratio, positive / n), 1 - negative / n)
     # The k lowest and k highest eigenvalues decide the kind as the whole spectrum would.
     kind = curvature.classify_critical_point(
         eigs, grad_norm=grad_norm, grad_tol=grad_tol, eig_tol=eig_tol
@@ -314,13 +343,19 @@ def _lanczos_report(
         f"Lanczos on {n:,} parameters: {lowest} and {highest}.",
         f"{negative} of them below -{eig_tol:.3g}: "
         + ("negative curvature, a way down." if negative else "no negative curvature found."),
-        f"Minimum ratio estimated from the spectral density ({runs}): {ratio:.3f}.",
+        f"Minimum ratio estimated from the spectral density ({runs}): {ratio:.3f}"
+        + (
+            "."
+            if ratio == density_ratio
+            else f" (the density alone gave {density_ratio:.3f}, outside the {positive} positive "
+            f"and {negative} negative eigenvalues found)."
+        ),
     ]
     report.update(
         method="lanczos",
         kind=kind,
         num_negative=negative,
-        num_positive=int(np.sum(eigs > eig_tol)),
+        num_positive=positive,
         num_zero=int(np.sum(np.abs(eigs) <= eig_tol)),
         eig_tol=eig_tol,
         minimum_ratio=ratio,
@@ -381,7 +416,7 @@ def block_report(
                 max_bytes=max_bytes,
             )
         except curvature.MemoryLimitError as error:
-            raise CommandError(f"--top {top} with --blocks {blocks}: {error}") from None
+            raise _too_large(error, f"--top {top} with --blocks {blocks}", "lower --top") from None
         for name, result in spectra.items():
             values = np.asarray(result.eigenvalues, dtype=np.float64)
             half = values.size // 2  # "both": the k lowest, then the k highest, ascending
@@ -462,7 +497,8 @@ def batch_report(
     except curvature.MemoryLimitError as error:
         # Dense: the n × n Hessians (--dense-max-params); Lanczos: its basis (--top).
         setting = "--dense-max-params" if dense else f"--top {top}"
-        raise CommandError(f"{setting} with --batches {num_batches}: {error}") from None
+        lower = _LOWER_DENSE if dense else "lower --top"
+        raise _too_large(error, f"{setting} with --batches {num_batches}", lower) from None
     per_batch, full = (np.asarray(a, dtype=np.float64) for a in (out.per_batch, out.full))
     # In float64 for both routes, as eigenvalues_over_batches defines them: s/√B, ddof = 1.
     mean, stderr = per_batch.mean(axis=0), per_batch.std(axis=0, ddof=1) / num_batches**0.5
@@ -569,8 +605,11 @@ def run(args: argparse.Namespace) -> int:
     from jaxtrain.cli._data_ref import load_reference
     from jaxtrain.cli._progress import progress
 
-    # --out is refused, if it must be, before the checkpoint is read and the Hessian computed.
-    out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite) if args.out else None
+    # --out is refused, if it must be, before the checkpoint is read and the Hessian computed,
+    # and made only once they have been: a run that fails leaves no empty folder behind.
+    if args.out:
+        claim_output_dir(args.out, COMMAND, overwrite=args.overwrite, create=False)
+    out = pathlib.Path(args.out) if args.out else None
     spec, ckpt, metadata, apply = _restore(args.checkpoint, args.step)
     train_pair, val_pair, task = load_reference(metadata["data"], spec.family)
     x, y = train_pair if args.split == "train" else val_pair
@@ -591,7 +630,7 @@ def run(args: argparse.Namespace) -> int:
     if loss is None:
         raise CommandError(f"the checkpoint names an unknown loss {loss_name!r}")
     loss_fn = curvature.loss_from_model(apply, ckpt.model_state, [(x, y)], loss)
-    written = (out / "hessian.json", out / "spectrum.png") if out else ()
+    written: tuple[pathlib.Path, ...] = ()
     n = _parameter_count(ckpt.params)
     extras = [name for name in ("blocks", "batches") if getattr(args, name) is not None]
     dense = n <= args.dense_max_params  # as hessian_report decides
@@ -630,6 +669,8 @@ def run(args: argparse.Namespace) -> int:
             )
             lines += batch_lines
         if out:
+            out = claim_output_dir(out, COMMAND, overwrite=args.overwrite)
+            written = (out / "hessian.json", out / "spectrum.png")
             stages.stage("writing " + " and ".join(map(str, written)))
             try:
                 _write(out, report, spectrum)

@@ -1,8 +1,9 @@
 """``jaxtrain tour``: the whole lecture, run on built-in data, as one report.
 
 The tour only renders: every claim is an experiment of :mod:`jaxtrain.lecture`, a pure function
-``(config, seed) -> Claim``. The runner shows one tqdm progress bar per section, times each
-section and writes ``report.html`` + ``report.json`` (see :mod:`jaxtrain.cli._report`).
+``(config, seed) -> Claim``. The runner shows one tqdm progress bar per section (one line per
+figure where stderr is no terminal), times each section and writes ``report.html`` +
+``report.json`` (see :mod:`jaxtrain.cli._report`).
 
 ``--quick`` runs the lecture's quick configuration, so the whole tour finishes in about a minute
 on a 2-core CPU; the default finishes in a few minutes. Nothing is device specific: the same run
@@ -15,12 +16,13 @@ import argparse
 import pathlib
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from jaxtrain._fast_compile import prefer_fast_compilation
 from jaxtrain._output_dir import add_output_arguments, claim_output_dir
 from jaxtrain.cli._args import random_seed
+from jaxtrain.cli._progress import progress as command_progress
 
 __all__ = ["SECTIONS", "register", "run_tour"]
 
@@ -61,7 +63,7 @@ def run_tour(
     quick: bool = False,
     sections: Sequence[str] | None = None,
     seed: int = 0,
-    progress: bool = True,
+    progress: bool | Callable[[str, int, int], None] = True,
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Runs the lecture's sections and writes ``report.html`` and ``report.json`` to ``out_dir``.
@@ -77,7 +79,9 @@ def run_tour(
       quick: small sizes, for a smoke run in under a minute on a 2-core CPU.
       sections: ids from :data:`SECTIONS` to run (default: all, in lecture order).
       seed: the root seed of every computation.
-      progress: show one tqdm bar per section.
+      progress: ``True``: one tqdm bar per section, on a terminal or in a notebook; ``False``:
+        nothing; or ``progress(stage, index, total)``, called as each figure starts (the
+        command line prints it as one line where a bar's carriage returns would garble a log).
       overwrite: write into ``out_dir`` even if it holds files the tour did not write (files
         of the same names are replaced; nothing is deleted).
 
@@ -92,6 +96,7 @@ def run_tour(
 
     from jaxtrain import lecture
     from jaxtrain.cli._report import COMMAND, Report
+    from jaxtrain.train._progress import interactive
 
     chosen = SECTIONS if sections is None else tuple(sections)
     if not chosen:
@@ -104,14 +109,20 @@ def run_tour(
     start = time.perf_counter()
     report = Report("jaxtrain tour: why a neural network fails to train", _meta(quick))
     specs = [spec for spec in lecture.SECTIONS if spec.id in chosen]
+    figures = sum(len(spec.experiments) for spec in specs)
+    started = 0
+    bars = progress is True and interactive()
     for written, spec in enumerate(specs):
         section = report.section(spec.id, spec.title, spec.summary)
         section_start = time.perf_counter()
         with tqdm(
-            total=len(spec.experiments), desc=spec.title, unit="figure", disable=not progress
+            total=len(spec.experiments), desc=spec.title, unit="figure", disable=not bars
         ) as bar:
             claims = spec.claims(config, seed)
             for experiment in spec.experiments:
+                started += 1
+                if callable(progress):
+                    progress(f"{spec.title}: {experiment.__name__}", started, figures)
                 bar.set_postfix_str(experiment.__name__)  # the claim being measured
                 section.add_claim(next(claims))
                 bar.update(1)
@@ -130,7 +141,12 @@ def _main(args: argparse.Namespace) -> int:
     prefer_fast_compilation(elemental_emitters=args.quick)
     out = pathlib.Path(args.out)
     result = run_tour(
-        out, quick=args.quick, sections=args.sections, seed=args.seed, overwrite=args.overwrite
+        out,
+        quick=args.quick,
+        sections=args.sections,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        progress=command_progress("tour"),
     )
     print(f"wrote {out / 'report.html'} and {out / 'report.json'} in {result['meta']['seconds']} s")
     return 0

@@ -6,10 +6,12 @@ import argparse
 import json
 import math
 import pathlib
+import shlex
 import sys
 from typing import Any
 
 from jaxtrain._json import to_jsonable
+from jaxtrain._output_dir import folder_name
 from jaxtrain._text import counted, listed
 from jaxtrain.cli._args import (
     add_model_arguments,
@@ -95,7 +97,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--standardize", action="store_true", help="standardize inputs with training statistics"
     )
-    parser.add_argument("--checkpoint-dir", metavar="DIR", help="save the trained state here")
+    parser.add_argument(
+        "--checkpoint-dir", metavar="DIR", type=folder_name, help="save the trained state here"
+    )
     parser.add_argument(
         "--resume", action="store_true", help="continue from the newest checkpoint in DIR"
     )
@@ -138,9 +142,14 @@ def _schedule(args: argparse.Namespace, total_steps: int) -> Any:
         return schedules.exponential_decay(eta, total_steps, 0.1)
     warmup = args.warmup_steps if args.warmup_steps is not None else max(1, total_steps // 20)
     if warmup >= total_steps:
+        given = (
+            f"--warmup-steps {warmup}"
+            if args.warmup_steps is not None
+            else f"the default warmup of {counted(warmup, 'step')} (5% of the run, at least 1)"
+        )
         raise CommandError(
-            f"--warmup-steps {warmup} leaves no steps to decay over: the run has {total_steps} "
-            "steps (epochs × batches per epoch)"
+            f"{given} leaves no steps to decay over: the run has "
+            f"{counted(total_steps, 'step')} (epochs × batches per epoch)"
         )
     return schedules.warmup_cosine_decay(0.0, eta, warmup, total_steps)
 
@@ -189,6 +198,56 @@ def _table(columns: dict[str, list[float]]) -> str:
     return "\n".join(lines)
 
 
+def _changed_settings(
+    saved: dict[str, Any], current: dict[str, Any], section: str
+) -> list[tuple[str, Any, Any]]:
+    """``(section.key, checkpoint's, this run's)`` for every setting of the metadata's
+    ``section`` that differs (``epochs`` aside: training longer is what resuming is for)."""
+    before, now = saved.get(section) or {}, current[section]
+    return [
+        (f"{section}.{key}", before.get(key), now.get(key))
+        for key in sorted(set(before) | set(now))
+        if key != "epochs"
+        and not _same_file_moved(section, key, before, now)
+        and before.get(key) != now.get(key)
+    ]
+
+
+def _same_file_moved(section: str, key: str, before: dict, now: dict) -> bool:
+    """A data file at another path with the same SHA-256 holds the same data."""
+    sha = before.get("sha256")
+    return (section, key) == ("data", "path") and sha is not None and sha == now.get("sha256")
+
+
+def _check_same_run(directory: str, metadata: dict[str, Any]) -> None:
+    """Refuses ``--resume`` with other data or another model than the newest checkpoint's;
+    says on stderr which optimizer settings differ (a smaller --learning-rate after a
+    divergence is a reason to resume). ``fit`` checks that the shapes fit, not that the data
+    and model are the same, and the checkpoint's metadata would then name data the state was
+    not trained on."""
+    from jaxtrain import train
+
+    try:
+        saved = train.load_checkpoint(directory).metadata
+    except (FileNotFoundError, ValueError):
+        return  # no checkpoint to resume: fit starts the run, or says what is wrong
+    changed = [
+        f"{name}: checkpoint {was}, this run {now}"
+        for section in ("data", "model")
+        for name, was, now in _changed_settings(saved, metadata, section)
+    ]
+    if changed:
+        raise CommandError(
+            f"cannot resume from {directory}: its run had other data or another model "
+            f"({'; '.join(changed)}). Resume with the same data and model options, or choose "
+            "another --checkpoint-dir"
+        )
+    retuned = _changed_settings(saved, metadata, "optimizer")
+    if retuned:
+        settings = "; ".join(f"{name} {was} → {now}" for name, was, now in retuned)
+        print(f"jaxtrain train: resuming with other settings: {settings}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     """Runs ``jaxtrain train``; returns the exit status."""
     from jaxtrain.cli._data_ref import data_reference, load_reference, output_count
@@ -232,6 +291,8 @@ def run(args: argparse.Namespace) -> int:
         "loss": loss.__name__,
         "optimizer": optimizer_config(args),
     }
+    if args.resume:
+        _check_same_run(args.checkpoint_dir, metadata)
     try:
         state, history = train.fit(
             nn.functional(spec.build(nnx.Rngs(args.seed))),
@@ -295,5 +356,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"validation: {scores}")
     if args.checkpoint_dir:
         print(f"checkpoint: {summary['checkpoint']}")
-        print(f"inspect it with: jaxtrain hessian {args.checkpoint_dir}")
+        print(f"inspect it with: jaxtrain hessian {shlex.quote(args.checkpoint_dir)}")
     return 0

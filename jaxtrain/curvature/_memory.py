@@ -16,7 +16,21 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 
 
 class MemoryLimitError(ValueError):
-    """A curvature computation would allocate more than its ``max_bytes``; nothing was run."""
+    """A curvature computation would allocate more than its ``max_bytes``; nothing was run.
+
+    Beside the message, ``what`` (the matrix and its shape), ``nbytes`` and ``max_bytes``, so
+    that a front end can word the refusal with its own options (:attr:`size_text`).
+    """
+
+    def __init__(self, message: str, *, what: str = "", nbytes: int = 0, max_bytes: int = 0):
+        super().__init__(message)
+        self.what, self.nbytes, self.max_bytes = what, nbytes, max_bytes
+
+    @property
+    def size_text(self) -> str:
+        """``"<what> needs N bytes (X GiB), more than the limit of M"``, without advice."""
+        gib, limit = _gib(self.nbytes, self.max_bytes), f"{self.max_bytes:,}"
+        return f"{self.what} needs {self.nbytes:,} bytes ({gib}), more than the limit of {limit}"
 
 
 def _gib(nbytes: int, max_bytes: int) -> str:
@@ -38,5 +52,8 @@ def check_memory(what: str, nbytes: int, max_bytes: int, advice: str) -> None:
     if nbytes > max_bytes:
         raise MemoryLimitError(
             f"{what} needs {nbytes:,} bytes ({_gib(nbytes, max_bytes)}), more than"
-            f" max_bytes={max_bytes:,}. {advice}"
+            f" max_bytes={max_bytes:,}. {advice}",
+            what=what,
+            nbytes=nbytes,
+            max_bytes=max_bytes,
         )

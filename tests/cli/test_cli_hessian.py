@@ -492,3 +492,56 @@ def test_numbers_for_people_keep_the_digits_that_mean_something():
     # Far from 1, the error's place would print hundreds of digits: significant digits instead.
     assert _with_error(0.5, 1e-300) == ("0.5", "1e-300", None)
     assert _with_error(1e300, 3e298) == ("1e+300", "3e+298", None)
+
+
+def test_memory_refusals_name_the_flags_that_lower_them():
+    # Before: a Lanczos basis over the limit blamed --top (at its default) and suggested
+    # max_bytes, which the command line does not have; a dense Hessian over the limit gave
+    # Python advice (curvature.eigenvalues(hvp(...))) through the catch-all "error: ...".
+    from jaxtrain.cli._errors import CommandError
+    from jaxtrain.cli._hessian import hessian_report
+
+    def report(**kw):
+        settings = dict(top=5, lanczos_steps=80, probes=2, grad_tol=1e-3, max_bytes=1_000_000)
+        return hessian_report(lambda w: jnp.sum(w**2), jnp.zeros(1000), **{**settings, **kw})
+
+    with pytest.raises(CommandError) as error:
+        report(dense_max_params=10, lanczos_steps=900)
+    message = str(error.value)
+    assert "--lanczos-steps 900" in message and "max_bytes" not in message
+    with pytest.raises(CommandError) as error:
+        report(dense_max_params=5000)
+    message = str(error.value)
+    assert "--dense-max-params 5000" in message and "hvp(" not in message
+
+
+def test_a_density_of_one_step_per_probe_cannot_contradict_the_extremes():
+    # Before: --lanczos-steps 1 reported a minimum ratio of 1.0 (every eigenvalue positive)
+    # beside 4 negative eigenvalues found by the same command.
+    from jaxtrain.cli._hessian import hessian_report
+
+    curvatures = jnp.linspace(-1.0, 2.0, 100)
+    numbers, _ = hessian_report(
+        lambda w: 0.5 * jnp.sum(curvatures * w**2),
+        jnp.zeros(100),
+        dense_max_params=10,
+        top=5,
+        lanczos_steps=1,
+        probes=2,
+        grad_tol=1e-3,
+    )
+    n, negative, positive = numbers["n_params"], numbers["num_negative"], numbers["num_positive"]
+    assert negative == 5
+    assert positive / n <= numbers["minimum_ratio"] <= 1 - negative / n
+
+
+def test_a_failed_run_leaves_no_out_folder_and_a_file_is_not_called_missing(tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["hessian", str(tmp_path / "missing"), "--out", str(out)]) == 1
+    assert not out.exists()
+    capsys.readouterr()
+    notes = tmp_path / "data.npz"
+    notes.write_bytes(b"")
+    assert main(["hessian", str(notes)]) == 1
+    err = capsys.readouterr().err
+    assert "is a file, not a checkpoint directory" in err and "no such" not in err

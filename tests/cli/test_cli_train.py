@@ -175,8 +175,8 @@ def _with(index, value, dtype=np.int64, n=40):
         # Trained to loss 0.
         (np.zeros(40, np.int64), 40, "y_train holds a single class (0) in all 40 examples"),
         # `cannot reshape array of size 0`.
-        (np.array([0, 1]), 2, "has no validation split to train with: with 2 examples"),
-        (np.array([0.5]), 1, "round(1 × 0.2) = 0 validation examples"),  # regression
+        (np.array([0, 1]), 2, "cannot split the 2 examples of"),
+        (np.array([0.5]), 1, "holds out none (round(1 × 0.2) = 0); raise it"),  # regression
     ],
 )
 def test_labels_and_tiny_files_fail_before_training(tmp_path, capsys, y, n, message):
@@ -192,8 +192,8 @@ def test_the_class_count_can_be_given(tmp_path, capsys, monkeypatch):
     assert main([*argv, "--num-classes", "2"]) == 1
     assert "labels go out of range (e.g. 2 at index 2) for num_classes=2" in _one_line_error(capsys)
     for command in ("diagnose", "explain"):
-        assert main([command, str(path), "--num-classes", "1", "--out", str(tmp_path)]) == 1
-        assert "a classification needs at least two classes" in _one_line_error(capsys, command)
+        assert main([command, str(path), "--num-classes", "1", "--out", str(tmp_path)]) == 2
+        assert "expected an integer >= 2, got '1'" in capsys.readouterr().err
     # The given count is the model's width and is kept in the data reference; fit is stubbed,
     # as what it would train is all this test needs.
     seen = {}
@@ -266,6 +266,84 @@ def test_a_diverging_run_with_checkpoints_says_the_last_good_one_is_kept(tmp_pat
     capsys.readouterr()
     steps = sorted(p.name for p in ckpt.iterdir() if p.name.isdigit())
     assert main([*argv, "--epochs", "3", *common, "--learning-rate", "1e38", "--resume"]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "training stopped" in err
+    note, err = capsys.readouterr().err.splitlines()
+    assert note.endswith("resuming with other settings: optimizer.learning_rate 0.1 → 1e+38")
+    assert err.startswith("jaxtrain train: error: ") and "training stopped" in err
     assert f"the last good checkpoint (step {steps[-1]}) in {ckpt} is kept" in err
+
+
+def _train_argv(data, ckpt, *extra):
+    return [
+        "train",
+        "--data",
+        str(data),
+        "--depth",
+        "1",
+        "--width",
+        "4",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--checkpoint-dir",
+        str(ckpt),
+        *extra,
+    ]
+
+
+def test_a_resume_with_other_data_or_options_is_refused(tmp_path, capsys):
+    # Before: --resume went on with another data file of the same size, standardized, at a
+    # 500× learning rate, exit 0; the checkpoint's metadata then named the new data.
+    x, y = data.make_blobs(200, centers=3, seed=0)
+    np.savez(tmp_path / "a.npz", x_train=x, y_train=y)
+    np.savez(tmp_path / "b.npz", x_train=x + 1.0, y_train=y)
+    ckpt = tmp_path / "ck"
+    assert main(_train_argv(tmp_path / "a.npz", ckpt)) == 0
+    capsys.readouterr()
+    for extra, named in [
+        (["--data", str(tmp_path / "b.npz")], "data.sha256"),
+        (["--standardize"], "data.standardize: checkpoint False, this run True"),
+        (["--activation", "tanh"], "model.activation: checkpoint relu, this run tanh"),
+    ]:
+        assert main([*_train_argv(tmp_path / "a.npz", ckpt), *extra, "--resume"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("jaxtrain train: error: cannot resume") and named in err, err
+        assert err.count("\n") == 1
+    # More epochs is how a run is continued; a new learning rate (as after a divergence) is
+    # taken and said.
+    argv = [*_train_argv(tmp_path / "a.npz", ckpt), "--epochs", "2", "--learning-rate", "0.5"]
+    assert main([*argv, "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "resuming with other settings: optimizer.learning_rate 0.001 → 0.5" in err
+
+
+@pytest.mark.parametrize("flag", ["--checkpoint-dir", "--out"])
+def test_an_empty_folder_name_is_refused(capsys, flag):
+    # Before: --checkpoint-dir "" wrote checkpoints into the current folder and reported none.
+    command = "train" if flag == "--checkpoint-dir" else "diagnose"
+    assert main([command, "--data", "blobs", flag, ""]) == 2
+    assert "expected a folder name, got ''" in capsys.readouterr().err
+
+
+def test_messages_name_what_the_user_gave(tmp_path, capsys):
+    # A warmup nobody asked for is not blamed on --warmup-steps.
+    argv = ["train", "--data", "spirals", "--depth", "0", "--epochs", "1", "--batch-size", "960"]
+    assert main([*argv, "--schedule", "warmup-cosine"]) == 1
+    err = capsys.readouterr().err
+    assert "--warmup-steps" not in err.split("error: ")[1].split(";")[0], err
+    assert "the default warmup of 1 step" in err
+    # An impossible split of built-in data names the flag, not Python's arguments.
+    assert main(["train", "--data", "blobs", "--val-fraction", "0.9999", "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "--val-fraction 0.9999" in err and "test_fraction" not in err and "ValueError" not in err
+    # One class is no classification: refused as a usage error, before any data is read.
+    assert main(["train", "--data", "blobs", "--num-classes", "1"]) == 2
+    assert "expected an integer >= 2, got '1'" in capsys.readouterr().err
+
+
+def test_the_follow_up_command_can_be_pasted(tmp_path, capsys):
+    ckpt = tmp_path / "my run"
+    argv = ["train", "--data", "blobs", "--depth", "0", "--epochs", "1"]
+    assert main([*argv, "--checkpoint-dir", str(ckpt)]) == 0
+    out = capsys.readouterr().out
+    assert f"inspect it with: jaxtrain hessian '{ckpt}'" in out

@@ -96,11 +96,26 @@ def test_every_section_and_claim_is_rendered(tour):
     assert not plt.get_fignums(), "the tour leaves figures open"
 
 
-def test_progress_bar_per_section(tour):
+def test_progress_is_one_line_per_figure_where_stderr_is_no_terminal(tour):
+    # Before: tqdm's bars, carriage returns and all, went into a redirected stderr.
     _, report, stderr = tour
-    for section in report["sections"].values():
-        assert f"{section['title']}: 100%" in stderr
-        assert "2/2" in stderr
+    titles = [section["title"] for section in report["sections"].values()]
+    expected = [
+        f"jaxtrain tour [{2 * i + k + 1}/{2 * len(titles)}]: {title}: claim_{k}"
+        for i, title in enumerate(titles)
+        for k in range(2)
+    ]
+    assert stderr.splitlines() == expected and "\r" not in stderr
+
+
+def test_progress_bar_per_section_on_a_terminal(stand_ins, tmp_path, capsys, monkeypatch):
+    from jaxtrain.train import _progress
+
+    monkeypatch.setattr(_progress, "interactive", lambda: True)
+    plt.close("all")
+    run_tour(tmp_path, quick=True, sections=["loss_functions"], progress=True)
+    stderr = capsys.readouterr().err
+    assert "5. Loss functions: 100%" in stderr and "2/2" in stderr
 
 
 def test_html_is_self_contained(tour):
