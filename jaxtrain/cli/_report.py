@@ -12,8 +12,10 @@ on. :meth:`Report.write` produces
 
 ``report.json`` is ``{"title", "meta": {versions, backend, devices, quick, seconds},
 "sections": {<section id>: {"title", "summary", "seconds", "figures": {<figure id>:
-{"file", "caption", "numbers": {<name>: number | list | string}}}}}}``; non-finite numbers
-are stored as ``null``.
+{"file", "title", "caption", "numbers": {<name>: number | list | string}}}}}}``; non-finite
+numbers are stored as ``null``. The page shows each figure's numbers too, each with the digits
+that print it apart from the others (:func:`jaxtrain.lecture._claim.rounded_apart`), as the
+caption prints the values it compares.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 from jaxtrain._json import to_jsonable
 from jaxtrain._output_dir import OutputDir
 from jaxtrain._text import counted
-from jaxtrain.lecture._claim import Claim, png_bytes
+from jaxtrain.lecture._claim import Claim, png_bytes, rounded_apart
 
 __all__ = ["COMMAND", "Figure", "Report", "Section", "to_jsonable"]
 
@@ -39,7 +41,7 @@ COMMAND = "jaxtrain tour"  # who wrote the report, in the output folder's manife
 
 @dataclasses.dataclass
 class Figure:
-    """One claim of the lecture: a picture, its caption and the numbers behind it."""
+    """One claim of the lecture: a picture, its title and caption, the numbers behind it."""
 
     id: str
     caption: str
@@ -47,6 +49,7 @@ class Figure:
     width: int
     height: int
     numbers: dict[str, Any]
+    title: str = ""
 
     def file_name(self, section_id: str) -> str:
         """The PNG's name inside ``figures/``."""
@@ -76,7 +79,8 @@ class Section:
             raise ValueError(f"section {self.id!r} already has a figure {claim.id!r}")
         png, width, height = png_bytes(claim.figure)
         claim.close()
-        figure = Figure(claim.id, claim.caption, png, width, height, to_jsonable(claim.numbers))
+        numbers = to_jsonable(claim.numbers)
+        figure = Figure(claim.id, claim.caption, png, width, height, numbers, claim.title)
         self.figures.append(figure)
         return figure
 
@@ -110,20 +114,6 @@ details dt { font-family: ui-monospace, monospace; }
 details dd { margin: 0; font-family: ui-monospace, monospace; }
 footer { margin-top: 2rem; color: var(--muted); font-size: 0.85rem; }
 """
-
-
-def _format_number(value: Any) -> str:
-    # None is what to_jsonable makes of a NaN or infinity, or a number not measured.
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list):
-        shown = ", ".join(_format_number(v) for v in value[:8])
-        return f"[{shown}{', …' if len(value) > 8 else ''}]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_format_number(v)}" for k, v in value.items()) + "}"
-    return str(value)
 
 
 class Report:
@@ -161,6 +151,7 @@ class Report:
                     "figures": {
                         figure.id: {
                             "file": f"figures/{figure.file_name(section.id)}",
+                            "title": figure.title,
                             "caption": figure.caption,
                             "numbers": figure.numbers,
                         }
@@ -194,10 +185,12 @@ class Report:
             )
             for figure in section.figures:
                 encoded = base64.b64encode(figure.png).decode("ascii")
+                shown = rounded_apart(list(figure.numbers.values()))
                 numbers = "".join(
-                    f"<dt>{esc(k)}</dt><dd>{esc(_format_number(v))}</dd>"
-                    for k, v in figure.numbers.items()
+                    f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>"
+                    for k, v in zip(figure.numbers, shown, strict=True)
                 )
+                title = f"<b>{esc(figure.title)}.</b> " if figure.title else ""
                 details = (
                     f"<details><summary>numbers</summary><dl>{numbers}</dl></details>"
                     if numbers
@@ -207,7 +200,7 @@ class Report:
                     f'<figure id="{esc(section.id)}-{esc(figure.id)}">'
                     f'<img src="data:image/png;base64,{encoded}" width="{figure.width}" '
                     f'height="{figure.height}" alt="{esc(figure.caption)}">'
-                    f"<figcaption>{esc(figure.caption)}</figcaption>{details}</figure>"
+                    f"<figcaption>{title}{esc(figure.caption)}</figcaption>{details}</figure>"
                 )
             parts.append("</div></section>")
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

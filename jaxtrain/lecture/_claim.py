@@ -4,12 +4,13 @@ caption that states what those numbers show."""
 from __future__ import annotations
 
 import base64
+import collections
 import dataclasses
 import html
 import io
 import math
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from jaxtrain._output_dir import OutputDir
 from jaxtrain._text import non_finite
 
-__all__ = ["EXAMPLES", "Claim", "LectureConfig", "png_bytes"]
+__all__ = ["EXAMPLES", "Claim", "LectureConfig", "png_bytes", "rounded_apart"]
 
 # Who wrote the PNGs of Claim.save, in the folder's manifest. Every section's example script
 # shares it: the examples write distinct names, so they may share a folder.
@@ -59,29 +60,87 @@ def png_bytes(figure: Any) -> tuple[bytes, int, int]:
     return data, int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
-def _rounded(value: Any) -> str:
-    """A number, array or list as a person reads it: 4 significant digits, long arrays cut."""
-    if value is None:  # a number not measured (a run that never got there)
+def _four_digits(number: float | int) -> str:
+    return str(number) if isinstance(number, int) else f"{number:.4g}"
+
+
+def _rounded(value: Any, number: Callable[[float | int], str] = _four_digits) -> str:
+    """A number, array, list or mapping as a person reads it: each finite number as ``number``
+    prints it (4 significant digits), long arrays cut, a number not measured "n/a"."""
+    if value is None:  # a number not measured (a run that never got there), or JSON's NaN
         return "n/a"
-    if isinstance(value, str | bool | int | np.integer):
+    if isinstance(value, str | bool | np.bool_):
         return str(value)
+    if isinstance(value, int | np.integer):
+        return number(int(value))
     if isinstance(value, float | np.floating):
-        if not math.isfinite(value):
-            return non_finite(value)
-        return f"{value:.4g}"
+        return number(float(value)) if math.isfinite(value) else non_finite(float(value))
+    if isinstance(value, Mapping):
+        items = (f"{key}: {_rounded(item, number)}" for key, item in value.items())
+        return "{" + ", ".join(items) + "}"
     array = np.asarray(value)
-    if array.dtype == object or array.dtype.kind in "USO":
+    if array.dtype.kind in "US":
         return str(value)
+    if array.dtype == object:
+        try:  # a JSON list: None stands for a number that is not finite
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return "[" + ", ".join(_rounded(item, number) for item in value) + "]"
     if array.ndim == 0:
-        return _rounded(array.item())
+        return _rounded(array.item(), number)
     if array.ndim == 1 and array.size <= 8:
-        return "[" + ", ".join(_rounded(item) for item in array.tolist()) + "]"
+        return "[" + ", ".join(_rounded(item, number) for item in array.tolist()) + "]"
     if array.ndim == 1:
-        first, last = _rounded(array[0].item()), _rounded(array[-1].item())
+        first, last = _rounded(array[0].item(), number), _rounded(array[-1].item(), number)
         return f"[{first}, …, {last}] ({array.size} values)"
-    return f"array of shape {array.shape}, from {_rounded(array.min().item())} to " + (
-        f"{_rounded(array.max().item())}"
-    )
+    low, high = _rounded(array.min().item(), number), _rounded(array.max().item(), number)
+    return f"array of shape {array.shape}, from {low} to {high}"
+
+
+def _digits_apart(numbers: list[float | int]) -> dict[float, int]:
+    """For each float of ``numbers``, the fewest significant digits, from 4, at which it
+    prints apart from every other of ``numbers`` that differs from it (ints print whole)."""
+    floats = {v for v in numbers if isinstance(v, float)}
+    # Each different value once: an int equal to a float is the same number, no rival.
+    others = [float(v) for v in set(numbers) - floats if float(v) not in floats]
+    digits: dict[float, int] = {}
+    for precision in range(4, 18):
+        printed = {v: float(f"{v:.{precision}g}") for v in floats}
+        counts = collections.Counter([*printed.values(), *others])
+        for value in floats - digits.keys():
+            # Alone at this print, or printed exactly: a rival that prints alike gets more.
+            if counts[printed[value]] == 1 or printed[value] == value:
+                digits[value] = precision
+    return digits
+
+
+def rounded_apart(values: list[Any]) -> list[str]:
+    """``values`` rounded for reading, read side by side: numbers in 4 significant digits,
+    more where two different numbers among all of them would otherwise print alike.
+
+    A caption prints the numbers it compares with the digits that keep them apart ("linear
+    0.300041, MLP 0.300039, 'large' above 0.3"); the numbers shown to check it must not show
+    the tie (0.3, 0.3, 0.3) the caption avoided. Lists and mappings read as in
+    ``Claim.numbers_text``; NaN (or JSON's null) is "n/a", infinities "∞" and "−∞".
+
+    Example:
+      >>> rounded_apart([{"linear": 0.300041, "mlp": 0.300039}, 0.3, [0.5, None]])
+      ['{linear: 0.300041, mlp: 0.300039}', '0.3', '[0.5, n/a]']
+    """
+    shown: list[float | int] = []
+
+    def collect(number: float | int) -> str:
+        shown.append(number)
+        return ""
+
+    for value in values:  # a first pass collects the numbers that will be printed
+        _rounded(value, collect)
+    digits = _digits_apart(shown)
+
+    def apart(number: float | int) -> str:
+        return str(number) if isinstance(number, int) else f"{number:.{digits[number]}g}"
+
+    return [_rounded(value, apart) for value in values]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,8 +178,10 @@ class Claim:
 
         A notebook prints them after the figure, so a reader sees the values behind what
         the figure shows. A path names a key of ``numbers``; ``"a/b"`` names key ``b`` of the
-        mapping at ``a``. Floats show 4 significant digits; short arrays in full, long ones as
-        their first and last values; a mapping one line per item.
+        mapping at ``a``. Floats show 4 significant digits, more where two different numbers
+        shown would print alike (see :func:`rounded_apart`); short arrays in full, long ones
+        as their first and last values; a mapping one line per item, a mapping inside it as
+        ``{key: value, …}``.
 
         Args:
           *paths: the numbers to show, in order.
@@ -137,7 +198,8 @@ class Claim:
           >>> print(claim.numbers_text("loss/final"))
           loss/final = 0.1235
         """
-        lines = []
+        # A heading line, or a line's start and the value that ends it.
+        lines: list[str | tuple[str, Any]] = []
         for path in paths:
             value: Any = self.numbers
             for key in path.split("/") if path not in self.numbers else [path]:
@@ -147,10 +209,11 @@ class Claim:
                 value = value[key]
             if isinstance(value, Mapping):
                 lines.append(f"{path}:")
-                lines.extend(f"  {key} = {_rounded(item)}" for key, item in value.items())
+                lines.extend((f"  {key} = ", item) for key, item in value.items())
             else:
-                lines.append(f"{path} = {_rounded(value)}")
-        return "\n".join(lines)
+                lines.append((f"{path} = ", value))
+        texts = iter(rounded_apart([line[1] for line in lines if isinstance(line, tuple)]))
+        return "\n".join(line if isinstance(line, str) else line[0] + next(texts) for line in lines)
 
     def save(self, out_dir: str | pathlib.Path) -> pathlib.Path:
         """Writes the figure to ``out_dir/<section>-<id>.png`` and returns the path.

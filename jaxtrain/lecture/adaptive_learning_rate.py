@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._text import beside, counted, percent
+from jaxtrain._text import beside, counted, percent, side_by_side
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
@@ -515,6 +515,10 @@ def _largest_rise(ratio: float) -> str:
     return f"its largest rise is {beside(ratio, _SPIKE, 2, fixed=True)}× its lowest value so far"
 
 
+# The decayed rule and the root-sum one take "the same steps" where their paths stay closer.
+_SAME_PATHS = 1e-4
+
+
 def _decay_caption(numbers: dict[str, Any]) -> str:
     eta, steps = numbers["learning_rate"], numbers["steps"]
     threshold = numbers["stability_threshold_across"]
@@ -563,11 +567,29 @@ def _decay_caption(numbers: dict[str, Any]) -> str:
             f"still rises {beside(numbers['decayed_largest_rise'], _SPIKE, 2, fixed=True)}× "
             f"over its lowest value (final {numbers['decayed_final_loss']:.1e})"
         )
-    distance = numbers["root_sum_max_distance"]
-    same = "the same steps" if distance < 1e-4 else "not quite the same steps"
-    return text + (
-        f". That decayed rule takes {same} as optax's root-sum Adagrad with s₀ = 0 (paths at "
-        f"most {distance:.0e} apart): the sum form is the lecture's mean form with decay."
+    return text + _root_sum_text(numbers["root_sum_max_distance"])
+
+
+def _root_sum_text(distance: float) -> str:
+    """The decayed rule's path against optax's root-sum Adagrad's: the lecture's algebra
+    makes them one rule, and the caption says so only where the two paths show it."""
+    root_sum = "optax's root-sum Adagrad with s₀ = 0"
+    apart = beside(distance, _SAME_PATHS, 1)
+    if distance < _SAME_PATHS:
+        return (
+            f". That decayed rule takes the same steps as {root_sum} (paths at most {apart} "
+            "apart): the sum form is the lecture's mean form with decay."
+        )
+    if math.isnan(distance):
+        return (
+            f". That decayed rule's path could not be compared with {root_sum} (its distance "
+            "is n/a), so these runs do not show that the sum form is the lecture's mean form "
+            "with decay."
+        )
+    return (
+        f". That decayed rule does not take the same steps as {root_sum} (paths up to {apart} "
+        "apart): these paths do not show that the sum form is the lecture's mean form with "
+        "decay."
     )
 
 
@@ -1505,24 +1527,32 @@ def _warmup_figure(numbers: dict[str, Any]) -> Any:
     return fig
 
 
-def _seed_list(values: np.ndarray, digits: int = 2) -> str:
-    return ", ".join(f"{v:.{digits}f}" for v in values)
+def _seed_lists(
+    runs: dict[str, dict[str, Any]], key: str, decimals: int, thresholds: tuple[float, ...] = ()
+) -> dict[str, str]:
+    """Each run's per-seed ``key`` values, listed; all in one number of decimals (from
+    ``decimals``) that prints any two different values apart, in their order: the caption
+    compares the runs seed by seed, and "1.00, 1.00 … lower in every seed" shows no difference."""
+    values = [run[key] for run in runs.values()]
+    shown = iter(side_by_side(np.concatenate(values).tolist(), thresholds, decimals))
+    return {name: ", ".join(next(shown) for _ in v) for name, v in zip(runs, values, strict=True)}
 
 
 def _warmup_caption(numbers: dict[str, Any]) -> str:
     runs, seeds = numbers["runs"], len(numbers["seeds"])
     none, warm = runs["none"], runs["warmup"]
     early, peak = numbers["early_steps"], numbers["peak_learning_rate"]
+    spikes = _seed_lists(runs, "early_spike", 2, (1.0,))  # 1: the loss never rose at first
+    final = _seed_lists(runs, "final_train_loss", 3)
     text = (
         f"A {numbers['depth']}-layer MLP on digits, Adam at η = {peak:g}, batch "
         f"{numbers['batch_size']}, {numbers['epochs']} epochs, {counted(seeds, 'seed')}; the only "
         f"difference is a linear warmup of η from 0 over the first {numbers['warmup_steps']} "
         f"steps. Largest batch loss in the first {early} steps over the first one: "
-        f"{_seed_list(none['early_spike'])} without warmup, {_seed_list(warm['early_spike'])} "
-        "with it"
+        f"{spikes['none']} without warmup, {spikes['warmup']} with it"
     )
     if "radam" in runs:
-        text += f", {_seed_list(runs['radam']['early_spike'])} for RAdam without warmup"
+        text += f", {spikes['radam']} for RAdam without warmup"
     lower = int(np.sum(warm["early_spike"] < none["early_spike"]))
     halved = bool(np.all(warm["early_spike"] - 1 < 0.5 * (none["early_spike"] - 1)))
     if lower == seeds:
@@ -1536,8 +1566,8 @@ def _warmup_caption(numbers: dict[str, Any]) -> str:
         text += f": warmup lowers the early peak in only {lower} of {counted(seeds, 'seed')}. "
     wins = int(np.sum(warm["final_train_loss"] < none["final_train_loss"]))
     return text + (
-        f"Last epoch's training loss: {_seed_list(none['final_train_loss'], 3)} without, "
-        f"{_seed_list(warm['final_train_loss'], 3)} with warmup (lower with warmup in {wins} of "
+        f"Last epoch's training loss: {final['none']} without, "
+        f"{final['warmup']} with warmup (lower with warmup in {wins} of "
         f"{counted(seeds, 'seed')})."
     )
 

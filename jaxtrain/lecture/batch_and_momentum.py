@@ -39,6 +39,7 @@ from jaxtrain._text import beside, counted, side_by_side
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
+from jaxtrain.lecture._signed import signed
 from jaxtrain.lecture._stability_setup import (
     half_squared_error,
     stability_digits,
@@ -273,9 +274,41 @@ def _compare(a: np.ndarray, b: np.ndarray, what: str) -> str:
         return f"the full batch is ahead in {what} in every seed, by {-mean:.1f} points on average"
     ahead, behind = int((diff > 0).sum()), int((diff < 0).sum())
     return (
-        f"{what} has no consistent winner ({mean:+.1f} points for batch 16 on average; ahead "
+        f"{what} has no consistent winner ({signed(mean)} points for batch 16 on average; ahead "
         f"in {ahead}, behind in {behind}, tied in {len(diff) - ahead - behind} of "
         f"{counted(len(diff), 'seed')})"
+    )
+
+
+# A mean accuracy gap below this is round-off: a real one is at least one validation example
+# over all seeds, 1/(360·seeds) here.
+_NO_GAP = 1e-9
+
+
+def _gap_share_text(equal_updates_gap: float, equal_epochs_gap: float) -> str:
+    """How much of the equal-epochs validation gap is left at equal updates, in words: a
+    share of a gap that is not there (a tie, or seeds that cancel) is no share."""
+    if abs(equal_epochs_gap) < _NO_GAP:
+        if abs(equal_updates_gap) < _NO_GAP:
+            return (
+                "There is no mean validation gap at equal epochs or at equal updates, so "
+                "nothing for the number of updates to explain"
+            )
+        return (
+            "There is no mean validation gap at equal epochs, so none for the number of "
+            f"updates to explain (at equal updates {signed(100 * equal_updates_gap)} points for "
+            "batch 16)"
+        )
+    share = abs(equal_updates_gap) / abs(equal_epochs_gap)
+    return (
+        f"The validation gap at equal updates is "
+        f"{f'{beside(100 * share, 50.0, 0, fixed=True)}%' if share >= 0.01 else 'under 1%'} "
+        "of the one at equal epochs, so "
+        + (
+            "most of the equal-epochs gap is the number of updates"
+            if share < 0.5
+            else "the number of updates does not explain most of the equal-epochs gap"
+        )
     )
 
 
@@ -305,16 +338,8 @@ def _batch_caption(numbers: dict[str, Any]) -> str:
     )
     equal_updates_gap = float((small_val - full_val).mean())
     equal_epochs_gap = float((small_val - numbers["full_equal_epochs_val_accuracy"]).mean())
-    share = abs(equal_updates_gap) / max(abs(equal_epochs_gap), 1e-12)
     text += (
-        f"The validation gap at equal updates is "
-        f"{f'{beside(100 * share, 50.0, 0, fixed=True)}%' if share >= 0.01 else 'under 1%'} "
-        "of the one at equal epochs, so "
-        + (
-            "most of the equal-epochs gap is the number of updates"
-            if share < 0.5
-            else "the number of updates does not explain most of the equal-epochs gap"
-        )
+        _gap_share_text(equal_updates_gap, equal_epochs_gap)
         + "; the lecture's claim that the noise of small batches helps generalization "
         + (
             "shows here as batch 16's lead at equal updates. "
@@ -597,7 +622,14 @@ def _critical_caption(numbers: dict[str, Any]) -> str:
             else "median over the whole run; it did not reach the target"
         )
         text += f". The noise scale recorded during the run at B = {largest} ({over}) is "
-        if math.isfinite(b_simple):
+        if b_simple <= 0:
+            # At B = N a batch is the whole set: no sampling noise, and the estimate of tr(Σ)
+            # for batches drawn without replacement is 0.
+            text += (
+                f"B_simple = {beside(b_simple, 0.0, 2, fixed=True)}: the estimate of tr(Σ) is "
+                "not positive there, so B_simple gives no scale to compare the knee with"
+            )
+        elif math.isfinite(b_simple):
             text += f"B_simple = {b_simple:.2f}"
             if math.isfinite(b_crit):
                 ratio = b_simple / b_crit

@@ -199,6 +199,41 @@ def _share_left(value: float) -> str:
     return "under 10⁻⁶" if value < 1e-6 else percent(value)
 
 
+_WEIGHTS = ("w₁", "w₂")
+_FEATURES = ("x₁", "x₂")
+
+
+def _raw_shape(numbers: dict[str, Any]) -> tuple[str, int]:
+    """The raw surface in words, from its Hessian, and the weight it is flat along (0: w₁)."""
+    raw = numbers["raw"]
+    _, vectors = np.linalg.eigh(raw["hessian"])
+    steep = int(np.argmax(np.abs(vectors[:, -1])))  # the weight λmax's direction leans on
+    flat = 1 - steep
+    if raw["condition_number"] < 2:  # as for the standardized contours: nearly round
+        return "a nearly round surface", flat
+    scales = numbers["scales"]
+    large = f" ({_FEATURES[steep]} is large)" if scales[steep] > scales[flat] else ""
+    shape = f"a surface steep along {_WEIGHTS[steep]}{large} and flat along {_WEIGHTS[flat]}"
+    return shape, flat
+
+
+def _scales_conclusion(numbers: dict[str, Any]) -> str:
+    """The lecture's conclusion where the descents show it: the surface of the smaller κ
+    leaves less of its excess loss, as printed."""
+    raw, standardized = numbers["raw"], numbers["standardized"]
+    raw_left, standardized_left = (_share_left(r["excess_left"]) for r in (raw, standardized))
+    if (
+        standardized["condition_number"] < raw["condition_number"]
+        and standardized["excess_left"] < raw["excess_left"]
+        and standardized_left != raw_left
+    ):
+        return ": one learning rate suits every direction only when the curvatures are alike."
+    return (
+        ": these two descents do not show that one learning rate suits every direction only "
+        "when the curvatures are alike."
+    )
+
+
 def _scales_caption(numbers: dict[str, Any]) -> str:
     raw, standardized = numbers["raw"], numbers["standardized"]
     low, high = raw["eigenvalues"]
@@ -215,22 +250,23 @@ def _scales_caption(numbers: dict[str, Any]) -> str:
     # κ ≈ 1 is round; a standardized κ that is still large keeps elongated contours.
     contours = "round contours" if s_kappa < 2 else "contours still elongated"
     steps = numbers["steps"]
+    shape, flat = _raw_shape(numbers)
     return (
         f"ŷ = w₁x₁ + w₂x₂ on {numbers['examples']} points with x₁ ∈ [0, {low_scale:g}] and "
         f"x₂ ∈ [0, {high_scale:g}], L = mean (y − ŷ)². The Hessian H = 2·mean xxᵀ has "
         f"eigenvalues {low:.3g} and {high:,.5g}: condition number κ = λmax/λmin = "
-        f"{_kappa(kappa)}, a surface steep along w₂ (x₂ is large) and flat along w₁. With each "
+        f"{_kappa(kappa)}, {shape}. With each "
         f"input standardized (and y centered) the eigenvalues are {s_low:.3g} and "
         f"{s_high:.3g}, κ = {_kappa(s_kappa)}: {contours}, and {verdict}. Gradient descent "
         f"from w = 0 at η = 1/λmax of each surface (above 2/λmax it would diverge) for {steps} "
         "steps leaves "
         f"{_share_left(raw['excess_left'])} of the excess loss L − L* on the raw inputs, where "
         f"each step shrinks the error along the flat axis only by 1 − ηλmin = 1 − 1/κ "
-        f"((1 − ηλmin)^{steps} = {raw['predicted_slow_factor']:.3g} of that error is left; w₁ "
-        f"has moved from 0 to {raw['path'][-1, 0]:.3g} of its optimum "
-        f"{raw['best_weights'][0]:.3g}), and "
-        f"{_share_left(standardized['excess_left'])} on the standardized ones: one learning "
-        "rate suits every direction only when the curvatures are alike."
+        f"((1 − ηλmin)^{steps} = {raw['predicted_slow_factor']:.3g} of that error is left; "
+        f"{_WEIGHTS[flat]} has moved from 0 to {raw['path'][-1, flat]:.3g} of its optimum "
+        f"{raw['best_weights'][flat]:.3g}), and "
+        f"{_share_left(standardized['excess_left'])} on the standardized ones"
+        + _scales_conclusion(numbers)
     )
 
 
@@ -314,7 +350,15 @@ def _training_caption(numbers: dict[str, Any]) -> str:
     plain_loss = float(plain_curve[-1])
     bn_loss = float(numbers["bn_train_loss"][-1])
     # The ratio kept off 1 and the two losses apart, as the words compare them.
-    if bn_loss < plain_loss:
+    if not math.isfinite(bn_loss) or not math.isfinite(plain_loss):  # a run diverged
+        outcome = (
+            "neither training loss ends finite"
+            if not math.isfinite(bn_loss) and not math.isfinite(plain_loss)
+            else "BatchNorm's training loss ends finite, the plain network's does not"
+            if math.isfinite(bn_loss)
+            else "here BatchNorm does not help: its training loss does not end finite"
+        )
+    elif bn_loss < plain_loss:
         ratio = beside(plain_loss / bn_loss, 1.0, 1, fixed=True)
         outcome = f"BatchNorm ends with a training loss {ratio}× lower"
     elif bn_loss > plain_loss:
@@ -337,7 +381,7 @@ def _training_caption(numbers: dict[str, Any]) -> str:
             f" Without it the training loss goes {plain_curve[0]:.2f} → {plain_curve[-1]:.2f} "
             f"and never falls more than {tolerance} below ln 10 = {chance:.2f}, the loss of "
             f"giving every class 1/10, in {numbers['epochs']} epochs: at this η the plain "
-            "network's training loss stays near chance."
+            "network's training loss stays at chance or worse."
         )
     else:
         plain = ""

@@ -44,6 +44,7 @@ References:
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -320,12 +321,30 @@ def _escape_caption(numbers: dict[str, Any]) -> str:
         f"one step t = {numbers['escape_step']} along H's escape direction u; "
         f"{leaves(_STARTS[2])} after a random nudge of norm {numbers['nudge_norm']:.0e} "
         f"instead; {leaves(_STARTS[3])} after the nudge with momentum {numbers['momentum']}. "
-        f"The nudge's component along u grows {numbers['growth_per_step']:.3f}× per step, as "
-        f"1 − ηλ = {numbers['predicted_growth_per_step']:.3f} predicts. (The lecture's remark: "
+        f"{_growth_text(numbers['growth_per_step'], numbers['predicted_growth_per_step'])} "
+        "(The lecture's remark: "
         "escaping along H's eigenvectors is rarely used in practice, since H has n² entries for "
         "n parameters; training relies on what it already has, the noise of small batches and "
         "momentum of §3, to leave points where g = 0.)"
     )
+
+
+def _growth_text(growth: float, predicted: float) -> str:
+    """The nudge's measured growth per step along u beside 1 − ηλ's: "as predicted" only where
+    the two print alike, the growth printed on its side of 1 (growing or shrinking)."""
+    expected = f"{predicted:.3f}"
+    if not math.isfinite(growth):
+        return f"The nudge's growth along u was not measured (n/a); 1 − ηλ predicts {expected}×."
+    measured = beside(growth, 1.0, 3, fixed=True)
+    if growth > 1:
+        change = f"grows {measured}× per step"
+    elif growth < 1:
+        change = f"shrinks, by {measured}× per step"
+    else:
+        change = f"keeps its size ({measured}× per step)"
+    if float(measured) == float(expected):
+        return f"The nudge's component along u {change}, as 1 − ηλ = {expected} predicts."
+    return f"The nudge's component along u {change}, not the {expected}× that 1 − ηλ predicts."
 
 
 # ---- small tanh MLPs fitting a 1-D curve: trained_spectrum and minimum_ratio_vs_loss ----
@@ -790,9 +809,17 @@ def _ratio_figure(numbers: dict[str, Any]) -> Any:
     return fig
 
 
-def _span(values: np.ndarray, form: str = "{:.2g}") -> str:
-    low, high = form.format(values.min()), form.format(values.max())
+def _span(low: str, high: str) -> str:
     return low if low == high else f"{low} to {high}"
+
+
+def _loss_spans(*groups: np.ndarray) -> list[str]:
+    """Each group's losses, lowest to highest ("" for none), in as many significant digits
+    (from 2) as print every end in its order against every other: the caption compares the
+    groups ("every saddle has a higher loss"), so no end may print equal to another's."""
+    ends = [end for group in groups if group.size for end in (group.min(), group.max())]
+    shown = iter(side_by_side(ends, significant=True))
+    return [_span(next(shown), next(shown)) if group.size else "" for group in groups]
 
 
 def _ratio_caption(numbers: dict[str, Any]) -> str:
@@ -810,12 +837,13 @@ def _ratio_caption(numbers: dict[str, Any]) -> str:
         return f"{setup} No critical point was found, so there is no ratio to compare."
     saddles = critical & (numbers["num_negative"] > 0)
     flat = critical & (numbers["num_negative"] == 0)
+    saddle_span, flat_span = _loss_spans(losses[saddles], losses[flat])
     parts = []
     if saddles.any():
         count_saddles = int(saddles.sum())
         parts.append(
             f"{count_saddles} {'is a saddle' if count_saddles == 1 else 'are saddles'} (a λ < "
-            f"−tol; loss {_span(losses[saddles])})"
+            f"−tol; loss {saddle_span})"
         )
     else:
         parts.append("none is a saddle")
@@ -824,12 +852,14 @@ def _ratio_caption(numbers: dict[str, Any]) -> str:
         count_flat = int(flat.sum())
         text = (
             f"{count_flat} {'has' if count_flat == 1 else 'have'} no negative eigenvalue (loss "
-            f"{_span(losses[flat])})"
+            f"{flat_span})"
         )
         if np.any(zeros > 0):  # a strict minimum's ratio is 1
+            counts = zeros[zeros > 0]
+            near_zero = _span(str(counts.min()), str(counts.max()))
             text += (
-                f", the ratio below 1 where {_span(zeros[zeros > 0], '{:d}')} of the {n} "
-                "eigenvalues are near zero (|λ| ≤ tol): flat directions, not ways down"
+                f", the ratio below 1 where {near_zero} of the {n} eigenvalues are near zero "
+                "(|λ| ≤ tol): flat directions, not ways down"
             )
         parts.append(text)
     strict = numbers["num_strict_minima"]
@@ -1002,13 +1032,21 @@ def _gauss_newton_caption(numbers: dict[str, Any]) -> str:
             return f"none (its smallest is {shown[name]})"
         return f"{negative[name]}, down to {shown[name]}"
 
-    conclusion = (
-        "a curvature computed as G cannot show this point's ways down."
-        if negative["hessian"] > 0 and negative["gauss_newton"] == 0
-        else "here neither shows a way down."
-        if negative["hessian"] == 0
-        else "here G has negative eigenvalues too."
-    )
+    if negative["hessian"] > 0:
+        conclusion = (
+            "here G has negative eigenvalues too."
+            if negative["gauss_newton"] > 0
+            else "a curvature computed as G cannot show this point's ways down."
+        )
+    elif negative["gauss_newton"] > 0:
+        # JᵀH_ℓJ ⪰ 0 in exact arithmetic: its values below −tol are stated, not read as a way
+        # down (H, the loss's own curvature, shows none).
+        conclusion = (
+            "here G has eigenvalues below −tol where H has none, although JᵀH_ℓJ is positive "
+            "semi-definite in exact arithmetic."
+        )
+    else:
+        conclusion = "here neither shows a way down."
     return (
         f"A 1-{numbers['width']}-{numbers['width']}-1 tanh MLP ({numbers['n_params']} "
         f"parameters, MSE on {numbers['n_examples']} points of {_CURVE}) at {point}, loss "

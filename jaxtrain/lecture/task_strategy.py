@@ -29,6 +29,7 @@ from jaxtrain._text import beside, counted, side_by_side
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
+from jaxtrain.lecture._signed import signed
 
 __all__ = [
     "SECTION",
@@ -221,7 +222,7 @@ def _model_bias_caption(numbers: dict[str, Any]) -> str:
         )
     else:
         outcome = (
-            f"the more flexible model does not get it lower either ({train[mlp]:.2f}): no "
+            f"the more flexible model does not get it lower either ({shown[mlp]}): no "
             "candidate fits, model bias by elimination"
         )
     return text + (
@@ -463,6 +464,10 @@ def _what_went_wrong_caption(numbers: dict[str, Any]) -> str:
             signs.append(probe + f"ended with a {beside(gain, 1.0, 2, fixed=True)} × lower loss")
         elif gain == 0:
             signs.append(probe + "diverged")
+        elif gain == 1:  # diagnose's "both diverged" when the run diverged, else equal losses
+            signs.append(
+                probe + ("diverged too" if numbers["diverged"] else "ended with the same loss")
+            )
         elif gain > 0:  # as high or higher: said as it is, though the rule would not rank it
             signs.append(
                 probe + f"ended with a {beside(1 / gain, 1.0, 2, fixed=True)} × higher loss"
@@ -792,11 +797,11 @@ def _augmentation_caption(numbers: dict[str, Any]) -> str:
     elif gain > 0:
         text += (
             f"The shift helps where the test digits are shifted (+{100 * gain:.1f} points, "
-            f"{helps}) and costs nothing on centered digits here ({-100 * cost:+.1f} points). "
+            f"{helps}) and costs nothing on centered digits here ({signed(-100 * cost)} points). "
         )
     else:
         text += (
-            f"Here the shift does not help even on shifted digits ({100 * gain:+.1f} points) "
+            f"Here the shift does not help even on shifted digits ({signed(100 * gain)} points) "
             "and the lecture's point is not shown. "
         )
     upside = centered["none"] - centered["upside down"]
@@ -810,8 +815,8 @@ def _augmentation_caption(numbers: dict[str, Any]) -> str:
         )
     else:
         text += (
-            f"Upside down does not lower the accuracy on both sets here ({-100 * upside:+.1f} "
-            f"points centered, {-100 * upside_shifted:+.1f} shifted). "
+            f"Upside down does not lower the accuracy on both sets here ({signed(-100 * upside)} "
+            f"points centered, {signed(-100 * upside_shifted)} shifted). "
         )
     return text + (
         "(The lecture's rule: augment with the variations the model will meet at test time.)"
@@ -946,10 +951,14 @@ def _selection_caption(numbers: dict[str, Any]) -> str:
     names = numbers["candidates"]
     fold, train, test = numbers["fold_val_loss"], numbers["train_loss"], numbers["test_loss"]
     choice, best = numbers["choice"], numbers["test_best"]
-    # Test losses in as many decimals (from 3) as keep them apart: the text compares them.
-    tests = dict(zip(names, side_by_side([test[n] for n in names], decimals=3), strict=True))
+    # Each kind of loss in as many decimals (from 3) as keep the candidates apart: the text
+    # compares them (the choice is the lowest fold loss).
+    trains, folds, tests = (
+        dict(zip(names, side_by_side([losses[n] for n in names], decimals=3), strict=True))
+        for losses in (train, fold, test)
+    )
     listing = "; ".join(
-        f"{n}: training {train[n]:.3f}, folds {fold[n]:.3f} ± "
+        f"{n}: training {trains[n]}, folds {folds[n]} ± "
         f"{numbers['fold_val_loss_std'][n]:.3f}, test {tests[n]}"
         for n in names
     )
@@ -971,7 +980,8 @@ def _selection_caption(numbers: dict[str, Any]) -> str:
             f"against {tests[choice]} for the choice). "
         )
     flexible = names[-1]
-    if train[flexible] == min(train.values()) and test[flexible] > test[best]:
+    lowest_train = all(train[flexible] < train[n] for n in names[:-1])
+    if lowest_train and test[flexible] > test[best]:
         text += (
             f"The most flexible, {flexible}, has the lowest training loss and a higher test "
             f"loss than {best}: choosing by the training loss would pick the overfitting model."

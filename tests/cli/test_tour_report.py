@@ -107,3 +107,36 @@ def test_tour_help(capsys):
 
     assert main(["tour", "--help"]) == 0
     assert "--quick" in capsys.readouterr().out
+
+
+def test_each_figure_shows_its_claims_title(tmp_path):
+    # add_claim kept the claim's id and caption but not its title, so neither report.html nor
+    # report.json named any claim (a notebook and the examples do).
+    paths = _report().write(tmp_path / "out")
+    page = paths["html"].read_text(encoding="utf-8")
+    data = json.loads(paths["json"].read_text(encoding="utf-8"))
+    figures = data["sections"]["critical_points"]["figures"]
+    assert figures["toy_saddle"]["title"] == "Toy_Saddle" and figures["wide"]["title"] == "Wide"
+    assert "<figcaption><b>Toy_Saddle.</b> Saddle at θ = (0, 0)" in page
+
+
+def test_numbers_panel_prints_apart_the_numbers_a_caption_compares():
+    # The caption printed "linear 0.300041, MLP 0.300039 ('large' above 0.3)"; the panel meant
+    # for checking it showed 4 significant digits: linear 0.3, mlp 0.3, threshold 0.3.
+    numbers = {
+        "train_loss_over_baseline": {"linear": 0.300041, "mlp": 0.300039},
+        "large_train_loss": 0.3,
+        "learning_rate": 0.03,
+        "losses": [0.31, float("nan"), 0.300041],
+    }
+    report = Report("r")
+    report.section("task_strategy", "1. Task strategy", "s").add_claim(
+        _claim("model_bias", _figure(), "A caption.", numbers)
+    )
+    shown = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", report.to_html()))
+    assert shown == {
+        "train_loss_over_baseline": "{linear: 0.300041, mlp: 0.300039}",
+        "large_train_loss": "0.3",
+        "learning_rate": "0.03",
+        "losses": "[0.31, n/a, 0.300041]",
+    }

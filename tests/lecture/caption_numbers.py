@@ -143,3 +143,54 @@ def what_went_wrong(**changes):
         "probe_gain": 3.0,
     }
     return {**numbers, **changes}
+
+
+def escape(**changes):
+    """§2 ``escaping_a_saddle``'s numbers: gradient descent stays at the saddle for 80 steps,
+    the other three runs leave it; the nudge grows 1.2× per step, as 1 − ηλ = 1.2 predicts."""
+    from jaxtrain.lecture.critical_points import _STARTS
+
+    numbers = {
+        "learning_rate": 0.1,
+        "momentum": 0.9,
+        "steps": 80,
+        "saddle_loss": 1.0,
+        "escape_step": 0.5,
+        "nudge_norm": 1e-3,
+        "losses": {name: np.ones(81) for name in _STARTS},
+        "steps_to_leave": {_STARTS[0]: None, _STARTS[1]: 3, _STARTS[2]: 38, _STARTS[3]: 18},
+        "final_loss": {_STARTS[0]: 1.0, _STARTS[1]: 1e-14, _STARTS[2]: 1e-14, _STARTS[3]: 1e-3},
+        "growth_per_step": 1.2,
+        "predicted_growth_per_step": 1.2,
+    }
+    return numbers | changes
+
+
+def input_scales():
+    """§6 ``input_scales``'s numbers as a run measures them: x₂ on a 100× larger scale makes
+    the raw surface steep along w₂ (κ ≈ 20,000); standardized, κ ≈ 1.3. Gradient descent at
+    η = 1/λmax leaves 8.6% of the excess loss on the raw inputs, 1e-10 on the standardized."""
+
+    def surface(hessian, best, excess_left, slow, last):
+        hessian = np.asarray(hessian)
+        low, high = np.linalg.eigvalsh(hessian)
+        return {
+            "hessian": hessian,
+            "eigenvalues": np.array([low, high]),
+            "condition_number": high / low,
+            "best_weights": np.asarray(best),
+            "learning_rate": 1.0 / high,
+            "path": np.array([[0.0, 0.0], last]),
+            "excess_left": excess_left,
+            "predicted_slow_factor": slow,
+        }
+
+    return {
+        "examples": 200,
+        "scales": [1.0, 100.0],
+        "steps": 100,
+        "raw": surface([[0.76, 54.1], [54.1, 7117.2]], [1.99, 0.03], 0.086, 0.995, [0.01, 0.045]),
+        "standardized": surface(
+            [[2.0, -0.25], [-0.25, 2.0]], [0.59, 0.91], 1.3e-10, 1e-65, [0.59, 0.91]
+        ),
+    }

@@ -218,7 +218,7 @@ def test_augmentation_a_gain_that_prints_as_zero_is_not_help():
         }
     )
     assert "helps where the test digits are shifted (+0.0" not in caption
-    assert "does not help even on shifted digits (+0.0 points)" in caption
+    assert "does not help even on shifted digits (0.0 points)" in caption  # no sign on zero
 
 
 @pytest.mark.parametrize(
@@ -233,3 +233,84 @@ def test_what_went_wrong_says_what_the_probe_did_whatever_its_gain(gain, said, n
     # "ended with a 0.50 × lower loss" read a worse re-run as a better one, and NaN printed.
     caption = _wrong(probe_gain=gain)
     assert said in caption and not_said not in caption
+
+
+@pytest.mark.parametrize("diverged", [False, True])
+def test_what_went_wrong_a_gain_of_one_is_no_higher_loss(diverged):
+    # probe_gain = 1: the re-run ended with the run's own loss (or, for a diverged run,
+    # diagnose's "both diverged"), yet the caption said "ended with a 1.00 × higher loss".
+    # So: the same loss, or the re-run diverged too, as diagnose's own text says.
+    caption = _wrong(probe_gain=1.0, diverged=diverged)
+    assert "higher loss" not in caption and "lower loss" not in caption
+    said = "diverged too" if diverged else "ended with the same loss"
+    assert said in caption
+
+
+def test_model_bias_a_non_finite_mlp_loss_prints_as_in_the_list():
+    # The listing prints a NaN MLP loss "n/a"; the outcome clause printed the same number as
+    # a bare "(nan)": one number, two spellings, one of them Python's.
+    caption = ts._model_bias_caption(
+        _flowchart("model_bias", {"linear": 0.9, "mlp": math.nan}, points=600)
+    )
+    assert "MLP n/a" in caption
+    assert "does not get it lower either (n/a)" in caption and "nan" not in caption
+
+
+def test_augmentation_an_unchanged_accuracy_prints_no_minus_sign():
+    # Equal accuracies with and without the shift on centered digits, and upside down equal to
+    # no augmentation on both sets: the caption printed "-0.0 points", a sign on no change.
+    none = np.array([0.90, 0.92])
+    caption = ts._augmentation_caption(
+        {
+            "epochs": 8,
+            "seeds": [0, 1],
+            "val_accuracy": {"none": none, "shift": none, "upside down": none},
+            "shifted_val_accuracy": {
+                "none": none - 0.10,
+                "shift": none - 0.02,
+                "upside down": none - 0.10,
+            },
+        }
+    )
+    assert "-0.0" not in caption
+    assert "costs nothing on centered digits here (0.0 points)" in caption
+    assert "(0.0 points centered, 0.0 shifted)" in caption
+
+
+@pytest.mark.parametrize(
+    ("growth", "said"),
+    [
+        (1.2000004, "grows 1.200× per step, as 1 − ηλ = 1.200 predicts"),
+        (1.05, "grows 1.050× per step, not the 1.200× that 1 − ηλ predicts"),
+        (0.8, "shrinks, by 0.800× per step, not the 1.200× that 1 − ηλ predicts"),
+        (math.nan, "growth along u was not measured (n/a); 1 − ηλ predicts 1.200×"),
+    ],
+)
+def test_escape_the_nudge_grows_as_predicted_only_where_it_does(growth, said):
+    # "grows 1.050× per step, as 1 − ηλ = 1.200 predicts" whatever the measured growth was:
+    # a factor that shrinks the nudge, or a NaN ("grows nan×"), was called the prediction.
+    # So: "as … predicts" only where both print the same; otherwise say how they differ.
+    caption = cp._escape_caption(caption_numbers.escape(growth_per_step=growth))
+    assert said in caption
+    assert ("as 1 − ηλ" in caption) == (growth == 1.2000004)
+
+
+def test_ratio_caption_every_saddle_higher_shows_in_the_printed_losses():
+    # Saddles at losses 0.5 and 0.01249, the other critical points at 0.01246 and 0.001: every
+    # saddle is higher, but 2 significant digits print the spans "0.012 to 0.5" and "0.001 to
+    # 0.012", the same 0.012 at both ends of the comparison. The spans must print apart.
+    losses = np.array([0.5, 0.01249, 0.01246, 0.001])
+    caption = _ratio([True] * 4, [2, 2, 0, 0], [0, 0, 3, 0], losses=losses)
+    assert "Every saddle has a higher loss than every point without negative curvature" in caption
+    assert "(a λ < −tol; loss 0.01249 to 0.5)" in caption
+    assert "no negative eigenvalue (loss 0.001 to 0.01246)" in caption
+
+
+def test_gauss_newton_caption_negative_eigenvalues_of_g_are_not_no_way_down():
+    # H has no λ < −tol, G has 2 (down to −0.003): the caption listed G's two, then ended
+    # "here neither shows a way down". JᵀH_ℓJ ⪰ 0 in exact arithmetic, so the caption says
+    # that G has them where H has none, and no more.
+    caption = _gauss_newton(0, 2, 2e-5, -3e-3)
+    assert "the same point has 2, down to -0.003" in caption
+    assert "neither shows a way down" not in caption
+    assert "here G has eigenvalues below −tol where H has none" in caption

@@ -51,6 +51,16 @@ def test_critical_caption_median_is_not_up_to_a_target_the_run_missed():
     assert "median up to the target" not in caption
 
 
+def test_critical_caption_a_zero_noise_scale_gives_the_knee_no_scale():
+    # The whole set as one batch has no sampling noise: B_simple = 0 beside a fitted B_crit
+    # raised ZeroDivisionError (the knee "sits 1/0× above it"). So: say B_simple gives no
+    # scale to compare the knee with.
+    numbers = _critical([614, 73, 73], [NAN, 60.2, 0.0], 0.0, b_crit=8.4, s_min=58.0)
+    caption = bm._critical_caption(numbers)
+    assert "B_simple = 0.00: the estimate of tr(Σ) is not positive there" in caption
+    assert "the knee sits" not in caption
+
+
 def _ridge_numbers(plain, momentum, large):
     numbers = {"start": 2.5, "steps": 150, "learning_rate": 0.01, "momentum": 0.9}
     numbers |= {"ridge_theta": 0.13, "gd_final_theta": 1.35, "gd_final_loss": -2.6}
@@ -159,6 +169,68 @@ def test_bn_caption_within_two_percent_of_ln10_means_within_on_both_sides():
         "plain_final_val_accuracy": 0.10,
     }
     assert "stays within 2% of" not in bn._training_caption(numbers)
+
+
+def _bn_training(plain, with_bn):
+    numbers = {"epochs": len(plain), "depth": 4, "learning_rate": 0.5}
+    numbers |= {"plain_train_loss": np.asarray(plain), "bn_train_loss": np.asarray(with_bn)}
+    numbers |= {"plain_final_val_accuracy": 0.1, "bn_final_val_accuracy": 0.95}
+    return bn._training_caption(numbers)
+
+
+def test_bn_caption_a_diverged_run_does_not_end_the_same():
+    # A NaN final loss compares neither lower nor higher, and fell through to "both training
+    # losses end the same (0.100 vs n/a)". A loss that is not finite is said to be so.
+    plain_diverged = _bn_training([2.31, 2.30, NAN], [1.0, 0.5, 0.1])
+    assert "BatchNorm's training loss ends finite, the plain network's does not (0.100 vs n/a)" in (
+        plain_diverged
+    )
+    bn_diverged = _bn_training([2.0, 1.0, 0.5], [1.0, NAN, INF])
+    assert "BatchNorm does not help: its training loss does not end finite (∞ vs 0.500)" in (
+        bn_diverged
+    )
+    both = _bn_training([2.0, 1.0, NAN], [1.0, NAN, NAN])
+    assert "neither training loss ends finite (n/a vs n/a)" in both
+    for caption in (plain_diverged, bn_diverged, both):
+        assert "end the same" not in caption
+
+
+def test_bn_caption_a_loss_far_above_chance_is_not_near_chance():
+    # 6.00 → 4.50 never falls more than 2% below ln 10 = 2.30, but it is 2 to 2.6× ln 10:
+    # "stays near chance" says it is close to the loss of guessing. It is worse.
+    caption = _bn_training([6.0, 5.0, 4.5], [1.0, 0.5, 0.1])
+    assert "near chance" not in caption
+    assert "the plain network's training loss stays at chance or worse" in caption
+
+
+def test_scales_caption_concludes_only_what_the_two_descents_show():
+    # "one learning rate suits every direction only when the curvatures are alike" ended the
+    # caption whatever the descents left: here the standardized (round) surface keeps 40% of
+    # its excess loss and the raw one under 10⁻⁶.
+    numbers = caption_numbers.input_scales()
+    assert bn._scales_caption(numbers).endswith(
+        "and under 10⁻⁶ on the standardized ones: one learning rate suits every direction only "
+        "when the curvatures are alike."
+    )
+    numbers["raw"]["excess_left"], numbers["standardized"]["excess_left"] = 1e-7, 0.4
+    caption = bn._scales_caption(numbers)
+    assert ": one learning rate suits every direction" not in caption
+    assert "these two descents do not show that one learning rate suits every direction" in (
+        caption
+    )
+
+
+def test_scales_caption_names_the_steep_axis_the_hessian_has():
+    # "a surface steep along w₂ (x₂ is large) and flat along w₁" was fixed text: with the
+    # Hessian of a surface steep along w₁ it named the wrong axis (and w₁ as the slow one).
+    numbers = caption_numbers.input_scales()
+    assert "steep along w₂ (x₂ is large) and flat along w₁" in bn._scales_caption(numbers)
+    raw = numbers["raw"]
+    raw["hessian"] = raw["hessian"][::-1, ::-1]
+    raw["best_weights"], raw["path"] = raw["best_weights"][::-1], raw["path"][:, ::-1]
+    caption = bn._scales_caption(numbers)
+    assert "steep along w₁ and flat along w₂" in caption
+    assert "w₂ has moved from 0 to 0.01 of its optimum 1.99" in caption
 
 
 def _curvature(plain_share, bn_share, plain_negative, bn_negative):

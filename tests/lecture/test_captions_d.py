@@ -35,6 +35,42 @@ def test_numbers_text_does_not_print_none_for_a_step_count():
     assert "None" not in claim.numbers_text("methods/Adagrad/steps_to_react_down")
 
 
+def test_numbers_text_of_a_mapping_of_mappings_reads_like_its_outer_items():
+    # §2's notebook prints saddle_escapes' "steps", {case: {method: steps or None}}: each
+    # inner mapping went through str(dict), with Python's None for a missed target and floats
+    # in all their digits ("0.4060549736022949"). Inner items read as the outer ones do.
+    numbers = {
+        "steps": {"toy": {"gradient descent": None, "perturbed GD": 40}},
+        "final_loss": {"toy": {"gradient descent": 1.0, "perturbed GD": 0.4060549736022949}},
+    }
+    text = Claim("s", "c", "T", numbers, None, "").numbers_text("steps", "final_loss")
+    assert text.splitlines() == [
+        "steps:",
+        "  toy = {gradient descent: n/a, perturbed GD: 40}",
+        "final_loss:",
+        "  toy = {gradient descent: 1, perturbed GD: 0.4061}",
+    ]
+
+
+def test_numbers_text_prints_apart_the_numbers_a_caption_compares():
+    # model_bias's caption prints "linear 0.300041, MLP 0.300039 ('large' above 0.3)" and says
+    # the linear loss stays large and the MLP gets it lower; 4 significant digits printed all
+    # three as 0.3, the tie the caption's digits were widened to avoid. Different numbers
+    # shown together print apart; 4 digits stay where they suffice.
+    train = {"linear": 0.300041, "mlp": 0.300039}
+    numbers = caption_numbers.flowchart("model_bias", train) | {"large_train_loss": 0.3}
+    claim = Claim("s", "c", "T", numbers, None, "")
+    assert claim.numbers_text("train_loss_over_baseline", "large_train_loss").splitlines() == [
+        "train_loss_over_baseline:",
+        "  linear = 0.300041",
+        "  mlp = 0.300039",
+        "large_train_loss = 0.3",
+    ]
+    assert claim.numbers_text("large_train_loss", "learning_rate") == (
+        "large_train_loss = 0.3\nlearning_rate = 0.03"
+    )
+
+
 # ---- §4 the narrow valley and RMSProp's spike ----
 
 
@@ -174,6 +210,25 @@ def test_decay_caption_names_no_blow_up_of_a_constant_run_that_had_none():
     assert "after its blow-up" not in caption
 
 
+def test_decay_caption_paths_apart_do_not_show_the_sum_form_is_the_mean_form():
+    # The decayed rule and optax's root-sum Adagrad end 0.3 apart: "not quite the same steps
+    # (paths at most 3e-01 apart): the sum form is the lecture's mean form with decay", a
+    # conclusion the distance just measured does not support.
+    apart = alr._decay_caption(_decay(_no_spike(1.5), root_sum_max_distance=0.3))
+    assert "does not take the same steps as optax's root-sum Adagrad with s₀ = 0 (paths up " in (
+        apart
+    )
+    assert "(paths up to 0.3 apart)" in apart
+    assert ": the sum form is the lecture's mean form with decay" not in apart
+    assert "these paths do not show that the sum form is the lecture's mean form" in apart
+    same = alr._decay_caption(_decay(_no_spike(1.5)))  # 1e-7 apart
+    assert same.endswith("(paths at most 1e-07 apart): the sum form is the lecture's mean form "
+                         "with decay.")  # fmt: skip
+    unknown = alr._decay_caption(_decay(_no_spike(1.5), root_sum_max_distance=NAN))
+    assert "could not be compared" in unknown and "mean form with decay." in unknown
+    assert ": the sum form is" not in unknown
+
+
 # ---- §4 RMSProp's α against Adagrad ----
 
 
@@ -294,6 +349,32 @@ def test_warmup_caption_says_one_seed_in_the_singular():
     assert "1 seeds" not in alr._warmup_caption(numbers)
 
 
+def test_warmup_caption_prints_apart_the_values_it_compares():
+    # Every seed's spike is lower with warmup (1.004 → 1.001, 1.003 → 1.000) and one seed's
+    # last-epoch loss (0.1004 → 0.1001), but 2 and 3 decimals printed "1.00, 1.00 without
+    # warmup, 1.00, 1.00 with it: warmup removes most of the early spike" and "0.100, 0.200
+    # without, 0.100, 0.200 with warmup (lower with warmup in 1 of 2 seeds)".
+    def run(spike, final):
+        return {"early_spike": np.asarray(spike), "final_train_loss": np.asarray(final)}
+
+    none, warm = run([1.004, 1.003], [0.1004, 0.2]), run([1.001, 1.0], [0.1001, 0.2])
+    numbers = {
+        "runs": {"none": none, "warmup": warm},
+        "seeds": np.asarray([0, 1]),
+        "early_steps": 50,
+        "peak_learning_rate": 0.03,
+        "depth": 4,
+        "batch_size": 64,
+        "epochs": 4,
+        "warmup_steps": 50,
+    }
+    caption = alr._warmup_caption(numbers)
+    assert "1.004, 1.003 without warmup, 1.001, 1.000 with it: warmup removes most" in caption
+    assert "0.1004, 0.2000 without, 0.1001, 0.2000 with warmup (lower with warmup in 1 of" in (
+        caption
+    )
+
+
 # ---- §3 batch size ----
 
 
@@ -329,6 +410,25 @@ def test_batch_caption_share_below_half_is_not_shown_as_half():
     caption = bm._batch_caption(_batch(full_updates_val=0.9 - 0.496 * 0.6))
     assert "most of the equal-epochs gap is the number of updates" in caption
     assert "is 50% of the one" not in caption
+
+
+def test_batch_caption_without_an_equal_epochs_gap_has_nothing_to_explain():
+    # The share of the equal-epochs gap left at equal updates was divided by a gap floored at
+    # 1e-12: no gap anywhere read "under 1% … so most of the equal-epochs gap is the number of
+    # updates", and no gap at equal epochs (one exact tie, one pair of seeds that cancel) gave
+    # shares of 12 digits. Without a gap there is no share.
+    def caption(epochs_val, updates_val):
+        numbers = _batch(full_updates_val=updates_val)
+        numbers["full_equal_epochs_val_accuracy"] = np.asarray(epochs_val)
+        return bm._batch_caption(numbers)
+
+    none = caption([0.9, 0.9], 0.9)
+    assert "There is no mean validation gap at equal epochs or at equal updates" in none
+    for epochs_val in ([0.9, 0.9], [0.9 - 1 / 360, 0.9 + 1 / 360]):
+        tied = caption(epochs_val, 0.9 - 1 / 360)
+        assert "There is no mean validation gap at equal epochs, so none for" in tied
+        assert "(at equal updates +0.3 points for batch 16)" in tied
+        assert "%" not in tied and "the number of updates does not explain" not in tied
 
 
 # ---- §3 the critical batch size ----

@@ -166,6 +166,17 @@ def test_selection_a_higher_test_loss_is_not_printed_equal_to_the_best():
     )
 
 
+def test_selection_a_lowest_training_loss_is_not_printed_as_a_tie():
+    # mlp128's training loss 0.0001 is below mlp16's 0.0004, and the caption says "the most
+    # flexible … has the lowest training loss", beside "training 0.000" for both. The printed
+    # losses must differ in that order; an exact tie is no lowest.
+    caption = _selection([0.6, 0.3, 0.5], [0.6, 0.0004, 0.0001], "mlp16", "mlp16")
+    assert "The most flexible, mlp128, has the lowest training loss" in caption
+    assert _after(caption, "mlp128: training ", ",") < _after(caption, "mlp16: training ", ",")
+    tied = _selection([0.6, 0.3, 0.5], [0.6, 0.0, 0.0], "mlp16", "mlp16")
+    assert "has the lowest training loss" not in tied
+
+
 # ---- §2 critical_points ----
 
 
@@ -173,18 +184,7 @@ def test_escape_a_run_that_moves_is_not_printed_from_a_value_to_itself():
     # The loss at the saddle is not constant (1 → 0.9999999), so the caption says gradient
     # descent "moves: its loss goes from 1.000 to 1", the same value twice. The two printed
     # losses must differ.
-    numbers = {
-        "learning_rate": 0.1,
-        "momentum": 0.9,
-        "steps": 80,
-        "escape_step": 0.5,
-        "nudge_norm": 1e-3,
-        "losses": {name: np.ones(80) for name in cp._STARTS},
-        "steps_to_leave": dict.fromkeys(cp._STARTS, 20),
-        "final_loss": dict.fromkeys(cp._STARTS, 1e-6),
-        "growth_per_step": 1.2,
-        "predicted_growth_per_step": 1.2,
-    }
+    numbers = caption_numbers.escape()
     numbers["losses"][cp._STARTS[0]] = np.array([1.0] * 79 + [0.9999999])
     caption = cp._escape_caption(numbers)
     assert "moves: its loss goes from" in caption
