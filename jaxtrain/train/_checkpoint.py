@@ -23,6 +23,7 @@ writer holds its lock (``_checkpoint_dir``): jaxtrain deletes only steps it wrot
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import pathlib
@@ -127,6 +128,14 @@ def node_types(tree: Any) -> list[list[str]]:
         return [chain for child in treedef.children() for chain in owners(child, inside)]
 
     return owners(jax.tree.structure(tree), [])
+
+
+def structure_digest(state: TrainState) -> str:
+    """A digest of what a run trains: the fingerprints and node types of its parameters,
+    model state and optimizer state (not its monitors', which a resumed run may add)."""
+    parts = ("params", "model_state", "opt_state")
+    described = [[fingerprint(getattr(state, p)), node_types(getattr(state, p))] for p in parts]
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()
 
 
 def _dtype(leaf: Any) -> Any:
@@ -298,10 +307,11 @@ class CheckpointWriter:
         self.open()
         return self._owned.steps()
 
-    def claim(self, key: jax.Array, seed: int | None) -> None:
-        """Makes the directory the run's of ``key``, unless it holds another run's steps."""
+    def claim(self, state: TrainState, seed: int | None) -> None:
+        """Makes the directory the run's of ``state`` (its key and the structure of its
+        trees), unless it holds another run's steps."""
         self.open()
-        self._owned.claim(run_identity(key, seed))
+        self._owned.claim(run_identity(state.key, seed, structure_digest(state)))
         self._claimed = True
 
     def save(
@@ -339,11 +349,15 @@ class CheckpointWriter:
         if history is not None:
             items["history"] = ocp.args.JsonSave(history.to_dict())
         if not self._claimed:
-            self.claim(key, config.get("seed"))
+            self.claim(state, config.get("seed"))
         step_dir = self._owned.begin_save(step)
-        if self._checkpointer is None:
-            self._checkpointer = _checkpointer()
-        self._checkpointer.save(step_dir, args=ocp.args.Composite(**items))
+        try:
+            if self._checkpointer is None:
+                self._checkpointer = _checkpointer()
+            self._checkpointer.save(step_dir, args=ocp.args.Composite(**items))
+        except BaseException:
+            self._owned.abort_save(step)
+            raise
         self._owned.end_save(step, keep=self._keep)
         return step
 

@@ -21,6 +21,7 @@ writes the manifest and deletes; the others read.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pathlib
@@ -35,6 +36,7 @@ import jax
 import numpy as np
 
 from jaxtrain._atomic import CLOEXEC, NOFOLLOW, is_leftover, write_atomically
+from jaxtrain._regular_file import NotRegularFileError, open_regular
 from jaxtrain._text import listed
 from jaxtrain.train._checksums import CHECKSUMS, has_checksums, write_checksums
 from jaxtrain.train._errors import CheckpointDirectoryError
@@ -47,19 +49,32 @@ _FORMAT = "jaxtrain.checkpoint-directory/1"
 # orbax's temporary folder of a step being saved: "<step>.orbax-checkpoint-tmp", and in
 # older versions "<step>.orbax-checkpoint-tmp-<unix time>".
 _ORBAX_TMP = re.compile(r"(\d+)\.orbax-checkpoint-tmp(?:-(\d+))?")
+# The file orbax writes into every step it saves.
+_ORBAX_MARK = "_CHECKPOINT_METADATA"
+# Where a step being saved again waits until the new one has committed.
+_REPLACED = ".jaxtrain-replaced"
 
 
-def run_identity(key: jax.Array, seed: int | None) -> dict[str, Any]:
-    """What makes two checkpoints the same run's: its random key (``seed`` is for messages)."""
+def run_identity(key: jax.Array, seed: int | None, structure: str | None = None) -> dict[str, Any]:
+    """What makes two checkpoints the same run's: its random key (``seed`` is for messages)
+    and the structure of what it trains (a digest of the model's and optimizer's trees: two
+    models trained from the same default seed are two runs)."""
     return {
         "seed": seed,
         "key_impl": str(jax.random.key_impl(key)),
         "key_data": np.asarray(jax.device_get(jax.random.key_data(key))).ravel().tolist(),
+        "structure": structure,
     }
 
 
-def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
+def _same_key(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return (a["key_impl"], a["key_data"]) == (b["key_impl"], b["key_data"])
+
+
+def _same_structure(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    # Manifests written before the structure was recorded say nothing of it.
+    first, second = a.get("structure"), b.get("structure")
+    return first is None or second is None or first == second
 
 
 def _seed_text(identity: dict[str, Any]) -> str:
@@ -76,11 +91,21 @@ def _remove_tree(path: Any) -> None:
 
 def _remove_step(step_dir: Any) -> None:
     """Deletes a step, its checksums first: a deletion cut short never leaves a step that
-    looks complete."""
+    looks complete. A link at the step's name (a step moved elsewhere and linked back) is
+    removed alone: what it points to is the user's."""
+    if step_dir.is_symlink():
+        step_dir.unlink()
+        return
     checksums = step_dir / CHECKSUMS
     if checksums.exists():
         checksums.unlink()
     _remove_tree(step_dir)
+
+
+def _is_step(step_dir: Any) -> bool:
+    """Whether ``step_dir`` is a checkpoint step (complete, or one a killed save or deletion
+    left): only such folders are deleted, whatever a manifest lists."""
+    return step_dir.is_symlink() or has_checksums(step_dir) or (step_dir / _ORBAX_MARK).is_file()
 
 
 class CheckpointDirectory:
@@ -158,13 +183,19 @@ class CheckpointDirectory:
         """
         recorded = self._manifest.get("identity")
         steps = self.steps()
-        if recorded is not None and steps and not _same_run(recorded, identity):
+        if recorded is not None and steps and not _same_key(recorded, identity):
             raise CheckpointDirectoryError(
                 f"the checkpoints in {self.path} ({listed(steps, 'step')}) are of a run with "
                 f"{_seed_text(recorded)}, and this run has {_seed_text(identity)}: continue "
                 "with the same seed, or use a new directory"
             )
-        if recorded is None or not steps:
+        if recorded is not None and steps and not _same_structure(recorded, identity):
+            raise CheckpointDirectoryError(
+                f"the checkpoints in {self.path} ({listed(steps, 'step')}) are of a run of "
+                "another model or optimizer (the structure of their trees differs from this "
+                "state's): use a new directory"
+            )
+        if recorded is None or not steps or recorded.get("structure") is None:
             self._manifest["identity"] = identity
             self._write()
 
@@ -185,20 +216,30 @@ class CheckpointDirectory:
                     "run; move it away, or use another directory"
                 )
             foreign = self._temporary_folders(step)
+            if self._replaced(step).exists():
+                foreign.append(self._replaced(step))
             if foreign:
                 raise CheckpointDirectoryError(
                     f"cannot save step {step}: {foreign[0]} exists and was not written by this "
                     "run; move it away, or use another directory"
                 )
             # Marked first: a run killed from here on leaves a step the next writer knows is
-            # its own, and clears.
+            # its own, and clears; a step saved again is set aside, not deleted, until the
+            # new one has committed (a save that fails keeps the old one).
             self._manifest["saving"] = {"step": step, "since": int(time.time())}
             if step in self._manifest["steps"]:
                 self._manifest["steps"].remove(step)
             self._write()
-            if step_dir.exists():
-                _remove_step(step_dir)
+            if step_dir.exists() or step_dir.is_symlink():
+                step_dir.rename(self._replaced(step))
         return step_dir
+
+    def abort_save(self, step: int) -> None:
+        """Undoes :meth:`begin_save` after a save that failed: the half-written step goes, a
+        step it was replacing comes back."""
+        if self._primary:
+            self._recover()
+            self._write()
 
     def end_save(self, step: int, *, keep: int | None) -> None:
         """Records the checksums of step ``step`` committed by orbax and the step as saved,
@@ -218,14 +259,17 @@ class CheckpointDirectory:
         self._manifest["steps"] = sorted({*self._manifest["steps"], step})
         self._manifest["saving"] = None
         self._write()
+        if self._replaced(step).exists() or self._replaced(step).is_symlink():
+            _remove_step(self._replaced(step))
         if keep is not None:
             # The step just saved stays even where it is the oldest (a run continued from an
             # earlier step): its caller is about to be handed its folder.
             others = [s for s in self._manifest["steps"] if s != step]
             for old in others[: max(len(others) - (keep - 1), 0)]:
                 # Deleted before it leaves the manifest: a run killed in between leaves a step
-                # that the next writer still knows is its own.
-                if (self.path / str(old)).exists():
+                # that the next writer still knows is its own. A folder that is no step (one
+                # a damaged or forged manifest lists) only leaves the manifest.
+                if _is_step(self.path / str(old)):
                     _remove_step(self.path / str(old))
                 self._manifest["steps"].remove(old)
                 self._write()
@@ -238,13 +282,19 @@ class CheckpointDirectory:
 
     def _read(self) -> dict[str, Any] | None:
         manifest_path = self.path / MANIFEST
-        if not manifest_path.exists():
+        if not (manifest_path.exists() or manifest_path.is_symlink()):
             return None
         try:
-            manifest = json.loads(manifest_path.read_text())
+            with open_regular(manifest_path) as handle:
+                manifest = json.loads(handle.read())
             if manifest.get("format") != _FORMAT:
                 raise ValueError(manifest.get("format"))
             steps = [int(s) for s in manifest["steps"]]
+        except NotRegularFileError as error:
+            raise CheckpointDirectoryError(
+                f"{manifest_path} is {error.strerror}: jaxtrain reads its own manifest only; "
+                "use another directory"
+            ) from None
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             raise CheckpointDirectoryError(
                 f"{manifest_path} is not a jaxtrain checkpoint manifest ({_FORMAT}) or is "
@@ -255,7 +305,16 @@ class CheckpointDirectory:
     def _write(self) -> None:
         if self._primary:
             text = json.dumps(self._manifest, indent=1, sort_keys=True)
-            write_atomically(self.path / MANIFEST, text + "\n")
+            try:
+                write_atomically(self.path / MANIFEST, text + "\n")
+            except OSError as error:
+                raise CheckpointDirectoryError(
+                    f"cannot write {MANIFEST} in {self.path} ({error.strerror or error}); "
+                    "use a directory you can write"
+                ) from None
+
+    def _replaced(self, step: int) -> Any:
+        return self.path / f"{step}{_REPLACED}"
 
     def _temporary_folders(self, step: int, since: int | None = None) -> list[Any]:
         """orbax's temporary folders of ``step``; with ``since``, only those this run's save
@@ -282,7 +341,7 @@ class CheckpointDirectory:
         saving = self._manifest.get("saving")
         if saving is not None:
             step, since = int(saving["step"]), int(saving["since"])
-            step_dir = self.path / str(step)
+            step_dir, replaced = self.path / str(step), self._replaced(step)
             if step_dir.is_dir():
                 if has_checksums(step_dir):
                     self._manifest["steps"] = sorted({*self._manifest["steps"], step})
@@ -290,6 +349,14 @@ class CheckpointDirectory:
                     _remove_step(step_dir)
             for folder in self._temporary_folders(step, since):
                 _remove_tree(folder)
+            # The step that save was replacing: gone once the new one is complete, back
+            # where the new one never committed.
+            if replaced.exists() or replaced.is_symlink():
+                if step in self._manifest["steps"]:
+                    _remove_step(replaced)
+                else:
+                    replaced.rename(step_dir)
+                    self._manifest["steps"] = sorted({*self._manifest["steps"], step})
             self._manifest["saving"] = None
         self._manifest["steps"] = [
             s for s in self._manifest["steps"] if (self.path / str(s)).is_dir()
@@ -314,9 +381,10 @@ def _take_lock(path: Any) -> Any:
     try:
         descriptor = os.open(path / LOCK, os.O_RDWR | os.O_CREAT | NOFOLLOW | CLOEXEC, 0o666)
     except OSError as error:
+        why = {errno.ELOOP: ": it is a link", errno.EISDIR: ": it is a folder"}.get(error.errno)
         raise CheckpointDirectoryError(
-            f"{path / LOCK} cannot be the lock file ({error.strerror or error}): it is a link "
-            "or a folder; remove it, or use another directory"
+            f"{path / LOCK} cannot be the lock file ({error.strerror or error})"
+            + (f"{why}; remove it, or use another directory" if why else "; use another directory")
         ) from None
     if not stat.S_ISREG(os.fstat(descriptor).st_mode):
         os.close(descriptor)

@@ -26,6 +26,7 @@ from collections.abc import Collection
 from typing import Any
 
 from jaxtrain._atomic import CLOEXEC, FOLDER_FLAGS, is_leftover, write_atomically
+from jaxtrain._regular_file import NotRegularFileError, open_regular
 from jaxtrain._text import counted
 from jaxtrain.train._errors import CheckpointCorruptError
 
@@ -37,9 +38,13 @@ _CHUNK = 1 << 22
 
 
 def _digest(path: Any) -> tuple[int, str]:
-    """``(size, sha256 hex)`` of a file's bytes, read in chunks."""
+    """``(size, sha256 hex)`` of a regular file's bytes, read in chunks.
+
+    Raises:
+      NotRegularFileError: a link, FIFO or device is at the name (a FIFO would block).
+    """
     digest, size = hashlib.sha256(), 0
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
             size += len(chunk)
@@ -94,7 +99,8 @@ def write_checksums(step_dir: Any) -> None:
 
 def has_checksums(step_dir: Any) -> bool:
     """Whether ``step_dir`` was completely saved by jaxtrain (its checksums were recorded)."""
-    return (step_dir / CHECKSUMS).is_file()
+    checksums = step_dir / CHECKSUMS
+    return checksums.is_file() and not checksums.is_symlink()
 
 
 def verify_checksums(step_dir: Any, items: Collection[str], *, name: str) -> None:
@@ -112,36 +118,75 @@ def verify_checksums(step_dir: Any, items: Collection[str], *, name: str) -> Non
       CheckpointCorruptError: a recorded file is missing, shorter or longer than saved, or
         its SHA-256 differs; or the checksum file itself cannot be read.
     """
+    files = _recorded(step_dir, name)
+    for relative, saved in files.items():
+        if not _read_by_the_load(relative, items):
+            continue
+        problem = _problem(step_dir.joinpath(*relative.split("/")), saved)
+        if problem:
+            _refuse(name, relative, problem)
+    # A file the load would read that was not there when the step was saved (a history
+    # folder copied in from another step, a file dropped among the arrays) is not this step's.
+    for relative, _ in _files(step_dir):
+        if relative not in files and _read_by_the_load(relative, items):
+            _refuse(name, relative, "was not there when it was saved")
+
+
+def _recorded(step_dir: Any, name: str) -> dict[str, dict[str, Any]]:
+    """The checksum file's ``{relative path: {"size": int, "sha256": str}}``.
+
+    Raises:
+      CheckpointCorruptError: it is missing, not a regular file, or not of that form.
+    """
     try:
-        recorded = json.loads((step_dir / CHECKSUMS).read_text())
+        with open_regular(step_dir / CHECKSUMS) as handle:
+            recorded = json.loads(handle.read())
         files = recorded["files"]
         if recorded.get("format") != _FORMAT or not isinstance(files, dict):
             raise ValueError(recorded.get("format"))
+        for entry in files.values():
+            if not (_is_count(entry.get("size")) and isinstance(entry.get("sha256"), str)):
+                raise ValueError(entry)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise CheckpointCorruptError(
             f"the checkpoint {name} is damaged: its checksum file {CHECKSUMS} cannot be read; "
             "nothing was loaded"
         ) from None
-    for relative, saved in files.items():
-        item, _, rest = relative.partition("/")
-        if rest and item not in items:
-            continue
-        what = f"{relative} (item {item})" if rest else relative
-        path = step_dir.joinpath(*relative.split("/"))
-        try:
-            size, sha256 = _digest(path)
-        except FileNotFoundError:
-            problem = "is missing"
-        except OSError as error:
-            problem = f"cannot be read ({error.strerror or error})"
-        else:
-            if size != saved.get("size"):
-                problem = f"has {counted(size, 'byte')} where {saved.get('size'):,} were saved"
-            elif sha256 != saved.get("sha256"):
-                problem = "has changed since it was saved (its SHA-256 differs)"
-            else:
-                continue
-        raise CheckpointCorruptError(
-            f"the checkpoint {name} is damaged: {what} {problem}; nothing was loaded: load "
-            "another step, or train again"
-        )
+    return files
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _read_by_the_load(relative: str, items: Collection[str]) -> bool:
+    """Whether a load of ``items`` reads the file: the step's own files, and those of its
+    items (the first component of the path: ``params``, ``meta``...)."""
+    item, _, rest = relative.partition("/")
+    return not rest or item in items
+
+
+def _problem(path: Any, saved: dict[str, Any]) -> str | None:
+    """What is wrong with a recorded file now, or ``None``."""
+    try:
+        size, sha256 = _digest(path)
+    except FileNotFoundError:
+        return "is missing"
+    except NotRegularFileError:
+        return "is not a regular file any more (a link, FIFO or device is in its place)"
+    except OSError as error:
+        return f"cannot be read ({error.strerror or error})"
+    if size != saved["size"]:
+        return f"has {counted(size, 'byte')} where {saved['size']:,} were saved"
+    if sha256 != saved["sha256"]:
+        return "has changed since it was saved (its SHA-256 differs)"
+    return None
+
+
+def _refuse(name: str, relative: str, problem: str) -> None:
+    item, _, rest = relative.partition("/")
+    what = f"{relative} (item {item})" if rest else relative
+    raise CheckpointCorruptError(
+        f"the checkpoint {name} is damaged: {what} {problem}; nothing was loaded: load "
+        "another step, or train again"
+    )

@@ -75,11 +75,15 @@ class RunCheckpoints:
                 "pass resume=True to continue that run, or choose a new directory",
                 steps=existing,
             )
-        self._writer.claim(state.key, self._config.get("seed"))
-        if not existing:
+        # Loaded before the claim: a checkpoint of another model or optimizer is refused by
+        # the load, which lists the differences.
+        checkpoint = None
+        if existing:
+            checkpoint = load_checkpoint(self._writer.directory, state, step=existing[-1])
+            check_resumable(checkpoint, self._config)
+        self._writer.claim(state, self._config.get("seed"))
+        if checkpoint is None:
             return state, History()
-        checkpoint = load_checkpoint(self._writer.directory, state, step=existing[-1])
-        check_resumable(checkpoint, self._config)
         return checkpoint.state, checkpoint.history or History()
 
     def after_segment(

@@ -1,0 +1,51 @@
+"""Reading a file that must be a plain file: never through a link, never blocked by a FIFO.
+
+A manifest or a recorded checkpoint file is read by name from a folder other people can write
+into. A link at that name would make jaxtrain trust (or later delete through) a file elsewhere;
+a FIFO would block the read, and the command, forever; a device would be read for ever more.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import pathlib
+import stat
+from typing import IO, Any
+
+from jaxtrain._atomic import CLOEXEC, NOFOLLOW
+
+__all__ = ["NotRegularFileError", "open_regular"]
+
+
+class NotRegularFileError(OSError):
+    """The path is a link, a FIFO, a device or a folder where a regular file was expected."""
+
+
+def open_regular(path: Any) -> IO[bytes]:
+    """Opens ``path`` for reading in binary mode if it is a regular file.
+
+    Local paths are opened without following a link at the name and without blocking (a
+    FIFO's open would wait for a writer); an object store's path (``etils.epath``) has
+    neither and is opened as it is.
+
+    Raises:
+      NotRegularFileError: ``path`` is a link, a FIFO, a device or a folder.
+      OSError: it cannot be opened (missing, no permission).
+    """
+    if not isinstance(path, pathlib.Path):
+        return path.open("rb")
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | NOFOLLOW | CLOEXEC)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise NotRegularFileError(
+                errno.ELOOP, "a link, not a regular file", str(path)
+            ) from None
+        raise
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise NotRegularFileError(errno.EINVAL, "not a regular file", str(path))
+    os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "rb")
