@@ -388,9 +388,9 @@ def save_checkpoint(
     rebuild the model (a command line stores its model spec and data reference there).
 
     ``directory`` must be new, empty, or one jaxtrain made (it holds the manifest
-    ``jaxtrain-checkpoints.json``, which names the run by its random key and lists the steps
-    it saved); the save holds the directory's lock. Only steps listed there are ever
-    replaced or deleted: other folders in it are left alone.
+    ``jaxtrain-checkpoints.json``, which names the run by its random key and the structure of
+    its trees, and lists the steps it saved); the save holds the directory's lock. Only steps
+    listed there are ever replaced or deleted: other folders in it are left alone.
 
     Args:
       directory: the checkpoint directory (created if missing); other steps in it are kept.
@@ -407,8 +407,8 @@ def save_checkpoint(
     Raises:
       ValueError: if ``metadata`` is not JSON-serializable.
       CheckpointDirectoryError: ``directory`` is a file, is not empty and not jaxtrain's,
-        is locked by another writer, holds the steps of a run with another key, or a folder
-        of this step is in the way.
+        is locked by another writer, holds the steps of a run with another key or of another
+        model or optimizer, or a folder of this step is in the way.
 
     Examples:
       >>> import tempfile, jax, jax.numpy as jnp, optax
@@ -595,8 +595,8 @@ def load_checkpoint(
       FileNotFoundError: if ``directory`` holds no complete checkpoint or not ``step``.
       CheckpointMismatchError: if ``target`` has another structure, shapes or dtypes.
       CheckpointCorruptError: if a file of the step is missing, cut short or changed since
-        it was saved (its SHA-256 is checked before anything is read), naming the step, the
-        file and its item.
+        it was saved (its SHA-256 is checked before anything is read), or a file the load
+        would read was added after, naming the step, the file and its item.
       ValueError: if ``target`` is none of the accepted kinds, or, with no target, the
         saved trees were not plain dicts; or the step was written before checksums existed
         (format 1), so it cannot be verified.

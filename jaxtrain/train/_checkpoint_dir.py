@@ -2,7 +2,9 @@
 
 jaxtrain writes checkpoints only into a directory that is new, empty, or marked as its own by
 a manifest, ``jaxtrain-checkpoints.json``, which records the run's identity (its random key,
-and its seed when it was an int), the steps this run family saved, and the step being saved.
+its seed when it was an int, and a digest of its trees' structure), the steps this run family
+saved, and the step being saved (a step saved again waits beside it as ``<step>.jaxtrain-replaced``
+until the new one has committed).
 Only those steps are ever deleted (to keep the newest ``keep``, or to replace a step): a
 folder someone else put there, whether a step-like ``d/7`` or an orbax temporary folder of
 another program, is left alone. orbax's own clean-up is never used for that reason: its
