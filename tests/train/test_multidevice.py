@@ -45,6 +45,13 @@ grid = Mesh(np.array(jax.devices()).reshape(4, 2), ("data", "model"))
 s42, _ = fit(triple, opt, (x, y), mesh=grid, **kw)
 close(s1.params, s42.params)
 
+# The README's way to choose devices: jax.make_mesh, whose axes are Explicit in newer jax
+# (before: with_sharding_constraint refused them with "can only refer to Auto axes").
+made = jax.make_mesh((8,), ("data",))
+s_made, _ = fit(triple, opt, (x, y), mesh=made, **kw)
+close(s1.params, s_made.params)
+assert evaluate(s_made, (x, y), loss=softmax_cross_entropy, mesh=made)["loss"] > 0
+
 e1 = evaluate(s1, (x, y), loss=softmax_cross_entropy, metrics=[accuracy], mesh=one)
 e8 = evaluate(s8, (x, y), loss=softmax_cross_entropy, metrics=[accuracy], batch_size=24)
 # the same number of correct predictions (the float means may differ in the last bit)
