@@ -9,6 +9,8 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from jaxtrain._numbers import is_int
 
 __all__ = ["Budget"]
@@ -20,19 +22,25 @@ class Budget:
 
     Each candidate is trained ``len(seeds)`` times with :func:`jaxtrain.train.fit` for
     ``steps`` mini-batch steps of ``batch_size`` examples. Seed s fixes the initialization
-    (``nnx.Rngs(s)``), the batch order and the held-out split, and is shared by all
-    candidates, so their losses pair up seed by seed. A ``holdout_fraction`` share of the
-    training data (stratified by class) is held out: the in-distribution check that tells
-    overfitting from mismatch. The held-out sets are folds of one k-fold partition,
-    k = round(1/``holdout_fraction``), so different seeds hold out different examples.
+    (``nnx.Rngs(s)``) and the batch order, and is shared by all candidates, so their losses
+    pair up seed by seed. A ``holdout_fraction`` share of the training data (stratified by
+    class) is held out: the in-distribution check that tells overfitting from mismatch. The
+    held-out sets are the folds of one k-fold partition, k = round(1/``holdout_fraction``),
+    shuffled with the first seed; the i-th seed of the list holds out fold i mod k. So the
+    first k seeds hold out different examples, and more seeds reuse the folds in turn: their
+    held-out losses are pooled per fold, not counted as independent samples (see
+    :class:`~jaxtrain.diagnose.CandidateResult`). A seed's split thus depends on its place in
+    the list, not on its value alone.
 
     Attributes:
       steps: optimizer steps per run (default 300).
       batch_size: examples per step (default 64), capped at the examples a seed trains on;
         a diagnosis reports the size that ran.
-      learning_rate: η of the default optimizer, Adam (default 3e-3).
+      learning_rate: η of the default optimizer, Adam (default 3e-3); unused, and not
+        reported, with a custom ``optimizer``.
       optimizer: an ``optax.GradientTransformation`` to use instead of
-        ``jaxtrain.optim.adam(learning_rate)``.
+        ``jaxtrain.optim.adam(learning_rate)``; its own η is reported as the runs record it
+        (:meth:`to_dict`).
       seeds: how many seeds (0, 1, …) or the seeds themselves (default 3).
       holdout_fraction: share of the training data held out (default 0.2).
 
@@ -90,16 +98,52 @@ class Budget:
             return self.optimizer
         return _default_optimizer(self.learning_rate)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The budget as JSON values (a custom optimizer by its type name)."""
+    def to_dict(self, *, learning_rates: Any = None) -> dict[str, Any]:
+        """The budget as JSON values (a custom optimizer by its type name).
+
+        ``learning_rate`` and ``final_learning_rate`` are the η of the first and the last
+        step. With the default Adam both are ``learning_rate``. A custom ``optimizer`` has its
+        own η, which the budget does not know: both are ``None`` (unknown) unless
+        ``learning_rates``, the η a run recorded per step (``History.per_step
+        ["learning_rate"]``, NaN where the optimizer keeps no η jaxtrain can read), says.
+
+        Args:
+          learning_rates: the recorded η per step of a run with this budget, or ``None``.
+
+        Examples:
+          >>> import optax
+          >>> from jaxtrain.diagnose import Budget
+          >>> Budget(learning_rate=0.01).to_dict()["learning_rate"]
+          0.01
+          >>> print(Budget(optimizer=optax.sgd(0.5)).to_dict()["learning_rate"])
+          None
+          >>> Budget(optimizer=optax.sgd(0.5)).to_dict(learning_rates=[0.5, 0.5])["learning_rate"]
+          0.5
+        """
+        if self.optimizer is None:
+            first = last = float(self.learning_rate)
+        else:
+            first, last = _recorded_ends(learning_rates)
         return {
             "steps": int(self.steps),
             "batch_size": int(self.batch_size),
-            "learning_rate": float(self.learning_rate),
+            "learning_rate": first,
+            "final_learning_rate": last,
             "optimizer": "adam" if self.optimizer is None else type(self.optimizer).__name__,
             "seeds": list(self.seed_list()),
             "holdout_fraction": self.holdout_fraction,
         }
+
+
+def _recorded_ends(learning_rates: Any) -> tuple[float | None, float | None]:
+    """The η of the first and the last step of a recorded curve; ``None`` for one not known
+    (no record, or NaN: the optimizer keeps no η that ``fit`` can read)."""
+    if learning_rates is None:
+        return None, None
+    values = np.asarray(learning_rates, dtype=np.float64).reshape(-1)
+    if values.size == 0:
+        return None, None
+    return tuple(float(v) if math.isfinite(v) else None for v in (values[0], values[-1]))
 
 
 @functools.lru_cache(maxsize=16)

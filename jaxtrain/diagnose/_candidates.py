@@ -226,6 +226,31 @@ def _one(item: Any, index: int) -> Candidate:
     )
 
 
+def unique_names(candidates: Sequence[Candidate]) -> list[str]:
+    """The candidates' names, a repeated one with the first free suffix ``#2``, ``#3``, ….
+
+    Every name given keeps its first occurrence, and a suffix skips the names given (and the
+    ones already made), so ``["x", "x", "x#2"]`` becomes ``["x", "x#3", "x#2"]``: no two
+    candidates share a name, and a ``primary`` given by name means the one the user named.
+
+    Examples:
+      >>> from jaxtrain.diagnose._candidates import Candidate, unique_names
+      >>> unique_names([Candidate(n, None) for n in ("x", "x", "x#2", "x")])
+      ['x', 'x#3', 'x#2', 'x#4']
+    """
+    taken = {c.name for c in candidates}
+    names: list[str] = []
+    for c in candidates:
+        name, suffix = c.name, 2
+        if name in names:  # a repeat: the first occurrence keeps the name
+            while f"{c.name}#{suffix}" in taken:
+                suffix += 1
+            name = f"{c.name}#{suffix}"
+            taken.add(name)
+        names.append(name)
+    return names
+
+
 def as_candidates(models: Any, *, primary: int | str | None = None) -> tuple[list[Candidate], int]:
     """Normalizes the ways of naming candidates into a list and the primary's index.
 
@@ -243,7 +268,8 @@ def as_candidates(models: Any, *, primary: int | str | None = None) -> tuple[lis
       primary: index or name of the user's model among them.
 
     Returns:
-      ``(candidates, primary_index)``; duplicate names get a ``#2``, ``#3`` suffix.
+      ``(candidates, primary_index)``; a repeated name gets a suffix (see
+      :func:`unique_names`).
 
     Raises:
       TypeError: for something that is not a candidate, or a built NNX module (a factory is
@@ -273,11 +299,9 @@ def as_candidates(models: Any, *, primary: int | str | None = None) -> tuple[lis
             f"`models` is a {type(models).__name__}; give a factory, a (name, factory) pair, a "
             "ModelSpec or a sequence of them."
         )
-    seen: dict[str, int] = {}
-    unique = []
-    for c in candidates:
-        seen[c.name] = seen.get(c.name, 0) + 1
-        unique.append(c if seen[c.name] == 1 else Candidate(f"{c.name}#{seen[c.name]}", c.factory))
+    unique = [
+        c._replace(name=name) for c, name in zip(candidates, unique_names(candidates), strict=True)
+    ]
     if primary is not None:
         names = [c.name for c in unique]
         if isinstance(primary, str):

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from jaxtrain._text import beside, percent
 from jaxtrain.diagnose._evidence import RunEvidence
+from jaxtrain.diagnose._json_numbers import json_number
 from jaxtrain.diagnose._thresholds import CauseThresholds
 
 __all__ = ["CAUSES", "Cause", "CauseSpec", "rank_causes"]
@@ -159,15 +160,7 @@ class Cause:
 
     def to_dict(self) -> dict[str, Any]:
         """The cause as JSON values (NaN as ``None``, ±inf as ``"inf"``/``"-inf"``)."""
-        evidence = {}
-        for key, value in self.evidence.items():
-            value = float(value)
-            if math.isnan(value):
-                evidence[key] = None
-            elif math.isinf(value):
-                evidence[key] = "inf" if value > 0 else "-inf"
-            else:
-                evidence[key] = value
+        evidence = {key: json_number(value) for key, value in self.evidence.items()}
         return {
             "name": self.name,
             "section": self.section,
@@ -250,6 +243,91 @@ def unstable(e: RunEvidence, t: CauseThresholds) -> float:
     )
 
 
+# ---- what a rule says when it does not apply ----
+
+
+class Condition(NamedTuple):
+    """One condition of a rule: its degree in [0, 1], and what it needs with the numbers
+    measured for it (shown when the cause is not reported and this condition fell short)."""
+
+    degree: float
+    needs: str
+
+
+def _short_of(conditions: Sequence[Condition], t: CauseThresholds) -> str:
+    """The conditions below ``report_score``, each with its numbers and its degree."""
+    return "; ".join(
+        f"{c.needs}, degree {c.degree:.2g}" for c in conditions if c.degree < t.report_score
+    )
+
+
+def _unreported(facts: str, score: float, needs: str, t: CauseThresholds) -> str:
+    """The text of a cause below the report score: what was measured, then what the rule
+    needs and did not get. It concludes nothing: a score of 0 is no finding of the cause."""
+    bar = t.report_score
+    shown = beside(score, bar, 2, fixed=True)
+    return f"{facts} Not reported (score {shown} < {bar:g}): the rule needs {needs}."
+
+
+def _text(
+    facts: str, conclusion: str, conditions: Sequence[Condition], t: CauseThresholds
+) -> tuple[float, str]:
+    """``(score, text)``: the smallest degree, and ``conclusion`` (the cause in words, with
+    its numbers) where that reaches the report score, else the measured ``facts`` and the
+    conditions that fell short."""
+    score = min(c.degree for c in conditions)
+    if score >= t.report_score:
+        return score, conclusion
+    return score, _unreported(facts, score, _short_of(conditions, t), t)
+
+
+def _failed_condition(e: RunEvidence, t: CauseThresholds) -> Condition:
+    measured = f"L/B = {beside(e.loss_ratio, t.failed_loss)} against failed_loss {t.failed_loss:g}"
+    return Condition(failed(e, t), f"a failed run ({measured})")
+
+
+def _gradient_numbers(e: RunEvidence, t: CauseThresholds) -> str:
+    if e.diverged:
+        return "the run diverged: no gradient at a critical point"
+    return (
+        f"‖g_T‖/‖g₀‖ = {_g(e.grad_ratio, 2)} against critical_grad_ratio "
+        f"{t.critical_grad_ratio:g}, ρ = {_g(e.progress, 2)} against critical_progress "
+        f"{t.critical_progress:g}"
+    )
+
+
+def _critical_condition(e: RunEvidence, t: CauseThresholds) -> Condition:
+    return Condition(critical(e, t), f"a small gradient ({_gradient_numbers(e, t)})")
+
+
+def _large_gradient_condition(e: RunEvidence, t: CauseThresholds) -> Condition:
+    return Condition(
+        1.0 - critical(e, t), f"a gradient that is not small ({_gradient_numbers(e, t)})"
+    )
+
+
+def _flat_condition(e: RunEvidence, t: CauseThresholds) -> Condition:
+    measured = (
+        "the run diverged" if e.diverged else f"{_late_change(e)} against flat_drop {t.flat_drop:g}"
+    )
+    return Condition(_flat(e, t), f"a flat loss over the last quarter ({measured})")
+
+
+def _escape_condition(e: RunEvidence, t: CauseThresholds, *, way_down: bool) -> Condition:
+    """A measured way down (``way_down``), or none (for a minimum)."""
+    if math.isnan(e.escape_change):
+        measured = "no escape test was run"
+    else:
+        measured = (
+            f"the best step changed the loss by {percent(e.escape_change)} beyond its "
+            f"first-order part, against a fall of escape_decrease {t.escape_decrease:g}"
+        )
+    degree = _escaped(e, t)
+    if way_down:
+        return Condition(degree, f"a measured way down ({measured})")
+    return Condition(1.0 - degree, f"no way down ({measured})")
+
+
 # ---- one rule per cause ----
 
 
@@ -266,14 +344,17 @@ def _curvature_numbers(e: RunEvidence) -> dict[str, float]:
     }
 
 
+def _late_change(e: RunEvidence) -> str:
+    if math.isnan(e.late_drop):
+        return "its change over the last quarter was not measured"
+    if e.late_drop < 0:
+        return f"rising {percent(-e.late_drop)}"
+    return f"falling only {percent(e.late_drop)}"
+
+
 def _stuck_text(e: RunEvidence) -> str:
-    change = (
-        f"falling only {percent(e.late_drop)}"
-        if not e.late_drop < 0
-        else f"rising {percent(-e.late_drop)}"
-    )
     return (
-        f"The loss stayed at {_g(e.loss_ratio)} × the baseline, {change} over the last "
+        f"The loss stayed at {_g(e.loss_ratio)} × the baseline, {_late_change(e)} over the last "
         "quarter of the run; the gradient is small "
         f"(‖g_T‖/‖g₀‖ = {_g(e.grad_ratio, 2)}; one gradient step of the largest stable size "
         f"would remove ρ = {_g(e.progress, 2)} of the loss). The Hessian ({e.curvature_method}) "
@@ -281,12 +362,42 @@ def _stuck_text(e: RunEvidence) -> str:
     )
 
 
+def _stuck_facts(e: RunEvidence) -> str:
+    """What the stuck rules measured, in words that assert none of their conditions."""
+    hessian = (
+        f"the Hessian ({e.curvature_method}) has λmin = {_g(e.lambda_min)} and λmax = "
+        f"{_g(e.lambda_max)}"
+        if math.isfinite(e.lambda_min)
+        else "the Hessian at the end was not measured"
+    )
+    escape = (
+        f"; a step of {_g(e.escape_step, 2)} changed the loss by at best "
+        f"{percent(e.escape_change)} beyond its first-order part"
+        if math.isfinite(e.escape_change)
+        else ""
+    )
+    return (
+        f"The loss ended at {_g(e.loss_ratio)} × the baseline, {_late_change(e)} over the last "
+        f"quarter; ‖g_T‖/‖g₀‖ = {_g(e.grad_ratio, 2)}, ρ = {_g(e.progress, 2)}; {hessian}"
+        f"{escape}."
+    )
+
+
 def saddle_point(e: RunEvidence, t: CauseThresholds) -> Cause:
     """§2: a flat, high loss at a small gradient, and a measured way down (not at a positive
     definite Hessian: that is a strict minimum)."""
-    score = min(failed(e, t), critical(e, t), _flat(e, t), _escaped(e, t))
-    if _positive_definite(e):
-        score = 0.0
+    tol = e.eig_tol if math.isfinite(e.eig_tol) else 0.0
+    conditions = [
+        _failed_condition(e, t),
+        _critical_condition(e, t),
+        _flat_condition(e, t),
+        _escape_condition(e, t, way_down=True),
+        Condition(
+            0.0 if _positive_definite(e) else 1.0,
+            f"a Hessian that is not positive definite (λmin = {_g(e.lambda_min)}, round-off "
+            f"{_g(tol)})",
+        ),
+    ]
     negative = e.lambda_min < -e.eig_tol if math.isfinite(e.eig_tol) else e.lambda_min < 0
     order = "a negative eigenvalue" if negative else "no negative eigenvalue beyond round-off"
     if e.escape_along == "eigenvector":
@@ -295,55 +406,123 @@ def saddle_point(e: RunEvidence, t: CauseThresholds) -> Cause:
         where = "a random direction (which lowered the loss more than the eigenvector did)"
     else:
         where = "a random direction (the Hessian is degenerate; the way down is of higher order)"
-    text = (
+    conclusion = (
         f"{_stuck_text(e)}: {order}, and a step of {_g(e.escape_step, 2)} along {where} "
         f"changed the loss by {percent(e.escape_change)} beyond its first-order part "
         "(measured): a saddle point, not a minimum (§2)."
     )
+    score, text = _text(_stuck_facts(e), conclusion, conditions, t)
     return _cause("saddle_point", score, _curvature_numbers(e), text)
 
 
 def local_minimum(e: RunEvidence, t: CauseThresholds) -> Cause:
     """§2: a flat, high loss at a small gradient, and no way down along the lowest curvature."""
-    measured = 0.0 if math.isnan(e.escape_change) else 1.0
     # The floor of a narrow valley also has a tiny gradient for the steep walls' step size,
     # but the curvature along it is far smaller: still descending, not a minimum.
     valley = t.soft_ge(e.valley_ratio, t.valley_ratio)
     strict = _positive_definite(e)
-    no_way_down = 1.0 if strict else 1.0 - _escaped(e, t)
-    score = min(failed(e, t), critical(e, t), _flat(e, t), no_way_down, measured, 1.0 - valley)
+    # A positive definite Hessian is a strict minimum whatever a long step finds beyond it.
+    way_out = Condition(1.0, "") if strict else _escape_condition(e, t, way_down=False)
+    conditions = [
+        _failed_condition(e, t),
+        _critical_condition(e, t),
+        _flat_condition(e, t),
+        way_out,
+        Condition(0.0 if math.isnan(e.escape_change) else 1.0, "an escape test (none was run)"),
+        Condition(
+            1.0 - valley,
+            f"no narrow valley (λmax‖g‖²/gᵀHg = {_g(e.valley_ratio)} against valley_ratio "
+            f"{t.valley_ratio:g})",
+        ),
+    ]
     if strict and _escaped(e, t) > 0:
-        text = (
+        conclusion = (
             f"{_stuck_text(e)}: the Hessian is positive definite, a local minimum with a high "
             f"loss (§2); a step of {_g(e.escape_step, 2)} (the test steps up to ‖θ‖) changed the "
             f"loss by {percent(e.escape_change)} beyond its first-order part: a deeper basin "
             "lies that far away, not a way down from here."
         )
     else:
-        text = (
+        conclusion = (
             f"{_stuck_text(e)}, and no step along ± its lowest eigenvector or a random "
             f"direction lowered the loss beyond its first-order part (best change "
             f"{percent(e.escape_change)}): a local minimum with a high loss (§2)."
         )
+    score, text = _text(_stuck_facts(e), conclusion, conditions, t)
     return _cause("local_minimum", score, _curvature_numbers(e), text)
+
+
+def _run_outcome(e: RunEvidence, *, gradient_large: bool) -> str:
+    """How the run ended: diverged, or its final loss and rise (the gradient called large
+    only where the rule found it so)."""
+    if e.diverged and math.isfinite(e.diverged_at):
+        return f"The loss diverged at step {_g(e.diverged_at, 6)}"
+    if e.diverged:  # no step loss went non-finite; the final full-batch loss did
+        return "The loss at the final parameters is not finite"
+    gradient = "while the gradient stayed large " if gradient_large else ""
+    return (
+        f"The loss ended at {_g(e.loss_ratio)} × the baseline and rose up to "
+        f"{percent(e.loss_rise)} above its best {gradient}"
+        f"(‖g_T‖/‖g₀‖ = {_g(e.grad_ratio, 2)})"
+    )
+
+
+def _probe_text(e: RunEvidence, t: CauseThresholds, *, conclude: bool) -> str:
+    """What the lower-η re-run found; "η is too large" only where ``conclude`` says the rule
+    holds."""
+    verdict = ": η is too large for the curvature (§4)." if conclude else "."
+    if math.isnan(e.probe_gain):
+        return ". No lower-η re-run was made."
+    if math.isinf(e.probe_gain):
+        return (
+            f". Re-run at {_g(e.probe_factor, 2)}·η from the same start on the same batches, "
+            f"training did not diverge in {_g(e.probe_steps, 6)} steps{verdict}"
+        )
+    rerun = (
+        f". Re-run at {_g(e.probe_factor, 2)}·η for {_g(e.probe_steps, 6)} steps on the "
+        "same batches"
+    )
+    if e.probe_gain >= t.probe_gain:
+        outcome = f"the loss was {beside(e.probe_gain, t.probe_gain)} × lower{verdict}"
+    elif e.probe_gain > 1:
+        outcome = (
+            f"the loss was {beside(e.probe_gain, t.probe_gain)} × lower, less than the "
+            f"{_g(t.probe_gain, 3)} × that would show η too large."
+        )
+    elif e.probe_gain == 0:  # the re-run diverged in its window, the run did not
+        outcome = "the re-run diverged: a lower η did not train better."
+    elif e.diverged and e.probe_gain == 1:  # both diverged
+        outcome = "the re-run diverged too."
+    elif e.probe_gain == 1:
+        outcome = "the loss was the same: a lower η did not train better."
+    else:
+        outcome = (
+            f"the loss was {_g(1 / e.probe_gain, 3)} × higher: a lower η did not train better."
+        )
+    return f"{rerun}, {outcome}"
 
 
 def learning_rate_too_high(e: RunEvidence, t: CauseThresholds) -> Cause:
     """§4: an unstable run away from a critical point, which a lower η trains better."""
-    probe = t.soft_ge(e.probe_gain, t.probe_gain, t.narrow_span)
     # No "the run failed" condition: an oscillating run that still ends lowish is held back
     # by η too, and the probe, not the final loss, says whether a lower η does better.
-    score = min(1.0 - critical(e, t), unstable(e, t), probe)
-    if e.diverged and math.isfinite(e.diverged_at):
-        what = f"The loss diverged at step {_g(e.diverged_at, 6)}"
-    elif e.diverged:  # no step loss went non-finite; the final full-batch loss did
-        what = "The loss at the final parameters is not finite"
-    else:
-        what = (
-            f"The loss ended at {_g(e.loss_ratio)} × the baseline and rose up to "
-            f"{percent(e.loss_rise)} above its best while the gradient stayed large "
-            f"(‖g_T‖/‖g₀‖ = {_g(e.grad_ratio, 2)})"
-        )
+    probe = (
+        "a lower-η re-run (none was made)"
+        if math.isnan(e.probe_gain)
+        else f"a lower-η re-run that trains better (gain {_g(e.probe_gain)} against probe_gain "
+        f"{t.probe_gain:g})"
+    )
+    conditions = [
+        _large_gradient_condition(e, t),
+        Condition(
+            unstable(e, t),
+            f"a sign of instability (a divergence, a median sharpness of "
+            f"{_g(e.sharpness_ratio)} × the threshold against edge_ratio {t.edge_ratio:g}, a "
+            f"rise of {percent(e.loss_rise)} against loss_rise {t.loss_rise:g}, or a step of "
+            f"{_g(e.max_update_ratio, 2)} × ‖θ‖ against step_ratio {t.step_ratio:g})",
+        ),
+        Condition(t.soft_ge(e.probe_gain, t.probe_gain, t.narrow_span), probe),
+    ]
     edge = (
         f"; the sharpness sat at a median {_g(e.sharpness_ratio)} × the stability threshold "
         f"({e.threshold_rule}; λmax·η/2 = {_g(e.lambda_eta_over_2)}, max "
@@ -356,40 +535,11 @@ def learning_rate_too_high(e: RunEvidence, t: CauseThresholds) -> Cause:
         if math.isfinite(e.max_update_ratio)
         else ""
     )
-    if math.isnan(e.probe_gain):
-        probe_text = ". No lower-η re-run was made."
-    elif math.isinf(e.probe_gain):
-        probe_text = (
-            f". Re-run at {_g(e.probe_factor, 2)}·η from the same start on the same batches, "
-            f"training did not diverge in {_g(e.probe_steps, 6)} steps: η is too large for the "
-            "curvature (§4)."
-        )
-    else:
-        rerun = (
-            f". Re-run at {_g(e.probe_factor, 2)}·η for {_g(e.probe_steps, 6)} steps on the "
-            "same batches"
-        )
-        if e.probe_gain >= t.probe_gain:
-            outcome = (
-                f"the loss was {beside(e.probe_gain, t.probe_gain)} × lower: η is too large for "
-                "the curvature (§4)."
-            )
-        elif e.probe_gain > 1:
-            outcome = (
-                f"the loss was {beside(e.probe_gain, t.probe_gain)} × lower, less than the "
-                f"{_g(t.probe_gain, 3)} × that would show η too large."
-            )
-        elif e.probe_gain == 0:  # the re-run diverged in its window, the run did not
-            outcome = "the re-run diverged: a lower η did not train better."
-        elif e.diverged and e.probe_gain == 1:  # both diverged
-            outcome = "the re-run diverged too."
-        elif e.probe_gain == 1:
-            outcome = "the loss was the same: a lower η did not train better."
-        else:
-            outcome = (
-                f"the loss was {_g(1 / e.probe_gain, 3)} × higher: a lower η did not train better."
-            )
-        probe_text = f"{rerun}, {outcome}"
+    facts = _run_outcome(e, gradient_large=False) + edge + step + _probe_text(e, t, conclude=False)
+    conclusion = (
+        _run_outcome(e, gradient_large=True) + edge + step + _probe_text(e, t, conclude=True)
+    )
+    score, text = _text(facts, conclusion, conditions, t)
     evidence = {
         "loss_ratio": e.loss_ratio,
         "diverged_at": e.diverged_at,
@@ -400,36 +550,47 @@ def learning_rate_too_high(e: RunEvidence, t: CauseThresholds) -> Cause:
         "max_update_ratio": e.max_update_ratio,
         "probe_gain": e.probe_gain,
     }
-    return _cause("learning_rate_too_high", score, evidence, what + edge + step + probe_text)
+    return _cause("learning_rate_too_high", score, evidence, text)
 
 
 def ill_conditioned(e: RunEvidence, t: CauseThresholds) -> Cause:
     """§4, §6: features on wildly different scales, or a valley much steeper than long."""
-    narrow = max(
-        t.soft_ge(e.feature_spread, t.feature_spread), t.soft_ge(e.valley_ratio, t.valley_ratio)
-    )
-    score = min(failed(e, t), narrow)
+    spread = t.soft_ge(e.feature_spread, t.feature_spread)
+    narrow = max(spread, t.soft_ge(e.valley_ratio, t.valley_ratio))
+    conditions = [
+        _failed_condition(e, t),
+        Condition(
+            narrow,
+            f"features on far different scales (spread {_g(e.feature_spread)} against "
+            f"feature_spread {t.feature_spread:g}) or a narrow valley (λmax‖g‖²/gᵀHg = "
+            f"{_g(e.valley_ratio)} against valley_ratio {t.valley_ratio:g})",
+        ),
+    ]
     outcome = (
         f"diverged at step {_g(e.diverged_at, 6)}"
         if e.diverged
         else f"ended at {_g(e.loss_ratio)} × the baseline"
     )
-    scales = (
-        f"The largest input feature is {_g(e.feature_spread)} × the typical one (root mean "
-        "square): the first layer's curvature spreads over the square of that"
-        if t.soft_ge(e.feature_spread, t.feature_spread) >= t.report_score
-        else f"The input features are on one scale (spread {_g(e.feature_spread)})"
-    )
+    if math.isnan(e.feature_spread):
+        scales = "The input features' scales were not measured"
+    elif spread >= t.report_score:
+        scales = (
+            f"The largest input feature is {_g(e.feature_spread)} × the typical one (root mean "
+            "square): the first layer's curvature spreads over the square of that"
+        )
+    else:
+        scales = f"The input features are on one scale (spread {_g(e.feature_spread)})"
     valley = (
         f"at the end the top curvature is {_g(e.valley_ratio)} × the curvature along the gradient"
         if math.isfinite(e.valley_ratio)
         else "the curvature at the end was not measured"
     )
-    text = (
-        f"The run {outcome}. {scales}; {valley}. A narrow valley: any η small enough for the "
-        "steep walls crawls along the floor (§4); normalized inputs and layers make the "
-        "surface rounder (§6)."
+    facts = f"The run {outcome}. {scales}; {valley}."
+    conclusion = (
+        f"{facts} A narrow valley: any η small enough for the steep walls crawls along the "
+        "floor (§4); normalized inputs and layers make the surface rounder (§6)."
     )
+    score, text = _text(facts, conclusion, conditions, t)
     evidence = {
         "loss_ratio": e.loss_ratio,
         "feature_spread": e.feature_spread,
@@ -441,14 +602,29 @@ def ill_conditioned(e: RunEvidence, t: CauseThresholds) -> Cause:
 
 def saturated_loss(e: RunEvidence, t: CauseThresholds) -> Cause:
     """§5: most wrong predictions saturated, with (nearly) no gradient on their logits."""
-    score = min(failed(e, t), t.soft_ge(e.saturated_share, t.saturated_share, t.narrow_span))
-    text = (
+    measured = (
+        "not measured: a regression, or no wrong prediction"
+        if math.isnan(e.saturated_share)
+        else f"{percent(e.saturated_share)} of the wrong ones against saturated_share "
+        f"{t.saturated_share:g}"
+    )
+    conditions = [
+        _failed_condition(e, t),
+        Condition(
+            t.soft_ge(e.saturated_share, t.saturated_share, t.narrow_span),
+            f"saturated wrong predictions ({measured})",
+        ),
+    ]
+    facts = (
         f"The loss ended at {_g(e.loss_ratio)} × the baseline with {percent(e.wrong_share)} "
         f"of the training examples wrong; {percent(e.saturated_share)} of those are "
         f"saturated (probability > {t.saturation_probability:g}) and receive a median "
-        f"{_g(e.push_ratio, 2)} of cross-entropy's gradient on their logits: the loss cannot "
-        "push them (MSE after a softmax, §5)."
+        f"{_g(e.push_ratio, 2)} of cross-entropy's gradient on their logits"
     )
+    if math.isnan(e.saturated_share):
+        facts = f"The loss ended at {_g(e.loss_ratio)} × the baseline; saturation was not measured"
+    conclusion = f"{facts}: the loss cannot push them (MSE after a softmax, §5)."
+    score, text = _text(facts + ".", conclusion, conditions, t)
     evidence = {
         "loss_ratio": e.loss_ratio,
         "wrong_share": e.wrong_share,
@@ -460,23 +636,51 @@ def saturated_loss(e: RunEvidence, t: CauseThresholds) -> Cause:
 
 def batch_size(e: RunEvidence, t: CauseThresholds) -> Cause:
     """§3: a batch far above the noise scale (wasted compute) or far below it (noise wins)."""
-    large = t.soft_ge(e.batch_to_noise, t.batch_over_noise)
-    stable = t.soft_le(e.sharpness_ratio, t.edge_ratio) if math.isfinite(e.sharpness_ratio) else 1.0
-    small = min(
-        failed(e, t),
-        t.soft_le(e.batch_to_noise, t.batch_under_noise),
-        t.soft_ge(e.tail_fluctuation, t.noisy_loss, t.narrow_span),
-        1.0 - critical(e, t),
-        stable,
+    ratio = f"B/B_simple = {_g(e.batch_to_noise, 2)}"
+    large = Condition(
+        t.soft_ge(e.batch_to_noise, t.batch_over_noise),
+        f"a batch far above the noise scale ({ratio} against batch_over_noise "
+        f"{t.batch_over_noise:g})",
     )
+    stable = t.soft_le(e.sharpness_ratio, t.edge_ratio) if math.isfinite(e.sharpness_ratio) else 1.0
+    small = [
+        _failed_condition(e, t),
+        Condition(
+            t.soft_le(e.batch_to_noise, t.batch_under_noise),
+            f"a batch far below it ({ratio} against batch_under_noise {t.batch_under_noise:g})",
+        ),
+        Condition(
+            t.soft_ge(e.tail_fluctuation, t.noisy_loss, t.narrow_span),
+            f"a noisy loss (fluctuation {percent(e.tail_fluctuation)} against noisy_loss "
+            f"{t.noisy_loss:g})",
+        ),
+        _large_gradient_condition(e, t),
+        Condition(
+            stable,
+            f"a stable run (median sharpness {_g(e.sharpness_ratio)} × the threshold; "
+            f"edge_ratio {t.edge_ratio:g})",
+        ),
+    ]
+    small_score = min(c.degree for c in small)
     evidence = {
         "batch_size": float(e.batch_size),
         "noise_scale": e.noise_scale,
         "batch_to_noise": e.batch_to_noise,
         "tail_fluctuation": e.tail_fluctuation,
-        "direction": 1.0 if large >= small else -1.0,
+        "direction": 1.0 if large.degree >= small_score else -1.0,
     }
-    if large >= small:
+    score = max(large.degree, small_score)
+    if score < t.report_score:
+        facts = (
+            f"The batch of {e.batch_size} examples is {_g(e.batch_to_noise, 2)} × the gradient "
+            f"noise scale B_simple = {_g(e.noise_scale)}; the loss fluctuated by "
+            f"{percent(e.tail_fluctuation)} over the last quarter."
+            if math.isfinite(e.noise_scale)
+            else f"The gradient noise scale was not measured (batch of {e.batch_size})."
+        )
+        needs = f"either {_short_of([large], t)}, or {_short_of(small, t)}"
+        return _cause("batch_size", score, evidence, _unreported(facts, score, needs, t))
+    if large.degree >= small_score:
         text = (
             f"The batch of {e.batch_size} examples is {_g(e.batch_to_noise)} × the gradient "
             f"noise scale B_simple = {_g(e.noise_scale)} measured over the run: too large. "
@@ -487,7 +691,7 @@ def batch_size(e: RunEvidence, t: CauseThresholds) -> Cause:
             f"Use a smaller batch, near B_simple ≈ {_g(e.noise_scale, 2)}, and more steps: "
             "the same compute then buys many nearly as good steps."
         )
-        return _cause("batch_size", large, evidence, text, remedy)
+        return _cause("batch_size", large.degree, evidence, text, remedy)
     text = (
         f"The batch of {e.batch_size} examples is only {_g(e.batch_to_noise, 2)} × the gradient "
         f"noise scale B_simple = {_g(e.noise_scale)}: too small. The gradient's noise dominates "
@@ -495,36 +699,66 @@ def batch_size(e: RunEvidence, t: CauseThresholds) -> Cause:
         f"{percent(e.tail_fluctuation)} (§3)."
     )
     remedy = "Use a larger batch, or a lower (decaying) learning rate, so the noise averages out."
-    return _cause("batch_size", small, evidence, text, remedy)
+    return _cause("batch_size", small_score, evidence, text, remedy)
 
 
 def learning_rate_too_low(e: RunEvidence, t: CauseThresholds) -> Cause:
     """§4: still falling steadily at the end, far below the stability threshold."""
+    falling = (
+        "the run diverged"
+        if e.diverged
+        else f"{percent(e.late_share)} of the decrease in the last quarter against "
+        f"still_falling {t.still_falling:g}"
+    )
     conditions = [
-        failed(e, t),
-        0.0 if e.diverged else t.soft_ge(e.late_share, t.still_falling, t.narrow_span),
-        t.soft_le(e.loss_rise, t.loss_rise, t.narrow_span),
+        _failed_condition(e, t),
+        Condition(
+            0.0 if e.diverged else t.soft_ge(e.late_share, t.still_falling, t.narrow_span),
+            f"a loss still falling at the end ({falling})",
+        ),
+        Condition(
+            t.soft_le(e.loss_rise, t.loss_rise, t.narrow_span),
+            f"no rise (it rose {percent(e.loss_rise)} above its best against loss_rise "
+            f"{t.loss_rise:g})",
+        ),
     ]
     if math.isfinite(e.sharpness_ratio):
-        conditions.append(t.soft_le(e.sharpness_ratio, t.low_sharpness_ratio))
+        conditions.append(
+            Condition(
+                t.soft_le(e.sharpness_ratio, t.low_sharpness_ratio),
+                f"a sharpness far below the threshold (median {_g(e.sharpness_ratio)} × it "
+                "against "
+                f"low_sharpness_ratio {t.low_sharpness_ratio:g})",
+            )
+        )
     sharpness = (
         f", and the sharpness sat at a median {_g(e.sharpness_ratio)} × the stability "
         "threshold: steps several times larger would still be stable (§4)"
         if math.isfinite(e.sharpness_ratio)
         else " (the sharpness was not measured): more steps, or a larger η, would go on (§4)"
     )
-    text = (
+    conclusion = (
         f"The loss was still falling when the run ended ({percent(e.late_share)} of its "
         f"decrease came in the last quarter) at {_g(e.loss_ratio)} × the baseline"
         f"{sharpness}."
     )
+    measured_sharpness = (
+        f"; the sharpness sat at a median {_g(e.sharpness_ratio)} × the stability threshold"
+        if math.isfinite(e.sharpness_ratio)
+        else "; the sharpness was not measured"
+    )
+    facts = (
+        f"{percent(e.late_share)} of the loss's decrease came in the last quarter of the run, "
+        f"which ended at {_g(e.loss_ratio)} × the baseline{measured_sharpness}."
+    )
+    score, text = _text(facts, conclusion, conditions, t)
     evidence = {
         "loss_ratio": e.loss_ratio,
         "late_share": e.late_share,
         "sharpness_ratio": e.sharpness_ratio,
         "lambda_eta_over_2": e.lambda_eta_over_2,
     }
-    return _cause("learning_rate_too_low", min(conditions), evidence, text)
+    return _cause("learning_rate_too_low", score, evidence, text)
 
 
 RULES: Mapping[str, Callable[[RunEvidence, CauseThresholds], Cause]] = {

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._json import to_jsonable
 from jaxtrain._output_dir import OutputDir
 from jaxtrain._text import beside, counted
 from jaxtrain.diagnose._causes import Cause
+from jaxtrain.diagnose._json_numbers import jsonable
 from jaxtrain.diagnose._results import CandidateResult
 from jaxtrain.diagnose._stall import StallReport
 from jaxtrain.diagnose._thresholds import CauseThresholds, Thresholds
@@ -47,11 +47,6 @@ HEADLINES: Mapping[str, str] = {
 }
 
 
-def _jsonable(value: Any) -> Any:
-    """:func:`jaxtrain._json.to_jsonable`, with any other object as its ``str``."""
-    return to_jsonable(value, fallback=str)
-
-
 def _cell(value: float, baseline: float, threshold: float | None = None) -> str:
     """A mean loss and its ratio to B, the ratio with the digits that place it against the
     ``threshold`` it was compared with; "–" for a mean that is not finite."""
@@ -72,6 +67,44 @@ def _diverged_note(candidate: Any) -> str | None:
     return (
         f"{candidate.name} diverged {where} (a non-finite loss), so its means are not finite (–)."
     )
+
+
+def stall_reading(
+    stall: StallReport, train_relative: float, seeds: int, large_train_loss: float, baseline: float
+) -> str:
+    """Which loss the stall section reads and which the verdict reads, and whether the two
+    disagree on "large".
+
+    The verdict reads the full-batch, evaluation-mode training loss, mean over seeds
+    (``train_relative``, × B); the stall analysis one seed's smoothed mini-batch loss, in
+    training mode, as the optimizer saw it. Dropout and BatchNorm's batch statistics make
+    the two differ, and so does a seed unlike the others: then "converged as it should"
+    could stand beside "model bias" (or an oscillating η beside "ok") without a word.
+    """
+    which = "the run's" if stall.seed is None or seeds == 1 else f"seed {stall.seed}'s"
+    text = f"This section reads {which} smoothed mini-batch training loss (training mode)"
+    if stall.loss_end is None:  # diverged: no level to compare
+        return text + "; the verdict reads the full-batch, evaluation-mode loss."
+    stall_relative = stall.loss_end / baseline
+    verdict = (
+        f"{beside(train_relative, large_train_loss)} × B"
+        if math.isfinite(train_relative)
+        else "not finite (a seed diverged)"
+    )
+    text += (
+        f", which ended at {beside(stall_relative, large_train_loss)} × B; the verdict reads "
+        f"the full-batch, evaluation-mode loss, mean over {counted(seeds, 'seed')}: {verdict}."
+    )
+    stall_large = not stall_relative <= large_train_loss
+    train_large = not train_relative <= large_train_loss
+    if stall_large != train_large:
+        text += (
+            f" The two disagree on whether the training loss is large (above "
+            f"{large_train_loss:g} × B): dropout or BatchNorm behave differently in training "
+            "mode, or this seed is unlike the others. The verdict stands on the "
+            "evaluation-mode mean; read this section as one run's curve."
+        )
+    return text
 
 
 def _safe_name(name: str) -> str:
@@ -100,7 +133,9 @@ class Diagnosis:
       numbers: the compared quantities (relative losses, gaps, paired differences).
       stall: where the primary's training stalled and what the gradient and the Hessian said
         there (a :class:`~jaxtrain.diagnose.StallReport`, ``None`` if not analyzed): the raw
-        measurements of the first seed's run.
+        measurements of the first seed's run, on its smoothed mini-batch loss; the verdict
+        reads the full-batch evaluation-mode loss, mean over seeds (:func:`stall_reading` says
+        so in the report and in ``to_dict()["stall_reading"]``, and flags a disagreement).
       causes: the lecture's causes (§2–§6) of that run, every one scored and ranked, in the
         vocabulary of :func:`~jaxtrain.diagnose.explain_run` (:data:`~jaxtrain.diagnose.CAUSES`);
         those at or above ``cause_thresholds.report_score`` are reported (:attr:`top_cause`).
@@ -158,8 +193,10 @@ class Diagnosis:
         raise KeyError(f"no candidate {name!r}; have {[c.name for c in self.candidates]}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything as JSON-ready Python values (NaN/inf become ``None``)."""
-        return _jsonable(
+        """Everything as JSON-ready Python values: NaN (not measured) as ``None``, ±inf (a
+        measured loss that overflowed) as ``"inf"``/``"-inf"``
+        (:func:`~jaxtrain.diagnose._json_numbers.jsonable`)."""
+        return jsonable(
             {
                 "verdict": self.verdict,
                 "headline": self.headline,
@@ -171,6 +208,7 @@ class Diagnosis:
                 "candidates": [c.to_dict() for c in self.candidates],
                 "numbers": self.numbers,
                 "stall": None if self.stall is None else self.stall.to_dict(),
+                "stall_reading": self._stall_reading(),
                 "causes": [c.to_dict() for c in self.causes],
                 "top_cause": None if self.top_cause is None else self.top_cause.name,
                 "thresholds": self.thresholds.to_dict(),
@@ -253,6 +291,8 @@ class Diagnosis:
             lines += ["", f"## {self._stall_heading(seeds)}", "", self.stall.summary]
             if self.stall.curvature is not None:
                 lines += ["", self.stall.curvature.summary]
+            reading = self._stall_reading()
+            lines += ["", reading] if reading else []
         if len(self.reported_causes) > 1:
             lines += ["", f"## Other causes in {run}", ""]
             for cause in self.reported_causes[1:]:
@@ -321,6 +361,19 @@ class Diagnosis:
                 f"{se_text} | {better} |"
             )
         return lines
+
+    def _stall_reading(self) -> str | None:
+        """:func:`stall_reading` for the primary (``None`` without a stall or candidates)."""
+        primary = [c for c in self.candidates if c.name == self.primary]
+        if self.stall is None or not primary:
+            return None
+        return stall_reading(
+            self.stall,
+            primary[0].mean("train") / self.baseline,
+            len(primary[0].train_loss),
+            self.thresholds.large_train_loss,
+            self.baseline,
+        )
 
     def _analyzed_seed(self, seeds: int) -> int | None:
         """The seed the stall and the causes were read from; ``None`` where there is only one

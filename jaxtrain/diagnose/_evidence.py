@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain.diagnose._json_numbers import json_number
 from jaxtrain.diagnose._thresholds import CauseThresholds
 
 __all__ = [
@@ -148,12 +149,7 @@ class RunEvidence:
         out: dict[str, Any] = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if isinstance(value, float):
-                if math.isnan(value):
-                    value = None
-                elif math.isinf(value):
-                    value = "inf" if value > 0 else "-inf"
-            out[field.name] = value
+            out[field.name] = json_number(value) if isinstance(value, float) else value
         return out
 
     def replace(self, **changes: Any) -> RunEvidence:

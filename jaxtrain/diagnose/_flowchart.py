@@ -6,7 +6,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -104,14 +104,27 @@ def prepared_targets(y: np.ndarray, task: str, what: str) -> np.ndarray:
     return y[:, None] if y.ndim == 1 else y
 
 
+class HoldoutSplit(NamedTuple):
+    """One seed's split of the training data: the part it fits, the part it holds out, and
+    which fold of the partition that is."""
+
+    fit: tuple[np.ndarray, np.ndarray]
+    heldout: tuple[np.ndarray, np.ndarray]
+    fold: int
+
+
 def _holdout_splits(
     x: np.ndarray, y: np.ndarray, *, task: str, budget: Budget
-) -> dict[int, tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]]:
-    """Seed s holds out fold s mod k of a k-fold partition, k = round(1/holdout_fraction).
+) -> dict[int, HoldoutSplit]:
+    """The i-th seed holds out fold i mod k of one k-fold partition, k = round(1/holdout_fraction).
 
     Disjoint folds make the seeds' held-out losses independent estimates (random re-splits
     of a small set would hold out nearly the same examples every time), and stratification
-    keeps every class in every fold where the counts allow.
+    keeps every class in every fold where the counts allow. The partition is shuffled with
+    the first seed and dealt by position, so the first k seeds hold out k distinct folds
+    whatever their values; a seed's split depends on the list it is in. More than k seeds
+    reuse the folds in turn: :class:`CandidateResult` records each seed's fold and pools the
+    held-out losses per distinct fold, not as independent samples.
     """
     from jaxtrain import data as jdata
 
@@ -123,15 +136,15 @@ def _holdout_splits(
     folds = jdata.kfold_indices(
         n, k, seed=seeds[0], stratify_labels=y if task == "classification" else None
     )
-    chosen = [folds[i % k] for i in range(len(seeds))]
-    fits = equal_sizes([(x[fit_idx], y[fit_idx]) for fit_idx, _ in chosen])
-    helds = equal_sizes([(x[held_idx], y[held_idx]) for _, held_idx in chosen])
-    return {seed: (fits[i], helds[i]) for i, seed in enumerate(seeds)}
+    chosen = [i % k for i in range(len(seeds))]
+    fits = equal_sizes([(x[folds[f][0]], y[folds[f][0]]) for f in chosen])
+    helds = equal_sizes([(x[folds[f][1]], y[folds[f][1]]) for f in chosen])
+    return {seed: HoldoutSplit(fits[i], helds[i], chosen[i]) for i, seed in enumerate(seeds)}
 
 
 def _train_candidate(
     candidate: Candidate,
-    splits: dict[int, tuple[Any, Any]],
+    splits: dict[int, HoldoutSplit],
     data: dict[str, Any],
     *,
     loss: Any,
@@ -146,7 +159,7 @@ def _train_candidate(
     runs: list[Run] = []
     for seed in seeds:
         stages.stage(f"training {candidate.name}, seed {seed}")
-        fit_pair, heldout_pair = splits[seed]
+        fit_pair, heldout_pair, _ = splits[seed]
         run = fit_candidate(
             candidate,
             seed,
@@ -190,6 +203,7 @@ def _train_candidate(
         grad_norms=numbers["grads"],
         heldout_curves=numbers["held"],
         seconds=time.perf_counter() - start,
+        heldout_folds=[splits[seed].fold for seed in seeds],
     )
     return result, runs[0]
 
@@ -247,7 +261,9 @@ def diagnose(
     """Runs the lecture's task-strategy flowchart on candidate models and data.
 
     1. Every seed s holds out its own fold, a ``budget.holdout_fraction`` share of the
-       training data (stratified; disjoint between seeds), and the primary model is trained
+       training data (stratified; disjoint between the first k = round(1/holdout_fraction)
+       seeds, reused in turn by more, and then pooled per fold: see
+       :class:`~jaxtrain.diagnose.CandidateResult`), and the primary model is trained
        on the rest with :func:`jaxtrain.train.fit` for the
        same ``budget``; its loss is measured on the fitted part, the held-out part, the
        validation and the test data (full batch, evaluation mode).
@@ -347,7 +363,7 @@ def diagnose(
     )
     seeds = budget.seed_list()
     splits = _holdout_splits(x_train, y_train, task=task, budget=budget)
-    fit_size = int(splits[seeds[0]][0][0].shape[0])
+    fit_size = int(splits[seeds[0]].fit[0].shape[0])
     if budget.batch_size > fit_size:
         # The diagnosis reports the budget that ran: full batches of each seed's training
         # split, not the larger size asked for.
@@ -375,7 +391,7 @@ def diagnose(
         )
         stall = _stall_report(
             runs[p],
-            splits[seeds[0]][0],
+            splits[seeds[0]].fit,
             results[p].curves[0],
             loss=loss_fn,
             baseline=baseline,
@@ -387,7 +403,7 @@ def diagnose(
         stages.stage("the causes of §2–§6: curvature, feature scales, saturation, a lower η")
         evidence, _ = measure_run(
             runs[p],
-            splits[seeds[0]][0],
+            splits[seeds[0]].fit,
             loss=loss_fn,
             optimizer=optimizer,
             batch_size=budget.batch_size,
@@ -417,7 +433,8 @@ def diagnose(
         numbers=decision.numbers,
         stall=stall,
         thresholds=thresholds,
-        budget=budget.to_dict(),
+        # The η the primary's first run recorded: a custom optimizer's own, not the budget's.
+        budget=budget.to_dict(learning_rates=runs[p].history.per_step.get("learning_rate")),
         seconds=time.perf_counter() - start,
         causes=causes,
         cause_thresholds=cause_thresholds,

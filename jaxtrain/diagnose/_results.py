@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from jaxtrain.diagnose._json_numbers import json_number
 
 __all__ = ["CandidateResult"]
 
@@ -28,8 +29,13 @@ def _curves(values: Sequence[Any] | None) -> tuple[np.ndarray, ...]:
     return tuple(np.asarray(curve, dtype=np.float64).reshape(-1) for curve in values)
 
 
-def _json_float(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
+def _fold_means(values: np.ndarray, folds: Sequence[int]) -> np.ndarray:
+    """The mean of ``values`` over the seeds of each distinct fold, in order of first use;
+    ``values`` itself when no folds are given (then each seed held out a fold of its own)."""
+    if not folds:
+        return values
+    labels = np.asarray(folds)
+    return np.array([np.mean(values[labels == f]) for f in dict.fromkeys(folds)])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +45,12 @@ class CandidateResult:
     Seed s of every candidate uses the same held-out split and the same batch order, so two
     candidates' losses at the same index form a *pair*: their difference is free of the
     split's noise. All losses are full-batch, evaluation mode, at the end of the budget.
+
+    The held-out splits are the folds of one k-fold partition, one per seed in turn, so with
+    more seeds than folds some seeds share a fold (``heldout_folds``). Seeds on one fold
+    measure the same examples, as every seed measures the same validation set: they are not
+    independent samples of the distribution. The held-out mean and its standard error are
+    therefore taken per distinct fold first (see :meth:`mean` and :meth:`standard_error`).
 
     Attributes:
       name: the candidate's name.
@@ -54,6 +66,8 @@ class CandidateResult:
       grad_norms: per seed, the gradient norm ‖g‖ of every step.
       heldout_curves: per seed, the held-out loss after every epoch.
       seconds: wall time of all its runs.
+      heldout_folds: per seed, the fold of the partition it held out (empty: every seed its
+        own fold).
 
     Examples:
       >>> from jaxtrain.diagnose import CandidateResult
@@ -77,6 +91,7 @@ class CandidateResult:
     grad_norms: tuple[np.ndarray, ...] = ()
     heldout_curves: tuple[np.ndarray, ...] = ()
     seconds: float = 0.0
+    heldout_folds: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -85,11 +100,12 @@ class CandidateResult:
         for field in ("curves", "grad_norms", "heldout_curves"):
             set_(self, field, _curves(getattr(self, field)))
         set_(self, "seeds", tuple(int(s) for s in self.seeds))
+        set_(self, "heldout_folds", tuple(int(f) for f in self.heldout_folds))
         if not self.train_loss:
             raise ValueError(
                 f"candidate {self.name!r} has no training loss: run at least one seed."
             )
-        for field in (*_LOSSES[1:], *_ERRORS):
+        for field in (*_LOSSES[1:], *_ERRORS, "heldout_folds"):
             values = getattr(self, field)
             if values and len(values) != len(self.train_loss):
                 raise ValueError(
@@ -100,40 +116,50 @@ class CandidateResult:
     def mean(self, split: str) -> float:
         """The mean over seeds of the loss on ``split`` (train, heldout, val or test).
 
-        Seeds hold out different splits, so the mean pools every held-out example once.
+        The held-out mean is the mean over the distinct folds of each fold's mean over its
+        seeds, so every held-out example weighs the same, however many seeds shared its fold.
         """
-        values = getattr(self, f"{split}_loss")
-        return float(np.mean(values)) if values else float("nan")
+        values = np.asarray(getattr(self, f"{split}_loss"), dtype=np.float64)
+        if values.size == 0:
+            return float("nan")
+        if split == "heldout":
+            values = _fold_means(values, self.heldout_folds)
+        return float(np.mean(values))
 
     def standard_error(self, split: str) -> float:
         """The sampling noise of :meth:`mean` on ``split`` (heldout, val or test); NaN if unknown.
 
-        Held-out splits differ between seeds, so their errors pool as √(Σ SEₛ²)/S over the S
-        seeds; the validation and test sets are the same for every seed, so more seeds do not
-        shrink their noise and the mean of SEₛ is used.
+        A set of examples measured by several seeds is one sample, whose noise more seeds do
+        not shrink: its error is the mean of their SEₛ. The validation and test sets are one
+        set for all seeds. The held-out folds are disjoint sets, independent samples: with
+        SE_f the error of fold f, they pool as √(Σ SE_f²)/F over the F distinct folds (over
+        the S seeds, when every seed held out its own fold).
         """
         values = np.asarray(getattr(self, f"{split}_se"), dtype=np.float64)
         if values.size == 0 or not np.all(np.isfinite(values)):
             return float("nan")
         if split == "heldout":
-            return float(np.sqrt(np.sum(values**2)) / values.size)
+            per_fold = _fold_means(values, self.heldout_folds)
+            return float(np.sqrt(np.sum(per_fold**2)) / per_fold.size)
         return float(np.mean(values))
 
     def to_dict(self) -> dict[str, Any]:
-        """The numbers as a JSON-ready dict (curves as lists; non-finite values as ``None``)."""
+        """The numbers as a JSON-ready dict (curves as lists; NaN as ``None``, ±inf as
+        ``"inf"``/``"-inf"``: :func:`~jaxtrain.diagnose._json_numbers.json_number`)."""
         return {
             "name": self.name,
             "n_params": int(self.n_params),
             "seeds": list(self.seeds),
-            "train_loss": [_json_float(v) for v in self.train_loss],
-            "heldout_loss": [_json_float(v) for v in self.heldout_loss],
-            "val_loss": [_json_float(v) for v in self.val_loss],
-            "test_loss": [_json_float(v) for v in self.test_loss],
-            "heldout_se": [_json_float(v) for v in self.heldout_se],
-            "val_se": [_json_float(v) for v in self.val_se],
-            "test_se": [_json_float(v) for v in self.test_se],
-            "curves": [[_json_float(v) for v in c] for c in self.curves],
-            "grad_norms": [[_json_float(v) for v in c] for c in self.grad_norms],
-            "heldout_curves": [[_json_float(v) for v in c] for c in self.heldout_curves],
+            "heldout_folds": list(self.heldout_folds),
+            "train_loss": [json_number(v) for v in self.train_loss],
+            "heldout_loss": [json_number(v) for v in self.heldout_loss],
+            "val_loss": [json_number(v) for v in self.val_loss],
+            "test_loss": [json_number(v) for v in self.test_loss],
+            "heldout_se": [json_number(v) for v in self.heldout_se],
+            "val_se": [json_number(v) for v in self.val_se],
+            "test_se": [json_number(v) for v in self.test_se],
+            "curves": [[json_number(v) for v in c] for c in self.curves],
+            "grad_norms": [[json_number(v) for v in c] for c in self.grad_norms],
+            "heldout_curves": [[json_number(v) for v in c] for c in self.heldout_curves],
             "seconds": round(float(self.seconds), 3),
         }

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._text import beside
+from jaxtrain._text import beside, counted
 from jaxtrain.diagnose._results import CandidateResult
 from jaxtrain.diagnose._thresholds import Thresholds
 
@@ -244,8 +244,11 @@ def decide(
     if train_rel is None:
         first = f"The training loss of {me.name!r} is not finite: the run diverged."
     else:
+        # Named, because the stall section reads another one: one seed's mini-batch curve.
+        measured = f"full batch, evaluation mode, mean over {counted(len(me.train_loss), 'seed')}"
         first = (
-            f"The training loss of {me.name!r} is {'large' if train_large else 'small'}: "
+            f"The training loss of {me.name!r} ({measured}) is "
+            f"{'large' if train_large else 'small'}: "
             f"{beside(train_rel, thresholds.large_train_loss)} × the baseline (threshold "
             f"{thresholds.large_train_loss:g})."
         )

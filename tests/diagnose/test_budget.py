@@ -69,3 +69,17 @@ def test_numpy_numbers_are_budget_values():
     budget = Budget(learning_rate=np.float32(1e-3), steps=np.int64(10), seeds=[np.int64(2)])
     assert budget.seed_list() == (2,)
     assert json.dumps(budget.to_dict())  # plain JSON numbers, not NumPy scalars
+
+
+def test_a_custom_optimizer_does_not_report_the_unused_default_learning_rate():
+    # Before: Budget(optimizer=optax.sgd(0.5)).to_dict() said learning_rate=0.003, the η of
+    # the default Adam that never ran.
+    custom = Budget(optimizer=optax.sgd(0.5), learning_rate=3e-3).to_dict()
+    assert custom["learning_rate"] is None and custom["final_learning_rate"] is None
+    # What a run recorded (History.per_step["learning_rate"]) is what was used.
+    used = Budget(optimizer=optax.sgd(0.5)).to_dict(learning_rates=np.array([0.5, 0.5, 0.25]))
+    assert used["learning_rate"] == 0.5 and used["final_learning_rate"] == 0.25
+    unknown = Budget(optimizer=optax.sgd(0.5)).to_dict(learning_rates=np.full(3, np.nan))
+    assert unknown["learning_rate"] is None
+    default = Budget(learning_rate=0.01).to_dict()
+    assert default["learning_rate"] == 0.01 == default["final_learning_rate"]

@@ -107,3 +107,17 @@ def test_as_candidates_errors():
         as_candidates([lambda rngs: None], primary="x")
     with pytest.raises(ValueError, match="out of range"):
         as_candidates([lambda rngs: None], primary=2)
+
+
+def test_duplicate_names_never_collide_with_a_name_the_user_gave():
+    # Before: ["x", "x", "x#2"] became ["x", "x#2", "x#2"]: two candidates under one name,
+    # and `primary="x#2"` picked the wrong one.
+    def f(rngs):
+        return nnx.Linear(2, 2, rngs=rngs)
+
+    cands, p = as_candidates([("x", f), ("x", f), ("x#2", f)], primary="x#2")
+    names = [c.name for c in cands]
+    assert len(set(names)) == 3 and names[0] == "x" and names[2] == "x#2", names
+    assert p == 2
+    names = [c.name for c in as_candidates([("x#2", f), ("x", f), ("x", f), ("x", f)])[0]]
+    assert len(set(names)) == 4 and names[:2] == ["x#2", "x"], names

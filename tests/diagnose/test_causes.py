@@ -510,3 +510,44 @@ def test_the_probe_gain_prints_on_its_side_of_the_threshold():
     unstable_run = HEALTHY.replace(loss_rise=0.5, probe_gain=1.4996)
     text = learning_rate_too_high(unstable_run, CauseThresholds()).explanation
     assert "1.4996 × lower, less than the 1.5 ×" in text, text
+
+
+# Each rule's conclusion, and evidence on which every condition but one holds: the rule's
+# text must not assert its conclusion when the score says the cause is not there.
+UNREPORTED = [
+    ("saddle_point", "a saddle point, not a minimum", {**STUCK, "loss_ratio": 0.05}, -0.1),
+    ("local_minimum", "a local minimum with a high loss", {**STUCK, "loss_ratio": 0.05}, 1e-4),
+    ("ill_conditioned", "A narrow valley:", {"loss_ratio": 0.05, "feature_spread": 300.0}, NAN),
+    ("saturated_loss", "the loss cannot push them", {"saturated_share": 0.9}, NAN),
+    (
+        "learning_rate_too_high",
+        "η is too large for the curvature",
+        {"loss_rise": 1.2, "grad_ratio": 1e-5, "probe_gain": 3.0, "probe_factor": 0.1},
+        NAN,
+    ),
+    # B/B_simple = 0.05 read "too large" here: the direction of an unreported cause is moot.
+    ("batch_size", ": too ", {"batch_to_noise": 0.05, "loss_ratio": 0.01}, NAN),
+    ("learning_rate_too_low", "would still be stable", {"late_share": 0.3}, NAN),
+]
+
+
+@pytest.mark.parametrize(("name", "conclusion", "changes", "escape"), UNREPORTED)
+def test_a_cause_below_the_report_score_says_why_without_asserting_itself(
+    name, conclusion, changes, escape
+):
+    # Before: every rule wrote its conclusion whatever its score, so diagnosis.json said "a
+    # saddle point, not a minimum (§2)" beside a score of 0 for a run that fitted.
+    evidence = HEALTHY.replace(**changes, escape_change=escape)
+    cause = {c.name: c for c in rank_causes(evidence)}[name]
+    assert cause.score < 0.5, cause
+    assert conclusion not in cause.explanation, cause.explanation
+    assert "Not reported" in cause.explanation, cause.explanation
+    assert "degree" in cause.explanation, cause.explanation  # which condition fell short
+
+
+def test_a_negative_text_names_the_condition_that_failed_with_its_number():
+    fitted = HEALTHY.replace(**{**STUCK, "loss_ratio": 0.05}, escape_change=-0.1)
+    saddle = {c.name: c for c in rank_causes(fitted)}["saddle_point"]
+    assert "failed_loss 0.2" in saddle.explanation and "0.05" in saddle.explanation
+    # The conditions that hold are not listed as reasons.
+    assert "critical_grad_ratio" not in saddle.explanation.split("Not reported")[1]

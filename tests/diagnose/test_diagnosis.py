@@ -189,3 +189,22 @@ def test_candidate_result_validates_seed_counts():
         CandidateResult("m", 1, [], [], [])
     with pytest.raises(ValueError, match="one value per seed"):
         CandidateResult("m", 1, [0.1, 0.2], [0.1], [0.1, 0.2])
+
+
+def test_json_tells_an_infinite_loss_from_an_unmeasured_one():
+    # Before: the validation loss overflowed (measured, +inf) and there was no test set (not
+    # measured); diagnosis.json wrote both as null. Now NaN / not measured is null and ±inf
+    # is "inf" / "-inf", as Cause.to_dict and RunEvidence.to_dict already wrote them.
+    inf = float("inf")
+    r = CandidateResult("mlp", 10, [0.01, 0.01], [0.02, 0.02], [inf, inf])
+    decision = decide([r], baseline=1.0)
+    d = Diagnosis(
+        decision.verdict, decision.reasons, (), (r,), "mlp", 1.0, "classification",
+        numbers=decision.numbers,
+    )  # fmt: skip
+    report = json.loads(d.to_json())
+    assert report["numbers"]["relative_losses"]["mlp"]["val"] == "inf"
+    assert report["numbers"]["relative_losses"]["mlp"]["test"] is None
+    assert report["numbers"]["gaps"]["val"] == "inf"
+    assert report["candidates"][0]["val_loss"] == ["inf", "inf"]
+    assert report["candidates"][0]["test_loss"] == []

@@ -328,3 +328,49 @@ def test_the_causes_name_the_seed_whose_run_they_describe_and_print_scores_besid
     assert re.search(r"\bseed 0\b", top), top
     assert re.search(r"## Other causes in the run of mlp, seed 0\b", markdown), markdown
     assert "score 0.5004" in markdown, markdown
+
+
+def _three_seeds(train, heldout, val):
+    return CandidateResult(
+        "mlp", 10, [train] * 3, [heldout] * 3, [val] * 3,
+        heldout_se=[1e-3] * 3, val_se=[1e-3] * 3, seeds=[0, 1, 2],
+    )  # fmt: skip
+
+
+def _stall_of(curve, grad):
+    stall = analyze_stall(curve, initial_grad_norm=1.0, final_grad_norm=grad, baseline=1.0)
+    return dataclasses.replace(stall, seed=0)
+
+
+_LEVELLED_SMALL = np.r_[np.linspace(2.0, 0.1, 50), np.full(150, 0.1)]
+_LEVELLED_LARGE = np.r_[np.linspace(2.0, 0.6, 50), np.full(150, 0.6)]
+
+
+@pytest.mark.parametrize(
+    ("primary", "curve", "verdict"),
+    [
+        # The evaluation-mode mean over seeds is large (model bias) while seed 0's mini-batch
+        # curve levelled off small: "converged as it should" beside "model bias".
+        (_three_seeds(0.6, 0.6, 0.6), _LEVELLED_SMALL, "model_bias"),
+        # The other way round (dropout, or BatchNorm's batch statistics, raise the mini-batch
+        # loss): "ok" beside "the learning rate is too large for the curvature".
+        (_three_seeds(0.05, 0.06, 0.07), _LEVELLED_LARGE, "ok"),
+    ],
+)
+def test_stall_and_verdict_name_their_measurements_and_flag_a_disagreement(primary, curve, verdict):
+    # Before: the verdict read the full-batch evaluation-mode training loss, mean over seeds,
+    # the stall section seed 0's smoothed mini-batch curve; the two contradicted each other
+    # without a word about reading different numbers.
+    d = diagnosis([primary], "mlp", stall=_stall_of(curve, 0.5))
+    assert d.verdict == verdict
+    markdown = d.to_markdown()
+    assert "full batch, evaluation mode, mean over 3 seeds" in d.reasons[0], d.reasons[0]
+    start = markdown.rindex("\n## ", 0, markdown.index(d.stall.summary))
+    stall_section = markdown[start : markdown.find("\n## ", start + 1)]
+    assert "smoothed mini-batch" in stall_section, stall_section
+    assert "disagree" in stall_section, stall_section
+
+
+def test_a_stall_reading_that_agrees_with_the_verdict_has_no_disagreement_note():
+    d = diagnosis([_three_seeds(0.6, 0.6, 0.6)], "mlp", stall=_stall_of(_LEVELLED_LARGE, 0.5))
+    assert "disagree" not in d.to_markdown()

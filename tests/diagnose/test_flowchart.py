@@ -176,3 +176,31 @@ def test_a_one_output_binary_classifier_gets_the_sigmoid_baseline():
     d = diagnose([spec], (x, y), (x, y), loss=bce, budget=Budget(steps=20, seeds=1),
                  curvature=False)  # fmt: skip
     assert d.baseline == pytest.approx(entropy, rel=1e-4)
+
+
+def test_a_custom_optimizer_reports_the_learning_rate_it_used():
+    # Before: d.budget said learning_rate=0.003 (the default Adam's, unused) for an SGD
+    # whose η fell from 0.1 to 0.01.
+    import optax
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 2)).astype(np.float32)
+    y = x.sum(axis=1)
+    schedule = optax.linear_schedule(0.1, 0.01, transition_steps=4)
+    budget = Budget(steps=5, batch_size=8, seeds=1, optimizer=optax.sgd(schedule))
+    spec = ModelSpec("mlp", (2,), 1, width=4, depth=1)
+    d = diagnose([spec], (x, y), (x, y), budget=budget, curvature=False)
+    assert d.budget["learning_rate"] == pytest.approx(0.1)
+    assert d.budget["final_learning_rate"] == pytest.approx(0.01)
+
+
+def test_more_seeds_than_folds_reuse_folds_and_say_which():
+    from jaxtrain.diagnose._flowchart import _holdout_splits
+
+    x = np.arange(20, dtype=np.float32)[:, None]
+    y = np.arange(20, dtype=np.float32)[:, None]
+    budget = Budget(seeds=[7, 3, 5], holdout_fraction=0.5)  # k = 2 folds for 3 seeds
+    splits = _holdout_splits(x, y, task="regression", budget=budget)
+    assert [splits[s].fold for s in (7, 3, 5)] == [0, 1, 0]
+    held = {s: set(splits[s].heldout[0][:, 0].tolist()) for s in (7, 3, 5)}
+    assert held[7] == held[5] and not held[7] & held[3]

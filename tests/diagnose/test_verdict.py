@@ -1,5 +1,6 @@
 """The flowchart as a pure function: every branch from hand-made numbers."""
 
+import json
 import math
 import re
 
@@ -364,3 +365,30 @@ def test_a_heldout_loss_below_the_training_loss_gives_no_gap_ratio():
     m = result("m", [0.05, 0.05], heldout=[0.04, 0.04], val=[1.5, 1.7])
     decision = decide([m], baseline=1.0)
     assert decision.verdict == "mismatch" and decision.numbers["gap_ratio"] is None
+
+
+def test_seeds_that_share_a_heldout_fold_pool_as_one_fold():
+    # Before: 4 seeds on 2 folds (more seeds than folds) pooled as 4 independent held-out
+    # sets, √(4·0.2²)/4 = 0.1, though only 2 sets of examples were ever held out. Seeds on
+    # one fold share its examples, as seeds share the validation set: per fold, the mean of
+    # their losses and of their SEs; then over the distinct folds, √(Σ SE_f²)/F.
+    r = CandidateResult(
+        "m",
+        1,
+        [0.1] * 4,
+        [0.2, 0.4, 0.2, 0.4],
+        [0.3] * 4,
+        heldout_se=[0.2] * 4,
+        heldout_folds=[0, 1, 0, 1],
+    )
+    assert r.standard_error("heldout") == pytest.approx(math.sqrt(2 * 0.2**2) / 2)
+    # The mean weighs every fold once (fold 0 twice over would weigh its examples double).
+    uneven = CandidateResult("m", 1, [0.1] * 3, [0.2, 0.4, 0.2], [0.3] * 3, heldout_folds=[0, 1, 0])
+    assert uneven.mean("heldout") == pytest.approx(0.3)
+    assert json.loads(json.dumps(uneven.to_dict()))["heldout_folds"] == [0, 1, 0]
+    # Without folds given, each seed held out its own.
+    assert CandidateResult("m", 1, [0.1] * 3, [0.2, 0.4, 0.2], [0.3] * 3).mean(
+        "heldout"
+    ) == pytest.approx(0.8 / 3)
+    with pytest.raises(ValueError, match="heldout_folds"):
+        CandidateResult("m", 1, [0.1] * 2, [0.2] * 2, [0.3] * 2, heldout_folds=[0])
