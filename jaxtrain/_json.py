@@ -1,4 +1,11 @@
-"""Values as strict JSON: what every ``*.json`` the library writes goes through."""
+"""Values as strict JSON: what every ``*.json`` the library writes goes through.
+
+Strict JSON has no NaN and no infinity, and the two mean different things: a NaN is a number
+missing (not measured, not defined), an infinity a measured one (a loss that overflowed). So
+NaN is written as ``null`` and ±∞ as the strings ``"Infinity"`` and ``"-Infinity"`` (the
+spellings ``float()`` in Python and ``Number()`` in JavaScript read back), everywhere: a
+report, a diagnosis, a history and a command's ``--json`` agree.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +15,47 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["to_jsonable"]
+__all__ = ["from_json_float", "json_float", "to_jsonable"]
+
+_INFINITIES = {"Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def json_float(value: float) -> float | str | None:
+    """One float as a JSON value: itself if finite, ``None`` for NaN, ``"Infinity"`` or
+    ``"-Infinity"``.
+
+    Examples:
+      >>> [json_float(v) for v in (0.5, float("nan"), float("inf"), -float("inf"))]
+      [0.5, None, 'Infinity', '-Infinity']
+    """
+    value = float(value)
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return None
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def from_json_float(value: float | str | None) -> float:
+    """The float :func:`json_float` wrote: ``None`` is NaN, the two strings ±∞.
+
+    Raises:
+      ValueError: for any other string.
+    """
+    if value is None:
+        return math.nan
+    if isinstance(value, str):
+        if value not in _INFINITIES:
+            raise ValueError(f"not a JSON float: {value!r}")
+        return _INFINITIES[value]
+    return float(value)
 
 
 def to_jsonable(value: Any, *, fallback: Callable[[Any], Any] | None = None) -> Any:
     """Converts NumPy/JAX scalars and arrays, tuples and mappings to plain JSON values.
 
-    Non-finite floats become ``None``: strict JSON has no NaN, and a reader should see that a
-    number is missing rather than parse a made-up one. Write the result with
+    Floats are written by :func:`json_float`: NaN as ``None`` (a number missing), ±∞ as
+    ``"Infinity"``/``"-Infinity"`` (a number measured). Write the result with
     ``json.dumps(..., allow_nan=False)``.
 
     Args:
@@ -29,8 +69,8 @@ def to_jsonable(value: Any, *, fallback: Callable[[Any], Any] | None = None) -> 
       TypeError: for an object of no JSON type when there is no ``fallback``.
 
     Examples:
-      >>> to_jsonable({"loss": np.float32(0.5), "curve": (1.0, float("nan"))})
-      {'loss': 0.5, 'curve': [1.0, None]}
+      >>> to_jsonable({"loss": np.float32(0.5), "curve": (1.0, float("nan"), float("inf"))})
+      {'loss': 0.5, 'curve': [1.0, None, 'Infinity']}
     """
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v, fallback=fallback) for k, v in value.items()}
@@ -41,8 +81,7 @@ def to_jsonable(value: Any, *, fallback: Callable[[Any], Any] | None = None) -> 
     if isinstance(value, int | np.integer):
         return int(value)
     if isinstance(value, float | np.floating):
-        value = float(value)
-        return value if math.isfinite(value) else None
+        return json_float(value)
     if isinstance(value, Sequence):
         return [to_jsonable(v, fallback=fallback) for v in value]
     if hasattr(value, "__array__"):

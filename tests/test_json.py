@@ -1,12 +1,13 @@
-"""Values as strict JSON: NumPy and JAX values unwrapped, non-finite numbers as null."""
+"""Values as strict JSON: NumPy and JAX values unwrapped, NaN as null, ±inf as "Infinity"."""
 
 import json
+import math
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxtrain._json import to_jsonable
+from jaxtrain._json import from_json_float, json_float, to_jsonable
 
 
 def test_to_jsonable_converts_numpy_jax_and_nested_values():
@@ -28,13 +29,24 @@ def test_to_jsonable_converts_numpy_jax_and_nested_values():
     }
 
 
-def test_to_jsonable_maps_non_finite_to_none():
+def test_to_jsonable_writes_nan_as_none_and_infinities_as_strings():
+    # A missing number (NaN) and a measured infinite one (a loss that overflowed) differ:
+    # before, both were null in every JSON but the history's.
     assert to_jsonable([float("nan"), np.inf, jnp.float32(-jnp.inf), 1.0]) == [
         None,
-        None,
-        None,
+        "Infinity",
+        "-Infinity",
         1.0,
     ]
+    assert to_jsonable(np.array([np.inf, np.nan])) == ["Infinity", None]
+
+
+def test_json_floats_round_trip():
+    values = [0.5, float("inf"), -float("inf"), 0.0]
+    assert [from_json_float(json_float(v)) for v in values] == values
+    assert math.isnan(from_json_float(json_float(float("nan"))))
+    with pytest.raises(ValueError, match="not a JSON float: 'inf'"):
+        from_json_float("inf")
 
 
 def test_to_jsonable_rejects_unknown_objects():

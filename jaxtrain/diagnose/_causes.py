@@ -15,9 +15,9 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+from jaxtrain._json import json_float
 from jaxtrain._text import beside, percent
 from jaxtrain.diagnose._evidence import RunEvidence
-from jaxtrain.diagnose._json_numbers import json_number
 from jaxtrain.diagnose._thresholds import CauseThresholds
 
 __all__ = ["CAUSES", "Cause", "CauseSpec", "rank_causes"]
@@ -159,8 +159,8 @@ class Cause:
         return beside(self.score, report_score, 2, fixed=True)
 
     def to_dict(self) -> dict[str, Any]:
-        """The cause as JSON values (NaN as ``None``, ±inf as ``"inf"``/``"-inf"``)."""
-        evidence = {key: json_number(value) for key, value in self.evidence.items()}
+        """The cause as JSON values (NaN as ``None``, ±inf as ``"Infinity"``/``"-Infinity"``)."""
+        evidence = {key: json_float(value) for key, value in self.evidence.items()}
         return {
             "name": self.name,
             "section": self.section,

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._json import to_jsonable
 from jaxtrain._text import beside
 from jaxtrain.diagnose._baseline import resolved_loss
 from jaxtrain.diagnose._budget import Budget
 from jaxtrain.diagnose._candidates import as_candidates
 from jaxtrain.diagnose._flowchart import prepare_data
-from jaxtrain.diagnose._json_numbers import jsonable
 from jaxtrain.diagnose._training import equal_sizes, evaluate_loss, fit_candidate
 
 __all__ = ["CrossValidation", "cross_validate"]
@@ -51,8 +51,8 @@ class CrossValidation:
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """The table and summary as JSON-ready values (NaN as ``None``, ±inf as ``"inf"``)."""
-        return jsonable(dataclasses.asdict(self))
+        """The table and summary as JSON-ready values (NaN as ``None``, ±inf as ``"Infinity"``)."""
+        return to_jsonable(dataclasses.asdict(self), fallback=str)
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as strict JSON."""

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._json import to_jsonable
 from jaxtrain._output_dir import OutputDir
 from jaxtrain._text import beside, counted
 from jaxtrain.diagnose._causes import Cause
-from jaxtrain.diagnose._json_numbers import jsonable
 from jaxtrain.diagnose._results import CandidateResult
 from jaxtrain.diagnose._stall import StallReport
 from jaxtrain.diagnose._thresholds import CauseThresholds, Thresholds
@@ -194,9 +194,9 @@ class Diagnosis:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as JSON-ready Python values: NaN (not measured) as ``None``, ±inf (a
-        measured loss that overflowed) as ``"inf"``/``"-inf"``
-        (:func:`~jaxtrain.diagnose._json_numbers.jsonable`)."""
-        return jsonable(
+        measured loss that overflowed) as ``"Infinity"``/``"-Infinity"``
+        (:func:`~jaxtrain._json.to_jsonable`)."""
+        return to_jsonable(
             {
                 "verdict": self.verdict,
                 "headline": self.headline,
@@ -215,7 +215,8 @@ class Diagnosis:
                 "cause_thresholds": self.cause_thresholds.to_dict(),
                 "budget": self.budget,
                 "seconds": round(float(self.seconds), 3),
-            }
+            },
+            fallback=str,
         )
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain.diagnose._json_numbers import json_number
+from jaxtrain._json import json_float
 from jaxtrain.diagnose._thresholds import CauseThresholds
 
 __all__ = [
@@ -149,7 +149,7 @@ class RunEvidence:
         out: dict[str, Any] = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            out[field.name] = json_number(value) if isinstance(value, float) else value
+            out[field.name] = json_float(value) if isinstance(value, float) else value
         return out
 
     def replace(self, **changes: Any) -> RunEvidence:

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._json import to_jsonable
 from jaxtrain._output_dir import OutputDir
 from jaxtrain._text import counted
 from jaxtrain.diagnose._causes import Cause
 from jaxtrain.diagnose._evidence import RunEvidence, smooth_losses
-from jaxtrain.diagnose._json_numbers import jsonable
 from jaxtrain.diagnose._thresholds import CauseThresholds
 
 __all__ = ["COMMAND", "RunExplanation"]
@@ -131,8 +131,8 @@ class RunExplanation:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything as JSON-ready values (NaN as ``None``, ±inf as ``"inf"``/``"-inf"``);
-        per-step curves included."""
+        """Everything as JSON-ready values (NaN as ``None``, ±inf as ``"Infinity"`` and
+        ``"-Infinity"``); per-step curves included."""
         curves: dict[str, Any] = {}
         if self.history is not None:
             per_step = self.history.per_step
@@ -141,7 +141,7 @@ class RunExplanation:
                     curves[name] = np.asarray(per_step[name], dtype=np.float64)
         if self.probe_history is not None:
             curves["probe_loss"] = np.asarray(self.probe_history.per_step["loss"], np.float64)
-        return jsonable(
+        return to_jsonable(
             {
                 "headline": self.headline,
                 "healthy": self.healthy,
@@ -153,7 +153,8 @@ class RunExplanation:
                 "thresholds": self.thresholds.to_dict(),
                 "settings": self.settings,
                 "seconds": round(float(self.seconds), 3),
-            }
+            },
+            fallback=str,
         )
 
     def to_json(self, indent: int | None = 2) -> str:

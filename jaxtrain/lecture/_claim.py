@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._json import from_json_float
 from jaxtrain._output_dir import OutputDir
 from jaxtrain._text import non_finite
 
@@ -64,11 +65,22 @@ def _four_digits(number: float | int) -> str:
     return str(number) if isinstance(number, int) else f"{number:.4g}"
 
 
+def _json_infinities_as_floats(value: Any) -> Any:
+    """JSON's ``"Infinity"``/``"-Infinity"`` (:mod:`jaxtrain._json`) as the floats they stand
+    for, in lists too: the report's numbers went through JSON."""
+    if isinstance(value, list):
+        return [_json_infinities_as_floats(item) for item in value]
+    if isinstance(value, str) and value in ("Infinity", "-Infinity"):
+        return from_json_float(value)
+    return value
+
+
 def _rounded(value: Any, number: Callable[[float | int], str] = _four_digits) -> str:
     """A number, array, list or mapping as a person reads it: each finite number as ``number``
     prints it (4 significant digits), long arrays cut, a number not measured "n/a"."""
     if value is None:  # a number not measured (a run that never got there), or JSON's NaN
         return "n/a"
+    value = _json_infinities_as_floats(value)
     if isinstance(value, str | bool | np.bool_):
         return str(value)
     if isinstance(value, int | np.integer):

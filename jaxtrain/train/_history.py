@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from jaxtrain._atomic import write_atomically
+from jaxtrain._json import from_json_float, json_float
 from jaxtrain._text import counted
 
 __all__ = ["History"]
@@ -216,27 +217,16 @@ class History:
         )
 
 
-# Strict JSON has no NaN or infinity: NaN is written as null, ±infinity as these strings.
-_INFINITIES = {"Infinity": math.inf, "-Infinity": -math.inf}
-
-
 def _to_list(values: np.ndarray) -> list[Any]:
+    # Strict JSON has no NaN or infinity: jaxtrain's one spelling (null, "Infinity").
     if values.dtype.kind in "fc":
-        return [_json_float(v) for v in values.tolist()]
+        return [json_float(v) for v in values.tolist()]
     return values.tolist()
-
-
-def _json_float(value: float) -> float | str | None:
-    if math.isfinite(value):
-        return float(value)
-    if math.isnan(value):
-        return None
-    return "Infinity" if value > 0 else "-Infinity"
 
 
 def _from_list(values: list[Any], dtype: str | None) -> np.ndarray:
     if dtype is not None and np.dtype(dtype).kind in "biu":
         return np.asarray(values, dtype=dtype)
-    numbers = [math.nan if v is None else _INFINITIES.get(v, v) for v in values]
+    numbers = [from_json_float(v) for v in values]
     array = np.asarray(numbers, dtype=np.float64)
     return array.astype(dtype) if dtype is not None else array

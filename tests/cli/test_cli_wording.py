@@ -255,7 +255,7 @@ def test_report_does_not_show_a_non_finite_number_as_none():
 
 def test_hessian_json_of_a_diverged_checkpoint_is_strict_json():
     # A NaN loss (a diverged run's checkpoint) made `jaxtrain hessian --json` print a bare NaN,
-    # which strict JSON readers refuse; a number that is not finite is null, as in report.json.
+    # which strict JSON readers refuse; NaN is null and ±inf "Infinity", as in every JSON.
     import json
 
     from jaxtrain.cli._hessian import _json_text
@@ -266,5 +266,5 @@ def test_hessian_json_of_a_diverged_checkpoint_is_strict_json():
     text = _json_text({"loss": float("nan"), "extreme_eigenvalues": [np.inf, 1.0]})
     assert json.loads(text, parse_constant=refuse) == {
         "loss": None,
-        "extreme_eigenvalues": [None, 1.0],
+        "extreme_eigenvalues": ["Infinity", 1.0],
     }

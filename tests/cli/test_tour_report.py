@@ -140,3 +140,11 @@ def test_numbers_panel_prints_apart_the_numbers_a_caption_compares():
         "learning_rate": "0.03",
         "losses": "[0.31, n/a, 0.300041]",
     }
+
+
+def test_numbers_panel_reads_json_infinities_as_infinities():
+    from jaxtrain._json import to_jsonable
+    from jaxtrain.lecture._claim import rounded_apart
+
+    numbers = to_jsonable({"loss": float("inf"), "curve": [1.0, -float("inf")], "gap": None})
+    assert rounded_apart(list(numbers.values())) == ["∞", "[1, −∞]", "n/a"]

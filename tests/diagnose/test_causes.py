@@ -233,7 +233,7 @@ def test_a_run_whose_final_loss_alone_is_not_finite_says_so_not_n_a():
 def test_a_diverged_run_is_learning_rate_too_high():
     cause = top(DIVERGED)
     assert cause.name == "learning_rate_too_high" and "diverged at step 12" in cause.explanation
-    assert json.loads(json.dumps(cause.to_dict()))["evidence"]["loss_ratio"] == "inf"
+    assert json.loads(json.dumps(cause.to_dict()))["evidence"]["loss_ratio"] == "Infinity"
 
 
 def test_ill_conditioned_by_feature_scales_or_a_narrow_valley():
@@ -490,7 +490,7 @@ def test_diagnosis_carries_the_causes():
 def test_cause_record():
     c = Cause("saddle_point", "§2", 0.75, {"x": NAN, "y": -INF}, "text", "remedy")
     assert c.title == "Stuck at a saddle point"
-    assert c.to_dict()["evidence"] == {"x": None, "y": "-inf"}
+    assert c.to_dict()["evidence"] == {"x": None, "y": "-Infinity"}
 
 
 def test_no_remedy_cites_a_measurement_the_run_may_not_have():

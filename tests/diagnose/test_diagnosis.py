@@ -194,7 +194,7 @@ def test_candidate_result_validates_seed_counts():
 def test_json_tells_an_infinite_loss_from_an_unmeasured_one():
     # Before: the validation loss overflowed (measured, +inf) and there was no test set (not
     # measured); diagnosis.json wrote both as null. Now NaN / not measured is null and ±inf
-    # is "inf" / "-inf", as Cause.to_dict and RunEvidence.to_dict already wrote them.
+    # is "Infinity" / "-Infinity", jaxtrain's one spelling (jaxtrain._json).
     inf = float("inf")
     r = CandidateResult("mlp", 10, [0.01, 0.01], [0.02, 0.02], [inf, inf])
     decision = decide([r], baseline=1.0)
@@ -203,8 +203,8 @@ def test_json_tells_an_infinite_loss_from_an_unmeasured_one():
         numbers=decision.numbers,
     )  # fmt: skip
     report = json.loads(d.to_json())
-    assert report["numbers"]["relative_losses"]["mlp"]["val"] == "inf"
+    assert report["numbers"]["relative_losses"]["mlp"]["val"] == "Infinity"
     assert report["numbers"]["relative_losses"]["mlp"]["test"] is None
-    assert report["numbers"]["gaps"]["val"] == "inf"
-    assert report["candidates"][0]["val_loss"] == ["inf", "inf"]
+    assert report["numbers"]["gaps"]["val"] == "Infinity"
+    assert report["candidates"][0]["val_loss"] == ["Infinity", "Infinity"]
     assert report["candidates"][0]["test_loss"] == []

@@ -234,7 +234,9 @@ def test_json_of_a_diverged_run_is_rfc_json_and_round_trips():
     )
     r = RunExplanation(rank_causes(e.replace(loss_rise=math.inf)), e)
     report = strict_loads(r.to_json())
-    assert report["evidence"]["loss_ratio"] == "inf" and report["evidence"]["lambda_min"] is None
+    assert (
+        report["evidence"]["loss_ratio"] == "Infinity" and report["evidence"]["lambda_min"] is None
+    )
     assert report["evidence"]["diverged_at"] == 4.0 and report["evidence"]["baseline"] == 0.7
     assert strict_loads(json.dumps(report, allow_nan=False)) == report
 
