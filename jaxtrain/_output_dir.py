@@ -18,7 +18,13 @@ the lecture's examples) writes through :class:`OutputDir` and checks its ``--out
 - **Nothing overwritten without asking.** The folder holds a manifest, :data:`MANIFEST`, naming
   each command that wrote into it and its files. A command may write into a new or empty folder
   or into its own earlier output; any other non-empty folder is refused unless the user passes
-  ``--overwrite``. Nothing is ever deleted.
+  ``--overwrite``. Even in its own output a command replaces only the files the manifest lists
+  as its own: another file of a name it writes (the user's) needs ``--overwrite`` too. Nothing
+  is deleted but a command's own files that :meth:`OutputDir.remove` names and the temporary
+  files a killed write of its own left (which never make a folder count as not empty).
+- **One writer at a time.** Each write holds a lock on the folder (:func:`folder_lock`) while it
+  re-reads the manifest, adds its file and writes it, so two commands writing into one folder
+  at once keep each other's entries.
 
 Only the standard library is imported, so every layer (``diagnose``, ``lecture``, ``cli``) can
 use this module, and a command checks ``--out`` before it loads jax.
@@ -33,10 +39,17 @@ import json
 import os
 import pathlib
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from jaxtrain._atomic import CLOEXEC, FOLDER_FLAGS, NOFOLLOW, replace_in_folder
+from jaxtrain._atomic import (
+    CLOEXEC,
+    FOLDER_FLAGS,
+    NOFOLLOW,
+    folder_lock,
+    is_leftover,
+    replace_in_folder,
+)
 
 __all__ = [
     "MANIFEST",
@@ -98,6 +111,9 @@ def claim_output_dir(
     A new or empty folder, or one holding an earlier output of ``command`` (its manifest says
     so), is accepted. A non-empty folder without such a manifest is refused unless
     ``overwrite``; with it, files of the same names are replaced and the others are kept.
+    Without ``overwrite``, :class:`OutputDir` later refuses to replace a file that the manifest
+    does not list as ``command``'s (give it the same ``overwrite``). Temporary files that a
+    killed write left count as nothing.
 
     Args:
       path: the ``--out`` folder (created with its parents if missing).
@@ -114,7 +130,8 @@ def claim_output_dir(
       ``path`` as a :class:`pathlib.Path`.
 
     Raises:
-      OutputDirError: the folder is refused; the message names it and what it holds.
+      OutputDirError: the folder is refused; the message names it and what it holds, or why
+        the system refused it (a parent folder the user cannot search, one it cannot list).
 
     Example:
       >>> import tempfile
@@ -129,19 +146,38 @@ def claim_output_dir(
       jaxtrain._output_dir.OutputDirError: --out ... holds the output of jaxtrain hessian, ...
     """
     folder = pathlib.Path(path)
+    try:
+        if create or folder.exists():
+            _claim(folder, command, overwrite=overwrite, subfolders=subfolders)
+        else:
+            _check_creatable(folder)
+    except OSError as error:
+        # A parent folder the user cannot search, a folder it cannot list: one line, exit 2,
+        # as for any other refused --out (it was "PermissionError: [Errno 13] ...", exit 1).
+        raise OutputDirError(f"cannot write to {folder}: {error.strerror or error}") from None
+    return folder
+
+
+def _check_creatable(folder: pathlib.Path) -> None:
+    """Refuses a missing ``folder`` whose nearest existing parent cannot take it."""
+    parent = next(p for p in folder.absolute().parents if p.exists())
+    if not parent.is_dir():
+        raise OutputDirError(f"cannot write to {folder}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputDirError(f"cannot write to {folder}: permission denied")
+
+
+def _claim(
+    folder: pathlib.Path,
+    command: str,
+    *,
+    overwrite: bool,
+    subfolders: Iterable[str],
+) -> None:
+    """:func:`claim_output_dir` of an existing folder, or one it creates; may raise OSError."""
     if folder.exists() and not folder.is_dir():
         raise OutputDirError(f"cannot write to {folder}: it is a file, not a folder")
-    if not create and not folder.exists():
-        parent = next(p for p in folder.absolute().parents if p.exists())
-        if not parent.is_dir():
-            raise OutputDirError(f"cannot write to {folder}: {parent} is a file, not a folder")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise OutputDirError(f"cannot write to {folder}: permission denied")
-        return folder
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputDirError(f"cannot write to {folder}: {error.strerror or error}") from None
+    folder.mkdir(parents=True, exist_ok=True)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputDirError(f"cannot write to {folder}: permission denied")
     for name in subfolders:
@@ -151,18 +187,19 @@ def claim_output_dir(
         if sub.exists() and not sub.is_dir():
             raise OutputDirError(f"cannot write to {sub}: it is a file, not a folder")
     if overwrite:
-        return folder
+        return
     # A manifest that is not a plain file (a link, a folder) is not ours: it counts as an entry.
     entries = sorted(
         entry.name
         for entry in os.scandir(folder)
-        if entry.name != MANIFEST or not entry.is_file(follow_symlinks=False)
+        if not is_leftover(entry.name, MANIFEST)
+        and (entry.name != MANIFEST or not entry.is_file(follow_symlinks=False))
     )
     if not entries:
-        return folder
+        return
     written_by = _read_manifest(folder)
     if command in written_by:
-        return folder
+        return
     if written_by:
         raise OutputDirError(
             f"--out {folder} holds the output of {' and '.join(sorted(written_by))}, not of "
@@ -179,11 +216,17 @@ class OutputDir:
 
     Every file written is recorded in the folder's manifest under ``command``, which makes the
     folder that command's earlier output for :func:`claim_output_dir`. The manifest is
-    rewritten before each new file, so a run killed half way leaves a folder its rerun accepts.
+    rewritten before each new file, so a run killed half way leaves a folder its rerun accepts;
+    it is re-read under the folder's lock each time, so writers of one folder keep each other's
+    entries. A file already there that the manifest does not list as ``command``'s (the user's)
+    is replaced only with ``overwrite``; a link at the name is replaced all the same (what it
+    points to is left as it is).
 
     Args:
       path: the folder (created with its parents if missing; it may itself be a link).
       command: who writes (``"jaxtrain diagnose"``).
+      overwrite: replace files of the names written that are not ``command``'s earlier output
+        (the user's ``--overwrite``).
 
     Raises:
       OSError: the folder cannot be created.
@@ -197,11 +240,11 @@ class OutputDir:
       'figures/a.png'
     """
 
-    def __init__(self, path: str | os.PathLike, command: str):
+    def __init__(self, path: str | os.PathLike, command: str, *, overwrite: bool = False):
         self.path = pathlib.Path(path)
         self.command = command
+        self.overwrite = overwrite
         self.path.mkdir(parents=True, exist_ok=True)
-        self._written_by = _read_manifest(self.path)
 
     def write_bytes(self, name: str, data: bytes) -> pathlib.Path:
         """Writes ``data`` to ``name`` (``"figures/x.png"``: folders are created).
@@ -214,19 +257,21 @@ class OutputDir:
           The path written.
 
         Raises:
-          OutputDirError: a folder on the way is a link (or a file).
+          OutputDirError: a folder on the way is a link (or a file), or a file at ``name`` is
+            not this command's and the folder was not claimed with ``overwrite``.
           ValueError: ``name`` leaves the folder (``..``, an absolute path) or is the manifest's.
         """
         parts = _parts(name)
         relative = "/".join(parts)
-        files = self._written_by.get(self.command, [])
-        if relative not in files:
-            self._written_by[self.command] = sorted([*files, relative])
-            record = {"jaxtrain_output": _FORMAT, "written_by": self._written_by}
-            _write_atomically(
-                self.path, (MANIFEST,), (json.dumps(record, indent=2) + "\n").encode()
-            )
-        _write_atomically(self.path, parts, data)
+        with self._locked() as root:
+            folder = _open_folder(self.path, parts[:-1])
+            try:
+                if relative not in _read_manifest(self.path).get(self.command, []):
+                    self._check_replaceable(root, folder, parts)
+                    self._record(root, relative, add=True)
+                _replace(folder, parts[-1], data)
+            finally:
+                os.close(folder)
         return self.path.joinpath(*parts)
 
     def write_text(self, name: str, text: str) -> pathlib.Path:
@@ -247,6 +292,67 @@ class OutputDir:
         buffer = io.BytesIO()
         figure.savefig(buffer, format=pathlib.PurePosixPath(name).suffix[1:], **savefig_kwargs)
         return self.write_bytes(name, buffer.getvalue())
+
+    def remove(self, name: str) -> None:
+        """Deletes ``name`` if the manifest lists it as this command's, and forgets it.
+
+        For a file of an earlier run that is out of date (the tour's partial report once the
+        whole report is written); a file the manifest does not list is never deleted.
+
+        Raises:
+          ValueError: ``name`` leaves the folder (``..``, an absolute path) or is the manifest's.
+        """
+        parts = _parts(name)
+        relative = "/".join(parts)
+        with self._locked() as root:
+            if relative not in _read_manifest(self.path).get(self.command, []):
+                return
+            folder = _open_folder(self.path, parts[:-1])
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(parts[-1], dir_fd=folder)
+            finally:
+                os.close(folder)
+            self._record(root, relative, add=False)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[int]:
+        """The folder's descriptor, its lock held: no other writer reads or rewrites the
+        manifest meanwhile."""
+        root = os.open(self.path, FOLDER_FLAGS)
+        try:
+            with folder_lock(root):
+                yield root
+        finally:
+            os.close(root)
+
+    def _check_replaceable(self, root: int, folder: int, parts: tuple[str, ...]) -> None:
+        """Refuses to replace an entry at ``parts`` that the manifest does not list as this
+        command's, unless ``overwrite``; a link is replaced (a rename replaces the link, never
+        what it points to)."""
+        try:
+            mode = os.stat(parts[-1], dir_fd=folder, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(mode) or self.overwrite:
+            return
+        raise OutputDirError(
+            f"{self.path.joinpath(*parts)} is not an earlier output of {self.command} (its "
+            f"manifest {MANIFEST} does not list it); move it away, or pass --overwrite to "
+            "replace it"
+        )
+
+    def _record(self, root: int, relative: str, *, add: bool) -> None:
+        """Adds ``relative`` to (or drops it from) this command's files in the manifest, read
+        afresh: the caller holds the folder's lock."""
+        written_by = _read_manifest(self.path)
+        files = set(written_by.get(self.command, []))
+        files = files | {relative} if add else files - {relative}
+        written_by[self.command] = sorted(files)
+        if not files:
+            del written_by[self.command]
+        record = {"jaxtrain_output": _FORMAT, "written_by": written_by}
+        _replace(root, MANIFEST, (json.dumps(record, indent=2) + "\n").encode())
 
 
 def _parts(name: str) -> tuple[str, ...]:
@@ -293,7 +399,8 @@ def _read_manifest(folder: pathlib.Path) -> dict[str, list[str]]:
         data = handle.read(_MAX_MANIFEST_BYTES + 1)
     try:
         record = json.loads(data) if len(data) <= _MAX_MANIFEST_BYTES else None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
+        # ValueError: not UTF-8, not JSON, or a number of more digits than Python converts.
         return {}
     written_by = record.get("written_by") if isinstance(record, dict) else None
     if not isinstance(written_by, dict) or not all(
@@ -304,13 +411,15 @@ def _read_manifest(folder: pathlib.Path) -> dict[str, list[str]]:
     return {str(command): list(files) for command, files in written_by.items()}
 
 
-def _write_atomically(root: pathlib.Path, parts: tuple[str, ...], data: bytes) -> None:
-    """Writes ``root/parts...`` through a temporary file and a rename, following no link."""
-    folder = _open_folder(root, parts[:-1])
-    try:
-        replace_in_folder(folder, parts[-1], data)
-    finally:
-        os.close(folder)
+def _replace(folder: int, name: str, data: bytes) -> None:
+    """Writes ``name`` in the open ``folder`` through a temporary file and a rename, after
+    deleting the temporary files that killed writes of ``name`` left: under the folder's lock
+    no write of ours is in flight, so every such file is a leftover."""
+    with contextlib.suppress(OSError):  # a folder one may write but not list keeps them
+        for entry in os.scandir(folder):
+            if is_leftover(entry.name, name):
+                os.unlink(entry.name, dir_fd=folder)
+    replace_in_folder(folder, name, data)
 
 
 def _open_folder(root: pathlib.Path, parts: tuple[str, ...]) -> int:

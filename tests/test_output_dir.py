@@ -3,9 +3,11 @@ that tells a command's earlier output from a folder it must not touch."""
 
 import json
 import os
+import threading
 
 import pytest
 
+from jaxtrain._atomic import FOLDER_FLAGS, folder_lock
 from jaxtrain._output_dir import MANIFEST, OutputDir, OutputDirError, claim_output_dir
 
 
@@ -96,3 +98,115 @@ def test_a_check_without_create_refuses_what_creating_would_and_makes_nothing(tm
     with pytest.raises(OutputDirError, match="is a file, not a folder"):
         claim_output_dir(blocker / "out", "jaxtrain diagnose", create=False)
     assert claim_output_dir(new, "jaxtrain diagnose") == new and new.is_dir()
+
+
+def test_a_file_the_manifest_does_not_list_is_replaced_only_with_overwrite(tmp_path):
+    # An earlier run stopped after its first file; the user then saved a file of a name the
+    # command writes. The folder is the command's, but that file is not.
+    out = tmp_path / "out"
+    OutputDir(out, "jaxtrain hessian").write_text("hessian.json", "{}")
+    (out / "spectrum.png").write_bytes(b"mine")
+    assert claim_output_dir(out, "jaxtrain hessian") == out
+    refused = r"spectrum\.png is not an earlier output of jaxtrain hessian.*--overwrite"
+    with pytest.raises(OutputDirError, match=refused):
+        OutputDir(out, "jaxtrain hessian").write_bytes("spectrum.png", b"png")
+    assert (out / "spectrum.png").read_bytes() == b"mine"
+    assert _manifest(out)["written_by"] == {"jaxtrain hessian": ["hessian.json"]}
+    OutputDir(out, "jaxtrain hessian").write_text("hessian.json", "{}")  # its own file: replaced
+
+    # --overwrite reaches the writer as its own argument (no state kept between calls).
+    claim_output_dir(out, "jaxtrain hessian", overwrite=True)
+    OutputDir(out, "jaxtrain hessian", overwrite=True).write_bytes("spectrum.png", b"png")
+    assert (out / "spectrum.png").read_bytes() == b"png"
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputDirError, match=r"notes\.txt"):
+        OutputDir(out, "jaxtrain hessian").write_text("notes.txt", "")
+
+
+def test_a_killed_writes_temporary_files_neither_block_the_rerun_nor_stay(tmp_path):
+    # A run killed in its first manifest write left only the manifest's temporary copy.
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / f".{MANIFEST}.0123abcd.tmp").write_text('{"jaxtrain_output": 1, "wr')
+    assert claim_output_dir(out, "jaxtrain hessian") == out
+    (out / ".hessian.json.89abcdef.tmp").write_text("{")
+    OutputDir(out, "jaxtrain hessian").write_text("hessian.json", "{}")
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "hessian.json"]
+
+
+def test_two_writers_keep_each_others_manifest_entries(tmp_path):
+    out = tmp_path / "shared"
+    first, second = OutputDir(out, "jaxtrain diagnose"), OutputDir(out, "jaxtrain hessian")
+    second.write_text("hessian.json", "{}")
+    first.write_text("diagnosis.json", "{}")
+    assert _manifest(out)["written_by"] == {
+        "jaxtrain diagnose": ["diagnosis.json"],
+        "jaxtrain hessian": ["hessian.json"],
+    }
+    assert claim_output_dir(out, "jaxtrain hessian") == out
+
+
+def test_a_write_waits_for_another_writer_holding_the_folder(tmp_path):
+    # Another process between its read and its rewrite of the manifest holds the folder lock.
+    folder = os.open(tmp_path, FOLDER_FLAGS)
+    writer = threading.Thread(
+        target=OutputDir(tmp_path, "jaxtrain tour").write_text, args=("report.json", "{}")
+    )
+    try:
+        with folder_lock(folder):
+            writer.start()
+            writer.join(timeout=0.3)
+            assert writer.is_alive() and not (tmp_path / "report.json").exists()
+    finally:
+        os.close(folder)
+    writer.join(timeout=10)
+    assert (tmp_path / "report.json").read_text() == "{}"
+
+
+def test_a_manifest_with_a_number_python_will_not_convert_is_not_ours(tmp_path):
+    # json.loads raised Python's int-conversion ValueError (over 4300 digits) through every
+    # caller, --overwrite included.
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / MANIFEST).write_text('{"jaxtrain_output": 1, "n": ' + "9" * 5000 + "}")
+    with pytest.raises(OutputDirError, match="is not empty and is not an earlier output"):
+        claim_output_dir(tmp_path, "jaxtrain tour")
+    claim_output_dir(tmp_path, "jaxtrain tour", overwrite=True)
+    OutputDir(tmp_path, "jaxtrain tour").write_text("report.json", "{}")
+    assert _manifest(tmp_path)["written_by"] == {"jaxtrain tour": ["report.json"]}
+
+
+@pytest.mark.parametrize("create", [True, False])
+def test_a_folder_the_system_will_not_reach_is_refused_in_one_line(tmp_path, create):
+    # Before: a raw OSError (a parent you cannot search gave "PermissionError: [Errno 13]").
+    out = tmp_path / ("x" * 300) / "out"
+    with pytest.raises(OutputDirError, match=f"cannot write to {out}: File name too long$"):
+        claim_output_dir(out, "jaxtrain tour", create=create)
+
+
+def test_a_folder_it_cannot_list_is_refused_in_one_line(tmp_path, monkeypatch):
+    (tmp_path / "notes.txt").write_text("mine")
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "scandir", denied)
+    with pytest.raises(OutputDirError, match=f"cannot write to {tmp_path}: Permission denied$"):
+        claim_output_dir(tmp_path, "jaxtrain tour")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may search any folder")
+def test_a_folder_under_one_it_cannot_search_is_refused_in_one_line(tmp_path):
+    (tmp_path / "closed").mkdir(mode=0o600)
+    with pytest.raises(OutputDirError, match=r"Permission denied$"):
+        claim_output_dir(tmp_path / "closed" / "out", "jaxtrain tour")
+
+
+def test_remove_deletes_only_a_file_the_manifest_lists_as_the_commands(tmp_path):
+    out = OutputDir(tmp_path, "jaxtrain tour")
+    out.write_text("report.partial.json", "{}")
+    OutputDir(tmp_path, "jaxtrain hessian").write_text("hessian.json", "{}")
+    (tmp_path / "notes.txt").write_text("mine")
+    for name in ("report.partial.json", "hessian.json", "notes.txt", "never-written.json"):
+        out.remove(name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST, "hessian.json", "notes.txt"]
+    assert _manifest(tmp_path)["written_by"] == {"jaxtrain hessian": ["hessian.json"]}

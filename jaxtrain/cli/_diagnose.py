@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     # Made only now: data the run itself refuses (constant targets) leave no empty folder.
     out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite)
     try:
-        written = diagnosis.save(out)
+        written = diagnosis.save(out, overwrite=args.overwrite)
     except OSError as error:
         raise CommandError(f"cannot write to {out}: {error.strerror or error}") from None
     if args.json:

@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     # Made only now: data the run itself refuses (constant targets) leave no empty folder.
     out = claim_output_dir(args.out, COMMAND, overwrite=args.overwrite)
     try:
-        written = explanation.save(out)
+        written = explanation.save(out, overwrite=args.overwrite)
     except OSError as error:
         raise CommandError(f"cannot write to {out}: {error.strerror or error}") from None
     if args.json:

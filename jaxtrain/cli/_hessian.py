@@ -673,7 +673,7 @@ def run(args: argparse.Namespace) -> int:
             written = (out / "hessian.json", out / "spectrum.png")
             stages.stage("writing " + " and ".join(map(str, written)))
             try:
-                _write(out, report, spectrum)
+                _write(out, report, spectrum, overwrite=args.overwrite)
             except OSError as error:
                 raise CommandError(f"cannot write to {out}: {error.strerror or error}") from None
     if args.json:
@@ -691,7 +691,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write(out: pathlib.Path, report: dict[str, Any], spectrum: Any) -> None:
+def _write(out: pathlib.Path, report: dict[str, Any], spectrum: Any, *, overwrite: bool) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -699,7 +699,7 @@ def _write(out: pathlib.Path, report: dict[str, Any], spectrum: Any) -> None:
 
     from jaxtrain.plot import plot_spectrum
 
-    folder = OutputDir(out, COMMAND)
+    folder = OutputDir(out, COMMAND, overwrite=overwrite)
     folder.write_text("hessian.json", _json_text(report) + "\n")
     ax = (
         plot_spectrum(spectrum, eig_tol=report["eig_tol"])

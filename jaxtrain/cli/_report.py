@@ -10,6 +10,10 @@ on. :meth:`Report.write` produces
 - ``report.json``: the same sections, captions and numbers, machine-readable;
 - ``figures/<section>-<figure>.png``: the PNGs beside it, for slides and notebooks.
 
+A report still being made (``partial=True``) is written as ``report.partial.html`` and
+``report.partial.json`` instead, so that it never replaces a whole report of an earlier run; the
+whole report, once written, removes them.
+
 ``report.json`` is ``{"title", "meta": {versions, backend, devices, quick, seconds},
 "sections": {<section id>: {"title", "summary", "seconds", "figures": {<figure id>:
 {"file", "title", "caption", "numbers": {<name>: number | list | string}}}}}}``; non-finite
@@ -37,6 +41,7 @@ from jaxtrain.lecture._claim import Claim, png_bytes, rounded_apart
 __all__ = ["COMMAND", "Figure", "Report", "Section", "to_jsonable"]
 
 COMMAND = "jaxtrain tour"  # who wrote the report, in the output folder's manifest
+_WHOLE, _PARTIAL = "report", "report.partial"  # the report files' names, less .html and .json
 
 
 @dataclasses.dataclass
@@ -162,8 +167,8 @@ class Report:
             },
         }
 
-    def to_html(self) -> str:
-        """The whole page, figures embedded as base64 PNG."""
+    def to_html(self, json_name: str = f"{_WHOLE}.json") -> str:
+        """The whole page, figures embedded as base64 PNG; its footer names ``json_name``."""
         esc = html.escape
         meta_text = " · ".join(f"{esc(str(k))}: {esc(str(v))}" for k, v in self.meta.items())
         nav = "".join(f'<li><a href="#{esc(s.id)}">{esc(s.title)}</a></li>' for s in self.sections)
@@ -206,11 +211,13 @@ class Report:
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
         parts.append(
             f"<footer>Written by <code>jaxtrain tour</code> on {stamp}. The numbers behind "
-            "every caption are in <code>report.json</code>.</footer></main></body></html>"
+            f"every caption are in <code>{esc(json_name)}</code>.</footer></main></body></html>"
         )
         return "\n".join(parts)
 
-    def write(self, out_dir: str | pathlib.Path) -> dict[str, pathlib.Path]:
+    def write(
+        self, out_dir: str | pathlib.Path, *, partial: bool = False, overwrite: bool = False
+    ) -> dict[str, pathlib.Path]:
         """Writes ``report.html``, ``report.json`` and ``figures/*.png`` into ``out_dir``.
 
         Each file is written atomically (a reader never sees half a file; the files are
@@ -219,18 +226,32 @@ class Report:
         through a link), and the folder's manifest records the files as ``jaxtrain tour``'s (see
         :class:`jaxtrain._output_dir.OutputDir`).
 
+        Args:
+          out_dir: the output folder.
+          partial: the report is not yet whole (a tour still running): write it as
+            ``report.partial.html`` and ``report.partial.json``, and leave a whole report of
+            an earlier run as it is. A whole report (``False``) removes the partial one.
+          overwrite: replace files of these names that are not an earlier output of this
+            command (the user's own; ``--overwrite``); without it they are refused.
+
         Returns:
           ``{"html": path, "json": path, "figures": folder}``.
 
         Raises:
-          jaxtrain._output_dir.OutputDirError: ``out_dir/figures`` is a link or a file.
+          jaxtrain._output_dir.OutputDirError: ``out_dir/figures`` is a link or a file, or a
+            file of a name it writes is not the tour's (see
+            :func:`jaxtrain._output_dir.claim_output_dir`).
         """
-        out = OutputDir(out_dir, COMMAND)
+        out = OutputDir(out_dir, COMMAND, overwrite=overwrite)
         for section in self.sections:
             for figure in section.figures:
                 out.write_bytes(f"figures/{figure.file_name(section.id)}", figure.png)
+        stem = _PARTIAL if partial else _WHOLE
         json_path = out.write_text(
-            "report.json", json.dumps(self.to_json(), indent=2, allow_nan=False)
+            f"{stem}.json", json.dumps(self.to_json(), indent=2, allow_nan=False)
         )
-        html_path = out.write_text("report.html", self.to_html())
+        html_path = out.write_text(f"{stem}.html", self.to_html(json_path.name))
+        if not partial:
+            out.remove(f"{_PARTIAL}.json")
+            out.remove(f"{_PARTIAL}.html")
         return {"html": html_path, "json": json_path, "figures": out.path / "figures"}

@@ -5,6 +5,10 @@ The tour only renders: every claim is an experiment of :mod:`jaxtrain.lecture`, 
 figure where stderr is no terminal), times each section and writes ``report.html`` +
 ``report.json`` (see :mod:`jaxtrain.cli._report`).
 
+A run that stops part way (a failing section, Ctrl-C) leaves ``report.partial.html`` and
+``report.partial.json`` with the sections it finished; the whole report of an earlier run, if
+any, is kept until a run finishes.
+
 ``--quick`` runs the lecture's quick configuration, so the whole tour finishes in about a minute
 on a 2-core CPU; the default finishes in a few minutes. Nothing is device specific: the same run
 works on CPU, GPU or TPU.
@@ -68,8 +72,12 @@ def run_tour(
 ) -> dict[str, Any]:
     """Runs the lecture's sections and writes ``report.html`` and ``report.json`` to ``out_dir``.
 
-    The report is rewritten after each section, so a run stopped part way keeps the sections
-    it finished; ``meta["sections"]`` says how many of the chosen ones it holds ("2 of 6").
+    Until the last section is done the report is written after each section as
+    ``report.partial.html`` and ``report.partial.json``, so a run stopped part way keeps the
+    sections it finished, and a whole ``report.html`` of an earlier run is not replaced by a
+    part of one; ``meta["sections"]`` says how many of the chosen ones it holds ("2 of 6").
+    Writing the whole report removes the partial one. The figures (``figures/*.png``) are
+    written as their sections finish.
 
     ``out_dir`` is checked before any section runs (a minute or more of work): it must be new,
     empty or an earlier output of the tour, unless ``overwrite``.
@@ -83,7 +91,7 @@ def run_tour(
         nothing; or ``progress(stage, index, total)``, called as each figure starts (the
         command line prints it as one line where a bar's carriage returns would garble a log).
       overwrite: write into ``out_dir`` even if it holds files the tour did not write (files
-        of the same names are replaced; nothing is deleted).
+        of the same names are replaced; none of them is deleted).
 
     Returns:
       The content of ``report.json``.
@@ -128,10 +136,11 @@ def run_tour(
                 bar.update(1)
         section.seconds = time.perf_counter() - section_start
         # Written after every section: a later one failing (or Ctrl-C) loses no finished
-        # work, and the report says how many of the sections it holds.
+        # work, and the report says how many of the sections it holds. Only a whole report
+        # replaces report.html: a rerun that fails must not replace a whole one by a part.
         report.meta["sections"] = f"{written + 1} of {len(specs)}"
         report.meta["seconds"] = round(time.perf_counter() - start, 1)
-        report.write(out_dir)
+        report.write(out_dir, partial=written + 1 < len(specs), overwrite=overwrite)
     return report.to_json()
 
 

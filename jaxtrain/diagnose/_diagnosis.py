@@ -507,7 +507,7 @@ class Diagnosis:
         ax.legend(fontsize=7)
         return ax
 
-    def save(self, out_dir: str | pathlib.Path) -> list[pathlib.Path]:
+    def save(self, out_dir: str | pathlib.Path, *, overwrite: bool = False) -> list[pathlib.Path]:
         """Writes diagnosis.json, diagnosis.md and the training-curve PNGs into ``out_dir``.
 
         The PNGs are ``training_curves.png`` (all candidates) and ``curves_<name>.png`` (one
@@ -518,13 +518,15 @@ class Diagnosis:
 
         Args:
           out_dir: the output folder.
+          overwrite: replace files of these names that are not an earlier output of this
+            command (the user's own; ``--overwrite``); without it they are refused.
 
         Returns:
           The written paths.
         """
         import matplotlib.pyplot as plt
 
-        out = OutputDir(out_dir, COMMAND)
+        out = OutputDir(out_dir, COMMAND, overwrite=overwrite)
         written: list[pathlib.Path] = []
         images: list[str] = []
         if any(c.curves for c in self.candidates):

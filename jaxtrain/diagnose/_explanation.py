@@ -286,7 +286,7 @@ class RunExplanation:
         fig.tight_layout()
         return fig
 
-    def save(self, out_dir: str | pathlib.Path) -> list[pathlib.Path]:
+    def save(self, out_dir: str | pathlib.Path, *, overwrite: bool = False) -> list[pathlib.Path]:
         """Writes explanation.json, explanation.md and explanation.png into ``out_dir``.
 
         Each file is written atomically, a link at its name is replaced (never written
@@ -295,13 +295,15 @@ class RunExplanation:
 
         Args:
           out_dir: the output folder (created if missing).
+          overwrite: replace files of these names that are not an earlier output of this
+            command (the user's own; ``--overwrite``); without it they are refused.
 
         Returns:
           The written paths.
         """
         import matplotlib.pyplot as plt
 
-        out = OutputDir(out_dir, COMMAND)
+        out = OutputDir(out_dir, COMMAND, overwrite=overwrite)
         fig = self.plot()
         png = out.write_figure("explanation.png", fig, dpi=110, bbox_inches="tight")
         plt.close(fig)

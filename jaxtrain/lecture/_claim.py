@@ -227,14 +227,15 @@ class Claim:
         texts = iter(rounded_apart([line[1] for line in lines if isinstance(line, tuple)]))
         return "\n".join(line if isinstance(line, str) else line[0] + next(texts) for line in lines)
 
-    def save(self, out_dir: str | pathlib.Path) -> pathlib.Path:
+    def save(self, out_dir: str | pathlib.Path, *, overwrite: bool = False) -> pathlib.Path:
         """Writes the figure to ``out_dir/<section>-<id>.png`` and returns the path.
 
         The folder is created if missing; the file is written atomically, a link at its name
         is replaced (never written through), and the folder's manifest records it as the
-        lecture examples' (see :class:`jaxtrain._output_dir.OutputDir`).
+        lecture examples' (see :class:`jaxtrain._output_dir.OutputDir`). A file of that name
+        that is not an earlier example's output is replaced only with ``overwrite``.
         """
-        return OutputDir(out_dir, EXAMPLES).write_bytes(
+        return OutputDir(out_dir, EXAMPLES, overwrite=overwrite).write_bytes(
             f"{self.name}.png", png_bytes(self.figure)[0]
         )
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
 
 from jaxtrain._fast_compile import prefer_fast_compilation
 from jaxtrain._output_dir import OutputDirError, add_output_arguments, claim_output_dir
@@ -20,7 +22,8 @@ def run_example(section: Section, argv: Sequence[str] | None = None) -> list[Cla
     Runs the section's experiments in order, writes each figure to ``DIR/<section>-<id>.png``
     and prints each claim's title, caption and file. ``DIR`` is checked first: new, empty or
     an earlier output of the examples (any section's), unless ``--overwrite``; else the script
-    exits 2 with one line, as for a bad argument.
+    exits 2 with one line, as for a bad argument. So it does for a figure's file there that the
+    examples did not write; a folder the system will not write exits 1, with one line too.
 
     Args:
       section: the lecture section to run.
@@ -41,10 +44,8 @@ def run_example(section: Section, argv: Sequence[str] | None = None) -> list[Cla
     # The tour's compiler settings (jaxtrain tour, cli/_tour.py), so that an example shows the
     # numbers the tour and the tests show for the same seed, rounding included.
     prefer_fast_compilation(elemental_emitters=args.quick)
-    try:
+    with _one_line_errors(parser, args.out):
         out = claim_output_dir(args.out, EXAMPLES, overwrite=args.overwrite)
-    except OutputDirError as error:
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
 
     import matplotlib
 
@@ -52,8 +53,21 @@ def run_example(section: Section, argv: Sequence[str] | None = None) -> list[Cla
     claims = []
     print(section.title)
     for claim in section.claims(LectureConfig(quick=args.quick), args.seed):
-        path = claim.save(out)
+        with _one_line_errors(parser, out):
+            path = claim.save(out, overwrite=args.overwrite)
         claim.close()
         print(f"\n{claim.title}\n  {claim.caption}\n  wrote {path}")
         claims.append(claim)
     return claims
+
+
+@contextlib.contextmanager
+def _one_line_errors(parser: argparse.ArgumentParser, out: str | os.PathLike) -> Iterator[None]:
+    """Ends the script with one line, as the ``jaxtrain`` command does, where ``--out`` is
+    refused (exit 2, a bad argument) or cannot be written (exit 1), not with a traceback."""
+    try:
+        yield
+    except OutputDirError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+    except OSError as error:
+        parser.exit(1, f"{parser.prog}: error: cannot write to {out}: {error.strerror or error}\n")

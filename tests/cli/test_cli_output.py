@@ -191,3 +191,96 @@ def test_an_out_that_is_a_file_is_refused_before_any_work(command, tmp_path, no_
     err = _one_error_line(capsys.readouterr().err, command)
     assert f"cannot write to {out}: it is a file, not a folder" in err
     assert out.read_text() == "mine"
+
+
+def _unreachable(tmp_path):
+    # A folder name longer than any file system takes: the OSError root (these tests' user)
+    # meets too, standing in for a parent folder the user cannot search.
+    return tmp_path / ("x" * 300) / "out"
+
+
+@pytest.mark.parametrize("command", ["diagnose", "explain", "hessian", "tour"])
+def test_an_out_the_system_refuses_is_one_line_and_exit_2(command, tmp_path, no_work, capsys):
+    # Before: "error: PermissionError: [Errno 13] ..." and exit 1 for a parent it cannot search.
+    out = _unreachable(tmp_path)
+    assert main(_argv(command, tmp_path, out)) == 2
+    err = _one_error_line(capsys.readouterr().err, command)
+    assert f"cannot write to {out}: File name too long" in err
+
+
+def _example_section(tmp_path):
+    from jaxtrain import lecture
+
+    def experiment(config, seed=0):
+        import matplotlib.pyplot as plt
+
+        figure, _ = plt.subplots(figsize=(1, 1))
+        return lecture.Claim("stand_in", "first", "T", {}, figure, "caption")
+
+    experiment.__name__ = "first"
+    return lecture.Section("stand_in", "0. A stand-in", "Nothing is trained.", (experiment,))
+
+
+def test_an_example_script_refuses_an_out_the_system_refuses_in_one_line(tmp_path, capsys):
+    # Before: a traceback ending in PermissionError for a parent it cannot search.
+    from jaxtrain import lecture
+
+    with pytest.raises(SystemExit) as refused:
+        lecture.run_example(_example_section(tmp_path), ["--out", str(_unreachable(tmp_path))])
+    err = capsys.readouterr().err
+    assert refused.value.code == 2 and err.count("\n") == 1, err
+    assert "error: cannot write to" in err and "File name too long" in err
+
+
+def test_an_example_script_stops_in_one_line_before_a_file_its_output_does_not_list(
+    tmp_path, capsys
+):
+    from jaxtrain import lecture
+    from jaxtrain._output_dir import OutputDir
+    from jaxtrain.lecture._claim import EXAMPLES
+
+    OutputDir(tmp_path, EXAMPLES).write_bytes("other-claim.png", b"png")
+    (tmp_path / "stand_in-first.png").write_bytes(b"mine")
+    with pytest.raises(SystemExit) as refused:
+        lecture.run_example(_example_section(tmp_path), ["--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert refused.value.code == 2 and err.count("\n") == 1, err
+    assert "stand_in-first.png is not" in err and "--overwrite" in err
+    assert (tmp_path / "stand_in-first.png").read_bytes() == b"mine"
+
+
+def test_an_example_script_that_cannot_write_stops_in_one_line(tmp_path, monkeypatch, capsys):
+    import os
+
+    from jaxtrain import lecture
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(SystemExit) as stopped:
+        lecture.run_example(_example_section(tmp_path), ["--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 1 and err.count("\n") == 1, err
+    assert f"error: cannot write to {tmp_path}: No space left on device" in err
+
+
+def test_overwrite_reaches_the_writer_of_a_file_the_command_did_not_write(tmp_path, capsys):
+    # The folder is hessian's own earlier output, but spectrum.png in it is the user's: refused
+    # without --overwrite (exit 2), replaced with it.
+    run = tmp_path / "run"
+    argv = ["train", "--data", "blobs", "--depth", "0", "--epochs", "1"]
+    assert main([*argv, "--checkpoint-dir", str(run)]) == 0
+    out = tmp_path / "out"
+    assert main(["hessian", str(run), "--out", str(out)]) == 0
+    (out / "spectrum.png").unlink()
+    (out / "spectrum.png").write_text("mine")
+    manifest = json.loads((out / ".jaxtrain-output.json").read_text())
+    manifest["written_by"]["jaxtrain hessian"].remove("spectrum.png")
+    (out / ".jaxtrain-output.json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert main(["hessian", str(run), "--out", str(out)]) == 2
+    assert "not an earlier output" in capsys.readouterr().err
+    assert (out / "spectrum.png").read_text() == "mine"
+    assert main(["hessian", str(run), "--out", str(out), "--overwrite"]) == 0
+    assert (out / "spectrum.png").read_bytes()[:4] == b"\x89PNG"

@@ -267,23 +267,47 @@ def test_report_renders_in_chromium(tour, tmp_path, width):
     assert (tmp_path / f"report-{width}.png").stat().st_size > 10_000
 
 
-def test_a_failing_section_keeps_the_finished_ones_on_disk(monkeypatch, tmp_path):
+def _third_section_fails(monkeypatch):
     def fails(config, seed=0):
         raise FloatingPointError("the loss became NaN")
 
     broken = dataclasses.replace(STAND_INS[2], experiments=(fails,))
     monkeypatch.setattr(lecture, "SECTIONS", (*STAND_INS[:2], broken, *STAND_INS[3:]))
+
+
+def test_a_failing_section_keeps_the_finished_ones_on_disk(monkeypatch, tmp_path):
+    _third_section_fails(monkeypatch)
     with pytest.raises(FloatingPointError):
         run_tour(tmp_path, progress=False)
-    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     # Minutes of finished sections are not thrown away, and the report says it is partial.
+    report = json.loads((tmp_path / "report.partial.json").read_text(encoding="utf-8"))
     assert list(report["sections"]) == list(SECTIONS[:2])
     assert report["meta"]["sections"] == f"2 of {len(SECTIONS)}"
-    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    page = (tmp_path / "report.partial.html").read_text(encoding="utf-8")
     assert f"sections: 2 of {len(SECTIONS)}" in page
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(
         f"{section}-claim_{k}.png" for section in SECTIONS[:2] for k in range(2)
     )
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_a_failing_rerun_keeps_the_complete_report(stand_ins, monkeypatch, tmp_path):
+    # The report was rewritten after every section: a rerun failing in its third section
+    # replaced a complete report by a 2-section one.
+    run_tour(tmp_path, progress=False)
+    complete = {name: (tmp_path / name).read_bytes() for name in ("report.json", "report.html")}
+    _third_section_fails(monkeypatch)
+    with pytest.raises(FloatingPointError):
+        run_tour(tmp_path, progress=False, seed=5)
+    assert {name: (tmp_path / name).read_bytes() for name in complete} == complete
+    partial = json.loads((tmp_path / "report.partial.json").read_text(encoding="utf-8"))
+    assert partial["meta"]["sections"] == f"2 of {len(SECTIONS)}"
+    # A finished run replaces the report and takes its partial one away.
+    monkeypatch.setattr(lecture, "SECTIONS", STAND_INS)
+    run_tour(tmp_path, progress=False, sections=["loss_functions"], seed=5)
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert list(report["sections"]) == ["loss_functions"]
+    assert not list(tmp_path.glob("report.partial.*"))
 
 
 def test_a_whole_tour_says_every_section_is_written(tour):
