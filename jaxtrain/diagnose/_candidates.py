@@ -226,29 +226,49 @@ def _one(item: Any, index: int) -> Candidate:
     )
 
 
-def unique_names(candidates: Sequence[Candidate]) -> list[str]:
-    """The candidates' names, a repeated one with the first free suffix ``#2``, ``#3``, ….
+def distinct_names(
+    names: Sequence[str],
+    *,
+    suffixed: Callable[[str, int], str] = lambda name, k: f"{name}#{k}",
+    fold: Callable[[str], str] = lambda name: name,
+) -> list[str]:
+    """``names`` made distinct: a repeated one gets the first free ``suffixed(name, k)``,
+    k = 2, 3, ….
 
-    Every name given keeps its first occurrence, and a suffix skips the names given (and the
-    ones already made), so ``["x", "x", "x#2"]`` becomes ``["x", "x#3", "x#2"]``: no two
-    candidates share a name, and a ``primary`` given by name means the one the user named.
+    Every name keeps its first occurrence, and a suffix skips every name given (and those
+    already made), so no made name takes one the user gave. ``fold`` says when two names are
+    the same (``str.casefold`` for file names on a case-insensitive file system).
+
+    Examples:
+      >>> distinct_names(["x", "x", "x#2", "x"])
+      ['x', 'x#3', 'x#2', 'x#4']
+    """
+    taken = {fold(name) for name in names}
+    seen: set[str] = set()
+    made: list[str] = []
+    for name in names:
+        chosen, k = name, 2
+        if fold(name) in seen:  # a repeat: the first occurrence keeps the name
+            while fold(suffixed(name, k)) in taken:
+                k += 1
+            chosen = suffixed(name, k)
+            taken.add(fold(chosen))
+        seen.add(fold(name))
+        made.append(chosen)
+    return made
+
+
+def unique_names(candidates: Sequence[Candidate]) -> list[str]:
+    """The candidates' names, a repeated one with the first free suffix ``#2``, ``#3``, …
+    (see :func:`distinct_names`): no two candidates share a name, and a ``primary`` given by
+    name means the one the user named.
 
     Examples:
       >>> from jaxtrain.diagnose._candidates import Candidate, unique_names
       >>> unique_names([Candidate(n, None) for n in ("x", "x", "x#2", "x")])
       ['x', 'x#3', 'x#2', 'x#4']
     """
-    taken = {c.name for c in candidates}
-    names: list[str] = []
-    for c in candidates:
-        name, suffix = c.name, 2
-        if name in names:  # a repeat: the first occurrence keeps the name
-            while f"{c.name}#{suffix}" in taken:
-                suffix += 1
-            name = f"{c.name}#{suffix}"
-            taken.add(name)
-        names.append(name)
-    return names
+    return distinct_names([c.name for c in candidates])
 
 
 def as_candidates(models: Any, *, primary: int | str | None = None) -> tuple[list[Candidate], int]:

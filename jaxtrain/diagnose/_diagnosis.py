@@ -15,6 +15,7 @@ import numpy as np
 from jaxtrain._json import to_jsonable
 from jaxtrain._output_dir import OutputDir
 from jaxtrain._text import beside, counted
+from jaxtrain.diagnose._candidates import distinct_names
 from jaxtrain.diagnose._causes import Cause
 from jaxtrain.diagnose._results import CandidateResult
 from jaxtrain.diagnose._stall import StallReport
@@ -109,6 +110,15 @@ def stall_reading(
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "candidate"
+
+
+def curve_file_names(names: Sequence[str]) -> list[str]:
+    """One ``curves_<name>.png`` per candidate, its name cleaned for a file system, and two
+    names that clean to the same file (``"net 1"``, ``"net_1"``; ``"Net"``, ``"net"`` where case
+    is not told apart) made distinct with ``-2``, ``-3``, …: one picture never replaces another."""
+    cleaned = [_safe_name(name) for name in names]
+    distinct = distinct_names(cleaned, suffixed=lambda name, k: f"{name}-{k}", fold=str.casefold)
+    return [f"curves_{name}.png" for name in distinct]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -535,11 +545,11 @@ class Diagnosis:
             plt.close(ax.figure)
             written.append(path)
             images.append(path.name)
-            for c in self.candidates:
+            file_names = curve_file_names([c.name for c in self.candidates])
+            for c, name in zip(self.candidates, file_names, strict=True):
                 if not c.curves:
                     continue
                 ax = self.plot_candidate(c.name)
-                name = f"curves_{_safe_name(c.name)}.png"
                 path = out.write_figure(name, ax.figure, dpi=110, bbox_inches="tight")
                 plt.close(ax.figure)
                 written.append(path)

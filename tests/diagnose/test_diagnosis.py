@@ -208,3 +208,18 @@ def test_json_tells_an_infinite_loss_from_an_unmeasured_one():
     assert report["numbers"]["gaps"]["val"] == "Infinity"
     assert report["candidates"][0]["val_loss"] == ["Infinity", "Infinity"]
     assert report["candidates"][0]["test_loss"] == []
+
+
+def test_candidates_whose_names_clean_to_one_file_name_get_one_file_each():
+    # Before: "net 1" and "net_1" both wrote curves_net_1.png, the second over the first, and
+    # diagnosis.md showed one picture for both. Names that differ only in case are kept apart
+    # too: a case-insensitive file system (macOS, Windows) would make them one file.
+    from jaxtrain.diagnose._diagnosis import curve_file_names
+
+    assert curve_file_names(["net 1", "net_1", "Net_1", "mlp", "net_1-2"]) == [
+        "curves_net_1.png",
+        "curves_net_1-3.png",
+        "curves_Net_1-4.png",
+        "curves_mlp.png",
+        "curves_net_1-2.png",
+    ]
