@@ -43,13 +43,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from jaxtrain._atomic import (
-    CLOEXEC,
     FOLDER_FLAGS,
     NOFOLLOW,
     folder_lock,
     is_leftover,
     replace_in_folder,
 )
+from jaxtrain._regular_file import open_regular
 
 __all__ = [
     "MANIFEST",
@@ -389,14 +389,10 @@ def _read_manifest(folder: pathlib.Path) -> dict[str, list[str]]:
     let a foreign folder pass for a command's own output.
     """
     try:
-        # O_NONBLOCK: a FIFO at the manifest's name must not hang the command.
-        fd = os.open(folder / MANIFEST, os.O_RDONLY | os.O_NONBLOCK | NOFOLLOW | CLOEXEC)
-    except OSError:
+        with open_regular(folder / MANIFEST) as handle:
+            data = handle.read(_MAX_MANIFEST_BYTES + 1)
+    except OSError:  # missing, or a link, FIFO, device or folder: none of ours
         return {}
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return {}
-        data = handle.read(_MAX_MANIFEST_BYTES + 1)
     try:
         record = json.loads(data) if len(data) <= _MAX_MANIFEST_BYTES else None
     except (ValueError, RecursionError):
