@@ -18,8 +18,10 @@ shift by β; they differ in which values share one μ and σ²):
   generation, where each image's contrast should be removed.
 
 Model families (:class:`MLP`, :class:`CNN`, :class:`ResNet`) take ``norm=`` by name or as a
-factory, so the same network runs with any of them, or with ``flax.nnx.BatchNorm`` for
-comparison.
+factory, so the same network runs with another normalization, or with ``flax.nnx.BatchNorm``
+for comparison: a convolutional network with any of the four (``"batch"``, ``"layer"``,
+``"group"``, ``"instance"``), an MLP with ``"batch"`` or ``"layer"`` (or a factory; instance
+normalization, which has no positions to average over there, is refused).
 """
 
 from jaxtrain.nn._batchnorm import BatchNorm

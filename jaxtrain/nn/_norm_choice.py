@@ -10,6 +10,11 @@ Norm = str | NormFactory | None
 
 _DENSE = ("batch", "layer")
 _CONV = ("batch", "layer", "group", "instance")
+_NO_POSITIONS = (
+    "instance normalization needs image positions to average over: each feature of a dense "
+    "layer has one value per example, which it would set to β (every activation the same). "
+    "Use 'batch' or 'layer' in an MLP"
+)
 
 
 def make_norm(norm: Norm, num_features: int, *, conv: bool, rngs: nnx.Rngs) -> nnx.Module | None:
@@ -20,6 +25,10 @@ def make_norm(norm: Norm, num_features: int, *, conv: bool, rngs: nnx.Rngs) -> n
     group); ``"group"`` is :class:`GroupNorm` with up to 8 groups; ``"instance"`` is
     :class:`InstanceNorm`. A callable is called as ``norm(num_features, rngs=rngs)``, so
     ``nnx.BatchNorm`` or a ``functools.partial`` of any norm layer fits.
+
+    Raises:
+      ValueError: an unknown name, or instance normalization in a dense network (``conv``
+        False), by name or as a factory.
     """
     # Imported here: the norm modules import nothing from the model families, but the package
     # __init__ imports both, and this keeps the dependency one-way.
@@ -28,8 +37,15 @@ def make_norm(norm: Norm, num_features: int, *, conv: bool, rngs: nnx.Rngs) -> n
 
     if norm is None:
         return None
+    if norm == "instance" and not conv:
+        raise ValueError(_NO_POSITIONS)
     if callable(norm):
-        return norm(num_features, rngs=rngs)
+        layer = norm(num_features, rngs=rngs)
+        # flax's own InstanceNorm where it has one (0.12+; Colab's 0.11 has none).
+        instance_norms = (InstanceNorm, *filter(None, [getattr(nnx, "InstanceNorm", None)]))
+        if not conv and isinstance(layer, instance_norms):
+            raise ValueError(_NO_POSITIONS)
+        return layer
     allowed = _CONV if conv else _DENSE
     if norm not in allowed:
         raise ValueError(f"unknown norm {norm!r}; use None, one of {allowed}, or a callable")

@@ -139,3 +139,14 @@ def test_bad_arguments(kwargs, match):
 def test_sizes_that_are_no_counts_are_refused_by_name(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("norm", ["instance", "InstanceNorm"])
+def test_instance_normalization_is_refused_where_there_are_no_positions(norm):
+    # Before: the InstanceNorm factory was taken, normalized each hidden feature over its one
+    # value, set every activation to β, and the MLP stayed at chance without a word.
+    from jaxtrain.nn import InstanceNorm
+
+    chosen = InstanceNorm if norm == "InstanceNorm" else norm
+    with pytest.raises(ValueError, match="instance normalization needs image positions"):
+        MLP(10, 8, 3, depth=1, norm=chosen, rngs=nnx.Rngs(0))
