@@ -24,10 +24,11 @@ def test_depth_counts_weight_layers(depth):
     def make():
         return ResNet(1, 10, depth=depth, width=2, residual=False, rngs=nnx.Rngs(0))
 
-    params = nnx.to_pure_dict(nnx.state(nnx.eval_shape(make), nnx.Param))
+    model = nnx.eval_shape(make)
+    params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
     # 6n convolutions in the blocks + the stem + the linear head.
     assert len(_conv_layers(params)) + 1 == depth
-    assert nnx.eval_shape(lambda: make()(X)).shape == (4, 10)
+    assert nnx.eval_shape(lambda m: m(X), model).shape == (4, 10)
 
 
 def test_plain_and_residual_differ_only_by_skips():
