@@ -55,8 +55,8 @@ from typing import Any
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
-# The stages in order of importance (the first benchmarks give the README's accelerator
-# table), each with the most seconds it may take; a stage gets less when less is left.
+# The stages in order of importance (the first ones give the figures an accelerator run is
+# for), each with the most seconds it may take; a stage gets less when less is left.
 LIMITS = {
     "environment": 40,
     "precision": 70,
@@ -223,10 +223,16 @@ def _measure(loss, params, x, y, v, precision: str) -> dict[str, Any]:
     else:
 
         @jax.jit
-        def matvec(u):
+        def product(p, x, y, u):
             # eigenvalues traces at HIGHEST; this context inside it restores the default.
             with jax.default_matmul_precision("default"):
-                return jax.jvp(lambda p: jax.grad(loss)(p, x, y), (params,), (u,))[1]
+                return jax.jvp(lambda q: jax.grad(loss)(q, x, y), (p,), (u,))[1]
+
+        def matvec(u):
+            # The point and the data as arguments, not captured: captured arrays are constants
+            # to XLA, which would fold the forward pass at compile time (in float32 on the
+            # host, not at the device's default precision) and time a smaller program.
+            return product(params, x, y, u)
 
     with jax.default_matmul_precision(precision):
         value = float(jax.jit(loss)(params, x, y))

@@ -521,6 +521,7 @@ def dense_against_torch(
         f" {t_jax:6.2f} s (first call {t_jax_first:6.2f} s), peak +{mem_jax:7.1f} MiB"
     )
     if torch is None:
+        print("  torch is not installed: its dense Hessian skipped")
         return row
     flat = torch.from_numpy(np.asarray(ravel_pytree(params)[0]).copy()).to(device)
     shapes = [(tuple(layer["b"].shape), tuple(layer["w"].shape)) for layer in params]

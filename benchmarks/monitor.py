@@ -15,11 +15,12 @@ steps with each set of monitors:
 Everything runs in one process and compiles first; then each round trains once with every
 set in turn (``fit``'s own ``epoch_time``, compilation excluded), so load from other
 processes falls on all of them alike. Printed: the median and best time ratio to the
-unmonitored run over the rounds, and what one measurement costs in training steps: the
-extra time divided by (measurements × one unmonitored step). A sharpness measurement is one
-linearization of the probe batch's gradient plus the Lanczos steps it took (printed:
-Hessian-vector products of the last measurement); on a CPU its cost grows with the probe
-size, while a training step's is set by the batch.
+unmonitored run over the rounds, and what one Hessian measurement (sharpness or trace) costs
+in training steps: the extra time, less what the set's every-step monitors (the noise scale)
+cost when run alone, divided by (measurements × one unmonitored step). A sharpness
+measurement is one linearization of the probe batch's gradient plus the Lanczos steps it
+took (printed: Hessian-vector products of the last measurement); on a CPU its cost grows with
+the probe size, while a training step's is set by the batch.
 
 For comparison, Cockpit (Schneider et al. 2021, CIFAR-10 3C3D on one GPU) published 1.06×
 (economy) to 2.26× (full, with λmax) when tracking every 16 steps, and up to 21× every step.
@@ -75,6 +76,14 @@ def measurements(monitors: list, steps: int) -> int:
     return sum(-(-steps // m.every) for m in monitors if m.uses_probe)
 
 
+def every_step_cost(monitors: list, sets: dict[str, list], extra: dict[str, float]) -> float:
+    """The extra time of ``monitors``' probe-free monitors (the noise scale, the update
+    ratio), each as measured in the set that runs it alone, where there is one (the quick run
+    has none: there the Hessian measurements carry it)."""
+    alone = {tuple(chosen): name for name, chosen in sets.items() if len(chosen) == 1}
+    return sum(extra.get(alone.get((m,), ""), 0.0) for m in monitors if not m.uses_probe)
+
+
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds")
@@ -127,14 +136,17 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     print(header)
     print("-" * len(header))
     results = {}
+    extra = {
+        name: statistics.median(times) - statistics.median(base) for name, times in seconds.items()
+    }
     for name, times in seconds.items():
         ratios = np.asarray(times) / base
         median, best = float(np.median(ratios)), float(np.min(ratios))
         count = measurements(sets[name], steps)
         per_measurement = ""
         if count:
-            extra = statistics.median(times) - statistics.median(base)
-            per_measurement = f"{extra / count / step_seconds:.0f}"
+            hessian = extra[name] - every_step_cost(sets[name], sets, extra)
+            per_measurement = f"{hessian / count / step_seconds:.0f}"
         results[name] = {"ratio_median": median, "ratio_best": best}
         print(
             f"{name:>22} {1e3 * statistics.median(times):>8.1f} {median:>13.2f} {best:>6.2f} "

@@ -3,7 +3,8 @@
 The same MLP (``jaxtrain.nn.MLP``, ReLU, no normalization) on the same data (scikit-learn's
 digits, 1,797 × 64) with the same optimizer (``optax.sgd`` with momentum 0.9), trained by:
 
-- ``fit``: shuffled batches, a whole epoch as one ``lax.scan``, plus what a hand loop skips:
+- ``fit``: shuffled batches, a whole epoch as one jitted loop (``lax.fori_loop`` over a
+  run-time step count), plus what a hand loop skips:
   per-step loss, gradient norm and learning-rate records and the non-finite guard (no
   metrics, as in the hand loops). Each epoch's permutation is NumPy's, drawn on the host;
 - ``hand scan``: a hand-written jitted optax + flax (NNX split/merge) epoch: the usual
@@ -176,6 +177,7 @@ def torch_loop(hidden: int, depth: int, x, y, batch_size: int, threads: int, dev
     try:
         import torch
     except ImportError:
+        print(f"  batch {batch_size}: torch is not installed: its loop skipped")
         return None
     torch.set_num_threads(threads)
     if device.startswith("cuda"):
@@ -345,8 +347,9 @@ def main(argv: list[str] | None = None) -> dict:
         "--torch-threads",
         type=int,
         default=1,
-        help="PyTorch intra-op threads (1 by default: XLA runs these small steps on one "
-        "thread too, and on a busy 2-core machine 2 torch threads contend badly)",
+        help="PyTorch intra-op threads (1 by default: on a busy 2-core machine 2 torch threads "
+        "contend badly; XLA keeps its own thread pool, which on these small steps does up to "
+        "a third of the work on a second thread)",
     )
     parser.add_argument(
         "--torch-device", default="cpu", help="where PyTorch runs: cpu, or cuda (JAX's GPU)"

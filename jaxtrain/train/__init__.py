@@ -1,10 +1,11 @@
 """The training loop, batches and checkpoints (lecture §1 and §3).
 
 :func:`fit` trains any model of the functional contract with any ``optax`` optimizer:
-shuffled minibatches of any size (1 to the whole set), whole epochs as one compiled
-``lax.scan``, a :class:`History` of per-step and per-epoch curves, orbax checkpoints that
-resume exactly and are verified when read back, a clear stop on a non-finite step, and data
-parallelism over a device mesh. :func:`evaluate` scores a model in evaluation mode.
+shuffled minibatches of any size (1 to the whole set), whole epochs as one compiled loop
+(``lax.fori_loop``; ``lax.scan`` over batches fed from the host), a :class:`History` of
+per-step and per-epoch curves, orbax checkpoints that resume exactly and are verified when
+read back, a clear stop on a non-finite step, and data parallelism over a device mesh.
+:func:`evaluate` scores a model in evaluation mode.
 """
 
 from jaxtrain.train._batching import epoch_batches

@@ -68,8 +68,9 @@ def fit(
     last batch (or are left for the next shuffle with ``drop_last=True``).
 
     Everything inside is pure and compiled: one training step is a pure function
-    ``state -> state``, and the steps of an epoch run as one ``lax.scan`` inside one
-    ``jax.jit`` whose state buffers are donated (updated in place). The data are put on the
+    ``state -> state``, and the steps of an epoch run as one compiled loop (``lax.fori_loop``
+    over a step count known at run time; ``lax.scan`` over batches fed from the host) inside
+    one ``jax.jit`` whose state buffers are donated (updated in place). The data are put on the
     devices once; each step gathers its batch there, so no Python runs per step and the
     host waits for the devices once per epoch, or less often: with the data on the devices,
     after the first epoch, epochs of few steps and no partial batch (at full batch, one)

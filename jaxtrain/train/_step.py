@@ -1,4 +1,4 @@
-"""One training step, and many of them as one ``lax.scan``: no Python work per step."""
+"""One training step, and many of them as one compiled loop: no Python work per step."""
 
 from __future__ import annotations
 
