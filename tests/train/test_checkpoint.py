@@ -21,6 +21,7 @@ from train_problems import (
     linear_apply,
     linear_params,
     linear_triple,
+    sgd_state,
     sleepy_loss,
 )
 
@@ -351,15 +352,7 @@ def test_a_killed_run_resumes_to_the_same_parameters(tmp_path):
 def _wide_state(step=5, key=42):
     """A state whose weight (64 × 32 floats) gets an array file of its own."""
     w = jnp.asarray(np.random.default_rng(0).normal(size=(64, 32)), jnp.float32)
-    params = {"w": w, "b": jnp.zeros(32, jnp.float32)}
-    return TrainState(
-        apply=linear_apply,
-        params=params,
-        model_state={},
-        opt_state=optax.sgd(0.1).init(params),
-        step=jnp.int32(step),
-        key=jax.random.key(key),
-    )
+    return sgd_state({"w": w, "b": jnp.zeros(32, jnp.float32)}, step=step, key=key)
 
 
 def _largest_file(directory):

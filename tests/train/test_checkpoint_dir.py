@@ -13,14 +13,12 @@ import signal
 
 import jax
 import jax.numpy as jnp
-import optax
 import pytest
-from train_problems import linear_apply, linear_params
+from train_problems import sgd_state
 
 from jaxtrain.train import (
     CheckpointCorruptError,
     CheckpointDirectoryError,
-    TrainState,
     load_checkpoint,
     save_checkpoint,
 )
@@ -30,15 +28,7 @@ from jaxtrain.train._checksums import CHECKSUMS
 
 
 def _state(params=None, step=5):
-    params = linear_params() if params is None else params
-    return TrainState(
-        apply=linear_apply,
-        params=params,
-        model_state={},
-        opt_state=optax.sgd(0.1).init(params),
-        step=jnp.int32(step),
-        key=jax.random.key(42),
-    )
+    return sgd_state(params, step=step)
 
 
 @pytest.fixture

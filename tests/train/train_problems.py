@@ -33,6 +33,22 @@ def linear_triple(seed=0):
     return (linear_apply, linear_params(seed), {})
 
 
+def sgd_state(params=None, *, step=5, key=42):
+    """A :class:`~jaxtrain.train.TrainState` of the linear model (``params``: its own by
+    default) under plain SGD, at ``step``: what a checkpoint test saves."""
+    from jaxtrain.train import TrainState
+
+    params = linear_params() if params is None else params
+    return TrainState(
+        apply=linear_apply,
+        params=params,
+        model_state={},
+        opt_state=optax.sgd(0.1).init(params),
+        step=jnp.int32(step),
+        key=jax.random.key(key),
+    )
+
+
 def blobs(n=30, seed=0):
     """Three separable Gaussian blobs in 4-D, float32 inputs and int32 labels."""
     rng = np.random.default_rng(seed)
