@@ -15,11 +15,17 @@ from typing import IO, Any
 
 from jaxtrain._atomic import CLOEXEC, NOFOLLOW
 
-__all__ = ["NotRegularFileError", "open_regular"]
+__all__ = ["NotRegularFileError", "is_link", "open_regular"]
 
 
 class NotRegularFileError(OSError):
     """The path is a link, a FIFO, a device or a folder where a regular file was expected."""
+
+
+def is_link(path: Any) -> bool:
+    """Whether ``path`` is a symbolic link; an object store's path (``etils.epath``, which has
+    no ``is_symlink``) never is."""
+    return isinstance(path, pathlib.Path) and path.is_symlink()
 
 
 def open_regular(path: Any) -> IO[bytes]:

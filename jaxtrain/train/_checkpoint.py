@@ -35,6 +35,7 @@ import jax
 import numpy as np
 
 from jaxtrain._numbers import is_int
+from jaxtrain._regular_file import open_regular
 from jaxtrain._text import listed
 from jaxtrain.train._checkpoint_dir import CheckpointDirectory, run_identity
 from jaxtrain.train._checksums import has_checksums, verify_checksums
@@ -483,7 +484,8 @@ def _numbered(path: Any) -> list[int]:
 def _format_of(step_dir: Any) -> str | None:
     """The ``format`` of a step's ``meta`` item as orbax's JSON handler stores it, if any."""
     try:
-        return json.loads((step_dir / "meta" / "metadata").read_text()).get("format")
+        with open_regular(step_dir / "meta" / "metadata") as handle:
+            return json.loads(handle.read()).get("format")
     except (OSError, ValueError, AttributeError):
         return None
 

@@ -38,7 +38,7 @@ import jax
 import numpy as np
 
 from jaxtrain._atomic import CLOEXEC, NOFOLLOW, is_leftover, write_atomically
-from jaxtrain._regular_file import NotRegularFileError, open_regular
+from jaxtrain._regular_file import NotRegularFileError, is_link, open_regular
 from jaxtrain._text import listed
 from jaxtrain.train._checksums import CHECKSUMS, has_checksums, write_checksums
 from jaxtrain.train._errors import CheckpointDirectoryError
@@ -55,6 +55,7 @@ _ORBAX_TMP = re.compile(r"(\d+)\.orbax-checkpoint-tmp(?:-(\d+))?")
 _ORBAX_MARK = "_CHECKPOINT_METADATA"
 # Where a step being saved again waits until the new one has committed.
 _REPLACED = ".jaxtrain-replaced"
+_REPLACED_NAME = re.compile(r"(\d+)" + re.escape(_REPLACED))
 
 
 def run_identity(key: jax.Array, seed: int | None, structure: str | None = None) -> dict[str, Any]:
@@ -95,7 +96,7 @@ def _remove_step(step_dir: Any) -> None:
     """Deletes a step, its checksums first: a deletion cut short never leaves a step that
     looks complete. A link at the step's name (a step moved elsewhere and linked back) is
     removed alone: what it points to is the user's."""
-    if step_dir.is_symlink():
+    if is_link(step_dir):
         step_dir.unlink()
         return
     checksums = step_dir / CHECKSUMS
@@ -107,7 +108,7 @@ def _remove_step(step_dir: Any) -> None:
 def _is_step(step_dir: Any) -> bool:
     """Whether ``step_dir`` is a checkpoint step (complete, or one a killed save or deletion
     left): only such folders are deleted, whatever a manifest lists."""
-    return step_dir.is_symlink() or has_checksums(step_dir) or (step_dir / _ORBAX_MARK).is_file()
+    return is_link(step_dir) or has_checksums(step_dir) or (step_dir / _ORBAX_MARK).is_file()
 
 
 class CheckpointDirectory:
@@ -232,8 +233,12 @@ class CheckpointDirectory:
             if step in self._manifest["steps"]:
                 self._manifest["steps"].remove(step)
             self._write()
-            if step_dir.exists() or step_dir.is_symlink():
+            if isinstance(step_dir, pathlib.Path) and (step_dir.exists() or is_link(step_dir)):
                 step_dir.rename(self._replaced(step))
+            elif step_dir.exists():
+                # An object store renames a folder object by object, no faster or safer than
+                # writing it again: there the old step goes first, as it always did.
+                _remove_step(step_dir)
         return step_dir
 
     def abort_save(self, step: int) -> None:
@@ -261,8 +266,7 @@ class CheckpointDirectory:
         self._manifest["steps"] = sorted({*self._manifest["steps"], step})
         self._manifest["saving"] = None
         self._write()
-        if self._replaced(step).exists() or self._replaced(step).is_symlink():
-            _remove_step(self._replaced(step))
+        self._clear_replaced()
         if keep is not None:
             # The step just saved stays even where it is the oldest (a run continued from an
             # earlier step): its caller is about to be handed its folder.
@@ -284,7 +288,7 @@ class CheckpointDirectory:
 
     def _read(self) -> dict[str, Any] | None:
         manifest_path = self.path / MANIFEST
-        if not (manifest_path.exists() or manifest_path.is_symlink()):
+        if not (manifest_path.exists() or is_link(manifest_path)):
             return None
         try:
             with open_regular(manifest_path) as handle:
@@ -318,6 +322,24 @@ class CheckpointDirectory:
     def _replaced(self, step: int) -> Any:
         return self.path / f"{step}{_REPLACED}"
 
+    def _clear_replaced(self) -> None:
+        """Settles every step set aside by a save that was replacing it: gone where the new
+        one is complete, back where the new one never committed (a run killed between the
+        two, or a save that failed)."""
+        for entry in self.path.iterdir():
+            match = _REPLACED_NAME.fullmatch(entry.name)
+            if not match:
+                continue
+            step = int(match[1])
+            step_dir = self.path / str(step)
+            if step_dir.is_dir() and has_checksums(step_dir):
+                _remove_step(entry)
+            else:
+                if step_dir.exists():
+                    _remove_step(step_dir)
+                entry.rename(step_dir)
+            self._manifest["steps"] = sorted({*self._manifest["steps"], step})
+
     def _temporary_folders(self, step: int, since: int | None = None) -> list[Any]:
         """orbax's temporary folders of ``step``; with ``since``, only those this run's save
         begun at ``since`` can have made."""
@@ -335,7 +357,8 @@ class CheckpointDirectory:
 
         The step being saved is this run family's: a complete one (its checksums recorded)
         joins the steps, an incomplete one and orbax's temporary folder of it are deleted,
-        and so are temporary copies of the manifest that a killed write left.
+        and so are temporary copies of the manifest that a killed write left; a step a save
+        set aside is settled (:meth:`_clear_replaced`).
         """
         for entry in self.path.iterdir():
             if is_leftover(entry.name, MANIFEST):
@@ -343,7 +366,7 @@ class CheckpointDirectory:
         saving = self._manifest.get("saving")
         if saving is not None:
             step, since = int(saving["step"]), int(saving["since"])
-            step_dir, replaced = self.path / str(step), self._replaced(step)
+            step_dir = self.path / str(step)
             if step_dir.is_dir():
                 if has_checksums(step_dir):
                     self._manifest["steps"] = sorted({*self._manifest["steps"], step})
@@ -351,15 +374,8 @@ class CheckpointDirectory:
                     _remove_step(step_dir)
             for folder in self._temporary_folders(step, since):
                 _remove_tree(folder)
-            # The step that save was replacing: gone once the new one is complete, back
-            # where the new one never committed.
-            if replaced.exists() or replaced.is_symlink():
-                if step in self._manifest["steps"]:
-                    _remove_step(replaced)
-                else:
-                    replaced.rename(step_dir)
-                    self._manifest["steps"] = sorted({*self._manifest["steps"], step})
             self._manifest["saving"] = None
+        self._clear_replaced()
         self._manifest["steps"] = [
             s for s in self._manifest["steps"] if (self.path / str(s)).is_dir()
         ]

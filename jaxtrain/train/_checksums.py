@@ -26,7 +26,7 @@ from collections.abc import Collection
 from typing import Any
 
 from jaxtrain._atomic import CLOEXEC, FOLDER_FLAGS, is_leftover, write_atomically
-from jaxtrain._regular_file import NotRegularFileError, open_regular
+from jaxtrain._regular_file import NotRegularFileError, is_link, open_regular
 from jaxtrain._text import counted
 from jaxtrain.train._errors import CheckpointCorruptError
 
@@ -100,7 +100,7 @@ def write_checksums(step_dir: Any) -> None:
 def has_checksums(step_dir: Any) -> bool:
     """Whether ``step_dir`` was completely saved by jaxtrain (its checksums were recorded)."""
     checksums = step_dir / CHECKSUMS
-    return checksums.is_file() and not checksums.is_symlink()
+    return checksums.is_file() and not is_link(checksums)
 
 
 def verify_checksums(step_dir: Any, items: Collection[str], *, name: str) -> None:
@@ -125,10 +125,12 @@ def verify_checksums(step_dir: Any, items: Collection[str], *, name: str) -> Non
         problem = _problem(step_dir.joinpath(*relative.split("/")), saved)
         if problem:
             _refuse(name, relative, problem)
-    # A file the load would read that was not there when the step was saved (a history
-    # folder copied in from another step, a file dropped among the arrays) is not this step's.
+    # A file inside an item the load reads that was not there when the step was saved (a
+    # history folder copied in from another step, a file dropped among the arrays) is not
+    # this step's. A file beside the items (Finder's .DS_Store) is never read: it may stay.
     for relative, _ in _files(step_dir):
-        if relative not in files and _read_by_the_load(relative, items):
+        item, _, rest = relative.partition("/")
+        if relative not in files and rest and item in items:
             _refuse(name, relative, "was not there when it was saved")
 
 

@@ -31,15 +31,19 @@ def _state(params=None, step=5):
     return sgd_state(params, step=step)
 
 
+class _Hung(BaseException):
+    """Raised in a blocked read: no ``except OSError`` on the way may swallow it."""
+
+
 @pytest.fixture
 def no_hang():
     """Fails a test that blocks (a FIFO read) instead of hanging the suite."""
 
     def expire(*_):
-        raise TimeoutError("blocked for 20 s")
+        raise _Hung("blocked for 10 s")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(20)
+    signal.alarm(10)
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, previous)
@@ -206,3 +210,42 @@ def test_a_manifest_that_cannot_be_written_is_one_line_naming_the_folder(tmp_pat
     monkeypatch.setattr(_checkpoint_dir, "write_atomically", refuse)
     with pytest.raises(CheckpointDirectoryError, match=f"cannot write {MANIFEST} in {tmp_path}"):
         save_checkpoint(tmp_path, _state(step=5))
+
+
+def test_an_object_store_path_saves_resaves_and_loads(tmp_path, monkeypatch):
+    # Before: the new link checks called is_symlink(), which etils.epath's paths (what a
+    # gs:// URL becomes) do not have: every save and load failed with AttributeError. A local
+    # epath.Path is the same class as gs://'s.
+    from etils import epath
+
+    monkeypatch.setattr(checkpoint_module, "as_path", lambda directory: epath.Path(directory))
+    save_checkpoint(tmp_path, _state(step=5))
+    save_checkpoint(tmp_path, _state(step=5))  # a step saved again
+    save_checkpoint(tmp_path, _state(step=6), keep=1)
+    assert load_checkpoint(tmp_path, _state()).step == 6
+
+
+def test_a_file_beside_the_items_is_not_damage(tmp_path):
+    # Before: any unrecorded top-level file (Finder's .DS_Store) refused the whole step.
+    save_checkpoint(tmp_path, _state(step=5))
+    (tmp_path / "5" / ".DS_Store").write_bytes(b"\0")
+    assert load_checkpoint(tmp_path, _state()).step == 5
+
+
+def test_a_replaced_step_left_by_a_kill_after_the_commit_is_cleared(tmp_path):
+    # Before: a kill after the new step was recorded, before the old copy was deleted, left
+    # the copy for good, and the next save of that step was refused as "not this run's".
+    save_checkpoint(tmp_path, _state(step=5))
+    shutil.copytree(tmp_path / "5", tmp_path / "5.jaxtrain-replaced")
+    save_checkpoint(tmp_path, _state(step=5))
+    assert not (tmp_path / "5.jaxtrain-replaced").exists()
+    assert load_checkpoint(tmp_path, _state()).step == 5
+
+
+def test_a_fifo_in_a_step_without_checksums_is_not_a_hang(tmp_path, no_hang):
+    # A step folder with no checksums is looked into for its format (an old checkpoint);
+    # a FIFO at its metadata's name blocked that read forever.
+    (tmp_path / "7" / "meta").mkdir(parents=True)
+    os.mkfifo(tmp_path / "7" / "meta" / "metadata")
+    with pytest.raises((FileNotFoundError, ValueError)):
+        load_checkpoint(tmp_path)
