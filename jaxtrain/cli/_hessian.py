@@ -138,6 +138,7 @@ def _restore(directory: str, step: int | None) -> tuple[Any, Any, dict[str, Any]
 
     from jaxtrain import nn, train
     from jaxtrain.diagnose import ModelSpec
+    from jaxtrain.train._checkpoint import read_metadata
 
     path = pathlib.Path(directory)
     if path.exists() and not path.is_dir():
@@ -148,10 +149,10 @@ def _restore(directory: str, step: int | None) -> tuple[Any, Any, dict[str, Any]
     if not path.is_dir():
         raise CommandError(f"cannot read checkpoint {directory}: no such directory")
     try:
-        peek = train.load_checkpoint(path, step=step)
+        # The metadata alone first: it names the model the arrays are then loaded into.
+        step, metadata = read_metadata(path, step=step)
     except (FileNotFoundError, ValueError) as error:
         raise CommandError(f"cannot read checkpoint {directory}: {error}") from None
-    metadata = peek.metadata
     if "model" not in metadata or "data" not in metadata:
         raise CommandError(
             f"the checkpoint {directory} carries no model spec and data reference in its "
@@ -165,7 +166,7 @@ def _restore(directory: str, step: int | None) -> tuple[Any, Any, dict[str, Any]
     # model for real dispatches its random draws one operation at a time (~0.3 s here).
     apply, params, state = nn.functional(nnx.eval_shape(lambda: spec.build(nnx.Rngs(0))))
     try:
-        ckpt = train.load_checkpoint(path, (apply, params, state), step=peek.step)
+        ckpt = train.load_checkpoint(path, (apply, params, state), step=step)
     except ValueError as error:
         raise CommandError(f"the checkpoint does not fit its model spec: {error}") from None
     return spec, ckpt, metadata, apply

@@ -225,10 +225,10 @@ def _check_same_run(directory: str, metadata: dict[str, Any]) -> None:
     divergence is a reason to resume). ``fit`` checks that the shapes fit, not that the data
     and model are the same, and the checkpoint's metadata would then name data the state was
     not trained on."""
-    from jaxtrain import train
+    from jaxtrain.train._checkpoint import read_metadata
 
     try:
-        saved = train.load_checkpoint(directory).metadata
+        _, saved = read_metadata(directory)
     except (FileNotFoundError, ValueError):
         return  # no checkpoint to resume: fit starts the run, or says what is wrong
     changed = [

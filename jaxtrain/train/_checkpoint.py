@@ -565,6 +565,58 @@ def _restored_tree(
     return tree
 
 
+def _step_of(directory: str | os.PathLike, step: int | None) -> tuple[Any, int]:
+    """``(path, step)``: the directory as a path and the step to read (the newest by default).
+
+    Raises:
+      FileNotFoundError: no such directory, no complete checkpoint, or not ``step``.
+    """
+    path = as_path(directory)
+    if not path.is_dir():
+        raise FileNotFoundError(f"no checkpoint directory {path}")
+    return path, _chosen_step(path, step)
+
+
+def _read_json_items(checkpointer: Any, step_dir: Any, name: str, *, with_history: bool) -> dict:
+    """The step's JSON items (``meta``, ``metadata``, and ``history`` where it was saved and
+    asked for), after checking the step is a jaxtrain checkpoint.
+
+    Raises:
+      ValueError: ``meta`` is not a jaxtrain checkpoint's.
+    """
+    ocp = _ocp()
+    items = {"meta": ocp.args.JsonRestore(), "metadata": ocp.args.JsonRestore()}
+    if with_history and (step_dir / "history").exists():
+        items["history"] = ocp.args.JsonRestore()
+    info = _restore(checkpointer, step_dir, items, name)
+    if dict(info["meta"]).get("format") != _FORMAT:
+        raise ValueError(f"{name} is not a jaxtrain checkpoint")
+    return info
+
+
+def read_metadata(
+    directory: str | os.PathLike, *, step: int | None = None
+) -> tuple[int, dict[str, Any]]:
+    """``(step, metadata)`` of a checkpoint, without reading its arrays: what a tool needs to
+    rebuild the model before loading into it (the command line's model spec and data).
+
+    The files read are checked against their checksums first, as :func:`load_checkpoint`
+    checks them.
+
+    Raises:
+      FileNotFoundError, CheckpointCorruptError, ValueError: as :func:`load_checkpoint`.
+    """
+    path, step = _step_of(directory, step)
+    name, step_dir = f"{path}/{step}", path / str(step)
+    verify_checksums(step_dir, {"meta", "metadata"}, name=name)
+    checkpointer = _checkpointer()
+    try:
+        info = _read_json_items(checkpointer, step_dir, name, with_history=False)
+    finally:
+        checkpointer.close()
+    return step, dict(info["metadata"] or {})
+
+
 def load_checkpoint(
     directory: str | os.PathLike, target: Any = None, *, step: int | None = None
 ) -> Checkpoint:
@@ -621,30 +673,20 @@ def load_checkpoint(
       ...     print(str(error).splitlines()[1])
         ['w']: checkpoint has float32[2], target float32[5]
     """
-    ocp = _ocp()
-    path = as_path(directory)
-    if not path.is_dir():
-        raise FileNotFoundError(f"no checkpoint directory {path}")
-    step = _chosen_step(path, step)
+    path, step = _step_of(directory, step)
     name, step_dir = f"{path}/{step}", path / str(step)
     parts, trees = _target_parts(target)
     # Every file about to be read is checked first: damaged bytes never reach orbax.
     verify_checksums(step_dir, {"meta", "metadata", "history", "extras", *parts}, name=name)
     checkpointer = _checkpointer()
     try:
-        saved_items = {p.name for p in step_dir.iterdir()}
-        json_items = {"meta": ocp.args.JsonRestore(), "metadata": ocp.args.JsonRestore()}
-        if "history" in saved_items:
-            json_items["history"] = ocp.args.JsonRestore()
-        info = _restore(checkpointer, step_dir, json_items, name)
+        info = _read_json_items(checkpointer, step_dir, name, with_history=True)
         meta = dict(info["meta"])
-        if meta.get("format") != _FORMAT:
-            raise ValueError(f"{name} is not a jaxtrain checkpoint")
         # Checkpoints written before monitors existed have no monitor_state: an empty one.
         prints = {part: meta["fingerprint"].get(part, []) for part in _PARTS}
         # Checkpoints written before node types were recorded compare the fingerprint alone.
         types = {part: (meta.get("node_types") or {}).get(part) for part in _PARTS}
-        history = History.from_dict(info["history"]) if "history" in json_items else None
+        history = History.from_dict(info["history"]) if "history" in info else None
         metadata = dict(info["metadata"] or {})
         config = dict(meta.get("config") or {})
         if trees is not None:

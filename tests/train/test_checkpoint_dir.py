@@ -249,3 +249,18 @@ def test_a_fifo_in_a_step_without_checksums_is_not_a_hang(tmp_path, no_hang):
     os.mkfifo(tmp_path / "7" / "meta" / "metadata")
     with pytest.raises((FileNotFoundError, ValueError)):
         load_checkpoint(tmp_path)
+
+
+def test_read_metadata_reads_no_array(tmp_path, monkeypatch):
+    # The command line read a whole step (every array hashed and loaded) only for its
+    # metadata, then loaded the same step again.
+    save_checkpoint(tmp_path, _state(step=5), metadata={"model": "linear"})
+    read = []
+    real = checkpoint_module._restore
+    monkeypatch.setattr(
+        checkpoint_module,
+        "_restore",
+        lambda c, d, args, n: read.append(set(args)) or real(c, d, args, n),
+    )
+    assert checkpoint_module.read_metadata(tmp_path) == (5, {"model": "linear"})
+    assert read == [{"meta", "metadata"}]
