@@ -14,7 +14,7 @@ from jaxtrain.optim._validation import (
     check_non_negative,
     check_unit_interval,
     concrete_float,
-    rounded_to_zero_note,
+    half_precision_note,
 )
 
 _RECTIFIED_FROM_FOUR = (
@@ -38,7 +38,7 @@ def _check_moments(b1, b2, eps, eps_root):
     if concrete_float("eps", eps) == 0 and concrete_float("eps_root", eps_root) == 0:
         raise ValueError(
             "`eps` and `eps_root` cannot both be 0: a zero gradient would give 0/0."
-            + rounded_to_zero_note(eps)
+            + half_precision_note(eps)
         )
 
 

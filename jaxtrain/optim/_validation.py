@@ -34,19 +34,20 @@ def concrete_float(name: str, value: Any) -> float | None:
     return float(array)
 
 
-def rounded_to_zero_note(value: Any) -> str:
-    """Why a half-precision hyperparameter may be 0 though nobody wrote 0, and the remedy.
+def half_precision_note(value: Any) -> str:
+    """Why a half-precision hyperparameter may be out of range though nobody wrote that
+    value, and the remedy; ``""`` for any other value.
 
-    ``optax.inject_hyperparams`` casts every hyperparameter to the parameters' dtype, where a
-    default such as ``eps=1e-8`` rounds to 0 in float16 and bfloat16.
+    ``optax.inject_hyperparams`` casts every hyperparameter to the parameters' dtype: in
+    float16 a default ``eps=1e-8`` rounds to 0, in bfloat16 a default ``b2=0.999`` to 1.
     """
     dtype = getattr(value, "dtype", None)
     if dtype is None or not jnp.issubdtype(dtype, jnp.floating) or jnp.finfo(dtype).bits > 16:
         return ""
     return (
         f" It is a {np.dtype(dtype).name} value: optax.inject_hyperparams casts hyperparameters "
-        "to the parameters' dtype, where a small one such as 1e-8 rounds to 0; keep them in "
-        "float32 with inject_hyperparams(..., hyperparam_dtype=jnp.float32)."
+        "to the parameters' dtype, where 1e-8 rounds to 0 (float16) and 0.999 to 1 (bfloat16); "
+        "keep them in float32 with inject_hyperparams(..., hyperparam_dtype=jnp.float32)."
     )
 
 
@@ -77,7 +78,7 @@ def check_positive(name: str, value: Any) -> None:
         return
     if not math.isfinite(number) or number <= 0:
         raise ValueError(
-            f"`{name}` must be finite and > 0, got {number}.{rounded_to_zero_note(value)}"
+            f"`{name}` must be finite and > 0, got {number}.{half_precision_note(value)}"
         )
 
 
@@ -87,7 +88,7 @@ def check_unit_interval(name: str, value: Any) -> None:
     if number is None:
         return
     if not 0.0 <= number < 1.0:
-        raise ValueError(f"`{name}` must lie in [0, 1), got {number}.")
+        raise ValueError(f"`{name}` must lie in [0, 1), got {number}.{half_precision_note(value)}")
 
 
 def check_at_least(name: str, value: Any, minimum: float, reason: str) -> None:

@@ -254,3 +254,13 @@ def test_an_eps_rounded_to_zero_by_inject_hyperparams_says_how_to_keep_it(name):
     kept = optax.inject_hyperparams(getattr(optim, name), hyperparam_dtype=jnp.float32)(0.1)
     updates, _ = kept.update(params, kept.init(params), params)
     assert np.isfinite(np.asarray(updates, np.float32)).all()
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "radam"])
+def test_a_b2_rounded_to_one_by_inject_hyperparams_says_how_to_keep_it(name):
+    # In bfloat16 the default b2 = 0.999 rounds to 1.0; before, the refusal only read
+    # "`b2` must lie in [0, 1), got 1.0".
+    params = jnp.ones(3, jnp.bfloat16)
+    tx = optax.inject_hyperparams(getattr(optim, name))(learning_rate=0.1)
+    with pytest.raises(ValueError, match=r"`b2` must lie in \[0, 1\).*bfloat16.*hyperparam_dtype"):
+        tx.init(params)
