@@ -332,10 +332,13 @@ def _escape_caption(numbers: dict[str, Any]) -> str:
 def _growth_text(growth: float, predicted: float) -> str:
     """The nudge's measured growth per step along u beside 1 − ηλ's: "as predicted" only where
     the two print alike, the growth printed on its side of 1 (growing or shrinking)."""
-    expected = f"{predicted:.3f}"
     if not math.isfinite(growth):
-        return f"The nudge's growth along u was not measured (n/a); 1 − ηλ predicts {expected}×."
+        return (
+            f"The nudge's growth along u was not measured (n/a); 1 − ηλ predicts {predicted:.3f}×."
+        )
     measured = beside(growth, 1.0, 3, fixed=True)
+    # The prediction in the measured value's digits: equal numbers print alike.
+    expected = f"{predicted:.{len(measured.partition('.')[2])}f}"
     if growth > 1:
         change = f"grows {measured}× per step"
     elif growth < 1:

@@ -295,6 +295,16 @@ def test_escape_the_nudge_grows_as_predicted_only_where_it_does(growth, said):
     assert ("as 1 − ηλ" in caption) == (growth == 1.2000004)
 
 
+def test_escape_growth_and_prediction_print_in_the_same_digits():
+    # A growth just above 1 printed with the digits that show it above 1 (1.0005) beside a
+    # prediction in 3 decimals (1.000) read "not the 1.000× that 1 − ηλ predicts" for equal
+    # numbers.
+    assert cp._growth_text(1.0005, 1.0005) == (
+        "The nudge's component along u grows 1.0005× per step, as 1 − ηλ = 1.0005 predicts."
+    )
+    assert "not the 1.0010×" in cp._growth_text(1.0005, 1.001)
+
+
 def test_ratio_caption_every_saddle_higher_shows_in_the_printed_losses():
     # Saddles at losses 0.5 and 0.01249, the other critical points at 0.01246 and 0.001: every
     # saddle is higher, but 2 significant digits print the spans "0.012 to 0.5" and "0.001 to
