@@ -11,9 +11,10 @@ Norm = str | NormFactory | None
 _DENSE = ("batch", "layer")
 _CONV = ("batch", "layer", "group", "instance")
 _NO_POSITIONS = (
-    "instance normalization needs image positions to average over: each feature of a dense "
-    "layer has one value per example, which it would set to β (every activation the same). "
-    "Use 'batch' or 'layer' in an MLP"
+    "instance normalization (or group normalization of one feature per group, which "
+    "normalizes each feature alone) needs image positions to average over: each feature of a "
+    "dense layer has one value per example, which it would set to β (every activation the "
+    "same). Use 'batch' or 'layer' in an MLP"
 )
 
 
@@ -27,8 +28,9 @@ def make_norm(norm: Norm, num_features: int, *, conv: bool, rngs: nnx.Rngs) -> n
     ``nnx.BatchNorm`` or a ``functools.partial`` of any norm layer fits.
 
     Raises:
-      ValueError: an unknown name, or instance normalization in a dense network (``conv``
-        False), by name or as a factory.
+      ValueError: an unknown name, or, in a dense network (``conv`` False), a layer that
+        normalizes each feature alone (instance norm by name or as a factory, group norm of
+        one feature per group).
     """
     # Imported here: the norm modules import nothing from the model families, but the package
     # __init__ imports both, and this keeps the dependency one-way.
@@ -41,9 +43,7 @@ def make_norm(norm: Norm, num_features: int, *, conv: bool, rngs: nnx.Rngs) -> n
         raise ValueError(_NO_POSITIONS)
     if callable(norm):
         layer = norm(num_features, rngs=rngs)
-        # flax's own InstanceNorm where it has one (0.12+; Colab's 0.11 has none).
-        instance_norms = (InstanceNorm, *filter(None, [getattr(nnx, "InstanceNorm", None)]))
-        if not conv and isinstance(layer, instance_norms):
+        if not conv and _each_feature_alone(layer, num_features):
             raise ValueError(_NO_POSITIONS)
         return layer
     allowed = _CONV if conv else _DENSE
@@ -58,6 +58,16 @@ def make_norm(norm: Norm, num_features: int, *, conv: bool, rngs: nnx.Rngs) -> n
     if norm == "group":
         return GroupNorm(num_features, num_groups=_largest_divisor(num_features, 8), rngs=rngs)
     return InstanceNorm(num_features, rngs=rngs)
+
+
+def _each_feature_alone(layer: nnx.Module, num_features: int) -> bool:
+    """Whether ``layer`` normalizes every feature over its own values only: instance norm,
+    or group norm with one feature per group (jaxtrain's or flax's)."""
+    from jaxtrain.nn._normalization import InstanceNorm
+
+    # flax's own InstanceNorm where it has one (0.12+; Colab's 0.11 has none).
+    instance_norms = (InstanceNorm, *filter(None, [getattr(nnx, "InstanceNorm", None)]))
+    return isinstance(layer, instance_norms) or getattr(layer, "num_groups", None) == num_features
 
 
 def cancels_bias(norm: Norm, num_features: int) -> bool:

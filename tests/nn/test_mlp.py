@@ -148,5 +148,17 @@ def test_instance_normalization_is_refused_where_there_are_no_positions(norm):
     from jaxtrain.nn import InstanceNorm
 
     chosen = InstanceNorm if norm == "InstanceNorm" else norm
-    with pytest.raises(ValueError, match="instance normalization needs image positions"):
+    with pytest.raises(ValueError, match=r"instance normalization .* needs image positions"):
         MLP(10, 8, 3, depth=1, norm=chosen, rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize("group_norm", ["jaxtrain", "flax"])
+def test_group_normalization_of_one_feature_per_group_is_refused_too(group_norm):
+    # Group norm with as many groups as features normalizes each feature alone, as instance
+    # normalization does: the MLP's output was the same for every input.
+    from jaxtrain.nn import GroupNorm
+
+    layer = GroupNorm if group_norm == "jaxtrain" else nnx.GroupNorm
+    with pytest.raises(ValueError, match="normalizes each feature alone"):
+        MLP(10, 8, 3, depth=1, norm=functools.partial(layer, num_groups=8), rngs=nnx.Rngs(0))
+    MLP(10, 8, 3, depth=1, norm=functools.partial(layer, num_groups=2), rngs=nnx.Rngs(0))
