@@ -12,6 +12,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jax.tree_util import Partial
 
+from jaxtrain._mesh import with_auto_axes
 from jaxtrain._text import counted
 from jaxtrain.curvature._operators import as_pytree_callable
 from jaxtrain.losses import chunked_mean
@@ -158,7 +159,7 @@ def batched_loss(
         >>> print(loss(jnp.asarray(0.0)))  # (3·0 + 1·16) / 4
         4.0
     """
-    groups, sizes = _group(batches, mesh)
+    groups, sizes = _group(batches, None if mesh is None else with_auto_axes(mesh))
     return Partial(_BatchedMean(tuple(sizes)), as_pytree_callable(loss_fn), groups)
 
 

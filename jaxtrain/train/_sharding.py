@@ -20,6 +20,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jaxtrain._mesh import with_auto_axes
+
 __all__ = ["Placement", "resolve_placement"]
 
 
@@ -125,10 +127,7 @@ def resolve_placement(mesh: Mesh | None) -> Placement:
         mesh = Mesh(np.asarray(jax.devices()), ("data",))
     if not isinstance(mesh, Mesh):
         raise ValueError(f"mesh must be a jax.sharding.Mesh or None; got {type(mesh).__name__}")
-    # The same devices and names with every axis Auto: the step places the batch with
-    # with_sharding_constraint, which refuses Explicit axes, and jax.make_mesh makes its axes
-    # Explicit in newer jax. Data parallelism asks nothing of the axis types.
-    mesh = Mesh(mesh.devices, mesh.axis_names)
+    mesh = with_auto_axes(mesh)  # a jax.make_mesh mesh too (jaxtrain._mesh)
     names = tuple(mesh.axis_names)
     if "data" in names:
         axis = "data"

@@ -223,6 +223,12 @@ def test_hvp_with_the_batch_sharded_over_8_devices_equals_one_device(
                     hvp(sharded, params), params, k=2, key=jax.random.key(0), num_iters=16
                 ).eigenvalues
                 print("top", train, " ".join(map(repr, np.asarray(top).tolist())))
+        # jax.make_mesh makes Explicit axes in newer jax; before, the HVP failed on them.
+        made = jax.make_mesh((8,), ("batch",))
+        on_made = loss_from_model(apply, state, batches, mse, train=True, mesh=made)
+        hv_made = np.asarray(ravel_pytree(hvp(on_made, params)(v))[0])
+        np.testing.assert_allclose(hv_made, hv, rtol=1e-5, atol=1e-6)
+        print("make_mesh ok")
         try:
             loss_from_model(apply, state, [(x[:12], y[:12])], mse, mesh=mesh)
         except ValueError as e:
@@ -254,3 +260,4 @@ def test_hvp_with_the_batch_sharded_over_8_devices_equals_one_device(
     top = eigenvalues(hvp(single_eval, params), params, k=2, key=jax.random.key(0), num_iters=16)
     np.testing.assert_allclose(np.asarray(top.eigenvalues), lines[("top", "False")], rtol=1e-4)
     assert "indivisible batch refused" in out and "one example refused" in out
+    assert "make_mesh ok" in out
