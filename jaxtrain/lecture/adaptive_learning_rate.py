@@ -95,16 +95,29 @@ def _rises(losses: np.ndarray) -> np.ndarray:
 
 
 def _spikes(losses: np.ndarray) -> list[tuple[int, float]]:
-    """(step, rise) at the top of each stretch of steps where the loss stands more than
-    ``_SPIKE`` times above its lowest value so far, in order."""
-    rises = _rises(losses)
-    above = np.concatenate([[False], rises > _SPIKE, [False]])
-    starts = np.nonzero(above[1:] & ~above[:-1])[0]
-    ends = np.nonzero(above[:-1] & ~above[1:])[0]
-    tops = [
-        start + int(np.argmax(rises[start:end])) for start, end in zip(starts, ends, strict=True)
-    ]
-    return [(top + 1, float(rises[top])) for top in tops]
+    """(step, rise) at the top of each blow-up, in order: a climb to more than ``_SPIKE``
+    times the lowest loss since the previous blow-up's top, whose top is the highest loss
+    before it falls back below 1/``_SPIKE`` of it (the last may not have fallen yet).
+
+    The lowest loss *since the previous top*, not of the whole run: a loss that blew up from
+    1e-22, fell to 1e-32 and blew up twice more from 1e-25 and 1e-19 has three blow-ups,
+    though it never came back within 2× of 1e-32.
+    """
+    tiny = np.finfo(np.float64).tiny
+    spikes, low, top = [], float(losses[0]), None
+    for step, loss in enumerate(map(float, losses)):
+        if top is None:
+            if loss > _SPIKE * max(low, tiny):
+                top = step
+            low = min(low, loss)
+        elif loss > losses[top]:
+            top = step
+        elif loss * _SPIKE < losses[top]:  # fell back: the blow-up is over
+            spikes.append((top, float(losses[top]) / max(low, tiny)))
+            top, low = None, loss
+    if top is not None:
+        spikes.append((top, float(losses[top]) / max(low, tiny)))
+    return spikes
 
 
 # ---- the long narrow valley ----
@@ -1086,46 +1099,45 @@ def _edge_caption(numbers: dict[str, Any]) -> str:
         f"squared error), {steps:,} steps; dashed: 2/η. Over the last half of each run:"
     ]
     for run in gd.values():
-        sentence = (
+        parts.append(
             f"η = {run['learning_rate']:g}: λmax·η/2 = {_ratio_to_one(run['hover_min'])}–"
             f"{_ratio_to_one(run['hover_max'])} over steps {run['hover_from']:,}–"
-            f"{run['hover_to']:,}, "
-            f"{_where(run)} 2/η"
-        )
-        start, lowest = run["sharpness_start"] / run["threshold"], run["lowest_ratio"]
-        low = f"{beside(lowest, _AT_EDGE, 2, fixed=True)} at step {run['lowest_step']:,}"
-        if run["edge_step"] is not None and lowest < _AT_EDGE:
-            edge = f"≥ 0.95 by step {run['edge_step']:,}"
-            if start >= _AT_EDGE:
-                sentence += f" (λmax·η/2 fell to {low} and was back at {edge})"
-            elif lowest >= start:
-                sentence += f" (λmax·η/2 rose from {low} to {edge})"
-            else:
-                sentence += (
-                    f" (λmax·η/2 started at {beside(start, _AT_EDGE, 2, fixed=True)}, fell to "
-                    f"{low} and rose to {edge})"
-                )
-        elif run["edge_step"] is None:
-            if start >= _AT_EDGE:
-                sentence += f" (never back at ≥ 0.95 after its low of {low})"
-            elif lowest >= start:
-                sentence += f" (λmax·η/2 never reaches ≥ 0.95; lowest {low})"
-            else:
-                sentence += f" (λmax·η/2 does not reach ≥ 0.95 after its low of {low})"
-        parts.append(
-            f"{sentence}; the loss went {run['loss_start']:.2f} (step 0) → "
-            f"{run['loss_end']:.4f} (the last), rising at {percent(run['loss_rises'])} of the "
-            "last half's steps."
+            f"{run['hover_to']:,}, {_where(run)} 2/η{_arrival(run, 'λmax·η/2')}; the loss went "
+            f"{run['loss_start']:.2f} (step 0) → {run['loss_end']:.4f} (the last), rising at "
+            f"{percent(run['loss_rises'])} of the last half's steps."
         )
     for run in (r for r in runs.values() if r["optimizer"] == "adam"):
-        edge = "never" if run["edge_step"] is None else f"at step {run['edge_step']:,}"
         parts.append(
-            f"Adam η = {run['learning_rate']:g}: its preconditioned sharpness over 38/η = "
-            f"{_ratio_to_one(run['hover_min'])}–{_ratio_to_one(run['hover_max'])} over steps "
-            f"{run['hover_from']:,}–{run['hover_to']:,}, {_where(run)} 38/η (first ≥ 0.95 "
-            f"{edge})."
+            f"Adam η = {run['learning_rate']:g} ({len(run['loss']):,} steps): its "
+            f"preconditioned sharpness over 38/η = {_ratio_to_one(run['hover_min'])}–"
+            f"{_ratio_to_one(run['hover_max'])} over steps {run['hover_from']:,}–"
+            f"{run['hover_to']:,}, {_where(run)} 38/η{_arrival(run, 'the ratio')}."
         )
     return " ".join(parts)
+
+
+def _arrival(run: dict[str, Any], ratio: str) -> str:
+    """How the run's ratio to its threshold (named ``ratio``) came to the edge: from where it
+    started, through its lowest, to its first step back at ≥ 0.95, or that it never did."""
+    start, lowest = run["sharpness_start"] / run["threshold"], run["lowest_ratio"]
+    low = f"{beside(lowest, _AT_EDGE, 2, fixed=True)} at step {run['lowest_step']:,}"
+    if run["edge_step"] is not None and lowest < _AT_EDGE:
+        edge = f"≥ 0.95 by step {run['edge_step']:,}"
+        if start >= _AT_EDGE:
+            return f" ({ratio} fell to {low} and was back at {edge})"
+        if lowest >= start:
+            return f" ({ratio} rose from {low} to {edge})"
+        return (
+            f" ({ratio} started at {beside(start, _AT_EDGE, 2, fixed=True)}, fell to {low} and "
+            f"rose to {edge})"
+        )
+    if run["edge_step"] is None:
+        if start >= _AT_EDGE:
+            return f" (never back at ≥ 0.95 after its low of {low})"
+        if lowest >= start:
+            return f" ({ratio} never reaches ≥ 0.95; lowest {low})"
+        return f" ({ratio} does not reach ≥ 0.95 after its low of {low})"
+    return ""
 
 
 # The loss's fall per step at the smallest ‖g‖ is measured over this many steps before it.
@@ -1245,7 +1257,7 @@ def _stuck_caption(numbers: dict[str, Any]) -> str:
     )
     if median > small:
         text += (
-            f"That is {_times(median / small)} the smallest ‖g‖ of the first half "
+            f"The median is {_times(median / small)} the smallest ‖g‖ of the first half "
             f"({small:.3g}, at step {numbers['first_half_smallest_grad_norm_step']:,}, dot), "
         )
         if numbers["last_half_fall_per_step"] <= 0:

@@ -6,6 +6,7 @@ import math
 
 import caption_numbers
 import numpy as np
+import pytest
 
 from jaxtrain.lecture import Claim
 from jaxtrain.lecture import adaptive_learning_rate as alr
@@ -509,3 +510,55 @@ def test_batch_caption_epoch_times_differ_in_print_where_one_is_called_faster():
     caption = bm._batch_caption(_batch(small_epoch=0.01004, full_epoch=0.01))
     assert "10.04 ms with batch 16" in caption and "10.00 ms with the full batch" in caption
     assert "1.004× faster" in caption
+
+
+def test_each_blow_up_is_counted_even_below_an_earlier_low():
+    # The constant-η Adagrad run of the tour: low 2.4e-22 → 5.3 at step 175, down to 6.1e-32,
+    # up to 3.9, down to 9.1e-19, up to 3.3. Before, a blow-up was a stretch above 2× the
+    # lowest loss so far, and the last two (never back near 6.1e-32) counted as one: "the first
+    # of 2 blow-ups" under a figure of three.
+    losses = np.concatenate(
+        [
+            np.geomspace(1.0, 2.4e-22, 143),
+            np.geomspace(2.4e-22, 5.3, 33)[1:],
+            np.geomspace(5.3, 6.1e-32, 133)[1:],
+            np.geomspace(6.1e-32, 3.9, 170)[1:],
+            np.geomspace(3.9, 9.1e-19, 282)[1:],
+            np.geomspace(9.1e-19, 3.3, 110)[1:],
+        ]
+    )
+    spikes = alr._spikes(losses)
+    assert [step for step, _ in spikes] == [174, 475, 865]  # the three tops
+    assert spikes[0][1] == pytest.approx(5.3 / 2.4e-22, rel=1e-6)
+    # A loss that only falls, however unevenly, has none.
+    assert alr._spikes(np.asarray([1.0, 0.6, 0.7, 0.3, 0.35, 0.1])) == []
+
+
+def test_edge_caption_tells_an_adam_run_that_started_at_the_edge_and_its_own_length():
+    # The tour's Adam run: ratio 0.994 at step 0, 0.099 at step 25, back at ≥ 0.95 by step
+    # 725, 2,000 steps beside gradient descent's 3,000. Before: "(first ≥ 0.95 at step 725)"
+    # and only gradient descent's 3,000 steps named.
+    adam = caption_numbers.edge_run(
+        optimizer="adam",
+        learning_rate=0.003,
+        loss=np.ones(2000),
+        threshold=12666.7,
+        sharpness_start=12595.7,
+        lowest_ratio=0.099,
+        lowest_step=25,
+        edge_step=725,
+    )
+    numbers = _edge()
+    numbers["runs"]["adam η=0.003"] = adam
+    caption = alr._edge_caption(numbers)
+    assert "first ≥ 0.95" not in caption
+    assert "Adam η = 0.003 (2,000 steps)" in caption
+    assert "fell to 0.10 at step 25 and was back at ≥ 0.95 by step 725" in caption
+
+
+def test_stuck_caption_names_the_median_it_compares():
+    # "…never fell below 0.0876. That is 3.2× the smallest ‖g‖ of the first half": "That"
+    # read as 0.0876 (2.4×), while 3.2× is the median's ratio.
+    caption = alr._stuck_caption(caption_numbers.stuck())
+    assert "The median is 10× the smallest ‖g‖ of the first half" in caption
+    assert "That is" not in caption
