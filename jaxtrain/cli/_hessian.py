@@ -713,5 +713,5 @@ def _write(out: pathlib.Path, report: dict[str, Any], spectrum: Any, *, overwrit
 
 
 def _json_text(report: dict[str, Any]) -> str:
-    """The report as strict JSON: a number that is not finite (a diverged run) is null."""
+    """The report as strict JSON: NaN is null, ±∞ "Infinity"/"-Infinity" (:mod:`jaxtrain._json`)."""
     return json.dumps(to_jsonable(report), indent=2, allow_nan=False)

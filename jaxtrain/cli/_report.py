@@ -16,10 +16,10 @@ whole report, once written, removes them.
 
 ``report.json`` is ``{"title", "meta": {versions, backend, devices, quick, seconds},
 "sections": {<section id>: {"title", "summary", "seconds", "figures": {<figure id>:
-{"file", "title", "caption", "numbers": {<name>: number | list | string}}}}}}``; non-finite
-numbers are stored as ``null``. The page shows each figure's numbers too, each with the digits
-that print it apart from the others (:func:`jaxtrain.lecture._claim.rounded_apart`), as the
-caption prints the values it compares.
+{"file", "title", "caption", "numbers": {<name>: number | list | string}}}}}}``; NaN is
+stored as ``null`` and ±∞ as ``"Infinity"``/``"-Infinity"`` (:mod:`jaxtrain._json`). The page
+shows each figure's numbers too, each with the digits that print it apart from the others
+(:func:`jaxtrain.lecture._claim.rounded_apart`), as the caption prints the values it compares.
 """
 
 from __future__ import annotations

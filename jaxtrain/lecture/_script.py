@@ -22,8 +22,10 @@ def run_example(section: Section, argv: Sequence[str] | None = None) -> list[Cla
     Runs the section's experiments in order, writes each figure to ``DIR/<section>-<id>.png``
     and prints each claim's title, caption and file. ``DIR`` is checked first: new, empty or
     an earlier output of the examples (any section's), unless ``--overwrite``; else the script
-    exits 2 with one line, as for a bad argument. So it does for a figure's file there that the
-    examples did not write; a folder the system will not write exits 1, with one line too.
+    exits 2 with one line, as for a bad argument. So it does for a folder the system refuses
+    (one it may not search or list) and for a figure's file there that the examples did not
+    write; a figure that cannot be written once the work has run (a full disk) exits 1, with
+    one line too.
 
     Args:
       section: the lecture section to run.
