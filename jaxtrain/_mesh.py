@@ -10,11 +10,16 @@ with the same devices and names, every axis Auto.
 
 from __future__ import annotations
 
+import jax
 from jax.sharding import Mesh
 
 __all__ = ["with_auto_axes"]
 
 
 def with_auto_axes(mesh: Mesh) -> Mesh:
-    """``mesh``'s devices and axis names, every axis Auto (the ``Mesh`` default)."""
+    """``mesh``'s devices and axis names, every axis Auto (the ``Mesh`` default); ``mesh``
+    itself inside ``jax.set_mesh``, where computations are traced against the context's axis
+    types and an Auto copy would clash with them."""
+    if not jax.sharding.get_abstract_mesh().empty:
+        return mesh
     return Mesh(mesh.devices, mesh.axis_names)

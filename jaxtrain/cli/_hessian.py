@@ -167,6 +167,8 @@ def _restore(directory: str, step: int | None) -> tuple[Any, Any, dict[str, Any]
     apply, params, state = nn.functional(nnx.eval_shape(lambda: spec.build(nnx.Rngs(0))))
     try:
         ckpt = train.load_checkpoint(path, (apply, params, state), step=step)
+    except train.CheckpointCorruptError as error:  # a ValueError too: damage, not a mismatch
+        raise CommandError(f"cannot read checkpoint {directory}: {error}") from None
     except ValueError as error:
         raise CommandError(f"the checkpoint does not fit its model spec: {error}") from None
     return spec, ckpt, metadata, apply

@@ -14,7 +14,7 @@ _NO_POSITIONS = (
     "instance normalization (or group normalization of one feature per group, which "
     "normalizes each feature alone) needs image positions to average over: each feature of a "
     "dense layer has one value per example, which it would set to β (every activation the "
-    "same). Use 'batch' or 'layer' in an MLP"
+    "same). Use 'batch' in an MLP, or 'layer' where it has more than one feature"
 )
 
 
@@ -61,13 +61,20 @@ def make_norm(norm: Norm, num_features: int, *, conv: bool, rngs: nnx.Rngs) -> n
 
 
 def _each_feature_alone(layer: nnx.Module, num_features: int) -> bool:
-    """Whether ``layer`` normalizes every feature over its own values only: instance norm,
-    or group norm with one feature per group (jaxtrain's or flax's)."""
-    from jaxtrain.nn._normalization import InstanceNorm
+    """Whether ``layer`` normalizes every feature of one example over its own values only:
+    instance norm, or group norm (jaxtrain's or flax's) of one feature per group over its
+    default axes (one reducing over the batch too is a batch norm of another name)."""
+    from jaxtrain.nn._normalization import GroupNorm, InstanceNorm
 
     # flax's own InstanceNorm where it has one (0.12+; Colab's 0.11 has none).
     instance_norms = (InstanceNorm, *filter(None, [getattr(nnx, "InstanceNorm", None)]))
-    return isinstance(layer, instance_norms) or getattr(layer, "num_groups", None) == num_features
+    if isinstance(layer, instance_norms):
+        return True
+    return (
+        isinstance(layer, GroupNorm | nnx.GroupNorm)
+        and layer.num_groups == num_features
+        and getattr(layer, "reduction_axes", None) is None
+    )
 
 
 def cancels_bias(norm: Norm, num_features: int) -> bool:

@@ -77,9 +77,8 @@ def check_positive(name: str, value: Any) -> None:
     if number is None:
         return
     if not math.isfinite(number) or number <= 0:
-        raise ValueError(
-            f"`{name}` must be finite and > 0, got {number}.{half_precision_note(value)}"
-        )
+        note = half_precision_note(value) if number == 0 else ""  # 1e-8 rounds to 0
+        raise ValueError(f"`{name}` must be finite and > 0, got {number}.{note}")
 
 
 def check_unit_interval(name: str, value: Any) -> None:
@@ -88,7 +87,8 @@ def check_unit_interval(name: str, value: Any) -> None:
     if number is None:
         return
     if not 0.0 <= number < 1.0:
-        raise ValueError(f"`{name}` must lie in [0, 1), got {number}.{half_precision_note(value)}")
+        note = half_precision_note(value) if number == 1 else ""  # 0.999 rounds to 1
+        raise ValueError(f"`{name}` must lie in [0, 1), got {number}.{note}")
 
 
 def check_at_least(name: str, value: Any, minimum: float, reason: str) -> None:

@@ -55,7 +55,6 @@ _ORBAX_TMP = re.compile(r"(\d+)\.orbax-checkpoint-tmp(?:-(\d+))?")
 _ORBAX_MARK = "_CHECKPOINT_METADATA"
 # Where a step being saved again waits until the new one has committed.
 _REPLACED = ".jaxtrain-replaced"
-_REPLACED_NAME = re.compile(r"(\d+)" + re.escape(_REPLACED))
 
 
 def run_identity(key: jax.Array, seed: int | None, structure: str | None = None) -> dict[str, Any]:
@@ -266,7 +265,7 @@ class CheckpointDirectory:
         self._manifest["steps"] = sorted({*self._manifest["steps"], step})
         self._manifest["saving"] = None
         self._write()
-        self._clear_replaced()
+        self._clear_replaced({step})
         if keep is not None:
             # The step just saved stays even where it is the oldest (a run continued from an
             # earlier step): its caller is about to be handed its folder.
@@ -322,23 +321,22 @@ class CheckpointDirectory:
     def _replaced(self, step: int) -> Any:
         return self.path / f"{step}{_REPLACED}"
 
-    def _clear_replaced(self) -> None:
-        """Settles every step set aside by a save that was replacing it: gone where the new
-        one is complete, back where the new one never committed (a run killed between the
-        two, or a save that failed)."""
-        for entry in self.path.iterdir():
-            match = _REPLACED_NAME.fullmatch(entry.name)
-            if not match:
+    def _clear_replaced(self, owned: set[int]) -> None:
+        """Settles each step of ``owned`` (this run family's) that a save set aside while
+        replacing it: gone where the new one is complete, back where the new one never
+        committed (a run killed between the two, or a save that failed). A folder of that
+        name for any other step, or not a checkpoint step, is someone else's: left alone."""
+        for step in sorted(owned):
+            replaced, step_dir = self._replaced(step), self.path / str(step)
+            if not (replaced.exists() or is_link(replaced)) or not _is_step(replaced):
                 continue
-            step = int(match[1])
-            step_dir = self.path / str(step)
             if step_dir.is_dir() and has_checksums(step_dir):
-                _remove_step(entry)
-            else:
+                _remove_step(replaced)
+            elif not step_dir.exists() or _is_step(step_dir):
                 if step_dir.exists():
                     _remove_step(step_dir)
-                entry.rename(step_dir)
-            self._manifest["steps"] = sorted({*self._manifest["steps"], step})
+                replaced.rename(step_dir)
+                self._manifest["steps"] = sorted({*self._manifest["steps"], step})
 
     def _temporary_folders(self, step: int, since: int | None = None) -> list[Any]:
         """orbax's temporary folders of ``step``; with ``since``, only those this run's save
@@ -364,6 +362,7 @@ class CheckpointDirectory:
             if is_leftover(entry.name, MANIFEST):
                 entry.unlink()
         saving = self._manifest.get("saving")
+        owned = set(self._manifest["steps"]) | ({int(saving["step"])} if saving else set())
         if saving is not None:
             step, since = int(saving["step"]), int(saving["since"])
             step_dir = self.path / str(step)
@@ -375,7 +374,7 @@ class CheckpointDirectory:
             for folder in self._temporary_folders(step, since):
                 _remove_tree(folder)
             self._manifest["saving"] = None
-        self._clear_replaced()
+        self._clear_replaced(owned)
         self._manifest["steps"] = [
             s for s in self._manifest["steps"] if (self.path / str(s)).is_dir()
         ]

@@ -180,6 +180,8 @@ def test_a_damaged_checkpoint_is_one_line_naming_the_step_and_the_file(run_dir, 
         assert err.startswith("jaxtrain hessian: error: ") and err.count("\n") == 1, err
         assert f"{damaged}/45 is damaged: " in err and "(item params)" in err
         assert problem in err
+        # Damage, not a mismatch: the arrays are read after the metadata, by a second load.
+        assert f"cannot read checkpoint {damaged}: " in err and "model spec" not in err
 
 
 def test_a_changed_data_file_is_refused(tmp_path, capsys):

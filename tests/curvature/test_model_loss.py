@@ -228,6 +228,12 @@ def test_hvp_with_the_batch_sharded_over_8_devices_equals_one_device(
         on_made = loss_from_model(apply, state, batches, mse, train=True, mesh=made)
         hv_made = np.asarray(ravel_pytree(hvp(on_made, params)(v))[0])
         np.testing.assert_allclose(hv_made, hv, rtol=1e-5, atol=1e-6)
+        # Inside jax.set_mesh the context's axis types rule (taking the mesh Auto there made
+        # every reshape refuse the Explicit context).
+        with jax.set_mesh(made):
+            in_context = loss_from_model(apply, state, batches, mse, train=True, mesh=made)
+            hv_context = np.asarray(ravel_pytree(hvp(in_context, params)(v))[0])
+        np.testing.assert_allclose(hv_context, hv, rtol=1e-5, atol=1e-6)
         print("make_mesh ok")
         try:
             loss_from_model(apply, state, [(x[:12], y[:12])], mse, mesh=mesh)

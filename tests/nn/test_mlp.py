@@ -162,3 +162,21 @@ def test_group_normalization_of_one_feature_per_group_is_refused_too(group_norm)
     with pytest.raises(ValueError, match="normalizes each feature alone"):
         MLP(10, 8, 3, depth=1, norm=functools.partial(layer, num_groups=8), rngs=nnx.Rngs(0))
     MLP(10, 8, 3, depth=1, norm=functools.partial(layer, num_groups=2), rngs=nnx.Rngs(0))
+
+
+def test_a_layer_that_only_looks_like_group_norm_is_not_refused():
+    # The refusal went by a `num_groups` attribute alone: a user's module that is no norm,
+    # and jaxtrain's GroupNorm normalizing each feature over the batch (reduction over the
+    # batch axis too: a BatchNorm-like layer), were refused.
+    from jaxtrain.nn import GroupNorm
+
+    class Gate(nnx.Module):
+        def __init__(self, num_features, *, rngs):
+            self.num_groups = num_features  # a name, not a normalization
+
+        def __call__(self, x):
+            return x
+
+    MLP(10, 8, 3, depth=1, norm=Gate, rngs=nnx.Rngs(0))
+    over_batch = functools.partial(GroupNorm, num_groups=None, group_size=1, reduction_axes=(0, 1))
+    MLP(10, 8, 3, depth=1, norm=over_batch, rngs=nnx.Rngs(0))

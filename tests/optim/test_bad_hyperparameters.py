@@ -264,3 +264,10 @@ def test_a_b2_rounded_to_one_by_inject_hyperparams_says_how_to_keep_it(name):
     tx = optax.inject_hyperparams(getattr(optim, name))(learning_rate=0.1)
     with pytest.raises(ValueError, match=r"`b2` must lie in \[0, 1\).*bfloat16.*hyperparam_dtype"):
         tx.init(params)
+
+
+def test_the_half_precision_note_only_where_rounding_explains_the_value():
+    # Before: any half-precision value out of range got "0.999 rounds to 1 (bfloat16)".
+    with pytest.raises(ValueError) as error:
+        optim.adam(0.1, b1=jnp.bfloat16(-0.5))
+    assert "hyperparam_dtype" not in str(error.value)

@@ -264,3 +264,19 @@ def test_read_metadata_reads_no_array(tmp_path, monkeypatch):
     )
     assert checkpoint_module.read_metadata(tmp_path) == (5, {"model": "linear"})
     assert read == [{"meta", "metadata"}]
+
+
+def test_only_this_run_s_set_aside_steps_are_settled(tmp_path):
+    # A stray "<digits>.jaxtrain-replaced" (not of a step this run saved, or not spelt as
+    # jaxtrain spells it) is someone else's: before, it was renamed over a user's "9" folder
+    # (deleting it) and step 9 joined the manifest.
+    save_checkpoint(tmp_path, _state(step=5))
+    (tmp_path / "9").mkdir()
+    (tmp_path / "9" / "notes.txt").write_text("mine")
+    (tmp_path / "9.jaxtrain-replaced").mkdir()
+    (tmp_path / "007.jaxtrain-replaced").mkdir()
+    save_checkpoint(tmp_path, _state(step=6))
+    assert (tmp_path / "9" / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "9.jaxtrain-replaced").is_dir()
+    assert (tmp_path / "007.jaxtrain-replaced").is_dir()
+    assert json.loads((tmp_path / MANIFEST).read_text())["steps"] == [5, 6]
