@@ -1,5 +1,5 @@
 """Numbers in sentences: counts with their noun, shares as percentages, values beside the
-thresholds they were compared with."""
+thresholds they were compared with, differences with their sign."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["beside", "counted", "listed", "non_finite", "percent", "side_by_side"]
+__all__ = [
+    "beside",
+    "counted",
+    "listed",
+    "non_finite",
+    "percent",
+    "side_by_side",
+    "signed",
+]
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:
@@ -70,6 +78,26 @@ def beside(value: float, threshold: float, digits: int = 3, *, fixed: bool = Fal
         [value], [float(threshold)], range(digits, digits + 18), significant
     )
     return repr(value) if precision is None else _formatted(value, precision, significant)
+
+
+def signed(value: float, decimals: int = 1) -> str:
+    """``value`` with its sign in ``decimals`` decimals, more where it would print as zero.
+
+    ``f"{x:+.1f}"`` prints a zero (or a value that rounds to one) as "-0.0" or "+0.0", a sign
+    on no change, or a change hidden by the rounding. Here zero prints without a sign and any
+    other value keeps its sign and the digits that show it off zero (as
+    :func:`jaxtrain._text.beside` prints a value beside 0). NaN is "n/a".
+
+    Examples:
+      >>> signed(8.04), signed(-0.3), signed(0.04), signed(-0.0)
+      ('+8.0', '-0.3', '+0.04', '0.0')
+    """
+    value = float(value)
+    if math.isnan(value):
+        return "n/a"
+    if value == 0:
+        return f"{0.0:.{decimals}f}"
+    return ("+" if value > 0 else "-") + beside(abs(value), 0.0, decimals, fixed=True)
 
 
 def side_by_side(

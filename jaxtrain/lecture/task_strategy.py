@@ -25,11 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._text import beside, counted, side_by_side
+from jaxtrain._text import beside, counted, side_by_side, signed
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
-from jaxtrain.lecture._signed import signed
 
 __all__ = [
     "SECTION",
