@@ -26,6 +26,7 @@ from collections.abc import Collection
 from typing import Any
 
 from jaxtrain._atomic import CLOEXEC, FOLDER_FLAGS, is_leftover, write_atomically
+from jaxtrain._numbers import is_int
 from jaxtrain._regular_file import NotRegularFileError, is_link, open_regular
 from jaxtrain._text import counted
 from jaxtrain.train._errors import CheckpointCorruptError
@@ -129,8 +130,7 @@ def verify_checksums(step_dir: Any, items: Collection[str], *, name: str) -> Non
     # history folder copied in from another step, a file dropped among the arrays) is not
     # this step's. A file beside the items (Finder's .DS_Store) is never read: it may stay.
     for relative, _ in _files(step_dir):
-        item, _, rest = relative.partition("/")
-        if relative not in files and rest and item in items:
+        if relative not in files and _item_of(relative) in items:
             _refuse(name, relative, "was not there when it was saved")
 
 
@@ -147,7 +147,8 @@ def _recorded(step_dir: Any, name: str) -> dict[str, dict[str, Any]]:
         if recorded.get("format") != _FORMAT or not isinstance(files, dict):
             raise ValueError(recorded.get("format"))
         for entry in files.values():
-            if not (_is_count(entry.get("size")) and isinstance(entry.get("sha256"), str)):
+            size = entry.get("size")
+            if not (is_int(size) and size >= 0 and isinstance(entry.get("sha256"), str)):
                 raise ValueError(entry)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise CheckpointCorruptError(
@@ -157,15 +158,18 @@ def _recorded(step_dir: Any, name: str) -> dict[str, dict[str, Any]]:
     return files
 
 
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+def _item_of(relative: str) -> str | None:
+    """The item a step's file belongs to (the first component of its path: ``params``,
+    ``meta``...), or ``None`` for a file of the step itself (orbax's step metadata)."""
+    item, _, rest = relative.partition("/")
+    return item if rest else None
 
 
 def _read_by_the_load(relative: str, items: Collection[str]) -> bool:
     """Whether a load of ``items`` reads the file: the step's own files, and those of its
-    items (the first component of the path: ``params``, ``meta``...)."""
-    item, _, rest = relative.partition("/")
-    return not rest or item in items
+    items."""
+    item = _item_of(relative)
+    return item is None or item in items
 
 
 def _problem(path: Any, saved: dict[str, Any]) -> str | None:
@@ -186,8 +190,8 @@ def _problem(path: Any, saved: dict[str, Any]) -> str | None:
 
 
 def _refuse(name: str, relative: str, problem: str) -> None:
-    item, _, rest = relative.partition("/")
-    what = f"{relative} (item {item})" if rest else relative
+    item = _item_of(relative)
+    what = relative if item is None else f"{relative} (item {item})"
     raise CheckpointCorruptError(
         f"the checkpoint {name} is damaged: {what} {problem}; nothing was loaded: load "
         "another step, or train again"
