@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._json import json_float
+from jaxtrain._json import to_jsonable
 
 __all__ = ["CandidateResult"]
 
@@ -146,20 +146,13 @@ class CandidateResult:
     def to_dict(self) -> dict[str, Any]:
         """The numbers as a JSON-ready dict (curves as lists; NaN as ``None``, ±inf as
         ``"Infinity"``/``"-Infinity"``: :func:`~jaxtrain._json.json_float`)."""
+        curves = ("curves", "grad_norms", "heldout_curves")
+        numbers = {name: getattr(self, name) for name in (*_LOSSES, *_ERRORS, *curves)}
         return {
             "name": self.name,
             "n_params": int(self.n_params),
             "seeds": list(self.seeds),
             "heldout_folds": list(self.heldout_folds),
-            "train_loss": [json_float(v) for v in self.train_loss],
-            "heldout_loss": [json_float(v) for v in self.heldout_loss],
-            "val_loss": [json_float(v) for v in self.val_loss],
-            "test_loss": [json_float(v) for v in self.test_loss],
-            "heldout_se": [json_float(v) for v in self.heldout_se],
-            "val_se": [json_float(v) for v in self.val_se],
-            "test_se": [json_float(v) for v in self.test_se],
-            "curves": [[json_float(v) for v in c] for c in self.curves],
-            "grad_norms": [[json_float(v) for v in c] for c in self.grad_norms],
-            "heldout_curves": [[json_float(v) for v in c] for c in self.heldout_curves],
+            **to_jsonable(numbers),
             "seconds": round(float(self.seconds), 3),
         }
