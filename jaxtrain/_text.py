@@ -34,20 +34,29 @@ def listed(items: Sequence[Any], noun: str, plural: str | None = None) -> str:
     return f"{noun if len(items) == 1 else plural or noun + 's'} {', '.join(map(str, items))}"
 
 
-def percent(share: float) -> str:
+def percent(share: float, against: float | None = None) -> str:
     """A share as a percentage in fixed point: ``"150%"``, ``"3.2%"``, ``"0.041%"``.
 
     Two significant digits below 10%, whole percents from there on (``%g`` would print
-    ``1.5e+02%``); NaN is ``"n/a"`` and infinities ``"∞%"``.
+    ``1.5e+02%``); NaN is ``"n/a"`` and infinities ``"∞%"``. With ``against``, a share it
+    was compared with, digits are added as :func:`beside` does until the printed percentage
+    lies on the same side of it: 0.0996 against 0.1 is ``"9.96%"``, not ``"10%"``.
+
+    Examples:
+      >>> percent(0.032), percent(0.0996), percent(0.0996, against=0.1)
+      ('3.2%', '10%', '9.96%')
     """
     value = 100.0 * float(share)
     if math.isnan(value):
         return "n/a"
     if math.isinf(value):
         return "∞%" if value > 0 else "−∞%"
-    if abs(value) >= 10:
-        return f"{value:,.0f}%"
-    return f"{value:.2g}%"
+    shown = f"{value:,.0f}" if abs(value) >= 10 else f"{value:.2g}"
+    if against is not None:
+        threshold = 100.0 * float(against)
+        if _sign(float(shown.replace(",", "")) - threshold) != _sign(value - threshold):
+            shown = beside(value, threshold)
+    return f"{shown}%"
 
 
 def non_finite(value: float) -> str:

@@ -76,3 +76,12 @@ def test_listed_names_items_after_their_noun_singular_for_one():
     assert listed([5], "step") == "step 5"
     assert listed([8, 16, 20], "step") == "steps 8, 16, 20"
     assert listed([], "step") == "no steps"
+
+
+def test_percent_against_a_threshold_keeps_the_side_it_is_on():
+    # 0.0996 is below a threshold of 0.1: "10%" would print it equal.
+    assert percent(0.0996, against=0.1) == "9.96%"
+    assert percent(0.1004, against=0.1) == "10.04%"
+    assert percent(0.1, against=0.1) == "10%"
+    assert percent(0.5, against=0.1) == "50%"
+    assert percent(math.nan, against=0.1) == "n/a"

@@ -46,7 +46,8 @@ CAUSES: Mapping[str, CauseSpec] = {
         "Stuck at a saddle point",
         "the run failed (L/B > failed_loss); the gradient is small (‖g_T‖/‖g₀‖ < "
         "critical_grad_ratio, or one stable step removes less than critical_progress of the "
-        "loss); the loss is flat over the last quarter (falls < flat_drop); and a step along "
+        "loss); the loss is flat over the last quarter (falls or rises < flat_drop); and a "
+        "step along "
         "the eigenvector of the lowest Hessian eigenvalue (or, where the Hessian is "
         "degenerate, along a random direction) lowers the loss beyond its first-order part "
         "(measured: −ΔL/L > escape_decrease).",
@@ -218,7 +219,8 @@ def critical(e: RunEvidence, t: CauseThresholds) -> float:
 def _flat(e: RunEvidence, t: CauseThresholds) -> float:
     if e.diverged:
         return 0.0
-    return t.soft_le(e.late_drop, t.flat_drop, t.narrow_span)
+    # A rise is no plateau either: flat is a small change in either direction.
+    return t.soft_le(abs(e.late_drop), t.flat_drop, t.narrow_span)
 
 
 def _escaped(e: RunEvidence, t: CauseThresholds) -> float:
@@ -257,7 +259,9 @@ class Condition(NamedTuple):
 def _short_of(conditions: Sequence[Condition], t: CauseThresholds) -> str:
     """The conditions below ``report_score``, each with its numbers and its degree."""
     return "; ".join(
-        f"{c.needs}, degree {c.degree:.2g}" for c in conditions if c.degree < t.report_score
+        f"{c.needs}, degree {beside(c.degree, t.report_score, 2)}"
+        for c in conditions
+        if c.degree < t.report_score
     )
 
 
@@ -290,8 +294,9 @@ def _gradient_numbers(e: RunEvidence, t: CauseThresholds) -> str:
     if e.diverged:
         return "the run diverged: no gradient at a critical point"
     return (
-        f"‖g_T‖/‖g₀‖ = {_g(e.grad_ratio, 2)} against critical_grad_ratio "
-        f"{t.critical_grad_ratio:g}, ρ = {_g(e.progress, 2)} against critical_progress "
+        f"‖g_T‖/‖g₀‖ = {beside(e.grad_ratio, t.critical_grad_ratio, 2)} against "
+        f"critical_grad_ratio {t.critical_grad_ratio:g}, ρ = "
+        f"{beside(e.progress, t.critical_progress, 2)} against critical_progress "
         f"{t.critical_progress:g}"
     )
 
@@ -308,7 +313,9 @@ def _large_gradient_condition(e: RunEvidence, t: CauseThresholds) -> Condition:
 
 def _flat_condition(e: RunEvidence, t: CauseThresholds) -> Condition:
     measured = (
-        "the run diverged" if e.diverged else f"{_late_change(e)} against flat_drop {t.flat_drop:g}"
+        "the run diverged"
+        if e.diverged
+        else f"{_late_change(e, t.flat_drop)} against flat_drop {t.flat_drop:g}"
     )
     return Condition(_flat(e, t), f"a flat loss over the last quarter ({measured})")
 
@@ -319,7 +326,8 @@ def _escape_condition(e: RunEvidence, t: CauseThresholds, *, way_down: bool) -> 
         measured = "no escape test was run"
     else:
         measured = (
-            f"the best step changed the loss by {percent(e.escape_change)} beyond its "
+            f"the best step changed the loss by {percent(e.escape_change, -t.escape_decrease)} "
+            "beyond its "
             f"first-order part, against a fall of escape_decrease {t.escape_decrease:g}"
         )
     degree = _escaped(e, t)
@@ -344,12 +352,13 @@ def _curvature_numbers(e: RunEvidence) -> dict[str, float]:
     }
 
 
-def _late_change(e: RunEvidence) -> str:
+def _late_change(e: RunEvidence, flat_drop: float | None = None) -> str:
+    """The loss's change over the last quarter in words; beside ``flat_drop`` when given."""
     if math.isnan(e.late_drop):
         return "its change over the last quarter was not measured"
     if e.late_drop < 0:
-        return f"rising {percent(-e.late_drop)}"
-    return f"falling only {percent(e.late_drop)}"
+        return f"rising {percent(-e.late_drop, flat_drop)}"
+    return f"falling only {percent(e.late_drop, flat_drop)}"
 
 
 def _stuck_text(e: RunEvidence) -> str:
@@ -431,7 +440,8 @@ def local_minimum(e: RunEvidence, t: CauseThresholds) -> Cause:
         Condition(0.0 if math.isnan(e.escape_change) else 1.0, "an escape test (none was run)"),
         Condition(
             1.0 - valley,
-            f"no narrow valley (λmax‖g‖²/gᵀHg = {_g(e.valley_ratio)} against valley_ratio "
+            f"no narrow valley (λmax‖g‖²/gᵀHg = {beside(e.valley_ratio, t.valley_ratio)} against "
+            "valley_ratio "
             f"{t.valley_ratio:g})",
         ),
     ]
@@ -517,16 +527,23 @@ def learning_rate_too_high(e: RunEvidence, t: CauseThresholds) -> Cause:
         Condition(
             unstable(e, t),
             f"a sign of instability (a divergence, a median sharpness of "
-            f"{_g(e.sharpness_ratio)} × the threshold against edge_ratio {t.edge_ratio:g}, a "
-            f"rise of {percent(e.loss_rise)} against loss_rise {t.loss_rise:g}, or a step of "
-            f"{_g(e.max_update_ratio, 2)} × ‖θ‖ against step_ratio {t.step_ratio:g})",
+            f"{beside(e.sharpness_ratio, t.edge_ratio)} × the threshold against edge_ratio "
+            f"{t.edge_ratio:g}, a rise of {percent(e.loss_rise, t.loss_rise)} against loss_rise "
+            f"{t.loss_rise:g}, or a step of {beside(e.max_update_ratio, t.step_ratio, 2)} × ‖θ‖ "
+            f"against step_ratio {t.step_ratio:g})",
         ),
         Condition(t.soft_ge(e.probe_gain, t.probe_gain, t.narrow_span), probe),
     ]
+    # λmax·η/2 is the ratio itself for plain gradient descent (edge at 1); beside another
+    # rule (momentum's (2+2β)/η, Adam's preconditioned 38/η) it would read as past the edge.
+    plain_edge = (
+        f"; λmax·η/2 = {_g(e.lambda_eta_over_2)}"
+        if e.threshold_rule == "2/η" and not e.preconditioned
+        else ""
+    )
     edge = (
         f"; the sharpness sat at a median {_g(e.sharpness_ratio)} × the stability threshold "
-        f"({e.threshold_rule}; λmax·η/2 = {_g(e.lambda_eta_over_2)}, max "
-        f"{_g(e.sharpness_ratio_max)}×)"
+        f"({e.threshold_rule}{plain_edge}, max {_g(e.sharpness_ratio_max)}×)"
         if math.isfinite(e.sharpness_ratio)
         else ""
     )
@@ -561,9 +578,10 @@ def ill_conditioned(e: RunEvidence, t: CauseThresholds) -> Cause:
         _failed_condition(e, t),
         Condition(
             narrow,
-            f"features on far different scales (spread {_g(e.feature_spread)} against "
-            f"feature_spread {t.feature_spread:g}) or a narrow valley (λmax‖g‖²/gᵀHg = "
-            f"{_g(e.valley_ratio)} against valley_ratio {t.valley_ratio:g})",
+            f"features on far different scales (spread "
+            f"{beside(e.feature_spread, t.feature_spread)} against feature_spread "
+            f"{t.feature_spread:g}) or a narrow valley (λmax‖g‖²/gᵀHg = "
+            f"{beside(e.valley_ratio, t.valley_ratio)} against valley_ratio {t.valley_ratio:g})",
         ),
     ]
     outcome = (
@@ -605,7 +623,8 @@ def saturated_loss(e: RunEvidence, t: CauseThresholds) -> Cause:
     measured = (
         "not measured: a regression, or no wrong prediction"
         if math.isnan(e.saturated_share)
-        else f"{percent(e.saturated_share)} of the wrong ones against saturated_share "
+        else f"{percent(e.saturated_share, t.saturated_share)} of the wrong ones against "
+        "saturated_share "
         f"{t.saturated_share:g}"
     )
     conditions = [
@@ -636,10 +655,10 @@ def saturated_loss(e: RunEvidence, t: CauseThresholds) -> Cause:
 
 def batch_size(e: RunEvidence, t: CauseThresholds) -> Cause:
     """§3: a batch far above the noise scale (wasted compute) or far below it (noise wins)."""
-    ratio = f"B/B_simple = {_g(e.batch_to_noise, 2)}"
     large = Condition(
         t.soft_ge(e.batch_to_noise, t.batch_over_noise),
-        f"a batch far above the noise scale ({ratio} against batch_over_noise "
+        f"a batch far above the noise scale (B/B_simple = "
+        f"{beside(e.batch_to_noise, t.batch_over_noise, 2)} against batch_over_noise "
         f"{t.batch_over_noise:g})",
     )
     stable = t.soft_le(e.sharpness_ratio, t.edge_ratio) if math.isfinite(e.sharpness_ratio) else 1.0
@@ -647,11 +666,14 @@ def batch_size(e: RunEvidence, t: CauseThresholds) -> Cause:
         _failed_condition(e, t),
         Condition(
             t.soft_le(e.batch_to_noise, t.batch_under_noise),
-            f"a batch far below it ({ratio} against batch_under_noise {t.batch_under_noise:g})",
+            f"a batch far below it (B/B_simple = "
+            f"{beside(e.batch_to_noise, t.batch_under_noise, 2)} against batch_under_noise "
+            f"{t.batch_under_noise:g})",
         ),
         Condition(
             t.soft_ge(e.tail_fluctuation, t.noisy_loss, t.narrow_span),
-            f"a noisy loss (fluctuation {percent(e.tail_fluctuation)} against noisy_loss "
+            f"a noisy loss (fluctuation {percent(e.tail_fluctuation, t.noisy_loss)} against "
+            "noisy_loss "
             f"{t.noisy_loss:g})",
         ),
         _large_gradient_condition(e, t),
@@ -707,7 +729,8 @@ def learning_rate_too_low(e: RunEvidence, t: CauseThresholds) -> Cause:
     falling = (
         "the run diverged"
         if e.diverged
-        else f"{percent(e.late_share)} of the decrease in the last quarter against "
+        else f"{percent(e.late_share, t.still_falling)} of the decrease in the last quarter "
+        "against "
         f"still_falling {t.still_falling:g}"
     )
     conditions = [
@@ -718,7 +741,8 @@ def learning_rate_too_low(e: RunEvidence, t: CauseThresholds) -> Cause:
         ),
         Condition(
             t.soft_le(e.loss_rise, t.loss_rise, t.narrow_span),
-            f"no rise (it rose {percent(e.loss_rise)} above its best against loss_rise "
+            f"no rise (it rose {percent(e.loss_rise, t.loss_rise)} above its best against "
+            "loss_rise "
             f"{t.loss_rise:g})",
         ),
     ]
@@ -726,8 +750,8 @@ def learning_rate_too_low(e: RunEvidence, t: CauseThresholds) -> Cause:
         conditions.append(
             Condition(
                 t.soft_le(e.sharpness_ratio, t.low_sharpness_ratio),
-                f"a sharpness far below the threshold (median {_g(e.sharpness_ratio)} × it "
-                "against "
+                f"a sharpness far below the threshold (median "
+                f"{beside(e.sharpness_ratio, t.low_sharpness_ratio)} × it against "
                 f"low_sharpness_ratio {t.low_sharpness_ratio:g})",
             )
         )
@@ -748,7 +772,8 @@ def learning_rate_too_low(e: RunEvidence, t: CauseThresholds) -> Cause:
         else "; the sharpness was not measured"
     )
     facts = (
-        f"{percent(e.late_share)} of the loss's decrease came in the last quarter of the run, "
+        f"{percent(e.late_share, t.still_falling)} of the loss's decrease came in the last "
+        "quarter of the run, "
         f"which ended at {_g(e.loss_ratio)} × the baseline{measured_sharpness}."
     )
     score, text = _text(facts, conclusion, conditions, t)

@@ -551,3 +551,51 @@ def test_a_negative_text_names_the_condition_that_failed_with_its_number():
     assert "failed_loss 0.2" in saddle.explanation and "0.05" in saddle.explanation
     # The conditions that hold are not listed as reasons.
     assert "critical_grad_ratio" not in saddle.explanation.split("Not reported")[1]
+
+
+def test_a_loss_rising_over_the_last_quarter_is_not_flat():
+    # A 54% rise is no plateau: the saddle rule's "flat" condition must not hold.
+    rising = HEALTHY.replace(**STUCK, escape_change=-0.3).replace(late_drop=-0.54)
+    saddle = next(c for c in rank_causes(rising, CauseThresholds()) if c.name == "saddle_point")
+    assert saddle.score < 0.5
+    assert "a flat loss over the last quarter (rising 54%" in saddle.explanation
+    flat = rising.replace(late_drop=-0.001)
+    assert top(flat).name == "saddle_point"
+
+
+def test_numbers_beside_their_thresholds_are_printed_on_their_side():
+    t = CauseThresholds()
+    below = t.still_falling * 0.996
+    e = HEALTHY.replace(
+        loss_ratio=0.9, late_share=below, late_drop=0.3, loss_rise=0.0, sharpness_ratio=0.01
+    )
+    low = next(c for c in rank_causes(e, t) if c.name == "learning_rate_too_low")
+    assert low.score < t.report_score
+    assert f"{100 * below:.3g}% of the decrease in the last quarter" in low.explanation
+    # The degree shown is below the report score too, not rounded up to it.
+    degree = low.explanation.split("still_falling")[1].split("degree ")[1].split(";")[0]
+    assert float(degree.rstrip(".")) < t.report_score
+    # A gradient ratio just above its threshold does not print as the threshold.
+    g = HEALTHY.replace(**STUCK, escape_change=-0.3).replace(
+        grad_ratio=t.critical_grad_ratio * 1.004, progress=1.0
+    )
+    saddle = next(c for c in rank_causes(g, t) if c.name == "saddle_point")
+    shown = saddle.explanation.split("‖g_T‖/‖g₀‖ = ")[-1].split(" against critical_grad_ratio")[0]
+    assert float(shown) > t.critical_grad_ratio
+
+
+def test_lambda_eta_over_2_is_shown_only_for_the_2_over_eta_rule():
+    unstable = dict(grad_ratio=0.9, progress=0.5, probe_gain=3.0, loss_ratio=2.0)
+    gd = HEALTHY.replace(sharpness_ratio=1.2, lambda_eta_over_2=1.2, **unstable)
+    assert "λmax·η/2 = 1.2" in top(gd).explanation
+    # Adam's preconditioned sharpness against 38/η: λ·η/2 is 19× the ratio, no edge at 1.
+    adam = gd.replace(
+        threshold_rule="(2+2β₁)/((1−β₁)η), β₁=0.9",
+        preconditioned=True,
+        sharpness_ratio=0.08,
+        lambda_eta_over_2=1.46,
+    )
+    cause = next(
+        c for c in rank_causes(adam, CauseThresholds()) if c.name == "learning_rate_too_high"
+    )
+    assert "λmax·η/2" not in cause.explanation
