@@ -4,22 +4,70 @@ from __future__ import annotations
 
 from typing import Any
 
-from jaxtrain.optim._effective_step import inverse_preconditioner
-from jaxtrain.optim._hyperparameters import Part
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxtrain.optim._effective_step import _second_moment_state, inverse_preconditioner
+from jaxtrain.optim._hyperparameters import ADAM_FACTORIES, RADAM_FACTORIES, Part
 
 __all__ = ["preconditioner_inverse"]
 
+# optax's default β₁, for a part whose b1 is not a constant it can read.
+_DEFAULT_B1 = 0.9
+
+
+def _first_moment_correction(b1: Any, count: jax.Array) -> jax.Array:
+    """1/(1 − β₁ᵗ), the factor Adam's m̂ = m/(1 − β₁ᵗ) puts on the raw first moment m.
+
+    ``count`` is t, the state's count after the update it measures (1 after the first
+    update); before any update there is no step to match, and the factor is 1.
+    """
+    t = jnp.asarray(count).astype(jnp.float32)
+    return jnp.where(t > 0, 1 / (1 - jnp.float32(b1) ** jnp.maximum(t, 1.0)), 1.0)
+
+
+def _adam_part(parts: list[Part], state: Any) -> Part | None:
+    """The Adam-family part that owns ``state`` (as :func:`inverse_preconditioner` pairs them)."""
+    if not isinstance(state, optax.ScaleByAdamState):
+        return None
+    return next((p for p in parts if p.factory in ADAM_FACTORIES + RADAM_FACTORIES), None)
+
 
 def preconditioner_inverse(parts: list[Part], opt_state: Any) -> Any:
-    """P⁻¹ per parameter: what the optimizer's adaptive transform multiplies the gradient by.
+    r"""P⁻¹ per parameter, P the preconditioner of the adaptive optimizer's last step.
 
-    The same computation as :func:`jaxtrain.optim.effective_step_size` at η = 1, for
-    jaxtrain's and optax's optimizers alike: the state's second moment with the ε, β₂ (and
-    RAdam's rectification) of the transform that owns it, found in ``parts`` (P = √(ν̂ + ε̄) + ε
-    for Adam, √(ν + ε) or √ν + ε for RMSProp, √(s + ε) for Adagrad).
+    P is what the step θ ← θ − η P⁻¹ d divides by, d the direction it preconditions. For
+    RMSProp and Adagrad d is the gradient (or RMSProp's momentum of it) and P is the state's
+    σ, as :func:`jaxtrain.optim.effective_step_size` computes it at η = 1: √(ν + ε) or
+    √ν + ε for RMSProp, √(s + ε) for Adagrad, with the ε and β₂ of the transform that owns
+    the state, found in ``parts``.
+
+    For Adam, AdamW, RAdam and Nadam d is the *uncorrected* first moment
+    m ← β₁m + (1 − β₁)g, as Cohen et al. (2022) write Adam, so P carries m̂'s bias correction:
+
+        P = (1 − β₁ᵗ)·diag(√(v̂ + ε̄) + ε),   v̂ = v/(1 − β₂ᵗ),
+
+    and RAdam's P = (1 − β₁ᵗ)(√v̂ + ε)/r(ρₜ) once it rectifies,
+    1 − β₁ᵗ before (its step is m̂ alone then). Their threshold (2 + 2β₁)/((1 − β₁)η) is for
+    this P; without 1 − β₁ᵗ the first steps would read up to 1/(1 − β₁) = 10× low. t is the
+    state's count *after* the update (the monitor sees that state), which is the t of the
+    m̂ that the step just taken used; β₁ is the part's ``b1`` (optax's default 0.9). Nadam's
+    look-ahead corrects its newest-gradient term by 1 − β₁ᵗ too, and gets the same factor
+    (the paper gives it no threshold).
 
     Raises:
       ValueError: if the state has no second moment (use ``preconditioned=False`` for SGD and
         momentum) or its owning transform is not among ``parts``.
+
+    References:
+      Cohen et al., "Adaptive Gradient Methods at the Edge of Stability", 2022,
+      https://arxiv.org/abs/2207.14484 (their Adam: θ ← θ − η P⁻¹ m).
     """
-    return inverse_preconditioner(parts, opt_state)
+    inverse = inverse_preconditioner(parts, opt_state)
+    state = _second_moment_state(opt_state)
+    part = _adam_part(parts, state)
+    if part is None:
+        return inverse
+    factor = _first_moment_correction(part.get("b1", _DEFAULT_B1), state.count)
+    return jax.tree.map(lambda s: s * factor.astype(s.dtype), inverse)

@@ -172,11 +172,17 @@ def sharpness(
     optimizer at the step's η (:func:`stability_threshold`).
 
     With ``preconditioned=True`` it measures λmax(P^{-1/2} H P^{-1/2}), P the adaptive
-    optimizer's current diagonal preconditioner (√ν̂ + ε for Adam and AdamW, the same over
-    the rectification r for RAdam once it rectifies; σ for RMSProp and Adagrad; read from
-    jaxtrain's and optax's states, for every parameter: not under ``optax.masked`` or
-    ``optax.multi_transform``), whose threshold for Adam is
-    (2 + 2β₁)/((1 − β₁)η) = 38/η at β₁ = 0.9 (Cohen et al., 2022).
+    optimizer's diagonal preconditioner of the step just taken, read from jaxtrain's and
+    optax's states, for every parameter (not under ``optax.masked`` or
+    ``optax.multi_transform``). Cohen et al. (2022) write Adam as θ ← θ − η P⁻¹ m with m
+    the *uncorrected* first moment, so for Adam and AdamW
+
+        P = (1 − β₁ᵗ)·diag(√v̂ + ε),   v̂ = v/(1 − β₂ᵗ),
+
+    t the optimizer's count after the step (1 after the first); RAdam's is the same over
+    its rectification r once it rectifies, and 1 − β₁ᵗ before. For RMSProp and Adagrad P
+    is σ. Adam's threshold, (2 + 2β₁)/((1 − β₁)η) = 38/η at β₁ = 0.9 (Cohen et al., 2022),
+    is for this P: without the 1 − β₁ᵗ the first steps would read up to 10× low.
 
     BatchNorm: the Hessian is that of the loss *as it is trained*, in training mode, with
     the probe batch's own statistics; dropout uses one fixed key for the whole run.

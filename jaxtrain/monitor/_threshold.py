@@ -18,6 +18,7 @@ from jaxtrain.optim._hyperparameters import (
     RMS_FACTORIES,
     Part,
     optimizer_parts,
+    walk_transforms,
 )
 
 __all__ = ["StabilityThreshold", "stability_threshold"]
@@ -71,11 +72,145 @@ class StabilityThreshold:
         return jnp.float32(self.numerator) / eta
 
 
-def _unknown(what: str) -> ValueError:
-    return ValueError(
-        f"the stability threshold of this optimizer is not known: {what}. Pass the threshold "
-        "yourself, e.g. sharpness(every, threshold=lambda eta: 2 / eta) or threshold=20.0."
-    )
+class _UnknownThresholdError(ValueError):
+    """A ``ValueError`` that keeps its reason apart, to be quoted for a multi_transform's group."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"the stability threshold of this optimizer is not known: {reason}. Pass the "
+            "threshold yourself, e.g. sharpness(every, threshold=lambda eta: 2 / eta) or "
+            "threshold=20.0."
+        )
+        self.reason = reason
+
+
+def _is_neutral(part: Part) -> bool:
+    """Whether a transform leaves the threshold alone (momentum with β = 0 is the identity)."""
+    if part.factory in _MOMENTUM:
+        beta = part.get("decay", part.get("momentum"))
+        return beta is None or beta == 0
+    return part.factory in _NEUTRAL
+
+
+def _groups(factory: str, cells: dict[str, Any]) -> dict[Any, optax.GradientTransformation] | None:
+    """The transforms a wrapper applies to only some parameters, by group (``None`` if not one).
+
+    ``optax.masked(inner, mask)`` applies ``inner`` to the masked leaves; ``optax.partition``
+    (``multi_transform``) applies ``transforms[label]`` to the leaves labelled ``label``.
+    """
+    if factory == "masked" and isinstance(cells.get("inner"), optax.GradientTransformation):
+        return {"masked": cells["inner"]}
+    if factory == "partition" and isinstance(cells.get("transforms"), dict):
+        return dict(cells["transforms"])
+    return None
+
+
+def _reason(error: ValueError) -> str:
+    return error.reason if isinstance(error, _UnknownThresholdError) else str(error)
+
+
+def _shared_parts(
+    factory: str, group_parts: dict[Any, list[Part]], preconditioned: bool
+) -> list[Part]:
+    """What a masked or partitioned part amounts to for every parameter.
+
+    Nothing when every transform inside it is neutral (masked weight decay or clipping); for a
+    partition whose groups all give the same rule, the first group's non-neutral parts, which
+    give that rule. Otherwise the parameters have different thresholds, and no one number
+    bounds the sharpness of them all: a ``ValueError`` that says so.
+    """
+    active = {
+        label: [p for p in parts if not _is_neutral(p)] for label, parts in group_parts.items()
+    }
+    if factory == "masked":
+        (inner,) = group_parts.values()
+        _classify(inner)  # an unknown transform is named as such, masked or not
+        if active["masked"]:
+            names = ", ".join(repr(p.factory) for p in active["masked"])
+            raise _UnknownThresholdError(
+                f"optax.masked applies {names} to only some parameters, which then have "
+                "different thresholds (only clipping, weight decay and scaling may be masked)"
+            )
+        return []
+    if not any(active.values()):
+        return []
+    rules: dict[Any, StabilityThreshold | ValueError] = {}
+    for label, parts in group_parts.items():
+        try:
+            rules[label] = _rule(parts, preconditioned)
+        except ValueError as error:
+            rules[label] = error
+    errors = [rule for rule in rules.values() if isinstance(rule, ValueError)]
+    if len(errors) == len(rules) and len({str(error) for error in errors}) == 1:
+        raise errors[0]  # the groups fail alike: the plain optimizer's own message
+    if errors or len({(rule.numerator, rule.rule) for rule in rules.values()}) > 1:
+        described = "; ".join(
+            f"{label!r}: {_reason(rule) if isinstance(rule, ValueError) else rule.rule}"
+            for label, rule in rules.items()
+        )
+        raise _UnknownThresholdError(
+            "optax.multi_transform gives its groups of parameters different thresholds "
+            f"({described})"
+        )
+    return next(parts for parts in active.values() if parts)
+
+
+def _effective_parts(
+    transform: optax.GradientTransformation, part_of: dict[int, Part], preconditioned: bool
+) -> list[Part]:
+    """The parts that set ``transform``'s threshold, in chain order.
+
+    Its own transforms, with each ``optax.masked`` or ``optax.multi_transform`` inside it
+    replaced by what it amounts to for every parameter (:func:`_shared_parts`). ``part_of``
+    maps a transform's ``update`` to its :class:`Part` (constants read once, for the whole
+    optimizer and its state).
+    """
+    parts: list[Part] = []
+    inside: set[int] = set()  # the updates of the wrappers' groups, resolved with them
+    for factory, cells, update in walk_transforms(transform):
+        if id(update) in inside:
+            continue
+        groups = _groups(factory, cells)
+        if groups is None:
+            parts.append(part_of[id(update)])
+            continue
+        for group in groups.values():
+            inside.update(id(fn) for _, _, fn in walk_transforms(group))
+        group_parts = {
+            label: _effective_parts(group, part_of, preconditioned)
+            for label, group in groups.items()
+        }
+        parts.extend(_shared_parts(factory, group_parts, preconditioned))
+    return parts
+
+
+def _classify(parts: list[Part]) -> tuple[list[Part], list[Part], list[Part]]:
+    """The momentum, Adam and other adaptive parts; a ``ValueError`` for an unknown one."""
+    momentum: list[Part] = []
+    adam: list[Part] = []
+    other_adaptive: list[Part] = []
+    for part in parts:
+        if part.factory in _MOMENTUM:
+            if not _is_neutral(part):
+                momentum.append(part)
+        elif part.factory in _ADAM:
+            adam.append(part)
+        elif part.factory in _RMS or part.factory in _ADAGRAD:
+            other_adaptive.append(part)
+            if part.factory == "rmsprop" and part.get("momentum"):
+                # RMSProp's momentum as a trace of its own, Nesterov's or the heavy ball's.
+                momentum.append(
+                    Part(
+                        "rmsprop",
+                        (
+                            ("decay", part.get("momentum")),
+                            ("nesterov", part.get("nesterov", False)),
+                        ),
+                    )
+                )
+        elif part.factory not in _NEUTRAL:
+            raise _UnknownThresholdError(f"it contains {part.factory!r}")
+    return momentum, adam, other_adaptive
 
 
 def stability_threshold(
@@ -102,6 +237,14 @@ def stability_threshold(
     that is an approximation: with decay wd inside gradient descent's or momentum's direction
     the exact bound is λmax + wd < c/η, so the threshold returned is high by wd.
 
+    Parts that act on only some parameters: an ``optax.masked`` part (``adamw(mask=...)``,
+    ``add_decayed_weights(mask=...)``) is neutral when every transform inside it is neutral;
+    an ``optax.multi_transform`` (``optax.partition``) is accepted when every group gives the
+    same rule (weight decay on the kernels only, the same momentum or Adam everywhere), and
+    is neutral when every group is. The groups are taken to share the recorded η. A masked
+    momentum or Adam, or groups with different rules, give different parameters different
+    thresholds, which no one c/η bounds: those are refused.
+
     Args:
       optimizer: the ``optax.GradientTransformation`` that trains.
       opt_state: its state (``optimizer.init(params)``).
@@ -114,7 +257,8 @@ def stability_threshold(
     Raises:
       ValueError: for an optimizer whose threshold is not known here (another adaptive
         method, Nesterov inside Adam, an adaptive optimizer without ``preconditioned=True``,
-        plain SGD with ``preconditioned=True``).
+        plain SGD with ``preconditioned=True``, a momentum or adaptive transform under
+        ``optax.masked``, ``optax.multi_transform`` groups with different rules).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -136,33 +280,18 @@ def stability_threshold(
       https://arxiv.org/abs/2207.14484
     """
     parts = optimizer_parts(optimizer, opt_state)
-    momentum: list[Part] = []
-    adam: list[Part] = []
-    other_adaptive: list[Part] = []
-    for part in parts:
-        if part.factory in _MOMENTUM:
-            beta = part.get("decay", part.get("momentum"))
-            if beta is not None and beta != 0:
-                momentum.append(part)
-        elif part.factory in _ADAM:
-            adam.append(part)
-        elif part.factory in _RMS or part.factory in _ADAGRAD:
-            other_adaptive.append(part)
-            if part.factory == "rmsprop" and part.get("momentum"):
-                # RMSProp's momentum as a trace of its own, Nesterov's or the heavy ball's.
-                momentum.append(
-                    Part(
-                        "rmsprop",
-                        (
-                            ("decay", part.get("momentum")),
-                            ("nesterov", part.get("nesterov", False)),
-                        ),
-                    )
-                )
-        elif part.factory not in _NEUTRAL:
-            raise _unknown(f"it contains {part.factory!r}")
+    part_of = {
+        id(update): part
+        for (_, _, update), part in zip(walk_transforms(optimizer), parts, strict=True)
+    }
+    return _rule(_effective_parts(optimizer, part_of, preconditioned), preconditioned)
+
+
+def _rule(parts: list[Part], preconditioned: bool) -> StabilityThreshold:
+    """The threshold of an optimizer made of ``parts`` (none of them masked or partitioned)."""
+    momentum, adam, other_adaptive = _classify(parts)
     if len(momentum) > 1 or len(adam) + len(other_adaptive) > 1:
-        raise _unknown("it stacks several momentum or adaptive transforms")
+        raise _UnknownThresholdError("it stacks several momentum or adaptive transforms")
     if adam:
         (part,) = adam
         if not preconditioned:
@@ -172,9 +301,9 @@ def stability_threshold(
                 "preconditioned=True), or pass threshold= yourself"
             )
         if part.get("nesterov"):
-            raise _unknown("Nesterov momentum inside Adam (NAdam)")
+            raise _UnknownThresholdError("Nesterov momentum inside Adam (NAdam)")
         if momentum:
-            raise _unknown("it adds momentum on top of Adam")
+            raise _UnknownThresholdError("it adds momentum on top of Adam")
         b1 = float(part.get("b1", 0.9))
         return StabilityThreshold((2 + 2 * b1) / (1 - b1), f"(2+2β₁)/((1−β₁)η), β₁={b1:g}")
     if other_adaptive and not preconditioned:

@@ -31,9 +31,13 @@ def layer_groups(params: Any) -> dict[str, list[int]]:
 
 
 def _ratio(deltas: list[jax.Array], thetas: list[jax.Array]) -> jax.Array:
-    num = sum(jnp.sum(jnp.square(d.astype(jnp.float32))) for d in deltas)
-    den = sum(jnp.sum(jnp.square(t.astype(jnp.float32))) for t in thetas)
-    return jnp.sqrt(num) / jnp.sqrt(den)
+    """‖Δθ‖/‖θ‖: 0 where Δθ = 0 (even with θ = 0), inf where only θ = 0, NaN for a NaN Δθ."""
+    delta_sq = sum(jnp.sum(jnp.square(d.astype(jnp.float32))) for d in deltas)
+    theta_sq = sum(jnp.sum(jnp.square(t.astype(jnp.float32))) for t in thetas)
+    # A zero layer that did not move would be 0/0 = NaN, which in the history means "not
+    # measured"; it was measured, and moved by nothing relative to any size. `== 0` (not
+    # `> 0`) so that a NaN update still reads NaN.
+    return jnp.where(delta_sq == 0, 0.0, jnp.sqrt(delta_sq) / jnp.sqrt(theta_sq))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +72,15 @@ def update_ratio(every: int = 1) -> UpdateRatio:
     layer barely trains. Recorded overall as ``history.per_step["update_ratio"]`` and for
     each layer (a leaf's path without its last entry, so a layer's kernel and bias count
     together) as ``"update_ratio/<layer path>"``, e.g. ``"update_ratio/layers/0"``.
+
+    With ‖·‖ the Euclidean norm over the layer's leaves (or all of them) in float32:
+
+        ratio = ‖θₜ₊₁ − θₜ‖ / ‖θₜ‖,  0 where θₜ₊₁ = θₜ,  +inf where θₜ = 0 ≠ θₜ₊₁.
+
+    A layer that did not move reads 0 even when it is all zeros (a frozen zero layer), so
+    NaN keeps meaning "not measured at this step" (or a non-finite update). A layer that
+    starts at zero (a zero-initialised head, LoRA's B) reads inf at its first step: there is
+    no size to compare the update with yet.
 
     Args:
       every: measure every this many steps.

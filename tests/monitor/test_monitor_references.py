@@ -176,8 +176,9 @@ def test_sharpness_is_the_largest_algebraic_eigenvalue_and_the_trace_is_exact():
 
 
 def test_adam_preconditioner_uses_the_bias_correction_of_the_update_it_measures():
-    # Measured at t = 3 (every=3, 4 steps): P = √(v/(1 − β₂⁴)) + ε, the count after step 3's
-    # update (t + 1 = 4), as optax's Adam divides by; β₂ = 0.9 makes t vs t + 1 visible.
+    # Measured at t = 3 (every=3, 4 steps): Cohen et al. 2022's P = (1 − β₁⁴)(√(v/(1 − β₂⁴)) + ε),
+    # the count after step 3's update (t + 1 = 4), as optax's Adam divides by; β₂ = 0.9 makes
+    # t vs t + 1 visible.
     x, y, theta0 = regression(d=5, scales=[0.1, 0.5, 1.0, 3.0, 10.0])
     state, history = train.fit(
         (linear_apply, theta0, {}),
@@ -196,7 +197,8 @@ def test_adam_preconditioner_uses_the_bias_correction_of_the_update_it_measures(
     ]
 
     def top(count):
-        scale = 1 / np.sqrt(np.sqrt(nu / (1 - 0.9**count)) + 1e-8)
+        b1, b2 = 0.9, 0.9
+        scale = 1 / np.sqrt((1 - b1**count) * (np.sqrt(nu / (1 - b2**count)) + 1e-8))
         return np.linalg.eigvalsh(scale[:, None] * hessian(x) * scale[None, :])[-1]
 
     assert abs(top(4) / top(3) - 1) > 0.05  # the two counts are distinguishable

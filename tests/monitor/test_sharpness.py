@@ -48,7 +48,8 @@ def test_on_a_quadratic_the_sharpness_is_the_exact_top_eigenvalue_every_time(qua
 
 
 def _adam_p(b2):
-    return lambda state, nu: np.sqrt(nu / (1 - b2)) + 1e-8
+    # Cohen et al. (2022)'s P after the first update (t = 1): (1 − β₁ᵗ)(√v̂ + ε), β₁ = 0.9.
+    return lambda state, nu: (1 - 0.9) * (np.sqrt(nu / (1 - b2)) + 1e-8)
 
 
 def _centered_p(state, nu):
@@ -92,6 +93,92 @@ def test_the_preconditioned_sharpness_is_exact_on_a_quadratic(optimizer, precond
     expected = np.linalg.eigvalsh(scale[:, None] * hessian(x) * scale[None, :])[-1]
     assert history.per_step["sharpness"][0] == pytest.approx(expected, rel=1e-3)
     assert history.per_step["stability_threshold"][0] == pytest.approx(threshold, rel=1e-5)
+
+
+def numpy_adam_preconditioners(x, y, optimizer, *, steps, eta=0.05, b1=0.9, b2=0.999, eps=1e-8):
+    """Cohen et al. (2022)'s P of each of ``steps`` full-batch steps, by NumPy float64.
+
+    The paper writes Adam as θ ← θ − η P⁻¹ m with m the uncorrected first moment, so
+    P = (1 − β₁ᵗ)(√v̂ + ε), v̂ = v/(1 − β₂ᵗ), t the step taken (1 for the first). AdamW adds
+    optax's weight decay 1e-4·θ to the direction; RAdam, in its first steps (ρₜ < 5), steps
+    along m̂ alone, so P = 1 − β₁ᵗ; Nadam looks ahead, m̂ = β₁m/(1 − β₁ᵗ⁺¹) + (1 − β₁)g/(1 − β₁ᵗ).
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    theta = np.zeros((x.shape[1], 1))
+    m = v = np.zeros_like(theta)
+    preconditioners = []
+    for t in range(1, steps + 1):
+        g = x.T @ (x @ theta - y) / len(x)
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g**2
+        m_hat, root = m / (1 - b1**t), np.sqrt(v / (1 - b2**t)) + eps
+        if optimizer == "nadam":
+            m_hat = b1 * m / (1 - b1 ** (t + 1)) + (1 - b1) * g / (1 - b1**t)
+        if optimizer == "radam":
+            direction, root = m_hat, np.ones_like(root)
+        else:
+            direction = m_hat / root
+        if optimizer == "adamw":
+            direction = direction + 1e-4 * theta
+        theta = theta - eta * direction
+        preconditioners.append((1 - b1**t) * root.ravel())
+    return preconditioners
+
+
+def _top(h, p):
+    """λmax(P^{-1/2} H P^{-1/2}) in float64."""
+    scale = 1 / np.sqrt(p)
+    return np.linalg.eigvalsh(scale[:, None] * h * scale[None, :])[-1]
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "reference", "b1"),
+    [
+        (optim.adam(0.05), "adam", 0.9),
+        (optax.adam(0.05), "adam", 0.9),
+        (optax.adamw(0.05), "adamw", 0.9),
+        # Weight decay under optax.masked (here on the one matrix): the rule and P as unmasked.
+        (optim.adamw(0.05, mask=lambda p: jax.tree.map(lambda a: a.ndim > 1, p)), "adamw", 0.9),
+        (optax.inject_hyperparams(optax.adam)(learning_rate=0.05, b1=0.5), "adam", 0.5),
+        (optim.radam(0.05), "radam", 0.9),
+        (optax.nadam(0.05), "nadam", 0.9),
+    ],
+    ids=[
+        "jaxtrain-adam",
+        "optax-adam",
+        "optax-adamw",
+        "jaxtrain-adamw-mask",
+        "injected-adam-b1",
+        "radam",
+        "nadam",
+    ],
+)
+def test_adams_preconditioner_is_the_papers_with_the_first_moment_correction(
+    optimizer, reference, b1
+):
+    # Before: P = √v̂ + ε, without Adam's 1/(1 − β₁ᵗ) on m, so the first steps read up to
+    # 1/(1 − β₁) = 10× low against the paper's 38/η, which is for P = (1 − β₁ᵗ)(√v̂ + ε).
+    x, y, theta0 = regression(n=64, d=4, scales=[0.1, 1.0, 3.0, 10.0])
+    threshold = 1.0 if reference == "nadam" else None
+    steps = 3  # t = 1, 2, 3: 1/(1 − 0.9ᵗ) = 10, 5.3, 3.7
+    _, history = fit_linear(
+        optimizer,
+        x,
+        y,
+        theta0,
+        steps=steps,
+        batch_size=None,
+        # Nadam's threshold is not known here: the user's, to measure its sharpness at all.
+        monitors=[monitor.sharpness(every=1, preconditioned=True, threshold=threshold)],
+        learning_rate=0.05,
+    )
+    h = hessian(x)
+    preconditioners = numpy_adam_preconditioners(x, y, reference, steps=steps, b1=b1)
+    expected = [_top(h, p) for p in preconditioners]
+    np.testing.assert_allclose(history.per_step["sharpness"], expected, rtol=1e-3)
+    if threshold is None:  # the paper's (2 + 2β₁)/((1 − β₁)η), for the same P
+        np.testing.assert_allclose(
+            history.per_step["stability_threshold"], (2 + 2 * b1) / ((1 - b1) * 0.05), rtol=1e-5
+        )
 
 
 def _digits_mlp(norm=None):

@@ -1,5 +1,6 @@
 """Stability thresholds: the right rule per optimizer, checked on a quadratic where it is exact."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -96,3 +97,121 @@ def test_on_a_quadratic_the_threshold_separates_convergence_from_divergence(opti
     limit = threshold(optimizer, 0.1)
     assert _final_distance(optimizer, 0.97 * limit) < 1.0
     assert _final_distance(optimizer, 1.03 * limit) > 1.0
+
+
+# --- weight decay on only some parameters: optax.masked and optax.multi_transform ---------
+
+TREE = {"dense": {"kernel": jnp.zeros((3, 2)), "bias": jnp.zeros(2)}}
+
+
+def kernels_only(params):
+    """The usual weight-decay mask: matrices decay, biases (and norms' scales) do not."""
+    return jax.tree.map(lambda leaf: leaf.ndim > 1, params)
+
+
+def decay_label(params):
+    return jax.tree.map(lambda leaf: "decay" if leaf.ndim > 1 else "plain", params)
+
+
+def tree_rule(optimizer, **kwargs):
+    return stability_threshold(optimizer, optimizer.init(TREE), **kwargs)
+
+
+def by_group(decay, plain):
+    """optax.multi_transform with ``decay`` on the kernels and ``plain`` on the biases."""
+    return optax.multi_transform({"decay": decay, "plain": plain}, decay_label)
+
+
+def with_decay(optimizer):
+    return optax.chain(optax.add_decayed_weights(1e-4), optimizer)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "preconditioned", "eta", "numerator"),
+    [
+        (optax.adamw(1e-3, weight_decay=1e-2, mask=kernels_only), True, 1e-3, 38.0),
+        (optim.adamw(1e-3, weight_decay=1e-2, mask=kernels_only), True, 1e-3, 38.0),
+        (optax.adamw(1e-3, b1=0.5, mask=kernels_only), True, 1e-3, 3.0 / 0.5),
+        (
+            optax.chain(optax.add_decayed_weights(1e-4, mask=kernels_only), optim.sgd(0.1)),
+            False,
+            0.1,
+            2.0,
+        ),
+        (
+            optax.chain(optax.masked(optax.clip(1.0), kernels_only), optax.sgd(0.1, momentum=0.9)),
+            False,
+            0.1,
+            3.8,
+        ),
+        (
+            by_group(with_decay(optax.sgd(0.1, momentum=0.9)), optax.sgd(0.1, momentum=0.9)),
+            False,
+            0.1,
+            3.8,
+        ),
+        (by_group(optim.adamw(0.1, weight_decay=1e-2), optax.adam(0.1)), True, 0.1, 38.0),
+        (
+            optax.chain(by_group(optax.scale_by_adam(), optax.scale_by_adam()), optax.scale(-0.1)),
+            True,
+            0.1,
+            38.0,
+        ),
+    ],
+    ids=[
+        "optax-adamw-mask",
+        "jaxtrain-adamw-mask",
+        "optax-adamw-mask-b1",
+        "sgd-masked-decay",
+        "masked-clip",
+        "multi-transform-momentum",
+        "multi-transform-adamw",
+        "multi-transform-inside-chain",
+    ],
+)
+def test_weight_decay_on_only_some_parameters_keeps_the_rule(
+    optimizer, preconditioned, eta, numerator
+):
+    # A masked or partitioned part that is neutral everywhere (weight decay, clipping) changes
+    # no threshold, and a partition whose groups share one rule has that rule.
+    rule = tree_rule(optimizer, preconditioned=preconditioned)
+    assert rule.numerator == pytest.approx(numerator, rel=1e-6)
+    assert float(jax.jit(rule)(jnp.float32(eta))) == pytest.approx(numerator / eta, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "preconditioned", "match"),
+    [
+        (
+            optax.chain(optax.masked(optax.trace(0.9), kernels_only), optax.sgd(0.1)),
+            False,
+            "masked.*'trace'.*different thresholds",
+        ),
+        (optax.masked(optim.adam(1e-3), kernels_only), True, "masked.*different thresholds"),
+        (
+            by_group(optax.sgd(0.1, momentum=0.9), optax.sgd(0.1, momentum=0.5)),
+            False,
+            r"'decay': \(2\+2β\)/η, β=0.9.*'plain': \(2\+2β\)/η, β=0.5",
+        ),
+        (
+            by_group(optax.adam(1e-3), optax.sgd(0.1)),
+            True,
+            "multi_transform.*different thresholds.*'plain'.*no preconditioner",
+        ),
+        (by_group(optax.lion(1e-3), optax.lion(1e-3)), False, "not known.*'scale_by_lion'"),
+        (by_group(optax.adam(1e-3), optax.adam(1e-3)), False, "preconditioned sharpness"),
+    ],
+    ids=[
+        "masked-momentum",
+        "masked-adam",
+        "two-momenta",
+        "adam-and-sgd",
+        "lion-groups",
+        "adam-groups-plain",
+    ],
+)
+def test_a_part_that_changes_only_some_parameters_thresholds_is_refused(
+    optimizer, preconditioned, match
+):
+    with pytest.raises(ValueError, match=match):
+        tree_rule(optimizer, preconditioned=preconditioned)
