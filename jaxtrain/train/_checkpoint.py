@@ -133,7 +133,8 @@ def node_types(tree: Any) -> list[list[str]]:
 
 def structure_digest(state: TrainState) -> str:
     """A digest of what a run trains: the fingerprints and node types of its parameters,
-    model state and optimizer state (not its monitors', which a resumed run may add)."""
+    model state and optimizer state (not its monitors', which a resumed run may add or drop:
+    see :func:`_monitor_sources`)."""
     parts = ("params", "model_state", "opt_state")
     described = [[fingerprint(getattr(state, p)), node_types(getattr(state, p))] for p in parts]
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()
@@ -172,9 +173,11 @@ def _differences(saved: list[list[Any]], current: list[list[Any]], limit: int = 
     return lines[:limit] + ([f"... {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
-def _type_differences(saved: list[list[Any]], saved_types: list[list[str]], tree: Any) -> list[str]:
+def _type_differences(
+    saved: list[list[Any]], saved_types: list[list[str]], current_types: list[list[str]]
+) -> list[str]:
     """Where the leaves sit inside other node types (the paths being equal), the first one."""
-    for (path, _, _), old, new in zip(saved, saved_types, node_types(tree), strict=True):
+    for (path, _, _), old, new in zip(saved, saved_types, current_types, strict=True):
         if old != new:
             (old_type, new_type), *_ = [(a, b) for a, b in zip(old, new, strict=False) if a != b]
             return [f"{_path_text(path)}: checkpoint has {old_type}, target {new_type}"]
@@ -189,25 +192,99 @@ def _check_fits(
     directory: Any,
     step: int,
 ) -> None:
-    current = fingerprint(tree)
-    differences = _differences(saved, current) if current != saved else []
-    if not differences and saved_types is not None:
-        differences = _type_differences(saved, saved_types, tree)
+    differences = _fit_differences(saved, saved_types, fingerprint(tree), node_types(tree))
     if not differences:
         return
     what = {
         "params": "model's parameters",
         "model_state": "model's state (BatchNorm statistics)",
         "opt_state": "optimizer's state",
-        "monitor_state": "monitors' state",
     }[part]
-    owner = {"opt_state": "optimizer", "monitor_state": "set of monitors"}.get(part, "model")
+    owner = "optimizer" if part == "opt_state" else "model"
     listed = "\n  ".join(differences)
     raise CheckpointMismatchError(
         f"the checkpoint {directory}/{step} does not fit the {what}: it was written for a "
         f"different {owner} structure. Nothing was loaded. Differences:\n  {listed}\n"
         f"Build the same {owner} as when training, or start a new checkpoint directory."
     )
+
+
+def _fit_differences(
+    saved: list[list[Any]],
+    saved_types: list[list[str]] | None,
+    current: list[list[Any]],
+    current_types: list[list[str]],
+) -> list[str]:
+    """How a tree of fingerprint ``current`` differs from the saved one (none: it fits)."""
+    differences = _differences(saved, current) if current != saved else []
+    if not differences and saved_types is not None:
+        differences = _type_differences(saved, saved_types, current_types)
+    return differences
+
+
+def _by_monitor(prints: list[list[Any]]) -> dict[tuple, list[int]]:
+    """The positions of a monitor state's leaves (in pytree order), by the monitor each
+    belongs to: the first entry of its path, ``("dict", "sharpness")``."""
+    positions: dict[tuple, list[int]] = {}
+    for position, (path, _, _) in enumerate(prints):
+        positions.setdefault(tuple(path[0]) if path else (), []).append(position)
+    return positions
+
+
+def _monitor_names(monitor_state: Any) -> list[tuple]:
+    """The target's monitors as :func:`_by_monitor` names them, stateless ones included (a
+    ``()`` state has no leaf to name it)."""
+    # One level down only: every node but the root is taken as a leaf.
+    children = jax.tree_util.tree_flatten_with_path(
+        monitor_state, is_leaf=lambda node: node is not monitor_state
+    )[0]
+    return [tuple(_path_entry(path[0])) if path else () for path, _ in children]
+
+
+def _monitor_sources(
+    saved: list[list[Any]],
+    saved_types: list[list[str]] | None,
+    monitor_state: Any,
+    directory: Any,
+    step: int,
+) -> dict[int, int]:
+    """Which saved leaf each leaf of the target's monitor state is restored from (positions
+    in pytree order), monitor by monitor: a monitor in the target and the checkpoint
+    resumes its state; one only in the target keeps its own (its ``init``); one only in the
+    checkpoint is ignored.
+
+    Raises:
+      CheckpointMismatchError: a monitor in both whose state has another structure (leaf
+        paths, shapes, dtypes, node types): restarting it would put measurements of two
+        settings in one history column, so nothing is loaded.
+    """
+    saved_by_monitor = _by_monitor(saved)
+    current, current_types = fingerprint(monitor_state), node_types(monitor_state)
+    current_by_monitor = _by_monitor(current)
+    sources: dict[int, int] = {}
+    for name in _monitor_names(monitor_state):
+        if name not in saved_by_monitor:
+            continue
+        old, new = saved_by_monitor[name], current_by_monitor.get(name, [])
+        differences = _fit_differences(
+            [saved[i] for i in old],
+            None if saved_types is None else [saved_types[i] for i in old],
+            [current[i] for i in new],
+            [current_types[i] for i in new],
+        )
+        if differences:
+            listed = "\n  ".join(differences)
+            label = repr(name[1]) if name else "<root>"
+            raise CheckpointMismatchError(
+                f"the checkpoint {directory}/{step} does not fit monitor {label}: its state "
+                f"there has another structure (the monitor had other settings). Nothing was "
+                f"loaded. Differences:\n  {listed}\nGive the monitor the settings it was "
+                "trained with, resume once without it (a monitor only in the checkpoint is "
+                "ignored, and one new to the run starts afresh), or start a new checkpoint "
+                "directory."
+            )
+        sources.update(zip(new, old, strict=True))
+    return sources
 
 
 def _check_key_fits(saved_impl: Any, key: jax.Array, name: str) -> None:
@@ -509,9 +586,8 @@ def _target_parts(target: Any) -> tuple[tuple[str, ...], dict[str, Any] | None]:
     """The parts of a checkpoint a ``target`` loads, and its trees for them (``None``: no
     target, the saved trees as nested dicts)."""
     if isinstance(target, TrainState):
-        # A target without monitors loads the rest of a monitored run's checkpoint.
-        parts = _PARTS if jax.tree.leaves(target.monitor_state) else _PARTS[:3]
-        return parts, {p: getattr(target, p) for p in parts}
+        # The monitors' state is restored monitor by monitor (_monitor_sources).
+        return _PARTS[:3], {p: getattr(target, p) for p in _PARTS[:3]}
     if isinstance(target, tuple) and len(target) == 3 and callable(target[0]):
         return _PARTS[:2], {"params": target[1], "model_state": target[2]}
     if target is None:
@@ -546,6 +622,30 @@ def _array_restore_args(
         }
     restore_args["extras"] = ocp.args.StandardRestore(extras_target)
     return restore_args
+
+
+def _monitor_restore_arg(saved: list[list[Any]], sources: dict[int, int], target: Any) -> Any:
+    """Orbax's restore argument for the saved monitor state: every saved leaf, since orbax
+    reads an item whole; those the target resumes shaped like the target's, the others (of
+    monitors the run dropped) as host arrays, read and thrown away."""
+    import orbax.checkpoint as ocp
+
+    leaves = jax.tree.leaves(target)
+    taken = {old: _abstract(leaves[new]) for new, old in sources.items()}
+    # An uninitialized NumPy array restores on the host, whatever sharding it was saved with.
+    abstract = {
+        f"{i:06d}": taken[i] if i in taken else np.empty(shape, dtype)
+        for i, (_, shape, dtype) in enumerate(saved)
+    }
+    return ocp.args.StandardRestore(abstract)
+
+
+def _resumed_monitors(target: Any, sources: dict[int, int], arrays: dict[str, Any]) -> Any:
+    """The target's monitor state with the leaves of ``sources`` replaced by the saved ones."""
+    leaves = jax.tree.leaves(target)
+    for new, old in sources.items():
+        leaves[new] = arrays["monitor_state"][f"{old:06d}"]
+    return jax.tree.unflatten(jax.tree.structure(target), leaves)
 
 
 def _restored_tree(
@@ -636,6 +736,8 @@ def load_checkpoint(
 
         - a :class:`TrainState` (e.g. a fresh one from the same model and optimizer):
           everything is restored, with the target's shardings, into ``Checkpoint.state``;
+          its monitors' state monitor by monitor (a monitor not in the checkpoint keeps the
+          target's state, one only in the checkpoint is not loaded);
         - a model triple ``(apply, params, state)`` (what ``jaxtrain.nn.functional``
           returns for the rebuilt model): the parameters and model state;
         - ``None``: parameters and model state as nested dicts (possible when they were
@@ -647,7 +749,8 @@ def load_checkpoint(
 
     Raises:
       FileNotFoundError: if ``directory`` holds no complete checkpoint or not ``step``.
-      CheckpointMismatchError: if ``target`` has another structure, shapes or dtypes.
+      CheckpointMismatchError: if ``target`` has another structure, shapes or dtypes, or
+        the state of one of its monitors does.
       CheckpointCorruptError: if a file of the step is missing, cut short or changed since
         it was saved (its SHA-256 is checked before anything is read), or a file the load
         would read was added after, naming the step, the file and its item.
@@ -676,8 +779,14 @@ def load_checkpoint(
     path, step = _step_of(directory, step)
     name, step_dir = f"{path}/{step}", path / str(step)
     parts, trees = _target_parts(target)
+    resumes_monitors = isinstance(target, TrainState) and bool(
+        jax.tree.leaves(target.monitor_state)
+    )
+    read = {"meta", "metadata", "history", "extras", *parts}
+    if resumes_monitors:
+        read.add("monitor_state")
     # Every file about to be read is checked first: damaged bytes never reach orbax.
-    verify_checksums(step_dir, {"meta", "metadata", "history", "extras", *parts}, name=name)
+    verify_checksums(step_dir, read, name=name)
     checkpointer = _checkpointer()
     try:
         info = _read_json_items(checkpointer, step_dir, name, with_history=True)
@@ -692,10 +801,19 @@ def load_checkpoint(
         if trees is not None:
             for part in parts:
                 _check_fits(part, prints[part], types[part], trees[part], path, step)
+        monitor_sources: dict[int, int] = {}
+        if resumes_monitors:
+            monitor_sources = _monitor_sources(
+                prints["monitor_state"], types["monitor_state"], target.monitor_state, path, step
+            )
         if isinstance(target, TrainState):
             _check_key_fits(meta.get("key_impl"), target.key, name)
 
         restore_args = _array_restore_args(parts, prints, trees, target)
+        if monitor_sources:
+            restore_args["monitor_state"] = _monitor_restore_arg(
+                prints["monitor_state"], monitor_sources, target.monitor_state
+            )
         arrays = _restore(checkpointer, step_dir, restore_args, name)
     finally:
         checkpointer.close()
@@ -713,7 +831,7 @@ def load_checkpoint(
             opt_state=restored["opt_state"],
             step=extras["step"],
             key=key,
-            monitor_state=restored.get("monitor_state", target.monitor_state),
+            monitor_state=_resumed_monitors(target.monitor_state, monitor_sources, arrays),
         )
     return Checkpoint(
         step=int(step),

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -129,6 +130,12 @@ def fit(
     the steps they skip). Their state is part of the :class:`TrainState`, so it is
     checkpointed and a resumed run measures exactly what the uninterrupted one did. Monitors
     on the Hessian share one fixed probe batch drawn from ``train_data`` with the run's key.
+    A run may resume with other monitors; their state is restored by monitor name: a monitor
+    in the run and the checkpoint resumes its state, one new to the run starts from its
+    initial state (its records NaN before), one only in the checkpoint is ignored (its
+    records NaN from then on). A monitor whose saved state has another structure (a
+    user's monitor with other settings) is refused with :class:`CheckpointMismatchError`
+    rather than restarted, so that one history column never joins two settings' values.
 
     Args:
       model: an NNX module, an ``(apply, params, state)`` triple or anything else
@@ -176,11 +183,12 @@ def fit(
     Raises:
       ValueError: for bad data (empty, mismatched lengths, NaN inputs, labels out of range)
         or arguments (``batch_size`` ≤ 0 or > N, both or neither of ``epochs``/``steps``, a
-        batch size not divisible by the devices), all before any step runs; or a checkpoint
-        from other batching.
+        batch size not divisible by the devices, an integer or boolean parameter), all
+        before any step runs; or a checkpoint from other batching.
       NonFiniteLossError: a non-finite loss, gradient or updated state with
         ``on_nonfinite="raise"``.
-      CheckpointMismatchError: ``resume`` from a checkpoint of another structure.
+      CheckpointMismatchError: ``resume`` from a checkpoint of another structure, or whose
+        state of a monitor of this run has another structure.
       CheckpointCorruptError: ``resume`` from a checkpoint whose files changed since saved.
       CheckpointDirectoryError: ``checkpoint_dir`` is a file, is not empty and not
         jaxtrain's, is locked by another writer, holds another seed's checkpoints, or holds
@@ -233,6 +241,7 @@ def fit(
         eval_batch_size=eval_batch_size,
         monitors=monitors,
     )
+    _check_differentiable(settings.params)
     state = _initial_state(settings)
     fns = _step_functions(settings, state.opt_state)
     checkpoints = RunCheckpoints(
@@ -248,6 +257,25 @@ def fit(
     finally:
         checkpoints.close()
     return state, history
+
+
+def _check_differentiable(params: Any) -> None:
+    """Refuses a parameter that is not floating-point: ``fit`` differentiates every leaf of
+    ``params`` (an NNX module's ``nnx.Param`` s; its other variables are model state), and
+    ``jax.grad`` of an integer or boolean fails deep inside the first step's tracing.
+
+    Raises:
+      ValueError: naming the first such leaf's path and dtype.
+    """
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        dtype = jnp.result_type(leaf)
+        if not jnp.issubdtype(dtype, jnp.inexact):
+            raise ValueError(
+                f"params{jax.tree_util.keystr(path)} is of dtype {dtype}, and fit "
+                "differentiates every parameter: keep it out of the trainable ones (in an NNX "
+                "module, an nnx.Variable that is not an nnx.Param; in an (apply, params, "
+                "state) triple, in the state) or cast it to a float dtype"
+            )
 
 
 def _initial_state(settings: FitSettings) -> TrainState:

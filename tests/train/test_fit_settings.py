@@ -1,8 +1,19 @@
 """fit's settings checks not covered elsewhere, and its resume policy (``check_resumable``)."""
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
-from train_problems import LOSS, SGD, blobs, linear_triple
+from flax import nnx
+from train_problems import (
+    LOSS,
+    NUM_CLASSES,
+    NUM_FEATURES,
+    SGD,
+    blobs,
+    linear_apply,
+    linear_params,
+    linear_triple,
+)
 
 from jaxtrain.train import fit
 from jaxtrain.train._checkpoint import Checkpoint
@@ -178,3 +189,50 @@ def test_the_suggested_batch_sizes_fit_the_data():
     assert "12" not in str(caught.value)
     with pytest.raises(ValueError, match=r"a multiple of 4 \(e\.g\. 8 or 12\)"):
         _batch_plan(40, 10, False, 1, four)
+
+
+class _CountedLinear(nnx.Module):
+    """A linear classifier that also holds an integer: a Param (trainable), or a Variable."""
+
+    def __init__(self, counter_kind, rngs):
+        self.linear = nnx.Linear(NUM_FEATURES, NUM_CLASSES, rngs=rngs)
+        self.counter = counter_kind(jnp.zeros((), jnp.int32))
+
+    def __call__(self, x):
+        return self.linear(x)
+
+
+@pytest.mark.parametrize(
+    ("model", "match"),
+    [
+        # Before: jax's "grad requires real- or complex-valued inputs ... got int32" from
+        # inside the first step's tracing, naming no parameter.
+        (lambda: _CountedLinear(nnx.Param, nnx.Rngs(0)), r"params\['counter'\] is of dtype int32"),
+        (
+            lambda: (linear_apply, {**linear_params(), "seen": jnp.zeros(3, jnp.bool_)}, {}),
+            r"params\['seen'\] is of dtype bool",
+        ),
+        (
+            lambda: (linear_apply, {"w": linear_params()["w"], "b": jnp.zeros(3, jnp.int32)}, {}),
+            r"params\['b'\] is of dtype int32",
+        ),
+    ],
+)
+def test_an_integer_parameter_is_refused_before_any_step(model, match, tmp_path):
+    with pytest.raises(ValueError, match=match) as caught:
+        fit(model(), SGD, blobs(12), loss=LOSS, epochs=1, batch_size=4, progress=False,
+            checkpoint_dir=tmp_path / "run")  # fmt: skip
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "not an nnx.Param" in message and "cast it to a float dtype" in message
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_integer_variable_that_is_not_a_param_trains_with_the_model():
+    # The check reads what is differentiated only: an nnx.Variable is model state.
+    model = _CountedLinear(nnx.Variable, nnx.Rngs(0))
+    state, history = fit(model, SGD, blobs(12), loss=LOSS, epochs=2, batch_size=4,
+                         progress=False)  # fmt: skip
+    assert sorted(state.params) == ["linear"]
+    assert state.model_state["counter"].dtype == jnp.int32
+    assert np.isfinite(history.per_step["loss"]).all()
