@@ -84,9 +84,11 @@ def remedies(verdict: str, *, stall: StallReport | None = None) -> list[str]:
 
     The base list per verdict is :data:`REMEDIES`. For ``"optimization"`` and
     ``"model_bias"`` the stall analysis adds its own: a run that diverged needs a smaller
-    learning rate; a loss that stopped falling (short of converging) while the gradient stayed
-    large (‖g‖ not small) means the learning rate η is too large for the
-    curvature (the iterate bounces across a valley, §4), so lower η or decay it; a saddle point
+    learning rate; a loss that stopped falling (short of converging), or rose without ever
+    falling, while the gradient stayed large (‖g‖ not small) means the learning rate η is too
+    large for the curvature (the iterate bounces across a valley, §4), so lower η or decay it.
+    A loss that barely moved is no stall (:func:`~jaxtrain.diagnose.analyze_stall`): nothing
+    measured says η is too large, so it adds nothing here (η may be too small). A saddle point
     (a negative Hessian eigenvalue λ < 0, §2) is escaped along its eigenvector u, since
     L(θ + t·u) ≈ L(θ) + ½·λ·t² falls; at a true local minimum only a new start or a new
     model helps; at a degenerate point without negative curvature (flat directions, §2)
@@ -110,9 +112,13 @@ def remedies(verdict: str, *, stall: StallReport | None = None) -> list[str]:
       >>> from jaxtrain.diagnose import analyze_stall, remedies
       >>> remedies("mismatch")[0][:43]
       'Collect training data from the target distr'
-      >>> flat = analyze_stall(np.full(100, 1.0), initial_grad_norm=1.0, final_grad_norm=0.9)
-      >>> remedies("optimization", stall=flat)[0][:35]
+      >>> fell = np.concatenate([np.linspace(2.0, 0.5, 50), np.full(150, 0.5)])
+      >>> stuck = analyze_stall(fell, initial_grad_norm=1.0, final_grad_norm=0.9)
+      >>> remedies("optimization", stall=stuck)[0][:35]
       'The loss stopped falling while the '
+      >>> flat = analyze_stall(np.full(100, 1.0), initial_grad_norm=1.0, final_grad_norm=0.9)
+      >>> remedies("optimization", stall=flat)[0][:35]  # barely moved: no stall, base list
+      'Use a better optimizer: Adam or RMS'
     """
     if verdict not in REMEDIES:
         raise ValueError(f"unknown verdict {verdict!r}; choose from {sorted(REMEDIES)}.")
@@ -124,8 +130,11 @@ def remedies(verdict: str, *, stall: StallReport | None = None) -> list[str]:
                 "(by 10× to start with), or add warmup and gradient clipping (§4)."
             )
         elif stall.stalled and not stall.critical and not stall.converged:
+            # A stall at step 0 that is no critical point is a loss that rose without falling
+            # (one that barely moved is no stall).
+            what = "rose instead of falling" if stall.stall_step == 0 else "stopped falling"
             specific.append(
-                "The loss stopped falling while the gradient stayed large: the learning rate "
+                f"The loss {what} while the gradient stayed large: the learning rate "
                 "is too large for the curvature and the iterate oscillates. Lower it, or add "
                 "warmup and decay (§4)."
             )

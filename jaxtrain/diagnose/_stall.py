@@ -9,15 +9,25 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxtrain._text import beside, counted
+from jaxtrain._text import beside, counted, percent
 from jaxtrain.diagnose._critical_point import CurvatureCheck
-from jaxtrain.diagnose._thresholds import Thresholds
+from jaxtrain.diagnose._thresholds import CauseThresholds, Thresholds
 
 __all__ = ["Plateau", "StallReport", "analyze_stall"]
 
 # A plateau must last at least this share of the budget to count as a stall; a loss still
 # falling in its last quarter was cut short by the budget, not stuck.
 _MIN_PLATEAU_SHARE = 0.25
+# Flat needs two steps at least (one change of the loss); a single point is no plateau.
+_MIN_PLATEAU_STEPS = 2
+# Both the stall rule (the last quarter) and the plateau rule (a quarter) read a quarter of
+# the run, so a quarter must hold _MIN_PLATEAU_STEPS: 8 steps. Below that, the last step of a
+# 1-4-step run always "stalled" (n − 1 ≤ ¾n) and one point made a "plateau".
+_MIN_STEPS = math.ceil(_MIN_PLATEAU_STEPS / _MIN_PLATEAU_SHARE)
+# A loss that never fell oscillated only if its moving mean climbed this share above its
+# running minimum: explain_run's ``loss_rise``, so both readings of one run agree. Mini-batch
+# noise alone makes the step losses fluctuate at any η, so a fluctuation is no evidence.
+_OSCILLATION_RISE = CauseThresholds().loss_rise
 # The stall rule reads the loss on a linear scale; the diagnosis plots it on a log scale, where
 # a converged loss may keep falling many-fold after "95% of the decrease". A converged loss has
 # levelled off where less than this factor of fall is still to come, as the figure shows it.
@@ -38,7 +48,9 @@ class StallReport:
 
     Attributes:
       steps: T, the number of steps of the loss curve.
-      stalled: whether the loss stopped falling with at least a quarter of the budget left.
+      stalled: whether the loss stopped falling with at least a quarter of the budget left
+        (after a fall, at a critical point, or while it rose). A loss that barely moved with a
+        large gradient never fell, so it did not stall; nor did a run too short to tell.
       stall_step: the step s where it did (``None`` when not stalled).
       critical: whether the final full-batch gradient is small (a critical point, §2).
       diverged: whether the loss or its gradient became non-finite.
@@ -150,7 +162,8 @@ def analyze_stall(
     decrease D = L̄₀ − minₜ L̄ₜ, training *stalled* at the first step s after which less than
     τ·D of the decrease was still to come (L̄ₛ − min_{t≥s} L̄ₜ ≤ τ·D, τ = ``stall_tolerance``),
     or at s = 0 if the loss never fell by τ·|L̄₀|. A stall that leaves less than a quarter of
-    the budget is no stall: the loss was still falling when the budget ran out.
+    the budget is no stall: the loss was still falling when the budget ran out. A run of fewer
+    than 8 steps is too short to tell: a quarter of it must hold two steps to show a flat loss.
 
     Then the lecture's two readings of a stalled loss:
 
@@ -159,6 +172,10 @@ def analyze_stall(
       saddle and minimum.
     - ‖g‖ not small: the loss stopped falling although the gradient is large: the learning
       rate η is too large for the curvature and θ bounces between the walls of a valley (§4).
+      A loss that never fell shows this only if its moving mean rose (by 50% above its
+      running minimum, as :func:`~jaxtrain.diagnose.explain_run` reads an oscillation);
+      otherwise it *barely moved*: a step lowers L by about η‖g‖², so η is too small, or θ
+      has sat on a plateau since the start. That is no stall.
 
     With the ``baseline`` B, a loss that levelled off at a small value (L̄_T/B ≤
     ``large_train_loss``) is reported as *converged*: a stall there is the goal, not a
@@ -221,21 +238,28 @@ def analyze_stall(
     if diverged_step is not None:
         return _diverged_report(grads, values, diverged_step)
     smooth = _smooth(values)
-    suffix_min = np.minimum.accumulate(smooth[::-1])[::-1]
-    stall_step = _stall_step(smooth, suffix_min, thresholds.stall_tolerance)
-    stalled = bool(stall_step <= (1.0 - _MIN_PLATEAU_SHARE) * values.size)
     converged = bool(
         baseline is not None
         and baseline > 0
         and float(smooth[-1]) / baseline <= thresholds.large_train_loss
     )
     grad_text = _grad_text(g0, gT, ratio, thresholds)
+    if values.size < _MIN_STEPS:
+        return _too_short_report(grads, smooth, critical, converged, grad_text)
+    suffix_min = np.minimum.accumulate(smooth[::-1])[::-1]
+    stall_step = _stall_step(smooth, suffix_min, thresholds.stall_tolerance)
+    stalled = bool(stall_step <= (1.0 - _MIN_PLATEAU_SHARE) * values.size)
+    never_fell = _never_fell(smooth, suffix_min, thresholds.stall_tolerance)
+    rise = _largest_rise(smooth) if never_fell else None
     if converged:
         stall_step, summary = _converged_reading(
             smooth, suffix_min, stall_step, stalled, baseline, grad_text, thresholds
         )
+    elif never_fell and not critical and rise <= _OSCILLATION_RISE:
+        stalled = False
+        summary = _barely_moved_summary(smooth, rise, grad_text, thresholds.stall_tolerance)
     else:
-        summary = _stall_summary(grad_text, stalled, critical, stall_step, values.size)
+        summary = _stall_summary(grad_text, stalled, critical, stall_step, values.size, rise)
     plateau = _escaped_plateau(values, smooth, thresholds.stall_tolerance)
     if plateau is not None:
         summary = _plateau_sentence(plateau, baseline) + summary
@@ -263,7 +287,8 @@ def _escaped_plateau(values: np.ndarray, smooth: np.ndarray, tolerance: float) -
     a, b = _longest_plateau(smooth, tolerance)
     level = float(np.mean(smooth[a : b + 1]))
     escaped = float(smooth[-1]) < level * (1.0 - tolerance)
-    if b + window - a >= _MIN_PLATEAU_SHARE * values.size and escaped:
+    long_enough = max(_MIN_PLATEAU_STEPS, _MIN_PLATEAU_SHARE * values.size)
+    if b + window - a >= long_enough and escaped:
         return Plateau(int(a), int(min(b + window - 1, values.size - 1)), level)
     return None
 
@@ -288,13 +313,54 @@ def _diverged_report(grads: dict[str, Any], values: np.ndarray, step: int) -> St
     )
 
 
+def _too_short_report(
+    grads: dict[str, Any], smooth: np.ndarray, critical: bool, converged: bool, grad_text: str
+) -> StallReport:
+    """The report of a run under ``_MIN_STEPS`` steps: no stall, no plateau, just its ends."""
+    steps = grads["steps"]
+    summary = (
+        f"The run recorded only {counted(steps, 'step')}, fewer than the {_MIN_STEPS} steps a "
+        f"stall reading needs (a quarter of the run must hold {_MIN_PLATEAU_STEPS} steps to "
+        "show a flat loss): too short to tell whether training stalled. The loss went from "
+        f"{float(smooth[0]):.3g} to {float(smooth[-1]):.3g} ({grad_text})."
+    )
+    return StallReport(
+        **grads,
+        stalled=False,
+        stall_step=None,
+        critical=critical,
+        diverged=False,
+        converged=converged,
+        loss_start=float(smooth[0]),
+        loss_end=float(smooth[-1]),
+        tail_fluctuation=None,
+        plateau=None,
+        summary=summary,
+    )
+
+
 def _stall_step(smooth: np.ndarray, suffix_min: np.ndarray, tolerance: float) -> int:
     """The first step after which less than ``tolerance`` of the total decrease is still to
     come (0 if the loss never fell by ``tolerance`` of its start)."""
-    total = float(smooth[0] - suffix_min[0])
-    if total <= tolerance * abs(float(smooth[0])):
+    if _never_fell(smooth, suffix_min, tolerance):
         return 0
+    total = float(smooth[0] - suffix_min[0])
     return int(np.argmax(smooth - suffix_min <= tolerance * total))
+
+
+def _never_fell(smooth: np.ndarray, suffix_min: np.ndarray, tolerance: float) -> bool:
+    """Whether the moving mean never fell by more than ``tolerance`` of its start."""
+    return float(smooth[0] - suffix_min[0]) <= tolerance * abs(float(smooth[0]))
+
+
+def _largest_rise(smooth: np.ndarray) -> float:
+    """maxₜ (L̄ₜ − m)/|m| with m = min_{s≤t} L̄ₛ: how far the moving mean climbed above its
+    best so far (∞ for a climb from 0)."""
+    best = np.minimum.accumulate(smooth)
+    climb = smooth - best
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rise = np.where(climb > 0, climb / np.abs(best), 0.0)
+    return float(np.max(rise))
 
 
 def _gradient_reading(g0: float, gT: float, thresholds: Thresholds) -> tuple[float, bool]:
@@ -370,10 +436,35 @@ def _converged_reading(
     return stall_step, summary
 
 
+def _barely_moved_summary(smooth: np.ndarray, rise: float, grad_text: str, tolerance: float) -> str:
+    """The summary of a loss that never fell nor rose, at a large gradient: η too small, or a
+    plateau from the start; nothing measured says η is too large."""
+    start, lowest = float(smooth[0]), float(np.min(smooth))
+    fall = (start - lowest) / abs(start) if start != lowest else 0.0
+    if rise > 0:
+        climb = f"rose at most {percent(rise, against=_OSCILLATION_RISE)} above its lowest"
+    else:
+        climb = "never rose above its lowest"
+    return (
+        f"The loss barely moved in the {counted(smooth.size, 'step')}: its moving mean fell "
+        f"{percent(fall, against=tolerance)} (from {start:.3g} to {lowest:.3g}), no more than "
+        f"the stall tolerance {percent(tolerance)}, and {climb} (an oscillation rises "
+        f"{percent(_OSCILLATION_RISE)}), while the gradient stayed large ({grad_text}): not "
+        "a critical point. A step lowers the loss by about η‖g‖², so the learning rate is "
+        "too small to make progress, or θ has sat on a plateau since the start (§2, §4)."
+    )
+
+
 def _stall_summary(
-    grad_text: str, stalled: bool, critical: bool, stall_step: int, steps: int
+    grad_text: str,
+    stalled: bool,
+    critical: bool,
+    stall_step: int,
+    steps: int,
+    rise: float | None = None,
 ) -> str:
-    """The summary of a loss that did not end small: still falling, critical or oscillating."""
+    """The summary of a loss that did not end small: still falling, critical or oscillating
+    (``rise``: the climb of a loss that never fell, which shows the oscillation)."""
     if not stalled:
         return (
             f"The loss was still falling at the end of the {counted(steps, 'step')} "
@@ -384,6 +475,14 @@ def _stall_summary(
         return (
             f"Training stalled at step {stall_step} of {steps} with a small gradient "
             f"({grad_text}): a critical point (§2); the Hessian says which kind."
+        )
+    if rise is not None:
+        return (
+            f"The loss never fell in the {counted(steps, 'step')}: its moving mean rose "
+            f"{percent(rise, against=_OSCILLATION_RISE)} above its lowest although the "
+            f"gradient stayed large ({grad_text}): not a critical point; steps went uphill, "
+            "so the learning rate is too large for the curvature and the iterate oscillates "
+            "(§4)."
         )
     return (
         f"The loss stopped falling at step {stall_step} of {steps} although the "

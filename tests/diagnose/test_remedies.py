@@ -70,3 +70,20 @@ def test_every_kind_at_a_critical_point_has_its_remedy():
 def test_unknown_verdict_raises():
     with pytest.raises(ValueError, match="unknown verdict"):
         remedies("bad_luck")
+
+
+def test_a_loss_that_barely_moved_is_not_told_to_lower_the_learning_rate():
+    # η far too small: 2% of fall in 300 steps with the gradient unchanged. Nothing measured
+    # says η is too large, so no remedy may say "Lower it".
+    barely = analyze_stall(np.linspace(1.0, 0.98, 300), initial_grad_norm=1.0, final_grad_norm=0.99)
+    assert not any("Lower it" in remedy for remedy in remedies("optimization", stall=barely))
+    assert remedies("optimization", stall=barely) == list(REMEDIES["optimization"])
+    # A loss that rose 80% above its best without falling did overshoot: lower η.
+    rose = np.concatenate([np.full(100, 1.0), np.full(100, 1.8), np.full(100, 1.0)])
+    rising = analyze_stall(rose, initial_grad_norm=1.0, final_grad_norm=0.9)
+    assert "Lower it" in remedies("optimization", stall=rising)[0]
+
+
+def test_a_run_too_short_to_tell_adds_no_stall_remedy():
+    short = analyze_stall([4.0, 2.0, 1.0], initial_grad_norm=1.0, final_grad_norm=0.9)
+    assert remedies("optimization", stall=short) == list(REMEDIES["optimization"])

@@ -173,3 +173,59 @@ def test_the_stall_step_is_a_step_of_the_raw_curve_not_of_the_smoothed_one():
     losses = np.concatenate([np.linspace(2.0, 1.0, 100), np.full(300, 1.0)])
     report = analyze_stall(losses, initial_grad_norm=1.0, final_grad_norm=1e-4)
     assert 93 <= report.stall_step <= 99
+
+
+def test_a_loss_that_barely_moved_is_not_said_to_oscillate():
+    # η far too small: the loss falls 2% in 300 steps, smoothly, its gradient unchanged. It
+    # never fell by the stall tolerance, but nothing rose or fluctuated: no oscillation was
+    # measured, and "the learning rate is too large" would point the remedy the wrong way.
+    curve = np.linspace(1.0, 0.98, 300)
+    r = analyze_stall(curve, initial_grad_norm=1.0, final_grad_norm=0.99, baseline=1.0)
+    assert not r.stalled and r.stall_step is None and not r.critical
+    assert "too large" not in r.summary and "oscillates" not in r.summary, r.summary
+    assert "barely moved" in r.summary and "too small" in r.summary, r.summary
+    # Its numbers: the moving mean (15 steps, its ends half a window inside the run) fell
+    # 1.9%, from 1 to 0.98, below the 5% stall tolerance.
+    assert "fell 1.9% (from 1 to 0.98), no more than the stall tolerance 5%" in r.summary, r.summary
+    flat = analyze_stall(np.full(100, 1.0), initial_grad_norm=1.0, final_grad_norm=0.9)
+    assert not flat.stalled and "too large" not in flat.summary, flat.summary
+    assert "barely moved" in flat.summary and "fell 0%" in flat.summary, flat.summary
+
+
+def test_a_loss_that_never_fell_but_rose_oscillates():
+    # The loss never fell below its start and climbed 80% above its best: steps went uphill.
+    curve = np.concatenate([np.full(100, 1.0), np.full(100, 1.8), np.full(100, 1.0)])
+    r = analyze_stall(curve, initial_grad_norm=1.0, final_grad_norm=0.9)
+    assert r.stalled and r.stall_step == 0 and not r.critical
+    assert "rose 80%" in r.summary and "learning rate is too large" in r.summary, r.summary
+    # A loss that barely moved at a small gradient stays a critical point (§2).
+    still = analyze_stall(np.full(100, 1.0), initial_grad_norm=1.0, final_grad_norm=1e-4)
+    assert still.stalled and still.stall_step == 0 and still.critical
+
+
+@pytest.mark.parametrize("curve", [[4.0], [4.0, 2.0], [4.0, 2.0, 1.0], [8.0, 4.0, 2.0, 1.0]])
+def test_a_run_too_short_to_tell_is_not_read_as_a_stall(curve):
+    # The last step of a 1–4-step run met the stall test (n − 1 ≤ ¾n), and a one-point
+    # "plateau" [0, 0] was a quarter of the run: a loss halving every step was read as a
+    # saddle point and a learning rate too large.
+    r = analyze_stall(curve, initial_grad_norm=1.0, final_grad_norm=0.9)
+    assert not r.stalled and r.stall_step is None and r.plateau is None
+    assert not r.diverged and r.tail_fluctuation is None
+    assert "too short to tell" in r.summary, r.summary
+    assert f"{len(curve)} step" in r.summary and "8 steps" in r.summary, r.summary
+    for claim in ("plateau", "saddle", "too large", "stopped falling", "stalled at"):
+        assert claim not in r.summary, r.summary
+
+
+def test_seven_steps_are_too_short_and_eight_are_read():
+    halving = 8.0 * 0.5 ** np.arange(7)
+    assert "too short" in analyze_stall(halving, initial_grad_norm=1, final_grad_norm=1).summary
+    # From 8 steps on a quarter of the run holds two steps: the stall is read as before.
+    curve = [4.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    r = analyze_stall(curve, initial_grad_norm=1.0, final_grad_norm=1e-4)
+    assert r.stalled and r.stall_step == 2 and r.critical and "critical point" in r.summary
+
+
+def test_a_short_run_that_diverged_still_reads_diverged():
+    r = analyze_stall([1.0, 5.0, np.inf], initial_grad_norm=1.0, final_grad_norm=1.0)
+    assert r.diverged and r.stall_step == 2 and "diverged" in r.summary
