@@ -672,9 +672,10 @@ def batch_size(e: RunEvidence, t: CauseThresholds) -> Cause:
         ),
         Condition(
             t.soft_ge(e.tail_fluctuation, t.noisy_loss, t.narrow_span),
-            f"a noisy loss (fluctuation {percent(e.tail_fluctuation, t.noisy_loss)} against "
-            "noisy_loss "
-            f"{t.noisy_loss:g})",
+            "a noisy loss (its fluctuation was not measured: too few steps)"
+            if math.isnan(e.tail_fluctuation)
+            else f"a noisy loss (fluctuation {percent(e.tail_fluctuation, t.noisy_loss)} "
+            f"against noisy_loss {t.noisy_loss:g})",
         ),
         _large_gradient_condition(e, t),
         Condition(
@@ -712,6 +713,10 @@ def batch_size(e: RunEvidence, t: CauseThresholds) -> Cause:
         remedy = (
             f"Use a smaller batch, near B_simple ≈ {_g(e.noise_scale, 2)}, and more steps: "
             "the same compute then buys many nearly as good steps."
+            if e.noise_scale >= 1
+            else f"Use the smallest batch that keeps the device busy, and more steps: B_simple "
+            f"≈ {_g(e.noise_scale, 2)} < 1, so one example's gradient is already nearly the "
+            "whole batch's."
         )
         return _cause("batch_size", large.degree, evidence, text, remedy)
     text = (
@@ -726,13 +731,15 @@ def batch_size(e: RunEvidence, t: CauseThresholds) -> Cause:
 
 def learning_rate_too_low(e: RunEvidence, t: CauseThresholds) -> Cause:
     """§4: still falling steadily at the end, far below the stability threshold."""
-    falling = (
-        "the run diverged"
-        if e.diverged
-        else f"{percent(e.late_share, t.still_falling)} of the decrease in the last quarter "
-        "against "
-        f"still_falling {t.still_falling:g}"
-    )
+    if e.diverged:
+        falling = "the run diverged"
+    elif math.isnan(e.late_share):
+        falling = "not measured: the run is too short for a last quarter of two steps"
+    else:
+        falling = (
+            f"{percent(e.late_share, t.still_falling)} of the decrease in the last quarter "
+            f"against still_falling {t.still_falling:g}"
+        )
     conditions = [
         _failed_condition(e, t),
         Condition(
@@ -742,8 +749,7 @@ def learning_rate_too_low(e: RunEvidence, t: CauseThresholds) -> Cause:
         Condition(
             t.soft_le(e.loss_rise, t.loss_rise, t.narrow_span),
             f"no rise (it rose {percent(e.loss_rise, t.loss_rise)} above its best against "
-            "loss_rise "
-            f"{t.loss_rise:g})",
+            f"loss_rise {t.loss_rise:g})",
         ),
     ]
     if math.isfinite(e.sharpness_ratio):
@@ -771,11 +777,14 @@ def learning_rate_too_low(e: RunEvidence, t: CauseThresholds) -> Cause:
         if math.isfinite(e.sharpness_ratio)
         else "; the sharpness was not measured"
     )
-    facts = (
-        f"{percent(e.late_share, t.still_falling)} of the loss's decrease came in the last "
-        "quarter of the run, "
-        f"which ended at {_g(e.loss_ratio)} × the baseline{measured_sharpness}."
+    share = (
+        "The run is too short to tell what share of the loss's decrease came in its last "
+        "quarter; it"
+        if math.isnan(e.late_share)
+        else f"{percent(e.late_share, t.still_falling)} of the loss's decrease came in the last "
+        "quarter of the run, which"
     )
+    facts = f"{share} ended at {_g(e.loss_ratio)} × the baseline{measured_sharpness}."
     score, text = _text(facts, conclusion, conditions, t)
     evidence = {
         "loss_ratio": e.loss_ratio,

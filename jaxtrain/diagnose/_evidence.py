@@ -21,6 +21,7 @@ from jaxtrain.diagnose._thresholds import CauseThresholds
 __all__ = [
     "RunEvidence",
     "feature_spread",
+    "largest_rise",
     "loss_curve_statistics",
     "noise_statistics",
     "saturation_statistics",
@@ -55,9 +56,10 @@ class RunEvidence:
       loss_rise: the largest rise of the smoothed loss above its running minimum, relative
         to that minimum (inf when diverged).
       late_drop: how much the smoothed loss fell over the last quarter, relative to its
-        level there.
-      late_share: the last quarter's share of the run's total decrease.
-      tail_fluctuation: std/|mean| of the step losses of the last quarter.
+        level there (NaN for a run too short to have a last quarter: under five points).
+      late_share: the last quarter's share of the run's total decrease (NaN likewise).
+      tail_fluctuation: the std of the last quarter's step losses around their trend (a
+        centred moving mean) over their mean: batch noise, not the fall itself.
       grad_norm_start, grad_norm_end: ‖∇L‖ at θ₀ and θ_T (full batch, evaluation mode).
       grad_ratio: ‖g_T‖/‖g₀‖.
       progress: ρ = ‖g_T‖²/(2·λmax·L(θ_T)), the share of the loss one gradient step of the
@@ -74,15 +76,16 @@ class RunEvidence:
         the Hessian is degenerate and the way down is of higher order); ``""`` if untested.
       valley_ratio: κ = λmax·‖g‖²/(gᵀHg), the top curvature over the curvature along the
         gradient at θ_T (NaN if gᵀHg ≤ 0).
-      sharpness_ratio: the median over the run's measurements (after step 0) of
-        λmax/threshold: λmax·η/2 for gradient descent, λmax(P^{-1/2}HP^{-1/2})·η/38 for Adam.
+      sharpness_ratio: the median over the run's measurements of λmax/threshold: λmax·η/2
+        for gradient descent, λmax(P^{-1/2}HP^{-1/2})·η/38 for Adam (whose step-0 value is
+        left out), none taken while the loss stood far above its best (a blow-up).
       sharpness_ratio_max: the largest of those.
       lambda_eta_over_2: the median of λmax·η/2 (the edge of stability for plain GD is 1).
       preconditioned: whether the sharpness was measured through the preconditioner.
       threshold_rule: the optimizer's stability threshold, e.g. ``"2/η"`` (``""`` if none).
       max_update_ratio: the largest step ‖Δθ‖/‖θ‖ of the run.
       noise_scale: the median over the run of the gradient noise scale B_simple.
-      batch_to_noise: B/B_simple.
+      batch_to_noise: B/B_simple (inf when B_simple = 0: a gradient without noise).
       feature_spread: the largest root-mean-square input feature over the median one.
       wrong_share: the share of training examples predicted wrongly at θ_T.
       saturated_share: the share of the wrong predictions that are saturated (probability >
@@ -169,14 +172,16 @@ def loss_curve_statistics(losses: Any, *, diverged: bool = False) -> dict[str, f
     """The shape of a training-loss curve: its level, its rises, and whether it still falls.
 
     The step losses Lₜ are smoothed by a moving mean over T/20 steps to L̄ₜ (mini-batch noise
-    averages out; a real oscillation does not). With q = the index three quarters through:
+    averages out; a real oscillation does not). With q = the index three quarters through
+    (the last quarter needs two smoothed points, so five of them; NaN below):
 
     - ``loss_rise`` = maxₜ (L̄ₜ − min_{s≤t} L̄ₛ)/min_{s≤t} L̄ₛ: how far the loss climbed back
       above its best so far (inf for a diverged run);
     - ``late_drop`` = (L̄_q − L̄_T)/L̄_q: the relative fall over the last quarter (flat: ≈ 0);
     - ``late_share`` = (L̄_q − L̄_T)/(L̄₀ − L̄_T): the last quarter's share of the whole
       decrease (a steady fall: ≈ ¼; converged or stuck: ≈ 0);
-    - ``tail_fluctuation`` = std/|mean| of the raw Lₜ over the last quarter.
+    - ``tail_fluctuation``: the batch noise of the last quarter, relative to its level
+      (:func:`_tail_fluctuation`).
 
     Args:
       losses: the training loss of every step; a diverged run's may end with NaN or inf.
@@ -215,39 +220,100 @@ def loss_curve_statistics(losses: Any, *, diverged: bool = False) -> dict[str, f
             "tail_fluctuation": _NAN,
         }
     smooth = smooth_losses(good)
-    floor = np.maximum(np.abs(np.minimum.accumulate(smooth)), 1e-12)
-    rise = float(np.max((smooth - np.minimum.accumulate(smooth)) / floor))
-    q = min(smooth.size - 1, int(0.75 * smooth.size))
-    level_q, start, end = float(smooth[q]), float(smooth[0]), float(smooth[-1])
-    late_drop = (level_q - end) / max(abs(level_q), 1e-12)
-    total = start - end
-    late_share = (level_q - end) / total if total > 0 else 0.0
-    tail = good[int(0.75 * good.size) :] if good.size >= 4 else good
-    fluctuation = float(np.std(tail) / max(abs(float(np.mean(tail))), 1e-12))
+    start, end = float(smooth[0]), float(smooth[-1])
     return {
         "loss_start": start,
         "loss_end": math.inf if diverged else end,
-        "loss_rise": math.inf if diverged else rise,
-        "late_drop": float(late_drop),
-        "late_share": float(late_share),
-        "tail_fluctuation": fluctuation,
+        "loss_rise": math.inf if diverged else largest_rise(smooth),
+        **_last_quarter_fall(smooth),
+        "tail_fluctuation": _tail_fluctuation(good),
     }
 
 
+def largest_rise(smooth: np.ndarray) -> float:
+    """maxₜ (L̄ₜ − m)/|m| with m = min_{s≤t} L̄ₛ: how far the moving mean climbed above its
+    best so far (a climb from a best of 0 reads as 10¹² × or more)."""
+    best = np.minimum.accumulate(smooth)
+    return float(np.max((smooth - best) / np.maximum(np.abs(best), 1e-12)))
+
+
+def _last_quarter_fall(smooth: np.ndarray) -> dict[str, float]:
+    """``late_drop`` and ``late_share`` over L̄_q … L̄_T, q = ⌊¾·m⌋ of m smoothed points.
+
+    The last quarter must hold two points, its start and its end, or it has no fall to
+    measure: q < m − 1, so m ≥ 5. Below that (q is then the last index) both are NaN, not
+    measured, rather than 0, which would call a loss halving at every step flat.
+    """
+    q = int(0.75 * smooth.size)
+    if q >= smooth.size - 1:
+        return {"late_drop": _NAN, "late_share": _NAN}
+    level_q, start, end = float(smooth[q]), float(smooth[0]), float(smooth[-1])
+    total = start - end
+    return {
+        "late_drop": (level_q - end) / max(abs(level_q), 1e-12),
+        "late_share": (level_q - end) / total if total > 0 else 0.0,
+    }
+
+
+def _tail_fluctuation(losses: np.ndarray) -> float:
+    """The std of the last quarter's step losses around their trend, over their level.
+
+    The trend at step t is the mean of the w steps centred on it (w odd, ≈ T/20, at least
+    3: the smoothing of :func:`smooth_losses`, centred so that a straight fall leaves no
+    residual). A std of the raw losses would count the fall itself as noise: a noiseless
+    2·e^{−t/200} + 0.1 read 11%. For noise of std σ independent between steps (the batches
+    are), the residual's std is σ·√(1 − 1/w) (Lₜ is in its own mean), so it is divided by
+    that. NaN with fewer than two centred steps in the last quarter (under nine steps).
+    """
+    window = max(3, 2 * (losses.size // 40) + 1)
+    half = window // 2
+    first = max(int(0.75 * losses.size), half)
+    last = losses.size - half  # the last steps have no centred window
+    if last - first < 2:
+        return _NAN
+    trend = np.convolve(losses, np.full(window, 1.0 / window), mode="valid")
+    residual = losses[first:last] - trend[first - half : last - half]
+    noise = float(np.std(residual)) / math.sqrt(1.0 - 1.0 / window)
+    return noise / max(abs(float(np.mean(losses[first:last]))), 1e-12)
+
+
+# A loss at this multiple of its best is being thrown out of the landscape: far beyond batch
+# noise and the oscillation loss_rise (50%) names, where the sharpness is still the evidence.
+_BLOWN_UP = 10.0
+
+
 def sharpness_statistics(
-    sharpness: Any, threshold: Any, learning_rate: Any | None = None
+    sharpness: Any,
+    threshold: Any,
+    learning_rate: Any | None = None,
+    *,
+    preconditioned: bool = True,
+    losses: Any | None = None,
 ) -> dict[str, float]:
     """Where the sharpness sat relative to the stability threshold over the run.
 
     r = λmax/threshold at every measured step (the monitor writes NaN elsewhere); for
     gradient descent r = λmax·η/2, and r ≥ 1 means a step overshoots along the sharpest
-    direction. The first measurement (step 0) is left out when there are later ones: an
-    adaptive optimizer's preconditioner there comes from a single gradient.
+    direction. Two kinds of measurement are left out:
+
+    - a preconditioned sharpness's first one (step 0), when there are later ones: an adaptive
+      optimizer's preconditioner there comes from a single gradient. Plain gradient descent's
+      λmax at θ₀ is as good as any later one, and for a run that blows up at once it is the
+      only one taken on parameters that are not blowing up;
+    - with ``losses``, those taken while the smoothed loss (the trailing mean over T/20 steps)
+      stood at 10× its best so far or more, or after it went non-finite: λmax there is read
+      on parameters being thrown out of the landscape the run trained on (a diverging SGD
+      run's last one reached 3·10⁹ × the threshold, and a re-run at ½/r·η would not move).
+      An oscillating loss (a rise of ``CauseThresholds.loss_rise``, 50%) or a noisy batch's
+      loss stays far below that, and its measurements are the evidence of instability.
 
     Args:
       sharpness: ``history.per_step["sharpness"]``.
       threshold: ``history.per_step["stability_threshold"]``.
       learning_rate: ``history.per_step["learning_rate"]`` for λmax·η/2 (optional).
+      preconditioned: whether λmax was measured through an adaptive preconditioner (the
+        default, which leaves step 0 out, is the cautious reading).
+      losses: ``history.per_step["loss"]`` (optional; ``None`` keeps every measurement).
 
     Returns:
       ``sharpness_ratio`` (median r), ``sharpness_ratio_max`` and ``lambda_eta_over_2``
@@ -260,11 +326,17 @@ def sharpness_statistics(
       >>> s = sharpness_statistics([5.0, nan, 30.0, nan, 40.0], [20.0] * 5, [0.1] * 5)
       >>> s["sharpness_ratio"], s["lambda_eta_over_2"]
       (1.75, 1.75)
+      >>> plain = sharpness_statistics([5.0, nan, 30.0], [20.0] * 3, preconditioned=False)
+      >>> plain["sharpness_ratio"]  # step 0 counts for plain gradient descent
+      0.875
     """
     lam = np.asarray(sharpness, dtype=np.float64).reshape(-1)
     limit = np.asarray(threshold, dtype=np.float64).reshape(-1)
-    measured = np.flatnonzero(np.isfinite(lam) & np.isfinite(limit) & (limit > 0))
-    if measured.size > 1 and measured[0] == 0:
+    usable = np.isfinite(lam) & np.isfinite(limit) & (limit > 0)
+    if losses is not None:
+        usable &= ~_blowing_up(np.asarray(losses, dtype=np.float64).reshape(-1))
+    measured = np.flatnonzero(usable)
+    if preconditioned and measured.size > 1 and measured[0] == 0:
         measured = measured[1:]
     if measured.size == 0:
         return {"sharpness_ratio": _NAN, "sharpness_ratio_max": _NAN, "lambda_eta_over_2": _NAN}
@@ -281,12 +353,31 @@ def sharpness_statistics(
     return out
 
 
+def _blowing_up(losses: np.ndarray) -> np.ndarray:
+    """Per step: the trailing mean of the last T/20 losses stands at ``_BLOWN_UP`` × its
+    best so far or more, or is not finite.
+
+    Trailing, not centred: a step's parameters have seen only the losses up to it.
+    """
+    window = max(1, losses.size // 20)
+    total = np.concatenate([[0.0], np.cumsum(losses)])
+    steps = np.arange(losses.size)
+    counts = np.minimum(steps + 1, window)
+    with np.errstate(invalid="ignore"):  # inf − inf once the loss overflowed
+        trailing = (total[steps + 1] - total[steps + 1 - counts]) / counts
+        finite = np.isfinite(trailing)
+        best = np.minimum.accumulate(np.where(finite, trailing, np.inf))
+        blown_up = trailing >= _BLOWN_UP * np.abs(best)
+    return ~finite | blown_up
+
+
 def noise_statistics(noise_scale: Any, batch_size: int) -> dict[str, float]:
     """The run's gradient noise scale B_simple and the batch size over it.
 
     The monitor's estimate tr(Σ)/|G|² turns negative when the unbiased |G|² estimate does
     (the true gradient is below the noise's resolution): B_simple is then effectively
-    infinite, and is counted so before the median over the run is taken.
+    infinite, and is counted so before the median over the run is taken. A median of 0 (a
+    gradient without noise) gives B/B_simple = inf.
 
     Args:
       noise_scale: ``history.per_step["noise_scale"]`` (NaN where not measured).
@@ -306,7 +397,11 @@ def noise_statistics(noise_scale: Any, batch_size: int) -> dict[str, float]:
         return {"noise_scale": _NAN, "batch_to_noise": _NAN}
     values = np.where(values < 0, np.inf, values)
     median = float(np.median(values))
-    return {"noise_scale": median, "batch_to_noise": float(batch_size) / median}
+    # B_simple = 0 is measured, not missing: the two half-batch gradients agreed exactly (every
+    # example pulls the same way), so no batch reduces any noise and every batch is far above
+    # the noise scale: B/B_simple → ∞, as B/x does when x → 0.
+    ratio = math.inf if median == 0 else float(batch_size) / median
+    return {"noise_scale": median, "batch_to_noise": ratio}
 
 
 def feature_spread(x: Any) -> float:

@@ -241,6 +241,7 @@ def explain_run(
         thresholds=thresholds,
         curvature=curvature,
         probe=probe,
+        preconditioned=sharp is not None and sharp.preconditioned,
     )
     if sharp is not None:
         evidence = evidence.replace(preconditioned=sharp.preconditioned, threshold_rule=rule.rule)

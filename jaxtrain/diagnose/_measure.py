@@ -70,6 +70,7 @@ def escape_test(
     *,
     value: float | None = None,
     gradient: Any = None,
+    rise_tolerance: float = CauseThresholds.escape_decrease,
 ) -> tuple[float, float]:
     """Does the loss fall along ±u beyond what the gradient explains? Measured, not assumed.
 
@@ -79,15 +80,24 @@ def escape_test(
     negative eigenvalue λ of u shows as c < 0; at a degenerate saddle (λ = 0) higher-order
     terms show; at a minimum, and on any convex loss, c ≥ 0 up to rounding.
 
+    A way down must be a descent path from θ: along each sign, only the steps before c first
+    rises (by more than ``rise_tolerance`` above its lowest so far, c = 0 at t = 0) count,
+    and the smallest step always does. The grid reaches ‖θ‖, far enough to jump a barrier
+    into a deeper basin; a loss that climbs before it falls is a minimum with a lower basin
+    beyond, not a saddle.
+
     Args:
       loss_fn: θ ↦ L(θ), a pytree-callable (``curvature.loss_from_model``) or a function.
       params: θ.
       direction: u, a unit vector shaped like ``params``.
       value: L(θ), from a caller that has it (computed when ``None``).
       gradient: g = ∇L(θ), likewise.
+      rise_tolerance: the rise of c that counts as one (default ``escape_decrease``, 10⁻⁶:
+        a rise is resolved as finely as a fall is).
 
     Returns:
-      ``(best c, its t)``: the most negative relative change and the signed step.
+      ``(best c, its t)``: the most negative relative change on a descent path, and the
+      signed step.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -117,8 +127,21 @@ def escape_test(
     base = float(value)
     change = (losses - base - steps.astype(np.float64) * slope) / max(abs(base), 1e-12)
     change = np.where(np.isfinite(change), change, np.inf)
-    best = int(np.argmin(change))
+    n = grid.size
+    on_path = np.zeros(change.size, dtype=bool)
+    for side in (slice(0, n), slice(n, 2 * n)):
+        on_path[side] = _descent_path(change[side], rise_tolerance)
+    best = int(np.argmin(np.where(on_path, change, np.inf)))
     return float(change[best]), float(steps[best])
+
+
+def _descent_path(changes: np.ndarray, tolerance: float) -> np.ndarray:
+    """Which of the steps (smallest first) come before c first rises more than
+    ``tolerance`` above its lowest so far (0 at t = 0); the smallest step always counts."""
+    lowest = np.minimum.accumulate(np.concatenate([[0.0], changes]))[:-1]
+    rose = np.cumsum(changes > lowest + tolerance) > 0
+    rose[0] = False
+    return ~rose
 
 
 def _curvature(
@@ -135,12 +158,15 @@ def _curvature(
 
     flat = flat_space(params)
     n = int(flat.size)
+    unlifted = None  # the subspace random directions are drawn in (None: all of it)
     if n <= thresholds.dense_max_params:
         H = np.asarray(curvature.hessian(loss_fn, params), dtype=np.float64)
         evals, evecs = np.linalg.eigh((H + H.T) / 2)
         lam_min, lam_max = float(evals[0]), float(evals[-1])
         u = host_unflat(evecs[:, 0].astype(flat.dtype), params)
         method = "dense"
+        tol = curvature.eigenvalue_tolerance([lam_min, lam_max], flat.dtype)
+        unlifted = evecs[:, evals <= tol]
     else:
         result = curvature.eigenvalues(
             curvature.hvp(loss_fn, params),
@@ -154,7 +180,7 @@ def _curvature(
         lam_min, lam_max = float(values[0]), float(values[-1])
         u = jax.tree.map(lambda v: np.asarray(v)[0], result.eigenvectors)
         method = "lanczos"
-    tol = curvature.eigenvalue_tolerance([lam_min, lam_max], flat.dtype)
+        tol = curvature.eigenvalue_tolerance([lam_min, lam_max], flat.dtype)
     norm_u = float(np.linalg.norm(host_flat(u)))
     u = jax.tree.map(lambda a: a / norm_u, u)
     fn = as_pytree_callable(loss_fn)
@@ -163,16 +189,14 @@ def _curvature(
         g2 = float(sum(np.vdot(a, a) for a in jax.tree.leaves(jax.device_get(grad))))
         along_g = float(_curvature_along(fn, params, grad)) if g2 > 0 else _NAN
     # Along the lowest eigenvector first; a degenerate saddle (a deep linear net at the
-    # origin, H = 0) goes down only at third order, along directions the Hessian cannot name,
-    # so a few random ones are tried too. On a convex loss, or at a minimum with a positive
-    # definite Hessian, none can go down beyond the first-order part.
-    change, step = escape_test(loss_fn, params, u, value=value, gradient=grad)
+    # origin, H = 0 but for its output bias) goes down only at third order, along directions
+    # the Hessian cannot name, so a few random ones are tried too. On a convex loss, or at a
+    # minimum with a positive definite Hessian, none can go down beyond the first-order part.
+    rise = thresholds.escape_decrease
+    change, step = escape_test(loss_fn, params, u, value=value, gradient=grad, rise_tolerance=rise)
     along = "eigenvector"
-    for subkey in jax.random.split(key, _RANDOM_DIRECTIONS):
-        v = host_unflat(np.asarray(jax.random.normal(subkey, flat.shape, flat.dtype)), params)
-        norm_v = float(np.linalg.norm(host_flat(v)))
-        v = jax.tree.map(lambda a, norm_v=norm_v: a / norm_v, v)
-        c, t = escape_test(loss_fn, params, v, value=value, gradient=grad)
+    for v in _random_directions(key, params, flat, unlifted):
+        c, t = escape_test(loss_fn, params, v, value=value, gradient=grad, rise_tolerance=rise)
         if c < change:
             change, step, along = c, t, "random"
     progress = g2 / (2.0 * lam_max * loss_value) if lam_max > 0 and loss_value > 0 else _NAN
@@ -188,6 +212,27 @@ def _curvature(
         "progress": progress,
         "valley_ratio": valley,
     }
+
+
+def _random_directions(
+    key: jax.Array, params: Any, flat: Any, unlifted: np.ndarray | None
+) -> list[Any]:
+    """Unit random directions shaped like ``params``, in the span of ``unlifted``'s columns.
+
+    ``unlifted``: the eigenvectors of λ ≤ round-off (a dense Hessian's); ``None`` (Lanczos):
+    anywhere. A way down of higher order runs where the quadratic part does not lift the
+    loss: a direction with a part of positive curvature climbs first, and the escape test
+    counts no way down that climbs (the deep linear net's output bias would hide its saddle).
+    """
+    directions = []
+    for subkey in jax.random.split(key, _RANDOM_DIRECTIONS):
+        v = np.asarray(jax.random.normal(subkey, flat.shape, flat.dtype), np.float64)
+        if unlifted is not None:
+            v = unlifted @ (unlifted.T @ v)
+        norm = float(np.linalg.norm(v))
+        if norm > 0:  # none where the Hessian is positive definite (nothing unlifted)
+            directions.append(host_unflat((v / norm).astype(flat.dtype), params))
+    return directions
 
 
 @jax.jit
@@ -247,6 +292,22 @@ def saturation_at(
     return saturation_statistics(p, y, ratio, thresholds)
 
 
+def _first_probe_factor(sharpness_ratio: float, probe_factor: float) -> float:
+    """The lower-η probe's first factor on η: ``probe_factor`` (η/10), or lower where the
+    measured sharpness says so, but not below ``probe_factor``² (η/100).
+
+    r = λmax/threshold, so η·½/r puts λmax at half the threshold. The floor keeps the
+    probe's two tries (this factor, then this × ``probe_factor`` if it diverges too) within
+    the decades a learning-rate search tries first, η/10 to η/1000. Without it, a ratio read
+    on a run already blowing up (3·10⁹) sent the probe to 1.5·10⁻¹⁰·η, where it cannot move,
+    and "did not diverge" then says nothing about η.
+    """
+    first = probe_factor
+    if math.isfinite(sharpness_ratio) and sharpness_ratio > 0:
+        first = min(first, 0.5 / sharpness_ratio)
+    return max(first, probe_factor**2)
+
+
 def _probe_gain(run_losses: np.ndarray, probe_losses: np.ndarray, steps: int) -> float:
     """The run's mean step loss over the probe's, over the probe's last tenth of steps."""
     window = max(1, steps // 10)
@@ -297,7 +358,12 @@ def _lower_lr_probe(
     ).history
 
 
-def _monitor_statistics(per_step: dict[str, Any], batch_size: int) -> dict[str, float]:
+def _monitor_statistics(
+    per_step: dict[str, Any],
+    batch_size: int,
+    *,
+    preconditioned: bool,
+) -> dict[str, float]:
     """The summaries of the monitors' curves the run recorded (sharpness against its
     threshold, gradient noise scale, update ratio); none for a monitor it did not run."""
     numbers: dict[str, float] = {}
@@ -307,6 +373,8 @@ def _monitor_statistics(per_step: dict[str, Any], batch_size: int) -> dict[str, 
                 per_step["sharpness"],
                 per_step["stability_threshold"],
                 per_step.get("learning_rate"),
+                preconditioned=preconditioned,
+                losses=per_step["loss"],
             )
         )
     if "noise_scale" in per_step:
@@ -354,6 +422,7 @@ def measure_run(
     thresholds: CauseThresholds,
     curvature: bool = True,
     probe: bool = True,
+    preconditioned: bool = False,
 ) -> tuple[RunEvidence, Any]:
     """Everything :func:`~jaxtrain.diagnose.rank_causes` needs about one finished run.
 
@@ -370,6 +439,8 @@ def measure_run(
       thresholds: the :class:`~jaxtrain.diagnose.CauseThresholds`.
       curvature: measure the Hessian at the end when the run failed.
       probe: re-run at a lower η when the learning rate is suspect.
+      preconditioned: whether the run's ``sharpness`` monitor (if any) measured the
+        preconditioned sharpness (its step 0 is left out: see :func:`sharpness_statistics`).
 
     Returns:
       ``(evidence, probe_history or None)``.
@@ -403,7 +474,9 @@ def measure_run(
         gT = grad_norm(loss_at_end, run.final.params)
         numbers["grad_norm_end"] = gT
         numbers["grad_ratio"] = gT / g0 if g0 > 0 else math.inf
-    numbers.update(_monitor_statistics(per_step, numbers["batch_size"]))
+    numbers.update(
+        _monitor_statistics(per_step, numbers["batch_size"], preconditioned=preconditioned)
+    )
     numbers["feature_spread"] = feature_spread(x)
     if task == "classification" and not diverged:
         numbers.update(
@@ -431,12 +504,7 @@ def measure_run(
     )
     if suspect:
         probe_steps = min(int(steps), max(100, int(steps) // 2))
-        # η/10, or lower where the measured sharpness says so: half the stability threshold
-        # (r = λmax/threshold, so η·½/r puts λmax at half of it). If that diverges too, the
-        # square of the factor.
-        first = thresholds.probe_factor
-        if math.isfinite(evidence.sharpness_ratio) and evidence.sharpness_ratio > 0:
-            first = min(first, 0.5 / evidence.sharpness_ratio)
+        first = _first_probe_factor(evidence.sharpness_ratio, thresholds.probe_factor)
         for factor in (first, first * thresholds.probe_factor):
             probe_history = _lower_lr_probe(
                 run,

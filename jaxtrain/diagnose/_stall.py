@@ -11,6 +11,7 @@ import numpy as np
 
 from jaxtrain._text import beside, counted, percent
 from jaxtrain.diagnose._critical_point import CurvatureCheck
+from jaxtrain.diagnose._evidence import largest_rise
 from jaxtrain.diagnose._thresholds import CauseThresholds, Thresholds
 
 __all__ = ["Plateau", "StallReport", "analyze_stall"]
@@ -250,7 +251,7 @@ def analyze_stall(
     stall_step = _stall_step(smooth, suffix_min, thresholds.stall_tolerance)
     stalled = bool(stall_step <= (1.0 - _MIN_PLATEAU_SHARE) * values.size)
     never_fell = _never_fell(smooth, suffix_min, thresholds.stall_tolerance)
-    rise = _largest_rise(smooth) if never_fell else None
+    rise = largest_rise(smooth) if never_fell else None
     if converged:
         stall_step, summary = _converged_reading(
             smooth, suffix_min, stall_step, stalled, baseline, grad_text, thresholds
@@ -351,16 +352,6 @@ def _stall_step(smooth: np.ndarray, suffix_min: np.ndarray, tolerance: float) ->
 def _never_fell(smooth: np.ndarray, suffix_min: np.ndarray, tolerance: float) -> bool:
     """Whether the moving mean never fell by more than ``tolerance`` of its start."""
     return float(smooth[0] - suffix_min[0]) <= tolerance * abs(float(smooth[0]))
-
-
-def _largest_rise(smooth: np.ndarray) -> float:
-    """maxₜ (L̄ₜ − m)/|m| with m = min_{s≤t} L̄ₛ: how far the moving mean climbed above its
-    best so far (∞ for a climb from 0)."""
-    best = np.minimum.accumulate(smooth)
-    climb = smooth - best
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rise = np.where(climb > 0, climb / np.abs(best), 0.0)
-    return float(np.max(rise))
 
 
 def _gradient_reading(g0: float, gT: float, thresholds: Thresholds) -> tuple[float, bool]:

@@ -152,8 +152,9 @@ class CauseThresholds:
         single step as long as the parameter vector itself, outside any local model).
       probe_factor: the lower-η probe multiplies every update by this (default 0.1, η/10),
         or by ½/r when the median sharpness over the threshold r says a step that low is
-        needed (λmax at half the threshold); by this factor once more when that probe
-        diverges too.
+        needed (λmax at half the threshold), but not below its square (η/100: a ratio read
+        on a run already blowing up would send the probe where it cannot move); by this
+        factor once more when that probe diverges too.
       probe_gain: the probe trains better when the run's loss over its probe's loss, at the
         same step on the same batches, exceeds this (default 1.5).
       feature_spread: the input features are on wildly different scales when the largest
@@ -172,8 +173,8 @@ class CauseThresholds:
         wasted per step, McCandlish et al. 2018) when B/B_simple exceeds this (default 10)...
       batch_under_noise: ...and so small that the noise dominates when B/B_simple is below
         this (default 0.1) while the loss is noisy and stuck.
-      noisy_loss: the loss is noisy when the std/mean of the last quarter's step losses
-        exceeds this (default 0.1).
+      noisy_loss: the loss is noisy when the std of the last quarter's step losses around
+        their moving mean (the trend taken out), over their level, exceeds this (default 0.1).
       still_falling: the loss is still falling steadily when the last quarter of the run
         brought at least this share of the run's total decrease (default 0.1, 40% of the
         average rate).

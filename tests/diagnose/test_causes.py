@@ -599,3 +599,20 @@ def test_lambda_eta_over_2_is_shown_only_for_the_2_over_eta_rule():
         c for c in rank_causes(adam, CauseThresholds()) if c.name == "learning_rate_too_high"
     )
     assert "λmax·η/2" not in cause.explanation
+
+
+def test_a_run_too_short_for_a_last_quarter_says_so_instead_of_n_a():
+    short = HEALTHY.replace(loss_ratio=0.9, late_share=NAN, late_drop=NAN, tail_fluctuation=NAN)
+    causes = {c.name: c for c in rank_causes(short, CauseThresholds())}
+    low = causes["learning_rate_too_low"]
+    assert low.score == 0.0 and "n/a" not in low.explanation
+    assert "too short" in low.explanation
+    batch = causes["batch_size"]
+    assert "fluctuation n/a" not in batch.explanation
+
+
+def test_a_noise_free_gradient_is_not_told_to_use_a_batch_of_zero():
+    e = HEALTHY.replace(noise_scale=0.0, batch_to_noise=INF)
+    cause = top(e)
+    assert cause.name == "batch_size"
+    assert "≈ 0," not in cause.remedy and "one example's gradient" in cause.remedy

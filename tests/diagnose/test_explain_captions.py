@@ -204,7 +204,7 @@ def test_evidence_numbers_match_an_independent_computation_and_are_deterministic
     assert e.loss_ratio == pytest.approx(e.final_loss / e.baseline, rel=1e-12)
     ps = r.history.per_step
     lam, limit = np.asarray(ps["sharpness"]), np.asarray(ps["stability_threshold"])
-    measured = np.flatnonzero(np.isfinite(lam))[1:]  # step 0 left out, as documented
+    measured = np.flatnonzero(np.isfinite(lam))  # plain GD keeps step 0
     np.testing.assert_allclose(limit[measured], 2 / eta, rtol=1e-6)  # plain GD: 2/η
     assert e.threshold_rule == "2/η" and not e.preconditioned
     assert e.sharpness_ratio == pytest.approx(np.median(lam[measured] * eta / 2), rel=1e-5)

@@ -1,0 +1,300 @@
+"""The run's numbers read what they claim: a way down is a descent path, a short run's last
+quarter is not measured, a smooth fall is not noise, a noise-free gradient does not crash,
+and a diverged run's sharpness comes from before the blow-up."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxtrain.diagnose import (
+    CauseThresholds,
+    RunEvidence,
+    loss_curve_statistics,
+    noise_statistics,
+    rank_causes,
+    sharpness_statistics,
+)
+from jaxtrain.diagnose._measure import _curvature, escape_test
+
+NAN = math.nan
+THRESHOLDS = CauseThresholds()
+
+
+def reported(evidence):
+    return [c.name for c in rank_causes(evidence) if c.score >= THRESHOLDS.report_score]
+
+
+# ---- finding 2: a way down must be a descent path, not a jump over a barrier ----
+
+
+def _double_well_with_a_flat_parameter(theta):
+    # A shallow well at w ≈ 0.93, a deeper one at w ≈ −1.06; z does not enter: λmin = 0.
+    w = theta[0]
+    return (w**2 - 1.0) ** 2 + 0.5 * (w + 1.0) + 0.2 + 0.0 * theta[1]
+
+
+def _shallow_minimum():
+    w = 0.9
+    for _ in range(50):  # Newton on L'(w) = 4w(w² − 1) + 0.5
+        w -= (4 * w * (w * w - 1) + 0.5) / (12 * w * w - 4)
+    return jnp.array([w, 20.0], jnp.float32)
+
+
+def test_a_jump_over_a_barrier_is_no_way_down():
+    theta = _shallow_minimum()
+    # Steps reach ‖θ‖ ≈ 20: a step of 6 along (−1, √8)/3 lands in the deeper well (−85%),
+    # but the loss rises first (beyond its first-order part): no step is a way down from θ.
+    direction = jnp.array([-1.0, 8.0**0.5]) / 3.0
+    change, step = escape_test(_double_well_with_a_flat_parameter, theta, direction)
+    assert change > 0, (change, step)
+    assert abs(step) == pytest.approx(1e-3 * float(jnp.linalg.norm(theta)), rel=1e-3)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_minimum_with_a_flat_direction_is_a_local_minimum_not_a_saddle(seed):
+    theta = _shallow_minimum()
+    loss = _double_well_with_a_flat_parameter
+    measured = _curvature(
+        loss, theta, float(loss(theta)), thresholds=THRESHOLDS, key=jax.random.key(seed)
+    )
+    assert measured["lambda_min"] <= measured["eig_tol"]  # degenerate, not a strict minimum
+    assert measured["escape_change"] > -THRESHOLDS.escape_decrease, measured
+    evidence = RunEvidence(loss_ratio=0.9, late_drop=0.0, grad_ratio=1e-5, **measured)
+    assert reported(evidence)[0] == "local_minimum"
+
+
+def test_a_degenerate_saddle_beside_a_curved_direction_is_found():
+    # L = 1 + w₀² + w₁w₂w₃ at 0 (a deep linear net's shape: an output bias curves, the weights
+    # go down at third order): H = diag(2, 0, 0, 0). No eigenvector lowers the loss, and a
+    # random direction with a w₀ part rises first; one in the flat subspace of H falls.
+    def loss(w):
+        return 1.0 + w[0] ** 2 + w[1] * w[2] * w[3]
+
+    measured = _curvature(loss, jnp.zeros(4), 1.0, thresholds=THRESHOLDS, key=jax.random.key(0))
+    assert measured["escape_along"] == "random" and measured["escape_change"] < -1e-3
+    evidence = RunEvidence(loss_ratio=0.9, late_drop=0.0, grad_ratio=1e-5, **measured)
+    assert reported(evidence)[0] == "saddle_point"
+
+
+def test_a_negative_curvature_saddle_is_still_found_along_its_eigenvector():
+    change, step = escape_test(
+        lambda w: (1.0 - w[0] * w[1]) ** 2, jnp.zeros(2), jnp.array([1.0, 1.0]) / 2**0.5
+    )
+    assert change == pytest.approx(-0.75, abs=1e-5) and abs(step) == 1.0
+
+
+# ---- finding 3: a last quarter needs two points ----
+
+
+@pytest.mark.parametrize("curve", [[4.0], [4.0, 2.0], [4.0, 2.0, 1.0], [4.0, 2.0, 1.0, 0.5]])
+def test_too_short_for_a_last_quarter_is_not_measured(curve):
+    stats = loss_curve_statistics(curve)
+    assert math.isnan(stats["late_drop"]) and math.isnan(stats["late_share"])
+    assert math.isnan(stats["tail_fluctuation"])
+
+
+def test_five_points_hold_a_last_quarter():
+    stats = loss_curve_statistics([5.0, 4.0, 3.0, 2.0, 1.0])
+    assert stats["late_drop"] == pytest.approx(0.5) and stats["late_share"] == pytest.approx(0.25)
+
+
+def test_an_unmeasured_last_quarter_is_no_flat_loss_and_no_steady_fall():
+    evidence = RunEvidence(
+        steps=4,
+        loss_ratio=0.9,
+        grad_ratio=1e-5,
+        late_drop=NAN,
+        late_share=NAN,
+        lambda_min=-1.0,
+        lambda_max=1.0,
+        eig_tol=1e-3,
+        escape_change=-0.1,
+        escape_step=0.3,
+        escape_along="eigenvector",
+    )
+    causes = {c.name: c for c in rank_causes(evidence)}
+    assert causes["saddle_point"].score == 0.0  # "flat" is not measured: no degree of 1
+    assert causes["learning_rate_too_low"].score == 0.0
+    assert "not measured" in causes["saddle_point"].explanation
+
+
+# ---- finding 4: a trend is not noise ----
+
+
+def test_a_smooth_fall_is_not_a_noisy_loss():
+    t = np.arange(400)
+    for offset in (1.0, 0.1):  # the same shape at a lower level
+        stats = loss_curve_statistics(2.0 * np.exp(-t / 200.0) + offset)
+        assert stats["tail_fluctuation"] < 0.01 * THRESHOLDS.noisy_loss, offset
+    steady = loss_curve_statistics(np.linspace(2.0, 1.0, 400))
+    assert steady["tail_fluctuation"] < 1e-9
+
+
+def test_a_smooth_fall_does_not_make_the_batch_too_small():
+    t = np.arange(400)
+    curve = loss_curve_statistics(2.0 * np.exp(-t / 200.0) + 0.1)
+    evidence = RunEvidence(
+        steps=400,
+        batch_size=32,
+        loss_ratio=0.5,
+        grad_ratio=0.3,
+        noise_scale=1000.0,
+        batch_to_noise=0.032,
+        **curve,
+    )
+    assert "batch_size" not in reported(evidence)
+
+
+@pytest.mark.parametrize("level, trend", [(1.0, 0.0), (0.5, 1.5)])
+def test_batch_noise_reads_as_its_relative_standard_deviation(level, trend):
+    # White noise of 20% of the level on a flat or a falling trend: the fluctuation is the
+    # noise's std over the level, whatever the trend.
+    t = np.arange(400)
+    smooth = level + trend * np.exp(-t / 100.0)
+    noise = np.random.default_rng(0).normal(size=t.size)
+    stats = loss_curve_statistics(smooth * (1.0 + 0.2 * noise))
+    assert stats["tail_fluctuation"] == pytest.approx(0.2, rel=0.2)
+
+
+def test_a_small_batch_run_is_still_noisy():
+    from flax import nnx
+
+    from jaxtrain import data, losses, nn, optim
+    from jaxtrain.diagnose._training import fit_run
+
+    x, y = data.load_digits()
+    x = np.asarray(data.standardize(x, *data.fit_standardizer(x))[:512], np.float32)
+    model = nn.functional(nn.MLP(64, 16, 10, depth=1, rngs=nnx.Rngs(0)))
+    run = fit_run(
+        model,
+        optim.sgd(0.05),
+        (x, y[:512]),
+        loss=losses.softmax_cross_entropy,
+        steps=400,
+        batch_size=2,
+        seed=0,
+        progress=False,
+    )
+    losses = np.asarray(run.history.per_step["loss"], np.float64)
+    stats = loss_curve_statistics(losses)
+    assert stats["tail_fluctuation"] > THRESHOLDS.noisy_loss * THRESHOLDS.narrow_span
+
+
+# ---- finding 6: a noise-free gradient ----
+
+
+@pytest.mark.parametrize("values", [[0.0, 0.0, 5.0], [NAN, 0.0]])
+def test_a_noise_free_gradient_has_an_infinite_batch_to_noise(values):
+    stats = noise_statistics(values, 32)
+    assert stats["noise_scale"] == 0.0 and stats["batch_to_noise"] == math.inf
+
+
+# ---- finding 7: a diverged run's sharpness ----
+
+
+def test_plain_sharpness_keeps_step_zero_and_preconditioned_does_not():
+    lam, limit = [5.0, NAN, 30.0, NAN, 40.0], [20.0] * 5
+    plain = sharpness_statistics(lam, limit, [0.1] * 5, preconditioned=False)
+    assert plain["sharpness_ratio"] == 1.5 and plain["lambda_eta_over_2"] == 1.5
+    adaptive = sharpness_statistics(lam, limit, preconditioned=True)
+    assert adaptive["sharpness_ratio"] == 1.75
+
+
+def test_sharpness_after_the_loss_blew_up_is_left_out():
+    lam = [3.95, NAN, NAN, 3.3e7, NAN]  # λmax; ×η/2 = 395 at θ₀, 3.3·10⁹ at step 3
+    losses = [1.19, 6755.0, 2.2e10, 8.6e19, 9.7e26]
+    stats = sharpness_statistics(
+        lam, [2.0 / 200] * 5, [200.0] * 5, preconditioned=False, losses=losses
+    )
+    assert stats["sharpness_ratio"] == pytest.approx(395.0)
+    assert stats["sharpness_ratio_max"] == pytest.approx(395.0)
+    # Only what was measured after the blow-up: nothing is left to read.
+    late = sharpness_statistics(
+        [NAN, NAN, NAN, 3.3e7, NAN], [0.01] * 5, preconditioned=False, losses=losses
+    )
+    assert math.isnan(late["sharpness_ratio"])
+
+
+def test_a_diverged_runs_probe_runs_at_a_factor_a_run_can_train_with():
+    from flax import nnx
+
+    from jaxtrain import nn, optim
+    from jaxtrain.diagnose import explain_run
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 4)).astype(np.float32)
+    y = (x[:, 0] * x[:, 1] > 0).astype(np.int32)
+    model = nn.MLP(4, 16, 2, depth=2, rngs=nnx.Rngs(0))
+    r = explain_run(model, optim.sgd(200.0), (x, y), steps=60, batch_size=32)
+    e = r.evidence
+    assert e.diverged and e.sharpness_ratio < 1e4  # from θ₀, not from exploding parameters
+    assert e.probe_factor >= THRESHOLDS.probe_factor**3
+    probe = np.asarray(r.probe_history.per_step["loss"], np.float64)
+    assert np.all(np.isfinite(probe)) and probe[-10:].mean() < 0.9 * probe[0]  # it trained
+
+
+@pytest.mark.parametrize(
+    "ratio, factor",
+    [(NAN, 0.1), (2.0, 0.1), (20.0, 0.025), (395.0, 0.01), (3.3e9, 0.01)],
+)
+def test_the_first_probe_factor_follows_the_sharpness_down_to_a_floor(ratio, factor):
+    from jaxtrain.diagnose._measure import _first_probe_factor
+
+    assert _first_probe_factor(ratio, 0.1) == pytest.approx(factor)
+
+
+def test_explain_run_leaves_out_step_0_of_a_preconditioned_sharpness_only():
+    # Adam's preconditioner at step 0 is built from one gradient: that reading is dropped.
+    from jaxtrain import optim
+    from jaxtrain.diagnose import explain_run
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    y = (x @ np.array([1.0, -2.0, 0.5], np.float32))[:, None]
+
+    def apply(params, state, x, *, train, rng=None):
+        del train, rng
+        return jnp.tanh(x @ params["w1"]) @ params["w2"], state
+
+    params = {"w1": jnp.full((3, 4), 0.3), "w2": jnp.full((4, 1), 0.2)}
+    r = explain_run(
+        (apply, params, {}), optim.adam(0.05), (x, y), steps=12, batch_size=16, curvature=False
+    )
+    ps = r.history.per_step
+    ratio = np.asarray(ps["sharpness"]) / np.asarray(ps["stability_threshold"])
+    measured = np.flatnonzero(np.isfinite(ratio))
+    assert measured[0] == 0 and r.evidence.preconditioned
+    assert r.evidence.sharpness_ratio == pytest.approx(np.median(ratio[measured[1:]]), rel=1e-5)
+
+
+def test_explain_run_on_a_gradient_without_noise_does_not_crash():
+    import optax
+
+    from jaxtrain.diagnose import explain_run
+
+    def apply(params, state, x, *, train, rng=None):
+        del train, rng
+        return jnp.broadcast_to(params["b"], (x.shape[0], 1)), state
+
+    def loss(pred, y, reduction="mean"):
+        del y  # every example pulls the bias to 3 alike: tr(Σ) = 0, B_simple = 0
+        values = (pred - 3.0) ** 2
+        return values if reduction == "none" else jnp.mean(values)
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 2)).astype(np.float32)
+    y = rng.normal(size=(64, 1)).astype(np.float32)
+    r = explain_run(
+        (apply, {"b": jnp.zeros((1,))}, {}),
+        optax.sgd(0.01),
+        (x, y),
+        loss=loss,
+        steps=20,
+        batch_size=16,
+        curvature=False,
+        probe=False,
+    )
+    assert r.evidence.noise_scale == 0.0 and r.evidence.batch_to_noise == math.inf
