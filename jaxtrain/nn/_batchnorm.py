@@ -1,5 +1,6 @@
 """Batch normalization with running statistics for test time (lecture §6)."""
 
+import math
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -43,7 +44,8 @@ class BatchNorm(nnx.Module):
     E[x²] − μ², which collapses to 0 for mean 1e3 and spread 0.1 in float32).
 
     ``axis_name`` averages μ and σ² over a mapped axis (``jax.vmap(..., axis_name=...)``,
-    ``shard_map``, ``pmap``), so data-parallel replicas normalize with global statistics. Under
+    ``shard_map``, ``pmap``), so data-parallel replicas normalize with global statistics (with a
+    ``mask``, those of all replicas' kept entries pooled, not the average of each replica's). Under
     plain ``jax.jit`` with the batch sharded across devices the statistics are global already
     (XLA inserts the reduction) and ``axis_name`` must stay ``None``.
 
@@ -180,8 +182,9 @@ class BatchNorm(nnx.Module):
             The normalized, scaled and shifted input, same shape as ``x``.
 
         Raises:
-            ValueError: if the feature axis does not have ``num_features`` entries, or no mode
-                is given (``use_running_average`` ``None`` here and in the constructor).
+            ValueError: if the feature axis does not have ``num_features`` entries, no mode
+                is given (``use_running_average`` ``None`` here and in the constructor), or a
+                training-mode batch has no entries to take statistics over (e.g. shape (0, F)).
         """
         if use_running_average is None:
             use_running_average = self.use_running_average
@@ -204,6 +207,7 @@ class BatchNorm(nnx.Module):
             (x, self.mean[...], self.var[...], scale, bias), dtype=self.dtype
         )
         if not use_running_average:
+            _check_entries_to_reduce(x.shape, reduction_axes)
             mean, var = _statistics.mean_and_variance(
                 x,
                 reduction_axes,
@@ -242,6 +246,20 @@ class BatchNorm(nnx.Module):
         """
         if use_running_average is not None:
             self.use_running_average = use_running_average
+
+
+def _check_entries_to_reduce(shape: tuple[int, ...], reduction_axes: tuple[int, ...]) -> None:
+    """Refuse batch statistics over no entries: μ = 0/0 = NaN would become the running mean.
+
+    The running statistics keep NaN for good (α·NaN stays NaN), so every later test-time output
+    would be NaN. The shape is static, so the check costs nothing under ``jit``.
+    """
+    if math.prod(shape[axis] for axis in reduction_axes) == 0:
+        raise ValueError(
+            f"BatchNorm in training mode takes each feature's mean and variance over axes "
+            f"{reduction_axes}, but an input of shape {shape} has no entries there; skip empty "
+            f"batches (or call with use_running_average=True)"
+        )
 
 
 def _replace_value(variable: nnx.Variable, value: jax.Array) -> None:

@@ -53,7 +53,7 @@ def mean_and_variance(
     use_fast_variance: bool = False,
     mask: jax.Array | None = None,
 ) -> tuple[jax.Array, jax.Array]:
-    """μ and σ² of ``x`` over ``axes`` (and over the mapped axis ``axis_name`` when given).
+    r"""μ and σ² of ``x`` over ``axes`` (and over the mapped axis ``axis_name`` when given).
 
     σ² = mean(|x − μ|²), two-pass, by default. The one-pass form E[|x|²] − |E[x]|² (Flax's
     default, ``use_fast_variance=True``) subtracts two nearly equal numbers when |μ| ≫ σ and
@@ -62,12 +62,38 @@ def mean_and_variance(
     Statistics are computed in at least float32 (the promotion of ``dtype``, default ``x``'s, with
     float32), so bfloat16 inputs do not accumulate in bfloat16. ``mask`` (broadcastable to ``x``)
     selects the entries that count; ``use_mean=False`` gives μ = 0 and σ² = mean(|x|²).
+
+    Over a mapped axis the statistics are those of all replicas' entries pooled. Without a mask
+    every replica holds equally many, so each mean is the replicas' average (``pmean``, as Flax).
+    With one, replica r keeps n_r entries, and the pooled mean of a value v is
+
+    .. math::
+
+        \bar v = \frac{\sum_r \sum_{i \in K_r} v_i}{\sum_r n_r}
+
+    (K_r the kept entries of replica r, v is x and |x|² one-pass, x then |x − μ|² with the pooled
+    μ two-pass): sums and counts are ``psum``-ed separately, since averaging the replicas' means
+    would weigh one replica's single kept entry like another's thousand.
     """
     dtype = jnp.promote_types(jnp.result_type(x) if dtype is None else dtype, jnp.float32)
     x = jnp.asarray(x, dtype)
     axes = canonical_axes(x.ndim, axes)
 
+    pooled_count = None
+    if axis_name is not None and mask is not None:
+        # In ``dtype``, as jnp.mean counts (exact up to 2²⁴ entries per statistic in float32).
+        local_count = jnp.sum(jnp.broadcast_to(mask, x.shape), axes, dtype=dtype)
+        pooled_count = lax.psum(local_count, axis_name, axis_index_groups=axis_index_groups)
+
     def global_mean(*values: jax.Array) -> tuple[jax.Array, ...]:
+        if pooled_count is not None:
+            # psum of a tuple is one collective for all the sums.
+            totals = lax.psum(
+                tuple(jnp.sum(v, axes, where=mask) for v in values),
+                axis_name,
+                axis_index_groups=axis_index_groups,
+            )
+            return tuple(total / pooled_count.astype(total.dtype) for total in totals)
         means = tuple(v.mean(axes, where=mask) for v in values)
         if axis_name is None:
             return means

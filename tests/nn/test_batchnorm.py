@@ -1,5 +1,6 @@
 """BatchNorm: equal to flax.nnx and flax.linen, PyTorch's convention, modes, statistics."""
 
+import re
 import warnings
 
 import flax.linen as linen
@@ -262,3 +263,77 @@ def test_float64_inputs_keep_float32_running_statistics_with_x64():
             reference(x)
         assert layer.mean[...].dtype == layer.var[...].dtype == jnp.float32
         np.testing.assert_allclose(layer.var[...], reference.var[...], rtol=1e-6)
+
+
+def _pooled_batchnorm_reference(x, mask, eps):
+    """Batch μ, σ² over every kept row of all replicas, and the normalized x, in float64."""
+    x = np.asarray(x, np.float64)
+    kept = np.broadcast_to(mask, x.shape)
+    count = kept.sum((0, 1))
+    mean = (x * kept).sum((0, 1)) / count
+    var = (kept * (x - mean) ** 2).sum((0, 1)) / count
+    return mean, var, (x - mean) / np.sqrt(var + eps)
+
+
+@pytest.mark.parametrize("use_fast_variance", [False, True])
+def test_axis_name_with_mask_normalizes_with_the_pooled_kept_entries(use_fast_variance):
+    # Before: each replica's masked μ and σ² were averaged with equal weight (as flax.nnx does),
+    # so replica 0's single kept row weighed as much as replica 1's four.
+    x = 2.0 + 3.0 * jax.random.normal(jax.random.key(3), (2, 5, 3))
+    mask = jnp.array([[True, False, False, False, False], [True] * 4 + [False]])[..., None]
+    bn = BatchNorm(
+        3, momentum=0.0, axis_name="r", use_fast_variance=use_fast_variance, rngs=nnx.Rngs(0)
+    )
+
+    @nnx.jit
+    @nnx.vmap(in_axes=(None, 0, 0), out_axes=0, axis_name="r")
+    def train_step(module, x, mask):
+        return module(x, mask=mask)
+
+    y = train_step(bn, x, mask)
+    mean, var, expected = _pooled_batchnorm_reference(x, mask, bn.epsilon)
+    np.testing.assert_allclose(bn.mean[...], mean, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bn.var[...], var, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+    # The same as one device holding the pooled batch.
+    single = BatchNorm(3, momentum=0.0, use_fast_variance=use_fast_variance, rngs=nnx.Rngs(0))
+    y_single = nnx.jit(lambda m, x, k: m(x, mask=k))(single, x.reshape(10, 3), mask.reshape(10, 1))
+    np.testing.assert_allclose(y.reshape(10, 3), y_single, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bn.var[...], single.var[...], rtol=1e-5, atol=1e-5)
+
+
+def test_axis_name_without_mask_still_equals_nnx_bit_for_bit():
+    x = 2.0 + 3.0 * jax.random.normal(jax.random.key(4), (2, 8, 3))
+    ours = BatchNorm(3, momentum=0.9, axis_name="r", use_fast_variance=True, rngs=nnx.Rngs(0))
+    theirs = nnx.BatchNorm(3, momentum=0.9, axis_name="r", rngs=nnx.Rngs(0))
+
+    @nnx.jit
+    @nnx.vmap(in_axes=(None, 0), out_axes=0, axis_name="r")
+    def train_step(module, x):
+        return module(x)
+
+    np.testing.assert_array_equal(train_step(ours, x), train_step(theirs, x))
+    np.testing.assert_array_equal(ours.mean[...], theirs.mean[...])
+    np.testing.assert_array_equal(ours.var[...], theirs.var[...])
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (0, 4, 4, 3), (2, 0, 4, 3)])
+def test_empty_batch_in_training_mode_raises_and_keeps_the_running_statistics(shape):
+    # Before: the batch statistics of no entries, 0/0 = NaN, became the running mean and
+    # variance for good, and every later eval output was NaN.
+    bn = BatchNorm(3, momentum=0.9, rngs=nnx.Rngs(0))
+    bn(2.0 + jax.random.normal(jax.random.key(0), (8, 3)))
+    before = (np.asarray(bn.mean[...]), np.asarray(bn.var[...]))
+    empty = jnp.zeros(shape)
+    message = re.escape(f"input of shape {shape}")
+    with pytest.raises(ValueError, match=message):
+        bn(empty)
+    with pytest.raises(ValueError, match=message):
+        nnx.jit(lambda m, x: m(x))(bn, empty)
+    apply, params, state = functional(bn)
+    with pytest.raises(ValueError, match=message):
+        apply(params, state, empty, train=True)
+    np.testing.assert_array_equal(bn.mean[...], before[0])
+    np.testing.assert_array_equal(bn.var[...], before[1])
+    # Eval mode takes no batch statistics: an empty batch is simply an empty output.
+    assert bn(empty, use_running_average=True).shape == shape

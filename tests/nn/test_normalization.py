@@ -135,3 +135,53 @@ def test_no_scale_no_bias_and_jit():
 def test_bad_arguments(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def _masked_norm(x, mask, axes, eps):
+    """(x − μ)/√(σ² + ε) with μ, σ² over the kept entries of ``axes``, in float64 NumPy."""
+    x = np.asarray(x, np.float64)
+    mask = np.broadcast_to(mask, x.shape)
+    count = mask.sum(axes, keepdims=True)
+    mean = (x * mask).sum(axes, keepdims=True) / count
+    var = (mask * (x - mean) ** 2).sum(axes, keepdims=True) / count
+    return (x - mean) / np.sqrt(var + eps)
+
+
+@pytest.mark.parametrize(
+    ("make", "shape", "split_axis", "group_shape", "axes"),
+    [
+        # features split across the replicas: each example's statistics span both halves
+        (lambda: LayerNorm(4, axis_name="r", rngs=nnx.Rngs(0)), (3, 4), 1, None, (1,)),
+        # image rows split across the replicas
+        (lambda: InstanceNorm(4, axis_name="r", rngs=nnx.Rngs(0)), (2, 3, 4), 1, None, (1,)),
+        (
+            lambda: GroupNorm(4, num_groups=2, axis_name="r", rngs=nnx.Rngs(0)),
+            (2, 3, 4),
+            1,
+            (2, 6, 2, 2),
+            (1, 3),
+        ),
+    ],
+    ids=["layer", "instance", "group"],
+)
+def test_axis_name_with_mask_normalizes_with_the_pooled_kept_entries(
+    make, shape, split_axis, group_shape, axes
+):
+    # Before: the replicas' masked statistics were averaged with equal weight, not pooled.
+    rng = np.random.default_rng(1)
+    x = (1.0 + 2.0 * rng.standard_normal((2, *shape))).astype(np.float32)
+    # Replica 0 keeps about a third of its entries, replica 1 all of them (so no group is empty).
+    mask = np.stack([rng.random(shape) < 0.3, np.ones(shape, bool)])
+    norm = make()
+    y = nnx.jit(nnx.vmap(lambda m, x, k: m(x, mask=k), in_axes=(None, 0, 0), axis_name="r"))(
+        norm, jnp.asarray(x), jnp.asarray(mask)
+    )
+    pooled_x, pooled_mask = (np.concatenate(list(a), axis=split_axis) for a in (x, mask))
+    if group_shape is not None:
+        pooled_x, pooled_mask = pooled_x.reshape(group_shape), pooled_mask.reshape(group_shape)
+    expected = _masked_norm(pooled_x, pooled_mask, axes, norm.epsilon).reshape(
+        np.concatenate(list(x), axis=split_axis).shape
+    )
+    np.testing.assert_allclose(
+        np.concatenate(list(y), axis=split_axis), expected, rtol=RTOL, atol=ATOL
+    )
