@@ -16,9 +16,15 @@ def _first(mask: np.ndarray) -> int:
 
 
 def check_finite(values: np.ndarray, what: str, *, into_float32: bool = False) -> None:
-    """Refuses NaN and inf ``values``, and float64 ones beyond float32's range without x64
-    (or always, ``into_float32``: a reader that casts to float32 whatever x64 says);
-    ``what`` names them, plural ("training inputs x hold ...")."""
+    """Refuses NaN and inf ``values``, and, without x64, float64 ones beyond float32's range
+    and 64-bit integers beyond 32 bits' (floats always with ``into_float32``: a reader that
+    casts to float32 whatever x64 says); ``what`` names them, plural ("training inputs x
+    hold ...")."""
+    if np.issubdtype(values.dtype, np.integer):
+        # A float32 reader rounds a large integer but never wraps it.
+        if not into_float32:
+            _check_integers_fit_the_device(values, what)
+        return
     if not np.issubdtype(values.dtype, np.inexact):
         return
     nan, inf = np.isnan(values), np.isinf(values)
@@ -39,9 +45,26 @@ def check_finite(values: np.ndarray, what: str, *, into_float32: bool = False) -
             )
             fix = "rescale them." if into_float32 else "rescale them (or enable jax_enable_x64)."
             raise ValueError(
-                f"{what} hold {int(beyond.sum())} values beyond float32's range (±{largest:.3g}), "
-                f"first in example {_first(beyond)}, {why}; {fix}"
+                f"{what} hold {counted(int(beyond.sum()), 'value')} beyond float32's range "
+                f"(±{largest:.3g}), first in example {_first(beyond)}, {why}; {fix}"
             )
+
+
+def _check_integers_fit_the_device(values: np.ndarray, what: str) -> None:
+    """Refuses integers beyond the range of the dtype JAX stores them in: without x64, int64
+    becomes int32 (uint64 uint32), and 2**31 + 5 silently wraps to -2**31 + 5."""
+    stored = np.dtype(jax.dtypes.canonicalize_dtype(values.dtype))
+    if stored == values.dtype:
+        return
+    limits = np.iinfo(stored)
+    beyond = (values < limits.min) | (values > limits.max)
+    if beyond.any():
+        raise ValueError(
+            f"{what} hold {counted(int(beyond.sum()), 'value')} beyond {stored}'s range "
+            f"({limits.min}..{limits.max}), first in example {_first(beyond)}, which JAX would "
+            f"wrap (x64 is off, so it stores {values.dtype} as {stored}); enable "
+            "jax_enable_x64, or rescale them or cast them to float (x.astype(np.float32))."
+        )
 
 
 def _check_target_rows(y: np.ndarray, num_classes: int, where: str) -> None:
@@ -74,7 +97,9 @@ def check_dataset(x: Any, y: Any, *, num_classes: int | None = None, name: str =
     checks run once on the host (NumPy), outside the jitted step.
 
     Checked: both are arrays with the examples on axis 0; there is at least one example;
-    x and y have the same length; x is numeric and free of NaN/inf (float y too). With
+    x and y have the same length; x is numeric and free of NaN/inf (float y too); without
+    x64, where JAX computes in 32 bits, x and y hold no float64 values beyond float32's range
+    and no 64-bit integers beyond 32 bits' (they would turn into inf, or wrap around). With
     ``num_classes``, y must be integer class indices of shape (N,) in 0..num_classes − 1,
     or one-hot/soft targets of shape (N, num_classes) whose rows are distributions.
 

@@ -79,7 +79,7 @@ def epoch_batches(
       shuffle is slow on a CPU).
 
     Raises:
-      ValueError: if N ≤ 0, or B is not in 1..N.
+      ValueError: if N ≤ 0, B is not in 1..N, or ``drop_last`` is not a bool.
 
     Examples:
       >>> import jax, numpy as np
@@ -127,6 +127,9 @@ class BatchPlan:
                 f"{counted(num_examples, 'training example')}; pass "
                 f"batch_size={num_examples} (or None) for full-batch gradient descent."
             )
+        # Not by truthiness: drop_last="no" would drop the partial batch.
+        if not isinstance(drop_last, bool | np.bool_):
+            raise ValueError(f"drop_last must be True or False; got {drop_last!r}")
         return cls(num_examples, batch_size, bool(drop_last))
 
     @property

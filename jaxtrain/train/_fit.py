@@ -82,10 +82,12 @@ def fit(
     the middle of an epoch.
 
     Learning rate record: ``history.per_step["learning_rate"]`` is the η of an
-    ``optax.inject_hyperparams`` state; else the ``learning_rate`` given here (a number or a
-    schedule of the step); else the optimizer's own η, read from its closure (the constant
-    of its final ``scale(−η)``, or its schedule at the state's count: jaxtrain's and optax's
-    optimizers alike); else NaN. It is only recorded, never applied.
+    ``optax.inject_hyperparams`` state; else the ``learning_rate`` given here (a number, or a
+    schedule read at the updates applied before the step: the optimizer state's count, which
+    skipped steps do not advance, or the run's step for an optimizer that keeps no count);
+    else the optimizer's own η, read from its closure (the constant of its final
+    ``scale(−η)``, or its schedule at the state's count: jaxtrain's and optax's optimizers
+    alike); else NaN. It is only recorded, never applied.
 
     Non-finite steps: every step records whether its loss, its gradient norm and the state
     it produces (parameters, model state, optimizer state) are all finite, computed inside
@@ -169,7 +171,8 @@ def fit(
       mesh: a ``jax.sharding.Mesh`` with a ``"data"`` axis (or a single axis).
       drop_last: leave out the last partial batch of every epoch.
       on_nonfinite: ``"raise"`` or ``"skip"``, see above.
-      learning_rate: what to record as η when no ``inject_hyperparams`` state keeps one.
+      learning_rate: what to record as η when no ``inject_hyperparams`` state keeps one: a
+        finite number ≥ 0 or a schedule ``t -> η`` (see above).
       data_on_device: put the whole training set on the devices (default with one
         process) or feed each epoch's batches from the host (default with several; each
         process sends its own examples, at most 256 MiB of batches per scan).
@@ -183,8 +186,10 @@ def fit(
     Raises:
       ValueError: for bad data (empty, mismatched lengths, NaN inputs, labels out of range)
         or arguments (``batch_size`` ≤ 0 or > N, both or neither of ``epochs``/``steps``, a
-        batch size not divisible by the devices, an integer or boolean parameter), all
-        before any step runs; or a checkpoint from other batching.
+        batch size not divisible by the devices, an integer or boolean parameter, a flag
+        that is not a bool, a size or count that is not a positive int, a negative or
+        non-finite ``learning_rate``; each whether or not the run would use it), all before
+        any step runs; or a checkpoint from other batching.
       NonFiniteLossError: a non-finite loss, gradient or updated state with
         ``on_nonfinite="raise"``.
       CheckpointMismatchError: ``resume`` from a checkpoint of another structure, or whose

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -135,6 +136,15 @@ def resolve_settings(
     """
     epochs, steps = _run_length(epochs, steps)
     _check_step_arguments(optimizer, loss, augment, on_nonfinite)
+    # Checked whatever the other arguments say, so that a bad value never waits for the
+    # run that would use it.
+    drop_last = _check_flag(drop_last, "drop_last")
+    progress = _check_flag(progress, "progress")
+    resume = _check_flag(resume, "resume")
+    data_on_device = _check_flag(data_on_device, "data_on_device", or_none=True)
+    eval_batch_size = _positive_int_or_none(eval_batch_size, "eval_batch_size")
+    keep_checkpoints = _positive_int_or_none(keep_checkpoints, "keep_checkpoints")
+    learning_rate = _check_learning_rate(learning_rate)
     checkpoint_every, metadata = _checkpoint_arguments(
         checkpoint_dir, checkpoint_every, resume, metadata
     )
@@ -156,8 +166,6 @@ def resolve_settings(
     if val_data is not None:
         val = _validation_data(val_data, apply, params, model_state, processes)
         check_loss_takes(loss, apply, params, model_state, val, name="val_data")
-        if eval_batch_size is not None:
-            check_positive_int(eval_batch_size, "eval_batch_size")
     return FitSettings(
         apply=apply,
         params=params,
@@ -200,6 +208,42 @@ def _run_length(epochs: Any, steps: Any) -> tuple[int | None, int | None]:
     return epochs, steps
 
 
+def _check_flag(value: Any, name: str, *, or_none: bool = False) -> bool | None:
+    """``value`` as a bool, refused unless one (or ``None``, ``or_none``): taken by
+    truthiness, ``drop_last="no"`` would drop the partial batch."""
+    if value is None and or_none:
+        return None
+    if not isinstance(value, bool | np.bool_):
+        choices = "True, False or None" if or_none else "True or False"
+        raise ValueError(f"{name} must be {choices}; got {value!r}")
+    return bool(value)
+
+
+def _positive_int_or_none(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if not is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive int or None; got {value!r}")
+    return int(value)
+
+
+def _check_learning_rate(value: Any) -> float | Callable[[Any], Any] | None:
+    """``value`` (a number as a float): ``None``, a schedule, or a finite number ≥ 0, since
+    the record takes it as given and a NaN or negative η describes no update."""
+    if value is None or callable(value):
+        return value
+    is_number = (
+        not isinstance(value, bool)
+        and np.ndim(value) == 0
+        and np.asarray(value).dtype.kind in "iuf"
+    )
+    if not (is_number and math.isfinite(float(value)) and float(value) >= 0):
+        raise ValueError(
+            f"learning_rate must be a finite number ≥ 0, a schedule t -> η, or None; got {value!r}"
+        )
+    return float(value)
+
+
 def _check_step_arguments(optimizer: Any, loss: Any, augment: Any, on_nonfinite: Any) -> None:
     """What the compiled step is built from, checked before it is traced."""
     if on_nonfinite not in NONFINITE_POLICIES:
@@ -233,7 +277,7 @@ def _feeds_from_host(data_on_device: bool | None, processes: int) -> bool:
             "data_on_device=True needs a single process; with several, each process feeds "
             "its own examples from the host"
         )
-    return bool(data_on_device is False or (data_on_device is None and processes > 1))
+    return not data_on_device if data_on_device is not None else processes > 1
 
 
 def _global_num_examples(local: int, processes: int) -> int:

@@ -24,10 +24,10 @@ class TrainState:
 
     Every random draw of a run comes from ``key`` by folding in a counter, never by
     splitting and threading: the shuffle of epoch e is NumPy's permutation seeded by the
-    key's bits and e (``jaxtrain.train.epoch_batches``), the augmentation and dropout of
-    step t use ``fold_in(fold_in(key, 1), t)``. The key itself
-    therefore never changes, and a run resumed from any step draws exactly what the
-    uninterrupted run would have drawn.
+    key's bits and e (``jaxtrain.train.epoch_batches``); the augmentation and dropout of
+    step t use the two keys of ``jax.random.split(fold_in(fold_in(key, 1), t))``, in that
+    order. The key itself therefore never changes, and a run resumed from any step draws
+    exactly what the uninterrupted run would have drawn.
 
     Attributes:
       apply: the model's ``apply(params, state, x, *, train, rng) -> (y, new_state)``
@@ -83,7 +83,7 @@ def init_train_state(
 
 
 def step_key(key: jax.Array, step: Any) -> jax.Array:
-    """The key of step ``step``'s augmentation and dropout."""
+    """The key of step ``step``, split in two for its augmentation and dropout."""
     return jax.random.fold_in(jax.random.fold_in(key, 1), step)
 
 

@@ -42,10 +42,11 @@ def learning_rate_source(
     """Where the recorded η comes from: ``"state"``, a float, a schedule, or ``None`` (NaN).
 
     In this order: an ``optax.inject_hyperparams`` state's η (``"state"``); the
-    ``learning_rate`` given to ``fit`` (a number or a schedule of the step); the optimizer's
-    own η, read by ``jaxtrain.optim.learning_rate_from_state(opt_state, optimizer)`` from its
-    closure (a constant, or a schedule at the state's count: jaxtrain's and optax's
-    optimizers alike, ``"state"``); else NaN.
+    ``learning_rate`` given to ``fit`` (a number, or a schedule read at the updates applied:
+    see :func:`_schedule_step`); the optimizer's own η, read by
+    ``jaxtrain.optim.learning_rate_from_state(opt_state, optimizer)`` from its closure (a
+    constant, or a schedule at the state's count: jaxtrain's and optax's optimizers alike,
+    ``"state"``); else NaN.
     """
     from jaxtrain.optim import learning_rate_from_state
 
@@ -75,8 +76,26 @@ def _read_learning_rate(
     if source is None:
         return jnp.float32(math.nan)
     if callable(source):
-        return jnp.asarray(source(step), jnp.float32)
+        return jnp.asarray(source(_schedule_step(opt_state, step)), jnp.float32)
     return jnp.float32(source)
+
+
+def _schedule_step(opt_state: Any, step: jax.Array) -> jax.Array:
+    """The t at which a given schedule is read: the updates the optimizer applied before this
+    one, from its count in the state the update made (read as ``learning_rate_from_state``
+    reads the optimizer's own schedule); the run's step when it keeps no count.
+
+    A skipped step leaves the optimizer's count, and so its schedule, where they were, while
+    the run's step goes on: reading the run's step would record, after a skip, an η ahead of
+    the one the updates used.
+    """
+    from jaxtrain.optim import step_count_from_state
+
+    try:
+        count = step_count_from_state(opt_state)
+    except ValueError:  # a stateless optimizer (sgd with a constant η): nothing stops
+        return step
+    return jnp.maximum(count - 1, 0)
 
 
 def _select(take: jax.Array, new: Any, old: Any) -> Any:

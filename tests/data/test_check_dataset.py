@@ -98,3 +98,30 @@ def test_float64_inputs_beyond_float32s_range_are_refused_while_jax_computes_in_
 
     with x64_enabled():  # float64 on the device: nothing to lose
         check_dataset(x, np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize(
+    "x,y,match",
+    [
+        # ids or timestamps beyond int32: JAX would store 2**31 + 5 as -2**31 + 5
+        (np.array([[1], [2**31 + 5]], np.int64), np.array([0.0, 1.0]), r"inputs x.*example 1"),
+        (np.array([[-(2**31) - 1], [0]], np.int64), np.array([0.0, 1.0]), r"inputs x.*example 0"),
+        (np.array([[0], [2**32]], np.uint64), np.array([0.0, 1.0]), r"uint32.*example 1"),
+        (np.zeros((2, 1), np.float32), np.array([0, 2**40], np.int64), r"targets y.*example 1"),
+    ],
+    ids=["int64_above", "int64_below", "uint64", "int64_regression_targets"],
+)
+def test_64_bit_integers_beyond_32_bits_are_refused_while_jax_computes_in_32_bits(x, y, match):
+    with pytest.raises(ValueError, match=match) as caught:
+        check_dataset(x, y)
+    assert "jax_enable_x64" in str(caught.value) and "astype" in str(caught.value)
+    from jax_modes import x64_enabled
+
+    with x64_enabled():  # 64-bit integers on the device: nothing wraps
+        check_dataset(x, y)
+
+
+def test_64_bit_integers_within_32_bits_pass():
+    x = np.array([[-(2**31)], [2**31 - 1]], np.int64)
+    check_dataset(x, np.array([0.0, 1.0]))
+    check_dataset(np.array([[0], [2**32 - 1]], np.uint64), np.array([0.0, 1.0]))

@@ -3,6 +3,7 @@
 import collections
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -20,6 +21,7 @@ from train_problems import (
 )
 
 from jaxtrain.train import epoch_batches, fit
+from jaxtrain.train._batching import step_keys
 
 
 @pytest.mark.parametrize(("n", "batch_size"), [(10, 4), (10, 1), (10, 10), (9, 3)])
@@ -58,6 +60,22 @@ def test_each_epoch_has_its_own_uniform_shuffle():
 def test_epoch_batches_reject_bad_sizes(n, batch_size, match):
     with pytest.raises(ValueError, match=match):
         epoch_batches(jax.random.key(0), n, batch_size)
+
+
+@pytest.mark.parametrize("drop_last", ["no", "False", 0, None])
+def test_epoch_batches_take_drop_last_as_a_bool_only(drop_last):
+    # Taken by truthiness, "no" and "False" dropped the partial batch.
+    with pytest.raises(ValueError, match=f"drop_last must be True or False; got {drop_last!r}"):
+        epoch_batches(jax.random.key(0), 5, 2, drop_last=drop_last)
+
+
+def test_the_step_keys_are_the_halves_of_a_split_of_the_documented_step_key():
+    # What TrainState's docstring promises, to reproduce a run's augmentation and dropout.
+    key = jax.random.key(7)
+    keys = step_keys(key, jnp.int32(3), count=2)
+    for i, t in enumerate((3, 4)):
+        expected = jax.random.split(jax.random.fold_in(jax.random.fold_in(key, 1), t))
+        assert np.array_equal(jax.random.key_data(keys[i]), jax.random.key_data(expected))
 
 
 def _one_hot_counting(n):

@@ -325,3 +325,23 @@ def test_a_bad_step_in_a_call_of_many_epochs_keeps_the_epochs_before_it():
     assert error.history.per_epoch["step"].tolist() == list(range(1, 41))
     assert len(error.history.per_step["loss"]) == 41
     assert error.history.per_step["skipped"].tolist() == [False] * 40 + [True]
+
+
+def test_a_given_schedule_is_recorded_at_the_updates_applied_when_steps_are_skipped():
+    # The optimizer's count, and so its schedule, stops on a skipped step; the given
+    # schedule was read at the run's step, which goes on: after a skip the record ran one
+    # step ahead of the η the updates used.
+    schedule = optax.linear_schedule(0.1, 0.01, transition_steps=20)
+    arguments = dict(
+        loss=log_target_loss, epochs=2, batch_size=1, on_nonfinite="skip", progress=False
+    )
+    _, from_state = fit(linear_triple(), optax.sgd(schedule), _poisoned(), **arguments)
+    _, given = fit(
+        linear_triple(), optax.sgd(schedule), _poisoned(), learning_rate=schedule, **arguments
+    )
+    skipped = given.per_step["skipped"]
+    assert skipped.sum() == 2 and not skipped[0] and not skipped[-1]  # skips mid-run
+    applied_before = np.cumsum(~skipped) - ~skipped
+    expected = np.asarray(jax.vmap(schedule)(applied_before), np.float32)
+    np.testing.assert_allclose(from_state.per_step["learning_rate"], expected, rtol=1e-6)
+    np.testing.assert_allclose(given.per_step["learning_rate"], expected, rtol=1e-6)

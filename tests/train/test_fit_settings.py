@@ -28,6 +28,26 @@ from jaxtrain.train._run_checkpoints import check_resumable
         ({"seed": 1.5}, "seed must be an int or a jax.random key"),
         ({"seed": True}, "seed must be an int or a jax.random key"),
         ({"seed": np.zeros(2, np.float32)}, "seed must be an int or a jax.random key"),
+        # Checked whatever the other arguments: without val_data or checkpoint_dir too.
+        ({"eval_batch_size": 0}, "eval_batch_size must be a positive int or None"),
+        ({"eval_batch_size": -3}, "eval_batch_size must be a positive int or None"),
+        ({"eval_batch_size": 2.0}, "eval_batch_size must be a positive int or None"),
+        ({"keep_checkpoints": 0}, "keep_checkpoints must be a positive int or None"),
+        ({"keep_checkpoints": -1}, "keep_checkpoints must be a positive int or None"),
+        # Flags are bools: "no" is truthy, and 0 meant the opposite of False.
+        ({"drop_last": "no"}, "drop_last must be True or False; got 'no'"),
+        ({"drop_last": "False"}, "drop_last must be True or False"),
+        ({"drop_last": 1}, "drop_last must be True or False"),
+        ({"data_on_device": 0}, "data_on_device must be True, False or None; got 0"),
+        ({"data_on_device": "yes"}, "data_on_device must be True, False or None"),
+        ({"progress": "no"}, "progress must be True or False"),
+        ({"resume": 1}, "resume must be True or False"),
+        ({"learning_rate": -1.0}, "learning_rate must be a finite number ≥ 0"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a finite number ≥ 0"),
+        ({"learning_rate": np.float32("inf")}, "learning_rate must be a finite number ≥ 0"),
+        ({"learning_rate": "0.1"}, "learning_rate must be a finite number ≥ 0"),
+        ({"learning_rate": True}, "learning_rate must be a finite number ≥ 0"),
+        ({"learning_rate": np.ones(2)}, "learning_rate must be a finite number ≥ 0"),
     ],
 )
 def test_bad_arguments_fail_before_any_step(kwargs, match):
@@ -58,6 +78,22 @@ def test_bad_keep_checkpoints_fails_and_writes_nothing(tmp_path):
             progress=False,
         )
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs, recorded",
+    [
+        ({"learning_rate": 0}, 0.0),
+        ({"learning_rate": np.float32(0.25)}, 0.25),
+        ({"learning_rate": jnp.float32(0.5)}, 0.5),
+        ({"learning_rate": lambda t: 0.125}, 0.125),
+        ({"drop_last": np.True_, "data_on_device": np.False_, "progress": np.False_}, 0.5),
+    ],
+)
+def test_numbers_schedules_and_numpy_bools_are_accepted(kwargs, recorded):
+    arguments = {"loss": LOSS, "epochs": 1, "batch_size": 4, "progress": False, **kwargs}
+    _, history = fit(linear_triple(), SGD, blobs(6), **arguments)
+    assert history.per_step["learning_rate"].tolist() == [recorded] * len(history.per_step["loss"])
 
 
 _CONFIG = {
