@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
-__all__ = ["INT32_MAX", "working_dtype"]
+__all__ = ["INT32_MAX", "first_non_float_leaf", "working_dtype"]
 
 INT32_MAX = 2**31 - 1
 """The largest count an int32 state or a comparison with the int32 step can hold."""
@@ -30,3 +31,22 @@ def working_dtype(dtype: Any) -> Any:
         return jnp.promote_types(dtype, jnp.complex64)
     # float8 and the like have no promotion with float32 in JAX's lattice: name it.
     return dtype if jnp.finfo(dtype).bits >= 32 else jnp.dtype(jnp.float32)
+
+
+def first_non_float_leaf(tree: Any) -> tuple[str, Any] | None:
+    """``(path, dtype)`` of the first leaf of ``tree`` that is not floating-point (integer or
+    boolean), its path as ``jax.tree_util.keystr`` writes it; ``None`` if every leaf is.
+
+    Such a leaf cannot be differentiated or stepped along: the callers refuse it with their
+    own reason.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> first_non_float_leaf({"w": jnp.ones(2), "n": jnp.int32(3)})
+        ("['n']", dtype('int32'))
+    """
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        dtype = jnp.result_type(leaf)
+        if not jnp.issubdtype(dtype, jnp.inexact):
+            return jax.tree_util.keystr(path), dtype
+    return None

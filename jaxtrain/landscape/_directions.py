@@ -7,20 +7,20 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxtrain._dtypes import working_dtype
+from jaxtrain._dtypes import first_non_float_leaf, working_dtype
 
 __all__ = ["filter_normalize", "random_direction"]
 
 
 def _check_float_leaves(params: Any, name: str) -> None:
     """Refuses integer and boolean leaves: a step along them is not a move of the network."""
-    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
-        dtype = jnp.result_type(leaf)
-        if not jnp.issubdtype(dtype, jnp.inexact):
-            raise ValueError(
-                f"{name}{jax.tree_util.keystr(path)} is of dtype {dtype}: directions are for "
-                "floating-point parameters (keep counters and integer state out of params)"
-            )
+    found = first_non_float_leaf(params)
+    if found is not None:
+        path, dtype = found
+        raise ValueError(
+            f"{name}{path} is of dtype {dtype}: directions are for floating-point parameters "
+            "(keep counters and integer state out of params)"
+        )
 
 
 def _filter_norms(x: jax.Array, axes: tuple[int, ...]) -> jax.Array:

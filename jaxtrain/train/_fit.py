@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxtrain._dtypes import first_non_float_leaf
 from jaxtrain.monitor._monitor import Monitor
 from jaxtrain.train._evaluate import evaluate_arrays
 from jaxtrain.train._feed import Feed
@@ -272,15 +272,15 @@ def _check_differentiable(params: Any) -> None:
     Raises:
       ValueError: naming the first such leaf's path and dtype.
     """
-    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
-        dtype = jnp.result_type(leaf)
-        if not jnp.issubdtype(dtype, jnp.inexact):
-            raise ValueError(
-                f"params{jax.tree_util.keystr(path)} is of dtype {dtype}, and fit "
-                "differentiates every parameter: keep it out of the trainable ones (in an NNX "
-                "module, an nnx.Variable that is not an nnx.Param; in an (apply, params, "
-                "state) triple, in the state) or cast it to a float dtype"
-            )
+    found = first_non_float_leaf(params)
+    if found is not None:
+        path, dtype = found
+        raise ValueError(
+            f"params{path} is of dtype {dtype}, and fit differentiates every parameter: keep "
+            "it out of the trainable ones (in an NNX module, an nnx.Variable that is not an "
+            "nnx.Param; in an (apply, params, state) triple, in the state) or cast it to a "
+            "float dtype"
+        )
 
 
 def _initial_state(settings: FitSettings) -> TrainState:
