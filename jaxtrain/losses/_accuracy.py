@@ -21,7 +21,9 @@ def accuracy(
 
     with cₙ the label, or the argmax of the one-hot / soft target. Accuracy is what one wants;
     it is piecewise constant in the parameters (zero gradient almost everywhere), which is why
-    training minimizes cross-entropy instead.
+    training minimizes cross-entropy instead. An example with a NaN among its logits counts
+    as wrong: it has no highest logit (``argmax`` would pick the NaN's class, and a diverged
+    model would score the share of class 0).
 
     Args:
         logits: scores z of shape ``[..., C]`` (logits or probabilities; only the order counts).
@@ -34,7 +36,8 @@ def accuracy(
 
     Raises:
         ValueError: non-float logits, labels of the wrong shape or dtype, labels outside
-            ``[0, C)`` (checked only when concrete, not under ``jit``), or an unknown ``reduction``.
+            ``[0, C)`` (checked only when concrete, not under ``jit``), an unknown ``reduction``,
+            or the mean over no examples (an empty batch).
 
     Examples:
         >>> import jax.numpy as jnp
@@ -47,6 +50,7 @@ def accuracy(
     logits = _checks.as_float(logits, "logits")
     if logits.ndim < 1:
         raise ValueError(f"logits must have a class axis, got shape {logits.shape}")
+    _checks.check_mean_has_examples(logits.shape[:-1], reduction)
     labels = jnp.asarray(labels)
     # Labels of the logits' shape are one-hot (any dtype); indices lack the class axis.
     if _checks.is_class_indices(labels, logits):
@@ -54,5 +58,8 @@ def accuracy(
     else:
         _checks.check_targets(labels, logits)
         labels = jnp.argmax(labels, axis=-1)
-    correct = (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)
-    return _checks.reduce(correct, reduction)
+    # argmax returns a NaN's index, which would score a diverged model (all-NaN logits) at
+    # the share of class 0: a row with any NaN has no highest logit, so it is wrong.
+    predicted = jnp.argmax(logits, axis=-1)
+    correct = (predicted == labels) & ~jnp.any(jnp.isnan(logits), axis=-1)
+    return _checks.reduce(correct.astype(jnp.float32), reduction)

@@ -9,6 +9,7 @@ are linear in; they are not value-checked, so derivatives with respect to them w
 they are taken (finite differences step a target of 0 to −ε).
 """
 
+import math
 from typing import Any, Literal
 
 import jax
@@ -30,6 +31,20 @@ def check_reduction(reduction: str) -> None:
     """Raises ``ValueError`` unless ``reduction`` is ``"mean"``, ``"sum"`` or ``"none"``."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def check_mean_has_examples(shape: tuple[int, ...], reduction: str) -> None:
+    """Raises ``ValueError`` for a mean over values of ``shape`` when there are none.
+
+    A mean over zero examples is 0/0, undefined: returned, it would be a NaN that training
+    carries on with. The shape is static, so the check runs once at trace time, free under
+    ``jit``. A sum (0) and per-example values (none) are defined.
+    """
+    if reduction == "mean" and math.prod(shape) == 0:
+        raise ValueError(
+            f"the mean over an empty batch is undefined: the per-example values have shape "
+            f"{shape}; skip empty batches, or pass reduction='sum' or 'none'"
+        )
 
 
 def reduce(values: jax.Array, reduction: str) -> jax.Array:

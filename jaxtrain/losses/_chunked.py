@@ -76,7 +76,12 @@ def _chunked_mean(fn: Any, data: tuple[Any, ...], chunk_size: int) -> Any:
 
 
 def _sum_dtype(dtype: Any) -> Any:
-    return working_dtype(dtype) if jnp.issubdtype(dtype, jnp.inexact) else dtype
+    """The running sum's dtype: float32 at least for floats; float32 for counts and flags.
+
+    bool + bool is a logical or, not a count (flags False, True, True averaged to 1/3), and an
+    int32 sum wraps past 2³¹ − 1; their mean is a fraction anyway.
+    """
+    return working_dtype(dtype) if jnp.issubdtype(dtype, jnp.inexact) else jnp.float32
 
 
 def chunked_mean(fn: Callable[..., Any], data: tuple[Any, ...] | Any, *, chunk_size: int) -> Any:
@@ -101,8 +106,9 @@ def chunked_mean(fn: Callable[..., Any], data: tuple[Any, ...] | Any, *, chunk_s
     shapes reuses the compilation.
 
     Args:
-      fn: ``fn(*batch) -> pytree`` of floating-point arrays, the mean over the batch; e.g.
-        ``lambda x, y: loss(model(x), y)``.
+      fn: ``fn(*batch) -> pytree`` of arrays, the mean over the batch; e.g.
+        ``lambda x, y: loss(model(x), y)``. Integer and bool outputs (counts, flags) are
+        summed and averaged in float32, so their mean is a fraction.
       data: a tuple of arrays (or pytrees of arrays) sharing the example axis 0, e.g.
         ``(x, y)``; ``fn`` receives the chunks of its elements as positional arguments. A
         single array is taken as ``(data,)``.

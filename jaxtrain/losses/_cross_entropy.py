@@ -1,6 +1,7 @@
 """Cross-entropy for classification: softmax over classes, sigmoid for binary outputs (§5)."""
 
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -35,7 +36,8 @@ def softmax_cross_entropy(
     is wrong, which is why the lecture's error surface for cross-entropy has no flat plateau.
     The ``logsumexp`` form stays finite for logits of ±1e4.
 
-    Label smoothing with α = ``label_smoothing`` replaces y by (1 − α)·y + α/C for C classes.
+    Label smoothing with α = ``label_smoothing`` replaces y by (1 − α)·y + α/K for the K kept
+    classes (K = C without ``where``), as ``optax.smooth_labels(y, α, where=where)``.
 
     ``axis`` and ``where`` are optax's (both ``optax.losses.softmax_cross_entropy`` and
     ``optax.losses.softmax_cross_entropy_with_integer_labels``, positional in the same places).
@@ -43,9 +45,13 @@ def softmax_cross_entropy(
     indexes in their flattened order (row-major in the order the axes are given). ``where``
     keeps the classes where it is ``True``: the sums over i run over kept classes only, and an
     example with none kept has loss 0. An integer label whose class is masked out still
-    contributes its logit, −z_c + logsumexp of the kept ones, as in optax's integer version;
-    with label smoothing the labels are one-hot targets, and a masked class's term drops out,
-    as in optax's soft version.
+    contributes its logit, −z_c + logsumexp of the kept ones, as in optax's integer version.
+    Integer labels c smooth to (1 − α)·(−log p_c) + (α/K)·Σ_{i kept} (−log p_i), which is
+    optax's smoothed soft loss wherever c is kept; where c is masked out, optax's soft loss
+    drops the first term and this one keeps it, so that α = 0 is the integer loss whether α
+    is a Python 0, an array or traced by ``jit``. Derivatives with respect to masked classes
+    are 0, for logits and soft labels alike (optax's with respect to a masked soft label is
+    NaN), except the logit of a masked-out integer label, which the loss contains.
 
     Args:
         logits: unnormalized scores z, floating point, with the classes along ``axis``.
@@ -57,7 +63,8 @@ def softmax_cross_entropy(
         axis: the class axis, a tuple of class axes, or ``None`` for all axes (default -1).
         where: optional boolean mask of the logits' shape (keeps single classes) or of the
             per-example shape (keeps whole examples); broadcast like optax's.
-        label_smoothing: α in [0, 1].
+        label_smoothing: α in [0, 1]: a number, or an array that broadcasts to the logits
+            with the classes last (e.g. one α per example).
         reduction: ``"mean"`` over examples (the default; masked-out examples count as 0, so
             it equals ``optax_loss(...).mean()``), ``"sum"``, or ``"none"`` for per-example
             values of the logits' shape without the class axes: optax's (which returns them
@@ -72,9 +79,10 @@ def softmax_cross_entropy(
         ValueError: non-float logits; labels of the wrong shape or dtype; integer labels
             outside ``[0, C)`` (checked only when concrete: under ``jit``, ``grad`` or ``vmap``
             traced labels are not checked); an ``axis`` out of range or repeated; a non-bool
-            ``where`` or one that does not broadcast; α outside [0, 1]; an unknown
-            ``reduction``. Floating-point targets are never value-checked: the loss is linear
-            in them, and derivatives with respect to them (finite differences included) work.
+            ``where`` or one that does not broadcast; α outside [0, 1] (checked only when
+            concrete); an unknown ``reduction``; the mean over no examples (an empty batch).
+            Floating-point targets are never value-checked: the loss is linear in them, and
+            derivatives with respect to them (finite differences included) work.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -103,55 +111,134 @@ def softmax_cross_entropy(
     logits = _checks.as_float(logits, "logits")
     if logits.ndim < 1:
         raise ValueError(f"logits must have a class axis, got shape {logits.shape}")
-    no_smoothing = isinstance(label_smoothing, int | float) and label_smoothing == 0.0
-    if not isinstance(label_smoothing, jax.core.Tracer):  # a traced α cannot be checked
-        alpha = np.asarray(label_smoothing)
-        number = any(jnp.issubdtype(alpha.dtype, kind) for kind in (jnp.integer, jnp.floating))
-        if not number or not np.all((alpha >= 0) & (alpha <= 1)):
-            raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
+    smoothing = _uses_smoothing(label_smoothing)
     axes = _class_axes.canonical_axes(axis, logits.shape)
+    batch_shape = _class_axes.batch_shape(logits.shape, axes)
+    _checks.check_mean_has_examples(batch_shape, reduction)
     mask = None if where is None else _class_axes.class_mask(where, logits.shape, axes)
     num_classes = math.prod(logits.shape[a] for a in axes)
     labels = jnp.asarray(labels)
     # Class indices lack the class axes; labels of the logits' own shape are one-hot or soft
-    # targets, of any dtype (bool and integer one-hot vectors too, as optax takes them).
+    # targets, of any dtype (bool and integer one-hot vectors too, as optax takes them). The
+    # labels choose the formula, never α: α = 0 gives the same loss as a Python 0, an array
+    # or a traced value.
     integer = _checks.is_class_indices(labels, logits)
     if integer:
-        batch_shape = _class_axes.batch_shape(logits.shape, axes)
         _checks.check_class_labels(labels, batch_shape, num_classes)
     else:
         _checks.check_targets(labels, logits)
 
     z = _class_axes.classes_last(logits, axes)
     mask = None if mask is None else _class_axes.classes_last(mask, axes)
-    if integer and no_smoothing:
-        return _checks.reduce(_integer_label_loss(z, labels, mask), reduction)
+    # With no classes there is nothing to smooth over.
+    alpha = label_smoothing if smoothing and num_classes else None
     if integer:
-        targets = jax.nn.one_hot(labels, num_classes, dtype=z.dtype)
-    else:
-        # Never rounded to the logits' dtype: float32 targets against bfloat16 logits keep
-        # their precision, and the loss is float32, as optax's promoting product gives.
-        targets = _class_axes.classes_last(labels.astype(_checks.target_dtype(labels, z)), axes)
-    if not no_smoothing and num_classes:
-        # With no classes there is nothing to smooth over (and α/C would divide by zero).
-        targets = (1.0 - label_smoothing) * targets + label_smoothing / num_classes
+        return _checks.reduce(_integer_label_loss(z, labels, mask, alpha), reduction)
+    # Never rounded to the logits' dtype: float32 targets against bfloat16 logits keep
+    # their precision, and the loss is float32, as optax's promoting product gives.
+    targets = _class_axes.classes_last(labels.astype(_checks.target_dtype(labels, z)), axes)
+    if alpha is not None:
+        spread = _smoothing_spread(alpha, mask, z.shape, jnp.result_type(targets, alpha))
+        targets = (1.0 - alpha) * targets + spread
     return _checks.reduce(_soft_label_loss(z, targets, mask), reduction)
 
 
-def _integer_label_loss(z: jax.Array, labels: jax.Array, mask: jax.Array | None) -> jax.Array:
-    """−log softmax(z)_c over the kept classes of z ``[..., C]``, for any class c, as optax."""
-    # jax.nn.log_softmax's steps, minus its −inf at masked classes: optax gives a label whose
-    # class is masked out its finite logsumexp(kept) − z_c. Shifting by the largest kept logit
-    # keeps float32's precision near 0 for logits of ±1e4 (logsumexp(z) − z_c would round at
-    # 1e4); the shift is 0 for a row with nothing kept, whose sum is 1 so that no 0·∞ reaches
-    # the gradient.
+def _uses_smoothing(label_smoothing: jax.typing.ArrayLike) -> bool:
+    """Checks α ∈ [0, 1] when concrete; whether the smoothing terms need computing at all.
+
+    Only an α known to be 0 everywhere skips them. That is a saving, not another formula: at
+    α = 0 they add exactly 0, so a traced 0 gives the same bits as a Python 0.
+    """
+    if not _checks.is_concrete(label_smoothing):  # a traced α can be neither checked nor read
+        return True
+    alpha = np.asarray(label_smoothing)
+    number = any(jnp.issubdtype(alpha.dtype, kind) for kind in (jnp.integer, jnp.floating))
+    if not number or not np.all((alpha >= 0) & (alpha <= 1)):
+        raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
+    return bool(np.any(alpha != 0))
+
+
+def _smoothing_spread(
+    alpha: jax.typing.ArrayLike, mask: jax.Array | None, shape: tuple[int, ...], dtype: Any
+) -> jax.Array:
+    """α/K for the K kept classes of each example ``[..., C]``, as ``optax.smooth_labels``.
+
+    K = C without a mask. An example with no class kept counts K = 1: nothing of it is summed,
+    and α/0 = ∞ would turn its zero cotangents into NaN.
+    """
+    if mask is None:
+        kept = jnp.asarray(shape[-1], jnp.float32)
+    else:
+        kept = jnp.maximum(jnp.sum(mask, axis=-1, keepdims=True, dtype=jnp.float32), 1.0)
+    # Divided in float32 and rounded once: a bfloat16 K would already round a vocabulary of
+    # 50257 classes to 50176.
+    return (alpha / kept).astype(dtype)
+
+
+def _kept_log_softmax(z: jax.Array, mask: jax.Array | None) -> jax.Array:
+    """zᵢ − logsumexp of the kept zⱼ, ``[..., C]``: log softmax, finite at masked classes too.
+
+    jax.nn.log_softmax's steps, minus its −inf at masked classes: optax gives a label whose
+    class is masked out its finite logsumexp(kept) − z_c. Shifting by the largest kept logit
+    keeps float32's precision near 0 for logits of ±1e4 (logsumexp(z) − z_c would round at
+    1e4); the shift is 0 for a row with nothing kept, whose sum is 1 so that its log is 0.
+    """
     top = jnp.max(z, axis=-1, where=mask, initial=-jnp.inf, keepdims=True)
     shifted = z - lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
-    total = jnp.sum(jnp.exp(shifted), axis=-1, where=mask, keepdims=True)
+    # Masked before the exp, not only left out of the sum: a masked logit more than about 88
+    # above the kept ones (11 in float16) overflows exp to ∞, and the backward pass multiplies
+    # that ∞ by its zero cotangent, a NaN that reaches every parameter.
+    shifted_kept = shifted if mask is None else jnp.where(mask, shifted, -jnp.inf)
+    total = jnp.sum(jnp.exp(shifted_kept), axis=-1, keepdims=True)
     if mask is not None:
         total = jnp.where(jnp.any(mask, axis=-1, keepdims=True), total, 1.0)
-    log_probs = shifted - jnp.log(total)
-    per_example = -jnp.take_along_axis(log_probs, labels[..., None], axis=-1)[..., 0]
+    return shifted - jnp.log(total)
+
+
+def _weighted(weight: jax.Array, neg_log_prob: jax.Array) -> jax.Array:
+    """weight·(−log p) with 0·∞ = 0: a class of weight 0 adds nothing, even at a logit of −∞.
+
+    The ∞ alone is replaced, not the product: d/dweight stays −log p wherever that is finite
+    (d/dα at α = 0 keeps the uniform term's share).
+    """
+    infinite_unweighted = (weight == 0) & jnp.isinf(neg_log_prob)
+    return weight * jnp.where(infinite_unweighted, 0.0, neg_log_prob)
+
+
+def _integer_label_loss(
+    z: jax.Array,
+    labels: jax.Array,
+    mask: jax.Array | None,
+    alpha: jax.typing.ArrayLike | None,
+) -> jax.Array:
+    r"""Cross-entropy of z ``[..., C]`` with integer labels c, smoothed by α over kept classes.
+
+    .. math::
+
+        e = (1 - α)\,(-\log p_c) + \frac{α}{K} \sum_{i \text{ kept}} (-\log p_i),
+        \qquad \log p_i = z_i - \operatorname{logsumexp}_{j \text{ kept}} z_j,
+
+    with K the number of kept classes; e = 0 for an example with none kept. At α = 0 (or
+    ``alpha=None``) this is optax's integer-label loss, for any class c, masked or not. Where c
+    is kept it equals optax's soft loss of ``smooth_labels(one_hot(c), α, where=mask)``; where
+    c is masked out optax's soft loss drops the first term, this one keeps it (as at α = 0).
+    """
+    log_probs = _kept_log_softmax(z, mask)
+    label_term = -jnp.take_along_axis(log_probs, labels[..., None], axis=-1)[..., 0]
+    if alpha is None:
+        per_example = label_term
+    else:
+        # α may vary by example (any shape that broadcasts to the logits'), as for soft labels.
+        dtype = jnp.result_type(z, alpha)
+        alpha_at_label = jnp.take_along_axis(
+            jnp.broadcast_to(jnp.asarray(alpha, dtype), z.shape), labels[..., None], axis=-1
+        )[..., 0]
+        spread = _smoothing_spread(alpha, mask, z.shape, dtype)
+        if mask is not None:
+            spread = jnp.where(mask, spread, 0.0)
+        per_example = _weighted(1.0 - alpha_at_label, label_term) + jnp.sum(
+            _weighted(spread, -log_probs), axis=-1
+        )
     if mask is not None:
         per_example = jnp.where(jnp.any(mask, axis=-1), per_example, 0.0)
     return per_example
@@ -200,7 +287,8 @@ def sigmoid_binary_cross_entropy(
     Raises:
         ValueError: non-float logits, labels of another shape (no broadcasting, so a ``[N, 1]``
             vs ``[N]`` mix-up is caught; optax broadcasts), integer labels other than 0 and 1
-            (checked only when concrete, not under ``jit``), or an unknown ``reduction``.
+            (checked only when concrete, not under ``jit``), an unknown ``reduction``, or the
+            mean over no elements (an empty batch).
 
     Examples:
         >>> import jax.numpy as jnp
@@ -217,6 +305,7 @@ def sigmoid_binary_cross_entropy(
     """
     _checks.check_reduction(reduction)
     logits = _checks.as_float(logits, "logits")
+    _checks.check_mean_has_examples(logits.shape, reduction)
     labels = jnp.asarray(labels)
     if labels.shape != logits.shape:
         raise ValueError(

@@ -41,8 +41,8 @@ def mse(
 
     Raises:
         ValueError: non-float predictions, targets of another shape, integer labels outside
-            ``[0, C)`` (checked only when concrete, not under ``jit``), or an unknown
-            ``reduction``.
+            ``[0, C)`` (checked only when concrete, not under ``jit``), an unknown
+            ``reduction``, or the mean over no elements (an empty batch).
 
     Examples:
         >>> import jax.numpy as jnp
@@ -62,6 +62,7 @@ def mse(
     """
     _checks.check_reduction(reduction)
     predictions = _checks.as_float(predictions, "predictions")
+    _checks.check_mean_has_examples(predictions.shape, reduction)
     if targets is None:
         return _checks.reduce(predictions**2, reduction)
     targets = jnp.asarray(targets)

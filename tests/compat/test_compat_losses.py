@@ -225,3 +225,40 @@ def test_default_reduction_is_the_mean_where_optax_returns_per_example_values():
     for ours, theirs in results:
         assert ours.shape == theirs.shape
         np.testing.assert_allclose(ours, theirs, rtol=RTOL)
+
+
+@pytest.mark.parametrize("axis", [-1, (-1, -3)], ids=str)
+def test_label_smoothing_with_where_equals_optax_smooth_labels(axis):
+    """optax smooths over the kept classes: ``smooth_labels(y, α, where=where)``, α/K for K kept.
+
+    Soft labels equal that exactly. Integer labels equal (1 − α)·(optax's integer loss) plus
+    the same uniform term, which is optax's smoothed soft loss wherever the label's class is
+    kept; where it is masked out, the integer term keeps its logit (as at α = 0) instead of
+    dropping it, so that α = 0 gives the integer loss, whether α is traced or not.
+    """
+    logits, soft, labels, per_logit, _ = _inputs(axis, seed=11)
+    axis_tuple = axis if isinstance(axis, tuple) else (axis,)
+
+    def optax_soft(z, y, alpha):
+        smoothed = optax.smooth_labels(y, alpha, axis=axis_tuple, where=per_logit)
+        return optax.losses.softmax_cross_entropy(z, smoothed, axis, per_logit)
+
+    def optax_integer(z, alpha):
+        integer = optax.losses.softmax_cross_entropy_with_integer_labels(z, labels, axis, per_logit)
+        return (1.0 - alpha) * integer + optax_soft(z, jnp.zeros_like(z), alpha)
+
+    def ours(z, y, alpha):
+        return softmax_cross_entropy(z, y, axis, per_logit, label_smoothing=alpha, reduction="none")
+
+    @jax.jit
+    def cases(z, alpha):
+        pairs = (
+            (lambda z: ours(z, soft, alpha), lambda z: optax_soft(z, soft, alpha)),
+            (lambda z: ours(z, labels, alpha), lambda z: optax_integer(z, alpha)),
+        )
+        return [[(f(z), jax.grad(lambda z, f=f: jnp.sum(f(z)))(z)) for f in pair] for pair in pairs]
+
+    for alpha in (0.1, 1.0):
+        for (value, grad), (ref_value, ref_grad) in cases(logits, alpha):
+            np.testing.assert_allclose(value, ref_value, rtol=RTOL, atol=ATOL)
+            np.testing.assert_allclose(grad, ref_grad, rtol=RTOL, atol=ATOL)

@@ -40,3 +40,24 @@ def test_soft_targets_use_their_argmax():
 def test_bad_input(logits, labels, kwargs, match):
     with pytest.raises(ValueError, match=match):
         accuracy(logits, labels, **kwargs)
+
+
+def test_a_row_with_a_nan_logit_counts_as_wrong():
+    # argmax returns the first NaN's index: a diverged model (all-NaN logits) scored the share
+    # of class 0, and [0, NaN, 5] with label 1 counted as correct.
+    logits = jnp.array(
+        [[jnp.nan] * 3, [jnp.nan] * 3, [0.0, jnp.nan, 5.0], [0.0, jnp.nan, 5.0], [3.0, 1.0, 2.0]]
+    )
+    labels = jnp.array([0, 1, 1, 2, 0])
+    per = jax.jit(lambda z, y: accuracy(z, y, reduction="none"))(logits, labels)
+    np.testing.assert_array_equal(per, [0.0, 0.0, 0.0, 0.0, 1.0])
+    np.testing.assert_allclose(accuracy(logits, labels), 0.2)
+    np.testing.assert_allclose(accuracy(logits, jax.nn.one_hot(labels, 3)), 0.2)
+    np.testing.assert_array_equal(accuracy(jnp.full((4, 3), jnp.nan), jnp.zeros(4, int)), 0.0)
+
+
+def test_mean_over_an_empty_batch_is_refused():
+    for acc in (accuracy, jax.jit(accuracy)):
+        with pytest.raises(ValueError, match="empty batch"):
+            acc(jnp.zeros((0, 3)), jnp.zeros((0,), jnp.int32))
+    assert float(accuracy(jnp.zeros((0, 3)), jnp.zeros((0,), jnp.int32), reduction="sum")) == 0.0

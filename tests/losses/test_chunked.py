@@ -137,3 +137,23 @@ def test_integer_and_boolean_outputs_average_to_fractions():
             float(expected)
         )
         assert float(got) != round(float(got))  # a fraction, not truncated
+
+
+def test_boolean_flags_are_counted_not_ored():
+    # bool + bool is OR: per-chunk flags False, True, True averaged to 1/3 instead of 2/3.
+    x = jnp.array([1.0, 1, 1, -1, 1, 1])  # chunk_size=2: chunks {x0, x3}, {x1, x4}, {x2, x5}
+    got = chunked_mean(lambda xb: jnp.all(xb > 0), (x,), chunk_size=2)
+    assert got.dtype == jnp.float32
+    np.testing.assert_allclose(got, 2 / 3, rtol=1e-6)
+    # Four in one chunk (a negative among them) and a remainder of two: (4·0 + 2·1)/6.
+    np.testing.assert_allclose(
+        chunked_mean(lambda xb: jnp.all(xb > 0), (x,), chunk_size=4), 1 / 3, rtol=1e-6
+    )
+
+
+def test_integer_outputs_are_summed_in_float32_without_overflow():
+    # Three chunks of 2³⁰ each: an int32 running sum wraps past 2³¹ − 1.
+    x = jnp.full((3,), 2**30, jnp.int32)
+    got = chunked_mean(lambda xb: xb.sum(), (x,), chunk_size=1)
+    assert got.dtype == jnp.float32
+    np.testing.assert_allclose(got, 2**30, rtol=1e-6)

@@ -217,3 +217,143 @@ def test_label_smoothing_of_any_float_dtype_or_shape_in_range_is_accepted():
     logits, labels = jnp.zeros((2, 3)), jnp.array([0, 1])
     for alpha in (jnp.asarray(0.1, jnp.bfloat16), np.full((2, 1), 0.1)):
         assert np.isfinite(float(softmax_cross_entropy(logits, labels, label_smoothing=alpha)))
+
+
+# A masked-out class with a large logit: padding, or a vocabulary entry the mask removes. Its
+# exp overflowed (above about 88 in float32, 11 in float16) and the gradient was 0·∞ = NaN in
+# every entry; optax's is 0. Per class: row 0 masks class 2. Per example: row 1 is padding.
+LARGE_MASKED = [
+    (
+        [[0.5, -0.3, 100.0], [0.1, 0.2, 0.3]],
+        [[True, True, False], [True, True, True]],
+        jnp.float32,
+    ),
+    ([[0.5, -0.3, 12.0], [0.1, 0.2, 0.3]], [[True, True, False], [True, True, True]], jnp.float16),
+    ([[0.5, -0.3, 0.2], [100.0, 0.2, 0.3]], [True, False], jnp.float32),
+    ([[0.5, -0.3, 0.2], [12.0, 0.2, 0.3]], [True, False], jnp.float16),
+    ([[0.5, -0.3, 0.2], [100.0, 0.2, 0.3]], [[True, True, True], [False] * 3], jnp.float32),
+]
+# float32: summation order only; float16: a few units of its 2⁻¹⁰ precision.
+HALF_TOL = {jnp.float32: 1e-6, jnp.float16: 4e-3}
+
+
+@pytest.mark.parametrize(("logits", "where", "dtype"), LARGE_MASKED)
+def test_large_masked_logits_give_optax_values_and_finite_gradients(logits, where, dtype):
+    logits, where, labels = jnp.asarray(logits, dtype), jnp.asarray(where), jnp.array([0, 1])
+    ref = optax.losses.softmax_cross_entropy_with_integer_labels
+
+    @jax.jit
+    def values_and_grads(z):
+        def ours(z):
+            return softmax_cross_entropy(z, labels, where=where, reduction="none")
+
+        def theirs(z):
+            return ref(z, labels, where=where)
+
+        return [(f(z), jax.grad(lambda z, f=f: f(z).sum())(z)) for f in (ours, theirs)]
+
+    (value, grad), (ref_value, ref_grad) = values_and_grads(logits)
+    assert value.dtype == grad.dtype == dtype
+    assert np.all(np.isfinite(np.asarray(grad, np.float32)))
+    tol = HALF_TOL[dtype]
+    np.testing.assert_allclose(value.astype(np.float32), ref_value, rtol=tol, atol=tol)
+    np.testing.assert_allclose(grad.astype(np.float32), ref_grad, rtol=tol, atol=tol)
+    # Masked classes do not enter the loss: their derivatives are exactly 0.
+    masked = ~np.broadcast_to(np.asarray(where).reshape(2, -1), (2, 3))
+    assert np.all(np.asarray(grad)[masked] == 0.0)
+
+
+# Label 2 of example 0 is masked out: the integer-label loss keeps its logit (optax's integer
+# version), optax's soft version drops its term. α = 0 took one or the other depending on
+# whether it was a Python 0 or an array/traced 0 (3.13 eagerly, 0 under jit).
+MASKED_LABEL_LOGITS = jnp.array([[2.0, 0.0, -1.0], [0.5, 0.2, 0.1]])
+MASKED_LABEL = jnp.array([2, 0])
+KEEP_TWO = jnp.array([[True, True, False], [True, True, True]])
+
+
+def _integer_loss(z, alpha):
+    return softmax_cross_entropy(
+        z, MASKED_LABEL, where=KEEP_TWO, label_smoothing=alpha, reduction="none"
+    )
+
+
+def test_label_smoothing_zero_gives_one_loss_however_it_is_passed():
+    logits = MASKED_LABEL_LOGITS
+    ref = optax.losses.softmax_cross_entropy_with_integer_labels(
+        logits, MASKED_LABEL, where=KEEP_TWO
+    )
+    ref_grad = jax.grad(
+        lambda z: optax.losses.softmax_cross_entropy_with_integer_labels(
+            z, MASKED_LABEL, where=KEEP_TWO
+        ).sum()
+    )(logits)
+    traced = jax.jit(
+        lambda z, a: (_integer_loss(z, a), jax.grad(lambda z: _integer_loss(z, a).sum())(z))
+    )
+    results = [traced(logits, 0.0), traced(logits, jnp.float32(0.0))]
+    for alpha in (0, 0.0, jnp.array(0.0), np.float32(0.0), jnp.zeros((2, 1))):
+        results.append(
+            (
+                _integer_loss(logits, alpha),
+                jax.grad(lambda z, a=alpha: _integer_loss(z, a).sum())(logits),
+            )
+        )
+    results.append(jax.vmap(lambda a: _integer_loss(logits, a))(jnp.zeros(3))[0])
+    first_value, first_grad = results[0]
+    np.testing.assert_allclose(first_value, ref, rtol=1e-6)
+    np.testing.assert_allclose(first_grad, ref_grad, rtol=1e-6, atol=1e-7)
+    for value, grad in results[1:-1]:
+        np.testing.assert_array_equal(value, first_value)  # bit for bit: one formula
+        np.testing.assert_array_equal(grad, first_grad)
+    np.testing.assert_array_equal(results[-1], first_value)
+
+
+def test_integer_label_smoothing_is_continuous_at_zero_and_traced_equals_eager():
+    traced = jax.jit(_integer_loss)
+    at_zero = traced(MASKED_LABEL_LOGITS, 0.0)
+    np.testing.assert_allclose(traced(MASKED_LABEL_LOGITS, 1e-4), at_zero, rtol=1e-3)
+    for alpha in (0.1, 0.5, 1.0):
+        np.testing.assert_allclose(
+            traced(MASKED_LABEL_LOGITS, alpha), _integer_loss(MASKED_LABEL_LOGITS, alpha), rtol=1e-6
+        )
+
+
+@pytest.mark.parametrize(
+    ("logits", "labels"),
+    [(jnp.zeros((0, 3)), jnp.zeros((0,), jnp.int32)), (jnp.zeros((0, 3)), jnp.zeros((0, 3)))],
+)
+def test_mean_over_an_empty_batch_is_refused_eagerly_and_under_jit(logits, labels):
+    # The batch size is static: a clear error costs nothing, where the mean was NaN.
+    for loss in (softmax_cross_entropy, jax.jit(softmax_cross_entropy)):
+        with pytest.raises(ValueError, match="empty batch"):
+            loss(logits, labels)
+    with pytest.raises(ValueError, match="empty batch"):
+        jax.jit(jax.grad(softmax_cross_entropy))(logits, labels)
+    # A sum (0) and per-example values (none) are defined.
+    assert float(softmax_cross_entropy(logits, labels, reduction="sum")) == 0.0
+    assert softmax_cross_entropy(logits, labels, reduction="none").shape == (0,)
+
+
+def test_sigmoid_bce_mean_over_an_empty_batch_is_refused():
+    for loss in (sigmoid_binary_cross_entropy, jax.jit(sigmoid_binary_cross_entropy)):
+        with pytest.raises(ValueError, match="empty batch"):
+            loss(jnp.zeros((0, 2)), jnp.zeros((0, 2)))
+    assert (
+        float(sigmoid_binary_cross_entropy(jnp.zeros((0,)), jnp.zeros((0,)), reduction="sum"))
+        == 0.0
+    )
+
+
+def test_derivative_in_alpha_equals_optax_smooth_labels_including_at_0_and_1():
+    # A 0·∞ guard once cut d/dα at α = 0: the uniform term's share vanished from it.
+    logits, labels = _logits((8, 5), seed=12), _labels((8,), seed=13)
+
+    def ref(alpha):
+        smoothed = optax.smooth_labels(jax.nn.one_hot(labels, 5), alpha)
+        return optax.losses.softmax_cross_entropy(logits, smoothed).mean()
+
+    d_ours = jax.jit(jax.grad(lambda a, y: softmax_cross_entropy(logits, y, label_smoothing=a)))
+    for alpha in (0.0, 0.3, 1.0):
+        expected = jax.grad(ref)(alpha)
+        for y in (labels, jax.nn.one_hot(labels, 5)):
+            np.testing.assert_allclose(d_ours(alpha, y), expected, rtol=1e-5)

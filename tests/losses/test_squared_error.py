@@ -66,3 +66,14 @@ def test_gradient_vanishes_on_the_softmax_plateau():
 def test_bad_input(predictions, targets, kwargs, match):
     with pytest.raises(ValueError, match=match):
         mse(predictions, targets, **kwargs)
+
+
+def test_mean_over_an_empty_batch_is_refused():
+    # Static shape: an error at trace time, where the mean of no elements was NaN.
+    for loss in (mse, jax.jit(mse)):
+        with pytest.raises(ValueError, match="empty batch"):
+            loss(jnp.zeros((0, 2)))
+        with pytest.raises(ValueError, match="empty batch"):
+            loss(jnp.zeros((0, 2)), jnp.zeros((0,), jnp.int32))
+    assert float(mse(jnp.zeros((0, 2)), reduction="sum")) == 0.0
+    assert mse(jnp.zeros((0, 2)), reduction="none").shape == (0, 2)
