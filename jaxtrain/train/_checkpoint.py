@@ -5,7 +5,9 @@ into a temporary directory and renames it when complete, so a run killed mid-sav
 previous checkpoint intact and no half-written one that could be loaded. Items:
 
 - ``params``, ``model_state``, ``opt_state``, ``monitor_state``: the leaves of each tree, in
-  pytree order (``monitor_state``: the states of ``jaxtrain.monitor`` monitors);
+  pytree order (``monitor_state``: the states of ``jaxtrain.monitor`` monitors); a typed
+  random key (``jax.random.key``, as ``optax.add_noise`` keeps in its state) as its raw data,
+  its implementation being in the fingerprint;
 - ``extras``: the step and the raw data of the run's random key;
 - ``meta`` (JSON): the fingerprint of every tree (each leaf's path, shape and dtype, and the
   type names of the nodes above it, so that Adam's state is not read as AdaBelief's), the key
@@ -104,12 +106,61 @@ def _path_entry(entry: Any) -> list[Any]:
 
 
 def fingerprint(tree: Any) -> list[list[Any]]:
-    """Every leaf's path (as ``[kind, key]`` entries), shape and dtype, in pytree order."""
+    """Every leaf's path (as ``[kind, key]`` entries), shape and dtype, in pytree order.
+
+    A typed random key's dtype is its implementation, ``key<threefry2x32>``: NumPy has no
+    dtype for it, and JAX's own name (``key<fry>``) is an abbreviation ``wrap_key_data`` does
+    not take. Its shape is the key array's, without the key data's trailing dimensions.
+    """
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
     return [
-        [[_path_entry(e) for e in path], list(np.shape(leaf)), str(np.dtype(_dtype(leaf)))]
+        [[_path_entry(e) for e in path], list(np.shape(leaf)), _dtype_name(leaf)]
         for path, leaf in leaves
     ]
+
+
+def _is_key(leaf: Any) -> bool:
+    return jax.dtypes.issubdtype(getattr(leaf, "dtype", None), jax.dtypes.prng_key)
+
+
+def _dtype_name(leaf: Any) -> str:
+    if _is_key(leaf):
+        return f"key<{jax.random.key_impl(leaf)}>"
+    return str(np.dtype(_dtype(leaf)))
+
+
+def _key_impl_of(dtype_name: str) -> str | None:
+    """The key implementation a fingerprint's dtype names, or ``None`` for an array dtype."""
+    match = re.fullmatch(r"key<(.+)>", dtype_name)
+    return match[1] if match else None
+
+
+def _stored(leaf: Any) -> Any:
+    """A leaf as orbax stores it: a typed key as its raw data (orbax has no key type)."""
+    return jax.random.key_data(leaf) if _is_key(leaf) else leaf
+
+
+def _stored_empty(shape: list[int], dtype_name: str) -> np.ndarray:
+    """An uninitialized host array of the stored form of a leaf of this fingerprint."""
+    impl = _key_impl_of(dtype_name)
+    if impl is None:
+        return np.empty(shape, dtype_name)
+    data = jax.eval_shape(lambda: jax.random.key_data(jax.random.key(0, impl=impl)))
+    return np.empty([*shape, *data.shape], data.dtype)
+
+
+def _as_key(data: jax.Array, impl: Any, like: Any = None) -> jax.Array:
+    """Restored key data as a typed key of ``impl``, on the devices of ``like`` if given."""
+    key = jax.random.wrap_key_data(data, impl=impl)
+    if getattr(like, "sharding", None) is not None:
+        key = jax.device_put(key, like.sharding)
+    return key
+
+
+def _restored_leaf(data: Any, like: Any) -> Any:
+    """A restored leaf as the target's leaf ``like`` is: a typed key of its implementation
+    when it is one (the fingerprints matched, so the saved leaf was one of the same)."""
+    return _as_key(data, jax.random.key_impl(like), like) if _is_key(like) else data
 
 
 def node_types(tree: Any) -> list[list[str]]:
@@ -160,6 +211,13 @@ def _differences(saved: list[list[Any]], current: list[list[Any]], limit: int = 
             lines.append(f"{path}: not in the checkpoint")
         elif saved_by_path[path] != (shape, dtype):
             old_shape, old_dtype = saved_by_path[path]
+            old_impl, impl = _key_impl_of(old_dtype), _key_impl_of(dtype)
+            if old_shape == shape and old_impl and impl:
+                lines.append(
+                    f"{path}: checkpoint has a random key of implementation {old_impl}, target "
+                    f"{impl} (make it with jax.random.key(seed, impl=...) as when training)"
+                )
+                continue
             lines.append(
                 f"{path}: checkpoint has {old_dtype}{list(old_shape)}, target {dtype}{list(shape)}"
             )
@@ -305,7 +363,8 @@ def _abstract(leaf: Any) -> Any:
 
 
 def _flat(tree: Any) -> dict[str, Any]:
-    return {f"{i:06d}": leaf for i, leaf in enumerate(jax.tree.leaves(tree))}
+    """The leaves of ``tree`` as orbax stores them (see :func:`_stored`), by position."""
+    return {f"{i:06d}": _stored(leaf) for i, leaf in enumerate(jax.tree.leaves(tree))}
 
 
 def as_path(directory: str | os.PathLike) -> Any:
@@ -414,9 +473,7 @@ class CheckpointWriter:
             "config": config,
         }
         items: dict[str, Any] = {
-            "extras": ocp.args.StandardSave(
-                {"step": state.step, "key_data": jax.random.key_data(key)}
-            ),
+            "extras": ocp.args.StandardSave({"step": state.step, "key_data": _stored(key)}),
             "meta": ocp.args.JsonSave(meta),
             "metadata": ocp.args.JsonSave(metadata),
         }
@@ -618,7 +675,7 @@ def _array_restore_args(
     if isinstance(target, TrainState):
         extras_target = {
             "step": _abstract(target.step),
-            "key_data": _abstract(jax.random.key_data(target.key)),
+            "key_data": _abstract(_stored(target.key)),
         }
     restore_args["extras"] = ocp.args.StandardRestore(extras_target)
     return restore_args
@@ -631,10 +688,10 @@ def _monitor_restore_arg(saved: list[list[Any]], sources: dict[int, int], target
     import orbax.checkpoint as ocp
 
     leaves = jax.tree.leaves(target)
-    taken = {old: _abstract(leaves[new]) for new, old in sources.items()}
+    taken = {old: _abstract(_stored(leaves[new])) for new, old in sources.items()}
     # An uninitialized NumPy array restores on the host, whatever sharding it was saved with.
     abstract = {
-        f"{i:06d}": taken[i] if i in taken else np.empty(shape, dtype)
+        f"{i:06d}": taken[i] if i in taken else _stored_empty(shape, dtype)
         for i, (_, shape, dtype) in enumerate(saved)
     }
     return ocp.args.StandardRestore(abstract)
@@ -644,18 +701,26 @@ def _resumed_monitors(target: Any, sources: dict[int, int], arrays: dict[str, An
     """The target's monitor state with the leaves of ``sources`` replaced by the saved ones."""
     leaves = jax.tree.leaves(target)
     for new, old in sources.items():
-        leaves[new] = arrays["monitor_state"][f"{old:06d}"]
+        leaves[new] = _restored_leaf(arrays["monitor_state"][f"{old:06d}"], leaves[new])
     return jax.tree.unflatten(jax.tree.structure(target), leaves)
 
 
 def _restored_tree(
     part: str, fingerprint: list[Any], arrays: dict[str, Any], trees: dict[str, Any] | None
 ) -> Any:
-    """One restored part as a tree: the target's structure, or nested dicts without one."""
+    """One restored part as a tree: the target's structure, or nested dicts without one;
+    its keys typed again, of the target's implementation (or the saved one, without one)."""
     flat = arrays[part] if fingerprint else {}
     leaves = [flat[k] for k in sorted(flat)]
     if trees is not None:
+        likes = jax.tree.leaves(trees[part])
+        leaves = [_restored_leaf(leaf, like) for leaf, like in zip(leaves, likes, strict=True)]
         return jax.tree.unflatten(jax.tree.structure(trees[part]), leaves)
+    impls = [_key_impl_of(dtype) for _, _, dtype in fingerprint]
+    leaves = [
+        leaf if impl is None else _as_key(leaf, impl)
+        for leaf, impl in zip(leaves, impls, strict=True)
+    ]
     tree = _nested(fingerprint, leaves)
     if tree is None:
         raise ValueError(
@@ -822,9 +887,7 @@ def load_checkpoint(
     state = None
     if isinstance(target, TrainState):
         extras = arrays["extras"]
-        key = jax.random.wrap_key_data(extras["key_data"], impl=meta["key_impl"])
-        if getattr(target.key, "sharding", None) is not None:
-            key = jax.device_put(key, target.key.sharding)
+        key = _as_key(extras["key_data"], meta["key_impl"], target.key)
         state = target.replace(
             params=restored["params"],
             model_state=restored["model_state"],
