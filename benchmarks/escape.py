@@ -5,12 +5,14 @@ linear network at 0, a tanh network on XOR with all hidden units equal, a sigmoi
 digits from a tiny initialization) every method runs until the loss falls below half its
 start value, or for the case's budget of steps. The first table counts steps, the second the
 cost: gradients plus Hessian-vector products (each counted as one gradient), with the loss
-evaluations of line searches beside it. A transform meets the target when it needs at most a
-fifth of gradient descent's steps, or escapes at all where gradient descent does not.
+evaluations of line searches beside it. The gradients are one per step and one per Lanczos
+run of the curvature methods: each run linearizes ∇L at θ (a forward and backward pass)
+before its products. A transform meets the target when it needs at most a fifth of gradient
+descent's steps, or escapes at all where gradient descent does not.
 
-A third table gives perturbed GD's settings, all from one rule (Jin et al.'s, with ℓ = λmax at
-the start and ε = λmin²/ρ: ``perturbation_settings``), and its kicks. Where perturbed GD misses
-the target, a last table asks what a kick would have to be: one kick of radius r at step 0,
+A third table gives perturbed GD's settings, all from one rule (Jin et al.'s, with ℓ = max |λ|
+at the start and ε = λmin²/ρ: ``perturbation_settings``), and its kicks. Where perturbed GD
+misses the target, a last table asks what a kick would have to be: one kick of radius r at step 0,
 then gradient descent, for radii from the rule's up to several times ‖θ₀‖, with the gradient
 norm along gradient descent's run for comparison with ε_g.
 
@@ -85,7 +87,9 @@ def tables(results: dict[str, dict[str, EscapeRun]], budgets: dict[str, int], lo
             ),
             _table(
                 "Cost: gradients + Hessian-vector products to the same point (the whole budget"
-                " where it was not reached); evals: loss evaluations of NCD/SFN's line searches",
+                " where it was not reached); gradients: one per step, and one per Lanczos run"
+                " (its linearization of ∇L at θ); evals: loss evaluations of NCD/SFN's line"
+                " searches",
                 cost_rows,
             ),
         ]
@@ -94,7 +98,7 @@ def tables(results: dict[str, dict[str, EscapeRun]], budgets: dict[str, int], lo
 
 def settings_table(cases, curvatures, results) -> str:
     """Perturbed GD's ε_g, r and T by the rule, its kicks and its steps against GD's."""
-    rows = [["case", "ℓ=λmax", "ρ", "ε=λmin²/ρ", "ε_g", "r", "T", "kicks", "PGD/GD steps"]]
+    rows = [["case", "ℓ=max|λ|", "ρ", "ε=λmin²/ρ", "ε_g", "r", "T", "kicks", "PGD/GD steps"]]
     for case in cases:
         lowest, highest = curvatures[case.name]
         settings = perturbation_settings(case, curvatures[case.name])
@@ -104,7 +108,8 @@ def settings_table(cases, curvatures, results) -> str:
         rows.append(
             [
                 case.name,
-                f"{highest:.3g}",
+                # perturbation_settings' ℓ: the gradient's Lipschitz constant at the start.
+                f"{max(highest, -lowest):.3g}",
                 f"{case.hessian_lipschitz:g}",
                 f"{lowest**2 / case.hessian_lipschitz:.3g}",
                 f"{settings['gradient_threshold']:.2g}",
@@ -115,7 +120,7 @@ def settings_table(cases, curvatures, results) -> str:
             ]
         )
     return _table(
-        "Perturbed GD by Jin et al.'s rule (ℓ = λmax at the start, ε = λmin²/ρ, δ = 0.1,"
+        "Perturbed GD by Jin et al.'s rule (ℓ = max |λ| at the start, ε = λmin²/ρ, δ = 0.1,"
         " Δ_L = L(θ₀), c = ηℓ)",
         rows,
     )

@@ -76,8 +76,13 @@ class EscapeRun:
     Attributes:
       steps: the first step after which the loss is below the target (``None``: not within
         the budget).
-      cost: gradients plus Hessian-vector products (each counted as one gradient) used until
-        then, or over the whole budget when it never got there.
+      cost: ``gradients + hessian_vector_products`` (each product counted as one gradient),
+        until then, or over the whole budget when it never got there.
+      gradients: gradients of the loss over the same steps: one per step (the g every method
+        is given) and one per Lanczos run of the escape transforms, which linearizes ∇L at θ
+        (a forward and backward pass that its Hessian-vector products then reuse).
+      hessian_vector_products: the escape transforms' Hessian-vector products over the same
+        steps (0 for the other methods).
       loss_evaluations: losses evaluated by the method's line searches, over the same steps.
       perturbations: perturbed GD's random kicks over the same steps (0 for other methods).
       final_loss: the loss at the end of the run.
@@ -86,6 +91,8 @@ class EscapeRun:
 
     steps: int | None
     cost: int
+    gradients: int
+    hessian_vector_products: int
     loss_evaluations: int
     perturbations: int
     final_loss: float
@@ -306,8 +313,9 @@ def escape_run(optimizer: Any, case: PlantedSaddle) -> EscapeRun:
     budget = case.budget
 
     def counter(state: Any, name: str) -> jax.Array:
-        # The escape transforms keep their Hessian-vector products and loss evaluations in
-        # their state; the other methods use neither.
+        # The escape transforms keep their Hessian-vector products, their own gradients (one
+        # linearization of ∇L per Lanczos run) and their loss evaluations in their state; the
+        # other methods use none of them.
         return jnp.int32(getattr(state, name, 0))
 
     @jax.jit
@@ -331,16 +339,19 @@ def escape_run(optimizer: Any, case: PlantedSaddle) -> EscapeRun:
         step, _, state, loss, losses = jax.lax.while_loop(
             cond, body, (jnp.int32(0), start, state, loss, losses)
         )
-        counts = [counter(state, name) for name in ("matvecs", "loss_evaluations", "perturbations")]
-        return step, loss, losses, counts
+        names = ("matvecs", "gradient_evaluations", "loss_evaluations", "perturbations")
+        return step, loss, losses, [counter(state, name) for name in names]
 
-    step, loss, losses, (matvecs, evaluations, perturbations) = jax.device_get(program(case.start))
+    step, loss, losses, counts = jax.device_get(program(case.start))
+    matvecs, own_gradients, evaluations, perturbations = (int(count) for count in counts)
     step, loss = int(step), float(loss)
     return EscapeRun(
         steps=step if loss < case.target else None,
-        cost=step + int(matvecs),
-        loss_evaluations=int(evaluations),
-        perturbations=int(perturbations),
+        cost=step + own_gradients + matvecs,
+        gradients=step + own_gradients,
+        hessian_vector_products=matvecs,
+        loss_evaluations=evaluations,
+        perturbations=perturbations,
         final_loss=loss,
         losses=np.asarray(losses[: step + 1]),
     )

@@ -1076,11 +1076,11 @@ def saddle_escapes(config: LectureConfig, seed: int = 0) -> Claim:
     Returns:
       A claim whose numbers hold, per case, the start's loss, λmin and λmax, perturbed GD's
       settings by Jin et al.'s rule (:func:`~jaxtrain.optim.perturbed_gd_hyperparameters`
-      with ℓ = λmax and ε = λmin²/ρ), the target and the budget, and per method the steps to
-      the target (``None``: not within the budget), the cost, the loss evaluations of line
-      searches, perturbed GD's kicks, whether a transform met issue 16's target (at most a
-      fifth of gradient descent's steps, or gradient descent never got there), and the loss
-      curves the figure draws.
+      with ℓ = max(λmax, |λmin|) and ε = λmin²/ρ), the target and the budget, and per method
+      the steps to the target (``None``: not within the budget), the cost, the loss
+      evaluations of line searches, perturbed GD's kicks, whether a transform met issue 16's
+      target (at most a fifth of gradient descent's steps, or gradient descent never got
+      there), and the loss curves the figure draws.
     """
     from jaxtrain.lecture._saddle_escapes import (
         METHODS,

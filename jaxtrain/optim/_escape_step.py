@@ -1,6 +1,7 @@
-"""Shared by the saddle-escape transforms: the objective from the update's extra arguments, a
-warm-started Lanczos estimate of the Hessian's extreme eigenpairs, and a step along a direction
-whose length and sign are checked on the loss itself.
+"""Shared by the saddle-escape transforms: the objective from the update's extra arguments, the
+Hessian-vector product, a warm-started Lanczos estimate of the Hessian's extreme eigenpairs,
+the Ritz pairs of the Krylov space of g, and a step along a direction whose length and sign
+are checked on the loss itself.
 
 :func:`~jaxtrain.optim.negative_curvature_descent` and
 :func:`~jaxtrain.optim.saddle_free_newton` both need λmin of H = ∇²L(θ) and its eigenvector inside
@@ -20,14 +21,17 @@ from jax.flatten_util import ravel_pytree
 
 from jaxtrain._dtypes import INT32_MAX, working_dtype
 from jaxtrain.curvature import hvp
-from jaxtrain.curvature._lanczos import basis_rows, extreme_ritz_pairs
-from jaxtrain.curvature._operators import flat_operator, flat_space, highest_precision
+from jaxtrain.curvature._lanczos import _lanczos_loop, basis_rows, extreme_ritz_pairs, ritz
+from jaxtrain.curvature._operators import dot, flat_operator, flat_space, highest_precision
 
 __all__ = [
     "check_count",
     "check_optimizer",
     "check_seed",
+    "hessian_product",
     "initial_eigenpair",
+    "keep_finite",
+    "krylov_ritz_pairs",
     "line_search",
     "objective",
     "ritz_pairs",
@@ -147,25 +151,42 @@ def warm_start(vector: jax.Array, key: jax.Array) -> jax.Array:
     return jnp.where(norm > 0, warm, fresh)
 
 
+def hessian_product(
+    obj_fn: Callable[[Any], jax.Array], params: Any
+) -> Callable[[jax.Array], jax.Array]:
+    """v ↦ Hv for H = ∇²L(θ), on flat vectors in the working dtype.
+
+    ∇L is linearized at θ once here (:func:`~jaxtrain.curvature.hvp`): one forward and
+    backward pass, a gradient's worth of work that every product then reuses. The update that
+    calls this counts it in its state's ``gradient_evaluations``: the gradient it receives as
+    ``updates`` holds none of the intermediate values the linearization needs.
+    """
+    with highest_precision():
+        f, flat, _ = flat_operator(hvp(obj_fn, params), params)
+    work = working_dtype(flat.dtype)
+
+    def product(v: jax.Array) -> jax.Array:
+        with highest_precision():
+            return f(v.astype(flat.dtype)).astype(work)
+
+    return product
+
+
 def ritz_pairs(
-    obj_fn: Callable[[Any], jax.Array],
-    params: Any,
+    product: Callable[[jax.Array], jax.Array],
     v0: jax.Array,
     num_iters: int,
     *,
     k: int,
     tol: float,
-    krylov_of_gradient: bool | jax.Array = False,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """The k smallest Ritz pairs of H = ∇²L(θ) from at most ``num_iters`` Lanczos steps from v0.
+    """The k smallest Ritz pairs of H from at most ``num_iters`` Lanczos steps from a warm v0.
 
-    Traceable: it runs inside the caller's jitted update. Hessian-vector products linearize
-    ∇L once (:func:`~jaxtrain.curvature.hvp`); Lanczos keeps its full basis and stops when
-    the wanted Ritz values meet ``tol`` (relative). From a warm start the first check waits
-    for max(2k, k + 5) steps: an early check could accept the start's own eigenvalue before
-    a lower one has entered the Krylov space. ``krylov_of_gradient`` (v0 = g, a Newton step
-    wanted in its Krylov space) checks from the first step, so a space that is invariant
-    after fewer than ``num_iters`` steps stops there.
+    Traceable: it runs inside the caller's jitted update, on ``product`` from
+    :func:`hessian_product`. Lanczos keeps its full basis and stops when the wanted Ritz
+    values meet ``tol`` (relative), an eigenvalue estimate's test. The first check waits for
+    max(2k, k + 5) steps: an early check could accept the start's own eigenvalue before a
+    lower one has entered the Krylov space.
 
     Returns:
       ``(values, vectors, steps)``: ascending Ritz values (k), the Ritz vectors as rows of a
@@ -174,26 +195,78 @@ def ritz_pairs(
       (int32). When Lanczos stopped after fewer than k
       steps, positions from ``steps`` on repeat the last value and must be ignored.
     """
+    n = v0.shape[0]
+    num_iters = min(num_iters, n)
     with highest_precision():
-        f, flat, _ = flat_operator(hvp(obj_fn, params), params)
-        work = working_dtype(flat.dtype)
-
-        def product(v):
-            return f(v.astype(flat.dtype)).astype(work)
-
-        n = flat.size
-        num_iters = min(num_iters, n)
         values, vectors, _, steps, _ = extreme_ritz_pairs(
             product,
-            v0.astype(work),
+            v0,
             jnp.int32(num_iters),
-            jnp.asarray(tol, work),
+            jnp.asarray(tol, v0.dtype),
             m=basis_rows(num_iters, n),
             k=min(k, num_iters),
             which="smallest",
-            min_iters=jnp.where(krylov_of_gradient, 1, min(num_iters, max(2 * k, k + 5))),
+            min_iters=min(num_iters, max(2 * k, k + 5)),
         )
     return values, vectors, steps.astype(jnp.int32)
+
+
+def krylov_ritz_pairs(
+    product: Callable[[jax.Array], jax.Array], v0: jax.Array, num_iters: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The Ritz pairs of H in span{v0, Hv0, …, H^{num_iters−1}v0}: for a step −f(H)g, v0 = g.
+
+    All ``num_iters`` Lanczos steps are taken unless the Krylov space becomes invariant first:
+    a breakdown, where the new direction vanishes against the scale of T (Lanczos records
+    β = 0 there). Then span{g, …} holds g's whole component in every eigendirection it meets,
+    and −f(H)g is exact in it. No tolerance on the Ritz values stops it earlier: values that
+    have converged (residual ≤ tol·|θ|) say nothing about how much of g the space still
+    misses. A part c of g along a direction of curvature ≈ 0 leaves a residual of only |θ|·c
+    on the stiff pair, yet saddle-free Newton's |H|⁻¹ multiplies it by 1/δ (Dauphin et al.
+    2014, the long step along a plateau).
+
+    Returns:
+      ``(values, vectors, steps)`` as :func:`ritz_pairs`, for all min(num_iters, n) pairs.
+    """
+    n = v0.shape[0]
+    num_iters = min(num_iters, n)
+    m = basis_rows(num_iters, n)
+
+    def invariant(alphas, betas, j):
+        del alphas
+        return jnp.any((jnp.arange(m) < j) & (betas == 0)), None
+
+    with highest_precision():
+        # The check reads only β, no eigensolve; the Ritz pairs are solved once, after the
+        # loop. It runs on the loop's schedule (every step up to 32, then every j/16), so a
+        # breakdown may be seen a few steps late: those steps restart orthogonally to g's
+        # Krylov space, and their Ritz vectors add nothing to −f(H)g.
+        alphas, betas, basis, steps, _ = _lanczos_loop(
+            product, v0, jnp.int32(num_iters), m, check=invariant, min_iters=1
+        )
+        values, columns, _ = ritz(alphas, betas, steps, m)
+        # ritz sorts the first ``steps`` values first; later positions repeat the last one.
+        first = jnp.minimum(jnp.arange(num_iters), steps - 1)
+        vectors = dot(columns[:, first].T, basis)
+    return values[first], vectors, steps.astype(jnp.int32)
+
+
+def keep_finite(
+    value: jax.Array, vector: jax.Array, last_value: jax.Array, last_vector: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The new eigenpair where it is finite, the last one otherwise.
+
+    A Hessian-vector product that is not finite (a loss whose second derivative is infinite
+    at θ, such as |w|^1.5 at 0) makes every Ritz value and vector NaN. Kept, it would fail the
+    finiteness check of the optimizer state that marks a step as failed (``all_finite`` in
+    :func:`~jaxtrain.train.fit`) and poison every later warm start; the last finite pair is
+    still a good start.
+
+    Returns:
+      ``(finite, value, vector)``: whether the new pair was finite, and the pair to keep.
+    """
+    finite = jnp.isfinite(value) & jnp.all(jnp.isfinite(vector))
+    return finite, jnp.where(finite, value, last_value), jnp.where(finite, vector, last_vector)
 
 
 def line_search(
@@ -204,23 +277,26 @@ def line_search(
     max_halvings: int,
     *,
     both_signs: bool,
-) -> tuple[jax.Array, jax.Array]:
+    loss: jax.Array,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The step s·t·d that lowers the loss, t the first of length, length/2, … that does.
 
     L is evaluated at θ + t·d (and at θ − t·d when ``both_signs``: the sign of an eigenvector
     is arbitrary, so the one that lowers the loss is chosen by evaluating both; a NaN counts as
-    no decrease). Halving stops after ``max_halvings``; if no trial lowers L the step is zero (a
-    direction that is not finite lowers nothing).
+    no decrease) and compared with ``loss``, L(θ), which the caller evaluates once for all its
+    searches. Halving stops after ``max_halvings``; if no trial lowers L the step is zero and
+    ``lowered`` is False, for the caller to take another step instead (a direction that is
+    not finite, or zero, lowers nothing).
     A single sign (a descent direction) also accepts an unchanged loss, a decrease below float
     rounding.
 
     Returns:
-      ``(step, evaluations)``: the flat step and the number of loss evaluations (int32).
+      ``(step, evaluations, lowered)``: the flat step, the number of trial losses evaluated
+      (int32; L(θ) is the caller's) and whether a trial lowered L.
     """
     flat, unravel = ravel_pytree(params)
     direction = direction.astype(flat.dtype)
     length = jnp.asarray(length, flat.dtype)
-    loss = obj_fn(params)
 
     def at(t):
         # A NaN (outside the loss's domain: a log, a square root) is no lower loss; as +inf it
@@ -255,7 +331,7 @@ def line_search(
     first = jnp.where(length * jnp.linalg.norm(direction) > 0, 0, max_halvings + 1)
     init = (jnp.int32(first), jnp.zeros((), flat.dtype), jnp.asarray(jnp.inf, loss.dtype))
     trials, t, lowest = lax.while_loop(cond, body, init)
-    trials = trials - first
-    evaluations = 1 + (2 if both_signs else 1) * trials
+    evaluations = (2 if both_signs else 1) * (trials - first)
+    found = lowered(lowest)
     # Selected, not multiplied by a zero t: 0 · NaN would leave a NaN direction in the step.
-    return jnp.where(lowered(lowest), t * direction, 0.0), evaluations
+    return jnp.where(found, t * direction, 0.0), evaluations, found

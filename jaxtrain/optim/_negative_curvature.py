@@ -16,7 +16,9 @@ from jaxtrain.optim._escape_step import (
     check_count,
     check_optimizer,
     check_seed,
+    hessian_product,
     initial_eigenpair,
+    keep_finite,
     line_search,
     objective,
     ritz_pairs,
@@ -34,11 +36,15 @@ class NegativeCurvatureDescentState(NamedTuple):
     Attributes:
       count: steps taken (int32, saturating).
       key: the PRNG key of the Lanczos starting vectors, split every step.
-      vector: the last λmin eigenvector (flat, ``ravel_pytree`` order, float32 at least; zeros
-        before the first), the next Lanczos run's warm start.
-      eigenvalue: the last λmin estimate (0 before the first: ``matvecs`` is 0 then).
+      vector: the last finite λmin eigenvector (flat, ``ravel_pytree`` order, float32 at
+        least; zeros before the first), the next Lanczos run's warm start.
+      eigenvalue: the last finite λmin estimate (0 before the first: ``matvecs`` is 0 then).
       matvecs: Hessian-vector products used so far (int32, saturating).
-      loss_evaluations: losses evaluated so far to choose the sign and length (int32).
+      loss_evaluations: losses evaluated so far to choose the sign and length (int32,
+        saturating).
+      gradient_evaluations: gradients evaluated so far by the update itself, one per Lanczos
+        run: the linearization of ∇L at θ that its Hessian-vector products reuse (int32,
+        saturating; the gradient passed in as ``updates`` is not counted).
       inner_state: the wrapped optimizer's state.
     """
 
@@ -48,6 +54,7 @@ class NegativeCurvatureDescentState(NamedTuple):
     eigenvalue: jax.Array
     matvecs: jax.Array
     loss_evaluations: jax.Array
+    gradient_evaluations: jax.Array
     inner_state: Any
 
 
@@ -76,11 +83,18 @@ def negative_curvature_descent(
       L(θ + t·u) ≤ L(θ) + t·gᵀu + ½λt² + ρt³/6 guarantees a decrease of at least
       |λmin|³/(3ρ²) (for a Hessian ρ-Lipschitz along the step), and s = ±1, whichever lowers
       the loss, checked by evaluating L(θ ± t·u). When neither does (ρ was too small), t is
-      halved up to ``max_halvings`` times; if still neither lowers L the update is zero.
-      Otherwise (no negative curvature) the wrapped optimizer's step.
+      halved up to ``max_halvings`` times; if still neither lowers L, the wrapped
+      optimizer's step. (A decrease below the loss's rounding, |λmin|³/(3ρ²) ≈ 3e-9 for
+      λmin = −2e-3 and ρ = 1 against a float32 loss of order 1, lowers nothing that can be
+      seen: a zero update there would leave θ and the state as they were, and every later
+      step would repeat it.) Otherwise (no negative curvature) the wrapped optimizer's step.
+    - A Lanczos estimate that is not finite (a NaN Hessian-vector product) counts as no
+      negative curvature, and the state keeps the last finite eigenpair.
 
     ε_g is ``gradient_threshold``, ε_H ``curvature_threshold``, ρ ``hessian_lipschitz``.
     Every branch is a ``lax.cond``: the update is jit-able, and nothing waits on the host.
+    A Lanczos run costs a gradient besides its products (the linearization of ∇L at θ) and
+    the line search one loss per trial plus L(θ): the state counts all three.
     ``updates`` must be the raw gradient g (put this transform first in a chain); the loss
     ``obj_fn(params) -> scalar`` arrives as an extra argument of ``update``, as
     ``optax.contrib.sophia`` takes it, and is passed on to the wrapped optimizer too.
@@ -150,6 +164,7 @@ def negative_curvature_descent(
             eigenvalue=eigenvalue,
             matvecs=zero,
             loss_evaluations=zero,
+            gradient_evaluations=zero,
             inner_state=inner.init(params),
         )
 
@@ -176,8 +191,9 @@ def negative_curvature_descent(
         )
 
         def examine():
+            product = hessian_product(loss_fn, params)
             v0 = warm_start(state.vector, subkey)
-            values, vectors, steps = ritz_pairs(loss_fn, params, v0, num_iters, k=1, tol=tol)
+            values, vectors, steps = ritz_pairs(product, v0, num_iters, k=1, tol=tol)
             return (
                 values[0].astype(state.eigenvalue.dtype),
                 vectors[0].astype(state.vector.dtype),
@@ -187,24 +203,33 @@ def negative_curvature_descent(
         def skip():
             return state.eigenvalue, state.vector, jnp.zeros([], jnp.int32)
 
-        eigenvalue, vector, steps = lax.cond(small, examine, skip)
-        negative = small & (eigenvalue < -curvature_threshold)
+        estimate, estimate_vector, steps = lax.cond(small, examine, skip)
+        finite, eigenvalue, vector = keep_finite(
+            estimate, estimate_vector, state.eigenvalue, state.vector
+        )
+        negative = small & finite & (eigenvalue < -curvature_threshold)
 
         def escape():
+            loss = loss_fn(params)
             length = jnp.abs(eigenvalue) / hessian_lipschitz
-            step, evaluations = line_search(
-                loss_fn, params, vector, length, max_halvings, both_signs=True
+            step, trials, lowered = line_search(
+                loss_fn, params, vector, length, max_halvings, both_signs=True, loss=loss
             )
-            _, unravel = ravel_pytree(updates)
-            return unravel(step.astype(flat_grad.dtype)), state.inner_state, evaluations
+            return step.astype(flat_grad.dtype), 1 + trials, lowered
+
+        def no_escape():
+            return jnp.zeros_like(flat_grad), jnp.zeros([], jnp.int32), jnp.asarray(False)
+
+        step, evaluations, escaped = lax.cond(negative, escape, no_escape)
+
+        def take_escape():
+            return ravel_pytree(updates)[1](step), state.inner_state
 
         def descend():
-            new_updates, inner_state = inner.update(
-                updates, state.inner_state, params, obj_fn=obj_fn, **extra_args
-            )
-            return new_updates, inner_state, jnp.zeros([], jnp.int32)
+            # Also where the escape lowered nothing: the wrapped optimizer still moves θ.
+            return inner.update(updates, state.inner_state, params, obj_fn=obj_fn, **extra_args)
 
-        new_updates, inner_state, evaluations = lax.cond(negative, escape, descend)
+        new_updates, inner_state = lax.cond(escaped, take_escape, descend)
         return new_updates, NegativeCurvatureDescentState(
             count=saturating_add(state.count, 1),
             key=key,
@@ -212,6 +237,7 @@ def negative_curvature_descent(
             eigenvalue=eigenvalue,
             matvecs=saturating_add(state.matvecs, steps),
             loss_evaluations=saturating_add(state.loss_evaluations, evaluations),
+            gradient_evaluations=saturating_add(state.gradient_evaluations, small),
             inner_state=inner_state,
         )
 

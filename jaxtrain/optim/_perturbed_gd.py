@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
 
@@ -132,7 +134,11 @@ def perturbed_gd(
         due = (jnp.linalg.norm(flat_grad.astype(work)) <= gradient_threshold) & (
             state.count - escape_steps > state.last_perturbation
         )
-        step = jnp.where(due, kick.astype(flat_grad.dtype), -learning_rate * flat_grad)
+        # In the working dtype, then the gradient's: a float32 η (optax.inject_hyperparams'
+        # hyperparam_dtype, as jaxtrain recommends for half precision) would otherwise promote
+        # a bfloat16 or float16 step to float32.
+        descent = (-learning_rate * flat_grad.astype(work)).astype(flat_grad.dtype)
+        step = jnp.where(due, kick.astype(flat_grad.dtype), descent)
         return unravel(step), PerturbedGDState(
             count=saturating_add(state.count, 1),
             key=key,
@@ -179,7 +185,7 @@ def perturbed_gd_hyperparameters(
       smoothness: ℓ > 0.
       hessian_lipschitz: ρ > 0.
       epsilon: ε > 0.
-      dimension: d >= 1, the number of parameters.
+      dimension: d >= 1, the number of parameters (any integer, NumPy's included).
       loss_gap: Δ_L > 0, e.g. L(θ₀) for a loss bounded below by 0.
       failure_probability: δ in (0, 1).
 
@@ -188,8 +194,9 @@ def perturbed_gd_hyperparameters(
       of :func:`perturbed_gd`.
 
     Raises:
-      ValueError: for a non-positive constant, a ``dimension`` that is not a Python int >= 1,
-        a ``failure_probability`` outside (0, 1), or ηℓ >= 2.
+      ValueError: for a non-positive constant, a ``dimension`` that is not an integer >= 1
+        (a Python or NumPy integer, of any size: it only enters a logarithm), a
+        ``failure_probability`` outside (0, 1), or ηℓ >= 2.
 
     Examples:
       >>> from jaxtrain import optim
@@ -212,7 +219,7 @@ def perturbed_gd_hyperparameters(
         ("loss_gap", loss_gap),
     ):
         check_positive(name, value)
-    check_count("dimension", dimension)
+    dimension = _check_dimension(dimension)
     if not 0.0 < failure_probability < 1.0:
         raise ValueError(f"`failure_probability` must be in (0, 1), got {failure_probability}.")
     c = learning_rate * smoothness
@@ -221,9 +228,17 @@ def perturbed_gd_hyperparameters(
             f"learning_rate · smoothness = {c:.4g} >= 2: gradient descent with this step diverges "
             "along the Hessian's top eigenvector, so no perturbation schedule applies."
         )
-    chi = 3.0 * max(
-        math.log(dimension * smoothness * loss_gap / (c * epsilon**2 * failure_probability)), 4.0
+    # ln(dℓΔ_L/(cε²δ)) as a sum of logarithms: d is an integer of any size (math.log takes
+    # a Python int beyond float range), and no product of the constants can overflow.
+    log_term = (
+        math.log(dimension)
+        + math.log(smoothness)
+        + math.log(loss_gap)
+        - math.log(c)
+        - 2.0 * math.log(epsilon)
+        - math.log(failure_probability)
     )
+    chi = 3.0 * max(log_term, 4.0)
     threshold = math.sqrt(c) * epsilon / chi**2
     steps = math.ceil(chi * smoothness / (c**2 * math.sqrt(hessian_lipschitz * epsilon)))
     return {
@@ -231,3 +246,19 @@ def perturbed_gd_hyperparameters(
         "radius": threshold / smoothness,
         "escape_steps": min(max(steps, 1), _MAX_ESCAPE_STEPS),
     }
+
+
+def _check_dimension(dimension: Any) -> int:
+    """``dimension`` as a Python int >= 1: any integer, NumPy's too, and of any size (d only
+    enters a logarithm, so no int32 bound applies); bools and floats are refused."""
+    if isinstance(dimension, bool | np.bool_):
+        index = None
+    else:
+        try:
+            index = operator.index(dimension)
+        except TypeError:
+            index = None
+    if index is None or index < 1:
+        shown = index if index is not None else repr(dimension)
+        raise ValueError(f"`dimension` must be an integer >= 1, got {shown}.")
+    return index

@@ -15,7 +15,10 @@ from jaxtrain._dtypes import working_dtype
 from jaxtrain.optim._escape_step import (
     check_count,
     check_seed,
+    hessian_product,
     initial_eigenpair,
+    keep_finite,
+    krylov_ritz_pairs,
     line_search,
     objective,
     ritz_pairs,
@@ -33,11 +36,16 @@ class SaddleFreeNewtonState(NamedTuple):
     Attributes:
       count: steps taken (int32, saturating).
       key: the PRNG key of the Lanczos starting vectors, split every step.
-      vector: the last step's most negative Ritz vector (flat, ``ravel_pytree`` order, float32
-        at least; zeros before the first), the warm start where the gradient vanishes.
-      eigenvalue: the last smallest Ritz value of H in the subspace (0 before the first).
+      vector: the last finite most negative Ritz vector (flat, ``ravel_pytree`` order,
+        float32 at least; zeros before the first), the warm start where the gradient vanishes.
+      eigenvalue: the last finite smallest Ritz value of H in the subspace (0 before the
+        first).
       matvecs: Hessian-vector products used so far (int32, saturating).
-      loss_evaluations: losses evaluated so far by the line search (int32).
+      loss_evaluations: losses evaluated so far by the line searches, L(θ) once per update
+        (int32, saturating).
+      gradient_evaluations: gradients evaluated so far by the update itself: one per update,
+        the linearization of ∇L at θ that all its Hessian-vector products reuse (int32,
+        saturating; the gradient passed in as ``updates`` is not counted).
     """
 
     count: jax.Array
@@ -46,6 +54,7 @@ class SaddleFreeNewtonState(NamedTuple):
     eigenvalue: jax.Array
     matvecs: jax.Array
     loss_evaluations: jax.Array
+    gradient_evaluations: jax.Array
 
 
 def saddle_free_newton(
@@ -70,18 +79,25 @@ def saddle_free_newton(
 
     1. k Lanczos steps (k Hessian-vector products) from g/‖g‖ build an orthonormal basis of
        the Krylov subspace span{g, Hg, …, H^{k−1}g} and the tridiagonal T = VᵀHV; its
-       eigenpairs (θᵢ, yᵢ) are the Ritz pairs of H there.
+       eigenpairs (θᵢ, yᵢ) are the Ritz pairs of H there. Fewer steps only where the subspace
+       is invariant (a Lanczos breakdown), where the step below is exact.
     2. d = −Σᵢ (yᵢᵀg)/(|θᵢ| + δ) · yᵢ, the damped |H|⁻¹g in the subspace (δ ``damping``).
     3. The update is t·d with t the first of η, η/2, … (at most ``max_halvings`` halvings)
        that lowers the loss, evaluated on ``obj_fn``: d is a descent direction
-       (gᵀd < 0), so a short enough step always does; the zero update otherwise.
+       (gᵀd < 0), so a short enough step always does.
+    4. Where none does, or d is not finite (a Hessian-vector product was NaN: a loss whose
+       curvature is infinite at θ), the gradient step t·(−g), t chosen as in 3; the zero
+       update only where that fails too (g = 0, or a loss that is not finite).
 
     At a critical point g = 0, so |H|⁻¹g = 0 too and the step alone would never leave a saddle.
     Where ‖g‖ < ε_g the Lanczos run starts instead from the last most negative Ritz vector
     (random at first), and if its smallest Ritz value λ < −ε_H the update is the
     negative-curvature step of :func:`negative_curvature_descent`: length |λ|/ρ along that
-    vector, halved until the loss falls, with the sign that lowers it. If it finds none, the
-    update is steps 1–3 after all (k more products, from g).
+    vector, halved until the loss falls, with the sign that lowers it. If there is no such λ,
+    or no sign and length lowers the loss (a decrease |λ|³/(3ρ²) below the loss's rounding,
+    which a zero update would meet again at every later step), the update is steps 1–4 after
+    all (k more products, from g). Both runs share one linearization of ∇L at θ, and a Ritz
+    pair that is not finite never reaches the state: it keeps the last finite one.
 
     ε_g is ``gradient_threshold``, ε_H ``curvature_threshold``, ρ ``hessian_lipschitz``, η
     ``learning_rate``. ``updates`` must be the raw gradient g (put this transform first in a
@@ -96,8 +112,10 @@ def saddle_free_newton(
       gradient_threshold: ε_g > 0.
       curvature_threshold: ε_H ≥ 0.
       hessian_lipschitz: ρ > 0.
-      tol: relative tolerance at which Lanczos may stop before k steps (only once every Ritz
-        value has converged, i.e. the subspace is invariant).
+      tol: > 0, kept so that existing calls run, and without effect: Lanczos from g stops
+        early only on an invariant subspace (Ritz values within a tolerance do not make one,
+        and stopping there dropped the part of g along flat directions, the part |H|⁻¹
+        amplifies most), and the run from the warm start takes its k steps.
       max_halvings: the most halvings of the length, >= 0.
       seed: seeds the PRNG key of the Lanczos starting vectors.
 
@@ -148,6 +166,7 @@ def saddle_free_newton(
             eigenvalue=eigenvalue,
             matvecs=zero,
             loss_evaluations=zero,
+            gradient_evaluations=zero,
         )
 
     def update_fn(
@@ -169,35 +188,79 @@ def saddle_free_newton(
         key, subkey = jax.random.split(state.key)
         grad_norm = jnp.linalg.norm(flat_grad)
         small = grad_norm < gradient_threshold
-        v0 = jnp.where(
-            small, warm_start(state.vector, subkey), flat_grad / jnp.where(small, 1.0, grad_norm)
+        warm = warm_start(state.vector, subkey)
+        # Every update runs Lanczos at least once and searches a line at least once: one
+        # linearization of ∇L and one L(θ) serve all of them.
+        product = hessian_product(loss_fn, params)
+        loss = loss_fn(params)
+
+        def search(direction, length, *, both_signs):
+            step, trials, found = line_search(
+                loss_fn, params, direction, length, max_halvings, both_signs=both_signs, loss=loss
+            )
+            return step.astype(flat_grad.dtype), trials, found
+
+        # Near a critical point: λmin from the warm start, and its negative-curvature step.
+        def examine():
+            values, vectors, steps = ritz_pairs(product, warm, k, k=k, tol=tol)
+            return values[0], vectors[0], steps
+
+        def skip():
+            return state.eigenvalue, state.vector, jnp.zeros([], jnp.int32)
+
+        estimate, estimate_vector, steps = lax.cond(small, examine, skip)
+        finite, eigenvalue, vector = keep_finite(
+            estimate, estimate_vector, state.eigenvalue, state.vector
         )
-        values, vectors, steps = ritz_pairs(
-            loss_fn, params, v0, k, k=k, tol=tol, krylov_of_gradient=~small
+        negative = small & finite & (eigenvalue < -curvature_threshold)
+
+        def escape():
+            length = jnp.abs(eigenvalue) / hessian_lipschitz
+            return search(vector, length, both_signs=True)
+
+        def no_escape():
+            return jnp.zeros_like(flat_grad), jnp.zeros([], jnp.int32), jnp.asarray(False)
+
+        escape_step, escape_trials, escaped = lax.cond(negative, escape, no_escape)
+
+        # Otherwise the damped Newton step in the Krylov space of g (where g = 0 it is 0, and
+        # a NaN g makes the update NaN below: neither needs the products).
+        def newton():
+            start = flat_grad / jnp.where(grad_norm > 0, grad_norm, 1.0)
+            values, vectors, newton_steps = krylov_ritz_pairs(product, start, k)
+            # Positions past the steps Lanczos took repeat its last pair: count each pair once.
+            valid = jnp.arange(values.shape[0]) < newton_steps
+            coefficients = (vectors @ flat_grad) / (jnp.abs(values) + damping)
+            direction = -(jnp.where(valid, coefficients, 0.0) @ vectors)
+            step, trials, found = search(direction, learning_rate, both_signs=False)
+            # Where no trial lowered L, or the direction was not finite, the gradient step.
+            step, more_trials, _ = lax.cond(
+                found,
+                lambda: (step, jnp.zeros([], jnp.int32), found),
+                lambda: search(-flat_grad, learning_rate, both_signs=False),
+            )
+            return step, trials + more_trials, values[0], vectors[0], newton_steps
+
+        def no_newton():
+            return (
+                jnp.zeros_like(flat_grad),
+                jnp.zeros([], jnp.int32),
+                state.eigenvalue,
+                state.vector,
+                jnp.zeros([], jnp.int32),
+            )
+
+        newton_step, newton_trials, newton_value, newton_vector, newton_steps = lax.cond(
+            ~escaped & (grad_norm > 0), newton, no_newton
         )
-        eigenvalue = values[0]
-        negative = small & (eigenvalue < -curvature_threshold)
-        # The Newton step lives in the Krylov space of g. A run that started from the warm
-        # vector (small g) and found no negative curvature does not span g, and −|H|⁻¹g there
-        # would keep only g's component along it: k more products, from g.
-        start = jnp.where(grad_norm > 0, flat_grad / jnp.where(grad_norm > 0, grad_norm, 1.0), v0)
-        newton_values, newton_vectors, newton_steps = lax.cond(
-            small & ~negative,
-            lambda: ritz_pairs(loss_fn, params, start, k, k=k, tol=tol, krylov_of_gradient=True),
-            lambda: (values, vectors, jnp.zeros_like(steps)),
-        )
-        # Positions past the steps Lanczos took repeat its last pair: count each pair once.
-        valid = jnp.arange(values.shape[0]) < jnp.where(small & ~negative, newton_steps, steps)
-        coefficients = (newton_vectors @ flat_grad) / (jnp.abs(newton_values) + damping)
-        direction = -(jnp.where(valid, coefficients, 0.0) @ newton_vectors)
-        length = jnp.where(negative, jnp.abs(eigenvalue) / hessian_lipschitz, learning_rate)
-        direction = jnp.where(negative, vectors[0], direction)
-        # Only the negative-curvature step has no sign of its own: both are tried, as in
-        # negative_curvature_descent; the Newton direction is already downhill.
-        step, evaluations = lax.cond(
-            negative,
-            lambda: line_search(loss_fn, params, direction, length, max_halvings, both_signs=True),
-            lambda: line_search(loss_fn, params, direction, length, max_halvings, both_signs=False),
+        step = jnp.where(escaped, escape_step, newton_step)
+        # The state's pair: the warm-started estimate where g is small, else the smallest
+        # Ritz pair of g's space (a start for the next small gradient), if finite.
+        _, eigenvalue, vector = keep_finite(
+            jnp.where(small, estimate, newton_value),
+            jnp.where(small, estimate_vector, newton_vector),
+            state.eigenvalue,
+            state.vector,
         )
         # A gradient that is not finite is a fault to show, not a step to skip: the line
         # search would turn its NaN direction into a zero step, and the run would stall
@@ -206,10 +269,13 @@ def saddle_free_newton(
         return unravel(step.astype(update_dtype)), SaddleFreeNewtonState(
             count=saturating_add(state.count, 1),
             key=key,
-            vector=vectors[0].astype(state.vector.dtype),
+            vector=vector.astype(state.vector.dtype),
             eigenvalue=eigenvalue.astype(state.eigenvalue.dtype),
             matvecs=saturating_add(state.matvecs, steps + newton_steps),
-            loss_evaluations=saturating_add(state.loss_evaluations, evaluations),
+            loss_evaluations=saturating_add(
+                state.loss_evaluations, 1 + escape_trials + newton_trials
+            ),
+            gradient_evaluations=saturating_add(state.gradient_evaluations, 1),
         )
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

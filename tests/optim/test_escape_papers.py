@@ -24,10 +24,27 @@ def _step(opt, loss, params, state=None):
     return update(jax.grad(loss)(params), state, params)
 
 
+def _krylov_basis(a, g, k):
+    """An orthonormal basis of span{g, Hg, …, H^{k−1}g}, H = ``a``, in NumPy float64.
+
+    Each new vector is H times the last one, orthogonalized twice against all the earlier ones
+    (Arnoldi with full reorthogonalization). The same space as the QR of the powers
+    [g, Hg, …], but the powers lose the small-curvature directions to rounding once H's
+    spectrum is wide (10⁷ against 10⁻¹⁹ for H = diag(10, 2e-3) and k = 8).
+    """
+    basis = [g / np.linalg.norm(g)]
+    for _ in range(k - 1):
+        w = a @ basis[-1]
+        for _ in range(2):
+            q = np.stack(basis, axis=1)
+            w = w - q @ (q.T @ w)
+        basis.append(w / np.linalg.norm(w))
+    return np.stack(basis, axis=1)
+
+
 def _krylov_sfn_reference(a, g, k, damping):
     """Dauphin et al.'s damped −|H|⁻¹g restricted to span{g, Hg, …, H^{k−1}g}, in NumPy."""
-    krylov = np.stack([np.linalg.matrix_power(a, i) @ g for i in range(k)], axis=1)
-    basis = np.linalg.qr(krylov)[0]
+    basis = _krylov_basis(a, g, k)
     ritz_values, s = np.linalg.eigh(basis.T @ a @ basis)
     y = basis @ s
     return -y @ ((y.T @ g) / (np.abs(ritz_values) + damping))
@@ -305,16 +322,41 @@ def test_perturbed_gd_measures_half_precision_gradients_without_overflow_or_unde
     assert 0 < kick <= 0.01 * 1.001
 
 
-def test_saddle_free_newton_refuses_a_nan_curvature_direction_with_a_zero_step():
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_perturbed_gd_keeps_the_gradient_dtype_under_float32_injected_hyperparameters(dtype):
+    # jaxtrain's half_precision_note recommends hyperparam_dtype=float32 for half-precision
+    # parameters. Before: the float32 η promoted the update to float32 (both branches: the
+    # kick is selected against the gradient step), unlike optax's transforms and
+    # saddle_free_newton, which return the gradient's dtype.
+    opt = optax.inject_hyperparams(
+        optim.perturbed_gd, static_args=("escape_steps",), hyperparam_dtype=jnp.float32
+    )(learning_rate=0.1, radius=0.01, escape_steps=5)
+    update = jax.jit(opt.update)
+    grads = jnp.asarray([1.0, -2.0, 0.5], dtype)  # ‖g‖ > ε_g: the gradient step
+    updates, state = update(grads, opt.init(grads), grads)
+    assert updates.dtype == dtype and int(state.inner_state.perturbations) == 0
+    # −ηg in float64, to the half-precision rounding of the result (2⁻⁸ relative for bf16).
+    reference = -0.1 * np.asarray(grads, np.float64)
+    np.testing.assert_allclose(np.asarray(updates, np.float64), reference, rtol=2**-8)
+    zeros = jnp.zeros(3, dtype)  # g = 0: the kick
+    updates, state = update(zeros, opt.init(zeros), zeros)
+    assert updates.dtype == dtype and int(state.inner_state.perturbations) == 1
+    assert 0 < float(jnp.linalg.norm(updates.astype(jnp.float32))) <= 0.01 * 1.01
+
+
+def test_saddle_free_newton_takes_the_gradient_step_where_the_curvature_is_nan():
     # L = w₀² + |w₁|^1.5 at (1, 0): L and g = (2, 0) are finite, but the second derivative of
     # |w₁|^1.5 at 0 is infinite, so H·v and the Newton direction are NaN. No trial can lower
-    # L along a NaN direction: the step is zero, as documented, not NaN.
+    # L along a NaN direction (none is evaluated). Before, the step was zero, and with θ and
+    # the state unchanged, at every later update too; now it is the gradient step −t·g, t the
+    # first of η, η/2, … that lowers L: η = 0.25 at once, L(0.5, 0) = 0.25 < 1.
     def loss(w):
         return w[0] ** 2 + jnp.abs(w[1]) ** 1.5
 
-    updates, state = _step(optim.saddle_free_newton(2), loss, jnp.array([1.0, 0.0]))
-    np.testing.assert_array_equal(updates, [0.0, 0.0])
-    assert int(state.loss_evaluations) == 1
+    opt = optim.saddle_free_newton(2, learning_rate=0.25)
+    updates, state = _step(opt, loss, jnp.array([1.0, 0.0]))
+    np.testing.assert_allclose(updates, [-0.5, 0.0], rtol=1e-6)
+    assert int(state.loss_evaluations) == 2  # L(θ), and L at the gradient step
 
 
 def test_perturbed_gd_kicks_complex_parameters_within_the_ball():
@@ -343,6 +385,50 @@ def test_saddle_free_newton_carries_a_nan_gradient_into_its_update():
     update = jax.jit(lambda g, s, p: opt.update(g, s, p, obj_fn=loss))
     updates, _ = update(jnp.array([jnp.nan, 1.0]), opt.init(w), w)
     assert np.all(np.isnan(np.asarray(updates)))
+
+
+# --- The Newton run from g stops early only where its Krylov space is invariant --------------
+# Ritz values can meet a relative tolerance (residual ≤ tol·|θ|) long before span{g, Hg, …} is
+# invariant: a part c of g along a direction of curvature ≈ 0 leaves a residual of only |θ|·c
+# on the stiff Ritz pair, so with c < tol·‖g‖ the run stopped after one product. Yet that part
+# is what |H|⁻¹ amplifies most, to c/δ (Dauphin et al. 2014: long steps along plateaus), and
+# it was dropped. H = diag(10, 0), g = (1, 9e-4), δ = 1e-2: the step is
+# −(1/10.01, 9e-4/0.01) = (−0.0999, −0.09); before, (−0.0999, −0.0000899) after 1 product.
+def test_saddle_free_newton_keeps_the_part_of_g_along_a_flat_direction():
+    def loss(w):  # H = diag(10, 0); g = (1, 9e-4) at w = (0.1, 0)
+        return 5.0 * w[0] ** 2 + 9e-4 * w[1]
+
+    damping = 1e-2
+    opt = optim.saddle_free_newton(2, damping=damping, max_halvings=0)
+    updates, state = _step(opt, loss, jnp.array([0.1, 0.0]))
+    g = np.array([1.0, 9e-4])
+    reference = -g / (np.array([10.0, 0.0]) + damping)  # k = n: the whole space
+    # float32 Lanczos on a 2 × 2 operator of norm 10: entries to ~1e-6 relative.
+    np.testing.assert_allclose(np.asarray(updates), reference, rtol=1e-5)
+    assert int(state.matvecs) == 2
+
+
+# The same in 50 dimensions (the review's case): one stiff direction λ = 10 holding nearly all
+# of g, 49 near-flat ones (|λ| ≤ 2e-3) holding 9e-4 of it. With k = 8 the Krylov step of g in
+# float64 matches NumPy's projection to 1e-9; before, Lanczos stopped after one product and the
+# step was 63% off (a relative tolerance of 1e-3 on θ = 10 accepted the residual 9e-3).
+@pytest.mark.parametrize("k", [2, 8])
+def test_saddle_free_newton_matches_the_krylov_projection_with_a_flat_spectrum(k):
+    n, damping = 50, 1e-2
+    rng = np.random.default_rng(1)
+    q = np.linalg.qr(np.random.default_rng(0).normal(size=(n, n)))[0]
+    a = q @ np.diag(np.concatenate([[10.0], rng.uniform(-2e-3, 2e-3, n - 1)])) @ q.T
+    b = q @ np.concatenate([[1.0], np.full(n - 1, 9e-4 / np.sqrt(n - 1))])
+    with x64_enabled():
+        aj, bj = jnp.asarray(a), jnp.asarray(b)
+        loss = lambda w: 0.5 * w @ (aj @ w) + bj @ w  # noqa: E731  (g(0) = b)
+        opt = optim.saddle_free_newton(k, damping=damping, max_halvings=0)
+        updates, state = _step(opt, loss, jnp.zeros(n))
+        reference = _krylov_sfn_reference(a, b, k, damping)
+        np.testing.assert_allclose(
+            np.asarray(updates), reference, rtol=1e-9, atol=1e-12 * np.linalg.norm(reference)
+        )
+        assert int(state.matvecs) == k
 
 
 def test_saddle_free_newton_stops_lanczos_once_the_krylov_space_of_g_is_invariant():

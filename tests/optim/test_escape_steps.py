@@ -261,6 +261,38 @@ def test_perturbed_gd_hyperparameters_follow_jin_et_al(constants):
     optim.perturbed_gd(eta, **ours)  # the keywords perturbed_gd takes
 
 
+@pytest.mark.parametrize(
+    "dimension", [np.int64(1000), np.int32(7), np.uint64(2**40), 2**31, 7_000_000_000]
+)
+def test_perturbed_gd_hyperparameters_take_any_integer_dimension(dimension):
+    # d only enters χ's logarithm. Before: NumPy integers were refused ("must be a Python
+    # int") and so was any d above 2³¹ − 1, a count of parameters that large models exceed.
+    constants = (0.1, 2.0, 4.0, 1.0, int(dimension), 1.0, 0.1)
+    eta, ell, rho, eps, _, gap, delta = constants
+    ours = optim.perturbed_gd_hyperparameters(
+        eta,
+        smoothness=ell,
+        hessian_lipschitz=rho,
+        epsilon=eps,
+        dimension=dimension,
+        loss_gap=gap,
+        failure_probability=delta,
+    )
+    reference = _jin_reference(*constants)
+    for name in ("gradient_threshold", "radius"):
+        assert ours[name] == pytest.approx(reference[name], rel=1e-12), name
+    assert ours["escape_steps"] == reference["escape_steps"]
+
+
+def test_perturbed_gd_hyperparameters_take_a_dimension_beyond_float_range():
+    # ln d of a Python int of any size: d = 10⁴⁰⁰ gives χ = 3·(400·ln 10 + ln(ℓΔ_L/(cε²δ))).
+    ours = optim.perturbed_gd_hyperparameters(
+        0.1, smoothness=2.0, hessian_lipschitz=4.0, epsilon=1.0, dimension=10**400, loss_gap=1.0
+    )
+    chi = 3.0 * (400 * np.log(10.0) + np.log(2.0 / (0.2 * 0.1)))
+    assert ours["gradient_threshold"] == pytest.approx(np.sqrt(0.2) / chi**2, rel=1e-12)
+
+
 def test_perturbed_gd_hyperparameters_cap_t_at_the_int32_state():
     settings = optim.perturbed_gd_hyperparameters(
         1e-6, smoothness=1.0, hessian_lipschitz=1e-6, epsilon=1e-6, dimension=10, loss_gap=1.0
@@ -277,7 +309,11 @@ def test_perturbed_gd_hyperparameters_cap_t_at_the_int32_state():
         ({"hessian_lipschitz": float("nan")}, "`hessian_lipschitz`"),
         ({"epsilon": -1.0}, "`epsilon`"),
         ({"loss_gap": 0.0}, "`loss_gap`"),
-        ({"dimension": 2.0}, "`dimension` must be a Python int >= 1, got 2.0"),
+        ({"dimension": 2.0}, "`dimension` must be an integer >= 1, got 2.0"),
+        ({"dimension": 0}, "`dimension` must be an integer >= 1, got 0"),
+        ({"dimension": np.int64(-3)}, "`dimension` must be an integer >= 1, got -3"),
+        ({"dimension": True}, "`dimension` must be an integer >= 1, got True"),
+        ({"dimension": "10"}, "`dimension` must be an integer >= 1, got '10'"),
         ({"failure_probability": 1.0}, "`failure_probability` must be in (0, 1), got 1.0"),
         # η = 0.1: ηℓ = 2 makes gradient descent diverge along the top eigenvector.
         ({"smoothness": 20.0}, "learning_rate · smoothness = 2 >= 2: gradient descent"),
