@@ -36,6 +36,7 @@ __all__ = [
     "objective",
     "ritz_pairs",
     "saturating_add",
+    "warm_eigenpair",
     "warm_start",
 ]
 
@@ -267,6 +268,30 @@ def keep_finite(
     """
     finite = jnp.isfinite(value) & jnp.all(jnp.isfinite(vector))
     return finite, jnp.where(finite, value, last_value), jnp.where(finite, vector, last_vector)
+
+
+def warm_eigenpair(
+    small: jax.Array,
+    examine: Callable[[], tuple[jax.Array, jax.Array, jax.Array]],
+    last_value: jax.Array,
+    last_vector: jax.Array,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """λmin and its vector: ``examine()`` where the gradient is ``small``, else the last pair,
+    and the last pair too where the new one is not finite (:func:`keep_finite`).
+
+    ``examine`` returns ``(value, vector, products)``, traced in a ``lax.cond`` so that a large
+    gradient costs no Hessian-vector product.
+
+    Returns:
+      ``(finite, value, vector, products)``.
+    """
+
+    def skip():
+        return last_value, last_vector, jnp.zeros([], jnp.int32)
+
+    value, vector, products = lax.cond(small, examine, skip)
+    finite, value, vector = keep_finite(value, vector, last_value, last_vector)
+    return finite, value, vector, products
 
 
 def line_search(

@@ -18,11 +18,11 @@ from jaxtrain.optim._escape_step import (
     check_seed,
     hessian_product,
     initial_eigenpair,
-    keep_finite,
     line_search,
     objective,
     ritz_pairs,
     saturating_add,
+    warm_eigenpair,
     warm_start,
 )
 from jaxtrain.optim._validation import check_non_negative, check_positive
@@ -200,12 +200,8 @@ def negative_curvature_descent(
                 steps,
             )
 
-        def skip():
-            return state.eigenvalue, state.vector, jnp.zeros([], jnp.int32)
-
-        estimate, estimate_vector, steps = lax.cond(small, examine, skip)
-        finite, eigenvalue, vector = keep_finite(
-            estimate, estimate_vector, state.eigenvalue, state.vector
+        finite, eigenvalue, vector, steps = warm_eigenpair(
+            small, examine, state.eigenvalue, state.vector
         )
         negative = small & finite & (eigenvalue < -curvature_threshold)
 

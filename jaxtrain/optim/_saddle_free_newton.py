@@ -23,6 +23,7 @@ from jaxtrain.optim._escape_step import (
     objective,
     ritz_pairs,
     saturating_add,
+    warm_eigenpair,
     warm_start,
 )
 from jaxtrain.optim._validation import check_non_negative, check_positive
@@ -205,12 +206,8 @@ def saddle_free_newton(
             values, vectors, steps = ritz_pairs(product, warm, k, k=k, tol=tol)
             return values[0], vectors[0], steps
 
-        def skip():
-            return state.eigenvalue, state.vector, jnp.zeros([], jnp.int32)
-
-        estimate, estimate_vector, steps = lax.cond(small, examine, skip)
-        finite, eigenvalue, vector = keep_finite(
-            estimate, estimate_vector, state.eigenvalue, state.vector
+        finite, eigenvalue, vector, steps = warm_eigenpair(
+            small, examine, state.eigenvalue, state.vector
         )
         negative = small & finite & (eigenvalue < -curvature_threshold)
 
@@ -257,8 +254,8 @@ def saddle_free_newton(
         # The state's pair: the warm-started estimate where g is small, else the smallest
         # Ritz pair of g's space (a start for the next small gradient), if finite.
         _, eigenvalue, vector = keep_finite(
-            jnp.where(small, estimate, newton_value),
-            jnp.where(small, estimate_vector, newton_vector),
+            jnp.where(small, eigenvalue, newton_value),
+            jnp.where(small, vector, newton_vector),
             state.eigenvalue,
             state.vector,
         )
