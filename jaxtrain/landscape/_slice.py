@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from jax.tree_util import Partial
 
 from jaxtrain._batched_map import map_in_batches
+from jaxtrain._dtypes import first_non_float_leaf, working_dtype
 
 __all__ = ["loss_slice_1d", "loss_surface_2d"]
 
@@ -23,27 +24,48 @@ def _as_pytree_callable(fn: Callable[..., Any]) -> Any:
     return fn
 
 
+def _check_params(params: Any) -> None:
+    """Refuses integer and boolean leaves: θ + α·d in their dtype truncates α to an integer."""
+    found = first_non_float_leaf(params)
+    if found is not None:
+        path, dtype = found
+        raise ValueError(
+            f"params{path} is of dtype {dtype}: slices move floating-point parameters only "
+            "(keep counters and integer state out of params)"
+        )
+
+
 def _check_direction(direction: Any, params: Any, name: str) -> None:
     if jax.tree.structure(direction) != jax.tree.structure(params):
         raise ValueError(f"{name} must have the pytree structure of params")
     for d, p in zip(jax.tree.leaves(direction), jax.tree.leaves(params), strict=True):
         if jnp.shape(d) != jnp.shape(p):
             raise ValueError(f"{name} leaf of shape {jnp.shape(d)} does not match {jnp.shape(p)}")
+        # Cast to a real θ's dtype, a complex d would lose its imaginary part silently.
+        if jnp.iscomplexobj(d) and not jnp.iscomplexobj(p):
+            raise ValueError(f"{name} leaf is complex ({jnp.result_type(d)}) but θ's is real")
 
 
 def _coordinates(values: Any, name: str) -> jax.Array:
     values = jnp.asarray(values)
     if values.ndim != 1 or values.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array, got shape {values.shape}")
+    if not (
+        jnp.issubdtype(values.dtype, jnp.floating) or jnp.issubdtype(values.dtype, jnp.integer)
+    ):
+        raise ValueError(f"{name} must be real numbers, got dtype {values.dtype}")
     return values
 
 
 def _moved(params: Any, steps: tuple[tuple[jax.Array, Any], ...]) -> Any:
     def leaf(p, *ds):
-        out = p
+        # θ + Σ α·d in float32 at least, rounded once to θ's dtype: in bfloat16, α, d and α·d
+        # were each rounded first, and the point landed an ulp or more off θ + α·d.
+        work = working_dtype(jnp.result_type(p, *ds))
+        out = p.astype(work)
         for (coefficient, _), d in zip(steps, ds, strict=True):
-            out = out + coefficient.astype(p.dtype) * d.astype(p.dtype)
-        return out
+            out = out + coefficient.astype(work) * d.astype(work)
+        return out.astype(p.dtype)
 
     return jax.tree.map(leaf, params, *[d for _, d in steps])
 
@@ -94,7 +116,8 @@ def loss_slice_1d(
     θ is ``params``, d is ``direction`` (a pytree like ``params``: an escape direction, an
     eigenvector, the gradient or :func:`random_direction`), α are ``alphas``. The points are
     evaluated together, vmapped (or ``batch_size`` at a time in a ``lax.map``), in one
-    compiled program, with matrix products at ``precision=HIGHEST``.
+    compiled program, with matrix products at ``precision=HIGHEST``. Each point θ + α·d is
+    computed in float32 at least and rounded once to θ's dtype (bfloat16 θ included).
 
     Args:
         loss_fn: ``loss_fn(params, *args) -> scalar``. Pass data through ``args`` rather than
@@ -110,8 +133,9 @@ def loss_slice_1d(
         Losses of shape ``(len(alphas),)``.
 
     Raises:
-        ValueError: for a direction unlike ``params``, ``alphas`` that is not 1-D, or a loss
-            that is not a scalar.
+        ValueError: for a leaf of ``params`` that is not floating point, a direction unlike
+            ``params`` (or complex where θ is real), ``alphas`` that is not a 1-D array of
+            real numbers, or a loss that is not a scalar.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -121,6 +145,7 @@ def loss_slice_1d(
         >>> print(loss_slice_1d(loss, jnp.zeros(2), u, jnp.array([-1.0, 0.0, 1.0])))
         [0.25 1.   0.25]
     """
+    _check_params(params)
     _check_direction(direction, params, "direction")
     alphas = _coordinates(alphas, "alphas")
     with jax.default_matmul_precision("highest"):
@@ -162,8 +187,9 @@ def loss_surface_2d(
         α = ``alphas[i]``, β = ``betas[j]``.
 
     Raises:
-        ValueError: for directions unlike ``params``, coordinates that are not 1-D, or a loss
-            that is not a scalar.
+        ValueError: for a leaf of ``params`` that is not floating point, directions unlike
+            ``params`` (or complex where θ is real), coordinates that are not 1-D arrays of
+            real numbers, or a loss that is not a scalar.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -176,6 +202,7 @@ def loss_surface_2d(
          [1. 1. 1.]
          [4. 1. 0.]]
     """
+    _check_params(params)
     _check_direction(d1, params, "d1")
     _check_direction(d2, params, "d2")
     alphas = _coordinates(alphas, "alphas")

@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -110,3 +111,50 @@ def test_a_loss_that_is_not_a_scalar_is_refused(loss):
     with pytest.raises(ValueError, match="loss_fn must return a scalar"):
         e1, e2 = jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0])
         loss_surface_2d(loss, jnp.zeros(2), e1, e2, jnp.zeros(3), jnp.zeros(2))
+
+
+@pytest.mark.parametrize("direction_dtype", [jnp.bfloat16, jnp.float32])
+def test_bfloat16_points_are_rounded_once(direction_dtype):
+    # α and d were cast to bfloat16 and α·d rounded before θ + α·d was: points an ulp or
+    # more off θ + α·d. Reference: θ + α·d in NumPy float64, rounded once to bfloat16; a
+    # point may take either neighbour where the reference is within 2⁻²⁰ (relative) of a
+    # tie, the error of θ + α·d computed in float32.
+    rng = np.random.default_rng(3)
+    params = jnp.asarray(rng.standard_normal(8), jnp.bfloat16)
+    direction = jnp.asarray(rng.standard_normal(8), direction_dtype)
+    alphas = jnp.linspace(-0.9, 0.9, 7)
+
+    def entry(w, i):
+        return w.astype(jnp.float32)[i]
+
+    exact = np.asarray(params, np.float64) + np.outer(
+        np.asarray(alphas, np.float64), np.asarray(direction, np.float64)
+    )
+    low, high = (
+        (exact * (1 + s * 2.0**-20)).astype(ml_dtypes.bfloat16).astype(np.float64) for s in (-1, 1)
+    )
+    for i in range(8):
+        line = np.asarray(loss_slice_1d(entry, params, direction, alphas, i), np.float64)
+        plane = loss_surface_2d(entry, params, direction, direction, alphas, jnp.zeros(1), i)
+        for got in (line, np.asarray(plane[:, 0], np.float64)):
+            assert np.all((got == low[:, i]) | (got == high[:, i])), (i, got, low[:, i])
+
+
+def test_integer_parameters_are_refused_by_name():
+    # An integer θ truncated every α to an integer: α = 0.5 was evaluated at θ.
+    params = {"w": jnp.zeros(2), "count": jnp.zeros(2, jnp.int32)}
+    with pytest.raises(ValueError, match=r"\['count'\].*int32"):
+        loss_slice_1d(lambda p: jnp.sum(p["w"]), params, params, jnp.array([0.5]))
+    with pytest.raises(ValueError, match=r"\['count'\].*int32"):
+        loss_surface_2d(lambda p: jnp.sum(p["w"]), params, params, params, jnp.ones(1), jnp.ones(1))
+
+
+def test_complex_coordinates_and_directions_of_real_parameters_are_refused():
+    # Both lost their imaginary part silently: α = 1j was evaluated at θ.
+    with pytest.raises(ValueError, match="alphas must be real"):
+        loss_slice_1d(toy, jnp.zeros(2), jnp.ones(2), jnp.array([1j]))
+    with pytest.raises(ValueError, match="betas must be real"):
+        loss_surface_2d(toy, jnp.zeros(2), jnp.ones(2), jnp.ones(2), jnp.ones(1), jnp.array([1j]))
+    with pytest.raises(ValueError, match="d1 leaf is complex"):
+        e = jnp.array([1j, 0.0])
+        loss_surface_2d(toy, jnp.zeros(2), e, jnp.ones(2), jnp.ones(1), jnp.ones(1))
