@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxtrain.optim._effective_step import _second_moment_state, inverse_preconditioner
-from jaxtrain.optim._hyperparameters import ADAM_FACTORIES, RADAM_FACTORIES, Part
+from jaxtrain.optim._effective_step import inverse_preconditioner, second_moment_owner
+from jaxtrain.optim._hyperparameters import Part
 
 __all__ = ["preconditioner_inverse"]
 
@@ -25,13 +25,6 @@ def _first_moment_correction(b1: Any, count: jax.Array) -> jax.Array:
     """
     t = jnp.asarray(count).astype(jnp.float32)
     return jnp.where(t > 0, 1 / (1 - jnp.float32(b1) ** jnp.maximum(t, 1.0)), 1.0)
-
-
-def _adam_part(parts: list[Part], state: Any) -> Part | None:
-    """The Adam-family part that owns ``state`` (as :func:`inverse_preconditioner` pairs them)."""
-    if not isinstance(state, optax.ScaleByAdamState):
-        return None
-    return next((p for p in parts if p.factory in ADAM_FACTORIES + RADAM_FACTORIES), None)
 
 
 def preconditioner_inverse(parts: list[Part], opt_state: Any) -> Any:
@@ -65,9 +58,8 @@ def preconditioner_inverse(parts: list[Part], opt_state: Any) -> Any:
       https://arxiv.org/abs/2207.14484 (their Adam: θ ← θ − η P⁻¹ m).
     """
     inverse = inverse_preconditioner(parts, opt_state)
-    state = _second_moment_state(opt_state)
-    part = _adam_part(parts, state)
-    if part is None:
+    state, part = second_moment_owner(parts, opt_state)
+    if not isinstance(state, optax.ScaleByAdamState):  # Adam's, AdamW's, RAdam's, Nadam's
         return inverse
     factor = _first_moment_correction(part.get("b1", _DEFAULT_B1), state.count)
     return jax.tree.map(lambda s: s * factor.astype(s.dtype), inverse)

@@ -29,7 +29,7 @@ from jaxtrain.optim._hyperparameters import (
 from jaxtrain.optim._learning_rate import learning_rate_from_state
 from jaxtrain.optim._rmsprop import ScaleByRmsWithCountState, ScaleByRStdDevWithCountState
 
-__all__ = ["effective_step_size", "inverse_preconditioner"]
+__all__ = ["effective_step_size", "inverse_preconditioner", "second_moment_owner"]
 
 
 # Which transforms (factories, or aliases under inject_hyperparams) own each second-moment
@@ -61,6 +61,24 @@ def _second_moment_state(opt_state: Any) -> Any:
         "an adaptive optimizer (Adam, AdamW, RAdam, RMSProp, Adagrad; jaxtrain's or optax's). "
         "Plain SGD and momentum have the same step η for every parameter."
     )
+
+
+def second_moment_owner(parts: Sequence[Part], opt_state: Any) -> tuple[Any, Part]:
+    """``(state, part)``: the optimizer state's first second-moment state and the first of
+    ``parts`` of a transform that owns that kind of state (whose ε, β₂ and β₁ apply to it).
+
+    Raises:
+      ValueError: if the state has no second moment, or no transform owning it is found.
+    """
+    state = _second_moment_state(opt_state)
+    owners = _OWNERS[type(state)]
+    part = next((p for p in parts if p.factory in owners), None)
+    if part is None:
+        raise ValueError(
+            f"found a {type(state).__name__} but not the transform that owns it "
+            f"({' or '.join(owners)}) in the optimizer, so its ε and β₂ are unknown."
+        )
+    return state, part
 
 
 def _inverse_rms(state: Any, part: Part) -> Any:
@@ -122,14 +140,7 @@ def inverse_preconditioner(parts: Sequence[Part], opt_state: Any) -> Any:
     Raises:
       ValueError: if the state has no second moment, or no transform owning it is found.
     """
-    state = _second_moment_state(opt_state)
-    owners = _OWNERS[type(state)]
-    part = next((p for p in parts if p.factory in owners), None)
-    if part is None:
-        raise ValueError(
-            f"found a {type(state).__name__} but not the transform that owns it "
-            f"({' or '.join(owners)}) in the optimizer, so its ε and β₂ are unknown."
-        )
+    state, part = second_moment_owner(parts, opt_state)
     if isinstance(state, optax.ScaleByRssState):
         eps = part.get("eps", 1e-7)
         return jax.tree.map(
