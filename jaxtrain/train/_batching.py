@@ -12,6 +12,7 @@ import numpy as np
 
 from jaxtrain._numbers import is_int
 from jaxtrain._text import counted
+from jaxtrain.train._checks import check_flag
 from jaxtrain.train._state import step_key
 
 __all__ = ["BatchPlan", "epoch_batches", "key_bits", "shuffled", "step_keys"]
@@ -127,10 +128,7 @@ class BatchPlan:
                 f"{counted(num_examples, 'training example')}; pass "
                 f"batch_size={num_examples} (or None) for full-batch gradient descent."
             )
-        # Not by truthiness: drop_last="no" would drop the partial batch.
-        if not isinstance(drop_last, bool | np.bool_):
-            raise ValueError(f"drop_last must be True or False; got {drop_last!r}")
-        return cls(num_examples, batch_size, bool(drop_last))
+        return cls(num_examples, batch_size, check_flag(drop_last, "drop_last"))
 
     @property
     def num_full(self) -> int:

@@ -10,7 +10,18 @@ import numpy as np
 
 from jaxtrain._numbers import is_int
 
-__all__ = ["check_data", "check_positive_int", "num_classes_of"]
+__all__ = ["check_data", "check_flag", "check_positive_int", "num_classes_of"]
+
+
+def check_flag(value: Any, name: str, *, or_none: bool = False) -> bool | None:
+    """``value`` as a bool, refused unless one (or ``None``, ``or_none``): taken by
+    truthiness, ``drop_last="no"`` would drop the partial batch."""
+    if value is None and or_none:
+        return None
+    if not isinstance(value, bool | np.bool_):
+        choices = "True, False or None" if or_none else "True or False"
+        raise ValueError(f"{name} must be {choices}; got {value!r}")
+    return bool(value)
 
 
 def check_positive_int(value: Any, name: str) -> int:

@@ -24,7 +24,12 @@ from jaxtrain.monitor._monitor import (
 )
 from jaxtrain.train._batching import BatchPlan
 from jaxtrain.train._checkpoint import json_ready
-from jaxtrain.train._checks import check_data, check_loss_takes, check_positive_int
+from jaxtrain.train._checks import (
+    check_data,
+    check_flag,
+    check_loss_takes,
+    check_positive_int,
+)
 from jaxtrain.train._evaluate import metric_names, split_model
 from jaxtrain.train._nonfinite import NONFINITE_POLICIES
 from jaxtrain.train._records import ROW_RECORDS, TRAIN_PREFIX
@@ -138,10 +143,10 @@ def resolve_settings(
     _check_step_arguments(optimizer, loss, augment, on_nonfinite)
     # Checked whatever the other arguments say, so that a bad value never waits for the
     # run that would use it.
-    drop_last = _check_flag(drop_last, "drop_last")
-    progress = _check_flag(progress, "progress")
-    resume = _check_flag(resume, "resume")
-    data_on_device = _check_flag(data_on_device, "data_on_device", or_none=True)
+    drop_last = check_flag(drop_last, "drop_last")
+    progress = check_flag(progress, "progress")
+    resume = check_flag(resume, "resume")
+    data_on_device = check_flag(data_on_device, "data_on_device", or_none=True)
     eval_batch_size = _positive_int_or_none(eval_batch_size, "eval_batch_size")
     keep_checkpoints = _positive_int_or_none(keep_checkpoints, "keep_checkpoints")
     learning_rate = _check_learning_rate(learning_rate)
@@ -206,17 +211,6 @@ def _run_length(epochs: Any, steps: Any) -> tuple[int | None, int | None]:
     if steps is not None:
         steps = check_positive_int(steps, "steps")
     return epochs, steps
-
-
-def _check_flag(value: Any, name: str, *, or_none: bool = False) -> bool | None:
-    """``value`` as a bool, refused unless one (or ``None``, ``or_none``): taken by
-    truthiness, ``drop_last="no"`` would drop the partial batch."""
-    if value is None and or_none:
-        return None
-    if not isinstance(value, bool | np.bool_):
-        choices = "True, False or None" if or_none else "True or False"
-        raise ValueError(f"{name} must be {choices}; got {value!r}")
-    return bool(value)
 
 
 def _positive_int_or_none(value: Any, name: str) -> int | None:
