@@ -105,8 +105,14 @@ def _rounded(value: Any, number: Callable[[float | int], str] = _four_digits) ->
     if array.ndim == 1:
         first, last = _rounded(array[0].item(), number), _rounded(array[-1].item(), number)
         return f"[{first}, …, {last}] ({array.size} values)"
-    low, high = _rounded(array.min().item(), number), _rounded(array.max().item(), number)
-    return f"array of shape {array.shape}, from {low} to {high}"
+    # The range of the finite cells: one diverged seed's NaN must not hide every other value.
+    finite = array[np.isfinite(array)]
+    shown = finite if finite.size else array  # none finite: its n/a (or ∞) ends
+    low, high = _rounded(shown.min().item(), number), _rounded(shown.max().item(), number)
+    text = f"array of shape {array.shape}, from {low} to {high}"
+    if 0 < finite.size < array.size:
+        text += f" ({array.size - finite.size} of {array.size} not finite)"
+    return text
 
 
 def _digits_apart(numbers: list[float | int]) -> dict[float, int]:
@@ -192,8 +198,9 @@ class Claim:
         the figure shows. A path names a key of ``numbers``; ``"a/b"`` names key ``b`` of the
         mapping at ``a``. Floats show 4 significant digits, more where two different numbers
         shown would print alike (see :func:`rounded_apart`); short arrays in full, long ones
-        as their first and last values; a mapping one line per item, a mapping inside it as
-        ``{key: value, …}``.
+        as their first and last values, an array of two or more axes as the range of its
+        finite values and how many are not finite; a mapping one line per item, a mapping
+        inside it as ``{key: value, …}``.
 
         Args:
           *paths: the numbers to show, in order.

@@ -790,8 +790,7 @@ def _augmentation_caption(numbers: dict[str, Any]) -> str:
     if gain > 0 and cost > 0:
         text += (
             f"The shift helps where the test digits are shifted (+{100 * gain:.1f} points, "
-            f"{helps}) and costs {100 * cost:.1f} points on centered digits, which it never "
-            f"produces (lower {hurts}). "
+            f"{helps}) and costs {100 * cost:.1f} points on centered digits (lower {hurts}). "
         )
     elif gain > 0:
         text += (

@@ -17,13 +17,39 @@ def _positive(values: np.ndarray) -> bool:
     return finite.size > 0 and bool((finite > 0).all())
 
 
-def _step_epochs(per_step: dict, per_epoch: dict) -> tuple[np.ndarray, str]:
-    """The x position of every step: in epochs when the epoch ends are known, else steps."""
-    steps = np.arange(1, len(per_step.get("loss", [])) + 1, dtype=np.float64)
-    ends, epochs = per_epoch.get("step"), per_epoch.get("epoch")
-    if ends is None or epochs is None or len(ends) == 0:
-        return steps, "step"
-    return np.interp(steps, np.r_[0.0, ends], np.r_[0.0, epochs]), "epoch"
+def _length(records: dict, kind: str) -> int:
+    """The one length of every record of ``kind`` (0 with none); different lengths refused."""
+    lengths = {name: len(values) for name, values in records.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"plot_history needs {kind} records of one length each; got {lengths}")
+    return next(iter(lengths.values()), 0)
+
+
+def _positions(per_step: dict, per_epoch: dict) -> tuple[np.ndarray, np.ndarray, str]:
+    """The x position of every step and of every epoch, and the axis unit.
+
+    In epochs where the epochs are recorded: a step where its epoch's ``"step"`` says it ran,
+    or, without ``"step"``, spread evenly over the epochs (each epoch as many steps). In steps
+    where only steps are recorded.
+    """
+    num_steps, num_epochs = _length(per_step, "per_step"), _length(per_epoch, "per_epoch")
+    steps = np.arange(1, num_steps + 1, dtype=np.float64)
+    epochs = np.asarray(per_epoch.get("epoch", np.arange(1, num_epochs + 1)), dtype=np.float64)
+    if num_epochs == 0:
+        return steps, epochs, "step"
+    ends = per_epoch.get("step")
+    if ends is not None:
+        return np.interp(steps, np.r_[0.0, ends], np.r_[0.0, epochs]), epochs, "epoch"
+    if num_steps == 0:
+        return steps, epochs, "epoch"
+    return steps * epochs[-1] / num_steps, epochs, "epoch (steps spread evenly)"
+
+
+def _note(ax: Any, text: str, *, corner: bool = False) -> None:
+    """A note in the panel: at its center in an empty panel, else in a corner the curves
+    leave (matplotlib's ``loc="best"`` legend keeps off it)."""
+    x, y, ha, va = (0.98, 0.97, "right", "top") if corner else (0.5, 0.5, "center", "center")
+    ax.text(x, y, text, ha=ha, va=va, fontsize=8 if corner else None, transform=ax.transAxes)
 
 
 def _monitor_panels(per_step: dict) -> list[str]:
@@ -76,8 +102,12 @@ def plot_history(history: Any, axes: Any = None, *, title: str | None = None) ->
     6. with a ``gradient_noise_scale`` record: the **noise scale** B_simple against the batch
        size (§3: batches far above it waste examples).
 
-    The x-axis is in epochs (steps placed at their fraction of an epoch). Missing records
-    (no validation data, no metrics, η not recorded) leave a note in their panel.
+    The x-axis is in epochs: each step at its fraction of the epoch it ran in, from the
+    per-epoch ``"step"`` (the step each epoch ended at); without ``"step"`` the steps are
+    spread evenly over the recorded epochs (every epoch as many steps) and the axis says so.
+    A history with per-step records only is drawn in steps, one with per-epoch records only
+    at its epochs (``"epoch"``, else 1, 2, …). Missing records (no loss, no validation data,
+    no metrics, no gradient norm, η not recorded) leave a note in their panel.
 
     Args:
       history: a :class:`jaxtrain.train.History` (or anything with ``per_step`` and
@@ -90,7 +120,8 @@ def plot_history(history: Any, axes: Any = None, *, title: str | None = None) ->
       The ``Axes`` drawn on, as a flat NumPy array (4 to 6 of them).
 
     Raises:
-      ValueError: if ``axes`` does not hold one ``Axes`` per panel.
+      ValueError: if ``axes`` does not hold one ``Axes`` per panel, or the per-step (or the
+        per-epoch) records are not all of one length.
 
     Examples:
       >>> import numpy as np
@@ -109,6 +140,7 @@ def plot_history(history: Any, axes: Any = None, *, title: str | None = None) ->
     import matplotlib.pyplot as plt
 
     per_step, per_epoch = dict(history.per_step), dict(history.per_epoch)
+    x_step, x_epoch, unit = _positions(per_step, per_epoch)
     extra = _monitor_panels(per_step)
     panels = 4 + len(extra)
     created = axes is None
@@ -124,10 +156,6 @@ def plot_history(history: Any, axes: Any = None, *, title: str | None = None) ->
         if axes.size != panels:
             raise ValueError(f"plot_history draws {panels} panels here; got {axes.size} Axes")
         fig = axes[0].figure
-    x_step, unit = _step_epochs(per_step, per_epoch)
-    x_epoch = np.asarray(
-        per_epoch.get("epoch", np.arange(1, 1 + len(per_epoch.get("train_loss", []))))
-    )
 
     ax = axes[0]
     drew = []
@@ -144,6 +172,10 @@ def plot_history(history: Any, axes: Any = None, *, title: str | None = None) ->
     ax.set(title="loss", xlabel=unit, ylabel="loss L")
     if drew:
         ax.legend(fontsize=8)
+        if not len(per_epoch.get("val_loss", ())):
+            _note(ax, "no validation data", corner=True)
+    else:
+        _note(ax, "no loss recorded")
 
     ax = axes[1]
     metrics = sorted(
@@ -155,7 +187,7 @@ def plot_history(history: Any, axes: Any = None, *, title: str | None = None) ->
     if metrics:
         ax.legend(fontsize=8)
     else:
-        ax.text(0.5, 0.5, "no metrics recorded", ha="center", va="center", transform=ax.transAxes)
+        _note(ax, "no metrics recorded")
     ax.set(title="metrics", xlabel=unit)
 
     ax = axes[2]
@@ -164,6 +196,8 @@ def plot_history(history: Any, axes: Any = None, *, title: str | None = None) ->
         ax.plot(x_step, norms, lw=0.8, color="tab:green")
         if _positive(norms):
             ax.set_yscale("log")
+    else:
+        _note(ax, "gradient norm not recorded")
     ax.set(title="gradient norm ‖g‖", xlabel=unit, ylabel="‖g‖")
 
     ax = axes[3]
@@ -171,14 +205,7 @@ def plot_history(history: Any, axes: Any = None, *, title: str | None = None) ->
     if rates.size and np.isfinite(rates).any():
         ax.plot(x_step, rates, lw=1.0, color="tab:purple")
     else:
-        ax.text(
-            0.5,
-            0.5,
-            "learning rate not recorded\n(pass learning_rate= to fit)",
-            ha="center",
-            va="center",
-            transform=ax.transAxes,
-        )
+        _note(ax, "learning rate not recorded\n(pass learning_rate= to fit)")
     ax.set(title="learning rate η", xlabel=unit, ylabel="η")
     draw = {"sharpness": _draw_sharpness, "noise_scale": _draw_noise_scale}
     for ax, name in zip(axes[4:], extra, strict=True):

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain.plot._log_scale import log10_above_floor
+from jaxtrain.plot._log_scale import contour_values
 
 __all__ = ["plot_loss_slice_1d", "plot_loss_surface_2d"]
 
@@ -92,7 +92,7 @@ def plot_loss_surface_2d(
     ax: Any = None,
     *,
     levels: int = 30,
-    log_scale: bool = False,
+    log_scale: bool | None = False,
     floor: float | None = None,
     filled: bool = True,
     colorbar: bool = True,
@@ -108,9 +108,14 @@ def plot_loss_surface_2d(
         losses: shape ``(len(alphas), len(betas))``, as ``loss_surface_2d`` returns it.
         ax: the matplotlib ``Axes`` to draw on; a new figure if ``None``.
         levels: number of contour levels.
-        log_scale: contour log₁₀ of the loss (shows structure near a minimum).
-        floor: with ``log_scale``, losses below this are drawn at it; ``None`` is 10⁻⁶ × the
-            largest loss, so an exact zero (a valley of minima) does not swallow the scale.
+        log_scale: contour log₁₀ of the loss (shows structure near a minimum). A log scale
+            cannot show a loss below zero (every such cell would sit on the floor, one flat
+            band), so ``True`` refuses one, and ``None`` contours log₁₀ where no loss is
+            negative and the loss itself otherwise, as :func:`jaxtrain.plot.plot_trajectories`
+            does.
+        floor: with a log scale, losses below this are drawn at it (it must be positive);
+            ``None`` is 10⁻⁶ × the largest loss, so an exact zero (a valley of minima) does
+            not swallow the scale.
         filled: filled contours (``contourf``) under line contours.
         colorbar: add a colorbar for the filled contours.
         mark_origin: mark θ itself (α = β = 0) with a cross, where the grid holds it.
@@ -121,8 +126,9 @@ def plot_loss_surface_2d(
         The ``Axes`` drawn on.
 
     Raises:
-        ValueError: if the shapes do not fit together, or an axis has fewer than the 2 ticks
-            a contour needs.
+        ValueError: if the shapes do not fit together, an axis has fewer than the 2 ticks
+            a contour needs, ``log_scale=True`` meets a negative loss, or ``floor`` is not
+            positive and finite on a log scale.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -148,14 +154,14 @@ def plot_loss_surface_2d(
         raise ValueError(
             f"contours need at least 2 alphas and 2 betas, got {alphas.size} and {betas.size}"
         )
-    values = log10_above_floor(losses, 1e-6, floor) if log_scale else losses
+    values, logged = contour_values(losses, log_scale, 1e-6, floor)
     ax = _axes(ax, (5.0, 4.2))
     # Matplotlib's contour wants Z[y, x]: rows follow β, columns α.
     Z = values.T
     if filled:
         filled_set = ax.contourf(alphas, betas, Z, levels=levels, cmap="viridis")
         if colorbar:
-            ax.figure.colorbar(filled_set, ax=ax, label="log₁₀ loss" if log_scale else "loss")
+            ax.figure.colorbar(filled_set, ax=ax, label="log₁₀ loss" if logged else "loss")
     ax.contour(alphas, betas, Z, levels=levels, colors="k", linewidths=0.4, alpha=0.5)
     if mark_origin and _holds_zero(alphas) and _holds_zero(betas):
         ax.plot([0.0], [0.0], "x", color="tab:red", markersize=8)

@@ -9,8 +9,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxtrain._numbers import is_int
 from jaxtrain.optim import learning_rate_at
-from jaxtrain.plot._log_scale import log10_above_floor
+from jaxtrain.plot._log_scale import contour_values
 
 
 def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
@@ -28,16 +29,26 @@ def _limits(points: np.ndarray, margin: float = 0.15) -> tuple[tuple[float, floa
     return tuple((float(lo - p), float(hi + p)) for lo, hi, p in zip(low, high, pad, strict=True))
 
 
+def _range(name: str, given: Any, default: tuple[float, float]) -> tuple[float, float]:
+    """``given`` as (low, high): any sequence of two numbers (a tuple, a NumPy or JAX array)."""
+    if given is None:
+        return default
+    values = np.asarray(given, dtype=float)
+    if values.shape != (2,):
+        raise ValueError(f"`{name}` must be two numbers (low, high), got {given!r}")
+    return float(values[0]), float(values[1])
+
+
 def plot_trajectories(
     loss_fn: Callable[[jax.Array], jax.Array],
     paths: Mapping[str, Any],
     ax: Any = None,
     *,
-    xlim: tuple[float, float] | None = None,
-    ylim: tuple[float, float] | None = None,
+    xlim: Any = None,
+    ylim: Any = None,
     grid_size: int = 200,
     levels: int = 30,
-    log_scale: bool = True,
+    log_scale: bool | None = None,
     minimum: Any = None,
     xlabel: str = "θ₁",
     ylabel: str = "θ₂",
@@ -54,11 +65,17 @@ def plot_trajectories(
       loss_fn: L(θ) for θ of shape (2,), jit/vmap-traceable.
       paths: ``{label: array of shape (T + 1, 2)}``, one line per optimizer.
       ax: the matplotlib ``Axes`` to draw on; a new figure if ``None``.
-      xlim: the θ₁ range of the map; by default the paths' range plus a margin.
-      ylim: the θ₂ range of the map; by default the paths' range plus a margin.
+      xlim: the θ₁ range of the map, two numbers (low, high) in any sequence (a tuple, a
+        NumPy or JAX array); by default the paths' range plus a margin.
+      ylim: the θ₂ range of the map, as ``xlim``; by default the paths' range plus a margin.
       grid_size: grid points per axis.
       levels: number of contour levels.
       log_scale: contour log₁₀ L (shows the valley floor; losses are floored at 10⁻⁸ × max).
+        A log scale cannot show a loss below zero: every such cell would sit on the floor,
+        the descending side of a saddle one flat band. So ``None`` (the default) contours
+        log₁₀ L where no loss on the grid is negative and L itself otherwise; ``True``
+        refuses a negative loss; ``False`` contours L itself. The rule of
+        :func:`jaxtrain.plot.plot_loss_surface_2d` too.
       minimum: optional θ* of shape (2,) to mark with a star.
       xlabel: the x-axis label.
       ylabel: the y-axis label.
@@ -67,7 +84,9 @@ def plot_trajectories(
       The ``Axes`` drawn on.
 
     Raises:
-      ValueError: if a path is not of shape (T, 2) with T ≥ 1, or ``paths`` is empty.
+      ValueError: if a path is not of shape (T, 2) with T ≥ 1, ``paths`` is empty,
+        ``xlim`` or ``ylim`` is not two numbers, or ``log_scale=True`` meets a negative loss
+        on the grid.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -90,15 +109,14 @@ def plot_trajectories(
             )
     finite = np.concatenate([p[np.all(np.isfinite(p), axis=1)] for p in arrays.values()])
     default_x, default_y = _limits(finite if finite.size else np.zeros((1, 2)))
-    xlim = xlim or default_x
-    ylim = ylim or default_y
+    xlim = _range("xlim", xlim, default_x)
+    ylim = _range("ylim", ylim, default_y)
     xs = np.linspace(*xlim, grid_size)
     ys = np.linspace(*ylim, grid_size)
     X, Y = np.meshgrid(xs, ys)
     grid = jnp.asarray(np.stack([X.ravel(), Y.ravel()], axis=1), dtype=jnp.float32)
     Z = np.asarray(jax.jit(jax.vmap(loss_fn))(grid), dtype=float).reshape(X.shape)
-    if log_scale:
-        Z = log10_above_floor(Z, 1e-8)
+    Z, _ = contour_values(Z, log_scale, 1e-8)
     ax = _axes(ax, (6.0, 4.5))
     ax.contourf(X, Y, Z, levels=levels, cmap="Greys", alpha=0.35)
     ax.contour(X, Y, Z, levels=levels, colors="k", linewidths=0.4, alpha=0.4)
@@ -134,7 +152,7 @@ def plot_schedules(
 
     Args:
       schedules: ``{label: schedule or number}``.
-      num_steps: the number of steps to draw (> 0).
+      num_steps: the number of steps to draw (> 0), a Python or NumPy integer.
       ax: the matplotlib ``Axes`` to draw on; a new figure if ``None``.
       log_scale: logarithmic η axis.
       xlabel: the x-axis label.
@@ -157,9 +175,9 @@ def plot_schedules(
     """
     if not schedules:
         raise ValueError("`schedules` must hold at least one schedule.")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
+    if not is_int(num_steps) or num_steps < 1:
         raise ValueError(f"`num_steps` must be an integer >= 1, got {num_steps!r}.")
-    steps = np.arange(num_steps)
+    steps = np.arange(int(num_steps))
     ax = _axes(ax, (6.0, 3.5))
     for label, schedule in schedules.items():
         ax.plot(steps, np.asarray(learning_rate_at(schedule, steps), dtype=float), label=label)

@@ -173,3 +173,24 @@ def test_run_example_compiles_with_the_tours_settings(tmp_path, monkeypatch):
     lecture.run_example(SECTION, ["--quick", "--out", str(tmp_path)])
     flags = os.environ["XLA_FLAGS"].split()
     assert all(f"--{k}={v}" in flags for k, v in fast_compile_flags().items())
+
+
+@pytest.mark.parametrize(
+    ("array", "shown"),
+    [
+        # One diverged seed of a (seeds, steps) array hid every finite value: "from n/a to n/a".
+        (
+            np.array([[1.0, 0.8, 0.5], [1.0, np.nan, np.nan]]),
+            "array of shape (2, 3), from 0.5 to 1 (2 of 6 not finite)",
+        ),
+        (
+            np.array([[1.0, np.inf], [0.25, 2.0]]),
+            "array of shape (2, 2), from 0.25 to 2 (1 of 4 not finite)",
+        ),
+        (np.array([[0.5, 1.0], [0.75, 0.5]]), "array of shape (2, 2), from 0.5 to 1"),
+        (np.full((2, 2), np.nan), "array of shape (2, 2), from n/a to n/a"),
+    ],
+)
+def test_numbers_text_of_an_array_shows_the_range_of_its_finite_values(array, shown):
+    claim = lecture.Claim("s", "c", "T", {"curves": array}, None, "")
+    assert claim.numbers_text("curves") == f"curves = {shown}"

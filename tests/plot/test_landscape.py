@@ -105,3 +105,29 @@ def test_a_surface_needs_two_ticks_on_each_axis(num_alphas, num_betas):
         match=f"contours need at least 2 alphas and 2 betas, got {num_alphas} and {num_betas}",
     ):
         plot_loss_surface_2d(alphas, betas, np.ones((num_alphas, num_betas)))
+
+
+@pytest.mark.parametrize("floor", [0.0, -1e-6, np.inf, np.nan])
+def test_a_log_floor_that_is_not_positive_and_finite_is_refused(floor):
+    # floor = 0 drew the valley's exact minima at log₁₀ 0 = −∞: blank cells, not "drawn at" it.
+    alphas = np.linspace(-1.0, 1.0, 5)
+    losses = np.add.outer(alphas**2, alphas**2)  # L = 0 at the origin
+    with pytest.raises(ValueError, match=rf"a log floor must be positive and finite, got {floor}"):
+        plot_loss_surface_2d(alphas, alphas, losses, log_scale=True, floor=floor)
+
+
+def test_log_scale_true_refuses_a_loss_below_zero():
+    # The same rule as plot_trajectories: log₁₀ would draw the whole side where L < 0 at the
+    # floor, one flat band.
+    alphas = np.linspace(-1.0, 1.0, 5)
+    saddle = np.subtract.outer(alphas**2, alphas**2)
+    with pytest.raises(ValueError, match=r"8 of the 25 finite losses are negative"):
+        plot_loss_surface_2d(alphas, alphas, saddle, log_scale=True)
+
+
+@pytest.mark.parametrize(("shift", "label"), [(0.0, "loss"), (1.0, "log₁₀ loss")])
+def test_log_scale_none_chooses_by_the_sign_of_the_losses(shift, label):
+    alphas = np.linspace(-1.0, 1.0, 5)
+    losses = np.subtract.outer(alphas**2, alphas**2) + shift  # shift 1: no loss below zero
+    ax = plot_loss_surface_2d(alphas, alphas, losses, log_scale=None)
+    assert ax.figure.axes[1].get_ylabel() == label

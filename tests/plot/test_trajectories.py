@@ -1,4 +1,5 @@
-"""plot_trajectories refuses what it cannot draw with a message that says so."""
+"""plot_trajectories and plot_schedules draw what they are given and refuse, with a message
+that says so, what they cannot draw."""
 
 import re
 
@@ -7,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from jaxtrain.plot import plot_trajectories
+from jaxtrain.plot import plot_schedules, plot_trajectories
 
 
 @pytest.fixture(autouse=True)
@@ -22,3 +23,73 @@ def test_a_path_that_is_not_t_by_2_is_refused(shape):
     message = re.escape(f"path 'gd' must have shape (T, 2) with T >= 1, got {shape}")
     with pytest.raises(ValueError, match=message):
         plot_trajectories(lambda p: jnp.sum(p**2), {"gd": np.zeros(shape)}, grid_size=10)
+
+
+def _saddle(p):
+    return p[0] ** 2 - p[1] ** 2
+
+
+_SADDLE_PATH = {"gd": np.array([[1.0, 0.1], [0.5, 0.2], [0.1, 1.0]])}
+
+
+def test_a_loss_below_zero_is_contoured_as_it_is_by_default():
+    # log₁₀ floored at 1e-8 × max drew the saddle's descending half (49% of the grid) as one
+    # flat band at −8, with every level crowded along L = 0: the way down looked flat.
+    ax = plot_trajectories(_saddle, _SADDLE_PATH, xlim=(-1, 1), ylim=(-1, 1), grid_size=21)
+    levels = ax.collections[0].levels
+    assert levels.min() <= -1.0 and levels.max() >= 1.0  # L itself, −1 … 1
+
+
+def test_log_scale_true_refuses_a_loss_below_zero():
+    message = r"log_scale=True .* 200 of the 441 finite losses are negative \(lowest -1\)"
+    with pytest.raises(ValueError, match=message):
+        plot_trajectories(
+            _saddle, _SADDLE_PATH, xlim=(-1, 1), ylim=(-1, 1), grid_size=21, log_scale=True
+        )
+
+
+@pytest.mark.parametrize("log_scale", [None, True])
+def test_a_loss_never_below_zero_is_contoured_on_a_log_scale(log_scale):
+    # The bowl's minimum L = 0 sits on the grid: drawn at the floor log₁₀(1e-8 × 2).
+    ax = plot_trajectories(
+        lambda p: jnp.sum(p**2),
+        _SADDLE_PATH,
+        xlim=(-1, 1),
+        ylim=(-1, 1),
+        grid_size=21,
+        log_scale=log_scale,
+    )
+    levels = ax.collections[0].levels
+    assert levels.min() <= np.log10(2e-8) and levels.max() <= np.log10(2.0) + 0.5
+
+
+@pytest.mark.parametrize("as_array", [np.array, jnp.array, list])
+def test_limits_may_be_any_sequence_of_two_numbers(as_array):
+    # `xlim or default` asked an array for its truth value: ValueError "ambiguous".
+    ax = plot_trajectories(
+        lambda p: jnp.sum(p**2),
+        _SADDLE_PATH,
+        xlim=as_array([-1.5, 1.5]),
+        ylim=as_array([-0.5, 2.0]),
+        grid_size=10,
+    )
+    assert ax.get_xlim() == (-1.5, 1.5) and ax.get_ylim() == (-0.5, 2.0)
+
+
+@pytest.mark.parametrize("name", ["xlim", "ylim"])
+def test_limits_that_are_not_two_numbers_are_refused(name):
+    with pytest.raises(ValueError, match=rf"`{name}` must be two numbers \(low, high\), got"):
+        plot_trajectories(lambda p: jnp.sum(p**2), _SADDLE_PATH, **{name: (0.0, 1.0, 2.0)})
+
+
+def test_schedules_take_a_numpy_integer_count():
+    # is_int's rule for every count: np.int64(5) was refused as "not an integer".
+    ax = plot_schedules({"constant": 0.1}, np.int64(5))
+    np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), np.arange(5))
+
+
+@pytest.mark.parametrize("num_steps", [True, 5.0, 0, np.int64(0)])
+def test_schedules_refuse_a_count_that_is_not_an_integer_of_at_least_one(num_steps):
+    message = re.escape(f"`num_steps` must be an integer >= 1, got {num_steps!r}")
+    with pytest.raises(ValueError, match=message):
+        plot_schedules({"constant": 0.1}, num_steps)

@@ -1,0 +1,96 @@
+"""plot_history draws what a history holds at the right x positions, notes what it lacks and
+refuses, with a message that says so, what it cannot place."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from jaxtrain.plot import plot_history
+from jaxtrain.train import History
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _lines(ax):
+    return {line.get_label(): np.asarray(line.get_xdata(), float) for line in ax.get_lines()}
+
+
+def _notes(ax):
+    return [text.get_text() for text in ax.texts]
+
+
+def test_a_validation_only_epoch_log_is_drawn_at_its_epochs():
+    # No "epoch" and no "train_loss": the epochs were counted from train_loss (none), and
+    # matplotlib refused x of shape (0,) against y of shape (3,).
+    history = History({}, {"val_loss": [1.2, 0.9, 0.8], "val_accuracy": [0.5, 0.6, 0.7]})
+    axes = plot_history(history)
+    np.testing.assert_array_equal(_lines(axes[0])["val loss"], [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(_lines(axes[1])["val accuracy"], [1.0, 2.0, 3.0])
+    assert axes[0].get_xlabel() == "epoch"
+
+
+def test_gradient_norms_without_a_loss_are_drawn_at_their_steps():
+    # The steps were counted from per_step["loss"] (none): x of shape (0,) against (4,).
+    axes = plot_history(History({"grad_norm": [3.0, 2.0, 1.0, 0.5]}, {}))
+    (line,) = axes[2].get_lines()
+    np.testing.assert_array_equal(line.get_xdata(), [1.0, 2.0, 3.0, 4.0])
+    assert axes[2].get_xlabel() == "step"
+    assert _notes(axes[0]) == ["no loss recorded"]
+
+
+def test_without_epoch_ends_the_steps_are_spread_evenly_over_the_epochs():
+    # 40 steps, 2 epochs, no "step": the axis was in steps (1 … 40) and the epoch means sat
+    # at x = 1 and 2, inside the first epoch's first steps.
+    history = History(
+        {"loss": np.linspace(2.0, 0.5, 40)},
+        {"epoch": [1.0, 2.0], "train_loss": [1.5, 0.8], "val_loss": [1.4, 0.9]},
+    )
+    axes = plot_history(history)
+    lines = _lines(axes[0])
+    np.testing.assert_allclose(lines["step loss"][[19, 39]], [1.0, 2.0])  # each epoch's end
+    np.testing.assert_array_equal(lines["train loss"], [1.0, 2.0])
+    np.testing.assert_array_equal(lines["val loss"], [1.0, 2.0])
+    assert axes[0].get_xlabel() == "epoch (steps spread evenly)"
+
+
+def test_epoch_ends_place_the_steps_without_an_epoch_record():
+    # "step" without "epoch": the epochs are 1, 2 and the steps fall where each one ended.
+    history = History({"loss": np.ones(6)}, {"step": [2, 6], "train_loss": [1.0, 1.0]})
+    axes = plot_history(history)
+    lines = _lines(axes[0])
+    np.testing.assert_allclose(lines["step loss"][[1, 5]], [1.0, 2.0])
+    np.testing.assert_array_equal(lines["train loss"], [1.0, 2.0])
+    assert axes[0].get_xlabel() == "epoch"
+
+
+def test_a_run_without_validation_data_says_so_in_its_loss_panel():
+    # The docstring promised the note; the panel showed the training curves alone.
+    per_step = {"loss": np.array([2.0, 1.0, 0.8, 0.7])}
+    per_epoch = {"epoch": [1.0, 2.0], "step": [2, 4], "train_loss": [1.5, 0.75]}
+    assert _notes(plot_history(History(per_step, per_epoch))[0]) == ["no validation data"]
+    per_epoch["val_loss"] = [1.6, 0.9]
+    assert _notes(plot_history(History(per_step, per_epoch))[0]) == []
+
+
+@pytest.mark.parametrize(
+    ("per_step", "per_epoch", "message"),
+    [
+        (
+            {"loss": np.ones(4), "grad_norm": np.ones(3)},
+            {},
+            r"per_step records .* \{'loss': 4, 'grad_norm': 3\}",
+        ),
+        (
+            {},
+            {"epoch": [1.0, 2.0], "val_loss": [1.0]},
+            r"per_epoch records .* \{'epoch': 2, 'val_loss': 1\}",
+        ),
+    ],
+)
+def test_records_of_different_lengths_are_refused(per_step, per_epoch, message):
+    with pytest.raises(ValueError, match=message):
+        plot_history(History(per_step, per_epoch))
