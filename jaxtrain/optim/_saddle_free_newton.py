@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -66,7 +67,7 @@ def saddle_free_newton(
     gradient_threshold: float = 1e-3,
     curvature_threshold: float = 1e-3,
     hessian_lipschitz: float = 1.0,
-    tol: float = 1e-3,
+    tol: float | None = None,
     max_halvings: int = 10,
     seed: int = 0,
 ) -> optax.GradientTransformationExtraArgs:
@@ -113,10 +114,11 @@ def saddle_free_newton(
       gradient_threshold: ε_g > 0.
       curvature_threshold: ε_H ≥ 0.
       hessian_lipschitz: ρ > 0.
-      tol: > 0, kept so that existing calls run, and without effect: Lanczos from g stops
-        early only on an invariant subspace (Ritz values within a tolerance do not make one,
-        and stopping there dropped the part of g along flat directions, the part |H|⁻¹
-        amplifies most), and the run from the warm start takes its k steps.
+      tol: deprecated and without effect; a ``DeprecationWarning`` says so when it is
+        given. Lanczos from g stops early only on an invariant subspace (Ritz values within
+        a tolerance do not make one, and stopping there dropped the part of g along flat
+        directions, the part |H|⁻¹ amplifies most), and the run from the warm start takes
+        its k steps.
       max_halvings: the most halvings of the length, >= 0.
       seed: seeds the PRNG key of the Lanczos starting vectors.
 
@@ -153,7 +155,13 @@ def saddle_free_newton(
     check_positive("gradient_threshold", gradient_threshold)
     check_non_negative("curvature_threshold", curvature_threshold)
     check_positive("hessian_lipschitz", hessian_lipschitz)
-    check_positive("tol", tol)
+    if tol is not None:
+        warnings.warn(
+            "saddle_free_newton(tol=...) has no effect: both Lanczos runs take their k steps"
+            " (the run from g stops early only where its Krylov space is invariant); drop tol",
+            DeprecationWarning,
+            stacklevel=2,
+        )
     check_count("max_halvings", max_halvings, minimum=0, counts=counts)
     check_seed(seed)
 
@@ -203,7 +211,9 @@ def saddle_free_newton(
 
         # Near a critical point: λmin from the warm start, and its negative-curvature step.
         def examine():
-            values, vectors, steps = ritz_pairs(product, warm, k, k=k, tol=tol)
+            # No tolerance: for k values from k steps, ritz_pairs's first stop test falls at
+            # step k, where the run ends anyway.
+            values, vectors, steps = ritz_pairs(product, warm, k, k=k, tol=0.0)
             return values[0], vectors[0], steps
 
         finite, eigenvalue, vector, steps = warm_eigenpair(

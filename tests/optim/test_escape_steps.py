@@ -208,6 +208,22 @@ def test_bad_hyperparameters_are_refused(factory, kwargs, message):
         factory(**kwargs)
 
 
+def test_saddle_free_newtons_tol_warns_that_it_has_no_effect():
+    with pytest.warns(DeprecationWarning, match=r"saddle_free_newton\(tol=\.\.\.\) has no effect"):
+        given = optim.saddle_free_newton(N, damping=DAMPING, hessian_lipschitz=RHO, tol=1e-8)
+    plain = TRANSFORMS["saddle_free_newton"]()
+    a = jnp.asarray(SADDLE, jnp.float32)
+    for point in (NEAR, FAR):  # the warm run near the saddle, the run from g far from it
+        theta = jnp.asarray(point, jnp.float32)
+        steps = [
+            jax.jit(lambda t, s, u=opt.update: u(t, s, t, obj_fn=lambda p: quadratic(p, a))[0])(
+                theta, opt.init(theta)
+            )
+            for opt in (given, plain)
+        ]
+        np.testing.assert_array_equal(*steps)
+
+
 @pytest.mark.parametrize("name", ["negative_curvature_descent", "saddle_free_newton"])
 def test_an_update_without_the_loss_is_refused(name):
     opt = TRANSFORMS[name]()
