@@ -7,7 +7,9 @@ upside down is *not* a good augmentation for natural images — the model would 
 recognise scenes that never occur — which is why ``vertical_flip`` is here too: to show it.
 
 Every factory returns ``aug(key, x) -> x`` for ONE example ``x`` of shape ``(H, W, C)`` or
-``(H, W)``; the output has the same shape and dtype. The function is pure: the same key gives
+``(H, W)``; the output has the same shape and dtype. Images are channels-last: an example of
+shape (C, H, W) with C in {1, 3, 4} and a last axis longer than 4 is refused (transpose an NCHW
+batch with ``x.transpose(0, 2, 3, 1)``). The function is pure: the same key gives
 the same result. :func:`compose` chains augmentations, :func:`augment_batch` splits a key per
 example and vmaps, so a whole batch is one jitted XLA computation (no Python per example).
 """
@@ -20,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 Augmentation = Callable[[jax.Array, jax.Array], jax.Array]
@@ -44,6 +47,14 @@ def _as_image(x: jax.Array, who: str) -> jax.Array:
         raise ValueError(
             f"{who} augments ONE example of shape (H, W, C) or (H, W); got shape {x.shape}. "
             "To augment a batch, call jaxtrain.data.augment_batch(aug, key, batch)."
+        )
+    if x.ndim == 3 and x.shape[0] in (1, 3, 4) and x.shape[-1] > 4:
+        # A (C, H, W) example read as (H, W, C) is no image: a crop pads the colour planes
+        # away and a horizontal flip flips rows, and shape and dtype still come out right.
+        raise ValueError(
+            f"{who} got an example of shape {x.shape}, which looks channels-first (C, H, W); "
+            "augmentations take channels-last images (H, W, C): transpose a batch with "
+            "x.transpose(0, 2, 3, 1) (one example: x.transpose(1, 2, 0))."
         )
     return x
 
@@ -70,16 +81,34 @@ def _cast_back(y: jax.Array, dtype: jnp.dtype) -> jax.Array:
     # Integer images (uint8 pixels) round and saturate instead of wrapping around.
     if jnp.issubdtype(dtype, jnp.integer):
         info = jnp.iinfo(dtype)
-        y = jnp.clip(jnp.round(y), info.min, info.max)
+        # The bounds as floats of y's dtype (jnp.clip refuses the Python int 2**32 - 1);
+        # float32 rounds that up to 2**32, which uint32 cannot hold, so step below it.
+        low, high = np.array([info.min, info.max], y.dtype)
+        if int(high) > info.max:
+            high = np.nextafter(high, low)
+        y = jnp.clip(jnp.round(y), jnp.asarray(low), jnp.asarray(high))
     return y.astype(dtype)
 
 
 def _fill_for(fill: float, dtype: jnp.dtype) -> jax.Array:
-    """A border value ``fill`` in an image's ``dtype``; rounded and clipped for integers."""
+    """A border value ``fill`` in an image's ``dtype``; rounded for integers, refused where
+    the dtype cannot hold it (a float16 border of 1e5 would be inf, a uint8 one of 300 wraps)."""
     if jnp.issubdtype(dtype, jnp.integer):
         info = jnp.iinfo(dtype)
-        fill = min(max(round(fill), int(info.min)), int(info.max))
-    return jnp.asarray(fill, dtype)
+        value, low, high = round(fill), int(info.min), int(info.max)
+        limits = f"{low} to {high}"
+    elif jnp.issubdtype(dtype, jnp.inexact):
+        high = float(jnp.finfo(dtype).max)
+        value, low, limits = fill, -high, f"±{high:.5g}"
+    else:
+        return jnp.asarray(fill, dtype)  # a mask: any fill is True or False
+    if not low <= value <= high:
+        raise ValueError(
+            f"random_crop: `fill` {fill!r} is outside the range of the image's dtype "
+            f"{jnp.dtype(dtype).name} ({limits}); pass a fill the image can hold, or convert "
+            "the image first (x.astype(jnp.float32))."
+        )
+    return jnp.asarray(value, dtype)
 
 
 def horizontal_flip(p: float = 0.5) -> Augmentation:
@@ -97,7 +126,8 @@ def horizontal_flip(p: float = 0.5) -> Augmentation:
       ``aug(key, x) -> x`` for ONE example of shape (H, W, C) or (H, W); shape and dtype kept.
 
     Raises:
-      ValueError: if ``p`` is not in [0, 1].
+      ValueError: if ``p`` is not in [0, 1]; at call time for a channels-first example
+        (C, H, W).
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -134,7 +164,8 @@ def vertical_flip(p: float = 0.5) -> Augmentation:
       ``aug(key, x) -> x`` for ONE example of shape (H, W, C) or (H, W); shape and dtype kept.
 
     Raises:
-      ValueError: if ``p`` is not in [0, 1].
+      ValueError: if ``p`` is not in [0, 1]; at call time for a channels-first example
+        (C, H, W).
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -189,15 +220,17 @@ def random_crop(
       mode: how the border is filled: ``"constant"`` (``fill``), ``"reflect"`` (mirror
         without repeating the edge pixel; needs P smaller than the image side) or ``"edge"``
         (repeat the edge pixel).
-      fill: the value of the border for ``mode="constant"`` (rounded and clipped into an
-        integer image's range).
+      fill: the value of the border for ``mode="constant"`` (rounded for an integer image);
+        it must lie in the range of the image's dtype.
 
     Returns:
       ``aug(key, x) -> x`` for ONE example of shape (H, W, C) or (H, W); shape and dtype kept.
 
     Raises:
-      ValueError: if ``padding`` is negative or not int(s), or ``mode`` is unknown; at call
-        time if ``mode="reflect"`` and the padding is not smaller than the image.
+      ValueError: if ``padding`` is negative or not int(s), ``mode`` is unknown or ``fill``
+        is not finite; at call time if ``mode="reflect"`` and the padding is not smaller than
+        the image, if ``fill`` is outside the range of the image's dtype (300 for uint8, 1e5
+        for float16), or for a channels-first example (C, H, W).
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -231,8 +264,8 @@ def random_crop(
             )
         widths = [(pad_h, pad_h), (pad_w, pad_w)] + [(0, 0)] * (x.ndim - 2)
         if mode == "constant":
-            # Rounded and clipped into an integer image's range, as its pixels are; in
-            # Python's float64, which holds int32 fills exactly (float32 does not).
+            # Rounded for an integer image, as its pixels are; in Python's float64, which
+            # holds int32 fills exactly (float32 does not).
             border = _fill_for(fill_value, x.dtype)
             padded = jnp.pad(x, widths, constant_values=border)
         else:
@@ -305,10 +338,12 @@ def random_zoom(
 
     Returns:
       ``aug(key, x) -> x`` for ONE example of shape (H, W, C) or (H, W); shape and dtype kept
-      (integer images are rounded and clipped to their range).
+      (integer images are rounded and clipped to their range; they are resampled in float32,
+      exact up to 2**24, so ``scale=1`` returns them untouched).
 
     Raises:
-      ValueError: if ``scale`` is outside (0, 1] or not ordered, or ``method`` is unknown.
+      ValueError: if ``scale`` is outside (0, 1] or not ordered, or ``method`` is unknown; at
+        call time for a channels-first example (C, H, W).
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -329,6 +364,8 @@ def random_zoom(
     def aug(key: jax.Array, x: jax.Array) -> jax.Array:
         x = _as_image(x, "random_zoom")
         _check_real_valued(x, "random_zoom")
+        if low == 1.0:
+            return x  # exactly: a float32 round trip rounds integer pixels above 2**24
         H, W = x.shape[:2]
         dtype = _compute_dtype(x.dtype)
         # One draw of three uniforms: the side fraction and the two relative offsets.
@@ -353,7 +390,8 @@ def additive_noise(stddev: float, *, clip: tuple[float, float] | None = None) ->
 
     Returns:
       ``aug(key, x) -> x`` for ONE example (any shape is accepted; images are (H, W, C) or
-      (H, W)); shape and dtype kept (integer inputs are rounded and clipped).
+      (H, W)); shape and dtype kept (integer inputs are rounded and clipped; they are computed
+      in float32, exact up to 2**24, so ``stddev=0`` without ``clip`` returns them untouched).
 
     Raises:
       ValueError: if ``stddev`` is negative or not finite, or ``clip`` is not ordered.
@@ -383,6 +421,8 @@ def additive_noise(stddev: float, *, clip: tuple[float, float] | None = None) ->
     def aug(key: jax.Array, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)
         _check_real_valued(x, "additive_noise")
+        if sigma == 0.0 and clip is None:
+            return x  # exactly: a float32 round trip rounds integer pixels above 2**24
         dtype = _compute_dtype(x.dtype)
         y = x.astype(dtype) + jnp.asarray(sigma, dtype) * jax.random.normal(key, x.shape, dtype)
         if clip is not None:

@@ -17,9 +17,9 @@ def _first(mask: np.ndarray) -> int:
 
 def check_finite(values: np.ndarray, what: str, *, into_float32: bool = False) -> None:
     """Refuses NaN and inf ``values``, and, without x64, float64 ones beyond float32's range
-    and 64-bit integers beyond 32 bits' (floats always with ``into_float32``: a reader that
-    casts to float32 whatever x64 says); ``what`` names them, plural ("training inputs x
-    hold ...")."""
+    (either part of a complex128 one) and 64-bit integers beyond 32 bits' (floats always
+    with ``into_float32``: a reader that casts to float32 whatever x64 says); ``what`` names
+    them, plural ("training inputs x hold ...")."""
     if np.issubdtype(values.dtype, np.integer):
         # A float32 reader rounds a large integer but never wraps it.
         if not into_float32:
@@ -39,6 +39,8 @@ def check_finite(values: np.ndarray, what: str, *, into_float32: bool = False) -
     if values.dtype.itemsize > 4 and (into_float32 or not jax.config.jax_enable_x64):
         largest = float(np.finfo(np.float32).max)
         beyond = np.abs(values.real) > largest
+        if np.iscomplexobj(values):
+            beyond |= np.abs(values.imag) > largest  # complex64 holds each part in float32
         if beyond.any():
             why = (
                 "which they are read into" if into_float32 else "which JAX computes in (x64 is off)"

@@ -28,23 +28,32 @@ def _read_cifar_file(path: Path, records_per_file: int | None) -> tuple[np.ndarr
             f"{path}: no such file. Download and extract the *binary* version "
             f"(cifar-10-binary.tar.gz) from {_CIFAR_URL}."
         )
-    raw = np.fromfile(path, dtype=np.uint8)
-    if raw.size == 0:
+    # Checked before reading: a wrong multi-GB file would otherwise fill the memory first.
+    size = path.stat().st_size
+    if size == 0:
         raise DataFileError(path, "the file is empty; download it again.")
-    if raw.size % _RECORD:
+    expected = None if records_per_file is None else records_per_file * _RECORD
+    if expected is not None and size != expected:
+        held = (
+            f"holds {counted(size // _RECORD, 'record')}"
+            if size % _RECORD == 0
+            else f"holds {counted(size, 'byte')}, not a whole number of {_RECORD}-byte records"
+        )
+        state = "too large" if size > expected else "truncated"
         raise DataFileError(
             path,
-            f"{counted(raw.size, 'byte')} is not a whole number of {_RECORD}-byte records "
+            f"{held}, expected {counted(records_per_file, 'record')} ({expected:,} bytes); the "
+            f"file is {state} or not from CIFAR-10 (pass records_per_file=None to accept any "
+            "count).",
+        )
+    if size % _RECORD:
+        raise DataFileError(
+            path,
+            f"{counted(size, 'byte')} is not a whole number of {_RECORD}-byte records "
             f"(1 label byte + 3072 pixel bytes): the file is truncated or is not the CIFAR-10 "
             "binary format (the Python version is pickled and is not read here).",
         )
-    records = raw.reshape(-1, _RECORD)
-    if records_per_file is not None and len(records) != records_per_file:
-        raise DataFileError(
-            path,
-            f"holds {counted(len(records), 'record')}, expected {records_per_file:,}; the file is "
-            "truncated or not from CIFAR-10 (pass records_per_file=None to accept any count).",
-        )
+    records = np.fromfile(path, dtype=np.uint8, count=size).reshape(-1, _RECORD)
     labels = records[:, 0]
     bad = np.flatnonzero(labels > 9)
     if bad.size:
@@ -84,7 +93,8 @@ def load_cifar10(
       FileNotFoundError: if a file is missing.
       ValueError: for a bad ``split`` or ``records_per_file``.
       DataFileError: a ValueError naming the file, for an empty file, a length that is not a
-        whole number of 3,073-byte records, a wrong record count, or a label outside 0–9.
+        whole number of 3,073-byte records, a wrong record count (a file too large or
+        truncated, found from its size before it is read), or a label outside 0–9.
 
     Examples:
       >>> import tempfile, pathlib

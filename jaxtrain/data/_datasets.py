@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxtrain._numbers import is_int
+from jaxtrain.data._splits import seeded_rng
 
 
 def _check_count(n: int, name: str = "n", minimum: int = 1) -> int:
@@ -24,8 +25,9 @@ def _check_count(n: int, name: str = "n", minimum: int = 1) -> int:
     return int(n)
 
 
-# The inputs are float32: a centre or range beyond a millionth of its largest value leaves no
-# room for the spread, and past the largest the inputs are inf.
+# The data are float32: a centre, range, spread or noise beyond a millionth of its largest
+# value leaves room for the others (and for several standard deviations of noise), and past
+# the largest the data are inf.
 _LARGEST_INPUT = float(np.finfo(np.float32).max) * 1e-6
 
 
@@ -34,7 +36,7 @@ def _check_in_float32(values: Any, name: str) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64)
     if not np.all(np.isfinite(array)) or np.any(np.abs(array) > _LARGEST_INPUT):
         raise ValueError(
-            f"`{name}` must be finite and within ±{_LARGEST_INPUT:.3g} (the inputs are "
+            f"`{name}` must be finite and within ±{_LARGEST_INPUT:.3g} (the data are "
             f"float32); got {values!r}."
         )
     return array
@@ -47,7 +49,7 @@ def _check_non_negative(value: float, name: str) -> float:
         raise ValueError(f"`{name}` must be a non-negative float; got {value!r}.") from None
     if not 0.0 <= number < float("inf"):
         raise ValueError(f"`{name}` must be a non-negative finite float; got {value!r}.")
-    return number
+    return float(_check_in_float32(number, name))
 
 
 def load_digits(*, flatten: bool = True, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
@@ -130,13 +132,15 @@ def make_spirals(
       classes: number of arms, >= 2.
       noise: standard deviation of the Gaussian jitter (the arms' radius is 1).
       turns: how many full turns each arm winds.
-      seed: seed of the generator.
+      seed: seed of the generator, a non-negative int.
 
     Returns:
       ``(x, y)``: x float32 (n, 2), y int32 (n,) in [0, classes).
 
     Raises:
-      ValueError: for ``n < classes``, ``classes < 2``, negative ``noise`` or ``turns``.
+      TypeError: if ``seed`` is not an int (``None`` would give new data on every call).
+      ValueError: for ``n < classes``, ``classes < 2``, ``noise`` or ``turns`` negative or
+        beyond ±3.4e32 (the points would not be finite in float32), or a negative ``seed``.
 
     Examples:
       >>> from jaxtrain.data import make_spirals
@@ -152,7 +156,7 @@ def make_spirals(
     n = _check_count(n, "n", minimum=classes)
     noise = _check_non_negative(noise, "noise")
     turns = _check_non_negative(turns, "turns")
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     xs, ys = [], []
     for c, count in enumerate(_split_counts(n, classes)):
         t = np.linspace(0.0, 1.0, int(count))
@@ -187,14 +191,16 @@ def make_blobs(
       dim: the input dimension (ignored when ``centers`` is an array).
       spread: the standard deviation of each cluster.
       box: half-width of the box the random centres are drawn from.
-      seed: seed of the generator.
+      seed: seed of the generator, a non-negative int.
 
     Returns:
       ``(x, y)``: x float32 (n, dim), y int32 (n,) — the index of the point's cluster.
 
     Raises:
+      TypeError: if ``seed`` is not an int (``None`` would give new data on every call).
       ValueError: for ``n`` smaller than the number of clusters, a bad ``centers``,
-        ``dim < 1`` or a negative ``spread``.
+        ``dim < 1``, ``spread`` negative or beyond ±3.4e32 (the points would not be finite
+        in float32), or a negative ``seed``.
 
     Examples:
       >>> from jaxtrain.data import make_blobs
@@ -208,7 +214,7 @@ def make_blobs(
       https://hastie.su.domains/ElemStatLearn/
     """
     spread = _check_non_negative(spread, "spread")
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     if is_int(centers):
         k = _check_count(centers, "centers")
         dim = _check_count(dim, "dim")
@@ -245,7 +251,7 @@ def make_regression_curve(
     Args:
       n: the number of samples.
       noise: the standard deviation σ of the additive Gaussian noise.
-      seed: seed of the generator.
+      seed: seed of the generator, a non-negative int.
       fn: the true curve f, applied element-wise to a float64 array.
       x_range: the interval (low, high) of the inputs.
 
@@ -253,8 +259,11 @@ def make_regression_curve(
       ``(x, y)``: both float32 of shape (n, 1).
 
     Raises:
-      ValueError: for ``n < 1``, a negative ``noise``, an empty ``x_range`` or an ``fn``
-        that does not return one finite value per input.
+      TypeError: if ``seed`` is not an int (``None`` would give new data on every call).
+      ValueError: for ``n < 1``, ``noise`` negative or beyond ±3.4e32, an ``x_range`` that
+        is not a pair (low, high) with low < high, an ``fn`` that does not return one value
+        per input, finite and within ±3.4e32 (the targets are float32), or a negative
+        ``seed``.
 
     Examples:
       >>> from jaxtrain.data import make_regression_curve
@@ -268,16 +277,22 @@ def make_regression_curve(
     """
     n = _check_count(n)
     noise = _check_non_negative(noise, "noise")
-    low, high = (float(v) for v in _check_in_float32(x_range, "x_range"))
-    if not low < high:
+    bounds = _check_in_float32(x_range, "x_range")
+    if bounds.shape != (2,) or not bounds[0] < bounds[1]:
         raise ValueError(f"`x_range` must be (low, high) with low < high; got {x_range!r}.")
-    rng = np.random.default_rng(seed)
-    x = np.sort(rng.uniform(low, high, size=n))
+    rng = seeded_rng(seed)
+    x = np.sort(rng.uniform(bounds[0], bounds[1], size=n))
     clean = np.asarray(fn(x), dtype=np.float64)
-    if clean.shape != x.shape or not np.all(np.isfinite(clean)):
+    if clean.shape != x.shape:
         raise ValueError(
             f"`fn` must map the inputs (shape {x.shape}) element-wise to finite values; got "
             f"shape {clean.shape}."
+        )
+    bad = ~(np.abs(clean) <= _LARGEST_INPUT)  # NaN fails the comparison too
+    if bad.any():
+        raise ValueError(
+            f"`fn` must map the inputs to finite values within ±{_LARGEST_INPUT:.3g} (the "
+            f"targets are float32); it gave {clean[bad][0]:.6g} at x = {x[bad][0]:.6g}."
         )
     y = clean + noise * rng.standard_normal(n)
     return x[:, None].astype(np.float32), y[:, None].astype(np.float32)

@@ -12,10 +12,12 @@ an explicit seeded generator, no global state, the same seed gives the same spli
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from jaxtrain._numbers import is_int
 from jaxtrain._text import counted
 
 ArrayPair = tuple[np.ndarray, np.ndarray]
@@ -45,36 +47,69 @@ def _check_fraction(value: float, name: str) -> float:
     return fraction
 
 
-def _smallest_n(fraction: float) -> int:
-    """The fewest examples n with round(n · fraction) ≥ 1."""
-    n = max(1, math.floor(0.5 / fraction))
+def seeded_rng(seed: Any) -> np.random.Generator:
+    """``numpy.random.default_rng(seed)`` for a result that must be reproducible: None would
+    draw fresh entropy from the OS on every call, so two calls would differ silently."""
+    if not is_int(seed):
+        raise TypeError(
+            f"`seed` must be an int, so that the same seed gives the same result; got "
+            f"{seed!r}. Pass a fixed int such as seed=0."
+        )
+    if seed < 0:
+        raise ValueError(f"`seed` must be a non-negative int; got {seed!r}.")
+    return np.random.default_rng(int(seed))
+
+
+def _smallest_n(fraction: float) -> str:
+    """The fewest examples n with round(n · fraction) ≥ 1, as text for a message."""
+    bound = 0.5 / fraction
+    if bound > 2**53:
+        # Adding 1 no longer moves n · fraction once n is past the integers a float holds
+        # exactly; a subnormal fraction even makes the bound inf.
+        return f"more than {min(bound, sys.float_info.max):.2g} examples"
+    n = max(1, math.floor(bound))
     while round(n * fraction) == 0:
         n += 1
-    return n
+    return f"at least {n} examples"
+
+
+def _label_column(y: np.ndarray) -> np.ndarray:
+    """One label per row of 2-D targets: the entry of an (N, 1) column of labels, or the most
+    likely class of one-hot or soft rows (N, K)."""
+    return y[:, 0] if y.shape[1] == 1 else np.argmax(y, axis=1)
 
 
 def _class_labels(y: np.ndarray) -> np.ndarray | None:
-    """Integer class labels for stratification, or None for regression targets."""
-    if y.ndim == 1 and (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
+    """Class labels for stratification, or None for regression targets (floats of shape (N,)
+    or (N, 1)) and targets of other shapes."""
+    is_label = np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_
+    if y.ndim == 1 and is_label:
         return y
-    if y.ndim == 2 and y.shape[1] > 1 and np.issubdtype(y.dtype, np.floating):
-        # One-hot or soft targets: stratify by the most likely class.
-        return np.argmax(y, axis=1)
+    if y.ndim == 2 and y.shape[1] > 0 and (is_label or y.shape[1] > 1):
+        return _label_column(y)
     return None
 
 
-def _allocate(counts: np.ndarray, total: int) -> np.ndarray:
-    """Splits ``total`` over groups in proportion to ``counts`` (largest remainder)."""
-    if counts.sum() == 0:
-        return np.zeros_like(counts)
-    ideal = counts * (total / counts.sum())
-    share = np.minimum(np.floor(ideal).astype(np.int64), counts)
+def _allocate(counts: np.ndarray, total: int, capacity: np.ndarray) -> np.ndarray:
+    """Splits ``total`` over groups in proportion to ``counts`` (largest remainder), no group
+    getting more than its ``capacity``: what a full group cannot take goes to the others, in
+    proportion again. Needs ``total <= capacity.sum()``."""
+    full = np.zeros(len(counts), dtype=bool)
+    while True:
+        weight = np.where(full, 0, counts)
+        left = total - int(capacity[full].sum())
+        ideal = np.where(full, capacity, weight * (left / max(int(weight.sum()), 1)))
+        overflowing = ~full & (ideal > capacity)
+        if not overflowing.any():
+            break
+        full |= overflowing
+    share = np.minimum(np.floor(ideal).astype(np.int64), capacity)
     remainder = total - int(share.sum())
     order = np.argsort(-(ideal - share), kind="stable")
     for group in order:
         if remainder == 0:
             break
-        if share[group] < counts[group]:
+        if share[group] < capacity[group]:
             share[group] += 1
             remainder -= 1
     return share
@@ -92,8 +127,18 @@ def _split_indices(
         return perm[n_val + n_test :], perm[:n_val], perm[n_val : n_val + n_test]
     classes, inverse = np.unique(labels, return_inverse=True)
     counts = np.bincount(inverse, minlength=len(classes))
-    test_share = _allocate(counts, n_test)
-    val_share = _allocate(counts - test_share, n_val)
+    # One example of every class stays in training: a class the model never sees in
+    # training cannot be learnt, and its validation score would only measure that.
+    movable = counts - 1
+    if n_val + n_test > movable.sum():
+        raise ValueError(
+            f"stratify=True keeps at least one training example of each of the "
+            f"{len(classes):,} classes, which leaves {counted(int(movable.sum()), 'example')} "
+            f"for the {n_val + n_test:,} validation and test examples; pass stratify=False "
+            "(integer regression targets are no classes), smaller fractions, or more data."
+        )
+    test_share = _allocate(counts, n_test, movable)
+    val_share = _allocate(counts - test_share, n_val, movable - test_share)
     train, val, test = [], [], []
     for c in range(len(classes)):
         members = rng.permutation(np.flatnonzero(inverse == c))
@@ -117,10 +162,13 @@ def train_val_test_split(
     """Splits (x, y) into training, validation and (optionally) test sets.
 
     Model selection (§1): fit on ``train``, choose hyperparameters on ``val``, report once on
-    ``test``. With ``stratify=True`` and classification labels (a 1-D integer ``y``, or
-    one-hot/soft 2-D targets) every class keeps its share in each split: the validation
-    estimate is not skewed by an unlucky draw. Regression targets are split at random.
-    Split sizes are ``round(n · test_fraction)`` and ``round(n · val_fraction)``.
+    ``test``. With ``stratify=True`` and classification labels (integer or bool labels of
+    shape (N,) or (N, 1), or one-hot/soft rows (N, K) of any dtype) every class keeps its
+    share in each split: the validation estimate is not skewed by an unlucky draw. A class
+    too small to reach every split keeps its examples in training first: every class keeps
+    at least one training example, and the share it cannot give goes to the other classes.
+    Regression targets (floats of shape (N,) or (N, 1)) are split at random. Split sizes are
+    ``round(n · test_fraction)`` and ``round(n · val_fraction)``.
 
     Args:
       x: inputs, N examples on axis 0 (any array-like).
@@ -128,16 +176,18 @@ def train_val_test_split(
       val_fraction: share of the examples for validation, in [0, 1).
       test_fraction: share for the test set, in [0, 1); 0 gives ``test=None``.
       stratify: keep the class proportions in every split (classification labels only).
-      seed: seed of the permutation; the same seed gives the same split.
+      seed: seed of the permutation, a non-negative int; the same seed gives the same split.
 
     Returns:
       :class:`Splits` ``(train, val, test)`` of ``(x, y)`` NumPy pairs; ``val``/``test`` are
       ``None`` when their fraction is 0.
 
     Raises:
+      TypeError: if ``seed`` is not an int (``None`` would give a new split on every call).
       ValueError: for mismatched lengths, empty data, fractions outside [0, 1) or summing to
         1 or more, a positive fraction that rounds to no example (1 or 2 examples with
-        ``val_fraction=0.2``), or a split that would leave no training data.
+        ``val_fraction=0.2``), a split that would leave no training data, a stratified
+        split that cannot keep a training example of every class, or a negative ``seed``.
 
     Examples:
       >>> import numpy as np
@@ -179,7 +229,7 @@ def train_val_test_split(
             raise ValueError(
                 f"with {n} example{'s' * (n != 1)}, round({n} × {fraction}) = 0 {what} "
                 f"examples; a "
-                f"{what} split needs at least {_smallest_n(fraction)} examples at that fraction "
+                f"{what} split needs {_smallest_n(fraction)} at that fraction "
                 "(or a larger fraction, or a file that holds its own split)."
             )
     if n_val + n_test >= n:
@@ -187,8 +237,8 @@ def train_val_test_split(
             f"with {counted(n, 'example')}, val_fraction={val_fraction} and test_fraction="
             f"{test_fraction} leave no training example; use smaller fractions or more data."
         )
+    rng = seeded_rng(seed)
     labels = _class_labels(y) if stratify else None
-    rng = np.random.default_rng(seed)
     train, val, test = _split_indices(n, labels, n_val, n_test, rng)
     return Splits(
         train=(x[train], y[train]),
@@ -214,15 +264,18 @@ def kfold_indices(
     Args:
       n: the number of examples N.
       k: the number of folds, 2 <= k <= N.
-      seed: seed of the shuffle; the same seed gives the same folds.
-      stratify_labels: optional class labels of length N (integers, or one-hot rows).
+      seed: seed of the shuffle, a non-negative int; the same seed gives the same folds.
+      stratify_labels: optional class labels of length N: labels (N,), a column of labels
+        (N, 1), or one-hot rows (N, K).
 
     Returns:
       A list of k pairs ``(train_idx, val_idx)`` of sorted int64 index arrays; the val folds
       partition ``range(n)``.
 
     Raises:
-      ValueError: if ``n`` or ``k`` are out of range, or the labels have the wrong length.
+      TypeError: if ``seed`` is not an int (``None`` would give new folds on every call).
+      ValueError: if ``n`` or ``k`` are out of range, ``seed`` is negative, or the labels
+        have the wrong length or shape.
 
     Examples:
       >>> from jaxtrain.data import kfold_indices
@@ -238,18 +291,23 @@ def kfold_indices(
         raise ValueError(f"`n` must be a positive int; got {n!r}.")
     if not isinstance(k, int | np.integer) or not 2 <= k <= n:
         raise ValueError(f"`k` must be an int with 2 <= k <= n = {n}; got {k!r}.")
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     if stratify_labels is None:
         order = rng.permutation(n)
     else:
         labels = np.asarray(stratify_labels)
+        if labels.ndim not in (1, 2) or labels.shape[-1] == 0:
+            raise ValueError(
+                f"`stratify_labels` must be class labels (N,), a column of them (N, 1) or "
+                f"one-hot rows (N, K); got shape {labels.shape}."
+            )
         if labels.shape[0] != n:
             raise ValueError(
                 f"`stratify_labels` has {counted(labels.shape[0], 'entry', 'entries')} but "
                 f"n = {n}; give one label per example."
             )
         if labels.ndim == 2:
-            labels = np.argmax(labels, axis=1)
+            labels = _label_column(labels)
         # Shuffle within each class, then lay classes end to end: dealing this order
         # round-robin puts ⌊n_c/k⌋ or ⌈n_c/k⌉ members of class c in every fold.
         shuffled = rng.permutation(n)

@@ -32,9 +32,9 @@ def plot_augmentations(
 
     An augmentation is only as good as the examples it makes (§1): a flipped digit "2" or
     an upside-down cat is a new input the model will never meet. This grid shows what the
-    model will actually train on. Column j > 0 uses key j of ``jax.random.split(key,
-    num_augmented)`` through :func:`jaxtrain.data.augment_batch`, so the picture is
-    reproducible. Every cell of a figure shares one intensity range (0–255 for uint8, 0–1
+    model will actually train on. Column j > 0 uses key j − 1 of ``jax.random.split(key,
+    num_augmented)`` (``keys[j - 1]``) through :func:`jaxtrain.data.augment_batch`, so the
+    picture is reproducible. Every cell of a figure shares one intensity range (0–255 for uint8, 0–1
     when the originals lie in it, otherwise their min–max): brightness changes stay visible.
 
     Args:

@@ -308,10 +308,10 @@ def test_masks_and_complex_images_are_refused(dtype):
             aug(KEY, jnp.zeros((4, 4), dtype))
 
 
-def test_an_integer_images_fill_is_rounded_and_clipped_like_its_pixels():
-    # Before: fill=0.7 on uint8 was truncated to 0, and fill=-1 failed at call time.
+def test_an_integer_images_fill_is_rounded_like_its_pixels():
+    # Before: fill=0.7 on uint8 was truncated to 0.
     x = jnp.full((4, 4, 1), 100, jnp.uint8)
-    for fill, border in ((0.7, 1), (-1.0, 0), (300.0, 255)):
+    for fill, border in ((0.7, 1), (-0.4, 0), (254.6, 255)):
         out = np.asarray(random_crop(2, fill=fill)(jax.random.key(3), x))
         assert set(out.ravel().tolist()) <= {100, border} and border in out, fill
 
@@ -321,3 +321,115 @@ def test_an_int32_fill_is_kept_exactly():
     x = jnp.zeros((4, 4, 1), jnp.int32)
     out = np.asarray(random_crop(2, fill=123456789)(jax.random.key(3), x))
     assert set(out.ravel().tolist()) == {0, 123456789}
+
+
+@pytest.mark.parametrize(
+    "aug",
+    [horizontal_flip(1.0), vertical_flip(1.0), random_crop(4), random_zoom(0.9)],
+    ids=["hflip", "vflip", "crop", "zoom"],
+)
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_channels_first_batches_are_refused(aug, channels):
+    # Before: (N, 3, 32, 32) was read as H=3, W=32, C=32: the crop blacked out whole colour
+    # planes and the "horizontal" flip flipped rows, with shape and dtype kept.
+    batch = jnp.ones((2, channels, 32, 32), jnp.uint8)
+    with pytest.raises(ValueError, match="channels-first") as caught:
+        augment_batch(aug, KEY, batch)
+    assert f"({channels}, 32, 32)" in str(caught.value)
+    assert "x.transpose(0, 2, 3, 1)" in str(caught.value)
+
+
+def test_channels_last_images_with_few_rows_still_pass():
+    # Only a first axis of 1, 3 or 4 with a longer last axis looks channels-first.
+    for shape in [(3, 4, 4), (4, 32, 3), (3, 32)]:
+        x = jnp.arange(np.prod(shape), dtype=jnp.float32).reshape(shape)
+        flipped = horizontal_flip(1.0)(KEY, x)
+        np.testing.assert_array_equal(np.asarray(flipped), np.asarray(x)[:, ::-1])
+
+
+# float32 is where integer pixels are computed: its spacing just below 2**32 is 256, so a
+# saturated uint32 pixel lands within 256 of the exact result (a wrap would be 4e9 away).
+_UINT32_TOLERANCE = 256
+
+
+def test_noise_on_uint32_saturates_instead_of_crashing():
+    # Before: OverflowError from jnp.clip's `max` (the Python int 2**32 - 1) while tracing.
+    x = jnp.array([[0, 1000, 2**32 - 1]], jnp.uint32)
+    out = np.asarray(jax.jit(additive_noise(2.0))(KEY, x))
+    assert out.dtype == np.uint32
+    noise = np.asarray(jax.random.normal(KEY, x.shape, jnp.float32), np.float64)
+    expected = np.clip(np.round(np.asarray(x, np.float64) + 2.0 * noise), 0, 2**32 - 1)
+    np.testing.assert_allclose(out.astype(np.float64), expected, rtol=0, atol=_UINT32_TOLERANCE)
+
+
+def test_zoom_on_uint32_matches_the_float_zoom_rounded_and_saturated():
+    x = jax.random.randint(jax.random.key(5), (6, 5), 0, 2**31 - 1).astype(jnp.uint32) * 2 + 1
+    zoom = jax.jit(random_zoom(0.8))
+    out = np.asarray(zoom(KEY, x))
+    assert out.dtype == np.uint32
+    as_float = np.asarray(zoom(KEY, x.astype(jnp.float32)), np.float64)
+    expected = np.clip(np.round(as_float), 0, 2**32 - 1)
+    # Both are float32 computations, compiled apart: a few ulps (2**-23 each) may differ.
+    np.testing.assert_allclose(out.astype(np.float64), expected, rtol=1e-6, atol=0)
+
+
+def test_noise_on_uint64_saturates_with_x64():
+    from jax_modes import x64_enabled
+
+    with x64_enabled():
+        x = jnp.array([[0, 2**64 - 1]], jnp.uint64)
+        out = np.asarray(additive_noise(1.0)(KEY, x))
+        assert out.dtype == np.uint64
+        # float32's spacing just below 2**64 is 2**40: the top pixel saturates within it.
+        assert out[0, 0] <= 5 and out[0, 1] >= 2**64 - 2**40
+
+
+@pytest.mark.parametrize("dtype", [jnp.uint32, jnp.int32, jnp.uint16, jnp.uint8])
+def test_identity_settings_keep_integer_pixels_exactly(dtype):
+    # Before: a round trip through float32 turned 16777217 into 16777216 (and 2**32 - 1
+    # crashed) although noise 0 and zoom 1 change nothing.
+    info = jnp.iinfo(dtype)
+    values = [int(info.min), int(info.max), int(info.max) - 1, 1 + int(info.max) // 255]
+    if info.max > 2**24:
+        values += [2**24 + 1, 100_000_001]
+    x = jnp.array([values], dtype)
+    for aug in (additive_noise(0.0), random_zoom(1.0)):
+        out = augment_batch(aug, KEY, x[None])[0]
+        assert out.dtype == x.dtype
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(x))
+
+
+def test_identity_settings_keep_64_bit_pixels_exactly_with_x64():
+    from jax_modes import x64_enabled
+
+    with x64_enabled():
+        for dtype in (jnp.uint64, jnp.int64):
+            info = jnp.iinfo(dtype)
+            x = jnp.array([[int(info.min), int(info.max), 2**53 + 1]], dtype)
+            for aug in (additive_noise(0.0), random_zoom(1.0)):
+                np.testing.assert_array_equal(np.asarray(aug(KEY, x)), np.asarray(x))
+
+
+@pytest.mark.parametrize(
+    "dtype,fill",
+    [
+        (jnp.float16, 1e5),  # was a border of inf
+        (jnp.float16, -7e4),
+        (jnp.float32, 1e39),
+        (jnp.uint8, 300.0),  # was clipped to 255 without a word
+        (jnp.uint8, -1.0),
+        (jnp.int8, 128.0),
+        (jnp.uint8, 255.6),  # rounds to 256
+    ],
+)
+def test_a_fill_the_image_cannot_hold_is_refused(dtype, fill):
+    x = jnp.ones((4, 4, 1), dtype)
+    with pytest.raises(ValueError, match="`fill`") as caught:
+        random_crop(2, fill=fill)(KEY, x)
+    assert jnp.dtype(dtype).name in str(caught.value)
+
+
+def test_the_largest_fill_an_image_holds_is_kept():
+    for dtype, fill in ((jnp.float16, 65504.0), (jnp.uint8, 255.0), (jnp.int8, -128.0)):
+        out = np.asarray(random_crop(2, fill=fill)(jax.random.key(3), jnp.zeros((4, 4), dtype)))
+        assert set(out.ravel().tolist()) == {0, fill}, dtype

@@ -125,3 +125,15 @@ def test_64_bit_integers_within_32_bits_pass():
     x = np.array([[-(2**31)], [2**31 - 1]], np.int64)
     check_dataset(x, np.array([0.0, 1.0]))
     check_dataset(np.array([[0], [2**32 - 1]], np.uint64), np.array([0.0, 1.0]))
+
+
+def test_complex_inputs_with_an_imaginary_part_beyond_float32s_range_are_refused():
+    # Before: only the real part was checked, and 1 + 1e300j reached the device as 1 + inf j.
+    x = np.array([[2.0 + 0j], [1.0 + 1e300j]])
+    with pytest.raises(ValueError, match=r"1 value beyond float32's range.*example 1"):
+        check_dataset(x, np.array([0.0, 1.0]))
+    check_dataset(np.array([[2.0 + 0j], [1.0 + 1e30j]]), np.array([0.0, 1.0]))
+    from jax_modes import x64_enabled
+
+    with x64_enabled():  # complex128 on the device: nothing to lose
+        check_dataset(x, np.array([0.0, 1.0]))

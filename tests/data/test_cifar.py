@@ -77,3 +77,33 @@ def test_cifar10_argument_and_missing_file_errors(tmp_path):
     (tmp_path / "data_batch_1.bin").write_bytes(cifar_records(1)[0])
     with pytest.raises(FileNotFoundError, match=r"data_batch_2\.bin"):
         load_cifar10(tmp_path, "train", records_per_file=None)
+
+
+@pytest.mark.parametrize(
+    "records,expected,match",
+    [
+        (3, 2, r"holds 3 records, expected 2 .*too large"),
+        (1, 2, r"holds 1 record, expected 2 .*truncated"),
+        (None, 2, r"holds 6,147 bytes, not a whole number of 3073-byte records.*too large"),
+    ],
+)
+def test_cifar10_names_a_file_too_large_or_truncated(tmp_path, records, expected, match):
+    payload = cifar_records(2)[0] + b"\x00" if records is None else cifar_records(records)[0]
+    (tmp_path / "test_batch.bin").write_bytes(payload)
+    with pytest.raises(ValueError, match=match):
+        load_cifar10(tmp_path, "test", records_per_file=expected)
+
+
+def test_cifar10_checks_the_size_before_reading(tmp_path, monkeypatch):
+    # Before: the whole file was read first (a wrong multi-GB file exhausted the memory),
+    # and a file 13 times too large was called "truncated".
+    with open(tmp_path / "test_batch.bin", "wb") as file:
+        file.truncate(4 * 2**30)  # sparse: no disk space used
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("the file was read")
+
+    monkeypatch.setattr(np, "fromfile", no_read)
+    with pytest.raises(ValueError, match=r"expected 10,000 .*too large") as info:
+        load_cifar10(tmp_path, "test")
+    assert "4,294,967,296 bytes" in str(info.value)

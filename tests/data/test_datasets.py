@@ -1,5 +1,7 @@
 """The bundled digits and the synthetic generators: shapes, ranges, reproducibility, errors."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -129,3 +131,52 @@ def test_digits_in_bfloat16():
 
     x, _ = load_digits(dtype=jnp.bfloat16)
     assert x.dtype == jnp.bfloat16 and float(x.max()) == 1.0
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: make_blobs(10, spread=1e39, seed=0), "`spread`"),
+        (lambda: make_spirals(10, noise=1e39, seed=0), "`noise`"),
+        (lambda: make_spirals(10, turns=1e308, seed=0), "`turns`"),
+        (lambda: make_regression_curve(10, noise=1e39, seed=0), "`noise`"),
+        (lambda: make_regression_curve(10, seed=0, fn=lambda x: 1e39 * x), "`fn`"),
+    ],
+    ids=["blobs_spread", "spirals_noise", "spirals_turns", "curve_noise", "curve_fn"],
+)
+def test_settings_that_give_non_finite_data_are_refused(call, match):
+    # Before: inf inputs or targets (NaN for the turns), with only NumPy's RuntimeWarning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=match):
+            call()
+
+
+@pytest.mark.parametrize("x_range", [(0.0, 1.0, 2.0), (1.0,), ((0.0, 1.0),)])
+def test_an_x_range_that_is_not_a_pair_is_refused(x_range):
+    # Before: Python's "too many values to unpack (expected 2)".
+    with pytest.raises(ValueError, match=r"`x_range` must be \(low, high\)"):
+        make_regression_curve(10, seed=0, x_range=x_range)
+
+
+_GENERATORS = {
+    "spirals": lambda seed: make_spirals(10, seed=seed),
+    "blobs": lambda seed: make_blobs(10, seed=seed),
+    "curve": lambda seed: make_regression_curve(10, seed=seed),
+}
+
+
+@pytest.mark.parametrize("seed", [None, 1.5, "0", True])
+@pytest.mark.parametrize("name", sorted(_GENERATORS))
+def test_a_seed_that_is_not_an_int_is_refused(name, seed):
+    # Before: seed=None gave new data on every call, and 1.5 NumPy's SeedSequence error.
+    with pytest.raises(TypeError, match="`seed` must be an int"):
+        _GENERATORS[name](seed)
+
+
+@pytest.mark.parametrize("name", sorted(_GENERATORS))
+def test_numpy_int_seeds_give_the_same_data_as_python_ints(name):
+    for a, b in zip(_GENERATORS[name](np.int64(4)), _GENERATORS[name](4), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="`seed` must be a non-negative int"):
+        _GENERATORS[name](-3)

@@ -103,6 +103,9 @@ def test_split_bad_data():
         (1, {"val_fraction": 0.2}, r"round\(1 × 0\.2\) = 0 validation examples.* at least 3"),
         (2, {"val_fraction": 0.2}, r"round\(2 × 0\.2\) = 0 validation examples.* at least 3"),
         (4, {"val_fraction": 0.5, "test_fraction": 0.1}, r"= 0 test examples.* at least 6"),
+        # Before: OverflowError (0.5 / 1e-320 is inf), and an endless loop for 1e-300.
+        (10, {"val_fraction": 1e-320}, r"= 0 validation examples.* more than 1\.8e\+308"),
+        (10, {"val_fraction": 1e-300}, r"= 0 validation examples.* more than 5e\+299"),
     ],
 )
 def test_a_split_too_small_to_hold_an_example_is_refused(n, kwargs, match):
@@ -221,3 +224,103 @@ def test_standardize_refuses_a_std_that_is_not_a_positive_finite_number(bad):
     # Before: a NaN std gave NaN features and an inf one zeros, without a word.
     with pytest.raises(ValueError, match="`std` holds"):
         standardize(np.array([[1.0, 2.0]]), np.zeros(2), np.array([bad, 1.0]))
+
+
+def test_a_stratified_split_keeps_every_class_in_training():
+    # Before: classes 2, 3 and 4 (one example each) went to validation and test for every
+    # seed, so the model never trained on them.
+    y = np.concatenate([np.repeat([0, 1], 50), np.arange(2, 12)])
+    x = np.arange(len(y), dtype=np.float32)[:, None]
+    for seed in range(4):
+        train, val, test = train_val_test_split(
+            x, y, val_fraction=0.2, test_fraction=0.1, seed=seed
+        )
+        assert (len(train[1]), len(val[1]), len(test[1])) == (77, 22, 11)
+        np.testing.assert_array_equal(np.unique(train[1]), np.arange(12))
+        # The singletons' shares go to the two large classes, still in proportion.
+        np.testing.assert_array_equal(np.bincount(val[1], minlength=12)[:2], [11, 11])
+        assert sorted(np.bincount(test[1], minlength=12)[:2].tolist()) == [5, 6]
+
+
+def test_a_class_too_small_for_every_split_keeps_training_first():
+    # Two examples of class 0 cannot reach train, val and test. Before: its largest
+    # remainders sent one to test and the other to validation.
+    y = np.repeat([0, 1], [2, 18])
+    x = np.arange(20, dtype=np.float32)[:, None]
+    for seed in range(4):
+        train, val, test = train_val_test_split(
+            x, y, val_fraction=0.45, test_fraction=0.3, seed=seed
+        )
+        assert (len(train[1]), len(val[1]), len(test[1])) == (5, 9, 6)
+        assert (train[1] == 0).sum() == 1 and (val[1] == 0).sum() + (test[1] == 0).sum() == 1
+
+
+def test_classes_that_cannot_all_stay_in_training_are_refused():
+    # Ten classes of one example each: a validation example would take a class out.
+    x, y = np.zeros((10, 1)), np.arange(10)
+    with pytest.raises(ValueError, match=r"10 classes.*stratify=False"):
+        train_val_test_split(x, y, val_fraction=0.2, seed=0)
+    assert len(train_val_test_split(x, y, val_fraction=0.2, stratify=False, seed=0).val[1]) == 2
+
+
+_MINORITY = np.repeat([0, 1], [90, 10])
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        _MINORITY,
+        np.eye(2, dtype=np.float32)[_MINORITY],
+        np.eye(2, dtype=np.int64)[_MINORITY],
+        np.eye(2, dtype=bool)[_MINORITY],
+        _MINORITY[:, None],
+        _MINORITY[:, None].astype(np.uint8),
+    ],
+    ids=["labels", "float_one_hot", "int_one_hot", "bool_one_hot", "column", "uint8_column"],
+)
+def test_stratifies_integer_one_hot_targets_and_label_columns(targets):
+    # Before: integer one-hot rows and (N, 1) columns were split at random (1 to 4 of the
+    # 10 minority examples in a validation split of 20) although stratify=True.
+    x = np.zeros((100, 1), np.float32)
+    for seed in range(5):
+        _, val, _ = train_val_test_split(x, targets, val_fraction=0.2, seed=seed)
+        assert val[1].shape == (20, *targets.shape[1:]) and val[1].dtype == targets.dtype
+        labels = val[1].argmax(1) if val[1].ndim == 2 and val[1].shape[1] > 1 else val[1]
+        assert int(labels.astype(np.int64).sum()) == 2
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [_MINORITY[:, None], np.eye(2, dtype=np.int64)[_MINORITY]],
+    ids=["column", "int_one_hot"],
+)
+def test_kfold_stratifies_label_columns_like_labels(labels):
+    # Before: argmax over the one column of an (N, 1) array made every label 0, and two
+    # folds held no minority example.
+    expected = kfold_indices(100, 5, seed=0, stratify_labels=_MINORITY)
+    folds = kfold_indices(100, 5, seed=0, stratify_labels=labels)
+    assert [int(_MINORITY[v].sum()) for _, v in folds] == [2] * 5
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, expected, strict=True))
+
+
+def test_kfold_refuses_labels_it_cannot_stratify():
+    with pytest.raises(ValueError, match=r"`stratify_labels`.*\(10, 2, 2\)"):
+        kfold_indices(10, 2, seed=0, stratify_labels=np.zeros((10, 2, 2)))
+
+
+@pytest.mark.parametrize("seed", [None, 1.5, "0", True, np.float64(2.0)])
+@pytest.mark.parametrize("make", ["split", "kfold"])
+def test_a_seed_that_is_not_an_int_is_refused(make, seed):
+    # Before: seed=None drew new folds on every call, and 1.5 got NumPy's SeedSequence error.
+    with pytest.raises(TypeError, match="`seed` must be an int"):
+        if make == "split":
+            train_val_test_split(np.zeros((10, 1)), np.arange(10) % 2, val_fraction=0.2, seed=seed)
+        else:
+            kfold_indices(10, 2, seed=seed)
+
+
+def test_a_negative_seed_is_refused_and_numpy_ints_are_seeds():
+    with pytest.raises(ValueError, match="`seed` must be a non-negative int"):
+        kfold_indices(10, 2, seed=-1)
+    folds = kfold_indices(10, 2, seed=np.int64(3))
+    np.testing.assert_array_equal(folds[0][1], kfold_indices(10, 2, seed=3)[0][1])
