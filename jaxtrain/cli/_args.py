@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu")
+_DEFAULT_ACTIVATION = "relu"
 NORMS = ("none", "batch", "layer")
 
 
@@ -89,7 +90,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, depth: int, width: i
         help="hidden layers (MLP; 0 = linear) or convolution blocks (CNN) (default: %(default)s)",
     )
     group.add_argument(
-        "--activation", choices=ACTIVATIONS, default="relu", help="(default: %(default)s)"
+        "--activation",
+        choices=ACTIVATIONS,
+        default=_DEFAULT_ACTIVATION,
+        help="(default: %(default)s)",
     )
     group.add_argument("--norm", choices=NORMS, default="none", help="(default: %(default)s)")
     group.add_argument(
@@ -127,7 +131,8 @@ def spec_from_args(
       variants: also check the size of the variants ``jaxtrain diagnose`` trains.
 
     Raises:
-      CommandError: for a CNN without blocks, or a model too deep or too large, counted from
+      CommandError: for a CNN without blocks, a linear model given ``--norm`` or an
+        activation (unless ``variants``), or a model too deep or too large, counted from
         the spec before anything is built (see :mod:`jaxtrain.cli._model_size`).
     """
     from jaxtrain.cli._model_size import check_model_size
@@ -135,6 +140,20 @@ def spec_from_args(
 
     if args.model == "cnn" and args.depth < 1:
         raise CommandError("--model cnn needs --depth >= 1 (convolution blocks)")
+    if args.model == "mlp" and args.depth == 0 and not variants:
+        # Ignored, they would still be recorded, and the checkpoint would then refuse to
+        # resume the same linear model without them. diagnose's wider variant has a hidden
+        # layer that uses them.
+        unused = []
+        if args.norm != "none":
+            unused.append(f"--norm {args.norm}")
+        if args.activation != _DEFAULT_ACTIVATION:
+            unused.append(f"--activation {args.activation}")
+        if unused:
+            raise CommandError(
+                f"a linear model (--depth 0) has no hidden layer for {' and '.join(unused)}; "
+                f"drop {'it' if len(unused) == 1 else 'them'}, or give --depth >= 1"
+            )
     spec = ModelSpec(
         args.model,
         tuple(x_shape[1:]),

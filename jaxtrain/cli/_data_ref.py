@@ -15,9 +15,11 @@ import numpy as np
 from jaxtrain._text import counted
 from jaxtrain.cli._errors import CommandError
 
-__all__ = ["BUILTIN", "data_reference", "load_reference", "output_count"]
+__all__ = ["BUILTIN", "data_reference", "load_data", "load_reference", "output_count"]
 
 BUILTIN = ("digits", "spirals", "blobs")
+
+_Pair = tuple[np.ndarray, np.ndarray]
 
 # Sizes of the synthetic built-in sets: big enough to train, small enough for seconds on a CPU.
 _SYNTHETIC_N = 1200
@@ -94,21 +96,68 @@ def _split_off_validation(
     return train, val
 
 
-def load_reference(
-    reference: dict[str, Any], family: str
-) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], str]:
-    """``(train, val, task)`` rebuilt from a :func:`data_reference`, inputs for ``family``."""
+def load_data(
+    source: str,
+    *,
+    seed: int,
+    val_fraction: float,
+    standardize: bool,
+    num_classes: int | None,
+    family: str,
+) -> tuple[dict[str, Any], _Pair, _Pair, str, int]:
+    """``(reference, train, val, task, outputs)``: the data of ``--data`` and the reference a
+    checkpoint records to rebuild them.
+
+    The reference holds what the data were made with, not the options as given:
+    ``val_fraction`` only where it split off the validation set (a file's own split leaves
+    it unused), and ``num_classes`` as the count resolved, given or inferred. An option that
+    changed nothing thus never makes a checkpoint refuse to resume.
+    """
+    reference = data_reference(
+        source,
+        seed=seed,
+        val_fraction=val_fraction,
+        standardize=standardize,
+        num_classes=num_classes,
+    )
+    train, val, task, split_off = _rebuild(reference, family)
+    outputs = output_count(train, val, task, num_classes)
+    if not split_off:
+        del reference["val_fraction"]
+    if task == "classification":
+        reference["num_classes"] = outputs
+    return reference, train, val, task, outputs
+
+
+def load_reference(reference: dict[str, Any], family: str) -> tuple[_Pair, _Pair, str]:
+    """``(train, val, task)`` rebuilt from the reference :func:`load_data` records, inputs
+    for ``family``."""
+    train, val, task, _ = _rebuild(reference, family)
+    return train, val, task
+
+
+def _val_fraction(reference: dict[str, Any]) -> float:
+    if "val_fraction" not in reference:
+        raise CommandError(
+            f"the data reference {reference!r} records no val_fraction, yet its data have "
+            "no validation split of their own"
+        )
+    return float(reference["val_fraction"])
+
+
+def _rebuild(reference: dict[str, Any], family: str) -> tuple[_Pair, _Pair, str, bool]:
+    """:func:`load_reference`'s ``(train, val, task)``, and whether ``val`` was split off."""
     from jaxtrain import data
     from jaxtrain.cli._args import shape_inputs
     from jaxtrain.cli._npz import file_digest, load_splits
 
-    seed, val_fraction = int(reference["seed"]), float(reference["val_fraction"])
+    seed, split_off = int(reference["seed"]), True
     if reference.get("source") == "builtin":
         if reference.get("name") not in BUILTIN:
             raise CommandError(f"unknown built-in data set {reference.get('name')!r}")
         x, y = _builtin(reference["name"], seed, family)
         task = "classification"
-        train, val = _split_off_validation(x, y, val_fraction, seed, reference["name"])
+        train, val = _split_off_validation(x, y, _val_fraction(reference), seed, reference["name"])
     elif reference.get("source") == "file":
         path = pathlib.Path(reference["path"])
         if path.exists() and reference.get("sha256") and file_digest(path) != reference["sha256"]:
@@ -120,9 +169,10 @@ def load_reference(
         task = splits.task
         train = splits.pair("train")
         val = splits.pair("val")
-        if val is None:
+        split_off = val is None
+        if split_off:
             where = f"{path}, which holds no validation split of its own"
-            train, val = _split_off_validation(*train, val_fraction, seed, where)
+            train, val = _split_off_validation(*train, _val_fraction(reference), seed, where)
     else:
         raise CommandError(f"unknown data reference {reference!r}")
     train = (shape_inputs(train[0], family, "x_train"), train[1])
@@ -131,7 +181,7 @@ def load_reference(
         mean, std = data.fit_standardizer(train[0])
         train = (data.standardize(train[0], mean, std), train[1])
         val = (data.standardize(val[0], mean, std), val[1])
-    return train, val, task
+    return train, val, task, split_off
 
 
 def output_count(

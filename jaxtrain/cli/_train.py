@@ -219,38 +219,166 @@ def _same_file_moved(section: str, key: str, before: dict, now: dict) -> bool:
     return (section, key) == ("data", "path") and sha is not None and sha == now.get("sha256")
 
 
-def _check_same_run(directory: str, metadata: dict[str, Any]) -> None:
-    """Refuses ``--resume`` with other data or another model than the newest checkpoint's;
-    says on stderr which optimizer settings differ (a smaller --learning-rate after a
-    divergence is a reason to resume). ``fit`` checks that the shapes fit, not that the data
-    and model are the same, and the checkpoint's metadata would then name data the state was
-    not trained on."""
+def _as_recorded_now(saved: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint's data reference as :func:`load_data` records it now. Older checkpoints
+    kept ``val_fraction`` where the file's own validation split left it unused, and
+    ``num_classes`` only when given; an inferred count is the model's outputs."""
+    reference = dict(saved.get("data") or {})
+    if "val_fraction" not in data:
+        reference.pop("val_fraction", None)
+    if "num_classes" in data and "num_classes" not in reference:
+        reference["num_classes"] = (saved.get("model") or {}).get("out_features")
+    return reference
+
+
+def _refusal(
+    directory: str, why: str, changed: list[tuple[str, Any, Any]], fix: str
+) -> CommandError:
+    details = "; ".join(f"{name}: checkpoint {was}, this run {now}" for name, was, now in changed)
+    return CommandError(
+        f"cannot resume from {directory}: {why} ({details}). {fix}, or choose another "
+        "--checkpoint-dir"
+    )
+
+
+def _total_steps(args: argparse.Namespace, num_examples: int) -> int:
+    return args.epochs * math.ceil(num_examples / args.batch_size)
+
+
+# ``optimizer_config``'s keys that are not the option's own name.
+_OPTION_OF = {"name": "optimizer"}
+
+
+def _checkpoints_options(args: argparse.Namespace, saved: dict[str, Any]) -> argparse.Namespace:
+    """This run's options with the checkpoint's optimizer settings in their place."""
+    return argparse.Namespace(
+        **{**vars(args), **{_OPTION_OF.get(k, k): v for k, v in saved.items()}}
+    )
+
+
+def _state_layout(optimizer: Any) -> str:
+    """What ``fit`` compares of an optimizer's state on resume (every leaf's path, shape and
+    dtype, and the node types above it), taken on a one-number parameter: the optimizer
+    options shape the state alike for every model."""
+    import jax.numpy as jnp
+
+    from jaxtrain.train._checkpoint import fingerprint, node_types
+
+    state = optimizer.init({"w": jnp.zeros(1)})
+    return json.dumps([fingerprint(state), node_types(state)])
+
+
+# The flags that give back a checkpoint's settings ``fit`` cannot resume with another value
+# of (those that shape the optimizer's state, and the batches); --warmup-steps goes with
+# --schedule. In the order a command line gives them.
+_FLAGS = {
+    "name": "--optimizer",
+    "schedule": "--schedule",
+    "warmup_steps": "--warmup-steps",
+    "batch_size": "--batch-size",
+}
+
+
+def _refuse_unfitting(
+    args: argparse.Namespace,
+    before: argparse.Namespace,
+    retuned: list[tuple[str, Any, Any]],
+    optimizer: Any,
+    num_examples: int,
+) -> None:
+    """Refuses, in flags, the optimizer settings ``fit`` would refuse after a notice that
+    it resumes: another batch size (the batches would differ), or an optimizer or schedule
+    whose state has another structure. Momentum → nesterov or cosine → exponential keep
+    the structure, and are taken."""
+    keys = {name.removeprefix("optimizer.") for name, _, _ in retuned}
+    refused, why = [], []
+    if keys & {"name", "schedule"} and _state_layout(optimizer) != _state_layout(
+        make_optimizer(before, _total_steps(before, num_examples))
+    ):
+        refused += [key for key in ("name", "schedule") if key in keys]
+        if "schedule" in refused and before.warmup_steps is not None:
+            refused.append("warmup_steps")
+        why.append("the optimizer's state would not fit")
+    if "batch_size" in keys:
+        refused.append("batch_size")
+        why.append("the batches would differ")
+    if not refused:
+        return
+    flags = " ".join(
+        f"{flag} {getattr(before, _OPTION_OF.get(key, key))}"
+        for key, flag in _FLAGS.items()
+        if key in refused
+    )
+    raise _refusal(
+        args.checkpoint_dir,
+        " and ".join(why),
+        [change for change in retuned if change[0].removeprefix("optimizer.") in refused],
+        f"Resume with {flags}",
+    )
+
+
+def _replanned_schedule(
+    args: argparse.Namespace, before: argparse.Namespace, num_examples: int, step: int
+) -> str | None:
+    """How other ``--epochs`` re-plan a schedule over the run's length from ``step`` on: the
+    η of the checkpoint's last step and of the next; ``None`` where η does not depend on
+    the epochs, or no step is left to run."""
+    total = _total_steps(args, num_examples)
+    if before.epochs == args.epochs or args.schedule == "constant" or not 0 < step < total:
+        return None
+    was = float(_schedule(before, _total_steps(before, num_examples))(step - 1))
+    now = float(_schedule(args, total)(step))
+    return (
+        f"optimizer.epochs {before.epochs} → {args.epochs} re-plans the {args.schedule} "
+        f"schedule over {counted(total, 'step')}: η {was:.1e} at step {step} → {now:.1e} at "
+        f"step {step + 1}"
+    )
+
+
+def _check_same_run(
+    args: argparse.Namespace, metadata: dict[str, Any], optimizer: Any, num_examples: int
+) -> None:
+    """Refuses ``--resume`` with other data or another model than the newest checkpoint's,
+    or with optimizer settings ``fit`` would refuse (see :func:`_refuse_unfitting`); says on
+    stderr which optimizer settings differ (a smaller --learning-rate after a divergence is
+    a reason to resume). ``fit`` checks that the shapes fit, not that the data and model are
+    the same, and the checkpoint's metadata would then name data the state was not trained
+    on."""
     from jaxtrain.train._checkpoint import read_metadata
 
+    directory = args.checkpoint_dir
     try:
-        _, saved = read_metadata(directory)
+        step, saved = read_metadata(directory)
     except (FileNotFoundError, ValueError):
         return  # no checkpoint to resume: fit starts the run, or says what is wrong
+    saved = {**saved, "data": _as_recorded_now(saved, metadata["data"])}
     changed = [
-        f"{name}: checkpoint {was}, this run {now}"
+        change
         for section in ("data", "model")
-        for name, was, now in _changed_settings(saved, metadata, section)
+        for change in _changed_settings(saved, metadata, section)
     ]
     if changed:
-        raise CommandError(
-            f"cannot resume from {directory}: its run had other data or another model "
-            f"({'; '.join(changed)}). Resume with the same data and model options, or choose "
-            "another --checkpoint-dir"
+        raise _refusal(
+            directory,
+            "its run had other data or another model",
+            changed,
+            "Resume with the same data and model options",
         )
     retuned = _changed_settings(saved, metadata, "optimizer")
-    if retuned:
-        settings = "; ".join(f"{name} {was} → {now}" for name, was, now in retuned)
-        print(f"jaxtrain train: resuming with other settings: {settings}", file=sys.stderr)
+    notes = [f"{name} {was} → {now}" for name, was, now in retuned]
+    if saved.get("optimizer"):
+        before = _checkpoints_options(args, saved["optimizer"])
+        _refuse_unfitting(args, before, retuned, optimizer, num_examples)
+        replanned = _replanned_schedule(args, before, num_examples, step)
+        if replanned:
+            notes.append(replanned)
+    if notes:
+        print(f"jaxtrain train: resuming with other settings: {'; '.join(notes)}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``jaxtrain train``; returns the exit status."""
-    from jaxtrain.cli._data_ref import data_reference, load_reference, output_count
+    from jaxtrain.cli._data_ref import load_data
 
     if args.resume and not args.checkpoint_dir:
         raise CommandError("--resume needs --checkpoint-dir")
@@ -259,15 +387,14 @@ def run(args: argparse.Namespace) -> int:
             f"--warmup-steps needs --schedule warmup-cosine (the only schedule with a warmup), "
             f"not {args.schedule}"
         )
-    reference = data_reference(
+    reference, (x_train, y_train), (x_val, y_val), task, num_outputs = load_data(
         args.data,
         seed=args.seed,
         val_fraction=args.val_fraction,
         standardize=args.standardize,
         num_classes=args.num_classes,
+        family=args.model,
     )
-    (x_train, y_train), (x_val, y_val), task = load_reference(reference, args.model)
-    num_outputs = output_count((x_train, y_train), (x_val, y_val), task, args.num_classes)
     spec = spec_from_args(args, x_train.shape, num_outputs)
     if args.batch_size > x_train.shape[0]:
         raise CommandError(
@@ -281,8 +408,7 @@ def run(args: argparse.Namespace) -> int:
 
     loss = losses.softmax_cross_entropy if task == "classification" else losses.mse
     metrics = [losses.accuracy] if task == "classification" else []
-    steps_per_epoch = math.ceil(x_train.shape[0] / args.batch_size)
-    optimizer = make_optimizer(args, args.epochs * steps_per_epoch)
+    optimizer = make_optimizer(args, _total_steps(args, x_train.shape[0]))
     metadata = {
         "jaxtrain": "train",
         "model": spec.to_dict(),
@@ -292,7 +418,7 @@ def run(args: argparse.Namespace) -> int:
         "optimizer": optimizer_config(args),
     }
     if args.resume:
-        _check_same_run(args.checkpoint_dir, metadata)
+        _check_same_run(args, metadata, optimizer, x_train.shape[0])
     try:
         state, history = train.fit(
             nn.functional(spec.build(nnx.Rngs(args.seed))),

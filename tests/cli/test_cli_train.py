@@ -69,6 +69,7 @@ def test_train_on_a_builtin_set_with_a_checkpoint(tmp_path, capsys):
         "seed": 0,
         "val_fraction": 0.2,
         "standardize": False,
+        "num_classes": 3,  # resolved, not the --num-classes given
     }
     assert meta["loss"] == "softmax_cross_entropy" and meta["optimizer"]["name"] == "adam"
     # The JSON says what the text says: the optimizer and the per-epoch table.
@@ -117,6 +118,12 @@ def test_a_regression_file_without_validation_split(tmp_path, capsys):
         (["--data", "spirals", "--schedule", "warmup-cosine", "--warmup-steps", "10000"], "warmup"),
         (["--data", "spirals", "--warmup-steps", "10"], "--warmup-steps needs --schedule warmup"),
         (["--data", "blobs", "--model", "cnn", "--depth", "0"], "images"),
+        # Before: trained a plain linear model, recorded both, then refused its --resume.
+        (
+            ["--data", "blobs", "--depth", "0", "--norm", "batch", "--activation", "tanh"],
+            "a linear model (--depth 0) has no hidden layer for --norm batch and --activation tanh",
+        ),
+        (["--data", "blobs", "--depth", "0", "--norm", "layer"], "hidden layer for --norm layer"),
     ],
 )
 def test_failures_are_one_line(capsys, argv, message):
@@ -291,12 +298,20 @@ def _train_argv(data, ckpt, *extra):
     ]
 
 
+def _blobs(path, *, shift=0.0, val=False):
+    """Three blobs of 200 examples in an .npz; with ``val``, 40 of them also as its own
+    validation split."""
+    x, y = data.make_blobs(200, centers=3, seed=0)
+    extra = {"x_val": x[:40], "y_val": y[:40]} if val else {}
+    np.savez(path, x_train=x + shift, y_train=y, **extra)
+    return path
+
+
 def test_a_resume_with_other_data_or_options_is_refused(tmp_path, capsys):
     # Before: --resume went on with another data file of the same size, standardized, at a
     # 500× learning rate, exit 0; the checkpoint's metadata then named the new data.
-    x, y = data.make_blobs(200, centers=3, seed=0)
-    np.savez(tmp_path / "a.npz", x_train=x, y_train=y)
-    np.savez(tmp_path / "b.npz", x_train=x + 1.0, y_train=y)
+    _blobs(tmp_path / "a.npz")
+    _blobs(tmp_path / "b.npz", shift=1.0)
     ckpt = tmp_path / "ck"
     assert main(_train_argv(tmp_path / "a.npz", ckpt)) == 0
     capsys.readouterr()
@@ -309,12 +324,13 @@ def test_a_resume_with_other_data_or_options_is_refused(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("jaxtrain train: error: cannot resume") and named in err, err
         assert err.count("\n") == 1
-    # More epochs is how a run is continued; a new learning rate (as after a divergence) is
-    # taken and said.
+    # More epochs is how a run is continued, not said under a constant η; a new learning
+    # rate (as after a divergence) is taken and said.
     argv = [*_train_argv(tmp_path / "a.npz", ckpt), "--epochs", "2", "--learning-rate", "0.5"]
     assert main([*argv, "--resume"]) == 0
-    err = capsys.readouterr().err
-    assert "resuming with other settings: optimizer.learning_rate 0.001 → 0.5" in err
+    assert capsys.readouterr().err == (
+        "jaxtrain train: resuming with other settings: optimizer.learning_rate 0.001 → 0.5\n"
+    )
 
 
 @pytest.mark.parametrize("flag", ["--checkpoint-dir", "--out"])
@@ -347,3 +363,85 @@ def test_the_follow_up_command_can_be_pasted(tmp_path, capsys):
     assert main([*argv, "--checkpoint-dir", str(ckpt)]) == 0
     out = capsys.readouterr().out
     assert f"inspect it with: jaxtrain hessian '{ckpt}'" in out
+
+
+def test_more_epochs_under_a_schedule_say_how_the_learning_rate_jumps(tmp_path, capsys):
+    # Before: the cosine, re-planned over the longer run without a word, took η from ~0 at
+    # the checkpoint's last step back up to η/2 at the next.
+    ckpt = tmp_path / "run"
+    argv = ["train", "--data", "blobs", "--depth", "0", "--batch-size", "256"]
+    argv += ["--schedule", "cosine", "--learning-rate", "0.01", "--checkpoint-dir", str(ckpt)]
+    assert main([*argv, "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--epochs", "2", "--resume"]) == 0
+    assert capsys.readouterr().err == (
+        "jaxtrain train: resuming with other settings: optimizer.epochs 1 → 2 re-plans the "
+        "cosine schedule over 8 steps: η 1.5e-03 at step 4 → 5.0e-03 at step 5\n"
+    )
+    # The numbers are the ones the run used.
+    eta = train.load_checkpoint(ckpt).history.per_step["learning_rate"]
+    assert (f"{eta[3]:.1e}", f"{eta[4]:.1e}") == ("1.5e-03", "5.0e-03")
+
+
+def test_a_resume_the_checkpoint_cannot_take_is_refused_in_flags_before_training(tmp_path, capsys):
+    # Before: "resuming with other settings: optimizer.batch_size 64 → 32", then fit's refusal
+    # in keyword arguments and pytree paths ("[1].count: not in the checkpoint").
+    path, ckpt = _blobs(tmp_path / "a.npz"), tmp_path / "ck"
+    assert main(_train_argv(path, ckpt)) == 0
+    capsys.readouterr()
+    other = ["--optimizer", "sgd", "--schedule", "cosine", "--batch-size", "32", "--resume"]
+    assert main([*_train_argv(path, ckpt), *other]) == 1
+    err = _one_line_error(capsys)
+    assert err.startswith(f"jaxtrain train: error: cannot resume from {ckpt}: "), err
+    assert "optimizer.batch_size: checkpoint 64, this run 32" in err and "resuming" not in err
+    assert err.endswith(
+        "Resume with --optimizer adam --schedule constant --batch-size 64, or choose another "
+        "--checkpoint-dir\n"
+    )
+    # An optimizer of the same state goes on, and is said: RAdam keeps Adam's moments.
+    assert main([*_train_argv(path, ckpt), "--optimizer", "radam", "--resume"]) == 0
+    assert capsys.readouterr().err == (
+        "jaxtrain train: resuming with other settings: optimizer.name adam → radam\n"
+    )
+
+
+def test_options_that_leave_data_and_model_alone_do_not_block_a_resume(tmp_path, capsys):
+    # Before: refused for --val-fraction beside the file's own validation split, and for
+    # --num-classes 3 where 3 was inferred ("data.num_classes: checkpoint None, this run 3").
+    path, ckpt = _blobs(tmp_path / "a.npz", val=True), tmp_path / "ck"
+    assert main(_train_argv(path, ckpt)) == 0
+    reference = train.load_checkpoint(ckpt).metadata["data"]
+    assert "val_fraction" not in reference and reference["num_classes"] == 3
+    same = ["--val-fraction", "0.3", "--num-classes", "3", "--epochs", "2", "--resume"]
+    assert main([*_train_argv(path, ckpt), *same]) == 0, capsys.readouterr().err
+
+
+def test_a_checkpoint_that_recorded_the_raw_options_still_resumes(tmp_path, capsys, monkeypatch):
+    # Checkpoints written before kept --val-fraction where it was unused and --num-classes
+    # as given (none when inferred).
+    path, ckpt = _blobs(tmp_path / "a.npz", val=True), tmp_path / "ck"
+    fit = train.fit
+
+    def as_before(*args, **kwargs):
+        reference = kwargs["metadata"]["data"]
+        reference.pop("num_classes", None)
+        reference["val_fraction"] = 0.2
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(train, "fit", as_before)
+    assert main(_train_argv(path, ckpt)) == 0
+    monkeypatch.undo()
+    same = ["--val-fraction", "0.3", "--num-classes", "3", "--epochs", "2", "--resume"]
+    assert main([*_train_argv(path, ckpt), *same]) == 0, capsys.readouterr().err
+    # Another class count is still another model.
+    assert main([*_train_argv(path, ckpt), "--num-classes", "4", "--epochs", "3", "--resume"]) == 1
+    assert "data.num_classes: checkpoint 3, this run 4" in _one_line_error(capsys)
+
+
+def test_a_linear_model_keeps_norm_and_activation_for_the_variants_diagnose_trains():
+    # diagnose also trains one hidden layer beside a linear model: the options are its.
+    from jaxtrain.cli._args import spec_from_args
+
+    args = argparse.Namespace(model="mlp", depth=0, width=4, activation="tanh", norm="batch")
+    spec = spec_from_args(args, (10, 2), 3, variants=True)
+    assert (spec.wider().activation, spec.wider().norm) == ("tanh", "batch")
