@@ -14,14 +14,17 @@ the lecture's examples) writes through :class:`OutputDir` and checks its ``--out
   (``figures/``) is refused: a file cannot be put inside it without writing outside ``--out``,
   and removing a user's link is not ours to do. Folders are opened relative to their parent's
   descriptor without following links, so no link swapped in mid-run is followed either. The
-  folder named by ``--out`` itself is the user's choice and may be a link.
+  folder named by ``--out`` itself is the user's choice and may be a link; a link to a missing
+  folder, there or above it, is refused before any work.
 - **Nothing overwritten without asking.** The folder holds a manifest, :data:`MANIFEST`, naming
   each command that wrote into it and its files. A command may write into a new or empty folder
   or into its own earlier output; any other non-empty folder is refused unless the user passes
   ``--overwrite``. Even in its own output a command replaces only the files the manifest lists
   as its own: another file of a name it writes (the user's) needs ``--overwrite`` too. Nothing
   is deleted but a command's own files that :meth:`OutputDir.remove` names and the temporary
-  files a killed write of its own left (which never make a folder count as not empty).
+  files a killed write of its own left (which never make a folder count as not empty); a run
+  into its own earlier output deletes, with :meth:`OutputDir.remove_stale`, the files of the
+  earlier run that it did not write again, so the folder holds one run, not a mix of two.
 - **One writer at a time.** Each write holds a lock on the folder (:func:`folder_lock`) while it
   re-reads the manifest, adds its file and writes it, so two commands writing into one folder
   at once keep each other's entries.
@@ -94,7 +97,7 @@ def add_output_arguments(
         "--overwrite",
         action="store_true",
         help="write into --out even when it holds files that are not an earlier output of this "
-        "command (files of the same names are replaced; nothing is deleted)",
+        "command (files of the same names are replaced; the others are kept)",
     )
 
 
@@ -131,7 +134,8 @@ def claim_output_dir(
 
     Raises:
       OutputDirError: the folder is refused; the message names it and what it holds, or why
-        the system refused it (a parent folder the user cannot search, one it cannot list).
+        the system refused it (a parent folder the user cannot search, one it cannot list), or
+        the link to a missing folder that it is or lies under, with its target.
 
     Example:
       >>> import tempfile
@@ -147,6 +151,7 @@ def claim_output_dir(
     """
     folder = pathlib.Path(path)
     try:
+        _check_no_dangling_link(folder)
         if create or folder.exists():
             _claim(folder, command, overwrite=overwrite, subfolders=subfolders)
         else:
@@ -156,6 +161,21 @@ def claim_output_dir(
         # as for any other refused --out (it was "PermissionError: [Errno 13] ...", exit 1).
         raise OutputDirError(f"cannot write to {folder}: {error.strerror or error}") from None
     return folder
+
+
+def _check_no_dangling_link(folder: pathlib.Path) -> None:
+    """Refuses ``folder`` when it, or a folder above it, is a link to something missing.
+
+    Such a link looks like a folder still to be made (``exists()`` is False); let through,
+    it fails the ``mkdir`` after the command's work, with "File exists" and no word of it.
+    """
+    for path in (folder, *folder.parents):
+        if path.is_symlink() and not path.exists():
+            target = path.parent / os.readlink(path)
+            raise OutputDirError(
+                f"cannot write to {folder}: {path} is a symbolic link to {target}, which does "
+                f"not exist; create {target}, or choose another --out"
+            )
 
 
 def _check_creatable(folder: pathlib.Path) -> None:
@@ -245,6 +265,7 @@ class OutputDir:
         self.command = command
         self.overwrite = overwrite
         self.path.mkdir(parents=True, exist_ok=True)
+        self._written: set[str] = set()  # for remove_stale
 
     def write_bytes(self, name: str, data: bytes) -> pathlib.Path:
         """Writes ``data`` to ``name`` (``"figures/x.png"``: folders are created).
@@ -272,6 +293,7 @@ class OutputDir:
                 _replace(folder, parts[-1], data)
             finally:
                 os.close(folder)
+        self._written.add(relative)
         return self.path.joinpath(*parts)
 
     def write_text(self, name: str, text: str) -> pathlib.Path:
@@ -297,9 +319,11 @@ class OutputDir:
         """Deletes ``name`` if the manifest lists it as this command's, and forgets it.
 
         For a file of an earlier run that is out of date (the tour's partial report once the
-        whole report is written); a file the manifest does not list is never deleted.
+        whole report is written); a file the manifest does not list is never deleted, nor one
+        behind a link.
 
         Raises:
+          OutputDirError: a folder on the way is a link (or a file).
           ValueError: ``name`` leaves the folder (``..``, an absolute path) or is the manifest's.
         """
         parts = _parts(name)
@@ -307,13 +331,31 @@ class OutputDir:
         with self._locked() as root:
             if relative not in _read_manifest(self.path).get(self.command, []):
                 return
-            folder = _open_folder(self.path, parts[:-1])
-            try:
-                with contextlib.suppress(FileNotFoundError):
+            # Gone already, or a folder now at its name (not the file we wrote, so it stays):
+            # either way the manifest forgets the name.
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                folder = _open_folder(self.path, parts[:-1], create=False)
+                try:
                     os.unlink(parts[-1], dir_fd=folder)
-            finally:
-                os.close(folder)
+                finally:
+                    os.close(folder)
             self._record(root, relative, add=False)
+
+    def remove_stale(self) -> None:
+        """Deletes (:meth:`remove`) every file the manifest lists as this command's that this
+        object did not write: an earlier run's output that this run has nothing in place of
+        (the curves of a candidate no longer trained, the figures of a section no longer in the
+        report, a partial report), which would otherwise pass for this run's.
+
+        Call it once the run's files are all written. Another command's files and the user's
+        are never deleted; a name the manifest lists that leads outside the folder or through
+        a link (a damaged manifest's) is left alone.
+        """
+        listed = _read_manifest(self.path).get(self.command, [])
+        for name in sorted(set(listed) - self._written):
+            # ValueError: a name outside the folder; OutputDirError: a link on the way.
+            with contextlib.suppress(ValueError):
+                self.remove(name)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[int]:
@@ -418,14 +460,15 @@ def _replace(folder: int, name: str, data: bytes) -> None:
     replace_in_folder(folder, name, data)
 
 
-def _open_folder(root: pathlib.Path, parts: tuple[str, ...]) -> int:
-    """A descriptor of ``root/parts...``, creating the folders, never following a link below
-    ``root``."""
+def _open_folder(root: pathlib.Path, parts: tuple[str, ...], *, create: bool = True) -> int:
+    """A descriptor of ``root/parts...``, creating the folders (unless not ``create``: then a
+    missing one raises FileNotFoundError), never following a link below ``root``."""
     fd = os.open(root, FOLDER_FLAGS)
     try:
         for depth, part in enumerate(parts):
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(part, dir_fd=fd)
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, dir_fd=fd)
             try:
                 child = os.open(part, FOLDER_FLAGS | NOFOLLOW, dir_fd=fd)
             except OSError:

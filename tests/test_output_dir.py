@@ -210,3 +210,54 @@ def test_remove_deletes_only_a_file_the_manifest_lists_as_the_commands(tmp_path)
         out.remove(name)
     assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST, "hessian.json", "notes.txt"]
     assert _manifest(tmp_path)["written_by"] == {"jaxtrain hessian": ["hessian.json"]}
+
+
+@pytest.mark.parametrize("create", [True, False])
+@pytest.mark.parametrize("below", [(), ("run",)])
+def test_a_link_to_a_missing_folder_is_refused_naming_the_link_and_its_target(
+    tmp_path, create, below
+):
+    # Before: exists() is False for a dangling link, so the check without create passed it,
+    # and the command did all its work before mkdir failed with "cannot write to dl: File
+    # exists", naming neither the link nor where it points.
+    link, target = tmp_path / "dl", tmp_path / "no" / "such" / "dir"
+    link.symlink_to(target, target_is_directory=True)
+    out = link.joinpath(*below)
+    with pytest.raises(OutputDirError) as error:
+        claim_output_dir(out, "jaxtrain hessian", create=create)
+    assert str(error.value) == (
+        f"cannot write to {out}: {link} is a symbolic link to {target}, which does not exist; "
+        f"create {target}, or choose another --out"
+    )
+    assert not (tmp_path / "no").exists()
+
+
+def test_remove_stale_deletes_only_the_commands_files_it_did_not_write_again(tmp_path):
+    out_dir, outside = tmp_path / "out", tmp_path / "outside.txt"
+    earlier = OutputDir(out_dir, "jaxtrain diagnose")
+    for name in ("diagnosis.json", "curves_a.png", "figures/b.png", "c.png"):
+        earlier.write_text(name, "earlier")
+    OutputDir(out_dir, "jaxtrain hessian").write_text("hessian.json", "{}")
+    (out_dir / "notes.txt").write_text("mine")
+    outside.write_text("mine")
+    (out_dir / "c.png").unlink()
+    (out_dir / "c.png").mkdir()  # the user's folder now, at a name the manifest lists
+    record = _manifest(out_dir)
+    record["written_by"]["jaxtrain diagnose"].append("../outside.txt")  # a damaged manifest
+    (out_dir / MANIFEST).write_text(json.dumps(record))
+    now = OutputDir(out_dir, "jaxtrain diagnose")
+    now.write_text("diagnosis.json", "now")
+    now.remove_stale()
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        MANIFEST,
+        "c.png",
+        "diagnosis.json",
+        "figures",
+        "hessian.json",
+        "notes.txt",
+    ]
+    assert not list((out_dir / "figures").iterdir()) and outside.read_text() == "mine"
+    assert _manifest(out_dir)["written_by"] == {
+        "jaxtrain diagnose": ["../outside.txt", "diagnosis.json"],
+        "jaxtrain hessian": ["hessian.json"],
+    }

@@ -12,7 +12,8 @@ on. :meth:`Report.write` produces
 
 A report still being made (``partial=True``) is written as ``report.partial.html`` and
 ``report.partial.json`` instead, so that it never replaces a whole report of an earlier run; the
-whole report, once written, removes them.
+whole report, once written, removes them, and the figures of an earlier report's sections that
+it does not hold (a rerun with fewer ``--sections``): the folder shows one report.
 
 ``report.json`` is ``{"title", "meta": {versions, backend, devices, quick, seconds},
 "sections": {<section id>: {"title", "summary", "seconds", "figures": {<figure id>:
@@ -230,7 +231,9 @@ class Report:
           out_dir: the output folder.
           partial: the report is not yet whole (a tour still running): write it as
             ``report.partial.html`` and ``report.partial.json``, and leave a whole report of
-            an earlier run as it is. A whole report (``False``) removes the partial one.
+            an earlier run as it is, with its figures. A whole report (``False``) removes the
+            tour's other files (see :meth:`jaxtrain._output_dir.OutputDir.remove_stale`): the
+            partial report and the figures of sections it does not hold.
           overwrite: replace files of these names that are not an earlier output of this
             command (the user's own; ``--overwrite``); without it they are refused.
 
@@ -252,6 +255,7 @@ class Report:
         )
         html_path = out.write_text(f"{stem}.html", self.to_html(json_path.name))
         if not partial:
-            out.remove(f"{_PARTIAL}.json")
-            out.remove(f"{_PARTIAL}.html")
+            # The whole report is now all of the tour the folder holds: the partial one goes,
+            # and so do the figures of sections an earlier report had and this one has not.
+            out.remove_stale()
         return {"html": html_path, "json": json_path, "figures": out.path / "figures"}

@@ -524,7 +524,9 @@ class Diagnosis:
         per candidate with curves); the folder is created if missing. Each file is written
         atomically, a link at its name is replaced (never written through), and the folder's
         manifest records the files as ``jaxtrain diagnose``'s (see
-        :class:`jaxtrain._output_dir.OutputDir`).
+        :class:`jaxtrain._output_dir.OutputDir`). The files of an earlier save into the folder
+        that this one does not write again (the curves of other candidates) are deleted; no
+        other file is.
 
         Args:
           out_dir: the output folder.
@@ -556,4 +558,7 @@ class Diagnosis:
                 images.append(path.name)
         json_path = out.write_text("diagnosis.json", self.to_json() + "\n")
         md_path = out.write_text("diagnosis.md", self.to_markdown(images=images))
+        # A save into an earlier one's folder: its curves of candidates not trained now
+        # would pass for this diagnosis's.
+        out.remove_stale()
         return [json_path, md_path, *written]

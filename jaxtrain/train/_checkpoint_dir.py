@@ -9,7 +9,9 @@ Only those steps are ever deleted (to keep the newest ``keep``, or to replace a 
 folder someone else put there, whether a step-like ``d/7`` or an orbax temporary folder of
 another program, is left alone. orbax's own clean-up is never used for that reason: its
 ``CheckpointManager`` deletes every numbered folder beyond ``max_to_keep`` and every
-``*.orbax-checkpoint-tmp*`` folder it finds.
+``*.orbax-checkpoint-tmp*`` folder it finds. A step is deleted by renaming it to
+``<step>.jaxtrain-deleting`` first, so that a deletion cut short leaves a folder the next
+writer knows to finish deleting, not half a step that no one can tell from a user's folder.
 
 A writer holds the directory's lock, an exclusive ``fcntl.flock`` on ``jaxtrain.lock`` (which
 names the holder's pid and host), from :meth:`CheckpointDirectory.open` to
@@ -55,6 +57,8 @@ _ORBAX_TMP = re.compile(r"(\d+)\.orbax-checkpoint-tmp(?:-(\d+))?")
 _ORBAX_MARK = "_CHECKPOINT_METADATA"
 # Where a step being saved again waits until the new one has committed.
 _REPLACED = ".jaxtrain-replaced"
+# What a step (or a step set aside) is renamed to before it is deleted.
+_DELETING = ".jaxtrain-deleting"
 
 
 def run_identity(key: jax.Array, seed: int | None, structure: str | None = None) -> dict[str, Any]:
@@ -91,16 +95,29 @@ def _remove_tree(path: Any) -> None:
         path.rmtree()
 
 
+def _deleting(step_dir: Any) -> Any:
+    return step_dir.parent / f"{step_dir.name}{_DELETING}"
+
+
 def _remove_step(step_dir: Any) -> None:
-    """Deletes a step, its checksums first: a deletion cut short never leaves a step that
-    looks complete. A link at the step's name (a step moved elsewhere and linked back) is
-    removed alone: what it points to is the user's."""
+    """Deletes a step so that a deletion cut short (a kill, a full disk) is finished by the
+    next writer (:meth:`CheckpointDirectory._recover`).
+
+    A local step is first renamed to ``<name>.jaxtrain-deleting`` (one atomic rename): half
+    of its files, with neither checksums nor orbax's mark, could otherwise not be told from
+    a user's folder, and would stay for good. An object store renames object by object, no
+    safer: there the checksums go first, so a step cut short never looks complete. A link at
+    the step's name (a step moved elsewhere and linked back) is removed alone: what it points
+    to is the user's."""
     if is_link(step_dir):
         step_dir.unlink()
         return
-    checksums = step_dir / CHECKSUMS
-    if checksums.exists():
-        checksums.unlink()
+    if isinstance(step_dir, pathlib.Path):
+        # One renamed already (by a deletion cut short) is deleted where it is.
+        if not step_dir.name.endswith(_DELETING):
+            step_dir = step_dir.rename(_deleting(step_dir))
+    elif (step_dir / CHECKSUMS).exists():
+        (step_dir / CHECKSUMS).unlink()
     _remove_tree(step_dir)
 
 
@@ -207,8 +224,9 @@ class CheckpointDirectory:
         An earlier checkpoint of the same step by this run is replaced.
 
         Raises:
-          CheckpointDirectoryError: a folder of that step, or orbax's temporary folder for
-            it, exists and was not written by this run family.
+          CheckpointDirectoryError: a folder of that step, orbax's temporary folder for it,
+            or a folder of the names a replacing or a deletion of it moves it to, exists and
+            was not written by this run family.
         """
         step_dir = self.path / str(step)
         if self._primary:
@@ -218,8 +236,10 @@ class CheckpointDirectory:
                     "run; move it away, or use another directory"
                 )
             foreign = self._temporary_folders(step)
-            if self._replaced(step).exists():
-                foreign.append(self._replaced(step))
+            # A set-aside folder of a step not yet this run family's is someone else's: the
+            # recovery would settle (or delete) it once the step is.
+            set_aside = [self._replaced(step), *self._being_deleted(step)]
+            foreign += [p for p in set_aside if p.exists() or is_link(p)]
             if foreign:
                 raise CheckpointDirectoryError(
                     f"cannot save step {step}: {foreign[0]} exists and was not written by this "
@@ -321,6 +341,41 @@ class CheckpointDirectory:
     def _replaced(self, step: int) -> Any:
         return self.path / f"{step}{_REPLACED}"
 
+    def _being_deleted(self, step: int) -> list[Any]:
+        """The names that a deletion of ``step``, or of the copy a save set aside, renames
+        its folder to."""
+        return [_deleting(self.path / str(step)), _deleting(self._replaced(step))]
+
+    def _finish_deletions(self, owned: set[int]) -> None:
+        """Deletes the folders of the steps of ``owned`` (this run family's) that a deletion
+        cut short left renamed for deletion."""
+        for step in sorted(owned):
+            for folder in self._being_deleted(step):
+                if is_link(folder) or folder.is_dir():
+                    _remove_step(folder)
+
+    def _remove_cut_short_steps(self) -> None:
+        """Deletes each listed step that an older jaxtrain, which deleted in place (checksums
+        first) and forgot the step only after, left with only some of its items.
+
+        Such a step is told by what it still holds: neither checksums nor orbax's mark (one
+        that has either is deleted by ``keep`` as before), and every entry one that this run's
+        complete steps hold too (a user's folder that a forged manifest lists holds files of
+        its own, and stays). A folder the manifest does not list is never deleted: the
+        remains of a deletion are any part of a step, down to an empty folder, and cannot be
+        told from a step a user is copying in, or moved back from elsewhere.
+        """
+        listed = [self.path / str(step) for step in self._manifest["steps"]]
+        complete = [step_dir for step_dir in listed if has_checksums(step_dir)]
+        layout = {entry.name for step_dir in complete for entry in step_dir.iterdir()}
+        for step_dir in listed:
+            if (
+                step_dir.is_dir()
+                and not _is_step(step_dir)
+                and all(entry.name in layout for entry in step_dir.iterdir())
+            ):
+                _remove_step(step_dir)
+
     def _clear_replaced(self, owned: set[int]) -> None:
         """Settles each step of ``owned`` (this run family's) that a save set aside while
         replacing it: gone where the new one is complete, back where the new one never
@@ -351,18 +406,22 @@ class CheckpointDirectory:
         return found
 
     def _recover(self) -> None:
-        """Finishes the bookkeeping of a save that was killed, and forgets deleted steps.
+        """Finishes the bookkeeping of a save that was killed, finishes deletions that were
+        cut short, and forgets deleted steps.
 
         The step being saved is this run family's: a complete one (its checksums recorded)
         joins the steps, an incomplete one and orbax's temporary folder of it are deleted,
         and so are temporary copies of the manifest that a killed write left; a step a save
-        set aside is settled (:meth:`_clear_replaced`).
+        set aside is settled (:meth:`_clear_replaced`); what a deletion left of a step is
+        deleted (:meth:`_finish_deletions`, :meth:`_remove_cut_short_steps`).
         """
         for entry in self.path.iterdir():
             if is_leftover(entry.name, MANIFEST):
                 entry.unlink()
         saving = self._manifest.get("saving")
         owned = set(self._manifest["steps"]) | ({int(saving["step"])} if saving else set())
+        # First: a folder renamed for deletion may hold the name a step's deletion below needs.
+        self._finish_deletions(owned)
         if saving is not None:
             step, since = int(saving["step"]), int(saving["since"])
             step_dir = self.path / str(step)
@@ -375,6 +434,7 @@ class CheckpointDirectory:
                 _remove_tree(folder)
             self._manifest["saving"] = None
         self._clear_replaced(owned)
+        self._remove_cut_short_steps()
         self._manifest["steps"] = [
             s for s in self._manifest["steps"] if (self.path / str(s)).is_dir()
         ]

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from jaxtrain import lecture
+from jaxtrain._output_dir import MANIFEST
 from jaxtrain.cli import main
 from jaxtrain.cli._tour import SECTIONS, run_tour
 
@@ -183,6 +184,23 @@ def test_a_linked_figures_folder_is_refused_before_any_section_runs(
     assert not list(elsewhere.iterdir())
 
 
+def test_an_out_linked_to_a_missing_folder_is_refused_before_any_section_runs(
+    stand_ins, tmp_path, monkeypatch, capsys
+):
+    # Before: the tour's check passed it and mkdir failed with "File exists", naming no link.
+    out, target = tmp_path / "tour", tmp_path / "gone"
+    out.symlink_to(target, target_is_directory=True)
+
+    def work(*args, **kwargs):
+        raise AssertionError("the tour ran a section before checking --out")
+
+    monkeypatch.setattr(lecture, "LectureConfig", work)
+    assert main(["tour", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{out} is a symbolic link to {target}" in err
+    assert not target.exists()
+
+
 NO_CHROMIUM = (
     "no Chromium for the browser test: install Debian's package (`apt-get install chromium`, "
     "found at /usr/bin/chromium or on PATH) or, where it can download, "
@@ -308,6 +326,26 @@ def test_a_failing_rerun_keeps_the_complete_report(stand_ins, monkeypatch, tmp_p
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert list(report["sections"]) == ["loss_functions"]
     assert not list(tmp_path.glob("report.partial.*"))
+
+
+def test_fewer_sections_into_a_whole_tour_leave_only_the_figures_the_report_shows(
+    stand_ins, tmp_path
+):
+    # Before: the 1-section report replaced the whole one, and the figures of the other
+    # sections stayed, listed in the manifest, as if this report had them.
+    run_tour(tmp_path, progress=False)
+    (tmp_path / "figures" / "mine.png").write_bytes(b"mine")
+    report = run_tour(tmp_path, progress=False, sections=["loss_functions"])
+    shown = sorted(
+        figure["file"]
+        for section in report["sections"].values()
+        for figure in section["figures"].values()
+    )
+    assert shown == ["figures/loss_functions-claim_0.png", "figures/loss_functions-claim_1.png"]
+    on_disk = sorted(f"figures/{p.name}" for p in (tmp_path / "figures").iterdir())
+    assert on_disk == sorted([*shown, "figures/mine.png"])
+    manifest = json.loads((tmp_path / MANIFEST).read_text())["written_by"]
+    assert manifest == {"jaxtrain tour": sorted([*shown, "report.html", "report.json"])}
 
 
 def test_a_whole_tour_says_every_section_is_written(tour):

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from jaxtrain._output_dir import MANIFEST, OutputDir
 from jaxtrain.diagnose import (
     HEADLINES,
     CandidateResult,
@@ -175,6 +176,30 @@ def test_save_replaces_a_link_in_the_folder_and_never_writes_through_it(tmp_path
     assert victim.read_text() == "keep"
     assert not (out / "diagnosis.json").is_symlink()
     assert json.loads((out / "diagnosis.json").read_text())["verdict"] == "optimization"
+
+
+def test_a_save_into_its_own_earlier_output_leaves_none_of_its_stale_files(tmp_path):
+    # Before: the earlier save's curves_shallow.png stayed beside the new files, and the
+    # manifest still listed it as jaxtrain diagnose's.
+    out = tmp_path / "out"
+    make_diagnosis().save(out)
+    (out / "notes.txt").write_text("mine")
+    OutputDir(out, "jaxtrain hessian").write_text("hessian.json", "{}")
+    d = make_diagnosis()
+    d = dataclasses.replace(d, candidates=d.candidates[1:])
+    written = d.save(out)
+    names = sorted(p.name for p in written)
+    assert names == [
+        "curves_deep_12_layers.png",
+        "diagnosis.json",
+        "diagnosis.md",
+        "training_curves.png",
+    ]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [MANIFEST, "hessian.json", "notes.txt", *names]
+    )
+    manifest = json.loads((out / MANIFEST).read_text())["written_by"]
+    assert manifest == {"jaxtrain diagnose": names, "jaxtrain hessian": ["hessian.json"]}
 
 
 def test_candidate_lookup():

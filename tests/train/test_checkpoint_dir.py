@@ -280,3 +280,71 @@ def test_only_this_run_s_set_aside_steps_are_settled(tmp_path):
     assert (tmp_path / "9.jaxtrain-replaced").is_dir()
     assert (tmp_path / "007.jaxtrain-replaced").is_dir()
     assert json.loads((tmp_path / MANIFEST).read_text())["steps"] == [5, 6]
+
+
+class _Killed(BaseException):
+    """A kill part way through deleting a step (no handler of the library runs)."""
+
+
+def _cut_short(step_dir):
+    # What a kill in the middle of rmtree leaves: some of the step's files gone, others not.
+    (step_dir / CHECKSUMS).unlink(missing_ok=True)
+    (step_dir / "_CHECKPOINT_METADATA").unlink()
+    shutil.rmtree(step_dir / "params")
+
+
+def _entries(folder):
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("jaxtrain"))
+
+
+@pytest.mark.parametrize("deleted", ["an old step", "a step saved again"])
+def test_a_deletion_killed_part_way_is_finished_by_the_next_writer(tmp_path, monkeypatch, deleted):
+    # Before: the half-deleted folder no longer looked like a step, so the next writer only
+    # dropped it from the manifest and it stayed for good (a step saved again was refused
+    # from then on: its half-deleted "5.jaxtrain-replaced" was "not written by this run").
+    from jaxtrain.train import _checkpoint_dir
+
+    for step in (4, 5):
+        save_checkpoint(tmp_path, _state(step=step))
+
+    def killed(path):
+        _cut_short(path)
+        raise _Killed
+
+    monkeypatch.setattr(_checkpoint_dir, "_remove_tree", killed)
+    with pytest.raises(_Killed):
+        if deleted == "an old step":
+            save_checkpoint(tmp_path, _state(step=6), keep=2)
+        else:
+            save_checkpoint(tmp_path, _state(step=5))
+    monkeypatch.undo()
+    save_checkpoint(tmp_path, _state(step=5))
+    assert _entries(tmp_path) == (["5", "6"] if deleted == "an old step" else ["4", "5"])
+    assert json.loads((tmp_path / MANIFEST).read_text())["steps"] == [
+        int(s) for s in _entries(tmp_path)
+    ]
+
+
+def test_a_step_an_older_version_left_half_deleted_is_removed_if_still_listed(tmp_path):
+    # An older jaxtrain deleted in place, checksums first, and forgot the step only after: a
+    # kill in between left a listed folder holding only some of a step's items. One the
+    # manifest no longer lists cannot be told from a user's copy of a step, and stays.
+    for step in (1, 2, 3):
+        save_checkpoint(tmp_path, _state(step=step))
+    _cut_short(tmp_path / "1")
+    shutil.copytree(tmp_path / "1", tmp_path / "7")
+    save_checkpoint(tmp_path, _state(step=4))
+    assert _entries(tmp_path) == ["2", "3", "4", "7"]
+    assert json.loads((tmp_path / MANIFEST).read_text())["steps"] == [2, 3, 4]
+
+
+def test_a_folder_named_for_deletion_of_a_step_not_yet_saved_is_someone_elses(tmp_path):
+    # The next writer deletes "<step>.jaxtrain-deleting" of its own steps: one there before
+    # the step was saved would have gone with it.
+    save_checkpoint(tmp_path, _state(step=5))
+    (tmp_path / "9.jaxtrain-deleting").mkdir()
+    (tmp_path / "9.jaxtrain-deleting" / "notes.txt").write_text("mine")
+    with pytest.raises(CheckpointDirectoryError, match=r"9\.jaxtrain-deleting exists and was not"):
+        save_checkpoint(tmp_path, _state(step=9))
+    save_checkpoint(tmp_path, _state(step=6), keep=1)
+    assert (tmp_path / "9.jaxtrain-deleting" / "notes.txt").read_text() == "mine"
