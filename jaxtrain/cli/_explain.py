@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import pathlib
 import sys
 from typing import Any
 
@@ -19,6 +20,9 @@ from jaxtrain.cli._args import (
 from jaxtrain.cli._errors import CommandError
 
 __all__ = ["register", "run"]
+
+# Hyperparameters beyond η that make_optimizer passes, by optimizer: the Markdown names them.
+_TUNED = {"momentum": "momentum", "nesterov": "momentum", "adamw": "weight_decay"}
 
 _DESCRIPTION = """\
 Explain why one training run fails: the lecture's causes (§2-§6), ranked by evidence.
@@ -99,8 +103,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Runs ``jaxtrain explain``; returns the exit status."""
-    from jaxtrain.cli._npz import load_splits
-    from jaxtrain.cli._train import make_optimizer
+    from jaxtrain.cli._npz import file_digest, load_splits
+    from jaxtrain.cli._train import make_optimizer, optimizer_config
     from jaxtrain.diagnose._explanation import COMMAND
 
     splits = load_splits(args.data, require_val=False, num_classes=args.num_classes)
@@ -123,8 +127,22 @@ def run(args: argparse.Namespace) -> int:
         mean, std = data.fit_standardizer(x_train)
         pairs = {k: (data.standardize(x, mean, std), y) for k, (x, y) in pairs.items()}
     spec = spec_from_args(args, pairs["train"][0].shape, splits.num_outputs)
-    args.schedule, args.warmup_steps = "constant", None
+    # explain trains --steps at a constant η: no schedule, no warmup and no epochs, which
+    # train's record of an optimizer (optimizer_config) holds too.
+    args.schedule, args.warmup_steps, args.epochs = "constant", None, None
     optimizer = make_optimizer(args, args.steps)
+    # What explain_run cannot know and the folder must show to tell two runs apart: recorded
+    # as `train` records them in its checkpoint, the batch size 0 as the size it stands for.
+    settings = {
+        "optimizer": {**optimizer_config(args), "batch_size": args.batch_size or x_train.shape[0]},
+        "model": spec.to_dict(),
+        "data": {
+            "path": str(pathlib.Path(args.data).resolve()),
+            "sha256": file_digest(args.data),
+            "standardize": args.standardize,
+        },
+    }
+    settings["run"] = _run_line(settings, args.seed)
 
     from flax import nnx
 
@@ -141,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             curvature=not args.no_curvature,
             probe=not args.no_probe,
+            settings=settings,
             progress=sys.stderr.isatty(),
         )
     except ValueError as error:
@@ -160,3 +179,20 @@ def run(args: argparse.Namespace) -> int:
         print(explanation.to_markdown())
         print("wrote " + ", ".join(str(path) for path in written))
     return 0
+
+
+def _run_line(settings: dict[str, Any], seed: int) -> str:
+    """The run in one line, which opens the Markdown's "The run": model, optimizer, η, data
+    file, standardization, seed."""
+    from jaxtrain.diagnose import ModelSpec
+
+    optimizer, data = settings["optimizer"], settings["data"]
+    tuned = _TUNED.get(optimizer["name"])
+    extra = f" ({tuned.replace('_', ' ')} {optimizer[tuned]:g})" if tuned else ""
+    return (
+        f"{ModelSpec.from_dict(settings['model']).name} trained by {optimizer['name']} "
+        f"at η = {optimizer['learning_rate']:g}{extra} on {data['path']} "
+        f"(SHA-256 {data['sha256'][:12]}…)"
+        + (", inputs standardized" if data["standardize"] else "")
+        + f", seed {seed}"
+    )

@@ -35,10 +35,11 @@ _DESCRIPTION = """\
 Critical-point report and Hessian spectrum of a model trained by `jaxtrain train`.
 
 Rebuilds the model from the checkpoint's metadata (model spec, data reference, loss),
-reloads the same data split, and at the trained parameters θ computes the loss, the gradient
-norm ‖g‖ and the eigenvalues λ of the Hessian H = ∇²L(θ): all of them with the dense Hessian
-for small models (up to --dense-max-params), the extremes by Lanczos plus a spectral density
-by stochastic Lanczos quadrature above. ‖g‖ ≈ 0 with every λ > 0 is a local minimum; a
+reloads the same data split (from --data where the data file has moved since training),
+and at the trained parameters θ computes the loss, the gradient norm ‖g‖ and the
+eigenvalues λ of the Hessian H = ∇²L(θ): all of them with the dense Hessian for small models
+(up to --dense-max-params), the extremes by Lanczos plus a spectral density by stochastic
+Lanczos quadrature above. ‖g‖ ≈ 0 with every λ > 0 is a local minimum; a
 negative λ makes a saddle point, and its eigenvector is a way down (L(θ + t·u) ≈ L(θ) + ½λt²).
 
 --blocks adds each layer's own spectrum (λmin and the top eigenvalues of its diagonal block
@@ -78,6 +79,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="a --checkpoint-dir of train")
     parser.add_argument("--step", type=int, help="which saved step (default: the newest)")
+    parser.add_argument(
+        "--data",
+        metavar="FILE.npz",
+        help="the data file trained on, moved or copied since: read when its SHA-256 is the "
+        "one recorded at training (default: the file at its path of training time)",
+    )
     parser.add_argument(
         "--split",
         choices=("train", "val"),
@@ -174,6 +181,47 @@ def _restore(directory: str, step: int | None) -> tuple[Any, Any, dict[str, Any]
     return spec, ckpt, metadata, apply
 
 
+def _data_reference(recorded: dict[str, Any], data: str | None) -> dict[str, Any]:
+    """The checkpoint's data reference, its file at ``data`` (``--data``) when given.
+
+    The file is accepted by its SHA-256, as ``train --resume`` accepts a moved one: the path
+    recorded at training is absolute, and gone once the data or the checkpoint moved.
+    """
+    from jaxtrain.cli._npz import check_regular_file, file_digest
+
+    if recorded.get("source") != "file":
+        if data is not None:
+            raise CommandError(
+                f"--data {data}: the checkpoint was trained on the built-in set "
+                f"{recorded.get('name')!r}, which has no file; leave --data out"
+            )
+        return recorded
+    if data is None:
+        if not pathlib.Path(recorded["path"]).exists():
+            raise CommandError(
+                f"the checkpoint's data file {recorded['path']} (recorded at training) is "
+                "missing; if it moved, give its new path with --data FILE.npz (its SHA-256 is "
+                "checked against the recorded one)"
+            )
+        return recorded
+    path, name = pathlib.Path(data), f"--data {data}"
+    if not path.exists():
+        raise CommandError(f"cannot read {name}: no such file")
+    check_regular_file(path, name)  # a pipe would block the digest
+    try:
+        same = file_digest(path) == recorded.get("sha256")
+    except OSError as error:
+        raise CommandError(f"cannot read {name}: {error.strerror or error}") from None
+    if not same:
+        raise CommandError(
+            f"--data {data} is not the data file the checkpoint was trained on: its SHA-256 "
+            f"differs from the one recorded at training for {recorded['path']}; give that "
+            "file, moved or copied"
+        )
+    # Only the path changes: the recorded seed, split and standardization rebuild the data.
+    return {**recorded, "path": str(path.resolve())}
+
+
 # hessian_report's stages: the loss and gradient, then the dense Hessian or the Lanczos runs.
 _REPORT_STAGES = 2
 
@@ -193,6 +241,10 @@ def hessian_report(
 ) -> tuple[dict[str, Any], Any]:
     """``(report, spectrum)``: the critical-point numbers and what to plot (eigenvalues or a
     spectral density).
+
+    ``num_positive``, ``num_negative`` and ``num_zero`` count among ``num_eigenvalues``
+    eigenvalues: all n of the dense Hessian (also listed as ``eigenvalues``), or the 2k
+    extremes Lanczos found (``extreme_eigenvalues``), as the text says.
 
     ``stage(text)`` is told as each part starts: the loss and gradient, then the dense
     Hessian, or the Lanczos extremes with the spectral density (``_REPORT_STAGES``).
@@ -265,6 +317,7 @@ def _dense_report(
     report.update(
         method="dense",
         kind=cp.kind,
+        num_eigenvalues=int(eigs.size),
         num_negative=cp.num_negative,
         num_positive=cp.num_positive,
         num_zero=cp.num_zero,
@@ -272,6 +325,7 @@ def _dense_report(
         minimum_ratio=cp.minimum_ratio,
         lowest=float(eigs[0]),
         highest=float(eigs[-1]),
+        eigenvalues=eigs.tolist(),
         escape_eigenvalue=cp.escape_eigenvalue,
         explanation=cp.explanation,
     )
@@ -327,6 +381,7 @@ def _lanczos_report(
     eigs = np.sort(np.asarray(extremes.eigenvalues, dtype=np.float64))
     eig_tol = curvature.eigenvalue_tolerance(eigs, jax.numpy.result_type(*jax.tree.leaves(params)))
     negative, positive = int(np.sum(eigs < -eig_tol)), int(np.sum(eigs > eig_tol))
+    zero = int(np.sum(np.abs(eigs) <= eig_tol))
     density_ratio = float(curvature.minimum_ratio_estimate(density, tol=eig_tol))
     # A density of few nodes per probe can place all of them above 0 while the extremes have
     # found negative eigenvalues: the ratio cannot leave the range the counted ones allow.
@@ -344,7 +399,9 @@ def _lanczos_report(
         f"{beside(grad_norm, grad_tol)} ({'above' if grad_norm > grad_tol else 'within'} "
         f"grad_tol {grad_tol:g}).",
         f"Lanczos on {n:,} parameters: {lowest} and {highest}.",
-        f"{negative} of them below -{eig_tol:.3g}: "
+        # The dense report's words for its counts, of these extremes instead of all n.
+        f"{positive} positive, {negative} negative and {zero} zero (|λ| ≤ {eig_tol:.3g}) of "
+        f"these {counted(eigs.size, 'eigenvalue')}: "
         + ("negative curvature, a way down." if negative else "no negative curvature found."),
         f"Minimum ratio estimated from the spectral density ({runs}): {ratio:.3f}"
         + (
@@ -357,9 +414,10 @@ def _lanczos_report(
     report.update(
         method="lanczos",
         kind=kind,
+        num_eigenvalues=int(eigs.size),  # what the counts count: 2k extremes, not all n
         num_negative=negative,
         num_positive=positive,
-        num_zero=int(np.sum(np.abs(eigs) <= eig_tol)),
+        num_zero=zero,
         eig_tol=eig_tol,
         minimum_ratio=ratio,
         lowest=float(eigs[0]),
@@ -614,7 +672,8 @@ def run(args: argparse.Namespace) -> int:
         claim_output_dir(args.out, COMMAND, overwrite=args.overwrite, create=False)
     out = pathlib.Path(args.out) if args.out else None
     spec, ckpt, metadata, apply = _restore(args.checkpoint, args.step)
-    train_pair, val_pair, task = load_reference(metadata["data"], spec.family)
+    reference = _data_reference(metadata["data"], args.data)
+    train_pair, val_pair, task = load_reference(reference, spec.family)
     x, y = train_pair if args.split == "train" else val_pair
     x, y = x[: args.max_examples], y[: args.max_examples]
     if args.batches is not None and args.batches > x.shape[0]:

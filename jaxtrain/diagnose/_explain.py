@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -25,10 +25,41 @@ __all__ = ["explain_run"]
 _PROBE_EXAMPLES = 1024
 # About this many sharpness measurements over a run.
 _MEASUREMENTS = 20
+# The keys of the settings explain_run records of the run itself: a caller's ``settings`` adds
+# to them and may not restate one, or the record could contradict what was run.
+_OWN_SETTINGS = (
+    "steps",
+    "batch_size",
+    "seed",
+    "loss",
+    "n_params",
+    "sharpness_every",
+    "monitor_probe_examples",
+    "curvature",
+    "probe",
+)
 
 
 def _positive_or_none(value: Any, name: str) -> int | None:
     return None if value is None else check_positive_int(value, f"`{name}`")
+
+
+def _callers_settings(settings: Any) -> dict[str, Any]:
+    """``settings`` as a dict, refused when it is no mapping or restates one of
+    :data:`_OWN_SETTINGS` (checked before the run, which may take minutes)."""
+    if settings is None:
+        return {}
+    if not isinstance(settings, Mapping):
+        raise ValueError(
+            f"`settings` must be a mapping of names to values; got {type(settings).__name__}."
+        )
+    for key in settings:
+        if key in _OWN_SETTINGS:
+            raise ValueError(
+                f"`settings` key {key!r} is recorded by explain_run itself; leave it out "
+                "(explain_run's own value is what the run used)."
+            )
+    return dict(settings)
 
 
 def _prepared_data(
@@ -101,6 +132,7 @@ def explain_run(
     curvature: bool = True,
     probe: bool = True,
     learning_rate: float | Callable[[Any], Any] | None = None,
+    settings: Mapping[str, Any] | None = None,
     progress: bool = False,
 ) -> RunExplanation:
     """Trains the user's own run with the monitors on and ranks the lecture's causes (§2–§6).
@@ -143,6 +175,12 @@ def explain_run(
       probe: re-run at a lower η when the learning rate is suspect.
       learning_rate: η for the record when the optimizer does not keep it (plain optax);
         needed for the stability threshold then.
+      settings: what the caller knows of the run and wants recorded with it, e.g. the
+        optimizer's name and hyperparameters, the model and the data file (an optax
+        optimizer does not say which it is). Added to :attr:`RunExplanation.settings`
+        beside explain_run's own entries (steps, batch_size, seed, loss, n_params, ...),
+        which it may not restate. A ``"run"`` entry, one line of text naming the run, opens
+        the Markdown's section on the run.
       progress: show fit's progress bar.
 
     Returns:
@@ -150,7 +188,7 @@ def explain_run(
 
     Raises:
       ValueError: for malformed data, an unknown loss or task, both or neither of ``steps``
-        and ``epochs``, or a bad batch size.
+        and ``epochs``, a bad batch size, or ``settings`` restating one of explain_run's own.
 
     Examples:
       >>> import numpy as np
@@ -197,6 +235,7 @@ def explain_run(
     probe_size = _positive_or_none(probe_size, "probe_size")
     if not is_int(seed):
         raise ValueError(f"`seed` must be an int; got {seed!r}.")
+    recorded = _callers_settings(settings)
     task, (x, y), val, loss_fn = _prepared_data(train_data, val_data, task, loss)
     n = int(x.shape[0])
     if batch_size is not None and batch_size > n:
@@ -245,17 +284,19 @@ def explain_run(
     )
     if sharp is not None:
         evidence = evidence.replace(preconditioned=sharp.preconditioned, threshold_rule=rule.rule)
+    # No "optimizer" of explain_run's own: its type's name ("GradientTransformationExtraArgs"
+    # for every optax chain) would not say which it is; a caller who knows passes it.
     settings = {
         "steps": total,
         "batch_size": batch,
         "seed": int(seed),
         "loss": getattr(loss_fn, "__name__", type(loss_fn).__name__),
-        "optimizer": type(optimizer).__name__,
         "n_params": run.n_params,
         "sharpness_every": every if sharp is not None else None,
         "monitor_probe_examples": probe_examples,
         "curvature": curvature,
         "probe": probe,
+        **recorded,
     }
     return RunExplanation(
         causes=rank_causes(evidence, thresholds),

@@ -51,7 +51,8 @@ class RunExplanation:
       history: the run's :class:`~jaxtrain.train.History` (with the monitors' curves).
       probe_history: the lower-η re-run's history, or ``None`` if none was needed.
       thresholds: the :class:`~jaxtrain.diagnose.CauseThresholds` used.
-      settings: what was run (steps, batch size, seed, monitors...).
+      settings: what was run (steps, batch size, seed, monitors...); a ``"run"`` entry, a
+        line of text naming the run, opens the Markdown's section on the run.
       seconds: wall time of the whole explanation.
 
     Examples:
@@ -208,9 +209,10 @@ class RunExplanation:
             ]
             lines += [f"| {c.name} | {c.section} | {c.score_text(bar)} |" for c in others]
             lines.append("")
+        lines += ["## The run", ""]
+        if isinstance(self.settings.get("run"), str):
+            lines.append(f"- run: {self.settings['run']}")
         lines += [
-            "## The run",
-            "",
             f"- {counted(e.steps, 'step')} of batch {e.batch_size} on "
             f"{counted(e.num_examples, 'example')}, {counted(e.n_params, 'parameter')} "
             f"({e.task}); baseline B = {_g(e.baseline, 4)}",

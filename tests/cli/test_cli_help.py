@@ -34,3 +34,10 @@ def test_every_option_with_a_default_shows_it(command):
         if f"default: {action.default}" not in shown:
             missing.append(f"{'/'.join(action.option_strings)} (default {action.default!r})")
     assert not missing, f"jaxtrain {command} --help hides the defaults of {missing}"
+
+
+def test_hessian_help_offers_data_for_a_moved_data_file():
+    # Review finding 6: a checkpoint whose data file had moved could not be analysed, and
+    # `jaxtrain hessian --help` named no way to point it at the file.
+    text = _subparsers()["hessian"].format_help()
+    assert "--data FILE.npz" in text and "SHA-256" in text

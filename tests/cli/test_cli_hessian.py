@@ -197,6 +197,43 @@ def test_a_changed_data_file_is_refused(tmp_path, capsys):
     assert "changed since training" in capsys.readouterr().err
 
 
+def test_a_moved_data_file_is_read_from_data_when_its_sha256_matches(tmp_path, capsys, run_dir):
+    # Review finding 6: with the data file moved, the checkpoint could never be analysed, and
+    # the error named the absolute path of training time without saying where it came from.
+    x, y = data.make_blobs(120, centers=2, seed=0)
+    trained_on = tmp_path / "blobs.npz"
+    np.savez(trained_on, x_train=x, y_train=y)
+    ckpt = tmp_path / "run"
+    argv = ["train", "--data", str(trained_on), "--depth", "0", "--epochs", "1"]
+    assert main([*argv, "--checkpoint-dir", str(ckpt)]) == 0
+    moved = tmp_path / "elsewhere.npz"
+    trained_on.rename(moved)
+    capsys.readouterr()
+
+    def fails(*argv):
+        assert main(["hessian", str(ckpt), *argv]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("jaxtrain hessian: error: ") and err.count("\n") == 1, err
+        return err
+
+    err = fails()
+    assert f"the checkpoint's data file {trained_on.resolve()} (recorded at training)" in err
+    assert "--data" in err
+    other = tmp_path / "other.npz"
+    np.savez(other, x_train=x + 1.0, y_train=y)
+    err = fails("--data", str(other))
+    assert f"--data {other} is not the data file the checkpoint was trained on" in err
+    assert "SHA-256" in err and str(trained_on.resolve()) in err
+    assert f"cannot read --data {tmp_path / 'nowhere.npz'}: no such file" in fails(
+        "--data", str(tmp_path / "nowhere.npz")
+    )
+    assert main(["hessian", str(ckpt), "--data", str(moved), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_params"] == 2 * 2 + 2
+    # A built-in set has no file to move.
+    assert main(["hessian", str(run_dir), "--data", str(moved)]) == 1
+    assert "trained on the built-in set 'spirals'" in capsys.readouterr().err
+
+
 def _quadratic(d, w):
     return 0.5 * jnp.sum(d * w**2)
 
@@ -219,6 +256,33 @@ def test_dense_and_lanczos_reports_classify_alike():
         assert dense["method"] == "dense" and lanczos["method"] == "lanczos"
         assert dense["kind"] == lanczos["kind"] == expected, diagonal
         assert lanczos["explanation"].startswith(f"kind: {expected}.")
+
+
+def test_the_counts_say_among_how_many_eigenvalues_in_the_json_and_the_text():
+    # Review finding 5: num_positive, num_negative and num_zero counted all n eigenvalues of
+    # the dense Hessian but only the 2·--top extremes of Lanczos, with nothing in the JSON to
+    # tell the two apart, and the dense JSON left out the eigenvalues spectrum.png plots.
+    from jaxtrain.cli._hessian import hessian_report
+
+    diagonal = [-1.0, 0.0, 2.0, 3.0, 4.0, 5.0]
+    loss_fn = jax.tree_util.Partial(_quadratic, jnp.asarray(diagonal))
+    common = {"top": 2, "lanczos_steps": 6, "probes": 1, "grad_tol": 1e-3}
+    counted = re.compile(
+        r"(\d+) positive, (\d+) negative and (\d+) zero \(\|λ\| ≤ \S+\) of (?:these )?(\d+) "
+        "eigenvalues"
+    )
+    # Dense: all 6 eigenvalues; Lanczos: the 2 at each end, -1, 0, 4 and 5.
+    for dense_max_params, counts in ((10, [4, 1, 1]), (1, [2, 1, 1])):
+        report, _ = hessian_report(
+            loss_fn, jnp.zeros(6), dense_max_params=dense_max_params, **common
+        )
+        assert [report[f"num_{sign}"] for sign in ("positive", "negative", "zero")] == counts
+        assert report["num_eigenvalues"] == sum(counts)
+        printed = counted.search(report["explanation"])
+        assert printed, report["explanation"]
+        assert [int(v) for v in printed.groups()] == [*counts, sum(counts)], printed.group(0)
+        if report["method"] == "dense":
+            np.testing.assert_allclose(report["eigenvalues"], diagonal, atol=1e-6)
 
 
 def test_a_top_whose_lanczos_basis_is_over_the_memory_limit_is_refused_naming_the_flag():

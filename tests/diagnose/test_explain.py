@@ -5,6 +5,7 @@ budgets (each well under 60 s on a 2-core CPU; see ``--durations``). The thresho
 defaults of :class:`~jaxtrain.diagnose.CauseThresholds`, the same for every case.
 """
 
+import json
 import math
 
 import jax
@@ -16,6 +17,7 @@ from flax import nnx
 
 from jaxtrain import data, losses, nn, optim
 from jaxtrain.diagnose import CauseThresholds, explain_run
+from jaxtrain.diagnose._explain import _OWN_SETTINGS
 
 
 def digits(n=1024, standardize=True):
@@ -274,6 +276,8 @@ def test_custom_thresholds_and_regression_targets():
         ({"thresholds": {"edge_ratio": 1}}, "CauseThresholds"),
         ({"task": "ranking"}, "`task` must be"),
         ({"seed": 1.5}, "`seed` must be an int"),
+        ({"settings": ["sgd"]}, "`settings` must be a mapping"),
+        ({"settings": {"steps": 3}}, "`settings` key 'steps' is recorded by explain_run itself"),
         ({"task": "classification", "train_data": (np.zeros((40, 2)), np.zeros(40))}, "integer"),
     ],
 )
@@ -290,6 +294,36 @@ def test_bad_arguments_raise_clear_errors(changes, message):
     kwargs.update(changes)
     with pytest.raises(ValueError, match=message):
         explain_run(**kwargs)
+
+
+def test_the_callers_settings_are_recorded_and_an_unnamed_optimizer_is_not():
+    # Review finding 4: settings["optimizer"] was type(optimizer).__name__, which is
+    # "GradientTransformationExtraArgs" for every jaxtrain and optax optimizer alike.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 2)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    named = {
+        "model": {"family": "mlp", "depth": 1},
+        "data": {"path": "blobs.npz"},
+        "run": "an MLP on blobs.npz",
+    }
+    r = explain_run(
+        nn.MLP(2, 4, 2, depth=1, rngs=nnx.Rngs(0)),
+        optim.sgd(0.1),
+        (x, y),
+        steps=2,
+        batch_size=8,
+        curvature=False,
+        probe=False,
+        settings=named,
+    )
+    assert r.settings["model"] == named["model"] and r.settings["data"] == named["data"]
+    assert r.settings["steps"] == 2 and r.settings["batch_size"] == 8
+    # explain_run's own entries are those a caller may not restate, and name no optimizer.
+    assert set(r.settings) - set(named) == set(_OWN_SETTINGS) and "optimizer" not in r.settings
+    assert json.loads(r.to_json())["settings"]["data"] == {"path": "blobs.npz"}
+    # The "run" line opens the Markdown's section on the run.
+    assert "## The run\n\n- run: an MLP on blobs.npz\n- 2 steps of batch 8" in r.to_markdown()
 
 
 def test_a_label_beyond_the_models_outputs_is_refused_before_anything_is_allocated():
