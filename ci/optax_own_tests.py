@@ -11,12 +11,12 @@ functions too wherever they build on the substituted ones.
     python ci/optax_own_tests.py            # all four files, one process
     python ci/optax_own_tests.py -n 2 -q    # any pytest options
 
-Expected with optax 0.2.8 (2026-12-06): ``transform_test`` and ``_adding_test`` pass;
-``_clipping_test`` fails ``test_clip_by_block_rms`` (a 1.2e-7 rounding of optax's own
+Expected with optax 0.2.8 (2026-12-07): ``alias_test``, ``transform_test`` and ``_adding_test``
+pass; ``_clipping_test`` fails ``test_clip_by_block_rms`` (a 1.2e-7 rounding of optax's own
 ``clip_by_block_rms``, which jaxtrain does not replace; it fails without the substitution
-too); ``alias_test``: 545 pass, 24 fail, each on one of jaxtrain's two deliberate refusals
-(README, "Deliberate differences"): ``scale_by_learning_rate(None)``, which optax reads as
-"no scaling" and its optimizers reach with ``learning_rate=None``, and a negative weight decay.
+too). Before, 24 of ``alias_test`` failed on two of jaxtrain's refusals that optax's own
+optimizers reach: ``scale_by_learning_rate(None)`` (optax's L-BFGS passes it: no scaling) and
+``add_decayed_weights`` with a negative λ (optax's ``fromage``); both now do what optax does.
 """
 
 from __future__ import annotations

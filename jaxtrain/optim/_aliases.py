@@ -18,8 +18,16 @@ from jaxtrain.optim._adam import scale_by_adam, scale_by_radam
 from jaxtrain.optim._learning_rate import ScalarOrSchedule, scale_by_learning_rate
 from jaxtrain.optim._momentum import scale_by_momentum
 from jaxtrain.optim._rmsprop import scale_by_rms
-from jaxtrain.optim._validation import check_unit_interval
+from jaxtrain.optim._validation import check_learning_rate, check_non_negative, check_unit_interval
 from jaxtrain.optim._weight_decay import add_decayed_weights
+
+
+def _descent(learning_rate: ScalarOrSchedule) -> optax.GradientTransformation:
+    """An optimizer's last link, ``scale_by_learning_rate(η)``, with η required: optax's
+    aliases pass ``None`` on as "no scaling", a step of the raw direction, where jaxtrain's
+    refuse it (the η the lecture's rules and the monitors' threshold read)."""
+    check_learning_rate(learning_rate)
+    return scale_by_learning_rate(learning_rate)
 
 
 def sgd(
@@ -73,7 +81,7 @@ def sgd(
     else:
         check_unit_interval("momentum", momentum)
         direction = scale_by_momentum(momentum, nesterov, accumulator_dtype)
-    return optax.chain(direction, scale_by_learning_rate(learning_rate))
+    return optax.chain(direction, _descent(learning_rate))
 
 
 def adagrad(
@@ -114,7 +122,7 @@ def adagrad(
     """
     return optax.chain(
         scale_by_adagrad(initial_accumulator_value=initial_accumulator_value, eps=eps),
-        scale_by_learning_rate(learning_rate),
+        _descent(learning_rate),
     )
 
 
@@ -174,7 +182,7 @@ def rmsprop(
     scale = scale_by_rms(decay, eps, initial_scale, eps_in_sqrt, bias_correction, centered=centered)
     # optax's three links, identity included, so that the states have the same structure.
     after = optax.identity() if momentum is None else scale_by_momentum(momentum, nesterov)
-    return optax.chain(scale, scale_by_learning_rate(learning_rate), after)
+    return optax.chain(scale, _descent(learning_rate), after)
 
 
 def adam(
@@ -227,7 +235,7 @@ def adam(
         scale_by_adam(
             b1=b1, b2=b2, eps=eps, eps_root=eps_root, mu_dtype=mu_dtype, nesterov=nesterov
         ),
-        scale_by_learning_rate(learning_rate),
+        _descent(learning_rate),
     )
 
 
@@ -281,12 +289,16 @@ def adamw(
     References:
       Loshchilov and Hutter, ICLR 2019, https://arxiv.org/abs/1711.05101
     """
+    if not callable(weight_decay):
+        # add_decayed_weights takes a λ < 0, as optax's own fromage builds on it; AdamW's
+        # decay pulls weights to 0.
+        check_non_negative("weight_decay", weight_decay)
     return optax.chain(
         scale_by_adam(
             b1=b1, b2=b2, eps=eps, eps_root=eps_root, mu_dtype=mu_dtype, nesterov=nesterov
         ),
         add_decayed_weights(weight_decay, mask),
-        scale_by_learning_rate(learning_rate),
+        _descent(learning_rate),
     )
 
 
@@ -340,5 +352,5 @@ def radam(
         scale_by_radam(
             b1=b1, b2=b2, eps=eps, eps_root=eps_root, threshold=threshold, nesterov=nesterov
         ),
-        scale_by_learning_rate(learning_rate),
+        _descent(learning_rate),
     )

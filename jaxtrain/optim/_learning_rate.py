@@ -44,7 +44,7 @@ def _as_float32(value: Any) -> jax.Array:
 
 
 def scale_by_learning_rate(
-    learning_rate: ScalarOrSchedule, *, flip_sign: bool = True
+    learning_rate: ScalarOrSchedule | None = None, *, flip_sign: bool = True
 ) -> optax.GradientTransformation:
     """Multiplies the update by −η (a number or a schedule η(t)), as ``optax`` does.
 
@@ -52,19 +52,22 @@ def scale_by_learning_rate(
     gradient, a momentum buffer, an Adam ratio); this one turns it into the step
     Δθ = −η d. A constant η is ``optax.scale(−η)`` (no state); a schedule is
     ``optax.scale_by_schedule`` (state: the count t; the step at count t uses η(t), step 0
-    uses η(0)). This is ``optax.scale_by_learning_rate`` plus jaxtrain's checks of η.
+    uses η(0)). ``None`` (the default, as in optax) scales by nothing: optax's own
+    optimizers pass it where another part sets the step (L-BFGS's line search). This is
+    ``optax.scale_by_learning_rate`` plus jaxtrain's checks of η.
     :func:`learning_rate_from_state` reads η back given the optimizer.
 
     Args:
       learning_rate: η, a finite number >= 0, or a schedule ``count -> η`` (for example from
-        :mod:`jaxtrain.optim.schedules`). A schedule's η is checked whenever it is concrete:
-        in ``init`` and eager updates, and inside ``jit`` when the schedule returns a Python
-        number; a traced η is not read back (that would sync to host every step).
+        :mod:`jaxtrain.optim.schedules`), or ``None`` for no scaling (``optax.identity()``).
+        A schedule's η is checked whenever it is concrete: in ``init`` and eager updates,
+        and inside ``jit`` when the schedule returns a Python number; a traced η is not read
+        back (that would sync to host every step).
       flip_sign: multiply by −η (the default, for gradient descent) or by +η.
 
     Returns:
-      An ``optax.GradientTransformation`` with state ``optax.EmptyState()`` (constant η) or
-      ``optax.ScaleByScheduleState`` (a schedule).
+      An ``optax.GradientTransformation`` with state ``optax.EmptyState()`` (constant η, or
+      ``None``) or ``optax.ScaleByScheduleState`` (a schedule).
 
     Raises:
       ValueError: if a concrete ``learning_rate``, or a schedule's concrete value, is negative
@@ -81,6 +84,8 @@ def scale_by_learning_rate(
       >>> print(updates, int(state.count))
       [-0.05 -0.05] 2
     """
+    if learning_rate is None:
+        return optax.identity()
     check_learning_rate(learning_rate)
     sign = -1 if flip_sign else 1
     if not callable(learning_rate):

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optax
 from optax.transforms import _adding as optax_adding
 
-from jaxtrain.optim._validation import check_non_negative
+from jaxtrain.optim._validation import check_finite
 
 # optax's states: none for a constant λ (``optax.AddDecayedWeightsState`` is its EmptyState),
 # the step count for a scheduled λ. optax 0.2.8 does not export that class; an equal-looking
@@ -33,7 +33,9 @@ def add_decayed_weights(
     Symbols: λ is ``weight_decay``, θ are the parameters passed to ``update``.
 
     Args:
-      weight_decay: λ >= 0, or a schedule ``count -> λ``.
+      weight_decay: λ, a finite number, or a schedule ``count -> λ``. λ > 0 pulls the
+        weights toward 0 (AdamW, which refuses λ < 0); λ < 0, as optax allows, pushes them
+        out: optax's ``fromage`` rescales θ by 1/√(1 + η²) through λ = 1/√(1 + η²) − 1.
       mask: optional pytree of booleans (or a function of the parameters returning one)
         choosing the leaves to decay, such as weights but not biases or norm scales
         (applied through ``optax.masked``).
@@ -45,8 +47,8 @@ def add_decayed_weights(
       ``params``.
 
     Raises:
-      ValueError: at construction if a concrete ``weight_decay`` is negative or not
-        finite; at update if ``params`` is None.
+      ValueError: at construction if a concrete ``weight_decay`` is not finite; at update
+        if ``params`` is None.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -63,7 +65,7 @@ def add_decayed_weights(
     """
     scheduled = callable(weight_decay)
     if not scheduled:
-        check_non_negative("weight_decay", weight_decay)
+        check_finite("weight_decay", weight_decay)
 
     def init_fn(params):
         del params

@@ -20,11 +20,25 @@ def test_negative_or_nonfinite_learning_rate(name, learning_rate):
         getattr(optim, name)(learning_rate)
 
 
-def test_learning_rate_none_and_array_shapes():
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_an_optimizer_needs_its_learning_rate(name):
     with pytest.raises(ValueError, match="`learning_rate` must be a number or a schedule"):
-        optim.scale_by_learning_rate(None)
+        getattr(optim, name)(None)
+
+
+def test_learning_rate_array_shapes():
     with pytest.raises(ValueError, match="scalar"):
         optim.sgd(jnp.ones(2))
+
+
+def test_scale_by_learning_rate_none_scales_by_nothing_as_in_optax():
+    # optax's own optimizers pass None where another part sets the step (L-BFGS's line
+    # search); refusing it failed 20 of optax's alias tests with jaxtrain's in its place.
+    grads = jnp.array([1.0, -2.0])
+    for tx in (optim.scale_by_learning_rate(None), optim.scale_by_learning_rate()):
+        updates, state = jax.jit(tx.update)(grads, tx.init(grads))
+        np.testing.assert_array_equal(updates, grads)
+        assert state == optax.scale_by_learning_rate(None).init(grads)
 
 
 @pytest.mark.parametrize("value", [-0.1, 1.0, 1.5, NAN])
@@ -86,12 +100,26 @@ def test_adams_eps_may_be_zero_with_eps_root_as_in_optax(factory):
         (lambda: optim.adagrad(0.1, initial_accumulator_value=-0.1), "initial_accumulator_value"),
         (lambda: optim.rmsprop(0.1, initial_scale=-0.1), "initial_scale"),
         (lambda: optim.adamw(0.1, weight_decay=-1e-4), "weight_decay"),
-        (lambda: optim.add_decayed_weights(NAN), "weight_decay"),
     ],
 )
 def test_other_non_negative_hyperparameters(factory, name):
     with pytest.raises(ValueError, match=f"`{name}` must be finite and >= 0"):
         factory()
+
+
+@pytest.mark.parametrize("weight_decay", [NAN, INF])
+def test_a_weight_decay_must_be_finite(weight_decay):
+    with pytest.raises(ValueError, match="`weight_decay` must be finite"):
+        optim.add_decayed_weights(weight_decay)
+
+
+def test_a_negative_weight_decay_is_optaxs():
+    # optax's fromage rescales θ through add_decayed_weights(1/√(1 + η²) − 1) < 0.
+    params, grads = jnp.array([1.0, -3.0]), jnp.array([0.5, 0.25])
+    ours, theirs = optim.add_decayed_weights(-0.3), optax.add_decayed_weights(-0.3)
+    got, _ = jax.jit(ours.update)(grads, ours.init(params), params)
+    expected, _ = theirs.update(grads, theirs.init(params), params)
+    np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("max_norm", [0.0, -1.0, INF])
