@@ -17,8 +17,9 @@ def all_finite(tree: Any) -> jax.Array:
     otherwise. Nothing is scaled, so nothing can overflow, in any floating dtype. One fused sum
     per shape where ``isfinite`` then ``all`` per leaf are three kernels per leaf on XLA's CPU:
     the check's kernel count, which is its cost on a small step, no longer grows with the
-    optimizer's state (on a batch-32 MLP step with momentum, ``fit`` went from 0.90–0.95× to
-    0.96–1.03× a hand-written scan that checks nothing).
+    optimizer's state. It still costs 14% of a batch-32 MLP step with momentum on a CPU
+    (97 against 86 µs), which is why ``fit`` checks each call's last state and each step's
+    only where it must (:class:`jaxtrain.train._step.StepFunctions`).
 
     Returns:
       A boolean scalar; ``True`` for a tree without floating-point leaves.

@@ -100,14 +100,28 @@ class Feed:
         (at most ``epochs_per_call``) ending in part of one.
 
         Returns ``(state, records as NumPy, before)``, ``before`` being a copy of the input
-        state (``None`` when non-finite steps are skipped).
+        state (``None`` when non-finite steps are skipped). Each record's ``finite`` flag says
+        whether that step's loss, gradient and the state it produced are finite: where the
+        steps do not check their states (:class:`~jaxtrain.train._step.StepFunctions`), a
+        call that ends non-finite, or has a step whose loss or gradient is, runs again from
+        ``before`` with every step checked, so the first bad step is exact.
         """
+        state, records, before, finite = self._run(self.fns, state, first, stop)
+        if before is not None and not (finite and records["finite"].all()):
+            del state  # the run again needs memory for one more state, not two
+            state, records, before, _ = self._run(self.fns.checking_each_step, before, first, stop)
+        return state, records, before
+
+    def _run(
+        self, fns: StepFunctions, state: TrainState, first: int, stop: int
+    ) -> tuple[TrainState, dict[str, np.ndarray], TrainState | None, bool]:
+        """:meth:`run` by ``fns``, and whether the state it ends with is finite."""
         plan = self.plan
         if self.on_host:
             epoch, start = divmod(first, plan.steps_per_epoch)
             if stop > (epoch + 1) * plan.steps_per_epoch:
                 raise ValueError(f"steps {first}..{stop - 1} span more than one epoch")
-            return self._run_on_host(state, epoch, start, stop - epoch * plan.steps_per_epoch)
+            return self._run_on_host(fns, state, epoch, start, stop - epoch * plan.steps_per_epoch)
         rows, rest, with_remainder = self._rows(first, stop)
         count = len(rows)
         padded = np.zeros((self.capacity, plan.batch_size), np.int32)
@@ -117,14 +131,15 @@ class Feed:
         if self.placement.mesh is not None:
             # (One device: the compiled call takes NumPy directly, 10× faster than a put.)
             padded, rest, flags = self.placement.put_replicated((padded, rest, flags))
-        state, records, before = self.fns.run_indexed(
+        state, records, before, finite = fns.run_indexed(
             state, self.x_dev, self.y_dev, padded, rest, keys, *flags, self.probe
         )
         # The segment's records: its `count` full batches, then the partial batch's (the last
         # entry); `with_remainder` implies there is one.
         kept = np.arange(count + with_remainder)
         kept[count:] = self.capacity
-        return state, {k: v[kept] for k, v in jax.device_get(records).items()}, before
+        records, finite = jax.device_get((records, finite))
+        return state, {k: v[kept] for k, v in records.items()}, before, bool(finite)
 
     def _rows(self, first: int, stop: int) -> tuple[np.ndarray, np.ndarray, bool]:
         """The full batches' rows of steps ``first..stop-1`` in order, the partial batch, and
@@ -147,11 +162,11 @@ class Feed:
         return shuffled(self.key_bits, epoch, len(self.x), process=process)
 
     def _run_on_host(
-        self, state: TrainState, epoch: int, start: int, stop: int
-    ) -> tuple[TrainState, dict[str, np.ndarray], TrainState | None]:
+        self, fns: StepFunctions, state: TrainState, epoch: int, start: int, stop: int
+    ) -> tuple[TrainState, dict[str, np.ndarray], TrainState | None, bool]:
         """Positions ``start..stop-1`` of epoch ``epoch`` sent from the host in chunks: the
         full batches, then the partial one. ``before`` is the state the first chunk started
-        from."""
+        from; the flag says whether every chunk ended finite."""
         plan = self.plan
         pieces: list[dict[str, np.ndarray]] = []
         # The first chunk's starting state only: a non-finite step rolls back to it. The
@@ -159,16 +174,20 @@ class Feed:
         befores: list[TrainState | None] = []
         first_step = epoch * plan.steps_per_epoch
         last_full = min(stop, plan.num_full)
+        ends: list[bool] = []
         if last_full > start:
-            state = self._send(state, epoch, start, last_full, first_step + start, pieces, befores)
+            state = self._send(
+                fns, state, epoch, start, last_full, first_step + start, pieces, befores, ends
+            )
         if stop > plan.num_full:
             step = first_step + plan.num_full
-            state = self._send(state, epoch, plan.num_full, stop, step, pieces, befores)
+            state = self._send(fns, state, epoch, plan.num_full, stop, step, pieces, befores, ends)
         records = {k: np.concatenate([np.asarray(p[k]) for p in pieces]) for k in pieces[0]}
-        return state, records, befores[0]
+        return state, records, befores[0], all(ends)
 
     def _send(
         self,
+        fns: StepFunctions,
         state: TrainState,
         epoch: int,
         start: int,
@@ -176,10 +195,12 @@ class Feed:
         first_step: int,
         pieces: list[dict[str, np.ndarray]],
         befores: list[TrainState | None],
+        ends: list[bool],
     ) -> TrainState:
         """Positions ``start..stop-1`` (all full batches, or the partial one) sent in chunks;
-        each chunk's records are appended to ``pieces``, and the state the first chunk of the
-        call started from to ``befores`` (left empty until then)."""
+        each chunk's records are appended to ``pieces``, whether its last state is finite to
+        ``ends``, and the state the first chunk of the call started from to ``befores`` (left
+        empty until then)."""
         perm = self._local_permutation(epoch)
         b, nb = self.local_batch, self.plan.num_full
         if start >= nb:
@@ -191,8 +212,10 @@ class Feed:
             xb = self.placement.put_local_batches(self.x[rows])
             yb = self.placement.put_local_batches(self.y[rows])
             keys = step_keys(self.key, first_step + i, count=len(rows))
-            state, records, before = self.fns.run_fed(state, xb, yb, keys, self.probe)
-            pieces.append(jax.device_get(records))
+            state, records, before, finite = fns.run_fed(state, xb, yb, keys, self.probe)
+            records, finite = jax.device_get((records, finite))
+            pieces.append(records)
+            ends.append(bool(finite))
             if not befores:
                 befores.append(before)
             del before

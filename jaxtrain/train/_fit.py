@@ -89,14 +89,21 @@ def fit(
     ``scale(−η)``, or its schedule at the state's count: jaxtrain's and optax's optimizers
     alike); else NaN. It is only recorded, never applied.
 
-    Non-finite steps: every step records whether its loss, its gradient norm and the state
-    it produces (parameters, model state, optimizer state) are all finite, computed inside
-    the compiled step, and the host looks at those flags once per call, never per step. With
-    ``on_nonfinite="raise"`` each call also returns a copy of the state it started
-    from (one extra copy of parameters and optimizer state in memory); on a bad step the
-    steps before it are replayed from that copy, and :class:`NonFiniteLossError` names the
-    step and the usual causes and carries that last finite state; no checkpoint is written
-    after it, so every checkpoint holds a finite state. With ``"skip"`` the bad steps'
+    Non-finite steps: every step records whether its loss and its gradient norm are finite,
+    computed inside the compiled step, and each call whether the state it ends with
+    (parameters, model state, optimizer state) is; the host looks at those flags once per
+    call, never per step. With ``on_nonfinite="raise"`` each call also returns a copy of the
+    state it started from (one extra copy of parameters and optimizer state in memory); a
+    call with a bad flag runs again from that copy with every step also checking the state
+    it produces, which finds the first bad step exactly: a NaN learning rate or an
+    overflowing update leaves the loss and gradient finite but the state not (a state that
+    turns non-finite and finite again within one call, without reaching the parameters, the
+    loss or the gradient, passes: the parameters, θ + Δθ at every step, never recover from
+    inf or NaN). The steps before it are replayed from that copy, and
+    :class:`NonFiniteLossError` names the step and the usual causes and carries that last
+    finite state; no checkpoint is written after it, so every checkpoint holds a finite
+    state. The state check costs a few kernels per step, 14% of a batch-32 MLP step on a
+    CPU: paid per call, not per step, as long as nothing goes wrong. With ``"skip"`` the bad steps'
     updates (parameters, model state and optimizer state alike) are dropped inside the step,
     the run goes on, and ``history.per_step["skipped"]`` / ``per_epoch["skipped_steps"]``
     count them.

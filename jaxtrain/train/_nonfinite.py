@@ -1,9 +1,11 @@
 """``fit``'s non-finite policy: stop at the first bad step with its last good state, or skip.
 
-Every step records whether its loss, its gradient norm and the state it produces are finite
-(computed inside the compiled step), and the host reads those flags once per segment, never
-per step. ``"skip"`` is applied inside the compiled step (a
-bad step's updates are dropped, see :class:`~jaxtrain.train._step.StepFunctions`).
+Every step records whether its loss and its gradient norm are finite, and each call whether
+its last state is (computed inside the compiled call; a call with a bad flag runs again with
+every step checking the state it produces, :meth:`~jaxtrain.train._feed.Feed.run`), and the
+host reads those flags once per segment, never per step. ``"skip"`` is applied inside the
+compiled step (a bad step's updates are dropped, see
+:class:`~jaxtrain.train._step.StepFunctions`).
 ``"raise"`` is here: the segment's call also returned a copy of the state it started from,
 and on a bad step the steps before it are replayed from that copy, so the error carries the
 state just before the bad step.

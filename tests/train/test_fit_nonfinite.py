@@ -240,7 +240,9 @@ def _finite(tree):
     [
         (linear_triple(), _nan_learning_rate_at(5), 5),  # the parameters (issue 13, case 1)
         (linear_triple(), _NanStateAt(6), 6),  # only the optimizer state
-        (linear_triple(), _NanStateAt(6, transient=True), 6),  # NaN for one step only
+        # NaN for one step only, the last of the call (three 4-step epochs joined in one):
+        # the state the call ends with is what is checked.
+        (linear_triple(), _NanStateAt(11, transient=True), 11),
         ((_overflowing_apply, linear_triple()[1], {"scale": jnp.float32(1.0)}), SGD, 1),
     ],
     ids=["params", "opt_state", "opt_state_one_step", "model_state"],
@@ -258,6 +260,50 @@ def test_a_step_whose_new_state_is_not_finite_stops_with_the_last_finite_state(
     assert error.step == bad and np.isfinite(error.loss)
     assert int(error.state.step) == bad
     assert _finite((error.state.params, error.state.model_state, error.state.opt_state))
+
+
+def test_a_state_non_finite_for_a_step_inside_a_call_and_healed_passes():
+    # Each call checks the state it ends with, not every step's (a few kernels a step):
+    # a NaN that never reached the parameters, the loss or the gradient and is gone by the
+    # call's end passes, and nothing non-finite is ever kept or saved.
+    state, history = fit(
+        linear_triple(),
+        _NanStateAt(6, transient=True),
+        blobs(32),
+        loss=LOSS,
+        epochs=3,
+        batch_size=8,
+        progress=False,
+    )
+    assert int(state.step) == 12 and _finite((state.params, state.opt_state))
+    assert not history.per_step["skipped"].any()
+
+
+def test_the_call_run_again_to_find_a_bad_step_gives_the_same_records():
+    # Steps 0-4 are fine, step 5 makes NaN parameters: the run again, with every step checking
+    # its state, must reproduce the first call's records up to the bad step.
+    with pytest.raises(NonFiniteLossError) as caught:
+        fit(
+            linear_triple(),
+            _nan_learning_rate_at(5),
+            blobs(32),
+            loss=LOSS,
+            epochs=3,
+            batch_size=8,
+            progress=False,
+        )
+    reference, _ = fit(
+        linear_triple(),
+        optax.sgd(0.1),
+        blobs(32),
+        loss=LOSS,
+        steps=5,
+        batch_size=8,
+        progress=False,
+    )
+    history = caught.value.history
+    assert history.per_step["skipped"].tolist() == [False] * 5 + [True]
+    np.testing.assert_array_equal(caught.value.state.params["w"], reference.params["w"])
 
 
 def test_skip_drops_a_step_whose_new_state_is_not_finite():
