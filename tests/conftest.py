@@ -54,6 +54,37 @@ jax.config.update("jax_enable_x64", False)
 collect_ignore_glob = ["*/conftest.py"]
 
 
+# The test files that take longest (seconds on 2 cores, 2026-12-07), collected first and
+# longest first. With --dist loadfile each file goes to one worker, in collection order
+# (--no-loadscope-reorder: xdist would order files by their number of tests, which put
+# tests/train/test_multiprocess.py, 2 tests and 24 s, near the end, where it ran alone while
+# the other worker had nothing left). Longest first, the last files handed out are short.
+_LONGEST_FIRST = (
+    "tests/cli/test_help_examples.py",  # 52 s
+    "tests/diagnose/test_explain.py",  # 40
+    "tests/train/test_multiprocess.py",  # 24
+    "tests/optim/test_escape_papers.py",  # 21
+    "tests/curvature/test_model_loss.py",  # 17
+    "tests/lecture/test_task_strategy.py",  # 16
+    "tests/cli/test_cli_hessian.py",  # 15
+    "tests/monitor/test_sharpness.py",  # 15
+    "tests/monitor/test_fit_monitors.py",  # 12
+    "tests/curvature/test_lanczos.py",  # 11
+    "tests/cli/test_cli_diagnose.py",  # 11
+    "tests/train/test_checkpoint.py",  # 11
+    "tests/curvature/test_curvature_against_dense.py",  # 11
+    "tests/cli/test_tour.py",  # 11
+    "tests/cli/test_cli_train.py",  # 11
+    "tests/train/test_multidevice.py",  # 9
+    "tests/notebooks/test_notebooks.py",  # 9
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {module: place for place, module in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 def pytest_unconfigure(config):
     if hasattr(config, "workerinput"):
         # An xdist worker has reported everything by now. At exit JAX destroys every program
