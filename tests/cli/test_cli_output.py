@@ -193,6 +193,19 @@ def test_an_out_that_is_a_file_is_refused_before_any_work(command, tmp_path, no_
     assert out.read_text() == "mine"
 
 
+@pytest.mark.parametrize("command", ["diagnose", "explain", "hessian", "tour"])
+def test_an_out_linked_to_a_missing_folder_is_refused_before_any_work(
+    command, tmp_path, no_work, capsys
+):
+    # Before: explain and hessian did all their work, then "cannot write to dl: File exists".
+    out = tmp_path / "dl"
+    out.symlink_to(tmp_path / "no" / "such")
+    assert main(_argv(command, tmp_path, out)) == 2
+    err = _one_error_line(capsys.readouterr().err, command)
+    assert f"{out} is a symbolic link to {tmp_path / 'no' / 'such'}, which does not exist" in err
+    assert not (tmp_path / "no").exists()
+
+
 def _unreachable(tmp_path):
     # A folder name longer than any file system takes: the OSError root (these tests' user)
     # meets too, standing in for a parent folder the user cannot search.
