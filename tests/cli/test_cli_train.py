@@ -416,6 +416,20 @@ def test_options_that_leave_data_and_model_alone_do_not_block_a_resume(tmp_path,
     assert main([*_train_argv(path, ckpt), *same]) == 0, capsys.readouterr().err
 
 
+def test_a_linear_models_width_does_not_block_a_resume(tmp_path, capsys):
+    # A linear model has no hidden layer; its --width (recorded all the same) was compared.
+    path, ckpt = _blobs(tmp_path / "a.npz", val=True), tmp_path / "ck"
+    linear = ["--depth", "0", "--epochs", "1"]
+    assert main([*_train_argv(path, ckpt), *linear]) == 0
+    wider = ["--depth", "0", "--width", "16", "--epochs", "2", "--resume"]
+    assert main([*_train_argv(path, ckpt), *wider]) == 0, capsys.readouterr().err
+    # One hidden layer of another width is another model.
+    ckpt = tmp_path / "ck1"
+    assert main(_train_argv(path, ckpt)) == 0
+    assert main([*_train_argv(path, ckpt), "--width", "16", "--epochs", "2", "--resume"]) == 1
+    assert "model.width: checkpoint 4, this run 16" in capsys.readouterr().err
+
+
 def test_a_checkpoint_that_recorded_the_raw_options_still_resumes(tmp_path, capsys, monkeypatch):
     # Checkpoints written before kept --val-fraction where it was unused and --num-classes
     # as given (none when inferred).
