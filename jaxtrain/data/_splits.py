@@ -90,29 +90,39 @@ def _class_labels(y: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def _allocate(counts: np.ndarray, total: int, capacity: np.ndarray) -> np.ndarray:
-    """Splits ``total`` over groups in proportion to ``counts`` (largest remainder), no group
-    getting more than its ``capacity``: what a full group cannot take goes to the others, in
-    proportion again. Needs ``total <= capacity.sum()``."""
-    full = np.zeros(len(counts), dtype=bool)
-    while True:
-        weight = np.where(full, 0, counts)
-        left = total - int(capacity[full].sum())
-        ideal = np.where(full, capacity, weight * (left / max(int(weight.sum()), 1)))
-        overflowing = ~full & (ideal > capacity)
-        if not overflowing.any():
-            break
-        full |= overflowing
-    share = np.minimum(np.floor(ideal).astype(np.int64), capacity)
+def _allocate(counts: np.ndarray, total: int) -> np.ndarray:
+    """Splits ``total`` over groups in proportion to ``counts`` (largest remainder)."""
+    if counts.sum() == 0:
+        return np.zeros_like(counts)
+    ideal = counts * (total / counts.sum())
+    share = np.minimum(np.floor(ideal).astype(np.int64), counts)
     remainder = total - int(share.sum())
     order = np.argsort(-(ideal - share), kind="stable")
     for group in order:
         if remainder == 0:
             break
-        if share[group] < capacity[group]:
+        if share[group] < counts[group]:
             share[group] += 1
             remainder -= 1
     return share
+
+
+def _keep_one_in_training(
+    counts: np.ndarray, test_share: np.ndarray, val_share: np.ndarray
+) -> None:
+    """Gives back to training one example of each class the held-out shares took whole, and
+    takes one of the class with the most training examples (the first, on a tie) in its place.
+
+    In place. Needs ``test_share + val_share <= counts - 1`` summed over the classes, so that
+    a class with two training examples or more is left to give. Repairing the proportional
+    shares, rather than allocating anew, leaves a split where every class kept an example as
+    it was: a checkpoint's data reference rebuilds the split it was trained on.
+    """
+    for lost in np.flatnonzero(counts - test_share - val_share == 0):
+        held_out = val_share if val_share[lost] else test_share
+        donor = int(np.argmax(counts - test_share - val_share))
+        held_out[lost] -= 1
+        held_out[donor] += 1
 
 
 def _split_indices(
@@ -137,8 +147,9 @@ def _split_indices(
             f"for the {n_val + n_test:,} validation and test examples; pass stratify=False "
             "(integer regression targets are no classes), smaller fractions, or more data."
         )
-    test_share = _allocate(counts, n_test, movable)
-    val_share = _allocate(counts - test_share, n_val, movable - test_share)
+    test_share = _allocate(counts, n_test)
+    val_share = _allocate(counts - test_share, n_val)
+    _keep_one_in_training(counts, test_share, val_share)
     train, val, test = [], [], []
     for c in range(len(classes)):
         members = rng.permutation(np.flatnonzero(inverse == c))
@@ -164,9 +175,11 @@ def train_val_test_split(
     Model selection (§1): fit on ``train``, choose hyperparameters on ``val``, report once on
     ``test``. With ``stratify=True`` and classification labels (integer or bool labels of
     shape (N,) or (N, 1), or one-hot/soft rows (N, K) of any dtype) every class keeps its
-    share in each split: the validation estimate is not skewed by an unlucky draw. A class
-    too small to reach every split keeps its examples in training first: every class keeps
-    at least one training example, and the share it cannot give goes to the other classes.
+    share in each split: the validation estimate is not skewed by an unlucky draw. Every class
+    keeps at least one training example: where the proportional shares would hold a class
+    out whole, one of its examples stays in training and the class with the most training
+    examples gives one in its place (a split where every class kept one is the proportional
+    split itself, as before this rule).
     Regression targets (floats of shape (N,) or (N, 1)) are split at random. Split sizes are
     ``round(n · test_fraction)`` and ``round(n · val_fraction)``.
 

@@ -242,6 +242,18 @@ def test_a_stratified_split_keeps_every_class_in_training():
         assert sorted(np.bincount(test[1], minlength=12)[:2].tolist()) == [5, 6]
 
 
+def test_a_split_that_kept_every_class_is_the_proportional_split_as_before():
+    # Review: allocating anew around the one-example-in-training rule moved the largest
+    # remainders for data where no class had lost its training examples, so a checkpoint's
+    # data reference rebuilt another split. Class counts [1, 11, 32, 27, 1], 20% held out:
+    # the proportional shares leave every class a training example.
+    y = np.repeat(np.arange(5), [1, 11, 32, 27, 1])
+    x = np.arange(len(y), dtype=np.float32)[:, None]
+    train, val, _ = train_val_test_split(x, y, val_fraction=0.2, seed=0)
+    np.testing.assert_array_equal(np.bincount(train[1], minlength=5), [1, 9, 26, 21, 1])
+    np.testing.assert_array_equal(np.bincount(val[1], minlength=5), [0, 2, 6, 6, 0])
+
+
 def test_a_class_too_small_for_every_split_keeps_training_first():
     # Two examples of class 0 cannot reach train, val and test. Before: its largest
     # remainders sent one to test and the other to validation.
