@@ -209,7 +209,7 @@ def _changed_settings(
         for key in sorted(set(before) | set(now))
         if key != "epochs"
         and not _same_file_moved(section, key, before, now)
-        and not _width_of_a_linear_model(section, key, before, now)
+        and not _unused_by_a_linear_model(section, key, before, now)
         and before.get(key) != now.get(key)
     ]
 
@@ -220,11 +220,14 @@ def _same_file_moved(section: str, key: str, before: dict, now: dict) -> bool:
     return (section, key) == ("data", "path") and sha is not None and sha == now.get("sha256")
 
 
-def _width_of_a_linear_model(section: str, key: str, before: dict, now: dict) -> bool:
-    """A linear model (an MLP of depth 0) has no hidden layer: its recorded --width, the
-    command's default, says nothing of the model."""
-    return (section, key) == ("model", "width") and all(
-        spec.get("family") == "mlp" and spec.get("depth") == 0 for spec in (before, now)
+def _unused_by_a_linear_model(section: str, key: str, before: dict, now: dict) -> bool:
+    """A linear model (an MLP of depth 0) has no hidden layer: its recorded --width (the
+    command's default) says nothing of the model, nor its --activation and --norm, which
+    checkpoints written before they were refused for it recorded."""
+    return (
+        section == "model"
+        and key in ("width", "activation", "norm")
+        and all(spec.get("family") == "mlp" and spec.get("depth") == 0 for spec in (before, now))
     )
 
 

@@ -416,11 +416,22 @@ def test_options_that_leave_data_and_model_alone_do_not_block_a_resume(tmp_path,
     assert main([*_train_argv(path, ckpt), *same]) == 0, capsys.readouterr().err
 
 
-def test_a_linear_models_width_does_not_block_a_resume(tmp_path, capsys):
-    # A linear model has no hidden layer; its --width (recorded all the same) was compared.
+def test_a_linear_models_width_activation_and_norm_do_not_block_a_resume(
+    tmp_path, capsys, monkeypatch
+):
+    # A linear model has no hidden layer; its --width (recorded all the same) was compared,
+    # and so were the --activation and --norm that checkpoints written before they were
+    # refused for it recorded.
     path, ckpt = _blobs(tmp_path / "a.npz", val=True), tmp_path / "ck"
-    linear = ["--depth", "0", "--epochs", "1"]
-    assert main([*_train_argv(path, ckpt), *linear]) == 0
+    fit = train.fit
+
+    def as_before(*args, **kwargs):
+        kwargs["metadata"]["model"].update(activation="tanh", norm="batch")
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(train, "fit", as_before)
+    assert main([*_train_argv(path, ckpt), "--depth", "0", "--epochs", "1"]) == 0
+    monkeypatch.undo()
     wider = ["--depth", "0", "--width", "16", "--epochs", "2", "--resume"]
     assert main([*_train_argv(path, ckpt), *wider]) == 0, capsys.readouterr().err
     # One hidden layer of another width is another model.
