@@ -8,8 +8,8 @@ recognise scenes that never occur — which is why ``vertical_flip`` is here too
 
 Every factory returns ``aug(key, x) -> x`` for ONE example ``x`` of shape ``(H, W, C)`` or
 ``(H, W)``; the output has the same shape and dtype. Images are channels-last: an example of
-shape (C, H, W) with C in {1, 3, 4} and a last axis longer than 4 is refused (transpose an NCHW
-batch with ``x.transpose(0, 2, 3, 1)``). The function is pure: the same key gives
+shape (C, H, W) with C in {1, 3, 4}, fewer than H and W, and W > 4 is refused (transpose an
+NCHW batch with ``x.transpose(0, 2, 3, 1)``). The function is pure: the same key gives
 the same result. :func:`compose` chains augmentations, :func:`augment_batch` splits a key per
 example and vmaps, so a whole batch is one jitted XLA computation (no Python per example).
 """
@@ -48,9 +48,16 @@ def _as_image(x: jax.Array, who: str) -> jax.Array:
             f"{who} augments ONE example of shape (H, W, C) or (H, W); got shape {x.shape}. "
             "To augment a batch, call jaxtrain.data.augment_batch(aug, key, batch)."
         )
-    if x.ndim == 3 and x.shape[0] in (1, 3, 4) and x.shape[-1] > 4:
+    if (
+        x.ndim == 3
+        and x.shape[0] in (1, 3, 4)
+        and x.shape[0] < min(x.shape[1:])
+        and x.shape[-1] > 4
+    ):
         # A (C, H, W) example read as (H, W, C) is no image: a crop pads the colour planes
         # away and a horizontal flip flips rows, and shape and dtype still come out right.
+        # An image has fewer channels than rows and columns, so a (4, 4, 8) feature map
+        # (as many rows as its first axis) passes.
         raise ValueError(
             f"{who} got an example of shape {x.shape}, which looks channels-first (C, H, W); "
             "augmentations take channels-last images (H, W, C): transpose a batch with "

@@ -340,8 +340,9 @@ def test_channels_first_batches_are_refused(aug, channels):
 
 
 def test_channels_last_images_with_few_rows_still_pass():
-    # Only a first axis of 1, 3 or 4 with a longer last axis looks channels-first.
-    for shape in [(3, 4, 4), (4, 32, 3), (3, 32)]:
+    # Only a first axis of 1, 3 or 4, shorter than both others, with a last axis longer than
+    # 4 looks channels-first: a (4, 4, 8) feature map was refused (review).
+    for shape in [(3, 4, 4), (4, 32, 3), (3, 32), (4, 4, 8), (3, 3, 16)]:
         x = jnp.arange(np.prod(shape), dtype=jnp.float32).reshape(shape)
         flipped = horizontal_flip(1.0)(KEY, x)
         np.testing.assert_array_equal(np.asarray(flipped), np.asarray(x)[:, ::-1])
