@@ -104,12 +104,22 @@ class Feed:
         whether that step's loss, gradient and the state it produced are finite: where the
         steps do not check their states (:class:`~jaxtrain.train._step.StepFunctions`), a
         call that ends non-finite, or has a step whose loss or gradient is, runs again from
-        ``before`` with every step checked, so the first bad step is exact.
+        ``before`` with every step checked, up to that step, so the first bad step is exact
+        (the returned state is then the run again's, the records past it the first run's).
         """
         state, records, before, finite = self._run(self.fns, state, first, stop)
-        if before is not None and not (finite and records["finite"].all()):
-            del state  # the run again needs memory for one more state, not two
-            state, records, before, _ = self._run(self.fns.checking_each_step, before, first, stop)
+        flags = records["finite"].astype(bool)
+        if before is None or (finite and flags.all()):
+            return state, records, before
+        del state  # the run again needs memory for one more state, not two
+        # The first bad step is no later than the first flagged one (its loss or gradient not
+        # finite): the run again stops there. With none flagged, the state went bad somewhere.
+        flagged = np.flatnonzero(~flags)
+        end = first + int(flagged[0]) + 1 if flagged.size else stop
+        state, checked, before, _ = self._run(self.fns.checking_each_step, before, first, end)
+        # The records past it are of steps after the first bad one, which no one reads.
+        count = end - first
+        records = {k: np.concatenate([checked[k], v[count:]]) for k, v in records.items()}
         return state, records, before
 
     def _run(

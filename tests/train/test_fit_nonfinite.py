@@ -306,6 +306,37 @@ def test_the_call_run_again_to_find_a_bad_step_gives_the_same_records():
     np.testing.assert_array_equal(caught.value.state.params["w"], reference.params["w"])
 
 
+@pytest.mark.parametrize("data_on_device", [True, False])
+def test_the_call_runs_again_only_up_to_its_first_non_finite_loss(monkeypatch, data_on_device):
+    # Review: a bad call ran again whole, a second epoch when fed from the host. The NaN η at
+    # step 5 shows as a NaN loss at step 6: the first bad step is no later, so the checked run
+    # again stops there.
+    from jaxtrain.train import _feed
+
+    runs = []
+    run = _feed.Feed._run
+
+    def counted(self, fns, state, first, stop):
+        runs.append((fns.checks_each_step, first, stop))
+        return run(self, fns, state, first, stop)
+
+    monkeypatch.setattr(_feed.Feed, "_run", counted)
+    with pytest.raises(NonFiniteLossError) as caught:
+        fit(
+            linear_triple(),
+            _nan_learning_rate_at(5),
+            blobs(96),
+            loss=LOSS,
+            epochs=1,
+            batch_size=8,
+            data_on_device=data_on_device,
+            progress=False,
+        )
+    assert caught.value.step == 5
+    checked = [(first, stop) for checks, first, stop in runs if checks]
+    assert checked == [(0, 7)], runs
+
+
 def test_skip_drops_a_step_whose_new_state_is_not_finite():
     model = (_overflowing_apply, linear_triple()[1], {"scale": jnp.float32(1.0)})
     state, history = fit(
