@@ -40,10 +40,6 @@ _OWN_SETTINGS = (
 )
 
 
-def _positive_or_none(value: Any, name: str) -> int | None:
-    return None if value is None else check_positive_int(value, f"`{name}`")
-
-
 def _callers_settings(settings: Any) -> dict[str, Any]:
     """``settings`` as a dict, refused when it is no mapping or restates one of
     :data:`_OWN_SETTINGS` (checked before the run, which may take minutes)."""
@@ -228,11 +224,11 @@ def explain_run(
         )
     if (steps is None) == (epochs is None):
         raise ValueError("give exactly one of `steps` and `epochs`.")
-    steps = _positive_or_none(steps, "steps")
-    epochs = _positive_or_none(epochs, "epochs")
-    batch_size = _positive_or_none(batch_size, "batch_size")
-    measure_every = _positive_or_none(measure_every, "measure_every")
-    probe_size = _positive_or_none(probe_size, "probe_size")
+    steps = check_positive_int(steps, "`steps`", or_none=True)
+    epochs = check_positive_int(epochs, "`epochs`", or_none=True)
+    batch_size = check_positive_int(batch_size, "`batch_size`", or_none=True)
+    measure_every = check_positive_int(measure_every, "`measure_every`", or_none=True)
+    probe_size = check_positive_int(probe_size, "`probe_size`", or_none=True)
     if not is_int(seed):
         raise ValueError(f"`seed` must be an int; got {seed!r}.")
     recorded = _callers_settings(settings)

@@ -36,10 +36,10 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxtrain._numbers import is_int
 from jaxtrain._regular_file import open_regular
 from jaxtrain._text import listed
 from jaxtrain.train._checkpoint_dir import CheckpointDirectory, run_identity
+from jaxtrain.train._checks import check_positive_int
 from jaxtrain.train._checksums import has_checksums, verify_checksums
 from jaxtrain.train._errors import CheckpointCorruptError, CheckpointMismatchError
 from jaxtrain.train._history import History
@@ -425,9 +425,7 @@ class CheckpointWriter:
         keep: int | None = 3,
         keep_name: str = "keep_checkpoints",
     ):
-        if keep is not None and (not is_int(keep) or keep < 1):
-            raise ValueError(f"{keep_name} must be a positive int or None; got {keep!r}")
-        keep = None if keep is None else int(keep)
+        keep = check_positive_int(keep, keep_name, or_none=True)
         self.directory = as_path(directory)
         self._keep = keep
         self._owned = CheckpointDirectory(self.directory)

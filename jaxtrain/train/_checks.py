@@ -24,9 +24,13 @@ def check_flag(value: Any, name: str, *, or_none: bool = False) -> bool | None:
     return bool(value)
 
 
-def check_positive_int(value: Any, name: str) -> int:
+def check_positive_int(value: Any, name: str, *, or_none: bool = False) -> int | None:
+    """``value`` as an int ≥ 1, refused unless one (or ``None``, ``or_none``)."""
+    if value is None and or_none:
+        return None
     if not is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
+        choices = "a positive int or None" if or_none else "a positive int"
+        raise ValueError(f"{name} must be {choices}; got {value!r}")
     return int(value)
 
 

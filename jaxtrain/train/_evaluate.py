@@ -10,8 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxtrain._numbers import is_int
 from jaxtrain.losses import chunked_mean
+from jaxtrain.train._checks import check_positive_int
 from jaxtrain.train._sharding import Placement, resolve_placement
 from jaxtrain.train._state import TrainState
 
@@ -65,9 +65,7 @@ def split_model(model_or_state: Any) -> tuple[Callable[..., Any], Any, Any]:
 
 def _chunk_size(n: int, batch_size: int | None, placement: Placement) -> int:
     if batch_size is not None:
-        if not is_int(batch_size) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int or None; got {batch_size!r}")
-        return min(int(batch_size), n)
+        return min(check_positive_int(batch_size, "batch_size", or_none=True), n)
     chunk = min(n, _DEFAULT_CHUNK)
     shards = placement.num_shards
     if chunk > shards and chunk % shards:

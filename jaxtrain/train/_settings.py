@@ -147,8 +147,8 @@ def resolve_settings(
     progress = check_flag(progress, "progress")
     resume = check_flag(resume, "resume")
     data_on_device = check_flag(data_on_device, "data_on_device", or_none=True)
-    eval_batch_size = _positive_int_or_none(eval_batch_size, "eval_batch_size")
-    keep_checkpoints = _positive_int_or_none(keep_checkpoints, "keep_checkpoints")
+    eval_batch_size = check_positive_int(eval_batch_size, "eval_batch_size", or_none=True)
+    keep_checkpoints = check_positive_int(keep_checkpoints, "keep_checkpoints", or_none=True)
     learning_rate = _check_learning_rate(learning_rate)
     checkpoint_every, metadata = _checkpoint_arguments(
         checkpoint_dir, checkpoint_every, resume, metadata
@@ -211,14 +211,6 @@ def _run_length(epochs: Any, steps: Any) -> tuple[int | None, int | None]:
     if steps is not None:
         steps = check_positive_int(steps, "steps")
     return epochs, steps
-
-
-def _positive_int_or_none(value: Any, name: str) -> int | None:
-    if value is None:
-        return None
-    if not is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive int or None; got {value!r}")
-    return int(value)
 
 
 def _check_learning_rate(value: Any) -> float | Callable[[Any], Any] | None:
