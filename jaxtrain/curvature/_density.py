@@ -15,9 +15,9 @@ from jaxtrain._batched_map import map_in_batches
 from jaxtrain._numbers import is_int
 from jaxtrain.curvature._lanczos import (
     _check_num_iters,
-    _lanczos_loop,
     basis_rows,
     check_basis_memory,
+    lanczos_loop,
     ritz,
 )
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
@@ -77,7 +77,7 @@ def slq_probes(
 
     def one_probe(probe_key):
         v0 = jax.random.normal(probe_key, like.shape, like.dtype)
-        alphas, betas, _, steps, _ = _lanczos_loop(f, v0, num_iters, m)
+        alphas, betas, _, steps, _ = lanczos_loop(f, v0, num_iters, m)
         return gauss_quadrature(alphas, betas, steps, m)
 
     return map_in_batches(one_probe, keys, probe_batch_size)

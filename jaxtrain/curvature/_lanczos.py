@@ -195,7 +195,7 @@ def _hashed_vector(n: int, salt: jax.Array, dtype: Any) -> jax.Array:
     return (h >> 8).astype(dtype) / jnp.asarray(2.0**23, dtype) - 1
 
 
-def _lanczos_loop(
+def lanczos_loop(
     f: Callable[[jax.Array], jax.Array],
     v0: jax.Array,
     num_iters: jax.Array,
@@ -375,7 +375,7 @@ def _floor(theta: jax.Array, j: jax.Array, n: int) -> jax.Array:
 def _lanczos_program(matvec, like, key, num_iters, *, m, return_basis):
     f, flat_like, _ = flat_operator(linearized(matvec), like)
     v0 = jax.random.normal(key, flat_like.shape, flat_like.dtype)
-    alphas, betas, V, _, _ = _lanczos_loop(f, v0, num_iters, m)
+    alphas, betas, V, _, _ = lanczos_loop(f, v0, num_iters, m)
     return alphas, betas, (V if return_basis else None)
 
 
@@ -468,7 +468,7 @@ def converging_lanczos(
     """Lanczos from ``v0`` on the flat operator ``f`` until the wanted Ritz pairs converge.
 
     Traceable (no jit of its own). Returns ``(alphas, betas, V, steps, report)``: the
-    tridiagonal and basis of :func:`_lanczos_loop`, and the last check's ``(values,
+    tridiagonal and basis of :func:`lanczos_loop`, and the last check's ``(values,
     residuals, converged, S)`` with S the wanted pairs' vectors in the Lanczos basis.
     """
     n = v0.shape[0]
@@ -483,7 +483,7 @@ def converging_lanczos(
         report = lax.switch(index, branches, alphas, betas, j, tol)
         return report[2], report
 
-    return _lanczos_loop(f, v0, num_iters, m, check=check, min_iters=min_iters)
+    return lanczos_loop(f, v0, num_iters, m, check=check, min_iters=min_iters)
 
 
 def extreme_ritz_pairs(

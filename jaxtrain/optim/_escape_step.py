@@ -21,7 +21,7 @@ from jax.flatten_util import ravel_pytree
 
 from jaxtrain._dtypes import INT32_MAX, working_dtype
 from jaxtrain.curvature import hvp
-from jaxtrain.curvature._lanczos import _lanczos_loop, basis_rows, extreme_ritz_pairs, ritz
+from jaxtrain.curvature._lanczos import basis_rows, extreme_ritz_pairs, lanczos_loop, ritz
 from jaxtrain.curvature._operators import dot, flat_operator, flat_space, highest_precision
 
 __all__ = [
@@ -242,7 +242,7 @@ def krylov_ritz_pairs(
         # loop. It runs on the loop's schedule (every step up to 32, then every j/16), so a
         # breakdown may be seen a few steps late: those steps restart orthogonally to g's
         # Krylov space, and their Ritz vectors add nothing to −f(H)g.
-        alphas, betas, basis, steps, _ = _lanczos_loop(
+        alphas, betas, basis, steps, _ = lanczos_loop(
             product, v0, jnp.int32(num_iters), m, check=invariant, min_iters=1
         )
         values, columns, _ = ritz(alphas, betas, steps, m)
