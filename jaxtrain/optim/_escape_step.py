@@ -33,6 +33,7 @@ __all__ = [
     "keep_finite",
     "krylov_ritz_pairs",
     "line_search",
+    "negative_curvature_step",
     "objective",
     "ritz_pairs",
     "saturating_add",
@@ -360,3 +361,39 @@ def line_search(
     found = lowered(lowest)
     # Selected, not multiplied by a zero t: 0 · NaN would leave a NaN direction in the step.
     return jnp.where(found, t * direction, 0.0), evaluations, found
+
+
+def negative_curvature_step(
+    obj_fn: Callable[[Any], jax.Array],
+    params: Any,
+    negative: jax.Array,
+    eigenvalue: jax.Array,
+    vector: jax.Array,
+    *,
+    hessian_lipschitz: float,
+    max_halvings: int,
+    loss: Callable[[], jax.Array],
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Where ``negative``, the step of length |λ|/ρ along ±u that lowers the loss
+    (:func:`line_search` over both signs, halving the length), λ = ``eigenvalue`` and
+    u = ``vector``; elsewhere no step and no evaluation, in a ``lax.cond``.
+
+    ``loss()`` gives L(θ), called inside the branch: a caller that has it already passes it
+    back, one that does not pays for it only where it escapes.
+
+    Returns:
+      ``(step, trials, escaped)`` as :func:`line_search` returns them (``escaped`` False and
+      the step zero where not ``negative``).
+    """
+
+    def escape():
+        length = jnp.abs(eigenvalue) / hessian_lipschitz
+        return line_search(
+            obj_fn, params, vector, length, max_halvings, both_signs=True, loss=loss()
+        )
+
+    def no_escape():
+        flat, _ = ravel_pytree(params)
+        return jnp.zeros_like(flat), jnp.zeros([], jnp.int32), jnp.asarray(False)
+
+    return lax.cond(negative, escape, no_escape)

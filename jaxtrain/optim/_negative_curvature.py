@@ -18,7 +18,7 @@ from jaxtrain.optim._escape_step import (
     check_seed,
     hessian_product,
     initial_eigenpair,
-    line_search,
+    negative_curvature_step,
     objective,
     ritz_pairs,
     saturating_add,
@@ -205,21 +205,20 @@ def negative_curvature_descent(
         )
         negative = small & finite & (eigenvalue < -curvature_threshold)
 
-        def escape():
-            loss = loss_fn(params)
-            length = jnp.abs(eigenvalue) / hessian_lipschitz
-            step, trials, lowered = line_search(
-                loss_fn, params, vector, length, max_halvings, both_signs=True, loss=loss
-            )
-            return step.astype(flat_grad.dtype), 1 + trials, lowered
-
-        def no_escape():
-            return jnp.zeros_like(flat_grad), jnp.zeros([], jnp.int32), jnp.asarray(False)
-
-        step, evaluations, escaped = lax.cond(negative, escape, no_escape)
+        step, trials, escaped = negative_curvature_step(
+            loss_fn,
+            params,
+            negative,
+            eigenvalue,
+            vector,
+            hessian_lipschitz=hessian_lipschitz,
+            max_halvings=max_halvings,
+            loss=lambda: loss_fn(params),
+        )
+        evaluations = trials + negative  # and L(θ), where it searched
 
         def take_escape():
-            return ravel_pytree(updates)[1](step), state.inner_state
+            return ravel_pytree(updates)[1](step.astype(flat_grad.dtype)), state.inner_state
 
         def descend():
             # Also where the escape lowered nothing: the wrapped optimizer still moves θ.

@@ -21,6 +21,7 @@ from jaxtrain.optim._escape_step import (
     keep_finite,
     krylov_ritz_pairs,
     line_search,
+    negative_curvature_step,
     objective,
     ritz_pairs,
     saturating_add,
@@ -221,14 +222,16 @@ def saddle_free_newton(
         )
         negative = small & finite & (eigenvalue < -curvature_threshold)
 
-        def escape():
-            length = jnp.abs(eigenvalue) / hessian_lipschitz
-            return search(vector, length, both_signs=True)
-
-        def no_escape():
-            return jnp.zeros_like(flat_grad), jnp.zeros([], jnp.int32), jnp.asarray(False)
-
-        escape_step, escape_trials, escaped = lax.cond(negative, escape, no_escape)
+        escape_step, escape_trials, escaped = negative_curvature_step(
+            loss_fn,
+            params,
+            negative,
+            eigenvalue,
+            vector,
+            hessian_lipschitz=hessian_lipschitz,
+            max_halvings=max_halvings,
+            loss=lambda: loss,
+        )
 
         # Otherwise the damped Newton step in the Krylov space of g (where g = 0 it is 0, and
         # a NaN g makes the update NaN below: neither needs the products).
@@ -260,7 +263,7 @@ def saddle_free_newton(
         newton_step, newton_trials, newton_value, newton_vector, newton_steps = lax.cond(
             ~escaped & (grad_norm > 0), newton, no_newton
         )
-        step = jnp.where(escaped, escape_step, newton_step)
+        step = jnp.where(escaped, escape_step.astype(flat_grad.dtype), newton_step)
         # The state's pair: the warm-started estimate where g is small, else the smallest
         # Ritz pair of g's space (a start for the next small gradient), if finite.
         _, eigenvalue, vector = keep_finite(
