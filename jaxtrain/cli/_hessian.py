@@ -673,7 +673,10 @@ def run(args: argparse.Namespace) -> int:
     out = pathlib.Path(args.out) if args.out else None
     spec, ckpt, metadata, apply = _restore(args.checkpoint, args.step)
     reference = _data_reference(metadata["data"], args.data)
-    train_pair, val_pair, task = load_reference(reference, spec.family)
+    # A --data file's SHA-256 was compared in _data_reference: not read a second time.
+    train_pair, val_pair, task = load_reference(
+        reference, spec.family, verified=args.data is not None
+    )
     x, y = train_pair if args.split == "train" else val_pair
     x, y = x[: args.max_examples], y[: args.max_examples]
     if args.batches is not None and args.batches > x.shape[0]:
