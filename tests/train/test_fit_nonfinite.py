@@ -235,6 +235,11 @@ def _finite(tree):
     return all(np.isfinite(np.asarray(leaf)).all() for leaf in jax.tree.leaves(tree))
 
 
+def _fit_linear(optimizer, data, **run):
+    """The linear model fitted in batches of 8; ``run``: epochs= or steps=, and the rest."""
+    return fit(linear_triple(), optimizer, data, loss=LOSS, batch_size=8, progress=False, **run)
+
+
 @pytest.mark.parametrize(
     ("model", "optimizer", "bad"),
     [
@@ -266,15 +271,7 @@ def test_a_state_non_finite_for_a_step_inside_a_call_and_healed_passes():
     # Each call checks the state it ends with, not every step's (a few kernels a step):
     # a NaN that never reached the parameters, the loss or the gradient and is gone by the
     # call's end passes, and nothing non-finite is ever kept or saved.
-    state, history = fit(
-        linear_triple(),
-        _NanStateAt(6, transient=True),
-        blobs(32),
-        loss=LOSS,
-        epochs=3,
-        batch_size=8,
-        progress=False,
-    )
+    state, history = _fit_linear(_NanStateAt(6, transient=True), blobs(32), epochs=3)
     assert int(state.step) == 12 and _finite((state.params, state.opt_state))
     assert not history.per_step["skipped"].any()
 
@@ -283,24 +280,8 @@ def test_the_call_run_again_to_find_a_bad_step_gives_the_same_records():
     # Steps 0-4 are fine, step 5 makes NaN parameters: the run again, with every step checking
     # its state, must reproduce the first call's records up to the bad step.
     with pytest.raises(NonFiniteLossError) as caught:
-        fit(
-            linear_triple(),
-            _nan_learning_rate_at(5),
-            blobs(32),
-            loss=LOSS,
-            epochs=3,
-            batch_size=8,
-            progress=False,
-        )
-    reference, _ = fit(
-        linear_triple(),
-        optax.sgd(0.1),
-        blobs(32),
-        loss=LOSS,
-        steps=5,
-        batch_size=8,
-        progress=False,
-    )
+        _fit_linear(_nan_learning_rate_at(5), blobs(32), epochs=3)
+    reference, _ = _fit_linear(optax.sgd(0.1), blobs(32), steps=5)
     history = caught.value.history
     assert history.per_step["skipped"].tolist() == [False] * 5 + [True]
     np.testing.assert_array_equal(caught.value.state.params["w"], reference.params["w"])
@@ -322,16 +303,7 @@ def test_the_call_runs_again_only_up_to_its_first_non_finite_loss(monkeypatch, d
 
     monkeypatch.setattr(_feed.Feed, "_run", counted)
     with pytest.raises(NonFiniteLossError) as caught:
-        fit(
-            linear_triple(),
-            _nan_learning_rate_at(5),
-            blobs(96),
-            loss=LOSS,
-            epochs=1,
-            batch_size=8,
-            data_on_device=data_on_device,
-            progress=False,
-        )
+        _fit_linear(_nan_learning_rate_at(5), blobs(96), epochs=1, data_on_device=data_on_device)
     assert caught.value.step == 5
     checked = [(first, stop) for checks, first, stop in runs if checks]
     assert checked == [(0, 7)], runs
