@@ -8,6 +8,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxtrain._numbers import is_int
+
 
 def _display_range(images: np.ndarray) -> tuple[float, float]:
     if images.dtype == np.uint8:
@@ -82,9 +84,9 @@ def plot_augmentations(
             f"`images` must have 1 (grey), 3 (RGB) or 4 (RGBA) channels last; got shape "
             f"{images.shape}. Channels-first data need images.transpose(0, 2, 3, 1)."
         )
-    if isinstance(num_augmented, bool) or not isinstance(num_augmented, int) or num_augmented < 1:
+    if not is_int(num_augmented) or num_augmented < 1:
         raise ValueError(f"`num_augmented` must be an int >= 1; got {num_augmented!r}.")
-    n, columns = len(images), 1 + num_augmented
+    n, columns = len(images), 1 + int(num_augmented)
     if labels is not None and len(labels) != n:
         raise ValueError(f"`labels` has {len(labels)} entries for {n} images; give one per row.")
 
@@ -97,10 +99,13 @@ def plot_augmentations(
             n, columns, figsize=(cell_size * columns, cell_size * n), squeeze=False
         )
     else:
-        axes = np.asarray(axes, dtype=object).reshape(-1)
-        if axes.size != n * columns:
+        axes = np.asarray(axes, dtype=object)
+        # A flat sequence is laid out row by row; a grid must be the grid's own shape, or an
+        # image's copies would spread over the caller's rows.
+        if axes.size != n * columns or (axes.ndim > 1 and axes.shape != (n, columns)):
             raise ValueError(
-                f"`axes` holds {axes.size} Axes; the grid needs {n} × {columns} = {n * columns}."
+                f"`axes` holds {axes.size} Axes in shape {axes.shape}; the grid needs {n} × "
+                f"{columns} = {n * columns} (a flat sequence, or that shape)."
             )
         axes = axes.reshape(n, columns)
         fig = axes[0, 0].figure

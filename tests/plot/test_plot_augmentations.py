@@ -66,6 +66,20 @@ def test_draws_into_given_axes():
     assert out_fig is fig and axes[1, 2] is given[1, 2]
     with pytest.raises(ValueError, match="`axes`"):
         plot_augmentations(horizontal_flip(), images, KEY, num_augmented=3, axes=given)
+    # The right count in another grid shape spread each image's copies over two rows.
+    _, transposed = plt.subplots(3, 2)
+    with pytest.raises(ValueError, match=r"`axes` holds 6 Axes in shape \(3, 2\)"):
+        plot_augmentations(horizontal_flip(), images, KEY, num_augmented=2, axes=transposed)
+    _, flat = plot_augmentations(
+        horizontal_flip(), images, KEY, num_augmented=2, axes=list(given.ravel())
+    )
+    assert flat[1, 2] is given[1, 2]
+
+
+def test_a_numpy_integer_count_of_copies_is_taken():
+    images = np.zeros((1, 5, 5), np.float32)
+    _, axes = plot_augmentations(horizontal_flip(), images, KEY, num_augmented=np.int64(2))
+    assert axes.shape == (1, 3)
 
 
 @pytest.mark.parametrize(
