@@ -45,7 +45,8 @@ def plot_augmentations(
       key: a ``jax.random`` key.
       num_augmented: augmented copies per image (columns after the original).
       labels: optional N row labels (class names or numbers) shown left of each row.
-      axes: optional existing array of Axes of shape (N, 1 + num_augmented) to draw into.
+      axes: optional existing array of Axes of shape (N, 1 + num_augmented) to draw into,
+        or a flat sequence of as many, taken row by row.
       cell_size: the side of one cell in inches when a new figure is made.
 
     Returns:
