@@ -85,6 +85,67 @@ def _draw_noise_scale(ax: Any, x_step: np.ndarray, per_step: dict, unit: str) ->
     ax.legend(fontsize=8)
 
 
+def _draw_loss(
+    ax: Any, x_step: np.ndarray, x_epoch: np.ndarray, per_step: dict, per_epoch: dict, unit: str
+) -> None:
+    """Panel 1: each step's loss, and the epochs' training and validation losses."""
+    drew = []
+    if "loss" in per_step and len(per_step["loss"]):
+        ax.plot(x_step, per_step["loss"], lw=0.6, alpha=0.45, color="tab:blue", label="step loss")
+        drew.append(per_step["loss"])
+    for name, color in (("train_loss", "tab:blue"), ("val_loss", "tab:orange")):
+        if name in per_epoch:
+            values = np.asarray(per_epoch[name], dtype=np.float64)
+            ax.plot(x_epoch, values, "o-", ms=3, color=color, label=name.replace("_", " "))
+            drew.append(values)
+    if drew and all(_positive(np.asarray(v, dtype=np.float64)) for v in drew):
+        ax.set_yscale("log")
+    ax.set(title="loss", xlabel=unit, ylabel="loss L")
+    if drew:
+        ax.legend(fontsize=8)
+        if not len(per_epoch.get("val_loss", ())):
+            _note(ax, "no validation data", corner=True)
+    else:
+        _note(ax, "no loss recorded")
+
+
+def _draw_metrics(ax: Any, x_epoch: np.ndarray, per_epoch: dict, unit: str) -> None:
+    """Panel 2: the epochs' training (dashed) and validation metrics."""
+    metrics = sorted(
+        k for k in per_epoch if k not in _NOT_METRICS and k.startswith(("train_", "val_"))
+    )
+    for name in metrics:
+        style = "--" if name.startswith("train_") else "-"
+        ax.plot(x_epoch, per_epoch[name], style, marker="o", ms=3, label=name.replace("_", " "))
+    if metrics:
+        ax.legend(fontsize=8)
+    else:
+        _note(ax, "no metrics recorded")
+    ax.set(title="metrics", xlabel=unit)
+
+
+def _draw_grad_norm(ax: Any, x_step: np.ndarray, per_step: dict, unit: str) -> None:
+    """Panel 3: each step's gradient norm."""
+    norms = np.asarray(per_step.get("grad_norm", []), dtype=np.float64)
+    if norms.size:
+        ax.plot(x_step, norms, lw=0.8, color="tab:green")
+        if _positive(norms):
+            ax.set_yscale("log")
+    else:
+        _note(ax, "gradient norm not recorded")
+    ax.set(title="gradient norm ‖g‖", xlabel=unit, ylabel="‖g‖")
+
+
+def _draw_learning_rate(ax: Any, x_step: np.ndarray, per_step: dict, unit: str) -> None:
+    """Panel 4: each step's learning rate, where it was recorded."""
+    rates = np.asarray(per_step.get("learning_rate", []), dtype=np.float64)
+    if rates.size and np.isfinite(rates).any():
+        ax.plot(x_step, rates, lw=1.0, color="tab:purple")
+    else:
+        _note(ax, "learning rate not recorded\n(pass learning_rate= to fit)")
+    ax.set(title="learning rate η", xlabel=unit, ylabel="η")
+
+
 def plot_history(history: Any, axes: Any = None, *, title: str | None = None) -> np.ndarray:
     """Draws a :class:`jaxtrain.train.History` as panels, the way one reads a run.
 
@@ -157,56 +218,10 @@ def plot_history(history: Any, axes: Any = None, *, title: str | None = None) ->
             raise ValueError(f"plot_history draws {panels} panels here; got {axes.size} Axes")
         fig = axes[0].figure
 
-    ax = axes[0]
-    drew = []
-    if "loss" in per_step and len(per_step["loss"]):
-        ax.plot(x_step, per_step["loss"], lw=0.6, alpha=0.45, color="tab:blue", label="step loss")
-        drew.append(per_step["loss"])
-    for name, color in (("train_loss", "tab:blue"), ("val_loss", "tab:orange")):
-        if name in per_epoch:
-            values = np.asarray(per_epoch[name], dtype=np.float64)
-            ax.plot(x_epoch, values, "o-", ms=3, color=color, label=name.replace("_", " "))
-            drew.append(values)
-    if drew and all(_positive(np.asarray(v, dtype=np.float64)) for v in drew):
-        ax.set_yscale("log")
-    ax.set(title="loss", xlabel=unit, ylabel="loss L")
-    if drew:
-        ax.legend(fontsize=8)
-        if not len(per_epoch.get("val_loss", ())):
-            _note(ax, "no validation data", corner=True)
-    else:
-        _note(ax, "no loss recorded")
-
-    ax = axes[1]
-    metrics = sorted(
-        k for k in per_epoch if k not in _NOT_METRICS and k.startswith(("train_", "val_"))
-    )
-    for name in metrics:
-        style = "--" if name.startswith("train_") else "-"
-        ax.plot(x_epoch, per_epoch[name], style, marker="o", ms=3, label=name.replace("_", " "))
-    if metrics:
-        ax.legend(fontsize=8)
-    else:
-        _note(ax, "no metrics recorded")
-    ax.set(title="metrics", xlabel=unit)
-
-    ax = axes[2]
-    norms = np.asarray(per_step.get("grad_norm", []), dtype=np.float64)
-    if norms.size:
-        ax.plot(x_step, norms, lw=0.8, color="tab:green")
-        if _positive(norms):
-            ax.set_yscale("log")
-    else:
-        _note(ax, "gradient norm not recorded")
-    ax.set(title="gradient norm ‖g‖", xlabel=unit, ylabel="‖g‖")
-
-    ax = axes[3]
-    rates = np.asarray(per_step.get("learning_rate", []), dtype=np.float64)
-    if rates.size and np.isfinite(rates).any():
-        ax.plot(x_step, rates, lw=1.0, color="tab:purple")
-    else:
-        _note(ax, "learning rate not recorded\n(pass learning_rate= to fit)")
-    ax.set(title="learning rate η", xlabel=unit, ylabel="η")
+    _draw_loss(axes[0], x_step, x_epoch, per_step, per_epoch, unit)
+    _draw_metrics(axes[1], x_epoch, per_epoch, unit)
+    _draw_grad_norm(axes[2], x_step, per_step, unit)
+    _draw_learning_rate(axes[3], x_step, per_step, unit)
     draw = {"sharpness": _draw_sharpness, "noise_scale": _draw_noise_scale}
     for ax, name in zip(axes[4:], extra, strict=True):
         draw[name](ax, x_step, per_step, unit)
