@@ -83,7 +83,8 @@ def register(subparsers: Any) -> None:
         "--holdout",
         type=fraction,
         default=0.2,
-        help="share of the training data held out in-distribution (default: %(default)s)",
+        help="share of the training data held out in-distribution, at most 0.5 "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--standardize",

@@ -42,7 +42,8 @@ class Budget:
         ``jaxtrain.optim.adam(learning_rate)``; its own η is reported as the runs record it
         (:meth:`to_dict`).
       seeds: how many seeds (0, 1, …) or the seeds themselves (default 3).
-      holdout_fraction: share of the training data held out (default 0.2).
+      holdout_fraction: share of the training data held out (default 0.2, at most 0.5); the
+        share that is held out is 1/k (:attr:`holdout_folds`).
 
     Examples:
       >>> from jaxtrain.diagnose import Budget
@@ -65,9 +66,10 @@ class Budget:
         rate = self.learning_rate
         if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 < rate < math.inf:
             raise ValueError(f"`learning_rate` must be a finite number > 0; got {rate!r}.")
-        if not 0 < self.holdout_fraction < 1:
+        if not 0 < self.holdout_fraction <= 0.5:
+            # Disjoint folds of a partition into k >= 2 parts hold out at most half.
             raise ValueError(
-                f"`holdout_fraction` must be in (0, 1); got {self.holdout_fraction!r}."
+                f"`holdout_fraction` must be in (0, 0.5]; got {self.holdout_fraction!r}."
             )
         if self.optimizer is not None and not (
             hasattr(self.optimizer, "init") and hasattr(self.optimizer, "update")
@@ -85,12 +87,27 @@ class Budget:
                 raise ValueError(f"`seeds` must be >= 1; got {self.seeds}.")
             return tuple(range(self.seeds))
         # A string is a sequence too ("12" is not the seeds 1 and 2), and 0.5 is no seed.
-        if isinstance(self.seeds, str) or not all(is_int(s) for s in self.seeds):
+        if (
+            isinstance(self.seeds, str)
+            or not isinstance(self.seeds, Sequence | np.ndarray)
+            or not all(is_int(s) for s in self.seeds)
+        ):
             raise ValueError(f"`seeds` must be a count or a sequence of ints; got {self.seeds!r}.")
         seeds = tuple(int(s) for s in self.seeds)
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"`seeds` must be distinct and non-empty; got {self.seeds!r}.")
+        if min(seeds) < 0:
+            # The held-out partition is shuffled by NumPy's generator, which takes no negative
+            # seed: refused here, before any candidate trains.
+            raise ValueError(f"`seeds` must be non-negative ints; got {self.seeds!r}.")
         return seeds
+
+    @property
+    def holdout_folds(self) -> int:
+        """k = round(1/``holdout_fraction``), at least 2: the folds of the held-out partition;
+        each holds out a 1/k share (fewer folds where the training data have fewer examples).
+        """
+        return max(2, round(1.0 / self.holdout_fraction))
 
     def make_optimizer(self) -> Any:
         """The optimizer: ``optimizer`` if given, else ``jaxtrain.optim.adam(learning_rate)``."""
@@ -132,6 +149,7 @@ class Budget:
             "optimizer": "adam" if self.optimizer is None else type(self.optimizer).__name__,
             "seeds": list(self.seed_list()),
             "holdout_fraction": self.holdout_fraction,
+            "holdout_folds": self.holdout_folds,
         }
 
 

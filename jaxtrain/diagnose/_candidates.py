@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
+
+from jaxtrain._numbers import is_int
+from jaxtrain._text import counted
 
 __all__ = ["Candidate", "ModelSpec", "as_candidates"]
 
@@ -92,13 +96,13 @@ class ModelSpec:
             )
         if self.family == "cnn" and len(self.in_shape) != 3:
             raise ValueError(f"a CNN takes images, `in_shape` (H, W, C); got {self.in_shape}.")
-        for name in ("out_features", "width"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{name}` must be a positive int; got {value!r}.")
         minimum = 0 if self.family == "mlp" else 1
-        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < minimum:
-            raise ValueError(f"`depth` must be an int >= {minimum}; got {self.depth!r}.")
+        for name, least in (("out_features", 1), ("width", 1), ("depth", minimum)):
+            value = getattr(self, name)
+            if not is_int(value) or value < least:
+                kind = "a positive int" if least == 1 else f"an int >= {least}"
+                raise ValueError(f"`{name}` must be {kind}; got {value!r}.")
+            object.__setattr__(self, name, int(value))  # plain ints for JSON and names
         if self.family == "cnn" and self.residual:
             raise ValueError("`residual` is only available for family='mlp'.")
         if min(self.in_shape, default=0) < 1:
@@ -271,6 +275,37 @@ def unique_names(candidates: Sequence[Candidate]) -> list[str]:
     return distinct_names([c.name for c in candidates])
 
 
+def check_capacity_order(sizes: Sequence[tuple[str, int]]) -> None:
+    """Refuses candidates whose parameter counts fall along the list.
+
+    The flowchart reads an earlier candidate as the simpler one: a later model that trains
+    worse than it "could represent everything the simpler one can" (an optimization issue).
+    A later model with fewer parameters cannot, so the order must not say it can.
+
+    Args:
+      sizes: ``(name, parameter count)`` of each candidate, in the order given.
+
+    Raises:
+      ValueError: naming the first candidate with fewer parameters than one before it.
+
+    Examples:
+      >>> from jaxtrain.diagnose._candidates import check_capacity_order
+      >>> check_capacity_order([("linear", 30), ("mlp", 900)])
+      >>> try:
+      ...     check_capacity_order([("mlp", 900), ("linear", 30)])
+      ... except ValueError as error:
+      ...     print(str(error).split(": ")[1])
+      'linear' (30 parameters) after 'mlp' (900 parameters); list the simpler models first.
+    """
+    for (name, count), (later, fewer) in itertools.pairwise(sizes):
+        if fewer < count:
+            raise ValueError(
+                "candidates must come in order of increasing capacity: "
+                f"{later!r} ({counted(fewer, 'parameter')}) after {name!r} "
+                f"({counted(count, 'parameter')}); list the simpler models first."
+            )
+
+
 def as_candidates(models: Any, *, primary: int | str | None = None) -> tuple[list[Candidate], int]:
     """Normalizes the ways of naming candidates into a list and the primary's index.
 
@@ -331,6 +366,8 @@ def as_candidates(models: Any, *, primary: int | str | None = None) -> tuple[lis
                 )
             index = names.index(primary)
         else:
+            if not is_int(primary):
+                raise TypeError(f"`primary` must be a candidate's name or index; got {primary!r}.")
             if not -len(unique) <= int(primary) < len(unique):
                 raise ValueError(
                     f"`primary` index {primary} is out of range for {len(unique)} candidates."

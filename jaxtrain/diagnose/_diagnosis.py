@@ -27,18 +27,21 @@ __all__ = ["COMMAND", "HEADLINES", "Diagnosis"]
 # may then rerun into a folder a script saved into (and the other way round).
 COMMAND = "jaxtrain diagnose"
 
+# One sentence per verdict, true on every branch of the flowchart that reaches it (the
+# reasons give the branch and its numbers).
 HEADLINES: Mapping[str, str] = {
     "model_bias": (
-        "Model bias: the model is too simple for the data; no setting of its parameters fits "
-        "the training data well."
+        "Model bias: the training loss stays large and no simpler model trains lower, so the "
+        "first suspect is a model too simple for the data."
     ),
     "optimization": (
-        "Optimization issue: a simpler model trains better, so good parameters exist but the "
-        "optimizer does not find them."
+        "Optimization issue: the training loss is large although the model can do better (a "
+        "simpler model trains lower, or the run diverged): the optimizer does not find good "
+        "parameters."
     ),
     "overfitting": (
-        "Overfitting: the training loss is small, but new data from the same distribution get "
-        "a large loss."
+        "Overfitting: the training loss is small, but data the model was not trained on get a "
+        "much larger loss."
     ),
     "mismatch": (
         "Mismatch: the model generalizes within its training distribution, but the "

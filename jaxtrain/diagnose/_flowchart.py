@@ -12,9 +12,10 @@ import jax
 import numpy as np
 
 from jaxtrain.data import class_count, class_indices
+from jaxtrain.data._checks import check_finite
 from jaxtrain.diagnose._baseline import baseline_loss, infer_task, resolved_loss
 from jaxtrain.diagnose._budget import Budget
-from jaxtrain.diagnose._candidates import Candidate, as_candidates
+from jaxtrain.diagnose._candidates import Candidate, as_candidates, check_capacity_order
 from jaxtrain.diagnose._causes import rank_causes
 from jaxtrain.diagnose._critical_point import curvature_check
 from jaxtrain.diagnose._diagnosis import Diagnosis
@@ -32,6 +33,7 @@ from jaxtrain.diagnose._training import (
     grad_norm,
     loss_standard_error,
     output_width,
+    parameter_count,
 )
 from jaxtrain.diagnose._verdict import decide
 from jaxtrain.train._progress import StageProgress
@@ -77,6 +79,11 @@ def prepare_data(
         if pair is None:
             continue
         x, y = pair
+        # Here, on the user's arrays: the held-out split renumbers the examples, and the
+        # first training run would only stop at them later.
+        check_finite(x, f"{split}_data inputs x", into_float32=True)
+        if task == "regression":
+            check_finite(y, f"{split}_data targets y", into_float32=True)
         if x.shape[1:] != x_shape:
             raise ValueError(
                 f"{split} inputs have shape {x.shape[1:]} per example but training inputs "
@@ -130,7 +137,7 @@ def _holdout_splits(
 
     seeds = budget.seed_list()
     n = int(x.shape[0])
-    k = min(max(2, round(1.0 / budget.holdout_fraction)), n)
+    k = min(budget.holdout_folds, n)
     if n < 2:
         raise ValueError(f"the training data need at least 2 examples to hold one out; got {n}.")
     folds = jdata.kfold_indices(
@@ -346,6 +353,8 @@ def diagnose(
         num_classes = class_count(labels)
     x_train, y_train = data["train"]
     candidates, p = as_candidates(models, primary=primary)
+    if len(candidates) > 1:
+        check_capacity_order([(c.name, parameter_count(c.factory)) for c in candidates])
     # A one-output classifier (a sigmoid) has a baseline of its own: the logit log(π₁/π₀).
     outputs = None
     if task == "classification":

@@ -7,6 +7,8 @@ import math
 import numbers
 from typing import Any
 
+from jaxtrain._numbers import is_int
+
 __all__ = ["CauseThresholds", "Thresholds"]
 
 
@@ -96,14 +98,11 @@ class Thresholds:
             _positive(getattr(self, field.name), field.name, allow_zero=allow_zero)
         if not 0 < self.stall_tolerance < 1:
             raise ValueError(f"`stall_tolerance` must be in (0, 1); got {self.stall_tolerance!r}.")
-        if (
-            isinstance(self.dense_max_params, bool)
-            or not isinstance(self.dense_max_params, int)
-            or self.dense_max_params < 1
-        ):
+        if not is_int(self.dense_max_params) or self.dense_max_params < 1:
             raise ValueError(
                 f"`dense_max_params` must be a positive int; got {self.dense_max_params!r}."
             )
+        object.__setattr__(self, "dense_max_params", int(self.dense_max_params))
 
     def to_dict(self) -> dict[str, float | int]:
         """The thresholds as a plain dict (for JSON)."""
@@ -235,8 +234,9 @@ class CauseThresholds:
         for field in dataclasses.fields(self):
             if field.name in ("dense_max_params", "curvature_examples"):
                 value = getattr(self, field.name)
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                if not is_int(value) or value < 1:
                     raise ValueError(f"`{field.name}` must be a positive int; got {value!r}.")
+                object.__setattr__(self, field.name, int(value))
                 continue
             _positive(getattr(self, field.name), field.name)
         for name in ("report_score", "probe_factor", "saturation_probability", "saturated_share"):

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from jaxtrain._text import beside, counted
+from jaxtrain.diagnose._candidates import check_capacity_order
 from jaxtrain.diagnose._results import CandidateResult
 from jaxtrain.diagnose._thresholds import Thresholds
 
@@ -195,8 +196,9 @@ def decide(
       The :class:`Decision`.
 
     Raises:
-      ValueError: for no candidates, an unknown ``primary``, a non-positive baseline or
-        candidates measured over different numbers of seeds.
+      ValueError: for no candidates, an unknown ``primary``, a non-positive baseline,
+        candidates measured over different numbers of seeds, or a candidate with fewer
+        parameters than one before it (:func:`check_capacity_order`).
 
     Examples:
       >>> from jaxtrain.diagnose import CandidateResult, decide
@@ -229,6 +231,7 @@ def decide(
         raise ValueError(
             f"all candidates must be measured over the same seeds; got seed counts {sorted(seeds)}."
         )
+    check_capacity_order([(c.name, c.n_params) for c in candidates])
     p = _resolve_primary(candidates, primary)
     me = candidates[p]
     relative = {c.name: _relative(c, baseline) for c in candidates}
@@ -362,6 +365,16 @@ def _judge_training(
     return "model_bias", [reason], numbers
 
 
+def _unknown_noise(me: CandidateResult, external: str) -> str:
+    """Which of the two losses whose noise the mismatch test needs has no standard error."""
+    unknown = [
+        f"{split} loss" if split != "heldout" else "held-out loss"
+        for split in ("heldout", external)
+        if not math.isfinite(me.standard_error(split))
+    ]
+    return f"{' and the '.join(unknown)} {'has' if len(unknown) == 1 else 'have'}"
+
+
 def _judge_generalization(
     me: CandidateResult,
     rel: dict[str, float | None],
@@ -428,9 +441,9 @@ def _judge_generalization(
             f"the difference to the {worst} gap is within {thresholds.noise_factor:g} × its "
             f"sampling noise (± {_fmt(noise)})"
             if known
-            else f"its sampling noise is unknown (a held-out loss of one example per seed, or "
-            f"a loss without per-example values), so the difference to the {worst} gap cannot "
-            "be told from it"
+            else f"its sampling noise is unknown (the {_unknown_noise(me, worst)} no standard "
+            "error: one example per seed, or a loss without per-example values), so the "
+            f"difference to the {worst} gap cannot be told from it"
         )
         reasons.append(
             f"The held-out split of the training distribution looks fine (gap "

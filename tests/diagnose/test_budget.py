@@ -83,3 +83,28 @@ def test_a_custom_optimizer_does_not_report_the_unused_default_learning_rate():
     assert unknown["learning_rate"] is None
     default = Budget(learning_rate=0.01).to_dict()
     assert default["learning_rate"] == 0.01 == default["final_learning_rate"]
+
+
+@pytest.mark.parametrize("seeds", [2.0, True, None])
+def test_seeds_that_are_neither_a_count_nor_a_sequence_are_a_value_error(seeds):
+    with pytest.raises(ValueError, match="seeds"):
+        Budget(seeds=seeds)
+
+
+def test_negative_seeds_are_refused_before_any_training():
+    # Accepted, then the k-fold partition refused seed -1 once the diagnosis ran.
+    with pytest.raises(ValueError, match="non-negative"):
+        Budget(seeds=[-1, 0])
+
+
+@pytest.mark.parametrize(("fraction", "folds"), [(0.2, 5), (0.3, 3), (0.4, 2), (0.5, 2)])
+def test_the_budget_reports_how_many_folds_the_holdout_fraction_makes(fraction, folds):
+    budget = Budget(holdout_fraction=fraction)
+    assert budget.holdout_folds == folds
+    assert budget.to_dict()["holdout_folds"] == folds
+
+
+def test_a_holdout_fraction_above_one_half_is_refused():
+    # Disjoint folds hold out at most half: 0.9 held out 50 of 100 examples and reported 0.9.
+    with pytest.raises(ValueError, match="holdout_fraction"):
+        Budget(holdout_fraction=0.9)

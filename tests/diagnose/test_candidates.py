@@ -121,3 +121,18 @@ def test_duplicate_names_never_collide_with_a_name_the_user_gave():
     assert p == 2
     names = [c.name for c in as_candidates([("x#2", f), ("x", f), ("x", f), ("x", f)])[0]]
     assert len(set(names)) == 4 and names[:2] == ["x#2", "x"], names
+
+
+@pytest.mark.parametrize("primary", [1.7, True, 0.0])
+def test_a_primary_that_is_neither_a_name_nor_an_int_is_refused(primary):
+    # 1.7 was truncated to candidate 1 and True read as 1.
+    spec = ModelSpec("mlp", (2,), 2, depth=3)
+    with pytest.raises(TypeError, match="primary"):
+        as_candidates(spec, primary=primary)
+
+
+def test_numpy_ints_are_spec_sizes():
+    import numpy as np
+
+    spec = ModelSpec("mlp", (2,), np.int64(2), depth=np.int64(3))
+    assert spec.out_features == 2 and spec.depth == 3

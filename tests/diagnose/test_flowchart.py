@@ -204,3 +204,48 @@ def test_more_seeds_than_folds_reuse_folds_and_say_which():
     assert [splits[s].fold for s in (7, 3, 5)] == [0, 1, 0]
     held = {s: set(splits[s].heldout[0][:, 0].tolist()) for s in (7, 3, 5)}
     assert held[7] == held[5] and not held[7] & held[3]
+
+
+@pytest.mark.parametrize(
+    ("split", "index", "match"),
+    [
+        # Said "first in example 32" (a place in the part left after the held-out fold) and
+        # named `data`, after a training run had started.
+        ("train", 25, r"train_data inputs x hold 1 NaN and 0 inf values \(first in example 25\)"),
+        ("val", 7, r"val_data inputs x hold 0 NaN and 1 inf values \(first in example 7\)"),
+    ],
+)
+def test_non_finite_inputs_are_refused_in_the_users_split_before_training(split, index, match):
+    train, val = _labelled(np.arange(40) % 2)
+    pairs = {"train": train, "val": val}
+    x = np.array(pairs[split][0], dtype=np.float32)
+    x[index, 1] = np.nan if split == "train" else np.inf
+    pairs[split] = (x, pairs[split][1])
+    stages = []
+    with pytest.raises(ValueError, match=match):
+        diagnose(
+            ModelSpec("mlp", (2,), 2, width=4, depth=1),
+            pairs["train"],
+            pairs["val"],
+            budget=Budget(steps=5, seeds=1),
+            curvature=False,
+            progress=lambda stage, i, total: stages.append(stage),
+        )
+    assert stages == []
+
+
+def test_candidates_out_of_capacity_order_are_refused_before_training():
+    train, val = _labelled(np.arange(40) % 2)
+    big = ModelSpec("mlp", (2,), 2, width=64, depth=2)
+    small = ModelSpec("mlp", (2,), 2, width=4, depth=1)
+    stages = []
+    with pytest.raises(ValueError, match="order of increasing capacity"):
+        diagnose(
+            [big, small],
+            train,
+            val,
+            budget=Budget(steps=5, seeds=1),
+            curvature=False,
+            progress=lambda stage, i, total: stages.append(stage),
+        )
+    assert stages == []

@@ -58,3 +58,9 @@ def test_a_threshold_given_as_a_string_or_bool_is_refused(make):
     # Before: "0.1" passed float() and was kept as a string; the run failed after training.
     with pytest.raises(ValueError, match="must be a number"):
         make()
+
+
+def test_a_numpy_int_is_an_int_threshold():
+    import numpy as np
+
+    assert Thresholds(dense_max_params=np.int64(500)).dense_max_params == 500

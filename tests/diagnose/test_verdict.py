@@ -392,3 +392,77 @@ def test_seeds_that_share_a_heldout_fold_pool_as_one_fold():
     ) == pytest.approx(0.8 / 3)
     with pytest.raises(ValueError, match="heldout_folds"):
         CandidateResult("m", 1, [0.1] * 2, [0.2] * 2, [0.3] * 2, heldout_folds=[0])
+
+
+NAN = float("nan")
+
+
+def headline(candidates, primary=-1):
+    """The report's headline for the verdict ``decide`` reaches on ``candidates``."""
+    from jaxtrain.diagnose import HEADLINES
+
+    return HEADLINES[decide(candidates, primary=primary, baseline=1.0).verdict]
+
+
+@pytest.mark.parametrize(
+    ("candidates", "verdict", "not_claimed"),
+    [
+        # Nothing trained lower: the primary diverged alone. The headline said "a simpler
+        # model trains better" where the reason said "no candidate trains lower".
+        ([result("deep", [NAN, NAN])], "optimization", "simpler model trains better"),
+        # One candidate: the reason says an optimization issue cannot be ruled out; the
+        # headline said "no setting of its parameters fits the training data".
+        ([result("deep", [0.9, 0.9])], "model_bias", "no setting of its parameters"),
+        # The held-out split of the training distribution is fine (gap 0.01) and the
+        # validation gap is within its noise: the headline said "new data from the same
+        # distribution get a large loss", which the 0.01 gap contradicts.
+        (
+            [
+                CandidateResult(
+                    "mlp",
+                    100,
+                    [0.01, 0.01],
+                    [0.02, 0.02],
+                    [0.30, 0.30],
+                    heldout_se=[0.2, 0.2],
+                    val_se=[0.2, 0.2],
+                )
+            ],
+            "overfitting",
+            "same distribution",
+        ),
+    ],
+)
+def test_the_headline_claims_only_what_every_branch_of_its_verdict_shows(
+    candidates, verdict, not_claimed
+):
+    assert decide(candidates, baseline=1.0).verdict == verdict
+    assert not_claimed not in headline(candidates)
+
+
+def test_candidates_out_of_capacity_order_are_refused():
+    # Given [big, small], "small" was taken as the more flexible model, and the big model's
+    # lower loss read as "the simpler candidate 'big' trains better": an optimization issue.
+    big = result("big", [0.10, 0.11], n_params=10_000)
+    small = result("small", [0.90, 0.92], n_params=100)
+    with pytest.raises(ValueError, match=r"'small' \(100 parameters\) after 'big' \(10,000"):
+        decide([big, small], baseline=1.0)
+    assert decide([small, big], primary="small", baseline=1.0).verdict == "model_bias"
+
+
+def test_an_unknown_noise_names_the_split_it_is_unknown_for():
+    # The held-out noise is known (0.01 a seed); only the one-example validation set has none.
+    fine = CandidateResult(
+        "mlp",
+        100,
+        [0.01, 0.01],
+        [0.02, 0.02],
+        [0.9, 0.9],
+        heldout_se=[0.01, 0.01],
+        val_se=[NAN, NAN],
+    )
+    decision = decide([fine], baseline=1.0)
+    assert decision.verdict == "overfitting"
+    text = decision.reasons[-1]
+    assert "held-out loss of one example" not in text
+    assert "val loss" in text and "unknown" in text
