@@ -6,11 +6,64 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxtrain._numbers import is_int
 
-__all__ = ["check_data", "check_flag", "check_positive_int", "num_classes_of"]
+__all__ = [
+    "check_data",
+    "check_flag",
+    "check_optimizer_output",
+    "check_positive_int",
+    "check_scalar",
+    "num_classes_of",
+]
+
+
+def check_optimizer_output(updates: Any, new_state: Any, params: Any, state: Any) -> None:
+    """Refuses, while the step is traced, an optimizer whose ``update`` returned updates
+    structured unlike the params or a state unlike the one it was given: the step carries
+    the state from one step to the next, and JAX's and optax's own errors for either name
+    neither the optimizer nor the leaf."""
+    checks = (
+        ("updates unlike the params", updates, params, False),
+        ("a state unlike the one it was given", new_state, state, True),
+    )
+    for what, returned, expected, same_dtype in checks:
+        difference = _first_difference(returned, expected, same_dtype=same_dtype)
+        if difference is not None:
+            raise ValueError(f"the optimizer's update returned {what}: {difference}.")
+
+
+def _describe(leaf: Any) -> str:
+    return f"{jnp.result_type(leaf)}{list(jnp.shape(leaf))}"
+
+
+def _first_difference(returned: Any, expected: Any, *, same_dtype: bool) -> str | None:
+    """Where two pytrees first differ in structure, shape or (with ``same_dtype``) dtype."""
+    if jax.tree.structure(returned) != jax.tree.structure(expected):
+        return f"structure {jax.tree.structure(returned)}, expected {jax.tree.structure(expected)}"
+    paths = jax.tree_util.tree_flatten_with_path(expected)[0]
+    for (path, want), got in zip(paths, jax.tree.leaves(returned), strict=True):
+        shape_differs = jnp.shape(got) != jnp.shape(want)
+        if shape_differs or (same_dtype and jnp.result_type(got) != jnp.result_type(want)):
+            where = jax.tree_util.keystr(path) or "the whole tree"
+            return f"{where} is {_describe(got)} where {_describe(want)} was expected"
+    return None
+
+
+def check_scalar(value: Any, what: str) -> Any:
+    """``value``, refused while its function is traced (before any step or pass runs) unless
+    a scalar: an epoch and ``evaluate`` average the batches' values, and an array of shape
+    (1,) would be summed into the mean, one of per-class values fail on the host after the
+    first chunk."""
+    if jnp.shape(value) != ():
+        raise ValueError(
+            f"{what} must return a scalar, the batch's mean; it returned shape "
+            f"{jnp.shape(value)} (reduction='none', or keepdims?)"
+        )
+    return value
 
 
 def check_flag(value: Any, name: str, *, or_none: bool = False) -> bool | None:

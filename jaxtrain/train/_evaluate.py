@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxtrain.losses import chunked_mean
-from jaxtrain.train._checks import check_positive_int
+from jaxtrain.train._checks import check_positive_int, check_scalar
 from jaxtrain.train._sharding import Placement, resolve_placement
 from jaxtrain.train._state import TrainState
 
@@ -79,7 +79,9 @@ def _sums(apply, loss, metrics, placement, chunk, params, model_state, x, y):
     def values(xb, yb):
         xb, yb = placement.constrain_batch((xb, yb))
         predictions, _ = apply(params, model_state, xb, train=False)
-        row = [loss(predictions, yb)] + [metric(predictions, yb) for _, metric in metrics]
+        row = [check_scalar(loss(predictions, yb), "the loss")] + [
+            check_scalar(metric(predictions, yb), f"metric {name!r}") for name, metric in metrics
+        ]
         return jnp.stack([jnp.asarray(v, jnp.float32) for v in row])
 
     return chunked_mean(values, (x, y), chunk_size=chunk)
@@ -161,7 +163,8 @@ def evaluate(
 
     Raises:
       ValueError: for empty or mismatched data, NaN inputs, labels out of the model's class
-        range, or badly named metrics.
+        range, badly named metrics, or a loss or metric that does not return a scalar
+        (refused as it is traced, before the pass).
 
     Examples:
       >>> import jax.numpy as jnp

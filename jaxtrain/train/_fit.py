@@ -163,6 +163,8 @@ def fit(
       metrics: functions ``metric(predictions, targets) -> scalar`` (e.g.
         :func:`jaxtrain.losses.accuracy`), named by ``__name__``, or a dict name → function;
         recorded as ``train_<name>`` (on the fly, in training mode) and ``val_<name>``.
+        Epochs and validation average the batches' values weighted by their sizes: exact
+        for a mean over the examples, not for a ratio such as one over a mask's count.
       augment: a per-example augmentation ``aug(key, x) -> x`` (``jaxtrain.data``), applied
         to every training batch with its step's key inside the jitted step.
       seed: an int or a ``jax.random`` key: the shuffles, augmentations and dropout.

@@ -20,6 +20,14 @@ __all__ = ["History"]
 _FORMAT = "jaxtrain.History/1"
 
 
+def _check_equal_lengths(section: str, lengths: Mapping[str, int]) -> None:
+    """Refuses columns of different lengths: ``num_steps``/``num_epochs`` read one column,
+    and every later append would keep the others out of step."""
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{name!r} {length}" for name, length in lengths.items())
+        raise ValueError(f"History's {section} columns must have one length each; got {shown}.")
+
+
 class History:
     """The curves of a training run: per-step and per-epoch values as NumPy arrays.
 
@@ -72,6 +80,8 @@ class History:
             self._step_chunks[name] = [np.asarray(values)]
         for name, values in (per_epoch or {}).items():
             self._epoch_rows[name] = list(np.asarray(values).tolist())
+        _check_equal_lengths("per-step", {k: len(v[0]) for k, v in self._step_chunks.items()})
+        _check_equal_lengths("per-epoch", {k: len(v) for k, v in self._epoch_rows.items()})
 
     @property
     def per_step(self) -> dict[str, np.ndarray]:

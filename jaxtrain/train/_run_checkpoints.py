@@ -118,6 +118,16 @@ class RunCheckpoints:
         self._writer.save(state, history=history, metadata=self._metadata, config=self._config)
 
 
+def _batching_value(config: Mapping[str, Any], name: str) -> Any:
+    """A batching setting as it acts on the batches: ``drop_last`` only where the examples
+    leave a partial batch to drop."""
+    if name == "drop_last":
+        size, count = config.get("batch_size"), config.get("num_examples")
+        if size and count is not None and count % size == 0:
+            return None
+    return config[name]
+
+
 def check_resumable(checkpoint: Checkpoint, config: Mapping[str, Any]) -> None:
     """Refuses a checkpoint that this run cannot continue.
 
@@ -128,7 +138,7 @@ def check_resumable(checkpoint: Checkpoint, config: Mapping[str, Any]) -> None:
     """
     saved = checkpoint.config
     for name in _BATCHING:
-        if name in saved and saved[name] != config[name]:
+        if name in saved and _batching_value(saved, name) != _batching_value(config, name):
             raise ValueError(
                 f"cannot resume: the checkpoint was written with {name}={saved[name]}, this "
                 f"run has {name}={config[name]}; the batches would differ. Use the same data "

@@ -14,6 +14,7 @@ import optax
 
 from jaxtrain.monitor._monitor import Monitor, StepView, run_monitors
 from jaxtrain.optim._finite import all_finite
+from jaxtrain.train._checks import check_optimizer_output, check_scalar
 from jaxtrain.train._records import TRAIN_PREFIX
 from jaxtrain.train._sharding import Placement
 from jaxtrain.train._state import TrainState
@@ -22,18 +23,6 @@ __all__ = ["STEP_RECORDS", "StepFunctions", "learning_rate_source", "step_functi
 
 # What every step records, before its metrics (``train_<name>``) and monitors.
 STEP_RECORDS = ("loss", "grad_norm", "learning_rate", "finite")
-
-
-def _scalar(value: Any, what: str) -> Any:
-    """``value``, refused while the step is traced (before any step runs) unless a scalar:
-    an epoch averages the steps' values, and an array of shape (1,) would be summed into
-    the mean, one of per-class values fail on the host after the first segment."""
-    if jnp.shape(value) != ():
-        raise ValueError(
-            f"{what} must return a scalar, the batch's mean; it returned shape "
-            f"{jnp.shape(value)} (reduction='none', or keepdims?)"
-        )
-    return value
 
 
 def learning_rate_source(
@@ -183,6 +172,7 @@ class StepFunctions:
             state, xb, yb, dropout_key
         )
         updates, new_opt_state = self.optimizer.update(grads, state.opt_state, state.params)
+        check_optimizer_output(updates, new_opt_state, state.params, state.opt_state)
         new_params = optax.apply_updates(state.params, updates)
         grad_norm = optax.tree.norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
@@ -224,7 +214,7 @@ class StepFunctions:
         values = (loss.astype(jnp.float32), grad_norm.astype(jnp.float32), learning_rate, finite)
         record = {**dict(zip(STEP_RECORDS, values, strict=True)), **monitor_records}
         for name, metric in self.metrics:
-            value = _scalar(metric(predictions, yb), f"metric {name!r}")
+            value = check_scalar(metric(predictions, yb), f"metric {name!r}")
             record[f"{TRAIN_PREFIX}{name}"] = jnp.asarray(value, jnp.float32)
         return new_state, record
 
@@ -241,7 +231,8 @@ class StepFunctions:
             predictions, new_model_state = state.apply(
                 params, state.model_state, xb, train=True, rng=rng
             )
-            return _scalar(self.loss(predictions, yb), "the loss"), (predictions, new_model_state)
+            value = check_scalar(self.loss(predictions, yb), "the loss")
+            return value, (predictions, new_model_state)
 
         value_and_grad = jax.value_and_grad(objective, has_aux=True)
         batch_size = int(xb.shape[0])

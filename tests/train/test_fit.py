@@ -11,6 +11,7 @@ from flax import nnx
 from train_problems import (
     LOSS,
     METRICS,
+    NUM_CLASSES,
     SGD,
     assert_trees_equal,
     blobs,
@@ -363,3 +364,29 @@ def test_history_values_are_finite_floats():
     _, history = _fit(epochs=1, metrics=METRICS)
     for name, values in history.per_epoch.items():
         assert all(math.isfinite(v) for v in values), name
+
+
+def _per_example_loss(predictions, labels):
+    return softmax_cross_entropy(predictions, labels, reduction="none")
+
+
+def _per_class_accuracy(predictions, labels):
+    hits = (predictions.argmax(-1) == labels)[:, None]
+    return jnp.mean(jax.nn.one_hot(labels, NUM_CLASSES) * hits, axis=0)
+
+
+@pytest.mark.parametrize("batch_size", [None, 5])
+def test_evaluate_refuses_a_loss_or_metric_that_is_not_a_scalar_as_fit_does(batch_size):
+    # Ran the whole pass and failed on the host: "only 0-dimensional arrays can be converted
+    # to Python scalars", or a broadcasting error between chunks (shapes (1, 5) and (1, 3)).
+    data = blobs(23)
+    with pytest.raises(ValueError, match=r"the loss must return a scalar.*shape \("):
+        evaluate(linear_triple(), data, loss=_per_example_loss, batch_size=batch_size)
+    with pytest.raises(ValueError, match=r"metric 'per_class' must return a scalar.*shape \(3,\)"):
+        evaluate(
+            linear_triple(),
+            data,
+            loss=LOSS,
+            metrics={"per_class": _per_class_accuracy},
+            batch_size=batch_size,
+        )

@@ -2,6 +2,7 @@
 
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from flax import nnx
 from train_problems import (
@@ -133,10 +134,14 @@ def test_a_checkpoint_of_another_run_is_refused(checkpoint, match):
         _checkpoint(seed=5, on_nonfinite="skip"),  # recorded, not part of the batching
         _checkpoint(probe_size=0),  # written without monitors: this run's may start now
         Checkpoint(step=4, params={}, model_state={}, config={}),  # written without a config
+        # 32 examples in batches of 8 leave no partial batch to drop: the batches are the same
+        # (refused before, "the batches would differ").
+        _checkpoint(num_examples=32, drop_last=True),
     ],
 )
 def test_a_checkpoint_with_the_same_batches_is_resumable(checkpoint):
-    assert check_resumable(checkpoint, _CONFIG) is None
+    config = {**_CONFIG, "num_examples": checkpoint.config.get("num_examples", 30)}
+    assert check_resumable(checkpoint, config) is None
 
 
 def _accuracy_keepdims(logits, labels):
@@ -272,3 +277,42 @@ def test_an_integer_variable_that_is_not_a_param_trains_with_the_model():
     assert sorted(state.params) == ["linear"]
     assert state.model_state["counter"].dtype == jnp.int32
     assert np.isfinite(history.per_step["loss"]).all()
+
+
+def _updates_in_a_list(updates, state, params=None):
+    return [updates], state
+
+
+def _state_doubled(updates, state, params=None):
+    return updates, (state, state)
+
+
+def _state_of_another_dtype(updates, state, params=None):
+    return updates, jnp.zeros((), jnp.float32)
+
+
+def _no_state(params):
+    return optax.EmptyState()
+
+
+@pytest.mark.parametrize(
+    "update, match",
+    [
+        # JAX's and optax's own errors named neither the optimizer nor what it returned:
+        # "pytree structure error: different types at key path", "while_loop body function
+        # carry input and carry output must have the same pytree structure".
+        (_updates_in_a_list, r"the optimizer's update returned updates unlike the params"),
+        (_state_doubled, r"the optimizer's update returned a state unlike the one it was given"),
+    ],
+)
+def test_an_optimizer_returning_other_structures_is_named(update, match):
+    optimizer = optax.GradientTransformation(_no_state, update)
+    with pytest.raises(ValueError, match=match):
+        fit(linear_triple(), optimizer, blobs(10), loss=LOSS, epochs=1, batch_size=5)
+
+
+def test_an_optimizer_state_of_another_dtype_is_named():
+    init = lambda params: jnp.zeros((), jnp.int32)  # noqa: E731
+    optimizer = optax.GradientTransformation(init, _state_of_another_dtype)
+    with pytest.raises(ValueError, match=r"state unlike.*float32\[\] where int32\[\] was expected"):
+        fit(linear_triple(), optimizer, blobs(10), loss=LOSS, epochs=1, batch_size=5)

@@ -138,3 +138,19 @@ def test_plot_history_on_given_axes_and_rejects_others():
     with pytest.raises(ValueError, match="4 panels"):
         plot_history(_history(), grid[:2])
     plt.close("all")
+
+
+@pytest.mark.parametrize(
+    "per_step, per_epoch, match",
+    [
+        ({"loss": [1.0, 2.0], "grad_norm": [1.0]}, {}, r"per-step.*'loss' 2.*'grad_norm' 1"),
+        ({"loss": [1.0]}, {"train_loss": [1.0], "step": [1, 2]}, r"per-epoch.*'train_loss' 1"),
+    ],
+)
+def test_columns_of_different_lengths_are_refused(per_step, per_epoch, match):
+    # Accepted: num_epochs counted the first column, and appends kept the columns out of step.
+    with pytest.raises(ValueError, match=match):
+        History(per_step, per_epoch)
+    saved = {**History().to_dict(), "per_step": per_step, "per_epoch": per_epoch}
+    with pytest.raises(ValueError, match=match):
+        History.from_dict(saved)
