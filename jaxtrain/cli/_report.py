@@ -57,9 +57,10 @@ class Figure:
     numbers: dict[str, Any]
     title: str = ""
 
-    def file_name(self, section_id: str) -> str:
-        """The PNG's name inside ``figures/``."""
-        return f"{section_id}-{self.id}.png"
+    def file_name(self, section_id: str, *, partial: bool = False) -> str:
+        """The PNG's name inside ``figures/``; a partial report's has its own (``.partial.png``),
+        so that the whole report of an earlier run keeps its pictures."""
+        return f"{section_id}-{self.id}{'.partial' if partial else ''}.png"
 
 
 @dataclasses.dataclass
@@ -144,8 +145,9 @@ class Report:
         self.sections.append(section)
         return section
 
-    def to_json(self) -> dict[str, Any]:
-        """The report as plain JSON values (what ``report.json`` holds)."""
+    def to_json(self, *, partial: bool = False) -> dict[str, Any]:
+        """The report as plain JSON values (what ``report.json`` holds; with ``partial``, what
+        ``report.partial.json`` holds: its figures' files are the partial ones)."""
         return {
             "title": self.title,
             "meta": to_jsonable(self.meta),
@@ -156,7 +158,7 @@ class Report:
                     "seconds": round(section.seconds, 3),
                     "figures": {
                         figure.id: {
-                            "file": f"figures/{figure.file_name(section.id)}",
+                            "file": f"figures/{figure.file_name(section.id, partial=partial)}",
                             "title": figure.title,
                             "caption": figure.caption,
                             "numbers": figure.numbers,
@@ -230,10 +232,11 @@ class Report:
         Args:
           out_dir: the output folder.
           partial: the report is not yet whole (a tour still running): write it as
-            ``report.partial.html`` and ``report.partial.json``, and leave a whole report of
-            an earlier run as it is, with its figures. A whole report (``False``) removes the
-            tour's other files (see :meth:`jaxtrain._output_dir.OutputDir.remove_stale`): the
-            partial report and the figures of sections it does not hold.
+            ``report.partial.html``, ``report.partial.json`` and ``figures/*.partial.png``, and
+            leave a whole report of an earlier run as it is, with its figures. A whole report
+            (``False``) removes the tour's other files (see
+            :meth:`jaxtrain._output_dir.OutputDir.remove_stale`): the partial report, its
+            figures and the figures of sections it does not hold.
           overwrite: replace files of these names that are not an earlier output of this
             command (the user's own; ``--overwrite``); without it they are refused.
 
@@ -245,15 +248,17 @@ class Report:
             file of a name it writes is not the tour's (see
             :func:`jaxtrain._output_dir.claim_output_dir`).
         """
+        stem = _PARTIAL if partial else _WHOLE
+        # Both texts first: a report that cannot be rendered must leave the folder as it was.
+        json_text = json.dumps(self.to_json(partial=partial), indent=2, allow_nan=False)
+        html_text = self.to_html(f"{stem}.json")
         out = OutputDir(out_dir, COMMAND, overwrite=overwrite)
         for section in self.sections:
             for figure in section.figures:
-                out.write_bytes(f"figures/{figure.file_name(section.id)}", figure.png)
-        stem = _PARTIAL if partial else _WHOLE
-        json_path = out.write_text(
-            f"{stem}.json", json.dumps(self.to_json(), indent=2, allow_nan=False)
-        )
-        html_path = out.write_text(f"{stem}.html", self.to_html(json_path.name))
+                name = figure.file_name(section.id, partial=partial)
+                out.write_bytes(f"figures/{name}", figure.png)
+        json_path = out.write_text(f"{stem}.json", json_text)
+        html_path = out.write_text(f"{stem}.html", html_text)
         if not partial:
             # The whole report is now all of the tour the folder holds: the partial one goes,
             # and so do the figures of sections an earlier report had and this one has not.

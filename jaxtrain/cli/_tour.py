@@ -85,7 +85,7 @@ def run_tour(
     Args:
       out_dir: folder for the report (created if missing).
       quick: small sizes, for a smoke run in under a minute on a 2-core CPU.
-      sections: ids from :data:`SECTIONS` to run (default: all, in lecture order).
+      sections: ids from :data:`SECTIONS` to run, or one id (default: all, in lecture order).
       seed: the root seed of every computation.
       progress: ``True``: one tqdm bar per section, on a terminal or in a notebook; ``False``:
         nothing; or ``progress(stage, index, total)``, called as each figure starts (the
@@ -106,6 +106,8 @@ def run_tour(
     from jaxtrain.cli._report import COMMAND, Report
     from jaxtrain.train._progress import interactive
 
+    if isinstance(sections, str):
+        sections = (sections,)  # one id, not its characters
     chosen = SECTIONS if sections is None else tuple(sections)
     if not chosen:
         raise ValueError("no tour sections chosen; choose from " + str(list(SECTIONS)))

@@ -90,7 +90,10 @@ def _rounded(value: Any, number: Callable[[float | int], str] = _four_digits) ->
     if isinstance(value, Mapping):
         items = (f"{key}: {_rounded(item, number)}" for key, item in value.items())
         return "{" + ", ".join(items) + "}"
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except ValueError:  # a ragged list (one seed's curve stopped early): item by item
+        return "[" + ", ".join(_rounded(item, number) for item in value) + "]"
     if array.dtype.kind in "US":
         return str(value)
     if array.dtype == object:
@@ -105,6 +108,8 @@ def _rounded(value: Any, number: Callable[[float | int], str] = _four_digits) ->
     if array.ndim == 1:
         first, last = _rounded(array[0].item(), number), _rounded(array[-1].item(), number)
         return f"[{first}, …, {last}] ({array.size} values)"
+    if array.size == 0:
+        return f"array of shape {array.shape}, empty"
     # The range of the finite cells: one diverged seed's NaN must not hide every other value.
     finite = array[np.isfinite(array)]
     shown = finite if finite.size else array  # none finite: its n/a (or ∞) ends

@@ -185,23 +185,37 @@ def _two_class_caption(numbers: dict[str, Any]) -> str:
         numbers["gradient_sum_max"],
     )
     probability, loss, gradient, gradient_sum = map(_scientific, measured)
+    largest_loss = numbers["largest_loss"]
+    conclusion = ""
     # max() passes over a NaN after the first item, so finiteness is checked first.
     if not all(math.isfinite(value) for value in measured):
-        verdict = "not equal here: a difference is not finite (a loss overflowed)"
+        names = ("probabilities", "losses", "gradients", "gradient sums")
+        bad = [
+            name for name, value in zip(names, measured, strict=True) if not math.isfinite(value)
+        ]
+        which = (
+            f"difference of the {bad[0]} is"
+            if len(bad) == 1
+            else (f"differences of the {', '.join(bad[:-1])} and {bad[-1]} are")
+        )
+        overflow = "" if math.isfinite(largest_loss) else " (a loss overflowed)"
+        verdict = f"not equal here: the largest {which} not finite{overflow}"
     elif max(measured) <= tolerance:
         verdict = "equal up to float32 rounding"
+        conclusion = (
+            " Only the difference z₁ − z₀ matters, so a two-class network can use one output "
+            "and a sigmoid."
+        )
     else:
         largest = beside(max(measured), tolerance, digits=2)
         verdict = f"not equal here: the largest difference, {largest}, exceeds {tolerance:g}"
-    largest_loss = numbers["largest_loss"]
     largest_loss = f"{largest_loss:.1f}" if math.isfinite(largest_loss) else "∞"
     return (
         f"{numbers['num_pairs']:,} random logit pairs (z₀, z₁) ~ N(0, "
         f"{numbers['logit_scale']:g}²) with random labels: softmax(z)₁ and σ(z₁ − z₀) differ "
         f"by at most {probability}, two-class softmax cross-entropy and sigmoid BCE of z₁ − z₀ "
         f"by at most {loss} relative (losses up to {largest_loss}), their gradients by "
-        f"{gradient}, and ∂e/∂z₀ + ∂e/∂z₁ is at most {gradient_sum}: {verdict}. Only the "
-        "difference z₁ − z₀ matters, so a two-class network can use one output and a sigmoid."
+        f"{gradient}, and ∂e/∂z₀ + ∂e/∂z₁ is at most {gradient_sum}: {verdict}.{conclusion}"
     )
 
 
@@ -319,7 +333,7 @@ def _surfaces_caption(numbers: dict[str, Any]) -> str:
     def outcome(key: str) -> str:
         first, last = numbers[f"{key}_loss_at_start"], numbers[f"{key}_loss_after"]
         if not math.isfinite(last):  # every comparison with NaN is False: it would "fall"
-            return f"goes from {first:.3g} to {last} (not finite)"
+            return f"goes from {first:.3g} to {non_finite(last)} (not finite)"
         if last > first:
             return f"rises from {first:.3g} to {last:.3g}"
         if last == first:

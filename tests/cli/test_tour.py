@@ -139,6 +139,9 @@ def test_bad_sections_are_refused(capsys):
     assert "invalid choice" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown tour sections"):
         run_tour("unused", sections=["critical_points", "nope"])
+    # One id as a string is that section, not its characters ("unknown ['_', 'c', ...]").
+    with pytest.raises(ValueError, match=r"unknown tour sections \['nope'\]"):
+        run_tour("unused", sections="nope")
 
 
 def test_a_rerun_rewrites_the_tours_own_output(stand_ins, tmp_path, capsys):
@@ -304,7 +307,7 @@ def test_a_failing_section_keeps_the_finished_ones_on_disk(monkeypatch, tmp_path
     page = (tmp_path / "report.partial.html").read_text(encoding="utf-8")
     assert f"sections: 2 of {len(SECTIONS)}" in page
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(
-        f"{section}-claim_{k}.png" for section in SECTIONS[:2] for k in range(2)
+        f"{section}-claim_{k}.partial.png" for section in SECTIONS[:2] for k in range(2)
     )
     assert not (tmp_path / "report.json").exists()
 
@@ -313,10 +316,16 @@ def test_a_failing_rerun_keeps_the_complete_report(stand_ins, monkeypatch, tmp_p
     # The report was rewritten after every section: a rerun failing in its third section
     # replaced a complete report by a 2-section one.
     run_tour(tmp_path, progress=False)
-    complete = {name: (tmp_path / name).read_bytes() for name in ("report.json", "report.html")}
+    names = [
+        "report.json",
+        "report.html",
+        *(f"figures/{f}" for f in os.listdir(tmp_path / "figures")),
+    ]
+    complete = {name: (tmp_path / name).read_bytes() for name in names}
     _third_section_fails(monkeypatch)
     with pytest.raises(FloatingPointError):
         run_tour(tmp_path, progress=False, seed=5)
+    # Its figures too: the partial run's went beside them (*.partial.png).
     assert {name: (tmp_path / name).read_bytes() for name in complete} == complete
     partial = json.loads((tmp_path / "report.partial.json").read_text(encoding="utf-8"))
     assert partial["meta"]["sections"] == f"2 of {len(SECTIONS)}"

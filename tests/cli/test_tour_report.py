@@ -148,3 +148,48 @@ def test_numbers_panel_reads_json_infinities_as_infinities():
 
     numbers = to_jsonable({"loss": float("inf"), "curve": [1.0, -float("inf")], "gap": None})
     assert rounded_apart(list(numbers.values())) == ["∞", "[1, −∞]", "n/a"]
+
+
+def _one_section_report(color):
+    report = Report("t")
+    figure, ax = plt.subplots(figsize=(1, 1))
+    ax.set_facecolor(color)
+    claim = _claim("c", figure, f"A {color} picture.", {"color": color})
+    report.section("critical_points", "2.", "").add_claim(claim)
+    return report
+
+
+def test_a_partial_report_leaves_the_whole_reports_figures_as_they_are(tmp_path):
+    # A tour stopped part way replaced figures/*.png: report.html and report.json then
+    # described other pictures than the folder held.
+    _one_section_report("red").write(tmp_path)
+    whole_png = (tmp_path / "figures" / "critical_points-c.png").read_bytes()
+    paths = _one_section_report("blue").write(tmp_path, partial=True)
+    assert (tmp_path / "figures" / "critical_points-c.png").read_bytes() == whole_png
+    partial = json.loads(paths["json"].read_text())
+    partial_file = partial["sections"]["critical_points"]["figures"]["c"]["file"]
+    assert (tmp_path / partial_file).read_bytes() != whole_png
+    # The whole report that follows takes the figures over and leaves no partial files.
+    _one_section_report("blue").write(tmp_path)
+    assert (tmp_path / "figures" / "critical_points-c.png").read_bytes() != whole_png
+    assert not (tmp_path / partial_file).exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "figures",
+        "report.html",
+        "report.json",
+    ]
+
+
+def test_a_report_that_cannot_be_rendered_writes_nothing(tmp_path):
+    # report.json was replaced before the HTML failed, leaving it newer than report.html.
+    _one_section_report("red").write(tmp_path)
+    before = {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    report = _one_section_report("blue")
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("cannot render")
+
+    report.to_html = fail
+    with pytest.raises(RuntimeError, match="cannot render"):
+        report.write(tmp_path)
+    assert {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before

@@ -161,3 +161,23 @@ def test_surfaces_caption_a_loss_that_became_nan_does_not_fall():
     # Every comparison with NaN is False, so the last branch ("falls from 2 to nan") won.
     caption = _surfaces(mse=(2.0, float("nan")))
     assert "falls from 2 to nan" not in caption and "(not finite)" in caption
+
+
+def test_two_class_draws_its_conclusion_only_where_the_two_are_equal():
+    # "Only the difference z₁ − z₀ matters, so a two-class network can use one output" ended
+    # the caption after "not equal here" too.
+    assert "can use one output and a sigmoid" in _two_class()
+    assert "can use one output" not in _two_class(probability=0.3)
+    assert "can use one output" not in _two_class(probability=math.nan)
+
+
+def test_two_class_a_non_finite_probability_difference_blames_no_loss():
+    # A NaN in the probabilities' difference was put down to "a loss overflowed".
+    caption = _two_class(probability=math.nan)
+    assert "a loss overflowed" not in caption and "not finite" in caption
+
+
+def test_surfaces_caption_prints_a_non_finite_loss_as_the_other_captions_do():
+    # "goes from 2 to nan": report.json has null there and the numbers panel "n/a".
+    caption = _surfaces(mse=(2.0, float("nan")))
+    assert "to nan" not in caption and "to n/a (not finite)" in caption

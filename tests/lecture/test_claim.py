@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jaxtrain import lecture
+from jaxtrain.lecture._claim import rounded_apart
 
 
 def _experiment(section_id, claim_id):
@@ -194,3 +195,17 @@ def test_run_example_compiles_with_the_tours_settings(tmp_path, monkeypatch):
 def test_numbers_text_of_an_array_shows_the_range_of_its_finite_values(array, shown):
     claim = lecture.Claim("s", "c", "T", {"curves": array}, None, "")
     assert claim.numbers_text("curves") == f"curves = {shown}"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        # Ragged (one seed stopped early) and empty lists raised inside every renderer.
+        ([[1.0, 2.0], [3.0]], "[[1, 2], [3]]"),
+        ([[[]]], "array of shape (1, 1, 0), empty"),
+    ],
+)
+def test_numbers_text_of_ragged_or_empty_lists(value, shown):
+    claim = lecture.Claim("s", "c", "T", {"curves": value}, None, "")
+    assert claim.numbers_text("curves") == f"curves = {shown}"
+    assert rounded_apart([value]) == [shown]
