@@ -12,11 +12,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.tree_util import register_pytree_node_class
 
-from jaxtrain.curvature._lanczos import _check_num_iters, eigenvalues
+from jaxtrain.curvature._lanczos import _check_num_iters, check_k, eigenvalues
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
 from jaxtrain.curvature._operators import (
     as_pytree_callable,
     check_key,
+    flat_space,
     linearized,
     unflatten_like,
 )
@@ -183,15 +184,23 @@ def _one_by_one(
     # to compile; for "both" it is the smallest and the largest value at once.
     count = 2 if which == "both" else 1
     unit = np.ones((1,), dtype)
-    values = _diagonal_entry(block, unit, count)
+    values, residuals = _diagonal_entry(block, unit, count)
     vectors = _embed(np.tile(unit, (count, 1)), positions, layout) if return_vectors else None
-    return BlockEigenResult(1, values, vectors, jnp.zeros((count,), dtype), 1, True)
+    converged = bool(jnp.all(jnp.isfinite(values)))
+    return BlockEigenResult(1, values, vectors, residuals, 1, converged)
 
 
 @functools.partial(jax.jit, static_argnums=2)
-def _diagonal_entry(block: _Restricted, unit: jax.Array, count: int) -> jax.Array:
-    # One program: run eagerly, the product compiles each of its operations on its own.
-    return jnp.tile(block(unit), count)
+def _diagonal_entry(block: _Restricted, unit: jax.Array, count: int) -> tuple[jax.Array, jax.Array]:
+    """``(values, residuals)`` of a 1 × 1 block, each repeated ``count`` times.
+
+    The value is exact, so its residual is 0, unless the product gave NaN or ±∞: no
+    eigenvalue, so the residual is NaN, as a Lanczos block's would be. One program: run
+    eagerly, the product compiles each of its operations on its own.
+    """
+    value = block(unit)
+    residual = jnp.where(jnp.isfinite(value), 0.0, jnp.nan).astype(value.dtype)
+    return jnp.tile(value, count), jnp.tile(residual, count)
 
 
 def block_eigenvalues(
@@ -303,8 +312,7 @@ def block_eigenvalues(
 
 def _check_block_arguments(k: Any, which: Any, tol: Any, num_iters: Any) -> None:
     """Refuses a bad ``k``, ``which``, ``tol`` or ``num_iters`` whatever the blocks' sizes."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    check_k(k)
     if which not in _WHICH:
         raise ValueError(f"which must be one of {_WHICH}, got {which!r}")
     # Checked here, not only by eigenvalues, which blocks of one parameter never call.
@@ -317,8 +325,10 @@ def _check_block_arguments(k: Any, which: Any, tol: Any, num_iters: Any) -> None
 def _block_positions(
     params: Any, blocks: Any
 ) -> tuple[tuple[Any, ...], Any, dict[Any, np.ndarray]]:
-    """``(layout, dtype, {label: positions})``: the leaves' layout, the flat vector's dtype and
-    each block's positions in the flat vector, blocks in the order they first appear."""
+    """``(layout, dtype, {label: positions})``: the leaves' layout, the flat vector's working
+    dtype (float32 for half-precision leaves, as :func:`~jaxtrain.curvature.eigenvalues`
+    computes in, so a one-parameter block's value has the other blocks' dtype) and each
+    block's positions in the flat vector, blocks in the order they first appear."""
     leaves, treedef = jax.tree.flatten(params)
     if not leaves:
         raise ValueError(f"params has no array leaves, so no blocks: got {params!r}")
@@ -333,4 +343,4 @@ def _block_positions(
         label: np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in indices])
         for label, indices in members.items()
     }
-    return layout, jnp.result_type(*leaves), positions
+    return layout, flat_space(params).dtype, positions

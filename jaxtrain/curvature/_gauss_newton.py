@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 from jax.tree_util import Partial, register_pytree_node_class
 
+from jaxtrain._dtypes import first_non_float_leaf
 from jaxtrain.curvature._hvp import _apply_linear
 from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
 
@@ -111,6 +112,18 @@ def _linearize_program(product: GaussNewtonProduct) -> Partial:
     return Partial(_gauss_newton_linear, f_jvp, loss_hvp)
 
 
+def _check_float_params(params: Any) -> None:
+    """Refuses integer and boolean leaves, as the landscape's slices do: J = ∂z/∂θ has no
+    column for them, and JAX's linearization would fail on them with a message of its own."""
+    found = first_non_float_leaf(params)
+    if found is not None:
+        path, dtype = found
+        raise ValueError(
+            f"params{path} is of dtype {dtype}: curvature is taken with respect to "
+            "floating-point parameters only (keep counters and integer state out of params)"
+        )
+
+
 def _model_outputs(model_fn: Any, inputs: Any, params: Any) -> Any:
     return model_fn(params, inputs)
 
@@ -149,6 +162,9 @@ def ggn(
         A linearized :class:`GaussNewtonProduct`, usable wherever
         :func:`~jaxtrain.curvature.hvp`'s result is.
 
+    Raises:
+        ValueError: for a leaf of ``params`` that is not floating-point.
+
     Examples:
         >>> import jax.numpy as jnp
         >>> from jaxtrain.curvature import ggn
@@ -165,6 +181,7 @@ def ggn(
         Martens, "New insights and perspectives on the natural gradient method", JMLR 2020,
         https://arxiv.org/abs/1412.1193
     """
+    _check_float_params(params)
     outputs_fn = Partial(_model_outputs, as_pytree_callable(model_fn), inputs)
     output_loss = Partial(_loss_of_outputs, as_pytree_callable(loss_fn), targets)
     return GaussNewtonProduct(outputs_fn, output_loss, params).linearize()
@@ -208,8 +225,9 @@ def empirical_fisher(
         :func:`~jaxtrain.curvature.hvp`'s result is.
 
     Raises:
-        ValueError: without data, with no examples (N = 0: F would be 0/0), or when the
-            arrays' leading dimensions differ.
+        ValueError: without data, with no examples (N = 0: F would be 0/0), when the
+            arrays' leading dimensions differ, or for a leaf of ``params`` that is not
+            floating-point.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -223,6 +241,7 @@ def empirical_fisher(
         Kunstner, Balles, Hennig, "Limitations of the empirical Fisher approximation for
         natural gradient descent", NeurIPS 2019, https://arxiv.org/abs/1905.12558
     """
+    _check_float_params(params)
     leaves = jax.tree.leaves(data)
     if not leaves:
         raise ValueError("empirical_fisher needs data: pass the examples after params")

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxtrain._numbers import is_int
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES, check_memory
 from jaxtrain.curvature._operators import (
     as_pytree_callable,
@@ -91,12 +92,25 @@ def wanted_count(k: int, which: str, n: int) -> int:
     """
     if which not in _WHICH:
         raise ValueError(f"which must be one of {_WHICH}, got {which!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    check_k(k)
     wanted = 2 * k if which == "both" else k
     if wanted > n:
         raise ValueError(f"asked for {wanted} eigenvalues of a {n}-dimensional operator")
     return wanted
+
+
+def check_k(k: Any) -> None:
+    """Refuses a ``k`` (eigenvalues at each wanted end) that is not an int >= 1.
+
+    Args:
+      k: the count asked for; NumPy integers count, bools do not
+        (:func:`jaxtrain._numbers.is_int`).
+
+    Raises:
+      ValueError: for anything else, or k < 1.
+    """
+    if not is_int(k) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
 
 
 def extremes(ascending: jax.Array, k: int, which: str) -> jax.Array:
@@ -144,7 +158,7 @@ def check_basis_memory(rows: int, flat: jax.Array, max_bytes: int, *, copies: in
 
 
 def _check_num_iters(num_iters: Any, n: int) -> int:
-    if isinstance(num_iters, bool) or not isinstance(num_iters, int | jnp.integer):
+    if not is_int(num_iters):
         raise ValueError(f"num_iters must be a Python int, got {num_iters!r}")
     if num_iters < 1:
         raise ValueError(f"num_iters must be >= 1, got {num_iters}")
@@ -153,7 +167,31 @@ def _check_num_iters(num_iters: Any, n: int) -> int:
     return min(int(num_iters), n)
 
 
-def _orthogonalize(V: jax.Array, w: jax.Array, filled: jax.Array, m: int) -> jax.Array:
+def scaled_norm(x: jax.Array, size: jax.Array | None = None) -> jax.Array:
+    """‖x‖ as s·‖x/s‖, so its squares neither underflow nor overflow; 0 when s = 0.
+
+    A plain norm squares each entry: in float32 an operator of scale 10⁻²⁰ gives squares
+    below the smallest float (‖w‖ = 0, every step a breakdown) and one of 10²⁰ squares past
+    the largest (‖w‖ = ∞). Divided by s the entries are O(1) and only s carries the scale.
+
+    Args:
+      x: a vector.
+      size: s; ``None`` computes max|xᵢ| (one reduction). Several norms of one scale can
+        share one s: the Lanczos step takes w's norms before and after orthogonalization
+        with max|wᵢ| from before, as removing components only shrinks w, and ‖x/s‖
+        underflows only when ‖x‖ < ~10⁻¹⁹·s, far inside what counts as a breakdown.
+
+    Returns:
+      The Euclidean norm of x, a scalar.
+    """
+    if size is None:
+        size = jnp.max(jnp.abs(x))
+    return size * jnp.linalg.norm(x / jnp.where(size > 0, size, 1))
+
+
+def _orthogonalize(
+    V: jax.Array, w: jax.Array, filled: jax.Array, m: int, size: jax.Array
+) -> jax.Array:
     """Removes from the vector w its components along the first ``filled`` (≤ m) rows of V.
 
     Classical Gram-Schmidt against every stored vector: this is what keeps the Ritz values
@@ -163,21 +201,22 @@ def _orthogonalize(V: jax.Array, w: jax.Array, filled: jax.Array, m: int) -> jax
     behind; otherwise one pass is already orthogonal to working precision. Reading the basis
     is the cost (two matrix-vector products per pass, memory-bound), so only the smallest
     size class of rows holding the ``filled`` vectors is read: a run that stops after 20
-    steps in a 128-row basis reads 32 rows, not 128.
+    steps in a 128-row basis reads 32 rows, not 128. ``size`` is max|wᵢ|, the scale both
+    norms of the test are taken at (:func:`scaled_norm`).
     """
     sizes = _size_classes(m)
 
-    def against(size):
+    def against(size_class):
         def project(w):
-            one_pass = functools.partial(_remove_components, V[:size])
+            one_pass = functools.partial(_remove_components, V[:size_class])
             once = one_pass(w)
-            shrunk = jnp.linalg.norm(once) < jnp.sqrt(0.5) * jnp.linalg.norm(w)
+            shrunk = scaled_norm(once, size) < jnp.sqrt(0.5) * scaled_norm(w, size)
             return lax.cond(shrunk, one_pass, lambda w: w, once)
 
         return project
 
     index = jnp.searchsorted(jnp.asarray(sizes), filled)
-    return lax.switch(index, [against(size) for size in sizes], w)
+    return lax.switch(index, [against(size_class) for size_class in sizes], w)
 
 
 def _remove_components(rows: jax.Array, w: jax.Array) -> jax.Array:
@@ -215,7 +254,7 @@ def lanczos_loop(
     eps = jnp.finfo(dtype).eps
     # One spare row: step m writes its (unused) next vector in bounds, so every write is an
     # in-place dynamic_update_slice.
-    V = jnp.zeros((m + 1, n), dtype).at[0].set(v0 / jnp.linalg.norm(v0))
+    V = jnp.zeros((m + 1, n), dtype).at[0].set(v0 / scaled_norm(v0))
     zeros = jnp.zeros((m,), dtype)
     # Convergence is checked on a geometric schedule: each check costs an eigh of the current
     # tridiagonal, so checking every step would cost O(m⁴) for long runs.
@@ -245,8 +284,10 @@ def lanczos_loop(
         alpha = jnp.vdot(v, w)
         beta_prev = jnp.where(j > 0, betas[j - 1], 0.0)
         w = w - alpha * v - beta_prev * V[jnp.maximum(j - 1, 0)]
-        w = _orthogonalize(V, w, j + 1, m)
-        beta = jnp.linalg.norm(w)
+        # The step's one extra reduction: every norm below is taken at this scale of w.
+        size = jnp.max(jnp.abs(w))
+        w = _orthogonalize(V, w, j + 1, m, size)
+        beta = scaled_norm(w, size)
         scale = jnp.maximum(scale, jnp.abs(alpha) + beta + beta_prev)
         # w ≈ 0: the Krylov space is invariant. Continue from a restart direction made
         # orthogonal to the basis, and record β = 0, which splits T into independent blocks.
@@ -269,11 +310,13 @@ def lanczos_loop(
             r = new_part(rotated)
             # A v₀ that is its own rotation (a constant vector: the gradient at a symmetric
             # start) has nothing new to give: a fixed unstructured vector instead.
-            spent = jnp.linalg.norm(r) <= jnp.sqrt(n) * eps * jnp.linalg.norm(rotated)
+            # (Scaled norms here too: a warm-start v₀ may be of any scale. Restarts are rare,
+            # so their extra reductions cost nothing measurable.)
+            spent = scaled_norm(r) <= jnp.sqrt(n) * eps * scaled_norm(rotated)
             r = lax.cond(spent, lambda: new_part(_hashed_vector(n, j, dtype)), lambda: r)
             # Round-off only once all n directions are in the basis (the last step of an
             # n-step run): that vector goes to the spare row, which nothing reads.
-            r_norm = jnp.linalg.norm(r)
+            r_norm = scaled_norm(r)
             return r / jnp.where(r_norm > 0, r_norm, 1.0)
 
         v_next = lax.cond(breakdown, restart, lambda: w / jnp.where(beta > 0, beta, 1.0))

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxtrain._batched_map import check_batch_size, map_in_batches
+from jaxtrain._numbers import is_int
 from jaxtrain.curvature._operators import (
     as_pytree_callable,
     check_key,
@@ -127,8 +128,10 @@ def trace(
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     minimum = 3 if method == "hutch++" else 1
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int):
+    if not is_int(num_samples):
         raise ValueError(f"num_samples must be an int, got {num_samples!r}")
+    # A NumPy int is a static argument below and the reported count: make it a Python int.
+    num_samples = int(num_samples)
     if num_samples < minimum:
         raise ValueError(f"{method} needs num_samples >= {minimum}, got {num_samples}")
     check_batch_size(batch_size)  # before anything is traced

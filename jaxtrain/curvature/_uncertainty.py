@@ -78,8 +78,10 @@ def eigenvalues_over_batches(
     Args:
         loss_fn: ``loss_fn(params, *batch) -> scalar``, the mean loss of one batch.
         params: the point θ.
-        batches: B ≥ 2 batches, each a tuple of arrays sharing their leading (example)
-            dimension, e.g. ``[(x1, y1), (x2, y2)]``, of one structure.
+        batches: B ≥ 2 batches, each a tuple (or list) of arrays sharing their leading
+            (example) dimension, e.g. ``[(x1, y1), (x2, y2)]``, of one structure; batch b
+            is passed as ``loss_fn(params, *batch_b)``, and any other batch (one array, a
+            dict) as the one argument ``loss_fn(params, batch_b)``.
         key: ``jax.random`` key; batch b starts Lanczos from ``fold_in(key, b)``, the full
             data from ``fold_in(key, B)``.
         k: how many eigenvalues at each wanted end.
@@ -160,13 +162,16 @@ def eigenvalues_over_batches(
 
 def _checked_batches(batches: Sequence[Any]) -> list[tuple[Any, ...]]:
     """``batches`` as tuples of arrays, after checking there are two or more of one structure,
-    each with one leading (example) dimension."""
+    each with one leading (example) dimension.
+
+    A list is taken as a tuple: ``[x, y]`` means the arguments x and y, as ``(x, y)`` does
+    (the batches of a data loader often come as lists); anything else is one argument."""
     if isinstance(batches, (str, bytes)) or not isinstance(batches, Sequence) or len(batches) < 2:
         count = len(batches) if isinstance(batches, Sequence) else type(batches).__name__
         raise ValueError(
             f"batches must be a sequence of at least 2 batches for a standard error, got {count}"
         )
-    batches = [batch if isinstance(batch, tuple) else (batch,) for batch in batches]
+    batches = [tuple(batch) if isinstance(batch, tuple | list) else (batch,) for batch in batches]
     structures = set()
     for index, batch in enumerate(batches):
         _batch_size(batch, index)

@@ -116,3 +116,41 @@ def test_a_plain_function_is_a_matvec_here_as_everywhere():
     )
     np.testing.assert_allclose(np.asarray(results["a"].eigenvalues), [2.0, 2.0], rtol=1e-6)
     np.testing.assert_allclose(np.asarray(results["b"].eigenvalues), [2.0, 2.0], rtol=1e-6)
+
+
+def test_a_one_parameter_block_says_when_its_value_is_no_number_and_works_in_float32():
+    # Before: a 1 × 1 block always reported residual 0 and converged=True, NaN included, and
+    # came back float16 for float16 parameters where the larger blocks came back float32.
+    params = {"a": jnp.ones(1), "b": jnp.ones(3)}
+
+    def nan_loss(p):
+        return jnp.nan * (jnp.sum(p["a"] ** 2) + jnp.sum(p["b"] ** 2))
+
+    spectra = curvature.block_eigenvalues(
+        curvature.hvp(nan_loss, params), params, key=jax.random.key(0)
+    )
+    for result in spectra.values():
+        assert not result.converged and np.all(np.isnan(np.asarray(result.residuals)))
+    half = {"a": jnp.ones(1, jnp.float16), "b": jnp.ones(3, jnp.float16)}
+
+    def half_loss(p):  # H = diag(3, 2, 2, 2): the one-parameter block's value is 3
+        return 1.5 * jnp.sum(p["a"] ** 2) + jnp.sum(p["b"] ** 2)
+
+    spectra = curvature.block_eigenvalues(
+        curvature.hvp(half_loss, half), half, key=jax.random.key(0)
+    )
+    for result in spectra.values():
+        assert result.eigenvalues.dtype == result.residuals.dtype == jnp.float32
+        assert result.converged
+    np.testing.assert_array_equal(np.asarray(spectra["a"].eigenvalues), [3.0, 3.0])
+    np.testing.assert_array_equal(np.asarray(spectra["a"].residuals), [0.0, 0.0])
+
+
+def test_a_numpy_integer_k_is_an_int():
+    # Before: k=np.int64(1) was refused ("k must be a positive int"); NumPy ints count
+    # everywhere else (jaxtrain._numbers.is_int).
+    params = {"a": jnp.ones(2), "b": jnp.ones(1)}
+    matvec = curvature.hvp(lambda p: jnp.sum(p["a"] ** 2) + 3.0 * p["b"][0] ** 2, params)
+    spectra = curvature.block_eigenvalues(matvec, params, key=jax.random.key(0), k=np.int64(1))
+    np.testing.assert_allclose(np.asarray(spectra["a"].eigenvalues), [2.0, 2.0], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(spectra["b"].eigenvalues), [6.0, 6.0], rtol=1e-6)

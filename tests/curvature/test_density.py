@@ -129,3 +129,45 @@ def test_bad_arguments(kwargs, match):
     arguments = {"num_probes": 2, "num_iters": 3, "key": jax.random.key(0), **kwargs}
     with pytest.raises(ValueError, match=match):
         spectral_density(lambda v: v, jnp.zeros(3), **arguments)
+
+
+def test_numpy_integer_probe_counts_are_ints():
+    # Before: num_probes=np.int64(2) and probe_batch_size=np.int64(2) were refused ("must be
+    # a positive int").
+    arguments = {"num_iters": 3, "key": jax.random.key(0)}
+    plain = spectral_density(lambda v: 2.0 * v, jnp.zeros(3), num_probes=2, **arguments)
+    numpy = spectral_density(
+        lambda v: 2.0 * v,
+        jnp.zeros(3),
+        num_probes=np.int64(2),
+        probe_batch_size=np.int64(2),
+        **arguments,
+    )
+    np.testing.assert_allclose(np.asarray(numpy.density), np.asarray(plain.density), rtol=1e-6)
+
+
+def test_the_density_integrates_to_one_when_sigma_is_above_the_grid_spacing():
+    # Before: the docstrings said the density integrates to 1 on the default grid whatever σ;
+    # with σ below the grid spacing h (sigma_squared = 1e-8 here) it integrated to 0.16. The
+    # trapezoid sum of a Gaussian is 1 to within 2·exp(−2π²σ²/h²): that is what is promised.
+    H = jnp.linspace(-2.0, 12.0, 20)
+    integrals, ratios = {}, {}
+    for sigma_squared in (1e-5, 1e-6, 1e-8):
+        d = spectral_density(
+            lambda v: H * v,
+            jnp.zeros(20),
+            num_probes=4,
+            num_iters=20,
+            key=jax.random.key(0),
+            sigma_squared=sigma_squared,
+        )
+        integrals[sigma_squared] = float(jnp.trapezoid(d.density, d.grid))
+        ratios[sigma_squared] = float(d.sigma / (d.grid[1] - d.grid[0]))
+    # The default σ is ~3 grid spacings, and σ ≥ h holds down to sigma_squared ≈ 1e-6.
+    assert ratios[1e-5] > 3 and ratios[1e-6] > 0.95
+    np.testing.assert_allclose(integrals[1e-5], 1.0, atol=1e-3)
+    np.testing.assert_allclose(integrals[1e-6], 1.0, atol=1e-3)
+    # Ten times below the spacing the sum misses the Gaussians' mass, as documented.
+    assert ratios[1e-8] < 0.2 and abs(integrals[1e-8] - 1.0) > 0.1
+    for doc in (spectral_density.__doc__, SpectralDensity.__doc__):
+        assert "grid spacing" in doc

@@ -125,3 +125,22 @@ def test_empirical_fisher_refuses_missing_or_ragged_data():
         curvature.empirical_fisher(_example_loss, params)
     with pytest.raises(ValueError, match=r"data: every array needs the same leading .*\(3, 2\)"):
         curvature.empirical_fisher(_example_loss, params, jnp.ones((3, 2)), jnp.ones(4))
+
+
+def test_integer_parameter_leaves_are_refused_by_name():
+    # Before: an integer leaf passed the constructors and the first product failed inside
+    # JAX's linearize ("tangent aval int32[2] ... expected float0[2]").
+    params = {"w": jnp.ones(2), "n": jnp.ones(2, jnp.int32)}
+    x, y = jnp.ones((3, 2)), jnp.zeros(3)
+
+    def model(p, inputs):
+        return inputs @ (p["w"] * p["n"])
+
+    def loss(p, inputs, targets):
+        return losses.mse(model(p, inputs), targets)
+
+    message = r"params\['n'\] is of dtype int32: .*floating-point parameters only"
+    with pytest.raises(ValueError, match=message):
+        curvature.ggn(model, losses.mse, params, x, y)
+    with pytest.raises(ValueError, match=message):
+        curvature.empirical_fisher(loss, params, x, y)

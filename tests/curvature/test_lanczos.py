@@ -320,3 +320,27 @@ def test_a_repeated_top_eigenvalue_comes_out_once_as_documented():
     A = jnp.asarray(A, jnp.float32)
     result = eigenvalues(lambda v: A @ v, jnp.zeros(9), k=2, key=jax.random.key(0))
     np.testing.assert_allclose(np.asarray(result.eigenvalues), [5.0, 4.0], rtol=1e-4)
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1e20])
+def test_a_float32_operator_of_tiny_or_huge_scale_keeps_its_extremes(scale):
+    # Before: ‖w‖ squared each entry, which underflowed to 0 (1e-20) or overflowed (1e20) in
+    # float32, so every step read as a breakdown and wrong values came back as converged.
+    H = jnp.asarray(scale * np.array([1.0, 2.0, 3.0, 4.0]), jnp.float32)
+    result = eigenvalues(lambda v: H * v, jnp.zeros(4), k=1, key=jax.random.key(0), which="both")
+    assert result.converged
+    np.testing.assert_allclose(np.asarray(result.eigenvalues) / scale, [1.0, 4.0], rtol=1e-4)
+    alphas, betas, _ = lanczos(lambda v: H * v, jnp.zeros(4), 4, jax.random.key(1))
+    T = jnp.diag(alphas) + jnp.diag(betas[:-1], 1) + jnp.diag(betas[:-1], -1)
+    ritz_values = np.linalg.eigvalsh(np.asarray(T, np.float64) / scale)
+    np.testing.assert_allclose(ritz_values, [1.0, 2.0, 3.0, 4.0], rtol=1e-4)
+
+
+def test_numpy_integer_counts_are_ints():
+    # Before: k=np.int64(1) was refused ("k must be a positive int"), num_iters was not.
+    H = jnp.diag(jnp.arange(1.0, 7.0))
+    plain = eigenvalues(lambda v: H @ v, jnp.zeros(6), k=2, key=jax.random.key(0))
+    numpy = eigenvalues(
+        lambda v: H @ v, jnp.zeros(6), k=np.int64(2), key=jax.random.key(0), num_iters=np.int32(6)
+    )
+    np.testing.assert_array_equal(np.asarray(numpy.eigenvalues), np.asarray(plain.eigenvalues))

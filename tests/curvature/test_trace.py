@@ -73,3 +73,12 @@ def test_bad_arguments(kwargs, match):
     arguments = {"num_samples": 4, "key": jax.random.key(0), **kwargs}
     with pytest.raises(ValueError, match=match):
         trace(lambda v: v, jnp.zeros(3), **arguments)
+
+
+def test_a_numpy_integer_num_samples_is_an_int():
+    # Before: num_samples=np.int64(4) was refused ("num_samples must be an int").
+    A = symmetric_matrix(30, np.linspace(-1.0, 3.0, 30), seed=2)
+    plain = trace(matrix_operator(A), jnp.zeros(30), num_samples=4, key=jax.random.key(0))
+    numpy = trace(matrix_operator(A), jnp.zeros(30), num_samples=np.int64(4), key=jax.random.key(0))
+    assert numpy.num_matvecs == 4 and type(numpy.num_matvecs) is int
+    np.testing.assert_array_equal(float(numpy.estimate), float(plain.estimate))

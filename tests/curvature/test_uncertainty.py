@@ -188,3 +188,16 @@ def test_half_precision_parameters_get_their_spectra_in_float32(method, dtype):
     ).eigenvalues
     assert exact.dtype == jax.numpy.float32
     np.testing.assert_allclose(exact, result.full, rtol=rtol)
+
+
+def test_a_batch_given_as_a_list_is_a_batch_of_arrays_as_a_tuple_is():
+    # Before: [x, y] was passed to the loss as one argument: loss(params, [x, y]) failed
+    # with a TypeError (a missing argument y).
+    params, batches = _batches(0)
+    key = jax.random.key(0)
+    as_tuples = curvature.eigenvalues_over_batches(mlp_loss, params, batches, key=key)
+    as_lists = curvature.eigenvalues_over_batches(
+        mlp_loss, params, [list(batch) for batch in batches], key=key
+    )
+    np.testing.assert_array_equal(np.asarray(as_lists.per_batch), np.asarray(as_tuples.per_batch))
+    np.testing.assert_array_equal(np.asarray(as_lists.full), np.asarray(as_tuples.full))
