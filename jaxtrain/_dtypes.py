@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-__all__ = ["INT32_MAX", "first_non_float_leaf", "working_dtype"]
+__all__ = ["INT32_MAX", "check_float_leaves", "first_non_float_leaf", "working_dtype"]
 
 INT32_MAX = 2**31 - 1
 """The largest count an int32 state or a comparison with the int32 step can hold."""
@@ -50,3 +50,24 @@ def first_non_float_leaf(tree: Any) -> tuple[str, Any] | None:
         if not jnp.issubdtype(dtype, jnp.inexact):
             return jax.tree_util.keystr(path), dtype
     return None
+
+
+def check_float_leaves(tree: Any, reason: str, name: str = "params") -> None:
+    """Refuses a tree with an integer or boolean leaf, naming its path and dtype and, in
+    ``reason``, why the caller needs floating-point leaves.
+
+    Raises:
+        ValueError: ``"<name><path> is of dtype <dtype>: <reason>"``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> try:
+        ...     check_float_leaves({"n": jnp.int32(3)}, "slices move floats only")
+        ... except ValueError as error:
+        ...     print(error)
+        params['n'] is of dtype int32: slices move floats only
+    """
+    found = first_non_float_leaf(tree)
+    if found is not None:
+        path, dtype = found
+        raise ValueError(f"{name}{path} is of dtype {dtype}: {reason}")

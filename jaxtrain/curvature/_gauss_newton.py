@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 from jax.tree_util import Partial, register_pytree_node_class
 
-from jaxtrain._dtypes import first_non_float_leaf
-from jaxtrain.curvature._hvp import _apply_linear
+from jaxtrain._dtypes import check_float_leaves
+from jaxtrain.curvature._hvp import CURVATURE_FLOAT_ONLY, _apply_linear
 from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
 
 __all__ = ["GaussNewtonProduct", "empirical_fisher", "ggn"]
@@ -112,18 +112,6 @@ def _linearize_program(product: GaussNewtonProduct) -> Partial:
     return Partial(_gauss_newton_linear, f_jvp, loss_hvp)
 
 
-def _check_float_params(params: Any) -> None:
-    """Refuses integer and boolean leaves, as the landscape's slices do: J = ∂z/∂θ has no
-    column for them, and JAX's linearization would fail on them with a message of its own."""
-    found = first_non_float_leaf(params)
-    if found is not None:
-        path, dtype = found
-        raise ValueError(
-            f"params{path} is of dtype {dtype}: curvature is taken with respect to "
-            "floating-point parameters only (keep counters and integer state out of params)"
-        )
-
-
 def _model_outputs(model_fn: Any, inputs: Any, params: Any) -> Any:
     return model_fn(params, inputs)
 
@@ -181,7 +169,7 @@ def ggn(
         Martens, "New insights and perspectives on the natural gradient method", JMLR 2020,
         https://arxiv.org/abs/1412.1193
     """
-    _check_float_params(params)
+    check_float_leaves(params, CURVATURE_FLOAT_ONLY)
     outputs_fn = Partial(_model_outputs, as_pytree_callable(model_fn), inputs)
     output_loss = Partial(_loss_of_outputs, as_pytree_callable(loss_fn), targets)
     return GaussNewtonProduct(outputs_fn, output_loss, params).linearize()
@@ -241,7 +229,7 @@ def empirical_fisher(
         Kunstner, Balles, Hennig, "Limitations of the empirical Fisher approximation for
         natural gradient descent", NeurIPS 2019, https://arxiv.org/abs/1905.12558
     """
-    _check_float_params(params)
+    check_float_leaves(params, CURVATURE_FLOAT_ONLY)
     leaves = jax.tree.leaves(data)
     if not leaves:
         raise ValueError("empirical_fisher needs data: pass the examples after params")

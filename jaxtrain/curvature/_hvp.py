@@ -9,9 +9,16 @@ import jax
 import numpy as np
 from jax.tree_util import Partial, register_pytree_node_class
 
+from jaxtrain._dtypes import check_float_leaves
 from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
 
 __all__ = ["HessianVectorProduct", "hvp"]
+
+# J = ∂z/∂θ and H have no row or column for an integer or boolean leaf.
+CURVATURE_FLOAT_ONLY = (
+    "curvature is taken with respect to floating-point parameters only (keep counters and "
+    "integer state out of params)"
+)
 
 
 @register_pytree_node_class
@@ -137,6 +144,9 @@ def hvp(loss_fn: Callable[..., jax.Array], params: Any, *args: Any) -> HessianVe
         A :class:`HessianVectorProduct`: call it on v to get Hv. It is a pytree, so jitted
         functions (:func:`~jaxtrain.curvature.eigenvalues`, ...) take it as an argument.
 
+    Raises:
+        ValueError: for a leaf of ``params`` that is not floating-point.
+
     Examples:
         >>> import jax.numpy as jnp
         >>> from jaxtrain.curvature import hvp
@@ -148,4 +158,5 @@ def hvp(loss_fn: Callable[..., jax.Array], params: Any, *args: Any) -> HessianVe
     References:
         Pearlmutter, "Fast exact multiplication by the Hessian", Neural Computation 1994.
     """
+    check_float_leaves(params, CURVATURE_FLOAT_ONLY)
     return HessianVectorProduct(loss_fn, params, args).linearize()

@@ -7,20 +7,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxtrain._dtypes import first_non_float_leaf, working_dtype
+from jaxtrain._dtypes import check_float_leaves, working_dtype
 
 __all__ = ["filter_normalize", "random_direction"]
 
-
-def _check_float_leaves(params: Any, name: str) -> None:
-    """Refuses integer and boolean leaves: a step along them is not a move of the network."""
-    found = first_non_float_leaf(params)
-    if found is not None:
-        path, dtype = found
-        raise ValueError(
-            f"{name}{path} is of dtype {dtype}: directions are for floating-point parameters "
-            "(keep counters and integer state out of params)"
-        )
+# A step along an integer or boolean leaf is not a move of the network.
+_FLOAT_ONLY = (
+    "directions are for floating-point parameters (keep counters and integer state out of params)"
+)
 
 
 def _filter_norms(x: jax.Array, axes: tuple[int, ...]) -> jax.Array:
@@ -93,7 +87,7 @@ def filter_normalize(
     """
     if jax.tree.structure(direction) != jax.tree.structure(params):
         raise ValueError("direction and params must have the same pytree structure")
-    _check_float_leaves(params, "params")
+    check_float_leaves(params, _FLOAT_ONLY)
     return _normalized(direction, params, filter_axis, zero_1d)
 
 
@@ -143,7 +137,7 @@ def random_direction(
         Li, Xu, Taylor, Studer, Goldstein, "Visualizing the Loss Landscape of Neural Nets",
         NeurIPS 2018, https://arxiv.org/abs/1712.09913
     """
-    _check_float_leaves(params, "params")
+    check_float_leaves(params, _FLOAT_ONLY)
     leaves, treedef = jax.tree.flatten(params)
     keys = jax.random.split(key, max(len(leaves), 1))
     direction = jax.tree.unflatten(

@@ -11,9 +11,14 @@ import jax.numpy as jnp
 from jax.tree_util import Partial
 
 from jaxtrain._batched_map import map_in_batches
-from jaxtrain._dtypes import first_non_float_leaf, working_dtype
+from jaxtrain._dtypes import check_float_leaves, working_dtype
 
 __all__ = ["loss_slice_1d", "loss_surface_2d"]
+
+# θ + α·d in an integer leaf's dtype would truncate α to an integer.
+_FLOAT_ONLY = (
+    "slices move floating-point parameters only (keep counters and integer state out of params)"
+)
 
 
 def _as_pytree_callable(fn: Callable[..., Any]) -> Any:
@@ -22,17 +27,6 @@ def _as_pytree_callable(fn: Callable[..., Any]) -> Any:
     if jax.tree_util.treedef_is_leaf(jax.tree.structure(fn)):
         return Partial(fn)
     return fn
-
-
-def _check_params(params: Any) -> None:
-    """Refuses integer and boolean leaves: θ + α·d in their dtype truncates α to an integer."""
-    found = first_non_float_leaf(params)
-    if found is not None:
-        path, dtype = found
-        raise ValueError(
-            f"params{path} is of dtype {dtype}: slices move floating-point parameters only "
-            "(keep counters and integer state out of params)"
-        )
 
 
 def _check_direction(direction: Any, params: Any, name: str) -> None:
@@ -145,7 +139,7 @@ def loss_slice_1d(
         >>> print(loss_slice_1d(loss, jnp.zeros(2), u, jnp.array([-1.0, 0.0, 1.0])))
         [0.25 1.   0.25]
     """
-    _check_params(params)
+    check_float_leaves(params, _FLOAT_ONLY)
     _check_direction(direction, params, "direction")
     alphas = _coordinates(alphas, "alphas")
     with jax.default_matmul_precision("highest"):
@@ -202,7 +196,7 @@ def loss_surface_2d(
          [1. 1. 1.]
          [4. 1. 0.]]
     """
-    _check_params(params)
+    check_float_leaves(params, _FLOAT_ONLY)
     _check_direction(d1, params, "d1")
     _check_direction(d2, params, "d2")
     alphas = _coordinates(alphas, "alphas")

@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import optax
 
-from jaxtrain._dtypes import first_non_float_leaf
+from jaxtrain._dtypes import check_float_leaves
 from jaxtrain.monitor._monitor import Monitor
 from jaxtrain.train._evaluate import evaluate_arrays
 from jaxtrain.train._feed import Feed
@@ -281,15 +281,12 @@ def _check_differentiable(params: Any) -> None:
     Raises:
       ValueError: naming the first such leaf's path and dtype.
     """
-    found = first_non_float_leaf(params)
-    if found is not None:
-        path, dtype = found
-        raise ValueError(
-            f"params{path} is of dtype {dtype}, and fit differentiates every parameter: keep "
-            "it out of the trainable ones (in an NNX module, an nnx.Variable that is not an "
-            "nnx.Param; in an (apply, params, state) triple, in the state) or cast it to a "
-            "float dtype"
-        )
+    check_float_leaves(
+        params,
+        "fit differentiates every parameter; keep it out of the trainable ones (in an NNX "
+        "module, an nnx.Variable that is not an nnx.Param; in an (apply, params, state) "
+        "triple, in the state) or cast it to a float dtype",
+    )
 
 
 def _initial_state(settings: FitSettings) -> TrainState:

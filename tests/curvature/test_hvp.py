@@ -137,3 +137,10 @@ def test_tree_round_trip_keeps_the_linearization(toy):
     rebuilt = jax.tree.unflatten(*reversed(jax.tree.flatten(bare)))
     assert rebuilt._linear is None
     np.testing.assert_array_equal(np.asarray(rebuilt(jnp.array([1.0, 0.0]))), [0.0, -2.0])
+
+
+def test_an_integer_parameter_leaf_is_refused_by_name():
+    # JAX's own TypeError came from inside the linearization, naming no leaf.
+    params = {"w": jnp.ones(2), "n": jnp.int32(3)}
+    with pytest.raises(ValueError, match=r"params\['n'\] is of dtype int32: curvature"):
+        hvp(lambda p: jnp.sum(p["w"] ** 2), params)
