@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxtrain.curvature._lanczos import scaled_norm
 from jaxtrain.curvature._operators import (
     as_pytree_callable,
     check_key,
@@ -66,10 +67,10 @@ def _power_program(matvec, like, key, num_iters, tol, *, k):
         def body(state):
             v, lam, it, _, _ = state
             v = deflate(found, v)
-            v = v / jnp.linalg.norm(v)
+            v = v / scaled_norm(v)
             w = f(v)
             new_lam = jnp.vdot(v, w)
-            w_norm = jnp.linalg.norm(w)
+            w_norm = scaled_norm(w)
             # The relative-change test of PyHessian (Yao et al. 2020), so counts compare; and
             # Hv = 0 (an operator of lower rank, deflated to nothing) is an eigenpair as it is.
             done = (it > 0) & (jnp.abs(new_lam - lam) / (jnp.abs(lam) + 1e-6) < tol)
@@ -77,14 +78,14 @@ def _power_program(matvec, like, key, num_iters, tol, *, k):
             # That test also passes where no eigenpair is: with ±λ on top, vᵀHv stays put
             # while v swings between the two. The residual tells: ‖Hv − λv‖ of an eigenvector
             # to about √tol is about √tol·‖Hv‖ (λ's error is the square of v's).
-            accurate = jnp.linalg.norm(w - new_lam * v) <= jnp.sqrt(tol) * w_norm
+            accurate = scaled_norm(w - new_lam * v) <= jnp.sqrt(tol) * w_norm
             v_next = jnp.where(w_norm > 0, w / jnp.where(w_norm > 0, w_norm, 1.0), v)
             return v_next, new_lam, it + 1, done, accurate
 
         start = (v, jnp.zeros((), dtype), 0, False, False)
         v, lam, it, done, accurate = lax.while_loop(cond, body, start)
         v = deflate(found, v)
-        v = v / jnp.linalg.norm(v)
+        v = v / scaled_norm(v)
         return (
             found.at[i].set(v),
             values.at[i].set(lam),

@@ -97,3 +97,19 @@ def test_a_plus_minus_pair_at_the_top_is_not_called_converged():
     on_spectrum = np.isclose(np.abs(values), 3.0, rtol=1e-3) | np.isclose(values, 1.0, rtol=1e-3)
     np.testing.assert_array_equal(np.asarray(result.converged), on_spectrum)
     assert not on_spectrum.all()
+
+
+@pytest.mark.parametrize("scale", [1e-20, 1e20])
+def test_a_float32_operator_of_tiny_or_huge_scale(scale):
+    # ‖w‖ squared each entry: it underflowed to 0 at 1e-20 (Hv = 0 read as an eigenpair) and
+    # overflowed at 1e20 (v became 0/inf). Now the top eigenvalue is right, or, where
+    # PyHessian's absolute 1e-6 in its relative-change test stops it early, not converged.
+    H = jnp.asarray(scale * np.array([1.0, 2.0, 3.0, 4.0]), jnp.float32)
+    result = power_iteration(
+        lambda v: H * v, jnp.zeros(4), k=1, num_iters=500, tol=1e-8, key=jax.random.key(0)
+    )
+    top = float(result.eigenvalues[0]) / scale
+    assert np.isfinite(top)
+    assert (abs(top - 4.0) < 1e-3) if bool(result.converged[0]) else top <= 4.0 * (1 + 1e-6)
+    if scale > 1:
+        assert bool(result.converged[0]) and abs(top - 4.0) < 1e-3
