@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain.train._history import common_length
+
 __all__ = ["plot_history"]
 
 # Per-epoch entries that are bookkeeping, not curves to draw as metrics.
@@ -17,14 +19,6 @@ def _positive(values: np.ndarray) -> bool:
     return finite.size > 0 and bool((finite > 0).all())
 
 
-def _length(records: dict, kind: str) -> int:
-    """The one length of every record of ``kind`` (0 with none); different lengths refused."""
-    lengths = {name: len(values) for name, values in records.items()}
-    if len(set(lengths.values())) > 1:
-        raise ValueError(f"plot_history needs {kind} records of one length each; got {lengths}")
-    return next(iter(lengths.values()), 0)
-
-
 def _positions(per_step: dict, per_epoch: dict) -> tuple[np.ndarray, np.ndarray, str]:
     """The x position of every step and of every epoch, and the axis unit.
 
@@ -32,7 +26,10 @@ def _positions(per_step: dict, per_epoch: dict) -> tuple[np.ndarray, np.ndarray,
     or, without ``"step"``, spread evenly over the epochs (each epoch as many steps). In steps
     where only steps are recorded.
     """
-    num_steps, num_epochs = _length(per_step, "per_step"), _length(per_epoch, "per_epoch")
+    num_steps, num_epochs = (
+        common_length(per_step, "per_step"),
+        common_length(per_epoch, "per_epoch"),
+    )
     steps = np.arange(1, num_steps + 1, dtype=np.float64)
     epochs = np.asarray(per_epoch.get("epoch", np.arange(1, num_epochs + 1)), dtype=np.float64)
     if num_epochs == 0:

@@ -20,12 +20,19 @@ __all__ = ["History"]
 _FORMAT = "jaxtrain.History/1"
 
 
-def _check_equal_lengths(section: str, lengths: Mapping[str, int]) -> None:
-    """Refuses columns of different lengths: ``num_steps``/``num_epochs`` read one column,
-    and every later append would keep the others out of step."""
+def common_length(records: Mapping[str, Any], kind: str) -> int:
+    """The one length of every record (0 with none), ``kind`` naming them in the refusal.
+
+    ``num_steps``/``num_epochs`` read one column, and every later append would keep columns
+    of different lengths out of step; a plot would draw them against the wrong x.
+
+    Raises:
+      ValueError: for records of different lengths.
+    """
+    lengths = {name: len(values) for name, values in records.items()}
     if len(set(lengths.values())) > 1:
-        shown = ", ".join(f"{name!r} {length}" for name, length in lengths.items())
-        raise ValueError(f"History's {section} columns must have one length each; got {shown}.")
+        raise ValueError(f"{kind} records must have one length each; got {lengths}")
+    return next(iter(lengths.values()), 0)
 
 
 class History:
@@ -80,8 +87,8 @@ class History:
             self._step_chunks[name] = [np.asarray(values)]
         for name, values in (per_epoch or {}).items():
             self._epoch_rows[name] = list(np.asarray(values).tolist())
-        _check_equal_lengths("per-step", {k: len(v[0]) for k, v in self._step_chunks.items()})
-        _check_equal_lengths("per-epoch", {k: len(v) for k, v in self._epoch_rows.items()})
+        common_length({name: chunks[0] for name, chunks in self._step_chunks.items()}, "per_step")
+        common_length(self._epoch_rows, "per_epoch")
 
     @property
     def per_step(self) -> dict[str, np.ndarray]:

@@ -1,6 +1,8 @@
 """plot_history draws what a history holds at the right x positions, notes what it lacks and
 refuses, with a message that says so, what it cannot place."""
 
+import types
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -82,15 +84,19 @@ def test_a_run_without_validation_data_says_so_in_its_loss_panel():
         (
             {"loss": np.ones(4), "grad_norm": np.ones(3)},
             {},
-            r"per_step records .* \{'loss': 4, 'grad_norm': 3\}",
+            r"per_step records must .* \{'loss': 4, 'grad_norm': 3\}",
         ),
         (
             {},
             {"epoch": [1.0, 2.0], "val_loss": [1.0]},
-            r"per_epoch records .* \{'epoch': 2, 'val_loss': 1\}",
+            r"per_epoch records must .* \{'epoch': 2, 'val_loss': 1\}",
         ),
     ],
 )
 def test_records_of_different_lengths_are_refused(per_step, per_epoch, message):
+    # History refuses them when it is made; plot_history also takes any object with the two
+    # record mappings, and refuses them there.
     with pytest.raises(ValueError, match=message):
-        plot_history(History(per_step, per_epoch))
+        History(per_step, per_epoch)
+    with pytest.raises(ValueError, match=message):
+        plot_history(types.SimpleNamespace(per_step=per_step, per_epoch=per_epoch))

@@ -143,8 +143,8 @@ def test_plot_history_on_given_axes_and_rejects_others():
 @pytest.mark.parametrize(
     "per_step, per_epoch, match",
     [
-        ({"loss": [1.0, 2.0], "grad_norm": [1.0]}, {}, r"per-step.*'loss' 2.*'grad_norm' 1"),
-        ({"loss": [1.0]}, {"train_loss": [1.0], "step": [1, 2]}, r"per-epoch.*'train_loss' 1"),
+        ({"loss": [1.0, 2.0], "grad_norm": [1.0]}, {}, r"per_step.*'loss': 2, 'grad_norm': 1"),
+        ({"loss": [1.0]}, {"train_loss": [1.0], "step": [1, 2]}, r"per_epoch.*'train_loss': 1"),
     ],
 )
 def test_columns_of_different_lengths_are_refused(per_step, per_epoch, match):
