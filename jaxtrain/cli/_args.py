@@ -79,10 +79,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, depth: int, width: i
     group.add_argument(
         "--width",
         type=positive_int,
-        default=width,
-        help="hidden units per layer (MLP) or filters of the first block (CNN) "
-        "(default: %(default)s)",
+        help=f"hidden units per layer (MLP) or filters of the first block (CNN) (default: {width})",
     )
+    # Not the flag's own default: a linear model refuses a --width given, not the default.
+    parser.set_defaults(default_width=width)
     group.add_argument(
         "--depth",
         type=non_negative_int,
@@ -119,6 +119,10 @@ def shape_inputs(x: np.ndarray, family: str, name: str = "x_train") -> np.ndarra
     )
 
 
+def _and(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
+
+
 def spec_from_args(
     args: Any, x_shape: tuple[int, ...], num_outputs: int, *, variants: bool = False
 ) -> Any:
@@ -131,8 +135,8 @@ def spec_from_args(
       variants: also check the size of the variants ``jaxtrain diagnose`` trains.
 
     Raises:
-      CommandError: for a CNN without blocks, a linear model given ``--norm`` or an
-        activation (unless ``variants``), or a model too deep or too large, counted from
+      CommandError: for a CNN without blocks, a linear model given ``--width``, ``--norm``
+        or an activation (unless ``variants``), or a model too deep or too large, counted from
         the spec before anything is built (see :mod:`jaxtrain.cli._model_size`).
     """
     from jaxtrain.cli._model_size import check_model_size
@@ -145,20 +149,22 @@ def spec_from_args(
         # resume the same linear model without them. diagnose's wider variant has a hidden
         # layer that uses them.
         unused = []
+        if args.width is not None:
+            unused.append(f"--width {args.width}")
         if args.norm != "none":
             unused.append(f"--norm {args.norm}")
         if args.activation != _DEFAULT_ACTIVATION:
             unused.append(f"--activation {args.activation}")
         if unused:
             raise CommandError(
-                f"a linear model (--depth 0) has no hidden layer for {' and '.join(unused)}; "
+                f"a linear model (--depth 0) has no hidden layer for {_and(unused)}; "
                 f"drop {'it' if len(unused) == 1 else 'them'}, or give --depth >= 1"
             )
     spec = ModelSpec(
         args.model,
         tuple(x_shape[1:]),
         int(num_outputs),
-        width=args.width,
+        width=args.default_width if args.width is None else args.width,
         depth=args.depth,
         activation=args.activation,
         norm=None if args.norm == "none" else args.norm,

@@ -124,6 +124,10 @@ def test_a_regression_file_without_validation_split(tmp_path, capsys):
             "a linear model (--depth 0) has no hidden layer for --norm batch and --activation tanh",
         ),
         (["--data", "blobs", "--depth", "0", "--norm", "layer"], "hidden layer for --norm layer"),
+        # Accepted and recorded (a linear model has no hidden units for it), even if equal to
+        # the default.
+        (["--data", "blobs", "--depth", "0", "--width", "16"], "hidden layer for --width 16"),
+        (["--data", "blobs", "--depth", "0", "--width", "64"], "hidden layer for --width 64"),
     ],
 )
 def test_failures_are_one_line(capsys, argv, message):
@@ -279,15 +283,14 @@ def test_a_diverging_run_with_checkpoints_says_the_last_good_one_is_kept(tmp_pat
     assert f"the last good checkpoint (step {steps[-1]}) in {ckpt} is kept" in err
 
 
-def _train_argv(data, ckpt, *extra):
+def _train_argv(data, ckpt, *extra, depth=1):
+    # A linear model (depth 0) has no width to give.
+    model = ["--depth", "1", "--width", "4"] if depth else ["--depth", "0"]
     return [
         "train",
         "--data",
         str(data),
-        "--depth",
-        "1",
-        "--width",
-        "4",
+        *model,
         "--epochs",
         "1",
         "--batch-size",
@@ -421,19 +424,19 @@ def test_a_linear_models_width_activation_and_norm_do_not_block_a_resume(
 ):
     # A linear model has no hidden layer; its --width (recorded all the same) was compared,
     # and so were the --activation and --norm that checkpoints written before they were
-    # refused for it recorded.
+    # refused for it recorded (and the --width they recorded as given).
     path, ckpt = _blobs(tmp_path / "a.npz", val=True), tmp_path / "ck"
     fit = train.fit
 
     def as_before(*args, **kwargs):
-        kwargs["metadata"]["model"].update(activation="tanh", norm="batch")
+        kwargs["metadata"]["model"].update(width=16, activation="tanh", norm="batch")
         return fit(*args, **kwargs)
 
     monkeypatch.setattr(train, "fit", as_before)
-    assert main([*_train_argv(path, ckpt), "--depth", "0", "--epochs", "1"]) == 0
+    assert main(_train_argv(path, ckpt, depth=0)) == 0
     monkeypatch.undo()
-    wider = ["--depth", "0", "--width", "16", "--epochs", "2", "--resume"]
-    assert main([*_train_argv(path, ckpt), *wider]) == 0, capsys.readouterr().err
+    resumed = ["--epochs", "2", "--resume"]
+    assert main(_train_argv(path, ckpt, *resumed, depth=0)) == 0, capsys.readouterr().err
     # One hidden layer of another width is another model.
     ckpt = tmp_path / "ck1"
     assert main(_train_argv(path, ckpt)) == 0
