@@ -329,22 +329,35 @@ def _refuse_unfitting(
     )
 
 
-def _replanned_schedule(
+def _learning_rate_jump(
     args: argparse.Namespace, before: argparse.Namespace, num_examples: int, step: int
 ) -> str | None:
-    """How other ``--epochs`` re-plan a schedule over the run's length from ``step`` on: the
-    η of the checkpoint's last step and of the next; ``None`` where η does not depend on
-    the epochs, or no step is left to run."""
+    """What other settings do to η where the run resumes: the η of the checkpoint's last step
+    and of the next, when the next is not the one the checkpoint's run planned (another
+    schedule or η, or other ``--epochs`` re-planning a schedule over the run's length);
+    ``None`` where it is, between two constant η, or with no step left to run."""
     total = _total_steps(args, num_examples)
-    if before.epochs == args.epochs or args.schedule == "constant" or not 0 < step < total:
+    if not 0 < step < total:
         return None
-    was = float(_schedule(before, _total_steps(before, num_examples))(step - 1))
-    now = float(_schedule(args, total)(step))
+    planned = _schedule(before, _total_steps(before, num_examples))
+    now = _schedule(args, total)
+    # Between constants, the changed --learning-rate already says it all.
+    if _eta(planned, step) == _eta(now, step) or not (callable(planned) or callable(now)):
+        return None
+    jump = (
+        f"η {_eta(planned, step - 1):.1e} at step {step} → {_eta(now, step):.1e} at step {step + 1}"
+    )
+    if before.epochs == args.epochs or args.schedule == "constant":
+        return jump
     return (
         f"optimizer.epochs {before.epochs} → {args.epochs} re-plans the {args.schedule} "
-        f"schedule over {counted(total, 'step')}: η {was:.1e} at step {step} → {now:.1e} at "
-        f"step {step + 1}"
+        f"schedule over {counted(total, 'step')}: {jump}"
     )
+
+
+def _eta(schedule: Any, step: int) -> float:
+    """η at ``step`` (from 0) of a schedule or a constant."""
+    return float(schedule(step) if callable(schedule) else schedule)
 
 
 def _check_same_run(
@@ -381,9 +394,9 @@ def _check_same_run(
     if saved.get("optimizer"):
         before = _checkpoints_options(args, saved["optimizer"])
         _refuse_unfitting(args, before, retuned, optimizer, num_examples)
-        replanned = _replanned_schedule(args, before, num_examples, step)
-        if replanned:
-            notes.append(replanned)
+        jump = _learning_rate_jump(args, before, num_examples, step)
+        if jump:
+            notes.append(jump)
     if notes:
         print(f"jaxtrain train: resuming with other settings: {'; '.join(notes)}", file=sys.stderr)
 

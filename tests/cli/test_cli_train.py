@@ -3,6 +3,7 @@
 import argparse
 import json
 import math
+import shutil
 
 import numpy as np
 import optax
@@ -473,3 +474,39 @@ def test_a_linear_model_keeps_norm_and_activation_for_the_variants_diagnose_trai
     args = argparse.Namespace(model="mlp", depth=0, width=4, activation="tanh", norm="batch")
     spec = spec_from_args(args, (10, 2), 3, variants=True)
     assert (spec.wider().activation, spec.wider().norm) == ("tanh", "batch")
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (["--schedule", "exponential"], "optimizer.schedule cosine → exponential"),
+        (["--learning-rate", "0.02"], "optimizer.learning_rate 0.01 → 0.02"),
+    ],
+)
+def test_another_schedule_or_learning_rate_says_how_the_learning_rate_jumps(
+    tmp_path, capsys, change, named
+):
+    # Only an --epochs change gave the η of the checkpoint's last step and of the next; another
+    # schedule or η was named without what it does to η there.
+    ckpt = tmp_path / "run"
+    argv = ["train", "--data", "blobs", "--depth", "0", "--batch-size", "256", "--epochs", "2"]
+    argv += ["--schedule", "cosine", "--learning-rate", "0.01", "--checkpoint-dir", str(ckpt)]
+    assert main(argv) == 0
+    shutil.rmtree(ckpt / "8")  # as if stopped after its first epoch (step 4 of 8)
+    capsys.readouterr()
+    assert main([*argv, *change, "--resume"]) == 0
+    eta = train.load_checkpoint(ckpt).history.per_step["learning_rate"]
+    assert capsys.readouterr().err == (
+        f"jaxtrain train: resuming with other settings: {named}; "
+        f"η {eta[3]:.1e} at step 4 → {eta[4]:.1e} at step 5\n"
+    )
+
+
+def test_the_same_learning_rate_at_the_next_step_needs_no_word(tmp_path, capsys):
+    ckpt = tmp_path / "run"
+    argv = ["train", "--data", "blobs", "--depth", "0", "--batch-size", "256"]
+    argv += ["--learning-rate", "0.01", "--checkpoint-dir", str(ckpt)]
+    assert main([*argv, "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--epochs", "2", "--resume"]) == 0
+    assert capsys.readouterr().err == ""
