@@ -76,17 +76,26 @@ def _split_off_validation(
     made is refused in the command line's terms (the library's names ``val_fraction`` and
     ``test_fraction`` mean nothing to its user)."""
     from jaxtrain import data
+    from jaxtrain.data._splits import class_labels
 
     try:
         train, val, _ = data.train_val_test_split(x, y, val_fraction=val_fraction, seed=seed)
     except ValueError as error:
         n = x.shape[0]
         held_out = round(n * val_fraction)
+        labels = class_labels(y)
+        classes = 0 if labels is None else len(np.unique(labels))
         reason = (
             f"it holds out none (round({n} × {val_fraction:g}) = 0); raise it"
             if held_out == 0
             else "it leaves no training example; lower it"
             if held_out >= n
+            # The split keeps each class in training (stratified): the library's advice,
+            # stratify=False, is no option of the command line.
+            else f"it keeps a training example of each of the {classes:,} classes, which "
+            f"leaves {counted(n - classes, 'example')} to hold out {held_out:,}; lower it, or "
+            "give the file its own x_val and y_val"
+            if classes and held_out > n - classes
             else str(error)
         )
         raise CommandError(

@@ -79,7 +79,7 @@ def _label_column(y: np.ndarray) -> np.ndarray:
     return y[:, 0] if y.shape[1] == 1 else np.argmax(y, axis=1)
 
 
-def _class_labels(y: np.ndarray) -> np.ndarray | None:
+def class_labels(y: np.ndarray) -> np.ndarray | None:
     """Class labels for stratification, or None for regression targets (floats of shape (N,)
     or (N, 1)) and targets of other shapes."""
     is_label = np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_
@@ -251,7 +251,7 @@ def train_val_test_split(
             f"{test_fraction} leave no training example; use smaller fractions or more data."
         )
     rng = seeded_rng(seed)
-    labels = _class_labels(y) if stratify else None
+    labels = class_labels(y) if stratify else None
     train, val, test = _split_indices(n, labels, n_val, n_test, rng)
     return Splits(
         train=(x[train], y[train]),

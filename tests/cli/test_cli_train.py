@@ -196,6 +196,19 @@ def test_labels_and_tiny_files_fail_before_training(tmp_path, capsys, y, n, mess
     assert message in _one_line_error(capsys)
 
 
+def test_a_split_that_would_take_a_class_out_of_training_speaks_in_flags(tmp_path, capsys):
+    # Said "pass stratify=False", an argument of the library the command line does not have.
+    path = _file(tmp_path, np.repeat(np.arange(3), 2), 6)
+    assert main(["train", "--data", str(path), "--depth", "0", "--val-fraction", "0.6"]) == 1
+    err = _one_line_error(capsys)
+    assert "stratify" not in err
+    assert (
+        "--val-fraction 0.6 cannot split the 6 examples of " in err
+        and "it keeps a training example of each of the 3 classes, which leaves 3 examples to "
+        "hold out 4; lower it, or give the file its own x_val and y_val" in err
+    ), err
+
+
 def test_the_class_count_can_be_given(tmp_path, capsys, monkeypatch):
     x = np.random.default_rng(0).normal(size=(40, 3))
     path = tmp_path / "three.npz"
