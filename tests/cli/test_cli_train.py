@@ -205,7 +205,8 @@ def test_a_split_that_would_take_a_class_out_of_training_speaks_in_flags(tmp_pat
     assert (
         "--val-fraction 0.6 cannot split the 6 examples of " in err
         and "it keeps a training example of each of the 3 classes, which leaves 3 examples to "
-        "hold out 4; lower it, or give the file its own x_val and y_val" in err
+        "hold out 4; lower it, or give the file its own x_val and y_val"
+        in err
     ), err
 
 
