@@ -55,8 +55,9 @@ class PlantedSaddle:
       noise: the expected norm of the Gaussian noise that noisy gradient descent adds to θ
         every step.
       hessian_lipschitz: ρ, how fast H changes near the start (a problem constant): the
-        negative-curvature step |λ|/ρ, saddle-free Newton's trust region and perturbed GD's
-        settings (:func:`perturbation_settings`) all use it.
+        negative-curvature step |λ|/ρ (negative-curvature descent's, and saddle-free Newton's
+        where it steps along negative curvature) and perturbed GD's settings
+        (:func:`perturbation_settings`) use it.
     """
 
     name: str
@@ -240,8 +241,8 @@ def perturbation_settings(
     :func:`~jaxtrain.optim.perturbed_gd_hyperparameters` with the case's η and ρ, ℓ the
     largest |λ| at the start (the gradient's Lipschitz constant there), d the number of
     parameters, Δ_L = L(θ₀) (every loss here is >= 0), δ = 0.1,
-    and ε = λmin²/ρ: the largest target whose guarantee covers this saddle (it escapes
-    saddles with λmin < −√(ρε)). Nothing is tuned to a case.
+    and ε = λmin²/ρ, the boundary: the guarantee covers saddles with λmin < −√(ρε), so every
+    smaller ε covers this one. Nothing is tuned to a case.
 
     Raises:
       ValueError: when the start has no negative curvature (λmin >= 0): no saddle to escape.

@@ -1157,11 +1157,16 @@ def _saddle_escapes_figure(numbers: dict[str, Any]) -> Any:
 def _steps_to_target(
     numbers: dict[str, Any], name: str, method: str, *, with_cost: bool = True
 ) -> str:
-    """A run's steps to the target, with its cost where Hessian products add to it."""
+    """A run's steps to the target, with its cost where Hessian products add to it and the
+    loss evaluations of its line searches."""
     steps, cost = numbers["steps"][name][method], numbers["cost"][name][method]
     if steps is None:
         return f"never in {numbers['budget'][name]}"
-    return f"{steps}" + (f" (cost {cost})" if with_cost and cost != steps else "")
+    evaluations = numbers.get("loss_evaluations", {}).get(name, {}).get(method, 0)
+    extra = [f"cost {cost}"] if cost != steps else []
+    if evaluations:
+        extra.append(f"{'and ' if extra else ''}{counted(evaluations, 'loss evaluation')}")
+    return f"{steps}" + (f" ({', '.join(extra)})" if with_cost and extra else "")
 
 
 def _saddle_escapes_caption(numbers: dict[str, Any]) -> str:
@@ -1184,11 +1189,14 @@ def _saddle_escapes_caption(numbers: dict[str, Any]) -> str:
     ]
     if missed:
         verdict = f"Target missed by {'; '.join(missed)}."
+    elif len(numbers["cases"]) == 1:
+        verdict = f"Each transform met the target on {numbers['cases'][0]}, the one case run."
     else:
         verdict = "Each transform met the target on every case."
     return (
         "Steps until the loss falls below half its value at the planted saddle (cost: "
-        "gradients plus Hessian-vector products, where they differ): "
+        "gradients plus Hessian-vector products, where they differ; the line searches' loss "
+        "evaluations beside it): "
         + "; ".join(parts)
         + ". Target of each transform: at most a fifth of gradient descent's steps, or any "
         "escape where gradient descent has none within the budget. "

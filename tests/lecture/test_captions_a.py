@@ -199,7 +199,7 @@ def test_saddle_escapes_a_fifth_exactly_meets_the_target():
     # Pinned: meets_target is 5·steps ≤ descent, the caption's "at most a fifth": 10 of 50.
     meets = {"perturbed GD": True, "negative-curvature descent": True, "saddle-free Newton": True}
     caption = cp._saddle_escapes_caption(_escapes([50, 40, 10, 3, 2], meets))
-    assert "Each transform met the target on every case." in caption
+    assert "Each transform met the target on toy, the one case run." in caption
     assert "gradient descent 50, GD + small noise 40, perturbed GD 10" in caption
 
 

@@ -181,3 +181,27 @@ def test_surfaces_caption_prints_a_non_finite_loss_as_the_other_captions_do():
     # "goes from 2 to nan": report.json has null there and the numbers panel "n/a".
     caption = _surfaces(mse=(2.0, float("nan")))
     assert "to nan" not in caption and "to n/a (not finite)" in caption
+
+
+def test_saddle_escapes_count_the_line_searches_loss_evaluations():
+    # "(cost 7)" counted gradients and Hessian-vector products only: saddle-free Newton's 5
+    # loss evaluations on the toy went unsaid.
+    numbers = _escapes([500, 35, 40, 4, 2], dict.fromkeys(_PERTURBED_MISSES, True))
+    numbers["cost"]["toy"].update({"negative-curvature descent": 7, "saddle-free Newton": 7})
+    numbers["loss_evaluations"] = {
+        "toy": {
+            **dict.fromkeys(numbers["methods"], 0),
+            "negative-curvature descent": 3,
+            "saddle-free Newton": 5,
+        }
+    }
+    caption = cp._saddle_escapes_caption(numbers)
+    assert "saddle-free Newton 2 (cost 7, and 5 loss evaluations)" in caption
+    assert "perturbed GD 40," in caption  # no cost where there is nothing beyond its steps
+
+
+def test_saddle_escapes_a_single_case_is_not_called_every_case():
+    # The quick run has the toy only: "Each transform met the target on every case."
+    numbers = _escapes([500, 35, 40, 4, 2], dict.fromkeys(_PERTURBED_MISSES, True))
+    caption = cp._saddle_escapes_caption(numbers)
+    assert "on every case" not in caption and "met the target on toy" in caption

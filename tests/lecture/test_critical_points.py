@@ -78,7 +78,7 @@ def test_the_escape_transforms_leave_the_toy_saddle_in_a_handful_of_steps(claims
     assert cost["perturbed GD"] == steps["perturbed GD"]
     caption = claims["saddle_escapes"].caption
     assert "gradient descent never in 400" in caption
-    assert "Each transform met the target on every case." in caption
+    assert "Each transform met the target on toy L = (1 − w₁w₂)², from 0, the one case" in caption
     # Perturbed GD's ε_g, r and T by Jin et al.'s rule: ℓ = max |λ| = 2, the toy's ρ = 4,
     # ε = λmin²/ρ = 1, d = 2, Δ_L = L(0) = 1. At 0, g = 0 <= ε_g: one kick, and T = 398
     # steps before another could come.
