@@ -130,12 +130,16 @@ _NORMALIZING = (
     "scale_by_adamax",
 )
 
-Scaling = tuple[str, Any]  # ("scale", −η) or ("schedule", t -> −η(t))
+# ("scale", −η), ("schedule", t -> −η(t)) or ("injected", None): an optax.inject_hyperparams
+# transform, whose η is in its state.
+Scaling = tuple[str, Any]
 
 
 def _same_scalings(a: list[Scaling], b: list[Scaling]) -> bool:
     def key(link: Scaling) -> tuple[str, Any]:
         kind, value = link
+        if kind == "injected":
+            return (kind, None)
         return (kind, id(value)) if kind == "schedule" else (kind, float(value))
 
     return [key(link) for link in a] == [key(link) for link in b]
@@ -163,6 +167,10 @@ def _scalings(optimizer: optax.GradientTransformation) -> tuple[bool, list[Scali
             links.append(("scale", cells["step_size"]))
         elif factory == "scale_by_schedule" and callable(cells.get("step_size_fn")):
             links.append(("schedule", cells["step_size_fn"]))
+        elif factory == "inject_hyperparams":
+            # Its inner optimizer is built from the state's values at each update, out of
+            # reach of the closures: its η is read from the state, in this place of the chain.
+            links.append(("injected", None))
         elif factory == "partition" and isinstance(cells.get("transforms"), dict):
             groups = list(cells["transforms"].values())
             inside_groups |= {id(f) for group in groups for _, _, f in walk_transforms(group)}
@@ -206,6 +214,11 @@ def learning_rate_from_state(
       of its closing ``scale(−η)``, or its schedule at the state's ``ScaleByScheduleState``
       count t, as η(t − 1), the η the latest update applied, and η(0) before the first.
 
+    With ``optimizer``, η is the product of every scaling the step passes through after the
+    chain's last normalizing transform (Adam's, RMSProp's, Adagrad's ratio cancels what comes
+    before it), an injected η among them: ``chain(inject_hyperparams(sgd)(0.1), scale(0.5))``
+    steps by 0.05·g.
+
     Args:
       opt_state: the optimizer's state.
       optimizer: the ``optax.GradientTransformation`` that made ``opt_state``; needed unless
@@ -230,21 +243,35 @@ def learning_rate_from_state(
       >>> print(round(float(learning_rate_from_state(state, opt)), 3))  # η(2)
       0.2
     """
-    for node in _recording_states(opt_state):
-        if isinstance(node, _INJECT_STATES) and "learning_rate" in node.hyperparams:
-            return _as_float32(node.hyperparams["learning_rate"])
+    # Each inject_hyperparams state's η (None where it injects none), in the chain's order.
+    injected = [
+        node.hyperparams.get("learning_rate")
+        for node in _recording_states(opt_state)
+        if isinstance(node, _INJECT_STATES)
+    ]
     links = [] if optimizer is None else _scalings(optimizer)[1]
-    if not links:
+    if optimizer is None:
+        # The optimizer's other links are out of sight: the injected η is all there is.
+        links = [("injected", None)] if any(rate is not None for rate in injected) else []
+        injected = [rate for rate in injected if rate is not None]
+    rates = iter(injected)
+    factors = []
+    for kind, step_size in links:
+        if kind == "schedule":
+            factors.append(step_size(jnp.maximum(_schedule_count(opt_state) - 1, 0)))
+        elif kind == "scale":
+            factors.append(step_size)
+        elif (rate := next(rates, None)) is not None:
+            factors.append(rate)
+    if not factors:
         raise ValueError(
             "no learning rate found: pass the optimizer, learning_rate_from_state(opt_state, "
             "optimizer) (its η is in the closure of its scale or scale_by_schedule, not in the "
             "state), or wrap it in optax.inject_hyperparams."
         )
     eta = jnp.float32(1.0)
-    for kind, step_size in links:
-        if kind == "schedule":
-            step_size = step_size(jnp.maximum(_schedule_count(opt_state) - 1, 0))
-        eta = eta * _as_float32(step_size)
+    for factor in factors:
+        eta = eta * _as_float32(factor)
     # |η|: a sign only says whether the scaling descends (flip_sign, optax.scale(-1.0)).
     return jnp.abs(eta)
 

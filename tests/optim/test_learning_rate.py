@@ -99,6 +99,33 @@ def test_learning_rate_from_state_with_inject_hyperparams():
     np.testing.assert_allclose(lrs, learning_rate_at(SCHEDULE, np.arange(12)), rtol=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("opt", "eta"),
+    [
+        # The injected 0.1 was returned as η though the step applies 0.05·g: a fit's record
+        # and the monitors' 2/η threshold were 2× off.
+        (
+            optax.chain(optax.inject_hyperparams(optax.sgd)(learning_rate=0.1), optax.scale(0.5)),
+            0.05,
+        ),
+        (
+            optax.chain(optax.scale(2.0), optax.inject_hyperparams(optim.sgd)(learning_rate=0.1)),
+            0.2,
+        ),
+        # A scale before a normalizing transform cancels in its ratio, an injected η too.
+        (
+            optax.chain(optax.inject_hyperparams(optax.sgd)(learning_rate=0.3), optim.adam(0.01)),
+            0.01,
+        ),
+        (optax.inject_hyperparams(optax.sgd)(learning_rate=0.1), 0.1),
+    ],
+)
+def test_an_injected_learning_rate_is_one_link_of_the_chain(opt, eta):
+    params = jnp.zeros(2)
+    _, state = jax.jit(opt.update)(jnp.ones(2), opt.init(params), params)
+    assert float(learning_rate_from_state(state, opt)) == pytest.approx(eta)
+
+
 def test_learning_rate_from_state_follows_a_changed_injected_value():
     opt = optax.inject_hyperparams(optim.adam)(learning_rate=0.1)
     params = jnp.zeros(2)
