@@ -51,7 +51,8 @@ def preconditioner_inverse(parts: list[Part], opt_state: Any) -> Any:
 
     Raises:
       ValueError: if the state has no second moment (use ``preconditioned=False`` for SGD and
-        momentum) or its owning transform is not among ``parts``.
+        momentum), its owning transform is not among ``parts``, or Adam's β₁ is an
+        ``inject_hyperparams`` schedule.
 
     References:
       Cohen et al., "Adaptive Gradient Methods at the Edge of Stability", 2022,
@@ -61,5 +62,10 @@ def preconditioner_inverse(parts: list[Part], opt_state: Any) -> Any:
     state, part = second_moment_owner(parts, opt_state)
     if not isinstance(state, optax.ScaleByAdamState):  # Adam's, AdamW's, RAdam's, Nadam's
         return inverse
+    if "b1" in part.scheduled:
+        raise ValueError(
+            "preconditioned=True: the optimizer's b1 is a schedule, and P's bias correction "
+            "1 − β₁ᵗ reads β₁ once, before the run; give b1 as a constant"
+        )
     factor = _first_moment_correction(part.get("b1", _DEFAULT_B1), state.count)
     return jax.tree.map(lambda s: s * factor.astype(s.dtype), inverse)

@@ -184,12 +184,32 @@ def _effective_parts(
     return parts
 
 
+# The hyperparameters a threshold's numerator is made of, by the parts that hold them.
+_NUMERATOR_HYPERPARAMS = {
+    **dict.fromkeys(_MOMENTUM, ("decay", "momentum")),
+    **dict.fromkeys(_ADAM, ("b1",)),
+    "rmsprop": ("momentum",),
+}
+
+
+def _check_not_scheduled(part: Part) -> None:
+    """Refuses a β or β₁ that an ``inject_hyperparams`` schedule moves: the threshold's c is
+    read once, before the run (and the preconditioner's 1 − β₁ᵗ with it)."""
+    for name in _NUMERATOR_HYPERPARAMS.get(part.factory, ()):
+        if name in part.scheduled:
+            raise _UnknownThresholdError(
+                f"its {name} is a schedule, so the threshold moves at every step, and it is "
+                "read once before the run (give it as a constant)"
+            )
+
+
 def _classify(parts: list[Part]) -> tuple[list[Part], list[Part], list[Part]]:
     """The momentum, Adam and other adaptive parts; a ``ValueError`` for an unknown one."""
     momentum: list[Part] = []
     adam: list[Part] = []
     other_adaptive: list[Part] = []
     for part in parts:
+        _check_not_scheduled(part)
         if part.factory in _MOMENTUM:
             if not _is_neutral(part):
                 momentum.append(part)
@@ -231,8 +251,9 @@ def stability_threshold(
       (2 + 2β₁)/((1 − β₁)η) = 38/η at β₁ = 0.9 (Cohen et al. 2022);
     - RMSProp and Adagrad, preconditioned: 2/η, or (2 + 2β)/η with RMSProp's momentum β.
 
-    η is the step's learning rate (a schedule's current value); β and β₁ are read from the
-    optimizer (its transforms' closures, or ``optax.inject_hyperparams``'s state at the start).
+    η is the step's learning rate (a schedule's current value); β and β₁ are read once, from
+    the optimizer (its transforms' closures, or ``optax.inject_hyperparams``'s state at the
+    start), so a β or β₁ that an ``inject_hyperparams`` schedule moves is refused.
     Clipping, weight decay and the learning-rate scaling count as neutral. For weight decay
     that is an approximation: with decay wd inside gradient descent's or momentum's direction
     the exact bound is λmax + wd < c/η, so the threshold returned is high by wd.
@@ -258,7 +279,8 @@ def stability_threshold(
       ValueError: for an optimizer whose threshold is not known here (another adaptive
         method, Nesterov inside Adam, an adaptive optimizer without ``preconditioned=True``,
         plain SGD with ``preconditioned=True``, a momentum or adaptive transform under
-        ``optax.masked``, ``optax.multi_transform`` groups with different rules).
+        ``optax.masked``, ``optax.multi_transform`` groups with different rules, a scheduled
+        β or β₁).
 
     Examples:
       >>> import jax.numpy as jnp

@@ -46,10 +46,13 @@ _INJECT = "inject_hyperparams"
 
 @dataclasses.dataclass(frozen=True)
 class Part:
-    """One transform of an optimizer: the factory's name and its numeric hyperparameters."""
+    """One transform of an optimizer: the factory's name, its numeric hyperparameters, and the
+    names of those an ``optax.inject_hyperparams`` schedule moves at every step (their values
+    here are the state's current ones)."""
 
     factory: str
     hyperparams: tuple[tuple[str, Any], ...]
+    scheduled: tuple[str, ...] = ()
 
     def get(self, name: str, default: Any = None) -> Any:
         return dict(self.hyperparams).get(name, default)
@@ -159,8 +162,10 @@ def optimizer_parts(optimizer: optax.GradientTransformation, opt_state: Any) -> 
     parts = []
     injected = iter(_inject_states(opt_state))
     for factory, cells, _ in walk_transforms(optimizer):
+        scheduled: tuple[str, ...] = ()
         if factory == _INJECT:
             inner = cells["inner_factory"]
+            scheduled = tuple(sorted(cells.get("sched_hps") or {}))
             values = {
                 name: p.default
                 for name, p in inspect.signature(inner).parameters.items()
@@ -178,5 +183,5 @@ def optimizer_parts(optimizer: optax.GradientTransformation, opt_state: Any) -> 
             number = _scalar(value)
             if number is not None:
                 constants[name] = number
-        parts.append(Part(factory, tuple(sorted(constants.items()))))
+        parts.append(Part(factory, tuple(sorted(constants.items())), scheduled))
     return parts

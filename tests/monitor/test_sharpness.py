@@ -331,6 +331,23 @@ def test_a_preconditioner_of_only_some_parameters_is_refused(optimizer):
         )
 
 
+def test_a_scheduled_b1_is_refused_for_the_preconditioner_whatever_the_threshold():
+    # P's bias correction 1 − β₁ᵗ read β₁ once, before the run, with a user's threshold too.
+    x, y, theta0 = regression(n=64)
+    adam = optax.inject_hyperparams(optax.adam)(
+        learning_rate=1e-3, b1=optax.linear_schedule(0.5, 0.9, 4)
+    )
+    with pytest.raises(ValueError, match="b1 is a schedule"):
+        fit_linear(
+            adam,
+            x,
+            y,
+            theta0,
+            steps=1,
+            monitors=[monitor.sharpness(1, preconditioned=True, threshold=10.0)],
+        )
+
+
 def test_the_state_keeps_the_last_top_eigenvector_in_float32(quadratic_run):
     _, state, _ = quadratic_run  # four measurements (steps 0, 8, 16, 24) of one compiled run
     vector = state.monitor_state["sharpness"].vector

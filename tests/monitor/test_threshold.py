@@ -54,6 +54,32 @@ def test_adaptive_thresholds_bound_the_preconditioned_sharpness(optimizer, expec
     assert threshold(optimizer, 1e-3, preconditioned=True) == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("optimizer", "preconditioned", "name"),
+    [
+        (
+            optax.inject_hyperparams(optax.sgd)(
+                learning_rate=0.1, momentum=optax.linear_schedule(0.0, 0.9, 4)
+            ),
+            False,
+            "momentum",
+        ),
+        (
+            optax.inject_hyperparams(optax.adam)(
+                learning_rate=1e-3, b1=optax.linear_schedule(0.5, 0.9, 4)
+            ),
+            True,
+            "b1",
+        ),
+    ],
+)
+def test_a_scheduled_momentum_is_refused(optimizer, preconditioned, name):
+    # The threshold read β once, at the start: 200 recorded where (2 + 2β_t)/η reached 380,
+    # and a momentum schedule starting at 0 was taken for plain gradient descent.
+    with pytest.raises(ValueError, match=f"{name} is a schedule"):
+        stability_threshold(optimizer, optimizer.init(PARAMS), preconditioned=preconditioned)
+
+
 def test_the_threshold_follows_the_step_size_and_is_nan_without_one():
     rule = stability_threshold(optim.sgd(0.1), optim.sgd(0.1).init(PARAMS))
     np.testing.assert_allclose(rule(jnp.array([0.1, 0.5])), [20.0, 4.0], rtol=1e-6)
