@@ -352,26 +352,28 @@ def _curvature_numbers(e: RunEvidence) -> dict[str, float]:
     }
 
 
-def _late_change(e: RunEvidence, flat_drop: float | None = None) -> str:
-    """The loss's change over the last quarter in words; beside ``flat_drop`` when given."""
+def _late_change(e: RunEvidence, flat_drop: float) -> str:
+    """The loss's change over the last quarter in words, printed beside ``flat_drop``."""
     if math.isnan(e.late_drop):
         return "its change over the last quarter was not measured"
     if e.late_drop < 0:
         return f"rising {percent(-e.late_drop, flat_drop)}"
-    return f"falling only {percent(e.late_drop, flat_drop)}"
+    # "Only" is the flat rule's word: a fall of flat_drop or more is no small one.
+    only = "only " if e.late_drop < flat_drop else ""
+    return f"falling {only}{percent(e.late_drop, flat_drop)}"
 
 
-def _stuck_text(e: RunEvidence) -> str:
+def _stuck_text(e: RunEvidence, t: CauseThresholds) -> str:
     return (
-        f"The loss stayed at {_g(e.loss_ratio)} × the baseline, {_late_change(e)} over the last "
-        "quarter of the run; the gradient is small "
+        f"The loss stayed at {_g(e.loss_ratio)} × the baseline, "
+        f"{_late_change(e, t.flat_drop)} over the last quarter of the run; the gradient is small "
         f"(‖g_T‖/‖g₀‖ = {_g(e.grad_ratio, 2)}; one gradient step of the largest stable size "
         f"would remove ρ = {_g(e.progress, 2)} of the loss). The Hessian ({e.curvature_method}) "
         f"has λmin = {_g(e.lambda_min)} and λmax = {_g(e.lambda_max)}"
     )
 
 
-def _stuck_facts(e: RunEvidence) -> str:
+def _stuck_facts(e: RunEvidence, t: CauseThresholds) -> str:
     """What the stuck rules measured, in words that assert none of their conditions."""
     hessian = (
         f"the Hessian ({e.curvature_method}) has λmin = {_g(e.lambda_min)} and λmax = "
@@ -386,8 +388,9 @@ def _stuck_facts(e: RunEvidence) -> str:
         else ""
     )
     return (
-        f"The loss ended at {_g(e.loss_ratio)} × the baseline, {_late_change(e)} over the last "
-        f"quarter; ‖g_T‖/‖g₀‖ = {_g(e.grad_ratio, 2)}, ρ = {_g(e.progress, 2)}; {hessian}"
+        f"The loss ended at {_g(e.loss_ratio)} × the baseline, "
+        f"{_late_change(e, t.flat_drop)} over the last quarter; ‖g_T‖/‖g₀‖ = "
+        f"{_g(e.grad_ratio, 2)}, ρ = {_g(e.progress, 2)}; {hessian}"
         f"{escape}."
     )
 
@@ -416,11 +419,11 @@ def saddle_point(e: RunEvidence, t: CauseThresholds) -> Cause:
     else:
         where = "a random direction (the Hessian is degenerate; the way down is of higher order)"
     conclusion = (
-        f"{_stuck_text(e)}: {order}, and a step of {_g(e.escape_step, 2)} along {where} "
+        f"{_stuck_text(e, t)}: {order}, and a step of {_g(e.escape_step, 2)} along {where} "
         f"changed the loss by {percent(e.escape_change)} beyond its first-order part "
         "(measured): a saddle point, not a minimum (§2)."
     )
-    score, text = _text(_stuck_facts(e), conclusion, conditions, t)
+    score, text = _text(_stuck_facts(e, t), conclusion, conditions, t)
     return _cause("saddle_point", score, _curvature_numbers(e), text)
 
 
@@ -447,19 +450,33 @@ def local_minimum(e: RunEvidence, t: CauseThresholds) -> Cause:
     ]
     if strict and _escaped(e, t) > 0:
         conclusion = (
-            f"{_stuck_text(e)}: the Hessian is positive definite, a local minimum with a high "
+            f"{_stuck_text(e, t)}: the Hessian is positive definite, a local minimum with a high "
             f"loss (§2); a step of {_g(e.escape_step, 2)} (the test steps up to ‖θ‖) changed the "
             f"loss by {percent(e.escape_change)} beyond its first-order part: a deeper basin "
             "lies that far away, not a way down from here."
         )
     else:
         conclusion = (
-            f"{_stuck_text(e)}, and no step along ± its lowest eigenvector or a random "
+            f"{_stuck_text(e, t)}, and no step along ± its lowest eigenvector or a random "
             f"direction lowered the loss beyond its first-order part (best change "
             f"{percent(e.escape_change)}): a local minimum with a high loss (§2)."
         )
-    score, text = _text(_stuck_facts(e), conclusion, conditions, t)
+    score, text = _text(_stuck_facts(e, t), conclusion, conditions, t)
     return _cause("local_minimum", score, _curvature_numbers(e), text)
+
+
+def _plain_edge(e: RunEvidence) -> float:
+    """λmax·η/2 where it means the edge of stability at 1, else NaN (not meaningful).
+
+    λmax·η/2 is λmax over the threshold only for plain gradient descent (2/η on the plain
+    sharpness); beside another rule (momentum's (2+2β)/η, Adam's preconditioned 38/η) it
+    would read as past the edge at a fraction of the real threshold. The sentence and the
+    evidence both take it from here, so the table and the JSON never show what the text
+    leaves out.
+    """
+    if e.threshold_rule == "2/η" and not e.preconditioned:
+        return e.lambda_eta_over_2
+    return math.nan
 
 
 def _run_outcome(e: RunEvidence, *, gradient_large: bool) -> str:
@@ -534,13 +551,8 @@ def learning_rate_too_high(e: RunEvidence, t: CauseThresholds) -> Cause:
         ),
         Condition(t.soft_ge(e.probe_gain, t.probe_gain, t.narrow_span), probe),
     ]
-    # λmax·η/2 is the ratio itself for plain gradient descent (edge at 1); beside another
-    # rule (momentum's (2+2β)/η, Adam's preconditioned 38/η) it would read as past the edge.
-    plain_edge = (
-        f"; λmax·η/2 = {_g(e.lambda_eta_over_2)}"
-        if e.threshold_rule == "2/η" and not e.preconditioned
-        else ""
-    )
+    lambda_eta = _plain_edge(e)
+    plain_edge = f"; λmax·η/2 = {_g(lambda_eta)}" if math.isfinite(lambda_eta) else ""
     edge = (
         f"; the sharpness sat at a median {_g(e.sharpness_ratio)} × the stability threshold "
         f"({e.threshold_rule}{plain_edge}, max {_g(e.sharpness_ratio_max)}×)"
@@ -563,7 +575,7 @@ def learning_rate_too_high(e: RunEvidence, t: CauseThresholds) -> Cause:
         "loss_rise": e.loss_rise,
         "grad_ratio": e.grad_ratio,
         "sharpness_ratio": e.sharpness_ratio,
-        "lambda_eta_over_2": e.lambda_eta_over_2,
+        "lambda_eta_over_2": lambda_eta,
         "max_update_ratio": e.max_update_ratio,
         "probe_gain": e.probe_gain,
     }
@@ -790,7 +802,7 @@ def learning_rate_too_low(e: RunEvidence, t: CauseThresholds) -> Cause:
         "loss_ratio": e.loss_ratio,
         "late_share": e.late_share,
         "sharpness_ratio": e.sharpness_ratio,
-        "lambda_eta_over_2": e.lambda_eta_over_2,
+        "lambda_eta_over_2": _plain_edge(e),
     }
     return _cause("learning_rate_too_low", score, evidence, text)
 

@@ -374,13 +374,17 @@ def _blowing_up(losses: np.ndarray) -> np.ndarray:
 def noise_statistics(noise_scale: Any, batch_size: int) -> dict[str, float]:
     """The run's gradient noise scale B_simple and the batch size over it.
 
-    The monitor's estimate tr(Σ)/|G|² turns negative when the unbiased |G|² estimate does
-    (the true gradient is below the noise's resolution): B_simple is then effectively
-    infinite, and is counted so before the median over the run is taken. A median of 0 (a
-    gradient without noise) gives B/B_simple = inf.
+    Where the averaged unbiased |G|² estimate is not positive (the true gradient is below the
+    noise's resolution), :func:`~jaxtrain.monitor.gradient_noise_scale` records B_simple as
+    +inf; its tr(Σ) estimate, from |g_a − g_b|²/4 of the batch's two halves, is never
+    negative, so it records no negative B_simple. The +inf steps count as such in the median
+    over the run, and B/B_simple is then 0. A median of 0 (a gradient without noise) gives
+    B/B_simple = inf.
 
     Args:
-      noise_scale: ``history.per_step["noise_scale"]`` (NaN where not measured).
+      noise_scale: ``history.per_step["noise_scale"]`` (NaN where not measured). A negative
+        value, which only a ratio computed elsewhere can hold, is read as a |G|² estimate
+        below zero: +inf, as the monitor records it.
       batch_size: B.
 
     Returns:
@@ -388,13 +392,15 @@ def noise_statistics(noise_scale: Any, batch_size: int) -> dict[str, float]:
 
     Examples:
       >>> from jaxtrain.diagnose import noise_statistics
-      >>> noise_statistics([2.0, 4.0, 3.0, -5.0], 4096)
+      >>> noise_statistics([2.0, 4.0, 3.0, float("inf")], 4096)
       {'noise_scale': 3.5, 'batch_to_noise': 1170.2857142857142}
     """
     values = np.asarray(noise_scale, dtype=np.float64).reshape(-1)
     values = values[~np.isnan(values)]
     if values.size == 0:
         return {"noise_scale": _NAN, "batch_to_noise": _NAN}
+    # Dead for the monitor's records (see above); kept for histories made by hand or by
+    # another estimator, whose tr(Σ)/|G|² from unbiased estimates goes negative with |G|².
     values = np.where(values < 0, np.inf, values)
     median = float(np.median(values))
     # B_simple = 0 is measured, not missing: the two half-batch gradients agreed exactly (every

@@ -183,8 +183,9 @@ def analyze_stall(
     problem, whatever the gradient says (mini-batch noise keeps ‖g‖ from vanishing). Its
     summary reads the curve on a log scale, as the diagnosis plots it: it levelled off where
     less than a factor 2 of fall was still to come (min_{t≥s} L̄ₜ ≥ L̄ₛ/2), and a loss that
-    keeps falling many-fold after the stall step s is said to. There ``stall_step`` is where it
-    levelled off on that scale, if it did.
+    keeps falling many-fold after the stall step s is said to, as is one that rose again
+    (by more than τ) after its lowest point. There ``stall_step`` is where it levelled off on
+    that scale, if it did.
 
     Args:
       losses: the training loss of every step (mini-batch values are fine).
@@ -401,30 +402,51 @@ def _converged_reading(
 ) -> tuple[int, str]:
     """The stall step and summary of a loss that ended small, read on the log scale of the
     figure: where it levelled off within a factor ``_LOG_FALL`` of the rest, or that it kept
-    falling many-fold after the linear-scale stall step (and whether it then rose again)."""
+    falling many-fold after the linear-scale stall step; either way, whether it then rose
+    again from its lowest point."""
     end = f"{float(smooth[-1]) / baseline:.3g} × the baseline"
-    lowest = float(suffix_min[stall_step])
+    tolerance = thresholds.stall_tolerance
     # Levelled off on the log scale once within _LOG_FALL of the lowest level still to come
     # (a curve that reaches 0 or below has no log scale: the linear reading stands).
     on_log_scale = float(suffix_min[0]) > 0
     log_step = int(np.argmax(smooth <= _LOG_FALL * suffix_min)) if on_log_scale else stall_step
     if not stalled:
-        where = f"was still falling at the end, at {end}"
+        where, rose = f"was still falling at the end, at {end}", None
     elif log_step <= (1.0 - _MIN_PLATEAU_SHARE) * smooth.size:
         stall_step = log_step
-        where = f"levelled off from step {stall_step} at {end}"
+        rose = _rise_after_lowest(smooth, stall_step, baseline, tolerance)
+        # A loss that rose again did not level off at its end: say where it turned.
+        where = f"fell to {rose}" if rose else f"levelled off from step {stall_step} at {end}"
     else:
-        if float(smooth[-1]) > (1.0 + thresholds.stall_tolerance) * lowest:
-            end = f"{lowest / baseline:.3g} × the baseline, then rose to {end}"
         # The fall to the lowest level after the stall step: a loss that then rose again
         # did not fall by its ratio to the last value.
-        fall_after = float(smooth[stall_step]) / lowest
+        fall_after = float(smooth[stall_step]) / float(suffix_min[stall_step])
+        rose = _rise_after_lowest(smooth, stall_step, baseline, tolerance)
         where = (
-            f"made {1.0 - thresholds.stall_tolerance:.0%} of its decrease by step "
-            f"{stall_step} and kept falling, {fall_after:.3g}× more, to {end}"
+            f"made {1.0 - tolerance:.0%} of its decrease by step "
+            f"{stall_step} and kept falling, {fall_after:.3g}× more, to {rose or end}"
         )
-    summary = f"The training loss {where}: small, so training converged as it should ({grad_text})."
+    # Small at the end all the same; a rise from the lowest point is no convergence to speak
+    # of as "as it should" (the causes name what drove it).
+    verdict = "small, but above its lowest" if rose else "small, so training converged as it should"
+    summary = f"The training loss {where}: {verdict} ({grad_text})."
     return stall_step, summary
+
+
+def _rise_after_lowest(
+    smooth: np.ndarray, start: int, baseline: float, tolerance: float
+) -> str | None:
+    """``"X × the baseline at step s, then rose to Y × the baseline"`` for a smoothed loss
+    that ended more than ``tolerance`` above its lowest value X (at step s ≥ ``start``), as a
+    stall counts a rise; ``None`` for one that ended within that of its lowest."""
+    low_step = start + int(np.argmin(smooth[start:]))
+    lowest, last = float(smooth[low_step]), float(smooth[-1])
+    if last <= (1.0 + tolerance) * lowest:
+        return None
+    return (
+        f"{lowest / baseline:.3g} × the baseline at step {low_step}, then rose to "
+        f"{last / baseline:.3g} × the baseline"
+    )
 
 
 def _barely_moved_summary(smooth: np.ndarray, rise: float, grad_text: str, tolerance: float) -> str:

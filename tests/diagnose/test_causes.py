@@ -616,3 +616,52 @@ def test_a_noise_free_gradient_is_not_told_to_use_a_batch_of_zero():
     cause = top(e)
     assert cause.name == "batch_size"
     assert "≈ 0," not in cause.remedy and "one example's gradient" in cause.remedy
+
+
+def test_lambda_eta_over_2_evidence_is_n_a_wherever_the_sentence_leaves_it_out():
+    # Before, the evidence kept λmax·η/2 = 1.64 for an Adam run at 0.086 of its real
+    # threshold: past "the edge at 1" in the Markdown table and the JSON, not in the sentence.
+    adam = HEALTHY.replace(
+        loss_ratio=0.264,
+        loss_rise=2.38,
+        grad_ratio=0.053,
+        sharpness_ratio=0.0863,
+        sharpness_ratio_max=0.247,
+        lambda_eta_over_2=1.64,
+        preconditioned=True,
+        threshold_rule="(2+2β₁)/((1−β₁)η), β₁=0.9",
+        max_update_ratio=0.66,
+        probe_factor=0.1,
+        probe_steps=100,
+        probe_gain=4.56,
+    )
+    # Momentum's (2+2β)/η is not plain GD's edge either, nor is 2/η on a preconditioned λmax.
+    momentum = adam.replace(preconditioned=False, threshold_rule="(2+2β)/η, β=0.9")
+    preconditioned = adam.replace(threshold_rule="2/η")
+    for e in (adam, momentum, preconditioned):
+        explanation = RunExplanation(rank_causes(e), e)
+        for name in ("learning_rate_too_high", "learning_rate_too_low"):
+            c = next(c for c in explanation.causes if c.name == name)
+            assert "λmax·η/2" not in c.explanation
+            assert math.isnan(c.evidence["lambda_eta_over_2"]), (e.threshold_rule, name)
+            assert c.to_dict()["evidence"]["lambda_eta_over_2"] is None
+        # The table prints every unmeasured (NaN) number as "–".
+        assert "| lambda_eta_over_2 | – |" in explanation.to_markdown()
+    plain = adam.replace(preconditioned=False, threshold_rule="2/η")
+    for name in ("learning_rate_too_high", "learning_rate_too_low"):
+        c = next(c for c in rank_causes(plain) if c.name == name)
+        assert c.evidence["lambda_eta_over_2"] == 1.64
+
+
+def test_a_late_fall_above_flat_drop_is_not_called_only():
+    # Before, every fall read "falling only 27%", even one five times flat_drop (5%).
+    t = CauseThresholds()
+    e = RunEvidence(**{**STUCK, "late_drop": 0.266, "grad_ratio": 0.071, "progress": 0.051})
+    saddle = next(c for c in rank_causes(e, t) if c.name == "saddle_point")
+    assert "falling only" not in saddle.explanation, saddle.explanation
+    assert "falling 27% over the last quarter" in saddle.explanation
+    assert "falling 27% against flat_drop 0.05" in saddle.explanation
+    flat = RunEvidence(**{**STUCK, "late_drop": 0.03})
+    for c in rank_causes(flat, t):
+        if c.name in ("saddle_point", "local_minimum"):
+            assert "falling only 3%" in c.explanation, c.explanation

@@ -298,3 +298,45 @@ def test_explain_run_on_a_gradient_without_noise_does_not_crash():
         probe=False,
     )
     assert r.evidence.noise_scale == 0.0 and r.evidence.batch_to_noise == math.inf
+
+
+# ---- a gradient lost in the noise, as the monitor records it ----
+
+
+def _noise_scale_records(half_grads, batch_size=8):
+    """What ``monitor.gradient_noise_scale`` records, step by step, for these halves."""
+    from jaxtrain import monitor
+    from jaxtrain.monitor import StepView
+
+    noise = monitor.gradient_noise_scale(ema=0.5)
+    state = noise.init(None)
+    records = []
+    for halves in half_grads:
+        view = StepView(
+            step=jnp.int32(0),
+            params=None,
+            new_params=None,
+            opt_state=(),
+            learning_rate=jnp.float32(0.1),
+            grads=None,
+            half_grads={"w": jnp.asarray(halves, jnp.float32)},
+            batch_size=batch_size,
+            probe_loss=None,
+            key=jax.random.key(0),
+        )
+        state, out = noise.measure(state, view)
+        records.append(float(out["noise_scale"]))
+    return np.array(records)
+
+
+def test_the_monitor_records_a_lost_gradient_as_inf_never_negative():
+    # The docstring of noise_statistics said the monitor's tr(Σ)/|G|² "turns negative"
+    # when the |G|² estimate does; the monitor records +inf there and never a negative value.
+    rng = np.random.default_rng(0)
+    opposite = [np.stack([g, -g]) for g in rng.normal(size=(3, 5))]  # G_big = 0: all noise
+    lost = _noise_scale_records(opposite)
+    assert (lost == math.inf).all()
+    noisy = _noise_scale_records(rng.normal(size=(50, 2, 5)) + 0.1)
+    assert not (noisy < 0).any() and (noisy == math.inf).any() and np.isfinite(noisy).any()
+    stats = noise_statistics(lost, 8)
+    assert stats["noise_scale"] == math.inf and stats["batch_to_noise"] == 0.0

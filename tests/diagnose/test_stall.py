@@ -229,3 +229,18 @@ def test_seven_steps_are_too_short_and_eight_are_read():
 def test_a_short_run_that_diverged_still_reads_diverged():
     r = analyze_stall([1.0, 5.0, np.inf], initial_grad_norm=1.0, final_grad_norm=1.0)
     assert r.diverged and r.stall_step == 2 and "diverged" in r.summary
+
+
+def test_a_converged_loss_that_rose_after_its_lowest_says_so_where_it_levelled_off():
+    # Before, the levelled-off branch named only the end, "levelled off ... at 0.181 × the
+    # baseline", for a loss that fell to 0.0083 × B and then rose 22-fold to that end.
+    curve = np.concatenate([np.linspace(2.0, 0.004, 100), np.linspace(0.004, 0.38, 100)])
+    r = analyze_stall(curve, initial_grad_norm=1.0, final_grad_norm=0.5, baseline=2.0)
+    assert r.converged and r.stalled
+    found = re.search(r"fell to ([0-9.]+) × the baseline at step (\d+), then rose to ", r.summary)
+    assert found is not None, r.summary
+    assert float(found[1]) == pytest.approx(0.0083, abs=1e-4)
+    # The lowest smoothed point lies within half a window (5 steps) of the curve's, step 99.
+    assert 94 <= int(found[2]) <= 105
+    assert "then rose to 0.181 × the baseline" in r.summary
+    assert "levelled off" not in r.summary
