@@ -105,8 +105,8 @@ def fit(
     state. The state check costs a few kernels per step, 14% of a batch-32 MLP step on a
     CPU: paid per call, not per step, as long as nothing goes wrong. With ``"skip"`` the bad steps'
     updates (parameters, model state and optimizer state alike) are dropped inside the step,
-    the run goes on, and ``history.per_step["skipped"]`` / ``per_epoch["skipped_steps"]``
-    count them.
+    and so are the monitors' state and measurements (NaN, not measured), the run goes on, and
+    ``history.per_step["skipped"]`` / ``per_epoch["skipped_steps"]`` count them.
 
     Devices: with a ``mesh`` (or by default when ``jax.device_count() > 1``, a mesh of all
     devices on one ``"data"`` axis), each batch is split over the data axis and the

@@ -204,6 +204,11 @@ class StepFunctions:
             new_model_state = _select(finite, new_model_state, state.model_state)
             new_opt_state = _select(finite, new_opt_state, state.opt_state)
             monitor_state = _select(finite, monitor_state, state.monitor_state)
+            # The step did not happen: its measurements are not kept (an update ratio would
+            # describe the update thrown away), as the monitors' state is not.
+            monitor_records = {
+                name: jnp.where(finite, value, jnp.nan) for name, value in monitor_records.items()
+            }
         new_state = state.replace(
             params=new_params,
             model_state=new_model_state,

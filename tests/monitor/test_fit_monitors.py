@@ -155,6 +155,30 @@ def test_skipped_steps_leave_the_monitor_state_alone():
     assert np.isfinite(history.per_step["noise_scale"][after[after > np.argmax(skipped)]]).all()
 
 
+def test_a_skipped_steps_monitor_records_are_not_measured():
+    # update_ratio recorded the thrown-away update (1.7e18) at a step where θ did not move,
+    # and a run's largest update was then read from it.
+    x = X.copy()
+    x[40] = 1e30  # the examples of one batch give a non-finite loss
+    _, history = train.fit(
+        (linear_apply, THETA0, {}),
+        OPTIMIZER,
+        (x, Y),
+        loss=half_squared_error,
+        epochs=1,
+        batch_size=32,
+        on_nonfinite="skip",
+        monitors=[monitor.update_ratio(), monitor.gradient_noise_scale()],
+        progress=False,
+    )
+    skipped = history.per_step["skipped"]
+    assert skipped.any() and not skipped.all()
+    for name in ("update_ratio", "noise_scale"):
+        assert np.isnan(history.per_step[name][skipped]).all(), name
+    # θ₀ = 0: the first ratio is ∞, a measurement all the same.
+    assert not np.isnan(history.per_step["update_ratio"][~skipped]).any()
+
+
 @pytest.mark.parametrize(
     ("value", "match"),
     [
