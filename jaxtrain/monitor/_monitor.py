@@ -11,6 +11,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax import lax
 
@@ -104,9 +105,21 @@ class Monitor(abc.ABC):
     name: ClassVar[str] = ""
     uses_probe: ClassVar[bool] = False
     uses_half_gradients: ClassVar[bool] = False
+    # Fields that ``prepare`` resolves from the run (not the user's settings).
+    resolved: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
         check_int("every", self.every, 1, owner=type(self).__name__)
+
+    def settings(self) -> dict[str, Any]:
+        """What a resumed run's monitor of this name must share with the checkpoint's, as
+        JSON values: every field but ``every`` (measuring more or less often keeps what a
+        record means) and those resolved from the run; a function by its qualified name."""
+        return {
+            field.name: _setting_value(getattr(self, field.name))
+            for field in dataclasses.fields(self)
+            if field.name != "every" and field.name not in self.resolved
+        }
 
     @property
     def probe_size(self) -> int | None:
@@ -158,6 +171,17 @@ class ProbeMonitor(Monitor):
     def probe_size(self) -> int | None:
         """The probe batch size this monitor asks for (``None``: the default)."""
         return self.probe_examples
+
+
+def _setting_value(value: Any) -> Any:
+    """A setting as a JSON value: numbers and strings as they are, a function by name."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if callable(value):
+        return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', repr(value))}"
+    return repr(value)
 
 
 def check_int(name: str, value: Any, minimum: int, *, owner: str = "") -> None:

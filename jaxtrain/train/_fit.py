@@ -142,9 +142,10 @@ def fit(
     A run may resume with other monitors; their state is restored by monitor name: a monitor
     in the run and the checkpoint resumes its state, one new to the run starts from its
     initial state (its records NaN before), one only in the checkpoint is ignored (its
-    records NaN from then on). A monitor whose saved state has another structure (a
-    user's monitor with other settings) is refused with :class:`CheckpointMismatchError`
-    rather than restarted, so that one history column never joins two settings' values.
+    records NaN from then on). A monitor with other settings than the checkpoint's (its
+    ``every`` aside) is refused with a ``ValueError``, and one whose saved state has another
+    structure with :class:`CheckpointMismatchError`, rather than restarted, so that one
+    history column never joins two settings' values.
 
     Args:
       model: an NNX module, an ``(apply, params, state)`` triple or anything else

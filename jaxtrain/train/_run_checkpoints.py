@@ -128,6 +128,24 @@ def _batching_value(config: Mapping[str, Any], name: str) -> Any:
     return config[name]
 
 
+def _check_monitor_settings(saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
+    """Refuses a monitor of the checkpoint's name with other settings than it had there: its
+    history column would join two settings' values (``every`` may change)."""
+    for name in sorted(set(saved) & set(current)):
+        before, now = saved[name], current[name]
+        changed = [
+            f"{key}={before.get(key)!r} → {now.get(key)!r}"
+            for key in sorted(set(before) | set(now))
+            if before.get(key) != now.get(key)
+        ]
+        if changed:
+            raise ValueError(
+                f"cannot resume: the checkpoint's monitor {name!r} measured with other settings "
+                f"({', '.join(changed)}); its records would join two settings' values in one "
+                "column. Use the checkpoint's settings (any every), or a new directory."
+            )
+
+
 def check_resumable(checkpoint: Checkpoint, config: Mapping[str, Any]) -> None:
     """Refuses a checkpoint that this run cannot continue.
 
@@ -152,6 +170,7 @@ def check_resumable(checkpoint: Checkpoint, config: Mapping[str, Any]) -> None:
             f"{counted(saved_probe, 'example')}, this run's use {probe_size}; their "
             "measurements would differ. Use the same probe_size, or a new directory."
         )
+    _check_monitor_settings(saved.get("monitors") or {}, config.get("monitors") or {})
     if checkpoint.step > config["total_steps"]:
         raise ValueError(
             f"cannot resume: the checkpoint is at step {checkpoint.step}, past the "

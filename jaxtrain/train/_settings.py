@@ -101,6 +101,7 @@ class FitSettings:
             "on_nonfinite": "skip" if self.skip_nonfinite else "raise",
             "seed": self.seed,
             "probe_size": self.probe_size,
+            "monitors": {monitor.name: monitor.settings() for monitor in self.monitors},
         }
 
 

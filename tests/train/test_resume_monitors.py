@@ -135,6 +135,31 @@ def test_a_monitor_whose_state_has_another_structure_is_refused(tmp_path):
     np.testing.assert_array_equal(state.monitor_state["counter"], [8, 8])
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "named"),
+    [
+        # Resumed silently: one column joined two settings' values (preconditioned=True, then
+        # False, put a preconditioned λ and a plain one in one sharpness column).
+        (monitor.sharpness(1, tol=1e-3), monitor.sharpness(1, tol=1e-2), "tol=0.001 → 0.01"),
+        (
+            monitor.gradient_noise_scale(ema=0.9),
+            monitor.gradient_noise_scale(ema=0.5),
+            "ema=0.9 → 0.5",
+        ),
+    ],
+)
+def test_a_monitor_with_other_settings_is_refused(tmp_path, before, after, named):
+    run(1, [before], checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match=f"monitor {after.name!r}.*{named}"):
+        run(2, [after], checkpoint_dir=tmp_path, resume=True)
+
+
+def test_a_monitor_may_measure_more_or_less_often_on_resume(tmp_path):
+    run(1, [monitor.sharpness(every=2)], checkpoint_dir=tmp_path)
+    _, history = run(2, [monitor.sharpness(every=1)], checkpoint_dir=tmp_path, resume=True)
+    assert measured_steps(history, "sharpness") == [0, 2, 4, 5, 6, 7]
+
+
 def test_load_checkpoint_restores_the_targets_monitors_by_name_under_jit(tmp_path):
     saved, _ = run(1, [_Counter(1, size=2), monitor.sharpness(every=2)])
     save_checkpoint(tmp_path, saved)
