@@ -130,8 +130,8 @@ _NORMALIZING = (
     "scale_by_adamax",
 )
 
-# ("scale", −η), ("schedule", t -> −η(t)) or ("injected", None): an optax.inject_hyperparams
-# transform, whose η is in its state.
+# ("scale", −η), ("schedule", t -> −η(t)) or ("injected", id of its update): an
+# optax.inject_hyperparams transform, whose η is in its state.
 Scaling = tuple[str, Any]
 
 
@@ -169,8 +169,11 @@ def _scalings(optimizer: optax.GradientTransformation) -> tuple[bool, list[Scali
             links.append(("schedule", cells["step_size_fn"]))
         elif factory == "inject_hyperparams":
             # Its inner optimizer is built from the state's values at each update, out of
-            # reach of the closures: its η is read from the state, in this place of the chain.
-            links.append(("injected", None))
+            # reach of the closures: its η is read from the state, in this place of the chain
+            # (the link names the transform, to find its own state).
+            if getattr(cells.get("inner_factory"), "__name__", "") in _NORMALIZING:
+                links, normalizes = [], True
+            links.append(("injected", id(fn)))
         elif factory == "partition" and isinstance(cells.get("transforms"), dict):
             groups = list(cells["transforms"].values())
             inside_groups |= {id(f) for group in groups for _, _, f in walk_transforms(group)}
@@ -217,7 +220,8 @@ def learning_rate_from_state(
     With ``optimizer``, η is the product of every scaling the step passes through after the
     chain's last normalizing transform (Adam's, RMSProp's, Adagrad's ratio cancels what comes
     before it), an injected η among them: ``chain(inject_hyperparams(sgd)(0.1), scale(0.5))``
-    steps by 0.05·g.
+    steps by 0.05·g. Where the groups of an ``optax.multi_transform`` disagree (a frozen
+    ``set_to_zero`` group beside an injected one), the injected η is taken.
 
     Args:
       opt_state: the optimizer's state.
@@ -249,20 +253,24 @@ def learning_rate_from_state(
         for node in _recording_states(opt_state)
         if isinstance(node, _INJECT_STATES)
     ]
-    links = [] if optimizer is None else _scalings(optimizer)[1]
-    if optimizer is None:
-        # The optimizer's other links are out of sight: the injected η is all there is.
-        links = [("injected", None)] if any(rate is not None for rate in injected) else []
-        injected = [rate for rate in injected if rate is not None]
-    rates = iter(injected)
+    links = None if optimizer is None else _links_or_none(optimizer, injected)
+    if links is None:
+        # The optimizer's other links are out of sight: the first injected η is all there is.
+        first = next((rate for rate in injected if rate is not None), None)
+        links, rate_of = ([("injected", 0)], {0: first}) if first is not None else ([], {})
+    else:
+        # Walk order is the states' order: the i-th inject transform owns the i-th state.
+        walked = walk_transforms(optimizer)
+        owners = [id(fn) for factory, _, fn in walked if factory == "inject_hyperparams"]
+        rate_of = dict(zip(owners, injected, strict=False))
     factors = []
-    for kind, step_size in links:
+    for kind, value in links:
         if kind == "schedule":
-            factors.append(step_size(jnp.maximum(_schedule_count(opt_state) - 1, 0)))
+            factors.append(value(jnp.maximum(_schedule_count(opt_state) - 1, 0)))
         elif kind == "scale":
-            factors.append(step_size)
-        elif (rate := next(rates, None)) is not None:
-            factors.append(rate)
+            factors.append(value)
+        elif rate_of.get(value) is not None:
+            factors.append(rate_of[value])
     if not factors:
         raise ValueError(
             "no learning rate found: pass the optimizer, learning_rate_from_state(opt_state, "
@@ -274,6 +282,18 @@ def learning_rate_from_state(
         eta = eta * _as_float32(factor)
     # |η|: a sign only says whether the scaling descends (flip_sign, optax.scale(-1.0)).
     return jnp.abs(eta)
+
+
+def _links_or_none(optimizer: optax.GradientTransformation, injected: list[Any]) -> Any:
+    """The optimizer's scaling links; ``None`` where groups of ``optax.multi_transform``
+    disagree but an injected η is there to fall back on (a frozen group, ``set_to_zero``,
+    has none of the other group's links)."""
+    try:
+        return _scalings(optimizer)[1]
+    except ValueError:
+        if any(rate is not None for rate in injected):
+            return None
+        raise
 
 
 def _counting_state(node: Any) -> bool:

@@ -118,11 +118,31 @@ def test_learning_rate_from_state_with_inject_hyperparams():
             0.01,
         ),
         (optax.inject_hyperparams(optax.sgd)(learning_rate=0.1), 0.1),
+        # An injected Adam normalizes: the scale before it cancels in its ratio.
+        (optax.chain(optax.scale(0.5), optax.inject_hyperparams(optax.adam)(0.1)), 0.1),
+        # Each injected link takes its own state's η, after a normalizer as before one.
+        (
+            optax.chain(
+                optax.inject_hyperparams(optax.sgd)(0.5),
+                optax.scale_by_adam(),
+                optax.inject_hyperparams(optax.sgd)(0.01),
+            ),
+            0.01,
+        ),
+        # A frozen group moves nothing: the injected η is the step's (fit crashed here).
+        (
+            optax.partition(
+                {"a": optax.inject_hyperparams(optax.adam)(0.1), "b": optax.set_to_zero()},
+                {"w": "a", "b": "b"},
+            ),
+            0.1,
+        ),
     ],
 )
 def test_an_injected_learning_rate_is_one_link_of_the_chain(opt, eta):
-    params = jnp.zeros(2)
-    _, state = jax.jit(opt.update)(jnp.ones(2), opt.init(params), params)
+    params = {"w": jnp.zeros(2), "b": jnp.zeros(1)}
+    grads = jax.tree.map(jnp.ones_like, params)
+    _, state = jax.jit(opt.update)(grads, opt.init(params), params)
     assert float(learning_rate_from_state(state, opt)) == pytest.approx(eta)
 
 
