@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -161,6 +162,8 @@ class ProbeMonitor(Monitor):
     probe_examples: int | None = None
 
     uses_probe: ClassVar[bool] = True
+    # Compared on resume as the run's probe batch size (an omitted one resolves to it).
+    resolved: ClassVar[tuple[str, ...]] = ("probe_examples",)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -174,14 +177,20 @@ class ProbeMonitor(Monitor):
 
 
 def _setting_value(value: Any) -> Any:
-    """A setting as a JSON value: numbers and strings as they are, a function by name."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if callable(value):
-        return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', repr(value))}"
-    return repr(value)
+    """A setting as a JSON value that the same setting gives in any process: numbers as the
+    float32 the measurements use (1e-3 and float32(1e-3) are one tolerance), strings as they
+    are, a function by its qualified name and anything else callable by its type's (a
+    ``repr`` would carry an address, new in every process)."""
+    if value is None or isinstance(value, bool | np.bool_ | str):
+        return value if not isinstance(value, np.bool_) else bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(np.float32(value))
+    if isinstance(value, functools.partial):
+        return f"partial of {_setting_value(value.func)}"
+    named = value if hasattr(value, "__qualname__") else type(value)
+    return f"{named.__module__}.{named.__qualname__}"
 
 
 def check_int(name: str, value: Any, minimum: int, *, owner: str = "") -> None:

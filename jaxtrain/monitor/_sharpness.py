@@ -73,7 +73,7 @@ class Sharpness(ProbeMonitor):
     parts: tuple[Part, ...] = ()
 
     name: ClassVar[str] = "sharpness"
-    resolved: ClassVar[tuple[str, ...]] = ("rule", "parts")
+    resolved: ClassVar[tuple[str, ...]] = (*ProbeMonitor.resolved, "rule", "parts")
 
     def __post_init__(self) -> None:
         super().__post_init__()

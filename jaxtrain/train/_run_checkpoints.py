@@ -134,7 +134,7 @@ def _check_monitor_settings(saved: Mapping[str, Any], current: Mapping[str, Any]
     for name in sorted(set(saved) & set(current)):
         before, now = saved[name], current[name]
         changed = [
-            f"{key}={before.get(key)!r} → {now.get(key)!r}"
+            f"{key}={_shown(before.get(key))} → {_shown(now.get(key))}"
             for key in sorted(set(before) | set(now))
             if before.get(key) != now.get(key)
         ]
@@ -144,6 +144,12 @@ def _check_monitor_settings(saved: Mapping[str, Any], current: Mapping[str, Any]
                 f"({', '.join(changed)}); its records would join two settings' values in one "
                 "column. Use the checkpoint's settings (any every), or a new directory."
             )
+
+
+def _shown(value: Any) -> str:
+    """A setting as typed: floats are kept as the float32 the monitors use (0.001, not
+    0.0010000000474974513)."""
+    return f"{value:.7g}" if isinstance(value, float) else repr(value)
 
 
 def check_resumable(checkpoint: Checkpoint, config: Mapping[str, Any]) -> None:

@@ -6,6 +6,7 @@ ignored. The exact resume with the same monitors is tested in tests/monitor.
 """
 
 import dataclasses
+import functools
 from typing import ClassVar
 
 import jax
@@ -152,6 +153,38 @@ def test_a_monitor_with_other_settings_is_refused(tmp_path, before, after, named
     run(1, [before], checkpoint_dir=tmp_path)
     with pytest.raises(ValueError, match=f"monitor {after.name!r}.*{named}"):
         run(2, [after], checkpoint_dir=tmp_path, resume=True)
+
+
+class _Threshold:
+    def __call__(self, eta):
+        return 2.0 / eta
+
+
+def _twice(eta, c):
+    return c / eta
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # Refused: a partial or an instance printed its address, new in every process; a
+        # NumPy float32 tol differed from the same Python float; an omitted probe_size from
+        # the one it resolves to (compared as the run's probe batch already).
+        (
+            monitor.sharpness(1, threshold=functools.partial(_twice, c=2.0)),
+            monitor.sharpness(1, threshold=functools.partial(_twice, c=2.0)),
+        ),
+        (
+            monitor.sharpness(1, threshold=_Threshold()),
+            monitor.sharpness(1, threshold=_Threshold()),
+        ),
+        (monitor.sharpness(1, tol=1e-3), monitor.sharpness(1, tol=np.float32(1e-3))),
+        (monitor.sharpness(1), monitor.sharpness(1, probe_size=32)),
+    ],
+)
+def test_the_same_monitor_settings_resume(tmp_path, before, after):
+    run(1, [before], checkpoint_dir=tmp_path)
+    run(2, [after], checkpoint_dir=tmp_path, resume=True)
 
 
 def test_a_monitor_may_measure_more_or_less_often_on_resume(tmp_path):
