@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
+
+import jax
 
 from jaxtrain._numbers import is_int
 from jaxtrain._text import counted
@@ -167,9 +170,18 @@ class ModelSpec:
             return dataclasses.replace(self, depth=1)
         return dataclasses.replace(self, width=self.width * int(factor))
 
+    @property
+    def num_params(self) -> int:
+        """The trainable parameters of the model it builds (:func:`parameter_count`)."""
+        return parameter_count(self.build)
+
     def variants(self) -> tuple[list[ModelSpec], int]:
-        """``([shallower, self, wider], index of self)``, without a missing shallower one."""
+        """``([shallower, self, wider], index of self)``, without a missing shallower one or
+        one with more parameters than ``self`` (a linear model beside a narrow hidden layer:
+        no simpler model, so its lower loss would say nothing of the optimizer)."""
         shallow = self.shallower()
+        if shallow is not None and shallow.num_params > self.num_params:
+            shallow = None
         specs = ([shallow] if shallow is not None else []) + [self, self.wider()]
         return specs, 0 if shallow is None else 1
 
@@ -273,6 +285,17 @@ def unique_names(candidates: Sequence[Candidate]) -> list[str]:
       ['x', 'x#3', 'x#2', 'x#4']
     """
     return distinct_names([c.name for c in candidates])
+
+
+def parameter_count(factory: Callable[[Any], Any]) -> int:
+    """The trainable parameters of ``factory(nnx.Rngs(0))``'s model, counted from its shapes
+    alone (``nnx.eval_shape``: nothing is initialized)."""
+    from flax import nnx
+
+    from jaxtrain import nn
+
+    _, params, _ = nn.functional(nnx.eval_shape(lambda: factory(nnx.Rngs(0))))
+    return int(sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(params)))
 
 
 def check_capacity_order(sizes: Sequence[tuple[str, int]]) -> None:

@@ -15,7 +15,12 @@ from jaxtrain.data import class_count, class_indices
 from jaxtrain.data._checks import check_finite
 from jaxtrain.diagnose._baseline import baseline_loss, infer_task, resolved_loss
 from jaxtrain.diagnose._budget import Budget
-from jaxtrain.diagnose._candidates import Candidate, as_candidates, check_capacity_order
+from jaxtrain.diagnose._candidates import (
+    Candidate,
+    as_candidates,
+    check_capacity_order,
+    parameter_count,
+)
 from jaxtrain.diagnose._causes import rank_causes
 from jaxtrain.diagnose._critical_point import curvature_check
 from jaxtrain.diagnose._diagnosis import Diagnosis
@@ -33,7 +38,6 @@ from jaxtrain.diagnose._training import (
     grad_norm,
     loss_standard_error,
     output_width,
-    parameter_count,
 )
 from jaxtrain.diagnose._verdict import decide
 from jaxtrain.train._progress import StageProgress

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -105,17 +104,6 @@ def fit_candidate(
         seed=seed,
         progress=False,
     )
-
-
-def parameter_count(factory: Any) -> int:
-    """The trainable parameters of ``factory(nnx.Rngs(0))``'s model, counted from its shapes
-    alone (``nnx.eval_shape``: nothing is initialized)."""
-    from flax import nnx
-
-    from jaxtrain import nn
-
-    _, params, _ = nn.functional(nnx.eval_shape(lambda: factory(nnx.Rngs(0))))
-    return int(sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(params)))
 
 
 def output_width(apply: Any, params: Any, state: Any, x: np.ndarray) -> int:

@@ -175,6 +175,8 @@ def decide(
          beyond seed noise (:func:`compare_candidates`), the verdict is ``"optimization"``:
          the bigger model could represent the smaller one's function but the optimizer did
          not find it (He et al. 2016's 56- vs 20-layer plain nets).
+       - A primary that diverged is ``"optimization"`` too: its step was too large for the
+         curvature, and no finite loss says what it can represent.
        - Otherwise it is ``"model_bias"``: a more flexible (later) candidate did better, or
          none did, so the function family (or the features) must grow.
     2. Training loss small. With the gap G = (L − L_train)/B on the held-out split of the
@@ -320,28 +322,32 @@ def _judge_training(
             "issue."
         )
         return "optimization", [reason], numbers
+    diverged = sum(not math.isfinite(loss) for loss in me.train_loss)
+    if diverged:
+        # No finite loss says what the model can represent: a run that diverged failed in
+        # the optimizer, whose step was too large for the curvature.
+        lower = (
+            f"the more flexible {max(flexible_better, key=_difference)['candidate']!r} trains "
+            "lower, which does not make it model bias"
+            if flexible_better
+            else "no candidate trains lower"
+        )
+        reason = (
+            f"{me.name!r} diverged (its training loss is not finite in {diverged} of "
+            f"{len(me.train_loss)} seeds) and {lower}: a diverged run says nothing about what "
+            "the model can represent. Its step was too large for the curvature (§4): an "
+            "optimization issue; lower the learning rate."
+        )
+        return "optimization", [reason], numbers
     if flexible_better:
+        # The primary trained (a diverged one returned above): every Δ here is a number.
         best = max(flexible_better, key=_difference)
-        if best["difference"] is None:
-            how = f"where {me.name!r} diverged"
-        else:
-            how = f"by {beside(best['difference'], thresholds.min_difference)} × the baseline"
+        how = f"by {beside(best['difference'], thresholds.min_difference)} × the baseline"
         reason = (
             f"The more flexible candidate {best['candidate']!r} reaches a lower training loss "
             f"({how}): {me.name!r} is too simple for the data, which is model bias."
         )
         return "model_bias", [reason], numbers
-    diverged = sum(not math.isfinite(loss) for loss in me.train_loss)
-    if diverged:
-        # No finite loss says what the model can represent: a run that diverged failed in
-        # the optimizer, whose step was too large for the curvature.
-        reason = (
-            f"{me.name!r} diverged (its training loss is not finite in {diverged} of "
-            f"{len(me.train_loss)} seeds) and no candidate trains lower: a diverged run says "
-            "nothing about what the model can represent. Its step was too large for the "
-            "curvature (§4): an optimization issue; lower the learning rate."
-        )
-        return "optimization", [reason], numbers
     not_down = _not_down_text(comparisons, thresholds)
     if any(c["role"] == "simpler" for c in comparisons):
         reason = (

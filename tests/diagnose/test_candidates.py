@@ -136,3 +136,14 @@ def test_numpy_ints_are_spec_sizes():
 
     spec = ModelSpec("mlp", (2,), np.int64(2), depth=np.int64(3))
     assert spec.out_features == 2 and spec.depth == 3
+
+
+def test_a_shallower_variant_with_more_parameters_is_left_out():
+    # A 1x4 MLP on 64 features has 310 parameters, the linear model 650: not a simpler model,
+    # and diagnose then refused the ladder it had derived itself ("increasing capacity").
+    narrow = ModelSpec("mlp", (64,), 10, width=4, depth=1)
+    specs, index = narrow.variants()
+    assert [s.name for s in specs] == ["mlp-1x4-relu", "mlp-1x16-relu"] and index == 0
+    assert narrow.num_params == 64 * 4 + 4 + 4 * 10 + 10
+    wide = ModelSpec("mlp", (64,), 10, width=64, depth=1)
+    assert [s.name for s in wide.variants()[0]] == ["linear", "mlp-1x64-relu", "mlp-1x256-relu"]
