@@ -1165,8 +1165,8 @@ def _steps_to_target(
     evaluations = numbers.get("loss_evaluations", {}).get(name, {}).get(method, 0)
     extra = [f"cost {cost}"] if cost != steps else []
     if evaluations:
-        extra.append(f"{'and ' if extra else ''}{counted(evaluations, 'loss evaluation')}")
-    return f"{steps}" + (f" ({', '.join(extra)})" if with_cost and extra else "")
+        extra.append(counted(evaluations, "loss evaluation"))
+    return f"{steps}" + (f" ({'; '.join(extra)})" if with_cost and extra else "")
 
 
 def _saddle_escapes_caption(numbers: dict[str, Any]) -> str:

@@ -196,7 +196,7 @@ def test_saddle_escapes_count_the_line_searches_loss_evaluations():
         }
     }
     caption = cp._saddle_escapes_caption(numbers)
-    assert "saddle-free Newton 2 (cost 7, and 5 loss evaluations)" in caption
+    assert "saddle-free Newton 2 (cost 7; 5 loss evaluations)" in caption
     assert "perturbed GD 40," in caption  # no cost where there is nothing beyond its steps
 
 
