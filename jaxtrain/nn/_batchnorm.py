@@ -208,6 +208,7 @@ class BatchNorm(nnx.Module):
         )
         if not use_running_average:
             _check_entries_to_reduce(x.shape, reduction_axes)
+            running = (mean, var)
             mean, var = _statistics.mean_and_variance(
                 x,
                 reduction_axes,
@@ -217,10 +218,18 @@ class BatchNorm(nnx.Module):
                 use_fast_variance=self.use_fast_variance,
                 mask=mask,
             )
+            # A feature the mask keeps no entry of has no batch statistics (0/0): it keeps its
+            # running ones, to normalize with and to carry on, instead of NaN for good.
+            seen = None if mask is None else self._kept_any(mask, x.shape, reduction_axes)
+            if seen is not None:
+                mean, var = jnp.where(seen, mean, running[0]), jnp.where(seen, var, running[1])
             alpha = self.momentum
             for stat, batch_value in ((self.mean, mean), (self.var, var)):
                 # Running statistics are bookkeeping for test time, never a path for gradients.
-                value = jax.lax.stop_gradient(alpha * stat[...] + (1 - alpha) * batch_value)
+                moved = alpha * stat[...] + (1 - alpha) * batch_value
+                if seen is not None:
+                    moved = jnp.where(seen, moved, stat[...])
+                value = jax.lax.stop_gradient(moved)
                 stat_dtype = stat[...].dtype
                 complex_into_real = jnp.issubdtype(
                     value.dtype, jnp.complexfloating
@@ -236,6 +245,13 @@ class BatchNorm(nnx.Module):
         return _statistics.normalize(
             x, mean, var, scale, bias, reduction_axes, feature_axes, self.epsilon, self.dtype
         )
+
+    def _kept_any(self, mask: jax.Array, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
+        """Per feature, whether the mask keeps any entry (of any replica over ``axis_name``)."""
+        kept = jnp.sum(jnp.broadcast_to(mask, shape), axes, dtype=jnp.int32)
+        if self.axis_name is not None:
+            kept = jax.lax.psum(kept, self.axis_name, axis_index_groups=self.axis_index_groups)
+        return kept > 0
 
     def set_view(self, use_running_average: bool | None = None) -> None:
         """Sets the mode for ``nnx.view(model, use_running_average=...)`` (flax ≥ 0.12).

@@ -337,3 +337,23 @@ def test_empty_batch_in_training_mode_raises_and_keeps_the_running_statistics(sh
     np.testing.assert_array_equal(bn.var[...], before[1])
     # Eval mode takes no batch statistics: an empty batch is simply an empty output.
     assert bn(empty, use_running_average=True).shape == shape
+
+
+def test_a_feature_the_mask_keeps_no_entry_of_keeps_its_running_statistics():
+    # Its batch μ and σ² were 0/0: NaN outputs, and NaN running statistics for good (every
+    # later eval output of that feature NaN), what the empty-batch refusal guards against.
+    x = jax.random.normal(jax.random.key(0), (16, 4))
+    mask = jnp.ones((16, 4), bool).at[:, 2].set(False)
+    bn = BatchNorm(4, momentum=0.9, rngs=nnx.Rngs(0))
+    y = bn(x, mask=mask)
+    assert bool(jnp.isfinite(y).all())
+    np.testing.assert_array_equal(np.asarray(bn.mean[...])[2], 0.0)
+    np.testing.assert_array_equal(np.asarray(bn.var[...])[2], 1.0)
+    # The features it keeps entries of are those of flax.nnx, bit for bit.
+    theirs = nnx.BatchNorm(4, momentum=0.9, use_fast_variance=False, rngs=nnx.Rngs(0))
+    y_theirs = theirs(x, mask=mask)
+    kept = np.array([0, 1, 3])
+    np.testing.assert_array_equal(np.asarray(y)[:, kept], np.asarray(y_theirs)[:, kept])
+    np.testing.assert_array_equal(np.asarray(bn.var[...])[kept], np.asarray(theirs.var[...])[kept])
+    bn.eval()
+    assert bool(jnp.isfinite(bn(x)).all())
