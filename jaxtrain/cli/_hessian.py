@@ -405,8 +405,8 @@ def _lanczos_report(
         + ("negative curvature, a way down." if negative else "no negative curvature found."),
         f"Minimum ratio estimated from the spectral density ({runs}): {ratio:.3f}"
         + (
-            "."
-            if ratio == density_ratio
+            "."  # a clamp that the printed digits do not show is rounding, not a correction
+            if f"{ratio:.3f}" == f"{density_ratio:.3f}"
             else f" (the density alone gave {density_ratio:.3f}, outside the {positive} positive "
             f"and {negative} negative eigenvalues found)."
         ),

@@ -50,7 +50,8 @@ class CNN(nnx.Module):
 
     Args:
         in_channels: channels of the input images (1 for gray, 3 for RGB). Gray images may
-            also come as ``[N, H, W]``.
+            also come as ``[N, H, W]``, except of width 1 (``[N, H, 1]`` reads as one image
+            with channels last): give those as ``[N, H, 1, 1]``.
         num_classes: number of logits.
         channels: filters per stage.
         activation: ``"relu"``, ``"tanh"``, ``"sigmoid"``, ``"gelu"``, ``"identity"`` or a

@@ -61,7 +61,8 @@ class MLP(nnx.Module):
 
     With ``norm="batch"`` the model keeps running statistics; train it through
     :func:`functional`, which returns them as ``state``. Residual connections skip every hidden
-    layer whose input and output widths agree (all but the first).
+    layer whose input and output widths agree (all but the first, unless ``in_features`` equals
+    ``hidden``).
 
     Args:
         in_features: input size.

@@ -611,3 +611,21 @@ def test_a_failed_run_leaves_no_out_folder_and_a_file_is_not_called_missing(tmp_
     assert main(["hessian", str(notes)]) == 1
     err = capsys.readouterr().err
     assert "is a file, not a checkpoint directory" in err and "no such" not in err
+
+
+def test_a_density_ratio_moved_only_by_rounding_is_not_called_outside(tmp_path, monkeypatch):
+    # A float32 ratio of 0.99999988, kept to the 1.0 that 4 positive eigenvalues of 4 allow,
+    # printed "1.000 (the density alone gave 1.000, outside the 4 positive ... found)".
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    path = tmp_path / "regression.npz"
+    np.savez(path, x_train=x, y_train=x @ np.array([1.0, -2.0, 0.5], np.float32))
+    ckpt = tmp_path / "run"
+    argv = ["train", "--data", str(path), "--depth", "0", "--epochs", "1", "--batch-size", "16"]
+    assert main([*argv, "--checkpoint-dir", str(ckpt)]) == 0
+    monkeypatch.setattr(curvature, "minimum_ratio_estimate", lambda *a, **k: 0.99999988)
+    capture = io.StringIO()
+    with contextlib.redirect_stdout(capture):
+        assert main(["hessian", str(ckpt), "--dense-max-params", "1"]) == 0
+    line = next(x for x in capture.getvalue().splitlines() if x.startswith("Minimum ratio"))
+    assert line.endswith(": 1.000.") and "outside" not in line, line
