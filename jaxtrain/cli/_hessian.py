@@ -489,7 +489,12 @@ def block_report(
     width = max(len("block"), *(len(row["block"]) for row in rows))
     how = "of the dense Hessian" if dense else "by Lanczos"
     lines = [
-        f"Hessian of each {blocks} alone (its diagonal block H_bb, {how}): λmin and the top {top}.",
+        f"Hessian of each {blocks} alone (its diagonal block H_bb, {how}): λmin and the top {top}"
+        + (
+            " (at most half of a block's parameters)."
+            if any(2 * top > row["n_params"] for row in rows)
+            else "."
+        ),
         f"  {'block':<{width}}  {'parameters':>10}  {'λmin':>10}  top",
     ]
     for row in rows:
@@ -570,6 +575,11 @@ def batch_report(
         f"{size * num_batches:,} together"
         + (f" (the last {left_out:,} left out):" if left_out else ":")
     ]
+    # The main report's zero: below it an eigenvalue's sign and size are float round-off.
+    finite = np.concatenate([per_batch[np.isfinite(per_batch)], full[np.isfinite(full)]])
+    eig_tol = curvature.eigenvalue_tolerance(
+        finite, jax.numpy.result_type(*jax.tree.leaves(params))
+    )
     for i in range(k):
         centre, error, decimals = _with_error(float(mean[i]), float(stderr[i]))
         together = _fixed(float(full[i]), decimals)  # to the mean's place, to compare the two
@@ -580,6 +590,12 @@ def batch_report(
             # A mean over a batch whose Hessian is not finite would print "nan ± nan".
             batches = listed(failed, "batch", "batches")
             lines.append(f"  λ{i + 1} is not finite on {batches}   (together: {together})")
+        elif np.all(np.abs(per_batch[:, i]) <= eig_tol):
+            together = "0" if abs(float(full[i])) <= eig_tol else f"{float(full[i]):.4g}"
+            lines.append(
+                f"  λ{i + 1} = 0 on every batch (|λ| ≤ {eig_tol:.2g}: round-off)   "
+                f"(together: {together})"
+            )
         else:
             lines.append(f"  λ{i + 1} = {centre} ± {error}   (together: {together})")
     numbers = {

@@ -613,9 +613,8 @@ def test_a_failed_run_leaves_no_out_folder_and_a_file_is_not_called_missing(tmp_
     assert "is a file, not a checkpoint directory" in err and "no such" not in err
 
 
-def test_a_density_ratio_moved_only_by_rounding_is_not_called_outside(tmp_path, monkeypatch):
-    # A float32 ratio of 0.99999988, kept to the 1.0 that 4 positive eigenvalues of 4 allow,
-    # printed "1.000 (the density alone gave 1.000, outside the 4 positive ... found)".
+def _linear_regression_run(tmp_path):
+    """A checkpoint of a linear model (4 parameters) on 51 training examples of a line."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 3)).astype(np.float32)
     path = tmp_path / "regression.npz"
@@ -623,9 +622,41 @@ def test_a_density_ratio_moved_only_by_rounding_is_not_called_outside(tmp_path, 
     ckpt = tmp_path / "run"
     argv = ["train", "--data", str(path), "--depth", "0", "--epochs", "1", "--batch-size", "16"]
     assert main([*argv, "--checkpoint-dir", str(ckpt)]) == 0
+    return ckpt
+
+
+def test_eigenvalues_that_are_round_off_on_every_batch_print_as_zero(tmp_path):
+    # One example's Hessian of a linear model has rank 1: λ2..λ4 of each batch are 0, and
+    # were printed "λ2 = 3.729e-07 ± 6.4e-08 (together: 2.357)", as if they meant something.
+    ckpt = _linear_regression_run(tmp_path)
+    capture = io.StringIO()
+    with contextlib.redirect_stdout(capture):
+        assert main(["hessian", str(ckpt), "--batches", "51", "--top", "4"]) == 0
+    lines = [line.strip() for line in capture.getvalue().splitlines()]
+    rows = {line.split()[0]: line for line in lines if line[:1] == "λ" and line[1:2].isdigit()}
+    assert "round-off" not in rows["λ1"]
+    for name in ("λ2", "λ3", "λ4"):
+        assert "= 0 on every batch (|λ| ≤" in rows[name] and "e-0" not in rows[name]
+
+
+def test_a_density_ratio_moved_only_by_rounding_is_not_called_outside(tmp_path, monkeypatch):
+    # A float32 ratio of 0.99999988, kept to the 1.0 that 4 positive eigenvalues of 4 allow,
+    # printed "1.000 (the density alone gave 1.000, outside the 4 positive ... found)".
+    ckpt = _linear_regression_run(tmp_path)
     monkeypatch.setattr(curvature, "minimum_ratio_estimate", lambda *a, **k: 0.99999988)
     capture = io.StringIO()
     with contextlib.redirect_stdout(capture):
         assert main(["hessian", str(ckpt), "--dense-max-params", "1"]) == 0
     line = next(x for x in capture.getvalue().splitlines() if x.startswith("Minimum ratio"))
     assert line.endswith(": 1.000.") and "outside" not in line, line
+
+
+def test_the_block_header_says_a_small_block_lists_fewer_than_the_top(tmp_path):
+    # "λmin and the top 50" above a 12-parameter block that listed 6 (each route lists at most
+    # half a block: Lanczos finds k at each end).
+    ckpt = _linear_regression_run(tmp_path)
+    capture = io.StringIO()
+    with contextlib.redirect_stdout(capture):
+        assert main(["hessian", str(ckpt), "--blocks", "leaf", "--top", "3"]) == 0
+    header = next(x for x in capture.getvalue().splitlines() if x.startswith("Hessian of each"))
+    assert header.endswith("λmin and the top 3 (at most half of a block's parameters)."), header
