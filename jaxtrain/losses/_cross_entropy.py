@@ -64,7 +64,7 @@ def softmax_cross_entropy(
         where: optional boolean mask of the logits' shape (keeps single classes) or of the
             per-example shape (keeps whole examples); broadcast like optax's.
         label_smoothing: α in [0, 1]: a number, or an array that broadcasts to the logits
-            with the classes last (e.g. one α per example).
+            with the classes last (e.g. one α per example, of shape (N, 1)).
         reduction: ``"mean"`` over examples (the default; masked-out examples count as 0, so
             it equals ``optax_loss(...).mean()``), ``"sum"``, or ``"none"`` for per-example
             values of the logits' shape without the class axes: optax's (which returns them

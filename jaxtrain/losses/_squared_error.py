@@ -79,9 +79,15 @@ def mse(
         )
         targets = jax.nn.one_hot(targets, predictions.shape[-1], dtype=predictions.dtype)
     elif targets.shape != predictions.shape:
+        labels_shape = predictions.shape[:-1]
+        why = (
+            "class labels must be integers"
+            if targets.shape == labels_shape
+            else f"integer class labels need shape {labels_shape}"
+        )
         raise ValueError(
             f"targets must have the predictions' shape {predictions.shape}, got "
-            f"{targets.shape} (integer class labels need shape {predictions.shape[:-1]})"
+            f"{targets.dtype} targets of shape {targets.shape} ({why})"
         )
     # Compared in the promoted dtype, as optax subtracts: float32 targets are not rounded to
     # bfloat16 predictions first.

@@ -77,3 +77,11 @@ def test_mean_over_an_empty_batch_is_refused():
             loss(jnp.zeros((0, 2)), jnp.zeros((0,), jnp.int32))
     assert float(mse(jnp.zeros((0, 2)), reduction="sum")) == 0.0
     assert mse(jnp.zeros((0, 2)), reduction="none").shape == (0, 2)
+
+
+def test_bool_targets_of_the_label_shape_are_told_they_are_not_labels():
+    # "got (3,) (integer class labels need shape (3,))": the shape it asked for was the one
+    # given; the dtype was what was wrong.
+    expected = r"got bool targets of shape \(3,\) \(class labels must be integers\)"
+    with pytest.raises(ValueError, match=expected):
+        mse(jnp.zeros((3, 2)), jnp.array([True, False, True]))
