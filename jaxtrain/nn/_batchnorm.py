@@ -208,7 +208,7 @@ class BatchNorm(nnx.Module):
         )
         if not use_running_average:
             _check_entries_to_reduce(x.shape, reduction_axes)
-            running = (mean, var)
+            running_mean, running_var = mean, var
             mean, var = _statistics.mean_and_variance(
                 x,
                 reduction_axes,
@@ -220,9 +220,18 @@ class BatchNorm(nnx.Module):
             )
             # A feature the mask keeps no entry of has no batch statistics (0/0): it keeps its
             # running ones, to normalize with and to carry on, instead of NaN for good.
-            seen = None if mask is None else self._kept_any(mask, x.shape, reduction_axes)
-            if seen is not None:
-                mean, var = jnp.where(seen, mean, running[0]), jnp.where(seen, var, running[1])
+            seen = None
+            if mask is not None:
+                kept = _statistics.kept_count(
+                    mask,
+                    x.shape,
+                    reduction_axes,
+                    jnp.int32,
+                    axis_name=self.axis_name,
+                    axis_index_groups=self.axis_index_groups,
+                )
+                seen = kept > 0
+                mean, var = jnp.where(seen, mean, running_mean), jnp.where(seen, var, running_var)
             alpha = self.momentum
             for stat, batch_value in ((self.mean, mean), (self.var, var)):
                 # Running statistics are bookkeeping for test time, never a path for gradients.
@@ -245,13 +254,6 @@ class BatchNorm(nnx.Module):
         return _statistics.normalize(
             x, mean, var, scale, bias, reduction_axes, feature_axes, self.epsilon, self.dtype
         )
-
-    def _kept_any(self, mask: jax.Array, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
-        """Per feature, whether the mask keeps any entry (of any replica over ``axis_name``)."""
-        kept = jnp.sum(jnp.broadcast_to(mask, shape), axes, dtype=jnp.int32)
-        if self.axis_name is not None:
-            kept = jax.lax.psum(kept, self.axis_name, axis_index_groups=self.axis_index_groups)
-        return kept > 0
 
     def set_view(self, use_running_average: bool | None = None) -> None:
         """Sets the mode for ``nnx.view(model, use_running_average=...)`` (flax ≥ 0.12).

@@ -82,8 +82,9 @@ def mean_and_variance(
     pooled_count = None
     if axis_name is not None and mask is not None:
         # In ``dtype``, as jnp.mean counts (exact up to 2²⁴ entries per statistic in float32).
-        local_count = jnp.sum(jnp.broadcast_to(mask, x.shape), axes, dtype=dtype)
-        pooled_count = lax.psum(local_count, axis_name, axis_index_groups=axis_index_groups)
+        pooled_count = kept_count(
+            mask, x.shape, axes, dtype, axis_name=axis_name, axis_index_groups=axis_index_groups
+        )
 
     def global_mean(*values: jax.Array) -> tuple[jax.Array, ...]:
         if pooled_count is not None:
@@ -113,6 +114,23 @@ def mean_and_variance(
         (mean,) = global_mean(x)
         (var,) = global_mean(abs_sq(x - jnp.expand_dims(mean, axes)))
     return mean, var
+
+
+def kept_count(
+    mask: jax.Array,
+    shape: tuple[int, ...],
+    axes: tuple[int, ...],
+    dtype: Any,
+    *,
+    axis_name: str | None = None,
+    axis_index_groups: Any = None,
+) -> jax.Array:
+    """How many entries ``mask`` (broadcast to ``shape``) keeps per statistic over ``axes``,
+    pooled over the mapped axis ``axis_name`` when given."""
+    count = jnp.sum(jnp.broadcast_to(mask, shape), axes, dtype=dtype)
+    if axis_name is None:
+        return count
+    return lax.psum(count, axis_name, axis_index_groups=axis_index_groups)
 
 
 def normalize(
