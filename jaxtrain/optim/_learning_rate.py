@@ -256,21 +256,9 @@ def learning_rate_from_state(
     links = None if optimizer is None else _links_or_none(optimizer, injected)
     if links is None:
         # The optimizer's other links are out of sight: the first injected η is all there is.
-        first = next((rate for rate in injected if rate is not None), None)
-        links, rate_of = ([("injected", 0)], {0: first}) if first is not None else ([], {})
+        factors = [rate for rate in injected if rate is not None][:1]
     else:
-        # Walk order is the states' order: the i-th inject transform owns the i-th state.
-        walked = walk_transforms(optimizer)
-        owners = [id(fn) for factory, _, fn in walked if factory == "inject_hyperparams"]
-        rate_of = dict(zip(owners, injected, strict=False))
-    factors = []
-    for kind, value in links:
-        if kind == "schedule":
-            factors.append(value(jnp.maximum(_schedule_count(opt_state) - 1, 0)))
-        elif kind == "scale":
-            factors.append(value)
-        elif rate_of.get(value) is not None:
-            factors.append(rate_of[value])
+        factors = _link_factors(links, optimizer, opt_state, injected)
     if not factors:
         raise ValueError(
             "no learning rate found: pass the optimizer, learning_rate_from_state(opt_state, "
@@ -282,6 +270,26 @@ def learning_rate_from_state(
         eta = eta * _as_float32(factor)
     # |η|: a sign only says whether the scaling descends (flip_sign, optax.scale(-1.0)).
     return jnp.abs(eta)
+
+
+def _link_factors(
+    links: list[Scaling], optimizer: optax.GradientTransformation, opt_state: Any, injected: list
+) -> list[Any]:
+    """Each link's factor of η: a constant, a schedule at the state's count, an injected η
+    (an ``inject_hyperparams`` link without one has no factor)."""
+    # Walk order is the states' order: the i-th inject transform owns the i-th state.
+    walked = walk_transforms(optimizer)
+    owners = [id(fn) for factory, _, fn in walked if factory == "inject_hyperparams"]
+    rate_of = dict(zip(owners, injected, strict=False))
+    factors = []
+    for kind, value in links:
+        if kind == "schedule":
+            factors.append(value(jnp.maximum(_schedule_count(opt_state) - 1, 0)))
+        elif kind == "scale":
+            factors.append(value)
+        elif rate_of.get(value) is not None:
+            factors.append(rate_of[value])
+    return factors
 
 
 def _links_or_none(optimizer: optax.GradientTransformation, injected: list[Any]) -> Any:
