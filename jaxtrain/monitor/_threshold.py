@@ -201,6 +201,12 @@ def _check_not_scheduled(part: Part) -> None:
                 f"its {name} is a schedule, so the threshold moves at every step, and it is "
                 "read once before the run (give it as a constant)"
             )
+        if isinstance(part.get(name), jax.core.Tracer):
+            raise ValueError(
+                f"the optimizer's {name} is traced here (an inject_hyperparams state inside "
+                "jit), and the threshold is a number read once: call stability_threshold "
+                "outside jit, on the state's concrete values"
+            )
 
 
 def _classify(parts: list[Part]) -> tuple[list[Part], list[Part], list[Part]]:

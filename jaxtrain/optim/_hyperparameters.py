@@ -18,6 +18,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 __all__ = [
@@ -59,14 +60,21 @@ class Part:
 
 
 def _scalar(value: Any) -> Any:
-    """A Python number for a hyperparameter value, or ``None`` when it is not a constant."""
+    """A hyperparameter's number, or ``None`` when it is not one (a schedule, a string).
+
+    A Python number for a constant (NumPy's 0-d arrays and JAX's concrete ones included), and
+    the traced value itself inside ``jit``, where ``inject_hyperparams`` keeps the values in
+    the traced state: dropping it would let the reader fall back to optax's default.
+    """
     if isinstance(value, bool | numbers.Number):
         return value
-    if isinstance(value, jax.Array | jnp.ndarray) and value.shape == ():
+    if isinstance(value, np.ndarray | jax.Array) and value.shape == ():
+        if not jnp.issubdtype(value.dtype, jnp.number) and value.dtype != np.bool_:
+            return None
         try:
             return value.item()
         except jax.errors.ConcretizationTypeError:
-            return None
+            return value
     return None
 
 

@@ -80,6 +80,16 @@ def test_a_scheduled_momentum_is_refused(optimizer, preconditioned, name):
         stability_threshold(optimizer, optimizer.init(PARAMS), preconditioned=preconditioned)
 
 
+def test_an_injected_momentum_is_read_outside_jit_and_refused_inside():
+    # Inside jit the injected β is a tracer; it was once dropped and the threshold read as
+    # plain gradient descent's 2/η (20 where (2 + 2·0.5)/0.1 = 30).
+    optimizer = optax.inject_hyperparams(optim.sgd)(0.1, momentum=0.5)
+    state = optimizer.init(PARAMS)
+    assert float(stability_threshold(optimizer, state)(0.1)) == pytest.approx(30.0)
+    with pytest.raises(ValueError, match="momentum is traced here"):
+        jax.jit(lambda s: stability_threshold(optimizer, s)(0.1))(state)
+
+
 def test_the_threshold_follows_the_step_size_and_is_nan_without_one():
     rule = stability_threshold(optim.sgd(0.1), optim.sgd(0.1).init(PARAMS))
     np.testing.assert_allclose(rule(jnp.array([0.1, 0.5])), [20.0, 4.0], rtol=1e-6)

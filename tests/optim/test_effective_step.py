@@ -117,3 +117,28 @@ def test_a_state_without_its_owning_transform_raises():
     state = optax.adam(0.1).init(mixed_params())
     with pytest.raises(ValueError, match="not the transform that owns it"):
         effective_step_size(optim.sgd(0.1), state)
+
+
+@pytest.mark.parametrize(
+    "opt",
+    [
+        optax.inject_hyperparams(optax.adam)(0.1, b2=0.9, eps=1e-3),
+        optax.inject_hyperparams(optim.adam)(0.1, b2=0.9, eps=1e-3),
+        optax.inject_hyperparams(optim.rmsprop)(0.1, 0.5, 1e-2),
+        optax.inject_hyperparams(optax.adagrad)(0.1, eps=1e-2),
+    ],
+    ids=["optax_adam", "adam", "rmsprop", "optax_adagrad"],
+)
+def test_injected_hyperparameters_are_read_inside_jit(opt):
+    # Inside jit the state's β₂ and ε are tracers; they were once dropped for optax's
+    # defaults (RMSProp's η/σ 83× off).
+    _, _, state = _last_step(opt)
+    _close(jax.jit(lambda s: effective_step_size(opt, s))(state), effective_step_size(opt, state))
+
+
+def test_numpy_scalar_hyperparameters_are_read_like_python_numbers():
+    # A config's np.array(0.9) was dropped for the default β₂ = 0.999 (10× off).
+    from_numpy = optim.adam(1.0, b2=np.array(0.9), eps=np.array(1e-3))
+    from_python = optim.adam(1.0, b2=0.9, eps=1e-3)
+    _, _, state = _last_step(from_python)
+    _close(effective_step_size(from_numpy, state), effective_step_size(from_python, state))
