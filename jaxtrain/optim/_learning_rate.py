@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from optax.contrib import ReduceLROnPlateauState
 
 from jaxtrain.optim._hyperparameters import (
     ADAGRAD_FACTORIES,
@@ -130,15 +131,20 @@ _NORMALIZING = (
     "scale_by_adamax",
 )
 
-# ("scale", −η), ("schedule", t -> −η(t)) or ("injected", id of its update): an
-# optax.inject_hyperparams transform, whose η is in its state.
+# optax.contrib.reduce_on_plateau: a scaling whose factor is kept in its state.
+_PLATEAU = "reduce_on_plateau"
+_STATEFUL_LINKS = ("injected", "plateau")
+
+# ("scale", −η), ("schedule", t -> −η(t)), or a link whose factor is in its own state, named
+# by the id of its update: ("injected", ...) an optax.inject_hyperparams transform's η,
+# ("plateau", ...) optax.contrib.reduce_on_plateau's scale.
 Scaling = tuple[str, Any]
 
 
 def _same_scalings(a: list[Scaling], b: list[Scaling]) -> bool:
     def key(link: Scaling) -> tuple[str, Any]:
         kind, value = link
-        if kind == "injected":
+        if kind in _STATEFUL_LINKS:
             return (kind, None)
         return (kind, id(value)) if kind == "schedule" else (kind, float(value))
 
@@ -149,7 +155,8 @@ def _scalings(optimizer: optax.GradientTransformation) -> tuple[bool, list[Scali
     """``(normalizes, links)``: the scaling links whose product is the step's η, in chain order.
 
     Read from the closures of ``optax.scale`` and ``optax.scale_by_schedule`` (which both
-    libraries' ``scale_by_learning_rate`` return). Every one of them multiplies the step
+    libraries' ``scale_by_learning_rate`` return), and ``optax.contrib.reduce_on_plateau``'s
+    state. Every one of them multiplies the step
     (momentum and the other linear links commute with a scale), except those before a
     normalizing transform (Adam's, RMSProp's, Adagrad's), which cancel in its ratio;
     ``normalizes`` says whether the chain has one. The groups of ``optax.multi_transform``
@@ -167,6 +174,8 @@ def _scalings(optimizer: optax.GradientTransformation) -> tuple[bool, list[Scali
             links.append(("scale", cells["step_size"]))
         elif factory == "scale_by_schedule" and callable(cells.get("step_size_fn")):
             links.append(("schedule", cells["step_size_fn"]))
+        elif factory == _PLATEAU:
+            links.append(("plateau", id(fn)))
         elif factory == "inject_hyperparams":
             # Its inner optimizer is built from the state's values at each update, out of
             # reach of the closures: its η is read from the state, in this place of the chain
@@ -219,9 +228,10 @@ def learning_rate_from_state(
 
     With ``optimizer``, η is the product of every scaling the step passes through after the
     chain's last normalizing transform (Adam's, RMSProp's, Adagrad's ratio cancels what comes
-    before it), an injected η among them: ``chain(inject_hyperparams(sgd)(0.1), scale(0.5))``
-    steps by 0.05·g. Where the groups of an ``optax.multi_transform`` disagree (a frozen
-    ``set_to_zero`` group beside an injected one), the injected η is taken.
+    before it), an injected η and ``optax.contrib.reduce_on_plateau``'s current scale among
+    them: ``chain(inject_hyperparams(sgd)(0.1), scale(0.5))`` steps by 0.05·g. Where the
+    groups of an ``optax.multi_transform`` disagree (a frozen ``set_to_zero`` group beside an
+    injected one), the injected η is taken.
 
     Args:
       opt_state: the optimizer's state.
@@ -259,6 +269,12 @@ def learning_rate_from_state(
         factors = [rate for rate in injected if rate is not None][:1]
     else:
         factors = _link_factors(links, optimizer, opt_state, injected)
+    if not factors and optimizer is not None:
+        raise ValueError(
+            "no learning rate found: the optimizer has no scale, scale_by_schedule or "
+            "optax.inject_hyperparams η after its last normalizing transform to read it from; "
+            "give it yourself (fit(..., learning_rate=...))."
+        )
     if not factors:
         raise ValueError(
             "no learning rate found: pass the optimizer, learning_rate_from_state(opt_state, "
@@ -277,18 +293,32 @@ def _link_factors(
 ) -> list[Any]:
     """Each link's factor of η: a constant, a schedule at the state's count, an injected η
     (an ``inject_hyperparams`` link without one has no factor)."""
-    # Walk order is the states' order: the i-th inject transform owns the i-th state.
-    walked = walk_transforms(optimizer)
-    owners = [id(fn) for factory, _, fn in walked if factory == "inject_hyperparams"]
-    rate_of = dict(zip(owners, injected, strict=False))
+    # Walk order is the states' order: the i-th inject transform owns the i-th state, the
+    # i-th reduce_on_plateau the i-th plateau state.
+    walked = list(walk_transforms(optimizer))
+
+    def owned(factory: str, states: list[Any]) -> dict[int, Any]:
+        owners = [id(fn) for name, _, fn in walked if name == factory]
+        return dict(zip(owners, states, strict=False))
+
+    plateau_states = jax.tree_util.tree_leaves(
+        opt_state, is_leaf=lambda x: isinstance(x, ReduceLROnPlateauState)
+    )
+    factor_of = {
+        "injected": owned("inject_hyperparams", injected),
+        "plateau": owned(
+            _PLATEAU,
+            [node.scale for node in plateau_states if isinstance(node, ReduceLROnPlateauState)],
+        ),
+    }
     factors = []
     for kind, value in links:
         if kind == "schedule":
             factors.append(value(jnp.maximum(_schedule_count(opt_state) - 1, 0)))
         elif kind == "scale":
             factors.append(value)
-        elif rate_of.get(value) is not None:
-            factors.append(rate_of[value])
+        elif factor_of[kind].get(value) is not None:
+            factors.append(factor_of[kind][value])
     return factors
 
 

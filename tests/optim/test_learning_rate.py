@@ -186,6 +186,34 @@ def test_states_without_records_raise():
         step_count_from_state(state)
 
 
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_reduce_on_plateau_scales_the_learning_rate(jit):
+    # Its scale multiplies every step after it; it was skipped, and η read 32× too high.
+    opt = optax.chain(
+        optim.sgd(0.1), optax.contrib.reduce_on_plateau(factor=0.5, patience=1, accumulation_size=1)
+    )
+    params = jnp.ones(3)
+    state = opt.init(params)
+    for _ in range(6):  # a loss that never improves
+        updates, state = opt.update(jnp.ones(3), state, params, value=jnp.float32(1.0))
+    read = jax.jit(learning_rate_from_state, static_argnums=1) if jit else learning_rate_from_state
+    assert float(read(state, opt)) == pytest.approx(-float(updates[0]))
+    assert float(read(state, opt)) == pytest.approx(0.1 * float(state[1].scale))
+    # Before a normalizing transform it cancels, as a scale does.
+    before_adam = optax.chain(optax.contrib.reduce_on_plateau(), optim.adam(0.01))
+    state = before_adam.init(params)
+    assert float(learning_rate_from_state(state, before_adam)) == pytest.approx(0.01)
+
+
+def test_an_optimizer_without_a_readable_learning_rate_is_named():
+    # It said "pass the optimizer" to a caller who had.
+    opt = optim.perturbed_gd(0.1)
+    state = opt.init(jnp.zeros(2))
+    with pytest.raises(ValueError, match="no learning rate found") as error:
+        learning_rate_from_state(state, opt)
+    assert "pass the optimizer" not in str(error.value)
+
+
 def test_learning_rate_at_shapes_constants_and_jit():
     steps = np.arange(6).reshape(2, 3)
     sched = exponential_decay(1.0, 2, 0.5)
