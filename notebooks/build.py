@@ -1043,8 +1043,9 @@ LOSS_FUNCTIONS = Notebook(
             softmax cross-entropy on two logits is binary cross-entropy on their difference.
             """,
             """
-            The softmax curves for every z₀ lie on the sigmoid of z₁ − z₀; the largest
-            differences over 2,000 random pairs are float32 rounding, about 10⁻⁷ to 10⁻⁶.
+            The softmax curves for every z₀ lie on the sigmoid of z₁ − z₀; the caption says
+            whether the largest differences over 2,000 random pairs stay within its float32
+            tolerance.
             """,
             (
                 "probability_max_difference",
@@ -1075,8 +1076,9 @@ LOSS_FUNCTIONS = Notebook(
             every other digit starts on the plateau.
             """,
             """
-            MSE's gradient at the start is ~10⁸× smaller than cross-entropy's; its training
-            accuracy stays at 0.10 (every digit called a 9) while cross-entropy's climbs.
+            MSE's gradient at the start is many orders of magnitude smaller than
+            cross-entropy's; the caption says whether MSE's training accuracy left 0.10 (every
+            digit called a 9) and whether cross-entropy's climbed.
             """,
             (
                 "mse_grad_norm_at_start",

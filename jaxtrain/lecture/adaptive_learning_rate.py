@@ -1102,7 +1102,8 @@ def _edge_caption(numbers: dict[str, Any]) -> str:
         parts.append(
             f"η = {run['learning_rate']:g}: λmax·η/2 = {_ratio_to_one(run['hover_min'])}–"
             f"{_ratio_to_one(run['hover_max'])} over steps {run['hover_from']:,}–"
-            f"{run['hover_to']:,}, {_where(run)} 2/η{_arrival(run, 'λmax·η/2')}; the loss went "
+            f"{run['hover_to']:,}, so λmax is {_where(run)} 2/η{_arrival(run, 'λmax·η/2')}; the "
+            f"loss went "
             f"{run['loss_start']:.2f} (step 0) → {run['loss_end']:.4f} (the last), rising at "
             f"{percent(run['loss_rises'])} of the last half's steps."
         )
@@ -1111,7 +1112,8 @@ def _edge_caption(numbers: dict[str, Any]) -> str:
             f"Adam η = {run['learning_rate']:g} ({len(run['loss']):,} steps): its "
             f"preconditioned sharpness over 38/η = {_ratio_to_one(run['hover_min'])}–"
             f"{_ratio_to_one(run['hover_max'])} over steps {run['hover_from']:,}–"
-            f"{run['hover_to']:,}, {_where(run)} 38/η{_arrival(run, 'the ratio')}."
+            f"{run['hover_to']:,}, so the preconditioned sharpness is {_where(run)} 38/η"
+            f"{_arrival(run, 'the ratio')}."
         )
     return " ".join(parts)
 

@@ -299,6 +299,14 @@ def _gap_share_text(equal_updates_gap: float, equal_epochs_gap: float) -> str:
             "batch 16)"
         )
     share = abs(equal_updates_gap) / abs(equal_epochs_gap)
+    # A gap of the other sign is no share of the first one (below 1% it is one in words).
+    if equal_updates_gap * equal_epochs_gap < 0 and share >= 0.01:
+        return (
+            "The validation gap reverses at equal updates ("
+            f"{signed(100 * equal_updates_gap)} points for batch 16, against "
+            f"{signed(100 * equal_epochs_gap)} at equal epochs), so the number of updates "
+            "explains all of the equal-epochs gap"
+        )
     return (
         f"The validation gap at equal updates is "
         f"{f'{beside(100 * share, 50.0, 0, fixed=True)}%' if share >= 0.01 else 'under 1%'} "
@@ -779,6 +787,8 @@ def _momentum_figure(numbers: dict[str, Any]) -> Any:
 
 def _side(theta: float, numbers: dict[str, Any]) -> str:
     """Which valley of L(θ) ``theta`` lies in, in words."""
+    if not math.isfinite(theta):
+        return "not finite (diverged)"
     if theta < numbers["ridge_theta"]:
         return "past the ridge, in the deeper valley"
     return "in the shallow valley, short of the ridge"

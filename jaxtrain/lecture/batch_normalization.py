@@ -551,21 +551,29 @@ def _curvature_caption(numbers: dict[str, Any]) -> str:
     shares = side_by_side([100 * bn_share, 100 * plain_share], decimals=1)
     if more == seeds and round(ratio, 1) > 1.0:
         outcome = (
-            f"with BatchNorm {shares[0]}% of the eigenvalues are within {near} of λmax, "
-            f"against {shares[1]}% without ({as_many}, {in_seeds}): a step of η ≈ 1/λmax "
-            f"makes at least 1/{near[:-1]} of its steepest progress along many more "
-            "directions, the lecture's 'one learning rate suits all directions' measured"
+            f"What differs is the spread below λmax: with BatchNorm {shares[0]}% of the "
+            f"eigenvalues are within {near} of λmax, against {shares[1]}% without ({as_many}, "
+            f"{in_seeds}): a step of η ≈ 1/λmax makes at least 1/{near[:-1]} of its steepest "
+            "progress along many more directions, the lecture's 'one learning rate suits all "
+            "directions' measured"
+        )
+    elif more == seeds:
+        outcome = (
+            "Below λmax, BatchNorm spreads the curvature consistently, but only slightly: "
+            f"{shares[0]}% of the eigenvalues are within {near} of λmax with it, {shares[1]}% "
+            f"without ({in_seeds})"
         )
     elif bn_share > plain_share:
         outcome = (
-            f"here BatchNorm makes no consistent difference: {shares[0]}% of the eigenvalues "
-            f"are within {near} of λmax with it, {shares[1]}% without ({as_many}, "
-            f"{in_seeds})"
+            "Below λmax, BatchNorm makes no consistent difference: "
+            f"{shares[0]}% of the eigenvalues are within {near} of λmax with it, {shares[1]}% "
+            f"without ({as_many}, {in_seeds})"
         )
     else:
         outcome = (
-            f"here BatchNorm does not spread the curvature: {shares[0]}% of the eigenvalues "
-            f"are within {near} of λmax with it, {shares[1]}% without"
+            "Below λmax, BatchNorm does not spread the curvature: "
+            f"{shares[0]}% of the eigenvalues are within {near} of λmax with it, {shares[1]}% "
+            "without"
         )
     kappas = {key: mean(key, "positive_condition_number") for key in _MODELS}
     bounds = {key: mean(key, "condition_number_bound") for key in _MODELS}
@@ -592,8 +600,8 @@ def _curvature_caption(numbers: dict[str, Any]) -> str:
         f"{numbers['examples']} digits, mean over {counted(seeds, 'seed')}. λmax is "
         f"{mean('plain', 'max'):.3g} without and {mean('bn', 'max'):.3g} with BatchNorm, λmin "
         f"{mean('plain', 'min'):.3g} and {mean('bn', 'min'):.3g}: with negative and near-zero "
-        f"eigenvalues λmax/λmin means nothing for a network, and {kappa}. What differs is the "
-        f"spread below λmax: {outcome}. The median |λ| is "
+        f"eigenvalues λmax/λmin means nothing for a network, and {kappa}. {outcome}. The "
+        "median |λ| is "
         f"{mean('plain', 'median_relative'):.1e}·λmax without and "
         f"{mean('bn', 'median_relative'):.1e}·λmax with it; BatchNorm's network has "
         f"{compared} negative curvature ({negatives[0]}% of the eigenvalues below "

@@ -102,7 +102,7 @@ def test_section_6_captions_follow_their_numbers(claims):
     numbers = dict(claims["network_curvature"].numbers)
     numbers["plain"], numbers["bn"] = numbers["bn"], numbers["plain"]
     caption = batch_normalization._curvature_caption(numbers)
-    assert "here BatchNorm does not spread the curvature" in caption
+    assert "BatchNorm does not spread the curvature" in caption
     assert "the lecture's 'one learning rate suits all directions' measured" not in caption
     # Standardizing that barely changes κ is reported as such.
     scales = dict(claims["input_scales"].numbers)

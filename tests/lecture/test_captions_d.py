@@ -562,3 +562,30 @@ def test_stuck_caption_names_the_median_it_compares():
     caption = alr._stuck_caption(caption_numbers.stuck())
     assert "The median is 10× the smallest ‖g‖ of the first half" in caption
     assert "That is" not in caption
+
+
+def test_momentum_caption_a_diverged_theta_is_in_no_valley():
+    # A NaN θ fell through to "in the shallow valley, short of the ridge".
+    numbers = _ridge([0.5], [0.4], [0.4], gd_theta=float("nan"), ridge=0.1296)
+    caption = bm._momentum_caption(numbers)
+    assert "not finite (diverged)" in caption
+    assert caption.count("short of the ridge") + caption.count("past the ridge") == 1
+
+
+def test_gap_share_a_gap_that_reverses_is_no_share_of_it():
+    # Batch 16 leads by 5 points at equal epochs and trails by 5 at equal updates: "100% of
+    # the one at equal epochs … does not explain most" — the sign flipped, so the number of
+    # updates explains all of it.
+    text = bm._gap_share_text(-0.05, 0.05)
+    assert "reverses" in text and "%" not in text
+    assert "explains all of the equal-epochs gap" in text
+    assert "under 1%" in bm._gap_share_text(-0.0001, 0.05)
+
+
+def test_edge_caption_says_what_is_above_the_threshold():
+    # "λmax·η/2 = 1.07–1.12 …, above 2/η" put a ratio of 1.1 above 2/η = 4.
+    caption = alr._edge_caption(_edge(hover_min=1.07, hover_max=1.12))
+    assert "so λmax is above 2/η" in caption
+    adam = caption_numbers.edge_run(optimizer="adam", hover_min=1.07, hover_max=1.12)
+    numbers = {"num_examples": 1000, "runs": {"gd η=0.5": caption_numbers.edge_run(), "adam": adam}}
+    assert "so the preconditioned sharpness is above 38/η" in alr._edge_caption(numbers)

@@ -333,3 +333,20 @@ def test_test_time_different_accuracies_are_not_printed_equal():
     assert _after(caption, "the accuracy is ", " for the whole") != _after(
         caption, "whole set and ", " one example"
     )
+
+
+def test_curvature_a_branch_without_a_difference_is_not_led_in_as_one():
+    # "What differs is the spread below λmax: here BatchNorm makes no consistent difference"
+    # contradicted itself.
+    for bn_share in ([0.06, 0.045, 0.046], [0.04] * 3):
+        caption = _curvature([0.05] * 3, bn_share, [0.01] * 3, [0.01] * 3)
+        assert "What differs" not in caption
+
+
+def test_curvature_more_in_every_seed_but_by_little_is_not_no_consistent_difference():
+    # Higher in 3 of 3 seeds, 1.02× as many: "no consistent difference … (1.0× as many, more in
+    # 3 of 3 seeds)" contradicted itself.
+    caption = _curvature([0.100] * 3, [0.102] * 3, [0.01] * 3, [0.01] * 3)
+    assert "no consistent difference" not in caption
+    assert "consistently, but only slightly" in caption
+    assert "suits all directions' measured" not in caption
