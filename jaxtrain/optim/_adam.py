@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -50,6 +51,11 @@ def _moments(updates, mu, nu, b1, b2):
     return mu, nu
 
 
+# Jitted inline as optax's tree_bias_correction is: inside a jitted update it changes
+# nothing, but an eager update then computes βᵗ and the division as optax does, one compiled
+# program with the hyperparameters as operands; op by op the results differed in the last
+# bits, up to 2e-6 relative after 100 eager steps.
+@functools.partial(jax.jit, inline=True)
 def _bias_corrected(moment, decay, count):
     # 1 − βᵗ is computed in float32 and only then cast: in bfloat16, βᵗ would round to 1.
     correction = 1 - decay**count

@@ -8,6 +8,7 @@ optimizer by :func:`learning_rate_from_state`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -18,7 +19,12 @@ from jaxtrain.optim._adam import scale_by_adam, scale_by_radam
 from jaxtrain.optim._learning_rate import ScalarOrSchedule, scale_by_learning_rate
 from jaxtrain.optim._momentum import scale_by_momentum
 from jaxtrain.optim._rmsprop import scale_by_rms
-from jaxtrain.optim._validation import check_learning_rate, check_non_negative, check_unit_interval
+from jaxtrain.optim._validation import (
+    check_learning_rate,
+    check_non_negative,
+    check_scheduled,
+    check_unit_interval,
+)
 from jaxtrain.optim._weight_decay import add_decayed_weights
 
 
@@ -28,6 +34,21 @@ def _descent(learning_rate: ScalarOrSchedule) -> optax.GradientTransformation:
     refuse it (the η the lecture's rules and the monitors' threshold read)."""
     check_learning_rate(learning_rate)
     return scale_by_learning_rate(learning_rate)
+
+
+def _non_negative_weight_decay(
+    schedule: Callable[[jax.Array], Any],
+) -> Callable[[jax.Array], Any]:
+    """A weight-decay ``schedule`` whose λ is refused where it is concrete and negative or not
+    finite: at ``init`` and in eager updates, where :func:`add_decayed_weights` calls it (as
+    :func:`scale_by_learning_rate` checks a scheduled η)."""
+
+    def checked(count):
+        value = schedule(count)
+        check_scheduled("weight_decay", value, count)
+        return value
+
+    return checked
 
 
 def sgd(
@@ -265,7 +286,8 @@ def adamw(
       eps: ε ≥ 0 (not 0 together with ``eps_root``).
       eps_root: ε̄ >= 0.
       mu_dtype: optional dtype of m.
-      weight_decay: λ >= 0 (or a schedule); optax's default 1e-4.
+      weight_decay: λ >= 0 (or a schedule, whose λ is checked as a scheduled η is);
+        optax's default 1e-4.
       mask: optional boolean pytree (or function of the params) of leaves to decay.
       nesterov: Nadam's look-ahead.
 
@@ -274,7 +296,8 @@ def adamw(
 
     Raises:
       ValueError: for a negative or non-finite learning rate or weight decay, β outside
-        [0, 1), ε < 0, or ε = ε̄ = 0.
+        [0, 1), ε < 0, or ε = ε̄ = 0; for a schedule's (η's or λ's) concrete value that is
+        negative or not finite, at ``init`` and in eager updates.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -289,9 +312,11 @@ def adamw(
     References:
       Loshchilov and Hutter, ICLR 2019, https://arxiv.org/abs/1711.05101
     """
-    if not callable(weight_decay):
-        # add_decayed_weights takes a λ < 0, as optax's own fromage builds on it; AdamW's
-        # decay pulls weights to 0.
+    # add_decayed_weights takes a λ < 0, as optax's own fromage builds on it; AdamW's decay
+    # pulls weights to 0.
+    if callable(weight_decay):
+        weight_decay = _non_negative_weight_decay(weight_decay)
+    else:
         check_non_negative("weight_decay", weight_decay)
     return optax.chain(
         scale_by_adam(

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxtrain.optim._numerics import abs_sq
-from jaxtrain.optim._validation import check_positive
+from jaxtrain.optim._validation import concrete_float, half_precision_note
 
 
 def clip_by_global_norm(max_norm: float | jax.Array) -> optax.GradientTransformation:
@@ -21,13 +21,14 @@ def clip_by_global_norm(max_norm: float | jax.Array) -> optax.GradientTransforma
     Symbols: g is the incoming update (all leaves together), c is ``max_norm``.
 
     Args:
-      max_norm: c > 0, the largest global norm let through.
+      max_norm: c > 0, the largest global norm let through; +inf lets every update through
+        unchanged (as in optax: clipping switched off).
 
     Returns:
       A stateless ``optax.GradientTransformation`` (state ``optax.EmptyState()``).
 
     Raises:
-      ValueError: if a concrete ``max_norm`` is not a finite number > 0.
+      ValueError: if a concrete ``max_norm`` is NaN or <= 0 (+inf is taken).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -41,7 +42,11 @@ def clip_by_global_norm(max_norm: float | jax.Array) -> optax.GradientTransforma
       Pascanu, Mikolov, Bengio, "On the difficulty of training recurrent neural networks",
       ICML 2013, https://arxiv.org/abs/1211.5063
     """
-    check_positive("max_norm", max_norm)
+    number = concrete_float("max_norm", max_norm)
+    # +inf is optax's (and the usual) way to switch clipping off: ‖g‖ < ∞ lets g through.
+    if number is not None and not number > 0:  # NaN too
+        note = half_precision_note(max_norm) if number == 0 else ""
+        raise ValueError(f"`max_norm` must be > 0 (or +inf for no clipping), got {number}.{note}")
 
     def init_fn(params):
         del params

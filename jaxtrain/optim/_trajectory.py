@@ -14,11 +14,15 @@ import optax
 @functools.partial(jax.jit, static_argnames=("optimizer", "loss_fn", "num_steps"))
 def _scan_trajectory(optimizer, loss_fn, init_params, num_steps):
     value_and_grad = jax.value_and_grad(loss_fn)
+    # The loss goes to update as optax's extra argument ``obj_fn``, which the escape
+    # transforms (negative_curvature_descent, saddle_free_newton) need; a plain
+    # GradientTransformation is wrapped to ignore it.
+    optimizer = optax.with_extra_args_support(optimizer)
 
     def step(carry, _):
         params, opt_state = carry
         loss, grads = value_and_grad(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
+        updates, opt_state = optimizer.update(grads, opt_state, params, obj_fn=loss_fn)
         return (optax.apply_updates(params, updates), opt_state), (params, loss)
 
     (last, _), (visited, losses) = jax.lax.scan(
@@ -44,7 +48,9 @@ def optimize_trajectory(
     num_steps), so keep those objects to reuse it.
 
     Args:
-      optimizer: any ``optax.GradientTransformation``.
+      optimizer: any ``optax.GradientTransformation``; its ``update`` is given the loss as
+        ``obj_fn=loss_fn``, so the escape transforms (:func:`negative_curvature_descent`,
+        :func:`saddle_free_newton`, :func:`perturbed_gd`) run too.
       loss_fn: L(θ) -> scalar, differentiable with ``jax.grad``.
       init_params: θ⁰ (any pytree of float arrays).
       num_steps: the number of updates T >= 0.

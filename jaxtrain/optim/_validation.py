@@ -109,21 +109,29 @@ def check_learning_rate(value: Any) -> None:
     check_non_negative("learning_rate", value)
 
 
-def check_scheduled_learning_rate(value: Any, count: Any) -> None:
-    """Raises ValueError when a schedule's η at ``count`` is concrete and negative or not finite.
+def check_scheduled(name: str, value: Any, count: Any, *, negative_ok: bool = False) -> None:
+    """Raises ValueError when a schedule's ``value`` at ``count`` is concrete and not finite,
+    or negative (unless ``negative_ok``); ``name`` is the hyperparameter it schedules.
 
-    Inside ``jit`` a schedule of the traced count returns a traced η, which cannot be read
+    Inside ``jit`` a schedule of the traced count returns a traced value, which cannot be read
     without a host sync per step, so only concrete values are checked: every value outside
     ``jit`` (``init`` and eager updates) and a schedule returning Python numbers anywhere.
     """
-    number = concrete_float("learning_rate", value)
-    if number is None or (math.isfinite(number) and number >= 0):
+    number = concrete_float(name, value)
+    if number is None or (math.isfinite(number) and (negative_ok or number >= 0)):
         return
     step = concrete_float("count", count)
     at = "" if step is None else f" at step {int(step)}"
+    bound = "finite" if negative_ok else "finite and >= 0"
     raise ValueError(
-        f"`learning_rate` schedule returned {number}{at}: a learning rate must be finite and >= 0."
+        f"`{name}` schedule returned {number}{at}: a {name.replace('_', ' ')} must be {bound}."
     )
+
+
+def check_scheduled_learning_rate(value: Any, count: Any) -> None:
+    """Raises ValueError when a schedule's η at ``count`` is concrete and negative or not finite
+    (see :func:`check_scheduled`)."""
+    check_scheduled("learning_rate", value, count)
 
 
 def check_steps(name: str, value: Any) -> None:

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optax
 from optax.transforms import _adding as optax_adding
 
-from jaxtrain.optim._validation import check_finite
+from jaxtrain.optim._validation import check_finite, check_scheduled
 
 # optax's states: none for a constant λ (``optax.AddDecayedWeightsState`` is its EmptyState),
 # the step count for a scheduled λ. optax 0.2.8 does not export that class; an equal-looking
@@ -47,8 +47,10 @@ def add_decayed_weights(
       ``params``.
 
     Raises:
-      ValueError: at construction if a concrete ``weight_decay`` is not finite; at update
-        if ``params`` is None.
+      ValueError: at construction if a concrete ``weight_decay`` is not finite; if a
+        schedule's concrete λ is not finite (at ``init``, in eager updates, and inside
+        ``jit`` when the schedule returns a Python number; a traced λ is not read back);
+        at update if ``params`` is None.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -67,10 +69,18 @@ def add_decayed_weights(
     if not scheduled:
         check_finite("weight_decay", weight_decay)
 
+    def scheduled_decay(count):
+        # A λ < 0 is optax's (fromage); a NaN or infinite one only gives NaN updates.
+        decay = weight_decay(count)
+        check_scheduled("weight_decay", decay, count, negative_ok=True)
+        return decay
+
     def init_fn(params):
         del params
         if scheduled:
-            return WeightDecayScheduleState(count=jnp.zeros([], jnp.int32))
+            count = jnp.zeros([], jnp.int32)
+            scheduled_decay(count)  # λ(0) checked at init, as a constant λ at construction
+            return WeightDecayScheduleState(count=count)
         return AddDecayedWeightsState()
 
     def update_fn(updates, state, params=None):
@@ -83,7 +93,7 @@ def add_decayed_weights(
             new_state = WeightDecayScheduleState(count=optax.safe_increment(state.count))
         if isinstance(weight_decay, int | float) and weight_decay == 0.0:
             return updates, new_state
-        decay = weight_decay(state.count) if scheduled else weight_decay
+        decay = scheduled_decay(state.count) if scheduled else weight_decay
         # A None update (a frozen leaf, or no updates at all) stays None, as in optax.
         updates = jax.tree.map(
             lambda g, p: None if g is None else g + decay * p,

@@ -122,10 +122,16 @@ def test_a_negative_weight_decay_is_optaxs():
     np.testing.assert_array_equal(got, expected)
 
 
-@pytest.mark.parametrize("max_norm", [0.0, -1.0, INF])
+@pytest.mark.parametrize("max_norm", [0.0, -1.0, NAN, -INF, jnp.array(NAN)])
 def test_clip_max_norm(max_norm):
-    with pytest.raises(ValueError, match="`max_norm` must be finite and > 0"):
+    with pytest.raises(ValueError, match=r"`max_norm` must be > 0 \(or \+inf"):
         optim.clip_by_global_norm(max_norm)
+
+
+@pytest.mark.parametrize("max_norm", [INF, np.float32(INF), jnp.array(INF)])
+def test_clip_max_norm_inf_switches_clipping_off_as_in_optax(max_norm):
+    # Before: refused as "`max_norm` must be finite and > 0, got inf"; optax accepts it.
+    optim.clip_by_global_norm(max_norm)
 
 
 @pytest.mark.parametrize("value", [-1, 1.5, True])
@@ -237,6 +243,44 @@ def test_a_schedule_returning_a_negative_learning_rate_is_refused_when_called():
         _, state = tx.update(jnp.ones(2), state)
     with pytest.raises(ValueError, match=r"schedule returned -0.05\d* at step 3"):
         tx.update(jnp.ones(2), state)
+
+
+@pytest.mark.parametrize("value", [-0.1, NAN, INF])
+def test_adamw_refuses_a_schedule_returning_a_negative_or_nonfinite_weight_decay(value):
+    # Before: a scheduled λ was never looked at; NaN gave NaN updates even in eager updates.
+    params = jnp.ones(2)
+    tx = optim.adamw(0.1, weight_decay=lambda count: value)
+    with pytest.raises(ValueError, match=r"`weight_decay` schedule returned \S+ at step 0"):
+        tx.init(params)
+    # A schedule returning a Python number is concrete inside jit too: refused when traced.
+    with pytest.raises(ValueError, match=r"`weight_decay` schedule returned"):
+        jax.jit(tx.init)(params)
+
+
+def test_adamw_refuses_a_scheduled_weight_decay_turning_negative_in_an_eager_update():
+    params = jnp.ones(2)
+    tx = optim.adamw(0.1, weight_decay=lambda count: 0.1 - 0.05 * count)
+    state = tx.init(params)
+    for _ in range(3):  # steps 0, 1, 2: λ = 0.1, 0.05, 0
+        _, state = tx.update(jnp.ones(2), state, params)
+    with pytest.raises(ValueError, match=r"`weight_decay` schedule returned -0.05\d* at step 3"):
+        tx.update(jnp.ones(2), state, params)
+
+
+def test_add_decayed_weights_refuses_a_nonfinite_scheduled_decay_but_takes_a_negative_one():
+    # A λ < 0 is optax's (fromage); a NaN or infinite one only ever gives NaN updates.
+    params = jnp.array([1.0, -3.0])
+    for value in (NAN, INF):
+        with pytest.raises(ValueError, match=r"`weight_decay` schedule returned \S+ at step 0"):
+            optim.add_decayed_weights(lambda count, value=value: value).init(params)
+    tx = optim.add_decayed_weights(lambda count: jnp.where(count < 2, -0.3, jnp.nan))
+    state = tx.init(params)
+    expected = optax.add_decayed_weights(-0.3).update(jnp.ones(2), optax.EmptyState(), params)[0]
+    for _ in range(2):  # steps 0, 1: λ = -0.3
+        updates, state = tx.update(jnp.ones(2), state, params)
+        np.testing.assert_array_equal(updates, expected)
+    with pytest.raises(ValueError, match=r"`weight_decay` schedule returned nan at step 2"):
+        tx.update(jnp.ones(2), state, params)
 
 
 @pytest.mark.parametrize("name", ["learning_rate", "b1", "eps"])

@@ -28,3 +28,15 @@ def test_clip_leaves_small_updates_alone():
     chex.assert_trees_all_equal(clipped, updates)
     clipped, _ = clip_by_global_norm(0.25).update(updates, optax.EmptyState())
     np.testing.assert_allclose([clipped["a"][0], clipped["b"][0]], [0.15, 0.2], rtol=1e-6)
+
+
+@pytest.mark.parametrize("max_norm", [float("inf"), jnp.array(jnp.inf)], ids=["float", "array"])
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_clip_by_an_infinite_norm_leaves_updates_alone_as_optax(max_norm, dtype):
+    # inf is the usual way to switch clipping off; before, it was refused.
+    grads = jax.tree.map(lambda g: 1e3 * g, mixed_params(dtype, seed=8))
+    for update in (lambda tx: tx.update, lambda tx: jax.jit(tx.update)):
+        ours, _ = update(clip_by_global_norm(max_norm))(grads, optax.EmptyState())
+        theirs, _ = update(optax.clip_by_global_norm(max_norm))(grads, optax.EmptyState())
+        chex.assert_trees_all_equal(ours, theirs)
+        chex.assert_trees_all_equal(ours, grads)

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 from optim_cases import narrow_parabola
 
 from jaxtrain import optim
@@ -53,3 +54,43 @@ def test_compiled_run_is_reused_for_the_same_optimizer_and_loss():
     first = len(traces)
     optimize_trajectory(opt, loss, jnp.zeros(2), 10)
     assert len(traces) == first
+
+
+def _saddle(w):
+    return (1.0 - w[0] * w[1]) ** 2  # the lecture's toy: a strict saddle at 0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: optim.negative_curvature_descent(optim.sgd(0.1)),
+        lambda: optim.perturbed_gd(0.1),
+        lambda: optim.saddle_free_newton(2, learning_rate=0.5),
+        lambda: optax.chain(
+            optax.clip_by_global_norm(10.0), optim.negative_curvature_descent(optim.sgd(0.1))
+        ),
+        lambda: optax.scale(-0.1),  # a plain GradientTransformation, no extra arguments
+    ],
+    ids=["negative_curvature_descent", "perturbed_gd", "saddle_free_newton", "chain", "plain"],
+)
+def test_escape_transforms_get_the_loss_as_obj_fn(make):
+    # Before: "negative_curvature_descent's update needs the loss as an extra argument".
+    tx = make()
+    start = jnp.array([0.0, 0.0])  # the saddle itself: only an escape step moves
+    path, losses = optimize_trajectory(tx, _saddle, start, 8)
+    opt = optax.with_extra_args_support(tx)
+
+    @jax.jit
+    def step(params, state):
+        grads = jax.grad(_saddle)(params)
+        updates, state = opt.update(grads, state, params, obj_fn=_saddle)
+        return optax.apply_updates(params, updates), state
+
+    params, state = start, opt.init(start)
+    for t in range(8):
+        np.testing.assert_allclose(path[t], params, rtol=1e-6, atol=1e-7)
+        params, state = step(params, state)
+    np.testing.assert_allclose(path[-1], params, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(losses[-1], _saddle(params), rtol=1e-6)
+    if isinstance(tx, optax.GradientTransformationExtraArgs):  # the escape transforms
+        assert losses[-1] < losses[0]  # left the saddle, where the gradient is 0
