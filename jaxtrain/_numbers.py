@@ -1,12 +1,22 @@
-"""What counts as an integer argument: one rule for every size, count, seed and axis."""
+"""What counts as a number argument: one rule for every size, count, seed and axis (an
+integer), and one for every probability, scale, fraction and level (a real number).
+
+A real number may come as a Python float, a NumPy scalar (``np.float32(0.8)``, read from a
+config array) or a 0-d JAX array (``jnp.float32(0.8)``, computed by a schedule); all are one
+number and are taken alike. A bool is refused although Python counts it as an int: no one
+means a batch of ``True`` or a probability of ``True``. A string is refused although
+``float("0.5")`` reads it: it is text, and ``"11"`` read as a pair would be (1, 1).
+"""
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["is_int"]
+__all__ = ["is_int", "is_real_dtype", "real_number", "real_pair"]
 
 
 def is_int(value: Any) -> bool:
@@ -18,3 +28,58 @@ def is_int(value: Any) -> bool:
         (True, True, False, False)
     """
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def is_real_dtype(dtype: Any) -> bool:
+    """Whether arrays of ``dtype`` hold real numbers: bools, integers or floats (bfloat16
+    too, which is no NumPy float); not complex numbers, strings, dates or objects.
+
+    Examples:
+        >>> is_real_dtype(np.uint8), is_real_dtype(jnp.bfloat16), is_real_dtype(object)
+        (True, True, False)
+    """
+    return dtype == np.bool_ or any(
+        jnp.issubdtype(dtype, kind) for kind in (jnp.integer, jnp.floating)
+    )
+
+
+def real_number(value: Any) -> float | None:
+    """``value`` as a float when it is one real number, else ``None``.
+
+    Real numbers are Python and NumPy ints and floats (bools excluded) and 0-d integer or
+    float arrays (NumPy or JAX, bfloat16 too); NaN and inf are numbers here, ranges are the
+    caller's to check.
+
+    Examples:
+        >>> import numpy as np, jax.numpy as jnp
+        >>> real_number(0.5), real_number(np.float32(0.5)), real_number(jnp.float32(0.5))
+        (0.5, 0.5, 0.5)
+        >>> real_number(True), real_number("0.5"), real_number(np.array([0.5]))
+        (None, None, None)
+    """
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    dtype = getattr(value, "dtype", None)
+    scalar = getattr(value, "shape", None) == () and dtype is not None
+    if scalar and dtype != np.bool_ and is_real_dtype(dtype):
+        return float(value)  # a 0-d array: jnp.float32(0.8) is one
+    return None
+
+
+def real_pair(value: Any) -> tuple[float, float] | None:
+    """``value`` as two floats when it is a pair of real numbers (a tuple, a list, a 1-D
+    array of two), else ``None``; a string is no pair, though it iterates."""
+    if isinstance(value, str | bytes) or real_number(value) is not None:
+        return None
+    try:
+        items = tuple(value)
+    except TypeError:
+        return None
+    if len(items) != 2:
+        return None
+    low, high = real_number(items[0]), real_number(items[1])
+    if low is None or high is None:
+        return None
+    return low, high

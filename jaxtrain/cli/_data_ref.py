@@ -70,20 +70,25 @@ def _builtin(name: str, seed: int, family: str) -> tuple[np.ndarray, np.ndarray]
 
 
 def _split_off_validation(
-    x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int, where: str
+    x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int, where: str, *, task: str
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """``(train, val)``: ``--val-fraction`` of the examples held out; a split that cannot be
-    made is refused in the command line's terms (the library's names ``val_fraction`` and
-    ``test_fraction`` mean nothing to its user)."""
+    """``(train, val)``: ``--val-fraction`` of the examples held out, stratified for a
+    classification and at random for a regression (whose rows of outputs may happen to sum
+    to 1 like probabilities); a split that cannot be made is refused in the command line's
+    terms (the library's names ``val_fraction`` and ``test_fraction`` mean nothing to its
+    user)."""
     from jaxtrain import data
     from jaxtrain.data._splits import class_labels
 
+    stratify = task == "classification"
     try:
-        train, val, _ = data.train_val_test_split(x, y, val_fraction=val_fraction, seed=seed)
+        train, val, _ = data.train_val_test_split(
+            x, y, val_fraction=val_fraction, stratify=stratify, seed=seed
+        )
     except ValueError as error:
         n = x.shape[0]
         held_out = round(n * val_fraction)
-        labels = class_labels(y)
+        labels = class_labels(y) if stratify else None
         classes = 0 if labels is None else len(np.unique(labels))
         reason = (
             f"it holds out none (round({n} × {val_fraction:g}) = 0); raise it"
@@ -172,7 +177,9 @@ def _rebuild(
             raise CommandError(f"unknown built-in data set {reference.get('name')!r}")
         x, y = _builtin(reference["name"], seed, family)
         task = "classification"
-        train, val = _split_off_validation(x, y, _val_fraction(reference), seed, reference["name"])
+        train, val = _split_off_validation(
+            x, y, _val_fraction(reference), seed, reference["name"], task=task
+        )
     elif reference.get("source") == "file":
         path = pathlib.Path(reference["path"])
         compare = not verified and path.exists() and reference.get("sha256")
@@ -188,7 +195,9 @@ def _rebuild(
         split_off = val is None
         if split_off:
             where = f"{path}, which holds no validation split of its own"
-            train, val = _split_off_validation(*train, _val_fraction(reference), seed, where)
+            train, val = _split_off_validation(
+                *train, _val_fraction(reference), seed, where, task=task
+            )
     else:
         raise CommandError(f"unknown data reference {reference!r}")
     train = (shape_inputs(train[0], family, "x_train"), train[1])

@@ -16,6 +16,7 @@ example and vmaps, so a whole batch is one jitted XLA computation (no Python per
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -25,6 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxtrain._numbers import is_int, real_number, real_pair
+
 Augmentation = Callable[[jax.Array, jax.Array], jax.Array]
 
 _CROP_MODES = ("constant", "reflect", "edge")
@@ -32,10 +35,12 @@ _ZOOM_METHODS = ("linear", "cubic")
 
 
 def _check_probability(p: float, name: str = "p") -> float:
-    try:
-        value = float(p)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a probability in [0, 1]; got {p!r}.") from None
+    value = real_number(p)
+    if value is None:
+        raise ValueError(
+            f"`{name}` must be a number, a probability in [0, 1]; got {p!r}: pass a float "
+            f"such as {name}=0.5."
+        )
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"`{name}` must be a probability in [0, 1]; got {p!r}.")
     return value
@@ -133,8 +138,8 @@ def horizontal_flip(p: float = 0.5) -> Augmentation:
       ``aug(key, x) -> x`` for ONE example of shape (H, W, C) or (H, W); shape and dtype kept.
 
     Raises:
-      ValueError: if ``p`` is not in [0, 1]; at call time for a channels-first example
-        (C, H, W).
+      ValueError: if ``p`` is not a number in [0, 1] (a bool or a string is none); at call
+        time for a channels-first example (C, H, W).
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -171,8 +176,8 @@ def vertical_flip(p: float = 0.5) -> Augmentation:
       ``aug(key, x) -> x`` for ONE example of shape (H, W, C) or (H, W); shape and dtype kept.
 
     Raises:
-      ValueError: if ``p`` is not in [0, 1]; at call time for a channels-first example
-        (C, H, W).
+      ValueError: if ``p`` is not a number in [0, 1] (a bool or a string is none); at call
+        time for a channels-first example (C, H, W).
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -195,19 +200,20 @@ def vertical_flip(p: float = 0.5) -> Augmentation:
 
 
 def _check_padding(padding: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(padding, int):
-        values: tuple = (padding, padding)
-    elif isinstance(padding, Sequence):
-        values = tuple(padding)
-    else:
-        values = ()
-    if len(values) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+    values: tuple = ()
+    if is_int(padding):
+        values = (padding, padding)
+    elif not isinstance(padding, str | bytes):
+        with contextlib.suppress(TypeError):  # not iterable: no pair
+            values = tuple(padding)  # a tuple, a list or a 1-D array of two
+    if len(values) != 2 or not all(is_int(v) for v in values):
         raise ValueError(
-            f"`padding` must be an int or a pair of ints (pad_h, pad_w); got {padding!r}."
+            f"`padding` must be an int or a pair of ints (pad_h, pad_w); got {padding!r}: "
+            "pass e.g. padding=4 or padding=(4, 2)."
         )
     if min(values) < 0:
         raise ValueError(f"`padding` must be non-negative; got {padding!r}.")
-    return values[0], values[1]
+    return int(values[0]), int(values[1])
 
 
 def random_crop(
@@ -254,11 +260,8 @@ def random_crop(
     pad_h, pad_w = _check_padding(padding)
     if mode not in _CROP_MODES:
         raise ValueError(f"`mode` must be one of {_CROP_MODES}; got {mode!r}.")
-    try:
-        fill_value = float(fill)
-    except (TypeError, ValueError):
-        fill_value = math.nan
-    if isinstance(fill, bool) or not math.isfinite(fill_value):
+    fill_value = real_number(fill)
+    if fill_value is None or not math.isfinite(fill_value):
         raise ValueError(f"`fill` must be a finite number; got {fill!r}.")
 
     def aug(key: jax.Array, x: jax.Array) -> jax.Array:
@@ -308,16 +311,13 @@ def _zoom_window(
 
 
 def _check_scale(scale: float | Sequence[float]) -> tuple[float, float]:
-    try:
-        values = (
-            (float(scale), float(scale))
-            if isinstance(scale, int | float)
-            else tuple(float(s) for s in scale)
+    single = real_number(scale)
+    values = (single, single) if single is not None else real_pair(scale)
+    if values is None:
+        raise ValueError(
+            f"`scale` must be a float or a pair (low, high) of floats; got {scale!r}: pass "
+            "e.g. scale=0.8 or scale=(0.8, 1.0)."
         )
-    except (TypeError, ValueError):
-        raise ValueError(f"`scale` must be a float or a pair (low, high); got {scale!r}.") from None
-    if len(values) != 2:
-        raise ValueError(f"`scale` must be a float or a pair (low, high); got {scale!r}.")
     low, high = values
     if not (0.0 < low <= high <= 1.0):
         raise ValueError(
@@ -349,8 +349,9 @@ def random_zoom(
       exact up to 2**24, so ``scale=1`` returns them untouched).
 
     Raises:
-      ValueError: if ``scale`` is outside (0, 1] or not ordered, or ``method`` is unknown; at
-        call time for a channels-first example (C, H, W).
+      ValueError: if ``scale`` is not a number or a pair of numbers (a bool or a string is
+        none), is outside (0, 1] or not ordered, or ``method`` is unknown; at call time for a
+        channels-first example (C, H, W).
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -414,16 +415,20 @@ def additive_noise(stddev: float, *, clip: tuple[float, float] | None = None) ->
       Bishop, *Training with Noise is Equivalent to Tikhonov Regularization*, Neural
       Computation 7(1), 1995, https://doi.org/10.1162/neco.1995.7.1.108
     """
-    try:
-        sigma = float(stddev)
-    except (TypeError, ValueError):
-        raise ValueError(f"`stddev` must be a non-negative float; got {stddev!r}.") from None
+    sigma = real_number(stddev)
+    if sigma is None:
+        raise ValueError(
+            f"`stddev` must be a non-negative float; got {stddev!r}: pass e.g. stddev=0.1."
+        )
     if not (sigma >= 0.0 and sigma < float("inf")):
         raise ValueError(f"`stddev` must be a non-negative finite float; got {stddev!r}.")
     if clip is not None:
-        if len(clip) != 2 or not float(clip[0]) <= float(clip[1]):
-            raise ValueError(f"`clip` must be a pair (low, high) with low <= high; got {clip!r}.")
-        clip = (float(clip[0]), float(clip[1]))
+        bounds = real_pair(clip)
+        if bounds is None or not bounds[0] <= bounds[1]:
+            raise ValueError(
+                f"`clip` must be a pair (low, high) of numbers with low <= high; got {clip!r}."
+            )
+        clip = bounds
 
     def aug(key: jax.Array, x: jax.Array) -> jax.Array:
         x = jnp.asarray(x)

@@ -7,8 +7,10 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxtrain._numbers import is_real_dtype
 from jaxtrain._text import counted
-from jaxtrain.data._labels import check_class_labels, check_num_classes
+from jaxtrain.data._errors import LabelError
+from jaxtrain.data._labels import check_class_labels, check_num_classes, row_sums_off_one
 
 
 def _first(mask: np.ndarray) -> int:
@@ -52,6 +54,22 @@ def check_finite(values: np.ndarray, what: str, *, into_float32: bool = False) -
             )
 
 
+def check_unmasked(values: Any, what: str) -> None:
+    """Refuses a NumPy masked array with masked entries: ``np.asarray`` drops the mask and
+    keeps the values beneath it (often a fill such as 999 or -1) as if they were data;
+    ``what`` names them, plural ("training inputs x hold ...")."""
+    if not isinstance(values, np.ma.MaskedArray):
+        return
+    mask = np.ma.getmaskarray(values)
+    if mask.ndim and mask.any():
+        raise ValueError(
+            f"{what} hold {counted(int(mask.sum()), 'masked value')} (first in example "
+            f"{_first(mask)}); drop or impute those examples before training (a masked "
+            "array's mask is lost when it becomes an array, and the values beneath it pass "
+            "as data)."
+        )
+
+
 def _check_integers_fit_the_device(values: np.ndarray, what: str) -> None:
     """Refuses integers beyond the range of the dtype JAX stores them in: without x64, int64
     becomes int32 (uint64 uint32), and 2**31 + 5 silently wraps to -2**31 + 5."""
@@ -70,6 +88,13 @@ def _check_integers_fit_the_device(values: np.ndarray, what: str) -> None:
 
 
 def _check_target_rows(y: np.ndarray, num_classes: int, where: str) -> None:
+    if not is_real_dtype(y.dtype):
+        raise LabelError(
+            f"{where} one-hot/soft targets have dtype {y.dtype.name}; a classification needs "
+            "real numbers, a probability per class in each row: cast them with "
+            "y.astype(np.float32).",
+            name=where,
+        )
     if y.shape[1] != num_classes:
         raise ValueError(
             f"{where} targets have {y.shape[1]} columns but num_classes={num_classes}; one-hot "
@@ -81,8 +106,7 @@ def _check_target_rows(y: np.ndarray, num_classes: int, where: str) -> None:
             f"{where} one-hot/soft targets hold negative values; each row must be a "
             "probability distribution over the classes."
         )
-    sums = y.astype(np.float64).sum(axis=1)
-    off = np.abs(sums - 1.0) > 1e-3
+    sums, off = row_sums_off_one(y)
     if off.any():
         i = int(np.flatnonzero(off)[0])
         raise ValueError(
@@ -99,11 +123,13 @@ def check_dataset(x: Any, y: Any, *, num_classes: int | None = None, name: str =
     checks run once on the host (NumPy), outside the jitted step.
 
     Checked: both are arrays with the examples on axis 0; there is at least one example;
-    x and y have the same length; x is numeric and free of NaN/inf (float y too); without
+    x and y have the same length; neither is a masked array with masked entries; x is
+    numeric and free of NaN/inf (float y too); without
     x64, where JAX computes in 32 bits, x and y hold no float64 values beyond float32's range
     and no 64-bit integers beyond 32 bits' (they would turn into inf, or wrap around). With
     ``num_classes``, y must be integer class indices of shape (N,) in 0..num_classes − 1,
-    or one-hot/soft targets of shape (N, num_classes) whose rows are distributions.
+    or one-hot/soft targets of shape (N, num_classes), real numbers whose rows are
+    distributions (non-negative, summing to 1 within 1e-3).
 
     Args:
       x: inputs, N examples on axis 0.
@@ -118,7 +144,8 @@ def check_dataset(x: Any, y: Any, *, num_classes: int | None = None, name: str =
     Raises:
       LabelError: a ValueError naming the first bad label and its index, for class labels
         that are not integers or lie outside 0..num_classes − 1 (compared in their own
-        dtype, before any cast: see :func:`check_class_labels`).
+        dtype, before any cast: see :func:`check_class_labels`), or naming the dtype of
+        one-hot/soft targets that are not real numbers.
       ValueError: naming the problem and the fix, for each other failed check.
 
     Examples:
@@ -137,6 +164,7 @@ def check_dataset(x: Any, y: Any, *, num_classes: int | None = None, name: str =
     """
     if num_classes is not None:
         num_classes = check_num_classes(num_classes)
+    given_x, given_y = x, y
     x, y = np.asarray(x), np.asarray(y)
     for array, label in ((x, "inputs x"), (y, "targets y")):
         if array.ndim == 0:
@@ -153,6 +181,8 @@ def check_dataset(x: Any, y: Any, *, num_classes: int | None = None, name: str =
             f"{name}: x has {counted(len(x), 'example')} but y has {len(y):,}; they must have "
             "the same length on axis 0 (was one of them shuffled, filtered or transposed alone?)."
         )
+    check_unmasked(given_x, f"{name} inputs x")
+    check_unmasked(given_y, f"{name} targets y")
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
         raise ValueError(
             f"{name}: inputs x have dtype {x.dtype}; they must be numeric (convert strings or "

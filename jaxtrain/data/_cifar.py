@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxtrain._numbers import is_int
 from jaxtrain._text import counted
 from jaxtrain.data._errors import DataFileError
 
@@ -113,9 +114,7 @@ def load_cifar10(
     """
     if split not in ("train", "test"):
         raise ValueError(f'`split` must be "train" or "test"; got {split!r}.')
-    if records_per_file is not None and (
-        not isinstance(records_per_file, int) or records_per_file < 1
-    ):
+    if records_per_file is not None and (not is_int(records_per_file) or records_per_file < 1):
         raise ValueError(
             f"`records_per_file` must be a positive int or None; got {records_per_file!r}."
         )
@@ -123,7 +122,8 @@ def load_cifar10(
     if (directory / "cifar-10-batches-bin").is_dir():
         directory = directory / "cifar-10-batches-bin"
     names = [f"data_batch_{i}.bin" for i in range(1, 6)] if split == "train" else ["test_batch.bin"]
-    parts = [_read_cifar_file(directory / name, records_per_file) for name in names]
+    count = None if records_per_file is None else int(records_per_file)
+    parts = [_read_cifar_file(directory / name, count) for name in names]
     x = np.concatenate([images for images, _ in parts])
     y = np.concatenate([labels for _, labels in parts]).astype(np.int32)
     return x, y

@@ -15,7 +15,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from jaxtrain._numbers import is_int
+from jaxtrain._numbers import is_int, is_real_dtype, real_number
 from jaxtrain.data._splits import seeded_rng
 
 
@@ -32,8 +32,14 @@ _LARGEST_INPUT = float(np.finfo(np.float32).max) * 1e-6
 
 
 def _check_in_float32(values: Any, name: str) -> np.ndarray:
-    """``values`` as float64, refused unless finite and well inside float32's range."""
-    array = np.asarray(values, dtype=np.float64)
+    """``values`` as float64, refused unless numbers (not bools or strings), finite and well
+    inside float32's range."""
+    array = np.asarray(values)
+    if array.dtype == np.bool_ or not is_real_dtype(array.dtype):
+        raise ValueError(
+            f"`{name}` must hold real numbers; got {values!r} (dtype {array.dtype}): pass floats."
+        )
+    array = array.astype(np.float64)
     if not np.all(np.isfinite(array)) or np.any(np.abs(array) > _LARGEST_INPUT):
         raise ValueError(
             f"`{name}` must be finite and within ±{_LARGEST_INPUT:.3g} (the data are "
@@ -43,10 +49,12 @@ def _check_in_float32(values: Any, name: str) -> np.ndarray:
 
 
 def _check_non_negative(value: float, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a non-negative float; got {value!r}.") from None
+    number = real_number(value)
+    if number is None:
+        raise ValueError(
+            f"`{name}` must be a non-negative float; got {value!r}, which is no number: pass "
+            f"e.g. {name}=1.0."
+        )
     if not 0.0 <= number < float("inf"):
         raise ValueError(f"`{name}` must be a non-negative finite float; got {value!r}.")
     return float(_check_in_float32(number, name))
@@ -199,8 +207,8 @@ def make_blobs(
     Raises:
       TypeError: if ``seed`` is not an int (``None`` would give new data on every call).
       ValueError: for ``n`` smaller than the number of clusters, a bad ``centers``,
-        ``dim < 1``, ``spread`` negative or beyond ±3.4e32 (the points would not be finite
-        in float32), or a negative ``seed``.
+        ``dim < 1``, ``spread`` or ``box`` negative or beyond ±3.4e32 (the points would not
+        be finite in float32), or a negative ``seed``.
 
     Examples:
       >>> from jaxtrain.data import make_blobs
@@ -218,7 +226,7 @@ def make_blobs(
     if is_int(centers):
         k = _check_count(centers, "centers")
         dim = _check_count(dim, "dim")
-        box = float(_check_in_float32(box, "box"))
+        box = _check_non_negative(box, "box")
         means = rng.uniform(-box, box, size=(k, dim))
     else:
         means = _check_in_float32(centers, "centers")

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._numbers import is_int
+from jaxtrain._numbers import is_int, is_real_dtype
 from jaxtrain._text import counted
 from jaxtrain.data._errors import LabelError
 
@@ -31,10 +31,33 @@ __all__ = [
 MAX_CLASSES = 100_000
 CLASSES_PER_EXAMPLE = 10
 _INT32_STOP = 2**31
+# One-hot and soft targets are rows of probabilities: each sums to 1 up to this, which
+# forgives a softmax's rounding in float32 (or float16), not a row that is off by a class.
+ROW_SUM_TOLERANCE = 1e-3
 
 
 def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
+
+
+def row_sums_off_one(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(sums, off)``: the row sums of 2-D targets in float64, and where they miss 1 by more
+    than :data:`ROW_SUM_TOLERANCE` (a NaN sum misses it too)."""
+    sums = y.astype(np.float64).sum(axis=1)
+    return sums, ~(np.abs(sums - 1.0) <= ROW_SUM_TOLERANCE)
+
+
+def are_soft_labels(y: np.ndarray) -> bool:
+    """Whether ``y`` holds one-hot or soft labels, rows (N, K) of probabilities: real numbers
+    (bools too), finite, non-negative, each row summing to 1 within
+    :data:`ROW_SUM_TOLERANCE`. The rows :func:`~jaxtrain.data.check_dataset` accepts as
+    targets of a classification, and the rows a split stratifies by their likeliest class;
+    other 2-D float targets are a regression's outputs."""
+    if y.ndim != 2 or y.shape[1] == 0 or not is_real_dtype(y.dtype):
+        return False
+    if not np.isfinite(y).all() or (y < 0).any():
+        return False
+    return not row_sums_off_one(y)[1].any()
 
 
 def _integer_dtype(y: np.ndarray, name: str, num_classes: int | None) -> None:
@@ -61,6 +84,17 @@ def _integer_dtype(y: np.ndarray, name: str, num_classes: int | None) -> None:
     raise LabelError(
         f"{name} labels have dtype {y.dtype.name}; a classification needs {wanted}: cast "
         "them with y.astype(np.int32).",
+        name=name,
+    )
+
+
+def _check_one_per_example(y: np.ndarray, name: str) -> None:
+    if y.ndim == 1:
+        return
+    column = y.ndim == 2 and y.shape[1] == 1
+    raise LabelError(
+        f"{name} labels have shape {y.shape}; class labels are one index per example, shape "
+        f"(N,){': use y.reshape(-1)' if column else ''}.",
         name=name,
     )
 
@@ -109,9 +143,9 @@ def check_class_labels(y: Any, num_classes: int, *, name: str = "y") -> None:
       None; the labels are fine when no error is raised.
 
     Raises:
-      LabelError: for float labels (naming a non-integer one), or the first label outside
-        0..K − 1 with its index, compared in the labels' own dtype (2³² + 1 is named as such,
-        never as the class 1 an int32 cast would make of it).
+      LabelError: for labels not of shape (N,), float labels (naming a non-integer one), or
+        the first label outside 0..K − 1 with its index, compared in the labels' own dtype
+        (2³² + 1 is named as such, never as the class 1 an int32 cast would make of it).
       ValueError: for a ``num_classes`` that is not an int ≥ 1.
 
     Examples:
@@ -126,6 +160,7 @@ def check_class_labels(y: Any, num_classes: int, *, name: str = "y") -> None:
     """
     num_classes = check_num_classes(num_classes)
     y = np.asarray(y)
+    _check_one_per_example(y, name)
     _integer_dtype(y, name, num_classes)
     found = _first_out_of_range(y, num_classes)
     if found is None:
@@ -267,12 +302,7 @@ def class_count(labels: Mapping[str, Any], *, num_classes: int | None = None) ->
     if not arrays:
         raise ValueError("`labels` is empty: give at least the training labels.")
     for name, y in arrays.items():
-        if y.ndim != 1:
-            raise LabelError(
-                f"{name} labels have shape {y.shape}; class labels are one index per "
-                "example, shape (N,).",
-                name=name,
-            )
+        _check_one_per_example(y, name)
     if num_classes is not None:
         num_classes = check_num_classes(num_classes, minimum=2)
         for name, y in arrays.items():

@@ -17,8 +17,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxtrain._numbers import is_int
+from jaxtrain._numbers import is_int, is_real_dtype, real_number
 from jaxtrain._text import counted
+from jaxtrain.data._checks import check_unmasked
+from jaxtrain.data._labels import are_soft_labels
 
 ArrayPair = tuple[np.ndarray, np.ndarray]
 
@@ -38,10 +40,12 @@ class Splits(NamedTuple):
 
 
 def _check_fraction(value: float, name: str) -> float:
-    try:
-        fraction = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a float in [0, 1); got {value!r}.") from None
+    fraction = real_number(value)
+    if fraction is None:
+        raise ValueError(
+            f"`{name}` must be a float in [0, 1); got {value!r}, which is no number: pass "
+            f"e.g. {name}=0.2."
+        )
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"`{name}` must be a float in [0, 1); got {value!r}.")
     return fraction
@@ -80,12 +84,15 @@ def _label_column(y: np.ndarray) -> np.ndarray:
 
 
 def class_labels(y: np.ndarray) -> np.ndarray | None:
-    """Class labels for stratification, or None for regression targets (floats of shape (N,)
-    or (N, 1)) and targets of other shapes."""
+    """Class labels for stratification: integer or bool labels (N,) or (N, 1), or the likeliest
+    class of one-hot/soft rows (N, K), K > 1, as :func:`check_dataset` defines them (every row
+    non-negative and summing to 1); None for regression targets (floats (N,) or (N, 1), and
+    other rows (N, K), a regression's outputs) and targets of other shapes."""
     is_label = np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_
     if y.ndim == 1 and is_label:
         return y
-    if y.ndim == 2 and y.shape[1] > 0 and (is_label or y.shape[1] > 1):
+    column = y.ndim == 2 and y.shape[1] == 1 and is_label
+    if column or (y.ndim == 2 and y.shape[1] > 1 and are_soft_labels(y)):
         return _label_column(y)
     return None
 
@@ -174,13 +181,15 @@ def train_val_test_split(
 
     Model selection (§1): fit on ``train``, choose hyperparameters on ``val``, report once on
     ``test``. With ``stratify=True`` and classification labels (integer or bool labels of
-    shape (N,) or (N, 1), or one-hot/soft rows (N, K) of any dtype) every class keeps its
+    shape (N,) or (N, 1), or one-hot/soft rows (N, K): real numbers, every row non-negative
+    and summing to 1 within 1e-3, as :func:`check_dataset` takes them) every class keeps its
     share in each split: the validation estimate is not skewed by an unlucky draw. Every class
     keeps at least one training example: where the proportional shares would hold a class
     out whole, one of its examples stays in training and the class with the most training
     examples gives one in its place (a split where every class kept one is the proportional
     split itself, as before this rule).
-    Regression targets (floats of shape (N,) or (N, 1)) are split at random. Split sizes are
+    Regression targets (floats of shape (N,) or (N, 1), and rows (N, K) that are not
+    probabilities: a regression's outputs) are split at random. Split sizes are
     ``round(n · test_fraction)`` and ``round(n · val_fraction)``.
 
     Args:
@@ -197,7 +206,8 @@ def train_val_test_split(
 
     Raises:
       TypeError: if ``seed`` is not an int (``None`` would give a new split on every call).
-      ValueError: for mismatched lengths, empty data, fractions outside [0, 1) or summing to
+      ValueError: for mismatched lengths, empty data, masked entries (a NumPy masked array
+        loses its mask here), fractions that are no numbers, outside [0, 1) or summing to
         1 or more, a positive fraction that rounds to no example (1 or 2 examples with
         ``val_fraction=0.2``), a split that would leave no training data, a stratified
         split that cannot keep a training example of every class, or a negative ``seed``.
@@ -214,6 +224,8 @@ def train_val_test_split(
       Hastie, Tibshirani and Friedman, *The Elements of Statistical Learning*, §7.2 and §7.10
       (train/validation/test, cross-validation), https://hastie.su.domains/ElemStatLearn/
     """
+    check_unmasked(x, "the inputs `x`")
+    check_unmasked(y, "the targets `y`")
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim == 0 or y.ndim == 0:
         raise ValueError("`x` and `y` must have the examples on axis 0; got a scalar.")
@@ -300,9 +312,9 @@ def kfold_indices(
       Stone, *Cross-Validatory Choice and Assessment of Statistical Predictions*, JRSS B
       36(2), 1974, https://doi.org/10.1111/j.2517-6161.1974.tb00994.x
     """
-    if not isinstance(n, int | np.integer) or n < 1:
+    if not is_int(n) or n < 1:
         raise ValueError(f"`n` must be a positive int; got {n!r}.")
-    if not isinstance(k, int | np.integer) or not 2 <= k <= n:
+    if not is_int(k) or not 2 <= k <= n:
         raise ValueError(f"`k` must be an int with 2 <= k <= n = {n}; got {k!r}.")
     rng = seeded_rng(seed)
     if stratify_labels is None:
@@ -379,7 +391,8 @@ def fit_standardizer(
       A :class:`Standardizer` ``(mean, std)`` with the averaged axes kept as size 1.
 
     Raises:
-      ValueError: if ``x_train`` is empty or holds NaN/inf.
+      ValueError: if ``x_train`` is empty, holds NaN/inf or masked entries, or does not hold
+        real numbers (strings, objects, complex numbers).
 
     Examples:
       >>> import numpy as np
@@ -393,9 +406,15 @@ def fit_standardizer(
       LeCun, Bottou, Orr and Müller, *Efficient BackProp*, 1998, §4.3 (normalizing the
       inputs), https://doi.org/10.1007/3-540-49430-8_2
     """
+    check_unmasked(x_train, "the training inputs `x_train`")
     x = np.asarray(x_train)
     if x.size == 0 or x.ndim == 0:
         raise ValueError(f"`x_train` is empty (shape {x.shape}); fit on the training inputs.")
+    if not is_real_dtype(x.dtype):
+        raise ValueError(
+            f"`x_train` has dtype {x.dtype}; it must hold real numbers (convert strings or "
+            "objects to numbers first, and split complex inputs into real features)."
+        )
     if not np.all(np.isfinite(x)):
         raise ValueError(
             "`x_train` holds NaN or inf; clean or impute the data before fitting the standardizer."
@@ -428,7 +447,8 @@ def standardize(x: Any, mean: Any, std: Any) -> np.ndarray:
       The standardized inputs as a NumPy array in the statistics' float dtype.
 
     Raises:
-      ValueError: if ``std`` holds a value that is not a positive finite number.
+      ValueError: if ``mean`` or ``std`` do not hold real numbers, ``mean`` holds NaN or
+        inf, or ``std`` holds a value that is not a positive finite number.
 
     Examples:
       >>> import numpy as np
@@ -441,6 +461,17 @@ def standardize(x: Any, mean: Any, std: Any) -> np.ndarray:
       https://doi.org/10.1007/3-540-49430-8_2
     """
     mean, std = np.asarray(mean), np.asarray(std)
+    for values, name in ((mean, "mean"), (std, "std")):
+        if not is_real_dtype(values.dtype):
+            raise ValueError(
+                f"`{name}` has dtype {values.dtype}; it must hold real numbers: fit it with "
+                "fit_standardizer."
+            )
+    if not np.all(np.isfinite(mean)):
+        raise ValueError(
+            "`mean` holds NaN or infinite values; fit it with fit_standardizer on finite "
+            "training inputs."
+        )
     if not np.all((std > 0) & np.isfinite(std)):
         raise ValueError(
             "`std` holds zero, negative, NaN or infinite values; fit it with fit_standardizer, "

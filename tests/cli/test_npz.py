@@ -10,9 +10,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from jaxtrain.cli._data_ref import data_reference
+from jaxtrain.cli._data_ref import _split_off_validation, data_reference
 from jaxtrain.cli._errors import CommandError
 from jaxtrain.cli._npz import file_digest, load_splits, read_arrays
+from jaxtrain.data import train_val_test_split
 
 
 def arrays(n=20, classes=3, **override):
@@ -341,3 +342,16 @@ def test_empty_feature_axes_and_impossible_shapes_are_one_line(tmp_path, members
     with pytest.raises(CommandError, match=match) as info:
         load_splits(path, require_val=False)
     assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+
+
+def test_the_command_line_splits_regression_files_at_random():
+    # The command line knows the task: a regression file's targets are outputs even where
+    # each row happens to sum to 1, and are never refused for "classes".
+    y = np.eye(3)[[0, 1, 2, 0, 1, 2]]  # three "classes" of two: 4 cannot be held out
+    x = np.arange(6.0)[:, None]
+    train, val = _split_off_validation(x, y, 0.6, 0, "f.npz", task="regression")
+    assert (len(train[0]), len(val[0])) == (2, 4)
+    expected = train_val_test_split(x, y, val_fraction=0.6, stratify=False, seed=0)
+    np.testing.assert_array_equal(val[0], expected.val[0])
+    with pytest.raises(CommandError, match="keeps a training example of each of the 3 classes"):
+        _split_off_validation(x, np.arange(6) % 3, 0.6, 0, "f.npz", task="classification")

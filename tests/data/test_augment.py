@@ -434,3 +434,78 @@ def test_the_largest_fill_an_image_holds_is_kept():
     for dtype, fill in ((jnp.float16, 65504.0), (jnp.uint8, 255.0), (jnp.int8, -128.0)):
         out = np.asarray(random_crop(2, fill=fill)(jax.random.key(3), jnp.zeros((4, 4), dtype)))
         assert set(out.ravel().tolist()) == {0, fill}, dtype
+
+
+@pytest.mark.parametrize(
+    "make,python",
+    [
+        (lambda: random_crop(np.int64(2)), lambda: random_crop(2)),
+        (lambda: random_crop((np.int64(2), np.int32(1))), lambda: random_crop((2, 1))),
+        (lambda: random_crop(np.array([2, 1])), lambda: random_crop((2, 1))),
+        (lambda: random_crop(1, fill=np.float32(0.5)), lambda: random_crop(1, fill=0.5)),
+        (lambda: random_zoom(np.float32(0.5)), lambda: random_zoom(0.5)),
+        (lambda: random_zoom(jnp.float32(0.5)), lambda: random_zoom(0.5)),
+        (
+            lambda: random_zoom((np.float64(0.5), jnp.float32(0.75))),
+            lambda: random_zoom((0.5, 0.75)),
+        ),
+        (lambda: random_zoom(np.array([0.5, 0.75])), lambda: random_zoom((0.5, 0.75))),
+        (lambda: horizontal_flip(np.float32(0.5)), lambda: horizontal_flip(0.5)),
+        (lambda: vertical_flip(jnp.float32(0.5)), lambda: vertical_flip(0.5)),
+        (lambda: horizontal_flip(np.int64(1)), lambda: horizontal_flip(1)),
+        (lambda: additive_noise(np.float32(0.5)), lambda: additive_noise(0.5)),
+        (
+            lambda: additive_noise(0.5, clip=np.array([0.0, 0.75])),
+            lambda: additive_noise(0.5, clip=(0.0, 0.75)),
+        ),
+    ],
+    ids=[
+        "crop_int64",
+        "crop_int64_pair",
+        "crop_int_array",
+        "crop_fill_float32",
+        "zoom_float32",
+        "zoom_jax_float32",
+        "zoom_mixed_pair",
+        "zoom_array",
+        "hflip_float32",
+        "vflip_jax_float32",
+        "hflip_int64",
+        "noise_float32",
+        "noise_clip_array",
+    ],
+)
+def test_numpy_and_jax_numbers_are_arguments_like_python_ones(make, python):
+    # Before: random_crop(np.int64(2)) was refused as "not an int", random_zoom(np.float32)
+    # and jnp.float32 as "not a float", though each is one.
+    np.testing.assert_array_equal(make()(KEY, IMAGE), python()(KEY, IMAGE))
+
+
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda: horizontal_flip(True), r"`p` must be a number.*got True"),
+        (lambda: vertical_flip("0.5"), r"`p` must be a number.*got '0\.5'"),
+        (lambda: horizontal_flip(np.bool_(True)), r"`p` must be a number.*got np\.True_"),
+        (lambda: horizontal_flip(np.array([0.5])), r"`p` must be a number"),
+        (lambda: random_crop(True), r"`padding` must be an int.*got True"),
+        (lambda: random_crop((True, 1)), r"`padding` must be an int"),
+        (lambda: random_crop("2"), r"`padding` must be an int"),
+        (lambda: random_crop(2, fill="1"), r"`fill` must be a finite number.*got '1'"),
+        (lambda: random_zoom(True), r"`scale` must be a float or a pair.*got True"),
+        (lambda: random_zoom("0.8"), r"`scale` must be a float or a pair.*got '0\.8'"),
+        (lambda: random_zoom("11"), r"`scale` must be a float or a pair.*got '11'"),
+        (lambda: random_zoom(("0.5", "0.9")), r"`scale` must be a float or a pair"),
+        (lambda: random_zoom((True, True)), r"`scale` must be a float or a pair"),
+        (lambda: additive_noise(True), r"`stddev` must be a non-negative float.*got True"),
+        (lambda: additive_noise("0.1"), r"`stddev` must be a non-negative float.*got '0\.1'"),
+        (lambda: additive_noise(0.1, clip=("0", "1")), r"`clip` must be a pair"),
+        (lambda: additive_noise(0.1, clip=(False, True)), r"`clip` must be a pair"),
+        (lambda: additive_noise(0.1, clip=(0.0, float("nan"))), r"`clip` must be a pair"),
+    ],
+)
+def test_bools_and_strings_are_no_numbers(make, match):
+    # Before: horizontal_flip(True) flipped every image, horizontal_flip("0.5") and
+    # random_zoom(True) were accepted, and random_zoom("11") zoomed by (1.0, 1.0).
+    with pytest.raises(ValueError, match=match):
+        make()

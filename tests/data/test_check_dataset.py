@@ -1,5 +1,7 @@
 """check_dataset: every bad input raises a ValueError that names the problem and the fix."""
 
+import re
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -137,3 +139,50 @@ def test_complex_inputs_with_an_imaginary_part_beyond_float32s_range_are_refused
 
     with x64_enabled():  # complex128 on the device: nothing to lose
         check_dataset(x, np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([[1.0, 0.0], [np.nan, 1.0], [0.0, 1.0], [1.0, 0.0]], dtype=object),
+        np.array([[1, 0], [0, 1], [0, 1], [1, 0]], dtype=object),
+        np.array([["1", "0"]] * 4),
+        np.array([[1, 0], [0, 1], [0, 1], [1, 0]], dtype=np.complex64),
+        np.array([["2020-01-01", "2020-01-02"]] * 4, dtype="datetime64[D]"),
+    ],
+    ids=["object_nan", "object", "str", "complex", "datetime"],
+)
+def test_one_hot_targets_that_are_no_real_numbers_are_refused(y):
+    # Before: an object array with a NaN passed; a str array raised NumPy's UFuncTypeError.
+    dtype = re.escape(y.dtype.name)
+    with pytest.raises(ValueError, match=rf"data one-hot/soft targets have dtype {dtype}; "):
+        check_dataset(X, y, num_classes=2)
+
+
+def test_bool_one_hot_targets_pass():
+    check_dataset(X, np.eye(2, dtype=bool)[[0, 1, 1, 0]], num_classes=2)
+
+
+_MASK = [[0, 0, 0], [0, 0, 0], [0, 1, 0], [0, 0, 0]]
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "kwargs", "match"),
+    [
+        (np.ma.array(X, mask=_MASK), np.zeros(4), {}, r"inputs x hold 1 masked value"),
+        (X, np.ma.array([0.0, 1.0, 0.0, 0.0], mask=[0, 1, 0, 0]), {}, r"targets y hold 1"),
+        (X, np.ma.array([0, 1, 0, 1], mask=[0, 0, 0, 1]), {"num_classes": 2}, r"targets y"),
+    ],
+    ids=["inputs", "regression_targets", "labels"],
+)
+def test_masked_entries_are_refused_like_nans(x, y, kwargs, match):
+    # Before: np.asarray dropped the mask and the values beneath it (often a fill such as
+    # 999) passed as data.
+    with pytest.raises(ValueError, match=match) as info:
+        check_dataset(x, y, name="data", **kwargs)
+    assert "drop or impute those examples" in str(info.value)
+    assert "(first in example" in str(info.value)
+
+
+def test_masked_arrays_without_a_masked_entry_pass():
+    check_dataset(np.ma.array(X), np.ma.array([0, 1, 0, 1], mask=False), num_classes=2)

@@ -107,3 +107,15 @@ def test_cifar10_checks_the_size_before_reading(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"expected 10,000 .*too large") as info:
         load_cifar10(tmp_path, "test")
     assert "4,294,967,296 bytes" in str(info.value)
+
+
+def test_cifar10_takes_a_numpy_record_count_and_refuses_a_bool(tmp_path):
+    # Before: np.int64(1) was refused as "not a positive int" while True was taken as 1.
+    payload, images, labels = cifar_records(1)
+    (tmp_path / "test_batch.bin").write_bytes(payload)
+    x, y = load_cifar10(tmp_path, "test", records_per_file=np.int64(1))
+    np.testing.assert_array_equal(x, images)
+    np.testing.assert_array_equal(y, labels)
+    for bad in (True, 1.0, "1"):
+        with pytest.raises(ValueError, match=r"`records_per_file` must be a positive int"):
+            load_cifar10(tmp_path, "test", records_per_file=bad)

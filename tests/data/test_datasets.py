@@ -180,3 +180,41 @@ def test_numpy_int_seeds_give_the_same_data_as_python_ints(name):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="`seed` must be a non-negative int"):
         _GENERATORS[name](-3)
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        # Before: NumPy's "high - low < 0".
+        (lambda: make_blobs(10, box=-5.0, seed=0), r"`box` must be a non-negative .*got -5\.0"),
+        (lambda: make_blobs(10, box=float("inf"), seed=0), "`box`"),
+        (lambda: make_blobs(10, box=True, seed=0), r"`box` must be a non-negative float"),
+        (lambda: make_blobs(10, spread="1", seed=0), r"`spread` must be a non-negative float"),
+        (lambda: make_spirals(10, noise=True, seed=0), r"`noise` must be a non-negative float"),
+        (lambda: make_spirals(10, turns="2", seed=0), r"`turns` must be a non-negative float"),
+        (lambda: make_regression_curve(10, seed=0, x_range=("0", "1")), "`x_range`"),
+        (lambda: make_regression_curve(10, seed=0, x_range=(False, True)), "`x_range`"),
+        (lambda: make_blobs(10, centers=[["0", "1"], ["1", "0"]], seed=0), "`centers`"),
+        (lambda: make_blobs(10, centers=[[0, 1j], [1, 0]], seed=0), "`centers` must hold"),
+    ],
+)
+def test_bools_strings_and_negative_boxes_are_refused(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_numpy_and_jax_numbers_are_settings_like_python_ones():
+    import jax.numpy as jnp
+
+    for a, b in zip(
+        make_blobs(10, box=np.float32(2.0), spread=jnp.float32(0.5), seed=0),
+        make_blobs(10, box=2.0, spread=0.5, seed=0),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(
+        make_spirals(10, noise=np.float64(0.25), turns=np.int64(2), seed=0),
+        make_spirals(10, noise=0.25, turns=2.0, seed=0),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)

@@ -1,5 +1,7 @@
 """Class labels are checked in their own dtype before any cast; the class count is bounded."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -86,3 +88,11 @@ def test_check_class_labels_refuses_a_class_count_that_is_no_count(num_classes):
     # Before: 2.5 accepted label 2 (compared as < 2.5), None raised a bare TypeError.
     with pytest.raises(ValueError, match=r"`num_classes` (must be an int >= 1|is 0)"):
         check_class_labels(np.array([0, 1, 2]), num_classes)
+
+
+@pytest.mark.parametrize("y", [np.array([[0, 1], [1, 0]]), np.array(5), np.zeros((2, 1), int)])
+def test_check_class_labels_refuses_labels_that_are_not_one_per_example(y):
+    # Before: 2-D labels and a 0-d label passed, although labels are documented as (N,).
+    shape = re.escape(str(y.shape))
+    with pytest.raises(LabelError, match=rf"y labels have shape {shape}; .*shape \(N,\)"):
+        check_class_labels(y, 10)

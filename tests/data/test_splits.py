@@ -336,3 +336,157 @@ def test_a_negative_seed_is_refused_and_numpy_ints_are_seeds():
         kfold_indices(10, 2, seed=-1)
     folds = kfold_indices(10, 2, seed=np.int64(3))
     np.testing.assert_array_equal(folds[0][1], kfold_indices(10, 2, seed=3)[0][1])
+
+
+@pytest.mark.parametrize("fraction", ["0.2", True, False, np.bool_(True), np.array([0.2])])
+def test_a_fraction_that_is_no_number_is_refused(fraction):
+    # Before: "0.2" was read as 0.2, True as 1.0 (then "below 1") and False as no split.
+    with pytest.raises(ValueError, match=r"`val_fraction` must be a float in \[0, 1\); got"):
+        train_val_test_split(np.zeros((10, 1)), np.arange(10) % 2, val_fraction=fraction, seed=0)
+
+
+@pytest.mark.parametrize("fraction", [np.float32(0.2), jnp.float32(0.2), np.float64(0.2)])
+def test_numpy_and_jax_fractions_split_like_python_floats(fraction):
+    x, y = np.arange(10.0)[:, None], np.arange(10) % 2
+    got = train_val_test_split(x, y, val_fraction=fraction, test_fraction=fraction, seed=0)
+    expected = train_val_test_split(
+        x, y, val_fraction=float(fraction), test_fraction=float(fraction), seed=0
+    )
+    assert len(got.val[0]) == len(got.test[0]) == 2
+    for split, same in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(split[0], same[0])
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((True, 2), r"`n` must be a positive int; got True"),
+        ((np.bool_(True), 2), r"`n` must be a positive int"),
+        ((10, True), r"`k` must be an int with 2 <= k <= n = 10; got True"),
+    ],
+)
+def test_kfold_refuses_bools_as_counts(args, match):
+    # Before: kfold_indices(True, 2) took n = 1 and blamed k ("2 <= k <= n = True").
+    with pytest.raises(ValueError, match=match):
+        kfold_indices(*args, seed=0)
+
+
+def test_kfold_takes_numpy_counts():
+    folds = kfold_indices(np.int64(10), np.int32(3), seed=0)
+    assert [len(v) for _, v in folds] == [4, 3, 3]
+
+
+@pytest.mark.parametrize(
+    ("x", "match"),
+    [
+        (np.array([[1], [2]], dtype=object), r"`x_train` has dtype object; .*numbers"),
+        (np.array([["a"], ["b"]]), r"`x_train` has dtype <U1; .*numbers"),
+        (np.array([[1 + 1j], [2]]), r"`x_train` has dtype complex128; .*real"),
+    ],
+)
+def test_fit_standardizer_refuses_inputs_that_are_no_real_numbers(x, match):
+    # Before: a raw TypeError from np.isfinite for objects, and complex inputs lost their
+    # imaginary part to a float32 mean.
+    with pytest.raises(ValueError, match=match):
+        fit_standardizer(x)
+
+
+@pytest.mark.parametrize(
+    ("mean", "std", "match"),
+    [
+        (np.array([np.nan, 0.0]), np.ones(2), r"`mean` holds NaN or infinite values"),
+        (np.array([0.0, -np.inf]), np.ones(2), r"`mean` holds NaN or infinite values"),
+        (np.array(["0", "0"]), np.ones(2), r"`mean` has dtype <U1; .*numbers"),
+        (np.zeros(2), np.array([1, None], dtype=object), r"`std` has dtype object; .*numbers"),
+    ],
+)
+def test_standardize_refuses_statistics_that_are_not_finite_numbers(mean, std, match):
+    # Before: a NaN mean gave NaN features without a word; string or object statistics a
+    # raw NumPy TypeError.
+    with pytest.raises(ValueError, match=match):
+        standardize(np.array([[1.0, 2.0]]), mean, std)
+
+
+_MASKED = np.ma.array(np.arange(6.0)[:, None], mask=[[0], [0], [0], [1], [0], [0]])
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "match"),
+    [
+        (_MASKED, np.arange(6) % 2, r"the inputs `x` hold 1 masked value \(first in example 3\)"),
+        (
+            np.zeros((6, 1)),
+            np.ma.array(np.arange(6) % 2, mask=[1, 0, 0, 0, 0, 0]),
+            r"the targets `y` hold 1.*example 0\)",
+        ),
+    ],
+    ids=["inputs", "targets"],
+)
+def test_a_split_refuses_masked_entries(x, y, match):
+    # Before: the mask was dropped and the value beneath it (3.0 here) split as data.
+    with pytest.raises(ValueError, match=match) as info:
+        train_val_test_split(x, y, val_fraction=0.5, stratify=False, seed=0)
+    assert "drop or impute those examples" in str(info.value)
+
+
+def test_a_split_takes_a_masked_array_without_a_masked_entry():
+    x = np.ma.array(np.arange(6.0)[:, None], mask=False)
+    train, val, _ = train_val_test_split(x, np.arange(6) % 2, val_fraction=0.5, seed=0)
+    np.testing.assert_array_equal(np.sort(np.concatenate([train[0], val[0]]), axis=0), x)
+
+
+def test_fit_standardizer_refuses_masked_entries():
+    with pytest.raises(
+        ValueError, match=r"training inputs `x_train` hold 1 masked value \(first in example 3\)"
+    ):
+        fit_standardizer(_MASKED)
+
+
+def test_multi_output_regression_targets_are_split_at_random():
+    # Before: argmax of each row was taken for a class, and the split was refused because
+    # each of the "4 classes" had to keep a training example.
+    train, val, _ = train_val_test_split(
+        np.zeros((4, 1)), np.eye(4) + 0.1, val_fraction=0.5, seed=0
+    )
+    assert train[1].shape == val[1].shape == (2, 4)
+    y = np.random.default_rng(0).normal(size=(50, 3))
+    x = np.arange(50.0)[:, None]
+    for seed in range(3):
+        got = train_val_test_split(x, y, val_fraction=0.2, test_fraction=0.2, seed=seed)
+        at_random = train_val_test_split(
+            x, y, val_fraction=0.2, test_fraction=0.2, stratify=False, seed=seed
+        )
+        for split, same in zip(got, at_random, strict=True):
+            np.testing.assert_array_equal(split[0], same[0])
+
+
+_SMOOTHED = 0.9 * np.eye(2)[_MINORITY] + 0.05
+
+
+@pytest.mark.parametrize(
+    ("targets", "stratified"),
+    [
+        (_SMOOTHED, True),  # label smoothing: soft labels
+        (_SMOOTHED.astype(np.float32) * np.float32(1 + 3e-4), True),  # rounding forgiven
+        (_SMOOTHED * 1.01, False),  # rows summing to 1.01: outputs, not probabilities
+        (_SMOOTHED - [0.06, -0.06], False),  # a negative entry
+        (np.eye(2, dtype=np.int64)[_MINORITY] * 3, False),  # integer counts per output
+        (np.eye(2, dtype=np.int64)[_MINORITY], True),
+        (np.eye(2, dtype=bool)[_MINORITY], True),
+    ],
+    ids=["smoothed", "float32_rounding", "sum_1.01", "negative", "int_counts", "int", "bool"],
+)
+def test_only_rows_of_probabilities_are_stratified(targets, stratified):
+    # The rows check_dataset takes as one-hot/soft targets of a classification, and only
+    # those: other 2-D targets are a regression's outputs.
+    from jaxtrain.data._splits import class_labels
+
+    x = np.arange(100.0)[:, None]
+    assert (class_labels(targets) is not None) == stratified
+    for seed in range(3):
+        got = train_val_test_split(x, targets, val_fraction=0.2, seed=seed)
+        at_random = train_val_test_split(x, targets, val_fraction=0.2, stratify=False, seed=seed)
+        if stratified:
+            assert int(_MINORITY[got.val[0][:, 0].astype(int)].sum()) == 2
+        else:
+            np.testing.assert_array_equal(got.val[0], at_random.val[0])
