@@ -7,9 +7,9 @@ import contextlib
 import os
 from collections.abc import Iterator, Sequence
 
+from jaxtrain._arg_types import random_seed
 from jaxtrain._fast_compile import prefer_fast_compilation
 from jaxtrain._output_dir import OutputDirError, add_output_arguments, claim_output_dir
-from jaxtrain.cli._args import random_seed
 from jaxtrain.lecture._claim import EXAMPLES, Claim, LectureConfig
 from jaxtrain.lecture._section import Section
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain.train._history import common_length
+from jaxtrain._columns import common_length
 
 __all__ = ["plot_history"]
 

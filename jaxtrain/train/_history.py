@@ -12,27 +12,13 @@ from typing import Any
 import numpy as np
 
 from jaxtrain._atomic import write_atomically
+from jaxtrain._columns import common_length
 from jaxtrain._json import from_json_float, json_float
 from jaxtrain._text import counted
 
 __all__ = ["History"]
 
 _FORMAT = "jaxtrain.History/1"
-
-
-def common_length(records: Mapping[str, Any], kind: str) -> int:
-    """The one length of every record (0 with none), ``kind`` naming them in the refusal.
-
-    ``num_steps``/``num_epochs`` read one column, and every later append would keep columns
-    of different lengths out of step; a plot would draw them against the wrong x.
-
-    Raises:
-      ValueError: for records of different lengths.
-    """
-    lengths = {name: len(values) for name, values in records.items()}
-    if len(set(lengths.values())) > 1:
-        raise ValueError(f"{kind} records must have one length each; got {lengths}")
-    return next(iter(lengths.values()), 0)
 
 
 class History:
