@@ -18,7 +18,7 @@ from jaxtrain._arg_types import (
     positive_int,
     random_seed,
 )
-from jaxtrain.cli._errors import CommandError
+from jaxtrain.cli._errors import CommandError, UsageError
 
 __all__ = [
     "add_model_arguments",
@@ -107,15 +107,16 @@ def spec_from_args(
       variants: also check the size of the variants ``jaxtrain diagnose`` trains.
 
     Raises:
-      CommandError: for a CNN without blocks, a linear model given ``--width``, ``--norm``
-        or an activation (unless ``variants``), or a model too deep or too large, counted from
-        the spec before anything is built (see :mod:`jaxtrain.cli._model_size`).
+      UsageError: for a CNN without blocks, a linear model given ``--width``, ``--norm``
+        or an activation (unless ``variants``).
+      CommandError: for a model too deep or too large, counted from the spec before anything
+        is built (see :mod:`jaxtrain.cli._model_size`).
     """
     from jaxtrain.cli._model_size import check_model_size
     from jaxtrain.diagnose import ModelSpec
 
     if args.model == "cnn" and args.depth < 1:
-        raise CommandError("--model cnn needs --depth >= 1 (convolution blocks)")
+        raise UsageError("--model cnn needs --depth >= 1 (convolution blocks)")
     if args.model == "mlp" and args.depth == 0 and not variants:
         # Ignored, they would still be recorded, and the checkpoint would then refuse to
         # resume the same linear model without them. diagnose's wider variant has a hidden
@@ -128,7 +129,7 @@ def spec_from_args(
         if args.activation != _DEFAULT_ACTIVATION:
             unused.append(f"--activation {args.activation}")
         if unused:
-            raise CommandError(
+            raise UsageError(
                 f"a linear model (--depth 0) has no hidden layer for {_and(unused)}; "
                 f"drop {'it' if len(unused) == 1 else 'them'}, or give --depth >= 1"
             )

@@ -8,7 +8,7 @@ from typing import Any
 from jaxtrain._output_dir import add_output_arguments, claim_output_dir
 from jaxtrain.cli._args import (
     add_model_arguments,
-    fraction,
+    checked_number,
     positive_float,
     positive_int,
     shape_inputs,
@@ -17,6 +17,11 @@ from jaxtrain.cli._args import (
 from jaxtrain.cli._errors import CommandError
 
 __all__ = ["register", "run"]
+
+# diagnose's Budget refuses more: half the training data is the most a held-out gap may cost.
+_holdout_fraction = checked_number(
+    float, lambda v: 0 < v <= 0.5, "a number in (0, 0.5]", "A float in (0, 0.5]."
+)
 
 _DESCRIPTION = """\
 Diagnose why a model fails: model bias, optimization issue, overfitting or mismatch.
@@ -60,7 +65,11 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("data", metavar="DATA.npz", help="x_train, y_train, x_val, y_val arrays")
-    parser.add_argument("--test", metavar="TEST.npz", help="test data: x_test, y_test (or x, y)")
+    parser.add_argument(
+        "--test",
+        metavar="TEST.npz",
+        help="test data: x_test, y_test (or x, y) (default: none)",
+    )
     add_output_arguments(
         parser, default="jaxtrain-diagnose", help="output folder (default: %(default)s)"
     )
@@ -71,7 +80,10 @@ def register(subparsers: Any) -> None:
     budget = parser.add_argument_group("budget (the same for every candidate)")
     budget.add_argument("--steps", type=positive_int, default=300, help="(default: %(default)s)")
     budget.add_argument(
-        "--batch-size", type=positive_int, default=64, help="(default: %(default)s)"
+        "--batch-size",
+        type=positive_int,
+        default=64,
+        help="(default: %(default)s; capped at the examples a candidate trains on)",
     )
     budget.add_argument(
         "--learning-rate", type=positive_float, default=3e-3, help="Adam's (default: %(default)s)"
@@ -81,7 +93,7 @@ def register(subparsers: Any) -> None:
     )
     budget.add_argument(
         "--holdout",
-        type=fraction,
+        type=_holdout_fraction,
         default=0.2,
         help="share of the training data held out in-distribution, at most 0.5 "
         "(default: %(default)s)",

@@ -17,7 +17,7 @@ from jaxtrain.cli._args import (
     shape_inputs,
     spec_from_args,
 )
-from jaxtrain.cli._errors import CommandError
+from jaxtrain.cli._errors import CommandError, UsageError
 
 __all__ = ["register", "run"]
 
@@ -31,11 +31,12 @@ Trains the model described by --model/--width/--depth with the given optimizer, 
 rate, batch size and steps (one run, one seed), measuring inside the loop the sharpness
 against the optimizer's stability threshold, the gradient noise scale and the update size.
 Then probes what it needs: the Hessian at the end and a step along its lowest eigenvector
-(saddle or minimum?), a re-run at a tenth of the learning rate when that is suspect, the
-input features' scales and the saturation of wrong predictions. Prints the causes
-(saddle_point, local_minimum, learning_rate_too_high, ill_conditioned, saturated_loss,
-batch_size, learning_rate_too_low) with their numbers and remedies, and writes
-explanation.json, explanation.md and explanation.png into --out. A healthy run gets none.
+(saddle or minimum?), a re-run at η/10 or lower (chosen from the measured sharpness) when
+the learning rate is suspect, the input features' scales and the saturation of wrong
+predictions. Prints the causes (saddle_point, local_minimum, learning_rate_too_high,
+ill_conditioned, saturated_loss, batch_size, learning_rate_too_low) with their numbers and
+remedies, and writes explanation.json, explanation.md and explanation.png into --out. A
+healthy run gets none.
 
 DATA.npz holds x_train, y_train (x_val, y_val optional); integer labels mean classification
 (softmax cross-entropy), float targets regression (MSE).
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             pairs[split] = (shape_inputs(pair[0], args.model, f"x_{split}"), pair[1])
     x_train = pairs["train"][0]
     if args.batch_size > x_train.shape[0]:
-        raise CommandError(
+        raise UsageError(
             f"--batch-size {args.batch_size} is larger than the "
             f"{counted(x_train.shape[0], 'training example')} (0 means the whole set)"
         )

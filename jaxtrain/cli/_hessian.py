@@ -127,14 +127,20 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--blocks",
         choices=BLOCKS,
-        help="also the spectrum of each block's Hessian H_bb: per layer, or per array (leaf)",
+        help="also the spectrum of each block's Hessian H_bb: per layer, or per array (leaf) "
+        "(default: none)",
     )
     parser.add_argument(
         "--batches",
         type=_batch_count,
-        help="also the --top eigenvalues on B ≥ 2 equal batches: mean ± standard error",
+        help="also the --top eigenvalues on B ≥ 2 equal batches: mean ± standard error "
+        "(default: none)",
     )
-    add_output_arguments(parser, default=None, help="write hessian.json and spectrum.png here")
+    add_output_arguments(
+        parser,
+        default=None,
+        help="write hessian.json and spectrum.png here (default: none, the report is printed)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)
 

@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 
 from jaxtrain._output_dir import OutputDirError
-from jaxtrain.cli._errors import CommandError
+from jaxtrain.cli._errors import CommandError, UsageError
 
 __all__ = ["CACHE_ENV", "COMMANDS", "build_parser", "enable_compilation_cache", "main"]
 
@@ -93,7 +93,8 @@ def enable_compilation_cache(environ: Mapping[str, str] | None = None) -> pathli
       environ: the environment to read (default: ``os.environ``).
 
     Returns:
-      The cache directory in use, or ``None`` when the cache is off.
+      The cache directory in use, or ``None`` when the cache is off (also when the folder
+      cannot be made: a file in its place; said on stderr).
     """
     import jax
 
@@ -105,9 +106,31 @@ def enable_compilation_cache(environ: Mapping[str, str] | None = None) -> pathli
     if configured:
         return pathlib.Path(configured)
     directory = pathlib.Path(setting) if setting else _default_cache_dir(environ)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        # Compiling anew costs time, not results: the command runs on without the cache.
+        print(
+            f"jaxtrain: compiled programs are not cached: cannot use {directory} as the cache "
+            f"folder ({error.strerror or error}); set {CACHE_ENV} to a folder, or to off",
+            file=sys.stderr,
+        )
+        return None
     jax.config.update("jax_compilation_cache_dir", str(directory))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", _MIN_COMPILE_SECONDS)
     return directory
+
+
+def _silence_stdout() -> None:
+    """Points stdout at the null device, so that the interpreter's last flush of what could
+    not be written to a closed pipe raises nothing."""
+    try:
+        fileno = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fileno)
+    os.close(devnull)
 
 
 def _one_line(error: BaseException) -> str:
@@ -126,9 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
       argv: the arguments after the program name (default: ``sys.argv[1:]``).
 
     Returns:
-      0 on success, 2 for bad arguments (argparse's convention, and an ``--out`` refused by
-      :func:`jaxtrain._output_dir.claim_output_dir`), 1 for a failure, whose reason is printed
-      as one line on stderr.
+      0 on success, 2 for bad arguments (argparse's convention, an ``--out`` refused by
+      :func:`jaxtrain._output_dir.claim_output_dir`, and flags found not to fit after
+      parsing), 1 for a failure, whose reason is printed as one line on stderr; 141 when the
+      reader of stdout closed it (``| head``), quietly.
 
     Examples:
       >>> from jaxtrain.cli import main
@@ -153,10 +177,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         enable_compilation_cache()
     try:
         status = func(args)
-    except OutputDirError as error:
-        # A refused --out is a bad argument, found before any work: exit 2, as argparse's.
+    except (OutputDirError, UsageError) as error:
+        # A refused --out, or flags found not to fit after parsing, are bad arguments: exit
+        # 2, as argparse's.
         print(f"jaxtrain {command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader stopped reading (`jaxtrain ... --json | head`): end quietly, as a Unix
+        # tool does, with the status of a process SIGPIPE ended (128 + 13).
+        _silence_stdout()
+        return 141
     except CommandError as error:
         print(f"jaxtrain {command}: error: {_one_line(error)}", file=sys.stderr)
         return 1

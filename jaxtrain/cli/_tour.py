@@ -84,7 +84,7 @@ def run_tour(
 
     Args:
       out_dir: folder for the report (created if missing).
-      quick: small sizes, for a smoke run in under a minute on a 2-core CPU.
+      quick: small sizes, for a smoke run in about a minute on a 2-core CPU.
       sections: ids from :data:`SECTIONS` to run, or one id (default: all, in lecture order).
       seed: the root seed of every computation.
       progress: ``True``: one tqdm bar per section, on a terminal or in a notebook; ``False``:
@@ -163,6 +163,17 @@ def _main(args: argparse.Namespace) -> int:
     return 0
 
 
+_EPILOG = """\
+examples:
+  # the whole lecture, as the README's first command: open tour-report/report.html
+  jaxtrain tour --out tour-report
+  # every section at small sizes, about a minute on a laptop
+  jaxtrain tour --quick --out tour-quick
+  # two sections only: the Hessian at critical points and batch normalization
+  jaxtrain tour --sections critical_points batch_normalization --out tour-hessian-bn
+"""
+
+
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Adds the ``tour`` subcommand to the ``jaxtrain`` command line."""
     parser = subparsers.add_parser(
@@ -174,19 +185,21 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
             "digits and synthetic data, and writes a self-contained report.html with a "
             "captioned figure per claim plus report.json with the numbers behind them."
         ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_output_arguments(
         parser, default="jaxtrain-tour", help="output folder (default: %(default)s)"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small sizes: under a minute on a 2-core CPU"
+        "--quick", action="store_true", help="small sizes: about a minute on a 2-core CPU"
     )
     parser.add_argument(
         "--sections",
         nargs="+",
         choices=SECTIONS,
         metavar="SECTION",
-        help=f"run only these sections ({', '.join(SECTIONS)})",
+        help=f"run only these sections ({', '.join(SECTIONS)}; default: all)",
     )
     parser.add_argument("--seed", type=random_seed, default=0, help="root random seed (default: 0)")
     parser.set_defaults(func=_main)

@@ -24,7 +24,7 @@ from jaxtrain.cli._args import (
     spec_from_args,
 )
 from jaxtrain.cli._data_ref import BUILTIN
-from jaxtrain.cli._errors import CommandError
+from jaxtrain.cli._errors import CommandError, UsageError
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "add_optimizer_arguments", "register", "run"]
 
@@ -98,7 +98,10 @@ def register(subparsers: Any) -> None:
         "--standardize", action="store_true", help="standardize inputs with training statistics"
     )
     parser.add_argument(
-        "--checkpoint-dir", metavar="DIR", type=folder_name, help="save the trained state here"
+        "--checkpoint-dir",
+        metavar="DIR",
+        type=folder_name,
+        help="save the trained state here (default: none, nothing saved)",
     )
     parser.add_argument(
         "--resume", action="store_true", help="continue from the newest checkpoint in DIR"
@@ -147,7 +150,7 @@ def _schedule(args: argparse.Namespace, total_steps: int) -> Any:
             if args.warmup_steps is not None
             else f"the default warmup of {counted(warmup, 'step')} (5% of the run, at least 1)"
         )
-        raise CommandError(
+        raise UsageError(
             f"{given} leaves no steps to decay over: the run has "
             f"{counted(total_steps, 'step')} (epochs × batches per epoch)"
         )
@@ -210,8 +213,20 @@ def _changed_settings(
         if key != "epochs"
         and not _same_file_moved(section, key, before, now)
         and not _unused_by_a_linear_model(section, key, before, now)
+        and not _unused_by_the_optimizers(section, key, before, now)
         and before.get(key) != now.get(key)
     ]
+
+
+# The optimizer options only some optimizers read (every one is recorded).
+_READ_BY = {"momentum": ("momentum", "nesterov"), "weight_decay": ("adamw",)}
+
+
+def _unused_by_the_optimizers(section: str, key: str, before: dict, now: dict) -> bool:
+    """A --momentum or --weight-decay that neither run's optimizer reads (Adam's momentum is
+    its own β₁) changes nothing, and is no setting to report as changed."""
+    readers = _READ_BY.get(key) if section == "optimizer" else None
+    return readers is not None and not {before.get("name"), now.get("name")} & set(readers)
 
 
 def _same_file_moved(section: str, key: str, before: dict, now: dict) -> bool:
@@ -362,8 +377,11 @@ def _eta(schedule: Any, step: int) -> float:
 
 def _check_same_run(
     args: argparse.Namespace, metadata: dict[str, Any], optimizer: Any, num_examples: int
-) -> None:
-    """Refuses ``--resume`` with other data or another model than the newest checkpoint's,
+) -> int | None:
+    """The newest checkpoint's step (``None`` without one, said on stderr: a mistyped
+    folder would otherwise start a new run unnoticed).
+
+    Refuses ``--resume`` with other data or another model than the newest checkpoint's,
     or with optimizer settings ``fit`` would refuse (see :func:`_refuse_unfitting`); says on
     stderr which optimizer settings differ (a smaller --learning-rate after a divergence is
     a reason to resume). ``fit`` checks that the shapes fit, not that the data and model are
@@ -374,8 +392,14 @@ def _check_same_run(
     directory = args.checkpoint_dir
     try:
         step, saved = read_metadata(directory)
-    except (FileNotFoundError, ValueError):
-        return  # no checkpoint to resume: fit starts the run, or says what is wrong
+    except FileNotFoundError:
+        print(
+            f"jaxtrain train: --resume: no checkpoint in {directory} yet, so a new run starts",
+            file=sys.stderr,
+        )
+        return None
+    except ValueError:
+        return None  # fit says what is wrong
     saved = {**saved, "data": _as_recorded_now(saved, metadata["data"])}
     changed = [
         change
@@ -399,6 +423,7 @@ def _check_same_run(
             notes.append(jump)
     if notes:
         print(f"jaxtrain train: resuming with other settings: {'; '.join(notes)}", file=sys.stderr)
+    return step
 
 
 def run(args: argparse.Namespace) -> int:
@@ -406,9 +431,9 @@ def run(args: argparse.Namespace) -> int:
     from jaxtrain.cli._data_ref import load_data
 
     if args.resume and not args.checkpoint_dir:
-        raise CommandError("--resume needs --checkpoint-dir")
+        raise UsageError("--resume needs --checkpoint-dir")
     if args.warmup_steps is not None and args.schedule != "warmup-cosine":
-        raise CommandError(
+        raise UsageError(
             f"--warmup-steps needs --schedule warmup-cosine (the only schedule with a warmup), "
             f"not {args.schedule}"
         )
@@ -422,7 +447,7 @@ def run(args: argparse.Namespace) -> int:
     )
     spec = spec_from_args(args, x_train.shape, num_outputs)
     if args.batch_size > x_train.shape[0]:
-        raise CommandError(
+        raise UsageError(
             f"--batch-size {args.batch_size} is larger than the {x_train.shape[0]} training "
             "examples"
         )
@@ -442,8 +467,9 @@ def run(args: argparse.Namespace) -> int:
         "loss": loss.__name__,
         "optimizer": optimizer_config(args),
     }
+    resumed_at = None
     if args.resume:
-        _check_same_run(args, metadata, optimizer, x_train.shape[0])
+        resumed_at = _check_same_run(args, metadata, optimizer, x_train.shape[0])
     try:
         state, history = train.fit(
             nn.functional(spec.build(nnx.Rngs(args.seed))),
@@ -480,6 +506,12 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     except (ValueError, FileNotFoundError) as error:
         raise CommandError(str(error)) from None
+    if resumed_at is not None and int(state.step) == resumed_at:
+        print(
+            f"jaxtrain train: --resume: the checkpoint is at step {resumed_at}, the last of "
+            f"{counted(args.epochs, 'epoch')}, so nothing was trained (raise --epochs to train on)",
+            file=sys.stderr,
+        )
     final = train.evaluate(state, (x_val, y_val), loss=loss, metrics=metrics)
     summary = {
         "model": spec.name,

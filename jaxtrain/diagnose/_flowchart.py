@@ -413,7 +413,8 @@ def diagnose(
             seed=seeds[0],
         )
         cause_thresholds = CauseThresholds() if cause_thresholds is None else cause_thresholds
-        stages.stage("the causes of §2–§6: curvature, feature scales, saturation, a lower η")
+        measured = "curvature, " if curvature else ""
+        stages.stage(f"the causes of §2–§6: {measured}feature scales, saturation, a lower η")
         evidence, _ = measure_run(
             runs[p],
             splits[seeds[0]].fit,

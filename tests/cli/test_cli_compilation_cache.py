@@ -64,3 +64,16 @@ def test_only_the_program_turns_the_cache_on(tmp_path, monkeypatch, jax_cache_co
     assert main() == 1  # run as the program
     assert jax.config.jax_compilation_cache_dir == str(tmp_path / "xla")
     assert "no such directory" in capsys.readouterr().err
+
+
+def test_a_cache_path_that_cannot_be_a_folder_turns_the_cache_off(
+    tmp_path, jax_cache_config, capsys
+):
+    # A file in its place gave JAX's own warning and traceback text on every compilation.
+    (tmp_path / "a-file").write_text("")
+    jax.config.update("jax_compilation_cache_dir", None)
+    assert enable_compilation_cache({CACHE_ENV: str(tmp_path / "a-file")}) is None
+    assert jax.config.jax_compilation_cache_dir is None
+    err = capsys.readouterr().err
+    assert err.startswith("jaxtrain: compiled programs are not cached: cannot use ")
+    assert err.count("\n") == 1 and CACHE_ENV in err

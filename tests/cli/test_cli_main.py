@@ -19,7 +19,7 @@ def test_top_level_help_lists_the_commands_with_examples(capsys):
     assert "examples" in out and "jaxtrain diagnose digits.npz" in out
 
 
-@pytest.mark.parametrize("command", ["diagnose", "explain", "train", "hessian"])
+@pytest.mark.parametrize("command", ["diagnose", "explain", "train", "hessian", "tour"])
 def test_every_command_has_help_with_an_example(capsys, command):
     assert main([command, "--help"]) == 0
     out = capsys.readouterr().out
@@ -54,6 +54,7 @@ def test_no_command_is_a_usage_error(capsys):
         ["diagnose", "d.npz", "--steps", "0"],
         ["diagnose", "d.npz", "--learning-rate", "-1"],
         ["diagnose", "d.npz", "--holdout", "1.5"],
+        ["diagnose", "d.npz", "--holdout", "0.6"],  # exit 1 after reading the data, before
         ["train", "--epochs", "x"],
         ["explain"],
         ["explain", "d.npz", "--lr", "0"],
@@ -129,6 +130,32 @@ def test_unexpected_errors_are_one_line_unless_debugging(tmp_path, capsys, monke
     monkeypatch.setenv("JAXTRAIN_DEBUG", "1")
     assert main(["diagnose", path]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path, capsys, monkeypatch):
+    # `jaxtrain diagnose ... --json | head` ended with "error: BrokenPipeError" and exit 1.
+    import jaxtrain.cli._diagnose as command
+
+    def reader_gone(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(command, "run", reader_gone)
+    assert main(["diagnose", str(_data(tmp_path))]) == 141
+    assert capsys.readouterr().err == ""
+
+
+def test_the_tour_examples_are_the_tours_own_flags(capsys):
+    # tour is too long to run per example in the suite (tests/cli/test_tour.py runs it): each
+    # example is parsed as the command line parses it.
+    assert main(["tour", "--help"]) == 0
+    examples = [
+        line.split()[1:]
+        for line in capsys.readouterr().out.split("examples:")[1].splitlines()
+        if line.strip().startswith("jaxtrain tour")
+    ]
+    assert len(examples) == 3
+    for argv in examples:
+        build_parser().parse_args(argv)
 
 
 def _run(*args, cwd):

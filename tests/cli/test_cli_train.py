@@ -110,29 +110,43 @@ def test_a_regression_file_without_validation_split(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("argv", "message"),
+    ("argv", "message", "status"),
     [
-        (["--data", "mnist"], "neither a built-in set"),
-        (["--data", "spirals", "--batch-size", "5000"], "larger than the 960 training examples"),
-        (["--resume"], "--resume needs --checkpoint-dir"),
-        (["--data", "spirals", "--model", "cnn"], "--model cnn needs images"),
-        (["--data", "spirals", "--schedule", "warmup-cosine", "--warmup-steps", "10000"], "warmup"),
-        (["--data", "spirals", "--warmup-steps", "10"], "--warmup-steps needs --schedule warmup"),
-        (["--data", "blobs", "--model", "cnn", "--depth", "0"], "images"),
+        (["--data", "mnist"], "neither a built-in set", 1),
+        (["--data", "spirals", "--model", "cnn"], "--model cnn needs images", 1),
+        (["--data", "blobs", "--model", "cnn", "--depth", "0"], "images", 1),
+        # Bad arguments, found after parsing: exit 2 as argparse's own (they exited 1).
+        (["--data", "spirals", "--batch-size", "5000"], "larger than the 960 training examples", 2),
+        (["--resume"], "--resume needs --checkpoint-dir", 2),
+        (
+            ["--data", "spirals", "--schedule", "warmup-cosine", "--warmup-steps", "10000"],
+            "warmup",
+            2,
+        ),
+        (
+            ["--data", "spirals", "--warmup-steps", "10"],
+            "--warmup-steps needs --schedule warmup",
+            2,
+        ),
         # Before: trained a plain linear model, recorded both, then refused its --resume.
         (
             ["--data", "blobs", "--depth", "0", "--norm", "batch", "--activation", "tanh"],
             "a linear model (--depth 0) has no hidden layer for --norm batch and --activation tanh",
+            2,
         ),
-        (["--data", "blobs", "--depth", "0", "--norm", "layer"], "hidden layer for --norm layer"),
+        (
+            ["--data", "blobs", "--depth", "0", "--norm", "layer"],
+            "hidden layer for --norm layer",
+            2,
+        ),
         # Accepted and recorded (a linear model has no hidden units for it), even if equal to
         # the default.
-        (["--data", "blobs", "--depth", "0", "--width", "16"], "hidden layer for --width 16"),
-        (["--data", "blobs", "--depth", "0", "--width", "64"], "hidden layer for --width 64"),
+        (["--data", "blobs", "--depth", "0", "--width", "16"], "hidden layer for --width 16", 2),
+        (["--data", "blobs", "--depth", "0", "--width", "64"], "hidden layer for --width 64", 2),
     ],
 )
-def test_failures_are_one_line(capsys, argv, message):
-    assert main(["train", "--epochs", "1", *argv]) == 1
+def test_failures_are_one_line(capsys, argv, message, status):
+    assert main(["train", "--epochs", "1", *argv]) == status
     err = capsys.readouterr().err
     assert err.startswith("jaxtrain train: error: ") and err.count("\n") == 1
     assert message in err
@@ -362,7 +376,7 @@ def test_an_empty_folder_name_is_refused(capsys, flag):
 def test_messages_name_what_the_user_gave(tmp_path, capsys):
     # A warmup nobody asked for is not blamed on --warmup-steps.
     argv = ["train", "--data", "spirals", "--depth", "0", "--epochs", "1", "--batch-size", "960"]
-    assert main([*argv, "--schedule", "warmup-cosine"]) == 1
+    assert main([*argv, "--schedule", "warmup-cosine"]) == 2
     err = capsys.readouterr().err
     assert "--warmup-steps" not in err.split("error: ")[1].split(";")[0], err
     assert "the default warmup of 1 step" in err
@@ -420,6 +434,8 @@ def test_a_resume_the_checkpoint_cannot_take_is_refused_in_flags_before_training
     assert main([*_train_argv(path, ckpt), "--optimizer", "radam", "--resume"]) == 0
     assert capsys.readouterr().err == (
         "jaxtrain train: resuming with other settings: optimizer.name adam → radam\n"
+        "jaxtrain train: --resume: the checkpoint is at step 3, the last of 1 epoch, so "
+        "nothing was trained (raise --epochs to train on)\n"
     )
 
 
@@ -523,4 +539,24 @@ def test_the_same_learning_rate_at_the_next_step_needs_no_word(tmp_path, capsys)
     assert main([*argv, "--epochs", "1"]) == 0
     capsys.readouterr()
     assert main([*argv, "--epochs", "2", "--resume"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_a_resume_says_when_it_starts_anew_or_trains_nothing(tmp_path, capsys):
+    # A mistyped --checkpoint-dir started a new run without a word; a run already at its
+    # last step printed its old table and trained nothing, also without a word; Adam's
+    # resume named a --momentum it does not read as a changed setting.
+    ckpt = tmp_path / "typo"
+    argv = ["train", "--data", "blobs", "--depth", "0", "--epochs", "1"]
+    argv += ["--batch-size", "256", "--checkpoint-dir", str(ckpt), "--resume"]
+    assert main(argv) == 0
+    assert capsys.readouterr().err == (
+        f"jaxtrain train: --resume: no checkpoint in {ckpt} yet, so a new run starts\n"
+    )
+    assert main(argv) == 0
+    assert capsys.readouterr().err == (
+        "jaxtrain train: --resume: the checkpoint is at step 4, the last of 1 epoch, so "
+        "nothing was trained (raise --epochs to train on)\n"
+    )
+    assert main([*argv, "--momentum", "0.5", "--weight-decay", "0.1", "--epochs", "2"]) == 0
     assert capsys.readouterr().err == ""
