@@ -57,12 +57,12 @@ collect_ignore_glob = ["*/conftest.py"]
 # The test files that take longest (seconds on 2 cores, 2026-12-07), collected first and
 # longest first. With --dist loadfile each file goes to one worker, in collection order
 # (--no-loadscope-reorder: xdist would order files by their number of tests, which put
-# tests/train/test_multiprocess.py, 2 tests and 24 s, near the end, where it ran alone while
+# tests/train/test_multiprocess.py, 3 tests and 36 s, near the end, where it ran alone while
 # the other worker had nothing left). Longest first, the last files handed out are short.
 _LONGEST_FIRST = (
     "tests/cli/test_help_examples.py",  # 52 s
     "tests/diagnose/test_explain.py",  # 40
-    "tests/train/test_multiprocess.py",  # 24
+    "tests/train/test_multiprocess.py",  # 36
     "tests/optim/test_escape_papers.py",  # 21
     "tests/curvature/test_model_loss.py",  # 17
     "tests/lecture/test_task_strategy.py",  # 16

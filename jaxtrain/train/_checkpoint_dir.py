@@ -20,7 +20,10 @@ lock when its holder exits or is killed, so a lock file left by a dead process n
 anyone; the file itself stays (deleting it could let two writers lock different files). An
 object store (``gs://``) has no such lock: there, as on a platform without ``fcntl``, one
 writer at a time is the caller's business. With several processes, only process 0 locks,
-writes the manifest and deletes; the others read.
+writes the manifest and deletes; the others read. Process 0's outcome reaches every process
+before any goes on (``_processes.together``, which also stands for a barrier): a directory or
+a step that process 0 refuses is refused by every process, with its message, and none waits
+for it forever.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from jaxtrain._regular_file import NotRegularFileError, is_link, open_regular
 from jaxtrain._text import listed
 from jaxtrain.train._checksums import CHECKSUMS, has_checksums, write_checksums
 from jaxtrain.train._errors import CheckpointDirectoryError
+from jaxtrain.train._processes import together
 
 __all__ = ["LOCK", "MANIFEST", "CheckpointDirectory", "run_identity"]
 
@@ -151,43 +155,46 @@ class CheckpointDirectory:
 
         Raises:
           CheckpointDirectoryError: the path is a file; the directory holds files but no
-            manifest; or another process holds the lock.
+            manifest; or another process holds the lock. With several processes, on every
+            one (process 0 checks, and its outcome reaches them all before any goes on).
         """
-        path = self.path
-        if self._primary:
-            if path.exists() and not path.is_dir():
-                raise CheckpointDirectoryError(
-                    f"the checkpoint directory {path} is a file; give a directory (it is created "
-                    "if missing)"
-                )
-            if path.is_dir() and not (path / MANIFEST).exists():
-                others = sorted(
-                    p.name
-                    for p in path.iterdir()
-                    if p.name != LOCK and not is_leftover(p.name, MANIFEST)
-                )
-                if others:
-                    shown = ", ".join(others[:5])
-                    if len(others) > 5:
-                        shown += f" and {len(others) - 5} more"
-                    raise CheckpointDirectoryError(
-                        f"{path} is not empty ({shown}) and is not a jaxtrain checkpoint "
-                        f"directory (it has no {MANIFEST}); jaxtrain writes checkpoints only into "
-                        "a new or empty directory, or one it made: choose another"
-                    )
-            path.mkdir(parents=True, exist_ok=True)
-            self._lock = _take_lock(path)
-            self._manifest = self._read() or {
-                "format": _FORMAT,
-                "identity": None,
-                "steps": [],
-                "saving": None,
-            }
-            self._recover()
-            self._write()
-        _sync_processes("jaxtrain_checkpoint_directory_open")
+        together(self._open_primary if self._primary else lambda: None)
         if not self._primary:
             self._manifest = self._read()
+
+    def _open_primary(self) -> None:
+        """Process 0's part of :meth:`open` (the whole of it with one process)."""
+        path = self.path
+        if path.exists() and not path.is_dir():
+            raise CheckpointDirectoryError(
+                f"the checkpoint directory {path} is a file; give a directory (it is created "
+                "if missing)"
+            )
+        if path.is_dir() and not (path / MANIFEST).exists():
+            others = sorted(
+                p.name
+                for p in path.iterdir()
+                if p.name != LOCK and not is_leftover(p.name, MANIFEST)
+            )
+            if others:
+                shown = ", ".join(others[:5])
+                if len(others) > 5:
+                    shown += f" and {len(others) - 5} more"
+                raise CheckpointDirectoryError(
+                    f"{path} is not empty ({shown}) and is not a jaxtrain checkpoint "
+                    f"directory (it has no {MANIFEST}); jaxtrain writes checkpoints only into "
+                    "a new or empty directory, or one it made: choose another"
+                )
+        path.mkdir(parents=True, exist_ok=True)
+        self._lock = _take_lock(path)
+        self._manifest = self._read() or {
+            "format": _FORMAT,
+            "identity": None,
+            "steps": [],
+            "saving": None,
+        }
+        self._recover()
+        self._write()
 
     def steps(self) -> list[int]:
         """The steps this run family saved completely, oldest first."""
@@ -226,39 +233,44 @@ class CheckpointDirectory:
         Raises:
           CheckpointDirectoryError: a folder of that step, orbax's temporary folder for it,
             or a folder of the names a replacing or a deletion of it moves it to, exists and
-            was not written by this run family.
+            was not written by this run family. With several processes, on every one.
         """
         step_dir = self.path / str(step)
-        if self._primary:
-            if step_dir.exists() and step not in self._manifest["steps"]:
-                raise CheckpointDirectoryError(
-                    f"cannot save step {step}: {step_dir} exists and was not written by this "
-                    "run; move it away, or use another directory"
-                )
-            foreign = self._temporary_folders(step)
-            # A set-aside folder of a step not yet this run family's is someone else's: the
-            # recovery would settle (or delete) it once the step is.
-            set_aside = [self._replaced(step), *self._being_deleted(step)]
-            foreign += [p for p in set_aside if p.exists() or is_link(p)]
-            if foreign:
-                raise CheckpointDirectoryError(
-                    f"cannot save step {step}: {foreign[0]} exists and was not written by this "
-                    "run; move it away, or use another directory"
-                )
-            # Marked first: a run killed from here on leaves a step the next writer knows is
-            # its own, and clears; a step saved again is set aside, not deleted, until the
-            # new one has committed (a save that fails keeps the old one).
-            self._manifest["saving"] = {"step": step, "since": int(time.time())}
-            if step in self._manifest["steps"]:
-                self._manifest["steps"].remove(step)
-            self._write()
-            if isinstance(step_dir, pathlib.Path) and (step_dir.exists() or is_link(step_dir)):
-                step_dir.rename(self._replaced(step))
-            elif step_dir.exists():
-                # An object store renames a folder object by object, no faster or safer than
-                # writing it again: there the old step goes first, as it always did.
-                _remove_step(step_dir)
+        # The others wait for process 0's outcome here, not in orbax's save, where a step
+        # process 0 refused would leave them waiting for it forever.
+        together(lambda: self._begin_save_primary(step, step_dir) if self._primary else None)
         return step_dir
+
+    def _begin_save_primary(self, step: int, step_dir: Any) -> None:
+        """Process 0's part of :meth:`begin_save`."""
+        if step_dir.exists() and step not in self._manifest["steps"]:
+            raise CheckpointDirectoryError(
+                f"cannot save step {step}: {step_dir} exists and was not written by this "
+                "run; move it away, or use another directory"
+            )
+        foreign = self._temporary_folders(step)
+        # A set-aside folder of a step not yet this run family's is someone else's: the
+        # recovery would settle (or delete) it once the step is.
+        set_aside = [self._replaced(step), *self._being_deleted(step)]
+        foreign += [p for p in set_aside if p.exists() or is_link(p)]
+        if foreign:
+            raise CheckpointDirectoryError(
+                f"cannot save step {step}: {foreign[0]} exists and was not written by this "
+                "run; move it away, or use another directory"
+            )
+        # Marked first: a run killed from here on leaves a step the next writer knows is
+        # its own, and clears; a step saved again is set aside, not deleted, until the
+        # new one has committed (a save that fails keeps the old one).
+        self._manifest["saving"] = {"step": step, "since": int(time.time())}
+        if step in self._manifest["steps"]:
+            self._manifest["steps"].remove(step)
+        self._write()
+        if isinstance(step_dir, pathlib.Path) and (step_dir.exists() or is_link(step_dir)):
+            step_dir.rename(self._replaced(step))
+        elif step_dir.exists():
+            # An object store renames a folder object by object, no faster or safer than
+            # writing it again: there the old step goes first, as it always did.
+            _remove_step(step_dir)
 
     def abort_save(self, step: int) -> None:
         """Undoes :meth:`begin_save` after a save that failed: the half-written step goes, a
@@ -273,10 +285,9 @@ class CheckpointDirectory:
 
         Every process returns with the same manifest: the others wait for process 0's and
         read it, so they agree on which steps exist (a step one process thinks missing would
-        make it save alone, and wait forever for the others)."""
-        if self._primary:
-            self._record_save(step, keep=keep)
-        _sync_processes(f"jaxtrain_checkpoint_saved_{step}")
+        make it save alone, and wait forever for the others); an error of process 0's is
+        raised by every process."""
+        together(lambda: self._record_save(step, keep=keep) if self._primary else None)
         if not self._primary:
             self._manifest = self._read()
 
@@ -495,10 +506,3 @@ def _release_lock(handle: Any) -> None:
     handle.flush()
     fcntl.flock(handle, fcntl.LOCK_UN)
     handle.close()
-
-
-def _sync_processes(name: str) -> None:
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-
-        multihost_utils.sync_global_devices(name)

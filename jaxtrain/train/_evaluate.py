@@ -11,11 +11,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxtrain.losses import chunked_mean
-from jaxtrain.train._checks import check_positive_int, check_scalar
-from jaxtrain.train._sharding import Placement, resolve_placement
+from jaxtrain.train._checks import check_data, check_positive_int, check_scalar
+from jaxtrain.train._processes import check_same_layout, example_layout, joined_shares, together
+from jaxtrain.train._sharding import Placement, mesh_scope, resolve_placement
 from jaxtrain.train._state import TrainState
 
-__all__ = ["evaluate", "metric_names", "split_model"]
+__all__ = ["evaluate", "every_share", "metric_names", "split_model"]
 
 _DEFAULT_CHUNK = 2048
 
@@ -61,6 +62,31 @@ def split_model(model_or_state: Any) -> tuple[Callable[..., Any], Any, Any]:
     from jaxtrain.nn import functional
 
     return functional(model_or_state)
+
+
+def every_share(
+    data: Any, apply: Callable[..., Any], params: Any, model_state: Any, *, name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``data`` checked (:func:`check_data`) as NumPy ``(x, y)``; with several processes,
+    every process's share of it, joined in process order, on every process.
+
+    Each process checks its own share; the outcomes and the shares' sizes travel in one
+    exchange, so a bad share is refused by every process, naming the one that holds it.
+    The shares may differ in size (33 examples split 17 and 16): each example is there once.
+
+    Raises:
+      ValueError: for bad data in any process's share, or shares whose examples differ in
+        shape or dtype.
+    """
+    (x, y), shares = together(
+        lambda: check_data(data, apply, params, model_state, name=name),
+        numbers=lambda checked: (len(checked[0]), example_layout(checked)),
+        count=2,
+    )
+    if len(shares) == 1:
+        return x, y
+    check_same_layout(shares[:, 1], name)
+    return joined_shares((x, y), shares[:, 0].tolist())
 
 
 def _chunk_size(n: int, batch_size: int | None, placement: Placement) -> int:
@@ -148,7 +174,8 @@ def evaluate(
     Args:
       model_or_state: a :class:`TrainState`, or anything :func:`jaxtrain.nn.functional`
         accepts (an NNX module, an ``(apply, params, state)`` triple).
-      data: ``(x, y)`` arrays with the examples on axis 0.
+      data: ``(x, y)`` arrays with the examples on axis 0; with several processes, this
+        process's share (of any size: all of them are evaluated, each example once).
       loss: ``loss(predictions, targets) -> scalar`` mean, e.g.
         :func:`jaxtrain.losses.softmax_cross_entropy`.
       metrics: functions ``metric(predictions, targets) -> scalar`` named by their
@@ -156,7 +183,8 @@ def evaluate(
       batch_size: examples per chunk; by default up to 2048 (a multiple of the device count
         on several devices).
       mesh: a ``jax.sharding.Mesh`` to split the chunks over (its ``"data"`` axis); by
-        default all devices when there are several.
+        default the mesh of an enclosing ``jax.set_mesh``, else all devices when there are
+        several.
 
     Returns:
       ``{"loss": L, "<metric>": value, ...}`` as Python floats.
@@ -177,28 +205,22 @@ def evaluate(
       >>> print({k: round(v, 4) for k, v in out.items()})
       {'loss': 0.4399, 'accuracy': 0.6667}
     """
-    from jaxtrain.train._checks import check_data
-
-    apply, params, model_state = split_model(model_or_state)
-    named = metric_names(metrics)
-    x, y = check_data(data, apply, params, model_state, name="data")
-    placement = resolve_placement(mesh)
-    if placement.multi_process:
-        from jax.experimental import multihost_utils
-
+    with mesh_scope(mesh):  # inside jax.set_mesh: under the mesh passed, if one is
+        apply, params, model_state = split_model(model_or_state)
+        named = metric_names(metrics)
         # Each process passed its own examples; all of them are evaluated, on every device.
-        x = np.asarray(multihost_utils.process_allgather(x, tiled=True))
-        y = np.asarray(multihost_utils.process_allgather(y, tiled=True))
-    x_dev, y_dev = placement.put_data(x), placement.put_data(y)
-    params, model_state = placement.put_replicated((params, model_state))
-    return evaluate_arrays(
-        apply,
-        params,
-        model_state,
-        x_dev,
-        y_dev,
-        loss=loss,
-        metrics=named,
-        placement=placement,
-        batch_size=batch_size,
-    )
+        x, y = every_share(data, apply, params, model_state, name="data")
+        placement = resolve_placement(mesh)
+        x_dev, y_dev = placement.put_data(x), placement.put_data(y)
+        params, model_state = placement.put_replicated((params, model_state))
+        return evaluate_arrays(
+            apply,
+            params,
+            model_state,
+            x_dev,
+            y_dev,
+            loss=loss,
+            metrics=named,
+            placement=placement,
+            batch_size=batch_size,
+        )

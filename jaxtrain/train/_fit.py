@@ -27,6 +27,7 @@ from jaxtrain.train._progress import ProgressBar
 from jaxtrain.train._records import epoch_row, step_rows
 from jaxtrain.train._run_checkpoints import RunCheckpoints
 from jaxtrain.train._settings import FitSettings, resolve_settings
+from jaxtrain.train._sharding import mesh_scope
 from jaxtrain.train._state import TrainState, donatable_copy, init_train_state
 from jaxtrain.train._step import StepFunctions, learning_rate_source, step_functions
 
@@ -108,15 +109,17 @@ def fit(
     and so are the monitors' state and measurements (NaN, not measured), the run goes on, and
     ``history.per_step["skipped"]`` / ``per_epoch["skipped_steps"]`` count them.
 
-    Devices: with a ``mesh`` (or by default when ``jax.device_count() > 1``, a mesh of all
-    devices on one ``"data"`` axis), each batch is split over the data axis and the
-    parameters and optimizer state are replicated; one ``jit`` sees the global batch, so
-    BatchNorm's statistics are over the whole batch and the result equals the one-device
-    run up to float rounding. The batch size must be a multiple of the number of devices on
-    that axis; a last partial batch that is not is computed whole on every device. With
-    several processes (``jax.distributed.initialize()``), each process passes its own,
-    equally sized share of the data as ``train_data`` and feeds its local part of every
-    global batch (see the README's multi-host section); ``batch_size`` is global.
+    Devices: with a ``mesh`` (by default the mesh of an enclosing ``jax.set_mesh``, else,
+    when ``jax.device_count() > 1``, a mesh of all devices on one ``"data"`` axis), each
+    batch is split over the data axis and the parameters and optimizer state are
+    replicated; one ``jit`` sees the global batch, so BatchNorm's statistics are over the
+    whole batch and the result equals the one-device run up to float rounding. The batch
+    size must be a multiple of the number of devices on that axis; a last partial batch
+    that is not is computed whole on every device. With several processes
+    (``jax.distributed.initialize()``), each process passes its own, equally sized share of
+    the data as ``train_data`` and feeds its local part of every global batch (see the
+    README's multi-host section); ``batch_size`` is global. An error one process finds in
+    its share is raised by every process, naming that process.
 
     Checkpoints: with ``checkpoint_dir``, orbax writes the whole state (parameters, model
     state, optimizer state, step, key), the history and ``metadata`` atomically every
@@ -178,7 +181,8 @@ def fit(
         the model).
       progress: show a tqdm bar on a terminal or in a notebook (never when the output is
         not interactive).
-      mesh: a ``jax.sharding.Mesh`` with a ``"data"`` axis (or a single axis).
+      mesh: a ``jax.sharding.Mesh`` with a ``"data"`` axis (or a single axis); inside
+        ``jax.set_mesh``, the context's mesh by default.
       drop_last: leave out the last partial batch of every epoch.
       on_nonfinite: ``"raise"`` or ``"skip"``, see above.
       learning_rate: what to record as η when no ``inject_hyperparams`` state keeps one: a
@@ -230,33 +234,39 @@ def fit(
       Bottou, Curtis and Nocedal, *Optimization Methods for Large-Scale Machine Learning*,
       2018 (minibatch SGD), https://arxiv.org/abs/1606.04838
     """
-    settings = resolve_settings(
-        model,
-        optimizer,
-        train_data,
-        loss=loss,
-        epochs=epochs,
-        steps=steps,
-        batch_size=batch_size,
-        val_data=val_data,
-        metrics=metrics,
-        augment=augment,
-        seed=seed,
-        checkpoint_dir=checkpoint_dir,
-        checkpoint_every=checkpoint_every,
-        keep_checkpoints=keep_checkpoints,
-        resume=resume,
-        metadata=metadata,
-        progress=progress,
-        mesh=mesh,
-        drop_last=drop_last,
-        on_nonfinite=on_nonfinite,
-        learning_rate=learning_rate,
-        data_on_device=data_on_device,
-        eval_batch_size=eval_batch_size,
-        monitors=monitors,
-    )
-    _check_differentiable(settings.params)
+    with mesh_scope(mesh):  # inside jax.set_mesh: under the mesh passed, if one is
+        settings = resolve_settings(
+            model,
+            optimizer,
+            train_data,
+            loss=loss,
+            epochs=epochs,
+            steps=steps,
+            batch_size=batch_size,
+            val_data=val_data,
+            metrics=metrics,
+            augment=augment,
+            seed=seed,
+            checkpoint_dir=checkpoint_dir,
+            checkpoint_every=checkpoint_every,
+            keep_checkpoints=keep_checkpoints,
+            resume=resume,
+            metadata=metadata,
+            progress=progress,
+            mesh=mesh,
+            drop_last=drop_last,
+            on_nonfinite=on_nonfinite,
+            learning_rate=learning_rate,
+            data_on_device=data_on_device,
+            eval_batch_size=eval_batch_size,
+            monitors=monitors,
+        )
+        _check_differentiable(settings.params)
+        return _run(settings)
+
+
+def _run(settings: FitSettings) -> tuple[TrainState, History]:
+    """The run of resolved settings: the state, the checkpoint to start from, the epochs."""
     state = _initial_state(settings)
     fns = _step_functions(settings, state.opt_state)
     checkpoints = RunCheckpoints(

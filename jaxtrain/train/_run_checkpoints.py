@@ -152,13 +152,53 @@ def _shown(value: Any) -> str:
     return f"{value:.7g}" if isinstance(value, float) else repr(value)
 
 
+def _check_processes(checkpoint: Checkpoint, config: Mapping[str, Any]) -> None:
+    """Refuses a checkpoint written by another number of processes where the run would not
+    continue as it began: in the middle of an epoch, or with a probe batch.
+
+    Each process shuffles its own examples (seeded by its index) and draws its share of the
+    monitors' probe batch from them. At the end of an epoch another count is fine: the next
+    epoch is shuffled anew. In the middle of one, the rest of it would be cut from other
+    shuffles, training some examples twice and skipping others; and the probe batch would be
+    other examples, joining two probes' measurements in one column.
+    """
+    # A checkpoint written before the count was recorded does not say how many processes
+    # wrote it. Taking it for one process would refuse the mid-epoch resume of every earlier
+    # multi-process run with its own count, which was exact; unknown, it resumes as it did.
+    saved = checkpoint.config.get("processes")
+    now = config.get("processes", 1)
+    if saved is None or saved == now:
+        return
+    wrote = counted(saved, "process", "processes")
+    steps_per_epoch = config["steps_per_epoch"]
+    if checkpoint.step % steps_per_epoch:
+        raise ValueError(
+            f"cannot resume: the checkpoint was written by {wrote} in the middle of an epoch "
+            f"(step {checkpoint.step}; epochs end every {counted(steps_per_epoch, 'step')}), "
+            f"and this run has {now}; each process shuffles its own examples, so the rest of "
+            f"that epoch would train some examples twice and skip others. Resume with {saved}, "
+            "or from a checkpoint at the end of an epoch (fit saves one there every "
+            "checkpoint_every epochs), or use a new directory."
+        )
+    saved_probe = checkpoint.config.get("probe_size") or 0
+    if saved_probe and config["probe_size"]:
+        raise ValueError(
+            f"cannot resume: the checkpoint's monitors measured on a probe batch of "
+            f"{counted(saved_probe, 'example')} drawn by {wrote}, each from its own examples, "
+            f"and this run has {now}: its probe would be other examples, and the measurements "
+            f"of the two would join in one column. Resume with {saved}, without the monitors "
+            "that use a probe batch, or use a new directory."
+        )
+
+
 def check_resumable(checkpoint: Checkpoint, config: Mapping[str, Any]) -> None:
     """Refuses a checkpoint that this run cannot continue.
 
     Raises:
       ValueError: the checkpoint was written with other batching (``_BATCHING``: the batches
-        would differ) or another probe batch size for the monitors, or it is past the run's
-        ``total_steps``.
+        would differ), another probe batch size for the monitors, or by another number of
+        processes in the middle of an epoch or with a probe batch (see
+        :func:`_check_processes`), or it is past the run's ``total_steps``.
     """
     saved = checkpoint.config
     for name in _BATCHING:
@@ -176,6 +216,7 @@ def check_resumable(checkpoint: Checkpoint, config: Mapping[str, Any]) -> None:
             f"{counted(saved_probe, 'example')}, this run's use {probe_size}; their "
             "measurements would differ. Use the same probe_size, or a new directory."
         )
+    _check_processes(checkpoint, config)
     _check_monitor_settings(saved.get("monitors") or {}, config.get("monitors") or {})
     if checkpoint.step > config["total_steps"]:
         raise ValueError(

@@ -30,8 +30,9 @@ from jaxtrain.train._checks import (
     check_loss_takes,
     check_positive_int,
 )
-from jaxtrain.train._evaluate import metric_names, split_model
+from jaxtrain.train._evaluate import every_share, metric_names, split_model
 from jaxtrain.train._nonfinite import NONFINITE_POLICIES
+from jaxtrain.train._processes import check_same_layout, example_layout, together
 from jaxtrain.train._records import ROW_RECORDS, TRAIN_PREFIX
 from jaxtrain.train._sharding import Placement, resolve_placement
 from jaxtrain.train._step import STEP_RECORDS
@@ -48,12 +49,14 @@ class FitSettings:
     Attributes:
       apply: the model's ``apply``; ``params`` and ``model_state`` start the run.
       x: this process's training inputs (NumPy), ``y`` their targets.
-      val: the whole validation set ``(x, y)`` as NumPy (every process's), or ``None``.
+      val: the whole validation set ``(x, y)`` as NumPy (every process's share, joined in
+        process order), or ``None``.
       metrics: ``(name, function)`` pairs.
       placement: where arrays live: one device, or split over a mesh's data axis.
       on_host: feed each segment's batches from the host instead of keeping the training
         set on the devices.
       plan: how an epoch of the N examples (all processes') is cut into batches.
+      processes: how many processes train (``jax.process_count()``).
       total_steps: the run's optimizer steps, partial batches included.
       monitors: the monitors, prepared for this run.
       probe_size: examples in the monitors' shared probe batch; 0 for none.
@@ -74,6 +77,7 @@ class FitSettings:
     placement: Placement
     on_host: bool
     plan: BatchPlan
+    processes: int
     total_steps: int
     monitors: tuple[Monitor, ...]
     probe_size: int
@@ -102,6 +106,9 @@ class FitSettings:
             "seed": self.seed,
             "probe_size": self.probe_size,
             "monitors": {monitor.name: monitor.settings() for monitor in self.monitors},
+            # Each process shuffles its own examples and draws its share of the probe batch
+            # from them: a run resumed by another count continues other batches.
+            "processes": self.processes,
         }
 
 
@@ -156,12 +163,20 @@ def resolve_settings(
     )
     apply, params, model_state = split_model(model)
     named_metrics = metric_names(metrics)
-    x, y = check_data(train_data, apply, params, model_state, name="train_data")
+    # Each process checks its own share; every process learns every outcome, and each
+    # share's size and layout, in one exchange (one process raising alone would leave the
+    # others waiting in the next collective).
+    (x, y), shares = together(
+        lambda: check_data(train_data, apply, params, model_state, name="train_data"),
+        numbers=lambda data: (len(data[0]), example_layout(data)),
+        count=2,
+    )
+    check_same_layout(shares[:, 1], "train_data")
     placement = resolve_placement(mesh)
     processes = jax.process_count()
     on_host = _feeds_from_host(data_on_device, processes)
     plan = _batch_plan(
-        _global_num_examples(len(x), processes), batch_size, drop_last, processes, placement
+        _global_num_examples(shares[:, 0]), batch_size, drop_last, processes, placement
     )
     monitors = check_monitors(monitors)
     setup = RunSetup(optimizer, optimizer.init(params), params, plan.num_examples, plan.batch_size)
@@ -170,7 +185,7 @@ def resolve_settings(
     probe_size = _probe_size(monitors, plan.num_examples, processes)
     val = None
     if val_data is not None:
-        val = _validation_data(val_data, apply, params, model_state, processes)
+        val = every_share(val_data, apply, params, model_state, name="val_data")
         check_loss_takes(loss, apply, params, model_state, val, name="val_data")
     return FitSettings(
         apply=apply,
@@ -186,6 +201,7 @@ def resolve_settings(
         placement=placement,
         on_host=on_host,
         plan=plan,
+        processes=processes,
         total_steps=epochs * plan.steps_per_epoch if epochs is not None else steps,
         monitors=monitors,
         probe_size=probe_size,
@@ -267,18 +283,14 @@ def _feeds_from_host(data_on_device: bool | None, processes: int) -> bool:
     return not data_on_device if data_on_device is not None else processes > 1
 
 
-def _global_num_examples(local: int, processes: int) -> int:
-    """N over all processes, each of which must pass the same number of examples."""
-    if processes == 1:
-        return local
-    from jax.experimental import multihost_utils
-
-    sizes = np.asarray(multihost_utils.process_allgather(np.int64(local)))
-    if len(set(sizes.ravel().tolist())) != 1:
+def _global_num_examples(sizes: np.ndarray) -> int:
+    """N over all processes (``sizes``: each one's share), which must pass equal shares."""
+    if len(set(sizes.tolist())) != 1:
         raise ValueError(
-            f"every process must pass the same number of training examples; got {sizes}"
+            "every process must pass the same number of training examples; got "
+            f"{', '.join(map(str, sizes.tolist()))} (processes 0..{len(sizes) - 1})"
         )
-    return local * processes
+    return int(sizes.sum())
 
 
 def _batch_plan(
@@ -325,18 +337,6 @@ def _probe_size(monitors: tuple[Monitor, ...], num_examples: int, processes: int
     if size % processes:
         raise ValueError(f"with {processes} processes, probe_size ({size}) must divide among them")
     return size
-
-
-def _validation_data(
-    val_data: Any, apply: Callable[..., Any], params: Any, model_state: Any, processes: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The validation set checked; with several processes, all of theirs gathered."""
-    val = check_data(val_data, apply, params, model_state, name="val_data")
-    if processes > 1:
-        from jax.experimental import multihost_utils
-
-        val = tuple(np.asarray(multihost_utils.process_allgather(a, tiled=True)) for a in val)
-    return val
 
 
 def _as_key(seed: Any) -> jax.Array:

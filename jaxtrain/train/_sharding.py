@@ -8,10 +8,16 @@ forward and backward pass of its slice and XLA all-reduces the gradients. Becaus
 cluster after ``jax.distributed.initialize()``): each process keeps its own examples on the
 host and feeds its local share of every global batch through
 ``jax.make_array_from_process_local_data``.
+
+Inside ``jax.set_mesh`` the context's mesh is the default and a mesh is used as it is
+(``jaxtrain._mesh``): ``fit`` and ``evaluate`` then run under the mesh passed to them
+(:func:`mesh_scope`), and a batch is split over an Explicit data axis with
+``jax.sharding.reshard``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any
 
@@ -20,9 +26,9 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jaxtrain._mesh import with_auto_axes
+from jaxtrain._mesh import context_mesh, is_explicit, with_auto_axes
 
-__all__ = ["Placement", "resolve_placement"]
+__all__ = ["Placement", "mesh_scope", "resolve_placement"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,19 +59,33 @@ class Placement:
         """Inside ``jit``: the batch (leading axis) split over the data axis when it divides."""
         if self.mesh is None:
             return tree
+        return jax.tree.map(
+            lambda leaf: self._constrain(leaf, self.batch_spec(leaf.shape[0])), tree
+        )
 
-        def one(leaf):
-            spec = self.batch_spec(leaf.shape[0])
-            return jax.lax.with_sharding_constraint(leaf, NamedSharding(self.mesh, spec))
-
-        return jax.tree.map(one, tree)
+    def take_batch(self, data: Any, rows: jax.Array) -> Any:
+        """Inside ``jit``: each leaf of ``data`` (on every device) at ``rows``, the rows split
+        over the data axis when they divide, so that each device gathers its own slice."""
+        rows = self.constrain_batch(rows)
+        if self.mesh is None or not is_explicit(self.mesh, self.axis):
+            return jax.tree.map(lambda a: a[rows], data)
+        # Over an Explicit axis a gather must be told where its result lives.
+        sharding = NamedSharding(self.mesh, self.batch_spec(rows.shape[0]))
+        return jax.tree.map(lambda a: a.at[rows].get(out_sharding=sharding), data)
 
     def constrain_replicated(self, tree: Any) -> Any:
         """Inside ``jit``: every leaf replicated (parameters and optimizer state)."""
         if self.mesh is None:
             return tree
-        sharding = self.replicated()
-        return jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, sharding), tree)
+        return jax.tree.map(lambda a: self._constrain(a, P()), tree)
+
+    def _constrain(self, leaf: Any, spec: P) -> Any:
+        sharding = NamedSharding(self.mesh, spec)
+        if is_explicit(self.mesh, self.axis):
+            # An Explicit axis is in the array's type: with_sharding_constraint only asserts
+            # it, reshard moves the array.
+            return jax.sharding.reshard(leaf, sharding)
+        return jax.lax.with_sharding_constraint(leaf, sharding)
 
     def put_replicated(self, tree: Any) -> Any:
         """Places a host or device tree on every device (the same value on every process)."""
@@ -115,12 +135,26 @@ class Placement:
         return jax.make_array_from_process_local_data(NamedSharding(self.mesh, spec), local, shape)
 
 
+def mesh_scope(mesh: Any) -> contextlib.AbstractContextManager:
+    """Where ``fit`` and ``evaluate`` run: inside ``jax.set_mesh``, under the ``mesh`` passed
+    to them, so that everything they trace sees the mesh their arrays live on (a mesh passed
+    inside another's context too); elsewhere, or without a mesh (the context's is used),
+    nothing changes. Enter it at once (``with mesh_scope(mesh):``): ``jax.set_mesh`` acts
+    when called."""
+    if isinstance(mesh, Mesh) and not jax.sharding.get_abstract_mesh().empty:
+        return jax.set_mesh(mesh)
+    return contextlib.nullcontext()
+
+
 def resolve_placement(mesh: Mesh | None) -> Placement:
-    """The mesh ``fit`` uses: the given one, or all devices on one ``"data"`` axis.
+    """The mesh ``fit`` uses: the given one; else the mesh of an enclosing ``jax.set_mesh``;
+    else all devices on one ``"data"`` axis.
 
     Raises:
       ValueError: if ``mesh`` has several axes and none is called ``"data"``.
     """
+    if mesh is None:
+        mesh = context_mesh()
     if mesh is None:
         if jax.device_count() == 1:
             return Placement()

@@ -93,9 +93,20 @@ def donatable_copy(tree: Any) -> Any:
     ``fit``'s compiled epochs donate the state's buffers (update them in place); the state and
     key they start from are copies, so the caller's arrays survive the run.
     """
+    return jax.tree.map(_copy, tree)
+
+
+def _copy(a: Any) -> jax.Array:
     # device_put copies a buffer without a program; jnp.array(a, copy=True) compiles a copy
     # per shape (hundreds of small compilations over many short runs).
-    return jax.tree.map(
-        lambda a: jax.device_put(a if isinstance(a, jax.Array) else np.asarray(a), may_alias=False),
-        tree,
-    )
+    if not isinstance(a, jax.Array):
+        return jax.device_put(np.asarray(a), may_alias=False)
+    if a.is_fully_addressable:
+        return jax.device_put(a, may_alias=False)
+    # An array spanning other processes' devices (a state an earlier multi-process fit
+    # returned): device_put takes only what this process holds, so each of its shards is
+    # copied on its device and the copies joined into an array of the same sharding.
+    if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+        return jax.random.wrap_key_data(_copy(jax.random.key_data(a)), impl=jax.random.key_impl(a))
+    shards = [jax.device_put(s.data, s.device, may_alias=False) for s in a.addressable_shards]
+    return jax.make_array_from_single_device_arrays(a.shape, a.sharding, shards)

@@ -300,8 +300,8 @@ class StepFunctions:
             # the loop's body share one trace of a full batch's step instead of two.
             @jax.jit
             def step(state, batch_rows, batch_keys):
-                batch_rows = self.placement.constrain_batch(batch_rows)
-                return self.step(state, x[batch_rows], y[batch_rows], batch_keys, probe)
+                xb, yb = self.placement.take_batch((x, y), batch_rows)
+                return self.step(state, xb, yb, batch_keys, probe)
 
             records_shape = jax.eval_shape(lambda s: step(s, rows[0], keys[0])[1], state)
             records = jax.tree.map(

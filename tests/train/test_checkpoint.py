@@ -150,6 +150,8 @@ def test_fit_saves_every_n_epochs_and_at_the_end(tmp_path):
     last = load_checkpoint(tmp_path)
     assert last.step == 20 and last.metadata == {"spec": "linear"}
     assert last.config["batch_size"] == 8 and last.config["num_examples"] == 30
+    # A mid-epoch step resumes only with as many processes as wrote it (check_resumable).
+    assert last.config["processes"] == 1
     np.testing.assert_array_equal(last.history.per_step["loss"], history.per_step["loss"])
     assert_trees_equal(last.params, state.params)
     with pytest.raises(ValueError, match="already holds checkpoints"):

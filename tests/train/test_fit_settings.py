@@ -106,6 +106,7 @@ _CONFIG = {
     "on_nonfinite": "raise",
     "seed": 0,
     "probe_size": 16,
+    "processes": 1,
 }
 
 
@@ -120,6 +121,14 @@ def _checkpoint(step=8, **config):
         (_checkpoint(drop_last=True), "drop_last=True, this run has drop_last=False"),
         (_checkpoint(probe_size=32), "probe batch of 32 examples, this run's use 16"),
         (_checkpoint(step=13), "at step 13, past the 12 steps"),
+        # Each process shuffles its own examples: the rest of the epoch would differ.
+        (
+            _checkpoint(step=6, processes=2, probe_size=0),
+            r"written by 2 processes in the middle of an epoch \(step 6; epochs end every 4 "
+            r"steps\), and this run has 1",
+        ),
+        # Each process draws its share of the probe batch from its own examples.
+        (_checkpoint(processes=2), "probe batch of 16 examples drawn by 2 processes"),
     ],
 )
 def test_a_checkpoint_of_another_run_is_refused(checkpoint, match):
@@ -137,6 +146,15 @@ def test_a_checkpoint_of_another_run_is_refused(checkpoint, match):
         # 32 examples in batches of 8 leave no partial batch to drop: the batches are the same
         # (refused before, "the batches would differ").
         _checkpoint(num_examples=32, drop_last=True),
+        # Another process count at the end of an epoch: the next one is shuffled anew.
+        _checkpoint(processes=4, probe_size=0),
+        # Written before the process count was recorded: not known, so not refused.
+        Checkpoint(
+            step=6,
+            params={},
+            model_state={},
+            config={k: v for k, v in _CONFIG.items() if k != "processes"},
+        ),
     ],
 )
 def test_a_checkpoint_with_the_same_batches_is_resumable(checkpoint):

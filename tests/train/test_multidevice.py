@@ -58,6 +58,25 @@ e8 = evaluate(s8, (x, y), loss=softmax_cross_entropy, metrics=[accuracy], batch_
 assert abs(e1["loss"] - e8["loss"]) < 1e-5
 assert round(e1["accuracy"] * len(x)) == round(e8["accuracy"] * len(x))
 
+# Inside jax.set_mesh (Explicit axes, as jax.make_mesh makes them in newer jax): fit and
+# evaluate take the context's mesh by default and a mesh passed as given, and train as
+# outside (before: the batch constraint refused Explicit axes, and the default Auto mesh
+# clashed with the context's).
+from jax.sharding import AxisType
+explicit = (AxisType.Explicit,)
+all8 = jax.make_mesh((8,), ("data",), axis_types=explicit)
+half = jax.make_mesh((4,), ("data",), axis_types=explicit, devices=jax.devices()[:4])
+for context, given in ((all8, all8), (all8, None), (half, None), (all8, half)):
+    with jax.set_mesh(context):
+        s_in, h_in = fit(triple, opt, (x, y), mesh=given, **kw)
+        e_in = evaluate(s_in, (x, y), loss=softmax_cross_entropy, metrics=[accuracy], mesh=given)
+    close(s1.params, s_in.params)
+    close(s1.model_state, s_in.model_state)
+    close(h1.per_epoch["val_loss"], h_in.per_epoch["val_loss"])
+    assert abs(e1["loss"] - e_in["loss"]) < 1e-5, (e1, e_in)
+    used = jax.tree.leaves(s_in.params)[0].sharding.device_set
+    assert used == set((given or context).devices.flat), (context, given, used)
+
 for bad_kw, message in (({"batch_size": 12}, "does not split over the 8 devices"),
                         ({"mesh": Mesh(np.array(jax.devices()).reshape(4, 2), ("a", "b"))},
                          "name the data-parallel one")):

@@ -6,7 +6,10 @@ feed their own shard of the digits to ``fit`` with a global batch (the multi-pro
 each process shuffles its own examples and sends its part of every global batch). Meanwhile
 this process computes the reference: one process, one device, a hand-written optax loop fed
 the same global batches. The two-process launch does every check in one go (train, resume
-from a one-process checkpoint, curvature); the four-process one checks the parameters.
+from a one-process checkpoint, curvature); the four-process one checks the parameters; a
+second two-process launch checks, one after another, that an error one process finds is
+raised by every process (none waits for the others forever), and that shares of unequal
+sizes, a mid-epoch checkpoint of another process count and a multi-process state are handled.
 """
 
 import functools
@@ -26,9 +29,9 @@ from flax import nnx
 
 from jaxtrain import curvature
 from jaxtrain.data import load_digits
-from jaxtrain.losses import softmax_cross_entropy
+from jaxtrain.losses import accuracy, softmax_cross_entropy
 from jaxtrain.nn import MLP, functional
-from jaxtrain.train import evaluate, fit
+from jaxtrain.train import CheckpointDirectoryError, evaluate, fit
 from jaxtrain.train._batching import key_bits, shuffled
 
 # 6 full global batches of 32 and a last one of 16 per epoch; each divides among 2 and 4
@@ -42,6 +45,8 @@ LOSS = softmax_cross_entropy
 RTOL, ATOL = 2e-5, 2e-6
 # A launch that takes longer has hung (a process waiting for a peer that is gone).
 LAUNCH_TIMEOUT = 180.0
+# Examples of the validation set split unequally (17 and 16) in the failure launch.
+NUM_UNEVEN = 33
 
 
 def share_digits(out):
@@ -125,12 +130,14 @@ def _reference_step():
     return step
 
 
-def reference_run(batches):
-    """One process, one device: θ ← θ + SGD-momentum(∇L(θ; batch)) over ``batches``.
+def reference_run(batches, start=None):
+    """One process, one device: θ ← θ + SGD-momentum(∇L(θ; batch)) over ``batches``, from
+    ``start`` ``(params, model state)`` (the model's initial values by default) and a fresh
+    optimizer state.
 
     Returns ``(params, model state, per-step losses)``.
     """
-    _, params, state = model()
+    params, state = model()[1:] if start is None else start
     opt_state = OPTIMIZER.init(params)
     losses = []
     for xb, yb in batches:
@@ -168,6 +175,9 @@ def worker(port, processes, process, out, checks):
     train, val = shared_digits(out)
     mine = shard(train, process, processes)
     kw = dict(loss=LOSS, batch_size=BATCH, progress=False)
+    if checks == "together":
+        _fail_together(process, processes, out, train, mine, kw)
+        return
     if checks == "fit":
         # Full batches only: a last partial batch would cost every process a compilation.
         state, _ = fit(model(), OPTIMIZER, mine, epochs=2, drop_last=True, **kw)
@@ -219,6 +229,62 @@ def worker(port, processes, process, out, checks):
     )
 
 
+def _fail_together(process, processes, out, train, mine, kw):
+    """Errors that one process finds, each expected from every process in turn; then a state
+    trained by the processes trained again, with a validation set split 17/16 (full batches
+    only: one compilation per program)."""
+    kw = dict(kw, drop_last=True)
+
+    def refused(error, match, **fit_kw):
+        data = fit_kw.pop("data", mine)
+        with pytest.raises(error, match=match):
+            fit(model(), OPTIMIZER, data, epochs=fit_kw.pop("epochs", 1), **kw, **fit_kw)
+        print("refused:", match, flush=True)
+
+    # Only process 1's share holds a NaN; only process 0's validation share a bad label.
+    x, y = mine
+    if process == 1:
+        x = x.copy()
+        x[3, 5] = np.nan
+    refused(ValueError, r"process 1: train_data inputs x hold 1 NaN", data=(x, y))
+    val = shard(tuple(a[:NUM_UNEVEN] for a in train), process, processes)
+    bad_val = (
+        val[0],
+        np.where(np.arange(len(val[1])) == 2, 10, val[1]) if process == 0 else val[1],
+    )
+    refused(ValueError, r"process 0: val_data labels", val_data=bad_val)
+    # Process 0 alone checks the directory: a foreign one, then a foreign step folder.
+    refused(CheckpointDirectoryError, "is not empty", checkpoint_dir=out / "foreign")
+    # A checkpoint that one process wrote in the middle of its first epoch (the test writes
+    # it while the processes start).
+    while not (out / "mid_epoch").exists():
+        time.sleep(0.05)
+    refused(ValueError, "written by 1 process", checkpoint_dir=out / "mid_epoch", resume=True)
+
+    # A state the processes trained (its arrays span every process's devices) trains again,
+    # validated on unequal shares, and is evaluated on them.
+    state, _ = fit(model(), OPTIMIZER, mine, epochs=1, checkpoint_dir=out / "run", **kw)
+    again, history = fit(state, OPTIMIZER, mine, epochs=1, val_data=val, **kw)
+    scores = evaluate(again, val, loss=LOSS, metrics=[accuracy])
+    _save(
+        out / f"together-{process}.npz",
+        (again.params, again.model_state),
+        val_loss=history.per_epoch["val_loss"],
+        loss=scores["loss"],
+        accuracy=scores["accuracy"],
+    )
+    if process == 0:  # the step the run below saves next, put there by someone else
+        (out / "run" / "12").mkdir()
+        (out / "run" / "12" / "theirs.txt").write_text("not jaxtrain's")
+    refused(
+        CheckpointDirectoryError,
+        "cannot save step 12",
+        checkpoint_dir=out / "run",
+        resume=True,
+        epochs=2,
+    )
+
+
 _MAIN = """
 import sys
 sys.path.insert(0, {here!r})
@@ -241,8 +307,9 @@ class Launch:
     as one exits with an error, or when ``LAUNCH_TIMEOUT`` passes.
     """
 
-    def __init__(self, processes, out, checks, *, devices_per_process=1):
+    def __init__(self, processes, out, checks, *, devices_per_process=1, timeout=LAUNCH_TIMEOUT):
         self.out, self.processes, self.checks = pathlib.Path(out), processes, checks
+        self.timeout = timeout
         self.env = dict(os.environ, JAX_PLATFORMS="cpu")
         flags = [f for f in self.env.get("XLA_FLAGS", "").split() if "device_count" not in f]
         self.env["XLA_FLAGS"] = " ".join(
@@ -284,10 +351,10 @@ class Launch:
                 pytest.fail(f"process {failed[0][0]} exited with {failed[0][1]}:\n" + self._logs())
             if all(code == 0 for code in codes):
                 return
-            if time.monotonic() - self.started > LAUNCH_TIMEOUT:
+            if time.monotonic() - self.started > self.timeout:
                 running = [i for i, code in enumerate(codes) if code is None]
                 pytest.fail(
-                    f"processes {running} still running after {LAUNCH_TIMEOUT:.0f} s:\n"
+                    f"processes {running} still running after {self.timeout:.0f} s:\n"
                     + self._logs()
                 )
             time.sleep(0.05)
@@ -397,3 +464,37 @@ def test_four_processes_train_as_one(tmp_path):
         launch.wait()
     got, _ = _same_in_every_process(tmp_path, "fit", 4)
     assert_close(got, trained)
+
+
+@pytest.mark.slow
+def test_two_processes_fail_together_and_take_unequal_shares(tmp_path):
+    train, _ = share_digits(tmp_path)
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("someone else's")
+    kw = dict(batch_size=BATCH, loss=LOSS, progress=False)
+    # Every process is expected to raise each error in turn; one that waited for the others
+    # instead would stop the launch at its timeout.
+    with Launch(2, tmp_path, "together", devices_per_process=2, timeout=150.0) as launch:
+        # The mid-epoch checkpoint: one process, 3 of the epoch's 6 full batches.
+        written = tmp_path / "being_written"
+        fit(model(), OPTIMIZER, train, steps=3, drop_last=True, checkpoint_dir=written, **kw)
+        (tmp_path / "being_written").rename(tmp_path / "mid_epoch")
+        # The processes' two runs: one epoch from the model, one from its result (a fresh
+        # optimizer state, the same seed: the same batches).
+        first = list(global_batches(train, 0, 2, drop_last=True))
+        *trained, _ = reference_run(first)
+        *again, _ = reference_run(first, start=trained)
+        launch.wait()
+
+    (params, state), records = _same_in_every_process(tmp_path, "together", 2)
+    assert_close((params, state), again)
+    # The validation set of 17 + 16 examples, every example weighed once: as one process
+    # evaluates the two shares joined.
+    uneven = tuple(a[:NUM_UNEVEN] for a in train)
+    joined = tuple(np.concatenate([shard(uneven, p, 2)[i] for p in (0, 1)]) for i in (0, 1))
+    expected = evaluate((model()[0], params, state), joined, loss=LOSS, metrics=[accuracy])
+    np.testing.assert_allclose(records["val_loss"], [expected["loss"]], rtol=RTOL)
+    np.testing.assert_allclose(records["loss"], expected["loss"], rtol=RTOL)
+    np.testing.assert_allclose(records["accuracy"], expected["accuracy"], rtol=RTOL)
+    # The foreign step folder is left as it was.
+    assert (tmp_path / "run" / "12" / "theirs.txt").read_text() == "not jaxtrain's"
