@@ -185,7 +185,7 @@ class CheckpointDirectory:
                     f"directory (it has no {MANIFEST}); jaxtrain writes checkpoints only into "
                     "a new or empty directory, or one it made: choose another"
                 )
-        path.mkdir(parents=True, exist_ok=True)
+        _make_directory(path)
         self._lock = _take_lock(path)
         self._manifest = self._read() or {
             "format": _FORMAT,
@@ -495,6 +495,27 @@ def _take_lock(path: Any) -> Any:
     handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
     handle.flush()
     return handle
+
+
+def _make_directory(path: Any) -> None:
+    """``path`` made with its parents, or refused saying why in words (the system's "File
+    exists" for a link to nothing, "Not a directory" for a path below a file)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        if isinstance(path, pathlib.Path):
+            for above in (path, *path.parents):
+                if above.is_symlink() and not above.exists():
+                    target = above.parent / os.readlink(above)
+                    reason = f"{above} is a symbolic link to {target}, which does not exist"
+                    break
+                if above.exists() and not above.is_dir():
+                    reason = f"{above} is a file, not a folder"
+                    break
+        raise CheckpointDirectoryError(
+            f"cannot make the checkpoint directory {path}: {reason}; choose another"
+        ) from None
 
 
 def _release_lock(handle: Any) -> None:

@@ -27,8 +27,9 @@ class NonFiniteLossError(ValueError):
     checkpoint is written after it (the last good one stays on disk).
 
     Attributes:
-      reason: what was not finite, at which step, epoch and batch (0-based): the message's
-        first sentence, without the advice that follows it in the Python API's terms.
+      reason: what was not finite, at which step (0-based, as History's rows) and which batch
+        of which epoch (both counted from 1): the message's first sentence, without the
+        advice that follows it in the Python API's terms.
       step: the global step (0-based) that was not finite.
       epoch: the epoch (0-based) of that step.
       loss: the loss value at that step (NaN or ±inf; finite when only the gradient or the

@@ -103,7 +103,9 @@ def _reason(*, value: float, grad_norm: float, step: int, epoch: int, batch: int
             f"(loss {value:.4g} and gradient norm {grad_norm:.4g} were finite: a learning "
             "rate or schedule giving NaN or inf, or an update that overflowed)"
         )
-    return f"{what} at step {step} (epoch {epoch}, batch {batch} of {spe}); training stopped"
+    # The step as History's rows count (from 0); its batch and epoch as people count them.
+    where = f"step {step} (batch {batch + 1} of {spe} in epoch {epoch + 1})"
+    return f"{what} at {where}; training stopped"
 
 
 def _message(reason: str, *, kept: str) -> str:

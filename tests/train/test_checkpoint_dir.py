@@ -348,3 +348,26 @@ def test_a_folder_named_for_deletion_of_a_step_not_yet_saved_is_someone_elses(tm
         save_checkpoint(tmp_path, _state(step=9))
     save_checkpoint(tmp_path, _state(step=6), keep=1)
     assert (tmp_path / "9.jaxtrain-deleting" / "notes.txt").read_text() == "mine"
+
+
+def _below_a_file(tmp):
+    (tmp / "a-file").write_text("")
+    return tmp / "a-file" / "sub"
+
+
+def _dangling_link(tmp):
+    (tmp / "link").symlink_to(tmp / "missing")
+    return tmp / "link"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (_below_a_file, "a-file is a file, not a folder"),  # "[Errno 20] Not a directory"
+        (_dangling_link, "link is a symbolic link to"),  # "[Errno 17] File exists"
+    ],
+    ids=["below-a-file", "dangling-link"],
+)
+def test_a_directory_that_cannot_be_made_says_why(tmp_path, make, message):
+    with pytest.raises(CheckpointDirectoryError, match=f"cannot make the checkpoint .*{message}"):
+        save_checkpoint(make(tmp_path), _state(step=5))

@@ -354,7 +354,10 @@ def test_a_bad_step_in_a_call_of_many_epochs_keeps_the_epochs_before_it():
     x, y = blobs(30)
     optimizer = _nan_learning_rate_at(40)
     with pytest.raises(
-        NonFiniteLossError, match=r"at step 40 \(epoch 40, batch 0 of 1\)"
+        # Steps count from 0 as History's rows; epoch and batch from 1, as a table of epochs
+        # does ("epoch 40, batch 0 of 1" read as the 40th epoch's batch before the first).
+        NonFiniteLossError,
+        match=r"at step 40 \(batch 1 of 1 in epoch 41\)",
     ) as caught:
         fit(
             linear_triple(),
