@@ -299,7 +299,7 @@ def test_explain_batch_size_error_counts_one_training_example_in_the_singular(tm
     path = tmp_path / "one.npz"
     np.savez(path, x_train=np.zeros((1, 2), np.float32), y_train=np.array([0.5], np.float32))
     argv = ["explain", str(path), "--out", str(tmp_path / "out"), "--batch-size", "4"]
-    assert main(argv) == 1
+    assert main(argv) == 2  # a usage error
     err = capsys.readouterr().err
     assert "--batch-size 4" in err, err
     assert "1 training examples" not in err, err
