@@ -154,7 +154,12 @@ def fit(
       model: an NNX module, an ``(apply, params, state)`` triple or anything else
         :func:`jaxtrain.nn.functional` accepts; or a :class:`TrainState`, whose apply,
         parameters and model state start the run (with a fresh optimizer state).
-      optimizer: any ``optax.GradientTransformation`` (e.g. ``jaxtrain.optim.sgd``).
+      optimizer: any ``optax.GradientTransformation`` (e.g. ``jaxtrain.optim.sgd``). Its
+        update is given optax's extra arguments, the batch's loss ``value``, ``grad`` and
+        ``value_fn`` (θ ↦ L(θ; batch)), and ``obj_fn`` (the same function) where a
+        transform takes it: ``optax.contrib.reduce_on_plateau``, ``optax.lbfgs``,
+        ``optax.contrib.sophia`` and the escape transforms
+        (:func:`jaxtrain.optim.negative_curvature_descent`, ...) train as they are.
       train_data: ``(x, y)`` arrays, examples on axis 0 (this process's share when there are
         several processes).
       loss: ``loss(predictions, targets) -> scalar`` mean over the batch, e.g.

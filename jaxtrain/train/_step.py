@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ import optax
 
 from jaxtrain.monitor._monitor import Monitor, StepView, run_monitors
 from jaxtrain.optim._finite import all_finite
+from jaxtrain.optim._hyperparameters import walk_transforms
 from jaxtrain.train._checks import check_optimizer_output, check_scalar
 from jaxtrain.train._records import TRAIN_PREFIX
 from jaxtrain.train._sharding import Placement
@@ -87,6 +89,13 @@ def _schedule_step(opt_state: Any, step: jax.Array) -> jax.Array:
     return jnp.maximum(count - 1, 0)
 
 
+def _parameters(fn: Callable[..., Any]) -> tuple[str, ...]:
+    try:
+        return tuple(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):  # no signature to read (a builtin)
+        return ()
+
+
 def _select(take: jax.Array, new: Any, old: Any) -> Any:
     return jax.tree.map(lambda a, b: jnp.where(take, a, b), new, old)
 
@@ -140,6 +149,12 @@ class StepFunctions:
     checks_each_step: bool = False
 
     @functools.cached_property
+    def _takes_obj_fn(self) -> bool:
+        """Whether a transform of the optimizer takes ``obj_fn``: it is passed only then, as
+        optax's line search hands every extra argument it does not know to ``value_fn``."""
+        return any("obj_fn" in _parameters(fn) for _, _, fn in walk_transforms(self.optimizer))
+
+    @functools.cached_property
     def checking_each_step(self) -> StepFunctions:
         """These functions with every step checking the state it produces."""
         return dataclasses.replace(self, checks_each_step=True)
@@ -171,7 +186,20 @@ class StepFunctions:
         loss, predictions, new_model_state, grads, half_grads = self._gradients(
             state, xb, yb, dropout_key
         )
-        updates, new_opt_state = self.optimizer.update(grads, state.opt_state, state.params)
+
+        def batch_loss(params):
+            return self._objective(state)(params, xb, yb, dropout_key)[0]
+
+        # optax's extra arguments, for the transforms that take the loss: optax's
+        # reduce_on_plateau (value), L-BFGS's line search (value, grad, value_fn), sophia and
+        # jaxtrain's escape transforms (obj_fn). A transform that takes none ignores them,
+        # and a loss function no transform calls is never traced.
+        extra = {"value": loss, "grad": grads, "value_fn": batch_loss}
+        if self._takes_obj_fn:
+            extra["obj_fn"] = batch_loss
+        updates, new_opt_state = optax.with_extra_args_support(self.optimizer).update(
+            grads, state.opt_state, state.params, **extra
+        )
         check_optimizer_output(updates, new_opt_state, state.params, state.opt_state)
         new_params = optax.apply_updates(state.params, updates)
         grad_norm = optax.tree.norm(grads)
@@ -232,13 +260,7 @@ class StepFunctions:
         odd batch) they are an extra pass beside the usual whole-batch gradient.
         """
 
-        def objective(params, xb, yb, rng):
-            predictions, new_model_state = state.apply(
-                params, state.model_state, xb, train=True, rng=rng
-            )
-            value = check_scalar(self.loss(predictions, yb), "the loss")
-            return value, (predictions, new_model_state)
-
+        objective = self._objective(state)
         value_and_grad = jax.value_and_grad(objective, has_aux=True)
         batch_size = int(xb.shape[0])
         half = batch_size // 2
@@ -261,6 +283,19 @@ class StepFunctions:
             lambda x, y, k: jax.grad(lambda p: objective(p, x, y, k)[0])(state.params)
         )(*halves)
         return loss, predictions, new_model_state, grads, half_grads
+
+    def _objective(self, state: TrainState) -> Callable[..., Any]:
+        """``(params, xb, yb, rng) -> (loss, (predictions, new model state))`` in training
+        mode, from the state's model state."""
+
+        def objective(params, xb, yb, rng):
+            predictions, new_model_state = state.apply(
+                params, state.model_state, xb, train=True, rng=rng
+            )
+            value = check_scalar(self.loss(predictions, yb), "the loss")
+            return value, (predictions, new_model_state)
+
+        return objective
 
     def _probe_loss(self, state: TrainState, probe: Any) -> Callable[[Any], jax.Array] | None:
         """θ ↦ L(θ; probe batch) in training mode, with one dropout key for the whole run."""

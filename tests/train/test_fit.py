@@ -20,6 +20,7 @@ from train_problems import (
     linear_triple,
 )
 
+from jaxtrain import optim
 from jaxtrain.data import additive_noise
 from jaxtrain.losses import accuracy, softmax_cross_entropy
 from jaxtrain.nn import MLP, functional
@@ -390,3 +391,51 @@ def test_evaluate_refuses_a_loss_or_metric_that_is_not_a_scalar_as_fit_does(batc
             metrics={"per_class": _per_class_accuracy},
             batch_size=batch_size,
         )
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "takes_obj_fn"),
+    [
+        (optim.negative_curvature_descent(sgd(0.5), gradient_threshold=1.0), True),
+        (
+            optax.chain(sgd(0.5), optax.contrib.reduce_on_plateau(patience=1, accumulation_size=1)),
+            False,
+        ),
+        # Its line search hands value_fn every extra argument it does not know: no obj_fn.
+        (optax.lbfgs(), False),
+        (optax.contrib.sophia(0.05), True),
+    ],
+    ids=["negative_curvature_descent", "reduce_on_plateau", "lbfgs", "sophia"],
+)
+def test_optimizers_that_take_the_loss_as_extra_arguments_train(optimizer, takes_obj_fn):
+    # fit passed none of optax's extra arguments: jaxtrain's own escape transforms ("needs
+    # the loss as an extra argument"), reduce_on_plateau (value), L-BFGS (value, grad,
+    # value_fn) and sophia (obj_fn) could not be used. Full batches: a hand loop that passes
+    # the batch's loss takes the same steps.
+    x, y = blobs(30)
+    state, history = fit(
+        linear_triple(), optimizer, (x, y), loss=LOSS, epochs=4, batch_size=30, progress=False
+    )
+    params = linear_params()
+    opt_state = optimizer.init(params)
+    losses = []
+
+    @jax.jit
+    def step(params, opt_state):
+        def batch_loss(p):
+            return LOSS(linear_apply(p, {}, x, train=True)[0], y)
+
+        value, grads = jax.value_and_grad(batch_loss)(params)
+        extra = dict(value=value, grad=grads, value_fn=batch_loss)
+        if takes_obj_fn:
+            extra["obj_fn"] = batch_loss
+        updates, opt_state = optimizer.update(grads, opt_state, params, **extra)
+        return optax.apply_updates(params, updates), opt_state, value
+
+    for _ in range(4):
+        params, opt_state, value = step(params, opt_state)
+        losses.append(value)
+    np.testing.assert_allclose(history.per_step["loss"], losses, rtol=2e-5)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6), state.params, params
+    )
