@@ -31,7 +31,12 @@ _ADAGRAD = ADAGRAD_FACTORIES + MEAN_SQUARE_FACTORIES
 # steps, or guard against non-finite values. Weight decay is the approximation among them:
 # wd·θ added to the direction adds wd to every curvature the step sees, so the exact bound
 # is λmax + wd < c/η, below the reported c/η by wd (1e-4 beside 2/η = 20 at η = 0.1).
+# optax.contrib's reduce_on_plateau scales like a schedule (its factor is in the recorded
+# η); negative-curvature descent takes its inner optimizer's steps except near a critical
+# point, where the threshold of gradient steps says nothing.
 _NEUTRAL = (
+    "reduce_on_plateau",
+    "negative_curvature_descent",
     "scale",
     "scale_by_learning_rate",
     "scale_by_schedule",

@@ -27,6 +27,10 @@ def threshold(optimizer, eta, **kwargs):
         (optim.sgd(0.1, momentum=0.9, nesterov=True), 3.8 / 2.8 / 0.1),
         (optax.inject_hyperparams(optax.sgd)(learning_rate=0.1, momentum=0.9), 3.8 / 0.1),
         (optax.chain(optax.clip_by_global_norm(1.0), optim.sgd(0.1)), 2 / 0.1),
+        # A plateau's scale is a factor of the recorded η, as a schedule is; the wrapped
+        # optimizer takes negative-curvature descent's steps away from critical points.
+        (optax.chain(optim.sgd(0.1, momentum=0.9), optax.contrib.reduce_on_plateau()), 38.0),
+        (optim.negative_curvature_descent(optim.sgd(0.1, momentum=0.5)), 30.0),
     ],
 )
 def test_gradient_descent_thresholds(optimizer, expected):
