@@ -80,7 +80,9 @@ def _default_cache_dir(environ: Mapping[str, str]) -> pathlib.Path:
     return pathlib.Path(base) / "jaxtrain" / "xla"
 
 
-def enable_compilation_cache(environ: Mapping[str, str] | None = None) -> pathlib.Path | None:
+def enable_compilation_cache(
+    environ: Mapping[str, str] | None = None,
+) -> pathlib.Path | str | None:
     """Turns on JAX's persistent compilation cache for this process; returns its directory.
 
     The directory is ``$JAXTRAIN_COMPILATION_CACHE`` when set to a path,
@@ -93,8 +95,9 @@ def enable_compilation_cache(environ: Mapping[str, str] | None = None) -> pathli
       environ: the environment to read (default: ``os.environ``).
 
     Returns:
-      The cache directory in use, or ``None`` when the cache is off (also when the folder
-      cannot be made: a file in its place; said on stderr).
+      The cache directory in use (``~`` expanded; a URL such as ``gs://...`` as given, for
+      JAX to open), or ``None`` when the cache is off (also when the folder cannot be made:
+      a file in its place; said on stderr).
     """
     import jax
 
@@ -105,17 +108,24 @@ def enable_compilation_cache(environ: Mapping[str, str] | None = None) -> pathli
     configured = jax.config.jax_compilation_cache_dir
     if configured:
         return pathlib.Path(configured)
-    directory = pathlib.Path(setting) if setting else _default_cache_dir(environ)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        # Compiling anew costs time, not results: the command runs on without the cache.
-        print(
-            f"jaxtrain: compiled programs are not cached: cannot use {directory} as the cache "
-            f"folder ({error.strerror or error}); set {CACHE_ENV} to a folder, or to off",
-            file=sys.stderr,
-        )
-        return None
+    # A URL (gs://...) is JAX's to open: as a local path it would be made as "gs:/...".
+    directory: pathlib.Path | str = (
+        setting
+        if setting and "://" in setting
+        else (pathlib.Path(setting).expanduser() if setting else _default_cache_dir(environ))
+    )
+    if isinstance(directory, pathlib.Path):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            # Compiling anew costs time, not results: the command runs on without the cache.
+            print(
+                f"jaxtrain: compiled programs are not cached: cannot use {directory} as the "
+                f"cache folder ({error.strerror or error}); set {CACHE_ENV} to a folder, or "
+                "to off",
+                file=sys.stderr,
+            )
+            return None
     jax.config.update("jax_compilation_cache_dir", str(directory))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", _MIN_COMPILE_SECONDS)
     return directory

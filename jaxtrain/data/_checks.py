@@ -10,7 +10,12 @@ import numpy as np
 from jaxtrain._numbers import is_real_dtype
 from jaxtrain._text import counted
 from jaxtrain.data._errors import LabelError
-from jaxtrain.data._labels import check_class_labels, check_num_classes, row_sums_off_one
+from jaxtrain.data._labels import (
+    check_class_labels,
+    check_num_classes,
+    negative_entries,
+    row_sums_off_one,
+)
 
 
 def _first(mask: np.ndarray) -> int:
@@ -101,7 +106,7 @@ def _check_target_rows(y: np.ndarray, num_classes: int, where: str) -> None:
             "or soft targets need one column per class (or pass integer labels of shape (N,))."
         )
     check_finite(y, f"{where} targets")
-    if (y < 0).any():
+    if negative_entries(y).any():
         raise ValueError(
             f"{where} one-hot/soft targets hold negative values; each row must be a "
             "probability distribution over the classes."
@@ -129,7 +134,7 @@ def check_dataset(x: Any, y: Any, *, num_classes: int | None = None, name: str =
     and no 64-bit integers beyond 32 bits' (they would turn into inf, or wrap around). With
     ``num_classes``, y must be integer class indices of shape (N,) in 0..num_classes − 1,
     or one-hot/soft targets of shape (N, num_classes), real numbers whose rows are
-    distributions (non-negative, summing to 1 within 1e-3).
+    distributions (non-negative and summing to 1, both within 1e-3).
 
     Args:
       x: inputs, N examples on axis 0.

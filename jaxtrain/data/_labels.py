@@ -40,6 +40,12 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
+def negative_entries(y: np.ndarray) -> np.ndarray:
+    """Where probabilities are negative beyond :data:`ROW_SUM_TOLERANCE` (a rounding error
+    such as −1e-9, left by computing soft labels in floats, is none)."""
+    return y < -ROW_SUM_TOLERANCE
+
+
 def row_sums_off_one(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(sums, off)``: the row sums of 2-D targets in float64, and where they miss 1 by more
     than :data:`ROW_SUM_TOLERANCE` (a NaN sum misses it too)."""
@@ -49,13 +55,13 @@ def row_sums_off_one(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def are_soft_labels(y: np.ndarray) -> bool:
     """Whether ``y`` holds one-hot or soft labels, rows (N, K) of probabilities: real numbers
-    (bools too), finite, non-negative, each row summing to 1 within
+    (bools too), finite, non-negative and each row summing to 1, both within
     :data:`ROW_SUM_TOLERANCE`. The rows :func:`~jaxtrain.data.check_dataset` accepts as
     targets of a classification, and the rows a split stratifies by their likeliest class;
     other 2-D float targets are a regression's outputs."""
     if y.ndim != 2 or y.shape[1] == 0 or not is_real_dtype(y.dtype):
         return False
-    if not np.isfinite(y).all() or (y < 0).any():
+    if not np.isfinite(y).all() or negative_entries(y).any():
         return False
     return not row_sums_off_one(y)[1].any()
 

@@ -298,6 +298,14 @@ def _gap_share_text(equal_updates_gap: float, equal_epochs_gap: float) -> str:
             f"updates to explain (at equal updates {signed(100 * equal_updates_gap)} points for "
             "batch 16)"
         )
+    if equal_epochs_gap < 0:
+        # Batch 16 made more updates in those epochs and is still behind: more updates are
+        # no reason for it.
+        return (
+            f"The full batch leads at equal epochs ({signed(100 * equal_epochs_gap)} points for "
+            "batch 16) although batch 16 made more updates, so the number of updates does not "
+            f"explain that gap (at equal updates {signed(100 * equal_updates_gap)} points)"
+        )
     share = abs(equal_updates_gap) / abs(equal_epochs_gap)
     # A gap of the other sign is no share of the first one (below 1% it is one in words).
     if equal_updates_gap * equal_epochs_gap < 0 and share >= 0.01:

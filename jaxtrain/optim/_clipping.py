@@ -57,7 +57,8 @@ def clip_by_global_norm(max_norm: float | jax.Array) -> optax.GradientTransforma
         # √Σ|g|² (optax.tree.norm): for complex g, Σg² is not a squared length.
         squares = [jnp.sum(abs_sq(g)) for g in jax.tree.leaves(updates)]
         norm = jnp.sqrt(sum(squares)) if squares else jnp.zeros([])
-        keep = norm < max_norm
+        # An infinite bound keeps g even where ‖g‖ overflowed to inf (float16 past 256).
+        keep = (norm < max_norm) | jnp.isposinf(max_norm)
 
         def clip(g):
             return jax.lax.select(keep, g, (g / norm.astype(g.dtype)) * max_norm)

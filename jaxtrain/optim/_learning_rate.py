@@ -301,8 +301,10 @@ def _link_factors(
         owners = [id(fn) for name, _, fn in walked if name == factory]
         return dict(zip(owners, states, strict=False))
 
+    # The walk does not enter inject_hyperparams, nor does this: a plateau inside an injected
+    # optimizer is out of reach, as its η is.
     plateau_states = jax.tree_util.tree_leaves(
-        opt_state, is_leaf=lambda x: isinstance(x, ReduceLROnPlateauState)
+        opt_state, is_leaf=lambda x: isinstance(x, (ReduceLROnPlateauState, *_INJECT_STATES))
     )
     factor_of = {
         "injected": owned("inject_hyperparams", injected),

@@ -77,3 +77,18 @@ def test_a_cache_path_that_cannot_be_a_folder_turns_the_cache_off(
     err = capsys.readouterr().err
     assert err.startswith("jaxtrain: compiled programs are not cached: cannot use ")
     assert err.count("\n") == 1 and CACHE_ENV in err
+
+
+def test_a_home_relative_path_and_a_url_are_not_made_as_local_names(
+    tmp_path, monkeypatch, jax_cache_config
+):
+    # "~/x" was made as a folder named "~" in the working folder, "gs://b/c" as "gs:/b/c".
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    jax.config.update("jax_compilation_cache_dir", None)
+    assert enable_compilation_cache({CACHE_ENV: "~/xla"}) == tmp_path / "home" / "xla"
+    assert (tmp_path / "home" / "xla").is_dir() and not (tmp_path / "~").exists()
+    jax.config.update("jax_compilation_cache_dir", None)
+    assert enable_compilation_cache({CACHE_ENV: "gs://bucket/xla"}) == "gs://bucket/xla"
+    assert jax.config.jax_compilation_cache_dir == "gs://bucket/xla"
+    assert not (tmp_path / "gs:").exists()

@@ -9,11 +9,13 @@ import pytest
 from jaxtrain.data import (
     Splits,
     Standardizer,
+    check_dataset,
     fit_standardizer,
     kfold_indices,
     standardize,
     train_val_test_split,
 )
+from jaxtrain.data._splits import class_labels
 
 
 def _data(n=100, classes=(0, 1, 2), weights=(0.6, 0.3, 0.1)):
@@ -490,3 +492,14 @@ def test_only_rows_of_probabilities_are_stratified(targets, stratified):
             assert int(_MINORITY[got.val[0][:, 0].astype(int)].sum()) == 2
         else:
             np.testing.assert_array_equal(got.val[0], at_random.val[0])
+
+
+def test_soft_labels_with_rounding_below_zero_are_stratified_and_checked_alike():
+    # Rows with −1e-9 (soft labels computed in floats) were split at random without a word,
+    # and refused by check_dataset as negative.
+    y = np.tile(np.eye(2), (10, 1)) * (1 + 2e-9) - 1e-9
+    assert (y < 0).any()
+    np.testing.assert_array_equal(class_labels(y), np.tile([0, 1], 10))
+    check_dataset(np.zeros((20, 1)), y, num_classes=2)
+    with pytest.raises(ValueError, match="negative values"):
+        check_dataset(np.zeros((2, 1)), np.array([[1.01, -0.01], [0.0, 1.0]]), num_classes=2)

@@ -577,6 +577,11 @@ def test_gap_share_a_gap_that_reverses_is_no_share_of_it():
     # the one at equal epochs … does not explain most" — the sign flipped, so the number of
     # updates explains all of it.
     text = bm._gap_share_text(-0.05, 0.05)
+    # The full batch ahead at equal epochs, though batch 16 made more updates: the number of
+    # updates explains none of that, whatever happens at equal updates.
+    for equal_updates in (0.05, -0.01, -0.08):
+        behind = bm._gap_share_text(equal_updates, -0.05)
+        assert "does not explain that gap" in behind and "explains all" not in behind
     assert "reverses" in text and "%" not in text
     assert "explains all of the equal-epochs gap" in text
     assert "under 1%" in bm._gap_share_text(-0.0001, 0.05)

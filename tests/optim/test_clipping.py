@@ -40,3 +40,11 @@ def test_clip_by_an_infinite_norm_leaves_updates_alone_as_optax(max_norm, dtype)
         theirs, _ = update(optax.clip_by_global_norm(max_norm))(grads, optax.EmptyState())
         chex.assert_trees_all_equal(ours, theirs)
         chex.assert_trees_all_equal(ours, grads)
+
+
+def test_an_infinite_bound_keeps_half_precision_updates_whose_norm_overflows():
+    # ‖g‖² of float16 [3e4, 4e4] overflows to inf: inf < inf kept nothing and g/inf·inf is NaN.
+    g = jnp.array([3e4, 4e4], jnp.float16)
+    for bound in (float("inf"), jnp.asarray(jnp.inf, jnp.float16)):
+        out, _ = jax.jit(clip_by_global_norm(bound).update)(g, optax.EmptyState())
+        np.testing.assert_array_equal(out, g)

@@ -205,6 +205,27 @@ def test_reduce_on_plateau_scales_the_learning_rate(jit):
     assert float(learning_rate_from_state(state, before_adam)) == pytest.approx(0.01)
 
 
+def test_a_plateau_inside_an_injected_optimizer_is_not_paired_with_one_outside():
+    # The walk does not enter inject_hyperparams, but the states were collected beneath it:
+    # the outer plateau was read with the inner one's scale (0.05 read, 0.025 the step
+    # without the inner plateau, which, like an injected η, is out of the walk's reach).
+    def plateau(factor):
+        return optax.contrib.reduce_on_plateau(
+            factor=factor, patience=0, accumulation_size=1, rtol=1e-4
+        )
+
+    inner = optax.inject_hyperparams(
+        lambda learning_rate: optax.chain(optax.sgd(learning_rate), plateau(0.5))
+    )(learning_rate=0.1)
+    opt = optax.chain(inner, plateau(0.25))
+    params, grads = jnp.ones(3), jnp.array([1.0, 2.0, 3.0])
+    state = opt.init(params)
+    for value in (1.0, 2.0, 3.0):
+        _, state = opt.update(grads, state, params, value=jnp.asarray(value))
+    outer = float(state[1].scale)
+    assert float(learning_rate_from_state(state, opt)) == pytest.approx(0.1 * outer)
+
+
 def test_an_optimizer_without_a_readable_learning_rate_is_named():
     # It said "pass the optimizer" to a caller who had.
     opt = optim.perturbed_gd(0.1)
