@@ -1,5 +1,5 @@
-"""argparse value types (the number types re-exported from ``jaxtrain._arg_types``) and the
-model options that ``diagnose`` and ``train`` share."""
+"""The model options that ``diagnose``, ``explain`` and ``train`` share (the number types of
+their flags are in ``jaxtrain._arg_types``)."""
 
 from __future__ import annotations
 
@@ -9,30 +9,13 @@ from typing import Any
 import numpy as np
 
 from jaxtrain._arg_types import (
-    checked_number,
-    fraction,
-    non_negative_float,
     non_negative_int,
     number_of_classes,
-    positive_float,
     positive_int,
-    random_seed,
 )
 from jaxtrain.cli._errors import CommandError, UsageError
 
-__all__ = [
-    "add_model_arguments",
-    "checked_number",
-    "fraction",
-    "non_negative_float",
-    "non_negative_int",
-    "number_of_classes",
-    "positive_float",
-    "positive_int",
-    "random_seed",
-    "shape_inputs",
-    "spec_from_args",
-]
+__all__ = ["add_model_arguments", "shape_inputs", "spec_from_args"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu")
 _DEFAULT_ACTIVATION = "relu"

@@ -5,15 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from jaxtrain._arg_types import checked_number, positive_float, positive_int
 from jaxtrain._output_dir import add_output_arguments, claim_output_dir
-from jaxtrain.cli._args import (
-    add_model_arguments,
-    checked_number,
-    positive_float,
-    positive_int,
-    shape_inputs,
-    spec_from_args,
-)
+from jaxtrain.cli._args import add_model_arguments, shape_inputs, spec_from_args
 from jaxtrain.cli._errors import CommandError
 
 __all__ = ["register", "run"]

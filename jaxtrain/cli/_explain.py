@@ -7,16 +7,10 @@ import pathlib
 import sys
 from typing import Any
 
+from jaxtrain._arg_types import non_negative_int, positive_int, random_seed
 from jaxtrain._output_dir import add_output_arguments, claim_output_dir
 from jaxtrain._text import counted
-from jaxtrain.cli._args import (
-    add_model_arguments,
-    non_negative_int,
-    positive_int,
-    random_seed,
-    shape_inputs,
-    spec_from_args,
-)
+from jaxtrain.cli._args import add_model_arguments, shape_inputs, spec_from_args
 from jaxtrain.cli._errors import CommandError, UsageError
 
 __all__ = ["register", "run"]

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._arg_types import checked_number, positive_float, positive_int
 from jaxtrain._json import to_jsonable
 from jaxtrain._output_dir import OutputDir, add_output_arguments, claim_output_dir
 from jaxtrain._text import beside, counted, listed
-from jaxtrain.cli._args import checked_number, positive_float, positive_int
 from jaxtrain.cli._errors import CommandError
 
 __all__ = ["register", "run"]

@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from jaxtrain._arg_types import random_seed
 from jaxtrain._fast_compile import prefer_fast_compilation
 from jaxtrain._output_dir import add_output_arguments, claim_output_dir
-from jaxtrain.cli._args import random_seed
 from jaxtrain.cli._progress import progress as command_progress
 
 __all__ = ["SECTIONS", "register", "run_tour"]

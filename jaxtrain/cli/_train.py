@@ -10,19 +10,18 @@ import shlex
 import sys
 from typing import Any
 
-from jaxtrain._json import to_jsonable
-from jaxtrain._output_dir import folder_name
-from jaxtrain._text import counted, listed
-from jaxtrain.cli._args import (
-    add_model_arguments,
+from jaxtrain._arg_types import (
     fraction,
     non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
     random_seed,
-    spec_from_args,
 )
+from jaxtrain._json import to_jsonable
+from jaxtrain._output_dir import folder_name
+from jaxtrain._text import counted, listed
+from jaxtrain.cli._args import add_model_arguments, spec_from_args
 from jaxtrain.cli._data_ref import BUILTIN
 from jaxtrain.cli._errors import CommandError, UsageError
 
