@@ -164,14 +164,16 @@ def gradient_noise_scale(
     +inf while the averaged |G|² estimate is not positive and tr(Σ)'s is (near a minimum,
     where the gradient is all noise), NaN when neither is (every gradient zero).
 
-    For models with batch-coupled state (BatchNorm), or an odd batch, the step's gradient is
-    the usual full-batch one and the two half-batch gradients are an extra pass; with
+    For models with batch-coupled state (BatchNorm), a loss that draws on the step's random
+    key (dropout: the halves' masks would not be the whole batch's), or an odd batch, the
+    step's gradient is the usual full-batch one and the two half-batch gradients are an
+    extra pass; with
     BatchNorm each half uses its own batch statistics, so what is measured is the noise scale
     of the model normalized over B/2 examples (both estimates come from the halves, which
     keeps them consistent). A batch of one cannot be split: NaN there. Models without
     such state, whose loss is a mean of per-example losses, take the same steps as
-    unmonitored training up to float rounding (the gradient is summed in two halves); with
-    dropout, each half draws its own mask. A model or loss that couples a batch's examples
+    unmonitored training up to float rounding (the gradient is summed in two halves). A
+    model or loss that couples a batch's examples
     without model state (statistics of the batch computed on the fly, a contrastive loss)
     would train on the mean of the halves' gradients instead: pass ``coupled_batch=True``,
     and its steps are unmonitored training's, the halves an extra pass.

@@ -89,6 +89,20 @@ def _schedule_step(opt_state: Any, step: jax.Array) -> jax.Array:
     return jnp.maximum(count - 1, 0)
 
 
+def _uses_key(loss_of_key: Callable[[jax.Array], jax.Array], key: jax.Array) -> bool:
+    """Whether ``loss_of_key(key)`` depends on the key (a model drawing dropout masks), read
+    off its program with the unused parts removed (a jitted apply takes the key whether or
+    not it uses it); where that cannot be read, it is taken to."""
+    closed = jax.make_jaxpr(loss_of_key)(key)
+    try:
+        from jax._src.interpreters import partial_eval
+
+        _, used = partial_eval.dce_jaxpr(closed.jaxpr, [True] * len(closed.jaxpr.outvars))
+    except (ImportError, AttributeError, TypeError):
+        return True
+    return bool(used[0])
+
+
 def _parameters(fn: Callable[..., Any]) -> tuple[str, ...]:
     try:
         return tuple(inspect.signature(fn).parameters)
@@ -270,8 +284,16 @@ class StepFunctions:
             )
             return loss, predictions, new_model_state, grads, None
         halves = (*_halves((xb, yb), half), jax.random.split(rng))
-        separable = not any(m.needs_whole_batch_gradient for m in self.monitors)
-        if batch_size % 2 == 0 and separable and not jax.tree.leaves(state.model_state):
+        # The halves' mean is the step only where it equals the whole batch's gradient: not
+        # with batch statistics (model state), a coupled batch, or a loss drawing on the key
+        # (dropout: the halves' masks are not the whole batch's).
+        separable = (
+            batch_size % 2 == 0
+            and not any(m.needs_whole_batch_gradient for m in self.monitors)
+            and not jax.tree.leaves(state.model_state)
+            and not _uses_key(lambda key: objective(state.params, xb, yb, key)[0], rng)
+        )
+        if separable:
             (losses, (predictions, new_model_state)), half_grads = jax.vmap(
                 value_and_grad, in_axes=(None, 0, 0, 0)
             )(state.params, *halves)

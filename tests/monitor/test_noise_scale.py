@@ -60,6 +60,32 @@ def test_halves_give_the_same_training_as_unmonitored_up_to_rounding():
     assert np.isfinite(history.per_step["noise_scale"]).all()
 
 
+def test_a_dropout_model_trains_as_unmonitored():
+    # Its halves drew other dropout masks than the whole batch's step: the monitor changed
+    # the run (parameters 4e-2 apart after 6 steps). A model whose loss draws on the step's
+    # key takes the whole-batch step and an extra pass for the halves.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 8)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    runs = [
+        train.fit(
+            nn.MLP(8, 16, 2, depth=1, dropout=0.3, rngs=nnx.Rngs(0)),
+            optim.sgd(0.1),
+            (x, y),
+            loss=losses.softmax_cross_entropy,
+            epochs=2,
+            batch_size=32,
+            monitors=monitors,
+            progress=False,
+        )
+        for monitors in ([], [monitor.gradient_noise_scale()])
+    ]
+    (plain, _), (watched, history) = runs
+    for a, b in zip(jax.tree.leaves(plain.params), jax.tree.leaves(watched.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert np.isfinite(history.per_step["noise_scale"]).all()
+
+
 def test_batchnorm_and_odd_batches_take_the_extra_half_batch_pass():
     from jaxtrain.data import load_digits
 
