@@ -11,7 +11,7 @@ import optax
 from jaxtrain.optim._effective_step import inverse_preconditioner, second_moment_owner
 from jaxtrain.optim._hyperparameters import Part
 
-__all__ = ["preconditioner_inverse"]
+__all__ = ["preconditioner_inverse", "preconditioner_set"]
 
 # optax's default β₁, for a part whose b1 is not a constant it can read.
 _DEFAULT_B1 = 0.9
@@ -69,3 +69,22 @@ def preconditioner_inverse(parts: list[Part], opt_state: Any) -> Any:
         )
     factor = _first_moment_correction(part.get("b1", _DEFAULT_B1), state.count)
     return jax.tree.map(lambda s: s * factor.astype(s.dtype), inverse)
+
+
+def preconditioner_set(parts: list[Part], opt_state: Any) -> jax.Array:
+    """Whether the adaptive transform has taken a step, so that P is a step's preconditioner.
+
+    Before its first step its second moment is its initial value (0 for Adam and RMSProp)
+    and P = ε: a preconditioned sharpness of P would be 1/ε times too large. In a run that
+    happens under ``optax.MultiSteps``, whose inner optimizer steps once every k steps;
+    its ``gradient_step`` and the transform's own ``count`` say whether it has.
+    """
+    state, _ = second_moment_owner(parts, opt_state)
+    stepped = jnp.bool_(True)
+    if "count" in getattr(state, "_fields", ()):
+        stepped &= jnp.asarray(state.count) > 0
+    multi = optax.MultiStepsState
+    for node in jax.tree_util.tree_leaves(opt_state, is_leaf=lambda x: isinstance(x, multi)):
+        if isinstance(node, multi):
+            stepped &= jnp.asarray(node.gradient_step) > 0
+    return stepped

@@ -21,7 +21,7 @@ from jaxtrain.monitor._monitor import (
     check_int,
     check_number,
 )
-from jaxtrain.monitor._preconditioner import preconditioner_inverse
+from jaxtrain.monitor._preconditioner import preconditioner_inverse, preconditioner_set
 from jaxtrain.monitor._threshold import StabilityThreshold, stability_threshold
 from jaxtrain.optim._hyperparameters import Part, optimizer_parts
 
@@ -143,7 +143,10 @@ class Sharpness(ProbeMonitor):
                 min_iters=min(num_iters, _MIN_ITERS),
             )
         assert self.rule is not None, "prepare() resolves the threshold before the run"
-        records = {"sharpness": values[0], "stability_threshold": self.rule(view.learning_rate)}
+        value = values[0]
+        if self.preconditioned:  # no step's P before the adaptive transform's first step
+            value = jnp.where(preconditioner_set(list(self.parts), view.opt_state), value, jnp.nan)
+        records = {"sharpness": value, "stability_threshold": self.rule(view.learning_rate)}
         return SharpnessState(vectors[0], steps.astype(jnp.int32)), records
 
 
@@ -189,7 +192,9 @@ def sharpness(
     the probe batch's own statistics; dropout uses one fixed key for the whole run.
 
     Records ``history.per_step["sharpness"]`` and ``["stability_threshold"]`` (NaN at steps
-    not measured). ``sharpness·η/2`` near 1 (for SGD) is the edge of stability.
+    not measured, and a preconditioned sharpness NaN before the adaptive transform's first
+    step, as under ``optax.MultiSteps``). ``sharpness·η/2`` near 1 (for SGD) is the edge of
+    stability.
 
     Args:
       every: measure every this many steps (from step 0).

@@ -95,6 +95,24 @@ def test_the_preconditioned_sharpness_is_exact_on_a_quadratic(optimizer, precond
     assert history.per_step["stability_threshold"][0] == pytest.approx(threshold, rel=1e-5)
 
 
+@pytest.mark.parametrize("inner", [optim.adam(0.05), optax.rmsprop(0.05)], ids=["adam", "rmsprop"])
+def test_no_preconditioned_sharpness_before_the_adaptive_transforms_first_step(inner):
+    # Under MultiSteps the inner optimizer steps once every k; before its first step its
+    # second moment is 0 and P = ε: 1.9e4 × the threshold was recorded at steps 0–2.
+    x, y, theta0 = regression(scales=[0.1, 0.5, 1.0, 3.0, 10.0, 30.0])
+    _, history = fit_linear(
+        optax.MultiSteps(inner, 4),
+        x,
+        y,
+        theta0,
+        steps=6,
+        monitors=[monitor.sharpness(every=1, preconditioned=True, threshold=1.0)],
+        learning_rate=0.05,
+    )
+    measured = history.per_step["sharpness"]
+    assert np.isnan(measured[:3]).all() and np.isfinite(measured[3:]).all()
+
+
 def numpy_adam_preconditioners(x, y, optimizer, *, steps, eta=0.05, b1=0.9, b2=0.999, eps=1e-8):
     """Cohen et al. (2022)'s P of each of ``steps`` full-batch steps, by NumPy float64.
 
