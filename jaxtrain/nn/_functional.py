@@ -234,16 +234,23 @@ def _from_nnx(module: nnx.Module) -> tuple[Apply, Params, State]:
     state_template = list(nnx.to_flat_state(rest_state))
     params = _to_tree(param_template)
     state = _to_tree(state_template)
-    if rng_template or not _hashable((graph_train, graph_eval)):
-        # The stored stream keys are values the apply reads when called without ``rng``; a
-        # graph holding a list or dict attribute (a configuration) cannot key the cache.
-        apply = _nnx_apply(graph_train, graph_eval, param_template, rng_template, state_template)
-    else:
-        apply = _shared_nnx_apply(graph_train, graph_eval, param_template, state_template)
+    # The stored stream keys are values the apply reads when called without ``rng``: a module
+    # with streams shares its apply only with modules holding the same keys (itself, again).
+    key = ("nnx", graph_train, graph_eval, _stored_values(rng_template))
+    apply = _shared_apply(
+        key,
+        lambda: _nnx_apply(
+            graph_train,
+            graph_eval,
+            _shapes_only(param_template),
+            rng_template,
+            _shapes_only(state_template),
+        ),
+    )
     return apply, params, state
 
 
-_SHARED_APPLIES: collections.OrderedDict[tuple[Any, Any], Apply] = collections.OrderedDict()
+_SHARED_APPLIES: collections.OrderedDict[Any, Apply] = collections.OrderedDict()
 _MAX_SHARED_APPLIES = 64
 
 
@@ -255,29 +262,35 @@ def _hashable(value: Any) -> bool:
     return True
 
 
-def _shared_nnx_apply(
-    graph_train: Any,
-    graph_eval: Any,
-    param_template: list[tuple[tuple, Any]],
-    state_template: list[tuple[tuple, Any]],
-) -> Apply:
-    """One ``apply`` per architecture (least recently used of 64 kept).
+def _shared_apply(key: Any, make: Callable[[], Apply]) -> Apply:
+    """The ``apply`` of ``key``, made once (the least recently used of 64 kept).
 
-    Modules with equal graphs, such as one model built with several seeds, share it, so
-    ``fit`` and ``jit`` reuse their compilations instead of compiling the same program once
-    per model. The templates it keeps hold shapes, not the first model's arrays.
+    What ``key`` names (one NNX architecture, one Linen module, one function) shares its
+    apply, so that ``fit`` and ``jit``, which key their compilations on it, reuse them: one
+    model built with several seeds, or the same model passed again, compiles once. The
+    applies keep shapes, not a model's arrays. A key that cannot be hashed (a graph holding
+    a list or dict attribute) gets an apply of its own.
     """
-    key = (graph_train, graph_eval)
+    if not _hashable(key):
+        return make()
     apply = _SHARED_APPLIES.get(key)
     if apply is None:
-        apply = _nnx_apply(
-            graph_train, graph_eval, _shapes_only(param_template), [], _shapes_only(state_template)
-        )
-        _SHARED_APPLIES[key] = apply
+        apply = _SHARED_APPLIES[key] = make()
         if len(_SHARED_APPLIES) > _MAX_SHARED_APPLIES:
             _SHARED_APPLIES.popitem(last=False)
     _SHARED_APPLIES.move_to_end(key)
     return apply
+
+
+def _stored_values(template: list[tuple[tuple, Any]]) -> tuple:
+    """The random streams' stored keys and counts, as hashable bytes."""
+
+    def raw(value: Any) -> Any:
+        if jnp.issubdtype(jnp.result_type(value), jax.dtypes.prng_key):
+            return jax.random.key_data(value)
+        return value
+
+    return tuple((path, np.asarray(raw(_value(var))).tobytes()) for path, var in template)
 
 
 def _shapes_only(template: list[tuple[tuple, Any]]) -> list[tuple[tuple, Any]]:
@@ -366,7 +379,7 @@ def _from_linen(module: linen.Module, variables: Any) -> tuple[Apply, Params, St
         new_state = {name: updates.get(name, value) for name, value in state.items()}
         return y, jax.lax.stop_gradient(new_state)
 
-    return _jit_apply(apply), params, state
+    return _shared_apply(("linen", module), lambda: _jit_apply(apply)), params, state
 
 
 # ---------------------------------------------------------------------------- plain functions
@@ -387,4 +400,4 @@ def _from_function(fn: Callable, params: Params) -> tuple[Apply, Params, State]:
             kwargs["rng"] = rng
         return fn(params, x, **kwargs), state
 
-    return _jit_apply(apply), params, {}
+    return _shared_apply(("function", fn), lambda: _jit_apply(apply)), params, {}

@@ -415,6 +415,28 @@ def test_a_model_with_random_streams_keeps_its_own_apply():
             return self.dropout(self.linear(x))
 
     assert functional(Noisy(nnx.Rngs(0)))[0] is not functional(Noisy(nnx.Rngs(1)))[0]
+    # The same module (the same stored keys) shares it: fit(model, ...) called again with
+    # it compiled its whole run again on every call.
+    module = Noisy(nnx.Rngs(0))
+    assert functional(module)[0] is functional(module)[0]
+
+
+def test_the_same_linen_module_or_function_shares_one_apply():
+    # A new jitted apply on every call: fit(functional(module, variables), ...) in a loop
+    # compiled the run every time.
+    class Dense(linen.Module):
+        @linen.compact
+        def __call__(self, x):
+            return linen.Dense(3)(x)
+
+    module = Dense()
+    variables = module.init(jax.random.key(0), jnp.ones((1, 4)))
+    assert functional(module, variables)[0] is functional(module, variables)[0]
+
+    def fn(params, x):
+        return x @ params
+
+    assert functional(fn, jnp.ones((4, 3)))[0] is functional(fn, jnp.zeros((4, 3)))[0]
 
 
 class _Configured(nnx.Module):
