@@ -33,10 +33,12 @@ _ADAGRAD = ADAGRAD_FACTORIES + MEAN_SQUARE_FACTORIES
 # is λmax + wd < c/η, below the reported c/η by wd (1e-4 beside 2/η = 20 at η = 0.1).
 # optax.contrib's reduce_on_plateau scales like a schedule (its factor is in the recorded
 # η); negative-curvature descent takes its inner optimizer's steps except near a critical
-# point, where the threshold of gradient steps says nothing.
+# point, where the threshold of gradient steps says nothing; perturbed gradient descent is
+# gradient descent between its kicks.
 _NEUTRAL = (
     "reduce_on_plateau",
     "negative_curvature_descent",
+    "perturbed_gd",
     "scale",
     "scale_by_learning_rate",
     "scale_by_schedule",

@@ -131,13 +131,22 @@ _NORMALIZING = (
     "scale_by_adamax",
 )
 
-# optax.contrib.reduce_on_plateau: a scaling whose factor is kept in its state.
-_PLATEAU = "reduce_on_plateau"
-_STATEFUL_LINKS = ("injected", "plateau")
+# Scalings whose factor is kept in their state, by factory: the state's class and field.
+# optax.contrib.reduce_on_plateau's scale; a line search's step size (optax.lbfgs ends in
+# the zoom line search), the one the latest update applied.
+_STATE_SCALINGS: dict[str, tuple[type, str]] = {
+    "reduce_on_plateau": (ReduceLROnPlateauState, "scale"),
+    "scale_by_zoom_linesearch": (optax.ScaleByZoomLinesearchState, "learning_rate"),
+    "scale_by_backtracking_linesearch": (
+        optax.ScaleByBacktrackingLinesearchState,
+        "learning_rate",
+    ),
+}
+_STATEFUL_LINKS = ("injected", *_STATE_SCALINGS)
 
 # ("scale", −η), ("schedule", t -> −η(t)), or a link whose factor is in its own state, named
-# by the id of its update: ("injected", ...) an optax.inject_hyperparams transform's η,
-# ("plateau", ...) optax.contrib.reduce_on_plateau's scale.
+# by the id of its update: ("injected", ...) an optax.inject_hyperparams transform's η, or
+# (factory, ...) one of _STATE_SCALINGS.
 Scaling = tuple[str, Any]
 
 
@@ -155,8 +164,8 @@ def _scalings(optimizer: optax.GradientTransformation) -> tuple[bool, list[Scali
     """``(normalizes, links)``: the scaling links whose product is the step's η, in chain order.
 
     Read from the closures of ``optax.scale`` and ``optax.scale_by_schedule`` (which both
-    libraries' ``scale_by_learning_rate`` return), and ``optax.contrib.reduce_on_plateau``'s
-    state. Every one of them multiplies the step
+    libraries' ``scale_by_learning_rate`` return), and the states of the scalings that keep
+    their factor there (``_STATE_SCALINGS``). Every one of them multiplies the step
     (momentum and the other linear links commute with a scale), except those before a
     normalizing transform (Adam's, RMSProp's, Adagrad's), which cancel in its ratio;
     ``normalizes`` says whether the chain has one. The groups of ``optax.multi_transform``
@@ -174,8 +183,11 @@ def _scalings(optimizer: optax.GradientTransformation) -> tuple[bool, list[Scali
             links.append(("scale", cells["step_size"]))
         elif factory == "scale_by_schedule" and callable(cells.get("step_size_fn")):
             links.append(("schedule", cells["step_size_fn"]))
-        elif factory == _PLATEAU:
-            links.append(("plateau", id(fn)))
+        elif factory in _STATE_SCALINGS:
+            links.append((factory, id(fn)))
+        elif factory == "perturbed_gd" and "learning_rate" in cells:
+            # Gradient descent between its kicks, by this η.
+            links.append(("scale", cells["learning_rate"]))
         elif factory == "inject_hyperparams":
             # Its inner optimizer is built from the state's values at each update, out of
             # reach of the closures: its η is read from the state, in this place of the chain
@@ -228,8 +240,9 @@ def learning_rate_from_state(
 
     With ``optimizer``, η is the product of every scaling the step passes through after the
     chain's last normalizing transform (Adam's, RMSProp's, Adagrad's ratio cancels what comes
-    before it), an injected η and ``optax.contrib.reduce_on_plateau``'s current scale among
-    them: ``chain(inject_hyperparams(sgd)(0.1), scale(0.5))`` steps by 0.05·g. Where the
+    before it), an injected η, ``optax.contrib.reduce_on_plateau``'s current scale and a
+    line search's step size (``optax.lbfgs``'s) among them:
+    ``chain(inject_hyperparams(sgd)(0.1), scale(0.5))`` steps by 0.05·g. Where the
     groups of an ``optax.multi_transform`` disagree (a frozen ``set_to_zero`` group beside an
     injected one), the injected η is taken.
 
@@ -294,25 +307,23 @@ def _link_factors(
     """Each link's factor of η: a constant, a schedule at the state's count, an injected η
     (an ``inject_hyperparams`` link without one has no factor)."""
     # Walk order is the states' order: the i-th inject transform owns the i-th state, the
-    # i-th reduce_on_plateau the i-th plateau state.
+    # i-th reduce_on_plateau the i-th plateau state (and so on).
     walked = list(walk_transforms(optimizer))
 
-    def owned(factory: str, states: list[Any]) -> dict[int, Any]:
+    def owned(factory: str, factors: list[Any]) -> dict[int, Any]:
         owners = [id(fn) for name, _, fn in walked if name == factory]
-        return dict(zip(owners, states, strict=False))
+        return dict(zip(owners, factors, strict=False))
 
     # The walk does not enter inject_hyperparams, nor does this: a plateau inside an injected
     # optimizer is out of reach, as its η is.
-    plateau_states = jax.tree_util.tree_leaves(
-        opt_state, is_leaf=lambda x: isinstance(x, (ReduceLROnPlateauState, *_INJECT_STATES))
+    kinds = tuple(kind for kind, _ in _STATE_SCALINGS.values())
+    nodes = jax.tree_util.tree_leaves(
+        opt_state, is_leaf=lambda x: isinstance(x, (*kinds, *_INJECT_STATES))
     )
-    factor_of = {
-        "injected": owned("inject_hyperparams", injected),
-        "plateau": owned(
-            _PLATEAU,
-            [node.scale for node in plateau_states if isinstance(node, ReduceLROnPlateauState)],
-        ),
-    }
+    factor_of = {"injected": owned("inject_hyperparams", injected)}
+    for factory, (kind, field) in _STATE_SCALINGS.items():
+        held = [getattr(node, field) for node in nodes if isinstance(node, kind)]
+        factor_of[factory] = owned(factory, held)
     factors = []
     for kind, value in links:
         if kind == "schedule":

@@ -31,6 +31,7 @@ def threshold(optimizer, eta, **kwargs):
         # optimizer takes negative-curvature descent's steps away from critical points.
         (optax.chain(optim.sgd(0.1, momentum=0.9), optax.contrib.reduce_on_plateau()), 38.0),
         (optim.negative_curvature_descent(optim.sgd(0.1, momentum=0.5)), 30.0),
+        (optim.perturbed_gd(0.1), 20.0),
     ],
 )
 def test_gradient_descent_thresholds(optimizer, expected):

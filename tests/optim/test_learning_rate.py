@@ -205,6 +205,38 @@ def test_reduce_on_plateau_scales_the_learning_rate(jit):
     assert float(learning_rate_from_state(state, before_adam)) == pytest.approx(0.01)
 
 
+@pytest.mark.parametrize(
+    "search",
+    [
+        optax.scale_by_zoom_linesearch(max_linesearch_steps=15),
+        optax.scale_by_backtracking_linesearch(max_backtracking_steps=15),
+    ],
+    ids=["zoom", "backtracking"],
+)
+def test_a_line_searchs_step_size_is_a_factor_of_the_learning_rate(search):
+    # optax.lbfgs recorded η = 1 where its line search set the step (here 0.005).
+    opt = optax.chain(optim.sgd(1.0), search)
+
+    def loss(p):
+        return jnp.sum((p - jnp.arange(3.0)) ** 2 * jnp.array([1.0, 10.0, 100.0]))
+
+    params = jnp.zeros(3)
+    state = opt.init(params)
+    for _ in range(2):
+        value, grads = jax.value_and_grad(loss)(params)
+        updates, state = opt.update(grads, state, params, value=value, grad=grads, value_fn=loss)
+        params = optax.apply_updates(params, updates)
+    applied = float(-updates[1] / grads[1])
+    assert applied < 0.5
+    assert float(learning_rate_from_state(state, opt)) == pytest.approx(applied, rel=1e-5)
+
+
+def test_perturbed_gradient_descent_steps_by_its_learning_rate():
+    # Gradient descent between its kicks; its η was not read (NaN in fit's records).
+    opt = optim.perturbed_gd(0.1)
+    assert float(learning_rate_from_state(opt.init(jnp.zeros(2)), opt)) == pytest.approx(0.1)
+
+
 def test_a_plateau_inside_an_injected_optimizer_is_not_paired_with_one_outside():
     # The walk does not enter inject_hyperparams, but the states were collected beneath it:
     # the outer plateau was read with the inner one's scale (0.05 read, 0.025 the step
@@ -228,7 +260,7 @@ def test_a_plateau_inside_an_injected_optimizer_is_not_paired_with_one_outside()
 
 def test_an_optimizer_without_a_readable_learning_rate_is_named():
     # It said "pass the optimizer" to a caller who had.
-    opt = optim.perturbed_gd(0.1)
+    opt = optim.saddle_free_newton(2)
     state = opt.init(jnp.zeros(2))
     with pytest.raises(ValueError, match="no learning rate found") as error:
         learning_rate_from_state(state, opt)
