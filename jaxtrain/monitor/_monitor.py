@@ -128,6 +128,11 @@ class Monitor(abc.ABC):
         return None
 
     @property
+    def needs_learning_rate(self) -> bool:
+        """Whether what it records is a function of the step's η (a threshold c/η)."""
+        return False
+
+    @property
     def needs_whole_batch_gradient(self) -> bool:
         """Whether the step must take its gradient on the whole batch even where the mean of
         the half-batch gradients equals it for a per-example model and loss."""

@@ -114,6 +114,10 @@ class Sharpness(ProbeMonitor):
             rule = StabilityThreshold(float("nan"), f"{constant:g}", constant=constant)
         return dataclasses.replace(self, rule=rule, parts=parts)
 
+    @property
+    def needs_learning_rate(self) -> bool:
+        return self.threshold is None or callable(self.threshold)
+
     def record_names(self, params: Any) -> tuple[str, ...]:
         del params
         return ("sharpness", "stability_threshold")

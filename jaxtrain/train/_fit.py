@@ -322,12 +322,22 @@ def _initial_state(settings: FitSettings) -> TrainState:
 def _step_functions(settings: FitSettings, opt_state: Any) -> StepFunctions:
     """The compiled steps of these settings, shared with earlier ``fit`` calls that had the
     same ones (a new jitted function would compile anew)."""
+    source = learning_rate_source(opt_state, settings.learning_rate, settings.optimizer)
+    needing = [m.name for m in settings.monitors if m.needs_learning_rate]
+    if source is None and needing:
+        # Its threshold would be NaN at every step, without a word.
+        raise ValueError(
+            f"the {needing[0]} monitor's stability threshold is a function of η, and η cannot "
+            "be read from this optimizer (optax.multi_transform groups with different η, or "
+            "a transform that keeps its step to itself): pass fit(..., learning_rate=η), or "
+            "a threshold that is a number (sharpness(..., threshold=20.0))"
+        )
     key = (
         settings.optimizer,
         settings.loss,
         settings.metrics,
         settings.augment,
-        learning_rate_source(opt_state, settings.learning_rate, settings.optimizer),
+        source,
         settings.skip_nonfinite,
         settings.placement,
         settings.monitors,

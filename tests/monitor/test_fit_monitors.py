@@ -4,7 +4,9 @@ import dataclasses
 from typing import ClassVar
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from monitor_problems import half_squared_error, linear_apply, regression
 
@@ -278,3 +280,31 @@ def test_a_non_finite_stop_returns_the_monitors_state_of_the_last_good_step():
     state = error.state.monitor_state["noise_scale"]
     assert int(state.count) == error.step  # one average per good step before the bad one
     assert np.isfinite(float(state.trace))
+
+
+def test_a_threshold_of_eta_without_a_readable_eta_is_refused():
+    # Groups of optax.multi_transform with different η: the threshold was NaN at every step,
+    # without a word. fit(learning_rate=) or a number for the threshold are the ways out.
+    x, y, theta0 = regression(n=64)
+    optimizer = optax.multi_transform(
+        {"a": optax.sgd(0.1), "b": optax.sgd(0.01)}, {"w": "a", "b": "b"}
+    )
+    params = {"w": theta0["w"], "b": jnp.zeros(())}
+
+    def apply(p, s, xb, *, train, rng=None):
+        return linear_apply({"w": p["w"]}, s, xb, train=train)[0] + p["b"], s
+
+    kw = dict(loss=half_squared_error, steps=2, batch_size=32, progress=False)
+    with pytest.raises(ValueError, match="threshold is a function of η"):
+        train.fit((apply, params, {}), optimizer, (x, y), monitors=[monitor.sharpness(1)], **kw)
+    for extra in ({"learning_rate": 0.1}, {}):
+        threshold = None if extra else 20.0
+        _, history = train.fit(
+            (apply, params, {}),
+            optimizer,
+            (x, y),
+            monitors=[monitor.sharpness(1, threshold=threshold)],
+            **extra,
+            **kw,
+        )
+        assert np.isfinite(history.per_step["stability_threshold"]).all()
