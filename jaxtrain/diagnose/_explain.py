@@ -75,15 +75,24 @@ def _prepared_data(
     return task, prepared[0], (prepared[1] if val_data is not None else None), loss_fn
 
 
-def _sharpness_monitor(optimizer: Any, params: Any, every: int, probe_size: int) -> Any:
+def _sharpness_monitor(
+    optimizer: Any, params: Any, every: int, probe_size: int, learning_rate: Any
+) -> Any:
     """λmax against the optimizer's threshold: plain for SGD, preconditioned for Adam & co.
 
     Returns ``(monitor, threshold)``, or ``(None, None)`` for an optimizer whose threshold
-    is not known (then there is no sharpness evidence).
+    is not known, or whose η is neither given nor readable (then there is no sharpness
+    evidence).
     """
     from jaxtrain import monitor
+    from jaxtrain.optim import learning_rate_from_state
 
     state = optimizer.init(params)
+    if learning_rate is None:
+        try:
+            learning_rate_from_state(state, optimizer)
+        except ValueError:
+            return None, None
     for preconditioned in (False, True):
         try:
             rule = monitor.stability_threshold(optimizer, state, preconditioned=preconditioned)
@@ -95,14 +104,14 @@ def _sharpness_monitor(optimizer: Any, params: Any, every: int, probe_size: int)
 
 
 def _run_monitors(
-    optimizer: Any, params: Any, every: int, probe_examples: int, batch: int
+    optimizer: Any, params: Any, every: int, probe_examples: int, batch: int, learning_rate: Any
 ) -> tuple[list[Any], Any, Any]:
     """The monitors the run is watched with, and the sharpness monitor with its threshold rule
     (both ``None`` where the optimizer's stability threshold is unknown)."""
     from jaxtrain import monitor
 
     monitors = [monitor.update_ratio()]
-    sharp, rule = _sharpness_monitor(optimizer, params, every, probe_examples)
+    sharp, rule = _sharpness_monitor(optimizer, params, every, probe_examples, learning_rate)
     if sharp is not None:
         monitors.append(sharp)
     if batch >= 2:  # the noise scale compares two halves of a batch
@@ -249,7 +258,9 @@ def explain_run(
 
     every = measure_every or max(1, total // _MEASUREMENTS)
     probe_examples = probe_size or min(n, _PROBE_EXAMPLES)
-    monitors, sharp, rule = _run_monitors(optimizer, params0, every, probe_examples, batch)
+    monitors, sharp, rule = _run_monitors(
+        optimizer, params0, every, probe_examples, batch, learning_rate
+    )
     run = fit_run(
         (apply, params0, state0),
         optimizer,

@@ -226,11 +226,23 @@ def test_a_diverging_run_is_evidence_and_the_lower_eta_fixes_it():
     assert r.probe_history is not None and np.all(np.isfinite(r.probe_history.per_step["loss"]))
 
 
-def test_an_optimizer_without_a_known_threshold_still_explains():
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        optax.lion(1e-3),
+        # A known rule of η, but no η to read: fit now refuses its sharpness monitor.
+        optax.multi_transform(
+            {"a": optax.sgd(0.1), "b": optax.sgd(0.01)},
+            lambda params: jax.tree.map(lambda _: "a", params),
+        ),
+    ],
+    ids=["lion", "multi_transform"],
+)
+def test_an_optimizer_without_a_known_threshold_still_explains(optimizer):
     x, y = data.make_blobs(256, seed=0)
     r = explain_run(
         nn.MLP(2, 8, int(y.max()) + 1, depth=1, rngs=nnx.Rngs(0)),
-        optax.lion(1e-3),
+        optimizer,
         (x, y),
         val_data=(x[:64], y[:64]),
         epochs=4,
