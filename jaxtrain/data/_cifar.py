@@ -16,6 +16,7 @@ import numpy as np
 from jaxtrain._numbers import is_int
 from jaxtrain._text import counted
 from jaxtrain.data._errors import DataFileError
+from jaxtrain.data._streams import warn_if_blank_tail
 
 _SIDE = 32
 _CHANNELS = 3
@@ -55,6 +56,7 @@ def _read_cifar_file(path: Path, records_per_file: int | None) -> tuple[np.ndarr
             "binary format (the Python version is pickled and is not read here).",
         )
     records = np.fromfile(path, dtype=np.uint8, count=size).reshape(-1, _RECORD)
+    warn_if_blank_tail(path, records)
     labels = records[:, 0]
     bad = np.flatnonzero(labels > 9)
     if bad.size:

@@ -21,7 +21,7 @@ import numpy as np
 from jaxtrain._text import counted
 from jaxtrain.data._errors import DataFileError
 from jaxtrain.data._labels import check_class_labels
-from jaxtrain.data._streams import read_up_to
+from jaxtrain.data._streams import read_up_to, warn_if_blank_tail
 
 _IDX_TYPES = {
     0x08: np.dtype(">u1"),
@@ -106,6 +106,8 @@ def _read_idx(stream: BinaryIO, path: Path, file_size: int, compressed: bool) ->
             path, f"{promise} but the file holds more: it has trailing bytes. Download it again."
         )
     array = data.view(dtype).reshape(shape)
+    if not compressed:  # gzip's checksum refuses a file whose end was never written
+        warn_if_blank_tail(path, array)
     return array.astype(dtype.newbyteorder("="))
 
 

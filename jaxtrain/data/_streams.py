@@ -1,12 +1,15 @@
-"""Reading a file-like stream up to a size a header promised, and never beyond it."""
+"""Reading a file-like stream up to a size a header promised, and never beyond it; and the
+sign of a file whose end was never written."""
 
 from __future__ import annotations
 
+import os
+import warnings
 from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["read_up_to"]
+__all__ = ["read_up_to", "warn_if_blank_tail"]
 
 _CHUNK = 1 << 20
 
@@ -31,3 +34,26 @@ def read_up_to(stream: BinaryIO, size: int) -> np.ndarray:
                 break
             filled += got
     return buffer[:filled]
+
+
+def warn_if_blank_tail(path: str | os.PathLike, records: np.ndarray) -> None:
+    """Warns when the last two or more of ``records`` (examples on axis 0) are all zero bytes.
+
+    A download that reserves the file's full size before the data arrive, and stops, leaves
+    a file of the promised length whose end is zeros: it reads as valid, its last images
+    black (a gzip file's checksum catches this; a plain one has none). Two black images in
+    a row at the very end are rare in real data; the file is read all the same (a warning,
+    not an error: a data set may hold such images).
+    """
+    if records.ndim < 2 or len(records) < 2 or records[0].size == 0:
+        return
+    written = np.flatnonzero(records.reshape(len(records), -1).any(axis=1))
+    blank = len(records) - (int(written[-1]) + 1 if written.size else 0)
+    if blank >= 2:
+        warnings.warn(
+            f"{path}: the last {blank} of {len(records)} records are all zero bytes; the file "
+            "may be incomplete (a download that reserved its full size and stopped). "
+            "Download it again unless these examples are meant to be blank.",
+            UserWarning,
+            stacklevel=3,
+        )

@@ -119,3 +119,13 @@ def test_cifar10_takes_a_numpy_record_count_and_refuses_a_bool(tmp_path):
     for bad in (True, 1.0, "1"):
         with pytest.raises(ValueError, match=r"`records_per_file` must be a positive int"):
             load_cifar10(tmp_path, "test", records_per_file=bad)
+
+
+def test_a_file_ending_in_blank_records_is_flagged(tmp_path):
+    # A preallocated, partly written download: its zeroed records read as black images of
+    # class 0.
+    records = np.zeros((5, 3073), np.uint8)
+    records[:2] = 9
+    records.tofile(tmp_path / "test_batch.bin")
+    with pytest.warns(UserWarning, match="the last 3 of 5 records are all zero bytes"):
+        load_cifar10(tmp_path, "test", records_per_file=None)

@@ -3,6 +3,7 @@
 import gzip
 import struct
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -165,3 +166,18 @@ def test_an_empty_set_or_empty_images_are_refused(tmp_path, shape, match):
     write(tmp_path / "train-labels-idx1-ubyte", idx_bytes(np.zeros(shape[0], np.uint8)))
     with pytest.raises(DataFileError, match=match):
         load_mnist(tmp_path)
+
+
+def test_images_ending_in_blank_records_are_flagged_as_a_possibly_incomplete_file(tmp_path):
+    # A download that reserved the file's full size and stopped leaves zeros at its end: the
+    # file has the promised length and read as valid, its last images black, labelled 0.
+    images = np.full((10, 4, 4), 7, np.uint8)
+    images[6:] = 0
+    path = write(tmp_path / "a-idx3-ubyte", idx_bytes(images))
+    with pytest.warns(UserWarning, match="the last 4 of 10 records are all zero bytes"):
+        load_idx(path)
+    # One black image at the end is data, not a sign.
+    images[6:9] = 7
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_idx(write(tmp_path / "b-idx3-ubyte", idx_bytes(images)))
