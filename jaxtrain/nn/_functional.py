@@ -286,11 +286,13 @@ def _stored_values(template: list[tuple[tuple, Any]]) -> tuple:
     """The random streams' stored keys and counts, as hashable bytes."""
 
     def raw(value: Any) -> Any:
+        if isinstance(value, jax.ShapeDtypeStruct):  # an abstract module (nnx.eval_shape)
+            return (value.shape, str(value.dtype))
         if jnp.issubdtype(jnp.result_type(value), jax.dtypes.prng_key):
-            return jax.random.key_data(value)
-        return value
+            return np.asarray(jax.random.key_data(value)).tobytes()
+        return np.asarray(value).tobytes()
 
-    return tuple((path, np.asarray(raw(_value(var))).tobytes()) for path, var in template)
+    return tuple((path, raw(_value(var))) for path, var in template)
 
 
 def _shapes_only(template: list[tuple[tuple, Any]]) -> list[tuple[tuple, Any]]:

@@ -91,8 +91,9 @@ def fit(
     alike); else NaN. It is only recorded, never applied.
 
     Non-finite steps: every step records whether its loss and its gradient norm are finite,
-    computed inside the compiled step, and each call whether the state it ends with
-    (parameters, model state, optimizer state) is; the host looks at those flags once per
+    computed inside the compiled step, and each call whether the state it ends with is
+    (parameters and model state finite, the optimizer state free of NaN: optax keeps ±inf
+    there as "nothing seen yet"); the host looks at those flags once per
     call, never per step. With ``on_nonfinite="raise"`` each call also returns a copy of the
     state it started from (one extra copy of parameters and optimizer state in memory); a
     call with a bad flag runs again from that copy with every step also checking the state

@@ -163,6 +163,20 @@ class StepFunctions:
     checks_each_step: bool = False
 
     @functools.cached_property
+    def _update(self) -> Callable[..., Any]:
+        """The optimizer's update, taking optax's extra arguments: its own where it takes
+        them (``optax.MultiSteps`` passes them on, though it is no
+        ``GradientTransformationExtraArgs``), else one that drops them."""
+        update = self.optimizer.update
+        try:
+            kinds = [p.kind for p in inspect.signature(update).parameters.values()]
+        except (TypeError, ValueError):
+            kinds = []
+        if inspect.Parameter.VAR_KEYWORD in kinds:
+            return update
+        return optax.with_extra_args_support(self.optimizer).update
+
+    @functools.cached_property
     def _takes_obj_fn(self) -> bool:
         """Whether a transform of the optimizer takes ``obj_fn``: it is passed only then, as
         optax's line search hands every extra argument it does not know to ``value_fn``."""
@@ -179,8 +193,9 @@ class StepFunctions:
         """θ ← θ + optimizer(∇L(θ; batch)), and the step's record.
 
         A step is finite when its loss, its gradient norm and every entry of the state it
-        produces (parameters, model state, optimizer state) are: a NaN learning rate or an
-        overflowing update leaves the loss and gradient finite but the state not. The flag is
+        produces (parameters, model state) are, and its optimizer state holds no NaN (optax
+        keeps ±inf there as "nothing seen yet"): a NaN learning rate or an overflowing update
+        leaves the loss and gradient finite but the state not. The flag is
         computed here, inside the compiled step, and carried out in the step's record; the
         state part only with ``skip_nonfinite`` or ``checks_each_step`` (otherwise the call
         checks its last state: :attr:`run_indexed`).
@@ -211,15 +226,13 @@ class StepFunctions:
         extra = {"value": loss, "grad": grads, "value_fn": batch_loss}
         if self._takes_obj_fn:
             extra["obj_fn"] = batch_loss
-        updates, new_opt_state = optax.with_extra_args_support(self.optimizer).update(
-            grads, state.opt_state, state.params, **extra
-        )
+        updates, new_opt_state = self._update(grads, state.opt_state, state.params, **extra)
         check_optimizer_output(updates, new_opt_state, state.params, state.opt_state)
         new_params = optax.apply_updates(state.params, updates)
         grad_norm = optax.tree.norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         if self.skip_nonfinite or self.checks_each_step:
-            finite &= all_finite((new_params, new_model_state, new_opt_state))
+            finite &= all_finite((new_params, new_model_state), inf_allowed=new_opt_state)
         learning_rate = _read_learning_rate(
             self.learning_rate, new_opt_state, state.step, self.optimizer
         )
@@ -407,7 +420,7 @@ class StepFunctions:
         """A call's outputs: its state and records replicated, ``before``, and whether the
         state it ends with is finite (one check per call; a non-finite state stays so: the
         parameters are θ + Δθ at every step, and inf or NaN plus anything is inf or NaN)."""
-        finite = all_finite((state.params, state.model_state, state.opt_state))
+        finite = all_finite((state.params, state.model_state), inf_allowed=state.opt_state)
         records = self.placement.constrain_replicated(records)
         return self._replicated(state), records, before, self.placement.constrain_replicated(finite)
 

@@ -421,6 +421,22 @@ def test_a_model_with_random_streams_keeps_its_own_apply():
     assert functional(module)[0] is functional(module)[0]
 
 
+def test_an_abstract_module_with_random_streams_gives_shapes():
+    # Its stored keys are shapes (nnx.eval_shape): keying the shared applies by their bytes
+    # raised "unexpected PRNG key type".
+    class Noisy(nnx.Module):
+        def __init__(self, rngs):
+            self.linear = nnx.Linear(3, 2, rngs=rngs)
+            self.dropout = nnx.Dropout(0.5, rngs=rngs)
+
+        def __call__(self, x):
+            return self.dropout(self.linear(x))
+
+    apply, params, state = functional(nnx.eval_shape(lambda: Noisy(nnx.Rngs(0))))
+    out = jax.eval_shape(lambda p, s, x: apply(p, s, x, train=False)[0], params, state, X[:, :3])
+    assert out.shape == (X.shape[0], 2)
+
+
 def test_the_same_linen_module_or_function_shares_one_apply():
     # A new jitted apply on every call: fit(functional(module, variables), ...) in a loop
     # compiled the run every time.

@@ -26,7 +26,7 @@ from jaxtrain.losses import accuracy, softmax_cross_entropy
 from jaxtrain.nn import MLP, functional
 from jaxtrain.optim import sgd
 from jaxtrain.optim.schedules import exponential_decay
-from jaxtrain.train import History, TrainState, evaluate, fit
+from jaxtrain.train import History, NonFiniteLossError, TrainState, evaluate, fit
 
 
 def _fit(**overrides):
@@ -404,8 +404,10 @@ def test_evaluate_refuses_a_loss_or_metric_that_is_not_a_scalar_as_fit_does(batc
         # Its line search hands value_fn every extra argument it does not know: no obj_fn.
         (optax.lbfgs(), False),
         (optax.contrib.sophia(0.05), True),
+        # optax.MultiSteps is no GradientTransformationExtraArgs, but passes them on.
+        (optax.MultiSteps(optax.lbfgs(), 2), False),
     ],
-    ids=["negative_curvature_descent", "reduce_on_plateau", "lbfgs", "sophia"],
+    ids=["negative_curvature_descent", "reduce_on_plateau", "lbfgs", "sophia", "multisteps"],
 )
 def test_optimizers_that_take_the_loss_as_extra_arguments_train(optimizer, takes_obj_fn):
     # fit passed none of optax's extra arguments: jaxtrain's own escape transforms ("needs
@@ -439,3 +441,26 @@ def test_optimizers_that_take_the_loss_as_extra_arguments_train(optimizer, takes
     jax.tree.map(
         lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6), state.params, params
     )
+
+
+def test_an_optimizer_state_holding_infinity_by_design_is_no_failure():
+    # optax keeps inf as "nothing seen yet": reduce_on_plateau's best value until its first
+    # accumulation ends (here after 20 steps), a line search's value before its first step.
+    # fit took it for a non-finite state and stopped at once.
+    x, y = blobs(30)
+    optimizer = optax.chain(sgd(0.1), optax.contrib.reduce_on_plateau(accumulation_size=20))
+    _, history = fit(
+        linear_triple(), optimizer, (x, y), loss=LOSS, epochs=3, batch_size=15, progress=False
+    )
+    assert np.isfinite(history.per_step["loss"]).all() and len(history.per_step["loss"]) == 6
+
+    # A NaN in the optimizer state is still one.
+    def nan_state(updates, state, params=None):
+        return updates, jax.tree.map(lambda a: a * jnp.nan, state)
+
+    poisoned = optax.chain(
+        sgd(0.1, momentum=0.9),
+        optax.GradientTransformation(lambda p: optax.tree.zeros_like(p), nan_state),
+    )
+    with pytest.raises(NonFiniteLossError):
+        fit(linear_triple(), poisoned, (x, y), loss=LOSS, epochs=1, batch_size=15, progress=False)
