@@ -404,37 +404,32 @@ def test_models_of_one_architecture_share_one_apply_and_keep_their_own_weights()
     assert functional(MLP(4, 8, 3, depth=3, rngs=nnx.Rngs(0)))[0] is not apply_a
 
 
+class _Noisy(nnx.Module):
+    """A linear layer and dropout: a module with a random stream."""
+
+    def __init__(self, rngs):
+        self.linear = nnx.Linear(4, 3, rngs=rngs)
+        self.dropout = nnx.Dropout(0.5, rngs=rngs)
+
+    def __call__(self, x):
+        return self.dropout(self.linear(x))
+
+
 def test_a_model_with_random_streams_keeps_its_own_apply():
     # Without ``rng`` the apply uses the module's stored stream keys, so it is not shared.
-    class Noisy(nnx.Module):
-        def __init__(self, rngs):
-            self.linear = nnx.Linear(4, 3, rngs=rngs)
-            self.dropout = nnx.Dropout(0.5, rngs=rngs)
-
-        def __call__(self, x):
-            return self.dropout(self.linear(x))
-
-    assert functional(Noisy(nnx.Rngs(0)))[0] is not functional(Noisy(nnx.Rngs(1)))[0]
+    assert functional(_Noisy(nnx.Rngs(0)))[0] is not functional(_Noisy(nnx.Rngs(1)))[0]
     # The same module (the same stored keys) shares it: fit(model, ...) called again with
     # it compiled its whole run again on every call.
-    module = Noisy(nnx.Rngs(0))
+    module = _Noisy(nnx.Rngs(0))
     assert functional(module)[0] is functional(module)[0]
 
 
 def test_an_abstract_module_with_random_streams_gives_shapes():
     # Its stored keys are shapes (nnx.eval_shape): keying the shared applies by their bytes
     # raised "unexpected PRNG key type".
-    class Noisy(nnx.Module):
-        def __init__(self, rngs):
-            self.linear = nnx.Linear(3, 2, rngs=rngs)
-            self.dropout = nnx.Dropout(0.5, rngs=rngs)
-
-        def __call__(self, x):
-            return self.dropout(self.linear(x))
-
-    apply, params, state = functional(nnx.eval_shape(lambda: Noisy(nnx.Rngs(0))))
-    out = jax.eval_shape(lambda p, s, x: apply(p, s, x, train=False)[0], params, state, X[:, :3])
-    assert out.shape == (X.shape[0], 2)
+    apply, params, state = functional(nnx.eval_shape(lambda: _Noisy(nnx.Rngs(0))))
+    out = jax.eval_shape(lambda p, s, x: apply(p, s, x, train=False)[0], params, state, X[:, :4])
+    assert out.shape == (X.shape[0], 3)
 
 
 def test_the_same_linen_module_or_function_shares_one_apply():
