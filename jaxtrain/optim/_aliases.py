@@ -8,7 +8,6 @@ optimizer by :func:`learning_rate_from_state`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -22,8 +21,8 @@ from jaxtrain.optim._rmsprop import scale_by_rms
 from jaxtrain.optim._validation import (
     check_learning_rate,
     check_non_negative,
-    check_scheduled,
     check_unit_interval,
+    checked_schedule,
 )
 from jaxtrain.optim._weight_decay import add_decayed_weights
 
@@ -34,21 +33,6 @@ def _descent(learning_rate: ScalarOrSchedule) -> optax.GradientTransformation:
     refuse it (the η the lecture's rules and the monitors' threshold read)."""
     check_learning_rate(learning_rate)
     return scale_by_learning_rate(learning_rate)
-
-
-def _non_negative_weight_decay(
-    schedule: Callable[[jax.Array], Any],
-) -> Callable[[jax.Array], Any]:
-    """A weight-decay ``schedule`` whose λ is refused where it is concrete and negative or not
-    finite: at ``init`` and in eager updates, where :func:`add_decayed_weights` calls it (as
-    :func:`scale_by_learning_rate` checks a scheduled η)."""
-
-    def checked(count):
-        value = schedule(count)
-        check_scheduled("weight_decay", value, count)
-        return value
-
-    return checked
 
 
 def sgd(
@@ -315,7 +299,9 @@ def adamw(
     # add_decayed_weights takes a λ < 0, as optax's own fromage builds on it; AdamW's decay
     # pulls weights to 0.
     if callable(weight_decay):
-        weight_decay = _non_negative_weight_decay(weight_decay)
+        # Refused where concrete and negative, at init and in eager updates, as a scheduled
+        # η is (add_decayed_weights checks only that it is finite).
+        weight_decay = checked_schedule("weight_decay", weight_decay)
     else:
         check_non_negative("weight_decay", weight_decay)
     return optax.chain(

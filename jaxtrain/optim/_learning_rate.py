@@ -27,7 +27,7 @@ from jaxtrain.optim._hyperparameters import (
     RMS_FACTORIES,
     walk_transforms,
 )
-from jaxtrain.optim._validation import check_learning_rate, check_scheduled_learning_rate
+from jaxtrain.optim._validation import check_learning_rate, checked_schedule
 
 ScalarOrSchedule = float | jax.Array | Callable[[jax.Array], Any]
 
@@ -92,10 +92,10 @@ def scale_by_learning_rate(
     if not callable(learning_rate):
         return optax.scale(sign * learning_rate)
 
+    checked = checked_schedule("learning_rate", learning_rate)
+
     def step_size(count):
-        eta = learning_rate(count)
-        check_scheduled_learning_rate(eta, count)
-        return sign * eta
+        return sign * checked(count)
 
     scheduled = optax.scale_by_schedule(step_size)
 

@@ -8,6 +8,7 @@ at concrete values (Python numbers, NumPy and concrete JAX arrays) and let trace
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -128,10 +129,18 @@ def check_scheduled(name: str, value: Any, count: Any, *, negative_ok: bool = Fa
     )
 
 
-def check_scheduled_learning_rate(value: Any, count: Any) -> None:
-    """Raises ValueError when a schedule's η at ``count`` is concrete and negative or not finite
-    (see :func:`check_scheduled`)."""
-    check_scheduled("learning_rate", value, count)
+def checked_schedule(
+    name: str, schedule: Callable[[Any], Any], *, negative_ok: bool = False
+) -> Callable[[Any], Any]:
+    """``schedule`` with each value it returns checked by :func:`check_scheduled` (``name``
+    the hyperparameter it schedules): a scheduled η's, AdamW's λ's and a decay's wrapper."""
+
+    def checked(count: Any) -> Any:
+        value = schedule(count)
+        check_scheduled(name, value, count, negative_ok=negative_ok)
+        return value
+
+    return checked
 
 
 def check_steps(name: str, value: Any) -> None:

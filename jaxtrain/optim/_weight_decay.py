@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import optax
 from optax.transforms import _adding as optax_adding
 
-from jaxtrain.optim._validation import check_finite, check_scheduled
+from jaxtrain.optim._validation import check_finite, checked_schedule
 
 # optax's states: none for a constant λ (``optax.AddDecayedWeightsState`` is its EmptyState),
 # the step count for a scheduled λ. optax 0.2.8 does not export that class; an equal-looking
@@ -69,11 +69,10 @@ def add_decayed_weights(
     if not scheduled:
         check_finite("weight_decay", weight_decay)
 
-    def scheduled_decay(count):
-        # A λ < 0 is optax's (fromage); a NaN or infinite one only gives NaN updates.
-        decay = weight_decay(count)
-        check_scheduled("weight_decay", decay, count, negative_ok=True)
-        return decay
+    # A λ < 0 is optax's (fromage); a NaN or infinite one only gives NaN updates.
+    scheduled_decay = (
+        checked_schedule("weight_decay", weight_decay, negative_ok=True) if scheduled else None
+    )
 
     def init_fn(params):
         del params
