@@ -103,9 +103,9 @@ def _uses_key(loss_of_key: Callable[[jax.Array], jax.Array], key: jax.Array) -> 
     return bool(used[0])
 
 
-def _parameters(fn: Callable[..., Any]) -> tuple[str, ...]:
+def _parameters(fn: Callable[..., Any]) -> tuple[inspect.Parameter, ...]:
     try:
-        return tuple(inspect.signature(fn).parameters)
+        return tuple(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):  # no signature to read (a builtin)
         return ()
 
@@ -168,11 +168,7 @@ class StepFunctions:
         them (``optax.MultiSteps`` passes them on, though it is no
         ``GradientTransformationExtraArgs``), else one that drops them."""
         update = self.optimizer.update
-        try:
-            kinds = [p.kind for p in inspect.signature(update).parameters.values()]
-        except (TypeError, ValueError):
-            kinds = []
-        if inspect.Parameter.VAR_KEYWORD in kinds:
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in _parameters(update)):
             return update
         return optax.with_extra_args_support(self.optimizer).update
 
@@ -180,7 +176,11 @@ class StepFunctions:
     def _takes_obj_fn(self) -> bool:
         """Whether a transform of the optimizer takes ``obj_fn``: it is passed only then, as
         optax's line search hands every extra argument it does not know to ``value_fn``."""
-        return any("obj_fn" in _parameters(fn) for _, _, fn in walk_transforms(self.optimizer))
+        return any(
+            p.name == "obj_fn"
+            for _, _, fn in walk_transforms(self.optimizer)
+            for p in _parameters(fn)
+        )
 
     @functools.cached_property
     def checking_each_step(self) -> StepFunctions:
