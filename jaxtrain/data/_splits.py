@@ -370,6 +370,13 @@ class Standardizer(NamedTuple):
         return (x * self.std + self.mean).astype(np.result_type(x.dtype, self.mean.dtype))
 
 
+def _check_real(values: np.ndarray, name: str, remedy: str) -> None:
+    """Refuses ``values`` of no real dtype (strings, objects, complex numbers), naming
+    ``name`` and ending the message with ``remedy``."""
+    if not is_real_dtype(values.dtype):
+        raise ValueError(f"`{name}` has dtype {values.dtype}; it must hold real numbers{remedy}")
+
+
 def fit_standardizer(
     x_train: Any, *, axis: int | tuple[int, ...] = 0, eps: float = 1e-8
 ) -> Standardizer:
@@ -410,11 +417,12 @@ def fit_standardizer(
     x = np.asarray(x_train)
     if x.size == 0 or x.ndim == 0:
         raise ValueError(f"`x_train` is empty (shape {x.shape}); fit on the training inputs.")
-    if not is_real_dtype(x.dtype):
-        raise ValueError(
-            f"`x_train` has dtype {x.dtype}; it must hold real numbers (convert strings or "
-            "objects to numbers first, and split complex inputs into real features)."
-        )
+    _check_real(
+        x,
+        "x_train",
+        " (convert strings or objects to numbers first, and split complex inputs into real "
+        "features).",
+    )
     if not np.all(np.isfinite(x)):
         raise ValueError(
             "`x_train` holds NaN or inf; clean or impute the data before fitting the standardizer."
@@ -462,11 +470,7 @@ def standardize(x: Any, mean: Any, std: Any) -> np.ndarray:
     """
     mean, std = np.asarray(mean), np.asarray(std)
     for values, name in ((mean, "mean"), (std, "std")):
-        if not is_real_dtype(values.dtype):
-            raise ValueError(
-                f"`{name}` has dtype {values.dtype}; it must hold real numbers: fit it with "
-                "fit_standardizer."
-            )
+        _check_real(values, name, ": fit it with fit_standardizer.")
     if not np.all(np.isfinite(mean)):
         raise ValueError(
             "`mean` holds NaN or infinite values; fit it with fit_standardizer on finite "
