@@ -16,7 +16,7 @@ from jaxtrain.train._processes import check_same_layout, example_layout, joined_
 from jaxtrain.train._sharding import Placement, mesh_scope, resolve_placement
 from jaxtrain.train._state import TrainState
 
-__all__ = ["evaluate", "every_share", "metric_names", "split_model"]
+__all__ = ["checked_share", "evaluate", "every_share", "metric_names", "split_model"]
 
 _DEFAULT_CHUNK = 2048
 
@@ -64,6 +64,26 @@ def split_model(model_or_state: Any) -> tuple[Callable[..., Any], Any, Any]:
     return functional(model_or_state)
 
 
+def checked_share(
+    data: Any, apply: Callable[..., Any], params: Any, model_state: Any, *, name: str
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """``(x, y)``, this process's share of ``data`` checked (:func:`check_data`), and every
+    process's share size (``sizes[p]``).
+
+    Each process checks its own share; the outcomes, sizes and example layouts travel in one
+    exchange, so a bad share, or shares whose examples differ in shape or dtype, are refused
+    by every process, naming the one at fault (one process raising alone would leave the
+    others waiting in the next collective).
+    """
+    checked, shares = together(
+        lambda: check_data(data, apply, params, model_state, name=name),
+        numbers=lambda pair: (len(pair[0]), example_layout(pair)),
+        count=2,
+    )
+    check_same_layout(shares[:, 1], name)
+    return checked, shares[:, 0]
+
+
 def every_share(
     data: Any, apply: Callable[..., Any], params: Any, model_state: Any, *, name: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -78,15 +98,10 @@ def every_share(
       ValueError: for bad data in any process's share, or shares whose examples differ in
         shape or dtype.
     """
-    (x, y), shares = together(
-        lambda: check_data(data, apply, params, model_state, name=name),
-        numbers=lambda checked: (len(checked[0]), example_layout(checked)),
-        count=2,
-    )
-    if len(shares) == 1:
+    (x, y), sizes = checked_share(data, apply, params, model_state, name=name)
+    if len(sizes) == 1:
         return x, y
-    check_same_layout(shares[:, 1], name)
-    return joined_shares((x, y), shares[:, 0].tolist())
+    return joined_shares((x, y), sizes.tolist())
 
 
 def _chunk_size(n: int, batch_size: int | None, placement: Placement) -> int:

@@ -25,14 +25,12 @@ from jaxtrain.monitor._monitor import (
 from jaxtrain.train._batching import BatchPlan
 from jaxtrain.train._checkpoint import json_ready
 from jaxtrain.train._checks import (
-    check_data,
     check_flag,
     check_loss_takes,
     check_positive_int,
 )
-from jaxtrain.train._evaluate import every_share, metric_names, split_model
+from jaxtrain.train._evaluate import checked_share, every_share, metric_names, split_model
 from jaxtrain.train._nonfinite import NONFINITE_POLICIES
-from jaxtrain.train._processes import check_same_layout, example_layout, together
 from jaxtrain.train._records import ROW_RECORDS, TRAIN_PREFIX
 from jaxtrain.train._sharding import Placement, resolve_placement
 from jaxtrain.train._step import STEP_RECORDS
@@ -163,21 +161,11 @@ def resolve_settings(
     )
     apply, params, model_state = split_model(model)
     named_metrics = metric_names(metrics)
-    # Each process checks its own share; every process learns every outcome, and each
-    # share's size and layout, in one exchange (one process raising alone would leave the
-    # others waiting in the next collective).
-    (x, y), shares = together(
-        lambda: check_data(train_data, apply, params, model_state, name="train_data"),
-        numbers=lambda data: (len(data[0]), example_layout(data)),
-        count=2,
-    )
-    check_same_layout(shares[:, 1], "train_data")
+    (x, y), sizes = checked_share(train_data, apply, params, model_state, name="train_data")
     placement = resolve_placement(mesh)
     processes = jax.process_count()
     on_host = _feeds_from_host(data_on_device, processes)
-    plan = _batch_plan(
-        _global_num_examples(shares[:, 0]), batch_size, drop_last, processes, placement
-    )
+    plan = _batch_plan(_global_num_examples(sizes), batch_size, drop_last, processes, placement)
     monitors = check_monitors(monitors)
     setup = RunSetup(optimizer, optimizer.init(params), params, plan.num_examples, plan.batch_size)
     monitors = tuple(m.prepare(setup) for m in monitors)
