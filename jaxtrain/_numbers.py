@@ -11,12 +11,13 @@ means a batch of ``True`` or a probability of ``True``. A string is refused alth
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["is_int", "is_real_dtype", "real_number", "real_pair"]
+__all__ = ["is_int", "is_real_dtype", "pair_of", "real_number", "real_pair"]
 
 
 def is_int(value: Any) -> bool:
@@ -68,18 +69,25 @@ def real_number(value: Any) -> float | None:
     return None
 
 
-def real_pair(value: Any) -> tuple[float, float] | None:
-    """``value`` as two floats when it is a pair of real numbers (a tuple, a list, a 1-D
-    array of two), else ``None``; a string is no pair, though it iterates."""
-    if isinstance(value, str | bytes) or real_number(value) is not None:
+def pair_of(value: Any, one: Callable[[Any], Any]) -> tuple[Any, Any] | None:
+    """``value`` as two items when it is a pair (a tuple, a list, a 1-D array of two) whose
+    items ``one`` reads (``None`` for an item it refuses), else ``None``; a string is no
+    pair, though it iterates."""
+    if isinstance(value, str | bytes):
         return None
     try:
         items = tuple(value)
-    except TypeError:
+    except TypeError:  # not iterable: a number, a 0-d array
         return None
     if len(items) != 2:
         return None
-    low, high = real_number(items[0]), real_number(items[1])
-    if low is None or high is None:
+    first, second = one(items[0]), one(items[1])
+    if first is None or second is None:
         return None
-    return low, high
+    return first, second
+
+
+def real_pair(value: Any) -> tuple[float, float] | None:
+    """``value`` as two floats when it is a pair of real numbers, else ``None``
+    (:func:`pair_of`)."""
+    return None if real_number(value) is not None else pair_of(value, real_number)

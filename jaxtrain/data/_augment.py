@@ -16,7 +16,6 @@ example and vmaps, so a whole batch is one jitted XLA computation (no Python per
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -26,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxtrain._numbers import is_int, real_number, real_pair
+from jaxtrain._numbers import is_int, pair_of, real_number, real_pair
 
 Augmentation = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -200,13 +199,12 @@ def vertical_flip(p: float = 0.5) -> Augmentation:
 
 
 def _check_padding(padding: int | Sequence[int]) -> tuple[int, int]:
-    values: tuple = ()
-    if is_int(padding):
-        values = (padding, padding)
-    elif not isinstance(padding, str | bytes):
-        with contextlib.suppress(TypeError):  # not iterable: no pair
-            values = tuple(padding)  # a tuple, a list or a 1-D array of two
-    if len(values) != 2 or not all(is_int(v) for v in values):
+    values = (
+        (padding, padding)
+        if is_int(padding)
+        else pair_of(padding, lambda item: item if is_int(item) else None)
+    )
+    if values is None:
         raise ValueError(
             f"`padding` must be an int or a pair of ints (pad_h, pad_w); got {padding!r}: "
             "pass e.g. padding=4 or padding=(4, 2)."
