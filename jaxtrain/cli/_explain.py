@@ -15,9 +15,6 @@ from jaxtrain.cli._errors import CommandError, UsageError
 
 __all__ = ["register", "run"]
 
-# Hyperparameters beyond η that make_optimizer passes, by optimizer: the Markdown names them.
-_TUNED = {"momentum": "momentum", "nesterov": "momentum", "adamw": "weight_decay"}
-
 _DESCRIPTION = """\
 Explain why one training run fails: the lecture's causes (§2-§6), ranked by evidence.
 
@@ -179,10 +176,12 @@ def run(args: argparse.Namespace) -> int:
 def _run_line(settings: dict[str, Any], seed: int) -> str:
     """The run in one line, which opens the Markdown's "The run": model, optimizer, η, data
     file, standardization, seed."""
+    from jaxtrain.cli._train import TUNED
     from jaxtrain.diagnose import ModelSpec
 
     optimizer, data = settings["optimizer"], settings["data"]
-    tuned = _TUNED.get(optimizer["name"])
+    # The Markdown names the option beyond η that the optimizer reads.
+    tuned = TUNED.get(optimizer["name"])
     extra = f" ({tuned.replace('_', ' ')} {optimizer[tuned]:g})" if tuned else ""
     return (
         f"{ModelSpec.from_dict(settings['model']).name} trained by {optimizer['name']} "

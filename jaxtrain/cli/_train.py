@@ -156,6 +156,10 @@ def _schedule(args: argparse.Namespace, total_steps: int) -> Any:
     return schedules.warmup_cosine_decay(0.0, eta, warmup, total_steps)
 
 
+# The option beyond η that make_optimizer passes, by optimizer (every one is recorded).
+TUNED = {"momentum": "momentum", "nesterov": "momentum", "adamw": "weight_decay"}
+
+
 def make_optimizer(args: argparse.Namespace, total_steps: int) -> Any:
     """The optimizer the options describe, with its learning-rate schedule."""
     from jaxtrain import optim
@@ -217,15 +221,12 @@ def _changed_settings(
     ]
 
 
-# The optimizer options only some optimizers read (every one is recorded).
-_READ_BY = {"momentum": ("momentum", "nesterov"), "weight_decay": ("adamw",)}
-
-
 def _unused_by_the_optimizers(section: str, key: str, before: dict, now: dict) -> bool:
     """A --momentum or --weight-decay that neither run's optimizer reads (Adam's momentum is
     its own β₁) changes nothing, and is no setting to report as changed."""
-    readers = _READ_BY.get(key) if section == "optimizer" else None
-    return readers is not None and not {before.get("name"), now.get("name")} & set(readers)
+    if section != "optimizer" or key not in TUNED.values():
+        return False
+    return all(TUNED.get(run.get("name")) != key for run in (before, now))
 
 
 def _same_file_moved(section: str, key: str, before: dict, now: dict) -> bool:
