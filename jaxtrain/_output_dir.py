@@ -60,7 +60,9 @@ __all__ = [
     "OutputDirError",
     "add_output_arguments",
     "claim_output_dir",
+    "dangling_link",
     "folder_name",
+    "nearest_existing",
 ]
 
 MANIFEST = ".jaxtrain-output.json"
@@ -163,24 +165,40 @@ def claim_output_dir(
     return folder
 
 
-def _check_no_dangling_link(folder: pathlib.Path) -> None:
-    """Refuses ``folder`` when it, or a folder above it, is a link to something missing.
+def dangling_link(folder: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path] | None:
+    """``(link, target)`` when ``folder``, or a folder above it, is a link to something
+    missing, else ``None``.
 
-    Such a link looks like a folder still to be made (``exists()`` is False); let through,
-    it fails the ``mkdir`` after the command's work, with "File exists" and no word of it.
+    Such a link looks like a folder still to be made (``exists()`` is False), and its
+    ``mkdir`` fails with "File exists" and no word of the link.
     """
     for path in (folder, *folder.parents):
         if path.is_symlink() and not path.exists():
-            target = path.parent / os.readlink(path)
-            raise OutputDirError(
-                f"cannot write to {folder}: {path} is a symbolic link to {target}, which does "
-                f"not exist; create {target}, or choose another --out"
-            )
+            return path, path.parent / os.readlink(path)
+    return None
+
+
+def nearest_existing(folder: pathlib.Path) -> pathlib.Path:
+    """``folder`` if it exists, else its nearest existing parent (absolute): where a
+    ``mkdir`` of it starts, which must be a folder ("Not a directory" otherwise)."""
+    return next(p for p in (folder, *folder.absolute().parents) if p.exists())
+
+
+def _check_no_dangling_link(folder: pathlib.Path) -> None:
+    """Refuses ``folder`` when it, or a folder above it, is a link to something missing: let
+    through, it would fail the ``mkdir`` after the command's work (:func:`dangling_link`)."""
+    found = dangling_link(folder)
+    if found is not None:
+        path, target = found
+        raise OutputDirError(
+            f"cannot write to {folder}: {path} is a symbolic link to {target}, which does "
+            f"not exist; create {target}, or choose another --out"
+        )
 
 
 def _check_creatable(folder: pathlib.Path) -> None:
     """Refuses a missing ``folder`` whose nearest existing parent cannot take it."""
-    parent = next(p for p in folder.absolute().parents if p.exists())
+    parent = nearest_existing(folder)
     if not parent.is_dir():
         raise OutputDirError(f"cannot write to {folder}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -43,6 +43,7 @@ import jax
 import numpy as np
 
 from jaxtrain._atomic import CLOEXEC, NOFOLLOW, is_leftover, write_atomically
+from jaxtrain._output_dir import dangling_link, nearest_existing
 from jaxtrain._regular_file import NotRegularFileError, is_link, open_regular
 from jaxtrain._text import listed
 from jaxtrain.train._checksums import CHECKSUMS, has_checksums, write_checksums
@@ -505,14 +506,12 @@ def _make_directory(path: Any) -> None:
     except OSError as error:
         reason = error.strerror or str(error)
         if isinstance(path, pathlib.Path):
-            for above in (path, *path.parents):
-                if above.is_symlink() and not above.exists():
-                    target = above.parent / os.readlink(above)
-                    reason = f"{above} is a symbolic link to {target}, which does not exist"
-                    break
-                if above.exists() and not above.is_dir():
-                    reason = f"{above} is a file, not a folder"
-                    break
+            link = dangling_link(path)
+            start = nearest_existing(path)
+            if link is not None:
+                reason = f"{link[0]} is a symbolic link to {link[1]}, which does not exist"
+            elif not start.is_dir():
+                reason = f"{start} is a file, not a folder"
         raise CheckpointDirectoryError(
             f"cannot make the checkpoint directory {path}: {reason}; choose another"
         ) from None
