@@ -100,9 +100,10 @@ def plot_spectrum(
 
     Given an array of eigenvalues λ (from ``analyze_critical_point(...).eigenvalues``,
     ``eigh`` or Lanczos), draws their histogram with negative, zero (|λ| ≤ ``eig_tol``)
-    and positive curvature in three colors and the counts in the legend: the lecture's
-    saddle/minimum reading at a glance. Eigenvalues that are not finite (NaN, ±∞: a diverged
-    run) have no place on the axis; the rest are drawn and the legend counts those apart.
+    and positive curvature in three colors, stacked (a bin's height is its count), and the
+    counts in the legend: the lecture's saddle/minimum reading at a glance. Eigenvalues
+    that are not finite (NaN, ±∞: a diverged run) have no place on the axis; the rest are
+    drawn and the legend counts those apart.
     Given a :class:`jaxtrain.curvature.SpectralDensity`, hands over to :func:`plot_density`.
 
     Args:
@@ -158,15 +159,17 @@ def plot_spectrum(
         (np.abs(eigenvalues) <= eig_tol, "0.5", f"|λ| ≤ {tol}"),
         (eigenvalues > eig_tol, "tab:blue", f"λ > {tol}" if eig_tol else "λ > 0"),
     )
-    for mask, group_color, name in groups:
-        if mask.any():
-            ax.hist(
-                eigenvalues[mask],
-                bins=edges,
-                color=group_color,
-                alpha=0.8,
-                label=f"{prefix}{name}: {int(mask.sum())}",
-            )
+    drawn = [group for group in groups if group[0].any()]
+    # Stacked: a bin holding both signs (a Hessian's bulk around 0) is as tall as its count,
+    # each color its group's share; drawn one over the other it read as the larger group.
+    ax.hist(
+        [eigenvalues[mask] for mask, _, _ in drawn],
+        bins=edges,
+        stacked=True,
+        color=[group_color for _, group_color, _ in drawn],
+        alpha=0.8,
+        label=[f"{prefix}{name}: {int(mask.sum())}" for mask, _, name in drawn],
+    )
     if not_finite:
         # An entry without a mark, so the legend's counts add up to every value given.
         ax.plot([], [], " ", label=f"{prefix}not finite, not drawn: {not_finite}")

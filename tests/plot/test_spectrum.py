@@ -34,6 +34,23 @@ def test_histogram_splits_negative_zero_positive():
     assert heights == 6
 
 
+def test_a_bin_holding_both_signs_is_as_tall_as_its_count():
+    # A Hessian's bulk straddles 0 with both signs: one bin holds most of each group. Drawn
+    # one over the other, the bin read as the larger group (534 of 1,000); stacked, each
+    # bin's top is its count and each color's share its group's.
+    rng = np.random.default_rng(0)
+    eigenvalues = np.r_[rng.normal(0.0, 0.01, 1000), 10.0 + rng.normal(0.0, 0.1, 5)]
+    ax = plot_spectrum(eigenvalues, bins=60)
+    edges = np.linspace(eigenvalues.min(), eigenvalues.max(), 61)
+    counts, _ = np.histogram(eigenvalues, edges)
+    tops = {}
+    for patch in ax.patches:
+        left = int(np.argmin(np.abs(edges[:-1] - patch.get_x())))
+        tops[left] = max(tops.get(left, 0.0), patch.get_y() + patch.get_height())
+    np.testing.assert_array_equal([tops.get(i, 0.0) for i in range(60)], counts)
+    assert counts.max() > 990
+
+
 def test_histogram_of_identical_values_and_labels():
     ax = plot_spectrum(np.full(4, 2.0), log_scale=False, label="trained")
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["trained: λ > 0: 4"]
