@@ -8,17 +8,20 @@ from typing import Any
 import jax
 from jax import lax
 
+from jaxtrain._numbers import is_int
+
 __all__ = ["check_batch_size", "map_in_batches"]
 
 
 def check_batch_size(batch_size: int | None) -> None:
-    """Refuses a ``batch_size`` for :func:`map_in_batches` below 1 (``None`` is all at once).
+    """Refuses a ``batch_size`` for :func:`map_in_batches` below 1 or not an int (``None`` is
+    all at once).
 
     Raises:
-      ValueError: a ``batch_size`` below 1.
+      ValueError: a ``batch_size`` below 1, or one that is no int (a float, a bool, a string).
     """
-    if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int or None, got {batch_size}")
+    if batch_size is not None and (not is_int(batch_size) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
 
 
 def map_in_batches(f: Callable[[Any], Any], xs: Any, batch_size: int | None) -> Any:
@@ -31,7 +34,7 @@ def map_in_batches(f: Callable[[Any], Any], xs: Any, batch_size: int | None) -> 
     ``lax.map``.
 
     Raises:
-      ValueError: a ``batch_size`` below 1.
+      ValueError: a ``batch_size`` below 1 or not an int.
     """
     check_batch_size(batch_size)
     if batch_size is None:

@@ -51,7 +51,8 @@ def test_one_at_a_time_runs_plain_products_where_lax_map_would_batch_them():
     assert _batched_products(2) == 1
 
 
-@pytest.mark.parametrize("batch_size", [0, -1])
-def test_a_batch_size_below_one_is_refused(batch_size):
+@pytest.mark.parametrize("batch_size", [0, -1, 2.0, True, "4"])
+def test_a_batch_size_below_one_or_no_int_is_refused(batch_size):
+    # 2.0 and "4" failed inside lax.map (a TypeError, "'<' not supported"), True ran as 1.
     with pytest.raises(ValueError, match="batch_size must be a positive int or None"):
         map_in_batches(_layer, jnp.ones((4, 8)), batch_size)

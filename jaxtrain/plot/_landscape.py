@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain.plot._log_scale import contour_values
+from jaxtrain.plot._log_scale import contour_values, draws_log
 
 __all__ = ["plot_loss_slice_1d", "plot_loss_surface_2d"]
 
@@ -31,7 +31,7 @@ def plot_loss_slice_1d(
     ax: Any = None,
     *,
     label: str | None = None,
-    log_scale: bool = False,
+    log_scale: bool | None = False,
     mark_origin: bool = True,
     xlabel: str = "step α along d",
 ) -> Any:
@@ -42,7 +42,8 @@ def plot_loss_slice_1d(
         losses: the losses, same length.
         ax: the matplotlib ``Axes`` to draw on; a new figure if ``None``.
         label: legend label (several slices can share one ``ax``).
-        log_scale: logarithmic loss axis.
+        log_scale: logarithmic loss axis (``True``, refusing a loss below 0, which a log axis
+            has no place for), ``None`` for one where no loss is below 0, or ``False``.
         mark_origin: mark θ itself (α = 0) with a dot, where the α range holds 0.
         xlabel: the x-axis label.
 
@@ -50,7 +51,8 @@ def plot_loss_slice_1d(
         The ``Axes`` drawn on.
 
     Raises:
-        ValueError: if the arrays are not non-empty, 1-D and of equal length.
+        ValueError: if the arrays are not non-empty, 1-D and of equal length, or with
+            ``log_scale=True`` if a finite loss is negative.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -70,13 +72,14 @@ def plot_loss_slice_1d(
             "alphas and losses must be non-empty 1-D arrays of equal length, got"
             f" {alphas.shape} and {losses.shape}"
         )
+    logged = draws_log(losses, log_scale)
     ax = _axes(ax, (5.0, 3.5))
     (line,) = ax.plot(alphas, losses, label=label)
     if mark_origin and _holds_zero(alphas):
         order = np.argsort(alphas)  # np.interp reads increasing abscissae only
         at_origin = np.interp(0.0, alphas[order], losses[order])
         ax.plot([0.0], [at_origin], "o", color=line.get_color())
-    if log_scale:
+    if logged:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("loss")

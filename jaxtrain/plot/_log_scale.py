@@ -49,16 +49,30 @@ def contour_values(
         ``floor`` is not positive and finite.
     """
     values = np.asarray(values, dtype=float)
-    if log_scale is False:
+    if not draws_log(values, log_scale):
         return values, False
+    return log10_above_floor(values, relative, floor), True
+
+
+def draws_log(values: Any, log_scale: bool | None) -> bool:
+    """Whether ``values`` are drawn on a log scale: the rule of :func:`contour_values`, for
+    every plot of losses (``False``: no; ``None``: where no finite value is negative;
+    ``True``: yes, refusing a negative value).
+
+    Raises:
+      ValueError: with ``log_scale=True``, if a finite value is negative.
+    """
+    if log_scale is False:
+        return False
+    values = np.asarray(values, dtype=float)
     finite = values[np.isfinite(values)]
     negative = int(np.sum(finite < 0))
     if negative and log_scale is None:
-        return values, False
+        return False
     if negative:
         raise ValueError(
             f"log_scale=True draws log₁₀ of the loss, but {negative} of the {finite.size} finite"
             f" losses are negative (lowest {float(finite.min()):.4g}); pass log_scale=False, or"
             " None to draw a log scale only where no loss is negative"
         )
-    return log10_above_floor(values, relative, floor), True
+    return True

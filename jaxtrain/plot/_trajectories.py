@@ -24,18 +24,19 @@ def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
 
 
 def _limits(points: np.ndarray, margin: float = 0.15) -> tuple[tuple[float, float], ...]:
+    """The paths' range plus ``margin`` × their larger range on every side: a coordinate they
+    do not move in gets a margin too (a path along θ₁ alone must still show the valley's
+    walls; its own range gave a map 0.002 high)."""
     low, high = points.min(axis=0), points.max(axis=0)
-    pad = np.maximum((high - low) * margin, 1e-3)
-    return tuple((float(lo - p), float(hi + p)) for lo, hi, p in zip(low, high, pad, strict=True))
+    pad = max(float(np.max(high - low)) * margin, 1e-3)
+    return tuple((float(lo - pad), float(hi + pad)) for lo, hi in zip(low, high, strict=True))
 
 
-def _range(name: str, given: Any, default: tuple[float, float]) -> tuple[float, float]:
-    """``given`` as (low, high): any sequence of two numbers (a tuple, a NumPy or JAX array)."""
-    if given is None:
-        return default
+def _two_numbers(name: str, given: Any, meaning: str) -> tuple[float, float]:
+    """``given`` as two floats: any sequence of two numbers (a tuple, a NumPy or JAX array)."""
     values = np.asarray(given, dtype=float)
     if values.shape != (2,):
-        raise ValueError(f"`{name}` must be two numbers (low, high), got {given!r}")
+        raise ValueError(f"`{name}` must be two numbers ({meaning}), got {given!r}")
     return float(values[0]), float(values[1])
 
 
@@ -66,9 +67,10 @@ def plot_trajectories(
       paths: ``{label: array of shape (T + 1, 2)}``, one line per optimizer.
       ax: the matplotlib ``Axes`` to draw on; a new figure if ``None``.
       xlim: the θ₁ range of the map, two numbers (low, high) in any sequence (a tuple, a
-        NumPy or JAX array); by default the paths' range plus a margin.
+        NumPy or JAX array); by default the paths' range plus 15% of their larger range
+        (θ₁'s or θ₂'s) on each side.
       ylim: the θ₂ range of the map, as ``xlim``; by default the paths' range plus a margin.
-      grid_size: grid points per axis.
+      grid_size: grid points per axis (an int ≥ 2).
       levels: number of contour levels.
       log_scale: contour log₁₀ L (shows the valley floor; losses are floored at 10⁻⁸ × max).
         A log scale cannot show a loss below zero: every such cell would sit on the floor,
@@ -76,7 +78,7 @@ def plot_trajectories(
         log₁₀ L where no loss on the grid is negative and L itself otherwise; ``True``
         refuses a negative loss; ``False`` contours L itself. The rule of
         :func:`jaxtrain.plot.plot_loss_surface_2d` too.
-      minimum: optional θ* of shape (2,) to mark with a star.
+      minimum: optional θ*, two numbers (θ₁, θ₂), to mark with a star.
       xlabel: the x-axis label.
       ylabel: the y-axis label.
 
@@ -85,8 +87,8 @@ def plot_trajectories(
 
     Raises:
       ValueError: if a path is not of shape (T, 2) with T ≥ 1, ``paths`` is empty,
-        ``xlim`` or ``ylim`` is not two numbers, or ``log_scale=True`` meets a negative loss
-        on the grid.
+        ``xlim``, ``ylim`` or ``minimum`` is not two numbers, ``grid_size`` is no int ≥ 2,
+        or ``log_scale=True`` meets a negative loss on the grid.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -100,6 +102,9 @@ def plot_trajectories(
     """
     if not paths:
         raise ValueError("`paths` must hold at least one path.")
+    # A contour map needs two points per axis at least (matplotlib: "at least a (2, 2)").
+    if not is_int(grid_size) or grid_size < 2:
+        raise ValueError(f"grid_size must be an int >= 2, got {grid_size!r}")
     arrays = {label: np.asarray(path, dtype=float) for label, path in paths.items()}
     for label, path in arrays.items():
         # An empty path has no start or end to mark.
@@ -109,8 +114,10 @@ def plot_trajectories(
             )
     finite = np.concatenate([p[np.all(np.isfinite(p), axis=1)] for p in arrays.values()])
     default_x, default_y = _limits(finite if finite.size else np.zeros((1, 2)))
-    xlim = _range("xlim", xlim, default_x)
-    ylim = _range("ylim", ylim, default_y)
+    xlim = default_x if xlim is None else _two_numbers("xlim", xlim, "low, high")
+    ylim = default_y if ylim is None else _two_numbers("ylim", ylim, "low, high")
+    if minimum is not None:
+        minimum = _two_numbers("minimum", minimum, "θ₁, θ₂")
     xs = np.linspace(*xlim, grid_size)
     ys = np.linspace(*ylim, grid_size)
     X, Y = np.meshgrid(xs, ys)
@@ -126,7 +133,7 @@ def plot_trajectories(
     start = next(iter(arrays.values()))[0]
     ax.plot(start[0], start[1], "s", color="k", ms=6)
     if minimum is not None:
-        ax.plot(*np.asarray(minimum, dtype=float), "*", color="tab:red", ms=12)
+        ax.plot(*minimum, "*", color="tab:red", ms=12)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_xlabel(xlabel)

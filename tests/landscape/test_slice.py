@@ -158,3 +158,20 @@ def test_complex_coordinates_and_directions_of_real_parameters_are_refused():
     with pytest.raises(ValueError, match="d1 leaf is complex"):
         e = jnp.array([1j, 0.0])
         loss_surface_2d(toy, jnp.zeros(2), e, jnp.ones(2), jnp.ones(1), jnp.ones(1))
+
+
+@pytest.mark.parametrize("batch_size", [2.0, True])
+def test_a_batch_size_that_is_no_int_is_refused(batch_size):
+    loss = lambda w: jnp.sum(w**2)  # noqa: E731
+    with pytest.raises(ValueError, match="batch_size must be a positive int or None"):
+        loss_slice_1d(loss, jnp.ones(2), jnp.ones(2), jnp.arange(5.0), batch_size=batch_size)
+    with pytest.raises(ValueError, match="batch_size must be a positive int or None"):
+        loss_surface_2d(
+            loss,
+            jnp.ones(2),
+            jnp.ones(2),
+            jnp.ones(2),
+            jnp.arange(3.0),
+            jnp.arange(3.0),
+            batch_size=batch_size,
+        )

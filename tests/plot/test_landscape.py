@@ -125,6 +125,16 @@ def test_log_scale_true_refuses_a_loss_below_zero():
         plot_loss_surface_2d(alphas, alphas, saddle, log_scale=True)
 
 
+def test_a_slice_on_a_log_scale_takes_the_surfaces_rule():
+    # A log axis has no place for L < 0: 15 of these 21 points were left out without a word,
+    # where the surface refuses them. The same rule now: True refuses, None chooses.
+    alphas = np.linspace(-1.0, 1.0, 21)
+    with pytest.raises(ValueError, match=r"15 of the 21 finite losses are negative"):
+        plot_loss_slice_1d(alphas, alphas**2 - 0.5, log_scale=True)
+    assert plot_loss_slice_1d(alphas, alphas**2 - 0.5, log_scale=None).get_yscale() == "linear"
+    assert plot_loss_slice_1d(alphas, alphas**2 + 0.5, log_scale=None).get_yscale() == "log"
+
+
 @pytest.mark.parametrize(("shift", "label"), [(0.0, "loss"), (1.0, "log₁₀ loss")])
 def test_log_scale_none_chooses_by_the_sign_of_the_losses(shift, label):
     alphas = np.linspace(-1.0, 1.0, 5)

@@ -82,6 +82,28 @@ def test_limits_that_are_not_two_numbers_are_refused(name):
         plot_trajectories(lambda p: jnp.sum(p**2), _SADDLE_PATH, **{name: (0.0, 1.0, 2.0)})
 
 
+@pytest.mark.parametrize("minimum", [np.array([[0.5, 0.7]]), (0.5, 0.7, 9.0), 0.5])
+def test_a_minimum_that_is_not_two_numbers_is_refused(minimum):
+    # [[0.5, 0.7]] drew stars at (0, 0.5) and (1, 0.7), three numbers one at (0, 9).
+    with pytest.raises(ValueError, match=r"`minimum` must be two numbers \(θ₁, θ₂\), got"):
+        plot_trajectories(lambda p: jnp.sum(p**2), _SADDLE_PATH, grid_size=10, minimum=minimum)
+
+
+@pytest.mark.parametrize("grid_size", [0, 1, 2.5, True])
+def test_a_grid_of_fewer_than_two_points_per_axis_is_refused(grid_size):
+    with pytest.raises(ValueError, match="grid_size must be an int >= 2, got"):
+        plot_trajectories(lambda p: jnp.sum(p**2), _SADDLE_PATH, grid_size=grid_size)
+
+
+def test_a_coordinate_the_paths_do_not_move_in_gets_a_map_of_the_others_scale():
+    # A path along θ₁ alone had a map 0.002 high: the valley's walls out of sight.
+    path = np.stack([np.linspace(2.0, 0.0, 11), np.zeros(11)], axis=1)
+    ax = plot_trajectories(lambda p: p[0] ** 2 + 10 * p[1] ** 2, {"GD": path}, grid_size=10)
+    low, high = ax.get_ylim()
+    assert low == pytest.approx(-0.3) and high == pytest.approx(0.3)
+    assert ax.get_xlim() == pytest.approx((-0.3, 2.3))
+
+
 def test_schedules_take_a_numpy_integer_count():
     # is_int's rule for every count: np.int64(5) was refused as "not an integer".
     ax = plot_schedules({"constant": 0.1}, np.int64(5))
