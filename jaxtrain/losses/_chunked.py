@@ -10,9 +10,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.tree_util import Partial
 
 from jaxtrain._dtypes import working_dtype
+from jaxtrain._hoisted import hoisted
 
 __all__ = ["chunked_mean"]
 
@@ -101,9 +101,11 @@ def chunked_mean(fn: Callable[..., Any], data: tuple[Any, ...] | Any, *, chunk_s
     along axis 0 stay in place.
 
     The function is jitted and differentiable: inside ``jax.grad``, ``jax.hessian`` or
-    another ``jit`` it is traced into the caller's program. ``fn`` travels as a pytree
-    (``jax.tree_util.Partial``), so calling again with the same ``fn`` and data of the same
-    shapes reuses the compilation.
+    another ``jit`` it is traced into the caller's program. ``fn`` is read at each call: traced
+    at its chunk shapes, with the arrays it closes over (an NNX model's, updated in place since
+    the last call) made arguments of the compiled program, so a call that computes the same
+    on data of the same shapes reuses the compilation, and a changed number it closes over
+    compiles anew. A ``jax.tree_util.Partial`` is taken as it is, its leaves arguments.
 
     Args:
       fn: ``fn(*batch) -> pytree`` of arrays, the mean over the batch; e.g.
@@ -136,7 +138,13 @@ def chunked_mean(fn: Callable[..., Any], data: tuple[Any, ...] | Any, *, chunk_s
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
     data = data if isinstance(data, tuple) else (data,)
     n = _num_examples(data)
-    if jax.tree_util.treedef_is_leaf(jax.tree.structure(fn)):
-        # A plain function becomes a leafless Partial, compared by identity: the jit cache key.
-        fn = Partial(fn)
-    return _chunked_mean(fn, data, chunk_size=min(int(chunk_size), n))
+    size = min(int(chunk_size), n)
+    rest = n % size
+    # Traced now at the chunk's and the remainder's shapes, the arrays it closes over (an NNX
+    # model's, updated since the last call) arguments of the compiled program.
+    fn = hoisted(fn, *(_chunk_like(data, rows) for rows in (size, rest) if rows))
+    return _chunked_mean(fn, data, chunk_size=size)
+
+
+def _chunk_like(data: tuple[Any, ...], rows: int) -> tuple[Any, ...]:
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct((rows, *jnp.shape(a)[1:]), a.dtype), data)

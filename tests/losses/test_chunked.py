@@ -4,8 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
-from jaxtrain.losses import chunked_mean
+from jaxtrain.losses import _chunked, chunked_mean
 
 W = np.array([0.5, -1.0, 2.0])
 
@@ -84,18 +85,44 @@ def test_differentiable_and_equal_to_the_full_batch_gradient():
 
 
 def test_the_same_function_and_shapes_compile_once():
-    traces = []
-
     def per_batch(x, y):
-        traces.append(x.shape)
         return jnp.mean(x @ jnp.ones(3) - y)
 
     x, y = _data(23)
     first = chunked_mean(per_batch, (x, y), chunk_size=5)
-    count = len(traces)
+    compiled = _chunked._chunked_mean._cache_size()
     second = chunked_mean(per_batch, (x + 1.0, y), chunk_size=5)
-    assert len(traces) == count, "new data of the same shapes must reuse the compilation"
+    assert _chunked._chunked_mean._cache_size() == compiled, "new data, the same program"
     np.testing.assert_allclose(second, first + 3.0, rtol=1e-5)  # x·(1, 1, 1) grows by 3
+
+
+def test_what_the_function_closes_over_is_read_at_each_call():
+    # The function was compiled with what it held at its first call: a changed Python number,
+    # or an NNX model an optimizer updated in place, gave the first call's mean forever.
+    x, y = _data(23)
+    scale = 1.0
+
+    def scaled(xb, yb):
+        return jnp.mean((scale * xb) ** 2)
+
+    for scale in (1.0, 2.0):  # noqa: B007 (read by `scaled`)
+        np.testing.assert_allclose(
+            chunked_mean(scaled, (x, y), chunk_size=5), scaled(x, y), rtol=1e-5
+        )
+
+    model = nnx.Linear(3, 1, rngs=nnx.Rngs(0))
+
+    def model_loss(xb, yb):
+        return jnp.mean((model(xb)[:, 0] - yb) ** 2)
+
+    before = chunked_mean(model_loss, (x, y), chunk_size=5)
+    compiled = _chunked._chunked_mean._cache_size()
+    model.kernel[...] = model.kernel[...] * 5.0
+    after = chunked_mean(model_loss, (x, y), chunk_size=5)
+    np.testing.assert_allclose(after, model_loss(x, y), rtol=1e-5)
+    assert not np.isclose(after, before)
+    # The model's arrays are arguments of the program, not constants in it: no recompiling.
+    assert _chunked._chunked_mean._cache_size() == compiled
 
 
 def test_bad_arguments_say_what_to_pass():
