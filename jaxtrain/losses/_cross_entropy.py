@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxtrain._dtypes import working_dtype
 from jaxtrain.losses import _checks, _class_axes
 from jaxtrain.losses._checks import Reduction
 from jaxtrain.losses._class_axes import Axis
@@ -166,13 +167,14 @@ def _smoothing_spread(
     K = C without a mask. An example with no class kept counts K = 1: nothing of it is summed,
     and α/0 = ∞ would turn its zero cotangents into NaN.
     """
+    # Divided in float32 at least (float64 in float64) and rounded once: a bfloat16 K would
+    # already round a vocabulary of 50257 classes to 50176.
+    working = working_dtype(dtype)
     if mask is None:
-        kept = jnp.asarray(shape[-1], jnp.float32)
+        kept = jnp.asarray(shape[-1], working)
     else:
-        kept = jnp.maximum(jnp.sum(mask, axis=-1, keepdims=True, dtype=jnp.float32), 1.0)
-    # Divided in float32 and rounded once: a bfloat16 K would already round a vocabulary of
-    # 50257 classes to 50176.
-    return (alpha / kept).astype(dtype)
+        kept = jnp.maximum(jnp.sum(mask, axis=-1, keepdims=True, dtype=working), 1.0)
+    return (jnp.asarray(alpha, working) / kept).astype(dtype)
 
 
 def _kept_log_softmax(z: jax.Array, mask: jax.Array | None) -> jax.Array:

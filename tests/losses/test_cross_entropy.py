@@ -357,3 +357,23 @@ def test_derivative_in_alpha_equals_optax_smooth_labels_including_at_0_and_1():
         expected = jax.grad(ref)(alpha)
         for y in (labels, jax.nn.one_hot(labels, 5)):
             np.testing.assert_allclose(d_ours(alpha, y), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("labels", ["integer", "one_hot"])
+def test_label_smoothing_in_float64_is_exact(labels):
+    # α/K was divided in float32 whatever the logits' dtype: 2.6e-9 off in float64.
+    from jax_modes import x64_enabled
+
+    with x64_enabled():
+        z = np.random.default_rng(0).normal(size=(4, 7)) * 3.0
+        classes = np.array([0, 3, 1, 6])
+        one_hot = np.eye(7)[classes]
+        log_p = z - z.max(1, keepdims=True)
+        log_p = log_p - np.log(np.exp(log_p).sum(1, keepdims=True))
+        expected = -(((1 - 0.1) * one_hot + 0.1 / 7) * log_p).sum(1)
+        given = classes if labels == "integer" else one_hot
+        got = jax.jit(
+            lambda z, y: softmax_cross_entropy(z, y, label_smoothing=0.1, reduction="none")
+        )(jnp.asarray(z), jnp.asarray(given))
+        assert got.dtype == jnp.float64
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-14)
