@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from jax.extend.core import ClosedJaxpr, jaxpr_as_fun
 from jax.tree_util import Partial
 
@@ -23,7 +24,8 @@ __all__ = ["hoisted"]
 
 def _signature(args: tuple[Any, ...]) -> tuple[Any, ...]:
     leaves, tree = jax.tree.flatten(args)
-    return tree, tuple((tuple(leaf.shape), str(leaf.dtype)) for leaf in leaves)
+    # jnp's readings take Python numbers too (a float leaf of θ), as tracing does.
+    return tree, tuple((jnp.shape(leaf), str(jnp.result_type(leaf))) for leaf in leaves)
 
 
 class _Traced:

@@ -8,10 +8,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from jax.tree_util import Partial
 
 from jaxtrain._batched_map import map_in_batches
 from jaxtrain._dtypes import check_float_leaves, working_dtype
+from jaxtrain._hoisted import hoisted
 
 __all__ = ["loss_slice_1d", "loss_surface_2d"]
 
@@ -19,14 +19,6 @@ __all__ = ["loss_slice_1d", "loss_surface_2d"]
 _FLOAT_ONLY = (
     "slices move floating-point parameters only (keep counters and integer state out of params)"
 )
-
-
-def _as_pytree_callable(fn: Callable[..., Any]) -> Any:
-    # A plain function travels as a leafless Partial (hashed by identity), a Partial as it is:
-    # either way the jitted evaluation below is an ordinary argument, compiled once per loss.
-    if jax.tree_util.treedef_is_leaf(jax.tree.structure(fn)):
-        return Partial(fn)
-    return fn
 
 
 def _check_direction(direction: Any, params: Any, name: str) -> None:
@@ -114,9 +106,9 @@ def loss_slice_1d(
     computed in float32 at least and rounded once to θ's dtype (bfloat16 θ included).
 
     Args:
-        loss_fn: ``loss_fn(params, *args) -> scalar``. Pass data through ``args`` rather than
-            closing over it: a compiled program is kept for each loss function, with what
-            the function holds.
+        loss_fn: ``loss_fn(params, *args) -> scalar``. It is traced at each call, the arrays
+            it closes over made arguments of the compiled program: a loss that computes the
+            same on new data or parameters reuses the compilation.
         params: the point θ.
         direction: d, a pytree like ``params``.
         alphas: 1-D array of step sizes α.
@@ -144,7 +136,12 @@ def loss_slice_1d(
     alphas = _coordinates(alphas, "alphas")
     with jax.default_matmul_precision("highest"):
         return _slice_1d(
-            _as_pytree_callable(loss_fn), params, direction, alphas, args, batch_size=batch_size
+            hoisted(loss_fn, (params, *args)),
+            params,
+            direction,
+            alphas,
+            args,
+            batch_size=batch_size,
         )
 
 
@@ -203,7 +200,7 @@ def loss_surface_2d(
     betas = _coordinates(betas, "betas")
     with jax.default_matmul_precision("highest"):
         return _surface_2d(
-            _as_pytree_callable(loss_fn),
+            hoisted(loss_fn, (params, *args)),
             params,
             d1,
             d2,

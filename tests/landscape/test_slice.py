@@ -6,7 +6,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from jaxtrain.landscape import loss_slice_1d, loss_surface_2d, random_direction
+from jaxtrain.landscape import _slice, loss_slice_1d, loss_surface_2d, random_direction
 
 
 def toy(w):
@@ -72,17 +72,13 @@ def test_matches_a_python_loop_on_an_mlp(batch_size):
 
 def test_one_compilation_per_loss():
     params, x, y = _problem()
-    traces = []
-
-    def counted(p, x, y):
-        traces.append(1)
-        return _mlp(p, x, y)
-
     d = random_direction(jax.random.key(0), params)
-    loss_slice_1d(counted, params, d, jnp.linspace(-1, 1, 5), x, y)
-    first = len(traces)
-    loss_slice_1d(counted, jax.tree.map(lambda p: 2 * p, params), d, jnp.linspace(0, 2, 5), x, y)
-    assert len(traces) == first
+    loss_slice_1d(_mlp, params, d, jnp.linspace(-1, 1, 5), x, y)
+    compiled = _slice._slice_1d._cache_size()
+    loss_slice_1d(_mlp, jax.tree.map(lambda p: 2 * p, params), d, jnp.linspace(0, 2, 5), x, y)
+    # The same loss, computing the same, on new parameters and steps: the same program.
+    loss_slice_1d(lambda p, x, y: _mlp(p, x, y), params, d, jnp.linspace(0, 2, 5), x, 1 - y)
+    assert _slice._slice_1d._cache_size() == compiled
 
 
 def test_bad_inputs():
@@ -175,3 +171,21 @@ def test_a_batch_size_that_is_no_int_is_refused(batch_size):
             jnp.arange(3.0),
             batch_size=batch_size,
         )
+
+
+def test_what_the_loss_closes_over_is_read_at_each_call():
+    # Compared by identity, a loss closing over its data kept the first call's data forever.
+    x = jnp.array([1.0, 2.0])
+    w = jnp.zeros(2)
+    d = jnp.array([1.0, 0.0])
+    alphas = jnp.array([0.0, 1.0])
+
+    def loss(p):
+        return jnp.sum((p - x) ** 2)
+
+    first = loss_slice_1d(loss, w, d, alphas)
+    np.testing.assert_allclose(first, [5.0, 4.0])
+    x = jnp.array([3.0, 0.0])
+    np.testing.assert_allclose(loss_slice_1d(loss, w, d, alphas), [9.0, 4.0])
+    plane = loss_surface_2d(loss, w, d, jnp.array([0.0, 1.0]), alphas, alphas)
+    np.testing.assert_allclose(plane, [[9.0, 10.0], [4.0, 5.0]])
