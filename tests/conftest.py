@@ -71,7 +71,7 @@ collect_ignore_glob = ["*/conftest.py"]
 _LONGEST_FIRST = (
     "tests/cli/test_help_examples.py",  # 52 s
     "tests/diagnose/test_explain.py",  # 40
-    "tests/train/test_multiprocess.py",  # 36
+    "tests/train/test_multiprocess.py",  # 28 (36 before its launches were joined)
     "tests/optim/test_escape_papers.py",  # 21
     "tests/curvature/test_model_loss.py",  # 17
     "tests/lecture/test_task_strategy.py",  # 16
