@@ -31,16 +31,15 @@ def _signature(args: tuple[Any, ...]) -> tuple[Any, ...]:
 class _Traced:
     """``fn`` as jaxprs, one per argument signature it was traced at, with the arrays it
     closes over left out: they come as the first argument of a call, a list per signature.
-    Equal when the jaxprs and those arrays' shapes are."""
+    Equal when the jaxprs are (their text holds those arrays' shapes and dtypes too)."""
 
-    def __init__(self, traces: Sequence[tuple[Any, Any, Any]], constants: Sequence[Any]):
+    def __init__(self, traces: Sequence[tuple[Any, Any, Any]]):
         self._traces = {
             signature: (place, jaxpr, out_tree)
             for place, (signature, jaxpr, out_tree) in enumerate(traces)
         }
         self._key = tuple(
-            (signature, str(jaxpr), out_tree, tuple((c.shape, str(c.dtype)) for c in consts))
-            for (signature, jaxpr, out_tree), consts in zip(traces, constants, strict=True)
+            (signature, str(jaxpr), out_tree) for signature, jaxpr, out_tree in traces
         )
 
     def __eq__(self, other: object) -> bool:
@@ -77,4 +76,4 @@ def hoisted(fn: Callable[..., Any], *calls: tuple[Any, ...]) -> Partial:
         closed, out_shape = jax.make_jaxpr(lambda *a: fn(*a), return_shape=True)(*args)
         traces.append((_signature(args), closed.jaxpr, jax.tree.structure(out_shape)))
         constants.append(list(closed.consts))
-    return Partial(_Traced(traces, constants), tuple(constants))
+    return Partial(_Traced(traces), tuple(constants))
