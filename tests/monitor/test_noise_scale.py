@@ -38,22 +38,31 @@ def test_at_fixed_parameters_b_simple_matches_the_per_example_gradients():
     assert 1 < exact < 4096
 
 
-def test_halves_give_the_same_training_as_unmonitored_up_to_rounding():
-    x, y, theta0 = regression(n=200)
-    runs = [
+def _unmonitored_and_monitored(model, optimizer, data, **fit_kw):
+    """``fit``'s ``(state, history)`` without monitors, then with the noise scale's."""
+    return [
         train.fit(
-            (linear_apply, theta0, {}),
-            optim.sgd(0.05, momentum=0.9),
-            (x, y),
-            loss=half_squared_error,
-            epochs=3,
+            model,
+            optimizer,
+            data,
             batch_size=32,
             monitors=monitors,
             progress=False,
+            **fit_kw,
         )
         for monitors in ([], [monitor.gradient_noise_scale()])
     ]
-    (plain, plain_history), (monitored, history) = runs
+
+
+def test_halves_give_the_same_training_as_unmonitored_up_to_rounding():
+    x, y, theta0 = regression(n=200)
+    (plain, plain_history), (monitored, history) = _unmonitored_and_monitored(
+        (linear_apply, theta0, {}),
+        optim.sgd(0.05, momentum=0.9),
+        (x, y),
+        loss=half_squared_error,
+        epochs=3,
+    )
     np.testing.assert_allclose(monitored.params["w"], plain.params["w"], rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(history.per_step["loss"], plain_history.per_step["loss"], rtol=2e-5)
     # The last partial batch (200 mod 32 = 8) is measured too.
@@ -67,20 +76,13 @@ def test_a_dropout_model_trains_as_unmonitored():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 8)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int32)
-    runs = [
-        train.fit(
-            nn.MLP(8, 16, 2, depth=1, dropout=0.3, rngs=nnx.Rngs(0)),
-            optim.sgd(0.1),
-            (x, y),
-            loss=losses.softmax_cross_entropy,
-            epochs=2,
-            batch_size=32,
-            monitors=monitors,
-            progress=False,
-        )
-        for monitors in ([], [monitor.gradient_noise_scale()])
-    ]
-    (plain, _), (watched, history) = runs
+    (plain, _), (watched, history) = _unmonitored_and_monitored(
+        nn.MLP(8, 16, 2, depth=1, dropout=0.3, rngs=nnx.Rngs(0)),
+        optim.sgd(0.1),
+        (x, y),
+        loss=losses.softmax_cross_entropy,
+        epochs=2,
+    )
     for a, b in zip(jax.tree.leaves(plain.params), jax.tree.leaves(watched.params), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     assert np.isfinite(history.per_step["noise_scale"]).all()
