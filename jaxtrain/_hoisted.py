@@ -1,12 +1,16 @@
-"""A plain function as a jit argument that is read afresh at every call.
+"""A function as a jit argument that is read afresh at every call.
 
 A jitted program that takes a function as an argument (a ``jax.tree_util.Partial``) is
 cached by the function: a plain function is compared by identity, so what it closes over is
 frozen into the first program compiled for it. A Python number changed since, or an NNX model
 an optimizer updated in place, is not seen again. :func:`hoisted` traces the function at each
-call, makes the arrays it closes over arguments of the program and compares the function by
-what it computes (its jaxpr), so that new values of those arrays reuse the compilation and a
-changed number or a changed computation compiles anew.
+call and makes the arrays it closes over arguments of the program, so that new values of those
+arrays reuse the compilation; the function compares by itself (identity, or its pytree
+structure) *and* by what it computes now (its jaxpr), so a changed number compiles anew.
+
+The jaxpr alone is not enough to tell two functions apart: its text prints a function held in
+an equation (a custom derivative rule, a callback) with its address masked, so two functions
+differing only there would share a program, and one would run the other's derivative.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import jax.numpy as jnp
 from jax.extend.core import ClosedJaxpr, jaxpr_as_fun
 from jax.tree_util import Partial
 
-__all__ = ["hoisted"]
+__all__ = ["hoisted", "is_hoisted"]
 
 
 def _signature(args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -31,15 +35,21 @@ def _signature(args: tuple[Any, ...]) -> tuple[Any, ...]:
 class _Traced:
     """``fn`` as jaxprs, one per argument signature it was traced at, with the arrays it
     closes over left out: they come as the first argument of a call, a list per signature.
-    Equal when the jaxprs are (their text holds those arrays' shapes and dtypes too)."""
+    Equal when made from the same function (or one of the same pytree structure, a
+    ``Partial`` of the same function) whose jaxprs print the same now (their text holds the
+    left-out arrays' shapes and dtypes, and every Python number baked in)."""
 
-    def __init__(self, traces: Sequence[tuple[Any, Any, Any]]):
+    def __init__(self, fn: Callable[..., Any], traces: Sequence[tuple[Any, Any, Any]]):
         self._traces = {
             signature: (place, jaxpr, out_tree)
             for place, (signature, jaxpr, out_tree) in enumerate(traces)
         }
-        self._key = tuple(
-            (signature, str(jaxpr), out_tree) for signature, jaxpr, out_tree in traces
+        structure = jax.tree.structure(fn)
+        # Tagged: jaxlib 0.7's PyTreeDef refuses to be compared with a function.
+        leaf = jax.tree_util.treedef_is_leaf(structure)
+        self._key = (
+            ("function", fn) if leaf else ("pytree", structure),
+            tuple((signature, str(jaxpr), out_tree) for signature, jaxpr, out_tree in traces),
         )
 
     def __eq__(self, other: object) -> bool:
@@ -49,7 +59,13 @@ class _Traced:
         return hash(self._key)
 
     def __call__(self, constants: Sequence[list[Any]], *args: Any) -> Any:
-        place, jaxpr, out_tree = self._traces[_signature(args)]
+        signature = _signature(args)
+        if signature not in self._traces:
+            raise TypeError(
+                f"a function read at the arguments {list(self._traces)} was called with"
+                f" {signature}: read it at every signature it is called with"
+            )
+        place, jaxpr, out_tree = self._traces[signature]
         outputs = jaxpr_as_fun(ClosedJaxpr(jaxpr, constants[place]))(*jax.tree.leaves(args))
         return jax.tree.unflatten(out_tree, outputs)
 
@@ -58,16 +74,18 @@ def hoisted(fn: Callable[..., Any], *calls: tuple[Any, ...]) -> Partial:
     """``fn`` as a ``Partial`` whose leaves are the arrays it closes over now.
 
     Args:
-      fn: the function; a ``Partial`` is returned as it is (its leaves are arguments already).
+      fn: any callable: a plain function, a ``Partial`` (whose function is compared by
+        identity too, and may close over arrays of its own), a callable module. One
+        :func:`hoisted` made already is returned as it is.
       *calls: the arguments it will be called with, one tuple per signature (arrays or
         ``jax.ShapeDtypeStruct``); it is traced once at each.
 
     Returns:
-      A ``Partial`` computing ``fn`` at those signatures, equal to another made from a
-      function that computes the same (as a jit cache key), whatever values its closed-over
-      arrays hold.
+      A ``Partial`` computing ``fn`` at those signatures, equal (as a jit cache key) to
+      another made from the same function computing the same, whatever values its
+      closed-over arrays hold.
     """
-    if not jax.tree_util.treedef_is_leaf(jax.tree.structure(fn)):
+    if is_hoisted(fn):
         return fn
     traces, constants = [], []
     for args in calls:
@@ -76,4 +94,10 @@ def hoisted(fn: Callable[..., Any], *calls: tuple[Any, ...]) -> Partial:
         closed, out_shape = jax.make_jaxpr(lambda *a: fn(*a), return_shape=True)(*args)
         traces.append((_signature(args), closed.jaxpr, jax.tree.structure(out_shape)))
         constants.append(list(closed.consts))
-    return Partial(_Traced(traces), tuple(constants))
+    return Partial(_Traced(fn, traces), tuple(constants))
+
+
+def is_hoisted(fn: Any) -> bool:
+    """Whether ``fn`` came from :func:`hoisted` (its leaves may be tracers or placeholders:
+    only its function is looked at)."""
+    return isinstance(fn, Partial) and isinstance(fn.func, _Traced)

@@ -15,6 +15,7 @@ from jax.tree_util import register_pytree_node_class
 from jaxtrain.curvature._lanczos import _check_num_iters, check_k, eigenvalues
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES
 from jaxtrain.curvature._operators import (
+    PytreeOperator,
     as_pytree_callable,
     check_key,
     flat_space,
@@ -121,7 +122,7 @@ def block_labels(params: Any, blocks: Any = "layer") -> list[Any]:
 
 
 @register_pytree_node_class
-class _Restricted:
+class _Restricted(PytreeOperator):
     """The diagonal block H_bb: v_b ↦ (H [v_b; 0])_b on the block's flat vector.
 
     A pytree whose children are the full operator and the block's positions in the flat
@@ -275,7 +276,7 @@ def block_eigenvalues(
     layout, dtype, positions_by_label = _block_positions(params, blocks)
     # The full operator's forward pass runs here, once, not once per block. A plain function
     # travels into the compiled programs as a pytree, as every other entry point takes it.
-    matvec = as_pytree_callable(linearized(matvec))
+    matvec = as_pytree_callable(linearized(matvec), (params,))
     results = {}
     for number, (label, positions) in enumerate(positions_by_label.items()):
         size = int(positions.size)

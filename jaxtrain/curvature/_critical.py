@@ -201,7 +201,11 @@ class CriticalPointReport:
         new_params = jax.tree.map(lambda p, d: p + jnp.asarray(step, p.dtype) * d, self._params, u)
         with highest_precision():
             new_loss = float(
-                _loss_program(as_pytree_callable(self._loss_fn), new_params, self._args)
+                _loss_program(
+                    as_pytree_callable(self._loss_fn, (new_params, *self._args)),
+                    new_params,
+                    self._args,
+                )
             )
         return new_params, new_loss - self.loss
 
@@ -431,7 +435,9 @@ def analyze_critical_point(
 
 def _value_grad_eigh(loss_fn, params, args, H):
     with highest_precision():
-        return _value_grad_eigh_program(as_pytree_callable(loss_fn), params, args, H)
+        return _value_grad_eigh_program(
+            as_pytree_callable(loss_fn, (params, *args)), params, args, H
+        )
 
 
 @jax.jit

@@ -183,7 +183,7 @@ def spectral_density(
     check_basis_memory(basis_rows(num_iters, n), flat_like, max_bytes, copies=probe_batch_size)
     with highest_precision():
         nodes, weights = _slq_program(
-            as_pytree_callable(matvec),
+            as_pytree_callable(matvec, (like,)),
             like,
             key,
             np.int32(num_iters),

@@ -22,13 +22,18 @@ from jax.tree_util import Partial, register_pytree_node_class
 
 from jaxtrain._dtypes import check_float_leaves
 from jaxtrain.curvature._hvp import CURVATURE_FLOAT_ONLY, _apply_linear
-from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
+from jaxtrain.curvature._operators import (
+    PytreeOperator,
+    as_pytree_callable,
+    check_callable,
+    highest_precision,
+)
 
 __all__ = ["GaussNewtonProduct", "empirical_fisher", "ggn"]
 
 
 @register_pytree_node_class
-class GaussNewtonProduct:
+class GaussNewtonProduct(PytreeOperator):
     """The map v ↦ Jᵀ H_ℓ J v for z = f(θ) (``outputs_fn``) and ℓ(z) (``output_loss``).
 
     Built by :func:`ggn` and :func:`empirical_fisher`; the same contract as
@@ -59,8 +64,10 @@ class GaussNewtonProduct:
         *,
         linear: Callable[[Any], Any] | None = None,
     ):
-        self.outputs_fn = as_pytree_callable(outputs_fn)
-        self.output_loss = as_pytree_callable(output_loss)
+        # Read now, at the signatures they take here: what they close over is this call's.
+        self.outputs_fn = as_pytree_callable(outputs_fn, (params,))
+        outputs = jax.eval_shape(self.outputs_fn, params)
+        self.output_loss = as_pytree_callable(output_loss, (outputs,))
         self.params = params
         self._linear = linear
 
@@ -75,7 +82,7 @@ class GaussNewtonProduct:
             return self
         with highest_precision():
             linear = _linearize_program(self)
-        return GaussNewtonProduct(self.outputs_fn, self.output_loss, self.params, linear=linear)
+        return self.tree_unflatten(None, (self.outputs_fn, self.output_loss, self.params, linear))
 
     def __call__(self, v: Any) -> Any:
         """Returns Jᵀ H_ℓ J v, a pytree like ``params``, for a tangent ``v`` like ``params``."""
@@ -92,10 +99,14 @@ class GaussNewtonProduct:
 
     @classmethod
     def tree_unflatten(cls, aux: None, children: tuple[Any, ...]) -> GaussNewtonProduct:
-        """Rebuilds the product, with its linearization if it had one."""
+        """Rebuilds the product, with its linearization if it had one.
+
+        Its functions are the ones read when the product was built; the leaves may be tracers.
+        """
         del aux
-        outputs_fn, output_loss, params, linear = children
-        return cls(outputs_fn, output_loss, params, linear=linear)
+        product = object.__new__(cls)
+        product.outputs_fn, product.output_loss, product.params, product._linear = children
+        return product
 
 
 def _gauss_newton_linear(f_jvp: Any, loss_hvp: Any, v: Any) -> Any:
@@ -170,8 +181,8 @@ def ggn(
         https://arxiv.org/abs/1412.1193
     """
     check_float_leaves(params, CURVATURE_FLOAT_ONLY)
-    outputs_fn = Partial(_model_outputs, as_pytree_callable(model_fn), inputs)
-    output_loss = Partial(_loss_of_outputs, as_pytree_callable(loss_fn), targets)
+    outputs_fn = Partial(_model_outputs, check_callable(model_fn), inputs)
+    output_loss = Partial(_loss_of_outputs, check_callable(loss_fn), targets)
     return GaussNewtonProduct(outputs_fn, output_loss, params).linearize()
 
 
@@ -243,5 +254,5 @@ def empirical_fisher(
         raise ValueError(
             "data holds no examples (leading dimension 0): F = (1/N) Σ gᵢgᵢᵀ needs N ≥ 1"
         )
-    outputs_fn = Partial(_example_losses, as_pytree_callable(loss_fn), tuple(data))
+    outputs_fn = Partial(_example_losses, check_callable(loss_fn), tuple(data))
     return GaussNewtonProduct(outputs_fn, Partial(_half_mean_square), params).linearize()

@@ -103,8 +103,10 @@ def hessian(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
     with highest_precision():
+        # Called on θ cast to the working dtype (float64 with x64), so read at that signature.
+        working = jax.tree.map(lambda p: jax.ShapeDtypeStruct(jnp.shape(p), work_dtype), params)
         return _dense_hessian(
-            as_pytree_callable(loss_fn),
+            as_pytree_callable(loss_fn, (working, *args)),
             params,
             args,
             chunk_size=min(chunk_size, n),

@@ -10,7 +10,7 @@ import numpy as np
 from jax.tree_util import Partial, register_pytree_node_class
 
 from jaxtrain._dtypes import check_float_leaves
-from jaxtrain.curvature._operators import as_pytree_callable, highest_precision
+from jaxtrain.curvature._operators import PytreeOperator, as_pytree_callable, highest_precision
 
 __all__ = ["HessianVectorProduct", "hvp"]
 
@@ -22,7 +22,7 @@ CURVATURE_FLOAT_ONLY = (
 
 
 @register_pytree_node_class
-class HessianVectorProduct:
+class HessianVectorProduct(PytreeOperator):
     """The map v ↦ Hv for the Hessian H = ∇²L(θ) of ``loss_fn`` at ``params``.
 
     Built by :func:`hvp`. It is callable on pytrees shaped like ``params`` and is itself a
@@ -53,7 +53,8 @@ class HessianVectorProduct:
         *,
         linear: Callable[[Any], Any] | None = None,
     ):
-        self.loss_fn = as_pytree_callable(loss_fn)
+        # Read now, at the point's signature: what the loss closes over is this call's.
+        self.loss_fn = as_pytree_callable(loss_fn, (params, *args))
         self.params = params
         self.args = tuple(args)
         self._linear = linear
@@ -81,7 +82,7 @@ class HessianVectorProduct:
                 linear = jax.linearize(self._grad, self.params)[1]
             else:
                 linear = _linearize_program(self)
-        return HessianVectorProduct(self.loss_fn, self.params, self.args, linear=linear)
+        return self.tree_unflatten(None, (self.loss_fn, self.params, self.args, linear))
 
     def __call__(self, v: Any) -> Any:
         """Returns Hv, a pytree like ``params``, for a tangent ``v`` like ``params``."""
@@ -101,10 +102,14 @@ class HessianVectorProduct:
 
     @classmethod
     def tree_unflatten(cls, aux: None, children: tuple[Any, ...]) -> HessianVectorProduct:
-        """Rebuilds the product, with its linearization if it had one."""
+        """Rebuilds the product, with its linearization if it had one.
+
+        Its loss is the one read when the product was built; the leaves may be tracers.
+        """
         del aux
-        loss_fn, params, args, linear = children
-        return cls(loss_fn, params, args, linear=linear)
+        product = object.__new__(cls)
+        product.loss_fn, product.params, product.args, product._linear = children
+        return product
 
 
 @jax.jit

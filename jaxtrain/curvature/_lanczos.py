@@ -485,7 +485,7 @@ def lanczos(
     check_basis_memory(m, flat, max_bytes)
     with highest_precision():
         alphas, betas, V = _lanczos_program(
-            as_pytree_callable(matvec),
+            as_pytree_callable(matvec, (like,)),
             like,
             key,
             np.int32(num_iters),
@@ -662,7 +662,7 @@ def eigenvalues(
     check_basis_memory(m + (budget.wanted if return_vectors else 0), flat, max_bytes)
     with highest_precision():
         values, vectors, residuals, steps, converged = _eigen_program(
-            as_pytree_callable(matvec),
+            as_pytree_callable(matvec, (like,)),
             like,
             key,
             np.int32(budget.num_iters),

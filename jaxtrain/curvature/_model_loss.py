@@ -14,7 +14,7 @@ from jax.tree_util import Partial
 
 from jaxtrain._mesh import with_auto_axes
 from jaxtrain._text import counted
-from jaxtrain.curvature._operators import as_pytree_callable
+from jaxtrain.curvature._operators import check_callable
 from jaxtrain.losses import chunked_mean
 
 __all__ = ["batched_loss", "loss_from_model"]
@@ -160,7 +160,8 @@ def batched_loss(
         4.0
     """
     groups, sizes = _group(batches, None if mesh is None else with_auto_axes(mesh))
-    return Partial(_BatchedMean(tuple(sizes)), as_pytree_callable(loss_fn), groups)
+    # The loss is read by the algorithm it is handed to (as_pytree_callable, at θ's signature).
+    return Partial(_BatchedMean(tuple(sizes)), Partial(check_callable(loss_fn)), groups)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,8 +229,8 @@ def loss_from_model(
             raise ValueError(f"batch {index} must be an (x, y) pair, got {type(batch).__name__}")
     per_batch = Partial(
         _ModelBatchLoss(bool(train)),
-        as_pytree_callable(apply),
-        as_pytree_callable(loss),
+        Partial(check_callable(apply)),
+        Partial(check_callable(loss)),
         state,
         rng,
     )

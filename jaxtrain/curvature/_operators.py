@@ -5,9 +5,10 @@ Three decisions live here so every entry point makes them the same way:
 - Matrix products run at ``precision=HIGHEST``. ``jax.default_matmul_precision`` is read when
   a ``dot_general`` is *traced*, so tracing the user's loss inside :func:`highest_precision`
   fixes HIGHEST in the jaxpr for good, including inside linearized and transposed functions.
-- Functions handed to a jitted algorithm travel as pytrees (:class:`jax.tree_util.Partial`),
-  not as static arguments, so arrays they close over become arguments instead of baked-in
-  constants, and the same function object with new arrays reuses the compilation.
+- Functions handed to a jitted algorithm are traced at each call and travel as pytrees
+  (:func:`as_pytree_callable`), not as static arguments: arrays they close over become
+  arguments instead of baked-in constants, so new arrays, or a new function computing the
+  same, reuse the compilation, and a changed closure is never missed.
 - The algorithms work on one flat vector (``ravel_pytree``); only results go back to pytrees.
   The vector is float32 at least (:func:`jaxtrain._dtypes.working_dtype`): half-precision
   parameters are evaluated in their own dtype, but a Lanczos basis, its norms and the small
@@ -25,9 +26,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 from jax.flatten_util import ravel_pytree
-from jax.tree_util import Partial
 
 from jaxtrain._dtypes import working_dtype
+from jaxtrain._hoisted import hoisted
 
 HIGHEST = lax.Precision.HIGHEST
 
@@ -52,18 +53,41 @@ def flat_space(like: Any) -> jax.ShapeDtypeStruct:
     return jax.ShapeDtypeStruct(flat.shape, working_dtype(flat.dtype))
 
 
-def as_pytree_callable(fn: Callable[..., Any]) -> Any:
-    """``fn`` as a pytree, so jitted code can take it as an ordinary argument.
+class PytreeOperator:
+    """Base of jaxtrain's own curvature products (H, the Gauss–Newton matrix, their blocks).
 
-    A callable that already is a pytree node (a ``Partial``, a
-    :class:`~jaxtrain.curvature.HessianVectorProduct`, an equinox module) stays as it is;
-    a plain function is wrapped in a leafless ``Partial``, compared by identity, so passing
-    the same function again hits the jit cache.
+    Each reads its functions once, when it is built (:func:`as_pytree_callable` with the
+    arguments they take), so it is a pytree of arrays whose static part compares by what its
+    functions compute; the algorithms take it as it is.
     """
+
+
+def as_pytree_callable(fn: Callable[..., Any], *calls: tuple[Any, ...]) -> Any:
+    """``fn`` as a pytree that compiled code takes as an ordinary argument, read now.
+
+    A function (plain, a ``Partial``, a callable module) is traced at each call signature in
+    ``calls``, at ``precision=HIGHEST`` (:func:`jaxtrain._hoisted.hoisted`): the arrays it
+    closes over become the pytree's leaves, and it compares by itself and its jaxpr. So the
+    same function with new arrays reuses the compilation, and what it closes over is never
+    the first call's forever. A :class:`PytreeOperator` or a function hoisted already is
+    returned as it is.
+
+    Args:
+        fn: the callable.
+        *calls: the arguments it will be called with, one tuple per signature (arrays or
+            ``jax.ShapeDtypeStruct``); ``()`` for none.
+    """
+    check_callable(fn)
+    if isinstance(fn, PytreeOperator):
+        return fn
+    with highest_precision():
+        return hoisted(fn, *calls)
+
+
+def check_callable(fn: Any) -> Any:
+    """``fn`` when it is callable; a ``TypeError`` naming its type otherwise."""
     if not callable(fn):
         raise TypeError(f"expected a callable, got {type(fn).__name__}")
-    if jax.tree_util.treedef_is_leaf(jax.tree.structure(fn)):
-        return Partial(fn)
     return fn
 
 
@@ -74,7 +98,7 @@ def value_and_gradient(loss_fn: Callable[[Any], Any], params: Any) -> tuple[jax.
     pass on its own; here they compile once, and ``loss_fn`` passes as a pytree
     (:func:`as_pytree_callable`), so a model's losses on new data of the same shapes reuse it.
     """
-    return _value_and_grad_program(as_pytree_callable(loss_fn), params)
+    return _value_and_grad_program(as_pytree_callable(loss_fn, (params,)), params)
 
 
 @jax.jit

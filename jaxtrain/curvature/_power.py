@@ -158,7 +158,7 @@ def power_iteration(
         raise ValueError(f"tol must be > 0, got {tol}")
     with highest_precision():
         values, vectors, iterations, converged = _power_program(
-            as_pytree_callable(matvec),
+            as_pytree_callable(matvec, (like,)),
             like,
             key,
             np.int32(num_iters),

@@ -173,7 +173,7 @@ def spectrum(
     check_basis_memory(m_first + later * m, flat, max_bytes)
     with highest_precision():
         (values, residuals, steps, converged), (nodes, weights) = _spectrum_program(
-            as_pytree_callable(matvec),
+            as_pytree_callable(matvec, (like,)),
             like,
             key,
             np.int32(longest),

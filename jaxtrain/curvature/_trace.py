@@ -143,7 +143,7 @@ def trace(
         )
     with highest_precision():
         estimate, stderr = _trace_program(
-            as_pytree_callable(matvec),
+            as_pytree_callable(matvec, (like,)),
             like,
             key,
             num_samples=num_samples,

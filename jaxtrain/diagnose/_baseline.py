@@ -179,7 +179,7 @@ def _loss_of(loss: Callable[..., Any], predictions: np.ndarray, targets: np.ndar
     # One program: run eagerly, a loss compiles each of its operations on its own.
     from jaxtrain.curvature._operators import as_pytree_callable
 
-    return _loss_program(as_pytree_callable(loss), predictions, targets)
+    return _loss_program(as_pytree_callable(loss, (predictions, targets)), predictions, targets)
 
 
 @jax.jit

@@ -113,7 +113,7 @@ def escape_test(
         value_and_gradient,
     )
 
-    fn = as_pytree_callable(loss_fn)
+    fn = as_pytree_callable(loss_fn, (params,))
     with highest_precision():
         if value is None or gradient is None:
             value_at, gradient_at = value_and_gradient(fn, params)
@@ -183,7 +183,7 @@ def _curvature(
         tol = curvature.eigenvalue_tolerance([lam_min, lam_max], flat.dtype)
     norm_u = float(np.linalg.norm(host_flat(u)))
     u = jax.tree.map(lambda a: a / norm_u, u)
-    fn = as_pytree_callable(loss_fn)
+    fn = as_pytree_callable(loss_fn, (params,))
     with highest_precision():
         value, grad = value_and_gradient(fn, params)
         g2 = float(sum(np.vdot(a, a) for a in jax.tree.leaves(jax.device_get(grad))))
@@ -260,7 +260,6 @@ def saturation_at(
     """
     from jaxtrain.curvature._operators import as_pytree_callable
 
-    fn = as_pytree_callable(loss)
     outputs, pushes = [], []
     for i in range(0, x.shape[0], _CHUNK):
         z, _ = apply(params, state, x[i : i + _CHUNK], train=False)
@@ -268,7 +267,9 @@ def saturation_at(
         if z.ndim == 1:
             z = z[:, None]
         outputs.append(np.asarray(z, np.float64))
-        pushes.append(np.asarray(_logit_push(fn, z, y[i : i + _CHUNK]), np.float64))
+        labels = y[i : i + _CHUNK]
+        fn = as_pytree_callable(loss, (z, labels))
+        pushes.append(np.asarray(_logit_push(fn, z, labels), np.float64))
     z = np.concatenate(outputs)
     dz = np.concatenate(pushes).reshape(z.shape)
     if z.shape[1] == 1:

@@ -103,9 +103,10 @@ def chunked_mean(fn: Callable[..., Any], data: tuple[Any, ...] | Any, *, chunk_s
     The function is jitted and differentiable: inside ``jax.grad``, ``jax.hessian`` or
     another ``jit`` it is traced into the caller's program. ``fn`` is read at each call: traced
     at its chunk shapes, with the arrays it closes over (an NNX model's, updated in place since
-    the last call) made arguments of the compiled program, so a call that computes the same
-    on data of the same shapes reuses the compilation, and a changed number it closes over
-    compiles anew. A ``jax.tree_util.Partial`` is taken as it is, its leaves arguments.
+    the last call) made arguments of the compiled program, so the same function on data of
+    the same shapes reuses the compilation, and a changed number it closes over compiles
+    anew. A ``jax.tree_util.Partial`` is read the same way (its function may close over
+    arrays too).
 
     Args:
       fn: ``fn(*batch) -> pytree`` of arrays, the mean over the batch; e.g.

@@ -76,9 +76,12 @@ def test_one_compilation_per_loss():
     loss_slice_1d(_mlp, params, d, jnp.linspace(-1, 1, 5), x, y)
     compiled = _slice._slice_1d._cache_size()
     loss_slice_1d(_mlp, jax.tree.map(lambda p: 2 * p, params), d, jnp.linspace(0, 2, 5), x, y)
-    # The same loss, computing the same, on new parameters and steps: the same program.
-    loss_slice_1d(lambda p, x, y: _mlp(p, x, y), params, d, jnp.linspace(0, 2, 5), x, 1 - y)
+    # The same loss on new parameters, steps and data: the same program.
+    loss_slice_1d(_mlp, params, d, jnp.linspace(0, 2, 5), x, 1 - y)
     assert _slice._slice_1d._cache_size() == compiled
+    # Another function is another program, as for jax.jit, even computing the same.
+    loss_slice_1d(lambda p, x, y: _mlp(p, x, y), params, d, jnp.linspace(0, 2, 5), x, y)
+    assert _slice._slice_1d._cache_size() == compiled + 1
 
 
 def test_bad_inputs():
