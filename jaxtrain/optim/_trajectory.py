@@ -10,8 +10,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxtrain._hoisted import hoisted
 
-@functools.partial(jax.jit, static_argnames=("optimizer", "loss_fn", "num_steps"))
+
+@functools.partial(jax.jit, static_argnames=("optimizer", "num_steps"))
 def _scan_trajectory(optimizer, loss_fn, init_params, num_steps):
     value_and_grad = jax.value_and_grad(loss_fn)
     # The loss goes to update as optax's extra argument ``obj_fn``, which the escape
@@ -45,7 +47,8 @@ def optimize_trajectory(
     ``lax.scan`` (no per-step dispatch), so hundreds of steps of a 2-D toy take
     milliseconds: what the lecture's pictures of SGD, momentum, Adagrad, RMSProp and Adam on
     a long narrow valley need. The compiled run is cached per (optimizer, loss_fn,
-    num_steps), so keep those objects to reuse it.
+    num_steps), so keep those objects to reuse it; ``loss_fn`` is read at each call, so the
+    arrays it closes over may change between calls without a new compilation.
 
     Args:
       optimizer: any ``optax.GradientTransformation``; its ``update`` is given the loss as
@@ -78,4 +81,6 @@ def optimize_trajectory(
     """
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 0:
         raise ValueError(f"`num_steps` must be an integer >= 0, got {num_steps!r}.")
-    return _scan_trajectory(optimizer, loss_fn, init_params, num_steps)
+    # The loss as an argument read now (its closed-over arrays leaves), not a static one
+    # compiled with its first call's data.
+    return _scan_trajectory(optimizer, hoisted(loss_fn, (init_params,)), init_params, num_steps)

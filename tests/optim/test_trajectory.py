@@ -8,7 +8,7 @@ import pytest
 from optim_cases import narrow_parabola
 
 from jaxtrain import optim
-from jaxtrain.optim import optimize_trajectory
+from jaxtrain.optim import _trajectory, optimize_trajectory
 
 
 def test_path_equals_a_python_loop():
@@ -43,17 +43,31 @@ def test_pytree_params_and_zero_steps():
 
 
 def test_compiled_run_is_reused_for_the_same_optimizer_and_loss():
-    traces = []
-
     def loss(p):
-        traces.append(None)
         return jnp.sum(p**2)
 
     opt = optim.rmsprop(0.01)
     optimize_trajectory(opt, loss, jnp.ones(2), 10)
-    first = len(traces)
+    compiled = _trajectory._scan_trajectory._cache_size()
     optimize_trajectory(opt, loss, jnp.zeros(2), 10)
-    assert len(traces) == first
+    assert _trajectory._scan_trajectory._cache_size() == compiled
+
+
+def test_a_loss_closing_over_changed_data_is_read_anew():
+    # Before: the loss was a static argument, compiled with its first call's target.
+    target = jnp.array([1.0, 2.0])
+
+    def loss(p):
+        return jnp.sum((p - target) ** 2)
+
+    opt = optim.sgd(0.25)
+    optimize_trajectory(opt, loss, jnp.zeros(2), 3)
+    compiled = _trajectory._scan_trajectory._cache_size()
+    target = jnp.array([3.0, 4.0])
+    path, losses = optimize_trajectory(opt, loss, jnp.zeros(2), 3)
+    assert _trajectory._scan_trajectory._cache_size() == compiled  # new data, same program
+    np.testing.assert_allclose(losses[0], 25.0)
+    np.testing.assert_allclose(path[1], [1.5, 2.0])  # θ − η·2(θ − target) = target / 2
 
 
 def _saddle(w):
