@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxtrain._numbers import is_int
+from jaxtrain._numbers import is_int, real_pair
 from jaxtrain.optim import learning_rate_at
 from jaxtrain.plot._log_scale import contour_values
 
@@ -32,12 +32,17 @@ def _limits(points: np.ndarray, margin: float = 0.15) -> tuple[tuple[float, floa
     return tuple((float(lo - pad), float(hi + pad)) for lo, hi in zip(low, high, strict=True))
 
 
-def _two_numbers(name: str, given: Any, meaning: str) -> tuple[float, float]:
-    """``given`` as two floats: any sequence of two numbers (a tuple, a NumPy or JAX array)."""
-    values = np.asarray(given, dtype=float)
-    if values.shape != (2,):
-        raise ValueError(f"`{name}` must be two numbers ({meaning}), got {given!r}")
-    return float(values[0]), float(values[1])
+def _two_numbers(
+    name: str, given: Any, meaning: str, *, different: bool = False
+) -> tuple[float, float]:
+    """``given`` as two finite floats (:func:`jaxtrain._numbers.real_pair`: a tuple, a list, a
+    NumPy or JAX array of two; no text, no bools), different ones where ``different``."""
+    pair = real_pair(given)
+    finite = pair is not None and all(np.isfinite(pair))
+    if not finite or (different and pair[0] == pair[1]):
+        kind = "different finite" if different else "finite"
+        raise ValueError(f"`{name}` must be two {kind} numbers ({meaning}), got {given!r}")
+    return pair
 
 
 def plot_trajectories(
@@ -66,9 +71,9 @@ def plot_trajectories(
       loss_fn: L(θ) for θ of shape (2,), jit/vmap-traceable.
       paths: ``{label: array of shape (T + 1, 2)}``, one line per optimizer.
       ax: the matplotlib ``Axes`` to draw on; a new figure if ``None``.
-      xlim: the θ₁ range of the map, two numbers (low, high) in any sequence (a tuple, a
-        NumPy or JAX array); by default the paths' range plus 15% of their larger range
-        (θ₁'s or θ₂'s) on each side.
+      xlim: the θ₁ range of the map, two different finite numbers (low, high) in any
+        sequence (a tuple, a NumPy or JAX array); by default the paths' range plus 15% of
+        their larger range (θ₁'s or θ₂'s) on each side.
       ylim: the θ₂ range of the map, as ``xlim``; by default the paths' range plus a margin.
       grid_size: grid points per axis (an int ≥ 2).
       levels: number of contour levels.
@@ -78,7 +83,7 @@ def plot_trajectories(
         log₁₀ L where no loss on the grid is negative and L itself otherwise; ``True``
         refuses a negative loss; ``False`` contours L itself. The rule of
         :func:`jaxtrain.plot.plot_loss_surface_2d` too.
-      minimum: optional θ*, two numbers (θ₁, θ₂), to mark with a star.
+      minimum: optional θ*, two finite numbers (θ₁, θ₂), to mark with a star.
       xlabel: the x-axis label.
       ylabel: the y-axis label.
 
@@ -87,7 +92,8 @@ def plot_trajectories(
 
     Raises:
       ValueError: if a path is not of shape (T, 2) with T ≥ 1, ``paths`` is empty,
-        ``xlim``, ``ylim`` or ``minimum`` is not two numbers, ``grid_size`` is no int ≥ 2,
+        ``xlim``, ``ylim`` or ``minimum`` is not two finite numbers (the limits
+        different), ``grid_size`` is no int ≥ 2,
         or ``log_scale=True`` meets a negative loss on the grid.
 
     Examples:
@@ -114,8 +120,8 @@ def plot_trajectories(
             )
     finite = np.concatenate([p[np.all(np.isfinite(p), axis=1)] for p in arrays.values()])
     default_x, default_y = _limits(finite if finite.size else np.zeros((1, 2)))
-    xlim = default_x if xlim is None else _two_numbers("xlim", xlim, "low, high")
-    ylim = default_y if ylim is None else _two_numbers("ylim", ylim, "low, high")
+    xlim = default_x if xlim is None else _two_numbers("xlim", xlim, "low, high", different=True)
+    ylim = default_y if ylim is None else _two_numbers("ylim", ylim, "low, high", different=True)
     if minimum is not None:
         minimum = _two_numbers("minimum", minimum, "θ₁, θ₂")
     xs = np.linspace(*xlim, grid_size)

@@ -77,15 +77,25 @@ def test_limits_may_be_any_sequence_of_two_numbers(as_array):
 
 
 @pytest.mark.parametrize("name", ["xlim", "ylim"])
-def test_limits_that_are_not_two_numbers_are_refused(name):
-    with pytest.raises(ValueError, match=rf"`{name}` must be two numbers \(low, high\), got"):
-        plot_trajectories(lambda p: jnp.sum(p**2), _SADDLE_PATH, **{name: (0.0, 1.0, 2.0)})
+@pytest.mark.parametrize(
+    "limits",
+    # Before, the last five were taken: text read as numbers, True as 1, and NaN, inf or one
+    # point spanned no grid (a blank plot, or NumPy's warnings).
+    [(0.0, 1.0, 2.0), ("-1", "1"), (True, 2.0), (float("nan"), 1.0), (0.0, np.inf), (1.0, 1.0)],
+)
+def test_limits_that_are_not_two_different_finite_numbers_are_refused(name, limits):
+    with pytest.raises(
+        ValueError, match=rf"`{name}` must be two different finite numbers \(low, high\), got"
+    ):
+        plot_trajectories(lambda p: jnp.sum(p**2), _SADDLE_PATH, grid_size=10, **{name: limits})
 
 
-@pytest.mark.parametrize("minimum", [np.array([[0.5, 0.7]]), (0.5, 0.7, 9.0), 0.5])
-def test_a_minimum_that_is_not_two_numbers_is_refused(minimum):
+@pytest.mark.parametrize(
+    "minimum", [np.array([[0.5, 0.7]]), (0.5, 0.7, 9.0), 0.5, ("0", "1"), (np.nan, 0.5)]
+)
+def test_a_minimum_that_is_not_two_finite_numbers_is_refused(minimum):
     # [[0.5, 0.7]] drew stars at (0, 0.5) and (1, 0.7), three numbers one at (0, 9).
-    with pytest.raises(ValueError, match=r"`minimum` must be two numbers \(θ₁, θ₂\), got"):
+    with pytest.raises(ValueError, match=r"`minimum` must be two finite numbers \(θ₁, θ₂\), got"):
         plot_trajectories(lambda p: jnp.sum(p**2), _SADDLE_PATH, grid_size=10, minimum=minimum)
 
 
