@@ -20,10 +20,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.extend.core import ClosedJaxpr, jaxpr_as_fun
 from jax.tree_util import Partial
 
-__all__ = ["hoisted", "is_hoisted"]
+__all__ = ["hoisted", "is_hoisted", "static_now"]
 
 
 def _signature(args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -70,6 +71,18 @@ class _Traced:
         return jax.tree.unflatten(out_tree, outputs)
 
 
+def _traced(fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> tuple[_Traced, list[Any]]:
+    """``fn`` traced at each call signature, and the arrays it closes over, a list per call."""
+    traces, constants = [], []
+    for args in calls:
+        # A new function object each time: make_jaxpr keeps traces by the function's identity,
+        # which would hand back the first call's values again.
+        closed, out_shape = jax.make_jaxpr(lambda *a: fn(*a), return_shape=True)(*args)
+        traces.append((_signature(args), closed.jaxpr, jax.tree.structure(out_shape)))
+        constants.append(list(closed.consts))
+    return _Traced(fn, traces), constants
+
+
 def hoisted(fn: Callable[..., Any], *calls: tuple[Any, ...]) -> Partial:
     """``fn`` as a ``Partial`` whose leaves are the arrays it closes over now.
 
@@ -87,17 +100,64 @@ def hoisted(fn: Callable[..., Any], *calls: tuple[Any, ...]) -> Partial:
     """
     if is_hoisted(fn):
         return fn
-    traces, constants = [], []
-    for args in calls:
-        # A new function object each time: make_jaxpr keeps traces by the function's identity,
-        # which would hand back the first call's values again.
-        closed, out_shape = jax.make_jaxpr(lambda *a: fn(*a), return_shape=True)(*args)
-        traces.append((_signature(args), closed.jaxpr, jax.tree.structure(out_shape)))
-        constants.append(list(closed.consts))
-    return Partial(_Traced(fn, traces), tuple(constants))
+    traced, constants = _traced(fn, calls)
+    return Partial(traced, tuple(constants))
 
 
 def is_hoisted(fn: Any) -> bool:
     """Whether ``fn`` came from :func:`hoisted` (its leaves may be tracers or placeholders:
     only its function is looked at)."""
     return isinstance(fn, Partial) and isinstance(fn.func, _Traced)
+
+
+class _Static:
+    """``fn`` as a static jit argument: equal to another while both come from the same
+    function computing the same (its jaxprs) from the same arrays. It calls
+    ``fn`` itself, and lends it its attributes (``__name__``)."""
+
+    def __init__(self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]):
+        self.fn = fn
+        traced, self._constants = _traced(fn, calls)  # held: their ids stay theirs
+        self._key = (traced, tuple(_identity(a) for arrays in self._constants for a in arrays))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["fn"], name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Static) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+
+def _identity(array: Any) -> Any:
+    """A JAX array by identity (it cannot change); anything else (a NumPy array's constant,
+    which jax 0.7 makes anew at each trace) by value."""
+    if isinstance(array, jax.Array):
+        return id(array)
+    value = np.asarray(array)
+    return value.shape, str(value.dtype), value.tobytes()
+
+
+def static_now(fn: Callable[..., Any], *calls: tuple[Any, ...]) -> Callable[..., Any]:
+    """``fn`` as a static argument of ``jax.jit`` that is read now.
+
+    A static function keys the compilation by identity, and what it closes over is baked into
+    the program: called again after a number or an array it reads changed, the program of the
+    first call runs. Here ``fn`` is traced at ``calls`` and keys the compilation by itself,
+    its jaxprs and the arrays it closes over (JAX's by identity): unchanged, it shares the
+    program; changed, it compiles anew. (For a hot loop whose arrays change at every call,
+    :func:`hoisted` makes them arguments instead.)
+
+    Args:
+      fn: the function; one made here already is returned as it is.
+      *calls: the arguments it will be called with, one tuple per signature.
+
+    Returns:
+      A callable calling ``fn``, hashable when ``fn`` is (an unhashable one, such as a
+      dataclass instance with ``eq=True``, raises ``TypeError`` on hashing as before).
+    """
+    return fn if isinstance(fn, _Static) else _Static(fn, calls)

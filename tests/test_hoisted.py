@@ -4,9 +4,10 @@ it computes."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from jax.tree_util import Partial
 
-from jaxtrain._hoisted import hoisted
+from jaxtrain._hoisted import hoisted, static_now
 
 
 @jax.jit
@@ -114,3 +115,40 @@ def test_functions_whose_jaxprs_print_alike_are_not_confused():
         jax.block_until_ready(_apply(hoisted(fn, (x,)), x))
     jax.effects_barrier()
     assert (len(f_calls), len(g_calls)) == (1, 1)
+
+
+def test_static_now_is_equal_only_while_the_function_reads_the_same():
+    weights, shift, table = jnp.array([1.0, 2.0]), 0.0, np.zeros(2)
+
+    def f(x):
+        return x * weights + shift + table
+
+    x = (jnp.ones(2),)
+    first = static_now(f, x)
+    assert static_now(f, x) == first and hash(static_now(f, x)) == hash(first)
+    assert static_now(first, x) is first and first.__name__ == "f"
+    np.testing.assert_allclose(first(jnp.ones(2)), [1.0, 2.0])
+    shift = 1.0  # a number: the jaxpr's text changes
+    assert static_now(f, x) != first
+    shift, weights = 0.0, jnp.array([1.0, 2.0])  # an equal but new JAX array
+    assert static_now(f, x) != first
+    before = static_now(f, x)
+    # A NumPy array is compared by value (jax 0.7 makes its constant anew at each trace).
+    assert static_now(f, x) == before
+    table = np.ones(2)
+    assert static_now(f, x) != before
+    assert static_now(jnp.sin, x) != static_now(jnp.cos, x)
+
+
+def test_static_now_of_an_unhashable_callable_refuses_to_hash_as_the_callable_does():
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Scale:  # eq=True: no hash
+        factor: float
+
+        def __call__(self, x):
+            return self.factor * x
+
+    with pytest.raises(TypeError):
+        hash(static_now(Scale(2.0), (jnp.ones(2),)))

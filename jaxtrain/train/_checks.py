@@ -118,6 +118,11 @@ def num_classes_of(
     return None
 
 
+def one_example_like(data: tuple[Any, Any]) -> tuple[jax.ShapeDtypeStruct, ...]:
+    """The shapes and dtypes of one example of ``(x, y)``: each array's first row."""
+    return tuple(jax.ShapeDtypeStruct((1, *a.shape[1:]), a.dtype) for a in data)
+
+
 def check_loss_takes(
     loss: Callable[..., Any],
     apply: Callable[..., Any],
@@ -137,7 +142,7 @@ def check_loss_takes(
       ValueError: naming ``name``, with the model's or the loss's own error.
     """
     x, y = data
-    one = [jax.ShapeDtypeStruct((1, *a.shape[1:]), a.dtype) for a in (x, y)]
+    one = one_example_like(data)
 
     def one_example(xb, yb):
         return loss(apply(params, model_state, xb, train=False)[0], yb)

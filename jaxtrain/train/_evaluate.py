@@ -13,6 +13,7 @@ import numpy as np
 from jaxtrain.losses import chunked_mean
 from jaxtrain.train._checks import check_data, check_positive_int, check_scalar
 from jaxtrain.train._processes import check_same_layout, example_layout, joined_shares, together
+from jaxtrain.train._read_now import loss_and_metrics_now
 from jaxtrain.train._sharding import Placement, mesh_scope, resolve_placement
 from jaxtrain.train._state import TrainState
 
@@ -225,6 +226,7 @@ def evaluate(
         named = metric_names(metrics)
         # Each process passed its own examples; all of them are evaluated, on every device.
         x, y = every_share(data, apply, params, model_state, name="data")
+        loss, named = loss_and_metrics_now(loss, named, apply, params, model_state, (x, y))
         placement = resolve_placement(mesh)
         x_dev, y_dev = placement.put_data(x), placement.put_data(y)
         params, model_state = placement.put_replicated((params, model_state))

@@ -31,6 +31,7 @@ from jaxtrain.train._checks import (
 )
 from jaxtrain.train._evaluate import checked_share, every_share, metric_names, split_model
 from jaxtrain.train._nonfinite import NONFINITE_POLICIES
+from jaxtrain.train._read_now import augmentation_now, loss_and_metrics_now
 from jaxtrain.train._records import ROW_RECORDS, TRAIN_PREFIX
 from jaxtrain.train._sharding import Placement, resolve_placement
 from jaxtrain.train._step import STEP_RECORDS
@@ -175,6 +176,12 @@ def resolve_settings(
     if val_data is not None:
         val = every_share(val_data, apply, params, model_state, name="val_data")
         check_loss_takes(loss, apply, params, model_state, val, name="val_data")
+    key = _as_key(seed)
+    # Read last, once every argument passed its checks.
+    loss, named_metrics = loss_and_metrics_now(
+        loss, named_metrics, apply, params, model_state, (x, y)
+    )
+    augment = augmentation_now(augment, key, x)
     return FitSettings(
         apply=apply,
         params=params,
@@ -193,7 +200,7 @@ def resolve_settings(
         total_steps=epochs * plan.steps_per_epoch if epochs is not None else steps,
         monitors=monitors,
         probe_size=probe_size,
-        key=_as_key(seed),
+        key=key,
         seed=int(seed) if isinstance(seed, int | np.integer) else None,
         skip_nonfinite=on_nonfinite == "skip",
         learning_rate=learning_rate,

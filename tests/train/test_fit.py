@@ -22,7 +22,7 @@ from train_problems import (
 
 from jaxtrain import optim
 from jaxtrain.data import additive_noise
-from jaxtrain.losses import accuracy, softmax_cross_entropy
+from jaxtrain.losses import _chunked, accuracy, softmax_cross_entropy
 from jaxtrain.nn import MLP, functional
 from jaxtrain.optim import sgd
 from jaxtrain.optim.schedules import exponential_decay
@@ -160,47 +160,32 @@ def test_joined_epochs_stop_where_validation_or_steps_need_the_host(monkeypatch)
     assert calls == [(0, 33), (33, 66), (66, 99)]
 
 
-def _counted_loss():
-    """``(loss, traces)``: the cross-entropy, and a list that grows each time JAX traces it."""
-    traces = []
-
-    def counted_loss(predictions, targets):
-        traces.append(1)
-        return softmax_cross_entropy(predictions, targets)
-
-    return counted_loss, traces
+def _compiled(caplog, run):
+    """What ``run()`` compiled: the names JAX logs as it compiles."""
+    caplog.clear()
+    with jax.log_compiles(), caplog.at_level("WARNING"):
+        run()
+    return [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
 
 
-def test_fit_does_not_recompile_on_a_second_call():
-    counted_loss, traces = _counted_loss()
+def test_fit_does_not_recompile_on_a_second_call(caplog):
     x, y = blobs(30)
     triple = linear_triple()
-    counts = []
-    for seed in (0, 1):
-        fit(
-            triple,
-            SGD,
-            (x, y),
-            loss=counted_loss,
-            epochs=2,
-            batch_size=8,
-            seed=seed,
-            progress=False,
-        )
-        counts.append(len(traces))
-    # Traced when compiling (the scan's body and the last partial batch), not again.
-    assert counts[0] >= 1 and counts[1] == counts[0]
+
+    def run(seed):
+        fit(triple, SGD, (x, y), loss=LOSS, epochs=2, batch_size=8, seed=seed, progress=False)
+
+    run(0)
+    assert not _compiled(caplog, lambda: run(1))
 
 
-def test_a_run_with_validation_and_one_joining_epochs_share_the_compiled_steps():
-    counted_loss, traces = _counted_loss()
+def test_a_run_with_validation_and_one_joining_epochs_share_the_compiled_steps(caplog):
     x, y = blobs(30)
-    kw = dict(loss=counted_loss, batch_size=None, progress=False)
+    kw = dict(loss=LOSS, batch_size=None, progress=False)
     # Validation after every epoch: one epoch per call.
     fit(linear_triple(), SGD, (x, y), epochs=3, val_data=blobs(6, seed=1), **kw)
-    traced = len(traces)
-    fit(linear_triple(), SGD, (x, y), epochs=100, **kw)  # 64 one-step epochs per call
-    assert len(traces) == traced
+    steps = lambda: fit(linear_triple(), SGD, (x, y), epochs=100, **kw)  # noqa: E731
+    assert not _compiled(caplog, steps)  # 64 one-step epochs per call
 
 
 def test_callers_arrays_survive_donation():
@@ -310,6 +295,71 @@ def test_evaluate_takes_a_model_and_a_metric_dict():
     assert set(out) == {"loss", "top1"}
     assert out["loss"] == pytest.approx(float(LOSS(logits, y)), rel=1e-6)
     assert all(isinstance(v, float) for v in out.values())
+
+
+def test_fit_reads_what_its_loss_metrics_and_augmentation_close_over_at_each_call():
+    # Before: a second fit with the same functions reused the first one's compiled steps, so
+    # a weight or a shift changed in between was never seen: it trained and reported with
+    # the old ones (a step-0 loss of 1.22 where 3.67).
+    x, y = blobs(12)
+    weight, shift = 1.0, 0.0
+
+    def weighted(logits, labels):
+        return weight * LOSS(logits, labels)
+
+    def shifted(key, example):
+        return example + shift
+
+    def scaled_accuracy(logits, labels):
+        return weight * accuracy(logits, labels)
+
+    def run(loss, augment, metric):
+        return fit(linear_triple(), SGD, (x, y), loss=loss, epochs=2, batch_size=4,
+                   val_data=(x, y), augment=augment, metrics={"acc": metric},
+                   progress=False)  # fmt: skip
+
+    run(weighted, shifted, scaled_accuracy)
+    weight, shift = 3.0, 0.5
+    state, history = run(weighted, shifted, scaled_accuracy)
+    expected_state, expected = run(
+        lambda logits, labels: 3.0 * LOSS(logits, labels),
+        lambda key, example: example + 0.5,
+        lambda logits, labels: 3.0 * accuracy(logits, labels),
+    )
+    np.testing.assert_allclose(history.per_step["loss"], expected.per_step["loss"], rtol=1e-6)
+    for key in ("train_loss", "val_loss", "val_acc"):
+        np.testing.assert_allclose(history.per_epoch[key], expected.per_epoch[key], rtol=1e-6)
+    close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6)  # noqa: E731
+    jax.tree.map(close, state.params, expected_state.params)
+
+
+def test_evaluate_reads_what_its_loss_and_metrics_close_over_at_each_call():
+    # Before: the loss and metrics were static arguments of the compiled evaluation, so a
+    # weight changed since the first call was never seen (0.83 twice where 1.66).
+    x, y = blobs(12)
+    weight, threshold = 1.0, 0.0
+
+    def weighted(logits, labels):
+        return weight * LOSS(logits, labels)
+
+    def above(logits, labels):
+        return jnp.mean(jnp.max(logits, axis=-1) > threshold)
+
+    triple = linear_triple()
+    first = evaluate(triple, (x, y), loss=weighted, metrics={"above": above}, batch_size=5)
+    compiled = _chunked._chunked_mean._cache_size()
+    weight, threshold = 2.0, 1e9
+    second = evaluate(triple, (x, y), loss=weighted, metrics={"above": above}, batch_size=5)
+    assert second["loss"] == pytest.approx(2 * first["loss"], rel=1e-6)
+    assert first["above"] > 0 and second["above"] == 0
+    # The arrays a function closes over are arguments: new values, the same program.
+    weight = jnp.float32(3.0)
+    evaluate(triple, (x, y), loss=weighted, metrics={"above": above}, batch_size=5)
+    compiled_with_array = _chunked._chunked_mean._cache_size()
+    weight = jnp.float32(4.0)
+    third = evaluate(triple, (x, y), loss=weighted, metrics={"above": above}, batch_size=5)
+    assert _chunked._chunked_mean._cache_size() == compiled_with_array >= compiled
+    assert third["loss"] == pytest.approx(4 * first["loss"], rel=1e-6)
 
 
 def test_augmentation_and_dropout_follow_the_seed():
