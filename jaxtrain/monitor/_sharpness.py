@@ -33,7 +33,8 @@ _FRESH_WEIGHT = 0.1
 # The most Lanczos steps of a measurement: a cold start converges within it on the lecture's
 # networks, and its basis (32 rows of the parameter count) stays small.
 _DEFAULT_NUM_ITERS = 20
-# Lanczos steps before the first convergence check of a measurement.
+# Lanczos steps before the first convergence check of a cold measurement. A warm one runs at
+# least as many steps as the cold one took (SharpnessState.cold_steps), plus one.
 _MIN_ITERS = 3
 
 
@@ -44,10 +45,12 @@ class SharpnessState(NamedTuple):
       vector: the last measurement's top eigenvector (flat, ``ravel_pytree`` order; zeros
         before the first), the next measurement's starting vector.
       matvecs: Hessian-vector products the last measurement used (int32).
+      cold_steps: the Lanczos steps the first (cold) measurement took (int32; 0 before it).
     """
 
     vector: jax.Array
     matvecs: jax.Array
+    cold_steps: jax.Array
 
 
 def probe_operator(monitor_view: StepView, parts: tuple[Part, ...], preconditioned: bool):
@@ -124,7 +127,8 @@ class Sharpness(ProbeMonitor):
 
     def init(self, params: Any) -> SharpnessState:
         flat = flat_space(params)
-        return SharpnessState(jnp.zeros(flat.shape, flat.dtype), jnp.zeros([], jnp.int32))
+        zero = jnp.zeros([], jnp.int32)
+        return SharpnessState(jnp.zeros(flat.shape, flat.dtype), zero, zero)
 
     def measure(self, state: SharpnessState, view: StepView):
         with highest_precision():
@@ -133,9 +137,17 @@ class Sharpness(ProbeMonitor):
             fresh = jax.random.normal(view.key, (n,), flat_params.dtype)
             fresh = fresh / jnp.linalg.norm(fresh)
             norm = jnp.linalg.norm(state.vector)
-            warm = state.vector / jnp.where(norm > 0, norm, 1.0) + _FRESH_WEIGHT * fresh
-            v0 = jnp.where(norm > 0, warm, fresh)
+            is_warm = norm > 0  # not before the first measurement, nor after a NaN one
+            warm = state.vector / jnp.where(is_warm, norm, 1.0) + _FRESH_WEIGHT * fresh
+            v0 = jnp.where(is_warm, warm, fresh)
             num_iters = min(self.num_iters, n)
+            # A new top direction (eigenvalues crossing, as sharpening goes on) enters only
+            # through the fresh part, whose share of it is a cold start's; the old direction,
+            # an eigenvector still (of λ₂ now), would pass the stop at once. So a warm start
+            # runs the steps a cold start needs, one more for the old direction.
+            min_iters = jnp.where(
+                is_warm, jnp.maximum(state.cold_steps + 1, _MIN_ITERS), _MIN_ITERS
+            )
             values, vectors, _, steps, _ = extreme_ritz_pairs(
                 f,
                 v0,
@@ -144,14 +156,16 @@ class Sharpness(ProbeMonitor):
                 m=basis_rows(num_iters, n),
                 k=1,
                 which="largest",
-                min_iters=min(num_iters, _MIN_ITERS),
+                min_iters=jnp.minimum(min_iters, num_iters),
             )
         assert self.rule is not None, "prepare() resolves the threshold before the run"
         value = values[0]
         if self.preconditioned:  # no step's P before the adaptive transform's first step
             value = jnp.where(preconditioner_set(list(self.parts), view.opt_state), value, jnp.nan)
         records = {"sharpness": value, "stability_threshold": self.rule(view.learning_rate)}
-        return SharpnessState(vectors[0], steps.astype(jnp.int32)), records
+        steps = steps.astype(jnp.int32)
+        cold_steps = jnp.where(is_warm, state.cold_steps, steps)
+        return SharpnessState(vectors[0], steps, cold_steps), records
 
 
 def sharpness(
@@ -175,8 +189,11 @@ def sharpness(
     on a fixed probe batch (drawn once from the training data with the run's seed), by
     Lanczos with full reorthogonalization, warm-started from the previous measurement's top
     eigenvector (plus 10% of a fresh random direction), and stopping when the Ritz value's
-    error bound is below ``tol``·λ: after the first measurement this takes a few
-    Hessian-vector products, not ~20. Beside it, the stability threshold of the run's
+    error bound is below ``tol``·λ, but not before the steps the first, cold measurement
+    took, and one more: a new top direction (eigenvalues crossing as the loss sharpens)
+    enters only through the fresh part, as into a cold start, while the old direction, still
+    an eigenvector, would pass the stop at once. The warm start buys accuracy and a tracked
+    direction, not fewer products. Beside it, the stability threshold of the run's
     optimizer at the step's η (:func:`stability_threshold`).
 
     With ``preconditioned=True`` it measures λmax(P^{-1/2} H P^{-1/2}), P the adaptive
@@ -206,7 +223,8 @@ def sharpness(
       probe_size: examples in the probe batch; default min(N, 2,048). Monitors share one
         probe batch, of the largest size asked for.
       num_iters: the most Lanczos steps (Hessian-vector products) per measurement;
-        ``None`` for 20 (a warm-started measurement stops after a few, at least 3).
+        ``None`` for 20 (a measurement stops when converged, and a warm-started one not
+        before the cold one's steps, and one more).
       tol: the relative accuracy at which a measurement stops.
       threshold: the stability threshold as a number or a function of η, for an optimizer
         whose threshold is not known here (or to override it).

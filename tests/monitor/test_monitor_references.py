@@ -136,7 +136,7 @@ def test_a_warm_started_measurement_finds_the_current_top_eigenvalue(start):
     setup = RunSetup(optax.sgd(0.1), (), params, 64, 8)
     sharp = monitor.sharpness(every=1).prepare(setup)
     vector = np.full(h.shape[0], np.nan) if start == "nan" else q[:, 1]
-    state = SharpnessState(jnp.asarray(vector, jnp.float32), jnp.int32(3))
+    state = SharpnessState(jnp.asarray(vector, jnp.float32), jnp.int32(3), jnp.int32(3))
 
     @jax.jit
     def measure(key):
@@ -147,6 +147,32 @@ def test_a_warm_started_measurement_finds_the_current_top_eigenvalue(start):
         new_state, records = measure(jax.random.key(seed))
         assert float(records["sharpness"]) == pytest.approx(10.0, rel=1e-3), seed
         assert abs(float(new_state.vector @ q[:, 0])) == pytest.approx(1.0, abs=1e-2)
+
+
+def test_a_warm_start_on_the_old_top_direction_finds_a_new_larger_eigenvalue_at_scale():
+    # At 200,000 parameters the fresh 10% gives the new top direction a component of about
+    # 0.1/√n = 2e-4, so the old direction (now λ₂ = 5) is an eigenvector to within that:
+    # its residual passed the stop after 4 products, and every later measurement started
+    # from it again (a run recorded 5.0 while λmax rose to 6.0). A warm start now runs at
+    # least the steps the cold start took, which a new direction needs to enter.
+    n = 200_000
+    rng = np.random.default_rng(0)
+    d = jnp.asarray(np.concatenate([[5.5, 5.0], rng.uniform(0.0, 2.0, n - 2)]), jnp.float32)
+    params = {"w": jnp.zeros(n, jnp.float32)}
+    sharp = monitor.sharpness(every=1).prepare(RunSetup(optax.sgd(0.1), (), params, 64, 8))
+
+    @jax.jit
+    def measure(state, key):
+        view = _view(params=params, probe_loss=lambda p: 0.5 * jnp.sum(d * p["w"] ** 2))
+        return sharp.measure(state, view._replace(key=key))
+
+    state, records = measure(sharp.init(params), jax.random.key(0))
+    assert float(records["sharpness"]) == pytest.approx(5.5, rel=1e-3)
+    old_top = jnp.zeros(n, jnp.float32).at[1].set(1.0)
+    state = state._replace(vector=old_top)
+    for seed in range(1, 4):
+        state, records = measure(state, jax.random.key(seed))
+        assert float(records["sharpness"]) == pytest.approx(5.5, rel=1e-3), seed
 
 
 def test_sharpness_is_the_largest_algebraic_eigenvalue_and_the_trace_is_exact():

@@ -230,9 +230,11 @@ def test_a_measurement_equals_curvature_eigenvalues_at_the_same_parameters():
     assert history.per_step["sharpness"][30] == pytest.approx(
         float(reference.eigenvalues[0]), rel=1e-2
     )
-    # Warm-started from step 24's eigenvector, the measurement took 8 products, where the
-    # cold reference took 17 (until λmax's residual, not r²/gap, is below tol·λmax).
-    assert int(state.monitor_state["sharpness"].matvecs) <= 8 < reference.num_matvecs
+    # Warm-started from step 24's eigenvector, the measurement still ran the steps the
+    # first, cold one took, and one more: a new top direction needs them to enter (before,
+    # it stopped after 8, and at 200,000 parameters on λ₂ when the top direction changed).
+    measured = state.monitor_state["sharpness"]
+    assert int(measured.matvecs) >= min(int(measured.cold_steps) + 1, 20) > 3
 
 
 def test_batchnorm_models_are_measured_in_training_mode():
