@@ -172,7 +172,8 @@ def gradient_noise_scale(
     of the model normalized over B/2 examples (both estimates come from the halves, which
     keeps them consistent). A batch of one cannot be split: NaN there. Models without
     such state, whose loss is a mean of per-example losses, take the same steps as
-    unmonitored training up to float rounding (the gradient is summed in two halves). A
+    unmonitored training up to float rounding (the gradient is summed in two halves);
+    ``fit`` checks that on two examples and refuses a loss that is not (a sum). A
     model or loss that couples a batch's examples
     without model state (statistics of the batch computed on the fly, a contrastive loss)
     would train on the mean of the halves' gradients instead: pass ``coupled_batch=True``,

@@ -123,6 +123,43 @@ def one_example_like(data: tuple[Any, Any]) -> tuple[jax.ShapeDtypeStruct, ...]:
     return tuple(jax.ShapeDtypeStruct((1, *a.shape[1:]), a.dtype) for a in data)
 
 
+def check_loss_is_a_mean(
+    loss: Callable[..., Any],
+    apply: Callable[..., Any],
+    params: Any,
+    model_state: Any,
+    data: tuple[np.ndarray, np.ndarray],
+    *,
+    monitor_name: str,
+) -> None:
+    """Refuses a loss that is not the mean of per-example losses, measured on two examples.
+
+    A monitor of the two half-batch gradients (the noise scale) makes the step's gradient
+    their mean, the batch's only for such a loss: with a sum, every step would be half.
+
+    Raises:
+      ValueError: naming the monitor, with the loss of the two examples and their mean.
+    """
+    x, y = data
+    if len(x) < 2:
+        return
+    predictions = apply(params, model_state, jnp.asarray(x[:2]), train=False)[0]
+    targets = jnp.asarray(y[:2])
+
+    def loss_of(rows: slice) -> float:
+        return float(loss(jax.tree.map(lambda a: a[rows], predictions), targets[rows]))
+
+    both, mean = loss_of(slice(0, 2)), (loss_of(slice(0, 1)) + loss_of(slice(1, 2))) / 2
+    if not np.isclose(both, mean, rtol=1e-3, atol=1e-7 * max(1.0, abs(mean))):
+        raise ValueError(
+            f"the {monitor_name} monitor: the step's gradient becomes the mean of the two "
+            "half-batches' gradients, the batch's own only for a loss that is the mean of "
+            f"per-example losses; on two training examples this loss is {both:.6g} where "
+            f"their own losses' mean is {mean:.6g} (a sum reduction?). Pass a mean loss, or "
+            "coupled_batch=True to the monitor for a loss that couples a batch's examples."
+        )
+
+
 def check_loss_takes(
     loss: Callable[..., Any],
     apply: Callable[..., Any],

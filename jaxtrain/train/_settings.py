@@ -26,6 +26,7 @@ from jaxtrain.train._batching import BatchPlan
 from jaxtrain.train._checkpoint import json_ready
 from jaxtrain.train._checks import (
     check_flag,
+    check_loss_is_a_mean,
     check_loss_takes,
     check_positive_int,
 )
@@ -176,6 +177,9 @@ def resolve_settings(
     if val_data is not None:
         val = every_share(val_data, apply, params, model_state, name="val_data")
         check_loss_takes(loss, apply, params, model_state, val, name="val_data")
+    for m in monitors:
+        if m.uses_half_gradients and not m.needs_whole_batch_gradient:
+            check_loss_is_a_mean(loss, apply, params, model_state, (x, y), monitor_name=m.name)
     key = _as_key(seed)
     # Read last, once every argument passed its checks.
     loss, named_metrics = loss_and_metrics_now(

@@ -1,5 +1,7 @@
 """The gradient noise scale against its closed form on linear regression."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -214,3 +216,22 @@ def test_a_batch_coupled_model_without_state_can_ask_for_its_own_step():
         (apply, p0, {}), optim.sgd(0.1), (x, y), monitors=[monitor.gradient_noise_scale(100)], **kw
     )
     assert not np.allclose(shared.params["w1"], plain.params["w1"], atol=1e-3)
+
+
+def test_a_loss_that_is_not_a_mean_is_refused_before_the_halves_change_the_step():
+    # Before: with losses.mse(reduction="sum") the step's gradient, the mean of the halves'
+    # gradients, was half the batch's: adding the monitor halved every step and the
+    # recorded loss (49.03 → 24.51), without a word.
+    x, y, theta0 = regression(n=64, d=3)
+    total = functools.partial(losses.mse, reduction="sum")
+    kwargs = dict(steps=1, batch_size=32, progress=False)
+    with pytest.raises(ValueError, match=r"the mean of per-example losses.*coupled_batch=True"):
+        train.fit((linear_apply, theta0, {}), optim.sgd(0.001), (x, y), loss=total,
+                  monitors=[monitor.gradient_noise_scale()], **kwargs)  # fmt: skip
+    # Its whole-batch path trains as without the monitor.
+    plain, _ = train.fit((linear_apply, theta0, {}), optim.sgd(0.001), (x, y), loss=total,
+                         **kwargs)  # fmt: skip
+    coupled, _ = train.fit((linear_apply, theta0, {}), optim.sgd(0.001), (x, y), loss=total,
+                           monitors=[monitor.gradient_noise_scale(coupled_batch=True)],
+                           **kwargs)  # fmt: skip
+    np.testing.assert_allclose(coupled.params["w"], plain.params["w"], rtol=1e-6)
