@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from jaxtrain._hoisted import static_now
 from jaxtrain.curvature import hvp
 from jaxtrain.curvature._lanczos import basis_rows, extreme_ritz_pairs
 from jaxtrain.curvature._operators import flat_operator, flat_space, highest_precision
@@ -111,10 +112,13 @@ class Sharpness(ProbeMonitor):
                 setup.optimizer, setup.opt_state, preconditioned=self.preconditioned
             )
         elif callable(self.threshold):
-            rule = StabilityThreshold(float("nan"), "user function", self.threshold)
+            # Read now: equal while it computes the same, so a run reuses the compiled steps
+            # and a number it closes over, changed since, is not the last run's.
+            eta = jax.ShapeDtypeStruct((), jnp.float32)
+            rule = StabilityThreshold(None, "user function", static_now(self.threshold, (eta,)))
         else:
             constant = float(self.threshold)
-            rule = StabilityThreshold(float("nan"), f"{constant:g}", constant=constant)
+            rule = StabilityThreshold(None, f"{constant:g}", constant=constant)
         return dataclasses.replace(self, rule=rule, parts=parts)
 
     @property

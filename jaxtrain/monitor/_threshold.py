@@ -58,13 +58,14 @@ class StabilityThreshold:
     """A stability threshold c/η, or a user's constant or function of η.
 
     Attributes:
-      numerator: c in c/η, e.g. 2 for gradient descent (NaN for a user's threshold).
+      numerator: c in c/η, e.g. 2 for gradient descent (``None`` for a user's threshold:
+        a NaN would make two equal rules unequal, and every run compile anew).
       rule: how it was derived, for reports (``"2/η"``, ``"(2+2β)/η, β=0.9"``...).
       function: a user's threshold as a function of η, used instead of c/η when given.
       constant: a user's constant threshold, used instead of c/η when given.
     """
 
-    numerator: float
+    numerator: float | None
     rule: str
     function: Callable[[Any], Any] | None = None
     constant: float | None = None
@@ -322,6 +323,14 @@ def stability_threshold(
     return _rule(_effective_parts(optimizer, part_of, preconditioned), preconditioned)
 
 
+def _in_unit_interval(beta: float, name: str) -> float:
+    """``beta`` when in [0, 1), where the thresholds' derivations hold (a heavy ball with
+    β ≥ 1 diverges at every λ > 0; the formulas divide by 1 − β₁ and 1 + 2β)."""
+    if not 0 <= beta < 1:
+        raise _UnknownThresholdError(f"{name} = {beta:g} is outside [0, 1)")
+    return beta
+
+
 def _rule(parts: list[Part], preconditioned: bool) -> StabilityThreshold:
     """The threshold of an optimizer made of ``parts`` (none of them masked or partitioned)."""
     momentum, adam, other_adaptive = _classify(parts)
@@ -339,7 +348,7 @@ def _rule(parts: list[Part], preconditioned: bool) -> StabilityThreshold:
             raise _UnknownThresholdError("Nesterov momentum inside Adam (NAdam)")
         if momentum:
             raise _UnknownThresholdError("it adds momentum on top of Adam")
-        b1 = float(part.get("b1", 0.9))
+        b1 = _in_unit_interval(float(part.get("b1", 0.9)), "Adam's β₁")
         return StabilityThreshold((2 + 2 * b1) / (1 - b1), f"(2+2β₁)/((1−β₁)η), β₁={b1:g}")
     if other_adaptive and not preconditioned:
         raise ValueError(
@@ -354,7 +363,7 @@ def _rule(parts: list[Part], preconditioned: bool) -> StabilityThreshold:
     if not momentum:
         return StabilityThreshold(2.0, "2/η")
     (part,) = momentum
-    beta = float(part.get("decay", part.get("momentum")))
+    beta = _in_unit_interval(float(part.get("decay", part.get("momentum"))), "momentum β")
     if part.get("nesterov"):
         return StabilityThreshold(
             (2 + 2 * beta) / (1 + 2 * beta), f"(2+2β)/((1+2β)η), Nesterov β={beta:g}"

@@ -111,6 +111,13 @@ def test_the_threshold_follows_the_step_size_and_is_nan_without_one():
         (optax.lion(1e-3), False, "not known.*'scale_by_lion'"),
         (optax.nadam(1e-3), True, "not known.*Nesterov"),
         (optax.chain(optim.sgd(0.1, momentum=0.5), optim.sgd(0.1, momentum=0.5)), False, "sev"),
+        # Outside [0, 1) the formulas mean nothing: before, a ZeroDivisionError (β₁ = 1,
+        # Nesterov β = −0.5), 50/η for a heavy ball that diverges at any λ > 0 (β = 1.5), and
+        # a negative threshold (β₁ = 1.5).
+        (optax.adam(0.1, b1=1.0), True, r"not known: Adam's β₁ = 1 is outside \[0, 1\)"),
+        (optax.adam(0.1, b1=1.5), True, r"not known: Adam's β₁ = 1.5 is outside \[0, 1\)"),
+        (optax.sgd(0.1, momentum=1.5), False, r"not known: momentum β = 1.5 is outside"),
+        (optax.sgd(0.1, momentum=-0.5, nesterov=True), False, "not known: momentum β = -0.5"),
     ],
 )
 def test_unknown_or_mismatched_thresholds_are_clear_errors(optimizer, preconditioned, match):
