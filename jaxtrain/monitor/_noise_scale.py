@@ -61,11 +61,22 @@ def noise_terms(
     Returns:
       ``(squared_norm, trace)``.
 
+    Raises:
+      ValueError: unless 0 < B_small < B_big (and B_big ≤ N with N ≥ 2): swapped sizes gave
+        a negative tr(Σ), equal ones or N = 1 a division by zero.
+
     Examples:
       >>> from jaxtrain.monitor import noise_terms
       >>> print(noise_terms(3.0, 2.0, 32.0, 64.0))  # |G|² + tr(Σ)/B at B=32, 64
       (1.0, 64.0)
     """
+    if not 0 < b_small < b_big:
+        raise ValueError(f"noise_terms needs 0 < b_small < b_big, got {b_small} and {b_big}")
+    if num_examples is not None and num_examples < max(2, b_big):
+        raise ValueError(
+            f"noise_terms needs num_examples ≥ 2 and ≥ b_big = {b_big} (batches drawn without "
+            f"replacement from them), got {num_examples}"
+        )
     finite = 1.0 if num_examples is None else num_examples / (num_examples - 1)
     over_n = 0.0 if num_examples is None else 1 / num_examples
     trace = (small - big) / (finite * (1 / b_small - 1 / b_big))

@@ -21,7 +21,8 @@ def _entry(entry: Any) -> str:
 
 
 def layer_groups(params: Any) -> dict[str, list[int]]:
-    """Leaf positions grouped by layer: a leaf's path without its last entry (kernel, bias)."""
+    """Leaf positions grouped by layer: a leaf's path without its last entry (kernel, bias);
+    a one-entry path is its own layer."""
     groups: dict[str, list[int]] = {}
     for i, (path, _) in enumerate(jax.tree_util.tree_flatten_with_path(params)[0]):
         names = [_entry(e) for e in path]
@@ -71,7 +72,9 @@ def update_ratio(every: int = 1) -> UpdateRatio:
     usual rule of thumb; far above it η is too large for that layer, far below it that
     layer barely trains. Recorded overall as ``history.per_step["update_ratio"]`` and for
     each layer (a leaf's path without its last entry, so a layer's kernel and bias count
-    together) as ``"update_ratio/<layer path>"``, e.g. ``"update_ratio/layers/0"``.
+    together) as ``"update_ratio/<layer path>"``, e.g. ``"update_ratio/layers/0"``. A leaf
+    whose path has one entry (``{"w": W, "b": b}``) is a layer of its own: there is no layer
+    name to group it by.
 
     With ‖·‖ the Euclidean norm over the layer's leaves (or all of them) in float32:
 

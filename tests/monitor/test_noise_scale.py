@@ -235,3 +235,18 @@ def test_a_loss_that_is_not_a_mean_is_refused_before_the_halves_change_the_step(
                            monitors=[monitor.gradient_noise_scale(coupled_batch=True)],
                            **kwargs)  # fmt: skip
     np.testing.assert_allclose(coupled.params["w"], plain.params["w"], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        ((3.0, 2.0, 64.0, 32.0), {}, "0 < b_small < b_big, got 64.0 and 32.0"),  # tr(Σ) −64
+        ((3.0, 2.0, 32.0, 32.0), {}, "0 < b_small < b_big"),  # a ZeroDivisionError
+        ((3.0, 2.0, 0.0, 64.0), {}, "0 < b_small < b_big"),
+        ((3.0, 2.0, 32.0, 64.0), {"num_examples": 16}, "num_examples ≥ 2 and ≥ b_big = 64.0"),
+        ((3.0, 2.0, 32.0, 64.0), {"num_examples": 1}, "num_examples ≥ 2"),
+    ],
+)
+def test_noise_terms_refuses_batch_sizes_that_cannot_be(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        monitor.noise_terms(*args, **kwargs)

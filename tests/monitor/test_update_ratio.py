@@ -126,3 +126,10 @@ def test_under_fit_a_frozen_zero_layer_reads_zero_at_measured_steps_only():
     np.testing.assert_array_equal(frozen[[0, 2]], 0.0)
     assert np.isnan(frozen[[1, 3]]).all()  # NaN only where nothing was measured
     assert head[0] == np.inf and 0 < head[2] < np.inf  # from θ₀ = 0, then a finite ratio
+
+
+def test_a_top_level_leaf_is_a_layer_of_its_own_as_documented():
+    flat = monitor.update_ratio().record_names({"w": jnp.ones((2, 2)), "b": jnp.zeros(2)})
+    nested = monitor.update_ratio().record_names({"dense": {"kernel": jnp.ones(2), "bias": 0.0}})
+    assert flat == ("update_ratio", "update_ratio/b", "update_ratio/w")
+    assert nested == ("update_ratio", "update_ratio/dense")
