@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxtrain._dtypes import working_dtype
 from jaxtrain.monitor._monitor import Monitor, StepView, run_monitors
 from jaxtrain.optim._finite import all_finite
 from jaxtrain.optim._hyperparameters import walk_transforms
@@ -229,7 +230,8 @@ class StepFunctions:
         updates, new_opt_state = self._update(grads, state.opt_state, state.params, **extra)
         check_optimizer_output(updates, new_opt_state, state.params, state.opt_state)
         new_params = optax.apply_updates(state.params, updates)
-        grad_norm = optax.tree.norm(grads)
+        # In float32 at least: float16 squares overflow once ‖g‖ ≥ 256, a finite gradient.
+        grad_norm = optax.tree.norm(jax.tree.map(lambda g: g.astype(working_dtype(g.dtype)), grads))
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         if self.skip_nonfinite or self.checks_each_step:
             finite &= all_finite((new_params, new_model_state), inf_allowed=new_opt_state)

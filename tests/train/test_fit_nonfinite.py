@@ -397,3 +397,25 @@ def test_a_given_schedule_is_recorded_at_the_updates_applied_when_steps_are_skip
     expected = np.asarray(jax.vmap(schedule)(applied_before), np.float32)
     np.testing.assert_allclose(from_state.per_step["learning_rate"], expected, rtol=1e-6)
     np.testing.assert_allclose(given.per_step["learning_rate"], expected, rtol=1e-6)
+
+
+def test_a_finite_float16_gradient_past_256_trains():
+    # Before: its norm was summed in float16, where 256² overflows: the step was counted
+    # non-finite, fit stopped at step 0 ("the gradient norm is +∞"), and with
+    # on_nonfinite="skip" never moved.
+    def apply(p, s, x, *, train, rng=None):
+        return x @ p, s
+
+    def mse(predictions, targets):
+        return jnp.mean((predictions - targets) ** 2)
+
+    rng = np.random.default_rng(0)
+    x = (80 * rng.normal(size=(30, 4))).astype(np.float16)
+    y = np.full((30, 3), 10.0, np.float16)
+    w = jnp.zeros((4, 3), jnp.float16)
+    assert not np.isfinite(float(optax.tree.norm(jax.grad(lambda p: mse(x @ p, y))(w))))
+    state, history = fit((apply, w, {}), optax.sgd(1e-6), (x, y), loss=mse, steps=3,
+                         batch_size=None, on_nonfinite="skip", progress=False)  # fmt: skip
+    assert not history.per_step["skipped"].any()
+    np.testing.assert_allclose(history.per_step["grad_norm"][0], 295.68, rtol=1e-3)
+    assert np.all(np.diff(history.per_step["loss"]) < 0)
