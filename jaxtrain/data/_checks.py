@@ -120,6 +120,12 @@ def _check_target_rows(y: np.ndarray, num_classes: int, where: str) -> None:
         )
 
 
+def _numeric(dtype: Any) -> bool:
+    """Bools, integers, floats (bfloat16 too, which NumPy does not count a number) and
+    complex numbers."""
+    return is_real_dtype(dtype) or np.issubdtype(dtype, np.complexfloating)
+
+
 def check_dataset(x: Any, y: Any, *, num_classes: int | None = None, name: str = "data") -> None:
     """Checks a data set ``(x, y)`` before training and raises a ValueError with the fix.
 
@@ -188,14 +194,14 @@ def check_dataset(x: Any, y: Any, *, num_classes: int | None = None, name: str =
         )
     check_unmasked(given_x, f"{name} inputs x")
     check_unmasked(given_y, f"{name} targets y")
-    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+    if not _numeric(x.dtype):
         raise ValueError(
             f"{name}: inputs x have dtype {x.dtype}; they must be numeric (convert strings or "
             "objects to numbers first)."
         )
     check_finite(x, f"{name} inputs x")
     if num_classes is None:
-        if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_):
+        if not _numeric(y.dtype):
             raise ValueError(f"{name}: targets y have dtype {y.dtype}; they must be numeric.")
         check_finite(y, f"{name} targets y")
         return

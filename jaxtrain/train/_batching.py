@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -94,7 +95,16 @@ def epoch_batches(
     plan = BatchPlan.create(num_examples, batch_size, drop_last=drop_last)
     if not is_int(epoch) or epoch < 0:
         raise ValueError(f"epoch must be an int ≥ 0; got {epoch!r}")
-    return plan.split(shuffled(key_bits(key), int(epoch), num_examples))
+    return plan.split(shuffled(key_bits(_one_key(key)), int(epoch), plan.num_examples))
+
+
+def _one_key(key: Any) -> jax.Array:
+    """``key`` when it is one ``jax.random`` key, typed or raw (two uint32 words)."""
+    typed = isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    raw = isinstance(key, jax.Array | np.ndarray) and key.dtype == np.uint32
+    if not ((typed and key.shape == ()) or (raw and key.shape == (2,))):
+        raise ValueError(f"key must be one jax.random key, e.g. jax.random.key(0); got {key!r}")
+    return key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +117,7 @@ class BatchPlan:
 
     @classmethod
     def create(cls, num_examples: int, batch_size: int | None, *, drop_last: bool) -> BatchPlan:
-        if isinstance(num_examples, bool) or int(num_examples) != num_examples:
+        if not is_int(num_examples):
             raise ValueError(f"num_examples must be an int; got {num_examples!r}")
         num_examples = int(num_examples)
         if num_examples <= 0:

@@ -124,7 +124,8 @@ def _sums(apply, loss, metrics, placement, chunk, params, model_state, x, y):
         row = [check_scalar(loss(predictions, yb), "the loss")] + [
             check_scalar(metric(predictions, yb), f"metric {name!r}") for name, metric in metrics
         ]
-        return jnp.stack([jnp.asarray(v, jnp.float32) for v in row])
+        # float32 at least (counts and flags average to fractions); float64 stays float64.
+        return jnp.stack([jnp.asarray(v, jnp.result_type(jnp.float32, *row)) for v in row])
 
     return chunked_mean(values, (x, y), chunk_size=chunk)
 

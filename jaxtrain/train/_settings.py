@@ -340,6 +340,12 @@ def _probe_size(monitors: tuple[Monitor, ...], num_examples: int, processes: int
 
 def _as_key(seed: Any) -> jax.Array:
     if is_int(seed):
+        # A key holds 32 bits of a seed without x64: 2³² + 7 would be 7 (and not with x64).
+        if not 0 <= seed < 2**32:
+            raise ValueError(
+                f"seed must be an int in [0, 2³²) (a jax.random key holds 32 bits of it) or a "
+                f"jax.random key; got {seed!r}"
+            )
         return jax.random.key(int(seed))
     if isinstance(seed, jax.Array) and jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key):
         return seed

@@ -55,11 +55,30 @@ def test_each_epoch_has_its_own_uniform_shuffle():
 
 @pytest.mark.parametrize(
     ("n", "batch_size", "match"),
-    [(0, 1, "empty"), (5, 0, "batch_size must be ≥ 1"), (5, -2, "≥ 1"), (5, 6, "exceeds")],
+    [
+        (0, 1, "empty"),
+        (5, 0, "batch_size must be ≥ 1"),
+        (5, -2, "≥ 1"),
+        (5, 6, "exceeds"),
+        # Before: an AxisError from NumPy's permutation, and an OverflowError.
+        (10.0, 4, "num_examples must be an int; got 10.0"),
+        (float("inf"), 4, "num_examples must be an int; got inf"),
+    ],
 )
 def test_epoch_batches_reject_bad_sizes(n, batch_size, match):
     with pytest.raises(ValueError, match=match):
         epoch_batches(jax.random.key(0), n, batch_size)
+
+
+@pytest.mark.parametrize(
+    "key",
+    # Before: two keys' bits seeded one shuffle, and 0 failed inside JAX with a TypeError.
+    [jax.random.split(jax.random.key(0)), 0, np.zeros(3, np.uint32)],
+    ids=["two keys", "int", "three words"],
+)
+def test_epoch_batches_take_one_key(key):
+    with pytest.raises(ValueError, match=r"key must be one jax\.random key"):
+        epoch_batches(key, 10, 4)
 
 
 @pytest.mark.parametrize("drop_last", ["no", "False", 0, None])

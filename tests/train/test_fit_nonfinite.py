@@ -414,7 +414,7 @@ def test_a_finite_float16_gradient_past_256_trains():
     y = np.full((30, 3), 10.0, np.float16)
     w = jnp.zeros((4, 3), jnp.float16)
     assert not np.isfinite(float(optax.tree.norm(jax.grad(lambda p: mse(x @ p, y))(w))))
-    state, history = fit((apply, w, {}), optax.sgd(1e-6), (x, y), loss=mse, steps=3,
+    _, history = fit((apply, w, {}), optax.sgd(1e-6), (x, y), loss=mse, steps=3,
                          batch_size=None, on_nonfinite="skip", progress=False)  # fmt: skip
     assert not history.per_step["skipped"].any()
     np.testing.assert_allclose(history.per_step["grad_norm"][0], 295.68, rtol=1e-3)

@@ -16,7 +16,7 @@ from train_problems import (
     linear_triple,
 )
 
-from jaxtrain.train import fit
+from jaxtrain.train import evaluate, fit
 from jaxtrain.train._checkpoint import Checkpoint
 from jaxtrain.train._run_checkpoints import check_resumable
 
@@ -29,6 +29,11 @@ from jaxtrain.train._run_checkpoints import check_resumable
         ({"seed": 1.5}, "seed must be an int or a jax.random key"),
         ({"seed": True}, "seed must be an int or a jax.random key"),
         ({"seed": np.zeros(2, np.float32)}, "seed must be an int or a jax.random key"),
+        # A key holds 32 bits without x64: 2³² + 7 ran as 7 (and otherwise with x64), 2⁶⁴
+        # raised an OverflowError.
+        ({"seed": 2**32 + 7}, r"seed must be an int in \[0, 2³²\)"),
+        ({"seed": 2**64}, r"seed must be an int in \[0, 2³²\)"),
+        ({"seed": -1}, r"seed must be an int in \[0, 2³²\)"),
         # Checked whatever the other arguments: without val_data or checkpoint_dir too.
         ({"eval_batch_size": 0}, "eval_batch_size must be a positive int or None"),
         ({"eval_batch_size": -3}, "eval_batch_size must be a positive int or None"),
@@ -217,8 +222,6 @@ def test_an_unhashable_loss_also_validates():
     # validation failed with "Non-hashable static arguments"; evaluate() too.
     import dataclasses
 
-    from jaxtrain.train import evaluate
-
     @dataclasses.dataclass
     class WeightedLoss:
         weight: float = 1.0
@@ -334,3 +337,35 @@ def test_an_optimizer_state_of_another_dtype_is_named():
     optimizer = optax.GradientTransformation(init, _state_of_another_dtype)
     with pytest.raises(ValueError, match=r"state unlike.*float32\[\] where int32\[\] was expected"):
         fit(linear_triple(), optimizer, blobs(10), loss=LOSS, epochs=1, batch_size=5)
+
+
+def test_bfloat16_data_train_and_evaluate():
+    # Before: refused as "not numeric" (NumPy does not count bfloat16 as a number).
+    def apply(p, s, x, *, train, rng=None):
+        return x @ p, s
+
+    x = np.ones((8, 4), jnp.bfloat16)
+    y = np.arange(8, dtype=np.int32) % 3
+    w = jnp.zeros((4, 3), jnp.bfloat16)
+    state, history = fit((apply, w, {}), SGD, (x, y), loss=LOSS, epochs=1, batch_size=4,
+                         progress=False)  # fmt: skip
+    assert np.isfinite(history.per_step["loss"]).all()
+    assert np.isfinite(evaluate(state, (x, y), loss=LOSS)["loss"])
+
+
+def test_float64_models_evaluate_in_float64():
+    # Before: every value was cast to float32 (a relative error of 1e-8).
+    from jax_modes import x64_enabled
+
+    def apply(p, s, x, *, train, rng=None):
+        return x @ p, s
+
+    def mse(predictions, targets):
+        return jnp.mean((predictions - targets) ** 2)
+
+    with x64_enabled():
+        x = np.linspace(0, 1, 10)[:, None]
+        y = 1.0 + 1e-9 * np.arange(10)[:, None]
+        w = jnp.ones((1, 1), jnp.float64)
+        exact = float(mse(x @ np.ones((1, 1)), y))
+        assert evaluate((apply, w, {}), (x, y), loss=mse)["loss"] == pytest.approx(exact, rel=1e-14)
