@@ -188,6 +188,10 @@ def loss_standard_error(
     n = int(x.shape[0])
     if n < 2:
         return float("nan")
+    from jaxtrain.train._read_now import loss_and_metrics_now
+
+    # Read now: a static argument keyed by identity kept what it closed over at first.
+    loss = loss_and_metrics_now(loss, (), state.apply, state.params, state.model_state, pair)[0]
     try:
         variance = _variance(
             state.apply, loss, min(chunk_size, n), state.params, state.model_state, x, y
