@@ -36,20 +36,24 @@ def _signature(args: tuple[Any, ...]) -> tuple[Any, ...]:
 class _Traced:
     """``fn`` as jaxprs, one per argument signature it was traced at, with the arrays it
     closes over left out: they come as the first argument of a call, a list per signature.
-    Equal when made from the same function (or one of the same pytree structure, a
-    ``Partial`` of the same function) whose jaxprs print the same now (their text holds the
-    left-out arrays' shapes and dtypes, and every Python number baked in)."""
+    Equal when made from the same function (or one of the same pytree structure and the
+    same function-valued leaves, a ``Partial`` of the same functions) whose jaxprs print the
+    same now (their text holds the left-out arrays' shapes and dtypes, and every Python
+    number baked in)."""
 
     def __init__(self, fn: Callable[..., Any], traces: Sequence[tuple[Any, Any, Any]]):
         self._traces = {
             signature: (place, jaxpr, out_tree)
             for place, (signature, jaxpr, out_tree) in enumerate(traces)
         }
-        structure = jax.tree.structure(fn)
-        # Tagged: jaxlib 0.7's PyTreeDef refuses to be compared with a function.
+        leaves, structure = jax.tree.flatten(fn)
+        # Tagged: jaxlib 0.7's PyTreeDef refuses to be compared with a function. A pytree's
+        # function-valued leaves (a Partial's function arguments) are in neither its
+        # structure nor the text, so they are part of the key themselves.
         leaf = jax.tree_util.treedef_is_leaf(structure)
+        functions = tuple(f for f in leaves if callable(f))
         self._key = (
-            ("function", fn) if leaf else ("pytree", structure),
+            ("function", fn) if leaf else ("pytree", structure, functions),
             tuple((signature, str(jaxpr), out_tree) for signature, jaxpr, out_tree in traces),
         )
 

@@ -154,3 +154,30 @@ def test_the_same_function_over_a_changed_matrix_reuses_the_compilation():
     top.append(curvature.eigenvalues(matvec, LIKE, k=1, key=KEY).eigenvalues[0])
     assert _lanczos._eigen_program._cache_size() == compiled
     np.testing.assert_allclose(top, [3.0, 6.0], rtol=1e-4)
+
+
+def _custom_sine(slope):
+    """sin with the derivative ``slope · cos``: the jaxpr's text is the same for any slope."""
+
+    @jax.custom_jvp
+    def sine(x):
+        return jnp.sin(x)
+
+    sine.defjvp(lambda p, t: (sine(*p), slope * jnp.cos(p[0]) * t[0]))
+    return sine
+
+
+def test_models_that_differ_only_in_a_custom_derivative_are_told_apart():
+    # Before: ggn and empirical_fisher held the user's functions as leaves of a Partial, in
+    # neither its structure nor its jaxpr's text: slope 2 gave the slope-1 model's 1 for 4.
+    w, x, y, v = jnp.zeros(1), jnp.ones(1), jnp.zeros(1), jnp.ones(1)
+
+    def mse(z, target):
+        return 0.5 * jnp.mean((z - target) ** 2)
+
+    for slope in (1.0, 2.0):
+        act = _custom_sine(slope)
+        G = curvature.ggn(lambda w, x, act=act: act(w * x), mse, w, x, y)
+        F = curvature.empirical_fisher(lambda w, x, y, act=act: mse(act(w * x) + 1.0, y), w, x, y)
+        H = curvature.hvp(lambda w, act=act: mse(act(w * x), y), w)
+        np.testing.assert_allclose([G(v)[0], F(v)[0], H(v)[0]], slope**2, rtol=1e-6)
