@@ -7,8 +7,9 @@ Three decisions live here so every entry point makes them the same way:
   fixes HIGHEST in the jaxpr for good, including inside linearized and transposed functions.
 - Functions handed to a jitted algorithm are traced at each call and travel as pytrees
   (:func:`as_pytree_callable`), not as static arguments: arrays they close over become
-  arguments instead of baked-in constants, so new arrays, or a new function computing the
-  same, reuse the compilation, and a changed closure is never missed.
+  arguments instead of baked-in constants, so the same function with new arrays reuses the
+  compilation (a new function object compiles anew, as for ``jax.jit``), and a changed
+  closure is never missed.
 - The algorithms work on one flat vector (``ravel_pytree``); only results go back to pytrees.
   The vector is float32 at least (:func:`jaxtrain._dtypes.working_dtype`): half-precision
   parameters are evaluated in their own dtype, but a Lanczos basis, its norms and the small

@@ -106,7 +106,8 @@ def chunked_mean(fn: Callable[..., Any], data: tuple[Any, ...] | Any, *, chunk_s
     the last call) made arguments of the compiled program, so the same function on data of
     the same shapes reuses the compilation, and a changed number it closes over compiles
     anew. A ``jax.tree_util.Partial`` is read the same way (its function may close over
-    arrays too).
+    arrays too). Keep the function: a new one (a ``lambda`` written in a loop) compiles anew,
+    as for ``jax.jit``.
 
     Args:
       fn: ``fn(*batch) -> pytree`` of arrays, the mean over the batch; e.g.

@@ -28,6 +28,16 @@ class GradientNoiseScaleState(NamedTuple):
     count: jax.Array
 
 
+def _check_sizes(b_small: float, b_big: float, num_examples: float | None) -> None:
+    if not 0 < b_small < b_big:
+        raise ValueError(f"noise_terms needs 0 < b_small < b_big, got {b_small} and {b_big}")
+    if num_examples is not None and num_examples < max(2, b_big):
+        raise ValueError(
+            f"noise_terms needs num_examples ≥ 2 and ≥ b_big = {b_big} (batches drawn without "
+            f"replacement from them), got {num_examples}"
+        )
+
+
 def noise_terms(
     small: jax.Array,
     big: jax.Array,
@@ -70,13 +80,9 @@ def noise_terms(
       >>> print(noise_terms(3.0, 2.0, 32.0, 64.0))  # |G|² + tr(Σ)/B at B=32, 64
       (1.0, 64.0)
     """
-    if not 0 < b_small < b_big:
-        raise ValueError(f"noise_terms needs 0 < b_small < b_big, got {b_small} and {b_big}")
-    if num_examples is not None and num_examples < max(2, b_big):
-        raise ValueError(
-            f"noise_terms needs num_examples ≥ 2 and ≥ b_big = {b_big} (batches drawn without "
-            f"replacement from them), got {num_examples}"
-        )
+    sizes = (b_small, b_big, num_examples)
+    if not any(isinstance(size, jax.core.Tracer) for size in sizes):  # checked when known
+        _check_sizes(b_small, b_big, num_examples)
     finite = 1.0 if num_examples is None else num_examples / (num_examples - 1)
     over_n = 0.0 if num_examples is None else 1 / num_examples
     trace = (small - big) / (finite * (1 / b_small - 1 / b_big))

@@ -99,10 +99,11 @@ def epoch_batches(
 
 
 def _one_key(key: Any) -> jax.Array:
-    """``key`` when it is one ``jax.random`` key, typed or raw (two uint32 words)."""
+    """``key`` when it is one ``jax.random`` key, typed or raw (a row of uint32 words: two for
+    threefry, four for rbg)."""
     typed = isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
     raw = isinstance(key, jax.Array | np.ndarray) and key.dtype == np.uint32
-    if not ((typed and key.shape == ()) or (raw and key.shape == (2,))):
+    if not ((typed and key.shape == ()) or (raw and key.ndim == 1)):
         raise ValueError(f"key must be one jax.random key, e.g. jax.random.key(0); got {key!r}")
     return key
 

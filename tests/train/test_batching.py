@@ -73,12 +73,16 @@ def test_epoch_batches_reject_bad_sizes(n, batch_size, match):
 @pytest.mark.parametrize(
     "key",
     # Before: two keys' bits seeded one shuffle, and 0 failed inside JAX with a TypeError.
-    [jax.random.split(jax.random.key(0)), 0, np.zeros(3, np.uint32)],
-    ids=["two keys", "int", "three words"],
+    [jax.random.split(jax.random.key(0)), 0, np.zeros((2, 2), np.uint32)],
+    ids=["two keys", "int", "two raw keys"],
 )
 def test_epoch_batches_take_one_key(key):
     with pytest.raises(ValueError, match=r"key must be one jax\.random key"):
         epoch_batches(key, 10, 4)
+    # One key, raw (a row of words: 2 for the default threefry, 4 for rbg) or typed.
+    for one in (np.arange(2, dtype=np.uint32), jax.random.key(0, impl="rbg")):
+        full, rest = epoch_batches(one, 10, 4)
+        assert sorted(np.concatenate([full.ravel(), rest]).tolist()) == list(range(10))
 
 
 @pytest.mark.parametrize("drop_last", ["no", "False", 0, None])

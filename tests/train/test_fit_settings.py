@@ -369,3 +369,16 @@ def test_float64_models_evaluate_in_float64():
         w = jnp.ones((1, 1), jnp.float64)
         exact = float(mse(x @ np.ones((1, 1)), y))
         assert evaluate((apply, w, {}), (x, y), loss=mse)["loss"] == pytest.approx(exact, rel=1e-14)
+
+
+def test_bfloat16_inputs_still_have_their_labels_checked():
+    # Before: the class count was read only for NumPy numbers, so a label 7 of a 3-class
+    # model trained to a NaN loss instead of being named.
+    def apply(p, s, x, *, train, rng=None):
+        return x @ p, s
+
+    x = np.ones((8, 4), jnp.bfloat16)
+    y = np.array([0, 1, 2, 7, 0, 1, 2, 0], np.int32)
+    with pytest.raises(ValueError, match=r"out of range \(e\.g\. 7 at index 3\) for num_classes=3"):
+        fit((apply, jnp.zeros((4, 3), jnp.bfloat16), {}), SGD, (x, y), loss=LOSS, epochs=1,
+            batch_size=4, progress=False)  # fmt: skip
