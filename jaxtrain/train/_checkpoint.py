@@ -335,11 +335,11 @@ def _monitor_sources(
             label = repr(name[1]) if name else "<root>"
             raise CheckpointMismatchError(
                 f"the checkpoint {directory}/{step} does not fit monitor {label}: its state "
-                f"there has another structure (the monitor had other settings). Nothing was "
-                f"loaded. Differences:\n  {listed}\nGive the monitor the settings it was "
-                "trained with, resume once without it (a monitor only in the checkpoint is "
-                "ignored, and one new to the run starts afresh), or start a new checkpoint "
-                "directory."
+                f"there has another structure (the monitor had other settings, or another "
+                f"jaxtrain wrote it). Nothing was loaded. Differences:\n  {listed}\nGive the "
+                "monitor the settings it was trained with, resume once without it (a monitor "
+                "only in the checkpoint is ignored, and one new to the run starts afresh), or "
+                "start a new checkpoint directory."
             )
         sources.update(zip(new, old, strict=True))
     return sources
