@@ -193,10 +193,11 @@ def _curvature(
     # the Hessian cannot name, so a few random ones are tried too. On a convex loss, or at a
     # minimum with a positive definite Hessian, none can go down beyond the first-order part.
     rise = thresholds.escape_decrease
-    change, step = escape_test(loss_fn, params, u, value=value, gradient=grad, rise_tolerance=rise)
+    # fn, read once above, serves every test (escape_test takes a read function as it is).
+    change, step = escape_test(fn, params, u, value=value, gradient=grad, rise_tolerance=rise)
     along = "eigenvector"
     for v in _random_directions(key, params, flat, unlifted):
-        c, t = escape_test(loss_fn, params, v, value=value, gradient=grad, rise_tolerance=rise)
+        c, t = escape_test(fn, params, v, value=value, gradient=grad, rise_tolerance=rise)
         if c < change:
             change, step, along = c, t, "random"
     progress = g2 / (2.0 * lam_max * loss_value) if lam_max > 0 and loss_value > 0 else _NAN

@@ -125,7 +125,8 @@ def _sums(apply, loss, metrics, placement, chunk, params, model_state, x, y):
             check_scalar(metric(predictions, yb), f"metric {name!r}") for name, metric in metrics
         ]
         # float32 at least (counts and flags average to fractions); float64 stays float64.
-        return jnp.stack([jnp.asarray(v, jnp.result_type(jnp.float32, *row)) for v in row])
+        dtype = jnp.result_type(jnp.float32, *row)
+        return jnp.stack([jnp.asarray(v, dtype) for v in row])
 
     return chunked_mean(values, (x, y), chunk_size=chunk)
 
