@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Sequence
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +12,7 @@ import numpy as np
 
 from jaxtrain._numbers import is_int
 from jaxtrain._text import counted
-from jaxtrain.train._checks import check_flag
+from jaxtrain.train._checks import check_flag, is_one_key
 from jaxtrain.train._state import step_key
 
 __all__ = ["BatchPlan", "epoch_batches", "key_bits", "shuffled", "step_keys"]
@@ -95,17 +94,9 @@ def epoch_batches(
     plan = BatchPlan.create(num_examples, batch_size, drop_last=drop_last)
     if not is_int(epoch) or epoch < 0:
         raise ValueError(f"epoch must be an int ≥ 0; got {epoch!r}")
-    return plan.split(shuffled(key_bits(_one_key(key)), int(epoch), plan.num_examples))
-
-
-def _one_key(key: Any) -> jax.Array:
-    """``key`` when it is one ``jax.random`` key, typed or raw (a row of uint32 words: two for
-    threefry, four for rbg)."""
-    typed = isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
-    raw = isinstance(key, jax.Array | np.ndarray) and key.dtype == np.uint32
-    if not ((typed and key.shape == ()) or (raw and key.ndim == 1)):
+    if not is_one_key(key):
         raise ValueError(f"key must be one jax.random key, e.g. jax.random.key(0); got {key!r}")
-    return key
+    return plan.split(shuffled(key_bits(key), int(epoch), plan.num_examples))
 
 
 @dataclasses.dataclass(frozen=True)

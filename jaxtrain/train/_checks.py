@@ -118,6 +118,14 @@ def num_classes_of(
     return None
 
 
+def is_one_key(key: Any) -> bool:
+    """Whether ``key`` is one ``jax.random`` key: typed (shape ``()``), or raw (a row of uint32
+    words: two for threefry, four for rbg)."""
+    if isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return key.shape == ()
+    return isinstance(key, jax.Array | np.ndarray) and key.dtype == np.uint32 and key.ndim == 1
+
+
 def one_example_like(data: tuple[Any, Any]) -> tuple[jax.ShapeDtypeStruct, ...]:
     """The shapes and dtypes of one example of ``(x, y)``: each array's first row."""
     return tuple(jax.ShapeDtypeStruct((1, *a.shape[1:]), a.dtype) for a in data)

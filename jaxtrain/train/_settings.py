@@ -29,6 +29,7 @@ from jaxtrain.train._checks import (
     check_loss_is_a_mean,
     check_loss_takes,
     check_positive_int,
+    is_one_key,
 )
 from jaxtrain.train._evaluate import checked_share, every_share, metric_names, split_model
 from jaxtrain.train._nonfinite import NONFINITE_POLICIES
@@ -347,8 +348,7 @@ def _as_key(seed: Any) -> jax.Array:
                 f"jax.random key; got {seed!r}"
             )
         return jax.random.key(int(seed))
-    if isinstance(seed, jax.Array) and jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key):
-        return seed
-    if isinstance(seed, jax.Array | np.ndarray) and seed.dtype == np.uint32:
-        return jax.random.wrap_key_data(jnp.asarray(seed))
+    if is_one_key(seed):
+        typed = jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key)
+        return seed if typed else jax.random.wrap_key_data(jnp.asarray(seed))
     raise ValueError(f"seed must be an int or a jax.random key; got {seed!r}")
