@@ -86,7 +86,7 @@ def baseline_loss(
     *,
     task: str,
     num_classes: int | None = None,
-    outputs: int | None = None,
+    outputs: int | tuple[int, ...] | None = None,
 ) -> float:
     """B: the loss of the best constant prediction, the unit in which "large" is measured.
 
@@ -102,9 +102,11 @@ def baseline_loss(
       y_train: the training targets (int labels, or float targets (N,) or (N, d)).
       task: ``"classification"`` or ``"regression"``.
       num_classes: K, the width of the logits (default: the largest label + 1).
-      outputs: the model's output width, where known. One output for classification is a
-        binary classifier's single logit (a sigmoid): its constant prediction is the logit
-        log(π₁/π₀), and the labels must be 0 and 1.
+      outputs: the model's output width, where known, or the shape of its output for one
+        example: ``()`` for one value per example, outputs (N,); an int w is ``(w,)``. One
+        output for classification is a binary classifier's single logit (a sigmoid): its
+        constant prediction is the logit log(π₁/π₀), in the model's output shape, and the
+        labels must be 0 and 1.
 
     Returns:
       B as a Python float, > 0.
@@ -128,14 +130,21 @@ def baseline_loss(
     y = np.asarray(y_train)
     if y.shape[0] == 0:
         raise ValueError("`y_train` is empty: there is no baseline without training targets.")
-    if task == "classification" and outputs == 1:
+    example_shape = _example_shape(outputs) if task == "classification" else None
+    if task == "classification" and y.size != y.shape[0]:
+        raise ValueError(
+            f"class labels must be one per example, (N,) or (N, 1); got `y_train` of shape "
+            f"{y.shape}."
+        )
+    if task == "classification" and example_shape in ((), (1,)):
         check_class_labels(y.reshape(-1), 2, name="y_train")
         share = float(np.mean(y == 1))
         value = 0.0  # one class only: nothing to learn, refused below
         if 0 < share < 1:
             logit = math.log(share / (1 - share))
-            predictions = np.full((y.shape[0], 1), logit, np.float32)
-            value = float(_loss_of(loss, predictions, y))
+            predictions = np.full((y.shape[0], *example_shape), logit, np.float32)
+            # The labels in the shape training passes them, as numbers (bool labels too).
+            value = float(_loss_of(loss, predictions, y.astype(np.int32)))
     elif task == "classification":
         if num_classes is not None:
             # Before the count: np.bincount sizes its result by the largest label.
@@ -148,7 +157,8 @@ def baseline_loss(
         # An absent class gets a finite, very negative logit: −inf would turn 0·log 0 into NaN.
         logits = np.log(np.maximum(prior, 1e-12)).astype(np.float32)
         predictions = np.broadcast_to(logits, (labels.size, k))
-        value = float(_loss_of(loss, predictions, y))
+        # K logits take one int label per example (bool labels and a column (N, 1) too).
+        value = float(_loss_of(loss, predictions, labels.astype(np.int32)))
     elif task == "regression":
         mean = y.astype(np.float64).mean(axis=0)
         predictions = np.broadcast_to(mean, y.shape).astype(np.float32)
@@ -173,6 +183,19 @@ def baseline_loss(
             "there is nothing to learn and no scale to judge a loss against; check the targets."
         )
     return value
+
+
+def _example_shape(outputs: int | tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """The shape of the model's output for one example: ``outputs`` as a tuple."""
+    if outputs is None:
+        return None
+    shape = (int(outputs),) if isinstance(outputs, (int, np.integer)) else tuple(outputs)
+    if len(shape) > 1 or any(not isinstance(size, (int, np.integer)) or size < 1 for size in shape):
+        raise ValueError(
+            "`outputs` must be the model's output width (an int >= 1), or the shape of its "
+            f"output for one example, () or (width,); got {outputs!r}."
+        )
+    return shape
 
 
 def _loss_of(loss: Callable[..., Any], predictions: np.ndarray, targets: np.ndarray) -> jax.Array:

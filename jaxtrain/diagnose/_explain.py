@@ -15,7 +15,7 @@ from jaxtrain.diagnose._explanation import RunExplanation
 from jaxtrain.diagnose._flowchart import checked_pair, prepared_targets
 from jaxtrain.diagnose._measure import measure_run
 from jaxtrain.diagnose._thresholds import CauseThresholds
-from jaxtrain.diagnose._training import fit_run, output_width
+from jaxtrain.diagnose._training import fit_run, output_shape
 from jaxtrain.train._checks import check_positive_int
 
 __all__ = ["explain_run"]
@@ -252,8 +252,9 @@ def explain_run(
         apply, params0, state0 = model.apply, model.params, model.model_state
     else:
         apply, params0, state0 = nn.functional(model)
-    outputs = output_width(apply, params0, state0, x)
-    num_classes = outputs if task == "classification" and outputs > 1 else None
+    outputs = output_shape(apply, params0, state0, x)
+    width = outputs[-1] if outputs else 1
+    num_classes = width if task == "classification" and width > 1 else None
     baseline = baseline_loss(loss_fn, y, task=task, num_classes=num_classes, outputs=outputs)
 
     every = measure_every or max(1, total // _MEASUREMENTS)

@@ -37,7 +37,7 @@ from jaxtrain.diagnose._training import (
     full_batch_loss_fn,
     grad_norm,
     loss_standard_error,
-    output_width,
+    output_shape,
 )
 from jaxtrain.diagnose._verdict import decide
 from jaxtrain.train._progress import StageProgress
@@ -366,12 +366,12 @@ def diagnose(
 
         from jaxtrain import nn
 
-        outputs = output_width(*nn.functional(candidates[p].factory(nnx.Rngs(0))), x_train)
+        outputs = output_shape(*nn.functional(candidates[p].factory(nnx.Rngs(0))), x_train)
     baseline = baseline_loss(
         loss_fn,
         y_train,
         task=task,
-        num_classes=num_classes if outputs != 1 else None,
+        num_classes=num_classes if outputs not in ((), (1,)) else None,
         outputs=outputs,
     )
     seeds = budget.seed_list()

@@ -265,12 +265,11 @@ def saturation_at(
     for i in range(0, x.shape[0], _CHUNK):
         z, _ = apply(params, state, x[i : i + _CHUNK], train=False)
         z = jnp.asarray(z, jnp.float32)
-        if z.ndim == 1:
-            z = z[:, None]
-        outputs.append(np.asarray(z, np.float64))
         labels = y[i : i + _CHUNK]
+        # The loss takes the outputs in the model's shape: (N,) for one logit without an axis.
         fn = as_pytree_callable(loss, (z, labels))
         pushes.append(np.asarray(_logit_push(fn, z, labels), np.float64))
+        outputs.append(np.asarray(z, np.float64).reshape(z.shape[0], -1))
     z = np.concatenate(outputs)
     dz = np.concatenate(pushes).reshape(z.shape)
     if z.shape[1] == 1:

@@ -33,6 +33,11 @@ _OSCILLATION_RISE = CauseThresholds().loss_rise
 # a converged loss may keep falling many-fold after "95% of the decrease". A converged loss has
 # levelled off where less than this factor of fall is still to come, as the figure shows it.
 _LOG_FALL = 2.0
+# Batch noise alone moves the moving mean: over a run with no trend at all its start lies
+# above its lowest value by up to 5.1-5.3 of its standard errors σ/√w in 99 of 100 runs, and
+# 5.8-6.6 in 999 of 1,000 (σ the step losses' noise, w the window; simulated for runs of 8 to
+# 5,000 steps). A fall must exceed this many of them to be one.
+_NOISE_FALL = 6.0
 
 
 class Plateau(NamedTuple):
@@ -101,6 +106,11 @@ class StallReport:
         return out
 
 
+def _window(steps: int) -> int:
+    """w, the moving mean's window: 1/20 of the run."""
+    return max(1, steps // 20)
+
+
 def _smooth(losses: np.ndarray) -> np.ndarray:
     """A centred moving mean over 1/20 of the run, one value per step.
 
@@ -108,11 +118,24 @@ def _smooth(losses: np.ndarray) -> np.ndarray:
     i..i+w−1 belongs to their middle, i + (w−1)/2: it is placed there (the ends repeat the
     first and last full means), so an index into the result is a step of the run.
     """
-    window = max(1, losses.size // 20)
+    window = _window(losses.size)
     kernel = np.full(window, 1.0 / window)
     means = np.convolve(losses, kernel, mode="valid")
     before = (window - 1) // 2
     return np.pad(means, (before, window - 1 - before), mode="edge")
+
+
+def _noise_fall(losses: np.ndarray) -> float:
+    """How far below its start batch noise alone can take the moving mean: ``_NOISE_FALL``
+    standard errors σ/√w, with the step losses' noise σ read from their step-to-step changes
+    (a trend moves those alike; their median absolute deviation ignores the few steep ones)."""
+    if losses.size < 3:
+        return 0.0
+    changes = np.diff(losses)
+    spread = float(np.median(np.abs(changes - np.median(changes))))
+    # 1.4826 × MAD estimates a normal standard deviation; a change holds two steps' noise.
+    sigma = 1.4826 * spread / math.sqrt(2.0)
+    return _NOISE_FALL * sigma / math.sqrt(_window(losses.size))
 
 
 def _longest_plateau(smooth: np.ndarray, tol: float) -> tuple[int, int]:
@@ -162,7 +185,10 @@ def analyze_stall(
     The per-step losses Lₜ are smoothed by a moving mean (window T/20) to L̄ₜ. With the total
     decrease D = L̄₀ − minₜ L̄ₜ, training *stalled* at the first step s after which less than
     τ·D of the decrease was still to come (L̄ₛ − min_{t≥s} L̄ₜ ≤ τ·D, τ = ``stall_tolerance``),
-    or at s = 0 if the loss never fell by τ·|L̄₀|. A stall that leaves less than a quarter of
+    or at s = 0 if the loss never fell: by no more than τ·|L̄₀|, or than batch noise alone
+    moves the moving mean (6σ/√w, with the step losses' noise σ read from the median
+    absolute deviation of their step-to-step changes: a loss without a trend falls below its
+    start by noise alone, 5σ/√w in one run of 100). A stall that leaves less than a quarter of
     the budget is no stall: the loss was still falling when the budget ran out. A run of fewer
     than 8 steps is too short to tell: a quarter of it must hold two steps to show a flat loss.
 
@@ -249,9 +275,10 @@ def analyze_stall(
     if values.size < _MIN_STEPS:
         return _too_short_report(grads, smooth, critical, converged, grad_text)
     suffix_min = np.minimum.accumulate(smooth[::-1])[::-1]
-    stall_step = _stall_step(smooth, suffix_min, thresholds.stall_tolerance)
+    least_fall = _least_fall(smooth, values, thresholds.stall_tolerance)
+    stall_step = _stall_step(smooth, suffix_min, least_fall, thresholds.stall_tolerance)
     stalled = bool(stall_step <= (1.0 - _MIN_PLATEAU_SHARE) * values.size)
-    never_fell = _never_fell(smooth, suffix_min, thresholds.stall_tolerance)
+    never_fell = _never_fell(smooth, suffix_min, least_fall)
     rise = largest_rise(smooth) if never_fell else None
     if converged:
         stall_step, summary = _converged_reading(
@@ -259,7 +286,9 @@ def analyze_stall(
         )
     elif never_fell and not critical and rise <= _OSCILLATION_RISE:
         stalled = False
-        summary = _barely_moved_summary(smooth, rise, grad_text, thresholds.stall_tolerance)
+        summary = _barely_moved_summary(
+            smooth, rise, grad_text, thresholds.stall_tolerance, _noise_fall(values)
+        )
     else:
         summary = _stall_summary(grad_text, stalled, critical, stall_step, values.size, rise)
     plateau = _escaped_plateau(values, smooth, thresholds.stall_tolerance)
@@ -288,7 +317,7 @@ def _escaped_plateau(values: np.ndarray, smooth: np.ndarray, tolerance: float) -
     window = values.size - smooth.size + 1
     a, b = _longest_plateau(smooth, tolerance)
     level = float(np.mean(smooth[a : b + 1]))
-    escaped = float(smooth[-1]) < level * (1.0 - tolerance)
+    escaped = float(smooth[-1]) < level - tolerance * abs(level)
     long_enough = max(_MIN_PLATEAU_STEPS, _MIN_PLATEAU_SHARE * values.size)
     if b + window - a >= long_enough and escaped:
         return Plateau(int(a), int(min(b + window - 1, values.size - 1)), level)
@@ -341,18 +370,26 @@ def _too_short_report(
     )
 
 
-def _stall_step(smooth: np.ndarray, suffix_min: np.ndarray, tolerance: float) -> int:
+def _stall_step(
+    smooth: np.ndarray, suffix_min: np.ndarray, least_fall: float, tolerance: float
+) -> int:
     """The first step after which less than ``tolerance`` of the total decrease is still to
-    come (0 if the loss never fell by ``tolerance`` of its start)."""
-    if _never_fell(smooth, suffix_min, tolerance):
+    come (0 if the loss never fell by more than ``least_fall``)."""
+    if _never_fell(smooth, suffix_min, least_fall):
         return 0
     total = float(smooth[0] - suffix_min[0])
     return int(np.argmax(smooth - suffix_min <= tolerance * total))
 
 
-def _never_fell(smooth: np.ndarray, suffix_min: np.ndarray, tolerance: float) -> bool:
-    """Whether the moving mean never fell by more than ``tolerance`` of its start."""
-    return float(smooth[0] - suffix_min[0]) <= tolerance * abs(float(smooth[0]))
+def _least_fall(smooth: np.ndarray, losses: np.ndarray, tolerance: float) -> float:
+    """The fall of the moving mean below its start that counts as one: ``tolerance`` of the
+    start, or what batch noise alone moves it by, whichever is larger."""
+    return max(tolerance * abs(float(smooth[0])), _noise_fall(losses))
+
+
+def _never_fell(smooth: np.ndarray, suffix_min: np.ndarray, least_fall: float) -> bool:
+    """Whether the moving mean never fell below its start by more than ``least_fall``."""
+    return float(smooth[0] - suffix_min[0]) <= least_fall
 
 
 def _gradient_reading(g0: float, gT: float, thresholds: Thresholds) -> tuple[float, bool]:
@@ -441,7 +478,7 @@ def _rise_after_lowest(
     stall counts a rise; ``None`` for one that ended within that of its lowest."""
     low_step = start + int(np.argmin(smooth[start:]))
     lowest, last = float(smooth[low_step]), float(smooth[-1])
-    if last <= (1.0 + tolerance) * lowest:
+    if last <= lowest + tolerance * abs(lowest):
         return None
     return (
         f"{lowest / baseline:.3g} × the baseline at step {low_step}, then rose to "
@@ -449,19 +486,31 @@ def _rise_after_lowest(
     )
 
 
-def _barely_moved_summary(smooth: np.ndarray, rise: float, grad_text: str, tolerance: float) -> str:
+def _barely_moved_summary(
+    smooth: np.ndarray, rise: float, grad_text: str, tolerance: float, noise_fall: float
+) -> str:
     """The summary of a loss that never fell nor rose, at a large gradient: η too small, or a
-    plateau from the start; nothing measured says η is too large."""
+    plateau from the start; nothing measured says η is too large. ``noise_fall``: how far
+    batch noise alone moves the moving mean, said where it, not ``tolerance``, decided."""
     start, lowest = float(smooth[0]), float(np.min(smooth))
     fall = (start - lowest) / abs(start) if start != lowest else 0.0
     if rise > 0:
         climb = f"rose at most {percent(rise, against=_OSCILLATION_RISE)} above its lowest"
     else:
         climb = "never rose above its lowest"
+    noise = noise_fall / abs(start) if start else (math.inf if noise_fall else 0.0)
+    if noise > tolerance:
+        bound = (
+            f"no more than batch noise alone moves it ({percent(noise)}: "
+            f"{_NOISE_FALL:g} standard errors of the moving mean)"
+        )
+    else:
+        bound = f"no more than the stall tolerance {percent(tolerance)}"
     return (
         f"The loss barely moved in the {counted(smooth.size, 'step')}: its moving mean fell "
-        f"{percent(fall, against=tolerance)} (from {start:.3g} to {lowest:.3g}), no more than "
-        f"the stall tolerance {percent(tolerance)}, and {climb} (an oscillation rises "
+        f"{percent(fall, against=max(tolerance, noise))} (from {start:.3g} to {lowest:.3g}), "
+        f"{bound}, "
+        f"and {climb} (an oscillation rises "
         f"{percent(_OSCILLATION_RISE)}), while the gradient stayed large ({grad_text}): not "
         "a critical point. A step lowers the loss by about η‖g‖², so the learning rate is "
         "too small to make progress, or θ has sat on a plateau since the start (§2, §4)."

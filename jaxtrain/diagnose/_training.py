@@ -106,10 +106,11 @@ def fit_candidate(
     )
 
 
-def output_width(apply: Any, params: Any, state: Any, x: np.ndarray) -> int:
-    """The width of a model's output on one example of ``x``, found by tracing only."""
+def output_shape(apply: Any, params: Any, state: Any, x: np.ndarray) -> tuple[int, ...]:
+    """The shape of a model's output for one example of ``x`` (``()`` for outputs (N,)),
+    found by tracing only."""
     out = jax.eval_shape(lambda p, s, xb: apply(p, s, xb, train=False)[0], params, state, x[:1])
-    return int(out.shape[-1]) if out.ndim > 1 else 1
+    return tuple(int(size) for size in out.shape[1:])
 
 
 def fit_run(

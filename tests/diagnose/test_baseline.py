@@ -78,3 +78,34 @@ def test_a_non_finite_baseline_names_every_likely_reason():
     y = np.array([[1e20], [-1e20]], np.float32)
     with pytest.raises(ValueError, match="overflow float32, or the loss does not suit"):
         baseline_loss(losses.mse, y, task="regression")
+
+
+@pytest.mark.parametrize(
+    "y, prior",
+    [
+        (np.array([True, False, False, False]), [0.75, 0.25]),
+        (np.array([[0], [1], [1], [2]]), [0.25, 0.5, 0.25]),
+    ],
+    ids=["bool", "column"],
+)
+def test_bool_and_column_labels_give_the_label_entropy(y, prior):
+    # The constant prediction was given the raw labels, not the class labels counted: bool
+    # labels read as one-hot and a column (N, 1), which the label check accepts, as the
+    # wrong shape; both raised.
+    assert infer_task(y) == "classification"
+    got = baseline_loss(losses.softmax_cross_entropy, y, task="classification")
+    np.testing.assert_allclose(got, -np.sum(np.log(prior) * prior), rtol=1e-6)
+
+
+def test_one_logit_per_example_without_an_axis_gets_the_sigmoid_baseline():
+    # A binary classifier whose outputs are (N,) (outputs=()) is trained as loss(z (N,), y);
+    # the baseline built its constant logit as (N, 1) and sigmoid BCE refused y (N,).
+    y = np.array([0, 1, 1, 1])
+    entropy = -(0.75 * np.log(0.75) + 0.25 * np.log(0.25))
+    loss = losses.sigmoid_binary_cross_entropy
+    got = baseline_loss(loss, y, task="classification", outputs=())
+    np.testing.assert_allclose(got, entropy, rtol=1e-6)
+    column = baseline_loss(loss, y[:, None], task="classification", outputs=(1,))
+    np.testing.assert_allclose(column, entropy, rtol=1e-6)
+    with pytest.raises(ValueError, match="outputs"):
+        baseline_loss(loss, y, task="classification", outputs=(2, 3))

@@ -13,6 +13,7 @@ import math
 import re
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -168,6 +169,24 @@ def test_a_one_output_classifier_gets_its_baseline_on_the_training_label_shape()
     prior = Y.mean()
     entropy = -(prior * np.log(prior) + (1 - prior) * np.log(1 - prior))
     assert r.evidence.baseline == pytest.approx(entropy, rel=1e-4)
+
+
+def test_one_logit_per_example_without_an_axis_is_explained():
+    # A binary classifier whose apply returns logits (N,), trained by fit with sigmoid BCE:
+    # explain_run built the baseline's constant logit as (N, 1), and the loss refused y (N,)
+    # "(squeeze a trailing output axis of size 1 if the model has one)": the model has none.
+    def apply(params, state, xb, *, train, rng=None):
+        return xb @ params["w"] + params["b"], state
+
+    features = X.shape[1]
+    triple = (apply, {"w": jnp.zeros(features), "b": jnp.zeros(())}, {})
+    y = (Y > 0).astype(np.int32)
+    loss = losses.sigmoid_binary_cross_entropy
+    r = explain_run(triple, optim.sgd(0.5), (X, y), loss=loss, steps=5, batch_size=16)
+    prior = y.mean()
+    entropy = -(prior * np.log(prior) + (1 - prior) * np.log(1 - prior))
+    assert r.evidence.baseline == pytest.approx(entropy, rel=1e-4)
+    assert math.isfinite(r.evidence.loss_start)
 
 
 def test_a_one_output_classifier_refuses_labels_beyond_its_two_classes():
