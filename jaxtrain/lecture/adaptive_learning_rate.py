@@ -223,7 +223,8 @@ def _blow_up(run: dict[str, np.ndarray], threshold: float) -> dict[str, Any]:
 
     ``onset`` is the first step of the unbroken stretch, ending just before the spike, in
     which the step across the valley η/σ₂ stayed above ``threshold`` = 2/λ₂ (``None`` if the
-    step before the spike was below it); ``peak_step_size`` is its largest value there.
+    step before the spike was below it); ``peak_step_size`` is its largest value there, and
+    ``largest_step_size_before`` its largest value at any step before the spike.
     """
     losses, across = run["loss"], run["step_size"][:, 1]
     spikes = _spikes(losses)
@@ -242,6 +243,7 @@ def _blow_up(run: dict[str, np.ndarray], threshold: float) -> dict[str, Any]:
         "loss_before_spike": float(np.min(losses[:spike])),
         "loss_at_spike": float(losses[spike]),
         "step_size_at_spike": float(across[spike]) if spike < len(across) else math.nan,
+        "largest_step_size_before": float(np.max(across[:spike])) if spike else math.nan,
         "onset": None,
         "peak_step_size": math.nan,
         "peak_step": None,
@@ -557,8 +559,16 @@ def _decay_caption(numbers: dict[str, Any]) -> str:
                 f"{beside(blow['peak_step_size'], threshold, 2, fixed=True)} at step "
                 f"{blow['peak_step']}"
             )
-        else:
+        elif blow["largest_step_size_before"] <= threshold:
             text += f", though η/σ₂ stayed below 2/λ₂ = {threshold:g} before it"
+        else:
+            # Below the threshold just before the spike is all ``onset = None`` says: earlier
+            # steps may have crossed it.
+            text += (
+                f", though η/σ₂ was below 2/λ₂ = {threshold:g} at the step before it (it "
+                f"reached {beside(blow['largest_step_size_before'], threshold, 2, fixed=True)} "
+                "earlier)"
+            )
     decayed_max = numbers["decayed_max_step_size"]
     text += (
         f". With ηᵗ = η/√(t+1) the √(t+1) cancels, ηᵗ/σ₂ = η/√(Σ g₂²) cannot grow: its "

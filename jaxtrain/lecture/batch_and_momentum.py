@@ -559,6 +559,16 @@ def _critical_figure(numbers: dict[str, Any]) -> Any:
     ax_loss.legend(fontsize=7)
     ok = np.isfinite(steps)
     ax_steps.plot(sizes[ok], steps[ok], "o-", label="measured S(B)")
+    if not ok.any():
+        # Nothing to place on the log scale of steps: say so where the points would be.
+        ax_steps.text(
+            0.5,
+            0.5,
+            "the target was\nnot reached at any batch size",
+            ha="center",
+            va="center",
+            transform=ax_steps.transAxes,
+        )
     b_crit, b_simple = numbers["b_crit"], numbers["b_simple"]
     right = max(n, b_simple if math.isfinite(b_simple) else n) * 2
     if math.isfinite(b_crit):
@@ -578,7 +588,7 @@ def _critical_figure(numbers: dict[str, Any]) -> Any:
         ax_noise.axhline(b_simple, color="tab:red", ls=":", lw=1)
     ax_steps.set(
         xscale="log",
-        yscale="log",
+        yscale="log" if ok.any() else "linear",
         xlabel="batch size B",
         ylabel="steps to the target",
         xlim=(0.7, right),

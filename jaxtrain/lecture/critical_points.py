@@ -876,6 +876,9 @@ def _ratio_caption(numbers: dict[str, Any]) -> str:
     if saddles.any() and flat.any():
         if losses[saddles].min() > losses[flat].max():
             kinds += " Every saddle has a higher loss than every point without negative curvature."
+        elif losses[saddles].max() < losses[flat].min():
+            # Apart, but the other way round from the lecture's picture of saddles above minima.
+            kinds += " Every saddle has a lower loss than every point without negative curvature."
         else:
             kinds += " Saddles and points without negative curvature overlap in loss."
     ratio_range = (

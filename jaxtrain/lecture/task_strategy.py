@@ -117,19 +117,35 @@ def _flowchart_figure(numbers: dict[str, Any], title: str, labels: dict[str, str
     positions = np.arange(2)
     for i, name in enumerate(names):
         values = [numbers[f"{split}_loss_over_baseline"][name] for split in ("train", "val")]
-        bars = ax_bars.bar(positions + (i - (len(names) - 1) / 2) * width, values, width)
+        offset = (i - (len(names) - 1) / 2) * width
+        bars = _loss_bars(ax_bars, positions + offset, values, width, fontsize=8)
         bars.set_label(labels[name])
-        for bar, value in zip(bars, values, strict=True):
-            x = bar.get_x() + bar.get_width() / 2
-            ax_bars.annotate(f"{value:.2f}", (x, value), ha="center", va="bottom", fontsize=8)
     ax_bars.axhline(1.0, color="gray", ls="--", lw=1, label="baseline B")
     ax_bars.set_xticks(positions, ["training", "validation"])
-    top = max(max(numbers[f"{s}_loss_over_baseline"].values()) for s in ("train", "val"))
-    ax_bars.set(ylim=(0, 1.15 * max(top, 1.0)), ylabel="loss / B", title="after the budget")
+    every = [v for s in ("train", "val") for v in numbers[f"{s}_loss_over_baseline"].values()]
+    ax_bars.set(ylim=_loss_bars_limits(every), ylabel="loss / B", title="after the budget")
     ax_bars.legend(fontsize=8)
     fig.suptitle(f"{title} — verdict: {numbers['verdict']}", fontsize=10)
     fig.set_layout_engine("tight")
     return fig
+
+
+def _loss_bars(
+    ax: Any, positions: Any, values: list[float], width: float = 0.8, fontsize: float | None = None
+) -> Any:
+    """Bars of losses over the baseline, each labelled with its value; a run that diverged
+    (a non-finite loss, as diagnose records it) gets no bar and the label "n/a"."""
+    bars = ax.bar(positions, [v if math.isfinite(v) else 0.0 for v in values], width)
+    for bar, value in zip(bars, values, strict=True):
+        label = f"{value:.2f}" if math.isfinite(value) else "n/a"
+        x = bar.get_x() + bar.get_width() / 2
+        ax.annotate(label, (x, bar.get_height()), ha="center", va="bottom", fontsize=fontsize)
+    return bars
+
+
+def _loss_bars_limits(values: list[float]) -> tuple[float, float]:
+    """The y-range of :func:`_loss_bars`: from 0 to above the baseline and every finite bar."""
+    return 0.0, 1.15 * max([1.0, *(v for v in values if math.isfinite(v))])
 
 
 def _budget_words(numbers: dict[str, Any]) -> str:
@@ -553,13 +569,11 @@ def _overfitting_figure(numbers: dict[str, Any]) -> Any:
     }
     for ax, (key, name) in zip(axes, names.items(), strict=True):
         values = [numbers[f"{key}_loss_over_baseline"][split] for split in _SPLITS]
-        bars = ax.bar(["training", "held-out\n(same distribution)", "validation"], values)
-        for bar, value in zip(bars, values, strict=True):
-            x = bar.get_x() + bar.get_width() / 2
-            ax.annotate(f"{value:.2f}", (x, value), ha="center", va="bottom")
+        _loss_bars(ax, np.arange(len(values)), values)
+        ax.set_xticks(range(3), ["training", "held-out\n(same distribution)", "validation"])
         ax.axhline(1.0, color="gray", ls="--", lw=1, label="baseline B")
         ax.set(title=f"{name}: {numbers[f'{key}_verdict']}", ylabel="loss / baseline B")
-        ax.set_ylim(0, 1.15 * max(max(values), 1.0))
+        ax.set_ylim(*_loss_bars_limits(values))
         ax.legend(fontsize=8)
     fig.set_layout_engine("tight")
     return fig
@@ -574,7 +588,8 @@ def _overfitting_caption(numbers: dict[str, Any]) -> str:
     fits = side_by_side([over["train"], mis["train"]], [small])
     fit_words = (
         "Both models fit their training data"
-        if max(over["train"], mis["train"]) <= small
+        # Both at most the threshold: a diverged run (NaN) is no fit, though max() skips it.
+        if over["train"] <= small and mis["train"] <= small
         else f"Not both models fit their training data (threshold {small:g} B)"
     )
     text = (

@@ -6,7 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain.plot._log_scale import contour_values, draws_log
+from jaxtrain.plot._log_scale import contour_values, draws_log, log10_above_floor
+
+# On a log scale a loss below this share of the largest (a zero, round-off) sits at it.
+_LOG_FLOOR = 1e-6
 
 __all__ = ["plot_loss_slice_1d", "plot_loss_surface_2d"]
 
@@ -43,7 +46,9 @@ def plot_loss_slice_1d(
         ax: the matplotlib ``Axes`` to draw on; a new figure if ``None``.
         label: legend label (several slices can share one ``ax``).
         log_scale: logarithmic loss axis (``True``, refusing a loss below 0, which a log axis
-            has no place for), ``None`` for one where no loss is below 0, or ``False``.
+            has no place for), ``None`` for one where no loss is below 0, or ``False``. On a
+            log axis a loss below 10⁻⁶ × the largest (a zero) is drawn at that floor, as the
+            contour maps draw it.
         mark_origin: mark θ itself (α = 0) with a dot, where the α range holds 0.
         xlabel: the x-axis label.
 
@@ -73,6 +78,9 @@ def plot_loss_slice_1d(
             f" {alphas.shape} and {losses.shape}"
         )
     logged = draws_log(losses, log_scale)
+    if logged:
+        # Zeros (a minimum at 0) and round-off sit on the contour maps' floor, not off the axis.
+        losses = 10.0 ** log10_above_floor(losses, _LOG_FLOOR)
     ax = _axes(ax, (5.0, 3.5))
     (line,) = ax.plot(alphas, losses, label=label)
     if mark_origin and _holds_zero(alphas):
@@ -157,7 +165,7 @@ def plot_loss_surface_2d(
         raise ValueError(
             f"contours need at least 2 alphas and 2 betas, got {alphas.size} and {betas.size}"
         )
-    values, logged = contour_values(losses, log_scale, 1e-6, floor)
+    values, logged = contour_values(losses, log_scale, _LOG_FLOOR, floor)
     ax = _axes(ax, (5.0, 4.2))
     # Matplotlib's contour wants Z[y, x]: rows follow β, columns α.
     Z = values.T

@@ -119,8 +119,9 @@ def plot_spectrum(
         The ``Axes`` drawn on.
 
     Raises:
-        ValueError: for an empty or non-1-D array of eigenvalues, one without a finite value,
-            ``bins`` < 1 or not an int, or an ``eig_tol`` that is negative or not finite.
+        ValueError: for an empty or non-1-D array of eigenvalues, one without a finite value
+            or whose finite values span more than float64 can hold, ``bins`` < 1 or not an
+            int, or an ``eig_tol`` that is negative or not finite.
 
     Examples:
         >>> import numpy as np
@@ -151,6 +152,14 @@ def plot_spectrum(
     low, high = float(eigenvalues.min()), float(eigenvalues.max())
     if high == low:
         low, high = low - 0.5, high + 0.5
+    # A span that overflows float64 (finite ends beyond ±9e307: a diverged run's Hessian)
+    # made every bin edge NaN, and matplotlib's axis needs twice the span besides (margins).
+    half_span = high / 2.0 - low / 2.0  # cannot overflow
+    if not math.isfinite(4.0 * half_span):
+        raise ValueError(
+            f"the finite eigenvalues span {low:.3g} to {high:.3g}, wider than one linear axis "
+            "can draw (its width overflows float64); leave out or clip the extremes"
+        )
     edges = np.linspace(low, high, bins + 1)
     prefix = f"{label}: " if label else ""
     tol = _bound_text(eigenvalues, eig_tol)

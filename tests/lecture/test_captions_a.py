@@ -316,6 +316,18 @@ def test_ratio_caption_every_saddle_higher_shows_in_the_printed_losses():
     assert "no negative eigenvalue (loss 0.001 to 0.01246)" in caption
 
 
+def test_ratio_caption_every_saddle_lower_is_not_an_overlap():
+    # Saddles at losses 0.01-0.02, the points without negative curvature at 0.4-0.5: apart,
+    # the other way round from the lecture's picture, and the caption said they overlap.
+    losses = np.array([0.5, 0.4, 0.02, 0.01])
+    caption = _ratio([True] * 4, [0, 0, 2, 2], [0, 0, 0, 0], losses=losses)
+    assert "overlap in loss" not in caption, caption
+    assert "Every saddle has a lower loss than every point without negative curvature" in caption
+    # Equal ends overlap.
+    caption = _ratio([True] * 2, [2, 0], [0, 0], losses=np.array([0.3, 0.3]))
+    assert "overlap in loss" in caption, caption
+
+
 def test_gauss_newton_caption_negative_eigenvalues_of_g_are_not_no_way_down():
     # H has no λ < −tol, G has 2 (down to −0.003): the caption listed G's two, then ended
     # "here neither shows a way down". JᵀH_ℓJ ⪰ 0 in exact arithmetic, so the caption says

@@ -84,6 +84,7 @@ def _no_spike(ratio):
         "loss_at_spike": 1.9e-3,
         "step_size_at_spike": 0.5,
         "step_size_at_start": 0.3,
+        "largest_step_size_before": 0.4,
         "onset": None,
         "peak_step_size": NAN,
         "peak_step": None,
@@ -200,6 +201,33 @@ def test_decay_caption_largest_decayed_step_below_the_threshold_is_not_shown_at_
     # "below"; "1.000, below 2/λ₂" shows it equal to the threshold.
     caption = alr._decay_caption(_decay(_no_spike(1.5), decayed_max_step_size=0.9996))
     assert "1.000, below" not in caption
+
+
+def test_decay_caption_below_the_threshold_only_at_the_step_before_the_spike_says_so():
+    # η/σ₂ = 1.6, above 2/λ₂ = 1, on 19 of the 30 steps before the spike, and 0.9 at the
+    # step just before it (so no unbroken stretch above it ends there: onset None). The
+    # caption said η/σ₂ "stayed below 2/λ₂ before it".
+    steps, spike = 40, 30
+    loss = np.full(steps + 1, 1e-3)
+    loss[:10] = np.geomspace(1.0, 1e-3, 10)
+    loss[spike], loss[spike + 1 :] = 1.0, 1e-4
+    across = np.full(steps, 1.6)
+    across[:10], across[spike - 1] = 0.3, 0.9
+    run = {
+        "loss": loss,
+        "step_size": np.stack([np.ones(steps), across], 1),
+        "path": np.zeros((steps + 1, 2)),
+        "grad": np.zeros((steps, 2)),
+    }
+    blow = alr._blow_up(run, 1.0)
+    assert blow["onset"] is None and blow["largest_step_size_before"] == pytest.approx(1.6)
+    caption = alr._decay_caption(_decay(blow, steps=steps))
+    assert "stayed below" not in caption, caption
+    assert "was below 2/λ₂ = 1 at the step before it (it reached 1.60 earlier)" in caption
+    # Below it at every step before the spike, it stayed below.
+    across[10:] = 0.8
+    blow = alr._blow_up(run | {"step_size": np.stack([np.ones(steps), across], 1)}, 1.0)
+    assert "stayed below 2/λ₂ = 1 before it" in alr._decay_caption(_decay(blow, steps=steps))
 
 
 def test_decay_caption_names_no_blow_up_of_a_constant_run_that_had_none():

@@ -141,3 +141,22 @@ def test_log_scale_none_chooses_by_the_sign_of_the_losses(shift, label):
     losses = np.subtract.outer(alphas**2, alphas**2) + shift  # shift 1: no loss below zero
     ax = plot_loss_surface_2d(alphas, alphas, losses, log_scale=None)
     assert ax.figure.axes[1].get_ylabel() == label
+
+
+def test_a_slice_through_a_zero_loss_keeps_its_minimum_on_a_log_axis():
+    # L = α² reaches 0 at α = 0: on a log axis that point and the marked origin lay off the
+    # axis (0.0079 to 1.26 shown), and an all-zero slice drew an empty panel. Zeros sit on the
+    # contour maps' floor, 10⁻⁶ × the largest loss.
+    alphas = np.linspace(-1.0, 1.0, 21)
+    ax = plot_loss_slice_1d(alphas, alphas**2, log_scale=None)
+    ax.figure.canvas.draw()
+    line, marker = ax.get_lines()
+    assert ax.get_yscale() == "log"
+    assert marker.get_ydata()[0] == pytest.approx(1e-6)
+    low, high = ax.get_ylim()
+    assert low <= marker.get_ydata()[0] <= high and low <= np.min(line.get_ydata())
+    flat = plot_loss_slice_1d(alphas, np.zeros(21), log_scale=True)
+    np.testing.assert_allclose(flat.get_lines()[0].get_ydata(), 1e-6)
+    # Off a log axis the losses are drawn as they are.
+    plain = plot_loss_slice_1d(alphas, alphas**2)
+    np.testing.assert_array_equal(plain.get_lines()[0].get_ydata(), alphas**2)

@@ -106,3 +106,13 @@ def test_no_finite_eigenvalue_is_refused():
 def test_bad_tolerance_or_bins(kwargs, match):
     with pytest.raises(ValueError, match=match):
         plot_spectrum(np.array([-1.0, 0.0, 1.0]), **kwargs)
+
+
+def test_finite_eigenvalues_wider_than_an_axis_are_refused_in_one_line():
+    # ±1e308 are finite, but their span overflows float64: every bin edge was NaN and numpy
+    # raised "bins must increase monotonically"; a span of 8e307 still draws.
+    with pytest.raises(ValueError, match="wider than one linear axis can draw"):
+        plot_spectrum(np.array([-1e308, 1.0, 1e308]))
+    ax = plot_spectrum(np.array([-4e307, 1.0, 4e307]))
+    ax.figure.canvas.draw()
+    assert ax.get_xlim()[1] >= 4e307
