@@ -6,7 +6,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxtrain.optim._numerics import abs_sq
+from jaxtrain._dtypes import working_dtype
+from jaxtrain.optim._numerics import global_norm
 from jaxtrain.optim._validation import concrete_float, half_precision_note
 
 
@@ -16,7 +17,9 @@ def clip_by_global_norm(max_norm: float | jax.Array) -> optax.GradientTransforma
     Near a cliff of the error surface one gradient can be huge and throw θ far away. With
     ‖g‖ = √(Σ over all leaves of Σ |g|²), the update becomes g · c/‖g‖ when ‖g‖ ≥ c and is
     left alone otherwise, so the direction is kept and only the length is bounded. Equal to
-    ``optax.clip_by_global_norm``.
+    ``optax.clip_by_global_norm`` in float32 and float64. For half-precision updates ‖g‖ is
+    summed in float32 (optax sums in the updates' dtype): a float16 g whose norm reaches 256
+    is scaled to c, where optax's ‖g‖ overflows to inf and its update is 0.
 
     Symbols: g is the incoming update (all leaves together), c is ``max_norm``.
 
@@ -54,14 +57,17 @@ def clip_by_global_norm(max_norm: float | jax.Array) -> optax.GradientTransforma
 
     def update_fn(updates, state, params=None):
         del params
-        # √Σ|g|² (optax.tree.norm): for complex g, Σg² is not a squared length.
-        squares = [jnp.sum(abs_sq(g)) for g in jax.tree.leaves(updates)]
-        norm = jnp.sqrt(sum(squares)) if squares else jnp.zeros([])
-        # An infinite bound keeps g even where ‖g‖ overflowed to inf (float16 past 256).
+        # √Σ|g|², in float32 at least: a float16 g of norm 256 or more gave ‖g‖ = inf and
+        # the step g/inf·c = 0 (optax's does), where clipping exists to scale it to c.
+        norm = global_norm(updates)
+        # An infinite bound keeps g even where ‖g‖ overflowed to inf.
         keep = (norm < max_norm) | jnp.isposinf(max_norm)
 
         def clip(g):
-            return jax.lax.select(keep, g, (g / norm.astype(g.dtype)) * max_norm)
+            # Scaled in the norm's dtype: a float16 ‖g‖ past 65504 cast back would be inf.
+            work = working_dtype(g.dtype)
+            scaled = (g.astype(work) / norm.astype(work)) * max_norm
+            return jax.lax.select(keep, g, scaled.astype(g.dtype))
 
         return jax.tree.map(clip, updates), state
 

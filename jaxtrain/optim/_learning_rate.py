@@ -10,6 +10,7 @@ which the training loop uses to log η per step inside ``jit``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -151,13 +152,52 @@ Scaling = tuple[str, Any]
 
 
 def _same_scalings(a: list[Scaling], b: list[Scaling]) -> bool:
-    def key(link: Scaling) -> tuple[str, Any]:
+    def key(link: Scaling) -> tuple[Any, ...]:
         kind, value = link
         if kind in _STATEFUL_LINKS:
             return (kind, None)
-        return (kind, id(value)) if kind == "schedule" else (kind, float(value))
+        if kind == "schedule":
+            schedule, factor = _unwrapped_schedule(value)
+            return (kind, id(schedule), factor)
+        return (kind, float(value))
 
     return [key(link) for link in a] == [key(link) for link in b]
+
+
+def _unwrapped_schedule(fn: Callable[[Any], Any]) -> tuple[Callable[[Any], Any], float]:
+    """``(schedule, factor)``: the user's schedule inside the closures the libraries wrap it
+    in (a sign, a validity check), and the constant those multiply it by. Each optimizer
+    wraps the schedule anew, so the wrappers of one schedule are never the same object."""
+    factor = 1.0
+    while getattr(fn, "__code__", None) in _schedule_wrappers():
+        cells = [cell.cell_contents for cell in fn.__closure__ or ()]
+        inner = [cell for cell in cells if callable(cell)]
+        if len(inner) != 1:
+            break
+        for cell in cells:
+            if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+                factor *= cell
+        fn = inner[0]
+    return fn, factor
+
+
+@functools.cache
+def _schedule_wrappers() -> frozenset[Any]:
+    """The code of every closure that optax's and jaxtrain's ``scale_by_learning_rate`` put
+    around a schedule, found by wrapping one and unwrapping it again."""
+
+    def probe(count: Any) -> Any:
+        return count
+
+    codes = set()
+    for wrap in (optax.scale_by_learning_rate, scale_by_learning_rate):
+        for factory, cells, _ in walk_transforms(wrap(probe)):
+            fn = cells.get("step_size_fn") if factory == "scale_by_schedule" else probe
+            while fn is not probe and hasattr(fn, "__code__"):
+                codes.add(fn.__code__)
+                inner = [c.cell_contents for c in fn.__closure__ or () if callable(c.cell_contents)]
+                fn = inner[0] if len(inner) == 1 else probe
+    return frozenset(codes)
 
 
 def _scalings(optimizer: optax.GradientTransformation) -> tuple[bool, list[Scaling]]:
@@ -347,6 +387,12 @@ def _links_or_none(optimizer: optax.GradientTransformation, injected: list[Any])
         raise
 
 
+# States whose ``count`` is no number of updates: reduce_on_plateau's counts the losses it
+# has accumulated and restarts every ``accumulation_size`` updates, apply_every's cycles
+# modulo k.
+_OTHER_COUNTS = (ReduceLROnPlateauState, optax.ApplyEvery)
+
+
 def _counting_state(node: Any) -> bool:
     return isinstance(node, tuple) and "count" in getattr(node, "_fields", ())
 
@@ -356,7 +402,8 @@ def step_count_from_state(opt_state: Any) -> jax.Array:
 
     Looks, in pytree order, for the first ``ScaleByScheduleState`` or
     ``InjectHyperparamsState``, else the first state with a ``count`` field (Adam's, RMSProp's
-    with bias correction...), and returns its ``count``. Inside ``optax.MultiSteps`` this
+    with bias correction...) that counts updates (not ``reduce_on_plateau``'s nor
+    ``apply_every``'s, which restart), and returns its ``count``. Inside ``optax.MultiSteps`` this
     counts real (accumulated) updates; inside :func:`skip_nonfinite` it does not advance on
     a skipped step. Works inside ``jit``.
 
@@ -383,7 +430,7 @@ def step_count_from_state(opt_state: Any) -> jax.Array:
         return jnp.asarray(node.count)
     nodes = jax.tree_util.tree_leaves(opt_state, is_leaf=_counting_state)
     for node in nodes:
-        if _counting_state(node):
+        if _counting_state(node) and not isinstance(node, _OTHER_COUNTS):
             return jnp.asarray(node.count)
     raise ValueError(
         "no step count is recorded in this optimizer state: it has no state with a count "

@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxtrain._dtypes import INT32_MAX
+from jaxtrain._numbers import is_int
 from jaxtrain.optim._finite import all_finite
 
 
@@ -61,9 +63,7 @@ def skip_nonfinite(
       [0. 0.] 1 0
     """
     if max_consecutive_errors is not None and (
-        isinstance(max_consecutive_errors, bool)
-        or not isinstance(max_consecutive_errors, int)
-        or max_consecutive_errors < 0
+        not is_int(max_consecutive_errors) or max_consecutive_errors < 0
     ):
         raise ValueError(
             "`max_consecutive_errors` must be an integer >= 0 or None, got "
@@ -86,13 +86,18 @@ def skip_nonfinite(
         )
         apply = is_finite
         if max_consecutive_errors is not None:
-            apply = jnp.logical_or(is_finite, notfinite_count > max_consecutive_errors)
+            # The int32 count stops at its largest value: a larger k never lets one through.
+            limit = min(int(max_consecutive_errors), INT32_MAX)
+            apply = jnp.logical_or(is_finite, notfinite_count > limit)
 
         def do_update(_):
             return inner.update(updates, state.inner_state, params, **extra_args)
 
         def skip_update(_):
-            return jax.tree.map(jnp.zeros_like, updates), state.inner_state
+            # Zeros of the updates the inner transform returns, which may differ from the
+            # gradient's dtype (bfloat16 g, Adam with a float32 mu_dtype: float32 updates).
+            shapes, _ = jax.eval_shape(do_update, None)
+            return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes), state.inner_state
 
         new_updates, inner_state = jax.lax.cond(apply, do_update, skip_update, None)
         total = jnp.where(

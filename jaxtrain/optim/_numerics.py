@@ -9,6 +9,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxtrain._dtypes import working_dtype
+
 
 def abs_sq(g: jax.Array) -> jax.Array:
     """|g|² = g·conj(g), real-valued (``optax``'s ``numerics.abs_sq``).
@@ -19,6 +21,17 @@ def abs_sq(g: jax.Array) -> jax.Array:
     if jnp.iscomplexobj(g):
         return jnp.real(g * jnp.conj(g))
     return g * g
+
+
+def global_norm(tree: Any) -> jax.Array:
+    """‖g‖ = √(Σ over all leaves of Σ|g|²), summed in float32 at least (0 for no leaves).
+
+    Half-precision squares overflow once a finite ‖g‖ reaches 256 in float16 (their sum
+    passes 65504), and bfloat16 keeps 8 bits of a sum of thousands; the norm is returned
+    in that working dtype (``optax.tree.norm`` sums in the leaves' own).
+    """
+    squares = [jnp.sum(abs_sq(g.astype(working_dtype(g.dtype)))) for g in jax.tree.leaves(tree)]
+    return jnp.sqrt(sum(squares)) if squares else jnp.zeros([])
 
 
 def map_updates(fn: Callable[..., jax.Array], updates: Any, *trees: Any) -> Any:

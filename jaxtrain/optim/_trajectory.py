@@ -11,20 +11,20 @@ import jax.numpy as jnp
 import optax
 
 from jaxtrain._hoisted import hoisted
+from jaxtrain.optim._extra_args import update_with_extra_args
 
 
 @functools.partial(jax.jit, static_argnames=("optimizer", "num_steps"))
 def _scan_trajectory(optimizer, loss_fn, init_params, num_steps):
     value_and_grad = jax.value_and_grad(loss_fn)
-    # The loss goes to update as optax's extra argument ``obj_fn``, which the escape
-    # transforms (negative_curvature_descent, saddle_free_newton) need; a plain
-    # GradientTransformation is wrapped to ignore it.
-    optimizer = optax.with_extra_args_support(optimizer)
+    # The loss goes to update as optax's extra arguments (value, grad, value_fn: L-BFGS,
+    # reduce_on_plateau) and as obj_fn to the escape transforms that take it.
+    update = update_with_extra_args(optimizer)
 
     def step(carry, _):
         params, opt_state = carry
         loss, grads = value_and_grad(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params, obj_fn=loss_fn)
+        updates, opt_state = update(grads, opt_state, params, value=loss, value_fn=loss_fn)
         return (optax.apply_updates(params, updates), opt_state), (params, loss)
 
     (last, _), (visited, losses) = jax.lax.scan(
@@ -51,8 +51,10 @@ def optimize_trajectory(
     arrays it closes over may change between calls without a new compilation.
 
     Args:
-      optimizer: any ``optax.GradientTransformation``; its ``update`` is given the loss as
-        ``obj_fn=loss_fn``, so the escape transforms (:func:`negative_curvature_descent`,
+      optimizer: any ``optax.GradientTransformation``; its ``update`` is given optax's extra
+        arguments ``value``, ``grad`` and ``value_fn=loss_fn`` (``optax.lbfgs``,
+        ``optax.contrib.reduce_on_plateau``), and ``obj_fn=loss_fn`` where it takes it, so
+        the escape transforms (:func:`negative_curvature_descent`,
         :func:`saddle_free_newton`, :func:`perturbed_gd`) run too.
       loss_fn: L(θ) -> scalar, differentiable with ``jax.grad``.
       init_params: θ⁰ (any pytree of float arrays).

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -13,10 +12,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxtrain._dtypes import working_dtype
 from jaxtrain.monitor._monitor import Monitor, StepView, run_monitors
+from jaxtrain.optim._extra_args import update_with_extra_args
 from jaxtrain.optim._finite import all_finite
-from jaxtrain.optim._hyperparameters import walk_transforms
+from jaxtrain.optim._numerics import global_norm
 from jaxtrain.train._checks import check_optimizer_output, check_scalar
 from jaxtrain.train._records import TRAIN_PREFIX
 from jaxtrain.train._sharding import Placement
@@ -104,13 +103,6 @@ def _uses_key(loss_of_key: Callable[[jax.Array], jax.Array], key: jax.Array) -> 
     return bool(used[0])
 
 
-def _parameters(fn: Callable[..., Any]) -> tuple[inspect.Parameter, ...]:
-    try:
-        return tuple(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):  # no signature to read (a builtin)
-        return ()
-
-
 def _select(take: jax.Array, new: Any, old: Any) -> Any:
     return jax.tree.map(lambda a, b: jnp.where(take, a, b), new, old)
 
@@ -165,23 +157,8 @@ class StepFunctions:
 
     @functools.cached_property
     def _update(self) -> Callable[..., Any]:
-        """The optimizer's update, taking optax's extra arguments: its own where it takes
-        them (``optax.MultiSteps`` passes them on, though it is no
-        ``GradientTransformationExtraArgs``), else one that drops them."""
-        update = self.optimizer.update
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in _parameters(update)):
-            return update
-        return optax.with_extra_args_support(self.optimizer).update
-
-    @functools.cached_property
-    def _takes_obj_fn(self) -> bool:
-        """Whether a transform of the optimizer takes ``obj_fn``: it is passed only then, as
-        optax's line search hands every extra argument it does not know to ``value_fn``."""
-        return any(
-            p.name == "obj_fn"
-            for _, _, fn in walk_transforms(self.optimizer)
-            for p in _parameters(fn)
-        )
+        """The optimizer's update, given optax's extra arguments (and ``obj_fn``)."""
+        return update_with_extra_args(self.optimizer)
 
     @functools.cached_property
     def checking_each_step(self) -> StepFunctions:
@@ -220,18 +197,16 @@ class StepFunctions:
         def batch_loss(params):
             return self._objective(state)(params, xb, yb, dropout_key)[0]
 
-        # optax's extra arguments, for the transforms that take the loss: optax's
-        # reduce_on_plateau (value), L-BFGS's line search (value, grad, value_fn), sophia and
-        # jaxtrain's escape transforms (obj_fn). A transform that takes none ignores them,
-        # and a loss function no transform calls is never traced.
-        extra = {"value": loss, "grad": grads, "value_fn": batch_loss}
-        if self._takes_obj_fn:
-            extra["obj_fn"] = batch_loss
-        updates, new_opt_state = self._update(grads, state.opt_state, state.params, **extra)
+        # For the transforms that take the loss: optax's reduce_on_plateau (value), L-BFGS's
+        # line search (value, grad, value_fn), sophia and jaxtrain's escape transforms
+        # (obj_fn). A loss function no transform calls is never traced.
+        updates, new_opt_state = self._update(
+            grads, state.opt_state, state.params, value=loss, value_fn=batch_loss
+        )
         check_optimizer_output(updates, new_opt_state, state.params, state.opt_state)
         new_params = optax.apply_updates(state.params, updates)
         # In float32 at least: float16 squares overflow once ‖g‖ ≥ 256, a finite gradient.
-        grad_norm = optax.tree.norm(jax.tree.map(lambda g: g.astype(working_dtype(g.dtype)), grads))
+        grad_norm = global_norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         if self.skip_nonfinite or self.checks_each_step:
             finite &= all_finite((new_params, new_model_state), inf_allowed=new_opt_state)

@@ -333,3 +333,70 @@ def test_eta_differing_between_multi_transform_groups_is_not_guessed():
     )
     state = same.init({"a": jnp.zeros(2), "b": jnp.zeros(2)})
     assert float(learning_rate_from_state(state, same)) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("library", [optim, optax], ids=["jaxtrain", "optax"])
+def test_one_schedule_shared_by_two_groups_is_one_learning_rate(library):
+    # The decay / no-decay split: both groups step by the same schedule S. Each optimizer
+    # wraps S in a closure of its own, and the groups were compared by the wrappers' ids:
+    # "the learning rate differs between the groups", and fit recorded η = NaN.
+    from jaxtrain.train._step import learning_rate_source
+
+    schedule = optax.cosine_decay_schedule(0.1, 100)
+    params = {"w": jnp.ones((2, 2)), "b": jnp.zeros(2)}
+    labels = {"w": "decay", "b": "no_decay"}
+    groups = {
+        "decay": library.adamw(schedule, weight_decay=1e-2),
+        "no_decay": library.adam(schedule),
+    }
+    opt = optax.multi_transform(groups, labels)
+    state = opt.init(params)
+    update = jax.jit(opt.update)
+    for _ in range(10):
+        _, state = update(jax.tree.map(jnp.ones_like, params), state, params)
+    eta = jax.jit(optim.learning_rate_from_state, static_argnums=1)(state, opt)
+    np.testing.assert_allclose(eta, schedule(9), rtol=1e-6)
+    assert learning_rate_source(state, None, opt) is not None
+    # Two different schedules still differ, and so do the same schedule at two scales.
+    other = optax.multi_transform(
+        {"decay": library.adam(schedule), "no_decay": library.adam(optax.constant_schedule(0.1))},
+        labels,
+    )
+    with pytest.raises(ValueError, match="differs between the groups"):
+        optim.learning_rate_from_state(other.init(params), other)
+    scaled = optax.multi_transform(
+        {
+            "decay": library.sgd(schedule),
+            "no_decay": optax.chain(library.sgd(schedule), optax.scale(2.0)),
+        },
+        labels,
+    )
+    with pytest.raises(ValueError, match="differs between the groups"):
+        optim.learning_rate_from_state(scaled.init(params), scaled)
+
+
+@pytest.mark.parametrize(
+    "counter",
+    [
+        optax.contrib.reduce_on_plateau(accumulation_size=4),
+        optax.apply_every(4),
+    ],
+    ids=["reduce_on_plateau", "apply_every"],
+)
+def test_a_count_that_is_no_step_count_is_not_read_as_one(counter):
+    # reduce_on_plateau's count accumulates losses and restarts every accumulation_size
+    # updates; apply_every's cycles modulo k. After 10 updates the first count read 2, and
+    # fit(learning_rate=schedule) recorded the schedule at step 1 (0.1 where 0.025).
+    params = jnp.ones(3)
+    opt = optax.chain(optim.sgd(0.1, momentum=0.9), counter)  # momentum keeps no count
+    state = opt.init(params)
+    for _ in range(10):
+        _, state = opt.update(jnp.ones(3), state, params, value=jnp.float32(1.0))
+    with pytest.raises(ValueError, match="no step count"):
+        optim.step_count_from_state(state)
+    # Before Adam's count in the state, the counter's is passed over.
+    adam = optax.chain(counter, optim.adam(0.1))
+    state = adam.init(params)
+    for _ in range(10):
+        _, state = adam.update(jnp.ones(3), state, params, value=jnp.float32(1.0))
+    assert int(optim.step_count_from_state(state)) == 10

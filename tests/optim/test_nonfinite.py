@@ -78,3 +78,39 @@ def test_the_largest_finite_gradients_are_applied_as_optax_applies_them():
     theirs_updates, _ = jax.jit(theirs.update)(grads, theirs.init(params), params)
     assert bool(ours_state.last_finite) and int(ours_state.total_notfinite) == 0
     np.testing.assert_array_equal(ours_updates["w"], theirs_updates["w"])
+
+
+def test_an_inner_update_of_another_dtype_is_skipped_in_that_dtype():
+    # Mixed precision: bfloat16 parameters, Adam's moments (and so its updates) in float32.
+    # The skip branch returned zeros of the gradient's bfloat16 and lax.cond refused the two
+    # branches ("cond branches must have equal output types"; optax.apply_if_finite too).
+    params = jnp.ones(3, jnp.bfloat16)
+    opt = skip_nonfinite(optim.adam(1e-3, mu_dtype=jnp.float32))
+    state = opt.init(params)
+    update = jax.jit(opt.update)
+    good, state = update(jnp.ones(3, jnp.bfloat16), state, params)
+    bad, state = update(jnp.array([1.0, jnp.nan, 1.0], jnp.bfloat16), state, params)
+    assert good.dtype == bad.dtype == jnp.float32
+    np.testing.assert_array_equal(bad, 0.0)
+    assert int(state.total_notfinite) == 1
+
+
+@pytest.mark.parametrize(
+    "limit", [np.int64(1), np.int32(1), 1], ids=["np.int64", "np.int32", "int"]
+)
+def test_a_numpy_integer_limit_is_an_integer(limit):
+    # np.int64(3) was refused as "must be an integer"; optax.apply_if_finite takes it.
+    opt = skip_nonfinite(optim.sgd(1.0), max_consecutive_errors=limit)
+    state = opt.init(jnp.zeros(1))
+    nan = jnp.array([jnp.nan])
+    first, state = opt.update(nan, state)
+    second, state = opt.update(nan, state)
+    np.testing.assert_array_equal(first, 0.0)  # skipped: 1 in a row
+    assert np.isnan(second).all()  # the second in a row is let through
+
+
+def test_a_limit_beyond_the_int32_count_never_lets_one_through():
+    # The count stops at 2³¹ − 1; 2⁴⁰ overflowed the comparison with it (OverflowError).
+    opt = skip_nonfinite(optim.sgd(1.0), max_consecutive_errors=2**40)
+    updates, _ = jax.jit(opt.update)(jnp.array([jnp.nan]), opt.init(jnp.zeros(1)))
+    np.testing.assert_array_equal(updates, 0.0)

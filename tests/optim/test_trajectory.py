@@ -108,3 +108,22 @@ def test_escape_transforms_get_the_loss_as_obj_fn(make):
     np.testing.assert_allclose(losses[-1], _saddle(params), rtol=1e-6)
     if isinstance(tx, optax.GradientTransformationExtraArgs):  # the escape transforms
         assert losses[-1] < losses[0]  # left the saddle, where the gradient is 0
+
+
+def test_optax_lbfgs_and_reduce_on_plateau_get_their_extra_arguments():
+    # Only obj_fn was passed: optax.lbfgs (value, grad, value_fn) and reduce_on_plateau
+    # (value) raised TypeError. The path equals optax's own loop step for step.
+    def loss(p):
+        return jnp.sum((p - 1.0) ** 2 * jnp.array([1.0, 10.0]))
+
+    start = jnp.array([-1.0, 2.0])
+    for opt in (optax.lbfgs(), optax.chain(optim.sgd(0.01), optax.contrib.reduce_on_plateau())):
+        path, losses = optim.optimize_trajectory(opt, loss, start, 5)
+        params, state, expected = start, opt.init(start), []
+        for _ in range(5):
+            value, grad = jax.value_and_grad(loss)(params)
+            expected.append(value)
+            updates, state = opt.update(grad, state, params, value=value, grad=grad, value_fn=loss)
+            params = optax.apply_updates(params, updates)
+        np.testing.assert_allclose(losses[:-1], expected, rtol=1e-5)
+        np.testing.assert_allclose(path[-1], params, rtol=1e-5, atol=1e-6)

@@ -7,6 +7,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxtrain.optim._validation import (
     check_finite,
@@ -103,7 +104,11 @@ def exponential_decay(
 
     def schedule(count):
         elapsed = count - transition_begin
-        if staircase and jnp.issubdtype(jnp.result_type(elapsed), jnp.integer):
+        if staircase and isinstance(elapsed, int | np.integer):
+            # A concrete count, divided exactly here: in JAX a NumPy int64 beyond int32 (x64
+            # off) wrapped to a negative count, and η went back to init_value.
+            power = float(max(int(elapsed), 0) // int(transition_steps))
+        elif staircase and jnp.issubdtype(jnp.result_type(elapsed), jnp.integer):
             # Whole periods by integer division: float32 division (elapsed / T) can round
             # k·T/T just below k under jit, which would drop η one step late.
             power = jnp.floor_divide(jnp.maximum(elapsed, 0), transition_steps)

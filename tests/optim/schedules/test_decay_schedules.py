@@ -115,3 +115,18 @@ def test_counts_can_be_traced_int32_inside_an_optimizer():
     sched = schedules.piecewise_constant(1.0, {3: 0.5})
     traced = jax.jit(lambda c: sched(c))(jnp.int32(5))
     assert float(traced) == 0.5
+
+
+@pytest.mark.parametrize("end_value", [None, 0.01])
+def test_a_staircase_at_a_numpy_count_beyond_int32_decays_as_optax(end_value):
+    # x64 off: np.int64(3e9) went through JAX's int32 division, wrapped below zero, and the
+    # schedule gave init_value 1.0 where optax gives 0.5**3e6 = 0 (end_value 0.01).
+    step = np.int64(3_000_000_000)
+    kwargs = dict(transition_steps=1000, decay_rate=0.5, staircase=True, end_value=end_value)
+    ours = schedules.exponential_decay(1.0, **kwargs)
+    theirs = optax.exponential_decay(1.0, **kwargs)
+    np.testing.assert_allclose(ours(step), theirs(step), rtol=1e-6)
+    np.testing.assert_allclose(ours(step), end_value or 0.0, rtol=1e-6)
+    # Concrete counts within int32, as Python and NumPy ints, agree with the traced path.
+    for count in (0, 999, 1000, np.int32(2500), np.int64(4000)):
+        np.testing.assert_allclose(ours(count), jax.jit(ours)(jnp.asarray(count)), rtol=1e-6)
