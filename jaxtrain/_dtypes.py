@@ -33,9 +33,10 @@ def working_dtype(dtype: Any) -> Any:
     return dtype if jnp.finfo(dtype).bits >= 32 else jnp.dtype(jnp.float32)
 
 
-def first_non_float_leaf(tree: Any) -> tuple[str, Any] | None:
+def first_non_float_leaf(tree: Any, *, complex_ok: bool = True) -> tuple[str, Any] | None:
     """``(path, dtype)`` of the first leaf of ``tree`` that is not floating-point (integer or
-    boolean), its path as ``jax.tree_util.keystr`` writes it; ``None`` if every leaf is.
+    boolean, or complex unless ``complex_ok``), its path as ``jax.tree_util.keystr`` writes
+    it; ``None`` if every leaf is.
 
     Such a leaf cannot be differentiated or stepped along: the callers refuse it with their
     own reason.
@@ -47,14 +48,17 @@ def first_non_float_leaf(tree: Any) -> tuple[str, Any] | None:
     """
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
         dtype = jnp.result_type(leaf)
-        if not jnp.issubdtype(dtype, jnp.inexact):
+        if not jnp.issubdtype(dtype, jnp.inexact if complex_ok else jnp.floating):
             return jax.tree_util.keystr(path), dtype
     return None
 
 
-def check_float_leaves(tree: Any, reason: str, name: str = "params") -> None:
-    """Refuses a tree with an integer or boolean leaf, naming its path and dtype and, in
-    ``reason``, why the caller needs floating-point leaves.
+def check_float_leaves(
+    tree: Any, reason: str, name: str = "params", *, complex_ok: bool = True
+) -> None:
+    """Refuses a tree with an integer or boolean leaf (or a complex one unless
+    ``complex_ok``), naming its path and dtype and, in ``reason``, why the caller needs
+    floating-point leaves.
 
     Raises:
         ValueError: ``"<name><path> is of dtype <dtype>: <reason>"``.
@@ -67,7 +71,7 @@ def check_float_leaves(tree: Any, reason: str, name: str = "params") -> None:
         ...     print(error)
         params['n'] is of dtype int32: slices move floats only
     """
-    found = first_non_float_leaf(tree)
+    found = first_non_float_leaf(tree, complex_ok=complex_ok)
     if found is not None:
         path, dtype = found
         raise ValueError(f"{name}{path} is of dtype {dtype}: {reason}")

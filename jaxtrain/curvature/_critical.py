@@ -198,7 +198,10 @@ class CriticalPointReport:
             ValueError: if there is no negative curvature to escape along.
         """
         u = self._require_escape()
-        new_params = jax.tree.map(lambda p, d: p + jnp.asarray(step, p.dtype) * d, self._params, u)
+        # result_type, not .dtype: a parameter leaf may be a Python float.
+        new_params = jax.tree.map(
+            lambda p, d: p + jnp.asarray(step, jnp.result_type(p)) * d, self._params, u
+        )
         with highest_precision():
             new_loss = float(
                 _loss_program(

@@ -180,7 +180,7 @@ def ggn(
         Martens, "New insights and perspectives on the natural gradient method", JMLR 2020,
         https://arxiv.org/abs/1412.1193
     """
-    check_float_leaves(params, CURVATURE_FLOAT_ONLY)
+    check_float_leaves(params, CURVATURE_FLOAT_ONLY, complex_ok=False)
     outputs_fn = Partial(_model_outputs, check_callable(model_fn), inputs)
     output_loss = Partial(_loss_of_outputs, check_callable(loss_fn), targets)
     return GaussNewtonProduct(outputs_fn, output_loss, params).linearize()
@@ -240,7 +240,7 @@ def empirical_fisher(
         Kunstner, Balles, Hennig, "Limitations of the empirical Fisher approximation for
         natural gradient descent", NeurIPS 2019, https://arxiv.org/abs/1905.12558
     """
-    check_float_leaves(params, CURVATURE_FLOAT_ONLY)
+    check_float_leaves(params, CURVATURE_FLOAT_ONLY, complex_ok=False)
     leaves = jax.tree.leaves(data)
     if not leaves:
         raise ValueError("empirical_fisher needs data: pass the examples after params")

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from jax.tree_util import Partial
 
 from jaxtrain._batched_map import map_in_batches
+from jaxtrain._numbers import is_int
 from jaxtrain._text import counted
 from jaxtrain.curvature._memory import DEFAULT_MAX_BYTES, check_memory
 from jaxtrain.curvature._operators import as_pytree_callable, flat_space, highest_precision
@@ -100,8 +101,9 @@ def hessian(
     )
     if chunk_size is None:
         chunk_size = min(n, 64)
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+    if not is_int(chunk_size) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
+    chunk_size = int(chunk_size)
     with highest_precision():
         # Called on θ cast to the working dtype (float64 with x64), so read at that signature.
         working = jax.tree.map(lambda p: jax.ShapeDtypeStruct(jnp.shape(p), work_dtype), params)

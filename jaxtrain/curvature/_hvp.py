@@ -14,10 +14,12 @@ from jaxtrain.curvature._operators import PytreeOperator, as_pytree_callable, hi
 
 __all__ = ["HessianVectorProduct", "hvp"]
 
-# J = ∂z/∂θ and H have no row or column for an integer or boolean leaf.
+# J = ∂z/∂θ and H have no row or column for an integer or boolean leaf; for a complex leaf
+# JAX's product is conj(Hv), not the Hessian of its real and imaginary parts.
 CURVATURE_FLOAT_ONLY = (
-    "curvature is taken with respect to floating-point parameters only (keep counters and "
-    "integer state out of params)"
+    "curvature is taken with respect to real floating-point parameters only (keep counters "
+    "and integer state out of params; split a complex parameter into its real and imaginary "
+    "parts)"
 )
 
 
@@ -163,5 +165,5 @@ def hvp(loss_fn: Callable[..., jax.Array], params: Any, *args: Any) -> HessianVe
     References:
         Pearlmutter, "Fast exact multiplication by the Hessian", Neural Computation 1994.
     """
-    check_float_leaves(params, CURVATURE_FLOAT_ONLY)
+    check_float_leaves(params, CURVATURE_FLOAT_ONLY, complex_ok=False)
     return HessianVectorProduct(loss_fn, params, args).linearize()

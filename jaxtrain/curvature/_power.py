@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxtrain._numbers import is_int
 from jaxtrain.curvature._lanczos import scaled_norm
 from jaxtrain.curvature._operators import (
     as_pytree_callable,
@@ -150,10 +151,11 @@ def power_iteration(
     key = check_key(key)
     flat_like = flat_space(like)
     n = int(flat_like.size)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n:
+    if not is_int(k) or not 1 <= k <= n:
         raise ValueError(f"k must be an int in [1, {n}], got {k!r}")
-    if isinstance(num_iters, bool) or not isinstance(num_iters, int) or num_iters < 1:
+    if not is_int(num_iters) or num_iters < 1:
         raise ValueError(f"num_iters must be a positive int, got {num_iters!r}")
+    k, num_iters = int(k), int(num_iters)
     if not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol}")
     with highest_precision():

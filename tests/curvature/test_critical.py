@@ -48,6 +48,19 @@ def test_escape_really_lowers_the_loss(toy, step):
     np.testing.assert_allclose(report.predict(step) + step**4 / 4, change, atol=1e-6)
 
 
+def test_escape_from_a_python_float_parameter():
+    # analyze_critical_point took the float leaf and found the saddle; escape() then failed
+    # with "'float' object has no attribute 'dtype'".
+    def loss(params):
+        return -1.5 * params["a"] ** 2 + jnp.sum(params["b"] ** 2)
+
+    report = analyze_critical_point(loss, {"a": 0.0, "b": jnp.zeros(2)}, grad_tol=1e-3)
+    assert report.kind == "saddle"
+    new_params, change = report.escape(0.1)
+    np.testing.assert_allclose(change, -1.5 * 0.1**2, rtol=1e-5)
+    np.testing.assert_allclose(abs(float(new_params["a"])), 0.1, rtol=1e-6)
+
+
 def test_gradient_descent_does_not_move_from_the_saddle(toy):
     optimizer = optax.sgd(0.1)
     params = jnp.zeros(2)

@@ -102,3 +102,16 @@ def test_integer_leaves_are_refused_as_hvp_refuses_them():
     params = {"a": jnp.ones(2), "i": jnp.ones(1, jnp.int32)}
     with pytest.raises(ValueError, match="floating-point"):
         hessian(lambda p: jnp.sum(p["a"] ** 2) * p["i"][0], params)
+
+
+@pytest.mark.parametrize("chunk_size", [2.5, True, "2", 0])
+def test_a_bad_chunk_size_is_refused_naming_it(chunk_size):
+    # 2.5 and True were refused as "batch_size must be a positive int or None" (a name the
+    # caller never gave), "2" with a bare TypeError.
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer or None"):
+        hessian(lambda w: jnp.sum(w**2), jnp.ones(3), chunk_size=chunk_size)
+
+
+def test_a_numpy_integer_chunk_size_is_an_int():
+    dense = hessian(lambda w: jnp.sum(w**2), jnp.ones(3), chunk_size=np.int64(2))
+    np.testing.assert_allclose(dense, 2 * np.eye(3))

@@ -144,3 +144,33 @@ def test_an_integer_parameter_leaf_is_refused_by_name():
     params = {"w": jnp.ones(2), "n": jnp.int32(3)}
     with pytest.raises(ValueError, match=r"params\['n'\] is of dtype int32: curvature"):
         hvp(lambda p: jnp.sum(p["w"] ** 2), params)
+
+
+def test_complex_parameters_are_refused_by_every_product():
+    # L = Σ|z|² has Hessian 2I in (Re z, Im z); JAX's product for a complex leaf returned
+    # conj(2v) = [2−2j, −2j] for v = [1+1j, 1j], silently, while hessian, eigenvalues and
+    # trace refused complex parameters. hvp, ggn and empirical_fisher refuse them too.
+    from jaxtrain.curvature import empirical_fisher, ggn
+
+    z = jnp.array([1.0 + 0.5j, -0.3j], jnp.complex64)
+
+    def loss(params):
+        return jnp.sum(jnp.abs(params) ** 2)
+
+    def apply(params, x):
+        return x * params
+
+    def outer(outputs, targets):
+        return jnp.mean(jnp.abs(outputs - targets) ** 2)
+
+    def example_loss(params, x, y):
+        return outer(apply(params, x), y)
+
+    x = jnp.ones((4, 2), jnp.complex64)
+    for build in (
+        lambda: hvp(loss, z),
+        lambda: ggn(apply, outer, z, x, x),
+        lambda: empirical_fisher(example_loss, z, x, x),
+    ):
+        with pytest.raises(ValueError, match="real floating-point parameters only"):
+            build()

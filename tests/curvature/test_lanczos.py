@@ -346,3 +346,20 @@ def test_numpy_integer_counts_are_ints():
         lambda v: H @ v, jnp.zeros(6), k=np.int64(2), key=jax.random.key(0), num_iters=np.int32(6)
     )
     np.testing.assert_array_equal(np.asarray(numpy.eigenvalues), np.asarray(plain.eigenvalues))
+
+
+def test_the_convergence_floor_does_not_grow_with_the_number_of_parameters():
+    # The floor under tol·|θ| was 10·√n·ε·‖T‖: 1.2e-3·‖H‖ at a million float32 parameters,
+    # where H = diag(−5e-4, 0 … 1) gave λmin = +2e-4 "converged" after 92 products (a saddle
+    # read as degenerate; 40,000 parameters and λmin = −3e-5: −2.5e-5, 17% off). It is
+    # 100·ε·‖T‖ whatever n: a Ritz value −5e-4 with a residual of 1e-3 has not converged.
+    from jaxtrain.curvature._lanczos import _converged, _floor
+
+    theta = jnp.array([-5e-4, 0.5, 1.0], jnp.float32)
+    j = jnp.asarray(3)
+    floor = _floor(theta, j)
+    assert float(floor) == pytest.approx(100 * np.finfo(np.float32).eps)
+    wanted = jnp.array([0, 2])
+    residuals = jnp.array([1e-3, 0.0, 1e-6], jnp.float32)
+    assert not bool(_converged(theta, residuals, j, wanted, 1e-4, floor))
+    assert bool(_converged(theta, residuals.at[0].set(1e-5), j, wanted, 1e-4, floor))

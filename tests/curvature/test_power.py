@@ -113,3 +113,18 @@ def test_a_float32_operator_of_tiny_or_huge_scale(scale):
     assert (abs(top - 4.0) < 1e-3) if bool(result.converged[0]) else top <= 4.0 * (1 + 1e-6)
     if scale > 1:
         assert bool(result.converged[0]) and abs(top - 4.0) < 1e-3
+
+
+def test_numpy_integer_k_and_num_iters_are_ints():
+    # "k must be an int in [1, 3], got np.int64(2)": NumPy ints were refused here alone.
+    H = jnp.diag(jnp.array([5.0, 1.0, 0.5]))
+    result = power_iteration(
+        lambda v: H @ v,
+        jnp.zeros(3),
+        k=np.int64(2),
+        num_iters=np.int64(50),
+        key=jax.random.key(0),
+    )
+    np.testing.assert_allclose(result.eigenvalues, [5.0, 1.0], rtol=1e-3)
+    with pytest.raises(ValueError, match="k must be an int"):
+        power_iteration(lambda v: H @ v, jnp.zeros(3), k=True, key=jax.random.key(0))
