@@ -17,7 +17,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["is_int", "is_real_dtype", "pair_of", "real_number", "real_pair"]
+__all__ = ["is_float_dtype", "is_int", "is_real_dtype", "pair_of", "real_number", "real_pair"]
 
 
 def is_int(value: Any) -> bool:
@@ -29,6 +29,17 @@ def is_int(value: Any) -> bool:
         (True, True, False, False)
     """
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def is_float_dtype(dtype: Any) -> bool:
+    """Whether arrays of ``dtype`` hold floating-point numbers, bfloat16 too (to NumPy an
+    extension type, not a ``np.floating``).
+
+    Examples:
+        >>> is_float_dtype(np.float16), is_float_dtype(jnp.bfloat16), is_float_dtype(np.int8)
+        (True, True, False)
+    """
+    return bool(jnp.issubdtype(dtype, jnp.floating))
 
 
 def is_real_dtype(dtype: Any) -> bool:

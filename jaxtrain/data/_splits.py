@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from jaxtrain._numbers import is_int, is_real_dtype, real_number
+from jaxtrain._numbers import is_float_dtype, is_int, is_real_dtype, real_number
 from jaxtrain._text import counted
 from jaxtrain.data._checks import check_unmasked
 from jaxtrain.data._labels import are_soft_labels
@@ -427,7 +427,7 @@ def fit_standardizer(
         raise ValueError(
             "`x_train` holds NaN or inf; clean or impute the data before fitting the standardizer."
         )
-    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float32)
+    dtype = x.dtype if is_float_dtype(x.dtype) else np.dtype(np.float32)
     x64 = x.astype(np.float64)
     mean = x64.mean(axis=axis, keepdims=True)
     # The spread of deviations scaled to at most 1: squares of finite inputs near 1e200
@@ -483,6 +483,6 @@ def standardize(x: Any, mean: Any, std: Any) -> np.ndarray:
         )
     x = np.asarray(x)
     dtype = np.result_type(mean.dtype, std.dtype)
-    if not np.issubdtype(dtype, np.floating):
+    if not is_float_dtype(dtype):
         dtype = np.dtype(np.float32)
     return ((x - mean) / std).astype(dtype)

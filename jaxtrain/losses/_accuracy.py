@@ -51,7 +51,7 @@ def accuracy(
     if logits.ndim < 1:
         raise ValueError(f"logits must have a class axis, got shape {logits.shape}")
     _checks.check_mean_has_examples(logits.shape[:-1], reduction)
-    labels = jnp.asarray(labels)
+    labels = _checks.as_labels(labels)
     # Labels of the logits' shape are one-hot (any dtype); indices lack the class axis.
     if _checks.is_class_indices(labels, logits):
         _checks.check_class_labels(labels, logits.shape[:-1], logits.shape[-1])

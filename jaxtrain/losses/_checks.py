@@ -67,6 +67,28 @@ def as_float(x: jax.typing.ArrayLike, name: str) -> jax.Array:
     return x
 
 
+def as_labels(labels: Any, name: str = "labels") -> jax.Array:
+    """``labels`` as a JAX array, integer ones checked in their own dtype first.
+
+    JAX stores a NumPy int64 array as int32 when x64 is off, and the cast wraps: 2³² + 1
+    becomes class 1 and passes every later range check. A label beyond the dtype JAX keeps
+    is refused here, before the cast.
+    """
+    if not isinstance(labels, jax.Array):
+        host = np.asarray(labels)
+        if host.dtype.kind in "iu" and host.size:
+            stored = jax.dtypes.canonicalize_dtype(host.dtype)
+            info = np.iinfo(stored)
+            low, high = int(host.min()), int(host.max())
+            if low < info.min or high > info.max:
+                raise ValueError(
+                    f"{name} hold integers from {low} to {high}, beyond {stored}, the dtype "
+                    f"JAX keeps them in: a cast would wrap them ({2**32 + 1} to 1). No class "
+                    f"index or binary label is that large: check the {name}"
+                )
+    return jnp.asarray(labels)
+
+
 def is_integer_labels(labels: jax.Array) -> bool:
     """Whether ``labels`` hold class indices (integer dtype) rather than targets (float)."""
     return jnp.issubdtype(labels.dtype, jnp.integer)

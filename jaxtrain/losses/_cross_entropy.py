@@ -118,7 +118,7 @@ def softmax_cross_entropy(
     _checks.check_mean_has_examples(batch_shape, reduction)
     mask = None if where is None else _class_axes.class_mask(where, logits.shape, axes)
     num_classes = math.prod(logits.shape[a] for a in axes)
-    labels = jnp.asarray(labels)
+    labels = _checks.as_labels(labels)
     # Class indices lack the class axes; labels of the logits' own shape are one-hot or soft
     # targets, of any dtype (bool and integer one-hot vectors too, as optax takes them). The
     # labels choose the formula, never α: α = 0 gives the same loss as a Python 0, an array
@@ -308,7 +308,7 @@ def sigmoid_binary_cross_entropy(
     _checks.check_reduction(reduction)
     logits = _checks.as_float(logits, "logits")
     _checks.check_mean_has_examples(logits.shape, reduction)
-    labels = jnp.asarray(labels)
+    labels = _checks.as_labels(labels)
     if labels.shape != logits.shape:
         raise ValueError(
             f"labels must have the logits' shape {logits.shape}, got {labels.shape} "

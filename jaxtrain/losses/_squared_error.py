@@ -1,7 +1,6 @@
 """Mean squared error, the lecture's foil for cross-entropy (§5)."""
 
 import jax
-import jax.numpy as jnp
 
 from jaxtrain.losses import _checks
 from jaxtrain.losses._checks import Reduction
@@ -65,7 +64,7 @@ def mse(
     _checks.check_mean_has_examples(predictions.shape, reduction)
     if targets is None:
         return _checks.reduce(predictions**2, reduction)
-    targets = jnp.asarray(targets)
+    targets = _checks.as_labels(targets, "targets")
     if _checks.is_integer_labels(targets) and targets.shape != predictions.shape:
         if predictions.ndim < 1 or predictions.shape[-1] < 2:
             # One output is a regression: targets of shape (N,) against (N, 1) are a shape

@@ -112,7 +112,16 @@ def mean_and_variance(
         var = jnp.maximum(0.0, mean_sq - abs_sq(mean))
     else:
         (mean,) = global_mean(x)
-        (var,) = global_mean(abs_sq(x - jnp.expand_dims(mean, axes)))
+        centre = mean
+        if mask is not None:
+            # A statistic that keeps no entry has μ = 0/0. Centred on it, |x − NaN|²'s
+            # derivative times the masked entries' zero cotangent is NaN, sent back into x:
+            # centre those on 0 (their σ² is 0/0 either way, for the caller to replace).
+            counts = pooled_count
+            if counts is None:
+                counts = kept_count(mask, x.shape, axes, dtype)
+            centre = jnp.where(counts > 0, mean, jnp.zeros_like(mean))
+        (var,) = global_mean(abs_sq(x - jnp.expand_dims(centre, axes)))
     return mean, var
 
 

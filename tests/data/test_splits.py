@@ -192,6 +192,19 @@ def test_standardizer_integer_input_gives_float32():
     np.testing.assert_array_equal(st.transform(np.array([[1, 10]], np.uint8)), [[0.0, 0.0]])
 
 
+@pytest.mark.parametrize("dtype", [np.float16, jnp.bfloat16], ids=["float16", "bfloat16"])
+def test_standardizer_keeps_a_half_precision_inputs_dtype(dtype):
+    # "Stored in the input's float dtype": bfloat16, which NumPy does not count a float,
+    # came out float32 (statistics and standardized data); float16 stayed float16.
+    x = np.random.default_rng(0).normal(3, 2, (100, 3)).astype(dtype)
+    st = fit_standardizer(x)
+    assert st.mean.dtype == st.std.dtype == np.dtype(dtype)
+    z = st.transform(x)
+    assert z.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(np.asarray(z, np.float32).std(0), 1.0, rtol=2e-2)
+    assert standardize(x, st.mean, st.std).dtype == np.dtype(dtype)
+
+
 def test_standardizer_bad_inputs():
     with pytest.raises(ValueError, match="empty"):
         fit_standardizer(np.zeros((0, 3)))

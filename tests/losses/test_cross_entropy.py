@@ -377,3 +377,26 @@ def test_label_smoothing_in_float64_is_exact(labels):
         )(jnp.asarray(z), jnp.asarray(given))
         assert got.dtype == jnp.float64
         np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-14)
+
+
+@pytest.mark.parametrize("label", [2**32 + 1, -(2**32) + 1], ids=["2**32+1", "-2**32+1"])
+def test_numpy_int64_labels_beyond_int32_are_refused_not_wrapped(label):
+    # x64 off: jnp.asarray wraps NumPy int64 2³² + 1 to 1 before the range check, and the
+    # corrupt label trained as class 1 (the same loss as [1, 0], to the bit).
+    from jaxtrain.losses import accuracy, mse
+
+    logits = jnp.array([[0.0, 5.0, 0.0], [1.0, 0.0, 0.0]])
+    labels = np.array([label, 0], np.int64)
+    with pytest.raises(ValueError, match="beyond int32"):
+        softmax_cross_entropy(logits, labels)
+    with pytest.raises(ValueError, match="beyond int32"):
+        accuracy(logits, labels)
+    with pytest.raises(ValueError, match="beyond int32"):
+        sigmoid_binary_cross_entropy(jnp.array([3.0, 3.0]), labels)
+    with pytest.raises(ValueError, match="beyond int32"):
+        mse(jnp.array([3.0, 3.0]), labels)
+    # int64 labels within int32 are taken as they always were.
+    np.testing.assert_allclose(
+        softmax_cross_entropy(logits, np.array([1, 0], np.int64)),
+        softmax_cross_entropy(logits, jnp.array([1, 0])),
+    )

@@ -357,3 +357,33 @@ def test_a_feature_the_mask_keeps_no_entry_of_keeps_its_running_statistics():
     np.testing.assert_array_equal(np.asarray(bn.var[...])[kept], np.asarray(theirs.var[...])[kept])
     bn.eval()
     assert bool(jnp.isfinite(bn(x)).all())
+
+
+@pytest.mark.parametrize("use_fast_variance", [False, True])
+@pytest.mark.parametrize(
+    "mask",
+    [jnp.ones((8, 3), bool).at[:, 0].set(False), jnp.zeros((8, 1), bool)],
+    ids=["a feature never kept", "a batch of padding"],
+)
+def test_gradients_through_a_feature_the_mask_keeps_no_entry_of_are_finite(use_fast_variance, mask):
+    # The forward pass fell back on the running statistics, but the two-pass variance
+    # centred x on the batch mean 0/0 = NaN, and |x − NaN|²'s derivative times the masked
+    # entries' zero cotangent is NaN: every parameter below the layer got a NaN gradient, so
+    # one such step ruined the model the fallback was there to protect.
+    class Net(nnx.Module):
+        def __init__(self, rngs):
+            self.linear = nnx.Linear(4, 3, rngs=rngs)
+            self.bn = BatchNorm(3, use_fast_variance=use_fast_variance, rngs=rngs)
+
+        def __call__(self, x):
+            return self.bn(self.linear(x), mask=mask)
+
+    x = jax.random.normal(jax.random.key(0), (8, 4))
+    net = Net(nnx.Rngs(0))
+
+    def loss(net):
+        return jnp.mean((net(x) - 1.0) ** 2)
+
+    grads = nnx.grad(loss)(net)
+    for leaf in jax.tree.leaves(grads):
+        assert bool(jnp.isfinite(leaf).all())
