@@ -1,7 +1,11 @@
 """Every public symbol is documented, exported once and importable on a fresh interpreter."""
 
+import ast
+import functools
 import importlib
 import inspect
+import itertools
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -50,6 +54,39 @@ def test_every_public_symbol_has_a_docstring(package_name):
                 if not inspect.getdoc(attr):
                     undocumented.append(f"{name}.{attr_name}")
     assert not undocumented, f"{package_name}: missing docstrings: {undocumented}"
+
+
+@functools.cache
+def _documented_constants():
+    """Names assigned at a module's top level in jaxtrain and followed by a string literal
+    (an attribute docstring, as Sphinx reads it)."""
+    documented = set()
+    root = pathlib.Path(importlib.import_module("jaxtrain").__file__).parent
+    for path in root.rglob("*.py"):
+        body = ast.parse(path.read_text(encoding="utf-8")).body
+        for node, after in itertools.pairwise(body):
+            targets = (
+                node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            )
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+            if names and isinstance(node, ast.Assign | ast.AnnAssign):
+                value = getattr(after, "value", None)
+                if isinstance(after, ast.Expr) and isinstance(value, ast.Constant):
+                    documented.update(names)
+    return documented
+
+
+@pytest.mark.parametrize("package_name", PUBLIC_PACKAGES)
+def test_every_public_constant_has_an_attribute_docstring(package_name):
+    # A constant's getdoc is its type's (tuple's, dict's): HEADLINES, REMEDIES and VERDICTS
+    # passed the test above with no word of their own.
+    constants = [
+        name
+        for name, obj in _public_members(package_name)
+        if not (inspect.isclass(obj) or inspect.ismodule(obj) or callable(obj))
+    ]
+    missing = [name for name in constants if name not in _documented_constants()]
+    assert not missing, f"{package_name}: constants without a docstring: {missing}"
 
 
 @pytest.mark.parametrize("package_name", PUBLIC_PACKAGES)

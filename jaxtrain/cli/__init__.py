@@ -1,4 +1,4 @@
-"""The ``jaxtrain`` command line: ``diagnose``, ``train``, ``hessian`` (and ``tour``).
+"""The ``jaxtrain`` command line: ``diagnose``, ``explain``, ``train``, ``hessian`` and ``tour``.
 
 Installed as the console script ``jaxtrain`` and runnable as ``python -m jaxtrain``. Every
 command prints ``--help`` with an example, exits 0 on success, 2 on bad arguments and 1 on a

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from jaxtrain._text import counted
-from jaxtrain.cli._errors import CommandError
+from jaxtrain.cli._errors import CommandError, UsageError
 
 __all__ = ["BUILTIN", "data_reference", "load_data", "load_reference", "output_count"]
 
@@ -70,7 +70,14 @@ def _builtin(name: str, seed: int, family: str) -> tuple[np.ndarray, np.ndarray]
 
 
 def _split_off_validation(
-    x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int, where: str, *, task: str
+    x: np.ndarray,
+    y: np.ndarray,
+    val_fraction: float,
+    seed: int,
+    where: str,
+    *,
+    task: str,
+    from_file: bool = False,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``(train, val)``: ``--val-fraction`` of the examples held out, stratified for a
     classification and at random for a regression (whose rows of outputs may happen to sum
@@ -90,22 +97,29 @@ def _split_off_validation(
         held_out = round(n * val_fraction)
         labels = class_labels(y) if stratify else None
         classes = 0 if labels is None else len(np.unique(labels))
+        # The split keeps a training example of each class (stratified; the library's other
+        # way, stratify=False, is no option of the command line), and one at least.
+        room = n - max(classes, 1)
+        kept = (
+            f"a training example of each of the {classes:,} classes"
+            if classes
+            else "a training example"
+        )
         reason = (
-            f"it holds out none (round({n} × {val_fraction:g}) = 0); raise it"
+            f"no fraction can: it keeps {kept}, which leaves no example to hold out"
+            if room < 1
+            else f"it holds out none (round({n} × {val_fraction:g}) = 0); raise it to "
+            f"{1 / n:.3g} or more"
             if held_out == 0
-            else "it leaves no training example; lower it"
-            if held_out >= n
-            # The split keeps each class in training (stratified): the library's advice,
-            # stratify=False, is no option of the command line.
-            else f"it keeps a training example of each of the {classes:,} classes, which "
-            f"leaves {counted(n - classes, 'example')} to hold out {held_out:,}; lower it, or "
-            "give the file its own x_val and y_val"
-            if classes and held_out > n - classes
+            else f"it keeps {kept}, which leaves {counted(room, 'example')} to hold out "
+            f"{held_out:,}; lower it to {room / n:.3g} or less"
+            if held_out > room
             else str(error)
         )
-        raise CommandError(
+        own = ", or give the file its own x_val and y_val" if from_file else ""
+        raise UsageError(
             f"--val-fraction {val_fraction:g} cannot split the {counted(n, 'example')} "
-            f"of {where}: {reason}"
+            f"of {where}: {reason}{own}"
         ) from None
     return train, val
 
@@ -196,7 +210,7 @@ def _rebuild(
         if split_off:
             where = f"{path}, which holds no validation split of its own"
             train, val = _split_off_validation(
-                *train, _val_fraction(reference), seed, where, task=task
+                *train, _val_fraction(reference), seed, where, task=task, from_file=True
             )
     else:
         raise CommandError(f"unknown data reference {reference!r}")
@@ -228,6 +242,15 @@ def output_count(
     try:
         return class_count({"y_train": train[1], "y_val": val[1]}, num_classes=num_classes)
     except LabelError as error:
+        if num_classes is not None and isinstance(error.value, int) and error.value >= num_classes:
+            # A value the data cannot take, as --batch-size above the examples: named by its
+            # flag (the error's index is one of the shuffled split's, not of the file).
+            largest = max(int(np.max(labels)) for labels in (train[1], val[1]) if labels.size)
+            raise UsageError(
+                f"--num-classes {num_classes} is too few: the labels go up to {largest}, and "
+                f"class indices must be in 0..{num_classes - 1}; give --num-classes "
+                f"{largest + 1} or more, or leave it out to count the classes"
+            ) from None
         raise CommandError(str(error)) from None
     except ValueError as error:
         raise CommandError(f"--num-classes: {error}") from None

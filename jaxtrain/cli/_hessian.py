@@ -15,7 +15,7 @@ from jaxtrain._arg_types import checked_number, positive_float, positive_int
 from jaxtrain._json import to_jsonable
 from jaxtrain._output_dir import OutputDir, add_output_arguments, claim_output_dir
 from jaxtrain._text import beside, counted, listed
-from jaxtrain.cli._errors import CommandError
+from jaxtrain.cli._errors import CommandError, UsageError
 
 __all__ = ["register", "run"]
 
@@ -702,7 +702,7 @@ def run(args: argparse.Namespace) -> int:
     x, y = train_pair if args.split == "train" else val_pair
     x, y = x[: args.max_examples], y[: args.max_examples]
     if args.batches is not None and args.batches > x.shape[0]:
-        raise CommandError(
+        raise UsageError(
             f"--batches {args.batches}: more batches than the {counted(x.shape[0], 'example')} "
             "of the loss"
         )

@@ -400,6 +400,15 @@ def _check_same_run(
         return None
     except ValueError:
         return None  # fit says what is wrong
+    total = _total_steps(args, num_examples)
+    if step > total:
+        per_epoch = math.ceil(num_examples / args.batch_size)
+        raise UsageError(
+            f"--epochs {args.epochs} is fewer than the checkpoint in {directory} has run: it "
+            f"is at step {step}, past the {counted(total, 'step')} of "
+            f"{counted(args.epochs, 'epoch')}; give --epochs {math.ceil(step / per_epoch)} or "
+            "more to go on from it, or choose another --checkpoint-dir"
+        )
     saved = {**saved, "data": _as_recorded_now(saved, metadata["data"])}
     changed = [
         change

@@ -49,6 +49,8 @@ HEADLINES: Mapping[str, str] = {
     ),
     "ok": "OK: the training loss is small and the model generalizes to the validation data.",
 }
+"""The report's first sentence for each verdict of :data:`VERDICTS`: one sentence, true on
+every branch of the flowchart that reaches that verdict (the reasons give the branch)."""
 
 
 def _cell(value: float, baseline: float, threshold: float | None = None) -> str:

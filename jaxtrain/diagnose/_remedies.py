@@ -52,6 +52,8 @@ REMEDIES: Mapping[str, tuple[str, ...]] = {
         "If a smaller loss is needed, try a larger model with regularization and check again.",
     ),
 }
+"""The lecture's remedies for each verdict of :data:`VERDICTS`, most direct first: what
+:func:`remedies` chooses from (and orders by the stall and curvature readings)."""
 
 
 def _at_critical_point(check: CurvatureCheck) -> str:

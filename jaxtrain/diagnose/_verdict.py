@@ -22,6 +22,10 @@ from jaxtrain.diagnose._thresholds import Thresholds
 __all__ = ["VERDICTS", "Decision", "compare_candidates", "decide"]
 
 VERDICTS = ("model_bias", "optimization", "overfitting", "mismatch", "ok")
+"""The flowchart's verdicts (lecture §1): the training loss large, from a model too simple
+(``"model_bias"``) or an optimizer that fails (``"optimization"``); small but the validation
+loss large, on the training distribution (``"overfitting"``) or only on another one
+(``"mismatch"``); or both small (``"ok"``)."""
 
 
 @dataclasses.dataclass(frozen=True)

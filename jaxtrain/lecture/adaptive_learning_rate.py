@@ -1619,3 +1619,5 @@ SECTION = Section(
         momentum_and_sigma,
     ),
 )
+"""§4 of the lecture: its summary and its claims, in the order the tour, the examples and
+the notebooks show them (``SECTION.claims(config, seed=...)``)."""

@@ -886,3 +886,5 @@ SECTION = Section(
     ),
     experiments=(batch_size, critical_batch_size, momentum_ridge),
 )
+"""§3 of the lecture: its summary and its claims, in the order the tour, the examples and
+the notebooks show them (``SECTION.claims(config, seed=...)``)."""

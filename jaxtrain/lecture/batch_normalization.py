@@ -704,3 +704,5 @@ SECTION = Section(
     ),
     experiments=(input_scales, with_and_without, network_curvature, statistics_at_test_time),
 )
+"""§6 of the lecture: its summary and its claims, in the order the tour, the examples and
+the notebooks show them (``SECTION.claims(config, seed=...)``)."""

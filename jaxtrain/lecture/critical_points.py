@@ -1263,3 +1263,5 @@ SECTION = Section(
         hessian_vs_gauss_newton,
     ),
 )
+"""§2 of the lecture: its summary and its claims, in the order the tour, the examples and
+the notebooks show them (``SECTION.claims(config, seed=...)``)."""

@@ -540,3 +540,5 @@ SECTION = Section(
     ),
     experiments=(two_class_softmax, error_surfaces, training),
 )
+"""§5 of the lecture: its summary and its claims, in the order the tour, the examples and
+the notebooks show them (``SECTION.claims(config, seed=...)``)."""

@@ -1022,3 +1022,5 @@ SECTION = Section(
         model_selection,
     ),
 )
+"""§1 of the lecture: its summary and its claims, in the order the tour, the examples and
+the notebooks show them (``SECTION.claims(config, seed=...)``)."""

@@ -422,8 +422,8 @@ def test_bad_blocks_and_batches_are_refused_naming_the_flag_and_the_value(run_di
         assert last.startswith(f"jaxtrain hessian: error: {message}"), last
         assert f"'{argv[1]}'" in last
     # More batches than examples depends on the data: found once it is loaded, one line and
-    # exit 1, as train's and explain's --batch-size larger than the training examples.
-    assert main(["hessian", str(run_dir), "--batches", "61", "--max-examples", "60"]) == 1
+    # exit 2, as train's and explain's --batch-size larger than the training examples.
+    assert main(["hessian", str(run_dir), "--batches", "61", "--max-examples", "60"]) == 2
     err = capsys.readouterr().err
     assert err == (
         "jaxtrain hessian: error: --batches 61: more batches than the 60 examples of the loss\n"

@@ -200,26 +200,33 @@ def _with(index, value, dtype=np.int64, n=40):
         (_with(7, 10**9), 40, "label 1000000000 at index 7 is out of range"),
         # Trained to loss 0.
         (np.zeros(40, np.int64), 40, "y_train holds a single class (0) in all 40 examples"),
-        # `cannot reshape array of size 0`.
+        # `cannot reshape array of size 0`. No --val-fraction can split these: said so (0.2
+        # was told "raise it" and 0.5 "lower it"), with the way out, and as a usage error.
         (np.array([0, 1]), 2, "cannot split the 2 examples of"),
-        (np.array([0.5]), 1, "holds out none (round(1 × 0.2) = 0); raise it"),  # regression
+        (np.array([0, 1]), 2, "no fraction can: it keeps a training example of each of the 2"),
+        (np.array([0.5]), 1, "no fraction can: it keeps a training example, which"),  # regression
     ],
 )
 def test_labels_and_tiny_files_fail_before_training(tmp_path, capsys, y, n, message):
-    assert main(["train", "--data", str(_file(tmp_path, y, n)), "--depth", "0"]) == 1
-    assert message in _one_line_error(capsys)
+    code = 2 if "cannot split" in message or "no fraction" in message else 1
+    assert main(["train", "--data", str(_file(tmp_path, y, n)), "--depth", "0"]) == code
+    err = _one_line_error(capsys)
+    assert message in err, err
+    if code == 2:
+        assert err.endswith("or give the file its own x_val and y_val\n"), err
 
 
 def test_a_split_that_would_take_a_class_out_of_training_speaks_in_flags(tmp_path, capsys):
     # Said "pass stratify=False", an argument of the library the command line does not have.
     path = _file(tmp_path, np.repeat(np.arange(3), 2), 6)
-    assert main(["train", "--data", str(path), "--depth", "0", "--val-fraction", "0.6"]) == 1
+    # A value the data cannot take: exit 2, as --batch-size above the examples.
+    assert main(["train", "--data", str(path), "--depth", "0", "--val-fraction", "0.6"]) == 2
     err = _one_line_error(capsys)
     assert "stratify" not in err
     assert (
         "--val-fraction 0.6 cannot split the 6 examples of " in err
         and "it keeps a training example of each of the 3 classes, which leaves 3 examples to "
-        "hold out 4; lower it, or give the file its own x_val and y_val"
+        "hold out 4; lower it to 0.5 or less, or give the file its own x_val and y_val"
         in err
     ), err
 
@@ -381,9 +388,10 @@ def test_messages_name_what_the_user_gave(tmp_path, capsys):
     assert "--warmup-steps" not in err.split("error: ")[1].split(";")[0], err
     assert "the default warmup of 1 step" in err
     # An impossible split of built-in data names the flag, not Python's arguments.
-    assert main(["train", "--data", "blobs", "--val-fraction", "0.9999", "--epochs", "1"]) == 1
+    assert main(["train", "--data", "blobs", "--val-fraction", "0.9999", "--epochs", "1"]) == 2
     err = capsys.readouterr().err
     assert "--val-fraction 0.9999" in err and "test_fraction" not in err and "ValueError" not in err
+    assert "lower it to" in err and "x_val" not in err, err  # no file to give a split to
     # One class is no classification: refused as a usage error, before any data is read.
     assert main(["train", "--data", "blobs", "--num-classes", "1"]) == 2
     assert "expected an integer >= 2, got '1'" in capsys.readouterr().err
@@ -560,3 +568,21 @@ def test_a_resume_says_when_it_starts_anew_or_trains_nothing(tmp_path, capsys):
     )
     assert main([*argv, "--momentum", "0.5", "--weight-decay", "0.1", "--epochs", "2"]) == 0
     assert capsys.readouterr().err == ""
+    # Fewer epochs than the checkpoint has run: a value the run cannot take, named by its
+    # flag (it said "past the 4 steps this run asks for", exit 1).
+    assert main([*argv, "--epochs", "1"]) == 2
+    assert _one_line_error(capsys).endswith(
+        f"--epochs 1 is fewer than the checkpoint in {ckpt} has run: it is at step 8, past "
+        "the 4 steps of 1 epoch; give --epochs 2 or more to go on from it, or choose another "
+        "--checkpoint-dir\n"
+    )
+
+
+def test_too_few_num_classes_for_the_labels_is_a_usage_error_naming_the_flag(tmp_path, capsys):
+    # "y_train labels go out of range (e.g. 9 at index 4) for num_classes=5 ... Increase
+    # num_classes", exit 1: the library's words, and an index into the shuffled split.
+    assert main(["train", "--data", "digits", "--num-classes", "5", "--epochs", "1"]) == 2
+    assert _one_line_error(capsys).endswith(
+        "--num-classes 5 is too few: the labels go up to 9, and class indices must be in "
+        "0..4; give --num-classes 10 or more, or leave it out to count the classes\n"
+    )
