@@ -166,7 +166,7 @@ class Cause:
             "name": self.name,
             "section": self.section,
             "title": self.title,
-            "score": round(float(self.score), 4),
+            "score": json_float(self.score),  # exact: 0.49996 rounded read as 0.5, reported
             "evidence": evidence,
             "explanation": self.explanation,
             "remedy": self.remedy,
@@ -818,6 +818,12 @@ RULES: Mapping[str, Callable[[RunEvidence, CauseThresholds], Cause]] = {
 }
 
 
+def wastes_compute_only(cause: Cause) -> bool:
+    """Whether ``cause`` is a batch far above the gradient noise scale: compute spent for
+    nothing, which does not stop training, so it explains no failed run."""
+    return cause.name == "batch_size" and cause.evidence.get("direction", 0.0) > 0
+
+
 def rank_causes(
     evidence: RunEvidence, thresholds: CauseThresholds | None = None
 ) -> tuple[Cause, ...]:
@@ -854,10 +860,9 @@ def rank_causes(
 
     def key(cause: Cause) -> tuple[Any, ...]:
         reported = cause.score >= thresholds.report_score
-        cost_only = cause.name == "batch_size" and cause.evidence.get("direction", 0.0) > 0
         return (
             not reported,
-            reported and run_failed and cost_only,
+            reported and run_failed and wastes_compute_only(cause),
             -cause.score,
             order[cause.name],
         )

@@ -317,18 +317,19 @@ def sharpness_statistics(
 
     Returns:
       ``sharpness_ratio`` (median r), ``sharpness_ratio_max`` and ``lambda_eta_over_2``
-      (median λmax·η/2), NaN where nothing was measured.
+      (median λmax·η/2, plain gradient descent's reading: NaN for a preconditioned λmax),
+      NaN where nothing was measured.
 
     Examples:
       >>> import numpy as np
       >>> from jaxtrain.diagnose import sharpness_statistics
       >>> nan = float("nan")
       >>> s = sharpness_statistics([5.0, nan, 30.0, nan, 40.0], [20.0] * 5, [0.1] * 5)
-      >>> s["sharpness_ratio"], s["lambda_eta_over_2"]
-      (1.75, 1.75)
-      >>> plain = sharpness_statistics([5.0, nan, 30.0], [20.0] * 3, preconditioned=False)
-      >>> plain["sharpness_ratio"]  # step 0 counts for plain gradient descent
-      0.875
+      >>> s["sharpness_ratio"], s["lambda_eta_over_2"]  # step 0 left out
+      (1.75, nan)
+      >>> plain = sharpness_statistics([5.0, nan, 30.0], [20] * 3, [0.1] * 3, preconditioned=False)
+      >>> plain["sharpness_ratio"], plain["lambda_eta_over_2"]  # step 0 counts for plain GD
+      (0.875, 0.875)
     """
     lam = np.asarray(sharpness, dtype=np.float64).reshape(-1)
     limit = np.asarray(threshold, dtype=np.float64).reshape(-1)
@@ -346,7 +347,9 @@ def sharpness_statistics(
         "sharpness_ratio_max": float(np.max(ratio)),
         "lambda_eta_over_2": _NAN,
     }
-    if learning_rate is not None:
+    # λ·η/2 against 1 is plain gradient descent's reading: of a preconditioned λ (Adam's,
+    # whose threshold is (2+2β₁)/((1−β₁)η)) it reads 6.5 where the ratio to its own is 0.34.
+    if learning_rate is not None and not preconditioned:
         eta = np.asarray(learning_rate, dtype=np.float64).reshape(-1)[measured]
         if np.all(np.isfinite(eta)):
             out["lambda_eta_over_2"] = float(np.median(lam[measured] * eta / 2))

@@ -14,7 +14,7 @@ import numpy as np
 from jaxtrain._json import to_jsonable
 from jaxtrain._output_dir import OutputDir
 from jaxtrain._text import counted
-from jaxtrain.diagnose._causes import Cause
+from jaxtrain.diagnose._causes import Cause, wastes_compute_only
 from jaxtrain.diagnose._evidence import RunEvidence, smooth_losses
 from jaxtrain.diagnose._thresholds import CauseThresholds
 
@@ -22,6 +22,15 @@ __all__ = ["COMMAND", "RunExplanation"]
 
 # Who wrote the files of RunExplanation.save, in the folder's manifest (as for Diagnosis).
 COMMAND = "jaxtrain explain"
+
+
+def _evidence_value(value: float) -> str:
+    """An evidence table's value: a whole number in full (a batch of 1024 is not "1.02e+03"
+    beside a sentence that says 1024), anything else in three significant digits."""
+    value = float(value)
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
+        return f"{int(value)}"
+    return _g(value)
 
 
 def _g(value: Any, digits: int = 3) -> str:
@@ -78,8 +87,12 @@ class RunExplanation:
 
     @property
     def top(self) -> Cause | None:
-        """The best-supported reported cause, or ``None`` for a healthy run."""
+        """The best-supported reported cause, or ``None`` for a healthy run; for a failed
+        run a cause of the failure only (a batch far above the noise scale wastes compute
+        but stops no training: reported, but not the headline of a failed run)."""
         reported = self.reported
+        if self.failed:
+            reported = tuple(c for c in reported if not wastes_compute_only(c))
         return reported[0] if reported else None
 
     @property
@@ -122,8 +135,14 @@ class RunExplanation:
             else f"reached a training loss of {_g(e.loss_ratio)} × the baseline"
         )
         if self.failed:
+            besides = (
+                " of failure (a batch far above the noise scale, reported below, wastes "
+                "compute but stops no training)"
+                if self.reported
+                else ""
+            )
             return (
-                f"The run {state}, but no cause reached the report score "
+                f"The run {state}, but no cause{besides} reached the report score "
                 f"{self.thresholds.report_score:g}: the evidence below does not single one out."
             )
         return (
@@ -191,7 +210,7 @@ class RunExplanation:
                     "| evidence | value |",
                     "|---|---:|",
                 ]
-                lines += [f"| {k} | {_g(v)} |" for k, v in cause.evidence.items()]
+                lines += [f"| {k} | {_evidence_value(v)} |" for k, v in cause.evidence.items()]
                 lines.append("")
         else:
             lines += [

@@ -36,6 +36,7 @@ from jaxtrain.diagnose._training import (
     fit_candidate,
     full_batch_loss_fn,
     grad_norm,
+    grad_norm_at_start,
     loss_standard_error,
     output_shape,
 )
@@ -231,7 +232,7 @@ def _stall_report(
     seed: int,
 ) -> StallReport:
     x, y = fit_pair
-    g0 = grad_norm(full_batch_loss_fn(run.apply, run.state0, x, y, loss), run.params0)
+    g0 = grad_norm_at_start(run, x, y, loss, seed)
     loss_at_end = full_batch_loss_fn(run.final.apply, run.final.model_state, x, y, loss)
     gT = grad_norm(loss_at_end, run.final.params)
     report = analyze_stall(

@@ -34,6 +34,7 @@ from jaxtrain.diagnose._training import (
     fit_run,
     full_batch_loss_fn,
     grad_norm,
+    grad_norm_at_start,
 )
 
 __all__ = ["escape_test", "measure_run", "saturation_at"]
@@ -255,9 +256,10 @@ def saturation_at(
 
     The model's outputs z are taken as probabilities when they already are (rows in [0, 1]
     summing to 1, or a single column in [0, 1]: a softmax or sigmoid inside the model), else
-    as logits. The push on the logits is ∂ℓ/∂z for logits, and Jᵀ∂ℓ/∂p through the softmax
-    Jacobian J = diag(p) − ppᵀ (σ(1 − σ) for a sigmoid) for probabilities; cross-entropy's is
-    p − y either way.
+    as logits; a single column whose loss pushes it by σ(z) − y (sigmoid cross-entropy) is
+    logits whatever its range. The push on the logits is ∂ℓ/∂z for logits, and Jᵀ∂ℓ/∂p
+    through the softmax Jacobian J = diag(p) − ppᵀ (σ(1 − σ) for a sigmoid) for
+    probabilities; cross-entropy's is p − y either way.
     """
     from jaxtrain.curvature._operators import as_pytree_callable
 
@@ -273,7 +275,10 @@ def saturation_at(
     z = np.concatenate(outputs)
     dz = np.concatenate(pushes).reshape(z.shape)
     if z.shape[1] == 1:
-        probabilities = bool(np.all((z >= 0) & (z <= 1)))
+        # A loss whose push is σ(z) − y is sigmoid cross-entropy on logits, whatever their
+        # range: a net stuck at the prior has logits log(π₁/π₀), all in [0, 1] for π₁ = 0.502.
+        takes_logits = np.allclose(dz[:, 0], 1.0 / (1.0 + np.exp(-z[:, 0])) - y, atol=1e-5)
+        probabilities = not takes_logits and bool(np.all((z >= 0) & (z <= 1)))
         p = z if probabilities else 1.0 / (1.0 + np.exp(-z))
         push = np.abs(dz[:, 0]) * (p[:, 0] * (1 - p[:, 0]) if probabilities else 1.0)
         reference = np.abs(p[:, 0] - y)
@@ -468,7 +473,7 @@ def measure_run(
         numbers.update(diverged=True, loss_end=math.inf, loss_rise=math.inf)
     numbers["final_loss"] = final_loss
     numbers["loss_ratio"] = final_loss / baseline
-    g0 = grad_norm(full_batch_loss_fn(run.apply, run.state0, x, y, loss), run.params0)
+    g0 = grad_norm_at_start(run, x, y, loss, seed)
     numbers["grad_norm_start"] = g0
     if not diverged:
         loss_at_end = full_batch_loss_fn(run.final.apply, run.final.model_state, x, y, loss)
@@ -505,6 +510,11 @@ def measure_run(
     )
     if suspect:
         probe_steps = min(int(steps), max(100, int(steps) // 2))
+        if diverged and run.diverged:
+            # Up to the step the run diverged at: a shorter re-run compares only the steps
+            # before the blow-up, where a lower η is merely slower (a warmup past 2/λmax that
+            # diverged at step 263 was compared over steps 135-150 and not blamed on η).
+            probe_steps = min(int(steps), max(probe_steps, int(run.diverged_at) + 1))
         first = _first_probe_factor(evidence.sharpness_ratio, thresholds.probe_factor)
         for factor in (first, first * thresholds.probe_factor):
             probe_history = _lower_lr_probe(

@@ -204,12 +204,25 @@ def loss_standard_error(
     return float(np.sqrt(variance / n))
 
 
-def full_batch_loss_fn(apply: Any, state: Any, x: np.ndarray, y: np.ndarray, loss: Any) -> Any:
-    """L(θ) over all of (x, y) in evaluation mode, for gradients and Hessians."""
+def full_batch_loss_fn(
+    apply: Any, state: Any, x: np.ndarray, y: np.ndarray, loss: Any, *, rng: Any = None
+) -> Any:
+    """L(θ) over all of (x, y) in evaluation mode, for gradients and Hessians; with ``rng``
+    in training mode (each chunk's own BatchNorm statistics, dropout by that key)."""
     from jaxtrain import curvature
 
     batches = [(x[i : i + _CHUNK], y[i : i + _CHUNK]) for i in range(0, x.shape[0], _CHUNK)]
-    return curvature.loss_from_model(apply, state, batches, loss)
+    return curvature.loss_from_model(apply, state, batches, loss, train=rng is not None, rng=rng)
+
+
+def grad_norm_at_start(run: Run, x: np.ndarray, y: np.ndarray, loss: Any, seed: int) -> float:
+    """‖∇L(θ₀)‖ as the run's first steps saw it: in training mode. In evaluation mode a
+    BatchNorm model normalizes with the running statistics it starts with (mean 0, variance
+    1), which the run never used: inputs ×10⁴ trained exactly as inputs ×1 but gave ‖g₀‖ =
+    2.4e4 where the run's own was 1.4, and ‖g_T‖/‖g₀‖ read a critical point. At the end the
+    running statistics are the run's, and evaluation mode is the model the user gets."""
+    loss_fn = full_batch_loss_fn(run.apply, run.state0, x, y, loss, rng=jax.random.key(seed))
+    return grad_norm(loss_fn, run.params0)
 
 
 def grad_norm(loss_fn: Any, params: Any) -> float:

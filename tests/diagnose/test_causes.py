@@ -324,8 +324,14 @@ def test_loss_curve_statistics():
 def test_sharpness_and_noise_statistics():
     nan = NAN
     stats = sharpness_statistics([90.0, nan, 1.0, nan, 3.0], [2.0] * 5, [0.5] * 5)
-    assert stats["sharpness_ratio"] == 1.0 and stats["sharpness_ratio_max"] == 1.5
-    assert stats["lambda_eta_over_2"] == pytest.approx(0.5)  # step 0 is left out
+    assert stats["sharpness_ratio"] == 1.0 and stats["sharpness_ratio_max"] == 1.5  # no step 0
+    # λ·η/2 is plain gradient descent's reading, not one of a preconditioned λ (Adam's JSON
+    # read 6.5 beside a ratio of 0.34 to Adam's own threshold).
+    assert math.isnan(stats["lambda_eta_over_2"])
+    plain = sharpness_statistics(
+        [90.0, nan, 1.0, nan, 3.0], [2.0] * 5, [0.5] * 5, preconditioned=False
+    )
+    assert plain["lambda_eta_over_2"] == pytest.approx(0.75)  # median of 22.5, 0.25, 0.75
     assert math.isnan(sharpness_statistics([nan, nan], [2.0, 2.0])["sharpness_ratio"])
     noise = noise_statistics([nan, 10.0, 20.0, -3.0], 64)
     assert noise["noise_scale"] == 20.0 and noise["batch_to_noise"] == 3.2

@@ -340,3 +340,143 @@ def test_the_monitor_records_a_lost_gradient_as_inf_never_negative():
     assert not (noisy < 0).any() and (noisy == math.inf).any() and np.isfinite(noisy).any()
     stats = noise_statistics(lost, 8)
     assert stats["noise_scale"] == math.inf and stats["batch_to_noise"] == 0.0
+
+
+def test_a_batchnorm_runs_starting_gradient_is_the_one_it_trained_with():
+    # ‖g₀‖ was read in evaluation mode, where BatchNorm normalizes with the running
+    # statistics it starts with (mean 0, variance 1) and the run never used: inputs ×10⁴
+    # train exactly as inputs ×1, but ‖g₀‖ read 2.4e4 where the run's own was 1.4, so
+    # ‖g_T‖/‖g₀‖ = 5.5e-5 and the top cause became a saddle point.
+    from flax import nnx
+
+    from jaxtrain import data, nn, optim
+    from jaxtrain.diagnose import explain_run
+
+    x, y = data.load_digits()
+    x = np.asarray(data.standardize(x, *data.fit_standardizer(x))[:256], np.float32)
+    y = y[:256]
+    starts = []
+    for scale in (1.0, 1e4):
+        model = nn.MLP(64, 16, 10, depth=2, norm="batch", rngs=nnx.Rngs(0))
+        report = explain_run(model, optim.sgd(1e-4), (x * scale, y), steps=40, batch_size=64)
+        starts.append(report.evidence.grad_norm_start)
+        assert report.evidence.grad_ratio > 0.5, report.evidence.grad_ratio
+        assert report.top is None or report.top.name != "saddle_point", report.top
+    np.testing.assert_allclose(starts[1], starts[0], rtol=1e-3)
+
+
+def test_a_run_that_diverges_after_the_probes_window_is_blamed_on_its_learning_rate():
+    # A linear warmup past 2/λmax diverges at step 263 of 300. The lower-η re-run covered
+    # min(T, max(100, T/2)) = 150 steps and compared their last tenth, where the run had not
+    # diverged and the lower η was merely slower (gain 0.185): "no cause". It now runs up to
+    # the step the run diverged at.
+    import optax
+
+    from jaxtrain import optim
+    from jaxtrain.diagnose import explain_run
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(512, 4)).astype(np.float32)
+    x[:, 0] *= 3
+    w = np.array([[1.0], [2.0], [-1.0], [0.5]], np.float32)
+    y = (x @ w + 0.3 * rng.normal(size=(512, 1))).astype(np.float32)
+
+    def apply(params, state, xb, train=False, rng=None):
+        return xb @ params["w"] + params["b"], state
+
+    triple = (apply, {"w": jnp.zeros((4, 1)), "b": jnp.zeros(1)}, {})
+    warmup = optax.linear_schedule(0.0, 0.2, 300)
+    report = explain_run(triple, optim.sgd(warmup), (x, y), steps=300, batch_size=64)
+    evidence = report.evidence
+    assert evidence.diverged and evidence.diverged_at > 150
+    assert evidence.probe_steps >= evidence.diverged_at + 1
+    assert report.top is not None and report.top.name == "learning_rate_too_high", report.headline
+
+
+def test_a_batch_that_only_wastes_compute_is_not_the_headline_of_a_failed_run():
+    # Heavy-ball momentum 0.99 at full batch fails (L/B 0.26, the loss 10× above its best);
+    # the one reported cause, a batch far above the noise scale, "wastes compute but does
+    # not stop training", yet it was the top cause and the headline.
+    from jaxtrain import optim
+    from jaxtrain.diagnose import explain_run
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(512, 4)).astype(np.float32)
+    x[:, 0] *= 3
+    y = (x @ np.array([[1.0], [2.0], [-1.0], [0.5]], np.float32)).astype(np.float32)
+
+    def apply(params, state, xb, train=False, rng=None):
+        return xb @ params["w"] + params["b"], state
+
+    triple = (apply, {"w": jnp.zeros((4, 1)), "b": jnp.zeros(1)}, {})
+    optimizer = optim.sgd(0.002, momentum=0.99)
+    report = explain_run(triple, optimizer, (x, y), steps=100, batch_size=None)
+    assert report.failed
+    assert [c.name for c in report.reported] == ["batch_size"]
+    assert report.top is None and not report.healthy
+    assert "no cause of failure (a batch far above the noise scale" in report.headline
+
+
+def test_one_logit_per_example_in_zero_to_one_is_read_as_a_logit_under_sigmoid_cross_entropy():
+    # A net stuck at the prior 0.502 outputs the logit log(251/249) = 0.008 for every example:
+    # all in [0, 1], it was read as the probability 0.008, every label-1 example a saturated
+    # wrong prediction, and the run was blamed on "MSE after a softmax" (§5).
+    from jaxtrain import losses
+    from jaxtrain.diagnose._measure import saturation_at
+
+    y = np.zeros(500, np.int32)
+    y[np.random.default_rng(0).permutation(500)[:251]] = 1
+    logit = float(np.log(251 / 249))
+
+    def apply(params, state, xb, train=False, rng=None):
+        return jnp.full((xb.shape[0], 1), logit) + 0.0 * params["b"], state
+
+    def bce(z, t):
+        return losses.sigmoid_binary_cross_entropy(z[:, 0], t)
+
+    x = np.zeros((500, 2), np.float32)
+    stats = saturation_at(apply, {"b": jnp.zeros(())}, {}, x, y, bce, THRESHOLDS)
+    assert stats["saturated_share"] == 0.0
+    assert stats["wrong_share"] == pytest.approx(249 / 500)
+
+    # The same outputs under MSE on probabilities (a sigmoid inside the model) still are.
+    def mse(p, t):
+        return jnp.mean((p[:, 0] - t) ** 2)
+
+    stats = saturation_at(apply, {"b": jnp.zeros(())}, {}, x, y, mse, THRESHOLDS)
+    assert stats["wrong_share"] == pytest.approx(251 / 500)
+
+
+def test_the_json_score_is_exact_and_the_markdown_prints_whole_numbers_whole():
+    # The JSON rounded a score of 0.49996 (not reported) to 0.5, the report score; the
+    # Markdown evidence table printed a batch of 1024 as "1.02e+03" and step 12345 as
+    # "1.23e+04" beside sentences saying 1024 and 12345.
+    import json
+
+    from jaxtrain.diagnose._explanation import RunExplanation
+
+    e = RunEvidence(
+        loss_ratio=1.0,
+        late_drop=0.0,
+        wrong_share=0.5,
+        saturated_share=0.25 * (1 - 5e-5),
+        push_ratio=1e-3,
+        task="classification",
+    )
+    report = RunExplanation(rank_causes(e, THRESHOLDS), e, thresholds=THRESHOLDS)
+    score = report.cause("saturated_loss").score
+    assert score < THRESHOLDS.report_score
+    saved = next(c for c in json.loads(report.to_json())["causes"] if c["name"] == "saturated_loss")
+    assert saved["score"] == score
+    e = RunEvidence(
+        steps=20000,
+        batch_size=1024,
+        num_examples=60000,
+        loss_ratio=0.05,
+        noise_scale=1.5,
+        batch_to_noise=1024 / 1.5,
+        task="classification",
+    )
+    markdown = RunExplanation(rank_causes(e), e).to_markdown()
+    assert "| batch_size | 1024 |" in markdown, markdown
+    assert "| noise_scale | 1.5 |" in markdown
