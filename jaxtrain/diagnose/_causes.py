@@ -824,6 +824,15 @@ def wastes_compute_only(cause: Cause) -> bool:
     return cause.name == "batch_size" and cause.evidence.get("direction", 0.0) > 0
 
 
+def top_cause(causes: Sequence[Cause], report_score: float, *, failed: bool) -> Cause | None:
+    """The first of ranked ``causes`` that reaches ``report_score``; for a failed run, the
+    first that could have caused the failure (not :func:`wastes_compute_only`)."""
+    for cause in causes:
+        if cause.score >= report_score and not (failed and wastes_compute_only(cause)):
+            return cause
+    return None
+
+
 def rank_causes(
     evidence: RunEvidence, thresholds: CauseThresholds | None = None
 ) -> tuple[Cause, ...]:

@@ -16,7 +16,7 @@ from jaxtrain._json import to_jsonable
 from jaxtrain._output_dir import OutputDir
 from jaxtrain._text import beside, counted
 from jaxtrain.diagnose._candidates import distinct_names
-from jaxtrain.diagnose._causes import Cause
+from jaxtrain.diagnose._causes import Cause, top_cause
 from jaxtrain.diagnose._results import CandidateResult
 from jaxtrain.diagnose._stall import StallReport
 from jaxtrain.diagnose._thresholds import CauseThresholds, Thresholds
@@ -191,9 +191,11 @@ class Diagnosis:
 
     @property
     def top_cause(self) -> Cause | None:
-        """The best-supported reported cause of the primary's run, or ``None``."""
-        reported = self.reported_causes
-        return reported[0] if reported else None
+        """The best-supported reported cause of the primary's run, or ``None``; where the
+        training loss is large (model bias, optimization), a cause of that failure only (a
+        batch far above the noise scale wastes compute but stops no training)."""
+        failed = self.verdict in ("optimization", "model_bias")
+        return top_cause(self.causes, self.cause_thresholds.report_score, failed=failed)
 
     @property
     def headline(self) -> str:

@@ -60,7 +60,8 @@ class RunEvidence:
       late_share: the last quarter's share of the run's total decrease (NaN likewise).
       tail_fluctuation: the std of the last quarter's step losses around their trend (a
         centred moving mean) over their mean: batch noise, not the fall itself.
-      grad_norm_start, grad_norm_end: ‖∇L‖ at θ₀ and θ_T (full batch, evaluation mode).
+      grad_norm_start, grad_norm_end: ‖∇L‖ at θ₀ and θ_T (full batch, training mode: the
+        loss the steps saw, dropout by one fixed key).
       grad_ratio: ‖g_T‖/‖g₀‖.
       progress: ρ = ‖g_T‖²/(2·λmax·L(θ_T)), the share of the loss one gradient step of the
         largest stable size 1/λmax removes (first order).

@@ -14,7 +14,7 @@ import numpy as np
 from jaxtrain._json import to_jsonable
 from jaxtrain._output_dir import OutputDir
 from jaxtrain._text import counted
-from jaxtrain.diagnose._causes import Cause, wastes_compute_only
+from jaxtrain.diagnose._causes import Cause, top_cause
 from jaxtrain.diagnose._evidence import RunEvidence, smooth_losses
 from jaxtrain.diagnose._thresholds import CauseThresholds
 
@@ -90,10 +90,7 @@ class RunExplanation:
         """The best-supported reported cause, or ``None`` for a healthy run; for a failed
         run a cause of the failure only (a batch far above the noise scale wastes compute
         but stops no training: reported, but not the headline of a failed run)."""
-        reported = self.reported
-        if self.failed:
-            reported = tuple(c for c in reported if not wastes_compute_only(c))
-        return reported[0] if reported else None
+        return top_cause(self.causes, self.thresholds.report_score, failed=self.failed)
 
     @property
     def failed(self) -> bool:

@@ -21,7 +21,7 @@ from jaxtrain.diagnose._candidates import (
     check_capacity_order,
     parameter_count,
 )
-from jaxtrain.diagnose._causes import rank_causes
+from jaxtrain.diagnose._causes import rank_causes, top_cause
 from jaxtrain.diagnose._critical_point import curvature_check
 from jaxtrain.diagnose._diagnosis import Diagnosis
 from jaxtrain.diagnose._measure import measure_run
@@ -35,10 +35,9 @@ from jaxtrain.diagnose._training import (
     evaluate_loss,
     fit_candidate,
     full_batch_loss_fn,
-    grad_norm,
-    grad_norm_at_start,
     loss_standard_error,
     output_shape,
+    training_grad_norm,
 )
 from jaxtrain.diagnose._verdict import decide
 from jaxtrain.train._progress import StageProgress
@@ -232,9 +231,9 @@ def _stall_report(
     seed: int,
 ) -> StallReport:
     x, y = fit_pair
-    g0 = grad_norm_at_start(run, x, y, loss, seed)
-    loss_at_end = full_batch_loss_fn(run.final.apply, run.final.model_state, x, y, loss)
-    gT = grad_norm(loss_at_end, run.final.params)
+    g0 = training_grad_norm(run.apply, run.state0, run.params0, x, y, loss, seed)
+    final = run.final
+    gT = training_grad_norm(final.apply, final.model_state, final.params, x, y, loss, seed)
     report = analyze_stall(
         curve,
         initial_grad_norm=g0,
@@ -245,6 +244,7 @@ def _stall_report(
     )
     check = None
     if curvature and report.critical:
+        loss_at_end = full_batch_loss_fn(final.apply, final.model_state, x, y, loss)
         check = curvature_check(
             loss_at_end,
             run.final.params,
@@ -434,8 +434,9 @@ def diagnose(
     decision = decide(measured, primary=order.index(p), baseline=baseline, thresholds=thresholds)
     causes = rank_causes(evidence, cause_thresholds)
     advice = remedies(decision.verdict, stall=stall)
-    top = causes[0] if causes and causes[0].score >= cause_thresholds.report_score else None
-    if top is not None and decision.verdict in ("optimization", "model_bias"):
+    failed = decision.verdict in ("optimization", "model_bias")
+    top = top_cause(causes, cause_thresholds.report_score, failed=failed)
+    if top is not None and failed:
         advice = [top.remedy, *(r for r in advice if r != top.remedy)]
     return Diagnosis(
         verdict=decision.verdict,

@@ -33,8 +33,7 @@ from jaxtrain.diagnose._training import (
     evaluate_loss,
     fit_run,
     full_batch_loss_fn,
-    grad_norm,
-    grad_norm_at_start,
+    training_grad_norm,
 )
 
 __all__ = ["escape_test", "measure_run", "saturation_at"]
@@ -473,11 +472,11 @@ def measure_run(
         numbers.update(diverged=True, loss_end=math.inf, loss_rise=math.inf)
     numbers["final_loss"] = final_loss
     numbers["loss_ratio"] = final_loss / baseline
-    g0 = grad_norm_at_start(run, x, y, loss, seed)
+    g0 = training_grad_norm(run.apply, run.state0, run.params0, x, y, loss, seed)
     numbers["grad_norm_start"] = g0
     if not diverged:
-        loss_at_end = full_batch_loss_fn(run.final.apply, run.final.model_state, x, y, loss)
-        gT = grad_norm(loss_at_end, run.final.params)
+        final = run.final
+        gT = training_grad_norm(final.apply, final.model_state, final.params, x, y, loss, seed)
         numbers["grad_norm_end"] = gT
         numbers["grad_ratio"] = gT / g0 if g0 > 0 else math.inf
     numbers.update(

@@ -34,10 +34,10 @@ _OSCILLATION_RISE = CauseThresholds().loss_rise
 # levelled off where less than this factor of fall is still to come, as the figure shows it.
 _LOG_FALL = 2.0
 # Batch noise alone moves the moving mean: over a run with no trend at all its start lies
-# above its lowest value by up to 5.1-5.3 of its standard errors σ/√w in 99 of 100 runs, and
-# 5.8-6.6 in 999 of 1,000 (σ the step losses' noise, w the window; simulated for runs of 8 to
-# 5,000 steps). A fall must exceed this many of them to be one.
-_NOISE_FALL = 6.0
+# above its lowest value by up to 6.5-8.1 of its noise (as _noise_fall estimates it) in 99
+# of 100 runs, and 9.4-11.3 in 999 of 1,000 (simulated, runs of 40 to 5,000 steps). A fall
+# must exceed this many to be one.
+_NOISE_FALL = 10.0
 
 
 class Plateau(NamedTuple):
@@ -127,15 +127,20 @@ def _smooth(losses: np.ndarray) -> np.ndarray:
 
 def _noise_fall(losses: np.ndarray) -> float:
     """How far below its start batch noise alone can take the moving mean: ``_NOISE_FALL``
-    standard errors σ/√w, with the step losses' noise σ read from their step-to-step changes
-    (a trend moves those alike; their median absolute deviation ignores the few steep ones)."""
-    if losses.size < 3:
+    times the noise of a mean over w steps, read from the changes between the means of
+    consecutive w-step blocks (their median absolute deviation: a trend moves them alike).
+    Read on the means themselves, not on single steps: a loss that repeats a pattern from
+    batch to batch (a fixed order of batches of unequal difficulty) varies a lot from step to
+    step, but not from block to block, where the moving mean sees it."""
+    window = _window(losses.size)
+    blocks = losses.size // window
+    if blocks < 3:
         return 0.0
-    changes = np.diff(losses)
+    means = losses[: blocks * window].reshape(blocks, window).mean(axis=1)
+    changes = np.diff(means)
     spread = float(np.median(np.abs(changes - np.median(changes))))
-    # 1.4826 × MAD estimates a normal standard deviation; a change holds two steps' noise.
-    sigma = 1.4826 * spread / math.sqrt(2.0)
-    return _NOISE_FALL * sigma / math.sqrt(_window(losses.size))
+    # 1.4826 × MAD estimates a normal standard deviation; a change holds two means' noise.
+    return _NOISE_FALL * 1.4826 * spread / math.sqrt(2.0)
 
 
 def _longest_plateau(smooth: np.ndarray, tol: float) -> tuple[int, int]:
@@ -186,11 +191,12 @@ def analyze_stall(
     decrease D = L̄₀ − minₜ L̄ₜ, training *stalled* at the first step s after which less than
     τ·D of the decrease was still to come (L̄ₛ − min_{t≥s} L̄ₜ ≤ τ·D, τ = ``stall_tolerance``),
     or at s = 0 if the loss never fell: by no more than τ·|L̄₀|, or than batch noise alone
-    moves the moving mean (6σ/√w, with the step losses' noise σ read from the median
-    absolute deviation of their step-to-step changes: a loss without a trend falls below its
-    start by noise alone, 5σ/√w in one run of 100). A stall that leaves less than a quarter of
-    the budget is no stall: the loss was still falling when the budget ran out. A run of fewer
-    than 8 steps is too short to tell: a quarter of it must hold two steps to show a flat loss.
+    moves the moving mean (10 × the noise of a w-step mean, read from the median absolute
+    deviation of the changes between consecutive w-step block means: a loss without a trend
+    falls below its start by noise alone, 7-8 of them in one run of 100). A stall that
+    leaves less than a quarter of the budget is no stall: the loss was still falling when
+    the budget ran out. A run of fewer than 8 steps is too short to tell: a quarter of it
+    must hold two steps to show a flat loss.
 
     Then the lecture's two readings of a stalled loss:
 
@@ -502,7 +508,7 @@ def _barely_moved_summary(
     if noise > tolerance:
         bound = (
             f"no more than batch noise alone moves it ({percent(noise)}: "
-            f"{_NOISE_FALL:g} standard errors of the moving mean)"
+            f"{_NOISE_FALL:g} × the noise of its {_window(smooth.size)}-step means)"
         )
     else:
         bound = f"no more than the stall tolerance {percent(tolerance)}"

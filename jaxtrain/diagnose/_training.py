@@ -215,14 +215,17 @@ def full_batch_loss_fn(
     return curvature.loss_from_model(apply, state, batches, loss, train=rng is not None, rng=rng)
 
 
-def grad_norm_at_start(run: Run, x: np.ndarray, y: np.ndarray, loss: Any, seed: int) -> float:
-    """‖∇L(θ₀)‖ as the run's first steps saw it: in training mode. In evaluation mode a
-    BatchNorm model normalizes with the running statistics it starts with (mean 0, variance
-    1), which the run never used: inputs ×10⁴ trained exactly as inputs ×1 but gave ‖g₀‖ =
-    2.4e4 where the run's own was 1.4, and ‖g_T‖/‖g₀‖ read a critical point. At the end the
-    running statistics are the run's, and evaluation mode is the model the user gets."""
-    loss_fn = full_batch_loss_fn(run.apply, run.state0, x, y, loss, rng=jax.random.key(seed))
-    return grad_norm(loss_fn, run.params0)
+def training_grad_norm(
+    apply: Any, state: Any, params: Any, x: np.ndarray, y: np.ndarray, loss: Any, seed: int
+) -> float:
+    """‖∇L(θ)‖ over all of (x, y) in training mode, as the run's steps saw the loss: each
+    chunk's own BatchNorm statistics, dropout by one key fixed by ``seed``. Read so at both
+    ends of a run, ‖g_T‖/‖g₀‖ compares one function: in evaluation mode a BatchNorm net at θ₀
+    normalizes with the running statistics it starts with (mean 0, variance 1), which the run
+    never used (inputs ×10⁴ trained as ×1 but read ‖g₀‖ = 2.4e4 where the run's was 1.4), and
+    one end in each mode put dropout's mask on one side only (η = 0 read a ratio of 0.22)."""
+    loss_fn = full_batch_loss_fn(apply, state, x, y, loss, rng=jax.random.key(seed))
+    return grad_norm(loss_fn, params)
 
 
 def grad_norm(loss_fn: Any, params: Any) -> float:

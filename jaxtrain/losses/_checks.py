@@ -81,10 +81,14 @@ def as_labels(labels: Any, name: str = "labels") -> jax.Array:
             info = np.iinfo(stored)
             low, high = int(host.min()), int(host.max())
             if low < info.min or high > info.max:
+                advice = (
+                    "pass regression targets as floats"
+                    if name == "targets"
+                    else "no class index or binary label is that large: check the labels"
+                )
                 raise ValueError(
                     f"{name} hold integers from {low} to {high}, beyond {stored}, the dtype "
-                    f"JAX keeps them in: a cast would wrap them ({2**32 + 1} to 1). No class "
-                    f"index or binary label is that large: check the {name}"
+                    f"JAX keeps them in: a cast would wrap them ({2**32 + 1} to 1); {advice}"
                 )
     return jnp.asarray(labels)
 

@@ -480,3 +480,46 @@ def test_the_json_score_is_exact_and_the_markdown_prints_whole_numbers_whole():
     markdown = RunExplanation(rank_causes(e), e).to_markdown()
     assert "| batch_size | 1024 |" in markdown, markdown
     assert "| noise_scale | 1.5 |" in markdown
+
+
+def test_a_dropout_run_that_never_moved_has_a_gradient_ratio_of_one():
+    # η = 0: θ_T = θ₀, so ‖g_T‖/‖g₀‖ is 1. With ‖g₀‖ in training mode (one dropout mask)
+    # and ‖g_T‖ in evaluation mode the ratio read 0.22 at dropout 0.9: both ends are read in
+    # training mode, by one key.
+    import optax
+    from flax import nnx
+
+    from jaxtrain import nn
+    from jaxtrain.diagnose import explain_run
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128, 8)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int32)
+    model = nn.MLP(8, 32, 2, depth=2, dropout=0.9, rngs=nnx.Rngs(0))
+    report = explain_run(
+        model,
+        optax.sgd(0.0),
+        (x, y),
+        steps=20,
+        batch_size=32,
+        learning_rate=0.0,
+        curvature=False,
+        probe=False,
+    )
+    assert report.evidence.grad_ratio == pytest.approx(1.0, rel=1e-6)
+
+
+def test_diagnose_and_explain_run_agree_that_a_wasted_batch_explains_no_failure():
+    # The same ranked causes: explain_run's top skipped the batch far above the noise scale
+    # for a failed run, diagnose's top_cause still named it (and put its remedy first).
+    from jaxtrain.diagnose import Diagnosis, RunExplanation
+
+    e = RunEvidence(loss_ratio=1.0, batch_size=4096, noise_scale=10.0, batch_to_noise=409.6)
+    causes = rank_causes(e)
+    assert causes[0].name == "batch_size"
+    assert RunExplanation(causes=causes, evidence=e).top is None
+    fields = dict(reasons=(), remedies=(), candidates=(), primary="m", baseline=1.0)
+    failed = Diagnosis(verdict="optimization", task="classification", causes=causes, **fields)
+    assert failed.top_cause is None
+    fine = Diagnosis(verdict="overfitting", task="classification", causes=causes, **fields)
+    assert fine.top_cause is not None and fine.top_cause.name == "batch_size"

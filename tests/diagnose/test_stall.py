@@ -290,3 +290,16 @@ def test_a_negative_loss_that_fell_and_stayed_has_no_plateau_and_no_rise():
     back = np.concatenate([curve, np.linspace(-3.0, -2.0, 100)])
     r = analyze_stall(back, initial_grad_norm=1.0, final_grad_norm=0.5, baseline=1.0)
     assert "then rose to" in r.summary, r.summary
+
+
+def test_a_fall_under_a_repeating_batch_pattern_is_a_fall():
+    # A fixed order of 10 batches, each with its own offset, around a level falling 3.0 → 1.5:
+    # the moving mean (20 steps) cancels the pattern, but the noise read from step-to-step
+    # changes made the fall "no more than batch noise alone moves it (68%)". The noise is
+    # read from block means, which the pattern does not move.
+    t = np.arange(400)
+    offsets = np.array([1.2, -0.8, 0.3, -1.5, 0.9, -0.2, 1.4, -1.1, 0.5, -0.7])
+    losses = 3.0 - 1.5 * np.minimum(t / 200, 1.0) + offsets[t % 10] - offsets.mean()
+    r = analyze_stall(losses, initial_grad_norm=1.0, final_grad_norm=0.9)
+    assert r.stalled and 180 <= r.stall_step <= 200, r.summary
+    assert "barely moved" not in r.summary
