@@ -6,8 +6,18 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-__all__ = ["INT32_MAX", "check_float_leaves", "first_non_float_leaf", "working_dtype"]
+from jaxtrain._text import counted
+
+__all__ = [
+    "INT32_MAX",
+    "check_float_leaves",
+    "check_integers_fit_the_device",
+    "first_flagged_example",
+    "first_non_float_leaf",
+    "working_dtype",
+]
 
 INT32_MAX = 2**31 - 1
 """The largest count an int32 state or a comparison with the int32 step can hold."""
@@ -75,3 +85,28 @@ def check_float_leaves(
     if found is not None:
         path, dtype = found
         raise ValueError(f"{name}{path} is of dtype {dtype}: {reason}")
+
+
+def first_flagged_example(mask: np.ndarray) -> int:
+    """The index along the first axis of the first example (row) ``mask`` flags anywhere."""
+    return int(np.flatnonzero(mask.reshape(len(mask), -1).any(axis=1))[0])
+
+
+def check_integers_fit_the_device(values: np.ndarray, what: str) -> None:
+    """Refuses integers beyond the range of the dtype JAX stores them in: without x64, int64
+    becomes int32 (uint64 uint32), and 2**31 + 5 silently wraps to -2**31 + 5. ``what``
+    names them, plural ("training inputs x hold ...")."""
+    values = np.atleast_1d(values)
+    stored = np.dtype(jax.dtypes.canonicalize_dtype(values.dtype))
+    if stored == values.dtype:
+        return
+    limits = np.iinfo(stored)
+    beyond = (values < limits.min) | (values > limits.max)
+    if beyond.any():
+        first = first_flagged_example(beyond)
+        raise ValueError(
+            f"{what} hold {counted(int(beyond.sum()), 'value')} beyond {stored}'s range "
+            f"({limits.min}..{limits.max}), first in example {first}, which JAX would "
+            f"wrap (x64 is off, so it stores {values.dtype} as {stored}); enable "
+            "jax_enable_x64, or rescale them or cast them to float (x.astype(np.float32))."
+        )

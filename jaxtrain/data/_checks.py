@@ -7,6 +7,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxtrain._dtypes import check_integers_fit_the_device, first_flagged_example
 from jaxtrain._numbers import is_real_dtype
 from jaxtrain._text import counted
 from jaxtrain.data._errors import LabelError
@@ -18,10 +19,6 @@ from jaxtrain.data._labels import (
 )
 
 
-def _first(mask: np.ndarray) -> int:
-    return int(np.flatnonzero(mask.reshape(len(mask), -1).any(axis=1))[0])
-
-
 def check_finite(values: np.ndarray, what: str, *, into_float32: bool = False) -> None:
     """Refuses NaN and inf ``values``, and, without x64, float64 ones beyond float32's range
     (either part of a complex128 one) and 64-bit integers beyond 32 bits' (floats always
@@ -30,7 +27,7 @@ def check_finite(values: np.ndarray, what: str, *, into_float32: bool = False) -
     if np.issubdtype(values.dtype, np.integer):
         # A float32 reader rounds a large integer but never wraps it.
         if not into_float32:
-            _check_integers_fit_the_device(values, what)
+            check_integers_fit_the_device(values, what)
         return
     if not np.issubdtype(values.dtype, np.inexact):
         return
@@ -39,7 +36,7 @@ def check_finite(values: np.ndarray, what: str, *, into_float32: bool = False) -
         bad = nan | inf
         raise ValueError(
             f"{what} hold {int(nan.sum())} NaN and {int(inf.sum())} inf values (first in "
-            f"example {_first(bad)}); drop or impute those examples before training."
+            f"example {first_flagged_example(bad)}); drop or impute those examples before training."
         )
     # Without x64, JAX computes in float32: a float64 value beyond its range turns into inf
     # on the device, and the run would stop at a non-finite loss, not at the data.
@@ -55,7 +52,7 @@ def check_finite(values: np.ndarray, what: str, *, into_float32: bool = False) -
             fix = "rescale them." if into_float32 else "rescale them (or enable jax_enable_x64)."
             raise ValueError(
                 f"{what} hold {counted(int(beyond.sum()), 'value')} beyond float32's range "
-                f"(±{largest:.3g}), first in example {_first(beyond)}, {why}; {fix}"
+                f"(±{largest:.3g}), first in example {first_flagged_example(beyond)}, {why}; {fix}"
             )
 
 
@@ -69,26 +66,9 @@ def check_unmasked(values: Any, what: str) -> None:
     if mask.ndim and mask.any():
         raise ValueError(
             f"{what} hold {counted(int(mask.sum()), 'masked value')} (first in example "
-            f"{_first(mask)}); drop or impute those examples before training (a masked "
-            "array's mask is lost when it becomes an array, and the values beneath it pass "
-            "as data)."
-        )
-
-
-def _check_integers_fit_the_device(values: np.ndarray, what: str) -> None:
-    """Refuses integers beyond the range of the dtype JAX stores them in: without x64, int64
-    becomes int32 (uint64 uint32), and 2**31 + 5 silently wraps to -2**31 + 5."""
-    stored = np.dtype(jax.dtypes.canonicalize_dtype(values.dtype))
-    if stored == values.dtype:
-        return
-    limits = np.iinfo(stored)
-    beyond = (values < limits.min) | (values > limits.max)
-    if beyond.any():
-        raise ValueError(
-            f"{what} hold {counted(int(beyond.sum()), 'value')} beyond {stored}'s range "
-            f"({limits.min}..{limits.max}), first in example {_first(beyond)}, which JAX would "
-            f"wrap (x64 is off, so it stores {values.dtype} as {stored}); enable "
-            "jax_enable_x64, or rescale them or cast them to float (x.astype(np.float32))."
+            f"{first_flagged_example(mask)}); drop or impute those examples before training (a "
+            "masked array's mask is lost when it becomes an array, and the values beneath it "
+            "pass as data)."
         )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxtrain._numbers import is_int
 from jaxtrain.data import check_class_labels
 
 __all__ = ["baseline_loss", "default_loss", "infer_task", "resolved_loss"]
@@ -189,13 +190,13 @@ def _example_shape(outputs: int | tuple[int, ...] | None) -> tuple[int, ...] | N
     """The shape of the model's output for one example: ``outputs`` as a tuple."""
     if outputs is None:
         return None
-    shape = (int(outputs),) if isinstance(outputs, (int, np.integer)) else tuple(outputs)
-    if len(shape) > 1 or any(not isinstance(size, (int, np.integer)) or size < 1 for size in shape):
+    shape = (outputs,) if is_int(outputs) else tuple(outputs)
+    if len(shape) > 1 or any(not is_int(size) or size < 1 for size in shape):
         raise ValueError(
             "`outputs` must be the model's output width (an int >= 1), or the shape of its "
             f"output for one example, () or (width,); got {outputs!r}."
         )
-    return shape
+    return tuple(int(size) for size in shape)
 
 
 def _loss_of(loss: Callable[..., Any], predictions: np.ndarray, targets: np.ndarray) -> jax.Array:

@@ -281,7 +281,8 @@ def analyze_stall(
     if values.size < _MIN_STEPS:
         return _too_short_report(grads, smooth, critical, converged, grad_text)
     suffix_min = np.minimum.accumulate(smooth[::-1])[::-1]
-    least_fall = _least_fall(smooth, values, thresholds.stall_tolerance)
+    noise_fall = _noise_fall(values)
+    least_fall = max(thresholds.stall_tolerance * abs(float(smooth[0])), noise_fall)
     stall_step = _stall_step(smooth, suffix_min, least_fall, thresholds.stall_tolerance)
     stalled = bool(stall_step <= (1.0 - _MIN_PLATEAU_SHARE) * values.size)
     never_fell = _never_fell(smooth, suffix_min, least_fall)
@@ -293,7 +294,7 @@ def analyze_stall(
     elif never_fell and not critical and rise <= _OSCILLATION_RISE:
         stalled = False
         summary = _barely_moved_summary(
-            smooth, rise, grad_text, thresholds.stall_tolerance, _noise_fall(values)
+            smooth, rise, grad_text, thresholds.stall_tolerance, noise_fall
         )
     else:
         summary = _stall_summary(grad_text, stalled, critical, stall_step, values.size, rise)
@@ -385,12 +386,6 @@ def _stall_step(
         return 0
     total = float(smooth[0] - suffix_min[0])
     return int(np.argmax(smooth - suffix_min <= tolerance * total))
-
-
-def _least_fall(smooth: np.ndarray, losses: np.ndarray, tolerance: float) -> float:
-    """The fall of the moving mean below its start that counts as one: ``tolerance`` of the
-    start, or what batch noise alone moves it by, whichever is larger."""
-    return max(tolerance * abs(float(smooth[0])), _noise_fall(losses))
 
 
 def _never_fell(smooth: np.ndarray, suffix_min: np.ndarray, least_fall: float) -> bool:

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxtrain._dtypes import check_integers_fit_the_device
 from jaxtrain._text import counted
 
 Reduction = Literal["mean", "sum", "none"]
@@ -68,28 +69,13 @@ def as_float(x: jax.typing.ArrayLike, name: str) -> jax.Array:
 
 
 def as_labels(labels: Any, name: str = "labels") -> jax.Array:
-    """``labels`` as a JAX array, integer ones checked in their own dtype first.
-
-    JAX stores a NumPy int64 array as int32 when x64 is off, and the cast wraps: 2³² + 1
-    becomes class 1 and passes every later range check. A label beyond the dtype JAX keeps
-    is refused here, before the cast.
-    """
+    """``labels`` as a JAX array, integer ones checked in their own dtype first: JAX stores
+    a NumPy int64 array as int32 when x64 is off, and the cast wraps (2³² + 1 becomes class 1
+    and passes every later range check)."""
     if not isinstance(labels, jax.Array):
         host = np.asarray(labels)
-        if host.dtype.kind in "iu" and host.size:
-            stored = jax.dtypes.canonicalize_dtype(host.dtype)
-            info = np.iinfo(stored)
-            low, high = int(host.min()), int(host.max())
-            if low < info.min or high > info.max:
-                advice = (
-                    "pass regression targets as floats"
-                    if name == "targets"
-                    else "no class index or binary label is that large: check the labels"
-                )
-                raise ValueError(
-                    f"{name} hold integers from {low} to {high}, beyond {stored}, the dtype "
-                    f"JAX keeps them in: a cast would wrap them ({2**32 + 1} to 1); {advice}"
-                )
+        if host.dtype.kind in "iu":
+            check_integers_fit_the_device(host, name)
     return jnp.asarray(labels)
 
 

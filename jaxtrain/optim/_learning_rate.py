@@ -170,15 +170,21 @@ def _unwrapped_schedule(fn: Callable[[Any], Any]) -> tuple[Callable[[Any], Any],
     wraps the schedule anew, so the wrappers of one schedule are never the same object."""
     factor = 1.0
     while getattr(fn, "__code__", None) in _schedule_wrappers():
-        cells = [cell.cell_contents for cell in fn.__closure__ or ()]
-        inner = [cell for cell in cells if callable(cell)]
-        if len(inner) != 1:
+        inner = _wrapped(fn)
+        if inner is None:
             break
-        for cell in cells:
-            if isinstance(cell, (int, float)) and not isinstance(cell, bool):
-                factor *= cell
-        fn = inner[0]
+        for cell in fn.__closure__:
+            number = cell.cell_contents
+            if isinstance(number, int | float) and not isinstance(number, bool):
+                factor *= number
+        fn = inner
     return fn, factor
+
+
+def _wrapped(fn: Callable[[Any], Any]) -> Callable[[Any], Any] | None:
+    """The one function ``fn`` closes over (what a wrapper wraps), or ``None``."""
+    inner = [c.cell_contents for c in fn.__closure__ or () if callable(c.cell_contents)]
+    return inner[0] if len(inner) == 1 else None
 
 
 @functools.cache
@@ -195,8 +201,7 @@ def _schedule_wrappers() -> frozenset[Any]:
             fn = cells.get("step_size_fn") if factory == "scale_by_schedule" else probe
             while fn is not probe and hasattr(fn, "__code__"):
                 codes.add(fn.__code__)
-                inner = [c.cell_contents for c in fn.__closure__ or () if callable(c.cell_contents)]
-                fn = inner[0] if len(inner) == 1 else probe
+                fn = _wrapped(fn) or probe
     return frozenset(codes)
 
 
