@@ -397,7 +397,8 @@ def _lanczos_report(
         eigs, grad_norm=grad_norm, grad_tol=grad_tol, eig_tol=eig_tol
     )
     # Values beyond ±eig_tol keep their sign in print: they are what the count below counts.
-    lowest, highest = _listed(eigs[:k], tol=eig_tol), _listed(eigs[-k:], tol=eig_tol)
+    # The highest from the top down, as the blocks' "top" column lists them.
+    lowest, highest = _listed(eigs[:k], tol=eig_tol), _listed(eigs[-k:][::-1], tol=eig_tol)
     lowest = f"the lowest eigenvalue {lowest}" if k == 1 else f"the {k} lowest eigenvalues {lowest}"
     highest = f"the highest {highest}" if k == 1 else f"the {k} highest {highest}"
     lines = [

@@ -320,14 +320,14 @@ def analyze_stall(
 
 def _escaped_plateau(values: np.ndarray, smooth: np.ndarray, tolerance: float) -> Plateau | None:
     """The longest flat stretch of the smoothed loss, if it is long and the loss later left it:
-    a flat region (near a saddle point) that held training up."""
-    window = values.size - smooth.size + 1
+    a flat region (near a saddle point) that held training up. ``smooth`` is centred and one
+    value per step, so its indices are the run's steps."""
     a, b = _longest_plateau(smooth, tolerance)
     level = float(np.mean(smooth[a : b + 1]))
     escaped = float(smooth[-1]) < level - tolerance * abs(level)
     long_enough = max(_MIN_PLATEAU_STEPS, _MIN_PLATEAU_SHARE * values.size)
-    if b + window - a >= long_enough and escaped:
-        return Plateau(int(a), int(min(b + window - 1, values.size - 1)), level)
+    if b + 1 - a >= long_enough and escaped:
+        return Plateau(int(a), int(b), level)
     return None
 
 

@@ -103,6 +103,10 @@ def test_lanczos_above_the_dense_limit_finds_the_same_extremes(dense_300, lanczo
     np.testing.assert_allclose(lanczos["lowest"], dense["lowest"], rtol=1e-2, atol=1e-4)
     assert 0.0 <= lanczos["minimum_ratio"] <= 1.0
     assert (lanczos["num_negative"] > 0) == (dense["lowest"] < -lanczos["eig_tol"])
+    # The highest are printed from the top down, as the blocks' "top" column is.
+    printed = re.search(r"the 2 highest \[([^\]]*)\]", lanczos_300[1]).group(1).split(", ")
+    assert float(printed[0]) == pytest.approx(lanczos["highest"], rel=1e-3)
+    assert float(printed[0]) >= float(printed[1])
 
 
 def test_a_batchnorm_checkpoint_is_restored_into_the_models_shapes_alone(tmp_path, capsys):
