@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import math
 import pathlib
+import struct
 import tokenize
 import zipfile
 import zlib
@@ -80,6 +82,10 @@ _NPY_MAGIC = np.lib.format.MAGIC_PREFIX
 # Deflate expands its input at most 1032-fold (zlib's technical details): a member whose
 # directory entry claims more than that of its compressed bytes is corrupt or forged.
 _DEFLATE_MAX_RATIO = 1032
+# NumPy's limit on the header of a .npy file it does not trust (its max_header_size).
+_MAX_HEADER_BYTES = 10_000
+# An error's text is cut here: one line for people, not the header it quotes.
+_MAX_REASON_CHARS = 200
 # What zipfile and zlib raise for a damaged archive or member: a bad CRC or header
 # (BadZipFile), data that end early (EOFError, OSError), a corrupt deflate stream
 # (zlib.error), an unknown compression method (NotImplementedError), encryption
@@ -109,11 +115,16 @@ _HEADER_ERRORS = (
 
 
 def _reason(error: BaseException) -> str:
-    """An exception as one line; its type's name where it has no message."""
+    """An exception as one short line; its type's name where it has no message."""
     # tokenize.TokenError's str() is the tuple of its message and position.
     first = error.args[0] if error.args else None
-    text = first if isinstance(first, str) else str(error)
-    return " ".join(text.split()) or type(error).__name__
+    text = " ".join((first if isinstance(first, str) else str(error)).split())
+    # NumPy's header errors quote the whole header, up to 10,000 characters of a crafted one.
+    if len(text) > _MAX_REASON_CHARS:
+        text = text[: _MAX_REASON_CHARS - 1] + "…"
+    if not text and isinstance(error, EOFError):  # zipfile's for data that stop short
+        return "its data end early (truncated)"
+    return text or type(error).__name__
 
 
 def _what_it_holds(head: bytes) -> str:
@@ -143,16 +154,29 @@ def _npy_header(stream: Any, where: str) -> tuple[tuple[int, ...], bool, np.dtyp
         )
     version = (head[-2], head[-1])
     readers = {
-        (1, 0): np.lib.format.read_array_header_1_0,
-        (2, 0): np.lib.format.read_array_header_2_0,
+        (1, 0): (np.lib.format.read_array_header_1_0, "<H"),
+        (2, 0): (np.lib.format.read_array_header_2_0, "<I"),
     }
     if version not in readers:
         raise CommandError(
             f"{where} is a .npy array of format version {version[0]}.{version[1]}, which holds "
             "no plain numeric array (1.0 and 2.0 do)"
         )
+    reader, length_format = readers[version]
+    # The header's length is checked before its bytes are read: NumPy's reader reads (and
+    # decodes) all it claims, up to 4 GiB, and only then applies its own limit.
+    length_bytes = stream.read(struct.calcsize(length_format))
+    if len(length_bytes) < struct.calcsize(length_format):
+        raise CommandError(f"{where} has a corrupt .npy header (it ends in its length)")
+    (length,) = struct.unpack(length_format, length_bytes)
+    if length > _MAX_HEADER_BYTES:
+        raise CommandError(
+            f"{where} has a corrupt .npy header (it claims {length:,} bytes; NumPy's own "
+            f"limit is {_MAX_HEADER_BYTES:,})"
+        )
     try:
-        shape, fortran_order, dtype = readers[version](stream)
+        header = io.BytesIO(length_bytes + stream.read(length))
+        shape, fortran_order, dtype = reader(header)
     except _HEADER_ERRORS as error:
         raise CommandError(f"{where} has a corrupt .npy header ({_reason(error)})") from None
     if dtype.hasobject:

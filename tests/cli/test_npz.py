@@ -211,6 +211,53 @@ def test_hostile_members_give_one_line_naming_file_and_key(tmp_path, members, co
     assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
 
 
+def test_a_header_claiming_megabytes_is_refused_before_it_is_read(tmp_path):
+    """A .npy 2.0 header may claim 4 GiB, and deflate packs 20 MB of spaces into 20 KB:
+    NumPy's reader read and decoded every claimed byte before its own limit (10,000) refused
+    them (~2 bytes of memory per claimed byte), and advised ``allow_pickle=True``."""
+    import struct
+    import tracemalloc
+
+    claimed = 20_000_000
+    bomb = b"\x93NUMPY\x02\x00" + struct.pack("<I", claimed) + b" " * claimed
+    path = npz_of(tmp_path, {"x_train": bomb, "y_train": GOOD_Y}, zipfile.ZIP_DEFLATED)
+    assert path.stat().st_size < 100_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(CommandError, match=r"'x_train' has a corrupt \.npy header") as info:
+            load_splits(path, require_val=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000, peak
+    assert "20,000,000" in str(info.value) and "allow_pickle" not in str(info.value)
+
+
+def test_a_stored_member_shorter_than_its_directory_says_is_called_truncated(tmp_path):
+    # Both of x_train's entries (local and central) claim 10**6 more bytes than the file has.
+    payload = header_only((10**6 + 16,), "|u1")
+    path = npz_of(tmp_path, {"y_train": GOOD_Y, "x_train": payload})
+    raw = bytearray(path.read_bytes())
+    claimed = (len(payload) + 10**6).to_bytes(4, "little")
+    local = raw.index(b"PK\x03\x04", raw.index(GOOD_Y))  # x_train's local header
+    central = raw.index(b"PK\x01\x02", raw.index(b"PK\x01\x02") + 4)  # its directory entry
+    raw[local + 18 : local + 26] = claimed * 2
+    raw[central + 20 : central + 28] = claimed * 2
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CommandError, match=r"'x_train' cannot be read: .*truncated") as info:
+        load_splits(path, require_val=False)
+    assert "EOFError" not in str(info.value)
+
+
+def test_a_long_garbled_header_is_not_echoed_whole(tmp_path):
+    garbled = npy_bytes(np.zeros((40, 3), np.dtype([(f"field{i}", "<f4") for i in range(300)])))
+    garbled = garbled.replace(b"'shape'", b"'sh\x00pe'", 1)
+    path = npz_of(tmp_path, {"x_train": garbled, "y_train": GOOD_Y})
+    with pytest.raises(CommandError, match=r"'x_train' has a corrupt \.npy header") as info:
+        load_splits(path, require_val=False)
+    assert len(str(info.value)) < 500 + len(str(path))
+
+
 def test_a_member_whose_data_are_corrupt_fails_its_crc(tmp_path):
     path = npz_of(tmp_path, {"x_train": GOOD_X, "y_train": GOOD_Y})
     raw = bytearray(path.read_bytes())
