@@ -38,7 +38,7 @@ def data_reference(
     ``num_classes`` (``--num-classes``) is kept only when given, so that the labels are
     checked against the same count when the data are rebuilt.
     """
-    from jaxtrain.cli._npz import check_regular_file, file_digest
+    from jaxtrain.cli._npz import file_digest
 
     common = {"seed": int(seed), "val_fraction": float(val_fraction), "standardize": standardize}
     if num_classes is not None:
@@ -51,11 +51,7 @@ def data_reference(
             f"--data {source!r} is neither a built-in set ({', '.join(BUILTIN)}) nor an "
             "existing .npz file"
         )
-    check_regular_file(path, source)
-    try:
-        digest = file_digest(path)
-    except OSError as error:
-        raise CommandError(f"cannot read {source}: {error.strerror or error}") from None
+    digest = file_digest(path, source)
     return {"source": "file", "path": str(path.resolve()), "sha256": digest, **common}
 
 
@@ -197,7 +193,7 @@ def _rebuild(
     elif reference.get("source") == "file":
         path = pathlib.Path(reference["path"])
         compare = not verified and path.exists() and reference.get("sha256")
-        if compare and file_digest(path) != reference["sha256"]:
+        if compare and file_digest(path, f"the data file {path}") != reference["sha256"]:
             raise CommandError(
                 f"the data file {path} changed since training (its SHA-256 differs); the "
                 "model cannot be checked on the data it was trained on"

@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         "model": spec.to_dict(),
         "data": {
             "path": str(pathlib.Path(args.data).resolve()),
-            "sha256": file_digest(args.data),
+            "sha256": file_digest(args.data, f"--data {args.data}"),
             "standardize": args.standardize,
         },
     }

@@ -65,12 +65,22 @@ class DataSplits:
         return None if x is None else (x, y)
 
 
-def file_digest(path: str | pathlib.Path) -> str:
-    """The SHA-256 of a file's bytes, to notice later that a data file changed."""
+def file_digest(path: str | pathlib.Path, name: str | None = None) -> str:
+    """The SHA-256 of a data file's bytes, to notice later that a data file changed.
+
+    Raises:
+      CommandError: naming ``name`` (default: the path), for a file that is not a regular
+        file (a pipe would block the digest, a device never end it) or cannot be read.
+    """
+    name = str(path) if name is None else name
+    check_regular_file(pathlib.Path(path), name)
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        raise CommandError(f"cannot read {name}: {error.strerror or error}") from None
     return digest.hexdigest()
 
 

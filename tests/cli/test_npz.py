@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from jaxtrain.cli._data_ref import _split_off_validation, data_reference
+from jaxtrain.cli._data_ref import _split_off_validation, data_reference, load_reference
 from jaxtrain.cli._errors import CommandError
 from jaxtrain.cli._npz import file_digest, load_splits, read_arrays
 from jaxtrain.data import train_val_test_split
@@ -341,6 +341,34 @@ def test_a_file_that_is_not_a_regular_file_is_refused_before_reading(tmp_path):
         # `jaxtrain train --data` hashed the file before anything else looked at it.
         with pytest.raises(CommandError, match="not a regular file"):
             data_reference(str(path), seed=0, val_fraction=0.2, standardize=False)
+
+
+def test_a_recorded_data_file_that_became_a_pipe_or_a_folder_is_refused_before_its_digest(
+    tmp_path,
+):
+    """A checkpoint's data file replaced by a FIFO made ``jaxtrain hessian`` wait forever in
+    the SHA-256 comparison, and a folder gave a raw IsADirectoryError."""
+    import threading
+
+    path = tmp_path / "moving.npz"
+    reference = {"source": "file", "path": str(path), "sha256": "0" * 64, "seed": 0}
+    path.mkdir()
+    with pytest.raises(CommandError, match=r"it is a directory, not an \.npz file"):
+        load_reference(reference, "mlp")
+    path.rmdir()
+    os.mkfifo(path)
+
+    def unblock():  # should the digest open the pipe again, it ends instead of hanging
+        with open(path, "wb"):
+            pass
+
+    guard = threading.Timer(5.0, unblock)
+    guard.start()
+    try:
+        with pytest.raises(CommandError, match="not a regular file"):
+            load_reference(reference, "mlp")
+    finally:
+        guard.cancel()
 
 
 def test_two_members_of_one_name_are_refused(tmp_path):
