@@ -24,6 +24,7 @@ from jaxtrain.train._feed import Feed
 from jaxtrain.train._history import History
 from jaxtrain.train._nonfinite import raise_at_first_nonfinite
 from jaxtrain.train._progress import ProgressBar
+from jaxtrain.train._read_now import optimizer_now, schedule_now
 from jaxtrain.train._records import epoch_row, step_rows
 from jaxtrain.train._run_checkpoints import RunCheckpoints
 from jaxtrain.train._settings import FitSettings, resolve_settings
@@ -338,13 +339,13 @@ def _step_functions(settings: FitSettings, opt_state: Any) -> StepFunctions:
         settings.loss,
         settings.metrics,
         settings.augment,
-        source,
+        schedule_now(source),
         settings.skip_nonfinite,
         settings.placement,
         settings.monitors,
     )
     try:
-        return step_functions(*key)
+        return step_functions(optimizer_now(settings.optimizer, settings.params, opt_state), *key)
     except TypeError:  # an unhashable setting: compile for this call only
         return StepFunctions(*key)
 

@@ -1,5 +1,5 @@
-"""The user's loss, metrics and augmentation as settings of compiled programs, read at each
-call.
+"""The user's loss, metrics, augmentation and optimizer as settings of compiled programs, read
+at each call.
 
 ``fit`` and ``evaluate`` compile their steps with these functions as static settings, shared
 by later calls with the same functions. A function is read when a call
@@ -14,11 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+from jax.tree_util import Partial
 
 from jaxtrain._hoisted import static_now
+from jaxtrain.optim._extra_args import update_with_extra_args
 from jaxtrain.train._checks import one_example_like
 
-__all__ = ["augmentation_now", "loss_and_metrics_now"]
+__all__ = ["augmentation_now", "loss_and_metrics_now", "optimizer_now", "schedule_now"]
 
 
 def loss_and_metrics_now(
@@ -50,3 +52,41 @@ def augmentation_now(
         return None
     example = jax.ShapeDtypeStruct(x.shape[1:], x.dtype)
     return static_now(augment, (jax.ShapeDtypeStruct(key.shape, key.dtype), example))
+
+
+def _stand_in_loss(params: Any, *args: Any, **kwargs: Any) -> jax.Array:
+    """The loss an optimizer's update is read with: any fixed function serves, the same at
+    every call (the step's own loss is read apart)."""
+    del args, kwargs
+    return sum(jax.numpy.sum(leaf) for leaf in jax.tree.leaves(params))
+
+
+def _update_with_stand_in_loss(optimizer: Any, grads: Any, state: Any, params: Any) -> Any:
+    update = update_with_extra_args(optimizer)
+    return update(grads, state, params, value=jax.numpy.float32(0), value_fn=_stand_in_loss)
+
+
+def optimizer_now(optimizer: Any, params: Any, opt_state: Any) -> Any:
+    """``optimizer`` read now, as a key of the programs that run it: its update traced at the
+    run's parameters and state (not computed).
+
+    Equal to a later call's only while the same optimizer computes the same from the same
+    arrays: a schedule reading a table of η that the user changed between two runs compiles
+    anew, where keeping the programs by the optimizer object trained with the old table.
+    An update that cannot be traced on its own (with a stand-in loss) is keyed by the
+    optimizer object alone; the run then meets its error where it always did.
+    """
+    shapes = jax.eval_shape(lambda *trees: trees, params, opt_state, params)
+    try:
+        return static_now(Partial(_update_with_stand_in_loss, optimizer), shapes)
+    except Exception:  # any error of the user's update belongs to the run itself
+        return optimizer
+
+
+def schedule_now(schedule: Any) -> Any:
+    """A schedule η(t) given to ``fit`` for the record, read now (as the optimizer): a
+    callable computing the same, equal to a later call's while it reads the same. Anything
+    else (a number, ``"state"``, ``None``) is returned as it is."""
+    if not callable(schedule):
+        return schedule
+    return static_now(schedule, (jax.ShapeDtypeStruct((), jax.numpy.int32),))

@@ -127,13 +127,17 @@ def _interleave(tree: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=16)
-def step_functions(*args: Any) -> StepFunctions:
+def step_functions(optimizer_reading: Any, *args: Any) -> StepFunctions:
     """The :class:`StepFunctions` of these settings, reused across ``fit`` calls.
 
     A new jitted function compiles anew, so calls of ``fit`` with the same optimizer, loss,
     metrics, augmentation and mesh (a model search, repeated seeds) share one; the model's
     ``apply`` is part of the state's static data and keys its own compilation.
+    ``optimizer_reading`` only keys the cache: the optimizer read at this call
+    (:func:`jaxtrain.train._read_now.optimizer_now`), so that one whose schedule reads other
+    values now compiles anew.
     """
+    del optimizer_reading
     return StepFunctions(*args)
 
 

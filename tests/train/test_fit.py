@@ -333,6 +333,33 @@ def test_fit_reads_what_its_loss_metrics_and_augmentation_close_over_at_each_cal
     jax.tree.map(close, state.params, expected_state.params)
 
 
+def test_fit_reads_what_its_optimizer_and_learning_rate_close_over_at_each_call():
+    # Before: the compiled steps were kept by the optimizer object, so a table of η its
+    # schedule reads, set to 0 for a second run, still trained and recorded η = 0.1.
+    x, y = blobs(12)
+    rates = np.full(64, 0.1, np.float32)
+    optimizer = sgd(lambda t: jnp.asarray(rates)[t])
+    recorded = lambda t: jnp.asarray(rates)[t] / 2  # noqa: E731  a schedule given to fit
+
+    def run(learning_rate=None):
+        return fit(linear_triple(), optimizer, (x, y), loss=LOSS, epochs=1, batch_size=4,
+                   learning_rate=learning_rate, progress=False)  # fmt: skip
+
+    first, _ = run()
+    rates[:] = 0.0
+    state, history = run()
+    np.testing.assert_array_equal(history.per_step["learning_rate"], 0.0)
+    assert_trees_equal(state.params, linear_triple()[1])
+    # The same object unchanged shares the compiled steps.
+    rates[:] = 0.1
+    again, _ = run()
+    assert_trees_equal(again.params, first.params)
+    # A schedule given as fit's learning_rate (for the record) is read at each call too.
+    assert run(recorded)[1].per_step["learning_rate"] == pytest.approx(0.05)
+    rates[:] = 0.2
+    assert run(recorded)[1].per_step["learning_rate"] == pytest.approx(0.1)
+
+
 def test_evaluate_reads_what_its_loss_and_metrics_close_over_at_each_call():
     # Before: the loss and metrics were static arguments of the compiled evaluation, so a
     # weight changed since the first call was never seen (0.83 twice where 1.66).
