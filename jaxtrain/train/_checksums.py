@@ -153,7 +153,7 @@ def _recorded(step_dir: Any, name: str) -> dict[str, dict[str, Any]]:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise CheckpointCorruptError(
             f"the checkpoint {name} is damaged: its checksum file {CHECKSUMS} cannot be read; "
-            "nothing was loaded"
+            + _nothing_loaded()
         ) from None
     return files
 
@@ -193,6 +193,13 @@ def _refuse(name: str, relative: str, problem: str) -> None:
     item = _item_of(relative)
     what = relative if item is None else f"{relative} (item {item})"
     raise CheckpointCorruptError(
-        f"the checkpoint {name} is damaged: {what} {problem}; nothing was loaded: load "
-        "another step, or train again"
+        f"the checkpoint {name} is damaged: {what} {problem}; " + _nothing_loaded()
+    )
+
+
+def _nothing_loaded() -> str:
+    """The way on from a damaged step: ``fit`` takes no step, it resumes from the newest."""
+    return (
+        "nothing was loaded; move this step's folder aside to resume from the one before (fit "
+        "takes the newest), load another step, or train again"
     )

@@ -38,7 +38,9 @@ class History:
     records that partial epoch too; resumed to more steps, the rest of that epoch gets an
     entry of its own, so an epoch split by a stop has two rows, told apart by ``"step"``):
 
-    - ``"epoch"``: epochs completed, N-example passes (fractional for a partial epoch);
+    - ``"epoch"``: epochs completed (an epoch is a pass over the N examples); a partial
+      epoch counts the share of its steps taken (3 of its 4 steps: 0.75, even where the
+      fourth is a partial batch of 2 of N = 50);
     - ``"step"``: the step count at the end of the epoch;
     - ``"train_loss"``: the mean of the epoch's step losses weighted by batch size, i.e. the
       average loss over the examples seen, each with the parameters of its own step (not the

@@ -403,16 +403,19 @@ def test_a_damaged_json_item_or_checksum_file_is_refused(tmp_path):
     with pytest.raises(CheckpointCorruptError, match=r"metadata/metadata \(item metadata\)"):
         load_checkpoint(tmp_path)
     (tmp_path / "5" / "jaxtrain-checksums.json").write_text("{")
-    with pytest.raises(CheckpointCorruptError, match="checksum file"):
+    with pytest.raises(CheckpointCorruptError, match="checksum file") as caught:
         load_checkpoint(tmp_path)
+    assert "load another step" in str(caught.value)
 
 
 def test_a_resumed_fit_refuses_a_damaged_checkpoint(tmp_path):
     kw = dict(loss=LOSS, batch_size=8, progress=False, checkpoint_dir=tmp_path)
     fit(linear_triple(), SGD, blobs(16), epochs=1, **kw)
     _flip(_largest_file(tmp_path / "2" / "params"), [40])
-    with pytest.raises(CheckpointCorruptError, match=f"{tmp_path}/2 is damaged"):
+    with pytest.raises(CheckpointCorruptError, match=f"{tmp_path}/2 is damaged") as caught:
         fit(linear_triple(), SGD, blobs(16), epochs=2, resume=True, **kw)
+    # Its advice is one fit can follow: fit takes no step, it resumes from the newest.
+    assert "move this step's folder aside to resume from the one before" in str(caught.value)
 
 
 def test_steps_without_checksums_are_not_loaded(tmp_path):
