@@ -45,14 +45,16 @@ def preconditioner_inverse(parts: list[Part], opt_state: Any) -> Any:
     1 − β₁ᵗ before (its step is m̂ alone then). Their threshold (2 + 2β₁)/((1 − β₁)η) is for
     this P; without 1 − β₁ᵗ the first steps would read up to 1/(1 − β₁) = 10× low. t is the
     state's count *after* the update (the monitor sees that state), which is the t of the
-    m̂ that the step just taken used; β₁ is the part's ``b1`` (optax's default 0.9). Nadam's
+    m̂ that the step just taken used; β₁ is the part's ``b1`` (optax's default 0.9). Read
+    ``parts`` off the same state (``optimizer_parts(optimizer, opt_state)``): an
+    ``inject_hyperparams`` schedule's β₁, β₂ and ε are then the ones this step used (optax's
+    bias corrections take the current β too). Nadam's
     look-ahead corrects its newest-gradient term by 1 − β₁ᵗ too, and gets the same factor
     (the paper gives it no threshold).
 
     Raises:
       ValueError: if the state has no second moment (use ``preconditioned=False`` for SGD and
-        momentum), its owning transform is not among ``parts``, or Adam's β₁ is an
-        ``inject_hyperparams`` schedule.
+        momentum), or its owning transform is not among ``parts``.
 
     References:
       Cohen et al., "Adaptive Gradient Methods at the Edge of Stability", 2022,
@@ -62,11 +64,6 @@ def preconditioner_inverse(parts: list[Part], opt_state: Any) -> Any:
     state, part = second_moment_owner(parts, opt_state)
     if not isinstance(state, optax.ScaleByAdamState):  # Adam's, AdamW's, RAdam's, Nadam's
         return inverse
-    if "b1" in part.scheduled:
-        raise ValueError(
-            "preconditioned=True: the optimizer's b1 is a schedule, and P's bias correction "
-            "1 − β₁ᵗ reads β₁ once, before the run; give b1 as a constant"
-        )
     factor = _first_moment_correction(part.get("b1", _DEFAULT_B1), state.count)
     return jax.tree.map(lambda s: s * factor.astype(s.dtype), inverse)
 

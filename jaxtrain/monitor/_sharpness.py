@@ -74,10 +74,10 @@ class Sharpness(ProbeMonitor):
     tol: float = 1e-3
     threshold: float | Callable[[Any], Any] | None = None
     rule: StabilityThreshold | None = None
-    parts: tuple[Part, ...] = ()
+    optimizer: Any = None
 
     name: ClassVar[str] = "sharpness"
-    resolved: ClassVar[tuple[str, ...]] = (*ProbeMonitor.resolved, "rule", "parts")
+    resolved: ClassVar[tuple[str, ...]] = (*ProbeMonitor.resolved, "rule", "optimizer")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -119,7 +119,7 @@ class Sharpness(ProbeMonitor):
         else:
             constant = float(self.threshold)
             rule = StabilityThreshold(None, f"{constant:g}", constant=constant)
-        return dataclasses.replace(self, rule=rule, parts=parts)
+        return dataclasses.replace(self, rule=rule, optimizer=setup.optimizer)
 
     @property
     def needs_learning_rate(self) -> bool:
@@ -135,8 +135,12 @@ class Sharpness(ProbeMonitor):
         return SharpnessState(jnp.zeros(flat.shape, flat.dtype), zero, zero)
 
     def measure(self, state: SharpnessState, view: StepView):
+        # Read off this step's state: a scheduled ε or β of P is the one the step used.
+        parts = (
+            tuple(optimizer_parts(self.optimizer, view.opt_state)) if self.preconditioned else ()
+        )
         with highest_precision():
-            f, flat_params = probe_operator(view, self.parts, self.preconditioned)
+            f, flat_params = probe_operator(view, parts, self.preconditioned)
             n = flat_params.size
             fresh = jax.random.normal(view.key, (n,), flat_params.dtype)
             fresh = fresh / jnp.linalg.norm(fresh)
@@ -165,7 +169,7 @@ class Sharpness(ProbeMonitor):
         assert self.rule is not None, "prepare() resolves the threshold before the run"
         value = values[0]
         if self.preconditioned:  # no step's P before the adaptive transform's first step
-            value = jnp.where(preconditioner_set(list(self.parts), view.opt_state), value, jnp.nan)
+            value = jnp.where(preconditioner_set(list(parts), view.opt_state), value, jnp.nan)
         records = {"sharpness": value, "stability_threshold": self.rule(view.learning_rate)}
         steps = steps.astype(jnp.int32)
         cold_steps = jnp.where(is_warm, state.cold_steps, steps)

@@ -202,7 +202,7 @@ _NUMERATOR_HYPERPARAMS = {
 
 def _check_not_scheduled(part: Part) -> None:
     """Refuses a β or β₁ that an ``inject_hyperparams`` schedule moves: the threshold's c is
-    read once, before the run (and the preconditioner's 1 − β₁ᵗ with it)."""
+    read once, before the run (the preconditioner P reads its β₁ at each step)."""
     for name in _NUMERATOR_HYPERPARAMS.get(part.factory, ()):
         if name in part.scheduled:
             raise _UnknownThresholdError(

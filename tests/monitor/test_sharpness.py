@@ -120,12 +120,17 @@ def numpy_adam_preconditioners(x, y, optimizer, *, steps, eta=0.05, b1=0.9, b2=0
     P = (1 − β₁ᵗ)(√v̂ + ε), v̂ = v/(1 − β₂ᵗ), t the step taken (1 for the first). AdamW adds
     optax's weight decay 1e-4·θ to the direction; RAdam, in its first steps (ρₜ < 5), steps
     along m̂ alone, so P = 1 − β₁ᵗ; Nadam looks ahead, m̂ = β₁m/(1 − β₁ᵗ⁺¹) + (1 − β₁)g/(1 − β₁ᵗ).
+    ``b1``, ``b2`` and ``eps`` may be schedules of the update's count, as optax reads them
+    under ``inject_hyperparams`` (its bias corrections use the current β, as here).
     """
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     theta = np.zeros((x.shape[1], 1))
     m = v = np.zeros_like(theta)
     preconditioners = []
+    schedules = {"b1": b1, "b2": b2, "eps": eps}
     for t in range(1, steps + 1):
+        # A schedule (inject_hyperparams') gives the t-th update its value at t − 1.
+        b1, b2, eps = (float(v(t - 1)) if callable(v) else v for v in schedules.values())
         g = x.T @ (x @ theta - y) / len(x)
         m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g**2
         m_hat, root = m / (1 - b1**t), np.sqrt(v / (1 - b2**t)) + eps
@@ -379,21 +384,27 @@ def test_a_preconditioner_of_only_some_parameters_is_refused(optimizer):
         )
 
 
-def test_a_scheduled_b1_is_refused_for_the_preconditioner_whatever_the_threshold():
-    # P's bias correction 1 − β₁ᵗ read β₁ once, before the run, with a user's threshold too.
-    x, y, theta0 = regression(n=64)
-    adam = optax.inject_hyperparams(optax.adam)(
-        learning_rate=1e-3, b1=optax.linear_schedule(0.5, 0.9, 4)
+def test_scheduled_hyperparameters_of_the_preconditioner_are_read_at_each_measurement():
+    # Before: P's ε and β₂ were read once, before the run (an ε schedule read 73.8 where the
+    # step's P gives 8.0 at step 3), and a scheduled β₁ was refused, with a threshold given.
+    x, y, theta0 = regression(n=64, d=4, scales=[0.1, 1.0, 3.0, 10.0])
+    schedules = {
+        "b1": lambda t: 0.5 + 0.1 * t,
+        "b2": lambda t: 0.5 + 0.49 * jnp.minimum(t, 1),
+        "eps": lambda t: 1e-3 * 10.0**t,
+    }
+    _, history = fit_linear(
+        optax.inject_hyperparams(optax.adam)(learning_rate=0.05, **schedules),
+        x,
+        y,
+        theta0,
+        steps=4,
+        batch_size=None,
+        monitors=[monitor.sharpness(every=1, preconditioned=True, threshold=1.0)],
     )
-    with pytest.raises(ValueError, match="b1 is a schedule"):
-        fit_linear(
-            adam,
-            x,
-            y,
-            theta0,
-            steps=1,
-            monitors=[monitor.sharpness(1, preconditioned=True, threshold=10.0)],
-        )
+    preconditioners = numpy_adam_preconditioners(x, y, "adam", steps=4, **schedules)
+    expected = [_top(hessian(x), p) for p in preconditioners]
+    np.testing.assert_allclose(history.per_step["sharpness"], expected, rtol=1e-3)
 
 
 def test_the_state_keeps_the_last_top_eigenvector_in_float32(quadratic_run):
