@@ -181,6 +181,13 @@ def gradient_noise_scale(
     +inf while the averaged |G|² estimate is not positive and tr(Σ)'s is (near a minimum,
     where the gradient is all noise), NaN when neither is (every gradient zero).
 
+    The form for N examples is exact for noise from *which* examples a batch holds. Noise
+    drawn afresh at each step for each example (dropout's masks, a random augmentation)
+    shrinks as 1/B with no 1/N term, and two batch sizes cannot tell the two kinds apart:
+    such noise is read as if it were the examples'. Noise of this kind alone, of noise scale
+    S, reads S(1 − 1/N)/(1 + S/N): close to S while S ≪ N, low on a small data set (four
+    copies of one example under dropout, S = 2.15 from its masks, read 1.04 in a run).
+
     For models with batch-coupled state (BatchNorm), a loss that draws on the step's random
     key (dropout: the halves' masks would not be the whole batch's), or an odd batch, the
     step's gradient is the usual full-batch one and the two half-batch gradients are an
