@@ -19,6 +19,17 @@ def test_noise_terms_invert_the_expected_squared_norms():
     assert squared_norm == pytest.approx(2.0) and trace == pytest.approx(96.0)
 
 
+def test_noise_drawn_at_each_step_is_read_as_the_docstring_says():
+    # Noise drawn afresh for each example (dropout's masks) has E|G_b|² = |G|² + σ²/b, with
+    # no 1/N term; the form for N examples reads its S = σ²/|G|² as S(1 − 1/N)/(1 + S/N).
+    signal, sigma2, n = 1.0, 2.15, 4
+    expected_norm = lambda b: signal + sigma2 / b  # noqa: E731
+    squared_norm, trace = monitor.noise_terms(expected_norm(2), expected_norm(4), 2.0, 4.0, n)
+    s = sigma2 / signal
+    assert float(trace / squared_norm) == pytest.approx(s * (1 - 1 / n) / (1 + s / n), rel=1e-6)
+    assert float(trace / squared_norm) == pytest.approx(1.05, abs=0.01)  # the docstring's run
+
+
 def test_at_fixed_parameters_b_simple_matches_the_per_example_gradients():
     x, y, theta0 = regression(n=4096, d=8, noise=1.0, seed=3)
     theta = {"w": theta0["w"] + 0.3}  # away from the minimum: |G|² > 0
