@@ -324,8 +324,9 @@ def _batch_plan(
 
 def _probe_size(monitors: tuple[Monitor, ...], num_examples: int, processes: int) -> int:
     """The size of the probe batch the monitors share: the largest asked, a monitor without a
-    size asking for its default min(N, 2048); 0 for none."""
-    default = min(num_examples, DEFAULT_PROBE_SIZE)
+    size asking for its default min(N, 2048), rounded down to a multiple of the processes
+    (each draws its share from its own examples); 0 for none."""
+    default = min(num_examples, DEFAULT_PROBE_SIZE) // processes * processes
     asked = [default if m.probe_size is None else m.probe_size for m in monitors if m.uses_probe]
     if not asked:
         return 0
@@ -335,7 +336,10 @@ def _probe_size(monitors: tuple[Monitor, ...], num_examples: int, processes: int
             f"probe_size={size} exceeds the {counted(num_examples, 'training example')}"
         )
     if size % processes:
-        raise ValueError(f"with {processes} processes, probe_size ({size}) must divide among them")
+        raise ValueError(
+            f"a monitor's probe_size ({size}) must divide among the {processes} processes, "
+            f"each drawing its share from its own examples: e.g. {size // processes * processes}"
+        )
     return size
 
 

@@ -123,6 +123,17 @@ def test_a_default_probe_is_not_shrunk_by_another_monitors_smaller_one():
     assert _probe_size(chosen[1:], 3000, 1) == 64
 
 
+def test_the_default_probe_divides_among_the_processes():
+    # Before: with 3 processes the default min(N, 2048) did not divide among them, and the
+    # run was refused for a probe_size the user never gave.
+    from jaxtrain.train._settings import _probe_size
+
+    assert _probe_size((monitor.sharpness(10),), 2100, 3) == 2046
+    assert _probe_size((monitor.sharpness(10),), 1000, 3) == 999
+    with pytest.raises(ValueError, match=r"probe_size \(1000\) .* 3 processes, .*: e\.g\. 999"):
+        _probe_size((monitor.sharpness(10, probe_size=1000),), 3000, 3)
+
+
 def test_the_epoch_is_traced_once_with_monitors():
     traces = []
 
