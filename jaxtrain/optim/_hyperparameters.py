@@ -41,7 +41,9 @@ RMS_FACTORIES = ("scale_by_rms", "scale_by_stddev", "rmsprop")
 ADAGRAD_FACTORIES = ("scale_by_rss", "scale_by_adagrad", "adagrad")
 MEAN_SQUARE_FACTORIES = ("scale_by_root_mean_square_history",)
 
-_UPDATE_FN = re.compile(r"^(\w+)\.<locals>\.update_fn$")
+# A transform's update: optax names it update_fn, a wrapper with two modes X_update_fn
+# (optax.contrib.sam's transparent_update_fn), which must not pass for no transform at all.
+_UPDATE_FN = re.compile(r"^(\w+)\.<locals>\.(?:\w+_)?update_fn$")
 _INJECT = "inject_hyperparams"
 
 

@@ -118,6 +118,9 @@ def test_the_threshold_follows_the_step_size_and_is_nan_without_one():
         (optax.adam(0.1, b1=1.5), True, r"not known: Adam's β₁ = 1.5 is outside \[0, 1\)"),
         (optax.sgd(0.1, momentum=1.5), False, r"not known: momentum β = 1.5 is outside"),
         (optax.sgd(0.1, momentum=-0.5, nesterov=True), False, "not known: momentum β = -0.5"),
+        # A wrapper whose update is not named update_fn (transparent_update_fn) was invisible:
+        # SAM read as gradient descent at η = 0.1 × 0.05, a threshold of 400.
+        (optax.contrib.sam(optax.sgd(0.1), optax.sgd(0.05)), False, "not known.*'sam'"),
     ],
 )
 def test_unknown_or_mismatched_thresholds_are_clear_errors(optimizer, preconditioned, match):
