@@ -16,6 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
@@ -112,6 +113,14 @@ def objective(
         )
     if not callable(obj_fn):
         raise ValueError(f"`obj_fn` must be a function of params, got {obj_fn!r}.")
+    masked = lambda leaf: isinstance(leaf, optax.MaskedNode)  # noqa: E731
+    if any(masked(leaf) for leaf in jax.tree.leaves(params, is_leaf=masked)):
+        raise ValueError(
+            f"{transform} needs every parameter, to evaluate the loss and its curvature, but "
+            "it runs on part of them (optax.masked or optax.multi_transform, which hand it "
+            "the others as MaskedNode); give it all the parameters, and the other groups' "
+            "transforms inside it or after it in a chain."
+        )
 
     def scalar_loss(p: Any) -> jax.Array:
         value = obj_fn(p)
@@ -354,7 +363,9 @@ def line_search(
         return trials + 1, sign * t, lowest
 
     # A zero step (g = 0 for a Newton direction) cannot lower the loss: no trials at all.
-    first = jnp.where(length * jnp.linalg.norm(direction) > 0, 0, max_halvings + 1)
+    # Tested entry by entry: a float16 norm squares entries below ~2.4e-4 to 0.
+    moves = (length > 0) & jnp.any(direction != 0) & jnp.all(jnp.isfinite(direction))
+    first = jnp.where(moves, 0, max_halvings + 1)
     init = (jnp.int32(first), jnp.zeros((), flat.dtype), jnp.asarray(jnp.inf, loss.dtype))
     trials, t, lowest = lax.while_loop(cond, body, init)
     evaluations = (2 if both_signs else 1) * (trials - first)

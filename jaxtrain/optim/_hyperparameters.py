@@ -24,6 +24,7 @@ import optax
 __all__ = [
     "ADAGRAD_FACTORIES",
     "ADAM_FACTORIES",
+    "INJECT",
     "MEAN_SQUARE_FACTORIES",
     "RADAM_FACTORIES",
     "RMS_FACTORIES",
@@ -44,7 +45,9 @@ MEAN_SQUARE_FACTORIES = ("scale_by_root_mean_square_history",)
 # A transform's update: optax names it update_fn, a wrapper with two modes X_update_fn
 # (optax.contrib.sam's transparent_update_fn), which must not pass for no transform at all.
 _UPDATE_FN = re.compile(r"^(\w+)\.<locals>\.(?:\w+_)?update_fn$")
-_INJECT = "inject_hyperparams"
+# How walk_transforms names an optax.inject_hyperparams wrapper (its inner transform is built
+# only inside its update).
+INJECT = "inject_hyperparams"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,8 +125,8 @@ def _walk(fn: Any, seen: set[int]) -> Iterator[tuple[str, dict[str, Any], Any]]:
         except ValueError:  # an empty cell
             continue
     qualname = fn.__qualname__
-    if qualname.startswith(_INJECT) and "inner_factory" in cells:
-        yield _INJECT, cells, fn
+    if qualname.startswith(INJECT) and "inner_factory" in cells:
+        yield INJECT, cells, fn
         return
     match = _UPDATE_FN.match(qualname)
     if match:
@@ -173,7 +176,7 @@ def optimizer_parts(optimizer: optax.GradientTransformation, opt_state: Any) -> 
     injected = iter(_inject_states(opt_state))
     for factory, cells, _ in walk_transforms(optimizer):
         scheduled: tuple[str, ...] = ()
-        if factory == _INJECT:
+        if factory == INJECT:
             inner = cells["inner_factory"]
             scheduled = tuple(sorted(cells.get("sched_hps") or {}))
             values = {

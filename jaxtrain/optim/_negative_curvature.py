@@ -25,6 +25,7 @@ from jaxtrain.optim._escape_step import (
     warm_eigenpair,
     warm_start,
 )
+from jaxtrain.optim._extra_args import update_taking
 from jaxtrain.optim._validation import check_non_negative, check_positive
 
 __all__ = ["NegativeCurvatureDescentState", "negative_curvature_descent"]
@@ -152,7 +153,8 @@ def negative_curvature_descent(
     check_count("num_iters", num_iters, counts=counts)
     check_count("max_halvings", max_halvings, minimum=0, counts=counts)
     check_seed(seed)
-    inner = optax.with_extra_args_support(optimizer)
+    # The loss goes on to the wrapped optimizer only where it takes it (optax.lbfgs does not).
+    inner_update = update_taking(optimizer)
 
     def init_fn(params: Any) -> NegativeCurvatureDescentState:
         vector, eigenvalue = initial_eigenpair(params)
@@ -165,7 +167,7 @@ def negative_curvature_descent(
             matvecs=zero,
             loss_evaluations=zero,
             gradient_evaluations=zero,
-            inner_state=inner.init(params),
+            inner_state=optimizer.init(params),
         )
 
     def update_fn(
@@ -179,7 +181,7 @@ def negative_curvature_descent(
         loss_fn = objective("negative_curvature_descent", obj_fn, params)
         flat_grad = ravel_pytree(updates)[0]
         if flat_grad.size == 0:  # no parameter to move: no curvature to measure
-            new_updates, inner_state = inner.update(
+            new_updates, inner_state = inner_update(
                 updates, state.inner_state, params, obj_fn=obj_fn, **extra_args
             )
             return new_updates, state._replace(
@@ -222,7 +224,7 @@ def negative_curvature_descent(
 
         def descend():
             # Also where the escape lowered nothing: the wrapped optimizer still moves θ.
-            return inner.update(updates, state.inner_state, params, obj_fn=obj_fn, **extra_args)
+            return inner_update(updates, state.inner_state, params, obj_fn=obj_fn, **extra_args)
 
         new_updates, inner_state = lax.cond(escaped, take_escape, descend)
         return new_updates, NegativeCurvatureDescentState(
