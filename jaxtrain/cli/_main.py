@@ -109,20 +109,21 @@ def enable_compilation_cache(
     if configured:
         return pathlib.Path(configured)
     # A URL (gs://...) is JAX's to open: as a local path it would be made as "gs:/...".
-    directory: pathlib.Path | str = (
-        setting
-        if setting and "://" in setting
-        else (pathlib.Path(setting).expanduser() if setting else _default_cache_dir(environ))
-    )
-    if isinstance(directory, pathlib.Path):
+    directory: pathlib.Path | str | None = setting if setting and "://" in setting else None
+    if directory is None:
         try:
+            # expanduser raises RuntimeError for a ~user (or a ~) that has no home.
+            directory = (
+                pathlib.Path(setting).expanduser() if setting else _default_cache_dir(environ)
+            )
             directory.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
+        except (OSError, RuntimeError) as error:
             # Compiling anew costs time, not results: the command runs on without the cache.
+            reason = error.strerror if isinstance(error, OSError) else None
             print(
-                f"jaxtrain: compiled programs are not cached: cannot use {directory} as the "
-                f"cache folder ({error.strerror or error}); set {CACHE_ENV} to a folder, or "
-                "to off",
+                f"jaxtrain: compiled programs are not cached: cannot use "
+                f"{directory or setting or '~/.cache/jaxtrain/xla'} as the cache folder "
+                f"({reason or error}); set {CACHE_ENV} to a folder, or to off",
                 file=sys.stderr,
             )
             return None

@@ -79,6 +79,17 @@ def test_a_cache_path_that_cannot_be_a_folder_turns_the_cache_off(
     assert err.count("\n") == 1 and CACHE_ENV in err
 
 
+def test_a_home_that_cannot_be_found_turns_the_cache_off(jax_cache_config, capsys):
+    # "~nosuchuser/x" raised RuntimeError ("Could not determine home directory") before the
+    # command's own error handling: a Python traceback.
+    jax.config.update("jax_compilation_cache_dir", None)
+    assert enable_compilation_cache({CACHE_ENV: "~jaxtrain-no-such-user/xla"}) is None
+    assert jax.config.jax_compilation_cache_dir is None
+    err = capsys.readouterr().err
+    assert err.startswith("jaxtrain: compiled programs are not cached: cannot use ")
+    assert err.count("\n") == 1 and "~jaxtrain-no-such-user/xla" in err
+
+
 def test_a_home_relative_path_and_a_url_are_not_made_as_local_names(
     tmp_path, monkeypatch, jax_cache_config
 ):
