@@ -7,6 +7,7 @@ refuses a data file whose bytes changed since training.
 
 from __future__ import annotations
 
+import math
 import pathlib
 from typing import Any
 
@@ -108,7 +109,7 @@ def _split_off_validation(
             f"{1 / n:.3g} or more"
             if held_out == 0
             else f"it keeps {kept}, which leaves {counted(room, 'example')} to hold out "
-            f"{held_out:,}; lower it to {room / n:.3g} or less"
+            f"{held_out:,}; lower it to {_rounded_down(room / n):g} or less"
             if held_out > room
             else str(error)
         )
@@ -118,6 +119,13 @@ def _split_off_validation(
             f"of {where}: {reason}{own}"
         ) from None
     return train, val
+
+
+def _rounded_down(fraction: float, digits: int = 3) -> float:
+    """``fraction`` to ``digits`` significant digits, rounded down: a largest fraction
+    suggested to people must not hold out one example more than can be."""
+    scale = 10.0 ** (digits - 1 - math.floor(math.log10(fraction)))
+    return math.floor(fraction * scale) / scale
 
 
 def load_data(

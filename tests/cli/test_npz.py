@@ -4,6 +4,7 @@ import io
 import os
 import pathlib
 import pickle
+import re
 import warnings
 import zipfile
 
@@ -430,3 +431,17 @@ def test_the_command_line_splits_regression_files_at_random():
     np.testing.assert_array_equal(val[0], expected.val[0])
     with pytest.raises(CommandError, match="keeps a training example of each of the 3 classes"):
         _split_off_validation(x, np.arange(6) % 3, 0.6, 0, "f.npz", task="classification")
+
+
+@pytest.mark.parametrize(
+    ("n", "fraction"), [(3000, 0.999), (3000, 0.9985), (8, 0.99), (1234, 0.9999)]
+)
+def test_the_suggested_val_fraction_splits(n, fraction):
+    # Before: "lower it to 0.998 or less" rounded room / n = 0.99767 up, and 0.998 held out
+    # one example too many, with the same advice again.
+    x, y = np.zeros((n, 2), np.float32), np.arange(n) % 7
+    with pytest.raises(CommandError, match=r"lower it to (\S+) or less") as info:
+        _split_off_validation(x, y, fraction, 0, "f.npz", task="classification")
+    suggested = float(re.search(r"lower it to (\S+) or less", str(info.value)).group(1))
+    train, val = _split_off_validation(x, y, suggested, 0, "f.npz", task="classification")
+    assert len(train[0]) + len(val[0]) == n
