@@ -8,6 +8,7 @@ command refuses such a model at once, with the count.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -101,8 +102,15 @@ def check_model_size(spec: Any, *, variants: bool = False, max_bytes: int = MAX_
             size, limit = _number(count * _ITEMSIZE), _number(max_bytes)
             if size == limit:  # rounded alike: in full, so that "above" shows
                 size, limit = f"{count * _ITEMSIZE:,}", f"{max_bytes:,}"
+            # With one output the same layers fit: the outputs are what to change.
+            one_output = dataclasses.replace(model, out_features=1)
+            fix = (
+                f"its {model.out_features:,} outputs are too many (--num-classes, or the "
+                "targets' width)"
+                if variable_count(one_output) * _ITEMSIZE <= max_bytes
+                else "choose a smaller --width or --depth"
+            )
             raise CommandError(
                 f"{flags}: {what} ({model.name}) has {_number(count)} variables "
-                f"({size} bytes of float32), above the limit of {limit} bytes; choose a "
-                "smaller --width or --depth"
+                f"({size} bytes of float32), above the limit of {limit} bytes; {fix}"
             )

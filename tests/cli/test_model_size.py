@@ -59,3 +59,10 @@ def test_diagnose_checks_the_wider_variant_it_trains():
     with pytest.raises(CommandError, match=r"the variant diagnose compares it with \(mlp-2x32000"):
         check_model_size(spec, variants=True)
     check_model_size(ModelSpec("mlp", (64,), 10, depth=MAX_DEPTH, width=1))
+
+
+def test_a_model_too_large_for_its_outputs_names_them():
+    # Before: --num-classes 3,000,000,000 was blamed on --width 8 --depth 2.
+    with pytest.raises(CommandError, match=r"3,000,000,000 outputs .*--num-classes") as info:
+        check_model_size(ModelSpec("mlp", (4,), 3_000_000_000, width=8))
+    assert "--width or --depth" not in str(info.value)
