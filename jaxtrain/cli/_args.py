@@ -62,11 +62,20 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, depth: int, width: i
 
 def shape_inputs(x: np.ndarray, family: str, name: str = "x_train") -> np.ndarray:
     """Flattens inputs for an MLP; brings images to (N, H, W, C) for a CNN."""
+    from jaxtrain.data._augment import looks_channels_first
+
     if family == "mlp":
         return x.reshape(x.shape[0], -1)
     if x.ndim == 3:
         return x[..., None]
     if x.ndim == 4:
+        if looks_channels_first(x.shape[1:]):
+            # A (N, C, H, W) batch trains as images of C rows and H channels, without an error.
+            raise CommandError(
+                f"--model cnn needs channels-last images (N, H, W, C), but the examples of "
+                f"{name} have shape {x.shape[1:]}, which looks channels-first (C, H, W); save "
+                "them transposed, x.transpose(0, 2, 3, 1)"
+            )
         return x
     raise CommandError(
         f"--model cnn needs images of shape (N, H, W) or (N, H, W, C), but {name} has shape "

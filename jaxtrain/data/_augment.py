@@ -45,6 +45,14 @@ def _check_probability(p: float, name: str = "p") -> float:
     return value
 
 
+def looks_channels_first(shape: tuple[int, ...]) -> bool:
+    """Whether one example's shape reads as (C, H, W) rather than (H, W, C): 1, 3 or 4 first
+    (grey, RGB, RGBA), fewer than its rows and columns, and more than 4 last. An image has
+    fewer channels than rows and columns, so a (4, 4, 8) feature map (as many rows as its
+    first axis) passes as channels-last."""
+    return len(shape) == 3 and shape[0] in (1, 3, 4) and shape[0] < min(shape[1:]) and shape[-1] > 4
+
+
 def _as_image(x: jax.Array, who: str) -> jax.Array:
     x = jnp.asarray(x)
     if x.ndim not in (2, 3):
@@ -52,16 +60,9 @@ def _as_image(x: jax.Array, who: str) -> jax.Array:
             f"{who} augments ONE example of shape (H, W, C) or (H, W); got shape {x.shape}. "
             "To augment a batch, call jaxtrain.data.augment_batch(aug, key, batch)."
         )
-    if (
-        x.ndim == 3
-        and x.shape[0] in (1, 3, 4)
-        and x.shape[0] < min(x.shape[1:])
-        and x.shape[-1] > 4
-    ):
+    if looks_channels_first(x.shape):
         # A (C, H, W) example read as (H, W, C) is no image: a crop pads the colour planes
         # away and a horizontal flip flips rows, and shape and dtype still come out right.
-        # An image has fewer channels than rows and columns, so a (4, 4, 8) feature map
-        # (as many rows as its first axis) passes.
         raise ValueError(
             f"{who} got an example of shape {x.shape}, which looks channels-first (C, H, W); "
             "augmentations take channels-last images (H, W, C): transpose a batch with "

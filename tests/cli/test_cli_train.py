@@ -216,6 +216,16 @@ def test_labels_and_tiny_files_fail_before_training(tmp_path, capsys, y, n, mess
         assert err.endswith("or give the file its own x_val and y_val\n"), err
 
 
+def test_channels_first_images_are_refused_for_a_cnn(tmp_path, capsys):
+    # Before: (N, 3, 8, 8) trained silently as 3 × 8 images of 8 channels.
+    path = tmp_path / "nchw.npz"
+    x = np.random.default_rng(0).normal(size=(40, 3, 8, 8)).astype(np.float32)
+    np.savez(path, x_train=x, y_train=np.arange(40) % 2)
+    assert main(["train", "--data", str(path), "--model", "cnn", "--epochs", "1"]) == 1
+    err = _one_line_error(capsys)
+    assert "shape (3, 8, 8), which looks channels-first" in err and "transpose(0, 2, 3, 1)" in err
+
+
 def test_a_split_that_would_take_a_class_out_of_training_speaks_in_flags(tmp_path, capsys):
     # Said "pass stratify=False", an argument of the library the command line does not have.
     path = _file(tmp_path, np.repeat(np.arange(3), 2), 6)
