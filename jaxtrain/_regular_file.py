@@ -15,11 +15,22 @@ from typing import IO, Any
 
 from jaxtrain._atomic import CLOEXEC, NOFOLLOW
 
-__all__ = ["NotRegularFileError", "is_link", "open_regular"]
+__all__ = ["NotRegularFileError", "is_link", "open_regular", "what_is_there"]
 
 
 class NotRegularFileError(OSError):
     """The path is a link, a FIFO, a device or a folder where a regular file was expected."""
+
+
+def what_is_there(path: pathlib.Path) -> str | None:
+    """What stands at ``path`` in place of a regular file, in words for a message ("a
+    directory", or "not a regular file (a pipe, a device or a socket)"); ``None`` for a
+    regular file, or for nothing at all (which the caller calls missing)."""
+    if path.is_dir():
+        return "a directory, not a file"
+    if path.exists() and not path.is_file():
+        return "not a regular file (a pipe, a device or a socket)"
+    return None
 
 
 def is_link(path: Any) -> bool:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxtrain._regular_file import what_is_there
 from jaxtrain._text import counted
 from jaxtrain.cli._errors import CommandError
 from jaxtrain.data import LabelError, class_count
@@ -238,13 +239,10 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) ->
 def check_regular_file(path: pathlib.Path, name: str) -> None:
     """Refuses a data file that is a directory, or not a regular file at all: a pipe or a
     device would block the command or be read without end."""
-    if path.is_dir():
-        raise CommandError(f"cannot read {name}: it is a directory, not an .npz file")
-    if not path.is_file():
-        raise CommandError(
-            f"cannot read {name}: it is not a regular file (a pipe, a device or a socket); save "
-            "the data to an .npz file"
-        )
+    there = what_is_there(path)
+    if there is not None or not path.is_file():
+        there = there or "not a regular file"
+        raise CommandError(f"cannot read {name}: it is {there}; save the data to an .npz file")
 
 
 def _open_archive(path: pathlib.Path, name: str) -> zipfile.ZipFile:

@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from jaxtrain._regular_file import what_is_there
 from jaxtrain._text import counted
 from jaxtrain.data._errors import DataFileError
 from jaxtrain.data._labels import check_class_labels
@@ -143,6 +144,9 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
       https://yann.lecun.com/exdb/mnist/
     """
     path = Path(path)
+    there = what_is_there(path)
+    if there is not None:  # a FIFO would block the read, a device never end it
+        raise DataFileError(path, f"it is {there}.")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file.")
     with open(path, "rb") as raw:
@@ -167,7 +171,7 @@ def _find(directory: Path, stem: str, kind: str) -> Path:
     ]
     candidates = [directory / (name + suffix) for name in names for suffix in (".gz", "")]
     for candidate in candidates:
-        if candidate.is_file():
+        if candidate.exists():  # not a regular file: load_idx says what it is
             return candidate
     raise FileNotFoundError(
         f"no MNIST {kind} file in {directory}: looked for {[c.name for c in candidates]}. "

@@ -354,7 +354,9 @@ def test_a_recorded_data_file_that_became_a_pipe_or_a_folder_is_refused_before_i
     path = tmp_path / "moving.npz"
     reference = {"source": "file", "path": str(path), "sha256": "0" * 64, "seed": 0}
     path.mkdir()
-    with pytest.raises(CommandError, match=r"it is a directory, not an \.npz file"):
+    with pytest.raises(
+        CommandError, match=r"it is a directory, not a file; save the data to an \.npz file"
+    ):
         load_reference(reference, "mlp")
     path.rmdir()
     os.mkfifo(path)

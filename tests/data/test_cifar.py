@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from jaxtrain.data import load_cifar10
+from jaxtrain.data import DataFileError, load_cifar10
 
 
 def cifar_records(n, seed=0, labels=None):
@@ -129,3 +129,10 @@ def test_a_file_ending_in_blank_records_is_flagged(tmp_path):
     records.tofile(tmp_path / "test_batch.bin")
     with pytest.warns(UserWarning, match="the last 3 of 5 records are all zero bytes"):
         load_cifar10(tmp_path, "test", records_per_file=None)
+
+
+def test_a_folder_at_a_batchs_name_is_named_as_such(tmp_path):
+    # Before: "no such file. Download and extract ...".
+    (tmp_path / "test_batch.bin").mkdir()
+    with pytest.raises(DataFileError, match=r"test_batch\.bin: it is a directory, not a file"):
+        load_cifar10(tmp_path, "test")

@@ -1,6 +1,7 @@
 """The IDX (MNIST) reader on small files written here: round trips and every failure."""
 
 import gzip
+import os
 import struct
 import tracemalloc
 import warnings
@@ -76,6 +77,20 @@ def test_idx_corrupt_gzip(tmp_path):
 def test_idx_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope"):
         load_idx(tmp_path / "nope")
+
+
+def test_a_folder_or_a_pipe_at_the_files_name_is_named_as_such(tmp_path):
+    # Before: both were "no such file".
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(DataFileError, match="folder: it is a directory, not a file"):
+        load_idx(tmp_path / "folder")
+    with pytest.raises(DataFileError, match=r"pipe: it is not a regular file \(a pipe"):
+        load_idx(tmp_path / "pipe")
+    os.mkfifo(tmp_path / "train-images-idx3-ubyte")
+    os.mkfifo(tmp_path / "train-labels-idx1-ubyte")
+    with pytest.raises(DataFileError, match="not a regular file"):
+        load_mnist(tmp_path)
 
 
 def make_mnist(folder, stem, n=5, side=4, compress=True, dotted=False):
