@@ -196,13 +196,25 @@ def _check_no_dangling_link(folder: pathlib.Path) -> None:
         )
 
 
+def _check_writable(folder: pathlib.Path, named: pathlib.Path | None = None) -> None:
+    """Refuses a ``folder`` this process cannot write in, naming ``named`` (default: itself)
+    and why: a file system mounted read-only, or the permissions."""
+    if os.access(folder, os.W_OK | os.X_OK):
+        return
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs on this system
+        read_only = False
+    reason = "read-only file system" if read_only else "permission denied"
+    raise OutputDirError(f"cannot write to {named or folder}: {reason}")
+
+
 def _check_creatable(folder: pathlib.Path) -> None:
     """Refuses a missing ``folder`` whose nearest existing parent cannot take it."""
     parent = nearest_existing(folder)
     if not parent.is_dir():
         raise OutputDirError(f"cannot write to {folder}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputDirError(f"cannot write to {folder}: permission denied")
+    _check_writable(parent, folder)
 
 
 def _claim(
@@ -216,8 +228,7 @@ def _claim(
     if folder.exists() and not folder.is_dir():
         raise OutputDirError(f"cannot write to {folder}: it is a file, not a folder")
     folder.mkdir(parents=True, exist_ok=True)
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputDirError(f"cannot write to {folder}: permission denied")
+    _check_writable(folder)
     for name in subfolders:
         sub = folder / name
         if sub.is_symlink():
@@ -305,10 +316,19 @@ class OutputDir:
         with self._locked() as root:
             folder = _open_folder(self.path, parts[:-1])
             try:
-                if relative not in _read_manifest(self.path).get(self.command, []):
+                claimed = relative not in _read_manifest(self.path).get(self.command, [])
+                if claimed:
                     self._check_replaceable(root, folder, parts)
+                    # Recorded first, so that a file of ours is never left unlisted ...
                     self._record(root, relative, add=True)
-                _replace(folder, parts[-1], data)
+                try:
+                    _replace(folder, parts[-1], data)
+                except BaseException:
+                    # ... and dropped when it was not written: the name stays whoever's it was.
+                    if claimed:
+                        with contextlib.suppress(OSError):
+                            self._record(root, relative, add=False)
+                    raise
             finally:
                 os.close(folder)
         self._written.add(relative)

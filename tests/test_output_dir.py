@@ -82,6 +82,40 @@ def test_a_fifo_at_the_manifests_name_neither_hangs_nor_counts_as_a_manifest(tmp
     assert _manifest(tmp_path)["written_by"] == {"jaxtrain tour": ["report.json"]}
 
 
+def test_a_failed_first_write_leaves_the_name_unclaimed(tmp_path, monkeypatch):
+    # Before: the manifest listed a file the write never made, so a user's file put at that
+    # name later was replaced without --overwrite.
+    from jaxtrain import _output_dir
+
+    out = OutputDir(tmp_path, "jaxtrain explain")
+    out.write_text("explanation.json", "{}")
+    original = _output_dir._replace
+
+    def full_disk(folder, name, data):
+        if name == "explanation.png":
+            raise OSError(28, "No space left on device")
+        return original(folder, name, data)
+
+    monkeypatch.setattr(_output_dir, "_replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        out.write_bytes("explanation.png", b"png")
+    assert _manifest(tmp_path)["written_by"] == {"jaxtrain explain": ["explanation.json"]}
+
+
+def test_a_read_only_file_system_is_called_that(tmp_path, monkeypatch):
+    # Before: "permission denied", where the folder is writable but its file system is not.
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+
+    class ReadOnly:
+        f_flag = os.ST_RDONLY
+
+    monkeypatch.setattr(os, "statvfs", lambda path: ReadOnly())
+    with pytest.raises(OutputDirError, match=f"cannot write to {tmp_path}: read-only file system"):
+        claim_output_dir(tmp_path, "jaxtrain tour")
+    with pytest.raises(OutputDirError, match="read-only file system"):
+        claim_output_dir(tmp_path / "new", "jaxtrain tour")
+
+
 def test_a_folder_it_cannot_write_is_refused_before_any_work(tmp_path, monkeypatch):
     # Root may write anywhere, so the permission is denied by a stand-in for os.access.
     monkeypatch.setattr(os, "access", lambda path, mode: False)
