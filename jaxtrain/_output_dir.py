@@ -335,8 +335,14 @@ class OutputDir:
         return self.path.joinpath(*parts)
 
     def write_text(self, name: str, text: str) -> pathlib.Path:
-        """Writes ``text`` as UTF-8 to ``name``; see :meth:`write_bytes`."""
-        return self.write_bytes(name, text.encode("utf-8"))
+        """Writes ``text`` as UTF-8 to ``name``; see :meth:`write_bytes`.
+
+        A file name's bytes that are not UTF-8 (Python keeps them as lone surrogates) are
+        written as ``\\xNN`` escapes: the text stays UTF-8, and the write does not fail on
+        a data file's name after the work is done.
+        """
+        readable = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return self.write_bytes(name, readable.encode("utf-8"))
 
     def write_figure(self, name: str, figure: Any, **savefig_kwargs: Any) -> pathlib.Path:
         """Renders a matplotlib ``figure`` in the format of ``name``'s suffix and writes it.

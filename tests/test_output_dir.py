@@ -116,6 +116,14 @@ def test_a_read_only_file_system_is_called_that(tmp_path, monkeypatch):
         claim_output_dir(tmp_path / "new", "jaxtrain tour")
 
 
+def test_text_with_a_file_names_undecodable_bytes_is_written_as_valid_utf8(tmp_path):
+    # A file name that is not UTF-8 reaches Python as lone surrogates ("bad\udcffname"):
+    # written into a report, the strict encoding failed after all the work was done.
+    name = os.fsdecode(b"bad\xffname.npz")
+    OutputDir(tmp_path, "jaxtrain explain").write_text("explanation.md", f"data: {name} λ")
+    assert (tmp_path / "explanation.md").read_text(encoding="utf-8") == "data: bad\\xffname.npz λ"
+
+
 def test_a_folder_it_cannot_write_is_refused_before_any_work(tmp_path, monkeypatch):
     # Root may write anywhere, so the permission is denied by a stand-in for os.access.
     monkeypatch.setattr(os, "access", lambda path, mode: False)

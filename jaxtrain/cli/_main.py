@@ -132,6 +132,15 @@ def enable_compilation_cache(
     return directory
 
 
+def _print_any_path() -> None:
+    """Lets stdout print a path whose bytes are not UTF-8 (lone surrogates in Python) as
+    those bytes, as ``ls`` does, where its strict encoding would fail the command after its
+    work (stderr escapes them already)."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None and getattr(sys.stdout, "errors", None) == "strict":
+        reconfigure(errors="surrogateescape")
+
+
 def _silence_stdout() -> None:
     """Points stdout at the null device, so that the interpreter's last flush of what could
     not be written to a closed pipe raises nothing."""
@@ -186,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = getattr(args, "command", None) or "jaxtrain"
     if argv is None:
         enable_compilation_cache()
+    _print_any_path()
     try:
         status = func(args)
     except (OutputDirError, UsageError) as error:

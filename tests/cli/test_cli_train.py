@@ -226,6 +226,22 @@ def test_channels_first_images_are_refused_for_a_cnn(tmp_path, capsys):
     assert "shape (3, 8, 8), which looks channels-first" in err and "transpose(0, 2, 3, 1)" in err
 
 
+def test_a_data_file_whose_name_is_not_utf8_is_printed(tmp_path, monkeypatch):
+    # Before: the summary's print failed ("surrogates not allowed") where stdout is strict
+    # UTF-8, after the run, and the command exited 1.
+    import io
+    import os
+
+    path = tmp_path / os.fsdecode(b"bad\xffname.npz")
+    np.savez(path, x_train=np.random.default_rng(0).normal(size=(40, 3)), y_train=np.arange(40) % 2)
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    monkeypatch.setattr("sys.stdout", stdout)
+    argv = ["train", "--data", str(path), "--depth", "0", "--epochs", "1", "--batch-size", "8"]
+    assert main(argv) == 0
+    stdout.flush()
+    assert b"bad\xffname.npz" in stdout.buffer.getvalue()  # the name's own bytes, as ls
+
+
 def test_a_split_that_would_take_a_class_out_of_training_speaks_in_flags(tmp_path, capsys):
     # Said "pass stratify=False", an argument of the library the command line does not have.
     path = _file(tmp_path, np.repeat(np.arange(3), 2), 6)
