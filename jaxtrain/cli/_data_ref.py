@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import pathlib
+import sys
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,13 @@ def data_reference(
     if num_classes is not None:
         common["num_classes"] = int(num_classes)
     if source in BUILTIN:
+        if pathlib.Path(source).exists():
+            # The name wins, as documented; the user may have meant the file.
+            print(
+                f"jaxtrain: --data {source} is the built-in set; for the file of that name "
+                f"here, give --data ./{source}",
+                file=sys.stderr,
+            )
         return {"source": "builtin", "name": source, **common}
     path = pathlib.Path(source)
     if not path.exists():

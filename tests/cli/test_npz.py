@@ -447,3 +447,14 @@ def test_the_suggested_val_fraction_splits(n, fraction):
     suggested = float(re.search(r"lower it to (\S+) or less", str(info.value)).group(1))
     train, val = _split_off_validation(x, y, suggested, 0, "f.npz", task="classification")
     assert len(train[0]) + len(val[0]) == n
+
+
+def test_a_file_named_like_a_built_in_set_is_pointed_out(tmp_path, monkeypatch, capsys):
+    # Before: --data digits with a file ./digits took the built-in set without a word.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digits").write_bytes(b"")
+    assert data_reference("digits", seed=0, val_fraction=0.2, standardize=False)["source"] == (
+        "builtin"
+    )
+    assert "for the file of that name here, give --data ./digits" in capsys.readouterr().err
+    assert data_reference("./digits", seed=0, val_fraction=0.2, standardize=False) is not None
