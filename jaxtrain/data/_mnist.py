@@ -228,17 +228,20 @@ def load_mnist(
     images_path = _find(directory, stem, "images")
     labels_path = _find(directory, stem, "labels")
     images, labels = load_idx(images_path), load_idx(labels_path)
+    # The likely mix-up behind a wrong shape is the two files; behind a wrong type, the file.
+    swapped = images.ndim == 1 and labels.ndim == 3
+    hint = " Are the images and labels swapped?" if swapped else ""
     if images.ndim != 3 or images.dtype != np.uint8:
         raise DataFileError(
             images_path,
             "expected uint8 images of shape (N, H, W) (magic 0x00000803), got "
-            f"{images.dtype.name} of shape {images.shape}. Are the images and labels swapped?",
+            f"{images.dtype.name} of shape {images.shape}.{hint}",
         )
     if labels.ndim != 1 or labels.dtype != np.uint8:
         raise DataFileError(
             labels_path,
             "expected uint8 labels of shape (N,) (magic 0x00000801), got "
-            f"{labels.dtype.name} of shape {labels.shape}. Are the images and labels swapped?",
+            f"{labels.dtype.name} of shape {labels.shape}.{hint}",
         )
     if len(images) == 0:
         raise DataFileError(images_path, "holds no images (N = 0); download the file again.")

@@ -128,8 +128,14 @@ def test_mnist_errors(tmp_path):
     with pytest.raises(ValueError, match="expected uint8 labels of shape"):
         load_mnist(tmp_path)
     write(tmp_path / "train-images-idx3-ubyte.gz", idx_bytes(np.zeros(5, np.uint8)), True)
-    with pytest.raises(ValueError, match="expected uint8 images of shape"):
+    with pytest.raises(ValueError, match=r"expected uint8 images of shape.*swapped"):
         load_mnist(tmp_path)
+    # Images of the wrong type, not swapped files: the file, not the pair, is to blame.
+    make_mnist(tmp_path, "train", n=5)
+    write(tmp_path / "train-images-idx3-ubyte.gz", idx_bytes(np.zeros((5, 2, 2), np.int8)), True)
+    with pytest.raises(ValueError, match="expected uint8 images") as info:
+        load_mnist(tmp_path)
+    assert "swapped" not in str(info.value)
 
 
 def test_mnist_label_bytes_beyond_the_classes_are_refused(tmp_path):
