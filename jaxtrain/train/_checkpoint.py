@@ -401,13 +401,37 @@ def saved_steps(directory: Any) -> list[int]:
 
 
 def json_ready(value: Any, what: str) -> Any:
+    """``value`` as it will load back from JSON; refused where it would not load as itself."""
+    rule = "str, numbers, bools, None, lists, dicts with str keys; no NaN"
+    # json.dumps writes an int or float key as a string: it would load back as another key.
+    found = _non_string_key(value, what)
+    if found is not None:
+        key, where = found
+        raise ValueError(
+            f"{what} must be JSON-serializable ({rule}): key {key!r} "
+            f"({type(key).__name__}) at {where}"
+        )
     try:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"{what} must be JSON-serializable (str, numbers, bools, None, lists, dicts with "
-            f"str keys; no NaN): {error}"
-        ) from None
+        raise ValueError(f"{what} must be JSON-serializable ({rule}): {error}") from None
+
+
+def _non_string_key(value: Any, where: str) -> tuple[Any, str] | None:
+    """The first dict key in ``value`` that is not a string, and where it is."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return key, where
+            found = _non_string_key(item, f"{where}[{key!r}]")
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _non_string_key(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 class CheckpointWriter:

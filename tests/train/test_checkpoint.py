@@ -114,6 +114,9 @@ def test_bad_checkpoint_requests(tmp_path):
         load_checkpoint(tmp_path)
     with pytest.raises(ValueError, match="JSON"):
         save_checkpoint(tmp_path, _state(linear_params()), metadata={"f": np.float32})
+    # An int key came back as a string ({1: "x"} loaded as {"1": "x"}).
+    with pytest.raises(ValueError, match=r"str keys; .*1 \(int\) at metadata\['a'\]"):
+        save_checkpoint(tmp_path, _state(linear_params()), metadata={"a": [{1: "x"}]})
     save_checkpoint(tmp_path, _state(linear_params()))
     with pytest.raises(FileNotFoundError, match="no checkpoint of step 9"):
         load_checkpoint(tmp_path, step=9)
