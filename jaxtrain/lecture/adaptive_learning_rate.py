@@ -1547,6 +1547,7 @@ def _warmup_figure(numbers: dict[str, Any]) -> Any:
     )
     ax_spike.tick_params(axis="x", labelsize=8)
     ax_lr.set(xlabel="step", ylabel="η used", title="learning rate")
+    ax_lr.legend(fontsize=8)  # its own: the panel is read apart from the losses
     fig.set_layout_engine("tight")
     return fig
 

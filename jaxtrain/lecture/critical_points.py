@@ -636,11 +636,12 @@ def _spectrum_caption(numbers: dict[str, Any]) -> str:
         reached = f"a critical point by the test ‖g‖ ≤ {numbers['grad_tol']:.0e}"
     else:
         reached = f"still above the critical-point test ‖g‖ ≤ {numbers['grad_tol']:.0e}"
+    # λmin beside −tol with the digits that show on which side of it λmin was counted.
+    lowest_text, minus_tol = side_by_side([eigenvalues[0], -tol], decimals=3, significant=True)
     if numbers["num_negative"] > 0:
         verdict = (
             f"{counted(numbers['num_negative'], 'negative eigenvalue')} down to "
-            f"{eigenvalues[0]:.3g}: "
-            "a way down exists, so this is no minimum"
+            f"{lowest_text}: a way down exists, so this is no minimum"
         )
     elif numbers["num_zero"] > 0:
         verdict = (
@@ -657,8 +658,6 @@ def _spectrum_caption(numbers: dict[str, Any]) -> str:
     t = numbers["slice_t"][-1]
     steep, flat = numbers["steepest_eigenvalue"], numbers["flattest_eigenvalue"]
     steep_change = numbers["slice_steepest"][-1] - numbers["loss"]
-    # λmin beside −tol with the digits that show on which side of it λmin was counted.
-    lowest_text, minus_tol = side_by_side([eigenvalues[0], -tol], decimals=3, significant=True)
     tol_text = minus_tol.lstrip("-")
     flat_change = numbers["slice_flattest"][-1] - numbers["loss"]
     return (

@@ -198,8 +198,14 @@ def _two_class_caption(numbers: dict[str, Any]) -> str:
             if len(bad) == 1
             else (f"differences of the {', '.join(bad[:-1])} and {bad[-1]} are")
         )
-        overflow = "" if math.isfinite(largest_loss) else " (a loss overflowed)"
-        verdict = f"not equal here: the largest {which} not finite{overflow}"
+        why = (
+            " (a loss overflowed)"
+            if math.isinf(largest_loss)
+            else " (a loss is NaN)"
+            if math.isnan(largest_loss)
+            else ""
+        )
+        verdict = f"not equal here: the largest {which} not finite{why}"
     elif max(measured) <= tolerance:
         verdict = "equal up to float32 rounding"
         conclusion = (
@@ -209,7 +215,9 @@ def _two_class_caption(numbers: dict[str, Any]) -> str:
     else:
         largest = beside(max(measured), tolerance, digits=2)
         verdict = f"not equal here: the largest difference, {largest}, exceeds {tolerance:g}"
-    largest_loss = f"{largest_loss:.1f}" if math.isfinite(largest_loss) else "∞"
+    largest_loss = (
+        f"{largest_loss:.1f}" if math.isfinite(largest_loss) else non_finite(largest_loss)
+    )
     return (
         f"{numbers['num_pairs']:,} random logit pairs (z₀, z₁) ~ N(0, "
         f"{numbers['logit_scale']:g}²) with random labels: softmax(z)₁ and σ(z₁ − z₀) differ "

@@ -906,7 +906,7 @@ def model_selection(config: LectureConfig, seed: int = 0) -> Claim:
         "train_loss": train_loss,
         "test_loss": test_loss,
         "choice": selection.choice,
-        "test_best": min(names, key=test_loss.__getitem__),
+        "test_best": _lowest_finite(test_loss),
     }
     return Claim(
         section=_ID,
@@ -960,6 +960,13 @@ def _selection_figure(numbers: dict[str, Any]) -> Any:
     return fig
 
 
+def _lowest_finite(losses: dict[str, float]) -> str | None:
+    """The candidate of the lowest finite loss (the first of equals); ``None`` when none is
+    finite. A NaN is no loss at all: ``min`` would keep one that came first."""
+    finite = [name for name, loss in losses.items() if math.isfinite(loss)]
+    return min(finite, key=losses.__getitem__) if finite else None
+
+
 def _selection_caption(numbers: dict[str, Any]) -> str:
     names = numbers["candidates"]
     fold, train, test = numbers["fold_val_loss"], numbers["train_loss"], numbers["test_loss"]
@@ -970,19 +977,31 @@ def _selection_caption(numbers: dict[str, Any]) -> str:
         dict(zip(names, side_by_side([losses[n] for n in names], decimals=3), strict=True))
         for losses in (train, fold, test)
     )
+    spreads = {
+        n: f"{spread:.3f}" if math.isfinite(spread) else "n/a"
+        for n, spread in numbers["fold_val_loss_std"].items()
+    }
     listing = "; ".join(
-        f"{n}: training {trains[n]}, folds {folds[n]} ± "
-        f"{numbers['fold_val_loss_std'][n]:.3f}, test {tests[n]}"
+        f"{n}: training {trains[n]}, folds {folds[n]} ± {spreads[n]}, test {tests[n]}"
         for n in names
+    )
+    # cross_validate names the first candidate where no fold loss is finite: no choice.
+    chose = math.isfinite(fold[choice])
+    selection = (
+        f"chooses {choice} on the training points alone"
+        if chose
+        else "makes no choice: every candidate diverged in a fold (no finite mean validation loss)"
     )
     text = (
         f"Three candidates on {numbers['points']} spiral points (noise {numbers['noise']}), each "
         f"trained {numbers['steps']} Adam steps at η = {numbers['learning_rate']:g}. "
-        f"{numbers['folds']}-fold cross-validation chooses {choice} on the training points "
-        f"alone. Trained on all of them and tested on {numbers['test_points']:,} fresh points "
-        f"(loss per candidate: {listing}). "
+        f"{numbers['folds']}-fold cross-validation {selection}. Trained on all of them and "
+        f"tested on {numbers['test_points']:,} fresh points (loss per candidate: {listing}). "
     )
-    if choice == best:
+    if not chose or best is None:
+        if best is not None:
+            text += f"{best} has the lowest test loss ({tests[best]}). "
+    elif choice == best:
         text += (
             f"The fresh test agrees: {best} has the lowest test loss too, although the folds "
             "never saw a test point. "
@@ -994,7 +1013,7 @@ def _selection_caption(numbers: dict[str, Any]) -> str:
         )
     flexible = names[-1]
     lowest_train = all(train[flexible] < train[n] for n in names[:-1])
-    if lowest_train and test[flexible] > test[best]:
+    if lowest_train and best is not None and test[flexible] > test[best]:
         text += (
             f"The most flexible, {flexible}, has the lowest training loss and a higher test "
             f"loss than {best}: choosing by the training loss would pick the overfitting model."

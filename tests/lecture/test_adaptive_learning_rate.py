@@ -168,6 +168,12 @@ def test_warmup_alone_removes_the_early_spike(claims):
     caption = claims["warmup"].caption
     assert f"{none['early_spike'][0]:.2f}" in caption and f"{warm['early_spike'][1]:.2f}" in caption
     assert "removes most of the early spike in every seed" in caption
+    # Each panel of lines names them (the learning-rate panel had no legend).
+    ax_loss, _, ax_lr = claims["warmup"].figure.axes
+    for ax in (ax_loss, ax_lr):
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+            run["label"] for run in runs.values()
+        ]
 
 
 def test_m_and_sigma_do_not_cancel(claims):
