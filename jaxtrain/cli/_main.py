@@ -132,6 +132,12 @@ def enable_compilation_cache(
     return directory
 
 
+def _traceback_when_debugging() -> None:
+    """The failure's traceback on stderr where ``JAXTRAIN_DEBUG`` is set, before its line."""
+    if os.environ.get("JAXTRAIN_DEBUG"):
+        traceback.print_exc()
+
+
 def _print_any_path() -> None:
     """Lets stdout print a path whose bytes are not UTF-8 (lone surrogates in Python) as
     those bytes, as ``ls`` does, where its strict encoding would fail the command after its
@@ -201,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OutputDirError, UsageError) as error:
         # A refused --out, or flags found not to fit after parsing, are bad arguments: exit
         # 2, as argparse's.
+        _traceback_when_debugging()
         print(f"jaxtrain {command}: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
@@ -209,14 +216,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return 141
     except CommandError as error:
+        _traceback_when_debugging()
         print(f"jaxtrain {command}: error: {_one_line(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"jaxtrain {command}: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # the CLI promises one line, never a traceback
-        if os.environ.get("JAXTRAIN_DEBUG"):
-            traceback.print_exc()
+        _traceback_when_debugging()
         print(
             f"jaxtrain {command}: error: {type(error).__name__}: {_one_line(error)}",
             file=sys.stderr,

@@ -132,6 +132,22 @@ def test_unexpected_errors_are_one_line_unless_debugging(tmp_path, capsys, monke
     assert "Traceback" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "status"),
+    [(["hessian", "no-such-checkpoint"], 1), (["train", "--batch-size", "100000"], 2)],
+)
+def test_debugging_shows_the_traceback_of_an_expected_failure_too(
+    capsys, monkeypatch, argv, status
+):
+    # Before: JAXTRAIN_DEBUG=1 showed one only for an unexpected exception.
+    assert main(argv) == status
+    assert "Traceback" not in capsys.readouterr().err
+    monkeypatch.setenv("JAXTRAIN_DEBUG", "1")
+    assert main(argv) == status
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.rstrip().splitlines()[-1].startswith("jaxtrain ")
+
+
 def test_a_closed_pipe_ends_quietly(tmp_path, capsys, monkeypatch):
     # `jaxtrain diagnose ... --json | head` ended with "error: BrokenPipeError" and exit 1.
     import jaxtrain.cli._diagnose as command
