@@ -1,7 +1,9 @@
 """Pictures of everything a person would rather see than read: spectra, loss slices, trajectories.
 
 Each function takes arrays (or jaxtrain results) and an optional matplotlib ``Axes`` and returns
-the ``Axes`` it drew on, so figures compose in notebooks and in the ``jaxtrain tour`` report.
+the ``Axes`` it drew on, so figures compose in notebooks and in the ``jaxtrain tour`` report;
+the two that draw several panels return them all (``plot_history`` an array of ``Axes``,
+``plot_augmentations`` the figure and its axes).
 """
 
 from jaxtrain.plot._augment import plot_augmentations

@@ -79,9 +79,10 @@ def fit(
     after the first epoch, epochs of few steps and no partial batch (at full batch, one)
     with nothing due on the host between them (no validation set, no checkpoint) run up to
     64 steps per call, since a call's wait and records cost about as much as a small
-    model's step. The full batches of an epoch are one scan and a last partial batch one
-    more step (its own compilation, once). With ``steps=`` a run may stop, and resume, in
-    the middle of an epoch.
+    model's step. The full batches of an epoch are one loop and a last partial batch one
+    more step, in the same compiled call (with ``data_on_device=False``, sent from the host,
+    the partial batch is a call of its own, compiled once). With ``steps=`` a run may stop,
+    and resume, in the middle of an epoch.
 
     Learning rate record: ``history.per_step["learning_rate"]`` is the η of an
     ``optax.inject_hyperparams`` state; else the ``learning_rate`` given here (a number, or a
