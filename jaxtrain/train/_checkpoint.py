@@ -549,6 +549,10 @@ def save_checkpoint(
     its trees, and lists the steps it saved); the save holds the directory's lock. Only steps
     listed there are ever replaced or deleted: other folders in it are left alone.
 
+    With several processes (``jax.distributed``) it is a collective: every process calls it
+    at the same point, on the same directory (one every process reaches); called by process
+    0 alone (``if jax.process_index() == 0:``), it waits for the others for good.
+
     Args:
       directory: the checkpoint directory (created if missing); other steps in it are kept.
       state: the state to save; a checkpoint of the same step is replaced.
@@ -656,6 +660,13 @@ def _restore(checkpointer: Any, step_dir: Any, args: dict[str, Any], name: str) 
     try:
         return checkpointer.restore(step_dir, args=_ocp().args.Composite(**args))
     except Exception as error:  # TensorStore and orbax raise many types, with pages of text
+        if jax.process_count() > 1:
+            # Then the likelier cause is a process that did not join the restore, not the
+            # files (their checksums matched): not to be called corrupt, or deleted as such.
+            raise RuntimeError(
+                f"cannot read the checkpoint {name}: {_short(error)} (with several processes, "
+                "every process must load it, at the same point)"
+            ) from None
         raise CheckpointCorruptError(
             f"cannot read the checkpoint {name}: {_short(error)}"
         ) from None
@@ -815,7 +826,8 @@ def load_checkpoint(
     compared with the target's: a checkpoint whose model or optimizer state has another
     structure is refused with :class:`CheckpointMismatchError` listing the differences, never
     loaded in part. Only the structure is compared: another learning rate, activation or
-    data set of the same shapes loads and goes on.
+    data set of the same shapes loads and goes on. With several processes every process
+    calls it, at the same point (a collective, as :func:`save_checkpoint`).
 
     Args:
       directory: the checkpoint directory (holding step subdirectories).

@@ -157,11 +157,23 @@ class CheckpointDirectory:
         Raises:
           CheckpointDirectoryError: the path is a file; the directory holds files but no
             manifest; or another process holds the lock. With several processes, on every
-            one (process 0 checks, and its outcome reaches them all before any goes on).
+            one (process 0 checks, and its outcome reaches them all before any goes on); and
+            where another process does not see the directory process 0 made.
         """
         together(self._open_primary if self._primary else lambda: None)
         if not self._primary:
             self._manifest = self._read()
+        # The others read what process 0 wrote: a folder where one of them finds nothing is
+        # on its own disk, not shared, and every process refuses it (none waits for it).
+        together(self._check_shared)
+
+    def _check_shared(self) -> None:
+        if self._manifest is None:
+            raise CheckpointDirectoryError(
+                f"the checkpoint directory {self.path} is not shared: process 0 made it, but "
+                f"this process finds no {MANIFEST} there; give a directory every process "
+                "reaches (a shared file system, or a bucket such as gs://...)"
+            )
 
     def _open_primary(self) -> None:
         """Process 0's part of :meth:`open` (the whole of it with one process)."""

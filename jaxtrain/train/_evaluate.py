@@ -187,7 +187,8 @@ def evaluate(
     exact for the loss and for per-example-mean metrics such as accuracy
     (:func:`jaxtrain.losses.chunked_mean`). Everything runs in one jitted function (a
     ``lax.scan`` over the chunks), compiled once per model, data shape and chunk size: calling
-    it again (as ``fit`` does every epoch) does not recompile.
+    it again (as ``fit`` does every epoch) does not recompile. With several processes every
+    process calls it, each with its share (a collective: called by one, it waits for good).
 
     Args:
       model_or_state: a :class:`TrainState`, or anything :func:`jaxtrain.nn.functional`

@@ -25,7 +25,7 @@ from jaxtrain.train._errors import (
     CheckpointMismatchError,
 )
 
-__all__ = ["check_same_layout", "example_layout", "joined_shares", "together"]
+__all__ = ["check_same_layout", "check_same_run", "example_layout", "joined_shares", "together"]
 
 _T = TypeVar("_T")
 
@@ -164,3 +164,34 @@ def joined_shares(arrays: Sequence[np.ndarray], lengths: Sequence[int]) -> tuple
         joined.append(part.reshape(len(whole), *a.shape[1:]))
         start += width
     return tuple(joined)
+
+
+def check_same_run(parts: dict[str, str | bytes]) -> None:
+    """Refuses, on every process alike, a run whose processes were given different
+    arguments or initial values: each of ``parts`` (a name, and this process's text or bytes
+    of it) is compared with process 0's by its CRC-32.
+
+    Processes that differ in the batch size or the run's length wait for each other in
+    different collectives for good; ones that differ in the initial parameters or the
+    optimizer run to the end, each with its own copy of a state that is meant to be one, and
+    a checkpoint keeps process 0's. With one process nothing is exchanged.
+
+    Raises:
+      ValueError: naming the first process that differs and what differs.
+    """
+    if jax.process_count() == 1:
+        return
+    names = list(parts)
+
+    def digest(value: str | bytes) -> int:
+        return zlib.crc32(value.encode() if isinstance(value, str) else value)
+
+    _, digests = together(lambda: [digest(parts[n]) for n in names], numbers=list, count=len(names))
+    for process in range(1, len(digests)):
+        differ = [n for n, a, b in zip(names, digests[0], digests[process], strict=True) if a != b]
+        if differ:
+            raise ValueError(
+                f"process {process} was given another {' and another '.join(differ)} than "
+                "process 0: every process must call it with the same arguments and initial "
+                "values (the same seed and model), each with its own share of the data"
+            )

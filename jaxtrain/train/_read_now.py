@@ -10,6 +10,7 @@ changed between two runs, is never trained or reported with its old value.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,13 @@ from jaxtrain._hoisted import static_now
 from jaxtrain.optim._extra_args import update_with_extra_args
 from jaxtrain.train._checks import one_example_like
 
-__all__ = ["augmentation_now", "loss_and_metrics_now", "optimizer_now", "schedule_now"]
+__all__ = [
+    "augmentation_now",
+    "loss_and_metrics_now",
+    "optimizer_now",
+    "optimizer_text",
+    "schedule_now",
+]
 
 
 def loss_and_metrics_now(
@@ -81,6 +88,18 @@ def optimizer_now(optimizer: Any, params: Any, opt_state: Any) -> Any:
         return static_now(Partial(_update_with_stand_in_loss, optimizer), shapes)
     except Exception:  # any error of the user's update belongs to the run itself
         return optimizer
+
+
+def optimizer_text(optimizer: Any, params: Any, opt_state: Any) -> str:
+    """The program of ``optimizer``'s update at the run's parameters and state, as text (its
+    hyperparameters printed in it), to compare one process's optimizer with another's; the
+    optimizer's type where its update cannot be traced on its own."""
+    shapes = jax.eval_shape(lambda *trees: trees, params, opt_state, params)
+    try:
+        update = functools.partial(_update_with_stand_in_loss, optimizer)
+        return str(jax.make_jaxpr(update)(*shapes))
+    except Exception:  # any error of the user's update belongs to the run itself
+        return type(optimizer).__qualname__
 
 
 def schedule_now(schedule: Any) -> Any:

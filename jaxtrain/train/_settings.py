@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -33,7 +34,8 @@ from jaxtrain.train._checks import (
 )
 from jaxtrain.train._evaluate import checked_share, every_share, metric_names, split_model
 from jaxtrain.train._nonfinite import NONFINITE_POLICIES
-from jaxtrain.train._read_now import augmentation_now, loss_and_metrics_now
+from jaxtrain.train._processes import check_same_run
+from jaxtrain.train._read_now import augmentation_now, loss_and_metrics_now, optimizer_text
 from jaxtrain.train._records import ROW_RECORDS, TRAIN_PREFIX
 from jaxtrain.train._sharding import Placement, resolve_placement
 from jaxtrain.train._step import STEP_RECORDS
@@ -187,7 +189,7 @@ def resolve_settings(
         loss, named_metrics, apply, params, model_state, (x, y)
     )
     augment = augmentation_now(augment, key, x)
-    return FitSettings(
+    settings = FitSettings(
         apply=apply,
         params=params,
         model_state=model_state,
@@ -217,6 +219,36 @@ def resolve_settings(
         resume=resume,
         metadata=metadata,
     )
+    if processes > 1:
+        check_same_run(_run_parts(settings, setup.opt_state))
+    return settings
+
+
+def _run_parts(settings: FitSettings, opt_state: Any) -> dict[str, str | bytes]:
+    """What every process's run must share, by name: the arguments that shape the run, the
+    key, the initial values of the model (the parts this process holds whole: a state the
+    processes trained spans them all already) and the optimizer's program."""
+    arguments = {
+        **settings.checkpoint_config,
+        "eval_batch_size": settings.eval_batch_size,
+        "checkpoint_every": settings.checkpoint_every,
+        "resume": settings.resume,
+        "on_host": settings.on_host,
+        "learning_rate": settings.learning_rate if not callable(settings.learning_rate) else None,
+    }
+    values = [
+        np.asarray(jax.device_get(leaf)).tobytes()
+        for leaf in jax.tree.leaves((settings.params, settings.model_state))
+        if not isinstance(leaf, jax.Array) or leaf.is_fully_addressable
+    ]
+    return {
+        "arguments (batch size, length, checkpoints, monitors, ...)": json.dumps(
+            arguments, sort_keys=True, default=str
+        ),
+        "seed": np.asarray(jax.random.key_data(settings.key)).tobytes(),
+        "initial model": b"".join(values),
+        "optimizer": optimizer_text(settings.optimizer, settings.params, opt_state),
+    }
 
 
 def _run_length(epochs: Any, steps: Any) -> tuple[int | None, int | None]:

@@ -151,7 +151,8 @@ def resolve_placement(mesh: Mesh | None) -> Placement:
     else all devices on one ``"data"`` axis.
 
     Raises:
-      ValueError: if ``mesh`` has several axes and none is called ``"data"``.
+      ValueError: if ``mesh`` has several axes and none is called ``"data"``, or, with several
+        processes, leaves out some of their devices.
     """
     if mesh is None:
         mesh = context_mesh()
@@ -161,6 +162,14 @@ def resolve_placement(mesh: Mesh | None) -> Placement:
         mesh = Mesh(np.asarray(jax.devices()), ("data",))
     if not isinstance(mesh, Mesh):
         raise ValueError(f"mesh must be a jax.sharding.Mesh or None; got {type(mesh).__name__}")
+    if jax.process_count() > 1 and mesh.devices.size < jax.device_count():
+        # Every process makes the same mesh from its own view, so all refuse it alike.
+        raise ValueError(
+            f"the mesh has {mesh.devices.size} of the {jax.device_count()} devices of the "
+            f"{jax.process_count()} processes: with several processes the batch is split over "
+            "every process's devices; build the mesh from jax.devices(), not "
+            "jax.local_devices()"
+        )
     mesh = with_auto_axes(mesh)  # a jax.make_mesh mesh too (jaxtrain._mesh)
     names = tuple(mesh.axis_names)
     if "data" in names:

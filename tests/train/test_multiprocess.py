@@ -236,9 +236,27 @@ def _fail_together(process, processes, out, train, mine, kw):
 
     def refused(error, match, **fit_kw):
         data = fit_kw.pop("data", mine)
+        net, optimizer = fit_kw.pop("model", None) or model(), fit_kw.pop("optimizer", OPTIMIZER)
         with pytest.raises(error, match=match):
-            fit(model(), OPTIMIZER, data, epochs=fit_kw.pop("epochs", 1), **kw, **fit_kw)
+            fit(net, optimizer, data, **{"epochs": 1, **kw, **fit_kw})
         print("refused:", match, flush=True)
+
+    # Process 1 given another batch size waited for the others in other collectives for
+    # good; another initial model or optimizer trained apart, each process its own copy of
+    # the "replicated" state: each is refused by both now.
+    refused(ValueError, r"another arguments", batch_size=BATCH // 2 if process else BATCH)
+    apply, params, state = model()
+    if process == 1:
+        params = jax.tree.map(lambda a: a + np.float32(1e-3), params)
+    refused(ValueError, r"process 1 was given another initial model", model=(apply, params, state))
+    other = optax.sgd(0.2 if process else 0.1, momentum=0.9)
+    refused(ValueError, r"process 1 was given another optimizer", optimizer=other)
+    # A checkpoint folder on each process's own disk: process 1 finds none of process 0's.
+    refused(
+        CheckpointDirectoryError,
+        r"process 1: the checkpoint directory .* is not shared",
+        checkpoint_dir=out / f"own-disk-{process}",
+    )
 
     # Only process 1's share holds a NaN; only process 0's validation share a bad label.
     x, y = mine
