@@ -338,10 +338,11 @@ class OutputDir:
         """Writes ``text`` as UTF-8 to ``name``; see :meth:`write_bytes`.
 
         A file name's bytes that are not UTF-8 (Python keeps them as lone surrogates) are
-        written as ``\\xNN`` escapes: the text stays UTF-8, and the write does not fail on
-        a data file's name after the work is done.
+        written as the replacement character U+FFFD, as a terminal shows them: the text stays
+        valid UTF-8, and valid JSON (a ``\\xNN`` escape there is not), and the write does not
+        fail on a data file's name after the work is done.
         """
-        readable = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        readable = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         return self.write_bytes(name, readable.encode("utf-8"))
 
     def write_figure(self, name: str, figure: Any, **savefig_kwargs: Any) -> pathlib.Path:

@@ -119,9 +119,16 @@ def test_a_read_only_file_system_is_called_that(tmp_path, monkeypatch):
 def test_text_with_a_file_names_undecodable_bytes_is_written_as_valid_utf8(tmp_path):
     # A file name that is not UTF-8 reaches Python as lone surrogates ("bad\udcffname"):
     # written into a report, the strict encoding failed after all the work was done.
+    # A backslash escape in its place made invalid JSON ("\\xff" in a string): the
+    # replacement character keeps Markdown and JSON valid alike.
     name = os.fsdecode(b"bad\xffname.npz")
-    OutputDir(tmp_path, "jaxtrain explain").write_text("explanation.md", f"data: {name} λ")
-    assert (tmp_path / "explanation.md").read_text(encoding="utf-8") == "data: bad\\xffname.npz λ"
+    out = OutputDir(tmp_path, "jaxtrain explain")
+    out.write_text("explanation.md", f"data: {name} λ")
+    assert (tmp_path / "explanation.md").read_text(encoding="utf-8") == "data: bad\ufffdname.npz λ"
+    out.write_text("explanation.json", json.dumps({"data": name}, ensure_ascii=False))
+    assert json.loads((tmp_path / "explanation.json").read_text(encoding="utf-8")) == {
+        "data": "bad\ufffdname.npz"
+    }
 
 
 def test_a_folder_it_cannot_write_is_refused_before_any_work(tmp_path, monkeypatch):

@@ -46,7 +46,7 @@ def data_reference(
     if num_classes is not None:
         common["num_classes"] = int(num_classes)
     if source in BUILTIN:
-        if pathlib.Path(source).exists():
+        if pathlib.Path(source).is_file():  # (a folder of that name is no data file)
             # The name wins, as documented; the user may have meant the file.
             print(
                 f"jaxtrain: --data {source} is the built-in set; for the file of that name "

@@ -12,12 +12,13 @@ loads its Lanczos programs instead of compiling them again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import pathlib
 import sys
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from jaxtrain._output_dir import OutputDirError
 from jaxtrain.cli._errors import CommandError, UsageError
@@ -138,13 +139,21 @@ def _traceback_when_debugging() -> None:
         traceback.print_exc()
 
 
-def _print_any_path() -> None:
+def _print_any_path() -> Callable[[], None]:
     """Lets stdout print a path whose bytes are not UTF-8 (lone surrogates in Python) as
     those bytes, as ``ls`` does, where its strict encoding would fail the command after its
-    work (stderr escapes them already)."""
-    reconfigure = getattr(sys.stdout, "reconfigure", None)
-    if reconfigure is not None and getattr(sys.stdout, "errors", None) == "strict":
-        reconfigure(errors="surrogateescape")
+    work (stderr escapes them already). Returns what puts stdout back as it was."""
+    stdout = sys.stdout
+    reconfigure = getattr(stdout, "reconfigure", None)
+    if reconfigure is None or getattr(stdout, "errors", None) != "strict":
+        return lambda: None
+    reconfigure(errors="surrogateescape")
+
+    def restore() -> None:
+        with contextlib.suppress(ValueError):  # a stream closed meanwhile
+            stdout.reconfigure(errors="strict")
+
+    return restore
 
 
 def _silence_stdout() -> None:
@@ -201,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = getattr(args, "command", None) or "jaxtrain"
     if argv is None:
         enable_compilation_cache()
-    _print_any_path()
+    restore_stdout = _print_any_path()
     try:
         status = func(args)
     except (OutputDirError, UsageError) as error:
@@ -229,4 +238,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        restore_stdout()
     return 0 if status is None else int(status)

@@ -102,12 +102,14 @@ def check_model_size(spec: Any, *, variants: bool = False, max_bytes: int = MAX_
             size, limit = _number(count * _ITEMSIZE), _number(max_bytes)
             if size == limit:  # rounded alike: in full, so that "above" shows
                 size, limit = f"{count * _ITEMSIZE:,}", f"{max_bytes:,}"
-            # With one output the same layers fit: the outputs are what to change.
+            # The outputs are to blame where they outnumber the width and the same layers
+            # with one output fit; else the width or the depth.
             one_output = dataclasses.replace(model, out_features=1)
             fix = (
                 f"its {model.out_features:,} outputs are too many (--num-classes, or the "
                 "targets' width)"
-                if variable_count(one_output) * _ITEMSIZE <= max_bytes
+                if model.out_features > model.width
+                and variable_count(one_output) * _ITEMSIZE <= max_bytes
                 else "choose a smaller --width or --depth"
             )
             raise CommandError(

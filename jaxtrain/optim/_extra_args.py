@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import types
 from collections.abc import Callable
@@ -76,8 +77,12 @@ def takes_obj_fn(optimizer: optax.GradientTransformation) -> bool:
 
 
 def _factory_update_takes_obj_fn(factory: Callable[..., Any]) -> bool:
-    """Whether an update function that ``factory`` defines in its body takes ``obj_fn``, read
-    off the compiled code of its body (nothing is built)."""
+    """Whether an update function that ``factory`` (or the function a ``functools.partial``
+    wraps) defines in its body takes ``obj_fn``, read off the compiled code of its body
+    (nothing is built). A factory of the user's that calls an escape transform's is not
+    looked into: pass the loss as ``obj_fn`` to such an update yourself."""
+    while isinstance(factory, functools.partial):
+        factory = factory.func
     code = getattr(inspect.unwrap(factory), "__code__", None)
     for inner in code.co_consts if code is not None else ():
         if isinstance(inner, types.CodeType) and inner.co_name.endswith("update_fn"):

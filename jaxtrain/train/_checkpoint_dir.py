@@ -161,13 +161,13 @@ class CheckpointDirectory:
             where another process does not see the directory process 0 made.
         """
         together(self._open_primary if self._primary else lambda: None)
-        if not self._primary:
-            self._manifest = self._read()
-        # The others read what process 0 wrote: a folder where one of them finds nothing is
-        # on its own disk, not shared, and every process refuses it (none waits for it).
-        together(self._check_shared)
+        # The others read what process 0 wrote, inside the exchange: a folder where one of
+        # them finds nothing (or a damaged manifest) is on its own disk, not shared, and
+        # every process refuses it (none waits for it).
+        together(lambda: None if self._primary else self._read_shared())
 
-    def _check_shared(self) -> None:
+    def _read_shared(self) -> None:
+        self._manifest = self._read()
         if self._manifest is None:
             raise CheckpointDirectoryError(
                 f"the checkpoint directory {self.path} is not shared: process 0 made it, but "

@@ -166,10 +166,10 @@ def joined_shares(arrays: Sequence[np.ndarray], lengths: Sequence[int]) -> tuple
     return tuple(joined)
 
 
-def check_same_run(parts: dict[str, str | bytes]) -> None:
+def check_same_run(digests: dict[str, int]) -> None:
     """Refuses, on every process alike, a run whose processes were given different
-    arguments or initial values: each of ``parts`` (a name, and this process's text or bytes
-    of it) is compared with process 0's by its CRC-32.
+    arguments or initial values: each of ``digests`` (a name, and this process's CRC-32 of
+    it) is compared with process 0's.
 
     Processes that differ in the batch size or the run's length wait for each other in
     different collectives for good; ones that differ in the initial parameters or the
@@ -181,17 +181,16 @@ def check_same_run(parts: dict[str, str | bytes]) -> None:
     """
     if jax.process_count() == 1:
         return
-    names = list(parts)
-
-    def digest(value: str | bytes) -> int:
-        return zlib.crc32(value.encode() if isinstance(value, str) else value)
-
-    _, digests = together(lambda: [digest(parts[n]) for n in names], numbers=list, count=len(names))
-    for process in range(1, len(digests)):
-        differ = [n for n, a, b in zip(names, digests[0], digests[process], strict=True) if a != b]
+    names = list(digests)
+    _, exchanged = together(lambda: [digests[n] for n in names], numbers=list, count=len(names))
+    for process in range(1, len(exchanged)):
+        differ = [
+            n for n, a, b in zip(names, exchanged[0], exchanged[process], strict=True) if a != b
+        ]
         if differ:
             raise ValueError(
-                f"process {process} was given another {' and another '.join(differ)} than "
-                "process 0: every process must call it with the same arguments and initial "
-                "values (the same seed and model), each with its own share of the data"
+                f"process {process}'s {', '.join(differ)} "
+                f"{'differs' if len(differ) == 1 else 'differ'} from process 0's: every "
+                "process must call fit with the same arguments, the same initial model and the "
+                "same optimizer (the same seed), each with its own share of the data"
             )

@@ -10,7 +10,6 @@ changed between two runs, is never trained or reported with its old value.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +24,7 @@ __all__ = [
     "augmentation_now",
     "loss_and_metrics_now",
     "optimizer_now",
-    "optimizer_text",
+    "optimizer_program",
     "schedule_now",
 ]
 
@@ -73,6 +72,12 @@ def _update_with_stand_in_loss(optimizer: Any, grads: Any, state: Any, params: A
     return update(grads, state, params, value=jax.numpy.float32(0), value_fn=_stand_in_loss)
 
 
+def _update_reading(optimizer: Any, params: Any, opt_state: Any) -> tuple[Partial, tuple]:
+    """The optimizer's update with a stand-in loss, and the shapes it is read at."""
+    shapes = jax.eval_shape(lambda *trees: trees, params, opt_state, params)
+    return Partial(_update_with_stand_in_loss, optimizer), shapes
+
+
 def optimizer_now(optimizer: Any, params: Any, opt_state: Any) -> Any:
     """``optimizer`` read now, as a key of the programs that run it: its update traced at the
     run's parameters and state (not computed).
@@ -80,26 +85,27 @@ def optimizer_now(optimizer: Any, params: Any, opt_state: Any) -> Any:
     Equal to a later call's only while the same optimizer computes the same from the same
     arrays: a schedule reading a table of η that the user changed between two runs compiles
     anew, where keeping the programs by the optimizer object trained with the old table.
-    An update that cannot be traced on its own (with a stand-in loss) is keyed by the
-    optimizer object alone; the run then meets its error where it always did.
+    Costs a trace per ``fit`` call: 2–8 ms for sgd or adam on a 25k-parameter MLP, 95–146 ms
+    for optax.lbfgs and the escape transforms. An update that cannot be traced on its own
+    (with a stand-in loss) is keyed by the optimizer object alone; the run then meets its
+    error where it always did.
     """
-    shapes = jax.eval_shape(lambda *trees: trees, params, opt_state, params)
+    update, shapes = _update_reading(optimizer, params, opt_state)
     try:
-        return static_now(Partial(_update_with_stand_in_loss, optimizer), shapes)
+        return static_now(update, shapes)
     except Exception:  # any error of the user's update belongs to the run itself
         return optimizer
 
 
-def optimizer_text(optimizer: Any, params: Any, opt_state: Any) -> str:
-    """The program of ``optimizer``'s update at the run's parameters and state, as text (its
-    hyperparameters printed in it), to compare one process's optimizer with another's; the
-    optimizer's type where its update cannot be traced on its own."""
-    shapes = jax.eval_shape(lambda *trees: trees, params, opt_state, params)
+def optimizer_program(optimizer: Any, params: Any, opt_state: Any) -> Any:
+    """The closed jaxpr of ``optimizer``'s update at the run's parameters and state, to
+    compare one process's optimizer with another's (its Python numbers are in the text, its
+    arrays in the constants); ``None`` where the update cannot be traced on its own."""
+    update, shapes = _update_reading(optimizer, params, opt_state)
     try:
-        update = functools.partial(_update_with_stand_in_loss, optimizer)
-        return str(jax.make_jaxpr(update)(*shapes))
+        return jax.make_jaxpr(update)(*shapes)
     except Exception:  # any error of the user's update belongs to the run itself
-        return type(optimizer).__qualname__
+        return None
 
 
 def schedule_now(schedule: Any) -> Any:

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import os
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -35,7 +36,7 @@ from jaxtrain.train._checks import (
 from jaxtrain.train._evaluate import checked_share, every_share, metric_names, split_model
 from jaxtrain.train._nonfinite import NONFINITE_POLICIES
 from jaxtrain.train._processes import check_same_run
-from jaxtrain.train._read_now import augmentation_now, loss_and_metrics_now, optimizer_text
+from jaxtrain.train._read_now import augmentation_now, loss_and_metrics_now, optimizer_program
 from jaxtrain.train._records import ROW_RECORDS, TRAIN_PREFIX
 from jaxtrain.train._sharding import Placement, resolve_placement
 from jaxtrain.train._step import STEP_RECORDS
@@ -220,35 +221,55 @@ def resolve_settings(
         metadata=metadata,
     )
     if processes > 1:
-        check_same_run(_run_parts(settings, setup.opt_state))
+        check_same_run(_run_digests(settings, setup.opt_state))
     return settings
 
 
-def _run_parts(settings: FitSettings, opt_state: Any) -> dict[str, str | bytes]:
-    """What every process's run must share, by name: the arguments that shape the run, the
-    key, the initial values of the model (the parts this process holds whole: a state the
-    processes trained spans them all already) and the optimizer's program."""
+def _run_digests(settings: FitSettings, opt_state: Any) -> dict[str, int]:
+    """The CRC-32 of what every process's run must share, by name: each argument that shapes
+    the run, the key, the initial values of the model (the parts this process holds whole: a
+    state the processes trained spans them all already) and the optimizer (its program, the
+    arrays it closes over, and its initial state, where ``inject_hyperparams`` keeps η)."""
     arguments = {
         **settings.checkpoint_config,
         "eval_batch_size": settings.eval_batch_size,
         "checkpoint_every": settings.checkpoint_every,
         "resume": settings.resume,
-        "on_host": settings.on_host,
-        "learning_rate": settings.learning_rate if not callable(settings.learning_rate) else None,
+        "data_on_device": not settings.on_host,
+        "learning_rate": settings.learning_rate,
     }
-    values = [
-        np.asarray(jax.device_get(leaf)).tobytes()
-        for leaf in jax.tree.leaves((settings.params, settings.model_state))
-        if not isinstance(leaf, jax.Array) or leaf.is_fully_addressable
-    ]
+    digests = {
+        name: zlib.crc32(json.dumps(value, sort_keys=True, default=_named).encode())
+        for name, value in arguments.items()
+    }
+    program = optimizer_program(settings.optimizer, settings.params, opt_state)
+    optimizer = zlib.crc32(str(program).encode()) if program is not None else 0
     return {
-        "arguments (batch size, length, checkpoints, monitors, ...)": json.dumps(
-            arguments, sort_keys=True, default=str
+        **digests,
+        "seed": _leaves_crc(settings.key),
+        "initial model": _leaves_crc((settings.params, settings.model_state)),
+        "optimizer": _leaves_crc(
+            (program.consts if program is not None else [], opt_state), optimizer
         ),
-        "seed": np.asarray(jax.random.key_data(settings.key)).tobytes(),
-        "initial model": b"".join(values),
-        "optimizer": optimizer_text(settings.optimizer, settings.params, opt_state),
     }
+
+
+def _named(value: Any) -> str:
+    """A function by its qualified name, anything else by its text (for a digest)."""
+    return getattr(value, "__qualname__", None) or str(value)
+
+
+def _leaves_crc(tree: Any, crc: int = 0) -> int:
+    """The CRC-32 of the bytes of every leaf this process holds whole, leaf by leaf (no copy
+    of the whole tree): a typed key by its data, a leaf spread over the processes skipped."""
+    for leaf in jax.tree.leaves(tree):
+        if isinstance(leaf, jax.Array):
+            if not leaf.is_fully_addressable:
+                continue
+            if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+                leaf = jax.random.key_data(leaf)
+        crc = zlib.crc32(np.ascontiguousarray(jax.device_get(leaf)).tobytes(), crc)
+    return crc
 
 
 def _run_length(epochs: Any, steps: Any) -> tuple[int | None, int | None]:

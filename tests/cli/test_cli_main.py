@@ -148,6 +148,15 @@ def test_debugging_shows_the_traceback_of_an_expected_failure_too(
     assert "Traceback" in err and err.rstrip().splitlines()[-1].startswith("jaxtrain ")
 
 
+def test_main_leaves_stdout_as_it_found_it(monkeypatch):
+    import io
+
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    assert main(["train", "--batch-size", "100000"]) == 2
+    assert stdout.errors == "strict"
+
+
 def test_a_closed_pipe_ends_quietly(tmp_path, capsys, monkeypatch):
     # `jaxtrain diagnose ... --json | head` ended with "error: BrokenPipeError" and exit 1.
     import jaxtrain.cli._diagnose as command

@@ -66,3 +66,6 @@ def test_a_model_too_large_for_its_outputs_names_them():
     with pytest.raises(CommandError, match=r"3,000,000,000 outputs .*--num-classes") as info:
         check_model_size(ModelSpec("mlp", (4,), 3_000_000_000, width=8))
     assert "--width or --depth" not in str(info.value)
+    # Ten outputs of a hidden layer too wide: the width is to blame, not the outputs.
+    with pytest.raises(CommandError, match=r"choose a smaller --width or --depth"):
+        check_model_size(ModelSpec("mlp", (4,), 10, width=20_000_000, depth=1))

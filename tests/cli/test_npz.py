@@ -458,3 +458,7 @@ def test_a_file_named_like_a_built_in_set_is_pointed_out(tmp_path, monkeypatch, 
     )
     assert "for the file of that name here, give --data ./digits" in capsys.readouterr().err
     assert data_reference("./digits", seed=0, val_fraction=0.2, standardize=False) is not None
+    (tmp_path / "digits").unlink()
+    (tmp_path / "digits").mkdir()  # a folder (an earlier --out digits) is no data file
+    data_reference("digits", seed=0, val_fraction=0.2, standardize=False)
+    assert capsys.readouterr().err == ""

@@ -1,6 +1,8 @@
 """The extra arguments an update is handed (``update_with_extra_args``), and the escape
 transforms inside optax's wrappers: each gets the loss where it takes it, and no other."""
 
+import functools
+
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -23,8 +25,11 @@ def _saddle(w):
         lambda: optax.inject_hyperparams(
             optim.negative_curvature_descent, static_args=("num_iters", "max_halvings")
         )(optim.sgd(0.1)),
+        lambda: optax.inject_hyperparams(
+            functools.partial(optim.saddle_free_newton, 2), static_args=("max_halvings",)
+        )(learning_rate=0.5),
     ],
-    ids=["saddle_free_newton", "negative_curvature_descent"],
+    ids=["saddle_free_newton", "negative_curvature_descent", "partial"],
 )
 def test_an_escape_transform_under_inject_hyperparams_gets_the_loss(make):
     # Before: "needs the loss as an extra argument": the wrapper was not looked into.

@@ -27,6 +27,7 @@ from jaxtrain.nn import MLP, functional
 from jaxtrain.optim import sgd
 from jaxtrain.optim.schedules import exponential_decay
 from jaxtrain.train import History, NonFiniteLossError, TrainState, _evaluate, evaluate, fit
+from jaxtrain.train._step import step_functions
 
 
 def _fit(**overrides):
@@ -352,8 +353,10 @@ def test_fit_reads_what_its_optimizer_and_learning_rate_close_over_at_each_call(
     assert_trees_equal(state.params, linear_triple()[1])
     # The same object unchanged shares the compiled steps.
     rates[:] = 0.1
+    hits = step_functions.cache_info().hits
     again, _ = run()
     assert_trees_equal(again.params, first.params)
+    assert step_functions.cache_info().hits == hits + 1
     # A schedule given as fit's learning_rate (for the record) is read at each call too.
     assert run(recorded)[1].per_step["learning_rate"] == pytest.approx(0.05)
     rates[:] = 0.2

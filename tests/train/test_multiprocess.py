@@ -244,13 +244,20 @@ def _fail_together(process, processes, out, train, mine, kw):
     # Process 1 given another batch size waited for the others in other collectives for
     # good; another initial model or optimizer trained apart, each process its own copy of
     # the "replicated" state: each is refused by both now.
-    refused(ValueError, r"another arguments", batch_size=BATCH // 2 if process else BATCH)
+    refused(
+        ValueError,
+        r"process 1's batch_size, steps_per_epoch",
+        batch_size=BATCH // 2 if process else BATCH,
+    )
     apply, params, state = model()
     if process == 1:
         params = jax.tree.map(lambda a: a + np.float32(1e-3), params)
-    refused(ValueError, r"process 1 was given another initial model", model=(apply, params, state))
+    refused(ValueError, r"process 1's initial model differs", model=(apply, params, state))
     other = optax.sgd(0.2 if process else 0.1, momentum=0.9)
-    refused(ValueError, r"process 1 was given another optimizer", optimizer=other)
+    refused(ValueError, r"process 1's optimizer differs", optimizer=other)
+    # η in the optimizer's state (inject_hyperparams), not in its program.
+    injected = optax.inject_hyperparams(optax.sgd)(learning_rate=0.2 if process else 0.1)
+    refused(ValueError, r"process 1's optimizer differs", optimizer=injected)
     # A checkpoint folder on each process's own disk: process 1 finds none of process 0's.
     refused(
         CheckpointDirectoryError,
