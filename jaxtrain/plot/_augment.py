@@ -14,7 +14,10 @@ from jaxtrain._numbers import is_int
 def _display_range(images: np.ndarray) -> tuple[float, float]:
     if images.dtype == np.uint8:
         return 0.0, 255.0
-    low, high = float(np.min(images)), float(np.max(images))
+    finite = images[np.isfinite(images)]  # one NaN pixel made the shared range NaN
+    if finite.size == 0:
+        return 0.0, 1.0
+    low, high = float(finite.min()), float(finite.max())
     if low >= 0.0 and high <= 1.0:
         return 0.0, 1.0
     return low, high if high > low else low + 1.0

@@ -53,6 +53,7 @@ def plot_density(
 
     Raises:
         TypeError: if ``density`` is not a spectral density.
+        ValueError: if ``floor`` is not a positive finite number.
 
     Examples:
         >>> import jax, jax.numpy as jnp
@@ -70,6 +71,13 @@ def plot_density(
             "plot_density takes a SpectralDensity from jaxtrain.curvature.spectral_density;"
             " for an array of eigenvalues use plot_spectrum"
         )
+    # A floor of 0 stretched the log axis over 40 decades; NaN drew nothing.
+    try:
+        positive = 0 < float(floor) < math.inf
+    except (TypeError, ValueError):
+        positive = False
+    if not positive:
+        raise ValueError(f"floor must be a positive finite number, got {floor!r}")
     ax = _axes(ax)
     grid = np.asarray(density.grid)
     values = np.asarray(density.density)
@@ -151,10 +159,13 @@ def plot_spectrum(
     ax = _axes(ax)
     low, high = float(eigenvalues.min()), float(eigenvalues.max())
     if high == low:
-        low, high = low - 0.5, high + 0.5
+        # ±0.5 is nothing beside 1e16: widened in proportion, every bar keeps a width.
+        pad = max(0.5, 1e-6 * abs(low))
+        low, high = low - pad, high + pad
     # A span that overflows float64 (finite ends beyond ±9e307: a diverged run's Hessian)
     # made every bin edge NaN, and matplotlib's axis needs twice the span besides (margins).
-    half_span = high / 2.0 - low / 2.0  # cannot overflow
+    # The dashed line at λ = 0 is on the axis too, so the span reaches 0.
+    half_span = max(high, 0.0) / 2.0 - min(low, 0.0) / 2.0  # cannot overflow
     if not math.isfinite(4.0 * half_span):
         raise ValueError(
             f"the finite eigenvalues span {low:.3g} to {high:.3g}, wider than one linear axis "

@@ -95,3 +95,13 @@ def test_a_numpy_integer_count_of_copies_is_taken():
 def test_bad_arguments(images, kwargs, match):
     with pytest.raises(ValueError, match=match):
         plot_augmentations(horizontal_flip(), images, KEY, **kwargs)
+
+
+def test_one_nan_pixel_does_not_blank_the_other_images():
+    # The shared brightness range was min/max, NaN with one NaN pixel: every cell one colour.
+    images = np.random.default_rng(0).uniform(-2, 3, size=(2, 6, 6, 1)).astype(np.float32)
+    images[0, 0, 0, 0] = np.nan
+    fig, axes = plot_augmentations(horizontal_flip(), images, jax.random.key(0), num_augmented=1)
+    low, high = axes.flat[-1].get_images()[0].get_clim()
+    assert np.isfinite(low) and np.isfinite(high) and high > low
+    plt.close(fig)

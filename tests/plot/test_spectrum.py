@@ -116,3 +116,24 @@ def test_finite_eigenvalues_wider_than_an_axis_are_refused_in_one_line():
     ax = plot_spectrum(np.array([-4e307, 1.0, 4e307]))
     ax.figure.canvas.draw()
     assert ax.get_xlim()[1] >= 4e307
+
+
+def test_eigenvalues_whose_span_with_zero_overflows_are_refused_at_once():
+    # The dashed line at λ = 0 is on the axis too: [1e308, 1.7e308] passed the check and
+    # failed later, in savefig ("arange: cannot compute length").
+    with pytest.raises(ValueError, match="wider than one linear axis"):
+        plot_spectrum(np.array([1e308, 1.7e308]))
+
+
+def test_equal_eigenvalues_of_any_size_draw_a_bar():
+    # Widened by ±0.5, 1e16 stayed 1e16: every bar had zero width and none showed.
+    ax = plot_spectrum(np.array([1e16, 1e16]))
+    widths = [patch.get_width() for patch in ax.patches]
+    assert max(widths) > 0
+
+
+@pytest.mark.parametrize("floor", [0.0, -1.0, float("nan")])
+def test_a_density_floor_that_is_not_positive_is_refused(floor):
+    # floor=nan drew an empty plot; floor=0 stretched the log axis over 40 decades.
+    with pytest.raises(ValueError, match="floor"):
+        plot_density(_density(), floor=floor)
