@@ -86,24 +86,31 @@ def _draw_loss(
     ax: Any, x_step: np.ndarray, x_epoch: np.ndarray, per_step: dict, per_epoch: dict, unit: str
 ) -> None:
     """Panel 1: each step's loss, and the epochs' training and validation losses."""
+    # A record without one finite value (a run that diverged at once, NaN validation) has
+    # nothing to draw: as if not recorded, so it neither turns the axis linear nor hides a note.
     drew = []
-    if "loss" in per_step and len(per_step["loss"]):
-        ax.plot(x_step, per_step["loss"], lw=0.6, alpha=0.45, color="tab:blue", label="step loss")
-        drew.append(per_step["loss"])
+    step_loss = np.asarray(per_step.get("loss", []), dtype=np.float64)
+    if _any_finite(step_loss):
+        ax.plot(x_step, step_loss, lw=0.6, alpha=0.45, color="tab:blue", label="step loss")
+        drew.append(step_loss)
     for name, color in (("train_loss", "tab:blue"), ("val_loss", "tab:orange")):
-        if name in per_epoch:
-            values = np.asarray(per_epoch[name], dtype=np.float64)
+        values = np.asarray(per_epoch.get(name, []), dtype=np.float64)
+        if _any_finite(values):
             ax.plot(x_epoch, values, "o-", ms=3, color=color, label=name.replace("_", " "))
             drew.append(values)
-    if drew and all(_positive(np.asarray(v, dtype=np.float64)) for v in drew):
+    if drew and all(_positive(v) for v in drew):
         ax.set_yscale("log")
     ax.set(title="loss", xlabel=unit, ylabel="loss L")
     if drew:
         ax.legend(fontsize=8)
-        if not len(per_epoch.get("val_loss", ())):
+        if not _any_finite(np.asarray(per_epoch.get("val_loss", []), dtype=np.float64)):
             _note(ax, "no validation data", corner=True)
     else:
         _note(ax, "no loss recorded")
+
+
+def _any_finite(values: np.ndarray) -> bool:
+    return bool(np.isfinite(values).any())
 
 
 def _draw_metrics(ax: Any, x_epoch: np.ndarray, per_epoch: dict, unit: str) -> None:
@@ -124,12 +131,12 @@ def _draw_metrics(ax: Any, x_epoch: np.ndarray, per_epoch: dict, unit: str) -> N
 def _draw_grad_norm(ax: Any, x_step: np.ndarray, per_step: dict, unit: str) -> None:
     """Panel 3: each step's gradient norm."""
     norms = np.asarray(per_step.get("grad_norm", []), dtype=np.float64)
-    if norms.size:
+    if _any_finite(norms):
         ax.plot(x_step, norms, lw=0.8, color="tab:green")
         if _positive(norms):
             ax.set_yscale("log")
     else:
-        _note(ax, "gradient norm not recorded")
+        _note(ax, "no finite gradient norm" if norms.size else "gradient norm not recorded")
     ax.set(title="gradient norm ‖g‖", xlabel=unit, ylabel="‖g‖")
 
 

@@ -100,3 +100,16 @@ def test_records_of_different_lengths_are_refused(per_step, per_epoch, message):
         History(per_step, per_epoch)
     with pytest.raises(ValueError, match=message):
         plot_history(types.SimpleNamespace(per_step=per_step, per_epoch=per_epoch))
+
+
+def test_records_with_no_finite_value_are_noted_not_drawn_empty():
+    # An all-NaN validation loss turned the loss axis linear, drew an empty legend entry and
+    # hid the "no validation data" note; an all-NaN gradient norm drew an empty panel.
+    nan = float("nan")
+    per_step = {"loss": np.array([2.0, 1.0, 0.8, 0.7]), "grad_norm": np.full(4, nan)}
+    per_epoch = {"epoch": [1.0, 2.0], "step": [2, 4], "train_loss": [1.5, 0.75]}
+    per_epoch["val_loss"] = [nan, nan]
+    axes = plot_history(History(per_step, per_epoch))
+    assert axes[0].get_yscale() == "log" and "val loss" not in _lines(axes[0])
+    assert _notes(axes[0]) == ["no validation data"]
+    assert _notes(axes[2]) == ["no finite gradient norm"] and not axes[2].get_lines()

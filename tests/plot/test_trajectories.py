@@ -125,3 +125,19 @@ def test_schedules_refuse_a_count_that_is_not_an_integer_of_at_least_one(num_ste
     message = re.escape(f"`num_steps` must be an integer >= 1, got {num_steps!r}")
     with pytest.raises(ValueError, match=message):
         plot_schedules({"constant": 0.1}, num_steps)
+
+
+def test_with_x64_the_map_is_evaluated_at_float64_points():
+    # The grid was float32 whatever the mode: zoomed in near 1e4, 15 of 50 columns were
+    # alike and the map was off by 12% of its range.
+    from jax_modes import x64_enabled
+
+    seen = []
+
+    def loss(p):
+        seen.append(p.dtype)
+        return jnp.sum((p - 1e4) ** 2)
+
+    with x64_enabled():
+        plot_trajectories(loss, {"p": np.array([[1e4 - 1e-3, 1e4], [1e4, 1e4]])}, grid_size=5)
+    assert seen and all(dtype == jnp.float64 for dtype in seen), seen
