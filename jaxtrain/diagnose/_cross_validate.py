@@ -90,12 +90,18 @@ class CrossValidation:
         return "\n".join(lines) + "\n"
 
 
+def lowest_finite(losses: dict[str, float]) -> str | None:
+    """The name of the lowest finite loss, ties to the earlier one; ``None`` when none is
+    finite. A NaN is no loss at all: ``min`` would keep one that came first."""
+    finite = {name: loss for name, loss in losses.items() if math.isfinite(loss)}
+    return min(finite, key=finite.__getitem__) if finite else None
+
+
 def choose(mean_val_loss: dict[str, float]) -> str:
-    """The name with the lowest finite mean; ties go to the earlier (simpler) candidate."""
-    finite = {name: m for name, m in mean_val_loss.items() if math.isfinite(m)}
-    if not finite:
-        return next(iter(mean_val_loss))
-    return min(finite, key=finite.__getitem__)
+    """The name with the lowest finite mean; ties go to the earlier (simpler) candidate, and
+    the first where no mean is finite."""
+    best = lowest_finite(mean_val_loss)
+    return next(iter(mean_val_loss)) if best is None else best
 
 
 def cross_validate(

@@ -868,6 +868,7 @@ def model_selection(config: LectureConfig, seed: int = 0) -> Claim:
 
     from jaxtrain.data import make_spirals
     from jaxtrain.diagnose import Budget, cross_validate
+    from jaxtrain.diagnose._cross_validate import lowest_finite
     from jaxtrain.losses import softmax_cross_entropy
     from jaxtrain.train import evaluate, fit
 
@@ -906,7 +907,7 @@ def model_selection(config: LectureConfig, seed: int = 0) -> Claim:
         "train_loss": train_loss,
         "test_loss": test_loss,
         "choice": selection.choice,
-        "test_best": _lowest_finite(test_loss),
+        "test_best": lowest_finite(test_loss),
     }
     return Claim(
         section=_ID,
@@ -958,13 +959,6 @@ def _selection_figure(numbers: dict[str, Any]) -> Any:
     ax.legend(fontsize=8)
     fig.set_layout_engine("tight")
     return fig
-
-
-def _lowest_finite(losses: dict[str, float]) -> str | None:
-    """The candidate of the lowest finite loss (the first of equals); ``None`` when none is
-    finite. A NaN is no loss at all: ``min`` would keep one that came first."""
-    finite = [name for name, loss in losses.items() if math.isfinite(loss)]
-    return min(finite, key=losses.__getitem__) if finite else None
 
 
 def _selection_caption(numbers: dict[str, Any]) -> str:

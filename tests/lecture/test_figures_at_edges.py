@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from jaxtrain.diagnose._cross_validate import lowest_finite
 from jaxtrain.lecture import batch_and_momentum as bm
 from jaxtrain.lecture import task_strategy as ts
 from jaxtrain.lecture._claim import png_bytes
@@ -105,7 +106,7 @@ def _selection_numbers(fold, test, choice):
         },
         train_loss=dict(zip(_NAMES, (0.66, 0.47, 0.2), strict=True)),
         test_loss=dict(zip(_NAMES, test, strict=True)), choice=choice,
-        test_best=ts._lowest_finite(dict(zip(_NAMES, test, strict=True))),
+        test_best=lowest_finite(dict(zip(_NAMES, test, strict=True))),
     )  # fmt: skip
 
 
@@ -123,7 +124,7 @@ def test_model_selection_never_calls_a_nan_test_loss_the_lowest():
     assert numbers["test_best"] == "mlp-1x16-relu"
     caption = ts._selection_caption(numbers)
     assert "The fresh test agrees: mlp-1x16-relu" in caption, caption
-    assert ts._lowest_finite({"a": NAN, "b": NAN}) is None
+    assert lowest_finite({"a": NAN, "b": NAN}) is None
 
 
 def test_the_two_class_caption_calls_a_nan_loss_nan_not_an_overflow():
