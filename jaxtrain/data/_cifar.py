@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from jaxtrain._numbers import is_int
-from jaxtrain._regular_file import what_is_there
 from jaxtrain._text import counted
-from jaxtrain.data._errors import DataFileError
+from jaxtrain.data._errors import DataFileError, refuse_a_non_file
 from jaxtrain.data._streams import warn_if_blank_tail
 
 _SIDE = 32
@@ -26,9 +25,7 @@ _CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
 
 
 def _read_cifar_file(path: Path, records_per_file: int | None) -> tuple[np.ndarray, np.ndarray]:
-    there = what_is_there(path)
-    if there is not None:  # a FIFO would block the read, a device never end it
-        raise DataFileError(path, f"it is {there}.")
+    refuse_a_non_file(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"{path}: no such file. Download and extract the *binary* version "

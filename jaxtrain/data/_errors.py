@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from jaxtrain._regular_file import what_is_there
+
 __all__ = ["DataFileError", "LabelError"]
 
 
@@ -54,3 +56,11 @@ class DataFileError(ValueError):
     def __init__(self, path: str | os.PathLike, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
         self.path = path
+
+
+def refuse_a_non_file(path: Any) -> None:
+    """Refuses a folder, pipe, device or socket at a data file's name, saying which (a FIFO
+    would block the read, a device never end it); a missing file is the caller's to word."""
+    there = what_is_there(path)
+    if there is not None:
+        raise DataFileError(path, f"it is {there}.")

@@ -18,9 +18,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from jaxtrain._regular_file import what_is_there
 from jaxtrain._text import counted
-from jaxtrain.data._errors import DataFileError
+from jaxtrain.data._errors import DataFileError, refuse_a_non_file
 from jaxtrain.data._labels import check_class_labels
 from jaxtrain.data._streams import read_up_to, warn_if_blank_tail
 
@@ -144,9 +143,7 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
       https://yann.lecun.com/exdb/mnist/
     """
     path = Path(path)
-    there = what_is_there(path)
-    if there is not None:  # a FIFO would block the read, a device never end it
-        raise DataFileError(path, f"it is {there}.")
+    refuse_a_non_file(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file.")
     with open(path, "rb") as raw:
