@@ -793,14 +793,16 @@ ADAPTIVE_LEARNING_RATE = Notebook(
             """,
             """
             In the shaded last half, watch the loss and ‖g‖ together: the lecture's point is
-            that a stalling loss need not mean a small gradient. The caption compares the last
-            half's median ‖g‖ with the first half's smallest (the dot) and gives the measured
-            λmax·η/2 there: at 1 or above, a step of η overshoots along the sharpest
+            that a stalling loss need not mean a small gradient. A step of η lowers the loss by
+            η‖g‖² to first order, so the caption compares each half's fall with that sum over
+            its steps (a small share: steps that do not descend at a large ‖g‖), and gives the
+            measured λmax·η/2 there: at 1 or above, a step of η overshoots along the sharpest
             direction, the lecture's bouncing between the walls of a valley.
             """,
             (
                 "last_half_grad_norm_median",
-                "first_half_smallest_grad_norm",
+                "last_half_fall",
+                "last_half_first_order_fall",
                 "last_half_sharpness_ratio_median",
             ),
         ),

@@ -1152,13 +1152,9 @@ def _arrival(run: dict[str, Any], ratio: str) -> str:
     return ""
 
 
-# The loss's fall per step at the smallest ‖g‖ is measured over this many steps before it.
-_STUCK_WINDOW = 20
-
-
-def _times(ratio: float) -> str:
-    """A ratio as "2.5×", with the digits that keep it off 1 ("1.04×", not "1.0×")."""
-    return f"{beside(ratio, 1.0, 1, fixed=True)}×" if ratio < 10 else f"{ratio:,.0f}×"
+# A half whose loss fell by less than this share of its gradient's first-order fall
+# (Σ η‖g_t‖²) is stuck: its steps barely descend, whatever the size of ‖g‖.
+_STUCK_SHARE = 0.1
 
 
 def _ratio_to_one(ratio: float) -> str:
@@ -1176,37 +1172,19 @@ def stuck_is_not_small_gradient(config: LectureConfig, seed: int = 0) -> Claim:
     every step; the sharpness measured in the same run tells whether a step of η overshoots
     along the sharpest direction there (λmax·η/2 ≥ 1).
 
+    Whether the loss is stuck is measured against its own gradient: to first order a step
+    −ηg lowers the loss by η‖g‖², so over each half the loss's fall is compared with
+    Σ η‖g_t‖² (see :func:`stuck_numbers`).
+
     Returns:
-      A claim whose numbers hold the loss and ‖g‖ per step, the last half's loss change,
-      median and smallest ‖g‖ and rises, the smallest ‖g‖ of the first half and how fast the
-      loss fell in the 20 steps before it, and the last half's median λmax·η/2.
+      A claim whose numbers are :func:`stuck_numbers`'s for that run.
     """
     runs = _edge_runs(config, seed)
     gd = [run for run in runs.values() if run["optimizer"] == "gd"]
     run = max(gd, key=lambda r: r["learning_rate"])
-    loss, grad_norm = run["loss"], run["grad_norm"]
-    steps = len(loss)
-    half = steps - math.ceil(_LAST_PART * steps)
-    small = int(np.argmin(grad_norm[:half]))
-    # How fast the loss was falling then: its fall per step over the steps just before.
-    before = max(small - _STUCK_WINDOW, 0)
-    numbers: dict[str, Any] = {
-        "learning_rate": run["learning_rate"],
-        "steps": steps,
-        "loss": loss,
-        "grad_norm": grad_norm,
-        "last_half_from": half,
-        "loss_at_half": float(loss[half]),
-        "loss_end": float(loss[-1]),
-        "last_half_fall_per_step": float(loss[half] - loss[-1]) / (steps - 1 - half),
-        "last_half_loss_rises": float(np.mean(np.diff(loss[half:]) > 0)),
-        "last_half_grad_norm_median": float(np.median(grad_norm[half:])),
-        "last_half_grad_norm_min": float(np.min(grad_norm[half:])),
-        "first_half_smallest_grad_norm": float(grad_norm[small]),
-        "first_half_smallest_grad_norm_step": small,
-        "fall_per_step_before_smallest": float(loss[before] - loss[small]) / max(small - before, 1),
-        "last_half_sharpness_ratio_median": run["hover_median"],
-    }
+    numbers = stuck_numbers(
+        run["loss"], run["grad_norm"], run["learning_rate"], run["hover_median"]
+    )
     return Claim(
         section=_ID,
         id="stuck_is_not_small_gradient",
@@ -1217,6 +1195,58 @@ def stuck_is_not_small_gradient(config: LectureConfig, seed: int = 0) -> Claim:
     )
 
 
+def stuck_numbers(
+    loss: np.ndarray, grad_norm: np.ndarray, learning_rate: float, sharpness_ratio: float
+) -> dict[str, Any]:
+    """Each half of a full-batch gradient-descent run: its loss's fall against its gradient's.
+
+    A step θ ← θ − ηg lowers the loss by η‖g‖² to first order, so where the loss falls by
+    a small share of Σ η‖g_t‖² over its steps, the steps do not descend although ‖g‖ is not
+    small (they overshoot), and where it falls by about that much, a slow loss is a small
+    gradient.
+
+    Args:
+      loss: L(θ_t) at every step t (float, 1-D).
+      grad_norm: ‖∇L(θ_t)‖ at the same steps.
+      learning_rate: η of the run.
+      sharpness_ratio: the median λmax·η/2 over the last half, measured in the run.
+
+    Returns:
+      ``loss`` and ``grad_norm``; ``steps``, η, where the last half starts
+      (``last_half_from``), the loss at the start, at that step and at the end; for each
+      half (``first_half_*``, ``last_half_*``) the loss's ``fall``, its gradient's
+      ``first_order_fall`` Σ η‖g_t‖² over the steps from its first recorded loss to its
+      last, and the median ‖g‖; the last half's smallest ‖g‖ and share of steps at which
+      the loss rose; and the median λmax·η/2 given.
+    """
+    loss = np.asarray(loss, np.float64)
+    grad_norm = np.asarray(grad_norm, np.float64)
+    steps = len(loss)
+    half = steps - math.ceil(_LAST_PART * steps)
+    numbers: dict[str, Any] = {
+        "learning_rate": learning_rate,
+        "steps": steps,
+        "loss": loss,
+        "grad_norm": grad_norm,
+        "last_half_from": half,
+        "loss_start": float(loss[0]),
+        "loss_at_half": float(loss[half]),
+        "loss_end": float(loss[-1]),
+        "last_half_loss_rises": float(np.mean(np.diff(loss[half:]) > 0)),
+        "last_half_grad_norm_min": float(np.min(grad_norm[half:])),
+        "last_half_sharpness_ratio_median": float(sharpness_ratio),
+    }
+    # The step from θ_t to θ_t+1 moves L(θ_t) to L(θ_t+1): a half's falls pair each loss it
+    # records, but its last, with that step's ‖g_t‖.
+    for name, first, last in (("first_half", 0, half), ("last_half", half, steps - 1)):
+        numbers[f"{name}_fall"] = float(loss[first] - loss[last])
+        numbers[f"{name}_first_order_fall"] = learning_rate * float(
+            np.sum(np.square(grad_norm[first:last]))
+        )
+        numbers[f"{name}_grad_norm_median"] = float(np.median(grad_norm[first:last]))
+    return numbers
+
+
 def _stuck_figure(numbers: dict[str, Any]) -> Any:
     import matplotlib.pyplot as plt
 
@@ -1225,12 +1255,15 @@ def _stuck_figure(numbers: dict[str, Any]) -> Any:
     ax_loss.plot(numbers["loss"], color="C0", lw=1.2, label="training loss")
     ax_grad.plot(numbers["grad_norm"], color="C3", lw=1, label="‖g‖")
     ax_loss.axvspan(numbers["last_half_from"], numbers["steps"], color="gray", alpha=0.1)
-    ax_grad.plot(
-        [numbers["first_half_smallest_grad_norm_step"]],
-        [numbers["first_half_smallest_grad_norm"]],
-        "o",
-        color="C3",
-        ms=5,
+    half, last = numbers["last_half_from"], numbers["steps"] - 1
+    ax_grad.hlines(
+        [numbers["first_half_grad_norm_median"], numbers["last_half_grad_norm_median"]],
+        [0, half],
+        [half, last],
+        color="k",
+        linestyles="--",
+        lw=1,
+        label="median ‖g‖ of each half",
     )
     ax_loss.set(
         xlabel="step t",
@@ -1249,8 +1282,6 @@ def _stuck_figure(numbers: dict[str, Any]) -> Any:
 def _stuck_caption(numbers: dict[str, Any]) -> str:
     half, steps = numbers["last_half_from"], numbers["steps"]
     start, end = numbers["loss_at_half"], numbers["loss_end"]
-    median = numbers["last_half_grad_norm_median"]
-    small = numbers["first_half_smallest_grad_norm"]
     if end < start:
         change = f"{percent(1 - end / start)} lower"
     elif end > start:
@@ -1262,34 +1293,38 @@ def _stuck_caption(numbers: dict[str, Any]) -> str:
         f"edge-of-stability network). Over the last half (steps {half:,}–{steps - 1:,}; shaded) "
         f"the loss went {start:.3g} → {end:.3g} ({change}), "
         f"rising at {percent(numbers['last_half_loss_rises'])} of the steps, while ‖g‖ had a "
-        f"median of {median:.3g} and never fell below {numbers['last_half_grad_norm_min']:.3g}. "
+        f"median of {numbers['last_half_grad_norm_median']:.3g} (first half: "
+        f"{numbers['first_half_grad_norm_median']:.3g}; dashed) and never fell below "
+        f"{numbers['last_half_grad_norm_min']:.3g}. "
     )
-    slow = numbers["fall_per_step_before_smallest"] / max(
-        numbers["last_half_fall_per_step"], np.finfo(np.float64).tiny
-    )
-    if median > small:
+    fall, first_order = numbers["last_half_fall"], numbers["last_half_first_order_fall"]
+    if not (math.isfinite(fall) and math.isfinite(first_order)):
+        text += "The loss or ‖g‖ was not finite over the last half, so nothing is judged. "
+    elif first_order == 0:
+        text += "‖g‖ was 0 over the last half: a critical point, not a large gradient. "
+    else:
+        share = fall / first_order
+        if fall > 0:
+            moved = f"fell by {fall:.3g}, {percent(share, against=_STUCK_SHARE)} of it"
+        elif fall < 0:
+            moved = f"rose by {-fall:.3g} instead"
+        else:
+            moved = "did not change"
         text += (
-            f"The median is {_times(median / small)} the smallest ‖g‖ of the first half "
-            f"({small:.3g}, at step {numbers['first_half_smallest_grad_norm_step']:,}, dot), "
+            "To first order a step of η lowers the loss by η‖g‖²: summed over the last half "
+            f"that is {first_order:.3g}, and the loss {moved} "
+            f"(first half: {_first_order_share(numbers, 'first_half')}). "
         )
-        if numbers["last_half_fall_per_step"] <= 0:
+        if share < _STUCK_SHARE:
             text += (
-                "and the loss did not fall at all over the last half: it stalled with a "
-                "gradient that is not small. "
-            )
-        elif slow > 1:
-            text += (
-                f"when the loss was falling {_times(slow)} faster per step (over the "
-                f"{_STUCK_WINDOW} steps before it) than in the last half: progress slowed while "
-                "‖g‖ grew, so a stalling loss does not mean a small gradient. "
+                "The steps barely descend although ‖g‖ is not small: a stalling loss does not "
+                "mean a small gradient. "
             )
         else:
-            text += "though the loss was not falling faster then than in the last half. "
-    else:
-        text += (
-            f"Here ‖g‖ did shrink: the first half's smallest ‖g‖ was {small:.3g}, above that "
-            "median. "
-        )
+            text += (
+                f"That is at least {percent(_STUCK_SHARE)}: the loss falls at the pace its "
+                "gradient sets, so this run does not show a stall at a large gradient. "
+            )
     ratio = numbers["last_half_sharpness_ratio_median"]
     text += f"Over the last half the measured λmax·η/2 had a median of {_ratio_to_one(ratio)}: "
     if ratio >= 1:
@@ -1302,6 +1337,14 @@ def _stuck_caption(numbers: dict[str, Any]) -> str:
         "lecture's explanation of a large ‖g‖ at a stalled loss (the parameters bounce between "
         "the walls of a valley) does not show here."
     )
+
+
+def _first_order_share(numbers: dict[str, Any], half: str) -> str:
+    """A half's fall as a share of its first-order fall Σ η‖g_t‖², for a caption."""
+    first_order = numbers[f"{half}_first_order_fall"]
+    if not first_order > 0:
+        return "no gradient to compare with"
+    return percent(numbers[f"{half}_fall"] / first_order)
 
 
 # ---- learning-rate schedules ----

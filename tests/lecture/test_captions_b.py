@@ -126,32 +126,33 @@ def test_edge_caption_does_not_say_never_back_for_a_ratio_never_at_the_edge():
     assert "never back at" not in caption
 
 
-def _stuck(start, end, fall_last, ratio=1.2):
+def _stuck(start, end, ratio=1.2):
     return caption_numbers.stuck(
         loss_at_half=start,
         loss_end=end,
-        last_half_fall_per_step=fall_last,
+        last_half_fall=start - end,
         last_half_sharpness_ratio_median=ratio,
     )
 
 
 def test_stuck_caption_does_not_call_a_rise_a_negative_percent_lower():
     # Over the last half the loss rose 0.1 → 0.11: that is 10% higher, not "-10% lower".
-    caption = alr._stuck_caption(_stuck(0.1, 0.11, (0.1 - 0.11) / 119))
-    assert "did not fall at all" in caption
+    caption = alr._stuck_caption(_stuck(0.1, 0.11))
+    assert "(10% higher)" in caption and "rose by 0.01 instead" in caption
     assert "-10% lower" not in caption
+    assert "a stalling loss does not mean a small gradient" in caption
 
 
 def test_stuck_caption_below_one_does_not_present_the_bounce_as_the_explanation():
     # With λmax·η/2 = 0.60 a step does not overshoot, so the lecture's explanation (the
     # parameters bounce between the walls of a valley) is not presented as what the run shows.
-    caption = alr._stuck_caption(_stuck(0.2, 0.1, 0.1 / 119, ratio=0.6))
+    caption = alr._stuck_caption(_stuck(0.2, 0.1, ratio=0.6))
     assert "does not overshoot along the sharpest direction (the lecture's" not in caption
 
 
 def test_stuck_caption_at_the_edge_keeps_the_explanation():
     # At λmax·η/2 ≥ 1 a step overshoots, and the caption gives the lecture's explanation.
-    caption = alr._stuck_caption(_stuck(0.2, 0.1, 0.1 / 119, ratio=1.2))
+    caption = alr._stuck_caption(_stuck(0.2, 0.1, ratio=1.2))
     assert "(50% lower)" in caption and "a step of η overshoots" in caption
 
 
