@@ -102,6 +102,13 @@ def check_class_labels(
     name: str = "labels",
 ) -> None:
     """Integer class labels: shape ``batch_shape``, values in ``[0, classes)`` when concrete."""
+    if batch_shape == () and labels.shape == (classes,):
+        raise ValueError(
+            f"integer {name} of one example's logits' own shape {labels.shape} are read as "
+            "class indices, not a one-hot vector (a batch's labels against logits that lost "
+            "their class axis look the same): pass a one-hot vector as float or bool, or give "
+            "the logits and the labels a batch axis"
+        )
     if labels.shape != batch_shape:
         raise ValueError(
             f"integer {name} must have the logits' shape without the class axis, {batch_shape}, "

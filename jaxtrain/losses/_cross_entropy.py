@@ -58,9 +58,10 @@ def softmax_cross_entropy(
         logits: unnormalized scores z, floating point, with the classes along ``axis``.
         labels: integer class indices of the logits' shape without the class axes, in
             ``[0, C)``; or one-hot / soft targets y of the logits' shape (floating point, or
-            bool or integer 0/1 one-hot vectors, as optax takes them; float targets are not
-            rounded to the logits' dtype; not broadcast, so a shape mix-up is an error rather
-            than a silent outer product).
+            bool or integer 0/1 one-hot vectors, as optax takes them, integer ones with a
+            batch axis: against one example's 1-D logits integer labels are class indices;
+            float targets are not rounded to the logits' dtype; not broadcast, so a shape
+            mix-up is an error rather than a silent outer product).
         axis: the class axis, a tuple of class axes, or ``None`` for all axes (default -1).
         where: optional boolean mask of the logits' shape (keeps single classes) or of the
             per-example shape (keeps whole examples); broadcast like optax's.

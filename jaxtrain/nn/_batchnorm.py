@@ -58,7 +58,9 @@ class BatchNorm(nnx.Module):
     Complex inputs are normalized with σ² = mean(|x − μ|²), so the output has unit variance
     (as in Flax). The constructor takes flax.nnx.BatchNorm's arguments, in its order and with its
     defaults, except ``use_fast_variance`` (``False`` here); ``use_fast_variance=True`` gives
-    Flax's numbers bit for bit.
+    Flax's numbers bit for bit, except for a feature of which ``mask`` keeps no entry: it has
+    no batch statistics (0/0), and where Flax makes its outputs and running statistics NaN for
+    good, it is normalized with its running statistics, which it leaves unchanged.
 
     Args:
         num_features: size of the feature axis.

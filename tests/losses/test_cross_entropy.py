@@ -48,6 +48,22 @@ def test_one_hot_labels_of_any_dtype_equal_optax(dtype):
     np.testing.assert_allclose(ours, ref, rtol=RTOL)
 
 
+def test_one_examples_integer_one_hot_vector_is_refused_with_what_to_pass_instead():
+    # optax takes int labels [0, 1, 0] against one example's logits as a one-hot vector. Here
+    # integer labels against 1-D logits are class indices: a batch's labels against logits
+    # that lost their class axis look the same, and a softmax across the batch would be
+    # a loss without meaning. The refusal says so and what to pass (review, 2026-12-07).
+    logits, labels = jnp.array([2.0, 0.0, -1.0]), jnp.array([0, 1, 0], jnp.int32)
+    with pytest.raises(ValueError, match=r"class indices, not a one-hot vector.*as float or bool"):
+        softmax_cross_entropy(logits, labels, reduction="none")
+    expected = optax.losses.softmax_cross_entropy(logits, labels)
+    for passed in (
+        softmax_cross_entropy(logits, labels.astype(bool), reduction="none"),
+        softmax_cross_entropy(logits[None], labels[None], reduction="none")[0],
+    ):
+        np.testing.assert_allclose(passed, expected, rtol=RTOL)
+
+
 def test_targets_more_precise_than_the_logits_are_not_rounded_to_them():
     # bfloat16 logits, float32 targets: optax's product promotes to float32, so the targets
     # keep their precision and the loss is float32.
