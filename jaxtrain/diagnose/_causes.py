@@ -510,21 +510,25 @@ def _probe_text(e: RunEvidence, t: CauseThresholds, *, conclude: bool) -> str:
         "same batches"
     )
     if e.probe_gain >= t.probe_gain:
-        outcome = f"the loss was {beside(e.probe_gain, t.probe_gain)} × lower{verdict}"
+        outcome = (
+            f"the loss over their last tenth was {beside(e.probe_gain, t.probe_gain)} × "
+            f"lower{verdict}"
+        )
     elif e.probe_gain > 1:
         outcome = (
-            f"the loss was {beside(e.probe_gain, t.probe_gain)} × lower, less than the "
-            f"{_g(t.probe_gain, 3)} × that would show η too large."
+            f"the loss over their last tenth was {beside(e.probe_gain, t.probe_gain)} × lower, "
+            f"less than the {_g(t.probe_gain, 3)} × that would show η too large."
         )
     elif e.probe_gain == 0:  # the re-run diverged in its window, the run did not
         outcome = "the re-run diverged: a lower η did not train better."
     elif e.diverged and e.probe_gain == 1:  # both diverged
         outcome = "the re-run diverged too."
     elif e.probe_gain == 1:
-        outcome = "the loss was the same: a lower η did not train better."
+        outcome = "the loss over their last tenth was the same: a lower η did not train better."
     else:
         outcome = (
-            f"the loss was {_g(1 / e.probe_gain, 3)} × higher: a lower η did not train better."
+            f"the loss over their last tenth was {_g(1 / e.probe_gain, 3)} × higher: a lower η "
+            "did not train better."
         )
     return f"{rerun}, {outcome}"
 

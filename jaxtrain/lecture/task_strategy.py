@@ -382,6 +382,7 @@ def what_went_wrong(config: LectureConfig, seed: int = 0) -> Claim:
         "loss_rise": e.loss_rise,
         "probe_factor": e.probe_factor,
         "probe_gain": e.probe_gain,
+        "probe_steps": e.probe_steps,
         "loss": np.asarray(per_step["loss"], dtype=np.float64),
         "grad_norm": np.asarray(per_step["grad_norm"], dtype=np.float64),
         "sharpness": np.asarray(per_step["sharpness"], dtype=np.float64),
@@ -468,27 +469,7 @@ def _what_went_wrong_caption(numbers: dict[str, Any]) -> str:
                 "its lowest "
                 "value"
             )
-        probe = (
-            f"the same run at {numbers['probe_factor']:.2g}·η, from the same start on the "
-            "same batches, "
-        )
-        gain = numbers["probe_gain"]  # the run's final loss over the re-run's
-        if math.isinf(gain):
-            signs.append(probe + "did not diverge")
-        elif gain > 1:
-            signs.append(probe + f"ended with a {beside(gain, 1.0, 2, fixed=True)} × lower loss")
-        elif gain == 0:
-            signs.append(probe + "diverged")
-        elif gain == 1:  # diagnose's "both diverged" when the run diverged, else equal losses
-            signs.append(
-                probe + ("diverged too" if numbers["diverged"] else "ended with the same loss")
-            )
-        elif gain > 0:  # as high or higher: said as it is, though the rule would not rank it
-            signs.append(
-                probe + f"ended with a {beside(1 / gain, 1.0, 2, fixed=True)} × higher loss"
-            )
-        else:
-            signs.append("no lower-η re-run was made")
+        signs.append(_probe_sign(numbers))
         listed = ", ".join(signs[:-1]) + (", and " if len(signs) > 1 else "") + signs[-1]
         return (
             f"{run} Top cause: {top} ({numbers['top_section']}, score "
@@ -504,6 +485,32 @@ def _what_went_wrong_caption(numbers: dict[str, Any]) -> str:
         f"{run} No cause reached the report score ({numbers['report_score']:.2f}), although "
         "this run was built with a learning rate too large for its curvature."
     )
+
+
+def _probe_sign(numbers: dict[str, Any]) -> str:
+    """What the lower-η re-run showed: ``probe_gain`` is the run's mean loss over the
+    re-run's, over the re-run's last tenth of steps."""
+    gain = numbers["probe_gain"]
+    if math.isnan(gain):
+        return "no lower-η re-run was made"
+    probe = (
+        f"the same run at {numbers['probe_factor']:.2g}·η, from the same start on the "
+        f"same batches for the first {int(numbers['probe_steps']):,} of its "
+        f"{numbers['steps']:,} steps, "
+    )
+    where = "than the run over the last tenth of those steps"
+    if math.isinf(gain):
+        return probe + "did not diverge"
+    if gain > 1:
+        return probe + f"had a {beside(gain, 1.0, 2, fixed=True)} × lower loss {where}"
+    if gain == 0:
+        return probe + "diverged"
+    if gain == 1:  # diagnose's "both diverged" when the run diverged, else equal losses
+        if numbers["diverged"]:
+            return probe + "diverged too"
+        return probe + "had the run's loss over the last tenth of those steps"
+    # As high or higher: said as it is, though the rule would not rank it.
+    return probe + f"had a {beside(1 / gain, 1.0, 2, fixed=True)} × higher loss {where}"
 
 
 def overfitting_and_mismatch(config: LectureConfig, seed: int = 0) -> Claim:

@@ -144,6 +144,7 @@ def what_went_wrong(**changes):
         "loss_rise": 0.9,
         "probe_factor": 0.05,
         "probe_gain": 3.0,
+        "probe_steps": 198,
     }
     return {**numbers, **changes}
 

@@ -54,7 +54,20 @@ def _wrong(**changes):
 
 def test_what_went_wrong_states_a_lower_loss_only_above_one():
     # Pinned: the top cause needs soft_ge(probe_gain, 1.5) ≥ ½, so the gain is ≥ 1.5 here.
-    assert "ended with a 3.00 × lower loss" in _wrong()
+    assert "had a 3.00 × lower loss" in _wrong()
+
+
+def test_what_went_wrong_compares_the_re_run_where_it_was_compared():
+    # Review (2026-12-07): "The training loss ends at 0.30 × B ... the same run at 0.025·η
+    # ended with a 23.69 × lower loss" read as the two runs' ends, but the re-run lasts half
+    # the run and the gain compares the two over the re-run's last tenth of steps (10.8×
+    # against the run's end). The caption now says how long and where.
+    caption = _wrong(probe_steps=198)
+    assert (
+        "on the same batches for the first 198 of its 396 steps, had a 3.00 × lower loss" in caption
+    )
+    assert "than the run over the last tenth of those steps" in caption
+    assert "ended with" not in caption
 
 
 def test_what_went_wrong_a_diverged_run_prints_no_inf():
@@ -225,7 +238,7 @@ def test_augmentation_a_gain_that_prints_as_zero_is_not_help():
     ("gain", "said", "not_said"),
     [
         (0.5, "2.00 × higher loss", "lower loss"),
-        (0.0, "from the same start on the same batches, diverged", "lower loss"),
+        (0.0, "of its 396 steps, diverged", "lower loss"),
         (math.nan, "no lower-η re-run was made", "nan"),
     ],
 )
@@ -242,7 +255,7 @@ def test_what_went_wrong_a_gain_of_one_is_no_higher_loss(diverged):
     # So: the same loss, or the re-run diverged too, as diagnose's own text says.
     caption = _wrong(probe_gain=1.0, diverged=diverged)
     assert "higher loss" not in caption and "lower loss" not in caption
-    said = "diverged too" if diverged else "ended with the same loss"
+    said = "diverged too" if diverged else "had the run's loss over the last tenth of those"
     assert said in caption
 
 
