@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from jaxtrain._text import beside, counted, listed, percent, side_by_side
+from jaxtrain._text import beside, counted, listed, percent, printed, side_by_side
 
 
 def test_counted_is_singular_only_for_one_and_groups_thousands():
@@ -85,3 +85,18 @@ def test_percent_against_a_threshold_keeps_the_side_it_is_on():
     assert percent(0.1, against=0.1) == "10%"
     assert percent(0.5, against=0.1) == "50%"
     assert percent(math.nan, against=0.1) == "n/a"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("9.8", 9.8), ("1,234", 1234.0), ("−0.5", -0.5), ("∞", math.inf), ("−∞", -math.inf)],
+)
+def test_printed_reads_a_number_back_as_a_caption_shows_it(text, value):
+    assert printed(text) == value
+
+
+def test_printed_reads_every_side_by_side_output_back_within_its_rounding():
+    values = [0.9683, 0.90919, math.nan, -math.inf, 1234.5678]
+    texts = side_by_side(values, decimals=3)
+    assert math.isnan(printed(texts[2])) and printed(texts[3]) == -math.inf
+    assert [printed(t) for t in texts[:2]] == [0.968, 0.909]

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._text import beside, counted, side_by_side, signed
+from jaxtrain._text import beside, counted, printed, side_by_side, signed
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
@@ -365,14 +365,19 @@ def _batch_caption(numbers: dict[str, Any]) -> str:
     small_epoch = numbers["batch_16_seconds_per_epoch"]
     full_epoch = numbers["full_batch_seconds_per_epoch"]
     per_update = small_epoch / (small // numbers["epochs"])
-    small_ms, full_ms = side_by_side([1e3 * small_epoch, 1e3 * full_epoch], decimals=1)
+    # Two significant digits at least: a fast epoch of 0.04 ms is not "0.0 ms".
+    small_ms, full_ms = side_by_side(
+        [1e3 * small_epoch, 1e3 * full_epoch], decimals=2, significant=True
+    )
     text += (
         f"An epoch took {small_ms} ms with batch 16 ({1e3 * per_update:.2f} ms per "
         f"update) and {full_ms} ms with the full batch (one update): "
     )
+    # The ratio of the times as printed, as a reader would work it out.
+    speed_up = printed(small_ms) / printed(full_ms)
     if full_epoch < small_epoch:
         text += (
-            f"the full batch's epoch is {beside(small_epoch / full_epoch, 1.0, 1, fixed=True)}× "
+            f"the full batch's epoch is {beside(speed_up, 1.0, 1, fixed=True)}× "
             "faster (the lecture's "
             "reason: a batch's examples are computed in parallel)."
         )

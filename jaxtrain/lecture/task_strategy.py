@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._text import beside, counted, side_by_side, signed
+from jaxtrain._text import beside, counted, printed, side_by_side, signed
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
@@ -804,7 +804,10 @@ def _augmentation_caption(numbers: dict[str, Any]) -> str:
         f"shift {plain[1]}, upside down {plain[2]}; on the same digits shifted by up to a "
         f"pixel: none {shifts[0]}, shift {shifts[1]}, upside down {shifts[2]}. "
     )
-    # In points, as printed: a gain that rounds to 0.0 is no gain.
+    # Differences of the means as printed, in points as printed: a gain that rounds to 0.0
+    # is no gain, and a reader who subtracts the printed means gets the stated difference.
+    centered = dict(zip(kinds, map(printed, plain), strict=True))
+    moved = dict(zip(kinds, map(printed, shifts), strict=True))
     gain = round(100 * (moved["shift"] - moved["none"]), 1) / 100
     cost = round(100 * (centered["none"] - centered["shift"]), 1) / 100
     helps = _seed_count(int(np.sum(shifted["shift"] > shifted["none"])), seeds)

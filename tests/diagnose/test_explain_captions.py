@@ -64,9 +64,15 @@ STUCK.update(eig_tol=1e-3, escape_change=-0.1, escape_step=0.3, escape_along="ei
 @pytest.mark.parametrize(
     ("changes", "wording"),
     [
-        ({"probe_gain": 0.5}, "the loss over their last tenth was 2 × higher"),  # the probe ended 2× higher
+        (
+            {"probe_gain": 0.5},
+            "the loss over their last tenth was 2 × higher",
+        ),  # the probe ended 2× higher
         ({"probe_gain": 0.0}, "the re-run diverged:"),  # the probe diverged, the run did not
-        ({"probe_gain": 1.0}, "the loss over their last tenth was the same"),  # the probe ended where the run did
+        (
+            {"probe_gain": 1.0},
+            "the loss over their last tenth was the same",
+        ),  # the probe ended where the run did
         # Both diverged: the gain is 1.
         ({"probe_gain": 1.0, "diverged": True, "diverged_at": 3.0}, "the re-run diverged too"),
     ],
