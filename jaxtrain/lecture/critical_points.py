@@ -748,6 +748,10 @@ def _trend(losses: np.ndarray, ratios: np.ndarray) -> dict[str, Any]:
     }
 
 
+# The most runs the eigenvalue-count panel labels one by one.
+_LABELLED_ROWS = 16
+
+
 def _ratio_figure(numbers: dict[str, Any]) -> Any:
     import matplotlib.pyplot as plt
 
@@ -799,7 +803,9 @@ def _ratio_figure(numbers: dict[str, Any]) -> Any:
         ax_counts.barh(rows, counts, left=left, color=color, label=label)
         left = left + counts
     labels = [f"{losses[i]:.1e}" + ("" if critical[i] else ", ‖g‖ > tol") for i in order]
-    ax_counts.set_yticks(rows, labels, fontsize=7)
+    # 7-pt labels need ~10 px a row: past _LABELLED_ROWS runs, a label every few rows.
+    every = math.ceil(order.size / _LABELLED_ROWS)
+    ax_counts.set_yticks(rows[::every], labels[::every], fontsize=7)
     ax_counts.set(
         xlim=(0, numbers["n_params"]),
         xlabel=f"eigenvalues (of n = {numbers['n_params']})",

@@ -6,6 +6,7 @@ builds (no training), at a value just beside a threshold; it parses the printed 
 checks they lie on the side the code decided. jaxtrain._text.beside prints such values.
 """
 
+import itertools
 import re
 
 import caption_numbers
@@ -350,3 +351,34 @@ def test_curvature_more_in_every_seed_but_by_little_is_not_no_consistent_differe
     assert "no consistent difference" not in caption
     assert "consistently, but only slightly" in caption
     assert "suits all directions' measured" not in caption
+
+
+def test_ratio_figure_labels_of_48_runs_do_not_overlap():
+    # Review (2026-12-07): at the full size (48 runs) the right panel labelled every run in
+    # 7-pt type on 6-px rows, every label on its neighbours. A label every few rows instead.
+    import matplotlib.pyplot as plt
+
+    runs, n = 48, 97
+    losses = np.logspace(-6, 0, runs)
+    negative, zero = np.where(losses > 0.1, 7, 0), np.full(runs, 88)
+    critical = np.ones(runs, bool)
+    critical[[3, 40]] = False
+    numbers = {
+        "losses": losses,
+        "minimum_ratios": (n - negative - zero) / n,
+        "critical": critical,
+        "num_negative": negative,
+        "num_zero": zero,
+        "num_positive": n - negative - zero,
+        "grad_tol": 1e-3,
+        "ratios_without_tolerance": np.full(runs, 0.5),
+        "runs": runs,
+        "width": 8,
+        "n_params": n,
+    }
+    fig = cp._ratio_figure(numbers)
+    fig.canvas.draw()
+    boxes = [label.get_window_extent() for label in fig.axes[1].get_yticklabels()]
+    assert 2 <= len(boxes) <= 16
+    assert not any(a.overlaps(b) for a, b in itertools.pairwise(boxes))
+    plt.close(fig)
