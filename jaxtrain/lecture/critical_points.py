@@ -1209,8 +1209,55 @@ def _saddle_escapes_caption(numbers: dict[str, Any]) -> str:
         + ". Target of each transform: at most a fifth of gradient descent's steps, or any "
         "escape where gradient descent has none within the budget. "
         + verdict
+        + _against_the_noisy_baseline(numbers)
         + " "
         + _perturbed_gd_caption(numbers)
+    )
+
+
+def _against_the_noisy_baseline(numbers: dict[str, Any]) -> str:
+    """Where gradient descent never escapes, the target asks only for an escape: each
+    transform's steps beside GD + small noise's there, which escapes without the Hessian."""
+    from jaxtrain.lecture._saddle_escapes import METHODS, TRANSFORMS
+
+    descent, noise = METHODS[:2]
+    steps = numbers["steps"]
+    cases = [
+        name
+        for name in numbers["cases"]
+        if steps[name][descent] is None and steps[name][noise] is not None
+    ]
+    if not cases:
+        return ""
+
+    def listed_steps(method: str) -> str:
+        return ", ".join(
+            "never" if steps[n][method] is None else str(steps[n][method]) for n in cases
+        )
+
+    verdicts = []
+    for method in (m for m in TRANSFORMS if m in numbers["methods"]):
+        own = [steps[name][method] for name in cases]
+        base = [steps[name][noise] for name in cases]
+        fewer = sum(o is not None and o < b for o, b in zip(own, base, strict=True))
+        more = sum(o is None or o > b for o, b in zip(own, base, strict=True))
+        same = len(cases) - fewer - more
+        counts = [(fewer, "fewer"), (more, "more"), (same, "as many")]
+        whole = [word for count, word in counts if count == len(cases)]
+        if whole and len(cases) == 1:
+            said = f"took {whole[0]} steps"
+        elif whole:
+            said = f"took {whole[0]} steps on all {len(cases)}"
+        else:
+            split = " and ".join(f"{word} on {count}" for count, word in counts if count)
+            said = f"took {split} of the {len(cases)}"
+        verdicts.append(f"{method} {said} ({listed_steps(method)})")
+    return (
+        f" Where gradient descent never escapes ({', '.join(cases)}) any escape meets the "
+        f"target, so compare with {noise}, which escapes there in {listed_steps(noise)} "
+        f"{'step' if len(cases) == 1 and steps[cases[0]][noise] == 1 else 'steps'}: "
+        + ", ".join(verdicts)
+        + "."
     )
 
 
