@@ -289,7 +289,8 @@ def test_model_bytes_just_above_a_large_limit_do_not_print_as_the_limit():
         check_model_size(spec, max_bytes=10**15)
     message = str(caught.value)
     found = re.search(r"\(([^ ]+) bytes of float32\), above the limit of ([^ ]+) bytes", message)
-    assert found is None or found.group(1) != found.group(2), message
+    assert found is not None, message
+    assert found.group(1) != found.group(2), message
 
 
 def test_a_nonfinite_loss_or_gradient_norm_is_named_not_printed_as_nan_or_inf():

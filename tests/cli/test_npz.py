@@ -1,5 +1,6 @@
 """Reading and checking .npz data files: every problem is one clear CommandError line."""
 
+import hashlib
 import io
 import os
 import pathlib
@@ -155,8 +156,20 @@ def test_a_test_file_without_a_pair(tmp_path):
 def test_read_arrays_and_digest(tmp_path):
     path = save(tmp_path, a=np.arange(3), b=np.ones(2))
     assert sorted(read_arrays(path, ["a"], ["b", "c"])) == ["a", "b"]
-    assert len(file_digest(path)) == 64
-    assert file_digest(path) == file_digest(path)
+    assert file_digest(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_digest_reads_the_whole_file_past_its_first_mebibyte(tmp_path):
+    # Audit (2026-12-07): a digest of only the first 1 MiB block passed, as the test above
+    # compared a digest with itself on a file of a few bytes.
+    path = tmp_path / "big.npz"
+    data = bytearray(np.random.default_rng(0).bytes(3 << 20))
+    path.write_bytes(bytes(data))
+    before = file_digest(path)
+    assert before == hashlib.sha256(data).hexdigest()
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    assert file_digest(path) != before
 
 
 def npy_bytes(array):

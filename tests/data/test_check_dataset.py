@@ -29,7 +29,7 @@ def test_valid_data_pass(y, num_classes):
 
 
 def test_integer_and_image_inputs_pass():
-    check_dataset(np.zeros((2, 8, 8, 1), np.uint8), np.array([3, 9]), num_classes=10)
+    assert check_dataset(np.zeros((2, 8, 8, 1), np.uint8), np.array([3, 9]), num_classes=10) is None
 
 
 @pytest.mark.parametrize(
@@ -125,8 +125,8 @@ def test_64_bit_integers_beyond_32_bits_are_refused_while_jax_computes_in_32_bit
 
 def test_64_bit_integers_within_32_bits_pass():
     x = np.array([[-(2**31)], [2**31 - 1]], np.int64)
-    check_dataset(x, np.array([0.0, 1.0]))
-    check_dataset(np.array([[0], [2**32 - 1]], np.uint64), np.array([0.0, 1.0]))
+    assert check_dataset(x, np.array([0.0, 1.0])) is None
+    assert check_dataset(np.array([[0], [2**32 - 1]], np.uint64), np.array([0.0, 1.0])) is None
 
 
 def test_complex_inputs_with_an_imaginary_part_beyond_float32s_range_are_refused():
@@ -160,7 +160,7 @@ def test_one_hot_targets_that_are_no_real_numbers_are_refused(y):
 
 
 def test_bool_one_hot_targets_pass():
-    check_dataset(X, np.eye(2, dtype=bool)[[0, 1, 1, 0]], num_classes=2)
+    assert check_dataset(X, np.eye(2, dtype=bool)[[0, 1, 1, 0]], num_classes=2) is None
 
 
 _MASK = [[0, 0, 0], [0, 0, 0], [0, 1, 0], [0, 0, 0]]
@@ -185,4 +185,5 @@ def test_masked_entries_are_refused_like_nans(x, y, kwargs, match):
 
 
 def test_masked_arrays_without_a_masked_entry_pass():
-    check_dataset(np.ma.array(X), np.ma.array([0, 1, 0, 1], mask=False), num_classes=2)
+    labels = np.ma.array([0, 1, 0, 1], mask=False)
+    assert check_dataset(np.ma.array(X), labels, num_classes=2) is None

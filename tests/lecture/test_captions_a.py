@@ -25,6 +25,15 @@ def test_budget_words_say_one_seed_in_the_singular():
     assert "gets it below the threshold" in caption
 
 
+def test_model_bias_a_loss_at_the_threshold_is_not_large():
+    # 'large' means above the threshold (0.2 here), as the flowchart reads it: an MLP at 0.2
+    # exactly is not large (audit, 2026-12-07: "<" for "<=" passed every caption test).
+    caption = ts._model_bias_caption(
+        _flowchart("model_bias", {"linear": 0.9, "mlp": 0.2}, points=600)
+    )
+    assert "gets it below the threshold" in caption and "though not below" not in caption
+
+
 def test_model_bias_does_not_say_the_mlp_got_lower_when_it_did_not():
     # decide() returns "model_bias" also when no more flexible candidate trains better (its
     # "No candidate gets the training loss down" reason); the comparisons record better=False.

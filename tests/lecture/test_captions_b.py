@@ -28,6 +28,15 @@ def _critical(steps, noise, b_simple, b_crit=NAN, s_min=NAN):
     }
 
 
+def test_critical_caption_a_knee_above_b_simple_is_its_ratio_above_it():
+    # B_crit = 50 against B_simple = 10: the knee sits 5× above B_simple (never "0.2× above").
+    numbers = _critical([480, 60, 50], [NAN, 10.0, 10.0], 10.0, b_crit=50.0, s_min=40.0)
+    caption = bm._critical_caption(numbers)
+    assert "B_simple = 10.00: the knee sits 5.0× above it, far from" in caption
+    numbers = _critical([480, 60, 50], [NAN, 10.0, 10.0], 10.0, b_crit=2.0, s_min=40.0)
+    assert "the knee sits 5.0× below it, far from" in bm._critical_caption(numbers)
+
+
 def test_critical_caption_with_one_reached_size_does_not_go_from_it_to_itself():
     # The runs after the first are capped at 1.5·S + window, so only B = 1 may reach the target:
     # the caption then gives that one count ("are 480 at B = 1") and names the sizes that

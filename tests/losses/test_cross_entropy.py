@@ -64,6 +64,25 @@ def test_one_examples_integer_one_hot_vector_is_refused_with_what_to_pass_instea
         np.testing.assert_allclose(passed, expected, rtol=RTOL)
 
 
+def test_a_row_that_keeps_no_class_has_a_finite_derivative_in_alpha():
+    # α/K with K kept classes: a row that keeps none counts K = 1 (its α/0 = ∞ would turn its
+    # zero cotangents into NaN and make dL/dα NaN for the whole batch). Audit, 2026-12-07: a
+    # mutant dividing by the plain K passed every loss test.
+    logits = jnp.array([[1.0, 2.0, 0.5], [0.3, -1.0, 2.0]])
+    where = jnp.array([[False, False, False], [True, True, False]])
+    for labels in (
+        jnp.array([0, 1]),
+        jax.nn.softmax(jnp.array([[0.1, 0.2, 0.3], [1.0, 0.0, 0.0]])),
+    ):
+        loss = jax.jit(
+            lambda alpha, labels=labels: softmax_cross_entropy(
+                logits, labels, where=where, label_smoothing=alpha
+            )
+        )
+        derivative = jax.grad(loss)(0.1)
+        assert jnp.isfinite(derivative) and derivative != 0.0
+
+
 def test_targets_more_precise_than_the_logits_are_not_rounded_to_them():
     # bfloat16 logits, float32 targets: optax's product promotes to float32, so the targets
     # keep their precision and the loss is float32.

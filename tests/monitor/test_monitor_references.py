@@ -288,10 +288,12 @@ def test_arguments_that_mean_nothing_are_refused(make, match):
 def test_numpy_scalars_are_numbers_like_python_ones():
     # Before: every=np.int64(3) passed while num_iters, probe_size and num_samples refused
     # NumPy ints, and ema and threshold NumPy floats ("must be a number").
-    monitor.sharpness(np.int64(5), num_iters=np.int64(10), probe_size=np.int64(32))
-    monitor.sharpness(5, threshold=np.float32(20.0), tol=np.float64(1e-3))
-    monitor.hessian_trace(5, num_samples=np.int32(4))
-    monitor.gradient_noise_scale(ema=np.float32(0.9))
+    counted = monitor.sharpness(np.int64(5), num_iters=np.int64(10), probe_size=np.int64(32))
+    assert (counted.every, counted.num_iters, counted.probe_size) == (5, 10, 32)
+    scaled = monitor.sharpness(5, threshold=np.float32(20.0), tol=np.float64(1e-3))
+    assert (scaled.threshold, scaled.tol) == (20.0, 1e-3)
+    assert monitor.hessian_trace(5, num_samples=np.int32(4)).num_samples == 4
+    assert monitor.gradient_noise_scale(ema=np.float32(0.9)).ema == pytest.approx(0.9)
 
 
 def test_numpy_counts_reach_the_measurement_and_0_or_1_is_a_flag():

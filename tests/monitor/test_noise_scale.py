@@ -277,9 +277,10 @@ def test_a_bfloat16_mean_loss_is_a_mean():
     y = np.array([0, 2], np.int32)
     for seed in range(40):
         w = jax.random.normal(jax.random.key(seed), (4, 3))
-        check_loss_is_a_mean(
+        checked = check_loss_is_a_mean(
             losses.softmax_cross_entropy, apply, w, {}, (x, y), monitor_name="noise_scale"
         )
+        assert checked is None
 
 
 def test_noise_terms_still_traces_with_traced_batch_sizes():

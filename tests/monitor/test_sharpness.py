@@ -229,12 +229,17 @@ def test_a_measurement_equals_curvature_eigenvalues_at_the_same_parameters():
     def probe_loss(p):  # the probe is the whole set (N ≤ 2,048); the loss is a mean
         return losses.softmax_cross_entropy(apply(p, model_state, x, train=True)[0], y)
 
-    reference = curvature.eigenvalues(
-        curvature.hvp(probe_loss, at_30.params), at_30.params, k=1, key=jax.random.key(1)
-    )
-    assert history.per_step["sharpness"][30] == pytest.approx(
-        float(reference.eigenvalues[0]), rel=1e-2
-    )
+    def top(params):
+        product = curvature.hvp(probe_loss, params)
+        return float(
+            curvature.eigenvalues(product, params, k=1, key=jax.random.key(1)).eigenvalues[0]
+        )
+
+    # Within twice the monitor's tolerance of λmax(θ₃₀), and farther than that from
+    # λmax(θ₃₁), 0.9% away (audit, 2026-12-07: at rel=1e-2 a measurement at θ₃₁ passed).
+    measured_at_30 = history.per_step["sharpness"][30]
+    assert measured_at_30 == pytest.approx(top(at_30.params), rel=2e-3)
+    assert measured_at_30 != pytest.approx(top(state.params), rel=2e-3)
     # Warm-started from step 24's eigenvector, the measurement still ran the steps the
     # first, cold one took, and one more: a new top direction needs them to enter (before,
     # it stopped after 8, and at 200,000 parameters on λ₂ when the top direction changed).

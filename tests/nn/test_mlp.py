@@ -177,6 +177,7 @@ def test_a_layer_that_only_looks_like_group_norm_is_not_refused():
         def __call__(self, x):
             return x
 
-    MLP(10, 8, 3, depth=1, norm=Gate, rngs=nnx.Rngs(0))
     over_batch = functools.partial(GroupNorm, num_groups=None, group_size=1, reduction_axes=(0, 1))
-    MLP(10, 8, 3, depth=1, norm=over_batch, rngs=nnx.Rngs(0))
+    for norm in (Gate, over_batch):
+        model = MLP(10, 8, 3, depth=1, norm=norm, rngs=nnx.Rngs(0))
+        assert model(jnp.ones((4, 10))).shape == (4, 3)

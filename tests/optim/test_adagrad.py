@@ -94,3 +94,20 @@ def test_states_hold_what_they_document():
     sum_state = scale_by_adagrad(0.5).init(jnp.zeros(3))
     assert isinstance(sum_state, ScaleByAdagradState)
     np.testing.assert_allclose(sum_state.sum_of_squares, 0.5)
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        lambda: scale_by_adagrad(0.0, eps=1e-45),
+        lambda: scale_by_root_mean_square_history(eps=1e-45),
+    ],
+)
+def test_zero_gradients_keep_a_zero_step_with_an_eps_that_flushes_to_zero(transform):
+    # ε = 1e-45 is a float32 subnormal, which XLA's CPU code flushes to 0: a parameter that
+    # has seen only zero gradients must get the zero step of optax's guard, not 0·rsqrt(0) =
+    # NaN (audit, 2026-12-07: the guard's "total > 0" as ">= 0" passed every Adagrad test).
+    opt = transform()
+    zeros = jnp.zeros(3)
+    updates, _ = jax.jit(opt.update)(zeros, opt.init(zeros))
+    np.testing.assert_array_equal(updates, zeros)

@@ -130,8 +130,14 @@ def test_clip_max_norm(max_norm):
 
 @pytest.mark.parametrize("max_norm", [INF, np.float32(INF), jnp.array(INF)])
 def test_clip_max_norm_inf_switches_clipping_off_as_in_optax(max_norm):
-    # Before: refused as "`max_norm` must be finite and > 0, got inf"; optax accepts it.
-    optim.clip_by_global_norm(max_norm)
+    # Before: refused as "`max_norm` must be finite and > 0, got inf"; optax accepts it, and
+    # passes every gradient through unchanged.
+    ours, theirs = optim.clip_by_global_norm(max_norm), optax.clip_by_global_norm(max_norm)
+    grads = {"w": jnp.array([3.0e3, -4.0e3]), "b": jnp.array([1e-3])}
+    got, _ = jax.jit(ours.update)(grads, ours.init(grads))
+    expected, _ = theirs.update(grads, theirs.init(grads))
+    jax.tree.map(np.testing.assert_array_equal, got, expected)
+    jax.tree.map(np.testing.assert_array_equal, got, grads)
 
 
 @pytest.mark.parametrize("value", [-1, 1.5, True])

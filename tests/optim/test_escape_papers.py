@@ -373,6 +373,20 @@ def test_perturbed_gd_kicks_complex_parameters_within_the_ball():
     np.testing.assert_allclose(updates, -0.1 * grads, rtol=1e-6)
 
 
+def test_perturbed_gd_complex_kicks_are_uniform_in_the_ball_of_c_n():
+    # ℂ⁸ is ℝ¹⁶: uniform in its ball of radius r, E‖ξ‖ = r·16/17 (0.941 r; drawn as in ℝ⁸,
+    # 8/9 = 0.889 r). Audit, 2026-12-07: a mutant with d = n passed the escape tests.
+    opt = optim.perturbed_gd(0.1, radius=0.01, escape_steps=5)
+    zeros = jnp.zeros(8, jnp.complex64)
+    states = jax.vmap(lambda key: opt.init(zeros)._replace(key=key))(
+        jax.random.split(jax.random.key(3), 2000)
+    )
+    kicks = jax.jit(jax.vmap(lambda s: opt.update(zeros, s, zeros)[0]))(states)
+    norms = np.linalg.norm(np.asarray(kicks), axis=1)
+    assert norms.max() <= 0.01 * (1 + 1e-6)
+    assert norms.mean() == pytest.approx(0.01 * 16 / 17, rel=0.01)
+
+
 def test_saddle_free_newton_carries_a_nan_gradient_into_its_update():
     # Before: a NaN gradient gave a zero update (the line search's answer to a NaN
     # direction), so a loop watching updates or parameters stalled without a sign; gradient

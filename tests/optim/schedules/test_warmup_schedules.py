@@ -75,4 +75,7 @@ def test_inverse_sqrt_is_the_transformer_schedule():
 def test_warmup_constant_without_warmup_steps_stays_at_its_start_as_documented():
     # optax's rule, kept for parity and said in the docstring: a ramp of no steps never
     # reaches the peak.
-    np.testing.assert_array_equal(schedules.warmup_constant(0.0, 1.0, 0)(jnp.arange(3)), 0.0)
+    steps = jnp.arange(3)
+    ours = schedules.warmup_constant(0.0, 1.0, 0)(steps)
+    np.testing.assert_array_equal(ours, optax.warmup_constant_schedule(0.0, 1.0, 0)(steps))
+    np.testing.assert_array_equal(ours, 0.0)
