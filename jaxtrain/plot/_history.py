@@ -75,11 +75,24 @@ def _draw_noise_scale(ax: Any, x_step: np.ndarray, per_step: dict, unit: str) ->
     at = np.isfinite(noise)
     ax.plot(x_step[at], noise[at], lw=0.8, color="tab:brown", label="B_simple")
     if "batch_size" in per_step:
-        ax.plot(x_step, per_step["batch_size"], ":", color="gray", lw=1.0, label="batch size B")
+        _draw_batch_size(ax, np.asarray(per_step["batch_size"], np.float64))
     if _positive(noise):
         ax.set_yscale("log")
     ax.set(title="gradient noise scale B_simple", xlabel=unit, ylabel="examples")
     ax.legend(fontsize=8)
+
+
+def _draw_batch_size(ax: Any, batch_size: np.ndarray) -> None:
+    """The batch size of most steps, as a line: an epoch's partial last batch would comb it."""
+    sizes, counts = np.unique(batch_size[np.isfinite(batch_size)], return_counts=True)
+    if not sizes.size:
+        return
+    usual = sizes[np.argmax(counts)]
+    others = ", ".join(f"{size:g}" for size in sizes if size != usual)
+    label = f"batch size B = {usual:g}"
+    if others:
+        label += f" ({others} at {counts.sum() - counts.max()} of {counts.sum()} steps)"
+    ax.axhline(usual, ls=":", color="gray", lw=1.0, label=label)
 
 
 def _draw_loss(

@@ -113,3 +113,17 @@ def test_records_with_no_finite_value_are_noted_not_drawn_empty():
     assert axes[0].get_yscale() == "log" and "val loss" not in _lines(axes[0])
     assert _notes(axes[0]) == ["no validation data"]
     assert _notes(axes[2]) == ["no finite gradient norm"] and not axes[2].get_lines()
+
+
+def test_a_partial_last_batch_does_not_comb_the_batch_size_line():
+    # Review (2026-12-07): 1,438 examples in batches of 64 end each epoch with 30; the per-step
+    # batch sizes alternated and their dotted line was drawn as a dense comb under B_simple.
+    # The line is the batch size of most steps, and the legend names it.
+    batch = np.tile([64.0] * 22 + [30.0], 3)
+    noise = np.linspace(10.0, 200.0, batch.size)
+    history = History({"loss": np.ones(batch.size), "noise_scale": noise, "batch_size": batch}, {})
+    axes = plot_history(history)
+    (panel,) = [ax for ax in axes if ax.get_title() == "gradient noise scale B_simple"]
+    (line,) = [line for line in panel.get_lines() if line.get_label().startswith("batch size")]
+    assert line.get_label() == "batch size B = 64 (30 at 3 of 69 steps)"
+    np.testing.assert_array_equal(np.unique(line.get_ydata()), [64.0])
