@@ -265,6 +265,8 @@ def _training(bn_loss, plain_loss):
             "bn_train_loss": np.asarray([1.0, 0.6, bn_loss]),
             "bn_final_val_accuracy": 0.9,
             "plain_final_val_accuracy": 0.88,
+            "bn_val_accuracy": np.asarray([0.5, 0.8, 0.9]),
+            "plain_val_accuracy": np.asarray([0.5, 0.8, 0.88]),
         }
     )
 
