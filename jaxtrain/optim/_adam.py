@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from jaxtrain.optim._numerics import abs_sq, map_updates
+from jaxtrain.optim._numerics import abs_sq, bias_corrected, map_updates
 from jaxtrain.optim._validation import (
     check_at_least,
     check_non_negative,
@@ -51,25 +50,14 @@ def _moments(updates, mu, nu, b1, b2):
     return mu, nu
 
 
-# Jitted inline as optax's tree_bias_correction is: inside a jitted update it changes
-# nothing, but an eager update then computes βᵗ and the division as optax does, one compiled
-# program with the hyperparameters as operands; op by op the results differed in the last
-# bits, up to 2e-6 relative after 100 eager steps.
-@functools.partial(jax.jit, inline=True)
-def _bias_corrected(moment, decay, count):
-    # 1 − βᵗ is computed in float32 and only then cast: in bfloat16, βᵗ would round to 1.
-    correction = 1 - decay**count
-    return jax.tree.map(lambda x: x / correction.astype(x.dtype), moment)
-
-
 def _first_moment_hat(updates, mu, b1, count, nesterov):
     if not nesterov:
-        return _bias_corrected(mu, b1, count)
+        return bias_corrected(mu, b1, count)
     # Nadam (Dozat 2016): look one step ahead, m̂ = β₁ m/(1 − β₁ᵗ⁺¹) + (1 − β₁) g/(1 − β₁ᵗ).
     return jax.tree.map(
         lambda m, g: b1 * m + (1 - b1) * g,
-        _bias_corrected(mu, b1, optax.safe_increment(count)),
-        _bias_corrected(updates, b1, count),
+        bias_corrected(mu, b1, optax.safe_increment(count)),
+        bias_corrected(updates, b1, count),
     )
 
 
@@ -149,7 +137,7 @@ def scale_by_adam(
         mu, nu = _moments(updates, state.mu, state.nu, b1, b2)
         count = optax.safe_increment(state.count)
         mu_hat = _first_moment_hat(updates, mu, b1, count, nesterov)
-        nu_hat = _bias_corrected(nu, b2, count)
+        nu_hat = bias_corrected(nu, b2, count)
         updates = jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
         if mu_dtype is not None:
             mu = jax.tree.map(lambda m: m.astype(mu_dtype), mu)
@@ -240,7 +228,7 @@ def scale_by_radam(
         count = optax.safe_increment(state.count)
         rho = radam_rho(b2, count)
         mu_hat = _first_moment_hat(updates, mu, b1, count, nesterov)
-        nu_hat = _bias_corrected(nu, b2, count)
+        nu_hat = bias_corrected(nu, b2, count)
         r = radam_rectification(b2, rho)
         adaptive = jax.tree.map(
             lambda m, v: r.astype(m.dtype) * m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat

@@ -1,8 +1,9 @@
-"""What every accumulating optimizer shares: |g|² for real and complex g, and the per-leaf map
-that lets a frozen leaf's ``None`` update through."""
+"""What every accumulating optimizer shares: |g|² for real and complex g, bias correction as
+optax rounds it, and the per-leaf map that lets a frozen leaf's ``None`` update through."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,22 @@ def abs_sq(g: jax.Array) -> jax.Array:
     if jnp.iscomplexobj(g):
         return jnp.real(g * jnp.conj(g))
     return g * g
+
+
+# Jitted inline as optax's tree_bias_correction is: inside a jitted update it changes
+# nothing, but an eager update then computes βᵗ and the division as optax does, one compiled
+# program with the hyperparameters as operands; op by op the results differed in the last
+# bits, up to 2e-6 relative after 100 eager steps (Adam; RMSProp's 2.2e-6 in 5).
+@functools.partial(jax.jit, inline=True)
+def bias_corrected(moment: Any, decay: Any, count: jax.Array) -> Any:
+    """m / (1 − βᵗ) for every leaf m of ``moment``: the correction of a moving average that
+    started at 0, with β = ``decay`` and t = ``count``.
+
+    1 − βᵗ is computed in float32 at least and only then cast to each leaf's dtype: in
+    bfloat16, βᵗ would round to 1.
+    """
+    correction = 1 - decay**count
+    return jax.tree.map(lambda x: x / correction.astype(x.dtype), moment)
 
 
 def global_norm(tree: Any) -> jax.Array:

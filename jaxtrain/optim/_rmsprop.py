@@ -8,7 +8,7 @@ import optax
 from optax._src import transform as optax_transform
 
 from jaxtrain.optim._momentum import scale_by_momentum
-from jaxtrain.optim._numerics import abs_sq, map_updates
+from jaxtrain.optim._numerics import abs_sq, bias_corrected, map_updates
 from jaxtrain.optim._validation import check_non_negative, check_positive, check_unit_interval
 
 # optax's own classes, picked as optax 0.2.8 picks them: the centered form is optax's
@@ -111,17 +111,12 @@ def scale_by_rms(
         # σ² averages |g|² = g·conj(g) (optax's abs_sq), real for complex g.
         nu = map_updates(lambda g, n: (1 - decay) * abs_sq(g) + decay * n, updates, state.nu)
         count = optax.safe_increment(state.count) if bias_correction else None
-        nu_hat = nu
-        if bias_correction:
-            correction = 1 - decay**count
-            nu_hat = jax.tree.map(lambda n: n / correction.astype(n.dtype), nu)
+        nu_hat = bias_corrected(nu, decay, count) if bias_correction else nu
         mu = None
         second = nu_hat
         if centered:
             mu = map_updates(lambda g, m: (1 - decay) * g + decay * m, updates, state.mu)
-            mu_hat = mu
-            if bias_correction:
-                mu_hat = jax.tree.map(lambda m: m / correction.astype(m.dtype), mu)
+            mu_hat = bias_corrected(mu, decay, count) if bias_correction else mu
             second = jax.tree.map(lambda n, m: n - abs_sq(m), nu_hat, mu_hat)
         if eps_in_sqrt:
             scale = jax.tree.map(lambda v: jax.lax.rsqrt(v + eps), second)
