@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from jaxtrain._text import beside, counted, listed, percent, printed, side_by_side
+from jaxtrain._text import beside, counted, listed, percent, printed, side_by_side, signed
 
 
 def test_counted_is_singular_only_for_one_and_groups_thousands():
@@ -100,3 +100,12 @@ def test_printed_reads_every_side_by_side_output_back_within_its_rounding():
     texts = side_by_side(values, decimals=3)
     assert math.isnan(printed(texts[2])) and printed(texts[3]) == -math.inf
     assert [printed(t) for t in texts[:2]] == [0.968, 0.909]
+
+
+def test_signed_shows_the_sign_of_a_change_and_none_on_zero():
+    assert (signed(0.04), signed(-1.25), signed(0.0), signed(-0.0)) == (
+        "+0.04",
+        "-1.2",
+        "0.0",
+        "0.0",
+    )

@@ -171,3 +171,24 @@ def test_the_density_integrates_to_one_when_sigma_is_above_the_grid_spacing():
     assert ratios[1e-8] < 0.2 and abs(integrals[1e-8] - 1.0) > 0.1
     for doc in (spectral_density.__doc__, SpectralDensity.__doc__):
         assert "grid spacing" in doc
+
+
+def test_the_default_grid_reaches_five_sigma_and_one_percent_past_the_extreme_nodes():
+    # The docstring's grid: from the lowest node − (5σ + 1% of the nodes' span) to the highest
+    # + the same, so a Gaussian at an extreme node integrates to 1 on it (mutation audit,
+    # 2026-12-07: a 3σ margin passed every density test; its integral was 0.9995).
+    matrix = jnp.diag(jnp.array([-1.0, 1.0, 2.0, 3.0]))
+    density = spectral_density(
+        lambda v: matrix @ v,
+        jnp.zeros(4),
+        num_probes=4,
+        num_iters=4,
+        key=jax.random.key(0),
+        sigma_squared=1e-2,
+    )
+    low, high, sigma = float(density.nodes.min()), float(density.nodes.max()), float(density.sigma)
+    margin = 5 * sigma + 0.01 * (high - low)
+    np.testing.assert_allclose(
+        [float(density.grid[0]), float(density.grid[-1])], [low - margin, high + margin], rtol=1e-6
+    )
+    assert abs(float(jnp.trapezoid(density.density, density.grid)) - 1.0) < 1e-5

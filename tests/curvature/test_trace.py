@@ -82,3 +82,16 @@ def test_a_numpy_integer_num_samples_is_an_int():
     numpy = trace(matrix_operator(A), jnp.zeros(30), num_samples=np.int64(4), key=jax.random.key(0))
     assert numpy.num_matvecs == 4 and type(numpy.num_matvecs) is int
     np.testing.assert_array_equal(float(numpy.estimate), float(plain.estimate))
+
+
+def test_the_standard_error_uses_the_sample_deviation():
+    # H = [[0, 1], [1, 0]]: every Rademacher zᵀHz = 2·z₁z₂ = ±2, so two samples give a standard
+    # error of 0 (equal) or, with the sample deviation (ddof = 1) of {2, −2}, 2√2/√2 = 2
+    # exactly; the population deviation would give √2 (mutation audit, 2026-12-07: ddof=0
+    # passed every trace test, whose one check of the error is statistical).
+    matrix = jnp.array([[0.0, 1.0], [1.0, 0.0]])
+    errors = [
+        float(trace(lambda v: matrix @ v, jnp.zeros(2), num_samples=2, key=key).stderr)
+        for key in jax.random.split(jax.random.key(0), 20)
+    ]
+    assert set(np.round(errors, 6)) == {0.0, 2.0}

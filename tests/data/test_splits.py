@@ -516,3 +516,11 @@ def test_soft_labels_with_rounding_below_zero_are_stratified_and_checked_alike()
     check_dataset(np.zeros((20, 1)), y, num_classes=2)
     with pytest.raises(ValueError, match="negative values"):
         check_dataset(np.zeros((2, 1)), np.array([[1.01, -0.01], [0.0, 1.0]]), num_classes=2)
+
+
+def test_a_spread_equal_to_eps_counts_as_constant():
+    # Spreads "at or below" eps are constant and kept at 1: x = [0, 1] has σ = 0.5 exactly
+    # (mutation audit, 2026-12-07: "<" passed every standardizer test).
+    x = np.array([[0.0], [1.0]])
+    assert fit_standardizer(x, eps=0.5).std.tolist() == [1.0]
+    assert fit_standardizer(x, eps=0.25).std.tolist() == [0.5]

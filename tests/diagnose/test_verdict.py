@@ -469,3 +469,11 @@ def test_an_unknown_noise_names_the_split_it_is_unknown_for():
     text = decision.reasons[-1]
     assert "held-out loss of one example" not in text
     assert "val loss" in text and "unknown" in text
+
+
+def test_a_validation_gap_at_the_threshold_is_ok():
+    # "G_v ≤ large_gap: ok": a gap of exactly the default 0.1 of the baseline is no
+    # overfitting (mutation audit, 2026-12-07: "<" passed every flowchart test).
+    candidate = CandidateResult("mlp", 10, [0.0], [0.0], [0.1])
+    assert Thresholds().large_gap == 0.1
+    assert decide([candidate], baseline=1.0).verdict == "ok"

@@ -1,6 +1,7 @@
 """mean_and_variance: masked statistics over a mapped axis are those of the pooled entries."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -65,3 +66,24 @@ def test_masked_statistics_over_a_mapped_axis_equal_one_replica_over_the_pooled_
     for ours, theirs in zip(mapped, single, strict=True):
         np.testing.assert_allclose(ours[0], theirs, rtol=RTOL, atol=ATOL)
         np.testing.assert_allclose(ours[1], theirs, rtol=RTOL, atol=ATOL)
+
+
+def test_bfloat16_statistics_are_computed_in_float32():
+    # The docstring's float32 at least: bfloat16 statistics of values near 1,000 round to
+    # whole numbers (mean 1012, variance 136 where NumPy's float32 gives 1011.33 and 135.56),
+    # which every float32 test hid (mutation audit, 2026-12-07). A LayerNorm of bfloat16
+    # parameters is flax.nnx's two-pass one bit for bit.
+    from flax import nnx
+
+    from jaxtrain.nn import LayerNorm
+
+    x = jnp.array([[1000.0, 1001.0, 1005.0, 1013.0, 1021.0, 1029.0]], jnp.bfloat16)
+    mean, variance = jax.jit(mean_and_variance, static_argnums=1)(x, -1)
+    wide = np.asarray(x, np.float32)
+    assert mean.dtype == variance.dtype == jnp.float32
+    np.testing.assert_allclose(mean, wide.mean(-1), rtol=1e-6)
+    np.testing.assert_allclose(variance, wide.var(-1), rtol=1e-5)
+    settings = dict(rngs=nnx.Rngs(0), param_dtype=jnp.bfloat16)
+    ours = LayerNorm(6, **settings)(x)
+    theirs = nnx.LayerNorm(6, use_fast_variance=False, **settings)(x)
+    np.testing.assert_array_equal(np.asarray(ours, np.float32), np.asarray(theirs, np.float32))
