@@ -410,3 +410,49 @@ def test_parameters_without_entries_have_nothing_to_escape(name):
         empty, opt.init(empty), empty
     )
     assert updates["w"].shape == (0, 3) and int(state.matvecs) == 0
+
+
+def test_line_search_halves_until_the_loss_falls_and_stops_after_max_halvings():
+    # L(x) = x(x − 0.3) from x = 0 along +1: t = 1 and 1/2 raise it, t = 1/4 lowers it, the
+    # third trial, which max_halvings = 2 allows and 1 does not (mutation audit, 2026-12-07:
+    # "<" for "<=" in the halving count passed this file).
+    from jaxtrain.optim._escape_step import line_search
+
+    def loss(x):
+        return jnp.sum(x * (x - 0.3))
+
+    def search(halvings, both_signs=False):
+        return jax.jit(
+            lambda x: line_search(
+                loss, x, jnp.ones(1), 1.0, halvings, both_signs=both_signs, loss=loss(x)
+            )
+        )(jnp.zeros(1))
+
+    step, evaluations, found = search(2)
+    np.testing.assert_array_equal(step, [0.25])
+    assert bool(found) and int(evaluations) == 3
+    step, evaluations, found = search(1)
+    np.testing.assert_array_equal(step, [0.0])
+    assert not bool(found) and int(evaluations) == 2
+    # Both signs: at t = 1 the other sign, −1, gives L = 1.3; at t = 1/4, −1/4 gives 0.1375.
+    step, evaluations, found = search(2, both_signs=True)
+    np.testing.assert_array_equal(step, [0.25])
+    assert bool(found) and int(evaluations) == 6
+
+
+def test_line_search_keeps_a_descent_direction_on_a_flat_loss_and_refuses_either_sign():
+    # An unchanged loss (a decrease below rounding) is kept along a descent direction, but
+    # is no reason to pick a sign of an eigenvector (audit: "<" for "<=" passed this file).
+    from jaxtrain.optim._escape_step import line_search
+
+    def flat(x):
+        return jnp.sum(0.0 * x) + 1.0
+
+    for both_signs, expected in ((False, [1.0]), (True, [0.0])):
+        step, _, found = jax.jit(
+            lambda x, both=both_signs: line_search(
+                flat, x, jnp.ones(1), 1.0, 3, both_signs=both, loss=flat(x)
+            )
+        )(jnp.zeros(1))
+        np.testing.assert_array_equal(step, expected)
+        assert bool(found) is not both_signs
