@@ -795,7 +795,8 @@ ADAPTIVE_LEARNING_RATE = Notebook(
             In the shaded last half, watch the loss and ‖g‖ together: the lecture's point is
             that a stalling loss need not mean a small gradient. A step of η lowers the loss by
             η‖g‖² to first order, so the caption compares each half's fall with that sum over
-            its steps (a small share: steps that do not descend at a large ‖g‖), and gives the
+            its steps (a share that fell to under a third of the first half's while ‖g‖ stayed:
+            steps that no longer descend at a large ‖g‖), and gives the
             measured λmax·η/2 there: at 1 or above, a step of η overshoots along the sharpest
             direction, the lecture's bouncing between the walls of a valley.
             """,

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxtrain._text import beside, counted, percent, side_by_side
+from jaxtrain._text import beside, counted, non_finite, percent, side_by_side
 from jaxtrain.lecture._claim import Claim, LectureConfig
 from jaxtrain.lecture._digits import digits_splits
 from jaxtrain.lecture._section import Section
@@ -1152,9 +1152,12 @@ def _arrival(run: dict[str, Any], ratio: str) -> str:
     return ""
 
 
-# A half whose loss fell by less than this share of its gradient's first-order fall
-# (Σ η‖g_t‖²) is stuck: its steps barely descend, whatever the size of ‖g‖.
-_STUCK_SHARE = 0.1
+# The last half is stuck at a large gradient when its loss fell by less than _STUCK_SHARE of
+# its gradient's first-order fall Σ η‖g_t‖², at most 1/_STUCK_SLOWDOWN of the first half's
+# share (a share that did not drop says the gradient's size sets the pace), while its median
+# ‖g‖ kept at least _KEPT_GRADIENT of the first half's (a converged run's share drops too, at
+# a vanishing gradient).
+_STUCK_SHARE, _STUCK_SLOWDOWN, _KEPT_GRADIENT = 0.1, 3.0, 0.1
 
 
 def _ratio_to_one(ratio: float) -> str:
@@ -1213,15 +1216,24 @@ def stuck_numbers(
 
     Returns:
       ``loss`` and ``grad_norm``; ``steps``, η, where the last half starts
-      (``last_half_from``), the loss at the start, at that step and at the end; for each
-      half (``first_half_*``, ``last_half_*``) the loss's ``fall``, its gradient's
-      ``first_order_fall`` Σ η‖g_t‖² over the steps from its first recorded loss to its
-      last, and the median ‖g‖; the last half's smallest ‖g‖ and share of steps at which
-      the loss rose; and the median λmax·η/2 given.
+      (``last_half_from``), the loss at that step and at the end; for each half
+      (``first_half_*``, ``last_half_*``) the loss's ``fall``, its gradient's
+      ``first_order_fall`` Σ η‖g_t‖² and the median ‖g‖, over the steps from its first
+      recorded loss to its last; the last half's smallest ‖g‖ over the same steps and share
+      of steps at which the loss rose; and the median λmax·η/2 given.
+
+    Raises:
+      ValueError: for fewer than 3 steps (each half needs a step), or a ``grad_norm`` of
+        another shape than ``loss``.
     """
     loss = np.asarray(loss, np.float64)
     grad_norm = np.asarray(grad_norm, np.float64)
     steps = len(loss)
+    if steps < 3 or grad_norm.shape != loss.shape:
+        raise ValueError(
+            "stuck_numbers needs a loss and a gradient norm at each of 3 steps or more (a "
+            f"step in each half), got shapes {loss.shape} and {grad_norm.shape}"
+        )
     half = steps - math.ceil(_LAST_PART * steps)
     numbers: dict[str, Any] = {
         "learning_rate": learning_rate,
@@ -1229,11 +1241,10 @@ def stuck_numbers(
         "loss": loss,
         "grad_norm": grad_norm,
         "last_half_from": half,
-        "loss_start": float(loss[0]),
         "loss_at_half": float(loss[half]),
         "loss_end": float(loss[-1]),
         "last_half_loss_rises": float(np.mean(np.diff(loss[half:]) > 0)),
-        "last_half_grad_norm_min": float(np.min(grad_norm[half:])),
+        "last_half_grad_norm_min": float(np.min(grad_norm[half : steps - 1])),
         "last_half_sharpness_ratio_median": float(sharpness_ratio),
     }
     # The step from θ_t to θ_t+1 moves L(θ_t) to L(θ_t+1): a half's falls pair each loss it
@@ -1288,42 +1299,62 @@ def _stuck_caption(numbers: dict[str, Any]) -> str:
         change = f"{percent(end / start - 1)} higher"
     else:
         change = "unchanged"
+    median, first_median = (
+        numbers[f"{name}_grad_norm_median"] for name in ("last_half", "first_half")
+    )
     text = (
         f"Full-batch gradient descent at η = {numbers['learning_rate']:g} (the "
         f"edge-of-stability network). Over the last half (steps {half:,}–{steps - 1:,}; shaded) "
-        f"the loss went {start:.3g} → {end:.3g} ({change}), "
+        f"the loss went {_g3(start)} → {_g3(end)} ({change}), "
         f"rising at {percent(numbers['last_half_loss_rises'])} of the steps, while ‖g‖ had a "
-        f"median of {numbers['last_half_grad_norm_median']:.3g} (first half: "
-        f"{numbers['first_half_grad_norm_median']:.3g}; dashed) and never fell below "
-        f"{numbers['last_half_grad_norm_min']:.3g}. "
+        f"median of {_g3(median)} (first half: {_g3(first_median)}; dashed) and never fell "
+        f"below {_g3(numbers['last_half_grad_norm_min'])}. "
     )
     fall, first_order = numbers["last_half_fall"], numbers["last_half_first_order_fall"]
+    share, first_share = (
+        _first_order_share(numbers, "last_half"),
+        _first_order_share(numbers, "first_half"),
+    )
     if not (math.isfinite(fall) and math.isfinite(first_order)):
-        text += "The loss or ‖g‖ was not finite over the last half, so nothing is judged. "
-    elif first_order == 0:
+        return text + "The loss or ‖g‖ was not finite over the last half, so nothing is judged."
+    if first_order == 0:
         text += "‖g‖ was 0 over the last half: a critical point, not a large gradient. "
     else:
-        share = fall / first_order
         if fall > 0:
-            moved = f"fell by {fall:.3g}, {percent(share, against=_STUCK_SHARE)} of it"
+            moved = f"fell by {_g3(fall)}, {percent(share, against=_STUCK_SHARE)} of it"
         elif fall < 0:
-            moved = f"rose by {-fall:.3g} instead"
+            moved = f"rose by {_g3(-fall)} instead"
         else:
             moved = "did not change"
+        shown_first = "no gradient" if math.isnan(first_share) else percent(first_share)
         text += (
             "To first order a step of η lowers the loss by η‖g‖²: summed over the last half "
-            f"that is {first_order:.3g}, and the loss {moved} "
-            f"(first half: {_first_order_share(numbers, 'first_half')}). "
+            f"that is {_g3(first_order)}, and the loss {moved} (first half: {shown_first}). "
         )
-        if share < _STUCK_SHARE:
-            text += (
-                "The steps barely descend although ‖g‖ is not small: a stalling loss does not "
-                "mean a small gradient. "
-            )
-        else:
+        slowed = first_share > 0 and share <= first_share / _STUCK_SLOWDOWN
+        kept = median >= _KEPT_GRADIENT * first_median
+        if share >= _STUCK_SHARE:
             text += (
                 f"That is at least {percent(_STUCK_SHARE)}: the loss falls at the pace its "
                 "gradient sets, so this run does not show a stall at a large gradient. "
+            )
+        elif not slowed:
+            text += (
+                f"The first half's share was not {_STUCK_SLOWDOWN:g}× higher: its steps "
+                "descended as little, so this run shows no stall that set in at a large "
+                "gradient. "
+            )
+        elif not kept:
+            text += (
+                f"Its median ‖g‖ fell below {percent(_KEPT_GRADIENT)} of the first half's: here "
+                "the loss stalls with a gradient that shrank, so this run does not show a stall "
+                "at a large gradient. "
+            )
+        else:
+            text += (
+                f"The share fell to under 1/{_STUCK_SLOWDOWN:g} of the first half's while ‖g‖ "
+                "stayed: the steps barely descend although ‖g‖ is not small, so a stalling loss "
+                "does not mean a small gradient. "
             )
     ratio = numbers["last_half_sharpness_ratio_median"]
     text += f"Over the last half the measured λmax·η/2 had a median of {_ratio_to_one(ratio)}: "
@@ -1339,12 +1370,17 @@ def _stuck_caption(numbers: dict[str, Any]) -> str:
     )
 
 
-def _first_order_share(numbers: dict[str, Any], half: str) -> str:
-    """A half's fall as a share of its first-order fall Σ η‖g_t‖², for a caption."""
+def _first_order_share(numbers: dict[str, Any], half: str) -> float:
+    """A half's loss fall over its first-order fall Σ η‖g_t‖² (NaN where that is not > 0)."""
     first_order = numbers[f"{half}_first_order_fall"]
     if not first_order > 0:
-        return "no gradient to compare with"
-    return percent(numbers[f"{half}_fall"] / first_order)
+        return math.nan
+    return numbers[f"{half}_fall"] / first_order
+
+
+def _g3(value: float) -> str:
+    """A caption's number in 3 significant digits, or as :func:`non_finite` names it."""
+    return f"{value:.3g}" if math.isfinite(value) else non_finite(value)
 
 
 # ---- learning-rate schedules ----

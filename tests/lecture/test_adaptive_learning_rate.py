@@ -32,7 +32,7 @@ def test_a_stalled_loss_keeps_a_large_gradient(claims):
     assert numbers["last_half_sharpness_ratio_median"] >= 1.0
     caption = claims["stuck_is_not_small_gradient"].caption
     assert f"median of {numbers['last_half_grad_norm_median']:.3g}" in caption
-    assert "barely descend although ‖g‖ is not small: a stalling loss does not mean" in caption
+    assert "barely descend although ‖g‖ is not small, so a stalling loss does not mean" in caption
     assert "a step of η overshoots along the sharpest direction" in caption
 
 

@@ -376,17 +376,50 @@ def test_stuck_caption_a_loss_falling_at_its_gradients_pace_is_not_a_stall():
     assert "does not mean a small gradient" not in caption and "grew" not in caption
 
 
-def test_stuck_caption_a_bounce_across_the_parabola_is_a_stall_at_a_large_gradient():
-    # At ηλ = 1.99 θ flips sign every step and the loss keeps 99% of itself: 0.5% of η‖g‖².
+def test_stuck_caption_a_bounce_from_the_first_step_sets_in_no_stall():
+    # At ηλ = 1.99 θ flips sign every step and the loss keeps 99% of itself: 0.5% of η‖g‖²
+    # in both halves, a bounce from the start, not a stall that sets in.
     loss, grad_norm, eta = _gradient_descent_on_a_parabola(1.99)
     caption = alr._stuck_caption(alr.stuck_numbers(loss, grad_norm, eta, 0.995))
     assert "0.5% of it (first half: 0.5%)" in caption
-    assert "The steps barely descend although ‖g‖ is not small" in caption
+    assert "The first half's share was not 3× higher" in caption
+    assert "barely descend" not in caption
 
 
 def test_stuck_caption_a_share_just_under_the_threshold_is_not_shown_at_it():
     caption = alr._stuck_caption(_stuck(last_half_fall=0.996, last_half_first_order_fall=10.0))
     assert "9.96% of it" in caption and "barely descend" in caption
+
+
+def test_stuck_caption_a_share_under_the_threshold_in_both_halves_is_no_stall():
+    # Review (2026-12-07): a share under 10% in the last half said "barely descend" even
+    # where the first half's share was as low (a run at the edge from its first steps); the
+    # stall is a share that dropped, to at most a third of the first half's.
+    caption = alr._stuck_caption(_stuck(first_half_fall=0.16, first_half_first_order_fall=10.0))
+    assert "1% of it (first half: 1.6%)" in caption
+    assert "barely descend" not in caption and "shows no stall that set in" in caption
+
+
+def test_stuck_caption_a_converged_run_with_a_vanishing_gradient_is_no_stall_at_a_large_one():
+    # The share drops to 0 at convergence too, where ‖g‖ has all but vanished (1e-12 against
+    # the first half's 0.3): the stall came with a gradient that shrank.
+    caption = alr._stuck_caption(
+        _stuck(
+            last_half_fall=0.0, last_half_first_order_fall=1e-24, last_half_grad_norm_median=1e-12
+        )
+    )
+    assert "barely descend" not in caption and "with a gradient that shrank" in caption
+
+
+def test_stuck_numbers_need_a_step_in_each_half():
+    # Review: with 1 or 2 steps a half has no step (Σ η‖g‖² = 0 beside "never fell below 1"),
+    # and 0 steps raised an IndexError.
+    for steps in (0, 1, 2):
+        with pytest.raises(ValueError, match="3 steps or more"):
+            alr.stuck_numbers(np.ones(steps), np.ones(steps), 0.1, 1.0)
+    numbers = alr.stuck_numbers(np.array([3.0, 2.0, 1.5]), np.ones(3), 0.5, 1.0)
+    assert (numbers["first_half_fall"], numbers["last_half_fall"]) == (1.0, 0.5)
+    assert numbers["first_half_first_order_fall"] == numbers["last_half_first_order_fall"] == 0.5
 
 
 def test_stuck_caption_without_a_gradient_or_with_a_nan_judges_nothing_large():
