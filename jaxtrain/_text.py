@@ -142,8 +142,8 @@ def side_by_side(
 
 
 def printed(text: str) -> float:
-    """The number a caption shows as ``text``: ``"9.8"``, ``"1,234"``, or as :func:`non_finite`
-    names it.
+    """The number a caption shows as ``text``, as :func:`side_by_side`, :func:`beside` and
+    :func:`signed` print one: ``"9.8"``, ``"1,234"``, or as :func:`non_finite` names it.
 
     A difference or ratio stated beside its operands is computed from them as printed, so a
     reader who redoes it gets the same: "9.8 ms and 1.5 ms: 6.5× faster", not the 6.6× of

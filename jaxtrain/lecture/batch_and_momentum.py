@@ -370,11 +370,11 @@ def _batch_caption(numbers: dict[str, Any]) -> str:
         [1e3 * small_epoch, 1e3 * full_epoch], decimals=2, significant=True
     )
     text += (
-        f"An epoch took {small_ms} ms with batch 16 ({1e3 * per_update:.2f} ms per "
+        f"An epoch took {small_ms} ms with batch 16 ({1e3 * per_update:.2g} ms per "
         f"update) and {full_ms} ms with the full batch (one update): "
     )
     # The ratio of the times as printed, as a reader would work it out.
-    speed_up = printed(small_ms) / printed(full_ms)
+    speed_up = printed(small_ms) / printed(full_ms) if printed(full_ms) > 0 else math.inf
     if full_epoch < small_epoch:
         text += (
             f"the full batch's epoch is {beside(speed_up, 1.0, 1, fixed=True)}× "

@@ -390,7 +390,7 @@ def _training_caption(numbers: dict[str, Any]) -> str:
         f"{numbers['epochs']} epochs: {outcome} ({bn_text} vs {plain_text}); validation "
         f"accuracy in the last epoch {numbers['bn_final_val_accuracy']:.2f} with it, "
         f"{numbers['plain_final_val_accuracy']:.2f} without (medians over the "
-        f"{numbers['epochs']} epochs: {np.median(numbers['bn_val_accuracy']):.2f} and "
+        f"{counted(numbers['epochs'], 'epoch')}: {np.median(numbers['bn_val_accuracy']):.2f} and "
         f"{np.median(numbers['plain_val_accuracy']):.2f}).{plain} This run alone does not "
         "show why; the lecture's reason, that normalized features keep the curvatures alike "
         "so one learning rate suits all directions, is measured on the Hessian in "

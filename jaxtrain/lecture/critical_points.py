@@ -752,6 +752,18 @@ def _trend(losses: np.ndarray, ratios: np.ndarray) -> dict[str, Any]:
 _LABELLED_ROWS = 16
 
 
+def _labelled_rows(critical: np.ndarray) -> list[int]:
+    """The rows of the eigenvalue-count panel that get a label, at least a few rows apart
+    past _LABELLED_ROWS runs: every run whose ‖g‖ is above the tolerance (its note is in the
+    label), then the others wherever they keep that distance."""
+    every = max(1, math.ceil(critical.size / _LABELLED_ROWS))
+    shown = [int(row) for row in np.flatnonzero(~critical)]
+    for row in range(critical.size):
+        if all(abs(row - other) >= every for other in shown):
+            shown.append(row)
+    return sorted(shown)
+
+
 def _ratio_figure(numbers: dict[str, Any]) -> Any:
     import matplotlib.pyplot as plt
 
@@ -804,8 +816,8 @@ def _ratio_figure(numbers: dict[str, Any]) -> Any:
         left = left + counts
     labels = [f"{losses[i]:.1e}" + ("" if critical[i] else ", ‖g‖ > tol") for i in order]
     # 7-pt labels need ~10 px a row: past _LABELLED_ROWS runs, a label every few rows.
-    every = math.ceil(order.size / _LABELLED_ROWS)
-    ax_counts.set_yticks(rows[::every], labels[::every], fontsize=7)
+    shown = _labelled_rows(critical[order])
+    ax_counts.set_yticks(shown, [labels[row] for row in shown], fontsize=7)
     ax_counts.set(
         xlim=(0, numbers["n_params"]),
         xlabel=f"eigenvalues (of n = {numbers['n_params']})",
@@ -1239,18 +1251,21 @@ def _against_the_noisy_baseline(numbers: dict[str, Any]) -> str:
     for method in (m for m in TRANSFORMS if m in numbers["methods"]):
         own = [steps[name][method] for name in cases]
         base = [steps[name][noise] for name in cases]
+        never = sum(o is None for o in own)
         fewer = sum(o is not None and o < b for o, b in zip(own, base, strict=True))
-        more = sum(o is None or o > b for o, b in zip(own, base, strict=True))
-        same = len(cases) - fewer - more
-        counts = [(fewer, "fewer"), (more, "more"), (same, "as many")]
-        whole = [word for count, word in counts if count == len(cases)]
-        if whole and len(cases) == 1:
-            said = f"took {whole[0]} steps"
-        elif whole:
-            said = f"took {whole[0]} steps on all {len(cases)}"
+        more = sum(o is not None and o > b for o, b in zip(own, base, strict=True))
+        counts = [
+            (fewer, "took fewer steps"),
+            (more, "took more steps"),
+            (len(cases) - never - fewer - more, "took as many steps"),
+            (never, "never escaped"),
+        ]
+        whole = [words for count, words in counts if count == len(cases)]
+        if whole:
+            said = whole[0] + ("" if len(cases) == 1 else f" on all {len(cases)}")
         else:
-            split = " and ".join(f"{word} on {count}" for count, word in counts if count)
-            said = f"took {split} of the {len(cases)}"
+            said = " and ".join(f"{words} on {count}" for count, words in counts if count)
+            said += f" of the {len(cases)}"
         verdicts.append(f"{method} {said} ({listed_steps(method)})")
     return (
         f" Where gradient descent never escapes ({', '.join(cases)}) any escape meets the "

@@ -490,14 +490,20 @@ def _what_went_wrong_caption(numbers: dict[str, Any]) -> str:
 def _probe_sign(numbers: dict[str, Any]) -> str:
     """What the lower-η re-run showed: ``probe_gain`` is the run's mean loss over the
     re-run's, over the re-run's last tenth of steps."""
-    gain = numbers["probe_gain"]
+    gain, steps = numbers["probe_gain"], numbers["probe_steps"]
     if math.isnan(gain):
         return "no lower-η re-run was made"
+    length = (
+        f" for the first {round(steps):,} of its {numbers['steps']:,} steps"
+        if math.isfinite(steps)
+        else ""
+    )
     probe = (
         f"the same run at {numbers['probe_factor']:.2g}·η, from the same start on the "
-        f"same batches for the first {int(numbers['probe_steps']):,} of its "
-        f"{numbers['steps']:,} steps, "
+        f"same batches{length}, "
     )
+    if gain < 0:  # a loss below 0 on one side: no ratio compares the two
+        return probe + "ended with a loss of the other sign, which no ratio compares"
     where = "than the run over the last tenth of those steps"
     if math.isinf(gain):
         return probe + "did not diverge"
@@ -804,8 +810,9 @@ def _augmentation_caption(numbers: dict[str, Any]) -> str:
         f"shift {plain[1]}, upside down {plain[2]}; on the same digits shifted by up to a "
         f"pixel: none {shifts[0]}, shift {shifts[1]}, upside down {shifts[2]}. "
     )
-    # Differences of the means as printed, in points as printed: a gain that rounds to 0.0
-    # is no gain, and a reader who subtracts the printed means gets the stated difference.
+    # Differences of the means as printed, rounded to the points printed: a gain that rounds
+    # to 0.0 is no gain, and a reader who subtracts the printed means gets the stated
+    # difference within that rounding.
     centered = dict(zip(kinds, map(printed, plain), strict=True))
     moved = dict(zip(kinds, map(printed, shifts), strict=True))
     gain = round(100 * (moved["shift"] - moved["none"]), 1) / 100

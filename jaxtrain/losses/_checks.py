@@ -89,10 +89,21 @@ def is_class_indices(labels: jax.Array, logits: jax.Array) -> bool:
 
     Indices lack the class axis; integer labels of the logits' own shape are one-hot
     vectors, as optax reads them, once the logits have a batch axis. Against one example's
-    logits (1-D) they stay indices, the likelier meaning, and fail the shape check.
+    logits (1-D) they are refused: a batch's labels against logits that lost their class
+    axis look the same, and a softmax across the batch would be a loss without meaning.
+
+    Raises:
+      ValueError: for integer labels of 1-D logits' own shape.
     """
-    one_hot = labels.shape == logits.shape and logits.ndim >= 2
-    return is_integer_labels(labels) and not one_hot
+    same_shape = labels.shape == logits.shape
+    if is_integer_labels(labels) and same_shape and logits.ndim == 1:
+        raise ValueError(
+            f"integer labels of one example's logits' own shape {labels.shape} are read as "
+            "class indices, not a one-hot vector (a batch's labels against logits that lost "
+            "their class axis look the same): pass a one-hot vector as float or bool, or give "
+            "the logits and the labels a batch axis"
+        )
+    return is_integer_labels(labels) and not same_shape
 
 
 def check_class_labels(
@@ -102,13 +113,6 @@ def check_class_labels(
     name: str = "labels",
 ) -> None:
     """Integer class labels: shape ``batch_shape``, values in ``[0, classes)`` when concrete."""
-    if batch_shape == () and labels.shape == (classes,):
-        raise ValueError(
-            f"integer {name} of one example's logits' own shape {labels.shape} are read as "
-            "class indices, not a one-hot vector (a batch's labels against logits that lost "
-            "their class axis look the same): pass a one-hot vector as float or bool, or give "
-            "the logits and the labels a batch axis"
-        )
     if labels.shape != batch_shape:
         raise ValueError(
             f"integer {name} must have the logits' shape without the class axis, {batch_shape}, "

@@ -33,8 +33,8 @@ def bias_corrected(moment: Any, decay: Any, count: jax.Array) -> Any:
     """m / (1 − βᵗ) for every leaf m of ``moment``: the correction of a moving average that
     started at 0, with β = ``decay`` and t = ``count``.
 
-    1 − βᵗ is computed in float32 at least and only then cast to each leaf's dtype: in
-    bfloat16, βᵗ would round to 1.
+    1 − βᵗ is computed in ``decay``'s dtype (float32 for a Python float, float64 under x64)
+    and only then cast to each leaf's dtype: in bfloat16, βᵗ would round to 1.
     """
     correction = 1 - decay**count
     return jax.tree.map(lambda x: x / correction.astype(x.dtype), moment)

@@ -87,11 +87,13 @@ def _draw_batch_size(ax: Any, batch_size: np.ndarray) -> None:
     sizes, counts = np.unique(batch_size[np.isfinite(batch_size)], return_counts=True)
     if not sizes.size:
         return
-    usual = sizes[np.argmax(counts)]
+    # On a tie (B < N < 2B: one full and one partial batch an epoch) the full batch's size.
+    usual = sizes[counts == counts.max()].max()
     others = ", ".join(f"{size:g}" for size in sizes if size != usual)
     label = f"batch size B = {usual:g}"
     if others:
-        label += f" ({others} at {counts.sum() - counts.max()} of {counts.sum()} steps)"
+        other_steps = counts.sum() - counts[sizes == usual][0]
+        label += f" ({others} at {other_steps} of {counts.sum()} steps)"
     ax.axhline(usual, ls=":", color="gray", lw=1.0, label=label)
 
 

@@ -382,3 +382,14 @@ def test_gauss_newton_caption_negative_eigenvalues_of_g_are_not_no_way_down():
     assert "the same point has 2, down to -0.003" in caption
     assert "neither shows a way down" not in caption
     assert "here G has eigenvalues below −tol where H has none" in caption
+
+
+def test_what_went_wrong_a_probe_without_a_step_count_or_with_a_negative_gain():
+    # Review (2026-12-07): a NaN step count raised in int(), and a negative gain (a loss below
+    # 0 on one side) printed "a -0.50 × higher loss".
+    assert "for the first" not in _wrong(probe_steps=math.nan)
+    assert "had a 3.00 × lower loss" in _wrong(probe_steps=math.nan)
+    assert "150 of its 396 steps" not in _wrong(probe_steps=150.7)
+    assert "151 of its 396 steps" in _wrong(probe_steps=150.7)
+    negative = _wrong(probe_gain=-2.0)
+    assert "which no ratio compares" in negative and "-0.50" not in negative

@@ -237,3 +237,13 @@ def test_saddle_escapes_a_single_case_is_not_called_every_case():
     numbers = _escapes([500, 35, 40, 4, 2], dict.fromkeys(_PERTURBED_MISSES, True))
     caption = cp._saddle_escapes_caption(numbers)
     assert "on every case" not in caption and "met the target on toy" in caption
+
+
+def test_saddle_escapes_a_transform_that_never_escaped_did_not_take_more_steps():
+    # Review (2026-12-07): "never" was counted as "took more steps (never)".
+    numbers = _escapes_of_the_full_tour()
+    numbers["steps"]["XOR"]["perturbed GD"] = None
+    caption = cp._saddle_escapes_caption(numbers)
+    assert "perturbed GD took more steps on 2 and never escaped on 1 of the 3 (40, 30, never)" in (
+        caption
+    )

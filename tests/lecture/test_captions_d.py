@@ -694,3 +694,9 @@ def test_edge_caption_says_what_is_above_the_threshold():
     adam = caption_numbers.edge_run(optimizer="adam", hover_min=1.07, hover_max=1.12)
     numbers = {"num_examples": 1000, "runs": {"gd η=0.5": caption_numbers.edge_run(), "adam": adam}}
     assert "so the preconditioned sharpness is above 38/η" in alr._edge_caption(numbers)
+
+
+def test_batch_caption_a_full_batch_epoch_printed_as_zero_is_no_division_by_zero():
+    # Review (2026-12-07): a full-batch epoch time of 0 raised ZeroDivisionError.
+    caption = bm._batch_caption(_batch(small_epoch=0.002, full_epoch=0.0))
+    assert "∞× faster" in caption

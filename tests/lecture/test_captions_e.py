@@ -381,6 +381,40 @@ def test_ratio_figure_labels_of_48_runs_do_not_overlap():
     fig = cp._ratio_figure(numbers)
     fig.canvas.draw()
     boxes = [label.get_window_extent() for label in fig.axes[1].get_yticklabels()]
-    assert 2 <= len(boxes) <= 16
+    assert 2 <= len(boxes) <= 18
     assert not any(a.overlaps(b) for a, b in itertools.pairwise(boxes))
     plt.close(fig)
+
+
+def test_ratio_figure_keeps_every_non_critical_label_and_draws_no_runs():
+    # Review (2026-12-07): thinning the labels dropped run 40's ", ‖g‖ > tol", and 0 runs
+    # raised in rows[::0].
+    import matplotlib.pyplot as plt
+
+    runs, n = 48, 97
+    losses = np.logspace(-6, 0, runs)
+    critical = np.ones(runs, bool)
+    critical[[3, 40]] = False
+
+    def numbers_of(count, losses, critical):
+        negative, zero = np.where(losses > 0.1, 7, 0), np.full(count, 88)
+        return {
+            "losses": losses,
+            "minimum_ratios": (n - negative - zero) / n,
+            "critical": critical,
+            "num_negative": negative,
+            "num_zero": zero,
+            "num_positive": n - negative - zero,
+            "grad_tol": 1e-3,
+            "ratios_without_tolerance": np.full(count, 0.5),
+            "runs": count,
+            "width": 8,
+            "n_params": n,
+        }
+
+    fig = cp._ratio_figure(numbers_of(runs, losses, critical))
+    labels = [label.get_text() for label in fig.axes[1].get_yticklabels()]
+    assert sum(label.endswith("‖g‖ > tol") for label in labels) == 2
+    plt.close(fig)
+    empty = cp._ratio_figure(numbers_of(0, np.zeros(0), np.zeros(0, bool)))
+    plt.close(empty)

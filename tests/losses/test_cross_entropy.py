@@ -435,3 +435,12 @@ def test_numpy_int64_labels_beyond_int32_are_refused_not_wrapped(label):
         softmax_cross_entropy(logits, np.array([1, 0], np.int64)),
         softmax_cross_entropy(logits, jnp.array([1, 0])),
     )
+
+
+def test_the_one_example_message_is_only_for_one_examples_logits():
+    # Review (2026-12-07): integer labels of shape (6,) against (2, 3) logits with axis=None
+    # were told "one example's logits' own shape (6,)"; they are a shape mistake.
+    logits = jnp.zeros((2, 3))
+    with pytest.raises(ValueError, match="without the class axis") as caught:
+        softmax_cross_entropy(logits, jnp.zeros(6, jnp.int32), axis=None)
+    assert "one example" not in str(caught.value)

@@ -127,3 +127,13 @@ def test_a_partial_last_batch_does_not_comb_the_batch_size_line():
     (line,) = [line for line in panel.get_lines() if line.get_label().startswith("batch size")]
     assert line.get_label() == "batch size B = 64 (30 at 3 of 69 steps)"
     np.testing.assert_array_equal(np.unique(line.get_ydata()), [64.0])
+
+
+def test_a_tie_of_batch_sizes_draws_the_full_batch():
+    # Review (2026-12-07): B < N < 2B gives one full and one partial batch an epoch, a tie the
+    # partial size won: "batch size B = 30 (64 at 3 of 6 steps)".
+    batch = np.tile([64.0, 30.0], 3)
+    history = History({"loss": np.ones(6), "noise_scale": np.ones(6), "batch_size": batch}, {})
+    (panel,) = [ax for ax in plot_history(history) if ax.get_title().startswith("gradient noise")]
+    labels = [line.get_label() for line in panel.get_lines()]
+    assert "batch size B = 64 (30 at 3 of 6 steps)" in labels
