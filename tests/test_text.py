@@ -100,6 +100,7 @@ def test_printed_reads_every_side_by_side_output_back_within_its_rounding():
     texts = side_by_side(values, decimals=3)
     assert math.isnan(printed(texts[2])) and printed(texts[3]) == -math.inf
     assert [printed(t) for t in texts[:2]] == [0.968, 0.909]
+    assert texts[4] == "1234.568" and printed(texts[4]) == 1234.568
 
 
 def test_signed_shows_the_sign_of_a_change_and_none_on_zero():
