@@ -355,17 +355,14 @@ def test_curvature_more_in_every_seed_but_by_little_is_not_no_consistent_differe
     assert "suits all directions' measured" not in caption
 
 
-def test_ratio_figure_labels_of_48_runs_do_not_overlap():
-    # Review (2026-12-07): at the full size (48 runs) the right panel labelled every run in
-    # 7-pt type on 6-px rows, every label on its neighbours. A label every few rows instead.
-    import matplotlib.pyplot as plt
-
-    runs, n = 48, 97
+def _ratio_runs(runs, n=97):
+    """§2 minimum_ratio_vs_loss's numbers for ``runs`` runs of n parameters, losses 1e-6 to 1,
+    runs 3 and 40 (where they exist) with ‖g‖ above the tolerance."""
     losses = np.logspace(-6, 0, runs)
     negative, zero = np.where(losses > 0.1, 7, 0), np.full(runs, 88)
     critical = np.ones(runs, bool)
-    critical[[3, 40]] = False
-    numbers = {
+    critical[[row for row in (3, 40) if row < runs]] = False
+    return {
         "losses": losses,
         "minimum_ratios": (n - negative - zero) / n,
         "critical": critical,
@@ -378,7 +375,14 @@ def test_ratio_figure_labels_of_48_runs_do_not_overlap():
         "width": 8,
         "n_params": n,
     }
-    fig = cp._ratio_figure(numbers)
+
+
+def test_ratio_figure_labels_of_48_runs_do_not_overlap():
+    # Review (2026-12-07): at the full size (48 runs) the right panel labelled every run in
+    # 7-pt type on 6-px rows, every label on its neighbours. A label every few rows instead.
+    import matplotlib.pyplot as plt
+
+    fig = cp._ratio_figure(_ratio_runs(48))
     fig.canvas.draw()
     boxes = [label.get_window_extent() for label in fig.axes[1].get_yticklabels()]
     assert 2 <= len(boxes) <= 18
@@ -391,30 +395,8 @@ def test_ratio_figure_keeps_every_non_critical_label_and_draws_no_runs():
     # raised in rows[::0].
     import matplotlib.pyplot as plt
 
-    runs, n = 48, 97
-    losses = np.logspace(-6, 0, runs)
-    critical = np.ones(runs, bool)
-    critical[[3, 40]] = False
-
-    def numbers_of(count, losses, critical):
-        negative, zero = np.where(losses > 0.1, 7, 0), np.full(count, 88)
-        return {
-            "losses": losses,
-            "minimum_ratios": (n - negative - zero) / n,
-            "critical": critical,
-            "num_negative": negative,
-            "num_zero": zero,
-            "num_positive": n - negative - zero,
-            "grad_tol": 1e-3,
-            "ratios_without_tolerance": np.full(count, 0.5),
-            "runs": count,
-            "width": 8,
-            "n_params": n,
-        }
-
-    fig = cp._ratio_figure(numbers_of(runs, losses, critical))
+    fig = cp._ratio_figure(_ratio_runs(48))
     labels = [label.get_text() for label in fig.axes[1].get_yticklabels()]
     assert sum(label.endswith("‖g‖ > tol") for label in labels) == 2
     plt.close(fig)
-    empty = cp._ratio_figure(numbers_of(0, np.zeros(0), np.zeros(0, bool)))
-    plt.close(empty)
+    plt.close(cp._ratio_figure(_ratio_runs(0)))

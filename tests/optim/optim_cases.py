@@ -76,6 +76,18 @@ def run_pair(ours, theirs, params, num_steps: int = 100):
     return jax.jit(lambda p: (_scan(ours, p, num_steps), _scan(theirs, p, num_steps)))(params)
 
 
+def eager_run(opt: optax.GradientTransformation, steps: int = 30):
+    """Parameters and state after ``steps`` eager (unjitted) updates on changing gradients:
+    op by op, where rounding can differ from a jitted program's."""
+    params = {"w": jnp.ones(3), "b": jnp.array(-0.5)}
+    state = opt.init(params)
+    for t in range(steps):
+        grads = {"w": jnp.sin(jnp.arange(3.0) + t), "b": jnp.cos(jnp.asarray(t, jnp.float32))}
+        updates, state = opt.update(grads, state, params)
+        params = optax.apply_updates(params, updates)
+    return params, state
+
+
 def assert_trees_close(actual, expected, rtol, atol=0.0):
     """Leaf by leaf ``np.testing.assert_allclose`` in float64."""
     for a, e in zip(jax.tree.leaves(actual), jax.tree.leaves(expected), strict=True):

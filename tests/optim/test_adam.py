@@ -9,7 +9,7 @@ import optim_numpy_references as ref
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from optim_cases import x64_enabled
+from optim_cases import eager_run, x64_enabled
 from optim_strategies import PROPERTY, epsilons, gradient_sequences
 
 from jaxtrain import optim
@@ -105,13 +105,5 @@ def test_eager_updates_equal_optax_bit_for_bit(name, kwargs):
     # optax jits its bias correction (inline); computed op by op it rounds differently, and
     # before, eager Adam drifted from optax by up to 2e-6 relative in 100 steps (0 under jit).
     ours, theirs = getattr(optim, name)(0.1, **kwargs), getattr(optax, name)(0.1, **kwargs)
-    paths = []
-    for opt in (ours, theirs):
-        params = {"w": jnp.ones(3), "b": jnp.array(-0.5)}
-        state = opt.init(params)
-        for t in range(30):
-            grads = {"w": jnp.sin(jnp.arange(3.0) + t), "b": jnp.cos(jnp.asarray(t, jnp.float32))}
-            updates, state = opt.update(grads, state, params)
-            params = optax.apply_updates(params, updates)
-        paths.append((params, state))
+    paths = [eager_run(ours), eager_run(theirs)]
     chex.assert_trees_all_equal(*paths)

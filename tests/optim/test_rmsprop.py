@@ -8,7 +8,7 @@ import optim_numpy_references as ref
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from optim_cases import x64_enabled
+from optim_cases import eager_run, x64_enabled
 from optim_strategies import PROPERTY, decays, epsilons, gradient_sequences
 
 from jaxtrain import optim
@@ -97,13 +97,5 @@ def test_eager_bias_corrected_updates_equal_optax_bit_for_bit(kwargs):
     # scale_by_rms(bias_correction=True) drifted 2.2e-6 from optax's in 5 steps, which failed
     # optax's own transform_test::test_rms_match_adam against jaxtrain (2026-12-07).
     ours, theirs = optim.rmsprop(0.1, 0.999, **kwargs), optax.rmsprop(0.1, 0.999, **kwargs)
-    paths = []
-    for opt in (ours, theirs):
-        params = {"w": jnp.ones(3), "b": jnp.array(-0.5)}
-        state = opt.init(params)
-        for t in range(30):
-            grads = {"w": jnp.sin(jnp.arange(3.0) + t), "b": jnp.cos(jnp.asarray(t, jnp.float32))}
-            updates, state = opt.update(grads, state, params)
-            params = optax.apply_updates(params, updates)
-        paths.append((params, state))
+    paths = [eager_run(ours), eager_run(theirs)]
     jax.tree.map(np.testing.assert_array_equal, *paths)
