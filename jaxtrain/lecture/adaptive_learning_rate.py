@@ -1352,9 +1352,10 @@ def _stuck_caption(numbers: dict[str, Any]) -> str:
             )
         else:
             text += (
-                f"The share fell to under 1/{_STUCK_SLOWDOWN:g} of the first half's while ‖g‖ "
-                "stayed: the steps barely descend although ‖g‖ is not small, so a stalling loss "
-                "does not mean a small gradient. "
+                f"The share fell to at most 1/{_STUCK_SLOWDOWN:g} of the first half's while the "
+                f"median ‖g‖ was {beside(median / first_median, 1.0, 2)}× the first half's: the "
+                "steps barely descend although ‖g‖ is not small, so a stalling loss does not "
+                "mean a small gradient. "
             )
     ratio = numbers["last_half_sharpness_ratio_median"]
     text += f"Over the last half the measured λmax·η/2 had a median of {_ratio_to_one(ratio)}: "
