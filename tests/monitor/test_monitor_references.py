@@ -259,12 +259,18 @@ def test_float64_runs_measure_in_float64_and_record_float32():
 # --- argument checks ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kwargs", [{"threshold": True}, {"tol": True}], ids=str)
-def test_booleans_are_refused_as_numbers_like_every_other_argument(kwargs):
-    # every, num_iters, probe_size and num_samples refuse bools, and so do threshold and tol:
-    # True would otherwise read as a constant threshold of 1.0, or a tolerance of 100%.
-    with pytest.raises(ValueError):
-        monitor.sharpness(every=1, **kwargs)
+@pytest.mark.parametrize(
+    ("make", "kwargs"),
+    [(monitor.sharpness, {"threshold": True}), (monitor.gradient_noise_scale, {"ema": False})],
+    ids=["threshold", "ema"],
+)
+def test_booleans_are_refused_as_numbers_like_every_other_argument(make, kwargs):
+    # every, num_iters, probe_size and num_samples refuse bools, and so do the numbers: True
+    # would otherwise read as a constant threshold of 1.0, False as an ema of 0, both in their
+    # valid ranges (audit, 2026-12-07: tol=True, refused by its range anyway, tested nothing).
+    (value,) = kwargs.values()
+    with pytest.raises(ValueError, match=f"got {value}$"):
+        make(every=1, **kwargs)
 
 
 @pytest.mark.parametrize(
