@@ -685,3 +685,17 @@ def test_a_late_fall_above_flat_drop_is_not_called_only():
     for c in rank_causes(flat, t):
         if c.name in ("saddle_point", "local_minimum"):
             assert "falling only 3%" in c.explanation, c.explanation
+
+
+def test_a_batch_far_above_the_noise_scale_is_no_top_cause_of_a_failed_run():
+    # A batch far above B_simple wastes compute but does not stop training: for a failed run
+    # the top cause is the first that could have caused the failure; for a healthy run the
+    # batch advice may lead (mutation audit, 2026-12-07: only a 30 s integration test saw the
+    # filter dropped).
+    from jaxtrain.diagnose._causes import top_cause
+
+    wasteful = Cause("batch_size", "§3", 0.9, {"direction": 1.0}, "batch far above", "smaller B")
+    saddle = Cause("saddle_point", "§2", 0.6, {"lambda_min": -0.5}, "stuck", "use momentum")
+    assert top_cause([wasteful, saddle], 0.5, failed=True) is saddle
+    assert top_cause([wasteful, saddle], 0.5, failed=False) is wasteful
+    assert top_cause([wasteful], 0.5, failed=True) is None
