@@ -53,10 +53,7 @@ def accuracy(
     _checks.check_mean_has_examples(logits.shape[:-1], reduction)
     labels = _checks.as_labels(labels)
     # Labels of the logits' shape are one-hot (any dtype); indices lack the class axis.
-    if _checks.is_class_indices(labels, logits):
-        _checks.check_class_labels(labels, logits.shape[:-1], logits.shape[-1])
-    else:
-        _checks.check_targets(labels, logits)
+    if not _checks.checked_class_indices(labels, logits, logits.shape[:-1], logits.shape[-1]):
         labels = jnp.argmax(labels, axis=-1)
     # argmax returns a NaN's index, which would score a diverged model (all-NaN logits) at
     # the share of class 0: a row with any NaN has no highest logit, so it is wrong.

@@ -95,15 +95,15 @@ def is_class_indices(labels: jax.Array, logits: jax.Array) -> bool:
     Raises:
       ValueError: for integer labels of 1-D logits' own shape.
     """
-    same_shape = labels.shape == logits.shape
-    if is_integer_labels(labels) and same_shape and logits.ndim == 1:
+    integer, same_shape = is_integer_labels(labels), labels.shape == logits.shape
+    if integer and same_shape and logits.ndim == 1:
         raise ValueError(
             f"integer labels of one example's logits' own shape {labels.shape} are read as "
             "class indices, not a one-hot vector (a batch's labels against logits that lost "
             "their class axis look the same): pass a one-hot vector as float or bool, or give "
             "the logits and the labels a batch axis"
         )
-    return is_integer_labels(labels) and not same_shape
+    return integer and not same_shape
 
 
 def check_class_labels(
@@ -126,6 +126,18 @@ def check_class_labels(
                 f"{name} must lie in [0, {classes}) for {counted(classes, 'class', 'classes')}, "
                 f"got values in [{low}, {high}]"
             )
+
+
+def checked_class_indices(
+    labels: jax.Array, logits: jax.Array, batch_shape: tuple[int, ...], classes: int
+) -> bool:
+    """Whether ``labels`` are class indices (:func:`is_class_indices`), once checked as such
+    (:func:`check_class_labels`) or as one-hot or soft targets (:func:`check_targets`)."""
+    if is_class_indices(labels, logits):
+        check_class_labels(labels, batch_shape, classes)
+        return True
+    check_targets(labels, logits)
+    return False
 
 
 def check_targets(targets: jax.Array, logits: jax.Array, name: str = "labels") -> None:

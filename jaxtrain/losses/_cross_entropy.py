@@ -124,25 +124,14 @@ def softmax_cross_entropy(
     # targets, of any dtype (bool and integer one-hot vectors too, as optax takes them). The
     # labels choose the formula, never α: α = 0 gives the same loss as a Python 0, an array
     # or a traced value.
-    integer = _checks.is_class_indices(labels, logits)
-    if integer:
-        _checks.check_class_labels(labels, batch_shape, num_classes)
-    else:
-        _checks.check_targets(labels, logits)
-
+    integer = _checks.checked_class_indices(labels, logits, batch_shape, num_classes)
     z = _class_axes.classes_last(logits, axes)
     mask = None if mask is None else _class_axes.classes_last(mask, axes)
     # With no classes there is nothing to smooth over.
     alpha = label_smoothing if smoothing and num_classes else None
     if integer:
         return _checks.reduce(_integer_label_loss(z, labels, mask, alpha), reduction)
-    # Never rounded to the logits' dtype: float32 targets against bfloat16 logits keep
-    # their precision, and the loss is float32, as optax's promoting product gives.
-    targets = _class_axes.classes_last(labels.astype(_checks.target_dtype(labels, z)), axes)
-    if alpha is not None:
-        spread = _smoothing_spread(alpha, mask, z.shape, jnp.result_type(targets, alpha))
-        targets = (1.0 - alpha) * targets + spread
-    return _checks.reduce(_soft_label_loss(z, targets, mask), reduction)
+    return _checks.reduce(_target_loss(z, labels, axes, mask, alpha), reduction)
 
 
 def _uses_smoothing(label_smoothing: jax.typing.ArrayLike) -> bool:
@@ -245,6 +234,20 @@ def _integer_label_loss(
     if mask is not None:
         per_example = jnp.where(jnp.any(mask, axis=-1), per_example, 0.0)
     return per_example
+
+
+def _target_loss(
+    z: jax.Array, labels: jax.Array, axes: tuple[int, ...], mask: jax.Array | None, alpha: Any
+) -> jax.Array:
+    """The per-example loss of one-hot or soft ``labels`` (classes along ``axes``) against
+    ``z`` ``[..., C]``, smoothed by α unless ``alpha`` is ``None``."""
+    # Never rounded to the logits' dtype: float32 targets against bfloat16 logits keep
+    # their precision, and the loss is float32, as optax's promoting product gives.
+    targets = _class_axes.classes_last(labels.astype(_checks.target_dtype(labels, z)), axes)
+    if alpha is not None:
+        spread = _smoothing_spread(alpha, mask, z.shape, jnp.result_type(targets, alpha))
+        targets = (1.0 - alpha) * targets + spread
+    return _soft_label_loss(z, targets, mask)
 
 
 def _soft_label_loss(z: jax.Array, targets: jax.Array, mask: jax.Array | None) -> jax.Array:
