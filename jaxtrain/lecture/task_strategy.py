@@ -794,13 +794,11 @@ def _seed_count(count: int, seeds: int) -> str:
 def _augmentation_caption(numbers: dict[str, Any]) -> str:
     val = {k: np.asarray(v) for k, v in numbers["val_accuracy"].items()}
     shifted = {k: np.asarray(v) for k, v in numbers["shifted_val_accuracy"].items()}
-    centered = {k: float(v.mean()) for k, v in val.items()}
-    moved = {k: float(v.mean()) for k, v in shifted.items()}
     seeds = len(numbers["seeds"])
     kinds = ("none", "shift", "upside down")
-    # Each set's three accuracies in as many decimals (from 3) as keep them apart.
-    plain = side_by_side([centered[k] for k in kinds], decimals=3)
-    shifts = side_by_side([moved[k] for k in kinds], decimals=3)
+    # Each set's three mean accuracies in as many decimals (from 3) as keep them apart.
+    plain = side_by_side([float(val[k].mean()) for k in kinds], decimals=3)
+    shifts = side_by_side([float(shifted[k].mean()) for k in kinds], decimals=3)
     text = (
         f"A one-hidden-layer MLP trained on digits for {numbers['epochs']} epochs, {seeds} "
         "seeds: without augmentation, with every training digit shifted by up to one pixel "
