@@ -1247,10 +1247,10 @@ def _against_the_noisy_baseline(numbers: dict[str, Any]) -> str:
             "never" if steps[n][method] is None else str(steps[n][method]) for n in cases
         )
 
+    base = [steps[name][noise] for name in cases]
     verdicts = []
     for method in (m for m in TRANSFORMS if m in numbers["methods"]):
         own = [steps[name][method] for name in cases]
-        base = [steps[name][noise] for name in cases]
         never = sum(o is None for o in own)
         fewer = sum(o is not None and o < b for o, b in zip(own, base, strict=True))
         more = sum(o is not None and o > b for o, b in zip(own, base, strict=True))
